@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Installs what the tests need from the system, when it is missing and we are root (CI, fresh
+// Debian). Tests that need a missing tool skip with a message saying how to install it.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+/** Debian package -> a file whose presence means it is installed. */
+const NEEDED = {
+  // (filled in as tests start needing system tools)
+};
+const missing = Object.entries(NEEDED).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
+if (missing.length === 0) process.exit(0);
+if (process.getuid?.() !== 0) {
+  console.warn(`pretest: missing ${missing.join(', ')}; run as root or: sudo apt-get install -y ${missing.join(' ')}`);
+  process.exit(0);
+}
+console.log(`pretest: installing ${missing.join(', ')}`);
+const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env });
+const r = spawnSync('apt-get', ['install', '-y', '-q', ...missing], { stdio: 'inherit', env });
+process.exit(r.status ?? 1);

@@ -1,0 +1,118 @@
+/**
+ * The shapes every folder agrees on for configuration: one Istio (or Kubernetes) object as it
+ * was read, and the store that holds the valid ones. Owned by src/api; read by registry, pilot,
+ * xds and cli.
+ */
+
+/** The kinds tsmesh reads. Istio kinds plus the Kubernetes kinds Bookinfo's YAML is made of. */
+export type IstioKind =
+  | 'VirtualService'
+  | 'DestinationRule'
+  | 'Gateway'
+  | 'ServiceEntry'
+  | 'WorkloadEntry'
+  | 'WorkloadGroup'
+  | 'Sidecar'
+  | 'PeerAuthentication'
+  | 'AuthorizationPolicy'
+  | 'RequestAuthentication'
+  | 'Telemetry';
+export type KubeKind = 'Service' | 'Deployment' | 'ServiceAccount' | 'Namespace';
+export type Kind = IstioKind | KubeKind;
+
+export interface ObjectMeta {
+  name: string;
+  /** Always set once parsed: defaults to "default" like kubectl does. */
+  namespace: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+}
+
+/** Where a resource came from, so every error can name the file. */
+export interface Origin {
+  file?: string;
+  /** 0-based index of the YAML document inside the file. */
+  document?: number;
+}
+
+/**
+ * One configuration object, as Kubernetes would hold it. `spec` keeps Istio's field names
+ * (camelCase, as in the YAML) and is typed per kind where a consumer needs it.
+ */
+export interface Config<S = any> {
+  apiVersion: string;
+  kind: Kind;
+  metadata: ObjectMeta;
+  spec: S;
+  origin?: Origin;
+}
+
+/** kind/namespace/name: the identity of a Config across versions. */
+export function configKey(c: Pick<Config, 'kind' | 'metadata'>): string {
+  return `${c.kind}/${c.metadata.namespace}/${c.metadata.name}`;
+}
+
+/** One problem with one resource. `path` is a field path like `spec.http[0].route[1].weight`. */
+export interface ValidationError {
+  file?: string;
+  kind?: string;
+  namespace?: string;
+  name?: string;
+  path: string;
+  message: string;
+}
+
+/** Human-readable single line: `file: Kind ns/name: spec.x.y: reason`. */
+export function formatValidationError(e: ValidationError): string {
+  const where = e.file ? `${e.file}: ` : '';
+  const what = e.kind ? `${e.kind} ${e.namespace ?? 'default'}/${e.name ?? '?'}: ` : '';
+  return `${where}${what}${e.path ? e.path + ': ' : ''}${e.message}`;
+}
+
+export type ConfigEventType = 'add' | 'update' | 'delete';
+export interface ConfigEvent {
+  type: ConfigEventType;
+  config: Config;
+  /** The previous version, for updates and deletes. */
+  old?: Config;
+}
+
+/**
+ * The store of valid configuration (Istio's ConfigStoreController). Backends: memory, a watched
+ * directory tree, and later Kubernetes. Invalid documents never enter it; the last good version
+ * of a resource keeps serving and the rejection is reported through `errors()` and `onErrors`.
+ */
+export interface ConfigStore {
+  list(kind: Kind, namespace?: string): Config[];
+  get(kind: Kind, name: string, namespace: string): Config | undefined;
+  /** Every valid resource of every kind. */
+  all(): Config[];
+  /** Called for each change after it is applied. Returns an unsubscribe function. */
+  watch(handler: (events: ConfigEvent[]) => void): () => void;
+  /** Problems with the input currently on disk (or last applied), one per error. */
+  errors(): ValidationError[];
+  onErrors?(handler: (errors: ValidationError[]) => void): () => void;
+}
+
+/** The meshConfig fields tsmesh honours (Istio's MeshConfig names). */
+export interface MeshConfig {
+  trustDomain: string;
+  rootNamespace: string;
+  defaultConfig?: {
+    discoveryAddress?: string;
+    proxyMetadata?: Record<string, string>;
+    holdApplicationUntilProxyStarts?: boolean;
+    [k: string]: unknown;
+  };
+  outboundTrafficPolicy: { mode: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  discoverySelectors?: Array<{ matchLabels?: Record<string, string>; matchExpressions?: Array<{ key: string; operator: string; values?: string[] }> }>;
+  enableAutoMtls: boolean;
+  accessLogFile?: string;
+  accessLogEncoding?: 'TEXT' | 'JSON';
+  enableTracing?: boolean;
+  extensionProviders?: Array<Record<string, unknown> & { name: string }>;
+  defaultProviders?: { tracing?: string[]; metrics?: string[]; accessLogging?: string[] };
+}

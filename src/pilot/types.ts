@@ -1,0 +1,45 @@
+/**
+ * What pilot's generators take in and give out. Generators are pure: the same PushContext and
+ * Proxy always give the same resources, sorted by name.
+ */
+import type { Config, MeshConfig } from '../api/types.ts';
+import type { Endpoint, Service, Workload } from '../registry/model.ts';
+import type { NamedResource, TypeUrl } from '../xds/types.ts';
+
+/** What the control plane knows about one connected proxy (Istio's model.Proxy). */
+export interface Proxy {
+  /** Node id, e.g. `sidecar~127.0.0.5~reviews-v1-1.default~default.svc.cluster.local`. */
+  id: string;
+  type: 'sidecar' | 'router';
+  ipAddresses: string[];
+  /** Pod/workload name and namespace parsed from the id or metadata. */
+  workloadName: string;
+  namespace: string;
+  dnsDomain: string;
+  labels: Record<string, string>;
+  serviceAccount?: string;
+  /** "grpc" for proxyless gRPC clients (Istio's GENERATOR metadata). */
+  generator?: string;
+  /** Raw node metadata (ISTIO_VERSION, LABELS, NAMESPACE, ...). */
+  metadata: Record<string, unknown>;
+  locality: { region?: string; zone?: string; subzone?: string };
+}
+
+/**
+ * An immutable snapshot of config + registry for one push (Istio's PushContext). Built once per
+ * debounced change and shared by every proxy's generation.
+ */
+export interface PushContext {
+  /** Changes only when content changes. */
+  version: string;
+  mesh: MeshConfig;
+  /** Every valid config object (all kinds), in a stable order. */
+  configs: Config[];
+  services: Service[];
+  /** Endpoints by `${hostname}|${port}`. */
+  endpoints: Map<string, Endpoint[]>;
+  workloads: Workload[];
+}
+
+/** Builds one type's resources for one proxy. `names` narrows to those names when given. */
+export type Generator = (push: PushContext, proxy: Proxy, typeUrl: TypeUrl, names?: string[]) => NamedResource[];

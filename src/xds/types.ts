@@ -1,0 +1,39 @@
+/**
+ * xDS vocabulary shared by the ADS server, the proxy's xDS client and pilot's generators.
+ *
+ * Envoy resources travel inside tsmesh as plain objects in the proto3 JSON mapping with the
+ * protos' own field names (snake_case) — the form of Envoy's YAML and of its /config_dump:
+ * Durations as "5s", wrapper types (UInt32Value, BoolValue...) as bare values, enums by name,
+ * google.protobuf.Any as `{ "@type": "type.googleapis.com/...", ...fields }`, Struct as plain
+ * JSON, 64-bit integers as strings or numbers. src/xds/codec.ts turns them into protobuf bytes.
+ */
+
+export const TYPE = {
+  LISTENER: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  ROUTE: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  CLUSTER: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  ENDPOINT: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+  SECRET: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
+} as const;
+export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
+
+/** Order in which a push sends types, so a client never sees a reference before its target. */
+export const PUSH_ORDER: TypeUrl[] = [TYPE.CLUSTER, TYPE.ENDPOINT, TYPE.LISTENER, TYPE.ROUTE, TYPE.SECRET];
+
+/** An Envoy message in the JSON form described above. */
+export type EnvoyJson = Record<string, any>;
+
+/** One named resource of one type. */
+export interface NamedResource {
+  name: string;
+  resource: EnvoyJson;
+}
+
+/** Envoy's config.core.v3.Node as it arrives in the first DiscoveryRequest (snake_case). */
+export interface NodeJson {
+  id: string;
+  cluster?: string;
+  metadata?: Record<string, unknown>;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  user_agent_name?: string;
+}
