@@ -36,6 +36,8 @@ export interface Origin {
   file?: string;
   /** 0-based index of the YAML document inside the file. */
   document?: number;
+  /** 0-based index inside a `kind: List` document's items, when it came from one. */
+  item?: number;
 }
 
 /**
@@ -63,12 +65,24 @@ export interface ValidationError {
   name?: string;
   path: string;
   message: string;
+  /** 1-based line in `file` where the offending field (or document) starts, when known. */
+  line?: number;
+  /** Errors (the default) reject the resource; warnings are reported and the resource is kept. */
+  severity?: 'error' | 'warning';
 }
 
-/** Human-readable single line: `file: Kind ns/name: spec.x.y: reason`. */
+/** True unless the problem is only a warning. */
+export function isError(e: ValidationError): boolean {
+  return e.severity !== 'warning';
+}
+
+/** Human-readable single line: `file:line: Kind ns/name: spec.x.y: reason` (`warning: ` first for warnings). */
 export function formatValidationError(e: ValidationError): string {
-  const where = e.file ? `${e.file}: ` : '';
-  const what = e.kind ? `${e.kind} ${e.namespace ?? 'default'}/${e.name ?? '?'}: ` : '';
+  const level = e.severity === 'warning' ? 'warning: ' : '';
+  const where = e.file ? `${level}${e.file}${e.line ? `:${e.line}` : ''}: ` : level;
+  // Cluster-scoped objects (Namespace) carry namespace "" and print as just their name.
+  const ns = e.namespace ?? 'default';
+  const what = e.kind ? `${e.kind} ${ns ? ns + '/' : ''}${e.name ?? '?'}: ` : '';
   return `${where}${what}${e.path ? e.path + ': ' : ''}${e.message}`;
 }
 

@@ -39,6 +39,22 @@ export interface PushContext {
   /** Endpoints by `${hostname}|${port}`. */
   endpoints: Map<string, Endpoint[]>;
   workloads: Workload[];
+  /**
+   * Lookup tables built once by buildPushContext (src/pilot/push_context.ts). Optional so that a
+   * hand-made PushContext still works: `pushIndex(push)` builds and caches it on demand.
+   */
+  index?: PushIndex;
+}
+
+/** Per-push lookup tables, so per-proxy generation never scans every config. */
+export interface PushIndex {
+  servicesByHost: Map<string, Service>;
+  /** Istio configs of one kind, oldest first (creationTimestamp, then namespace/name). */
+  byKind: Map<string, Config[]>;
+  /** DestinationRules by their own namespace, oldest first. */
+  destinationRulesByNamespace: Map<string, Config[]>;
+  /** Sidecar resources by namespace, oldest first. */
+  sidecarsByNamespace: Map<string, Config[]>;
 }
 
 /** Builds one type's resources for one proxy. `names` narrows to those names when given. */

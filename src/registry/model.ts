@@ -14,6 +14,11 @@ export interface ServicePort {
   protocol: Protocol;
   /** The port the workload listens on when different (Kubernetes targetPort); numeric only. */
   targetPort?: number;
+  /**
+   * A named Kubernetes targetPort ("http-web"): resolved per workload through its named ports;
+   * a workload that does not declare it is reached on `port`.
+   */
+  targetPortName?: string;
 }
 
 export type Resolution = 'STATIC' | 'DNS' | 'DNS_ROUND_ROBIN' | 'NONE';

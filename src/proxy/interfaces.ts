@@ -1,0 +1,156 @@
+/**
+ * The seams inside the proxy, as in Envoy's include/envoy/ headers: the listener side (owned by
+ * the core: listener manager, cluster manager, xDS, admin, stats) and the HTTP side (http
+ * connection manager, codecs, filters, router) meet only through these types.
+ *
+ * Config objects are Envoy v3 messages in tsmesh's JSON form (src/xds/types.ts).
+ */
+import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { EnvoyJson } from '../xds/types.ts';
+
+// ---------- stats ----------
+
+/** Envoy-style stats: counters, gauges and fixed-bucket histograms, named like Envoy's. */
+export interface Stats {
+  counter(name: string): { inc(n?: number): void; value(): number };
+  gauge(name: string): { set(v: number): void; inc(n?: number): void; dec(n?: number): void; value(): number };
+  histogram(name: string): { record(v: number): void };
+}
+
+// ---------- upstream ----------
+
+export interface UpstreamHost {
+  /** "ip:port" (Envoy's host address string). */
+  address: string;
+  ip: string;
+  port: number;
+  weight: number;
+  healthy: boolean;
+  locality?: { region?: string; zone?: string; sub_zone?: string };
+  /** filter_metadata from the LbEndpoint. */
+  metadata?: Record<string, any>;
+}
+
+/** What a load balancer may look at when choosing (hash keys, retry exclusions). */
+export interface LoadBalancerContext {
+  hashKey?: string;
+  /** Hosts tried already by this request (retry_host_predicate previous_hosts). */
+  excludeHosts?: Set<UpstreamHost>;
+  /** For ORIGINAL_DST clusters: the original destination "ip:port". */
+  originalDestination?: string;
+}
+
+export type UpstreamProtocol = 'http1' | 'http2';
+
+/** A cluster as the data path sees it (Envoy's ThreadLocalCluster). */
+export interface UpstreamCluster {
+  readonly name: string;
+  /** The Cluster resource this was built from. */
+  readonly config: EnvoyJson;
+  /** Protocol to speak upstream (from typed_extension_protocol_options / http2_protocol_options). */
+  readonly protocol: UpstreamProtocol;
+  readonly stats: Stats;
+  chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined;
+  /** A keep-alive (or multiplexed) HTTP connection pool to one host; TLS applied if the cluster has a transport_socket. */
+  httpPool(host: UpstreamHost): Dispatcher;
+  /** A TCP (or TLS) connection to one host, for tcp_proxy. */
+  connect(host: UpstreamHost): Socket;
+  /** Circuit breaker admission (connections / pending / requests / retries); release when done. */
+  tryAcquire(resource: 'requests' | 'pending' | 'retries' | 'connections'): (() => void) | undefined;
+  /** Passive health signal (outlier detection hook): upstream result of one request. */
+  reportResult?(host: UpstreamHost, ok: boolean, status?: number): void;
+}
+
+export interface ClusterManager {
+  get(name: string): UpstreamCluster | undefined;
+  /** Called when a cluster is added, changed or removed. */
+  onChange(handler: (name: string) => void): () => void;
+}
+
+// ---------- routes (RDS) ----------
+
+/** Route configurations by name, kept current from RDS (or inline route_config). */
+export interface RouteConfigProvider {
+  get(name: string): EnvoyJson | undefined;
+  onChange(handler: (name: string) => void): () => void;
+}
+
+// ---------- network filters ----------
+
+/** Facts about one downstream connection that filters and matching need. */
+export interface ConnectionInfo {
+  /** Downstream remote address (the client). */
+  remoteAddress: string;
+  remotePort: number;
+  /** The address the connection was accepted on, or the original destination when captured. */
+  localAddress: string;
+  localPort: number;
+  /** SNI from the TLS inspector, if any. */
+  serverName?: string;
+  /** ALPN / HTTP inspector result, e.g. ["h2"] or ["http/1.1"]. */
+  applicationProtocols?: string[];
+  transportProtocol?: 'raw_buffer' | 'tls';
+  /** Set when TLS was terminated: the peer's certificate URI SANs (SPIFFE ids). */
+  peerCertificateUris?: string[];
+  /** Bytes already read from the socket by listener filters, to be replayed first. */
+  preread?: Buffer;
+}
+
+/** Everything a network filter factory may use; one per listener (per worker). */
+export interface FactoryContext {
+  clusterManager: ClusterManager;
+  routes: RouteConfigProvider;
+  stats: Stats;
+  /** Node id etc., for x-envoy headers and logs. */
+  node: EnvoyJson;
+  /** True while the listener is draining (HCM then adds Connection: close / GOAWAY). */
+  draining(): boolean;
+  /** Registers an in-flight unit of work so drain waits for it; call the returned fn when done. */
+  trackActive(): () => void;
+}
+
+/**
+ * A network filter: given a configured factory, handles one accepted downstream connection
+ * (already TLS-terminated if the chain has a transport socket). Terminal filters (tcp_proxy,
+ * http_connection_manager) own the socket from then on.
+ */
+export interface NetworkFilterFactory {
+  /** Validates config once (throws with a clear message to NACK) and returns the per-connection handler. */
+  create(typedConfig: EnvoyJson, ctx: FactoryContext): (socket: Socket, info: ConnectionInfo) => void;
+}
+
+// ---------- http filters ----------
+
+export const enum FilterStatus {
+  Continue = 0,
+  StopIteration = 1,
+}
+
+/** The request/response as HTTP filters see them: lower-case header names, pseudo-headers for :method, :path, :authority, :scheme. */
+export type HeaderMap = Map<string, string | string[]>;
+
+/** What a filter can do to the stream it is in. */
+export interface StreamFilterCallbacks {
+  /** Resumes iteration after StopIteration. */
+  continueDecoding(): void;
+  /** Ends the stream with a local reply (Envoy's sendLocalReply). */
+  sendLocalReply(status: number, body: string, headers?: Record<string, string>, details?: { grpcStatus?: number; responseFlag?: string }): void;
+  /** The route chosen for this request, if any (filters read per-route typed_per_filter_config). */
+  route(): EnvoyJson | undefined;
+  /** Response flags (Envoy's %RESPONSE_FLAGS%: NR, UH, UF, UT, DI, FI, ...). */
+  addResponseFlag(flag: string): void;
+  connection: ConnectionInfo;
+}
+
+export interface HttpFilter {
+  decodeHeaders?(headers: HeaderMap, endStream: boolean): FilterStatus;
+  decodeData?(chunk: Buffer, endStream: boolean): FilterStatus;
+  encodeHeaders?(status: number, headers: HeaderMap, endStream: boolean): FilterStatus;
+  onDestroy?(): void;
+}
+
+/** Registered by type URL; `create` validates once per config, `instance` is cheap per stream. */
+export interface HttpFilterFactory {
+  create(typedConfig: EnvoyJson, ctx: FactoryContext): (callbacks: StreamFilterCallbacks) => HttpFilter;
+}

@@ -1,0 +1,103 @@
+/**
+ * Loads Envoy's own v3 protos (shipped in @grpc/grpc-js-xds/deps) into one protobufjs Root, so
+ * both planes encode exactly what Envoy would. Loaded lazily once per process: parsing ~400 proto
+ * files takes a few hundred milliseconds.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+const depsDir = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+
+/** Include roots, in the order protoc would search them. */
+export const PROTO_INCLUDE_DIRS = [
+  ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => join(depsDir, d)),
+  // descriptor.proto and friends ship with protobufjs itself.
+  dirname(require.resolve('protobufjs/package.json')),
+];
+
+/**
+ * Entry protos. Their imports pull in the rest. Every typed_config tsmesh produces or accepts
+ * must be reachable from here, or Any packing fails with "unknown type".
+ */
+const ENTRY_PROTOS = [
+  'envoy/config/bootstrap/v3/bootstrap.proto',
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/service/discovery/v3/discovery.proto',
+  'envoy/service/status/v3/csds.proto',
+  'envoy/admin/v3/config_dump.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/transport_sockets/raw_buffer/v3/raw_buffer.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+  'envoy/extensions/filters/http/fault/v3/fault.proto',
+  'envoy/extensions/filters/http/cors/v3/cors.proto',
+  'envoy/extensions/filters/http/rbac/v3/rbac.proto',
+  'envoy/extensions/filters/http/jwt_authn/v3/config.proto',
+  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/filters/http/grpc_stats/v3/config.proto',
+  'envoy/extensions/filters/listener/tls_inspector/v3/tls_inspector.proto',
+  'envoy/extensions/filters/listener/http_inspector/v3/http_inspector.proto',
+  'envoy/extensions/filters/listener/original_dst/v3/original_dst.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/access_loggers/file/v3/file.proto',
+  'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/extensions/load_balancing_policies/round_robin/v3/round_robin.proto',
+  'envoy/extensions/load_balancing_policies/least_request/v3/least_request.proto',
+  'envoy/extensions/load_balancing_policies/ring_hash/v3/ring_hash.proto',
+  'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
+  'envoy/extensions/load_balancing_policies/random/v3/random.proto',
+  'envoy/extensions/clusters/aggregate/v3/cluster.proto',
+  'envoy/extensions/request_id/uuid/v3/uuid.proto',
+  'envoy/extensions/tracers/opentelemetry/resource_detectors/v3/environment_resource_detector.proto',
+  'envoy/config/trace/v3/zipkin.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
+  'envoy/extensions/stat_sinks/wasm/v3/wasm.proto',
+  'envoy/type/matcher/v3/string.proto',
+  'envoy/extensions/filters/http/header_to_metadata/v3/header_to_metadata.proto',
+  'udpa/type/v1/typed_struct.proto',
+  'xds/type/v3/typed_struct.proto',
+  'google/protobuf/wrappers.proto',
+  'google/protobuf/struct.proto',
+  'google/protobuf/duration.proto',
+  'google/protobuf/timestamp.proto',
+  'google/protobuf/empty.proto',
+];
+
+let root: protobuf.Root | undefined;
+
+/** The shared Root with every Envoy type tsmesh uses (field names kept in snake_case). */
+export function envoyRoot(): protobuf.Root {
+  if (root) return root;
+  const r = new protobuf.Root();
+  r.resolvePath = (origin: string, target: string) => {
+    // protobufjs carries google/protobuf/*.proto as bundled JSON; keep the bare name to hit it.
+    if (target.startsWith('google/protobuf/') && target in (protobuf as any).common) return target;
+    for (const dir of PROTO_INCLUDE_DIRS) {
+      const p = join(dir, target);
+      if (existsSync(p)) return p;
+    }
+    return protobuf.util.path.resolve(origin, target);
+  };
+  r.loadSync(ENTRY_PROTOS, { keepCase: true });
+  r.resolveAll();
+  root = r;
+  return r;
+}
+
+/** Looks up a message type by full name (with or without the leading dot, or a type URL). */
+export function messageType(nameOrUrl: string): protobuf.Type {
+  const name = nameOrUrl.includes('/') ? nameOrUrl.slice(nameOrUrl.lastIndexOf('/') + 1) : nameOrUrl;
+  const t = envoyRoot().lookup(name.startsWith('.') ? name : '.' + name);
+  if (!(t instanceof protobuf.Type)) throw new Error(`unknown protobuf message type ${name}`);
+  return t;
+}
