@@ -1,0 +1,57 @@
+/**
+ * `tsmesh <command>`: dispatches to one module per subcommand, loaded lazily so that
+ * `tsmesh proxy` never pays for the control plane's imports and vice versa.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: string[]) => Promise<number>> }> = {
+  demo: { summary: 'run the control plane, an ingress gateway and Bookinfo with sidecars on loopback', load: async () => (await import('./demo.ts')).demoCommand },
+  controlplane: { summary: "run the control plane (istiod's job): config, discovery, xDS on :15010", load: async () => (await import('./controlplane.ts')).controlplaneCommand },
+  proxy: { summary: "run the data-plane proxy (Envoy's job) from a bootstrap or sidecar flags", load: async () => (await import('./proxy.ts')).proxyCommand },
+  validate: { summary: 'validate Istio YAML files: tsmesh validate -f <file|dir>', load: async () => (await import('./validate.ts')).validateCommand },
+  apply: { summary: 'apply Istio YAML to a running demo/control plane: tsmesh apply -f <file>', load: async () => (await import('./apply.ts')).applyCommand },
+  delete: { summary: 'delete the resources in a file from a running demo/control plane', load: async () => (await import('./apply.ts')).deleteCommand },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return [
+    'tsmesh: a service mesh in TypeScript, compatible with Istio config and Envoy xDS v3',
+    '',
+    'Usage: tsmesh <command> [flags]',
+    '',
+    'Commands:',
+    ...lines,
+    '',
+    "Run 'tsmesh <command> --help' for a command's flags.",
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(usage());
+    return 0;
+  }
+  if (cmd === '--version' || cmd === 'version') {
+    const { readFileSync } = await import('node:fs');
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    console.log(`tsmesh ${pkg.version}`);
+    return 0;
+  }
+  const c = COMMANDS[cmd];
+  if (!c) {
+    console.error(`tsmesh: unknown command '${cmd}'\n\n${usage()}`);
+    return 2;
+  }
+  return (await c.load())(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    console.error(`tsmesh: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  },
+);
