@@ -93,32 +93,32 @@ export function servedVersions(kind: string): string[] {
 export type KindResolution =
   | { ok: true; kind: Kind }
   /** `ignore`: a Kubernetes kind tsmesh has no use for (ConfigMap, ...): a warning, not an error. */
-  | { ok: false; ignore: boolean; message: string };
+  | { ok: false; ignore: boolean; message: string; field: 'apiVersion' | 'kind' };
 
 /** Groups whose kinds change routing or security: dropping one silently would change behaviour. */
 const MESH_GROUPS = ['networking.istio.io', 'security.istio.io', 'telemetry.istio.io', 'extensions.istio.io', 'gateway.networking.k8s.io', 'gateway.networking.x-k8s.io'];
 
 /** Decides whether tsmesh reads apiVersion/kind, with a message that says why not. */
 export function resolveKind(apiVersion: unknown, kind: unknown): KindResolution {
-  if (typeof apiVersion !== 'string' || apiVersion === '') return { ok: false, ignore: false, message: 'apiVersion is required' };
-  if (typeof kind !== 'string' || kind === '') return { ok: false, ignore: false, message: 'kind is required' };
+  if (typeof apiVersion !== 'string' || apiVersion === '') return { ok: false, ignore: false, field: 'apiVersion', message: 'apiVersion is required' };
+  if (typeof kind !== 'string' || kind === '') return { ok: false, ignore: false, field: 'kind', message: 'kind is required' };
   if (schemaModel(apiVersion, kind) || KUBE[apiVersion]?.includes(kind as KubeKind)) return { ok: true, kind: kind as Kind };
   const group = groupOf(apiVersion);
   const versions = servedVersions(kind).filter((v) => groupOf(v) === group);
   if (versions.length > 0) {
-    return { ok: false, ignore: false, message: `apiVersion ${apiVersion} is not served for ${kind}; use one of ${versions.join(', ')}` };
+    return { ok: false, ignore: false, field: 'apiVersion', message: `apiVersion ${apiVersion} is not served for ${kind}; use one of ${versions.join(', ')}` };
   }
   if (group.startsWith('gateway.networking.')) {
-    return { ok: false, ignore: false, message: `unsupported kind ${kind} (${apiVersion}): tsmesh does not implement the Kubernetes Gateway API; use networking.istio.io Gateway and VirtualService` };
+    return { ok: false, ignore: false, field: 'kind', message: `unsupported kind ${kind} (${apiVersion}): tsmesh does not implement the Kubernetes Gateway API; use networking.istio.io Gateway and VirtualService` };
   }
   if (MESH_GROUPS.includes(group)) {
     const near = nearestKind(kind);
-    return { ok: false, ignore: false, message: `unsupported kind ${kind} (${apiVersion})${near ? `; did you mean ${near}?` : ''}` };
+    return { ok: false, ignore: false, field: 'kind', message: `unsupported kind ${kind} (${apiVersion})${near ? `; did you mean ${near}?` : ''}` };
   }
   // Some other Kubernetes object (ConfigMap, Secret, CRDs, ...): nothing in tsmesh reads it.
   const near = group === '' || group === 'apps' ? nearestKind(kind) : undefined;
-  if (near && near !== kind) return { ok: false, ignore: false, message: `unknown kind ${kind} (${apiVersion}); did you mean ${near}?` };
-  return { ok: false, ignore: true, message: `ignored ${kind} (${apiVersion}): tsmesh does not read this kind` };
+  if (near && near !== kind) return { ok: false, ignore: false, field: 'kind', message: `unknown kind ${kind} (${apiVersion}); did you mean ${near}?` };
+  return { ok: false, ignore: true, field: 'kind', message: `ignored ${kind} (${apiVersion}): tsmesh does not read this kind` };
 }
 
 /** A supported kind within edit distance 2 (typo help), case-insensitively. */

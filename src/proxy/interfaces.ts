@@ -108,6 +108,10 @@ export interface FactoryContext {
   draining(): boolean;
   /** Registers an in-flight unit of work so drain waits for it; call the returned fn when done. */
   trackActive(): () => void;
+  /** (HTTP side, additive) Random source in [0, 1) for fault/weighted/mirror/retry-jitter decisions; tests inject a seeded one. Defaults to Math.random. */
+  random?: () => number;
+  /** (HTTP side, additive) Called once per finished HTTP stream, for access logs and tracing. */
+  onStreamComplete?(info: StreamInfo): void;
 }
 
 /**
@@ -122,13 +126,40 @@ export interface NetworkFilterFactory {
 
 // ---------- http filters ----------
 
-export const enum FilterStatus {
+export enum FilterStatus {
   Continue = 0,
   StopIteration = 1,
 }
 
 /** The request/response as HTTP filters see them: lower-case header names, pseudo-headers for :method, :path, :authority, :scheme. */
 export type HeaderMap = Map<string, string | string[]>;
+
+/**
+ * (HTTP side, additive) Envoy's StreamInfo: what happened to one request, for access logs
+ * (%RESPONSE_FLAGS%, %RESPONSE_CODE%, %UPSTREAM_HOST%...) and stats.
+ */
+export interface StreamInfo {
+  startTime: number;
+  protocol: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+  requestId?: string;
+  /** Request headers as seen by the router (after HCM mutations). */
+  requestHeaders?: HeaderMap;
+  responseCode?: number;
+  /** Envoy's %RESPONSE_CODE_DETAILS%, e.g. "via_upstream", "route_not_found". */
+  responseCodeDetails?: string;
+  responseFlags: string[];
+  routeName?: string;
+  virtualHostName?: string;
+  upstreamCluster?: string;
+  upstreamHost?: UpstreamHost;
+  /** Upstream attempts made (1 + retries). */
+  attemptCount: number;
+  bytesReceived: number;
+  bytesSent: number;
+  /** Wall-clock end (ms since epoch) once complete. */
+  endTime?: number;
+  connection: ConnectionInfo;
+}
 
 /** What a filter can do to the stream it is in. */
 export interface StreamFilterCallbacks {
@@ -141,12 +172,38 @@ export interface StreamFilterCallbacks {
   /** Response flags (Envoy's %RESPONSE_FLAGS%: NR, UH, UF, UT, DI, FI, ...). */
   addResponseFlag(flag: string): void;
   connection: ConnectionInfo;
+
+  // ---- (HTTP side, additive) what the terminal router and body-aware filters need ----
+  /** Per-request facts (flags, upstream host, attempt count) for access logs. */
+  readonly streamInfo: StreamInfo;
+  /** Forgets the cached route so the next route() re-matches (after a filter changed headers). */
+  clearRouteCache(): void;
+  /** Sends response headers downstream through the encoder filters (reverse order). */
+  encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void;
+  /** Sends a response body chunk; returns false when the downstream buffer is full (wait for onBelowWriteBufferLowWatermark). */
+  encodeData(chunk: Buffer, endStream: boolean): boolean;
+  /** Ends the response with trailers (gRPC status travels here). */
+  encodeTrailers(trailers: HeaderMap): void;
+  /** Stops (true) or resumes (false) reading the request body from downstream: upstream backpressure. */
+  readDisable(disable: boolean): void;
+  /** Aborts the downstream stream (h2 RST_STREAM / h1 connection close) once headers went out. */
+  resetStream(): void;
+  /** For an HTTP/1.1 Upgrade after the upstream's 101: splices the raw downstream socket with `upstream`. */
+  upgrade?(upstream: import('node:stream').Duplex, status: number, headers: HeaderMap): void;
+  /** True when the request is an accepted Upgrade (e.g. WebSocket), value = the upgrade token. */
+  readonly upgradeType?: string;
 }
 
 export interface HttpFilter {
   decodeHeaders?(headers: HeaderMap, endStream: boolean): FilterStatus;
   decodeData?(chunk: Buffer, endStream: boolean): FilterStatus;
   encodeHeaders?(status: number, headers: HeaderMap, endStream: boolean): FilterStatus;
+  /** (additive) Request trailers (HTTP/2, chunked HTTP/1.1). */
+  decodeTrailers?(trailers: HeaderMap): FilterStatus;
+  /** (additive) The downstream drained after encodeData returned false. */
+  onBelowWriteBufferLowWatermark?(): void;
+  /** (additive) The downstream went away (client reset / disconnect) before the stream completed. */
+  onResetStream?(): void;
   onDestroy?(): void;
 }
 

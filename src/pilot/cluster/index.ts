@@ -1,0 +1,25 @@
+/**
+ * CDS for a sidecar: outbound clusters for every visible service, inbound clusters for its own
+ * workload, and the fixed passthrough / blackhole clusters. Sorted by name.
+ */
+import type { NamedResource } from '../../xds/types.ts';
+import type { Proxy, PushContext } from '../types.ts';
+import { servicesForProxy } from '../visibility.ts';
+import { byName } from '../util.ts';
+import { blackHoleCluster, buildInboundClusters, inboundPassthroughCluster, passthroughCluster } from './inbound.ts';
+import { buildOutboundClusters } from './outbound.ts';
+
+export { clusterName, parseClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER } from './name.ts';
+export { hashPolicyFor } from './hash_policy.ts';
+
+/** Every cluster a sidecar needs. Routers (gateways) get the same outbound set, no inbound. */
+export function buildClusters(push: PushContext, proxy: Proxy): NamedResource[] {
+  const clusters = buildOutboundClusters(push, proxy, servicesForProxy(push, proxy));
+  if (proxy.type === 'sidecar') clusters.push(...buildInboundClusters(push, proxy), inboundPassthroughCluster());
+  clusters.push(passthroughCluster(), blackHoleCluster());
+  const seen = new Set<string>();
+  return clusters
+    .filter((c) => (seen.has(c.name) ? false : (seen.add(c.name), true)))
+    .map((c) => ({ name: c.name as string, resource: c }))
+    .sort(byName);
+}

@@ -1,0 +1,158 @@
+/**
+ * DestinationRule traffic policy → Envoy Cluster fields: load balancer, connection pool (circuit
+ * breakers, protocol options), outlier detection, locality settings. Field mapping follows
+ * Istio's cluster builder (applyLoadBalancer, applyConnectionPool, applyOutlierDetection).
+ */
+import type { EnvoyJson } from '../../xds/types.ts';
+import type { TrafficPolicy } from '../destination_rule.ts';
+import { duration } from '../util.ts';
+
+/** Istio's "no limit" for circuit breakers. */
+const MAX_U32 = 4294967295;
+export const DEFAULT_CONNECT_TIMEOUT = '10s';
+export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+export interface PolicyOptions {
+  /** Port speaks HTTP/2 (HTTP2, GRPC, GRPC-WEB): upstream must too. */
+  http2: boolean;
+  /** Port speaks HTTP at all: HTTP connection-pool settings apply. */
+  http: boolean;
+  /** lb_policy when the rule sets none: Istio uses LEAST_REQUEST; gRPC clients need ROUND_ROBIN. */
+  defaultLb: 'LEAST_REQUEST' | 'ROUND_ROBIN';
+}
+
+/** Applies a merged traffic policy to `cluster` in place. */
+export function applyTrafficPolicy(cluster: EnvoyJson, policy: TrafficPolicy, opts: PolicyOptions): void {
+  applyLoadBalancer(cluster, policy.loadBalancer, opts.defaultLb);
+  applyConnectionPool(cluster, policy.connectionPool ?? {}, opts);
+  if (policy.outlierDetection) applyOutlierDetection(cluster, policy.outlierDetection);
+  if (policy.loadBalancer?.localityLbSetting?.distribute?.length && policy.loadBalancer.localityLbSetting.enabled !== false) {
+    // Weights per locality come in EDS; this tells Envoy to honour them.
+    cluster.common_lb_config = { ...(cluster.common_lb_config ?? {}), locality_weighted_lb_config: {} };
+  }
+}
+
+function applyLoadBalancer(cluster: EnvoyJson, lb: Record<string, any> | undefined, defaultLb: string): void {
+  if (cluster.type === 'ORIGINAL_DST') {
+    cluster.lb_policy = 'CLUSTER_PROVIDED';
+    return;
+  }
+  const ch = lb?.consistentHash;
+  if (ch) {
+    if (ch.maglev) {
+      cluster.lb_policy = 'MAGLEV';
+      if (ch.maglev.tableSize) cluster.maglev_lb_config = { table_size: Number(ch.maglev.tableSize) };
+    } else {
+      cluster.lb_policy = 'RING_HASH';
+      const min = ch.ringHash?.minimumRingSize ?? ch.minimumRingSize ?? 1024;
+      cluster.ring_hash_lb_config = { minimum_ring_size: Number(min) };
+    }
+    return;
+  }
+  switch (lb?.simple) {
+    case 'ROUND_ROBIN':
+      cluster.lb_policy = 'ROUND_ROBIN';
+      break;
+    case 'RANDOM':
+      cluster.lb_policy = 'RANDOM';
+      break;
+    case 'LEAST_CONN':
+    case 'LEAST_REQUEST':
+      cluster.lb_policy = 'LEAST_REQUEST';
+      break;
+    case 'PASSTHROUGH':
+      // Connect to whatever address the caller dialled.
+      cluster.type = 'ORIGINAL_DST';
+      cluster.lb_policy = 'CLUSTER_PROVIDED';
+      delete cluster.eds_cluster_config;
+      delete cluster.load_assignment;
+      break;
+    default:
+      cluster.lb_policy = defaultLb;
+  }
+}
+
+function applyConnectionPool(cluster: EnvoyJson, pool: Record<string, any>, opts: PolicyOptions): void {
+  const tcp = pool.tcp ?? {};
+  const http = opts.http ? (pool.http ?? {}) : {};
+  const thresholds: EnvoyJson = {
+    max_connections: tcp.maxConnections ?? MAX_U32,
+    max_pending_requests: http.http1MaxPendingRequests ?? MAX_U32,
+    max_requests: http.http2MaxRequests ?? MAX_U32,
+    max_retries: http.maxRetries ?? MAX_U32,
+    track_remaining: true,
+  };
+  cluster.circuit_breakers = { thresholds: [thresholds] };
+  if (tcp.connectTimeout) cluster.connect_timeout = duration(tcp.connectTimeout) ?? cluster.connect_timeout;
+  if (tcp.tcpKeepalive) {
+    const k = tcp.tcpKeepalive;
+    const ka: EnvoyJson = {};
+    if (k.probes) ka.keepalive_probes = Number(k.probes);
+    if (k.time) ka.keepalive_time = Math.round(parseFloat(duration(k.time)!));
+    if (k.interval) ka.keepalive_interval = Math.round(parseFloat(duration(k.interval)!));
+    cluster.upstream_connection_options = { tcp_keepalive: ka };
+  }
+  if (!opts.http) return;
+  const common: EnvoyJson = {};
+  if (http.idleTimeout) common.idle_timeout = duration(http.idleTimeout);
+  if (http.maxRequestsPerConnection) common.max_requests_per_connection = Number(http.maxRequestsPerConnection);
+  if (tcp.maxConnectionDuration) common.max_connection_duration = duration(tcp.maxConnectionDuration);
+  const h2 = opts.http2 || http.h2UpgradePolicy === 'UPGRADE';
+  if (!h2 && Object.keys(common).length === 0) return;
+  const options: EnvoyJson = { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}` };
+  if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
+  const h2opts: EnvoyJson = http.maxConcurrentStreams ? { max_concurrent_streams: Number(http.maxConcurrentStreams) } : {};
+  options.explicit_http_config = h2 ? { http2_protocol_options: h2opts } : { http_protocol_options: {} };
+  cluster.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS]: options };
+}
+
+function applyOutlierDetection(cluster: EnvoyJson, od: Record<string, any>): void {
+  const out: EnvoyJson = {};
+  const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
+  if (c5xx !== undefined) {
+    out.consecutive_5xx = Number(c5xx);
+    out.enforcing_consecutive_5xx = Number(c5xx) > 0 ? 100 : 0;
+  }
+  if (od.consecutiveGatewayErrors !== undefined) {
+    out.consecutive_gateway_failure = Number(od.consecutiveGatewayErrors);
+    out.enforcing_consecutive_gateway_failure = Number(od.consecutiveGatewayErrors) > 0 ? 100 : 0;
+    // Envoy ejects on 5 consecutive 5xx by default; only gateway errors were asked for.
+    if (c5xx === undefined) out.enforcing_consecutive_5xx = 0;
+  }
+  if (od.splitExternalLocalOriginErrors) {
+    out.split_external_local_origin_errors = true;
+    if (od.consecutiveLocalOriginFailures !== undefined) {
+      out.consecutive_local_origin_failure = Number(od.consecutiveLocalOriginFailures);
+      out.enforcing_consecutive_local_origin_failure = 100;
+    }
+  }
+  if (od.interval) out.interval = duration(od.interval);
+  if (od.baseEjectionTime) out.base_ejection_time = duration(od.baseEjectionTime);
+  if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = Number(od.maxEjectionPercent);
+  // Istio disables success-rate ejection; it is not part of its API.
+  out.enforcing_success_rate = 0;
+  cluster.outlier_detection = out;
+  if (od.minHealthPercent !== undefined) {
+    // Envoy has no "min health" in OutlierDetection; Istio maps it to the panic threshold.
+    cluster.common_lb_config = { ...(cluster.common_lb_config ?? {}), healthy_panic_threshold: { value: Number(od.minHealthPercent) } };
+  }
+}
+
+/**
+ * Envoy RouteAction.hash_policy for a consistentHash load balancer, for the route builder to put
+ * on routes to this cluster (the cluster only chooses RING_HASH or MAGLEV).
+ */
+export function hashPolicyFromLb(lb: Record<string, any> | undefined): EnvoyJson[] {
+  const ch = lb?.consistentHash;
+  if (!ch) return [];
+  if (ch.httpHeaderName) return [{ header: { header_name: ch.httpHeaderName } }];
+  if (ch.httpCookie) {
+    const cookie: EnvoyJson = { name: ch.httpCookie.name };
+    if (ch.httpCookie.path) cookie.path = ch.httpCookie.path;
+    if (ch.httpCookie.ttl) cookie.ttl = duration(ch.httpCookie.ttl);
+    return [{ cookie }];
+  }
+  if (ch.useSourceIp) return [{ connection_properties: { source_ip: true } }];
+  if (ch.httpQueryParameterName) return [{ query_parameter: { name: ch.httpQueryParameterName } }];
+  return [];
+}

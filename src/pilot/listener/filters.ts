@@ -1,0 +1,92 @@
+/**
+ * Network and HTTP filter configs the listener builders share: http_connection_manager (RDS or
+ * inline routes), tcp_proxy, and listener filters. Names and @types are Envoy's.
+ */
+import type { MeshConfig } from '../../api/types.ts';
+import type { EnvoyJson } from '../../xds/types.ts';
+import { adsConfigSource } from '../util.ts';
+
+export const HCM = 'envoy.filters.network.http_connection_manager';
+export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const TCP_PROXY = 'envoy.filters.network.tcp_proxy';
+const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+
+/** HTTP filters by Envoy name → their config @type. */
+const HTTP_FILTER_TYPES: Record<string, string> = {
+  'envoy.filters.http.fault': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
+  'envoy.filters.http.cors': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors',
+  'envoy.filters.http.router': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+};
+
+/** An HTTP filter entry with an empty typed config (per-route config carries the details). */
+export function httpFilter(name: keyof typeof HTTP_FILTER_TYPES | string): EnvoyJson {
+  const type = HTTP_FILTER_TYPES[name];
+  if (!type) throw new Error(`no @type known for HTTP filter ${name}`);
+  return { name, typed_config: { '@type': type } };
+}
+
+/** Outbound sidecar chain: fault and CORS act on per-route config from VirtualServices. */
+export function outboundHttpFilters(): EnvoyJson[] {
+  return [httpFilter('envoy.filters.http.fault'), httpFilter('envoy.filters.http.cors'), httpFilter('envoy.filters.http.router')];
+}
+
+export interface HcmOptions {
+  statPrefix: string;
+  /** RDS route name, or an inline route_config. */
+  rds?: string;
+  routeConfig?: EnvoyJson;
+  httpFilters: EnvoyJson[];
+  mesh?: MeshConfig;
+  inbound?: boolean;
+}
+
+/** The http_connection_manager network filter. */
+export function httpConnectionManager(o: HcmOptions): EnvoyJson {
+  const cfg: EnvoyJson = { '@type': HCM_TYPE, stat_prefix: o.statPrefix };
+  if (o.rds !== undefined) cfg.rds = { config_source: adsConfigSource(), route_config_name: o.rds };
+  else cfg.route_config = o.routeConfig;
+  cfg.http_filters = o.httpFilters;
+  // A sidecar is not the edge: trust the downstream's X-Forwarded-For rather than rewriting it.
+  cfg.use_remote_address = false;
+  cfg.normalize_path = true;
+  cfg.path_with_escaped_slashes_action = 'KEEP_UNCHANGED';
+  cfg.stream_idle_timeout = '0s';
+  cfg.upgrade_configs = [{ upgrade_type: 'websocket' }];
+  if (o.inbound) {
+    cfg.forward_client_cert_details = 'APPEND_FORWARD';
+    cfg.set_current_client_cert_details = { subject: true, dns: true, uri: true };
+  }
+  const log = accessLog(o.mesh);
+  if (log) cfg.access_log = log;
+  return { name: HCM, typed_config: cfg };
+}
+
+/** tcp_proxy to one cluster, or weighted over several. */
+export function tcpProxy(statPrefix: string, target: string | Array<{ name: string; weight: number }>, mesh?: MeshConfig): EnvoyJson {
+  const cfg: EnvoyJson = { '@type': TCP_PROXY_TYPE, stat_prefix: statPrefix };
+  if (typeof target === 'string') cfg.cluster = target;
+  else cfg.weighted_clusters = { clusters: target };
+  const log = accessLog(mesh);
+  if (log) cfg.access_log = log;
+  return { name: TCP_PROXY, typed_config: cfg };
+}
+
+/** meshConfig.accessLogFile → Envoy's file access logger with its default format. */
+function accessLog(mesh: MeshConfig | undefined): EnvoyJson[] | undefined {
+  if (!mesh?.accessLogFile) return undefined;
+  const typed: EnvoyJson = { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: mesh.accessLogFile };
+  if (mesh.accessLogEncoding === 'JSON') {
+    typed.log_format = { json_format: { start_time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%', protocol: '%PROTOCOL%', response_code: '%RESPONSE_CODE%', response_flags: '%RESPONSE_FLAGS%', upstream_cluster: '%UPSTREAM_CLUSTER%', duration: '%DURATION%' } };
+  }
+  return [{ name: 'envoy.access_loggers.file', typed_config: typed }];
+}
+
+/** Listener filter that reads SNI / ALPN so filter chains can match on them. */
+export function tlsInspector(): EnvoyJson {
+  return { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
+}
+
+/** Listener filter that recovers the pre-redirect destination (iptables capture). */
+export function originalDst(): EnvoyJson {
+  return { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
+}

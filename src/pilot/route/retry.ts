@@ -1,0 +1,75 @@
+/**
+ * Retry policy (Istio's networking/core/route/retry): a route without `retries` gets Istio's
+ * default policy, `attempts: 0` turns retries off, anything else starts from the default and
+ * overrides what is written.
+ */
+import type { EnvoyJson } from '../../xds/types.ts';
+import { duration } from '../util.ts';
+import type { HTTPRetry } from '../virtualservice/types.ts';
+
+export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+
+/**
+ * Istio's DefaultPolicy. With consistent hashing the previous_hosts predicate is left out, since
+ * it would send retries away from the hashed host (istio/istio#50756).
+ */
+export function defaultRetryPolicy(consistentHash = false): EnvoyJson {
+  const p: EnvoyJson = {
+    retry_on: DEFAULT_RETRY_ON,
+    num_retries: 2,
+    retriable_status_codes: [503],
+  };
+  if (!consistentHash) {
+    p.retry_host_predicate = [
+      {
+        name: 'envoy.retry_host_predicates.previous_hosts',
+        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+      },
+    ];
+  }
+  p.host_selection_retry_max_attempts = 5;
+  return p;
+}
+
+/** VirtualService `retries` → Envoy RetryPolicy, or undefined when retries are disabled. */
+export function translateRetryPolicy(retries: HTTPRetry | undefined, consistentHash = false): EnvoyJson | undefined {
+  if (!retries) return defaultRetryPolicy(consistentHash);
+  if (!retries.attempts || retries.attempts <= 0) return undefined;
+  const out = defaultRetryPolicy(consistentHash);
+  out.num_retries = retries.attempts;
+  if (retries.retryOn) {
+    const { on, codes } = parseRetryOn(retries.retryOn);
+    out.retry_on = on;
+    out.retriable_status_codes = codes;
+    // Numeric codes only take effect with retriable-status-codes; Istio adds it for the user.
+    if (codes.length > 0 && !on.split(',').includes('retriable-status-codes')) {
+      out.retry_on = on ? `${on},retriable-status-codes` : 'retriable-status-codes';
+    }
+    if (codes.length === 0) delete out.retriable_status_codes;
+  }
+  const perTry = duration(retries.perTryTimeout);
+  if (perTry) out.per_try_timeout = perTry;
+  if (retries.retryRemoteLocalities) {
+    out.retry_priority = {
+      name: 'envoy.retry_priorities.previous_priorities',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig',
+        update_frequency: out.host_selection_retry_max_attempts,
+      },
+    };
+  }
+  return out;
+}
+
+/** Splits `retryOn`: numbers that are HTTP status codes become retriable_status_codes. */
+export function parseRetryOn(retryOn: string): { on: string; codes: number[] } {
+  const on: string[] = [];
+  const codes: number[] = [];
+  for (const raw of retryOn.split(',')) {
+    const part = raw.trim();
+    if (!part) continue;
+    if (/^\d+$/.test(part) && Number(part) >= 100 && Number(part) <= 599) codes.push(Number(part));
+    else on.push(part);
+  }
+  return { on: on.join(','), codes };
+}

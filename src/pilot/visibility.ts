@@ -1,0 +1,97 @@
+/**
+ * What one proxy may see: services and VirtualServices filtered by `exportTo` and by the Sidecar
+ * resource that scopes the proxy (Istio's SidecarScope). Everything a proxy gets passes here.
+ */
+import type { Config } from '../api/types.ts';
+import type { Service } from '../registry/model.ts';
+import type { Proxy, PushContext } from './types.ts';
+import { hostMatches, resolveHost } from './host.ts';
+import { pushIndex } from './push_context.ts';
+import { labelsMatch } from './util.ts';
+
+/** One `namespace/host` entry of a Sidecar egress listener, split. */
+export interface EgressHost {
+  namespace: string; // "*", ".", "~" or a name
+  host: string; // "*", "*.example.com" or an FQDN
+}
+
+/** The scope a Sidecar resource gives one proxy; `egress` undefined means "everything visible". */
+export interface SidecarScope {
+  sidecar?: Config;
+  egress?: EgressHost[];
+  outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+}
+
+/**
+ * Picks the Sidecar for a proxy as Istio does: one in the proxy's namespace whose
+ * workloadSelector matches its labels, else that namespace's selector-less one, else the root
+ * namespace's selector-less one.
+ */
+export function sidecarFor(push: PushContext, proxy: Proxy): Config | undefined {
+  const idx = pushIndex(push);
+  const local = idx.sidecarsByNamespace.get(proxy.namespace) ?? [];
+  const selected = local.find((s) => s.spec?.workloadSelector?.labels && labelsMatch(s.spec.workloadSelector.labels, proxy.labels));
+  if (selected) return selected;
+  const nsDefault = local.find((s) => !s.spec?.workloadSelector?.labels);
+  if (nsDefault) return nsDefault;
+  const root = idx.sidecarsByNamespace.get(push.mesh.rootNamespace) ?? [];
+  return root.find((s) => !s.spec?.workloadSelector?.labels);
+}
+
+/** The proxy's SidecarScope (egress hosts and outbound traffic policy). */
+export function sidecarScopeFor(push: PushContext, proxy: Proxy): SidecarScope {
+  const sidecar = sidecarFor(push, proxy);
+  const mode = sidecar?.spec?.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
+  const listeners: Array<{ hosts?: string[] }> | undefined = sidecar?.spec?.egress;
+  if (!sidecar || !listeners || listeners.length === 0) return { sidecar, outboundTrafficPolicy: mode };
+  const egress = listeners.flatMap((l) => l.hosts ?? []).map(parseEgressHost);
+  return { sidecar, egress, outboundTrafficPolicy: mode };
+}
+
+/** Splits `ns/host`; a bare host means any namespace. */
+export function parseEgressHost(s: string): EgressHost {
+  const slash = s.indexOf('/');
+  if (slash < 0) return { namespace: '*', host: s };
+  return { namespace: s.slice(0, slash), host: s.slice(slash + 1) };
+}
+
+/** True if the scope's egress hosts admit `host` defined in namespace `ns`. */
+export function egressAllows(scope: SidecarScope, proxyNamespace: string, ns: string, host: string): boolean {
+  if (!scope.egress) return true;
+  const sidecarNs = scope.sidecar?.metadata.namespace ?? proxyNamespace;
+  return scope.egress.some((e) => {
+    if (e.namespace === '~') return false;
+    if (e.namespace === '.' ? ns !== sidecarNs : e.namespace !== '*' && e.namespace !== ns) return false;
+    return hostMatches(e.host, host);
+  });
+}
+
+/** exportTo rule shared by services and configs: '*' all, '.' own namespace, '~' none, else names. */
+export function exportedTo(exportTo: string[] | undefined, ownNamespace: string, viewerNamespace: string): boolean {
+  if (!exportTo || exportTo.length === 0) return true;
+  return exportTo.some((e) => e === '*' || (e === '.' ? viewerNamespace === ownNamespace : e === viewerNamespace));
+}
+
+/** Services the proxy may reach, in the push's order (sorted by hostname). */
+export function servicesForProxy(push: PushContext, proxy: Proxy): Service[] {
+  const scope = sidecarScopeFor(push, proxy);
+  return push.services.filter(
+    (s) => exportedTo(s.exportTo, s.namespace, proxy.namespace) && egressAllows(scope, proxy.namespace, s.namespace, s.hostname),
+  );
+}
+
+/**
+ * VirtualServices that apply to a sidecar: bound to the mesh gateway (no `gateways`, or "mesh"),
+ * exported to the proxy's namespace and with a host the Sidecar egress admits. Oldest first.
+ */
+export function virtualServicesForProxy(push: PushContext, proxy: Proxy): Config[] {
+  const scope = sidecarScopeFor(push, proxy);
+  const all = pushIndex(push).byKind.get('VirtualService') ?? [];
+  return all.filter((vs) => {
+    const gateways: string[] = vs.spec?.gateways ?? [];
+    if (gateways.length > 0 && !gateways.includes('mesh')) return false;
+    if (!exportedTo(vs.spec?.exportTo, vs.metadata.namespace, proxy.namespace)) return false;
+    const hosts: string[] = (vs.spec?.hosts ?? []).map((h: string) => resolveHost(h, vs.metadata.namespace));
+    return hosts.some((h) => egressAllows(scope, proxy.namespace, vs.metadata.namespace, h));
+  });
+}

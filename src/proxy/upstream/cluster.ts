@@ -1,0 +1,139 @@
+/**
+ * One upstream cluster as the data path sees it (Envoy's ClusterInfo + ThreadLocalCluster): the
+ * host set by priority, its load balancer, per-host connection pools, circuit breakers and stats
+ * under cluster.<name>.*. How hosts are found (static, EDS, DNS, original destination) lives in
+ * the cluster manager and the DNS/original-dst helpers; they call `setHosts`.
+ */
+import type { Socket } from 'node:net';
+import type { Dispatcher } from 'undici';
+import type { EnvoyJson } from '../../xds/types.ts';
+import type { LoadBalancerContext, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
+import type { ScopedStats, StatsStore } from '../stats/stats_store.ts';
+import type { TlsOptions } from '../tls/tls_context.ts';
+import { parseDuration } from '../../xds/codec.ts';
+import { ConnPoolMap, connectTcp } from './conn_pool.ts';
+import { indexHosts } from './eds.ts';
+import { loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
+import { ResourceManager, type ResourceKind } from './resource_manager.ts';
+import './least_request.ts';
+
+const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+
+export function durationMs(v: unknown, fallbackMs: number): number {
+  if (v === undefined || v === null) return fallbackMs;
+  try {
+    const d = parseDuration(v);
+    return d.seconds * 1000 + d.nanos / 1e6;
+  } catch {
+    return fallbackMs;
+  }
+}
+
+/** http2 when the cluster says so (explicit http2_protocol_options, or the legacy field). */
+export function upstreamProtocol(c: EnvoyJson): UpstreamProtocol {
+  const opts = c.typed_extension_protocol_options?.[HTTP_OPTIONS];
+  if (opts?.explicit_http_config?.http2_protocol_options || c.http2_protocol_options) return 'http2';
+  return 'http1';
+}
+
+export class ClusterImpl implements UpstreamCluster {
+  readonly protocol: UpstreamProtocol;
+  readonly stats: ScopedStats;
+  readonly type: string;
+  readonly lbPolicy: string;
+  priorities: UpstreamHost[][] = [];
+  hostIndex = new Map<string, UpstreamHost>();
+  /** True once the first host set arrived (Envoy's cluster warming). */
+  initialized = false;
+  private readonly initWaiters: (() => void)[] = [];
+  private readonly lb: LoadBalancer | undefined;
+  readonly pools: ConnPoolMap;
+  private readonly resources: ResourceManager;
+  private readonly connectTimeoutMs: number;
+  /** Hook for ORIGINAL_DST clusters: picks the host from the context instead of the LB. */
+  hostForContext?: (ctx: LoadBalancerContext | undefined) => UpstreamHost | undefined;
+  /** Set by DNS/original-dst helpers to stop their timers on close. */
+  onClose?: () => void;
+
+  constructor(
+    readonly name: string,
+    readonly config: EnvoyJson,
+    store: StatsStore,
+    readonly tls: TlsOptions | undefined,
+    /** version_info of the CDS response that carried it. */
+    readonly version: string,
+  ) {
+    this.type = config.type ?? 'STATIC';
+    this.lbPolicy = config.lb_policy ?? 'ROUND_ROBIN';
+    this.protocol = upstreamProtocol(config);
+    this.stats = store.scope(`cluster.${name}.`, { family: 'cluster', label: 'envoy_cluster_name', value: name });
+    this.connectTimeoutMs = durationMs(config.connect_timeout, 5000);
+    this.resources = new ResourceManager(config.circuit_breakers, this.stats);
+    const httpOpts = config.typed_extension_protocol_options?.[HTTP_OPTIONS]?.common_http_protocol_options ?? config.common_http_protocol_options;
+    this.pools = new ConnPoolMap({
+      protocol: this.protocol,
+      tls,
+      connectTimeoutMs: this.connectTimeoutMs,
+      maxConnections: this.resources.max.connections,
+      idleTimeoutMs: durationMs(httpOpts?.idle_timeout, 3_600_000),
+      stats: this.stats,
+    });
+    const factory = loadBalancerFactory(this.lbPolicy);
+    this.lb = factory?.(config, this.stats, (h) => this.pools.activeRequests(h));
+    for (const n of ['upstream_cx_total', 'upstream_cx_connect_fail', 'upstream_rq_total', 'upstream_rq_completed', 'upstream_rq_2xx', 'upstream_rq_4xx', 'upstream_rq_5xx', 'upstream_cx_none_healthy', 'update_success', 'lb_healthy_panic']) this.stats.counter(n);
+    for (const n of ['upstream_cx_active', 'upstream_rq_active', 'membership_total', 'membership_healthy']) this.stats.gauge(n);
+  }
+
+  /** Replaces the host set; pools of hosts that left close after their in-flight requests. */
+  setHosts(priorities: UpstreamHost[][]): void {
+    this.priorities = priorities;
+    this.hostIndex = indexHosts(priorities);
+    this.lb?.update(priorities);
+    this.pools.retainOnly(new Set(this.hostIndex.keys()));
+    let healthy = 0;
+    for (const h of this.hostIndex.values()) if (h.healthy) healthy++;
+    this.stats.gauge('membership_total').set(this.hostIndex.size);
+    this.stats.gauge('membership_healthy').set(healthy);
+    this.stats.counter('update_success').inc();
+    this.markInitialized();
+  }
+
+  markInitialized(): void {
+    if (this.initialized) return;
+    this.initialized = true;
+    for (const w of this.initWaiters.splice(0)) w();
+  }
+
+  whenInitialized(cb: () => void): void {
+    if (this.initialized) cb();
+    else this.initWaiters.push(cb);
+  }
+
+  allHosts(): UpstreamHost[] {
+    return [...this.hostIndex.values()];
+  }
+
+  chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined {
+    const h = this.hostForContext ? this.hostForContext(ctx) : this.lb?.chooseHost(ctx);
+    if (!h) this.stats.counter('upstream_cx_none_healthy').inc();
+    return h;
+  }
+
+  httpPool(host: UpstreamHost): Dispatcher {
+    return this.pools.get(host);
+  }
+
+  connect(host: UpstreamHost): Socket {
+    return connectTcp(host, this.tls, this.connectTimeoutMs, this.stats);
+  }
+
+  tryAcquire(resource: ResourceKind): (() => void) | undefined {
+    return this.resources.tryAcquire(resource);
+  }
+
+  /** Retires the cluster: new requests go to its replacement, in-flight ones finish. */
+  close(): void {
+    this.onClose?.();
+    this.pools.closeAll();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * ClusterLoadAssignment -> hosts grouped by priority (Envoy's EDS and the load_assignment of
+ * STATIC clusters). Host objects are reused across updates when the address is unchanged, so
+ * per-host state (pools, outlier ejection) survives an EDS push that only changes other hosts.
+ */
+import type { EnvoyJson } from '../../xds/types.ts';
+import type { UpstreamHost } from '../interfaces.ts';
+
+/** Envoy's HealthStatus values that take a host out of rotation. */
+const UNHEALTHY = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
+
+export function socketAddress(addr: EnvoyJson | undefined): { ip: string; port: number } | undefined {
+  const sa = addr?.socket_address;
+  if (!sa || typeof sa.address !== 'string') return undefined;
+  return { ip: sa.address, port: Number(sa.port_value ?? 0) };
+}
+
+export function hostAddress(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+export function makeHost(ip: string, port: number, weight = 1, healthy = true): UpstreamHost {
+  return { address: hostAddress(ip, port), ip, port, weight, healthy };
+}
+
+/**
+ * Hosts by priority. `previous` maps address -> host of the last assignment. Endpoints with a
+ * hostname instead of an IP keep it as `ip` (STRICT_DNS resolves them separately).
+ */
+export function hostsFromAssignment(cla: EnvoyJson | undefined, previous?: Map<string, UpstreamHost>): UpstreamHost[][] {
+  const priorities: UpstreamHost[][] = [];
+  for (const lle of cla?.endpoints ?? []) {
+    const prio = Number(lle.priority ?? 0);
+    const list = (priorities[prio] ??= []);
+    for (const lbe of lle.lb_endpoints ?? []) {
+      const sa = socketAddress(lbe.endpoint?.address);
+      if (!sa) continue;
+      const address = hostAddress(sa.ip, sa.port);
+      const weight = Number(lbe.load_balancing_weight ?? 1) || 1;
+      const healthy = !UNHEALTHY.has(lbe.health_status);
+      const old = previous?.get(address);
+      const host: UpstreamHost = old ?? { address, ip: sa.ip, port: sa.port, weight, healthy };
+      host.weight = weight;
+      host.healthy = healthy;
+      if (lle.locality) host.locality = lle.locality;
+      const md = lbe.metadata?.filter_metadata;
+      if (md) host.metadata = md;
+      list.push(host);
+    }
+  }
+  for (let i = 0; i < priorities.length; i++) priorities[i] ??= [];
+  return priorities;
+}
+
+/** address -> host over every priority. */
+export function indexHosts(priorities: UpstreamHost[][]): Map<string, UpstreamHost> {
+  const m = new Map<string, UpstreamHost>();
+  for (const p of priorities) for (const h of p) m.set(h.address, h);
+  return m;
+}

@@ -1,0 +1,126 @@
+/**
+ * Load balancers keyed by Cluster.lb_policy (Envoy's names), so the resilience work can register
+ * LEAST_REQUEST, RING_HASH, MAGLEV... beside ROUND_ROBIN and RANDOM. Each picks among the hosts
+ * of the best priority that has healthy hosts; below Envoy's 50% panic threshold it uses all.
+ */
+import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
+import type { EnvoyJson } from '../../xds/types.ts';
+
+export interface LoadBalancer {
+  chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined;
+  /** Called when the host set changes; hosts grouped by priority (index 0 = highest). */
+  update(priorities: UpstreamHost[][]): void;
+}
+
+/** Active requests on a host (from its connection pool), for load-aware policies. */
+export type HostLoad = (host: UpstreamHost) => number;
+
+export type LoadBalancerFactory = (cluster: EnvoyJson, stats: Stats, load: HostLoad) => LoadBalancer;
+
+const registry = new Map<string, LoadBalancerFactory>();
+
+export function registerLoadBalancer(lbPolicy: string, factory: LoadBalancerFactory): void {
+  registry.set(lbPolicy, factory);
+}
+
+export function loadBalancerFactory(lbPolicy: string): LoadBalancerFactory | undefined {
+  return registry.get(lbPolicy);
+}
+
+export function knownLbPolicies(): string[] {
+  return [...registry.keys()];
+}
+
+const PANIC_THRESHOLD = 0.5;
+
+/**
+ * Picks the candidate set: the first priority with any healthy host; within it the healthy hosts,
+ * or every host when fewer than 50% are healthy (panic mode, counted in lb_healthy_panic).
+ */
+export function candidateHosts(priorities: UpstreamHost[][], stats: Stats): UpstreamHost[] {
+  for (const hosts of priorities) {
+    if (hosts.length === 0) continue;
+    let healthy = 0;
+    for (const h of hosts) if (h.healthy) healthy++;
+    if (healthy === 0) continue;
+    if (healthy / hosts.length < PANIC_THRESHOLD) {
+      stats.counter('lb_healthy_panic').inc();
+      return hosts;
+    }
+    return healthy === hosts.length ? hosts : hosts.filter((h) => h.healthy);
+  }
+  const all = priorities.flat();
+  if (all.length) stats.counter('lb_healthy_panic').inc();
+  return all;
+}
+
+/**
+ * Weighted round robin. Equal weights: a plain rotating index. Unequal weights: smooth weighted
+ * round robin, which interleaves hosts instead of sending bursts to the heaviest.
+ */
+export class RoundRobinLoadBalancer implements LoadBalancer {
+  private hosts: UpstreamHost[] = [];
+  private weighted = false;
+  private current = new Map<UpstreamHost, number>();
+  private index = 0;
+  private priorities: UpstreamHost[][] = [];
+
+  constructor(private readonly stats: Stats) {}
+
+  update(priorities: UpstreamHost[][]): void {
+    this.priorities = priorities;
+    this.refresh();
+  }
+
+  private refresh(): void {
+    this.hosts = candidateHosts(this.priorities, this.stats);
+    this.weighted = this.hosts.some((h) => h.weight !== this.hosts[0].weight);
+    this.current = new Map();
+  }
+
+  chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined {
+    // Health may change between updates (health checking, outlier detection); recompute cheaply.
+    if (this.hosts.some((h) => !h.healthy)) this.refresh();
+    const hosts = this.hosts;
+    const n = hosts.length;
+    if (n === 0) return undefined;
+    const exclude = ctx?.excludeHosts;
+    for (let attempt = 0; attempt < n; attempt++) {
+      const h = this.weighted ? this.nextWeighted() : hosts[this.index++ % n];
+      if (!exclude || !exclude.has(h) || attempt === n - 1) return h;
+    }
+    return undefined;
+  }
+
+  private nextWeighted(): UpstreamHost {
+    let total = 0;
+    let best: UpstreamHost | undefined;
+    let bestW = -Infinity;
+    for (const h of this.hosts) {
+      const w = (this.current.get(h) ?? 0) + h.weight;
+      this.current.set(h, w);
+      total += h.weight;
+      if (w > bestW) {
+        bestW = w;
+        best = h;
+      }
+    }
+    this.current.set(best!, bestW - total);
+    return best!;
+  }
+}
+
+export class RandomLoadBalancer implements LoadBalancer {
+  private hosts: UpstreamHost[] = [];
+  constructor(private readonly stats: Stats, private readonly random: () => number = Math.random) {}
+  update(priorities: UpstreamHost[][]): void {
+    this.hosts = candidateHosts(priorities, this.stats);
+  }
+  chooseHost(): UpstreamHost | undefined {
+    const n = this.hosts.length;
+    return n ? this.hosts[Math.floor(this.random() * n)] : undefined;
+  }
+}
+
+registerLoadBalancer('ROUND_ROBIN', (_c, stats) => new RoundRobinLoadBalancer(stats));
+registerLoadBalancer('RANDOM', (_c, stats) => new RandomLoadBalancer(stats));

@@ -1,0 +1,154 @@
+/**
+ * The gRPC face of ADS: envoy.service.discovery.v3.AggregatedDiscoveryService for @grpc/grpc-js,
+ * with (de)serializers built from Envoy's own protos. Both planes use it, so a real Envoy or a
+ * proxyless gRPC client sees exactly the service they expect.
+ *
+ * Messages are plain objects with the protos' snake_case field names. Resources stay packed as
+ * Any {type_url, value bytes}: the server hashes those bytes for versions, and the client
+ * decodes them with codec.unpackAny only when it accepts them. The Node is converted to tsmesh's
+ * JSON form (NodeJson) so metadata arrives as plain JSON rather than a protobuf Struct.
+ */
+import * as grpc from '@grpc/grpc-js';
+import type protobuf from 'protobufjs';
+import { decodeResource, encodeResource, type AnyBytes } from './codec.ts';
+import { messageType } from './protos.ts';
+import type { NodeJson } from './types.ts';
+
+/** google.rpc.Status as carried in error_detail (a NACK). */
+export interface RpcStatus {
+  code: number;
+  message: string;
+}
+
+/** envoy.service.discovery.v3.DiscoveryRequest (state of the world). */
+export interface DiscoveryRequest {
+  version_info: string;
+  node?: NodeJson;
+  resource_names: string[];
+  type_url: string;
+  response_nonce: string;
+  error_detail?: RpcStatus;
+}
+
+/** envoy.service.discovery.v3.DiscoveryResponse (state of the world). */
+export interface DiscoveryResponse {
+  version_info: string;
+  resources: AnyBytes[];
+  type_url: string;
+  nonce: string;
+  control_plane?: { identifier: string };
+}
+
+/** envoy.service.discovery.v3.DeltaDiscoveryRequest (incremental). */
+export interface DeltaDiscoveryRequest {
+  node?: NodeJson;
+  type_url: string;
+  resource_names_subscribe: string[];
+  resource_names_unsubscribe: string[];
+  initial_resource_versions: Record<string, string>;
+  response_nonce: string;
+  error_detail?: RpcStatus;
+}
+
+/** envoy.service.discovery.v3.Resource: one versioned resource of a delta response. */
+export interface DeltaResource {
+  name: string;
+  version: string;
+  resource?: AnyBytes;
+  aliases?: string[];
+}
+
+/** envoy.service.discovery.v3.DeltaDiscoveryResponse (incremental). */
+export interface DeltaDiscoveryResponse {
+  system_version_info: string;
+  resources: DeltaResource[];
+  type_url: string;
+  removed_resources: string[];
+  nonce: string;
+  control_plane?: { identifier: string };
+}
+
+const PKG = 'envoy.service.discovery.v3';
+const NODE = 'envoy.config.core.v3.Node';
+/** Full service name; gRPC method paths are derived from it. */
+export const ADS_SERVICE_NAME = `${PKG}.AggregatedDiscoveryService`;
+
+// Defaults on, so absent repeated/string fields arrive as [] / '' and handlers need no guards.
+const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, arrays: true, objects: true };
+
+function serializer<T extends { node?: NodeJson }>(typeName: string): (msg: T) => Buffer {
+  return (msg) => {
+    const t = messageType(`${PKG}.${typeName}`);
+    const obj: Record<string, unknown> = { ...msg };
+    // Node metadata is a Struct: go through the codec's JSON mapping, then embed the message.
+    if (msg.node) obj.node = messageType(NODE).decode(encodeResource(NODE, msg.node as Record<string, any>));
+    return Buffer.from(t.encode(t.fromObject(obj)).finish());
+  };
+}
+
+function deserializer<T>(typeName: string): (bytes: Buffer) => T {
+  return (bytes) => {
+    const t = messageType(`${PKG}.${typeName}`);
+    const decoded = t.decode(bytes) as protobuf.Message & { node?: protobuf.Message };
+    const obj = t.toObject(decoded, TO_OBJECT) as Record<string, any>;
+    if (decoded.node) {
+      obj.node = decodeResource(NODE, messageType(NODE).encode(decoded.node).finish());
+    } else {
+      delete obj.node;
+    }
+    dropNulls(obj);
+    // Delta resources: unset message fields (ttl, metadata, ...) come back as null.
+    if (Array.isArray(obj.resources)) for (const r of obj.resources) if (r && !('value' in r)) dropNulls(r);
+    return obj as T;
+  };
+}
+
+function dropNulls(o: Record<string, unknown>): void {
+  for (const k of Object.keys(o)) if (o[k] === null) delete o[k];
+}
+
+function bidi<Req, Res>(method: string, req: string, res: string): grpc.MethodDefinition<Req, Res> {
+  return {
+    path: `/${ADS_SERVICE_NAME}/${method}`,
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serializer<any>(req),
+    requestDeserialize: deserializer<Req>(req),
+    responseSerialize: serializer<any>(res),
+    responseDeserialize: deserializer<Res>(res),
+    originalName: method[0]!.toLowerCase() + method.slice(1),
+  };
+}
+
+/** The service definition, for `server.addService(ADS_SERVICE, impl)`. */
+export const ADS_SERVICE = {
+  StreamAggregatedResources: bidi<DiscoveryRequest, DiscoveryResponse>('StreamAggregatedResources', 'DiscoveryRequest', 'DiscoveryResponse'),
+  DeltaAggregatedResources: bidi<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(
+    'DeltaAggregatedResources',
+    'DeltaDiscoveryRequest',
+    'DeltaDiscoveryResponse',
+  ),
+} satisfies grpc.ServiceDefinition;
+
+/** Server-side handlers for ADS_SERVICE. */
+export interface AdsServiceHandlers extends grpc.UntypedServiceImplementation {
+  StreamAggregatedResources: grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse>;
+  DeltaAggregatedResources: grpc.handleBidiStreamingCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+}
+
+/** A typed client stub for ADS (what makeGenericClientConstructor builds, with its methods typed). */
+export interface AdsServiceClient extends grpc.Client {
+  StreamAggregatedResources(options?: grpc.CallOptions): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  DeltaAggregatedResources(options?: grpc.CallOptions): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+}
+
+/** Constructor for ADS client stubs. */
+export const AdsServiceClientConstructor = grpc.makeGenericClientConstructor(
+  ADS_SERVICE,
+  'AggregatedDiscoveryService',
+) as unknown as new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ClientOptions) => AdsServiceClient;
+
+/** Opens an ADS client stub to `address` ("host:port"), plaintext unless credentials are given. */
+export function newAdsServiceClient(address: string, credentials = grpc.credentials.createInsecure(), options?: grpc.ClientOptions): AdsServiceClient {
+  return new AdsServiceClientConstructor(address, credentials, options);
+}
