@@ -85,7 +85,7 @@ function toEntry(value: unknown, opts: ParseOptions, document: number, item: num
   if (!resolved.ok) {
     const kind = typeof value.kind === 'string' ? value.kind : undefined;
     const ns = isObject(meta) && typeof meta.namespace === 'string' ? meta.namespace : opts.namespace ?? 'default';
-    return err(resolved.field, `${where}: ${resolved.message}`, { kind, name, namespace: kind ? ns : undefined, severity: resolved.ignore ? 'warning' : 'error' });
+    return err(resolved.field, resolved.message, { kind, name, namespace: kind ? ns : undefined, severity: resolved.ignore ? 'warning' : 'error' });
   }
   const kind = resolved.kind;
   if (meta !== undefined && !isObject(meta)) return err('metadata', `metadata must be an object, got ${describe(meta)}`, { kind });

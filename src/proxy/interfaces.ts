@@ -120,8 +120,12 @@ export interface FactoryContext {
  * http_connection_manager) own the socket from then on.
  */
 export interface NetworkFilterFactory {
-  /** Validates config once (throws with a clear message to NACK) and returns the per-connection handler. */
-  create(typedConfig: EnvoyJson, ctx: FactoryContext): (socket: Socket, info: ConnectionInfo) => void;
+  /**
+   * Validates config once (throws with a clear message to NACK) and returns the per-connection handler.
+   * (Core addition:) handlers run in chain order; a non-terminal filter (e.g. a future network
+   * rbac) returns 'continue' to pass the socket on, a terminal one returns nothing and owns it.
+   */
+  create(typedConfig: EnvoyJson, ctx: FactoryContext): (socket: Socket, info: ConnectionInfo) => void | 'continue';
 }
 
 // ---------- http filters ----------

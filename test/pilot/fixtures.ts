@@ -7,6 +7,11 @@ import { parseAllDocuments } from 'yaml';
 import type { Config, MeshConfig } from '../../src/api/types.ts';
 import type { Endpoint, Protocol, Service, ServiceDiscovery, Workload } from '../../src/registry/model.ts';
 import type { NodeJson } from '../../src/xds/types.ts';
+import { buildPushContext } from '../../src/pilot/push_context.ts';
+import { parseProxy } from '../../src/pilot/proxy.ts';
+import type { Proxy, PushContext } from '../../src/pilot/types.ts';
+import { Registry } from '../../src/registry/index.ts';
+import type { ConfigStore } from '../../src/api/types.ts';
 
 export const ISTIO = '/work/shared/istio-data/istio';
 export const BOOKINFO = `${ISTIO}/samples/bookinfo/platform/kube/bookinfo.yaml`;
@@ -107,4 +112,57 @@ export function sidecarNode(w: Workload, extra: Record<string, unknown> = {}): N
     metadata: { NAMESPACE: w.namespace, LABELS: w.labels, ISTIO_VERSION: '1.24.0', ...extra },
     locality: { region: w.locality.region, zone: w.locality.zone },
   };
+}
+
+// ---------- ready-made pushes ----------
+
+/** Bookinfo plus the named files from samples/bookinfo/networking, as one push. */
+export function bookinfoPush(networkingFiles: string[] = [], mesh: MeshConfig = MESH): { push: PushContext; workloads: Workload[]; configs: Config[] } {
+  const base = loadYaml(BOOKINFO);
+  const configs = [...base, ...networkingFiles.flatMap((f) => loadYaml(`${BOOKINFO_NETWORKING}/${f}`))];
+  const workloads = bookinfoWorkloads(base);
+  return { push: buildPushContext({ mesh, configs, registry: realRegistry(configs, workloads) }), workloads, configs };
+}
+
+/**
+ * src/registry's Registry over a fixed config list, with each workload registered as its proxy
+ * would. The ConfigStore is a read-only list so these tests do not depend on validation.
+ */
+export function realRegistry(configs: Config[], workloads: Workload[]): Registry {
+  const store: ConfigStore = {
+    list: (kind, ns) => configs.filter((c) => c.kind === kind && (ns === undefined || c.metadata.namespace === ns)),
+    get: (kind, name, ns) => configs.find((c) => c.kind === kind && c.metadata.name === name && c.metadata.namespace === ns),
+    all: () => configs,
+    watch: () => () => {},
+    errors: () => [],
+  };
+  const registry = new Registry({ store, log: () => {} });
+  for (const w of workloads) {
+    registry.registerProxy({ name: w.name, namespace: w.namespace, ip: w.address, labels: w.labels, serviceAccount: w.serviceAccount, locality: w.locality });
+  }
+  return registry;
+}
+
+/** The sidecar of the Bookinfo workload whose name starts with `prefix`. */
+export function bookinfoProxy(workloads: Workload[], prefix = 'productpage', extra: Record<string, unknown> = {}): Proxy {
+  const w = workloads.find((x) => x.name.startsWith(prefix));
+  if (!w) throw new Error(`no workload ${prefix}`);
+  return parseProxy(sidecarNode(w, extra));
+}
+
+/** A push from inline YAML (Services, ServiceEntries, Istio configs) over the given workloads. */
+export function pushFromYaml(yaml: string, workloads: Workload[] = [], mesh: MeshConfig = MESH, clusterIps: Record<string, string> = {}): PushContext {
+  const configs = parseYamlText(yaml);
+  return buildPushContext({ mesh, configs, registry: new FakeRegistry(configs, workloads, clusterIps) });
+}
+
+/** A workload with sensible defaults for tests. */
+export function workload(name: string, address: string, labels: Record<string, string>, more: Partial<Workload> = {}): Workload {
+  return { name, namespace: 'default', address, labels, locality: {}, source: 'test', ...more };
+}
+
+/** A sidecar proxy for a test workload (or a bare namespace when no workload is given). */
+export function proxyFor(w: Workload | { namespace: string; labels?: Record<string, string>; address?: string; name?: string }, extra: Record<string, unknown> = {}): Proxy {
+  const full: Workload = 'source' in w ? w : workload(w.name ?? 'client', w.address ?? '127.0.9.9', w.labels ?? {}, { namespace: w.namespace });
+  return parseProxy(sidecarNode(full, extra));
 }

@@ -195,3 +195,14 @@ test('a ServiceEntry for a host conflicting with a Kubernetes Service loses; Ser
     { hostname: 'shared.example.com', kept: 'ServiceEntry/alpha/a', ignored: ['ServiceEntry/beta/b'] },
   ]);
 });
+
+test('two ServiceEntries for one host in one namespace pool their endpoints under the first definition', () => {
+  const port = [{ number: 80, name: 'http', protocol: 'HTTP' }];
+  const store = new MemoryStore([
+    cfg('ServiceEntry', 'b-more', { hosts: ['pool.example.com'], ports: port, resolution: 'STATIC', endpoints: [{ address: '3.3.3.3' }] }),
+    cfg('ServiceEntry', 'a-first', { hosts: ['pool.example.com'], ports: port, resolution: 'STATIC', endpoints: [{ address: '4.4.4.4' }] }),
+  ]);
+  const registry = new Registry({ store, ...quiet });
+  assert.equal(registry.getService('pool.example.com')!.source, 'ServiceEntry/default/a-first');
+  assert.deepEqual(addrs(registry, 'pool.example.com', 80), ['3.3.3.3:80', '4.4.4.4:80']);
+});

@@ -60,11 +60,11 @@ function validateTrafficPolicy(tp: Obj | undefined, path: string, p: Problems, a
     const so = obj(s);
     if (!so) return;
     const port = obj(so.port);
-    const n = port ? checkPort(p, child(sp, 'port.number'), port.number) : undefined;
+    const n = port ? checkPort(p, `${sp}.port.number`, port.number) : undefined;
     if (!port || port.number === undefined) p.err(child(sp, 'port'), 'port number is required in portLevelSettings');
     if (n !== undefined) {
       const prev = seen.get(n);
-      if (prev !== undefined) p.err(child(sp, 'port.number'), `duplicate port ${n} (also portLevelSettings[${prev}])`);
+      if (prev !== undefined) p.err(`${sp}.port.number`, `duplicate port ${n} (also portLevelSettings[${prev}])`);
       else seen.set(n, i);
     }
     validateLoadBalancer(obj(so.loadBalancer), child(sp, 'loadBalancer'), p);
@@ -85,8 +85,8 @@ function validateLoadBalancer(lb: Obj | undefined, path: string, p: Problems): v
     if (keys.length === 0) p.err(cp, 'consistentHash needs a hash key: httpHeaderName, httpCookie, useSourceIp or httpQueryParameterName');
     const cookie = obj(ch.httpCookie);
     if (cookie) {
-      if (!isSet(cookie.name)) p.err(child(cp, 'httpCookie.name'), 'cookie name is required');
-      if (cookie.ttl !== undefined) checkDuration(p, child(cp, 'httpCookie.ttl'), cookie.ttl, { min: 0 });
+      if (!isSet(cookie.name)) p.err(`${cp}.httpCookie.name`, 'cookie name is required');
+      if (cookie.ttl !== undefined) checkDuration(p, `${cp}.httpCookie.ttl`, cookie.ttl, { min: 0 });
     }
     if (isSet(ch.ringHash) && isSet(ch.maglev)) p.err(cp, 'ringHash and maglev are mutually exclusive');
     checkNonNegative(p, child(cp, 'minimumRingSize'), ch.minimumRingSize);
@@ -111,8 +111,8 @@ function validateLoadBalancer(lb: Obj | undefined, path: string, p: Problems): v
   checkDuration(p, child(path, 'warmupDurationSecs'), lb.warmupDurationSecs);
   const warm = obj(lb.warmup);
   if (warm) {
-    checkDuration(p, child(path, 'warmup.duration'), warm.duration);
-    checkRange(p, child(path, 'warmup.minimumPercent'), obj(warm.minimumPercent)?.value ?? warm.minimumPercent, 0, 100);
+    checkDuration(p, `${path}.warmup.duration`, warm.duration);
+    checkRange(p, `${path}.warmup.minimumPercent`, obj(warm.minimumPercent)?.value ?? warm.minimumPercent, 0, 100);
   }
 }
 
@@ -127,8 +127,8 @@ function validateConnectionPool(cp: Obj | undefined, path: string, p: Problems):
     checkDuration(p, child(tp, 'idleTimeout'), tcp.idleTimeout);
     const ka = obj(tcp.tcpKeepalive);
     if (ka) {
-      checkDuration(p, child(tp, 'tcpKeepalive.time'), ka.time);
-      checkDuration(p, child(tp, 'tcpKeepalive.interval'), ka.interval);
+      checkDuration(p, `${tp}.tcpKeepalive.time`, ka.time);
+      checkDuration(p, `${tp}.tcpKeepalive.interval`, ka.interval);
     }
   }
   const http = obj(cp.http);

@@ -10,7 +10,7 @@ export function validateGateway(spec: Obj, p: Problems): void {
   checkLabels(p, 'spec.selector', spec.selector);
   const servers = arr(spec.servers);
   if (servers.length === 0) p.err('spec.servers', 'gateway must have at least one server');
-  const portNames = new Map<string, number>();
+  const portNames = new Map<string, { index: number; number: unknown }>();
   servers.forEach((s, i) => {
     const sp = child('spec.servers', i);
     const so = obj(s);
@@ -19,18 +19,19 @@ export function validateGateway(spec: Obj, p: Problems): void {
     let protocol: string | undefined;
     if (!port) p.err(child(sp, 'port'), 'port is required');
     else {
-      if (port.number === undefined) p.err(child(sp, 'port.number'), 'port number is required');
-      checkPort(p, child(sp, 'port.number'), port.number);
-      checkPort(p, child(sp, 'port.targetPort'), port.targetPort, { allowZero: true });
+      if (port.number === undefined) p.err(`${sp}.port.number`, 'port number is required');
+      checkPort(p, `${sp}.port.number`, port.number);
+      checkPort(p, `${sp}.port.targetPort`, port.targetPort, { allowZero: true });
       protocol = str(port.protocol)?.toUpperCase();
-      if (port.protocol === undefined || port.protocol === '') p.err(child(sp, 'port.protocol'), 'port protocol is required');
-      else checkProtocol(p, child(sp, 'port.protocol'), port.protocol, GATEWAY_PROTOCOLS);
+      if (port.protocol === undefined || port.protocol === '') p.err(`${sp}.port.protocol`, 'port protocol is required');
+      else checkProtocol(p, `${sp}.port.protocol`, port.protocol, GATEWAY_PROTOCOLS);
       const name = str(port.name);
-      if (name === undefined || name === '') p.err(child(sp, 'port.name'), 'port name must be set');
+      if (name === undefined || name === '') p.err(`${sp}.port.name`, 'port name must be set');
       else {
+        // Servers sharing a port may share its name; one name on two port numbers is a mistake.
         const prev = portNames.get(name);
-        if (prev !== undefined) p.warn(child(sp, 'port.name'), `port names in servers should be unique: duplicate name ${name} (also spec.servers[${prev}])`);
-        else portNames.set(name, i);
+        if (prev !== undefined && prev.number !== port.number) p.warn(`${sp}.port.name`, `port names in servers should be unique: duplicate name ${name} (also spec.servers[${prev.index}] on port ${prev.number})`);
+        else if (prev === undefined) portNames.set(name, { index: i, number: port.number });
       }
     }
     const hosts = arr(so.hosts);

@@ -54,10 +54,11 @@ export function validateConfig(config: Config, opts: ValidateOptions = {}): Vali
       p.err('spec', `internal validation error: ${(e as Error).message}`);
     }
   }
-  // The schema's generic "more than one of a oneOf" is redundant where a rule said it precisely.
+  // The schema's generic "is required" / "more than one of a oneOf" is redundant where a rule
+  // said it precisely.
   const semanticPaths = new Set(p.list.map((x) => x.path));
-  const merged = [
-    ...schema.filter((s) => !(s.message.startsWith('sets more than one') && semanticPaths.has(s.path))),
+  const merged: Array<{ path: string; message: string; severity?: 'warning' }> = [
+    ...schema.filter((s) => !((s.message.startsWith('sets more than one') || s.message === 'is required') && semanticPaths.has(s.path))),
     ...p.list,
   ];
   const seen = new Set<string>();
@@ -74,7 +75,7 @@ export function validateConfig(config: Config, opts: ValidateOptions = {}): Vali
       path: m.path,
       message: m.message,
       ...(opts.line ? { line: opts.line(m.path) } : {}),
-      ...('severity' in m && m.severity ? { severity: m.severity } : {}),
+      ...(m.severity ? { severity: m.severity } : {}),
     });
   }
   return out;

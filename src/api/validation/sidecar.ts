@@ -41,7 +41,7 @@ export function validateSidecar(spec: Obj, p: Problems): void {
       const n = validatePort(port, child(lp, 'port'), p);
       if (n !== undefined) {
         const prev = ingressPorts.get(n);
-        if (prev !== undefined) p.err(child(lp, 'port.number'), `sidecar: ports on IP bound listeners must be unique: ${n} (also spec.ingress[${prev}])`);
+        if (prev !== undefined) p.err(`${lp}.port.number`, `sidecar: ports on IP bound listeners must be unique: ${n} (also spec.ingress[${prev}])`);
         else ingressPorts.set(n, i);
       }
     }

@@ -45,7 +45,7 @@ export function validateTelemetry(spec: Obj, p: Problems): void {
     const ap = child('spec.accessLogging', i);
     checkProviders(ao.providers, child(ap, 'providers'), p);
     const filter = obj(ao.filter);
-    if (filter && !isSet(filter.expression)) p.err(child(ap, 'filter.expression'), 'filter expression is required');
+    if (filter && !isSet(filter.expression)) p.err(`${ap}.filter.expression`, 'filter expression is required');
   });
 }
 

@@ -76,9 +76,9 @@ function validateHttpRoute(r: Obj | undefined, path: string, p: Problems, inDele
   if (isSet(r.delegate)) {
     const d = obj(r.delegate);
     if (inDelegate) p.err(child(path, 'delegate'), 'a delegate virtual service cannot delegate further');
-    if (d && !isSet(d.name)) p.err(child(path, 'delegate.name'), 'delegate name is required');
-    if (d && typeof d.name === 'string' && d.name && !isDns1123Subdomain(d.name)) p.err(child(path, 'delegate.name'), `invalid name "${d.name}"`);
-    if (d && typeof d.namespace === 'string' && d.namespace && !isDns1123Label(d.namespace)) p.err(child(path, 'delegate.namespace'), `invalid namespace "${d.namespace}"`);
+    if (d && !isSet(d.name)) p.err(`${path}.delegate.name`, 'delegate name is required');
+    if (d && typeof d.name === 'string' && d.name && !isDns1123Subdomain(d.name)) p.err(`${path}.delegate.name`, `invalid name "${d.name}"`);
+    if (d && typeof d.namespace === 'string' && d.namespace && !isDns1123Label(d.namespace)) p.err(`${path}.delegate.namespace`, `invalid namespace "${d.namespace}"`);
   }
 
   arr(r.match).forEach((m, i) => validateHttpMatch(obj(m), child(child(path, 'match'), i), p));
@@ -158,7 +158,7 @@ export function validateDestination(d: Obj | undefined, path: string, p: Problem
   const subset = str(d.subset);
   if (subset && !isDns1123Label(subset)) p.err(child(path, 'subset'), `subset name "${subset}" is invalid (lowercase letters, digits and "-", at most 63)`);
   const port = obj(d.port);
-  if (port) checkPort(p, child(path, 'port.number'), port.number);
+  if (port) checkPort(p, `${path}.port.number`, port.number);
 }
 
 /**
@@ -238,7 +238,7 @@ function validateRewrite(r: Obj | undefined, path: string, p: Problems): void {
   if (isSet(r.uri) && isSet(r.uriRegexRewrite)) p.err(path, 'uri and uriRegexRewrite are mutually exclusive');
   const rr = obj(r.uriRegexRewrite);
   if (rr) {
-    checkRegex(p, child(path, 'uriRegexRewrite.match'), rr.match ?? '');
+    checkRegex(p, `${path}.uriRegexRewrite.match`, rr.match ?? '');
   }
 }
 

@@ -11,6 +11,8 @@ const RAW_BUFFER = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_b
 export const SDS_DEFAULT = 'default';
 export const SDS_ROOTCA = 'ROOTCA';
 /** ALPN Istio's sidecars offer on mesh mTLS, so the inbound side can tell mesh traffic apart. */
+/** Debian's CA bundle, Istio's default root set for SIMPLE / MUTUAL origination. */
+export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
 export const ISTIO_ALPN = ['istio-peer-exchange', 'istio'];
 
 /**
@@ -49,7 +51,9 @@ export function tlsTransportSocket(tls: Record<string, any> | undefined, t: TlsT
   }
   if (!tls.insecureSkipVerify) {
     const validation: EnvoyJson = {};
+    // Like Istio (VERIFY_CERTIFICATE_AT_CLIENT), verify against the OS roots when no CA is named.
     if (tls.caCertificates) validation.trusted_ca = { filename: tls.caCertificates };
+    else if (!tls.credentialName) validation.trusted_ca = { filename: SYSTEM_CA_BUNDLE };
     const sans: string[] = tls.subjectAltNames ?? [];
     if (sans.length > 0) validation.match_typed_subject_alt_names = sans.map(sanMatcher);
     if (tls.credentialName && !tls.caCertificates) common.validation_context_sds_secret_config = sdsSecret(`${tls.credentialName}-cacert`);

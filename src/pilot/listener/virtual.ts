@@ -13,6 +13,7 @@ import { serviceTargetsFor, uniqueTargetPorts, type ServiceTarget } from '../wor
 import { socketAddress } from '../util.ts';
 import { httpConnectionManager, httpFilter, originalDst, tcpProxy, tlsInspector } from './filters.ts';
 import { mtlsModeFor } from './peer_authentication.ts';
+import { buildInboundRouteConfiguration } from '../route/index.ts';
 
 export const VIRTUAL_OUTBOUND = 'virtualOutbound';
 export const VIRTUAL_INBOUND = 'virtualInbound';
@@ -38,7 +39,7 @@ export function virtualInboundListener(push: PushContext, proxy: Proxy): EnvoyJs
   const chains: EnvoyJson[] = [];
   for (const t of uniqueTargetPorts(serviceTargetsFor(push, proxy))) {
     const mode = mtlsModeFor(push, proxy, t.targetPort);
-    const filters = inboundFilters(push, t);
+    const filters = inboundFilters(push, proxy, t);
     if (mode !== 'DISABLE') {
       chains.push({
         name: `${clusterName('inbound', t.targetPort, undefined, '')}-mtls`,
@@ -63,27 +64,10 @@ export function virtualInboundListener(push: PushContext, proxy: Proxy): EnvoyJs
 }
 
 /** HCM with an inline route to the inbound cluster for HTTP ports; tcp_proxy otherwise. */
-function inboundFilters(push: PushContext, t: ServiceTarget): EnvoyJson[] {
+function inboundFilters(push: PushContext, proxy: Proxy, t: ServiceTarget): EnvoyJson[] {
   const cluster = clusterName('inbound', t.targetPort, undefined, '');
   if (!HTTP_FAMILY.has(t.port.protocol)) return [tcpProxy(cluster, cluster, push.mesh)];
-  const routeConfig = {
-    name: cluster,
-    validate_clusters: false,
-    virtual_hosts: [
-      {
-        name: `inbound|http|${t.targetPort}`,
-        domains: ['*'],
-        routes: [
-          {
-            name: 'default',
-            match: { prefix: '/' },
-            route: { cluster, timeout: '0s', max_stream_duration: { max_stream_duration: '0s', grpc_timeout_header_max: '0s' } },
-            decorator: { operation: `${t.service.hostname}:${t.port.port}/*` },
-          },
-        ],
-      },
-    ],
-  };
+  const routeConfig = buildInboundRouteConfiguration(proxy, t.targetPort, cluster, t.service.hostname);
   return [httpConnectionManager({ statPrefix: `inbound_0.0.0.0_${t.targetPort}`, routeConfig, httpFilters: [httpFilter('envoy.filters.http.router')], mesh: push.mesh, inbound: true })];
 }
 

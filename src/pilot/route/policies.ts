@@ -1,7 +1,6 @@
 /**
  * Per-route policies that Envoy reads from elsewhere than the route action: fault injection and
- * CORS (typed_per_filter_config for their HTTP filters), mirroring fractions, and the hash policy
- * that consistent-hash load balancing needs on the route.
+ * CORS (typed_per_filter_config for their HTTP filters) and mirroring fractions.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import { duration } from '../util.ts';
@@ -104,23 +103,4 @@ export function mirrorFraction(r: HTTPRoute): EnvoyJson | undefined {
 export function mirrorPolicyFraction(p: Percent | undefined): EnvoyJson | undefined {
   if (!p) return { default_value: { numerator: 100, denominator: 'HUNDRED' } };
   return (p.value ?? 0) > 0 ? { default_value: fractionFromPercent(p) } : undefined;
-}
-
-/** A DestinationRule's `loadBalancer.consistentHash` → Envoy RouteAction.HashPolicy. */
-export function translateHashPolicy(ch: Record<string, any> | undefined): EnvoyJson | undefined {
-  if (!ch) return undefined;
-  if (ch.httpHeaderName) return { header: { header_name: ch.httpHeaderName } };
-  if (ch.httpCookie) {
-    const cookie: EnvoyJson = { name: ch.httpCookie.name };
-    const ttl = duration(ch.httpCookie.ttl);
-    if (ttl) cookie.ttl = ttl;
-    if (ch.httpCookie.path) cookie.path = ch.httpCookie.path;
-    if (Array.isArray(ch.httpCookie.attributes) && ch.httpCookie.attributes.length) {
-      cookie.attributes = ch.httpCookie.attributes.map((a: { name: string; value?: string }) => ({ name: a.name, value: a.value ?? '' }));
-    }
-    return { cookie };
-  }
-  if (ch.useSourceIp) return { connection_properties: { source_ip: true } };
-  if (ch.httpQueryParameterName) return { query_parameter: { name: ch.httpQueryParameterName } };
-  return undefined;
 }

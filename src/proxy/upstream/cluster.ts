@@ -13,7 +13,7 @@ import type { TlsOptions } from '../tls/tls_context.ts';
 import { parseDuration } from '../../xds/codec.ts';
 import { ConnPoolMap, connectTcp } from './conn_pool.ts';
 import { indexHosts } from './eds.ts';
-import { loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
+import { effectiveLbPolicy, loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
 import { ResourceManager, type ResourceKind } from './resource_manager.ts';
 import './least_request.ts';
 
@@ -64,7 +64,7 @@ export class ClusterImpl implements UpstreamCluster {
     readonly version: string,
   ) {
     this.type = config.type ?? 'STATIC';
-    this.lbPolicy = config.lb_policy ?? 'ROUND_ROBIN';
+    this.lbPolicy = effectiveLbPolicy(config);
     this.protocol = upstreamProtocol(config);
     this.stats = store.scope(`cluster.${name}.`, { family: 'cluster', label: 'envoy_cluster_name', value: name });
     this.connectTimeoutMs = durationMs(config.connect_timeout, 5000);

@@ -107,8 +107,8 @@ function tlsConnectOptions(t: TlsOptions, host: UpstreamHost): Record<string, un
  */
 export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connectTimeoutMs: number, stats: Stats): Socket {
   const s: Socket = t
-    ? tls.connect({ host: host.ip, port: host.port, ...(tlsConnectOptions(t, host) as tls.ConnectionOptions) })
-    : net.connect({ host: host.ip, port: host.port });
+    ? tls.connect({ host: host.ip, port: host.port, allowHalfOpen: true, ...(tlsConnectOptions(t, host) as tls.ConnectionOptions) })
+    : net.connect({ host: host.ip, port: host.port, allowHalfOpen: true });
   s.setNoDelay(true);
   stats.counter('upstream_cx_total').inc();
   const active = stats.gauge('upstream_cx_active');

@@ -31,6 +31,26 @@ export function knownLbPolicies(): string[] {
   return [...registry.keys()];
 }
 
+/** Typed load_balancing_policy extensions mapped onto the lb_policy names of the registry. */
+const TYPED_LB: Record<string, string> = {
+  'type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin': 'ROUND_ROBIN',
+  'type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest': 'LEAST_REQUEST',
+  'type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random': 'RANDOM',
+  'type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash': 'RING_HASH',
+  'type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev': 'MAGLEV',
+};
+
+/** The lb_policy a cluster asks for, reading load_balancing_policy when lb_policy is LOAD_BALANCING_POLICY_CONFIG. */
+export function effectiveLbPolicy(c: EnvoyJson): string {
+  if (c.lb_policy === 'LOAD_BALANCING_POLICY_CONFIG' || (!c.lb_policy && c.load_balancing_policy)) {
+    for (const p of c.load_balancing_policy?.policies ?? []) {
+      const name = TYPED_LB[p.typed_extension_config?.typed_config?.['@type']];
+      if (name) return name;
+    }
+  }
+  return c.lb_policy ?? 'ROUND_ROBIN';
+}
+
 const PANIC_THRESHOLD = 0.5;
 
 /**

@@ -1,0 +1,112 @@
+/**
+ * What the memory and file stores share: the served set, change detection by content (so
+ * handlers fire only on real changes), batched watch events and error reporting.
+ */
+import { configKey, formatValidationError, type Config, type ConfigEvent, type ConfigStore, type Kind, type ValidationError } from './types.ts';
+
+export type Logger = (line: string) => void;
+
+/** Content identity of a config: everything but where it was read from. */
+export function contentOf(c: Config): string {
+  return stableStringify({ apiVersion: c.apiVersion, kind: c.kind, metadata: c.metadata, spec: c.spec });
+}
+
+export function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  const keys = Object.keys(v as object).filter((k) => (v as any)[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((v as any)[k])}`).join(',')}}`;
+}
+
+export abstract class StoreBase implements ConfigStore {
+  /** key → served config (and its content string, to compare cheaply). */
+  protected served = new Map<string, { config: Config; content: string }>();
+  private watchers = new Set<(events: ConfigEvent[]) => void>();
+  private errorWatchers = new Set<(errors: ValidationError[]) => void>();
+  private currentErrors: ValidationError[] = [];
+  private errorsText = '';
+
+  constructor(protected readonly log: Logger) {}
+
+  list(kind: Kind, namespace?: string): Config[] {
+    const out: Config[] = [];
+    for (const { config } of this.served.values()) {
+      if (config.kind === kind && (namespace === undefined || config.metadata.namespace === namespace)) out.push(config);
+    }
+    return out.sort(byKey);
+  }
+
+  get(kind: Kind, name: string, namespace: string): Config | undefined {
+    return this.served.get(`${kind}/${namespace}/${name}`)?.config;
+  }
+
+  all(): Config[] {
+    return [...this.served.values()].map((s) => s.config).sort(byKey);
+  }
+
+  watch(handler: (events: ConfigEvent[]) => void): () => void {
+    this.watchers.add(handler);
+    return () => this.watchers.delete(handler);
+  }
+
+  errors(): ValidationError[] {
+    return [...this.currentErrors];
+  }
+
+  onErrors(handler: (errors: ValidationError[]) => void): () => void {
+    this.errorWatchers.add(handler);
+    return () => this.errorWatchers.delete(handler);
+  }
+
+  /** Replaces the served set with `next`, emitting one batch of events for what really changed. */
+  protected replaceServed(next: Map<string, Config>): ConfigEvent[] {
+    const events: ConfigEvent[] = [];
+    const nextServed = new Map<string, { config: Config; content: string }>();
+    for (const [key, config] of next) {
+      const prev = this.served.get(key);
+      const content = contentOf(config);
+      if (!prev) events.push({ type: 'add', config });
+      else if (prev.content !== content) events.push({ type: 'update', config, old: prev.config });
+      // Unchanged content keeps the old object, so consumers can compare by identity.
+      nextServed.set(key, prev && prev.content === content ? prev : { config, content });
+    }
+    for (const [key, prev] of this.served) if (!next.has(key)) events.push({ type: 'delete', config: prev.config, old: prev.config });
+    this.served = nextServed;
+    events.sort((a, b) => byKey(a.config, b.config));
+    if (events.length > 0) this.emit(events);
+    return events;
+  }
+
+  private emit(events: ConfigEvent[]): void {
+    for (const h of [...this.watchers]) {
+      try {
+        h(events);
+      } catch (e) {
+        this.log(`config watch handler failed: ${(e as Error).stack ?? e}`);
+      }
+    }
+  }
+
+  /** Sets the current problem list; logs and notifies only when it changed. */
+  protected setErrors(errors: ValidationError[]): void {
+    const text = errors.map(formatValidationError).join('\n');
+    if (text === this.errorsText) return;
+    const before = new Set(this.errorsText ? this.errorsText.split('\n') : []);
+    this.errorsText = text;
+    this.currentErrors = errors;
+    for (const line of text ? text.split('\n') : []) if (!before.has(line)) this.log(line);
+    for (const h of [...this.errorWatchers]) {
+      try {
+        h([...errors]);
+      } catch (e) {
+        this.log(`config error handler failed: ${(e as Error).stack ?? e}`);
+      }
+    }
+  }
+}
+
+function byKey(a: Config, b: Config): number {
+  const ka = configKey(a);
+  const kb = configKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}

@@ -1,0 +1,104 @@
+/**
+ * How the demo runs a Deployment's container without a container runtime. Two ways:
+ *  - the container's command is `node ... <file in this repository>` (tsmesh's own samples):
+ *    run that file with this Node and the container's args;
+ *  - otherwise a Bookinfo app known by its `app` label (Istio's bookinfo.yaml, whose images we
+ *    cannot run): tsmesh's TypeScript Bookinfo in the version of its `version` label.
+ * The app listens on its container port at the pod's app address, and sends its outbound calls
+ * to the sidecar's HTTP proxy listener, as iptables capture would.
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import type { Config } from '../api/types.ts';
+import type { PodSlot } from './ports.ts';
+import { SIDECAR_OUTBOUND_PORT } from './ports.ts';
+
+export const BOOKINFO_APPS = ['productpage', 'details', 'reviews', 'ratings'] as const;
+export const BOOKINFO_MAIN = 'samples/bookinfo/src/main.ts';
+
+export interface AppLaunch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** The port the app listens on (at the pod's app IP). */
+  port: number;
+  /** HTTP path answering 200 when ready (the readinessProbe), else a TCP connect is the probe. */
+  healthPath?: string;
+  /** For messages: what runs. */
+  description: string;
+}
+
+interface Container {
+  name?: string;
+  image?: string;
+  command?: unknown[];
+  args?: unknown[];
+  env?: Array<{ name?: string; value?: unknown; valueFrom?: { fieldRef?: { fieldPath?: string } } }>;
+  ports?: Array<{ containerPort?: number }>;
+  readinessProbe?: { httpGet?: { path?: string; port?: unknown } };
+}
+
+/** The launch for one pod of `deployment`, or why it cannot be run here. */
+export function appLaunch(deployment: Config, slot: PodSlot, repoRoot: string): AppLaunch | { error: string } {
+  const containers: Container[] = deployment.spec?.template?.spec?.containers ?? [];
+  const c = containers[0];
+  if (!c) return { error: 'the Deployment has no containers' };
+  const labels = slot.deployment.labels;
+  const env = containerEnv(c, slot);
+  const envPort = Number(env.PORT);
+  const port = Number.isInteger(envPort) && envPort > 0 ? envPort : slot.deployment.containerPorts[0] ?? 9080;
+  Object.assign(env, {
+    HOST: slot.appIP,
+    PORT: String(port),
+    TSMESH_OUTBOUND_PROXY: `http://${slot.appIP}:${SIDECAR_OUTBOUND_PORT}`,
+    POD_NAME: slot.name,
+    ...(labels.version ? { SERVICE_VERSION: labels.version } : {}),
+  });
+  const healthPath = probePath(c, port);
+  const base = { env, port, ...(healthPath ? { healthPath } : {}) };
+
+  const cmd = (c.command ?? []).map(String);
+  const script = cmd[0] === 'node' ? cmd.slice(1).find((a) => /\.(ts|mts|js|mjs)$/.test(a)) : undefined;
+  if (script && !isAbsolute(script) && existsSync(join(repoRoot, script))) {
+    return { ...base, command: process.execPath, args: [...cmd.slice(1), ...(c.args ?? []).map(String)], description: `${script} ${(c.args ?? []).join(' ')}`.trim() };
+  }
+  const app = labels.app;
+  if (app && (BOOKINFO_APPS as readonly string[]).includes(app)) {
+    const version = labels.version ?? 'v1';
+    return {
+      ...base,
+      command: process.execPath,
+      args: ['--import', 'tsx', BOOKINFO_MAIN, app, '--version', version, '--port', String(port)],
+      description: `Bookinfo ${app} ${version}`,
+    };
+  }
+  return {
+    error:
+      `cannot run image ${c.image ?? '(none)'} without a container runtime: the demo runs tsmesh's Bookinfo apps ` +
+      `(label app=${BOOKINFO_APPS.join('|')}) and containers whose command is \`node <file in this repository>\``,
+  };
+}
+
+/** Literal env values, plus the fieldRefs a pod would resolve. */
+function containerEnv(c: Container, slot: PodSlot): Record<string, string> {
+  const env: Record<string, string> = {};
+  const fields: Record<string, string> = {
+    'metadata.name': slot.name,
+    'metadata.namespace': slot.deployment.namespace,
+    'status.podIP': slot.podIP,
+    'spec.serviceAccountName': slot.deployment.serviceAccount ?? 'default',
+  };
+  for (const e of c.env ?? []) {
+    if (!e?.name) continue;
+    if (e.value !== undefined && e.value !== null) env[e.name] = String(e.value);
+    else if (e.valueFrom?.fieldRef?.fieldPath && fields[e.valueFrom.fieldRef.fieldPath]) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
+  }
+  return env;
+}
+
+function probePath(c: Container, port: number): string | undefined {
+  const g = c.readinessProbe?.httpGet;
+  if (!g?.path) return undefined;
+  // A named or different port would need resolving; then a TCP check is the honest probe.
+  return g.port === undefined || Number(g.port) === port ? g.path : undefined;
+}

@@ -1,0 +1,149 @@
+/**
+ * Everything the demo decides before it starts a process: which config, which ports, which pod
+ * gets which addresses and how each app runs. Problems found here stop the demo with nothing
+ * started; each comes back as a sentence that says what to do.
+ */
+import { join, resolve } from 'node:path';
+import { formatValidationError, type Config } from '../api/types.ts';
+import { listDeployments } from '../registry/deployments.ts';
+import { appLaunch, type AppLaunch } from './apps.ts';
+import { displayPath, gatewayPorts, loadConfigSources, remapGatewayPort, type GatewayPort } from './config_copy.ts';
+import { allocatePods, checkPort, describeBindProblem, pickPort, podPorts, type PodSlot } from './ports.ts';
+import { readdirSync } from 'node:fs';
+
+export const INGRESS_LABELS = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
+export const GATEWAY_HOST = '127.0.0.1';
+export const CONTROLPLANE_HOST = '127.0.0.1';
+export const DEFAULT_XDS_PORT = 15010;
+export const DEFAULT_HTTP_PORT = 15014;
+export const DEFAULT_GATEWAY_ADMIN_PORT = 15000;
+export const SAMPLE_CONFIG_DIR = 'samples/bookinfo/config';
+
+export interface PlanOptions {
+  repoRoot: string;
+  /** Files / directories; default: the top-level files of samples/bookinfo/config. */
+  configs?: string[];
+  /** --port: where the ingress gateway should serve. */
+  port?: number;
+  xdsPort?: number;
+  httpPort?: number;
+}
+
+export interface PodPlan {
+  slot: PodSlot;
+  launch: AppLaunch;
+}
+
+export interface DemoPlan {
+  configs: Config[];
+  /** Lines to show before starting (ports moved, warnings). */
+  notes: string[];
+  xdsPort: number;
+  httpPort: number;
+  gatewayAdminPort: number;
+  /** Ports the ingress gateway will listen on (from the Gateways selecting it). */
+  gatewayPorts: GatewayPort[];
+  /** The port productpage is reached on, if any Gateway gives one. */
+  gatewayPort: number | undefined;
+  pods: PodPlan[];
+  usingSample: boolean;
+}
+
+export type PlanResult = { ok: true; plan: DemoPlan } | { ok: false; errors: string[]; exitCode: number };
+
+/** The default sources: our sample's top-level files (networking/ holds alternatives to apply later). */
+export function sampleSources(repoRoot: string): string[] {
+  const dir = join(repoRoot, SAMPLE_CONFIG_DIR);
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && /\.(ya?ml|json)$/.test(e.name))
+    .map((e) => join(dir, e.name))
+    .sort();
+}
+
+export async function makePlan(o: PlanOptions): Promise<PlanResult> {
+  const usingSample = !o.configs || o.configs.length === 0;
+  const sources = usingSample ? sampleSources(o.repoRoot) : o.configs!.map((c) => resolve(c));
+  const loaded = loadConfigSources(sources);
+  if (loaded.errors.length > 0) {
+    return { ok: false, exitCode: 1, errors: [...loaded.errors.map(formatValidationError), `the demo did not start: ${loaded.errors.length} problem(s) in the config above`] };
+  }
+  const notes = loaded.warnings.map((w) => `warning: ${w}`);
+  let configs = loaded.configs;
+
+  const deployments = listDeployments(configs);
+  if (deployments.length === 0) {
+    return { ok: false, exitCode: 1, errors: [`no Deployment in ${sources.map(displayPath).join(', ')}: the demo starts one pod per Deployment (Istio's samples/bookinfo/platform/kube/bookinfo.yaml has them)`] };
+  }
+
+  // The ingress gateway's ports come from the Gateways; --port moves only our own sample's.
+  let gw = gatewayPorts(configs, INGRESS_LABELS);
+  if (o.port !== undefined && !gw.some((g) => g.port === o.port)) {
+    if (gw.length === 0) {
+      notes.push(`warning: --port ${o.port}: no Gateway selects istio=ingressgateway, so the ingress gateway has nothing to listen on`);
+    } else if (usingSample) {
+      const from = gw[0]!.port;
+      configs = remapGatewayPort(configs, INGRESS_LABELS, from, o.port);
+      notes.push(`--port ${o.port}: the demo's copy of Gateway ${gw[0]!.gateway} listens on ${o.port} instead of ${from} (${SAMPLE_CONFIG_DIR} is unchanged)`);
+      gw = gatewayPorts(configs, INGRESS_LABELS);
+    } else {
+      const list = gw.map((g) => `${g.port} (Gateway ${g.gateway}${g.file ? ` in ${g.file}` : ''})`).join(', ');
+      return {
+        ok: false,
+        exitCode: 2,
+        errors: [
+          `--port ${o.port}: the ingress gateway listens where your Gateways say: ${list}. ` +
+            `The demo never changes your files; set spec.servers[].port.number to ${o.port} in (a copy of) your Gateway, or drop --port.`,
+        ],
+      };
+    }
+  }
+  if (gw.length === 0) notes.push('warning: no Gateway selects istio=ingressgateway: nothing will be reachable through the ingress gateway');
+  const gatewayPort = o.port ?? gw.find((g) => !g.protocol || /^HTTP$/i.test(g.protocol))?.port ?? gw[0]?.port;
+
+  const errors: string[] = [];
+  for (const port of [...new Set(gw.map((g) => g.port))]) {
+    const c = await checkPort(GATEWAY_HOST, port);
+    if (c.free) continue;
+    if (c.code === 'EADDRINUSE') {
+      const alt = await pickPort(GATEWAY_HOST, port === 9090 ? 9091 : 9090);
+      errors.push(
+        usingSample
+          ? `port ${port} on ${GATEWAY_HOST} is in use, and the ingress gateway listens there: pick another port with \`npx tsmesh demo --port ${alt.port}\``
+          : `port ${port} on ${GATEWAY_HOST} is in use, and your Gateway ${gw.find((g) => g.port === port)!.gateway} listens there: stop what uses it, or change the port in (a copy of) your Gateway`,
+      );
+    } else {
+      errors.push(describeBindProblem(GATEWAY_HOST, port, c.code));
+    }
+  }
+
+  const taken = gw.map((g) => g.port);
+  const xds = await pickPort(CONTROLPLANE_HOST, o.xdsPort ?? DEFAULT_XDS_PORT, taken);
+  const http = await pickPort(CONTROLPLANE_HOST, o.httpPort ?? DEFAULT_HTTP_PORT, [...taken, xds.port]);
+  const admin = await pickPort(GATEWAY_HOST, DEFAULT_GATEWAY_ADMIN_PORT, [...taken, xds.port, http.port]);
+  if (!xds.preferred) notes.push(`port ${o.xdsPort ?? DEFAULT_XDS_PORT} is in use: the control plane serves xDS on ${CONTROLPLANE_HOST}:${xds.port} instead`);
+  if (!http.preferred) notes.push(`port ${o.httpPort ?? DEFAULT_HTTP_PORT} is in use: the control plane's HTTP API is on ${CONTROLPLANE_HOST}:${http.port} instead`);
+
+  const byName = new Map(configs.filter((c) => c.kind === 'Deployment').map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
+  const pods: PodPlan[] = [];
+  for (const slot of allocatePods(deployments)) {
+    const launch = appLaunch(byName.get(`${slot.deployment.namespace}/${slot.deployment.name}`)!, slot, o.repoRoot);
+    if ('error' in launch) {
+      errors.push(`${slot.name}: ${launch.error}`);
+      continue;
+    }
+    for (const p of podPorts(slot)) {
+      const c = await checkPort(p.host, p.port);
+      if (!c.free) {
+        errors.push(`${slot.name}: ${describeBindProblem(p.host, p.port, c.code)}`);
+        break;
+      }
+    }
+    pods.push({ slot, launch });
+  }
+  if (errors.length > 0) return { ok: false, exitCode: 1, errors };
+
+  return {
+    ok: true,
+    plan: { configs, notes, xdsPort: xds.port, httpPort: http.port, gatewayAdminPort: admin.port, gatewayPorts: gw, gatewayPort, pods, usingSample },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * Readiness probes for the demo's parts: an HTTP GET that must answer 200 (control plane and
+ * proxy admin `/ready`, an app's readinessProbe path) or a TCP connect (an app's port), polled
+ * until ready, until the process dies, or until a deadline.
+ */
+import { request } from 'node:http';
+import { connect } from 'node:net';
+
+/** One probe: `check` resolves true when ready and never rejects; `what` names it in messages. */
+export interface Probe {
+  what: string;
+  check: () => Promise<boolean>;
+}
+
+/** GET `url`, ready on HTTP 200. */
+export function httpProbe(url: string, timeoutMs = 1000): Probe {
+  const check = () =>
+    new Promise<boolean>((resolve) => {
+      const req = request(url, { method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+      req.end();
+    });
+  return { what: `GET ${url}`, check };
+}
+
+/** Ready once something accepts a TCP connection on host:port. */
+export function tcpProbe(host: string, port: number, timeoutMs = 1000): Probe {
+  const check = () =>
+    new Promise<boolean>((resolve) => {
+      const s = connect({ host, port });
+      const done = (ok: boolean) => {
+        s.destroy();
+        resolve(ok);
+      };
+      s.setTimeout(timeoutMs, () => done(false));
+      s.once('connect', () => done(true));
+      s.once('error', () => done(false));
+    });
+  return { what: `a listener on ${host}:${port}`, check };
+}
+
+export interface WaitOptions {
+  timeoutMs: number;
+  intervalMs?: number;
+  /** Checked before each try: a reason to give up now (the process exited), or undefined. */
+  giveUp?: () => string | undefined;
+}
+
+export type WaitResult = { ready: true; ms: number } | { ready: false; reason: string };
+
+/** Polls every probe until all are ready (in order), `giveUp` says why not, or time runs out. */
+export async function waitReady(probes: readonly Probe[], opts: WaitOptions): Promise<WaitResult> {
+  const start = Date.now();
+  const interval = opts.intervalMs ?? 100;
+  let i = 0;
+  for (;;) {
+    const stop = opts.giveUp?.();
+    if (stop) return { ready: false, reason: stop };
+    while (i < probes.length && (await probes[i]!.check())) i++;
+    if (i === probes.length) return { ready: true, ms: Date.now() - start };
+    if (Date.now() - start >= opts.timeoutMs) return { ready: false, reason: `not ready after ${Math.round(opts.timeoutMs / 1000)}s (waiting for ${probes[i]!.what})` };
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}

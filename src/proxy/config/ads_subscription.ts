@@ -1,0 +1,102 @@
+/**
+ * Wires the xDS client (src/xds/client) to the XdsManager: wildcard CDS and LDS watches, EDS
+ * and RDS watches whose names follow the clusters and listeners just applied (as Envoy's
+ * subscriptions do), SDS for secret names no static secret provides. The client's validator
+ * callback is the XdsManager's validation, so a bad resource is NACKed and the previous config
+ * keeps serving; the client keeps the last good state while the control plane is unreachable.
+ */
+import type { AdsClient, ResourceUpdate, Watch } from '../../xds/client/index.ts';
+import { TYPE, type EnvoyJson } from '../../xds/types.ts';
+import { log } from '../logger.ts';
+import type { XdsManager } from './xds_manager.ts';
+
+function changes(u: ResourceUpdate): [string, EnvoyJson][] {
+  const out: [string, EnvoyJson][] = [];
+  for (const [n, v] of u.added) out.push([n, v.resource]);
+  for (const [n, v] of u.changed) out.push([n, v.resource]);
+  return out;
+}
+
+/** Secret names referenced by SDS configs anywhere in listeners/clusters. */
+function sdsNames(xds: XdsManager): string[] {
+  const out = new Set<string>();
+  const visit = (o: unknown): void => {
+    if (!o || typeof o !== 'object') return;
+    if (Array.isArray(o)) return o.forEach(visit);
+    const rec = o as EnvoyJson;
+    for (const k of ['tls_certificate_sds_secret_configs', 'validation_context_sds_secret_config']) {
+      const v = rec[k];
+      for (const s of Array.isArray(v) ? v : v ? [v] : []) if (s.name && s.sds_config?.ads) out.add(s.name);
+    }
+    for (const v of Object.values(rec)) visit(v);
+  };
+  for (const l of xds.listeners.active.values()) visit(l.config);
+  for (const l of xds.listeners.warming.values()) visit(l.config);
+  for (const c of xds.clusters.entries.values()) visit(c.config);
+  return [...out].filter((n) => !xds.secrets.secrets.get(n)?.isStatic).sort();
+}
+
+export interface AdsSubscription {
+  /** Resolves on the first accepted response of the type (or never; callers add a timeout). */
+  firstUpdate(typeUrl: string): Promise<void>;
+  close(): void;
+}
+
+export function subscribeAds(client: AdsClient, xds: XdsManager, opts: { cds: boolean; lds: boolean }): AdsSubscription {
+  const first = new Map<string, { seen: boolean; waiters: (() => void)[] }>();
+  const markFirst = (t: string) => {
+    const f = first.get(t) ?? { seen: false, waiters: [] };
+    first.set(t, f);
+    if (f.seen) return;
+    f.seen = true;
+    for (const w of f.waiters.splice(0)) w();
+  };
+  const watches = new Map<string, Watch>();
+  const named = (typeUrl: string, names: string[]) => {
+    const w = watches.get(typeUrl);
+    if (w) w.setNames(names);
+    else if (names.length) watches.set(typeUrl, client.watch(typeUrl, names, handlers(typeUrl)));
+  };
+  const follow = () => {
+    named(TYPE.ENDPOINT, xds.clusters.edsNames());
+    named(TYPE.ROUTE, xds.rdsNames());
+    named(TYPE.SECRET, sdsNames(xds));
+  };
+  const handlers = (typeUrl: string) => ({
+    validate: (u: ResourceUpdate) => xds.validate(typeUrl, changes(u), [...u.removed]),
+    onUpdate: (u: ResourceUpdate) => {
+      const stat = typeUrl === TYPE.CLUSTER ? 'cluster_manager.cds' : typeUrl === TYPE.LISTENER ? 'listener_manager.lds' : typeUrl === TYPE.ROUTE ? 'http.rds' : typeUrl === TYPE.ENDPOINT ? 'cluster_manager.eds' : 'sds';
+      xds.store.counter(`${stat}.update_attempt`).inc();
+      xds.store.counter(`${stat}.update_success`).inc();
+      xds.apply(typeUrl, changes(u), [...u.removed], u.version);
+      if (typeUrl === TYPE.CLUSTER || typeUrl === TYPE.LISTENER) follow();
+      markFirst(typeUrl);
+    },
+    onNack: (error: string) => {
+      const stat = typeUrl === TYPE.CLUSTER ? 'cluster_manager.cds' : typeUrl === TYPE.LISTENER ? 'listener_manager.lds' : typeUrl === TYPE.ROUTE ? 'http.rds' : typeUrl === TYPE.ENDPOINT ? 'cluster_manager.eds' : 'sds';
+      xds.store.counter(`${stat}.update_attempt`).inc();
+      xds.store.counter(`${stat}.update_rejected`).inc();
+      log.warn(`xDS ${typeUrl.split('.').pop()} rejected (NACK): ${error}`);
+    },
+  });
+  if (opts.cds) watches.set(TYPE.CLUSTER, client.watch(TYPE.CLUSTER, '*', handlers(TYPE.CLUSTER)));
+  if (opts.lds) watches.set(TYPE.LISTENER, client.watch(TYPE.LISTENER, '*', handlers(TYPE.LISTENER)));
+  follow();
+  const connected = xds.store.gauge('control_plane.connected_state');
+  client.on('connected', () => connected.set(1));
+  client.on('disconnected', (e, retry) => {
+    connected.set(0);
+    log.warn(`xDS stream to control plane closed (${e?.message ?? 'ended'}); keeping last config, retrying in ${retry} ms`);
+  });
+  client.start();
+  return {
+    firstUpdate: (t) =>
+      new Promise<void>((resolve) => {
+        const f = first.get(t) ?? { seen: false, waiters: [] };
+        first.set(t, f);
+        if (f.seen) resolve();
+        else f.waiters.push(resolve);
+      }),
+    close: () => client.close(),
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * Semantic checks on xDS resources, after the schema check of src/xds/codec.ts: what Envoy
+ * would reject when applying (unknown cluster type or lb_policy, missing endpoints, duplicate
+ * virtual host domains...). Each returns messages naming the resource and the field path; the
+ * config manager puts every message of one response into one NACK.
+ */
+import { isIP } from 'node:net';
+import type { EnvoyJson } from '../../xds/types.ts';
+import { effectiveLbPolicy, loadBalancerFactory } from '../upstream/load_balancer.ts';
+import { DOWNSTREAM_TLS, RAW_BUFFER, UPSTREAM_TLS } from '../tls/tls_context.ts';
+import '../upstream/least_request.ts';
+
+const CLUSTER_TYPES = new Set(['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
+
+function checkTransportSocket(ts: EnvoyJson | undefined, allowed: string, path: string, errs: string[]): void {
+  const t = ts?.typed_config?.['@type'];
+  if (ts && t !== allowed && t !== RAW_BUFFER) errs.push(`${path}.typed_config: unsupported transport socket ${t ?? '(none)'}`);
+}
+
+export function validateCluster(c: EnvoyJson): string[] {
+  const errs: string[] = [];
+  const at = `cluster ${c.name ?? '(unnamed)'}`;
+  if (!c.name) errs.push(`${at}: name is required`);
+  if (c.cluster_type) return [`${at}.cluster_type: custom cluster type ${c.cluster_type.name ?? ''} is not supported`];
+  const type = c.type ?? 'STATIC';
+  if (!CLUSTER_TYPES.has(type)) errs.push(`${at}.type: unsupported cluster type ${type}`);
+  const lb = effectiveLbPolicy(c);
+  if (type === 'ORIGINAL_DST') {
+    if (lb !== 'CLUSTER_PROVIDED' && c.lb_policy !== undefined) errs.push(`${at}.lb_policy: ${lb} is not valid for cluster type ORIGINAL_DST (use CLUSTER_PROVIDED)`);
+  } else if (lb === 'CLUSTER_PROVIDED') errs.push(`${at}.lb_policy: CLUSTER_PROVIDED is only valid for ORIGINAL_DST clusters`);
+  else if (!loadBalancerFactory(lb)) errs.push(`${at}.lb_policy: unsupported load balancing policy ${lb}`);
+  const endpoints: EnvoyJson[] = (c.load_assignment?.endpoints ?? []).flatMap((l: EnvoyJson) => l.lb_endpoints ?? []);
+  endpoints.forEach((e, i) => {
+    const sa = e.endpoint?.address?.socket_address;
+    const p = `${at}.load_assignment.endpoints.lb_endpoints[${i}].endpoint.address.socket_address`;
+    if (!sa?.address) errs.push(`${p}.address: required`);
+    else if (type === 'STATIC' && !isIP(sa.address)) errs.push(`${p}.address: STATIC clusters need IP addresses, got ${sa.address}`);
+    if (type !== 'ORIGINAL_DST' && !(Number(sa?.port_value) > 0)) errs.push(`${p}.port_value: required`);
+  });
+  if (type === 'EDS' && !c.eds_cluster_config) errs.push(`${at}.eds_cluster_config: required for EDS clusters`);
+  if ((type === 'STRICT_DNS' || type === 'LOGICAL_DNS') && endpoints.length === 0) errs.push(`${at}.load_assignment: ${type} clusters need at least one endpoint`);
+  if (type === 'LOGICAL_DNS' && endpoints.length > 1) errs.push(`${at}.load_assignment: LOGICAL_DNS clusters take exactly one endpoint`);
+  checkTransportSocket(c.transport_socket, UPSTREAM_TLS, `${at}.transport_socket`, errs);
+  return errs;
+}
+
+export function validateEndpoints(cla: EnvoyJson): string[] {
+  const errs: string[] = [];
+  const at = `ClusterLoadAssignment ${cla.cluster_name ?? '(unnamed)'}`;
+  if (!cla.cluster_name) errs.push(`${at}: cluster_name is required`);
+  (cla.endpoints ?? []).forEach((l: EnvoyJson, i: number) =>
+    (l.lb_endpoints ?? []).forEach((e: EnvoyJson, j: number) => {
+      const sa = e.endpoint?.address?.socket_address;
+      const p = `${at}.endpoints[${i}].lb_endpoints[${j}].endpoint.address.socket_address`;
+      if (!sa?.address || !isIP(sa.address)) errs.push(`${p}.address: must be an IP address, got ${JSON.stringify(sa?.address)}`);
+      if (!(Number(sa?.port_value) > 0)) errs.push(`${p}.port_value: required`);
+    }),
+  );
+  return errs;
+}
+
+export function validateRoute(rc: EnvoyJson): string[] {
+  const errs: string[] = [];
+  const at = `RouteConfiguration ${rc.name ?? '(unnamed)'}`;
+  if (rc.name === undefined) errs.push(`${at}: name is required`);
+  const names = new Set<string>();
+  const domains = new Map<string, string>();
+  (rc.virtual_hosts ?? []).forEach((vh: EnvoyJson, i: number) => {
+    const p = `${at}.virtual_hosts[${i}]`;
+    if (!vh.name) errs.push(`${p}.name: required`);
+    else if (names.has(vh.name)) errs.push(`${p}.name: duplicate virtual host name ${vh.name}`);
+    names.add(vh.name);
+    if (!vh.domains?.length) errs.push(`${p}.domains: at least one domain is required`);
+    for (const d of vh.domains ?? []) {
+      const k = String(d).toLowerCase();
+      if (domains.has(k)) errs.push(`${p}.domains: domain ${d} is also in virtual host ${domains.get(k)}`);
+      domains.set(k, vh.name);
+    }
+  });
+  return errs;
+}
+
+export function validateListenerShape(l: EnvoyJson): string[] {
+  const errs: string[] = [];
+  const at = `listener ${l.name ?? '(unnamed)'}`;
+  if (!l.name) errs.push(`${at}: name is required`);
+  if (!l.address?.socket_address) errs.push(`${at}.address.socket_address: required`);
+  if (!l.filter_chains?.length && !l.default_filter_chain) errs.push(`${at}.filter_chains: a listener needs a filter chain`);
+  (l.filter_chains ?? []).forEach((fc: EnvoyJson, i: number) => checkTransportSocket(fc.transport_socket, DOWNSTREAM_TLS, `${at}.filter_chains[${i}].transport_socket`, errs));
+  return errs;
+}
+
+export function validateSecret(s: EnvoyJson): string[] {
+  const at = `secret ${s.name ?? '(unnamed)'}`;
+  if (!s.name) return [`${at}: name is required`];
+  if (!s.tls_certificate && !s.validation_context && !s.generic_secret && !s.session_ticket_keys) return [`${at}: one of tls_certificate, validation_context, generic_secret is required`];
+  return [];
+}

@@ -1,0 +1,214 @@
+/**
+ * Applies xDS resources to the proxy (Envoy's CDS/EDS/LDS/RDS/SDS subscriptions plus its init
+ * manager). Every update is validated first — schema (codec normalize) for resources that did
+ * not come off the wire, semantic checks, and for listeners a full build — and rejected as a
+ * whole with one message naming every bad resource (the NACK); the previous config keeps serving.
+ * Initialization follows Envoy: static clusters, then CDS and the clusters' warming (EDS), then
+ * LDS and the listeners' warming (RDS, SDS), each first fetch bounded by initial_fetch_timeout.
+ */
+import { normalize } from '../../xds/codec.ts';
+import { TYPE, type EnvoyJson } from '../../xds/types.ts';
+import type { StatsStore } from '../stats/stats_store.ts';
+import type { ClusterManagerImpl } from '../upstream/cluster_manager.ts';
+import type { ListenerManager } from '../listener/listener_manager.ts';
+import type { ListenerImpl } from '../listener/listener_impl.ts';
+import { socketAddress } from '../upstream/eds.ts';
+import { log } from '../logger.ts';
+import type { RouteConfigProviderImpl } from './route_config_provider.ts';
+import { inlineRoutesOfListener } from './route_config_provider.ts';
+import type { SecretManager } from './secret_manager.ts';
+import { validateCluster, validateEndpoints, validateListenerShape, validateRoute, validateSecret } from './validation.ts';
+
+export type ApplyResult = { ok: true } | { ok: false; error: string };
+
+/** One accepted change of one type, as forwarded to workers. */
+export interface AcceptedChange {
+  typeUrl: string;
+  version: string;
+  upserts: [string, EnvoyJson][];
+  removed: string[];
+}
+
+const STAT: Record<string, string> = { [TYPE.CLUSTER]: 'cluster_manager.cds', [TYPE.ENDPOINT]: 'cluster_manager.eds', [TYPE.LISTENER]: 'listener_manager.lds', [TYPE.ROUTE]: 'http.rds', [TYPE.SECRET]: 'sds' };
+
+export function resourceName(typeUrl: string, r: EnvoyJson): string {
+  return typeUrl === TYPE.ENDPOINT ? r.cluster_name : r.name;
+}
+
+export class XdsManager {
+  /** version_info of the last accepted update per type (config_dump). */
+  readonly versions = new Map<string, string>();
+  /** Resources this manager applied dynamically, by type then name. */
+  readonly dynamic = new Map<string, Map<string, EnvoyJson>>();
+  private readonly built = new WeakMap<EnvoyJson, ListenerImpl>();
+  private readonly acceptedHandlers = new Set<(c: AcceptedChange) => void>();
+
+  constructor(
+    readonly store: StatsStore,
+    readonly clusters: ClusterManagerImpl,
+    readonly listeners: ListenerManager,
+    readonly routes: RouteConfigProviderImpl,
+    readonly secrets: SecretManager,
+  ) {
+    for (const p of Object.values(STAT)) for (const s of ['update_attempt', 'update_success', 'update_rejected']) store.counter(`${p}.${s}`);
+  }
+
+  onAccepted(h: (c: AcceptedChange) => void): () => void {
+    this.acceptedHandlers.add(h);
+    return () => this.acceptedHandlers.delete(h);
+  }
+
+  /**
+   * Validates a proposed set of resources of one type; `removed` names those going away (used
+   * for the duplicate-address check). Listener builds are kept for `apply`.
+   */
+  validate(typeUrl: string, upserts: [string, EnvoyJson][], removed: string[] = []): ApplyResult {
+    const errs: string[] = [];
+    for (const [name, r] of upserts) {
+      let e: string[];
+      switch (typeUrl) {
+        case TYPE.CLUSTER:
+          e = validateCluster(r);
+          break;
+        case TYPE.ENDPOINT:
+          e = validateEndpoints(r);
+          break;
+        case TYPE.ROUTE:
+          e = validateRoute(r);
+          break;
+        case TYPE.SECRET:
+          e = validateSecret(r);
+          break;
+        case TYPE.LISTENER:
+          e = validateListenerShape(r);
+          if (e.length === 0) {
+            try {
+              this.built.set(r, this.listeners.build(r, this.versions.get(typeUrl) ?? ''));
+            } catch (err) {
+              e = [(err as Error).message];
+            }
+          }
+          break;
+        default:
+          e = [`unsupported resource type ${typeUrl}`];
+      }
+      if (resourceName(typeUrl, r) !== name) e.push(`resource ${name}: name does not match the resource's own name ${resourceName(typeUrl, r)}`);
+      errs.push(...e);
+    }
+    if (typeUrl === TYPE.LISTENER) errs.push(...this.duplicateAddresses(upserts, removed));
+    return errs.length ? { ok: false, error: errs.join('; ') } : { ok: true };
+  }
+
+  private duplicateAddresses(upserts: [string, EnvoyJson][], removed: string[]): string[] {
+    const byName = new Map<string, EnvoyJson>();
+    for (const [n, l] of this.listeners.active) byName.set(n, l.config);
+    for (const n of removed) byName.delete(n);
+    for (const [n, r] of upserts) byName.set(n, r);
+    const seen = new Map<string, string>();
+    const errs: string[] = [];
+    for (const [n, l] of byName) {
+      const sa = socketAddress(l.address);
+      if (!sa || sa.port === 0 || l.bind_to_port === false) continue;
+      const k = `${sa.ip}:${sa.port}`;
+      if (seen.has(k)) errs.push(`listener ${n}: address ${k} is already used by listener ${seen.get(k)}`);
+      seen.set(k, n);
+    }
+    return errs;
+  }
+
+  /** Applies validated changes. Call `validate` first (or use `update`). */
+  apply(typeUrl: string, upserts: [string, EnvoyJson][], removed: string[], version: string, isStatic = false): void {
+    this.versions.set(typeUrl, version);
+    const dyn = this.dynamic.get(typeUrl) ?? new Map<string, EnvoyJson>();
+    this.dynamic.set(typeUrl, dyn);
+    for (const [name, r] of upserts) {
+      if (!isStatic) dyn.set(name, r);
+      switch (typeUrl) {
+        case TYPE.CLUSTER:
+          this.clusters.addOrUpdate(r, version, isStatic);
+          break;
+        case TYPE.ENDPOINT:
+          this.clusters.applyEndpoints(r, version);
+          break;
+        case TYPE.ROUTE:
+          this.routes.set(name, r, version, isStatic);
+          break;
+        case TYPE.SECRET:
+          this.secrets.set(name, r, version, isStatic);
+          break;
+        case TYPE.LISTENER: {
+          for (const rc of inlineRoutesOfListener(r)) if (rc.name !== undefined) this.routes.set(rc.name, rc, version, true);
+          const l = this.built.get(r) ?? this.listeners.build(r, version);
+          this.listeners.addOrUpdate(l);
+          break;
+        }
+      }
+    }
+    for (const name of removed) {
+      dyn.delete(name);
+      if (typeUrl === TYPE.CLUSTER) this.clusters.remove(name);
+      else if (typeUrl === TYPE.ENDPOINT) this.clusters.removeEndpoints(name);
+      else if (typeUrl === TYPE.ROUTE) this.routes.remove(name);
+      else if (typeUrl === TYPE.SECRET) this.secrets.remove(name);
+      else if (typeUrl === TYPE.LISTENER) this.listeners.remove(name);
+    }
+    if (!isStatic) for (const h of this.acceptedHandlers) h({ typeUrl, version, upserts, removed });
+  }
+
+  /** Validate-then-apply, counting update_attempt/success/rejected as Envoy does. */
+  update(typeUrl: string, upserts: [string, EnvoyJson][], removed: string[], version: string): ApplyResult {
+    const stat = STAT[typeUrl] ?? 'xds';
+    this.store.counter(`${stat}.update_attempt`).inc();
+    const r = this.validate(typeUrl, upserts, removed);
+    if (!r.ok) {
+      this.store.counter(`${stat}.update_rejected`).inc();
+      log.warn(`${typeUrl.split('.').pop()} update ${version} rejected: ${r.error}`);
+      return r;
+    }
+    this.apply(typeUrl, upserts, removed, version);
+    this.store.counter(`${stat}.update_success`).inc();
+    return r;
+  }
+
+  /**
+   * The programmatic config API (tests, workers, file-based config): a state-of-the-world set of
+   * resources for one type. Resources not from the wire are schema-checked through the codec
+   * first; dynamic resources missing from the set are removed.
+   */
+  setState(typeUrl: string, resources: EnvoyJson[], version: string, opts: { normalize?: boolean } = {}): ApplyResult {
+    const upserts: [string, EnvoyJson][] = [];
+    const errs: string[] = [];
+    for (const r of resources) {
+      let res = r;
+      if (opts.normalize !== false) {
+        try {
+          const { '@type': _t, ...body } = r;
+          res = normalize(typeUrl, body);
+        } catch (e) {
+          errs.push(`${typeUrl.split('.').pop()} ${resourceName(typeUrl, r) ?? '(unnamed)'}: ${(e as Error).message}`);
+          continue;
+        }
+      }
+      upserts.push([resourceName(typeUrl, res), res]);
+    }
+    if (errs.length) {
+      this.store.counter(`${STAT[typeUrl] ?? 'xds'}.update_rejected`).inc();
+      return { ok: false, error: errs.join('; ') };
+    }
+    const names = new Set(upserts.map(([n]) => n));
+    const removed = [...(this.dynamic.get(typeUrl)?.keys() ?? [])].filter((n) => !names.has(n));
+    return this.update(typeUrl, upserts, removed, version);
+  }
+
+  /** RDS names the current listeners need. */
+  rdsNames(): string[] {
+    const out = new Set<string>();
+    for (const m of [this.listeners.active, this.listeners.warming]) {
+      for (const l of m.values()) for (const f of l.config.filter_chains ?? []) for (const x of f.filters ?? []) {
+        const n = x.typed_config?.rds?.route_config_name;
+        if (n) out.add(n);
+      }
+    }
+    return [...out].sort();
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Network filter factories keyed by the typed_config type URL (Envoy's NamedNetworkFilterConfigFactory).
+ * tcp_proxy registers here; the HTTP side registers the http_connection_manager. The listener
+ * config validator asks `has()` so an unknown filter NACKs instead of failing at accept time.
+ */
+import type { NetworkFilterFactory } from '../../interfaces.ts';
+
+const factories = new Map<string, NetworkFilterFactory>();
+
+const PREFIX = 'type.googleapis.com/';
+
+function key(typeUrl: string): string {
+  return typeUrl.startsWith(PREFIX) ? typeUrl : PREFIX + typeUrl;
+}
+
+/** Registers a factory for a type URL (with or without the type.googleapis.com/ prefix). */
+export function registerNetworkFilter(typeUrl: string, factory: NetworkFilterFactory): void {
+  factories.set(key(typeUrl), factory);
+}
+
+export function networkFilterFactory(typeUrl: string): NetworkFilterFactory | undefined {
+  return factories.get(key(typeUrl));
+}
+
+export function registeredNetworkFilters(): string[] {
+  return [...factories.keys()].sort();
+}

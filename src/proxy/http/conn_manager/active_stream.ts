@@ -1,0 +1,342 @@
+/**
+ * One request/response exchange inside the connection manager (Envoy's ActiveStream): applies the
+ * HCM's request header rules (x-request-id, x-forwarded-*, x-envoy-* sanitising, via), resolves
+ * the route, runs the filter chain, enforces stream_idle_timeout / request_timeout, finalises
+ * response headers (server, x-request-id) and local replies, and records StreamInfo and stats.
+ */
+import type { Duplex } from 'node:stream';
+import type { ConnectionInfo, HeaderMap, StreamFilterCallbacks, StreamInfo } from '../../interfaces.ts';
+import type { EnvoyJson } from '../../../xds/types.ts';
+import { log } from '../../logger.ts';
+import type { HcmConfig } from './config.ts';
+import type { ConnectionState, DownstreamCodecStream } from './codec.ts';
+import { FilterManager } from './filter_manager.ts';
+import { buildLocalReply, LocalReplyBody } from '../common/local_reply.ts';
+import { appendHeader, getHeader, isGrpcRequest, uuidV4 } from '../common/header_utils.ts';
+import { ResponseFlag } from '../common/response_flags.ts';
+import { isInternalAddress } from './internal_address.ts';
+import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts';
+import type { RouteEntry } from '../router/route_entry.ts';
+
+/** What the router (and route-aware filters) read beyond the public callbacks. */
+export interface ResolvedRoute {
+  config?: CompiledRouteConfig;
+  vhost?: VirtualHost;
+  route?: RouteEntry;
+}
+
+export class ActiveStream extends FilterManager implements StreamFilterCallbacks {
+  readonly streamInfo: StreamInfo;
+  readonly connection: ConnectionInfo;
+  readonly isGrpc: boolean;
+  readonly isHead: boolean;
+  upgradeType?: string;
+  requestComplete = false;
+  responseStarted = false;
+  private responseComplete = false;
+  private destroyed = false;
+  private resolvedRoute: ResolvedRoute | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private requestTimer: NodeJS.Timeout | undefined;
+  private readonly releaseActive: () => void;
+
+  constructor(
+    readonly hcm: HcmConfig,
+    readonly conn: ConnectionState,
+    private readonly codec: DownstreamCodecStream,
+    info: ConnectionInfo,
+    headers: HeaderMap,
+  ) {
+    super();
+    this.connection = info;
+    this.requestHeaders = headers;
+    this.isGrpc = isGrpcRequest(headers);
+    this.isHead = headers.get(':method') === 'HEAD';
+    this.streamInfo = { startTime: Date.now(), protocol: codec.protocol, responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info };
+    const s = hcm.stats;
+    s.rqTotal.inc();
+    (codec.protocol === 'HTTP/2' ? s.rqHttp2Total : s.rqHttp1Total).inc();
+    s.rqActive.inc();
+    this.releaseActive = hcm.ctx.trackActive();
+  }
+
+  /** Codec: request headers are complete. */
+  decodeHeaders(endStream: boolean): void {
+    this.requestComplete = endStream;
+    this.mutateRequestHeaders();
+    this.streamInfo.requestHeaders = this.requestHeaders;
+    const hcm = this.hcm;
+    if (hcm.streamIdleTimeoutMs > 0) this.idleTimer = setTimeout(onIdleTimeout, hcm.streamIdleTimeoutMs, this);
+    if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = setTimeout(onRequestTimeout, hcm.requestTimeoutMs, this);
+    if (this.destroyed) return;
+    const filters = hcm.filterFactories;
+    for (let i = 0; i < filters.length; i++) this.filters.push(filters[i](this));
+    this.runDecodeHeaders(endStream);
+  }
+
+  /** Codec: a request body chunk. */
+  decodeData(chunk: Buffer, endStream: boolean): void {
+    if (this.destroyed) return;
+    this.streamInfo.bytesReceived += chunk.length;
+    this.idleTimer?.refresh();
+    if (endStream) this.onRequestComplete();
+    this.runDecodeData(chunk, endStream);
+  }
+
+  /** Codec: request trailers (ends the request). */
+  decodeTrailers(trailers: HeaderMap): void {
+    if (this.destroyed) return;
+    this.onRequestComplete();
+    this.runDecodeTrailers(trailers);
+  }
+
+  private onRequestComplete(): void {
+    this.requestComplete = true;
+    if (this.requestTimer) clearTimeout(this.requestTimer), (this.requestTimer = undefined);
+  }
+
+  /** Codec: the client reset the stream or went away. */
+  onCodecReset(): void {
+    if (this.destroyed) return;
+    if (!this.responseComplete) {
+      this.hcm.stats.rqRxReset.inc();
+      this.addResponseFlag(ResponseFlag.DownstreamConnectionTermination);
+      for (const f of this.filters) f.onResetStream?.();
+    }
+    this.destroy();
+  }
+
+  /** Codec: the downstream drained after a false writeData. */
+  onCodecDrain(): void {
+    for (const f of this.filters) f.onBelowWriteBufferLowWatermark?.();
+  }
+
+  // ---------- StreamFilterCallbacks ----------
+
+  route(): EnvoyJson | undefined {
+    return this.resolve().route?.config;
+  }
+
+  /** The compiled route, vhost and route config (router-internal). */
+  resolve(): ResolvedRoute {
+    if (this.resolvedRoute) return this.resolvedRoute;
+    const config = this.hcm.routeConfig();
+    let r: ResolvedRoute = { config };
+    if (config) {
+      const headers = this.requestHeaders;
+      const full = getHeader(headers, ':path') ?? '/';
+      const q = full.indexOf('?');
+      const path = q < 0 ? full : full.slice(0, q);
+      let query: URLSearchParams | undefined;
+      const found = config.route(headers, {
+        headers,
+        path,
+        query: () => (query ??= new URLSearchParams(q < 0 ? '' : full.slice(q + 1))),
+        random: this.hcm.random,
+      });
+      r = { config, ...found };
+      this.streamInfo.routeName = found.route?.name;
+      this.streamInfo.virtualHostName = found.vhost?.name;
+    }
+    return (this.resolvedRoute = r);
+  }
+
+  clearRouteCache(): void {
+    this.resolvedRoute = undefined;
+  }
+
+  addResponseFlag(flag: string): void {
+    if (!this.streamInfo.responseFlags.includes(flag)) {
+      this.streamInfo.responseFlags.push(flag);
+      this.hcm.stats.flag(flag);
+    }
+  }
+
+  sendLocalReply(status: number, body: string, headers?: Record<string, string>, details?: { grpcStatus?: number; responseFlag?: string }): void {
+    if (this.destroyed) return;
+    if (details?.responseFlag) this.addResponseFlag(details.responseFlag);
+    this.stopDecoding();
+    if (this.responseStarted) {
+      // Headers already went out: the only honest thing left is to abort the stream.
+      this.resetStream();
+      return;
+    }
+    this.streamInfo.responseCodeDetails ??= 'local_reply';
+    const reply = buildLocalReply(status, body, this.isGrpc, headers, details?.grpcStatus);
+    const endStream = reply.body === undefined || this.isHead;
+    this.encodeHeaders(reply.status, reply.headers, endStream);
+    if (!endStream) this.encodeData(reply.body!, true);
+  }
+
+  encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    if (this.destroyed || this.responseStarted) return;
+    this.responseStarted = true;
+    this.idleTimer?.refresh();
+    this.runEncodeHeaders(status, headers, endStream);
+    this.mutateResponseHeaders(headers);
+    this.streamInfo.responseCode = status;
+    try {
+      this.codec.writeHeaders(status, headers, endStream);
+    } catch (e) {
+      // Invalid header from upstream or a filter: the data plane resets rather than throws.
+      log.warnOnce(`hcm-write-headers:${(e as Error).message}`, `http: failed to write response headers: ${(e as Error).message}`);
+      this.resetStream();
+      return;
+    }
+    if (endStream) this.onResponseComplete();
+  }
+
+  encodeData(chunk: Buffer, endStream: boolean): boolean {
+    if (this.destroyed) return true;
+    this.streamInfo.bytesSent += chunk.length;
+    this.idleTimer?.refresh();
+    const ok = this.codec.writeData(chunk, endStream);
+    if (endStream) this.onResponseComplete();
+    return ok;
+  }
+
+  encodeTrailers(trailers: HeaderMap): void {
+    if (this.destroyed) return;
+    this.codec.writeTrailers(trailers);
+    this.onResponseComplete();
+  }
+
+  readDisable(disable: boolean): void {
+    if (!this.destroyed) this.codec.readDisable(disable);
+  }
+
+  resetStream(): void {
+    if (this.destroyed) return;
+    this.hcm.stats.rqTxReset.inc();
+    this.addResponseFlag(ResponseFlag.LocalReset);
+    for (const f of this.filters) f.onResetStream?.();
+    this.codec.reset();
+    this.destroy();
+  }
+
+  upgrade(upstream: Duplex, status: number, headers: HeaderMap): void {
+    if (this.destroyed || !this.codec.upgrade) {
+      upstream.destroy();
+      return;
+    }
+    this.responseStarted = true;
+    this.runEncodeHeaders(status, headers, false);
+    this.mutateResponseHeaders(headers);
+    this.streamInfo.responseCode = status;
+    this.codec.upgrade(upstream, status, headers);
+    // The tunnel outlives HTTP: from here on it is bytes, and the stream is accounted as done.
+    this.onResponseComplete();
+  }
+
+  protected onFilterError(e: Error): void {
+    log.warnOnce(`hcm-filter-error:${e.message}`, `http filter threw: ${e.stack ?? e.message}`);
+    this.sendLocalReply(500, 'internal error', undefined, { responseFlag: ResponseFlag.LocalReset });
+  }
+
+  // ---------- internals ----------
+
+  private onResponseComplete(): void {
+    this.responseComplete = true;
+    this.destroy();
+  }
+
+  private destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.stopDecoding();
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.requestTimer) clearTimeout(this.requestTimer);
+    for (const f of this.filters) f.onDestroy?.();
+    const s = this.hcm.stats;
+    s.rqActive.dec();
+    if (this.responseComplete) {
+      s.rqCompleted.inc();
+      if (this.streamInfo.responseCode) s.responseClass(this.streamInfo.responseCode);
+    }
+    this.streamInfo.endTime = Date.now();
+    this.releaseActive();
+    const done = this.hcm.ctx.onStreamComplete;
+    if (done) {
+      try {
+        done(this.streamInfo);
+      } catch (e) {
+        log.warnOnce('hcm-on-complete', `onStreamComplete threw: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  onIdleTimeout(): void {
+    this.hcm.stats.rqIdleTimeout.inc();
+    this.streamInfo.responseCodeDetails = 'stream_idle_timeout';
+    this.sendLocalReply(408, LocalReplyBody.streamIdleTimeout, undefined, { responseFlag: ResponseFlag.StreamIdleTimeout });
+  }
+
+  onRequestTimeout(): void {
+    this.hcm.stats.rqTimeout.inc();
+    this.streamInfo.responseCodeDetails = 'request_overall_timeout';
+    this.sendLocalReply(408, LocalReplyBody.requestTimeout);
+  }
+
+  /** Envoy's ConnectionManagerUtility::mutateRequestHeaders, the parts tsmesh supports. */
+  private mutateRequestHeaders(): void {
+    const h = this.requestHeaders;
+    const hcm = this.hcm;
+    const info = this.connection;
+    const remote = info.remoteAddress;
+    if (!h.has(':scheme')) h.set(':scheme', this.conn.scheme);
+    let external = false;
+    if (hcm.useRemoteAddress) {
+      const internal = isInternalAddress(remote);
+      external = !internal;
+      if (!hcm.skipXffAppend) appendXff(h, remote);
+      if (external && hcm.stripExternalEnvoyHeaders) {
+        for (const k of [...h.keys()]) if (k.startsWith('x-envoy-')) h.delete(k);
+        h.set('x-envoy-external-address', remote);
+      } else if (internal) {
+        h.set('x-envoy-internal', 'true');
+      }
+      // At the edge the proxy knows the transport: x-forwarded-proto is ours unless hops are trusted.
+      if (hcm.xffNumTrustedHops === 0 || !h.has('x-forwarded-proto')) h.set('x-forwarded-proto', this.conn.scheme);
+    } else if (!h.has('x-forwarded-proto')) {
+      h.set('x-forwarded-proto', this.conn.scheme);
+    }
+    if (hcm.generateRequestId) {
+      const id = getHeader(h, 'x-request-id');
+      if (!id || (external && !hcm.preserveExternalRequestId)) h.set('x-request-id', uuidV4());
+    }
+    this.streamInfo.requestId = getHeader(h, 'x-request-id');
+    if (hcm.via) appendHeader(h, 'via', hcm.via);
+  }
+
+  /** Envoy's mutateResponseHeaders + server header handling. */
+  private mutateResponseHeaders(h: HeaderMap): void {
+    const hcm = this.hcm;
+    switch (hcm.serverHeaderTransformation) {
+      case 'OVERWRITE':
+        h.set('server', hcm.serverName);
+        break;
+      case 'APPEND_IF_ABSENT':
+        if (!h.has('server')) h.set('server', hcm.serverName);
+        break;
+    }
+    if (hcm.alwaysSetRequestIdInResponse && this.streamInfo.requestId) h.set('x-request-id', this.streamInfo.requestId);
+    if (hcm.via) appendHeader(h, 'via', hcm.via);
+    if (this.conn.closeAfterResponse || hcm.ctx.draining()) {
+      if (this.codec.protocol !== 'HTTP/2') h.set('connection', 'close');
+      this.conn.closeAfterResponse = true;
+    }
+  }
+}
+
+function appendXff(h: HeaderMap, remote: string): void {
+  const cur = getHeader(h, 'x-forwarded-for');
+  h.set('x-forwarded-for', cur ? `${cur},${remote}` : remote);
+}
+
+function onIdleTimeout(s: ActiveStream): void {
+  s.onIdleTimeout();
+}
+
+function onRequestTimeout(s: ActiveStream): void {
+  s.onRequestTimeout();
+}

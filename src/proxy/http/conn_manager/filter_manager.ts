@@ -1,0 +1,119 @@
+/**
+ * Envoy's FilterManager: runs the decoder filters in order and the encoder filters in reverse,
+ * and implements StopIteration / continueDecoding(). While a filter holds iteration, later
+ * request data and trailers queue here (Envoy buffers them the same way) and are replayed from
+ * the filter after the one that stopped. The common case — nobody stops — never touches the queue.
+ */
+import { FilterStatus, type HeaderMap, type HttpFilter } from '../../interfaces.ts';
+import { log } from '../../logger.ts';
+
+const enum Kind {
+  Headers,
+  Data,
+  Trailers,
+}
+
+interface Pending {
+  kind: Kind;
+  /** Index of the first filter still to see this item. */
+  from: number;
+  chunk?: Buffer;
+  end: boolean;
+  trailers?: HeaderMap;
+}
+
+export abstract class FilterManager {
+  protected filters: HttpFilter[] = [];
+  /** Index of the filter that returned StopIteration, or -1 while iterating freely. */
+  private stoppedAt = -1;
+  private queue: Pending[] | undefined;
+  private iterating = false;
+  protected requestHeaders!: HeaderMap;
+  /** Set once the decoder chain is finished for good (local reply, reset). */
+  protected decodingDone = false;
+
+  /** Starts decoder iteration with the request headers. */
+  protected runDecodeHeaders(endStream: boolean): void {
+    this.process({ kind: Kind.Headers, from: 0, end: endStream });
+  }
+
+  protected runDecodeData(chunk: Buffer, endStream: boolean): void {
+    if (this.decodingDone) return;
+    if (this.stoppedAt >= 0 || this.iterating || (this.queue && this.queue.length)) {
+      (this.queue ??= []).push({ kind: Kind.Data, from: 0, chunk, end: endStream });
+      return;
+    }
+    this.process({ kind: Kind.Data, from: 0, chunk, end: endStream });
+  }
+
+  protected runDecodeTrailers(trailers: HeaderMap): void {
+    if (this.decodingDone) return;
+    if (this.stoppedAt >= 0 || this.iterating || (this.queue && this.queue.length)) {
+      (this.queue ??= []).push({ kind: Kind.Trailers, from: 0, end: true, trailers });
+      return;
+    }
+    this.process({ kind: Kind.Trailers, from: 0, end: true, trailers });
+  }
+
+  /** StreamFilterCallbacks.continueDecoding(): resumes after the stopped filter. */
+  continueDecoding(): void {
+    if (this.stoppedAt < 0 || this.decodingDone) return;
+    this.stoppedAt = -1;
+    this.drainQueue();
+  }
+
+  private drainQueue(): void {
+    while (this.stoppedAt < 0 && !this.decodingDone && this.queue && this.queue.length) {
+      const p = this.queue.shift()!;
+      this.process(p);
+    }
+  }
+
+  private process(p: Pending): void {
+    const filters = this.filters;
+    this.iterating = true;
+    try {
+      for (let i = p.from; i < filters.length; i++) {
+        if (this.decodingDone) return;
+        const f = filters[i];
+        let st: FilterStatus | undefined;
+        if (p.kind === Kind.Headers) st = f.decodeHeaders?.(this.requestHeaders, p.end);
+        else if (p.kind === Kind.Data) st = f.decodeData?.(p.chunk!, p.end);
+        else st = f.decodeTrailers?.(p.trailers!);
+        if (st === FilterStatus.StopIteration && i < filters.length - 1) {
+          this.stoppedAt = i;
+          p.from = i + 1;
+          (this.queue ??= []).unshift(p);
+          return;
+        }
+      }
+    } catch (e) {
+      this.onFilterError(e as Error);
+      return;
+    } finally {
+      this.iterating = false;
+    }
+    // Items queued while a filter ran synchronously (e.g. data during decodeHeaders).
+    if (this.queue && this.queue.length && this.stoppedAt < 0) this.drainQueue();
+  }
+
+  /** Runs encoder filters (reverse order) over response headers. Encoder StopIteration is not supported. */
+  protected runEncodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    const filters = this.filters;
+    for (let i = filters.length - 1; i >= 0; i--) {
+      const f = filters[i];
+      if (f.encodeHeaders && f.encodeHeaders(status, headers, endStream) === FilterStatus.StopIteration) {
+        log.warnOnce('http-encode-stop', 'http filter returned StopIteration from encodeHeaders; not supported, continuing');
+      }
+    }
+  }
+
+  /** Ends decoder iteration for good (local reply sent, stream reset): queued items are dropped. */
+  protected stopDecoding(): void {
+    this.decodingDone = true;
+    this.queue = undefined;
+  }
+
+  /** A filter threw: the data plane never throws for traffic, so this becomes a 500 / reset. */
+  protected abstract onFilterError(e: Error): void;
+}

@@ -1,0 +1,232 @@
+/**
+ * One listener config, built (Envoy's ListenerImpl + ActiveTcpListener): listener filters,
+ * compiled filter chain matcher, per-chain TLS context and network filter handlers, stats under
+ * listener.<address>.*, and the connections it owns so that an update or removal can drain them.
+ * Building throws with a field path on bad config; the manager turns that into a NACK.
+ */
+import type { Socket } from 'node:net';
+import tls from 'node:tls';
+import type { EnvoyJson } from '../../xds/types.ts';
+import type { ConnectionInfo, FactoryContext } from '../interfaces.ts';
+import type { StatsStore, ScopedStats } from '../stats/stats_store.ts';
+import type { SecretManager } from '../config/secret_manager.ts';
+import { networkFilterFactory } from '../filters/network/registry.ts';
+import { downstreamTlsOptions, tlsContextOf } from '../tls/tls_context.ts';
+import { socketAddress } from '../upstream/eds.ts';
+import { durationMs } from '../upstream/cluster.ts';
+import { log } from '../logger.ts';
+import { normalizeIp } from './cidr.ts';
+import { FilterChainMatcher } from './filter_chain_match.ts';
+import { compileListenerFilters, runListenerFilters, type ListenerFilterConfig } from './listener_filters.ts';
+
+type Handler = (socket: Socket, info: ConnectionInfo) => void | 'continue';
+
+interface BuiltChain {
+  name: string;
+  handlers: Handler[];
+  tls?: { context: tls.SecureContext; requestCert: boolean; rejectUnauthorized: boolean; alpn?: string[] };
+}
+
+/** Envoy's listener stat prefix: "0.0.0.0_15001" for 0.0.0.0:15001. */
+export function listenerStatName(config: EnvoyJson): string {
+  if (config.stat_prefix) return config.stat_prefix;
+  const sa = socketAddress(config.address);
+  return sa ? `${sa.ip}_${sa.port}` : config.name;
+}
+
+export interface ListenerDeps {
+  store: StatsStore;
+  secrets: SecretManager;
+  /** Everything except draining/trackActive, which the listener supplies. */
+  ctx: Omit<FactoryContext, 'draining' | 'trackActive'>;
+}
+
+export class ListenerImpl {
+  readonly ip: string;
+  readonly port: number;
+  readonly bindToPort: boolean;
+  readonly useOriginalDst: boolean;
+  readonly stats: ScopedStats;
+  readonly listenerFilters: ListenerFilterConfig;
+  readonly lastUpdated = new Date().toISOString();
+  /** SDS secrets still missing (warming). */
+  readonly missingSecrets: string[] = [];
+  private readonly matcher: FilterChainMatcher<BuiltChain>;
+  private readonly connections = new Set<Socket>();
+  private activeWork = 0;
+  private drainWaiters: (() => void)[] = [];
+  draining = false;
+  /** Port actually bound (differs from config when it asked for 0). */
+  boundPort = 0;
+
+  constructor(readonly config: EnvoyJson, readonly version: string, deps: ListenerDeps) {
+    const sa = socketAddress(config.address);
+    if (!sa) throw new Error(`listener ${config.name}: address.socket_address is required`);
+    this.ip = normalizeIp(sa.ip);
+    this.port = sa.port;
+    this.bindToPort = config.bind_to_port !== false && config.deprecated_v1?.bind_to_port !== false;
+    this.useOriginalDst = config.use_original_dst === true;
+    const statName = listenerStatName(config);
+    this.stats = deps.store.scope(`listener.${statName}.`, { family: 'listener', label: 'envoy_listener_address', value: statName });
+    for (const n of ['downstream_cx_total', 'downstream_cx_destroy', 'no_filter_chain_match', 'downstream_listener_filter_error', 'ssl.connection_error', 'ssl.handshake']) this.stats.counter(n);
+    this.stats.gauge('downstream_cx_active');
+    this.listenerFilters = compileListenerFilters(config, durationMs(config.listener_filters_timeout, 15_000));
+    const ctx: FactoryContext = {
+      ...deps.ctx,
+      draining: () => this.draining,
+      trackActive: () => this.trackActive(),
+    };
+    const build = (fc: EnvoyJson, path: string): BuiltChain => this.buildChain(fc, path, ctx, deps.secrets);
+    const chains = (config.filter_chains ?? []).map((fc: EnvoyJson, i: number) => ({ match: fc.filter_chain_match, value: build(fc, `filter_chains[${i}]`) }));
+    const seen = new Set<string>();
+    (config.filter_chains ?? []).forEach((fc: EnvoyJson, i: number) => {
+      const k = JSON.stringify(fc.filter_chain_match ?? {});
+      if (seen.has(k)) throw new Error(`filter_chains[${i}].filter_chain_match: multiple filter chains with the same matching rules are defined`);
+      seen.add(k);
+    });
+    const def = config.default_filter_chain ? build(config.default_filter_chain, 'default_filter_chain') : undefined;
+    this.matcher = new FilterChainMatcher(chains, def);
+  }
+
+  private buildChain(fc: EnvoyJson, path: string, ctx: FactoryContext, secrets: SecretManager): BuiltChain {
+    const filters: EnvoyJson[] = fc.filters ?? [];
+    if (filters.length === 0) throw new Error(`${path}.filters: a filter chain needs at least one network filter`);
+    const handlers = filters.map((f, j) => {
+      const type = f.typed_config?.['@type'];
+      const factory = type ? networkFilterFactory(type) : undefined;
+      if (!factory) throw new Error(`${path}.filters[${j}] (${f.name}): unknown network filter type ${type ?? '(no typed_config)'}`);
+      try {
+        return factory.create(f.typed_config, ctx);
+      } catch (e) {
+        throw new Error(`${path}.filters[${j}] (${f.name}): ${(e as Error).message}`);
+      }
+    });
+    const chain: BuiltChain = { name: fc.name ?? path, handlers };
+    const tlsCtx = tlsContextOf(fc.transport_socket);
+    if (tlsCtx) {
+      const r = downstreamTlsOptions(tlsCtx, secrets, `${path}.transport_socket`);
+      if (!r.ok && r.notReady) this.missingSecrets.push(r.notReady);
+      else if (!r.ok) throw new Error(r.error);
+      else {
+        const o = r.options;
+        const context = tls.createSecureContext({ cert: o.cert, key: o.key, ca: o.ca });
+        chain.tls = { context, requestCert: !!o.requestCert, rejectUnauthorized: !!o.rejectUnauthorized, alpn: o.ALPNProtocols };
+      }
+    }
+    return chain;
+  }
+
+  /** Registers in-flight work (a stream, a TCP session) that drain waits for. */
+  trackActive(): () => void {
+    this.activeWork++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.activeWork--;
+      this.checkDrained();
+    };
+  }
+
+  /** Entry point for an accepted (or handed-off) connection; `localOverride` is the original destination. */
+  onAccept(socket: Socket, info: ConnectionInfo): void {
+    this.stats.counter('downstream_cx_total').inc();
+    const active = this.stats.gauge('downstream_cx_active');
+    active.inc();
+    this.connections.add(socket);
+    socket.once('close', () => {
+      active.dec();
+      this.stats.counter('downstream_cx_destroy').inc();
+      this.connections.delete(socket);
+      this.checkDrained();
+    });
+    socket.on('error', () => {});
+    runListenerFilters(socket, this.listenerFilters, info, (ok) => {
+      if (!ok) {
+        this.stats.counter('downstream_listener_filter_error').inc();
+        socket.destroy();
+        return;
+      }
+      this.dispatch(socket, info);
+    });
+  }
+
+  private dispatch(socket: Socket, info: ConnectionInfo): void {
+    const chain = this.matcher.select({
+      destinationIp: info.localAddress,
+      destinationPort: info.localPort,
+      sourceIp: info.remoteAddress,
+      sourcePort: info.remotePort,
+      serverName: info.serverName,
+      transportProtocol: info.transportProtocol,
+      applicationProtocols: info.applicationProtocols,
+    });
+    if (!chain) {
+      this.stats.counter('no_filter_chain_match').inc();
+      log.debug(`listener ${this.config.name}: no filter chain matched ${info.localAddress}:${info.localPort} from ${info.remoteAddress}`);
+      socket.destroy();
+      return;
+    }
+    if (!chain.tls) return this.runFilters(chain, socket, info);
+    const t = chain.tls;
+    // Wrapping drains bytes the inspectors put back, so the handshake sees the whole ClientHello.
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: t.context, requestCert: t.requestCert, rejectUnauthorized: t.rejectUnauthorized, ALPNProtocols: t.alpn });
+    secure.on('error', () => {
+      this.stats.counter('ssl.connection_error').inc();
+      socket.destroy();
+    });
+    secure.once('secure', () => {
+      this.stats.counter('ssl.handshake').inc();
+      info.transportProtocol = 'tls';
+      if (secure.alpnProtocol) info.applicationProtocols = [secure.alpnProtocol];
+      const san = secure.getPeerCertificate()?.subjectaltname;
+      if (san) info.peerCertificateUris = san.split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
+      this.runFilters(chain, secure, info);
+    });
+    socket.resume();
+  }
+
+  private runFilters(chain: BuiltChain, socket: Socket, info: ConnectionInfo): void {
+    for (const h of chain.handlers) {
+      try {
+        if (h(socket, info) !== 'continue') return;
+      } catch (e) {
+        log.warnOnce(`filter-throw-${chain.name}`, `listener ${this.config.name} chain ${chain.name}: network filter threw: ${(e as Error).message}`);
+        socket.destroy();
+        return;
+      }
+    }
+    socket.destroy();
+  }
+
+  /**
+   * Starts draining: filters see draining() (HCM sends Connection: close / GOAWAY), and after
+   * `drainMs` whatever is still open is closed. Resolves when no connection or work remains.
+   */
+  drain(drainMs: number): Promise<void> {
+    this.draining = true;
+    const p = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    const timer = setTimeout(() => {
+      for (const s of this.connections) s.destroy();
+      this.activeWork = 0;
+      this.checkDrained();
+    }, drainMs);
+    timer.unref();
+    p.then(() => clearTimeout(timer));
+    this.checkDrained();
+    return p;
+  }
+
+  /** Connections with no in-flight work can go at once when draining (idle keep-alives). */
+  private checkDrained(): void {
+    if (!this.draining) return;
+    if (this.activeWork === 0) {
+      for (const s of this.connections) if (!s.destroyed) s.end();
+    }
+    if (this.connections.size === 0 && this.activeWork <= 0) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  connectionCount(): number {
+    return this.connections.size;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * istiod-style debug endpoints for the ADS server, as a node:http handler the control plane
+ * mounts on its debug port:
+ *   /debug/syncz                      every connection, per type: sent version+nonce, ACKed
+ *                                     version, last NACK
+ *   /debug/connections                connections with node and subscriptions
+ *   /debug/config_dump?proxyID=<id>   what that proxy would be sent now, as JSON
+ *   /debug/configz, /debug/registryz  served from callbacks the control plane supplies
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DiscoveryServer } from './server/discovery_server.ts';
+
+export interface DebugOptions {
+  /** Current config (for /debug/configz). */
+  configz?: () => unknown;
+  /** Services and endpoints (for /debug/registryz). */
+  registryz?: () => unknown;
+}
+
+/** A request handler that answers the debug paths and returns false for any other path. */
+export type DebugHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export function debugHandler(server: DiscoveryServer, opts: DebugOptions = {}): DebugHandler {
+  return (req, res) => {
+    const url = new URL(req.url ?? '/', 'http://debug');
+    switch (url.pathname) {
+      case '/debug/syncz':
+        return json(
+          res,
+          200,
+          server.connections().map((c) => ({ id: c.id, proxyId: c.proxyId, mode: c.mode, types: c.types })),
+        );
+      case '/debug/connections':
+        return json(
+          res,
+          200,
+          server.connections().map((c) => {
+            const conn = server.connectionsOf(c.proxyId).find((x) => x.id === c.id);
+            return { id: c.id, proxyId: c.proxyId, mode: c.mode, peer: c.peer, connectedAt: c.connectedAt, node: conn?.node, watches: Object.keys(c.types) };
+          }),
+        );
+      case '/debug/config_dump': {
+        const id = url.searchParams.get('proxyID');
+        if (!id) return json(res, 400, { error: 'proxyID query parameter is required' });
+        const dump = server.configDump(id);
+        if (!dump) return json(res, 404, { error: `proxy ${id} is not connected` });
+        return json(res, 200, dump);
+      }
+      case '/debug/configz':
+        return opts.configz ? json(res, 200, opts.configz()) : json(res, 404, { error: 'configz not available' });
+      case '/debug/registryz':
+        return opts.registryz ? json(res, 200, opts.registryz()) : json(res, 404, { error: 'registryz not available' });
+      default:
+        return false;
+    }
+  };
+}
+
+function json(res: ServerResponse, status: number, body: unknown): true {
+  const text = JSON.stringify(body, (_k, v) => (v instanceof Map ? Object.fromEntries(v) : v instanceof Set ? [...v] : v), 2);
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(text + '\n');
+  return true;
+}

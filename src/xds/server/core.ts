@@ -1,0 +1,87 @@
+/**
+ * The seam between the stream handlers (how to send: ./sotw.ts, ./delta.ts) and the
+ * DiscoveryServer (what to send: push contexts, generation, hooks). Keeping it an interface
+ * lets each handler stay small and be read on its own.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { NodeJson } from '../types.ts';
+import type { Connection, Outgoing, WatchState } from './connection.ts';
+import type { Generated } from './resources.ts';
+
+/** Where the server writes what it does. Default: warnings to stderr, nothing else. */
+export interface Logger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  warn(msg: string): void;
+}
+
+export const SILENT_LOGGER: Logger = { debug() {}, info() {}, warn() {} };
+export const CONSOLE_LOGGER: Logger = { debug() {}, info: (m) => console.log(m), warn: (m) => console.warn(m) };
+
+/** What a stream handler needs from the server. */
+export interface ServerCore {
+  readonly log: Logger;
+  /** Resolves once a PushContext exists; requests wait for it. */
+  ready(): Promise<void>;
+  /** Registers a new connection from the first request's node; throws for a node it cannot serve. */
+  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: (out: Outgoing) => void): Connection;
+  closeConnection(conn: Connection): void;
+  /** The current generation of `typeUrl` for `w`'s subscription, or undefined after logging an error. */
+  generate(conn: Connection, typeUrl: string, w: WatchState, names?: readonly string[]): Generated | undefined;
+  nonce(): string;
+  /** Ends every stream when the server closes. */
+  trackCall(call: grpc.ServerDuplexStream<any, any>): () => void;
+}
+
+/**
+ * The common life of an ADS stream: requests are handled one at a time in arrival order
+ * (each may wait for the first PushContext), the first request's node opens the Connection,
+ * and the Connection is closed however the stream ends.
+ */
+export function serveStream<Req extends { node?: NodeJson; type_url: string }>(
+  core: ServerCore,
+  call: grpc.ServerDuplexStream<Req, any>,
+  mode: 'sotw' | 'delta',
+  toWire: (out: Outgoing) => unknown,
+  handle: (conn: Connection, req: Req) => void,
+): void {
+  let conn: Connection | undefined;
+  let done = false;
+  let chain: Promise<void> = core.ready();
+  const untrack = core.trackCall(call);
+  const finish = () => {
+    if (done) return;
+    done = true;
+    untrack();
+    if (conn) core.closeConnection(conn);
+  };
+  const fail = (code: number, details: string) => {
+    core.log.warn(`ads ${conn?.id ?? call.getPeer()}: closing stream: ${details}`);
+    finish();
+    call.emit('error', { code, details });
+  };
+  call.on('data', (req: Req) => {
+    chain = chain.then(() => {
+      if (done) return;
+      if (!req.type_url) return fail(3 /* INVALID_ARGUMENT */, 'ADS requests must carry type_url');
+      if (!conn) {
+        try {
+          conn = core.openConnection(req.node, mode, call.getPeer(), (out) => {
+            if (!done) call.write(toWire(out));
+          });
+        } catch (e) {
+          return fail(3 /* INVALID_ARGUMENT */, (e as Error).message);
+        }
+      }
+      handle(conn, req);
+    });
+    chain = chain.catch((e: Error) => fail(13 /* INTERNAL */, `internal error: ${e.message}`));
+  });
+  call.on('end', () => {
+    finish();
+    call.end();
+  });
+  call.on('cancelled', finish);
+  call.on('error', finish);
+  call.on('close', finish);
+}

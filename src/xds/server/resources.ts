@@ -1,0 +1,94 @@
+/**
+ * What to send, encoded once: a Generator's output for one (type, proxy shape, names) becomes
+ * Any-packed bytes with a content hash per resource, cached for the life of one PushContext.
+ * Hashes are what make versions honest: a type's version_info changes only when the bytes of
+ * what that proxy would receive change, and they are stable across control-plane restarts, so
+ * a reconnecting client that already holds them is not sent them again.
+ */
+import { createHash } from 'node:crypto';
+import { toAny, type AnyBytes } from '../codec.ts';
+import { TYPE, type TypeUrl } from '../types.ts';
+import type { Generator, Proxy, PushContext } from '../../pilot/types.ts';
+
+/** One encoded resource. `hash` doubles as its delta version. */
+export interface Entry {
+  name: string;
+  any: AnyBytes;
+  hash: string;
+}
+
+/** A type's generated resources for one proxy, by name. */
+export type Generated = ReadonlyMap<string, Entry>;
+
+/** Content hash of some bytes: short, url-safe, stable across processes. */
+export function hashBytes(b: Uint8Array): string {
+  return createHash('sha256').update(b).digest('base64url').slice(0, 16);
+}
+
+/** The version of a set of entries: a hash over their sorted names and content hashes. */
+export function versionOf(entries: Iterable<{ name: string; hash: string }>): string {
+  const h = createHash('sha256');
+  for (const e of [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) h.update(e.name).update('\0').update(e.hash).update('\n');
+  return h.digest('base64url').slice(0, 12);
+}
+
+/**
+ * Which proxies receive identical output for a type. The default follows what pilot's
+ * generators read: Listener and Cluster output also depends on the proxy's own IPs (inbound
+ * config for its workloads); Route and Endpoint output does not, so sidecars of one
+ * namespace/labels share a single EDS and RDS generation. Secrets are per proxy.
+ */
+export type ShapeKey = (proxy: Proxy, typeUrl: string) => string;
+
+export const defaultShapeKey: ShapeKey = (p, typeUrl) => {
+  if (typeUrl === TYPE.SECRET) return p.id;
+  const labels = Object.keys(p.labels).sort().map((k) => `${k}=${p.labels[k]}`).join(',');
+  const loc = `${p.locality.region ?? ''}/${p.locality.zone ?? ''}/${p.locality.subzone ?? ''}`;
+  const base = [p.type, p.generator ?? '', p.namespace, p.dnsDomain, labels, loc, p.serviceAccount ?? ''];
+  if (typeUrl === TYPE.LISTENER || typeUrl === TYPE.CLUSTER) base.push([...p.ipAddresses].sort().join(','));
+  return base.join('|');
+};
+
+/** Generation + encoding, cached per PushContext; a new PushContext starts a new cache. */
+export class ResourceCache {
+  readonly #cache = new Map<string, Generated | Error>();
+  /** Generator calls made (not cache hits), for tests and debug. */
+  generations = 0;
+
+  constructor(
+    readonly push: PushContext,
+    private readonly generator: Generator,
+    private readonly shapeKey: ShapeKey = defaultShapeKey,
+  ) {}
+
+  /**
+   * The resources of `typeUrl` for `proxy`: all of them (wildcard) or those named. An Error
+   * (a generator or encoding bug) is returned, not thrown, so one bad type does not stop a push.
+   */
+  get(proxy: Proxy, typeUrl: string, names?: readonly string[]): Generated | Error {
+    const sorted = names ? [...new Set(names)].sort() : undefined;
+    const key = `${typeUrl}\0${this.shapeKey(proxy, typeUrl)}\0${sorted ? sorted.join('\0') : '*'}`;
+    let hit = this.#cache.get(key);
+    if (!hit) {
+      hit = this.#generate(proxy, typeUrl, sorted);
+      this.#cache.set(key, hit);
+    }
+    return hit;
+  }
+
+  #generate(proxy: Proxy, typeUrl: string, names?: string[]): Generated | Error {
+    this.generations++;
+    try {
+      const wanted = names ? new Set(names) : undefined;
+      const out = new Map<string, Entry>();
+      for (const r of this.generator(this.push, proxy, typeUrl as TypeUrl, names)) {
+        if (wanted && !wanted.has(r.name)) continue; // a generator may ignore `names`
+        const any = toAny(r.resource, typeUrl);
+        out.set(r.name, { name: r.name, any, hash: hashBytes(any.value) });
+      }
+      return out;
+    } catch (e) {
+      return e instanceof Error ? e : new Error(String(e));
+    }
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * State-of-the-world ADS (StreamAggregatedResources): each request carries the full list of
+ * names for its type, plus the ACK/NACK of the previous response.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import type { DiscoveryRequest, DiscoveryResponse } from '../grpc.ts';
+import { Connection, WatchState, type Outgoing } from './connection.ts';
+import { serveStream, type ServerCore } from './core.ts';
+import { FULL_STATE_TYPES, fullVersion, respond } from './respond.ts';
+
+function toWire(out: Outgoing): DiscoveryResponse {
+  return { version_info: out.version, resources: out.resources.map((e) => e.any), type_url: out.typeUrl, nonce: out.nonce };
+}
+
+/** Handles one SotW stream. */
+export function serveSotw(core: ServerCore, call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+  serveStream(core, call, 'sotw', toWire, (conn, req) => handleRequest(core, conn, req));
+}
+
+/**
+ * Applies a request's subscription to `w`. An empty list on the first request is the legacy
+ * wildcard; later, a legacy-wildcard stream keeps sending empty lists (its ACKs) and stays
+ * wildcard. "*" among names subscribes to everything plus those names.
+ */
+function subscribe(w: WatchState, names: string[], first: boolean): boolean {
+  const before = `${w.wildcard}|${[...w.names].sort().join(',')}`;
+  if (names.length === 0) {
+    if (first) w.wildcard = true;
+    else if (!w.wildcard) w.names = new Set();
+  } else {
+    w.wildcard = names.includes('*');
+    w.names = new Set(names.filter((n) => n !== '*'));
+  }
+  return before !== `${w.wildcard}|${[...w.names].sort().join(',')}`;
+}
+
+function handleRequest(core: ServerCore, conn: Connection, req: DiscoveryRequest): void {
+  const t = req.type_url;
+  let w = conn.watches.get(t);
+  if (!w) {
+    w = new WatchState();
+    conn.watches.set(t, w);
+    subscribe(w, req.resource_names, true);
+    const gen = core.generate(conn, t, w);
+    if (!gen) return;
+    // A reconnecting client names the version it runs; if that is what we would send, it is
+    // in sync already and gets nothing until something changes.
+    if (req.version_info !== '' && req.version_info === fullVersion(w, gen)) {
+      for (const e of gen.values()) if (w.subscribes(e.name)) w.sent.set(e.name, e.hash);
+      w.sentVersion = w.ackedVersion = req.version_info;
+      core.log.debug(`ads ${conn.id}: ${t} resumed at version ${req.version_info}`);
+      return;
+    }
+    respond(conn, t, w, gen, () => core.nonce(), { force: FULL_STATE_TYPES.has(t) || w.wildcard });
+    return;
+  }
+
+  // The spec ("xDS REST and gRPC protocol", ACK and NACK semantics / resource updates): the
+  // server should ignore a request whose response_nonce is not the latest nonce it sent for
+  // the type on this stream. The client will answer that newer response, carrying its current
+  // names, so nothing is lost by ignoring this one.
+  if (req.response_nonce !== w.sentNonce) {
+    w.staleNonces++;
+    core.log.debug(`ads ${conn.id}: ${t} ignoring stale nonce ${req.response_nonce} (latest ${w.sentNonce})`);
+    return;
+  }
+  if (req.response_nonce !== '') {
+    if (req.error_detail) {
+      w.lastNack = { nonce: req.response_nonce, version: req.version_info, code: req.error_detail.code, message: req.error_detail.message, at: new Date().toISOString() };
+      core.log.warn(`ads ${conn.id}: NACK ${t} nonce=${req.response_nonce} (still at version "${req.version_info}"): ${req.error_detail.message}`);
+    } else {
+      w.ackedVersion = req.version_info;
+      w.ackedNonce = req.response_nonce;
+      w.lastNack = undefined;
+    }
+  }
+  const before = new Set(w.wildcard ? [] : w.names);
+  if (!subscribe(w, req.resource_names, false)) return;
+  // Names dropped and added again later must be resent.
+  for (const n of before) if (!w.subscribes(n)) w.sent.delete(n);
+  const gen = core.generate(conn, t, w);
+  if (gen) respond(conn, t, w, gen, () => core.nonce(), { force: FULL_STATE_TYPES.has(t) });
+}

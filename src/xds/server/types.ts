@@ -1,0 +1,53 @@
+/** The DiscoveryServer's options and push requests. */
+import type { Timers } from '../client/backoff.ts';
+import type { Generator, Proxy, PushContext } from '../../pilot/types.ts';
+import type { NodeJson } from '../types.ts';
+import type { Connection } from './connection.ts';
+import type { Logger } from './core.ts';
+import type { ShapeKey } from './resources.ts';
+
+/**
+ * Asks for a push (Istio's PushRequest). Requests are debounced and merged: `full` wins over
+ * endpoint-only; services are unioned (an unscoped request makes the merge unscoped).
+ */
+export interface PushRequest {
+  /** Regenerate every type. When false, only EDS is pushed (an endpoint change). */
+  full: boolean;
+  /** Hostnames whose endpoints changed; narrows an endpoint-only push to their clusters. */
+  services?: string[];
+  /** Same as `full: false`; kept for readability at call sites. */
+  endpointsOnly?: boolean;
+  /** Why, for logs and /debug (e.g. "config: VirtualService default/reviews"). */
+  reason: string;
+}
+
+/** The merged form a push works from. */
+export interface MergedPush {
+  full: boolean;
+  /** undefined: all services. */
+  services?: Set<string>;
+  reasons: string[];
+}
+
+export interface DiscoveryServerOptions {
+  /** What to send: pilot's `generate` in production, a small fake in tests. */
+  generator: Generator;
+  /** Node -> Proxy (pilot's parseProxy). Throwing rejects the stream with its message. */
+  parseProxy: (node: NodeJson) => Proxy;
+  /** Builds a PushContext from the current config and registry; called per debounced push. */
+  buildPushContext: () => PushContext | Promise<PushContext>;
+  debounce?: { afterMs?: number; maxMs?: number };
+  /** Timers for debouncing (tests pass fake or fast ones). */
+  timers?: Timers;
+  /** Which proxies share generated output; see resources.ts. */
+  shapeKey?: ShapeKey;
+  /**
+   * Which of a proxy's EDS names belong to the changed services. Default: Istio cluster names
+   * (`outbound|9080|v1|reviews.default.svc.cluster.local`) end with the service hostname.
+   */
+  endpointNames?: (services: ReadonlySet<string>, names: readonly string[]) => string[];
+  /** Auto-registration and stats hook; called once the first request's node is parsed. */
+  onConnect?: (conn: Connection) => void;
+  onDisconnect?: (conn: Connection) => void;
+  log?: Logger;
+}

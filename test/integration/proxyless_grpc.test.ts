@@ -1,0 +1,133 @@
+/**
+ * Acceptance: gRPC's own proxyless xDS client (@grpc/grpc-js-xds, which nobody here wrote),
+ * bootstrapped to our control plane, calls an echo service with workloads v1 and v2 as Istio's
+ * VirtualService says: weighted split, header match, live file edits, invalid edits refused.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { eventually, freePort, startTsmesh } from '../helpers/processes.ts';
+import { loadEchoPackage, start as startEcho } from '../../samples/grpc-echo/main.ts';
+
+const HOST = 'echo.default.svc.cluster.local';
+
+function services(v1Port: number, v2Port: number): string {
+  return `
+apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: default }
+spec:
+  selector: { app: echo }
+  ports: [{ name: grpc, port: 7070 }]
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: echo-v1, namespace: default }
+spec: { address: 127.0.0.1, labels: { app: echo, version: v1 }, ports: { grpc: ${v1Port} } }
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: echo-v2, namespace: default }
+spec: { address: 127.0.0.1, labels: { app: echo, version: v2 }, ports: { grpc: ${v2Port} } }
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: echo, namespace: default }
+spec:
+  host: ${HOST}
+  subsets:
+  - { name: v1, labels: { version: v1 } }
+  - { name: v2, labels: { version: v2 } }
+`;
+}
+
+function virtualService(w1: number, w2: number): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: echo, namespace: default }
+spec:
+  hosts: [${HOST}]
+  http:
+  - match: [{ headers: { end-user: { exact: jason } } }]
+    route: [{ destination: { host: ${HOST}, subset: v2 } }]
+  - route:
+    - { destination: { host: ${HOST}, subset: v1 }, weight: ${w1} }
+    - { destination: { host: ${HOST}, subset: v2 }, weight: ${w2} }
+`;
+}
+
+test('proxyless gRPC clients follow VirtualService splits, header matches and live edits', { timeout: 120_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-grpc-'));
+  const v1 = await startEcho({ port: 0, host: '127.0.0.1', version: 'v1', log: () => undefined });
+  const v2 = await startEcho({ port: 0, host: '127.0.0.1', version: 'v2', log: () => undefined });
+  writeFileSync(join(dir, 'echo.yaml'), services(v1.port, v2.port));
+  writeFileSync(join(dir, 'vs.yaml'), virtualService(80, 20));
+  const grpcPort = await freePort();
+  const httpPort = await freePort();
+  const cp = await startTsmesh(['controlplane', '--config', dir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--address', '127.0.0.1'], /tsmesh controlplane ready/);
+  t.after(async () => {
+    await cp.stop();
+    await v1.close();
+    await v2.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // The bootstrap a proxyless Istio client gets: Istio's node id format and GENERATOR=grpc.
+  process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
+    xds_servers: [{ server_uri: `127.0.0.1:${grpcPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
+    node: { id: 'sidecar~127.0.0.1~client-1.default~default.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'default' }, locality: {} },
+  });
+  const xds = await import('@grpc/grpc-js-xds');
+  xds.register();
+  const Echo = loadEchoPackage().echo.EchoService;
+  const client = new Echo(`xds:///${HOST}:7070`, grpc.credentials.createInsecure());
+  t.after(() => client.close());
+
+  const call = (md: Record<string, string> = {}) =>
+    new Promise<string>((resolve, reject) => {
+      const meta = new grpc.Metadata();
+      for (const [k, v] of Object.entries(md)) meta.set(k, v);
+      client.Echo({ message: 'hi' }, meta, { deadline: Date.now() + 5000 }, (err: Error | null, res: { version: string }) => (err ? reject(err) : resolve(res.version)));
+    });
+  const split = async (n: number, md?: Record<string, string>) => {
+    const counts: Record<string, number> = {};
+    for (let i = 0; i < n; i++) {
+      const v = await call(md);
+      counts[v] = (counts[v] ?? 0) + 1;
+    }
+    return counts;
+  };
+
+  // The first call waits for LDS/RDS/CDS/EDS to resolve.
+  await eventually(() => call().then(() => true), 20_000, 200);
+
+  const first = await split(1000);
+  assert.ok((first.v1 ?? 0) >= 740 && (first.v1 ?? 0) <= 860, `80/20 split gave ${JSON.stringify(first)}`);
+
+  const jason = await split(100, { 'end-user': 'jason' });
+  assert.deepEqual(jason, { v2: 100 }, 'every call with end-user: jason goes to v2');
+
+  // Rewrite the file on disk: 20/80. Nothing restarts; the split follows within 2 s.
+  const written = Date.now();
+  writeFileSync(join(dir, 'vs.yaml'), virtualService(20, 80));
+  await eventually(async () => {
+    const c = await split(100);
+    return (c.v1 ?? 0) <= 35 ? c : undefined;
+  }, 2000, 0);
+  t.diagnostic(`split changed ${Date.now() - written} ms after the file was written`);
+  const after = await split(1000);
+  assert.ok((after.v1 ?? 0) >= 140 && (after.v1 ?? 0) <= 260, `20/80 split gave ${JSON.stringify(after)}`);
+
+  // An invalid VirtualService over the good one is reported (file, field, reason) and the
+  // previous routing keeps working.
+  writeFileSync(join(dir, 'vs.yaml'), virtualService(20, 70));
+  const report = await eventually(() => (/vs\.yaml/.test(cp.output()) && /spec\.http\[1\]\.route/.test(cp.output()) ? cp.output() : undefined), 10_000);
+  assert.match(report, /VirtualService default\/echo/);
+  assert.match(report, /100/, 'the reason names the required total');
+  const kept = await split(500);
+  assert.ok((kept.v1 ?? 0) >= 60 && (kept.v1 ?? 0) <= 140, `previous 20/80 routing kept: ${JSON.stringify(kept)}`);
+});
