@@ -50,6 +50,8 @@ export function listConfigFiles(path: string): string[] {
 export interface LoadResult {
   /** Valid resources, in file order. */
   configs: Config[];
+  /** Every resource that could be identified, valid or not (for whole-set checks in reports). */
+  parsed: Config[];
   /** Every problem (errors and warnings), in file order. */
   errors: ValidationError[];
   /** Number of objects read (valid or not). */
@@ -58,7 +60,7 @@ export interface LoadResult {
 
 /** Reads and validates files / directory trees (no cross-resource checks: see validateAll). */
 export function loadPaths(paths: readonly string[], opts: Omit<ParseOptions, 'file'> = {}): LoadResult {
-  const result: LoadResult = { configs: [], errors: [], resources: 0 };
+  const result: LoadResult = { configs: [], parsed: [], errors: [], resources: 0 };
   for (const root of paths) {
     let files: string[];
     try {
@@ -77,6 +79,7 @@ export function loadPaths(paths: readonly string[], opts: Omit<ParseOptions, 'fi
       }
       for (const r of loadText(text, { ...opts, file })) {
         if (r.config || r.errors.some(isError)) result.resources++;
+        if (r.config) result.parsed.push(r.config);
         if (r.valid && r.config) result.configs.push(r.config);
         result.errors.push(...r.errors);
       }

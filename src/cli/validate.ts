@@ -61,7 +61,8 @@ export async function validateCommand(argv: string[], out: Output = console): Pr
   }
 
   const result = loadPaths(files, { namespace });
-  const problems = [...result.errors, ...crossValidate(result.configs)];
+  // Cross-check every resource read, invalid ones included, so one run shows every problem.
+  const problems = [...result.errors, ...crossValidate(result.parsed)];
   for (const p of problems) out.log(formatValidationError(p));
   const errors = problems.filter(isError).length;
   const warnings = problems.length - errors;

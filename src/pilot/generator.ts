@@ -10,7 +10,7 @@ import { buildClusters } from './cluster/index.ts';
 import { buildEndpoints } from './endpoint.ts';
 import { generateGrpc } from './grpc/index.ts';
 import { generateGatewayResources } from './gateway/index.ts';
-import { buildListeners } from './listener/index.ts';
+import { buildHttpProxyRouteConfiguration, buildListeners, HTTP_PROXY_ROUTE } from './listener/index.ts';
 import { buildRouteConfiguration } from './route/index.ts';
 import { listenerRouteNames } from './consistency.ts';
 import { byName, cmp } from './util.ts';
@@ -31,7 +31,8 @@ export const generate: Generator = (push: PushContext, proxy: Proxy, typeUrl: Ty
       const routeNames = names ?? listenerRouteNames(buildListeners(push, proxy).map((l) => l.resource));
       return [...new Set(routeNames)]
         .sort(cmp)
-        .map((n) => buildRouteConfiguration(push, proxy, n))
+        // `http_proxy` is the HTTP proxy listener's merged route (listener/http_proxy_route.ts).
+        .map((n) => (n === HTTP_PROXY_ROUTE ? buildHttpProxyRouteConfiguration(push, proxy) : buildRouteConfiguration(push, proxy, n)))
         .filter((r): r is EnvoyJson => !!r)
         .map((r) => ({ name: r.name as string, resource: r }))
         .sort(byName);

@@ -5,6 +5,7 @@
 import type { NodeJson } from '../xds/types.ts';
 import type { Proxy } from './types.ts';
 import { DOMAIN_SUFFIX } from './host.ts';
+import { parseInterception } from './interception.ts';
 
 /** Thrown for a node id pilot cannot serve; the message says what is wrong and what is expected. */
 export class InvalidProxyError extends Error {
@@ -38,6 +39,9 @@ export function parseProxy(node: NodeJson): Proxy {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  // INTERCEPTION_MODE, HTTP_PROXY_PORT and TSMESH_APP_ADDRESS (see interception.ts).
+  const interception = parseInterception(md);
+  if (typeof interception === 'string') throw new InvalidProxyError(`node id "${id}": ${interception}`);
   const loc = node.locality ?? {};
   return {
     id,
@@ -51,6 +55,7 @@ export function parseProxy(node: NodeJson): Proxy {
     generator: str(md.GENERATOR) || undefined,
     metadata: md,
     locality: stripEmpty({ region: loc.region, zone: loc.zone, subzone: loc.sub_zone }),
+    ...interception,
   };
 }
 

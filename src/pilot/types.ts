@@ -6,6 +6,9 @@ import type { Config, MeshConfig } from '../api/types.ts';
 import type { Endpoint, Service, Workload } from '../registry/model.ts';
 import type { NamedResource, TypeUrl } from '../xds/types.ts';
 
+/** How traffic reaches a sidecar (Istio's INTERCEPTION_MODE node metadata). */
+export type InterceptionMode = 'REDIRECT' | 'TPROXY' | 'NONE';
+
 /** What the control plane knows about one connected proxy (Istio's model.Proxy). */
 export interface Proxy {
   /** Node id, e.g. `sidecar~127.0.0.5~reviews-v1-1.default~default.svc.cluster.local`. */
@@ -23,6 +26,19 @@ export interface Proxy {
   /** Raw node metadata (ISTIO_VERSION, LABELS, NAMESPACE, ...). */
   metadata: Record<string, unknown>;
   locality: { region?: string; zone?: string; subzone?: string };
+  /**
+   * INTERCEPTION_MODE: REDIRECT/TPROXY mean iptables captures traffic into 15001/15006; NONE
+   * means no capture, so listeners bind real addresses. Absent means REDIRECT.
+   */
+  interceptionMode?: InterceptionMode;
+  /** HTTP_PROXY_PORT: port of the explicit HTTP proxy listener (route `http_proxy`), if any. */
+  httpProxyPort?: number;
+  /**
+   * TSMESH_APP_ADDRESS (tsmesh extension): the address the application listens on, where
+   * inbound traffic is delivered and (in NONE mode) outbound listeners bind. Absent means
+   * 127.0.0.1; on a shared host each pod has its own loopback address.
+   */
+  appAddress?: string;
 }
 
 /**

@@ -259,3 +259,30 @@ test('sotw: server.close() ends streams with status OK', async () => {
   }
 });
 
+
+test('sotw: proxies of one shape share one generation per type; only changed proxies are pushed', async () => {
+  const world = newWorld();
+  const { server, address } = await startServer(world);
+  const streams: Sotw[] = [];
+  try {
+    for (let i = 0; i < 40; i++) {
+      const s = openSotw(address);
+      streams.push(s);
+      const node = { id: `sidecar~10.0.1.${i}~app-${i}.default~default.svc.cluster.local`, metadata: { LABELS: { app: 'app' } } };
+      s.send(sreq(TYPE.ENDPOINT, [A, B], '', '', { node }));
+    }
+    for (const s of streams) {
+      const eds = await s.next(TYPE.ENDPOINT);
+      s.send(sreq(TYPE.ENDPOINT, [A, B], eds.version_info, eds.nonce));
+    }
+    assert.equal(server.stats.generations, 1, 'one EDS generation for 40 same-shape proxies');
+    world.clusters.set(B, ['10.2.0.3']);
+    server.configUpdate({ full: false, reason: 'endpoints' });
+    for (const s of streams) assert.deepEqual(names(await s.next(TYPE.ENDPOINT)), [B]);
+    assert.equal(server.stats.generations, 2);
+    assert.equal(server.stats.pushResponses, 40);
+  } finally {
+    for (const s of streams) s.close();
+    await server.close();
+  }
+});

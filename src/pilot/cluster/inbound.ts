@@ -6,11 +6,12 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { serviceTargetsFor, uniqueTargetPorts } from '../workload.ts';
 import { socketAddress } from '../util.ts';
+import { appAddress, DEFAULT_APP_ADDRESS } from '../interception.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, clusterName } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT, HTTP_PROTOCOL_OPTIONS } from './policy.ts';
 
-/** Where inbound traffic is handed to the application. */
-export const INBOUND_APP_ADDRESS = '127.0.0.1';
+/** Where inbound traffic is handed to the application unless TSMESH_APP_ADDRESS says otherwise. */
+export const INBOUND_APP_ADDRESS = DEFAULT_APP_ADDRESS;
 /** Source address Istio binds for inbound passthrough, so capture rules can skip it. */
 export const INBOUND_PASSTHROUGH_BIND_ADDRESS = '127.0.0.6';
 
@@ -18,9 +19,11 @@ const NO_LIMITS = { thresholds: [{ max_connections: 4294967295, max_pending_requ
 
 /**
  * `inbound|<targetPort>||` per port the workload serves. Istio uses ORIGINAL_DST to the pod IP;
- * tsmesh uses STATIC 127.0.0.1:<targetPort>, which also works without iptables capture.
+ * tsmesh uses STATIC <app address>:<targetPort> (127.0.0.1 unless TSMESH_APP_ADDRESS is set),
+ * which also works without iptables capture.
  */
 export function buildInboundClusters(push: PushContext, proxy: Proxy): EnvoyJson[] {
+  const app = appAddress(proxy);
   return uniqueTargetPorts(serviceTargetsFor(push, proxy)).map((t) => {
     const name = clusterName('inbound', t.targetPort, undefined, '');
     return {
@@ -29,7 +32,7 @@ export function buildInboundClusters(push: PushContext, proxy: Proxy): EnvoyJson
       connect_timeout: DEFAULT_CONNECT_TIMEOUT,
       lb_policy: 'ROUND_ROBIN',
       circuit_breakers: NO_LIMITS,
-      load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(INBOUND_APP_ADDRESS, t.targetPort) } }] }] },
+      load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(app, t.targetPort) } }] }] },
       metadata: { filter_metadata: { istio: { services: [{ host: t.service.hostname, name: t.service.name, namespace: t.service.namespace }] } } },
     };
   });

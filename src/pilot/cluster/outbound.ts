@@ -11,14 +11,12 @@ import { adsConfigSource } from '../util.ts';
 import { clusterName } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT, applyTrafficPolicy } from './policy.ts';
 import { autoMtlsMatches, tlsTransportSocket, type TlsTarget } from './tls.ts';
+import { isHttp2Protocol, isHttpProtocol } from '../protocol.ts';
 
 export interface OutboundOptions {
   /** Proxyless gRPC: ROUND_ROBIN default, no Envoy-only fields (transport sockets, DNS types). */
   grpc?: boolean;
 }
-
-const HTTP_FAMILY = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
-const H2_FAMILY = new Set(['HTTP2', 'GRPC', 'GRPC-WEB']);
 
 /** Every outbound cluster for the given services (default plus subsets), unsorted. */
 export function buildOutboundClusters(push: PushContext, proxy: Proxy, services: Service[], opts: OutboundOptions = {}): EnvoyJson[] {
@@ -45,8 +43,8 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
   setDiscoveryType(push, proxy, cluster, svc, opts);
   const policy = trafficPolicyFor(dr, port.port, subset);
   applyTrafficPolicy(cluster, policy, {
-    http: HTTP_FAMILY.has(port.protocol),
-    http2: H2_FAMILY.has(port.protocol),
+    http: isHttpProtocol(port.protocol),
+    http2: isHttp2Protocol(port.protocol),
     defaultLb: opts.grpc ? 'ROUND_ROBIN' : 'LEAST_REQUEST',
   });
   if (opts.grpc) {

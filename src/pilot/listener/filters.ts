@@ -38,6 +38,8 @@ export interface HcmOptions {
   httpFilters: EnvoyJson[];
   mesh?: MeshConfig;
   inbound?: boolean;
+  /** Accept absolute-form request lines (`GET http://host/path`), as an explicit HTTP proxy must. */
+  allowAbsoluteUrl?: boolean;
 }
 
 /** The http_connection_manager network filter. */
@@ -52,6 +54,7 @@ export function httpConnectionManager(o: HcmOptions): EnvoyJson {
   cfg.path_with_escaped_slashes_action = 'KEEP_UNCHANGED';
   cfg.stream_idle_timeout = '0s';
   cfg.upgrade_configs = [{ upgrade_type: 'websocket' }];
+  if (o.allowAbsoluteUrl) cfg.http_protocol_options = { allow_absolute_url: true };
   if (o.inbound) {
     cfg.forward_client_cert_details = 'APPEND_FORWARD';
     cfg.set_current_client_cert_details = { subject: true, dns: true, uri: true };

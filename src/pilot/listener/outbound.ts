@@ -3,6 +3,9 @@
  * `0.0.0.0_<port>` with an RDS route named "<port>"; TCP ports get `<vip>_<port>` (or
  * `0.0.0.0_<port>` without a VIP) with tcp_proxy; TLS ports match SNI. All have bind_to_port
  * false: traffic reaches them through virtualOutbound (15001) by original destination.
+ *
+ * With a `bind` (INTERCEPTION_MODE NONE) only the TCP/TLS listeners are built, each bound for
+ * real on `<bind address>:<port>`; HTTP goes through the HTTP proxy listener instead.
  */
 import type { Config } from '../../api/types.ts';
 import type { Service, ServicePort } from '../../registry/model.ts';
@@ -11,12 +14,18 @@ import type { Proxy, PushContext } from '../types.ts';
 import { clusterName } from '../cluster/name.ts';
 import { servicesForProxy, virtualServicesForProxy } from '../visibility.ts';
 import { socketAddress } from '../util.ts';
+import { isHttpProtocol, isTlsProtocol } from '../protocol.ts';
 import { httpConnectionManager, outboundHttpFilters, tcpProxy, tlsInspector } from './filters.ts';
 import { tcpRouteChains, tlsRouteChains, virtualServiceFor } from './tcp_routes.ts';
 
-const HTTP_FAMILY = new Set(['HTTP', 'HTTP2', 'GRPC', 'GRPC-WEB']);
-const TLS_FAMILY = new Set(['HTTPS', 'TLS']);
 const WILDCARD = '0.0.0.0';
+
+/** NONE mode: where TCP listeners bind, and ports they must leave alone. */
+export interface OutboundBind {
+  address: string;
+  /** Ports already bound on `address` (the app's own ports, the HTTP proxy port). */
+  reserved: ReadonlySet<number>;
+}
 
 interface Pending {
   name: string;
@@ -28,17 +37,35 @@ interface Pending {
 }
 
 /** All outbound per-port listeners for a sidecar, unsorted. */
-export function buildOutboundListeners(push: PushContext, proxy: Proxy): EnvoyJson[] {
+export function buildOutboundListeners(push: PushContext, proxy: Proxy, bind?: OutboundBind): EnvoyJson[] {
   const byName = new Map<string, Pending>();
   const vsList = virtualServicesForProxy(push, proxy);
   for (const svc of servicesForProxy(push, proxy)) {
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
-      if (HTTP_FAMILY.has(port.protocol)) addHttp(byName, push, port);
-      else addTcp(byName, push, proxy, vsList, svc, port);
+      if (isHttpProtocol(port.protocol)) {
+        if (!bind) addHttp(byName, push, port);
+      } else addTcp(byName, push, proxy, vsList, svc, port);
     }
   }
-  return [...byName.values()].map(finish);
+  const pending = [...byName.values()];
+  return bind ? rebind(pending, bind).map((p) => finish(p, true)) : pending.map((p) => finish(p, false));
+}
+
+/**
+ * NONE mode has no original destination to tell VIPs apart: one listener per port on the bind
+ * address. Listeners are taken in name order (so `0.0.0.0_<port>`, which gathers SNI-routed TLS
+ * services, comes first) and the first per port wins; a port the workload itself listens on, or
+ * the HTTP proxy port, is skipped, since binding it would collide with that socket. Chains that
+ * match VIP destination subnets cannot match here (the destination is the bind address).
+ */
+function rebind(pending: Pending[], bind: OutboundBind): Pending[] {
+  const out = new Map<number, Pending>();
+  for (const p of [...pending].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+    if (bind.reserved.has(p.port) || out.has(p.port)) continue;
+    out.set(p.port, { ...p, name: `${bind.address}_${p.port}`, address: bind.address });
+  }
+  return [...out.values()];
 }
 
 function addHttp(byName: Map<string, Pending>, push: PushContext, port: ServicePort): void {
@@ -58,7 +85,7 @@ function addTcp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, v
   if (existing && existing.kind !== 'tls') return; // first service on a VIP-less port wins
   const defaultCluster = clusterName('outbound', port.port, undefined, svc.hostname);
   const vs = virtualServiceFor(vsList, svc.hostname);
-  const isTls = TLS_FAMILY.has(port.protocol);
+  const isTls = isTlsProtocol(port.protocol);
 
   let chains: EnvoyJson[] | undefined;
   let inspector = false;
@@ -85,12 +112,12 @@ function addTcp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, v
   byName.set(name, { name, address, port: port.port, kind: isTls && inspector ? 'tls' : 'tcp', chains, tlsInspector: inspector });
 }
 
-function finish(p: Pending): EnvoyJson {
+function finish(p: Pending, bound: boolean): EnvoyJson {
   const l: EnvoyJson = {
     name: p.name,
     address: socketAddress(p.address, p.port),
     filter_chains: p.chains,
-    bind_to_port: false,
+    bind_to_port: bound,
     traffic_direction: 'OUTBOUND',
   };
   if (p.tlsInspector) {

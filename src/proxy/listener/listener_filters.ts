@@ -52,7 +52,7 @@ export function runListenerFilters(socket: Socket, cfg: ListenerFilterConfig, in
     done(true);
     return;
   }
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let tlsDone = !cfg.tls;
   let httpDone = !cfg.http;
   let finished = false;

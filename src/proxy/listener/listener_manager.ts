@@ -29,6 +29,8 @@ export interface ListenerManagerOptions {
   explicitProxy?: boolean;
   /** Envoy's initial_fetch_timeout for RDS while warming (15 s). */
   warmingTimeoutMs?: number;
+  /** False in the --concurrency primary: it validates and dumps config, workers bind. */
+  bind?: boolean;
 }
 
 export class ListenerManager {
@@ -118,7 +120,7 @@ export class ListenerManager {
     this.active.set(name, l);
     if (old) this.unindex(old);
     this.byAddress.set(`${l.ip}:${l.port}`, name);
-    if (l.bindToPort) this.bind(l, old);
+    if (l.bindToPort && this.opts.bind !== false) this.bind(l, old);
     else if (old) this.releaseSocketsOf(old);
     if (old) this.startDrain(old);
     this.updateGauges();

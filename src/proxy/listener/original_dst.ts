@@ -35,7 +35,7 @@ const MAX_PROXY_LINE = 107;
  * names (or undefined) after consuming exactly the line; other bytes are put back.
  */
 export function readProxyProtocol(socket: Socket, done: (dst: Destination | undefined, src?: Destination) => void): void {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let finished = false;
   const finish = (dst: Destination | undefined, src?: Destination, rest?: Buffer) => {
     if (finished) return;

@@ -107,7 +107,7 @@ function tlsConnectOptions(t: TlsOptions, host: UpstreamHost): Record<string, un
  */
 export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connectTimeoutMs: number, stats: Stats): Socket {
   const s: Socket = t
-    ? tls.connect({ host: host.ip, port: host.port, allowHalfOpen: true, ...(tlsConnectOptions(t, host) as tls.ConnectionOptions) })
+    ? tls.connect({ host: host.ip, port: host.port, allowHalfOpen: true, ...(tlsConnectOptions(t, host) as tls.ConnectionOptions) } as tls.ConnectionOptions)
     : net.connect({ host: host.ip, port: host.port, allowHalfOpen: true });
   s.setNoDelay(true);
   stats.counter('upstream_cx_total').inc();
@@ -119,10 +119,14 @@ export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connec
     s.destroy(new Error('upstream connect timeout'));
   }, connectTimeoutMs);
   timer.unref();
-  s.once(t ? 'secureConnect' : 'connect', () => clearTimeout(timer));
+  let connected = false;
+  s.once(t ? 'secureConnect' : 'connect', () => {
+    connected = true;
+    clearTimeout(timer);
+  });
   s.once('close', () => clearTimeout(timer));
   s.once('error', () => {
-    if (s.connecting) stats.counter('upstream_cx_connect_fail').inc();
+    if (!connected) stats.counter('upstream_cx_connect_fail').inc();
   });
   return s;
 }

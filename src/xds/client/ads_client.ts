@@ -130,6 +130,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     });
     for (const st of this.#types.values()) {
       st.nonce = ''; // nonces belong to one stream
+      st.requested = false;
       this.#sendInitial(st);
     }
     this.emit('connected');
@@ -146,6 +147,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
 
   /** First request of a type on a stream: the subscription plus what we already hold. */
   #sendInitial(st: TypeState): void {
+    if (st.empty || !this.#stream) return;
+    st.requested = true;
     if (this.#opts.mode === 'delta') {
       this.#write({
         type_url: st.typeUrl,
@@ -164,6 +167,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     const { subscribe, unsubscribe, dropped } = st.setNames(names);
     if (dropped.length > 0) this.#deliver(st, { typeUrl: st.typeUrl, version: st.versionInfo, added: new Map(), changed: new Map(), removed: dropped, resources: st.snapshot() });
     if (subscribe.length === 0 && unsubscribe.length === 0) return;
+    if (!st.requested) return this.#sendInitial(st);
     if (this.#opts.mode === 'delta') {
       this.#write({ type_url: st.typeUrl, resource_names_subscribe: subscribe, resource_names_unsubscribe: unsubscribe, initial_resource_versions: {}, response_nonce: '' });
     } else {
@@ -175,6 +179,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   #cancel(st: TypeState): void {
     if (this.#types.get(st.typeUrl) !== st) return;
     this.#types.delete(st.typeUrl);
+    if (!st.requested) return;
     if (this.#opts.mode === 'delta') {
       const all = st.wildcard ? ['*', ...st.names] : [...st.names];
       if (all.length > 0) this.#write({ type_url: st.typeUrl, resource_names_subscribe: [], resource_names_unsubscribe: all, initial_resource_versions: {}, response_nonce: '' });

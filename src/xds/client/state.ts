@@ -43,6 +43,8 @@ export class TypeState {
   versionInfo = '';
   /** Last nonce received on the current stream ('' after a reconnect). */
   nonce = '';
+  /** Whether this type was requested on the current stream yet. */
+  requested = false;
 
   constructor(
     readonly typeUrl: string,
@@ -65,6 +67,14 @@ export class TypeState {
     const dropped = this.wildcard ? [] : [...this.held.keys()].filter((n) => !this.names.has(n));
     for (const n of dropped) this.held.delete(n);
     return { subscribe, unsubscribe, dropped };
+  }
+
+  /**
+   * A named watch with no names is not requested at all: an empty first request would read as
+   * the legacy wildcard, in SotW and delta alike.
+   */
+  get empty(): boolean {
+    return !this.wildcard && this.names.size === 0;
   }
 
   subscribes(name: string): boolean {

@@ -115,7 +115,7 @@ test('credentialName: the certificate comes over SDS by that name; `*` hosts mat
   const ctx = l.filter_chains[0].transport_socket.typed_config;
   assert.deepEqual(ctx.common_tls_context.tls_certificate_sds_secret_configs, [{ name: 'bookinfo-credential', sds_config: { ads: {}, resource_api_version: 'V3' } }]);
   assert.equal(ctx.common_tls_context.tls_certificates, undefined);
-  // No VirtualService claims "*" on this gateway... but both hosts are claimed: the intersection names them.
+  // Server host "*" and VirtualService hosts intersect on the more specific names.
   const rc = find(r.routes, 'https.9443.https-sds.web.default');
   assert.deepEqual(rc.virtual_hosts.map((v: any) => v.name), ['bookinfo.example.com:9443', 'reviews.example.com:9443']);
 });

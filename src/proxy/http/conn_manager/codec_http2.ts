@@ -156,6 +156,7 @@ export function createHttp2Server(hcm: HcmConfig): http2.Http2Server {
       s.resume();
     }
     stream.decodeHeaders(endStream);
+    if (hcm.ctx.draining()) goaway(hcm, session, st, NGHTTP2_NO_ERROR);
   });
   return server;
 }

@@ -28,7 +28,7 @@ export abstract class FilterManager {
   private stoppedAt = -1;
   private queue: Pending[] | undefined;
   private iterating = false;
-  protected requestHeaders!: HeaderMap;
+  requestHeaders!: HeaderMap;
   /** Set once the decoder chain is finished for good (local reply, reset). */
   protected decodingDone = false;
 

@@ -1,0 +1,83 @@
+/** `tsmesh controlplane`: flags in, a running ControlPlane out; SIGTERM/SIGINT close it cleanly. */
+import { parseArgs } from 'node:util';
+import { existsSync, statSync } from 'node:fs';
+import { ControlPlane } from '../controlplane/server.ts';
+
+const HELP = `Usage: tsmesh controlplane --config <dir> [flags]
+
+Runs the control plane (istiod's job): reads Istio YAML from a directory (changes apply without a
+restart), discovers services, translates both to Envoy xDS v3 and serves it over ADS.
+
+Flags:
+  -c, --config <dir>     directory of Istio / Kubernetes YAML, watched for changes (required)
+  -m, --mesh <file>      meshConfig YAML (trustDomain, outboundTrafficPolicy, discoverySelectors...)
+      --address <ip>     address to bind (default 127.0.0.1)
+      --grpc-port <n>    xDS gRPC port (default 15010, Istio's)
+      --http-port <n>    debug and apply HTTP port (default 15014, Istio's monitoring port)
+  -h, --help             this help
+
+Debug pages: /debug/syncz, /debug/connections, /debug/configz, /debug/registryz,
+/debug/config_dump?proxyID=<id>. Config changes: POST /apis/v1/apply (tsmesh apply -f).`;
+
+export async function controlplaneCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        mesh: { type: 'string', short: 'm' },
+        address: { type: 'string', default: '127.0.0.1' },
+        'grpc-port': { type: 'string', default: '15010' },
+        'http-port': { type: 'string', default: '15014' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (e) {
+    console.error(`tsmesh controlplane: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.config) {
+    console.error(`tsmesh controlplane: --config <dir> is required\n\n${HELP}`);
+    return 2;
+  }
+  if (!existsSync(values.config) || !statSync(values.config).isDirectory()) {
+    console.error(`tsmesh controlplane: ${values.config} is not a directory; create it or point --config at your YAML`);
+    return 2;
+  }
+  if (values.mesh && !existsSync(values.mesh)) {
+    console.error(`tsmesh controlplane: mesh config ${values.mesh} not found`);
+    return 2;
+  }
+  const cp = new ControlPlane({
+    configDir: values.config,
+    meshFile: values.mesh,
+    address: values.address,
+    grpcPort: Number(values['grpc-port']),
+    httpPort: Number(values['http-port']),
+  });
+  try {
+    await cp.start();
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const hint = err.code === 'EADDRINUSE' || /address already in use|No address added/i.test(err.message) ? ' (port in use: pick others with --grpc-port / --http-port)' : '';
+    console.error(`tsmesh controlplane: cannot start: ${err.message}${hint}`);
+    await cp.close().catch(() => undefined);
+    return 1;
+  }
+  console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, ${cp.store.all().length} resources from ${values.config}`);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      console.log(`tsmesh controlplane: ${sig}, closing xDS streams`);
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await cp.close();
+  return 0;
+}

@@ -1,0 +1,198 @@
+/**
+ * `tsmesh proxy`: the data-plane proxy (Envoy's job). Either from an Envoy v3 bootstrap
+ * (--bootstrap / -c) or from sidecar flags the way pilot-agent builds one. Prints one line when
+ * ready ("tsmesh proxy ready: admin 127.0.0.1:15000, N listeners"), drains on SIGTERM/SIGINT or
+ * /quitquitquit and exits 0.
+ */
+import { parseArgs } from 'node:util';
+import { loadBootstrapFile, validateBootstrap, type ParsedBootstrap } from '../proxy/bootstrap.ts';
+import { buildSidecarBootstrap, parseLabels, SIDECAR_DEFAULTS } from '../proxy/sidecar_bootstrap.ts';
+import { ProxyServer } from '../proxy/server.ts';
+import { AdminServer } from '../proxy/admin/admin.ts';
+import { isProxyWorker, runWorker, WorkerPool } from '../proxy/worker.ts';
+import { log, setLogLevel } from '../proxy/logger.ts';
+
+const HELP = `Usage: tsmesh proxy [--bootstrap <file> | sidecar flags] [options]
+
+Run the data-plane proxy (Envoy's role) from an Envoy v3 bootstrap (YAML or JSON), or build the
+bootstrap from sidecar flags as Istio's pilot-agent does.
+
+Bootstrap:
+  -c, --bootstrap <file>        Envoy v3 Bootstrap, YAML or JSON
+
+Sidecar flags (used when no --bootstrap is given):
+  --discovery-address <h:p>     control plane xDS address (default 127.0.0.1:15010)
+  --workload-name <name>        workload name (default workload)
+  --pod-name <name>             pod/instance name in the node id (default: workload name)
+  --namespace <ns>              namespace (default default)
+  --labels k=v,...              workload labels
+  --service-account <sa>        service account
+  --ip <ip>                     instance IP (default 127.0.0.1)
+  --type sidecar|router         proxy type (default sidecar; router for gateways)
+  --ports p1,p2,...             ports the workload serves (POD_PORTS metadata)
+  --delta                       use incremental (delta) xDS
+
+Options:
+  --admin-port <port>           admin API port on 127.0.0.1 (default 15000, or the bootstrap's)
+  --concurrency <n>             worker processes sharing the listeners (default 1)
+  --drain-time-s <s>            drain time on listener update and shutdown (default 5)
+  -l, --log-level <level>       trace|debug|info|warning|error|critical|off (default info)
+  --explicit-proxy              accept a PROXY v1 line as the original destination on
+                                use_original_dst listeners (demos and tests without iptables)
+  -h, --help                    show this help
+`;
+
+const VERSION = 'tsmesh/0.1.0/RELEASE/node';
+
+export async function proxyCommand(argv: string[]): Promise<number> {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        bootstrap: { type: 'string', short: 'c' },
+        'discovery-address': { type: 'string' },
+        'workload-name': { type: 'string' },
+        'pod-name': { type: 'string' },
+        namespace: { type: 'string' },
+        labels: { type: 'string' },
+        'service-account': { type: 'string' },
+        ip: { type: 'string' },
+        type: { type: 'string' },
+        ports: { type: 'string' },
+        delta: { type: 'boolean' },
+        'admin-port': { type: 'string' },
+        concurrency: { type: 'string' },
+        'drain-time-s': { type: 'string' },
+        'log-level': { type: 'string', short: 'l' },
+        'explicit-proxy': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`tsmesh proxy: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const num = (name: string, def: number, min = 0): number => {
+    const raw = v[name];
+    if (raw === undefined) return def;
+    const n = Number(raw);
+    if (!Number.isFinite(n) || n < min) throw new Error(`--${name}: expected a number >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+  let bootstrap: ParsedBootstrap;
+  let concurrency: number;
+  let drainMs: number;
+  try {
+    if (v['log-level'] && !setLogLevel(String(v['log-level']))) throw new Error(`--log-level: unknown level ${v['log-level']}`);
+    concurrency = Math.floor(num('concurrency', 1, 1));
+    drainMs = num('drain-time-s', 5) * 1000;
+    if (v.bootstrap) bootstrap = loadBootstrapFile(String(v.bootstrap));
+    else {
+      const type = String(v.type ?? 'sidecar');
+      if (type !== 'sidecar' && type !== 'router') throw new Error(`--type: expected sidecar or router, got ${type}`);
+      const ports = v.ports ? String(v.ports).split(',').map((p) => Number(p.trim())) : undefined;
+      if (ports?.some((p) => !Number.isInteger(p) || p <= 0 || p > 65535)) throw new Error(`--ports: expected a list of ports, got ${v.ports}`);
+      bootstrap = validateBootstrap(
+        buildSidecarBootstrap({
+          ...SIDECAR_DEFAULTS,
+          discoveryAddress: String(v['discovery-address'] ?? SIDECAR_DEFAULTS.discoveryAddress),
+          workloadName: String(v['workload-name'] ?? SIDECAR_DEFAULTS.workloadName),
+          podName: v['pod-name'] ? String(v['pod-name']) : undefined,
+          namespace: String(v.namespace ?? SIDECAR_DEFAULTS.namespace),
+          labels: v.labels ? parseLabels(String(v.labels)) : {},
+          serviceAccount: v['service-account'] ? String(v['service-account']) : undefined,
+          ip: String(v.ip ?? SIDECAR_DEFAULTS.ip),
+          type,
+          adminPort: num('admin-port', 15000),
+          ports,
+          delta: v.delta === true,
+        }),
+      );
+    }
+  } catch (e) {
+    console.error(`tsmesh proxy: ${(e as Error).message}`);
+    return 2;
+  }
+  const admin = { ip: bootstrap.admin?.ip ?? '127.0.0.1', port: v['admin-port'] !== undefined ? num('admin-port', 15000) : bootstrap.admin?.port ?? 15000 };
+  const worker = isProxyWorker();
+  const role = concurrency > 1 ? (worker ? 'worker' : 'primary') : 'standalone';
+  const server = new ProxyServer({ bootstrap, drainMs, role, concurrency, commandLine: argv, explicitProxy: v['explicit-proxy'] === true });
+
+  let done!: (code: number) => void;
+  const finished = new Promise<number>((r) => (done = r));
+  let stopping = false;
+
+  if (role === 'worker') {
+    const stop = (ms: number) => {
+      if (stopping) return;
+      stopping = true;
+      void server.shutdown(ms).then(() => done(0));
+    };
+    // The primary decides when workers drain; a terminal's SIGINT reaches both.
+    process.on('SIGTERM', () => stop(drainMs));
+    process.on('SIGINT', () => stop(drainMs));
+    try {
+      await runWorker(server, stop);
+    } catch (e) {
+      console.error(`tsmesh proxy worker: ${(e as Error).message}`);
+      return 1;
+    }
+    const code = await finished;
+    process.disconnect?.();
+    return code;
+  }
+
+  const pool = role === 'primary' ? new WorkerPool(server, concurrency) : undefined;
+  const adminServer = new AdminServer({
+    server,
+    snapshot: pool ? () => pool.snapshot() : undefined,
+    onQuit: () => stop('quitquitquit'),
+    version: VERSION,
+    commandLineOptions: {
+      concurrency,
+      drain_time: `${drainMs / 1000}s`,
+      log_level: String(v['log-level'] ?? 'info'),
+      config_path: v.bootstrap ?? '',
+      admin_address_path: '',
+      mode: 'Serve',
+      restart_epoch: 0,
+      service_cluster: bootstrap.node.cluster ?? '',
+      service_node: bootstrap.node.id,
+    },
+  });
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`shutting down (${why})`);
+    void (async () => {
+      await Promise.all([server.shutdown(drainMs), pool?.drain(drainMs)]);
+      await adminServer.close();
+      done(0);
+    })();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  try {
+    // Admin first, like Envoy: /ready answers 503 while initializing.
+    admin.port = await adminServer.listen(admin.ip, admin.port);
+    await server.start();
+    if (pool) await pool.start();
+  } catch (e) {
+    console.error(`tsmesh proxy: ${(e as Error).message}`);
+    await adminServer.close();
+    await server.shutdown(0).catch(() => {});
+    return 1;
+  }
+  const n = server.listeners.active.size;
+  console.log(`tsmesh proxy ready: admin ${admin.ip}:${admin.port}, ${n} listener${n === 1 ? '' : 's'}`);
+  const code = await finished;
+  // Anything left open (a stuck socket) must not keep a drained proxy alive.
+  setTimeout(() => process.exit(code), 2000).unref();
+  return code;
+}

@@ -1,0 +1,141 @@
+/**
+ * istiod in one object (Istio's pilot/pkg/bootstrap): the file config store, the registry, pilot's
+ * generator and the ADS server wired together, plus the HTTP port for debug and apply. Each part
+ * lives in its own folder; this file only connects them.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { FileConfigStore } from '../api/file-store.ts';
+import { defaultMeshConfig, loadMeshConfig } from '../api/mesh.ts';
+import { formatValidationError, type MeshConfig } from '../api/types.ts';
+import { Registry } from '../registry/index.ts';
+import type { RegistrationHandle } from '../registry/index.ts';
+import { buildPushContext } from '../pilot/push_context.ts';
+import { generate } from '../pilot/generator.ts';
+import { parseProxy } from '../pilot/proxy.ts';
+import type { Proxy } from '../pilot/types.ts';
+import { DiscoveryServer } from '../xds/server/index.ts';
+import { debugHandler } from '../xds/debug.ts';
+import { ConfigApi } from './config_api.ts';
+
+export interface ControlPlaneOptions {
+  configDir: string;
+  meshFile?: string;
+  /** Address both ports bind (default 127.0.0.1). */
+  address?: string;
+  /** xDS gRPC port (Istio: 15010). 0 picks a free one. */
+  grpcPort?: number;
+  /** Debug/monitoring HTTP port (Istio: 15014). 0 picks a free one. */
+  httpPort?: number;
+  debounce?: { afterMs?: number; maxMs?: number };
+  log?: (line: string) => void;
+}
+
+export class ControlPlane {
+  readonly mesh: MeshConfig;
+  readonly store: FileConfigStore;
+  readonly registry: Registry;
+  readonly discovery: DiscoveryServer;
+  private http?: Server;
+  private readonly registrations = new Map<string, RegistrationHandle>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly log: (line: string) => void;
+  grpcPort = 0;
+  httpPort = 0;
+
+  constructor(private readonly opts: ControlPlaneOptions) {
+    this.log = opts.log ?? ((l) => console.error(l));
+    if (opts.meshFile) {
+      const r = loadMeshConfig(opts.meshFile);
+      for (const e of r.errors) this.log(`mesh config: ${formatValidationError(e)}`);
+      this.mesh = r.mesh;
+    } else {
+      this.mesh = defaultMeshConfig();
+    }
+    this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(`config rejected: ${l}`) });
+    this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log });
+    this.discovery = new DiscoveryServer({
+      generator: generate,
+      parseProxy,
+      buildPushContext: () => buildPushContext({ mesh: this.mesh, configs: this.store.all(), registry: this.registry }),
+      debounce: opts.debounce,
+      onConnect: (conn) => this.autoRegister(conn.id, conn.proxy),
+      onDisconnect: (conn) => {
+        this.registrations.get(conn.id)?.unregister();
+        this.registrations.delete(conn.id);
+      },
+      log: { debug: () => undefined, info: (m: string) => this.log(m), warn: (m: string) => this.log(m) },
+    });
+    this.unsubscribe.push(
+      this.store.watch((events) => {
+        const what = events.slice(0, 3).map((e) => `${e.type} ${e.config.kind} ${e.config.metadata.namespace}/${e.config.metadata.name}`);
+        this.discovery.configUpdate({ full: true, reason: `config: ${what.join(', ')}${events.length > 3 ? ', ...' : ''}` });
+      }),
+      this.registry.onChange((e) => {
+        this.discovery.configUpdate({ full: !e.endpointsOnly, services: e.services, reason: `registry: ${e.services.slice(0, 3).join(', ')}` });
+      }),
+    );
+  }
+
+  /**
+   * Istio's WorkloadGroup auto-registration: a sidecar that names its labels and IP becomes an
+   * endpoint of every Service selecting it, for as long as its stream is up.
+   */
+  private autoRegister(connId: string, proxy: Proxy): void {
+    if (proxy.type !== 'sidecar' || proxy.generator === 'grpc' || Object.keys(proxy.labels).length === 0) return;
+    const ip = proxy.ipAddresses[0];
+    if (!ip) return;
+    const handle = this.registry.registerProxy({
+      name: proxy.workloadName,
+      namespace: proxy.namespace,
+      ip,
+      labels: proxy.labels,
+      serviceAccount: proxy.serviceAccount,
+      locality: proxy.locality,
+    });
+    this.registrations.set(connId, handle);
+  }
+
+  async start(): Promise<void> {
+    const address = this.opts.address ?? '127.0.0.1';
+    this.grpcPort = await this.discovery.listen(`${address}:${this.opts.grpcPort ?? 15010}`);
+    const debug = debugHandler(this.discovery, {
+      configz: () => ({ resources: this.store.all(), errors: this.store.errors().map(formatValidationError) }),
+      registryz: () => ({ services: this.registry.services(), workloads: this.registry.workloads(), endpoints: Object.fromEntries(this.registry.snapshot().endpoints) }),
+    });
+    const api = new ConfigApi(this.opts.configDir, this.store);
+    this.http = createServer((req, res) => {
+      if (debug(req, res)) return;
+      if (api.handle(req, res)) return;
+      route(req, res, this);
+    });
+    await new Promise<void>((resolve, reject) => {
+      this.http!.once('error', reject);
+      this.http!.listen(this.opts.httpPort ?? 15014, address, () => resolve());
+    });
+    this.httpPort = (this.http.address() as { port: number }).port;
+    for (const e of this.store.errors()) this.log(`config rejected: ${formatValidationError(e)}`);
+  }
+
+  async close(): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    this.store.close();
+    await this.discovery.close();
+    await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
+    this.http?.closeAllConnections();
+  }
+}
+
+function route(req: IncomingMessage, res: ServerResponse, cp: ControlPlane): void {
+  const path = (req.url ?? '/').split('?')[0];
+  if (path === '/ready') {
+    res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+  } else if (path === '/version') {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'tsmesh', grpcPort: cp.grpcPort }));
+  } else if (path === '/' || path === '/debug') {
+    res.writeHead(200, { 'content-type': 'text/html' }).end(
+      `<h1>tsmesh control plane</h1><ul>${['/debug/syncz', '/debug/connections', '/debug/configz', '/debug/registryz', '/ready'].map((p) => `<li><a href="${p}">${p}</a></li>`).join('')}</ul>`,
+    );
+  } else {
+    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * /clusters in Envoy's two formats: text lines `cluster::host:port::stat::value` (what
+ * `istioctl proxy-config endpoint` parses) and ?format=json (envoy.admin.v3.Clusters).
+ */
+import type { EnvoyJson } from '../../xds/types.ts';
+import type { ClusterImpl } from '../upstream/cluster.ts';
+import type { ClusterManagerImpl } from '../upstream/cluster_manager.ts';
+import type { UpstreamHost } from '../interfaces.ts';
+
+function healthFlags(h: UpstreamHost): string {
+  return h.healthy ? 'healthy' : '/failed_eds_health';
+}
+
+function hostStats(c: ClusterImpl, h: UpstreamHost): [string, number][] {
+  const load = c.pools.activeRequests(h);
+  return [
+    ['cx_active', 0],
+    ['cx_connect_fail', 0],
+    ['cx_total', 0],
+    ['rq_active', load],
+    ['rq_error', 0],
+    ['rq_success', 0],
+    ['rq_timeout', 0],
+    ['rq_total', 0],
+  ];
+}
+
+function thresholds(c: ClusterImpl): EnvoyJson {
+  const t = c.config.circuit_breakers?.thresholds?.[0] ?? {};
+  return { max_connections: t.max_connections ?? 1024, max_pending_requests: t.max_pending_requests ?? 1024, max_requests: t.max_requests ?? 1024, max_retries: t.max_retries ?? 3 };
+}
+
+export function clustersText(cm: ClusterManagerImpl): string {
+  const lines: string[] = [];
+  for (const [name, c] of [...cm.active].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const t = thresholds(c);
+    lines.push(`${name}::observability_name::${name}`);
+    for (const prio of ['default_priority', 'high_priority']) for (const [k, v] of Object.entries(t)) lines.push(`${name}::${prio}::${k}::${v}`);
+    lines.push(`${name}::added_via_api::${!cm.entries.get(name)?.isStatic}`);
+    c.priorities.forEach((hosts, prio) => {
+      for (const h of hosts) {
+        const p = `${name}::${h.address}`;
+        for (const [k, v] of hostStats(c, h)) lines.push(`${p}::${k}::${v}`);
+        lines.push(`${p}::hostname::`, `${p}::health_flags::${healthFlags(h)}`, `${p}::weight::${h.weight}`);
+        lines.push(`${p}::region::${h.locality?.region ?? ''}`, `${p}::zone::${h.locality?.zone ?? ''}`, `${p}::sub_zone::${h.locality?.sub_zone ?? ''}`);
+        lines.push(`${p}::canary::false`, `${p}::priority::${prio}`, `${p}::success_rate::-1`, `${p}::local_origin_success_rate::-1`);
+      }
+    });
+  }
+  return lines.join('\n') + (lines.length ? '\n' : '');
+}
+
+export function clustersJson(cm: ClusterManagerImpl): EnvoyJson {
+  const cluster_statuses: EnvoyJson[] = [];
+  for (const [name, c] of [...cm.active].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const t = thresholds(c);
+    cluster_statuses.push({
+      name,
+      observability_name: name,
+      added_via_api: !cm.entries.get(name)?.isStatic,
+      circuit_breakers: { thresholds: [t, { priority: 'HIGH', ...t }] },
+      host_statuses: c.priorities.flatMap((hosts, prio) =>
+        hosts.map((h) => ({
+          address: { socket_address: { address: h.ip, port_value: h.port } },
+          stats: hostStats(c, h).map(([n, v]) => (n.endsWith('active') ? { name: n, type: 'GAUGE', value: String(v) } : { name: n, value: String(v) })),
+          health_status: { eds_health_status: h.healthy ? 'HEALTHY' : 'UNHEALTHY' },
+          weight: h.weight,
+          locality: h.locality ?? {},
+          priority: prio,
+        })),
+      ),
+    });
+  }
+  return { cluster_statuses };
+}

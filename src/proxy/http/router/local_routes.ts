@@ -1,0 +1,79 @@
+/**
+ * The routes the router answers itself: no route (404 NR), direct_response and redirect. Route,
+ * virtual host and route-config response headers apply to these too, as in Envoy.
+ */
+import type { HeaderMap } from '../../interfaces.ts';
+import type { ActiveStream } from '../conn_manager/active_stream.ts';
+import { getHeader } from '../common/header_utils.ts';
+import { ResponseFlag } from '../common/response_flags.ts';
+import type { FormatContext } from '../common/formatter.ts';
+import type { RouteEntry } from './route_entry.ts';
+
+/** Applies response header mutations: route, then vhost, then route config (or reversed). */
+export function applyResponseHeaders(route: RouteEntry, extra: { evaluate(h: HeaderMap, c: FormatContext): void; empty: boolean } | undefined, h: HeaderMap, ctx: FormatContext): void {
+  const vh = route.vhost;
+  const rc = vh.routeConfig;
+  if (rc.mostSpecificWins) {
+    if (!rc.responseHeaders.empty) rc.responseHeaders.evaluate(h, ctx);
+    if (!vh.responseHeaders.empty) vh.responseHeaders.evaluate(h, ctx);
+    if (!route.responseHeaders.empty) route.responseHeaders.evaluate(h, ctx);
+    if (extra && !extra.empty) extra.evaluate(h, ctx);
+  } else {
+    if (extra && !extra.empty) extra.evaluate(h, ctx);
+    if (!route.responseHeaders.empty) route.responseHeaders.evaluate(h, ctx);
+    if (!vh.responseHeaders.empty) vh.responseHeaders.evaluate(h, ctx);
+    if (!rc.responseHeaders.empty) rc.responseHeaders.evaluate(h, ctx);
+  }
+}
+
+/** Applies request header mutations in the same order as responses. */
+export function applyRequestHeaders(route: RouteEntry, extra: { evaluate(h: HeaderMap, c: FormatContext): void; empty: boolean } | undefined, h: HeaderMap, ctx: FormatContext): void {
+  const vh = route.vhost;
+  const rc = vh.routeConfig;
+  if (rc.mostSpecificWins) {
+    if (!rc.requestHeaders.empty) rc.requestHeaders.evaluate(h, ctx);
+    if (!vh.requestHeaders.empty) vh.requestHeaders.evaluate(h, ctx);
+    if (!route.requestHeaders.empty) route.requestHeaders.evaluate(h, ctx);
+    if (extra && !extra.empty) extra.evaluate(h, ctx);
+  } else {
+    if (extra && !extra.empty) extra.evaluate(h, ctx);
+    if (!route.requestHeaders.empty) route.requestHeaders.evaluate(h, ctx);
+    if (!vh.requestHeaders.empty) vh.requestHeaders.evaluate(h, ctx);
+    if (!rc.requestHeaders.empty) rc.requestHeaders.evaluate(h, ctx);
+  }
+}
+
+export function sendNoRoute(s: ActiveStream): void {
+  s.hcm.stats.noRoute.inc();
+  s.streamInfo.responseCodeDetails = 'route_not_found';
+  s.sendLocalReply(404, '', undefined, { responseFlag: ResponseFlag.NoRouteFound });
+}
+
+function reply(s: ActiveStream, route: RouteEntry, status: number, body: Buffer | undefined, headers: HeaderMap): void {
+  if (body && body.length) {
+    if (!headers.has('content-type')) headers.set('content-type', 'text/plain');
+    headers.set('content-length', String(body.length));
+  } else {
+    headers.set('content-length', '0');
+  }
+  applyResponseHeaders(route, undefined, headers, { info: s.streamInfo, requestHeaders: s.requestHeaders, responseHeaders: headers });
+  const end = !body || body.length === 0 || s.isHead;
+  s.encodeHeaders(status, headers, end);
+  if (!end) s.encodeData(body!, true);
+}
+
+export function sendDirectResponse(s: ActiveStream, route: RouteEntry): void {
+  const d = route.directResponse!;
+  s.hcm.stats.rqDirectResponse.inc();
+  s.streamInfo.responseCodeDetails = 'direct_response';
+  reply(s, route, d.status, d.body, new Map());
+}
+
+export function sendRedirect(s: ActiveStream, route: RouteEntry, headers: HeaderMap): void {
+  const r = route.redirect!;
+  s.hcm.stats.rqRedirect.inc();
+  s.streamInfo.responseCodeDetails = 'redirect';
+  const scheme = getHeader(headers, ':scheme') ?? s.conn.scheme;
+  const location = r.location(scheme, getHeader(headers, ':authority') ?? '', getHeader(headers, ':path') ?? '/');
+  reply(s, route, r.status, undefined, new Map([['location', location]]));
+}

@@ -1,0 +1,419 @@
+/**
+ * envoy.filters.http.router, the terminal filter: picks the cluster, finalises upstream headers
+ * (rewrites, header mutations, x-envoy-*), enforces the route / per-try timeouts and circuit
+ * breakers, retries per the retry policy with back-off, mirrors, and streams both bodies through
+ * undici with backpressure. Failures become Envoy's local replies and response flags.
+ */
+import type { Duplex } from 'node:stream';
+import { FilterStatus, type FactoryContext, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
+import type { ActiveStream } from '../conn_manager/active_stream.ts';
+import { fromUpstreamHeaders, getHeader, toFlatList } from '../common/header_utils.ts';
+import { LocalReplyBody } from '../common/local_reply.ts';
+import { ResponseFlag } from '../common/response_flags.ts';
+import { chance } from '../common/random.ts';
+import type { FormatContext } from '../common/formatter.ts';
+import { clusterStats } from './cluster_stats.ts';
+import { computeHashKey } from './hash_policy.ts';
+import { applyRequestHeaders, applyResponseHeaders, sendDirectResponse, sendNoRoute, sendRedirect } from './local_routes.ts';
+import { rewritePrefix, rewriteRegex, splitPath } from './redirect.ts';
+import type { ClusterChoice, RouteAction, RouteEntry } from './route_entry.ts';
+import { RetryState, type ResetReason } from './retry_state.ts';
+import { sendShadow } from './shadow_writer.ts';
+import { computeTimeouts, type Timeouts } from './timeouts.ts';
+import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
+import { RouterState } from './router_state.ts';
+
+const EMPTY = Buffer.alloc(0);
+/** Envoy's per_connection_buffer_limit_bytes default: beyond this a body is not kept for retries/shadows. */
+const BUFFER_LIMIT = 1024 * 1024;
+
+export class Router extends RouterState implements HttpFilter, UpstreamRequestOwner {
+  constructor(s: ActiveStream, ctx: FactoryContext) {
+    super(s, ctx);
+  }
+
+  decodeHeaders(headers: HeaderMap, endStream: boolean): FilterStatus {
+    const s = this.s;
+    const { route, vhost } = s.resolve();
+    if (!route) return sendNoRoute(s), FilterStatus.StopIteration;
+    if (route.directResponse) return sendDirectResponse(s, route), FilterStatus.StopIteration;
+    if (route.redirect) return sendRedirect(s, route, headers), FilterStatus.StopIteration;
+    const action = route.action;
+    if (!action) return sendNoRoute(s), FilterStatus.StopIteration;
+    if (s.upgradeType) {
+      const allowed = action.upgrades.get(s.upgradeType) ?? s.hcm.upgrades.get(s.upgradeType) ?? false;
+      if (!allowed) {
+        s.hcm.stats.rqWsOnNonWsRoute.inc();
+        s.streamInfo.responseCodeDetails = 'upgrade_failed';
+        s.sendLocalReply(403, '');
+        return FilterStatus.StopIteration;
+      }
+    }
+    this.route = route;
+    this.action = action;
+    const choice = action.pickCluster(headers, s.hcm.random);
+    this.choice = choice;
+    const cluster = choice.name ? this.ctx.clusterManager.get(choice.name) : undefined;
+    if (!cluster) {
+      s.hcm.stats.noCluster.inc();
+      s.streamInfo.responseCodeDetails = 'cluster_not_found';
+      s.sendLocalReply(action.clusterNotFoundCode, '', undefined, { responseFlag: ResponseFlag.NoClusterFound });
+      return FilterStatus.StopIteration;
+    }
+    this.cluster = cluster;
+    this.cstats = clusterStats(cluster);
+    s.streamInfo.upstreamCluster = cluster.name;
+    this.retry = new RetryState(action.retry ?? vhost?.retry, headers);
+    this.timeouts = computeTimeouts(action, headers, s.isGrpc, this.retry.policy?.perTryTimeoutMs ?? 0);
+    this.finalizeRequestHeaders(headers, route, action, choice, this.timeouts);
+    this.requestComplete = endStream;
+    this.keepBody = !endStream && (this.retry.enabled || action.mirrors.length > 0);
+    this.hashKey = action.hashPolicy.length ? computeHashKey(action.hashPolicy, headers, s.connection) : undefined;
+
+    this.releaseRequest = cluster.tryAcquire('requests');
+    if (!this.releaseRequest) {
+      this.cstats.rqPendingOverflow.inc();
+      s.streamInfo.responseCodeDetails = 'upstream_reset_before_response_started{overflow}';
+      s.sendLocalReply(503, LocalReplyBody.overflow, { 'x-envoy-overloaded': 'true' }, { responseFlag: ResponseFlag.UpstreamOverflow });
+      return FilterStatus.StopIteration;
+    }
+    for (const m of action.mirrors) if (chance(m.probability, s.hcm.random)) (this.pendingMirrors ??= []).push(m.cluster);
+    this.startAttempt();
+    // After the main attempt is dispatched, so neither timers nor shadows can delay it.
+    if (endStream) this.onRequestComplete();
+    return FilterStatus.StopIteration;
+  }
+
+  decodeData(chunk: Buffer, endStream: boolean): FilterStatus {
+    if (this.keepBody) {
+      this.bufferedBytes += chunk.length;
+      if (this.bufferedBytes > BUFFER_LIMIT) {
+        // Too big to replay: no retries or shadows with this body (Envoy does the same).
+        this.keepBody = false;
+        this.buffered = [];
+        this.retry.take = () => false;
+        this.pendingMirrors = undefined;
+      } else if (chunk.length) {
+        this.buffered.push(chunk);
+      }
+    }
+    const u = this.upstream;
+    if (u?.body && !u.aborted) {
+      if (chunk.length && !u.body.push(chunk)) this.s.readDisable(true);
+      if (endStream) u.body.push(null);
+    }
+    if (endStream) this.onRequestComplete();
+    return FilterStatus.StopIteration;
+  }
+
+  decodeTrailers(): FilterStatus {
+    // undici cannot send request trailers; the body ends here (gRPC clients do not send them).
+    return this.decodeData(EMPTY, true);
+  }
+
+  onBodyPull(): void {
+    this.s.readDisable(false);
+  }
+
+  private onRequestComplete(): void {
+    this.requestComplete = true;
+    const t = this.timeouts.globalMs;
+    if (t > 0 && !this.globalTimer && !this.finished) this.globalTimer = setTimeout(onGlobalTimeout, t, this);
+    if (this.upstream && !this.upstream.perTryTimer && this.timeouts.perTryMs > 0 && !this.upstream.done) this.armPerTry(this.upstream);
+    if (this.pendingMirrors) this.sendMirrors();
+    if (this.retryWhenComplete) {
+      this.retryWhenComplete = false;
+      this.startAttempt();
+    }
+  }
+
+  private sendMirrors(): void {
+    const mirrors = this.pendingMirrors!;
+    this.pendingMirrors = undefined;
+    const body = this.buffered.length ? Buffer.concat(this.buffered) : null;
+    for (const name of mirrors) {
+      sendShadow(this.ctx.clusterManager, name, this.method, this.path, this.upstreamHeaders, body, this.timeouts.globalMs);
+    }
+  }
+
+  // ---------- attempts ----------
+
+  startAttempt(): void {
+    const s = this.s;
+    const cluster = this.cluster!;
+    const host = cluster.chooseHost({ hashKey: this.hashKey, excludeHosts: this.retry.policy?.previousHosts ? this.triedHosts : undefined });
+    if (!host) {
+      s.streamInfo.responseCodeDetails = 'no_healthy_upstream';
+      this.finish();
+      s.sendLocalReply(503, LocalReplyBody.noHealthyUpstream, undefined, { responseFlag: ResponseFlag.NoHealthyUpstream });
+      return;
+    }
+    this.attempts++;
+    s.streamInfo.attemptCount = this.attempts;
+    s.streamInfo.upstreamHost = host;
+    (this.triedHosts ??= new Set()).add(host);
+    if (this.includeAttemptCount) this.setUpstreamHeader('x-envoy-attempt-count', String(this.attempts));
+    if (this.autoHost) this.setUpstreamHeader('host', host.address);
+    const u = new UpstreamRequest(this, host, this.attempts);
+    if (this.attempts > 1) u.releaseRetry = this.retryRelease;
+    this.retryRelease = undefined;
+    this.upstream = u;
+    let body: Buffer | BodySource | null = null;
+    if (this.requestComplete) {
+      body = this.buffered.length ? (this.buffered.length === 1 ? this.buffered[0] : Buffer.concat(this.buffered)) : null;
+      if (this.timeouts.perTryMs > 0) this.armPerTry(u);
+    } else {
+      body = u.body = new BodySource(this);
+      // Chunks that arrived before this attempt (e.g. during a fault delay) go first.
+      for (const c of this.buffered) u.body.push(c);
+    }
+    this.cstats!.rqTotal.inc();
+    this.cstats!.rqActive.inc();
+    this.upstreamActive = true;
+    const opts: import('undici').Dispatcher.DispatchOptions = {
+      method: this.method,
+      path: this.path,
+      headers: this.upstreamHeaders,
+      body,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    };
+    if (s.upgradeType) opts.upgrade = s.upgradeType;
+    try {
+      cluster.httpPool(host).dispatch(opts, u);
+    } catch (e) {
+      this.onUpstreamReset(u, 'connection failure', e as Error);
+    }
+  }
+
+  private armPerTry(u: UpstreamRequest): void {
+    u.perTryTimer = setTimeout(onPerTryTimeout, this.timeouts.perTryMs, this, u);
+  }
+
+  onPerTryTimeout(u: UpstreamRequest): void {
+    if (u !== this.upstream || u.headersReceived) return;
+    this.cstats!.rqPerTryTimeout.inc();
+    this.endAttempt(u, true);
+    if (this.tryRetry('per try timeout')) return;
+    this.timeoutReply();
+  }
+
+  onGlobalTimeout(): void {
+    this.globalTimer = undefined;
+    if (this.finished) return;
+    this.cstats!.rqTimeout.inc();
+    const u = this.upstream;
+    if (u) this.endAttempt(u, true);
+    if (this.retryTimer) clearTimeout(this.retryTimer), (this.retryTimer = undefined);
+    this.timeoutReply();
+  }
+
+  private timeoutReply(): void {
+    const s = this.s;
+    s.addResponseFlag(ResponseFlag.UpstreamRequestTimeout);
+    this.finish();
+    if (s.responseStarted) return s.resetStream();
+    s.streamInfo.responseCodeDetails = 'upstream_response_timeout';
+    s.sendLocalReply(504, LocalReplyBody.upstreamTimeout);
+  }
+
+  /** Decides whether to retry after a reset or retriable response; schedules it if so. */
+  private tryRetry(reason: ResetReason | number, grpcStatus?: number): boolean {
+    const r = this.retry;
+    const retriable = typeof reason === 'number' ? r.retriableResponse(reason, grpcStatus) : r.retriableReset(reason);
+    if (!retriable || this.s.responseStarted || this.finished) return false;
+    if (!this.requestComplete && !this.keepBody) return false;
+    if (!r.take()) {
+      this.cstats!.rqRetryLimitExceeded.inc();
+      this.s.addResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded);
+      return false;
+    }
+    const release = this.cluster!.tryAcquire('retries');
+    if (!release) {
+      this.cstats!.rqRetryOverflow.inc();
+      return false;
+    }
+    this.retryRelease = release;
+    this.cstats!.rqRetry.inc();
+    const delay = r.backoffMs(this.s.hcm.random);
+    this.retryTimer = setTimeout(onRetryTimer, delay, this);
+    return true;
+  }
+
+  onRetryTimer(): void {
+    this.retryTimer = undefined;
+    if (this.finished) return;
+    if (this.requestComplete) this.startAttempt();
+    else this.retryWhenComplete = true;
+  }
+
+  private endAttempt(u: UpstreamRequest, abort: boolean): void {
+    if (abort) u.abort();
+    else u.finish();
+    if (this.upstreamActive && u === this.upstream) {
+      this.upstreamActive = false;
+      this.cstats!.rqActive.dec();
+    }
+  }
+
+  // ---------- UpstreamRequestOwner ----------
+
+  onUpstreamHeaders(u: UpstreamRequest, status: number, raw: Record<string, string | string[] | undefined>): void {
+    if (u !== this.upstream) return;
+    const grpcStatusHdr = raw['grpc-status'];
+    const grpcStatus = grpcStatusHdr !== undefined ? Number(grpcStatusHdr) : undefined;
+    this.cluster!.reportResult?.(u.host, status < 500, status);
+    if (this.tryRetry(status, grpcStatus)) {
+      this.cstats!.response(status);
+      this.endAttempt(u, true);
+      return;
+    }
+    if (u.perTryTimer) clearTimeout(u.perTryTimer), (u.perTryTimer = undefined);
+    if (this.attempts > 1 && status < 500) this.cstats!.rqRetrySuccess.inc();
+    this.cstats!.response(status);
+    const s = this.s;
+    const h = fromUpstreamHeaders(raw, false);
+    h.set('x-envoy-upstream-service-time', String(Date.now() - u.startTime));
+    if (this.includeAttemptCountInResponse) h.set('x-envoy-attempt-count', String(this.attempts));
+    const ctx: FormatContext = { info: s.streamInfo, requestHeaders: s.requestHeaders, responseHeaders: h };
+    applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, ctx);
+    s.streamInfo.responseCodeDetails = 'via_upstream';
+    // A gRPC trailers-only response keeps its single HEADERS frame with END_STREAM.
+    this.trailersOnly = grpcStatus !== undefined;
+    s.encodeHeaders(status, h, this.trailersOnly);
+    if (this.trailersOnly) this.complete(u);
+  }
+
+  onUpstreamData(u: UpstreamRequest, chunk: Buffer): void {
+    if (u !== this.upstream || this.trailersOnly || this.finished) return;
+    if (!this.s.encodeData(chunk, false)) {
+      this.pausedUpstream = u;
+      u.pause();
+    }
+  }
+
+  onBelowWriteBufferLowWatermark(): void {
+    const u = this.pausedUpstream;
+    this.pausedUpstream = undefined;
+    u?.resume();
+  }
+
+  onUpstreamComplete(u: UpstreamRequest, trailers: Record<string, string | string[] | undefined>): void {
+    if (u !== this.upstream || this.finished) return;
+    this.complete(u);
+    if (this.trailersOnly) return;
+    let any = false;
+    for (const k in trailers) if (trailers[k] !== undefined) any = true;
+    if (any) this.s.encodeTrailers(fromUpstreamHeaders(trailers, false));
+    else this.s.encodeData(EMPTY, true);
+  }
+
+  private complete(u: UpstreamRequest): void {
+    this.endAttempt(u, !u.done);
+    this.finish();
+  }
+
+  onUpstreamReset(u: UpstreamRequest, reason: ResetReason, _err: Error): void {
+    if (u !== this.upstream || this.finished) return;
+    const s = this.s;
+    this.endAttempt(u, false);
+    if (reason === 'connection failure') this.cstats!.cxConnectFail.inc();
+    else this.cstats!.rqRxReset.inc();
+    this.cluster!.reportResult?.(u.host, false);
+    if (!u.headersReceived && this.tryRetry(reason)) return;
+    const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : ResponseFlag.UpstreamConnectionTermination;
+    this.finish();
+    if (s.responseStarted) {
+      s.addResponseFlag(flag);
+      return s.resetStream();
+    }
+    s.streamInfo.responseCodeDetails = `upstream_reset_before_response_started{${reason.replace(/ /g, '_')}}`;
+    s.sendLocalReply(503, LocalReplyBody.upstreamReset(reason), undefined, { responseFlag: flag });
+  }
+
+  onUpstreamUpgrade(u: UpstreamRequest, status: number, raw: Record<string, string | string[] | undefined>, socket: Duplex): void {
+    if (u !== this.upstream || this.finished) return void socket.destroy();
+    this.cstats!.response(status);
+    this.complete(u);
+    const h = fromUpstreamHeaders(raw, true);
+    applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, { info: this.s.streamInfo, requestHeaders: this.s.requestHeaders, responseHeaders: h });
+    this.s.streamInfo.responseCodeDetails = 'via_upstream';
+    if (this.s.upgrade) this.s.upgrade(socket, status, h);
+    else socket.destroy();
+  }
+
+  onResetStream(): void {
+    // Downstream went away: abort the upstream attempt (Envoy's upstream_rq_tx_reset).
+    if (this.upstream && !this.upstream.done) {
+      this.cstats?.rqTxReset.inc();
+      this.endAttempt(this.upstream, true);
+    }
+    this.finish();
+  }
+
+  onDestroy(): void {
+    if (this.upstream && !this.upstream.done && !this.s.upgradeType) this.endAttempt(this.upstream, true);
+    this.finish();
+  }
+
+  // ---------- headers ----------
+
+  private finalizeRequestHeaders(h: HeaderMap, route: RouteEntry, action: RouteAction, choice: ClusterChoice, t: Timeouts): void {
+    const s = this.s;
+    const full = getHeader(h, ':path') ?? '/';
+    let path = full;
+    if (action.prefixRewrite !== undefined && route.matchedPrefix !== undefined) {
+      const [p, q] = splitPath(full);
+      const cs = route.config.match?.case_sensitive !== false;
+      if (cs ? p.startsWith(route.matchedPrefix) : p.toLowerCase().startsWith(route.matchedPrefix.toLowerCase())) path = rewritePrefix(p, route.matchedPrefix, action.prefixRewrite) + q;
+    } else if (action.regexRewrite) {
+      path = rewriteRegex(full, action.regexRewrite.re, action.regexRewrite.substitution);
+    }
+    if (path !== full) {
+      h.set('x-envoy-original-path', full);
+      h.set(':path', path);
+    }
+    const hostRewrite = choice.hostRewriteLiteral ?? action.hostRewriteLiteral ?? (action.hostRewriteHeader ? getHeader(h, action.hostRewriteHeader) : undefined);
+    if (hostRewrite) h.set(':authority', hostRewrite);
+    applyRequestHeaders(route, choice.requestHeaders, h, { info: s.streamInfo, requestHeaders: h });
+    const expected = t.perTryMs > 0 ? t.perTryMs : t.globalMs;
+    if (expected > 0) h.set('x-envoy-expected-rq-timeout-ms', String(expected));
+    if (route.decoratorOperation && route.config.decorator?.propagate !== false) h.set('x-envoy-decorator-operation', route.decoratorOperation);
+    this.includeAttemptCount = route.vhost.config.include_request_attempt_count === true;
+    this.includeAttemptCountInResponse = route.vhost.config.include_attempt_count_in_response === true;
+    this.method = getHeader(h, ':method') ?? 'GET';
+    this.path = getHeader(h, ':path') ?? '/';
+    const authority = getHeader(h, ':authority') ?? '';
+    // Upgrade tokens are re-added by undici from `upgrade`; it rejects them as headers.
+    const flat = toFlatList(h, s.upgradeType ? UPGRADE_SKIP : undefined);
+    flat.push('host', authority);
+    this.upstreamHeaders = flat;
+    this.autoHost = action.autoHostRewrite;
+  }
+
+  private setUpstreamHeader(name: string, value: string): void {
+    const f = this.upstreamHeaders;
+    for (let i = 0; i < f.length; i += 2) if (f[i] === name) return void (f[i + 1] = value);
+    f.push(name, value);
+  }
+}
+
+const UPGRADE_SKIP = new Set(['upgrade', 'connection']);
+
+function onGlobalTimeout(r: Router): void {
+  r.onGlobalTimeout();
+}
+function onPerTryTimeout(r: Router, u: UpstreamRequest): void {
+  r.onPerTryTimeout(u);
+}
+function onRetryTimer(r: Router): void {
+  r.onRetryTimer();
+}
+
+export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+
+export const routerFilterFactory: HttpFilterFactory = {
+  create(_config, ctx) {
+    return (cb: StreamFilterCallbacks) => new Router(cb as ActiveStream, ctx);
+  },
+};

@@ -1,0 +1,145 @@
+/**
+ * The proxy process (Envoy's Server::InstanceImpl): owns stats, secrets, routes, clusters,
+ * listeners and the xDS manager; loads static resources, subscribes to ADS, runs Envoy's init
+ * sequence (clusters warm before listeners), serves the admin API, and drains on shutdown.
+ * With --concurrency the primary runs xDS and admin while workers (src/proxy/worker.ts) serve
+ * traffic; `role` says which part this instance plays.
+ */
+import { TYPE, type EnvoyJson } from '../xds/types.ts';
+import type { ParsedBootstrap } from './bootstrap.ts';
+import { StatsStore } from './stats/stats_store.ts';
+import { SecretManager } from './config/secret_manager.ts';
+import { RouteConfigProviderImpl } from './config/route_config_provider.ts';
+import { XdsManager, type ApplyResult } from './config/xds_manager.ts';
+import { subscribeAds, type AdsSubscription } from './config/ads_subscription.ts';
+import { ClusterManagerImpl } from './upstream/cluster_manager.ts';
+import { ListenerManager } from './listener/listener_manager.ts';
+import { loadNetworkFilters } from './filters/network/builtin.ts';
+import { log } from './logger.ts';
+
+export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
+const STATE_CODE: Record<ServerState, number> = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 };
+
+export interface ServerOptions {
+  bootstrap: ParsedBootstrap;
+  /** --drain-time-s in milliseconds (default 5000). */
+  drainMs: number;
+  role?: 'standalone' | 'primary' | 'worker';
+  concurrency?: number;
+  commandLine?: string[];
+  explicitProxy?: boolean;
+  /** Envoy's initial_fetch_timeout for the first CDS/LDS response (default 15 s). */
+  initialFetchTimeoutMs?: number;
+}
+
+export class ProxyServer {
+  readonly store = new StatsStore();
+  readonly secrets = new SecretManager();
+  readonly routes = new RouteConfigProviderImpl();
+  readonly clusters: ClusterManagerImpl;
+  readonly listeners: ListenerManager;
+  readonly xds: XdsManager;
+  readonly startTime = Date.now();
+  state: ServerState = 'PRE_INITIALIZING';
+  /** /healthcheck/fail sets this; /ready then answers 503. */
+  healthCheckFailed = false;
+  private ads?: AdsSubscription;
+  private readonly liveWaiters: (() => void)[] = [];
+
+  constructor(readonly opts: ServerOptions) {
+    const role = opts.role ?? 'standalone';
+    this.clusters = new ClusterManagerImpl(this.store, this.secrets);
+    this.listeners = new ListenerManager(
+      { store: this.store, secrets: this.secrets, ctx: { clusterManager: this.clusters, routes: this.routes, stats: this.store, node: opts.bootstrap.node as EnvoyJson } },
+      this.routes,
+      { drainMs: opts.drainMs, explicitProxy: opts.explicitProxy, bind: role !== 'primary' },
+    );
+    this.xds = new XdsManager(this.store, this.clusters, this.listeners, this.routes, this.secrets);
+    this.store.gauge('server.live');
+    this.store.gauge('server.concurrency').set(opts.concurrency ?? 1);
+    this.setState('PRE_INITIALIZING');
+  }
+
+  private setState(s: ServerState): void {
+    this.state = s;
+    this.store.gauge('server.state').set(STATE_CODE[s]);
+    this.store.gauge('server.live').set(s === 'LIVE' ? 1 : 0);
+  }
+
+  /** Loads static resources (throws on invalid ones: startup config errors are fatal) and starts xDS. */
+  async start(): Promise<void> {
+    await loadNetworkFilters();
+    const b = this.opts.bootstrap;
+    this.setState('INITIALIZING');
+    const load = (typeUrl: string, resources: EnvoyJson[]) => {
+      const upserts: [string, EnvoyJson][] = resources.map((r) => [r.name, r]);
+      const v = this.xds.validate(typeUrl, upserts);
+      if (!v.ok) throw new Error(`static_resources: ${v.error}`);
+      this.xds.apply(typeUrl, upserts, [], '', true);
+    };
+    load(TYPE.SECRET, b.secrets);
+    load(TYPE.CLUSTER, b.clusters);
+    const role = this.opts.role ?? 'standalone';
+    const fetchTimeout = this.opts.initialFetchTimeoutMs ?? 15_000;
+    const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, fetchTimeout).unref())]);
+    // Envoy: static clusters warm first, then CDS (and its EDS), then listeners (and their RDS).
+    await new Promise<void>((r) => this.clusters.whenWarm(r));
+    if (b.ads && role !== 'worker') {
+      const { AdsClient } = await import('../xds/client/index.ts');
+      const client = new AdsClient({ address: b.ads.address, node: b.node, mode: b.ads.mode });
+      this.ads = subscribeAds(client, this.xds, { cds: b.cdsAds, lds: b.ldsAds });
+      if (b.cdsAds) await bounded(this.ads.firstUpdate(TYPE.CLUSTER));
+      await new Promise<void>((r) => this.clusters.whenWarm(r));
+    }
+    load(TYPE.LISTENER, b.listeners);
+    if (this.ads && b.ldsAds) await bounded(this.ads.firstUpdate(TYPE.LISTENER));
+    await new Promise<void>((r) => this.listeners.whenWarm(r));
+    await this.listeners.listening();
+    this.setState('LIVE');
+    for (const w of this.liveWaiters.splice(0)) w();
+  }
+
+  whenLive(): Promise<void> {
+    return this.state === 'LIVE' ? Promise.resolve() : new Promise((r) => this.liveWaiters.push(r));
+  }
+
+  /** The programmatic config API (see XdsManager.setState). */
+  setResources(typeUrl: string, resources: EnvoyJson[], version: string): ApplyResult {
+    return this.xds.setState(typeUrl, resources, version);
+  }
+
+  uptimeSeconds(): number {
+    return Math.floor((Date.now() - this.startTime) / 1000);
+  }
+
+  /** Refreshes gauges computed on scrape. */
+  refreshServerStats(): void {
+    this.store.gauge('server.uptime').set(this.uptimeSeconds());
+    this.store.gauge('server.memory_allocated').set(process.memoryUsage().heapUsed);
+    this.store.gauge('server.memory_heap_size').set(process.memoryUsage().heapTotal);
+    let cx = 0;
+    for (const l of this.listeners.active.values()) cx += l.connectionCount();
+    this.store.gauge('server.total_connections').set(cx);
+  }
+
+  /** /drain_listeners: drain every listener (stop accepting unless graceful keeps them open for drain time). */
+  async drainListeners(graceful: boolean): Promise<void> {
+    if (graceful) {
+      this.setState('DRAINING');
+      await this.listeners.drainAll(this.opts.drainMs, false);
+    }
+    await this.listeners.drainAll(graceful ? 0 : this.opts.drainMs, true);
+  }
+
+  /**
+   * Shutdown (SIGTERM, /quitquitquit): stop accepting, let in-flight work finish within the
+   * drain time, then close upstream pools and the xDS stream.
+   */
+  async shutdown(drainMs = this.opts.drainMs): Promise<void> {
+    this.setState('DRAINING');
+    log.debug(`draining listeners for up to ${drainMs} ms`);
+    await this.listeners.drainAll(drainMs, true);
+    this.ads?.close();
+    await this.clusters.shutdown();
+  }
+}
