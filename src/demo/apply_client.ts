@@ -87,7 +87,11 @@ export function checkLocally(files: readonly InputFile[], op: Operation): LocalC
     const entries = op === 'apply' ? loadText(f.text, { file: f.name }) : parseDocuments(f.text, { file: f.name });
     for (const e of entries) {
       for (const err of e.errors) (isError(err) ? out.errors : out.warnings).push(err);
-      if (e.config) out.resources.set(resourceLabel(e.config.kind, e.config.metadata.namespace, e.config.metadata.name), f.name);
+      if (!e.config) continue;
+      const label = resourceLabel(e.config.kind, e.config.metadata.namespace, e.config.metadata.name);
+      const prev = out.resources.get(label);
+      if (prev !== undefined) out.warnings.push({ file: f.name, kind: e.config.kind, namespace: e.config.metadata.namespace, name: e.config.metadata.name, path: '', message: `also in ${prev}: the last one wins`, severity: 'warning' });
+      out.resources.set(label, f.name);
     }
   }
   return out;
@@ -124,8 +128,9 @@ function describeCode(code: string): string {
 }
 
 /** POST `body` as application/yaml to `<base>/apis/v1/<op>`. Rejects with UnreachableError when nothing answers. */
-export function post(base: string, op: Operation, body: string, timeoutMs = 30_000): Promise<HttpAnswer> {
-  const url = `${base}/apis/v1/${op}`;
+export function post(base: string, op: Operation, body: string, file?: string, timeoutMs = 30_000): Promise<HttpAnswer> {
+  // ?file= lets the control plane name the file in its messages (and in what it stores).
+  const url = `${base}/apis/v1/${op}${file ? `?file=${encodeURIComponent(file)}` : ''}`;
   return new Promise((resolvePost, reject) => {
     let req;
     try {
@@ -189,10 +194,10 @@ export async function runApply(o: RunOptions): Promise<RunResult> {
   const body = input.files.map((f) => f.text.replace(/\s*$/, '\n')).join('---\n');
   let answer: HttpAnswer;
   try {
-    answer = await post(cp.url, o.op, body);
+    answer = await post(cp.url, o.op, body, input.files.length === 1 ? input.files[0]!.name : undefined);
   } catch (e) {
     if (!(e instanceof UnreachableError)) throw e;
-    const why = cp.stale ? ` (found in ${cp.from}, but that demo is no longer running)` : '';
+    const why = cp.stale ? ` (found in ${cp.from}, but that demo is no longer running)` : cp.from.startsWith('$') ? ` (from ${cp.from})` : '';
     return fail(`${e.message}${why}: start one with \`npx tsmesh demo\`, or say where it is with --controlplane <url> or $TSMESH_CONTROLPLANE`);
   }
   const json = parseJson(answer.body);
@@ -205,7 +210,9 @@ export async function runApply(o: RunOptions): Promise<RunResult> {
   const errors = serverErrors(answer, json).map((e) => withFile(e, local.resources));
   res.err.push(...errors);
   if (answer.status === 404 && o.op === 'delete') return fail(`nothing deleted: not found on the control plane at ${cp.url}`);
-  return fail(answer.status === 400 ? `nothing ${pastTense(o.op)}: the control plane rejected it (${errors.length} error(s))` : `nothing ${pastTense(o.op)}: ${cp.url} answered HTTP ${answer.status}`);
+  // 400 invalid, 409 conflict (e.g. the resource sits in a multi-document file): rejected as a whole.
+  const rejected = answer.status === 400 || answer.status === 409;
+  return fail(rejected ? `nothing ${pastTense(o.op)}: the control plane rejected it (${errors.length} error(s))` : `nothing ${pastTense(o.op)}: ${cp.url} answered HTTP ${answer.status}`);
 }
 
 function pastTense(op: Operation): string {
@@ -235,12 +242,18 @@ function serverErrors(a: HttpAnswer, json: Record<string, any> | undefined): str
  */
 export function withFile(error: string, resources: Map<string, string>): string {
   for (const [label, file] of resources) {
-    const at = error.indexOf(`${label}:`);
-    if (at < 0) continue;
+    // The label as a whole word: followed by ":" or " " ("... not found"), not "reviews-v2".
+    const m = new RegExp(`${escapeRegExp(label)}(?=[: ]|$)`).exec(error);
+    if (!m) continue;
+    const at = m.index;
     if (error.startsWith(`${file}:`)) return error;
     return `${file}: ${error.slice(at)}`;
   }
   return error;
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function readAllStdin(): Promise<string> {

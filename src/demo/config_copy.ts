@@ -72,11 +72,11 @@ export function displayPath(file: string): string {
 }
 
 /**
- * The file a resource lives in: `<kind>.<namespace>.<name>.yaml` (lowercase kind; `_` for the
- * namespace of cluster-scoped kinds). Namespaces and kinds have no dots, so the name is unique.
+ * The file a resource lives in: `<kind>-<namespace>-<name>.yaml`, lowercase, the name the
+ * control plane's apply API gives a new resource (it rewrites an existing one in place).
  */
 export function resourceFileName(c: Pick<Config, 'kind' | 'metadata'>): string {
-  return `${c.kind.toLowerCase()}.${c.metadata.namespace || '_'}.${c.metadata.name}.yaml`;
+  return `${c.kind}-${c.metadata.namespace}-${c.metadata.name}.yaml`.toLowerCase();
 }
 
 /** The YAML text of one resource as the control plane should read it (origin dropped, namespace explicit). */

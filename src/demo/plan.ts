@@ -32,6 +32,8 @@ export interface PlanOptions {
 export interface PodPlan {
   slot: PodSlot;
   launch: AppLaunch;
+  /** Container ports some Service sends traffic to: the sidecar's inbound listeners (pod IP). */
+  inboundPorts: number[];
 }
 
 export interface DemoPlan {
@@ -125,6 +127,7 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
 
   const byName = new Map(configs.filter((c) => c.kind === 'Deployment').map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
   const pods: PodPlan[] = [];
+  const busyPods: string[] = [];
   for (const slot of allocatePods(deployments)) {
     const launch = appLaunch(byName.get(`${slot.deployment.namespace}/${slot.deployment.name}`)!, slot, o.repoRoot);
     if ('error' in launch) {
@@ -134,16 +137,47 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
     for (const p of podPorts(slot)) {
       const c = await checkPort(p.host, p.port);
       if (!c.free) {
-        errors.push(`${slot.name}: ${describeBindProblem(p.host, p.port, c.code)}`);
+        if (c.code === 'EADDRINUSE') busyPods.push(`${p.host}:${p.port}`);
+        else errors.push(`${slot.name}: ${describeBindProblem(p.host, p.port, c.code)}`);
         break;
       }
     }
-    pods.push({ slot, launch });
+    pods.push({ slot, launch, inboundPorts: inboundPorts(configs, slot) });
   }
+  // Usually all of them at once: another demo holds the pod addresses. Say it once.
+  if (busyPods.length === 1) errors.push(describeBindProblem(...splitHostPort(busyPods[0]!), 'EADDRINUSE'));
+  if (busyPods.length > 1) errors.push(`${busyPods.length} pod addresses are in use (${busyPods[0]}, ${busyPods[1]}${busyPods.length > 2 ? ', ...' : ''}): is another tsmesh demo running? Stop it with Ctrl-C first; two demos cannot share the pod addresses`);
   if (errors.length > 0) return { ok: false, exitCode: 1, errors };
 
   return {
     ok: true,
     plan: { configs, notes, xdsPort: xds.port, httpPort: http.port, gatewayAdminPort: admin.port, gatewayPorts: gw, gatewayPort, pods, usingSample },
   };
+}
+
+/**
+ * The container ports that Services selecting this pod target (Istio builds inbound listeners
+ * for those only): a numeric targetPort, a named one resolved through the container's ports,
+ * or the Service port when targetPort is absent.
+ */
+export function inboundPorts(configs: readonly Config[], slot: PodSlot): number[] {
+  const d = slot.deployment;
+  const out = new Set<number>();
+  for (const c of configs) {
+    if (c.kind !== 'Service' || c.metadata.namespace !== d.namespace) continue;
+    const sel = c.spec?.selector;
+    if (!sel || typeof sel !== 'object' || Object.keys(sel).length === 0) continue;
+    if (!Object.entries(sel as Record<string, unknown>).every(([k, v]) => d.labels[k] === v)) continue;
+    for (const p of Array.isArray(c.spec?.ports) ? c.spec.ports : []) {
+      const tp = p?.targetPort ?? p?.port;
+      const n = typeof tp === 'string' && !/^\d+$/.test(tp) ? d.ports[tp] : Number(tp);
+      if (n && Number.isInteger(n) && d.containerPorts.includes(n)) out.add(n);
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}
+
+function splitHostPort(hp: string): [string, number] {
+  const i = hp.lastIndexOf(':');
+  return [hp.slice(0, i), Number(hp.slice(i + 1))];
 }

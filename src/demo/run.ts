@@ -13,7 +13,7 @@ import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from './ports.ts';
 import { Progress } from './progress.ts';
 import { httpProbe, tcpProbe, waitReady, type Probe } from './readiness.ts';
 import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoState } from './state.ts';
-import { Supervisor, type ManagedProcess } from './supervisor.ts';
+import { Supervisor, lastWarning, type ManagedProcess } from './supervisor.ts';
 import { nextSteps } from './summary.ts';
 
 export interface Command {
@@ -253,8 +253,10 @@ class Demo {
     }
     if (this.isStopping) return false;
     const culprit = procs.find((p) => !p.running) ?? procs.at(-1)!;
-    progress.fail(label, r.reason, displayPath(culprit.logFile));
-    void this.finish(1);
+    // A timeout alone says little; the proxy's last complaint (a NACK...) usually says why.
+    const hint = culprit.running ? lastWarning(culprit.logFile) : undefined;
+    progress.fail(label, hint ? `${r.reason}; its log says: ${hint}` : r.reason, displayPath(culprit.logFile));
+    // The caller stops everything once its siblings have settled, so every failure gets its line.
     return false;
   }
 
@@ -293,7 +295,14 @@ class Demo {
     const app = this.spawn(slot.name, { command: launch.command, args: launch.args }, `${slot.name}.app`, launch.env);
     const proxy = this.spawn(`${slot.name} sidecar`, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1']), `${slot.name}.sidecar`);
     const appProbe = launch.healthPath ? httpProbe(`http://${slot.appIP}:${launch.port}${launch.healthPath}`) : tcpProbe(slot.appIP, launch.port);
-    return this.ready(slot.name, progress, [app, proxy], [appProbe, httpProbe(`http://${slot.appIP}:${SIDECAR_ADMIN_PORT}/ready`)], this.t.podMs, `(${slot.podIP}) ready`);
+    // In the mesh means: app up, proxy configured, and its listeners bound (a NACKed listener is not).
+    const probes = [
+      appProbe,
+      httpProbe(`http://${slot.appIP}:${SIDECAR_ADMIN_PORT}/ready`),
+      tcpProbe(slot.appIP, SIDECAR_OUTBOUND_PORT),
+      ...pod.inboundPorts.map((port) => tcpProbe(slot.podIP, port)),
+    ];
+    return this.ready(slot.name, progress, [app, proxy], probes, this.t.podMs, `(${slot.podIP}) ready`);
   }
 
   private async startGateway(plan: DemoPlan, progress: Progress): Promise<ManagedProcess | undefined> {

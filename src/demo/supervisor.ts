@@ -4,7 +4,7 @@
  * signalled so that anything a child forks goes too, and nothing outlives the demo.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface ProcessSpec {
@@ -162,9 +162,7 @@ function sleep(ms: number): Promise<void> {
 /** The last non-empty line of a log file (read from its last 8 KiB), or undefined. */
 export function lastLogLine(file: string): string | undefined {
   try {
-    const size = statSync(file).size;
-    const buf = readFileSync(file);
-    const text = buf.subarray(Math.max(0, size - 8192)).toString('utf8');
+    const text = readFileSync(file).subarray(-8192).toString('utf8');
     const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
     // A stack trace's first line says more than its last frame.
     const errLine = [...lines].reverse().find((l) => /^\w*Error\b|^error\b|EADDR|ECONN/i.test(l));
@@ -173,4 +171,20 @@ export function lastLogLine(file: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The last log line that looks like a complaint (warning, error, NACK), shortened; or undefined. */
+export function lastWarning(file: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').slice(-16384);
+  } catch {
+    return undefined;
+  }
+  const line = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => /warn|error|NACK|reject|fail/i.test(l))
+    .at(-1);
+  return line && line.length > 240 ? `${line.slice(0, 240)}…` : line;
 }

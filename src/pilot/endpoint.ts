@@ -85,7 +85,8 @@ function localityEntry(eps: Endpoint[]): LocalityGroup {
   if (l.region) loc.region = l.region;
   if (l.zone) loc.zone = l.zone;
   if (l.subzone) loc.sub_zone = l.subzone;
-  if (Object.keys(loc).length > 0) json.locality = loc;
+  // Always present, even empty: gRPC's xDS client rejects a LocalityLbEndpoints without one.
+  json.locality = loc;
   json.lb_endpoints = sorted.map(lbEndpoint);
   // gRPC clients drop localities without a weight; Envoy honours it under locality-weighted LB.
   json.load_balancing_weight = sorted.reduce((s, e) => s + (e.weight || 1), 0);

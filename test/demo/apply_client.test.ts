@@ -54,6 +54,7 @@ test('apply: one POST of every file as multi-document YAML, and the applied list
   assert.equal(seen[0]!.path, '/apis/v1/apply');
   assert.equal(seen[0]!.contentType, 'application/yaml');
   assert.match(seen[0]!.body, /weight: 50[\s\S]*\n---\n[\s\S]*name: productpage/);
+  assert.match(r.err.join('\n'), /^warning: \S*virtual-service-all-v1\.yaml: VirtualService default\/reviews: also in \S*virtual-service-reviews-50-v3\.yaml: the last one wins$/m);
 });
 
 test('apply: the server rejects; every error is printed with our file name, exit 1', async () => {
@@ -64,6 +65,7 @@ test('apply: the server rejects; every error is printed with our file name, exit
   const r = await runApply({ op: 'apply', paths: [file], controlplane: base, env, cwd: dir });
   assert.equal(r.code, 1);
   assert.equal(seen.length, 1);
+  assert.match(seen[0]!.path, /^\/apis\/v1\/apply\?file=[^&]*v9\.yaml$/, 'one file: the control plane is told its name');
   assert.match(r.err[0]!, /v9\.yaml: VirtualService default\/reviews: spec\.http\[0\]\.route\[1\]\.destination\.subset: Referenced host\+subset/);
   assert.match(r.err.at(-1)!, /nothing applied: the control plane rejected it \(1 error\(s\)\)/);
 });
@@ -110,7 +112,7 @@ test('delete: posts to /apis/v1/delete; 404 is an error naming what was not foun
   const r = await runApply({ op: 'delete', paths: [file], controlplane: base, env, cwd: dir });
   assert.equal(r.code, 0);
   assert.deepEqual(r.out, ['deleted VirtualService default/reviews']);
-  assert.equal(seen[0]!.path, '/apis/v1/delete');
+  assert.match(seen[0]!.path, /^\/apis\/v1\/delete\?file=[^&]*virtual-service-reviews-50-v3\.yaml$/);
   answer = () => ({ status: 404, json: { errors: ['VirtualService default/reviews: not found'] } });
   const nf = await runApply({ op: 'delete', paths: [file], controlplane: base, env, cwd: dir });
   assert.equal(nf.code, 1);
@@ -144,4 +146,6 @@ test('withFile puts our file in front of the server message', () => {
   assert.equal(withFile('request: VirtualService default/reviews: spec.x: bad', m), 'a.yaml: VirtualService default/reviews: spec.x: bad');
   assert.equal(withFile('a.yaml: VirtualService default/reviews: spec.x: bad', m), 'a.yaml: VirtualService default/reviews: spec.x: bad');
   assert.equal(withFile('something else', m), 'something else');
+  assert.equal(withFile('VirtualService default/reviews not found', m), 'a.yaml: VirtualService default/reviews not found');
+  assert.equal(withFile('VirtualService default/reviews-v2: bad', m), 'VirtualService default/reviews-v2: bad');
 });

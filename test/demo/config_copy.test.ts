@@ -25,9 +25,9 @@ test('our sample: the top-level files only, one file per resource, each reading 
   assert.equal(files.length, loaded.configs.length);
   // 4 Services, 4 ServiceAccounts, 6 Deployments, Gateway + VirtualService, 4 DestinationRules.
   assert.equal(files.length, 20);
-  assert.ok(existsSync(join(out, 'gateway.default.bookinfo-gateway.yaml')));
-  assert.ok(existsSync(join(out, 'deployment.default.reviews-v2.yaml')));
-  assert.ok(existsSync(join(out, 'serviceaccount.default.bookinfo-reviews.yaml')));
+  assert.ok(existsSync(join(out, 'gateway-default-bookinfo-gateway.yaml')));
+  assert.ok(existsSync(join(out, 'deployment-default-reviews-v2.yaml')));
+  assert.ok(existsSync(join(out, 'serviceaccount-default-bookinfo-reviews.yaml')));
   const byKey = new Map(loaded.configs.map((c) => [configKey(c), c]));
   for (const f of files) {
     const back = loadText(readFileSync(f, 'utf8'), { file: f });
@@ -37,14 +37,14 @@ test('our sample: the top-level files only, one file per resource, each reading 
     assert.equal(join(out, resourceFileName(c)), f);
     assert.deepEqual(c.spec, byKey.get(configKey(c))!.spec);
   }
-  assert.match(readFileSync(join(out, 'gateway.default.bookinfo-gateway.yaml'), 'utf8'), /^# copied by tsmesh demo from .*bookinfo-gateway\.yaml \(document 0\)/);
+  assert.match(readFileSync(join(out, 'gateway-default-bookinfo-gateway.yaml'), 'utf8'), /^# copied by tsmesh demo from .*bookinfo-gateway\.yaml \(document 0\)/);
 });
 
 test('writeConfigDir replaces what an earlier run left', () => {
   const out = join(dir, 'replace');
   const loaded = loadConfigSources(sampleSources(repoRoot));
   writeConfigDir(out, loaded.configs);
-  writeFileSync(join(out, 'virtualservice.default.left-over.yaml'), 'x: 1\n');
+  writeFileSync(join(out, 'virtualservice-default-left-over.yaml'), 'x: 1\n');
   writeConfigDir(out, loaded.configs.slice(0, 2));
   assert.equal(readdirSync(out).length, 2);
 });

@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { makePlan } from '../../src/demo/plan.ts';
+import type { Config } from '../../src/api/types.ts';
+import { inboundPorts, makePlan } from '../../src/demo/plan.ts';
 import { freePort } from '../../src/demo/ports.ts';
 import { startDemo, type Launcher } from '../../src/demo/run.ts';
 import { readState } from '../../src/demo/state.ts';
@@ -73,7 +74,7 @@ test('starts control plane, 6 pods with sidecars and the gateway; stops them all
   assert.ok(out.text.indexOf('✔ reviews-v3') < out.text.indexOf('✔ istio-ingressgateway'));
   // --port moved the demo's copy of our sample Gateway, and said so.
   assert.match(out.text, new RegExp(`--port ${p.port}: the demo's copy of Gateway default/bookinfo-gateway listens on ${p.port} instead of 8080`));
-  assert.match(readFileSync(join(stateDir, 'config', 'gateway.default.bookinfo-gateway.yaml'), 'utf8'), new RegExp(`number: ${p.port}`));
+  assert.match(readFileSync(join(stateDir, 'config', 'gateway-default-bookinfo-gateway.yaml'), 'utf8'), new RegExp(`number: ${p.port}`));
   assert.match(readFileSync(join(repoRoot, 'samples/bookinfo/config/bookinfo-gateway.yaml'), 'utf8'), /number: 8080/);
   // The summary: URLs and next commands.
   assert.ok(out.text.includes(`http://127.0.0.1:${p.port}/productpage`));
@@ -144,6 +145,21 @@ test('a control plane that never gets ready times out with its log', async () =>
   for (const proc of demo.supervisor.list()) assert.equal(alive(proc.pid), false);
 });
 
+test('a proxy whose listeners never bind times out, quoting its last complaint', async () => {
+  const p = await ports();
+  const out = new Capture();
+  process.env.FAKE_PROXY_NACK = 'router~';
+  try {
+    const demo = startDemo({ repoRoot, ...p, stateDir: join(dir, 'nack'), out, launcher: fakes(p.port), timeouts: { gatewayMs: 700 } });
+    assert.equal(await demo.started, undefined);
+    assert.equal(await demo.exitCode, 1);
+    assert.match(out.text, new RegExp(`✖ istio-ingressgateway failed: not ready after 1s \\(waiting for a listener on 127\\.0\\.0\\.1:${p.port}\\); its log says: \\[warning\\] xDS Listener rejected \\(NACK\\): listener 0\\.0\\.0\\.0_8080: unknown network filter type, log at \\S+istio-ingressgateway\\.log`));
+    for (const proc of demo.supervisor.list()) assert.equal(alive(proc.pid), false);
+  } finally {
+    delete process.env.FAKE_PROXY_NACK;
+  }
+});
+
 test('a busy gateway port: a clear error that says how to pick another, nothing started', async () => {
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
@@ -199,6 +215,21 @@ test("Istio's own files: accepted; --port must match the user's Gateway (their f
     'reviews-v2=Bookinfo reviews v2',
     'reviews-v3=Bookinfo reviews v3',
   ]);
+});
+
+test('inbound ports: the container ports that Services selecting the pod target', async () => {
+  const r = await makePlan({ repoRoot, port: await freePort('127.0.0.1'), xdsPort: await freePort('127.0.0.1'), httpPort: await freePort('127.0.0.1') });
+  assert.ok(r.ok, JSON.stringify(r));
+  assert.deepEqual(r.plan.pods.map((x) => [x.slot.name, x.inboundPorts]), [
+    ['details-v1', [9080]], ['productpage-v1', [9080]], ['ratings-v1', [9080]], ['reviews-v1', [9080]], ['reviews-v2', [9080]], ['reviews-v3', [9080]],
+  ]);
+  const slot = r.plan.pods[0]!.slot;
+  const svc = (ports: unknown[], selector: Record<string, string> = { app: 'details' }) =>
+    ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 's', namespace: 'default' }, spec: { selector, ports } }) as Config;
+  const d = { ...slot, deployment: { ...slot.deployment, ports: { http: 9080, grpc: 7070 }, containerPorts: [7070, 9080] } };
+  assert.deepEqual(inboundPorts([svc([{ port: 80, targetPort: 'grpc' }, { port: 9080 }])], d), [7070, 9080]);
+  assert.deepEqual(inboundPorts([svc([{ port: 80, targetPort: 9080 }], { app: 'reviews' })], d), []);
+  assert.deepEqual(inboundPorts([svc([{ port: 80, targetPort: 1234 }])], d), []);
 });
 
 test('a config with an invalid resource stops the demo before anything starts', async () => {

@@ -7,16 +7,17 @@
  *   catch-all virtual host the outbound traffic policy asks for;
  * - `"<host>:<port>"` (or Istio's `outbound|<port>||<host>`): one virtual host for one service,
  *   as proxyless gRPC clients ask for it;
- * - `"http.<port>"` / `"https.<port>.<server>..."`: a gateway's routes (see gateway.ts).
+ * - `"http.<port>"` / `"https.<port>.<portName>.<gateway>.<ns>"`: a router's routes, built by
+ *   src/pilot/gateway/route.ts from the same merged servers its listeners use.
  */
 import type { Service } from '../../registry/model.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
+import { buildGatewayRouteConfiguration, parseGatewayRouteName } from '../gateway/route.ts';
 import { expandClientHost } from '../host.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { servicesForProxy, sidecarScopeFor } from '../visibility.ts';
 import { hostsWithoutService, MESH_GATEWAY, virtualServicesForHost, virtualServicesForProxy, type VirtualService } from '../virtualservice/index.ts';
 import { parseClusterName } from './destination.ts';
-import { buildGatewayRouteConfiguration, isGatewayRouteName } from './gateway.ts';
 import { buildDefaultRoute, buildVirtualServiceRoutes, DEFAULT_ROUTE_NAME, type RouteOptions } from './http_route.ts';
 import { catchAllVirtualHost, dedupeDomains, hostDomains, serviceDomains } from './virtual_host.ts';
 
@@ -33,7 +34,7 @@ export function isHttpPort(protocol: string): boolean {
 /** The RouteConfiguration called `routeName` for `proxy`, or undefined if the name means nothing. */
 export function buildRouteConfiguration(push: PushContext, proxy: Proxy, routeName: string): EnvoyJson | undefined {
   if (/^\d+$/.test(routeName)) return buildSidecarOutbound(push, proxy, Number(routeName));
-  if (isGatewayRouteName(routeName)) return buildGatewayRouteConfiguration(push, proxy, routeName);
+  if (parseGatewayRouteName(routeName)) return buildGatewayRouteConfiguration(push, proxy, routeName);
   const single = parseSingleHostName(routeName);
   if (single) return buildSingleHost(push, proxy, routeName, single.host, single.port);
   return undefined;

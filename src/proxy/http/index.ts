@@ -10,3 +10,9 @@ export { registerHttpFilter, httpFilterFactory, registeredHttpFilters } from './
 export { compileRouteConfig, type CompiledRouteConfig } from './router/route_config.ts';
 export { ResponseFlag, formatResponseFlags } from './common/response_flags.ts';
 export { seededRandom } from './common/random.ts';
+
+import { registerNetworkFilter } from '../filters/network/registry.ts';
+import { httpConnectionManagerFactory as hcmFactory, HCM_TYPE_URL as HCM_URL } from './conn_manager/conn_manager.ts';
+
+// The core's listener manager finds the HCM by type URL in its network filter registry.
+registerNetworkFilter(HCM_URL, hcmFactory);

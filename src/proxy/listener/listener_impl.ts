@@ -183,7 +183,7 @@ export class ListenerImpl {
       if (san) info.peerCertificateUris = san.split(', ').filter((s) => s.startsWith('URI:')).map((s) => s.slice(4));
       this.runFilters(chain, secure, info);
     });
-    socket.resume();
+    // No socket.resume() here: the TLS wrap owns the handle now and reads by itself.
   }
 
   private runFilters(chain: BuiltChain, socket: Socket, info: ConnectionInfo): void {

@@ -74,6 +74,12 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.runDecodeHeaders(endStream);
   }
 
+  /** Route-level idle_timeout replaces the HCM's stream_idle_timeout (0 disables). */
+  setIdleTimeout(ms: number): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = ms > 0 && !this.destroyed ? setTimeout(onIdleTimeout, ms, this) : undefined;
+  }
+
   /** Codec: a request body chunk. */
   decodeData(chunk: Buffer, endStream: boolean): void {
     if (this.destroyed) return;

@@ -20,6 +20,10 @@ const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 type Codec = 'h1' | 'h2' | 'sniff';
 
+function resumeSocket(s: Socket): void {
+  if (!s.destroyed) s.resume();
+}
+
 function chooseCodec(hcm: HcmConfig, socket: Socket, info: ConnectionInfo): Codec {
   if (hcm.codecType === 'HTTP1') return 'h1';
   if (hcm.codecType === 'HTTP2') return 'h2';
@@ -43,12 +47,18 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
     const hcm = compileHcmConfig(typedConfig, ctx);
     let h1: ReturnType<typeof createHttp1Server> | undefined;
     let h2: ReturnType<typeof createHttp2Server> | undefined;
+    // Listeners hand sockets over paused (pauseOnConnect, inspectors); the codec's own reader
+    // is attached by 'connection', so flowing is restored only after that, never before.
     const toH1 = (s: Socket): void => {
       hcm.stats.cxHttp1Total.inc();
       (h1 ??= createHttp1Server(hcm)).emit('connection', s);
+      if (s.isPaused()) s.resume();
     };
     const toH2 = (s: Socket): void => {
       (h2 ??= createHttp2Server(hcm)).emit('connection', s);
+      // node's h2 session replays bytes already buffered in the JS stream on the next tick;
+      // resuming only after that keeps the connection preface first (else: bad client magic).
+      if (s.isPaused()) setImmediate(resumeSocket, s);
     };
 
     return (socket: Socket, info: ConnectionInfo): void => {
@@ -86,13 +96,10 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
         socket.pause();
         socket.unshift(seen);
         if (v === 'h2') toH2(socket);
-        else {
-          toH1(socket);
-          // We paused it explicitly; node's parser only re-attaches a 'data' listener.
-          socket.resume();
-        }
+        else toH1(socket);
       };
       socket.on('data', onData);
+      socket.resume();
     };
   },
 };

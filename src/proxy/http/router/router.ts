@@ -51,6 +51,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     }
     this.route = route;
     this.action = action;
+    if (action.idleTimeoutMs !== undefined) s.setIdleTimeout(action.idleTimeoutMs);
     const choice = action.pickCluster(headers, s.hcm.random);
     this.choice = choice;
     const cluster = choice.name ? this.ctx.clusterManager.get(choice.name) : undefined;

@@ -18,22 +18,28 @@ export function shadowAuthority(authority: string): string {
 
 /** Discards everything; one per shadow request so timers and releases stay per request. */
 class ShadowHandler implements Dispatcher.DispatchHandler {
-  constructor(private readonly release: (() => void) | undefined, private readonly timer: NodeJS.Timeout | undefined, private readonly onStatus: (s: number) => void) {}
-  controller?: Dispatcher.DispatchController;
-  onRequestStart(c: Dispatcher.DispatchController): void {
-    this.controller = c;
+  abortFn?: (err?: Error) => void;
+  private finished = false;
+  constructor(private readonly release: (() => void) | undefined, public timer: NodeJS.Timeout | undefined, private readonly onStatus: (s: number) => void) {}
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
   }
-  onResponseStart(_c: Dispatcher.DispatchController, status: number): void {
+  onHeaders(status: number): boolean {
     if (status >= 200) this.onStatus(status);
+    return true;
   }
-  onResponseData(): void {}
-  onResponseEnd(): void {
+  onData(): boolean {
+    return true;
+  }
+  onComplete(): void {
     this.done();
   }
-  onResponseError(): void {
+  onError(): void {
     this.done();
   }
   private done(): void {
+    if (this.finished) return;
+    this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.release?.();
   }
@@ -53,10 +59,12 @@ export function sendShadow(cm: ClusterManager, clusterName: string, method: stri
   stats.rqTotal.inc();
   const h = headers.slice();
   for (let i = 0; i < h.length; i += 2) if (h[i] === 'host') h[i + 1] = shadowAuthority(h[i + 1]);
-  let handler: ShadowHandler;
-  const timer = timeoutMs > 0 ? setTimeout(() => handler.controller?.abort(new Error('shadow timeout')), timeoutMs) : undefined;
-  timer?.unref();
-  handler = new ShadowHandler(release, timer, (s) => stats.response(s));
+  const handler = new ShadowHandler(release, undefined, (s) => stats.response(s));
+  if (timeoutMs > 0) {
+    handler.timer = setTimeout(() => handler.abortFn?.(new Error('shadow timeout')), timeoutMs);
+    handler.timer.unref();
+  }
+  const timer = handler.timer;
   try {
     cluster.httpPool(host).dispatch({ method, path, headers: h, body, headersTimeout: 0, bodyTimeout: 0 }, handler);
   } catch {

@@ -41,13 +41,40 @@ export function resetReasonOf(err: Error & { code?: string }, headersSentUpstrea
   return 'connection termination';
 }
 
+type RawHeaders = Buffer[] | string[] | Record<string, string | string[]> | null | undefined;
+
+/**
+ * undici's raw header forms (flat Buffer/string list for h1 and h2 heads, a plain object for h2
+ * trailers) into one lower-case object. The legacy handler API is used on purpose: it skips
+ * undici's per-request wrapper, and its controller API drops h2 trailers (undici 7.30).
+ */
+export function rawHeadersToObject(raw: RawHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (!raw) return out;
+  if (!Array.isArray(raw)) {
+    for (const k in raw) if (k.charCodeAt(0) !== 58) out[k.toLowerCase()] = raw[k];
+    return out;
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const k = raw[i].toString().toLowerCase();
+    const v = raw[i + 1].toString('latin1' as never);
+    const cur = out[k];
+    if (cur === undefined) out[k] = v;
+    else if (typeof cur === 'string') out[k] = [cur, v];
+    else cur.push(v);
+  }
+  return out;
+}
+
 export class UpstreamRequest implements Dispatcher.DispatchHandler {
-  controller: Dispatcher.DispatchController | undefined;
+  private abortFn: ((err?: Error) => void) | undefined;
+  private resumeFn: (() => void) | undefined;
+  private paused = false;
   startTime = Date.now();
   headersReceived = false;
   done = false;
   aborted = false;
-  /** Set when the request reached the upstream socket (onRequestStart). */
+  /** Set when undici handed the request to a connection (onConnect). */
   connected = false;
   body: BodySource | undefined;
   perTryTimer: NodeJS.Timeout | undefined;
@@ -59,48 +86,53 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     readonly attempt: number,
   ) {}
 
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.controller = controller;
+  onConnect(abort: (err?: Error) => void): void {
+    this.abortFn = abort;
     this.connected = true;
-    if (this.aborted) controller.abort(new Error('aborted'));
+    if (this.aborted) abort(new Error('aborted'));
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    if (this.aborted) return;
-    if (statusCode < 200 && statusCode !== 101) return; // 1xx informational: Envoy drops 100-continue etc.
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void): boolean {
+    if (this.aborted) return true;
+    if (statusCode < 200) return true; // 1xx informational: Envoy drops 100-continue etc.
+    this.resumeFn = resume;
     this.headersReceived = true;
-    this.owner.onUpstreamHeaders(this, statusCode, headers);
+    this.owner.onUpstreamHeaders(this, statusCode, rawHeadersToObject(headers));
+    return !this.paused;
   }
 
-  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     if (!this.aborted) this.owner.onUpstreamData(this, chunk);
+    return !this.paused;
   }
 
-  onResponseEnd(_c: Dispatcher.DispatchController, trailers: Record<string, string | string[] | undefined>): void {
+  onComplete(trailers: string[] | null): void {
     if (this.aborted || this.done) return;
     this.done = true;
-    this.owner.onUpstreamComplete(this, trailers);
+    this.owner.onUpstreamComplete(this, rawHeadersToObject(trailers as RawHeaders));
   }
 
-  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+  onError(err: Error): void {
     if (this.aborted || this.done) return;
     this.done = true;
     this.owner.onUpstreamReset(this, resetReasonOf(err as Error & { code?: string }, this.connected), err);
   }
 
-  onRequestUpgrade(_c: Dispatcher.DispatchController, statusCode: number, headers: Record<string, string | string[] | undefined>, socket: Duplex): void {
+  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
     if (this.aborted) return void socket.destroy();
     this.done = true;
     this.headersReceived = true;
-    this.owner.onUpstreamUpgrade(this, statusCode, headers, socket);
+    this.owner.onUpstreamUpgrade(this, statusCode, rawHeadersToObject(headers), socket);
   }
 
   pause(): void {
-    this.controller?.pause();
+    this.paused = true;
   }
 
   resume(): void {
-    this.controller?.resume();
+    if (!this.paused) return;
+    this.paused = false;
+    this.resumeFn?.();
   }
 
   /** Local abort (timeout, retry, downstream reset): nothing more is reported to the owner. */
@@ -109,7 +141,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     this.aborted = true;
     if (this.perTryTimer) clearTimeout(this.perTryTimer);
     this.body?.destroy();
-    if (!this.done) this.controller?.abort(new Error('upstream request aborted by proxy'));
+    if (!this.done) this.abortFn?.(new Error('upstream request aborted by proxy'));
     this.done = true;
     this.releaseRetry?.();
     this.releaseRetry = undefined;
