@@ -139,6 +139,7 @@ export class XdsManager {
         case TYPE.LISTENER: {
           for (const rc of inlineRoutesOfListener(r)) if (rc.name !== undefined) this.routes.set(rc.name, rc, version, true);
           const l = this.built.get(r) ?? this.listeners.build(r, version);
+          l.version = version;
           this.listeners.addOrUpdate(l);
           break;
         }

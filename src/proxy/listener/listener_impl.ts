@@ -59,7 +59,7 @@ export class ListenerImpl {
   /** Port actually bound (differs from config when it asked for 0). */
   boundPort = 0;
 
-  constructor(readonly config: EnvoyJson, readonly version: string, deps: ListenerDeps) {
+  constructor(readonly config: EnvoyJson, public version: string, deps: ListenerDeps) {
     const sa = socketAddress(config.address);
     if (!sa) throw new Error(`listener ${config.name}: address.socket_address is required`);
     this.ip = normalizeIp(sa.ip);

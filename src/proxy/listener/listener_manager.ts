@@ -62,7 +62,10 @@ export class ListenerManager {
   addOrUpdate(l: ListenerImpl): void {
     const name: string = l.config.name;
     const cur = this.warming.get(name) ?? this.active.get(name);
-    if (cur && JSON.stringify(cur.config) === JSON.stringify(l.config) && cur.missingSecrets.length === 0) return;
+    if (cur && JSON.stringify(cur.config) === JSON.stringify(l.config) && cur.missingSecrets.length === 0) {
+      cur.version = l.version;
+      return;
+    }
     this.warming.set(name, l);
     this.deps.store.counter(`listener_manager.listener_${this.active.has(name) ? 'modified' : 'added'}`).inc();
     const timeout = this.opts.warmingTimeoutMs ?? 15_000;
