@@ -2,6 +2,8 @@
  * An httpbin-compatible subset, enough for the mesh tasks that use httpbin: /headers, /ip, /get,
  * /anything, /status/<codes>, /delay/<s>, /user-agent, /response-headers, /uuid.
  * Run: `PORT=8080 node --import tsx samples/httpbin/main.ts`.
+ * Like go-httpbin (Istio's httpbin image), every request gets one access-log line on the log
+ * (stdout by default), which is what Istio's mirroring task reads with `kubectl logs`.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -88,14 +90,24 @@ async function handle(req: IncomingMessage, res: ServerResponse, timers: Set<Nod
   sendJson(res, 404, { error: 'not found' });
 }
 
+/** go-httpbin's access-log format: `time="..." status=200 method="GET" uri="/headers" ...`, plus the Host. */
+function accessLogLine(req: IncomingMessage, status: number, ms: number): string {
+  const q = (v: string | undefined) => JSON.stringify(v ?? '');
+  const client = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  return `time=${q(new Date().toISOString())} status=${status} method=${q(req.method)} uri=${q(req.url)} host=${q(req.headers.host)} duration_ms=${ms.toFixed(1)} user_agent=${q(req.headers['user-agent'])} client_ip=${client}`;
+}
+
 export async function start(opts: BaseOptions = {}): Promise<Running> {
   const env = opts.env ?? process.env;
   const timers = new Set<NodeJS.Timeout>();
+  const log = opts.log ?? console.log;
   const server = createServer((req, res) => {
+    const t0 = process.hrtime.bigint();
+    res.once('finish', () => log(accessLogLine(req, res.statusCode, Number(process.hrtime.bigint() - t0) / 1e6)));
     handle(req, res, timers).catch(() => (res.headersSent ? res.destroy() : sendJson(res, 400, { error: 'bad request' })));
   });
   const running = await listen(server, resolvePort(opts, env, 8080), opts.host ?? env.HOST);
-  (opts.log ?? console.log)(`httpbin listening on port ${running.port}`);
+  log(`httpbin listening on port ${running.port}`);
   return {
     port: running.port,
     close: async () => {

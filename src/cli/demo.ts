@@ -1,12 +1,13 @@
 /**
  * `tsmesh demo`: flags in, src/demo/run.ts does the work.
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { all, one, parseFlags, parsePort } from '../demo/flags.ts';
 import { startDemo } from '../demo/run.ts';
 import { DEFAULT_STATE_DIR } from '../demo/state.ts';
 
-const HELP = `Usage: tsmesh demo [--port 8080] [--config <file|dir>]... [--state-dir <dir>]
+const HELP = `Usage: tsmesh demo [--port 8080] [--config <file|dir>]... [--mesh <file>] [--state-dir <dir>]
 
 Runs Bookinfo in the mesh on loopback, with no root and no containers: the control plane,
 one app process and one sidecar proxy per Deployment pod (pod IP 127.0.1.N, app IP 127.0.2.N),
@@ -21,6 +22,8 @@ Flags:
                        --config <istio>/samples/bookinfo/platform/kube/bookinfo.yaml
                        --config <istio>/samples/bookinfo/networking/bookinfo-gateway.yaml
                        --config <istio>/samples/bookinfo/networking/destination-rule-all.yaml
+  --mesh <file>      meshConfig YAML for the control plane (as \`tsmesh controlplane --mesh\`), e.g.
+                     outboundTrafficPolicy: { mode: REGISTRY_ONLY }
   --state-dir <dir>  where the config copy (one file per resource), bootstrap files, logs and
                      demo.json go (default ${DEFAULT_STATE_DIR}; recreated on every start)
   --help             this text
@@ -29,7 +32,7 @@ The control plane listens on 127.0.0.1:15010 (xDS) and :15014 (HTTP), or free po
 are taken. Then change the running mesh with \`npx tsmesh apply -f <file>\` / \`npx tsmesh delete -f <file>\`.`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const parsed = parseFlags(argv, [{ name: 'port' }, { name: 'config', alias: 'c', repeat: true }, { name: 'state-dir' }, { name: 'help', alias: 'h', boolean: true }]);
+  const parsed = parseFlags(argv, [{ name: 'port' }, { name: 'config', alias: 'c', repeat: true }, { name: 'state-dir' }, { name: 'mesh' }, { name: 'help', alias: 'h', boolean: true }]);
   if (!parsed.ok) {
     console.error(`tsmesh demo: ${parsed.error}\n\n${HELP}`);
     return 2;
@@ -53,12 +56,18 @@ export async function demoCommand(argv: string[]): Promise<number> {
     }
     port = p;
   }
+  const meshFile = one(flags, 'mesh');
+  if (meshFile !== undefined && !existsSync(meshFile)) {
+    console.error(`tsmesh demo: --mesh ${meshFile}: no such file`);
+    return 2;
+  }
   const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
   const demo = startDemo({
     repoRoot,
     port,
     configs: all(flags, 'config'),
     stateDir: one(flags, 'state-dir') ?? DEFAULT_STATE_DIR,
+    ...(meshFile !== undefined ? { meshFile } : {}),
     handleSignals: true,
   });
   return demo.exitCode;

@@ -2,8 +2,12 @@
  * How the demo runs a Deployment's container without a container runtime. Two ways:
  *  - the container's command is `node ... <file in this repository>` (tsmesh's own samples):
  *    run that file with this Node and the container's args;
- *  - otherwise a Bookinfo app known by its `app` label (Istio's bookinfo.yaml, whose images we
- *    cannot run): tsmesh's TypeScript Bookinfo in the version of its `version` label.
+ *  - otherwise an app known by its `app` label, whose image we cannot run: tsmesh's TypeScript
+ *    Bookinfo in the version of its `version` label (Istio's bookinfo.yaml), tsmesh's httpbin
+ *    (Istio's httpbin.yaml and the httpbin-v1/v2 of its mirroring task), or, for Istio's
+ *    `curl`/`sleep` client pods (`sleep infinity`: only there to send requests from), a stand-in
+ *    process that keeps the pod up while requests are sent through its sidecar, as
+ *    `kubectl exec deploy/curl -- curl ...` would.
  * The app listens on its container port at the pod's app address, and sends its outbound calls
  * to the sidecar's HTTP proxy listener, as iptables capture would.
  */
@@ -15,6 +19,10 @@ import { SIDECAR_OUTBOUND_PORT } from './ports.ts';
 
 export const BOOKINFO_APPS = ['productpage', 'details', 'reviews', 'ratings'] as const;
 export const BOOKINFO_MAIN = 'samples/bookinfo/src/main.ts';
+export const HTTPBIN_MAIN = 'samples/httpbin/main.ts';
+/** Istio's client pods (samples/curl, samples/sleep): nothing to serve, only a sidecar to send through. */
+export const CLIENT_APPS = ['curl', 'sleep'] as const;
+export const CLIENT_STANDIN_MAIN = 'samples/echo/main.ts';
 
 export interface AppLaunch {
   command: string;
@@ -72,10 +80,16 @@ export function appLaunch(deployment: Config, slot: PodSlot, repoRoot: string): 
       description: `Bookinfo ${app} ${version}`,
     };
   }
+  if (app === 'httpbin') {
+    return { ...base, command: process.execPath, args: ['--import', 'tsx', HTTPBIN_MAIN], description: `httpbin${labels.version ? ` ${labels.version}` : ''}` };
+  }
+  if (app && (CLIENT_APPS as readonly string[]).includes(app)) {
+    return { ...base, command: process.execPath, args: ['--import', 'tsx', CLIENT_STANDIN_MAIN], description: `${app} (stand-in: send requests through its sidecar)` };
+  }
   return {
     error:
       `cannot run image ${c.image ?? '(none)'} without a container runtime: the demo runs tsmesh's Bookinfo apps ` +
-      `(label app=${BOOKINFO_APPS.join('|')}) and containers whose command is \`node <file in this repository>\``,
+      `(label app=${BOOKINFO_APPS.join('|')}), httpbin, the curl/sleep client pods and containers whose command is \`node <file in this repository>\``,
   };
 }
 

@@ -8,7 +8,7 @@ import { formatValidationError, type Config } from '../api/types.ts';
 import { listDeployments } from '../registry/deployments.ts';
 import { appLaunch, type AppLaunch } from './apps.ts';
 import { displayPath, gatewayPorts, loadConfigSources, remapGatewayPort, type GatewayPort } from './config_copy.ts';
-import { allocatePods, checkPort, describeBindProblem, pickPort, podPorts, type PodSlot } from './ports.ts';
+import { APP_NET, POD_NET, allocatePods, checkPort, describeBindProblem, pickPort, podPorts, type PodSlot } from './ports.ts';
 import { readdirSync } from 'node:fs';
 
 export const INGRESS_LABELS = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
@@ -27,6 +27,21 @@ export interface PlanOptions {
   port?: number;
   xdsPort?: number;
   httpPort?: number;
+  /** The ingress gateway's admin port (default 15000, or a free one). */
+  gatewayAdminPort?: number;
+  /**
+   * With `port` and your own config: move the Gateway's port in the demo's copy, as with the
+   * built-in sample (tests run Istio's bookinfo-gateway.yaml, which says 8080, on a free port).
+   */
+  remapGatewayPort?: boolean;
+  /**
+   * Pod addresses: `podNet + N` / `appNet + N` (default 127.0.1. / 127.0.2.). Tests give each
+   * demo its own pair so that demos in concurrent test files never share an address.
+   */
+  podNet?: string;
+  appNet?: string;
+  /** meshConfig YAML for the control plane (`--mesh`), e.g. outboundTrafficPolicy REGISTRY_ONLY. */
+  meshFile?: string;
 }
 
 export interface PodPlan {
@@ -82,10 +97,10 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
   if (o.port !== undefined && !gw.some((g) => g.port === o.port)) {
     if (gw.length === 0) {
       notes.push(`warning: --port ${o.port}: no Gateway selects istio=ingressgateway, so the ingress gateway has nothing to listen on`);
-    } else if (usingSample) {
+    } else if (usingSample || o.remapGatewayPort) {
       const from = gw[0]!.port;
       configs = remapGatewayPort(configs, INGRESS_LABELS, from, o.port);
-      notes.push(`--port ${o.port}: the demo's copy of Gateway ${gw[0]!.gateway} listens on ${o.port} instead of ${from} (${SAMPLE_CONFIG_DIR} is unchanged)`);
+      notes.push(`--port ${o.port}: the demo's copy of Gateway ${gw[0]!.gateway} listens on ${o.port} instead of ${from} (${usingSample ? SAMPLE_CONFIG_DIR : 'your files are'} unchanged)`);
       gw = gatewayPorts(configs, INGRESS_LABELS);
     } else {
       const list = gw.map((g) => `${g.port} (Gateway ${g.gateway}${g.file ? ` in ${g.file}` : ''})`).join(', ');
@@ -121,14 +136,14 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
   const taken = gw.map((g) => g.port);
   const xds = await pickPort(CONTROLPLANE_HOST, o.xdsPort ?? DEFAULT_XDS_PORT, taken);
   const http = await pickPort(CONTROLPLANE_HOST, o.httpPort ?? DEFAULT_HTTP_PORT, [...taken, xds.port]);
-  const admin = await pickPort(GATEWAY_HOST, DEFAULT_GATEWAY_ADMIN_PORT, [...taken, xds.port, http.port]);
+  const admin = await pickPort(GATEWAY_HOST, o.gatewayAdminPort ?? DEFAULT_GATEWAY_ADMIN_PORT, [...taken, xds.port, http.port]);
   if (!xds.preferred) notes.push(`port ${o.xdsPort ?? DEFAULT_XDS_PORT} is in use: the control plane serves xDS on ${CONTROLPLANE_HOST}:${xds.port} instead`);
   if (!http.preferred) notes.push(`port ${o.httpPort ?? DEFAULT_HTTP_PORT} is in use: the control plane's HTTP API is on ${CONTROLPLANE_HOST}:${http.port} instead`);
 
   const byName = new Map(configs.filter((c) => c.kind === 'Deployment').map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
   const pods: PodPlan[] = [];
   const busyPods: string[] = [];
-  for (const slot of allocatePods(deployments)) {
+  for (const slot of allocatePods(deployments, { podNet: o.podNet ?? POD_NET, appNet: o.appNet ?? APP_NET })) {
     const launch = appLaunch(byName.get(`${slot.deployment.namespace}/${slot.deployment.name}`)!, slot, o.repoRoot);
     if ('error' in launch) {
       errors.push(`${slot.name}: ${launch.error}`);

@@ -72,14 +72,20 @@ export const APP_NET = '127.0.2.';
 /** .0 is the network address and .255 the broadcast address of a /24: skip both. */
 export const MAX_PODS = 254;
 
+/** The two /24s pods get their addresses from: `podNet + N`, `appNet + N` (each ends with a dot). */
+export interface PodNets {
+  podNet: string;
+  appNet: string;
+}
+
 /** One slot per replica, in listDeployments' order (namespace, then name). */
-export function allocatePods(deployments: readonly DeploymentInfo[]): PodSlot[] {
+export function allocatePods(deployments: readonly DeploymentInfo[], nets: PodNets = { podNet: POD_NET, appNet: APP_NET }): PodSlot[] {
   const out: PodSlot[] = [];
   for (const d of deployments) {
     for (let r = 0; r < d.replicas; r++) {
       const index = out.length + 1;
-      if (index > MAX_PODS) throw new Error(`too many pods: the demo gives each pod its own address in ${POD_NET}0/24 and has room for ${MAX_PODS}`);
-      out.push({ name: r === 0 ? d.name : `${d.name}-${r + 1}`, deployment: d, index, podIP: POD_NET + index, appIP: APP_NET + index });
+      if (index > MAX_PODS) throw new Error(`too many pods: the demo gives each pod its own address in ${nets.podNet}0/24 and has room for ${MAX_PODS}`);
+      out.push({ name: r === 0 ? d.name : `${d.name}-${r + 1}`, deployment: d, index, podIP: nets.podNet + index, appIP: nets.appNet + index });
     }
   }
   return out;

@@ -262,6 +262,7 @@ class Demo {
 
   private async startControlPlane(plan: DemoPlan, configDir: string, progress: Progress): Promise<ManagedProcess | undefined> {
     const args = ['--config', configDir, '--grpc-port', String(plan.xdsPort), '--http-port', String(plan.httpPort), '--address', CONTROLPLANE_HOST];
+    if (this.o.meshFile) args.push('--mesh', resolve(this.o.meshFile));
     const name = 'control plane';
     progress.begin(name);
     const p = this.spawn(name, this.launcher.controlplane(args), 'controlplane');

@@ -9,6 +9,7 @@ import { socketAddress } from '../util.ts';
 import { appAddress, DEFAULT_APP_ADDRESS } from '../interception.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, clusterName } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT, HTTP_PROTOCOL_OPTIONS } from './policy.ts';
+import { isHttp2Protocol } from '../protocol.ts';
 
 /** Where inbound traffic is handed to the application unless TSMESH_APP_ADDRESS says otherwise. */
 export const INBOUND_APP_ADDRESS = DEFAULT_APP_ADDRESS;
@@ -26,7 +27,7 @@ export function buildInboundClusters(push: PushContext, proxy: Proxy): EnvoyJson
   const app = appAddress(proxy);
   return uniqueTargetPorts(serviceTargetsFor(push, proxy)).map((t) => {
     const name = clusterName('inbound', t.targetPort, undefined, '');
-    return {
+    const cluster: EnvoyJson = {
       name,
       type: 'STATIC',
       connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -35,6 +36,13 @@ export function buildInboundClusters(push: PushContext, proxy: Proxy): EnvoyJson
       load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(app, t.targetPort) } }] }] },
       metadata: { filter_metadata: { istio: { services: [{ host: t.service.hostname, name: t.service.name, namespace: t.service.namespace }] } } },
     };
+    // As Istio: an http2/grpc port's app speaks HTTP/2 (a gRPC server accepts nothing else).
+    if (isHttp2Protocol(t.port.protocol)) {
+      cluster.typed_extension_protocol_options = {
+        [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } },
+      };
+    }
+    return cluster;
   });
 }
 

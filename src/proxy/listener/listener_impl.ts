@@ -109,7 +109,7 @@ export class ListenerImpl {
       else if (!r.ok) throw new Error(r.error);
       else {
         const o = r.options;
-        const context = tls.createSecureContext({ cert: o.cert, key: o.key, ca: o.ca });
+        const context = tls.createSecureContext({ cert: o.cert, key: o.key, ca: o.ca, minVersion: o.minVersion, maxVersion: o.maxVersion, ciphers: o.ciphers });
         chain.tls = { context, requestCert: !!o.requestCert, rejectUnauthorized: !!o.rejectUnauthorized, alpn: o.ALPNProtocols };
       }
     }
@@ -176,6 +176,21 @@ export class ListenerImpl {
       socket.destroy();
     });
     secure.once('secure', () => {
+      // A bare server-side TLSSocket only enforces "a certificate was sent" (tls.Server does the
+      // chain check in JS): verify the client's chain here, as Envoy does. A certificate that was
+      // presented must verify even when it was optional.
+      if (t.requestCert) {
+        const verifyError = (secure as unknown as { ssl?: { verifyError?(): Error | null } }).ssl?.verifyError?.();
+        const presented = Object.keys(secure.getPeerCertificate() ?? {}).length > 0;
+        if (verifyError && (t.rejectUnauthorized || presented)) {
+          this.stats.counter(presented ? 'ssl.fail_verify_error' : 'ssl.fail_verify_no_cert').inc();
+          this.stats.counter('ssl.connection_error').inc();
+          log.debug(`listener ${this.config.name}: client certificate rejected: ${verifyError.message}`);
+          secure.destroy();
+          socket.destroy();
+          return;
+        }
+      }
       this.stats.counter('ssl.handshake').inc();
       info.transportProtocol = 'tls';
       if (secure.alpnProtocol) info.applicationProtocols = [secure.alpnProtocol];

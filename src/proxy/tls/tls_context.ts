@@ -4,6 +4,7 @@
  * is "not ready" (the listener or cluster keeps warming), not an error.
  */
 import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { SecretManager } from '../config/secret_manager.ts';
 
@@ -19,6 +20,10 @@ export interface TlsOptions {
   requestCert?: boolean;
   rejectUnauthorized?: boolean;
   servername?: string;
+  /** From tls_params: protocol version bounds and (TLS 1.2) cipher suites, in node:tls terms. */
+  minVersion?: tls.SecureVersion;
+  maxVersion?: tls.SecureVersion;
+  ciphers?: string;
 }
 
 export type TlsResult = { ok: true; options: TlsOptions; secretNames: string[] } | { ok: false; notReady?: string; error?: string };
@@ -86,7 +91,29 @@ export function buildTlsOptions(ctx: EnvoyJson, secrets: SecretManager, path: st
     return { ok: false, error: (e as Error).message };
   }
   if (Array.isArray(common.alpn_protocols) && common.alpn_protocols.length) out.ALPNProtocols = common.alpn_protocols;
+  tlsParams(common.tls_params, out);
   return { ok: true, options: out, secretNames };
+}
+
+/** Envoy's TlsParameters.TlsProtocol → node:tls; TLS_AUTO (or unset) keeps node's default. */
+const TLS_VERSIONS: Record<string, tls.SecureVersion> = { TLSv1_0: 'TLSv1', TLSv1_1: 'TLSv1.1', TLSv1_2: 'TLSv1.2', TLSv1_3: 'TLSv1.3' };
+
+/**
+ * tls_params: tls_minimum/maximum_protocol_version and cipher_suites. Envoy's cipher names are
+ * OpenSSL's, possibly in `[a|b]` equivalence groups; they only cover TLS 1.2 and below, so node's
+ * TLS 1.3 suites stay enabled (as in Envoy, where TLS 1.3 suites are not configurable).
+ */
+function tlsParams(p: EnvoyJson | undefined, out: TlsOptions): void {
+  if (!p) return;
+  const min = TLS_VERSIONS[String(p.tls_minimum_protocol_version ?? '')];
+  const max = TLS_VERSIONS[String(p.tls_maximum_protocol_version ?? '')];
+  if (min) out.minVersion = min;
+  if (max) out.maxVersion = max;
+  if (Array.isArray(p.cipher_suites) && p.cipher_suites.length) {
+    const names = (p.cipher_suites as string[]).flatMap((c) => c.replace(/^\[|\]$/g, '').split('|')).filter(Boolean);
+    const tls13 = tls.DEFAULT_CIPHERS.split(':').filter((c) => c.startsWith('TLS_'));
+    out.ciphers = [...tls13, ...names].join(':');
+  }
 }
 
 /** Server side: certificate required; client certificate requested when require_client_certificate. */

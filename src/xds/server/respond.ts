@@ -23,36 +23,40 @@ export interface RespondOptions {
 
 /** Diffs `gen` against what `w` was sent and sends a response if needed. Returns whether it sent. */
 export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: Generated, nonce: () => string, opts: RespondOptions = {}): boolean {
-  const next = new Map(w.sent);
+  // Diff first, reading w.sent in place: a push visits every connection and type, and most of
+  // those have nothing new. Copying w.sent and hashing a version (a sort of thousands of names)
+  // before knowing that cost ~3 ms per connection and type at 1,000 services.
   const changed: Entry[] = [];
   const removed: string[] = [];
   for (const e of gen.values()) {
     if (!w.subscribes(e.name)) continue;
-    if (next.get(e.name) !== e.hash) changed.push(e);
-    next.set(e.name, e.hash);
+    if (w.sent.get(e.name) !== e.hash) changed.push(e);
   }
   for (const n of w.sent.keys()) {
     if (gen.has(n) && w.subscribes(n)) continue;
     if (opts.scope && !opts.scope.has(n)) continue;
-    next.delete(n);
     removed.push(n);
   }
-  const version = versionOf([...next].map(([name, hash]) => ({ name, hash })));
+  const nothing = changed.length === 0 && removed.length === 0;
   let resources: Entry[];
   if (conn.mode === 'delta') {
-    if (changed.length === 0 && removed.length === 0 && !opts.force) return false;
+    if (nothing && !opts.force) return false;
     resources = changed;
   } else if (FULL_STATE_TYPES.has(typeUrl) || w.wildcard) {
-    if (changed.length === 0 && removed.length === 0 && !opts.force) return false;
+    if (nothing && !opts.force) return false;
     resources = [...gen.values()].filter((e) => w.subscribes(e.name));
   } else {
     // Named SotW types: a disappeared resource is simply no longer tracked.
     if (changed.length === 0 && !opts.force) {
-      w.sent = next;
+      for (const n of removed) w.sent.delete(n);
       return false;
     }
     resources = changed;
   }
+  const next = new Map(w.sent);
+  for (const e of changed) next.set(e.name, e.hash);
+  for (const n of removed) next.delete(n);
+  const version = versionOf([...next].map(([name, hash]) => ({ name, hash })));
   w.sent = next;
   resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   conn.send(w, { typeUrl, version, nonce: nonce(), resources, removed: conn.mode === 'delta' ? removed.sort() : [] });

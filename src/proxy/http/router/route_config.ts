@@ -53,6 +53,8 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
     mostSpecificWins: rc.most_specific_header_mutations_wins === true,
   };
   const ignorePort = rc.ignore_port_in_host_matching === true;
+  // require_tls: Envoy's SslRedirectRoute, a 301 to https answered instead of the host's routes.
+  const sslRedirects = new Map<VirtualHost, RouteEntry>();
   for (const v of (rc.virtual_hosts ?? []) as EnvoyJson[]) {
     const retry: RetryPolicy | undefined = compileRetryPolicy(v.retry_policy);
     const vh: VirtualHost = {
@@ -68,6 +70,9 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
       requireTls: v.require_tls,
     };
     vh.routes = ((v.routes ?? []) as EnvoyJson[]).map((r, i) => compileRoute(r, vh, i));
+    if (vh.requireTls === 'ALL' || vh.requireTls === 'EXTERNAL_ONLY') {
+      sslRedirects.set(vh, compileRoute({ name: `${vh.name}/require_tls`, match: { prefix: '/' }, redirect: { https_redirect: true } }, vh, vh.routes.length));
+    }
     for (const d0 of (v.domains ?? []) as string[]) {
       const d = d0.toLowerCase();
       const clash = (): never => {
@@ -120,8 +125,18 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
       const authority = headers.get(':authority');
       const vhost = findVirtualHost(typeof authority === 'string' ? authority : authority?.[0] ?? '');
       if (!vhost) return {};
+      const ssl = sslRedirects.get(vhost);
+      if (ssl && headerValue(headers, 'x-forwarded-proto') !== 'https') {
+        // EXTERNAL_ONLY lets internal requests (x-envoy-internal: true) through in plaintext.
+        if (vhost.requireTls === 'ALL' || headerValue(headers, 'x-envoy-internal') !== 'true') return { vhost, route: ssl };
+      }
       for (const r of vhost.routes) if (r.matches(input)) return { vhost, route: r };
       return { vhost };
     },
   };
+}
+
+function headerValue(headers: HeaderMap, name: string): string | undefined {
+  const v = headers.get(name);
+  return typeof v === 'string' ? v : v?.[0];
 }

@@ -1,0 +1,300 @@
+/**
+ * Simulated Envoy sidecars for the control-plane bench, run as a child process so their CPU is
+ * not the control plane's: `node --import tsx bench/lib/ads_load.ts <json options>`.
+ *
+ * Each client opens its own gRPC channel (own TCP connection, as separate Envoys would) and one
+ * ADS stream, SotW or delta, and behaves as Envoy does: wildcard CDS and LDS; on a CDS response
+ * it subscribes EDS to the clusters' service names, on an LDS response RDS to the listeners'
+ * route names; it ACKs every response. Derived names are cached by content (SotW version_info,
+ * delta per-resource version) so 500 clients cost one decode per distinct answer.
+ *
+ * Talks to the parent in JSON lines. Commands on stdin: {"cmd":"arm","address":ip} (start
+ * timing EDS updates carrying `address`), {"cmd":"report"}, {"cmd":"stop"}. Events on stdout,
+ * each line `ADS {...}`: progress, synced, armed, updated, report.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { createInterface } from 'node:readline';
+import { unpackAny, type AnyBytes } from '../../src/xds/codec.ts';
+import {
+  ADS_SERVICE,
+  type AdsServiceClient,
+  type DeltaDiscoveryRequest,
+  type DeltaDiscoveryResponse,
+  type DiscoveryRequest,
+  type DiscoveryResponse,
+} from '../../src/xds/grpc.ts';
+import { TYPE } from '../../src/xds/types.ts';
+import { edsClusterNames } from '../../src/pilot/generator.ts';
+import { listenerRouteNames } from '../../src/pilot/consistency.ts';
+import { sidecarNodeId } from './mesh_config.ts';
+
+export interface LoadOptions {
+  address: string;
+  mode: 'sotw' | 'delta';
+  /** Client indices [first, first + count): node ids and IPs are distinct across processes. */
+  first: number;
+  count: number;
+  namespaces: string[];
+}
+
+/** What a parent hears; `at` values are epoch milliseconds (performance.timeOrigin based). */
+export type LoadEvent =
+  | { ev: 'progress'; synced: number; open: number; failed: number; bytes: number; responses: number }
+  | { ev: 'synced'; count: number; lastAt: number; bytes: number; responses: number }
+  | { ev: 'armed' }
+  | { ev: 'updated'; count: number }
+  | { ev: 'report'; received: number[]; byType: Record<string, number>; missing: number; bytes: number; errors: string[] }
+  | { ev: 'error'; message: string };
+
+const TYPES = [TYPE.CLUSTER, TYPE.LISTENER, TYPE.ENDPOINT, TYPE.ROUTE] as const;
+/** A 1,000-service CDS is ~2 MB and EDS ~2.2 MB; grpc-js refuses > 4 MiB by default. */
+export const MAX_MESSAGE = 256 * 1024 * 1024;
+
+const now = () => performance.timeOrigin + performance.now();
+let bytesIn = 0;
+let responses = 0;
+
+/** The ADS service with a response deserializer that also counts wire bytes. */
+function countingService() {
+  const wrap = <M extends { responseDeserialize: (b: Buffer) => any }>(m: M): M => ({
+    ...m,
+    responseDeserialize: (b: Buffer) => {
+      bytesIn += b.length;
+      responses++;
+      return m.responseDeserialize(b);
+    },
+  });
+  return {
+    StreamAggregatedResources: wrap(ADS_SERVICE.StreamAggregatedResources),
+    DeltaAggregatedResources: wrap(ADS_SERVICE.DeltaAggregatedResources),
+  };
+}
+const Client = grpc.makeGenericClientConstructor(countingService(), 'AggregatedDiscoveryService') as unknown as new (
+  address: string,
+  creds: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => AdsServiceClient;
+
+// ---------- names derived from resources, cached by content ----------
+
+const derived = new Map<string, string[]>();
+function namesFrom(type: string, key: string, anys: () => AnyBytes[]): string[] {
+  const k = `${type}\0${key}`;
+  let v = derived.get(k);
+  if (!v) {
+    const decoded = anys().map((a) => unpackAny(a));
+    v =
+      type === TYPE.CLUSTER
+        ? edsClusterNames(decoded.map((r) => ({ name: r.name as string, resource: r })))
+        : listenerRouteNames(decoded);
+    if (derived.size > 10_000) derived.clear(); // bounded; only distinct contents land here
+    derived.set(k, v);
+  }
+  return v;
+}
+
+/** Delta: the names one resource references, cached by its version (our versions are content hashes). */
+function deriveOne(type: string, version: string, any: AnyBytes): string[] {
+  const k = `${type}\0${version}`;
+  let v = derived.get(k);
+  if (!v) {
+    const r = unpackAny(any);
+    v = type === TYPE.CLUSTER ? edsClusterNames([{ name: r.name as string, resource: r }]) : listenerRouteNames([r]);
+    if (derived.size > 100_000) derived.clear();
+    derived.set(k, v);
+  }
+  return v;
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ---------- one simulated sidecar ----------
+
+class SimClient {
+  readonly acked = new Set<string>();
+  syncedAt = 0;
+  failed = '';
+  /** Since the last arm: responses by type, and when the EDS update with the moved address came. */
+  byType: Record<string, number> = {};
+  updatedAt = 0;
+  private grpcClient: AdsServiceClient;
+  private sotw?: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  private delta?: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  private sub: Record<string, string[]> = { [TYPE.ENDPOINT]: [], [TYPE.ROUTE]: [] };
+  private last: Record<string, { version: string; nonce: string }> = {};
+  /** Delta: per held cluster / listener, the EDS / RDS names it references (shared arrays). */
+  private refs: Record<string, Map<string, string[]>> = { [TYPE.CLUSTER]: new Map(), [TYPE.LISTENER]: new Map() };
+
+  constructor(
+    readonly nodeId: string,
+    private readonly opts: LoadOptions,
+    private readonly hooks: { onSynced(): void; onUpdated(): void; watchAddress(): string | undefined },
+  ) {
+    this.grpcClient = new Client(opts.address, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': MAX_MESSAGE,
+      'grpc.max_send_message_length': MAX_MESSAGE,
+      // One TCP connection per client, as separate Envoys have; the default pool would share one.
+      'grpc.use_local_subchannel_pool': 1,
+    });
+  }
+
+  start(): void {
+    const node = { id: this.nodeId, cluster: this.nodeId.split('~')[2]!.split('.')[0]! };
+    if (this.opts.mode === 'sotw') {
+      const s = (this.sotw = this.grpcClient.StreamAggregatedResources());
+      s.on('data', (r: DiscoveryResponse) => this.onSotw(r));
+      s.on('error', (e: Error) => (this.failed ||= e.message));
+      s.write({ node, type_url: TYPE.CLUSTER, resource_names: [], version_info: '', response_nonce: '' });
+      s.write({ node, type_url: TYPE.LISTENER, resource_names: [], version_info: '', response_nonce: '' });
+    } else {
+      const s = (this.delta = this.grpcClient.DeltaAggregatedResources());
+      s.on('data', (r: DeltaDiscoveryResponse) => this.onDelta(r));
+      s.on('error', (e: Error) => (this.failed ||= e.message));
+      const first = { node, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: '' };
+      s.write({ ...first, type_url: TYPE.CLUSTER });
+      s.write({ ...first, type_url: TYPE.LISTENER });
+    }
+  }
+
+  stop(): void {
+    this.sotw?.cancel();
+    this.delta?.cancel();
+    this.grpcClient.close();
+  }
+
+  private onSotw(r: DiscoveryResponse): void {
+    const t = r.type_url;
+    this.count(t, r.resources);
+    this.last[t] = { version: r.version_info, nonce: r.nonce };
+    // What this response makes the client ask for next (Envoy: cluster warming, listener RDS).
+    const next = t === TYPE.CLUSTER ? TYPE.ENDPOINT : t === TYPE.LISTENER ? TYPE.ROUTE : undefined;
+    if (next) {
+      const names = [...namesFrom(t, r.version_info, () => r.resources)].sort();
+      if (!sameNames(names, this.sub[next]!)) {
+        this.sub[next] = names;
+        const prev = this.last[next] ?? { version: '', nonce: '' };
+        this.sotw!.write({ type_url: next, resource_names: names, version_info: prev.version, response_nonce: prev.nonce });
+      }
+    }
+    const names = t === TYPE.ENDPOINT || t === TYPE.ROUTE ? this.sub[t]! : [];
+    this.sotw!.write({ type_url: t, resource_names: names, version_info: r.version_info, response_nonce: r.nonce });
+    this.ack(t);
+  }
+
+  private onDelta(r: DeltaDiscoveryResponse): void {
+    const t = r.type_url;
+    this.count(
+      t,
+      r.resources.flatMap((x) => (x.resource ? [x.resource] : [])),
+    );
+    const next = t === TYPE.CLUSTER ? TYPE.ENDPOINT : t === TYPE.LISTENER ? TYPE.ROUTE : undefined;
+    if (next) {
+      const refs = this.refs[t]!;
+      for (const x of r.resources) if (x.resource) refs.set(x.name, deriveOne(t, x.version, x.resource));
+      for (const n of r.removed_resources) refs.delete(n);
+      const names = [...new Set([...refs.values()].flat())].sort();
+      const before = new Set(this.sub[next]);
+      const after = new Set(names);
+      const subscribe = names.filter((n) => !before.has(n));
+      const unsubscribe = [...before].filter((n) => !after.has(n));
+      this.sub[next] = names;
+      if (subscribe.length || unsubscribe.length) {
+        this.delta!.write({ type_url: next, resource_names_subscribe: subscribe, resource_names_unsubscribe: unsubscribe, initial_resource_versions: {}, response_nonce: '' });
+      }
+    }
+    this.delta!.write({ type_url: t, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: r.nonce });
+    this.ack(t);
+  }
+
+  private count(t: string, resources: AnyBytes[]): void {
+    this.byType[t] = (this.byType[t] ?? 0) + 1;
+    const addr = this.hooks.watchAddress();
+    if (addr && t === TYPE.ENDPOINT && !this.updatedAt) {
+      // Only EDS answers after an arm are decoded: a few changed clusters, not the full set.
+      if (resources.some((a) => JSON.stringify(unpackAny(a)).includes(`"${addr}"`))) {
+        this.updatedAt = now();
+        this.hooks.onUpdated();
+      }
+    }
+  }
+
+  private ack(t: string): void {
+    if (this.syncedAt) return;
+    this.acked.add(t);
+    if (TYPES.every((x) => this.acked.has(x))) {
+      this.syncedAt = now();
+      this.hooks.onSynced();
+    }
+  }
+}
+
+// ---------- the process ----------
+
+function emit(e: LoadEvent): void {
+  process.stdout.write(`ADS ${JSON.stringify(e)}\n`);
+}
+
+export function main(opts: LoadOptions): void {
+  let synced = 0;
+  let updated = 0;
+  let watched: string | undefined;
+  const clients: SimClient[] = [];
+  const hooks = {
+    onSynced: () => {
+      if (++synced === clients.length) {
+        emit({ ev: 'synced', count: synced, lastAt: Math.max(...clients.map((c) => c.syncedAt)), bytes: bytesIn, responses });
+      }
+    },
+    onUpdated: () => {
+      if (++updated === clients.length) emit({ ev: 'updated', count: updated });
+    },
+    watchAddress: () => watched,
+  };
+  for (let i = 0; i < opts.count; i++) {
+    const k = opts.first + i;
+    clients.push(new SimClient(sidecarNodeId(k, opts.namespaces[k % opts.namespaces.length]!), opts, hooks));
+  }
+  for (const c of clients) c.start();
+
+  const tick = setInterval(() => {
+    const failed = clients.filter((c) => c.failed).length;
+    emit({ ev: 'progress', synced, open: clients.length - failed, failed, bytes: bytesIn, responses });
+  }, 2000);
+
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    let cmd: { cmd: string; address?: string };
+    try {
+      cmd = JSON.parse(line);
+    } catch {
+      return emit({ ev: 'error', message: `bad command: ${line}` });
+    }
+    if (cmd.cmd === 'arm') {
+      updated = 0;
+      for (const c of clients) {
+        c.byType = {};
+        c.updatedAt = 0;
+      }
+      watched = cmd.address;
+      emit({ ev: 'armed' });
+    } else if (cmd.cmd === 'report') {
+      const byType: Record<string, number> = {};
+      for (const c of clients) for (const [t, n] of Object.entries(c.byType)) byType[t] = (byType[t] ?? 0) + n;
+      const errors = [...new Set(clients.map((c) => c.failed).filter(Boolean))].slice(0, 5);
+      emit({ ev: 'report', received: clients.filter((c) => c.updatedAt).map((c) => c.updatedAt), byType, missing: clients.filter((c) => !c.updatedAt).length, bytes: bytesIn, errors });
+    } else if (cmd.cmd === 'stop') {
+      clearInterval(tick);
+      for (const c of clients) c.stop();
+      setTimeout(() => process.exit(0), 200).unref();
+    }
+  });
+  // The parent going away must not leave 250 streams open.
+  process.stdin.on('end', () => process.exit(0));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(JSON.parse(process.argv[2] ?? '{}') as LoadOptions);
+}
