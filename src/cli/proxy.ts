@@ -137,6 +137,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     // The primary decides when workers drain; a terminal's SIGINT reaches both.
     process.on('SIGTERM', () => stop(drainMs));
     process.on('SIGINT', () => stop(drainMs));
+    // Orphaned (the primary died): drain and go, never serve without a control loop.
+    process.on('disconnect', () => stop(drainMs));
     try {
       await runWorker(server, stop);
     } catch (e) {
@@ -144,8 +146,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       return 1;
     }
     const code = await finished;
-    process.disconnect?.();
-    return code;
+    // The cluster worker's IPC and shared handles would keep it alive; drained is done.
+    process.exit(code);
   }
 
   const pool = role === 'primary' ? new WorkerPool(server, concurrency) : undefined;

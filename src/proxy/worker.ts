@@ -12,7 +12,7 @@ import { PUSH_ORDER, TYPE } from '../xds/types.ts';
 import { log } from './logger.ts';
 
 type ToWorker = { kind: 'xds'; change: AcceptedChange } | { kind: 'stats'; id: number } | { kind: 'drain'; ms: number } | { kind: 'init_done' };
-type ToPrimary = { kind: 'ready' } | { kind: 'stats'; id: number; snapshot: StatsSnapshot } | { kind: 'bound'; ports: Record<string, number> };
+type ToPrimary = { kind: 'hello' } | { kind: 'ready' } | { kind: 'stats'; id: number; snapshot: StatsSnapshot } | { kind: 'bound'; ports: Record<string, number> };
 
 /** Stats owned by the primary (config and server state); the rest is summed over workers. */
 const PRIMARY_PREFIXES = ['server.', 'control_plane.', 'cluster_manager.', 'listener_manager.', 'http.rds.', 'sds.'];
@@ -38,7 +38,9 @@ export class WorkerPool {
       const w = cluster.fork({ TSMESH_PROXY_WORKER: '1' });
       this.workers.add(w);
       w.on('message', (m: ToPrimary) => {
-        if (m.kind === 'ready') resolve();
+        // Messages sent before the worker listens are lost, so it asks for the state when ready to take it.
+        if (m.kind === 'hello') replay();
+        else if (m.kind === 'ready') resolve();
         else if (m.kind === 'bound') {
           for (const [name, port] of Object.entries(m.ports)) {
             const l = this.server.listeners.active.get(name);
@@ -58,14 +60,14 @@ export class WorkerPool {
         log.error(`worker ${w.process.pid} exited with ${code}; starting a replacement`);
         void this.fork();
       });
-      w.once('online', () => {
+      const replay = () => {
         // Replay the whole dynamic state, in push order, so the worker starts where the primary is.
         for (const typeUrl of [TYPE.SECRET, ...PUSH_ORDER]) {
           const dyn = this.server.xds.dynamic.get(typeUrl);
           if (dyn?.size) w.send({ kind: 'xds', change: { typeUrl, version: this.server.xds.versions.get(typeUrl) ?? '', upserts: [...dyn], removed: [] } } satisfies ToWorker);
         }
         w.send({ kind: 'init_done' } satisfies ToWorker);
-      });
+      };
     });
   }
 
@@ -139,6 +141,7 @@ export async function runWorker(server: ProxyServer, onDrain: (ms: number) => vo
     else if (!started) queue.push(m);
     else applyChange(m.change);
   });
+  send({ kind: 'hello' });
   await server.start();
   await initP;
   started = true;

@@ -8,6 +8,7 @@
  * listeners) / `127.12.<k>.N` (app IPs: the app, the sidecar's admin on :15000 and its HTTP
  * proxy listener on :15080), N = 1, 2, ... per pod, so apps keep fixed ports (8080, 9080...) and
  * meshes in concurrent test files never clash with each other or with the demo (127.0.1/2.N).
+ * Gateways bind `127.13.<k>.N` (GATEWAY_BIND_ADDRESS) on the ports their Gateways name.
  * Pods become endpoints through auto-registration: a Service whose selector matches a pod's
  * labels picks it, with endpoint port = the Service's targetPort on the pod IP.
  *
@@ -22,6 +23,9 @@
  *   await client.waitFor('echo:80', '/', (r) => r.status === 200)         // bounded polling
  *   client.outbound            // 'http://<appIP>:15080' (HTTP proxy listener; route by Host)
  *   client.appIP / podIP / admin ('http://<appIP>:15000') / proxy (Proc) / configDump()
+ *   await mesh.apply('vs.yaml', yaml, [client])  // write, then wait until client ACKed the push
+ *   const gw = await mesh.startGateway({ ports: [8080] });  // ingress gateway at 127.13.<k>.N
+ *   await gw.request(8080, 'bookinfo.example.com', '/productpage')
  *   mesh.syncz() / mesh.cp.output() / mesh.controlplane ('http://127.0.0.1:<http port>')
  *   await mesh.stop()          // idempotent; also registered with t.after by startMesh(t, ...)
  * Timeouts are generous (a 2-core machine running other tests): 60 s per process to be ready.
@@ -32,7 +36,7 @@ import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { sidecarBootstrap, writeBootstrap } from '../../src/demo/bootstrap.ts';
+import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/demo/bootstrap.ts';
 import { freePort, REPO, type Proc } from './processes.ts';
 
 export const ADMIN_PORT = 15000;
@@ -104,6 +108,29 @@ export interface SyncRow {
   types: Record<string, { sentVersion: string; ackedVersion: string; synced: boolean; lastNack?: { nonce: string; version: string; code: number; message: string }; lastError?: string }>;
 }
 
+export interface GatewayOptions {
+  name?: string;
+  namespace?: string;
+  /** Default Istio's { istio: 'ingressgateway', app: 'istio-ingressgateway' }. */
+  labels?: Record<string, string>;
+  /** Ports the Gateways give this gateway: ready once it listens on each. */
+  ports: number[];
+  proxyArgs?: string[];
+}
+
+export interface Gateway {
+  /** Where its listeners bind: `127.13.<k>.N`. */
+  readonly ip: string;
+  readonly admin: string;
+  readonly proxy: Proc;
+  /** 'http://<ip>:<port>' */
+  url(port: number): string;
+  /** One request to the gateway's `port` with `Host: <host>`. */
+  request(port: number, host: string, path: string, o?: RequestOptions): Promise<MeshResponse>;
+  waitFor(port: number, host: string, path: string, ok: (r: MeshResponse) => boolean, o?: RequestOptions & { waitMs?: number }): Promise<MeshResponse>;
+  stop(): Promise<void>;
+}
+
 export interface MeshOptions {
   /** Files to write into the config dir before the control plane starts: file name -> YAML. */
   config?: Record<string, string>;
@@ -125,6 +152,8 @@ export interface Mesh {
   writeConfig(file: string, yaml: string): void;
   removeConfig(file: string): void;
   startPod(o: PodOptions): Promise<Pod>;
+  /** An ingress (or egress) gateway: a router proxy binding GATEWAY_BIND_ADDRESS 127.13.<k>.N. */
+  startGateway(o: GatewayOptions): Promise<Gateway>;
   /**
    * Writes (yaml) or removes (undefined) a config file, then waits until every pod in `pods` has
    * been sent a new version of some resource type and has ACKed everything (a NACK throws with
@@ -137,6 +166,10 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
+/** Every child still running: killed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
 /** Spawns `tsmesh <args>` and waits for `ready` on its output (bounded). */
 export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Proc> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
@@ -144,6 +177,12 @@ export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: Node
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => live.forEach((c) => c.kill('SIGKILL')));
+  }
   let out = '';
   const proc: Proc = {
     child,
@@ -251,6 +290,7 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
     throw e;
   }
   const pods: Pod[] = [];
+  const gateways: Gateway[] = [];
   // Taken synchronously, so pods started in parallel get distinct addresses.
   let nextIndex = 1;
   let stopped: Promise<void> | undefined;
@@ -269,6 +309,11 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
       const pod = await startPod(mesh, po, nextIndex++, bootDir);
       pods.push(pod);
       return pod;
+    },
+    startGateway: async (go) => {
+      const gw = await startGateway(mesh, go, `127.13.${k}.${nextIndex++}`, bootDir);
+      gateways.push(gw);
+      return gw;
     },
     syncz: async () => (await fetch(`http://127.0.0.1:${httpPort}/debug/syncz`, { signal: AbortSignal.timeout(5000) })).json() as Promise<SyncRow[]>,
     syncOf: async (pod) => (await mesh.syncz()).filter((r) => r.proxyId.includes(`~${pod.podIP}~`)),
@@ -295,7 +340,7 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
     },
     stop: () =>
       (stopped ??= (async () => {
-        await Promise.all(pods.map((p) => p.stop()));
+        await Promise.all([...pods, ...gateways].map((p) => p.stop()));
         await cp.stop();
         await new Promise<void>((r) => lock.close(() => r()));
         rmSync(dir, { recursive: true, force: true });
@@ -309,6 +354,85 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
 function writeYaml(configDir: string, file: string, yaml: string): void {
   mkdirSync(configDir, { recursive: true });
   writeFileSync(join(configDir, file), yaml);
+}
+
+/** Requests with a Host header over a keep-alive pool; `waitFor` retries until `ok` (bounded). */
+function requester(pool: Pool, who: string) {
+  const request = async (host: string, path: string, ro: RequestOptions = {}): Promise<MeshResponse> => {
+    const r = await pool.request({
+      method: (ro.method ?? 'GET') as 'GET',
+      path,
+      headers: { host, ...ro.headers },
+      body: ro.body,
+      signal: AbortSignal.timeout(ro.timeoutMs ?? 15_000),
+    });
+    const body = await r.body.text();
+    return { status: r.statusCode, headers: r.headers, body, json: () => JSON.parse(body) };
+  };
+  const waitFor = async (host: string, path: string, ok: (r: MeshResponse) => boolean, ro: RequestOptions & { waitMs?: number } = {}): Promise<MeshResponse> => {
+    let last: MeshResponse | undefined;
+    let err: unknown;
+    const deadline = Date.now() + (ro.waitMs ?? READY_MS);
+    for (;;) {
+      try {
+        last = await request(host, path, { ...ro, timeoutMs: ro.timeoutMs ?? 5000 });
+        if (ok(last)) return last;
+      } catch (e) {
+        err = e;
+      }
+      if (Date.now() > deadline) {
+        throw new Error(`${who}: ${host}${path} never answered as expected; last: ${last ? `${last.status} ${last.body.slice(0, 300)}` : String(err)}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  return { request, waitFor };
+}
+
+async function startGateway(mesh: Mesh, o: GatewayOptions, ip: string, bootDir: string): Promise<Gateway> {
+  const name = o.name ?? 'istio-ingressgateway';
+  const file = join(bootDir, `${name}.json`);
+  writeBootstrap(
+    file,
+    gatewayBootstrap({
+      name,
+      namespace: o.namespace ?? 'istio-system',
+      labels: o.labels ?? { istio: 'ingressgateway', app: 'istio-ingressgateway' },
+      bindAddress: ip,
+      adminPort: ADMIN_PORT,
+      xds: { host: '127.0.0.1', port: mesh.grpcPort },
+    }),
+  );
+  const proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--concurrency', '1', '--drain-time-s', '0', ...(o.proxyArgs ?? [])], /tsmesh proxy ready/);
+  const pools = new Map<number, Pool>();
+  const poolFor = (port: number) => {
+    let p = pools.get(port);
+    if (!p) pools.set(port, (p = new Pool(`http://${ip}:${port}`, { connections: 8, keepAliveTimeout: 30_000 })));
+    return p;
+  };
+  let stopped: Promise<void> | undefined;
+  const gw: Gateway = {
+    ip,
+    admin: `http://${ip}:${ADMIN_PORT}`,
+    proxy,
+    url: (port) => `http://${ip}:${port}`,
+    request: (port, host, path, ro) => requester(poolFor(port), name).request(host, path, ro),
+    waitFor: (port, host, path, ok, ro) => requester(poolFor(port), name).waitFor(host, path, ok, ro),
+    stop: () =>
+      (stopped ??= (async () => {
+        await Promise.all([...pools.values()].map((p) => p.destroy().catch(() => undefined)));
+        await proxy.stop();
+      })()),
+  };
+  try {
+    await until(`${name} /ready`, () => httpOk(`${gw.admin}/ready`));
+    for (const port of o.ports) await until(`${name} listening on ${ip}:${port} (does a Gateway select ${JSON.stringify(o.labels ?? 'istio=ingressgateway')} with that port?)`, () => tcpOpen(ip, port));
+  } catch (e) {
+    const out = proxy.output();
+    await gw.stop();
+    throw new Error(`${(e as Error).message}\n--- gateway output ---\n${out.slice(-4000)}`);
+  }
+  return gw;
 }
 
 async function startPod(mesh: Mesh, o: PodOptions, index: number, bootDir: string): Promise<Pod> {
@@ -346,6 +470,7 @@ async function startPod(mesh: Mesh, o: PodOptions, index: number, bootDir: strin
   const admin = `http://${appIP}:${ADMIN_PORT}`;
   const outbound = `http://${appIP}:${OUTBOUND_PORT}`;
   const pool = new Pool(outbound, { connections: 8, keepAliveTimeout: 30_000 });
+  const http = requester(pool, o.name);
   let stopped: Promise<void> | undefined;
   const pod: Pod = {
     name: o.name,
@@ -357,34 +482,8 @@ async function startPod(mesh: Mesh, o: PodOptions, index: number, bootDir: strin
     admin,
     proxy,
     bootstrapFile: file,
-    request: async (host, path, ro = {}) => {
-      const r = await pool.request({
-        method: (ro.method ?? 'GET') as 'GET',
-        path,
-        headers: { host, ...ro.headers },
-        body: ro.body,
-        signal: AbortSignal.timeout(ro.timeoutMs ?? 15_000),
-      });
-      const body = await r.body.text();
-      return { status: r.statusCode, headers: r.headers, body, json: () => JSON.parse(body) };
-    },
-    waitFor: async (host, path, ok, ro = {}) => {
-      let last: MeshResponse | undefined;
-      let err: unknown;
-      const deadline = Date.now() + (ro.waitMs ?? READY_MS);
-      for (;;) {
-        try {
-          last = await pod.request(host, path, { ...ro, timeoutMs: ro.timeoutMs ?? 5000 });
-          if (ok(last)) return last;
-        } catch (e) {
-          err = e;
-        }
-        if (Date.now() > deadline) {
-          throw new Error(`${o.name}: ${host}${path} never answered as expected; last: ${last ? `${last.status} ${last.body.slice(0, 300)}` : String(err)}`);
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    },
+    request: (host, path, ro) => http.request(host, path, ro),
+    waitFor: (host, path, ok, ro) => http.waitFor(host, path, ok, ro),
     configDump: async () => (await fetch(`${admin}/config_dump`)).json(),
     stop: () =>
       (stopped ??= (async () => {

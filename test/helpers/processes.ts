@@ -14,7 +14,7 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `tsmesh <args>` and resolves when a line matching `ready` appears (20 s at most). */
+/** Runs `tsmesh <args>` and resolves when a line matching `ready` appears (60 s at most: CI machines are small and busy). */
 export async function startTsmesh(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: REPO,
@@ -37,7 +37,7 @@ export async function startTsmesh(args: string[], ready: RegExp, env: NodeJS.Pro
       }),
   };
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tsmesh ${args.join(' ')} not ready in 20 s:\n${out}`)), 20_000);
+    const timer = setTimeout(() => reject(new Error(`tsmesh ${args.join(' ')} not ready in 60 s:\n${out}`)), 60_000);
     const onData = (d: Buffer) => {
       out += d.toString();
       if (ready.test(out)) {

@@ -30,6 +30,9 @@ test("ingress: Istio's bookinfo-gateway.yaml exposes productpage's paths and not
     const login = await demo.get('/login', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'username=jason&passwd=x' });
     assert.equal(login.status, 302, 'POST /login signs in and redirects');
     assert.match(String(login.headers['set-cookie']), /session=/);
+    const getLogin = await demo.get('/login');
+    assert.equal(getLogin.status, 405, 'GET /login reaches productpage, which takes POST only (as Flask answers)');
+    assert.notEqual(getLogin.headers['x-envoy-upstream-service-time'], undefined, 'GET /login was routed upstream');
     const logout = await demo.get('/logout');
     assert.equal(logout.status, 302, '/logout redirects');
   });

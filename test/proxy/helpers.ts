@@ -10,14 +10,23 @@ import type { EnvoyJson } from '../../src/xds/types.ts';
 
 export const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
+const tracked = new WeakMap<Server, Set<net.Socket>>();
+
+/** Listens on 127.0.0.1:0 and tracks accepted sockets so closeServer can end them. */
 export function listen(server: Server): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  tracked.set(server, sockets);
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
 }
 
 export function closeServer(server: Server): Promise<void> {
   return new Promise((r) => {
     server.close(() => r());
-    (server as any).closeAllConnections?.();
+    for (const s of tracked.get(server) ?? []) s.destroy();
   });
 }
 

@@ -134,7 +134,7 @@ test('TLS termination: tls_inspector picks the chain by SNI, certificates inline
   });
   const port = proxy.port('tls');
   const ask = (servername: string) =>
-    new Promise<{ cn: string; reply: string; alpn: string | false }>((resolve, reject) => {
+    new Promise<{ cn: string; reply: string; alpn: string | false | null }>((resolve, reject) => {
       const c = tls.connect({ port, host: '127.0.0.1', servername, rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => c.end('secret'));
       let reply = '';
       c.on('data', (d) => (reply += d));

@@ -126,6 +126,8 @@ export async function start(opts: BaseOptions = {}): Promise<Running> {
       if (!user) return redirect(res, `${SESSION_COOKIE}=; Path=/; Max-Age=0`);
       return redirect(res, `${SESSION_COOKIE}=${encodeSession(secret, user)}; Path=/; HttpOnly; SameSite=Lax`);
     }
+    // Istio's productpage (Flask, methods=['POST']) answers other methods with 405.
+    if (path === '/login') return sendJson(res, 405, { error: 'method not allowed' }, { allow: 'POST' });
     if (path === '/logout') return redirect(res, `${SESSION_COOKIE}=; Path=/; Max-Age=0`);
     if (path === '/productpage') {
       const hs = outboundHeaders(req);
