@@ -6,7 +6,10 @@ import { existsSync } from 'node:fs';
 
 /** Debian package -> a file whose presence means it is installed. */
 const NEEDED = {
-  // (filled in as tests start needing system tools)
+  // The gateway TLS tests make a throwaway CA and certificates with the openssl CLI.
+  openssl: '/usr/bin/openssl',
+  // Tests probe listeners and fetch pages like a user would.
+  curl: '/usr/bin/curl',
 };
 const missing = Object.entries(NEEDED).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
 if (missing.length === 0) process.exit(0);

@@ -9,6 +9,7 @@
  * selected by name.
  */
 import type { Labels } from './labels.ts';
+import { NAMESPACE_NAME_LABEL, selectorMatches } from '../api/namespaces.ts';
 
 export interface LabelSelectorRequirement {
   key: string;
@@ -22,35 +23,11 @@ export interface LabelSelector {
   matchExpressions?: LabelSelectorRequirement[];
 }
 
-export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+export { NAMESPACE_NAME_LABEL } from '../api/namespaces.ts';
 
-/** Kubernetes LabelSelector semantics; an empty selector matches everything. */
+/** Kubernetes LabelSelector semantics; one implementation for the whole control plane (src/api). */
 export function labelSelectorMatches(sel: LabelSelector, labels: Labels): boolean {
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
-    if (labels[k] !== v) return false;
-  }
-  for (const req of sel.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, req.key);
-    const values = req.values ?? [];
-    switch (req.operator) {
-      case 'In':
-        if (!has || !values.includes(labels[req.key]!)) return false;
-        break;
-      case 'NotIn':
-        // Kubernetes: a missing key satisfies NotIn.
-        if (has && values.includes(labels[req.key]!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-      default:
-        return false;
-    }
-  }
-  return true;
+  return selectorMatches(sel, labels);
 }
 
 /** The labels a namespace is matched with: its own plus the automatic name label. */

@@ -139,7 +139,7 @@ test('TLS termination: tls_inspector picks the chain by SNI, certificates inline
       let reply = '';
       c.on('data', (d) => (reply += d));
       c.on('error', reject);
-      c.on('end', () => resolve({ cn: String(c.getPeerCertificate().subject.CN), reply, alpn: c.alpnProtocol }));
+      c.on('end', () => resolve({ cn: String(c.getPeerCertificate().subject.CN), reply, alpn: c.alpnProtocol || false }));
     });
   try {
     assert.deepEqual(await ask('a.example.com'), { cn: 'a.example.com', reply: 'secret', alpn: 'h2' });
