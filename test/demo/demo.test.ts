@@ -53,7 +53,8 @@ async function ports() {
   const port = await freePort('127.0.0.1');
   const xdsPort = await freePort('127.0.0.1');
   const httpPort = await freePort('127.0.0.1');
-  return { port, xdsPort, httpPort };
+  // Its own pod address range, so a demo in another test file (or a user's) never collides.
+  return { port, xdsPort, httpPort, podNet: '127.0.41.', appNet: '127.0.42.' };
 }
 
 test('starts control plane, 6 pods with sidecars and the gateway; stops them all; starts again at once', async () => {
@@ -67,7 +68,7 @@ test('starts control plane, 6 pods with sidecars and the gateway; stops them all
   // Progress: one line per part, in start order.
   assert.match(out.text, /✔ control plane \(xDS 127\.0\.0\.1:\d+, HTTP 127\.0\.0\.1:\d+\) ready/);
   for (const [name, n] of [['details-v1', 1], ['productpage-v1', 2], ['ratings-v1', 3], ['reviews-v1', 4], ['reviews-v2', 5], ['reviews-v3', 6]] as const) {
-    assert.ok(out.text.includes(`✔ ${name} (127.0.1.${n}) ready`), `${name} line in:\n${out.text}`);
+    assert.ok(out.text.includes(`✔ ${name} (127.0.41.${n}) ready`), `${name} line in:\n${out.text}`);
   }
   assert.ok(out.text.includes(`✔ istio-ingressgateway (127.0.0.1:${p.port}) ready`));
   assert.ok(out.text.indexOf('✔ control plane') < out.text.indexOf('✔ details-v1'));
@@ -92,13 +93,13 @@ test('starts control plane, 6 pods with sidecars and the gateway; stops them all
   assert.equal(saved.pods.length, 6);
   assert.equal(saved.processes.length, 14, 'control plane + 6 apps + 6 sidecars + gateway');
   const reviews = saved.pods.find((x) => x.name === 'reviews-v2')!;
-  assert.deepEqual([reviews.podIP, reviews.appIP, reviews.appPort], ['127.0.1.5', '127.0.2.5', 9080]);
+  assert.deepEqual([reviews.podIP, reviews.appIP, reviews.appPort], ['127.0.41.5', '127.0.42.5', 9080]);
   const bootstrap = JSON.parse(readFileSync(reviews.bootstrap, 'utf8'));
-  assert.equal(bootstrap.node.id, 'sidecar~127.0.1.5~reviews-v2.default~default.svc.cluster.local');
+  assert.equal(bootstrap.node.id, 'sidecar~127.0.41.5~reviews-v2.default~default.svc.cluster.local');
   assert.equal(bootstrap.static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address.port_value, p.xdsPort);
 
   // The real app answers at its app address.
-  const health = await fetch(`http://127.0.2.5:9080/health`);
+  const health = await fetch(`http://127.0.42.5:9080/health`);
   assert.equal(health.status, 200);
   for (const proc of saved.processes) assert.ok(existsSync(proc.log), proc.log);
 
@@ -125,7 +126,7 @@ test('a part that fails is shown with why and its log; everything started is sto
     const demo = startDemo({ repoRoot, ...p, stateDir, out, launcher: fakes(p.port) });
     assert.equal(await demo.started, undefined);
     assert.equal(await demo.exitCode, 1);
-    assert.match(out.text, /✖ ratings-v1 failed: ratings-v1 sidecar exited with code 3: Error: fake proxy told to fail for sidecar~127\.0\.1\.3~ratings-v1\.default~default\.svc\.cluster\.local, log at \S+ratings-v1\.sidecar\.log/);
+    assert.match(out.text, /✖ ratings-v1 failed: ratings-v1 sidecar exited with code 3: Error: fake proxy told to fail for sidecar~127\.0\.41\.3~ratings-v1\.default~default\.svc\.cluster\.local, log at \S+ratings-v1\.sidecar\.log/);
     assert.doesNotMatch(out.text, /istio-ingressgateway/, 'the gateway never started');
     for (const proc of demo.supervisor.list()) assert.equal(alive(proc.pid), false, `${proc.name} still alive`);
     assert.equal(existsSync(join(stateDir, 'demo.json')), false);
@@ -165,12 +166,12 @@ test('a busy gateway port: a clear error that says how to pick another, nothing 
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   const port = (busy.address() as AddressInfo).port;
   try {
-    const r = await makePlan({ repoRoot, port });
+    const r = await makePlan({ repoRoot, port, podNet: '127.0.43.', appNet: '127.0.44.' });
     assert.equal(r.ok, false);
     const errors = (r as { errors: string[] }).errors;
     assert.match(errors[0]!, new RegExp(`^port ${port} on 127\\.0\\.0\\.1 is in use, and the ingress gateway listens there: pick another port with \`npx tsmesh demo --port \\d+\``));
     const out = new Capture();
-    const demo = startDemo({ repoRoot, port, stateDir: join(dir, 'busy'), out });
+    const demo = startDemo({ repoRoot, port, podNet: '127.0.43.', appNet: '127.0.44.', stateDir: join(dir, 'busy'), out });
     assert.equal(await demo.started, undefined);
     assert.equal(await demo.exitCode, 1);
     assert.equal(demo.supervisor.list().length, 0);
@@ -184,7 +185,7 @@ test('busy control-plane ports move to free ones, and the plan says so', async (
   await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
   const taken = (busy.address() as AddressInfo).port;
   try {
-    const r = await makePlan({ repoRoot, port: await freePort('127.0.0.1'), xdsPort: taken });
+    const r = await makePlan({ repoRoot, podNet: '127.0.45.', appNet: '127.0.46.', port: await freePort('127.0.0.1'), xdsPort: taken });
     assert.ok(r.ok, JSON.stringify(r));
     assert.notEqual(r.plan.xdsPort, taken);
     assert.ok(r.plan.notes.includes(`port ${taken} is in use: the control plane serves xDS on 127.0.0.1:${r.plan.xdsPort} instead`), r.plan.notes.join('\n'));
@@ -196,11 +197,11 @@ test('busy control-plane ports move to free ones, and the plan says so', async (
 test("Istio's own files: accepted; --port must match the user's Gateway (their files are never changed)", { skip: !existsSync(ISTIO) && 'Istio data not present' }, async () => {
   const configs = [join(ISTIO, 'platform/kube/bookinfo.yaml'), join(ISTIO, 'networking/bookinfo-gateway.yaml'), join(ISTIO, 'networking/destination-rule-all.yaml')];
   const other = await freePort('127.0.0.1');
-  const r = await makePlan({ repoRoot, configs, port: other });
+  const r = await makePlan({ repoRoot, podNet: '127.0.45.', appNet: '127.0.46.', configs, port: other });
   assert.equal(r.ok, false);
   assert.equal((r as { exitCode: number }).exitCode, 2);
   assert.match((r as { errors: string[] }).errors[0]!, new RegExp(`--port ${other}: the ingress gateway listens where your Gateways say: 8080 \\(Gateway default/bookinfo-gateway in \\S*bookinfo-gateway\\.yaml\\)`));
-  const ok = await makePlan({ repoRoot, configs, xdsPort: await freePort('127.0.0.1'), httpPort: await freePort('127.0.0.1') });
+  const ok = await makePlan({ repoRoot, podNet: '127.0.45.', appNet: '127.0.46.', configs, xdsPort: await freePort('127.0.0.1'), httpPort: await freePort('127.0.0.1') });
   if (!ok.ok) {
     // Only acceptable failure: something on this machine already holds 8080.
     assert.match(ok.errors.join('\n'), /port 8080 on 127\.0\.0\.1 is in use/);
@@ -218,7 +219,7 @@ test("Istio's own files: accepted; --port must match the user's Gateway (their f
 });
 
 test('inbound ports: the container ports that Services selecting the pod target', async () => {
-  const r = await makePlan({ repoRoot, port: await freePort('127.0.0.1'), xdsPort: await freePort('127.0.0.1'), httpPort: await freePort('127.0.0.1') });
+  const r = await makePlan({ repoRoot, podNet: '127.0.45.', appNet: '127.0.46.', port: await freePort('127.0.0.1'), xdsPort: await freePort('127.0.0.1'), httpPort: await freePort('127.0.0.1') });
   assert.ok(r.ok, JSON.stringify(r));
   assert.deepEqual(r.plan.pods.map((x) => [x.slot.name, x.inboundPorts]), [
     ['details-v1', [9080]], ['productpage-v1', [9080]], ['ratings-v1', [9080]], ['reviews-v1', [9080]], ['reviews-v2', [9080]], ['reviews-v3', [9080]],
