@@ -1,5 +1,6 @@
 /** Runs wrk (Debian package) for a closed-loop throughput figure with latency percentiles. */
 import { spawnSync } from 'node:child_process';
+import { ensureTools } from './tools.ts';
 
 export interface WrkResult {
   rps: number;
@@ -18,7 +19,9 @@ function toMs(v: string): number {
 /** `wrk -t1 -c<conns> -d<secs>s --latency <url>`; one thread keeps the other core for the proxy. */
 export function wrk(url: string, opts: { connections?: number; seconds?: number; threads?: number } = {}): WrkResult {
   const args = [`-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${opts.seconds ?? 5}s`, '--latency', url];
-  const r = spawnSync('wrk', args, { encoding: 'utf8', timeout: ((opts.seconds ?? 5) + 30) * 1000 });
+  const bin = ensureTools().path.wrk;
+  if (!bin) throw new Error(`wrk: ${ensureTools().why.wrk}`);
+  const r = spawnSync(bin, args, { encoding: 'utf8', timeout: ((opts.seconds ?? 5) + 30) * 1000 });
   if (r.status !== 0) throw new Error(`wrk failed: ${r.stderr || r.stdout}`);
   const out = r.stdout;
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);

@@ -55,7 +55,11 @@ export interface PodOptions {
   labels: Record<string, string>;
   /** Named container ports (Istio's POD_PORTS), e.g. { http: 8080 }. */
   ports?: Record<string, number>;
-  /** Starts the app on the pod's app IP; runs in the test process. None for a client-only pod. */
+  /**
+   * Starts the app on the pod's app IP (in the test process, or spawn a child and return its
+   * closer); its calls to other services go to `http://<appIP>:15080` (OUTBOUND_PORT) by Host.
+   * None for a client-only pod.
+   */
   app?: (appIP: string) => Promise<Closable> | Closable;
   serviceAccount?: string;
   /** Ports the sidecar must be listening on at the pod IP before the pod counts as ready (default: every value of `ports`). */
