@@ -115,7 +115,7 @@ async function buildPhase(configDir: string): Promise<BuildResult | undefined> {
 async function startControlPlane(configDir: string): Promise<{ cp: Started; grpcPort: number }> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   // start()'s own readiness wait is 20 s; loading 11k resources may take longer on a busy box.
-  const cp = await start('tsmesh controlplane', process.execPath, [...CP_NODE_ARGS, '--import', 'tsx', 'src/cli/main.ts', 'controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {});
+  const cp = await start('tsmesh controlplane', process.execPath, [...CP_NODE_ARGS, '--import', 'tsx', '--import', './bench/lib/cp_memlog.ts', 'src/cli/main.ts', 'controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {});
   const deadline = Date.now() + TIMEOUT_MS;
   while (!/tsmesh controlplane ready/.test(cp.output())) {
     if (cp.proc.exitCode !== null || Date.now() > deadline) {
@@ -141,7 +141,12 @@ async function servePhase(configDir: string, mesh: WrittenMesh, mode: 'sotw' | '
 
     // Connect everyone and wait for every client to ACK CDS, EDS, LDS and RDS.
     let peak = rssMB(pid);
-    const sampler = setInterval(() => (peak = Math.max(peak, rssMB(pid))), 100);
+    const mem = { heap: 0, external: 0 };
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rssMB(pid));
+      const m = lastMem(cp);
+      if (m) [mem.heap, mem.external] = [Math.max(mem.heap, m.heap), Math.max(mem.external, m.external)];
+    }, 100);
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.timeOrigin + performance.now();
     const per = Math.ceil(CLIENTS / LOAD_PROCS);
@@ -164,7 +169,7 @@ async function servePhase(configDir: string, mesh: WrittenMesh, mode: 'sotw' | '
     const failed = loads.reduce((a, l) => a + (l.last('progress')?.failed ?? 0), 0);
     console.log(
       `${done ? 'all' : `TIMEOUT: only`} ${n0(synced)}/${n0(CLIENTS)} ACKed CDS+EDS+LDS+RDS in ${f1(syncS)} s` +
-        `   control plane: cpu ${f1(cpuS)} s, peak rss ${n0(peak)} MB   sent ${mbytes(bytes)} in ${n0(responses)} responses` +
+        `   control plane: cpu ${f1(cpuS)} s, peak rss ${n0(peak)} MB (heap ${n0(mem.heap)} MB, buffers ${n0(mem.external)} MB)   sent ${mbytes(bytes)} in ${n0(responses)} responses` +
         `   load generator cpu ${f1(loadCpuS)} s${failed ? `   ${failed} streams failed` : ''}`,
     );
     if (!done) for (const l of loads) if (l.errorOutput) console.log(`load process stderr: ${l.errorOutput.slice(-1000)}`);
@@ -172,7 +177,11 @@ async function servePhase(configDir: string, mesh: WrittenMesh, mode: 'sotw' | '
     // Quiet period: what 500 idle streams and the store's periodic rescan cost.
     const cpuIdle0 = cpuSeconds(pid);
     await sleep(3000);
-    console.log(`idle with ${n0(synced)} connected, 3 s: cpu ${f1(cpuSeconds(pid) - cpuIdle0)} s, rss ${n0(rssMB(pid))} MB`);
+    const idleMem = lastMem(cp);
+    console.log(
+      `idle with ${n0(synced)} connected, 3 s: cpu ${f1(cpuSeconds(pid) - cpuIdle0)} s, rss ${n0(rssMB(pid))} MB` +
+        (idleMem ? ` (heap ${n0(idleMem.heap)} MB, buffers ${n0(idleMem.external)} MB)` : ''),
+    );
 
     await propagate(cp, loads, mesh, moveSvc, synced);
     return { mode, synced, syncS, cpuS, peakMB: peak, idleMB, bytes, loadCpuS };
@@ -222,6 +231,13 @@ async function propagate(cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc:
     `  responses after the change: EDS ${n0(byType[TYPE.ENDPOINT] ?? 0)}, other types ${others.length ? others.map(([t, n]) => `${SHORT[t] ?? t} ${n}`).join(', ') : '0'}` +
       ` (${others.length ? 'NOT EDS-only' : 'EDS only'});  control plane pushes: ${pushes.length ? pushes.join(' | ') : 'none logged'}`,
   );
+}
+
+/** The control plane's latest heap / external figures (MB), from cp_memlog.ts lines. */
+function lastMem(cp: Started): { heap: number; external: number } | undefined {
+  const tail = cp.output().slice(-4000);
+  const m = /MEM (\d+) (\d+) (\d+)\n[^]*$/.exec(tail);
+  return m ? { heap: Number(m[1]) / 1048576, external: Number(m[2]) / 1048576 } : undefined;
 }
 
 function movedAddress(n: number, i: number): string {

@@ -15,6 +15,7 @@ import { subscribeAds, type AdsSubscription } from './config/ads_subscription.ts
 import { ClusterManagerImpl } from './upstream/cluster_manager.ts';
 import { ListenerManager } from './listener/listener_manager.ts';
 import { loadNetworkFilters } from './filters/network/builtin.ts';
+import { releaseEnvoyRoot } from '../xds/protos.ts';
 import { log } from './logger.ts';
 
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
@@ -95,6 +96,8 @@ export class ProxyServer {
     if (this.ads && b.ldsAds) await bounded(this.ads.firstUpdate(TYPE.LISTENER));
     await new Promise<void>((r) => this.listeners.whenWarm(r));
     await this.listeners.listening();
+    // Static bootstrap, no xDS: the protos served validation only; free their heap (RSS aim).
+    if (!b.ads) releaseEnvoyRoot();
     this.setState('LIVE');
     for (const w of this.liveWaiters.splice(0)) w();
   }

@@ -100,6 +100,15 @@ export function envoyRoot(): protobuf.Root {
   return r;
 }
 
+/**
+ * Drops the shared Root so it can be garbage collected (~15 MB of heap); the next envoyRoot()
+ * loads it again. A proxy run from a purely static bootstrap needs the protos only to validate
+ * that bootstrap at startup, never on the data path.
+ */
+export function releaseEnvoyRoot(): void {
+  root = undefined;
+}
+
 /** Looks up a message type by full name (with or without the leading dot, or a type URL). */
 export function messageType(nameOrUrl: string): protobuf.Type {
   const name = nameOrUrl.includes('/') ? nameOrUrl.slice(nameOrUrl.lastIndexOf('/') + 1) : nameOrUrl;

@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -38,6 +38,15 @@ async function curl(url: string): Promise<{ status: number; body: string }> {
       resolve({ status: Number(stdout.slice(i + 1)) || 0, body: stdout.slice(0, Math.max(i, 0)) });
     });
   });
+}
+
+/** The tail of the demo's ingress gateway log, for failure messages. */
+function gatewayLog(clone: string): string {
+  try {
+    return `istio-ingressgateway.log:\n${readFileSync(join(clone, '.tsmesh/demo/logs/istio-ingressgateway.log'), 'utf8').slice(-3000)}`;
+  } catch {
+    return '';
+  }
 }
 
 test("fresh clone: README's npm install + npx tsmesh demo serve /productpage with reviews on 127.0.0.1:8080", { timeout: 900_000 }, async (t) => {
@@ -104,9 +113,11 @@ test("fresh clone: README's npm install + npx tsmesh demo serve /productpage wit
   });
 
   let page: { status: number; body: string } | undefined;
+  let tries = 0;
   const deadline = Date.now() + DEMO_TIMEOUT_MS;
   while (Date.now() < deadline && demo.exitCode === null) {
     if (/Press Ctrl-C/.test(out)) {
+      tries++;
       page = await curl('http://127.0.0.1:8080/productpage');
       if (page.status === 200) break;
     }
@@ -118,7 +129,7 @@ test("fresh clone: README's npm install + npx tsmesh demo serve /productpage wit
     return;
   }
   assert.ok(demo.exitCode === null, `npx tsmesh demo exited (${demo.exitCode}):\n${out}`);
-  assert.ok(page && page.status === 200, `no page from http://127.0.0.1:8080/productpage in ${DEMO_TIMEOUT_MS / 1000} s (last: ${page?.status}):\n${out}`);
+  assert.ok(page && page.status === 200, `no page from http://127.0.0.1:8080/productpage in ${DEMO_TIMEOUT_MS / 1000} s (${tries} tries, last: ${page?.status} ${page?.body.slice(0, 300)}):\n${out}\n${gatewayLog(clone)}`);
   assert.match(out, /Bookinfo is running in the mesh/);
   assert.match(page.body, /The Comedy of Errors/, 'the page shows the book (details)');
   assert.match(page.body, /Reviewer1/, 'the page shows the reviews');

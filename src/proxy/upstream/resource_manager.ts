@@ -17,6 +17,8 @@ const OPEN: Record<ResourceKind, string> = { connections: 'circuit_breakers.defa
 export class ResourceManager {
   readonly max: Record<ResourceKind, number>;
   readonly active: Record<ResourceKind, number> = { connections: 0, pending: 0, requests: 0, retries: 0 };
+  /** The "circuit open" gauges, looked up once: release runs per request and a name lookup costs a concat and two Map probes. */
+  private readonly open: Partial<Record<ResourceKind, ReturnType<Stats['gauge']>>> = {};
 
   constructor(circuitBreakers: EnvoyJson | undefined, private readonly stats: Stats) {
     // Only the DEFAULT priority's thresholds apply; HIGH is for priority routing, not used here.
@@ -31,7 +33,7 @@ export class ResourceManager {
   tryAcquire(kind: ResourceKind): (() => void) | undefined {
     if (this.active[kind] >= this.max[kind]) {
       this.stats.counter(OVERFLOW[kind]).inc();
-      this.stats.gauge(OPEN[kind]).set(1);
+      (this.open[kind] ??= this.stats.gauge(OPEN[kind])).set(1);
       return undefined;
     }
     this.active[kind]++;
@@ -40,7 +42,7 @@ export class ResourceManager {
       if (released) return;
       released = true;
       this.active[kind]--;
-      if (this.active[kind] < this.max[kind]) this.stats.gauge(OPEN[kind]).set(0);
+      if (this.active[kind] < this.max[kind]) (this.open[kind] ??= this.stats.gauge(OPEN[kind])).set(0);
     };
   }
 }

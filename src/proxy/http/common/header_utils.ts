@@ -49,6 +49,34 @@ export function fromUpstreamHeaders(obj: Record<string, string | string[] | unde
 }
 
 /**
+ * undici's raw header forms straight into a HeaderMap (lower-case names, repeats kept, hop-by-hop
+ * dropped unless `keepUpgrade` keeps upgrade/connection): a flat [name, value, ...] list of
+ * Buffers (h1 heads and trailers) or strings, or a plain object (h2 trailers). One pass, no
+ * intermediate object: this runs for every response.
+ */
+export function rawHeadersToMap(raw: Buffer[] | string[] | Record<string, string | string[]> | null | undefined, keepUpgrade: boolean): HeaderMap {
+  const h: HeaderMap = new Map();
+  if (!raw) return h;
+  if (!Array.isArray(raw)) {
+    for (const k0 in raw) {
+      if (k0.charCodeAt(0) === 58 /* : */) continue;
+      const k = k0.toLowerCase();
+      if (HOP_BY_HOP.has(k) && !(keepUpgrade && (k === 'upgrade' || k === 'connection'))) continue;
+      h.set(k, raw[k0]);
+    }
+    return h;
+  }
+  for (let i = 0; i < raw.length; i += 2) {
+    const n = raw[i];
+    const v = raw[i + 1];
+    const k = (typeof n === 'string' ? n : n.toString('latin1')).toLowerCase();
+    if (HOP_BY_HOP.has(k) && !(keepUpgrade && (k === 'upgrade' || k === 'connection'))) continue;
+    appendHeader(h, k, typeof v === 'string' ? v : v.toString('latin1'));
+  }
+  return h;
+}
+
+/**
  * Removes hop-by-hop request headers, including those named by Connection, and `te` unless it
  * is "trailers" (gRPC needs that one end to end).
  */

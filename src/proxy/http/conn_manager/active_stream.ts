@@ -17,6 +17,8 @@ import { ResponseFlag } from '../common/response_flags.ts';
 import { isInternalAddress } from './internal_address.ts';
 import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts';
 import type { RouteEntry } from '../router/route_entry.ts';
+import type { MatchInput } from '../router/route_match.ts';
+import type { Random } from '../common/random.ts';
 
 /** What the router (and route-aware filters) read beyond the public callbacks. */
 export interface ResolvedRoute {
@@ -131,16 +133,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     if (config) {
       const headers = this.requestHeaders;
       const full = getHeader(headers, ':path') ?? '/';
-      const q = full.indexOf('?');
-      const path = q < 0 ? full : full.slice(0, q);
-      let query: URLSearchParams | undefined;
-      const found = config.route(headers, {
-        headers,
-        path,
-        query: () => (query ??= new URLSearchParams(q < 0 ? '' : full.slice(q + 1))),
-        random: this.hcm.random,
-      });
-      r = { config, ...found };
+      const found = config.route(headers, new RouteInput(headers, full, this.hcm.random));
+      r = { config, vhost: found.vhost, route: found.route };
       this.streamInfo.routeName = found.route?.name;
       this.streamInfo.virtualHostName = found.vhost?.name;
     }
@@ -331,6 +325,25 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       if (this.codec.protocol !== 'HTTP/2') h.set('connection', 'close');
       this.conn.closeAfterResponse = true;
     }
+  }
+}
+
+/** What route predicates see; the query string is parsed only if a query matcher asks. */
+class RouteInput implements MatchInput {
+  readonly path: string;
+  private readonly q: number;
+  private parsed: URLSearchParams | undefined;
+  constructor(
+    readonly headers: HeaderMap,
+    private readonly full: string,
+    readonly random: Random,
+  ) {
+    const q = full.indexOf('?');
+    this.q = q;
+    this.path = q < 0 ? full : full.slice(0, q);
+  }
+  query(): URLSearchParams {
+    return (this.parsed ??= new URLSearchParams(this.q < 0 ? '' : this.full.slice(this.q + 1)));
   }
 }
 

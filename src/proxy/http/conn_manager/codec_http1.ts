@@ -29,11 +29,28 @@ export function rejectSocket(socket: Duplex, status: number, serverName: string)
   }
 }
 
+/** The codec stream of a ServerResponse, so shared listeners need no closure per request. */
+const kCodec = Symbol('tsmesh.h1.codec');
+type CodecRes = http.ServerResponse & { [kCodec]: Http1Stream };
+
+function onResClose(this: CodecRes): void {
+  if (!this.writableFinished) this[kCodec].stream.onCodecReset();
+}
+
+function onResDrain(this: CodecRes): void {
+  const c = this[kCodec];
+  c.drainArmed = false;
+  c.stream.onCodecDrain();
+}
+
 class Http1Stream implements DownstreamCodecStream {
   readonly protocol: DownstreamProtocol;
   stream!: ActiveStream;
+  /** A 'drain' listener is added only after a write returned false (rare), not per request. */
+  drainArmed = false;
   constructor(private readonly req: http.IncomingMessage, private readonly res: http.ServerResponse) {
     this.protocol = req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    (res as CodecRes)[kCodec] = this;
   }
   writeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     const res = this.res;
@@ -45,7 +62,12 @@ class Http1Stream implements DownstreamCodecStream {
       this.res.end(chunk);
       return true;
     }
-    return this.res.write(chunk);
+    const ok = this.res.write(chunk);
+    if (!ok && !this.drainArmed) {
+      this.drainArmed = true;
+      this.res.once('drain', onResDrain);
+    }
+    return ok;
   }
   writeTrailers(trailers: HeaderMap): void {
     try {
@@ -147,10 +169,7 @@ export function createHttp1Server(hcm: HcmConfig): http.Server {
     const codec = new Http1Stream(req, res);
     const stream = new ActiveStream(hcm, conn.state, codec, conn.info, headers);
     codec.stream = stream;
-    res.on('close', () => {
-      if (!res.writableFinished) stream.onCodecReset();
-    });
-    res.on('drain', () => stream.onCodecDrain());
+    res.on('close', onResClose);
     const body = hasBody(req);
     if (body) {
       req.on('data', (chunk: Buffer) => stream.decodeData(chunk, false));

@@ -20,7 +20,8 @@ export class ClusterStats {
   readonly rqRxReset: Counter;
   readonly rqTxReset: Counter;
   readonly rqActive: ReturnType<Stats['gauge']>;
-  private readonly byCode = new Map<number, Counter>();
+  /** upstream_rq_<code> by status code, created on first use; an array index, not a Map probe. */
+  private readonly byCode: (Counter | undefined)[] = new Array(600).fill(undefined);
   private readonly byClass: Counter[];
 
   constructor(private readonly stats: Stats) {
@@ -43,10 +44,14 @@ export class ClusterStats {
 
   response(status: number): void {
     this.rqCompleted.inc();
-    let ctr = this.byCode.get(status);
-    if (!ctr) this.byCode.set(status, (ctr = this.stats.counter(`upstream_rq_${status}`)));
-    ctr.inc();
-    const i = Math.floor(status / 100) - 1;
+    if (status >= 100 && status < 600) {
+      let ctr = this.byCode[status];
+      if (!ctr) this.byCode[status] = ctr = this.stats.counter(`upstream_rq_${status}`);
+      ctr.inc();
+    } else {
+      this.stats.counter(`upstream_rq_${status}`).inc();
+    }
+    const i = ((status / 100) | 0) - 1;
     if (i >= 0 && i < 5) this.byClass[i].inc();
   }
 }

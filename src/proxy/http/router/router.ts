@@ -7,7 +7,7 @@
 import type { Duplex } from 'node:stream';
 import { FilterStatus, type FactoryContext, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
 import type { ActiveStream } from '../conn_manager/active_stream.ts';
-import { fromUpstreamHeaders, getHeader, toFlatList } from '../common/header_utils.ts';
+import { getHeader, toFlatList } from '../common/header_utils.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
 import { chance } from '../common/random.ts';
@@ -259,9 +259,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
   // ---------- UpstreamRequestOwner ----------
 
-  onUpstreamHeaders(u: UpstreamRequest, status: number, raw: Record<string, string | string[] | undefined>): void {
+  onUpstreamHeaders(u: UpstreamRequest, status: number, h: HeaderMap): void {
     if (u !== this.upstream) return;
-    const grpcStatusHdr = raw['grpc-status'];
+    const grpcStatusHdr = h.get('grpc-status');
     const grpcStatus = grpcStatusHdr !== undefined ? Number(grpcStatusHdr) : undefined;
     this.cluster!.reportResult?.(u.host, status < 500, status);
     if (this.tryRetry(status, grpcStatus)) {
@@ -273,11 +273,12 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (this.attempts > 1 && status < 500) this.cstats!.rqRetrySuccess.inc();
     this.cstats!.response(status);
     const s = this.s;
-    const h = fromUpstreamHeaders(raw, false);
     h.set('x-envoy-upstream-service-time', String(Date.now() - u.startTime));
     if (this.includeAttemptCountInResponse) h.set('x-envoy-attempt-count', String(this.attempts));
-    const ctx: FormatContext = { info: s.streamInfo, requestHeaders: s.requestHeaders, responseHeaders: h };
-    applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, ctx);
+    if (this.responseHeaderOps) {
+      const ctx: FormatContext = { info: s.streamInfo, requestHeaders: s.requestHeaders, responseHeaders: h };
+      applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, ctx);
+    }
     s.streamInfo.responseCodeDetails = 'via_upstream';
     // A gRPC trailers-only response keeps its single HEADERS frame with END_STREAM.
     this.trailersOnly = grpcStatus !== undefined;
@@ -299,13 +300,11 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     u?.resume();
   }
 
-  onUpstreamComplete(u: UpstreamRequest, trailers: Record<string, string | string[] | undefined>): void {
+  onUpstreamComplete(u: UpstreamRequest, trailers: HeaderMap | undefined): void {
     if (u !== this.upstream || this.finished) return;
     this.complete(u);
     if (this.trailersOnly) return;
-    let any = false;
-    for (const k in trailers) if (trailers[k] !== undefined) any = true;
-    if (any) this.s.encodeTrailers(fromUpstreamHeaders(trailers, false));
+    if (trailers) this.s.encodeTrailers(trailers);
     else this.s.encodeData(EMPTY, true);
   }
 
@@ -332,11 +331,10 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     s.sendLocalReply(503, LocalReplyBody.upstreamReset(reason), undefined, { responseFlag: flag });
   }
 
-  onUpstreamUpgrade(u: UpstreamRequest, status: number, raw: Record<string, string | string[] | undefined>, socket: Duplex): void {
+  onUpstreamUpgrade(u: UpstreamRequest, status: number, h: HeaderMap, socket: Duplex): void {
     if (u !== this.upstream || this.finished) return void socket.destroy();
     this.cstats!.response(status);
     this.complete(u);
-    const h = fromUpstreamHeaders(raw, true);
     applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, { info: this.s.streamInfo, requestHeaders: this.s.requestHeaders, responseHeaders: h });
     this.s.streamInfo.responseCodeDetails = 'via_upstream';
     if (this.s.upgrade) this.s.upgrade(socket, status, h);
@@ -382,6 +380,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (route.decoratorOperation && route.config.decorator?.propagate !== false) h.set('x-envoy-decorator-operation', route.decoratorOperation);
     this.includeAttemptCount = route.vhost.config.include_request_attempt_count === true;
     this.includeAttemptCountInResponse = route.vhost.config.include_attempt_count_in_response === true;
+    // Most routes mutate no response headers: then no FormatContext is built per response.
+    const vh = route.vhost;
+    this.responseHeaderOps = !(route.responseHeaders.empty && vh.responseHeaders.empty && vh.routeConfig.responseHeaders.empty && choice.responseHeaders.empty);
     this.method = getHeader(h, ':method') ?? 'GET';
     this.path = getHeader(h, ':path') ?? '/';
     const authority = getHeader(h, ':authority') ?? '';

@@ -27,6 +27,8 @@ export abstract class RouterState {
   autoHost = false;
   includeAttemptCount = false;
   includeAttemptCountInResponse = false;
+  /** Whether any route/vhost/route-config/cluster level adds or removes response headers. */
+  responseHeaderOps = true;
 
   upstream: UpstreamRequest | undefined;
   upstreamActive = false;

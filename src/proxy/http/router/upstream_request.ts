@@ -5,16 +5,20 @@
  */
 import { Readable, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { UpstreamHost } from '../../interfaces.ts';
+import type { HeaderMap, UpstreamHost } from '../../interfaces.ts';
+import { rawHeadersToMap } from '../common/header_utils.ts';
 import type { ResetReason } from './retry_state.ts';
 
 /** What an attempt reports to its owner (the router filter). */
 export interface UpstreamRequestOwner {
-  onUpstreamHeaders(u: UpstreamRequest, status: number, headers: Record<string, string | string[] | undefined>): void;
+  /** Response headers without hop-by-hop ones. */
+  onUpstreamHeaders(u: UpstreamRequest, status: number, headers: HeaderMap): void;
   onUpstreamData(u: UpstreamRequest, chunk: Buffer): void;
-  onUpstreamComplete(u: UpstreamRequest, trailers: Record<string, string | string[] | undefined>): void;
+  /** `trailers` is undefined when the response had none (the common case: no Map is built). */
+  onUpstreamComplete(u: UpstreamRequest, trailers: HeaderMap | undefined): void;
   onUpstreamReset(u: UpstreamRequest, reason: ResetReason, err: Error): void;
-  onUpstreamUpgrade(u: UpstreamRequest, status: number, headers: Record<string, string | string[] | undefined>, socket: Duplex): void;
+  /** Headers keep upgrade/connection. */
+  onUpstreamUpgrade(u: UpstreamRequest, status: number, headers: HeaderMap, socket: Duplex): void;
   onBodyPull(): void;
 }
 
@@ -44,28 +48,10 @@ export function resetReasonOf(err: Error & { code?: string }, headersSentUpstrea
 type RawHeaders = Buffer[] | string[] | Record<string, string | string[]> | null | undefined;
 
 /**
- * undici's raw header forms (flat Buffer/string list for h1 and h2 heads, a plain object for h2
- * trailers) into one lower-case object. The legacy handler API is used on purpose: it skips
- * undici's per-request wrapper, and its controller API drops h2 trailers (undici 7.30).
+ * The legacy handler API is used on purpose: it skips undici's per-request wrapper, and its
+ * controller API drops h2 trailers (undici 7.30). Raw headers (flat Buffer/string lists, or an
+ * object for h2 trailers) become a HeaderMap in one pass (rawHeadersToMap).
  */
-export function rawHeadersToObject(raw: RawHeaders): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  if (!raw) return out;
-  if (!Array.isArray(raw)) {
-    for (const k in raw) if (k.charCodeAt(0) !== 58) out[k.toLowerCase()] = raw[k];
-    return out;
-  }
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i].toString().toLowerCase();
-    const v = raw[i + 1].toString('latin1' as never);
-    const cur = out[k];
-    if (cur === undefined) out[k] = v;
-    else if (typeof cur === 'string') out[k] = [cur, v];
-    else cur.push(v);
-  }
-  return out;
-}
-
 export class UpstreamRequest implements Dispatcher.DispatchHandler {
   private abortFn: ((err?: Error) => void) | undefined;
   private resumeFn: (() => void) | undefined;
@@ -97,7 +83,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     if (statusCode < 200) return true; // 1xx informational: Envoy drops 100-continue etc.
     this.resumeFn = resume;
     this.headersReceived = true;
-    this.owner.onUpstreamHeaders(this, statusCode, rawHeadersToObject(headers));
+    this.owner.onUpstreamHeaders(this, statusCode, rawHeadersToMap(headers, false));
     return !this.paused;
   }
 
@@ -109,7 +95,9 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
   onComplete(trailers: string[] | null): void {
     if (this.aborted || this.done) return;
     this.done = true;
-    this.owner.onUpstreamComplete(this, rawHeadersToObject(trailers as RawHeaders));
+    const t = trailers as RawHeaders;
+    const m = t && (Array.isArray(t) ? t.length > 0 : Object.keys(t).length > 0) ? rawHeadersToMap(t, false) : undefined;
+    this.owner.onUpstreamComplete(this, m && m.size ? m : undefined);
   }
 
   onError(err: Error): void {
@@ -122,7 +110,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
     if (this.aborted) return void socket.destroy();
     this.done = true;
     this.headersReceived = true;
-    this.owner.onUpstreamUpgrade(this, statusCode, rawHeadersToObject(headers), socket);
+    this.owner.onUpstreamUpgrade(this, statusCode, rawHeadersToMap(headers, true), socket);
   }
 
   pause(): void {

@@ -1,0 +1,10 @@
+/**
+ * Preloaded into the control plane by the bench (`--import ./bench/lib/cp_memlog.ts`): /proc
+ * gives RSS only, and RSS cannot tell V8 heap from Buffers queued on sockets. Prints
+ * `MEM <heapUsed> <external> <arrayBuffers>` (bytes) on stderr twice a second.
+ */
+const t = setInterval(() => {
+  const m = process.memoryUsage();
+  process.stderr.write(`MEM ${m.heapUsed} ${m.external} ${m.arrayBuffers}\n`);
+}, 500);
+t.unref();
