@@ -87,7 +87,7 @@ test('circuit breaker max_connections: the connection over the limit is refused,
 test('weighted_clusters spread connections over clusters; idle_timeout closes idle sessions', async () => {
   const echo = await startEcho();
   const listener = tcpListener('w', 'unused');
-  listener.filter_chains[0].filters[0].typed_config = { '@type': TCP_PROXY, stat_prefix: 'w', idle_timeout: '0.2s', weighted_clusters: { clusters: [{ name: 'a', weight: 1 }, { name: 'b', weight: 1 }] } };
+  listener.filter_chains[0].filters[0].typed_config = { '@type': TCP_PROXY, stat_prefix: 'w', idle_timeout: '1s', weighted_clusters: { clusters: [{ name: 'a', weight: 1 }, { name: 'b', weight: 1 }] } };
   const proxy = await startProxy({ clusters: [staticCluster('a', [echo.port]), staticCluster('b', [echo.port])], listeners: [listener] });
   try {
     for (let i = 0; i < 40; i++) assert.equal(await roundTrip(proxy.port('w'), 'x'), 'x');
