@@ -16,6 +16,10 @@ import type { Proxy } from '../pilot/types.ts';
 import { DiscoveryServer } from '../xds/server/index.ts';
 import { debugHandler } from '../xds/debug.ts';
 import { ConfigApi } from './config_api.ts';
+import { selectedConfigs } from './discovery_selectors.ts';
+
+/** Kinds pilot never reads directly: the registry turns them into services and endpoints. */
+const REGISTRY_ONLY_KINDS = new Set(['WorkloadEntry', 'Deployment']);
 
 export interface ControlPlaneOptions {
   configDir: string;
@@ -56,7 +60,8 @@ export class ControlPlane {
     this.discovery = new DiscoveryServer({
       generator: generate,
       parseProxy,
-      buildPushContext: () => buildPushContext({ mesh: this.mesh, configs: this.store.all(), registry: this.registry }),
+      buildPushContext: () =>
+        buildPushContext({ mesh: this.mesh, configs: selectedConfigs(this.store.all(), this.mesh, (ns) => this.registry.isNamespaceSelected(ns)), registry: this.registry }),
       debounce: opts.debounce,
       onConnect: (conn) => this.autoRegister(conn.id, conn.proxy),
       onDisconnect: (conn) => {
@@ -66,7 +71,11 @@ export class ControlPlane {
       log: { debug: () => undefined, info: (m: string) => this.log(m), warn: (m: string) => this.log(m) },
     });
     this.unsubscribe.push(
-      this.store.watch((events) => {
+      this.store.watch((all) => {
+        // Workload and Deployment changes reach proxies through the registry, which knows when
+        // only endpoints moved (an EDS-only push, as Istio does for WorkloadEntry).
+        const events = all.filter((e) => !REGISTRY_ONLY_KINDS.has(e.config.kind));
+        if (events.length === 0) return;
         const what = events.slice(0, 3).map((e) => `${e.type} ${e.config.kind} ${e.config.metadata.namespace}/${e.config.metadata.name}`);
         this.discovery.configUpdate({ full: true, reason: `config: ${what.join(', ')}${events.length > 3 ? ', ...' : ''}` });
       }),

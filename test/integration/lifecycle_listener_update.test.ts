@@ -55,21 +55,32 @@ spec:
 `;
 }
 
-/** Plaintext stays accepted either way (the client sidecar sends it); the inbound filter chains change. */
-function peerAuthentication(k: number): string {
-  return `
+/** Plaintext only: the inbound listener needs no SDS secret, so each update is warm at once. */
+const PEER_AUTHENTICATION = `
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: { name: echo, namespace: default }
 spec:
   selector: { matchLabels: { app: echo } }
-  mtls: { mode: PERMISSIVE }
-  portLevelMtls: { 8080: { mode: ${k % 2 ? 'DISABLE' : 'PERMISSIVE'} } }
+  mtls: { mode: DISABLE }
 `;
-}
+
+/**
+ * A second Service over the same pods whose name sorts first: while it exists the server
+ * sidecars' inbound listener carries a different inline route (its decorator names this host),
+ * so adding or removing it is an LDS update of the listener every request goes through.
+ */
+const ALIAS = `
+apiVersion: v1
+kind: Service
+metadata: { name: aaa-echo, namespace: default }
+spec:
+  selector: { app: echo }
+  ports: [{ name: http, port: 80, targetPort: 8080 }]
+`;
 
 test('listener and route updates under keep-alive load: 2,000 requests, 20 changes, nothing refused, nothing failed', { timeout: 600_000 }, async (t) => {
-  const mesh = await startMesh(t, { config: { 'services.yaml': SERVICES, 'vs.yaml': virtualService(0), 'pa.yaml': peerAuthentication(0) } });
+  const mesh = await startMesh(t, { config: { 'services.yaml': SERVICES, 'vs.yaml': virtualService(0), 'pa.yaml': PEER_AUTHENTICATION } });
   const backends: Backend[] = [];
   t.after(() => Promise.all(backends.map((b) => b.close())));
   const pod = (version: string) =>
@@ -116,7 +127,7 @@ test('listener and route updates under keep-alive load: 2,000 requests, 20 chang
       await waitUntil(`request ${(k - 1) * 80}`, () => load.sent >= (k - 1) * 80 + 40 || load.sent >= REQUESTS, 120_000);
       const before = await Promise.all([listenerVersions(v1), listenerVersions(v2)]);
       inFlightAtChange.push(load.inFlight);
-      await Promise.all([mesh.apply('vs.yaml', virtualService(k), [client]), mesh.apply('pa.yaml', peerAuthentication(k), [v1, v2])]);
+      await Promise.all([mesh.apply('vs.yaml', virtualService(k), [client]), mesh.apply('alias.yaml', k % 2 ? ALIAS : undefined, [v1, v2])]);
       const after = await Promise.all([listenerVersions(v1), listenerVersions(v2)]);
       if (process.env.LIFECYCLE_DEBUG) console.log(k, before, after);
       if (before[0] !== after[0]) listenerUpdates++;

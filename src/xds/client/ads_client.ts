@@ -71,7 +71,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    this.#grpc = newAdsServiceClient(this.#opts.address, this.#opts.credentials);
+    // A mesh's CDS/EDS easily passes gRPC's 4 MiB receive default (1,000 services: ~2 MiB EDS);
+    // like Envoy, take whatever the control plane sends.
+    this.#grpc = newAdsServiceClient(this.#opts.address, this.#opts.credentials, { 'grpc.max_receive_message_length': -1 });
     this.#open();
   }
 
