@@ -132,7 +132,8 @@ export async function run(): Promise<void> {
     if (haveWrk) {
       wrk(url(p2), { seconds: 1, connections: CONNS });
       const d = measure(url(p2), [one.proc.pid!, two.proc.pid!]);
-      console.log(line('(d) two tsmesh proxies', d, direct));
+      // CPU here is both proxies' together: each request costs two hops.
+      console.log(line('(d) two tsmesh proxies', d, direct) + ' (cpu of both hops)');
     }
     if (b) {
       for (const p of peers) {

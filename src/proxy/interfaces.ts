@@ -106,8 +106,12 @@ export interface FactoryContext {
   node: EnvoyJson;
   /** True while the listener is draining (HCM then adds Connection: close / GOAWAY). */
   draining(): boolean;
-  /** Registers an in-flight unit of work so drain waits for it; call the returned fn when done. */
-  trackActive(): () => void;
+  /**
+   * Registers an in-flight unit of work so drain waits for it; call the returned fn when done.
+   * `conn` (the ConnectionInfo the listener handed over) ties the work to its connection, so a
+   * drain closes only connections that are idle rather than cutting a keep-alive mid-request.
+   */
+  trackActive(conn?: ConnectionInfo): () => void;
   /** (HTTP side, additive) Random source in [0, 1) for fault/weighted/mirror/retry-jitter decisions; tests inject a seeded one. Defaults to Math.random. */
   random?: () => number;
   /** (HTTP side, additive) Called once per finished HTTP stream, for access logs and tracing. */

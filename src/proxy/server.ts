@@ -18,6 +18,9 @@ import { loadNetworkFilters } from './filters/network/builtin.ts';
 import { releaseEnvoyRoot } from '../xds/protos.ts';
 import { log } from './logger.ts';
 
+/** On shutdown, how long a proxy that has withdrawn from the control plane keeps accepting (peers' EDS pushes take well under this). */
+const WITHDRAW_GRACE_MS = 3000;
+
 export type ServerState = 'LIVE' | 'DRAINING' | 'PRE_INITIALIZING' | 'INITIALIZING';
 const STATE_CODE: Record<ServerState, number> = { LIVE: 0, DRAINING: 1, PRE_INITIALIZING: 2, INITIALIZING: 3 };
 
@@ -141,7 +144,22 @@ export class ProxyServer {
   async shutdown(drainMs = this.opts.drainMs): Promise<void> {
     this.setState('DRAINING');
     log.debug(`draining listeners for up to ${drainMs} ms`);
-    await this.listeners.drainAll(drainMs, true);
+    if (this.ads && drainMs > 0) {
+      // Peers keep routing here while the control plane lists this proxy's workload, which (auto-
+      // registration) lasts until this xDS stream ends, and until that push reaches their
+      // sidecars. Refusing connections at once would fail those requests. So, like Istio's
+      // terminationDrainDuration: end the stream first (the endpoint is withdrawn), keep
+      // accepting for a grace period with every response saying Connection: close, then stop
+      // accepting and let in-flight work finish within the rest of the drain time.
+      this.ads.close();
+      this.ads = undefined;
+      const graceMs = Math.min(drainMs / 2, WITHDRAW_GRACE_MS);
+      void this.listeners.drainAll(drainMs, false);
+      await new Promise((r) => setTimeout(r, graceMs));
+      await this.listeners.drainAll(drainMs - graceMs, true);
+    } else {
+      await this.listeners.drainAll(drainMs, true);
+    }
     this.ads?.close();
     await this.clusters.shutdown();
   }

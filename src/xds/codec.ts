@@ -75,45 +75,161 @@ function toStruct(o: Record<string, unknown>): any {
   return { fields };
 }
 
-function toMessageObject(type: protobuf.Type, json: unknown, path: string): any {
+/**
+ * How to convert JSON into one message type, worked out once per Type: a resource encode used
+ * to re-derive the type's full name, test it against the well-known types and search its
+ * fields (including a camelCase/json_name scan on every miss) for every value of every
+ * resource, and that lookup work was most of the control plane's generation CPU.
+ */
+interface TypePlan {
+  type: protobuf.Type;
+  name: string;
+  wellKnown: 'duration' | 'timestamp' | 'wrapper' | 'struct' | 'value' | 'list' | 'any' | undefined;
+  /** JSON key (proto name, json_name or camelCase) -> field; proto names win over aliases. */
+  fields: Map<string, FieldPlan>;
+  /** Whether any field belongs to a oneof (only then are objects checked for two members set). */
+  hasOneofs: boolean;
+}
+
+interface FieldPlan {
+  field: protobuf.Field;
+  name: string;
+  kind: 'message' | 'enum' | 'scalar';
+  /** Resolved on first use: message types may be recursive. */
+  msg?: TypePlan;
+  enumValues?: Record<string, number>;
+  enumNumbers?: Set<number>;
+  enumName?: string;
+  oneof?: string;
+}
+
+const plans = new WeakMap<protobuf.Type, TypePlan>();
+
+/**
+ * The path of the value being converted, as segments joined only when an error is thrown:
+ * building "Listener.filter_chains[3].filters[0]..." strings for every value that converts
+ * fine was a measurable share of encoding (and of its garbage).
+ */
+const segments: Array<string | number> = [];
+function pathNow(): string {
+  let p = '';
+  for (const s of segments) p += typeof s === 'number' ? `[${s}]` : s;
+  return p;
+}
+
+const WELL_KNOWN: Record<string, TypePlan['wellKnown']> = {
+  'google.protobuf.Duration': 'duration',
+  'google.protobuf.Timestamp': 'timestamp',
+  'google.protobuf.Struct': 'struct',
+  'google.protobuf.Value': 'value',
+  'google.protobuf.ListValue': 'list',
+  'google.protobuf.Any': 'any',
+};
+
+function planOf(type: protobuf.Type): TypePlan {
+  let plan = plans.get(type);
+  if (plan) return plan;
   const name = fullName(type);
-  if (name === 'google.protobuf.Duration') return parseDuration(json, path);
-  if (name === 'google.protobuf.Timestamp') {
-    const ms = typeof json === 'string' ? Date.parse(json) : NaN;
-    if (Number.isNaN(ms)) throw new CodecError(path, `invalid timestamp ${JSON.stringify(json)}`);
-    return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+  const fields = new Map<string, FieldPlan>();
+  const byField = new Map<protobuf.Field, FieldPlan>();
+  let hasOneofs = false;
+  for (const f of type.fieldsArray) {
+    f.resolve();
+    const rt = f.resolvedType;
+    const fp: FieldPlan = { field: f, name: f.name, kind: rt instanceof protobuf.Type ? 'message' : rt instanceof protobuf.Enum ? 'enum' : 'scalar' };
+    if (rt instanceof protobuf.Enum) {
+      fp.enumValues = rt.values;
+      fp.enumNumbers = new Set(Object.values(rt.values));
+      fp.enumName = rt.name;
+    }
+    // Synthetic oneofs of proto3 `optional` hold one field and can never conflict.
+    if (f.partOf && f.partOf.fieldsArray.length > 1) {
+      fp.oneof = f.partOf.name;
+      hasOneofs = true;
+    }
+    byField.set(f, fp);
   }
-  if (WRAPPERS.has(name)) {
-    const inner = typeof json === 'object' && json !== null && 'value' in (json as object) ? (json as any).value : json;
-    return { value: convertScalar(type.fields.value, inner, path) };
+  // Aliases first, the first field in declaration order winning (as the old linear scan did).
+  for (const f of type.fieldsArray) {
+    for (const alias of [f.options?.json_name as string | undefined, camel(f.name)]) {
+      if (alias !== undefined && !fields.has(alias)) fields.set(alias, byField.get(f)!);
+    }
   }
-  if (name === 'google.protobuf.Struct') {
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CodecError(path, 'Struct must be an object');
-    return toStruct(json as Record<string, unknown>);
+  for (const f of type.fieldsArray) fields.set(f.name, byField.get(f)!);
+  plan = { type, name, wellKnown: WELL_KNOWN[name] ?? (WRAPPERS.has(name) ? 'wrapper' : undefined), fields, hasOneofs };
+  plans.set(type, plan);
+  return plan;
+}
+
+function msgPlan(fp: FieldPlan): TypePlan {
+  return (fp.msg ??= planOf(fp.field.resolvedType as protobuf.Type));
+}
+
+function toMessageObject(plan: TypePlan, json: unknown): any {
+  switch (plan.wellKnown) {
+    case undefined:
+      break;
+    case 'duration':
+      return parseDuration(json, pathNow());
+    case 'timestamp': {
+      const ms = typeof json === 'string' ? Date.parse(json) : NaN;
+      if (Number.isNaN(ms)) throw new CodecError(pathNow(), `invalid timestamp ${JSON.stringify(json)}`);
+      return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+    }
+    case 'wrapper': {
+      const inner = typeof json === 'object' && json !== null && 'value' in (json as object) ? (json as any).value : json;
+      return { value: convertScalar(plan.type.fields.value!, inner) };
+    }
+    case 'struct':
+      if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new CodecError(pathNow(), 'Struct must be an object');
+      return toStruct(json as Record<string, unknown>);
+    case 'value':
+      return toValue(json);
+    case 'list':
+      return { values: (json as unknown[]).map(toValue) };
+    case 'any':
+      return packAny(json as EnvoyJson);
   }
-  if (name === 'google.protobuf.Value') return toValue(json);
-  if (name === 'google.protobuf.ListValue') return { values: (json as unknown[]).map(toValue) };
-  if (name === 'google.protobuf.Any') return packAny(json as EnvoyJson, path);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new CodecError(path, `expected an object for ${name}, got ${JSON.stringify(json)}`);
+    throw new CodecError(pathNow(), `expected an object for ${plan.name}, got ${JSON.stringify(json)}`);
   }
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(json as Record<string, unknown>)) {
+  let oneofs: Map<string, string> | undefined;
+  for (const key in json as Record<string, unknown>) {
+    if (!Object.prototype.hasOwnProperty.call(json, key)) continue;
+    const value = (json as Record<string, unknown>)[key];
     if (value === undefined) continue;
-    const field = type.fields[key] ?? type.fieldsArray.find((f) => f.options?.json_name === key || camel(f.name) === key);
-    if (!field) throw new CodecError(`${path}.${key}`, `unknown field in ${name}`);
-    field.resolve();
-    const p = `${path}.${field.name}`;
-    if (field.map) {
-      const m: Record<string, unknown> = {};
-      for (const [mk, mv] of Object.entries(value as Record<string, unknown>)) m[mk] = convertField(field, mv, `${p}[${mk}]`);
-      out[field.name] = m;
-    } else if (field.repeated) {
-      if (!Array.isArray(value)) throw new CodecError(p, 'expected a list');
-      out[field.name] = value.map((v, i) => convertField(field, v, `${p}[${i}]`));
-    } else {
-      out[field.name] = convertField(field, value, p);
+    const fp = plan.fields.get(key);
+    if (!fp) throw new CodecError(`${pathNow()}.${key}`, `unknown field in ${plan.name}`);
+    segments.push(`.${fp.name}`);
+    if (fp.oneof !== undefined) {
+      // protobufjs's verify used to catch this; the encoder would silently write both.
+      const seen = (oneofs ??= new Map()).get(fp.oneof);
+      if (seen !== undefined && seen !== fp.name) throw new CodecError(pathNow(), `oneof ${fp.oneof} already set by ${seen}: multiple values`);
+      oneofs.set(fp.oneof, fp.name);
     }
+    if (fp.field.map) {
+      if (typeof value !== 'object' || value === null) throw new CodecError(pathNow(), 'expected an object (map)');
+      const m: Record<string, unknown> = {};
+      for (const mk of Object.keys(value)) {
+        segments.push(`[${mk}]`);
+        m[mk] = convertField(fp, (value as Record<string, unknown>)[mk]);
+        segments.pop();
+      }
+      out[fp.name] = m;
+    } else if (fp.field.repeated) {
+      if (!Array.isArray(value)) throw new CodecError(pathNow(), 'expected a list');
+      const arr = new Array(value.length);
+      for (let i = 0; i < value.length; i++) {
+        segments.push(i);
+        arr[i] = convertField(fp, value[i]);
+        segments.pop();
+      }
+      out[fp.name] = arr;
+    } else {
+      out[fp.name] = convertField(fp, value);
+    }
+    segments.pop();
   }
   return out;
 }
@@ -122,57 +238,74 @@ function camel(s: string): string {
   return s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
 
-function convertField(field: protobuf.Field, value: unknown, path: string): unknown {
-  if (field.resolvedType instanceof protobuf.Type) return toMessageObject(field.resolvedType, value, path);
-  if (field.resolvedType instanceof protobuf.Enum) {
-    const e = field.resolvedType;
-    if (typeof value === 'number' && Object.values(e.values).includes(value)) return value;
-    if (typeof value === 'string' && value in e.values) return e.values[value];
-    throw new CodecError(path, `invalid enum value ${JSON.stringify(value)} for ${e.name}: one of ${Object.keys(e.values).join(', ')}`);
+function convertField(fp: FieldPlan, value: unknown): unknown {
+  if (fp.kind === 'message') return toMessageObject(msgPlan(fp), value);
+  if (fp.kind === 'enum') {
+    if (typeof value === 'number' && fp.enumNumbers!.has(value)) return value;
+    if (typeof value === 'string' && Object.prototype.hasOwnProperty.call(fp.enumValues, value)) return fp.enumValues![value];
+    throw new CodecError(pathNow(), `invalid enum value ${JSON.stringify(value)} for ${fp.enumName}: one of ${Object.keys(fp.enumValues!).join(', ')}`);
   }
-  return convertScalar(field, value, path);
+  return convertScalar(fp.field, value);
 }
 
-function convertScalar(field: protobuf.Field, value: unknown, path: string): unknown {
+function convertScalar(field: protobuf.Field, value: unknown): unknown {
   switch (field.type) {
     case 'string':
-      if (typeof value !== 'string') throw new CodecError(path, `expected a string, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'string') throw new CodecError(pathNow(), `expected a string, got ${JSON.stringify(value)}`);
       return value;
     case 'bool':
-      if (typeof value !== 'boolean') throw new CodecError(path, `expected a boolean, got ${JSON.stringify(value)}`);
+      if (typeof value !== 'boolean') throw new CodecError(pathNow(), `expected a boolean, got ${JSON.stringify(value)}`);
       return value;
     case 'bytes':
       if (typeof value === 'string') return Buffer.from(value, 'base64');
       if (value instanceof Uint8Array) return value;
-      throw new CodecError(path, 'expected base64 bytes');
+      throw new CodecError(pathNow(), 'expected base64 bytes');
     case 'double':
     case 'float':
       if (typeof value === 'number') return value;
       if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
-      throw new CodecError(path, `expected a number, got ${JSON.stringify(value)}`);
+      throw new CodecError(pathNow(), `expected a number, got ${JSON.stringify(value)}`);
     default: {
       // integer kinds; 64-bit ones may come as strings per proto3 JSON.
       const n = typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value;
-      if (typeof n !== 'number' || !Number.isInteger(n)) throw new CodecError(path, `expected an integer, got ${JSON.stringify(value)}`);
-      if (field.type.startsWith('u') && n < 0) throw new CodecError(path, `expected a non-negative integer, got ${n}`);
+      if (typeof n !== 'number' || !Number.isInteger(n)) throw new CodecError(pathNow(), `expected an integer, got ${JSON.stringify(value)}`);
+      if (field.type.startsWith('u') && n < 0) throw new CodecError(pathNow(), `expected a non-negative integer, got ${n}`);
       return n;
     }
   }
 }
 
-function packAny(json: EnvoyJson, path: string): { type_url: string; value: Uint8Array } {
-  const typeUrl = json?.['@type'];
-  if (typeof typeUrl !== 'string') throw new CodecError(path, 'Any needs an "@type"');
-  let inner: protobuf.Type;
+/**
+ * Encodes the object form built by toMessageObject. It is already what protobufjs's encoder
+ * reads (enum numbers, numbers for integers, Uint8Array bytes, only the fields that were set),
+ * so fromObject's copy into Message instances and verify's second walk are skipped: the bytes
+ * are the same, as the codec tests and golden files check.
+ */
+function encodeObject(plan: TypePlan, obj: unknown): Uint8Array {
+  return plan.type.encode(obj as protobuf.Message).finish();
+}
+
+function packAny(json: EnvoyJson): { type_url: string; value: Uint8Array } {
+  if (typeof json !== 'object' || json === null) throw new CodecError(pathNow(), 'Any needs an "@type"');
+  const typeUrl = json['@type'];
+  if (typeof typeUrl !== 'string') throw new CodecError(pathNow(), 'Any needs an "@type"');
+  let inner: TypePlan;
   try {
-    inner = messageType(typeUrl);
+    inner = planOf(messageType(typeUrl));
   } catch {
-    throw new CodecError(path, `unknown type ${typeUrl}`);
+    throw new CodecError(pathNow(), `unknown type ${typeUrl}`);
   }
   const { '@type': _t, ...rest } = json;
   // Well-known types inside Any carry their JSON form under "value".
-  const body = isWellKnown(inner) && 'value' in rest ? rest.value : rest;
-  return { type_url: typeUrl, value: inner.encode(inner.fromObject(toMessageObject(inner, body, `${path}<${fullName(inner)}>`))).finish() };
+  const body = isWellKnownPlan(inner) && 'value' in rest ? rest.value : rest;
+  segments.push(`<${inner.name}>`);
+  const value = encodeObject(inner, toMessageObject(inner, body));
+  segments.pop();
+  return { type_url: typeUrl, value };
+}
+
+function isWellKnownPlan(p: TypePlan): boolean {
+  return p.name.startsWith('google.protobuf.') && p.name !== 'google.protobuf.Empty';
 }
 
 function isWellKnown(t: protobuf.Type): boolean {
@@ -245,11 +378,12 @@ function defaultScalar(f: protobuf.Field): unknown {
 
 /** Encodes a resource of the given message type (type URL or full name). Throws CodecError. */
 export function encodeResource(typeUrlOrName: string, json: EnvoyJson): Uint8Array {
-  const t = messageType(typeUrlOrName);
-  const obj = toMessageObject(t, json, fullName(t));
-  const err = t.verify(obj);
-  if (err) throw new CodecError(fullName(t), err);
-  return t.encode(t.fromObject(obj)).finish();
+  const plan = planOf(messageType(typeUrlOrName));
+  segments.length = 0; // a CodecError thrown by an earlier call leaves its path behind
+  segments.push(plan.name);
+  const out = encodeObject(plan, toMessageObject(plan, json));
+  segments.length = 0;
+  return out;
 }
 
 /** Decodes bytes of the given message type into the JSON form. */

@@ -80,6 +80,8 @@ const ENTRY_PROTOS = [
 ];
 
 let root: protobuf.Root | undefined;
+/** name or type URL -> Type: Root.lookup walks namespaces, and every Any packed or unpacked asks. */
+let types = new Map<string, protobuf.Type>();
 
 /** The shared Root with every Envoy type tsmesh uses (field names kept in snake_case). */
 export function envoyRoot(): protobuf.Root {
@@ -107,10 +109,19 @@ export function envoyRoot(): protobuf.Root {
  */
 export function releaseEnvoyRoot(): void {
   root = undefined;
+  types = new Map();
 }
 
 /** Looks up a message type by full name (with or without the leading dot, or a type URL). */
 export function messageType(nameOrUrl: string): protobuf.Type {
+  const hit = types.get(nameOrUrl);
+  if (hit) return hit;
+  const t = lookupType(nameOrUrl);
+  types.set(nameOrUrl, t);
+  return t;
+}
+
+function lookupType(nameOrUrl: string): protobuf.Type {
   const name = nameOrUrl.includes('/') ? nameOrUrl.slice(nameOrUrl.lastIndexOf('/') + 1) : nameOrUrl;
   const t = envoyRoot().lookup(name.startsWith('.') ? name : '.' + name);
   if (!(t instanceof protobuf.Type)) throw new Error(`unknown protobuf message type ${name}`);

@@ -117,7 +117,7 @@ test('listener and route updates under keep-alive load: 2,000 requests, 20 chang
     valid: (who) => who === 'echo-v1' || who === 'echo-v2',
     // Every 8th request is slow, so a change finds requests in flight on old listeners/routes.
     path: (i) => (i % 8 === 0 ? `/r/${i}?delay=150` : `/r/${i}`),
-    headers: (i) => (i % 5 === 0 ? { 'x-group': `g${i % 3}` } : {}),
+    headers: (i): Record<string, string> => (i % 5 === 0 ? { 'x-group': `g${i % 3}` } : {}),
     // Spread the changes over the run: request i waits for change ⌊i / 80⌋ - 2.
     mayStart: (i) => applied >= Math.min(CHANGES, Math.floor(i / 80) - 2),
   });

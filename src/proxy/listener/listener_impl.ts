@@ -21,6 +21,25 @@ import { compileListenerFilters, runListenerFilters, type ListenerFilterConfig }
 
 type Handler = (socket: Socket, info: ConnectionInfo) => void | 'continue';
 
+/** One accepted connection and the work (HTTP streams) running on it. */
+interface Conn {
+  socket: Socket;
+  /** Streams in flight on this connection (work registered with its ConnectionInfo). */
+  active: number;
+  /** Whether any work was ever tied to this connection (HTTP); TCP sessions are not. */
+  tracked: boolean;
+  /** When the connection last became idle (accepted, or its last stream ended). */
+  idleSince: number;
+}
+
+/**
+ * How long a connection must have been idle before a drain closes it. HTTP/1.1 has no graceful
+ * close: ending a keep-alive connection races a request the peer may be writing on it that very
+ * moment, which the peer then sees fail. Busy connections close themselves (Connection: close /
+ * GOAWAY on their next response); only connections left unused for this long are ended.
+ */
+const IDLE_CLOSE_MS = 1000;
+
 interface BuiltChain {
   name: string;
   handlers: Handler[];
@@ -52,8 +71,10 @@ export class ListenerImpl {
   /** SDS secrets still missing (warming). */
   readonly missingSecrets: string[] = [];
   private readonly matcher: FilterChainMatcher<BuiltChain>;
-  private readonly connections = new Set<Socket>();
+  private readonly connections = new Map<Socket, Conn>();
+  private readonly connOfInfo = new WeakMap<ConnectionInfo, Conn>();
   private activeWork = 0;
+  private idleSweep: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
   draining = false;
   /** Port actually bound (differs from config when it asked for 0). */
@@ -74,7 +95,7 @@ export class ListenerImpl {
     const ctx: FactoryContext = {
       ...deps.ctx,
       draining: () => this.draining,
-      trackActive: () => this.trackActive(),
+      trackActive: (conn) => this.trackActive(conn),
     };
     const build = (fc: EnvoyJson, path: string): BuiltChain => this.buildChain(fc, path, ctx, deps.secrets);
     const chains = (config.filter_chains ?? []).map((fc: EnvoyJson, i: number) => ({ match: fc.filter_chain_match, value: build(fc, `filter_chains[${i}]`) }));
@@ -117,13 +138,19 @@ export class ListenerImpl {
   }
 
   /** Registers in-flight work (a stream, a TCP session) that drain waits for. */
-  trackActive(): () => void {
+  trackActive(info?: ConnectionInfo): () => void {
     this.activeWork++;
+    const c = info ? this.connOfInfo.get(info) : undefined;
+    if (c) {
+      c.active++;
+      c.tracked = true;
+    }
     let done = false;
     return () => {
       if (done) return;
       done = true;
       this.activeWork--;
+      if (c && --c.active === 0) c.idleSince = Date.now();
       this.checkDrained();
     };
   }
@@ -133,7 +160,9 @@ export class ListenerImpl {
     this.stats.counter('downstream_cx_total').inc();
     const active = this.stats.gauge('downstream_cx_active');
     active.inc();
-    this.connections.add(socket);
+    const conn: Conn = { socket, active: 0, tracked: false, idleSince: Date.now() };
+    this.connections.set(socket, conn);
+    this.connOfInfo.set(info, conn);
     socket.once('close', () => {
       active.dec();
       this.stats.counter('downstream_cx_destroy').inc();
@@ -222,23 +251,43 @@ export class ListenerImpl {
     this.draining = true;
     const p = new Promise<void>((resolve) => this.drainWaiters.push(resolve));
     const timer = setTimeout(() => {
-      for (const s of this.connections) s.destroy();
+      for (const s of this.connections.keys()) s.destroy();
       this.activeWork = 0;
       this.checkDrained();
     }, drainMs);
     timer.unref();
+    // Idle connections are closed once idle long enough (see IDLE_CLOSE_MS), checked periodically.
+    this.idleSweep ??= setInterval(() => this.checkDrained(), Math.max(50, Math.min(250, this.idleCloseMs(drainMs)))).unref();
     p.then(() => clearTimeout(timer));
     this.checkDrained();
     return p;
   }
 
-  /** Connections with no in-flight work can go at once when draining (idle keep-alives). */
+  private drainMs = Infinity;
+
+  private idleCloseMs(drainMs = this.drainMs): number {
+    this.drainMs = Math.min(this.drainMs, drainMs);
+    return Math.min(IDLE_CLOSE_MS, this.drainMs);
+  }
+
+  /**
+   * While draining, ends connections that have been idle for a while: an HTTP connection with no
+   * stream of its own; any other connection only while the listener has no work at all (a TCP
+   * session holds its connection busy for its whole life).
+   */
   private checkDrained(): void {
     if (!this.draining) return;
-    if (this.activeWork === 0) {
-      for (const s of this.connections) if (!s.destroyed) s.end();
+    const now = Date.now();
+    const idleMs = this.idleCloseMs();
+    for (const c of this.connections.values()) {
+      if (c.socket.destroyed || c.socket.writableEnded) continue;
+      const idle = c.tracked ? c.active === 0 : this.activeWork === 0;
+      if (idle && now - c.idleSince >= idleMs) c.socket.end();
     }
-    if (this.connections.size === 0 && this.activeWork <= 0) for (const w of this.drainWaiters.splice(0)) w();
+    if (this.connections.size === 0 && this.activeWork <= 0) {
+      if (this.idleSweep) clearInterval(this.idleSweep), (this.idleSweep = undefined);
+      for (const w of this.drainWaiters.splice(0)) w();
+    }
   }
 
   connectionCount(): number {

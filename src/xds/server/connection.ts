@@ -6,6 +6,7 @@
 import type { Proxy } from '../../pilot/types.ts';
 import type { NodeJson } from '../types.ts';
 import type { Entry } from './resources.ts';
+import type { SendThrottle } from './throttle.ts';
 
 /** A NACK as received, kept for /debug/syncz until the next ACK of that type. */
 export interface NackRecord {
@@ -52,6 +53,49 @@ export interface Outgoing {
   resources: Entry[];
   /** Delta only: names the client must drop. */
   removed: string[];
+  /** SotW: `resources` is the type's complete set (a newer response replaces it outright). */
+  full?: boolean;
+}
+
+const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/**
+ * Two responses of one type that the client has not been sent yet, as the one response that
+ * brings it to the same state: the later one's version and nonce (the only nonce the server
+ * will accept an ACK for), its resources over the earlier one's, removals that were not
+ * re-added. A complete SotW set simply replaces what came before.
+ */
+export function mergeOutgoing(a: Outgoing, b: Outgoing): Outgoing {
+  if (b.full) return b;
+  const resources = new Map<string, Entry>();
+  const dropped = new Set(b.removed);
+  for (const e of a.resources) if (!dropped.has(e.name)) resources.set(e.name, e);
+  for (const e of b.resources) resources.set(e.name, e);
+  const removed = new Set<string>();
+  for (const n of a.removed) if (!resources.has(n)) removed.add(n);
+  for (const n of b.removed) removed.add(n);
+  return {
+    typeUrl: b.typeUrl,
+    version: b.version,
+    nonce: b.nonce,
+    resources: [...resources.values()].sort(byName),
+    removed: [...removed].sort(),
+    ...(a.full ? { full: true } : {}),
+  };
+}
+
+/** How a connection hands responses to its stream: `done` runs once the write is flushed. */
+export type WriteFn = (out: Outgoing, done: () => void) => void;
+
+/** Flow control for one connection's writes (see ./throttle.ts). */
+export interface SendControl {
+  throttle: SendThrottle;
+  /**
+   * A write not flushed after this long gives its throttle slot back, so a client that stopped
+   * reading cannot stall everyone else's pushes; its own queue stays bounded by merging.
+   */
+  sendTimeoutMs: number;
+  onSendTimeout?: (conn: Connection) => void;
 }
 
 /** The debug view of one type on one connection. */
@@ -85,21 +129,106 @@ export class Connection {
   readonly watches = new Map<string, WatchState>();
   readonly connectedAt = new Date();
 
+  /**
+   * Responses not yet handed to the stream, in order, at most one per type: a newer response of
+   * a queued type is merged into it (mergeOutgoing), which bounds what a slow connection holds.
+   */
+  readonly #queue: Outgoing[] = [];
+  /** A write handed to the stream and not yet flushed (one at a time, so later ones can merge). */
+  #writing = false;
+  #slot = false;
+  #cancelWait: (() => void) | undefined;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+
   constructor(
     readonly id: string,
     readonly proxy: Proxy,
     readonly node: NodeJson,
     readonly mode: 'sotw' | 'delta',
     readonly peer: string,
-    private readonly write: (out: Outgoing) => void,
+    private readonly write: WriteFn,
+    private readonly control?: SendControl,
   ) {}
 
-  /** Sends one response and records it as the type's latest (its nonce is the only non-stale one). */
+  /**
+   * Sends one response and records it as the type's latest (its nonce is the only non-stale
+   * one). It reaches the stream once this connection holds a throttle slot and its previous
+   * write has flushed.
+   */
   send(w: WatchState, out: Outgoing): void {
     w.sentNonce = out.nonce;
     w.sentVersion = out.version;
     w.responses++;
-    this.write(out);
+    if (this.#closed) return;
+    const i = this.#queue.findIndex((o) => o.typeUrl === out.typeUrl);
+    if (i < 0) this.#queue.push(out);
+    else this.#queue[i] = mergeOutgoing(this.#queue[i]!, out);
+    this.#pump();
+  }
+
+  /** Responses waiting for a throttle slot or for the previous write to flush. */
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  /** Whether a write is on the wire or responses are waiting. */
+  get busy(): boolean {
+    return this.#writing || this.#queue.length > 0;
+  }
+
+  /** Drops what is queued and gives back the throttle slot; the stream is gone. */
+  close(): void {
+    this.#closed = true;
+    this.#queue.length = 0;
+    this.#cancelWait?.();
+    this.#cancelWait = undefined;
+    this.#releaseSlot();
+  }
+
+  #pump(): void {
+    if (this.#closed || this.#writing) return;
+    if (this.#queue.length === 0) return this.#releaseSlot();
+    const control = this.control;
+    if (control && !this.#slot) {
+      if (this.#cancelWait) return; // already waiting for a slot
+      let granted = false;
+      const cancel = control.throttle.acquire(() => {
+        granted = true;
+        this.#cancelWait = undefined;
+        this.#slot = true;
+        this.#pump();
+      });
+      if (!granted) this.#cancelWait = cancel;
+      return;
+    }
+    const out = this.#queue.shift()!;
+    this.#writing = true;
+    if (control) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        control.onSendTimeout?.(this);
+        this.#releaseSlot();
+      }, control.sendTimeoutMs);
+      this.#timer.unref?.();
+    }
+    let once = false;
+    this.write(out, () => {
+      if (once) return;
+      once = true;
+      if (this.#timer !== undefined) clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#writing = false;
+      this.#pump();
+    });
+  }
+
+  #releaseSlot(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#slot) return;
+    this.#slot = false;
+    this.control!.throttle.release();
   }
 
   status(): ConnectionStatus {

@@ -5,7 +5,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { NodeJson } from '../types.ts';
-import type { Connection, Outgoing, WatchState } from './connection.ts';
+import type { Connection, Outgoing, WatchState, WriteFn } from './connection.ts';
 import type { Generated } from './resources.ts';
 
 /** Where the server writes what it does. Default: warnings to stderr, nothing else. */
@@ -24,7 +24,7 @@ export interface ServerCore {
   /** Resolves once a PushContext exists; requests wait for it. */
   ready(): Promise<void>;
   /** Registers a new connection from the first request's node; throws for a node it cannot serve. */
-  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: (out: Outgoing) => void): Connection;
+  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection;
   closeConnection(conn: Connection): void;
   /** The current generation of `typeUrl` for `w`'s subscription, or undefined after logging an error. */
   generate(conn: Connection, typeUrl: string, w: WatchState, names?: readonly string[]): Generated | undefined;
@@ -66,8 +66,12 @@ export function serveStream<Req extends { node?: NodeJson; type_url: string }>(
       if (!req.type_url) return fail(3 /* INVALID_ARGUMENT */, 'ADS requests must carry type_url');
       if (!conn) {
         try {
-          conn = core.openConnection(req.node, mode, call.getPeer(), (out) => {
-            if (!done) call.write(toWire(out));
+          conn = core.openConnection(req.node, mode, call.getPeer(), (out, flushed) => {
+            if (done) return;
+            // The callback runs once grpc-js has handed the frame to the HTTP/2 stream and it
+            // was written out (it waits for the client's flow-control window), or not at all if
+            // the call is cancelled: closing the Connection then gives back its throttle slot.
+            call.write(toWire(out), () => flushed());
           });
         } catch (e) {
           return fail(3 /* INVALID_ARGUMENT */, (e as Error).message);

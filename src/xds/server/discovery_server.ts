@@ -14,13 +14,14 @@ import { unpackAny } from '../codec.ts';
 import { ADS_SERVICE, type AdsServiceHandlers } from '../grpc.ts';
 import { PUSH_ORDER, TYPE, type EnvoyJson, type NodeJson } from '../types.ts';
 import type { PushContext } from '../../pilot/types.ts';
-import { Connection, type ConnectionStatus, type Outgoing, type WatchState } from './connection.ts';
+import { Connection, type ConnectionStatus, type SendControl, type WatchState, type WriteFn } from './connection.ts';
 import { CONSOLE_LOGGER, type Logger, type ServerCore } from './core.ts';
 import { Debouncer } from './debounce.ts';
 import { serveDelta } from './delta.ts';
 import { ResourceCache, type Generated } from './resources.ts';
 import { respond } from './respond.ts';
 import { serveSotw } from './sotw.ts';
+import { SendThrottle } from './throttle.ts';
 import type { DiscoveryServerOptions, MergedPush, PushRequest } from './types.ts';
 
 /** Istio cluster names end with the service hostname after the last "|". */
@@ -60,10 +61,17 @@ export class DiscoveryServer implements ServerCore {
   #connSeq = 0;
   #closed = false;
   #stats: PushStats = { pushes: 0, requests: 0, pushResponses: 0, generations: 0 };
+  readonly #send: SendControl;
 
   constructor(opts: DiscoveryServerOptions) {
     this.#opts = opts;
     this.log = opts.log ?? CONSOLE_LOGGER;
+    const limit = opts.pushThrottle ?? (Number(process.env.PILOT_PUSH_THROTTLE) || 100);
+    this.#send = {
+      throttle: new SendThrottle(limit),
+      sendTimeoutMs: opts.sendTimeoutMs ?? 10_000,
+      onSendTimeout: (c) => this.log.warn(`ads ${c.id}: a response is not flushed after ${this.#send.sendTimeoutMs} ms; the client is slow or stalled`),
+    };
     this.#debouncer = new Debouncer<MergedPush>({ ...opts.debounce, timers: opts.timers }, mergePush, (batch, merged) => this.#push(batch, merged));
   }
 
@@ -163,10 +171,10 @@ export class DiscoveryServer implements ServerCore {
 
   // ---------- ServerCore ----------
 
-  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: (out: Outgoing) => void): Connection {
+  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection {
     if (!node) throw new Error('the first request of a stream must carry the node');
     const proxy = this.#opts.parseProxy(node);
-    const conn = new Connection(`${proxy.id}-${++this.#connSeq}`, proxy, node, mode, peer, write);
+    const conn = new Connection(`${proxy.id}-${++this.#connSeq}`, proxy, node, mode, peer, write, this.#send);
     this.#conns.set(conn.id, conn);
     this.log.info(`ads: new ${mode} connection ${conn.id} from ${peer}`);
     this.#hook('onConnect', conn);
@@ -174,6 +182,7 @@ export class DiscoveryServer implements ServerCore {
   }
 
   closeConnection(conn: Connection): void {
+    conn.close();
     if (!this.#conns.delete(conn.id)) return;
     this.log.info(`ads: connection ${conn.id} closed`);
     this.#hook('onDisconnect', conn);
@@ -221,7 +230,20 @@ export class DiscoveryServer implements ServerCore {
     this.#install(push);
     this.#stats.pushes++;
     let sent = 0;
-    for (const conn of this.#conns.values()) sent += this.#pushConnection(conn, batch);
+    // Yield between slices of connections: the loop used to run to its end before any
+    // response reached a socket, so the first client got an endpoint change as late as the
+    // last one. Each response written is also queued behind the send throttle, not serialized.
+    const yieldMs = this.#opts.pushYieldMs ?? 10;
+    let sliceStart = performance.now();
+    for (const conn of [...this.#conns.values()]) {
+      if (this.#closed) return;
+      if (!this.#conns.has(conn.id)) continue; // closed while the push yielded
+      sent += this.#pushConnection(conn, batch);
+      if (performance.now() - sliceStart >= yieldMs) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
     this.#stats.pushResponses += sent;
     this.log.info(`ads: push of ${merged} change(s) (${batch.full ? 'full' : 'eds'}): ${sent} response(s) to ${this.#conns.size} connection(s); ${batch.reasons.slice(0, 3).join('; ')}`);
   }

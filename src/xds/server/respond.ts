@@ -39,12 +39,14 @@ export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: G
   }
   const nothing = changed.length === 0 && removed.length === 0;
   let resources: Entry[];
+  let full = false;
   if (conn.mode === 'delta') {
     if (nothing && !opts.force) return false;
     resources = changed;
   } else if (FULL_STATE_TYPES.has(typeUrl) || w.wildcard) {
     if (nothing && !opts.force) return false;
     resources = [...gen.values()].filter((e) => w.subscribes(e.name));
+    full = true;
   } else {
     // Named SotW types: a disappeared resource is simply no longer tracked.
     if (changed.length === 0 && !opts.force) {
@@ -59,7 +61,7 @@ export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: G
   const version = versionOf([...next].map(([name, hash]) => ({ name, hash })));
   w.sent = next;
   resources.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  conn.send(w, { typeUrl, version, nonce: nonce(), resources, removed: conn.mode === 'delta' ? removed.sort() : [] });
+  conn.send(w, { typeUrl, version, nonce: nonce(), resources, removed: conn.mode === 'delta' ? removed.sort() : [], full });
   return true;
 }
 

@@ -46,6 +46,16 @@ export interface DiscoveryServerOptions {
    * (`outbound|9080|v1|reviews.default.svc.cluster.local`) end with the service hostname.
    */
   endpointNames?: (services: ReadonlySet<string>, names: readonly string[]) => string[];
+  /**
+   * At most this many connections have responses being written at once; the others wait in
+   * arrival order with their responses unserialized (Istio's PILOT_PUSH_THROTTLE). Default: the
+   * PILOT_PUSH_THROTTLE environment variable, else 100.
+   */
+  pushThrottle?: number;
+  /** A write not flushed after this long gives back its throttle slot (default 10 s). */
+  sendTimeoutMs?: number;
+  /** Pushes yield to the event loop after this much synchronous work (default 10 ms). */
+  pushYieldMs?: number;
   /** Auto-registration and stats hook; called once the first request's node is parsed. */
   onConnect?: (conn: Connection) => void;
   onDisconnect?: (conn: Connection) => void;

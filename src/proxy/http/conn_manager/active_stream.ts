@@ -59,7 +59,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     s.rqTotal.inc();
     (codec.protocol === 'HTTP/2' ? s.rqHttp2Total : s.rqHttp1Total).inc();
     s.rqActive.inc();
-    this.releaseActive = hcm.ctx.trackActive();
+    this.releaseActive = hcm.ctx.trackActive(info);
   }
 
   /** Codec: request headers are complete. */
