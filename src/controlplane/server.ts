@@ -61,7 +61,13 @@ export class ControlPlane {
       generator: generate,
       parseProxy,
       buildPushContext: () =>
-        buildPushContext({ mesh: this.mesh, configs: selectedConfigs(this.store.all(), this.mesh, (ns) => this.registry.isNamespaceSelected(ns)), registry: this.registry }),
+        buildPushContext({
+          mesh: this.mesh,
+          configs: selectedConfigs(this.store.all(), this.mesh, (ns) => this.registry.isNamespaceSelected(ns)),
+          registry: this.registry,
+          // No CA runs yet (the security work adds it): don't make proxies wait for mesh certificates.
+          workloadCertificates: false,
+        }),
       debounce: opts.debounce,
       onConnect: (conn) => this.autoRegister(conn.id, conn.proxy),
       onDisconnect: (conn) => {

@@ -11,10 +11,12 @@ export interface PushContextInput {
   mesh: MeshConfig;
   configs: Config[];
   registry: ServiceDiscovery;
+  /** See PushContext.workloadCertificates. */
+  workloadCertificates?: boolean;
 }
 
 /** Snapshot config and registry; `version` is a hash of everything that shapes the output. */
-export function buildPushContext({ mesh, configs, registry }: PushContextInput): PushContext {
+export function buildPushContext({ mesh, configs, registry, workloadCertificates }: PushContextInput): PushContext {
   const sortedConfigs = [...configs].sort(configOrder);
   const services = [...registry.services()].sort((a, b) => cmp(a.hostname, b.hostname) || cmp(a.namespace, b.namespace));
   const endpoints = new Map<string, Endpoint[]>();
@@ -32,8 +34,10 @@ export function buildPushContext({ mesh, configs, registry }: PushContextInput):
     services,
     endpoints: [...endpoints.entries()],
     workloads,
+    workloadCertificates,
   });
   const push: PushContext = { version, mesh, configs: sortedConfigs, services, endpoints, workloads };
+  if (workloadCertificates !== undefined) push.workloadCertificates = workloadCertificates;
   push.index = buildIndex(push);
   return push;
 }

@@ -56,6 +56,12 @@ export interface PushContext {
   endpoints: Map<string, Endpoint[]>;
   workloads: Workload[];
   /**
+   * False when no CA issues workload certificates: then mesh mTLS is not offered implicitly
+   * (no auto mTLS, no mTLS chain for PERMISSIVE ports), because proxies would wait for SDS
+   * secrets that never come. Explicit ISTIO_MUTUAL / STRICT still produce mTLS. Default: true.
+   */
+  workloadCertificates?: boolean;
+  /**
    * Lookup tables built once by buildPushContext (src/pilot/push_context.ts). Optional so that a
    * hand-made PushContext still works: `pushIndex(push)` builds and caches it on demand.
    */

@@ -94,7 +94,7 @@ ${subsets.map((s, i) => `    - { destination: { host: ${ECHO}, subset: ${s} }, w
 
 test('nothing lost: 5,000 requests while routes, clusters and endpoints change 50 times', { timeout: 900_000 }, async (t) => {
   const mesh = await startMesh(t, {
-    config: { 'base.yaml': BASE, 'dr.yaml': destinationRule(0, false), 'vs.yaml': virtualService(0, ['v1', 'v2', 'v3']), 'we-1.yaml': workloadEntry(1, 'v3') },
+    config: { 'base.yaml': BASE, 'dr.yaml': destinationRule(0, false), 'vs.yaml': virtualService(0, ['v1', 'v2', 'v3'], 'initial'), 'we-1.yaml': workloadEntry(1, 'v3') },
   });
   const backends: Backend[] = [];
   t.after(() => Promise.all(backends.map((b) => b.close())));

@@ -1,9 +1,10 @@
 /**
  * "Nothing lost", listener updates: 2,000 requests on keep-alive connections (test → client
  * sidecar → server sidecar → app) while the HTTP route changes 20 times. Each change rewrites
- * the VirtualService (an RDS swap on the client sidecar, mid-request for some) and flips the
- * server's PeerAuthentication port mode (an LDS update of the server sidecar's inbound listener,
- * whose old version must drain its keep-alive connections, not cut them). No retries hide a
+ * the VirtualService (an RDS swap on the client sidecar, mid-request for some) and adds or
+ * removes a second Service over the server pods (an LDS update of the server sidecars' inbound
+ * listener, whose inline route changes: the old listener must drain its keep-alive connections,
+ * not cut them). No retries hide a
  * failure: every request must come back 200 from a backend, and no connection is refused.
  */
 import { test } from 'node:test';

@@ -55,7 +55,7 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
     const target: TlsTarget = { host: svc.hostname, port: port.port, subset, identities: identities(push, svc, port.port) };
     const socket = tlsTransportSocket(policy.tls, target);
     if (socket) cluster.transport_socket = socket;
-    else if (!policy.tls && push.mesh.enableAutoMtls && !svc.meshExternal && cluster.type === 'EDS') {
+    else if (!policy.tls && push.mesh.enableAutoMtls && push.workloadCertificates !== false && !svc.meshExternal && cluster.type === 'EDS') {
       cluster.transport_socket_matches = autoMtlsMatches(target);
     }
   }

@@ -28,7 +28,9 @@ export function inboundFilterChains(push: PushContext, proxy: Proxy, t: ServiceT
   const portMatch = o.matchPort ? { destination_port: t.targetPort } : {};
   const name = clusterName('inbound', t.targetPort, undefined, '');
   const chains: EnvoyJson[] = [];
-  if (mode !== 'DISABLE') {
+  // PERMISSIVE offers mTLS only when certificates can be had; STRICT asked for it explicitly.
+  const offerMtls = mode === 'STRICT' || (mode === 'PERMISSIVE' && push.workloadCertificates !== false);
+  if (offerMtls) {
     chains.push({
       name: `${name}-mtls`,
       filter_chain_match: { ...portMatch, transport_protocol: 'tls', application_protocols: ISTIO_ALPN },

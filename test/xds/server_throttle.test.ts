@@ -1,0 +1,78 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Connection, WatchState, mergeOutgoing, type Outgoing } from '../../src/xds/server/connection.ts';
+import { SendThrottle } from '../../src/xds/server/throttle.ts';
+import type { Proxy } from '../../src/pilot/types.ts';
+
+const entry = (name: string, hash = name) => ({ name, hash, any: { type_url: 't', value: new Uint8Array() } });
+const out = (typeUrl: string, nonce: string, names: string[], removed: string[] = [], full = false): Outgoing => ({
+  typeUrl,
+  version: `v-${nonce}`,
+  nonce,
+  resources: names.map((n) => entry(n, `${n}@${nonce}`)),
+  removed,
+  full,
+});
+
+test('throttle: at most `limit` holders, waiters granted in arrival order, cancelled waiters skipped', () => {
+  const t = new SendThrottle(2);
+  const granted: string[] = [];
+  t.acquire(() => granted.push('a'));
+  t.acquire(() => granted.push('b'));
+  t.acquire(() => granted.push('c'));
+  const cancelD = t.acquire(() => granted.push('d'));
+  t.acquire(() => granted.push('e'));
+  assert.deepEqual(granted, ['a', 'b']);
+  assert.equal(t.queued, 3);
+  cancelD();
+  t.release();
+  assert.deepEqual(granted, ['a', 'b', 'c']);
+  t.release();
+  assert.deepEqual(granted, ['a', 'b', 'c', 'e']);
+  t.release();
+  t.release();
+  assert.equal(t.active, 0);
+  t.acquire(() => granted.push('f'));
+  assert.equal(t.active, 1);
+});
+
+test('merge: delta keeps the newest version of each resource and removals not re-added', () => {
+  const m = mergeOutgoing(out('T', 'n1', ['a', 'b'], ['x', 'y']), out('T', 'n2', ['b', 'y'], ['a']));
+  assert.equal(m.nonce, 'n2');
+  assert.equal(m.version, 'v-n2');
+  assert.deepEqual(m.resources.map((e) => e.hash), ['b@n2', 'y@n2']);
+  assert.deepEqual(m.removed, ['a', 'x']);
+});
+
+test('merge: a complete SotW set replaces what was queued', () => {
+  const b = out('T', 'n2', ['c'], [], true);
+  assert.equal(mergeOutgoing(out('T', 'n1', ['a', 'b'], [], true), b), b);
+});
+
+test('connection: writes one response at a time, merges per type while waiting, frees its slot when flushed', () => {
+  const throttle = new SendThrottle(1);
+  const proxy = { id: 'p' } as Proxy;
+  const writes: Array<{ conn: string; out: Outgoing; done: () => void }> = [];
+  const mk = (id: string) =>
+    new Connection(id, proxy, { id }, 'delta', 'peer', (o, done) => writes.push({ conn: id, out: o, done }), { throttle, sendTimeoutMs: 60_000 });
+  const a = mk('a');
+  const b = mk('b');
+  const wa = new WatchState();
+  const wb = new WatchState();
+  a.send(wa, out('CDS', 'a1', ['c1']));
+  a.send(wa, out('EDS', 'a2', ['e1']));
+  b.send(wb, out('CDS', 'b1', ['c1'])); // no slot: waits
+  assert.deepEqual(writes.map((w) => w.out.nonce), ['a1']);
+  a.send(wa, out('EDS', 'a3', ['e2'])); // merged into the queued EDS
+  assert.equal(wa.sentNonce, 'a3');
+  writes[0]!.done();
+  assert.deepEqual(writes.map((w) => w.out.nonce), ['a1', 'a3']);
+  assert.deepEqual(writes[1]!.out.resources.map((e) => e.name), ['e1', 'e2']);
+  assert.equal(b.busy, true);
+  writes[1]!.done(); // a is idle: its slot goes to b
+  assert.deepEqual(writes.map((w) => `${w.conn}:${w.out.nonce}`), ['a:a1', 'a:a3', 'b:b1']);
+  // A closed connection gives its slot back even though its write never completed.
+  b.close();
+  a.send(wa, out('CDS', 'a4', ['c2']));
+  assert.deepEqual(writes.map((w) => w.out.nonce).slice(-1), ['a4']);
+});
