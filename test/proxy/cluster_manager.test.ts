@@ -151,3 +151,26 @@ test('a cluster update keeps serving; removal makes new connections fail (NR) wi
     await Promise.all([a, b].map((h) => h.close()));
   }
 });
+
+test('a cluster whose SDS secret never arrives stops holding up initialization after initial_fetch_timeout', async () => {
+  const hosts = await Promise.all(['a'].map(startTag));
+  const tlsCluster = {
+    ...staticCluster('needs-secret', hosts.map((h) => h.port)),
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        common_tls_context: { tls_certificate_sds_secret_configs: [{ name: 'never', sds_config: { ads: {}, initial_fetch_timeout: '0.3s', resource_api_version: 'V3' } }] },
+      },
+    },
+  };
+  // startProxy resolves once initialization is done; it would hang if the secret held it forever.
+  const proxy = await startProxy({ clusters: [tlsCluster, staticCluster('plain', hosts.map((h) => h.port))], listeners: [tcpListener('plain', 'plain')] });
+  try {
+    assert.equal(await roundTrip(proxy.port('plain'), ''), 'a');
+    assert.equal(proxy.server.store.counter('cluster_manager.secret_initial_fetch_timeout').value(), 1);
+  } finally {
+    await proxy.close();
+    await Promise.all(hosts.map((h) => h.close()));
+  }
+});

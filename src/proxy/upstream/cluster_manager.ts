@@ -83,9 +83,12 @@ export class ClusterManagerImpl implements ClusterManager {
     if (tlsCtx) {
       const r = upstreamTlsOptions(tlsCtx, this.secrets, `cluster ${name}.transport_socket`);
       if (!r.ok && r.notReady) {
-        // Stays warming until SDS delivers the secret.
+        // Stays warming until SDS delivers the secret, but like Envoy's initial_fetch_timeout
+        // (15 s) it stops holding up initialization: the cluster then stays unusable (NC) rather
+        // than keeping the whole proxy unready.
         this.awaitingSecret.set(name, r.notReady);
         this.updateGauges();
+        setTimeout(() => this.secretTimedOut(name, r.notReady!), secretFetchTimeoutMs(tlsCtx)).unref();
         return;
       }
       if (!r.ok) {
@@ -121,6 +124,15 @@ export class ClusterManagerImpl implements ClusterManager {
       default:
         cluster.setHosts(hostsFromAssignment(config.load_assignment));
     }
+  }
+
+  private secretTimedOut(name: string, secret: string): void {
+    if (this.awaitingSecret.get(name) !== secret) return;
+    this.awaitingSecret.delete(name);
+    this.store.counter('cluster_manager.secret_initial_fetch_timeout').inc();
+    log.warnOnce(`cluster-secret-timeout-${name}`, `cluster ${name}: secret ${secret} did not arrive in time (initial_fetch_timeout); initialization goes on without this cluster`);
+    this.updateGauges();
+    if (this.allWarm()) for (const w of this.warmWaiters.splice(0)) w();
   }
 
   private promote(cluster: ClusterImpl): void {
@@ -196,4 +208,11 @@ export class ClusterManagerImpl implements ClusterManager {
     this.active.clear();
     this.warming.clear();
   }
+}
+
+/** The initial_fetch_timeout of the first SDS config in a TLS context (Envoy's default 15 s). */
+function secretFetchTimeoutMs(tlsCtx: EnvoyJson): number {
+  const common = tlsCtx.common_tls_context ?? {};
+  const sds = [...(common.tls_certificate_sds_secret_configs ?? []), common.validation_context_sds_secret_config, common.combined_validation_context?.validation_context_sds_secret_config].find((c) => c?.sds_config?.initial_fetch_timeout);
+  return durationMs(sds?.sds_config?.initial_fetch_timeout, 15_000) || 15_000;
 }
