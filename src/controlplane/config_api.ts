@@ -44,8 +44,11 @@ export class ConfigApi {
     // Validate the new set together with what is served (e.g. a subset a VirtualService names).
     const incoming = new Map(parsed.configs.map((c) => [configKey(c), c]));
     const merged = [...this.store.all().filter((c) => !incoming.has(configKey(c))), ...incoming.values()];
+    // Cross-resource findings (a subset no DestinationRule defines, ...) do not block the apply:
+    // Istio accepts such config and its analyzer reports it, and blocking would make the order
+    // of applies matter. They come back as warnings.
     const cross = validateAll(merged).filter((e) => isError(e) && parsed.configs.some((c) => c.kind === e.kind && c.metadata.name === e.name && c.metadata.namespace === e.namespace));
-    if (cross.length) return { status: 400, body: { errors: cross.map((e) => formatValidationError({ ...e, file })) } };
+    const warnings = cross.map((e) => formatValidationError({ ...e, file }));
     const conflicts: string[] = [];
     const writes: Array<[string, Config]> = [];
     for (const c of parsed.configs) {
@@ -56,7 +59,7 @@ export class ConfigApi {
     mkdirSync(this.dir, { recursive: true });
     for (const [target, c] of writes) writeFileSync(target, stringify(strip(c)));
     this.store.rescan();
-    return { status: 200, body: { applied: parsed.configs.map(describe) } };
+    return { status: 200, body: { applied: parsed.configs.map(describe), ...(warnings.length ? { warnings } : {}) } };
   }
 
   delete(text: string, file: string): { status: number; body: object } {

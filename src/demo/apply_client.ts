@@ -204,6 +204,8 @@ export async function runApply(o: RunOptions): Promise<RunResult> {
   const doneKey = o.op === 'apply' ? 'applied' : 'deleted';
   if (answer.status === 200 && json && Array.isArray(json[doneKey])) {
     for (const r of json[doneKey]) res.out.push(`${doneKey} ${String(r)}`);
+    // Cross-resource findings (istioctl analyze's kind): applied anyway, as Istio would, but shown.
+    if (Array.isArray(json.warnings)) for (const w of json.warnings) res.err.push(`warning: ${String(w)}`);
     if (json[doneKey].length === 0) res.out.push(`nothing ${doneKey}`);
     return res;
   }
