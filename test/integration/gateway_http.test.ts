@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { start as startEcho } from '../../samples/echo/main.ts';
 import { start as startHttpbin } from '../../samples/httpbin/main.ts';
 import { canConnect, eventually, freePort, httpGet, READY_MS, startGatewayMesh, waitListening } from '../helpers/gateway.ts';
+import { serviceWithWorkloads } from '../helpers/yaml.ts';
 
 const GW_IP = '127.0.21.10';
 const ECHO_IP = '127.0.21.11';
@@ -16,43 +17,11 @@ const HTTPBIN_IP = '127.0.21.12';
 const API_IP = '127.0.21.13';
 
 function backends(echoPort: number, httpbinPort: number, apiPort: number): string {
-  return `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 8000 }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-1, namespace: default }
-spec: { address: ${ECHO_IP}, labels: { app: echo, version: v1 }, ports: { http: ${echoPort} } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: httpbin, namespace: default }
-spec:
-  selector: { app: httpbin }
-  ports: [{ name: http, port: 8000 }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: httpbin-1, namespace: default }
-spec: { address: ${HTTPBIN_IP}, labels: { app: httpbin }, ports: { http: ${httpbinPort} } }
----
-apiVersion: v1
-kind: Service
-metadata: { name: api, namespace: prod }
-spec:
-  selector: { app: api }
-  ports: [{ name: http, port: 8000 }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: api-1, namespace: prod }
-spec: { address: ${API_IP}, labels: { app: api }, ports: { http: ${apiPort} } }
-`;
+  return [
+    serviceWithWorkloads({ name: 'echo', servicePort: 8000, workloads: [{ name: 'echo-1', address: ECHO_IP, labels: { version: 'v1' }, port: echoPort }] }),
+    serviceWithWorkloads({ name: 'httpbin', servicePort: 8000, workloads: [{ name: 'httpbin-1', address: HTTPBIN_IP, port: httpbinPort }] }),
+    serviceWithWorkloads({ name: 'api', namespace: 'prod', servicePort: 8000, workloads: [{ name: 'api-1', address: API_IP, port: apiPort }] }),
+  ].join('---\n');
 }
 
 interface Ports {

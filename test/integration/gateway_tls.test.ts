@@ -12,6 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import { start as startEcho } from '../../samples/echo/main.ts';
 import { createPki, hasOpenssl, type IssuedCert } from '../helpers/certs.ts';
 import { eventually, freePort, httpsGet, READY_MS, startGatewayMesh, tlsHandshake, waitListening } from '../helpers/gateway.ts';
+import { serviceWithWorkloads } from '../helpers/yaml.ts';
 
 const GW_IP = '127.0.21.20';
 const ECHO_IP = '127.0.21.21';
@@ -26,18 +27,7 @@ interface Ports {
 
 function config(p: Ports, files: { cert: IssuedCert; ca: string }, echoPort: number, aPort: number, bPort: number): string {
   return `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 8000 }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-1, namespace: default }
-spec: { address: ${ECHO_IP}, labels: { app: echo }, ports: { http: ${echoPort} } }
----
+${serviceWithWorkloads({ name: 'echo', servicePort: 8000, workloads: [{ name: 'echo-1', address: ECHO_IP, port: echoPort }] })}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: { name: a-backend, namespace: default }

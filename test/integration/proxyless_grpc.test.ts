@@ -10,29 +10,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { eventually, freePort, startTsmesh } from '../helpers/processes.ts';
+import { serviceWithWorkloads } from '../helpers/yaml.ts';
 import { loadEchoPackage, start as startEcho } from '../../samples/grpc-echo/main.ts';
 
 const HOST = 'echo.default.svc.cluster.local';
 
 function services(v1Port: number, v2Port: number): string {
-  return `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: grpc, port: 7070 }]
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-v1, namespace: default }
-spec: { address: 127.0.0.1, labels: { app: echo, version: v1 }, ports: { grpc: ${v1Port} } }
----
-apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: { name: echo-v2, namespace: default }
-spec: { address: 127.0.0.1, labels: { app: echo, version: v2 }, ports: { grpc: ${v2Port} } }
----
+  const echo = serviceWithWorkloads({
+    name: 'echo',
+    portName: 'grpc',
+    servicePort: 7070,
+    workloads: [
+      { name: 'echo-v1', address: '127.0.0.1', labels: { version: 'v1' }, port: v1Port },
+      { name: 'echo-v2', address: '127.0.0.1', labels: { version: 'v2' }, port: v2Port },
+    ],
+  });
+  return `${echo}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: echo, namespace: default }
