@@ -100,6 +100,7 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   await eventually(() => call().then(() => true), 20_000, 200);
 
   const first = await split(1000);
+  t.diagnostic(`80/20: ${JSON.stringify(first)}`);
   assert.ok((first.v1 ?? 0) >= 740 && (first.v1 ?? 0) <= 860, `80/20 split gave ${JSON.stringify(first)}`);
 
   const jason = await split(100, { 'end-user': 'jason' });
@@ -114,6 +115,7 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   }, 2000, 0);
   t.diagnostic(`split changed ${Date.now() - written} ms after the file was written`);
   const after = await split(1000);
+  t.diagnostic(`20/80: ${JSON.stringify(after)}`);
   assert.ok((after.v1 ?? 0) >= 140 && (after.v1 ?? 0) <= 260, `20/80 split gave ${JSON.stringify(after)}`);
 
   // An invalid VirtualService over the good one (a 90/10 split with a malformed timeout) is
@@ -124,5 +126,6 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   t.diagnostic(report.split('\n').find((l) => l.includes('spec.http[1].timeout')) ?? '');
   await new Promise((r) => setTimeout(r, 1500)); // a wrongly applied config would have arrived by now
   const kept = await split(500);
+  t.diagnostic(`after the invalid edit: ${JSON.stringify(kept)}`);
   assert.ok((kept.v1 ?? 0) >= 60 && (kept.v1 ?? 0) <= 140, `previous 20/80 routing kept: ${JSON.stringify(kept)}`);
 });
