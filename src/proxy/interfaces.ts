@@ -39,6 +39,37 @@ export interface LoadBalancerContext {
   excludeHosts?: Set<UpstreamHost>;
   /** For ORIGINAL_DST clusters: the original destination "ip:port". */
   originalDestination?: string;
+  /**
+   * (additive) The request's :authority as it goes upstream (`host[:port]`), for dynamic forward
+   * proxy clusters, whose host is the one that name resolves to.
+   */
+  authority?: string;
+}
+
+/** (additive) Outcome of asking a DNS cache for `host:port` (Envoy's LoadDnsCacheEntryStatus). */
+export type DnsCacheLoad =
+  /** Known: `address` is the resolved IP, or undefined when resolution failed. */
+  | { status: 'InCache'; address: string | undefined }
+  /** A lookup is under way; `done` settles with the IP, or undefined on failure. Never rejects. */
+  | { status: 'Loading'; done: Promise<string | undefined> }
+  /** The cache holds max_hosts entries already. */
+  | { status: 'Overflow' };
+
+/**
+ * (additive) The DNS cache of a dynamic forward proxy cluster, as the dynamic_forward_proxy HTTP
+ * filter uses it: the filter resolves before the router runs, the cluster's load balancer then
+ * finds the host without waiting.
+ */
+export interface DynamicHostCache {
+  /** dns_cache_config.name. */
+  readonly cacheName: string;
+  /**
+   * Looks up an :authority (`host[:port]`; without a port, 443 when the cluster speaks TLS, else
+   * 80, as Envoy). An authority no lookup could mean (bad port, empty) is a failed resolution.
+   */
+  load(authority: string): DnsCacheLoad;
+  /** A slot among dns_cache_circuit_breaker.max_pending_requests for a request waiting on DNS; undefined when full. */
+  tryAcquirePending(): (() => void) | undefined;
 }
 
 export type UpstreamProtocol = 'http1' | 'http2';
@@ -60,6 +91,8 @@ export interface UpstreamCluster {
   tryAcquire(resource: 'requests' | 'pending' | 'retries' | 'connections'): (() => void) | undefined;
   /** Passive health signal (outlier detection hook): upstream result of one request. */
   reportResult?(host: UpstreamHost, ok: boolean, status?: number): void;
+  /** (additive) Set on dynamic forward proxy clusters (cluster_type envoy.clusters.dynamic_forward_proxy). */
+  readonly dynamicHosts?: DynamicHostCache;
 }
 
 export interface ClusterManager {

@@ -57,6 +57,8 @@ const ENTRY_PROTOS = [
   'envoy/extensions/load_balancing_policies/maglev/v3/maglev.proto',
   'envoy/extensions/load_balancing_policies/random/v3/random.proto',
   'envoy/extensions/clusters/aggregate/v3/cluster.proto',
+  'envoy/extensions/clusters/dynamic_forward_proxy/v3/cluster.proto',
+  'envoy/extensions/filters/http/dynamic_forward_proxy/v3/dynamic_forward_proxy.proto',
   'envoy/extensions/request_id/uuid/v3/uuid.proto',
   'envoy/extensions/tracers/opentelemetry/resource_detectors/v3/environment_resource_detector.proto',
   'envoy/config/trace/v3/zipkin.proto',

@@ -1,5 +1,8 @@
 /**
- * Istio's egress tasks (tasks/traffic-management/egress): with meshConfig
+ * Istio's egress tasks (tasks/traffic-management/egress): with the default ALLOW_ANY an external
+ * host unknown to the mesh is reachable ("Envoy passthrough to external services"; without
+ * capture the sidecar's HTTP proxy listener forwards it by its Host, through Envoy's dynamic
+ * forward proxy); with meshConfig
  * outboundTrafficPolicy REGISTRY_ONLY an external host unknown to the mesh is blocked (502); a
  * ServiceEntry makes it reachable ("Accessing External Services"); and with an egress gateway
  * (Gateway + DestinationRule + VirtualService as in "Egress Gateways", HTTP) the request leaves
@@ -22,7 +25,8 @@ interface Seen {
   remote: string;
 }
 
-test('egress: REGISTRY_ONLY blocks unknown hosts, a ServiceEntry opens one, an egress gateway carries it', { skip: NO_ISTIO_DATA, timeout: 600_000 }, async (t) => {
+/** The "external" server: a plain HTTP server on 127.0.0.1 that records what reaches it. */
+async function startExternal(t: { after(fn: () => Promise<void>): void }): Promise<{ port: number; seen: Seen[] }> {
   const seen: Seen[] = [];
   const external = createServer((req, res) => {
     seen.push({ path: req.url ?? '', headers: req.headers, remote: req.socket.remoteAddress ?? '' });
@@ -30,7 +34,31 @@ test('egress: REGISTRY_ONLY blocks unknown hosts, a ServiceEntry opens one, an e
   });
   await new Promise<void>((r) => external.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => (external.closeAllConnections(), external.close(() => r()))));
-  const port = (external.address() as { port: number }).port;
+  return { port: (external.address() as { port: number }).port, seen };
+}
+
+test('egress: under the default ALLOW_ANY a host unknown to the mesh is reached through the sidecar', { skip: NO_ISTIO_DATA, timeout: 600_000 }, async (t) => {
+  const { port, seen } = await startExternal(t);
+  const demo = await startIstioDemo(t, { configs: [`${ISTIO_SAMPLES}/curl/curl.yaml`] });
+  // `kubectl exec deploy/curl -- curl http://localhost:<port>/`: a name the registry does not
+  // know, resolved by the sidecar's dynamic forward proxy, and an IP literal.
+  for (const host of [`localhost:${port}`, `127.0.0.1:${port}`]) {
+    const path = `/allow-any/${host}`;
+    const r = await demo.fromPod('curl', host, path);
+    assert.equal(r.status, 200, `${host}: ${r.status} ${r.body.slice(0, 300)}`);
+    assert.equal(r.body, 'hello from outside\n');
+    const s = seen.filter((x) => x.path === path);
+    assert.equal(s.length, 1, `${host}: the external server saw the request once`);
+    assert.equal(s[0]!.headers.host, host, 'the Host arrives as the app sent it');
+  }
+  // A name that does not resolve gets Envoy's dynamic forward proxy answer, not a hang or a loop.
+  const r = await demo.fromPod('curl', 'no-such-host.invalid', '/nowhere');
+  assert.equal(r.status, 503, r.body);
+  assert.equal(r.body, 'DNS resolution failure');
+});
+
+test('egress: REGISTRY_ONLY blocks unknown hosts, a ServiceEntry opens one, an egress gateway carries it', { skip: NO_ISTIO_DATA, timeout: 600_000 }, async (t) => {
+  const { port, seen } = await startExternal(t);
 
   const demo = await startIstioDemo(t, { configs: [`${ISTIO_SAMPLES}/curl/curl.yaml`], mesh: 'outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n' });
   const curl = (path: string, host = EXTERNAL_HOST) => demo.fromPod('curl', host, path);

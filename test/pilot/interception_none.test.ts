@@ -14,8 +14,9 @@ import type { MeshConfig } from '../../src/api/types.ts';
 import { decodeResource, encodeResource } from '../../src/xds/codec.ts';
 import { stableStringify } from '../../src/pilot/util.ts';
 import { TYPE, type NamedResource } from '../../src/xds/types.ts';
-import { BOOKINFO, BOOKINFO_NETWORKING, MESH, bookinfoWorkloads, loadYaml, proxyFor, pushFromYaml, realRegistry, sidecarNode, workload } from './fixtures.ts';
+import { BOOKINFO, BOOKINFO_NETWORKING, MESH, bookinfoWorkloads, loadYaml, parseYamlText, proxyFor, pushFromYaml, realRegistry, sidecarNode, workload } from './fixtures.ts';
 
+const DFP_CLUSTER = 'DynamicForwardProxyCluster';
 const NONE_MD = { INTERCEPTION_MODE: 'NONE', HTTP_PROXY_PORT: '15080', TSMESH_APP_ADDRESS: '127.0.2.4', INSTANCE_IPS: '127.0.1.4' };
 
 /** Bookinfo with reviews-v2's pod at 127.0.1.4 (the demo's numbering), plus the named samples. */
@@ -113,12 +114,15 @@ test('http_proxy route: every Bookinfo service with host:port domains; VirtualSe
     'productpage.default.svc.cluster.local:9080',
     'ratings.default.svc.cluster.local:9080',
     'reviews.default.svc.cluster.local:9080',
+    'allow_any',
   ]);
   const ratings = vhosts.find((v) => v.name.startsWith('ratings'));
   for (const d of ['ratings:9080', 'ratings.default:9080', 'ratings.default.svc.cluster.local:9080']) assert.ok(ratings.domains.includes(d), d);
   assert.ok(!ratings.domains.includes('ratings'), 'bare name only on port 80');
-  // ALLOW_ANY: no catch-all, so an unknown Host gets Envoy's 404 (NR) instead of a passthrough loop.
-  assert.ok(vhosts.every((v) => !v.domains.includes('*')));
+  // ALLOW_ANY: the last vhost is the catch-all to the dynamic forward proxy (see the test below),
+  // never PassthroughCluster, which would loop back into this listener.
+  assert.deepEqual(vhosts.filter((v) => v.domains.includes('*')).map((v) => v.name), ['allow_any']);
+  assert.equal(vhosts.at(-1).name, 'allow_any');
 
   const reviews = vhosts.find((v) => v.name.startsWith('reviews'));
   const jason = reviews.routes.find((r: any) => r.match.headers?.some((h: any) => h.name === 'end-user'));
@@ -153,13 +157,91 @@ test('NONE: the full resource set round-trips through the codec and is consisten
   }
 });
 
-test('http_proxy under REGISTRY_ONLY: one block_all vhost answering 502', () => {
+test('http_proxy under REGISTRY_ONLY: one block_all vhost answering 502; no dynamic forward proxy anywhere', () => {
   const { push, proxy } = bookinfo([], { ...MESH, outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } });
   const [rc] = generate(push, proxy(), TYPE.ROUTE, ['http_proxy']);
   const catchAll = (rc!.resource.virtual_hosts as any[]).filter((v) => v.domains.includes('*'));
   assert.equal(catchAll.length, 1);
   assert.equal(catchAll[0].name, 'block_all');
   assert.deepEqual(catchAll[0].routes[0].direct_response, { status: 502 });
+  assert.ok(!generate(push, proxy(), TYPE.CLUSTER).some((c) => c.name === DFP_CLUSTER));
+  const hp = get(generate(push, proxy(), TYPE.LISTENER), '127.0.2.4_15080');
+  assert.deepEqual(hcmOf(hp.filter_chains[0]).http_filters.map((f: any) => f.name), ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
+});
+
+test('NONE + ALLOW_ANY: the http_proxy listener forwards unknown hosts by name (dynamic forward proxy), and every resource encodes', () => {
+  const { push, proxy } = bookinfo();
+  const p = proxy();
+  const clusters = generate(push, p, TYPE.CLUSTER);
+  const listeners = generate(push, p, TYPE.LISTENER);
+  const routes = generate(push, p, TYPE.ROUTE, ['http_proxy']);
+
+  // The route: Bookinfo's vhosts, then allow_any → DynamicForwardProxyCluster without a timeout.
+  const vhosts = routes[0]!.resource.virtual_hosts as any[];
+  const allowAny = vhosts.at(-1);
+  assert.equal(allowAny.name, 'allow_any');
+  assert.deepEqual(allowAny.domains, ['*']);
+  assert.deepEqual(allowAny.routes[0].route, { cluster: DFP_CLUSTER, timeout: '0s', max_grpc_timeout: '0s' });
+
+  // The cluster: Envoy's dynamic forward proxy, its DNS cache named like the filter's.
+  const dfp = get(clusters, DFP_CLUSTER);
+  assert.equal(dfp.lb_policy, 'CLUSTER_PROVIDED');
+  assert.equal(dfp.type, undefined, 'a custom cluster type, not a DiscoveryType');
+  assert.equal(dfp.cluster_type.name, 'envoy.clusters.dynamic_forward_proxy');
+  assert.equal(dfp.cluster_type.typed_config['@type'], 'type.googleapis.com/envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig');
+  // PassthroughCluster stays Istio's ORIGINAL_DST cluster.
+  assert.equal(get(clusters, 'PassthroughCluster').type, 'ORIGINAL_DST');
+
+  // The listener: the filter sits just before the router, on the same cache.
+  const hcm = hcmOf(get(listeners, '127.0.2.4_15080').filter_chains[0]);
+  const names = hcm.http_filters.map((f: any) => f.name);
+  assert.deepEqual(names, ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.dynamic_forward_proxy', 'envoy.filters.http.router']);
+  const filter = hcm.http_filters[2].typed_config;
+  assert.equal(filter['@type'], 'type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig');
+  assert.deepEqual(filter.dns_cache_config, dfp.cluster_type.typed_config.dns_cache_config);
+  assert.equal(filter.dns_cache_config.name, 'dynamic_forward_proxy_cache_config');
+  // Inbound listeners are untouched.
+  const inbound = hcmOf(get(listeners, '127.0.1.4_9080').filter_chains[1]);
+  assert.ok(!inbound.http_filters.some((f: any) => f.name === 'envoy.filters.http.dynamic_forward_proxy'));
+
+  // Every resource survives Envoy's protobuf encoding (the new Any types are loaded).
+  const byType: Array<[string, NamedResource[]]> = [[TYPE.CLUSTER, clusters], [TYPE.LISTENER, listeners], [TYPE.ROUTE, routes]];
+  for (const [t, rs] of byType) {
+    for (const r of rs) {
+      const back = decodeResource(t, encodeResource(t, r.resource));
+      assert.equal(stableStringify(back), stableStringify(dropEmptyArrays(r.resource)), `${t} ${r.name}`);
+    }
+  }
+  assert.deepEqual(checkConsistency({ clusters, endpoints: generate(push, p, TYPE.ENDPOINT), listeners, routes }), []);
+});
+
+test('dynamic forward proxy only for NONE mode with HTTP_PROXY_PORT; a Sidecar can switch it off (REGISTRY_ONLY)', () => {
+  const { push, proxy } = bookinfo();
+  const hasDfp = (p: Proxy) => generate(push, p, TYPE.CLUSTER).some((c) => c.name === DFP_CLUSTER);
+  assert.ok(hasDfp(proxy()));
+  // Capture modes keep PassthroughCluster, and their http_proxy route no catch-all.
+  for (const md of [{ HTTP_PROXY_PORT: '15080' }, { INTERCEPTION_MODE: 'TPROXY', HTTP_PROXY_PORT: '15080' }, {}]) {
+    assert.ok(!hasDfp(proxy(md)), JSON.stringify(md));
+  }
+  const [rc] = generate(push, proxy({ HTTP_PROXY_PORT: '15080' }), TYPE.ROUTE, ['http_proxy']);
+  assert.ok((rc!.resource.virtual_hosts as any[]).every((v) => !v.domains.includes('*')));
+  const { HTTP_PROXY_PORT: _drop, ...noPort } = NONE_MD;
+  assert.ok(!hasDfp(proxy(noPort)));
+
+  const sidecar = `apiVersion: networking.istio.io/v1
+kind: Sidecar
+metadata: {name: default, namespace: default}
+spec:
+  outboundTrafficPolicy: {mode: REGISTRY_ONLY}
+`;
+  const base = loadYaml(BOOKINFO);
+  const configs = [...base, ...parseYamlText(sidecar)];
+  const workloads = bookinfoWorkloads(base).map((w) => (w.name.startsWith('reviews-v2') ? { ...w, address: '127.0.1.4' } : w));
+  const push2 = buildPushContext({ mesh: MESH, configs, registry: realRegistry(configs, workloads) });
+  const p2 = parseProxy(sidecarNode(workloads.find((x) => x.name.startsWith('reviews-v2'))!, NONE_MD));
+  assert.ok(!generate(push2, p2, TYPE.CLUSTER).some((c) => c.name === DFP_CLUSTER));
+  const [rc2] = generate(push2, p2, TYPE.ROUTE, ['http_proxy']);
+  assert.equal((rc2!.resource.virtual_hosts as any[]).at(-1).name, 'block_all');
 });
 
 const mixed = `
@@ -202,7 +284,8 @@ test('NONE: TCP ports bound on the app address unless the workload serves that p
   const [rc] = generate(push, p, TYPE.ROUTE);
   assert.equal(rc!.name, 'http_proxy');
   const vhosts = rc!.resource.virtual_hosts as any[];
-  assert.deepEqual(vhosts.map((v) => v.name), ['web.default.svc.cluster.local:80', 'legacy.default.svc.cluster.local:9090']);
+  // ALLOW_ANY (the default): the dynamic forward proxy's allow_any comes last.
+  assert.deepEqual(vhosts.map((v) => v.name), ['web.default.svc.cluster.local:80', 'legacy.default.svc.cluster.local:9090', 'allow_any']);
   // Port 80 keeps the names without a port too: HTTP clients leave `:80` out of Host.
   assert.ok(vhosts[0].domains.includes('web') && vhosts[0].domains.includes('web:80'));
   assert.ok(vhosts[1].domains.includes('legacy:9090') && !vhosts[1].domains.includes('legacy'));

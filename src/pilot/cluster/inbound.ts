@@ -16,7 +16,7 @@ export const INBOUND_APP_ADDRESS = DEFAULT_APP_ADDRESS;
 /** Source address Istio binds for inbound passthrough, so capture rules can skip it. */
 export const INBOUND_PASSTHROUGH_BIND_ADDRESS = '127.0.0.6';
 
-const NO_LIMITS = { thresholds: [{ max_connections: 4294967295, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295, track_remaining: true }] };
+export const NO_LIMITS = { thresholds: [{ max_connections: 4294967295, max_pending_requests: 4294967295, max_requests: 4294967295, max_retries: 4294967295, track_remaining: true }] };
 
 /**
  * `inbound|<targetPort>||` per port the workload serves. Istio uses ORIGINAL_DST to the pod IP;

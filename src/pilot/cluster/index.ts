@@ -1,6 +1,7 @@
 /**
  * CDS for a sidecar: outbound clusters for every visible service, inbound clusters for its own
- * workload, and the fixed passthrough / blackhole clusters. Sorted by name.
+ * workload, and the fixed passthrough / blackhole clusters (plus, for a NONE-mode HTTP proxy
+ * listener under ALLOW_ANY, the dynamic forward proxy cluster). Sorted by name.
  */
 import type { NamedResource } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
@@ -8,8 +9,9 @@ import { servicesForProxy } from '../visibility.ts';
 import { byName } from '../util.ts';
 import { blackHoleCluster, buildInboundClusters, inboundPassthroughCluster, passthroughCluster } from './inbound.ts';
 import { buildOutboundClusters } from './outbound.ts';
+import { dynamicForwardProxyCluster, usesDynamicForwardProxy } from './dynamic_forward_proxy.ts';
 
-export { clusterName, parseClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER } from './name.ts';
+export { clusterName, parseClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, DYNAMIC_FORWARD_PROXY_CLUSTER } from './name.ts';
 export { hashPolicyFor } from './hash_policy.ts';
 
 /** Every cluster a sidecar needs. Routers (gateways) get the same outbound set, no inbound. */
@@ -17,6 +19,7 @@ export function buildClusters(push: PushContext, proxy: Proxy): NamedResource[] 
   const clusters = buildOutboundClusters(push, proxy, servicesForProxy(push, proxy));
   if (proxy.type === 'sidecar') clusters.push(...buildInboundClusters(push, proxy), inboundPassthroughCluster());
   clusters.push(passthroughCluster(), blackHoleCluster());
+  if (usesDynamicForwardProxy(push, proxy)) clusters.push(dynamicForwardProxyCluster());
   const seen = new Set<string>();
   return clusters
     .filter((c) => (seen.has(c.name) ? false : (seen.add(c.name), true)))

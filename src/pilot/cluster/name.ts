@@ -32,3 +32,8 @@ export function parseClusterName(name: string): ParsedClusterName | undefined {
 export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 export const BLACKHOLE_CLUSTER = 'BlackHoleCluster';
 export const INBOUND_PASSTHROUGH_CLUSTER = 'InboundPassthroughCluster';
+/**
+ * tsmesh addition, not an Istio name: the dynamic forward proxy cluster behind the no-capture
+ * (NONE mode) HTTP proxy listener's `allow_any` route. See cluster/dynamic_forward_proxy.ts.
+ */
+export const DYNAMIC_FORWARD_PROXY_CLUSTER = 'DynamicForwardProxyCluster';

@@ -30,6 +30,20 @@ export function outboundHttpFilters(): EnvoyJson[] {
   return [httpFilter('envoy.filters.http.fault'), httpFilter('envoy.filters.http.cors'), httpFilter('envoy.filters.http.router')];
 }
 
+export const DYNAMIC_FORWARD_PROXY_FILTER = 'envoy.filters.http.dynamic_forward_proxy';
+const DYNAMIC_FORWARD_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig';
+
+/**
+ * The outbound chain with envoy.filters.http.dynamic_forward_proxy just before the router: it
+ * resolves the Host of requests routed to a dynamic forward proxy cluster (on `dnsCache`, the
+ * cluster's DnsCacheConfig) and passes every other request untouched.
+ */
+export function outboundHttpFiltersWithDynamicForwardProxy(dnsCache: EnvoyJson): EnvoyJson[] {
+  const filters = outboundHttpFilters();
+  filters.splice(filters.length - 1, 0, { name: DYNAMIC_FORWARD_PROXY_FILTER, typed_config: { '@type': DYNAMIC_FORWARD_PROXY_TYPE, dns_cache_config: dnsCache } });
+  return filters;
+}
+
 export interface HcmOptions {
   statPrefix: string;
   /** RDS route name, or an inline route_config. */

@@ -8,7 +8,8 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { appAddress } from '../interception.ts';
 import { socketAddress } from '../util.ts';
-import { httpConnectionManager, outboundHttpFilters } from './filters.ts';
+import { dnsCacheConfig, usesDynamicForwardProxy } from '../cluster/dynamic_forward_proxy.ts';
+import { httpConnectionManager, outboundHttpFilters, outboundHttpFiltersWithDynamicForwardProxy } from './filters.ts';
 import { HTTP_PROXY_ROUTE } from './http_proxy_route.ts';
 
 /** `<app address>_<HTTP_PROXY_PORT>`, bound, HCM over RDS `http_proxy`; undefined without the port. */
@@ -20,7 +21,8 @@ export function httpProxyListener(push: PushContext, proxy: Proxy): EnvoyJson | 
   const hcm = httpConnectionManager({
     statPrefix: `outbound_${name}`,
     rds: HTTP_PROXY_ROUTE,
-    httpFilters: outboundHttpFilters(),
+    // NONE mode under ALLOW_ANY: unknown hosts go where their Host says (cluster/dynamic_forward_proxy.ts).
+    httpFilters: usesDynamicForwardProxy(push, proxy) ? outboundHttpFiltersWithDynamicForwardProxy(dnsCacheConfig()) : outboundHttpFilters(),
     mesh: push.mesh,
     // Proxy clients send absolute-form request lines; Istio enables the same on this listener.
     allowAbsoluteUrl: true,

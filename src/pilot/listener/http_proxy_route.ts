@@ -6,10 +6,13 @@
  * the domains that carry that port (port 80 keeps the bare names too, since HTTP clients omit
  * `:80`), then the vhosts are merged with duplicate domains removed.
  *
- * Unknown hosts: under ALLOW_ANY there is no catch-all, so Envoy answers 404 (NR). The sidecar's
- * `allow_any` vhost sends to PassthroughCluster (ORIGINAL_DST), and on a bound proxy listener the
- * original destination is the listener itself, so passing through would loop. Under
- * REGISTRY_ONLY the single `block_all` vhost answers 502, as on Istio's per-port routes.
+ * Unknown hosts: the sidecar's usual `allow_any` vhost sends to PassthroughCluster (ORIGINAL_DST),
+ * and on a bound proxy listener the original destination is the listener itself, so passing
+ * through would loop. In NONE mode under ALLOW_ANY the route therefore ends with an `allow_any`
+ * vhost to DynamicForwardProxyCluster, which goes where the Host says (see
+ * cluster/dynamic_forward_proxy.ts). With capture (REDIRECT / TPROXY) the app's own traffic
+ * passes through the capture listeners, and this route keeps no catch-all: Envoy answers 404 (NR).
+ * Under REGISTRY_ONLY the single `block_all` vhost answers 502, as on Istio's per-port routes.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
@@ -17,6 +20,8 @@ import { isHttpProtocol } from '../protocol.ts';
 import { buildRouteConfiguration } from '../route/index.ts';
 import { ALLOW_ANY, BLOCK_ALL, catchAllVirtualHost, dedupeDomains, domainWithPort } from '../route/virtual_host.ts';
 import { servicesForProxy, sidecarScopeFor } from '../visibility.ts';
+import { usesDynamicForwardProxy } from '../cluster/dynamic_forward_proxy.ts';
+import { DYNAMIC_FORWARD_PROXY_CLUSTER } from '../cluster/name.ts';
 
 export const HTTP_PROXY_ROUTE = 'http_proxy';
 const DEFAULT_HTTP_PORT = 80;
@@ -45,6 +50,7 @@ export function buildHttpProxyRouteConfiguration(push: PushContext, proxy: Proxy
     }
   }
   if (sidecarScopeFor(push, proxy).outboundTrafficPolicy === 'REGISTRY_ONLY') vhosts.push(catchAllVirtualHost('REGISTRY_ONLY'));
+  else if (usesDynamicForwardProxy(push, proxy)) vhosts.push(catchAllVirtualHost('ALLOW_ANY', DYNAMIC_FORWARD_PROXY_CLUSTER));
   return { name: HTTP_PROXY_ROUTE, virtual_hosts: dedupeDomains(vhosts), validate_clusters: false };
 }
 

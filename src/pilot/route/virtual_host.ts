@@ -64,14 +64,15 @@ export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 
 /**
  * Istio's BuildCatchAllVirtualHost: ALLOW_ANY sends unknown hosts to PassthroughCluster with no
- * timeout; REGISTRY_ONLY answers them with a 502 directly.
+ * timeout; REGISTRY_ONLY answers them with a 502 directly. `passthrough` names another cluster
+ * for ALLOW_ANY (the NONE-mode HTTP proxy listener's dynamic forward proxy).
  */
-export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY'): EnvoyJson {
+export function catchAllVirtualHost(mode: 'ALLOW_ANY' | 'REGISTRY_ONLY', passthrough: string = PASSTHROUGH_CLUSTER): EnvoyJson {
   if (mode === 'ALLOW_ANY') {
     return {
       name: ALLOW_ANY,
       domains: ['*'],
-      routes: [{ name: ALLOW_ANY, match: { prefix: '/' }, route: { cluster: PASSTHROUGH_CLUSTER, timeout: '0s', max_grpc_timeout: '0s' } }],
+      routes: [{ name: ALLOW_ANY, match: { prefix: '/' }, route: { cluster: passthrough, timeout: '0s', max_grpc_timeout: '0s' } }],
       include_request_attempt_count: true,
     };
   }

@@ -8,6 +8,7 @@ import { isIP } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { effectiveLbPolicy, loadBalancerFactory } from '../upstream/load_balancer.ts';
 import { DOWNSTREAM_TLS, RAW_BUFFER, UPSTREAM_TLS } from '../tls/tls_context.ts';
+import { isDynamicForwardProxyCluster, validateDynamicForwardProxyCluster } from '../upstream/dynamic_forward_proxy_cluster.ts';
 import '../upstream/least_request.ts';
 
 const CLUSTER_TYPES = new Set(['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
@@ -21,13 +22,18 @@ export function validateCluster(c: EnvoyJson): string[] {
   const errs: string[] = [];
   const at = `cluster ${c.name ?? '(unnamed)'}`;
   if (!c.name) errs.push(`${at}: name is required`);
-  if (c.cluster_type) return [`${at}.cluster_type: custom cluster type ${c.cluster_type.name ?? ''} is not supported`];
+  if (c.cluster_type) {
+    if (!isDynamicForwardProxyCluster(c)) return [...errs, `${at}.cluster_type: custom cluster type ${c.cluster_type.name ?? ''} is not supported`];
+    errs.push(...validateDynamicForwardProxyCluster(c, at));
+    checkTransportSocket(c.transport_socket, UPSTREAM_TLS, `${at}.transport_socket`, errs);
+    return errs;
+  }
   const type = c.type ?? 'STATIC';
   if (!CLUSTER_TYPES.has(type)) errs.push(`${at}.type: unsupported cluster type ${type}`);
   const lb = effectiveLbPolicy(c);
   if (type === 'ORIGINAL_DST') {
     if (lb !== 'CLUSTER_PROVIDED' && c.lb_policy !== undefined) errs.push(`${at}.lb_policy: ${lb} is not valid for cluster type ORIGINAL_DST (use CLUSTER_PROVIDED)`);
-  } else if (lb === 'CLUSTER_PROVIDED') errs.push(`${at}.lb_policy: CLUSTER_PROVIDED is only valid for ORIGINAL_DST clusters`);
+  } else if (lb === 'CLUSTER_PROVIDED') errs.push(`${at}.lb_policy: CLUSTER_PROVIDED is only valid for ORIGINAL_DST and dynamic forward proxy clusters`);
   else if (!loadBalancerFactory(lb)) errs.push(`${at}.lb_policy: unsupported load balancing policy ${lb}`);
   const endpoints: EnvoyJson[] = (c.load_assignment?.endpoints ?? []).flatMap((l: EnvoyJson) => l.lb_endpoints ?? []);
   endpoints.forEach((e, i) => {

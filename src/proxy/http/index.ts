@@ -1,6 +1,6 @@
 /**
  * The HTTP side of the tsmesh proxy: the http_connection_manager network filter, its codecs, the
- * HTTP filter registry and the filters this package brings (router, fault, cors). Importing this
+ * HTTP filter registry and the filters this package brings (router, fault, cors, dynamic_forward_proxy). Importing this
  * module registers those filters.
  */
 import './filters/builtin.ts';

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { EnvoyJson } from '../../xds/types.ts';
-import type { LoadBalancerContext, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
+import type { DynamicHostCache, LoadBalancerContext, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
 import type { ScopedStats, StatsStore } from '../stats/stats_store.ts';
 import type { TlsOptions } from '../tls/tls_context.ts';
 import { parseDuration } from '../../xds/codec.ts';
@@ -50,8 +50,10 @@ export class ClusterImpl implements UpstreamCluster {
   readonly pools: ConnPoolMap;
   private readonly resources: ResourceManager;
   private readonly connectTimeoutMs: number;
-  /** Hook for ORIGINAL_DST clusters: picks the host from the context instead of the LB. */
+  /** Hook for CLUSTER_PROVIDED clusters (ORIGINAL_DST, dynamic forward proxy): picks the host from the context instead of the LB. */
   hostForContext?: (ctx: LoadBalancerContext | undefined) => UpstreamHost | undefined;
+  /** Set by dynamic_forward_proxy_cluster.ts: the DNS cache its HTTP filter resolves through. */
+  dynamicHosts?: DynamicHostCache;
   /** Set by DNS/original-dst helpers to stop their timers on close. */
   onClose?: () => void;
 
@@ -63,7 +65,8 @@ export class ClusterImpl implements UpstreamCluster {
     /** version_info of the CDS response that carried it. */
     readonly version: string,
   ) {
-    this.type = config.type ?? 'STATIC';
+    // A custom cluster (cluster_type) is known by its extension name, e.g. envoy.clusters.dynamic_forward_proxy.
+    this.type = config.cluster_type?.name ?? config.type ?? 'STATIC';
     this.lbPolicy = effectiveLbPolicy(config);
     this.protocol = upstreamProtocol(config);
     this.stats = store.scope(`cluster.${name}.`, { family: 'cluster', label: 'envoy_cluster_name', value: name });

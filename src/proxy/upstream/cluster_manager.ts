@@ -12,6 +12,8 @@ import { tlsContextOf, upstreamTlsOptions } from '../tls/tls_context.ts';
 import { log } from '../logger.ts';
 import { ClusterImpl, durationMs } from './cluster.ts';
 import { startDnsResolution } from './dns_cluster.ts';
+import { DnsCacheManager } from './dns_cache.ts';
+import { DYNAMIC_FORWARD_PROXY_CLUSTER_TYPE, isDynamicForwardProxyCluster, setupDynamicForwardProxy } from './dynamic_forward_proxy_cluster.ts';
 import { hostsFromAssignment } from './eds.ts';
 import { setupOriginalDst } from './original_dst_cluster.ts';
 
@@ -40,8 +42,11 @@ export class ClusterManagerImpl implements ClusterManager {
   private readonly awaitingSecret = new Map<string, string>();
   private readonly handlers = new Set<(name: string) => void>();
   private readonly warmWaiters: (() => void)[] = [];
+  /** Dynamic forward proxy DNS caches by name, shared by the clusters that name them (Envoy's DnsCacheManager). */
+  readonly dnsCaches: DnsCacheManager;
 
   constructor(private readonly store: StatsStore, private readonly secrets: SecretManager) {
+    this.dnsCaches = new DnsCacheManager(store);
     secrets.onChange((secret) => {
       for (const [name, e] of this.entries) {
         const ctx = tlsContextOf(e.config.transport_socket);
@@ -103,7 +108,8 @@ export class ClusterManagerImpl implements ClusterManager {
     this.warming.set(name, cluster);
     this.updateGauges();
     cluster.whenInitialized(() => this.promote(cluster));
-    switch (cluster.type) {
+    // Found by name or by config type, as Envoy finds cluster extensions.
+    switch (isDynamicForwardProxyCluster(config) ? DYNAMIC_FORWARD_PROXY_CLUSTER_TYPE : cluster.type) {
       case 'EDS': {
         const eds = this.endpoints.get(ClusterManagerImpl.edsName(config));
         if (eds) cluster.setHosts(hostsFromAssignment(eds.resource, this.active.get(name)?.hostIndex));
@@ -120,6 +126,9 @@ export class ClusterManagerImpl implements ClusterManager {
         break;
       case 'ORIGINAL_DST':
         setupOriginalDst(cluster);
+        break;
+      case DYNAMIC_FORWARD_PROXY_CLUSTER_TYPE:
+        setupDynamicForwardProxy(cluster, this.dnsCaches);
         break;
       default:
         cluster.setHosts(hostsFromAssignment(config.load_assignment));

@@ -41,6 +41,7 @@ export function versionOf(entries: Iterable<{ name: string; hash: string }>): st
  * LDS/CDS shape only where they matter: all of them in NONE mode, otherwise just those that are
  * endpoint addresses in the push. Keying on every IP made each sidecar its own shape, and a
  * thousand-service CDS+LDS (~0.3 s) was regenerated once per connected proxy on every push.
+ * RDS `http_proxy` also depends on HTTP_PROXY_PORT and the interception mode (its catch-all).
  * Secrets are per proxy.
  */
 export type ShapeKey = (proxy: Proxy, typeUrl: string, push?: PushContext) => string;
@@ -67,6 +68,10 @@ export const defaultShapeKey: ShapeKey = (p, typeUrl, push) => {
     const known = narrow ? addressesOf(push) : undefined;
     const ips = known ? p.ipAddresses.filter((ip) => known.has(ip)) : p.ipAddresses;
     base.push([...ips].sort().join(','), p.interceptionMode ?? '', p.appAddress ?? '', String(p.httpProxyPort ?? ''));
+  } else if (typeUrl === TYPE.ROUTE && p.httpProxyPort !== undefined) {
+    // The `http_proxy` route exists only with HTTP_PROXY_PORT, and its catch-all depends on the
+    // interception mode (NONE forwards unknown hosts by name).
+    base.push(p.interceptionMode ?? '', String(p.httpProxyPort));
   }
   return base.join('|');
 };

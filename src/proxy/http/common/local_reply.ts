@@ -17,6 +17,9 @@ export const LocalReplyBody = {
   upstreamReset: (reason: string) => `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`,
   overflow: 'upstream connect error or disconnect/reset before headers. reset reason: overflow',
   upgradeFailed: 'upgrade failed',
+  dnsResolutionFailure: 'DNS resolution failure',
+  dnsCacheOverflow: 'DNS cache overflow',
+  dnsPendingOverflow: 'Dynamic forward proxy pending request overflow',
 } as const;
 
 /** gRPC's HTTP→status mapping (doc/http-grpc-status-mapping.md), as Envoy's httpToGrpcStatus. */

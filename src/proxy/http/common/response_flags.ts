@@ -37,6 +37,8 @@ export const ResponseFlag = {
   UpstreamProtocolError: 'UPE',
   /** Max stream duration reached upstream. */
   UpstreamMaxStreamDurationReached: 'UMSDR',
+  /** The dynamic forward proxy could not resolve the request's host (503). */
+  DnsResolutionFailed: 'DF',
 } as const;
 export type ResponseFlagCode = (typeof ResponseFlag)[keyof typeof ResponseFlag];
 

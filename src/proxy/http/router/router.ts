@@ -142,7 +142,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   startAttempt(): void {
     const s = this.s;
     const cluster = this.cluster!;
-    const host = cluster.chooseHost({ hashKey: this.hashKey, excludeHosts: this.retry.policy?.previousHosts ? this.triedHosts : undefined });
+    const host = cluster.chooseHost({ hashKey: this.hashKey, excludeHosts: this.retry.policy?.previousHosts ? this.triedHosts : undefined, authority: this.authority });
     if (!host) {
       s.streamInfo.responseCodeDetails = 'no_healthy_upstream';
       this.finish();
@@ -385,7 +385,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.responseHeaderOps = !(route.responseHeaders.empty && vh.responseHeaders.empty && vh.routeConfig.responseHeaders.empty && choice.responseHeaders.empty);
     this.method = getHeader(h, ':method') ?? 'GET';
     this.path = getHeader(h, ':path') ?? '/';
-    const authority = getHeader(h, ':authority') ?? '';
+    const authority = (this.authority = getHeader(h, ':authority') ?? '');
     // Upgrade tokens are re-added by undici from `upgrade`; it rejects them as headers.
     const flat = toFlatList(h, s.upgradeType ? UPGRADE_SKIP : undefined);
     flat.push('host', authority);

@@ -22,6 +22,8 @@ export abstract class RouterState {
   hashKey: string | undefined;
   method = 'GET';
   path = '/';
+  /** :authority as sent upstream (after host rewrites), for clusters that pick hosts by name. */
+  authority = '';
   /** Flat [name, value, ...] list sent upstream (host included). */
   upstreamHeaders: string[] = [];
   autoHost = false;
