@@ -1,8 +1,9 @@
 /** Shared by the api tests: where Istio's own YAML lives, and a one-call "validate this YAML". */
 import { loadText } from '../../src/api/load.ts';
 import type { ValidationError } from '../../src/api/types.ts';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
-export const ISTIO = '/work/shared/istio-data/istio';
+export const ISTIO = ISTIO_DATA;
 
 /** Every problem with the resources in `yaml` (per-resource validation, no cross checks). */
 export function problems(yaml: string, file = 'test.yaml'): ValidationError[] {

@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlPlane } from '../../src/controlplane/server.ts';
 import { REPO } from '../helpers/processes.ts';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
-const ISTIO = '/work/shared/istio-data/istio/samples/bookinfo';
+const ISTIO = `${ISTIO_DATA}/samples/bookinfo`;
 const NETWORKING = join(ISTIO, 'networking');
 
 /** Runs the CLI as a user would; async, since the control plane lives in this process. */

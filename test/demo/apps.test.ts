@@ -8,9 +8,10 @@ import { appLaunch } from '../../src/demo/apps.ts';
 import { loadConfigSources } from '../../src/demo/config_copy.ts';
 import { allocatePods } from '../../src/demo/ports.ts';
 import { listDeployments } from '../../src/registry/deployments.ts';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const ISTIO_BOOKINFO = '/work/shared/istio-data/istio/samples/bookinfo/platform/kube/bookinfo.yaml';
+const ISTIO_BOOKINFO = `${ISTIO_DATA}/samples/bookinfo/platform/kube/bookinfo.yaml`;
 
 function launches(file: string) {
   const { configs, errors } = loadConfigSources([file]);

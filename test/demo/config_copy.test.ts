@@ -9,9 +9,10 @@ import { configKey } from '../../src/api/types.ts';
 import { gatewayPorts, loadConfigSources, remapGatewayPort, resourceFileName, writeConfigDir } from '../../src/demo/config_copy.ts';
 import { INGRESS_LABELS, sampleSources } from '../../src/demo/plan.ts';
 import { listDeployments } from '../../src/registry/deployments.ts';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-const ISTIO = '/work/shared/istio-data/istio/samples/bookinfo';
+const ISTIO = `${ISTIO_DATA}/samples/bookinfo`;
 const dir = mkdtempSync(join(tmpdir(), 'tsmesh-cfg-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

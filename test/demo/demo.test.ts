@@ -18,10 +18,11 @@ import { inboundPorts, makePlan } from '../../src/demo/plan.ts';
 import { freePort } from '../../src/demo/ports.ts';
 import { startDemo, type Launcher } from '../../src/demo/run.ts';
 import { readState } from '../../src/demo/state.ts';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));
-const ISTIO = '/work/shared/istio-data/istio/samples/bookinfo';
+const ISTIO = `${ISTIO_DATA}/samples/bookinfo`;
 const dir = mkdtempSync(join(tmpdir(), 'tsmesh-demo-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

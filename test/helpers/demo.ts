@@ -27,8 +27,9 @@ import { freePort } from '../../src/demo/ports.ts';
 import { startDemo, tsmeshLauncher, type DemoHandle } from '../../src/demo/run.ts';
 import type { DemoPodState, DemoState } from '../../src/demo/state.ts';
 import { REPO } from './processes.ts';
+import { ISTIO_DATA } from './istio_data.ts';
 
-export const ISTIO_SAMPLES = '/work/shared/istio-data/istio/samples';
+export const ISTIO_SAMPLES = `${ISTIO_DATA}/samples`;
 export const ISTIO_BOOKINFO = `${ISTIO_SAMPLES}/bookinfo/platform/kube/bookinfo.yaml`;
 export const ISTIO_NETWORKING = `${ISTIO_SAMPLES}/bookinfo/networking`;
 /** Istio's Bookinfo as `tsmesh demo --config` takes it: workloads, gateway, subsets. */

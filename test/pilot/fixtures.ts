@@ -12,8 +12,9 @@ import { parseProxy } from '../../src/pilot/proxy.ts';
 import type { Proxy, PushContext } from '../../src/pilot/types.ts';
 import { Registry } from '../../src/registry/index.ts';
 import type { ConfigStore } from '../../src/api/types.ts';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
-export const ISTIO = '/work/shared/istio-data/istio';
+export const ISTIO = ISTIO_DATA;
 export const BOOKINFO = `${ISTIO}/samples/bookinfo/platform/kube/bookinfo.yaml`;
 export const BOOKINFO_NETWORKING = `${ISTIO}/samples/bookinfo/networking`;
 

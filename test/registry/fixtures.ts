@@ -6,8 +6,9 @@ import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
 import type { Config, ConfigEvent, ConfigStore, Kind } from '../../src/api/types.ts';
 import { configKey } from '../../src/api/types.ts';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
-export const ISTIO = '/work/shared/istio-data/istio';
+export const ISTIO = ISTIO_DATA;
 export const BOOKINFO = `${ISTIO}/samples/bookinfo/platform/kube/bookinfo.yaml`;
 export const GOOGLE_APIS = `${ISTIO}/samples/bookinfo/networking/egress-rule-google-apis.yaml`;
 

@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { ISTIO_DATA } from '../helpers/istio_data.ts';
 
-const ISTIO = '/work/shared/istio-data/istio/samples/bookinfo/platform/kube/bookinfo.yaml';
+const ISTIO = `${ISTIO_DATA}/samples/bookinfo/platform/kube/bookinfo.yaml`;
 const OURS = 'samples/bookinfo/config';
 
 function docs(file: string): any[] {

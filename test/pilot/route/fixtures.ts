@@ -9,8 +9,9 @@ import type { Config, MeshConfig } from '../../../src/api/types.ts';
 import type { Service } from '../../../src/registry/model.ts';
 import type { Proxy, PushContext } from '../../../src/pilot/types.ts';
 import type { EnvoyJson } from '../../../src/xds/types.ts';
+import { ISTIO_DATA } from '../../helpers/istio_data.ts';
 
-export const ISTIO_BOOKINFO = '/work/shared/istio-data/istio/samples/bookinfo/networking';
+export const ISTIO_BOOKINFO = `${ISTIO_DATA}/samples/bookinfo/networking`;
 
 export function kubeService(name: string, namespace: string, ports: Array<[number, string, Service['ports'][number]['protocol']]>, vip: string, extra: Partial<Service> = {}): Service {
   return {
