@@ -30,14 +30,13 @@
  *   await mesh.stop()          // idempotent; also registered with t.after by startMesh(t, ...)
  * Timeouts are generous (a 2-core machine running other tests): 60 s per process to be ready.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/demo/bootstrap.ts';
-import { freePort, REPO, type Proc } from './processes.ts';
+import { freePort, REPO, spawnTsmesh, type Proc } from './processes.ts';
 
 export const ADMIN_PORT = 15000;
 export const OUTBOUND_PORT = 15080;
@@ -170,62 +169,7 @@ export interface Mesh {
   stop(): Promise<void>;
 }
 
-/** Every child still running: killed if the test process exits without stopping them. */
-const live = new Set<ChildProcess>();
-let exitHook = false;
-
-/** Spawns `tsmesh <args>` and waits for `ready` on its output (bounded). */
-export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Proc> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-    cwd: REPO,
-    env: { ...process.env, ...o.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => live.forEach((c) => c.kill('SIGKILL')));
-  }
-  let out = '';
-  const proc: Proc = {
-    child,
-    output: () => out,
-    stop: (signal = 'SIGTERM') =>
-      new Promise((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        child.once('exit', (code) => {
-          clearTimeout(t);
-          resolve(code);
-        });
-        child.kill(signal);
-      }),
-  };
-  const timeoutMs = o.timeoutMs ?? READY_MS;
-  try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`tsmesh ${args.join(' ')} not ready in ${timeoutMs} ms:\n${out}`)), timeoutMs);
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        if (ready.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`tsmesh ${args.join(' ')} exited with ${code}:\n${out}`));
-      });
-    });
-  } catch (e) {
-    await proc.stop('SIGKILL');
-    throw e;
-  }
-  return proc;
-}
+export { spawnTsmesh };
 
 /** Polls `check` until it returns true (bounded in time; each try is bounded by the check itself). */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = READY_MS, stepMs = 100): Promise<void> {

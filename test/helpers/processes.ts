@@ -14,13 +14,28 @@ export interface Proc {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Every child still running: killed if the test process exits without stopping them. */
+const live = new Set<ChildProcess>();
+let exitHook = false;
+
 /** Runs `tsmesh <args>` and resolves when a line matching `ready` appears (60 s at most: CI machines are small and busy). */
-export async function startTsmesh(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+export function startTsmesh(args: string[], ready: RegExp, env: NodeJS.ProcessEnv = {}): Promise<Proc> {
+  return spawnTsmesh(args, ready, { env });
+}
+
+/** Spawns `tsmesh <args>` and waits for `ready` on its output (bounded by `timeoutMs`). */
+export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Proc> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
     cwd: REPO,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => live.forEach((c) => c.kill('SIGKILL')));
+  }
   let out = '';
   const proc: Proc = {
     child,
@@ -28,7 +43,7 @@ export async function startTsmesh(args: string[], ready: RegExp, env: NodeJS.Pro
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
-        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
         child.once('exit', (code) => {
           clearTimeout(t);
           resolve(code);
@@ -36,22 +51,28 @@ export async function startTsmesh(args: string[], ready: RegExp, env: NodeJS.Pro
         child.kill(signal);
       }),
   };
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`tsmesh ${args.join(' ')} not ready in 60 s:\n${out}`)), 60_000);
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (ready.test(out)) {
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`tsmesh ${args.join(' ')} not ready in ${timeoutMs} ms:\n${out}`)), timeoutMs);
+      const onData = (d: Buffer) => {
+        out += d.toString();
+        if (ready.test(out)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => {
         clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`tsmesh ${args.join(' ')} exited with ${code}:\n${out}`));
+        reject(new Error(`tsmesh ${args.join(' ')} exited with ${code}:\n${out}`));
+      });
     });
-  });
+  } catch (e) {
+    await proc.stop('SIGKILL');
+    throw e;
+  }
   return proc;
 }
 
