@@ -82,7 +82,11 @@ function serializer<T extends { node?: NodeJson }>(typeName: string): (msg: T) =
     const obj: Record<string, unknown> = { ...msg };
     // Node metadata is a Struct: go through the codec's JSON mapping, then embed the message.
     if (msg.node) obj.node = messageType(NODE).decode(encodeResource(NODE, msg.node as Record<string, any>));
-    return Buffer.from(t.encode(t.fromObject(obj)).finish());
+    // Our messages already have protobufjs's shapes (numbers for enums, Uint8Array values in
+    // Any), so encode them as they are: fromObject and a Buffer copy would walk and copy every
+    // resource of a multi-megabyte response again.
+    const out = t.encode(obj).finish();
+    return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   };
 }
 
