@@ -129,14 +129,15 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   let stopping = false;
 
   if (role === 'worker') {
-    const stop = (ms: number) => {
+    const stop = (ms: number, graceMs = 0) => {
       if (stopping) return;
       stopping = true;
-      void server.shutdown(ms).then(() => done(0));
+      void server.shutdown(ms, graceMs).then(() => done(0));
     };
-    // The primary decides when workers drain; a terminal's SIGINT reaches both.
+    // The primary decides when workers drain (with its withdraw grace); a terminal's SIGINT
+    // reaches the whole process group, so workers leave that one to the primary.
     process.on('SIGTERM', () => stop(drainMs));
-    process.on('SIGINT', () => stop(drainMs));
+    process.on('SIGINT', () => undefined);
     // Orphaned (the primary died): drain and go, never serve without a control loop.
     process.on('disconnect', () => stop(drainMs));
     try {
@@ -173,7 +174,9 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     stopping = true;
     log.info(`shutting down (${why})`);
     void (async () => {
-      await Promise.all([server.shutdown(drainMs), pool?.drain(drainMs)]);
+      // Workers keep accepting as long as the primary does after it withdraws from xDS.
+      const graceMs = server.withdrawGraceMs(drainMs);
+      await Promise.all([server.shutdown(drainMs, graceMs), pool?.drain(drainMs, graceMs)]);
       await adminServer.close();
       done(0);
     })();

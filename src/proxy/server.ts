@@ -138,29 +138,36 @@ export class ProxyServer {
   }
 
   /**
-   * Shutdown (SIGTERM, /quitquitquit): stop accepting, let in-flight work finish within the
-   * drain time, then close upstream pools and the xDS stream.
+   * How long a proxy keeps accepting after it withdraws from the control plane on shutdown:
+   * only one with an xDS stream (auto-registration lists its workload until that stream ends)
+   * and a drain time. Workers of a `--concurrency` proxy get the primary's figure.
    */
-  async shutdown(drainMs = this.opts.drainMs): Promise<void> {
+  withdrawGraceMs(drainMs = this.opts.drainMs): number {
+    return this.ads && drainMs > 0 ? Math.min(drainMs / 2, WITHDRAW_GRACE_MS) : 0;
+  }
+
+  /**
+   * Shutdown (SIGTERM, /quitquitquit): stop accepting, let in-flight work finish within the
+   * drain time, then close upstream pools.
+   *
+   * Peers keep routing here while the control plane lists this proxy's workload, and until that
+   * push reaches their sidecars; refusing connections at once would fail those requests. So, like
+   * Istio's terminationDrainDuration: end the xDS stream first (the endpoint is withdrawn), keep
+   * accepting for `graceMs` with every response saying Connection: close, then stop accepting
+   * and let in-flight work finish within the rest of the drain time.
+   */
+  async shutdown(drainMs = this.opts.drainMs, graceMs = this.withdrawGraceMs(drainMs)): Promise<void> {
     this.setState('DRAINING');
-    log.debug(`draining listeners for up to ${drainMs} ms`);
-    if (this.ads && drainMs > 0) {
-      // Peers keep routing here while the control plane lists this proxy's workload, which (auto-
-      // registration) lasts until this xDS stream ends, and until that push reaches their
-      // sidecars. Refusing connections at once would fail those requests. So, like Istio's
-      // terminationDrainDuration: end the stream first (the endpoint is withdrawn), keep
-      // accepting for a grace period with every response saying Connection: close, then stop
-      // accepting and let in-flight work finish within the rest of the drain time.
-      this.ads.close();
-      this.ads = undefined;
-      const graceMs = Math.min(drainMs / 2, WITHDRAW_GRACE_MS);
+    log.debug(`draining listeners for up to ${drainMs} ms (accepting for ${graceMs} ms more)`);
+    this.ads?.close();
+    this.ads = undefined;
+    if (graceMs > 0) {
       void this.listeners.drainAll(drainMs, false);
       await new Promise((r) => setTimeout(r, graceMs));
-      await this.listeners.drainAll(drainMs - graceMs, true);
+      await this.listeners.drainAll(Math.max(0, drainMs - graceMs), true);
     } else {
       await this.listeners.drainAll(drainMs, true);
     }
-    this.ads?.close();
     await this.clusters.shutdown();
   }
 }

@@ -11,7 +11,7 @@ import { mergeSnapshots, type StatsSnapshot } from './stats/stats_store.ts';
 import { PUSH_ORDER, TYPE } from '../xds/types.ts';
 import { log } from './logger.ts';
 
-type ToWorker = { kind: 'xds'; change: AcceptedChange } | { kind: 'stats'; id: number } | { kind: 'drain'; ms: number } | { kind: 'init_done' };
+type ToWorker = { kind: 'xds'; change: AcceptedChange } | { kind: 'stats'; id: number } | { kind: 'drain'; ms: number; graceMs: number } | { kind: 'init_done' };
 type ToPrimary = { kind: 'hello' } | { kind: 'ready' } | { kind: 'stats'; id: number; snapshot: StatsSnapshot } | { kind: 'bound'; ports: Record<string, number> };
 
 /** Stats owned by the primary (config and server state); the rest is summed over workers. */
@@ -105,17 +105,17 @@ export class WorkerPool {
     return merged;
   }
 
-  /** Tells every worker to drain and waits for them to exit. */
-  async drain(ms: number): Promise<void> {
+  /** Tells every worker to drain (accepting for `graceMs` first) and waits for them to exit. */
+  async drain(ms: number, graceMs = 0): Promise<void> {
     this.stopping = true;
     const exits = [...this.workers].map((w) => new Promise<void>((r) => (w.isDead() ? r() : w.once('exit', () => r()))));
-    this.broadcast({ kind: 'drain', ms });
+    this.broadcast({ kind: 'drain', ms, graceMs });
     await Promise.all(exits);
   }
 }
 
 /** Worker side: applies what the primary forwards, reports readiness, stats and bound ports. */
-export async function runWorker(server: ProxyServer, onDrain: (ms: number) => void): Promise<void> {
+export async function runWorker(server: ProxyServer, onDrain: (ms: number, graceMs: number) => void): Promise<void> {
   const queue: ToWorker[] = [];
   let initDone: (() => void) | undefined;
   const initP = new Promise<void>((r) => (initDone = r));
@@ -136,7 +136,7 @@ export async function runWorker(server: ProxyServer, onDrain: (ms: number) => vo
     if (m.kind === 'stats') {
       server.refreshServerStats();
       send({ kind: 'stats', id: m.id, snapshot: server.store.snapshot() });
-    } else if (m.kind === 'drain') onDrain(m.ms);
+    } else if (m.kind === 'drain') onDrain(m.ms, m.graceMs);
     else if (m.kind === 'init_done') initDone?.();
     else if (!started) queue.push(m);
     else applyChange(m.change);

@@ -49,19 +49,21 @@ test('SIGTERM: sidecars let in-flight requests finish, a leaving pod loses nothi
   const mesh = await startMesh(t, { config: { 'slow.yaml': CONFIG } });
   const backends = new Map<string, Backend>();
   t.after(() => Promise.all([...backends.values()].map((b) => b.close())));
-  const server = (name: string) =>
+  const server = (name: string, proxyArgs = DRAIN) =>
     mesh.startPod({
       name,
       labels: { app: 'slow' },
       ports: { http: 8080 },
-      proxyArgs: DRAIN,
+      proxyArgs,
       app: async (ip) => {
         const b = await startBackend(name, ip, 8080);
         backends.set(name, b);
         return b;
       },
     });
-  const [slowA, slowB] = await Promise.all([server('slow-a'), server('slow-b')]);
+  // slow-a runs two workers, as Istio runs its sidecars: they too must keep accepting until
+  // peers have stopped sending, not only the primary.
+  const [slowA, slowB] = await Promise.all([server('slow-a', [...DRAIN, '--concurrency', '2']), server('slow-b')]);
   const [client1, client2] = await Promise.all([
     mesh.startPod({ name: 'client1', labels: { app: 'client1' }, proxyArgs: DRAIN }),
     mesh.startPod({ name: 'client2', labels: { app: 'client2' }, proxyArgs: DRAIN }),
