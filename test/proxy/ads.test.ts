@@ -14,13 +14,15 @@ import { roundTrip, startTag, tcpListener, until } from './helpers.ts';
 interface World {
   ports: number[];
   lbPolicy: string;
+  /** Extra Cluster fields (a bad lb config for the NACK case). */
+  extra?: EnvoyJson;
 }
 
 function generatorFor(world: () => World): Generator {
   return (_push, _proxy, typeUrl, names) => {
     const w = world();
     let out: { name: string; resource: EnvoyJson }[] = [];
-    if (typeUrl === TYPE.CLUSTER) out = [{ name: 'svc', resource: { name: 'svc', type: 'EDS', lb_policy: w.lbPolicy, connect_timeout: '1s', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } } }];
+    if (typeUrl === TYPE.CLUSTER) out = [{ name: 'svc', resource: { name: 'svc', type: 'EDS', lb_policy: w.lbPolicy, connect_timeout: '1s', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } }, ...w.extra } }];
     if (typeUrl === TYPE.ENDPOINT) out = [{ name: 'svc', resource: { cluster_name: 'svc', endpoints: [{ lb_endpoints: w.ports.map((p) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: p } } } })) }] } }];
     if (typeUrl === TYPE.LISTENER) out = [{ name: 'tcp', resource: tcpListener('tcp', 'svc') }];
     return out.filter((r) => !names || names.includes(r.name));
@@ -52,7 +54,8 @@ for (const mode of ['sotw', 'delta'] as const) {
       ads.configUpdate({ full: true, reason: 'endpoints moved' });
       await until(async () => (await roundTrip(port, '')) === 'b', 'EDS update applied');
 
-      world = { ports: [b.port], lbPolicy: 'MAGLEV' };
+      // MAGLEV is supported; a table_size that is not prime is not.
+      world = { ports: [b.port], lbPolicy: 'MAGLEV', extra: { maglev_lb_config: { table_size: 1000 } } };
       ads.configUpdate({ full: true, reason: 'bad lb' });
       await until(() => server.store.counter('cluster_manager.cds.update_rejected').value() >= 1, 'CDS NACK');
       assert.match(server.clusters.entries.get('svc')!.config.lb_policy ?? 'ROUND_ROBIN', /ROUND_ROBIN/);

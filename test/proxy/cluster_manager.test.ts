@@ -98,7 +98,7 @@ test('EDS: a cluster warms until its endpoints arrive; an update changes hosts; 
   }
 });
 
-test('an invalid cluster (unknown lb_policy) or listener (unknown filter) is rejected; the previous one keeps serving', async () => {
+test('an invalid cluster (bad lb config, unknown lb_policy) or listener (unknown filter) is rejected; the previous one keeps serving', async () => {
   const [a, b] = await Promise.all(['a', 'b'].map(startTag));
   const proxy = await startProxy({ listeners: [] });
   const s = proxy.server;
@@ -109,10 +109,11 @@ test('an invalid cluster (unknown lb_policy) or listener (unknown filter) is rej
     const port = s.listeners.active.get('l')!.boundPort;
     assert.equal(await roundTrip(port, ''), 'a');
 
-    const badCluster = staticCluster('c', [b.port], { lb_policy: 'MAGLEV' });
+    // MAGLEV itself is supported (maglev.ts); a table_size that is not prime is not.
+    const badCluster = staticCluster('c', [b.port], { lb_policy: 'MAGLEV', maglev_lb_config: { table_size: 65536 } });
     const r1 = s.setResources(TYPE.CLUSTER, [badCluster], 'v2');
     assert.equal(r1.ok, false);
-    assert.match((r1 as { error: string }).error, /cluster c\.lb_policy: unsupported load balancing policy MAGLEV/);
+    assert.match((r1 as { error: string }).error, /cluster c\.maglev_lb_config: table_size 65536 must be a prime number/);
     const r2 = s.setResources(TYPE.CLUSTER, [{ ...staticCluster('c', [b.port]), lb_policy: 'NOPE' }], 'v2');
     assert.match((r2 as { error: string }).error, /lb_policy: invalid enum value "NOPE"/, 'schema errors name the field');
 

@@ -10,6 +10,8 @@ import { effectiveLbPolicy, loadBalancerFactory } from '../upstream/load_balance
 import { DOWNSTREAM_TLS, RAW_BUFFER, UPSTREAM_TLS } from '../tls/tls_context.ts';
 import { isDynamicForwardProxyCluster, validateDynamicForwardProxyCluster } from '../upstream/dynamic_forward_proxy_cluster.ts';
 import '../upstream/least_request.ts';
+import { ringHashConfig } from '../upstream/ring_hash.ts';
+import { maglevTableSize } from '../upstream/maglev.ts';
 
 const CLUSTER_TYPES = new Set(['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
 
@@ -35,6 +37,13 @@ export function validateCluster(c: EnvoyJson): string[] {
     if (lb !== 'CLUSTER_PROVIDED' && c.lb_policy !== undefined) errs.push(`${at}.lb_policy: ${lb} is not valid for cluster type ORIGINAL_DST (use CLUSTER_PROVIDED)`);
   } else if (lb === 'CLUSTER_PROVIDED') errs.push(`${at}.lb_policy: CLUSTER_PROVIDED is only valid for ORIGINAL_DST and dynamic forward proxy clusters`);
   else if (!loadBalancerFactory(lb)) errs.push(`${at}.lb_policy: unsupported load balancing policy ${lb}`);
+  else if (lb === 'RING_HASH') {
+    const r = ringHashConfig(c);
+    if (typeof r === 'string') errs.push(`${at}.ring_hash_lb_config: ${r}`);
+  } else if (lb === 'MAGLEV') {
+    const r = maglevTableSize(c);
+    if (typeof r === 'string') errs.push(`${at}.maglev_lb_config: ${r}`);
+  }
   const endpoints: EnvoyJson[] = (c.load_assignment?.endpoints ?? []).flatMap((l: EnvoyJson) => l.lb_endpoints ?? []);
   endpoints.forEach((e, i) => {
     const sa = e.endpoint?.address?.socket_address;

@@ -16,6 +16,8 @@ import { indexHosts } from './eds.ts';
 import { effectiveLbPolicy, loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
 import { ResourceManager, type ResourceKind } from './resource_manager.ts';
 import './least_request.ts';
+import './ring_hash.ts';
+import './maglev.ts';
 
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 

@@ -2,6 +2,9 @@
  * Load balancers keyed by Cluster.lb_policy (Envoy's names), so the resilience work can register
  * LEAST_REQUEST, RING_HASH, MAGLEV... beside ROUND_ROBIN and RANDOM. Each picks among the hosts
  * of the best priority that has healthy hosts; below Envoy's 50% panic threshold it uses all.
+ * LEAST_REQUEST lives in least_request.ts, RING_HASH in ring_hash.ts, MAGLEV in maglev.ts (their
+ * shared hashing in consistent_hash.ts); they register themselves, so importers of the registry
+ * (cluster.ts, config/validation.ts) import those files for their side effect.
  */
 import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
