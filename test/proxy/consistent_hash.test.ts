@@ -9,6 +9,7 @@ import type { Stats, UpstreamHost } from '../../src/proxy/interfaces.ts';
 import { makeHost } from '../../src/proxy/upstream/eds.ts';
 import { buildRing, RingHashLoadBalancer, ringHashConfig } from '../../src/proxy/upstream/ring_hash.ts';
 import { buildTable, isPrime, MaglevLoadBalancer, maglevTableSize } from '../../src/proxy/upstream/maglev.ts';
+import { validateCluster } from '../../src/proxy/config/validation.ts';
 import { hash53 } from '../../src/proxy/upstream/consistent_hash.ts';
 import type { LoadBalancer } from '../../src/proxy/upstream/load_balancer.ts';
 import { applyTrafficPolicy, hashPolicyFromLb } from '../../src/pilot/cluster/policy.ts';
@@ -298,4 +299,16 @@ describe('consistent hashing through a real proxy', () => {
     assert.equal(bad.ok, false);
     assert.match((bad as { error: string }).error, /cluster cds-bad\.maglev_lb_config: table_size 1000 must be a prime number/);
   });
+});
+
+test('hashing options tsmesh does not implement are rejected, not silently ignored', () => {
+  const hostnames = { common_lb_config: { consistent_hashing_lb_config: { use_hostname_for_hashing: true } } };
+  const bounded = { common_lb_config: { consistent_hashing_lb_config: { hash_balance_factor: 150 } } };
+  assert.match(String(ringHashConfig(hostnames)), /use_hostname_for_hashing is not supported/);
+  assert.match(String(ringHashConfig(bounded)), /hash_balance_factor is not supported/);
+  assert.match(String(maglevTableSize(bounded)), /hash_balance_factor is not supported/);
+  assert.equal(maglevTableSize({ common_lb_config: { consistent_hashing_lb_config: { hash_balance_factor: 0 } } }), 65537);
+  // What the xDS layer checks before applying: the cluster is NACKed with the reason.
+  const errs = validateCluster({ name: 'c', type: 'STATIC', lb_policy: 'RING_HASH', load_assignment: { cluster_name: 'c', endpoints: [] }, ...bounded });
+  assert.ok(errs.some((e) => /hash_balance_factor is not supported/.test(e)), errs.join('; '));
 });

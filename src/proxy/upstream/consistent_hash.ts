@@ -15,6 +15,7 @@
  */
 import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
 import type { LoadBalancer } from './load_balancer.ts';
+import type { EnvoyJson } from '../../xds/types.ts';
 
 /** 2^53: hashes live in [0, HASH_SPACE). */
 export const HASH_SPACE = 2 ** 53;
@@ -168,6 +169,22 @@ export function typedLbConfig(cluster: { load_balancing_policy?: { policies?: an
   for (const p of cluster.load_balancing_policy?.policies ?? []) {
     const tc = p?.typed_extension_config?.typed_config;
     if (tc?.['@type'] === typeUrl) return tc;
+  }
+  return undefined;
+}
+
+/**
+ * ConsistentHashingLbConfig options tsmesh does not implement (hashing by endpoint hostname,
+ * bounded loads): a cluster that asks for them is rejected (NACK) rather than served with
+ * different behaviour than it asked for. Pilot never sets them.
+ */
+export function unsupportedHashingOption(cluster: EnvoyJson, typedConfig: EnvoyJson | undefined): string | undefined {
+  for (const [at, c] of [
+    ['common_lb_config.consistent_hashing_lb_config', cluster.common_lb_config?.consistent_hashing_lb_config],
+    ['load_balancing_policy consistent_hashing_lb_config', typedConfig?.consistent_hashing_lb_config],
+  ] as const) {
+    if (c?.use_hostname_for_hashing) return `${at}.use_hostname_for_hashing is not supported`;
+    if (c?.hash_balance_factor !== undefined && Number(c.hash_balance_factor) > 0) return `${at}.hash_balance_factor is not supported`;
   }
   return undefined;
 }

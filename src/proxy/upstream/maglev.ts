@@ -15,7 +15,7 @@
 import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { registerLoadBalancer } from './load_balancer.ts';
-import { HashingLoadBalancer, hash53, rehash, typedLbConfig, uint64Field, type Accept } from './consistent_hash.ts';
+import { HashingLoadBalancer, hash53, rehash, typedLbConfig, uint64Field, unsupportedHashingOption, type Accept } from './consistent_hash.ts';
 
 export const MAGLEV_TYPE = 'type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev';
 export const DEFAULT_TABLE_SIZE = 65537;
@@ -32,7 +32,10 @@ export function isPrime(n: number): boolean {
 
 /** table_size of a cluster, or an error message (validation.ts turns it into a NACK). */
 export function maglevTableSize(cluster: EnvoyJson): number | string {
-  const c = cluster.maglev_lb_config ?? typedLbConfig(cluster, MAGLEV_TYPE) ?? {};
+  const typed = typedLbConfig(cluster, MAGLEV_TYPE);
+  const unsupported = unsupportedHashingOption(cluster, typed);
+  if (unsupported) return unsupported;
+  const c = cluster.maglev_lb_config ?? typed ?? {};
   const size = uint64Field(c.table_size) ?? DEFAULT_TABLE_SIZE;
   if (!isPrime(size)) return `table_size ${size} must be a prime number`;
   if (size > MAX_TABLE_SIZE) return `table_size ${size} must not exceed ${MAX_TABLE_SIZE}`;

@@ -7,12 +7,12 @@
  * minimum_ring_size (default 1024) and maximum_ring_size (default 8M, also the hard limit) bound the
  * number of points; hash_function XX_HASH / MURMUR_HASH_2 are both accepted and both served by
  * hash53 (consistent_hash.ts: not byte-compatible with Envoy, consistent across tsmesh proxies).
- * use_hostname_for_hashing and hash_balance_factor are not implemented (ignored).
+ * Clusters asking for use_hostname_for_hashing or hash_balance_factor are rejected (consistent_hash.ts).
  */
 import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { registerLoadBalancer } from './load_balancer.ts';
-import { HashingLoadBalancer, hash53, typedLbConfig, uint64Field, type Accept } from './consistent_hash.ts';
+import { HashingLoadBalancer, hash53, typedLbConfig, uint64Field, unsupportedHashingOption, type Accept } from './consistent_hash.ts';
 
 export const RING_HASH_TYPE = 'type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash';
 export const DEFAULT_MIN_RING_SIZE = 1024;
@@ -26,7 +26,10 @@ export interface RingHashConfig {
 
 /** The ring settings of a cluster, or an error message (validation.ts turns it into a NACK). */
 export function ringHashConfig(cluster: EnvoyJson): RingHashConfig | string {
-  const c = cluster.ring_hash_lb_config ?? typedLbConfig(cluster, RING_HASH_TYPE) ?? {};
+  const typed = typedLbConfig(cluster, RING_HASH_TYPE);
+  const unsupported = unsupportedHashingOption(cluster, typed);
+  if (unsupported) return unsupported;
+  const c = cluster.ring_hash_lb_config ?? typed ?? {};
   const min = uint64Field(c.minimum_ring_size) ?? DEFAULT_MIN_RING_SIZE;
   const max = uint64Field(c.maximum_ring_size) ?? MAX_RING_SIZE;
   if (!Number.isInteger(min) || min < 1 || min > MAX_RING_SIZE) return `minimum_ring_size ${min} must be between 1 and ${MAX_RING_SIZE}`;
