@@ -13,7 +13,7 @@ import type { SecretManager } from '../config/secret_manager.ts';
 import { networkFilterFactory } from '../filters/network/registry.ts';
 import { downstreamTlsOptions, tlsContextOf } from '../tls/tls_context.ts';
 import { socketAddress } from '../upstream/eds.ts';
-import { durationMs } from '../upstream/cluster.ts';
+import { durationMs } from '../duration.ts';
 import { log } from '../logger.ts';
 import { normalizeIp } from './cidr.ts';
 import { FilterChainMatcher } from './filter_chain_match.ts';

@@ -10,7 +10,7 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { DynamicHostCache, LoadBalancerContext, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
 import type { ScopedStats, StatsStore } from '../stats/stats_store.ts';
 import type { TlsOptions } from '../tls/tls_context.ts';
-import { parseDuration } from '../../xds/codec.ts';
+import { durationMs } from '../duration.ts';
 import { ConnPoolMap, connectTcp } from './conn_pool.ts';
 import { indexHosts } from './eds.ts';
 import { effectiveLbPolicy, loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
@@ -20,16 +20,6 @@ import './ring_hash.ts';
 import './maglev.ts';
 
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
-
-export function durationMs(v: unknown, fallbackMs: number): number {
-  if (v === undefined || v === null) return fallbackMs;
-  try {
-    const d = parseDuration(v);
-    return d.seconds * 1000 + d.nanos / 1e6;
-  } catch {
-    return fallbackMs;
-  }
-}
 
 /** http2 when the cluster says so (explicit http2_protocol_options, or the legacy field). */
 export function upstreamProtocol(c: EnvoyJson): UpstreamProtocol {

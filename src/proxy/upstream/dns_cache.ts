@@ -20,7 +20,7 @@ import { isIP } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { DnsCacheLoad, Stats } from '../interfaces.ts';
 import type { StatsStore } from '../stats/stats_store.ts';
-import { durationMs } from './cluster.ts';
+import { durationMs } from '../duration.ts';
 
 /** Every address of `host` for the family (0 = any), in the resolver's order. */
 export type LookupFn = (host: string, family: 0 | 4 | 6) => Promise<string[]>;

@@ -7,7 +7,8 @@
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import type { UpstreamHost } from '../interfaces.ts';
-import { durationMs, type ClusterImpl } from './cluster.ts';
+import type { ClusterImpl } from './cluster.ts';
+import { durationMs } from '../duration.ts';
 import { hostAddress, socketAddress } from './eds.ts';
 
 interface Target {

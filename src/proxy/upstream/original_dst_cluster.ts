@@ -6,7 +6,8 @@
  */
 import { isIP } from 'node:net';
 import type { LoadBalancerContext, UpstreamHost } from '../interfaces.ts';
-import { durationMs, type ClusterImpl } from './cluster.ts';
+import type { ClusterImpl } from './cluster.ts';
+import { durationMs } from '../duration.ts';
 import { hostAddress } from './eds.ts';
 
 /** "ip:port" or "[v6]:port" -> parts; undefined when malformed (bad header values are traffic, not errors). */

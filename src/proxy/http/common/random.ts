@@ -42,15 +42,3 @@ export function seededRandom(seed: number): Random {
   };
 }
 
-/** Duration in the JSON form ("1.5s" or {seconds, nanos}) to milliseconds; undefined stays undefined. */
-export function durationMs(d: unknown): number | undefined {
-  if (d === undefined || d === null) return undefined;
-  if (typeof d === 'object') {
-    const o = d as { seconds?: number | string; nanos?: number };
-    return Number(o.seconds ?? 0) * 1000 + Math.round(Number(o.nanos ?? 0) / 1e6);
-  }
-  if (typeof d === 'number') return d * 1000;
-  const m = /^(-?\d+(?:\.\d+)?)s$/.exec(String(d));
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(d)}`);
-  return Math.round(Number(m[1]) * 1000);
-}

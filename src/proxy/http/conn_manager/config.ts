@@ -5,7 +5,8 @@
  */
 import type { FactoryContext, HttpFilter, StreamFilterCallbacks } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
-import { durationMs, type Random } from '../common/random.ts';
+import type { Random } from '../common/random.ts';
+import { durationMs } from '../../duration.ts';
 import { resolveHttpFilter } from '../filters/registry.ts';
 import { compileRouteConfig, type CompiledRouteConfig } from '../router/route_config.ts';
 import { HcmStats } from './stats.ts';

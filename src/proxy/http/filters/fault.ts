@@ -7,7 +7,8 @@
 import { FilterStatus, type FactoryContext, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import type { ActiveStream } from '../conn_manager/active_stream.ts';
-import { chance, durationMs, fractionToProbability } from '../common/random.ts';
+import { chance, fractionToProbability } from '../common/random.ts';
+import { durationMs } from '../../duration.ts';
 import { getHeader } from '../common/header_utils.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';

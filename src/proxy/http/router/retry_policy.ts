@@ -3,7 +3,7 @@
  * (retry_on), how many retries, per-try timeout, back-off and host predicates.
  */
 import type { EnvoyJson } from '../../../xds/types.ts';
-import { durationMs } from '../common/random.ts';
+import { durationMs } from '../../duration.ts';
 
 export const RetryOn = {
   R5xx: 1 << 0,

@@ -11,7 +11,8 @@ import { compileRouteMatch, type RoutePredicate } from './route_match.ts';
 import { compileHeaderParser, type HeaderParser } from './header_parser.ts';
 import { compileRetryPolicy, type RetryPolicy } from './retry_policy.ts';
 import { compileRegex, type CompiledRegex } from '../common/regex.ts';
-import { durationMs, runtimeFractionToProbability, type Random } from '../common/random.ts';
+import { runtimeFractionToProbability, type Random } from '../common/random.ts';
+import { durationMs } from '../../duration.ts';
 import { getHeader } from '../common/header_utils.ts';
 import { compileRedirect, type Redirect } from './redirect.ts';
 
