@@ -3,8 +3,8 @@
  * through tsx, wait for its ready line, collect its output for failure messages, and stop it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort as freePortOn } from '../../src/demo/ports.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -76,15 +76,9 @@ export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: Node
   return proc;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
+/** A free port on 127.0.0.1 (the demo's own helper, so tests pick ports as it does). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return freePortOn(host);
 }
 
 /** Polls `check` until it returns a value (not undefined) or the time runs out. */

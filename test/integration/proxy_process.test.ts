@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { closeServer, listen, roundTrip, startEcho, staticCluster, tcpListener, until } from '../proxy/helpers.ts';
+import { freePort } from '../helpers/processes.ts';
 
 const BIN = new URL('../../bin/tsmesh.js', import.meta.url).pathname;
 
@@ -35,13 +36,6 @@ async function startProxyProcess(bootstrap: object, args: string[] = []): Promis
     void exited.then((code) => reject(new Error(`proxy exited with ${code} before ready:\n${out}`)));
   });
   return { child: { proc, adminPort, exited, output: () => out }, dir };
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  const p = await listen(s);
-  await closeServer(s);
-  return p;
 }
 
 test('SIGTERM during a long TCP transfer: no new connections, the transfer finishes, exit 0', async () => {

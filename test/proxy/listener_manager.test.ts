@@ -10,13 +10,7 @@ import { join } from 'node:path';
 import { TYPE } from '../../src/xds/types.ts';
 import { setOriginalDestination } from '../../src/proxy/listener/original_dst.ts';
 import { openConn, roundTrip, startEcho, startProxy, startTag, staticCluster, tcpListener, until, listen, closeServer } from './helpers.ts';
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  const p = await listen(s);
-  await closeServer(s);
-  return p;
-}
+import { freePort } from '../helpers/processes.ts';
 
 test('add, update and remove listeners at run time; an update keeps the socket and existing connections', async () => {
   const echo = await startEcho();
