@@ -37,3 +37,29 @@ spec: { address: ${w.address}, labels: ${JSON.stringify({ app: o.name, ...(w.lab
   ];
   return docs.join('---\n');
 }
+
+/** A Kubernetes Service `name` in `default` selecting `app: name`, one port (80 → 8080 by default). */
+export function kubeService(name: string, o: { portName?: string; port?: number; targetPort?: number } = {}): string {
+  return `apiVersion: v1
+kind: Service
+metadata: { name: ${name}, namespace: default }
+spec:
+  selector: { app: ${name} }
+  ports: [{ name: ${o.portName ?? 'http'}, port: ${o.port ?? 80}, targetPort: ${o.targetPort ?? 8080} }]
+`;
+}
+
+/** A DestinationRule for `name` in `default` with one subset per version (label `version`). */
+export function versionSubsets(name: string, versions: readonly string[] = ['v1', 'v2']): string {
+  return `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: ${name}, namespace: default }
+spec:
+  host: ${name}.default.svc.cluster.local
+  subsets:
+${versions.map((v) => `  - { name: ${v}, labels: { version: ${v} } }`).join('\n')}
+`;
+}
+
+/** The echo service most mesh tests route: port 80 → 8080, subsets v1 and v2. */
+export const ECHO_WITH_SUBSETS = `${kubeService('echo')}---\n${versionSubsets('echo')}`;

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMesh } from '../helpers/mesh.ts';
 import { clusterStat, startBackend, startLoad, waitUntil, type Backend } from '../helpers/lifecycle.ts';
+import { ECHO_WITH_SUBSETS } from '../helpers/yaml.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
 const REQUESTS = 2000;
@@ -19,22 +20,7 @@ const CHANGES = 20;
 const DRAIN = ['--drain-time-s', '10'];
 
 const SERVICES = `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: echo, namespace: default }
-spec:
-  host: ${ECHO}
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
-`;
+${ECHO_WITH_SUBSETS}`;
 
 /** Change k: a different split plus a header route, no retries. */
 function virtualService(k: number): string {

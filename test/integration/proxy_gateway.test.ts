@@ -8,26 +8,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { start as startEcho } from '../../samples/echo/main.ts';
 import { startMesh } from '../helpers/mesh.ts';
+import { ECHO_WITH_SUBSETS } from '../helpers/yaml.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
 
 const CONFIG = `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: echo, namespace: default }
-spec:
-  host: ${ECHO}
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
----
+${ECHO_WITH_SUBSETS}---
 apiVersion: networking.istio.io/v1
 kind: Gateway
 metadata: { name: echo-gateway, namespace: default }

@@ -16,43 +16,15 @@ import { loadEchoPackage } from '../../samples/grpc-echo/main.ts';
 import { start as startTcpEcho } from '../../samples/tcp-echo/main.ts';
 import { listen } from '../../samples/common/server.ts';
 import { startMesh, OUTBOUND_PORT, type Closable, type Mesh, type Pod } from '../helpers/mesh.ts';
+import { kubeService } from '../helpers/yaml.ts';
 
-const SERVICES = `
-apiVersion: v1
-kind: Service
-metadata: { name: ws, namespace: default }
-spec:
-  selector: { app: ws }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: grpc-echo, namespace: default }
-spec:
-  selector: { app: grpc-echo }
-  ports: [{ name: grpc, port: 7070, targetPort: 7070 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: h1only, namespace: default }
-spec:
-  selector: { app: h1only }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: h2only, namespace: default }
-spec:
-  selector: { app: h2only }
-  ports: [{ name: http2, port: 80, targetPort: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: tcp-echo, namespace: default }
-spec:
-  selector: { app: tcp-echo }
-  ports: [{ name: tcp, port: 9000, targetPort: 9000 }]
-`;
+const SERVICES = [
+  kubeService('ws'),
+  kubeService('grpc-echo', { portName: 'grpc', port: 7070, targetPort: 7070 }),
+  kubeService('h1only'),
+  kubeService('h2only', { portName: 'http2' }),
+  kubeService('tcp-echo', { portName: 'tcp', port: 9000, targetPort: 9000 }),
+].join('---\n');
 
 let mesh: Mesh;
 let client: Pod;

@@ -11,48 +11,17 @@ import { start as startEcho } from '../../samples/echo/main.ts';
 import { start as startHttpbin } from '../../samples/httpbin/main.ts';
 import { listen } from '../../samples/common/server.ts';
 import { startMesh, type Mesh, type Pod } from '../helpers/mesh.ts';
+import { ECHO_WITH_SUBSETS, kubeService } from '../helpers/yaml.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
 const quiet = { log: () => undefined };
 
-const SERVICES = `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: echo-shadow, namespace: default }
-spec:
-  selector: { app: echo-shadow }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: httpbin, namespace: default }
-spec:
-  selector: { app: httpbin }
-  ports: [{ name: http, port: 8000, targetPort: 8080 }]
----
-apiVersion: v1
-kind: Service
-metadata: { name: flaky, namespace: default }
-spec:
-  selector: { app: flaky }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: { name: echo, namespace: default }
-spec:
-  host: ${ECHO}
-  subsets:
-  - { name: v1, labels: { version: v1 } }
-  - { name: v2, labels: { version: v2 } }
-`;
+const SERVICES = [
+  ECHO_WITH_SUBSETS,
+  kubeService('echo-shadow'),
+  kubeService('httpbin', { port: 8000 }),
+  kubeService('flaky'),
+].join('---\n');
 
 /** A VirtualService for echo with the given http routes (YAML list items, indented 2). */
 function echoVs(http: string, name = 'echo', hosts = `[${ECHO}]`): string {
