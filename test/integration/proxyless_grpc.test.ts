@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as grpc from '@grpc/grpc-js';
-import { eventually, freePort, startTsmesh } from '../helpers/processes.ts';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { eventually, freePort, REPO, startTsmesh } from '../helpers/processes.ts';
 import { serviceWithWorkloads } from '../helpers/yaml.ts';
-import { loadEchoPackage, start as startEcho } from '../../samples/grpc-echo/main.ts';
+import { start as startEcho } from '../../samples/grpc-echo/main.ts';
 
 const HOST = 'echo.default.svc.cluster.local';
 
@@ -71,30 +72,31 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   });
 
   // The bootstrap a proxyless Istio client gets: Istio's node id format and GENERATOR=grpc.
-  process.env.GRPC_XDS_BOOTSTRAP_CONFIG = JSON.stringify({
+  const bootstrap = JSON.stringify({
     xds_servers: [{ server_uri: `127.0.0.1:${grpcPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
     node: { id: 'sidecar~127.0.0.1~client-1.default~default.svc.cluster.local', metadata: { GENERATOR: 'grpc', NAMESPACE: 'default' }, locality: {} },
   });
-  const xds = await import('@grpc/grpc-js-xds');
-  xds.register();
-  const Echo = loadEchoPackage().echo.EchoService;
-  const client = new Echo(`xds:///${HOST}:7070`, grpc.credentials.createInsecure());
-  t.after(() => client.close());
+  const client = spawn(process.execPath, ['--import', 'tsx', 'test/integration/fixtures/grpc_xds_client.ts', `xds:///${HOST}:7070`], {
+    cwd: REPO,
+    env: { ...process.env, GRPC_XDS_BOOTSTRAP_CONFIG: bootstrap },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  t.after(() => {
+    client.stdin!.end();
+    client.kill();
+  });
+  const answers = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
 
-  const call = (md: Record<string, string> = {}) =>
-    new Promise<string>((resolve, reject) => {
-      const meta = new grpc.Metadata();
-      for (const [k, v] of Object.entries(md)) meta.set(k, v);
-      client.Echo({ message: 'hi' }, meta, { deadline: Date.now() + 5000 }, (err: Error | null, res: { version: string }) => (err ? reject(err) : resolve(res.version)));
-    });
+  /** Asks the client process for `n` calls; resolves with the versions that answered. */
   const split = async (n: number, md?: Record<string, string>) => {
-    const counts: Record<string, number> = {};
-    for (let i = 0; i < n; i++) {
-      const v = await call(md);
-      counts[v] = (counts[v] ?? 0) + 1;
-    }
-    return counts;
+    client.stdin!.write(JSON.stringify({ n, md }) + '\n');
+    const { value, done } = await answers.next();
+    if (done) throw new Error('the gRPC client process exited');
+    const r = JSON.parse(value) as { counts?: Record<string, number>; error?: string };
+    if (r.error) throw new Error(r.error);
+    return r.counts!;
   };
+  const call = () => split(1);
 
   // The first call waits for LDS/RDS/CDS/EDS to resolve.
   await eventually(() => call().then(() => true), 20_000, 200);
