@@ -8,13 +8,10 @@
  * JSON, 64-bit integers as strings or numbers. src/xds/codec.ts turns them into protobuf bytes.
  */
 
-export const TYPE = {
-  LISTENER: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  ROUTE: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  CLUSTER: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  ENDPOINT: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-  SECRET: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret',
-} as const;
+import { RESOURCE } from './type_urls.ts';
+
+/** The xDS resource types (kept under this name for the ADS machinery). */
+export const TYPE = RESOURCE;
 export type TypeUrl = (typeof TYPE)[keyof typeof TYPE];
 
 /** Order in which a push sends types, so a client never sees a reference before its target. */
