@@ -5,15 +5,25 @@
  */
 import { isIP } from 'node:net';
 import { RE2JS } from 're2js';
+import { durationMsOf } from '../duration.ts';
+import { ERR, type ErrorCode } from '../errors.ts';
 import { child } from '../paths.ts';
 
 export { child };
 
+/** One finding; errors carry a stable code (ERR.INVALID_RESOURCE unless a more precise one fits). */
+export interface Problem {
+  path: string;
+  message: string;
+  severity?: 'warning';
+  code?: ErrorCode;
+}
+
 /** Collects problems for one resource. */
 export class Problems {
-  readonly list: Array<{ path: string; message: string; severity?: 'warning' }> = [];
-  err(path: string, message: string): void {
-    this.list.push({ path, message });
+  readonly list: Problem[] = [];
+  err(path: string, message: string, code: ErrorCode = ERR.INVALID_RESOURCE): void {
+    this.list.push({ path, message, code });
   }
   warn(path: string, message: string): void {
     this.list.push({ path, message, severity: 'warning' });
@@ -151,35 +161,21 @@ export function checkPercent(p: Problems, path: string, v: unknown): void {
 
 // ---------- durations ----------
 
-const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const DURATION = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/;
-
-/** Parses "10s", "0.5s", "1m", "1h30m", "250ms" to milliseconds; undefined if malformed. */
-export function parseDuration(s: string): number | undefined {
-  if (s === '') return undefined;
-  let rest = s;
-  let total = 0;
-  while (rest.length > 0) {
-    const m = DURATION.exec(rest);
-    if (!m) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2]];
-    rest = rest.slice(m[0].length);
-  }
-  return total;
-}
-
-/** A duration field: well formed and at least 1ms (the CRDs' rule). */
+/**
+ * A duration field: read by the one duration reader the pilot also translates with (so what is
+ * accepted here is exactly what reaches the proxy), and at least 1ms (the CRDs' rule).
+ */
 export function checkDuration(p: Problems, path: string, v: unknown, opts: { min?: number } = {}): number | undefined {
   if (v === undefined || v === null) return undefined;
   const s = str(v);
   if (s === undefined) return undefined;
-  const ms = parseDuration(s);
+  const ms = durationMsOf(s);
   if (ms === undefined) {
-    p.err(path, `invalid duration "${s}": use a number with a unit, e.g. "10s", "0.5s", "250ms", "1m"`);
+    p.err(path, `invalid duration "${s}": use a number with a unit, e.g. "10s", "0.5s", "250ms", "1m30s"`, ERR.INVALID_DURATION);
     return undefined;
   }
   const min = opts.min ?? 1;
-  if (ms < min) p.err(path, `duration "${s}" must be a valid duration greater than ${min === 1 ? '1ms' : `${min}ms`}`);
+  if (ms < min) p.err(path, `duration "${s}" must be a valid duration greater than ${min === 1 ? '1ms' : `${min}ms`}`, ERR.INVALID_DURATION);
   return ms;
 }
 
@@ -207,11 +203,11 @@ export function checkRegex(p: Problems, path: string, v: unknown): void {
   const s = str(v);
   if (s === undefined) return;
   if (s === '') {
-    p.err(path, 'regex string match should not be empty');
+    p.err(path, 'regex string match should not be empty', ERR.INVALID_REGEX);
     return;
   }
   const bad = re2Problem(s);
-  if (bad) p.err(path, `invalid RE2 regex ${JSON.stringify(s)}: ${bad.replace(/^error parsing regexp: /, '')}`);
+  if (bad) p.err(path, `invalid RE2 regex ${JSON.stringify(s)}: ${bad.replace(/^error parsing regexp: /, '')}`, ERR.INVALID_REGEX);
 }
 
 /** Istio's StringMatch: exactly one of exact, prefix, regex. */
