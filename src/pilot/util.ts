@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { stableStringify } from '../api/canonical.ts';
+import { envoyDuration } from '../api/duration.ts';
 
 export { sortKeys, stableStringify } from '../api/canonical.ts';
 
@@ -38,14 +39,11 @@ export function socketAddress(address: string, port: number): Record<string, unk
   return { socket_address: { address, port_value: port } };
 }
 
-/** Envoy Duration JSON from an Istio duration string ("1.5s", "100ms", "1m", "2h"). */
-export function duration(istio: string | undefined): string | undefined {
-  if (istio === undefined || istio === null) return undefined;
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|us|µs|ns)$/.exec(String(istio).trim());
-  if (!m) return undefined;
-  const n = Number(m[1]);
-  const factor: Record<string, number> = { h: 3600, m: 60, s: 1, ms: 1e-3, us: 1e-6, 'µs': 1e-6, ns: 1e-9 };
-  const seconds = n * factor[m[2]!]!;
-  // Envoy's JSON duration allows up to 9 fractional digits; trim float noise.
-  return `${Number(seconds.toFixed(9))}s`;
+/**
+ * Envoy Duration JSON ("90s", "0.5s") of an Istio duration ("1m30s", ".5s", "250ms"), or
+ * undefined when the field is absent. The reading is src/api/duration.ts's, the one shared with
+ * validation and the proxy, so what validation accepts is what the proxy receives.
+ */
+export function envoyDurationOf(istio: string | undefined, path?: string): string | undefined {
+  return istio === undefined || istio === null ? undefined : envoyDuration(istio, path);
 }

@@ -5,10 +5,11 @@
  * a generator bug becomes a test failure rather than something Envoy would NACK.
  */
 import protobuf from 'protobufjs';
+import { DurationError, formatDuration, parseDuration as parseSharedDuration, type Duration } from '../api/duration.ts';
 import { envoyRoot, messageType } from './protos.ts';
 import type { EnvoyJson } from './types.ts';
 
-const TYPE_URL_PREFIX = 'type.googleapis.com/';
+import { TYPE_URL_PREFIX } from './type_urls.ts';
 
 const WRAPPERS = new Set([
   'google.protobuf.DoubleValue', 'google.protobuf.FloatValue', 'google.protobuf.Int64Value',
@@ -35,30 +36,22 @@ function fullName(t: protobuf.Type): string {
 
 // ---------- JSON form -> protobufjs object form ----------
 
-/** "1.5s" / "0s" / "-2s" / {seconds, nanos} -> {seconds, nanos}. */
-export function parseDuration(v: unknown, path = 'duration'): { seconds: number; nanos: number } {
-  if (typeof v === 'object' && v !== null) {
-    const o = v as { seconds?: number | string; nanos?: number };
-    return { seconds: Number(o.seconds ?? 0), nanos: Number(o.nanos ?? 0) };
+/**
+ * A google.protobuf.Duration in proto3 JSON ("1.5s", "-2s") or {seconds, nanos}. Envoy's JSON
+ * grammar is narrower than Istio's ("1m30s" is not proto3 JSON), so the form is checked here;
+ * the reading itself is the shared one (src/api/duration.ts).
+ */
+export function parseDuration(v: unknown, path = 'duration'): Duration {
+  if (typeof v === 'string' && !PROTO3_DURATION.test(v)) throw new CodecError(path, `invalid duration ${JSON.stringify(v)}: want e.g. "1.5s"`);
+  try {
+    return parseSharedDuration(v, path);
+  } catch (e) {
+    throw new CodecError(path, e instanceof DurationError ? `invalid duration ${JSON.stringify(v)}: want e.g. "1.5s"` : String(e));
   }
-  if (typeof v !== 'string' || !/^-?\d+(\.\d{1,9})?s$/.test(v)) throw new CodecError(path, `invalid duration ${JSON.stringify(v)}: want e.g. "1.5s"`);
-  const neg = v.startsWith('-');
-  const [s, frac = ''] = v.slice(neg ? 1 : 0, -1).split('.');
-  const seconds = Number(s);
-  const nanos = Number(frac.padEnd(9, '0'));
-  return neg ? { seconds: -seconds, nanos: -nanos } : { seconds, nanos };
 }
+const PROTO3_DURATION = /^-?\d+(\.\d{1,9})?s$/;
 
-export function formatDuration(d: { seconds?: number | string; nanos?: number }): string {
-  const seconds = Number(d.seconds ?? 0);
-  const nanos = Number(d.nanos ?? 0);
-  const neg = seconds < 0 || nanos < 0;
-  const abs = Math.abs(seconds);
-  const n = Math.abs(nanos);
-  if (n === 0) return `${neg ? '-' : ''}${abs}s`;
-  const frac = String(n).padStart(9, '0').replace(/0+$/, '');
-  return `${neg ? '-' : ''}${abs}.${frac}s`;
-}
+export { formatDuration };
 
 // protobufjs bundles struct.proto with camelCase field names, whatever keepCase says.
 function toValue(v: unknown): any {

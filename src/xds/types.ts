@@ -4,7 +4,7 @@
  * Envoy resources travel inside tsmesh as plain objects in the proto3 JSON mapping with the
  * protos' own field names (snake_case) — the form of Envoy's YAML and of its /config_dump:
  * Durations as "5s", wrapper types (UInt32Value, BoolValue...) as bare values, enums by name,
- * google.protobuf.Any as `{ "@type": "type.googleapis.com/...", ...fields }`, Struct as plain
+ * google.protobuf.Any as `{ "@type": <type URL from ./type_urls.ts>, ...fields }`, Struct as plain
  * JSON, 64-bit integers as strings or numbers. src/xds/codec.ts turns them into protobuf bytes.
  */
 

@@ -21,9 +21,10 @@ import { sidecarScopeFor } from '../visibility.ts';
 import { NO_LIMITS } from './inbound.ts';
 import { DYNAMIC_FORWARD_PROXY_CLUSTER } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT } from './policy.ts';
+import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
 export const DYNAMIC_FORWARD_PROXY_CLUSTER_TYPE = 'envoy.clusters.dynamic_forward_proxy';
-const CLUSTER_CONFIG_TYPE = 'type.googleapis.com/envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig';
+const CLUSTER_CONFIG_TYPE = CLUSTER_EXT.DYNAMIC_FORWARD_PROXY;
 /** The cache name from Envoy's documented example; the cluster and the filter must name the same one. */
 export const DNS_CACHE_NAME = 'dynamic_forward_proxy_cache_config';
 

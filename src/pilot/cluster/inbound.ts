@@ -10,6 +10,7 @@ import { appAddress, DEFAULT_APP_ADDRESS } from '../interception.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, clusterName } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT, HTTP_PROTOCOL_OPTIONS } from './policy.ts';
 import { isHttp2Protocol } from '../protocol.ts';
+import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
 /** Where inbound traffic is handed to the application unless TSMESH_APP_ADDRESS says otherwise. */
 export const INBOUND_APP_ADDRESS = DEFAULT_APP_ADDRESS;
@@ -39,7 +40,7 @@ export function buildInboundClusters(push: PushContext, proxy: Proxy): EnvoyJson
     // As Istio: an http2/grpc port's app speaks HTTP/2 (a gRPC server accepts nothing else).
     if (isHttp2Protocol(t.port.protocol)) {
       cluster.typed_extension_protocol_options = {
-        [HTTP_PROTOCOL_OPTIONS]: { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`, explicit_http_config: { http2_protocol_options: {} } },
+        [HTTP_PROTOCOL_OPTIONS]: { '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS, explicit_http_config: { http2_protocol_options: {} } },
       };
     }
     return cluster;
@@ -56,7 +57,7 @@ export function passthroughCluster(): EnvoyJson {
     circuit_breakers: NO_LIMITS,
     typed_extension_protocol_options: {
       [HTTP_PROTOCOL_OPTIONS]: {
-        '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}`,
+        '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS,
         use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} },
       },
     },

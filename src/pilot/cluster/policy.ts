@@ -4,13 +4,15 @@
  * Istio's cluster builder (applyLoadBalancer, applyConnectionPool, applyOutlierDetection).
  */
 import type { EnvoyJson } from '../../xds/types.ts';
-import type { TrafficPolicy } from '../destination_rule.ts';
-import { duration } from '../util.ts';
+import type { TrafficPolicy } from '../../api/networking.ts';
+import { toMs } from '../../api/duration.ts';
+import { envoyDurationOf } from '../util.ts';
+import { CLUSTER_EXT, TYPE_URL_PREFIX } from '../../xds/type_urls.ts';
 
 /** Istio's "no limit" for circuit breakers. */
 const MAX_U32 = 4294967295;
 export const DEFAULT_CONNECT_TIMEOUT = '10s';
-export const HTTP_PROTOCOL_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
+export const HTTP_PROTOCOL_OPTIONS = CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS.slice(TYPE_URL_PREFIX.length);
 
 export interface PolicyOptions {
   /** Port speaks HTTP/2 (HTTP2, GRPC, GRPC-WEB): upstream must too. */
@@ -83,23 +85,23 @@ function applyConnectionPool(cluster: EnvoyJson, pool: Record<string, any>, opts
     track_remaining: true,
   };
   cluster.circuit_breakers = { thresholds: [thresholds] };
-  if (tcp.connectTimeout) cluster.connect_timeout = duration(tcp.connectTimeout) ?? cluster.connect_timeout;
+  if (tcp.connectTimeout) cluster.connect_timeout = envoyDurationOf(tcp.connectTimeout) ?? cluster.connect_timeout;
   if (tcp.tcpKeepalive) {
     const k = tcp.tcpKeepalive;
     const ka: EnvoyJson = {};
     if (k.probes) ka.keepalive_probes = Number(k.probes);
-    if (k.time) ka.keepalive_time = Math.round(parseFloat(duration(k.time)!));
-    if (k.interval) ka.keepalive_interval = Math.round(parseFloat(duration(k.interval)!));
+    if (k.time) ka.keepalive_time = Math.round(toMs(k.time) / 1000);
+    if (k.interval) ka.keepalive_interval = Math.round(toMs(k.interval) / 1000);
     cluster.upstream_connection_options = { tcp_keepalive: ka };
   }
   if (!opts.http) return;
   const common: EnvoyJson = {};
-  if (http.idleTimeout) common.idle_timeout = duration(http.idleTimeout);
+  if (http.idleTimeout) common.idle_timeout = envoyDurationOf(http.idleTimeout);
   if (http.maxRequestsPerConnection) common.max_requests_per_connection = Number(http.maxRequestsPerConnection);
-  if (tcp.maxConnectionDuration) common.max_connection_duration = duration(tcp.maxConnectionDuration);
+  if (tcp.maxConnectionDuration) common.max_connection_duration = envoyDurationOf(tcp.maxConnectionDuration);
   const h2 = opts.http2 || http.h2UpgradePolicy === 'UPGRADE';
   if (!h2 && Object.keys(common).length === 0) return;
-  const options: EnvoyJson = { '@type': `type.googleapis.com/${HTTP_PROTOCOL_OPTIONS}` };
+  const options: EnvoyJson = { '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS };
   if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
   const h2opts: EnvoyJson = http.maxConcurrentStreams ? { max_concurrent_streams: Number(http.maxConcurrentStreams) } : {};
   options.explicit_http_config = h2 ? { http2_protocol_options: h2opts } : { http_protocol_options: {} };
@@ -126,8 +128,8 @@ function applyOutlierDetection(cluster: EnvoyJson, od: Record<string, any>): voi
       out.enforcing_consecutive_local_origin_failure = 100;
     }
   }
-  if (od.interval) out.interval = duration(od.interval);
-  if (od.baseEjectionTime) out.base_ejection_time = duration(od.baseEjectionTime);
+  if (od.interval) out.interval = envoyDurationOf(od.interval);
+  if (od.baseEjectionTime) out.base_ejection_time = envoyDurationOf(od.baseEjectionTime);
   if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = Number(od.maxEjectionPercent);
   // Istio disables success-rate ejection; it is not part of its API.
   out.enforcing_success_rate = 0;
@@ -149,7 +151,7 @@ export function hashPolicyFromLb(lb: Record<string, any> | undefined): EnvoyJson
   if (ch.httpCookie) {
     const cookie: EnvoyJson = { name: ch.httpCookie.name };
     if (ch.httpCookie.path) cookie.path = ch.httpCookie.path;
-    if (ch.httpCookie.ttl) cookie.ttl = duration(ch.httpCookie.ttl);
+    if (ch.httpCookie.ttl) cookie.ttl = envoyDurationOf(ch.httpCookie.ttl);
     return [{ cookie }];
   }
   if (ch.useSourceIp) return [{ connection_properties: { source_ip: true } }];

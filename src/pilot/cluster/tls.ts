@@ -3,9 +3,10 @@
  * auto mTLS, turned into Envoy's envoy.transport_sockets.tls with an UpstreamTlsContext.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
+import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
 
-const UPSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
-const RAW_BUFFER = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+const UPSTREAM_TLS = TRANSPORT_SOCKET.UPSTREAM_TLS;
+const RAW_BUFFER = TRANSPORT_SOCKET.RAW_BUFFER;
 
 /** Istio's SDS secret names: the workload's certificate and the mesh root of trust. */
 export const SDS_DEFAULT = 'default';

@@ -10,9 +10,10 @@
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import { SDS_DEFAULT, SDS_ROOTCA, sdsSecret } from '../cluster/tls.ts';
-import type { ServerTLSSettings } from './servers.ts';
+import type { ServerTLSSettings } from '../../api/networking.ts';
+import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
 
-export const DOWNSTREAM_TLS_CONTEXT = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+export const DOWNSTREAM_TLS_CONTEXT = TRANSPORT_SOCKET.DOWNSTREAM_TLS;
 
 /** ALPN an HTTPS server offers, so clients can pick HTTP/2. */
 const HTTPS_ALPN = ['h2', 'http/1.1'];

@@ -5,17 +5,18 @@
 import type { MeshConfig } from '../../api/types.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { adsConfigSource } from '../util.ts';
+import { ACCESS_LOGGER, HTTP_FILTER, LISTENER_FILTER, NETWORK_FILTER } from '../../xds/type_urls.ts';
 
 export const HCM = 'envoy.filters.network.http_connection_manager';
-export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const HCM_TYPE = NETWORK_FILTER.HTTP_CONNECTION_MANAGER;
 export const TCP_PROXY = 'envoy.filters.network.tcp_proxy';
-const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+const TCP_PROXY_TYPE = NETWORK_FILTER.TCP_PROXY;
 
 /** HTTP filters by Envoy name → their config @type. */
 const HTTP_FILTER_TYPES: Record<string, string> = {
-  'envoy.filters.http.fault': 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault',
-  'envoy.filters.http.cors': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors',
-  'envoy.filters.http.router': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
+  'envoy.filters.http.fault': HTTP_FILTER.FAULT,
+  'envoy.filters.http.cors': HTTP_FILTER.CORS,
+  'envoy.filters.http.router': HTTP_FILTER.ROUTER,
 };
 
 /** An HTTP filter entry with an empty typed config (per-route config carries the details). */
@@ -31,7 +32,7 @@ export function outboundHttpFilters(): EnvoyJson[] {
 }
 
 export const DYNAMIC_FORWARD_PROXY_FILTER = 'envoy.filters.http.dynamic_forward_proxy';
-const DYNAMIC_FORWARD_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig';
+const DYNAMIC_FORWARD_PROXY_TYPE = HTTP_FILTER.DYNAMIC_FORWARD_PROXY;
 
 /**
  * The outbound chain with envoy.filters.http.dynamic_forward_proxy just before the router: it
@@ -91,7 +92,7 @@ export function tcpProxy(statPrefix: string, target: string | Array<{ name: stri
 /** meshConfig.accessLogFile → Envoy's file access logger with its default format. */
 function accessLog(mesh: MeshConfig | undefined): EnvoyJson[] | undefined {
   if (!mesh?.accessLogFile) return undefined;
-  const typed: EnvoyJson = { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: mesh.accessLogFile };
+  const typed: EnvoyJson = { '@type': ACCESS_LOGGER.FILE, path: mesh.accessLogFile };
   if (mesh.accessLogEncoding === 'JSON') {
     typed.log_format = { json_format: { start_time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%', protocol: '%PROTOCOL%', response_code: '%RESPONSE_CODE%', response_flags: '%RESPONSE_FLAGS%', upstream_cluster: '%UPSTREAM_CLUSTER%', duration: '%DURATION%' } };
   }
@@ -100,10 +101,10 @@ function accessLog(mesh: MeshConfig | undefined): EnvoyJson[] | undefined {
 
 /** Listener filter that reads SNI / ALPN so filter chains can match on them. */
 export function tlsInspector(): EnvoyJson {
-  return { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector' } };
+  return { name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': LISTENER_FILTER.TLS_INSPECTOR } };
 }
 
 /** Listener filter that recovers the pre-redirect destination (iptables capture). */
 export function originalDst(): EnvoyJson {
-  return { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst' } };
+  return { name: 'envoy.filters.listener.original_dst', typed_config: { '@type': LISTENER_FILTER.ORIGINAL_DST } };
 }

@@ -13,6 +13,7 @@ import { buildInboundRouteConfiguration } from '../route/index.ts';
 import type { ServiceTarget } from '../workload.ts';
 import { httpConnectionManager, httpFilter, tcpProxy } from './filters.ts';
 import { mtlsModeFor } from './peer_authentication.ts';
+import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
 
 export interface InboundChainOptions {
   /** Add `destination_port` to each chain's match (virtualInbound only). */
@@ -62,6 +63,6 @@ function downstreamMtls(http: boolean): EnvoyJson {
   if (http) common.alpn_protocols = ['h2', 'http/1.1'];
   return {
     name: 'envoy.transport_sockets.tls',
-    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext', common_tls_context: common, require_client_certificate: true },
+    typed_config: { '@type': TRANSPORT_SOCKET.DOWNSTREAM_TLS, common_tls_context: common, require_client_certificate: true },
   };
 }

@@ -3,13 +3,14 @@
  * CORS (typed_per_filter_config for their HTTP filters) and mirroring fractions.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
-import { duration } from '../util.ts';
-import type { CorsPolicy, HTTPFaultInjection, HTTPRoute, Percent, StringMatch } from '../virtualservice/types.ts';
+import { envoyDurationOf } from '../util.ts';
+import type { CorsPolicy, HTTPFaultInjection, HTTPRoute, Percent, StringMatch } from '../../api/networking.ts';
+import { HTTP_FILTER } from '../../xds/type_urls.ts';
 
 export const FAULT_FILTER = 'envoy.filters.http.fault';
 export const CORS_FILTER = 'envoy.filters.http.cors';
-const FAULT_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
-const CORS_TYPE = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy';
+const FAULT_TYPE = HTTP_FILTER.FAULT;
+const CORS_TYPE = HTTP_FILTER.CORS_POLICY;
 
 /** gRPC status names (Istio's grpcStatus is written as a name) → numeric codes. */
 const GRPC_CODES: Record<string, number> = {
@@ -33,7 +34,7 @@ export function translateFault(fault: HTTPFaultInjection | undefined): EnvoyJson
   if (!fault) return undefined;
   const out: EnvoyJson = { '@type': FAULT_TYPE };
   const d = fault.delay;
-  const fixed = duration(d?.fixedDelay);
+  const fixed = envoyDurationOf(d?.fixedDelay);
   // Exponential delays are not supported by Envoy; Istio drops them too.
   if (d && fixed) {
     out.delay = {
@@ -66,7 +67,7 @@ export function stringMatcher(m: StringMatch | undefined, ignoreCase = false): E
 
 /** Envoy wants max_age as a string of whole seconds. */
 function seconds(d: string | undefined): string | undefined {
-  const s = duration(d);
+  const s = envoyDurationOf(d);
   return s === undefined ? undefined : String(Math.floor(Number(s.slice(0, -1))));
 }
 

@@ -4,8 +4,9 @@
  * overrides what is written.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
-import { duration } from '../util.ts';
-import type { HTTPRetry } from '../virtualservice/types.ts';
+import { envoyDurationOf } from '../util.ts';
+import type { HTTPRetry } from '../../api/networking.ts';
+import { RETRY } from '../../xds/type_urls.ts';
 
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
 
@@ -23,7 +24,7 @@ export function defaultRetryPolicy(consistentHash = false): EnvoyJson {
     p.retry_host_predicate = [
       {
         name: 'envoy.retry_host_predicates.previous_hosts',
-        typed_config: { '@type': 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate' },
+        typed_config: { '@type': RETRY.PREVIOUS_HOSTS },
       },
     ];
   }
@@ -47,13 +48,13 @@ export function translateRetryPolicy(retries: HTTPRetry | undefined, consistentH
     }
     if (codes.length === 0) delete out.retriable_status_codes;
   }
-  const perTry = duration(retries.perTryTimeout);
+  const perTry = envoyDurationOf(retries.perTryTimeout);
   if (perTry) out.per_try_timeout = perTry;
   if (retries.retryRemoteLocalities) {
     out.retry_priority = {
       name: 'envoy.retry_priorities.previous_priorities',
       typed_config: {
-        '@type': 'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig',
+        '@type': RETRY.PREVIOUS_PRIORITIES,
         update_frequency: out.host_selection_retry_max_attempts,
       },
     };
