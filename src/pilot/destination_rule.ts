@@ -3,27 +3,13 @@
  * the proxy's namespace first, then the service's namespace, then the root namespace; within a
  * namespace the most specific host wins and rules for the same host are merged.
  */
+import type { Subset, TrafficPolicy } from '../api/networking.ts';
 import type { Config } from '../api/types.ts';
 import type { Proxy, PushContext } from './types.ts';
 import { mostSpecificMatch, resolveHost } from './host.ts';
 import { pushIndex } from './push_context.ts';
 import { exportedTo } from './visibility.ts';
 import { labelsMatch } from './util.ts';
-
-/** Istio's TrafficPolicy, the fields pilot translates (camelCase as in the YAML). */
-export interface TrafficPolicy {
-  loadBalancer?: Record<string, any>;
-  connectionPool?: Record<string, any>;
-  outlierDetection?: Record<string, any>;
-  tls?: Record<string, any>;
-  portLevelSettings?: Array<Record<string, any> & { port?: { number?: number } }>;
-}
-
-export interface Subset {
-  name: string;
-  labels?: Record<string, string>;
-  trafficPolicy?: TrafficPolicy;
-}
 
 /** The rule that applies to one host for one proxy, merged from every rule for that host. */
 export interface ResolvedDestinationRule {

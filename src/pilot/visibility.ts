@@ -79,19 +79,3 @@ export function servicesForProxy(push: PushContext, proxy: Proxy): Service[] {
     (s) => exportedTo(s.exportTo, s.namespace, proxy.namespace) && egressAllows(scope, proxy.namespace, s.namespace, s.hostname),
   );
 }
-
-/**
- * VirtualServices that apply to a sidecar: bound to the mesh gateway (no `gateways`, or "mesh"),
- * exported to the proxy's namespace and with a host the Sidecar egress admits. Oldest first.
- */
-export function virtualServicesForProxy(push: PushContext, proxy: Proxy): Config[] {
-  const scope = sidecarScopeFor(push, proxy);
-  const all = pushIndex(push).byKind.get('VirtualService') ?? [];
-  return all.filter((vs) => {
-    const gateways: string[] = vs.spec?.gateways ?? [];
-    if (gateways.length > 0 && !gateways.includes('mesh')) return false;
-    if (!exportedTo(vs.spec?.exportTo, vs.metadata.namespace, proxy.namespace)) return false;
-    const hosts: string[] = (vs.spec?.hosts ?? []).map((h: string) => resolveHost(h, vs.metadata.namespace));
-    return hosts.some((h) => egressAllows(scope, proxy.namespace, vs.metadata.namespace, h));
-  });
-}

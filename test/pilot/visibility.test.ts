@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { servicesForProxy, sidecarFor, virtualServicesForProxy } from '../../src/pilot/visibility.ts';
+import { servicesForProxy, sidecarFor } from '../../src/pilot/visibility.ts';
+import { virtualServicesForProxy } from '../../src/pilot/virtualservice/index.ts';
 import { proxyFor, pushFromYaml } from './fixtures.ts';
 
 const svc = (name: string, ns: string, exportTo?: string) => `

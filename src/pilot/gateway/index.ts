@@ -23,7 +23,7 @@ import { sniDnatClusters } from './sni_dnat.ts';
 export { buildGatewayListeners, gatewayBindAddress, gatewayListenerName, GATEWAY_BIND_ADDRESS } from './listener.ts';
 export { buildGatewayRouteConfiguration, gatewayDomains, parseGatewayRouteName, type GatewayRouteName } from './route.ts';
 export { gatewaysForProxy, gatewayRouteName, listenPortFor, mergeGateways, serverKind } from './servers.ts';
-export type { GatewayServer, MergedGateway, MergedPort, ServerKind, ServerSpec, ServerTLSSettings } from './servers.ts';
+export type { GatewayServer, MergedGateway, MergedPort, ServerKind } from './servers.ts';
 export { downstreamTlsContext, downstreamTlsSocket, DOWNSTREAM_TLS_CONTEXT } from './tls.ts';
 export { intersectHosts, namespaceAdmits, parseServerHost, sniHosts, type ServerHost } from './hosts.ts';
 export { sniDnatClusters, sniDnatTargets } from './sni_dnat.ts';

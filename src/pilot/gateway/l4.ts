@@ -5,10 +5,11 @@
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import { tcpProxy } from '../listener/filters.ts';
-import { clusterNameFor } from '../route/destination.ts';
+import { l4Target, type L4Target } from '../route/weighted.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { labelsMatch } from '../util.ts';
-import { virtualServicesForProxy, type L4MatchAttributes, type RouteDestination, type VirtualService } from '../virtualservice/index.ts';
+import type { L4MatchAttributes } from '../../api/networking.ts';
+import { virtualServicesForProxy, type VirtualService } from '../virtualservice/index.ts';
 import { intersectHosts, namespaceAdmits } from './hosts.ts';
 import type { GatewayServer } from './servers.ts';
 
@@ -36,19 +37,8 @@ function matchApplies(m: L4MatchAttributes, proxy: Proxy, gs: GatewayServer): bo
   return labelsMatch(m.sourceLabels, proxy.labels) && (!m.sourceNamespace || m.sourceNamespace === proxy.namespace);
 }
 
-/** A route's destinations as one cluster, or weighted clusters; zero weights carry no traffic. */
-export function l4Target(push: PushContext, vs: VirtualService, route: RouteDestination[] | undefined, port: number): string | Array<{ name: string; weight: number }> | undefined {
-  const dests = (route ?? []).filter((d) => d.destination?.host);
-  if (dests.length === 0) return undefined;
-  const items = dests.map((d) => ({ name: clusterNameFor(push, vs.metadata.namespace, d.destination, port), weight: d.weight ?? 0 }));
-  if (items.length === 1) return items[0]!.name;
-  const positive = items.filter((i) => i.weight > 0);
-  if (positive.length === 1) return positive[0]!.name;
-  return positive.length > 0 ? positive : items.map((i) => ({ ...i, weight: 1 }));
-}
-
 /** tcp_proxy for a target; its stat prefix is the (first) cluster, as Istio names it. */
-export function tcpProxyFor(push: PushContext, target: string | Array<{ name: string; weight: number }>): EnvoyJson {
+export function tcpProxyFor(push: PushContext, target: L4Target): EnvoyJson {
   return tcpProxy(typeof target === 'string' ? target : target[0]!.name, target, push.mesh);
 }
 
@@ -58,7 +48,7 @@ export function tcpRouteFilter(push: PushContext, proxy: Proxy, gs: GatewayServe
     for (const r of vs.spec.tcp ?? []) {
       const matches = r.match ?? [];
       if (matches.length > 0 && !matches.some((m) => matchApplies(m, proxy, gs))) continue;
-      const target = l4Target(push, vs, r.route, gs.port);
+      const target = l4Target(push, vs.metadata.namespace, r.route, gs.port);
       if (target) return tcpProxyFor(push, target);
     }
   }
@@ -73,7 +63,7 @@ export function tlsPassthroughChains(push: PushContext, proxy: Proxy, gs: Gatewa
   const chains: EnvoyJson[] = [];
   for (const { vs, hosts } of virtualServicesForServer(push, proxy, gs)) {
     for (const r of vs.spec.tls ?? []) {
-      const target = l4Target(push, vs, r.route, gs.port);
+      const target = l4Target(push, vs.metadata.namespace, r.route, gs.port);
       if (!target) continue;
       for (const m of r.match ?? [{}]) {
         if (!matchApplies(m, proxy, gs)) continue;

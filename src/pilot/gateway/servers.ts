@@ -8,36 +8,12 @@
  * configuration; TLS-based servers (HTTPS, TLS) share the port as SNI-matched filter chains; plain
  * TCP servers share one tcp_proxy chain. A later server that would mix those is dropped.
  */
+import type { ServerSpec, ServerTLSSettings } from '../../api/networking.ts';
 import type { Config } from '../../api/types.ts';
 import { pushIndex } from '../push_context.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { labelsMatch } from '../util.ts';
 import { parseServerHost, type ServerHost } from './hosts.ts';
-
-/** The Istio `Server.tls` fields translated here. */
-export interface ServerTLSSettings {
-  httpsRedirect?: boolean;
-  mode?: 'PASSTHROUGH' | 'SIMPLE' | 'MUTUAL' | 'AUTO_PASSTHROUGH' | 'ISTIO_MUTUAL' | 'OPTIONAL_MUTUAL';
-  serverCertificate?: string;
-  privateKey?: string;
-  caCertificates?: string;
-  caCrl?: string;
-  credentialName?: string;
-  subjectAltNames?: string[];
-  verifyCertificateSpki?: string[];
-  verifyCertificateHash?: string[];
-  minProtocolVersion?: string;
-  maxProtocolVersion?: string;
-  cipherSuites?: string[];
-}
-
-export interface ServerSpec {
-  port: { number: number; name?: string; protocol: string; targetPort?: number };
-  hosts?: string[];
-  tls?: ServerTLSSettings;
-  bind?: string;
-  name?: string;
-}
 
 /**
  * What a server does with a connection: `http` plaintext HCM; `https` TLS-terminated HCM;

@@ -7,16 +7,16 @@
  * With a `bind` (INTERCEPTION_MODE NONE) only the TCP/TLS listeners are built, each bound for
  * real on `<bind address>:<port>`; HTTP goes through the HTTP proxy listener instead.
  */
-import type { Config } from '../../api/types.ts';
 import type { Service, ServicePort } from '../../registry/model.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { clusterName } from '../cluster/name.ts';
-import { servicesForProxy, virtualServicesForProxy } from '../visibility.ts';
+import { servicesForProxy } from '../visibility.ts';
+import { virtualServicesForHost, virtualServicesForProxy, type VirtualService } from '../virtualservice/index.ts';
 import { socketAddress } from '../util.ts';
 import { isHttpProtocol, isTlsProtocol } from '../protocol.ts';
 import { httpConnectionManager, outboundHttpFilters, tcpProxy, tlsInspector } from './filters.ts';
-import { tcpRouteChains, tlsRouteChains, virtualServiceFor } from './tcp_routes.ts';
+import { tcpRouteChains, tlsRouteChains } from './tcp_routes.ts';
 
 const WILDCARD = '0.0.0.0';
 
@@ -77,14 +77,15 @@ function addHttp(byName: Map<string, Pending>, push: PushContext, port: ServiceP
   byName.set(name, { name, address: WILDCARD, port: port.port, kind: 'http', chains: [{ filters: [hcm] }], tlsInspector: false });
 }
 
-function addTcp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, vsList: Config[], svc: Service, port: ServicePort): void {
+function addTcp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, vsList: VirtualService[], svc: Service, port: ServicePort): void {
   const vip = svc.addresses.find((a) => !a.includes('/')) ?? undefined;
   const address = vip ?? WILDCARD;
   const name = `${address}_${port.port}`;
   const existing = byName.get(name);
   if (existing && existing.kind !== 'tls') return; // first service on a VIP-less port wins
   const defaultCluster = clusterName('outbound', port.port, undefined, svc.hostname);
-  const vs = virtualServiceFor(vsList, svc.hostname);
+  // tcp/tls routes are not merged across VirtualServices: the oldest of the most specific wins.
+  const vs = virtualServicesForHost(vsList, svc.hostname)[0];
   const isTls = isTlsProtocol(port.protocol);
 
   let chains: EnvoyJson[] | undefined;

@@ -3,14 +3,15 @@
  * the listener builder's tcp/tls routes: `outbound|<port>|<subset>|<host>` as Istio names them.
  */
 import type { Service } from '../../registry/model.ts';
+import { clusterName } from '../cluster/name.ts';
 import { resolveHost } from '../host.ts';
 import { pushIndex } from '../push_context.ts';
 import type { PushContext } from '../types.ts';
-import type { Destination } from '../virtualservice/types.ts';
+import type { Destination } from '../../api/networking.ts';
 
 /** Istio's BuildSubsetKey for outbound clusters. */
 export function outboundClusterName(port: number, subset: string | undefined, host: string): string {
-  return `outbound|${port}|${subset ?? ''}|${host}`;
+  return clusterName('outbound', port, subset, host);
 }
 
 /**
@@ -31,13 +32,4 @@ export function clusterNameFor(push: PushContext, vsNamespace: string, destinati
   const host = resolveHost(destination.host, vsNamespace);
   const service = pushIndex(push).servicesByHost.get(host);
   return outboundClusterName(destinationPort(destination, service, fallbackPort), destination.subset, host);
-}
-
-/** Splits `outbound|port|subset|host` back into its parts (undefined for other names). */
-export function parseClusterName(name: string): { port: number; subset: string; host: string } | undefined {
-  const parts = name.split('|');
-  if (parts.length !== 4 || parts[0] !== 'outbound') return undefined;
-  const port = Number(parts[1]);
-  if (!Number.isInteger(port) || port <= 0) return undefined;
-  return { port, subset: parts[2]!, host: parts[3]! };
 }

@@ -4,7 +4,7 @@
  * Istio does, since Envoy refuses to mutate :authority through headers_to_add).
  */
 import type { EnvoyJson } from '../../xds/types.ts';
-import type { HeaderOperations, Headers } from '../virtualservice/types.ts';
+import type { HeaderOperations, Headers } from '../../api/networking.ts';
 
 export interface HeaderMutations {
   request_headers_to_add?: EnvoyJson[];

@@ -5,15 +5,17 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import { pushIndex } from '../push_context.ts';
 import type { Proxy, PushContext } from '../types.ts';
-import { duration } from '../util.ts';
+import { envoyDurationOf } from '../util.ts';
 import type { VirtualService } from '../virtualservice/index.ts';
-import type { HTTPMatchRequest, HTTPRedirect, HTTPRoute, HTTPRouteDestination } from '../virtualservice/types.ts';
-import { destinationPort, outboundClusterName, parseClusterName } from './destination.ts';
+import type { HTTPMatchRequest, HTTPRedirect, HTTPRoute, HTTPRouteDestination } from '../../api/networking.ts';
+import { parseClusterName } from '../cluster/name.ts';
+import { destinationPort, outboundClusterName } from './destination.ts';
 import { routeHashPolicy } from './hash.ts';
 import { appendMutations, translateHeaders } from './headers.ts';
 import { isCatchAllMatch, portMatches, sourceMatches, translateRouteMatch } from './match.ts';
 import { CORS_FILTER, FAULT_FILTER, mirrorFraction, mirrorPolicyFraction, translateCors, translateFault } from './policies.ts';
 import { translateRetryPolicy } from './retry.ts';
+import { carryingDestinations } from './weighted.ts';
 
 /** What every route of one route configuration shares. */
 export interface RouteOptions {
@@ -31,7 +33,7 @@ export const DEFAULT_ROUTE_NAME = 'default';
 
 /** Istio's setTimeout: 0s disables Envoy's 15s default; gRPC deadlines are capped by it too. */
 function applyTimeout(action: EnvoyJson, timeout: string | undefined, grpc: boolean): void {
-  const t = duration(timeout) ?? '0s';
+  const t = envoyDurationOf(timeout) ?? '0s';
   action.timeout = t;
   if (grpc) action.max_stream_duration = { max_stream_duration: t };
   else if (t === '0s') action.max_grpc_timeout = t;
@@ -146,17 +148,13 @@ interface WeightedDestination {
   weight: number;
 }
 
-/** The destinations that carry traffic: zero weights drop out unless all are zero (then equal). */
+/** The destinations that carry traffic (Istio's weight rule, src/api/weights.ts), with their clusters. */
 function weightedDestinations(http: HTTPRoute, opts: RouteOptions): WeightedDestination[] {
-  const all = (http.route ?? []).filter((d) => d.destination?.host);
   const services = pushIndex(opts.push).servicesByHost;
-  const withCluster = all.map((d) => {
+  return (carryingDestinations(http.route) ?? []).map(({ d, weight }) => {
     const svc = services.get(d.destination.host);
-    return { d, cluster: outboundClusterName(destinationPort(d.destination, svc, opts.listenPort), d.destination.subset, d.destination.host), weight: d.weight ?? 0 };
+    return { d, cluster: outboundClusterName(destinationPort(d.destination, svc, opts.listenPort), d.destination.subset, d.destination.host), weight };
   });
-  if (withCluster.length <= 1) return withCluster.map((w) => ({ ...w, weight: 100 }));
-  const positive = withCluster.filter((w) => w.weight > 0);
-  return positive.length > 0 ? positive : withCluster.map((w) => ({ ...w, weight: 1 }));
 }
 
 /** RouteAction for forwarding routes; route-level header mutations of a single destination go to `out`. */

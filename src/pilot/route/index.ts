@@ -17,11 +17,11 @@ import { expandClientHost } from '../host.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { servicesForProxy, sidecarScopeFor } from '../visibility.ts';
 import { hostsWithoutService, MESH_GATEWAY, virtualServicesForHost, virtualServicesForProxy, type VirtualService } from '../virtualservice/index.ts';
-import { parseClusterName } from './destination.ts';
+import { parseClusterName } from '../cluster/name.ts';
 import { buildDefaultRoute, buildVirtualServiceRoutes, DEFAULT_ROUTE_NAME, type RouteOptions } from './http_route.ts';
 import { catchAllVirtualHost, dedupeDomains, hostDomains, serviceDomains } from './virtual_host.ts';
 
-export { clusterNameFor, outboundClusterName, parseClusterName } from './destination.ts';
+export { clusterNameFor, outboundClusterName } from './destination.ts';
 export { buildVirtualServiceRoutes, buildDefaultRoute, type RouteOptions } from './http_route.ts';
 
 /** Protocols whose ports get HTTP routes (Istio's IsHTTPOrSniffed: unknown means sniffed). */
@@ -97,7 +97,7 @@ function buildSidecarOutbound(push: PushContext, proxy: Proxy, port: number): En
 /** `host:port` or `outbound|port||host`. */
 export function parseSingleHostName(name: string): { host: string; port: number } | undefined {
   const c = parseClusterName(name);
-  if (c) return { host: c.host, port: c.port };
+  if (c?.direction === 'outbound') return { host: c.host, port: c.port };
   const i = name.lastIndexOf(':');
   if (i <= 0) return undefined;
   const port = Number(name.slice(i + 1));

@@ -5,7 +5,7 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy } from '../types.ts';
 import { labelsMatch } from '../util.ts';
-import type { HTTPMatchRequest, StringMatch } from '../virtualservice/types.ts';
+import type { HTTPMatchRequest, StringMatch } from '../../api/networking.ts';
 import { stringMatcher } from './policies.ts';
 
 const JWT_CLAIM_PREFIX = '@request.auth.claims';

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import type { Service } from '../../registry/model.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
+import { PASSTHROUGH_CLUSTER } from '../cluster/name.ts';
 
 /** `host:port`, bracketing IPv6 literals. */
 export function domainWithPort(host: string, port: number): string {
@@ -60,7 +61,6 @@ export function hostDomains(host: string, port: number, withPort: boolean): stri
 
 export const ALLOW_ANY = 'allow_any';
 export const BLOCK_ALL = 'block_all';
-export const PASSTHROUGH_CLUSTER = 'PassthroughCluster';
 
 /**
  * Istio's BuildCatchAllVirtualHost: ALLOW_ANY sends unknown hosts to PassthroughCluster with no

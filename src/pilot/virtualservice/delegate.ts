@@ -7,7 +7,7 @@
  */
 import type { Config } from '../../api/types.ts';
 import { exportedTo } from '../visibility.ts';
-import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } from './types.ts';
+import type { HTTPMatchRequest, HTTPRoute, StringMatch, VirtualServiceSpec } from '../../api/networking.ts';
 
 /** Finds a delegate by name/namespace among resolved VirtualServices. */
 export type DelegateLookup = (name: string, namespace: string) => Config<VirtualServiceSpec> | undefined;

@@ -23,11 +23,10 @@ import { labelsMatch } from '../util.ts';
 import { egressAllows, exportedTo, sidecarScopeFor } from '../visibility.ts';
 import { mergeDelegates } from './delegate.ts';
 import { boundGateways, MESH_GATEWAY, resolveVirtualService } from './resolve.ts';
-import type { VirtualServiceSpec } from './types.ts';
+import type { VirtualServiceSpec } from '../../api/networking.ts';
 
 export { MESH_GATEWAY, resolveGatewayName, resolveVirtualService } from './resolve.ts';
 export { mergeDelegates } from './delegate.ts';
-export type * from './types.ts';
 
 export type VirtualService = Config<VirtualServiceSpec>;
 

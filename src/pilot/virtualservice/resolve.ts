@@ -5,7 +5,7 @@
  */
 import type { Config } from '../../api/types.ts';
 import { resolveHost } from '../host.ts';
-import type { Destination, HTTPRoute, VirtualServiceSpec } from './types.ts';
+import type { Destination, HTTPRoute, VirtualServiceSpec } from '../../api/networking.ts';
 
 /** The mesh-internal "gateway" that stands for every sidecar. */
 export const MESH_GATEWAY = 'mesh';

@@ -1,6 +1,8 @@
 /**
- * The VirtualService fields pilot translates, with Istio's (camelCase, YAML) names. Only the
- * shapes: validation already happened in src/api, so builders may trust them.
+ * Istio's networking.istio.io spec types (VirtualService, DestinationRule, Gateway), with
+ * Istio's (camelCase, YAML) names: the one declaration of the shapes, owned by src/api and read
+ * by pilot. Only the shapes: validation (src/api/validation) decides what is accepted, so
+ * translation may trust a Config it is handed.
  */
 
 /** Istio's StringMatch: exactly one of the three (an empty object means "present"). */
@@ -163,4 +165,62 @@ export interface VirtualServiceSpec {
   tcp?: TCPRoute[];
   tls?: TLSRoute[];
   exportTo?: string[];
+}
+
+// ---------- DestinationRule ----------
+
+/** Istio's TrafficPolicy; the nested policies stay loosely typed (pilot reads them field by field). */
+export interface TrafficPolicy {
+  loadBalancer?: Record<string, any>;
+  connectionPool?: Record<string, any>;
+  outlierDetection?: Record<string, any>;
+  tls?: Record<string, any>;
+  portLevelSettings?: Array<Record<string, any> & { port?: { number?: number } }>;
+}
+
+export interface Subset {
+  name: string;
+  labels?: Record<string, string>;
+  trafficPolicy?: TrafficPolicy;
+}
+
+export interface DestinationRuleSpec {
+  host: string;
+  trafficPolicy?: TrafficPolicy;
+  subsets?: Subset[];
+  exportTo?: string[];
+  workloadSelector?: { matchLabels?: Record<string, string> };
+}
+
+// ---------- Gateway ----------
+
+/** Istio's `Server.tls`. */
+export interface ServerTLSSettings {
+  httpsRedirect?: boolean;
+  mode?: 'PASSTHROUGH' | 'SIMPLE' | 'MUTUAL' | 'AUTO_PASSTHROUGH' | 'ISTIO_MUTUAL' | 'OPTIONAL_MUTUAL';
+  serverCertificate?: string;
+  privateKey?: string;
+  caCertificates?: string;
+  caCrl?: string;
+  credentialName?: string;
+  subjectAltNames?: string[];
+  verifyCertificateSpki?: string[];
+  verifyCertificateHash?: string[];
+  minProtocolVersion?: string;
+  maxProtocolVersion?: string;
+  cipherSuites?: string[];
+}
+
+/** Istio's Gateway `Server`. */
+export interface ServerSpec {
+  port: { number: number; name?: string; protocol: string; targetPort?: number };
+  hosts?: string[];
+  tls?: ServerTLSSettings;
+  bind?: string;
+  name?: string;
+}
+
+export interface GatewaySpec {
+  selector?: Record<string, string>;
+  servers?: ServerSpec[];
 }
