@@ -9,8 +9,11 @@ import type { HTTPMatchRequest, StringMatch } from '../../api/networking.ts';
 import { stringMatcher } from './policies.ts';
 
 const JWT_CLAIM_PREFIX = '@request.auth.claims';
+/** Envoy's JWT filter and the dynamic metadata key it stores a verified token's payload under (Istio's names). */
+export const JWT_AUTHN_FILTER = 'envoy.filters.http.jwt_authn';
+export const JWT_PAYLOAD_KEY = 'payload';
 
-/** Istio routes on JWT claims through the metadata its authn filter leaves behind. */
+/** `@request.auth.claims.a.b` or `@request.auth.claims[a][b]` → ['a', 'b'] (Istio's ToRoutingClaim). */
 function claimPath(header: string): string[] | undefined {
   if (!header.toLowerCase().startsWith(JWT_CLAIM_PREFIX)) return undefined;
   const rest = header.slice(JWT_CLAIM_PREFIX.length);
@@ -19,11 +22,18 @@ function claimPath(header: string): string[] | undefined {
   return undefined;
 }
 
+/**
+ * Istio's MetadataMatcherForJWTClaims: the claim is read from the payload Envoy's jwt_authn
+ * filter leaves in dynamic metadata, and matches when it is a string equal to the value or a
+ * list containing it. With no JWT filter on the chain there is no such metadata, so the route
+ * cannot match (the proxy must never treat it as matching).
+ */
 function claimMatcher(claims: string[], m: StringMatch, invert: boolean): EnvoyJson {
+  const value = { string_match: stringMatcher(m) ?? { safe_regex: { regex: '.+' } } };
   const out: EnvoyJson = {
-    filter: 'istio_authn',
-    path: ['request.auth.claims', ...claims].map((key) => ({ key })),
-    value: { list_match: { one_of: { string_match: stringMatcher(m) ?? { safe_regex: { regex: '.+' } } } } },
+    filter: JWT_AUTHN_FILTER,
+    path: [JWT_PAYLOAD_KEY, ...claims].map((key) => ({ key })),
+    value: { or_match: { value_matchers: [{ list_match: { one_of: value } }, value] } },
   };
   if (invert) out.invert = true;
   return out;

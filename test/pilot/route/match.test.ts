@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildRouteConfiguration } from '../../../src/pilot/route/index.ts';
-import type { EnvoyJson } from '../../../src/xds/types.ts';
+import { isCatchAllMatch } from '../../../src/pilot/route/match.ts';
+import { decodeResource, encodeResource } from '../../../src/xds/codec.ts';
+import { TYPE, type EnvoyJson } from '../../../src/xds/types.ts';
 import { bookinfoServices, kubeService, push, sidecar, vhost, yamlConfigs } from './fixtures.ts';
 
 function reviewsRoutes(httpYaml: string, proxy = sidecar(), port = '9080', services = bookinfoServices()): EnvoyJson[] {
@@ -91,20 +93,32 @@ ${dest}`);
   ]);
 });
 
-test('JWT claim headers route through istio_authn dynamic metadata', () => {
-  const [r] = reviewsRoutes(`
+test('JWT claim headers become Envoy jwt_authn payload matchers, exactly as Istio emits them (issue 7, bug 5)', () => {
+  const [r, w] = reviewsRoutes(`
   - match:
     - headers:
         '@request.auth.claims.groups': {exact: admin}
+        '@request.auth.claims[nested][key]': {prefix: a}
+${dest}
+  - match:
+    - withoutHeaders:
+        '@request.auth.claims.sub': {regex: 'x.*'}
 ${dest}`);
   assert.equal(r!.match.headers, undefined);
+  const either = (sm: EnvoyJson) => ({ or_match: { value_matchers: [{ list_match: { one_of: { string_match: sm } } }, { string_match: sm }] } });
   assert.deepEqual(r!.match.dynamic_metadata, [
-    {
-      filter: 'istio_authn',
-      path: [{ key: 'request.auth.claims' }, { key: 'groups' }],
-      value: { list_match: { one_of: { string_match: { exact: 'admin' } } } },
-    },
+    { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'groups' }], value: either({ exact: 'admin' }) },
+    { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'nested' }, { key: 'key' }], value: either({ prefix: 'a' }) },
   ]);
+  assert.deepEqual(w!.match.dynamic_metadata, [
+    { filter: 'envoy.filters.http.jwt_authn', path: [{ key: 'payload' }, { key: 'sub' }], value: either({ safe_regex: { regex: 'x.*' } }), invert: true },
+  ]);
+  // A claim match is never a catch-all: the routes after it stay reachable.
+  assert.ok(isCatchAllMatch(r!.match) === false);
+  // And it is valid Envoy: the RouteConfiguration encodes with the matcher intact.
+  const rc = { name: 'x', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [r] }] };
+  const back = decodeResource(TYPE.ROUTE, encodeResource(TYPE.ROUTE, rc));
+  assert.deepEqual(back.virtual_hosts[0].routes[0].match.dynamic_metadata, r!.match.dynamic_metadata);
 });
 
 test('match.port applies only on that port route configuration', () => {
