@@ -2,6 +2,7 @@
  * Which apiVersion/kind pairs tsmesh reads, and the published Istio schema (from
  * @kubernetes-models/istio, generated from Istio's CRDs) that checks each Istio one.
  */
+import { nearest } from './nearest.ts';
 import type { IstioKind, Kind, KubeKind } from './types.ts';
 
 import { DestinationRule as DrV1 } from '@kubernetes-models/istio/networking.istio.io/v1/DestinationRule';
@@ -121,33 +122,13 @@ export function resolveKind(apiVersion: unknown, kind: unknown): KindResolution 
   return { ok: false, ignore: true, field: 'kind', message: `ignored ${kind} (${apiVersion}): tsmesh does not read this kind` };
 }
 
-/** A supported kind within edit distance 2 (typo help), case-insensitively. */
 /** "networking.istio.io/v1" → "networking.istio.io"; core "v1" → "". */
 function groupOf(apiVersion: string): string {
   const i = apiVersion.lastIndexOf('/');
   return i < 0 ? '' : apiVersion.slice(0, i);
 }
 
+/** A supported kind within edit distance 2 (typo help), case-insensitively. */
 function nearestKind(kind: string): Kind | undefined {
-  let best: Kind | undefined;
-  let bestD = 3;
-  for (const k of ALL_KINDS) {
-    const d = editDistance(kind.toLowerCase(), k.toLowerCase());
-    if (d < bestD) { bestD = d; best = k; }
-  }
-  return best;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0];
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length];
+  return nearest(kind, ALL_KINDS, 2);
 }

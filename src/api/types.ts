@@ -4,6 +4,8 @@
  * xds and cli.
  */
 
+import type { ErrorCode } from './errors.ts';
+
 /** The kinds tsmesh reads. Istio kinds plus the Kubernetes kinds Bookinfo's YAML is made of. */
 export type IstioKind =
   | 'VirtualService'
@@ -67,6 +69,10 @@ export interface ValidationError {
   message: string;
   /** 1-based line in `file` where the offending field (or document) starts, when known. */
   line?: number;
+  /** 1-based column of `line`, where known precisely (YAML syntax errors). */
+  column?: number;
+  /** Stable code (TSMESH_ERR_*) that users and tests match on; set on every error. */
+  code?: ErrorCode;
   /** Errors (the default) reject the resource; warnings are reported and the resource is kept. */
   severity?: 'error' | 'warning';
 }
@@ -76,14 +82,18 @@ export function isError(e: ValidationError): boolean {
   return e.severity !== 'warning';
 }
 
-/** Human-readable single line: `file:line: Kind ns/name: spec.x.y: reason` (`warning: ` first for warnings). */
+/**
+ * Human-readable single line: `file:line[:col]: Kind ns/name: spec.x.y: reason [CODE]`
+ * (`warning: ` first for warnings).
+ */
 export function formatValidationError(e: ValidationError): string {
   const level = e.severity === 'warning' ? 'warning: ' : '';
-  const where = e.file ? `${level}${e.file}${e.line ? `:${e.line}` : ''}: ` : level;
+  const pos = e.line ? `:${e.line}${e.column ? `:${e.column}` : ''}` : '';
+  const where = e.file ? `${level}${e.file}${pos}: ` : level;
   // Cluster-scoped objects (Namespace) carry namespace "" and print as just their name.
   const ns = e.namespace ?? 'default';
   const what = e.kind ? `${e.kind} ${ns ? ns + '/' : ''}${e.name ?? '?'}: ` : '';
-  return `${where}${what}${e.path ? e.path + ': ' : ''}${e.message}`;
+  return `${where}${what}${e.path ? e.path + ': ' : ''}${e.message}${e.code ? ` [${e.code}]` : ''}`;
 }
 
 export type ConfigEventType = 'add' | 'update' | 'delete';

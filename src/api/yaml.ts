@@ -2,8 +2,10 @@
  * Multi-document YAML / JSON → Config objects, keeping where each came from (file, document,
  * List item) and enough of the source to point an error at its line.
  */
-import { LineCounter, parseAllDocuments, isNode, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, isMap, isNode, isScalar, type Document } from 'yaml';
+import { ERR } from './errors.ts';
 import { isClusterScoped, isIstioKind, resolveKind } from './kinds.ts';
+import { nearest } from './nearest.ts';
 import { parsePath, type Segment } from './paths.ts';
 import type { Config, ObjectMeta, ValidationError } from './types.ts';
 
@@ -38,16 +40,18 @@ export function parseDocuments(text: string, opts: ParseOptions = {}): ParsedEnt
     const lineOfOffset = (offset: number) => lineCounter.linePos(offset).line;
     const docLine = doc.contents?.range ? lineOfOffset(doc.contents.range[0]) : undefined;
     if (doc.errors.length > 0) {
-      for (const e of doc.errors) {
-        out.push(entry([{ file: opts.file, path: '', line: e.linePos?.[0].line ?? docLine, message: `YAML syntax error (document ${document}): ${firstLine(e.message)}` }]));
-      }
+      // Where the parser stopped, not where the document starts: that is the line to fix.
+      out.push(entry(doc.errors.map((e) => {
+        const at = e.pos ? lineCounter.linePos(e.pos[0]) : undefined;
+        return { file: opts.file, path: '', line: at?.line ?? docLine, column: at?.col, code: ERR.YAML_SYNTAX, message: `YAML syntax error (document ${document}): ${firstLine(e.message)}` };
+      })));
       return;
     }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: 1000 });
     } catch (e) {
-      out.push(entry([{ file: opts.file, path: '', line: docLine, message: `YAML error (document ${document}): ${(e as Error).message}` }]));
+      out.push(entry([{ file: opts.file, path: '', line: docLine, code: ERR.YAML_SYNTAX, message: `YAML error (document ${document}): ${(e as Error).message}` }]));
       return;
     }
     if (value === null || value === undefined) return; // `---` with nothing after it
@@ -75,7 +79,7 @@ export function parseConfigs(text: string, opts: ParseOptions = {}): { configs: 
 function toEntry(value: unknown, opts: ParseOptions, document: number, item: number | undefined, line: (path?: string) => number | undefined): ParsedEntry {
   const where = `document ${document}${item === undefined ? '' : `, item ${item}`}`;
   const err = (path: string, message: string, extra: Partial<ValidationError> = {}): ParsedEntry => ({
-    errors: [{ file: opts.file, path, line: line(path), message, ...extra }],
+    errors: [{ file: opts.file, path, line: line(path), message, ...(extra.severity === 'warning' ? {} : { code: ERR.INVALID_RESOURCE }), ...extra }],
     line,
   });
   if (!isObject(value)) return err('', `${where}: expected a Kubernetes object (a mapping with apiVersion, kind, metadata), got ${describe(value)}`);
@@ -99,7 +103,8 @@ function toEntry(value: unknown, opts: ParseOptions, document: number, item: num
   const errors: ValidationError[] = [];
   for (const key of Object.keys(value)) {
     if (TOP_LEVEL.has(key) || (!isIstioKind(kind) && KUBE_TOP_LEVEL_EXTRA.has(key))) continue;
-    errors.push({ file: opts.file, kind, namespace, name, path: key, line: line(key), message: `unknown field "${key}"${key.toLowerCase().startsWith('spec') ? '; did you mean "spec"?' : ''}` });
+    const near = nearest(key, isIstioKind(kind) ? TOP_LEVEL : [...TOP_LEVEL, ...KUBE_TOP_LEVEL_EXTRA]) ?? (key.toLowerCase().startsWith('spec') ? 'spec' : undefined);
+    errors.push({ file: opts.file, kind, namespace, name, path: key, line: line(key), code: ERR.UNKNOWN_FIELD, message: `unknown field "${key}"${near ? `; did you mean "${near}"?` : ''}` });
   }
   if (errors.length > 0) return { errors, line };
   const metadata: ObjectMeta = { ...(m as Partial<ObjectMeta>), name, namespace };
@@ -117,9 +122,20 @@ function entry(errors: ValidationError[]): ParsedEntry {
   return { errors, line: () => errors[0]?.line };
 }
 
-/** Walks up the path until a node exists, and returns its line. */
+/**
+ * The line of the field at `segs`: of its key when it is a mapping entry (a block value starts
+ * on the next line, but the user reads the field where its name is), else of the list item;
+ * walks up the path to the nearest parent that exists.
+ */
 function nodeLine(doc: Document, lineOf: (offset: number) => number, segs: Segment[]): number | undefined {
   for (let n = segs.length; n >= 0; n--) {
+    if (n > 0) {
+      const parent = n === 1 ? doc.contents : doc.getIn(segs.slice(0, n - 1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((it) => (isScalar(it.key) ? it.key.value : it.key) === segs[n - 1]);
+        if (pair && isNode(pair.key) && pair.key.range) return lineOf(pair.key.range[0]);
+      }
+    }
     const node = n === 0 ? doc.contents : doc.getIn(segs.slice(0, n), true);
     if (isNode(node) && node.range) return lineOf(node.range[0]);
   }

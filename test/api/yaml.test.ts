@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfigs, parseDocuments } from '../../src/api/yaml.ts';
 import { formatValidationError } from '../../src/api/types.ts';
+import { ERR } from '../../src/api/errors.ts';
 
 const VS = (name: string, ns?: string) => `apiVersion: networking.istio.io/v1beta1
 kind: VirtualService
@@ -64,7 +65,7 @@ test('YAML syntax errors and missing names are reported with a line, not thrown'
   const { configs, errors } = parseConfigs(text, { file: 'bad.yaml' });
   assert.deepEqual(configs.map((c) => c.metadata.name), ['ok']);
   assert.equal(errors.length, 2);
-  assert.match(formatValidationError(errors[0]), /^bad\.yaml:\d+: YAML syntax error \(document 1\)/);
+  assert.match(formatValidationError(errors[0]), /^bad\.yaml:\d+:\d+: YAML syntax error \(document 1\)/);
   assert.equal(errors[1].path, 'metadata.name');
   assert.match(errors[1].message, /required/);
 });
@@ -81,4 +82,31 @@ test('line() points at nested fields, falling back to the nearest existing paren
   assert.equal(e.line('spec.http[0].route[0].destination.host'), 9);
   assert.equal(e.line('spec.http[0].timeout'), 8);
   assert.equal(e.line('metadata.name'), 4);
+});
+
+// Issue 7, bug 7: the line and column where the parser stopped, not line 1 of the file.
+test('a YAML syntax error deep in a multi-document file is reported at its line and column', () => {
+  const text = `${VS('ok')}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: broken
+spec:
+  hosts: [reviews
+  http:
+  - route:
+    - destination: {host: reviews}
+`;
+  const firstLines = VS('ok').split('\n').length;
+  const { configs, errors } = parseConfigs(text, { file: 'vs.yaml' });
+  assert.deepEqual(configs.map((c) => c.metadata.name), ['ok']);
+  assert.ok(errors.length >= 1);
+  for (const e of errors) assert.equal(e.code, ERR.YAML_SYNTAX);
+  // `hosts: [reviews` is on line firstLines + 7; the parser stops at the next key, where the list should have closed.
+  assert.equal(`${errors[0]!.line}:${errors[0]!.column}`, `${firstLines + 8}:3`);
+  assert.match(formatValidationError(errors[0]!), new RegExp(`^vs\\.yaml:${errors[0]!.line}:${errors[0]!.column}: YAML syntax error \\(document 1\\)`));
+  const single = parseConfigs('a: b\nkind: x\n  foo: [\n', { file: 'g.yaml' }).errors;
+  assert.ok(single.every((e) => e.line !== undefined && e.column !== undefined && e.code === ERR.YAML_SYNTAX));
+  assert.deepEqual(single.map((e) => `${e.line}:${e.column}`)[0], '2:7');
 });
