@@ -5,7 +5,8 @@
 import { schemaProblems } from '../schema.ts';
 import type { Config, Kind, ValidationError } from '../types.ts';
 import { isIstioKind } from '../kinds.ts';
-import { Problems, checkLabels, child, isDns1035Label, isDns1123Label, isDns1123Subdomain, isObj, type Obj } from './common.ts';
+import { ERR } from '../errors.ts';
+import { Problems, checkLabels, child, type Problem, isDns1035Label, isDns1123Label, isDns1123Subdomain, isObj, type Obj } from './common.ts';
 import { validateDestinationRule } from './destinationrule.ts';
 import { validateGateway } from './gateway.ts';
 import { validateDeployment, validateService } from './kube.ts';
@@ -13,6 +14,7 @@ import { validateAuthorizationPolicy, validatePeerAuthentication, validateReques
 import { validateServiceEntry, validateWorkloadEntry, validateWorkloadGroup } from './serviceentry.ts';
 import { validateSidecar } from './sidecar.ts';
 import { validateTelemetry } from './telemetry.ts';
+import { checkUnknownFields } from './unknown_fields.ts';
 import { validateVirtualService } from './virtualservice.ts';
 
 type SemanticRule = (spec: Obj, p: Problems) => void;
@@ -46,6 +48,7 @@ export function validateConfig(config: Config, opts: ValidateOptions = {}): Vali
   if (!isObj(config.spec)) {
     if (schema.length === 0) p.err('spec', 'spec must be an object');
   } else {
+    checkUnknownFields(config.kind, config.spec, p);
     try {
       RULES[config.kind]?.(config.spec, p);
     } catch (e) {
@@ -57,8 +60,10 @@ export function validateConfig(config: Config, opts: ValidateOptions = {}): Vali
   // The schema's generic "is required" / "more than one of a oneOf" is redundant where a rule
   // said it precisely.
   const semanticPaths = new Set(p.list.map((x) => x.path));
-  const merged: Array<{ path: string; message: string; severity?: 'warning' }> = [
-    ...schema.filter((s) => !((s.message.startsWith('sets more than one') || s.message === 'is required') && semanticPaths.has(s.path))),
+  const merged: Problem[] = [
+    ...schema
+      .filter((s) => !((s.message.startsWith('sets more than one') || s.message === 'is required') && semanticPaths.has(s.path)))
+      .map((s) => ({ ...s, code: ERR.INVALID_RESOURCE })),
     ...p.list,
   ];
   const seen = new Set<string>();
@@ -75,7 +80,7 @@ export function validateConfig(config: Config, opts: ValidateOptions = {}): Vali
       path: m.path,
       message: m.message,
       ...(opts.line ? { line: opts.line(m.path) } : {}),
-      ...(m.severity ? { severity: m.severity } : {}),
+      ...(m.severity ? { severity: m.severity } : { code: m.code ?? ERR.INVALID_RESOURCE }),
     });
   }
   return out;
