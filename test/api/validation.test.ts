@@ -31,7 +31,7 @@ test('weights summing to 90 are reported on the route list (relative weights: a 
 
 test('all-zero weights and negative weights are errors', () => {
   expectError(errorsOf(doc('VirtualService', ROUTE(`  - destination: {host: a}\n    weight: 0\n  - destination: {host: b}\n    weight: 0`))), 'spec.http[0].route', /total destination weight = 0/);
-  expectError(errorsOf(doc('VirtualService', ROUTE(`  - destination: {host: a}\n    weight: -10\n  - destination: {host: b}\n    weight: 110`))), 'spec.http[0].route[0].weight', /must not be negative/);
+  expectError(errorsOf(doc('VirtualService', ROUTE(`  - destination: {host: a}\n    weight: -10\n  - destination: {host: b}\n    weight: 110`))), 'spec.http[0].route[0].weight', /weight -10 < 0/);
 });
 
 test('route and redirect together are rejected on the http route', () => {

@@ -7,6 +7,8 @@ import {
   checkRegex, checkStringMatch, child, hostProblem, isDns1123Label, isDns1123Subdomain, isIPOrCidr, isSet, num, obj, str,
   type Obj,
 } from './common.ts';
+import { ERR } from '../errors.ts';
+import { destinationWeights } from '../weights.ts';
 
 /** Envoy's x-envoy-retry-on and x-envoy-retry-grpc-on policies, which Istio's retryOn accepts. */
 const RETRY_ON = new Set([
@@ -162,23 +164,23 @@ export function validateDestination(d: Obj | undefined, path: string, p: Problem
 }
 
 /**
- * Weights are relative proportions in Istio (a destination gets weight/sum). Negative weights
- * and an all-zero split are errors; a sum other than 100 is legal but usually a mistake.
+ * Istio's weight rule, through the one function the pilot also routes with (src/api/weights.ts):
+ * several destinations whose weights total 0 (absent counts as 0) or a negative weight are
+ * errors. A sum other than 100 is legal (weights are relative) but usually a mistake.
  */
 function checkWeights(routes: unknown[], path: string, p: Problems): void {
-  let sum = 0;
-  let anyWeight = false;
-  routes.forEach((r, i) => {
-    const w = num(obj(r)?.weight);
-    if (w === undefined) return;
-    anyWeight = true;
-    if (w < 0) p.err(child(child(path, i), 'weight'), `weight must not be negative, got ${w}`);
-    sum += w;
+  const dests = routes.map((r) => {
+    const w = obj(r)?.weight;
+    return { weight: typeof w === 'number' ? w : undefined };
   });
-  if (routes.length > 1) {
-    if (sum === 0 && anyWeight) p.err(path, 'total destination weight = 0: at least one destination must have a positive weight');
-    else if (anyWeight && sum !== 100) p.warn(path, `destination weights sum to ${sum}, not 100 (Istio treats them as relative proportions: each destination gets weight/${sum})`);
+  if (dests.length === 0) return;
+  const r = destinationWeights(dests);
+  if (!r.valid) {
+    for (const e of r.errors) p.err(e.index === undefined ? path : child(child(path, e.index), 'weight'), e.message, ERR.INVALID_WEIGHTS);
+    return;
   }
+  const sum = dests.reduce((a, d) => a + (d.weight ?? 0), 0);
+  if (dests.length > 1 && sum !== 100) p.warn(path, `destination weights sum to ${sum}, not 100 (Istio treats them as relative proportions: each destination gets weight/${sum})`);
 }
 
 function validateRetries(r: Obj | undefined, path: string, p: Problems): void {
