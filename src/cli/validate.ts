@@ -1,11 +1,13 @@
 /**
  * `tsmesh validate -f <file|dir> [-f ...]`: reads Istio / Kubernetes YAML, prints every problem
- * on its own line (file:line: Kind ns/name: field.path: reason) and a summary. Exit code 1 if
- * any error, 0 otherwise (warnings do not fail).
+ * on its own line (file:line: Kind ns/name: field.path: reason [CODE]) and a summary. Exit code
+ * 1 if any error, 0 otherwise (warnings do not fail). Like `istioctl validate`, each resource is
+ * checked on its own: whether a subset or gateway it names exists elsewhere is analysis, not
+ * validation (the README's VirtualService is valid even though its DestinationRule is in
+ * another file).
  */
 import { loadPaths } from '../api/load.ts';
 import { formatValidationError, isError } from '../api/types.ts';
-import { crossValidate } from '../api/validation/cross.ts';
 
 const HELP = `Usage: tsmesh validate -f <file|dir> [-f <file|dir> ...] [-n <namespace>]
 
@@ -14,8 +16,10 @@ WorkloadEntry, WorkloadGroup, Sidecar, PeerAuthentication, AuthorizationPolicy,
 RequestAuthentication, Telemetry) and the Kubernetes Service, Deployment, ServiceAccount and
 Namespace objects tsmesh reads. Directories are read recursively (*.yaml, *.yml, *.json).
 
-Each resource is checked against Istio's schema and semantic rules; then the set is checked as
-a whole (VirtualService subsets and gateways must exist). Exit code 1 if any error.
+Each resource is checked on its own, as istioctl validate does: YAML syntax (file:line:col),
+Istio's schema including unknown fields at any depth, and Istio's semantic rules. Whether the
+subsets and gateways a VirtualService names exist is not checked here (that is analysis;
+apply prints it as a warning). Exit code 1 if any error.
 
 Flags:
   -f, --filename <path>    file or directory to validate (repeatable)
@@ -61,8 +65,7 @@ export async function validateCommand(argv: string[], out: Output = console): Pr
   }
 
   const result = loadPaths(files, { namespace });
-  // Cross-check every resource read, invalid ones included, so one run shows every problem.
-  const problems = [...result.errors, ...crossValidate(result.parsed)];
+  const problems = result.errors;
   for (const p of problems) out.log(formatValidationError(p));
   const errors = problems.filter(isError).length;
   const warnings = problems.length - errors;

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { loadText } from '../api/load.ts';
-import { validateAll } from '../api/validation/cross.ts';
+import { crossValidate } from '../api/validation/cross.ts';
 import { configKey, formatValidationError, isError, type Config } from '../api/types.ts';
 import type { FileConfigStore } from '../api/file-store.ts';
 
@@ -47,8 +47,9 @@ export class ConfigApi {
     // Cross-resource findings (a subset no DestinationRule defines, ...) do not block the apply:
     // Istio accepts such config and its analyzer reports it, and blocking would make the order
     // of applies matter. They come back as warnings.
-    const cross = validateAll(merged).filter((e) => isError(e) && parsed.configs.some((c) => c.kind === e.kind && c.metadata.name === e.name && c.metadata.namespace === e.namespace));
-    const warnings = cross.map((e) => formatValidationError({ ...e, file }));
+    const cross = crossValidate(merged).filter((e) => parsed.configs.some((c) => c.kind === e.kind && c.metadata.name === e.name && c.metadata.namespace === e.namespace));
+    // The client prints each with its own "warning: " prefix.
+    const warnings = cross.map((e) => formatValidationError({ ...e, file }).replace(/^warning: /, ''));
     const conflicts: string[] = [];
     const writes: Array<[string, Config]> = [];
     for (const c of parsed.configs) {

@@ -34,8 +34,8 @@ test('Bookinfo VirtualServices reference only subsets that destination-rule-all.
   const rules = loadPaths([join(S, 'bookinfo/networking/destination-rule-all.yaml')]).configs;
   for (const file of bookinfoNet.filter((f) => f.includes('virtual-service') || f.includes('gateway'))) {
     const vs = loadPaths([file]).configs;
-    const errs = crossValidate([...rules, ...vs]).filter(isError);
-    assert.deepEqual(errs.map(formatValidationError), [], file);
+    const found = crossValidate([...rules, ...vs]);
+    assert.deepEqual(found.map(formatValidationError), [], file);
   }
 });
 
@@ -51,11 +51,11 @@ test('Bookinfo with gateway, all DRs and all-v1 routes validates as one set with
   assert.deepEqual(validateAll(set.configs).map(formatValidationError), []);
 });
 
-test('without its DestinationRules, virtual-service-all-v1.yaml has missing subsets (the cross check is live)', () => {
+test('without its DestinationRules, virtual-service-all-v1.yaml has missing subsets (the cross check is live, as warnings)', () => {
   const vs = loadPaths([join(S, 'bookinfo/networking/virtual-service-all-v1.yaml')]).configs;
-  const errs = crossValidate(vs).filter(isError);
-  assert.equal(errs.length, 4);
-  assert.ok(errs.every((e) => /Referenced host\+subset in destinationrule not found: "\w+\+v1"/.test(e.message)));
+  const found = crossValidate(vs);
+  assert.equal(found.length, 4);
+  assert.ok(found.every((e) => !isError(e) && /Referenced host\+subset in destinationrule not found: "\w+\+v1"/.test(e.message)));
 });
 
 test('Kubernetes Gateway API samples are reported as unsupported kinds, naming the kind', () => {

@@ -1,7 +1,9 @@
 /**
  * Checks that need more than one resource (what Istio's analyzers report): VirtualService
  * destinations naming subsets that no DestinationRule defines, gateways that do not exist,
- * and the same resource defined twice.
+ * and the same resource defined twice. Every finding is a warning: Istio accepts such config
+ * (the missing piece may be applied next) and only its analyzer reports it, so these never
+ * reject a resource or fail `tsmesh validate`; `apply` and the stores print them.
  */
 import { configKey, type Config, type ValidationError } from '../types.ts';
 import { arr, child, obj, str, type Obj } from './common.ts';
@@ -25,15 +27,15 @@ export function validateAll(configs: readonly Config[], opts: CrossOptions = {})
 export function crossValidate(configs: readonly Config[], opts: CrossOptions = {}): ValidationError[] {
   const suffix = opts.domainSuffix ?? 'cluster.local';
   const out: ValidationError[] = [];
-  const report = (c: Config, path: string, message: string, severity?: 'warning') =>
-    out.push({ file: c.origin?.file, kind: c.kind, namespace: c.metadata.namespace, name: c.metadata.name, path, message, ...(severity ? { severity } : {}) });
+  const report = (c: Config, path: string, message: string) =>
+    out.push({ file: c.origin?.file, kind: c.kind, namespace: c.metadata.namespace, name: c.metadata.name, path, message, severity: 'warning' });
 
   // Duplicates: the same kind/namespace/name read twice (two files, or twice in one file).
   const first = new Map<string, Config>();
   for (const c of configs) {
     const k = configKey(c);
     const prev = first.get(k);
-    if (prev) report(c, '', `duplicate ${c.kind} ${c.metadata.namespace ? c.metadata.namespace + '/' : ''}${c.metadata.name}: also defined in ${where(prev)}`, 'warning');
+    if (prev) report(c, '', `duplicate ${c.kind} ${c.metadata.namespace ? c.metadata.namespace + '/' : ''}${c.metadata.name}: also defined in ${where(prev)}`);
     else first.set(k, c);
   }
 
