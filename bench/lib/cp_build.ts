@@ -14,6 +14,8 @@ import { buildPushContext } from '../../src/pilot/push_context.ts';
 import { generate } from '../../src/pilot/generator.ts';
 import { parseProxy } from '../../src/pilot/proxy.ts';
 import { ResourceCache } from '../../src/xds/server/index.ts';
+import { proxyShapeKey } from '../../src/pilot/shape_key.ts';
+import type { Proxy, PushContext } from '../../src/pilot/types.ts';
 import { PUSH_ORDER, TYPE } from '../../src/xds/types.ts';
 import { sidecarNodeId } from './mesh_config.ts';
 
@@ -63,7 +65,7 @@ function step<T>(fn: () => T): { value: T; step: Step } {
   return { value, step: { ms, heapMB: mb(after.heap - before.heap), rssMB: mb(after.rss - before.rss) } };
 }
 
-function perType(cache: ResourceCache, nodeId: string): Record<string, TypeFigures> {
+function perType(cache: ResourceCache<PushContext, Proxy>, nodeId: string): Record<string, TypeFigures> {
   const proxy = parseProxy({ id: nodeId });
   const out: Record<string, TypeFigures> = {};
   for (const t of PUSH_ORDER.filter((t) => t !== TYPE.SECRET)) {
@@ -90,7 +92,7 @@ export function buildFigures(dir: string, namespace: string, namespace2: string)
     return r;
   });
   const push = step(() => buildPushContext({ mesh, configs: store.value.all(), registry: registry.value }));
-  const cache = new ResourceCache(push.value, generate);
+  const cache = new ResourceCache(push.value, generate, proxyShapeKey);
   const proxy1 = perType(cache, sidecarNodeId(0, namespace));
   // Another namespace: a new shape (nothing cached), with a warm JIT.
   const proxy2 = perType(cache, sidecarNodeId(1, namespace2));

@@ -12,7 +12,8 @@ import type { RegistrationHandle } from '../registry/index.ts';
 import { buildPushContext } from '../pilot/push_context.ts';
 import { generate } from '../pilot/generator.ts';
 import { parseProxy } from '../pilot/proxy.ts';
-import type { Proxy } from '../pilot/types.ts';
+import { proxyShapeKey } from '../pilot/shape_key.ts';
+import type { Proxy, PushContext } from '../pilot/types.ts';
 import { DiscoveryServer } from '../xds/server/index.ts';
 import { debugHandler } from '../xds/debug.ts';
 import { ConfigApi } from './config_api.ts';
@@ -38,7 +39,7 @@ export class ControlPlane {
   readonly mesh: MeshConfig;
   readonly store: FileConfigStore;
   readonly registry: Registry;
-  readonly discovery: DiscoveryServer;
+  readonly discovery: DiscoveryServer<PushContext, Proxy>;
   private http?: Server;
   private readonly registrations = new Map<string, RegistrationHandle>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -60,6 +61,7 @@ export class ControlPlane {
     this.discovery = new DiscoveryServer({
       generator: generate,
       parseProxy,
+      shapeKey: proxyShapeKey,
       buildPushContext: () =>
         buildPushContext({
           mesh: this.mesh,

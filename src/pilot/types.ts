@@ -4,7 +4,7 @@
  */
 import type { Config, MeshConfig } from '../api/types.ts';
 import type { Endpoint, Service, Workload } from '../registry/model.ts';
-import type { NamedResource, TypeUrl } from '../xds/types.ts';
+import type { Generator as XdsGenerator } from '../xds/types.ts';
 
 /** How traffic reaches a sidecar (Istio's INTERCEPTION_MODE node metadata). */
 export type InterceptionMode = 'REDIRECT' | 'TPROXY' | 'NONE';
@@ -79,5 +79,5 @@ export interface PushIndex {
   sidecarsByNamespace: Map<string, Config[]>;
 }
 
-/** Builds one type's resources for one proxy. `names` narrows to those names when given. */
-export type Generator = (push: PushContext, proxy: Proxy, typeUrl: TypeUrl, names?: string[]) => NamedResource[];
+/** Builds one type's resources for one proxy (the xDS server's Generator over pilot's snapshot). */
+export type Generator = XdsGenerator<PushContext, Proxy>;

@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DiscoveryServer } from './server/discovery_server.ts';
+import type { XdsProxy, XdsSnapshot } from './types.ts';
 
 export interface DebugOptions {
   /** Current config (for /debug/configz). */
@@ -20,7 +21,7 @@ export interface DebugOptions {
 /** A request handler that answers the debug paths and returns false for any other path. */
 export type DebugHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
-export function debugHandler(server: DiscoveryServer, opts: DebugOptions = {}): DebugHandler {
+export function debugHandler<C extends XdsSnapshot, P extends XdsProxy>(server: DiscoveryServer<C, P>, opts: DebugOptions = {}): DebugHandler {
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://debug');
     switch (url.pathname) {

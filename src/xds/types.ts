@@ -34,3 +34,22 @@ export interface NodeJson {
   locality?: { region?: string; zone?: string; sub_zone?: string };
   user_agent_name?: string;
 }
+
+/**
+ * What the ADS machinery needs of a connected client: an id. The generator's own model (pilot's
+ * Proxy) extends it; the server carries it without reading anything else.
+ */
+export interface XdsProxy {
+  readonly id: string;
+}
+
+/** What the ADS machinery needs of a snapshot (pilot's PushContext): the version it stands for. */
+export interface XdsSnapshot {
+  readonly version: string;
+}
+
+/**
+ * Builds one type's resources for one client from one snapshot; `names` narrows to those names
+ * when given. Generic so that src/xds knows nothing of what a snapshot or a proxy holds.
+ */
+export type Generator<C extends XdsSnapshot = XdsSnapshot, P extends XdsProxy = XdsProxy> = (push: C, proxy: P, typeUrl: TypeUrl, names?: string[]) => NamedResource[];

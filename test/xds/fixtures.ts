@@ -11,6 +11,7 @@ import { DiscoveryServer } from '../../src/xds/server/discovery_server.ts';
 import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
 import { TYPE, type EnvoyJson, type NamedResource, type NodeJson } from '../../src/xds/types.ts';
 import { parseProxy } from '../../src/pilot/proxy.ts';
+import { proxyShapeKey } from '../../src/pilot/shape_key.ts';
 import type { Generator, PushContext } from '../../src/pilot/types.ts';
 
 export const A = 'outbound|80||a.default.svc.cluster.local';
@@ -107,6 +108,7 @@ export async function startServer(world: World, opts: { afterMs?: number; maxMs?
   const server = new DiscoveryServer({
     generator: testGenerator,
     parseProxy,
+    shapeKey: proxyShapeKey,
     buildPushContext: () => {
       builds++;
       return { version: String(builds), mesh: {} as PushContext['mesh'], configs: [], services: [], endpoints: new Map(), workloads: [], world: snapshot(world) } as TestPush;

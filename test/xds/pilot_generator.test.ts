@@ -14,6 +14,7 @@ import { parseProxy } from '../../src/pilot/proxy.ts';
 import { buildPushContext } from '../../src/pilot/push_context.ts';
 import { BOOKINFO, BOOKINFO_NETWORKING, MESH, bookinfoWorkloads, loadYaml, realRegistry, sidecarNode } from '../pilot/fixtures.ts';
 import { until } from './fixtures.ts';
+import { proxyShapeKey } from '../../src/pilot/shape_key.ts';
 
 const REVIEWS = 'outbound|9080||reviews.default.svc.cluster.local';
 
@@ -49,7 +50,7 @@ function client(address: string, node: ReturnType<typeof sidecarNode>, mode: 'so
 for (const mode of ['sotw', 'delta'] as const) {
   test(`pilot generator, ${mode}: Bookinfo config reaches a sidecar; a VirtualService and an endpoint change push what changed`, async () => {
     const { state, build } = bookinfo();
-    const server = new DiscoveryServer({ generator: generate, parseProxy, buildPushContext: build, debounce: { afterMs: 5, maxMs: 500 }, log: SILENT_LOGGER });
+    const server = new DiscoveryServer({ generator: generate, parseProxy, shapeKey: proxyShapeKey, buildPushContext: build, debounce: { afterMs: 5, maxMs: 500 }, log: SILENT_LOGGER });
     const port = await server.listen();
     const productpage = state.workloads.find((w) => w.name.startsWith('productpage'))!;
     const { c, edsUpdates } = client(`127.0.0.1:${port}`, sidecarNode(productpage), mode);

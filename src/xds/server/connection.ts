@@ -3,10 +3,10 @@
  * type what it subscribed to, what it was last sent, what it last ACKed, and its last NACK.
  * The debug endpoints read it; the SotW and delta handlers and the pusher write it.
  */
-import type { Proxy } from '../../pilot/types.ts';
 import type { NodeJson } from '../types.ts';
 import type { Entry } from './resources.ts';
 import type { SendThrottle } from './throttle.ts';
+import type { XdsProxy } from '../types.ts';
 
 /** A NACK as received, kept for /debug/syncz until the next ACK of that type. */
 export interface NackRecord {
@@ -125,7 +125,7 @@ export interface ConnectionStatus {
 }
 
 /** One ADS stream from one proxy. */
-export class Connection {
+export class Connection<P extends XdsProxy = XdsProxy> {
   readonly watches = new Map<string, WatchState>();
   readonly connectedAt = new Date();
 
@@ -143,7 +143,7 @@ export class Connection {
 
   constructor(
     readonly id: string,
-    readonly proxy: Proxy,
+    readonly proxy: P,
     readonly node: NodeJson,
     readonly mode: 'sotw' | 'delta',
     readonly peer: string,

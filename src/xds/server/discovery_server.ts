@@ -13,7 +13,6 @@ import { randomBytes } from 'node:crypto';
 import { unpackAny } from '../codec.ts';
 import { ADS_SERVICE, type AdsServiceHandlers } from '../grpc.ts';
 import { PUSH_ORDER, TYPE, type EnvoyJson, type NodeJson } from '../types.ts';
-import type { PushContext } from '../../pilot/types.ts';
 import { Connection, type ConnectionStatus, type SendControl, type WatchState, type WriteFn } from './connection.ts';
 import { CONSOLE_LOGGER, type Logger, type ServerCore } from './core.ts';
 import { Debouncer } from './debounce.ts';
@@ -23,6 +22,7 @@ import { respond } from './respond.ts';
 import { serveSotw } from './sotw.ts';
 import { SendThrottle } from './throttle.ts';
 import type { DiscoveryServerOptions, MergedPush, PushRequest } from './types.ts';
+import type { XdsProxy, XdsSnapshot } from '../types.ts';
 
 /** Istio cluster names end with the service hostname after the last "|". */
 function istioEndpointNames(services: ReadonlySet<string>, names: readonly string[]): string[] {
@@ -47,14 +47,14 @@ export interface PushStats {
   generations: number;
 }
 
-export class DiscoveryServer implements ServerCore {
+export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsProxy = XdsProxy> implements ServerCore {
   readonly log: Logger;
-  readonly #opts: DiscoveryServerOptions;
-  readonly #conns = new Map<string, Connection>();
+  readonly #opts: DiscoveryServerOptions<C, P>;
+  readonly #conns = new Map<string, Connection<P>>();
   readonly #calls = new Set<grpc.ServerDuplexStream<any, any>>();
   readonly #debouncer: Debouncer<MergedPush>;
   readonly #noncePrefix = randomBytes(3).toString('hex');
-  #cache: ResourceCache | undefined;
+  #cache: ResourceCache<C, P> | undefined;
   #ready: Promise<void> | undefined;
   #grpc: grpc.Server | undefined;
   #nonce = 0;
@@ -63,7 +63,7 @@ export class DiscoveryServer implements ServerCore {
   #stats: PushStats = { pushes: 0, requests: 0, pushResponses: 0, generations: 0 };
   readonly #send: SendControl;
 
-  constructor(opts: DiscoveryServerOptions) {
+  constructor(opts: DiscoveryServerOptions<C, P>) {
     this.#opts = opts;
     this.log = opts.log ?? CONSOLE_LOGGER;
     const limit = opts.pushThrottle ?? (Number(process.env.PILOT_PUSH_THROTTLE) || 100);
@@ -101,7 +101,7 @@ export class DiscoveryServer implements ServerCore {
   }
 
   /** The PushContext requests are currently served from. */
-  get pushContext(): PushContext | undefined {
+  get pushContext(): C | undefined {
     return this.#cache?.push;
   }
 
@@ -128,7 +128,7 @@ export class DiscoveryServer implements ServerCore {
   }
 
   /** Live connections of a proxy id (usually one). */
-  connectionsOf(proxyId: string): Connection[] {
+  connectionsOf(proxyId: string): Connection<P>[] {
     return [...this.#conns.values()].filter((c) => c.proxy.id === proxyId);
   }
 
@@ -171,7 +171,7 @@ export class DiscoveryServer implements ServerCore {
 
   // ---------- ServerCore ----------
 
-  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection {
+  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection<P> {
     if (!node) throw new Error('the first request of a stream must carry the node');
     const proxy = this.#opts.parseProxy(node);
     const conn = new Connection(`${proxy.id}-${++this.#connSeq}`, proxy, node, mode, peer, write, this.#send);
@@ -181,14 +181,14 @@ export class DiscoveryServer implements ServerCore {
     return conn;
   }
 
-  closeConnection(conn: Connection): void {
+  closeConnection(conn: Connection<P>): void {
     conn.close();
     if (!this.#conns.delete(conn.id)) return;
     this.log.info(`ads: connection ${conn.id} closed`);
     this.#hook('onDisconnect', conn);
   }
 
-  generate(conn: Connection, typeUrl: string, w: WatchState, names?: readonly string[]): Generated | undefined {
+  generate(conn: Connection<P>, typeUrl: string, w: WatchState, names?: readonly string[]): Generated | undefined {
     const gen = this.#cache!.get(conn.proxy, typeUrl, names ?? w.generationNames());
     if (gen instanceof Error) {
       // Keep the proxy on what it has: a generator bug must not reach it as a removal.
@@ -211,13 +211,13 @@ export class DiscoveryServer implements ServerCore {
 
   // ---------- pushes ----------
 
-  #install(push: PushContext): void {
+  #install(push: C): void {
     if (this.#cache) this.#stats.generations += this.#cache.generations;
     this.#cache = new ResourceCache(push, this.#opts.generator, this.#opts.shapeKey);
   }
 
   async #push(batch: MergedPush, merged: number): Promise<void> {
-    let push: PushContext;
+    let push: C;
     try {
       push = await this.#opts.buildPushContext();
     } catch (e) {
@@ -248,7 +248,7 @@ export class DiscoveryServer implements ServerCore {
     this.log.info(`ads: push of ${merged} change(s) (${batch.full ? 'full' : 'eds'}): ${sent} response(s) to ${this.#conns.size} connection(s); ${batch.reasons.slice(0, 3).join('; ')}`);
   }
 
-  #pushConnection(conn: Connection, batch: MergedPush): number {
+  #pushConnection(conn: Connection<P>, batch: MergedPush): number {
     const types = batch.full ? orderTypes([...conn.watches.keys()]) : conn.watches.has(TYPE.ENDPOINT) ? [TYPE.ENDPOINT] : [];
     let sent = 0;
     for (const t of types) {
@@ -267,7 +267,7 @@ export class DiscoveryServer implements ServerCore {
     return sent;
   }
 
-  #hook(name: 'onConnect' | 'onDisconnect', conn: Connection): void {
+  #hook(name: 'onConnect' | 'onDisconnect', conn: Connection<P>): void {
     try {
       this.#opts[name]?.(conn);
     } catch (e) {

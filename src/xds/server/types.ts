@@ -1,7 +1,6 @@
 /** The DiscoveryServer's options and push requests. */
 import type { Timers } from '../client/backoff.ts';
-import type { Generator, Proxy, PushContext } from '../../pilot/types.ts';
-import type { NodeJson } from '../types.ts';
+import type { Generator, NodeJson, XdsProxy, XdsSnapshot } from '../types.ts';
 import type { Connection } from './connection.ts';
 import type { Logger } from './core.ts';
 import type { ShapeKey } from './resources.ts';
@@ -29,18 +28,18 @@ export interface MergedPush {
   reasons: string[];
 }
 
-export interface DiscoveryServerOptions {
+export interface DiscoveryServerOptions<C extends XdsSnapshot = XdsSnapshot, P extends XdsProxy = XdsProxy> {
   /** What to send: pilot's `generate` in production, a small fake in tests. */
-  generator: Generator;
+  generator: Generator<C, P>;
   /** Node -> Proxy (pilot's parseProxy). Throwing rejects the stream with its message. */
-  parseProxy: (node: NodeJson) => Proxy;
+  parseProxy: (node: NodeJson) => P;
   /** Builds a PushContext from the current config and registry; called per debounced push. */
-  buildPushContext: () => PushContext | Promise<PushContext>;
+  buildPushContext: () => C | Promise<C>;
   debounce?: { afterMs?: number; maxMs?: number };
   /** Timers for debouncing (tests pass fake or fast ones). */
   timers?: Timers;
   /** Which proxies share generated output; see resources.ts. */
-  shapeKey?: ShapeKey;
+  shapeKey?: ShapeKey<C, P>;
   /**
    * Which of a proxy's EDS names belong to the changed services. Default: Istio cluster names
    * (`outbound|9080|v1|reviews.default.svc.cluster.local`) end with the service hostname.
@@ -57,7 +56,7 @@ export interface DiscoveryServerOptions {
   /** Pushes yield to the event loop after this much synchronous work (default 10 ms). */
   pushYieldMs?: number;
   /** Auto-registration and stats hook; called once the first request's node is parsed. */
-  onConnect?: (conn: Connection) => void;
-  onDisconnect?: (conn: Connection) => void;
+  onConnect?: (conn: Connection<P>) => void;
+  onDisconnect?: (conn: Connection<P>) => void;
   log?: Logger;
 }
