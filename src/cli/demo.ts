@@ -3,11 +3,13 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { all, one, parseFlags, parsePort } from '../demo/flags.ts';
+import { all, one, parseFlags, parsePort } from './flags.ts';
 import { startDemo } from '../demo/run.ts';
 import { DEFAULT_STATE_DIR } from '../demo/state.ts';
 
 const HELP = `Usage: tsmesh demo [--port 8080] [--config <file|dir>]... [--mesh <file>] [--state-dir <dir>]
+                   [--xds-port 15010] [--http-port 15014] [--gateway-admin-port 15000]
+                   [--pod-net 127.0.1.] [--app-net 127.0.2.]
 
 Runs Bookinfo in the mesh on loopback, with no root and no containers: the control plane,
 one app process and one sidecar proxy per Deployment pod (pod IP 127.0.1.N, app IP 127.0.2.N),
@@ -26,13 +28,33 @@ Flags:
                      outboundTrafficPolicy: { mode: REGISTRY_ONLY }
   --state-dir <dir>  where the config copy (one file per resource), bootstrap files, logs and
                      demo.json go (default ${DEFAULT_STATE_DIR}; recreated on every start)
+  --xds-port <n>, --http-port <n>, --gateway-admin-port <n>
+                     the control plane's xDS and HTTP ports and the ingress gateway's admin port
+                     (default 15010, 15014, 15000, or free ports if those are taken)
+  --pod-net <a.b.c.>, --app-net <a.b.c.>
+                     the loopback /24s pods get their addresses from (default 127.0.1. and
+                     127.0.2.): a second demo beside the first needs its own, and --state-dir
   --help             this text
+
+Ctrl-C, SIGTERM or SIGHUP stop everything, as does the end of the process that started the
+demo (npx's npm, or a signal npm forwards to its shell).
 
 The control plane listens on 127.0.0.1:15010 (xDS) and :15014 (HTTP), or free ports if those
 are taken. Then change the running mesh with \`npx tsmesh apply -f <file>\` / \`npx tsmesh delete -f <file>\`.`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
-  const parsed = parseFlags(argv, [{ name: 'port' }, { name: 'config', alias: 'c', repeat: true }, { name: 'state-dir' }, { name: 'mesh' }, { name: 'help', alias: 'h', boolean: true }]);
+  const parsed = parseFlags(argv, [
+    { name: 'port' },
+    { name: 'config', alias: 'c', repeat: true },
+    { name: 'state-dir' },
+    { name: 'mesh' },
+    { name: 'xds-port' },
+    { name: 'http-port' },
+    { name: 'gateway-admin-port' },
+    { name: 'pod-net' },
+    { name: 'app-net' },
+    { name: 'help', alias: 'h', boolean: true },
+  ]);
   if (!parsed.ok) {
     console.error(`tsmesh demo: ${parsed.error}\n\n${HELP}`);
     return 2;
@@ -46,15 +68,27 @@ export async function demoCommand(argv: string[]): Promise<number> {
     console.error(`tsmesh demo: unexpected argument ${rest[0]}\n\n${HELP}`);
     return 2;
   }
-  let port: number | undefined;
-  const portFlag = one(flags, 'port');
-  if (portFlag !== undefined) {
-    const p = parsePort(portFlag, '--port');
+  const ports: Record<string, number> = {};
+  for (const flag of ['port', 'xds-port', 'http-port', 'gateway-admin-port']) {
+    const value = one(flags, flag);
+    if (value === undefined) continue;
+    const p = parsePort(value, `--${flag}`);
     if (typeof p === 'string') {
       console.error(`tsmesh demo: ${p}`);
       return 2;
     }
-    port = p;
+    ports[flag] = p;
+  }
+  const nets: Record<string, string> = {};
+  for (const flag of ['pod-net', 'app-net']) {
+    const value = one(flags, flag);
+    if (value === undefined) continue;
+    // Three octets of 127.0.0.0/8 and a dot: pods get value + 1, value + 2, ...
+    if (!/^127\.(\d{1,3})\.(\d{1,3})\.$/.test(value) || value.split('.').slice(1, 3).some((o) => Number(o) > 255)) {
+      console.error(`tsmesh demo: --${flag} must be three octets of 127.0.0.0/8 and a dot, like 127.0.1., got ${JSON.stringify(value)}`);
+      return 2;
+    }
+    nets[flag] = value;
   }
   const meshFile = one(flags, 'mesh');
   if (meshFile !== undefined && !existsSync(meshFile)) {
@@ -62,9 +96,16 @@ export async function demoCommand(argv: string[]): Promise<number> {
     return 2;
   }
   const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+  // Whoever reads our output may be gone (a closed terminal, a dead npm): keep stopping cleanly.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const demo = startDemo({
     repoRoot,
-    port,
+    port: ports.port,
+    ...(ports['xds-port'] !== undefined ? { xdsPort: ports['xds-port'] } : {}),
+    ...(ports['http-port'] !== undefined ? { httpPort: ports['http-port'] } : {}),
+    ...(ports['gateway-admin-port'] !== undefined ? { gatewayAdminPort: ports['gateway-admin-port'] } : {}),
+    ...(nets['pod-net'] !== undefined ? { podNet: nets['pod-net'] } : {}),
+    ...(nets['app-net'] !== undefined ? { appNet: nets['app-net'] } : {}),
     configs: all(flags, 'config'),
     stateDir: one(flags, 'state-dir') ?? DEFAULT_STATE_DIR,
     ...(meshFile !== undefined ? { meshFile } : {}),

@@ -4,22 +4,26 @@
  * lines are written, so the output stays readable as a file.
  */
 import type { Writable } from 'node:stream';
+import { systemClock, type Clock, type Timer } from './clock.ts';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 export class Progress {
   private readonly pending = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private frame = 0;
   private statusShown = false;
 
-  constructor(private readonly out: Writable & { isTTY?: boolean }, private readonly tty = Boolean(out.isTTY)) {}
+  constructor(
+    private readonly out: Writable & { isTTY?: boolean },
+    private readonly tty = Boolean(out.isTTY),
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   begin(name: string): void {
-    this.pending.set(name, Date.now());
+    this.pending.set(name, this.clock.now());
     if (this.tty && !this.timer) {
-      this.timer = setInterval(() => this.drawStatus(), 100);
-      this.timer.unref();
+      this.timer = this.clock.every(100, () => this.drawStatus());
     }
     this.drawStatus();
   }
@@ -41,7 +45,7 @@ export class Progress {
 
   /** Stops redrawing; call before printing anything else. */
   done(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     this.clearStatus();
   }
@@ -49,10 +53,10 @@ export class Progress {
   private finish(name: string, text: string): void {
     const started = this.pending.get(name);
     this.pending.delete(name);
-    const secs = started === undefined ? '' : ` (${((Date.now() - started) / 1000).toFixed(1)}s)`;
+    const secs = started === undefined ? '' : ` (${((this.clock.now() - started) / 1000).toFixed(1)}s)`;
     this.line(this.tty ? `${text}${secs}` : text);
     if (this.pending.size === 0 && this.timer) {
-      clearInterval(this.timer);
+      this.timer.cancel();
       this.timer = undefined;
     }
   }
@@ -65,7 +69,7 @@ export class Progress {
     const names = [...this.pending.keys()];
     const list = names.length > 4 ? `${names.slice(0, 4).join(', ')} and ${names.length - 4} more` : names.join(', ');
     this.frame = (this.frame + 1) % FRAMES.length;
-    this.out.write(`${FRAMES[this.frame]} starting ${list} (${Math.floor((Date.now() - oldest) / 1000)}s)`);
+    this.out.write(`${FRAMES[this.frame]} starting ${list} (${Math.floor((this.clock.now() - oldest) / 1000)}s)`);
     this.statusShown = true;
   }
 

@@ -5,6 +5,7 @@
  */
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { systemClock, type Clock } from './clock.ts';
 
 /** One probe: `check` resolves true when ready and never rejects; `what` names it in messages. */
 export interface Probe {
@@ -48,21 +49,23 @@ export interface WaitOptions {
   intervalMs?: number;
   /** Checked before each try: a reason to give up now (the process exited), or undefined. */
   giveUp?: () => string | undefined;
+  clock?: Clock;
 }
 
 export type WaitResult = { ready: true; ms: number } | { ready: false; reason: string };
 
 /** Polls every probe until all are ready (in order), `giveUp` says why not, or time runs out. */
 export async function waitReady(probes: readonly Probe[], opts: WaitOptions): Promise<WaitResult> {
-  const start = Date.now();
+  const clock = opts.clock ?? systemClock;
+  const start = clock.now();
   const interval = opts.intervalMs ?? 100;
   let i = 0;
   for (;;) {
     const stop = opts.giveUp?.();
     if (stop) return { ready: false, reason: stop };
     while (i < probes.length && (await probes[i]!.check())) i++;
-    if (i === probes.length) return { ready: true, ms: Date.now() - start };
-    if (Date.now() - start >= opts.timeoutMs) return { ready: false, reason: `not ready after ${Math.round(opts.timeoutMs / 1000)}s (waiting for ${probes[i]!.what})` };
-    await new Promise((r) => setTimeout(r, interval));
+    if (i === probes.length) return { ready: true, ms: clock.now() - start };
+    if (clock.now() - start >= opts.timeoutMs) return { ready: false, reason: `not ready after ${Math.round(opts.timeoutMs / 1000)}s (waiting for ${probes[i]!.what})` };
+    await clock.sleep(interval);
   }
 }

@@ -11,6 +11,8 @@ import { displayPath, writeConfigDir } from './config_copy.ts';
 import { CONTROLPLANE_HOST, GATEWAY_HOST, INGRESS_LABELS, makePlan, type DemoPlan, type PlanOptions, type PodPlan } from './plan.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from './ports.ts';
 import { Progress } from './progress.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { watchAncestors } from './parent_watch.ts';
 import { httpProbe, tcpProbe, waitReady, type Probe } from './readiness.ts';
 import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoState } from './state.ts';
 import { Supervisor, lastWarning, type ManagedProcess } from './supervisor.ts';
@@ -46,8 +48,12 @@ export interface DemoOptions extends PlanOptions {
   out?: Writable & { isTTY?: boolean };
   launcher?: Launcher;
   timeouts?: Partial<DemoTimeouts>;
-  /** Install SIGINT/SIGTERM/SIGHUP handlers (the CLI does; tests call stop()). */
+  /**
+   * Stop everything on SIGINT/SIGTERM/SIGHUP, and when the process that started the demo goes
+   * away or is signalled (src/demo/parent_watch.ts). The CLI does; tests call stop().
+   */
   handleSignals?: boolean;
+  clock?: Clock;
 }
 
 export interface DemoHandle {
@@ -67,7 +73,8 @@ export function startDemo(o: DemoOptions): DemoHandle {
 }
 
 class Demo {
-  private readonly sup = new Supervisor();
+  private readonly clock: Clock;
+  private readonly sup: Supervisor;
   private readonly out: Writable & { isTTY?: boolean };
   private readonly stateDir: string;
   private readonly t: DemoTimeouts;
@@ -79,6 +86,8 @@ class Demo {
   private readonly cleanups: Array<() => void> = [];
 
   constructor(private readonly o: DemoOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.sup = new Supervisor({ clock: this.clock });
     this.out = o.out ?? process.stdout;
     this.stateDir = resolve(o.stateDir ?? DEFAULT_STATE_DIR);
     this.t = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
@@ -140,7 +149,14 @@ class Demo {
     const onExit = () => this.sup.killAll();
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
     process.on('exit', onExit);
+    // npm (npx) forwards no signal to us: notice it or its shell going away or being signalled.
+    const unwatch = watchAncestors((why) => {
+      if (this.isStopping) return;
+      this.print(`${why}: stopping`);
+      void this.finish(0);
+    }, { clock: this.clock });
     this.cleanups.push(() => {
+      unwatch();
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);
       process.off('exit', onExit);
     });
@@ -176,7 +192,7 @@ class Demo {
     const files = writeConfigDir(configDir, plan.configs);
     this.print(`config: ${files.length} resources copied to ${displayPath(configDir)}`);
 
-    const progress = new Progress(this.out);
+    const progress = new Progress(this.out, Boolean(this.out.isTTY), this.clock);
     try {
       const cp = await this.startControlPlane(plan, configDir, progress);
       if (!cp) return undefined;
@@ -240,6 +256,7 @@ class Demo {
   /** Waits for the probes while `procs` run; reports the result on `progress`. */
   private async ready(label: string, progress: Progress, procs: ManagedProcess[], probes: Probe[], timeoutMs: number, doneText: string): Promise<boolean> {
     const r = await waitReady(probes, {
+      clock: this.clock,
       timeoutMs,
       giveUp: () => {
         if (this.isStopping) return 'stopped';

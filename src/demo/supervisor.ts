@@ -1,11 +1,17 @@
 /**
  * Starts child processes, each in its own process group with its output in a log file, and
  * stops them all: SIGTERM to every group, wait, SIGKILL what is left. Groups (not pids) are
- * signalled so that anything a child forks goes too, and nothing outlives the demo.
+ * signalled so that anything a child forks goes too, and nothing outlives the demo. Node
+ * children also get exit_with_parent.mjs preloaded: they stop by themselves if the demo dies
+ * without stopping them (SIGKILL). Other programs are covered only by the demo's own stop.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { systemClock, type Clock } from './clock.ts';
+
+/** `--import` this into Node children: they exit when their parent (the demo) is gone. */
+export const EXIT_WITH_PARENT = new URL('./exit_with_parent.mjs', import.meta.url).href;
 
 export interface ProcessSpec {
   /** Short name shown to users ("reviews-v2", "reviews-v2 sidecar"). */
@@ -95,6 +101,11 @@ export interface StopOptions {
 
 export class Supervisor {
   private readonly procs: ManagedProcess[] = [];
+  private readonly clock: Clock;
+
+  constructor(o: { clock?: Clock } = {}) {
+    this.clock = o.clock ?? systemClock;
+  }
 
   start(spec: ProcessSpec): ManagedProcess {
     mkdirSync(dirname(spec.logFile), { recursive: true });
@@ -102,7 +113,8 @@ export class Supervisor {
     try {
       // detached: the child leads a new process group, so a terminal's Ctrl-C reaches only us
       // and we decide the order in which things stop.
-      const child = spawn(spec.command, spec.args, {
+      const args = spec.command === process.execPath ? ['--import', EXIT_WITH_PARENT, ...spec.args] : spec.args;
+      const child = spawn(spec.command, args, {
         cwd: spec.cwd,
         env: { ...process.env, ...spec.env },
         stdio: ['ignore', fd, fd],
@@ -122,12 +134,12 @@ export class Supervisor {
 
   /** Stops one process (and its group). */
   async stop(p: ManagedProcess, opts: StopOptions = {}): Promise<void> {
-    await stopGroups([p], opts.timeoutMs ?? 5000);
+    await stopGroups([p], opts.timeoutMs ?? 5000, this.clock);
   }
 
   /** Stops every process started, all at once; resolves when none of their groups is alive. */
   async stopAll(opts: StopOptions = {}): Promise<void> {
-    await stopGroups(this.procs, opts.timeoutMs ?? 5000);
+    await stopGroups(this.procs, opts.timeoutMs ?? 5000, this.clock);
   }
 
   /** SIGKILL to every group now (a second Ctrl-C). */
@@ -139,24 +151,20 @@ export class Supervisor {
   }
 }
 
-async function stopGroups(procs: readonly ManagedProcess[], timeoutMs: number): Promise<void> {
+async function stopGroups(procs: readonly ManagedProcess[], timeoutMs: number, clock: Clock): Promise<void> {
   for (const p of procs) {
     p.stopping = true;
     p.signalGroup('SIGTERM');
   }
-  const deadline = Date.now() + timeoutMs;
+  const deadline = clock.now() + timeoutMs;
   const alive = () => procs.filter((p) => p.running || p.groupAlive());
-  while (alive().length > 0 && Date.now() < deadline) await sleep(50);
+  while (alive().length > 0 && clock.now() < deadline) await clock.sleep(50);
   const left = alive();
   if (left.length === 0) return;
   for (const p of left) p.signalGroup('SIGKILL');
   // SIGKILL cannot be ignored; wait for the leaders to be reaped so their ports are free.
-  const hard = Date.now() + 2000;
-  while (alive().length > 0 && Date.now() < hard) await sleep(20);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  const hard = clock.now() + 2000;
+  while (alive().length > 0 && clock.now() < hard) await clock.sleep(20);
 }
 
 /** The last non-empty line of a log file (read from its last 8 KiB), or undefined. */

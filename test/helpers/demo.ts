@@ -132,7 +132,7 @@ class Capture extends Writable {
 }
 
 /** Holds 127.21.<k>.0:15999 while the demo runs: the block is this file's. */
-async function lockBlock(): Promise<{ k: number; lock: Server }> {
+export async function lockBlock(): Promise<{ k: number; lock: Server }> {
   for (let k = 1; k < 250; k++) {
     const lock = createServer();
     const ok = await new Promise<boolean>((resolve) => {
