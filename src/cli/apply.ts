@@ -1,8 +1,8 @@
 /**
- * `tsmesh apply -f ...` / `tsmesh delete -f ...`: flags in, src/demo/apply_client.ts does the work.
+ * `tsmesh apply -f ...` / `tsmesh delete -f ...`: flags in, src/cli/apply_client.ts does the work.
  */
-import { DEFAULT_CONTROLPLANE, runApply, type Operation } from '../demo/apply_client.ts';
-import { all, one, parseFlags } from '../demo/flags.ts';
+import { DEFAULT_CONTROLPLANE, runApply, type Operation } from './apply_client.ts';
+import { all, one, parseFlags } from './flags.ts';
 import { DEFAULT_STATE_DIR, STATE_FILE } from '../demo/state.ts';
 
 function help(op: Operation): string {

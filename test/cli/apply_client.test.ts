@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_CONTROLPLANE, findControlPlane, runApply, withFile } from '../../src/demo/apply_client.ts';
+import { DEFAULT_CONTROLPLANE, findControlPlane, runApply, withFile } from '../../src/cli/apply_client.ts';
 import { freePort } from '../../src/demo/ports.ts';
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));

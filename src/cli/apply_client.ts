@@ -10,8 +10,8 @@ import { resolve } from 'node:path';
 import { listConfigFiles, loadText } from '../api/load.ts';
 import { formatValidationError, isError, type ValidationError } from '../api/types.ts';
 import { parseDocuments } from '../api/yaml.ts';
-import { displayPath } from './config_copy.ts';
-import { DEFAULT_STATE_DIR, STATE_FILE, pidAlive, readState } from './state.ts';
+import { displayPath } from '../demo/config_copy.ts';
+import { DEFAULT_STATE_DIR, STATE_FILE, pidAlive, readState } from '../demo/state.ts';
 
 export const DEFAULT_CONTROLPLANE = 'http://127.0.0.1:15014';
 export type Operation = 'apply' | 'delete';

@@ -1,5 +1,5 @@
 /**
- * A small flag parser for the demo's commands: `--name value`, `--name=value`, short aliases,
+ * A small flag parser for tsmesh's commands: `--name value`, `--name=value`, short aliases,
  * repeatable flags, booleans. Errors are sentences for the user, not exceptions.
  */
 
