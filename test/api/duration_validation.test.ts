@@ -2,9 +2,15 @@
 // translates with (src/api/duration.ts), so "accepted" and "what reaches the proxy" agree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import { durationMsOf } from '../../src/api/duration.ts';
 import { ERR } from '../../src/api/errors.ts';
-import { doc, errorsOf } from './helpers.ts';
+import { ISTIO_KINDS } from '../../src/api/kinds.ts';
+import type { Config, IstioKind } from '../../src/api/types.ts';
+import { validateConfig } from '../../src/api/validation/index.ts';
+import { doc, errorsOf, ISTIO } from './helpers.ts';
 
 const vsWith = (timeout: string) => doc('VirtualService', `hosts: [r]\nhttp:\n- route:\n  - destination: {host: r}\n  timeout: ${JSON.stringify(timeout)}`);
 const drWith = (interval: string) => doc('DestinationRule', `host: r\ntrafficPolicy:\n  outlierDetection:\n    interval: ${JSON.stringify(interval)}`);
@@ -40,4 +46,47 @@ test('a duration below 1ms is rejected with the duration code, naming the field'
   assert.equal(errs[0]!.path, 'spec.http[0].timeout');
   assert.equal(errs[0]!.code, ERR.INVALID_DURATION);
   assert.match(errs[0]!.message, /greater than 1ms/);
+});
+
+/** Every field Istio's CRDs check with `duration(self)`, as a path of (field, isList) steps. */
+function crdDurationFields(): Array<{ kind: IstioKind; apiVersion: string; steps: Array<[string, boolean]> }> {
+  const out: Array<{ kind: IstioKind; apiVersion: string; steps: Array<[string, boolean]> }> = [];
+  const crds = parseAllDocuments(readFileSync(join(ISTIO, 'manifests/charts/base/files/crd-all.gen.yaml'), 'utf8')).map((d) => d.toJS());
+  for (const crd of crds) {
+    if (crd?.kind !== 'CustomResourceDefinition' || !(ISTIO_KINDS as readonly string[]).includes(crd.spec.names.kind)) continue;
+    const v = crd.spec.versions[0];
+    const walk = (s: any, steps: Array<[string, boolean]>) => {
+      if (s?.type === 'string' && /duration\(self\)/.test(JSON.stringify(s['x-kubernetes-validations'] ?? ''))) out.push({ kind: crd.spec.names.kind, apiVersion: `${crd.spec.group}/${v.name}`, steps });
+      for (const [k, sub] of Object.entries<any>(s?.properties ?? {})) walk(sub.items ?? sub, [...steps, [k, sub.type === 'array']]);
+    };
+    walk(v.schema.openAPIV3Schema.properties.spec, []);
+  }
+  return out;
+}
+
+test('every duration field of every Istio CRD is read by the shared reader: a malformed one is rejected at its path', () => {
+  const fields = crdDurationFields();
+  assert.ok(fields.length >= 40, `${fields.length} duration fields`);
+  const missed: string[] = [];
+  for (const { kind, apiVersion, steps } of fields) {
+    const spec: Record<string, any> = {};
+    let cur = spec;
+    let path = 'spec';
+    steps.forEach(([k, isList], i) => {
+      if (i === steps.length - 1) {
+        cur[k] = '1x';
+        path += `.${k}`;
+        return;
+      }
+      const next = {};
+      cur[k] = isList ? [next] : next;
+      path += isList ? `.${k}[0]` : `.${k}`;
+      cur = next;
+    });
+    const config: Config = { apiVersion, kind, metadata: { name: 'x', namespace: 'default' }, spec };
+    const errs = validateConfig(config).filter((e) => e.path === path);
+    // exponentialDelay is refused outright (not implemented), which is also a rejection.
+    if (!errs.some((e) => e.code === ERR.INVALID_DURATION || /not supported/.test(e.message))) missed.push(`${kind} ${path}`);
+  }
+  assert.deepEqual(missed, []);
 });

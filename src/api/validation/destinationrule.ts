@@ -116,7 +116,8 @@ function validateLoadBalancer(lb: Obj | undefined, path: string, p: Problems): v
   }
 }
 
-function validateConnectionPool(cp: Obj | undefined, path: string, p: Problems): void {
+/** Istio's ConnectionPoolSettings, shared by DestinationRule and Sidecar. */
+export function validateConnectionPool(cp: Obj | undefined, path: string, p: Problems): void {
   if (!cp) return;
   const tcp = obj(cp.tcp);
   if (tcp) {
@@ -138,6 +139,11 @@ function validateConnectionPool(cp: Obj | undefined, path: string, p: Problems):
       checkNonNegative(p, child(hp, f), http[f]);
     }
     checkDuration(p, child(hp, 'idleTimeout'), http.idleTimeout);
+    const ka = obj(http.http2KeepAlive);
+    if (ka) {
+      checkDuration(p, `${hp}.http2KeepAlive.interval`, ka.interval);
+      checkDuration(p, `${hp}.http2KeepAlive.timeout`, ka.timeout);
+    }
   }
 }
 

@@ -3,6 +3,7 @@
  * and a default endpoint.
  */
 import { Problems, arr, checkNamespacedHost, checkPort, checkProtocol, checkSelector, child, isSet, obj, str, type Obj } from './common.ts';
+import { validateConnectionPool } from './destinationrule.ts';
 
 const DEFAULT_ENDPOINT = /^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):(\d+)$/;
 
@@ -13,6 +14,8 @@ export function validateSidecar(spec: Obj, p: Problems): void {
   if (egress.length === 0 && ingress.length === 0 && !isSet(spec.outboundTrafficPolicy) && !isSet(spec.inboundConnectionPool)) {
     p.err('spec', 'sidecar: empty configuration provided');
   }
+
+  validateConnectionPool(obj(spec.inboundConnectionPool), 'spec.inboundConnectionPool', p);
 
   const portless: number[] = [];
   egress.forEach((l, i) => {
@@ -35,6 +38,7 @@ export function validateSidecar(spec: Obj, p: Problems): void {
     const lp = child('spec.ingress', i);
     const lo = obj(l);
     if (!lo) return;
+    validateConnectionPool(obj(lo.connectionPool), child(lp, 'connectionPool'), p);
     const port = obj(lo.port);
     if (!port) p.err(child(lp, 'port'), 'sidecar: ingress listener port is required');
     else {

@@ -2,7 +2,7 @@
  * Telemetry rules: selector vs targetRefs, tracing sampling and custom tags, metric tag
  * overrides, access logging providers.
  */
-import { Problems, arr, checkRange, checkSelector, checkSelectorXorTargetRef, child, isSet, obj, str, type Obj } from './common.ts';
+import { Problems, arr, checkDuration, checkRange, checkSelector, checkSelectorXorTargetRef, child, isSet, obj, str, type Obj } from './common.ts';
 
 export function validateTelemetry(spec: Obj, p: Problems): void {
   checkSelector(p, 'spec.selector', spec.selector, 'matchLabels');
@@ -24,6 +24,7 @@ export function validateTelemetry(spec: Obj, p: Problems): void {
     const mo = obj(m);
     if (!mo) return;
     checkProviders(mo.providers, child(mp, 'providers'), p);
+    checkDuration(p, child(mp, 'reportingInterval'), mo.reportingInterval);
     arr(mo.overrides).forEach((o, j) => {
       const op = child(child(mp, 'overrides'), j);
       const oo = obj(o);
