@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadBootstrapFile, validateBootstrap, type ParsedBootstrap } from '../proxy/bootstrap.ts';
-import { buildSidecarBootstrap, parseLabels, SIDECAR_DEFAULTS } from '../proxy/sidecar_bootstrap.ts';
+import { buildSidecarBootstrap, parseLabels, SIDECAR_DEFAULTS } from '../agent/bootstrap.ts';
 import { ProxyServer } from '../proxy/server.ts';
 import { AdminServer } from '../proxy/admin/admin.ts';
 import { isProxyWorker, runWorker, WorkerPool } from '../proxy/worker.ts';

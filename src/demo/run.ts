@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from './bootstrap.ts';
+import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../agent/bootstrap.ts';
 import { displayPath, writeConfigDir } from './config_copy.ts';
 import { CONTROLPLANE_HOST, GATEWAY_HOST, INGRESS_LABELS, makePlan, type DemoPlan, type PlanOptions, type PodPlan } from './plan.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from './ports.ts';

@@ -22,7 +22,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
-import { gatewayBootstrap, writeBootstrap } from '../../src/demo/bootstrap.ts';
+import { gatewayBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { freePort } from '../../src/demo/ports.ts';
 import { startDemo, tsmeshLauncher, type DemoHandle } from '../../src/demo/run.ts';
 import type { DemoPodState, DemoState } from '../../src/demo/state.ts';

@@ -1,7 +1,7 @@
 /**
  * End-to-end gateway fixture: a real `tsmesh controlplane` reading Istio YAML from a temp
  * directory, and a real `tsmesh proxy` started from a router bootstrap (the ingress gateway's
- * node id and labels, as src/demo/bootstrap.ts writes it) whose Gateway listeners bind one
+ * node id and labels, as src/agent/bootstrap.ts writes it) whose Gateway listeners bind one
  * loopback address (GATEWAY_BIND_ADDRESS). Backends are plain servers the tests start and put in
  * the mesh as WorkloadEntries or STATIC ServiceEntries, so no sidecar sits on the backend side.
  * Plus small clients (HTTP with an explicit Host, HTTPS with SNI, TCP lines) for asserting on
@@ -15,7 +15,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
-import { gatewayBootstrap, writeBootstrap } from '../../src/demo/bootstrap.ts';
+import { gatewayBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { eventually, freePort, startTsmesh, type Proc } from './processes.ts';
 
 export interface GatewayMesh {

@@ -2,7 +2,7 @@
  * A whole mesh on loopback for integration tests: a temp config dir of Istio YAML, a real
  * `tsmesh controlplane` serving it, and "pods" = an app (run in the test process, so the test can
  * count what it receives) plus a real `tsmesh proxy` sidecar started from the same bootstrap the
- * demo writes (Istio's NONE interception mode, src/demo/bootstrap.ts).
+ * demo writes (Istio's NONE interception mode, src/agent/bootstrap.ts).
  *
  * Addresses: each Mesh takes a free block `127.11.<k>.N` (pod IPs: the sidecar's inbound
  * listeners) / `127.12.<k>.N` (app IPs: the app, the sidecar's admin on :15000 and its HTTP
@@ -35,7 +35,7 @@ import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
-import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/demo/bootstrap.ts';
+import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { freePort, REPO, spawnTsmesh, type Proc } from './processes.ts';
 
 export const ADMIN_PORT = 15000;

@@ -17,7 +17,7 @@ import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
 import { TYPE, type EnvoyJson, type NamedResource } from '../../src/xds/types.ts';
 import { parseProxy } from '../../src/pilot/proxy.ts';
 import type { Generator, PushContext } from '../../src/pilot/types.ts';
-import { writeBootstrap } from '../../src/demo/bootstrap.ts';
+import { writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { listen } from '../../samples/common/server.ts';
 import { freePort } from '../helpers/processes.ts';
 import { spawnTsmesh } from '../helpers/mesh.ts';

@@ -6,7 +6,7 @@ import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
 import { parseProxy } from '../../src/pilot/proxy.ts';
 import type { Generator, PushContext } from '../../src/pilot/types.ts';
 import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
-import { buildSidecarBootstrap, SIDECAR_DEFAULTS } from '../../src/proxy/sidecar_bootstrap.ts';
+import { buildSidecarBootstrap, SIDECAR_DEFAULTS } from '../../src/agent/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
 import { TYPE, type EnvoyJson } from '../../src/xds/types.ts';
 import { roundTrip, startTag, tcpListener, until } from './helpers.ts';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseBootstrap, validateBootstrap, BootstrapError } from '../../src/proxy/bootstrap.ts';
-import { buildSidecarBootstrap, parseLabels, SIDECAR_DEFAULTS } from '../../src/proxy/sidecar_bootstrap.ts';
+import { buildSidecarBootstrap, parseLabels, SIDECAR_DEFAULTS } from '../../src/agent/bootstrap.ts';
 
 const ADS_YAML = `
 node: { id: n1, cluster: c1, locality: { region: r1, zone: z1 } }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BOOTSTRAP_TYPE, gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/demo/bootstrap.ts';
+import { BOOTSTRAP_TYPE, ISTIO_VERSION, buildSidecarBootstrap, gatewayBootstrap, SIDECAR_DEFAULTS, sidecarBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { decodeResource, encodeResource } from '../../src/xds/codec.ts';
 
 const xds = { host: '127.0.0.1', port: 15010 };
@@ -39,8 +39,12 @@ test("the sidecar bootstrap is a valid Envoy v3 Bootstrap (encodes with Envoy's 
     SERVICE_ACCOUNT: 'bookinfo-reviews',
     INSTANCE_IPS: '127.0.1.5',
     WORKLOAD_NAME: 'reviews-v2',
-    ISTIO_VERSION: 'tsmesh',
+    NAME: 'reviews-v2',
+    ISTIO_VERSION,
+    CLUSTER_ID: 'Kubernetes',
+    MESH_ID: 'cluster.local',
     INTERCEPTION_MODE: 'NONE',
+    PROXY_CONFIG: { proxyAdminPort: 15000 },
     HTTP_PROXY_PORT: '15080',
     TSMESH_APP_ADDRESS: '127.0.2.5',
     POD_PORTS: '[{"name":"http","containerPort":9080,"protocol":"TCP"}]',
@@ -82,4 +86,20 @@ test('writeBootstrap writes JSON that parses back to the same object', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("one builder: tsmesh proxy's sidecar flags and the demo's sidecar differ only where their pods differ", () => {
+  const demo = reviewsV2();
+  const flags = buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, workloadName: 'reviews-v2', namespace: 'default', labels: { app: 'reviews', version: 'v2' }, serviceAccount: 'bookinfo-reviews', ip: '127.0.1.5', ports: [9080] });
+  assert.equal(flags.node.id, demo.node.id);
+  assert.equal(flags.node.cluster, demo.node.cluster);
+  assert.deepEqual(flags.dynamic_resources, demo.dynamic_resources);
+  assert.deepEqual(flags.static_resources, demo.static_resources);
+  const differing = Object.keys({ ...demo.node.metadata, ...flags.node.metadata }).filter((k) => JSON.stringify(demo.node.metadata[k]) !== JSON.stringify(flags.node.metadata[k])).sort();
+  // No iptables in the demo: NONE, the app's address and its outbound proxy port; POD_PORTS names the port.
+  assert.deepEqual(differing, ['HTTP_PROXY_PORT', 'INTERCEPTION_MODE', 'POD_PORTS', 'TSMESH_APP_ADDRESS']);
+  // A discovery address by name is resolved by DNS; delta ADS on request.
+  const byName = buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, discoveryAddress: 'istiod.istio-system.svc:15012', delta: true });
+  assert.equal(byName.static_resources.clusters[0].type, 'STRICT_DNS');
+  assert.equal(byName.dynamic_resources.ads_config.api_type, 'DELTA_GRPC');
 });

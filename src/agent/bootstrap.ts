@@ -1,0 +1,264 @@
+/**
+ * The one builder of the Envoy v3 Bootstrap a proxy starts from, as Istio's pilot-agent writes
+ * it for Envoy: the node identity pilot keys everything on (id `<type>~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`,
+ * cluster `<app>.<ns>`), node metadata in Istio's names (NAMESPACE, LABELS, SERVICE_ACCOUNT,
+ * INSTANCE_IPS, WORKLOAD_NAME, ISTIO_VERSION, INTERCEPTION_MODE, POD_PORTS, ...), the admin
+ * address, and ADS over gRPC (HTTP/2) to the control plane through the static `xds-grpc` cluster.
+ *
+ * Three ways in, one way out: `tsmesh proxy`'s sidecar flags (buildSidecarBootstrap), the demo's
+ * sidecars beside their app (sidecarBootstrap) and ingress/egress gateways (gatewayBootstrap).
+ * Written as JSON (Envoy and `tsmesh proxy` read both).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { dirname } from 'node:path';
+import { CLUSTER_EXT, TYPE_URL_PREFIX } from '../xds/type_urls.ts';
+import type { EnvoyJson } from '../xds/types.ts';
+
+export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
+export const XDS_CLUSTER = 'xds-grpc';
+export const DOMAIN_SUFFIX = 'svc.cluster.local';
+/** The Istio version this proxy reports in ISTIO_VERSION; pilot may gate features on it. */
+export const ISTIO_VERSION = '1.24.0';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+/** Where the control plane's xDS listens. */
+export type XdsAddress = HostPort;
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+}
+
+export interface BootstrapOptions {
+  /** Istio's proxy types: a sidecar beside an app, or a router (gateway). */
+  type: 'sidecar' | 'router';
+  /** The node's IP: in the node id and INSTANCE_IPS. */
+  ip: string;
+  /** The pod's name: in the node id and NAME. */
+  pod: string;
+  namespace: string;
+  /** node.cluster is `<app>.<namespace>` (Istio: the app label, else the workload name). */
+  app: string;
+  labels: Record<string, string>;
+  serviceAccount?: string;
+  /** The Deployment, as Istio's WORKLOAD_NAME. */
+  workloadName: string;
+  /** Istio's POD_PORTS: the ports the app serves (inbound listeners). */
+  ports?: ContainerPort[];
+  /**
+   * Istio's INTERCEPTION_MODE for sidecars: REDIRECT (iptables sends traffic to 15001/15006)
+   * or NONE (no iptables: listeners bind real addresses; the demo's pods on loopback).
+   */
+  interception?: 'REDIRECT' | 'NONE';
+  admin: HostPort;
+  xds: XdsAddress;
+  /** Incremental (delta) ADS instead of state of the world. */
+  delta?: boolean;
+  clusterId?: string;
+  meshId?: string;
+  /** Further node metadata (GATEWAY_BIND_ADDRESS, HTTP_PROXY_PORT, ...). */
+  metadata?: Record<string, unknown>;
+}
+
+export function nodeId(o: Pick<BootstrapOptions, 'type' | 'ip' | 'pod' | 'namespace'>): string {
+  return `${o.type}~${o.ip}~${o.pod}.${o.namespace}~${o.namespace}.${DOMAIN_SUFFIX}`;
+}
+
+export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
+  const metadata: Record<string, unknown> = {
+    NAMESPACE: o.namespace,
+    LABELS: o.labels,
+    ...(o.serviceAccount ? { SERVICE_ACCOUNT: o.serviceAccount } : {}),
+    INSTANCE_IPS: o.ip,
+    WORKLOAD_NAME: o.workloadName,
+    NAME: o.pod,
+    ISTIO_VERSION,
+    CLUSTER_ID: o.clusterId ?? 'Kubernetes',
+    MESH_ID: o.meshId ?? 'cluster.local',
+    ...(o.type === 'sidecar' ? { INTERCEPTION_MODE: o.interception ?? 'REDIRECT' } : {}),
+    PROXY_CONFIG: { proxyAdminPort: o.admin.port },
+    ...(o.ports?.length ? { POD_PORTS: JSON.stringify(o.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, protocol: 'TCP' }))) } : {}),
+    ...o.metadata,
+  };
+  return {
+    node: { id: nodeId(o), cluster: `${o.app}.${o.namespace}`, metadata },
+    admin: { address: socketAddress(o.admin) },
+    dynamic_resources: {
+      ads_config: { api_type: o.delta ? 'DELTA_GRPC' : 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }] },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+      cds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: XDS_CLUSTER,
+          // A name (istiod.istio-system.svc) is resolved; an address is used as is.
+          type: isIP(o.xds.host) ? 'STATIC' : 'STRICT_DNS',
+          connect_timeout: '1s',
+          load_assignment: { cluster_name: XDS_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(o.xds) } }] }] },
+          // ADS is gRPC, so HTTP/2 to the control plane.
+          typed_extension_protocol_options: {
+            // keyed by the extension's name: its type URL without the prefix
+            [CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS.slice(TYPE_URL_PREFIX.length)]: { '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS, explicit_http_config: { http2_protocol_options: {} } },
+          },
+        },
+      ],
+    },
+  };
+}
+
+function socketAddress(a: HostPort): EnvoyJson {
+  return { socket_address: { address: a.host, port_value: a.port } };
+}
+
+export function writeBootstrap(file: string, json: EnvoyJson): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, JSON.stringify(json, null, 2) + '\n');
+}
+
+// ---- the demo's sidecars and gateways ----------------------------------------------------
+
+export interface SidecarBootstrapOptions {
+  pod: string;
+  namespace: string;
+  /** The mesh-facing address (inbound listeners bind here). */
+  podIP: string;
+  /** Where the app listens; also the admin and outbound proxy address. */
+  appIP: string;
+  /** The pod's `app` label (or the Deployment name): node.cluster is `<app>.<ns>`. */
+  app: string;
+  labels: Record<string, string>;
+  serviceAccount: string;
+  workloadName: string;
+  /** Named container ports, sent as Istio's POD_PORTS. */
+  ports: Record<string, number>;
+  containerPorts: number[];
+  adminPort: number;
+  outboundPort: number;
+  xds: XdsAddress;
+}
+
+/** A demo pod's sidecar: no iptables (NONE), inbound on the pod IP, outbound as an HTTP proxy the app is pointed at. */
+export function sidecarBootstrap(o: SidecarBootstrapOptions): EnvoyJson {
+  const names = new Map(Object.entries(o.ports).map(([name, port]) => [port, name]));
+  return buildBootstrap({
+    type: 'sidecar',
+    ip: o.podIP,
+    pod: o.pod,
+    namespace: o.namespace,
+    app: o.app,
+    labels: o.labels,
+    serviceAccount: o.serviceAccount,
+    workloadName: o.workloadName,
+    ports: o.containerPorts.map((containerPort) => ({ ...(names.has(containerPort) ? { name: names.get(containerPort) } : {}), containerPort })),
+    interception: 'NONE',
+    admin: { host: o.appIP, port: o.adminPort },
+    xds: o.xds,
+    metadata: { HTTP_PROXY_PORT: String(o.outboundPort), TSMESH_APP_ADDRESS: o.appIP },
+  });
+}
+
+export interface GatewayBootstrapOptions {
+  namespace?: string;
+  name?: string;
+  labels?: Record<string, string>;
+  /** Where Gateway listeners bind (GATEWAY_BIND_ADDRESS) and the node's IP. */
+  bindAddress?: string;
+  adminPort: number;
+  xds: XdsAddress;
+}
+
+/** A gateway (router) pod `<name>-1`, as Istio's istio-ingressgateway Deployment in istio-system. */
+export function gatewayBootstrap(o: GatewayBootstrapOptions): EnvoyJson {
+  const namespace = o.namespace ?? 'istio-system';
+  const name = o.name ?? 'istio-ingressgateway';
+  const ip = o.bindAddress ?? '127.0.0.1';
+  return buildBootstrap({
+    type: 'router',
+    ip,
+    pod: `${name}-1`,
+    namespace,
+    app: name,
+    labels: o.labels ?? { istio: 'ingressgateway', app: name },
+    serviceAccount: `${name}-service-account`,
+    workloadName: name,
+    admin: { host: ip, port: o.adminPort },
+    xds: o.xds,
+    metadata: { GATEWAY_BIND_ADDRESS: ip },
+  });
+}
+
+// ---- `tsmesh proxy`'s sidecar flags --------------------------------------------------------
+
+export interface SidecarOptions {
+  discoveryAddress: string;
+  workloadName: string;
+  podName?: string;
+  namespace: string;
+  labels: Record<string, string>;
+  serviceAccount?: string;
+  ip: string;
+  type: 'sidecar' | 'router';
+  adminPort: number;
+  /** Container ports the workload serves (Istio's POD_PORTS), for inbound listeners. */
+  ports?: number[];
+  delta?: boolean;
+  clusterId?: string;
+  meshId?: string;
+}
+
+export const SIDECAR_DEFAULTS: SidecarOptions = {
+  discoveryAddress: '127.0.0.1:15010',
+  workloadName: 'workload',
+  namespace: 'default',
+  labels: {},
+  ip: '127.0.0.1',
+  type: 'sidecar',
+  adminPort: 15000,
+};
+
+/** "app=reviews,version=v1" -> {app: "reviews", version: "v1"}; throws naming a malformed pair. */
+export function parseLabels(s: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of s.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--labels: expected k=v, got "${pair}"`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function splitHostPort(a: string): HostPort {
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(a) ?? /^([^:]+):(\d+)$/.exec(a);
+  if (!m) throw new Error(`--discovery-address: expected host:port, got "${a}"`);
+  return { host: m[1]!, port: Number(m[2]) };
+}
+
+export function sidecarNodeId(o: SidecarOptions): string {
+  return nodeId({ type: o.type, ip: o.ip, pod: o.podName ?? o.workloadName, namespace: o.namespace });
+}
+
+/** From `tsmesh proxy --discovery-address ... --workload-name ...`: a pod with iptables (REDIRECT), admin on 127.0.0.1. */
+export function buildSidecarBootstrap(o: SidecarOptions): EnvoyJson {
+  return buildBootstrap({
+    type: o.type,
+    ip: o.ip,
+    pod: o.podName ?? o.workloadName,
+    namespace: o.namespace,
+    app: o.labels.app ?? o.workloadName,
+    labels: o.labels,
+    ...(o.serviceAccount ? { serviceAccount: o.serviceAccount } : {}),
+    workloadName: o.workloadName,
+    ...(o.ports ? { ports: o.ports.map((containerPort) => ({ containerPort })) } : {}),
+    interception: 'REDIRECT',
+    admin: { host: '127.0.0.1', port: o.adminPort },
+    xds: splitHostPort(o.discoveryAddress),
+    ...(o.delta ? { delta: true } : {}),
+    ...(o.clusterId ? { clusterId: o.clusterId } : {}),
+    ...(o.meshId ? { meshId: o.meshId } : {}),
+  });
+}
