@@ -26,7 +26,7 @@ const TERM = /^(\d+)?(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/;
 
 /** Integer nanoseconds of `text` ("1m30s", ".5s", "-1.5s", "0"), or undefined if malformed. */
 export function durationNanos(text: string): bigint | undefined {
-  let rest = text.trim();
+  let rest = text;
   let sign = 1n;
   if (rest.startsWith('-') || rest.startsWith('+')) {
     if (rest[0] === '-') sign = -1n;

@@ -11,7 +11,7 @@ test('Go-style and proto3 durations read the same everywhere', () => {
   assert.equal(durationMsOf('1h2m3.5s'), 3_723_500);
   assert.equal(durationMsOf('100us'), 0.1);
   assert.equal(durationMsOf('0'), 0);
-  for (const bad of ['', '3 seconds', '1', 's', '.s', '1x', '1s2']) assert.equal(durationMsOf(bad), undefined, bad);
+  for (const bad of ['', ' 10s', '3 seconds', '1', 's', '.s', '1x', '1s2']) assert.equal(durationMsOf(bad), undefined, bad);
 });
 
 test('Envoy JSON form is exact', () => {
