@@ -6,8 +6,9 @@
  */
 import { TYPE, type EnvoyJson } from '../../xds/types.ts';
 import type { ProxyServer } from '../server.ts';
+import { ADMIN_PREFIX } from '../../xds/type_urls.ts';
 
-const ADMIN = 'type.googleapis.com/envoy.admin.v3.';
+const ADMIN = ADMIN_PREFIX;
 
 function typed(typeUrl: string, r: EnvoyJson): EnvoyJson {
   const { '@type': _t, ...rest } = r;

@@ -9,10 +9,11 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { ConnectionInfo } from '../interfaces.ts';
 import { inspectHttp, MAX_HTTP_INSPECT } from './http_inspector.ts';
 import { MAX_CLIENT_HELLO, parseClientHello } from './tls_inspector.ts';
+import { LISTENER_FILTER } from '../../xds/type_urls.ts';
 
-export const TLS_INSPECTOR = 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector';
-export const HTTP_INSPECTOR = 'type.googleapis.com/envoy.extensions.filters.listener.http_inspector.v3.HttpInspector';
-export const ORIGINAL_DST = 'type.googleapis.com/envoy.extensions.filters.listener.original_dst.v3.OriginalDst';
+export const TLS_INSPECTOR = LISTENER_FILTER.TLS_INSPECTOR;
+export const HTTP_INSPECTOR = LISTENER_FILTER.HTTP_INSPECTOR;
+export const ORIGINAL_DST = LISTENER_FILTER.ORIGINAL_DST;
 
 const KNOWN = new Map<string, string>([
   ['envoy.filters.listener.tls_inspector', TLS_INSPECTOR],

@@ -7,10 +7,11 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { SecretManager } from '../config/secret_manager.ts';
+import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
 
-export const DOWNSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
-export const UPSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
-export const RAW_BUFFER = 'type.googleapis.com/envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer';
+export const DOWNSTREAM_TLS = TRANSPORT_SOCKET.DOWNSTREAM_TLS;
+export const UPSTREAM_TLS = TRANSPORT_SOCKET.UPSTREAM_TLS;
+export const RAW_BUFFER = TRANSPORT_SOCKET.RAW_BUFFER;
 
 export interface TlsOptions {
   cert?: string | Buffer;

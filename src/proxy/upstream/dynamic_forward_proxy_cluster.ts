@@ -17,9 +17,10 @@ import type { LoadBalancerContext, UpstreamHost } from '../interfaces.ts';
 import type { ClusterImpl } from './cluster.ts';
 import type { DnsCacheManager } from './dns_cache.ts';
 import { hostAddress } from './eds.ts';
+import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
 export const DYNAMIC_FORWARD_PROXY_CLUSTER_TYPE = 'envoy.clusters.dynamic_forward_proxy';
-export const DYNAMIC_FORWARD_PROXY_CLUSTER_CONFIG = 'type.googleapis.com/envoy.extensions.clusters.dynamic_forward_proxy.v3.ClusterConfig';
+export const DYNAMIC_FORWARD_PROXY_CLUSTER_CONFIG = CLUSTER_EXT.DYNAMIC_FORWARD_PROXY;
 
 const DNS_LOOKUP_FAMILIES = new Set(['AUTO', 'V4_ONLY', 'V6_ONLY', 'V4_PREFERRED', 'ALL']);
 

@@ -8,6 +8,7 @@
  */
 import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
+import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
 export interface LoadBalancer {
   chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined;
@@ -36,11 +37,11 @@ export function knownLbPolicies(): string[] {
 
 /** Typed load_balancing_policy extensions mapped onto the lb_policy names of the registry. */
 const TYPED_LB: Record<string, string> = {
-  'type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin': 'ROUND_ROBIN',
-  'type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest': 'LEAST_REQUEST',
-  'type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random': 'RANDOM',
-  'type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash': 'RING_HASH',
-  'type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev': 'MAGLEV',
+  [CLUSTER_EXT.ROUND_ROBIN]: 'ROUND_ROBIN',
+  [CLUSTER_EXT.LEAST_REQUEST]: 'LEAST_REQUEST',
+  [CLUSTER_EXT.RANDOM]: 'RANDOM',
+  [CLUSTER_EXT.RING_HASH]: 'RING_HASH',
+  [CLUSTER_EXT.MAGLEV]: 'MAGLEV',
 };
 
 /** The lb_policy a cluster asks for, reading load_balancing_policy when lb_policy is LOAD_BALANCING_POLICY_CONFIG. */

@@ -16,8 +16,9 @@ import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { registerLoadBalancer } from './load_balancer.ts';
 import { HashingLoadBalancer, hash53, rehash, typedLbConfig, uint64Field, unsupportedHashingOption, type Accept } from './consistent_hash.ts';
+import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
-export const MAGLEV_TYPE = 'type.googleapis.com/envoy.extensions.load_balancing_policies.maglev.v3.Maglev';
+export const MAGLEV_TYPE = CLUSTER_EXT.MAGLEV;
 export const DEFAULT_TABLE_SIZE = 65537;
 export const MAX_TABLE_SIZE = 5000011;
 /** Perturbed lookups tried before scanning the host list when the slot's host is unusable. */

@@ -13,8 +13,9 @@ import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { registerLoadBalancer } from './load_balancer.ts';
 import { HashingLoadBalancer, hash53, typedLbConfig, uint64Field, unsupportedHashingOption, type Accept } from './consistent_hash.ts';
+import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
-export const RING_HASH_TYPE = 'type.googleapis.com/envoy.extensions.load_balancing_policies.ring_hash.v3.RingHash';
+export const RING_HASH_TYPE = CLUSTER_EXT.RING_HASH;
 export const DEFAULT_MIN_RING_SIZE = 1024;
 /** Envoy's default maximum and its hard limit (8M entries). */
 export const MAX_RING_SIZE = 8 * 1024 * 1024;

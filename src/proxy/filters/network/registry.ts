@@ -4,10 +4,11 @@
  * config validator asks `has()` so an unknown filter NACKs instead of failing at accept time.
  */
 import type { NetworkFilterFactory } from '../../interfaces.ts';
+import { TYPE_URL_PREFIX } from '../../../xds/type_urls.ts';
 
 const factories = new Map<string, NetworkFilterFactory>();
 
-const PREFIX = 'type.googleapis.com/';
+const PREFIX = TYPE_URL_PREFIX;
 
 function key(typeUrl: string): string {
   return typeUrl.startsWith(PREFIX) ? typeUrl : PREFIX + typeUrl;

@@ -11,8 +11,9 @@ import type { ConnectionInfo, FactoryContext, NetworkFilterFactory } from '../..
 import { durationMs } from '../../duration.ts';
 import { log } from '../../logger.ts';
 import { registerNetworkFilter } from './registry.ts';
+import { NETWORK_FILTER } from '../../../xds/type_urls.ts';
 
-export const TCP_PROXY_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+export const TCP_PROXY_TYPE = NETWORK_FILTER.TCP_PROXY;
 
 interface WeightedCluster {
   name: string;
