@@ -11,6 +11,7 @@ import { ProxyServer } from '../proxy/server.ts';
 import { AdminServer } from '../proxy/admin/admin.ts';
 import { isProxyWorker, runWorker, WorkerPool } from '../proxy/worker.ts';
 import { log, setLogLevel } from '../proxy/logger.ts';
+import { ERR, TsmeshError } from '../api/errors.ts';
 
 const HELP = `Usage: tsmesh proxy [--bootstrap <file> | sidecar flags] [options]
 
@@ -116,7 +117,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       );
     }
   } catch (e) {
-    console.error(`tsmesh proxy: ${(e as Error).message}`);
+    const code = e instanceof TsmeshError ? ` [${e.code}]` : '';
+    console.error(`tsmesh proxy:${code} ${(e as Error).message}`);
     return 2;
   }
   const admin = { ip: bootstrap.admin?.ip ?? '127.0.0.1', port: v['admin-port'] !== undefined ? num('admin-port', 15000) : bootstrap.admin?.port ?? 15000 };
@@ -185,11 +187,15 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   process.on('SIGINT', () => stop('SIGINT'));
   try {
     // Admin first, like Envoy: /ready answers 503 while initializing.
-    admin.port = await adminServer.listen(admin.ip, admin.port);
+    admin.port = await adminServer.listen(admin.ip, admin.port).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EADDRINUSE') throw e;
+      throw new TsmeshError(ERR.ADDRESS_IN_USE, `admin address ${admin.ip}:${admin.port} is already in use (port ${admin.port}); choose another with --admin-port`);
+    });
     await server.start();
     if (pool) await pool.start();
   } catch (e) {
-    console.error(`tsmesh proxy: ${(e as Error).message}`);
+    const code = e instanceof TsmeshError ? ` [${e.code}]` : '';
+    console.error(`tsmesh proxy:${code} ${(e as Error).message}`);
     await adminServer.close();
     await server.shutdown(0).catch(() => {});
     return 1;

@@ -7,13 +7,14 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { normalize } from '../xds/codec.ts';
+import { ERR, TsmeshError } from '../api/errors.ts';
 import type { EnvoyJson, NodeJson } from '../xds/types.ts';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 
-export class BootstrapError extends Error {
+export class BootstrapError extends TsmeshError {
   constructor(message: string) {
-    super(`invalid bootstrap: ${message}`);
+    super(ERR.INVALID_BOOTSTRAP, `invalid bootstrap: ${message}`);
     this.name = 'BootstrapError';
   }
 }
@@ -68,8 +69,12 @@ export function validateBootstrap(raw: EnvoyJson): ParsedBootstrap {
   } catch (e) {
     throw new BootstrapError((e as Error).message);
   }
-  const node = (b.node ?? {}) as NodeJson;
-  if (!node.id) throw new BootstrapError('node.id: required (the control plane identifies the proxy by it)');
+  // Envoy starts a purely static bootstrap without a node; only a control plane needs its id.
+  const node = { id: '', ...(b.node ?? {}) } as NodeJson;
+  const dynamic = b.dynamic_resources ?? {};
+  if (!node.id && (dynamic.ads_config || dynamic.lds_config || dynamic.cds_config)) {
+    throw new BootstrapError('node.id: required when dynamic_resources name a control plane (it identifies the proxy)');
+  }
   const sr = b.static_resources ?? {};
   const clusters: EnvoyJson[] = sr.clusters ?? [];
   const names = new Set<string>();

@@ -17,6 +17,7 @@ import { ListenerManager } from './listener/listener_manager.ts';
 import { loadNetworkFilters } from './filters/network/builtin.ts';
 import { releaseEnvoyRoot } from '../xds/protos.ts';
 import { log } from './logger.ts';
+import { ERR, TsmeshError } from '../api/errors.ts';
 
 /** On shutdown, how long a proxy that has withdrawn from the control plane keeps accepting (peers' EDS pushes take well under this). */
 const WITHDRAW_GRACE_MS = 3000;
@@ -99,6 +100,15 @@ export class ProxyServer {
     if (this.ads && b.ldsAds) await bounded(this.ads.firstUpdate(TYPE.LISTENER));
     await new Promise<void>((r) => this.listeners.whenWarm(r));
     await this.listeners.listening();
+    // A static listener that cannot bind is a startup failure (Envoy exits); name the address.
+    for (const l of b.listeners) {
+      const e = this.listeners.bindErrors.get(l.name);
+      if (!e) continue;
+      const sa = l.address?.socket_address ?? {};
+      const where = `${sa.address}:${sa.port_value ?? 0}`;
+      if (e.code === 'EADDRINUSE') throw new TsmeshError(ERR.ADDRESS_IN_USE, `listener ${l.name}: address ${where} is already in use (port ${sa.port_value})`);
+      throw new TsmeshError(ERR.INVALID_BOOTSTRAP, `listener ${l.name}: cannot listen on ${where}: ${e.message}`);
+    }
     // Static bootstrap, no xDS: the protos served validation only; free their heap (RSS aim).
     if (!b.ads) releaseEnvoyRoot();
     this.setState('LIVE');

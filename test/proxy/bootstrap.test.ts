@@ -38,7 +38,7 @@ test('errors name the field', () => {
   bad({ node: { id: 'x' }, static_resources: { clusters: [{ name: 'a', no_such: 1 }] } }, /static_resources\.clusters\[0\]\.no_such: unknown field/);
   bad({ node: { id: 'x' }, static_resources: { clusters: [{ name: 'a', connect_timeout: '5' }] } }, /clusters\[0\]\.connect_timeout: invalid duration/);
   bad({ node: { id: 'x' }, static_resources: { clusters: [{ name: 'a', lb_policy: 'BANANA' }] } }, /clusters\[0\]\.lb_policy: invalid enum value "BANANA"/);
-  bad({ static_resources: {} }, /node\.id: required/);
+  bad({ dynamic_resources: { ads_config: { api_type: 'GRPC', grpc_services: [{ envoy_grpc: { cluster_name: 'x' } }] } } }, /node\.id: required/);
   bad({ node: { id: 'x' }, static_resources: { clusters: [{ name: 'a' }, { name: 'a' }] } }, /clusters\[1\]\.name: duplicate cluster a/);
   bad({ node: { id: 'x' }, static_resources: { listeners: [{ name: 'l' }] } }, /listeners\[0\]\.address\.socket_address\.address: required/);
   bad({ node: { id: 'x' }, dynamic_resources: { ads_config: { api_type: 'GRPC', grpc_services: [{ envoy_grpc: { cluster_name: 'nope' } }] } } }, /ads_config\.grpc_services\[0\]\.envoy_grpc\.cluster_name: no static cluster named nope/);

@@ -41,6 +41,8 @@ export class ListenerManager {
   private readonly byAddress = new Map<string, string>();
   private readonly warmWaiters: (() => void)[] = [];
   private readonly draining = new Set<ListenerImpl>();
+  /** Listener name -> why its socket could not be bound (EADDRINUSE...), until a bind succeeds. */
+  readonly bindErrors = new Map<string, NodeJS.ErrnoException>();
   private stopped = false;
 
   constructor(private readonly deps: ListenerDeps, private readonly routes: RouteConfigProviderImpl, private readonly opts: ListenerManagerOptions) {
@@ -142,7 +144,8 @@ export class ListenerManager {
     }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) => this.onAccept(key, s));
     this.sockets.set(key, { server, listener: name });
-    server.on('error', (e) => {
+    server.on('error', (e: NodeJS.ErrnoException) => {
+      this.bindErrors.set(name, e);
       this.deps.store.counter('listener_manager.listener_create_failure').inc();
       log.error(`listener ${name}: cannot bind ${l.ip}:${l.port}: ${e.message}`);
       if (this.sockets.get(key)?.server === server) this.sockets.delete(key);
@@ -153,6 +156,7 @@ export class ListenerManager {
       }
     });
     server.listen({ host: l.ip, port: l.port, backlog: 1024 }, () => {
+      this.bindErrors.delete(name);
       const a = server.address();
       if (a && typeof a === 'object') l.boundPort = a.port;
     });
