@@ -95,6 +95,21 @@ export class StatsStore implements Stats {
     return new ScopedStats(this, prefix, tag ? { ...tag, prefix } : undefined);
   }
 
+  /**
+   * Drops every stat a scope tagged with `family`/`value` (e.g. cluster "x"): Envoy frees a
+   * cluster's stats once the cluster is gone, so /stats stops listing it. Matching on the tag,
+   * not the name prefix, keeps cluster "a" from taking "a.b"'s stats with it.
+   */
+  removeTagged(family: string, value: string): void {
+    for (const [name, t] of this.tags) {
+      if (t.family !== family || t.value !== value) continue;
+      this.counters.delete(name);
+      this.gauges.delete(name);
+      this.histograms.delete(name);
+      this.tags.delete(name);
+    }
+  }
+
   snapshot(): StatsSnapshot {
     const s: StatsSnapshot = { counters: {}, gauges: {}, histograms: {}, tags: {} };
     for (const [k, c] of this.counters) s.counters[k] = c.v;
@@ -123,19 +138,27 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): StatsSnapshot {
 }
 
 export class ScopedStats implements Stats {
+  private detached?: StatsStore;
   constructor(readonly store: StatsStore, readonly prefix: string, private readonly tag?: StatTag) {}
   private full(name: string): string {
     const n = this.prefix + name;
     if (this.tag && !this.store.tags.has(n)) this.store.tags.set(n, this.tag);
     return n;
   }
+  /**
+   * The owner is gone (a removed cluster still draining its pools): later updates go to a
+   * private store, so they never bring the owner's stats back into /stats.
+   */
+  detach(): void {
+    this.detached ??= new StatsStore();
+  }
   counter(name: string): Counter {
-    return this.store.counter(this.full(name));
+    return this.detached ? this.detached.counter(name) : this.store.counter(this.full(name));
   }
   gauge(name: string): Gauge {
-    return this.store.gauge(this.full(name));
+    return this.detached ? this.detached.gauge(name) : this.store.gauge(this.full(name));
   }
   histogram(name: string): Histogram {
-    return this.store.histogram(this.full(name));
+    return this.detached ? this.detached.histogram(name) : this.store.histogram(this.full(name));
   }
 }

@@ -161,14 +161,17 @@ export class ClusterManagerImpl implements ClusterManager {
     if (this.entries.get(name)?.isStatic) return;
     this.entries.delete(name);
     this.awaitingSecret.delete(name);
+    this.warming.get(name)?.stats.detach();
     this.warming.get(name)?.close();
     this.warming.delete(name);
     const c = this.active.get(name);
+    c?.stats.detach();
     if (c) {
       this.active.delete(name);
       c.close();
       for (const h of this.handlers) h(name);
     }
+    this.store.removeTagged('cluster', name);
     this.updateGauges();
     if (this.allWarm()) for (const w of this.warmWaiters.splice(0)) w();
   }
