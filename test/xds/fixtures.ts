@@ -1,3 +1,4 @@
+
 /**
  * Shared xDS test helpers: a tiny mutable "world" with its own Generator (Envoy JSON that
  * round-trips through the codec), a DiscoveryServer on 127.0.0.1:0 serving it, and raw gRPC
@@ -13,6 +14,8 @@ import { TYPE, type EnvoyJson, type NamedResource, type NodeJson } from '../../s
 import { parseProxy } from '../../src/pilot/proxy.ts';
 import { proxyShapeKey } from '../../src/pilot/shape_key.ts';
 import type { Generator, PushContext } from '../../src/pilot/types.ts';
+/** The tests' one wait helper, for the files that import it from here. */
+export { until } from '../helpers/poll.ts';
 
 export const A = 'outbound|80||a.default.svc.cluster.local';
 export const B = 'outbound|80||b.default.svc.cluster.local';
@@ -118,15 +121,6 @@ export async function startServer(world: World, opts: { afterMs?: number; maxMs?
   });
   const port = await server.listen(`127.0.0.1:${opts.port ?? 0}`);
   return { server, port, address: `127.0.0.1:${port}` };
-}
-
-/** Polls until `cond` holds (tests assert on counts, never on elapsed time). */
-export async function until(cond: () => boolean, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!cond()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 /** A raw ADS stream: write requests, read responses in order. */
