@@ -1,3 +1,4 @@
+
 /**
  * Shared helpers for proxy tests: real TCP servers on 127.0.0.1:0 (echo, tag), an in-process
  * ProxyServer from a bootstrap, resource builders for tcp_proxy listeners and clusters, and a
@@ -7,6 +8,8 @@ import net, { type Server } from 'node:net';
 import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
+/** The tests' one wait helper, for the files that import it from here. */
+export { until } from '../helpers/poll.ts';
 
 export const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
 
@@ -135,10 +138,3 @@ export async function startProxy(staticResources: EnvoyJson, opts: { drainMs?: n
   };
 }
 
-export async function until(cond: () => boolean | Promise<boolean>, what = 'condition', timeoutMs = 5000): Promise<void> {
-  const start = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
