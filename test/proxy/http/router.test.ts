@@ -1,3 +1,4 @@
+
 /**
  * Router behaviour on the wire: real requests through the HCM to real upstreams on 127.0.0.1:0 —
  * virtual host selection, route matching, rewrites, redirects, direct responses, header
@@ -7,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededRandom } from '../../../src/proxy/http/index.ts';
 import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
+import { until } from '../../helpers/poll.ts';
 
 const json = (b: string) => JSON.parse(b);
 
@@ -431,11 +433,3 @@ describe('retries, timeouts and upstream failures', () => {
     }
   });
 });
-
-async function until(cond: () => boolean, timeoutMs = 5000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
