@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { start as startEcho } from '../../samples/echo/main.ts';
 import { start as startHttpbin } from '../../samples/httpbin/main.ts';
-import { canConnect, eventually, freePort, httpGet, READY_MS, startGatewayMesh, waitListening } from '../helpers/gateway.ts';
+import { canConnect, freePort, httpGet, READY_MS, startGatewayMesh, until, waitListening } from '../helpers/gateway.ts';
 import { serviceWithWorkloads } from '../helpers/yaml.ts';
 
 const GW_IP = '127.0.21.10';
@@ -181,7 +181,7 @@ test('ingress gateway: HTTP servers, VirtualService binding, host matching, http
 
   await waitListening(GW_IP, ports.web);
   // Listener first, then routes/clusters/endpoints: wait for the first routed answer.
-  await eventually(async () => ((await get(ports.web, 'echo.example.com')).status === 200 ? true : undefined), READY_MS, 200).catch((e) => {
+  await until(async () => ((await get(ports.web, 'echo.example.com')).status === 200 ? true : undefined), 'echo.example.com to answer 200', READY_MS, 200).catch((e) => {
     throw new Error(`${(e as Error).message}\n${mesh.logs()}`);
   });
 
@@ -214,10 +214,10 @@ test('ingress gateway: HTTP servers, VirtualService binding, host matching, http
 
   await t.test('multiple hosts on one HTTP server go to different backends by Host', async () => {
     await waitListening(GW_IP, ports.shop);
-    const e = await eventually(async () => {
+    const e = await until(async () => {
       const r = await get(ports.shop, 'echo.shop.example.com', '/from-shop');
       return r.status === 200 ? r : undefined;
-    }, READY_MS, 200);
+    }, 'the change to take effect', READY_MS, 200);
     assert.equal(JSON.parse(e.body).service, 'echo');
     assert.equal(e.headers['x-served-by'], 'echo-1');
     const h = await get(ports.shop, 'httpbin.shop.example.com', '/headers');
@@ -235,11 +235,11 @@ test('ingress gateway: HTTP servers, VirtualService binding, host matching, http
   await t.test('httpsRedirect answers 301 to https for the server hosts', async () => {
     await waitListening(GW_IP, ports.redirect);
     let last: unknown;
-    const r = await eventually(async () => {
+    const r = await until(async () => {
       const x = await get(ports.redirect, 'secure.example.com', '/some/path?q=1');
       last = x;
       return x.status === 301 ? x : undefined;
-    }, READY_MS, 200).catch((e) => {
+    }, 'the change to take effect', READY_MS, 200).catch((e) => {
       throw new Error(`${(e as Error).message}; last answer ${JSON.stringify(last)}`);
     });
     assert.equal(r.headers.location, 'https://secure.example.com/some/path?q=1');
