@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { start as startTcpEcho } from '../../samples/tcp-echo/main.ts';
-import { canConnect, eventually, freePort, READY_MS, startGatewayMesh, tcpExchange, waitListening } from '../helpers/gateway.ts';
+import { canConnect, freePort, READY_MS, startGatewayMesh, until, tcpExchange, waitListening } from '../helpers/gateway.ts';
 
 const GW_IP = '127.0.21.30';
 const V1_IP = '127.0.21.31';
@@ -163,7 +163,7 @@ test('ingress gateway: TCP server, tcp route to tcp-echo, tcp-echo-20-v2 weighte
   await waitListening(GW_IP, port).catch((e) => {
     throw new Error(`${(e as Error).message}\n${mesh.logs()}`);
   });
-  await eventually(async () => ((await send(0)).startsWith('one hello 0') ? true : undefined), READY_MS, 200);
+  await until(async () => ((await send(0)).startsWith('one hello 0') ? true : undefined), 'one to answer', READY_MS, 200);
 
   await t.test('a TCP server with a VirtualService tcp route reaches tcp-echo v1', async () => {
     for (let i = 1; i <= 20; i++) assert.equal((await send(i)).trim(), `one hello ${i}`);
@@ -180,7 +180,7 @@ test('ingress gateway: TCP server, tcp route to tcp-echo, tcp-echo-20-v2 weighte
   await t.test('tcp-echo-20-v2 applied live: about 80/20 over 200 connections', async () => {
     mesh.write('tcp-echo-vs.yaml', virtualService(port, 20));
     // Bounded wait for the new listener config: the first connection that reaches v2.
-    await eventually(async () => ((await send(-1)).startsWith('two') ? true : undefined), READY_MS, 50);
+    await until(async () => ((await send(-1)).startsWith('two') ? true : undefined), 'two to answer', READY_MS, 50);
     const counts: Record<string, number> = {};
     for (let i = 0; i < 200; i++) {
       const v = versionOf((await send(i)).trim());
@@ -195,10 +195,10 @@ test('ingress gateway: TCP server, tcp route to tcp-echo, tcp-echo-20-v2 weighte
   await t.test('back to all-v1: every connection goes to v1 again', async () => {
     mesh.write('tcp-echo-vs.yaml', virtualService(port, 0));
     // 30 v1 answers in a row once the change has landed.
-    await eventually(async () => {
+    await until(async () => {
       for (let i = 0; i < 30; i++) if (!(await send(i)).startsWith('one')) return undefined;
       return true;
-    }, READY_MS, 50);
+    }, '30 v1 answers in a row', READY_MS, 50);
     for (let i = 0; i < 50; i++) assert.equal(versionOf((await send(i)).trim()), 'v1');
   });
 });
