@@ -11,7 +11,7 @@ import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { start as startEcho } from '../../samples/echo/main.ts';
 import { createPki, hasOpenssl, type IssuedCert } from '../helpers/certs.ts';
-import { eventually, freePort, httpsGet, READY_MS, startGatewayMesh, tlsHandshake, waitListening } from '../helpers/gateway.ts';
+import { freePort, httpsGet, READY_MS, startGatewayMesh, tlsHandshake, until, waitListening } from '../helpers/gateway.ts';
 import { serviceWithWorkloads } from '../helpers/yaml.ts';
 
 const GW_IP = '127.0.21.20';
@@ -145,10 +145,10 @@ test('ingress gateway: HTTPS SIMPLE and MUTUAL from certificate files, TLS PASST
   });
 
   await t.test('SIMPLE: a client trusting the CA, with SNI, gets the page over TLS 1.3', async () => {
-    const r = await eventually(async () => {
+    const r = await until(async () => {
       const x = await httpsGet(GW_IP, ports.simple, { ca: pki.ca, servername: 'simple.example.com' }, '/secure');
       return x.status === 200 ? x : undefined;
-    }, READY_MS, 200);
+    }, 'the simple TLS server to answer', READY_MS, 200);
     assert.equal(r.peerCN, 'simple.example.com');
     assert.equal(r.protocol, 'TLSv1.3');
     const body = JSON.parse(r.body);
@@ -173,10 +173,10 @@ test('ingress gateway: HTTPS SIMPLE and MUTUAL from certificate files, TLS PASST
   await t.test('MUTUAL: no client certificate, or one from another CA, gets no response; a good one gets the page', async () => {
     await waitListening(GW_IP, ports.mutual);
     const opts = { ca: pki.ca, servername: 'mutual.example.com' };
-    const good = await eventually(async () => {
+    const good = await until(async () => {
       const x = await httpsGet(GW_IP, ports.mutual, { ...opts, cert: client.cert, key: client.key });
       return x.status === 200 ? x : undefined;
-    }, READY_MS, 200);
+    }, 'the mutual TLS server to answer', READY_MS, 200);
     assert.equal(JSON.parse(good.body).service, 'echo');
     assert.equal(good.peerCN, 'simple.example.com', 'the gateway presented its certificate');
     await assert.rejects(httpsGet(GW_IP, ports.mutual, opts), 'no client certificate');
@@ -191,10 +191,10 @@ test('ingress gateway: HTTPS SIMPLE and MUTUAL from certificate files, TLS PASST
 
   await t.test('PASSTHROUGH: each SNI reaches its own TLS backend, untouched', async () => {
     await waitListening(GW_IP, ports.passthrough);
-    const ra = await eventually(async () => {
+    const ra = await until(async () => {
       const x = await httpsGet(GW_IP, ports.passthrough, { ca: pki.ca, servername: 'a.example.com' });
       return x.status === 200 ? x : undefined;
-    }, READY_MS, 200);
+    }, 'the second certificate to be served', READY_MS, 200);
     assert.equal(ra.peerCN, 'a.example.com', "backend a's own certificate, not the gateway's");
     assert.equal(ra.body, 'backend a (sni a.example.com)');
     const rb = await httpsGet(GW_IP, ports.passthrough, { ca: pki.ca, servername: 'b.example.com' });
