@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { eventually, freePort, REPO, startTsmesh } from '../helpers/processes.ts';
+import { until } from '../helpers/poll.ts';
+import { freePort, REPO, startTsmesh } from '../helpers/processes.ts';
 import { serviceWithWorkloads } from '../helpers/yaml.ts';
 import { start as startEcho } from '../../samples/grpc-echo/main.ts';
 
@@ -99,7 +100,7 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   const call = () => split(1);
 
   // The first call waits for LDS/RDS/CDS/EDS to resolve.
-  await eventually(() => call().then(() => true), 20_000, 200);
+  await until(() => call().then(() => true), 'a gRPC call to succeed', 20_000, 200);
 
   const first = await split(1000);
   t.diagnostic(`80/20: ${JSON.stringify(first)}`);
@@ -111,10 +112,10 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   // Rewrite the file on disk: 20/80. Nothing restarts; the split follows within 2 s.
   const written = Date.now();
   writeFileSync(join(dir, 'vs.yaml'), virtualService(20, 80));
-  await eventually(async () => {
+  await until(async () => {
     const c = await split(100);
     return (c.v1 ?? 0) <= 35 ? c : undefined;
-  }, 2000, 0);
+  }, 'the 20/80 split to show', 2000, 0);
   t.diagnostic(`split changed ${Date.now() - written} ms after the file was written`);
   const after = await split(1000);
   t.diagnostic(`20/80: ${JSON.stringify(after)}`);
@@ -123,7 +124,7 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   // An invalid VirtualService over the good one (a 90/10 split with a malformed timeout) is
   // reported with file, field and reason, and the previous 20/80 routing keeps working.
   writeFileSync(join(dir, 'vs.yaml'), virtualService(90, 10, '3 seconds'));
-  const report = await eventually(() => (/vs\.yaml.*spec\.http\[1\]\.timeout/.test(cp.output()) ? cp.output() : undefined), 10_000);
+  const report = await until(() => (/vs\.yaml.*spec\.http\[1\]\.timeout/.test(cp.output()) ? cp.output() : undefined), 'the control plane to report the invalid timeout', 10_000);
   assert.match(report, /VirtualService default\/echo/);
   t.diagnostic(report.split('\n').find((l) => l.includes('spec.http[1].timeout')) ?? '');
   await new Promise((r) => setTimeout(r, 1500)); // a wrongly applied config would have arrived by now
