@@ -16,7 +16,8 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import { gatewayBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
-import { eventually, freePort, startTsmesh, type Proc } from './processes.ts';
+import { until } from './poll.ts';
+import { freePort, startTsmesh, type Proc } from './processes.ts';
 
 export interface GatewayMesh {
   /** The loopback address the gateway's listeners bind. */
@@ -211,8 +212,8 @@ export function canConnect(ip: string, port: number): Promise<boolean> {
 
 /** Polls until the gateway listens on `port` (LDS arrived and the socket is bound). */
 export async function waitListening(ip: string, port: number, timeoutMs = READY_MS): Promise<void> {
-  await eventually(async () => ((await canConnect(ip, port)) ? true : undefined), timeoutMs, 200);
+  await until(() => canConnect(ip, port), `a listener on ${ip}:${port}`, timeoutMs, 200);
 }
 
 /** A port free on the loopback (a fresh one per Gateway server). */
-export { freePort, eventually };
+export { freePort, until };

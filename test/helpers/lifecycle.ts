@@ -163,15 +163,6 @@ export function startLoad(o: LoadOptions): Load {
   };
 }
 
-/** Waits until `cond` holds, polling every `stepMs`, at most `timeoutMs` (then throws `what`). */
-export async function waitUntil(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 60_000, stepMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
-
 /** A cluster stat summed over clusters whose name contains `cluster`, from a sidecar's admin /stats. */
 export async function clusterStat(admin: string, cluster: string, stat: string): Promise<number> {
   const text = await (await fetch(`${admin}/stats`, { signal: AbortSignal.timeout(5000) })).text();

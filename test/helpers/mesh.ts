@@ -36,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
+import { until } from './poll.ts';
 import { freePort, REPO, spawnTsmesh, type Proc } from './processes.ts';
 
 export const ADMIN_PORT = 15000;
@@ -171,15 +172,6 @@ export interface Mesh {
 
 export { spawnTsmesh };
 
-/** Polls `check` until it returns true (bounded in time; each try is bounded by the check itself). */
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = READY_MS, stepMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
-
 function tcpOpen(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
@@ -273,7 +265,6 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
       for (const [i, pod] of targets.entries()) {
         let nack = '';
         await until(
-          `${pod.name} to ACK the config after writing ${file}`,
           async () => {
             const rows = await mesh.syncOf(pod);
             const bad = rows.flatMap((r) => Object.entries(r.types)).find(([, w]) => w.lastNack && !w.synced);
@@ -281,7 +272,9 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
             if (nack) return true;
             return rows.length > 0 && key(rows) !== before[i] && rows.every((r) => Object.values(r.types).every((w) => w.synced));
           },
+          `${pod.name} to ACK the config after writing ${file}`,
           timeoutMs,
+          100,
         );
         if (nack) throw new Error(`${pod.name} NACKed the config after writing ${file}: ${nack}`);
       }
@@ -373,8 +366,8 @@ async function startGateway(mesh: Mesh, o: GatewayOptions, ip: string, bootDir: 
       })()),
   };
   try {
-    await until(`${name} /ready`, () => httpOk(`${gw.admin}/ready`));
-    for (const port of o.ports) await until(`${name} listening on ${ip}:${port} (does a Gateway select ${JSON.stringify(o.labels ?? 'istio=ingressgateway')} with that port?)`, () => tcpOpen(ip, port));
+    await until(() => httpOk(`${gw.admin}/ready`), `${name} /ready`, READY_MS, 100);
+    for (const port of o.ports) await until(() => tcpOpen(ip, port), `${name} listening on ${ip}:${port} (does a Gateway select ${JSON.stringify(o.labels ?? 'istio=ingressgateway')} with that port?)`, READY_MS, 100);
   } catch (e) {
     const out = proxy.output();
     await gw.stop();
@@ -441,10 +434,10 @@ async function startPod(mesh: Mesh, o: PodOptions, index: number, bootDir: strin
       })()),
   };
   try {
-    await until(`${o.name} sidecar /ready`, () => httpOk(`${admin}/ready`));
-    await until(`${o.name} HTTP proxy listener ${appIP}:${OUTBOUND_PORT}`, () => tcpOpen(appIP, OUTBOUND_PORT));
+    await until(() => httpOk(`${admin}/ready`), `${o.name} sidecar /ready`, READY_MS, 100);
+    await until(() => tcpOpen(appIP, OUTBOUND_PORT), `${o.name} HTTP proxy listener ${appIP}:${OUTBOUND_PORT}`, READY_MS, 100);
     for (const port of o.inboundPorts ?? Object.values(ports)) {
-      await until(`${o.name} inbound listener ${podIP}:${port} (does a Service select labels ${JSON.stringify(o.labels)}?)`, () => tcpOpen(podIP, port));
+      await until(() => tcpOpen(podIP, port), `${o.name} inbound listener ${podIP}:${port} (does a Service select labels ${JSON.stringify(o.labels)}?)`, READY_MS, 100);
     }
   } catch (e) {
     const out = proxy.output();

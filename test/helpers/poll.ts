@@ -10,7 +10,7 @@ export async function until<T>(
   check: () => T | undefined | false | Promise<T | undefined | false>,
   what = 'condition',
   timeoutMs = 5000,
-  intervalMs = 20,
+  intervalMs = 10,
 ): Promise<Exclude<T, undefined | false>> {
   const deadline = performance.now() + timeoutMs;
   let last: unknown;

@@ -10,7 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMesh, type Pod } from '../helpers/mesh.ts';
-import { startBackend, startLoad, waitUntil, type Backend } from '../helpers/lifecycle.ts';
+import { startBackend, startLoad, type Backend } from '../helpers/lifecycle.ts';
+import { until } from '../helpers/poll.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
 const REQUESTS = 5000;
@@ -189,7 +190,7 @@ test('nothing lost: 5,000 requests while routes, clusters and endpoints change 5
   const log: string[] = [];
   try {
     for (let k = 0; k < CHANGES; k++) {
-      await waitUntil(`request ${k * PER_CHANGE}`, () => load.sent >= k * PER_CHANGE + PER_CHANGE / 2 || load.sent >= REQUESTS, 120_000);
+      await until(() => load.sent >= k * PER_CHANGE + PER_CHANGE / 2 || load.sent >= REQUESTS, `request ${k * PER_CHANGE}`, 120_000);
       const inFlight = load.inFlight;
       const what = await change(k);
       log.push(`${k + 1}. ${what} (${inFlight} in flight, request #${load.sent})`);

@@ -10,7 +10,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMesh } from '../helpers/mesh.ts';
-import { clusterStat, startBackend, startLoad, waitUntil, type Backend } from '../helpers/lifecycle.ts';
+import { clusterStat, startBackend, startLoad, type Backend } from '../helpers/lifecycle.ts';
+import { until } from '../helpers/poll.ts';
 import { ECHO_WITH_SUBSETS } from '../helpers/yaml.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
@@ -111,7 +112,7 @@ test('listener and route updates under keep-alive load: 2,000 requests, 20 chang
   let listenerUpdates = 0;
   try {
     for (let k = 1; k <= CHANGES; k++) {
-      await waitUntil(`request ${(k - 1) * 80}`, () => load.sent >= (k - 1) * 80 + 40 || load.sent >= REQUESTS, 120_000);
+      await until(() => load.sent >= (k - 1) * 80 + 40 || load.sent >= REQUESTS, `request ${(k - 1) * 80}`, 120_000);
       const before = await Promise.all([listenerVersions(v1), listenerVersions(v2)]);
       inFlightAtChange.push(load.inFlight);
       await Promise.all([mesh.apply('vs.yaml', virtualService(k), [client]), mesh.apply('alias.yaml', k % 2 ? ALIAS : undefined, [v1, v2])]);

@@ -10,7 +10,8 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { Client, Pool } from 'undici';
 import { startMesh, type Pod } from '../helpers/mesh.ts';
-import { startBackend, startLoad, waitUntil, type Backend } from '../helpers/lifecycle.ts';
+import { startBackend, startLoad, type Backend } from '../helpers/lifecycle.ts';
+import { until } from '../helpers/poll.ts';
 
 const SLOW = 'slow.default.svc.cluster.local';
 /** Longer than any request here, so the drain never has to cut one. */
@@ -81,7 +82,7 @@ test('SIGTERM: sidecars let in-flight requests finish, a leaving pod loses nothi
         .then(async (r) => ({ status: r.statusCode, body: await r.body.text() }))
         .catch((e: Error) => ({ status: 0, body: e.message })),
     );
-    await waitUntil(`${N} requests in flight at the backends`, () => inFlight() >= N, 30_000);
+    await until(() => inFlight() >= N, `${N} requests in flight at the backends`, 30_000);
     client2.proxy.child.kill('SIGTERM');
     // A new connection after the signal: refused, or served with `connection: close` (drain).
     const fresh = new Client(client2.outbound);
@@ -119,7 +120,7 @@ test('SIGTERM: sidecars let in-flight requests finish, a leaving pod loses nothi
       path: (i) => `/r/${i}?delay=${i % 3 === 0 ? 400 : 20}`,
     });
     try {
-      await waitUntil('requests in flight at slow-a', () => backends.get('slow-a')!.inFlight() > 0 && load.sent > 20, 30_000);
+      await until(() => backends.get('slow-a')!.inFlight() > 0 && load.sent > 20, 'requests in flight at slow-a', 30_000);
       const sentAtSignal = load.sent;
       const atA = backends.get('slow-a')!.inFlight();
       slowA.proxy.child.kill('SIGTERM');
@@ -127,7 +128,7 @@ test('SIGTERM: sidecars let in-flight requests finish, a leaving pod loses nothi
       // Some more traffic once slow-a's sidecar is gone: all of it must land on slow-b.
       const bBefore = load.byBackend.get('slow-b') ?? 0;
       const sentAtExit = load.sent;
-      await waitUntil('100 requests after slow-a left', () => load.sent >= sentAtExit + 100, 60_000);
+      await until(() => load.sent >= sentAtExit + 100, '100 requests after slow-a left', 60_000);
       await load.stop();
       console.log(
         `server sidecar SIGTERM: ${atA} in flight at slow-a at the signal (request #${sentAtSignal}), exit ${code}; ${load.sent} requests, ${load.ok} ok, ${load.failures.length} failed, ` +
