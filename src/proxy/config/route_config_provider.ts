@@ -1,14 +1,19 @@
 /**
  * Route configurations by name (Envoy's RouteConfigProviderManager): dynamic ones from RDS,
  * inline ones (HttpConnectionManager.route_config) registered as static when a listener is
- * built. The HTTP connection manager reads `get(name)` per connection/stream and recompiles on
- * `onChange`; the listener manager waits for the RDS names a listener needs (warming).
+ * built. Each is compiled when it is set (it was validated by compiling it before it was
+ * ACKed), so the HTTP connection manager's per-stream `get(name)` finds the compilation cached
+ * and never compiles on a request; the listener manager waits for the RDS names a listener
+ * needs (warming).
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { RouteConfigProvider } from '../interfaces.ts';
+import { compileRouteConfig, type CompiledRouteConfig } from '../http/router/route_config.ts';
+import { NETWORK_FILTER } from '../../xds/type_urls.ts';
 
 export interface RouteEntry {
   resource: EnvoyJson;
+  compiled: CompiledRouteConfig;
   version: string;
   lastUpdated: string;
   isStatic: boolean;
@@ -20,6 +25,11 @@ export class RouteConfigProviderImpl implements RouteConfigProvider {
 
   get(name: string): EnvoyJson | undefined {
     return this.routes.get(name)?.resource;
+  }
+
+  /** The compiled configuration (what the router matches with). */
+  compiled(name: string): CompiledRouteConfig | undefined {
+    return this.routes.get(name)?.compiled;
   }
 
   has(name: string): boolean {
@@ -37,7 +47,9 @@ export class RouteConfigProviderImpl implements RouteConfigProvider {
       prev.version = version;
       return;
     }
-    this.routes.set(name, { resource, version, lastUpdated: new Date().toISOString(), isStatic });
+    // Cached by object: the validation that ACKed `resource` compiled this same object.
+    const compiled = compileRouteConfig(resource);
+    this.routes.set(name, { resource, compiled, version, lastUpdated: new Date().toISOString(), isStatic });
     for (const h of this.handlers) h(name);
   }
 
@@ -47,7 +59,7 @@ export class RouteConfigProviderImpl implements RouteConfigProvider {
   }
 }
 
-export const HCM_TYPE = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+export const HCM_TYPE = NETWORK_FILTER.HTTP_CONNECTION_MANAGER;
 
 /** RDS names a listener's HTTP connection managers subscribe to. */
 export function rdsNamesOfListener(listener: EnvoyJson): string[] {

@@ -1,8 +1,12 @@
 /**
- * Semantic checks on xDS resources, after the schema check of src/xds/codec.ts: what Envoy
- * would reject when applying (unknown cluster type or lb_policy, missing endpoints, duplicate
- * virtual host domains...). Each returns messages naming the resource and the field path; the
- * config manager puts every message of one response into one NACK.
+ * Decodes and validates each xDS resource type once, into what the proxy applies (grpc-js-xds
+ * style: one decoder per type, `{valid: true, result}` or `{valid: false, errors}`): the schema
+ * check was done by src/xds/codec.ts; here every set field is checked against the support table
+ * (unsupported -> error naming the field path), then what Envoy would reject when applying
+ * (unknown cluster type or lb_policy, missing endpoints, duplicate virtual host domains...), and
+ * routes and listeners are compiled/built, so nothing that cannot compile is ACKed. Messages
+ * name the resource and the field path; the config manager puts every message of one response
+ * into one NACK.
  */
 import { isIP } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
@@ -10,6 +14,10 @@ import { effectiveLbPolicy, loadBalancerFactory } from '../upstream/load_balance
 import { DOWNSTREAM_TLS, RAW_BUFFER, UPSTREAM_TLS } from '../tls/tls_context.ts';
 import { isDynamicForwardProxyCluster, validateDynamicForwardProxyCluster } from '../upstream/dynamic_forward_proxy_cluster.ts';
 import '../upstream/least_request.ts';
+import { ERR } from '../../api/errors.ts';
+import { RESOURCE, TYPE_URL_PREFIX } from '../../xds/type_urls.ts';
+import { compileRouteConfig, type CompiledRouteConfig } from '../http/router/route_config.ts';
+import { walkResource, type FieldFinding } from './support_walker.ts';
 import { ringHashConfig } from '../upstream/ring_hash.ts';
 import { maglevTableSize } from '../upstream/maglev.ts';
 
@@ -111,3 +119,81 @@ export function validateSecret(s: EnvoyJson): string[] {
   if (!s.tls_certificate && !s.validation_context && !s.generic_secret && !s.session_ticket_keys) return [`${at}: one of tls_certificate, validation_context, generic_secret is required`];
   return [];
 }
+
+// ---------- decoders ----------
+
+export type Decoded<T> = { valid: true; result: T; ignored: FieldFinding[] } | { valid: false; errors: string[] };
+
+/** What decoding needs from the running proxy (listener builds read clusters, secrets, routes). */
+export interface DecodeContext {
+  buildListener(l: EnvoyJson): unknown;
+}
+
+export interface ResourceDecoder<T = unknown> {
+  /** Full proto message name. */
+  message: string;
+  /** How messages name the resource, e.g. "cluster" or "RouteConfiguration". */
+  kind: string;
+  name(r: EnvoyJson): string | undefined;
+  decode(r: EnvoyJson, ctx: DecodeContext): Decoded<T>;
+}
+
+const messageOf = (typeUrl: string): string => typeUrl.slice(TYPE_URL_PREFIX.length);
+
+/** Splits walker findings into NACK errors and fields to count and log. */
+function support(message: string, r: EnvoyJson, at: string): { errors: string[]; ignored: FieldFinding[] } {
+  const errors: string[] = [];
+  const ignored: FieldFinding[] = [];
+  for (const f of walkResource(message, r)) {
+    if (f.support === 'unsupported') errors.push(`${at}.${f.path}: ${f.reason} [${ERR.UNSUPPORTED_FIELD}]`);
+    else ignored.push(f);
+  }
+  return { errors, ignored };
+}
+
+function decoder<T>(typeUrl: string, kind: string, name: (r: EnvoyJson) => string | undefined, check: (r: EnvoyJson, at: string, ctx: DecodeContext) => { errors: string[]; result?: T }): ResourceDecoder<T> {
+  const message = messageOf(typeUrl);
+  return {
+    message,
+    kind,
+    name,
+    decode(r, ctx) {
+      const at = `${kind} ${name(r) ?? '(unnamed)'}`;
+      const s = support(message, r, at);
+      // Compile only what the table accepts: an unsupported field must not half-apply.
+      const c = s.errors.length ? { errors: [] as string[] } : check(r, at, ctx);
+      const errors = [...s.errors, ...c.errors];
+      return errors.length ? { valid: false, errors } : { valid: true, result: c.result as T, ignored: s.ignored };
+    },
+  };
+}
+
+const thrown = (at: string, e: unknown): string => {
+  const m = (e as Error).message;
+  return m.startsWith(at) ? m : `${at}: ${m}`;
+};
+
+export const DECODERS: Record<string, ResourceDecoder> = {
+  [RESOURCE.CLUSTER]: decoder<EnvoyJson>(RESOURCE.CLUSTER, 'cluster', (r) => r.name, (r) => ({ errors: validateCluster(r), result: r })),
+  [RESOURCE.ENDPOINT]: decoder<EnvoyJson>(RESOURCE.ENDPOINT, 'ClusterLoadAssignment', (r) => r.cluster_name, (r) => ({ errors: validateEndpoints(r), result: r })),
+  [RESOURCE.SECRET]: decoder<EnvoyJson>(RESOURCE.SECRET, 'secret', (r) => r.name, (r) => ({ errors: validateSecret(r), result: r })),
+  [RESOURCE.ROUTE]: decoder<CompiledRouteConfig>(RESOURCE.ROUTE, 'RouteConfiguration', (r) => r.name, (r, at) => {
+    const errors = validateRoute(r);
+    if (errors.length) return { errors };
+    try {
+      // Compiled once here (cached by object): the provider and the HCM reuse this compilation.
+      return { errors: [], result: compileRouteConfig(r) };
+    } catch (e) {
+      return { errors: [thrown(at, e)] };
+    }
+  }),
+  [RESOURCE.LISTENER]: decoder<unknown>(RESOURCE.LISTENER, 'listener', (r) => r.name, (r, at, ctx) => {
+    const errors = validateListenerShape(r);
+    if (errors.length) return { errors };
+    try {
+      return { errors: [], result: ctx.buildListener(r) };
+    } catch (e) {
+      return { errors: [thrown(at, e)] };
+    }
+  }),
+};

@@ -17,7 +17,8 @@ import { log } from '../logger.ts';
 import type { RouteConfigProviderImpl } from './route_config_provider.ts';
 import { inlineRoutesOfListener } from './route_config_provider.ts';
 import type { SecretManager } from './secret_manager.ts';
-import { validateCluster, validateEndpoints, validateListenerShape, validateRoute, validateSecret } from './validation.ts';
+import { DECODERS } from './validation.ts';
+import type { FieldFinding } from './support_walker.ts';
 
 export type ApplyResult = { ok: true } | { ok: false; error: string };
 
@@ -40,7 +41,8 @@ export class XdsManager {
   readonly versions = new Map<string, string>();
   /** Resources this manager applied dynamically, by type then name. */
   readonly dynamic = new Map<string, Map<string, EnvoyJson>>();
-  private readonly built = new WeakMap<EnvoyJson, ListenerImpl>();
+  /** What validation decoded (built listener, compiled routes) and the fields it ignores, per resource object. */
+  private readonly decoded = new WeakMap<EnvoyJson, { result: unknown; ignored: FieldFinding[] }>();
   private readonly acceptedHandlers = new Set<(c: AcceptedChange) => void>();
 
   constructor(
@@ -64,36 +66,16 @@ export class XdsManager {
    */
   validate(typeUrl: string, upserts: [string, EnvoyJson][], removed: string[] = []): ApplyResult {
     const errs: string[] = [];
+    const decoder = DECODERS[typeUrl];
+    if (!decoder) return { ok: false, error: `unsupported resource type ${typeUrl}` };
+    const ctx = { buildListener: (l: EnvoyJson) => this.listeners.build(l, this.versions.get(typeUrl) ?? '') };
     for (const [name, r] of upserts) {
-      let e: string[];
-      switch (typeUrl) {
-        case TYPE.CLUSTER:
-          e = validateCluster(r);
-          break;
-        case TYPE.ENDPOINT:
-          e = validateEndpoints(r);
-          break;
-        case TYPE.ROUTE:
-          e = validateRoute(r);
-          break;
-        case TYPE.SECRET:
-          e = validateSecret(r);
-          break;
-        case TYPE.LISTENER:
-          e = validateListenerShape(r);
-          if (e.length === 0) {
-            try {
-              this.built.set(r, this.listeners.build(r, this.versions.get(typeUrl) ?? ''));
-            } catch (err) {
-              e = [(err as Error).message];
-            }
-          }
-          break;
-        default:
-          e = [`unsupported resource type ${typeUrl}`];
-      }
-      if (resourceName(typeUrl, r) !== name) e.push(`resource ${name}: name does not match the resource's own name ${resourceName(typeUrl, r)}`);
-      errs.push(...e);
+      const d = decoder.decode(r, ctx);
+      if (d.valid) {
+        this.decoded.set(r, { result: d.result, ignored: d.ignored });
+      } else errs.push(...d.errors);
+      const own = decoder.name(r);
+      if (own !== name) errs.push(`resource ${name}: name does not match the resource's own name ${own}`);
     }
     if (typeUrl === TYPE.LISTENER) errs.push(...this.duplicateAddresses(upserts, removed));
     return errs.length ? { ok: false, error: errs.join('; ') } : { ok: true };
@@ -123,6 +105,7 @@ export class XdsManager {
     this.dynamic.set(typeUrl, dyn);
     for (const [name, r] of upserts) {
       if (!isStatic) dyn.set(name, r);
+      this.countIgnored(typeUrl, name, this.decoded.get(r)?.ignored ?? []);
       switch (typeUrl) {
         case TYPE.CLUSTER:
           this.clusters.addOrUpdate(r, version, isStatic);
@@ -138,7 +121,7 @@ export class XdsManager {
           break;
         case TYPE.LISTENER: {
           for (const rc of inlineRoutesOfListener(r)) if (rc.name !== undefined) this.routes.set(rc.name, rc, version, true);
-          const l = this.built.get(r) ?? this.listeners.build(r, version);
+          const l = (this.decoded.get(r)?.result as ListenerImpl | undefined) ?? this.listeners.build(r, version);
           l.version = version;
           this.listeners.addOrUpdate(l);
           break;
@@ -154,6 +137,20 @@ export class XdsManager {
       else if (typeUrl === TYPE.LISTENER) this.listeners.remove(name);
     }
     if (!isStatic) for (const h of this.acceptedHandlers) h({ typeUrl, version, upserts, removed });
+  }
+
+  /**
+   * Fields accepted but not acted on: advisory ones (Envoy treats them as hints) and the
+   * control plane's not-yet-honoured ones. Each counts in /stats and is logged once.
+   */
+  private countIgnored(typeUrl: string, name: string, ignored: FieldFinding[]): void {
+    for (const f of ignored) {
+      const what = f.support === 'advisory' ? 'advisory_field_ignored' : 'unsupported_field_ignored';
+      this.store.counter(`envoy_support.${what}`).inc();
+      this.store.counter(`envoy_support.${what}.${f.message}.${f.field}`).inc();
+      const label = f.support === 'advisory' ? 'advisory, ignored' : 'unsupported, ignored';
+      log.warnOnce(`envoy-support-${f.message}.${f.field}`, `${DECODERS[typeUrl]?.kind ?? typeUrl} ${name}: ${f.path}: ${f.message}.${f.field} is ${label}: ${f.reason}`);
+    }
   }
 
   /** Validate-then-apply, counting update_attempt/success/rejected as Envoy does. */

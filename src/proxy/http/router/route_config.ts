@@ -55,7 +55,7 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
   const ignorePort = rc.ignore_port_in_host_matching === true;
   // require_tls: Envoy's SslRedirectRoute, a 301 to https answered instead of the host's routes.
   const sslRedirects = new Map<VirtualHost, RouteEntry>();
-  for (const v of (rc.virtual_hosts ?? []) as EnvoyJson[]) {
+  for (const [vi, v] of ((rc.virtual_hosts ?? []) as EnvoyJson[]).entries()) {
     const retry: RetryPolicy | undefined = compileRetryPolicy(v.retry_policy);
     const vh: VirtualHost = {
       name: String(v.name ?? ''),
@@ -69,7 +69,14 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
       includeAttemptCountInResponse: v.include_attempt_count_in_response === true,
       requireTls: v.require_tls,
     };
-    vh.routes = ((v.routes ?? []) as EnvoyJson[]).map((r, i) => compileRoute(r, vh, i));
+    vh.routes = ((v.routes ?? []) as EnvoyJson[]).map((r, i) => {
+      try {
+        return compileRoute(r, vh, i);
+      } catch (e) {
+        // Name the field path, so the NACK says which route of which host cannot be compiled.
+        throw new Error(`virtual_hosts[${vi}].routes[${i}]: ${(e as Error).message}`);
+      }
+    });
     if (vh.requireTls === 'ALL' || vh.requireTls === 'EXTERNAL_ONLY') {
       sslRedirects.set(vh, compileRoute({ name: `${vh.name}/require_tls`, match: { prefix: '/' }, redirect: { https_redirect: true } }, vh, vh.routes.length));
     }

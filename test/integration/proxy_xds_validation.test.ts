@@ -1,0 +1,166 @@
+/**
+ * A real `tsmesh proxy` on a real ADS stream validates what it is sent before it ACKs:
+ * - a RouteConfiguration it cannot compile is NACKed naming the route and field, and the previous
+ *   routes keep serving (it used to be ACKed, then every request got 404: issue 7 bug 3);
+ * - a field the support table does not list (Cluster.outlier_detection) is NACKed naming the
+ *   field with TSMESH_ERR_UNSUPPORTED_FIELD, and the previous cluster keeps serving.
+ * The ADS server is our DiscoveryServer with a test generator (pilot never emits these).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DiscoveryServer } from '../../src/xds/server/discovery_server.ts';
+import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
+import { TYPE, type EnvoyJson, type NamedResource } from '../../src/xds/types.ts';
+import { HTTP_FILTER, NETWORK_FILTER } from '../../src/xds/type_urls.ts';
+import { ERR } from '../../src/api/errors.ts';
+import { parseProxy } from '../../src/pilot/proxy.ts';
+import type { Generator, PushContext } from '../../src/pilot/types.ts';
+import { writeBootstrap } from '../../src/agent/bootstrap.ts';
+import { listen } from '../../samples/common/server.ts';
+import { freePort } from '../helpers/processes.ts';
+import { spawnTsmesh } from '../helpers/mesh.ts';
+
+const ROUTE = 'route_0';
+const CLUSTER = 'backend';
+
+interface World {
+  route: 'good' | 'uncompilable' | 'fixed';
+  cluster: 'good' | 'outlier_detection';
+  listenPort: number;
+  backendPort: number;
+}
+
+function routeConfig(w: World): EnvoyJson {
+  // path_separated_prefix may not end with "/": valid protobuf, but no route Envoy can build.
+  const match = w.route === 'uncompilable' ? { path_separated_prefix: '/api/' } : { prefix: '/' };
+  const body = w.route === 'fixed' ? { direct_response: { status: 200, body: { inline_string: 'fixed routes' } } } : { route: { cluster: CLUSTER } };
+  return { name: ROUTE, virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match, ...body }] }] };
+}
+
+function cluster(w: World): EnvoyJson {
+  return {
+    name: CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: { cluster_name: CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: w.backendPort } } } }] }] },
+    ...(w.cluster === 'outlier_detection' ? { outlier_detection: { consecutive_5xx: 3 } } : {}),
+  };
+}
+
+function generator(): Generator {
+  return (push, _proxy, typeUrl, names) => {
+    const w = (push as PushContext & { world: World }).world;
+    let out: NamedResource[] = [];
+    if (typeUrl === TYPE.LISTENER) {
+      const hcm = {
+        name: 'envoy.filters.network.http_connection_manager',
+        typed_config: {
+          '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
+          stat_prefix: 'in',
+          rds: { route_config_name: ROUTE, config_source: { ads: {}, resource_api_version: 'V3' } },
+          http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
+        },
+      };
+      out = [{ name: 'l', resource: { name: 'l', address: { socket_address: { address: '127.0.0.1', port_value: w.listenPort } }, filter_chains: [{ filters: [hcm] }] } }];
+    }
+    if (typeUrl === TYPE.ROUTE) out = [{ name: ROUTE, resource: routeConfig(w) }];
+    if (typeUrl === TYPE.CLUSTER) out = [{ name: CLUSTER, resource: cluster(w) }];
+    return out.filter((r) => !names || names.includes(r.name));
+  };
+}
+
+test('the proxy NACKs a route it cannot compile and a field it does not honour; the previous config keeps serving', { timeout: 120_000 }, async (t) => {
+  const backend = await listen(createServer((_req, res) => res.end('from the backend')), 0, '127.0.0.1');
+  const world: World = { route: 'good', cluster: 'good', listenPort: await freePort(), backendPort: backend.port };
+  let builds = 0;
+  const ads = new DiscoveryServer({
+    generator: generator(),
+    parseProxy,
+    buildPushContext: () => ({ version: `v${++builds}`, mesh: {}, configs: [], services: [], endpoints: new Map(), workloads: [], world: { ...world } }) as unknown as PushContext,
+    debounce: { afterMs: 5, maxMs: 100 },
+    log: SILENT_LOGGER,
+  });
+  const adsPort = await ads.listen('127.0.0.1:0');
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-xds-validation-'));
+  const adminPort = await freePort();
+  const file = join(dir, 'bootstrap.json');
+  writeBootstrap(file, {
+    node: { id: 'sidecar~127.0.0.1~v-1.default~default.svc.cluster.local', cluster: 'v.default', metadata: { NAMESPACE: 'default' } },
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
+    dynamic_resources: {
+      ads_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] },
+      lds_config: { ads: {}, resource_api_version: 'V3' },
+      cds_config: { ads: {}, resource_api_version: 'V3' },
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: 'xds-grpc',
+          type: 'STATIC',
+          connect_timeout: '1s',
+          load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: adsPort } } } }] }] },
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } },
+          },
+        },
+      ],
+    },
+  });
+  const proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--drain-time-s', '0'], /tsmesh proxy ready/);
+  t.after(async () => {
+    await proxy.stop();
+    await ads.close();
+    await backend.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = async (path = '/') => {
+    const r = await fetch(`http://127.0.0.1:${world.listenPort}${path}`, { signal: AbortSignal.timeout(10_000) });
+    return { status: r.status, body: await r.text() };
+  };
+  const status = (typeUrl: string) => ads.connections()[0]?.types[typeUrl];
+  const waitFor = async (what: string, cond: () => boolean | Promise<boolean>) => {
+    const deadline = Date.now() + 30_000;
+    while (!(await cond())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${proxy.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+
+  await waitFor('routes ACKed', () => status(TYPE.ROUTE)?.synced === true && status(TYPE.ROUTE)?.ackedVersion !== '');
+  const goodRoutes = status(TYPE.ROUTE)!.ackedVersion;
+  assert.deepEqual(await get('/api/x'), { status: 200, body: 'from the backend' });
+
+  // Bug 3: the uncompilable route is NACKed, naming the resource and the route's field path.
+  world.route = 'uncompilable';
+  ads.configUpdate({ full: true, reason: 'test: uncompilable route' });
+  await waitFor('a NACK of the route', () => status(TYPE.ROUTE)?.lastNack !== undefined);
+  const rn = status(TYPE.ROUTE)!.lastNack!;
+  t.diagnostic(`RDS NACK: ${rn.message}`);
+  assert.match(rn.message, /RouteConfiguration route_0: virtual_hosts\[0\]\.routes\[0\]: .*path_separated_prefix/);
+  assert.equal(status(TYPE.ROUTE)!.ackedVersion, goodRoutes);
+  for (let i = 0; i < 10; i++) assert.deepEqual(await get('/api/x'), { status: 200, body: 'from the backend' }, 'the previous routes keep serving');
+
+  // An unsupported field is NACKed naming it; the previous cluster keeps serving.
+  const goodClusters = status(TYPE.CLUSTER)!.ackedVersion;
+  world.cluster = 'outlier_detection';
+  ads.configUpdate({ full: true, reason: 'test: unsupported field' });
+  await waitFor('a NACK of the cluster', () => status(TYPE.CLUSTER)?.lastNack !== undefined);
+  const cn = status(TYPE.CLUSTER)!.lastNack!;
+  t.diagnostic(`CDS NACK: ${cn.message}`);
+  assert.match(cn.message, new RegExp(`cluster backend\\.outlier_detection: .*\\[${ERR.UNSUPPORTED_FIELD}\\]`));
+  assert.equal(status(TYPE.CLUSTER)!.ackedVersion, goodClusters);
+  assert.deepEqual(await get('/'), { status: 200, body: 'from the backend' });
+  const dump = await (await fetch(`http://127.0.0.1:${adminPort}/config_dump`)).text();
+  assert.ok(!dump.includes('outlier_detection'), 'the rejected cluster is not applied');
+
+  // Fixed routes after the NACK are ACKed and serve.
+  world.route = 'fixed';
+  world.cluster = 'good';
+  ads.configUpdate({ full: true, reason: 'test: fixed' });
+  await waitFor('fixed routes to serve', async () => (await get('/')).body === 'fixed routes');
+});
