@@ -116,3 +116,22 @@ test('typed_config is followed by its @type; an optional HTTP filter the proxy d
   const fault = { name: 'f', typed_config: { '@type': `${TYPE_URL_PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`, abort: { http_status: 503, percentage: { numerator: 1 } }, response_rate_limit: {} } };
   assert.deepEqual(paths(hcm([fault])), ['unsupported filter_chains[0].filters[0].typed_config<HttpConnectionManager>.http_filters[0].typed_config<HTTPFault>.response_rate_limit']);
 });
+
+test('a proxy accepts advisory and not-yet-honoured fields, counting each in its stats; an unsupported one NACKs and the previous cluster stays', async () => {
+  const { startProxy, staticCluster } = await import('./helpers.ts');
+  const proxy = await startProxy({});
+  try {
+    const s = proxy.server;
+    const ok = s.setResources(RESOURCE.CLUSTER, [staticCluster('c', [1], { metadata: { filter_metadata: { istio: { config: 'x' } } }, upstream_bind_config: { source_address: { address: '127.0.0.6', port_value: 0 } } })], 'v1');
+    assert.deepEqual(ok, { ok: true });
+    const count = (n: string) => s.store.counter(`envoy_support.${n}`).value();
+    assert.equal(count('advisory_field_ignored.envoy.config.cluster.v3.Cluster.metadata'), 1);
+    assert.equal(count('unsupported_field_ignored.envoy.config.cluster.v3.Cluster.upstream_bind_config'), 1);
+    const bad = s.setResources(RESOURCE.CLUSTER, [staticCluster('c', [2], { outlier_detection: { consecutive_5xx: 3 } })], 'v2');
+    assert.equal(bad.ok, false);
+    assert.match((bad as { error: string }).error, /cluster c\.outlier_detection: .* \[TSMESH_ERR_UNSUPPORTED_FIELD\]/);
+    assert.equal(s.clusters.entries.get('c')!.version, 'v1');
+  } finally {
+    await proxy.close();
+  }
+});
