@@ -17,7 +17,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { gatewayBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { until } from './poll.ts';
-import { freePort, startTsmesh, type Proc } from './processes.ts';
+import { freePort, startControlPlane, startTsmesh, type Proc } from './processes.ts';
 
 export interface GatewayMesh {
   /** The loopback address the gateway's listeners bind. */
@@ -60,9 +60,8 @@ export async function startGatewayMesh(t: TestContext, o: GatewayMeshOptions): P
   const write = (file: string, yaml: string) => writeFileSync(join(cfg, file), yaml);
   for (const [f, y] of Object.entries(o.files)) write(f, y);
 
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
-  const cp = await startTsmesh(['controlplane', '--config', cfg, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--address', '127.0.0.1'], /tsmesh controlplane ready/);
+  const cp = await startControlPlane(cfg);
+  const { grpcPort, httpPort } = cp;
   procs.push(cp);
 
   const bootstrapFile = join(dir, 'gateway-bootstrap.json');

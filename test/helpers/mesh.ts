@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { Pool } from 'undici';
 import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { until } from './poll.ts';
-import { freePort, REPO, spawnTsmesh, type Proc } from './processes.ts';
+import { REPO, spawnTsmesh, startControlPlane, type ControlPlaneProc, type Proc } from './processes.ts';
 
 export const ADMIN_PORT = 15000;
 export const OUTBOUND_PORT = 15080;
@@ -216,14 +216,9 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
   const bootDir = join(dir, 'bootstrap');
   mkdirSync(configDir, { recursive: true });
   for (const [file, yaml] of Object.entries(o.config ?? {})) writeYaml(configDir, file, yaml);
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
-  let cp: Proc;
+  let cp: ControlPlaneProc;
   try {
-    cp = await spawnTsmesh(
-      ['controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--address', '127.0.0.1', ...(o.controlplaneArgs ?? [])],
-      /tsmesh controlplane ready/,
-    );
+    cp = await startControlPlane(configDir, o.controlplaneArgs ?? []);
   } catch (e) {
     lock.close();
     rmSync(dir, { recursive: true, force: true });
@@ -234,6 +229,7 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
   // Taken synchronously, so pods started in parallel get distinct addresses.
   let nextIndex = 1;
   let stopped: Promise<void> | undefined;
+  const { grpcPort, httpPort } = cp;
   const mesh: Mesh = {
     dir: configDir,
     cp,

@@ -76,7 +76,27 @@ export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: Node
   return proc;
 }
 
-/** A free port on 127.0.0.1 (the demo's own helper, so tests pick ports as it does). */
+export interface ControlPlaneProc extends Proc {
+  grpcPort: number;
+  httpPort: number;
+}
+
+/**
+ * `tsmesh controlplane --config <dir>` on port 0 for xDS and HTTP: it binds ports the kernel
+ * picks and names them in its ready line, so no port is probed and then raced for.
+ */
+export async function startControlPlane(configDir: string, extra: string[] = [], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ControlPlaneProc> {
+  const ready = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+)/;
+  const proc = await spawnTsmesh(['controlplane', '--config', configDir, '--grpc-port', '0', '--http-port', '0', '--address', '127.0.0.1', ...extra], ready, o);
+  const m = ready.exec(proc.output())!;
+  return Object.assign(proc, { grpcPort: Number(m[1]), httpPort: Number(m[2]) });
+}
+
+/**
+ * A port free on `host` now, by binding port 0 and closing it: racy (someone may take it before
+ * it is used), so only for what must be told its port up front and cannot report one it bound,
+ * like a Gateway's listener port written into config, or an external program.
+ */
 export function freePort(host = '127.0.0.1'): Promise<number> {
   return freePortOn(host);
 }
