@@ -30,7 +30,7 @@ Flags:
                      demo.json go (default ${DEFAULT_STATE_DIR}; recreated on every start)
   --xds-port <n>, --http-port <n>, --gateway-admin-port <n>
                      the control plane's xDS and HTTP ports and the ingress gateway's admin port
-                     (default 15010, 15014, 15000, or free ports if those are taken)
+                     (default 15010, 15014, 15000; when taken, or given as 0, ports the kernel picks)
   --pod-net <a.b.c.>, --app-net <a.b.c.>
                      the loopback /24s pods get their addresses from (default 127.0.1. and
                      127.0.2.): a second demo beside the first needs its own, and --state-dir
@@ -72,7 +72,9 @@ export async function demoCommand(argv: string[]): Promise<number> {
   for (const flag of ['port', 'xds-port', 'http-port', 'gateway-admin-port']) {
     const value = one(flags, flag);
     if (value === undefined) continue;
-    const p = parsePort(value, `--${flag}`);
+    // 0: any port (the process binds port 0 and the demo reads which one it got); not for the
+    // gateway's --port, which Gateway config must name.
+    const p = flag !== 'port' && value === '0' ? 0 : parsePort(value, `--${flag}`);
     if (typeof p === 'string') {
       console.error(`tsmesh demo: ${p}`);
       return 2;

@@ -8,7 +8,7 @@ import { formatValidationError, type Config } from '../api/types.ts';
 import { listDeployments } from '../registry/deployments.ts';
 import { appLaunch, type AppLaunch } from './apps.ts';
 import { displayPath, gatewayPorts, loadConfigSources, remapGatewayPort, type GatewayPort } from './config_copy.ts';
-import { APP_NET, POD_NET, allocatePods, checkPort, describeBindProblem, pickPort, podPorts, type PodSlot } from './ports.ts';
+import { APP_NET, POD_NET, allocatePods, checkPort, describeBindProblem, pickPort, podPorts, preferredPort, type PodSlot } from './ports.ts';
 import { readdirSync } from 'node:fs';
 
 export const INGRESS_LABELS = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
@@ -55,8 +55,10 @@ export interface DemoPlan {
   configs: Config[];
   /** Lines to show before starting (ports moved, warnings). */
   notes: string[];
+  /** 0 until the control plane has said which port it bound (when the preferred one was taken). */
   xdsPort: number;
   httpPort: number;
+  /** 0 until the gateway has said which admin port it bound. */
   gatewayAdminPort: number;
   /** Ports the ingress gateway will listen on (from the Gateways selecting it). */
   gatewayPorts: GatewayPort[];
@@ -133,12 +135,14 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
     }
   }
 
-  const taken = gw.map((g) => g.port);
-  const xds = await pickPort(CONTROLPLANE_HOST, o.xdsPort ?? DEFAULT_XDS_PORT, taken);
-  const http = await pickPort(CONTROLPLANE_HOST, o.httpPort ?? DEFAULT_HTTP_PORT, [...taken, xds.port]);
-  const admin = await pickPort(GATEWAY_HOST, o.gatewayAdminPort ?? DEFAULT_GATEWAY_ADMIN_PORT, [...taken, xds.port, http.port]);
-  if (!xds.preferred) notes.push(`port ${o.xdsPort ?? DEFAULT_XDS_PORT} is in use: the control plane serves xDS on ${CONTROLPLANE_HOST}:${xds.port} instead`);
-  if (!http.preferred) notes.push(`port ${o.httpPort ?? DEFAULT_HTTP_PORT} is in use: the control plane's HTTP API is on ${CONTROLPLANE_HOST}:${http.port} instead`);
+  // Istio's ports when free; else (or when asked for 0) port 0: the process binds a port the
+  // kernel picks and names it in its ready line, which the demo reads (no probe-then-bind race).
+  const xds = await preferredPort(CONTROLPLANE_HOST, o.xdsPort ?? DEFAULT_XDS_PORT);
+  const http = await preferredPort(CONTROLPLANE_HOST, o.httpPort ?? DEFAULT_HTTP_PORT);
+  const admin = await preferredPort(GATEWAY_HOST, o.gatewayAdminPort ?? DEFAULT_GATEWAY_ADMIN_PORT);
+  if (!xds.preferred) notes.push(`port ${o.xdsPort ?? DEFAULT_XDS_PORT} is in use: the control plane serves xDS on another port`);
+  if (!http.preferred) notes.push(`port ${o.httpPort ?? DEFAULT_HTTP_PORT} is in use: the control plane's HTTP API is on another port`);
+  if (!admin.preferred) notes.push(`port ${o.gatewayAdminPort ?? DEFAULT_GATEWAY_ADMIN_PORT} is in use: the ingress gateway's admin is on another port`);
 
   const byName = new Map(configs.filter((c) => c.kind === 'Deployment').map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, c]));
   const pods: PodPlan[] = [];

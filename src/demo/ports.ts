@@ -25,7 +25,12 @@ export async function isPortFree(host: string, port: number): Promise<boolean> {
   return (await checkPort(host, port)).free;
 }
 
-/** A port the OS picks as free on `host`. */
+/**
+ * A port the OS picks as free on `host`, released at once: racy (another process may bind it
+ * before the caller does), so only for ports that must be written down before their process
+ * starts and that it cannot report: a Gateway's listener port in config, an external program
+ * (nginx) in benchmarks. Processes of ours bind port 0 and say which port they got instead.
+ */
 export function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -45,7 +50,19 @@ export interface PickedPort {
   preferred: boolean;
 }
 
-/** `preferred` when free on `host`, else a free one; `avoid` lists ports already handed out. */
+/**
+ * `preferred` when free on `host`, else 0: for a process of ours, which binds port 0 and
+ * reports the port it got (0 asked for stays 0).
+ */
+export async function preferredPort(host: string, preferred: number): Promise<PickedPort> {
+  if (preferred === 0) return { port: 0, preferred: true };
+  return (await isPortFree(host, preferred)) ? { port: preferred, preferred: true } : { port: 0, preferred: false };
+}
+
+/**
+ * `preferred` when free on `host`, else a free one; `avoid` lists ports already handed out.
+ * A probe: only for ports that must be known before anything binds them (a Gateway's port).
+ */
 export async function pickPort(host: string, preferred: number, avoid: readonly number[] = []): Promise<PickedPort> {
   if (!avoid.includes(preferred) && (await isPortFree(host, preferred))) return { port: preferred, preferred: true };
   for (;;) {

@@ -3,6 +3,7 @@
  * proxy admin `/ready`, an app's readinessProbe path) or a TCP connect (an app's port), polled
  * until ready, until the process dies, or until a deadline.
  */
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { systemClock, type Clock } from './clock.ts';
@@ -42,6 +43,36 @@ export function tcpProbe(host: string, port: number, timeoutMs = 1000): Probe {
       s.once('error', () => done(false));
     });
   return { what: `a listener on ${host}:${port}`, check };
+}
+
+/**
+ * Ready once a line of `file` (a child's log) matches `re`, e.g. the line where a process that
+ * bound port 0 says which port it got; `found` receives the match.
+ */
+export function logLineProbe(file: string, re: RegExp, what: string, found: (m: RegExpExecArray) => void): Probe {
+  const check = async () => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      return false;
+    }
+    const m = re.exec(text);
+    if (m) found(m);
+    return m !== null;
+  };
+  return { what, check };
+}
+
+/** A probe built when it is first needed (its address is learnt from an earlier probe). */
+export function lazyProbe(make: () => Probe, what: string): Probe {
+  let p: Probe | undefined;
+  return {
+    get what() {
+      return p?.what ?? what;
+    },
+    check: () => (p ??= make()).check(),
+  };
 }
 
 export interface WaitOptions {

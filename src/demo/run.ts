@@ -13,7 +13,7 @@ import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from './ports.ts';
 import { Progress } from './progress.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { watchAncestors } from './parent_watch.ts';
-import { httpProbe, tcpProbe, waitReady, type Probe } from './readiness.ts';
+import { httpProbe, lazyProbe, logLineProbe, tcpProbe, waitReady, type Probe } from './readiness.ts';
 import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoState } from './state.ts';
 import { Supervisor, lastWarning, type ManagedProcess } from './supervisor.ts';
 import { nextSteps } from './summary.ts';
@@ -65,6 +65,10 @@ export interface DemoHandle {
   stop(): Promise<void>;
   readonly supervisor: Supervisor;
 }
+
+/** The lines `tsmesh controlplane` and `tsmesh proxy` print once they listen, with their ports. */
+export const CONTROLPLANE_READY = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+)/;
+export const PROXY_READY = /tsmesh proxy ready: admin [^\s,]+:(\d+)/;
 
 const DEFAULT_TIMEOUTS: DemoTimeouts = { controlplaneMs: 60_000, podMs: 60_000, gatewayMs: 60_000, stopMs: 5000 };
 
@@ -254,7 +258,7 @@ class Demo {
   }
 
   /** Waits for the probes while `procs` run; reports the result on `progress`. */
-  private async ready(label: string, progress: Progress, procs: ManagedProcess[], probes: Probe[], timeoutMs: number, doneText: string): Promise<boolean> {
+  private async ready(label: string, progress: Progress, procs: ManagedProcess[], probes: Probe[], timeoutMs: number, doneText: string | (() => string)): Promise<boolean> {
     const r = await waitReady(probes, {
       clock: this.clock,
       timeoutMs,
@@ -265,7 +269,7 @@ class Demo {
       },
     });
     if (r.ready) {
-      progress.ok(label, doneText);
+      progress.ok(label, typeof doneText === 'string' ? doneText : doneText());
       return true;
     }
     if (this.isStopping) return false;
@@ -283,7 +287,15 @@ class Demo {
     const name = 'control plane';
     progress.begin(name);
     const p = this.spawn(name, this.launcher.controlplane(args), 'controlplane');
-    const ok = await this.ready(name, progress, [p], [httpProbe(`http://${CONTROLPLANE_HOST}:${plan.httpPort}/ready`)], this.t.controlplaneMs, `(xDS ${CONTROLPLANE_HOST}:${plan.xdsPort}, HTTP ${CONTROLPLANE_HOST}:${plan.httpPort}) ready`);
+    // Its ready line says where it listens (the ports it was given, or those port 0 got it).
+    const probes = [
+      logLineProbe(p.logFile, CONTROLPLANE_READY, '"tsmesh controlplane ready" in its log', (m) => {
+        plan.xdsPort = Number(m[1]);
+        plan.httpPort = Number(m[2]);
+      }),
+      lazyProbe(() => httpProbe(`http://${CONTROLPLANE_HOST}:${plan.httpPort}/ready`), 'GET /ready'),
+    ];
+    const ok = await this.ready(name, progress, [p], probes, this.t.controlplaneMs, () => `(xDS ${CONTROLPLANE_HOST}:${plan.xdsPort}, HTTP ${CONTROLPLANE_HOST}:${plan.httpPort}) ready`);
     return ok ? p : undefined;
   }
 
@@ -329,8 +341,13 @@ class Demo {
     writeBootstrap(file, gatewayBootstrap({ bindAddress: GATEWAY_HOST, adminPort: plan.gatewayAdminPort, xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort }, labels: INGRESS_LABELS }));
     progress.begin(name);
     const p = this.spawn(name, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1']), name);
-    // Ready means listening where the Gateways say, not only that the admin answers.
-    const probes = [httpProbe(`http://${GATEWAY_HOST}:${plan.gatewayAdminPort}/ready`), ...[...new Set(plan.gatewayPorts.map((g) => g.port))].map((port) => tcpProbe(GATEWAY_HOST, port))];
+    // Ready means listening where the Gateways say, not only that the admin answers (at the port
+    // its ready line names: the one it was given, or the one port 0 got it).
+    const probes = [
+      logLineProbe(p.logFile, PROXY_READY, '"tsmesh proxy ready" in its log', (m) => (plan.gatewayAdminPort = Number(m[1]))),
+      lazyProbe(() => httpProbe(`http://${GATEWAY_HOST}:${plan.gatewayAdminPort}/ready`), 'GET /ready'),
+      ...[...new Set(plan.gatewayPorts.map((g) => g.port))].map((port) => tcpProbe(GATEWAY_HOST, port)),
+    ];
     const where = plan.gatewayPort ? `(${GATEWAY_HOST}:${plan.gatewayPort}) ` : '';
     const ok = await this.ready(name, progress, [p], probes, this.t.gatewayMs, `${where}ready`);
     return ok ? p : undefined;

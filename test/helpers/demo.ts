@@ -6,7 +6,8 @@
  *    concurrent test files (and the default demo on 127.0.1/2.N, and test/helpers/mesh.ts's
  *    127.11/12.<k>) never share an address;
  *  - the ingress gateway on 127.0.0.1:<free port> (the demo's copy of the Gateway is moved there;
- *    the files are read unmodified), the control plane and the gateway admin on free ports;
+ *    the files are read unmodified: a Gateway's port must be known before anything binds it, so
+ *    it is probed), the control plane and the gateway admin on port 0 (they report theirs);
  *  - its own temporary state directory (config copy, logs, bootstrap files).
  * Config changes go through the control plane's POST /apis/v1/apply and /apis/v1/delete (what
  * `tsmesh apply -f` uses), then wait until every proxy has ACKed what it was sent.
@@ -24,8 +25,9 @@ import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
 import { gatewayBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { freePort } from '../../src/demo/ports.ts';
-import { startDemo, tsmeshLauncher, type DemoHandle } from '../../src/demo/run.ts';
+import { PROXY_READY, startDemo, tsmeshLauncher, type DemoHandle } from '../../src/demo/run.ts';
 import type { DemoPodState, DemoState } from '../../src/demo/state.ts';
+import { until } from './poll.ts';
 import { REPO } from './processes.ts';
 import { ISTIO_DATA } from './istio_data.ts';
 
@@ -164,9 +166,10 @@ export async function startIstioDemo(t: After, o: IstioDemoOptions): Promise<Ist
     configs: o.configs,
     port: gatewayPort,
     remapGatewayPort: true,
-    xdsPort: await freePort('127.0.0.1'),
-    httpPort: await freePort('127.0.0.1'),
-    gatewayAdminPort: await freePort('127.0.0.1'),
+    // Port 0: the control plane and the gateway admin say which port they got.
+    xdsPort: 0,
+    httpPort: 0,
+    gatewayAdminPort: 0,
     podNet,
     appNet,
     ...(meshFile ? { meshFile } : {}),
@@ -273,7 +276,6 @@ export async function startIstioDemo(t: After, o: IstioDemoOptions): Promise<Ist
  */
 async function startEgressGateway(ip: string, xds: string, dir: string): Promise<EgressGateway> {
   const [xdsHost, xdsPort] = [xds.slice(0, xds.lastIndexOf(':')), Number(xds.slice(xds.lastIndexOf(':') + 1))];
-  const adminPort = await freePort('127.0.0.1');
   const file = join(dir, 'istio-egressgateway.json');
   writeBootstrap(
     file,
@@ -282,7 +284,8 @@ async function startEgressGateway(ip: string, xds: string, dir: string): Promise
       name: 'istio-egressgateway',
       labels: { istio: 'egressgateway', app: 'istio-egressgateway' },
       bindAddress: ip,
-      adminPort,
+      // Port 0: its ready line says which port its admin got.
+      adminPort: 0,
       xds: { host: xdsHost, port: xdsPort },
     }),
   );
@@ -292,7 +295,6 @@ async function startEgressGateway(ip: string, xds: string, dir: string): Promise
   let text = '';
   child.stdout!.on('data', (d: Buffer) => (text += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (text += d.toString()));
-  const admin = `http://${ip}:${adminPort}`;
   const kill = (sig: NodeJS.Signals) => {
     try {
       process.kill(-child.pid!, sig);
@@ -311,16 +313,22 @@ async function startEgressGateway(ip: string, xds: string, dir: string): Promise
     await exited;
     clearTimeout(t);
   };
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`egress gateway exited with ${child.exitCode}:\n${text}`);
-    const ok = await fetch(`${admin}/ready`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status === 200, () => false);
-    if (ok) break;
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`egress gateway not ready in 120 s:\n${text}`);
-    }
-    await sleep(250);
+  let admin = '';
+  const outcome = await until(
+    async () => {
+      if (child.exitCode !== null) return 'exited' as const;
+      const m = PROXY_READY.exec(text);
+      if (!m) return false;
+      admin = `http://${ip}:${m[1]}`;
+      return (await fetch(`${admin}/ready`, { signal: AbortSignal.timeout(2000) })).status === 200 && ('ready' as const);
+    },
+    'the egress gateway ready',
+    120_000,
+    250,
+  ).catch((e: Error) => e);
+  if (outcome !== 'ready') {
+    await stop();
+    throw new Error(`${outcome === 'exited' ? `egress gateway exited with ${child.exitCode}` : outcome.message}:\n${text}`);
   }
   return {
     ip,

@@ -91,11 +91,11 @@ async function scenario(t: { after(fn: () => unknown): void }, target: Target, s
   const { k, lock } = await lockBlock();
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-signals-'));
   const gatewayPort = await freePort('127.0.0.1');
-  const [xdsPort, httpPort, adminPort] = [await freePort('127.0.0.1'), await freePort('127.0.0.1'), await freePort('127.0.0.1')];
   writeFileSync(join(dir, 'mesh.yaml'), config(gatewayPort));
   const stateDir = join(dir, 'state');
   const args = ['tsmesh', 'demo', '--config', join(dir, 'mesh.yaml'), '--state-dir', stateDir, '--port', String(gatewayPort)];
-  args.push('--xds-port', String(xdsPort), '--http-port', String(httpPort), '--gateway-admin-port', String(adminPort), '--pod-net', `127.21.${k}.`, '--app-net', `127.22.${k}.`);
+  // The control plane and the gateway admin on ports the kernel picks (they say which).
+  args.push('--xds-port', '0', '--http-port', '0', '--gateway-admin-port', '0', '--pod-net', `127.21.${k}.`, '--app-net', `127.22.${k}.`);
   // As a user types it. Its own process group, so that cleanup can take everything.
   const npx = spawn('npx', args, { cwd: REPO, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -124,7 +124,16 @@ async function scenario(t: { after(fn: () => unknown): void }, target: Target, s
   assert.notEqual(demoPid, npx.pid, 'npm wraps the demo');
   const groups = state.processes.map((p) => p.pid);
   assert.equal(groups.length, 4, 'control plane, app, sidecar, gateway');
-  const ports: Array<[string, number]> = [['127.0.0.1', gatewayPort], ['127.0.0.1', xdsPort], ['127.0.0.1', httpPort], ['127.0.0.1', adminPort], [`127.21.${k}.1`, 9080], [`127.22.${k}.1`, 9080]];
+  const port = (url: string) => Number(url.slice(url.lastIndexOf(':') + 1).replace(/\/.*$/, ''));
+  const ports: Array<[string, number]> = [
+    ['127.0.0.1', gatewayPort],
+    ['127.0.0.1', port(state.controlplane.grpc)],
+    ['127.0.0.1', port(state.controlplane.http)],
+    ['127.0.0.1', port(state.gateway.admin)],
+    [`127.21.${k}.1`, 9080],
+    [`127.22.${k}.1`, 9080],
+  ];
+  assert.ok(ports.every(([, p]) => p > 0), JSON.stringify(ports));
 
   process.kill(target === 'npm' ? npx.pid! : demoPid, signal);
   const left = async () => {
@@ -134,12 +143,8 @@ async function scenario(t: { after(fn: () => unknown): void }, target: Target, s
     for (const [h, p] of ports) if (!(await closed(h, p))) open.push(`${h}:${p}`);
     return [...procs, ...groupsLeft, ...open];
   };
-  const deadline = performance.now() + STOP_MS;
-  let remaining = await left();
-  while (remaining.length > 0 && performance.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    remaining = await left();
-  }
+  let remaining: string[] = [];
+  await until(async () => (remaining = await left()).length === 0, 'everything gone', STOP_MS, 100).catch(() => undefined);
   assert.deepEqual(remaining, [], `${STOP_MS / 1000} s after ${signal} to ${target === 'npm' ? 'npm exec' : 'the demo'}, still there:\n${out.slice(-2000)}`);
 }
 
