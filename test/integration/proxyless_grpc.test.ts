@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { until } from '../helpers/poll.ts';
-import { freePort, REPO, startTsmesh } from '../helpers/processes.ts';
+import { REPO, startControlPlane } from '../helpers/processes.ts';
 import { serviceWithWorkloads } from '../helpers/yaml.ts';
 import { start as startEcho } from '../../samples/grpc-echo/main.ts';
 
@@ -62,9 +62,8 @@ test('proxyless gRPC clients follow VirtualService splits, header matches and li
   const v2 = await startEcho({ port: 0, host: '127.0.0.1', version: 'v2', log: () => undefined });
   writeFileSync(join(dir, 'echo.yaml'), services(v1.port, v2.port));
   writeFileSync(join(dir, 'vs.yaml'), virtualService(80, 20));
-  const grpcPort = await freePort();
-  const httpPort = await freePort();
-  const cp = await startTsmesh(['controlplane', '--config', dir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--address', '127.0.0.1'], /tsmesh controlplane ready/);
+  const cp = await startControlPlane(dir);
+  const { grpcPort } = cp;
   t.after(async () => {
     await cp.stop();
     await v1.close();
