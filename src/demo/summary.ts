@@ -32,7 +32,7 @@ export function nextSteps(s: SummaryInput): string {
     ['productpage', product],
     ['control plane', `${state.controlplane.http}/debug/syncz   (xDS on ${state.controlplane.grpc})`],
     ['gateway admin', `${state.gateway.admin}/`],
-    ['sidecar admin', `${state.pods[0]?.admin ?? ''}/   (one per pod: 127.0.2.N:15000)`],
+    ['sidecar admin', `${state.pods[0]?.admin ?? ''}/   (one per pod: ${(state.pods[0]?.appIP ?? '127.0.2.1').replace(/\d+$/, 'N')}:15000)`],
     ['logs, config', `${displayPath(s.stateDir)}/logs, ${displayPath(state.configDir)}   (state: ${displayPath(join(s.stateDir, 'demo.json'))})`],
   ];
   const width = Math.max(...rows.map((r) => r[0].length));

@@ -88,6 +88,7 @@ test('starts control plane, 6 pods with sidecars and the gateway; stops them all
   assert.ok(out.text.includes(`http://127.0.0.1:${httpPort}/debug/syncz`));
   assert.match(out.text, /npx tsmesh apply -f \S*samples\/bookinfo\/config\/networking\/virtual-service-reviews-50-v3\.yaml --controlplane http:\/\/127\.0\.0\.1:\d+/);
   assert.match(out.text, /Press Ctrl-C to stop everything/);
+  assert.ok(out.text.includes('(one per pod: 127.0.42.N:15000)'), 'the sidecar admin hint names this demo\'s app addresses');
 
   // demo.json says where everything is.
   const saved = readState(join(stateDir, 'demo.json'))!;
