@@ -2,11 +2,12 @@
  * What `npm ci` tells a user: nothing to wonder about. The Node range package.json declares must
  * lie inside every installed package's own `engines.node` (else npm prints EBADENGINE on a Node
  * we call supported), every dependency install script is reviewed in `allowScripts` (npm 11
- * warns about the others), and a dry-run install on this Node prints no warning at all.
+ * warns about the others), and a clean install on this Node prints no warning at all.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { REPO } from '../helpers/processes.ts';
@@ -100,19 +101,29 @@ test('every dependency with an install script is reviewed in allowScripts', () =
 
 const inRange = satisfies(process.versions.node, pkg.engines.node);
 test(
-  'npm ci --dry-run on this Node prints no warning',
-  { skip: !inRange && `Node ${process.versions.node} is outside the supported range ${pkg.engines.node}: CI runs this on each supported major (.ci/run)` },
-  () => {
+  'npm ci on this Node prints no warning',
+  { skip: !inRange && `Node ${process.versions.node} is outside the supported range ${pkg.engines.node}: CI runs this on each supported major (.ci/run)`, timeout: 300_000 },
+  (t) => {
+    // A real install of package.json + package-lock.json into a scratch directory, from npm's
+    // cache when it can: what a user sees after cloning, install scripts included.
+    const dir = mkdtempSync(join(tmpdir(), 'tsmesh-ci-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(REPO, f), join(dir, f));
     // npm is a node script (`#!/usr/bin/env node`): this Node first in PATH, so npm's engines check sees it.
-    const r = spawnSync('npm', ['ci', '--dry-run', '--no-audit', '--no-fund'], {
-      cwd: REPO,
+    const r = spawnSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], {
+      cwd: dir,
       encoding: 'utf8',
-      timeout: 120_000,
+      timeout: 240_000,
       env: { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`, npm_config_loglevel: 'warn', npm_config_update_notifier: 'false' },
     });
+    const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+    if (r.status !== 0 && /ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNREFUSED|ECONNRESET|ENOTCACHED/.test(out)) {
+      t.skip(`npm ci cannot reach the registry and the cache lacks a package:\n${out.slice(-800)}`);
+      return;
+    }
     assert.equal(r.error, undefined, String(r.error));
-    assert.equal(r.status, 0, r.stderr);
-    const warnings = `${r.stdout}\n${r.stderr}`.split('\n').filter((l) => /^npm (warn|WARN|error|ERR)/.test(l));
+    assert.equal(r.status, 0, out);
+    const warnings = out.split('\n').filter((l) => /^npm (warn|WARN|error|ERR)/.test(l));
     assert.deepEqual(warnings, []);
   },
 );
