@@ -5,6 +5,7 @@
  * `*`; a host with a port is tried as is, then without the port.
  */
 import type { HeaderMap } from '../../interfaces.ts';
+import { TsmeshError } from '../../../api/errors.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import { compileHeaderParser, type HeaderParser } from './header_parser.ts';
 import { compileRetryPolicy, type RetryPolicy } from './retry_policy.ts';
@@ -74,7 +75,7 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
         return compileRoute(r, vh, i);
       } catch (e) {
         // Name the field path, so the NACK says which route of which host cannot be compiled.
-        throw new Error(`virtual_hosts[${vi}].routes[${i}]: ${(e as Error).message}`);
+        throw Object.assign(new Error(`virtual_hosts[${vi}].routes[${i}]: ${(e as Error).message}`, { cause: e }), { code: (e as { code?: string }).code });
       }
     });
     if (vh.requireTls === 'ALL' || vh.requireTls === 'EXTERNAL_ONLY') {
