@@ -1,8 +1,9 @@
 /**
  * Applies xDS resources to the proxy (Envoy's CDS/EDS/LDS/RDS/SDS subscriptions plus its init
  * manager). Every update is validated first — schema (codec normalize) for resources that did
- * not come off the wire, semantic checks, and for listeners a full build — and rejected as a
- * whole with one message naming every bad resource (the NACK); the previous config keeps serving.
+ * not come off the wire, every set field against the support table, semantic checks, routes
+ * compiled and listeners built — and rejected as a whole with one message naming every bad
+ * resource and field (the NACK); the previous config keeps serving.
  * Initialization follows Envoy: static clusters, then CDS and the clusters' warming (EDS), then
  * LDS and the listeners' warming (RDS, SDS), each first fetch bounded by initial_fetch_timeout.
  */
@@ -61,8 +62,9 @@ export class XdsManager {
   }
 
   /**
-   * Validates a proposed set of resources of one type; `removed` names those going away (used
-   * for the duplicate-address check). Listener builds are kept for `apply`.
+   * Validates a proposed set of resources of one type by decoding each once (validation.ts:
+   * support walk, semantic checks, routes compiled, listeners built); `removed` names those
+   * going away (used for the duplicate-address check). What was decoded is kept for `apply`.
    */
   validate(typeUrl: string, upserts: [string, EnvoyJson][], removed: string[] = []): ApplyResult {
     const errs: string[] = [];
