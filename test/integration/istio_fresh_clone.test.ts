@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { checkPort } from '../../src/demo/ports.ts';
-import { httpRequest, sleep } from '../helpers/demo.ts';
+import { httpRequest } from '../helpers/demo.ts';
+import { until } from '../helpers/poll.ts';
 import { REPO } from '../helpers/processes.ts';
 
 const INSTALL_TIMEOUT_MS = 300_000;
@@ -62,11 +63,8 @@ test("fresh clone: README's npm install + npx tsmesh demo serve /productpage wit
     }
     return undefined;
   };
-  let why = await busy();
-  for (let i = 0; why && i < 120; i++) {
-    await sleep(1000);
-    why = await busy();
-  }
+  let why: string | undefined;
+  await until(async () => (why = await busy()) === undefined, 'the default addresses free', 120_000, 1000).catch(() => undefined);
   if (why) {
     t.skip(`${why}: is a demo running? This test runs the README's demo on its default addresses`);
     return;
@@ -114,15 +112,18 @@ test("fresh clone: README's npm install + npx tsmesh demo serve /productpage wit
 
   let page: { status: number; body: string } | undefined;
   let tries = 0;
-  const deadline = Date.now() + DEMO_TIMEOUT_MS;
-  while (Date.now() < deadline && demo.exitCode === null) {
-    if (/Press Ctrl-C/.test(out)) {
+  await until(
+    async () => {
+      if (demo.exitCode !== null) return true;
+      if (!/Press Ctrl-C/.test(out)) return false;
       tries++;
       page = await curl('http://127.0.0.1:8080/productpage');
-      if (page.status === 200) break;
-    }
-    await sleep(1000);
-  }
+      return page.status === 200;
+    },
+    'the page',
+    DEMO_TIMEOUT_MS,
+    1000,
+  ).catch(() => undefined);
   if (demo.exitCode !== null && /is already in use|addresses are in use|port 8080 on 127\.0\.0\.1 is in use/.test(out)) {
     // Something else took the default addresses between the check and the start.
     t.skip(`the default demo addresses were taken while starting:\n${out.slice(-1000)}`);
@@ -143,8 +144,8 @@ test("fresh clone: README's npm install + npx tsmesh demo serve /productpage wit
   stopped = true;
   // npx itself may die of the SIGINT (npm's own behaviour); the demo under it exits 0.
   assert.ok(code === 0 || signal === 'SIGINT', `on Ctrl-C the demo exits cleanly (code ${code}, signal ${signal}):\n${out.slice(-2000)}`);
-  for (let i = 0; i < 120 && !/\nstopped\n/.test(out); i++) await sleep(250);
+  await until(() => /\nstopped\n/.test(out), 'the demo to say it stopped', 30_000, 250).catch(() => undefined);
   assert.match(out, /\nstopped\n/, `the demo says it stopped everything:\n${out.slice(-2000)}`);
-  for (let i = 0; i < 20 && !(await checkPort('127.0.0.1', 8080)).free; i++) await sleep(250);
+  await until(async () => (await checkPort('127.0.0.1', 8080)).free, 'port 8080 free', 5000, 250).catch(() => undefined);
   assert.ok((await checkPort('127.0.0.1', 8080)).free, 'port 8080 is free after Ctrl-C');
 });

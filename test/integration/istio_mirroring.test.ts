@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ISTIO_SAMPLES, NO_ISTIO_DATA, sleep, startIstioDemo } from '../helpers/demo.ts';
+import { until } from '../helpers/poll.ts';
 
 const httpbinDeployment = (version: string) => `apiVersion: apps/v1
 kind: Deployment
@@ -143,14 +144,17 @@ test('mirroring: every request to httpbin v1 is also sent to v2, and v2 answers 
       assert.ok(typeof host === 'string' && !host.includes('-shadow'), `answer to mirror-${i} came from v1's copy (Host ${host})`);
     }
     // The mirror is fire-and-forget: give v2's log a moment.
-    const deadline = Date.now() + 10_000;
     let missing: number[] = [];
-    for (;;) {
-      const v2 = demo.log('httpbin-v2');
-      missing = [...Array(n).keys()].filter((i) => seen(v2, `id=mirror-${i}&`).length + seen(v2, `id=mirror-${i}"`).length !== 1);
-      if (missing.length === 0 || Date.now() > deadline) break;
-      await sleep(200);
-    }
+    await until(
+      () => {
+        const v2 = demo.log('httpbin-v2');
+        missing = [...Array(n).keys()].filter((i) => seen(v2, `id=mirror-${i}&`).length + seen(v2, `id=mirror-${i}"`).length !== 1);
+        return missing.length === 0;
+      },
+      "v2's log to show every mirrored request",
+      10_000,
+      200,
+    ).catch(() => undefined);
     assert.deepEqual(missing, [], `v2 saw each mirrored request exactly once:\n${demo.log('httpbin-v2')}`);
     const v1 = demo.log('httpbin-v1');
     for (let i = 0; i < n; i++) assert.equal(seen(v1, `id=mirror-${i}"`).length, 1, `v1 served mirror-${i} once`);
