@@ -70,7 +70,11 @@ export interface DemoHandle {
 export const CONTROLPLANE_READY = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+)/;
 export const PROXY_READY = /tsmesh proxy ready: admin [^\s,]+:(\d+)/;
 
-const DEFAULT_TIMEOUTS: DemoTimeouts = { controlplaneMs: 60_000, podMs: 60_000, gatewayMs: 60_000, stopMs: 5000 };
+// Stopping must be over within 5 s of the signal (or of the launcher going away): proxies drain
+// for at most PROXY_DRAIN_S, and whatever still runs after stopMs is killed.
+const DEFAULT_TIMEOUTS: DemoTimeouts = { controlplaneMs: 60_000, podMs: 60_000, gatewayMs: 60_000, stopMs: 3500 };
+/** The demo's proxies drain for this long on SIGTERM (Envoy's default is 5 s, too long for Ctrl-C). */
+const PROXY_DRAIN_S = '2';
 
 export function startDemo(o: DemoOptions): DemoHandle {
   return new Demo(o).handle();
@@ -323,7 +327,7 @@ class Demo {
     );
     progress.begin(slot.name);
     const app = this.spawn(slot.name, { command: launch.command, args: launch.args }, `${slot.name}.app`, launch.env);
-    const proxy = this.spawn(`${slot.name} sidecar`, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1']), `${slot.name}.sidecar`);
+    const proxy = this.spawn(`${slot.name} sidecar`, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S]), `${slot.name}.sidecar`);
     const appProbe = launch.healthPath ? httpProbe(`http://${slot.appIP}:${launch.port}${launch.healthPath}`) : tcpProbe(slot.appIP, launch.port);
     // In the mesh means: app up, proxy configured, and its listeners bound (a NACKed listener is not).
     const probes = [
@@ -340,7 +344,7 @@ class Demo {
     const file = this.bootstrapFile(name);
     writeBootstrap(file, gatewayBootstrap({ bindAddress: GATEWAY_HOST, adminPort: plan.gatewayAdminPort, xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort }, labels: INGRESS_LABELS }));
     progress.begin(name);
-    const p = this.spawn(name, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1']), name);
+    const p = this.spawn(name, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S]), name);
     // Ready means listening where the Gateways say, not only that the admin answers (at the port
     // its ready line names: the one it was given, or the one port 0 got it).
     const probes = [

@@ -175,7 +175,7 @@ export async function startIstioDemo(t: After, o: IstioDemoOptions): Promise<Ist
     ...(meshFile ? { meshFile } : {}),
     stateDir: join(stateDir, 'demo'),
     out,
-    timeouts: { controlplaneMs: readyMs, podMs: readyMs, gatewayMs: readyMs, stopMs: 5000 },
+    timeouts: { controlplaneMs: readyMs, podMs: readyMs, gatewayMs: readyMs },
   });
   // No child outlives this test process, whatever happens to it.
   const onExit = () => handle.supervisor.killAll();

@@ -135,6 +135,21 @@ async function scenario(t: { after(fn: () => unknown): void }, target: Target, s
   ];
   assert.ok(ports.every(([, p]) => p > 0), JSON.stringify(ports));
 
+  // A client keeps a connection open through the gateway and the sidecar (HTTP keep-alive), as
+  // a browser would: the proxies drain it, within the same 5 s.
+  const client = connect({ host: '127.0.0.1', port: gatewayPort });
+  t.after(() => client.destroy());
+  client.on('error', () => undefined);
+  const firstAnswer = new Promise<string>((resolve) => {
+    let got = '';
+    client.on('data', (d: Buffer) => {
+      got += d.toString();
+      if (/\r\n\r\n/.test(got)) resolve(got);
+    });
+  });
+  client.write('GET /details/0 HTTP/1.1\r\nHost: details\r\n\r\n');
+  assert.match(await firstAnswer, /^HTTP\/1\.1 200/);
+
   process.kill(target === 'npm' ? npx.pid! : demoPid, signal);
   const left = async () => {
     const procs = [['npm exec', npx.pid!], ['the demo', demoPid]].filter(([, pid]) => !gone(pid as number)).map(([n]) => n as string);
