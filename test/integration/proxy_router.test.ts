@@ -117,6 +117,19 @@ test('weighted split 80/20 over 1,000 requests', { timeout: 180_000 }, async (t)
   assert.ok((c.v1 ?? 0) >= 740 && (c.v1 ?? 0) <= 860, `80/20 split gave ${JSON.stringify(c)}`);
 });
 
+test('a route on JWT claims (request.auth.claims) never matches while the proxy cannot evaluate it: fail closed (issue 7 bug 5)', { timeout: 120_000 }, async () => {
+  // Without a JWT filter there is no claim to match; the old proxy ignored the dynamic_metadata
+  // matcher and sent every request to v2, whatever the client sent.
+  await vs(
+    echoVs(`
+  - match: [{ headers: { '@request.auth.claims.groups': { exact: admin } } }]
+    route: [{ destination: { host: ${ECHO}, subset: v2 } }]
+  - route: [{ destination: { host: ${ECHO}, subset: v1 } }]`),
+  );
+  assert.deepEqual(await versions(20), { v1: 20 });
+  assert.deepEqual(await versions(20, '/', { authorization: 'Bearer not-a-verified-token', groups: 'admin' }), { v1: 20 });
+});
+
 test('header match: end-user: jason goes to v2, everyone else to v1', { timeout: 120_000 }, async (t) => {
   await vs(
     echoVs(`

@@ -3,6 +3,7 @@
  * path_separated_prefix; case_sensitive), headers (HeaderMatcher incl. legacy *_match fields,
  * present/range/invert, treat_missing_header_as_empty), query_parameters, grpc and
  * runtime_fraction. Evaluated against the path with the query string removed, as Envoy does.
+ * Regexes compile once here, at config time, through ../common/regex.ts (RE2 semantics).
  */
 import type { HeaderMap } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
@@ -48,6 +49,10 @@ export function compileRouteMatch(match: EnvoyJson): RoutePredicate {
   } else {
     throw new Error('route match needs one of prefix, path, safe_regex, path_separated_prefix');
   }
+  // dynamic_metadata (Istio's request.auth.claims) is filled by filters this proxy does not run
+  // yet (jwt_authn): with no metadata a MetadataMatcher is false, and a route it guards must never
+  // match, inverted or not, rather than match every request (fail closed).
+  if (Array.isArray(match.dynamic_metadata) && match.dynamic_metadata.length > 0) return () => false;
   for (const hm of match.headers ?? []) checks.push(compileHeaderMatcher(hm));
   for (const qm of match.query_parameters ?? []) checks.push(compileQueryMatcher(qm));
   if (match.grpc !== undefined) checks.push((m) => isGrpcRequest(m.headers));
