@@ -8,6 +8,7 @@
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { EnvoyJson } from '../xds/types.ts';
+import type { RouteEntry } from './http/router/route_entry.ts';
 
 // ---------- stats ----------
 
@@ -147,6 +148,8 @@ export interface FactoryContext {
   trackActive(conn?: ConnectionInfo): () => void;
   /** (HTTP side, additive) Random source in [0, 1) for fault/weighted/mirror/retry-jitter decisions; tests inject a seeded one. Defaults to Math.random. */
   random?: () => number;
+  /** (HTTP side, additive) Time for timeouts and fault delays; tests inject a manual one. Defaults to the system clock. */
+  clock?: Clock;
   /** (HTTP side, additive) Called once per finished HTTP stream, for access logs and tracing. */
   onStreamComplete?(info: StreamInfo): void;
 }
@@ -163,6 +166,23 @@ export interface NetworkFilterFactory {
    * rbac) returns 'continue' to pass the socket on, a terminal one returns nothing and owns it.
    */
   create(typedConfig: EnvoyJson, ctx: FactoryContext): (socket: Socket, info: ConnectionInfo) => void | 'continue';
+}
+
+// ---------- time ----------
+
+/** A pending timeout. */
+export interface Timer {
+  cancel(): void;
+  /** Restarts the countdown with the original duration (activity on an idle timer). */
+  refresh(): void;
+}
+
+/** Time as the HTTP side sees it: injectable, so tests of delays and timeouts need no sleeps. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Calls `fn` once after `ms` milliseconds unless cancelled. */
+  timer(ms: number, fn: () => void): Timer;
 }
 
 // ---------- http filters ----------
@@ -202,14 +222,25 @@ export interface StreamInfo {
   connection: ConnectionInfo;
 }
 
-/** What a filter can do to the stream it is in. */
+/**
+ * What a filter can do to the stream it is in: the model is Envoy's StreamDecoderFilterCallbacks /
+ * StreamEncoderFilterCallbacks. Filters use only this (never the connection manager's classes).
+ */
 export interface StreamFilterCallbacks {
   /** Resumes iteration after StopIteration. */
   continueDecoding(): void;
   /** Ends the stream with a local reply (Envoy's sendLocalReply). */
   sendLocalReply(status: number, body: string, headers?: Record<string, string>, details?: { grpcStatus?: number; responseFlag?: string }): void;
-  /** The route chosen for this request, if any (filters read per-route typed_per_filter_config). */
+  /** The Route message chosen for this request, if any. */
   route(): EnvoyJson | undefined;
+  /** The chosen route compiled (action, rewrites, retry/timeout policy, virtual host), if any. */
+  routeEntry(): RouteEntry | undefined;
+  /**
+   * The most specific typed_per_filter_config for `filterName` on the chosen route (route, then
+   * virtual host, then route configuration), as the filter factory's routeConfig() compiled it when
+   * the route configuration was accepted. Undefined when none applies.
+   */
+  perFilterConfig<T>(filterName: string): T | undefined;
   /** Response flags (Envoy's %RESPONSE_FLAGS%: NR, UH, UF, UT, DI, FI, ...). */
   addResponseFlag(flag: string): void;
   connection: ConnectionInfo;
@@ -248,7 +279,24 @@ export interface HttpFilter {
   onDestroy?(): void;
 }
 
-/** Registered by type URL; `create` validates once per config, `instance` is cheap per stream. */
+/** What an HTTP filter factory gets besides its config: the listener's context, plus the HCM's scope. */
+export interface HttpFilterFactoryContext extends FactoryContext {
+  /** "http.<stat_prefix>.": the scope filter stats are named under (Envoy's stats_prefix). */
+  readonly statPrefix: string;
+  readonly random: () => number;
+  readonly clock: Clock;
+}
+
+/**
+ * Registered by type URL (src/proxy/http/filters/registry.ts). `create` validates once per HCM
+ * config (throw to NACK) and returns a cheap per-stream constructor.
+ */
 export interface HttpFilterFactory {
-  create(typedConfig: EnvoyJson, ctx: FactoryContext): (callbacks: StreamFilterCallbacks) => HttpFilter;
+  create(typedConfig: EnvoyJson, ctx: HttpFilterFactoryContext): (callbacks: StreamFilterCallbacks) => HttpFilter;
+  /**
+   * Envoy's createRouteSpecificFilterConfig: validates one typed_per_filter_config value when the
+   * route configuration is compiled (throw to reject it) and returns what perFilterConfig() hands
+   * the filter. A filter without it accepts no per-route config.
+   */
+  routeConfig?(typedConfig: EnvoyJson): unknown;
 }

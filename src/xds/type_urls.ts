@@ -33,6 +33,9 @@ export const HTTP_FILTER = {
   CORS: `${T}envoy.extensions.filters.http.cors.v3.Cors`,
   CORS_POLICY: `${T}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
   DYNAMIC_FORWARD_PROXY: `${T}envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig`,
+  DYNAMIC_FORWARD_PROXY_PER_ROUTE: `${T}envoy.extensions.filters.http.dynamic_forward_proxy.v3.PerRouteConfig`,
+  /** route.v3.FilterConfig: a typed_per_filter_config value wrapped with is_optional / disabled. */
+  ROUTE_FILTER_CONFIG: `${T}envoy.config.route.v3.FilterConfig`,
 } as const;
 
 /** Transport sockets and the secret they reference. */

@@ -92,7 +92,7 @@ describe('cors filter', () => {
   before(async () => {
     up = await startUpstream('a');
     const policy = {
-      '@type': 'type.googleapis.com/envoy.config.route.v3.CorsPolicy',
+      '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy',
       allow_origin_string_match: [{ exact: 'https://app.example.com' }, { suffix: '.trusted.io' }],
       allow_methods: 'GET, POST, PUT',
       allow_headers: 'content-type, x-token',

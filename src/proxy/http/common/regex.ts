@@ -1,49 +1,101 @@
 /**
- * Envoy's RegexMatcher (safe_regex, google_re2) compiled once. The pattern is validated as RE2
- * (so what Envoy would reject, e.g. back-references, is rejected here too); matching uses V8's
- * RegExp when the pattern means the same there, which is much faster, else re2js.
+ * The proxy's one regex compiler: Envoy's RegexMatcher (safe_regex, google_re2) and RegexMatchAndSubstitute
+ * (regex_rewrite), compiled once at config time and executed only by RE2 (re2js), whose run time
+ * is linear in the input. V8's backtracking RegExp is never used on a config pattern: `(a+)+b`
+ * against 26 characters would stall the event loop for every connection. The single exception is
+ * a pattern with no metacharacter at all, which is a plain string comparison (trivially linear).
+ *
+ * A pattern RE2 rejects (back-references, look-around, ...) throws TsmeshError(INVALID_REGEX)
+ * naming the config field, so the resource carrying it is NACKed, as Envoy does.
  */
 import { RE2JS } from 're2js';
+import { ERR, TsmeshError } from '../../../api/errors.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 
 export interface CompiledRegex {
+  readonly pattern: string;
   /** Full-string match, as Envoy's safe_regex matchers do. */
   matches(s: string): boolean;
-  /** Replaces every match; `substitution` uses RE2's \1 back-references. */
-  replaceAll(s: string, substitution: string): string;
 }
 
-// Syntax RE2 accepts but V8 reads differently or rejects: named groups (?P<, inline flags,
-// \z, \C, POSIX classes, \Q..\E. Such patterns stay on re2js.
-const RE2_ONLY = /\(\?P<|\(\?[imsU-]+[):]|\\[zCQEpP]|\[\[:/;
+/** A compiled RegexMatchAndSubstitute: the rewrite applied to a string. */
+export type RegexRewrite = (s: string) => string;
 
-export function compileRegex(m: EnvoyJson | string, ignoreCase = false): CompiledRegex {
-  const pattern = typeof m === 'string' ? m : String(m?.regex ?? '');
-  let re2: RE2JS;
-  try {
-    re2 = RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
-  } catch (e) {
-    throw new Error(`invalid RE2 regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
-  }
-  if (!RE2_ONLY.test(pattern)) {
-    try {
-      const full = new RegExp(`^(?:${pattern})$`, ignoreCase ? 'i' : '');
-      const global = new RegExp(pattern, ignoreCase ? 'gi' : 'g');
-      return {
-        matches: (s) => full.test(s),
-        replaceAll: (s, sub) => s.replace(global, toJsSubstitution(sub)),
-      };
-    } catch {
-      // fall through to re2js
-    }
-  }
+/** No RE2 metacharacter: the pattern matches exactly itself. */
+const LITERAL = /^[^\\.+*?()|[\]{}^$]*$/;
+
+/**
+ * Compiles an Envoy RegexMatcher ({regex}) or a bare pattern. `path` names the config field in the
+ * error (e.g. "routes[2].match.safe_regex").
+ */
+export function compileSafeRegex(m: EnvoyJson | string, path: string, opts: { ignoreCase?: boolean } = {}): CompiledRegex {
+  const re = compileRe2(m, path, opts.ignoreCase === true);
+  const pattern = re.pattern();
+  const literal = !opts.ignoreCase && LITERAL.test(pattern);
   return {
-    matches: (s) => re2.matches(s),
-    replaceAll: (s, sub) => re2.matcher(s).replaceAll(toJsSubstitution(sub)),
+    pattern,
+    matches: literal ? (s) => s === pattern : (s) => re.matches(s),
   };
 }
 
-/** RE2 substitution (\1) to JS replacement ($1), escaping literal $. */
-function toJsSubstitution(sub: string): string {
-  return sub.replace(/\$/g, '$$$$').replace(/\\(\d)/g, '$$$1');
+/**
+ * Compiles a RegexMatchAndSubstitute ({pattern: {regex}, substitution}): every leftmost,
+ * non-overlapping match is replaced, the substitution using RE2's \\0-\\9 and \\\\. A substitution
+ * naming a group the pattern does not have cannot be applied, so it is rejected here.
+ */
+export function compileRegexRewrite(rr: EnvoyJson, path: string): RegexRewrite {
+  const re = compileRe2(rr?.pattern, `${path}.pattern`, false);
+  const parts = parseSubstitution(String(rr.substitution ?? ''), re.groupCount(), `${path}.substitution`);
+  return (s) => replaceAll(re, s, parts);
+}
+
+function compileRe2(m: EnvoyJson | string | undefined, path: string, ignoreCase: boolean): RE2JS {
+  const pattern = typeof m === 'string' ? m : m?.regex;
+  if (typeof pattern !== 'string') throw new TsmeshError(ERR.INVALID_REGEX, `${path}.regex: required`);
+  try {
+    return RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
+  } catch (e) {
+    throw new TsmeshError(ERR.INVALID_REGEX, `${path}: invalid RE2 regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);
+  }
+}
+
+/** A substitution as literal text and group references. */
+type Part = string | number;
+
+/** RE2's rewrite syntax: \0..\9 are groups, \\ a backslash; anything else after \ is an error. */
+function parseSubstitution(sub: string, groups: number, path: string): Part[] {
+  const parts: Part[] = [];
+  let lit = '';
+  for (let i = 0; i < sub.length; i++) {
+    const c = sub[i];
+    if (c !== '\\') {
+      lit += c;
+      continue;
+    }
+    const n = sub[++i];
+    if (n === '\\') {
+      lit += '\\';
+    } else if (n !== undefined && n >= '0' && n <= '9') {
+      const g = n.charCodeAt(0) - 48;
+      if (g > groups) throw new TsmeshError(ERR.INVALID_REGEX, `${path}: substitution uses \\${g} but the pattern has ${groups} capture group(s)`);
+      if (lit) parts.push(lit), (lit = '');
+      parts.push(g);
+    } else {
+      throw new TsmeshError(ERR.INVALID_REGEX, `${path}: invalid escape in substitution ${JSON.stringify(sub)} (use \\0-\\9 or \\\\)`);
+    }
+  }
+  if (lit) parts.push(lit);
+  return parts;
+}
+
+function replaceAll(re: RE2JS, s: string, parts: Part[]): string {
+  const m = re.matcher(s);
+  let out = '';
+  let last = 0;
+  while (m.find()) {
+    out += s.slice(last, m.start());
+    for (const p of parts) out += typeof p === 'string' ? p : (m.group(p) ?? '');
+    last = m.end();
+  }
+  return out + s.slice(last);
 }

@@ -4,11 +4,12 @@
  * the fault filter's header matchers.
  */
 import type { EnvoyJson } from '../../../xds/types.ts';
-import { compileRegex } from './regex.ts';
+import { compileSafeRegex } from './regex.ts';
 
 export type StringPredicate = (value: string) => boolean;
 
-export function compileStringMatcher(m: EnvoyJson): StringPredicate {
+/** `path` names the matcher's config field in errors (a bad regex NACKs the resource). */
+export function compileStringMatcher(m: EnvoyJson, path = 'string_match'): StringPredicate {
   const ic = m.ignore_case === true;
   if (m.exact !== undefined) {
     const want = ic ? String(m.exact).toLowerCase() : String(m.exact);
@@ -27,7 +28,7 @@ export function compileStringMatcher(m: EnvoyJson): StringPredicate {
     return ic ? (v) => v.toLowerCase().includes(want) : (v) => v.includes(want);
   }
   if (m.safe_regex !== undefined) {
-    const re = compileRegex(m.safe_regex, ic);
+    const re = compileSafeRegex(m.safe_regex, `${path}.safe_regex`, { ignoreCase: ic });
     return (v) => re.matches(v);
   }
   throw new Error(`StringMatcher needs one of exact, prefix, suffix, contains, safe_regex: ${JSON.stringify(m)}`);

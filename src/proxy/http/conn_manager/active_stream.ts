@@ -5,7 +5,7 @@
  * response headers (server, x-request-id) and local replies, and records StreamInfo and stats.
  */
 import type { Duplex } from 'node:stream';
-import type { ConnectionInfo, HeaderMap, StreamFilterCallbacks, StreamInfo } from '../../interfaces.ts';
+import type { ConnectionInfo, HeaderMap, StreamFilterCallbacks, StreamInfo, Timer } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import { log } from '../../logger.ts';
 import type { HcmConfig } from './config.ts';
@@ -20,7 +20,7 @@ import type { RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
 import type { Random } from '../common/random.ts';
 
-/** What the router (and route-aware filters) read beyond the public callbacks. */
+/** The route configuration, virtual host and route a request resolved to. */
 export interface ResolvedRoute {
   config?: CompiledRouteConfig;
   vhost?: VirtualHost;
@@ -38,8 +38,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   private responseComplete = false;
   private destroyed = false;
   private resolvedRoute: ResolvedRoute | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private requestTimer: NodeJS.Timeout | undefined;
+  private idleTimer: Timer | undefined;
+  private requestTimer: Timer | undefined;
   private readonly releaseActive: () => void;
 
   constructor(
@@ -54,7 +54,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.requestHeaders = headers;
     this.isGrpc = isGrpcRequest(headers);
     this.isHead = headers.get(':method') === 'HEAD';
-    this.streamInfo = { startTime: Date.now(), protocol: codec.protocol, responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info };
+    this.streamInfo = { startTime: hcm.clock.now(), protocol: codec.protocol, responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info };
     const s = hcm.stats;
     s.rqTotal.inc();
     (codec.protocol === 'HTTP/2' ? s.rqHttp2Total : s.rqHttp1Total).inc();
@@ -68,18 +68,26 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.mutateRequestHeaders();
     this.streamInfo.requestHeaders = this.requestHeaders;
     const hcm = this.hcm;
-    if (hcm.streamIdleTimeoutMs > 0) this.idleTimer = setTimeout(onIdleTimeout, hcm.streamIdleTimeoutMs, this);
-    if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = setTimeout(onRequestTimeout, hcm.requestTimeoutMs, this);
+    // As Envoy: the route's idle_timeout, when set, replaces the HCM's stream_idle_timeout.
+    const { route } = this.resolve();
+    const idleMs = route?.action?.idleTimeoutMs ?? hcm.streamIdleTimeoutMs;
+    if (idleMs > 0) this.idleTimer = hcm.clock.timer(idleMs, () => this.onIdleTimeout());
+    if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = hcm.clock.timer(hcm.requestTimeoutMs, () => this.onRequestTimeout());
     if (this.destroyed) return;
+    if (this.upgradeType && route?.action && !this.upgradeAllowed(route.action.upgrades)) return;
     const filters = hcm.filterFactories;
     for (let i = 0; i < filters.length; i++) this.filters.push(filters[i](this));
     this.runDecodeHeaders(endStream);
   }
 
-  /** Route-level idle_timeout replaces the HCM's stream_idle_timeout (0 disables). */
-  setIdleTimeout(ms: number): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = ms > 0 && !this.destroyed ? setTimeout(onIdleTimeout, ms, this) : undefined;
+  /** An Upgrade (WebSocket) needs the route's or else the HCM's upgrade_configs to allow it; else 403, as Envoy. */
+  private upgradeAllowed(routeUpgrades: Map<string, boolean>): boolean {
+    const t = this.upgradeType!;
+    if (routeUpgrades.get(t) ?? this.hcm.upgrades.get(t) ?? false) return true;
+    this.hcm.stats.rqWsOnNonWsRoute.inc();
+    this.streamInfo.responseCodeDetails = 'upgrade_failed';
+    this.sendLocalReply(403, '');
+    return false;
   }
 
   /** Codec: a request body chunk. */
@@ -100,7 +108,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
 
   private onRequestComplete(): void {
     this.requestComplete = true;
-    if (this.requestTimer) clearTimeout(this.requestTimer), (this.requestTimer = undefined);
+    if (this.requestTimer) this.requestTimer.cancel(), (this.requestTimer = undefined);
   }
 
   /** Codec: the client reset the stream or went away. */
@@ -125,8 +133,16 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     return this.resolve().route?.config;
   }
 
-  /** The compiled route, vhost and route config (router-internal). */
-  resolve(): ResolvedRoute {
+  routeEntry(): RouteEntry | undefined {
+    return this.resolve().route;
+  }
+
+  perFilterConfig<T>(filterName: string): T | undefined {
+    return this.resolve().route?.perFilterConfig(filterName) as T | undefined;
+  }
+
+  /** The compiled route, vhost and route config, resolved once per stream (until clearRouteCache). */
+  private resolve(): ResolvedRoute {
     if (this.resolvedRoute) return this.resolvedRoute;
     const config = this.hcm.routeConfig();
     let r: ResolvedRoute = { config };
@@ -244,8 +260,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     if (this.destroyed) return;
     this.destroyed = true;
     this.stopDecoding();
-    if (this.idleTimer) clearTimeout(this.idleTimer);
-    if (this.requestTimer) clearTimeout(this.requestTimer);
+    this.idleTimer?.cancel();
+    this.requestTimer?.cancel();
     for (const f of this.filters) f.onDestroy?.();
     const s = this.hcm.stats;
     s.rqActive.dec();
@@ -253,7 +269,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       s.rqCompleted.inc();
       if (this.streamInfo.responseCode) s.responseClass(this.streamInfo.responseCode);
     }
-    this.streamInfo.endTime = Date.now();
+    this.streamInfo.endTime = this.hcm.clock.now();
     this.releaseActive();
     const done = this.hcm.ctx.onStreamComplete;
     if (done) {
@@ -265,13 +281,13 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     }
   }
 
-  onIdleTimeout(): void {
+  private onIdleTimeout(): void {
     this.hcm.stats.rqIdleTimeout.inc();
     this.streamInfo.responseCodeDetails = 'stream_idle_timeout';
     this.sendLocalReply(408, LocalReplyBody.streamIdleTimeout, undefined, { responseFlag: ResponseFlag.StreamIdleTimeout });
   }
 
-  onRequestTimeout(): void {
+  private onRequestTimeout(): void {
     this.hcm.stats.rqTimeout.inc();
     this.streamInfo.responseCodeDetails = 'request_overall_timeout';
     this.sendLocalReply(408, LocalReplyBody.requestTimeout);
@@ -350,12 +366,4 @@ class RouteInput implements MatchInput {
 function appendXff(h: HeaderMap, remote: string): void {
   const cur = getHeader(h, 'x-forwarded-for');
   h.set('x-forwarded-for', cur ? `${cur},${remote}` : remote);
-}
-
-function onIdleTimeout(s: ActiveStream): void {
-  s.onIdleTimeout();
-}
-
-function onRequestTimeout(s: ActiveStream): void {
-  s.onRequestTimeout();
 }

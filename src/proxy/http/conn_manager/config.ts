@@ -3,13 +3,19 @@
  * limits and timeouts with Envoy's defaults, header-handling switches, the route source (inline
  * or RDS) and the HTTP filter chain. Also holds the preallocated http.<stat_prefix>.* stats.
  */
-import type { FactoryContext, HttpFilter, StreamFilterCallbacks } from '../../interfaces.ts';
+import type { Clock, FactoryContext, HttpFilter, HttpFilterFactoryContext, StreamFilterCallbacks } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import type { Random } from '../common/random.ts';
 import { durationMs } from '../../duration.ts';
 import { resolveHttpFilter } from '../filters/registry.ts';
 import { compileRouteConfig, type CompiledRouteConfig } from '../router/route_config.ts';
 import { HcmStats } from './stats.ts';
+import { systemClock } from '../common/clock.ts';
+
+/** nginx's client_header_timeout: how long a client may take to send request headers when the HCM sets no request_headers_timeout. */
+export const DEFAULT_REQUEST_HEADERS_TIMEOUT_MS = 60_000;
+/** Envoy's stream_idle_timeout default. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 300_000;
 
 export type CodecType = 'AUTO' | 'HTTP1' | 'HTTP2';
 export type ServerHeaderTransformation = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
@@ -31,8 +37,10 @@ export interface HcmConfig {
   via?: string;
   /** Remove x-envoy-* request headers from external (untrusted) clients. */
   stripExternalEnvoyHeaders: boolean;
+  /** 0 disables. Also bounds how long request headers may take to arrive, as in Envoy. */
   streamIdleTimeoutMs: number;
   requestTimeoutMs: number;
+  /** From the first byte of a request to its last header byte; 0 disables. */
   requestHeadersTimeoutMs: number;
   idleTimeoutMs: number;
   drainTimeoutMs: number;
@@ -44,6 +52,7 @@ export interface HcmConfig {
   resetWindowMs: number;
   upgrades: Map<string, boolean>;
   random: Random;
+  clock: Clock;
   stats: HcmStats;
   ctx: FactoryContext;
 }
@@ -78,14 +87,17 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     throw new Error('HttpConnectionManager needs route_config or rds');
   }
 
+  const random = ctx.random ?? Math.random;
+  const clock = ctx.clock ?? systemClock;
+  const filterCtx: HttpFilterFactoryContext = { ...ctx, statPrefix: `http.${statPrefix}.`, random, clock };
   const filterFactories: HcmConfig['filterFactories'] = [];
   const filters = (c.http_filters ?? []) as EnvoyJson[];
   filters.forEach((f, i) => {
     try {
       const r = resolveHttpFilter(f);
-      if (r) filterFactories.push(r.factory.create(r.config, ctx));
+      if (r) filterFactories.push(r.factory.create(r.config, filterCtx));
     } catch (e) {
-      throw new Error(`HttpConnectionManager.http_filters[${i}] (${f.name}): ${(e as Error).message}`);
+      throw Object.assign(new Error(`HttpConnectionManager.http_filters[${i}] (${f.name}): ${(e as Error).message}`, { cause: e }), { code: (e as { code?: string }).code });
     }
   });
   if (filterFactories.length === 0) throw new Error('HttpConnectionManager.http_filters must end with envoy.filters.http.router');
@@ -113,9 +125,10 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     alwaysSetRequestIdInResponse: c.always_set_request_id_in_response === true,
     via: c.via || undefined,
     stripExternalEnvoyHeaders: c.use_remote_address === true,
-    streamIdleTimeoutMs: durationMs(c.stream_idle_timeout) ?? 300_000,
+    streamIdleTimeoutMs: durationMs(c.stream_idle_timeout) ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
     requestTimeoutMs: durationMs(c.request_timeout) ?? 0,
-    requestHeadersTimeoutMs: durationMs(c.request_headers_timeout) ?? 0,
+    // Envoy leaves this off by default; tsmesh bounds slow-header clients as nginx does (issue 7).
+    requestHeadersTimeoutMs: durationMs(c.request_headers_timeout) ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_MS,
     idleTimeoutMs: durationMs(common.idle_timeout) ?? 3_600_000,
     drainTimeoutMs: durationMs(c.drain_timeout) ?? 5_000,
     maxRequestHeadersBytes: Number(c.max_request_headers_kb ?? 60) * 1024,
@@ -124,7 +137,8 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     maxResetsPerWindow: 200,
     resetWindowMs: 1_000,
     upgrades,
-    random: ctx.random ?? Math.random,
+    random,
+    clock,
     stats: new HcmStats(ctx.stats, statPrefix),
     ctx,
   };

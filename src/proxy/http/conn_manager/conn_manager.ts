@@ -13,8 +13,6 @@ import { createHttp1Server } from './codec_http1.ts';
 import { createHttp2Server } from './codec_http2.ts';
 import { attachConn } from './connection.ts';
 
-export const HCM_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-
 /** RFC 9113 3.4: what an h2c prior-knowledge client sends first. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 

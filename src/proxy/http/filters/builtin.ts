@@ -1,14 +1,25 @@
 /**
- * Registers the HTTP filters this package implements under their Envoy type URLs and names.
- * Imported for its side effect by src/proxy/http/index.ts.
+ * The HTTP filters the proxy ships, statically: type URL (and per-route config type URLs), Envoy's
+ * canonical name, factory. New filters (security, telemetry) add a line here.
  */
-import { registerHttpFilter } from './registry.ts';
-import { ROUTER_TYPE_URL, routerFilterFactory } from '../router/router.ts';
-import { FAULT_FILTER_NAME, FAULT_TYPE_URL, faultFilterFactory } from './fault.ts';
-import { CORS_FILTER_NAME, CORS_TYPE_URL, corsFilterFactory } from './cors.ts';
-import { DYNAMIC_FORWARD_PROXY_FILTER_NAME, DYNAMIC_FORWARD_PROXY_TYPE_URL, dynamicForwardProxyFilterFactory } from './dynamic_forward_proxy.ts';
+import type { HttpFilterFactory } from '../../interfaces.ts';
+import { HTTP_FILTER } from '../../../xds/type_urls.ts';
+import { routerFilterFactory } from '../router/router.ts';
+import { FAULT_FILTER_NAME, faultFilterFactory } from './fault.ts';
+import { CORS_FILTER_NAME, corsFilterFactory } from './cors.ts';
+import { DYNAMIC_FORWARD_PROXY_FILTER_NAME, dynamicForwardProxyFilterFactory } from './dynamic_forward_proxy.ts';
 
-registerHttpFilter(ROUTER_TYPE_URL, routerFilterFactory, 'envoy.filters.http.router');
-registerHttpFilter(FAULT_TYPE_URL, faultFilterFactory, FAULT_FILTER_NAME);
-registerHttpFilter(CORS_TYPE_URL, corsFilterFactory, CORS_FILTER_NAME);
-registerHttpFilter(DYNAMIC_FORWARD_PROXY_TYPE_URL, dynamicForwardProxyFilterFactory, DYNAMIC_FORWARD_PROXY_FILTER_NAME);
+export interface BuiltinHttpFilter {
+  name: string;
+  typeUrl: string;
+  /** Types its typed_per_filter_config values may have (Envoy resolves per-route config by type). */
+  perRouteTypeUrls: readonly string[];
+  factory: HttpFilterFactory;
+}
+
+export const BUILTIN_HTTP_FILTERS: readonly BuiltinHttpFilter[] = [
+  { name: 'envoy.filters.http.router', typeUrl: HTTP_FILTER.ROUTER, perRouteTypeUrls: [], factory: routerFilterFactory },
+  { name: FAULT_FILTER_NAME, typeUrl: HTTP_FILTER.FAULT, perRouteTypeUrls: [HTTP_FILTER.FAULT], factory: faultFilterFactory },
+  { name: CORS_FILTER_NAME, typeUrl: HTTP_FILTER.CORS, perRouteTypeUrls: [HTTP_FILTER.CORS_POLICY], factory: corsFilterFactory },
+  { name: DYNAMIC_FORWARD_PROXY_FILTER_NAME, typeUrl: HTTP_FILTER.DYNAMIC_FORWARD_PROXY, perRouteTypeUrls: [HTTP_FILTER.DYNAMIC_FORWARD_PROXY_PER_ROUTE], factory: dynamicForwardProxyFilterFactory },
+];

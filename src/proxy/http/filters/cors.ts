@@ -6,15 +6,13 @@
  */
 import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
-import type { ActiveStream } from '../conn_manager/active_stream.ts';
 import { compileStringMatcher, type StringPredicate } from '../common/string_matcher.ts';
 import { getHeader } from '../common/header_utils.ts';
 import { chance, runtimeFractionToProbability } from '../common/random.ts';
 
-export const CORS_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
 export const CORS_FILTER_NAME = 'envoy.filters.http.cors';
 
-interface CorsPolicy {
+export interface CorsPolicy {
   origins: StringPredicate[];
   allowMethods?: string;
   allowHeaders?: string;
@@ -32,7 +30,7 @@ export function compileCorsPolicy(p: EnvoyJson): CorsPolicy {
   const hit = cache.get(p);
   if (hit) return hit;
   const c: CorsPolicy = {
-    origins: (p.allow_origin_string_match ?? []).map(compileStringMatcher),
+    origins: ((p.allow_origin_string_match ?? []) as EnvoyJson[]).map((m, i) => compileStringMatcher(m, `cors.allow_origin_string_match[${i}]`)),
     allowMethods: p.allow_methods || undefined,
     allowHeaders: p.allow_headers || undefined,
     exposeHeaders: p.expose_headers || undefined,
@@ -46,32 +44,30 @@ export function compileCorsPolicy(p: EnvoyJson): CorsPolicy {
   return c;
 }
 
-/** The most specific policy for the stream's route, or undefined. */
+/** The most specific policy for the stream's route (typed_per_filter_config, else the legacy `cors` field), or undefined. */
 function policyFor(cb: StreamFilterCallbacks): CorsPolicy | undefined {
-  const route = (cb as ActiveStream).resolve?.().route;
-  if (!route) return undefined;
-  const typed = route.perFilterConfig(CORS_FILTER_NAME);
-  const legacy = route.config.route?.cors ?? route.vhost.config.cors;
-  const p = typed ?? legacy;
-  if (!p) return undefined;
-  try {
-    return compileCorsPolicy(p);
-  } catch {
-    return undefined;
-  }
+  const typed = cb.perFilterConfig<CorsPolicy>(CORS_FILTER_NAME);
+  if (typed) return typed;
+  const route = cb.routeEntry();
+  const legacy = route?.config.route?.cors ?? route?.vhost.config.cors;
+  // Legacy policies are compiled once (cached per config object) on first use.
+  return legacy ? compileCorsPolicy(legacy) : undefined;
 }
 
 class CorsFilter implements HttpFilter {
   private origin: string | undefined;
   private policy: CorsPolicy | undefined;
   private preflight = false;
-  constructor(private readonly cb: StreamFilterCallbacks) {}
+  constructor(
+    private readonly cb: StreamFilterCallbacks,
+    private readonly random: () => number,
+  ) {}
 
   decodeHeaders(h: HeaderMap): FilterStatus {
     const origin = getHeader(h, 'origin');
     if (!origin) return FilterStatus.Continue;
     const p = policyFor(this.cb);
-    if (!p || !chance(p.enabledP, Math.random)) return FilterStatus.Continue;
+    if (!p || !chance(p.enabledP, this.random)) return FilterStatus.Continue;
     if (!p.origins.some((m) => m(origin))) {
       // Not an allowed origin: Envoy leaves the request alone (no CORS headers).
       return FilterStatus.Continue;
@@ -104,7 +100,8 @@ class CorsFilter implements HttpFilter {
 }
 
 export const corsFilterFactory: HttpFilterFactory = {
-  create() {
-    return (cb) => new CorsFilter(cb);
+  create(_config, ctx) {
+    return (cb) => new CorsFilter(cb, ctx.random);
   },
+  routeConfig: (config) => compileCorsPolicy(config),
 };

@@ -17,14 +17,18 @@
  */
 import { FilterStatus, type FactoryContext, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks, type UpstreamCluster } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
-import type { ActiveStream } from '../conn_manager/active_stream.ts';
 import { getHeader } from '../common/header_utils.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
 import { log } from '../../logger.ts';
 
 export const DYNAMIC_FORWARD_PROXY_FILTER_NAME = 'envoy.filters.http.dynamic_forward_proxy';
-export const DYNAMIC_FORWARD_PROXY_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig';
+
+/** PerRouteConfig compiled: how to rewrite :authority before the lookup. */
+interface PerRoute {
+  hostRewriteLiteral?: string;
+  hostRewriteHeader?: string;
+}
 
 /** Envoy's response code details for this filter's local replies. */
 const Details = {
@@ -94,9 +98,9 @@ class DynamicForwardProxyFilter implements HttpFilter {
   }
 
   private rewriteHost(h: HeaderMap): void {
-    const per = (this.cb as Partial<ActiveStream>).resolve?.().route?.perFilterConfig(DYNAMIC_FORWARD_PROXY_FILTER_NAME);
+    const per = this.cb.perFilterConfig<PerRoute>(DYNAMIC_FORWARD_PROXY_FILTER_NAME);
     if (!per) return;
-    const value = per.host_rewrite_literal ?? (per.host_rewrite_header ? getHeader(h, String(per.host_rewrite_header).toLowerCase()) : undefined);
+    const value = per.hostRewriteLiteral ?? (per.hostRewriteHeader ? getHeader(h, per.hostRewriteHeader) : undefined);
     if (value) h.set(':authority', String(value));
   }
 
@@ -124,5 +128,11 @@ export const dynamicForwardProxyFilterFactory: HttpFilterFactory = {
     if (typeof config.dns_cache_config.name !== 'string' || config.dns_cache_config.name === '') throw new Error(`${DYNAMIC_FORWARD_PROXY_FILTER_NAME}: dns_cache_config.name is required`);
     const cacheName = String(config.dns_cache_config.name);
     return (cb: StreamFilterCallbacks) => new DynamicForwardProxyFilter(cb, ctx, cacheName);
+  },
+  routeConfig(config: EnvoyJson): PerRoute {
+    const literal = config.host_rewrite_literal;
+    const header = config.host_rewrite_header;
+    if (literal !== undefined && header !== undefined) throw new Error('PerRouteConfig: only one of host_rewrite_literal, host_rewrite_header');
+    return { hostRewriteLiteral: literal ? String(literal) : undefined, hostRewriteHeader: header ? String(header).toLowerCase() : undefined };
   },
 };

@@ -4,9 +4,8 @@
  * x-envoy-fault-* request headers when header_delay / header_abort are configured. gRPC aborts
  * answer HTTP 200 with grpc-status. Records DI / FI and Envoy's fault.* stats.
  */
-import { FilterStatus, type FactoryContext, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
+import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type HttpFilterFactoryContext, type StreamFilterCallbacks, type Timer } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
-import type { ActiveStream } from '../conn_manager/active_stream.ts';
 import { chance, fractionToProbability } from '../common/random.ts';
 import { durationMs } from '../../duration.ts';
 import { getHeader } from '../common/header_utils.ts';
@@ -14,10 +13,9 @@ import { ResponseFlag } from '../common/response_flags.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';
 import { compileHeaderMatcher, type RoutePredicate } from '../router/route_match.ts';
 
-export const FAULT_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
 export const FAULT_FILTER_NAME = 'envoy.filters.http.fault';
 
-interface FaultConfig {
+export interface FaultConfig {
   delayMs?: number;
   headerDelay: boolean;
   delayP: number;
@@ -51,7 +49,7 @@ export function compileFault(c: EnvoyJson): FaultConfig {
     headerAbort: a?.header_abort !== undefined,
     abortP: a ? fractionToProbability(a.percentage, 1) : 0,
     abortDenominator: DEN[a?.percentage?.denominator ?? 'HUNDRED'] ?? 100,
-    headers: (c.headers ?? []).map(compileHeaderMatcher),
+    headers: ((c.headers ?? []) as EnvoyJson[]).map((h) => compileHeaderMatcher(h)),
     downstreamNodes: c.downstream_nodes?.length ? new Set(c.downstream_nodes) : undefined,
     maxActive: c.max_active_faults !== undefined ? Number(c.max_active_faults) : undefined,
   };
@@ -66,25 +64,26 @@ function headerPercent(h: HeaderMap, name: string, configured: number, den: numb
   return Math.min(configured, Number(v) / den);
 }
 
+/** The filter's state shared by its streams: envoy's http.<prefix>.fault.* stats and active faults. */
+interface Shared {
+  active: number;
+  delays: ReturnType<HttpFilterFactoryContext['stats']['counter']>;
+  aborts: ReturnType<HttpFilterFactoryContext['stats']['counter']>;
+  overflow: ReturnType<HttpFilterFactoryContext['stats']['counter']>;
+}
+
 class FaultFilter implements HttpFilter {
-  private timer: NodeJS.Timeout | undefined;
+  private timer: Timer | undefined;
   private active = false;
   private pendingAbort: { status: number; grpc?: number } | undefined;
-  constructor(private readonly cb: StreamFilterCallbacks, private readonly base: FaultConfig, private readonly shared: { active: number }, private readonly ctx: FactoryContext) {}
+  constructor(private readonly cb: StreamFilterCallbacks, private readonly base: FaultConfig, private readonly shared: Shared, private readonly ctx: HttpFilterFactoryContext) {}
 
   decodeHeaders(h: HeaderMap): FilterStatus {
-    const perRoute = (this.cb as ActiveStream).resolve?.().route?.perFilterConfig(FAULT_FILTER_NAME);
-    let f = this.base;
-    if (perRoute) {
-      try {
-        f = compileFault(perRoute);
-      } catch {
-        return FilterStatus.Continue;
-      }
-    }
-    for (const m of f.headers) if (!m({ headers: h, path: '', query: () => new URLSearchParams(), random: Math.random })) return FilterStatus.Continue;
+    // A route's typed_per_filter_config replaces the filter's own config, as in Envoy.
+    const f = this.cb.perFilterConfig<FaultConfig>(FAULT_FILTER_NAME) ?? this.base;
+    const random = this.ctx.random;
+    for (const m of f.headers) if (!m({ headers: h, path: '', query: () => new URLSearchParams(), random })) return FilterStatus.Continue;
     if (f.downstreamNodes && !f.downstreamNodes.has(getHeader(h, 'x-envoy-downstream-service-node') ?? '')) return FilterStatus.Continue;
-    const random = this.ctx.random ?? Math.random;
     // Abort is decided up front and applied after any delay, as in Envoy.
     let abortStatus = f.httpStatus;
     let grpc = f.grpcStatus;
@@ -104,25 +103,20 @@ class FaultFilter implements HttpFilter {
     const delayP = f.headerDelay ? headerPercent(h, 'x-envoy-fault-delay-request-percentage', f.delayP, f.delayDenominator) : f.delayP;
     const doDelay = delay !== undefined && delay > 0 && chance(delayP, random);
     if (!doDelay && !this.pendingAbort) return FilterStatus.Continue;
-    const stats = this.stats();
     if (f.maxActive !== undefined && this.shared.active >= f.maxActive) {
-      this.ctx.stats.counter(`${stats}faults_overflow`).inc();
+      this.shared.overflow.inc();
       return FilterStatus.Continue;
     }
     this.active = true;
     this.shared.active++;
     if (doDelay) {
-      this.ctx.stats.counter(`${stats}delays_injected`).inc();
+      this.shared.delays.inc();
       this.cb.addResponseFlag(ResponseFlag.DelayInjected);
-      this.timer = setTimeout(onDelayDone, delay, this);
+      this.timer = this.ctx.clock.timer(delay!, () => this.onDelayDone());
       return FilterStatus.StopIteration;
     }
     this.abort();
     return FilterStatus.StopIteration;
-  }
-
-  private stats(): string {
-    return `http.${(this.cb as ActiveStream).hcm?.statPrefix ?? ''}.fault.`;
   }
 
   onDelayDone(): void {
@@ -135,7 +129,7 @@ class FaultFilter implements HttpFilter {
   private abort(): void {
     const a = this.pendingAbort!;
     this.release();
-    this.ctx.stats.counter(`${this.stats()}aborts_injected`).inc();
+    this.shared.aborts.inc();
     this.cb.streamInfo.responseCodeDetails = 'fault_filter_abort';
     this.cb.sendLocalReply(a.status, LocalReplyBody.faultAbort, undefined, { grpcStatus: a.grpc, responseFlag: ResponseFlag.FaultInjected });
   }
@@ -148,19 +142,17 @@ class FaultFilter implements HttpFilter {
   }
 
   onDestroy(): void {
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.release();
   }
-}
-
-function onDelayDone(f: FaultFilter): void {
-  f.onDelayDone();
 }
 
 export const faultFilterFactory: HttpFilterFactory = {
   create(config, ctx) {
     const base = compileFault(config);
-    const shared = { active: 0 };
+    const p = `${ctx.statPrefix}fault.`;
+    const shared: Shared = { active: 0, delays: ctx.stats.counter(`${p}delays_injected`), aborts: ctx.stats.counter(`${p}aborts_injected`), overflow: ctx.stats.counter(`${p}faults_overflow`) };
     return (cb) => new FaultFilter(cb, base, shared, ctx);
   },
+  routeConfig: (config) => compileFault(config),
 };

@@ -6,6 +6,8 @@
 import type { ConnectionInfo, HeaderMap } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import { getJoined, getHeader } from '../common/header_utils.ts';
+import { compileRegexRewrite } from '../common/regex.ts';
+import { ERR, TsmeshError } from '../../../api/errors.ts';
 
 function cookieValue(headers: HeaderMap, name: string): string | undefined {
   const raw = getJoined(headers, 'cookie');
@@ -23,24 +25,50 @@ function queryValue(path: string, name: string): string | undefined {
   return new URLSearchParams(path.slice(q + 1)).get(name) ?? undefined;
 }
 
+/** One compiled RouteAction.HashPolicy: produces its part of the key, or undefined. */
+interface CompiledPolicy {
+  value(headers: HeaderMap, conn: ConnectionInfo): string | undefined;
+  terminal: boolean;
+}
+
+/** RouteAction.hash_policy compiled once with the route (regex_rewrite included). */
+export type HashPolicy = readonly CompiledPolicy[];
+
+export function compileHashPolicy(policies: EnvoyJson[], path: string): HashPolicy {
+  return policies.map((p, i): CompiledPolicy => {
+    const at = `${path}[${i}]`;
+    const terminal = p.terminal === true;
+    if (p.header) {
+      const name = String(p.header.header_name ?? '').toLowerCase();
+      if (!name) throw new Error(`${at}.header.header_name is required`);
+      const rewrite = p.header.regex_rewrite ? compileRegexRewrite(p.header.regex_rewrite, `${at}.header.regex_rewrite`) : undefined;
+      return {
+        terminal,
+        value: (h) => {
+          const v = getJoined(h, name);
+          return v !== undefined && rewrite ? rewrite(v) : v;
+        },
+      };
+    }
+    if (p.cookie) {
+      const name = String(p.cookie.name ?? '');
+      return { terminal, value: (h) => cookieValue(h, name) };
+    }
+    if (p.connection_properties?.source_ip) return { terminal, value: (_h, conn) => conn.remoteAddress };
+    if (p.query_parameter) {
+      const name = String(p.query_parameter.name ?? '');
+      return { terminal, value: (h) => queryValue(getHeader(h, ':path') ?? '', name) };
+    }
+    // filter_state and future kinds: accepting one would silently drop it from the key.
+    throw new TsmeshError(ERR.UNSUPPORTED_FIELD, `${at}: only header, cookie, connection_properties.source_ip and query_parameter are supported`);
+  });
+}
+
 /** Returns the hash key, or undefined when no policy produced one (LB then picks randomly). */
-export function computeHashKey(policies: EnvoyJson[], headers: HeaderMap, conn: ConnectionInfo): string | undefined {
+export function computeHashKey(policies: HashPolicy, headers: HeaderMap, conn: ConnectionInfo): string | undefined {
   let key: string | undefined;
   for (const p of policies) {
-    let v: string | undefined;
-    if (p.header) {
-      v = getJoined(headers, String(p.header.header_name).toLowerCase());
-      if (v !== undefined && p.header.regex_rewrite) {
-        // Rarely used; compiled lazily per request rather than cached, to keep this module tiny.
-        v = v.replace(new RegExp(p.header.regex_rewrite.pattern.regex, 'g'), String(p.header.regex_rewrite.substitution ?? '').replace(/\\(\d)/g, '$$$1'));
-      }
-    } else if (p.cookie) {
-      v = cookieValue(headers, String(p.cookie.name));
-    } else if (p.connection_properties?.source_ip) {
-      v = conn.remoteAddress;
-    } else if (p.query_parameter) {
-      v = queryValue(getHeader(headers, ':path') ?? '', String(p.query_parameter.name));
-    }
+    const v = p.value(headers, conn);
     if (v !== undefined) {
       key = key === undefined ? v : `${key}\n${v}`;
       if (p.terminal) break;

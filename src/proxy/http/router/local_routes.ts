@@ -2,8 +2,8 @@
  * The routes the router answers itself: no route (404 NR), direct_response and redirect. Route,
  * virtual host and route-config response headers apply to these too, as in Envoy.
  */
-import type { HeaderMap } from '../../interfaces.ts';
-import type { ActiveStream } from '../conn_manager/active_stream.ts';
+import type { HeaderMap, StreamFilterCallbacks } from '../../interfaces.ts';
+import type { RouterContext } from './router_state.ts';
 import { getHeader } from '../common/header_utils.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
 import type { FormatContext } from '../common/formatter.ts';
@@ -43,37 +43,38 @@ export function applyRequestHeaders(route: RouteEntry, extra: { evaluate(h: Head
   }
 }
 
-export function sendNoRoute(s: ActiveStream): void {
-  s.hcm.stats.noRoute.inc();
+export function sendNoRoute(s: StreamFilterCallbacks, ctx: RouterContext): void {
+  ctx.noRoute.inc();
   s.streamInfo.responseCodeDetails = 'route_not_found';
   s.sendLocalReply(404, '', undefined, { responseFlag: ResponseFlag.NoRouteFound });
 }
 
-function reply(s: ActiveStream, route: RouteEntry, status: number, body: Buffer | undefined, headers: HeaderMap): void {
+function reply(s: StreamFilterCallbacks, route: RouteEntry, status: number, body: Buffer | undefined, headers: HeaderMap, requestHeaders: HeaderMap): void {
   if (body && body.length) {
     if (!headers.has('content-type')) headers.set('content-type', 'text/plain');
     headers.set('content-length', String(body.length));
   } else {
     headers.set('content-length', '0');
   }
-  applyResponseHeaders(route, undefined, headers, { info: s.streamInfo, requestHeaders: s.requestHeaders, responseHeaders: headers });
-  const end = !body || body.length === 0 || s.isHead;
+  applyResponseHeaders(route, undefined, headers, { info: s.streamInfo, requestHeaders, responseHeaders: headers });
+  const end = !body || body.length === 0 || requestHeaders.get(':method') === 'HEAD';
   s.encodeHeaders(status, headers, end);
   if (!end) s.encodeData(body!, true);
 }
 
-export function sendDirectResponse(s: ActiveStream, route: RouteEntry): void {
+export function sendDirectResponse(s: StreamFilterCallbacks, ctx: RouterContext, route: RouteEntry, requestHeaders: HeaderMap): void {
   const d = route.directResponse!;
-  s.hcm.stats.rqDirectResponse.inc();
+  ctx.rqDirectResponse.inc();
   s.streamInfo.responseCodeDetails = 'direct_response';
-  reply(s, route, d.status, d.body, new Map());
+  reply(s, route, d.status, d.body, new Map(), requestHeaders);
 }
 
-export function sendRedirect(s: ActiveStream, route: RouteEntry, headers: HeaderMap): void {
+export function sendRedirect(s: StreamFilterCallbacks, ctx: RouterContext, route: RouteEntry, headers: HeaderMap): void {
   const r = route.redirect!;
-  s.hcm.stats.rqRedirect.inc();
+  ctx.rqRedirect.inc();
   s.streamInfo.responseCodeDetails = 'redirect';
-  const scheme = getHeader(headers, ':scheme') ?? s.conn.scheme;
+  // The connection manager always sets :scheme before filters run.
+  const scheme = getHeader(headers, ':scheme') ?? 'http';
   const location = r.location(scheme, getHeader(headers, ':authority') ?? '', getHeader(headers, ':path') ?? '/');
-  reply(s, route, r.status, undefined, new Map([['location', location]]));
+  reply(s, route, r.status, undefined, new Map([['location', location]]), headers);
 }

@@ -4,7 +4,7 @@
  * with the configured swaps, as Envoy's newUri() does.
  */
 import type { EnvoyJson } from '../../../xds/types.ts';
-import { compileRegex, type CompiledRegex } from '../common/regex.ts';
+import { compileRegexRewrite, type RegexRewrite } from '../common/regex.ts';
 import { authorityPort, stripPort } from '../common/header_utils.ts';
 
 const CODES: Record<string, number> = { MOVED_PERMANENTLY: 301, FOUND: 302, SEE_OTHER: 303, TEMPORARY_REDIRECT: 307, PERMANENT_REDIRECT: 308 };
@@ -26,9 +26,9 @@ export function rewritePrefix(path: string, matched: string, replacement: string
 }
 
 /** regex_rewrite on the path part only; the query string is kept. */
-export function rewriteRegex(pathAndQuery: string, re: CompiledRegex, substitution: string): string {
+export function rewriteRegex(pathAndQuery: string, rewrite: RegexRewrite): string {
   const [p, q] = splitPath(pathAndQuery);
-  return re.replaceAll(p, substitution) + q;
+  return rewrite(p) + q;
 }
 
 export function compileRedirect(r: EnvoyJson, match: EnvoyJson): Redirect {
@@ -38,7 +38,7 @@ export function compileRedirect(r: EnvoyJson, match: EnvoyJson): Redirect {
   const port: number | undefined = r.port_redirect ? Number(r.port_redirect) : undefined;
   const pathRedirect: string | undefined = r.path_redirect;
   const prefix: string | undefined = r.prefix_rewrite;
-  const regex = r.regex_rewrite ? { re: compileRegex(r.regex_rewrite.pattern), sub: String(r.regex_rewrite.substitution ?? '') } : undefined;
+  const regex = r.regex_rewrite ? compileRegexRewrite(r.regex_rewrite, 'redirect.regex_rewrite') : undefined;
   const matched: string = match.prefix ?? match.path ?? match.path_separated_prefix ?? '';
   const stripQuery = r.strip_query === true;
   return {
@@ -63,7 +63,7 @@ export function compileRedirect(r: EnvoyJson, match: EnvoyJson): Redirect {
       } else if (prefix !== undefined && path.startsWith(matched)) {
         path = rewritePrefix(path, matched, prefix);
       } else if (regex) {
-        path = regex.re.replaceAll(path, regex.sub);
+        path = regex(path);
       }
       if (stripQuery && !(pathRedirect !== undefined && pathRedirect.includes('?'))) query = '';
       return `${newScheme}://${h}${path}${query}`;

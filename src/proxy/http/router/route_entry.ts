@@ -10,7 +10,9 @@ import type { EnvoyJson } from '../../../xds/types.ts';
 import { compileRouteMatch, type RoutePredicate } from './route_match.ts';
 import { compileHeaderParser, type HeaderParser } from './header_parser.ts';
 import { compileRetryPolicy, type RetryPolicy } from './retry_policy.ts';
-import { compileRegex, type CompiledRegex } from '../common/regex.ts';
+import { compileRegexRewrite, type RegexRewrite } from '../common/regex.ts';
+import { compileHashPolicy, type HashPolicy } from './hash_policy.ts';
+import { compilePerFilterConfigs } from '../filters/registry.ts';
 import { runtimeFractionToProbability, type Random } from '../common/random.ts';
 import { durationMs } from '../../duration.ts';
 import { getHeader } from '../common/header_utils.ts';
@@ -36,7 +38,7 @@ export interface RouteAction {
   pickCluster(headers: HeaderMap, random: Random): ClusterChoice;
   clusterNotFoundCode: number;
   prefixRewrite?: string;
-  regexRewrite?: { re: CompiledRegex; substitution: string };
+  regexRewrite?: RegexRewrite;
   hostRewriteLiteral?: string;
   autoHostRewrite: boolean;
   hostRewriteHeader?: string;
@@ -48,7 +50,7 @@ export interface RouteAction {
   grpcTimeoutOffsetMs: number;
   retry?: RetryPolicy;
   mirrors: MirrorPolicy[];
-  hashPolicy: EnvoyJson[];
+  hashPolicy: HashPolicy;
   /** upgrade_type (lower case) -> enabled, overriding the HCM's upgrade_configs. */
   upgrades: Map<string, boolean>;
 }
@@ -80,8 +82,8 @@ export interface RouteEntry {
   requestHeaders: HeaderParser;
   responseHeaders: HeaderParser;
   decoratorOperation?: string;
-  /** typed_per_filter_config by filter name, most specific level first. */
-  perFilterConfig(filterName: string): EnvoyJson | undefined;
+  /** typed_per_filter_config by filter name, compiled by the filter, most specific level first. */
+  perFilterConfig(filterName: string): unknown;
 }
 
 function compileClusterChoice(c: EnvoyJson, name: string | undefined): ClusterChoice {
@@ -140,7 +142,7 @@ function compileAction(a: EnvoyJson): RouteAction {
     pickCluster: compilePicker(a),
     clusterNotFoundCode: NOT_FOUND_CODES[a.cluster_not_found_response_code ?? 'SERVICE_UNAVAILABLE'] ?? 503,
     prefixRewrite: a.prefix_rewrite,
-    regexRewrite: a.regex_rewrite ? { re: compileRegex(a.regex_rewrite.pattern), substitution: String(a.regex_rewrite.substitution ?? '') } : undefined,
+    regexRewrite: a.regex_rewrite ? compileRegexRewrite(a.regex_rewrite, 'route.regex_rewrite') : undefined,
     hostRewriteLiteral: a.host_rewrite_literal,
     autoHostRewrite: a.auto_host_rewrite === true,
     hostRewriteHeader: a.host_rewrite_header?.toLowerCase(),
@@ -153,7 +155,7 @@ function compileAction(a: EnvoyJson): RouteAction {
       cluster: String(m.cluster),
       probability: runtimeFractionToProbability(m.runtime_fraction, 1),
     })),
-    hashPolicy: a.hash_policy ?? [],
+    hashPolicy: compileHashPolicy(a.hash_policy ?? [], 'route.hash_policy'),
     upgrades,
   };
 }
@@ -170,6 +172,16 @@ function compileDirect(d: EnvoyJson): DirectResponse {
   return { status, body };
 }
 
+function perFilterLookup(levels: ReadonlyMap<string, unknown>[]): (filterName: string) => unknown {
+  return (filterName) => {
+    for (const l of levels) {
+      const v = l.get(filterName);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+}
+
 export function compileRoute(r: EnvoyJson, vhost: VirtualHostLike, index: number): RouteEntry {
   const match = r.match ?? {};
   const entry: RouteEntry = {
@@ -181,9 +193,11 @@ export function compileRoute(r: EnvoyJson, vhost: VirtualHostLike, index: number
     requestHeaders: compileHeaderParser(r.request_headers_to_add, r.request_headers_to_remove),
     responseHeaders: compileHeaderParser(r.response_headers_to_add, r.response_headers_to_remove),
     decoratorOperation: r.decorator?.operation,
-    perFilterConfig(filterName) {
-      return r.typed_per_filter_config?.[filterName] ?? vhost.config.typed_per_filter_config?.[filterName] ?? vhost.routeConfig.config.typed_per_filter_config?.[filterName];
-    },
+    perFilterConfig: perFilterLookup([
+      compilePerFilterConfigs(r.typed_per_filter_config, `route ${r.name ?? `${vhost.name}/${index}`}.typed_per_filter_config`),
+      compilePerFilterConfigs(vhost.config.typed_per_filter_config, `virtual_host ${vhost.name}.typed_per_filter_config`),
+      compilePerFilterConfigs(vhost.routeConfig.config.typed_per_filter_config, 'typed_per_filter_config'),
+    ]),
   };
   if (r.route !== undefined) entry.action = compileAction(r.route);
   else if (r.redirect !== undefined) entry.redirect = compileRedirect(r.redirect, match);

@@ -7,7 +7,7 @@
  */
 import type { HeaderMap } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
-import { compileRegex } from '../common/regex.ts';
+import { compileSafeRegex } from '../common/regex.ts';
 import { compileStringMatcher, type StringPredicate } from '../common/string_matcher.ts';
 import { getJoined, isGrpcRequest } from '../common/header_utils.ts';
 import { chance, runtimeFractionToProbability, type Random } from '../common/random.ts';
@@ -32,7 +32,7 @@ export function compileRouteMatch(match: EnvoyJson): RoutePredicate {
     const p = cs ? String(match.path) : String(match.path).toLowerCase();
     checks.push(cs ? (m) => m.path === p : (m) => m.path.toLowerCase() === p);
   } else if (match.safe_regex !== undefined) {
-    const re = compileRegex(match.safe_regex);
+    const re = compileSafeRegex(match.safe_regex, 'match.safe_regex');
     checks.push((m) => re.matches(m.path));
   } else if (match.path_separated_prefix !== undefined) {
     const p = String(match.path_separated_prefix);

@@ -5,9 +5,8 @@
  * undici with backpressure. Failures become Envoy's local replies and response flags.
  */
 import type { Duplex } from 'node:stream';
-import { FilterStatus, type FactoryContext, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
-import type { ActiveStream } from '../conn_manager/active_stream.ts';
-import { getHeader, toFlatList } from '../common/header_utils.ts';
+import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
+import { getHeader, isGrpcRequest, toFlatList } from '../common/header_utils.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
 import { chance } from '../common/random.ts';
@@ -21,42 +20,37 @@ import { RetryState, type ResetReason } from './retry_state.ts';
 import { sendShadow } from './shadow_writer.ts';
 import { computeTimeouts, type Timeouts } from './timeouts.ts';
 import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
-import { RouterState } from './router_state.ts';
+import { RouterState, type RouterContext } from './router_state.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Envoy's per_connection_buffer_limit_bytes default: beyond this a body is not kept for retries/shadows. */
 const BUFFER_LIMIT = 1024 * 1024;
 
 export class Router extends RouterState implements HttpFilter, UpstreamRequestOwner {
-  constructor(s: ActiveStream, ctx: FactoryContext) {
+  constructor(s: StreamFilterCallbacks, ctx: RouterContext) {
     super(s, ctx);
   }
 
   decodeHeaders(headers: HeaderMap, endStream: boolean): FilterStatus {
     const s = this.s;
-    const { route, vhost } = s.resolve();
-    if (!route) return sendNoRoute(s), FilterStatus.StopIteration;
-    if (route.directResponse) return sendDirectResponse(s, route), FilterStatus.StopIteration;
-    if (route.redirect) return sendRedirect(s, route, headers), FilterStatus.StopIteration;
+    const ctx = this.ctx;
+    this.requestHeaders = headers;
+    this.isGrpc = isGrpcRequest(headers);
+    this.isHead = headers.get(':method') === 'HEAD';
+    // Route idle_timeout and upgrade admission are the connection manager's (as in Envoy).
+    const route = s.routeEntry();
+    if (!route) return sendNoRoute(s, ctx), FilterStatus.StopIteration;
+    if (route.directResponse) return sendDirectResponse(s, ctx, route, headers), FilterStatus.StopIteration;
+    if (route.redirect) return sendRedirect(s, ctx, route, headers), FilterStatus.StopIteration;
     const action = route.action;
-    if (!action) return sendNoRoute(s), FilterStatus.StopIteration;
-    if (s.upgradeType) {
-      const allowed = action.upgrades.get(s.upgradeType) ?? s.hcm.upgrades.get(s.upgradeType) ?? false;
-      if (!allowed) {
-        s.hcm.stats.rqWsOnNonWsRoute.inc();
-        s.streamInfo.responseCodeDetails = 'upgrade_failed';
-        s.sendLocalReply(403, '');
-        return FilterStatus.StopIteration;
-      }
-    }
+    if (!action) return sendNoRoute(s, ctx), FilterStatus.StopIteration;
     this.route = route;
     this.action = action;
-    if (action.idleTimeoutMs !== undefined) s.setIdleTimeout(action.idleTimeoutMs);
-    const choice = action.pickCluster(headers, s.hcm.random);
+    const choice = action.pickCluster(headers, ctx.random);
     this.choice = choice;
     const cluster = choice.name ? this.ctx.clusterManager.get(choice.name) : undefined;
     if (!cluster) {
-      s.hcm.stats.noCluster.inc();
+      ctx.noCluster.inc();
       s.streamInfo.responseCodeDetails = 'cluster_not_found';
       s.sendLocalReply(action.clusterNotFoundCode, '', undefined, { responseFlag: ResponseFlag.NoClusterFound });
       return FilterStatus.StopIteration;
@@ -64,8 +58,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.cluster = cluster;
     this.cstats = clusterStats(cluster);
     s.streamInfo.upstreamCluster = cluster.name;
-    this.retry = new RetryState(action.retry ?? vhost?.retry, headers);
-    this.timeouts = computeTimeouts(action, headers, s.isGrpc, this.retry.policy?.perTryTimeoutMs ?? 0);
+    this.retry = new RetryState(action.retry ?? route.vhost.retry, headers);
+    this.timeouts = computeTimeouts(action, headers, this.isGrpc, this.retry.policy?.perTryTimeoutMs ?? 0);
     this.finalizeRequestHeaders(headers, route, action, choice, this.timeouts);
     this.requestComplete = endStream;
     this.keepBody = !endStream && (this.retry.enabled || action.mirrors.length > 0);
@@ -78,7 +72,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       s.sendLocalReply(503, LocalReplyBody.overflow, { 'x-envoy-overloaded': 'true' }, { responseFlag: ResponseFlag.UpstreamOverflow });
       return FilterStatus.StopIteration;
     }
-    for (const m of action.mirrors) if (chance(m.probability, s.hcm.random)) (this.pendingMirrors ??= []).push(m.cluster);
+    for (const m of action.mirrors) if (chance(m.probability, ctx.random)) (this.pendingMirrors ??= []).push(m.cluster);
     this.startAttempt();
     // After the main attempt is dispatched, so neither timers nor shadows can delay it.
     if (endStream) this.onRequestComplete();
@@ -119,7 +113,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   private onRequestComplete(): void {
     this.requestComplete = true;
     const t = this.timeouts.globalMs;
-    if (t > 0 && !this.globalTimer && !this.finished) this.globalTimer = setTimeout(onGlobalTimeout, t, this);
+    if (t > 0 && !this.globalTimer && !this.finished) this.globalTimer = this.ctx.clock.timer(t, () => this.onGlobalTimeout());
     if (this.upstream && !this.upstream.perTryTimer && this.timeouts.perTryMs > 0 && !this.upstream.done) this.armPerTry(this.upstream);
     if (this.pendingMirrors) this.sendMirrors();
     if (this.retryWhenComplete) {
@@ -155,7 +149,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     (this.triedHosts ??= new Set()).add(host);
     if (this.includeAttemptCount) this.setUpstreamHeader('x-envoy-attempt-count', String(this.attempts));
     if (this.autoHost) this.setUpstreamHeader('host', host.address);
-    const u = new UpstreamRequest(this, host, this.attempts);
+    const u = new UpstreamRequest(this, host, this.attempts, this.ctx.clock.now());
     if (this.attempts > 1) u.releaseRetry = this.retryRelease;
     this.retryRelease = undefined;
     this.upstream = u;
@@ -188,7 +182,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   }
 
   private armPerTry(u: UpstreamRequest): void {
-    u.perTryTimer = setTimeout(onPerTryTimeout, this.timeouts.perTryMs, this, u);
+    u.perTryTimer = this.ctx.clock.timer(this.timeouts.perTryMs, () => this.onPerTryTimeout(u));
   }
 
   onPerTryTimeout(u: UpstreamRequest): void {
@@ -205,7 +199,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.cstats!.rqTimeout.inc();
     const u = this.upstream;
     if (u) this.endAttempt(u, true);
-    if (this.retryTimer) clearTimeout(this.retryTimer), (this.retryTimer = undefined);
+    if (this.retryTimer) this.retryTimer.cancel(), (this.retryTimer = undefined);
     this.timeoutReply();
   }
 
@@ -213,7 +207,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     const s = this.s;
     s.addResponseFlag(ResponseFlag.UpstreamRequestTimeout);
     this.finish();
-    if (s.responseStarted) return s.resetStream();
+    if (this.downstreamStarted) return s.resetStream();
     s.streamInfo.responseCodeDetails = 'upstream_response_timeout';
     s.sendLocalReply(504, LocalReplyBody.upstreamTimeout);
   }
@@ -222,7 +216,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   private tryRetry(reason: ResetReason | number, grpcStatus?: number): boolean {
     const r = this.retry;
     const retriable = typeof reason === 'number' ? r.retriableResponse(reason, grpcStatus) : r.retriableReset(reason);
-    if (!retriable || this.s.responseStarted || this.finished) return false;
+    if (!retriable || this.downstreamStarted || this.finished) return false;
     if (!this.requestComplete && !this.keepBody) return false;
     if (!r.take()) {
       this.cstats!.rqRetryLimitExceeded.inc();
@@ -236,8 +230,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     }
     this.retryRelease = release;
     this.cstats!.rqRetry.inc();
-    const delay = r.backoffMs(this.s.hcm.random);
-    this.retryTimer = setTimeout(onRetryTimer, delay, this);
+    const delay = r.backoffMs(this.ctx.random);
+    this.retryTimer = this.ctx.clock.timer(delay, () => this.onRetryTimer());
     return true;
   }
 
@@ -269,19 +263,20 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       this.endAttempt(u, true);
       return;
     }
-    if (u.perTryTimer) clearTimeout(u.perTryTimer), (u.perTryTimer = undefined);
+    if (u.perTryTimer) u.perTryTimer.cancel(), (u.perTryTimer = undefined);
     if (this.attempts > 1 && status < 500) this.cstats!.rqRetrySuccess.inc();
     this.cstats!.response(status);
     const s = this.s;
-    h.set('x-envoy-upstream-service-time', String(Date.now() - u.startTime));
+    h.set('x-envoy-upstream-service-time', String(this.ctx.clock.now() - u.startTime));
     if (this.includeAttemptCountInResponse) h.set('x-envoy-attempt-count', String(this.attempts));
     if (this.responseHeaderOps) {
-      const ctx: FormatContext = { info: s.streamInfo, requestHeaders: s.requestHeaders, responseHeaders: h };
+      const ctx: FormatContext = { info: s.streamInfo, requestHeaders: this.requestHeaders, responseHeaders: h };
       applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, ctx);
     }
     s.streamInfo.responseCodeDetails = 'via_upstream';
     // A gRPC trailers-only response keeps its single HEADERS frame with END_STREAM.
     this.trailersOnly = grpcStatus !== undefined;
+    this.downstreamStarted = true;
     s.encodeHeaders(status, h, this.trailersOnly);
     if (this.trailersOnly) this.complete(u);
   }
@@ -323,7 +318,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (!u.headersReceived && this.tryRetry(reason)) return;
     const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : ResponseFlag.UpstreamConnectionTermination;
     this.finish();
-    if (s.responseStarted) {
+    if (this.downstreamStarted) {
       s.addResponseFlag(flag);
       return s.resetStream();
     }
@@ -335,8 +330,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (u !== this.upstream || this.finished) return void socket.destroy();
     this.cstats!.response(status);
     this.complete(u);
-    applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, { info: this.s.streamInfo, requestHeaders: this.s.requestHeaders, responseHeaders: h });
+    applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, { info: this.s.streamInfo, requestHeaders: this.requestHeaders, responseHeaders: h });
     this.s.streamInfo.responseCodeDetails = 'via_upstream';
+    this.downstreamStarted = true;
     if (this.s.upgrade) this.s.upgrade(socket, status, h);
     else socket.destroy();
   }
@@ -366,7 +362,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       const cs = route.config.match?.case_sensitive !== false;
       if (cs ? p.startsWith(route.matchedPrefix) : p.toLowerCase().startsWith(route.matchedPrefix.toLowerCase())) path = rewritePrefix(p, route.matchedPrefix, action.prefixRewrite) + q;
     } else if (action.regexRewrite) {
-      path = rewriteRegex(full, action.regexRewrite.re, action.regexRewrite.substitution);
+      path = rewriteRegex(full, action.regexRewrite);
     }
     if (path !== full) {
       h.set('x-envoy-original-path', full);
@@ -402,20 +398,11 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
 const UPGRADE_SKIP = new Set(['upgrade', 'connection']);
 
-function onGlobalTimeout(r: Router): void {
-  r.onGlobalTimeout();
-}
-function onPerTryTimeout(r: Router, u: UpstreamRequest): void {
-  r.onPerTryTimeout(u);
-}
-function onRetryTimer(r: Router): void {
-  r.onRetryTimer();
-}
-
-export const ROUTER_TYPE_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
-
 export const routerFilterFactory: HttpFilterFactory = {
   create(_config, ctx) {
-    return (cb: StreamFilterCallbacks) => new Router(cb as ActiveStream, ctx);
+    // http.<stat_prefix>.* counters the router itself answers for, resolved once per config.
+    const c = (n: string) => ctx.stats.counter(ctx.statPrefix + n);
+    const rctx: RouterContext = { ...ctx, noRoute: c('no_route'), noCluster: c('no_cluster'), rqRedirect: c('rq_redirect'), rqDirectResponse: c('rq_direct_response') };
+    return (cb: StreamFilterCallbacks) => new Router(cb, rctx);
   },
 };

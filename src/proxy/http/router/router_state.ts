@@ -3,13 +3,22 @@
  * readable: the chosen route/cluster, the upstream attempt, retry and timeout bookkeeping, the
  * body kept for retries and shadows, and the single finish() that releases everything once.
  */
-import type { FactoryContext, UpstreamCluster, UpstreamHost } from '../../interfaces.ts';
-import type { ActiveStream } from '../conn_manager/active_stream.ts';
+import type { HeaderMap, HttpFilterFactoryContext, StreamFilterCallbacks, Timer, UpstreamCluster, UpstreamHost } from '../../interfaces.ts';
 import type { ClusterStats } from './cluster_stats.ts';
 import type { ClusterChoice, RouteAction, RouteEntry } from './route_entry.ts';
 import type { RetryState } from './retry_state.ts';
 import type { Timeouts } from './timeouts.ts';
 import type { UpstreamRequest } from './upstream_request.ts';
+
+type Counter = ReturnType<HttpFilterFactoryContext['stats']['counter']>;
+
+/** The router filter's config: the HCM's filter context and its http.<prefix>.* counters the router owns. */
+export interface RouterContext extends HttpFilterFactoryContext {
+  noRoute: Counter;
+  noCluster: Counter;
+  rqRedirect: Counter;
+  rqDirectResponse: Counter;
+}
 
 export abstract class RouterState {
   route: RouteEntry | undefined;
@@ -46,23 +55,29 @@ export abstract class RouterState {
   pendingMirrors: string[] | undefined;
   retryWhenComplete = false;
 
-  globalTimer: NodeJS.Timeout | undefined;
-  retryTimer: NodeJS.Timeout | undefined;
+  globalTimer: Timer | undefined;
+  retryTimer: Timer | undefined;
   releaseRequest: (() => void) | undefined;
   retryRelease: (() => void) | undefined;
   finished = false;
+  /** Request headers as the router finalised them (for header formatters). */
+  requestHeaders: HeaderMap = new Map();
+  isGrpc = false;
+  isHead = false;
+  /** Response headers went downstream: a failure now can only reset the stream. */
+  downstreamStarted = false;
 
   constructor(
-    protected readonly s: ActiveStream,
-    protected readonly ctx: FactoryContext,
+    protected readonly s: StreamFilterCallbacks,
+    protected readonly ctx: RouterContext,
   ) {}
 
   /** Releases timers and circuit-breaker slots; idempotent. */
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.globalTimer) clearTimeout(this.globalTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.globalTimer?.cancel();
+    this.retryTimer?.cancel();
     this.globalTimer = this.retryTimer = undefined;
     this.releaseRequest?.();
     this.releaseRequest = undefined;

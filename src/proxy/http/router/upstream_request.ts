@@ -5,7 +5,7 @@
  */
 import { Readable, type Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { HeaderMap, UpstreamHost } from '../../interfaces.ts';
+import type { HeaderMap, Timer, UpstreamHost } from '../../interfaces.ts';
 import { rawHeadersToMap } from '../common/header_utils.ts';
 import type { ResetReason } from './retry_state.ts';
 
@@ -56,20 +56,21 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
   private abortFn: ((err?: Error) => void) | undefined;
   private resumeFn: (() => void) | undefined;
   private paused = false;
-  startTime = Date.now();
   headersReceived = false;
   done = false;
   aborted = false;
   /** Set when undici handed the request to a connection (onConnect). */
   connected = false;
   body: BodySource | undefined;
-  perTryTimer: NodeJS.Timeout | undefined;
+  perTryTimer: Timer | undefined;
   releaseRetry: (() => void) | undefined;
 
   constructor(
     private readonly owner: UpstreamRequestOwner,
     readonly host: UpstreamHost,
     readonly attempt: number,
+    /** When the attempt started (the clock's ms), for x-envoy-upstream-service-time. */
+    readonly startTime: number,
   ) {}
 
   onConnect(abort: (err?: Error) => void): void {
@@ -127,7 +128,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
-    if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    this.perTryTimer?.cancel();
     this.body?.destroy();
     if (!this.done) this.abortFn?.(new Error('upstream request aborted by proxy'));
     this.done = true;
@@ -136,7 +137,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler {
   }
 
   finish(): void {
-    if (this.perTryTimer) clearTimeout(this.perTryTimer);
+    this.perTryTimer?.cancel();
     this.releaseRetry?.();
     this.releaseRetry = undefined;
   }
