@@ -84,8 +84,11 @@ export interface UpstreamCluster {
   readonly protocol: UpstreamProtocol;
   readonly stats: Stats;
   chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined;
-  /** A keep-alive (or multiplexed) HTTP connection pool to one host; TLS applied if the cluster has a transport_socket. */
-  httpPool(host: UpstreamHost): Dispatcher;
+  /**
+   * A keep-alive (or multiplexed) HTTP connection pool to one host; TLS applied if the cluster has a transport_socket.
+   * (additive) `downstreamProtocol` ("HTTP/1.1", "HTTP/2") picks the upstream protocol under use_downstream_protocol_config.
+   */
+  httpPool(host: UpstreamHost, downstreamProtocol?: string): Dispatcher;
   /** A TCP (or TLS) connection to one host, for tcp_proxy. */
   connect(host: UpstreamHost): Socket;
   /** Circuit breaker admission (connections / pending / requests / retries); release when done. */
@@ -182,7 +185,7 @@ export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
   /** Calls `fn` once after `ms` milliseconds unless cancelled. */
-  timer(ms: number, fn: () => void): Timer;
+  after(ms: number, fn: () => void): Timer;
 }
 
 // ---------- http filters ----------

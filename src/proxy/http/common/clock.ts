@@ -19,5 +19,5 @@ class NodeTimer implements Timer {
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  timer: (ms, fn) => new NodeTimer(fn, ms),
+  after: (ms, fn) => new NodeTimer(fn, ms),
 };

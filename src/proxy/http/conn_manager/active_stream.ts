@@ -71,8 +71,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     // As Envoy: the route's idle_timeout, when set, replaces the HCM's stream_idle_timeout.
     const { route } = this.resolve();
     const idleMs = route?.action?.idleTimeoutMs ?? hcm.streamIdleTimeoutMs;
-    if (idleMs > 0) this.idleTimer = hcm.clock.timer(idleMs, () => this.onIdleTimeout());
-    if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = hcm.clock.timer(hcm.requestTimeoutMs, () => this.onRequestTimeout());
+    if (idleMs > 0) this.idleTimer = hcm.clock.after(idleMs, () => this.onIdleTimeout());
+    if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = hcm.clock.after(hcm.requestTimeoutMs, () => this.onRequestTimeout());
     if (this.destroyed) return;
     if (this.upgradeType && route?.action && !this.upgradeAllowed(route.action.upgrades)) return;
     const filters = hcm.filterFactories;

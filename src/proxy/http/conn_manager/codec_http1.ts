@@ -12,6 +12,7 @@ import type { HcmConfig } from './config.ts';
 import type { DownstreamCodecStream, DownstreamProtocol } from './codec.ts';
 import { ActiveStream } from './active_stream.ts';
 import { connOf } from './connection.ts';
+import { HeaderWatch } from './header_timeout.ts';
 import { HOP_BY_HOP, getHeader, stripHopByHop, toFlatList, toObject } from '../common/header_utils.ts';
 
 const EMPTY = Buffer.alloc(0);
@@ -34,7 +35,10 @@ const kCodec = Symbol('tsmesh.h1.codec');
 type CodecRes = http.ServerResponse & { [kCodec]: Http1Stream };
 
 function onResClose(this: CodecRes): void {
-  if (!this.writableFinished) this[kCodec].stream.onCodecReset();
+  const c = this[kCodec];
+  if (!this.writableFinished) c.stream.onCodecReset();
+  // The connection now waits for its next request, whose headers are timed from their first byte.
+  c.watch?.onIdle();
 }
 
 function onResDrain(this: CodecRes): void {
@@ -48,7 +52,11 @@ class Http1Stream implements DownstreamCodecStream {
   stream!: ActiveStream;
   /** A 'drain' listener is added only after a write returned false (rare), not per request. */
   drainArmed = false;
-  constructor(private readonly req: http.IncomingMessage, private readonly res: http.ServerResponse) {
+  constructor(
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+    readonly watch: HeaderWatch | undefined,
+  ) {
     this.protocol = req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
     (res as CodecRes)[kCodec] = this;
   }
@@ -85,6 +93,9 @@ class Http1Stream implements DownstreamCodecStream {
     else this.req.resume();
   }
 }
+
+const kWatch = Symbol('tsmesh.h1.headerWatch');
+type WatchedSocket = Socket & { [kWatch]?: HeaderWatch };
 
 /** Response headers node's h1 writer manages itself (but `connection: close` is passed through). */
 const HOP_BY_HOP_RESPONSE = new Set(['keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -141,8 +152,8 @@ export function createHttp1Server(hcm: HcmConfig): http.Server {
   const server = http.createServer({
     maxHeaderSize: hcm.maxRequestHeadersBytes,
     insecureHTTPParser: false,
+    // node checks its headersTimeout only on servers that listen; HeaderWatch does it here.
     requestTimeout: 0,
-    headersTimeout: hcm.requestHeadersTimeoutMs || 60_000,
     keepAliveTimeout: hcm.idleTimeoutMs,
     noDelay: true,
     requireHostHeader: true,
@@ -152,9 +163,25 @@ export function createHttp1Server(hcm: HcmConfig): http.Server {
   server.maxHeadersCount = hcm.maxHeadersCount + 1;
   server.maxRequestsPerSocket = 0;
 
+  if (hcm.headerDeadlineMs > 0) {
+    const cfg = {
+      limitMs: hcm.headerDeadlineMs,
+      clock: hcm.clock,
+      onTimeout: (socket: Socket) => {
+        const byHeadersTimeout = hcm.requestHeadersTimeoutMs > 0 && hcm.requestHeadersTimeoutMs <= hcm.streamIdleTimeoutMs;
+        (byHeadersTimeout || hcm.streamIdleTimeoutMs === 0 ? hcm.stats.rqHeaderTimeout : hcm.stats.rqIdleTimeout).inc();
+        rejectSocket(socket, 408, hcm.serverName);
+      },
+    };
+    // Bytes already read (listener or codec sniffing) mean a request has begun.
+    server.on('connection', (socket: Socket) => void ((socket as WatchedSocket)[kWatch] = new HeaderWatch(socket, cfg, socket.bytesRead > 0)));
+  }
+
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
     const conn = connOf(req.socket);
     if (!conn) return void res.destroy();
+    const watch = (req.socket as WatchedSocket)[kWatch];
+    watch?.onRequest();
     if (req.rawHeaders.length / 2 > hcm.maxHeadersCount) {
       hcm.stats.rqHeadersTooMany.inc();
       res.writeHead(431, { 'content-length': '0', connection: 'close', server: hcm.serverName }).end();
@@ -166,7 +193,7 @@ export function createHttp1Server(hcm: HcmConfig): http.Server {
       res.writeHead(400, { 'content-length': '0', connection: 'close', server: hcm.serverName }).end();
       return;
     }
-    const codec = new Http1Stream(req, res);
+    const codec = new Http1Stream(req, res, watch);
     const stream = new ActiveStream(hcm, conn.state, codec, conn.info, headers);
     codec.stream = stream;
     res.on('close', onResClose);
@@ -259,6 +286,7 @@ function rawHead(status: number, headers: HeaderMap): string {
 }
 
 function onUpgrade(hcm: HcmConfig, req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+  (socket as WatchedSocket)[kWatch]?.stop();
   const conn = connOf(socket);
   const headers = conn && requestHeaderMap(req, true);
   if (!conn || !headers) return rejectSocket(socket, 400, hcm.serverName);

@@ -42,6 +42,8 @@ export interface HcmConfig {
   requestTimeoutMs: number;
   /** From the first byte of a request to its last header byte; 0 disables. */
   requestHeadersTimeoutMs: number;
+  /** What bounds header reception: the smaller of requestHeadersTimeoutMs and streamIdleTimeoutMs (0: nothing). */
+  headerDeadlineMs: number;
   idleTimeoutMs: number;
   drainTimeoutMs: number;
   maxRequestHeadersBytes: number;
@@ -55,6 +57,12 @@ export interface HcmConfig {
   clock: Clock;
   stats: HcmStats;
   ctx: FactoryContext;
+}
+
+/** The smallest of the timeouts that are on (> 0), or 0 when none is. */
+function smallestEnabled(...ms: number[]): number {
+  const on = ms.filter((m) => m > 0);
+  return on.length ? Math.min(...on) : 0;
 }
 
 const SERVER_XFORM = new Set(['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH']);
@@ -108,6 +116,9 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
   const upgrades = new Map<string, boolean>();
   for (const u of c.upgrade_configs ?? []) upgrades.set(String(u.upgrade_type).toLowerCase(), u.enabled !== false);
 
+  const streamIdleTimeoutMs = durationMs(c.stream_idle_timeout) ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
+  // Envoy leaves request_headers_timeout off by default; tsmesh bounds slow-header clients as nginx does (issue 7).
+  const requestHeadersTimeoutMs = durationMs(c.request_headers_timeout) ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_MS;
   const h2 = c.http2_protocol_options ?? {};
   const common = c.common_http_protocol_options ?? {};
   return {
@@ -125,10 +136,10 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     alwaysSetRequestIdInResponse: c.always_set_request_id_in_response === true,
     via: c.via || undefined,
     stripExternalEnvoyHeaders: c.use_remote_address === true,
-    streamIdleTimeoutMs: durationMs(c.stream_idle_timeout) ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+    streamIdleTimeoutMs,
     requestTimeoutMs: durationMs(c.request_timeout) ?? 0,
-    // Envoy leaves this off by default; tsmesh bounds slow-header clients as nginx does (issue 7).
-    requestHeadersTimeoutMs: durationMs(c.request_headers_timeout) ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_MS,
+    requestHeadersTimeoutMs,
+    headerDeadlineMs: smallestEnabled(requestHeadersTimeoutMs, streamIdleTimeoutMs),
     idleTimeoutMs: durationMs(common.idle_timeout) ?? 3_600_000,
     drainTimeoutMs: durationMs(c.drain_timeout) ?? 5_000,
     maxRequestHeadersBytes: Number(c.max_request_headers_kb ?? 60) * 1024,

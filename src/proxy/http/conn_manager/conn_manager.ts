@@ -81,16 +81,16 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
         if (pre) socket.unshift(pre);
         return verdict === 'h2' ? toH2(socket) : toH1(socket);
       }
-      // Not enough bytes yet: read until the preface is confirmed or ruled out.
-      const onTimeout = () => socket.destroy();
-      socket.setTimeout(hcm.requestHeadersTimeoutMs || 60_000, onTimeout);
+      // Not enough bytes yet: read until the preface is confirmed or ruled out, within the header
+      // deadline counted from now (not from the last byte: a trickle must not extend it).
+      const deadline = hcm.headerDeadlineMs > 0 ? hcm.clock.after(hcm.headerDeadlineMs, () => socket.destroy()) : undefined;
+      if (deadline) socket.once('close', () => deadline.cancel());
       const onData = (chunk: Buffer) => {
         seen = seen.length ? Buffer.concat([seen, chunk]) : chunk;
         const v = classify(seen);
         if (!v) return;
         socket.off('data', onData);
-        socket.off('timeout', onTimeout);
-        socket.setTimeout(0);
+        deadline?.cancel();
         socket.pause();
         socket.unshift(seen);
         if (v === 'h2') toH2(socket);

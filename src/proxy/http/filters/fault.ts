@@ -112,7 +112,7 @@ class FaultFilter implements HttpFilter {
     if (doDelay) {
       this.shared.delays.inc();
       this.cb.addResponseFlag(ResponseFlag.DelayInjected);
-      this.timer = this.ctx.clock.timer(delay!, () => this.onDelayDone());
+      this.timer = this.ctx.clock.after(delay!, () => this.onDelayDone());
       return FilterStatus.StopIteration;
     }
     this.abort();

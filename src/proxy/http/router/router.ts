@@ -113,7 +113,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   private onRequestComplete(): void {
     this.requestComplete = true;
     const t = this.timeouts.globalMs;
-    if (t > 0 && !this.globalTimer && !this.finished) this.globalTimer = this.ctx.clock.timer(t, () => this.onGlobalTimeout());
+    if (t > 0 && !this.globalTimer && !this.finished) this.globalTimer = this.ctx.clock.after(t, () => this.onGlobalTimeout());
     if (this.upstream && !this.upstream.perTryTimer && this.timeouts.perTryMs > 0 && !this.upstream.done) this.armPerTry(this.upstream);
     if (this.pendingMirrors) this.sendMirrors();
     if (this.retryWhenComplete) {
@@ -175,14 +175,14 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     };
     if (s.upgradeType) opts.upgrade = s.upgradeType;
     try {
-      cluster.httpPool(host).dispatch(opts, u);
+      cluster.httpPool(host, s.streamInfo.protocol).dispatch(opts, u);
     } catch (e) {
       this.onUpstreamReset(u, 'connection failure', e as Error);
     }
   }
 
   private armPerTry(u: UpstreamRequest): void {
-    u.perTryTimer = this.ctx.clock.timer(this.timeouts.perTryMs, () => this.onPerTryTimeout(u));
+    u.perTryTimer = this.ctx.clock.after(this.timeouts.perTryMs, () => this.onPerTryTimeout(u));
   }
 
   onPerTryTimeout(u: UpstreamRequest): void {
@@ -231,7 +231,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.retryRelease = release;
     this.cstats!.rqRetry.inc();
     const delay = r.backoffMs(this.ctx.random);
-    this.retryTimer = this.ctx.clock.timer(delay, () => this.onRetryTimer());
+    this.retryTimer = this.ctx.clock.after(delay, () => this.onRetryTimer());
     return true;
   }
 
