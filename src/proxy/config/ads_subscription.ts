@@ -63,7 +63,8 @@ export function subscribeAds(client: AdsClient, xds: XdsManager, opts: { cds: bo
     named(TYPE.SECRET, sdsNames(xds));
   };
   const handlers = (typeUrl: string) => ({
-    validate: (u: ResourceUpdate) => xds.validate(typeUrl, changes(u), [...u.removed]),
+    // Async for LDS: new listener addresses are bound before the update is ACKed.
+    validate: (u: ResourceUpdate) => xds.validateAndReserve(typeUrl, changes(u), [...u.removed]),
     onUpdate: (u: ResourceUpdate) => {
       const stat = typeUrl === TYPE.CLUSTER ? 'cluster_manager.cds' : typeUrl === TYPE.LISTENER ? 'listener_manager.lds' : typeUrl === TYPE.ROUTE ? 'http.rds' : typeUrl === TYPE.ENDPOINT ? 'cluster_manager.eds' : 'sds';
       xds.store.counter(`${stat}.update_attempt`).inc();

@@ -12,6 +12,7 @@ import { isIP } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { effectiveLbPolicy, loadBalancerFactory } from '../upstream/load_balancer.ts';
 import { DOWNSTREAM_TLS, RAW_BUFFER, UPSTREAM_TLS } from '../tls/tls_context.ts';
+import { compileSanMatchers } from '../tls/san_matcher.ts';
 import { isDynamicForwardProxyCluster, validateDynamicForwardProxyCluster } from '../upstream/dynamic_forward_proxy_cluster.ts';
 import '../upstream/least_request.ts';
 import { ERR } from '../../api/errors.ts';
@@ -26,6 +27,30 @@ const CLUSTER_TYPES = new Set(['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'OR
 function checkTransportSocket(ts: EnvoyJson | undefined, allowed: string, path: string, errs: string[]): void {
   const t = ts?.typed_config?.['@type'];
   if (ts && t !== allowed && t !== RAW_BUFFER) errs.push(`${path}.typed_config: unsupported transport socket ${t ?? '(none)'}`);
+  if (t !== allowed) return;
+  // SAN matchers compile now (a bad regex NACKs), not at the first handshake.
+  const common = ts!.typed_config.common_tls_context ?? {};
+  const contexts: [EnvoyJson | undefined, string][] = [
+    [common.validation_context, `${path}.typed_config.common_tls_context.validation_context`],
+    [common.combined_validation_context?.default_validation_context, `${path}.typed_config.common_tls_context.combined_validation_context.default_validation_context`],
+  ];
+  for (const [vc, at] of contexts) {
+    try {
+      compileSanMatchers(vc, at);
+    } catch (e) {
+      errs.push((e as Error).message);
+    }
+  }
+}
+
+function checkClusterTransportSockets(c: EnvoyJson, at: string, errs: string[]): void {
+  checkTransportSocket(c.transport_socket, UPSTREAM_TLS, `${at}.transport_socket`, errs);
+  ((c.transport_socket_matches ?? []) as EnvoyJson[]).forEach((m, i) => {
+    const p = `${at}.transport_socket_matches[${i}]`;
+    if (!m.name) errs.push(`${p}.name: required`);
+    if (!m.transport_socket) errs.push(`${p}.transport_socket: required`);
+    checkTransportSocket(m.transport_socket, UPSTREAM_TLS, `${p}.transport_socket`, errs);
+  });
 }
 
 export function validateCluster(c: EnvoyJson): string[] {
@@ -35,7 +60,7 @@ export function validateCluster(c: EnvoyJson): string[] {
   if (c.cluster_type) {
     if (!isDynamicForwardProxyCluster(c)) return [...errs, `${at}.cluster_type: custom cluster type ${c.cluster_type.name ?? ''} is not supported`];
     errs.push(...validateDynamicForwardProxyCluster(c, at));
-    checkTransportSocket(c.transport_socket, UPSTREAM_TLS, `${at}.transport_socket`, errs);
+    checkClusterTransportSockets(c, at, errs);
     return errs;
   }
   const type = c.type ?? 'STATIC';
@@ -63,7 +88,9 @@ export function validateCluster(c: EnvoyJson): string[] {
   if (type === 'EDS' && !c.eds_cluster_config) errs.push(`${at}.eds_cluster_config: required for EDS clusters`);
   if ((type === 'STRICT_DNS' || type === 'LOGICAL_DNS') && endpoints.length === 0) errs.push(`${at}.load_assignment: ${type} clusters need at least one endpoint`);
   if (type === 'LOGICAL_DNS' && endpoints.length > 1) errs.push(`${at}.load_assignment: LOGICAL_DNS clusters take exactly one endpoint`);
-  checkTransportSocket(c.transport_socket, UPSTREAM_TLS, `${at}.transport_socket`, errs);
+  checkClusterTransportSockets(c, at, errs);
+  const bind = c.upstream_bind_config?.source_address;
+  if (c.upstream_bind_config && !isIP(String(bind?.address ?? ''))) errs.push(`${at}.upstream_bind_config.source_address.address: must be an IP address, got ${JSON.stringify(bind?.address)}`);
   return errs;
 }
 

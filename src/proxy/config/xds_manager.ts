@@ -83,6 +83,20 @@ export class XdsManager {
     return errs.length ? { ok: false, error: errs.join('; ') } : { ok: true };
   }
 
+  /**
+   * `validate`, then, for listeners, binding the addresses new listeners need (ListenerManager
+   * .reserve): an address in use NACKs the update naming the listener and the address
+   * (TSMESH_ERR_ADDRESS_IN_USE) while the current listeners keep serving. For the ADS client,
+   * whose validator may be async.
+   */
+  async validateAndReserve(typeUrl: string, upserts: [string, EnvoyJson][], removed: string[] = []): Promise<ApplyResult> {
+    const r = this.validate(typeUrl, upserts, removed);
+    if (!r.ok || typeUrl !== TYPE.LISTENER) return r;
+    const built = upserts.map(([, c]) => this.decoded.get(c)?.result).filter((l): l is ListenerImpl => l !== undefined);
+    const errors = await this.listeners.reserve(built);
+    return errors.length ? { ok: false, error: errors.join('; ') } : r;
+  }
+
   private duplicateAddresses(upserts: [string, EnvoyJson][], removed: string[]): string[] {
     const byName = new Map<string, EnvoyJson>();
     for (const [n, l] of this.listeners.active) byName.set(n, l.config);

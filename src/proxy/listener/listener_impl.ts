@@ -12,6 +12,7 @@ import type { StatsStore, ScopedStats } from '../stats/stats_store.ts';
 import type { SecretManager } from '../config/secret_manager.ts';
 import { networkFilterFactory } from '../filters/network/registry.ts';
 import { downstreamTlsOptions, tlsContextOf } from '../tls/tls_context.ts';
+import type { SanCheck } from '../tls/san_matcher.ts';
 import { socketAddress } from '../upstream/eds.ts';
 import { durationMs } from '../duration.ts';
 import { log } from '../logger.ts';
@@ -43,7 +44,7 @@ const IDLE_CLOSE_MS = 1000;
 interface BuiltChain {
   name: string;
   handlers: Handler[];
-  tls?: { context: tls.SecureContext; requestCert: boolean; rejectUnauthorized: boolean; alpn?: string[] };
+  tls?: { context: tls.SecureContext; requestCert: boolean; rejectUnauthorized: boolean; alpn?: string[]; sanCheck?: SanCheck };
 }
 
 /** Envoy's listener stat prefix: "0.0.0.0_15001" for 0.0.0.0:15001. */
@@ -131,7 +132,7 @@ export class ListenerImpl {
       else {
         const o = r.options;
         const context = tls.createSecureContext({ cert: o.cert, key: o.key, ca: o.ca, minVersion: o.minVersion, maxVersion: o.maxVersion, ciphers: o.ciphers });
-        chain.tls = { context, requestCert: !!o.requestCert, rejectUnauthorized: !!o.rejectUnauthorized, alpn: o.ALPNProtocols };
+        chain.tls = { context, requestCert: !!o.requestCert, rejectUnauthorized: !!o.rejectUnauthorized, alpn: o.ALPNProtocols, sanCheck: o.sanCheck };
       }
     }
     return chain;
@@ -215,6 +216,16 @@ export class ListenerImpl {
           this.stats.counter(presented ? 'ssl.fail_verify_error' : 'ssl.fail_verify_no_cert').inc();
           this.stats.counter('ssl.connection_error').inc();
           log.debug(`listener ${this.config.name}: client certificate rejected: ${verifyError.message}`);
+          secure.destroy();
+          socket.destroy();
+          return;
+        }
+        // match_typed_subject_alt_names: a presented certificate must also carry an accepted identity.
+        const sanError = presented ? t.sanCheck?.(secure.getPeerCertificate()?.subjectaltname) : undefined;
+        if (sanError) {
+          this.stats.counter('ssl.fail_verify_san').inc();
+          this.stats.counter('ssl.connection_error').inc();
+          log.debug(`listener ${this.config.name}: client certificate rejected: ${sanError}`);
           secure.destroy();
           socket.destroy();
           return;

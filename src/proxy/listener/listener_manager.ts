@@ -13,6 +13,7 @@ import type { StatsStore } from '../stats/stats_store.ts';
 import type { RouteConfigProviderImpl } from '../config/route_config_provider.ts';
 import { rdsNamesOfListener } from '../config/route_config_provider.ts';
 import { log } from '../logger.ts';
+import { ERR } from '../../api/errors.ts';
 import { normalizeIp } from './cidr.ts';
 import { ListenerImpl, type ListenerDeps } from './listener_impl.ts';
 import { originalDestination, readProxyProtocol } from './original_dst.ts';
@@ -43,6 +44,8 @@ export class ListenerManager {
   private readonly draining = new Set<ListenerImpl>();
   /** Listener name -> why its socket could not be bound (EADDRINUSE...), until a bind succeeds. */
   readonly bindErrors = new Map<string, NodeJS.ErrnoException>();
+  /** Sockets bound while validating an LDS update ("ip:port" -> server and listener), taken over on activation. */
+  private readonly reserved = new Map<string, { server: Server; listener: string }>();
   private stopped = false;
 
   constructor(private readonly deps: ListenerDeps, private readonly routes: RouteConfigProviderImpl, private readonly opts: ListenerManagerOptions) {
@@ -57,6 +60,59 @@ export class ListenerManager {
       return new ListenerImpl(config, version, this.deps);
     } catch (e) {
       throw new Error(`listener ${config.name}: ${(e as Error).message}`);
+    }
+  }
+
+  /**
+   * Binds the addresses of new listeners before their LDS update is accepted: Node binds
+   * asynchronously, so an address in use can only be found by trying. Returns one error per
+   * listener that cannot bind (the update is then NACKed and nothing stays bound); the sockets
+   * that did bind are held for those listeners until they activate or go away.
+   * Addresses this manager serves already (updates, moves onto a removed listener's port) and
+   * port 0 need no reservation.
+   */
+  async reserve(listeners: ListenerImpl[]): Promise<string[]> {
+    if (this.opts.bind === false || this.stopped) return [];
+    const fresh: [string, ListenerImpl][] = [];
+    for (const l of listeners) {
+      const key = `${l.ip}:${l.port}`;
+      if (!l.bindToPort || l.port === 0 || this.sockets.has(key)) continue;
+      const r = this.reserved.get(key);
+      if (r) {
+        r.listener = l.config.name;
+        continue;
+      }
+      fresh.push([key, l]);
+    }
+    const results = await Promise.all(
+      fresh.map(
+        ([key, l]) =>
+          new Promise<{ key: string; name: string; server?: Server; error?: string }>((resolve) => {
+            const name: string = l.config.name;
+            const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (sock) => this.onAccept(key, sock));
+            server.once('error', (e: NodeJS.ErrnoException) => {
+              const why = e.code === 'EADDRINUSE' ? `address ${key} is already in use [${ERR.ADDRESS_IN_USE}]` : `cannot listen on ${key}: ${e.message} [${ERR.ADDRESS_IN_USE}]`;
+              resolve({ key, name, error: `listener ${name}: ${why}` });
+            });
+            server.listen({ host: l.ip, port: l.port, backlog: 1024 }, () => resolve({ key, name, server }));
+          }),
+      ),
+    );
+    const errors = results.flatMap((r) => (r.error ? [r.error] : []));
+    for (const r of results) {
+      if (!r.server) continue;
+      if (errors.length) r.server.close();
+      else this.reserved.set(r.key, { server: r.server, listener: r.name });
+    }
+    return errors;
+  }
+
+  /** Closes reservations of a listener (removed before it activated, or moved to another address). */
+  private releaseReserved(name: string, exceptKey?: string): void {
+    for (const [key, r] of this.reserved) {
+      if (r.listener !== name || key === exceptKey) continue;
+      r.server.close();
+      this.reserved.delete(key);
     }
   }
 
@@ -77,6 +133,7 @@ export class ListenerManager {
 
   remove(name: string): void {
     this.warming.delete(name);
+    this.releaseReserved(name);
     const l = this.active.get(name);
     if (!l) return this.updateGauges();
     this.active.delete(name);
@@ -140,6 +197,16 @@ export class ListenerManager {
     if (existing) {
       existing.listener = name;
       l.boundPort = old?.boundPort ?? l.port;
+      return;
+    }
+    this.releaseReserved(name, key);
+    const held = this.reserved.get(key);
+    if (held) {
+      // Bound while the update was validated: serve on it.
+      this.reserved.delete(key);
+      this.sockets.set(key, { server: held.server, listener: name });
+      this.bindErrors.delete(name);
+      l.boundPort = l.port;
       return;
     }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) => this.onAccept(key, s));
@@ -233,8 +300,9 @@ export class ListenerManager {
   async drainAll(drainMs: number, stopAccepting = true): Promise<void> {
     if (stopAccepting) {
       this.stopped = true;
-      for (const b of this.sockets.values()) b.server.close();
+      for (const b of [...this.sockets.values(), ...this.reserved.values()]) b.server.close();
       this.sockets.clear();
+      this.reserved.clear();
     }
     await Promise.all([...this.active.values(), ...this.draining].map((l) => l.drain(drainMs)));
   }

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { SecretManager } from '../config/secret_manager.ts';
 import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
+import { compileSanMatchers, type SanCheck } from './san_matcher.ts';
 
 export const DOWNSTREAM_TLS = TRANSPORT_SOCKET.DOWNSTREAM_TLS;
 export const UPSTREAM_TLS = TRANSPORT_SOCKET.UPSTREAM_TLS;
@@ -25,6 +26,8 @@ export interface TlsOptions {
   minVersion?: tls.SecureVersion;
   maxVersion?: tls.SecureVersion;
   ciphers?: string;
+  /** match_typed_subject_alt_names: the peer certificate must carry a matching SAN (verified against `ca`). */
+  sanCheck?: SanCheck;
 }
 
 export type TlsResult = { ok: true; options: TlsOptions; secretNames: string[] } | { ok: false; notReady?: string; error?: string };
@@ -62,6 +65,19 @@ function validationFrom(vc: EnvoyJson | undefined, path: string, out: TlsOptions
   if (!vc) return;
   const ca = readDataSource(vc.trusted_ca, `${path}.trusted_ca`);
   if (ca) out.ca = ca;
+  const san = compileSanMatchers(vc, path);
+  if (san) out.sanCheck = san;
+}
+
+/**
+ * node:tls's checkServerIdentity for an upstream: Envoy checks no host name, only the configured
+ * SAN matchers (the chain itself is verified against trusted_ca by OpenSSL).
+ */
+export function checkPeerSans(t: TlsOptions): (host: string, cert: tls.PeerCertificate) => Error | undefined {
+  return (_host, cert) => {
+    const why = t.sanCheck?.(cert?.subjectaltname);
+    return why ? Object.assign(new Error(why), { code: 'ERR_TLS_SAN_MISMATCH' }) : undefined;
+  };
 }
 
 /** Builds node:tls options from a CommonTlsContext, resolving SDS secret names via `secrets`. */
@@ -123,7 +139,7 @@ export function downstreamTlsOptions(ctx: EnvoyJson, secrets: SecretManager, pat
   if (!r.ok) return r;
   if (!r.options.cert || !r.options.key) return { ok: false, error: `${path}: DownstreamTlsContext needs a certificate and private key` };
   const requireClient = ctx.require_client_certificate === true;
-  r.options.requestCert = requireClient || !!r.options.ca;
+  r.options.requestCert = requireClient || !!r.options.ca || !!r.options.sanCheck;
   r.options.rejectUnauthorized = requireClient;
   return r;
 }
@@ -133,6 +149,8 @@ export function upstreamTlsOptions(ctx: EnvoyJson, secrets: SecretManager, path:
   const r = buildTlsOptions(ctx, secrets, path);
   if (!r.ok) return r;
   if (typeof ctx.sni === 'string' && ctx.sni) r.options.servername = ctx.sni;
-  r.options.rejectUnauthorized = !!r.options.ca;
+  // SAN matchers are only meaningful on a verified chain: with no trusted CA the handshake then
+  // fails (fail closed) instead of accepting any certificate that happens to carry the name.
+  r.options.rejectUnauthorized = !!r.options.ca || !!r.options.sanCheck;
   return r;
 }

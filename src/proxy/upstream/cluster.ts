@@ -11,7 +11,8 @@ import type { DynamicHostCache, LoadBalancerContext, UpstreamCluster, UpstreamHo
 import type { ScopedStats, StatsStore } from '../stats/stats_store.ts';
 import type { TlsOptions } from '../tls/tls_context.ts';
 import { durationMs } from '../duration.ts';
-import { ConnPoolMap, connectTcp } from './conn_pool.ts';
+import { ConnPoolMap, connectTcp, protocolOfDownstream, type SourceAddress } from './conn_pool.ts';
+import type { TransportSockets } from './transport_socket_match.ts';
 import { indexHosts } from './eds.ts';
 import { effectiveLbPolicy, loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
 import { ResourceManager, type ResourceKind } from './resource_manager.ts';
@@ -21,11 +22,26 @@ import './maglev.ts';
 
 const HTTP_OPTIONS = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
-/** http2 when the cluster says so (explicit http2_protocol_options, or the legacy field). */
+/**
+ * http2 when the cluster says so (explicit http2_protocol_options, or the legacy field). With
+ * use_downstream_protocol_config this is only the fallback: requests follow the downstream.
+ */
 export function upstreamProtocol(c: EnvoyJson): UpstreamProtocol {
   const opts = c.typed_extension_protocol_options?.[HTTP_OPTIONS];
   if (opts?.explicit_http_config?.http2_protocol_options || c.http2_protocol_options) return 'http2';
   return 'http1';
+}
+
+/** use_downstream_protocol_config: the upstream speaks the downstream request's protocol. */
+export function followsDownstreamProtocol(c: EnvoyJson): boolean {
+  return c.typed_extension_protocol_options?.[HTTP_OPTIONS]?.use_downstream_protocol_config !== undefined;
+}
+
+/** upstream_bind_config.source_address, if any. */
+export function sourceAddress(c: EnvoyJson): SourceAddress | undefined {
+  const sa = c.upstream_bind_config?.source_address;
+  if (!sa?.address) return undefined;
+  return { ip: String(sa.address), port: Number(sa.port_value ?? 0) };
 }
 
 export class ClusterImpl implements UpstreamCluster {
@@ -42,6 +58,7 @@ export class ClusterImpl implements UpstreamCluster {
   readonly pools: ConnPoolMap;
   private readonly resources: ResourceManager;
   private readonly connectTimeoutMs: number;
+  private readonly source: SourceAddress | undefined;
   /** Hook for CLUSTER_PROVIDED clusters (ORIGINAL_DST, dynamic forward proxy): picks the host from the context instead of the LB. */
   hostForContext?: (ctx: LoadBalancerContext | undefined) => UpstreamHost | undefined;
   /** Set by dynamic_forward_proxy_cluster.ts: the DNS cache its HTTP filter resolves through. */
@@ -53,9 +70,12 @@ export class ClusterImpl implements UpstreamCluster {
     readonly name: string,
     readonly config: EnvoyJson,
     store: StatsStore,
+    /** The cluster's transport_socket TLS (what endpoints no transport_socket_matches entry picks get). */
     readonly tls: TlsOptions | undefined,
     /** version_info of the CDS response that carried it. */
     readonly version: string,
+    /** Per-endpoint transport sockets (transport_socket_matches); absent: `tls` for every host. */
+    private readonly sockets?: TransportSockets,
   ) {
     // A custom cluster (cluster_type) is known by its extension name, e.g. envoy.clusters.dynamic_forward_proxy.
     this.type = config.cluster_type?.name ?? config.type ?? 'STATIC';
@@ -65,9 +85,12 @@ export class ClusterImpl implements UpstreamCluster {
     this.connectTimeoutMs = durationMs(config.connect_timeout, 5000);
     this.resources = new ResourceManager(config.circuit_breakers, this.stats);
     const httpOpts = config.typed_extension_protocol_options?.[HTTP_OPTIONS]?.common_http_protocol_options ?? config.common_http_protocol_options;
+    this.source = sourceAddress(config);
     this.pools = new ConnPoolMap({
       protocol: this.protocol,
-      tls,
+      followDownstream: followsDownstreamProtocol(config),
+      transportSocket: (h) => this.transportSocket(h),
+      source: this.source,
       connectTimeoutMs: this.connectTimeoutMs,
       maxConnections: this.resources.max.connections,
       idleTimeoutMs: durationMs(httpOpts?.idle_timeout, 3_600_000),
@@ -114,12 +137,17 @@ export class ClusterImpl implements UpstreamCluster {
     return h;
   }
 
-  httpPool(host: UpstreamHost): Dispatcher {
-    return this.pools.get(host);
+  /** `downstreamProtocol` is the downstream request's ("HTTP/1.1", "HTTP/2"), for use_downstream_protocol_config. */
+  httpPool(host: UpstreamHost, downstreamProtocol?: string): Dispatcher {
+    return this.pools.get(host, protocolOfDownstream(downstreamProtocol));
   }
 
   connect(host: UpstreamHost): Socket {
-    return connectTcp(host, this.tls, this.connectTimeoutMs, this.stats);
+    return connectTcp(host, this.transportSocket(host).tls, this.connectTimeoutMs, this.stats, this.source);
+  }
+
+  private transportSocket(host: UpstreamHost): { name: string; tls: TlsOptions | undefined } {
+    return this.sockets?.forHost(host) ?? { name: 'default', tls: this.tls };
   }
 
   tryAcquire(resource: ResourceKind): (() => void) | undefined {

@@ -8,7 +8,8 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { ClusterManager } from '../interfaces.ts';
 import type { StatsStore } from '../stats/stats_store.ts';
 import type { SecretManager } from '../config/secret_manager.ts';
-import { tlsContextOf, upstreamTlsOptions } from '../tls/tls_context.ts';
+import { tlsContextOf } from '../tls/tls_context.ts';
+import { buildTransportSockets, transportSocketsOf } from './transport_socket_match.ts';
 import { log } from '../logger.ts';
 import { ClusterImpl } from './cluster.ts';
 import { durationMs } from '../duration.ts';
@@ -50,8 +51,8 @@ export class ClusterManagerImpl implements ClusterManager {
     this.dnsCaches = new DnsCacheManager(store);
     secrets.onChange((secret) => {
       for (const [name, e] of this.entries) {
-        const ctx = tlsContextOf(e.config.transport_socket);
-        if (ctx && JSON.stringify(ctx).includes(JSON.stringify(secret))) this.addOrUpdate(e.config, e.version, e.isStatic, true);
+        const sockets = transportSocketsOf(e.config);
+        if (sockets.length && JSON.stringify(sockets).includes(JSON.stringify(secret))) this.addOrUpdate(e.config, e.version, e.isStatic, true);
       }
     });
     store.gauge('cluster_manager.active_clusters');
@@ -84,27 +85,23 @@ export class ClusterManagerImpl implements ClusterManager {
       return;
     }
     this.entries.set(name, { config, version, lastUpdated: new Date().toISOString(), isStatic });
-    const tlsCtx = tlsContextOf(config.transport_socket);
-    let tls;
-    if (tlsCtx) {
-      const r = upstreamTlsOptions(tlsCtx, this.secrets, `cluster ${name}.transport_socket`);
-      if (!r.ok && r.notReady) {
-        // Stays warming until SDS delivers the secret, but like Envoy's initial_fetch_timeout
-        // (15 s) it stops holding up initialization: the cluster then stays unusable (NC) rather
-        // than keeping the whole proxy unready.
-        this.awaitingSecret.set(name, r.notReady);
-        this.updateGauges();
-        setTimeout(() => this.secretTimedOut(name, r.notReady!), secretFetchTimeoutMs(tlsCtx)).unref();
-        return;
-      }
-      if (!r.ok) {
-        log.warnOnce(`cluster-tls-${name}`, `cluster ${name}: ${r.error}`);
-        return;
-      }
-      tls = r.options;
+    // transport_socket and every transport_socket_matches entry (SDS secrets resolved now).
+    const ts = buildTransportSockets(config, this.secrets);
+    if (!ts.ok && ts.notReady) {
+      // Stays warming until SDS delivers the secret, but like Envoy's initial_fetch_timeout
+      // (15 s) it stops holding up initialization: the cluster then stays unusable (NC) rather
+      // than keeping the whole proxy unready.
+      this.awaitingSecret.set(name, ts.notReady);
+      this.updateGauges();
+      setTimeout(() => this.secretTimedOut(name, ts.notReady!), secretFetchTimeoutMs(config)).unref();
+      return;
+    }
+    if (!ts.ok) {
+      log.warnOnce(`cluster-tls-${name}`, `cluster ${name}: ${ts.error}`);
+      return;
     }
     this.awaitingSecret.delete(name);
-    const cluster = new ClusterImpl(name, config, this.store, tls, version);
+    const cluster = new ClusterImpl(name, config, this.store, ts.sockets.default.tls, version, ts.sockets);
     this.warming.get(name)?.close();
     this.warming.set(name, cluster);
     this.updateGauges();
@@ -223,9 +220,9 @@ export class ClusterManagerImpl implements ClusterManager {
   }
 }
 
-/** The initial_fetch_timeout of the first SDS config in a TLS context (Envoy's default 15 s). */
-function secretFetchTimeoutMs(tlsCtx: EnvoyJson): number {
-  const common = tlsCtx.common_tls_context ?? {};
-  const sds = [...(common.tls_certificate_sds_secret_configs ?? []), common.validation_context_sds_secret_config, common.combined_validation_context?.validation_context_sds_secret_config].find((c) => c?.sds_config?.initial_fetch_timeout);
+/** The initial_fetch_timeout of the first SDS config in the cluster's TLS contexts (Envoy's default 15 s). */
+function secretFetchTimeoutMs(config: EnvoyJson): number {
+  const commons = transportSocketsOf(config).map((t) => tlsContextOf(t)?.common_tls_context ?? {});
+  const sds = commons.flatMap((common) => [...(common.tls_certificate_sds_secret_configs ?? []), common.validation_context_sds_secret_config, common.combined_validation_context?.validation_context_sds_secret_config]).find((c) => c?.sds_config?.initial_fetch_timeout);
   return durationMs(sds?.sds_config?.initial_fetch_timeout, 15_000) || 15_000;
 }

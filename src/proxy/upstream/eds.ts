@@ -6,6 +6,12 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { UpstreamHost } from '../interfaces.ts';
 
+/**
+ * filter_metadata of the LocalityLbEndpoints a host came from (transport_socket_matches falls
+ * back to it when the endpoint's own metadata has no envoy.transport_socket_match entry).
+ */
+export const localityMetadata = new WeakMap<UpstreamHost, Record<string, any>>();
+
 /** Envoy's HealthStatus values that take a host out of rotation. */
 const UNHEALTHY = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
 
@@ -45,6 +51,10 @@ export function hostsFromAssignment(cla: EnvoyJson | undefined, previous?: Map<s
       if (lle.locality) host.locality = lle.locality;
       const md = lbe.metadata?.filter_metadata;
       if (md) host.metadata = md;
+      else delete host.metadata;
+      const lmd = lle.metadata?.filter_metadata;
+      if (lmd) localityMetadata.set(host, lmd);
+      else localityMetadata.delete(host);
       list.push(host);
     }
   }

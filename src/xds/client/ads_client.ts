@@ -14,7 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { newAdsServiceClient, type AdsServiceClient, type DeltaDiscoveryResponse, type DiscoveryResponse } from '../grpc.ts';
 import { Backoff, REAL_TIMERS, type Timers } from './backoff.ts';
 import { TypeState, type Plan } from './state.ts';
-import type { AdsClientEvents, AdsClientOptions, ResourceNames, ResourceUpdate, VersionedResource, Watch, WatchHandlers } from './types.ts';
+import type { AdsClientEvents, AdsClientOptions, ResourceNames, ResourceUpdate, ValidationResult, VersionedResource, Watch, WatchHandlers } from './types.ts';
 
 /** google.rpc.Code INVALID_ARGUMENT, what Envoy puts in a NACK's error_detail. */
 const INVALID_ARGUMENT = 3;
@@ -33,6 +33,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   #closed = false;
   /** Whether the node was sent on the current stream (Envoy sends it only on the first request). */
   #nodeSent = false;
+  /** Responses waiting for an earlier one's (async) validation. */
+  readonly #backlog: (() => void | Promise<void>)[] = [];
+  #pumping = false;
 
   constructor(opts: AdsClientOptions) {
     super();
@@ -113,8 +116,11 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
     s.on('data', (msg: DiscoveryResponse | DeltaDiscoveryResponse) => {
       if (this.#stream !== s) return;
       this.#backoff.reset();
-      if (this.#opts.mode === 'delta') this.#onDelta(msg as DeltaDiscoveryResponse);
-      else this.#onSotw(msg as DiscoveryResponse);
+      this.#enqueue(() => {
+        // A response of a stream that has since closed is not answered (its nonce means nothing now).
+        if (this.#stream !== s) return;
+        return this.#opts.mode === 'delta' ? this.#onDelta(msg as DeltaDiscoveryResponse) : this.#onSotw(msg as DiscoveryResponse);
+      });
     });
     s.on('error', (e: Error) => {
       lastError = e;
@@ -136,6 +142,28 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       this.#sendInitial(st);
     }
     this.emit('connected');
+  }
+
+  /**
+   * Responses are handled one at a time and in order: an async validator's verdict must be known
+   * (and the accepted state committed) before the next response is planned against it. With
+   * synchronous validators everything still happens within the 'data' event.
+   */
+  #enqueue(job: () => void | Promise<void>): void {
+    this.#backlog.push(job);
+    if (!this.#pumping) this.#pump();
+  }
+
+  #pump(): void {
+    this.#pumping = true;
+    while (this.#backlog.length > 0) {
+      const r = this.#backlog.shift()!();
+      if (r instanceof Promise) {
+        void r.catch((e: Error) => process.emitWarning(`ADS response handling failed: ${e.message}`)).then(() => this.#pump());
+        return;
+      }
+    }
+    this.#pumping = false;
   }
 
   #write(req: Record<string, unknown>): void {
@@ -194,61 +222,75 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
 
   // ---------- responses ----------
 
-  #onSotw(resp: DiscoveryResponse): void {
+  #onSotw(resp: DiscoveryResponse): void | Promise<void> {
     const st = this.#types.get(resp.type_url);
     this.emit('response', resp.type_url, resp.nonce, resp.resources.length);
     if (!st) return; // not (or no longer) watched: nothing to ACK against
     st.nonce = resp.nonce;
-    const error = this.#judge(st, st.planSotw(resp));
-    if (error === undefined) {
-      st.versionInfo = resp.version_info;
-      this.#write({ type_url: st.typeUrl, version_info: st.versionInfo, resource_names: st.sotwNames(), response_nonce: resp.nonce });
-      this.emit('ack', st.typeUrl, st.versionInfo, resp.nonce);
-    } else {
-      // NACK: keep the previous version_info, so the server knows what we still run.
-      this.#write({
-        type_url: st.typeUrl,
-        version_info: st.versionInfo,
-        resource_names: st.sotwNames(),
-        response_nonce: resp.nonce,
-        error_detail: { code: INVALID_ARGUMENT, message: error },
-      });
-      this.emit('nack', st.typeUrl, error, resp.nonce);
-      st.handlers.onNack?.(error);
-    }
+    const stream = this.#stream;
+    return then(this.#judge(st, st.planSotw(resp)), (error) => {
+      if (this.#stream !== stream) return; // closed while validating: nothing to answer
+      if (error === undefined) {
+        st.versionInfo = resp.version_info;
+        this.#write({ type_url: st.typeUrl, version_info: st.versionInfo, resource_names: st.sotwNames(), response_nonce: resp.nonce });
+        this.emit('ack', st.typeUrl, st.versionInfo, resp.nonce);
+      } else {
+        // NACK: keep the previous version_info, so the server knows what we still run.
+        this.#write({
+          type_url: st.typeUrl,
+          version_info: st.versionInfo,
+          resource_names: st.sotwNames(),
+          response_nonce: resp.nonce,
+          error_detail: { code: INVALID_ARGUMENT, message: error },
+        });
+        this.emit('nack', st.typeUrl, error, resp.nonce);
+        st.handlers.onNack?.(error);
+      }
+    });
   }
 
-  #onDelta(resp: DeltaDiscoveryResponse): void {
+  #onDelta(resp: DeltaDiscoveryResponse): void | Promise<void> {
     const st = this.#types.get(resp.type_url);
     this.emit('response', resp.type_url, resp.nonce, resp.resources.length);
     if (!st) return;
     st.nonce = resp.nonce;
-    const error = this.#judge(st, st.planDelta(resp));
-    const base = { type_url: st.typeUrl, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: resp.nonce };
-    if (error === undefined) {
-      st.versionInfo = resp.system_version_info;
-      this.#write(base);
-      this.emit('ack', st.typeUrl, resp.system_version_info, resp.nonce);
-    } else {
-      this.#write({ ...base, error_detail: { code: INVALID_ARGUMENT, message: error } });
-      this.emit('nack', st.typeUrl, error, resp.nonce);
-      st.handlers.onNack?.(error);
-    }
+    const stream = this.#stream;
+    return then(this.#judge(st, st.planDelta(resp)), (error) => {
+      if (this.#stream !== stream) return; // closed while validating: nothing to answer
+      const base = { type_url: st.typeUrl, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: resp.nonce };
+      if (error === undefined) {
+        st.versionInfo = resp.system_version_info;
+        this.#write(base);
+        this.emit('ack', st.typeUrl, resp.system_version_info, resp.nonce);
+      } else {
+        this.#write({ ...base, error_detail: { code: INVALID_ARGUMENT, message: error } });
+        this.emit('nack', st.typeUrl, error, resp.nonce);
+        st.handlers.onNack?.(error);
+      }
+    });
   }
 
-  /** Validates and, if accepted, commits and delivers a plan. Returns the NACK message if not. */
-  #judge(st: TypeState, plan: Plan): string | undefined {
+  /** Validates and, if accepted, commits and delivers a plan. Returns (or resolves to) the NACK message if not. */
+  #judge(st: TypeState, plan: Plan): string | undefined | Promise<string | undefined> {
     if (plan.errors.length > 0) return plan.errors.join('; ');
-    let verdict;
+    let verdict: ValidationResult | Promise<ValidationResult>;
     try {
       verdict = st.handlers.validate?.(plan.update) ?? { ok: true as const };
     } catch (e) {
       verdict = { ok: false as const, error: `validator threw: ${(e as Error).message}` };
     }
-    if (!verdict.ok) return verdict.error;
-    st.held = plan.next;
-    this.#deliver(st, plan.update);
-    return undefined;
+    const stream = this.#stream;
+    const decide = (v: ValidationResult): string | undefined => {
+      if (!v.ok) return v.error;
+      // Cancelled, or the stream it came on closed, while an async validator ran: the response
+      // no longer applies (on a new stream the server sends the current state again).
+      if (this.#types.get(st.typeUrl) !== st || this.#stream !== stream) return undefined;
+      st.held = plan.next;
+      this.#deliver(st, plan.update);
+      return undefined;
+    };
+    if (!(verdict instanceof Promise)) return decide(verdict);
+    return verdict.then(decide, (e: Error) => `validator threw: ${e.message}`);
   }
 
   #deliver(st: TypeState, update: ResourceUpdate): void {
@@ -259,4 +301,9 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       process.emitWarning(`ADS onUpdate for ${st.typeUrl} threw: ${(e as Error).message}`);
     }
   }
+}
+
+/** Applies `fn` to a value now, or once it resolves (keeps synchronous paths synchronous). */
+function then<T>(v: T | Promise<T>, fn: (v: T) => void): void | Promise<void> {
+  return v instanceof Promise ? v.then(fn) : fn(v);
 }

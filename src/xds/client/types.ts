@@ -40,9 +40,11 @@ export interface WatchHandlers {
   /**
    * Checks a proposed update before it is accepted. Returning `{ok: false}` NACKs the response:
    * the previous version stays in force and `onUpdate` is not called. Put every error of the
-   * response in one message, as Envoy does.
+   * response in one message, as Envoy does. It may be async (e.g. a proxy binding the addresses
+   * of new listeners): responses are then handled one at a time, in order, and the ACK/NACK is
+   * sent when the verdict is known.
    */
-  validate?(update: ResourceUpdate): ValidationResult;
+  validate?(update: ResourceUpdate): ValidationResult | Promise<ValidationResult>;
   /** Called for every accepted response (also when nothing changed, so consumers see versions). */
   onUpdate(update: ResourceUpdate): void;
   /** Called after a NACK was sent (decode failure or validator rejection). */
