@@ -8,7 +8,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { Pool, H2CClient, type Dispatcher } from 'undici';
-import type { ClusterManager, FactoryContext, LoadBalancerContext, RouteConfigProvider, Stats, StreamInfo, UpstreamCluster, UpstreamHost } from '../../../src/proxy/interfaces.ts';
+import type { Clock, ClusterManager, FactoryContext, LoadBalancerContext, RouteConfigProvider, Stats, StreamInfo, UpstreamCluster, UpstreamHost } from '../../../src/proxy/interfaces.ts';
 import { httpConnectionManagerFactory } from '../../../src/proxy/http/index.ts';
 import type { EnvoyJson } from '../../../src/xds/types.ts';
 
@@ -114,7 +114,7 @@ export interface TestProxy {
 }
 
 /** Starts an HCM (typed config `hcm`) behind a plain TCP listener on 127.0.0.1:0. */
-export async function startHcm(hcm: EnvoyJson, clusters: ClusterSpec[], opts: { random?: () => number; routes?: Record<string, EnvoyJson> } = {}): Promise<TestProxy> {
+export async function startHcm(hcm: EnvoyJson, clusters: ClusterSpec[], opts: { random?: () => number; clock?: Clock; routes?: Record<string, EnvoyJson> } = {}): Promise<TestProxy> {
   const stats = new TestStats();
   const cl = new Map(clusters.map((c) => [c.name, new StaticCluster(c.name, c, stats)]));
   const routes = new Map(Object.entries(opts.routes ?? {}));
@@ -130,6 +130,7 @@ export async function startHcm(hcm: EnvoyJson, clusters: ClusterSpec[], opts: { 
     draining: () => draining,
     trackActive: () => () => {},
     random: opts.random,
+    clock: opts.clock,
     onStreamComplete: (i) => void completed.push(i),
   };
   const handler = httpConnectionManagerFactory.create({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', ...hcm }, ctx);

@@ -1,0 +1,63 @@
+/**
+ * The HTTP side's time comes from the injected Clock (FactoryContext.clock): a 30 s fault delay and
+ * a 20 s route timeout play out on a manual clock, with real requests and no sleeping.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HTTP_FILTER } from '../../../src/xds/type_urls.ts';
+import { until } from '../../helpers/poll.ts';
+import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
+import { ManualClock } from './manual_clock.ts';
+
+describe('injected clock', () => {
+  let up: Upstream;
+  let p: TestProxy;
+  const clock = new ManualClock();
+  before(async () => {
+    // /never: the upstream holds the request until the test ends.
+    up = await startUpstream('up', (req, res) => {
+      if (req.url !== '/never') return false;
+      req.socket.once('close', () => res.destroy());
+      return true;
+    });
+    const rc = {
+      name: 'rc',
+      virtual_hosts: [
+        {
+          name: 'v',
+          domains: ['*'],
+          routes: [
+            { match: { prefix: '/delay' }, route: { cluster: 'up' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': HTTP_FILTER.FAULT, delay: { fixed_delay: '30s', percentage: { numerator: 100 } } } } },
+            { match: { prefix: '/never' }, route: { cluster: 'up', timeout: '20s' } },
+          ],
+        },
+      ],
+    };
+    const fault = { name: 'envoy.filters.http.fault', typed_config: { '@type': HTTP_FILTER.FAULT } };
+    p = await startHcm(hcmConfig(rc, {}, [fault]), [{ name: 'up', ports: [up.port] }], { clock });
+  });
+  after(async () => {
+    await p.close();
+    await up.close();
+  });
+
+  test('a 30 s fault delay ends when the clock says 30 s passed', async () => {
+    const res = request(p.port, { path: '/delay' });
+    await until(() => p.stats.get('http.test.fault.delays_injected') === 1, 'delay injected');
+    clock.advance(29_999);
+    assert.equal(up.seen.length, 0, 'still delayed');
+    clock.advance(1);
+    const r = await res;
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.body).name, 'up');
+  });
+
+  test('a 20 s route timeout answers 504 when the clock says so', async () => {
+    const res = request(p.port, { path: '/never' });
+    await until(() => up.seen.some((s) => s.url === '/never'), 'request upstream');
+    clock.advance(20_000);
+    const r = await res;
+    assert.equal(r.status, 504);
+    assert.equal(p.completed.at(-1)?.responseFlags.includes('UT'), true);
+  });
+});
