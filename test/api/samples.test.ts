@@ -7,6 +7,7 @@ import { loadPaths, loadText } from '../../src/api/load.ts';
 import { formatValidationError, isError } from '../../src/api/types.ts';
 import { crossValidate, validateAll } from '../../src/api/validation/cross.ts';
 import { ISTIO } from './helpers.ts';
+import { ERR } from '../../src/api/errors.ts';
 
 const S = join(ISTIO, 'samples');
 const yamls = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, f));
@@ -20,11 +21,21 @@ test('the sample set is what we expect to cover', () => {
   assert.ok(bookinfoKube.length >= 2);
 });
 
+/** Sample files that set fields tsmesh does not enforce yet: accepted, with those warnings only. */
+const NOT_ENFORCED: Record<string, string[]> = {
+  // ISTIO_MUTUAL needs workload certificates (issue 9).
+  'bookinfo/networking/destination-rule-all-mtls.yaml': [9, 23, 43, 66].map((l) => `${l} spec.trafficPolicy.tls.mode`),
+};
+
 for (const file of [...bookinfoNet, ...bookinfoKube, ...others]) {
-  test(`${file.slice(S.length + 1)} parses and validates with zero problems`, () => {
+  test(`${file.slice(S.length + 1)} parses and validates with zero problems (but fields not enforced yet)`, () => {
     const loaded = loadText(readFileSync(file, 'utf8'), { file });
     assert.ok(loaded.length > 0, 'no resources read');
-    const problems = loaded.flatMap((r) => r.errors);
+    const all = loaded.flatMap((r) => r.errors);
+    const unsupported = all.filter((p) => p.code === ERR.UNSUPPORTED_FIELD);
+    assert.ok(unsupported.every((p) => p.severity === 'warning'));
+    assert.deepEqual(unsupported.map((p) => `${p.line} ${p.path}`), NOT_ENFORCED[file.slice(S.length + 1)] ?? []);
+    const problems = all.filter((p) => p.code !== ERR.UNSUPPORTED_FIELD);
     assert.deepEqual(problems.map(formatValidationError), []);
     assert.ok(loaded.every((r) => r.valid && r.config));
   });

@@ -168,13 +168,20 @@ spec:
   }
 });
 
-test('every file of Istio\'s bookinfo networking samples validates with no problem at all', async () => {
+test('every file of Istio\'s bookinfo networking samples validates; only ISTIO_MUTUAL (not enforced yet) warns', async () => {
   const dir = join(ISTIO_DATA, 'samples/bookinfo/networking');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 20, `${files.length} files`);
   const r = await tsmeshValidate(['-f', dir]);
-  assert.equal(r.lines.length, 1, r.lines.join('\n'));
-  assert.match(r.lines[0]!, /^✔ \d+ resources valid$/);
+  // Only destination-rule-all-mtls.yaml warns: its four rules use tls.mode ISTIO_MUTUAL, which
+  // needs a CA (issue 9). Every other file sets only enforced fields and prints nothing.
+  const warnings = r.lines.slice(0, -1);
+  assert.equal(warnings.length, 4, r.lines.join('\n'));
+  warnings.forEach((l, i) => {
+    const line = [9, 23, 43, 66][i];
+    assert.match(l, new RegExp(`^warning: .*/destination-rule-all-mtls\\.yaml:${line}: DestinationRule default/\\w+: spec\\.trafficPolicy\\.tls\\.mode: not enforced by tsmesh yet \\(issue 9: .*\\) \\[TSMESH_ERR_UNSUPPORTED_FIELD\\]$`));
+  });
+  assert.match(r.lines.at(-1)!, /^✔ \d+ resources valid, 4 warnings$/);
   assert.equal(r.code, 0);
 });
 
@@ -246,4 +253,40 @@ test('Istio\'s analyzer testdata: only resources Istio or Kubernetes reject too 
   assert.deepEqual([...rejected].filter((x) => !expected.has(x)).sort(), [], 'rejected but not known to be invalid');
   assert.deepEqual([...expected].filter((x) => !rejected.has(x)).sort(), [], 'expected to be rejected');
   assert.match(r.lines.at(-1)!, new RegExp(`in ${rejected.size} of \\d+ resources`));
+});
+
+test('accepted means enforced: an AuthorizationPolicy DENY and a DestinationRule outlierDetection are valid, each with a warning naming file:line, resource, field and issue', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-validate-'));
+  try {
+    writeFileSync(join(dir, 'policy.yaml'), `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-admin, namespace: foo}
+spec:
+  selector: {matchLabels: {app: httpbin}}
+  action: DENY
+  rules:
+  - to:
+    - operation: {paths: ["/admin*"]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: httpbin}
+spec:
+  host: httpbin
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 3m
+`);
+    const r = await tsmeshValidate(['-f', join(dir, 'policy.yaml')]);
+    assert.equal(r.code, 0, r.lines.join('\n'));
+    assert.deepEqual(r.lines.map((l) => l.replace(dir, '<dir>')), [
+      'warning: <dir>/policy.yaml:4: AuthorizationPolicy foo/deny-admin: spec: not enforced by tsmesh yet (issue 10: the proxy has no RBAC filter yet: every request is let through whatever the policy says) [TSMESH_ERR_UNSUPPORTED_FIELD]',
+      'warning: <dir>/policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection: not enforced by tsmesh yet (issue 11: outlier detection (ejection of failing hosts) is not implemented by the proxy) [TSMESH_ERR_UNSUPPORTED_FIELD]',
+      '✔ 2 resources valid, 2 warnings',
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

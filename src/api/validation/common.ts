@@ -25,8 +25,8 @@ export class Problems {
   err(path: string, message: string, code: ErrorCode = ERR.INVALID_RESOURCE): void {
     this.list.push({ path, message, code });
   }
-  warn(path: string, message: string): void {
-    this.list.push({ path, message, severity: 'warning' });
+  warn(path: string, message: string, code?: ErrorCode): void {
+    this.list.push({ path, message, severity: 'warning', ...(code ? { code } : {}) });
   }
 }
 

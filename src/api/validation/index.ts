@@ -15,6 +15,7 @@ import { validateServiceEntry, validateWorkloadEntry, validateWorkloadGroup } fr
 import { validateSidecar } from './sidecar.ts';
 import { validateTelemetry } from './telemetry.ts';
 import { checkUnknownFields } from './unknown_fields.ts';
+import { checkUnsupportedFields } from './unsupported_fields.ts';
 import { validateVirtualService } from './virtualservice.ts';
 
 type SemanticRule = (spec: Obj, p: Problems) => void;
@@ -56,10 +57,11 @@ export function validateConfig(config: Config, opts: ValidateOptions = {}): Vali
       // (reported below) usually explain the shape.
       p.err('spec', `internal validation error: ${(e as Error).message}`);
     }
+    checkUnsupportedFields(config.kind, config.spec, p);
   }
   // The schema's generic "is required" / "more than one of a oneOf" is redundant where a rule
   // said it precisely.
-  const semanticPaths = new Set(p.list.map((x) => x.path));
+  const semanticPaths = new Set(p.list.filter((x) => !x.severity).map((x) => x.path));
   const merged: Problem[] = [
     ...schema
       .filter((s) => !((s.message.startsWith('sets more than one') || s.message === 'is required') && semanticPaths.has(s.path)))
@@ -80,7 +82,7 @@ export function validateConfig(config: Config, opts: ValidateOptions = {}): Vali
       path: m.path,
       message: m.message,
       ...(opts.line ? { line: opts.line(m.path) } : {}),
-      ...(m.severity ? { severity: m.severity } : { code: m.code ?? ERR.INVALID_RESOURCE }),
+      ...(m.severity ? { severity: m.severity, ...(m.code ? { code: m.code } : {}) } : { code: m.code ?? ERR.INVALID_RESOURCE }),
     });
   }
   return out;

@@ -1,0 +1,82 @@
+/**
+ * meshConfig's side of "accepted means enforced": which MeshConfig fields tsmesh honours, and
+ * the warnings the control plane logs at start for those a mesh config sets (to a value other
+ * than the default) that it does not. Same statuses as support.ts.
+ */
+import { defaultMeshConfig } from '../mesh.ts';
+import { ERR } from '../errors.ts';
+import type { MeshConfig, ValidationError } from '../types.ts';
+import { describeGap, type Gap, type Support } from './support.ts';
+
+const ENFORCED: Support = { status: 'enforced' };
+const gap = (issue: number, reason: string): Support => ({ status: 'not_enforced', issue, reason });
+
+const EXT_AUTHZ = ['envoyExtAuthzHttp', 'envoyExtAuthzGrpc'];
+
+/** Keys are dotted MeshConfig paths; an entry covers the fields below it unless one is listed. */
+export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
+  rootNamespace: ENFORCED,
+  'outboundTrafficPolicy.mode': ENFORCED,
+  discoverySelectors: ENFORCED,
+  defaultHttpRetryPolicy: { status: 'enforced', note: 'with the same gaps as VirtualService retries' },
+  enableAutoMtls: {
+    status: 'enforced',
+    note: 'false only',
+    gap: (v) => (v === true ? { issue: 9, reason: 'no CA issues workload certificates yet, so traffic between sidecars stays plaintext' } : undefined),
+  },
+  trustDomain: gap(9, 'the trust domain only names SPIFFE identities, which need mesh mTLS and a CA'),
+  trustDomainAliases: gap(9, 'the trust domain only names SPIFFE identities, which need mesh mTLS and a CA'),
+  accessLogFile: gap(12, 'the proxy writes no access log yet'),
+  accessLogEncoding: gap(12, 'the proxy writes no access log yet'),
+  accessLogFormat: gap(12, 'the proxy writes no access log yet'),
+  enableTracing: gap(12, 'the proxy does not trace yet'),
+  'defaultConfig.tracing': gap(12, 'the proxy does not trace yet'),
+  defaultConfig: gap(15, 'proxies take their settings from `tsmesh proxy` flags, not from the mesh config (injection brings this)'),
+  defaultProviders: gap(12, 'the Telemetry API providers are not implemented'),
+  extensionProviders: {
+    status: 'enforced',
+    note: 'none yet: ext_authz is issue 10, tracing and logging providers issue 12',
+    gap: (v): Gap | undefined => {
+      const p = v && typeof v === 'object' ? Object.keys(v as object) : [];
+      return p.some((k) => EXT_AUTHZ.includes(k))
+        ? { issue: 10, reason: 'external authorization (CUSTOM) is not implemented' }
+        : { issue: 12, reason: 'telemetry extension providers are not implemented' };
+    },
+  },
+};
+
+/** The entry for a path: its own or its nearest listed ancestor's. */
+function supportOf(path: string): Support | undefined {
+  for (let p = path; ; p = p.slice(0, p.lastIndexOf('.'))) {
+    if (MESH_SUPPORT[p]) return MESH_SUPPORT[p];
+    if (!p.includes('.')) return undefined;
+  }
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** Warnings (TSMESH_ERR_UNSUPPORTED_FIELD) for every field the mesh config sets that tsmesh does not enforce. */
+export function meshSupportWarnings(mesh: MeshConfig, file?: string): ValidationError[] {
+  const defaults = defaultMeshConfig() as unknown as Record<string, unknown>;
+  const out: ValidationError[] = [];
+  const warn = (path: string, message: string) => out.push({ file, kind: 'MeshConfig', path, message, severity: 'warning', code: ERR.UNSUPPORTED_FIELD });
+  const visit = (path: string, value: unknown, dflt: unknown) => {
+    if (value === undefined || value === null || same(value, dflt)) return;
+    // Descend where the table says something about a field below this one.
+    if (value && typeof value === 'object' && !Array.isArray(value) && Object.keys(MESH_SUPPORT).some((k) => k.startsWith(`${path}.`))) {
+      for (const [k, v] of Object.entries(value)) visit(`${path}.${k}`, v, (dflt as Record<string, unknown> | undefined)?.[k]);
+      return;
+    }
+    const s = supportOf(path);
+    if (!s) return warn(path, 'not read by tsmesh: this meshConfig field has no effect');
+    if (s.status === 'not_enforced') return warn(path, describeGap(s));
+    if (s.status === 'enforced' && s.gap) {
+      for (const [i, item] of (Array.isArray(value) ? value : [value]).entries()) {
+        const g = s.gap(item, []);
+        if (g) warn(Array.isArray(value) ? `${path}[${i}]` : path, describeGap(g));
+      }
+    }
+  };
+  for (const [k, v] of Object.entries(mesh)) visit(k, v, defaults[k]);
+  return out;
+}

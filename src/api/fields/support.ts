@@ -1,0 +1,252 @@
+/**
+ * What tsmesh does with every field of every Istio kind: the Istio side of "accepted means
+ * enforced". A field is `enforced` only when the pilot translates it AND the proxy honours what
+ * it becomes (src/proxy/config/envoy_support.ts); otherwise it is `not_enforced` with the issue
+ * that closes the gap, and validation warns when a resource sets it (TSMESH_ERR_UNSUPPORTED_FIELD,
+ * ../validation/unsupported_fields.ts). `n/a` fields have no effect on traffic by Istio's own
+ * definition. docs/istio-support.md is generated from this table.
+ *
+ * Keys are paths in the generated field tree (istio_fields.gen.ts): `Kind.spec.a.b`, list items
+ * without an index, map values as `*`. Rules that keep a new CRD field from slipping through
+ * (test/api/istio_support.test.ts): an `enforced` key names one leaf; `not_enforced` and `n/a`
+ * keys cover their whole subtree; every leaf is covered exactly once.
+ */
+import { MAP_VALUES, type FieldTree } from './crd_tree.ts';
+import { SPEC_FIELDS } from './istio_fields.gen.ts';
+
+/** The issues that close the gaps, by number (see `issues show N`). */
+export const ISSUES: Record<number, string> = {
+  7: 'correctness',
+  9: 'Security I: mTLS',
+  10: 'Security II: authorization and JWT',
+  11: 'resilience',
+  12: 'telemetry',
+  14: 'capture and multi-host',
+  15: 'Kubernetes',
+};
+
+/** Why a field set in a resource does nothing yet. */
+export interface Gap {
+  issue: number;
+  reason: string;
+}
+
+export type Support =
+  /** `gap` says which values of an enforced leaf are not (e.g. tls.mode ISTIO_MUTUAL). */
+  | { status: 'enforced'; note?: string; gap?: (value: unknown, mapKeys: readonly string[]) => Gap | undefined }
+  | ({ status: 'not_enforced' } & Gap)
+  | { status: 'n/a'; reason: string };
+
+const TABLE: Record<string, Support> = {};
+
+/** Marks leaves `prefix.f` for each name in `fields` (space-separated) enforced. */
+function enforced(prefix: string, fields: string, extra: Omit<Extract<Support, { status: 'enforced' }>, 'status'> = {}): void {
+  for (const f of fields.split(/\s+/).filter(Boolean)) TABLE[f === '.' ? prefix : `${prefix}.${f}`] = { status: 'enforced', ...extra };
+}
+function gap(path: string, issue: number, reason: string): void {
+  TABLE[path] = { status: 'not_enforced', issue, reason };
+}
+function na(path: string, reason: string): void {
+  TABLE[path] = { status: 'n/a', reason };
+}
+/** An enforced leaf whose listed values are not. */
+function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: string): void {
+  TABLE[path] = { status: 'enforced', note, gap: (v) => (typeof v === 'string' ? notEnforced[v] : undefined) };
+}
+
+// ---------- VirtualService ----------
+{
+  const vs = 'VirtualService.spec';
+  enforced(vs, 'exportTo gateways hosts');
+  const h = `${vs}.http`;
+  enforced(h, 'name timeout mirrorPercent mirrorPercentage.value');
+  enforced(`${h}.corsPolicy`, 'allowCredentials allowHeaders allowMethods allowOrigin allowOrigins.exact allowOrigins.prefix allowOrigins.regex exposeHeaders maxAge unmatchedPreflights');
+  enforced(`${h}.delegate`, 'name namespace');
+  enforced(`${h}.directResponse`, 'body.bytes body.string status');
+  enforced(`${h}.fault.abort`, 'grpcStatus httpStatus percentage.value');
+  gap(`${h}.fault.abort.http2Error`, 11, 'the pilot does not translate HTTP/2 error aborts; no abort happens');
+  enforced(`${h}.fault.delay`, 'fixedDelay percent percentage.value');
+  gap(`${h}.fault.delay.exponentialDelay`, 11, 'Envoy has no exponential delay and the pilot drops it (as Istio does); no delay happens');
+  for (const where of [`${h}.headers`, `${h}.route.headers`]) enforced(where, 'request.add request.remove request.set response.add response.remove response.set');
+  const claims = (_v: unknown, keys: readonly string[]): Gap | undefined =>
+    keys.at(-1)?.startsWith('@request.auth.claims')
+      ? { issue: 10, reason: 'JWT claims are not validated yet (no RequestAuthentication), so a route matching on them never matches' }
+      : undefined;
+  for (const m of ['authority', 'method', 'scheme', 'uri']) enforced(`${h}.match.${m}`, 'exact prefix regex');
+  for (const m of ['headers', 'withoutHeaders']) enforced(`${h}.match.${m}.${MAP_VALUES}`, 'exact prefix regex', { gap: claims, note: 'not for @request.auth.claims keys: issue 10' });
+  enforced(`${h}.match.queryParams.${MAP_VALUES}`, 'exact prefix regex');
+  enforced(`${h}.match`, 'gateways ignoreUriCase name port sourceLabels sourceNamespace');
+  gap(`${h}.match.statPrefix`, 12, 'per-route stats are not kept; the proxy rejects a route with stat_prefix');
+  enforced(`${h}.mirror`, 'host port.number subset');
+  gap(`${h}.mirror_percent`, 7, 'the deprecated snake_case spelling is not read; write mirrorPercentage');
+  enforced(`${h}.mirrors`, 'destination.host destination.port.number destination.subset percentage.value');
+  enforced(`${h}.redirect`, 'authority derivePort port redirectCode scheme uri');
+  gap(`${h}.redirect.prefixRewrite`, 7, 'the pilot does not translate a prefix-rewriting redirect; the path is kept');
+  enforced(`${h}.retries`, 'attempts perTryTimeout retryOn');
+  TABLE[`${h}.retries.retryIgnorePreviousHosts`] = {
+    status: 'enforced',
+    note: 'only true, the default',
+    gap: (v) => (v === false ? { issue: 11, reason: 'retries always avoid previously tried hosts' } : undefined),
+  };
+  gap(`${h}.retries.backoff`, 11, 'the pilot drops it; retries use the proxy\'s default backoff');
+  gap(`${h}.retries.retryRemoteLocalities`, 11, 'retry priorities (retry_priority) are not implemented by the proxy');
+  enforced(`${h}.rewrite`, 'authority uri uriRegexRewrite.match uriRegexRewrite.rewrite');
+  enforced(`${h}.route`, 'destination.host destination.port.number destination.subset weight');
+  enforced(`${vs}.tcp.match`, 'destinationSubnets gateways port sourceLabels sourceNamespace');
+  gap(`${vs}.tcp.match.sourceSubnet`, 7, 'the pilot does not translate a source-subnet match; the route matches every source');
+  enforced(`${vs}.tcp.route`, 'destination.host destination.port.number destination.subset weight');
+  enforced(`${vs}.tls.match`, 'destinationSubnets gateways port sniHosts sourceLabels sourceNamespace');
+  enforced(`${vs}.tls.route`, 'destination.host destination.port.number destination.subset weight');
+}
+
+// ---------- DestinationRule ----------
+const NO_CA: Gap = { issue: 9, reason: 'no CA issues workload certificates yet, so mesh mTLS (ISTIO_MUTUAL) cannot be used' };
+const NO_SECRETS: Gap = { issue: 9, reason: 'the control plane serves no secrets (SDS) yet, so a credentialName cannot be resolved' };
+
+/** A DestinationRule traffic policy, at the rule, subset and port levels. */
+function trafficPolicy(tp: string, portLevel: boolean): void {
+  const cp = `${tp}.connectionPool`;
+  enforced(`${cp}.tcp`, 'connectTimeout');
+  // Envoy queues HTTP requests over max_connections as pending too; only the pending limit answers 503.
+  enforced(`${cp}.tcp`, 'maxConnections', { note: 'for HTTP a limit per host (Envoy: per cluster); requests over it wait, see http1MaxPendingRequests' });
+  gap(`${cp}.tcp.maxConnectionDuration`, 11, 'the proxy does not cap connection lifetime');
+  gap(`${cp}.tcp.idleTimeout`, 11, 'the pilot does not translate the TCP idle timeout');
+  gap(`${cp}.tcp.tcpKeepalive`, 11, 'upstream TCP keepalive is not set by the proxy');
+  enforced(`${cp}.http`, 'h2UpgradePolicy http2MaxRequests idleTimeout maxConcurrentStreams maxRetries');
+  gap(`${cp}.http.http1MaxPendingRequests`, 11, 'the pending-request queue has no limit');
+  gap(`${cp}.http.maxRequestsPerConnection`, 11, 'connections are reused without a request limit');
+  gap(`${cp}.http.useClientProtocol`, 11, 'the pilot does not translate it; the upstream protocol follows the port');
+  gap(`${cp}.http.http2KeepAlive`, 11, 'HTTP/2 keepalive pings are not sent');
+
+  const lb = `${tp}.loadBalancer`;
+  enforced(lb, 'simple');
+  enforced(`${lb}.consistentHash`, 'httpHeaderName httpQueryParameterName useSourceIp minimumRingSize ringHash.minimumRingSize maglev.tableSize httpCookie.name');
+  gap(`${lb}.consistentHash.httpCookie.path`, 11, 'the proxy hashes on an existing cookie only; it does not generate one');
+  gap(`${lb}.consistentHash.httpCookie.ttl`, 11, 'the proxy hashes on an existing cookie only; it does not generate one');
+  gap(`${lb}.consistentHash.httpCookie.attributes`, 11, 'the pilot does not translate cookie attributes');
+  gap(`${lb}.localityLbSetting`, 11, 'locality-weighted load balancing and failover are not implemented by the proxy');
+  gap(`${lb}.warmup`, 11, 'slow-start warmup is not implemented');
+  gap(`${lb}.warmupDurationSecs`, 11, 'slow-start warmup is not implemented');
+  gap(`${lb}.zoneAwareLbSetting`, 11, 'zone-aware routing is not implemented');
+  gap(`${lb}.backendUtilization`, 11, 'utilization-based load balancing is not implemented');
+
+  gap(`${tp}.outlierDetection`, 11, 'outlier detection (ejection of failing hosts) is not implemented by the proxy');
+
+  const tls = `${tp}.tls`;
+  enforcedExcept(`${tls}.mode`, { ISTIO_MUTUAL: NO_CA }, 'DISABLE, SIMPLE and MUTUAL; ISTIO_MUTUAL is issue 9');
+  enforced(tls, 'caCertificates clientCertificate privateKey insecureSkipVerify sni subjectAltNames');
+  gap(`${tls}.credentialName`, NO_SECRETS.issue, NO_SECRETS.reason);
+  gap(`${tls}.caCrl`, 9, 'certificate revocation lists are not checked');
+
+  if (portLevel) {
+    enforced(`${tp}.port`, 'number');
+  } else {
+    gap(`${tp}.proxyProtocol`, 11, 'the PROXY protocol header is not sent upstream');
+    gap(`${tp}.retryBudget`, 11, 'retry budgets are not implemented');
+    gap(`${tp}.tunnel`, 14, 'tunnelling over HTTP CONNECT is not implemented');
+  }
+}
+{
+  const dr = 'DestinationRule.spec';
+  enforced(dr, 'exportTo host workloadSelector.matchLabels subsets.labels subsets.name');
+  for (const tp of [`${dr}.trafficPolicy`, `${dr}.subsets.trafficPolicy`]) {
+    trafficPolicy(tp, false);
+    trafficPolicy(`${tp}.portLevelSettings`, true);
+  }
+}
+
+// ---------- Gateway ----------
+{
+  const s = 'Gateway.spec.servers';
+  enforced('Gateway.spec', 'selector');
+  enforced(s, 'hosts port.name port.number port.protocol');
+  na(`${s}.name`, 'a label for the server; no effect on traffic');
+  na(`${s}.port.targetPort`, 'Istio ignores it for Gateways (the gateway Service decides the target port)');
+  gap(`${s}.bind`, 14, 'gateway listeners bind the gateway\'s own address; per-server bind addresses are not translated');
+  gap(`${s}.defaultEndpoint`, 14, 'not translated for Gateway servers');
+  const t = `${s}.tls`;
+  enforcedExcept(`${t}.mode`, { ISTIO_MUTUAL: NO_CA }, 'SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH; ISTIO_MUTUAL is issue 9');
+  enforced(t, 'caCertificates cipherSuites httpsRedirect maxProtocolVersion minProtocolVersion privateKey serverCertificate subjectAltNames');
+  for (const f of ['credentialName', 'credentialNames', 'caCertCredentialName']) gap(`${t}.${f}`, NO_SECRETS.issue, NO_SECRETS.reason);
+  gap(`${t}.tlsCertificates`, 9, 'several certificates per server are not translated');
+  gap(`${t}.caCrl`, 9, 'certificate revocation lists are not checked');
+  gap(`${t}.verifyCertificateHash`, 9, 'client certificate pinning is not implemented by the proxy');
+  gap(`${t}.verifyCertificateSpki`, 9, 'client certificate pinning is not implemented by the proxy');
+  gap(`${t}.ecdhCurves`, 9, 'ECDH curves are not translated');
+  gap(`${t}.insecureSkipVerify`, 9, 'not translated for server TLS');
+}
+
+// ---------- ServiceEntry, WorkloadEntry, WorkloadGroup ----------
+const NO_IDENTITY: Gap = { issue: 9, reason: 'workload identities are only checked with mesh mTLS, which needs a CA' };
+const NO_NETWORKS: Gap = { issue: 14, reason: 'multi-network meshes (east-west gateways) are not implemented' };
+function workloadEntry(prefix: string): void {
+  enforced(prefix, 'address labels locality ports weight');
+  gap(`${prefix}.serviceAccount`, NO_IDENTITY.issue, NO_IDENTITY.reason);
+  gap(`${prefix}.network`, NO_NETWORKS.issue, NO_NETWORKS.reason);
+}
+{
+  const se = 'ServiceEntry.spec';
+  enforced(se, 'addresses exportTo hosts location resolution workloadSelector.labels ports.name ports.number ports.protocol ports.targetPort');
+  gap(`${se}.subjectAltNames`, NO_IDENTITY.issue, NO_IDENTITY.reason);
+  workloadEntry(`${se}.endpoints`);
+  workloadEntry('WorkloadEntry.spec');
+  workloadEntry('WorkloadGroup.spec.template');
+  enforced('WorkloadGroup.spec.metadata', 'annotations labels');
+  gap('WorkloadGroup.spec.probe', 14, 'health probes of VM workloads are not run');
+}
+
+// ---------- Sidecar ----------
+{
+  const sc = 'Sidecar.spec';
+  enforced(sc, 'workloadSelector.labels egress.hosts outboundTrafficPolicy.mode');
+  gap(`${sc}.egress.port`, 14, 'per-port egress listeners are not translated (egress hosts apply to every port)');
+  gap(`${sc}.egress.bind`, 14, 'egress listener bind addresses are not translated');
+  gap(`${sc}.egress.captureMode`, 14, 'traffic capture modes are not implemented');
+  gap(`${sc}.ingress`, 14, 'Sidecar ingress listeners are not translated; inbound listeners come from the workload\'s services');
+  gap(`${sc}.inboundConnectionPool`, 11, 'inbound connection limits are not implemented');
+  gap(`${sc}.outboundTrafficPolicy.egressProxy`, 14, 'routing unknown destinations through an egress proxy is not translated');
+}
+
+// ---------- security and telemetry ----------
+{
+  const modes = { STRICT: NO_CA };
+  enforced('PeerAuthentication.spec', 'selector.matchLabels');
+  enforcedExcept('PeerAuthentication.spec.mtls.mode', modes, 'DISABLE, PERMISSIVE and UNSET; STRICT is issue 9');
+  enforcedExcept(`PeerAuthentication.spec.portLevelMtls.${MAP_VALUES}.mode`, modes, 'DISABLE, PERMISSIVE and UNSET; STRICT is issue 9');
+  gap('AuthorizationPolicy.spec', 10, 'the proxy has no RBAC filter yet: every request is let through whatever the policy says');
+  gap('RequestAuthentication.spec', 10, 'JWTs are not validated yet: requests with invalid tokens are let through');
+  gap('Telemetry.spec', 12, 'the Telemetry API (metrics, tracing, access logging) is not translated');
+}
+
+export const ISTIO_SUPPORT: Readonly<Record<string, Support>> = TABLE;
+
+/** Every leaf of a field tree as a table path (list items without index, map values as `*`). */
+export function leafPaths(tree: FieldTree, prefix: string): string[] {
+  if (tree === 0) return [prefix];
+  return Object.entries(tree).flatMap(([k, v]) => leafPaths(v, `${prefix}.${k}`));
+}
+
+/** Every leaf of every Istio kind's spec. */
+export function allLeafPaths(): string[] {
+  return Object.entries(SPEC_FIELDS).flatMap(([kind, tree]) => leafPaths(tree, `${kind}.spec`));
+}
+
+/**
+ * The entry that decides a path: the path's own, else the nearest ancestor's when that is
+ * not_enforced or n/a (they cover their subtree). Undefined: unclassified.
+ */
+export function classify(path: string): { key: string; support: Support } | undefined {
+  const own = TABLE[path];
+  if (own) return { key: path, support: own };
+  for (let p = path; p.includes('.'); ) {
+    p = p.slice(0, p.lastIndexOf('.'));
+    const s = TABLE[p];
+    if (s && s.status !== 'enforced') return { key: p, support: s };
+  }
+  return undefined;
+}
+
+/** The text users see for a gap. */
+export function describeGap(g: Gap): string {
+  return `not enforced by tsmesh yet (issue ${g.issue}: ${g.reason})`;
+}
