@@ -205,7 +205,9 @@ export async function runApply(o: RunOptions): Promise<RunResult> {
   if (answer.status === 200 && json && Array.isArray(json[doneKey])) {
     for (const r of json[doneKey]) res.out.push(`${doneKey} ${String(r)}`);
     // Cross-resource findings (istioctl analyze's kind): applied anyway, as Istio would, but shown.
-    if (Array.isArray(json.warnings)) for (const w of json.warnings) res.err.push(`warning: ${String(w)}`);
+    // Fields not enforced yet come back from the control plane too: print those we already did once.
+    const shown = local.warnings.map((w) => formatValidationError({ ...w, severity: undefined, file: undefined, line: undefined, column: undefined }));
+    if (Array.isArray(json.warnings)) for (const w of json.warnings) if (!shown.some((t) => String(w).endsWith(t))) res.err.push(`warning: ${withFile(String(w), local.resources)}`);
     if (json[doneKey].length === 0) res.out.push(`nothing ${doneKey}`);
     return res;
   }

@@ -48,8 +48,10 @@ export class ConfigApi {
     // Istio accepts such config and its analyzer reports it, and blocking would make the order
     // of applies matter. They come back as warnings.
     const cross = crossValidate(merged).filter((e) => parsed.configs.some((c) => c.kind === e.kind && c.metadata.name === e.name && c.metadata.namespace === e.namespace));
+    // Fields accepted but not enforced yet (TSMESH_ERR_UNSUPPORTED_FIELD) are warnings too, so a
+    // client that skips its own validation (curl, an older tsmesh) still learns of them.
     // The client prints each with its own "warning: " prefix.
-    const warnings = cross.map((e) => formatValidationError({ ...e, file }).replace(/^warning: /, ''));
+    const warnings = [...parsed.warnings, ...cross.map((e) => formatValidationError({ ...e, file }))].map((w) => w.replace(/^warning: /, ''));
     const conflicts: string[] = [];
     const writes: Array<[string, Config]> = [];
     for (const c of parsed.configs) {
@@ -76,13 +78,14 @@ export class ConfigApi {
     return { status: 200, body: { deleted: parsed.configs.map(describe) } };
   }
 
-  private parse(text: string, file: string): { configs: Config[] } | { errors: string[] } {
+  private parse(text: string, file: string): { configs: Config[]; warnings: string[] } | { errors: string[] } {
     const loaded = loadText(text, { file });
     const errors = loaded.flatMap((l) => l.errors.filter(isError)).map(formatValidationError);
     if (errors.length) return { errors };
     const configs = loaded.map((l) => l.config).filter((c): c is Config => !!c);
     if (configs.length === 0) return { errors: [`${file}: no resources found`] };
-    return { configs };
+    const warnings = loaded.flatMap((l) => l.errors.filter((e) => !isError(e))).map(formatValidationError);
+    return { configs, warnings };
   }
 
   /**

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FileConfigStore } from '../api/file-store.ts';
 import { defaultMeshConfig, loadMeshConfig } from '../api/mesh.ts';
+import { meshSupportWarnings } from '../api/fields/mesh_support.ts';
 import { formatValidationError, type MeshConfig } from '../api/types.ts';
 import { Registry } from '../registry/index.ts';
 import type { RegistrationHandle } from '../registry/index.ts';
@@ -52,11 +53,13 @@ export class ControlPlane {
     if (opts.meshFile) {
       const r = loadMeshConfig(opts.meshFile);
       for (const e of r.errors) this.log(`mesh config: ${formatValidationError(e)}`);
+      // Accepted but not enforced (accessLogFile, enableTracing...): said once, at start.
+      for (const w of meshSupportWarnings(r.mesh, opts.meshFile)) this.log(`mesh config: ${formatValidationError(w)}`);
       this.mesh = r.mesh;
     } else {
       this.mesh = defaultMeshConfig();
     }
-    this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(`config rejected: ${l}`) });
+    this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
     this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log });
     this.discovery = new DiscoveryServer({
       generator: generate,
@@ -130,7 +133,7 @@ export class ControlPlane {
       this.http!.listen(this.opts.httpPort ?? 15014, address, () => resolve());
     });
     this.httpPort = (this.http.address() as { port: number }).port;
-    for (const e of this.store.errors()) this.log(`config rejected: ${formatValidationError(e)}`);
+    for (const e of this.store.errors()) this.log(configLine(formatValidationError(e)));
   }
 
   async close(): Promise<void> {
@@ -140,6 +143,11 @@ export class ControlPlane {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
   }
+}
+
+/** A config problem as logged: a warning (e.g. a field not enforced yet) rejected nothing. */
+function configLine(l: string): string {
+  return l.startsWith('warning: ') ? `config ${l}` : `config rejected: ${l}`;
 }
 
 function route(req: IncomingMessage, res: ServerResponse, cp: ControlPlane): void {
