@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { seededRandom } from '../../../src/proxy/http/index.ts';
 import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
+import { HTTP_FILTER } from '../../../src/xds/type_urls.ts';
 
-const FAULT = 'type.googleapis.com/envoy.extensions.filters.http.fault.v3.HTTPFault';
-const CORS = 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors';
+const FAULT = HTTP_FILTER.FAULT;
+const CORS = HTTP_FILTER.CORS;
 
 describe('fault filter', () => {
   let up: Upstream;
@@ -92,7 +93,7 @@ describe('cors filter', () => {
   before(async () => {
     up = await startUpstream('a');
     const policy = {
-      '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy',
+      '@type': HTTP_FILTER.CORS_POLICY,
       allow_origin_string_match: [{ exact: 'https://app.example.com' }, { suffix: '.trusted.io' }],
       allow_methods: 'GET, POST, PUT',
       allow_headers: 'content-type, x-token',

@@ -11,8 +11,9 @@ import { Pool, H2CClient, type Dispatcher } from 'undici';
 import type { Clock, ClusterManager, FactoryContext, LoadBalancerContext, RouteConfigProvider, Stats, StreamInfo, UpstreamCluster, UpstreamHost } from '../../../src/proxy/interfaces.ts';
 import { httpConnectionManagerFactory } from '../../../src/proxy/http/index.ts';
 import type { EnvoyJson } from '../../../src/xds/types.ts';
+import { HTTP_FILTER, NETWORK_FILTER } from '../../../src/xds/type_urls.ts';
 
-export const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } };
+export const ROUTER = { name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } };
 
 export class TestStats implements Stats {
   readonly values = new Map<string, number>();
@@ -133,7 +134,7 @@ export async function startHcm(hcm: EnvoyJson, clusters: ClusterSpec[], opts: { 
     clock: opts.clock,
     onStreamComplete: (i) => void completed.push(i),
   };
-  const handler = httpConnectionManagerFactory.create({ '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager', ...hcm }, ctx);
+  const handler = httpConnectionManagerFactory.create({ '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER, ...hcm }, ctx);
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
     sockets.add(s);

@@ -8,12 +8,13 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import { startProxy, staticCluster, type Proxy } from '../helpers.ts';
 import { request, startH2Upstream, startUpstream, type Upstream } from './harness.ts';
+import { CLUSTER_EXT, HTTP_FILTER, NETWORK_FILTER } from '../../../src/xds/type_urls.ts';
 
-const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
-const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const HCM = NETWORK_FILTER.HTTP_CONNECTION_MANAGER;
+const ROUTER = HTTP_FILTER.ROUTER;
 const H2_OPTS = {
   'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-    '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS,
     explicit_http_config: { http2_protocol_options: {} },
   },
 };

@@ -10,6 +10,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { ERR } from '../../../src/api/errors.ts';
 import { compileRegexRewrite, compileSafeRegex } from '../../../src/proxy/http/common/regex.ts';
 import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
+import { HTTP_FILTER } from '../../../src/xds/type_urls.ts';
 
 const direct = (text: string) => ({ status: 200, body: { inline_string: text } });
 
@@ -76,9 +77,9 @@ describe('what RE2 rejects is rejected at config time, naming the field', () => 
   });
 
   test('a CORS origin regex', async () => {
-    const cors = { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.CorsPolicy', allow_origin_string_match: [{ safe_regex: { regex: '(?=x)' } }] };
+    const cors = { '@type': HTTP_FILTER.CORS_POLICY, allow_origin_string_match: [{ safe_regex: { regex: '(?=x)' } }] };
     const rc = { ...routes([]), virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: direct('x') }], typed_per_filter_config: { 'envoy.filters.http.cors': cors } }] };
-    const filters = [{ name: 'envoy.filters.http.cors', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.cors.v3.Cors' } }];
+    const filters = [{ name: 'envoy.filters.http.cors', typed_config: { '@type': HTTP_FILTER.CORS } }];
     await rejects(hcmConfig(rc, {}, filters), /allow_origin_string_match\[0\]/);
   });
 

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { seededRandom } from '../../../src/proxy/http/index.ts';
 import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
 import { until } from '../../helpers/poll.ts';
+import { HTTP_FILTER } from '../../../src/xds/type_urls.ts';
 
 const json = (b: string) => JSON.parse(b);
 
@@ -225,7 +226,7 @@ describe('RDS and idle timeout', () => {
       setTimeout(() => res.end('late'), 1500).unref();
       return true;
     });
-    const hcm = { stat_prefix: 'test', rds: { route_config_name: 'dyn' }, http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }] };
+    const hcm = { stat_prefix: 'test', rds: { route_config_name: 'dyn' }, http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }] };
     const p = await startHcm(hcm, [{ name: 's', ports: [slow.port] }]);
     try {
       assert.equal((await request(p.port)).status, 404);
