@@ -89,6 +89,51 @@ for (const mode of ['sotw', 'delta'] as const) {
     }
   });
 
+  test(`client ${mode}: an async validator's verdict is awaited; responses behind it wait their turn, in order`, async () => {
+    const world = newWorld();
+    const { server, address } = await startServer(world);
+    const client = new AdsClient({ address, node: NODE, mode, backoff: { initialMs: 5, maxMs: 20 } });
+    const judged: string[] = [];
+    const nacks: string[] = [];
+    let active = 0;
+    let maxActive = 0;
+    let gate: (() => void) | undefined;
+    client.watch(TYPE.CLUSTER, '*', {
+      validate: async (u) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        const timeout = [...u.added, ...u.changed][0]?.[1].resource.connect_timeout;
+        judged.push(timeout);
+        if (timeout === '9s') await new Promise<void>((r) => (gate = r));
+        active--;
+        return timeout === '9s' ? { ok: false, error: 'connect_timeout 9s not allowed' } : { ok: true };
+      },
+      onUpdate: () => {},
+      onNack: (e) => nacks.push(e),
+    });
+    try {
+      client.start();
+      await until(() => client.resources(TYPE.CLUSTER).size === 2, 'clusters');
+      world.connectTimeout = '9s';
+      server.configUpdate({ full: true, reason: 'bad timeout' });
+      await until(() => gate !== undefined, 'the bad update is being validated');
+      const sent = server.connections()[0]!.types[TYPE.CLUSTER]!.sentVersion;
+      world.connectTimeout = '3s';
+      server.configUpdate({ full: true, reason: 'fixed' });
+      await until(() => server.connections()[0]!.types[TYPE.CLUSTER]!.sentVersion !== sent, 'the next response sent while the first is still judged');
+      assert.deepEqual(judged, ['1s', '9s'], 'the second response waits for the first verdict');
+      gate!();
+      await until(() => client.resources(TYPE.CLUSTER).get(A)?.resource.connect_timeout === '3s', 'second update applied');
+      assert.deepEqual(nacks, ['connect_timeout 9s not allowed']);
+      assert.deepEqual(judged, ['1s', '9s', '3s']);
+      assert.equal(maxActive, 1);
+      await until(() => server.connections()[0]!.types[TYPE.CLUSTER]!.lastNack === undefined && server.connections()[0]!.types[TYPE.CLUSTER]!.synced, 'server sees the ACK');
+    } finally {
+      client.close();
+      await server.close();
+    }
+  });
+
   test(`client ${mode}: a deleted cluster is reported removed, and its EDS dropped`, async () => {
     const world = newWorld();
     const { server, address } = await startServer(world);
