@@ -2,7 +2,9 @@
  * A real `tsmesh proxy` on a real ADS stream validates what it is sent before it ACKs:
  * - a RouteConfiguration it cannot compile is NACKed naming the route and field, and the previous
  *   routes keep serving (it used to be ACKed, then every request got 404: issue 7 bug 3);
- * - a field the support table does not list (Cluster.outlier_detection) is NACKed naming the
+ * - a field pilot emits that the proxy does not enforce yet (Cluster.outlier_detection, issue 11)
+ *   is ACKed, counted in /stats and logged, never a reason to NACK the sidecar's whole CDS;
+ * - a field the support table does not list (Cluster.health_checks) is NACKed naming the
  *   field with TSMESH_ERR_UNSUPPORTED_FIELD, and the previous cluster keeps serving.
  * The ADS server is our DiscoveryServer with a test generator (pilot never emits these).
  */
@@ -29,7 +31,7 @@ const CLUSTER = 'backend';
 
 interface World {
   route: 'good' | 'uncompilable' | 'fixed';
-  cluster: 'good' | 'outlier_detection';
+  cluster: 'good' | 'outlier_detection' | 'health_checks';
   listenPort: number;
   backendPort: number;
 }
@@ -48,6 +50,7 @@ function cluster(w: World): EnvoyJson {
     connect_timeout: '1s',
     load_assignment: { cluster_name: CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: w.backendPort } } } }] }] },
     ...(w.cluster === 'outlier_detection' ? { outlier_detection: { consecutive_5xx: 3 } } : {}),
+    ...(w.cluster === 'health_checks' ? { health_checks: [{ timeout: '1s', interval: '1s', tcp_health_check: {} }] } : {}),
   };
 }
 
@@ -145,18 +148,29 @@ test('the proxy NACKs a route it cannot compile and a field it does not honour; 
   assert.equal(status(TYPE.ROUTE)!.ackedVersion, goodRoutes);
   for (let i = 0; i < 10; i++) assert.deepEqual(await get('/api/x'), { status: 200, body: 'from the backend' }, 'the previous routes keep serving');
 
+  // A not-yet-honoured field pilot emits is ACKed and counted, not NACKed.
+  const before = status(TYPE.CLUSTER)!.ackedVersion;
+  world.cluster = 'outlier_detection';
+  ads.configUpdate({ full: true, reason: 'test: not-yet-honoured field' });
+  await waitFor('the cluster with outlier_detection ACKed', () => status(TYPE.CLUSTER)?.ackedVersion !== before && status(TYPE.CLUSTER)?.synced === true);
+  assert.equal(status(TYPE.CLUSTER)!.lastNack, undefined);
+  const counted = `envoy_support.unsupported_field_ignored.envoy.config.cluster.v3.Cluster.outlier_detection: `;
+  const stats = await (await fetch(`http://127.0.0.1:${adminPort}/stats`)).text();
+  assert.match(stats, new RegExp(`${counted.replace(/\./g, '\\.')}[1-9]`), 'counted in /stats');
+  assert.deepEqual(await get('/'), { status: 200, body: 'from the backend' });
+
   // An unsupported field is NACKed naming it; the previous cluster keeps serving.
   const goodClusters = status(TYPE.CLUSTER)!.ackedVersion;
-  world.cluster = 'outlier_detection';
+  world.cluster = 'health_checks';
   ads.configUpdate({ full: true, reason: 'test: unsupported field' });
   await waitFor('a NACK of the cluster', () => status(TYPE.CLUSTER)?.lastNack !== undefined);
   const cn = status(TYPE.CLUSTER)!.lastNack!;
   t.diagnostic(`CDS NACK: ${cn.message}`);
-  assert.match(cn.message, new RegExp(`cluster backend\\.outlier_detection: .*\\[${ERR.UNSUPPORTED_FIELD}\\]`));
+  assert.match(cn.message, new RegExp(`cluster backend\\.health_checks: .*\\[${ERR.UNSUPPORTED_FIELD}\\]`));
   assert.equal(status(TYPE.CLUSTER)!.ackedVersion, goodClusters);
   assert.deepEqual(await get('/'), { status: 200, body: 'from the backend' });
   const dump = await (await fetch(`http://127.0.0.1:${adminPort}/config_dump`)).text();
-  assert.ok(!dump.includes('outlier_detection'), 'the rejected cluster is not applied');
+  assert.ok(!dump.includes('health_checks'), 'the rejected cluster is not applied');
 
   // Fixed routes after the NACK are ACKed and serve.
   world.route = 'fixed';
