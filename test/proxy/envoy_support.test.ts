@@ -138,3 +138,41 @@ test('a proxy accepts advisory and not-yet-honoured fields, counting each in its
     await proxy.close();
   }
 });
+
+test('access_log (pilot emits it for meshConfig.accessLogFile) is accepted on the HCM and tcp_proxy and counted, not NACKed', async () => {
+  const { startProxy, staticCluster, tcpListener } = await import('./helpers.ts');
+  const proxy = await startProxy({});
+  try {
+    const s = proxy.server;
+    const accessLog = [{ name: 'envoy.access_loggers.file', typed_config: { '@type': `${TYPE_URL_PREFIX}envoy.extensions.access_loggers.file.v3.FileAccessLog`, path: '/dev/stdout' } }];
+    const tcp = tcpListener('tcp', 'c');
+    tcp.filter_chains[0].filters[0].typed_config.access_log = accessLog;
+    const http = {
+      name: 'http',
+      address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+      filter_chains: [
+        {
+          filters: [
+            {
+              name: 'envoy.filters.network.http_connection_manager',
+              typed_config: {
+                '@type': `${TYPE_URL_PREFIX}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
+                stat_prefix: 'http',
+                route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'c' } }] }] },
+                http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': `${TYPE_URL_PREFIX}envoy.extensions.filters.http.router.v3.Router` } }],
+                access_log: accessLog,
+              },
+            },
+          ],
+        },
+      ],
+    };
+    assert.deepEqual(s.setResources(RESOURCE.CLUSTER, [staticCluster('c', [1])], 'v1'), { ok: true });
+    assert.deepEqual(s.setResources(RESOURCE.LISTENER, [tcp, http], 'v1'), { ok: true });
+    const count = (m: string) => s.store.counter(`envoy_support.unsupported_field_ignored.${m}.access_log`).value();
+    assert.equal(count('envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy'), 1);
+    assert.equal(count('envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager'), 1);
+  } finally {
+    await proxy.close();
+  }
+});
