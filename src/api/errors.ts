@@ -17,7 +17,7 @@ export const ERR = {
   INVALID_REGEX: 'TSMESH_ERR_INVALID_REGEX',
   /** An xDS resource the proxy cannot apply (it NACKs and keeps the previous version). */
   XDS_REJECTED: 'TSMESH_ERR_XDS_REJECTED',
-  /** An Envoy field the proxy does not implement. */
+  /** A field tsmesh does not implement: an Envoy field the proxy NACKs, or an Istio field accepted but not enforced yet (a warning). */
   UNSUPPORTED_FIELD: 'TSMESH_ERR_UNSUPPORTED_FIELD',
   /** A listen address already taken. */
   ADDRESS_IN_USE: 'TSMESH_ERR_ADDRESS_IN_USE',

@@ -11,7 +11,9 @@ function help(op: Operation): string {
 
 ${what} on a running control plane, like kubectl ${op}.
 Everything is ${op === 'apply' ? 'validated here first, then ' : ''}sent in one request: if any resource is
-${op === 'apply' ? 'invalid' : 'not found'}, nothing is ${op === 'apply' ? 'applied' : 'deleted'} and every problem is listed (file, resource, field, reason).
+${op === 'apply' ? 'invalid' : 'not found'}, nothing is ${op === 'apply' ? 'applied' : 'deleted'} and every problem is listed (file, resource, field, reason).${op === 'apply' ? `
+Fields tsmesh accepts but does not enforce yet are applied and printed as warnings
+(TSMESH_ERR_UNSUPPORTED_FIELD; see docs/istio-support.md).` : ''}
 
 Flags:
   -f, --filename <path>  a YAML/JSON file, a directory (read recursively) or - for stdin; repeatable

@@ -1,7 +1,7 @@
 /**
  * `tsmesh validate -f <file|dir> [-f ...]`: reads Istio / Kubernetes YAML, prints every problem
  * on its own line (file:line: Kind ns/name: field.path: reason [CODE]) and a summary. Exit code
- * 1 if any error, 0 otherwise (warnings do not fail). Like `istioctl validate`, each resource is
+ * 1 if any error, 0 otherwise (warnings, such as fields not enforced yet, do not fail). Like `istioctl validate`, each resource is
  * checked on its own: whether a subset or gateway it names exists elsewhere is analysis, not
  * validation (the README's VirtualService is valid even though its DestinationRule is in
  * another file).
@@ -19,7 +19,9 @@ Namespace objects tsmesh reads. Directories are read recursively (*.yaml, *.yml,
 Each resource is checked on its own, as istioctl validate does: YAML syntax (file:line:col),
 Istio's schema including unknown fields at any depth, and Istio's semantic rules. Whether the
 subsets and gateways a VirtualService names exist is not checked here (that is analysis;
-apply prints it as a warning). Exit code 1 if any error.
+apply prints it as a warning). A field tsmesh accepts but does not enforce yet (an
+AuthorizationPolicy, outlierDetection, ...; see docs/istio-support.md) is a warning with code
+TSMESH_ERR_UNSUPPORTED_FIELD. Exit code 1 if any error; warnings alone exit 0.
 
 Flags:
   -f, --filename <path>    file or directory to validate (repeatable)
