@@ -194,7 +194,9 @@ function workloadEntry(prefix: string): void {
   workloadEntry(`${se}.endpoints`);
   workloadEntry('WorkloadEntry.spec');
   workloadEntry('WorkloadGroup.spec.template');
-  enforced('WorkloadGroup.spec.metadata', 'annotations labels');
+  na('WorkloadGroup.spec.template.address', 'the address of an auto-registered workload is the one its proxy connects from, as in Istio');
+  enforced('WorkloadGroup.spec.metadata', 'labels');
+  na('WorkloadGroup.spec.metadata.annotations', 'copied metadata with no effect on traffic');
   gap('WorkloadGroup.spec.probe', 14, 'health probes of VM workloads are not run');
 }
 
