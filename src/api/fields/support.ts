@@ -122,7 +122,11 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   gap(`${cp}.http.http2KeepAlive`, 11, 'HTTP/2 keepalive pings are not sent');
 
   const lb = `${tp}.loadBalancer`;
-  enforced(lb, 'simple');
+  enforcedExcept(
+    `${lb}.simple`,
+    { PASSTHROUGH: { issue: 14, reason: 'PASSTHROUGH connects to the original destination, which needs transparent capture (SO_ORIGINAL_DST)' } },
+    'ROUND_ROBIN, LEAST_REQUEST, LEAST_CONN, RANDOM; PASSTHROUGH is issue 14',
+  );
   enforced(`${lb}.consistentHash`, 'httpHeaderName httpQueryParameterName useSourceIp minimumRingSize ringHash.minimumRingSize maglev.tableSize httpCookie.name');
   gap(`${lb}.consistentHash.httpCookie.path`, 11, 'the proxy hashes on an existing cookie only and does not generate one; it rejects (NACKs) the route configuration carrying it');
   gap(`${lb}.consistentHash.httpCookie.ttl`, 11, 'the proxy hashes on an existing cookie only and does not generate one; it rejects (NACKs) the route configuration carrying it');
