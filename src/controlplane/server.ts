@@ -133,7 +133,7 @@ export class ControlPlane {
       this.http!.listen(this.opts.httpPort ?? 15014, address, () => resolve());
     });
     this.httpPort = (this.http.address() as { port: number }).port;
-    for (const e of this.store.errors()) this.log(configLine(formatValidationError(e)));
+    // Config problems were logged by the store's logger as it read the directory (each once).
   }
 
   async close(): Promise<void> {
