@@ -16,7 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { systemClock, type Clock, type Timer } from './clock.ts';
+import { systemClock, type Clock, type Timer } from '../common/clock.ts';
 
 export interface ProcReader {
   /** The parent of `pid`, or undefined when it is gone or cannot be read. */

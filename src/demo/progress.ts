@@ -4,7 +4,7 @@
  * lines are written, so the output stays readable as a file.
  */
 import type { Writable } from 'node:stream';
-import { systemClock, type Clock, type Timer } from './clock.ts';
+import { systemClock, type Clock, type Timer } from '../common/clock.ts';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../common/clock.ts';
 
 /** One probe: `check` resolves true when ready and never rejects; `what` names it in messages. */
 export interface Probe {

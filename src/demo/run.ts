@@ -11,7 +11,7 @@ import { displayPath, writeConfigDir } from './config_copy.ts';
 import { CONTROLPLANE_HOST, GATEWAY_HOST, INGRESS_LABELS, makePlan, type DemoPlan, type PlanOptions, type PodPlan } from './plan.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from './ports.ts';
 import { Progress } from './progress.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../common/clock.ts';
 import { watchAncestors } from './parent_watch.ts';
 import { httpProbe, lazyProbe, logLineProbe, tcpProbe, waitReady, type Probe } from './readiness.ts';
 import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoState } from './state.ts';

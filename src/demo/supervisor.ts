@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { systemClock, type Clock } from './clock.ts';
+import { systemClock, type Clock } from '../common/clock.ts';
 
 /** `--import` this into Node children: they exit when their parent (the demo) is gone. */
 export const EXIT_WITH_PARENT = new URL('./exit_with_parent.mjs', import.meta.url).href;

@@ -173,20 +173,9 @@ export interface NetworkFilterFactory {
 
 // ---------- time ----------
 
-/** A pending timeout. */
-export interface Timer {
-  cancel(): void;
-  /** Restarts the countdown with the original duration (activity on an idle timer). */
-  refresh(): void;
-}
-
-/** Time as the HTTP side sees it: injectable, so tests of delays and timeouts need no sleeps. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-  /** Calls `fn` once after `ms` milliseconds unless cancelled. */
-  after(ms: number, fn: () => void): Timer;
-}
+// The one Clock (src/common/clock.ts); re-exported so filters keep importing their contract from here.
+import type { Clock } from '../common/clock.ts';
+export type { Clock, Timer } from '../common/clock.ts';
 
 // ---------- http filters ----------
 

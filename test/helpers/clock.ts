@@ -1,34 +1,43 @@
 /**
- * A Clock (src/demo/clock.ts) that moves only when the test says so: `advance(ms)` runs every
- * timer and sleep due by then, in time order, letting promise callbacks run between them.
+ * The one manual Clock (src/common/clock.ts) for tests, proxy and demo alike: time moves only
+ * when the test says so. `advance(ms)` runs every timer and sleep due by then, in time order,
+ * letting promise callbacks and queued I/O run between them.
  */
-import type { Clock, Timer } from '../../src/demo/clock.ts';
+import type { Clock, Timer } from '../../src/common/clock.ts';
 
 interface Pending {
   at: number;
+  ms: number;
   fn: () => void;
   every?: number;
   cancelled: boolean;
 }
 
 export class ManualClock implements Clock {
-  private t = 0;
-  private readonly pending: Pending[] = [];
+  private readonly pending = new Set<Pending>();
+
+  constructor(private t = 1_000_000) {}
 
   now(): number {
     return this.t;
   }
 
   after(ms: number, fn: () => void): Timer {
-    return this.add({ at: this.t + ms, fn, cancelled: false });
+    return this.add({ at: this.t + ms, ms, fn, cancelled: false });
   }
 
   every(ms: number, fn: () => void): Timer {
-    return this.add({ at: this.t + ms, fn, every: Math.max(1, ms), cancelled: false });
+    const step = Math.max(1, ms);
+    return this.add({ at: this.t + step, ms: step, fn, every: step, cancelled: false });
   }
 
   sleep(ms: number): Promise<void> {
     return new Promise((r) => this.after(ms, r));
+  }
+
+  /** Timers not yet fired or cancelled. */
+  get size(): number {
+    return this.pending.size;
   }
 
   /** Moves time forward by `ms`, firing what falls due on the way. */
@@ -36,11 +45,12 @@ export class ManualClock implements Clock {
     const end = this.t + ms;
     for (;;) {
       await settle();
-      const next = this.pending.filter((p) => !p.cancelled && p.at <= end).sort((a, b) => a.at - b.at)[0];
+      let next: Pending | undefined;
+      for (const p of this.pending) if (p.at <= end && (!next || p.at < next.at)) next = p;
       if (!next) break;
       this.t = Math.max(this.t, next.at);
       if (next.every) next.at += next.every;
-      else next.cancelled = true;
+      else this.pending.delete(next);
       next.fn();
     }
     this.t = end;
@@ -48,8 +58,14 @@ export class ManualClock implements Clock {
   }
 
   private add(p: Pending): Timer {
-    this.pending.push(p);
-    return { cancel: () => (p.cancelled = true) };
+    this.pending.add(p);
+    return {
+      cancel: () => void this.pending.delete(p),
+      refresh: () => {
+        p.at = this.t + p.ms;
+        this.pending.add(p);
+      },
+    };
   }
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { HTTP_FILTER } from '../../../src/xds/type_urls.ts';
 import { until } from '../../helpers/poll.ts';
 import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
-import { ManualClock } from './manual_clock.ts';
+import { ManualClock } from '../../helpers/clock.ts';
 
 describe('injected clock', () => {
   let up: Upstream;
@@ -44,9 +44,9 @@ describe('injected clock', () => {
   test('a 30 s fault delay ends when the clock says 30 s passed', async () => {
     const res = request(p.port, { path: '/delay' });
     await until(() => p.stats.get('http.test.fault.delays_injected') === 1, 'delay injected');
-    clock.advance(29_999);
+    await clock.advance(29_999);
     assert.equal(up.seen.length, 0, 'still delayed');
-    clock.advance(1);
+    await clock.advance(1);
     const r = await res;
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body).name, 'up');
@@ -55,7 +55,7 @@ describe('injected clock', () => {
   test('a 20 s route timeout answers 504 when the clock says so', async () => {
     const res = request(p.port, { path: '/never' });
     await until(() => up.seen.some((s) => s.url === '/never'), 'request upstream');
-    clock.advance(20_000);
+    await clock.advance(20_000);
     const r = await res;
     assert.equal(r.status, 504);
     assert.equal(p.completed.at(-1)?.responseFlags.includes('UT'), true);

@@ -10,7 +10,7 @@ import { durationMs } from '../../duration.ts';
 import { resolveHttpFilter } from '../filters/registry.ts';
 import { compileRouteConfig, type CompiledRouteConfig } from '../router/route_config.ts';
 import { HcmStats } from './stats.ts';
-import { systemClock } from '../common/clock.ts';
+import { systemClock } from '../../../common/clock.ts';
 
 /** nginx's client_header_timeout: how long a client may take to send request headers when the HCM sets no request_headers_timeout. */
 export const DEFAULT_REQUEST_HEADERS_TIMEOUT_MS = 60_000;
