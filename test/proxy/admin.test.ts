@@ -68,6 +68,9 @@ test('admin endpoints return Envoy-shaped output', async () => {
     const filtered = (await get('/stats?filter=^tcp\\.')).body;
     assert.match(filtered, /^tcp\.dyn-l\.downstream_cx_total: 1$/m);
     assert.ok(filtered.split('\n').filter(Boolean).every((l) => l.startsWith('tcp.')));
+    // The filter is RE2, found anywhere in the name: lookahead (V8-only) is refused, not run.
+    assert.match((await get('/stats?filter=dyn-l\\.downstream_cx_total')).body, /^tcp\.dyn-l\.downstream_cx_total: 1$/m);
+    assert.equal((await get('/stats?filter=' + encodeURIComponent('(?=tcp)'))).status, 400);
     const prom = (await get('/stats/prometheus')).body;
     assert.match(prom, /^# TYPE envoy_cluster_upstream_cx_total counter$/m);
     assert.match(prom, /^envoy_cluster_upstream_cx_total\{envoy_cluster_name="dyn"\} 1$/m);

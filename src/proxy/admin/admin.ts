@@ -11,6 +11,7 @@ import { renderJson, renderPrometheus, renderText } from '../stats/render.ts';
 import { LEVELS, logLevel, setLogLevel } from '../logger.ts';
 import { clustersJson, clustersText } from './clusters.ts';
 import { configDump } from './config_dump.ts';
+import { statFilter, type StatFilter } from './stat_filter.ts';
 
 export interface AdminOptions {
   server: ProxyServer;
@@ -47,9 +48,9 @@ export class AdminServer {
       const data = await snap();
       if (q.get('format') === 'json') return [200, JSON_CT, renderJson(data)];
       if (q.get('format') === 'prometheus') return [200, 'text/plain; version=0.0.4', renderPrometheus(data)];
-      let filter: RegExp | undefined;
+      let filter: StatFilter | undefined;
       try {
-        filter = q.get('filter') ? new RegExp(q.get('filter')!) : undefined;
+        filter = q.get('filter') ? statFilter(q.get('filter')!) : undefined;
       } catch {
         return [400, TEXT, 'Invalid regex\n'];
       }

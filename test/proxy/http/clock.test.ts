@@ -11,6 +11,8 @@ import { ManualClock } from '../../helpers/clock.ts';
 
 describe('injected clock', () => {
   let up: Upstream;
+  let shadow: Upstream;
+  let shadowClosed = 0;
   let p: TestProxy;
   const clock = new ManualClock();
   before(async () => {
@@ -18,6 +20,11 @@ describe('injected clock', () => {
     up = await startUpstream('up', (req, res) => {
       if (req.url !== '/never') return false;
       req.socket.once('close', () => res.destroy());
+      return true;
+    });
+    // The mirror's copy is held for ever; only the shadow timeout can end it.
+    shadow = await startUpstream('shadow', (req) => {
+      req.socket.once('close', () => shadowClosed++);
       return true;
     });
     const rc = {
@@ -29,16 +36,18 @@ describe('injected clock', () => {
           routes: [
             { match: { prefix: '/delay' }, route: { cluster: 'up' }, typed_per_filter_config: { 'envoy.filters.http.fault': { '@type': HTTP_FILTER.FAULT, delay: { fixed_delay: '30s', percentage: { numerator: 100 } } } } },
             { match: { prefix: '/never' }, route: { cluster: 'up', timeout: '20s' } },
+            { match: { prefix: '/mirror' }, route: { cluster: 'up', timeout: '15s', request_mirror_policies: [{ cluster: 'shadow' }] } },
           ],
         },
       ],
     };
     const fault = { name: 'envoy.filters.http.fault', typed_config: { '@type': HTTP_FILTER.FAULT } };
-    p = await startHcm(hcmConfig(rc, {}, [fault]), [{ name: 'up', ports: [up.port] }], { clock });
+    p = await startHcm(hcmConfig(rc, {}, [fault]), [{ name: 'up', ports: [up.port] }, { name: 'shadow', ports: [shadow.port] }], { clock });
   });
   after(async () => {
     await p.close();
     await up.close();
+    await shadow.close();
   });
 
   test('a 30 s fault delay ends when the clock says 30 s passed', async () => {
@@ -59,5 +68,15 @@ describe('injected clock', () => {
     const r = await res;
     assert.equal(r.status, 504);
     assert.equal(p.completed.at(-1)?.responseFlags.includes('UT'), true);
+  });
+
+  test('a mirror copy is cancelled when the clock says the route timeout passed', async () => {
+    const r = await request(p.port, { path: '/mirror' });
+    assert.equal(r.status, 200);
+    await until(() => shadow.seen.some((s) => s.url === '/mirror'), 'shadow copy sent');
+    await clock.advance(14_999);
+    assert.equal(shadowClosed, 0, 'shadow still pending');
+    await clock.advance(1);
+    await until(() => shadowClosed === 1, 'shadow request aborted at 15 s');
   });
 });

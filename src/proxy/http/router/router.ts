@@ -127,7 +127,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.pendingMirrors = undefined;
     const body = this.buffered.length ? Buffer.concat(this.buffered) : null;
     for (const name of mirrors) {
-      sendShadow(this.ctx.clusterManager, name, this.method, this.path, this.upstreamHeaders, body, this.timeouts.globalMs);
+      sendShadow(this.ctx.clusterManager, name, this.method, this.path, this.upstreamHeaders, body, this.timeouts.globalMs, this.ctx.clock);
     }
   }
 

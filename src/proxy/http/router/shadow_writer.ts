@@ -4,7 +4,7 @@
  * dropped; failures only bump stats; the main request never waits for a shadow.
  */
 import type { Dispatcher } from 'undici';
-import type { ClusterManager } from '../../interfaces.ts';
+import type { ClusterManager, Clock, Timer } from '../../interfaces.ts';
 import { authorityPort, stripPort } from '../common/header_utils.ts';
 import { clusterStats } from './cluster_stats.ts';
 
@@ -20,7 +20,7 @@ export function shadowAuthority(authority: string): string {
 class ShadowHandler implements Dispatcher.DispatchHandler {
   abortFn?: (err?: Error) => void;
   private finished = false;
-  constructor(private readonly release: (() => void) | undefined, public timer: NodeJS.Timeout | undefined, private readonly onStatus: (s: number) => void) {}
+  constructor(private readonly release: (() => void) | undefined, public timer: Timer | undefined, private readonly onStatus: (s: number) => void) {}
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
   }
@@ -40,7 +40,7 @@ class ShadowHandler implements Dispatcher.DispatchHandler {
   private done(): void {
     if (this.finished) return;
     this.finished = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.timer?.cancel();
     this.release?.();
   }
 }
@@ -49,7 +49,7 @@ class ShadowHandler implements Dispatcher.DispatchHandler {
  * Sends one shadow copy. `headers` is the flat upstream header list with host already set; the
  * host entry is replaced here. Returns false when the cluster or a host is missing.
  */
-export function sendShadow(cm: ClusterManager, clusterName: string, method: string, path: string, headers: string[], body: Buffer | null, timeoutMs: number): boolean {
+export function sendShadow(cm: ClusterManager, clusterName: string, method: string, path: string, headers: string[], body: Buffer | null, timeoutMs: number, clock: Clock): boolean {
   const cluster = cm.get(clusterName);
   const host = cluster?.chooseHost();
   if (!cluster || !host) return false;
@@ -61,15 +61,14 @@ export function sendShadow(cm: ClusterManager, clusterName: string, method: stri
   for (let i = 0; i < h.length; i += 2) if (h[i] === 'host') h[i + 1] = shadowAuthority(h[i + 1]);
   const handler = new ShadowHandler(release, undefined, (s) => stats.response(s));
   if (timeoutMs > 0) {
-    handler.timer = setTimeout(() => handler.abortFn?.(new Error('shadow timeout')), timeoutMs);
-    handler.timer.unref();
+    handler.timer = clock.after(timeoutMs, () => handler.abortFn?.(new Error('shadow timeout')));
   }
   const timer = handler.timer;
   try {
     cluster.httpPool(host).dispatch({ method, path, headers: h, body, headersTimeout: 0, bodyTimeout: 0 }, handler);
   } catch {
     release();
-    if (timer) clearTimeout(timer);
+    timer?.cancel();
     return false;
   }
   return true;
