@@ -15,6 +15,7 @@ import { buildLocalReply, LocalReplyBody } from '../common/local_reply.ts';
 import { appendHeader, getHeader, isGrpcRequest, uuidV4 } from '../common/header_utils.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
 import { isInternalAddress } from './internal_address.ts';
+import { normalizeRequestPath } from './path_normalization.ts';
 import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts';
 import type { RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
@@ -65,6 +66,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   /** Codec: request headers are complete. */
   decodeHeaders(endStream: boolean): void {
     this.requestComplete = endStream;
+    // Path sanitising comes before anything reads the path (filters, routing), as in Envoy.
+    if (this.hcm.pathOptions && !this.normalizePath()) return;
     this.mutateRequestHeaders();
     this.streamInfo.requestHeaders = this.requestHeaders;
     const hcm = this.hcm;
@@ -78,6 +81,30 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     const filters = hcm.filterFactories;
     for (let i = 0; i < filters.length; i++) this.filters.push(filters[i](this));
     this.runDecodeHeaders(endStream);
+  }
+
+  /** Applies the HCM's path options; false when the stream was answered (400 or 307). */
+  private normalizePath(): boolean {
+    const h = this.requestHeaders;
+    const path = getHeader(h, ':path');
+    if (path === undefined) return true;
+    const out = normalizeRequestPath(path, this.hcm.pathOptions!);
+    const s = this.hcm.stats;
+    if (out.action === 'reject') {
+      s.rqFailedPathNormalization.inc();
+      this.streamInfo.responseCodeDetails = 'path_normalization_failed';
+      this.sendLocalReply(400, '', undefined, { grpcStatus: 13 });
+      return false;
+    }
+    if (out.path !== path) h.set(':path', out.path);
+    if (out.action === 'redirect') {
+      s.rqRedirectedNormalizedPath.inc();
+      this.streamInfo.responseCodeDetails = 'path_redirect';
+      // gRPC clients cannot follow a redirect: they get INTERNAL, as in Envoy.
+      this.sendLocalReply(307, '', { location: out.path }, { grpcStatus: 13 });
+      return false;
+    }
+    return true;
   }
 
   /** An Upgrade (WebSocket) needs the route's or else the HCM's upgrade_configs to allow it; else 403, as Envoy. */

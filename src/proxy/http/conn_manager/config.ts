@@ -10,6 +10,7 @@ import { durationMs } from '../../duration.ts';
 import { resolveHttpFilter } from '../filters/registry.ts';
 import { compileRouteConfig, type CompiledRouteConfig } from '../router/route_config.ts';
 import { HcmStats } from './stats.ts';
+import { ESCAPED_SLASHES_ACTIONS, pathUntouched, type EscapedSlashesAction, type PathOptions } from './path_normalization.ts';
 import { systemClock } from '../../../common/clock.ts';
 
 /** nginx's client_header_timeout: how long a client may take to send request headers when the HCM sets no request_headers_timeout. */
@@ -53,6 +54,8 @@ export interface HcmConfig {
   maxResetsPerWindow: number;
   resetWindowMs: number;
   upgrades: Map<string, boolean>;
+  /** normalize_path, merge_slashes, path_with_escaped_slashes_action; undefined when all are off. */
+  pathOptions?: PathOptions;
   random: Random;
   clock: Clock;
   stats: HcmStats;
@@ -116,6 +119,15 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
   const upgrades = new Map<string, boolean>();
   for (const u of c.upgrade_configs ?? []) upgrades.set(String(u.upgrade_type).toLowerCase(), u.enabled !== false);
 
+  const escaped = c.path_with_escaped_slashes_action ?? 'IMPLEMENTATION_SPECIFIC_DEFAULT';
+  if (!ESCAPED_SLASHES_ACTIONS.has(escaped)) throw new Error(`HttpConnectionManager.path_with_escaped_slashes_action ${escaped} is not supported`);
+  // Envoy's implementation-specific default is KEEP_UNCHANGED.
+  const pathOptions: PathOptions = {
+    normalizePath: c.normalize_path === true,
+    mergeSlashes: c.merge_slashes === true,
+    escapedSlashes: (escaped === 'IMPLEMENTATION_SPECIFIC_DEFAULT' ? 'KEEP_UNCHANGED' : escaped) as EscapedSlashesAction,
+  };
+
   const streamIdleTimeoutMs = durationMs(c.stream_idle_timeout) ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS;
   // Envoy leaves request_headers_timeout off by default; tsmesh bounds slow-header clients as nginx does (issue 7).
   const requestHeadersTimeoutMs = durationMs(c.request_headers_timeout) ?? DEFAULT_REQUEST_HEADERS_TIMEOUT_MS;
@@ -148,6 +160,7 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     maxResetsPerWindow: 200,
     resetWindowMs: 1_000,
     upgrades,
+    pathOptions: pathUntouched(pathOptions) ? undefined : pathOptions,
     random,
     clock,
     stats: new HcmStats(ctx.stats, statPrefix),

@@ -28,6 +28,8 @@ export class HcmStats {
   readonly rqTooLarge: Counter;
   readonly rqHeadersTooMany: Counter;
   readonly rqWsOnNonWsRoute: Counter;
+  readonly rqFailedPathNormalization: Counter;
+  readonly rqRedirectedNormalizedPath: Counter;
   readonly noRoute: Counter;
   readonly noCluster: Counter;
   readonly rqRedirect: Counter;
@@ -60,6 +62,8 @@ export class HcmStats {
     this.rqTooLarge = c('downstream_rq_too_large');
     this.rqHeadersTooMany = c('downstream_rq_header_count_exceeded');
     this.rqWsOnNonWsRoute = c('downstream_rq_ws_on_non_ws_route');
+    this.rqFailedPathNormalization = c('downstream_rq_failed_path_normalization');
+    this.rqRedirectedNormalizedPath = c('downstream_rq_redirected_with_normalized_path');
     this.noRoute = c('no_route');
     this.noCluster = c('no_cluster');
     this.rqRedirect = c('rq_redirect');
