@@ -176,3 +176,68 @@ test('access_log (pilot emits it for meshConfig.accessLogFile) is accepted on th
     await proxy.close();
   }
 });
+
+test('max_requests_per_connection (pilot emits it for connectionPool.http.maxRequestsPerConnection) closes an upstream connection after N requests, HTTP/1.1 and h2', async () => {
+  const http = await import('node:http');
+  const http2 = await import('node:http2');
+  const { listen, closeServer, startProxy, staticCluster } = await import('./helpers.ts');
+  const { CLUSTER_EXT, HTTP_FILTER, NETWORK_FILTER } = await import('../../src/xds/type_urls.ts');
+  // Each upstream answers with the number of the connection (h2: session) the request came on.
+  let h1Conns = 0;
+  const h1 = http.createServer((req, res) => res.end(String((req.socket as { n?: number }).n)));
+  h1.on('connection', (s) => ((s as { n?: number }).n = ++h1Conns));
+  let h2Sessions = 0;
+  const h2 = http2.createServer((req, res) => res.end(String((req.stream.session as { n?: number } | undefined)?.n)));
+  h2.on('session', (s) => ((s as { n?: number }).n = ++h2Sessions));
+  const [h1Port, h2Port] = [await listen(h1), await listen(h2 as unknown as import('node:net').Server)];
+  const options = (h2c: boolean, max: number) => ({
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS,
+        common_http_protocol_options: { max_requests_per_connection: max },
+        explicit_http_config: h2c ? { http2_protocol_options: {} } : { http_protocol_options: {} },
+      },
+    },
+  });
+  const route = (prefix: string, cluster: string) => ({ match: { prefix }, route: { cluster } });
+  const proxy = await startProxy({
+    clusters: [staticCluster('h1', [h1Port], options(false, 2)), staticCluster('one', [h1Port], options(false, 1)), staticCluster('h2', [h2Port], options(true, 3))],
+    listeners: [
+      {
+        name: 'http',
+        address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+        filter_chains: [
+          {
+            filters: [
+              {
+                name: 'envoy.filters.network.http_connection_manager',
+                typed_config: {
+                  '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
+                  stat_prefix: 'http',
+                  route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [route('/h1', 'h1'), route('/one', 'one'), route('/h2', 'h2')] }] },
+                  http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
+                },
+              },
+            ],
+          },
+        ],
+      },
+    ],
+  });
+  try {
+    const get = async (path: string) => (await fetch(`http://127.0.0.1:${proxy.port('http')}${path}`)).text();
+    const seen = { h1: [] as string[], h2: [] as string[] };
+    for (let i = 0; i < 6; i++) seen.h1.push(await get('/h1'));
+    for (let i = 0; i < 6; i++) seen.h2.push(await get('/h2'));
+    const one: string[] = [];
+    for (let i = 0; i < 3; i++) one.push(await get('/one'));
+    assert.deepEqual(seen.h1, ['1', '1', '2', '2', '3', '3'], 'HTTP/1.1: two requests per upstream connection');
+    assert.deepEqual(one, ['4', '5', '6'], 'HTTP/1.1: one request per upstream connection');
+    assert.deepEqual(seen.h2, ['1', '1', '1', '2', '2', '2'], 'h2: three streams per upstream connection');
+  } finally {
+    await proxy.close();
+    await closeServer(h1);
+    h1.closeAllConnections();
+    await new Promise<void>((r) => h2.close(() => r()));
+  }
+});

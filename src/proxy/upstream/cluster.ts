@@ -94,6 +94,7 @@ export class ClusterImpl implements UpstreamCluster {
       connectTimeoutMs: this.connectTimeoutMs,
       maxConnections: this.resources.max.connections,
       idleTimeoutMs: durationMs(httpOpts?.idle_timeout, 3_600_000),
+      maxRequestsPerConnection: Number(httpOpts?.max_requests_per_connection ?? 0),
       stats: this.stats,
     });
     const factory = loadBalancerFactory(this.lbPolicy);

@@ -30,6 +30,11 @@ export interface ConnPoolOptions {
   maxConnections: number;
   /** common_http_protocol_options.idle_timeout; Envoy's default is 1h. */
   idleTimeoutMs: number;
+  /**
+   * common_http_protocol_options.max_requests_per_connection: a connection is closed after this
+   * many requests (0: no limit, Envoy's default). For HTTP/2 it counts streams.
+   */
+  maxRequestsPerConnection?: number;
   stats: Stats;
 }
 
@@ -47,6 +52,10 @@ export function protocolOfDownstream(p: string | undefined): UpstreamProtocol | 
 interface PoolEntry {
   address: string;
   pool: Client | Pool;
+  /** What requests go through: `pool`, or `pool` closing each connection after one request. */
+  dispatcher: Dispatcher;
+  /** Requests handed to an HTTP/2 client (its one connection), for max_requests_per_connection. */
+  streams: number;
 }
 
 export class ConnPoolMap {
@@ -61,11 +70,22 @@ export class ConnPoolMap {
     const ts = this.opts.transportSocket(host);
     const key = `${host.address}|${protocol}|${ts.name}`;
     let e = this.pools.get(key);
+    const max = this.opts.maxRequestsPerConnection;
+    if (e && protocol === 'http2' && max && e.streams >= max) {
+      // An HTTP/2 client is one connection: retire it after `max` streams (in-flight ones finish)
+      // and open a new one. HTTP/1.1 connections are counted by undici (maxRequestsPerClient).
+      e.pool.close().catch(() => {});
+      e = undefined;
+    }
     if (!e) {
-      e = { address: host.address, pool: this.create(host, protocol, ts.tls) };
+      const pool = this.create(host, protocol, ts.tls);
+      // undici's maxRequestsPerClient cannot say 1 (0 is "no limit"): mark each request's connection for closing.
+      const dispatcher = protocol === 'http1' && max === 1 ? pool.compose((dispatch) => (opts, handler) => dispatch({ ...opts, reset: true }, handler)) : pool;
+      e = { address: host.address, pool, dispatcher, streams: 0 };
       this.pools.set(key, e);
     }
-    return e.pool;
+    e.streams++;
+    return e.dispatcher;
   }
 
   /** Active requests on a host, for LEAST_REQUEST. */
@@ -83,7 +103,14 @@ export class ConnPoolMap {
     const connect: Record<string, unknown> = { timeout: o.connectTimeoutMs, noDelay: true };
     if (t) Object.assign(connect, tlsConnectOptions(t, host));
     if (o.source?.port) connect.localPort = o.source.port;
-    const common = { connect, keepAliveTimeout: Math.min(o.idleTimeoutMs, 600_000), keepAliveMaxTimeout: o.idleTimeoutMs, ...(o.source ? { localAddress: o.source.ip } : {}) };
+    const common = {
+      connect,
+      keepAliveTimeout: Math.min(o.idleTimeoutMs, 600_000),
+      keepAliveMaxTimeout: o.idleTimeoutMs,
+      ...(o.source ? { localAddress: o.source.ip } : {}),
+      // undici marks a connection for closing on the request after maxRequestsPerClient ones.
+      ...(o.maxRequestsPerConnection && o.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: o.maxRequestsPerConnection - 1 } : {}),
+    };
     const p =
       protocol === 'http2'
         ? new Client(origin, { ...common, allowH2: true, useH2c: !t, pipelining: 100, maxConcurrentStreams: 100 } as Client.Options)
