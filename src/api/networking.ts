@@ -70,6 +70,8 @@ export interface HTTPRetry {
   perTryTimeout?: string;
   retryOn?: string;
   retryRemoteLocalities?: boolean;
+  /** Minimum wait between attempts (Envoy's retry_back_off.base_interval). */
+  backoff?: string;
 }
 
 export interface CorsPolicy {
@@ -91,6 +93,8 @@ export interface HTTPRedirect {
   derivePort?: 'FROM_PROTOCOL_DEFAULT' | 'FROM_REQUEST_PORT';
   scheme?: string;
   redirectCode?: number;
+  /** Replaces the matched prefix in the redirect's path (Envoy's prefix_rewrite). */
+  prefixRewrite?: string;
 }
 
 export interface HTTPRewrite {
@@ -129,6 +133,8 @@ export interface HTTPRoute {
   mirrorPercentage?: Percent;
   /** Deprecated integer percent. */
   mirrorPercent?: number;
+  /** The CRD's deprecated snake_case spelling of mirrorPercent. */
+  mirror_percent?: number;
   mirrors?: HTTPMirrorPolicy[];
   corsPolicy?: CorsPolicy;
   headers?: Headers;

@@ -108,7 +108,7 @@ spec:
   assert.match(r.problems.find((p) => p.path.endsWith('tls.mode'))!.message, /issue 9: /);
 });
 
-test('VirtualService: value- and key-specific gaps (claims headers, retryIgnorePreviousHosts: false, backoff); a plain route warns nothing', () => {
+test('VirtualService: value- and key-specific gaps (claims headers, retryIgnorePreviousHosts: false); backoff is enforced; a plain route warns nothing', () => {
   const r = validate(`apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: r}
@@ -129,7 +129,6 @@ spec:
 `);
   assert.deepEqual(unsupported(r.problems), [
     '9 spec.http[0].match[0].headers["@request.auth.claims.groups"].exact warning',
-    '13 spec.http[0].retries.backoff warning',
     '13 spec.http[0].retries.retryIgnorePreviousHosts warning',
   ]);
   assert.deepEqual(r.valid, [true]);

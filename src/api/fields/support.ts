@@ -76,24 +76,22 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
   for (const m of ['headers', 'withoutHeaders']) enforced(`${h}.match.${m}.${MAP_VALUES}`, 'exact prefix regex', { gap: claims, note: 'not for @request.auth.claims keys: issue 10' });
   enforced(`${h}.match.queryParams.${MAP_VALUES}`, 'exact prefix regex');
   enforced(`${h}.match`, 'gateways ignoreUriCase name port sourceLabels sourceNamespace');
-  gap(`${h}.match.statPrefix`, 12, 'per-route stats are not kept, and the proxy rejects (NACKs) the route configuration carrying stat_prefix');
+  gap(`${h}.match.statPrefix`, 12, 'per-route stats are not kept (the proxy accepts stat_prefix and ignores it)');
   enforced(`${h}.mirror`, 'host port.number subset');
-  gap(`${h}.mirror_percent`, 7, 'the deprecated snake_case spelling is not read; write mirrorPercentage');
+  enforced(h, 'mirror_percent');
   enforced(`${h}.mirrors`, 'destination.host destination.port.number destination.subset percentage.value');
-  enforced(`${h}.redirect`, 'authority derivePort port redirectCode scheme uri');
-  gap(`${h}.redirect.prefixRewrite`, 7, 'the pilot does not translate a prefix-rewriting redirect; the path is kept');
-  enforced(`${h}.retries`, 'attempts perTryTimeout retryOn');
+  enforced(`${h}.redirect`, 'authority derivePort port prefixRewrite redirectCode scheme uri');
+  enforced(`${h}.retries`, 'attempts backoff perTryTimeout retryOn');
   TABLE[`${h}.retries.retryIgnorePreviousHosts`] = {
     status: 'enforced',
     note: 'only true, the default',
     gap: (v) => (v === false ? { issue: 11, reason: 'retries always avoid previously tried hosts' } : undefined),
   };
-  gap(`${h}.retries.backoff`, 11, 'the pilot drops it; retries use the proxy\'s default backoff');
-  gap(`${h}.retries.retryRemoteLocalities`, 11, 'retry priorities are not implemented, and the proxy rejects (NACKs) the route configuration carrying retry_priority');
+  gap(`${h}.retries.retryRemoteLocalities`, 11, 'retry priorities are not implemented (the proxy accepts retry_priority and ignores it)');
   enforced(`${h}.rewrite`, 'authority uri uriRegexRewrite.match uriRegexRewrite.rewrite');
   enforced(`${h}.route`, 'destination.host destination.port.number destination.subset weight');
   enforced(`${vs}.tcp.match`, 'destinationSubnets gateways port sourceLabels sourceNamespace');
-  gap(`${vs}.tcp.match.sourceSubnet`, 7, 'the pilot does not translate a source-subnet match; the route matches every source');
+  gap(`${vs}.tcp.match.sourceSubnet`, 7, 'Istio itself does not implement a source-subnet match (the route matches every source); tsmesh says so instead of ignoring it');
   enforced(`${vs}.tcp.route`, 'destination.host destination.port.number destination.subset weight');
   enforced(`${vs}.tls.match`, 'destinationSubnets gateways port sniHosts sourceLabels sourceNamespace');
   enforced(`${vs}.tls.route`, 'destination.host destination.port.number destination.subset weight');
@@ -103,8 +101,8 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
 const NO_CA: Gap = { issue: 9, reason: 'no CA issues workload certificates yet, so mesh mTLS (ISTIO_MUTUAL) cannot be used' };
 const NO_SECRETS: Gap = { issue: 9, reason: 'the control plane serves no secrets (SDS) yet, so a credentialName cannot be resolved' };
 
-/** For fields the pilot translates into something the proxy NACKs: worse than ignored. */
-const NACKED = 'and the proxy rejects (NACKs) the cluster update carrying it, so sidecars keep their previous clusters';
+/** For fields the pilot translates into something the proxy accepts but does not enforce yet (envoy_support.ts not_yet_honoured). */
+const IGNORED = 'the proxy accepts the cluster carrying it and ignores the setting';
 
 /** A DestinationRule traffic policy, at the rule, subset and port levels. */
 function trafficPolicy(tp: string, portLevel: boolean): void {
@@ -112,12 +110,12 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   enforced(`${cp}.tcp`, 'connectTimeout');
   // Envoy queues HTTP requests over max_connections as pending too; only the pending limit answers 503.
   enforced(`${cp}.tcp`, 'maxConnections', { note: 'for HTTP a limit per host (Envoy: per cluster); requests over it wait, see http1MaxPendingRequests' });
-  gap(`${cp}.tcp.maxConnectionDuration`, 11, `connection lifetime is not capped, ${NACKED}`);
+  gap(`${cp}.tcp.maxConnectionDuration`, 11, `connection lifetime is not capped; ${IGNORED}`);
   gap(`${cp}.tcp.idleTimeout`, 11, 'the pilot does not translate the TCP idle timeout');
-  gap(`${cp}.tcp.tcpKeepalive`, 11, `upstream TCP keepalive is not implemented, ${NACKED}`);
+  gap(`${cp}.tcp.tcpKeepalive`, 11, `upstream TCP keepalive is not implemented; ${IGNORED}`);
   enforced(`${cp}.http`, 'h2UpgradePolicy http2MaxRequests idleTimeout maxConcurrentStreams maxRetries');
+  enforced(`${cp}.http`, 'maxRequestsPerConnection', { note: 'an upstream connection is closed after this many requests (HTTP/2: streams)' });
   gap(`${cp}.http.http1MaxPendingRequests`, 11, 'the pending-request queue has no limit');
-  gap(`${cp}.http.maxRequestsPerConnection`, 11, `connections are reused without a request limit, ${NACKED}`);
   gap(`${cp}.http.useClientProtocol`, 11, 'the pilot does not translate it; the upstream protocol follows the port');
   gap(`${cp}.http.http2KeepAlive`, 11, 'HTTP/2 keepalive pings are not sent');
 
@@ -128,16 +126,16 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
     'ROUND_ROBIN, LEAST_REQUEST, LEAST_CONN, RANDOM; PASSTHROUGH is issue 14',
   );
   enforced(`${lb}.consistentHash`, 'httpHeaderName httpQueryParameterName useSourceIp minimumRingSize ringHash.minimumRingSize maglev.tableSize httpCookie.name');
-  gap(`${lb}.consistentHash.httpCookie.path`, 11, 'the proxy hashes on an existing cookie only and does not generate one; it rejects (NACKs) the route configuration carrying it');
-  gap(`${lb}.consistentHash.httpCookie.ttl`, 11, 'the proxy hashes on an existing cookie only and does not generate one; it rejects (NACKs) the route configuration carrying it');
+  gap(`${lb}.consistentHash.httpCookie.path`, 11, 'the proxy hashes on an existing cookie only and does not generate one (it accepts the cookie path and ignores it)');
+  gap(`${lb}.consistentHash.httpCookie.ttl`, 11, 'the proxy hashes on an existing cookie only and does not generate one (it accepts the cookie ttl and ignores it)');
   gap(`${lb}.consistentHash.httpCookie.attributes`, 11, 'the pilot does not translate cookie attributes');
-  gap(`${lb}.localityLbSetting`, 11, `locality-weighted load balancing and failover are not implemented (distribute: ${NACKED})`);
+  gap(`${lb}.localityLbSetting`, 11, `locality-weighted load balancing and failover are not implemented (distribute: ${IGNORED})`);
   gap(`${lb}.warmup`, 11, 'slow-start warmup is not implemented');
   gap(`${lb}.warmupDurationSecs`, 11, 'slow-start warmup is not implemented');
   gap(`${lb}.zoneAwareLbSetting`, 11, 'zone-aware routing is not implemented');
   gap(`${lb}.backendUtilization`, 11, 'utilization-based load balancing is not implemented');
 
-  gap(`${tp}.outlierDetection`, 11, 'outlier detection (ejection of failing hosts) is not implemented by the proxy (minHealthPercent: the proxy rejects the cluster update carrying it)');
+  gap(`${tp}.outlierDetection`, 11, 'outlier detection (ejection of failing hosts) and its panic threshold (minHealthPercent) are not implemented by the proxy; it accepts the cluster and ignores them');
 
   const tls = `${tp}.tls`;
   enforcedExcept(`${tls}.mode`, { ISTIO_MUTUAL: NO_CA }, 'DISABLE, SIMPLE and MUTUAL; ISTIO_MUTUAL is issue 9');

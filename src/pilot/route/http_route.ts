@@ -133,6 +133,7 @@ function translateRedirect(r: HTTPRedirect): EnvoyJson {
   const out: EnvoyJson = {};
   if (r.authority) out.host_redirect = r.authority;
   if (r.uri) out.path_redirect = r.uri;
+  else if (r.prefixRewrite !== undefined) out.prefix_rewrite = r.prefixRewrite;
   if (r.scheme) out.scheme_redirect = r.scheme;
   if (r.port) out.port_redirect = r.port;
   // FROM_REQUEST_PORT leaves the port alone, which is what Envoy does when none is given.

@@ -96,7 +96,8 @@ export function translateCors(c: CorsPolicy | undefined): EnvoyJson | undefined 
  */
 export function mirrorFraction(r: HTTPRoute): EnvoyJson | undefined {
   if (r.mirrorPercentage) return (r.mirrorPercentage.value ?? 0) > 0 ? { default_value: fractionFromPercent(r.mirrorPercentage) } : undefined;
-  if (r.mirrorPercent !== undefined) return r.mirrorPercent > 0 ? { default_value: fractionFromInteger(r.mirrorPercent) } : undefined;
+  const legacy = r.mirrorPercent ?? r.mirror_percent;
+  if (legacy !== undefined) return legacy > 0 ? { default_value: fractionFromInteger(legacy) } : undefined;
   return { default_value: { numerator: 100, denominator: 'HUNDRED' } };
 }
 

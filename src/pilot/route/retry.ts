@@ -50,6 +50,9 @@ export function translateRetryPolicy(retries: HTTPRetry | undefined, consistentH
   }
   const perTry = envoyDurationOf(retries.perTryTimeout);
   if (perTry) out.per_try_timeout = perTry;
+  // Envoy caps the backoff at 10x its base unless told otherwise, as Istio leaves it.
+  const backoff = envoyDurationOf(retries.backoff);
+  if (backoff) out.retry_back_off = { base_interval: backoff };
   if (retries.retryRemoteLocalities) {
     out.retry_priority = {
       name: 'envoy.retry_priorities.previous_priorities',

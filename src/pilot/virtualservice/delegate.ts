@@ -43,7 +43,7 @@ export function mergeHTTPRoute(root: HTTPRoute, leaf: HTTPRoute): HTTPRoute | un
   if (match === undefined) return undefined;
   const out: HTTPRoute = { ...leaf, match: match.length > 0 ? match : undefined };
   out.name = leaf.name ? (root.name ? `${root.name}-${leaf.name}` : leaf.name) : root.name;
-  for (const k of ['rewrite', 'timeout', 'retries', 'fault', 'mirror', 'mirrorPercent', 'mirrorPercentage', 'mirrors', 'corsPolicy', 'headers'] as const) {
+  for (const k of ['rewrite', 'timeout', 'retries', 'fault', 'mirror', 'mirrorPercent', 'mirror_percent', 'mirrorPercentage', 'mirrors', 'corsPolicy', 'headers'] as const) {
     if (out[k] === undefined && root[k] !== undefined) (out as Record<string, unknown>)[k] = root[k];
   }
   delete out.delegate;
