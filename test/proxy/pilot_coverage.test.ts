@@ -122,6 +122,7 @@ const POLICY = `
           maxConnectionDuration: 1h
           idleTimeout: 1h
         http:
+          http2KeepAlive: { timeout: 5s, interval: 10s }
           http1MaxPendingRequests: 5
           http2MaxRequests: 100
           maxRequestsPerConnection: 10
@@ -223,6 +224,7 @@ spec:
       sourceNamespace: default
       ignoreUriCase: true
       withoutHeaders: { x-no: {} }
+      statPrefix: every
     - uri: { prefix: /p }
     - uri: { regex: "/r[0-9]+" }
     rewrite: { uri: /rewritten, authority: rewritten.local }
@@ -239,7 +241,7 @@ spec:
   - match: [{ uri: { exact: /direct-bytes } }]
     directResponse: { status: 200, body: { bytes: aGVsbG8= } }
   - match: [{ uri: { prefix: /retry } }]
-    retries: { attempts: 3, perTryTimeout: 2s, retryOn: "5xx,gateway-error,connect-failure,retriable-status-codes,503", retryRemoteLocalities: true }
+    retries: { attempts: 3, perTryTimeout: 2s, retryOn: "5xx,gateway-error,connect-failure,retriable-status-codes,503", retryRemoteLocalities: true, retryIgnorePreviousHosts: true, backoff: 25ms }
     timeout: 10s
     route: [{ destination: { host: reviews, subset: v2 } }]
   - match: [{ uri: { prefix: /fault } }]

@@ -118,7 +118,10 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   ),
   'envoy.config.route.v3.Route': msg(
     'name match route redirect direct_response non_forwarding_action decorator request_headers_to_add request_headers_to_remove response_headers_to_add response_headers_to_remove typed_per_filter_config',
-    { metadata: METADATA_ADVISORY },
+    {
+      metadata: METADATA_ADVISORY,
+      stat_prefix: notYet('per-route stats (VirtualService http.match.statPrefix); telemetry issue 12. Today no per-route stats are kept'),
+    },
   ),
   'envoy.config.route.v3.Decorator': msg('operation'),
   'envoy.config.route.v3.NonForwardingAction': msg(''),
