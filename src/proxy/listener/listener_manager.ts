@@ -45,7 +45,7 @@ export class ListenerManager {
   /** Listener name -> why its socket could not be bound (EADDRINUSE...), until a bind succeeds. */
   readonly bindErrors = new Map<string, NodeJS.ErrnoException>();
   /** Sockets bound while validating an LDS update ("ip:port" -> server and listener), taken over on activation. */
-  private readonly reserved = new Map<string, { server: Server; listener: string }>();
+  private readonly reserved = new Map<string, { server: Server; listener: string; pending: Socket[] }>();
   private stopped = false;
 
   constructor(private readonly deps: ListenerDeps, private readonly routes: RouteConfigProviderImpl, private readonly opts: ListenerManagerOptions) {
@@ -102,7 +102,7 @@ export class ListenerManager {
     for (const r of results) {
       if (!r.server) continue;
       if (errors.length) r.server.close();
-      else this.reserved.set(r.key, { server: r.server, listener: r.name });
+      else this.reserved.set(r.key, { server: r.server, listener: r.name, pending: [] });
     }
     return errors;
   }
@@ -111,6 +111,7 @@ export class ListenerManager {
   private releaseReserved(name: string, exceptKey?: string): void {
     for (const [key, r] of this.reserved) {
       if (r.listener !== name || key === exceptKey) continue;
+      for (const sock of r.pending) sock.destroy();
       r.server.close();
       this.reserved.delete(key);
     }
@@ -207,6 +208,10 @@ export class ListenerManager {
       this.sockets.set(key, { server: held.server, listener: name });
       this.bindErrors.delete(name);
       l.boundPort = l.port;
+      // Connections that arrived while the listener warmed waited (paused), as in a kernel backlog.
+      queueMicrotask(() => {
+        for (const sock of held.pending) if (!sock.destroyed) this.onAccept(key, sock);
+      });
       return;
     }
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (s) => this.onAccept(key, s));
@@ -256,6 +261,13 @@ export class ListenerManager {
     const b = this.sockets.get(key);
     const l = b && this.active.get(b.listener);
     if (!l) {
+      // A reserved address whose listener is still warming: hold the connection until it activates.
+      const r = b ? undefined : this.reserved.get(key);
+      if (r) {
+        r.pending.push(socket);
+        socket.once('close', () => r.pending.splice(r.pending.indexOf(socket) >>> 0, 1));
+        return;
+      }
       socket.destroy();
       return;
     }
