@@ -22,6 +22,32 @@ import { bookinfoWorkloads, BOOKINFO, ISTIO, loadYaml, MESH, parseYamlText, real
 import { EGRESS_LABELS, routerProxy } from '../pilot/gateway/helpers.ts';
 import { createPki, hasOpenssl, type Pki } from '../helpers/certs.ts';
 import { startProxy } from './helpers.ts';
+import { classify } from '../../src/api/fields/support.ts';
+import { MESH_SUPPORT } from '../../src/api/fields/mesh_support.ts';
+
+/**
+ * Each not-yet-honoured field the pilot emits, and the Istio field it comes from: that field
+ * must be not_enforced in the Istio table (src/api/fields/support.ts), so users get a warning at
+ * apply time. `null`: emitted whatever the user writes (no Istio field to warn about).
+ */
+const NOT_YET_FROM: Record<string, string | null> = {
+  'envoy.config.cluster.v3.Cluster.outlier_detection': 'DestinationRule.spec.trafficPolicy.outlierDetection.consecutive5xxErrors',
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig.healthy_panic_threshold': 'DestinationRule.spec.trafficPolicy.outlierDetection.minHealthPercent',
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig.locality_weighted_lb_config': 'DestinationRule.spec.trafficPolicy.loadBalancer.localityLbSetting.distribute.to',
+  'envoy.config.cluster.v3.Cluster.upstream_connection_options': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time',
+  'envoy.config.core.v3.HttpProtocolOptions.max_connection_duration': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
+  'envoy.config.route.v3.RetryPolicy.retry_priority': 'VirtualService.spec.http.retries.retryRemoteLocalities',
+  'envoy.config.route.v3.Route.stat_prefix': 'VirtualService.spec.http.match.statPrefix',
+  'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.path': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.path',
+  'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.ttl': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
+  // The pilot writes VirtualService timeout twice (RouteAction.timeout, honoured, and this cap).
+  'envoy.config.route.v3.RouteAction.MaxStreamDuration.max_stream_duration': null,
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.access_log': 'mesh.accessLogFile',
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.access_log': 'mesh.accessLogFile',
+  // Security issue 9: set on every HCM the pilot writes.
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.forward_client_cert_details': null,
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.set_current_client_cert_details': null,
+};
 
 const TYPES = [RESOURCE.CLUSTER, RESOURCE.ENDPOINT, RESOURCE.ROUTE, RESOURCE.LISTENER];
 const REPO = new URL('../../', import.meta.url).pathname;
@@ -495,5 +521,13 @@ test('the proxy would ACK everything the pilot emits for valid Istio YAML (every
   }
   assert.ok(corpora > 100 && resources > 10_000, `walked ${resources} resources of ${corpora} corpora`);
   assert.deepEqual([...nacks.values()], [], 'resources the proxy would NACK');
-  console.log(`# not yet honoured, emitted: ${[...notYet].sort().join(', ')}`);
+  // Every not-yet-honoured field the pilot emits comes from an Istio field users are warned about.
+  const unmapped = [...notYet].filter((k) => !(k in NOT_YET_FROM));
+  assert.deepEqual(unmapped, [], 'not-yet-honoured fields emitted without a known Istio source: add them to NOT_YET_FROM');
+  const enforcedIstio = Object.entries(NOT_YET_FROM).flatMap(([envoy, istio]) => {
+    if (!istio) return [];
+    const status = istio.startsWith('mesh.') ? MESH_SUPPORT[istio.slice(5)]?.status : classify(istio)?.support.status;
+    return status === 'not_enforced' ? [] : [`${istio} (-> ${envoy}) is ${status ?? 'unclassified'}`];
+  });
+  assert.deepEqual(enforcedIstio, [], 'Istio fields the proxy does not enforce must be not_enforced in src/api/fields/support.ts');
 });
