@@ -193,7 +193,8 @@ export type HeaderMap = Map<string, string | string[]>;
  */
 export interface StreamInfo {
   startTime: number;
-  protocol: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
+  /** The downstream HTTP protocol; undefined for a TCP (tcp_proxy) connection. */
+  protocol?: 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
   requestId?: string;
   /** Request headers as seen by the router (after HCM mutations). */
   requestHeaders?: HeaderMap;
@@ -205,6 +206,14 @@ export interface StreamInfo {
   virtualHostName?: string;
   upstreamCluster?: string;
   upstreamHost?: UpstreamHost;
+  /** ip:port of the proxy's side of the upstream connection, when known. */
+  upstreamLocalAddress?: string;
+  /** Why the upstream connection failed (connect error, TLS handshake), when it did. */
+  upstreamTransportFailureReason?: string;
+  /** Why the proxy closed the connection, when it did (Envoy's %CONNECTION_TERMINATION_DETAILS%). */
+  connectionTerminationDetails?: string;
+  /** Response headers as sent downstream (for %RESP(X)%). */
+  responseHeaders?: HeaderMap;
   /** Upstream attempts made (1 + retries). */
   attemptCount: number;
   bytesReceived: number;

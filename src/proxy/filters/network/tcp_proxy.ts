@@ -4,10 +4,12 @@
  * with no per-chunk JavaScript. Half-close is forwarded (FIN one way keeps the other open).
  * Failures close the downstream and record Envoy's flags: UF (connect failure), UH (no healthy
  * host), UO (circuit breaker overflow), NR (no such cluster). Stats under tcp.<stat_prefix>.
+ * access_log writes one line per connection when it ends (http/common/access_log.ts).
  */
 import type { Socket } from 'node:net';
 import type { EnvoyJson } from '../../../xds/types.ts';
-import type { ConnectionInfo, FactoryContext, NetworkFilterFactory } from '../../interfaces.ts';
+import type { ConnectionInfo, FactoryContext, NetworkFilterFactory, StreamInfo } from '../../interfaces.ts';
+import { compileAccessLogs } from '../../http/common/access_log.ts';
 import { durationMs } from '../../duration.ts';
 import { log } from '../../logger.ts';
 import { registerNetworkFilter } from './registry.ts';
@@ -50,14 +52,24 @@ export const tcpProxyFactory: NetworkFilterFactory = {
     const cxActive = stats.gauge(p + 'upstream_flush_active');
     const overflow = stats.counter(p + 'upstream_cx_overflow');
     const noHealthy = stats.counter(p + 'upstream_cx_no_healthy_host');
+    const accessLog = compileAccessLogs(config.access_log, 'TcpProxy');
+    const now = () => (ctx.clock ? ctx.clock.now() : Date.now());
 
     return (downstream: Socket, info: ConnectionInfo) => {
       cxTotal.inc();
       const name = pickCluster(single, weighted, total);
+      const si: StreamInfo = { startTime: now(), responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info, upstreamCluster: name };
+      const logged = () => {
+        if (!accessLog) return;
+        si.endTime = now();
+        accessLog(si);
+      };
       const fail = (flag: string, counter: { inc(): void }) => {
         counter.inc();
+        si.responseFlags.push(flag);
         log.debug(`tcp_proxy ${config.stat_prefix}: ${info.remoteAddress}:${info.remotePort} -> ${name} closed with ${flag}`);
         downstream.destroy();
+        logged();
       };
       const cluster = ctx.clusterManager.get(name);
       if (!cluster) return fail('NR', cxNoRoute);
@@ -68,17 +80,23 @@ export const tcpProxyFactory: NetworkFilterFactory = {
         release();
         return fail('UH', noHealthy);
       }
+      si.upstreamHost = host;
       const done = ctx.trackActive();
       cxActive.inc();
       downstream.setNoDelay(true);
       const upstream = cluster.connect(host);
       if (info.preread && info.preread.length) upstream.write(info.preread);
       let connected = false;
-      upstream.once('connect', () => (connected = true));
+      upstream.once('connect', () => {
+        connected = true;
+        if (upstream.localAddress) si.upstreamLocalAddress = upstream.localAddress.includes(':') ? `[${upstream.localAddress}]:${upstream.localPort}` : `${upstream.localAddress}:${upstream.localPort}`;
+      });
       upstream.once('error', (e) => {
         if (!connected) {
           log.debug(`tcp_proxy ${config.stat_prefix}: upstream ${host.address} failed (UF): ${e.message}`);
           cluster.reportResult?.(host, false);
+          si.responseFlags.push('UF');
+          si.upstreamTransportFailureReason = e.message;
         }
         downstream.destroy();
       });
@@ -89,6 +107,7 @@ export const tcpProxyFactory: NetworkFilterFactory = {
       if (idleMs > 0) {
         downstream.setTimeout(idleMs, () => {
           idleTimeouts.inc();
+          si.connectionTerminationDetails = 'idle_timeout';
           downstream.destroy();
           upstream.destroy();
         });
@@ -106,6 +125,9 @@ export const tcpProxyFactory: NetworkFilterFactory = {
         cxActive.dec();
         release();
         done();
+        si.bytesReceived = downstream.bytesRead;
+        si.bytesSent = downstream.bytesWritten;
+        logged();
       };
       downstream.once('close', onClose);
       upstream.once('close', onClose);

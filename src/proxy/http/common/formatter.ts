@@ -1,7 +1,9 @@
 /**
- * Envoy's header value formatter: custom header values may carry %COMMAND% substitutions
- * (%DOWNSTREAM_REMOTE_ADDRESS%, %REQ(x-foo)%, %PROTOCOL%, ...). Values are compiled once per
- * route config into literal text or a list of parts, so a constant header costs nothing per request.
+ * Envoy's substitution formatter, one command table for two uses: custom header values
+ * (%DOWNSTREAM_REMOTE_ADDRESS%, %REQ(x-foo)%, ...; an unset value is empty) and access log
+ * lines (text: an unset value is "-"; JSON: a lone command keeps its type, unset is null).
+ * Formats are compiled once per config into literal text and command parts, so a constant
+ * costs nothing per request. Unknown commands throw: the config is rejected, as Envoy does.
  */
 import { hostname } from 'node:os';
 import type { HeaderMap, StreamInfo } from '../../interfaces.ts';
@@ -13,81 +15,165 @@ export interface FormatContext {
   responseHeaders?: HeaderMap;
 }
 
-type Part = string | ((c: FormatContext) => string);
+type Value = string | number | undefined;
+type Command = (c: FormatContext) => Value;
+type Part = string | Command;
 export type HeaderValueFormatter = string | ((c: FormatContext) => string);
 
 const HOST = hostname();
 
-function addr(ip: string, port: number): string {
+function addr(ip: string | undefined, port: number | undefined): string | undefined {
+  if (!ip) return undefined;
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
-const COMMANDS: Record<string, (c: FormatContext) => string> = {
+const COMMANDS: Record<string, Command> = {
   DOWNSTREAM_REMOTE_ADDRESS: (c) => addr(c.info.connection.remoteAddress, c.info.connection.remotePort),
   DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: (c) => c.info.connection.remoteAddress,
-  DOWNSTREAM_REMOTE_PORT: (c) => String(c.info.connection.remotePort),
+  DOWNSTREAM_REMOTE_PORT: (c) => c.info.connection.remotePort,
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS: (c) => addr(c.info.connection.remoteAddress, c.info.connection.remotePort),
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: (c) => c.info.connection.remoteAddress,
   DOWNSTREAM_LOCAL_ADDRESS: (c) => addr(c.info.connection.localAddress, c.info.connection.localPort),
   DOWNSTREAM_LOCAL_ADDRESS_WITHOUT_PORT: (c) => c.info.connection.localAddress,
-  DOWNSTREAM_LOCAL_PORT: (c) => String(c.info.connection.localPort),
-  DOWNSTREAM_PEER_URI_SAN: (c) => (c.info.connection.peerCertificateUris ?? []).join(','),
-  REQUESTED_SERVER_NAME: (c) => c.info.connection.serverName ?? '',
-  UPSTREAM_REMOTE_ADDRESS: (c) => c.info.upstreamHost?.address ?? '',
-  UPSTREAM_CLUSTER: (c) => c.info.upstreamCluster ?? '',
+  DOWNSTREAM_LOCAL_PORT: (c) => c.info.connection.localPort,
+  DOWNSTREAM_PEER_URI_SAN: (c) => c.info.connection.peerCertificateUris?.join(',') || undefined,
+  REQUESTED_SERVER_NAME: (c) => c.info.connection.serverName || undefined,
+  UPSTREAM_HOST: (c) => c.info.upstreamHost?.address,
+  UPSTREAM_REMOTE_ADDRESS: (c) => c.info.upstreamHost?.address,
+  UPSTREAM_LOCAL_ADDRESS: (c) => c.info.upstreamLocalAddress,
+  UPSTREAM_CLUSTER: (c) => c.info.upstreamCluster,
+  UPSTREAM_TRANSPORT_FAILURE_REASON: (c) => c.info.upstreamTransportFailureReason,
   PROTOCOL: (c) => c.info.protocol,
   HOSTNAME: () => HOST,
   START_TIME: (c) => new Date(c.info.startTime).toISOString(),
+  // Envoy: 0 means no response was started (TCP streams have no response code at all).
+  RESPONSE_CODE: (c) => (c.info.protocol ? c.info.responseCode ?? 0 : undefined),
+  RESPONSE_CODE_DETAILS: (c) => c.info.responseCodeDetails,
+  CONNECTION_TERMINATION_DETAILS: (c) => c.info.connectionTerminationDetails,
   RESPONSE_FLAGS: (c) => (c.info.responseFlags.length ? c.info.responseFlags.join(',') : '-'),
-  ROUTE_NAME: (c) => c.info.routeName ?? '',
+  BYTES_RECEIVED: (c) => c.info.bytesReceived,
+  BYTES_SENT: (c) => c.info.bytesSent,
+  DURATION: (c) => (c.info.endTime === undefined ? undefined : c.info.endTime - c.info.startTime),
+  UPSTREAM_REQUEST_ATTEMPT_COUNT: (c) => c.info.attemptCount,
+  ROUTE_NAME: (c) => c.info.routeName,
+  VIRTUAL_CLUSTER_NAME: () => undefined,
 };
 
-/** Compiles one header value; unknown commands throw (config is rejected, as Envoy does). */
-export function compileHeaderValue(value: string): HeaderValueFormatter {
-  if (!value.includes('%')) return value;
+/** Splits a format string into literals and commands. */
+function compileParts(format: string): Part[] {
   const parts: Part[] = [];
   let i = 0;
   let lit = '';
-  while (i < value.length) {
-    const ch = value[i];
+  while (i < format.length) {
+    const ch = format[i];
     if (ch !== '%') {
       lit += ch;
       i++;
       continue;
     }
-    if (value[i + 1] === '%') {
+    if (format[i + 1] === '%') {
       lit += '%';
       i += 2;
       continue;
     }
-    const end = value.indexOf('%', i + 1);
-    if (end < 0) throw new Error(`unterminated %COMMAND% in header value ${JSON.stringify(value)}`);
-    const cmd = value.slice(i + 1, end);
+    const end = format.indexOf('%', i + 1);
+    if (end < 0) throw new Error(`unterminated %COMMAND% in ${JSON.stringify(format)}`);
     if (lit) parts.push(lit), (lit = '');
-    parts.push(compileCommand(cmd, value));
+    parts.push(compileCommand(format.slice(i + 1, end), format));
     i = end + 1;
   }
   if (lit) parts.push(lit);
+  return parts;
+}
+
+/** Compiles one header value (unset values are empty). */
+export function compileHeaderValue(value: string): HeaderValueFormatter {
+  if (!value.includes('%')) return value;
+  const parts = compileParts(value);
   return (c) => {
     let s = '';
-    for (const p of parts) s += typeof p === 'string' ? p : p(c);
+    for (const p of parts) s += typeof p === 'string' ? p : p(c) ?? '';
     return s;
   };
 }
 
-function compileCommand(cmd: string, whole: string): (c: FormatContext) => string {
-  const req = /^REQ\(([^)]+)\)$/.exec(cmd);
-  if (req) {
-    const name = req[1].split('?')[0].toLowerCase();
-    return (c) => (c.requestHeaders ? getHeader(c.requestHeaders, name) ?? '' : '');
+/** Compiles an access-log text format: unset values print as "-". */
+export function compileTextFormat(format: string): (c: FormatContext) => string {
+  const parts = compileParts(format);
+  return (c) => {
+    let s = '';
+    for (const p of parts) {
+      if (typeof p === 'string') s += p;
+      else {
+        const v = p(c);
+        s += v === undefined || v === '' ? '-' : v;
+      }
+    }
+    return s;
+  };
+}
+
+type JsonValue = unknown;
+
+/**
+ * Compiles an access-log json_format (a Struct): a string that is exactly one command keeps the
+ * command's type (numbers stay numbers, unset is null); other strings are text formats; nested
+ * objects are formatted recursively; other JSON values are copied.
+ */
+export function compileJsonFormat(format: Record<string, JsonValue>, omitEmpty = false): (c: FormatContext) => string {
+  const fmt = compileJsonObject(format, omitEmpty);
+  return (c) => JSON.stringify(fmt(c));
+}
+
+function compileJsonObject(format: Record<string, JsonValue>, omitEmpty: boolean): (c: FormatContext) => Record<string, JsonValue> {
+  const entries = Object.entries(format).map(([k, v]) => [k, compileJsonValue(v, omitEmpty)] as const);
+  return (c) => {
+    const out: Record<string, JsonValue> = {};
+    for (const [k, f] of entries) {
+      const v = f(c);
+      if (omitEmpty && (v === null || v === '')) continue;
+      out[k] = v;
+    }
+    return out;
+  };
+}
+
+function compileJsonValue(v: JsonValue, omitEmpty: boolean): (c: FormatContext) => JsonValue {
+  if (typeof v === 'string') {
+    const parts = compileParts(v);
+    if (parts.length === 1 && typeof parts[0] !== 'string') {
+      const cmd = parts[0];
+      return (c) => cmd(c) ?? null;
+    }
+    const text = compileTextFormat(v);
+    return (c) => text(c);
   }
-  const resp = /^RESP\(([^)]+)\)$/.exec(cmd);
-  if (resp) {
-    const name = resp[1].toLowerCase();
-    return (c) => (c.responseHeaders ? getHeader(c.responseHeaders, name) ?? '' : '');
+  if (v && typeof v === 'object' && !Array.isArray(v)) return compileJsonObject(v as Record<string, JsonValue>, omitEmpty);
+  return () => v;
+}
+
+/** REQ(A?B):N / RESP(A?B):N: the first header present, truncated to N characters. */
+function headerCommand(spec: string, max: number | undefined, pick: (c: FormatContext) => HeaderMap | undefined): Command {
+  const names = spec.split('?').map((n) => n.trim().toLowerCase());
+  return (c) => {
+    const h = pick(c);
+    if (!h) return undefined;
+    for (const n of names) {
+      const v = getHeader(h, n);
+      if (v !== undefined) return max === undefined ? v : v.slice(0, max);
+    }
+    return undefined;
+  };
+}
+
+function compileCommand(cmd: string, whole: string): Command {
+  const hdr = /^(REQ|RESP)\(([^)]+)\)(?::(\d+))?$/.exec(cmd);
+  if (hdr) {
+    const max = hdr[3] === undefined ? undefined : Number(hdr[3]);
+    return headerCommand(hdr[2], max, hdr[1] === 'REQ' ? (c) => c.requestHeaders : (c) => c.responseHeaders);
   }
   const f = COMMANDS[cmd];
-  if (!f) throw new Error(`unsupported header formatter %${cmd}% in ${JSON.stringify(whole)}`);
+  if (!f) throw new Error(`unsupported formatter command %${cmd}% in ${JSON.stringify(whole)}`);
   return f;
 }
 

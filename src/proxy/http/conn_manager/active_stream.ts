@@ -55,7 +55,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.requestHeaders = headers;
     this.isGrpc = isGrpcRequest(headers);
     this.isHead = headers.get(':method') === 'HEAD';
-    this.streamInfo = { startTime: hcm.clock.now(), protocol: codec.protocol, responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info };
+    this.streamInfo = { startTime: hcm.clock.now(), protocol: codec.protocol, requestHeaders: headers, responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info };
     const s = hcm.stats;
     s.rqTotal.inc();
     (codec.protocol === 'HTTP/2' ? s.rqHttp2Total : s.rqHttp1Total).inc();
@@ -218,6 +218,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.runEncodeHeaders(status, headers, endStream);
     this.mutateResponseHeaders(headers);
     this.streamInfo.responseCode = status;
+    this.streamInfo.responseHeaders = headers;
     try {
       this.codec.writeHeaders(status, headers, endStream);
     } catch (e) {
@@ -298,6 +299,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     }
     this.streamInfo.endTime = this.hcm.clock.now();
     this.releaseActive();
+    this.hcm.accessLog?.(this.streamInfo);
     const done = this.hcm.ctx.onStreamComplete;
     if (done) {
       try {

@@ -10,6 +10,7 @@ import { durationMs } from '../../duration.ts';
 import { resolveHttpFilter } from '../filters/registry.ts';
 import { compileRouteConfig, type CompiledRouteConfig } from '../router/route_config.ts';
 import { HcmStats } from './stats.ts';
+import { compileAccessLogs, type AccessLogger } from '../common/access_log.ts';
 import { ESCAPED_SLASHES_ACTIONS, pathUntouched, type EscapedSlashesAction, type PathOptions } from './path_normalization.ts';
 import { systemClock } from '../../../common/clock.ts';
 
@@ -56,6 +57,8 @@ export interface HcmConfig {
   upgrades: Map<string, boolean>;
   /** normalize_path, merge_slashes, path_with_escaped_slashes_action; undefined when all are off. */
   pathOptions?: PathOptions;
+  /** access_log: one line per finished stream. */
+  accessLog?: AccessLogger;
   random: Random;
   clock: Clock;
   stats: HcmStats;
@@ -161,6 +164,7 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     resetWindowMs: 1_000,
     upgrades,
     pathOptions: pathUntouched(pathOptions) ? undefined : pathOptions,
+    accessLog: compileAccessLogs(c.access_log, 'HttpConnectionManager'),
     random,
     clock,
     stats: new HcmStats(ctx.stats, statPrefix),

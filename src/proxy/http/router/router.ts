@@ -308,12 +308,14 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.finish();
   }
 
-  onUpstreamReset(u: UpstreamRequest, reason: ResetReason, _err: Error): void {
+  onUpstreamReset(u: UpstreamRequest, reason: ResetReason, err: Error): void {
     if (u !== this.upstream || this.finished) return;
     const s = this.s;
     this.endAttempt(u, false);
-    if (reason === 'connection failure') this.cstats!.cxConnectFail.inc();
-    else this.cstats!.rqRxReset.inc();
+    if (reason === 'connection failure') {
+      this.cstats!.cxConnectFail.inc();
+      s.streamInfo.upstreamTransportFailureReason = err.message;
+    } else this.cstats!.rqRxReset.inc();
     this.cluster!.reportResult?.(u.host, false);
     if (!u.headersReceived && this.tryRetry(reason)) return;
     const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : ResponseFlag.UpstreamConnectionTermination;

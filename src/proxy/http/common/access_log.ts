@@ -1,0 +1,127 @@
+/**
+ * Access logs (Envoy's AccessLog with envoy.access_loggers.file), for the HTTP connection manager
+ * and tcp_proxy alike: one line per finished stream or connection, formatted by ./formatter.ts
+ * (text_format / text_format_source / json_format, or Envoy's default format), written to `path`
+ * (a file, /dev/stdout or /dev/stderr). Writing never blocks the data path: lines are queued and
+ * flushed in one write per event-loop turn through an async stream shared by every logger that
+ * names the same path. AccessLog.filter is not implemented, so a logger with one is rejected
+ * (and the config NACKed) rather than logging what the filter would have dropped.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import type { EnvoyJson } from '../../../xds/types.ts';
+import { ACCESS_LOGGER } from '../../../xds/type_urls.ts';
+import { log } from '../../logger.ts';
+import type { HeaderMap, StreamInfo } from '../../interfaces.ts';
+import { compileJsonFormat, compileTextFormat, type FormatContext } from './formatter.ts';
+
+/** Envoy's default access log format (used when FileAccessLog has no format). */
+export const DEFAULT_ACCESS_LOG_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"\n';
+
+/** Beyond this many queued bytes (a stalled disk) lines are dropped, not buffered without bound. */
+const MAX_QUEUED_BYTES = 16 * 1024 * 1024;
+
+/** One path's output: queued lines, written in one chunk per turn of the event loop. */
+class LogSink {
+  private queue: string[] = [];
+  private queuedBytes = 0;
+  private scheduled = false;
+  private out: Writable | undefined;
+  dropped = 0;
+
+  constructor(private readonly path: string) {}
+
+  write(line: string): void {
+    if (this.queuedBytes > MAX_QUEUED_BYTES) {
+      this.dropped++;
+      return;
+    }
+    this.queue.push(line);
+    this.queuedBytes += line.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const chunk = this.queue.join('');
+    this.queue = [];
+    this.queuedBytes = 0;
+    this.stream().write(chunk);
+  }
+
+  private stream(): Writable {
+    if (this.out) return this.out;
+    if (this.path === '/dev/stdout') return (this.out = process.stdout);
+    if (this.path === '/dev/stderr') return (this.out = process.stderr);
+    const s: WriteStream = createWriteStream(this.path, { flags: 'a' });
+    s.on('error', (e) => log.warnOnce(`access-log:${this.path}`, `access log ${this.path}: ${e.message}`));
+    return (this.out = s);
+  }
+}
+
+const sinks = new Map<string, LogSink>();
+
+function sinkFor(path: string): LogSink {
+  let s = sinks.get(path);
+  if (!s) sinks.set(path, (s = new LogSink(path)));
+  return s;
+}
+
+export type AccessLogger = (info: StreamInfo, requestHeaders?: HeaderMap, responseHeaders?: HeaderMap) => void;
+
+/** Validates AccessLog[] (throws naming the field to NACK) and returns one logger for all of them, or undefined when there are none. */
+export function compileAccessLogs(list: unknown, where: string): AccessLogger | undefined {
+  if (list === undefined) return undefined;
+  if (!Array.isArray(list)) throw new Error(`${where}.access_log must be a list`);
+  const loggers = list.map((a: EnvoyJson, i) => compileOne(a, `${where}.access_log[${i}]`));
+  if (loggers.length === 0) return undefined;
+  return (info, requestHeaders, responseHeaders) => {
+    const c: FormatContext = { info, requestHeaders: requestHeaders ?? info.requestHeaders, responseHeaders: responseHeaders ?? info.responseHeaders };
+    for (const l of loggers) {
+      try {
+        l(c);
+      } catch (e) {
+        log.warnOnce(`access-log-format:${(e as Error).message}`, `access log: ${(e as Error).message}`);
+      }
+    }
+  };
+}
+
+function compileOne(a: EnvoyJson, at: string): (c: FormatContext) => void {
+  if (a?.filter !== undefined) throw new Error(`${at}.filter: access log filters are not supported`);
+  const t = a?.typed_config;
+  if (t?.['@type'] !== ACCESS_LOGGER.FILE) throw new Error(`${at}.typed_config: access logger ${t?.['@type'] ?? a?.name} is not supported (only ${ACCESS_LOGGER.FILE})`);
+  const path = t.path;
+  if (typeof path !== 'string' || !path) throw new Error(`${at}.typed_config.path: required`);
+  const format = compileFormat(t, `${at}.typed_config`);
+  const sink = sinkFor(path);
+  return (c) => sink.write(format(c));
+}
+
+function compileFormat(t: EnvoyJson, at: string): (c: FormatContext) => string {
+  try {
+    if (t.json_format) return json(compileJsonFormat(t.json_format));
+    const lf = t.log_format;
+    if (!lf) return compileTextFormat(DEFAULT_ACCESS_LOG_FORMAT);
+    if (typeof lf.text_format === 'string') return compileTextFormat(lf.text_format);
+    if (lf.text_format_source) {
+      const src = lf.text_format_source;
+      if (typeof src.inline_string !== 'string') throw new Error('text_format_source: only inline_string is supported');
+      return compileTextFormat(src.inline_string);
+    }
+    if (lf.json_format) return json(compileJsonFormat(lf.json_format, lf.omit_empty_values === true));
+    return compileTextFormat(DEFAULT_ACCESS_LOG_FORMAT);
+  } catch (e) {
+    throw new Error(`${at}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** JSON lines end with a newline, as Envoy writes them. */
+function json(f: (c: FormatContext) => string): (c: FormatContext) => string {
+  return (c) => f(c) + '\n';
+}
