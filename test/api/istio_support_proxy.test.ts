@@ -165,11 +165,7 @@ spec:
 test('every enforced DestinationRule and VirtualService field becomes only what the proxy honours', () => {
   const yaml = `${DR_ENFORCED}---\n${VS_ENFORCED}`;
   assertOnlyEnforced(yaml);
-  // The pilot writes `timeout` twice, as Istio does: RouteAction.timeout (honoured, it is the
-  // timeout) and the same value as a stream-duration cap, which the proxy does not apply yet and
-  // which cannot end a request earlier than the timeout does.
-  const redundant = 'not_yet_honoured MaxStreamDuration.max_stream_duration';
-  assert.deepEqual(added(yaml).filter((f) => f !== redundant), []);
+  assert.deepEqual(added(yaml), []);
 });
 
 test('enforced Gateway fields (TLS from files, redirects, protocols) become only what the router honours', () => {

@@ -55,7 +55,7 @@ test('VirtualService durations: timeout 1m30s, perTryTimeout 250ms, fixedDelay .
   const vh = rc.virtual_hosts.find((v: EnvoyJson) => v.name === 'reviews.default.svc.cluster.local:9080');
   const route = vh.routes[0];
   assert.equal(route.route.timeout, '90s');
-  assert.equal(route.route.max_stream_duration.max_stream_duration, '90s');
+  assert.equal(route.route.max_grpc_timeout, '90s');
   assert.equal(route.route.retry_policy.per_try_timeout, '0.25s');
   const fault = route.typed_per_filter_config['envoy.filters.http.fault'];
   assert.equal(fault.delay.fixed_delay, '0.5s');

@@ -31,13 +31,16 @@ export interface RouteOptions {
 
 export const DEFAULT_ROUTE_NAME = 'default';
 
-/** Istio's setTimeout: 0s disables Envoy's 15s default; gRPC deadlines are capped by it too. */
+/**
+ * Istio's setTimeout: 0s disables Envoy's 15s default; gRPC deadlines are capped by it too.
+ * Sidecars get the deprecated max_grpc_timeout, as Istio writes (max_stream_duration counts from
+ * the stream's start, so it would cut requests before the route timeout answers 504).
+ */
 function applyTimeout(action: EnvoyJson, timeout: string | undefined, grpc: boolean): void {
   const t = envoyDurationOf(timeout) ?? '0s';
   action.timeout = t;
   if (grpc) action.max_stream_duration = { max_stream_duration: t };
-  else if (t === '0s') action.max_grpc_timeout = t;
-  else action.max_stream_duration = { max_stream_duration: t, grpc_timeout_header_max: t };
+  else action.max_grpc_timeout = t;
 }
 
 /** Istio's getRouteOperation: the tracing span name of a route. */

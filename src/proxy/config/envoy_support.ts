@@ -32,8 +32,6 @@ const only = (values: readonly unknown[], note: string): FieldSupport => ({ kind
 const advisory = (note: string): FieldSupport => ({ kind: 'advisory', note });
 const notYet = (note: string): FieldSupport => ({ kind: 'not_yet_honoured', note });
 
-// meshConfig.accessLogFile: the pilot emits a file access logger; writing it is the telemetry issue's.
-const ACCESS_LOG_NOT_YET = notYet('access logging (meshConfig.accessLogFile); telemetry issue. Today no access log line is written');
 const METADATA_ADVISORY = advisory('opaque data for extensions (stats tags, filters); no filter this proxy runs reads it');
 
 /** Full message name -> field -> support. */
@@ -141,9 +139,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.config.route.v3.RouteAction': msg(
     'cluster cluster_header weighted_clusters cluster_not_found_response_code prefix_rewrite regex_rewrite host_rewrite_literal auto_host_rewrite host_rewrite_header timeout idle_timeout max_grpc_timeout grpc_timeout_offset max_stream_duration retry_policy request_mirror_policies hash_policy upgrade_configs',
   ),
-  'envoy.config.route.v3.RouteAction.MaxStreamDuration': msg('grpc_timeout_header_max grpc_timeout_header_offset', {
-    max_stream_duration: notYet('a stream duration cap; only the route timeout and grpc-timeout apply'),
-  }),
+  'envoy.config.route.v3.RouteAction.MaxStreamDuration': msg('max_stream_duration grpc_timeout_header_max grpc_timeout_header_offset'),
   'envoy.config.route.v3.RouteAction.UpgradeConfig': msg('upgrade_type enabled'),
   'envoy.config.route.v3.RouteAction.RequestMirrorPolicy': msg('cluster runtime_fraction', { trace_sampled: advisory('tracing decision for the shadow request') }),
   'envoy.config.route.v3.RouteAction.HashPolicy': msg('header cookie connection_properties query_parameter terminal'),
@@ -171,19 +167,22 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
 
   // ---------- typed configs (by @type) ----------
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': msg(
-    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options',
+    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb normalize_path merge_slashes path_with_escaped_slashes_action access_log upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options',
     {
       forward_client_cert_details: notYet('x-forwarded-client-cert handling; security issue'),
       set_current_client_cert_details: notYet('x-forwarded-client-cert contents; security issue'),
-      normalize_path: notYet('RFC 3986 path normalization before routing'),
-      path_with_escaped_slashes_action: notYet('escaped-slash handling before routing'),
-      access_log: ACCESS_LOG_NOT_YET,
     },
   ),
   'envoy.extensions.filters.network.http_connection_manager.v3.Rds': msg('route_config_name config_source'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': msg('name typed_config is_optional'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': msg('upgrade_type enabled'),
-  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': msg('stat_prefix cluster weighted_clusters idle_timeout', { access_log: ACCESS_LOG_NOT_YET }),
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': msg('stat_prefix cluster weighted_clusters idle_timeout access_log'),
+  // AccessLog.filter is not implemented (the pilot emits none): a logger with one is NACKed.
+  'envoy.config.accesslog.v3.AccessLog': msg('name typed_config'),
+  'envoy.extensions.access_loggers.file.v3.FileAccessLog': msg('path log_format json_format'),
+  'envoy.config.core.v3.SubstitutionFormatString': msg('text_format json_format omit_empty_values', {
+    text_format_source: { kind: 'honoured', note: 'inline_string only (other sources are rejected)' },
+  }),
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster': msg('clusters'),
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy.WeightedCluster.ClusterWeight': msg('name weight'),
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': msg(''),

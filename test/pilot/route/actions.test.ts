@@ -127,14 +127,15 @@ test('directResponse: status with string or base64 bytes body', () => {
   assert.equal(routes[0]!.route, undefined);
 });
 
-test('timeout: set → timeout + max_stream_duration; unset → 0s + max_grpc_timeout 0s', () => {
+test('timeout: set → timeout + max_grpc_timeout (as Istio); unset → 0s + max_grpc_timeout 0s', () => {
   const routes = routesFor(`
   - match: [{uri: {prefix: /slow}}]
     timeout: 1.5s
     route: [{destination: {host: reviews}}]
   - route: [{destination: {host: reviews}}]`);
   assert.equal(routes[0]!.route.timeout, '1.5s');
-  assert.deepEqual(routes[0]!.route.max_stream_duration, { max_stream_duration: '1.5s', grpc_timeout_header_max: '1.5s' });
+  assert.equal(routes[0]!.route.max_grpc_timeout, '1.5s');
+  assert.equal(routes[0]!.route.max_stream_duration, undefined);
   assert.equal(routes[1]!.route.timeout, '0s');
   assert.equal(routes[1]!.route.max_grpc_timeout, '0s');
 });

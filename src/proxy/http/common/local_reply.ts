@@ -10,6 +10,7 @@ export const LocalReplyBody = {
   upstreamTimeout: 'upstream request timeout',
   streamIdleTimeout: 'stream timeout',
   requestTimeout: 'request timeout',
+  maxDurationTimeout: 'downstream duration timeout',
   faultAbort: 'fault filter abort',
   faultDelayedAbort: 'fault filter abort',
   clusterNotFound: '',

@@ -16,6 +16,7 @@ import { appendHeader, getHeader, isGrpcRequest, uuidV4 } from '../common/header
 import { ResponseFlag } from '../common/response_flags.ts';
 import { isInternalAddress } from './internal_address.ts';
 import { normalizeRequestPath } from './path_normalization.ts';
+import { streamDurationMs } from './stream_duration.ts';
 import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts';
 import type { RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
@@ -41,6 +42,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   private resolvedRoute: ResolvedRoute | undefined;
   private idleTimer: Timer | undefined;
   private requestTimer: Timer | undefined;
+  private durationTimer: Timer | undefined;
   private readonly releaseActive: () => void;
 
   constructor(
@@ -76,6 +78,12 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     const idleMs = route?.action?.idleTimeoutMs ?? hcm.streamIdleTimeoutMs;
     if (idleMs > 0) this.idleTimer = hcm.clock.after(idleMs, () => this.onIdleTimeout());
     if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = hcm.clock.after(hcm.requestTimeoutMs, () => this.onRequestTimeout());
+    const maxMs = streamDurationMs(route?.action?.streamDuration, this.requestHeaders);
+    if (maxMs !== undefined) {
+      // The cap counts from the stream's start, not from now.
+      const left = Math.max(0, maxMs - (hcm.clock.now() - this.streamInfo.startTime));
+      this.durationTimer = hcm.clock.after(left, () => this.onMaxDuration());
+    }
     if (this.destroyed) return;
     if (this.upgradeType && route?.action && !this.upgradeAllowed(route.action.upgrades)) return;
     const filters = hcm.filterFactories;
@@ -290,6 +298,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.stopDecoding();
     this.idleTimer?.cancel();
     this.requestTimer?.cancel();
+    this.durationTimer?.cancel();
     for (const f of this.filters) f.onDestroy?.();
     const s = this.hcm.stats;
     s.rqActive.dec();
@@ -314,6 +323,13 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.hcm.stats.rqIdleTimeout.inc();
     this.streamInfo.responseCodeDetails = 'stream_idle_timeout';
     this.sendLocalReply(408, LocalReplyBody.streamIdleTimeout, undefined, { responseFlag: ResponseFlag.StreamIdleTimeout });
+  }
+
+  /** max_stream_duration reached: 408 before the response started, a reset after, as Envoy. */
+  private onMaxDuration(): void {
+    this.hcm.stats.rqMaxDurationReached.inc();
+    this.streamInfo.responseCodeDetails = 'max_duration_timeout';
+    this.sendLocalReply(408, LocalReplyBody.maxDurationTimeout, undefined, { grpcStatus: 4 });
   }
 
   private onRequestTimeout(): void {

@@ -29,6 +29,7 @@ export class HcmStats {
   readonly rqHeadersTooMany: Counter;
   readonly rqWsOnNonWsRoute: Counter;
   readonly rqFailedPathNormalization: Counter;
+  readonly rqMaxDurationReached: Counter;
   readonly rqRedirectedNormalizedPath: Counter;
   readonly noRoute: Counter;
   readonly noCluster: Counter;
@@ -63,6 +64,7 @@ export class HcmStats {
     this.rqHeadersTooMany = c('downstream_rq_header_count_exceeded');
     this.rqWsOnNonWsRoute = c('downstream_rq_ws_on_non_ws_route');
     this.rqFailedPathNormalization = c('downstream_rq_failed_path_normalization');
+    this.rqMaxDurationReached = c('downstream_rq_max_duration_reached');
     this.rqRedirectedNormalizedPath = c('downstream_rq_redirected_with_normalized_path');
     this.noRoute = c('no_route');
     this.noCluster = c('no_cluster');

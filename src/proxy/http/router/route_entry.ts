@@ -45,14 +45,25 @@ export interface RouteAction {
   /** 0 disables the route timeout. */
   timeoutMs: number;
   idleTimeoutMs?: number;
-  /** undefined: grpc-timeout ignored; 0: grpc-timeout honoured uncapped. */
+  /** max_grpc_timeout (the router's timeout): undefined: grpc-timeout ignored; 0: grpc-timeout honoured uncapped. */
   maxGrpcTimeoutMs?: number;
   grpcTimeoutOffsetMs: number;
+  /** max_stream_duration, enforced by the connection manager from the stream's start (undefined: not set). */
+  streamDuration?: StreamDuration;
   retry?: RetryPolicy;
   mirrors: MirrorPolicy[];
   hashPolicy: HashPolicy;
   /** upgrade_type (lower case) -> enabled, overriding the HCM's upgrade_configs. */
   upgrades: Map<string, boolean>;
+}
+
+/** RouteAction.MaxStreamDuration, in ms. */
+export interface StreamDuration {
+  /** The cap; 0 explicitly disables it; undefined: none. */
+  maxMs?: number;
+  /** grpc_timeout_header_max: when set, a grpc-timeout header replaces the cap, limited to this (0: unlimited). */
+  grpcHeaderMaxMs?: number;
+  grpcHeaderOffsetMs: number;
 }
 
 export interface DirectResponse {
@@ -135,8 +146,7 @@ function compilePicker(a: EnvoyJson): (headers: HeaderMap, random: Random) => Cl
 function compileAction(a: EnvoyJson): RouteAction {
   const upgrades = new Map<string, boolean>();
   for (const u of a.upgrade_configs ?? []) upgrades.set(String(u.upgrade_type).toLowerCase(), u.enabled !== false);
-  const maxGrpc = a.max_stream_duration?.grpc_timeout_header_max ?? a.max_grpc_timeout;
-  const grpcOffset = a.max_stream_duration?.grpc_timeout_header_offset ?? a.grpc_timeout_offset;
+  const msd = a.max_stream_duration;
   const timeoutMs = durationMs(a.timeout);
   return {
     pickCluster: compilePicker(a),
@@ -148,8 +158,11 @@ function compileAction(a: EnvoyJson): RouteAction {
     hostRewriteHeader: a.host_rewrite_header?.toLowerCase(),
     timeoutMs: timeoutMs ?? DEFAULT_ROUTE_TIMEOUT_MS,
     idleTimeoutMs: durationMs(a.idle_timeout),
-    maxGrpcTimeoutMs: durationMs(maxGrpc),
-    grpcTimeoutOffsetMs: durationMs(grpcOffset) ?? 0,
+    maxGrpcTimeoutMs: durationMs(a.max_grpc_timeout),
+    grpcTimeoutOffsetMs: durationMs(a.grpc_timeout_offset) ?? 0,
+    streamDuration: msd
+      ? { maxMs: durationMs(msd.max_stream_duration), grpcHeaderMaxMs: durationMs(msd.grpc_timeout_header_max), grpcHeaderOffsetMs: durationMs(msd.grpc_timeout_header_offset) ?? 0 }
+      : undefined,
     retry: compileRetryPolicy(a.retry_policy),
     mirrors: [...(a.request_mirror_policies ?? []), ...(a.request_mirror_policy ? [a.request_mirror_policy] : [])].map((m: EnvoyJson) => ({
       cluster: String(m.cluster),
