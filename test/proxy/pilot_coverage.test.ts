@@ -40,9 +40,6 @@ const NOT_YET_FROM: Record<string, string | null> = {
   'envoy.config.route.v3.Route.stat_prefix': 'VirtualService.spec.http.match.statPrefix',
   'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.path': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.path',
   'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.ttl': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
-  // Security issue 9: set on every HCM the pilot writes.
-  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.forward_client_cert_details': null,
-  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.set_current_client_cert_details': null,
 };
 
 const TYPES = [RESOURCE.CLUSTER, RESOURCE.ENDPOINT, RESOURCE.ROUTE, RESOURCE.LISTENER];

@@ -167,12 +167,9 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
 
   // ---------- typed configs (by @type) ----------
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': msg(
-    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb normalize_path merge_slashes path_with_escaped_slashes_action access_log upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options',
-    {
-      forward_client_cert_details: notYet('x-forwarded-client-cert handling; security issue'),
-      set_current_client_cert_details: notYet('x-forwarded-client-cert contents; security issue'),
-    },
+    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb normalize_path merge_slashes path_with_escaped_slashes_action access_log forward_client_cert_details set_current_client_cert_details upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options',
   ),
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.SetCurrentClientCertDetails': msg('subject cert chain dns uri'),
   'envoy.extensions.filters.network.http_connection_manager.v3.Rds': msg('route_config_name config_source'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': msg('name typed_config is_optional'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': msg('upgrade_type enabled'),

@@ -17,6 +17,7 @@ import { ResponseFlag } from '../common/response_flags.ts';
 import { isInternalAddress } from './internal_address.ts';
 import { normalizeRequestPath } from './path_normalization.ts';
 import { streamDurationMs } from './stream_duration.ts';
+import { mutateXfcc } from './xfcc.ts';
 import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts';
 import type { RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
@@ -366,6 +367,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       if (!id || (external && !hcm.preserveExternalRequestId)) h.set('x-request-id', uuidV4());
     }
     this.streamInfo.requestId = getHeader(h, 'x-request-id');
+    mutateXfcc(h, hcm.xfcc, this.conn.ssl);
     if (hcm.via) appendHeader(h, 'via', hcm.via);
   }
 

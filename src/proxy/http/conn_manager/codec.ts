@@ -5,6 +5,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { HeaderMap } from '../../interfaces.ts';
+import type { DownstreamSsl } from './xfcc.ts';
 
 export type DownstreamProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
 
@@ -29,4 +30,6 @@ export interface ConnectionState {
   scheme: 'http' | 'https';
   /** Set when the connection will close after the current response (h1 drain / Connection: close). */
   closeAfterResponse: boolean;
+  /** The TLS connection's certificates (for x-forwarded-client-cert); undefined on plaintext. */
+  ssl?: DownstreamSsl;
 }

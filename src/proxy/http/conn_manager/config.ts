@@ -11,6 +11,7 @@ import { resolveHttpFilter } from '../filters/registry.ts';
 import { compileRouteConfig, type CompiledRouteConfig } from '../router/route_config.ts';
 import { HcmStats } from './stats.ts';
 import { compileAccessLogs, type AccessLogger } from '../common/access_log.ts';
+import { compileXfcc, type XfccConfig } from './xfcc.ts';
 import { ESCAPED_SLASHES_ACTIONS, pathUntouched, type EscapedSlashesAction, type PathOptions } from './path_normalization.ts';
 import { systemClock } from '../../../common/clock.ts';
 
@@ -57,6 +58,8 @@ export interface HcmConfig {
   upgrades: Map<string, boolean>;
   /** normalize_path, merge_slashes, path_with_escaped_slashes_action; undefined when all are off. */
   pathOptions?: PathOptions;
+  /** forward_client_cert_details and set_current_client_cert_details. */
+  xfcc: XfccConfig;
   /** access_log: one line per finished stream. */
   accessLog?: AccessLogger;
   random: Random;
@@ -165,6 +168,7 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     upgrades,
     pathOptions: pathUntouched(pathOptions) ? undefined : pathOptions,
     accessLog: compileAccessLogs(c.access_log, 'HttpConnectionManager'),
+    xfcc: compileXfcc(c),
     random,
     clock,
     stats: new HcmStats(ctx.stats, statPrefix),

@@ -12,6 +12,7 @@ import { compileHcmConfig, type HcmConfig } from './config.ts';
 import { createHttp1Server } from './codec_http1.ts';
 import { createHttp2Server } from './codec_http2.ts';
 import { attachConn } from './connection.ts';
+import { DownstreamSsl } from './xfcc.ts';
 
 /** RFC 9113 3.4: what an h2c prior-knowledge client sends first. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -68,7 +69,7 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
       socket.on('error', () => {});
       if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
       const tls = info.transportProtocol === 'tls' || (socket as TLSSocket).encrypted === true;
-      attachConn(socket, { info, state: { scheme: tls ? 'https' : 'http', closeAfterResponse: false } });
+      attachConn(socket, { info, state: { scheme: tls ? 'https' : 'http', closeAfterResponse: false, ssl: (socket as TLSSocket).encrypted ? new DownstreamSsl(socket as TLSSocket) : undefined } });
       const codec = chooseCodec(hcm, socket, info);
       const pre = info.preread && info.preread.length ? info.preread : undefined;
       if (codec !== 'sniff') {
