@@ -8,7 +8,8 @@
 import type { Socket } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { EnvoyJson } from '../xds/types.ts';
-import type { RouteEntry } from './http/router/route_entry.ts';
+import type { ClusterChoice, RouteEntry } from './http/router/route_entry.ts';
+import type { Clock } from '../common/clock.ts';
 
 // ---------- stats ----------
 
@@ -174,7 +175,6 @@ export interface NetworkFilterFactory {
 // ---------- time ----------
 
 // The one Clock (src/common/clock.ts); re-exported so filters keep importing their contract from here.
-import type { Clock } from '../common/clock.ts';
 export type { Clock, Timer } from '../common/clock.ts';
 
 // ---------- http filters ----------
@@ -237,8 +237,13 @@ export interface StreamFilterCallbacks {
   /** The chosen route compiled (action, rewrites, retry/timeout policy, virtual host), if any. */
   routeEntry(): RouteEntry | undefined;
   /**
-   * The most specific typed_per_filter_config for `filterName` on the chosen route (route, then
-   * virtual host, then route configuration), as the filter factory's routeConfig() compiled it when
+   * (HTTP side, additive) The cluster the route sends this request to, chosen once when the route
+   * is resolved (a weighted cluster's pick), so filters and the router agree on it.
+   */
+  clusterChoice?(): ClusterChoice | undefined;
+  /**
+   * The most specific typed_per_filter_config for `filterName` on the chosen route (the picked
+   * weighted cluster, then route, then virtual host, then route configuration), as the filter factory's routeConfig() compiled it when
    * the route configuration was accepted. Undefined when none applies.
    */
   perFilterConfig<T>(filterName: string): T | undefined;

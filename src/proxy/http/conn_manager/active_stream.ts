@@ -19,7 +19,7 @@ import { normalizeRequestPath } from './path_normalization.ts';
 import { streamDurationMs } from './stream_duration.ts';
 import { mutateXfcc } from './xfcc.ts';
 import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts';
-import type { RouteEntry } from '../router/route_entry.ts';
+import type { ClusterChoice, RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
 import type { Random } from '../common/random.ts';
 
@@ -28,6 +28,8 @@ export interface ResolvedRoute {
   config?: CompiledRouteConfig;
   vhost?: VirtualHost;
   route?: RouteEntry;
+  /** The cluster picked for the route (weighted clusters: once per resolution, as Envoy). */
+  choice?: ClusterChoice;
 }
 
 export class ActiveStream extends FilterManager implements StreamFilterCallbacks {
@@ -173,8 +175,14 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     return this.resolve().route;
   }
 
+  clusterChoice(): ClusterChoice | undefined {
+    return this.resolve().choice;
+  }
+
+  /** Envoy's precedence: weighted cluster, route, virtual host, route configuration. */
   perFilterConfig<T>(filterName: string): T | undefined {
-    return this.resolve().route?.perFilterConfig(filterName) as T | undefined;
+    const r = this.resolve();
+    return (r.choice?.perFilterConfig.get(filterName) ?? r.route?.perFilterConfig(filterName)) as T | undefined;
   }
 
   /** The compiled route, vhost and route config, resolved once per stream (until clearRouteCache). */
@@ -186,7 +194,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       const headers = this.requestHeaders;
       const full = getHeader(headers, ':path') ?? '/';
       const found = config.route(headers, new RouteInput(headers, full, this.hcm.random));
-      r = { config, vhost: found.vhost, route: found.route };
+      r = { config, vhost: found.vhost, route: found.route, choice: found.route?.action?.pickCluster(headers, this.hcm.random) };
       this.streamInfo.routeName = found.route?.name;
       this.streamInfo.virtualHostName = found.vhost?.name;
     }

@@ -26,7 +26,8 @@ export interface ClusterChoice {
   requestHeaders: HeaderParser;
   responseHeaders: HeaderParser;
   hostRewriteLiteral?: string;
-  typedPerFilterConfig?: EnvoyJson;
+  /** The weighted cluster's typed_per_filter_config, compiled; it wins over the route's. */
+  perFilterConfig: ReadonlyMap<string, unknown>;
 }
 
 export interface MirrorPolicy {
@@ -97,13 +98,13 @@ export interface RouteEntry {
   perFilterConfig(filterName: string): unknown;
 }
 
-function compileClusterChoice(c: EnvoyJson, name: string | undefined): ClusterChoice {
+function compileClusterChoice(c: EnvoyJson, name: string | undefined, path = ''): ClusterChoice {
   return {
     name,
     requestHeaders: compileHeaderParser(c.request_headers_to_add, c.request_headers_to_remove),
     responseHeaders: compileHeaderParser(c.response_headers_to_add, c.response_headers_to_remove),
     hostRewriteLiteral: c.host_rewrite_literal,
-    typedPerFilterConfig: c.typed_per_filter_config,
+    perFilterConfig: compilePerFilterConfigs(c.typed_per_filter_config, `${path}.typed_per_filter_config`),
   };
 }
 
@@ -124,7 +125,7 @@ function compilePicker(a: EnvoyJson): (headers: HeaderMap, random: Random) => Cl
   }
   if (a.weighted_clusters !== undefined) {
     const list = (a.weighted_clusters.clusters ?? []) as EnvoyJson[];
-    const choices = list.map((c) => compileClusterChoice(c, c.name));
+    const choices = list.map((c, i) => compileClusterChoice(c, c.name, `route.weighted_clusters.clusters[${i}]`));
     const weights = list.map((c) => Number(c.weight ?? 0));
     const total = weights.reduce((x, y) => x + y, 0);
     if (choices.length === 0 || total <= 0) throw new Error('weighted_clusters needs clusters with a positive total weight');

@@ -46,7 +46,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (!action) return sendNoRoute(s, ctx), FilterStatus.StopIteration;
     this.route = route;
     this.action = action;
-    const choice = action.pickCluster(headers, ctx.random);
+    const choice = s.clusterChoice?.() ?? action.pickCluster(headers, ctx.random);
     this.choice = choice;
     const cluster = choice.name ? this.ctx.clusterManager.get(choice.name) : undefined;
     if (!cluster) {
