@@ -104,6 +104,7 @@ function validateMesh(m: Record<string, any>, fail: (path: string, message: stri
   }
   if (m.accessLogFile !== undefined && typeof m.accessLogFile !== 'string') fail('accessLogFile', 'must be a string (a path, or /dev/stdout)');
   if (m.accessLogEncoding !== 'TEXT' && m.accessLogEncoding !== 'JSON') fail('accessLogEncoding', `unknown value ${JSON.stringify(m.accessLogEncoding)}; must be TEXT or JSON`);
+  if (m.accessLogFormat !== undefined && typeof m.accessLogFormat !== 'string') fail('accessLogFormat', 'must be a string: an Envoy format string, or a JSON object written as text when accessLogEncoding is JSON');
 
   const dc = m.defaultConfig;
   if (dc !== undefined && dc !== null) {

@@ -136,6 +136,8 @@ export interface MeshConfig {
   enableAutoMtls: boolean;
   accessLogFile?: string;
   accessLogEncoding?: 'TEXT' | 'JSON';
+  /** Envoy format string (TEXT) or a JSON object of fields (JSON); Envoy's default format when unset. */
+  accessLogFormat?: string;
   enableTracing?: boolean;
   extensionProviders?: Array<Record<string, unknown> & { name: string }>;
   defaultProviders?: { tracing?: string[]; metrics?: string[]; accessLogging?: string[] };

@@ -89,12 +89,28 @@ export function tcpProxy(statPrefix: string, target: string | Array<{ name: stri
   return { name: TCP_PROXY, typed_config: cfg };
 }
 
-/** meshConfig.accessLogFile → Envoy's file access logger with its default format. */
+const DEFAULT_JSON_LOG_FORMAT: EnvoyJson = { start_time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%', protocol: '%PROTOCOL%', response_code: '%RESPONSE_CODE%', response_flags: '%RESPONSE_FLAGS%', upstream_cluster: '%UPSTREAM_CLUSTER%', duration: '%DURATION%' };
+
+/** A JSON accessLogFormat as Envoy's json_format; Istio falls back to its default when it is not a JSON object. */
+function jsonLogFormat(format: string): EnvoyJson | undefined {
+  try {
+    const v = JSON.parse(format);
+    return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** meshConfig.accessLogFile/Encoding/Format → Envoy's file access logger. */
 function accessLog(mesh: MeshConfig | undefined): EnvoyJson[] | undefined {
   if (!mesh?.accessLogFile) return undefined;
   const typed: EnvoyJson = { '@type': ACCESS_LOGGER.FILE, path: mesh.accessLogFile };
+  const format = mesh.accessLogFormat?.trim() ? mesh.accessLogFormat : undefined;
   if (mesh.accessLogEncoding === 'JSON') {
-    typed.log_format = { json_format: { start_time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%', protocol: '%PROTOCOL%', response_code: '%RESPONSE_CODE%', response_flags: '%RESPONSE_FLAGS%', upstream_cluster: '%UPSTREAM_CLUSTER%', duration: '%DURATION%' } };
+    typed.log_format = { json_format: (format && jsonLogFormat(format)) || DEFAULT_JSON_LOG_FORMAT };
+  } else if (format) {
+    // As Istio does: a custom text format is one line per entry.
+    typed.log_format = { text_format_source: { inline_string: format.endsWith('\n') ? format : `${format}\n` } };
   }
   return [{ name: 'envoy.access_loggers.file', typed_config: typed }];
 }
