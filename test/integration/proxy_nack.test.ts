@@ -8,19 +8,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Pool } from 'undici';
-import { DiscoveryServer } from '../../src/xds/server/discovery_server.ts';
-import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
 import { TYPE, type EnvoyJson, type NamedResource } from '../../src/xds/types.ts';
-import { parseProxy } from '../../src/pilot/proxy.ts';
 import type { Generator, PushContext } from '../../src/pilot/types.ts';
-import { writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { listen } from '../../samples/common/server.ts';
 import { freePort } from '../helpers/processes.ts';
-import { spawnTsmesh } from '../helpers/mesh.ts';
+import { spawnAdsProxy, startAdsServer } from '../helpers/ads_world.ts';
+import { until } from '../helpers/poll.ts';
 
 const LISTENER = 'listener_0';
 const ROUTE = 'route_0';
@@ -91,51 +85,15 @@ test('the proxy NACKs a listener with an unsupported filter type and keeps servi
     '127.0.0.1',
   );
   const world: World = { phase: 'good', listenPort: await freePort(), backendPort: backend.port };
-  let builds = 0;
-  const ads = new DiscoveryServer({
-    generator: generatorFor(),
-    parseProxy,
-    buildPushContext: () => ({ version: `v${++builds}`, mesh: {}, configs: [], services: [], endpoints: new Map(), workloads: [], world: { ...world } }) as unknown as PushContext,
-    debounce: { afterMs: 5, maxMs: 100 },
-    log: SILENT_LOGGER,
-  });
-  const adsPort = await ads.listen('127.0.0.1:0');
-  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-nack-'));
-  const adminPort = await freePort();
-  const file = join(dir, 'bootstrap.json');
-  writeBootstrap(file, {
-    node: { id: 'sidecar~127.0.0.1~nack-1.default~default.svc.cluster.local', cluster: 'nack.default', metadata: { NAMESPACE: 'default' } },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
-    dynamic_resources: {
-      ads_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] },
-      lds_config: { ads: {}, resource_api_version: 'V3' },
-      cds_config: { ads: {}, resource_api_version: 'V3' },
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: 'xds-grpc',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: adsPort } } } }] }] },
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-              '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-              explicit_http_config: { http2_protocol_options: {} },
-            },
-          },
-        },
-      ],
-    },
-  });
-  const proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--drain-time-s', '0'], /tsmesh proxy ready/);
+  const { ads, port: adsPort } = await startAdsServer(generatorFor(), world);
+  const proxy = await spawnAdsProxy(adsPort, 'nack');
+  const adminPort = proxy.adminPort;
   const pool = new Pool(`http://127.0.0.1:${world.listenPort}`, { connections: 2 });
   t.after(async () => {
     await pool.destroy().catch(() => undefined);
     await proxy.stop();
     await ads.close();
     await backend.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const get = async () => {
@@ -143,13 +101,10 @@ test('the proxy NACKs a listener with an unsupported filter type and keeps servi
     return { status: r.statusCode, body: await r.body.text() };
   };
   const listenerStatus = () => ads.connections()[0]?.types[TYPE.LISTENER];
-  const waitFor = async (what: string, cond: () => boolean | Promise<boolean>) => {
-    const deadline = Date.now() + 30_000;
-    while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; listener status ${JSON.stringify(listenerStatus())}\n${proxy.output().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const waitFor = (what: string, cond: () => boolean | Promise<boolean>) => until(cond, what, 30_000, 50).catch((e: Error) => {
+    throw new Error(`${e.message}
+${proxy.output().slice(-2000)}`);
+  });
 
   // 1. The good config is ACKed and serves.
   await waitFor('the first listener to be ACKed', () => listenerStatus()?.synced === true && listenerStatus()?.ackedVersion !== '');

@@ -11,20 +11,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DiscoveryServer } from '../../src/xds/server/discovery_server.ts';
-import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
 import { TYPE, type EnvoyJson, type NamedResource } from '../../src/xds/types.ts';
 import { HTTP_FILTER, NETWORK_FILTER } from '../../src/xds/type_urls.ts';
 import { ERR } from '../../src/api/errors.ts';
-import { parseProxy } from '../../src/pilot/proxy.ts';
 import type { Generator, PushContext } from '../../src/pilot/types.ts';
-import { writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { listen } from '../../samples/common/server.ts';
 import { freePort } from '../helpers/processes.ts';
-import { spawnTsmesh } from '../helpers/mesh.ts';
+import { spawnAdsProxy, startAdsServer } from '../helpers/ads_world.ts';
+import { until } from '../helpers/poll.ts';
 
 const ROUTE = 'route_0';
 const CLUSTER = 'backend';
@@ -79,46 +73,13 @@ function generator(): Generator {
 test('the proxy NACKs a route it cannot compile and a field it does not honour; the previous config keeps serving', { timeout: 120_000 }, async (t) => {
   const backend = await listen(createServer((_req, res) => res.end('from the backend')), 0, '127.0.0.1');
   const world: World = { route: 'good', cluster: 'good', listenPort: await freePort(), backendPort: backend.port };
-  let builds = 0;
-  const ads = new DiscoveryServer({
-    generator: generator(),
-    parseProxy,
-    buildPushContext: () => ({ version: `v${++builds}`, mesh: {}, configs: [], services: [], endpoints: new Map(), workloads: [], world: { ...world } }) as unknown as PushContext,
-    debounce: { afterMs: 5, maxMs: 100 },
-    log: SILENT_LOGGER,
-  });
-  const adsPort = await ads.listen('127.0.0.1:0');
-  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-xds-validation-'));
-  const adminPort = await freePort();
-  const file = join(dir, 'bootstrap.json');
-  writeBootstrap(file, {
-    node: { id: 'sidecar~127.0.0.1~v-1.default~default.svc.cluster.local', cluster: 'v.default', metadata: { NAMESPACE: 'default' } },
-    admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
-    dynamic_resources: {
-      ads_config: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: 'xds-grpc' } }] },
-      lds_config: { ads: {}, resource_api_version: 'V3' },
-      cds_config: { ads: {}, resource_api_version: 'V3' },
-    },
-    static_resources: {
-      clusters: [
-        {
-          name: 'xds-grpc',
-          type: 'STATIC',
-          connect_timeout: '1s',
-          load_assignment: { cluster_name: 'xds-grpc', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: adsPort } } } }] }] },
-          typed_extension_protocol_options: {
-            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': { '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions', explicit_http_config: { http2_protocol_options: {} } },
-          },
-        },
-      ],
-    },
-  });
-  const proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--drain-time-s', '0'], /tsmesh proxy ready/);
+  const { ads, port: adsPort } = await startAdsServer(generator(), world);
+  const proxy = await spawnAdsProxy(adsPort, 'v');
+  const adminPort = proxy.adminPort;
   t.after(async () => {
     await proxy.stop();
     await ads.close();
     await backend.close();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const get = async (path = '/') => {
@@ -126,13 +87,10 @@ test('the proxy NACKs a route it cannot compile and a field it does not honour; 
     return { status: r.status, body: await r.text() };
   };
   const status = (typeUrl: string) => ads.connections()[0]?.types[typeUrl];
-  const waitFor = async (what: string, cond: () => boolean | Promise<boolean>) => {
-    const deadline = Date.now() + 30_000;
-    while (!(await cond())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${proxy.output().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  };
+  const waitFor = (what: string, cond: () => boolean | Promise<boolean>) => until(cond, what, 30_000, 50).catch((e: Error) => {
+    throw new Error(`${e.message}
+${proxy.output().slice(-2000)}`);
+  });
 
   await waitFor('routes ACKed', () => status(TYPE.ROUTE)?.synced === true && status(TYPE.ROUTE)?.ackedVersion !== '');
   const goodRoutes = status(TYPE.ROUTE)!.ackedVersion;

@@ -8,10 +8,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { DiscoveryServer } from '../../src/xds/server/discovery_server.ts';
-import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
-import { parseProxy } from '../../src/pilot/proxy.ts';
-import type { Generator, PushContext } from '../../src/pilot/types.ts';
+import type { Generator } from '../../src/pilot/types.ts';
+import { startAdsServer } from '../helpers/ads_world.ts';
 import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
 import { buildSidecarBootstrap, SIDECAR_DEFAULTS } from '../../src/agent/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
@@ -25,21 +23,13 @@ for (const mode of ['sotw', 'delta'] as const) {
     const squatter = net.createServer((s) => s.destroy());
     const takenPort = await listen(squatter);
     let listeners: EnvoyJson[] = [tcpListener('serving', 'app')];
-    let builds = 0;
-    const generator: Generator = (_push, _proxy, typeUrl, names) => {
+      const generator: Generator = (_push, _proxy, typeUrl, names) => {
       let out: { name: string; resource: EnvoyJson }[] = [];
       if (typeUrl === TYPE.CLUSTER) out = [{ name: 'app', resource: staticCluster('app', [app.port]) }];
       if (typeUrl === TYPE.LISTENER) out = listeners.map((l) => ({ name: l.name, resource: l }));
       return out.filter((r) => !names || names.includes(r.name));
     };
-    const ads = new DiscoveryServer({
-      generator,
-      parseProxy,
-      buildPushContext: () => ({ version: String(++builds), mesh: {}, configs: [], services: [], endpoints: new Map(), workloads: [] }) as unknown as PushContext,
-      debounce: { afterMs: 1, maxMs: 50 },
-      log: SILENT_LOGGER,
-    });
-    const xdsPort = await ads.listen('127.0.0.1:0');
+    const { ads, port: xdsPort } = await startAdsServer(generator, {});
     const bootstrap = validateBootstrap(buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, discoveryAddress: `127.0.0.1:${xdsPort}`, workloadName: 'app', delta: mode === 'delta' }));
     const server = new ProxyServer({ bootstrap, drainMs: 0, initialFetchTimeoutMs: 5000 });
     const lastNack = () => ads.connections()[0]?.types[TYPE.LISTENER]?.lastNack;

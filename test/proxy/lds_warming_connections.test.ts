@@ -7,10 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { DiscoveryServer } from '../../src/xds/server/discovery_server.ts';
-import { SILENT_LOGGER } from '../../src/xds/server/core.ts';
-import { parseProxy } from '../../src/pilot/proxy.ts';
-import type { Generator, PushContext } from '../../src/pilot/types.ts';
+import type { Generator } from '../../src/pilot/types.ts';
+import { startAdsServer } from '../helpers/ads_world.ts';
 import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
 import { buildSidecarBootstrap, SIDECAR_DEFAULTS } from '../../src/agent/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
@@ -62,7 +60,6 @@ test('a connection that reaches a new listener while it warms is held, then serv
   const port = await freePort('127.0.0.1');
   let listeners: EnvoyJson[] = [tcpListener('serving', 'app')];
   let routeReady = false;
-  let builds = 0;
   const route = { name: 'late', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'warmed' } } }] }] };
   const generator: Generator = (_push, _proxy, typeUrl, names) => {
     let out: { name: string; resource: EnvoyJson }[] = [];
@@ -71,14 +68,7 @@ test('a connection that reaches a new listener while it warms is held, then serv
     if (typeUrl === TYPE.ROUTE && routeReady) out = [{ name: 'late', resource: route }];
     return out.filter((r) => !names || names.includes(r.name));
   };
-  const ads = new DiscoveryServer({
-    generator,
-    parseProxy,
-    buildPushContext: () => ({ version: String(++builds), mesh: {}, configs: [], services: [], endpoints: new Map(), workloads: [] }) as unknown as PushContext,
-    debounce: { afterMs: 1, maxMs: 50 },
-    log: SILENT_LOGGER,
-  });
-  const xdsPort = await ads.listen('127.0.0.1:0');
+  const { ads, port: xdsPort } = await startAdsServer(generator, {});
   const bootstrap = validateBootstrap(buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, discoveryAddress: `127.0.0.1:${xdsPort}`, workloadName: 'app' }));
   const server = new ProxyServer({ bootstrap, drainMs: 0, initialFetchTimeoutMs: 5000 });
   try {
