@@ -283,7 +283,7 @@ spec:
     assert.equal(r.code, 0, r.lines.join('\n'));
     assert.deepEqual(r.lines.map((l) => l.replace(dir, '<dir>')), [
       'warning: <dir>/policy.yaml:4: AuthorizationPolicy foo/deny-admin: spec: not enforced by tsmesh yet (issue 10: the proxy has no RBAC filter yet: every request is let through whatever the policy says) [TSMESH_ERR_UNSUPPORTED_FIELD]',
-      'warning: <dir>/policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection: not enforced by tsmesh yet (issue 11: outlier detection (ejection of failing hosts) is not implemented by the proxy (minHealthPercent: the proxy rejects the cluster update carrying it)) [TSMESH_ERR_UNSUPPORTED_FIELD]',
+      'warning: <dir>/policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection: not enforced by tsmesh yet (issue 11: outlier detection (ejection of failing hosts) and its panic threshold (minHealthPercent) are not implemented by the proxy; it accepts the cluster and ignores them) [TSMESH_ERR_UNSUPPORTED_FIELD]',
       '✔ 2 resources valid, 2 warnings',
     ]);
   } finally {
