@@ -63,7 +63,8 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.config.cluster.v3.LoadBalancingPolicy.Policy': msg('typed_extension_config'),
   'envoy.config.core.v3.TypedExtensionConfig': msg('name typed_config'),
   'envoy.config.cluster.v3.CircuitBreakers': msg('thresholds'),
-  'envoy.config.cluster.v3.CircuitBreakers.Thresholds': msg('priority max_connections max_pending_requests max_requests max_retries', {
+  'envoy.config.cluster.v3.CircuitBreakers.Thresholds': msg('priority max_connections max_requests max_retries', {
+    max_pending_requests: notYet('a bound on requests queued for a connection (DestinationRule connectionPool.http.http1MaxPendingRequests); resilience issue 11. Today the queue has no limit'),
     track_remaining: advisory('adds remaining_* gauges only'),
   }),
   'envoy.config.endpoint.v3.ClusterLoadAssignment': msg('cluster_name endpoints'),
