@@ -8,10 +8,11 @@ import net, { type Server } from 'node:net';
 import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
+import { HTTP_FILTER, NETWORK_FILTER } from '../../src/xds/type_urls.ts';
 /** The tests' one wait helper, for the files that import it from here. */
 export { until } from '../helpers/poll.ts';
 
-export const TCP_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy';
+export const TCP_PROXY = NETWORK_FILTER.TCP_PROXY;
 
 const tracked = new WeakMap<Server, Set<net.Socket>>();
 
@@ -113,6 +114,30 @@ export function tcpListener(name: string, cluster: string, port = 0, extra: Envo
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
     filter_chains: [{ filters: [{ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: name, cluster } }] }],
     ...extra,
+  };
+}
+
+/** An HTTP listener on 127.0.0.1:`port` (0: any) with an inline route table and the router filter. */
+export function httpListener(name: string, routes: EnvoyJson[], port = 0, hcm: EnvoyJson = {}): EnvoyJson {
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
+              stat_prefix: name,
+              route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes }] },
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
+              ...hcm,
+            },
+          },
+        ],
+      },
+    ],
   };
 }
 

@@ -19,10 +19,10 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { createPki, hasOpenssl, type Pki } from '../helpers/certs.ts';
-import { HTTP_FILTER, NETWORK_FILTER, TRANSPORT_SOCKET } from '../../src/xds/type_urls.ts';
+import { TRANSPORT_SOCKET } from '../../src/xds/type_urls.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
 import { compileSanMatchers } from '../../src/proxy/tls/san_matcher.ts';
-import { listen, closeServer, startProxy, startTag, staticCluster, tcpListener } from './helpers.ts';
+import { listen, closeServer, startProxy, startTag, staticCluster, tcpListener, httpListener } from './helpers.ts';
 
 const GOOD = 'spiffe://cluster.local/ns/default/sa/reviews';
 const OTHER = 'spiffe://cluster.local/ns/default/sa/ratings';
@@ -41,28 +41,6 @@ function upstreamTls(ca: string, sans?: EnvoyJson[]): EnvoyJson {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: { '@type': TRANSPORT_SOCKET.UPSTREAM_TLS, common_tls_context: { validation_context: { trusted_ca: { inline_string: ca }, ...(sans ? { match_typed_subject_alt_names: sans } : {}) } } },
-  };
-}
-
-function httpListener(name: string, routes: EnvoyJson[]): EnvoyJson {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
-              stat_prefix: name,
-              route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes }] },
-              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
-            },
-          },
-        ],
-      },
-    ],
   };
 }
 

@@ -11,9 +11,9 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import http from 'node:http';
 import http2 from 'node:http2';
-import { RESOURCE, CLUSTER_EXT, HTTP_FILTER, NETWORK_FILTER } from '../../src/xds/type_urls.ts';
+import { RESOURCE, CLUSTER_EXT } from '../../src/xds/type_urls.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
-import { closeServer, listen, roundTrip, startProxy, staticCluster, tcpListener } from './helpers.ts';
+import { closeServer, listen, roundTrip, startProxy, staticCluster, tcpListener, httpListener } from './helpers.ts';
 
 const SOURCE = '127.0.0.6';
 
@@ -70,29 +70,6 @@ async function peerReporter(): Promise<{ port: number; close: () => Promise<void
   return { port, close: () => closeServer(server) };
 }
 
-function httpListener(name: string, cluster: string): EnvoyJson {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
-              stat_prefix: name,
-              codec_type: 'AUTO',
-              route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster } }] }] },
-              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
-            },
-          },
-        ],
-      },
-    ],
-  };
-}
-
 async function h1Get(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/`);
   return res.text();
@@ -129,7 +106,7 @@ test('upstream_bind_config and use_downstream_protocol_config: the upstream sees
       }),
       staticCluster('tcp', [tcp.port], bind),
     ],
-    listeners: [httpListener('http', 'inbound'), tcpListener('tcp', 'tcp')],
+    listeners: [httpListener('http', [{ match: { prefix: '/' }, route: { cluster: 'inbound' } }], 0, { codec_type: 'AUTO' }), tcpListener('tcp', 'tcp')],
   });
   try {
     const port = proxy.port('http');
