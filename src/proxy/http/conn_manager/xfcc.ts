@@ -94,6 +94,19 @@ export function mutateXfcc(h: HeaderMap, cfg: XfccConfig, ssl: DownstreamSsl | u
     return;
   }
   if (cfg.mode === 'FORWARD_ONLY') return;
+  const value = thisHop(cfg, ssl!, peer);
+  const cur = cfg.mode === 'APPEND_FORWARD' ? getHeader(h, XFCC) : undefined;
+  h.set(XFCC, cur ? `${cur},${value}` : value);
+}
+
+/**
+ * This hop's XFCC element. It depends only on the connection's certificates and the HCM config,
+ * so it is built once per connection and config, not per request (a SHA-256 and X.509 parsing).
+ */
+const hopCache = new WeakMap<DownstreamSsl, { cfg: XfccConfig; value: string }>();
+function thisHop(cfg: XfccConfig, ssl: DownstreamSsl, peer: X509Certificate): string {
+  const hit = hopCache.get(ssl);
+  if (hit && hit.cfg === cfg) return hit.value;
   const parts: string[] = [];
   for (const uri of sans(ssl!.localCertificate(), 'URI')) parts.push(`By=${uri}`);
   parts.push(`Hash=${createHash('sha256').update(peer.raw).digest('hex')}`);
@@ -120,6 +133,6 @@ export function mutateXfcc(h: HeaderMap, cfg: XfccConfig, ssl: DownstreamSsl | u
     }
   }
   const value = parts.join(';');
-  const cur = cfg.mode === 'APPEND_FORWARD' ? getHeader(h, XFCC) : undefined;
-  h.set(XFCC, cur ? `${cur},${value}` : value);
+  hopCache.set(ssl, { cfg, value });
+  return value;
 }
