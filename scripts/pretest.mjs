@@ -4,6 +4,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
+// The tests run tsmesh's processes the way users do: from the plain-JavaScript build.
+const build = spawnSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
+if (build.status !== 0) process.exit(build.status ?? 1);
+
 /** Debian package -> a file whose presence means it is installed. */
 const NEEDED = {
   // The gateway TLS tests make a throwaway CA and certificates with the openssl CLI.

@@ -17,11 +17,8 @@ import { httpProbe, lazyProbe, logLineProbe, tcpProbe, waitReady, type Probe } f
 import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoState } from './state.ts';
 import { Supervisor, lastWarning, type ManagedProcess } from './supervisor.ts';
 import { nextSteps } from './summary.ts';
+import { tsmeshCommand, type Command } from '../common/self_command.ts';
 
-export interface Command {
-  command: string;
-  args: string[];
-}
 
 /** How to run tsmesh's own commands; tests substitute stand-ins. */
 export interface Launcher {
@@ -30,8 +27,7 @@ export interface Launcher {
 }
 
 export function tsmeshLauncher(repoRoot: string): Launcher {
-  const main = join(repoRoot, 'src/cli/main.ts');
-  const run = (sub: string) => (args: string[]) => ({ command: process.execPath, args: ['--import', 'tsx', main, sub, ...args] });
+  const run = (sub: string) => (args: string[]) => tsmeshCommand([sub, ...args], repoRoot);
   return { controlplane: run('controlplane'), proxy: run('proxy') };
 }
 

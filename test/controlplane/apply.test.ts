@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ControlPlane } from '../../src/controlplane/server.ts';
 import { REPO } from '../helpers/processes.ts';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
+import { tsmeshCommand } from '../../src/common/self_command.ts';
 
 const ISTIO = `${ISTIO_DATA}/samples/bookinfo`;
 const NETWORKING = join(ISTIO, 'networking');
@@ -18,7 +19,8 @@ const NETWORKING = join(ISTIO, 'networking');
 /** Runs the CLI as a user would; async, since the control plane lives in this process. */
 function tsmesh(args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+    const cmd = tsmeshCommand(args);
+    execFile(cmd.command, cmd.args, { cwd: REPO, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: `${stdout}${stderr}` });
     });
   });

@@ -5,6 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { freePort as freePortOn } from '../../src/demo/ports.ts';
+import { tsmeshCommand } from '../../src/common/self_command.ts';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -25,7 +26,8 @@ export function startTsmesh(args: string[], ready: RegExp, env: NodeJS.ProcessEn
 
 /** Spawns `tsmesh <args>` and waits for `ready` on its output (bounded by `timeoutMs`). */
 export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Proc> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+  const cmd = tsmeshCommand(args);
+  const child: ChildProcess = spawn(cmd.command, cmd.args, {
     cwd: REPO,
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
