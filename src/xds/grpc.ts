@@ -76,8 +76,11 @@ export const ADS_SERVICE_NAME = `${PKG}.AggregatedDiscoveryService`;
 // Defaults on, so absent repeated/string fields arrive as [] / '' and handlers need no guards.
 const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, arrays: true, objects: true };
 
-function serializer<T extends { node?: NodeJson }>(typeName: string): (msg: T) => Buffer {
+function serializer<T extends { node?: NodeJson }>(typeName: string): (msg: T | Buffer) => Buffer {
   return (msg) => {
+    // Already encoded: the server builds responses from resources framed once and shared by
+    // every stream (src/xds/server/wire.ts).
+    if (Buffer.isBuffer(msg)) return msg;
     const t = messageType(`${PKG}.${typeName}`);
     const obj: Record<string, unknown> = { ...msg };
     // Node metadata is a Struct: go through the codec's JSON mapping, then embed the message.
@@ -136,8 +139,8 @@ export const ADS_SERVICE = {
 
 /** Server-side handlers for ADS_SERVICE. */
 export interface AdsServiceHandlers extends grpc.UntypedServiceImplementation {
-  StreamAggregatedResources: grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse>;
-  DeltaAggregatedResources: grpc.handleBidiStreamingCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  StreamAggregatedResources: grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse | Buffer>;
+  DeltaAggregatedResources: grpc.handleBidiStreamingCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse | Buffer>;
 }
 
 /** A typed client stub for ADS (what makeGenericClientConstructor builds, with its methods typed). */

@@ -4,7 +4,7 @@ import { Connection, WatchState, mergeOutgoing, type Outgoing } from '../../src/
 import { SendThrottle } from '../../src/xds/server/throttle.ts';
 import type { Proxy } from '../../src/pilot/types.ts';
 
-const entry = (name: string, hash = name) => ({ name, hash, any: { type_url: 't', value: new Uint8Array() } });
+const entry = (name: string, hash = name) => ({ name, hash, any: { type_url: 't', value: new Uint8Array() }, framed: Buffer.alloc(0) });
 const out = (typeUrl: string, nonce: string, names: string[], removed: string[] = [], full = false): Outgoing => ({
   typeUrl,
   version: `v-${nonce}`,

@@ -3,8 +3,10 @@
  * type what it subscribed to, what it was last sent, what it last ACKed, and its last NACK.
  * The debug endpoints read it; the SotW and delta handlers and the pusher write it.
  */
+import { createHash } from 'node:crypto';
 import type { NodeJson } from '../types.ts';
 import type { Entry } from './resources.ts';
+import { SentSet } from './sent.ts';
 import type { SendThrottle } from './throttle.ts';
 import type { XdsProxy } from '../types.ts';
 
@@ -18,12 +20,40 @@ export interface NackRecord {
   at: string;
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+/** Subscriptions seen lately, so streams that ask for the same names share one Set. */
+const interned = new Map<string, ReadonlySet<string>>();
+const INTERNED_MAX = 512;
+
+/**
+ * The one shared Set for these names. A thousand-service sidecar subscribes EDS to ~2,400 names;
+ * a Set per stream was a large share of the heap at a thousand streams, and a shared Set also
+ * lets the resource cache key a subscription once (src/xds/server/resources.ts).
+ */
+export function internNames(names: Iterable<string>): ReadonlySet<string> {
+  const sorted = [...new Set(names)].sort();
+  if (sorted.length === 0) return NO_NAMES;
+  // A digest, not the joined names: a thousand-service key is ~100 KB.
+  const key = createHash('sha256').update(sorted.join('\0')).digest('base64');
+  let set = interned.get(key);
+  if (set) {
+    // Most recently used last, so the oldest goes first when full.
+    interned.delete(key);
+  } else {
+    set = new Set(sorted);
+    if (interned.size >= INTERNED_MAX) interned.delete(interned.keys().next().value!);
+  }
+  interned.set(key, set);
+  return set;
+}
+
 /** One type's subscription and sync state on one stream. */
 export class WatchState {
   wildcard = false;
-  names = new Set<string>();
+  /** Never mutated in place: replaced (shared through internNames). */
+  names: ReadonlySet<string> = NO_NAMES;
   /** name -> content hash the client was sent (or declared it holds, on a delta reconnect). */
-  sent = new Map<string, string>();
+  readonly sent = new SentSet();
   sentVersion = '';
   sentNonce = '';
   ackedVersion = '';
@@ -39,8 +69,8 @@ export class WatchState {
   }
 
   /** The names to generate: undefined for wildcard (everything the proxy should see). */
-  generationNames(): string[] | undefined {
-    return this.wildcard ? undefined : [...this.names];
+  generationNames(): ReadonlySet<string> | undefined {
+    return this.wildcard ? undefined : this.names;
   }
 }
 
@@ -55,6 +85,8 @@ export interface Outgoing {
   removed: string[];
   /** SotW: `resources` is the type's complete set (a newer response replaces it outright). */
   full?: boolean;
+  /** SotW: `resources` already framed and concatenated (shared by every stream sent that list). */
+  body?: Buffer;
 }
 
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);

@@ -27,7 +27,7 @@ export interface ServerCore {
   openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection;
   closeConnection(conn: Connection): void;
   /** The current generation of `typeUrl` for `w`'s subscription, or undefined after logging an error. */
-  generate(conn: Connection, typeUrl: string, w: WatchState, names?: readonly string[]): Generated | undefined;
+  generate(conn: Connection, typeUrl: string, w: WatchState, names?: readonly string[] | ReadonlySet<string>): Generated | undefined;
   nonce(): string;
   /** Ends every stream when the server closes. */
   trackCall(call: grpc.ServerDuplexStream<any, any>): () => void;

@@ -5,22 +5,19 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { DeltaDiscoveryRequest, DeltaDiscoveryResponse } from '../grpc.ts';
-import { Connection, WatchState, type Outgoing } from './connection.ts';
+import { Connection, internNames, WatchState, type Outgoing } from './connection.ts';
 import { serveStream, type ServerCore } from './core.ts';
+import { deltaFrame } from './resources.ts';
 import { respond } from './respond.ts';
+import { encodeDeltaDiscoveryResponse } from './wire.ts';
 
-function toWire(out: Outgoing): DeltaDiscoveryResponse {
-  return {
-    system_version_info: out.version,
-    resources: out.resources.map((e) => ({ name: e.name, version: e.hash, resource: e.any })),
-    type_url: out.typeUrl,
-    removed_resources: out.removed,
-    nonce: out.nonce,
-  };
+/** The response's bytes, from resources framed once and shared (./wire.ts). */
+function toWire(out: Outgoing): Buffer {
+  return encodeDeltaDiscoveryResponse(out.version, out.typeUrl, out.nonce, out.resources.map(deltaFrame), out.removed);
 }
 
 /** Handles one delta stream. */
-export function serveDelta(core: ServerCore, call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>): void {
+export function serveDelta(core: ServerCore, call: grpc.ServerDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse | Buffer>): void {
   serveStream(core, call, 'delta', toWire, (conn, req) => handleRequest(core, conn, req));
 }
 
@@ -32,8 +29,8 @@ function handleRequest(core: ServerCore, conn: Connection, req: DeltaDiscoveryRe
     conn.watches.set(t, w);
     // An empty first subscribe list is the legacy wildcard; "*" is the explicit one.
     w.wildcard = req.resource_names_subscribe.length === 0 || req.resource_names_subscribe.includes('*');
-    for (const n of req.resource_names_subscribe) if (n !== '*') w.names.add(n);
-    for (const n of req.resource_names_unsubscribe) w.names.delete(n);
+    const unsub = new Set(req.resource_names_unsubscribe);
+    w.names = internNames(req.resource_names_subscribe.filter((n) => n !== '*' && !unsub.has(n)));
     // What the client already holds, by our own per-resource versions (content hashes).
     const initial = Object.entries(req.initial_resource_versions ?? {}).filter(([n]) => w!.subscribes(n));
     for (const [n, v] of initial) w.sent.set(n, v);
@@ -60,22 +57,32 @@ function handleRequest(core: ServerCore, conn: Connection, req: DeltaDiscoveryRe
     }
   }
 
+  if (req.resource_names_subscribe.length === 0 && req.resource_names_unsubscribe.length === 0) return; // a plain ACK
   let added = false;
+  // w.names is shared with other streams (internNames): changes make a new Set.
+  let names: Set<string> | undefined;
   for (const n of req.resource_names_subscribe) {
     if (n === '*') {
       added ||= !w.wildcard;
       w.wildcard = true;
-    } else if (!w.names.has(n)) {
-      w.names.add(n);
+    } else if (!w.names.has(n) && !names?.has(n)) {
+      (names ??= new Set(w.names)).add(n);
       added = true;
     }
   }
+  let dropped = false;
   for (const n of req.resource_names_unsubscribe) {
-    if (n === '*') w.wildcard = false;
-    else w.names.delete(n);
+    if (n === '*') {
+      dropped ||= w.wildcard;
+      w.wildcard = false;
+    } else if (names?.has(n) ?? w.names.has(n)) {
+      (names ??= new Set(w.names)).delete(n);
+      dropped = true;
+    }
   }
+  if (names) w.names = internNames(names);
   // Forget what the client dropped, so a later re-subscribe resends it.
-  for (const n of [...w.sent.keys()]) if (!w.subscribes(n)) w.sent.delete(n);
+  if (dropped) for (const n of [...w.sent.keys()]) if (!w.subscribes(n)) w.sent.delete(n);
   if (!added) return;
   const gen = core.generate(conn, t, w);
   if (gen) respond(conn, t, w, gen, () => core.nonce());

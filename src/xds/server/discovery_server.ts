@@ -17,7 +17,7 @@ import { Connection, type ConnectionStatus, type SendControl, type WatchState, t
 import { CONSOLE_LOGGER, type Logger, type ServerCore } from './core.ts';
 import { Debouncer } from './debounce.ts';
 import { serveDelta } from './delta.ts';
-import { ResourceCache, type Generated } from './resources.ts';
+import { EncodedResources, ResourceCache, type Generated } from './resources.ts';
 import { respond } from './respond.ts';
 import { serveSotw } from './sotw.ts';
 import { SendThrottle } from './throttle.ts';
@@ -55,6 +55,8 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
   readonly #debouncer: Debouncer<MergedPush>;
   readonly #noncePrefix = randomBytes(3).toString('hex');
   #cache: ResourceCache<C, P> | undefined;
+  /** Encoded resources shared across shapes and consecutive pushes. */
+  readonly #encoded = new EncodedResources();
   #ready: Promise<void> | undefined;
   #grpc: grpc.Server | undefined;
   #nonce = 0;
@@ -188,7 +190,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     this.#hook('onDisconnect', conn);
   }
 
-  generate(conn: Connection<P>, typeUrl: string, w: WatchState, names?: readonly string[]): Generated | undefined {
+  generate(conn: Connection<P>, typeUrl: string, w: WatchState, names?: readonly string[] | ReadonlySet<string>): Generated | undefined {
     const gen = this.#cache!.get(conn.proxy, typeUrl, names ?? w.generationNames());
     if (gen instanceof Error) {
       // Keep the proxy on what it has: a generator bug must not reach it as a removal.
@@ -213,7 +215,8 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
 
   #install(push: C): void {
     if (this.#cache) this.#stats.generations += this.#cache.generations;
-    this.#cache = new ResourceCache(push, this.#opts.generator, this.#opts.shapeKey);
+    this.#encoded.rotate();
+    this.#cache = new ResourceCache(push, this.#opts.generator, this.#opts.shapeKey, this.#encoded);
   }
 
   async #push(batch: MergedPush, merged: number): Promise<void> {
@@ -235,10 +238,12 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     // last one. Each response written is also queued behind the send throttle, not serialized.
     const yieldMs = this.#opts.pushYieldMs ?? 10;
     let sliceStart = performance.now();
+    // Streams of one shape share their subscription Set: pick its changed names once.
+    const scoped = new WeakMap<ReadonlySet<string>, string[]>();
     for (const conn of [...this.#conns.values()]) {
       if (this.#closed) return;
       if (!this.#conns.has(conn.id)) continue; // closed while the push yielded
-      sent += this.#pushConnection(conn, batch);
+      sent += this.#pushConnection(conn, batch, scoped);
       if (performance.now() - sliceStart >= yieldMs) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
@@ -248,18 +253,24 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     this.log.info(`ads: push of ${merged} change(s) (${batch.full ? 'full' : 'eds'}): ${sent} response(s) to ${this.#conns.size} connection(s); ${batch.reasons.slice(0, 3).join('; ')}`);
   }
 
-  #pushConnection(conn: Connection<P>, batch: MergedPush): number {
+  #pushConnection(conn: Connection<P>, batch: MergedPush, scoped: WeakMap<ReadonlySet<string>, string[]>): number {
     const types = batch.full ? orderTypes([...conn.watches.keys()]) : conn.watches.has(TYPE.ENDPOINT) ? [TYPE.ENDPOINT] : [];
     let sent = 0;
     for (const t of types) {
       const w = conn.watches.get(t)!;
-      let names = w.generationNames();
+      let names: readonly string[] | ReadonlySet<string> | undefined = w.generationNames();
       let scope: Set<string> | undefined;
       if (!batch.full && batch.services && names) {
         // Endpoint-only push for named services: regenerate just their clusters.
-        names = (this.#opts.endpointNames ?? istioEndpointNames)(batch.services, names);
-        if (names.length === 0) continue;
-        scope = new Set(names);
+        const all = names as ReadonlySet<string>;
+        let picked = scoped.get(all);
+        if (!picked) {
+          picked = (this.#opts.endpointNames ?? istioEndpointNames)(batch.services, [...all]);
+          scoped.set(all, picked);
+        }
+        names = picked;
+        if (picked.length === 0) continue;
+        scope = new Set(picked);
       }
       const gen = this.generate(conn, t, w, names);
       if (gen && respond(conn, t, w, gen, () => this.nonce(), { scope })) sent++;

@@ -7,13 +7,16 @@
  */
 import { createHash } from 'node:crypto';
 import { toAny, type AnyBytes } from '../codec.ts';
-import type { Generator, TypeUrl, XdsProxy, XdsSnapshot } from '../types.ts';
+import type { EnvoyJson, Generator, TypeUrl, XdsProxy, XdsSnapshot } from '../types.ts';
+import { frameDeltaResource, frameSotwResource } from './wire.ts';
 
-/** One encoded resource. `hash` doubles as its delta version. */
+/** One encoded resource. `hash` doubles as its delta version. Shared by every proxy sent it. */
 export interface Entry {
   name: string;
   any: AnyBytes;
   hash: string;
+  /** The resource as a DiscoveryResponse `resources` field (`any.value` is a view into it). */
+  framed: Buffer;
 }
 
 /** A type's generated resources for one proxy, by name. */
@@ -24,11 +27,74 @@ export function hashBytes(b: Uint8Array): string {
   return createHash('sha256').update(b).digest('base64url').slice(0, 16);
 }
 
-/** The version of a set of entries: a hash over their sorted names and content hashes. */
-export function versionOf(entries: Iterable<{ name: string; hash: string }>): string {
-  const h = createHash('sha256');
-  for (const e of [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) h.update(e.name).update('\0').update(e.hash).update('\n');
-  return h.digest('base64url').slice(0, 12);
+export { versionOf } from './sent.ts';
+
+const deltaFrames = new WeakMap<Entry, Buffer>();
+/** The entry as a DeltaDiscoveryResponse `resources` field, framed on first use. */
+export function deltaFrame(e: Entry): Buffer {
+  let f = deltaFrames.get(e);
+  if (!f) {
+    f = frameDeltaResource(e.name, e.hash, e.any);
+    deltaFrames.set(e, f);
+  }
+  return f;
+}
+
+const sortedEntries = new WeakMap<Generated, Entry[]>();
+/** A Generated map's entries sorted by name, once per map. */
+export function entriesOf(gen: Generated): Entry[] {
+  let list = sortedEntries.get(gen);
+  if (!list) {
+    list = [...gen.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    sortedEntries.set(gen, list);
+  }
+  return list;
+}
+
+const sotwBodies = new WeakMap<readonly Entry[], Buffer>();
+/** The framed resources of a whole sorted entry list, concatenated once per list. */
+export function sotwBody(list: readonly Entry[]): Buffer {
+  let b = sotwBodies.get(list);
+  if (!b) {
+    b = Buffer.concat(list.map((e) => e.framed));
+    sotwBodies.set(list, b);
+  }
+  return b;
+}
+
+/**
+ * Encoded resources by content, across proxy shapes and pushes: proxies of different shapes
+ * mostly receive identical clusters and endpoints (EDS per cluster is the same for every
+ * namespace without its own DestinationRule), and a push re-generates resources most of which
+ * did not change. A resource is encoded (and hashed) once per distinct JSON. What the current
+ * and the previous push used is kept; older entries are dropped.
+ */
+export class EncodedResources {
+  #current = new Map<string, Entry>();
+  #previous = new Map<string, Entry>();
+  /** Encodings done (cache misses), for tests and debug. */
+  encodings = 0;
+
+  entry(typeUrl: string, name: string, resource: EnvoyJson): Entry {
+    const key = `${typeUrl}\0${name}\0${JSON.stringify(resource)}`;
+    let e = this.#current.get(key);
+    if (e) return e;
+    e = this.#previous.get(key);
+    if (!e) {
+      this.encodings++;
+      const any = toAny(resource, typeUrl);
+      const { framed, value } = frameSotwResource(any.type_url, any.value);
+      e = { name, any: { type_url: any.type_url, value }, hash: hashBytes(value), framed };
+    }
+    this.#current.set(key, e);
+    return e;
+  }
+
+  /** A new push begins: entries not used since the one before are forgotten. */
+  rotate(): void {
+    this.#previous = this.#current;
+    this.#current = new Map();
+  }
 }
 
 /**
@@ -51,18 +117,19 @@ export class ResourceCache<C extends XdsSnapshot = XdsSnapshot, P extends XdsPro
     readonly push: C,
     private readonly generator: Generator<C, P>,
     private readonly shapeKey: ShapeKey<C, P> = defaultShapeKey,
+    private readonly encoded: EncodedResources = new EncodedResources(),
   ) {}
 
   /**
    * The resources of `typeUrl` for `proxy`: all of them (wildcard) or those named. An Error
    * (a generator or encoding bug) is returned, not thrown, so one bad type does not stop a push.
+   * A names Set is keyed once per Set (streams of one shape share their subscription's Set).
    */
-  get(proxy: P, typeUrl: string, names?: readonly string[]): Generated | Error {
-    const sorted = names ? [...new Set(names)].sort() : undefined;
-    const key = `${typeUrl}\0${this.shapeKey(proxy, typeUrl, this.push)}\0${sorted ? sorted.join('\0') : '*'}`;
+  get(proxy: P, typeUrl: string, names?: readonly string[] | ReadonlySet<string>): Generated | Error {
+    const key = `${typeUrl}\0${this.shapeKey(proxy, typeUrl, this.push)}\0${names ? namesKey(names) : '*'}`;
     let hit = this.#cache.get(key);
     if (!hit) {
-      hit = this.#generate(proxy, typeUrl, sorted);
+      hit = this.#generate(proxy, typeUrl, names ? sortedNames(names) : undefined);
       this.#cache.set(key, hit);
     }
     return hit;
@@ -75,12 +142,37 @@ export class ResourceCache<C extends XdsSnapshot = XdsSnapshot, P extends XdsPro
       const out = new Map<string, Entry>();
       for (const r of this.generator(this.push, proxy, typeUrl as TypeUrl, names)) {
         if (wanted && !wanted.has(r.name)) continue; // a generator may ignore `names`
-        const any = toAny(r.resource, typeUrl);
-        out.set(r.name, { name: r.name, any, hash: hashBytes(any.value) });
+        out.set(r.name, this.encoded.entry(typeUrl, r.name, r.resource));
       }
       return out;
     } catch (e) {
       return e instanceof Error ? e : new Error(String(e));
     }
   }
+}
+
+const setKeys = new WeakMap<ReadonlySet<string>, { sorted: string[]; key: string }>();
+
+function sortedKeyed(names: readonly string[] | ReadonlySet<string>): { sorted: string[]; key: string } {
+  if (!Array.isArray(names)) {
+    const set = names as ReadonlySet<string>;
+    let k = setKeys.get(set);
+    if (!k) {
+      const sorted = [...set].sort();
+      k = { sorted, key: sorted.join('\0') };
+      setKeys.set(set, k);
+    }
+    return k;
+  }
+  const sorted = [...new Set(names as readonly string[])].sort();
+  return { sorted, key: sorted.join('\0') };
+}
+
+/** The cache key of a name list (sorted, deduplicated); for a Set, computed once per Set. */
+function namesKey(names: readonly string[] | ReadonlySet<string>): string {
+  return sortedKeyed(names).key;
+}
+
+function sortedNames(names: readonly string[] | ReadonlySet<string>): string[] {
+  return sortedKeyed(names).sorted;
 }

@@ -4,16 +4,18 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { DiscoveryRequest, DiscoveryResponse } from '../grpc.ts';
-import { Connection, WatchState, type Outgoing } from './connection.ts';
+import { Connection, internNames, WatchState, type Outgoing } from './connection.ts';
 import { serveStream, type ServerCore } from './core.ts';
 import { FULL_STATE_TYPES, fullVersion, respond } from './respond.ts';
+import { encodeDiscoveryResponse } from './wire.ts';
 
-function toWire(out: Outgoing): DiscoveryResponse {
-  return { version_info: out.version, resources: out.resources.map((e) => e.any), type_url: out.typeUrl, nonce: out.nonce };
+/** The response's bytes, from resources framed once and shared (./wire.ts). */
+function toWire(out: Outgoing): Buffer {
+  return encodeDiscoveryResponse(out.version, out.typeUrl, out.nonce, out.body ?? out.resources.map((e) => e.framed));
 }
 
 /** Handles one SotW stream. */
-export function serveSotw(core: ServerCore, call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse>): void {
+export function serveSotw(core: ServerCore, call: grpc.ServerDuplexStream<DiscoveryRequest, DiscoveryResponse | Buffer>): void {
   serveStream(core, call, 'sotw', toWire, (conn, req) => handleRequest(core, conn, req));
 }
 
@@ -23,15 +25,38 @@ export function serveSotw(core: ServerCore, call: grpc.ServerDuplexStream<Discov
  * wildcard. "*" among names subscribes to everything plus those names.
  */
 function subscribe(w: WatchState, names: string[], first: boolean): boolean {
-  const before = `${w.wildcard}|${[...w.names].sort().join(',')}`;
   if (names.length === 0) {
-    if (first) w.wildcard = true;
-    else if (!w.wildcard) w.names = new Set();
-  } else {
-    w.wildcard = names.includes('*');
-    w.names = new Set(names.filter((n) => n !== '*'));
+    if (first) {
+      w.wildcard = true;
+      return true;
+    }
+    if (w.wildcard || w.names.size === 0) return false;
+    w.names = internNames([]);
+    return true;
   }
-  return before !== `${w.wildcard}|${[...w.names].sort().join(',')}`;
+  const wildcard = names.includes('*');
+  // Every ACK repeats the whole list (thousands of EDS names): compare before building anything.
+  if (!first && wildcard === w.wildcard && sameNames(w.names, names)) return false;
+  w.wildcard = wildcard;
+  w.names = internNames(names.filter((n) => n !== '*'));
+  return true;
+}
+
+/** Whether `list` (may hold "*" and duplicates) names exactly the set `set`, "*" aside. */
+function sameNames(set: ReadonlySet<string>, list: readonly string[]): boolean {
+  let n = 0;
+  let ascending = true;
+  let prev: string | undefined;
+  for (const name of list) {
+    if (name === '*') continue;
+    if (!set.has(name)) return false;
+    if (prev !== undefined && name <= prev) ascending = false;
+    prev = name;
+    n++;
+  }
+  // A strictly ascending list has no duplicates, so a count settles it; otherwise count distinct.
+  if (ascending) return n === set.size;
+  return new Set(list.filter((x) => x !== '*')).size === set.size;
 }
 
 function handleRequest(core: ServerCore, conn: Connection, req: DiscoveryRequest): void {
@@ -46,7 +71,7 @@ function handleRequest(core: ServerCore, conn: Connection, req: DiscoveryRequest
     // A reconnecting client names the version it runs; if that is what we would send, it is
     // in sync already and gets nothing until something changes.
     if (req.version_info !== '' && req.version_info === fullVersion(w, gen)) {
-      for (const e of gen.values()) if (w.subscribes(e.name)) w.sent.set(e.name, e.hash);
+      for (const e of gen.values()) if (w.subscribes(e.name)) w.sent.setEntry(e);
       w.sentVersion = w.ackedVersion = req.version_info;
       core.log.debug(`ads ${conn.id}: ${t} resumed at version ${req.version_info}`);
       return;
@@ -74,7 +99,7 @@ function handleRequest(core: ServerCore, conn: Connection, req: DiscoveryRequest
       w.lastNack = undefined;
     }
   }
-  const before = new Set(w.wildcard ? [] : w.names);
+  const before = w.wildcard ? new Set<string>() : w.names;
   if (!subscribe(w, req.resource_names, false)) return;
   // Names dropped and added again later must be resent.
   for (const n of before) if (!w.subscribes(n)) w.sent.delete(n);
