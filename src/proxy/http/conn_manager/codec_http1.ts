@@ -1,19 +1,22 @@
 /**
- * HTTP/1.1 downstream codec over node's llhttp server (a server that never listens; the HCM feeds
- * it sockets). llhttp in strict mode rejects request smuggling shapes (CL+TE, duplicate CL, bare
- * LF, obs-fold, bad chunk sizes) and oversized heads; we answer those 400/431 and close, and
- * enforce Envoy's max_headers_count ourselves since node silently truncates instead.
+ * HTTP/1.1 downstream codec on the raw socket (Envoy's Http1::ServerConnectionImpl): our strict
+ * request parser (src/proxy/http/http1/) turns bytes into ActiveStream calls, the response writer
+ * turns the stream's writes back into bytes. One request at a time per connection: a pipelined
+ * request is parsed only once the previous response is complete, so responses never interleave.
+ * Malformed requests get 400 (431 for header limits) and the connection closes; the connection
+ * closes after a response when either side asked for it (Connection: close, HTTP/1.0, drain).
  */
-import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { HeaderMap } from '../../interfaces.ts';
 import type { HcmConfig } from './config.ts';
 import type { DownstreamCodecStream, DownstreamProtocol } from './codec.ts';
 import { ActiveStream } from './active_stream.ts';
-import { connOf } from './connection.ts';
-import { HeaderWatch } from './header_timeout.ts';
-import { HOP_BY_HOP, getHeader, stripHopByHop, toFlatList, toObject } from '../common/header_utils.ts';
+import { connOf, type ConnContext } from './connection.ts';
+import { HeaderWatch, type HeaderTimeoutConfig } from './header_timeout.ts';
+import { getHeader, HOP_BY_HOP } from '../common/header_utils.ts';
+import { BODY_NONE, RequestParser, type RequestHandler } from '../http1/request_parser.ts';
+import { ResponseWriter, rawHead } from '../http1/response_writer.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -30,222 +33,359 @@ export function rejectSocket(socket: Duplex, status: number, serverName: string)
   }
 }
 
-/** The codec stream of a ServerResponse, so shared listeners need no closure per request. */
-const kCodec = Symbol('tsmesh.h1.codec');
-type CodecRes = http.ServerResponse & { [kCodec]: Http1Stream };
+const kConn = Symbol('tsmesh.h1.connection');
+type OwnedSocket = Socket & { [kConn]?: ServerConnection };
 
-function onResClose(this: CodecRes): void {
-  const c = this[kCodec];
-  if (!this.writableFinished) c.stream.onCodecReset();
-  // The connection now waits for its next request, whose headers are timed from their first byte.
-  c.watch?.onIdle();
+// Socket listeners are shared functions that find their connection on the socket: no closures per connection.
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[kConn]?.onData(chunk);
+}
+function onSocketEnd(this: OwnedSocket): void {
+  this[kConn]?.onPeerEnd();
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[kConn]?.onClose();
+}
+function onSocketDrain(this: OwnedSocket): void {
+  this[kConn]?.onDrain();
+}
+function onSocketTimeout(this: OwnedSocket): void {
+  this[kConn]?.onIdleTimeout();
+}
+function destroyOnFinish(this: Socket): void {
+  this.destroy();
+}
+function resumeNT(c: ServerConnection): void {
+  c.resumeParsing();
 }
 
-function onResDrain(this: CodecRes): void {
-  const c = this[kCodec];
-  c.drainArmed = false;
-  c.stream.onCodecDrain();
+/** Node's rule for Expect: 100-continue (any other expectation is answered 417). */
+function isContinue(expect: string): boolean {
+  return expect.toLowerCase().includes('100-continue');
 }
-
-class Http1Stream implements DownstreamCodecStream {
-  readonly protocol: DownstreamProtocol;
-  stream!: ActiveStream;
-  /** A 'drain' listener is added only after a write returned false (rare), not per request. */
-  drainArmed = false;
-  constructor(
-    private readonly req: http.IncomingMessage,
-    private readonly res: http.ServerResponse,
-    readonly watch: HeaderWatch | undefined,
-  ) {
-    this.protocol = req.httpVersionMinor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
-    (res as CodecRes)[kCodec] = this;
-  }
-  writeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
-    const res = this.res;
-    res.writeHead(status, toFlatList(headers, HOP_BY_HOP_RESPONSE));
-    if (endStream) res.end();
-  }
-  writeData(chunk: Buffer, endStream: boolean): boolean {
-    if (endStream) {
-      this.res.end(chunk);
-      return true;
-    }
-    const ok = this.res.write(chunk);
-    if (!ok && !this.drainArmed) {
-      this.drainArmed = true;
-      this.res.once('drain', onResDrain);
-    }
-    return ok;
-  }
-  writeTrailers(trailers: HeaderMap): void {
-    try {
-      if (trailers.size) this.res.addTrailers(toObject(trailers));
-    } catch {
-      // An invalid trailer from upstream is dropped rather than failing the response.
-    }
-    this.res.end();
-  }
-  reset(): void {
-    this.res.destroy();
-  }
-  readDisable(disable: boolean): void {
-    if (disable) this.req.pause();
-    else this.req.resume();
-  }
-}
-
-const kWatch = Symbol('tsmesh.h1.headerWatch');
-type WatchedSocket = Socket & { [kWatch]?: HeaderWatch };
-
-/** Response headers node's h1 writer manages itself (but `connection: close` is passed through). */
-const HOP_BY_HOP_RESPONSE = new Set(['keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /**
- * Builds the HeaderMap for a request: pseudo-headers first, host → :authority, names lower-case,
- * hop-by-hop removed (kept for upgrades). Returns undefined for a non-origin-form target we can't use.
+ * One downstream HTTP/1.1 connection. It is also the codec stream of its current request: requests
+ * are served one at a time, and ActiveStream ignores its own calls once it is done.
  */
-export function requestHeaderMap(req: http.IncomingMessage, keepUpgrade: boolean): HeaderMap | undefined {
-  const h: HeaderMap = new Map();
-  h.set(':method', req.method ?? 'GET');
-  let path = req.url ?? '/';
-  let authority: string | undefined;
-  if (path.charCodeAt(0) !== 47 /* / */ && path !== '*') {
-    // absolute-form (proxy requests): take authority and path from the URL.
-    try {
-      const u = new URL(path);
-      authority = u.host;
-      path = u.pathname + u.search;
-    } catch {
-      return undefined;
-    }
-  }
-  h.set(':path', path);
-  h.set(':authority', '');
-  const raw = req.rawHeaders;
-  for (let i = 0; i < raw.length; i += 2) {
-    const k = raw[i].toLowerCase();
-    const v = raw[i + 1];
-    if (k === 'host') {
-      authority ??= v;
-      continue;
-    }
-    const cur = h.get(k);
-    if (cur === undefined) h.set(k, v);
-    else if (typeof cur === 'string') h.set(k, [cur, v]);
-    else cur.push(v);
-  }
-  h.set(':authority', authority ?? '');
-  stripHopByHop(h, keepUpgrade);
-  // Node answered any Expect: 100-continue already; upstream must not see it again.
-  h.delete('expect');
-  return h;
-}
+class ServerConnection implements RequestHandler, DownstreamCodecStream {
+  protocol: DownstreamProtocol = 'HTTP/1.1';
+  private readonly parser: RequestParser;
+  private readonly writer: ResponseWriter;
+  private readonly watch: HeaderWatch | undefined;
+  private stream: ActiveStream | undefined;
+  private requestDone = true;
+  private responseDone = true;
+  private readDisabled = false;
+  /** Reading stopped because a pipelined request waits for the current response. */
+  private pipelinePaused = false;
+  private drainArmed = false;
+  private closing = false;
+  private peerEnded = false;
+  private resumeQueued = false;
 
-function hasBody(req: http.IncomingMessage): boolean {
-  const te = req.headers['transfer-encoding'];
-  if (te !== undefined) return true;
-  const cl = req.headers['content-length'];
-  return cl !== undefined && cl !== '0';
-}
-
-export function createHttp1Server(hcm: HcmConfig): http.Server {
-  const server = http.createServer({
-    maxHeaderSize: hcm.maxRequestHeadersBytes,
-    insecureHTTPParser: false,
-    // node checks its headersTimeout only on servers that listen; HeaderWatch does it here.
-    requestTimeout: 0,
-    keepAliveTimeout: hcm.idleTimeoutMs,
-    noDelay: true,
-    requireHostHeader: true,
-    joinDuplicateHeaders: false,
-  });
-  // One more than allowed, so exceeding the limit is visible in rawHeaders instead of silent.
-  server.maxHeadersCount = hcm.maxHeadersCount + 1;
-  server.maxRequestsPerSocket = 0;
-
-  if (hcm.headerDeadlineMs > 0) {
-    const cfg = {
-      limitMs: hcm.headerDeadlineMs,
-      clock: hcm.clock,
-      onTimeout: (socket: Socket) => {
-        const byHeadersTimeout = hcm.requestHeadersTimeoutMs > 0 && hcm.requestHeadersTimeoutMs <= hcm.streamIdleTimeoutMs;
-        (byHeadersTimeout || hcm.streamIdleTimeoutMs === 0 ? hcm.stats.rqHeaderTimeout : hcm.stats.rqIdleTimeout).inc();
-        rejectSocket(socket, 408, hcm.serverName);
-      },
-    };
+  constructor(
+    private readonly hcm: HcmConfig,
+    private readonly socket: OwnedSocket,
+    private readonly ctx: ConnContext,
+    headerCfg: HeaderTimeoutConfig | undefined,
+  ) {
+    this.parser = new RequestParser(this, { maxHeaderBytes: hcm.maxRequestHeadersBytes, maxHeaders: hcm.maxHeadersCount });
+    this.writer = new ResponseWriter(socket);
+    socket[kConn] = this;
     // Bytes already read (listener or codec sniffing) mean a request has begun.
-    server.on('connection', (socket: Socket) => void ((socket as WatchedSocket)[kWatch] = new HeaderWatch(socket, cfg, socket.bytesRead > 0)));
+    if (headerCfg) this.watch = new HeaderWatch(socket, headerCfg, socket.bytesRead > 0);
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
+    // Envoy's idle_timeout (node's keepAliveTimeout before): socket inactivity with no stream open.
+    if (hcm.idleTimeoutMs > 0) {
+      socket.setTimeout(hcm.idleTimeoutMs);
+      socket.on('timeout', onSocketTimeout);
+    }
   }
 
-  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
-    const conn = connOf(req.socket);
-    if (!conn) return void res.destroy();
-    const watch = (req.socket as WatchedSocket)[kWatch];
-    watch?.onRequest();
-    if (req.rawHeaders.length / 2 > hcm.maxHeadersCount) {
-      hcm.stats.rqHeadersTooMany.inc();
-      res.writeHead(431, { 'content-length': '0', connection: 'close', server: hcm.serverName }).end();
+  // ---------- socket events ----------
+
+  onData(chunk: Buffer): void {
+    if (this.closing) return;
+    if (this.parser.isPaused) {
+      // A pipelined request: keep it, and stop reading until the current response is out.
+      this.parser.execute(chunk);
+      if (!this.pipelinePaused) {
+        this.pipelinePaused = true;
+        this.socket.pause();
+      }
       return;
     }
-    const headers = requestHeaderMap(req, false);
-    if (!headers) {
-      hcm.stats.cxProtocolError.inc();
-      res.writeHead(400, { 'content-length': '0', connection: 'close', server: hcm.serverName }).end();
+    this.parser.execute(chunk);
+  }
+
+  onPeerEnd(): void {
+    this.peerEnded = true;
+    if (this.closing) return;
+    if (!this.requestDone || (this.responseDone && this.parser.inMessage)) {
+      // The request was cut short.
+      this.closeNow();
       return;
     }
-    const codec = new Http1Stream(req, res, watch);
-    const stream = new ActiveStream(hcm, conn.state, codec, conn.info, headers);
+    // A complete request still being answered (or pipelined ones) is finished first.
+    if (this.responseDone && !this.parser.isPaused) this.closeGracefully();
+  }
+
+  onClose(): void {
+    this.closing = true;
+    this.parser.stop();
+    const s = this.stream;
+    this.stream = undefined;
+    if (s && !this.responseDone) s.onCodecReset();
+  }
+
+  onDrain(): void {
+    if (!this.drainArmed) return;
+    this.drainArmed = false;
+    if (this.stream && !this.responseDone) this.stream.onCodecDrain();
+  }
+
+  onIdleTimeout(): void {
+    // Only a connection without a stream in progress is idle; a stream's own timers govern it otherwise.
+    if (this.responseDone && !this.closing) this.closeNow();
+  }
+
+  onHeaderTimeout(): void {
+    if (this.closing) return;
+    const hcm = this.hcm;
+    const byHeadersTimeout = hcm.requestHeadersTimeoutMs > 0 && hcm.requestHeadersTimeoutMs <= hcm.streamIdleTimeoutMs;
+    (byHeadersTimeout || hcm.streamIdleTimeoutMs === 0 ? hcm.stats.rqHeaderTimeout : hcm.stats.rqIdleTimeout).inc();
+    this.closing = true;
+    this.parser.stop();
+    rejectSocket(this.socket, 408, hcm.serverName);
+  }
+
+  // ---------- parser events ----------
+
+  onRequestHead(p: RequestParser): void {
+    this.watch?.onRequest();
+    if (p.upgrade) return this.onUpgrade(p);
+    const minor = p.versionMinor;
+    this.protocol = minor === 0 ? 'HTTP/1.0' : 'HTTP/1.1';
+    this.writer.begin(minor, p.method === 'HEAD', p.keepAlive);
+    if (!p.keepAlive) this.ctx.state.closeAfterResponse = true;
+    this.requestDone = p.bodyKind === BODY_NONE;
+    this.responseDone = false;
+    if (p.expect !== undefined && minor === 1) {
+      if (!isContinue(p.expect)) {
+        // As node: an expectation we cannot meet is answered 417 and the body, if sent, skipped.
+        this.writer.writeEmpty(417);
+        this.onResponseComplete();
+        return;
+      }
+      this.writer.writeContinue();
+    }
+    const stream = new ActiveStream(this.hcm, this.ctx.state, this, this.ctx.info, p.headers);
+    this.stream = stream;
+    stream.decodeHeaders(this.requestDone);
+  }
+
+  onRequestData(chunk: Buffer): void {
+    if (!this.responseDone) this.stream?.decodeData(chunk, false);
+  }
+
+  onRequestComplete(trailers: HeaderMap | undefined): void {
+    if (this.requestDone) {
+      // A head without body: the stream had endStream with its headers.
+      if (!this.responseDone) this.parser.pause();
+      return;
+    }
+    this.requestDone = true;
+    const s = this.stream;
+    if (s && !this.responseDone) {
+      if (trailers) {
+        for (const k of HOP_BY_HOP) trailers.delete(k);
+        s.decodeTrailers(trailers);
+      } else {
+        s.decodeData(EMPTY, true);
+      }
+    }
+    if (!this.responseDone) this.parser.pause();
+    else if (!this.closing) this.finishExchange();
+  }
+
+  onRequestError(status: 400 | 431, reason: string): void {
+    const stats = this.hcm.stats;
+    if (reason === 'too many headers') stats.rqHeadersTooMany.inc();
+    else {
+      stats.cxProtocolError.inc();
+      if (status === 431) stats.rqTooLarge.inc();
+    }
+    this.closing = true;
+    const s = this.stream;
+    if (this.writer.started && !this.requestDone) {
+      // Part of a response is on the wire: nothing can follow it but the close.
+      this.socket.destroy();
+      return;
+    }
+    if (s && !this.responseDone) {
+      this.stream = undefined;
+      s.onCodecReset();
+    }
+    rejectSocket(this.socket, status, this.hcm.serverName);
+  }
+
+  // ---------- DownstreamCodecStream (the current request's response) ----------
+
+  writeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
+    if (this.responseDone) return;
+    this.writer.writeHead(status, headers, endStream, this.ctx.state.closeAfterResponse);
+    if (endStream) this.onResponseComplete();
+  }
+
+  writeData(chunk: Buffer, endStream: boolean): boolean {
+    if (this.responseDone) return true;
+    const ok = this.writer.writeBody(chunk, endStream);
+    if (endStream) {
+      this.onResponseComplete();
+      return true;
+    }
+    if (!ok) this.drainArmed = true;
+    return ok;
+  }
+
+  writeTrailers(trailers: HeaderMap): void {
+    if (this.responseDone) return;
+    this.writer.writeTrailers(trailers);
+    this.onResponseComplete();
+  }
+
+  reset(): void {
+    this.closeNow();
+  }
+
+  readDisable(disable: boolean): void {
+    this.readDisabled = disable;
+    this.updateReading();
+  }
+
+  // ---------- exchange lifecycle ----------
+
+  private onResponseComplete(): void {
+    this.responseDone = true;
+    if (this.writer.closeAfter || this.ctx.state.closeAfterResponse) {
+      this.ctx.state.closeAfterResponse = true;
+      this.closeGracefully();
+      return;
+    }
+    if (this.requestDone) this.finishExchange();
+    else if (this.readDisabled) {
+      // The body of an answered request is read and dropped; the stream that paused reading is gone.
+      this.readDisabled = false;
+      this.updateReading();
+    }
+  }
+
+  /** Request and response are both complete: the connection waits for, or parses, the next request. */
+  private finishExchange(): void {
+    this.stream = undefined;
+    this.drainArmed = false;
+    this.watch?.onIdle();
+    if (this.readDisabled) {
+      this.readDisabled = false;
+      this.updateReading();
+    }
+    if (this.parser.isPaused) {
+      // Never start the next request inside the previous stream's last write: parse on the next tick.
+      if (!this.resumeQueued) {
+        this.resumeQueued = true;
+        process.nextTick(resumeNT, this);
+      }
+    } else if (this.peerEnded) {
+      if (this.parser.inMessage) this.closeNow();
+      else this.closeGracefully();
+    }
+  }
+
+  resumeParsing(): void {
+    this.resumeQueued = false;
+    if (this.closing) return;
+    this.parser.resume();
+    if (this.pipelinePaused && !this.parser.isPaused) {
+      this.pipelinePaused = false;
+      this.updateReading();
+    }
+    if (this.peerEnded && this.responseDone && !this.closing && !this.parser.isPaused) {
+      if (this.parser.inMessage) this.closeNow();
+      else this.closeGracefully();
+    }
+  }
+
+  private updateReading(): void {
+    if (this.closing) return;
+    if (this.readDisabled || this.pipelinePaused) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  /** Ends the connection once written bytes are flushed (node's destroySoon). */
+  private closeGracefully(): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.parser.stop();
+    this.watch?.stop();
+    const s = this.socket;
+    // Keep reading (and dropping) so the peer's FIN is seen.
+    s.resume();
+    if (s.writable) s.end();
+    if (s.writableFinished) s.destroy();
+    else s.once('finish', destroyOnFinish);
+  }
+
+  private closeNow(): void {
+    this.closing = true;
+    this.parser.stop();
+    this.socket.destroy();
+  }
+
+  // ---------- Upgrade ----------
+
+  private onUpgrade(p: RequestParser): void {
+    const socket = this.socket;
+    const head = p.stop() ?? EMPTY;
+    this.watch?.stop();
+    this.closing = true;
+    socket[kConn] = undefined;
+    socket.off('data', onSocketData);
+    socket.off('end', onSocketEnd);
+    socket.off('close', onSocketClose);
+    socket.off('drain', onSocketDrain);
+    socket.off('timeout', onSocketTimeout);
+    if (p.method === 'CONNECT') {
+      // As node's server without a 'connect' listener did: HTTP/1.1 CONNECT is not proxied.
+      socket.destroy();
+      return;
+    }
+    socket.pause();
+    const codec = new UpgradeStream(socket, head);
+    const stream = new ActiveStream(this.hcm, this.ctx.state, codec, this.ctx.info, p.headers);
     codec.stream = stream;
-    res.on('close', onResClose);
-    const body = hasBody(req);
-    if (body) {
-      req.on('data', (chunk: Buffer) => stream.decodeData(chunk, false));
-      req.on('end', () => {
-        const t = req.rawTrailers;
-        if (t.length) {
-          const m: HeaderMap = new Map();
-          for (let i = 0; i < t.length; i += 2) m.set(t[i].toLowerCase(), t[i + 1]);
-          stream.decodeTrailers(m);
-        } else {
-          stream.decodeData(EMPTY, true);
-        }
-      });
-    } else {
-      req.resume();
-    }
-    stream.decodeHeaders(!body);
-  });
-
-  server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => onUpgrade(hcm, req, socket, head));
-
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const code = err.code ?? '';
-    if (code === 'ECONNRESET' || code === 'EPIPE') return void socket.destroy();
-    hcm.stats.cxProtocolError.inc();
-    // A response already on the wire cannot be followed by an error response: just close.
-    const inFlight = (socket as unknown as { _httpMessage?: http.ServerResponse })._httpMessage;
-    if (inFlight && inFlight.headersSent) return void socket.destroy();
-    if (code === 'HPE_HEADER_OVERFLOW') {
-      hcm.stats.rqTooLarge.inc();
-      return rejectSocket(socket, 431, hcm.serverName);
-    }
-    if (code === 'ERR_HTTP_REQUEST_TIMEOUT' || code === 'HPE_HEADER_TIMEOUT') {
-      hcm.stats.rqHeaderTimeout.inc();
-      return rejectSocket(socket, 408, hcm.serverName);
-    }
-    rejectSocket(socket, 400, hcm.serverName);
-  });
-  return server;
+    stream.upgradeType = (getHeader(p.headers, 'upgrade') ?? '').toLowerCase();
+    socket.on('close', () => stream.onCodecReset());
+    stream.decodeHeaders(true);
+  }
 }
 
 /** HTTP/1.1 Upgrade (WebSocket): a stream whose response is either an error or a raw tunnel. */
 class UpgradeStream implements DownstreamCodecStream {
   readonly protocol: DownstreamProtocol = 'HTTP/1.1';
   stream!: ActiveStream;
-  constructor(private readonly socket: Socket, private readonly head: Buffer) {}
+  constructor(
+    private readonly socket: Socket,
+    private readonly head: Buffer,
+  ) {}
   writeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     headers.set('connection', 'close');
-    this.socket.write(rawHead(status, headers));
+    // Refused: read (and drop) what the client sends so its close is seen.
+    this.socket.resume();
+    this.socket.write(rawHead(status, headers), 'latin1');
     if (endStream) this.socket.end();
   }
   writeData(chunk: Buffer, endStream: boolean): boolean {
@@ -264,7 +404,7 @@ class UpgradeStream implements DownstreamCodecStream {
   readDisable(): void {}
   upgrade(upstream: Duplex, status: number, headers: HeaderMap): void {
     const down = this.socket;
-    down.write(rawHead(status, headers));
+    down.write(rawHead(status, headers), 'latin1');
     if (this.head.length) upstream.write(this.head);
     down.setTimeout(0);
     const kill = (): void => {
@@ -278,25 +418,35 @@ class UpgradeStream implements DownstreamCodecStream {
   }
 }
 
-function rawHead(status: number, headers: HeaderMap): string {
-  let s = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
-  const flat = toFlatList(headers);
-  for (let i = 0; i < flat.length; i += 2) s += `${flat[i]}: ${flat[i + 1]}\r\n`;
-  return s + '\r\n';
+/**
+ * The HCM's HTTP/1.1 codec: takes sockets the way a node server would (conn_manager emits
+ * 'connection'), but never listens and runs no node HTTP machinery.
+ */
+export class Http1Server {
+  private readonly headerCfg: HeaderTimeoutConfig | undefined;
+  constructor(private readonly hcm: HcmConfig) {
+    if (hcm.headerDeadlineMs > 0) {
+      this.headerCfg = {
+        limitMs: hcm.headerDeadlineMs,
+        clock: hcm.clock,
+        onTimeout: (socket: Socket) => (socket as OwnedSocket)[kConn]?.onHeaderTimeout(),
+      };
+    }
+  }
+
+  emit(event: 'connection', socket: Socket): boolean {
+    if (event !== 'connection') return false;
+    const ctx = connOf(socket);
+    if (!ctx) {
+      socket.destroy();
+      return true;
+    }
+    new ServerConnection(this.hcm, socket, ctx, this.headerCfg);
+    return true;
+  }
 }
 
-function onUpgrade(hcm: HcmConfig, req: http.IncomingMessage, socket: Socket, head: Buffer): void {
-  (socket as WatchedSocket)[kWatch]?.stop();
-  const conn = connOf(socket);
-  const headers = conn && requestHeaderMap(req, true);
-  if (!conn || !headers) return rejectSocket(socket, 400, hcm.serverName);
-  socket.on('error', () => socket.destroy());
-  const codec = new UpgradeStream(socket, head);
-  const stream = new ActiveStream(hcm, conn.state, codec, conn.info, headers);
-  codec.stream = stream;
-  stream.upgradeType = (getHeader(headers, 'upgrade') ?? '').toLowerCase();
-  socket.on('close', () => stream.onCodecReset());
-  stream.decodeHeaders(true);
+export function createHttp1Server(hcm: HcmConfig): Http1Server {
+  return new Http1Server(hcm);
 }
 
-export { HOP_BY_HOP };

@@ -4,11 +4,10 @@
  * as nginx's client_header_timeout) and stream_idle_timeout, which Envoy also applies before the
  * headers have arrived. A client that trickles header bytes gets 408 and the connection closes.
  *
- * node's own headersTimeout is checked by an interval a server starts only when it listens; the
- * HCM's servers never listen, so each connection carries this watch instead. The parser reads the
- * socket natively, so the first byte of a request is seen as growth of socket.bytesRead on a tick
- * (a quarter of the limit): the request is cut between 1 and 1.25 times the limit after its first
- * byte, never before.
+ * The HTTP/1 codec runs on raw sockets, so each connection carries this watch. The first byte
+ * of a request is seen as growth of socket.bytesRead on a tick (a quarter of the limit): the
+ * request is cut between 1 and 1.25 times the limit after its first byte, never before. Per
+ * request this costs two flag writes; the tick's timer is made once per connection.
  */
 import type { Socket } from 'node:net';
 import type { Clock, Timer } from '../../interfaces.ts';
@@ -22,6 +21,9 @@ export interface HeaderTimeoutConfig {
 
 export class HeaderWatch {
   private timer: Timer | undefined;
+  /** A tick is pending (the timer object is kept and refreshed, not recreated, per request). */
+  private armed = false;
+  private stopped = false;
   private readonly tickMs: number;
   /** socket.bytesRead when the connection last became idle (no request in progress). */
   private baseline: number;
@@ -42,37 +44,38 @@ export class HeaderWatch {
     socket.once('close', () => this.stop());
   }
 
-  /** The request's headers are complete: the stream's own timeouts take over. */
+  /** The request's headers are complete: the stream's own timeouts take over (a pending tick just lapses). */
   onRequest(): void {
     this.busy = true;
-    this.timer?.cancel();
-    this.timer = undefined;
   }
 
   /** The response finished: the connection waits for the next request's first byte. */
   onIdle(): void {
-    if (this.socket.destroyed) return;
+    if (this.stopped || this.socket.destroyed) return;
     this.busy = false;
     this.baseline = this.socket.bytesRead;
     this.firstSeenAt = undefined;
-    this.arm();
+    if (!this.armed) this.arm();
   }
 
   /** For good (upgrade to a tunnel, connection closed). */
   stop(): void {
+    this.stopped = true;
     this.busy = true;
+    this.armed = false;
     this.timer?.cancel();
     this.timer = undefined;
   }
 
   private arm(): void {
+    this.armed = true;
     if (this.timer) this.timer.refresh();
     else this.timer = this.cfg.clock.after(this.tickMs, () => this.tick());
   }
 
   private tick(): void {
-    this.timer = undefined;
-    if (this.busy || this.socket.destroyed) return;
+    this.armed = false;
+    if (this.busy || this.stopped || this.socket.destroyed) return;
     const now = this.cfg.clock.now();
     if (this.firstSeenAt === undefined) {
       if (this.socket.bytesRead > this.baseline) this.firstSeenAt = now;

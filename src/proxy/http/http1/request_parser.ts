@@ -18,8 +18,11 @@ import { newFieldLine, parseFieldLine } from './field_line.ts';
 import { CR, LF, SP, TARGET, TCHAR, equalsLower, latin1 } from './tokens.ts';
 
 export interface RequestHandler {
-  /** The head is complete; read it from the parser's fields. Return true to stop parsing (Upgrade, CONNECT). */
-  onRequestHead(p: RequestParser): boolean;
+  /**
+   * The head is complete; read it from the parser's fields. After an Upgrade or CONNECT head the
+   * parser has stopped, and stop() hands over the bytes that followed the head.
+   */
+  onRequestHead(p: RequestParser): void;
   onRequestData(chunk: Buffer): void;
   /** The request ended (after its body and trailers, or right after a head without body). */
   onRequestComplete(trailers: HeaderMap | undefined): void;
@@ -397,12 +400,15 @@ export class RequestParser implements ChunkedSink {
     }
     h.set(':authority', authority ?? '');
     this.bodyKind = body;
-    if (this.handler.onRequestHead(this)) {
+    if (this.upgrade) {
+      // HTTP ends with this head: what follows belongs to the tunnel (the handler takes it with stop()).
       this.state = ST_STOPPED;
       this.saved = pos < buf.length ? buf.subarray(pos) : undefined;
+      this.handler.onRequestHead(this);
       return -1;
     }
-    if (this.state === ST_STOPPED) return -1;
+    this.handler.onRequestHead(this);
+    if (this.stopped()) return -1;
     if (body === BODY_LENGTH) {
       this.remaining = this.contentLength;
       this.state = ST_BODY_LENGTH;
