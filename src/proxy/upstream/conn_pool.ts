@@ -1,17 +1,18 @@
 /**
- * Per-host upstream connections (Envoy's conn_pool / conn_pool_map): one keep-alive undici Pool
- * per host for HTTP/1.1, one multiplexed undici Client per host for HTTP/2 (ALPN over TLS, h2c
- * in plaintext), and raw TCP/TLS sockets for tcp_proxy. Upstream TLS options come from the
- * cluster's UpstreamTlsContext, per host when transport_socket_matches picks one. Connections
- * leave from upstream_bind_config's source address when set. Retired pools close gracefully:
- * in-flight requests finish first.
+ * Per-host upstream connections (Envoy's conn_pool / conn_pool_map): one keep-alive HTTP/1.1
+ * pool per host on raw sockets (./http1/pool.ts), one multiplexed undici Client per host for
+ * HTTP/2 (ALPN over TLS, h2c in plaintext), and raw TCP/TLS sockets for tcp_proxy. Upstream TLS
+ * options come from the cluster's UpstreamTlsContext, per host when transport_socket_matches
+ * picks one. Connections leave from upstream_bind_config's source address when set. Retired
+ * pools close gracefully: in-flight requests finish first.
  */
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
-import { Client, Pool, type Dispatcher } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import type { Stats, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
 import { checkPeerSans, type TlsOptions } from '../tls/tls_context.ts';
 import type { TransportSocketChoice } from './transport_socket_match.ts';
+import { Http1Pool, type PoolStats } from './http1/pool.ts';
 
 export interface ConnPoolOptions {
   /** The cluster's configured protocol (explicit_http_config / http2_protocol_options). */
@@ -51,38 +52,55 @@ export function protocolOfDownstream(p: string | undefined): UpstreamProtocol | 
 
 interface PoolEntry {
   address: string;
-  pool: Client | Pool;
-  /** What requests go through: `pool`, or `pool` closing each connection after one request. */
+  protocol: UpstreamProtocol;
+  /** The transport socket's name: a host whose TLS choice changes gets new connections. */
+  socketName: string;
+  h1: Http1Pool | undefined;
+  h2: Client | undefined;
+  /** What requests go through: the HTTP/1.1 pool or the h2 client. */
   dispatcher: Dispatcher;
   /** Requests handed to an HTTP/2 client (its one connection), for max_requests_per_connection. */
   streams: number;
 }
 
 export class ConnPoolMap {
-  /** By host address, protocol and transport socket: a host whose TLS choice changes gets new connections. */
-  private readonly pools = new Map<string, PoolEntry>();
+  /** By host address, then protocol and transport socket (a short list: no key string per request). */
+  private readonly pools = new Map<string, PoolEntry[]>();
+  private readonly h1Stats: PoolStats;
 
-  constructor(private readonly opts: ConnPoolOptions) {}
+  constructor(private readonly opts: ConnPoolOptions) {
+    const s = opts.stats;
+    this.h1Stats = { total: s.counter('upstream_cx_total'), active: s.gauge('upstream_cx_active'), connectFail: s.counter('upstream_cx_connect_fail'), connectTimeout: s.counter('upstream_cx_connect_timeout') };
+  }
 
   /** The pool for a host (and, with use_downstream_protocol_config, the downstream's protocol), created on first use. */
   get(host: UpstreamHost, downstream?: UpstreamProtocol): Dispatcher {
     const protocol = (this.opts.followDownstream && downstream) || this.opts.protocol;
     const ts = this.opts.transportSocket(host);
-    const key = `${host.address}|${protocol}|${ts.name}`;
-    let e = this.pools.get(key);
+    let list = this.pools.get(host.address);
+    let e: PoolEntry | undefined;
+    if (list !== undefined) {
+      for (let i = 0; i < list.length; i++) {
+        const x = list[i];
+        if (x.protocol === protocol && x.socketName === ts.name) {
+          e = x;
+          break;
+        }
+      }
+    }
+    if (e !== undefined && protocol === 'http1') return e.dispatcher;
     const max = this.opts.maxRequestsPerConnection;
-    if (e && protocol === 'http2' && max && e.streams >= max) {
+    if (e && max && e.streams >= max) {
       // An HTTP/2 client is one connection: retire it after `max` streams (in-flight ones finish)
-      // and open a new one. HTTP/1.1 connections are counted by undici (maxRequestsPerClient).
-      e.pool.close().catch(() => {});
+      // and open a new one. HTTP/1.1 connections count their own requests.
+      e.h2!.close().catch(() => {});
+      list!.splice(list!.indexOf(e), 1);
       e = undefined;
     }
     if (!e) {
-      const pool = this.create(host, protocol, ts.tls);
-      // undici's maxRequestsPerClient cannot say 1 (0 is "no limit"): mark each request's connection for closing.
-      const dispatcher = protocol === 'http1' && max === 1 ? pool.compose((dispatch) => (opts, handler) => dispatch({ ...opts, reset: true }, handler)) : pool;
-      e = { address: host.address, pool, dispatcher, streams: 0 };
-      this.pools.set(key, e);
+      e = this.create(host, protocol, ts);
+      if (list === undefined) this.pools.set(host.address, (list = []));
+      list.push(e);
     }
     e.streams++;
     return e.dispatcher;
@@ -90,63 +108,87 @@ export class ConnPoolMap {
 
   /** Active requests on a host, for LEAST_REQUEST. */
   activeRequests(host: UpstreamHost): number {
+    const list = this.pools.get(host.address);
+    if (list === undefined) return 0;
     let n = 0;
-    for (const e of this.pools.values()) if (e.address === host.address) n += e.pool.stats.running + e.pool.stats.pending;
+    for (const e of list) n += e.h1 ? e.h1.active : e.h2!.stats.running + e.h2!.stats.pending;
     return n;
   }
 
-  private create(host: UpstreamHost, protocol: UpstreamProtocol, t: TlsOptions | undefined): Client | Pool {
+  private create(host: UpstreamHost, protocol: UpstreamProtocol, ts: TransportSocketChoice): PoolEntry {
     const o = this.opts;
+    const t = ts.tls;
+    if (protocol === 'http1') {
+      const h1 = new Http1Pool({
+        connect: {
+          host: host.ip,
+          port: host.port,
+          ...(o.source ? { localAddress: o.source.ip, ...(o.source.port ? { localPort: o.source.port } : {}) } : {}),
+          ...(t ? { tls: tlsConnectOptions(t, host) as tls.ConnectionOptions } : {}),
+        },
+        connectTimeoutMs: o.connectTimeoutMs,
+        maxConnections: o.maxConnections,
+        idleTimeoutMs: o.idleTimeoutMs,
+        maxRequests: o.maxRequestsPerConnection ?? 0,
+        stats: this.h1Stats,
+      });
+      // The pool speaks dispatch(opts, handler) like undici's dispatchers (UpstreamCluster.httpPool's type).
+      return { address: host.address, protocol, socketName: ts.name, h1, h2: undefined, dispatcher: h1 as unknown as Dispatcher, streams: 0 };
+    }
     const scheme = t ? 'https' : 'http';
     const hostPart = host.ip.includes(':') ? `[${host.ip}]` : host.ip;
     const origin = `${scheme}://${hostPart}:${host.port}`;
     const connect: Record<string, unknown> = { timeout: o.connectTimeoutMs, noDelay: true };
     if (t) Object.assign(connect, tlsConnectOptions(t, host));
     if (o.source?.port) connect.localPort = o.source.port;
-    const common = {
+    const h2 = new Client(origin, {
       connect,
       keepAliveTimeout: Math.min(o.idleTimeoutMs, 600_000),
       keepAliveMaxTimeout: o.idleTimeoutMs,
       ...(o.source ? { localAddress: o.source.ip } : {}),
-      // undici marks a connection for closing on the request after maxRequestsPerClient ones.
-      ...(o.maxRequestsPerConnection && o.maxRequestsPerConnection > 1 ? { maxRequestsPerClient: o.maxRequestsPerConnection - 1 } : {}),
-    };
-    const p =
-      protocol === 'http2'
-        ? new Client(origin, { ...common, allowH2: true, useH2c: !t, pipelining: 100, maxConcurrentStreams: 100 } as Client.Options)
-        : new Pool(origin, { ...common, connections: o.maxConnections });
-    const total = o.stats.counter('upstream_cx_total');
-    const active = o.stats.gauge('upstream_cx_active');
-    const fail = o.stats.counter('upstream_cx_connect_fail');
-    p.on('connect', () => {
+      allowH2: true,
+      useH2c: !t,
+      pipelining: 100,
+      maxConcurrentStreams: 100,
+    } as Client.Options);
+    const total = this.h1Stats.total;
+    const active = this.h1Stats.active;
+    const fail = this.h1Stats.connectFail;
+    h2.on('connect', () => {
       total.inc();
       active.inc();
     });
-    p.on('disconnect', () => active.dec());
-    p.on('connectionError', () => fail.inc());
-    return p;
+    h2.on('disconnect', () => active.dec());
+    h2.on('connectionError', () => fail.inc());
+    return { address: host.address, protocol, socketName: ts.name, h1: undefined, h2, dispatcher: h2, streams: 0 };
   }
 
   /** Closes pools of hosts no longer present (after their in-flight requests). */
   retainOnly(addresses: Set<string>): void {
-    for (const [key, e] of this.pools) {
-      if (addresses.has(e.address)) continue;
-      this.pools.delete(key);
-      e.pool.close().catch(() => {});
+    for (const [address, list] of this.pools) {
+      if (addresses.has(address)) continue;
+      this.pools.delete(address);
+      for (const e of list) close(e);
     }
   }
 
   /** Closes every pool gracefully; used when the cluster is replaced or removed. */
   closeAll(): void {
-    for (const e of this.pools.values()) e.pool.close().catch(() => {});
+    for (const list of this.pools.values()) for (const e of list) close(e);
     this.pools.clear();
   }
 
   destroyAll(): Promise<void> {
-    const all = [...this.pools.values()].map((e) => e.pool.destroy().catch(() => {}));
+    const all: Promise<void>[] = [];
+    for (const list of this.pools.values()) for (const e of list) all.push(e.h1 ? e.h1.destroy() : e.h2!.destroy().catch(() => {}));
     this.pools.clear();
     return Promise.all(all).then(() => {});
   }
+}
+
+function close(e: PoolEntry): void {
+  if (e.h1) e.h1.close();
+  else e.h2!.close().catch(() => {});
 }
 
 function tlsConnectOptions(t: TlsOptions, host: UpstreamHost): Record<string, unknown> {

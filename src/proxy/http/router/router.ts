@@ -5,6 +5,7 @@
  * undici with backpressure. Failures become Envoy's local replies and response flags.
  */
 import type { Duplex } from 'node:stream';
+import type { Dispatcher } from 'undici';
 import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
 import { getHeader, isGrpcRequest, toFlatList } from '../common/header_utils.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';
@@ -21,6 +22,8 @@ import { sendShadow } from './shadow_writer.ts';
 import { computeTimeouts, type Timeouts } from './timeouts.ts';
 import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
 import { RouterState, type RouterContext } from './router_state.ts';
+import { Http1Pool } from '../../upstream/http1/pool.ts';
+import { toReadable } from '../../upstream/http1/body_readable.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Envoy's per_connection_buffer_limit_bytes default: beyond this a body is not kept for retries/shadows. */
@@ -165,7 +168,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.cstats!.rqTotal.inc();
     this.cstats!.rqActive.inc();
     this.upstreamActive = true;
-    const opts: import('undici').Dispatcher.DispatchOptions = {
+    const opts: UpstreamDispatchOptions = {
       method: this.method,
       path: this.path,
       headers: this.upstreamHeaders,
@@ -175,7 +178,10 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     };
     if (s.upgradeType) opts.upgrade = s.upgradeType;
     try {
-      cluster.httpPool(host, s.streamInfo.protocol).dispatch(opts, u);
+      const pool = cluster.httpPool(host, s.streamInfo.protocol);
+      // Our HTTP/1.1 pool takes the BodySource itself; undici's dispatchers (h2) take a Readable.
+      if (body instanceof BodySource && !((pool as unknown) instanceof Http1Pool)) opts.body = toReadable(body);
+      pool.dispatch(opts as Dispatcher.DispatchOptions, u);
     } catch (e) {
       this.onUpstreamReset(u, 'connection failure', e as Error);
     }
@@ -399,6 +405,11 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 }
 
 const UPGRADE_SKIP = new Set(['upgrade', 'connection']);
+
+/** What the router dispatches: undici's options, whose body may be a BodySource for our HTTP/1.1 pool. */
+interface UpstreamDispatchOptions extends Omit<Dispatcher.DispatchOptions, 'body'> {
+  body: Dispatcher.DispatchOptions['body'] | BodySource;
+}
 
 export const routerFilterFactory: HttpFilterFactory = {
   create(_config, ctx) {
