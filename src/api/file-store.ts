@@ -12,7 +12,7 @@ import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { listConfigFiles, loadText } from './load.ts';
 import { StoreBase, type Logger } from './store.ts';
 import { configKey, isError, type Config, type ValidationError } from './types.ts';
-import { crossValidate } from './validation/cross.ts';
+import { CrossValidationCache } from './validation/cross.ts';
 
 export interface FileStoreOptions {
   /** Namespace for objects without metadata.namespace (default "default"). */
@@ -44,11 +44,16 @@ export class FileConfigStore extends StoreBase {
   private readonly opts: Required<Omit<FileStoreOptions, 'logger' | 'namespace' | 'domainSuffix'>> & FileStoreOptions;
   private rootError?: ValidationError;
   private published = false;
+  /** Files read and validated so far (a rescan reads only files whose size or mtime changed). */
+  filesRead = 0;
+  /** Cross-resource findings, re-checked only for what a change touches. */
+  readonly cross: CrossValidationCache;
 
   /** Reads the tree once (synchronously, so the store is usable at once), then follows changes. */
   constructor(readonly dir: string, opts: FileStoreOptions = {}) {
     super(opts.logger ?? ((line) => console.warn(line)));
     this.opts = { debounceMs: 50, rescanMs: 1000, ...opts };
+    this.cross = new CrossValidationCache({ domainSuffix: opts.domainSuffix });
     this.rescan();
     try {
       this.watcher = watch(dir, { recursive: true, persistent: false }, () => this.schedule());
@@ -126,6 +131,7 @@ export class FileConfigStore extends StoreBase {
     } catch {
       return false;
     }
+    this.filesRead++;
     const hash = createHash('sha256').update(text).digest('hex');
     if (prev && prev.hash === hash) {
       prev.mtimeMs = st.mtimeMs;
@@ -173,10 +179,10 @@ export class FileConfigStore extends StoreBase {
         next.set(key, c);
       }
     }
-    this.replaceServed(next);
+    const events = this.replaceServed(next);
     const fileErrors = [...this.files.keys()].sort().flatMap((p) => this.files.get(p)!.errors);
     // Duplicates are reported above with the served/ignored verdict; drop the generic one.
-    const cross = crossValidate(this.all(), { domainSuffix: this.opts.domainSuffix }).filter((e) => !e.message.startsWith('duplicate '));
+    const cross = this.cross.update(this.all(), events).filter((e) => !e.message.startsWith('duplicate '));
     this.setErrors([...(this.rootError ? [this.rootError] : []), ...fileErrors, ...dupErrors, ...cross]);
   }
 }

@@ -4,7 +4,7 @@
  */
 import { StoreBase, type Logger } from './store.ts';
 import { configKey, isError, type Config, type ConfigEvent, type Kind, type ValidationError } from './types.ts';
-import { crossValidate, type CrossOptions } from './validation/cross.ts';
+import { CrossValidationCache, type CrossOptions } from './validation/cross.ts';
 import { validateConfig } from './validation/index.ts';
 
 export interface MemoryStoreOptions extends CrossOptions {
@@ -20,12 +20,12 @@ export interface ApplyResult {
 }
 
 export class MemoryConfigStore extends StoreBase {
-  private readonly cross: CrossOptions;
+  private readonly cross: CrossValidationCache;
   private rejected: ValidationError[] = [];
 
   constructor(opts: MemoryStoreOptions = {}) {
     super(opts.logger ?? (() => {}));
-    this.cross = { domainSuffix: opts.domainSuffix };
+    this.cross = new CrossValidationCache({ domainSuffix: opts.domainSuffix });
   }
 
   /** Validates every config; applies all of them only if none has an error. */
@@ -33,14 +33,14 @@ export class MemoryConfigStore extends StoreBase {
     const errors = configs.flatMap((c) => validateConfig(c));
     if (errors.some(isError)) {
       this.rejected = errors;
-      this.refreshErrors();
+      this.refreshErrors([]);
       return { ok: false, events: [], errors };
     }
     const next = new Map([...this.served].map(([k, v]) => [k, v.config]));
     for (const c of configs) next.set(configKey(c), c);
     this.rejected = errors; // warnings only
     const events = this.replaceServed(next);
-    this.refreshErrors();
+    this.refreshErrors(events);
     return { ok: true, events, errors };
   }
 
@@ -50,11 +50,11 @@ export class MemoryConfigStore extends StoreBase {
     for (const r of refs) next.delete(configKey(r));
     this.rejected = [];
     const events = this.replaceServed(next);
-    this.refreshErrors();
+    this.refreshErrors(events);
     return events;
   }
 
-  private refreshErrors(): void {
-    this.setErrors([...this.rejected, ...crossValidate(this.all(), this.cross)]);
+  private refreshErrors(events: readonly ConfigEvent[]): void {
+    this.setErrors([...this.rejected, ...this.cross.update(this.all(), events)]);
   }
 }

@@ -103,3 +103,62 @@ function where(c: Config): string {
   const f = c.origin?.file ?? '(applied)';
   return c.origin?.document === undefined ? f : `${f} (document ${c.origin.document}${c.origin.item === undefined ? '' : `, item ${c.origin.item}`})`;
 }
+
+/** Kinds the cross-resource checks read: a change to any other kind cannot change a finding. */
+const CROSS_KINDS = new Set(['VirtualService', 'DestinationRule', 'Gateway']);
+
+/**
+ * crossValidate for a store, kept up to date by change events instead of recomputed over the
+ * whole store on every change (a one-file edit at 11,000 resources re-checked all of them).
+ * Findings are about VirtualServices, and depend on every DestinationRule and Gateway: a change
+ * to a DestinationRule or Gateway re-checks every VirtualService, a change to VirtualServices
+ * re-checks only those, any other change re-checks nothing. The result is crossValidate's for
+ * the same set, in the same order. (A store holds one config per key, so it has no duplicates.)
+ */
+export class CrossValidationCache {
+  /** VirtualService key -> its findings. */
+  #findings = new Map<string, ValidationError[]>();
+  #primed = false;
+  /** Configs checked by the last update (for tests: what a change re-checked). */
+  lastChecked: string[] = [];
+
+  constructor(private readonly opts: CrossOptions = {}) {}
+
+  /**
+   * The findings for `all` (the store's configs, in its order) after `events`; undefined events
+   * means "anything may have changed".
+   */
+  update(all: readonly Config[], events?: readonly { config: Config }[]): ValidationError[] {
+    let recheck: Set<string> | 'all';
+    if (!this.#primed || !events) recheck = 'all';
+    else {
+      recheck = new Set();
+      for (const e of events) {
+        const kind = e.config.kind;
+        if (kind === 'DestinationRule' || kind === 'Gateway') {
+          recheck = 'all';
+          break;
+        }
+        if (kind === 'VirtualService') recheck.add(configKey(e.config));
+      }
+    }
+    this.#primed = true;
+    const relevant = all.filter((c) => CROSS_KINDS.has(c.kind));
+    const services = relevant.filter((c) => c.kind === 'VirtualService');
+    if (recheck === 'all' || recheck.size > 0) {
+      const targets = recheck === 'all' ? services : services.filter((c) => (recheck as Set<string>).has(configKey(c)));
+      const others = relevant.filter((c) => c.kind !== 'VirtualService');
+      const found = crossValidate([...targets, ...others], this.opts);
+      if (recheck === 'all') this.#findings.clear();
+      for (const c of targets) this.#findings.set(configKey(c), []);
+      for (const f of found) this.#findings.get(`${f.kind}/${f.namespace}/${f.name}`)?.push(f);
+      this.lastChecked = targets.map(configKey);
+    } else {
+      this.lastChecked = [];
+    }
+    // Deleted VirtualServices take their findings with them.
+    const live = new Set(services.map(configKey));
+    for (const k of this.#findings.keys()) if (!live.has(k)) this.#findings.delete(k);
+    return services.flatMap((c) => this.#findings.get(configKey(c)) ?? []);
+  }
+}
