@@ -26,7 +26,10 @@ export interface Http1Handler {
   onH1Data(chunk: Buffer): void;
   onH1Complete(trailers: HeaderMap | undefined): void;
   onH1Error(reason: Http1ResetReason, err: Error): void;
-  /** 101 to a requested upgrade: the socket is the owner's now (upgrade/connection kept in `headers`). */
+  /**
+   * 101 to a requested upgrade: the socket is the owner's now, paused (pipe or resume it), with
+   * any bytes that followed the head unshifted into it; upgrade/connection kept in `headers`.
+   */
   onH1Upgrade(status: number, headers: HeaderMap, socket: Duplex): void;
 }
 
