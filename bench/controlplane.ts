@@ -1,14 +1,23 @@
 /**
- * `npm run bench -- controlplane`: what the control plane costs at istiod's published scale.
- * 1. Build, in a child with --expose-gc: load + validate 1,000 services x 10 endpoints of YAML,
- *    the registry and PushContext, and one sidecar's CDS/EDS/LDS/RDS (count, encoded bytes).
- * 2. Serve: `tsmesh controlplane` as a child on that config; 500 simulated Envoys (two load
- *    processes) subscribe over raw ADS, SotW then delta; time until every one has ACKed all four
- *    types, with the control plane's CPU seconds and peak RSS from /proc, and bytes on the wire.
- * 3. Propagation: one WorkloadEntry's address is rewritten on disk; time until every client has
- *    the EDS update, and how many responses of other types followed it.
- * 4. The istiod anchor and our figures as ratios. Sizes: BENCH_SERVICES, BENCH_CLIENTS; BENCH_MODES.
- * Every wait is bounded (BENCH_TIMEOUT_S, default 120 s); on timeout what was reached is printed.
+ * `npm run bench -- controlplane`: tsmesh's control plane against Istio's own istiod, side by
+ * side on one machine, fed the same generated mesh and the same simulated Envoys.
+ * 1. Build (tsmesh only), in a child with --expose-gc: load + validate 1,000 services x 10
+ *    endpoints of Istio YAML, the registry and PushContext, and one sidecar's CDS/EDS/LDS/RDS.
+ * 2. Serve: each control plane as a child on that directory (`tsmesh controlplane --config`,
+ *    `pilot-discovery discovery --configDir`, built once from Istio's Go module and cached);
+ *    N simulated Envoys (load processes, each sending the Node an istio-proxy sends) subscribe
+ *    over raw ADS, SotW or delta; time until every one has ACKed CDS, EDS, LDS and RDS, with the
+ *    control plane's CPU seconds and peak RSS from /proc, and the load processes' CPU beside it
+ *    (on 2 cores they can be the bottleneck).
+ * 3. Propagation: one WorkloadEntry's address is rewritten on disk, so the change goes through
+ *    each control plane's own file watch; time from the write until each client has the EDS
+ *    update (p50/p99/max), and which other types were pushed with it.
+ * 4. A table per size and mode, tsmesh/istiod ratios (below 1 means tsmesh is ahead), and the
+ *    issue's goals. Knobs: BENCH_CLIENTS=200,1000,2000  BENCH_MODES=sotw,delta
+ *    BENCH_CPS=tsmesh,istiod  BENCH_SERVICES=1000  BENCH_TIMEOUT_S=120 (per wait)
+ *    BENCH_LOAD_PROCS (default one per 250 clients)  BENCH_BUILD=0 (skip 1)
+ *    BENCH_ISTIOD_BUILD_TIMEOUT_S=3600  BENCH_ISTIOD_ENV=K=V,...  BENCH_CP_NODE_ARGS.
+ * Every wait is bounded; on timeout what was reached is printed. Nothing asserts.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,34 +29,73 @@ import { percentile } from './lib/probe.ts';
 import { writeMesh, type WrittenMesh } from './lib/mesh_config.ts';
 import { LoadProc } from './lib/load_driver.ts';
 import type { BuildResult, TypeFigures } from './lib/cp_build.ts';
+import { ensureIstiod } from './lib/istiod_build.ts';
+import { istiodEnv, istiodPushLines, startIstiod } from './lib/istiod_run.ts';
 import { TYPE } from '../src/xds/types.ts';
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 1000);
-const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 500);
+/** Simulated proxy counts, run in this order (BENCH_CLIENTS=200,1000,2000). */
+const SIZES = (process.env.BENCH_CLIENTS ?? '200,1000,2000')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter((n) => Number.isInteger(n) && n > 0);
 const ENDPOINTS = 10;
 const NAMESPACES = 5;
 const TIMEOUT_MS = Number(process.env.BENCH_TIMEOUT_S ?? 120) * 1000;
-/** Two load processes past 100 clients: one Node process decoding 500 CDS answers is the bottleneck. */
-const LOAD_PROCS = CLIENTS > 100 ? 2 : 1;
 /** Which ADS modes to serve (BENCH_MODES=sotw,delta). */
-const MODES = (process.env.BENCH_MODES ?? 'sotw,delta').split(',').map((m) => m.trim());
-/** Extra node flags for the control plane, e.g. BENCH_CP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const MODES = (process.env.BENCH_MODES ?? 'sotw,delta').split(',').map((m) => m.trim()) as Mode[];
+/** Which control planes (BENCH_CPS=tsmesh,istiod). */
+const CPS = (process.env.BENCH_CPS ?? 'tsmesh,istiod').split(',').map((m) => m.trim());
+/** Extra node flags for tsmesh's control plane, e.g. BENCH_CP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const CP_NODE_ARGS = (process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);
+const ISTIOD_BUILD_TIMEOUT_S = Number(process.env.BENCH_ISTIOD_BUILD_TIMEOUT_S ?? 3600);
 
+/** One load process per 250 clients (max 8): one Node process decoding hundreds of CDS answers is a bottleneck. */
+function loadProcs(clients: number): number {
+  const fixed = Number(process.env.BENCH_LOAD_PROCS ?? 0);
+  return fixed > 0 ? fixed : Math.min(8, Math.max(1, Math.ceil(clients / 250)));
+}
+
+type Mode = 'sotw' | 'delta';
 const SHORT: Record<string, string> = { [TYPE.CLUSTER]: 'CDS', [TYPE.ENDPOINT]: 'EDS', [TYPE.LISTENER]: 'LDS', [TYPE.ROUTE]: 'RDS' };
 const n0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number) => n.toFixed(1);
 const mbytes = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
-interface ServeResult {
-  mode: string;
+/** A control plane under test: how to start it on the mesh directory and how to read its push log. */
+interface ControlPlane {
+  name: 'tsmesh' | 'istiod';
+  start(configDir: string): Promise<{ cp: Started; grpcPort: number }>;
+  /** Log lines describing pushes since `sinceEpochMs` / log offset `mark`. */
+  pushLines(cp: Started, mark: number, sinceEpochMs: number): string[];
+}
+
+interface Propagation {
+  got: number;
+  connected: number;
+  p50: number;
+  p99: number;
+  max: number;
+  cpuS: number;
+  loadCpuS: number;
+  others: string;
+}
+
+interface Row {
+  cp: string;
+  clients: number;
+  mode: Mode;
+  loadProcs: number;
+  error?: string;
   synced: number;
-  syncS: number;
+  /** undefined: not every client synced within the timeout. */
+  syncS?: number;
   cpuS: number;
   peakMB: number;
-  idleMB: number;
-  bytes: number;
+  settledMB: number;
   loadCpuS: number;
+  bytes: number;
+  prop?: Propagation;
 }
 
 export async function run(): Promise<void> {
@@ -57,34 +105,100 @@ export async function run(): Promise<void> {
     const mesh = writeMesh(configDir, { services: SERVICES, endpointsPerService: ENDPOINTS, namespaces: NAMESPACES });
     const tenth = Math.ceil(SERVICES / 10);
     console.log(
-      `mesh: ${n0(SERVICES)} services x ${ENDPOINTS} endpoints (WorkloadEntry) in ${NAMESPACES} namespaces, ports 8080/http + 9000/tcp; ` +
+      `mesh: ${n0(SERVICES)} ServiceEntries x ${ENDPOINTS} WorkloadEntries in ${NAMESPACES} namespaces, ports 8080/http + 9000/tcp; ` +
         `${n0(tenth)} DestinationRules (v1/v2) + ${n0(tenth)} VirtualServices (90/10); ${n0(mesh.resources)} resources in ${n0(mesh.files)} files`,
     );
+    console.log(`sizes: ${SIZES.map(n0).join(', ')} simulated Envoys x ${MODES.join(', ')} x ${CPS.join(', ')}; each wait bounded by ${TIMEOUT_MS / 1000} s (BENCH_TIMEOUT_S)`);
 
-    const build = await buildPhase(configDir);
-    const served: ServeResult[] = [];
-    // A service with subsets, different per mode, so each mode sees a real change.
-    const moves: Array<[string, number]> = [['sotw', 10 % SERVICES], ['delta', 20 % SERVICES]];
-    for (const [mode, svc] of moves.filter(([m]) => MODES.includes(m))) {
-      const r = await servePhase(configDir, mesh, mode as 'sotw' | 'delta', svc);
-      if (r) served.push(r);
+    const cps: ControlPlane[] = [];
+    let istiodMissing: string | undefined;
+    if (CPS.includes('tsmesh')) cps.push(tsmeshCp());
+    if (CPS.includes('istiod')) {
+      const b = await ensureIstiod(ISTIOD_BUILD_TIMEOUT_S);
+      if (b.ok) {
+        console.log(`istiod: pilot-discovery from istio.io/istio@${b.version} (${b.builtNow ? `built now in ${b.seconds.toFixed(0)} s` : 'cached build'}): ${b.binary}`);
+        console.log(`istiod env: ${Object.entries(istiodEnv()).map(([k, v]) => `${k}=${v}`).join(' ')}; debounce and push throttle at istiod's defaults`);
+        cps.push(istiodCp(b.binary, join(dir, 'istiod')));
+      } else {
+        istiodMissing = b.reason;
+        console.log(`istiod: NOT RUN, so no side-by-side figures: ${b.reason}`);
+      }
     }
-    anchor(build, served);
+
+    const build = process.env.BENCH_BUILD === '0' ? undefined : await buildPhase(configDir);
+    const rows: Row[] = [];
+    let phase = 0;
+    for (const clients of SIZES) {
+      for (const mode of MODES.filter((m) => m === 'sotw' || m === 'delta')) {
+        for (const cp of cps) {
+          // A service with subsets, different per phase, so each phase sees a change it has not seen.
+          const svc = (10 * ++phase) % SERVICES;
+          rows.push(await servePhase(cp, configDir, mesh, clients, mode, svc));
+        }
+      }
+    }
+    summary(rows, build, istiodMissing);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
+// ---------- the two control planes ----------
+
+function tsmeshCp(): ControlPlane {
+  return {
+    name: 'tsmesh',
+    async start(configDir) {
+      const [grpcPort, httpPort] = [await freePort(), await freePort()];
+      const cp = await start('tsmesh controlplane', process.execPath, [...CP_NODE_ARGS, '--import', 'tsx', '--import', './bench/lib/cp_memlog.ts', 'src/cli/main.ts', 'controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {});
+      const deadline = Date.now() + TIMEOUT_MS;
+      while (!/tsmesh controlplane ready/.test(cp.output())) {
+        if (cp.proc.exitCode !== null || Date.now() > deadline) {
+          await cp.stop();
+          throw new Error(`tsmesh controlplane did not become ready:\n${cp.output().slice(-3000)}`);
+        }
+        await sleep(50);
+      }
+      return { cp, grpcPort };
+    },
+    pushLines(cp, mark) {
+      const out = cp.output();
+      return (out.length >= mark ? out.slice(mark) : out)
+        .split('\n')
+        .filter((l) => l.includes('ads: push of'))
+        .map((l) => l.replace(/^.*ads: push of /, 'push of ').slice(0, 140));
+    },
+  };
+}
+
+function istiodCp(binary: string, workDir: string): ControlPlane {
+  let runs = 0;
+  return {
+    name: 'istiod',
+    async start(configDir) {
+      const { cp, grpcPort } = await startIstiod(binary, configDir, join(workDir, String(++runs)), TIMEOUT_MS);
+      return { cp, grpcPort };
+    },
+    pushLines(cp, _mark, since) {
+      // istiod's lines start with an RFC 3339 timestamp; its log may have been trimmed, offsets not.
+      return istiodPushLines(cp.output()).filter((l) => {
+        const t = Date.parse(l.split(/\s/)[0] ?? '');
+        return Number.isNaN(t) || t >= since - 5;
+      });
+    },
+  };
+}
+
 // ---------- 1. build ----------
 
 async function buildPhase(configDir: string): Promise<BuildResult | undefined> {
-  console.log('\n-- build (in-process, heap after full GC) --');
+  console.log('\n-- tsmesh build (in-process, heap after full GC) --');
   const out = await new Promise<string>((resolve) => {
     execFile(
       process.execPath,
       ['--expose-gc', '--import', 'tsx', 'bench/lib/cp_build.ts', configDir, 'ns-0', 'ns-1'],
       { timeout: TIMEOUT_MS, maxBuffer: 16 * 1048576 },
-      (err, stdout, stderr) => resolve(err ? `${stdout}\nERROR ${err.message}\n${stderr.slice(-2000)}` : stdout),
+      (err, stdout, stderr) => resolve(err ? `${stdout}\nERROR ${err.message}${err.killed ? ` (killed after ${TIMEOUT_MS / 1000} s)` : ''}\n${stderr.slice(-2000)}` : stdout),
     );
   });
   const line = out.split('\n').find((l) => l.startsWith('BUILD_RESULT '));
@@ -112,32 +226,38 @@ async function buildPhase(configDir: string): Promise<BuildResult | undefined> {
 
 // ---------- 2 + 3. serve and propagate ----------
 
-async function startControlPlane(configDir: string): Promise<{ cp: Started; grpcPort: number }> {
-  const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  // start()'s own readiness wait is 20 s; loading 11k resources may take longer on a busy box.
-  const cp = await start('tsmesh controlplane', process.execPath, [...CP_NODE_ARGS, '--import', 'tsx', '--import', './bench/lib/cp_memlog.ts', 'src/cli/main.ts', 'controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {});
-  const deadline = Date.now() + TIMEOUT_MS;
-  while (!/tsmesh controlplane ready/.test(cp.output())) {
-    if (cp.proc.exitCode !== null || Date.now() > deadline) {
-      await cp.stop();
-      throw new Error(`tsmesh controlplane did not become ready:\n${cp.output().slice(-3000)}`);
-    }
-    await sleep(50);
-  }
-  return { cp, grpcPort };
-}
-
-async function servePhase(configDir: string, mesh: WrittenMesh, mode: 'sotw' | 'delta', moveSvc: number): Promise<ServeResult | undefined> {
-  console.log(`\n-- serve: ${n0(CLIENTS)} ${mode === 'sotw' ? 'SotW' : 'delta'} ADS clients (${LOAD_PROCS} load process${LOAD_PROCS > 1 ? 'es' : ''}) --`);
+async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenMesh, clients: number, mode: Mode, moveSvc: number): Promise<Row> {
+  const procs = loadProcs(clients);
+  const row: Row = { cp: cpDef.name, clients, mode, loadProcs: procs, synced: 0, cpuS: 0, peakMB: 0, settledMB: 0, loadCpuS: 0, bytes: 0 };
+  console.log(`\n-- ${cpDef.name}: ${n0(clients)} ${mode === 'sotw' ? 'SotW' : 'delta'} ADS clients (${procs} load process${procs > 1 ? 'es' : ''}) --`);
   const tReady = performance.now();
-  const { cp, grpcPort } = await startControlPlane(configDir);
+  let started: { cp: Started; grpcPort: number };
+  try {
+    started = await cpDef.start(configDir);
+  } catch (e) {
+    row.error = `did not start: ${(e as Error).message.split('\n')[0]}`;
+    console.log(`${cpDef.name} ${row.error}\n${(e as Error).message.split('\n').slice(1).join('\n').slice(-2000)}`);
+    return row;
+  }
+  const { cp, grpcPort } = started;
   const pid = cp.proc.pid!;
   const loads: LoadProc[] = [];
   try {
-    const idleMB = rssMB(pid);
-    console.log(`control plane ready in ${f1((performance.now() - tReady) / 1000)} s: cpu ${f1(cpuSeconds(pid))} s, rss ${n0(idleMB)} MB`);
+    console.log(`${cpDef.name} ready in ${f1((performance.now() - tReady) / 1000)} s: cpu ${f1(cpuSeconds(pid))} s, rss ${n0(rssMB(pid))} MB`);
     const address = `127.0.0.1:${grpcPort}`;
-    const namespaces = mesh.namespaces;
+    const per = Math.ceil(clients / procs);
+    for (let i = 0; i < procs; i++) {
+      const count = Math.min(per, clients - i * per);
+      if (count > 0) loads.push(new LoadProc({ address, mode, first: i * per, count, namespaces: mesh.namespaces }));
+    }
+    // Load processes start (tsx, module load) before the clock does.
+    const upDeadline = Date.now() + 60_000;
+    if (!(await Promise.all(loads.map((l) => l.waitFor('ready', upDeadline)))).every(Boolean)) {
+      row.error = 'load processes did not start';
+      console.log(`${row.error}: ${loads.map((l) => l.errorOutput.slice(-500)).join('\n')}`);
+      return row;
+    }
+    const loadCpu0 = loads.reduce((a, l) => a + cpuSeconds(l.pid), 0);
 
     // Connect everyone and wait for every client to ACK CDS, EDS, LDS and RDS.
     let peak = rssMB(pid);
@@ -149,49 +269,48 @@ async function servePhase(configDir: string, mesh: WrittenMesh, mode: 'sotw' | '
     }, 100);
     const cpu0 = cpuSeconds(pid);
     const t0 = performance.timeOrigin + performance.now();
-    const per = Math.ceil(CLIENTS / LOAD_PROCS);
-    for (let i = 0; i < LOAD_PROCS; i++) {
-      const count = Math.min(per, CLIENTS - i * per);
-      if (count > 0) loads.push(new LoadProc({ address, mode, first: i * per, count, namespaces }));
-    }
+    for (const l of loads) l.connect();
     const deadline = Date.now() + TIMEOUT_MS;
     const syncedEvents = await Promise.all(loads.map((l) => l.waitFor('synced', deadline)));
     clearInterval(sampler);
     peak = Math.max(peak, rssMB(pid));
-    const cpuS = cpuSeconds(pid) - cpu0;
-    const loadCpuS = loads.reduce((a, l) => a + cpuSeconds(l.pid), 0);
+    row.cpuS = cpuSeconds(pid) - cpu0;
+    row.loadCpuS = loads.reduce((a, l) => a + cpuSeconds(l.pid), 0) - loadCpu0;
     const done = syncedEvents.every(Boolean);
-    const synced = loads.reduce((a, l) => a + (l.last('synced')?.count ?? l.last('progress')?.synced ?? 0), 0);
+    row.synced = loads.reduce((a, l) => a + (l.last('synced')?.count ?? l.last('progress')?.synced ?? 0), 0);
     const lastAt = Math.max(...syncedEvents.map((e) => e?.lastAt ?? 0));
-    const syncS = done ? (lastAt - t0) / 1000 : TIMEOUT_MS / 1000;
-    const bytes = loads.reduce((a, l) => a + Math.max(l.last('synced')?.bytes ?? 0, l.last('progress')?.bytes ?? 0), 0);
+    if (done) row.syncS = (lastAt - t0) / 1000;
+    row.peakMB = peak;
+    row.bytes = loads.reduce((a, l) => a + Math.max(l.last('synced')?.bytes ?? 0, l.last('progress')?.bytes ?? 0), 0);
     const responses = loads.reduce((a, l) => a + Math.max(l.last('synced')?.responses ?? 0, l.last('progress')?.responses ?? 0), 0);
     const failed = loads.reduce((a, l) => a + (l.last('progress')?.failed ?? 0), 0);
+    const heap = mem.heap ? ` (heap ${n0(mem.heap)} MB, buffers ${n0(mem.external)} MB)` : '';
     console.log(
-      `${done ? 'all' : `TIMEOUT: only`} ${n0(synced)}/${n0(CLIENTS)} ACKed CDS+EDS+LDS+RDS in ${f1(syncS)} s` +
-        `   control plane: cpu ${f1(cpuS)} s, peak rss ${n0(peak)} MB (heap ${n0(mem.heap)} MB, buffers ${n0(mem.external)} MB)   sent ${mbytes(bytes)} in ${n0(responses)} responses` +
-        `   load generator cpu ${f1(loadCpuS)} s${failed ? `   ${failed} streams failed` : ''}`,
+      `${done ? 'all' : 'TIMEOUT: only'} ${n0(row.synced)}/${n0(clients)} ACKed CDS+EDS+LDS+RDS in ${done ? f1(row.syncS!) : `> ${TIMEOUT_MS / 1000}`} s` +
+        `   ${cpDef.name}: cpu ${f1(row.cpuS)} s, peak rss ${n0(peak)} MB${heap}   sent ${mbytes(row.bytes)} in ${n0(responses)} responses` +
+        `   load processes: cpu ${f1(row.loadCpuS)} s${failed ? `   ${failed} streams failed` : ''}`,
     );
     if (!done) for (const l of loads) if (l.errorOutput) console.log(`load process stderr: ${l.errorOutput.slice(-1000)}`);
 
-    // Quiet period: what 500 idle streams and the store's periodic rescan cost.
+    // Quiet period: what idle streams and the config source's watch cost.
     const cpuIdle0 = cpuSeconds(pid);
     await sleep(3000);
     const idleMem = lastMem(cp);
+    row.settledMB = rssMB(pid);
     console.log(
-      `idle with ${n0(synced)} connected, 3 s: cpu ${f1(cpuSeconds(pid) - cpuIdle0)} s, rss ${n0(rssMB(pid))} MB` +
+      `idle with ${n0(row.synced)} connected, 3 s: cpu ${f1(cpuSeconds(pid) - cpuIdle0)} s, rss ${n0(row.settledMB)} MB` +
         (idleMem ? ` (heap ${n0(idleMem.heap)} MB, buffers ${n0(idleMem.external)} MB)` : ''),
     );
 
-    await propagate(cp, loads, mesh, moveSvc, synced);
-    return { mode, synced, syncS, cpuS, peakMB: peak, idleMB, bytes, loadCpuS };
+    if (row.synced > 0) row.prop = await propagate(cpDef, cp, loads, mesh, moveSvc, row.synced);
+    return row;
   } finally {
     await Promise.all(loads.map((l) => l.stop()));
     await cp.stop();
   }
 }
 
-async function propagate(cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc: number, connected: number): Promise<void> {
+async function propagate(cpDef: ControlPlane, cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc: number, connected: number): Promise<Propagation> {
   const pid = cp.proc.pid!;
   const endpoint = 3;
   const marks = loads.map((l) => l.events.length);
@@ -202,6 +321,7 @@ async function propagate(cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc:
   await Promise.all(loads.map((l, i) => l.waitFor('armed', armDeadline, marks[i])));
   const logMark = cp.output().length;
   const cpu0 = cpuSeconds(pid);
+  const loadCpu0 = loads.reduce((a, l) => a + cpuSeconds(l.pid), 0);
   const tWrite = performance.timeOrigin + performance.now();
   const written = mesh.moveEndpoint(svc, endpoint);
   if (written !== address) throw new Error(`bench bug: moved to ${written}, expected ${address}`);
@@ -213,27 +333,26 @@ async function propagate(cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc:
   for (const l of loads) l.send({ cmd: 'report' });
   const reports = await Promise.all(loads.map((l, i) => l.waitFor('report', Date.now() + 10_000, reportMarks[i])));
   const cpuS = cpuSeconds(pid) - cpu0;
+  const loadCpuS = loads.reduce((a, l) => a + cpuSeconds(l.pid), 0) - loadCpu0;
   const lat = reports.flatMap((r) => r?.received ?? []).map((at) => at - tWrite).sort((a, b) => a - b);
   const byType: Record<string, number> = {};
   for (const r of reports) for (const [t, n] of Object.entries(r?.byType ?? {})) byType[t] = (byType[t] ?? 0) + n;
-  const others = Object.entries(byType).filter(([t]) => t !== TYPE.ENDPOINT);
-  const pushes = cp
-    .output()
-    .slice(logMark)
-    .split('\n')
-    .filter((l) => l.includes('ads: push of'))
-    .map((l) => l.replace(/^.*ads: push of /, '').slice(0, 140));
+  const othersList = Object.entries(byType).filter(([t]) => t !== TYPE.ENDPOINT);
+  const others = othersList.length ? othersList.map(([t, n]) => `${SHORT[t] ?? t} ${n}`).join(', ') : '';
+  const pushes = cpDef.pushLines(cp, logMark, tWrite);
+  const p = { got: lat.length, connected, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, cpuS, loadCpuS, others };
   console.log(
-    `propagation (moved ${mesh.host(svc)} endpoint ${endpoint} to ${address}): ${updated.every(Boolean) ? 'all' : 'TIMEOUT: only'} ${n0(lat.length)}/${n0(connected)} clients got the EDS update;` +
-      ` median ${f1(percentile(lat, 50))} ms, max ${f1(lat[lat.length - 1] ?? NaN)} ms after the file write; control plane cpu ${f1(cpuS)} s`,
+    `propagation (moved ${mesh.host(svc)} endpoint ${endpoint} to ${address}): ${updated.every(Boolean) ? 'all' : 'TIMEOUT: only'} ${n0(p.got)}/${n0(connected)} clients got the EDS update;` +
+      ` p50 ${f1(p.p50)} ms, p99 ${f1(p.p99)} ms, max ${f1(p.max)} ms after the file write; ${cpDef.name} cpu ${f1(cpuS)} s, load processes cpu ${f1(loadCpuS)} s`,
   );
   console.log(
-    `  responses after the change: EDS ${n0(byType[TYPE.ENDPOINT] ?? 0)}, other types ${others.length ? others.map(([t, n]) => `${SHORT[t] ?? t} ${n}`).join(', ') : '0'}` +
-      ` (${others.length ? 'NOT EDS-only' : 'EDS only'});  control plane pushes: ${pushes.length ? pushes.join(' | ') : 'none logged'}`,
+    `  responses after the change: EDS ${n0(byType[TYPE.ENDPOINT] ?? 0)}, other types ${others || '0'} (${others ? 'NOT EDS-only' : 'EDS only'});` +
+      `  pushes logged: ${pushes.length ? pushes.slice(0, 4).join(' | ') : 'none'}${pushes.length > 4 ? ` (+${pushes.length - 4} more)` : ''}`,
   );
+  return p;
 }
 
-/** The control plane's latest heap / external figures (MB), from cp_memlog.ts lines. */
+/** tsmesh's latest heap / external figures (MB), from cp_memlog.ts lines; istiod has none. */
 function lastMem(cp: Started): { heap: number; external: number } | undefined {
   const tail = cp.output().slice(-4000);
   const m = /MEM (\d+) (\d+) (\d+)\n[^]*$/.exec(tail);
@@ -245,23 +364,80 @@ function movedAddress(n: number, i: number): string {
   return `127.${1 + (n >> 8)}.${n & 255}.${200 + i}`;
 }
 
-// ---------- 4. the anchor ----------
+// ---------- 4. side by side ----------
 
-function anchor(build: BuildResult | undefined, served: ServeResult[]): void {
-  console.log('\n-- against istiod --');
-  console.log('istiod: 1,000 services / 2,000 sidecars on 1 vCPU and 1.5 GB');
-  const per1kSvc = (mb: number) => (mb * 1000) / SERVICES;
-  if (build) {
-    console.log(
-      `tsmesh build: ${f1(per1kSvc(build.totalHeapMB))} MB heap (${f1(per1kSvc(build.totalRssMB))} MB rss) per 1,000 services for store + registry + PushContext + one proxy's resources`,
-    );
+function summary(rows: Row[], build: BuildResult | undefined, istiodMissing: string | undefined): void {
+  console.log(`\n-- side by side: ${n0(SERVICES)} services x ${ENDPOINTS} endpoints; tsmesh/istiod ratios below 1 mean tsmesh is ahead --`);
+  if (istiodMissing) console.log(`istiod was not run: ${istiodMissing.split('\n')[0]}`);
+  const cell = (v: number | undefined, d = 1) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));
+  const ratio = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined || Number.isNaN(a) || Number.isNaN(b) || b <= 0 ? '—' : `${(a / b).toFixed(2)}x`);
+  const head = [
+    'proxies'.padStart(7),
+    'mode'.padEnd(5),
+    '| sync s: tsmesh  istiod  ratio',
+    '| peak RSS MB: tsmesh istiod ratio',
+    '| change p50 ms: tsmesh istiod ratio',
+    '| change p99 ms: tsmesh istiod ratio',
+    '| sync cpu s: tsmesh istiod | load cpu s: with tsmesh, istiod',
+  ].join(' ');
+  console.log(head);
+  const sizes = [...new Set(rows.map((r) => r.clients))];
+  for (const clients of sizes) {
+    for (const mode of MODES) {
+      const t = rows.find((r) => r.cp === 'tsmesh' && r.clients === clients && r.mode === mode);
+      const i = rows.find((r) => r.cp === 'istiod' && r.clients === clients && r.mode === mode);
+      if (!t && !i) continue;
+      const sync = (r?: Row) => (r && !r.error ? (r.syncS ?? undefined) : undefined);
+      const syncCell = (r?: Row) => (r?.error ? 'error' : r && r.syncS === undefined ? `>${TIMEOUT_MS / 1000}` : cell(sync(r)));
+      const peak = (r?: Row) => (r && !r.error ? r.peakMB : undefined);
+      const p50 = (r?: Row) => r?.prop?.p50;
+      const p99 = (r?: Row) => (r?.prop && r.prop.got === r.prop.connected ? r.prop.p99 : undefined);
+      console.log(
+        [
+          n0(clients).padStart(7),
+          mode.padEnd(5),
+          `| ${syncCell(t).padStart(14)} ${syncCell(i).padStart(7)} ${ratio(sync(t), sync(i)).padStart(6)}`,
+          `| ${cell(peak(t), 0).padStart(18)} ${cell(peak(i), 0).padStart(6)} ${ratio(peak(t), peak(i)).padStart(5)}`,
+          `| ${cell(p50(t), 0).padStart(20)} ${cell(p50(i), 0).padStart(6)} ${ratio(p50(t), p50(i)).padStart(5)}`,
+          `| ${cell(p99(t), 0).padStart(20)} ${cell(p99(i), 0).padStart(6)} ${ratio(p99(t), p99(i)).padStart(5)}`,
+          `| ${cell(t?.cpuS).padStart(17)} ${cell(i?.cpuS).padStart(6)} | ${cell(t?.loadCpuS).padStart(22)}, ${cell(i?.loadCpuS)}`,
+        ].join(' '),
+      );
+    }
   }
-  for (const s of served) {
-    const cpuPer500 = (s.cpuS * 500) / Math.max(1, s.synced);
-    // Linear extrapolation to istiod's 2,000 sidecars: a rough guide, since shapes are shared.
-    console.log(
-      `tsmesh ${s.mode.padEnd(5)}: ${f1(per1kSvc(s.peakMB))} MB peak rss per 1,000 services (${f1(s.peakMB / 1500)}x istiod's 1.5 GB) with ${n0(s.synced)} sidecars;` +
-        ` ${f1(cpuPer500)} CPU s per 500 clients to sync (${f1(cpuPer500 * 4)} s for 2,000); ${f1(s.syncS)} s wall; ${mbytes((s.bytes * 500) / Math.max(1, s.synced))} per 500 clients`,
-    );
+  console.log('(sync: until every client has ACKed CDS+EDS+LDS+RDS; change: from the WorkloadEntry file write to each client holding the new address, p99 shown only when every client got it; load cpu: all load processes during sync)');
+
+  // The issue's goals, on this run's figures.
+  const ts = (clients: number, mode: Mode) => rows.find((r) => r.cp === 'tsmesh' && r.clients === clients && r.mode === mode && !r.error);
+  const goal = (label: string, ok: boolean | undefined, detail: string) => console.log(`goal ${ok === undefined ? 'not measured' : ok ? 'MET    ' : 'NOT MET'}: ${label}: ${detail}`);
+  for (const mode of MODES) {
+    const r1k = ts(1000, mode);
+    goal(`1,000 proxies synced <= 3 s (${mode})`, r1k ? r1k.syncS !== undefined && r1k.syncS <= 3 : undefined, r1k ? `${r1k.syncS === undefined ? 'timeout' : `${f1(r1k.syncS)} s`}` : 'no 1,000 run');
+    const p99 = r1k?.prop && r1k.prop.got === r1k.prop.connected ? r1k.prop.p99 : undefined;
+    goal(`endpoint change to 1,000 proxies at p99 <= 250 ms (${mode})`, r1k ? p99 !== undefined && p99 <= 250 : undefined, r1k ? (p99 === undefined ? 'not all got it' : `${f1(p99)} ms`) : 'no 1,000 run');
+    const r2k = ts(2000, mode);
+    goal(`2,000 proxies in <= 500 MB (${mode})`, r2k ? r2k.peakMB <= 500 : undefined, r2k ? `${n0(r2k.peakMB)} MB peak` : 'no 2,000 run');
   }
+  const pairs = rows.filter((r) => r.cp === 'tsmesh').map((t) => [t, rows.find((i) => i.cp === 'istiod' && i.clients === t.clients && i.mode === t.mode)] as const);
+  const compared = pairs.filter(([, i]) => i && !i.error);
+  if (compared.length) {
+    const behind: string[] = [];
+    for (const [t, i] of compared) {
+      const at = `${n0(t.clients)} ${t.mode}`;
+      if (t.syncS === undefined || (i!.syncS !== undefined && t.syncS > i!.syncS)) behind.push(`sync ${at}`);
+      if (t.peakMB > i!.peakMB) behind.push(`RSS ${at}`);
+      const tp = t.prop?.got === t.prop?.connected ? t.prop?.p99 : undefined;
+      const ip = i!.prop?.got === i!.prop?.connected ? i!.prop?.p99 : undefined;
+      if (tp === undefined || (ip !== undefined && tp > ip)) behind.push(`p99 ${at}`);
+    }
+    goal('ahead of istiod on sync, RSS and change p99 at every size', behind.length === 0, behind.length ? `behind on ${behind.join(', ')}` : `in all ${compared.length} pairs`);
+  } else {
+    goal('ahead of istiod on sync, RSS and change p99 at every size', undefined, istiodMissing ? 'istiod not run' : 'no pairs');
+  }
+  for (const clients of [...new Set(rows.map((r) => r.clients))]) {
+    const s = ts(clients, 'sotw');
+    const d = ts(clients, 'delta');
+    if (s && d) goal(`Delta no slower than SotW (${n0(clients)})`, d.syncS !== undefined && s.syncS !== undefined && d.syncS <= s.syncS * 1.1, `sync ${d.syncS === undefined ? 'timeout' : f1(d.syncS)} s vs ${s.syncS === undefined ? 'timeout' : f1(s.syncS)} s (10% allowed for noise)`);
+  }
+  if (build) console.log(`tsmesh build: ${f1(build.totalHeapMB)} MB heap for store + registry + PushContext + one proxy's resources; istiod's published guidance: 1 vCPU and 1.5 GB for 1,000 services / 2,000 sidecars`);
 }

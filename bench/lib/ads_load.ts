@@ -6,15 +6,22 @@
  * ADS stream, SotW or delta, and behaves as Envoy does: wildcard CDS and LDS; on a CDS response
  * it subscribes EDS to the clusters' service names, on an LDS response RDS to the listeners'
  * route names; it ACKs every response. Derived names are cached by content (SotW version_info,
- * delta per-resource version) so 500 clients cost one decode per distinct answer.
+ * delta per-resource name + version, each with the byte length) so 500 clients cost one decode
+ * per distinct answer. Each client sends the Node an istio-proxy sends (mesh_config.sidecarNode),
+ * so istiod and tsmesh see the same sidecars. Resources are read with Envoy's protos only as
+ * deep as the names need (Cluster, Listener -> HttpConnectionManager, ClusterLoadAssignment):
+ * istiod's resources carry Istio's own filter types, which are not among Envoy's protos.
  *
- * Talks to the parent in JSON lines. Commands on stdin: {"cmd":"arm","address":ip} (start
- * timing EDS updates carrying `address`), {"cmd":"report"}, {"cmd":"stop"}. Events on stdout,
- * each line `ADS {...}`: progress, synced, armed, updated, report.
+ * Talks to the parent in JSON lines. Commands on stdin: {"cmd":"connect"} (open every stream;
+ * sent once all load processes are up, so process start-up is not counted as sync time),
+ * {"cmd":"arm","address":ip} (start timing EDS updates carrying `address`), {"cmd":"report"},
+ * {"cmd":"stop"}. Events on stdout, each line `ADS {...}`: ready, progress, synced, armed,
+ * updated, report.
  */
 import * as grpc from '@grpc/grpc-js';
 import { createInterface } from 'node:readline';
-import { unpackAny, type AnyBytes } from '../../src/xds/codec.ts';
+import type { AnyBytes } from '../../src/xds/codec.ts';
+import { messageType } from '../../src/xds/protos.ts';
 import {
   ADS_SERVICE,
   type AdsServiceClient,
@@ -23,10 +30,9 @@ import {
   type DiscoveryRequest,
   type DiscoveryResponse,
 } from '../../src/xds/grpc.ts';
-import { TYPE } from '../../src/xds/types.ts';
-import { edsClusterNames } from '../../src/pilot/generator.ts';
-import { listenerRouteNames } from '../../src/pilot/consistency.ts';
-import { sidecarNodeId } from './mesh_config.ts';
+import { NETWORK_FILTER } from '../../src/xds/type_urls.ts';
+import { TYPE, type NodeJson } from '../../src/xds/types.ts';
+import { sidecarNode } from './mesh_config.ts';
 
 export interface LoadOptions {
   address: string;
@@ -39,6 +45,7 @@ export interface LoadOptions {
 
 /** What a parent hears; `at` values are epoch milliseconds (performance.timeOrigin based). */
 export type LoadEvent =
+  | { ev: 'ready' }
   | { ev: 'progress'; synced: number; open: number; failed: number; bytes: number; responses: number }
   | { ev: 'synced'; count: number; lastAt: number; bytes: number; responses: number }
   | { ev: 'armed' }
@@ -77,29 +84,69 @@ const Client = grpc.makeGenericClientConstructor(countingService(), 'AggregatedD
 
 // ---------- names derived from resources, cached by content ----------
 
+const EDS = 3; // envoy.config.cluster.v3.Cluster.DiscoveryType.EDS
+const clusterType = () => messageType(TYPE.CLUSTER);
+const listenerType = () => messageType(TYPE.LISTENER);
+const hcmType = () => messageType(NETWORK_FILTER.HTTP_CONNECTION_MANAGER);
+const claType = () => messageType(TYPE.ENDPOINT);
+
+/** The EDS service names of a Cluster (nothing for other discovery types), as Envoy subscribes. */
+function clusterEdsNames(any: AnyBytes): string[] {
+  const c = clusterType().decode(any.value) as any;
+  if (c.type !== EDS) return [];
+  return [c.eds_cluster_config?.service_name || c.name];
+}
+
+/** The RDS route names a Listener's HttpConnectionManagers reference. */
+function listenerRdsNames(any: AnyBytes): string[] {
+  const l = listenerType().decode(any.value) as any;
+  const out: string[] = [];
+  const visit = (tc: AnyBytes | undefined) => {
+    if (tc?.type_url !== NETWORK_FILTER.HTTP_CONNECTION_MANAGER) return;
+    const name = (hcmType().decode(tc.value) as any).rds?.route_config_name;
+    if (typeof name === 'string') out.push(name);
+  };
+  visit(l.api_listener?.api_listener);
+  for (const fc of [...(l.filter_chains ?? []), ...(l.default_filter_chain ? [l.default_filter_chain] : [])]) {
+    for (const f of fc.filters ?? []) visit(f.typed_config);
+  }
+  return out;
+}
+
+function namesOf(type: string, any: AnyBytes): string[] {
+  return type === TYPE.CLUSTER ? clusterEdsNames(any) : listenerRdsNames(any);
+}
+
+/** Whether a ClusterLoadAssignment holds an endpoint at `address`. */
+function claHasAddress(any: AnyBytes, address: string): boolean {
+  const cla = claType().decode(any.value) as any;
+  for (const le of cla.endpoints ?? []) {
+    for (const e of le.lb_endpoints ?? []) if (e.endpoint?.address?.socket_address?.address === address) return true;
+  }
+  return false;
+}
+
 const derived = new Map<string, string[]>();
-function namesFrom(type: string, key: string, anys: () => AnyBytes[]): string[] {
-  const k = `${type}\0${key}`;
+/** SotW: the sorted, distinct names a whole CDS / LDS answer references. */
+function namesFrom(type: string, version: string, anys: AnyBytes[]): string[] {
+  let bytes = 0;
+  for (const a of anys) bytes += a.value.length;
+  const k = `${type}\0${version}\0${anys.length}\0${bytes}`;
   let v = derived.get(k);
   if (!v) {
-    const decoded = anys().map((a) => unpackAny(a));
-    v =
-      type === TYPE.CLUSTER
-        ? edsClusterNames(decoded.map((r) => ({ name: r.name as string, resource: r })))
-        : listenerRouteNames(decoded);
+    v = [...new Set(anys.flatMap((a) => namesOf(type, a)))].sort();
     if (derived.size > 10_000) derived.clear(); // bounded; only distinct contents land here
     derived.set(k, v);
   }
   return v;
 }
 
-/** Delta: the names one resource references, cached by its version (our versions are content hashes). */
-function deriveOne(type: string, version: string, any: AnyBytes): string[] {
-  const k = `${type}\0${version}`;
+/** Delta: the names one resource references, cached by name, version and size. */
+function deriveOne(type: string, name: string, version: string, any: AnyBytes): string[] {
+  const k = `${type}\0${name}\0${version}\0${any.value.length}`;
   let v = derived.get(k);
   if (!v) {
-    const r = unpackAny(any);
-    v = type === TYPE.CLUSTER ? edsClusterNames([{ name: r.name as string, resource: r }]) : listenerRouteNames([r]);
+    v = namesOf(type, any);
     if (derived.size > 100_000) derived.clear();
     derived.set(k, v);
   }
@@ -130,7 +177,7 @@ class SimClient {
   private refs: Record<string, Map<string, string[]>> = { [TYPE.CLUSTER]: new Map(), [TYPE.LISTENER]: new Map() };
 
   constructor(
-    readonly nodeId: string,
+    readonly node: NodeJson,
     private readonly opts: LoadOptions,
     private readonly hooks: { onSynced(): void; onUpdated(): void; watchAddress(): string | undefined },
   ) {
@@ -143,7 +190,7 @@ class SimClient {
   }
 
   start(): void {
-    const node = { id: this.nodeId, cluster: this.nodeId.split('~')[2]!.split('.')[0]! };
+    const node = this.node;
     if (this.opts.mode === 'sotw') {
       const s = (this.sotw = this.grpcClient.StreamAggregatedResources());
       s.on('data', (r: DiscoveryResponse) => this.onSotw(r));
@@ -173,7 +220,7 @@ class SimClient {
     // What this response makes the client ask for next (Envoy: cluster warming, listener RDS).
     const next = t === TYPE.CLUSTER ? TYPE.ENDPOINT : t === TYPE.LISTENER ? TYPE.ROUTE : undefined;
     if (next) {
-      const names = [...namesFrom(t, r.version_info, () => r.resources)].sort();
+      const names = namesFrom(t, r.version_info, r.resources);
       if (!sameNames(names, this.sub[next]!)) {
         this.sub[next] = names;
         const prev = this.last[next] ?? { version: '', nonce: '' };
@@ -194,7 +241,7 @@ class SimClient {
     const next = t === TYPE.CLUSTER ? TYPE.ENDPOINT : t === TYPE.LISTENER ? TYPE.ROUTE : undefined;
     if (next) {
       const refs = this.refs[t]!;
-      for (const x of r.resources) if (x.resource) refs.set(x.name, deriveOne(t, x.version, x.resource));
+      for (const x of r.resources) if (x.resource) refs.set(x.name, deriveOne(t, x.name, x.version, x.resource));
       for (const n of r.removed_resources) refs.delete(n);
       const names = [...new Set([...refs.values()].flat())].sort();
       const before = new Set(this.sub[next]);
@@ -215,7 +262,7 @@ class SimClient {
     const addr = this.hooks.watchAddress();
     if (addr && t === TYPE.ENDPOINT && !this.updatedAt) {
       // Only EDS answers after an arm are decoded: a few changed clusters, not the full set.
-      if (resources.some((a) => JSON.stringify(unpackAny(a)).includes(`"${addr}"`))) {
+      if (resources.some((a) => claHasAddress(a, addr))) {
         this.updatedAt = now();
         this.hooks.onUpdated();
       }
@@ -256,14 +303,10 @@ export function main(opts: LoadOptions): void {
   };
   for (let i = 0; i < opts.count; i++) {
     const k = opts.first + i;
-    clients.push(new SimClient(sidecarNodeId(k, opts.namespaces[k % opts.namespaces.length]!), opts, hooks));
+    clients.push(new SimClient(sidecarNode(k, opts.namespaces[k % opts.namespaces.length]!) as unknown as NodeJson, opts, hooks));
   }
-  for (const c of clients) c.start();
-
-  const tick = setInterval(() => {
-    const failed = clients.filter((c) => c.failed).length;
-    emit({ ev: 'progress', synced, open: clients.length - failed, failed, bytes: bytesIn, responses });
-  }, 2000);
+  let tick: NodeJS.Timeout | undefined;
+  emit({ ev: 'ready' });
 
   createInterface({ input: process.stdin }).on('line', (line) => {
     let cmd: { cmd: string; address?: string };
@@ -272,7 +315,14 @@ export function main(opts: LoadOptions): void {
     } catch {
       return emit({ ev: 'error', message: `bad command: ${line}` });
     }
-    if (cmd.cmd === 'arm') {
+    if (cmd.cmd === 'connect') {
+      if (tick) return;
+      for (const c of clients) c.start();
+      tick = setInterval(() => {
+        const failed = clients.filter((c) => c.failed).length;
+        emit({ ev: 'progress', synced, open: clients.length - failed, failed, bytes: bytesIn, responses });
+      }, 2000);
+    } else if (cmd.cmd === 'arm') {
       updated = 0;
       for (const c of clients) {
         c.byType = {};

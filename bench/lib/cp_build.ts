@@ -17,7 +17,8 @@ import { ResourceCache } from '../../src/xds/server/index.ts';
 import { proxyShapeKey } from '../../src/pilot/shape_key.ts';
 import type { Proxy, PushContext } from '../../src/pilot/types.ts';
 import { PUSH_ORDER, TYPE } from '../../src/xds/types.ts';
-import { sidecarNodeId } from './mesh_config.ts';
+import { sidecarNode } from './mesh_config.ts';
+import type { NodeJson } from '../../src/xds/types.ts';
 
 export interface Step {
   ms: number;
@@ -65,8 +66,8 @@ function step<T>(fn: () => T): { value: T; step: Step } {
   return { value, step: { ms, heapMB: mb(after.heap - before.heap), rssMB: mb(after.rss - before.rss) } };
 }
 
-function perType(cache: ResourceCache<PushContext, Proxy>, nodeId: string): Record<string, TypeFigures> {
-  const proxy = parseProxy({ id: nodeId });
+function perType(cache: ResourceCache<PushContext, Proxy>, node: NodeJson): Record<string, TypeFigures> {
+  const proxy = parseProxy(node);
   const out: Record<string, TypeFigures> = {};
   for (const t of PUSH_ORDER.filter((t) => t !== TYPE.SECRET)) {
     const t0 = performance.now();
@@ -93,9 +94,9 @@ export function buildFigures(dir: string, namespace: string, namespace2: string)
   });
   const push = step(() => buildPushContext({ mesh, configs: store.value.all(), registry: registry.value }));
   const cache = new ResourceCache(push.value, generate, proxyShapeKey);
-  const proxy1 = perType(cache, sidecarNodeId(0, namespace));
+  const proxy1 = perType(cache, sidecarNode(0, namespace) as unknown as NodeJson);
   // Another namespace: a new shape (nothing cached), with a warm JIT.
-  const proxy2 = perType(cache, sidecarNodeId(1, namespace2));
+  const proxy2 = perType(cache, sidecarNode(1, namespace2) as unknown as NodeJson);
   const total = mem();
   let endpoints = 0;
   for (const eps of push.value.endpoints.values()) endpoints += eps.length;

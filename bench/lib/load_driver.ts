@@ -1,6 +1,7 @@
 /**
  * The parent's side of bench/lib/ads_load.ts: spawns one load process, collects its `ADS {...}`
- * event lines, sends it commands, and waits for events with a deadline (never forever).
+ * event lines, sends it commands, and waits for events with a deadline (never forever). The
+ * process opens its streams only on connect(), after its 'ready' event.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -39,6 +40,11 @@ export class LoadProc {
   last<K extends LoadEvent['ev']>(ev: K): Extract<LoadEvent, { ev: K }> | undefined {
     for (let i = this.events.length - 1; i >= 0; i--) if (this.events[i]!.ev === ev) return this.events[i] as Extract<LoadEvent, { ev: K }>;
     return undefined;
+  }
+
+  /** Opens every simulated Envoy's stream (after 'ready'). */
+  connect(): void {
+    this.send({ cmd: 'connect' });
   }
 
   send(cmd: Record<string, unknown>): void {
