@@ -1,171 +1,326 @@
 /**
- * `npm run bench -- proxy`: HTTP/1.1 keep-alive, 1 KiB responses, all on this machine in one run:
- * (a) direct to the upstream, (b) one tsmesh proxy, (c) nginx and HAProxy as proxies configured
- * alike, (d) two tsmesh proxies in series; then at a fixed 1,000 rps the latency (d) adds over
- * (a) with the proxies' CPU seconds and RSS; then TCP passthrough MB/s against direct.
+ * `npm run bench -- proxy`: issue 8's table in one run, all on this machine. Five paths — direct
+ * to the upstream (nginx), one tsmesh proxy, nginx as proxy, HAProxy as proxy, two tsmesh proxies
+ * in series — for three protocols: HTTP/1.1 keep-alive (wrk), h2 (h2load, h2c prior knowledge
+ * into each proxy, HTTP/1.1 to the upstream) and unary gRPC (h2load POSTing one gRPC message,
+ * h2c both sides, to nginx answering gRPC itself). Rounds are taken round-robin across the paths
+ * and the medians printed, since this machine's speed swings between minutes. Then, open-loop at
+ * a fixed 1,000 req/s: each proxy's vCPU per 1,000 req/s and RSS, and what two tsmesh hops add
+ * to direct's latency over several runs; then TCP passthrough; then the issue's goals, met or not.
  *
  * Besides req/s, each proxy's CPU time per request is read from /proc: on a 2-core machine shared
  * with the load generator (and often with other work), req/s swings with whatever else runs,
- * while requests per CPU-second ("per core") is what the aim compares and stays comparable.
+ * while requests per CPU-second ("per core") is what the goals compare and stays comparable.
  *
- * Environment: BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_RATE_SECONDS (10),
- * BENCH_TCP_MB (512), BENCH_PROXY_NODE_ARGS (extra node flags for the tsmesh proxies, e.g.
- * "--max-semi-space-size=2"), BENCH_CPU_PROF=<dir> (write a V8 CPU profile per tsmesh proxy
- * there, read on exit; open in Chrome DevTools), BENCH_NO_INSTALL=1 (never apt-get).
+ * Environment: BENCH_SECONDS (5 per measurement), BENCH_ROUNDS (3), BENCH_WARMUP_SECONDS (1, first
+ * round only), BENCH_CONNECTIONS (32; h2 splits them into connections x BENCH_H2_STREAMS (4)
+ * streams), BENCH_PROTOCOLS (h1,h2,grpc), BENCH_RATE_SECONDS (10 per fixed-rate run),
+ * BENCH_HOP_RUNS (5), BENCH_TCP_MB (512), BENCH_PROXY_NODE_ARGS (extra node flags for the tsmesh
+ * proxies, e.g. "--max-semi-space-size=2"), BENCH_CPU_PROF=<dir> (a V8 CPU profile per tsmesh
+ * proxy, written on exit; open in Chrome DevTools), BENCH_NO_INSTALL=1 (never apt-get).
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { connect, createServer } from 'node:net';
 import { cpuSeconds, rssMB, start, type Started } from './lib/procs.ts';
 import { freePort } from './lib/ports.ts';
 import { wrk, type WrkResult } from './lib/wrk.ts';
+import { h2load } from './lib/h2load.ts';
 import { fixedRate } from './lib/probe.ts';
-import { haproxyConfig, httpBootstrap, nginxProxy, nginxUpstream, tcpBootstrap } from './lib/configs.ts';
+import { grpcRequestFile, GRPC_PATH, haproxyConfig, nginxProxy, nginxUpstream, tcpBootstrap } from './lib/configs.ts';
 import { ensureTools } from './lib/tools.ts';
+import { grpcUnaryCheck } from './lib/grpc_check.ts';
+import { evaluateGoals, goalLines, type GoalInputs } from './lib/goals.ts';
+import { median, num, table } from './lib/table.ts';
+import { tsmeshProxy, tsmeshProxyArgs } from './lib/tsmesh_proxy.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
 const CONNS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const H2_STREAMS = Number(process.env.BENCH_H2_STREAMS ?? 4);
+const H2_CONNS = Math.max(1, Math.round(CONNS / H2_STREAMS));
+const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
+const HOP_RUNS = Math.max(1, Number(process.env.BENCH_HOP_RUNS ?? 5));
+const PROTOCOLS = (process.env.BENCH_PROTOCOLS ?? 'h1,h2,grpc').split(',').filter((p): p is Protocol => p === 'h1' || p === 'h2' || p === 'grpc');
 
-function proxyNodeArgs(): string[] {
-  const args = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const prof = process.env.BENCH_CPU_PROF;
-  if (prof) {
-    mkdirSync(prof, { recursive: true });
-    args.push('--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`);
-  }
-  return args;
+type Protocol = 'h1' | 'h2' | 'grpc';
+type PathKey = 'direct' | 'tsmesh1' | 'nginx' | 'haproxy' | 'tsmesh2';
+
+const PROTOCOL_TITLE: Record<Protocol, string> = {
+  h1: `HTTP/1.1 keep-alive (wrk -t1 -c${CONNS}, 1 KiB responses)`,
+  h2: `h2 (h2load -t1 -c${H2_CONNS} -m${H2_STREAMS}, h2c prior knowledge into each proxy, HTTP/1.1 keep-alive to the upstream, 1 KiB)`,
+  grpc: `gRPC unary (h2load -t1 -c${H2_CONNS} -m${H2_STREAMS} POST ${GRPC_PATH}, h2c both sides; upstream: nginx answering gRPC itself)`,
+};
+
+/** One path under test: the processes whose CPU counts, and its port per protocol. */
+interface BenchPath {
+  key: PathKey;
+  label: string;
+  /** Proxy processes (none for direct); two for two hops, whose CPU is summed. */
+  procs: Started[];
+  port: Partial<Record<Protocol, number>>;
 }
-
-// A short drain: the bench's clients are gone when it stops a proxy, and a CPU profile is only
-// written once the process exits.
-const TSMESH = [...proxyNodeArgs(), '--import', 'tsx', 'src/cli/main.ts', 'proxy', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1'];
 
 interface Measured extends WrkResult {
   /** Proxy CPU seconds spent per request, in microseconds (NaN when not measured). */
   cpuUsPerReq: number;
 }
 
-function line(label: string, r: Measured, base?: WrkResult): string {
-  const ratio = base ? `  ${(r.rps / base.rps).toFixed(2)}x direct` : '';
-  const cpu = Number.isFinite(r.cpuUsPerReq) ? `  cpu ${r.cpuUsPerReq.toFixed(1)} us/req = ${(1e6 / r.cpuUsPerReq / 1000).toFixed(1)}k req/s per core` : '';
-  return `${label.padEnd(24)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50ms.toFixed(2)} ms  p99 ${r.p99ms.toFixed(2)} ms  errors ${r.errors}${ratio}${cpu}`;
+function load(proto: Protocol, port: number, seconds: number, grpcBody: string): Promise<WrkResult> {
+  const url = `http://127.0.0.1:${port}${proto === 'grpc' ? GRPC_PATH : '/'}`;
+  if (proto === 'h1') return wrk(url, { seconds, connections: CONNS });
+  const grpc = proto === 'grpc' ? { dataFile: grpcBody, headers: { 'content-type': 'application/grpc', te: 'trailers' } } : {};
+  return h2load(url, { seconds, connections: H2_CONNS, streams: H2_STREAMS, ...grpc });
 }
 
-/** wrk against `url` while reading the CPU time of `pids` (the proxy under test). */
-function measure(url: string, pids: number[], seconds = SECONDS): Measured {
-  const c0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
-  const r = wrk(url, { seconds, connections: CONNS });
-  const cpu = pids.reduce((a, p) => a + cpuSeconds(p), 0) - c0;
-  const served = r.rps * seconds;
-  return { ...r, cpuUsPerReq: pids.length && served > 0 ? (cpu / served) * 1e6 : NaN };
+/** Load against one path while reading the CPU time of its proxies. */
+async function measure(p: BenchPath, proto: Protocol, grpcBody: string): Promise<Measured> {
+  const pids = p.procs.map((s) => s.proc.pid!);
+  const c0 = pids.reduce((a, pid) => a + cpuSeconds(pid), 0);
+  const r = await load(proto, p.port[proto]!, SECONDS, grpcBody);
+  const cpu = pids.reduce((a, pid) => a + cpuSeconds(pid), 0) - c0;
+  return { ...r, cpuUsPerReq: pids.length && r.requests > 0 ? (cpu / r.requests) * 1e6 : NaN };
 }
 
-async function tsmeshProxy(dir: string, name: string, listen: number, upstream: number): Promise<Started> {
-  const admin = await freePort();
-  const f = httpBootstrap(dir, name, listen, upstream, admin);
-  return start(`tsmesh ${name}`, process.execPath, [...TSMESH, '--bootstrap', f], { port: listen });
-}
-
-function skip(what: string, why: string): void {
-  console.log(`${what.padEnd(24)} skipped: ${why}`);
+/** Peak RSS per proxy process, sampled through the whole run (under every load it sees). */
+class RssPeaks {
+  private peak = new Map<number, number>();
+  private timer: NodeJS.Timeout;
+  constructor(private readonly procs: () => Started[]) {
+    this.timer = setInterval(() => this.sample(), 500);
+  }
+  sample(): void {
+    for (const s of this.procs()) {
+      const pid = s.proc.pid!;
+      if (s.proc.exitCode === null) this.peak.set(pid, Math.max(this.peak.get(pid) ?? 0, rssMB(pid)));
+    }
+  }
+  of(s: Started): number {
+    return this.peak.get(s.proc.pid!) ?? NaN;
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
 }
 
 export async function run(): Promise<void> {
   const tools = ensureTools();
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-bench-'));
   const procs: Started[] = [];
-  const haveWrk = tools.path.wrk !== undefined;
-  if (!haveWrk) console.log(`wrk ${tools.why.wrk}: throughput lines (a)-(d) are skipped; the 1,000 rps probe and TCP passthrough still run`);
+  const rss = new RssPeaks(() => procs.filter((p) => p.name !== 'nginx upstream' && p.name !== 'node upstream'));
+  const goals: GoalInputs = {};
+  const t0 = performance.now();
   try {
-    const up = await freePort();
-    if (tools.path.nginx) {
-      procs.push(await start('nginx upstream', tools.path.nginx, ['-c', nginxUpstream(dir, up), '-e', join(dir, 'nginx-up.err')], { port: up }));
-    } else {
-      console.log(`nginx ${tools.why.nginx}: upstream is node's http server instead (slower than nginx, so ratios to "direct" flatter the proxies)`);
-      procs.push(await start('node upstream', process.execPath, ['--import', 'tsx', 'bench/lib/node_upstream.ts', String(up)], { port: up }));
-    }
-    const url = (port: number) => `http://127.0.0.1:${port}/`;
-    let direct: Measured | undefined;
-    if (haveWrk) {
-      direct = measure(url(up), []);
-      console.log(line('(a) direct', direct));
-    }
+    const paths = await startPaths(dir, procs);
+    const protocols = PROTOCOLS.filter((proto) => {
+      if (proto === 'h1' && !tools.path.wrk) return void console.log(`HTTP/1.1 rows skipped: wrk ${tools.why.wrk}`);
+      if (proto !== 'h1' && !tools.path.h2load) return void console.log(`${proto} rows skipped: h2load ${tools.why.h2load}`);
+      if (proto !== 'h1' && !tools.path.nginx) return void console.log(`${proto} rows skipped: nginx (the h2 and gRPC upstream) ${tools.why.nginx}`);
+      return true;
+    });
+    if (protocols.includes('grpc')) await checkGrpc(paths);
+    const grpcBody = grpcRequestFile(dir);
 
-    const p1 = await freePort();
-    const one = await tsmeshProxy(dir, 'hop1', p1, up);
-    procs.push(one);
-    let b: Measured | undefined;
-    if (haveWrk) {
-      wrk(url(p1), { seconds: 1, connections: CONNS }); // warm-up (JIT)
-      b = measure(url(p1), [one.proc.pid!]);
-      console.log(line('(b) one tsmesh proxy', b, direct) + `  rss ${rssMB(one.proc.pid!).toFixed(0)} MB`);
-    }
-
-    const peers: { name: string; r: Measured }[] = [];
-    if (haveWrk) {
-      if (tools.path.nginx) {
-        const pn = await freePort();
-        const ngx = await start('nginx proxy', tools.path.nginx, ['-c', nginxProxy(dir, pn, up), '-e', join(dir, 'nginx-px.err')], { port: pn });
-        procs.push(ngx);
-        wrk(url(pn), { seconds: 1, connections: CONNS });
-        const r = measure(url(pn), [ngx.proc.pid!]);
-        peers.push({ name: 'nginx', r });
-        console.log(line('(c) nginx proxy', r, direct));
-        await ngx.stop();
-      } else skip('(c) nginx proxy', tools.why.nginx!);
-      if (tools.path.haproxy) {
-        const ph = await freePort();
-        const hap = await start('haproxy', tools.path.haproxy, ['-f', haproxyConfig(dir, ph, up), '-db'], { port: ph });
-        procs.push(hap);
-        wrk(url(ph), { seconds: 1, connections: CONNS });
-        const r = measure(url(ph), [hap.proc.pid!]);
-        peers.push({ name: 'haproxy', r });
-        console.log(line('(c) haproxy', r, direct));
-        await hap.stop();
-      } else skip('(c) haproxy', tools.why.haproxy!);
-    }
-
-    const p2 = await freePort();
-    const two = await tsmeshProxy(dir, 'hop2', p2, p1);
-    procs.push(two);
-    if (haveWrk) {
-      wrk(url(p2), { seconds: 1, connections: CONNS });
-      const d = measure(url(p2), [one.proc.pid!, two.proc.pid!]);
-      // CPU here is both proxies' together: each request costs two hops.
-      console.log(line('(d) two tsmesh proxies', d, direct) + ' (cpu of both hops)');
-    }
-    if (b) {
-      for (const p of peers) {
-        console.log(
-          `ratio one tsmesh proxy / ${p.name}: ${(b.rps / p.r.rps).toFixed(2)} by req/s, ${(p.r.cpuUsPerReq / b.cpuUsPerReq).toFixed(2)} per core (aim >= 0.6 per core)`,
-        );
+    // Round-robin rounds: every path once per protocol per round, so a slow minute hits all alike.
+    const samples = new Map<string, Measured[]>();
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const proto of protocols) {
+        for (const p of paths) {
+          const port = p.port[proto];
+          if (port === undefined) continue;
+          if (round === 1 && WARMUP > 0) await load(proto, port, WARMUP, grpcBody); // JIT, pools
+          const m = await measure(p, proto, grpcBody);
+          samples.set(`${proto}/${p.key}`, [...(samples.get(`${proto}/${p.key}`) ?? []), m]);
+        }
       }
+      console.log(`round ${round}/${ROUNDS} done (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+    }
+    for (const proto of protocols) {
+      const perCore = printProtocol(proto, paths, samples);
+      if (proto === 'h1') {
+        goals.h1PerCore = perCore.perCore;
+        goals.h1P99Ratio = perCore.p99;
+      } else if (proto === 'h2') goals.h2PerCore = perCore.perCore;
+      else goals.grpcPerCore = perCore.perCore;
     }
 
-    // Fixed 1,000 rps, open loop: what two hops add to the latency of a direct call.
-    const rate = 1000;
-    const secs = Number(process.env.BENCH_RATE_SECONDS ?? 10);
-    const a1k = await fixedRate(url(up), rate, secs);
-    const c0 = cpuSeconds(one.proc.pid!) + cpuSeconds(two.proc.pid!);
-    const d1k = await fixedRate(url(p2), rate, secs);
-    const cpu = cpuSeconds(one.proc.pid!) + cpuSeconds(two.proc.pid!) - c0;
-    console.log(
-      `at ${rate} rps for ${secs} s: direct p50 ${a1k.p50ms.toFixed(3)} p90 ${a1k.p90ms.toFixed(3)} p99 ${a1k.p99ms.toFixed(3)} ms; two hops p50 ${d1k.p50ms.toFixed(3)} p90 ${d1k.p90ms.toFixed(3)} p99 ${d1k.p99ms.toFixed(3)} ms (errors ${a1k.errors + d1k.errors}; probe lag max ${Math.max(a1k.maxSendLagMs, d1k.maxSendLagMs).toFixed(1)} ms)`,
-    );
-    console.log(
-      `added by two hops: p50 +${(d1k.p50ms - a1k.p50ms).toFixed(3)} ms, p90 +${(d1k.p90ms - a1k.p90ms).toFixed(3)} ms, p99 +${(d1k.p99ms - a1k.p99ms).toFixed(3)} ms (aim p99 <= +0.3; Istio 1.20 two Envoys: +0.228 p90, +0.298 p99)`,
-    );
-    const vcpuPer1k = cpu / secs / 2;
-    console.log(
-      `proxy CPU: ${(cpu / 2).toFixed(2)} s per proxy over ${secs} s = ${vcpuPer1k.toFixed(3)} vCPU per 1,000 rps (aim <= 0.1; Istio 1.24 Envoy 0.20); RSS hop1 ${rssMB(one.proc.pid!).toFixed(0)} MB, hop2 ${rssMB(two.proc.pid!).toFixed(0)} MB (aim <= 40)`,
-    );
-
+    await fixedRatePerProxy(paths, rss, goals);
+    await twoHopsAdded(paths, goals);
     await tcpPassthrough(dir, procs);
   } finally {
+    rss.stop();
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   }
+  console.log('\nGoals (issue 8; ratios against nginx measured in this run):');
+  for (const l of goalLines(evaluateGoals(goals))) console.log(l);
+  console.log(`proxy bench took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+/** Starts the upstream and every proxy once; each serves HTTP/1.1, h2c and gRPC on its ports. */
+async function startPaths(dir: string, procs: Started[]): Promise<BenchPath[]> {
+  const tools = ensureTools();
+  const up = await freePort();
+  const upH2 = await freePort();
+  const upGrpc = await freePort();
+  const direct: BenchPath = { key: 'direct', label: 'direct (nginx upstream)', procs: [], port: { h1: up } };
+  if (tools.path.nginx) {
+    procs.push(await start('nginx upstream', tools.path.nginx, ['-c', nginxUpstream(dir, up, { h2cPort: upH2, grpcPort: upGrpc }), '-e', join(dir, 'nginx-up.err')], { port: up }));
+    direct.port = { h1: up, h2: upH2, grpc: upGrpc };
+  } else {
+    console.log(`nginx ${tools.why.nginx}: upstream is node's http server instead (slower than nginx, so ratios to "direct" flatter the proxies)`);
+    procs.push(await start('node upstream', process.execPath, ['--import', 'tsx', 'bench/lib/node_upstream.ts', String(up)], { port: up }));
+    direct.label = 'direct (node upstream)';
+  }
+  const grpcUp = tools.path.nginx ? upGrpc : undefined;
+  const paths: BenchPath[] = [direct];
+
+  const [p1, g1] = [await freePort(), await freePort()];
+  const one = await tsmeshProxy(dir, 'hop1', p1, up, grpcUp ? { port: g1, upstreamPort: grpcUp } : undefined);
+  procs.push(one);
+  // tsmesh's listener is codec AUTO: HTTP/1.1 and h2c prior knowledge on the same port.
+  paths.push({ key: 'tsmesh1', label: 'tsmesh, 1 hop', procs: [one], port: { h1: p1, h2: p1, grpc: grpcUp && g1 } });
+
+  if (tools.path.nginx) {
+    const [pn, pnH2, pnG] = [await freePort(), await freePort(), await freePort()];
+    const extra = { h2cPort: pnH2, ...(grpcUp ? { grpc: { port: pnG, upstreamPort: grpcUp } } : {}) };
+    const ngx = await start('nginx proxy', tools.path.nginx, ['-c', nginxProxy(dir, pn, up, extra), '-e', join(dir, 'nginx-px.err')], { port: pn });
+    procs.push(ngx);
+    paths.push({ key: 'nginx', label: 'nginx as proxy', procs: [ngx], port: { h1: pn, h2: pnH2, grpc: grpcUp && pnG } });
+  } else console.log(`nginx as proxy skipped: ${tools.why.nginx}`);
+
+  if (tools.path.haproxy) {
+    const [ph, phH2, phG] = [await freePort(), await freePort(), await freePort()];
+    const extra = { h2cPort: phH2, ...(grpcUp ? { grpc: { port: phG, upstreamPort: grpcUp } } : {}) };
+    const hap = await start('haproxy', tools.path.haproxy, ['-f', haproxyConfig(dir, ph, up, extra), '-db'], { port: ph });
+    procs.push(hap);
+    paths.push({ key: 'haproxy', label: 'HAProxy as proxy', procs: [hap], port: { h1: ph, h2: phH2, grpc: grpcUp && phG } });
+  } else console.log(`HAProxy as proxy skipped: ${tools.why.haproxy}`);
+
+  // Hop 2 forwards to hop 1: HTTP/1.1 for the HTTP rows (an h2 client's requests too), h2 for gRPC.
+  const [p2, g2] = [await freePort(), await freePort()];
+  const two = await tsmeshProxy(dir, 'hop2', p2, p1, grpcUp ? { port: g2, upstreamPort: g1 } : undefined);
+  procs.push(two);
+  paths.push({ key: 'tsmesh2', label: 'tsmesh, 2 hops', procs: [one, two], port: { h1: p2, h2: p2, grpc: grpcUp && g2 } });
+  return paths;
+}
+
+/** One real gRPC call per path first; a path that does not answer gRPC gets no gRPC row. */
+async function checkGrpc(paths: BenchPath[]): Promise<void> {
+  const bad: string[] = [];
+  for (const p of paths) {
+    if (p.port.grpc === undefined) continue;
+    const r = await grpcUnaryCheck(p.port.grpc);
+    if (r !== 'ok') {
+      bad.push(`${p.label}: ${r}`);
+      delete p.port.grpc;
+    }
+  }
+  console.log(bad.length ? `gRPC check (one @grpc/grpc-js unary call per path) failed, rows dropped: ${bad.join('; ')}` : 'gRPC check: one @grpc/grpc-js unary call answered OK through every path');
+}
+
+/** Prints one protocol's table (medians over rounds); returns tsmesh 1 hop's ratios to nginx. */
+function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string, Measured[]>): { perCore?: number; p99?: number } {
+  const med = (key: PathKey) => {
+    const s = samples.get(`${proto}/${key}`);
+    if (!s) return undefined;
+    return {
+      rps: median(s.map((m) => m.rps)),
+      p50: median(s.map((m) => m.p50ms)),
+      p99: median(s.map((m) => m.p99ms)),
+      cpu: median(s.map((m) => m.cpuUsPerReq)),
+      errors: s.reduce((a, m) => a + m.errors, 0),
+    };
+  };
+  const ngx = med('nginx');
+  const rows = paths.flatMap((p) => {
+    const m = med(p.key);
+    if (!m) return [];
+    const vsNginx = ngx && p.key !== 'nginx' && p.key !== 'direct';
+    return [
+      [
+        p.label,
+        num(m.rps),
+        num(m.p50, 2),
+        num(m.p99, 2),
+        String(m.errors),
+        num(m.cpu, 1) + (p.key === 'tsmesh2' ? ' (both)' : ''),
+        Number.isFinite(m.cpu) ? num(1e3 / m.cpu, 1) : '—',
+        vsNginx ? `${(m.rps / ngx.rps).toFixed(2)}x` : '',
+        vsNginx && p.key !== 'tsmesh2' ? `${(ngx.cpu / m.cpu).toFixed(2)}x` : '',
+        vsNginx ? `${(m.p99 / ngx.p99).toFixed(2)}x` : '',
+      ],
+    ];
+  });
+  console.log(`\n${PROTOCOL_TITLE[proto]}; medians of ${ROUNDS} round(s) of ${SECONDS} s`);
+  console.log(
+    table(['path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU us/req', 'k req/s per core', 'req/s vs nginx', 'per core vs nginx', 'p99 vs nginx'], rows),
+  );
+  const t = med('tsmesh1');
+  return ngx && t ? { perCore: ngx.cpu / t.cpu, p99: t.p99 / ngx.p99 } : {};
+}
+
+/**
+ * Open loop at 1,000 req/s through each proxy alone (HTTP/1.1): vCPU = CPU seconds / wall seconds,
+ * scaled to 1,000 req/s of what was actually sent; RSS now and the peak seen over the whole run.
+ */
+async function fixedRatePerProxy(paths: BenchPath[], rss: RssPeaks, goals: GoalInputs): Promise<void> {
+  const rate = 1000;
+  const rows: string[][] = [];
+  for (const p of paths) {
+    if (p.procs.length !== 1 || p.port.h1 === undefined) continue;
+    const pid = p.procs[0].proc.pid!;
+    const c0 = cpuSeconds(pid);
+    const w0 = performance.now();
+    const r = await fixedRate(`http://127.0.0.1:${p.port.h1}/`, rate, RATE_SECONDS);
+    const wall = (performance.now() - w0) / 1000;
+    const cpu = cpuSeconds(pid) - c0;
+    const vcpuPer1k = (cpu / wall) * (1000 / (r.sent / wall));
+    rss.sample();
+    const now = rssMB(pid);
+    rows.push([p.label, num(vcpuPer1k, 3), num(now), num(rss.of(p.procs[0])), num(r.p50ms, 3), num(r.p99ms, 3), String(r.errors)]);
+    if (p.key === 'tsmesh1') {
+      goals.vcpuPer1k = vcpuPer1k;
+      goals.rss = { mb: rss.of(p.procs[0]), what: 'peak under load, static bootstrap' };
+    }
+  }
+  console.log(`\nAt a fixed ${rate} req/s (open loop, HTTP/1.1, ${RATE_SECONDS} s per proxy); RSS of the process (tree), peak = highest sampled during this whole bench`);
+  console.log(table(['proxy', 'vCPU per 1k req/s', 'RSS MB now', 'RSS MB peak', 'p50 ms', 'p99 ms', 'errors'], rows));
+  console.log(
+    'Memory: measured with the static bootstrap above (one listener + one cluster per protocol), not with Bookinfo\'s xDS config: ' +
+      'a Bookinfo sidecar holds more clusters, routes and listeners than this, so its RSS is at least this.',
+  );
+}
+
+/** What two tsmesh hops add over direct at 1,000 req/s, over BENCH_HOP_RUNS runs: median and spread. */
+async function twoHopsAdded(paths: BenchPath[], goals: GoalInputs): Promise<void> {
+  const direct = paths.find((p) => p.key === 'direct')!;
+  const two = paths.find((p) => p.key === 'tsmesh2')!;
+  const rate = 1000;
+  const added: { p50: number; p90: number; p99: number }[] = [];
+  let errors = 0;
+  let lag = 0;
+  console.log(`\nTwo tsmesh hops vs direct at a fixed ${rate} req/s (open loop, ${RATE_SECONDS} s each, ${HOP_RUNS} runs alternating direct / two hops)`);
+  for (let i = 0; i < HOP_RUNS; i++) {
+    const a = await fixedRate(`http://127.0.0.1:${direct.port.h1}/`, rate, RATE_SECONDS);
+    const d = await fixedRate(`http://127.0.0.1:${two.port.h1}/`, rate, RATE_SECONDS);
+    errors += a.errors + d.errors;
+    lag = Math.max(lag, a.maxSendLagMs, d.maxSendLagMs);
+    added.push({ p50: d.p50ms - a.p50ms, p90: d.p90ms - a.p90ms, p99: d.p99ms - a.p99ms });
+    console.log(
+      `  run ${i + 1}: direct p50 ${a.p50ms.toFixed(3)} p90 ${a.p90ms.toFixed(3)} p99 ${a.p99ms.toFixed(3)} ms; two hops p50 ${d.p50ms.toFixed(3)} p90 ${d.p90ms.toFixed(3)} p99 ${d.p99ms.toFixed(3)} ms; added p99 +${(d.p99ms - a.p99ms).toFixed(3)} ms`,
+    );
+  }
+  const stat = (k: 'p50' | 'p90' | 'p99') => {
+    const v = added.map((x) => x[k]);
+    return { median: median(v), min: Math.min(...v), max: Math.max(...v) };
+  };
+  const [s50, s90, s99] = [stat('p50'), stat('p90'), stat('p99')];
+  const f = (s: { median: number; min: number; max: number }) => `+${s.median.toFixed(3)} ms [${s.min.toFixed(3)}..${s.max.toFixed(3)}]`;
+  console.log(`  added by two hops, median [min..max] of ${HOP_RUNS}: p50 ${f(s50)}, p90 ${f(s90)}, p99 ${f(s99)} (errors ${errors}; probe lag max ${lag.toFixed(1)} ms; Istio 1.20 two Envoys: +0.228 p90, +0.298 p99)`);
+  goals.hopP99AddedMs = { ...s99, runs: HOP_RUNS };
 }
 
 /** Pushes a fixed volume through a TCP sink, direct and through tcp_proxy, and prints MB/s. */
@@ -178,7 +333,7 @@ async function tcpPassthrough(dir: string, procs: Started[]): Promise<void> {
   const sinkPort = (sink.address() as { port: number }).port;
   const tp = await freePort();
   const admin = await freePort();
-  const px = await start('tsmesh tcp', process.execPath, [...TSMESH, '--bootstrap', tcpBootstrap(dir, 'tcp', tp, sinkPort, admin)], { port: tp });
+  const px = await start('tsmesh tcp', process.execPath, tsmeshProxyArgs(['--bootstrap', tcpBootstrap(dir, 'tcp', tp, sinkPort, admin)]), { port: tp });
   procs.push(px);
   const MB = Number(process.env.BENCH_TCP_MB ?? 512);
   const direct = await push(sinkPort, MB);
@@ -186,7 +341,7 @@ async function tcpPassthrough(dir: string, procs: Started[]): Promise<void> {
   const proxied = await push(tp, MB);
   const cpu = cpuSeconds(px.proc.pid!) - c0;
   console.log(
-    `TCP passthrough ${MB} MB: direct ${direct.toFixed(0)} MB/s, through tcp_proxy ${proxied.toFixed(0)} MB/s (${(proxied / direct).toFixed(2)}x); proxy cpu ${cpu.toFixed(2)} s = ${((cpu / MB) * 1000).toFixed(1)} ms per MB`,
+    `\nTCP passthrough ${MB} MB: direct ${direct.toFixed(0)} MB/s, through tcp_proxy ${proxied.toFixed(0)} MB/s (${(proxied / direct).toFixed(2)}x); proxy cpu ${cpu.toFixed(2)} s = ${((cpu / MB) * 1000).toFixed(1)} ms per MB`,
   );
   sink.close();
 }

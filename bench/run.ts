@@ -5,10 +5,12 @@
 const BENCHES: Record<string, () => Promise<void>> = {
   controlplane: async () => (await import('./controlplane.ts')).run(),
   proxy: async () => (await import('./proxy.ts')).run(),
+  soak: async () => (await import('./soak.ts')).run(),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const chosen = names.length ? names : Object.keys(BENCHES);
+// The soak runs ten minutes by default: only when asked for by name.
+const chosen = names.length ? names : Object.keys(BENCHES).filter((n) => n !== 'soak');
 for (const n of chosen) {
   if (!BENCHES[n]) {
     console.error(`unknown bench '${n}'; available: ${Object.keys(BENCHES).join(', ')}`);

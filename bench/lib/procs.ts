@@ -2,7 +2,7 @@
  * Starting and measuring the processes a benchmark compares: wait until they listen, read their
  * CPU seconds and resident memory from /proc, and stop them (and their children) at the end.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 
@@ -39,6 +39,19 @@ export async function start(name: string, cmd: string, args: string[], ready: { 
   }
   await stop(proc);
   throw new Error(`${name} did not become ready in 20 s:\n${out}`);
+}
+
+/**
+ * Runs a load generator to completion without blocking the event loop (so RSS can be sampled
+ * while it runs); rejects on a non-zero exit or after `timeoutMs`.
+ */
+export function runTool(cmd: string, args: string[], timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stderr || stdout}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

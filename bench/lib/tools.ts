@@ -1,5 +1,6 @@
 /**
- * The system tools the proxy benchmark compares against (Debian's nginx, HAProxy and wrk):
+ * The system tools the proxy benchmark compares against (Debian's nginx, HAProxy, wrk, and h2load
+ * from nghttp2-client for HTTP/2 and gRPC):
  * found by absolute path (Debian puts nginx and haproxy in /usr/sbin, which a non-root PATH often
  * lacks), installed with apt-get when missing and we are root (as scripts/pretest.mjs does for
  * the tests), and otherwise reported missing so the bench can skip that peer with a message.
@@ -8,10 +9,10 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-export type Tool = 'nginx' | 'haproxy' | 'wrk';
+export type Tool = 'nginx' | 'haproxy' | 'wrk' | 'h2load';
 
 /** Debian package that provides each tool. */
-const PACKAGE: Record<Tool, string> = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk' };
+const PACKAGE: Record<Tool, string> = { nginx: 'nginx-light', haproxy: 'haproxy', wrk: 'wrk', h2load: 'nghttp2-client' };
 
 const EXTRA_DIRS = ['/usr/sbin', '/sbin', '/usr/local/sbin', '/usr/bin', '/usr/local/bin'];
 
@@ -38,10 +39,10 @@ export interface Tools {
 
 let found: Tools | undefined;
 
-/** Finds nginx, HAProxy and wrk, installing the missing ones once per run when running as root. */
+/** Finds nginx, HAProxy, wrk and h2load, installing the missing ones once per run when running as root. */
 export function ensureTools(): Tools {
   if (found) return found;
-  const all: Tool[] = ['nginx', 'haproxy', 'wrk'];
+  const all: Tool[] = ['nginx', 'haproxy', 'wrk', 'h2load'];
   const path: Tools['path'] = {};
   for (const t of all) path[t] = which(t);
   let missing = all.filter((t) => !path[t]);

@@ -1,0 +1,50 @@
+/**
+ * Issue 8's proxy goals in one place: each goal's threshold and how a measured value is judged,
+ * so the proxy bench prints "met / not met" from the figures of its own run. Printing only.
+ */
+export interface GoalInputs {
+  /** tsmesh 1 hop / nginx, HTTP/1.1 keep-alive: requests per CPU-second ratio. */
+  h1PerCore?: number;
+  /** tsmesh 1 hop p99 / nginx p99 under the same closed-loop load. */
+  h1P99Ratio?: number;
+  /** Same per-core ratio for h2 (h2c downstream, HTTP/1.1 upstream) and unary gRPC. */
+  h2PerCore?: number;
+  grpcPerCore?: number;
+  /** p99 two hops add over direct at 1,000 req/s: median over runs, and the spread. */
+  hopP99AddedMs?: { median: number; min: number; max: number; runs: number };
+  /** tsmesh 1 hop: vCPU per 1,000 req/s at the fixed-rate phase. */
+  vcpuPer1k?: number;
+  /** tsmesh 1 hop peak RSS and what config it was serving. */
+  rss?: { mb: number; what: string };
+}
+
+export interface Goal {
+  goal: string;
+  measured: string;
+  /** undefined: not measured in this run. */
+  met: boolean | undefined;
+}
+
+const x = (n: number) => `${n.toFixed(2)}x`;
+
+function judge(goal: string, v: number | undefined, ok: (v: number) => boolean, show: (v: number) => string): Goal {
+  return v === undefined || !Number.isFinite(v) ? { goal, measured: 'not measured', met: undefined } : { goal, measured: show(v), met: ok(v) };
+}
+
+export function evaluateGoals(m: GoalInputs): Goal[] {
+  const hop = m.hopP99AddedMs;
+  return [
+    judge('HTTP/1.1 req/s per core >= 0.8x nginx', m.h1PerCore, (v) => v >= 0.8, x),
+    judge('HTTP/1.1 p99 under load <= 1.5x nginx', m.h1P99Ratio, (v) => v <= 1.5, x),
+    judge('h2 req/s per core >= 0.6x nginx', m.h2PerCore, (v) => v >= 0.6, x),
+    judge('gRPC req/s per core >= 0.6x nginx', m.grpcPerCore, (v) => v >= 0.6, x),
+    judge('2 hops add <= 0.3 ms p99 at 1k req/s (median)', hop?.median, (v) => v <= 0.3, (v) => `+${v.toFixed(3)} ms (runs ${hop!.runs}: ${hop!.min.toFixed(3)}..${hop!.max.toFixed(3)})`),
+    judge('<= 0.1 vCPU per 1,000 req/s', m.vcpuPer1k, (v) => v <= 0.1, (v) => `${v.toFixed(3)} vCPU`),
+    judge('<= 40 MB RSS per proxy', m.rss?.mb, (v) => v <= 40, (v) => `${v.toFixed(0)} MB (${m.rss!.what})`),
+  ];
+}
+
+export function goalLines(goals: Goal[]): string[] {
+  const w = Math.max(...goals.map((g) => g.goal.length));
+  return goals.map((g) => `  ${g.goal.padEnd(w)}  ${(g.met === undefined ? '—' : g.met ? 'met' : 'NOT MET').padEnd(7)}  ${g.measured}`);
+}
