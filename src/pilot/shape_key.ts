@@ -18,10 +18,84 @@ function addressesOf(push: PushContext): Set<string> {
   return set;
 }
 
+/** Label selectors of a push that may pick a sidecar, indexed by each of their `key=value` pairs. */
+interface SelectorIndex {
+  selectors: Array<Record<string, string>>;
+  byPair: Map<string, number[]>;
+}
+
+/** Where configs select workloads by label (Istio's selector, workloadSelector, sourceLabels). */
+const SELECTOR_KEYS = new Set(['sourceLabels', 'matchLabels']);
+
+function collectSelectors(value: unknown, parentKey: string, grandKey: string, out: Array<Record<string, string>>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) collectSelectors(v, parentKey, grandKey, out);
+    return;
+  }
+  if (!value || typeof value !== 'object') return;
+  const isSelector =
+    SELECTOR_KEYS.has(parentKey) || (parentKey === 'labels' && grandKey === 'workloadSelector') || (parentKey === 'selector' && grandKey === 'spec');
+  if (isSelector) {
+    const entries = Object.entries(value as Record<string, unknown>);
+    if (entries.length > 0 && entries.every(([, v]) => typeof v === 'string')) {
+      out.push(value as Record<string, string>);
+      return;
+    }
+  }
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) collectSelectors(v, k, parentKey, out);
+}
+
+const selectorIndexes = new WeakMap<PushContext, SelectorIndex>();
+/**
+ * Every label selector of the push, from services (their pod selector) and from any config:
+ * a sidecar's output depends on its labels only through which of these match them (Sidecar
+ * and DestinationRule workloadSelector, PeerAuthentication selector, VirtualService
+ * sourceLabels, a Service selecting it). Collected generically, so a kind that starts to select
+ * by labels is covered without a change here; an extra selector only makes shapes finer.
+ */
+function selectorIndex(push: PushContext): SelectorIndex {
+  let idx = selectorIndexes.get(push);
+  if (idx) return idx;
+  const selectors: Array<Record<string, string>> = [];
+  for (const svc of push.services) if (svc.selector && Object.keys(svc.selector).length > 0) selectors.push(svc.selector);
+  for (const c of push.configs) collectSelectors(c.spec, 'spec', '', selectors);
+  const byPair = new Map<string, number[]>();
+  selectors.forEach((sel, i) => {
+    // One pair is enough to find candidates: a selector matches only labels that hold all its pairs.
+    const [k, v] = Object.entries(sel).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))[0]!;
+    const key = `${k}=${v}`;
+    const list = byPair.get(key) ?? [];
+    list.push(i);
+    byPair.set(key, list);
+  });
+  idx = { selectors, byPair };
+  selectorIndexes.set(push, idx);
+  return idx;
+}
+
+const labelSignatures = new WeakMap<Proxy, { push: PushContext; sig: string }>();
+/** Which of the push's selectors match the sidecar's labels: what its output depends on. */
+function labelSignature(p: Proxy, push: PushContext): string {
+  const hit = labelSignatures.get(p);
+  if (hit && hit.push === push) return hit.sig;
+  const idx = selectorIndex(push);
+  const matched = new Set<number>();
+  for (const [k, v] of Object.entries(p.labels)) {
+    for (const i of idx.byPair.get(`${k}=${v}`) ?? []) {
+      const sel = idx.selectors[i]!;
+      if (Object.entries(sel).every(([sk, sv]) => p.labels[sk] === sv)) matched.add(i);
+    }
+  }
+  const sig = `sel:${[...matched].sort((a, b) => a - b).join('.')}`;
+  labelSignatures.set(p, { push, sig });
+  return sig;
+}
+
 /**
  * Which proxies receive identical output for a type, following what pilot's
- * generators read: Route and Endpoint output depends on namespace, labels and locality, so
- * sidecars of one namespace/labels share a single EDS and RDS generation. Listener and Cluster
+ * generators read: Route and Endpoint output depends on namespace, labels (through the
+ * selectors that match them) and locality, so sidecars of one namespace share a single EDS
+ * and RDS generation. Listener and Cluster
  * output also has an inbound side, built from the workloads at the proxy's own IPs, and in
  * NONE interception mode listeners bind the pod IP itself. So a sidecar's IPs are part of its
  * LDS/CDS shape only where they matter: all of them in NONE mode, otherwise just those that are
@@ -32,7 +106,13 @@ function addressesOf(push: PushContext): Set<string> {
  */
 export const proxyShapeKey: ShapeKey<PushContext, Proxy> = (p, typeUrl, push) => {
   if (typeUrl === TYPE.SECRET) return p.id;
-  const labels = Object.keys(p.labels).sort().map((k) => `${k}=${p.labels[k]}`).join(',');
+  // A sidecar's labels matter only through the selectors that match them: sidecars of one
+  // namespace with per-pod labels (app, pod-template-hash) share a shape unless something
+  // selects them apart. Routers match Gateway selectors: their labels are kept whole.
+  const labels =
+    push && p.type === 'sidecar' && !p.generator
+      ? labelSignature(p, push)
+      : Object.keys(p.labels).sort().map((k) => `${k}=${p.labels[k]}`).join(',');
   const loc = `${p.locality.region ?? ''}/${p.locality.zone ?? ''}/${p.locality.subzone ?? ''}`;
   const base = [p.type, p.generator ?? '', p.namespace, p.dnsDomain, labels, loc, p.serviceAccount ?? ''];
   if (typeUrl === TYPE.LISTENER || typeUrl === TYPE.CLUSTER) {
