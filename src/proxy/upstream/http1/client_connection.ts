@@ -93,6 +93,8 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     const s = o.tls ? tls.connect({ host: o.host, port: o.port, ...local, ...o.tls }) : net.connect({ host: o.host, port: o.port, ...local });
     this.socket = s;
     s.setNoDelay(true);
+    // TCP keep-alive probes after 60 s idle, as undici sets them.
+    s.setKeepAlive(true, 60_000);
     // Pooled connections never keep the process alive by themselves (undici unrefs idle ones).
     s.unref();
     s.on(o.tls ? 'secureConnect' : 'connect', this.onConnect.bind(this));
@@ -136,7 +138,15 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     if (this.handler !== h) return; // aborted from onH1Attach
     const enc = this.encoder;
     const bad = enc.encode(method, opts.path, opts.headers, upgrade, this.closeAfter);
-    if (bad !== undefined) return this.localError(new Http1Error(`invalid request: ${bad}`, 'UND_ERR_INVALID_ARG'));
+    if (bad !== undefined) {
+      // Nothing was written: the request fails alone and the connection stays usable.
+      this.requests--;
+      this.endRequest();
+      this.state = State.Idle;
+      this.owner.onReleased(this);
+      h.onH1Error('connection termination', new Http1Error(`invalid request: ${bad}`, 'UND_ERR_INVALID_ARG'));
+      return;
+    }
     if (enc.wantsClose) this.closeAfter = true;
     const s = this.socket;
     let body = opts.body;

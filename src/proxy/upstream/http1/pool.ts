@@ -143,6 +143,7 @@ export class Http1Pool implements ConnectionOwner {
 
   onConnectFailed(_c: ClientConnection, err: Error): void {
     this.connecting--;
+    if (this.destroyed) return; // closed by destroy(), not a failure
     this.o.stats.connectFail.inc();
     if ((err as { code?: string }).code === CONNECT_TIMEOUT) this.o.stats.connectTimeout.inc();
     // Every waiting request fails, as Envoy purges its pending list: an upstream that refuses
