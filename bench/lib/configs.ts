@@ -21,6 +21,8 @@ export function grpcRequestFile(dir: string): string {
 
 /** Extra listeners of the nginx upstream: h2c (same 1 KiB) and a gRPC server. */
 export interface UpstreamPorts {
+  /** Address to listen on (default 127.0.0.1). */
+  address?: string;
   h2cPort?: number;
   /**
    * A unary gRPC answer from nginx itself: every request gets 200, content-type application/grpc,
@@ -32,12 +34,13 @@ export interface UpstreamPorts {
 
 /** nginx as the upstream: answers every request with 1 KiB, one worker, no logging. */
 export function nginxUpstream(dir: string, port: number, extra: UpstreamPorts = {}): string {
-  const servers = [`  server { listen 127.0.0.1:${port}; location / { default_type text/plain; return 200 '${BODY_1K}'; } }`];
-  if (extra.h2cPort) servers.push(`  server { listen 127.0.0.1:${extra.h2cPort} http2; location / { default_type text/plain; return 200 '${BODY_1K}'; } }`);
+  const a = extra.address ?? '127.0.0.1';
+  const servers = [`  server { listen ${a}:${port}; location / { default_type text/plain; return 200 '${BODY_1K}'; } }`];
+  if (extra.h2cPort) servers.push(`  server { listen ${a}:${extra.h2cPort} http2; location / { default_type text/plain; return 200 '${BODY_1K}'; } }`);
   if (extra.grpcPort) {
     // The body holds NUL bytes: nginx keeps quoted strings as length + bytes, so they pass as is.
     servers.push(
-      `  server { listen 127.0.0.1:${extra.grpcPort} http2; location / { default_type application/grpc; add_trailer grpc-status 0; return 200 '${GRPC_MESSAGE.toString('latin1')}'; } }`,
+      `  server { listen ${a}:${extra.grpcPort} http2; location / { default_type application/grpc; add_trailer grpc-status 0; return 200 '${GRPC_MESSAGE.toString('latin1')}'; } }`,
     );
   }
   const conf = `worker_processes 1;

@@ -14,7 +14,7 @@ export interface Started {
 }
 
 /** Spawns a command; resolves once `ready` (a port to connect to, or a line regexp) is met. */
-export async function start(name: string, cmd: string, args: string[], ready: { port?: number; line?: RegExp }, env: NodeJS.ProcessEnv = {}): Promise<Started> {
+export async function start(name: string, cmd: string, args: string[], ready: { port?: number; host?: string; line?: RegExp }, env: NodeJS.ProcessEnv = {}): Promise<Started> {
   const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   let lineSeen = false;
@@ -34,7 +34,7 @@ export async function start(name: string, cmd: string, args: string[], ready: { 
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${out}`);
-    if (ready.line ? lineSeen : ready.port ? await canConnect(ready.port) : true) return started;
+    if (ready.line ? lineSeen : ready.port ? await canConnect(ready.port, ready.host) : true) return started;
     await sleep(50);
   }
   await stop(proc);
