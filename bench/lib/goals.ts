@@ -10,6 +10,8 @@ export interface GoalInputs {
   /** Same per-core ratio for h2 (h2c downstream, HTTP/1.1 upstream) and unary gRPC. */
   h2PerCore?: number;
   grpcPerCore?: number;
+  /** tsmesh 1 hop / nginx by plain req/s, shown beside the per-core ratios. */
+  rpsRatio?: { h1?: number; h2?: number; grpc?: number };
   /** p99 two hops add over direct at 1,000 req/s: median over runs, and the spread. */
   hopP99AddedMs?: { median: number; min: number; max: number; runs: number };
   /** tsmesh 1 hop: vCPU per 1,000 req/s at the fixed-rate phase. */
@@ -26,6 +28,7 @@ export interface Goal {
 }
 
 const x = (n: number) => `${n.toFixed(2)}x`;
+const byRps = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? '' : ` (${x(n)} by req/s)`);
 
 function judge(goal: string, v: number | undefined, ok: (v: number) => boolean, show: (v: number) => string): Goal {
   return v === undefined || !Number.isFinite(v) ? { goal, measured: 'not measured', met: undefined } : { goal, measured: show(v), met: ok(v) };
@@ -34,10 +37,10 @@ function judge(goal: string, v: number | undefined, ok: (v: number) => boolean, 
 export function evaluateGoals(m: GoalInputs): Goal[] {
   const hop = m.hopP99AddedMs;
   return [
-    judge('HTTP/1.1 req/s per core >= 0.8x nginx', m.h1PerCore, (v) => v >= 0.8, x),
+    judge('HTTP/1.1 req/s per core >= 0.8x nginx', m.h1PerCore, (v) => v >= 0.8, (v) => x(v) + byRps(m.rpsRatio?.h1)),
     judge('HTTP/1.1 p99 under load <= 1.5x nginx', m.h1P99Ratio, (v) => v <= 1.5, x),
-    judge('h2 req/s per core >= 0.6x nginx', m.h2PerCore, (v) => v >= 0.6, x),
-    judge('gRPC req/s per core >= 0.6x nginx', m.grpcPerCore, (v) => v >= 0.6, x),
+    judge('h2 req/s per core >= 0.6x nginx', m.h2PerCore, (v) => v >= 0.6, (v) => x(v) + byRps(m.rpsRatio?.h2)),
+    judge('gRPC req/s per core >= 0.6x nginx', m.grpcPerCore, (v) => v >= 0.6, (v) => x(v) + byRps(m.rpsRatio?.grpc)),
     judge('2 hops add <= 0.3 ms p99 at 1k req/s (median)', hop?.median, (v) => v <= 0.3, (v) => `+${v.toFixed(3)} ms (runs ${hop!.runs}: ${hop!.min.toFixed(3)}..${hop!.max.toFixed(3)})`),
     judge('<= 0.1 vCPU per 1,000 req/s', m.vcpuPer1k, (v) => v <= 0.1, (v) => `${v.toFixed(3)} vCPU`),
     judge('<= 40 MB RSS per proxy', m.rss?.mb, (v) => v <= 40, (v) => `${v.toFixed(0)} MB (${m.rss!.what})`),
