@@ -12,7 +12,6 @@
  * resume() later; bytes that arrive meanwhile are kept, in order.
  */
 import type { HeaderMap } from '../../interfaces.ts';
-import { appendHeader } from '../common/header_utils.ts';
 import { ChunkedDecoder, type ChunkedSink } from './chunked.ts';
 import { newFieldLine, parseFieldLine } from './field_line.ts';
 import { CR, LF, SP, TARGET, TCHAR, equalsLower, latin1 } from './tokens.ts';
@@ -53,6 +52,8 @@ const P = 0x50;
 const SLASH = 0x2f;
 const DOT = 0x2e;
 const ONE = 0x31;
+/** Bytes decoded at once when looking for the end of a head (most heads are smaller). */
+const HEAD_WINDOW = 4096;
 
 export class RequestParser implements ChunkedSink {
   // ---- the current request, valid from onRequestHead on ----
@@ -89,6 +90,9 @@ export class RequestParser implements ChunkedSink {
   private connection: string | undefined;
   private upgradeValue: string | undefined;
   private te: string | undefined;
+  /** The decoded text of the lines being parsed, and the buffer offset it starts at. */
+  private str = '';
+  private strBase = 0;
 
   constructor(
     private readonly handler: RequestHandler,
@@ -238,8 +242,20 @@ export class RequestParser implements ChunkedSink {
     const end = buf.length;
     const max = this.limits.maxHeaderBytes;
     for (;;) {
-      const lf = buf.indexOf(LF, pos);
-      if (lf < 0) {
+      // One latin1 decode for the complete lines here (up to the blank line that ends the head,
+      // else up to the last LF): names and values are then slices of that string, not a decode
+      // each. A window keeps a body that follows in the same read from being decoded too.
+      let limit = Math.min(end, pos + HEAD_WINDOW);
+      let str = latin1(buf, pos, limit);
+      let blank = str.indexOf('\r\n\r\n');
+      let stop = blank >= 0 ? blank + 4 : str.lastIndexOf('\n') + 1;
+      if (stop === 0 && limit < end) {
+        limit = end;
+        str = latin1(buf, pos, limit);
+        blank = str.indexOf('\r\n\r\n');
+        stop = blank >= 0 ? blank + 4 : str.lastIndexOf('\n') + 1;
+      }
+      if (stop === 0) {
         const rest = end - pos;
         if (this.headBytes + rest > max) return this.fail(431, 'headers too large');
         if (rest > 0) {
@@ -248,32 +264,44 @@ export class RequestParser implements ChunkedSink {
         }
         return -1;
       }
-      this.headBytes += lf - pos + 1;
-      if (this.headBytes > max) return this.fail(431, 'headers too large');
-      if (lf === pos || buf[lf - 1] !== CR) return this.fail(400, 'bare LF');
-      const e = lf - 1;
-      if (!this.seenRequestLine) {
-        // RFC 9112 2.2: empty lines before a request line are ignored.
-        if (e !== pos && !this.requestLine(buf, pos, e)) return -1;
-      } else if (e === pos) {
-        return this.headComplete(buf, lf + 1);
-      } else if (!this.headerLine(buf, pos, e)) {
-        return -1;
+      stop += pos;
+      const base = pos;
+      this.str = str;
+      this.strBase = base;
+      while (pos < stop) {
+        const lf = str.indexOf('\n', pos - base) + base;
+        this.headBytes += lf - pos + 1;
+        if (this.headBytes > max) return this.fail(431, 'headers too large');
+        if (lf === pos || buf[lf - 1] !== CR) return this.fail(400, 'bare LF');
+        const e = lf - 1;
+        if (!this.seenRequestLine) {
+          // RFC 9112 2.2: empty lines before a request line are ignored.
+          if (e !== pos && !this.requestLine(buf, pos, e)) return -1;
+        } else if (e === pos) {
+          return this.headComplete(buf, lf + 1);
+        } else if (!this.headerLine(buf, pos, e)) {
+          return -1;
+        }
+        pos = lf + 1;
       }
-      pos = lf + 1;
       if (pos === end) return -1;
     }
+  }
+
+  /** The head's text between two buffer offsets (inside the last decoded run of lines). */
+  private text(s: number, e: number): string {
+    return this.str.slice(s - this.strBase, e - this.strBase);
   }
 
   private requestLine(buf: Buffer, s: number, e: number): boolean {
     let i = s;
     while (i < e && TCHAR[buf[i]] === 1) i++;
     if (i === s || i === e || buf[i] !== SP) return this.reject(400, 'invalid method');
-    this.method = methodName(buf, s, i);
+    this.method = methodName(buf, s, i) ?? this.text(s, i);
     const ts = ++i;
     while (i < e && TARGET[buf[i]] === 1) i++;
     if (i === ts || i === e || buf[i] !== SP) return this.reject(400, 'invalid request target');
-    this.target = latin1(buf, ts, i);
+    this.target = this.text(ts, i);
     i++;
     if (e - i !== 8 || buf[i] !== H || buf[i + 1] !== T || buf[i + 2] !== T || buf[i + 3] !== P || buf[i + 4] !== SLASH || buf[i + 5] !== ONE || buf[i + 6] !== DOT) {
       return this.reject(400, 'invalid HTTP version');
@@ -293,13 +321,13 @@ export class RequestParser implements ChunkedSink {
   private headerLine(buf: Buffer, s: number, e: number): boolean {
     if (!parseFieldLine(buf, s, e, LINE)) return this.reject(400, LINE.error);
     if (++this.headerCount > this.limits.maxHeaders) return this.reject(431, 'too many headers');
-    const name = latin1(buf, s, LINE.nameEnd).toLowerCase();
+    const name = this.text(s, LINE.nameEnd).toLowerCase();
     const vs = LINE.valueStart;
     const ve = LINE.valueEnd;
     switch (name) {
       case 'host':
         this.hostCount++;
-        this.host = latin1(buf, vs, ve);
+        this.host = this.text(vs, ve);
         return true;
       case 'content-length': {
         if (this.contentLength >= 0) return this.reject(400, 'repeated content-length');
@@ -312,36 +340,42 @@ export class RequestParser implements ChunkedSink {
           n = n * 10 + d;
         }
         this.contentLength = n;
-        this.headers.set(name, latin1(buf, vs, ve));
+        this.headers.set(name, this.text(vs, ve));
         return true;
       }
       case 'transfer-encoding':
         this.teCount++;
-        this.transferEncoding = latin1(buf, vs, ve);
+        this.transferEncoding = this.text(vs, ve);
         return true;
       case 'connection': {
-        const v = latin1(buf, vs, ve);
+        const v = this.text(vs, ve);
         this.connection = this.connection === undefined ? v : `${this.connection}, ${v}`;
         return true;
       }
       case 'upgrade':
-        this.upgradeValue ??= latin1(buf, vs, ve);
+        this.upgradeValue ??= this.text(vs, ve);
         return true;
       case 'te': {
-        const v = latin1(buf, vs, ve);
+        const v = this.text(vs, ve);
         this.te = this.te === undefined ? v : `${this.te}, ${v}`;
         return true;
       }
       case 'expect':
-        this.expect = latin1(buf, vs, ve);
+        this.expect = this.text(vs, ve);
         return true;
       case 'keep-alive':
       case 'proxy-connection':
       case 'http2-settings':
         return true;
-      default:
-        appendHeader(this.headers, name, latin1(buf, vs, ve));
+      default: {
+        const h = this.headers;
+        const v = this.text(vs, ve);
+        const cur = h.get(name);
+        if (cur === undefined) h.set(name, v);
+        else if (typeof cur === 'string') h.set(name, [cur, v]);
+        else cur.push(v);
         return true;
+      }
     }
   }
 
@@ -441,15 +475,15 @@ export class RequestParser implements ChunkedSink {
   }
 }
 
-/** Common methods as shared literals (no string per request); others as read. */
-function methodName(buf: Buffer, s: number, e: number): string {
+/** Common methods as shared literals (no string per request); undefined for others. */
+function methodName(buf: Buffer, s: number, e: number): string | undefined {
   const n = e - s;
   const c = buf[s];
   if (n === 3 && c === 0x47 && buf[s + 1] === 0x45 && buf[s + 2] === T) return 'GET';
   if (n === 4 && c === P && buf[s + 1] === 0x4f && buf[s + 2] === 0x53 && buf[s + 3] === T) return 'POST';
   if (n === 4 && c === H && buf[s + 1] === 0x45 && buf[s + 2] === 0x41 && buf[s + 3] === 0x44) return 'HEAD';
   if (n === 3 && c === P && buf[s + 1] === 0x55 && buf[s + 2] === T) return 'PUT';
-  return latin1(buf, s, e);
+  return undefined;
 }
 
 /** A comma-separated list contains `token` (case-insensitive). */
