@@ -19,6 +19,8 @@ export interface ConnectionOwner {
   readonly connectTimeoutMs: number;
   /** Requests per connection; 0: no limit. */
   readonly maxRequests: number;
+  /** The last TLS session a connection of this pool got, to resume on the next one. */
+  tlsSession: Buffer | undefined;
   /** TCP connected (and TLS handshake done): ready for a request. */
   onConnected(c: ClientConnection): void;
   onConnectFailed(c: ClientConnection, err: Error): void;
@@ -83,6 +85,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   private hintMs = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleTimerMs = 0;
+  private unrefd = false;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -90,13 +93,13 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   ) {
     this.parser = new ResponseParser(this);
     const local = o.localAddress ? (o.localPort ? { localAddress: o.localAddress, localPort: o.localPort } : { localAddress: o.localAddress }) : undefined;
-    const s = o.tls ? tls.connect({ host: o.host, port: o.port, ...local, ...o.tls }) : net.connect({ host: o.host, port: o.port, ...local });
+    // TLS sessions are resumed across the pool's connections (undici keeps a session cache too).
+    const s = o.tls ? tls.connect({ host: o.host, port: o.port, ...local, ...o.tls, ...(owner.tlsSession ? { session: owner.tlsSession } : {}) }) : net.connect({ host: o.host, port: o.port, ...local });
+    if (o.tls) s.on('session', (session: Buffer) => (owner.tlsSession = session));
     this.socket = s;
     s.setNoDelay(true);
     // TCP keep-alive probes after 60 s idle, as undici sets them.
     s.setKeepAlive(true, 60_000);
-    // Pooled connections never keep the process alive by themselves (undici unrefs idle ones).
-    s.unref();
     s.on(o.tls ? 'secureConnect' : 'connect', this.onConnect.bind(this));
     s.on('data', this.onData.bind(this));
     s.on('end', this.onEnd.bind(this));
@@ -120,6 +123,11 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   /** Runs a request on this (connected, idle) connection. */
   start(opts: Http1RequestOptions, h: Http1Handler): void {
     this.state = State.Busy;
+    // Idle connections do not keep the process alive (as undici's); busy ones do.
+    if (this.unrefd) {
+      this.unrefd = false;
+      this.socket.ref();
+    }
     this.handler = h;
     this.opts = opts;
     this.requests++;
@@ -259,6 +267,10 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
    * timer per connection, refreshed rather than re-created.
    */
   armIdle(idleTimeoutMs: number): void {
+    if (!this.unrefd) {
+      this.unrefd = true;
+      this.socket.unref();
+    }
     const ms = this.hintMs > 0 ? (idleTimeoutMs > 0 ? Math.min(this.hintMs, idleTimeoutMs) : this.hintMs) : idleTimeoutMs;
     if (ms <= 0) return;
     if (this.idleTimer !== undefined && this.idleTimerMs === ms) {

@@ -48,6 +48,7 @@ export function isHttp1Handler(h: object): h is Http1Handler {
 export class Http1Pool implements ConnectionOwner {
   readonly connectTimeoutMs: number;
   readonly maxRequests: number;
+  tlsSession: Buffer | undefined;
   /** Requests queued or running, for LEAST_REQUEST. */
   active = 0;
   private readonly idle: ClientConnection[] = [];
