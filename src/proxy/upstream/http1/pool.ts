@@ -117,7 +117,10 @@ export class Http1Pool implements ConnectionOwner {
       const opts = this.qOpts[i]!;
       const h = this.qHandlers[i]!;
       this.qOpts[i] = this.qHandlers[i] = undefined;
-      if (this.qHead > 64 && this.qHead * 2 > this.qOpts.length) {
+      if (this.qHead === this.qOpts.length) {
+        // Empty again (the usual case): start over without reallocating.
+        this.qOpts.length = this.qHandlers.length = this.qHead = 0;
+      } else if (this.qHead > 64 && this.qHead * 2 > this.qOpts.length) {
         this.qOpts = this.qOpts.slice(this.qHead);
         this.qHandlers = this.qHandlers.slice(this.qHead);
         this.qHead = 0;
