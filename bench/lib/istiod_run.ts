@@ -70,7 +70,8 @@ export async function startIstiod(binary: string, configDir: string, workDir: st
   for (;;) {
     if (cp.proc.exitCode !== null || Date.now() > deadline) {
       await cp.stop();
-      throw new Error(`istiod did not become ready (${cp.proc.exitCode !== null ? `exited with ${cp.proc.exitCode}` : `${timeoutMs / 1000} s`}):\n${cp.output().slice(-3000)}`);
+      const how = cp.proc.exitCode !== null ? `exited with ${cp.proc.exitCode}` : `not ready after ${timeoutMs / 1000} s`;
+      throw new Error(`istiod ${how}${panicSummary(cp.output())}:\n${cp.output().slice(-3000)}`);
     }
     try {
       const r = await fetch(`http://127.0.0.1:${httpPort}/ready`, { signal: AbortSignal.timeout(2000) });
@@ -123,4 +124,21 @@ function spawnIn(cwd: string, cmd: string, args: string[], env: Record<string, s
     clearTimeout(t);
   };
   return { proc, name: 'istiod', output: () => out, stop };
+}
+
+/** "panic: <what> at <first frame> (<file:line>)" from a Go panic in istiod's output, or ''. */
+export function panicSummary(out: string): string {
+  const i = out.indexOf('panic: ');
+  if (i < 0) return '';
+  const lines = out.slice(i).split('\n');
+  const what = lines[0]!.trim();
+  // The first frame below "goroutine N [running]:" is where it happened; the next one says who called it.
+  const g = lines.findIndex((l) => /^goroutine \d+ \[running\]:/.test(l));
+  const frames: string[] = [];
+  for (let k = g + 1; g >= 0 && k + 1 < lines.length && frames.length < 2; k += 2) {
+    const fn = lines[k]!.trim().replace(/\([^()]*\)$/, '');
+    const at = lines[k + 1]!.trim().replace(/ \+0x[0-9a-f]+$/, '').replace(/^.*\/(istio\.io\/istio@[^/]+\/|pkg\/mod\/)/, '');
+    frames.push(`${fn} (${at})`);
+  }
+  return `: ${what}${frames.length ? ` in ${frames.join(', called from ')}` : ''}`;
 }
