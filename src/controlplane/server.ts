@@ -17,6 +17,7 @@ import { proxyShapeKey } from '../pilot/shape_key.ts';
 import type { Proxy, PushContext } from '../pilot/types.ts';
 import { DiscoveryServer } from '../xds/server/index.ts';
 import { debugHandler } from '../xds/debug.ts';
+import { BatchedAutoRegistration } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
 import { selectedConfigs } from './discovery_selectors.ts';
 
@@ -41,6 +42,8 @@ export class ControlPlane {
   readonly store: FileConfigStore;
   readonly registry: Registry;
   readonly discovery: DiscoveryServer<PushContext, Proxy>;
+  /** Connected sidecars as workloads, reaching the registry in batches. */
+  readonly autoRegistration = new BatchedAutoRegistration();
   private http?: Server;
   private readonly registrations = new Map<string, RegistrationHandle>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -60,7 +63,7 @@ export class ControlPlane {
       this.mesh = defaultMeshConfig();
     }
     this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
-    this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log });
+    this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration] });
     this.discovery = new DiscoveryServer({
       generator: generate,
       parseProxy,
@@ -91,6 +94,9 @@ export class ControlPlane {
         this.discovery.configUpdate({ full: true, reason: `config: ${what.join(', ')}${events.length > 3 ? ', ...' : ''}` });
       }),
       this.registry.onChange((e) => {
+        // A workload that no service selects (a sidecar registering) changes nothing pilot
+        // generates: no push, so no PushContext rebuild and no cache thrown away per connection.
+        if (e.endpointsOnly && e.services.length === 0) return;
         this.discovery.configUpdate({ full: !e.endpointsOnly, services: e.services, reason: `registry: ${e.services.slice(0, 3).join(', ')}` });
       }),
     );
@@ -104,7 +110,7 @@ export class ControlPlane {
     if (proxy.type !== 'sidecar' || proxy.generator === 'grpc' || Object.keys(proxy.labels).length === 0) return;
     const ip = proxy.ipAddresses[0];
     if (!ip) return;
-    const handle = this.registry.registerProxy({
+    const handle = this.autoRegistration.register({
       name: proxy.workloadName,
       namespace: proxy.namespace,
       ip,
@@ -138,6 +144,7 @@ export class ControlPlane {
 
   async close(): Promise<void> {
     for (const u of this.unsubscribe) u();
+    this.autoRegistration.close();
     this.store.close();
     await this.discovery.close();
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));

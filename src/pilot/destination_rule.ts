@@ -22,8 +22,40 @@ export interface ResolvedDestinationRule {
   configs: Config[];
 }
 
-/** The DestinationRule that applies when `proxy` calls `hostname`, or undefined. */
+/** Per push: namespace -> whether a DestinationRule there selects workloads; and resolved rules. */
+interface RuleMemo {
+  selective: Map<string, boolean>;
+  rules: Map<string, ResolvedDestinationRule | undefined>;
+}
+const memos = new WeakMap<PushContext, RuleMemo>();
+
+/**
+ * The DestinationRule that applies when `proxy` calls `hostname`, or undefined. Memoized per
+ * push: CDS and EDS ask it for every cluster of every proxy shape, and the answer depends only
+ * on the proxy's namespace (and its labels where a rule there has a workloadSelector). The
+ * result is shared: callers must not modify it.
+ */
 export function destinationRuleFor(push: PushContext, proxy: Proxy, hostname: string): ResolvedDestinationRule | undefined {
+  let memo = memos.get(push);
+  if (!memo) {
+    memo = { selective: new Map(), rules: new Map() };
+    memos.set(push, memo);
+  }
+  let selective = memo.selective.get(proxy.namespace);
+  if (selective === undefined) {
+    selective = (pushIndex(push).destinationRulesByNamespace.get(proxy.namespace) ?? []).some((c) => !!c.spec?.workloadSelector?.matchLabels);
+    memo.selective.set(proxy.namespace, selective);
+  }
+  const key = selective
+    ? `${proxy.namespace}\0${hostname}\0${JSON.stringify(Object.entries(proxy.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))}`
+    : `${proxy.namespace}\0${hostname}`;
+  if (memo.rules.has(key)) return memo.rules.get(key);
+  const rule = resolveDestinationRule(push, proxy, hostname);
+  memo.rules.set(key, rule);
+  return rule;
+}
+
+function resolveDestinationRule(push: PushContext, proxy: Proxy, hostname: string): ResolvedDestinationRule | undefined {
   const idx = pushIndex(push);
   const svcNs = idx.servicesByHost.get(hostname)?.namespace;
   const root = push.mesh.rootNamespace;
