@@ -93,8 +93,11 @@ export class BodySource implements StreamingBody {
     this.pull();
   }
 
+  /** The attempt was aborted: like detach, and a sink that reads on its own (h2's Readable) is told. */
   destroy(): void {
+    const sink = this.sink;
     this.detach();
+    sink?.onBodyAbort?.();
   }
 }
 

@@ -7,6 +7,7 @@ import type { StreamingBody } from './types.ts';
 
 export function toReadable(body: StreamingBody): Readable {
   const r = new Readable({ highWaterMark: 64 * 1024, read: () => body.pull() });
-  body.attach({ onBodyChunk: (c) => r.push(c), onBodyEnd: () => void r.push(null) });
+  // An abort destroys the Readable: undici then aborts the request and frees its connection.
+  body.attach({ onBodyChunk: (c) => r.push(c), onBodyEnd: () => void r.push(null), onBodyAbort: () => void r.destroy() });
   return r;
 }

@@ -38,6 +38,8 @@ export interface BodySink {
   /** Returns false when the sink wants no more until `StreamingBody.pull` is called back. */
   onBodyChunk(chunk: Buffer): boolean;
   onBodyEnd(): void;
+  /** The request was abandoned (an abort): a sink that reads on its own (a Readable) stops. */
+  onBodyAbort?(): void;
 }
 
 /** A request body still arriving from downstream (the router's BodySource). */
