@@ -267,6 +267,12 @@ function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string,
   console.log(
     table(['path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU us/req', 'k req/s per core', 'req/s vs nginx', 'per core vs nginx', 'p99 vs nginx'], rows),
   );
+  if (proto === 'grpc' && ngx && ngx.errors > 0) {
+    console.log(
+      "nginx's gRPC errors are 5xx from its grpc_pass (error log: \"upstream sent frame for unknown stream\"): the nginx upstream answers before " +
+        'the request DATA frame arrives, then resets the stream (RST_STREAM NO_ERROR), a race nginx-to-nginx only; HAProxy and tsmesh take the same upstream.',
+    );
+  }
   const t = med('tsmesh1');
   return ngx && t ? { perCore: ngx.cpu / t.cpu, p99: t.p99 / ngx.p99, rps: t.rps / ngx.rps } : {};
 }
