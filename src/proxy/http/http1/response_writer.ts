@@ -1,14 +1,15 @@
 /**
  * Writes HTTP/1.1 responses on a raw socket: the head as one latin1 string, the body framed by
  * Content-Length, chunked encoding (HTTP/1.1 without a length) or the connection's close
- * (HTTP/1.0), nothing for HEAD, 1xx, 204 and 304. Head and first body bytes leave in one write: the
- * socket is corked from the head until the end of the tick (or the response's end), as node's
- * http server does. Header names and values are checked so nothing can split a response.
+ * (HTTP/1.0), nothing for HEAD, 1xx, 204 and 304. Head and first body bytes leave in one write:
+ * the head waits for them until the end of the tick, then both are copied into one Buffer (cheaper
+ * than cork/writev for the small responses that dominate; large chunks are corked instead).
+ * Header names and values are checked so nothing can split a response.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HeaderMap } from '../../interfaces.ts';
-import { equalsLower, isFieldValue, isToken } from './tokens.ts';
+import { equalsLower, isFieldValue, isToken, writeLatin1 } from './tokens.ts';
 
 const MODE_NONE = 0;
 const MODE_LENGTH = 1;
@@ -58,16 +59,22 @@ function hasCloseToken(v: string | string[]): boolean {
   return false;
 }
 
-function uncorkNT(w: ResponseWriter): void {
+function flushNT(w: ResponseWriter): void {
   w.flush();
 }
 
+/** Head and body up to this size are copied into one Buffer (one write, no cork); larger bodies are corked instead. */
+const COPY_LIMIT = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
+
 export class ResponseWriter {
   private mode = MODE_NONE;
-  private corked = false;
   private minor = 1;
   private isHead = false;
   private keepAlive = true;
+  /** A head waiting for the first body bytes (written with them, or alone at the end of the tick). */
+  private head: string | undefined;
+  private flushQueued = false;
   /** The connection must close once this response is written. */
   closeAfter = false;
   /** Some of this response is on the wire (an error can no longer be answered with a response). */
@@ -130,40 +137,42 @@ export class ResponseWriter {
     s += '\r\n';
     if (endStream) {
       this.socket.write(s, 'latin1');
-      this.flush();
       return;
     }
-    this.cork();
-    this.socket.write(s, 'latin1');
+    this.head = s;
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      process.nextTick(flushNT, this);
+    }
   }
 
   /** Returns false when the socket is above its high-water mark. */
   writeBody(chunk: Buffer, end: boolean): boolean {
-    const sock = this.socket;
-    let ok = true;
+    let prefix = this.head ?? '';
+    this.head = undefined;
+    let suffix = '';
+    let data = chunk;
     const n = chunk.length;
     switch (this.mode) {
-      case MODE_LENGTH:
-      case MODE_CLOSE:
-        if (n) ok = sock.write(chunk);
-        break;
       case MODE_CHUNKED:
         if (n) {
-          this.cork();
-          sock.write(`${n.toString(16)}\r\n`, 'latin1');
-          sock.write(chunk);
-          ok = sock.write(end ? '\r\n0\r\n\r\n' : '\r\n', 'latin1');
-        } else if (end) ok = sock.write('0\r\n\r\n', 'latin1');
+          prefix += `${n.toString(16)}\r\n`;
+          suffix = end ? '\r\n0\r\n\r\n' : '\r\n';
+        } else if (end) suffix = '0\r\n\r\n';
+        break;
+      case MODE_NONE:
+        data = EMPTY;
         break;
     }
-    if (end) this.flush();
-    return ok;
+    return this.emit(prefix, data, suffix);
   }
 
   /** Ends a chunked body with trailers; other framings cannot carry them and just end. */
   writeTrailers(trailers: HeaderMap): void {
+    let s = this.head ?? '';
+    this.head = undefined;
     if (this.mode === MODE_CHUNKED) {
-      let s = '0\r\n';
+      s += '0\r\n';
       for (const [k, v] of trailers) {
         if (k.charCodeAt(0) === 58) continue;
         try {
@@ -172,9 +181,9 @@ export class ResponseWriter {
           // An invalid trailer from upstream is dropped rather than failing the response.
         }
       }
-      this.socket.write(s + '\r\n', 'latin1');
+      s += '\r\n';
     }
-    this.flush();
+    if (s.length) this.socket.write(s, 'latin1');
   }
 
   /** The interim response to `Expect: 100-continue`. */
@@ -189,17 +198,37 @@ export class ResponseWriter {
     this.socket.write(`${statusLine(status)}content-length: 0\r\n${this.closeAfter ? 'connection: close\r\n' : ''}\r\n`, 'latin1');
   }
 
-  /** Lets corked writes go (end of tick or end of response). */
+  /** Writes a head that no body bytes followed within the tick (a streamed or slow body). */
   flush(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.socket.uncork();
+    this.flushQueued = false;
+    const h = this.head;
+    if (h === undefined) return;
+    this.head = undefined;
+    this.socket.write(h, 'latin1');
   }
 
-  private cork(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.socket.cork();
-    process.nextTick(uncorkNT, this);
+  /** prefix + data + suffix in one write: copied into one Buffer when small, corked when large. */
+  private emit(prefix: string, data: Buffer, suffix: string): boolean {
+    const sock = this.socket;
+    const n = data.length;
+    if (n === 0) {
+      const s = suffix.length ? prefix + suffix : prefix;
+      return s.length ? sock.write(s, 'latin1') : !sock.writableNeedDrain;
+    }
+    if (prefix.length === 0 && suffix.length === 0) return sock.write(data);
+    if (n <= COPY_LIMIT) {
+      const p = prefix.length;
+      const b = Buffer.allocUnsafe(p + n + suffix.length);
+      writeLatin1(b, prefix, 0);
+      data.copy(b, p);
+      if (suffix.length) writeLatin1(b, suffix, p + n);
+      return sock.write(b);
+    }
+    sock.cork();
+    if (prefix.length) sock.write(prefix, 'latin1');
+    sock.write(data);
+    if (suffix.length) sock.write(suffix, 'latin1');
+    sock.uncork();
+    return !sock.writableNeedDrain;
   }
 }

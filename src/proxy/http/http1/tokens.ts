@@ -55,10 +55,17 @@ export function isFieldValue(s: string): boolean {
   return true;
 }
 
-/** Latin-1 decoding of a byte range without Buffer#toString's argument handling (node's own fast path). */
-type Latin1 = { latin1Slice(start: number, end: number): string };
+/** node's own latin1 fast paths on Buffer (no argument handling), not in its type declarations. */
+type Latin1 = { latin1Slice(start: number, end: number): string; latin1Write(s: string, offset: number): number };
+
+/** Latin-1 decoding of a byte range. */
 export function latin1(buf: Buffer, start: number, end: number): string {
   return (buf as unknown as Latin1).latin1Slice(start, end);
+}
+
+/** Writes `s` (all chars <= 0xff) into `buf` at `offset` as latin1. */
+export function writeLatin1(buf: Buffer, s: string, offset: number): void {
+  (buf as unknown as Latin1).latin1Write(s, offset);
 }
 
 /** ASCII case-insensitive equality of a (possibly mixed-case) string with a lower-case literal. */
