@@ -6,7 +6,11 @@
  * h2c both sides, to nginx answering gRPC itself). Rounds are taken round-robin across the paths
  * and the medians printed, since this machine's speed swings between minutes. Then, open-loop at
  * a fixed 1,000 req/s: each proxy's vCPU per 1,000 req/s and RSS, and what two tsmesh hops add
- * to direct's latency over several runs; then TCP passthrough; then the issue's goals, met or not.
+ * to direct's latency over several runs; then the RSS of a sidecar serving Bookinfo's config (the
+ * memory goal's condition); then TCP passthrough; then the issue's goals, met or not. A default
+ * run takes about 8 minutes (plus building dist/ when stale).
+ *
+ * For quick codec comparisons: BENCH_ROUNDS=1 BENCH_PROTOCOLS=h1 BENCH_HOP_RUNS=1.
  *
  * Besides req/s, each proxy's CPU time per request is read from /proc: on a 2-core machine shared
  * with the load generator (and often with other work), req/s swings with whatever else runs,
@@ -17,7 +21,8 @@
  * streams), BENCH_PROTOCOLS (h1,h2,grpc), BENCH_RATE_SECONDS (10 per fixed-rate run),
  * BENCH_HOP_RUNS (5), BENCH_TCP_MB (512), BENCH_PROXY_NODE_ARGS (extra node flags for the tsmesh
  * proxies, e.g. "--max-semi-space-size=2"), BENCH_CPU_PROF=<dir> (a V8 CPU profile per tsmesh
- * proxy, written on exit; open in Chrome DevTools), BENCH_NO_INSTALL=1 (never apt-get).
+ * proxy, written on exit; open in Chrome DevTools), BENCH_NO_INSTALL=1 (never apt-get),
+ * BENCH_NO_BUILD=1 (do not rebuild dist/: a stale one means the proxies run src/ through tsx).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -351,7 +356,7 @@ async function twoHopsAdded(paths: BenchPath[], goals: GoalInputs): Promise<void
     lag = Math.max(lag, a.maxSendLagMs, d.maxSendLagMs);
     added.push({ p50: d.p50ms - a.p50ms, p90: d.p90ms - a.p90ms, p99: d.p99ms - a.p99ms });
     console.log(
-      `  run ${i + 1}: direct p50 ${a.p50ms.toFixed(3)} p90 ${a.p90ms.toFixed(3)} p99 ${a.p99ms.toFixed(3)} ms; two hops p50 ${d.p50ms.toFixed(3)} p90 ${d.p90ms.toFixed(3)} p99 ${d.p99ms.toFixed(3)} ms; added p99 +${(d.p99ms - a.p99ms).toFixed(3)} ms`,
+      `  run ${i + 1}: direct p50 ${a.p50ms.toFixed(3)} p90 ${a.p90ms.toFixed(3)} p99 ${a.p99ms.toFixed(3)} ms; two hops p50 ${d.p50ms.toFixed(3)} p90 ${d.p90ms.toFixed(3)} p99 ${d.p99ms.toFixed(3)} ms; added p99 +${(d.p99ms - a.p99ms).toFixed(3)} ms; probe lag max ${Math.max(a.maxSendLagMs, d.maxSendLagMs).toFixed(1)} ms${Math.max(a.maxSendLagMs, d.maxSendLagMs) > 5 ? ' (the probe itself was starved: this run is noise)' : ''}`,
     );
   }
   const stat = (k: 'p50' | 'p90' | 'p99') => {
