@@ -5,8 +5,16 @@
  * registers: a thousand proxies connecting at once meant a thousand rebuilds back to back, and
  * no proxy was answered until they were done. Here registrations arriving together reach the
  * registry as one change, and rebuilds are spaced so they take at most a fifth of the time.
+ *
+ * A registration that no Service selects changes no endpoint, so it does not ask for a rebuild
+ * at all: the registry reads workloads() on its next rebuild for any reason (a config change,
+ * a selected proxy), which is also when a newly added Service would start selecting it.
  */
-import { AutoRegistration, type ProxyRegistration, type RegistrationHandle, type RegistrySource } from '../registry/index.ts';
+import { AutoRegistration, TLS_MODE_LABEL, type ProxyRegistration, type RegistrationHandle, type RegistrySource } from '../registry/index.ts';
+import { cleanLabels, mergeLabels, type Labels } from '../registry/labels.ts';
+
+/** Whether some Service selects a workload of this namespace and these labels now. */
+export type SelectedNow = (namespace: string, labels: Labels) => boolean;
 
 export class BatchedAutoRegistration implements RegistrySource {
   readonly name = 'autoregistration';
@@ -19,13 +27,35 @@ export class BatchedAutoRegistration implements RegistrySource {
   /** Notifications delivered (each is one registry rebuild), for tests and debug. */
   flushes = 0;
 
-  /** `delayMs`: how long a first change waits for others to join it. */
-  constructor(private readonly delayMs = 50) {
-    this.#inner.onChange(() => this.#schedule());
-  }
+  /**
+   * `selected`: the registry's current view of which workloads Services select (default: all).
+   * `delayMs`: how long a first change waits for others to join it.
+   */
+  constructor(
+    private readonly selected: SelectedNow = () => true,
+    private readonly delayMs = 50,
+  ) {}
 
   register(reg: ProxyRegistration): RegistrationHandle {
-    return this.#inner.register(reg);
+    const inner = this.#inner.register(reg);
+    // The labels AutoRegistration gives the workload (no WorkloadGroup: the control plane names none).
+    const labels = mergeLabels({ [TLS_MODE_LABEL]: 'istio' }, undefined, cleanLabels(reg.labels));
+    const notify = () => {
+      if (this.selected(reg.namespace, labels)) this.#schedule();
+    };
+    notify();
+    return {
+      name: inner.name,
+      namespace: inner.namespace,
+      unregister: () => {
+        inner.unregister();
+        notify();
+      },
+      setHealthy: (healthy: boolean) => {
+        inner.setHealthy(healthy);
+        notify();
+      },
+    };
   }
 
   services(): [] {

@@ -8,7 +8,7 @@ import { FileConfigStore } from '../api/file-store.ts';
 import { defaultMeshConfig, loadMeshConfig } from '../api/mesh.ts';
 import { meshSupportWarnings } from '../api/fields/mesh_support.ts';
 import { formatValidationError, type MeshConfig } from '../api/types.ts';
-import { Registry } from '../registry/index.ts';
+import { Registry, selectorMatches } from '../registry/index.ts';
 import type { RegistrationHandle } from '../registry/index.ts';
 import { buildPushContext } from '../pilot/push_context.ts';
 import { generate } from '../pilot/generator.ts';
@@ -43,7 +43,7 @@ export class ControlPlane {
   readonly registry: Registry;
   readonly discovery: DiscoveryServer<PushContext, Proxy>;
   /** Connected sidecars as workloads, reaching the registry in batches. */
-  readonly autoRegistration = new BatchedAutoRegistration();
+  readonly autoRegistration: BatchedAutoRegistration;
   private http?: Server;
   private readonly registrations = new Map<string, RegistrationHandle>();
   private readonly unsubscribe: Array<() => void> = [];
@@ -63,6 +63,9 @@ export class ControlPlane {
       this.mesh = defaultMeshConfig();
     }
     this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
+    this.autoRegistration = new BatchedAutoRegistration((ns, labels) =>
+      this.registry.services().some((svc) => svc.selector !== undefined && svc.namespace === ns && selectorMatches(svc.selector, labels)),
+    );
     this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration] });
     this.discovery = new DiscoveryServer({
       generator: generate,

@@ -27,16 +27,22 @@ export function buildPushContext({ mesh, configs, registry, workloadCertificates
     }
   }
   const workloads = [...registry.workloads()].sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
-  const version = contentHash({
-    mesh,
-    // origin (file name) does not change what proxies receive.
-    configs: sortedConfigs.map((c) => ({ kind: c.kind, metadata: c.metadata, spec: c.spec })),
-    services,
-    endpoints: [...endpoints.entries()],
-    workloads,
-    workloadCertificates,
-  });
-  const push: PushContext = { version, mesh, configs: sortedConfigs, services, endpoints, workloads };
+  // The version hashes everything (canonical JSON of every config, service and endpoint: a
+  // large share of a push at 11,000 resources) and nothing on the push path reads it, so it is
+  // computed when first read.
+  let version: string | undefined;
+  const computeVersion = () =>
+    contentHash({
+      mesh,
+      // origin (file name) does not change what proxies receive.
+      configs: sortedConfigs.map((c) => ({ kind: c.kind, metadata: c.metadata, spec: c.spec })),
+      services,
+      endpoints: [...endpoints.entries()],
+      workloads,
+      workloadCertificates,
+    });
+  const push = { mesh, configs: sortedConfigs, services, endpoints, workloads } as PushContext;
+  Object.defineProperty(push, 'version', { enumerable: true, configurable: true, get: () => (version ??= computeVersion()) });
   if (workloadCertificates !== undefined) push.workloadCertificates = workloadCertificates;
   push.index = buildIndex(push);
   return push;
