@@ -117,8 +117,8 @@ export async function run(): Promise<void> {
       const b = await ensureIstiod(ISTIOD_BUILD_TIMEOUT_S);
       if (b.ok) {
         console.log(`istiod: pilot-discovery from istio.io/istio@${b.version} (${b.builtNow ? `built now in ${b.seconds.toFixed(0)} s` : 'cached build'}): ${b.binary}`);
-        console.log(`istiod env: ${Object.entries(istiodEnv()).map(([k, v]) => `${k}=${v}`).join(' ')}; debounce and push throttle at istiod's defaults`);
-        cps.push(istiodCp(b.binary, join(dir, 'istiod')));
+        console.log(`istiod env: ${Object.entries(istiodEnv()).map(([k, v]) => `${k}=${v}`).join(' ')}; debounce and push throttle at istiod's defaults; ${process.env.BENCH_ISTIOD_KUBE === '0' ? 'no Kubernetes API' : 'an empty stand-in Kubernetes API (this Istio version needs a Kubernetes client to start; it holds no Services or Pods)'}`);
+        cps.push(istiodCp(b.binary, join(dir, 'istiod'), mesh.namespaces));
       } else {
         istiodMissing = b.reason;
         console.log(`istiod: NOT RUN, so no side-by-side figures: ${b.reason}`);
@@ -193,20 +193,17 @@ function tsmeshCp(): ControlPlane {
   };
 }
 
-function istiodCp(binary: string, workDir: string): ControlPlane {
+function istiodCp(binary: string, workDir: string, namespaces: string[]): ControlPlane {
   let runs = 0;
   return {
     name: 'istiod',
     async start(configDir) {
-      const { cp, grpcPort } = await startIstiod(binary, configDir, join(workDir, String(++runs)), TIMEOUT_MS);
+      const { cp, grpcPort } = await startIstiod(binary, configDir, join(workDir, String(++runs)), TIMEOUT_MS, namespaces);
       return { cp, grpcPort };
     },
     pushLines(cp, _mark, since) {
-      // istiod's lines start with an RFC 3339 timestamp; its log may have been trimmed, offsets not.
-      return istiodPushLines(cp.output()).filter((l) => {
-        const t = Date.parse(l.split(/\s/)[0] ?? '');
-        return Number.isNaN(t) || t >= since - 5;
-      });
+      // By timestamp: istiod's log may have been trimmed, so offsets into it are not stable.
+      return istiodPushLines(cp.output(), since);
     },
   };
 }

@@ -1,15 +1,18 @@
 /**
- * Runs Istio's pilot-discovery (istiod's discovery half) on loopback with no Kubernetes: config
- * from the bench's YAML directory (--configDir: its file store watches the folder with fsnotify,
- * rereads it 250 ms after the last event, then debounces pushes by PILOT_DEBOUNCE_AFTER, 100 ms),
- * services and endpoints from its ServiceEntry registry (always on; --registries= adds no
- * platform registry), plaintext ADS on a free port as istiod's 15010, HTTP (readiness, debug)
- * and monitoring on free ports, no TLS ports, no webhooks. Readiness is istiod's own /ready.
+ * Runs Istio's pilot-discovery (istiod's discovery half) on loopback: config from the bench's
+ * YAML directory (--configDir: its file store watches the folder with fsnotify, rereads it
+ * 250 ms after the last event, then debounces pushes by PILOT_DEBOUNCE_AFTER, 100 ms), services
+ * and endpoints from its ServiceEntry registry, plaintext ADS on a free port as istiod's 15010,
+ * HTTP (readiness, debug) and monitoring on free ports, no TLS ports. Readiness is istiod's own
+ * /ready. This Istio version panics at start-up without a Kubernetes client (see
+ * istiod_kube.ts), so by default it gets an empty stand-in API (BENCH_ISTIOD_KUBE=0: none, to
+ * see that failure); the Kubernetes registry it then adds finds no Services or Pods.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { startFakeKube, type FakeKube } from './istiod_kube.ts';
 import { sleep, type Started } from './procs.ts';
 
 /**
@@ -23,6 +26,7 @@ export function istiodEnv(): Record<string, string> {
     POD_NAMESPACE: 'istio-system',
     POD_NAME: 'istiod-bench',
     PILOT_MAX_REQUESTS_PER_SECOND: '100000',
+    ISTIO_KUBE_CLIENT_CONTENT_TYPE: 'json',
   };
   for (const kv of (process.env.BENCH_ISTIOD_ENV ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = kv.indexOf('=');
@@ -38,8 +42,9 @@ export interface RunningIstiod {
 }
 
 /** Starts pilot-discovery on `configDir`; resolves once /ready answers 200, or throws with its log tail. */
-export async function startIstiod(binary: string, configDir: string, workDir: string, timeoutMs: number): Promise<RunningIstiod> {
+export async function startIstiod(binary: string, configDir: string, workDir: string, timeoutMs: number, namespaces: string[]): Promise<RunningIstiod> {
   mkdirSync(workDir, { recursive: true });
+  const kube: FakeKube | undefined = process.env.BENCH_ISTIOD_KUBE === '0' ? undefined : await startFakeKube(join(workDir, 'kubeconfig'), namespaces);
   const [grpcPort, httpPort, monitoringPort, ctrlzPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // Istio's defaults, written out: no mesh config file would also mean defaults, but istiod then
   // looks for ./etc/istio/config/mesh relative to its working directory.
@@ -50,7 +55,7 @@ export async function startIstiod(binary: string, configDir: string, workDir: st
   const args = [
     'discovery',
     `--configDir=${configDir}`,
-    '--registries=',
+    ...(kube ? ['--registries=Kubernetes', `--kubeconfig=${kube.kubeconfig}`] : ['--registries=']),
     `--meshConfig=${meshFile}`,
     `--networksConfig=${networksFile}`,
     '--domain=cluster.local',
@@ -64,12 +69,14 @@ export async function startIstiod(binary: string, configDir: string, workDir: st
     '--ctrlz_address=127.0.0.1',
     `--ctrlz_port=${ctrlzPort}`,
     '--keepaliveMaxServerConnectionAge=24h',
+    '--shutdownDuration=1s',
   ];
-  const cp = spawnIn(workDir, binary, args, istiodEnv());
+  const cp = spawnIn(workDir, binary, args, istiodEnv(), () => kube?.close());
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (cp.proc.exitCode !== null || Date.now() > deadline) {
       await cp.stop();
+      await kube?.close();
       const how = cp.proc.exitCode !== null ? `exited with ${cp.proc.exitCode}` : `not ready after ${timeoutMs / 1000} s`;
       throw new Error(`istiod ${how}${panicSummary(cp.output())}:\n${cp.output().slice(-3000)}`);
     }
@@ -84,11 +91,16 @@ export async function startIstiod(binary: string, configDir: string, workDir: st
   return { cp, grpcPort, httpPort };
 }
 
-/** istiod's log lines that say what a push did (for the propagation summary). */
-export function istiodPushLines(log: string): string[] {
+/** istiod's log lines since `sinceEpochMs` that say what a push did (for the propagation summary). */
+export function istiodPushLines(log: string, sinceEpochMs: number): string[] {
   return log
     .split('\n')
     .filter((l) => /Push debounce stable|XDS: (Incremental )?Pushing|Push Status:/.test(l))
+    .filter((l) => {
+      // Each line starts with an RFC 3339 timestamp (microseconds; Date.parse keeps milliseconds).
+      const t = Date.parse(l.split(/\s/)[0] ?? '');
+      return Number.isNaN(t) || t >= Math.floor(sinceEpochMs) - 1;
+    })
     .map((l) => l.replace(/^\S+\s+info\s+(ads\s+)?/, '').slice(0, 160));
 }
 
@@ -96,7 +108,7 @@ export function istiodPushLines(log: string): string[] {
  * Like procs.start, in `cwd`: istiod writes files relative to its working directory
  * (./var/run/secrets/..., ./etc/...), which must land in the bench's scratch folder, not the repo.
  */
-function spawnIn(cwd: string, cmd: string, args: string[], env: Record<string, string>): Started {
+function spawnIn(cwd: string, cmd: string, args: string[], env: Record<string, string>, after: () => Promise<void> | undefined): Started {
   const proc = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let out = '';
   const onData = (d: Buffer) => {
@@ -106,6 +118,10 @@ function spawnIn(cwd: string, cmd: string, args: string[], env: Record<string, s
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   const stop = async () => {
+    await stopProc();
+    await after();
+  };
+  const stopProc = async () => {
     if (proc.exitCode !== null || proc.signalCode !== null) return;
     const done = new Promise<void>((r) => proc.once('exit', () => r()));
     try {
