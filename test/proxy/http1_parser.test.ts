@@ -222,6 +222,7 @@ describe('chunked bodies', () => {
   test('chunk data must end with CRLF; the last chunk and trailers too', () => {
     rejects(chunked('3\r\nabcX\r\n0\r\n\r\n'), 400, 'chunk data not followed by CRLF');
     rejects(chunked('3\r\nabc\n0\r\n\r\n'), 400, 'chunk data not followed by CRLF');
+    rejects(chunked('3\r\nabcX\n0\r\n\r\n'), 400, 'chunk data not followed by CRLF');
     rejects(chunked('3\r\nabc\r\n0\r\n\rX'), 400, 'trailer section not ended by CRLF');
     rejects(chunked('0\r\nX-T: 1\n\r\n'), 400, 'trailer line not ended by CRLF');
   });
