@@ -76,7 +76,9 @@ export class EncodedResources {
   encodings = 0;
 
   entry(typeUrl: string, name: string, resource: EnvoyJson): Entry {
-    const key = `${typeUrl}\0${name}\0${JSON.stringify(resource)}`;
+    // A digest of the JSON, not the JSON: the keys of two pushes' worth of a thousand-service
+    // mesh would otherwise hold tens of megabytes of strings.
+    const key = `${typeUrl}\0${name}\0${createHash('sha256').update(JSON.stringify(resource)).digest('base64')}`;
     let e = this.#current.get(key);
     if (e) return e;
     e = this.#previous.get(key);
