@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
 import { startFakeKube, type FakeKube } from './istiod_kube.ts';
-import { sleep, type Started } from './procs.ts';
+import { sleep, stopGroup, type Started } from './procs.ts';
 
 /**
  * Environment istiod runs with. PILOT_MAX_REQUESTS_PER_SECOND lifts its new-stream rate limit
@@ -118,26 +118,8 @@ function spawnIn(cwd: string, cmd: string, args: string[], env: Record<string, s
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
   const stop = async () => {
-    await stopProc();
+    await stopGroup(proc);
     await after();
-  };
-  const stopProc = async () => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return;
-    const done = new Promise<void>((r) => proc.once('exit', () => r()));
-    try {
-      process.kill(-proc.pid!, 'SIGTERM');
-    } catch {
-      proc.kill('SIGTERM');
-    }
-    const t = setTimeout(() => {
-      try {
-        process.kill(-proc.pid!, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }, 8000);
-    await done;
-    clearTimeout(t);
   };
   return { proc, name: 'istiod', output: () => out, stop };
 }

@@ -29,7 +29,7 @@ export async function start(name: string, cmd: string, args: string[], ready: { 
     proc,
     name,
     output: () => out,
-    stop: () => stop(proc),
+    stop: () => stopGroup(proc),
   };
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
@@ -37,7 +37,7 @@ export async function start(name: string, cmd: string, args: string[], ready: { 
     if (ready.line ? lineSeen : ready.port ? await canConnect(ready.port, ready.host) : true) return started;
     await sleep(50);
   }
-  await stop(proc);
+  await stopGroup(proc);
   throw new Error(`${name} did not become ready in 20 s:\n${out}`);
 }
 
@@ -69,7 +69,8 @@ export function canConnect(port: number, host = '127.0.0.1'): Promise<boolean> {
   });
 }
 
-async function stop(proc: ChildProcess): Promise<void> {
+/** SIGTERM to the process group, SIGKILL after 8 s; resolves on exit. */
+export async function stopGroup(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const done = new Promise<void>((r) => proc.once('exit', () => r()));
   try {
