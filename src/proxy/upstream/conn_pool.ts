@@ -8,11 +8,22 @@
  */
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
-import { Client, type Dispatcher } from 'undici';
+import { createRequire } from 'node:module';
+import type { Client, Dispatcher } from 'undici';
 import type { Stats, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
 import { checkPeerSans, type TlsOptions } from '../tls/tls_context.ts';
 import type { TransportSocketChoice } from './transport_socket_match.ts';
 import { Http1Pool, type PoolStats } from './http1/pool.ts';
+
+/**
+ * undici is loaded on the first HTTP/2 upstream, not at start: loading it costs ~20 MB of RSS
+ * (its wasm parser), and a proxy whose clusters all speak HTTP/1.1 never needs it.
+ */
+let undiciClientClass: typeof Client | undefined;
+function undiciClient(): typeof Client {
+  undiciClientClass ??= (createRequire(import.meta.url)('undici') as typeof import('undici')).Client;
+  return undiciClientClass;
+}
 
 export interface ConnPoolOptions {
   /** The cluster's configured protocol (explicit_http_config / http2_protocol_options). */
@@ -141,7 +152,7 @@ export class ConnPoolMap {
     const connect: Record<string, unknown> = { timeout: o.connectTimeoutMs, noDelay: true };
     if (t) Object.assign(connect, tlsConnectOptions(t, host));
     if (o.source?.port) connect.localPort = o.source.port;
-    const h2 = new Client(origin, {
+    const h2 = new (undiciClient())(origin, {
       connect,
       keepAliveTimeout: Math.min(o.idleTimeoutMs, 600_000),
       keepAliveMaxTimeout: o.idleTimeoutMs,
