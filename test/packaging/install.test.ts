@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { test } from 'node:test';
@@ -105,10 +105,13 @@ test(
   { skip: !inRange && `Node ${process.versions.node} is outside the supported range ${pkg.engines.node}: CI runs this on each supported major (.ci/run)`, timeout: 300_000 },
   (t) => {
     // A real install of package.json + package-lock.json into a scratch directory, from npm's
-    // cache when it can: what a user sees after cloning, install scripts included.
+    // cache when it can: what a user sees after cloning, install scripts included (our own
+    // `prepare` builds dist/ from src/, so it gets what that build reads).
     const dir = mkdtempSync(join(tmpdir(), 'tsmesh-ci-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    for (const f of ['package.json', 'package-lock.json']) copyFileSync(join(REPO, f), join(dir, f));
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'bin/dist_state.mjs', 'src']) {
+      cpSync(join(REPO, f), join(dir, f), { recursive: true });
+    }
     // npm is a node script (`#!/usr/bin/env node`): this Node first in PATH, so npm's engines check sees it.
     const r = spawnSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], {
       cwd: dir,
