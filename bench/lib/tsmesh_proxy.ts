@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { start, type Started } from './procs.ts';
 import { freePort } from './ports.ts';
 import { httpBootstrap } from './configs.ts';
-import { REPO_ROOT, tsmeshCommand } from '../../src/common/self_command.ts';
+import { PROXY_NODE_FLAGS, REPO_ROOT, tsmeshCommand } from '../../src/common/self_command.ts';
 import { freshDistEntry } from '../../bin/dist_state.mjs';
 
 function proxyNodeArgs(): string[] {
@@ -44,7 +44,9 @@ export function tsmeshProxyArgs(args: string[]): string[] {
   // A short drain: the bench's clients are gone when it stops a proxy, and a CPU profile is only
   // written once the process exits.
   const cmd = tsmeshCommand(['proxy', '--concurrency', '1', '--log-level', 'warn', '--drain-time-s', '1', ...args]);
-  return [...proxyNodeArgs(), ...cmd.args];
+  // The bench's flags after tsmesh's own (PROXY_NODE_FLAGS), so BENCH_PROXY_NODE_ARGS can override them.
+  const own = PROXY_NODE_FLAGS.length;
+  return [...cmd.args.slice(0, own), ...proxyNodeArgs(), ...cmd.args.slice(own)];
 }
 
 /** One tsmesh proxy: HTTP listener `listen` -> `upstream`; with `grpc`, an h2 listener/cluster too. */
