@@ -117,7 +117,7 @@ export function tcpListener(name: string, cluster: string, port = 0, extra: Envo
   };
 }
 
-/** An HTTP listener on 127.0.0.1:`port` (0: any) with an inline route table and the router filter. */
+/** An HTTP listener on 127.0.0.1:`port` (0: any) with an inline route table (or `hcm.rds`) and the router filter. */
 export function httpListener(name: string, routes: EnvoyJson[], port = 0, hcm: EnvoyJson = {}): EnvoyJson {
   return {
     name,
@@ -130,7 +130,8 @@ export function httpListener(name: string, routes: EnvoyJson[], port = 0, hcm: E
             typed_config: {
               '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
               stat_prefix: name,
-              route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes }] },
+              // An `rds` source in `hcm` replaces the inline route table.
+              ...('rds' in hcm ? {} : { route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes }] } }),
               http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
               ...hcm,
             },

@@ -13,30 +13,11 @@ import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
 import { buildSidecarBootstrap, SIDECAR_DEFAULTS } from '../../src/agent/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
 import { TYPE, type EnvoyJson } from '../../src/xds/types.ts';
-import { HTTP_FILTER, NETWORK_FILTER } from '../../src/xds/type_urls.ts';
 import { freePort } from '../../src/demo/ports.ts';
-import { startTag, staticCluster, tcpListener, until } from './helpers.ts';
+import { httpListener, startTag, staticCluster, tcpListener, until } from './helpers.ts';
 
 function rdsListener(name: string, port: number): EnvoyJson {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
-              stat_prefix: name,
-              rds: { route_config_name: 'late', config_source: { ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '30s' } },
-              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
-            },
-          },
-        ],
-      },
-    ],
-  };
+  return httpListener(name, [], port, { rds: { route_config_name: 'late', config_source: { ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '30s' } } });
 }
 
 /** Sends one HTTP/1.1 request on a fresh connection and resolves with the raw response text. */
