@@ -26,12 +26,9 @@ export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 /** `tsmesh <args>` as a command line for spawn/execFile. */
 export function tsmeshCommand(args: string[], root = REPO_ROOT): Command {
-  if (entry === undefined || root !== REPO_ROOT) {
-    const e = freshDistEntry(root) ?? null;
-    if (root !== REPO_ROOT) return build(e, root, args);
-    entry = e;
-  }
-  return build(entry, root, args);
+  // Checked once per process for this checkout (a walk of src/), every time for another root.
+  const e = root === REPO_ROOT ? (entry ??= freshDistEntry(root) ?? null) : (freshDistEntry(root) ?? null);
+  return build(e, root, args);
 }
 
 function build(e: string | null, root: string, args: string[]): Command {
