@@ -1,7 +1,10 @@
 /**
  * The gRPC face of ADS: envoy.service.discovery.v3.AggregatedDiscoveryService for @grpc/grpc-js,
  * with (de)serializers built from Envoy's own protos. Both planes use it, so a real Envoy or a
- * proxyless gRPC client sees exactly the service they expect.
+ * proxyless gRPC client sees exactly the service they expect. SDS
+ * (envoy.service.secret.v3.SecretDiscoveryService, what Istio's agent serves the proxy on a Unix
+ * socket) carries the same DiscoveryRequest/Response messages, so it is the same methods under
+ * another service name.
  *
  * Messages are plain objects with the protos' snake_case field names. Resources stay packed as
  * Any {type_url, value bytes}: the server hashes those bytes for versions, and the client
@@ -72,6 +75,8 @@ const PKG = 'envoy.service.discovery.v3';
 const NODE = 'envoy.config.core.v3.Node';
 /** Full service name; gRPC method paths are derived from it. */
 export const ADS_SERVICE_NAME = `${PKG}.AggregatedDiscoveryService`;
+/** Envoy's SDS service: StreamSecrets / DeltaSecrets with the discovery messages. */
+export const SDS_SERVICE_NAME = 'envoy.service.secret.v3.SecretDiscoveryService';
 
 // Defaults on, so absent repeated/string fields arrive as [] / '' and handlers need no guards.
 const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, enums: Number, defaults: true, arrays: true, objects: true };
@@ -114,9 +119,9 @@ function dropNulls(o: Record<string, unknown>): void {
   for (const k of Object.keys(o)) if (o[k] === null) delete o[k];
 }
 
-function bidi<Req, Res>(method: string, req: string, res: string): grpc.MethodDefinition<Req, Res> {
+function bidi<Req, Res>(service: string, method: string, req: string, res: string): grpc.MethodDefinition<Req, Res> {
   return {
-    path: `/${ADS_SERVICE_NAME}/${method}`,
+    path: `/${service}/${method}`,
     requestStream: true,
     responseStream: true,
     requestSerialize: serializer<any>(req),
@@ -129,8 +134,9 @@ function bidi<Req, Res>(method: string, req: string, res: string): grpc.MethodDe
 
 /** The service definition, for `server.addService(ADS_SERVICE, impl)`. */
 export const ADS_SERVICE = {
-  StreamAggregatedResources: bidi<DiscoveryRequest, DiscoveryResponse>('StreamAggregatedResources', 'DiscoveryRequest', 'DiscoveryResponse'),
+  StreamAggregatedResources: bidi<DiscoveryRequest, DiscoveryResponse>(ADS_SERVICE_NAME, 'StreamAggregatedResources', 'DiscoveryRequest', 'DiscoveryResponse'),
   DeltaAggregatedResources: bidi<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(
+    ADS_SERVICE_NAME,
     'DeltaAggregatedResources',
     'DeltaDiscoveryRequest',
     'DeltaDiscoveryResponse',
@@ -158,4 +164,34 @@ export const AdsServiceClientConstructor = grpc.makeGenericClientConstructor(
 /** Opens an ADS client stub to `address` ("host:port"), plaintext unless credentials are given. */
 export function newAdsServiceClient(address: string, credentials = grpc.credentials.createInsecure(), options?: grpc.ClientOptions): AdsServiceClient {
   return new AdsServiceClientConstructor(address, credentials, options);
+}
+
+/** The SDS service definition, for `server.addService(SDS_SERVICE, impl)` (Istio's agent side). */
+export const SDS_SERVICE = {
+  StreamSecrets: bidi<DiscoveryRequest, DiscoveryResponse>(SDS_SERVICE_NAME, 'StreamSecrets', 'DiscoveryRequest', 'DiscoveryResponse'),
+  DeltaSecrets: bidi<DeltaDiscoveryRequest, DeltaDiscoveryResponse>(SDS_SERVICE_NAME, 'DeltaSecrets', 'DeltaDiscoveryRequest', 'DeltaDiscoveryResponse'),
+} satisfies grpc.ServiceDefinition;
+
+/** Server-side handlers for SDS_SERVICE. */
+export interface SdsServiceHandlers extends grpc.UntypedServiceImplementation {
+  StreamSecrets: grpc.handleBidiStreamingCall<DiscoveryRequest, DiscoveryResponse | Buffer>;
+  DeltaSecrets: grpc.handleBidiStreamingCall<DeltaDiscoveryRequest, DeltaDiscoveryResponse | Buffer>;
+}
+
+/** A typed client stub for SDS. */
+export interface SdsServiceClient extends grpc.Client {
+  StreamSecrets(options?: grpc.CallOptions): grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
+  DeltaSecrets(options?: grpc.CallOptions): grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+}
+
+/** Constructor for SDS client stubs. */
+export const SdsServiceClientConstructor = grpc.makeGenericClientConstructor(SDS_SERVICE, 'SecretDiscoveryService') as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => SdsServiceClient;
+
+/** Opens an SDS client stub to `address` ("host:port" or "unix:/path"), plaintext unless credentials are given. */
+export function newSdsServiceClient(address: string, credentials = grpc.credentials.createInsecure(), options?: grpc.ClientOptions): SdsServiceClient {
+  return new SdsServiceClientConstructor(address, credentials, options);
 }

@@ -3,6 +3,8 @@
  * Envoy does, reconnect with jittered exponential backoff. Consumers keep the last accepted
  * state while the stream is down; on reconnect the client tells the server what it holds
  * (SotW: version_info; delta: initial_resource_versions), so unchanged config is not resent.
+ * With `service: 'sds'` the same machinery speaks SDS (StreamSecrets / DeltaSecrets), as Envoy
+ * does to Istio's agent for an `api_config_source` naming the sds-grpc cluster.
  *
  * @example
  * const ads = new AdsClient({ address: '127.0.0.1:15010', node, mode: 'delta' });
@@ -11,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { newAdsServiceClient, type AdsServiceClient, type DeltaDiscoveryResponse, type DiscoveryResponse } from '../grpc.ts';
+import { newAdsServiceClient, newSdsServiceClient, type DeltaDiscoveryResponse, type DiscoveryResponse } from '../grpc.ts';
 import { Backoff, REAL_TIMERS, type Timers } from './backoff.ts';
 import { TypeState, type Plan } from './state.ts';
 import type { AdsClientEvents, AdsClientOptions, ResourceNames, ResourceUpdate, ValidationResult, VersionedResource, Watch, WatchHandlers } from './types.ts';
@@ -21,12 +23,32 @@ const INVALID_ARGUMENT = 3;
 
 type Stream = grpc.ClientDuplexStream<any, any>;
 
+/** The two stream methods of one discovery service (ADS or SDS), whatever their names. */
+interface DiscoveryStub {
+  sotw(): Stream;
+  delta(): Stream;
+  close(): void;
+}
+
+/** ADS or SDS: the same messages and protocol, different service and method names. */
+function discoveryStub(opts: AdsClientOptions): DiscoveryStub {
+  // A mesh's CDS/EDS easily passes gRPC's 4 MiB receive default (1,000 services: ~2 MiB EDS);
+  // like Envoy, take whatever the control plane sends.
+  const channel = { 'grpc.max_receive_message_length': -1 };
+  if (opts.service === 'sds') {
+    const c = newSdsServiceClient(opts.address, opts.credentials, channel);
+    return { sotw: () => c.StreamSecrets(), delta: () => c.DeltaSecrets(), close: () => c.close() };
+  }
+  const c = newAdsServiceClient(opts.address, opts.credentials, channel);
+  return { sotw: () => c.StreamAggregatedResources(), delta: () => c.DeltaAggregatedResources(), close: () => c.close() };
+}
+
 export class AdsClient extends EventEmitter<AdsClientEvents> {
   readonly #opts: AdsClientOptions;
   readonly #types = new Map<string, TypeState>();
   readonly #backoff: Backoff;
   readonly #timers: Timers;
-  #grpc: AdsServiceClient | undefined;
+  #grpc: DiscoveryStub | undefined;
   #stream: Stream | undefined;
   #retry: unknown;
   #started = false;
@@ -74,9 +96,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   start(): void {
     if (this.#started || this.#closed) return;
     this.#started = true;
-    // A mesh's CDS/EDS easily passes gRPC's 4 MiB receive default (1,000 services: ~2 MiB EDS);
-    // like Envoy, take whatever the control plane sends.
-    this.#grpc = newAdsServiceClient(this.#opts.address, this.#opts.credentials, { 'grpc.max_receive_message_length': -1 });
+    this.#grpc = discoveryStub(this.#opts);
     this.#open();
   }
 
@@ -109,7 +129,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
 
   #open(): void {
     const client = this.#grpc!;
-    const s: Stream = this.#opts.mode === 'delta' ? client.DeltaAggregatedResources() : client.StreamAggregatedResources();
+    const s: Stream = this.#opts.mode === 'delta' ? client.delta() : client.sotw();
     this.#stream = s;
     this.#nodeSent = false;
     let lastError: Error | undefined;

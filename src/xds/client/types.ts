@@ -72,6 +72,12 @@ export interface AdsClientOptions {
   mode: 'sotw' | 'delta';
   backoff?: BackoffOptions;
   timers?: Timers;
+  /**
+   * Which discovery service the stream speaks: ADS (default; every type on one stream) or SDS
+   * (envoy.service.secret.v3.SecretDiscoveryService, Secrets only, e.g. Istio's agent on a
+   * Unix socket: address "unix:/path"). Same messages, ACK/NACK and reconnect either way.
+   */
+  service?: 'ads' | 'sds';
   /** Optional grpc channel credentials (plaintext when absent). */
   credentials?: import('@grpc/grpc-js').ChannelCredentials;
 }
