@@ -10,6 +10,7 @@ import { meshSupportWarnings } from '../api/fields/mesh_support.ts';
 import { formatValidationError, type MeshConfig } from '../api/types.ts';
 import { Registry, selectorMatches } from '../registry/index.ts';
 import type { RegistrationHandle } from '../registry/index.ts';
+import { TLS_MODE_LABEL } from '../registry/serviceentry.ts';
 import { buildPushContext } from '../pilot/push_context.ts';
 import { generate } from '../pilot/generator.ts';
 import { parseProxy } from '../pilot/proxy.ts';
@@ -117,7 +118,8 @@ export class ControlPlane {
       name: proxy.workloadName,
       namespace: proxy.namespace,
       ip,
-      labels: proxy.labels,
+      // A sidecar without an agent has no certificate: clients must reach it in plaintext.
+      labels: proxy.workloadCertificates === false ? { ...proxy.labels, [TLS_MODE_LABEL]: 'disabled' } : proxy.labels,
       serviceAccount: proxy.serviceAccount,
       locality: proxy.locality,
     });

@@ -53,11 +53,19 @@ export function parseProxy(node: NodeJson): Proxy {
     labels: labelsOf(md.LABELS),
     serviceAccount: str(md.SERVICE_ACCOUNT) || undefined,
     generator: str(md.GENERATOR) || undefined,
+    workloadCertificates: md[WORKLOAD_CERTIFICATES_META] === true || md[WORKLOAD_CERTIFICATES_META] === 'true',
     metadata: md,
     locality: stripEmpty({ region: loc.region, zone: loc.zone, subzone: loc.sub_zone }),
     ...interception,
   };
 }
+
+/**
+ * Node metadata (tsmesh extension) saying the proxy's agent holds a workload certificate, served
+ * to the proxy over SDS as `default` and `ROOTCA`. Istio assumes every proxy has one; tsmesh also
+ * runs proxies without an agent, and those must not be sent config that waits for secrets.
+ */
+export const WORKLOAD_CERTIFICATES_META = 'TSMESH_WORKLOAD_CERTIFICATES';
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';

@@ -23,6 +23,12 @@ export interface Proxy {
   serviceAccount?: string;
   /** "grpc" for proxyless gRPC clients (Istio's GENERATOR metadata). */
   generator?: string;
+  /**
+   * TSMESH_WORKLOAD_CERTIFICATES: the proxy's agent serves it a workload certificate (SDS
+   * `default` / `ROOTCA`). false: mesh mTLS is never offered implicitly to or by this proxy.
+   * Absent (hand-built proxies in tests) counts as true.
+   */
+  workloadCertificates?: boolean;
   /** Raw node metadata (ISTIO_VERSION, LABELS, NAMESPACE, ...). */
   metadata: Record<string, unknown>;
   locality: { region?: string; zone?: string; subzone?: string };

@@ -107,10 +107,11 @@ export function bookinfoWorkloads(configs: Config[]): Workload[] {
 }
 
 /** Node of a Bookinfo pod's sidecar, as Istio's bootstrap would send it. */
+/** An injected sidecar's node: its agent holds a workload certificate (TSMESH_WORKLOAD_CERTIFICATES). */
 export function sidecarNode(w: Workload, extra: Record<string, unknown> = {}): NodeJson {
   return {
     id: `sidecar~${w.address}~${w.name}.${w.namespace}~${w.namespace}.svc.cluster.local`,
-    metadata: { NAMESPACE: w.namespace, LABELS: w.labels, ISTIO_VERSION: '1.24.0', ...extra },
+    metadata: { NAMESPACE: w.namespace, LABELS: w.labels, ISTIO_VERSION: '1.24.0', TSMESH_WORKLOAD_CERTIFICATES: 'true', ...extra },
     locality: { region: w.locality.region, zone: w.locality.zone },
   };
 }

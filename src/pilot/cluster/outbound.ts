@@ -10,7 +10,7 @@ import { buildLoadAssignment, endpointsFor } from '../endpoint.ts';
 import { adsConfigSource } from '../util.ts';
 import { clusterName } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT, applyTrafficPolicy } from './policy.ts';
-import { autoMtlsMatches, tlsTransportSocket, type TlsTarget } from './tls.ts';
+import { autoMtlsMatches, hasWorkloadCertificates, tlsTransportSocket, type TlsTarget } from './tls.ts';
 import { isHttp2Protocol, isHttpProtocol } from '../protocol.ts';
 
 export interface OutboundOptions {
@@ -55,7 +55,7 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
     const target: TlsTarget = { host: svc.hostname, port: port.port, subset, identities: identities(push, svc, port.port) };
     const socket = tlsTransportSocket(policy.tls, target);
     if (socket) cluster.transport_socket = socket;
-    else if (!policy.tls && push.mesh.enableAutoMtls && push.workloadCertificates !== false && !svc.meshExternal && cluster.type === 'EDS') {
+    else if (!policy.tls && push.mesh.enableAutoMtls && hasWorkloadCertificates(push, proxy) && !svc.meshExternal && cluster.type === 'EDS') {
       cluster.transport_socket_matches = autoMtlsMatches(target);
     }
   }

@@ -4,6 +4,7 @@
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
+import type { Proxy, PushContext } from '../types.ts';
 
 const UPSTREAM_TLS = TRANSPORT_SOCKET.UPSTREAM_TLS;
 const RAW_BUFFER = TRANSPORT_SOCKET.RAW_BUFFER;
@@ -11,17 +12,46 @@ const RAW_BUFFER = TRANSPORT_SOCKET.RAW_BUFFER;
 /** Istio's SDS secret names: the workload's certificate and the mesh root of trust. */
 export const SDS_DEFAULT = 'default';
 export const SDS_ROOTCA = 'ROOTCA';
-/** ALPN Istio's sidecars offer on mesh mTLS, so the inbound side can tell mesh traffic apart. */
+/** The bootstrap's cluster that reaches the agent's SDS server (a Unix socket beside the proxy). */
+export const SDS_CLUSTER = 'sds-grpc';
 /** Debian's CA bundle, Istio's default root set for SIMPLE / MUTUAL origination. */
 export const SYSTEM_CA_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+/** ALPN Istio's sidecars offer on mesh mTLS, so the inbound side can tell mesh traffic apart. */
 export const ISTIO_ALPN = ['istio-peer-exchange', 'istio'];
 
-/**
- * An SDS reference. tsmesh serves secrets on the same ADS stream (TYPE.SECRET is in PUSH_ORDER),
- * where Istio points at the agent's local `sds-grpc` cluster.
- */
+/** An SDS reference served by the control plane on the ADS stream (gateway credentialName secrets). */
 export function sdsSecret(name: string): EnvoyJson {
+  if (name === SDS_DEFAULT || name === SDS_ROOTCA) return agentSdsSecret(name);
   return { name, sds_config: { ads: {}, resource_api_version: 'V3' } };
+}
+
+/**
+ * The workload's own certificate and root come from its agent, never from the control plane
+ * (the private key does not leave the pod): Istio's reference to the `sds-grpc` cluster. No
+ * initial fetch timeout: a listener waits for its certificate rather than serve without it.
+ */
+export function agentSdsSecret(name: string): EnvoyJson {
+  return {
+    name,
+    sds_config: {
+      api_config_source: {
+        api_type: 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: SDS_CLUSTER } }],
+        set_node_on_first_message_only: true,
+      },
+      initial_fetch_timeout: '0s',
+      resource_api_version: 'V3',
+    },
+  };
+}
+
+/**
+ * Whether mesh mTLS may be offered implicitly (auto mTLS, PERMISSIVE's mTLS chain) to and by this
+ * proxy: the control plane runs a CA and the proxy's agent holds a certificate from it.
+ */
+export function hasWorkloadCertificates(push: PushContext, proxy: Proxy): boolean {
+  return push.workloadCertificates !== false && proxy.workloadCertificates !== false;
 }
 
 /** Context for a cluster's TLS: who we expect on the other side and what SNI to send. */

@@ -7,7 +7,7 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { clusterName } from '../cluster/name.ts';
-import { ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA, sdsSecret } from '../cluster/tls.ts';
+import { hasWorkloadCertificates, ISTIO_ALPN, SDS_DEFAULT, SDS_ROOTCA, sdsSecret } from '../cluster/tls.ts';
 import { isHttpProtocol } from '../protocol.ts';
 import { buildInboundRouteConfiguration } from '../route/index.ts';
 import type { ServiceTarget } from '../workload.ts';
@@ -30,7 +30,7 @@ export function inboundFilterChains(push: PushContext, proxy: Proxy, t: ServiceT
   const name = clusterName('inbound', t.targetPort, undefined, '');
   const chains: EnvoyJson[] = [];
   // PERMISSIVE offers mTLS only when certificates can be had; STRICT asked for it explicitly.
-  const offerMtls = mode === 'STRICT' || (mode === 'PERMISSIVE' && push.workloadCertificates !== false);
+  const offerMtls = mode === 'STRICT' || (mode === 'PERMISSIVE' && hasWorkloadCertificates(push, proxy));
   if (offerMtls) {
     chains.push({
       name: `${name}-mtls`,
@@ -51,9 +51,16 @@ function inboundFilters(push: PushContext, proxy: Proxy, t: ServiceTarget, statA
   return [httpConnectionManager({ statPrefix: `inbound_${statAddress}_${t.targetPort}`, routeConfig, httpFilters: [httpFilter('envoy.filters.http.router')], mesh: push.mesh, inbound: true })];
 }
 
+/**
+ * meshConfig.meshMTLS's default TLS 1.2 suites, Istio's list (TLS 1.3 suites are not configurable):
+ * AEAD only, nothing CBC, RC4, 3DES or export-grade.
+ */
+const MESH_MTLS_CIPHERS = ['ECDHE-ECDSA-AES256-GCM-SHA384', 'ECDHE-RSA-AES256-GCM-SHA384', 'ECDHE-ECDSA-AES128-GCM-SHA256', 'ECDHE-RSA-AES128-GCM-SHA256', 'AES256-GCM-SHA384', 'AES128-GCM-SHA256'];
+
 /** Server side of mesh mTLS: workload cert + root from SDS, client certificate required. */
 function downstreamMtls(http: boolean): EnvoyJson {
   const common: EnvoyJson = {
+    tls_params: { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3', cipher_suites: MESH_MTLS_CIPHERS },
     tls_certificate_sds_secret_configs: [sdsSecret(SDS_DEFAULT)],
     combined_validation_context: {
       default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: 'spiffe://' } }] },
