@@ -101,6 +101,7 @@ export function istioMutualSocket(t: TlsTarget, sni?: string, sans?: string[]): 
   return socket({
     '@type': UPSTREAM_TLS,
     common_tls_context: {
+      tls_params: { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' },
       alpn_protocols: ISTIO_ALPN,
       tls_certificate_sds_secret_configs: [sdsSecret(SDS_DEFAULT)],
       combined_validation_context: { default_validation_context: defaultValidation, validation_context_sds_secret_config: sdsSecret(SDS_ROOTCA) },

@@ -210,6 +210,10 @@ function tlsConnectOptions(t: TlsOptions, host: UpstreamHost): Record<string, un
   // Envoy sends no SNI unless `sni` is set; node requires a name for verification, so default to the IP only when verifying.
   if (t.servername) o.servername = t.servername;
   if (t.ALPNProtocols) o.ALPNProtocols = t.ALPNProtocols;
+  // tls_params: the protocol bounds and TLS 1.2 suites hold for origination as for termination.
+  if (t.minVersion) o.minVersion = t.minVersion;
+  if (t.maxVersion) o.maxVersion = t.maxVersion;
+  if (t.ciphers) o.ciphers = t.ciphers;
   if (!t.servername && t.rejectUnauthorized) o.servername = host.ip;
   return o;
 }
