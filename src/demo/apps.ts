@@ -8,8 +8,9 @@
  *    `curl`/`sleep` client pods (`sleep infinity`: only there to send requests from), a stand-in
  *    process that keeps the pod up while requests are sent through its sidecar, as
  *    `kubectl exec deploy/curl -- curl ...` would.
- * The app listens on its container port at the pod's app address, and sends its outbound calls
- * to the sidecar's HTTP proxy listener, as iptables capture would.
+ * With a sidecar, the app listens on its container port at the pod's app address and sends its
+ * outbound calls to the sidecar's HTTP proxy listener, as iptables capture would. Without one
+ * (injection off), it listens at the pod address itself and nothing stands in its way.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
@@ -47,7 +48,7 @@ interface Container {
 }
 
 /** The launch for one pod of `deployment`, or why it cannot be run here. */
-export function appLaunch(deployment: Config, slot: PodSlot, repoRoot: string): AppLaunch | { error: string } {
+export function appLaunch(deployment: Config, slot: PodSlot, repoRoot: string, sidecar = true): AppLaunch | { error: string } {
   const containers: Container[] = deployment.spec?.template?.spec?.containers ?? [];
   const c = containers[0];
   if (!c) return { error: 'the Deployment has no containers' };
@@ -56,9 +57,9 @@ export function appLaunch(deployment: Config, slot: PodSlot, repoRoot: string): 
   const envPort = Number(env.PORT);
   const port = Number.isInteger(envPort) && envPort > 0 ? envPort : slot.deployment.containerPorts[0] ?? 9080;
   Object.assign(env, {
-    HOST: slot.appIP,
+    HOST: sidecar ? slot.appIP : slot.podIP,
     PORT: String(port),
-    TSMESH_OUTBOUND_PROXY: `http://${slot.appIP}:${SIDECAR_OUTBOUND_PORT}`,
+    ...(sidecar ? { TSMESH_OUTBOUND_PROXY: `http://${slot.appIP}:${SIDECAR_OUTBOUND_PORT}` } : {}),
     POD_NAME: slot.name,
     ...(labels.version ? { SERVICE_VERSION: labels.version } : {}),
   });
@@ -84,7 +85,7 @@ export function appLaunch(deployment: Config, slot: PodSlot, repoRoot: string): 
     return { ...base, command: process.execPath, args: ['--import', 'tsx', HTTPBIN_MAIN], description: `httpbin${labels.version ? ` ${labels.version}` : ''}` };
   }
   if (app && (CLIENT_APPS as readonly string[]).includes(app)) {
-    return { ...base, command: process.execPath, args: ['--import', 'tsx', CLIENT_STANDIN_MAIN], description: `${app} (stand-in: send requests through its sidecar)` };
+    return { ...base, command: process.execPath, args: ['--import', 'tsx', CLIENT_STANDIN_MAIN], description: `${app} (stand-in: \`tsmesh exec\` runs commands as this pod)` };
   }
   return {
     error:

@@ -8,6 +8,7 @@ import { formatValidationError, type Config } from '../api/types.ts';
 import { listDeployments } from '../registry/deployments.ts';
 import { appLaunch, type AppLaunch } from './apps.ts';
 import { displayPath, gatewayPorts, loadConfigSources, remapGatewayPort, type GatewayPort } from './config_copy.ts';
+import { sidecarInjection } from './injection.ts';
 import { APP_NET, POD_NET, allocatePods, checkPort, describeBindProblem, pickPort, podPorts, preferredPort, type PodSlot } from './ports.ts';
 import { readdirSync } from 'node:fs';
 
@@ -47,7 +48,10 @@ export interface PlanOptions {
 export interface PodPlan {
   slot: PodSlot;
   launch: AppLaunch;
-  /** Container ports some Service sends traffic to: the sidecar's inbound listeners (pod IP). */
+  /** Whether the pod runs a sidecar (src/demo/injection.ts decides), and why. */
+  sidecar: boolean;
+  injection: string;
+  /** Container ports some Service sends traffic to: the sidecar's inbound listeners (pod IP); none without a sidecar. */
   inboundPorts: number[];
 }
 
@@ -90,8 +94,9 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
   let configs = loaded.configs;
 
   const deployments = listDeployments(configs);
+  // An empty mesh is a fine start: Deployments applied later start their pods (src/demo/live.ts).
   if (deployments.length === 0) {
-    return { ok: false, exitCode: 1, errors: [`no Deployment in ${sources.map(displayPath).join(', ')}: the demo starts one pod per Deployment (Istio's samples/bookinfo/platform/kube/bookinfo.yaml has them)`] };
+    notes.push(`no Deployment in ${sources.map(displayPath).join(', ')}: no pods yet; \`tsmesh apply -f <file>\` a Deployment (Istio's samples/httpbin/httpbin.yaml has one) to start its pods`);
   }
 
   // The ingress gateway's ports come from the Gateways; --port moves only our own sample's.
@@ -148,20 +153,20 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
   const pods: PodPlan[] = [];
   const busyPods: string[] = [];
   for (const slot of allocatePods(deployments, { podNet: o.podNet ?? POD_NET, appNet: o.appNet ?? APP_NET })) {
-    const launch = appLaunch(byName.get(`${slot.deployment.namespace}/${slot.deployment.name}`)!, slot, o.repoRoot);
-    if ('error' in launch) {
-      errors.push(`${slot.name}: ${launch.error}`);
+    const pod = planPod(byName.get(`${slot.deployment.namespace}/${slot.deployment.name}`)!, slot, configs, o.repoRoot);
+    if ('error' in pod) {
+      errors.push(`${podLabel(slot)}: ${pod.error}`);
       continue;
     }
-    for (const p of podPorts(slot)) {
+    for (const p of podPorts(slot, pod.sidecar)) {
       const c = await checkPort(p.host, p.port);
       if (!c.free) {
         if (c.code === 'EADDRINUSE') busyPods.push(`${p.host}:${p.port}`);
-        else errors.push(`${slot.name}: ${describeBindProblem(p.host, p.port, c.code)}`);
+        else errors.push(`${podLabel(slot)}: ${describeBindProblem(p.host, p.port, c.code)}`);
         break;
       }
     }
-    pods.push({ slot, launch, inboundPorts: inboundPorts(configs, slot) });
+    pods.push(pod);
   }
   // Usually all of them at once: another demo holds the pod addresses. Say it once.
   if (busyPods.length === 1) errors.push(describeBindProblem(...splitHostPort(busyPods[0]!), 'EADDRINUSE'));
@@ -172,6 +177,24 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
     ok: true,
     plan: { configs, notes, xdsPort: xds.port, httpPort: http.port, gatewayAdminPort: admin.port, gatewayPorts: gw, gatewayPort, pods, usingSample },
   };
+}
+
+/** One pod's plan: sidecar or not (as Istio's injection would decide), how its app runs. */
+export function planPod(deployment: Config, slot: PodSlot, configs: readonly Config[], repoRoot: string): PodPlan | { error: string } {
+  const injection = sidecarInjection(deployment, configs);
+  const launch = appLaunch(deployment, slot, repoRoot, injection.sidecar);
+  if ('error' in launch) return { error: launch.error };
+  return { slot, launch, sidecar: injection.sidecar, injection: injection.reason, inboundPorts: injection.sidecar ? inboundPorts(configs, slot) : [] };
+}
+
+/** How a pod is named in progress lines: its name, with its namespace unless `default` (pods of two namespaces may share a name). */
+export function podLabel(slot: Pick<PodSlot, 'name' | 'deployment'>): string {
+  return slot.deployment.namespace === 'default' ? slot.name : `${slot.deployment.namespace}/${slot.name}`;
+}
+
+/** A pod's log and bootstrap file stem: `<name>`, or `<name>.<namespace>` outside `default`. */
+export function podFileStem(slot: Pick<PodSlot, 'name' | 'deployment'>): string {
+  return slot.deployment.namespace === 'default' ? slot.name : `${slot.name}.${slot.deployment.namespace}`;
 }
 
 /**

@@ -112,8 +112,10 @@ export function allocatePods(deployments: readonly DeploymentInfo[], nets: PodNe
 export const SIDECAR_ADMIN_PORT = 15000;
 export const SIDECAR_OUTBOUND_PORT = 15080;
 
-export function podPorts(slot: PodSlot): Array<{ host: string; port: number; what: string }> {
+export function podPorts(slot: PodSlot, sidecar = true): Array<{ host: string; port: number; what: string }> {
   const out: Array<{ host: string; port: number; what: string }> = [];
+  // Without a sidecar the app itself listens at the pod address.
+  if (!sidecar) return slot.deployment.containerPorts.map((port) => ({ host: slot.podIP, port, what: 'app' }));
   for (const p of slot.deployment.containerPorts) {
     out.push({ host: slot.podIP, port: p, what: 'sidecar inbound' });
     out.push({ host: slot.appIP, port: p, what: 'app' });

@@ -36,6 +36,16 @@ export class Progress {
     this.finish(name, `✖ ${name} failed: ${why}${log ? `, log at ${log}` : ''}`);
   }
 
+  /** Forgets a part without a line (it was stopped on purpose while starting). */
+  cancel(name: string): void {
+    this.pending.delete(name);
+    this.drawStatus();
+    if (this.pending.size === 0 && this.timer) {
+      this.timer.cancel();
+      this.timer = undefined;
+    }
+  }
+
   /** A line not tied to a part (notes, warnings), kept above the status line. */
   line(text: string): void {
     this.clearStatus();

@@ -7,14 +7,18 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../agent/bootstrap.ts';
+import type { Config } from '../api/types.ts';
+import { deploymentInfo } from '../registry/deployments.ts';
 import { displayPath, writeConfigDir } from './config_copy.ts';
-import { CONTROLPLANE_HOST, GATEWAY_HOST, INGRESS_LABELS, makePlan, type DemoPlan, type PlanOptions, type PodPlan } from './plan.ts';
-import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from './ports.ts';
+import { DeploymentWatcher, podTemplateKey, type DesiredPod } from './live.ts';
+import { CONTROLPLANE_HOST, GATEWAY_HOST, INGRESS_LABELS, makePlan, planPod, podFileStem, podLabel, type DemoPlan, type PlanOptions, type PodPlan } from './plan.ts';
+import { removePodEntry, writePodEntry } from './pod_entry.ts';
+import { APP_NET, MAX_PODS, POD_NET, SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT, checkPort, describeBindProblem, podPorts, type PodSlot } from './ports.ts';
 import { Progress } from './progress.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { watchAncestors } from './parent_watch.ts';
 import { httpProbe, lazyProbe, logLineProbe, tcpProbe, waitReady, type Probe } from './readiness.ts';
-import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoState } from './state.ts';
+import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoPodState, type DemoState } from './state.ts';
 import { Supervisor, lastWarning, type ManagedProcess } from './supervisor.ts';
 import { nextSteps } from './summary.ts';
 import { tsmeshCommand, type Command } from '../common/self_command.ts';
@@ -76,6 +80,22 @@ export function startDemo(o: DemoOptions): DemoHandle {
   return new Demo(o).handle();
 }
 
+/** A pod the demo runs (or tried to): its plan, its processes, and where it stands. */
+interface RunningPod {
+  pod: PodPlan;
+  /** The pod template it was made from (src/demo/live.ts replaces the pod when it changes). */
+  template: string;
+  procs: ManagedProcess[];
+  ready: boolean;
+  /** Its start failed: kept (without processes) so that it is not retried until its Deployment changes. */
+  failed: boolean;
+  stopped: boolean;
+}
+
+function podKey(slot: Pick<PodSlot, 'name' | 'deployment'>): string {
+  return `${slot.deployment.namespace}/${slot.name}`;
+}
+
 class Demo {
   private readonly clock: Clock;
   private readonly sup: Supervisor;
@@ -88,6 +108,13 @@ class Demo {
   private resolveExit!: (code: number) => void;
   private readonly exitCode = new Promise<number>((r) => (this.resolveExit = r));
   private readonly cleanups: Array<() => void> = [];
+  /** Every pod, by `<namespace>/<name>`, from the first plan and from Deployments applied later. */
+  private readonly pods = new Map<string, RunningPod>();
+  private plan: DemoPlan | undefined;
+  private configDir = '';
+  /** demo.json without its pods and processes, once everything first started. */
+  private baseState: Omit<DemoState, 'pods' | 'processes'> | undefined;
+  private watcher: DeploymentWatcher | undefined;
 
   constructor(private readonly o: DemoOptions) {
     this.clock = o.clock ?? systemClock;
@@ -126,6 +153,7 @@ class Demo {
   private finish(code: number): Promise<void> {
     if (!this.stopping) {
       this.stopping = (async () => {
+        this.watcher?.close();
         const n = this.sup.list().filter((p) => p.running || p.groupAlive()).length;
         if (n > 0) this.print(`stopping ${n} process${n === 1 ? '' : 'es'}…`);
         await this.sup.stopAll({ timeoutMs: this.t.stopMs });
@@ -196,17 +224,20 @@ class Demo {
     const files = writeConfigDir(configDir, plan.configs);
     this.print(`config: ${files.length} resources copied to ${displayPath(configDir)}`);
 
+    this.plan = plan;
+    this.configDir = configDir;
+    const templates = new Map(plan.configs.filter((c) => c.kind === 'Deployment').map((c) => [`${c.metadata.namespace}/${c.metadata.name}`, podTemplateKey(c)]));
     const progress = new Progress(this.out, Boolean(this.out.isTTY), this.clock);
     try {
       const cp = await this.startControlPlane(plan, configDir, progress);
       if (!cp) return undefined;
-      const pods = await Promise.all(plan.pods.map((p) => this.startPod(plan, p, progress)));
+      const pods = await Promise.all(plan.pods.map((p) => this.startPod(plan, p, templates.get(`${p.slot.deployment.namespace}/${p.slot.deployment.name}`)!, progress)));
       if (pods.some((p) => !p)) return undefined;
       const gw = await this.startGateway(plan, progress);
       if (!gw) return undefined;
       progress.done();
 
-      const state: DemoState = {
+      this.baseState = {
         pid: process.pid,
         startedAt: new Date().toISOString(),
         stateDir: this.stateDir,
@@ -218,22 +249,19 @@ class Demo {
           admin: `http://${GATEWAY_HOST}:${plan.gatewayAdminPort}`,
           pid: gw.pid,
         },
-        pods: plan.pods.map((p) => ({
-          name: p.slot.name,
-          namespace: p.slot.deployment.namespace,
-          deployment: p.slot.deployment.name,
-          podIP: p.slot.podIP,
-          appIP: p.slot.appIP,
-          appPort: p.launch.port,
-          admin: `http://${p.slot.appIP}:${SIDECAR_ADMIN_PORT}`,
-          bootstrap: this.bootstrapFile(p.slot.name),
-        })),
-        processes: this.sup.list().map((p) => ({ name: p.name, pid: p.pid, log: p.logFile })),
       };
       if (this.isStopping) return undefined;
+      const state = this.currentState();
       writeState(this.stateDir, state);
       this.up = true;
       this.print(nextSteps({ state, plan, repoRoot: this.o.repoRoot, stateDir: this.stateDir, defaultStateDir: resolve(DEFAULT_STATE_DIR) }));
+      // From now on, Deployments applied or deleted start and stop pods.
+      this.watcher = new DeploymentWatcher(configDir, {
+        current: () => this.pods,
+        start: (pod, configs) => this.startLivePod(pod, configs),
+        stop: (key, why) => this.stopPod(key, why),
+      });
+      this.watcher.start();
       return state;
     } finally {
       progress.done();
@@ -249,6 +277,95 @@ class Demo {
     return join(this.stateDir, 'bootstrap', `${name}.json`);
   }
 
+  /** demo.json as things stand: every pod started (ready or not), every process running. */
+  private currentState(): DemoState {
+    const pods: DemoPodState[] = [];
+    for (const r of this.pods.values()) {
+      if (r.failed || r.stopped) continue;
+      const { slot, launch, sidecar } = r.pod;
+      pods.push({
+        name: slot.name,
+        namespace: slot.deployment.namespace,
+        deployment: slot.deployment.name,
+        podIP: slot.podIP,
+        appIP: sidecar ? slot.appIP : slot.podIP,
+        appPort: launch.port,
+        admin: sidecar ? `http://${slot.appIP}:${SIDECAR_ADMIN_PORT}` : '',
+        bootstrap: sidecar ? this.bootstrapFile(podFileStem(slot)) : '',
+        sidecar,
+        ready: r.ready,
+      });
+    }
+    return { ...this.baseState!, pods, processes: this.sup.list().filter((p) => p.running).map((p) => ({ name: p.name, pid: p.pid, log: p.logFile })) };
+  }
+
+  /** Rewrites demo.json once the demo is up (before, run() writes it once everything started). */
+  private saveState(): void {
+    if (!this.up || this.isStopping) return;
+    writeState(this.stateDir, this.currentState());
+  }
+
+  /** A pod of a Deployment applied while the demo runs: the next free addresses, then as at start. */
+  private startLivePod(want: DesiredPod, configs: readonly Config[]): void {
+    const plan = this.plan!;
+    const used = new Set([...this.pods.values()].map((r) => r.pod.slot.index));
+    let index = 1;
+    while (used.has(index)) index++;
+    const info = deploymentInfo(want.deployment);
+    const slot: PodSlot = { name: want.name, deployment: info, index, podIP: (this.o.podNet ?? POD_NET) + index, appIP: (this.o.appNet ?? APP_NET) + index };
+    const label = podLabel(slot);
+    const failed = (why: string) => {
+      this.pods.set(want.key, { pod: { slot, sidecar: false, injection: '', inboundPorts: [], launch: { command: '', args: [], env: {}, port: 0, description: '' } }, template: want.template, procs: [], ready: false, failed: true, stopped: false });
+      this.print(`✖ ${label} failed: ${why}`);
+    };
+    if (index > MAX_PODS) return failed(`no free pod address: the demo has room for ${MAX_PODS} pods in ${this.o.podNet ?? POD_NET}0/24`);
+    const planned = planPod(want.deployment, slot, configs, this.o.repoRoot);
+    if ('error' in planned) return failed(planned.error);
+    // Reserve the addresses now: another pod starting meanwhile must not take them.
+    const entry: RunningPod = { pod: planned, template: want.template, procs: [], ready: false, failed: false, stopped: false };
+    this.pods.set(want.key, entry);
+    void (async () => {
+      for (const p of podPorts(slot, planned.sidecar)) {
+        const c = await checkPort(p.host, p.port);
+        if (!c.free) {
+          this.pods.delete(want.key);
+          return failed(describeBindProblem(p.host, p.port, c.code));
+        }
+      }
+      if (entry.stopped || this.isStopping) return;
+      const progress = new Progress(this.out, Boolean(this.out.isTTY), this.clock);
+      try {
+        const ok = await this.startPod(plan, planned, want.template, progress, entry);
+        if (!ok && !entry.stopped && !this.isStopping) {
+          entry.failed = true;
+          await Promise.all(entry.procs.map((p) => this.sup.stop(p, { timeoutMs: this.t.stopMs })));
+          entry.procs = [];
+          this.saveState();
+        }
+      } finally {
+        progress.done();
+      }
+    })();
+  }
+
+  /** Stops one pod: out of the mesh first (its WorkloadEntry, or its sidecar's stream), then its processes. */
+  private async stopPod(key: string, why: string): Promise<void> {
+    const r = this.pods.get(key);
+    if (!r) return;
+    r.stopped = true;
+    if (!r.failed && !r.pod.sidecar) removePodEntry(this.configDir, r.pod.slot);
+    const had = r.procs.length > 0;
+    await Promise.all(r.procs.map((p) => this.sup.stop(p, { timeoutMs: this.t.stopMs })));
+    if (this.pods.get(key) === r) this.pods.delete(key);
+    if (had && !this.isStopping) this.print(`■ ${podLabel(r.pod.slot)} stopped: ${why}`);
+    this.saveState();
+  }
+
+  /** `tsmesh proxy`'s arguments for a pod's sidecar: the one place they are built. */
+  private sidecarArgs(_pod: PodPlan, bootstrap: string): string[] {
+    return ['--bootstrap', bootstrap, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S];
+  }
+
   private spawn(name: string, cmd: { command: string; args: string[] }, logName: string, env?: Record<string, string>): ManagedProcess {
     const p = this.sup.start({ name, command: cmd.command, args: cmd.args, cwd: this.o.repoRoot, env, logFile: join(this.stateDir, 'logs', `${logName}.log`) });
     void p.exited.then(() => {
@@ -258,12 +375,12 @@ class Demo {
   }
 
   /** Waits for the probes while `procs` run; reports the result on `progress`. */
-  private async ready(label: string, progress: Progress, procs: ManagedProcess[], probes: Probe[], timeoutMs: number, doneText: string | (() => string)): Promise<boolean> {
+  private async ready(label: string, progress: Progress, procs: ManagedProcess[], probes: Probe[], timeoutMs: number, doneText: string | (() => string), cancelled = () => false): Promise<boolean> {
     const r = await waitReady(probes, {
       clock: this.clock,
       timeoutMs,
       giveUp: () => {
-        if (this.isStopping) return 'stopped';
+        if (this.isStopping || cancelled()) return 'stopped';
         const dead = procs.find((p) => !p.running);
         return dead ? `${dead.name} ${dead.describeExit()}` : undefined;
       },
@@ -272,7 +389,10 @@ class Demo {
       progress.ok(label, typeof doneText === 'string' ? doneText : doneText());
       return true;
     }
-    if (this.isStopping) return false;
+    if (this.isStopping || cancelled()) {
+      progress.cancel(label);
+      return false;
+    }
     const culprit = procs.find((p) => !p.running) ?? procs.at(-1)!;
     // A timeout alone says little; the proxy's last complaint (a NACK...) usually says why.
     const hint = culprit.running ? lastWarning(culprit.logFile) : undefined;
@@ -299,40 +419,55 @@ class Demo {
     return ok ? p : undefined;
   }
 
-  private async startPod(plan: DemoPlan, pod: PodPlan, progress: Progress): Promise<boolean> {
+  /**
+   * Starts one pod: its app, and its sidecar unless injection is off. Ready means: app up, and
+   * for a sidecar, proxy configured and its listeners bound (a NACKed listener is not). A pod
+   * without a sidecar then joins the mesh as a WorkloadEntry (src/demo/pod_entry.ts).
+   */
+  private async startPod(plan: DemoPlan, pod: PodPlan, template: string, progress: Progress, entry?: RunningPod): Promise<boolean> {
     const { slot, launch } = pod;
     const d = slot.deployment;
-    const file = this.bootstrapFile(slot.name);
-    writeBootstrap(
-      file,
-      sidecarBootstrap({
-        pod: slot.name,
-        namespace: d.namespace,
-        podIP: slot.podIP,
-        appIP: slot.appIP,
-        app: d.labels.app ?? d.name,
-        labels: d.labels,
-        serviceAccount: d.serviceAccount ?? 'default',
-        workloadName: d.name,
-        ports: d.ports,
-        containerPorts: d.containerPorts,
-        adminPort: SIDECAR_ADMIN_PORT,
-        outboundPort: SIDECAR_OUTBOUND_PORT,
-        xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort },
-      }),
-    );
-    progress.begin(slot.name);
-    const app = this.spawn(slot.name, { command: launch.command, args: launch.args }, `${slot.name}.app`, launch.env);
-    const proxy = this.spawn(`${slot.name} sidecar`, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S]), `${slot.name}.sidecar`);
-    const appProbe = launch.healthPath ? httpProbe(`http://${slot.appIP}:${launch.port}${launch.healthPath}`) : tcpProbe(slot.appIP, launch.port);
-    // In the mesh means: app up, proxy configured, and its listeners bound (a NACKed listener is not).
-    const probes = [
-      appProbe,
-      httpProbe(`http://${slot.appIP}:${SIDECAR_ADMIN_PORT}/ready`),
-      tcpProbe(slot.appIP, SIDECAR_OUTBOUND_PORT),
-      ...pod.inboundPorts.map((port) => tcpProbe(slot.podIP, port)),
-    ];
-    return this.ready(slot.name, progress, [app, proxy], probes, this.t.podMs, `(${slot.podIP}) ready`);
+    const label = podLabel(slot);
+    const stem = podFileStem(slot);
+    const r: RunningPod = entry ?? { pod, template, procs: [], ready: false, failed: false, stopped: false };
+    this.pods.set(podKey(slot), r);
+    progress.begin(label);
+    const app = this.spawn(label, { command: launch.command, args: launch.args }, `${stem}.app`, launch.env);
+    r.procs.push(app);
+    const appHost = pod.sidecar ? slot.appIP : slot.podIP;
+    const appProbe = launch.healthPath ? httpProbe(`http://${appHost}:${launch.port}${launch.healthPath}`) : tcpProbe(appHost, launch.port);
+    const probes = [appProbe];
+    if (pod.sidecar) {
+      const file = this.bootstrapFile(stem);
+      writeBootstrap(
+        file,
+        sidecarBootstrap({
+          pod: slot.name,
+          namespace: d.namespace,
+          podIP: slot.podIP,
+          appIP: slot.appIP,
+          app: d.labels.app ?? d.name,
+          labels: d.labels,
+          serviceAccount: d.serviceAccount ?? 'default',
+          workloadName: d.name,
+          ports: d.ports,
+          containerPorts: d.containerPorts,
+          adminPort: SIDECAR_ADMIN_PORT,
+          outboundPort: SIDECAR_OUTBOUND_PORT,
+          xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort },
+        }),
+      );
+      r.procs.push(this.spawn(`${label} sidecar`, this.launcher.proxy(this.sidecarArgs(pod, file)), `${stem}.sidecar`));
+      probes.push(httpProbe(`http://${slot.appIP}:${SIDECAR_ADMIN_PORT}/ready`), tcpProbe(slot.appIP, SIDECAR_OUTBOUND_PORT), ...pod.inboundPorts.map((port) => tcpProbe(slot.podIP, port)));
+    }
+    this.saveState();
+    const ok = await this.ready(label, progress, r.procs, probes, this.t.podMs, pod.sidecar ? `(${slot.podIP}) ready` : `(${slot.podIP}, no sidecar: ${pod.injection}) ready`, () => r.stopped);
+    if (ok && !r.stopped) {
+      if (!pod.sidecar) writePodEntry(this.configDir, slot);
+      r.ready = true;
+      this.saveState();
+    }
+    return ok;
   }
 
   private async startGateway(plan: DemoPlan, progress: Progress): Promise<ManagedProcess | undefined> {

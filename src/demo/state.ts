@@ -1,7 +1,8 @@
 /**
  * `<state-dir>/demo.json`: what a running demo is made of (control-plane address, ports, pids),
- * so `tsmesh apply` and tests find it without flags. Written once everything started, removed on
- * a clean stop; a file whose demo pid is gone is stale.
+ * so `tsmesh apply`, `tsmesh exec` and tests find it without flags. Written once everything
+ * started, rewritten whenever a pod starts, becomes ready or stops, removed on a clean stop; a
+ * file whose demo pid is gone is stale.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -21,10 +22,16 @@ export interface DemoPodState {
   namespace: string;
   deployment: string;
   podIP: string;
+  /** Where the app listens: the app address with a sidecar, the pod address without. */
   appIP: string;
   appPort: number;
+  /** The sidecar's admin URL and bootstrap file; empty for a pod without a sidecar. */
   admin: string;
   bootstrap: string;
+  /** False for a pod that runs its app only (injection off): nothing intercepts its traffic. */
+  sidecar: boolean;
+  /** False while it starts (its processes run, its readiness checks have not all passed). */
+  ready: boolean;
 }
 
 export interface DemoState {
