@@ -7,7 +7,7 @@ import { DEFAULT_STATE_DIR, STATE_FILE } from '../demo/state.ts';
 
 function help(op: Operation): string {
   const what = op === 'apply' ? 'Creates or replaces the resources in the files' : 'Deletes the resources named in the files';
-  return `Usage: tsmesh ${op} -f <file|dir|-> [-f ...] [--controlplane <url>]
+  return `Usage: tsmesh ${op} [-n <namespace>] -f <file|dir|-> [-f ...] [--controlplane <url>]
 
 ${what} on a running control plane, like kubectl ${op}.
 Everything is ${op === 'apply' ? 'validated here first, then ' : ''}sent in one request: if any resource is
@@ -17,16 +17,21 @@ Fields tsmesh accepts but does not enforce yet are applied and printed as warnin
 
 Flags:
   -f, --filename <path>  a YAML/JSON file, a directory (read recursively) or - for stdin; repeatable
+  -n, --namespace <ns>   the namespace of resources that name none (default: default); a resource
+                         that names another namespace is refused, as kubectl does
   --controlplane <url>   the control plane's HTTP address. Default: $TSMESH_CONTROLPLANE, else the
                          demo in ./${DEFAULT_STATE_DIR}/${STATE_FILE}, else ${DEFAULT_CONTROLPLANE}
   --help
 
-Example: npx tsmesh ${op} -f samples/bookinfo/config/networking/virtual-service-reviews-50-v3.yaml`;
+Examples:
+  npx tsmesh ${op} -f samples/bookinfo/config/networking/virtual-service-reviews-50-v3.yaml
+  npx tsmesh ${op} -n foo -f <istio>/samples/httpbin/httpbin.yaml`;
 }
 
 async function run(op: Operation, argv: string[]): Promise<number> {
   const parsed = parseFlags(argv, [
     { name: 'filename', alias: 'f', repeat: true },
+    { name: 'namespace', alias: 'n' },
     { name: 'controlplane' },
     { name: 'help', alias: 'h', boolean: true },
   ]);
@@ -48,7 +53,13 @@ async function run(op: Operation, argv: string[]): Promise<number> {
     console.error(`tsmesh ${op}: -f <file|dir|-> is required\n\n${help(op)}`);
     return 2;
   }
-  const r = await runApply({ op, paths, controlplane: one(parsed.flags, 'controlplane') });
+  const namespace = one(parsed.flags, 'namespace');
+  // A Kubernetes namespace name (RFC 1123 label), as kubectl checks it.
+  if (namespace !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    console.error(`tsmesh ${op}: -n ${JSON.stringify(namespace)}: a namespace name is lowercase letters, digits and '-', starting and ending with a letter or digit (at most 63)`);
+    return 2;
+  }
+  const r = await runApply({ op, paths, controlplane: one(parsed.flags, 'controlplane'), ...(namespace !== undefined ? { namespace } : {}) });
   for (const l of r.out) console.log(l);
   for (const l of r.err) console.error(l);
   return r.code;

@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { resolve } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { isClusterScoped } from '../api/kinds.ts';
 import { listConfigFiles, loadText } from '../api/load.ts';
 import { formatValidationError, isError, type ValidationError } from '../api/types.ts';
 import { parseDocuments } from '../api/yaml.ts';
@@ -71,6 +73,38 @@ export async function readInputs(paths: readonly string[], readStdin: () => Prom
     }
   }
   return { files, errors };
+}
+
+/**
+ * `-n <namespace>` as kubectl applies it: every namespaced resource without metadata.namespace
+ * gets it (comments and layout kept); one that names another namespace is refused, with
+ * kubectl's message; cluster-scoped kinds (Namespace) are left alone.
+ */
+export function withNamespace(file: InputFile, namespace: string): { file: InputFile; errors: string[] } {
+  const docs = parseAllDocuments(file.text);
+  const errors: string[] = [];
+  // A file that does not parse is sent as it is: validation names its problem.
+  if (!Array.isArray(docs) || docs.some((d) => d.errors.length > 0)) return { file, errors };
+  for (const d of docs) {
+    const kind = d.get('kind');
+    if (typeof kind !== 'string' || isClusterScoped(kind as never)) continue;
+    const ns = d.getIn(['metadata', 'namespace']);
+    if (ns === undefined || ns === null || ns === '') {
+      if (d.get('metadata') !== undefined) d.setIn(['metadata', 'namespace'], namespace);
+    } else if (ns !== namespace) {
+      errors.push(
+        `${file.name}: ${resourceLabel(kind, String(ns), String(d.getIn(['metadata', 'name']) ?? '?'))}: the namespace from the provided object "${String(ns)}" does not match the namespace "${namespace}". You must pass '--namespace=${String(ns)}' to perform this operation.`,
+      );
+    }
+  }
+  // Each document keeps its own "---" so that they stay apart when joined.
+  const text = docs
+    .map((d) => {
+      d.directives.docStart = true;
+      return d.toString();
+    })
+    .join('');
+  return { file: { name: file.name, text }, errors };
 }
 
 export interface LocalCheck {
@@ -161,6 +195,8 @@ export interface RunResult {
 export interface RunOptions {
   op: Operation;
   paths: string[];
+  /** -n / --namespace: the namespace of resources that name none (kubectl's flag). */
+  namespace?: string;
   controlplane?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
@@ -180,6 +216,18 @@ export async function runApply(o: RunOptions): Promise<RunResult> {
   if (input.errors.length > 0) {
     res.err.push(...input.errors);
     return fail(`nothing ${pastTense(o.op)}`);
+  }
+  if (o.namespace !== undefined) {
+    const mismatched: string[] = [];
+    input.files = input.files.map((f) => {
+      const r = withNamespace(f, o.namespace!);
+      mismatched.push(...r.errors);
+      return r.file;
+    });
+    if (mismatched.length > 0) {
+      res.err.push(...mismatched.map((e) => `error: ${e}`));
+      return fail(`nothing ${pastTense(o.op)}`);
+    }
   }
   const local = checkLocally(input.files, o.op);
   for (const w of local.warnings) res.err.push(formatValidationError(w));
