@@ -27,6 +27,7 @@ export function nextSteps(s: SummaryInput): string {
   const { state, plan } = s;
   // `tsmesh apply` finds the demo by ./.tsmesh/demo/demo.json, else port 15014; otherwise say where it is.
   const flag = s.stateDir !== s.defaultStateDir && plan.httpPort !== DEFAULT_HTTP_PORT ? ` --controlplane ${state.controlplane.http}` : '';
+  if (!state.pods.some((p) => p.deployment.startsWith('productpage'))) return otherMesh(s, flag);
   const product = state.gateway.url ? `${state.gateway.url}/productpage` : '(no Gateway selects the ingress gateway)';
   const rows: Array<[string, string]> = [
     ['productpage', product],
@@ -47,6 +48,26 @@ export function nextSteps(s: SummaryInput): string {
     'Try next, in another terminal:',
     ...(state.gateway.url ? [`  curl -s ${state.gateway.url}/productpage | grep -o 'reviews-v[0-9]'   # which reviews version answered`] : []),
     ...cmds.map(([c, why]) => `  ${c.padEnd(cmdWidth)}   # ${why}`),
+    '',
+    'Press Ctrl-C to stop everything.',
+  ].join('\n');
+}
+
+/** Not Bookinfo (e.g. an empty mesh for Istio's security tasks): what runs, and how to add workloads. */
+function otherMesh(s: SummaryInput, flag: string): string {
+  const { state } = s;
+  const withSidecar = state.pods.filter((p) => p.sidecar).length;
+  const execFlag = s.stateDir !== s.defaultStateDir ? ` --state-dir ${displayPath(s.stateDir)}` : '';
+  return [
+    '',
+    `The mesh is running (${state.pods.length} pod(s), ${withSidecar} with a sidecar; an ingress gateway; the control plane):`,
+    `  control plane  ${state.controlplane.http}/debug/syncz   (xDS on ${state.controlplane.grpc})`,
+    `  logs, config   ${displayPath(s.stateDir)}/logs, ${displayPath(state.configDir)}   (state: ${displayPath(join(s.stateDir, 'demo.json'))})`,
+    '',
+    'Try next, in another terminal (Istio\'s samples; a namespace labelled istio-injection=enabled gets sidecars):',
+    `  npx tsmesh apply -n foo -f <istio>/samples/httpbin/httpbin.yaml${flag}`,
+    `  npx tsmesh apply -n foo -f <istio>/samples/curl/curl.yaml${flag}`,
+    `  npx tsmesh exec -n foo deploy/curl${execFlag} -- curl -s http://httpbin.foo:8000/ip`,
     '',
     'Press Ctrl-C to stop everything.',
   ].join('\n');
