@@ -10,7 +10,6 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   apply: { summary: 'apply Istio YAML to a running demo/control plane: tsmesh apply -f <file>', load: async () => (await import('./apply.ts')).applyCommand },
   delete: { summary: 'delete the resources in a file from a running demo/control plane', load: async () => (await import('./apply.ts')).deleteCommand },
   token: { summary: 'mint a workload token for a sidecar started by hand: tsmesh token create -n <ns> --service-account <sa>', load: async () => (await import('./token.ts')).tokenCommand },
-  token: { summary: 'mint a workload token for a sidecar started by hand: tsmesh token create -n <ns> --service-account <sa>', load: async () => (await import('./token.ts')).tokenCommand },
   exec: { summary: "run a command as a demo pod would: tsmesh exec [-n ns] deploy/<name> -- <command>", load: async () => (await import('./exec.ts')).execCommand },
 };
 
