@@ -119,7 +119,8 @@ export class CertificateAuthority {
 
   /**
    * Signs a workload CSR for `identity` and returns the chain, one PEM certificate per element:
-   * the leaf, the intermediates, then the root (Istio's CreateCertificate response). The CSR's
+   * the leaf, the intermediates, then the root (Istio's CreateCertificate response), then any
+   * other trusted root (a rotation's overlap; every self-signed element is a root). The CSR's
    * URI SANs must be exactly the identity's SPIFFE ID. Throws CsrMalformedError or
    * CsrIdentityError.
    */
@@ -135,7 +136,9 @@ export class CertificateAuthority {
       ttlSeconds: ttl,
       sans: [{ type: 'url', value: allowed }],
     });
-    return [leaf, ...this.#signer.intermediates, this.#signer.root];
+    // Every trusted root, the anchoring one first: during a rotation's overlap, workloads learn
+    // the whole trust bundle from here (as Istio appends all of root-cert.pem).
+    return [leaf, ...this.#signer.intermediates, ...this.#roots];
   }
 
   /**

@@ -224,6 +224,10 @@ test('trusted roots: extra-roots.pem adds roots for a rotation’s overlap', asy
   const both = await CertificateAuthority.load({ stateDir });
   assert.equal(both.rootsPem(), ca.rootPem() + old.rootPem());
   assert.equal(both.rootPem(), ca.rootPem(), 'signing is unchanged');
+  const { csrPem } = await makeCsr([FOO_ID]);
+  const chain = await both.sign(csrPem, FOO);
+  assert.deepEqual(chain.slice(1), [ca.rootPem(), old.rootPem()], 'the chain carries the anchoring root, then the other trusted roots');
+  assert.ok(new X509Certificate(chain[0]!).verify(new X509Certificate(chain[1]!).publicKey));
   writeFileSync(join(stateDir, 'ca', 'extra-roots.pem'), 'junk');
   await assert.rejects(CertificateAuthority.load({ stateDir }), (e: unknown) => e instanceof CaConfigError && /extra-roots\.pem/.test(e.message));
 });
