@@ -58,7 +58,7 @@ const ISTIO: Record<string, Partial<Record<IstioKind, SchemaModel>>> = {
 };
 
 const KUBE: Record<string, KubeKind[]> = {
-  v1: ['Service', 'ServiceAccount', 'Namespace'],
+  v1: ['Service', 'ServiceAccount', 'Namespace', 'Secret'],
   'apps/v1': ['Deployment'],
 };
 
@@ -66,7 +66,7 @@ export const ISTIO_KINDS: readonly IstioKind[] = [
   'VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'WorkloadGroup',
   'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry',
 ];
-export const KUBE_KINDS: readonly KubeKind[] = ['Service', 'Deployment', 'ServiceAccount', 'Namespace'];
+export const KUBE_KINDS: readonly KubeKind[] = ['Service', 'Deployment', 'ServiceAccount', 'Namespace', 'Secret'];
 export const ALL_KINDS: readonly Kind[] = [...ISTIO_KINDS, ...KUBE_KINDS];
 
 /** Kinds without a namespace (Kubernetes cluster-scoped). */

@@ -19,7 +19,7 @@ export type IstioKind =
   | 'AuthorizationPolicy'
   | 'RequestAuthentication'
   | 'Telemetry';
-export type KubeKind = 'Service' | 'Deployment' | 'ServiceAccount' | 'Namespace';
+export type KubeKind = 'Service' | 'Deployment' | 'ServiceAccount' | 'Namespace' | 'Secret';
 export type Kind = IstioKind | KubeKind;
 
 export interface ObjectMeta {

@@ -27,8 +27,10 @@ export interface ParsedEntry {
 }
 
 const TOP_LEVEL = new Set(['apiVersion', 'kind', 'metadata', 'spec', 'status']);
-// Kubernetes kinds whose data sits beside `spec` (ServiceAccount has no spec at all).
-const KUBE_TOP_LEVEL_EXTRA = new Set(['secrets', 'imagePullSecrets', 'automountServiceAccountToken']);
+// Kubernetes kinds whose data sits beside `spec` (ServiceAccount and Secret have no spec at all).
+const KUBE_TOP_LEVEL_EXTRA = new Set(['secrets', 'imagePullSecrets', 'automountServiceAccountToken', 'type', 'data', 'stringData', 'immutable']);
+/** A Secret's top-level fields, kept as its `spec` so the rest of tsmesh reads one shape. */
+const SECRET_FIELDS = ['type', 'data', 'stringData'] as const;
 
 export function parseDocuments(text: string, opts: ParseOptions = {}): ParsedEntry[] {
   const lineCounter = new LineCounter();
@@ -112,7 +114,7 @@ function toEntry(value: unknown, opts: ParseOptions, document: number, item: num
     apiVersion: value.apiVersion as string,
     kind,
     metadata,
-    spec: value.spec === undefined || value.spec === null ? {} : value.spec,
+    spec: kind === 'Secret' ? Object.fromEntries(SECRET_FIELDS.filter((k) => value[k] !== undefined).map((k) => [k, value[k]])) : value.spec === undefined || value.spec === null ? {} : value.spec,
     origin: { file: opts.file, document, ...(item === undefined ? {} : { item }) },
   };
   return { config, errors: [], line };

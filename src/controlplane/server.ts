@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { FileConfigStore } from '../api/file-store.ts';
 import { defaultMeshConfig, loadMeshConfig } from '../api/mesh.ts';
 import { meshSupportWarnings } from '../api/fields/mesh_support.ts';
-import { formatValidationError, type MeshConfig } from '../api/types.ts';
+import { formatValidationError, type Config, type MeshConfig } from '../api/types.ts';
 import { Registry, selectorMatches } from '../registry/index.ts';
 import type { RegistrationHandle } from '../registry/index.ts';
 import { TLS_MODE_LABEL } from '../registry/serviceentry.ts';
@@ -130,7 +130,7 @@ export class ControlPlane {
     const address = this.opts.address ?? '127.0.0.1';
     this.grpcPort = await this.discovery.listen(`${address}:${this.opts.grpcPort ?? 15010}`);
     const debug = debugHandler(this.discovery, {
-      configz: () => ({ resources: this.store.all(), errors: this.store.errors().map(formatValidationError) }),
+      configz: () => ({ resources: this.store.all().map(redactSecret), errors: this.store.errors().map(formatValidationError) }),
       registryz: () => ({ services: this.registry.services(), workloads: this.registry.workloads(), endpoints: Object.fromEntries(this.registry.snapshot().endpoints) }),
     });
     const api = new ConfigApi(this.opts.configDir, this.store);
@@ -155,6 +155,13 @@ export class ControlPlane {
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
   }
+}
+
+/** Debug output shows that a Secret exists and which keys it has, never the key material. */
+function redactSecret(c: Config): Config {
+  if (c.kind !== 'Secret') return c;
+  const redact = (m: unknown) => (m && typeof m === 'object' ? Object.fromEntries(Object.keys(m).map((k) => [k, '<redacted>'])) : m);
+  return { ...c, spec: { ...c.spec, ...(c.spec?.data ? { data: redact(c.spec.data) } : {}), ...(c.spec?.stringData ? { stringData: redact(c.spec.stringData) } : {}) } };
 }
 
 /** A config problem as logged: a warning (e.g. a field not enforced yet) rejected nothing. */

@@ -13,6 +13,7 @@ import { generateGatewayResources } from './gateway/index.ts';
 import { buildHttpProxyRouteConfiguration, buildListeners, HTTP_PROXY_ROUTE } from './listener/index.ts';
 import { buildRouteConfiguration } from './route/index.ts';
 import { listenerRouteNames } from './consistency.ts';
+import { buildSecrets } from './secrets.ts';
 import { byName, cmp } from './util.ts';
 
 /** Pilot's Generator: pure, sorted by name, narrowed to `names` when given. */
@@ -37,8 +38,10 @@ export const generate: Generator = (push: PushContext, proxy: Proxy, typeUrl: Ty
         .map((r) => ({ name: r.name as string, resource: r }))
         .sort(byName);
     }
+    case TYPE.SECRET:
+      // credentialName Secrets; the workload's own certificate comes from its agent.
+      return buildSecrets(push, proxy, names);
     default:
-      // Secrets come from the CA side, not from translation.
       return [];
   }
 };

@@ -99,7 +99,7 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
 
 // ---------- DestinationRule ----------
 const NO_CA: Gap = { issue: 9, reason: 'no CA issues workload certificates yet, so mesh mTLS (ISTIO_MUTUAL) cannot be used' };
-const NO_SECRETS: Gap = { issue: 9, reason: 'the control plane serves no secrets (SDS) yet, so a credentialName cannot be resolved' };
+const NO_SECRETS: Gap = { issue: 9, reason: 'only a Gateway server\'s single credentialName is resolved from Secrets yet' };
 
 /** For fields the pilot translates into something the proxy accepts but does not enforce yet (envoy_support.ts not_yet_honoured). */
 const IGNORED = 'the proxy accepts the cluster carrying it and ignores the setting';
@@ -172,7 +172,8 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   const t = `${s}.tls`;
   enforcedExcept(`${t}.mode`, { ISTIO_MUTUAL: NO_CA }, 'SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH; ISTIO_MUTUAL is issue 9');
   enforced(t, 'caCertificates cipherSuites httpsRedirect maxProtocolVersion minProtocolVersion privateKey serverCertificate subjectAltNames');
-  for (const f of ['credentialName', 'credentialNames', 'caCertCredentialName']) gap(`${t}.${f}`, NO_SECRETS.issue, NO_SECRETS.reason);
+  enforced(t, 'credentialName', { note: "a Kubernetes Secret (kubernetes.io/tls, or generic with ca.crt) in the gateway's namespace, from the config directory; replacing it rotates the certificate" });
+  for (const f of ['credentialNames', 'caCertCredentialName']) gap(`${t}.${f}`, NO_SECRETS.issue, NO_SECRETS.reason);
   gap(`${t}.tlsCertificates`, 9, 'several certificates per server are not translated');
   gap(`${t}.caCrl`, 9, 'certificate revocation lists are not checked');
   gap(`${t}.verifyCertificateHash`, 9, 'client certificate pinning is not implemented by the proxy');

@@ -9,7 +9,7 @@ import { ERR } from '../errors.ts';
 import { Problems, checkLabels, child, type Problem, isDns1035Label, isDns1123Label, isDns1123Subdomain, isObj, type Obj } from './common.ts';
 import { validateDestinationRule } from './destinationrule.ts';
 import { validateGateway } from './gateway.ts';
-import { validateDeployment, validateService } from './kube.ts';
+import { validateDeployment, validateSecret, validateService } from './kube.ts';
 import { validateAuthorizationPolicy, validatePeerAuthentication, validateRequestAuthentication } from './security.ts';
 import { validateServiceEntry, validateWorkloadEntry, validateWorkloadGroup } from './serviceentry.ts';
 import { validateSidecar } from './sidecar.ts';
@@ -34,6 +34,7 @@ const RULES: Partial<Record<Kind, SemanticRule>> = {
   Telemetry: validateTelemetry,
   Service: validateService,
   Deployment: validateDeployment,
+  Secret: validateSecret,
 };
 
 export interface ValidateOptions {

@@ -2,6 +2,7 @@
  * Light, hand-written checks for the Kubernetes kinds tsmesh reads (no schema package for them):
  * the fields the registry and injector rely on.
  */
+import { secretMaterial } from '../secret.ts';
 import { Problems, arr, checkLabels, checkPort, child, isDns1035Label, isSet, num, obj, str, type Obj } from './common.ts';
 
 const SERVICE_TYPES = ['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'];
@@ -106,4 +107,17 @@ function checkStringMap(v: unknown, path: string, p: Problems): void {
   for (const [k, val] of Object.entries(o)) {
     if (typeof val !== 'string') p.err(child(path, k), `label values must be strings, got ${JSON.stringify(val)} (quote it)`);
   }
+}
+
+const SECRET_TYPES = ['Opaque', 'kubernetes.io/tls'];
+
+/** A Secret is read only for TLS material (gateway and DestinationRule credentialName). */
+export function validateSecret(spec: Obj, p: Problems): void {
+  const type = spec.type;
+  if (type !== undefined && (typeof type !== 'string' || !SECRET_TYPES.includes(type))) {
+    p.warn('type', `Secret type ${JSON.stringify(type)} holds nothing tsmesh reads; it reads ${SECRET_TYPES.join(' and ')} Secrets for credentialName`);
+    return;
+  }
+  // Kubernetes stores any bytes; like Istio's analyzer, say what is wrong and serve nothing from it.
+  for (const problem of secretMaterial(spec).problems) p.warn(problem.path, `${problem.message}; gateways naming this Secret in credentialName will not get a certificate from it`);
 }

@@ -8,6 +8,7 @@
  * - CDS/EDS: the same outbound clusters a sidecar gets (the pilot core's builders, which already
  *   leave out inbound clusters for routers), plus sni-dnat clusters for AUTO_PASSTHROUGH servers.
  */
+import { buildSecrets } from '../secrets.ts';
 import type { EnvoyJson, NamedResource, TypeUrl } from '../../xds/types.ts';
 import { TYPE } from '../../xds/types.ts';
 import { buildClusters } from '../cluster/index.ts';
@@ -64,6 +65,8 @@ export function generateGatewayResources(push: PushContext, proxy: Proxy, typeUr
         .map((r) => ({ name: r.name as string, resource: r }))
         .sort(byName);
     }
+    case TYPE.SECRET:
+      return buildSecrets(push, proxy, names);
     default:
       return [];
   }
