@@ -195,7 +195,7 @@ function startForwarder(pod: DemoPodState, registry: Registry): Promise<Server> 
     const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     const dest = clusterDestination(registry, pod.namespace, url.hostname.replace(/^\[|\]$/g, ''), port);
     // A Service without a ready endpoint on that port: the connection fails, as it would in a cluster.
-    if (!dest) return void req.socket.destroy();
+    if (!dest) return void reset(req.socket);
     const headers: string[] = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) {
       if (/^proxy-/i.test(req.rawHeaders[i]!)) continue;
@@ -206,26 +206,32 @@ function startForwarder(pod: DemoPodState, registry: Registry): Promise<Server> 
       res.writeHead(r.statusCode ?? 502, r.statusMessage, r.rawHeaders);
       r.pipe(res);
     });
-    up.on('error', () => req.socket.destroy());
+    // Refused or reset upstream (a STRICT port refusing plaintext): the client sees its connection
+    // reset, as curl would without us in between (Istio's task shows exit code 56).
+    up.on('error', () => reset(req.socket));
     req.pipe(up);
   });
   server.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
     const [h, p] = splitHostPort(req.url ?? '');
     const dest = clusterDestination(registry, pod.namespace, h, p);
-    if (!dest) return void client.destroy();
+    if (!dest) return void reset(client);
     const up = connect({ host: dest.host, port: dest.port, localAddress: localFor(dest.host, pod.podIP) }, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length > 0) up.write(head);
       up.pipe(client);
       client.pipe(up);
     });
-    up.on('error', () => client.destroy());
+    up.on('error', () => reset(client));
     client.on('error', () => up.destroy());
   });
   return new Promise((resolveListen, reject) => {
     server.once('error', reject);
     server.listen(0, pod.podIP, () => resolveListen(server));
   });
+}
+
+function reset(s: Socket): void {
+  if (!s.destroyed) s.resetAndDestroy();
 }
 
 /** Connections to loopback leave from the pod's address (what the destination sees); others from wherever the machine routes. */

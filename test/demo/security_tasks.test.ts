@@ -115,6 +115,9 @@ test("Istio's mTLS migration setup: namespaces, apply -n, live Deployments, tsme
   const fromLegacy = await tsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', ...curlArgs]);
   assert.equal(fromLegacy.stdout, '200', fromLegacy.stderr);
   assert.equal(fromLegacy.code, 0);
+  // A port the Service does not have: the connection is reset, as curl sees it in Istio's task when it fails.
+  const refused = await tsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://httpbin.foo:9999/ip']);
+  assert.deepEqual([refused.stdout, refused.code], ['000', 56]);
   const ip = await tsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', 'curl', '-s', 'http://httpbin.legacy.svc.cluster.local:8000/ip']);
   assert.equal(JSON.parse(ip.stdout).origin, legacyCurl.podIP, 'legacy httpbin sees legacy curl\'s pod address');
 
@@ -128,9 +131,9 @@ test("Istio's mTLS migration setup: namespaces, apply -n, live Deployments, tsme
 
   // apply -n with a resource of another namespace: refused, nothing applied.
   const other = file('other.yaml', readFileSync(CURL, 'utf8').replace('name: curl\nspec:', 'name: curl\n  namespace: bar\nspec:'));
-  const refused = await tsmesh(['apply', '-n', 'foo', '-f', other, ...cp]);
-  assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /Deployment bar\/curl: the namespace from the provided object "bar" does not match the namespace "foo"\. You must pass '--namespace=bar' to perform this operation\./);
+  const mismatch = await tsmesh(['apply', '-n', 'foo', '-f', other, ...cp]);
+  assert.equal(mismatch.code, 1);
+  assert.match(mismatch.stderr, /Deployment bar\/curl: the namespace from the provided object "bar" does not match the namespace "foo"\. You must pass '--namespace=bar' to perform this operation\./);
   assert.equal(pods(demo).some((p) => p.namespace === 'bar'), false);
 
   // Deleting legacy's httpbin stops its pod: gone from demo.json, its port closed.
