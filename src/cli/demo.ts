@@ -40,7 +40,10 @@ Ctrl-C, SIGTERM or SIGHUP stop everything, as does the end of the process that s
 demo (npx's npm, or a signal npm forwards to its shell).
 
 The control plane listens on 127.0.0.1:15010 (xDS) and :15014 (HTTP), or free ports if those
-are taken. Then change the running mesh with \`npx tsmesh apply -f <file>\` / \`npx tsmesh delete -f <file>\`.`;
+are taken. Then change the running mesh with \`npx tsmesh apply [-n <ns>] -f <file>\` / \`npx tsmesh delete ...\`:
+Deployments applied start their pods (with a sidecar unless their Namespace YAML lacks the label
+istio-injection=enabled, or the pod says sidecar.istio.io/inject: "false"), deleted ones stop.
+Run a command as a pod would with \`npx tsmesh exec [-n <ns>] deploy/<name> -- <command>\`.`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const parsed = parseFlags(argv, [
