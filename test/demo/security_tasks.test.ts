@@ -6,7 +6,7 @@
  * from both namespaces (the real curl binary), and a deleted Deployment stopping its pod.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,8 @@ import { REPO } from '../helpers/processes.ts';
 
 const HTTPBIN = `${ISTIO_SAMPLES}/httpbin/httpbin.yaml`;
 const CURL = `${ISTIO_SAMPLES}/curl/curl.yaml`;
+/** Istio's tasks run the real curl (scripts/pretest.mjs installs it as root). */
+const NO_CURL = spawnSync('curl', ['--version']).error ? 'curl is not installed: sudo apt-get install -y curl' : false;
 const dir = mkdtempSync(join(tmpdir(), 'tsmesh-security-tasks-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -68,7 +70,7 @@ async function counter(admin: string, name: string): Promise<number> {
   return line ? Number(line.slice(name.length + 2)) : 0;
 }
 
-test("Istio's mTLS migration setup: namespaces, apply -n, live Deployments, tsmesh exec with and without a sidecar", { skip: NO_ISTIO_DATA }, async (t) => {
+test("Istio's mTLS migration setup: namespaces, apply -n, live Deployments, tsmesh exec with and without a sidecar", { skip: NO_ISTIO_DATA || NO_CURL }, async (t) => {
   // The demo starts with one namespace of the task; the rest is applied while it runs.
   const bar = file('bar.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bar\n  labels:\n    istio-injection: enabled\n');
   const demo = await startIstioDemo(t, { configs: [bar] });
