@@ -172,7 +172,7 @@ function tsmeshCp(): ControlPlane {
     name: 'tsmesh',
     async start(configDir) {
       const [grpcPort, httpPort] = [await freePort(), await freePort()];
-      const cp = await start('tsmesh controlplane', process.execPath, [...CP_NODE_ARGS, '--import', 'tsx', '--import', './bench/lib/cp_memlog.ts', 'src/cli/main.ts', 'controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort)], {});
+      const cp = await start('tsmesh controlplane', process.execPath, [...CP_NODE_ARGS, '--import', 'tsx', '--import', './bench/lib/cp_memlog.ts', 'src/cli/main.ts', 'controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--secure-grpc-port', '0'], {});
       const deadline = Date.now() + TIMEOUT_MS;
       while (!/tsmesh controlplane ready/.test(cp.output())) {
         if (cp.proc.exitCode !== null || Date.now() > deadline) {

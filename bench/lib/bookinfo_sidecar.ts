@@ -32,7 +32,7 @@ export async function startBookinfoSidecar(dir: string, nginx: string, procs: St
   const src = join(REPO_ROOT, 'samples/bookinfo/config');
   for (const f of readdirSync(src)) if (statSync(join(src, f)).isFile()) copyFileSync(join(src, f), join(cfg, f));
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const cp = tsmeshCommand(['controlplane', '--config', cfg, '--grpc-port', String(grpcPort), '--http-port', String(httpPort)]);
+  const cp = tsmeshCommand(['controlplane', '--config', cfg, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--secure-grpc-port', '0']);
   procs.push(await start('tsmesh controlplane', cp.command, cp.args, { port: grpcPort }));
 
   const appDir = join(dir, 'bookinfo-app');

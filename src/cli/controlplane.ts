@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { ControlPlane } from '../controlplane/server.ts';
+import { durationMsOf } from '../api/duration.ts';
 
 const HELP = `Usage: tsmesh controlplane --config <dir> [flags]
 
@@ -14,6 +15,15 @@ Flags:
       --address <ip>     address to bind (default 127.0.0.1)
       --grpc-port <n>    xDS gRPC port (default 15010, Istio's)
       --http-port <n>    debug and apply HTTP port (default 15014, Istio's monitoring port)
+      --secure-grpc-port <n>
+                         the CA (CSR service) and xDS over TLS (default 15012, Istio's)
+      --state-dir <dir>  where the CA root and the workload-token key are kept, created on
+                         first start (default ~/.tsmesh/controlplane); \`tsmesh token create\`
+                         reads the same directory
+      --cacerts <dir>    Istio's plug-in CA: ca-cert.pem, ca-key.pem, root-cert.pem,
+                         cert-chain.pem (default: a self-signed root in the state dir)
+      --workload-cert-ttl <duration>
+                         lifetime of workload certificates (default 24h; e.g. 1h, 90s)
   -h, --help             this help
 
 Debug pages: /debug/syncz, /debug/connections, /debug/configz, /debug/registryz,
@@ -30,6 +40,10 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
         address: { type: 'string', default: '127.0.0.1' },
         'grpc-port': { type: 'string', default: '15010' },
         'http-port': { type: 'string', default: '15014' },
+        'secure-grpc-port': { type: 'string', default: '15012' },
+        'state-dir': { type: 'string' },
+        cacerts: { type: 'string' },
+        'workload-cert-ttl': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -53,7 +67,20 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     console.error(`tsmesh controlplane: mesh config ${values.mesh} not found`);
     return 2;
   }
+  let ttlSeconds: number | undefined;
+  if (values['workload-cert-ttl'] !== undefined) {
+    const ms = durationMsOf(values['workload-cert-ttl']);
+    if (ms === undefined || ms < 1000) {
+      console.error(`tsmesh controlplane: --workload-cert-ttl: expected a duration of at least 1s like 24h or 90s, got ${JSON.stringify(values['workload-cert-ttl'])}`);
+      return 2;
+    }
+    ttlSeconds = Math.round(ms / 1000);
+  }
   const cp = new ControlPlane({
+    secureGrpcPort: Number(values['secure-grpc-port']),
+    stateDir: values['state-dir'],
+    cacertsDir: values.cacerts,
+    workloadCertTtlSeconds: ttlSeconds,
     configDir: values.config,
     meshFile: values.mesh,
     address: values.address,
@@ -64,12 +91,12 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     await cp.start();
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const hint = err.code === 'EADDRINUSE' || /address already in use|No address added/i.test(err.message) ? ' (port in use: pick others with --grpc-port / --http-port)' : '';
+    const hint = err.code === 'EADDRINUSE' || /address already in use|No address added/i.test(err.message) ? ' (port in use: pick others with --grpc-port / --http-port / --secure-grpc-port)' : '';
     console.error(`tsmesh controlplane: cannot start: ${err.message}${hint}`);
     await cp.close().catch(() => undefined);
     return 1;
   }
-  console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, ${cp.store.all().length} resources from ${values.config}`);
+  console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, secure grpc ${values.address}:${cp.secureGrpcPort}, ${cp.store.all().length} resources from ${values.config}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       console.log(`tsmesh controlplane: ${sig}, closing xDS streams`);

@@ -3,6 +3,8 @@
  * generator and the ADS server wired together, plus the HTTP port for debug and apply. Each part
  * lives in its own folder; this file only connects them.
  */
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { FileConfigStore } from '../api/file-store.ts';
 import { defaultMeshConfig, loadMeshConfig } from '../api/mesh.ts';
@@ -17,6 +19,9 @@ import { parseProxy } from '../pilot/proxy.ts';
 import { proxyShapeKey } from '../pilot/shape_key.ts';
 import type { Proxy, PushContext } from '../pilot/types.ts';
 import { DiscoveryServer } from '../xds/server/index.ts';
+import { ADS_SERVICE } from '../xds/grpc.ts';
+import { CertificateAuthority } from '../ca/authority.ts';
+import { CaServer } from '../ca/server.ts';
 import { debugHandler } from '../xds/debug.ts';
 import { BatchedAutoRegistration } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
@@ -34,6 +39,14 @@ export interface ControlPlaneOptions {
   grpcPort?: number;
   /** Debug/monitoring HTTP port (Istio: 15014). 0 picks a free one. */
   httpPort?: number;
+  /** The CA's CSR service and ADS over TLS (Istio: 15012). 0 picks a free one. */
+  secureGrpcPort?: number;
+  /** Where the self-signed root and the workload-token key are kept (default ~/.tsmesh/controlplane). */
+  stateDir?: string;
+  /** Istio's plug-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem). */
+  cacertsDir?: string;
+  /** Workload certificate lifetime when a CSR asks for none (Istio's DEFAULT_WORKLOAD_CERT_TTL, 24 h). */
+  workloadCertTtlSeconds?: number;
   debounce?: { afterMs?: number; maxMs?: number };
   log?: (line: string) => void;
 }
@@ -46,14 +59,18 @@ export class ControlPlane {
   /** Connected sidecars as workloads, reaching the registry in batches. */
   readonly autoRegistration: BatchedAutoRegistration;
   private http?: Server;
+  private ca?: CaServer;
   private readonly registrations = new Map<string, RegistrationHandle>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly log: (line: string) => void;
   grpcPort = 0;
   httpPort = 0;
+  secureGrpcPort = 0;
+  readonly stateDir: string;
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.log = opts.log ?? ((l) => console.error(l));
+    this.stateDir = opts.stateDir ?? defaultStateDir();
     if (opts.meshFile) {
       const r = loadMeshConfig(opts.meshFile);
       for (const e of r.errors) this.log(`mesh config: ${formatValidationError(e)}`);
@@ -77,8 +94,8 @@ export class ControlPlane {
           mesh: this.mesh,
           configs: selectedConfigs(this.store.all(), this.mesh, (ns) => this.registry.isNamespaceSelected(ns)),
           registry: this.registry,
-          // No CA runs yet (the security work adds it): don't make proxies wait for mesh certificates.
-          workloadCertificates: false,
+          // The CA below issues workload certificates; a proxy without an agent says so itself.
+          workloadCertificates: true,
         }),
       debounce: opts.debounce,
       onConnect: (conn) => this.autoRegister(conn.id, conn.proxy),
@@ -129,6 +146,20 @@ export class ControlPlane {
   async start(): Promise<void> {
     const address = this.opts.address ?? '127.0.0.1';
     this.grpcPort = await this.discovery.listen(`${address}:${this.opts.grpcPort ?? 15010}`);
+    // istiod's :15012: the CSR service, and ADS for proxies that verify the control plane.
+    const authority = await CertificateAuthority.load({
+      stateDir: this.stateDir,
+      cacertsDir: this.opts.cacertsDir,
+      trustDomain: this.mesh.trustDomain,
+      workloadCertTtlSeconds: this.opts.workloadCertTtlSeconds,
+    });
+    this.ca = new CaServer({
+      ca: authority,
+      stateDir: this.stateDir,
+      extraServices: [{ definition: ADS_SERVICE, handlers: this.discovery.handlers() }],
+      log: { info: (m) => this.log(m), warn: (m) => this.log(m) },
+    });
+    this.secureGrpcPort = await this.ca.listen(`${address}:${this.opts.secureGrpcPort ?? 15012}`);
     const debug = debugHandler(this.discovery, {
       configz: () => ({ resources: this.store.all().map(redactSecret), errors: this.store.errors().map(formatValidationError) }),
       registryz: () => ({ services: this.registry.services(), workloads: this.registry.workloads(), endpoints: Object.fromEntries(this.registry.snapshot().endpoints) }),
@@ -137,6 +168,10 @@ export class ControlPlane {
     this.http = createServer((req, res) => {
       if (debug(req, res)) return;
       if (api.handle(req, res)) return;
+      if ((req.url ?? '').split('?')[0] === '/metrics') {
+        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(this.ca?.stats() ?? {}));
+        return;
+      }
       route(req, res, this);
     });
     await new Promise<void>((resolve, reject) => {
@@ -151,10 +186,21 @@ export class ControlPlane {
     for (const u of this.unsubscribe) u();
     this.autoRegistration.close();
     this.store.close();
+    await this.ca?.close();
     await this.discovery.close();
     await new Promise<void>((r) => (this.http ? this.http.close(() => r()) : r()));
     this.http?.closeAllConnections();
   }
+}
+
+/** The control plane's own files (CA root, token key) when no --state-dir is given. */
+export function defaultStateDir(): string {
+  return join(homedir(), '.tsmesh', 'controlplane');
+}
+
+/** Counters and gauges in Prometheus' text format (series names may carry their labels). */
+function prometheusText(values: Record<string, number>): string {
+  return Object.entries(values).map(([k, v]) => `${k} ${v}\n`).join('');
 }
 
 /** Debug output shows that a Secret exists and which keys it has, never the key material. */
@@ -174,10 +220,10 @@ function route(req: IncomingMessage, res: ServerResponse, cp: ControlPlane): voi
   if (path === '/ready') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
   } else if (path === '/version') {
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'tsmesh', grpcPort: cp.grpcPort }));
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'tsmesh', grpcPort: cp.grpcPort, secureGrpcPort: cp.secureGrpcPort }));
   } else if (path === '/' || path === '/debug') {
     res.writeHead(200, { 'content-type': 'text/html' }).end(
-      `<h1>tsmesh control plane</h1><ul>${['/debug/syncz', '/debug/connections', '/debug/configz', '/debug/registryz', '/ready'].map((p) => `<li><a href="${p}">${p}</a></li>`).join('')}</ul>`,
+      `<h1>tsmesh control plane</h1><ul>${['/debug/syncz', '/debug/connections', '/debug/configz', '/debug/registryz', '/metrics', '/ready'].map((p) => `<li><a href="${p}">${p}</a></li>`).join('')}</ul>`,
     );
   } else {
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');

@@ -2,6 +2,7 @@
  * `tsmesh apply -f` / `tsmesh delete -f` against a real control plane: every one of Istio's
  * Bookinfo networking files is accepted unmodified; an invalid file changes nothing.
  */
+import { caStateDir } from '../helpers/processes.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -29,7 +30,7 @@ function tsmesh(args: string[]): Promise<{ code: number; out: string }> {
 test("tsmesh apply accepts every one of Istio's Bookinfo networking files; delete removes them; invalid input changes nothing", { timeout: 300_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-apply-'));
   copyFileSync(join(ISTIO, 'platform/kube/bookinfo.yaml'), join(dir, 'bookinfo.yaml'));
-  const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, log: () => undefined });
+  const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: () => undefined });
   await cp.start();
   t.after(async () => {
     await cp.close();
@@ -76,7 +77,7 @@ test('accepted means enforced: apply, the config directory and the mesh config r
   const meshFile = join(dir, '..', `${dir.split('/').pop()}-mesh.yaml`);
   writeFileSync(meshFile, 'accessLogFile: /dev/stdout\nenableTracing: true\n');
   const logs: string[] = [];
-  const cp = new ControlPlane({ configDir: dir, meshFile, grpcPort: 0, httpPort: 0, log: (l) => logs.push(l) });
+  const cp = new ControlPlane({ configDir: dir, meshFile, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: (l) => logs.push(l) });
   await cp.start();
   t.after(async () => {
     await cp.close();

@@ -3,6 +3,7 @@
  * selects becomes its endpoint (batched into one registry rebuild with others); one that nothing
  * selects asks for no rebuild and no push; a disconnect removes the endpoint again.
  */
+import { caStateDir } from '../helpers/processes.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -38,10 +39,10 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
-test('a selected sidecar becomes an endpoint; an unselected one triggers no registry rebuild or push', { timeout: 60_000 }, async () => {
+test('a selected sidecar becomes an endpoint; an unselected one triggers no registry rebuild or push', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-autoreg-'));
   writeFileSync(join(dir, 'web.yaml'), SERVICE);
-  const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, log: () => {} });
+  const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: () => {} });
   const clients: Array<ReturnType<typeof newAdsServiceClient>> = [];
   try {
     await cp.start();

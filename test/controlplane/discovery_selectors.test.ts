@@ -1,3 +1,4 @@
+import { caStateDir } from '../helpers/processes.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +30,7 @@ test('discoverySelectors hide the services and the config of namespaces they lea
   writeFileSync(join(dir, 'ns.yaml'), 'apiVersion: v1\nkind: Namespace\nmetadata: { name: team-a, labels: { mesh: "on" } }\n');
   const mesh = join(dir, '..', `${dir.split('/').pop()}-mesh.yaml`);
   writeFileSync(mesh, 'discoverySelectors:\n- matchLabels: { mesh: "on" }\n');
-  const cp = new ControlPlane({ configDir: dir, meshFile: mesh, grpcPort: 0, httpPort: 0, log: () => undefined });
+  const cp = new ControlPlane({ configDir: dir, meshFile: mesh, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: () => undefined });
   await cp.start();
   t.after(async () => {
     await cp.close();

@@ -3,6 +3,9 @@
  * through tsx, wait for its ready line, collect its output for failure messages, and stop it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort as freePortOn } from '../../src/demo/ports.ts';
 import { tsmeshCommand } from '../../src/common/self_command.ts';
@@ -81,6 +84,17 @@ export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: Node
 export interface ControlPlaneProc extends Proc {
   grpcPort: number;
   httpPort: number;
+  /** The CA's CSR service and ADS over TLS. */
+  secureGrpcPort: number;
+  /** Its --state-dir: the CA root (ca/root-cert.pem) and the key workload tokens are minted with. */
+  stateDir: string;
+}
+
+/** A private control-plane state directory (CA root, token key), removed when the test ends. */
+export function caStateDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-cp-state-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
 }
 
 /**
@@ -88,10 +102,21 @@ export interface ControlPlaneProc extends Proc {
  * picks and names them in its ready line, so no port is probed and then raced for.
  */
 export async function startControlPlane(configDir: string, extra: string[] = [], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ControlPlaneProc> {
-  const ready = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+)/;
-  const proc = await spawnTsmesh(['controlplane', '--config', configDir, '--grpc-port', '0', '--http-port', '0', '--address', '127.0.0.1', ...extra], ready, o);
+  const ready = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+), secure grpc [^\s,]+:(\d+)/;
+  const stateDir = mkdtempSync(join(tmpdir(), 'tsmesh-cp-state-'));
+  const args = ['controlplane', '--config', configDir, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--state-dir', stateDir, '--address', '127.0.0.1', ...extra];
+  const proc = await spawnTsmesh(args, ready, o).catch((e) => {
+    rmSync(stateDir, { recursive: true, force: true });
+    throw e;
+  });
   const m = ready.exec(proc.output())!;
-  return Object.assign(proc, { grpcPort: Number(m[1]), httpPort: Number(m[2]) });
+  const stop = proc.stop.bind(proc);
+  proc.stop = async (...a: Parameters<Proc['stop']>) => {
+    const code = await stop(...a);
+    rmSync(stateDir, { recursive: true, force: true });
+    return code;
+  };
+  return Object.assign(proc, { grpcPort: Number(m[1]), httpPort: Number(m[2]), secureGrpcPort: Number(m[3]), stateDir });
 }
 
 /**
