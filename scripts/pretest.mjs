@@ -14,6 +14,8 @@ const NEEDED = {
   openssl: '/usr/bin/openssl',
   // Tests probe listeners and fetch pages like a user would.
   curl: '/usr/bin/curl',
+  // The TLS scan test judges the gateway's and a STRICT sidecar's ports with testssl.sh.
+  'testssl.sh': '/usr/bin/testssl',
 };
 const missing = Object.entries(NEEDED).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
 if (missing.length === 0) process.exit(0);
