@@ -4,6 +4,8 @@
  * cluster `<app>.<ns>`), node metadata in Istio's names (NAMESPACE, LABELS, SERVICE_ACCOUNT,
  * INSTANCE_IPS, WORKLOAD_NAME, ISTIO_VERSION, INTERCEPTION_MODE, POD_PORTS, ...), the admin
  * address, and ADS over gRPC (HTTP/2) to the control plane through the static `xds-grpc` cluster.
+ * With a workload agent beside it, also the static `sds-grpc` cluster: the agent's SDS socket
+ * (a pipe endpoint), which every Istio TLS context names for `default` and `ROOTCA`.
  *
  * Three ways in, one way out: `tsmesh proxy`'s sidecar flags (buildSidecarBootstrap), the demo's
  * sidecars beside their app (sidecarBootstrap) and ingress/egress gateways (gatewayBootstrap).
@@ -17,6 +19,8 @@ import type { EnvoyJson } from '../xds/types.ts';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 export const XDS_CLUSTER = 'xds-grpc';
+/** Istio's static cluster for the agent's SDS socket. */
+export const SDS_CLUSTER = 'sds-grpc';
 export const DOMAIN_SUFFIX = 'svc.cluster.local';
 /** The Istio version this proxy reports in ISTIO_VERSION; pilot may gate features on it. */
 export const ISTIO_VERSION = '1.24.0';
@@ -62,13 +66,19 @@ export interface BootstrapOptions {
   meshId?: string;
   /** Further node metadata (GATEWAY_BIND_ADDRESS, HTTP_PROXY_PORT, ...). */
   metadata?: Record<string, unknown>;
+  /** The workload agent's SDS socket: adds the static `sds-grpc` cluster pointing at it. */
+  sdsSocket?: string;
 }
 
 export function nodeId(o: Pick<BootstrapOptions, 'type' | 'ip' | 'pod' | 'namespace'>): string {
   return `${o.type}~${o.ip}~${o.pod}.${o.namespace}~${o.namespace}.${DOMAIN_SUFFIX}`;
 }
 
-export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
+/** What the node of a bootstrap (Envoy's or gRPC's) is built from. */
+export type NodeOptions = Omit<BootstrapOptions, 'admin' | 'xds' | 'delta' | 'sdsSocket'> & { admin?: HostPort };
+
+/** The node pilot keys everything on: Istio's id, cluster and metadata. */
+export function buildNode(o: NodeOptions): EnvoyJson {
   const metadata: Record<string, unknown> = {
     NAMESPACE: o.namespace,
     LABELS: o.labels,
@@ -80,12 +90,16 @@ export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
     CLUSTER_ID: o.clusterId ?? 'Kubernetes',
     MESH_ID: o.meshId ?? 'cluster.local',
     ...(o.type === 'sidecar' ? { INTERCEPTION_MODE: o.interception ?? 'REDIRECT' } : {}),
-    PROXY_CONFIG: { proxyAdminPort: o.admin.port },
+    ...(o.admin ? { PROXY_CONFIG: { proxyAdminPort: o.admin.port } } : {}),
     ...(o.ports?.length ? { POD_PORTS: JSON.stringify(o.ports.map((p) => ({ ...(p.name ? { name: p.name } : {}), containerPort: p.containerPort, protocol: 'TCP' }))) } : {}),
     ...o.metadata,
   };
+  return { id: nodeId(o), cluster: `${o.app}.${o.namespace}`, metadata };
+}
+
+export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
   return {
-    node: { id: nodeId(o), cluster: `${o.app}.${o.namespace}`, metadata },
+    node: buildNode(o),
     admin: { address: socketAddress(o.admin) },
     dynamic_resources: {
       ads_config: { api_type: o.delta ? 'DELTA_GRPC' : 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }] },
@@ -101,12 +115,39 @@ export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
           connect_timeout: '1s',
           load_assignment: { cluster_name: XDS_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(o.xds) } }] }] },
           // ADS is gRPC, so HTTP/2 to the control plane.
-          typed_extension_protocol_options: {
-            // keyed by the extension's name: its type URL without the prefix
-            [CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS.slice(TYPE_URL_PREFIX.length)]: { '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS, explicit_http_config: { http2_protocol_options: {} } },
-          },
+          typed_extension_protocol_options: HTTP2_OPTIONS,
         },
+        ...(o.sdsSocket ? [sdsGrpcCluster(o.sdsSocket)] : []),
       ],
+    },
+  };
+}
+
+/** gRPC clusters speak HTTP/2. */
+const HTTP2_OPTIONS: EnvoyJson = {
+  // keyed by the extension's name: its type URL without the prefix
+  [CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS.slice(TYPE_URL_PREFIX.length)]: { '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS, explicit_http_config: { http2_protocol_options: {} } },
+};
+
+/** Istio's static `sds-grpc` cluster: the agent's SDS server on the Unix socket `path`. */
+export function sdsGrpcCluster(path: string): EnvoyJson {
+  return {
+    name: SDS_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: { cluster_name: SDS_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { pipe: { path } } } }] }] },
+    typed_extension_protocol_options: HTTP2_OPTIONS,
+  };
+}
+
+/** An SdsSecretConfig naming `name` from the agent, exactly as Istio's generated TLS contexts have it. */
+export function sdsSecretConfig(name: string): EnvoyJson {
+  return {
+    name,
+    sds_config: {
+      api_config_source: { api_type: 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: SDS_CLUSTER } }], set_node_on_first_message_only: true },
+      initial_fetch_timeout: '0s',
+      resource_api_version: 'V3',
     },
   };
 }

@@ -12,6 +12,7 @@ import { SecretManager } from './config/secret_manager.ts';
 import { RouteConfigProviderImpl } from './config/route_config_provider.ts';
 import { XdsManager, type ApplyResult } from './config/xds_manager.ts';
 import { subscribeAds, type AdsSubscription } from './config/ads_subscription.ts';
+import { SdsSubscriptions } from './config/sds_subscription.ts';
 import { ClusterManagerImpl } from './upstream/cluster_manager.ts';
 import { ListenerManager } from './listener/listener_manager.ts';
 import { loadNetworkFilters } from './filters/network/builtin.ts';
@@ -49,6 +50,8 @@ export class ProxyServer {
   /** /healthcheck/fail sets this; /ready then answers 503. */
   healthCheckFailed = false;
   private ads?: AdsSubscription;
+  /** SDS streams to gRPC config-source clusters (Istio's sds-grpc: the agent's socket). */
+  private sds?: SdsSubscriptions;
   private readonly liveWaiters: (() => void)[] = [];
 
   constructor(readonly opts: ServerOptions) {
@@ -85,6 +88,9 @@ export class ProxyServer {
     load(TYPE.SECRET, b.secrets);
     load(TYPE.CLUSTER, b.clusters);
     const role = this.opts.role ?? 'standalone';
+    // Workers get secrets from the primary, like every other resource.
+    if (role !== 'worker') this.sds = new SdsSubscriptions(this.xds, b.node, b.clusters);
+    await this.sds?.follow();
     const fetchTimeout = this.opts.initialFetchTimeoutMs ?? 15_000;
     const bounded = (p: Promise<void>) => Promise.race([p, new Promise<void>((r) => setTimeout(r, fetchTimeout).unref())]);
     // Envoy: static clusters warm first, then CDS (and its EDS), then listeners (and their RDS).
@@ -97,6 +103,7 @@ export class ProxyServer {
       await new Promise<void>((r) => this.clusters.whenWarm(r));
     }
     load(TYPE.LISTENER, b.listeners);
+    await this.sds?.follow();
     if (this.ads && b.ldsAds) await bounded(this.ads.firstUpdate(TYPE.LISTENER));
     await new Promise<void>((r) => this.listeners.whenWarm(r));
     await this.listeners.listening();
@@ -110,7 +117,7 @@ export class ProxyServer {
       throw new TsmeshError(ERR.INVALID_BOOTSTRAP, `listener ${l.name}: cannot listen on ${where}: ${e.message}`);
     }
     // Static bootstrap, no xDS: the protos served validation only; free their heap (RSS aim).
-    if (!b.ads) releaseEnvoyRoot();
+    if (!b.ads && !this.sds?.active) releaseEnvoyRoot();
     this.setState('LIVE');
     for (const w of this.liveWaiters.splice(0)) w();
   }
@@ -171,6 +178,7 @@ export class ProxyServer {
     log.debug(`draining listeners for up to ${drainMs} ms (accepting for ${graceMs} ms more)`);
     this.ads?.close();
     this.ads = undefined;
+    this.sds?.close();
     if (graceMs > 0) {
       void this.listeners.drainAll(drainMs, false);
       await new Promise((r) => setTimeout(r, graceMs));

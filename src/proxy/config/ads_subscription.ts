@@ -1,13 +1,15 @@
 /**
  * Wires the xDS client (src/xds/client) to the XdsManager: wildcard CDS and LDS watches, EDS
  * and RDS watches whose names follow the clusters and listeners just applied (as Envoy's
- * subscriptions do), SDS for secret names no static secret provides. The client's validator
+ * subscriptions do), SDS for the secret names that ask for `ads` and that no static secret
+ * provides (those naming a gRPC cluster go through ./sds_subscription.ts). The client's validator
  * callback is the XdsManager's validation, so a bad resource is NACKed and the previous config
  * keeps serving; the client keeps the last good state while the control plane is unreachable.
  */
-import type { AdsClient, ResourceUpdate, Watch } from '../../xds/client/index.ts';
+import type { AdsClient, ResourceUpdate, Watch, WatchHandlers } from '../../xds/client/index.ts';
 import { TYPE, type EnvoyJson } from '../../xds/types.ts';
 import { log } from '../logger.ts';
+import { secretRefs } from './sds_subscription.ts';
 import type { XdsManager } from './xds_manager.ts';
 
 function changes(u: ResourceUpdate): [string, EnvoyJson][] {
@@ -17,23 +19,30 @@ function changes(u: ResourceUpdate): [string, EnvoyJson][] {
   return out;
 }
 
-/** Secret names referenced by SDS configs anywhere in listeners/clusters. */
-function sdsNames(xds: XdsManager): string[] {
-  const out = new Set<string>();
-  const visit = (o: unknown): void => {
-    if (!o || typeof o !== 'object') return;
-    if (Array.isArray(o)) return o.forEach(visit);
-    const rec = o as EnvoyJson;
-    for (const k of ['tls_certificate_sds_secret_configs', 'validation_context_sds_secret_config']) {
-      const v = rec[k];
-      for (const s of Array.isArray(v) ? v : v ? [v] : []) if (s.name && s.sds_config?.ads) out.add(s.name);
-    }
-    for (const v of Object.values(rec)) visit(v);
+const STAT: Record<string, string> = { [TYPE.CLUSTER]: 'cluster_manager.cds', [TYPE.LISTENER]: 'listener_manager.lds', [TYPE.ROUTE]: 'http.rds', [TYPE.ENDPOINT]: 'cluster_manager.eds' };
+
+/**
+ * A watch's handlers that validate through the XdsManager (NACK on failure, previous config kept)
+ * and apply what is accepted, counting Envoy's update_* stats. ADS and SDS streams share them, so
+ * a secret from the agent lands exactly as one from the control plane.
+ */
+export function xdsWatchHandlers(xds: XdsManager, typeUrl: string, onApplied: () => void = () => {}, source = 'xDS'): WatchHandlers {
+  const stat = STAT[typeUrl] ?? 'sds';
+  return {
+    // Async for LDS: new listener addresses are bound before the update is ACKed.
+    validate: (u: ResourceUpdate) => xds.validateAndReserve(typeUrl, changes(u), [...u.removed]),
+    onUpdate: (u: ResourceUpdate) => {
+      xds.store.counter(`${stat}.update_attempt`).inc();
+      xds.store.counter(`${stat}.update_success`).inc();
+      xds.apply(typeUrl, changes(u), [...u.removed], u.version);
+      onApplied();
+    },
+    onNack: (error: string) => {
+      xds.store.counter(`${stat}.update_attempt`).inc();
+      xds.store.counter(`${stat}.update_rejected`).inc();
+      log.warn(`${source} ${typeUrl.split('.').pop()} rejected (NACK): ${error}`);
+    },
   };
-  for (const l of xds.listeners.active.values()) visit(l.config);
-  for (const l of xds.listeners.warming.values()) visit(l.config);
-  for (const c of xds.clusters.entries.values()) visit(c.config);
-  return [...out].filter((n) => !xds.secrets.secrets.get(n)?.isStatic).sort();
 }
 
 export interface AdsSubscription {
@@ -60,26 +69,13 @@ export function subscribeAds(client: AdsClient, xds: XdsManager, opts: { cds: bo
   const follow = () => {
     named(TYPE.ENDPOINT, xds.clusters.edsNames());
     named(TYPE.ROUTE, xds.rdsNames());
-    named(TYPE.SECRET, sdsNames(xds));
+    named(TYPE.SECRET, secretRefs(xds).ads);
   };
-  const handlers = (typeUrl: string) => ({
-    // Async for LDS: new listener addresses are bound before the update is ACKed.
-    validate: (u: ResourceUpdate) => xds.validateAndReserve(typeUrl, changes(u), [...u.removed]),
-    onUpdate: (u: ResourceUpdate) => {
-      const stat = typeUrl === TYPE.CLUSTER ? 'cluster_manager.cds' : typeUrl === TYPE.LISTENER ? 'listener_manager.lds' : typeUrl === TYPE.ROUTE ? 'http.rds' : typeUrl === TYPE.ENDPOINT ? 'cluster_manager.eds' : 'sds';
-      xds.store.counter(`${stat}.update_attempt`).inc();
-      xds.store.counter(`${stat}.update_success`).inc();
-      xds.apply(typeUrl, changes(u), [...u.removed], u.version);
+  const handlers = (typeUrl: string) =>
+    xdsWatchHandlers(xds, typeUrl, () => {
       if (typeUrl === TYPE.CLUSTER || typeUrl === TYPE.LISTENER) follow();
       markFirst(typeUrl);
-    },
-    onNack: (error: string) => {
-      const stat = typeUrl === TYPE.CLUSTER ? 'cluster_manager.cds' : typeUrl === TYPE.LISTENER ? 'listener_manager.lds' : typeUrl === TYPE.ROUTE ? 'http.rds' : typeUrl === TYPE.ENDPOINT ? 'cluster_manager.eds' : 'sds';
-      xds.store.counter(`${stat}.update_attempt`).inc();
-      xds.store.counter(`${stat}.update_rejected`).inc();
-      log.warn(`xDS ${typeUrl.split('.').pop()} rejected (NACK): ${error}`);
-    },
-  });
+    });
   if (opts.cds) watches.set(TYPE.CLUSTER, client.watch(TYPE.CLUSTER, '*', handlers(TYPE.CLUSTER)));
   if (opts.lds) watches.set(TYPE.LISTENER, client.watch(TYPE.LISTENER, '*', handlers(TYPE.LISTENER)));
   follow();

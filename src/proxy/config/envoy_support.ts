@@ -75,9 +75,28 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.config.endpoint.v3.Endpoint': msg('address'),
   'envoy.config.core.v3.Locality': msg('region zone sub_zone'),
   'envoy.config.core.v3.Metadata': msg('filter_metadata'),
-  'envoy.config.core.v3.Address': msg('socket_address'),
+  'envoy.config.core.v3.Address': msg('socket_address', {
+    pipe: {
+      kind: 'honoured',
+      note: "a Unix socket endpoint of a STATIC cluster that a gRPC config source names (Istio's sds-grpc: the agent's SDS socket), dialled by the proxy's SDS stream; listeners need a socket_address, and traffic to a cluster of pipes finds no host (no healthy upstream)",
+    },
+  }),
+  'envoy.config.core.v3.Pipe': msg('path'),
   'envoy.config.core.v3.SocketAddress': msg('address port_value'),
-  'envoy.config.core.v3.ConfigSource': msg('ads initial_fetch_timeout', { resource_api_version: only(['V3'], 'xDS v3 only') }),
+  'envoy.config.core.v3.ConfigSource': msg('ads initial_fetch_timeout', {
+    resource_api_version: only(['V3'], 'xDS v3 only'),
+    api_config_source: {
+      kind: 'honoured',
+      note: "for SDS (SdsSecretConfig.sds_config, Istio's shape): a SecretDiscoveryService stream to the named static cluster, one per cluster, watching the names referenced through it. EDS and RDS are fetched over ADS",
+    },
+  }),
+  'envoy.config.core.v3.ApiConfigSource': msg('grpc_services', {
+    api_type: only(['GRPC', 'DELTA_GRPC'], 'gRPC streams, state of the world or incremental'),
+    transport_api_version: only(['V3'], 'xDS v3 only'),
+    set_node_on_first_message_only: only([true], 'the node goes on the first request of each stream only'),
+  }),
+  'envoy.config.core.v3.GrpcService': msg('envoy_grpc'),
+  'envoy.config.core.v3.GrpcService.EnvoyGrpc': msg('cluster_name'),
   'envoy.config.core.v3.AggregatedConfigSource': msg(''),
   'envoy.config.core.v3.TransportSocket': msg('name typed_config'),
   'envoy.config.core.v3.DataSource': msg('filename inline_string inline_bytes environment_variable'),

@@ -79,6 +79,13 @@ export function validateCluster(c: EnvoyJson): string[] {
   }
   const endpoints: EnvoyJson[] = (c.load_assignment?.endpoints ?? []).flatMap((l: EnvoyJson) => l.lb_endpoints ?? []);
   endpoints.forEach((e, i) => {
+    // A Unix socket (Istio's sds-grpc cluster: the agent's SDS socket), dialled by the SDS stream.
+    const pipe = e.endpoint?.address?.pipe;
+    if (pipe) {
+      if (!pipe.path) errs.push(`${at}.load_assignment.endpoints.lb_endpoints[${i}].endpoint.address.pipe.path: required`);
+      if (type !== 'STATIC') errs.push(`${at}.type: pipe endpoints need a STATIC cluster, got ${type}`);
+      return;
+    }
     const sa = e.endpoint?.address?.socket_address;
     const p = `${at}.load_assignment.endpoints.lb_endpoints[${i}].endpoint.address.socket_address`;
     if (!sa?.address) errs.push(`${p}.address: required`);

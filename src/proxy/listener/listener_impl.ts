@@ -72,6 +72,8 @@ export class ListenerImpl {
   /** SDS secrets still missing (warming). */
   readonly missingSecrets: string[] = [];
   private readonly matcher: FilterChainMatcher<BuiltChain>;
+  /** The built chains in config order (filter_chains, then default_filter_chain), for adoptTls. */
+  private readonly builtChains: BuiltChain[];
   private readonly connections = new Map<Socket, Conn>();
   private readonly connOfInfo = new WeakMap<ConnectionInfo, Conn>();
   private activeWork = 0;
@@ -108,6 +110,19 @@ export class ListenerImpl {
     });
     const def = config.default_filter_chain ? build(config.default_filter_chain, 'default_filter_chain') : undefined;
     this.matcher = new FilterChainMatcher(chains, def);
+    this.builtChains = [...chains.map((c: { value: BuiltChain }) => c.value), ...(def ? [def] : [])];
+  }
+
+  /**
+   * Takes the TLS contexts of `fresh`, a build of this same config after an SDS secret changed
+   * (a certificate rotation): new handshakes use them, open connections keep theirs. Envoy
+   * updates its SSL contexts in place too; draining the listener would cut every connection.
+   */
+  adoptTls(fresh: ListenerImpl): void {
+    fresh.builtChains.forEach((c, i) => {
+      const mine = this.builtChains[i];
+      if (mine) mine.tls = c.tls;
+    });
   }
 
   private buildChain(fc: EnvoyJson, path: string, ctx: FactoryContext, secrets: SecretManager): BuiltChain {

@@ -164,7 +164,10 @@ export class ListenerManager {
       if (l.missingSecrets.length === 0 && !l.config.filter_chains?.some((fc: EnvoyJson) => fc.transport_socket)) continue;
       try {
         const nl = this.build(l.config, l.version);
-        if (nl.missingSecrets.length === 0) {
+        if (nl.missingSecrets.length !== 0) continue;
+        // A serving listener gets the new secrets in place (no drain); a warming one activates.
+        if (this.active.get(l.config.name) === l) l.adoptTls(nl);
+        else if (this.warming.get(l.config.name) === l) {
           this.warming.set(l.config.name, nl);
           this.activate(nl, false);
         }
