@@ -42,7 +42,7 @@ test('gRPC listeners: API listener per asked host:port, RDS of the same name, ro
   assert.deepEqual(generate(push, client, TYPE.LISTENER).map((l) => l.name), [`${HOST}:7070`, 'other.default.svc.cluster.local:7070']);
 });
 
-test('gRPC clusters: only those asked, EDS over ADS, ROUND_ROBIN, no Envoy-only TLS', () => {
+test('gRPC clusters: only those asked, EDS over ADS, ROUND_ROBIN, ISTIO_MUTUAL in the form gRPC reads (no Envoy SDS)', () => {
   const names = [`outbound|7070|v1|${HOST}`, `outbound|7070||${HOST}`, `outbound|7070|nosuch|${HOST}`];
   const cs = generate(push, client, TYPE.CLUSTER, names);
   assert.deepEqual(cs.map((c) => c.name), [`outbound|7070|v1|${HOST}`, `outbound|7070||${HOST}`]);
@@ -50,7 +50,10 @@ test('gRPC clusters: only those asked, EDS over ADS, ROUND_ROBIN, no Envoy-only 
     assert.equal(c.type, 'EDS');
     assert.deepEqual(c.eds_cluster_config.eds_config.ads, {});
     assert.equal(c.lb_policy, 'ROUND_ROBIN');
-    assert.equal(c.transport_socket, undefined);
+    // Certificates come from the bootstrap's provider instance (see grpc_mtls.test.ts), never SDS.
+    const common = c.transport_socket.typed_config.common_tls_context;
+    assert.deepEqual(common.tls_certificate_provider_instance, { instance_name: 'default', certificate_name: 'default' });
+    assert.equal(common.tls_certificate_sds_secret_configs, undefined);
     assert.equal(c.transport_socket_matches, undefined);
   }
   const eds = generate(push, client, TYPE.ENDPOINT, [`outbound|7070|v1|${HOST}`]);

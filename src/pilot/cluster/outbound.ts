@@ -91,7 +91,7 @@ function setDiscoveryType(push: PushContext, proxy: Proxy, cluster: EnvoyJson, s
 }
 
 /** SPIFFE ids of the service's workloads, what ISTIO_MUTUAL checks the peer certificate against. */
-function identities(push: PushContext, svc: Service, port: number): string[] {
+export function identities(push: PushContext, svc: Service, port: number): string[] {
   const ids = new Set<string>();
   for (const e of endpointsFor(push, svc, port)) {
     if (!e.serviceAccount) continue;

@@ -1,18 +1,18 @@
 /**
  * The proxyless gRPC generator (Istio's GrpcConfigGenerator). gRPC clients ask for resources by
- * name, so each type builds only what was asked: API listeners, EDS clusters with ROUND_ROBIN,
- * endpoints, and route configurations from the route builder.
+ * name, so each type builds only what was asked: API listeners and server listeners, EDS
+ * clusters with ROUND_ROBIN and mesh mTLS, endpoints, and route configurations from the route
+ * builder.
  */
 import type { EnvoyJson, NamedResource, TypeUrl } from '../../xds/types.ts';
 import { TYPE } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
-import { parseClusterName } from '../cluster/name.ts';
-import { buildOutboundCluster, buildOutboundClusters } from '../cluster/outbound.ts';
+import { buildOutboundClusters } from '../cluster/outbound.ts';
 import { buildEndpoints } from '../endpoint.ts';
-import { pushIndex } from '../push_context.ts';
 import { buildRouteConfiguration } from '../route/index.ts';
 import { servicesForProxy } from '../visibility.ts';
 import { byName } from '../util.ts';
+import { buildGrpcClusters } from './cluster.ts';
 import { buildGrpcListeners } from './listener.ts';
 
 /** Resources of one type for a proxyless gRPC client, sorted by name. */
@@ -23,7 +23,7 @@ export function generateGrpc(push: PushContext, proxy: Proxy, typeUrl: TypeUrl, 
       out = buildGrpcListeners(push, proxy, names);
       break;
     case TYPE.CLUSTER:
-      out = names ? names.map((n) => grpcCluster(push, proxy, n)).filter((c): c is EnvoyJson => c !== undefined) : buildOutboundClusters(push, proxy, servicesForProxy(push, proxy), { grpc: true });
+      out = buildGrpcClusters(push, proxy, names);
       break;
     case TYPE.ENDPOINT: {
       const clusterNames = names ?? buildOutboundClusters(push, proxy, servicesForProxy(push, proxy), { grpc: true }).filter((c) => c.type === 'EDS').map((c) => c.name);
@@ -38,15 +38,6 @@ export function generateGrpc(push: PushContext, proxy: Proxy, typeUrl: TypeUrl, 
       return [];
   }
   return dedupe(out).sort(byName);
-}
-
-function grpcCluster(push: PushContext, proxy: Proxy, name: string): EnvoyJson | undefined {
-  const p = parseClusterName(name);
-  if (!p || p.direction !== 'outbound') return undefined;
-  const svc = pushIndex(push).servicesByHost.get(p.host);
-  const port = svc?.ports.find((x) => x.port === p.port);
-  if (!svc || !port || !servicesForProxy(push, proxy).includes(svc)) return undefined;
-  return buildOutboundCluster(push, proxy, svc, port, p.subset || undefined, { grpc: true });
 }
 
 function dedupe(resources: EnvoyJson[]): NamedResource[] {

@@ -1,7 +1,8 @@
 /**
- * Listeners for proxyless gRPC clients (Istio's grpcgen): one API listener per `host:port`, the
- * name the client resolves from its `xds:///host:port` target. The HttpConnectionManager inside
- * points RDS at a route configuration of the same name.
+ * Listeners for proxyless gRPC (Istio's grpcgen): for clients, one API listener per `host:port`,
+ * the name the client resolves from its `xds:///host:port` target, whose HttpConnectionManager
+ * points RDS at a route configuration of the same name; for servers, the inbound listener of
+ * each `xds.istio.io/grpc/lds/inbound/<ip>:<port>` asked (inbound.ts).
  */
 import type { Service } from '../../registry/model.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
@@ -11,15 +12,20 @@ import { HCM_TYPE, httpFilter } from '../listener/filters.ts';
 import { pushIndex } from '../push_context.ts';
 import { servicesForProxy } from '../visibility.ts';
 import { adsConfigSource } from '../util.ts';
+import { GRPC_INBOUND_PREFIX, buildGrpcInboundListeners } from './inbound.ts';
 
-/** API listeners for the names asked, or for every visible service port when none are. */
+/**
+ * API listeners for the names asked, or for every visible service port when none are; plus the
+ * server listeners asked for by name (a server always names its listener).
+ */
 export function buildGrpcListeners(push: PushContext, proxy: Proxy, names?: string[]): EnvoyJson[] {
   if (!names) {
     return servicesForProxy(push, proxy).flatMap((s) => s.ports.filter((p) => p.protocol !== 'UDP').map((p) => apiListener(`${s.hostname}:${p.port}`)));
   }
   const visible = new Set(servicesForProxy(push, proxy).map((s) => s.hostname));
-  const out: EnvoyJson[] = [];
+  const out: EnvoyJson[] = buildGrpcInboundListeners(push, proxy, names.filter((n) => n.startsWith(GRPC_INBOUND_PREFIX)));
   for (const name of names) {
+    if (name.startsWith(GRPC_INBOUND_PREFIX)) continue;
     const target = resolveListenerName(push, proxy, name);
     if (target && visible.has(target.service.hostname)) out.push(apiListener(name));
   }
