@@ -250,6 +250,8 @@ export interface SidecarOptions {
   delta?: boolean;
   clusterId?: string;
   meshId?: string;
+  /** The workload agent's SDS socket (the `sds-grpc` cluster), when the agent runs. */
+  sdsSocket?: string;
 }
 
 export const SIDECAR_DEFAULTS: SidecarOptions = {
@@ -301,5 +303,6 @@ export function buildSidecarBootstrap(o: SidecarOptions): EnvoyJson {
     ...(o.delta ? { delta: true } : {}),
     ...(o.clusterId ? { clusterId: o.clusterId } : {}),
     ...(o.meshId ? { meshId: o.meshId } : {}),
+    ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
   });
 }

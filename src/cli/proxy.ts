@@ -1,12 +1,17 @@
 /**
  * `tsmesh proxy`: the data-plane proxy (Envoy's job). Either from an Envoy v3 bootstrap
- * (--bootstrap / -c) or from sidecar flags the way pilot-agent builds one. Prints one line when
- * ready ("tsmesh proxy ready: admin 127.0.0.1:15000, N listeners"), drains on SIGTERM/SIGINT or
- * /quitquitquit and exits 0.
+ * (--bootstrap / -c) or from sidecar flags the way pilot-agent builds one. With --token-file the
+ * sidecar also runs the workload agent in the primary process (pilot-agent's security role:
+ * certificate from the CA, served to the proxy over SDS on a private Unix socket). Prints one
+ * line when ready ("tsmesh proxy ready: admin 127.0.0.1:15000, N listeners"), drains on
+ * SIGTERM/SIGINT or /quitquitquit and exits 0.
  */
 import { parseArgs } from 'node:util';
 import { loadBootstrapFile, validateBootstrap, type ParsedBootstrap } from '../proxy/bootstrap.ts';
 import { buildSidecarBootstrap, parseLabels, SIDECAR_DEFAULTS } from '../agent/bootstrap.ts';
+import { AGENT_FLAG_OPTIONS, AGENT_FLAGS_HELP, agentOptionsFromFlags } from '../agent/flags.ts';
+import type { WorkloadAgentOptions } from '../agent/workload_agent.ts';
+import type { SidecarAgent } from '../agent/sidecar_agent.ts';
 import { ProxyServer } from '../proxy/server.ts';
 import { AdminServer } from '../proxy/admin/admin.ts';
 import { isProxyWorker, runWorker, WorkerPool } from '../proxy/worker.ts';
@@ -33,6 +38,10 @@ Sidecar flags (used when no --bootstrap is given):
   --ports p1,p2,...             ports the workload serves (POD_PORTS metadata)
   --delta                       use incremental (delta) xDS
 
+Workload identity (sidecar flags; the agent runs, and listeners get certificates over SDS,
+when --token-file is given):
+${AGENT_FLAGS_HELP}
+
 Options:
   --admin-port <port>           admin API port on 127.0.0.1 (default 15000, or the bootstrap's)
   --concurrency <n>             worker processes sharing the listeners (default 1)
@@ -44,6 +53,9 @@ Options:
 `;
 
 const VERSION = 'tsmesh/0.1.0/RELEASE/node';
+
+/** The primary's agent socket, for workers' bootstraps (they never dial it: secrets come from the primary). */
+const SDS_SOCKET_ENV = 'TSMESH_AGENT_SDS_SOCKET';
 
 export async function proxyCommand(argv: string[]): Promise<number> {
   let v: Record<string, string | boolean | undefined>;
@@ -67,6 +79,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
         'drain-time-s': { type: 'string' },
         'log-level': { type: 'string', short: 'l' },
         'explicit-proxy': { type: 'boolean' },
+        ...AGENT_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -89,23 +102,37 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   let bootstrap: ParsedBootstrap;
   let concurrency: number;
   let drainMs: number;
+  let sidecar: SidecarAgent | undefined;
+  const worker = isProxyWorker();
   try {
     if (v['log-level'] && !setLogLevel(String(v['log-level']))) throw new Error(`--log-level: unknown level ${v['log-level']}`);
     concurrency = Math.floor(num('concurrency', 1, 1));
     drainMs = num('drain-time-s', 5) * 1000;
-    if (v.bootstrap) bootstrap = loadBootstrapFile(String(v.bootstrap));
-    else {
+    if (v.bootstrap) {
+      if (v['token-file'] !== undefined) throw new Error('--token-file: the workload agent runs with sidecar flags (a --bootstrap names its own sds-grpc cluster)');
+      bootstrap = loadBootstrapFile(String(v.bootstrap));
+    } else {
       const type = String(v.type ?? 'sidecar');
       if (type !== 'sidecar' && type !== 'router') throw new Error(`--type: expected sidecar or router, got ${type}`);
       const ports = v.ports ? String(v.ports).split(',').map((p) => Number(p.trim())) : undefined;
       if (ports?.some((p) => !Number.isInteger(p) || p <= 0 || p > 65535)) throw new Error(`--ports: expected a list of ports, got ${v.ports}`);
+      const discoveryAddress = String(v['discovery-address'] ?? SIDECAR_DEFAULTS.discoveryAddress);
+      const namespace = String(v.namespace ?? SIDECAR_DEFAULTS.namespace);
+      const agentOpts = agentOptionsFromFlags(v, { discoveryAddress, namespace, serviceAccount: v['service-account'] ? String(v['service-account']) : undefined });
+      let sdsSocket: string | undefined;
+      if (agentOpts && worker) sdsSocket = process.env[SDS_SOCKET_ENV];
+      else if (agentOpts) {
+        sidecar = await startAgent(agentOpts);
+        sdsSocket = sidecar.socket;
+        process.env[SDS_SOCKET_ENV] = sdsSocket;
+      }
       bootstrap = validateBootstrap(
         buildSidecarBootstrap({
           ...SIDECAR_DEFAULTS,
-          discoveryAddress: String(v['discovery-address'] ?? SIDECAR_DEFAULTS.discoveryAddress),
+          discoveryAddress,
           workloadName: String(v['workload-name'] ?? SIDECAR_DEFAULTS.workloadName),
           podName: v['pod-name'] ? String(v['pod-name']) : undefined,
-          namespace: String(v.namespace ?? SIDECAR_DEFAULTS.namespace),
+          namespace,
           labels: v.labels ? parseLabels(String(v.labels)) : {},
           serviceAccount: v['service-account'] ? String(v['service-account']) : undefined,
           ip: String(v.ip ?? SIDECAR_DEFAULTS.ip),
@@ -113,16 +140,17 @@ export async function proxyCommand(argv: string[]): Promise<number> {
           adminPort: num('admin-port', 15000),
           ports,
           delta: v.delta === true,
+          ...(sdsSocket ? { sdsSocket } : {}),
         }),
       );
     }
   } catch (e) {
+    await sidecar?.close();
     const code = e instanceof TsmeshError ? ` [${e.code}]` : '';
     console.error(`tsmesh proxy:${code} ${(e as Error).message}`);
     return 2;
   }
   const admin = { ip: bootstrap.admin?.ip ?? '127.0.0.1', port: v['admin-port'] !== undefined ? num('admin-port', 15000) : bootstrap.admin?.port ?? 15000 };
-  const worker = isProxyWorker();
   const role = concurrency > 1 ? (worker ? 'worker' : 'primary') : 'standalone';
   const server = new ProxyServer({ bootstrap, drainMs, role, concurrency, commandLine: argv, explicitProxy: v['explicit-proxy'] === true });
 
@@ -180,6 +208,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       const graceMs = server.withdrawGraceMs(drainMs);
       await Promise.all([server.shutdown(drainMs, graceMs), pool?.drain(drainMs, graceMs)]);
       await adminServer.close();
+      await sidecar?.close();
       done(0);
     })();
   };
@@ -198,6 +227,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     console.error(`tsmesh proxy:${code} ${(e as Error).message}`);
     await adminServer.close();
     await server.shutdown(0).catch(() => {});
+    await sidecar?.close();
     return 1;
   }
   const n = server.listeners.active.size;
@@ -206,4 +236,12 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   // Anything left open (a stuck socket) must not keep a drained proxy alive.
   setTimeout(() => process.exit(code), 2000).unref();
   return code;
+}
+
+/** Starts the workload agent (loaded only when a token is given: a plain proxy never pays for it). */
+async function startAgent(opts: WorkloadAgentOptions): Promise<SidecarAgent> {
+  const { startSidecarAgent } = await import('../agent/sidecar_agent.ts');
+  const a = await startSidecarAgent(opts);
+  log.info(`agent: ${a.agent.identity} from CA ${opts.caAddress}; SDS on ${a.socket}`);
+  return a;
 }
