@@ -54,6 +54,8 @@ export interface WorkloadAgentOptions {
 export interface IssuedCertificate {
   /** PEM chain as the CA returned it: leaf first, root last. */
   chain: string[];
+  /** What the workload presents: the leaf and any intermediates, PEM (the roots left out). */
+  chainPem: string;
   /** PKCS#8 PEM of its private key (in memory; `tsmesh agent` writes it for proxyless gRPC). */
   keyPem: string;
   /** Every root trusted for peers: the chain's root plus the root file's certificates. */
@@ -236,7 +238,7 @@ export class WorkloadAgent extends EventEmitter<WorkloadAgentEvents> {
     for (const pem of splitPemCertificates(this.#ca.rootsPem())) roots.set(new X509Certificate(pem).fingerprint256, nl(pem));
     const rootsPem = [...roots.values()].join('');
     const presented = [parsed[0]!, ...parsed.slice(1).filter((p) => !isRoot(p.cert))].map((p) => p.pem).join('');
-    const cert: IssuedCertificate = { chain, keyPem, rootsPem, serial: leaf.serialNumber, notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo) };
+    const cert: IssuedCertificate = { chain, chainPem: presented, keyPem, rootsPem, serial: leaf.serialNumber, notBefore: new Date(leaf.validFrom), notAfter: new Date(leaf.validTo) };
     this.secrets.set(rootSecret(rootsPem));
     this.secrets.set(workloadSecret(presented, keyPem));
     this.#current = cert;
