@@ -17,6 +17,7 @@ import * as xds from '@grpc/grpc-js-xds';
 import { ClusterResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-type/cluster-resource-type.js';
 import { ListenerResourceType } from '@grpc/grpc-js-xds/build/src/xds-resource-type/listener-resource-type.js';
 import { validateBootstrapConfig } from '@grpc/grpc-js-xds/build/src/xds-bootstrap.js';
+import { listenersEquivalent } from '@grpc/grpc-js-xds/build/src/server-listener.js';
 
 // Registers gRPC's HTTP filters (the router) that listener validation looks up; no channel is made.
 xds.register();
@@ -186,7 +187,7 @@ test('gRPC server listener, STRICT: one mTLS chain requiring a client certificat
   assert.equal(ts.typed_config['@type'], 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext');
   assert.equal(ts.typed_config.require_client_certificate, true);
   assert.deepEqual(ts.typed_config.common_tls_context.tls_certificate_provider_instance, { instance_name: 'default', certificate_name: 'default' });
-  assert.deepEqual(ts.typed_config.common_tls_context.combined_validation_context.default_validation_context, { ca_certificate_provider_instance: { instance_name: 'default', certificate_name: 'ROOTCA' } });
+  assert.deepEqual(ts.typed_config.common_tls_context.validation_context, { ca_certificate_provider_instance: { instance_name: 'default', certificate_name: 'ROOTCA' } });
   const hcm = chain.filters[0].typed_config;
   assert.deepEqual(hcm.route_config.virtual_hosts[0].routes, [{ match: { prefix: '/' }, non_forwarding_action: {} }]);
   assert.deepEqual(hcm.http_filters.map((f: any) => f.name), ['envoy.filters.http.router']);
@@ -218,6 +219,14 @@ metadata: {name: default, namespace: istio-system}
 spec: {mtls: {mode: STRICT}}
 `;
   assert.deepEqual(chainOf(meshWide, { app: 'other' }), { name: 'inbound-mtls', tls: true });
+});
+
+test('gRPC server listener: a gRPC server sees a STRICT <-> plaintext change as a change (it compares listeners before applying them)', () => {
+  const decoded = (mode: string) => grpcDecode(TYPE.LISTENER, inbound(pushFromYaml(peerAuth(mode), workloads), { app: 'echo' })).value;
+  const strict = decoded('STRICT');
+  const plain = decoded('PERMISSIVE');
+  assert.equal(listenersEquivalent(plain, strict), false, 'STRICT -> PERMISSIVE reaches the server');
+  assert.equal(listenersEquivalent(strict, plain), false, 'PERMISSIVE -> STRICT reaches the server');
 });
 
 test('gRPC server listener names: IPv6 and wildcard addresses; malformed names get nothing; client listeners still resolve', () => {

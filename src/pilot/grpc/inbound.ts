@@ -12,6 +12,11 @@
  * - DISABLE: plaintext.
  * The chain's HttpConnectionManager carries its routes inline (gRPC servers do not fetch RDS for
  * inbound): every path, non-forwarding, router last.
+ *
+ * The HCM's stat_prefix names the mode (gRPC ignores it) so that the two chains differ in their
+ * filter bytes: grpc-js-xds 1.14 compares a new listener with the serving one filter by filter,
+ * then by TLS with the test inverted, so two chains differing only by their transport socket
+ * look "equivalent" and a STRICT <-> PERMISSIVE change would never reach the server.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
@@ -57,18 +62,22 @@ export function parseInboundName(name: string): { host: string; port: number } |
 function inboundListener(name: string, host: string, port: number, mode: 'STRICT' | 'DISABLE'): EnvoyJson {
   const mtls = mode === 'STRICT';
   const chain: EnvoyJson = {
-    name: mtls ? 'inbound-mtls' : 'inbound-plaintext',
-    filters: [{ name: HCM, typed_config: inboundHcm() }],
+    name: chainName(mtls),
+    filters: [{ name: HCM, typed_config: inboundHcm(chainName(mtls)) }],
   };
   if (mtls) chain.transport_socket = grpcDownstreamTlsSocket();
   // The server checks the address against the one it bound; listener_filters must stay unset.
   return { name, address: socketAddress(host, port), filter_chains: [chain] };
 }
 
-function inboundHcm(): EnvoyJson {
+function chainName(mtls: boolean): string {
+  return mtls ? 'inbound-mtls' : 'inbound-plaintext';
+}
+
+function inboundHcm(statPrefix: string): EnvoyJson {
   return {
     '@type': HCM_TYPE,
-    stat_prefix: 'inbound',
+    stat_prefix: statPrefix,
     route_config: {
       name: 'inbound',
       virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, non_forwarding_action: {} }] }],

@@ -53,11 +53,22 @@ export function grpcUpstreamTlsSocket(sans: string[]): EnvoyJson {
 /**
  * A server filter chain's transport socket for mesh mTLS: the client must present a certificate
  * that chains to the mesh root. Any mesh identity is accepted here; who may call what is
- * AuthorizationPolicy's job (gRPC does not check SANs on the server side).
+ * AuthorizationPolicy's job (gRPC does not check SANs on the server side). The root goes in a
+ * plain `validation_context`: grpc-js-xds 1.14 compares a combined one against the other
+ * listener's plain one, so with combined an unchanged listener would never look unchanged.
  */
 export function grpcDownstreamTlsSocket(): EnvoyJson {
+  const provider = (certificate_name: string) => ({ instance_name: GRPC_CERT_PROVIDER_INSTANCE, certificate_name });
   return {
     name: TLS_TRANSPORT_SOCKET,
-    typed_config: { '@type': TRANSPORT_SOCKET.DOWNSTREAM_TLS, common_tls_context: grpcCommonTlsContext(), require_client_certificate: true },
+    typed_config: {
+      '@type': TRANSPORT_SOCKET.DOWNSTREAM_TLS,
+      common_tls_context: {
+        tls_certificate_provider_instance: provider(SDS_DEFAULT),
+        tls_certificate_certificate_provider_instance: provider(SDS_DEFAULT),
+        validation_context: { ca_certificate_provider_instance: provider(SDS_ROOTCA) },
+      },
+      require_client_certificate: true,
+    },
   };
 }
