@@ -1,26 +1,24 @@
 /**
  * Acceptance (issue 9, point 6): proxyless gRPC with mesh mTLS. gRPC's own xDS library
  * (@grpc/grpc-js-xds, which nobody here wrote) runs a server (XdsServer + XdsServerCredentials)
- * and a client (XdsChannelCredentials), each with its own workload certificate from our CA
- * through a gRPC bootstrap with the `file_watcher` certificate provider. Under a STRICT
+ * and a client (XdsChannelCredentials), each beside its own `tsmesh agent --grpc-bootstrap`, which
+ * gets the workload certificate from our CA and writes the gRPC bootstrap with the `file_watcher`
+ * certificate provider. Under a STRICT
  * PeerAuthentication the mesh call is mTLS (the server sees the client's SPIFFE id), a plaintext
  * client to the server's port fails, and so does a TLS client without a certificate; a client that
  * expects another server identity refuses the server; under PERMISSIVE plaintext works too.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
-import { CertificateAuthority } from '../../src/ca/authority.ts';
-import { privateKeyPem } from '../../src/ca/keys.ts';
-import { makeCsr } from '../ca/helpers.ts';
+import { issueWorkloadToken } from '../../src/ca/token.ts';
 import { until } from '../helpers/poll.ts';
-import { REPO, freePort, startControlPlane } from '../helpers/processes.ts';
+import { REPO, freePort, spawnTsmesh, startControlPlane, type ControlPlaneProc } from '../helpers/processes.ts';
 import { loadEchoPackage, type EchoResponse } from '../../samples/grpc-echo/main.ts';
 
 const HOST = 'echo.default.svc.cluster.local';
@@ -59,35 +57,27 @@ spec: { selector: { matchLabels: { app: echo } }, mtls: { mode: ${mode} } }
 }
 
 /**
- * What the workload's agent provides a proxyless gRPC app: its certificate, key and the mesh root
- * in files, and a gRPC bootstrap naming them as the `default` file_watcher provider, with the node
- * pilot keys on (GENERATOR grpc, labels, service account, TSMESH_WORKLOAD_CERTIFICATES).
+ * `tsmesh agent --grpc-bootstrap` for one workload, as Istio's agent beside a proxyless gRPC app:
+ * it gets the workload's certificate from the control plane's CA with a workload token, keeps
+ * cert-chain.pem / key.pem / root-cert.pem in its cert dir, and writes the gRPC bootstrap (the
+ * `default` file_watcher provider over those files, the node pilot keys on).
  */
-async function grpcBootstrap(dir: string, stateDir: string, xdsPort: number, w: { name: string; serviceAccount: string; labels: Record<string, string> }): Promise<string> {
-  const ca = await CertificateAuthority.load({ stateDir });
-  const { csrPem, keyPair } = await makeCsr([`spiffe://cluster.local/ns/default/sa/${w.serviceAccount}`]);
-  const chain = await ca.sign(csrPem, { namespace: 'default', serviceAccount: w.serviceAccount });
-  const leafAndIntermediates = chain.filter((pem) => {
-    const c = new X509Certificate(pem);
-    return c.subject !== c.issuer;
-  });
-  const files = { certificate_file: join(dir, `${w.name}-cert-chain.pem`), private_key_file: join(dir, `${w.name}-key.pem`), ca_certificate_file: join(dir, `${w.name}-root-cert.pem`) };
-  writeFileSync(files.certificate_file, leafAndIntermediates.join(''));
-  writeFileSync(files.private_key_file, await privateKeyPem(keyPair.privateKey), { mode: 0o600 });
-  writeFileSync(files.ca_certificate_file, ca.rootsPem());
-  const bootstrap = {
-    xds_servers: [{ server_uri: `127.0.0.1:${xdsPort}`, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
-    node: {
-      id: `sidecar~127.0.0.1~${w.name}.default~default.svc.cluster.local`,
-      metadata: { GENERATOR: 'grpc', NAMESPACE: 'default', LABELS: w.labels, SERVICE_ACCOUNT: w.serviceAccount, TSMESH_WORKLOAD_CERTIFICATES: 'true' },
-      locality: {},
-    },
-    certificate_providers: { default: { plugin_name: 'file_watcher', config: { ...files, refresh_interval: '900s' } } },
-    server_listener_resource_name_template: 'xds.istio.io/grpc/lds/inbound/%s',
-  };
-  const path = join(dir, `${w.name}-bootstrap.json`);
-  writeFileSync(path, JSON.stringify(bootstrap, null, 2));
-  return path;
+async function startAgent(t: TestContext, dir: string, cp: ControlPlaneProc, w: { name: string; serviceAccount: string; labels: string }): Promise<{ bootstrap: string; certDir: string }> {
+  const tokenFile = join(dir, `${w.name}.token`);
+  writeFileSync(tokenFile, await issueWorkloadToken(cp.stateDir, { namespace: 'default', serviceAccount: w.serviceAccount }));
+  const bootstrap = join(dir, `${w.name}-bootstrap.json`);
+  const certDir = join(dir, `${w.name}-certs`);
+  const agent = await spawnTsmesh(
+    [
+      'agent', '--grpc-bootstrap', bootstrap, '--cert-dir', certDir,
+      '--discovery-address', `127.0.0.1:${cp.grpcPort}`, '--ca-address', `127.0.0.1:${cp.secureGrpcPort}`,
+      '--ca-root-cert', join(cp.stateDir, 'ca', 'root-cert.pem'), '--token-file', tokenFile,
+      '--namespace', 'default', '--service-account', w.serviceAccount, '--workload-name', w.name, '--labels', w.labels, '--ip', '127.0.0.1',
+    ],
+    /tsmesh agent ready/,
+  );
+  t.after(() => agent.stop());
+  return { bootstrap, certDir };
 }
 
 type Answer = { ok: true; reply: EchoResponse } | { ok: false; code: number; details: string };
@@ -131,11 +121,15 @@ test('proxyless gRPC mTLS: STRICT takes only mesh clients (mTLS, SPIFFE ids chec
   const cp = await startControlPlane(dir);
   t.after(() => cp.stop());
 
-  const certs = mkdtempSync(join(tmpdir(), 'tsmesh-grpc-certs-'));
-  t.after(() => rmSync(certs, { recursive: true, force: true }));
-  const serverBootstrap = await grpcBootstrap(certs, cp.stateDir, cp.grpcPort, { name: 'echo-1', serviceAccount: 'echo-sa', labels: { app: 'echo' } });
-  const clientBootstrap = await grpcBootstrap(certs, cp.stateDir, cp.grpcPort, { name: 'client-1', serviceAccount: 'client-sa', labels: { app: 'client' } });
-  const rootPem = readFileSync(join(certs, 'client-1-root-cert.pem'));
+  const agents = mkdtempSync(join(tmpdir(), 'tsmesh-grpc-agents-'));
+  t.after(() => rmSync(agents, { recursive: true, force: true }));
+  const [serverAgent, clientAgent] = await Promise.all([
+    startAgent(t, agents, cp, { name: 'echo-1', serviceAccount: 'echo-sa', labels: 'app=echo' }),
+    startAgent(t, agents, cp, { name: 'client-1', serviceAccount: 'client-sa', labels: 'app=client' }),
+  ]);
+  const serverBootstrap = serverAgent.bootstrap;
+  const clientBootstrap = clientAgent.bootstrap;
+  const rootPem = readFileSync(join(clientAgent.certDir, 'root-cert.pem'));
 
   // The echo sample as an XdsServer: it starts serving once its listener arrived from xDS.
   const server = spawn(process.execPath, ['--import', 'tsx', 'samples/grpc-echo/main.ts'], {
