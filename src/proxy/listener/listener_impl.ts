@@ -4,6 +4,7 @@
  * listener.<address>.*, and the connections it owns so that an update or removal can drain them.
  * Building throws with a field path on bad config; the manager turns that into a NACK.
  */
+import { createHash } from 'node:crypto';
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { EnvoyJson } from '../../xds/types.ts';
@@ -146,7 +147,11 @@ export class ListenerImpl {
       else if (!r.ok) throw new Error(r.error);
       else {
         const o = r.options;
-        const context = tls.createSecureContext({ cert: o.cert, key: o.key, ca: o.ca, minVersion: o.minVersion, maxVersion: o.maxVersion, ciphers: o.ciphers });
+        // A session id context is what lets OpenSSL resume sessions when it verifies client
+        // certificates (without one a resuming client gets an internal_error alert); tls.Server
+        // sets one, a bare TLSSocket's context must be given one. Per chain: no cross-chain resumption.
+        const sessionIdContext = createHash('sha256').update(`${this.config.name}\0${chain.name}`).digest('hex').slice(0, 32);
+        const context = tls.createSecureContext({ cert: o.cert, key: o.key, ca: o.ca, minVersion: o.minVersion, maxVersion: o.maxVersion, ciphers: o.ciphers, sessionIdContext });
         chain.tls = { context, requestCert: !!o.requestCert, rejectUnauthorized: !!o.rejectUnauthorized, alpn: o.ALPNProtocols, sanCheck: o.sanCheck };
       }
     }
