@@ -252,6 +252,9 @@ export class ListenerImpl {
         }
       }
       this.stats.counter('ssl.handshake').inc();
+      // tls.Server clears secureConnecting once the handshake is done; a bare server TLSSocket
+      // keeps it set, and node's HTTP/2 session would then wait for a 'secureConnect' that never comes.
+      (secure as { secureConnecting?: boolean }).secureConnecting = false;
       info.transportProtocol = 'tls';
       if (secure.alpnProtocol) info.applicationProtocols = [secure.alpnProtocol];
       const san = secure.getPeerCertificate()?.subjectaltname;
