@@ -1,7 +1,9 @@
 /**
- * `npm run bench -- proxy`: issue 8's table in one run, all on this machine. Five paths — direct
+ * `npm run bench -- proxy`: issue 8's table in one run, all on this machine. Six paths — direct
  * to the upstream (nginx), one tsmesh proxy, nginx as proxy, HAProxy as proxy, two tsmesh proxies
- * in series — for three protocols: HTTP/1.1 keep-alive (wrk), h2 (h2load, h2c prior knowledge
+ * in series, and two tsmesh sidecars talking ISTIO_MUTUAL mTLS to each other (issue 9's cost:
+ * certificates from tsmesh's CA; the mTLS line's ratio to the plaintext two hops is printed
+ * under each table) — for three protocols: HTTP/1.1 keep-alive (wrk), h2 (h2load, h2c prior knowledge
  * into each proxy, HTTP/1.1 to the upstream) and unary gRPC (h2load POSTing one gRPC message,
  * h2c both sides, to nginx answering gRPC itself). Rounds are taken round-robin across the paths
  * and the medians printed, since this machine's speed swings between minutes. Then, open-loop at
@@ -22,7 +24,8 @@
  * BENCH_HOP_RUNS (5), BENCH_TCP_MB (512), BENCH_PROXY_NODE_ARGS (extra node flags for the tsmesh
  * proxies, e.g. "--max-semi-space-size=2"), BENCH_CPU_PROF=<dir> (a V8 CPU profile per tsmesh
  * proxy, written on exit; open in Chrome DevTools), BENCH_NO_INSTALL=1 (never apt-get),
- * BENCH_NO_BUILD=1 (do not rebuild dist/: a stale one means the proxies run src/ through tsx).
+ * BENCH_NO_BUILD=1 (do not rebuild dist/: a stale one means the proxies run src/ through tsx),
+ * BENCH_MTLS=0 (no mTLS hop: about 45 s less at the default settings).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,6 +43,7 @@ import { grpcUnaryCheck } from './lib/grpc_check.ts';
 import { evaluateGoals, goalLines, type GoalInputs } from './lib/goals.ts';
 import { median, num, table } from './lib/table.ts';
 import { tsmeshProxy, tsmeshProxyArgs } from './lib/tsmesh_proxy.ts';
+import { downstreamMtls, mintWorkloadCerts, upstreamMtls } from './lib/mtls.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -49,10 +53,11 @@ const H2_STREAMS = Number(process.env.BENCH_H2_STREAMS ?? 4);
 const H2_CONNS = Math.max(1, Math.round(CONNS / H2_STREAMS));
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const HOP_RUNS = Math.max(1, Number(process.env.BENCH_HOP_RUNS ?? 5));
+const MTLS = process.env.BENCH_MTLS !== '0';
 const PROTOCOLS = (process.env.BENCH_PROTOCOLS ?? 'h1,h2,grpc').split(',').filter((p): p is Protocol => p === 'h1' || p === 'h2' || p === 'grpc');
 
 type Protocol = 'h1' | 'h2' | 'grpc';
-type PathKey = 'direct' | 'tsmesh1' | 'nginx' | 'haproxy' | 'tsmesh2';
+type PathKey = 'direct' | 'tsmesh1' | 'nginx' | 'haproxy' | 'tsmesh2' | 'tsmesh2mtls';
 
 const PROTOCOL_TITLE: Record<Protocol, string> = {
   h1: `HTTP/1.1 keep-alive (wrk -t1 -c${CONNS}, 1 KiB responses)`,
@@ -218,7 +223,31 @@ async function startPaths(dir: string, procs: Started[]): Promise<BenchPath[]> {
   const two = await tsmeshProxy(dir, 'hop2', p2, p1, grpcUp ? { port: g2, upstreamPort: g1 } : undefined);
   procs.push(two);
   paths.push({ key: 'tsmesh2', label: 'tsmesh, 2 hops', procs: [one, two], port: { h1: p2, h2: p2, grpc: grpcUp && g2 } });
+  if (MTLS) paths.push(await startMtlsHops(dir, procs, up, grpcUp));
   return paths;
+}
+
+/**
+ * Two sidecars with ISTIO_MUTUAL between them: the client's (plaintext in, mTLS out with its
+ * workload certificate, checking the server's SPIFFE ID) and the server's (STRICT: mTLS in,
+ * client certificate required; plaintext to the upstream). Same codecs as the plaintext two hops.
+ */
+async function startMtlsHops(dir: string, procs: Started[], up: number, grpcUp: number | undefined): Promise<BenchPath> {
+  const [client, server] = await mintWorkloadCerts(dir, [
+    { namespace: 'bench', serviceAccount: 'client' },
+    { namespace: 'bench', serviceAccount: 'server' },
+  ]);
+  const [si, sg] = [await freePort(), await freePort()];
+  const inbound = await tsmeshProxy(dir, 'mtls-server', si, up, grpcUp ? { port: sg, upstreamPort: grpcUp } : undefined, { listener: downstreamMtls(server!) });
+  procs.push(inbound);
+  const host = 'server.bench.svc.cluster.local';
+  const [ci, cg] = [await freePort(), await freePort()];
+  const outbound = await tsmeshProxy(dir, 'mtls-client', ci, si, grpcUp ? { port: cg, upstreamPort: sg } : undefined, {
+    cluster: upstreamMtls(client!, server!.spiffeId, host, si, 'http/1.1'),
+    grpcCluster: upstreamMtls(client!, server!.spiffeId, host, sg, 'h2'),
+  });
+  procs.push(outbound);
+  return { key: 'tsmesh2mtls', label: 'tsmesh, 2 hops mTLS', procs: [outbound, inbound], port: { h1: ci, h2: ci, grpc: grpcUp && cg } };
 }
 
 /** One real gRPC call per path first; a path that does not answer gRPC gets no gRPC row. */
@@ -260,10 +289,10 @@ function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string,
         num(m.p50, 2),
         num(m.p99, 2),
         String(m.errors),
-        num(m.cpu, 1) + (p.key === 'tsmesh2' ? ' (both)' : ''),
+        num(m.cpu, 1) + (p.procs.length > 1 ? ' (both)' : ''),
         Number.isFinite(m.cpu) ? num(1e3 / m.cpu, 1) : '—',
         vsNginx ? `${(m.rps / ngx.rps).toFixed(2)}x` : '',
-        vsNginx && p.key !== 'tsmesh2' ? `${(ngx.cpu / m.cpu).toFixed(2)}x` : '',
+        vsNginx && p.procs.length === 1 ? `${(ngx.cpu / m.cpu).toFixed(2)}x` : '',
         vsNginx ? `${(m.p99 / ngx.p99).toFixed(2)}x` : '',
       ],
     ];
@@ -276,6 +305,13 @@ function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string,
     console.log(
       "nginx's gRPC errors are 5xx from its grpc_pass (error log: \"upstream sent frame for unknown stream\"): the nginx upstream answers before " +
         'the request DATA frame arrives, then resets the stream (RST_STREAM NO_ERROR), a race nginx-to-nginx only; HAProxy and tsmesh take the same upstream.',
+    );
+  }
+  const [plain, mtls] = [med('tsmesh2'), med('tsmesh2mtls')];
+  if (plain && mtls) {
+    console.log(
+      `mTLS cost, two hops mTLS / two hops plaintext: req/s ${(mtls.rps / plain.rps).toFixed(2)}x, p99 ${(mtls.p99 / plain.p99).toFixed(2)}x, ` +
+        `CPU per request ${(mtls.cpu / plain.cpu).toFixed(2)}x (${num(mtls.cpu - plain.cpu, 1)} us more for both proxies)`,
     );
   }
   const t = med('tsmesh1');

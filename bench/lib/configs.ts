@@ -129,18 +129,33 @@ ${grpc}`;
   return f;
 }
 
+/** Transport sockets (Envoy JSON) for a hop: TLS on its listeners, and toward its upstreams. */
+export interface HopTls {
+  listener?: object;
+  cluster?: object;
+  grpcCluster?: object;
+}
+
 /**
  * An Envoy v3 static bootstrap: one HTTP listener routing everything to one static cluster (codec
  * AUTO: HTTP/1.1 or h2c prior knowledge on the same port, upstream HTTP/1.1); with `grpc`, a
  * second listener to an HTTP/2 cluster (explicit http2_protocol_options) for the gRPC rows.
  */
-export function httpBootstrap(dir: string, name: string, listenPort: number, upstreamPort: number, adminPort: number, grpc?: { port: number; upstreamPort: number }): string {
-  const listeners = [httpListener(listenPort, 'upstream')];
-  const clusters: object[] = [staticCluster('upstream', upstreamPort)];
+export function httpBootstrap(
+  dir: string,
+  name: string,
+  listenPort: number,
+  upstreamPort: number,
+  adminPort: number,
+  grpc?: { port: number; upstreamPort: number },
+  tls: HopTls = {},
+): string {
+  const listeners = [httpListener(listenPort, 'upstream', tls.listener)];
+  const clusters: object[] = [staticCluster('upstream', upstreamPort, tls.cluster)];
   if (grpc) {
-    listeners.push(httpListener(grpc.port, 'grpc_upstream'));
+    listeners.push(httpListener(grpc.port, 'grpc_upstream', tls.listener));
     clusters.push({
-      ...staticCluster('grpc_upstream', grpc.upstreamPort),
+      ...staticCluster('grpc_upstream', grpc.upstreamPort, tls.grpcCluster),
       typed_extension_protocol_options: {
         'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
           '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
@@ -159,12 +174,13 @@ export function httpBootstrap(dir: string, name: string, listenPort: number, ups
   return f;
 }
 
-function httpListener(port: number, cluster: string) {
+function httpListener(port: number, cluster: string, transportSocket?: object) {
   return {
     name: `listener_${port}`,
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
     filter_chains: [
       {
+        ...(transportSocket ? { transport_socket: transportSocket } : {}),
         filters: [
           {
             name: 'envoy.filters.network.http_connection_manager',
@@ -214,11 +230,12 @@ export function tcpBootstrap(dir: string, name: string, listenPort: number, upst
   return f;
 }
 
-function staticCluster(name: string, port: number) {
+function staticCluster(name: string, port: number, transportSocket?: object) {
   return {
     name,
     type: 'STATIC',
     connect_timeout: '1s',
+    ...(transportSocket ? { transport_socket: transportSocket } : {}),
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }] },
   };
 }
