@@ -21,6 +21,12 @@ export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 export const XDS_CLUSTER = 'xds-grpc';
 /** Istio's static cluster for the agent's SDS socket. */
 export const SDS_CLUSTER = 'sds-grpc';
+/**
+ * Node metadata (tsmesh extension) saying an agent beside the proxy serves it a workload
+ * certificate over SDS. Istio assumes every proxy has one; tsmesh also runs proxies without an
+ * agent, and pilot must not send those config that waits for secrets (src/pilot/proxy.ts).
+ */
+export const WORKLOAD_CERTIFICATES_META = 'TSMESH_WORKLOAD_CERTIFICATES';
 export const DOMAIN_SUFFIX = 'svc.cluster.local';
 /** The Istio version this proxy reports in ISTIO_VERSION; pilot may gate features on it. */
 export const ISTIO_VERSION = '1.24.0';
@@ -98,8 +104,10 @@ export function buildNode(o: NodeOptions): EnvoyJson {
 }
 
 export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
+  const node = buildNode(o);
+  if (o.sdsSocket) node.metadata[WORKLOAD_CERTIFICATES_META] = 'true';
   return {
-    node: buildNode(o),
+    node,
     admin: { address: socketAddress(o.admin) },
     dynamic_resources: {
       ads_config: { api_type: o.delta ? 'DELTA_GRPC' : 'GRPC', transport_api_version: 'V3', grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }] },
@@ -181,6 +189,8 @@ export interface SidecarBootstrapOptions {
   adminPort: number;
   outboundPort: number;
   xds: XdsAddress;
+  /** The agent's SDS socket, when the pod has a workload identity (see BootstrapOptions). */
+  sdsSocket?: string;
 }
 
 /** A demo pod's sidecar: no iptables (NONE), inbound on the pod IP, outbound as an HTTP proxy the app is pointed at. */
@@ -200,6 +210,7 @@ export function sidecarBootstrap(o: SidecarBootstrapOptions): EnvoyJson {
     admin: { host: o.appIP, port: o.adminPort },
     xds: o.xds,
     metadata: { HTTP_PROXY_PORT: String(o.outboundPort), TSMESH_APP_ADDRESS: o.appIP },
+    ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
   });
 }
 
@@ -211,6 +222,7 @@ export interface GatewayBootstrapOptions {
   bindAddress?: string;
   adminPort: number;
   xds: XdsAddress;
+  sdsSocket?: string;
 }
 
 /** A gateway (router) pod `<name>-1`, as Istio's istio-ingressgateway Deployment in istio-system. */
@@ -230,6 +242,7 @@ export function gatewayBootstrap(o: GatewayBootstrapOptions): EnvoyJson {
     admin: { host: ip, port: o.adminPort },
     xds: o.xds,
     metadata: { GATEWAY_BIND_ADDRESS: ip },
+    ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
   });
 }
 

@@ -9,7 +9,7 @@
  */
 import { join } from 'node:path';
 import type { EnvoyJson } from '../xds/types.ts';
-import { buildNode, type NodeOptions } from './bootstrap.ts';
+import { buildNode, WORKLOAD_CERTIFICATES_META, type NodeOptions } from './bootstrap.ts';
 import { CA_SERVER_NAME } from './ca_client.ts';
 import { CERT_FILES } from './cert_files.ts';
 
@@ -31,7 +31,7 @@ export interface GrpcBootstrapOptions {
 }
 
 export function buildGrpcBootstrap(o: GrpcBootstrapOptions): EnvoyJson {
-  const node = buildNode({ ...o.node, metadata: { GENERATOR: 'grpc', PILOT_SAN: [CA_SERVER_NAME], ...o.node.metadata } });
+  const node = buildNode({ ...o.node, metadata: { GENERATOR: 'grpc', PILOT_SAN: [CA_SERVER_NAME], [WORKLOAD_CERTIFICATES_META]: 'true', ...o.node.metadata } });
   return {
     xds_servers: [{ server_uri: o.discoveryAddress, channel_creds: [{ type: 'insecure' }], server_features: ['xds_v3'] }],
     node: { ...node, locality: {} },

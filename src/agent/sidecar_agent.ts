@@ -16,16 +16,21 @@ export interface SidecarAgent {
   close(): Promise<void>;
 }
 
-/** Creates the socket directory, serves SDS there and starts fetching the certificate. */
-export async function startSidecarAgent(opts: WorkloadAgentOptions): Promise<SidecarAgent> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-agent-'));
-  const socket = join(dir, 'socket');
+/**
+ * Serves SDS on `socket` (a bootstrap's sds-grpc path: its directory must exist), or on a socket
+ * in a private directory of its own, and starts fetching the certificate.
+ */
+export async function startSidecarAgent(opts: WorkloadAgentOptions, socketPath?: string): Promise<SidecarAgent> {
+  const dir = socketPath ? undefined : mkdtempSync(join(tmpdir(), 'tsmesh-agent-'));
+  const socket = socketPath ?? join(dir!, 'socket');
   const agent = new WorkloadAgent(opts);
   const close = async () => {
     await agent.close();
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dir ?? socket, { recursive: true, force: true });
   };
   try {
+    // A socket file left by an earlier run of this pod would make the bind fail.
+    if (socketPath) rmSync(socketPath, { force: true });
     await agent.serveSds(socket);
   } catch (e) {
     await close();

@@ -8,7 +8,7 @@
  */
 import { parseArgs } from 'node:util';
 import { loadBootstrapFile, validateBootstrap, type ParsedBootstrap } from '../proxy/bootstrap.ts';
-import { buildSidecarBootstrap, parseLabels, SIDECAR_DEFAULTS } from '../agent/bootstrap.ts';
+import { buildSidecarBootstrap, parseLabels, SDS_CLUSTER, SIDECAR_DEFAULTS } from '../agent/bootstrap.ts';
 import { AGENT_FLAG_OPTIONS, AGENT_FLAGS_HELP, agentOptionsFromFlags } from '../agent/flags.ts';
 import type { WorkloadAgentOptions } from '../agent/workload_agent.ts';
 import type { SidecarAgent } from '../agent/sidecar_agent.ts';
@@ -38,8 +38,9 @@ Sidecar flags (used when no --bootstrap is given):
   --ports p1,p2,...             ports the workload serves (POD_PORTS metadata)
   --delta                       use incremental (delta) xDS
 
-Workload identity (sidecar flags; the agent runs, and listeners get certificates over SDS,
-when --token-file is given):
+Workload identity (the agent runs, and listeners get certificates over SDS, when --token-file
+is given; with --bootstrap, identity comes from its node metadata and the agent serves SDS on
+the path of its static sds-grpc cluster):
 ${AGENT_FLAGS_HELP}
 
 Options:
@@ -109,8 +110,11 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     concurrency = Math.floor(num('concurrency', 1, 1));
     drainMs = num('drain-time-s', 5) * 1000;
     if (v.bootstrap) {
-      if (v['token-file'] !== undefined) throw new Error('--token-file: the workload agent runs with sidecar flags (a --bootstrap names its own sds-grpc cluster)');
       bootstrap = loadBootstrapFile(String(v.bootstrap));
+      // The bootstrap names the agent's socket (its sds-grpc cluster) and the workload's identity
+      // (node metadata), as pilot-agent writes both for Envoy.
+      const agentOpts = agentOptionsFromFlags(v, bootstrapAgentContext(bootstrap));
+      if (agentOpts && !worker) sidecar = await startAgent(agentOpts, sdsSocketOf(bootstrap));
     } else {
       const type = String(v.type ?? 'sidecar');
       if (type !== 'sidecar' && type !== 'router') throw new Error(`--type: expected sidecar or router, got ${type}`);
@@ -239,9 +243,29 @@ export async function proxyCommand(argv: string[]): Promise<number> {
 }
 
 /** Starts the workload agent (loaded only when a token is given: a plain proxy never pays for it). */
-async function startAgent(opts: WorkloadAgentOptions): Promise<SidecarAgent> {
+/** The identity and control plane address a bootstrap gives the agent. */
+function bootstrapAgentContext(b: ParsedBootstrap): { discoveryAddress: string; namespace: string; serviceAccount?: string } {
+  const md = (b.node.metadata ?? {}) as Record<string, unknown>;
+  const namespace = typeof md.NAMESPACE === 'string' ? md.NAMESPACE : '';
+  if (!namespace) throw new Error('--token-file: the bootstrap\'s node has no NAMESPACE metadata, so the agent cannot tell which identity to ask for');
+  return {
+    discoveryAddress: b.ads?.address ?? '127.0.0.1:15010',
+    namespace,
+    ...(typeof md.SERVICE_ACCOUNT === 'string' && md.SERVICE_ACCOUNT ? { serviceAccount: md.SERVICE_ACCOUNT } : {}),
+  };
+}
+
+/** The pipe path of the bootstrap's static sds-grpc cluster: where the agent must serve SDS. */
+function sdsSocketOf(b: ParsedBootstrap): string {
+  const c = b.clusters.find((x) => x.name === SDS_CLUSTER);
+  const path = c?.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address?.pipe?.path;
+  if (typeof path !== 'string' || !path) throw new Error(`--token-file: the bootstrap has no static ${SDS_CLUSTER} cluster with a pipe endpoint; the agent serves SDS on that socket`);
+  return path;
+}
+
+async function startAgent(opts: WorkloadAgentOptions, socket?: string): Promise<SidecarAgent> {
   const { startSidecarAgent } = await import('../agent/sidecar_agent.ts');
-  const a = await startSidecarAgent(opts);
+  const a = await startSidecarAgent(opts, socket);
   log.info(`agent: ${a.agent.identity} from CA ${opts.caAddress}; SDS on ${a.socket}`);
   return a;
 }

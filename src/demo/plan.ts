@@ -17,6 +17,8 @@ export const GATEWAY_HOST = '127.0.0.1';
 export const CONTROLPLANE_HOST = '127.0.0.1';
 export const DEFAULT_XDS_PORT = 15010;
 export const DEFAULT_HTTP_PORT = 15014;
+/** The CA and xDS over TLS (istiod's :15012). */
+export const DEFAULT_SECURE_GRPC_PORT = 15012;
 export const DEFAULT_GATEWAY_ADMIN_PORT = 15000;
 export const SAMPLE_CONFIG_DIR = 'samples/bookinfo/config';
 
@@ -28,6 +30,8 @@ export interface PlanOptions {
   port?: number;
   xdsPort?: number;
   httpPort?: number;
+  /** The control plane's CA port; port 0 (the default when xdsPort is 0) lets it pick. */
+  secureGrpcPort?: number;
   /** The ingress gateway's admin port (default 15000, or a free one). */
   gatewayAdminPort?: number;
   /**
@@ -62,6 +66,7 @@ export interface DemoPlan {
   /** 0 until the control plane has said which port it bound (when the preferred one was taken). */
   xdsPort: number;
   httpPort: number;
+  secureGrpcPort: number;
   /** 0 until the gateway has said which admin port it bound. */
   gatewayAdminPort: number;
   /** Ports the ingress gateway will listen on (from the Gateways selecting it). */
@@ -144,7 +149,9 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
   // kernel picks and names it in its ready line, which the demo reads (no probe-then-bind race).
   const xds = await preferredPort(CONTROLPLANE_HOST, o.xdsPort ?? DEFAULT_XDS_PORT);
   const http = await preferredPort(CONTROLPLANE_HOST, o.httpPort ?? DEFAULT_HTTP_PORT);
+  const secure = await preferredPort(CONTROLPLANE_HOST, o.secureGrpcPort ?? (o.xdsPort === 0 ? 0 : DEFAULT_SECURE_GRPC_PORT));
   const admin = await preferredPort(GATEWAY_HOST, o.gatewayAdminPort ?? DEFAULT_GATEWAY_ADMIN_PORT);
+  if (!secure.preferred) notes.push(`port ${DEFAULT_SECURE_GRPC_PORT} is in use: the control plane's CA is on another port`);
   if (!xds.preferred) notes.push(`port ${o.xdsPort ?? DEFAULT_XDS_PORT} is in use: the control plane serves xDS on another port`);
   if (!http.preferred) notes.push(`port ${o.httpPort ?? DEFAULT_HTTP_PORT} is in use: the control plane's HTTP API is on another port`);
   if (!admin.preferred) notes.push(`port ${o.gatewayAdminPort ?? DEFAULT_GATEWAY_ADMIN_PORT} is in use: the ingress gateway's admin is on another port`);
@@ -175,7 +182,7 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
 
   return {
     ok: true,
-    plan: { configs, notes, xdsPort: xds.port, httpPort: http.port, gatewayAdminPort: admin.port, gatewayPorts: gw, gatewayPort, pods, usingSample },
+    plan: { configs, notes, xdsPort: xds.port, httpPort: http.port, secureGrpcPort: secure.port, gatewayAdminPort: admin.port, gatewayPorts: gw, gatewayPort, pods, usingSample },
   };
 }
 

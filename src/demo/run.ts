@@ -21,6 +21,7 @@ import { httpProbe, lazyProbe, logLineProbe, tcpProbe, waitReady, type Probe } f
 import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, writeState, type DemoPodState, type DemoState } from './state.ts';
 import { Supervisor, lastWarning, type ManagedProcess } from './supervisor.ts';
 import { nextSteps } from './summary.ts';
+import { DemoIdentity } from './identity.ts';
 import { tsmeshCommand, type Command } from '../common/self_command.ts';
 
 
@@ -67,7 +68,7 @@ export interface DemoHandle {
 }
 
 /** The lines `tsmesh controlplane` and `tsmesh proxy` print once they listen, with their ports. */
-export const CONTROLPLANE_READY = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+)/;
+export const CONTROLPLANE_READY = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+), secure grpc [^\s,]+:(\d+)/;
 export const PROXY_READY = /tsmesh proxy ready: admin [^\s,]+:(\d+)/;
 
 // Stopping must be over within 5 s of the signal (or of the launcher going away): proxies drain
@@ -101,6 +102,8 @@ class Demo {
   private readonly sup: Supervisor;
   private readonly out: Writable & { isTTY?: boolean };
   private readonly stateDir: string;
+  /** Workload identities: the control plane's CA state, a token and an SDS socket per proxy. */
+  private readonly identity: DemoIdentity;
   private readonly t: DemoTimeouts;
   private readonly launcher: Launcher;
   private stopping: Promise<void> | undefined;
@@ -121,6 +124,7 @@ class Demo {
     this.sup = new Supervisor({ clock: this.clock });
     this.out = o.out ?? process.stdout;
     this.stateDir = resolve(o.stateDir ?? DEFAULT_STATE_DIR);
+    this.identity = new DemoIdentity(this.stateDir);
     this.t = { ...DEFAULT_TIMEOUTS, ...o.timeouts };
     this.launcher = o.launcher ?? tsmeshLauncher(o.repoRoot);
   }
@@ -161,6 +165,7 @@ class Demo {
         if (st && st.pid === process.pid) removeState(this.stateDir);
         if (n > 0) this.print('stopped');
         for (const c of this.cleanups.splice(0)) c();
+        this.identity.close();
         this.resolveExit(code);
       })();
     }
@@ -402,7 +407,7 @@ class Demo {
   }
 
   private async startControlPlane(plan: DemoPlan, configDir: string, progress: Progress): Promise<ManagedProcess | undefined> {
-    const args = ['--config', configDir, '--grpc-port', String(plan.xdsPort), '--http-port', String(plan.httpPort), '--address', CONTROLPLANE_HOST];
+    const args = ['--config', configDir, '--grpc-port', String(plan.xdsPort), '--http-port', String(plan.httpPort), '--secure-grpc-port', String(plan.secureGrpcPort), '--state-dir', this.identity.controlplaneStateDir, '--address', CONTROLPLANE_HOST];
     if (this.o.meshFile) args.push('--mesh', resolve(this.o.meshFile));
     const name = 'control plane';
     progress.begin(name);
@@ -412,6 +417,7 @@ class Demo {
       logLineProbe(p.logFile, CONTROLPLANE_READY, '"tsmesh controlplane ready" in its log', (m) => {
         plan.xdsPort = Number(m[1]);
         plan.httpPort = Number(m[2]);
+        plan.secureGrpcPort = Number(m[3]);
       }),
       lazyProbe(() => httpProbe(`http://${CONTROLPLANE_HOST}:${plan.httpPort}/ready`), 'GET /ready'),
     ];
@@ -455,9 +461,11 @@ class Demo {
           adminPort: SIDECAR_ADMIN_PORT,
           outboundPort: SIDECAR_OUTBOUND_PORT,
           xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort },
+          sdsSocket: this.identity.sdsSocket(stem),
         }),
       );
-      r.procs.push(this.spawn(`${label} sidecar`, this.launcher.proxy(this.sidecarArgs(pod, file)), `${stem}.sidecar`));
+      const identity = await this.identity.agentArgs(plan, { namespace: d.namespace, serviceAccount: d.serviceAccount ?? 'default', pod: slot.name }, stem);
+      r.procs.push(this.spawn(`${label} sidecar`, this.launcher.proxy([...this.sidecarArgs(pod, file), ...identity]), `${stem}.sidecar`));
       probes.push(httpProbe(`http://${slot.appIP}:${SIDECAR_ADMIN_PORT}/ready`), tcpProbe(slot.appIP, SIDECAR_OUTBOUND_PORT), ...pod.inboundPorts.map((port) => tcpProbe(slot.podIP, port)));
     }
     this.saveState();
@@ -473,9 +481,10 @@ class Demo {
   private async startGateway(plan: DemoPlan, progress: Progress): Promise<ManagedProcess | undefined> {
     const name = INGRESS_LABELS.app;
     const file = this.bootstrapFile(name);
-    writeBootstrap(file, gatewayBootstrap({ bindAddress: GATEWAY_HOST, adminPort: plan.gatewayAdminPort, xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort }, labels: INGRESS_LABELS }));
+    writeBootstrap(file, gatewayBootstrap({ bindAddress: GATEWAY_HOST, adminPort: plan.gatewayAdminPort, xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort }, labels: INGRESS_LABELS, sdsSocket: this.identity.sdsSocket(name) }));
     progress.begin(name);
-    const p = this.spawn(name, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S]), name);
+    const identity = await this.identity.agentArgs(plan, { namespace: 'istio-system', serviceAccount: `${name}-service-account`, pod: `${name}-1` }, name);
+    const p = this.spawn(name, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S, ...identity]), name);
     // Ready means listening where the Gateways say, not only that the admin answers (at the port
     // its ready line names: the one it was given, or the one port 0 got it).
     const probes = [

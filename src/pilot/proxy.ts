@@ -6,6 +6,7 @@ import type { NodeJson } from '../xds/types.ts';
 import type { Proxy } from './types.ts';
 import { DOMAIN_SUFFIX } from './host.ts';
 import { parseInterception } from './interception.ts';
+import { WORKLOAD_CERTIFICATES_META } from '../agent/bootstrap.ts';
 
 /** Thrown for a node id pilot cannot serve; the message says what is wrong and what is expected. */
 export class InvalidProxyError extends Error {
@@ -59,13 +60,6 @@ export function parseProxy(node: NodeJson): Proxy {
     ...interception,
   };
 }
-
-/**
- * Node metadata (tsmesh extension) saying the proxy's agent holds a workload certificate, served
- * to the proxy over SDS as `default` and `ROOTCA`. Istio assumes every proxy has one; tsmesh also
- * runs proxies without an agent, and those must not be sent config that waits for secrets.
- */
-export const WORKLOAD_CERTIFICATES_META = 'TSMESH_WORKLOAD_CERTIFICATES';
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';

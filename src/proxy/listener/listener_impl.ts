@@ -220,7 +220,11 @@ export class ListenerImpl {
     if (!chain.tls) return this.runFilters(chain, socket, info);
     const t = chain.tls;
     // Wrapping drains bytes the inspectors put back, so the handshake sees the whole ClientHello.
-    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: t.context, requestCert: t.requestCert, rejectUnauthorized: t.rejectUnauthorized, ALPNProtocols: t.alpn });
+    // Envoy negotiates no ALPN when the client offers none of the server's protocols (a mesh
+    // client offering only istio-peer-exchange/istio); OpenSSL in node would fail the handshake.
+    const offered = info.applicationProtocols;
+    const alpn = t.alpn && offered && !offered.some((p) => t.alpn!.includes(p)) ? undefined : t.alpn;
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: t.context, requestCert: t.requestCert, rejectUnauthorized: t.rejectUnauthorized, ALPNProtocols: alpn });
     secure.on('error', () => {
       this.stats.counter('ssl.connection_error').inc();
       socket.destroy();

@@ -27,11 +27,11 @@ export function pushOf(configs: Config[], extra: Workload[] = []): PushContext {
   return buildPushContext({ mesh: MESH, configs, registry: realRegistry(configs, workloads) });
 }
 
-/** The router proxy of a gateway pod (istio-system unless told otherwise). */
+/** The router proxy of a gateway pod (istio-system unless told otherwise), its agent holding a workload certificate. */
 export function routerProxy(labels: Record<string, string> = INGRESS_LABELS, metadata: Record<string, unknown> = {}, namespace = 'istio-system', ip = '127.0.0.10'): Proxy {
   return parseProxy({
     id: `router~${ip}~gateway-0.${namespace}~${namespace}.svc.cluster.local`,
-    metadata: { NAMESPACE: namespace, LABELS: labels, ISTIO_VERSION: '1.24.0', ...metadata },
+    metadata: { NAMESPACE: namespace, LABELS: labels, ISTIO_VERSION: '1.24.0', TSMESH_WORKLOAD_CERTIFICATES: 'true', ...metadata },
   });
 }
 

@@ -82,7 +82,9 @@ function sans(cert: X509Certificate | undefined, kind: 'URI' | 'DNS'): string[] 
 
 /** RFC 2253 order (most specific first), as Envoy prints the subject. */
 function subject(cert: X509Certificate): string {
-  return cert.subject.split('\n').filter(Boolean).reverse().join(',');
+  // Mesh workload certificates have an empty subject (the identity is the URI SAN): node 20
+  // reports that as undefined, later releases as ''.
+  return (cert.subject ?? '').split('\n').filter(Boolean).reverse().join(',');
 }
 
 /** Applies forward_client_cert_details to the request headers. */
