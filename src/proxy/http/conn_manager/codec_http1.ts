@@ -17,6 +17,7 @@ import { HeaderWatch, type HeaderTimeoutConfig } from './header_timeout.ts';
 import { getHeader, HOP_BY_HOP } from '../common/header_utils.ts';
 import { BODY_NONE, RequestParser, type RequestHandler } from '../http1/request_parser.ts';
 import { ResponseWriter, rawHead } from '../http1/response_writer.ts';
+import { log } from '../../logger.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -110,6 +111,16 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
 
   onData(chunk: Buffer): void {
     if (this.closing) return;
+    try {
+      this.feed(chunk);
+    } catch (e) {
+      // A bug on one connection's request path must not take down every other connection.
+      log.error(`HTTP/1 connection from ${this.socket.remoteAddress}: closed after an internal error: ${(e as Error).stack ?? e}`);
+      this.closeNow();
+    }
+  }
+
+  private feed(chunk: Buffer): void {
     if (this.parser.isPaused) {
       // A pipelined request: keep it, and stop reading until the current response is out.
       this.parser.execute(chunk);
