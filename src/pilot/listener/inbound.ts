@@ -32,9 +32,13 @@ export function inboundFilterChains(push: PushContext, proxy: Proxy, t: ServiceT
   // PERMISSIVE offers mTLS only when certificates can be had; STRICT asked for it explicitly.
   const offerMtls = mode === 'STRICT' || (mode === 'PERMISSIVE' && hasWorkloadCertificates(push, proxy));
   if (offerMtls) {
+    // Istio matches its ALPN only where mTLS shares the port with something else (PERMISSIVE:
+    // plaintext, or an app's own TLS); under STRICT any TLS client is held to mTLS by this chain
+    // (Istio's inboundStrict*FilterChainMatchOptions), instead of finding no chain at all.
+    const alpn = mode === 'STRICT' ? {} : { application_protocols: ISTIO_ALPN };
     chains.push({
       name: `${name}-mtls`,
-      filter_chain_match: { ...portMatch, transport_protocol: 'tls', application_protocols: ISTIO_ALPN },
+      filter_chain_match: { ...portMatch, transport_protocol: 'tls', ...alpn },
       transport_socket: downstreamMtls(isHttpProtocol(t.port.protocol)),
       filters,
     });
