@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
-import { generateKeyPair, privateKeyPem, splitPemCertificates } from '../../src/ca/keys.ts';
+import { splitPemCertificates } from '../../src/ca/keys.ts';
 import { spiffeId, type WorkloadIdentity } from '../../src/ca/spiffe.ts';
-import { x509 } from '../../src/ca/x509.ts';
+import { createWorkloadCsr } from '../../src/agent/csr.ts';
 import { istioMutualSocket } from '../../src/pilot/cluster/tls.ts';
 import { TRANSPORT_SOCKET } from '../../src/xds/type_urls.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
@@ -22,21 +22,16 @@ export interface WorkloadCert {
   rootPem: string;
 }
 
-/** A CA in `<dir>/ca-state` and one ECDSA P-256 workload certificate per identity, from a CSR each. */
+/** A CA in `<dir>/ca-state` and one workload certificate per identity, from a CSR made as the agent makes it. */
 export async function mintWorkloadCerts(dir: string, identities: WorkloadIdentity[]): Promise<WorkloadCert[]> {
   const ca = await CertificateAuthority.load({ stateDir: join(dir, 'ca-state') });
   const roots = splitPemCertificates(ca.rootsPem()).length;
   const out: WorkloadCert[] = [];
   for (const id of identities) {
     const uri = spiffeId(ca.trustDomain, id);
-    const keys = await generateKeyPair('ECDSA');
-    const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-      keys: keys as unknown as CryptoKeyPair,
-      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-      extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'url', value: uri }], true)],
-    });
-    const chain = await ca.sign(csr.toString('pem'), id);
-    out.push({ spiffeId: uri, chainPem: chain.slice(0, chain.length - roots).join(''), keyPem: await privateKeyPem(keys.privateKey), rootPem: ca.rootsPem() });
+    const { csrPem, keyPem } = await createWorkloadCsr(uri);
+    const chain = await ca.sign(csrPem, id);
+    out.push({ spiffeId: uri, chainPem: chain.slice(0, chain.length - roots).join(''), keyPem, rootPem: ca.rootsPem() });
   }
   return out;
 }

@@ -22,6 +22,12 @@ export function testsslCommand(): string | undefined {
   return undefined;
 }
 
+/** True when this testssl can present a client certificate (`--mtls`, testssl 3.1+). */
+export function testsslHasMtls(): boolean {
+  const cmd = testsslCommand();
+  return !!cmd && /--mtls\b/.test(spawnSync(cmd, ['--help'], { encoding: 'utf8' }).stdout ?? '');
+}
+
 /** Why the scan tests cannot run here, or false when they can. */
 export function testsslMissing(): string | false {
   if (testsslCommand()) return false;
@@ -35,12 +41,20 @@ export interface ScanOptions {
   port: number;
   /** PEM file of a CA testssl should trust besides the system's. */
   caFile?: string;
+  /**
+   * Certificate + key PEM file to present where a client certificate is required (testssl 3.1+
+   * `--mtls`). testssl 3.0 (Debian 12) has no such flag: it scans such a port without one, noting
+   * "certificate-based authentication" (its protocol and cipher checks only need the ServerHello).
+   */
+  clientCertFile?: string;
   /** Whole-scan bound; the machine is small and shared (one scan takes ~30 s when idle). */
   timeoutMs?: number;
 }
 
 export interface Scan {
   findings: Finding[];
+  /** Whether testssl presented `clientCertFile`. */
+  presentedClientCert: boolean;
   /** testssl's screen output, for assertion messages. */
   output: string;
 }
@@ -55,6 +69,7 @@ export async function runTestssl(o: ScanOptions): Promise<Scan> {
   if (!cmd) throw new Error(testsslMissing() as string);
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-testssl-'));
   const jsonFile = join(dir, 'scan.json');
+  const presentedClientCert = !!o.clientCertFile && testsslHasMtls();
   const args = [
     '--quiet',
     '--color', '0',
@@ -64,6 +79,7 @@ export async function runTestssl(o: ScanOptions): Promise<Scan> {
     '--openssl-timeout', '10',
     '--ip', o.ip,
     ...(o.caFile ? ['--add-ca', o.caFile] : []),
+    ...(presentedClientCert ? ['--mtls', o.clientCertFile!] : []),
     '--jsonfile', jsonFile,
     '-p', '-s', '-f', '-U',
     `${o.host}:${o.port}`,
@@ -73,7 +89,7 @@ export async function runTestssl(o: ScanOptions): Promise<Scan> {
     if (!existsSync(jsonFile)) throw new Error(`testssl (exit ${code}) wrote no JSON:\n${output}`);
     const findings = JSON.parse(readFileSync(jsonFile, 'utf8')) as Finding[];
     if (!findings.some((f) => f.id === 'scanTime')) throw new Error(`testssl (exit ${code}) did not finish its scan:\n${output}`);
-    return { findings, output };
+    return { findings, output, presentedClientCert };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
