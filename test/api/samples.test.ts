@@ -22,10 +22,7 @@ test('the sample set is what we expect to cover', () => {
 });
 
 /** Sample files that set fields tsmesh does not enforce yet: accepted, with those warnings only. */
-const NOT_ENFORCED: Record<string, string[]> = {
-  // ISTIO_MUTUAL needs workload certificates (issue 9).
-  'bookinfo/networking/destination-rule-all-mtls.yaml': [9, 23, 43, 66].map((l) => `${l} spec.trafficPolicy.tls.mode`),
-};
+const NOT_ENFORCED: Record<string, string[]> = {};
 
 for (const file of [...bookinfoNet, ...bookinfoKube, ...others]) {
   test(`${file.slice(S.length + 1)} parses and validates with zero problems (but fields not enforced yet)`, () => {

@@ -168,20 +168,14 @@ spec:
   }
 });
 
-test('every file of Istio\'s bookinfo networking samples validates; only ISTIO_MUTUAL (not enforced yet) warns', async () => {
+test('every file of Istio\'s bookinfo networking samples validates with no warning (ISTIO_MUTUAL included)', async () => {
   const dir = join(ISTIO_DATA, 'samples/bookinfo/networking');
   const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
   assert.ok(files.length >= 20, `${files.length} files`);
   const r = await tsmeshValidate(['-f', dir]);
-  // Only destination-rule-all-mtls.yaml warns: its four rules use tls.mode ISTIO_MUTUAL, which
-  // needs a CA (issue 9). Every other file sets only enforced fields and prints nothing.
-  const warnings = r.lines.slice(0, -1);
-  assert.equal(warnings.length, 4, r.lines.join('\n'));
-  warnings.forEach((l, i) => {
-    const line = [9, 23, 43, 66][i];
-    assert.match(l, new RegExp(`^warning: .*/destination-rule-all-mtls\\.yaml:${line}: DestinationRule default/\\w+: spec\\.trafficPolicy\\.tls\\.mode: not enforced by tsmesh yet \\(issue 9: .*\\) \\[TSMESH_ERR_UNSUPPORTED_FIELD\\]$`));
-  });
-  assert.match(r.lines.at(-1)!, /^✔ \d+ resources valid, 4 warnings$/);
+  // Every file sets only enforced fields: destination-rule-all-mtls.yaml's ISTIO_MUTUAL too.
+  assert.deepEqual(r.lines.slice(0, -1), []);
+  assert.match(r.lines.at(-1)!, /^✔ \d+ resources valid$/);
   assert.equal(r.code, 0);
 });
 

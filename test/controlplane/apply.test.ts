@@ -48,8 +48,7 @@ test("tsmesh apply accepts every one of Istio's Bookinfo networking files; delet
     if (f === 'virtual-service-details-v2.yaml') assert.match(r.out, /warning: .*details\+v2/);
     // Fields tsmesh does not enforce yet are named; Bookinfo's other files use only enforced ones.
     const unsupported = r.out.split('\n').filter((l) => l.includes('TSMESH_ERR_UNSUPPORTED_FIELD'));
-    if (f === 'destination-rule-all-mtls.yaml') assert.equal(unsupported.filter((l) => /spec\.trafficPolicy\.tls\.mode: not enforced by tsmesh yet \(issue 9: /.test(l)).length, 4, r.out);
-    else assert.deepEqual(unsupported, [], f);
+    assert.deepEqual(unsupported, [], f);
   }
   assert.ok(cp.store.get('Gateway', 'bookinfo-gateway', 'default'), 'the gateway was applied');
   assert.ok(cp.store.get('ServiceEntry', 'googleapis', 'default'), 'the egress ServiceEntry was applied');
@@ -73,7 +72,7 @@ test("tsmesh apply accepts every one of Istio's Bookinfo networking files; delet
 test('accepted means enforced: apply, the config directory and the mesh config report fields not enforced yet, and still apply', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-apply-'));
   // Put into the watched directory by hand (not through apply): the control plane logs it.
-  writeFileSync(join(dir, 'peer.yaml'), 'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec:\n  mtls: {mode: STRICT}\n');
+  writeFileSync(join(dir, 'jwt.yaml'), 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec:\n  jwtRules:\n  - issuer: testing@secure.istio.io\n');
   const meshFile = join(dir, '..', `${dir.split('/').pop()}-mesh.yaml`);
   writeFileSync(meshFile, 'accessLogFile: /dev/stdout\nenableTracing: true\n');
   const logs: string[] = [];
@@ -89,9 +88,9 @@ test('accepted means enforced: apply, the config directory and the mesh config r
   assert.ok(!logs.some((l) => /accessLogFile/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /^mesh config: warning: .*-mesh\.yaml: MeshConfig .*enableTracing: not enforced by tsmesh yet \(issue 12: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)), logs.join('\n'));
   // Once: read at start, logged as a warning, not as a rejection.
-  assert.equal(logs.filter((l) => /^config warning: .*peer\.yaml:5: PeerAuthentication istio-system\/default: spec\.mtls\.mode: not enforced by tsmesh yet \(issue 9: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)).length, 1, logs.join('\n'));
+  assert.equal(logs.filter((l) => /^config warning: .*jwt\.yaml:\d+: RequestAuthentication istio-system\/default: spec\S*: not enforced by tsmesh yet \(issue 10: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)).length, 1, logs.join('\n'));
   assert.ok(!logs.some((l) => l.startsWith('config rejected')), logs.join('\n'));
-  assert.ok(cp.store.get('PeerAuthentication', 'default', 'istio-system'), 'served despite the warning');
+  assert.ok(cp.store.get('RequestAuthentication', 'default', 'istio-system'), 'served despite the warning');
 
   const file = join(dir, '..', `${dir.split('/').pop()}-policy.yaml`);
   t.after(() => rmSync(file, { force: true }));

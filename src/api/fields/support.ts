@@ -98,7 +98,7 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
 }
 
 // ---------- DestinationRule ----------
-const NO_CA: Gap = { issue: 9, reason: 'no CA issues workload certificates yet, so mesh mTLS (ISTIO_MUTUAL) cannot be used' };
+const GATEWAY_MESH_MTLS: Gap = { issue: 9, reason: 'a Gateway server terminating mesh mTLS (ISTIO_MUTUAL) is translated but not tested end to end yet' };
 const NO_SECRETS: Gap = { issue: 9, reason: 'only a Gateway server\'s single credentialName is resolved from Secrets yet' };
 
 /** For fields the pilot translates into something the proxy accepts but does not enforce yet (envoy_support.ts not_yet_honoured). */
@@ -138,7 +138,7 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   gap(`${tp}.outlierDetection`, 11, 'outlier detection (ejection of failing hosts) and its panic threshold (minHealthPercent) are not implemented by the proxy; it accepts the cluster and ignores them');
 
   const tls = `${tp}.tls`;
-  enforcedExcept(`${tls}.mode`, { ISTIO_MUTUAL: NO_CA }, 'DISABLE, SIMPLE and MUTUAL; ISTIO_MUTUAL is issue 9');
+  enforced(tls, 'mode', { note: 'ISTIO_MUTUAL uses the workload certificate the agent fetches from the control plane\'s CA, and checks the destination\'s SPIFFE identities' });
   enforced(tls, 'caCertificates clientCertificate privateKey insecureSkipVerify sni subjectAltNames');
   gap(`${tls}.credentialName`, NO_SECRETS.issue, NO_SECRETS.reason);
   gap(`${tls}.caCrl`, 9, 'certificate revocation lists are not checked');
@@ -170,7 +170,7 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   gap(`${s}.bind`, 14, 'gateway listeners bind the gateway\'s own address; per-server bind addresses are not translated');
   gap(`${s}.defaultEndpoint`, 14, 'not translated for Gateway servers');
   const t = `${s}.tls`;
-  enforcedExcept(`${t}.mode`, { ISTIO_MUTUAL: NO_CA }, 'SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH; ISTIO_MUTUAL is issue 9');
+  enforcedExcept(`${t}.mode`, { ISTIO_MUTUAL: GATEWAY_MESH_MTLS }, 'SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH');
   enforced(t, 'caCertificates cipherSuites httpsRedirect maxProtocolVersion minProtocolVersion privateKey serverCertificate subjectAltNames');
   enforced(t, 'credentialName', { note: "a Kubernetes Secret (kubernetes.io/tls, or generic with ca.crt) in the gateway's namespace, from the config directory; replacing it rotates the certificate" });
   for (const f of ['credentialNames', 'caCertCredentialName']) gap(`${t}.${f}`, NO_SECRETS.issue, NO_SECRETS.reason);
@@ -183,11 +183,11 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
 }
 
 // ---------- ServiceEntry, WorkloadEntry, WorkloadGroup ----------
-const NO_IDENTITY: Gap = { issue: 9, reason: 'workload identities are only checked with mesh mTLS, which needs a CA' };
+const NO_IDENTITY: Gap = { issue: 9, reason: 'a ServiceEntry\'s subjectAltNames do not reach the SAN check of mesh mTLS yet' };
 const NO_NETWORKS: Gap = { issue: 14, reason: 'multi-network meshes (east-west gateways) are not implemented' };
 function workloadEntry(prefix: string): void {
   enforced(prefix, 'address labels locality ports weight');
-  gap(`${prefix}.serviceAccount`, NO_IDENTITY.issue, NO_IDENTITY.reason);
+  enforced(prefix, 'serviceAccount', { note: 'the SPIFFE identity mesh mTLS clients expect from this endpoint' });
   gap(`${prefix}.network`, NO_NETWORKS.issue, NO_NETWORKS.reason);
 }
 {
@@ -217,10 +217,9 @@ function workloadEntry(prefix: string): void {
 
 // ---------- security and telemetry ----------
 {
-  const modes = { STRICT: NO_CA };
   enforced('PeerAuthentication.spec', 'selector.matchLabels');
-  enforcedExcept('PeerAuthentication.spec.mtls.mode', modes, 'DISABLE, PERMISSIVE and UNSET; STRICT is issue 9');
-  enforcedExcept(`PeerAuthentication.spec.portLevelMtls.${MAP_VALUES}.mode`, modes, 'DISABLE, PERMISSIVE and UNSET; STRICT is issue 9');
+  enforced('PeerAuthentication.spec.mtls', 'mode', { note: 'STRICT, PERMISSIVE (mTLS and plaintext on one port), DISABLE, UNSET; mesh (root namespace), namespace and workload scope with Istio\'s precedence' });
+  enforced(`PeerAuthentication.spec.portLevelMtls.${MAP_VALUES}`, 'mode');
   gap('AuthorizationPolicy.spec', 10, 'the proxy has no RBAC filter yet: every request is let through whatever the policy says');
   gap('RequestAuthentication.spec', 10, 'JWTs are not validated yet: requests with invalid tokens are let through');
   gap('Telemetry.spec', 12, 'the Telemetry API (metrics, tracing, access logging) is not translated');
