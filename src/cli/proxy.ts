@@ -113,7 +113,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       bootstrap = loadBootstrapFile(String(v.bootstrap));
       // The bootstrap names the agent's socket (its sds-grpc cluster) and the workload's identity
       // (node metadata), as pilot-agent writes both for Envoy.
-      const agentOpts = agentOptionsFromFlags(v, bootstrapAgentContext(bootstrap));
+      // Only a token asks the node for an identity: a static bootstrap may have no node at all.
+      const agentOpts = typeof v['token-file'] === 'string' ? agentOptionsFromFlags(v, bootstrapAgentContext(bootstrap)) : agentOptionsFromFlags(v, { discoveryAddress: '', namespace: '' });
       if (agentOpts && !worker) sidecar = await startAgent(agentOpts, sdsSocketOf(bootstrap));
     } else {
       const type = String(v.type ?? 'sidecar');
