@@ -301,17 +301,17 @@ function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string,
   console.log(
     table(['path', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'CPU us/req', 'k req/s per core', 'req/s vs nginx', 'per core vs nginx', 'p99 vs nginx'], rows),
   );
-  if (proto === 'grpc' && ngx && ngx.errors > 0) {
-    console.log(
-      "nginx's gRPC errors are 5xx from its grpc_pass (error log: \"upstream sent frame for unknown stream\"): the nginx upstream answers before " +
-        'the request DATA frame arrives, then resets the stream (RST_STREAM NO_ERROR), a race nginx-to-nginx only; HAProxy and tsmesh take the same upstream.',
-    );
-  }
   const [plain, mtls] = [med('tsmesh2'), med('tsmesh2mtls')];
   if (plain && mtls) {
     console.log(
       `mTLS cost, two hops mTLS / two hops plaintext: req/s ${(mtls.rps / plain.rps).toFixed(2)}x, p99 ${(mtls.p99 / plain.p99).toFixed(2)}x, ` +
         `CPU per request ${(mtls.cpu / plain.cpu).toFixed(2)}x (${num(mtls.cpu - plain.cpu, 1)} us more for both proxies)`,
+    );
+  }
+  if (proto === 'grpc' && ngx && ngx.errors > 0) {
+    console.log(
+      "nginx's gRPC errors are 5xx from its grpc_pass (error log: \"upstream sent frame for unknown stream\"): the nginx upstream answers before " +
+        'the request DATA frame arrives, then resets the stream (RST_STREAM NO_ERROR), a race nginx-to-nginx only; HAProxy and tsmesh take the same upstream.',
     );
   }
   const t = med('tsmesh1');
