@@ -208,8 +208,12 @@ export class WorkloadAgent extends EventEmitter<WorkloadAgentEvents> {
       const err = e as Error;
       this.#failures++;
       this.#lastError = err.message;
-      const retry = Math.max(100, this.#backoff.next());
       const c = this.#current;
+      // Backoff grows toward a minute, but a retry is never put off past the point where the
+      // certificate in use would expire unnoticed: at most a quarter of what is left of it, and
+      // every 2 s once it has expired.
+      const left = c ? c.notAfter.getTime() - Date.now() : Infinity;
+      const retry = Math.round(Math.max(100, Math.min(this.#backoff.next(), left > 0 ? left / 4 : 2000)));
       const serving = !c
         ? 'no certificate yet'
         : c.notAfter.getTime() > Date.now()

@@ -36,6 +36,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Pool } from 'undici';
 import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
+import { issueWorkloadToken } from '../../src/ca/token.ts';
 import { until } from './poll.ts';
 import { REPO, spawnTsmesh, startControlPlane, type ControlPlaneProc, type Proc } from './processes.ts';
 
@@ -68,6 +69,11 @@ export interface PodOptions {
   proxyArgs?: string[];
   /** Environment for the sidecar process (e.g. a log level). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * A workload identity: the sidecar runs its agent (a token minted for its service account,
+   * the control plane's root, its CA port) and gets certificates of `certTtl` (e.g. '4s') over SDS.
+   */
+  identity?: { certTtl?: string; caAddress?: string };
 }
 
 export interface MeshResponse {
@@ -147,6 +153,9 @@ export interface Mesh {
   readonly cp: Proc;
   readonly grpcPort: number;
   readonly httpPort: number;
+  /** The control plane's CA port and state directory (its root: <stateDir>/ca/root-cert.pem). */
+  readonly secureGrpcPort: number;
+  readonly stateDir: string;
   /** 'http://127.0.0.1:<http port>': /ready, /debug/syncz, /debug/configz... */
   readonly controlplane: string;
   /** `127.11.<k>.` and `127.12.<k>.`: pod N gets podNet+N / appNet+N. */
@@ -229,12 +238,14 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
   // Taken synchronously, so pods started in parallel get distinct addresses.
   let nextIndex = 1;
   let stopped: Promise<void> | undefined;
-  const { grpcPort, httpPort } = cp;
+  const { grpcPort, httpPort, secureGrpcPort, stateDir } = cp;
   const mesh: Mesh = {
     dir: configDir,
     cp,
     grpcPort,
     httpPort,
+    secureGrpcPort,
+    stateDir,
     controlplane: `http://127.0.0.1:${httpPort}`,
     podNet: `127.11.${k}.`,
     appNet: `127.12.${k}.`,
@@ -395,11 +406,19 @@ async function startPod(mesh: Mesh, o: PodOptions, index: number, bootDir: strin
       adminPort: ADMIN_PORT,
       outboundPort: OUTBOUND_PORT,
       xds: { host: '127.0.0.1', port: mesh.grpcPort },
+      ...(o.identity ? { sdsSocket: join(bootDir, `${o.name}.sock`) } : {}),
     }),
   );
+  const identityArgs: string[] = [];
+  if (o.identity) {
+    const tokenFile = join(bootDir, `${o.name}.token`);
+    writeFileSync(tokenFile, await issueWorkloadToken(mesh.stateDir, { namespace, serviceAccount: o.serviceAccount ?? 'default', podName: o.name }), { mode: 0o600 });
+    identityArgs.push('--token-file', tokenFile, '--ca-root-cert', join(mesh.stateDir, 'ca', 'root-cert.pem'), '--ca-address', o.identity.caAddress ?? `127.0.0.1:${mesh.secureGrpcPort}`);
+    if (o.identity.certTtl) identityArgs.push('--workload-cert-ttl', o.identity.certTtl);
+  }
   let proxy: Proc;
   try {
-    proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--concurrency', '1', '--drain-time-s', '0', ...(o.proxyArgs ?? [])], /tsmesh proxy ready/, { env: o.env });
+    proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--concurrency', '1', '--drain-time-s', '0', ...identityArgs, ...(o.proxyArgs ?? [])], /tsmesh proxy ready/, { env: o.env });
   } catch (e) {
     await app?.close();
     throw e;

@@ -101,19 +101,21 @@ export function caStateDir(t: { after(fn: () => void): void }): string {
  * `tsmesh controlplane --config <dir>` on port 0 for xDS and HTTP: it binds ports the kernel
  * picks and names them in its ready line, so no port is probed and then raced for.
  */
-export async function startControlPlane(configDir: string, extra: string[] = [], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ControlPlaneProc> {
+export async function startControlPlane(configDir: string, extra: string[] = [], o: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stateDir?: string } = {}): Promise<ControlPlaneProc> {
   const ready = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+), secure grpc [^\s,]+:(\d+)/;
-  const stateDir = mkdtempSync(join(tmpdir(), 'tsmesh-cp-state-'));
+  // A given state dir (a restart keeping its root of trust) belongs to the caller.
+  const own = o.stateDir === undefined;
+  const stateDir = o.stateDir ?? mkdtempSync(join(tmpdir(), 'tsmesh-cp-state-'));
   const args = ['controlplane', '--config', configDir, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--state-dir', stateDir, '--address', '127.0.0.1', ...extra];
   const proc = await spawnTsmesh(args, ready, o).catch((e) => {
-    rmSync(stateDir, { recursive: true, force: true });
+    if (own) rmSync(stateDir, { recursive: true, force: true });
     throw e;
   });
   const m = ready.exec(proc.output())!;
   const stop = proc.stop.bind(proc);
   proc.stop = async (...a: Parameters<Proc['stop']>) => {
     const code = await stop(...a);
-    rmSync(stateDir, { recursive: true, force: true });
+    if (own) rmSync(stateDir, { recursive: true, force: true });
     return code;
   };
   return Object.assign(proc, { grpcPort: Number(m[1]), httpPort: Number(m[2]), secureGrpcPort: Number(m[3]), stateDir });
