@@ -77,8 +77,12 @@ test('tsmesh proxy: agent flags are checked and named in errors; --help lists th
     assert.match(errors.pop()!, /--ca-root-cert: only meaningful with --token-file/);
     assert.equal(await proxyCommand(['--token-file', '/t', '--ca-root-cert', '/r', '--workload-cert-ttl', 'soon']), 2);
     assert.match(errors.pop()!, /--workload-cert-ttl: expected a duration/);
-    assert.equal(await proxyCommand(['-c', '/nonexistent.yaml', '--token-file', '/t']), 2);
-    assert.match(errors.pop()!, /--token-file: the workload agent runs with sidecar flags/);
+    // With a bootstrap, the agent serves SDS where the bootstrap's sds-grpc cluster points.
+    const noSds = join(mkdtempSync(join(tmpdir(), 'tsmesh-agent-flags-')), 'bootstrap.json');
+    writeFileSync(noSds, JSON.stringify({ node: { id: 'sidecar~127.0.0.1~a.default~default.svc.cluster.local', cluster: 'a.default', metadata: { NAMESPACE: 'default' } } }));
+    assert.equal(await proxyCommand(['-c', noSds, '--token-file', '/t', '--ca-root-cert', '/r']), 2);
+    assert.match(errors.pop()!, /--token-file: the bootstrap has no static sds-grpc cluster with a pipe endpoint/);
+    rmSync(dirname(noSds), { recursive: true, force: true });
     assert.equal(await proxyCommand(['--help']), 0);
     const help = logs.join('\n');
     for (const f of ['--ca-address', '--token-file', '--ca-root-cert', '--trust-domain', '--workload-cert-ttl']) assert.ok(help.includes(f), f);
