@@ -6,22 +6,17 @@
  * from both namespaces (the real curl binary), and a deleted Deployment stopping its pod.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { tsmeshCommand } from '../../src/common/self_command.ts';
-import { readState, type DemoPodState } from '../../src/demo/state.ts';
-import { ISTIO_SAMPLES, NO_ISTIO_DATA, startIstioDemo, type IstioDemo } from '../helpers/demo.ts';
+import { ISTIO_SAMPLES, NO_ISTIO_DATA, startIstioDemo } from '../helpers/demo.ts';
 import { until } from '../helpers/poll.ts';
-import { REPO } from '../helpers/processes.ts';
+import { demoPods, NO_CURL, readyPod, runTsmesh } from '../helpers/tasks.ts';
 
 const HTTPBIN = `${ISTIO_SAMPLES}/httpbin/httpbin.yaml`;
 const CURL = `${ISTIO_SAMPLES}/curl/curl.yaml`;
-/** Istio's tasks run the real curl (scripts/pretest.mjs installs it as root). */
-const NO_CURL = spawnSync('curl', ['--version']).error ? 'curl is not installed: sudo apt-get install -y curl' : false;
 const dir = mkdtempSync(join(tmpdir(), 'tsmesh-security-tasks-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -29,31 +24,6 @@ function file(name: string, text: string): string {
   const f = join(dir, name);
   writeFileSync(f, text);
   return f;
-}
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** `tsmesh <args>` as a user runs it: a process of its own. */
-function tsmesh(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const cmd = tsmeshCommand(args);
-  return new Promise((resolve) => {
-    execFile(cmd.command, cmd.args, { cwd: REPO, timeout: timeoutMs, env: { ...process.env, http_proxy: '', HTTP_PROXY: '' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function pods(demo: IstioDemo): DemoPodState[] {
-  return readState(join(demo.stateDir, 'demo.json'))?.pods ?? [];
-}
-
-function readyPod(demo: IstioDemo, namespace: string, name: string): Promise<DemoPodState> {
-  return until(() => pods(demo).find((p) => p.namespace === namespace && p.name === name && p.ready), `pod ${namespace}/${name} ready in demo.json`, 120_000, 200);
 }
 
 function listening(host: string, port: number): Promise<boolean> {
@@ -78,12 +48,12 @@ test("Istio's mTLS migration setup: namespaces, apply -n, live Deployments, tsme
   const stateDir = ['--state-dir', demo.stateDir];
 
   const ns = file('namespaces.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: foo\n  labels:\n    istio-injection: enabled\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: legacy\n');
-  const applied = await tsmesh(['apply', '-f', ns, ...cp]);
+  const applied = await runTsmesh(['apply', '-f', ns, ...cp]);
   assert.equal(applied.code, 0, applied.stderr);
   assert.match(applied.stdout, /applied Namespace \/?foo/);
 
   for (const [namespace, f] of [['foo', HTTPBIN], ['foo', CURL], ['legacy', CURL], ['legacy', HTTPBIN]] as const) {
-    const r = await tsmesh(['apply', '-n', namespace, '-f', f, ...cp]);
+    const r = await runTsmesh(['apply', '-n', namespace, '-f', f, ...cp]);
     assert.equal(r.code, 0, `apply -n ${namespace} -f ${f}: ${r.stderr}`);
     assert.match(r.stdout, new RegExp(`applied Deployment ${namespace}/(httpbin|curl)`));
   }
@@ -107,42 +77,42 @@ test("Istio's mTLS migration setup: namespaces, apply -n, live Deployments, tsme
   const before = await counter(fooCurl.admin, cluster);
   const curlArgs = ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://httpbin.foo:8000/ip'];
   const fromFoo = await until(async () => {
-    const r = await tsmesh(['exec', '-n', 'foo', 'deploy/curl', ...stateDir, '--', ...curlArgs]);
+    const r = await runTsmesh(['exec', '-n', 'foo', 'deploy/curl', ...stateDir, '--', ...curlArgs]);
     return r.stdout === '200' ? r : undefined;
   }, 'curl from foo answered 200', 60_000, 500);
   assert.equal(fromFoo.code, 0);
   assert.ok((await counter(fooCurl.admin, cluster)) > before, 'the request went through foo/curl\'s sidecar');
 
   // From legacy (no sidecar): straight to httpbin.foo's endpoint, from legacy curl's pod address.
-  const fromLegacy = await tsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', ...curlArgs]);
+  const fromLegacy = await runTsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', ...curlArgs]);
   assert.equal(fromLegacy.stdout, '200', fromLegacy.stderr);
   assert.equal(fromLegacy.code, 0);
   // A port the Service does not have: the connection is reset, as curl sees it in Istio's task when it fails.
-  const refused = await tsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://httpbin.foo:9999/ip']);
+  const refused = await runTsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', 'http://httpbin.foo:9999/ip']);
   assert.deepEqual([refused.stdout, refused.code], ['000', 56]);
-  const ip = await tsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', 'curl', '-s', 'http://httpbin.legacy.svc.cluster.local:8000/ip']);
+  const ip = await runTsmesh(['exec', '-n', 'legacy', 'deploy/curl', ...stateDir, '--', 'curl', '-s', 'http://httpbin.legacy.svc.cluster.local:8000/ip']);
   assert.equal(JSON.parse(ip.stdout).origin, legacyCurl.podIP, 'legacy httpbin sees legacy curl\'s pod address');
 
   // The command's exit code and clear errors.
-  assert.equal((await tsmesh(['exec', '-n', 'foo', 'deploy/curl', ...stateDir, '--', 'sh', '-c', 'exit 7'])).code, 7);
-  const missing = await tsmesh(['exec', '-n', 'foo', 'deploy/sleep', ...stateDir, '--', 'true']);
+  assert.equal((await runTsmesh(['exec', '-n', 'foo', 'deploy/curl', ...stateDir, '--', 'sh', '-c', 'exit 7'])).code, 7);
+  const missing = await runTsmesh(['exec', '-n', 'foo', 'deploy/sleep', ...stateDir, '--', 'true']);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /no Deployment sleep in namespace foo of the running demo: apply it first/);
-  const wrongNs = await tsmesh(['exec', 'deploy/curl', ...stateDir, '--', 'true']);
+  const wrongNs = await runTsmesh(['exec', 'deploy/curl', ...stateDir, '--', 'true']);
   assert.match(wrongNs.stderr, /no Deployment curl in namespace default of the running demo: it is in namespace foo, legacy: add -n foo/);
 
   // apply -n with a resource of another namespace: refused, nothing applied.
   const other = file('other.yaml', readFileSync(CURL, 'utf8').replace('name: curl\nspec:', 'name: curl\n  namespace: bar\nspec:'));
-  const mismatch = await tsmesh(['apply', '-n', 'foo', '-f', other, ...cp]);
+  const mismatch = await runTsmesh(['apply', '-n', 'foo', '-f', other, ...cp]);
   assert.equal(mismatch.code, 1);
   assert.match(mismatch.stderr, /Deployment bar\/curl: the namespace from the provided object "bar" does not match the namespace "foo"\. You must pass '--namespace=bar' to perform this operation\./);
-  assert.equal(pods(demo).some((p) => p.namespace === 'bar'), false);
+  assert.equal(demoPods(demo).some((p) => p.namespace === 'bar'), false);
 
   // Deleting legacy's httpbin stops its pod: gone from demo.json, its port closed.
-  const deleted = await tsmesh(['delete', '-n', 'legacy', '-f', HTTPBIN, ...cp]);
+  const deleted = await runTsmesh(['delete', '-n', 'legacy', '-f', HTTPBIN, ...cp]);
   assert.equal(deleted.code, 0, deleted.stderr);
-  await until(() => !pods(demo).some((p) => p.namespace === 'legacy' && p.name === 'httpbin'), 'legacy/httpbin gone from demo.json', 30_000, 200);
+  await until(() => !demoPods(demo).some((p) => p.namespace === 'legacy' && p.name === 'httpbin'), 'legacy/httpbin gone from demo.json', 30_000, 200);
   await until(async () => !(await listening(legacyHttpbin.podIP, 8080)), 'legacy httpbin no longer listening', 10_000, 100);
   assert.match(demo.output(), /■ legacy\/httpbin stopped: its Deployment is gone/);
-  assert.ok(pods(demo).some((p) => p.namespace === 'foo' && p.name === 'httpbin'), 'the other pods keep running');
+  assert.ok(demoPods(demo).some((p) => p.namespace === 'foo' && p.name === 'httpbin'), 'the other pods keep running');
 });

@@ -9,24 +9,21 @@
  * PERMISSIVE port takes plaintext and mTLS, and a certificate from another CA is refused.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { tsmeshCommand } from '../../src/common/self_command.ts';
-import { readState, type DemoPodState } from '../../src/demo/state.ts';
+import type { DemoPodState } from '../../src/demo/state.ts';
 import { createPki, hasOpenssl } from '../helpers/certs.ts';
 import { ISTIO_SAMPLES, NO_ISTIO_DATA, startIstioDemo, type IstioDemo } from '../helpers/demo.ts';
 import { until } from '../helpers/poll.ts';
-import { REPO } from '../helpers/processes.ts';
+import { NO_CURL, readyPod, runTsmesh } from '../helpers/tasks.ts';
 
 const HTTPBIN = `${ISTIO_SAMPLES}/httpbin/httpbin.yaml`;
 const CURL = `${ISTIO_SAMPLES}/curl/curl.yaml`;
 const NAMESPACES = ['foo', 'bar', 'legacy'] as const;
-const NO_CURL = spawnSync('curl', ['--version']).error ? 'curl is not installed: sudo apt-get install -y curl' : false;
 const dir = mkdtempSync(join(tmpdir(), 'tsmesh-mtls-migration-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -36,36 +33,12 @@ function file(name: string, text: string): string {
   return f;
 }
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function tsmesh(args: string[], timeoutMs = 60_000): Promise<Run> {
-  const cmd = tsmeshCommand(args);
-  return new Promise((resolve) => {
-    execFile(cmd.command, cmd.args, { cwd: REPO, timeout: timeoutMs, env: { ...process.env, http_proxy: '', HTTP_PROXY: '' } }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as NodeJS.ErrnoException).code === 'number' ? Number((err as NodeJS.ErrnoException).code) : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-function pods(demo: IstioDemo): DemoPodState[] {
-  return readState(join(demo.stateDir, 'demo.json'))?.pods ?? [];
-}
-
-function readyPod(demo: IstioDemo, namespace: string, name: string): Promise<DemoPodState> {
-  return until(() => pods(demo).find((p) => p.namespace === namespace && p.name === name && p.ready), `pod ${namespace}/${name} ready`, 180_000, 250);
-}
-
 /** The task's loop: `curl http://httpbin.<to>:8000/ip` from `<from>`'s curl pod, as "<from>→<to>: <code>". */
 async function matrix(demo: IstioDemo): Promise<string[]> {
   const out: string[] = [];
   for (const from of NAMESPACES) {
     for (const to of NAMESPACES) {
-      const r = await tsmesh(['exec', '-n', from, 'deploy/curl', '--state-dir', demo.stateDir, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://httpbin.${to}:8000/ip`]);
+      const r = await runTsmesh(['exec', '-n', from, 'deploy/curl', '--state-dir', demo.stateDir, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', `http://httpbin.${to}:8000/ip`]);
       out.push(`${from}→${to}: ${r.stdout || r.stderr.trim()}`);
     }
   }
@@ -119,14 +92,14 @@ test("Istio's mutual TLS migration task: PERMISSIVE, STRICT in foo, STRICT mesh-
   const cp = ['--controlplane', demo.controlplane];
   for (const namespace of NAMESPACES) {
     for (const f of [HTTPBIN, CURL]) {
-      const r = await tsmesh(['apply', '-n', namespace, '-f', f, ...cp]);
+      const r = await runTsmesh(['apply', '-n', namespace, '-f', f, ...cp]);
       assert.equal(r.code, 0, `apply -n ${namespace} -f ${f}: ${r.stderr}`);
     }
   }
   const httpbin: Record<string, DemoPodState> = {};
   for (const namespace of NAMESPACES) {
-    httpbin[namespace] = await readyPod(demo, namespace, 'httpbin');
-    await readyPod(demo, namespace, 'curl');
+    httpbin[namespace] = await readyPod(demo, namespace, 'httpbin', 180_000);
+    await readyPod(demo, namespace, 'curl', 180_000);
   }
   await demo.settle();
 
@@ -135,12 +108,12 @@ test("Istio's mutual TLS migration task: PERMISSIVE, STRICT in foo, STRICT mesh-
   });
 
   await t.test('a sidecar caller arrives over mTLS: httpbin sees X-Forwarded-Client-Cert with its SPIFFE id', async () => {
-    const r = await tsmesh(['exec', '-n', 'foo', 'deploy/curl', '--state-dir', demo.stateDir, '--', 'curl', '-s', 'http://httpbin.bar:8000/headers']);
+    const r = await runTsmesh(['exec', '-n', 'foo', 'deploy/curl', '--state-dir', demo.stateDir, '--', 'curl', '-s', 'http://httpbin.bar:8000/headers']);
     const headers = JSON.parse(r.stdout).headers as Record<string, string | string[]>;
     const xfcc = String(headers['X-Forwarded-Client-Cert'] ?? '');
     assert.match(xfcc, /URI=spiffe:\/\/cluster\.local\/ns\/foo\/sa\/curl/, r.stdout);
     assert.match(xfcc, /By=spiffe:\/\/cluster\.local\/ns\/bar\/sa\/httpbin/, r.stdout);
-    const plain = await tsmesh(['exec', '-n', 'legacy', 'deploy/curl', '--state-dir', demo.stateDir, '--', 'curl', '-s', '-H', 'X-Forwarded-Client-Cert: By=forged;URI=spiffe://cluster.local/ns/foo/sa/admin', 'http://httpbin.bar:8000/headers']);
+    const plain = await runTsmesh(['exec', '-n', 'legacy', 'deploy/curl', '--state-dir', demo.stateDir, '--', 'curl', '-s', '-H', 'X-Forwarded-Client-Cert: By=forged;URI=spiffe://cluster.local/ns/foo/sa/admin', 'http://httpbin.bar:8000/headers']);
     assert.equal(JSON.parse(plain.stdout).headers['X-Forwarded-Client-Cert'], undefined, 'a plaintext client cannot pass its own XFCC through');
   });
 
