@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import protobuf from 'protobufjs';
 import { PROTO_INCLUDE_DIRS } from '../xds/protos.ts';
+import { fromStruct, toStruct } from '../xds/struct.ts';
 
 /** Full service name; the method path is derived from it. */
 export const CERTIFICATE_SERVICE_NAME = 'istio.v1.auth.IstioCertificateService';
@@ -55,31 +56,6 @@ function loadTypes(): { req: protobuf.Type; res: protobuf.Type } {
 }
 
 const TO_OBJECT: protobuf.IConversionOptions = { longs: Number, defaults: true, arrays: true, objects: true };
-
-// google.protobuf.Struct <-> JSON, the proto3 JSON mapping (null, number, string, bool, struct, list).
-function toValue(v: unknown): Record<string, unknown> {
-  if (v === null || v === undefined) return { nullValue: 0 };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
-  return { structValue: toStruct(v as Record<string, unknown>) };
-}
-function toStruct(o: Record<string, unknown>): Record<string, unknown> {
-  return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, toValue(v)])) };
-}
-function fromValue(v: any): unknown {
-  if (!v) return null;
-  if ('numberValue' in v) return v.numberValue;
-  if ('stringValue' in v) return v.stringValue;
-  if ('boolValue' in v) return v.boolValue;
-  if ('structValue' in v) return fromStruct(v.structValue);
-  if ('listValue' in v) return ((v.listValue?.values ?? []) as unknown[]).map(fromValue);
-  return null;
-}
-function fromStruct(s: any): Record<string, unknown> {
-  return Object.fromEntries(Object.entries((s?.fields ?? {}) as Record<string, unknown>).map(([k, v]) => [k, fromValue(v)]));
-}
 
 function toBuffer(u: Uint8Array): Buffer {
   return Buffer.from(u.buffer, u.byteOffset, u.byteLength);

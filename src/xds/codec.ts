@@ -4,6 +4,7 @@
  * bytes. Encoding is strict: an unknown field or a bad value throws with its path, which is how
  * a generator bug becomes a test failure rather than something Envoy would NACK.
  */
+import { fromStruct, fromValue, toStruct, toValue } from './struct.ts';
 import protobuf from 'protobufjs';
 import { DurationError, formatDuration, parseDuration as parseSharedDuration, type Duration } from '../api/duration.ts';
 import { envoyRoot, messageType } from './protos.ts';
@@ -53,20 +54,6 @@ const PROTO3_DURATION = /^-?\d+(\.\d{1,9})?s$/;
 
 export { formatDuration };
 
-// protobufjs bundles struct.proto with camelCase field names, whatever keepCase says.
-function toValue(v: unknown): any {
-  if (v === null || v === undefined) return { nullValue: 0 };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'string') return { stringValue: v };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
-  return { structValue: toStruct(v as Record<string, unknown>) };
-}
-function toStruct(o: Record<string, unknown>): any {
-  const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(o)) fields[k] = toValue(v);
-  return { fields };
-}
 
 /**
  * How to convert JSON into one message type, worked out once per Type: a resource encode used
@@ -310,20 +297,6 @@ function isWellKnown(t: protobuf.Type): boolean {
 
 const TO_OBJECT: protobuf.IConversionOptions = { enums: String, longs: Number, bytes: String, defaults: false, arrays: false, objects: false, oneofs: false };
 
-function fromValue(v: any): unknown {
-  if (!v || typeof v !== 'object') return null;
-  if ('numberValue' in v) return v.numberValue;
-  if ('stringValue' in v) return v.stringValue;
-  if ('boolValue' in v) return v.boolValue;
-  if ('structValue' in v) return fromStruct(v.structValue);
-  if ('listValue' in v) return (v.listValue.values ?? []).map(fromValue);
-  return null;
-}
-function fromStruct(s: any): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = fromValue(v);
-  return out;
-}
 
 function fromMessageObject(type: protobuf.Type, obj: any): any {
   const name = fullName(type);

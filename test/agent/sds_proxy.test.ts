@@ -15,7 +15,7 @@ import { X509Certificate } from 'node:crypto';
 import { createPki, hasOpenssl } from '../helpers/certs.ts';
 import { spawnTsmesh, freePort } from '../helpers/processes.ts';
 import { until } from '../helpers/poll.ts';
-import { startEcho } from '../proxy/helpers.ts';
+import { askOn, startEcho } from '../proxy/helpers.ts';
 import { SecretCache } from '../../src/agent/secret_cache.ts';
 import { SdsServer } from '../../src/agent/sds_server.ts';
 import { rootSecret, workloadSecret } from '../../src/agent/secrets.ts';
@@ -34,22 +34,6 @@ function connectTls(port: number, ca: string): Promise<{ serial: string; socket:
       resolve({ serial, socket });
     });
     socket.once('error', reject);
-  });
-}
-
-function ask(socket: tls.TLSSocket, s: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let got = '';
-    const onData = (d: Buffer) => {
-      got += d;
-      if (got.length >= s.length) {
-        socket.off('data', onData);
-        resolve(got);
-      }
-    };
-    socket.on('data', onData);
-    socket.once('close', () => reject(new Error(`closed before reply (got "${got}")`)));
-    socket.write(s);
   });
 }
 
@@ -101,7 +85,7 @@ test('a real tsmesh proxy serves the agent\'s certificate over sds-grpc and pick
 
     const a = await connectTls(port, pki.ca);
     assert.equal(a.serial, new X509Certificate(first.cert).serialNumber, 'the client sees the agent\'s certificate');
-    assert.equal(await ask(a.socket, 'before'), 'before');
+    assert.equal(await askOn(a.socket, 'before'), 'before');
 
     const second = pki.server('workload-2', ['workload.test']);
     cache.set(workloadSecret(second.cert, second.key));
@@ -112,8 +96,8 @@ test('a real tsmesh proxy serves the agent\'s certificate over sds-grpc and pick
       c.socket.destroy();
       return undefined;
     }, 'a new connection presented the rotated certificate', 10_000, 50);
-    assert.equal(await ask(b.socket, 'new'), 'new');
-    assert.equal(await ask(a.socket, 'after'), 'after', 'the connection opened before the rotation keeps working');
+    assert.equal(await askOn(b.socket, 'new'), 'new');
+    assert.equal(await askOn(a.socket, 'after'), 'after', 'the connection opened before the rotation keeps working');
     a.socket.destroy();
     b.socket.destroy();
   } finally {

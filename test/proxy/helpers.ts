@@ -81,21 +81,24 @@ export async function openConn(port: number): Promise<{ socket: net.Socket; ask:
   await new Promise<void>((r, j) => (socket.once('connect', () => r()), socket.once('error', j)));
   const closed = new Promise<void>((r) => socket.once('close', () => r()));
   socket.on('error', () => {});
-  const ask = (s: string) =>
-    new Promise<string>((resolve, reject) => {
-      let got = '';
-      const onData = (d: Buffer) => {
-        got += d;
-        if (got.length >= s.length) {
-          socket.off('data', onData);
-          resolve(got);
-        }
-      };
-      socket.on('data', onData);
-      socket.once('close', () => reject(new Error(`closed before reply (got "${got}")`)));
-      socket.write(s);
-    });
-  return { socket, ask, closed };
+  return { socket, ask: (s: string) => askOn(socket, s), closed };
+}
+
+/** Writes `s` and resolves with as many bytes back (an echo's reply); rejects if the socket closes first. */
+export function askOn(socket: net.Socket, s: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let got = '';
+    const onData = (d: Buffer) => {
+      got += d;
+      if (got.length >= s.length) {
+        socket.off('data', onData);
+        resolve(got);
+      }
+    };
+    socket.on('data', onData);
+    socket.once('close', () => reject(new Error(`closed before reply (got "${got}")`)));
+    socket.write(s);
+  });
 }
 
 export function staticCluster(name: string, ports: number[], extra: EnvoyJson = {}): EnvoyJson {
