@@ -83,6 +83,7 @@ test('certificates of 4 s rotate at least five times on both sides under load, w
   assert.ok(rotated(), `rotations: client ${issued(client) - start.client}, server ${issued(server) - start.server}\n${client.proxy.output().slice(-2000)}`);
   assert.deepEqual(r.failures.slice(0, 5), [], `${r.failures.length} of ${r.ok + r.failures.length} requests failed`);
   assert.ok(r.ok > 50, `only ${r.ok} requests in the window`);
+  t.diagnostic(`${r.ok} requests, 0 failed, while the client rotated ${issued(client) - start.client} and the server ${issued(server) - start.server} times`);
 });
 
 /**
@@ -141,4 +142,5 @@ test('the CA unreachable across a renewal loses nothing while certificates are v
   const back = await load(client, () => issued(client) > first.client && issued(server) > first.server, 60_000);
   assert.ok(issued(client) > first.client && issued(server) > first.server, 'both agents renewed once the CA was reachable again');
   assert.deepEqual(back.failures.slice(0, 5), [], `after the CA came back: ${back.failures.length} of ${back.ok + back.failures.length} failed\n${server.proxy.output().slice(-3000)}`);
+  t.diagnostic(`CA unreachable 13 s: ${down.ok} requests, 0 failed; after it came back: ${back.ok} requests until both renewed`);
 });
