@@ -99,7 +99,7 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
 
 // ---------- DestinationRule ----------
 const GATEWAY_MESH_MTLS: Gap = { issue: 9, reason: 'a Gateway server terminating mesh mTLS (ISTIO_MUTUAL) is translated but not tested end to end yet' };
-const NO_SECRETS: Gap = { issue: 9, reason: 'only a Gateway server\'s single credentialName is resolved from Secrets yet' };
+const NO_SECRETS: Gap = { issue: 9, reason: 'only credentialName (one Secret per server) is resolved from Secrets yet' };
 
 /** For fields the pilot translates into something the proxy accepts but does not enforce yet (envoy_support.ts not_yet_honoured). */
 const IGNORED = 'the proxy accepts the cluster carrying it and ignores the setting';
@@ -140,7 +140,7 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   const tls = `${tp}.tls`;
   enforced(tls, 'mode', { note: 'ISTIO_MUTUAL uses the workload certificate the agent fetches from the control plane\'s CA, and checks the destination\'s SPIFFE identities' });
   enforced(tls, 'caCertificates clientCertificate privateKey insecureSkipVerify sni subjectAltNames');
-  gap(`${tls}.credentialName`, NO_SECRETS.issue, NO_SECRETS.reason);
+  enforced(tls, 'credentialName', { note: "a Kubernetes Secret in the proxy's namespace (tls.crt, tls.key, ca.crt), served over SDS" });
   gap(`${tls}.caCrl`, 9, 'certificate revocation lists are not checked');
 
   if (portLevel) {
