@@ -14,6 +14,7 @@ export const AGENT_FLAG_OPTIONS = {
   'ca-root-cert': { type: 'string' },
   'trust-domain': { type: 'string' },
   'workload-cert-ttl': { type: 'string' },
+  'key-algorithm': { type: 'string' },
 } as const;
 
 /** The help lines of the agent flags. */
@@ -24,7 +25,8 @@ export const AGENT_FLAGS_HELP = `  --ca-address <h:p>            CA address (Ist
                                 ./var/run/secrets/istio/root-cert.pem); required with --token-file
   --trust-domain <domain>       SPIFFE trust domain (default cluster.local)
   --workload-cert-ttl <dur>     requested certificate lifetime, e.g. 24h or 90s (Istio's
-                                SECRET_TTL; default 24h); renewed at half of it`;
+                                SECRET_TTL; default 24h); renewed at half of it
+  --key-algorithm ECDSA|RSA     the workload key: ECDSA P-256 (default) or RSA 2048`;
 
 /** "host:port" -> host (IPv6 in brackets kept as such); throws naming `flag`. */
 function hostOf(address: string, flag: string): string {
@@ -43,7 +45,7 @@ export function agentOptionsFromFlags(
 ): WorkloadAgentOptions | undefined {
   const tokenFile = v['token-file'];
   if (typeof tokenFile !== 'string') {
-    for (const f of ['ca-address', 'ca-root-cert', 'workload-cert-ttl']) if (v[f] !== undefined) throw new Error(`--${f}: only meaningful with --token-file (the agent runs when a token is given)`);
+    for (const f of ['ca-address', 'ca-root-cert', 'workload-cert-ttl', 'key-algorithm']) if (v[f] !== undefined) throw new Error(`--${f}: only meaningful with --token-file (the agent runs when a token is given)`);
     return undefined;
   }
   const root = v['ca-root-cert'];
@@ -57,8 +59,11 @@ export function agentOptionsFromFlags(
     if (ms === undefined || ms < 1000) throw new Error(`--workload-cert-ttl: expected a duration of at least 1s like 24h or 90s, got ${JSON.stringify(v['workload-cert-ttl'])}`);
     certTtlSeconds = Math.round(ms / 1000);
   }
+  const keyAlgorithm = v['key-algorithm'] === undefined ? undefined : String(v['key-algorithm']).toUpperCase();
+  if (keyAlgorithm !== undefined && keyAlgorithm !== 'ECDSA' && keyAlgorithm !== 'RSA') throw new Error(`--key-algorithm: expected ECDSA or RSA, got ${JSON.stringify(v['key-algorithm'])}`);
   return {
     caAddress,
+    ...(keyAlgorithm ? { keyAlgorithm: keyAlgorithm as 'ECDSA' | 'RSA' } : {}),
     caRootCertFile: root,
     tokenFile,
     namespace: d.namespace,

@@ -18,7 +18,7 @@ import { AdsClient } from '../../src/xds/client/index.ts';
 import { TYPE } from '../../src/xds/types.ts';
 import { proxyCommand } from '../../src/cli/proxy.ts';
 
-test('tsmesh proxy --token-file: the agent certifies the sidecar and serves it on the sds-grpc socket; the socket goes on exit', { timeout: 120_000 }, async () => {
+test('tsmesh proxy --token-file: the agent certifies the sidecar (an RSA key when asked) and serves it on the sds-grpc socket; the socket goes on exit', { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-proxy-agent-'));
   const stateDir = join(dir, 'state');
   const configDir = join(dir, 'config');
@@ -33,7 +33,7 @@ test('tsmesh proxy --token-file: the agent certifies the sidecar and serves it o
     const tokenFile = join(dir, 'token');
     writeFileSync(tokenFile, await issueWorkloadToken(stateDir, { namespace: 'foo', serviceAccount: 'httpbin', ttlSeconds: 3600 }));
     const args = ['proxy', '--type', 'router', '--discovery-address', `127.0.0.1:${cp.grpcPort}`, '--workload-name', 'httpbin', '--namespace', 'foo', '--service-account', 'httpbin'];
-    args.push('--ca-address', `127.0.0.1:${securePort}`, '--token-file', tokenFile, '--ca-root-cert', join(stateDir, 'ca', 'root-cert.pem'), '--workload-cert-ttl', '1h');
+    args.push('--ca-address', `127.0.0.1:${securePort}`, '--token-file', tokenFile, '--ca-root-cert', join(stateDir, 'ca', 'root-cert.pem'), '--workload-cert-ttl', '1h', '--key-algorithm', 'RSA');
     proxy = await spawnTsmesh([...args, '--admin-port', '0', '--drain-time-s', '0'], /tsmesh proxy ready: admin [^\s:]+:(\d+)/);
     const adminPort = Number(/tsmesh proxy ready: admin [^\s:]+:(\d+)/.exec(proxy.output())![1]);
     await until(() => /agent: certificate issued for spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin/.test(proxy!.output()), 'the agent\'s issuance line', 20_000, 50);
@@ -50,6 +50,7 @@ test('tsmesh proxy --token-file: the agent certifies the sidecar and serves it o
     const secrets = await until(() => (client!.resources(TYPE.SECRET).size === 2 ? client!.resources(TYPE.SECRET) : undefined), 'default and ROOTCA over SDS', 10_000);
     const chain = Buffer.from(secrets.get('default')!.resource.tls_certificate.certificate_chain.inline_bytes, 'base64').toString();
     assert.equal(new X509Certificate(chain).subjectAltName, 'URI:spiffe://cluster.local/ns/foo/sa/httpbin');
+    assert.equal(new X509Certificate(chain).publicKey.asymmetricKeyType, 'rsa', '--key-algorithm RSA');
     client.close();
     client = undefined;
 
@@ -77,6 +78,8 @@ test('tsmesh proxy: agent flags are checked and named in errors; --help lists th
     assert.match(errors.pop()!, /--ca-root-cert: only meaningful with --token-file/);
     assert.equal(await proxyCommand(['--token-file', '/t', '--ca-root-cert', '/r', '--workload-cert-ttl', 'soon']), 2);
     assert.match(errors.pop()!, /--workload-cert-ttl: expected a duration/);
+    assert.equal(await proxyCommand(['--token-file', '/t', '--ca-root-cert', '/r', '--key-algorithm', 'DSA']), 2);
+    assert.match(errors.pop()!, /--key-algorithm: expected ECDSA or RSA, got "DSA"/);
     // With a bootstrap, the agent serves SDS where the bootstrap's sds-grpc cluster points.
     const noSds = join(mkdtempSync(join(tmpdir(), 'tsmesh-agent-flags-')), 'bootstrap.json');
     writeFileSync(noSds, JSON.stringify({ node: { id: 'sidecar~127.0.0.1~a.default~default.svc.cluster.local', cluster: 'a.default', metadata: { NAMESPACE: 'default' } } }));
@@ -85,7 +88,7 @@ test('tsmesh proxy: agent flags are checked and named in errors; --help lists th
     rmSync(dirname(noSds), { recursive: true, force: true });
     assert.equal(await proxyCommand(['--help']), 0);
     const help = logs.join('\n');
-    for (const f of ['--ca-address', '--token-file', '--ca-root-cert', '--trust-domain', '--workload-cert-ttl']) assert.ok(help.includes(f), f);
+    for (const f of ['--ca-address', '--token-file', '--ca-root-cert', '--trust-domain', '--workload-cert-ttl', '--key-algorithm']) assert.ok(help.includes(f), f);
   } finally {
     console.error = err;
     console.log = out;
