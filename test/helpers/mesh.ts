@@ -73,7 +73,13 @@ export interface PodOptions {
    * A workload identity: the sidecar runs its agent (a token minted for its service account,
    * the control plane's root, its CA port) and gets certificates of `certTtl` (e.g. '4s') over SDS.
    */
-  identity?: { certTtl?: string; caAddress?: string };
+  identity?: Identity;
+}
+
+/** A proxy's workload identity: its agent asks the control plane's CA (or `caAddress`) for certificates of `certTtl`. */
+export interface Identity {
+  certTtl?: string;
+  caAddress?: string;
 }
 
 export interface MeshResponse {
@@ -126,6 +132,8 @@ export interface GatewayOptions {
   /** Ports the Gateways give this gateway: ready once it listens on each. */
   ports: number[];
   proxyArgs?: string[];
+  /** A workload identity for the gateway's agent (its service account `<name>-service-account`). */
+  identity?: Identity;
 }
 
 export interface Gateway {
@@ -337,6 +345,15 @@ function requester(pool: Pool, who: string) {
   return { request, waitFor };
 }
 
+/** `tsmesh proxy` flags that start its agent: a token for the identity, the mesh root, the CA's address. */
+async function agentArgs(mesh: Mesh, id: Identity, who: { namespace: string; serviceAccount: string; pod: string }, bootDir: string): Promise<string[]> {
+  const tokenFile = join(bootDir, `${who.pod}.token`);
+  writeFileSync(tokenFile, await issueWorkloadToken(mesh.stateDir, { namespace: who.namespace, serviceAccount: who.serviceAccount, podName: who.pod }), { mode: 0o600 });
+  const args = ['--token-file', tokenFile, '--ca-root-cert', join(mesh.stateDir, 'ca', 'root-cert.pem'), '--ca-address', id.caAddress ?? `127.0.0.1:${mesh.secureGrpcPort}`];
+  if (id.certTtl) args.push('--workload-cert-ttl', id.certTtl);
+  return args;
+}
+
 async function startGateway(mesh: Mesh, o: GatewayOptions, ip: string, bootDir: string): Promise<Gateway> {
   const name = o.name ?? 'istio-ingressgateway';
   const file = join(bootDir, `${name}.json`);
@@ -349,9 +366,11 @@ async function startGateway(mesh: Mesh, o: GatewayOptions, ip: string, bootDir: 
       bindAddress: ip,
       adminPort: ADMIN_PORT,
       xds: { host: '127.0.0.1', port: mesh.grpcPort },
+      ...(o.identity ? { sdsSocket: join(bootDir, `${name}.sock`) } : {}),
     }),
   );
-  const proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--concurrency', '1', '--drain-time-s', '0', ...(o.proxyArgs ?? [])], /tsmesh proxy ready/);
+  const identityArgs = o.identity ? await agentArgs(mesh, o.identity, { namespace: o.namespace ?? 'istio-system', serviceAccount: `${name}-service-account`, pod: name }, bootDir) : [];
+  const proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--concurrency', '1', '--drain-time-s', '0', ...identityArgs, ...(o.proxyArgs ?? [])], /tsmesh proxy ready/);
   const pools = new Map<number, Pool>();
   const poolFor = (port: number) => {
     let p = pools.get(port);
@@ -409,13 +428,7 @@ async function startPod(mesh: Mesh, o: PodOptions, index: number, bootDir: strin
       ...(o.identity ? { sdsSocket: join(bootDir, `${o.name}.sock`) } : {}),
     }),
   );
-  const identityArgs: string[] = [];
-  if (o.identity) {
-    const tokenFile = join(bootDir, `${o.name}.token`);
-    writeFileSync(tokenFile, await issueWorkloadToken(mesh.stateDir, { namespace, serviceAccount: o.serviceAccount ?? 'default', podName: o.name }), { mode: 0o600 });
-    identityArgs.push('--token-file', tokenFile, '--ca-root-cert', join(mesh.stateDir, 'ca', 'root-cert.pem'), '--ca-address', o.identity.caAddress ?? `127.0.0.1:${mesh.secureGrpcPort}`);
-    if (o.identity.certTtl) identityArgs.push('--workload-cert-ttl', o.identity.certTtl);
-  }
+  const identityArgs = o.identity ? await agentArgs(mesh, o.identity, { namespace, serviceAccount: o.serviceAccount ?? 'default', pod: o.name }, bootDir) : [];
   let proxy: Proc;
   try {
     proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--concurrency', '1', '--drain-time-s', '0', ...identityArgs, ...(o.proxyArgs ?? [])], /tsmesh proxy ready/, { env: o.env });

@@ -98,7 +98,6 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
 }
 
 // ---------- DestinationRule ----------
-const GATEWAY_MESH_MTLS: Gap = { issue: 9, reason: 'a Gateway server terminating mesh mTLS (ISTIO_MUTUAL) is translated but not tested end to end yet' };
 const NO_SECRETS: Gap = { issue: 9, reason: 'only credentialName (one Secret per server) is resolved from Secrets yet' };
 
 /** For fields the pilot translates into something the proxy accepts but does not enforce yet (envoy_support.ts not_yet_honoured). */
@@ -170,7 +169,7 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   gap(`${s}.bind`, 14, 'gateway listeners bind the gateway\'s own address; per-server bind addresses are not translated');
   gap(`${s}.defaultEndpoint`, 14, 'not translated for Gateway servers');
   const t = `${s}.tls`;
-  enforcedExcept(`${t}.mode`, { ISTIO_MUTUAL: GATEWAY_MESH_MTLS }, 'SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH');
+  enforced(t, 'mode', { note: 'SIMPLE, MUTUAL, OPTIONAL_MUTUAL, PASSTHROUGH, AUTO_PASSTHROUGH; ISTIO_MUTUAL with the gateway\'s workload certificate, admitting mesh clients only' });
   enforced(t, 'caCertificates cipherSuites httpsRedirect maxProtocolVersion minProtocolVersion privateKey serverCertificate subjectAltNames');
   enforced(t, 'credentialName', { note: "a Kubernetes Secret (kubernetes.io/tls, or generic with ca.crt) in the gateway's namespace, from the config directory; replacing it rotates the certificate" });
   for (const f of ['credentialNames', 'caCertCredentialName']) gap(`${t}.${f}`, NO_SECRETS.issue, NO_SECRETS.reason);
