@@ -191,6 +191,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     server,
     snapshot: pool ? () => pool.snapshot() : undefined,
     onQuit: () => stop('quitquitquit'),
+    ...(sidecar ? { agent: () => sidecar.agent.state() } : {}),
     version: VERSION,
     commandLineOptions: {
       concurrency,

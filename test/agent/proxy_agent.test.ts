@@ -39,6 +39,9 @@ test('tsmesh proxy --token-file: the agent certifies the sidecar (an RSA key whe
     await until(() => /agent: certificate issued for spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin/.test(proxy!.output()), 'the agent\'s issuance line', 20_000, 50);
     const socket = /SDS on (\S+)/.exec(proxy.output())![1]!;
 
+    const agent = await (await fetch(`http://127.0.0.1:${adminPort}/agent`)).json();
+    assert.equal(agent.identity, 'spiffe://cluster.local/ns/foo/sa/httpbin', JSON.stringify(agent));
+    assert.match(String(agent.certificate?.serial), /^[0-9A-F]+$/i, 'the admin API shows the certificate in use');
     const dump = await (await fetch(`http://127.0.0.1:${adminPort}/config_dump`)).json();
     const boot = dump.configs.find((c: { '@type': string }) => c['@type'].endsWith('BootstrapConfigDump')).bootstrap;
     const sdsCluster = boot.static_resources.clusters.find((c: { name: string }) => c.name === 'sds-grpc');

@@ -21,6 +21,8 @@ export interface AdminOptions {
   onQuit: () => void;
   version: string;
   commandLineOptions: Record<string, unknown>;
+  /** The workload agent's state (identity, certificate, rotations, failures), when one runs beside the proxy. */
+  agent?: () => unknown;
 }
 
 type Handler = (q: URLSearchParams, req: IncomingMessage) => Promise<[number, string, string]> | [number, string, string];
@@ -35,6 +37,10 @@ export class AdminServer {
   constructor(private readonly o: AdminOptions) {
     const s = o.server;
     const snap = () => (o.snapshot ? o.snapshot() : (s.refreshServerStats(), Promise.resolve(s.store.snapshot())));
+    if (o.agent) {
+      const agent = o.agent;
+      this.add('/agent', "the workload agent: identity, certificate serial and expiry, rotations, CA failures", false, () => [200, JSON_CT, JSON.stringify(agent(), null, 2)]);
+    }
     this.add('/config_dump', 'dump current Envoy configs', false, (q) => [200, JSON_CT, JSON.stringify(configDump(s, q), null, 2)]);
     this.add('/clusters', 'upstream cluster status', false, (q) => (q.get('format') === 'json' ? [200, JSON_CT, JSON.stringify(clustersJson(s.clusters), null, 2)] : [200, TEXT, clustersText(s.clusters)]));
     this.add('/listeners', 'print listener info', false, (q) => {
