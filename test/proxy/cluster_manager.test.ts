@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { TYPE } from '../../src/xds/types.ts';
 import { roundTrip, startEcho, startProxy, startTag, staticCluster, tcpListener, until } from './helpers.ts';
 import { setOriginalDestination } from '../../src/proxy/listener/original_dst.ts';
+import { secretFetchTimeoutMs } from '../../src/proxy/upstream/cluster_manager.ts';
 
 const eds = (name: string) => ({ name, type: 'EDS', connect_timeout: '1s', eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' } } });
 const cla = (name: string, ports: number[], extra: object = {}) => ({
@@ -174,4 +175,19 @@ test('a cluster whose SDS secret never arrives stops holding up initialization a
     await proxy.close();
     await Promise.all(hosts.map((h) => h.close()));
   }
+});
+
+test("initial_fetch_timeout of a cluster's SDS secret: as set, Envoy's 15 s when unset, and 0 (Istio's for the workload certificate) waits without a limit", () => {
+  const withTimeout = (t?: string) => ({
+    transport_socket: {
+      name: 'envoy.transport_sockets.tls',
+      typed_config: {
+        '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+        common_tls_context: { tls_certificate_sds_secret_configs: [{ name: 'default', sds_config: { ads: {}, ...(t ? { initial_fetch_timeout: t } : {}), resource_api_version: 'V3' } }] },
+      },
+    },
+  });
+  assert.equal(secretFetchTimeoutMs(withTimeout('0.3s')), 300);
+  assert.equal(secretFetchTimeoutMs(withTimeout()), 15_000);
+  assert.equal(secretFetchTimeoutMs(withTimeout('0s')), 0);
 });

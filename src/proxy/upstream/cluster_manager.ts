@@ -93,7 +93,8 @@ export class ClusterManagerImpl implements ClusterManager {
       // than keeping the whole proxy unready.
       this.awaitingSecret.set(name, ts.notReady);
       this.updateGauges();
-      setTimeout(() => this.secretTimedOut(name, ts.notReady!), secretFetchTimeoutMs(config)).unref();
+      const ms = secretFetchTimeoutMs(config);
+      if (ms > 0) setTimeout(() => this.secretTimedOut(name, ts.notReady!), ms).unref();
       return;
     }
     if (!ts.ok) {
@@ -220,9 +221,13 @@ export class ClusterManagerImpl implements ClusterManager {
   }
 }
 
-/** The initial_fetch_timeout of the first SDS config in the cluster's TLS contexts (Envoy's default 15 s). */
-function secretFetchTimeoutMs(config: EnvoyJson): number {
+/**
+ * The initial_fetch_timeout of the first SDS config in the cluster's TLS contexts (Envoy's
+ * default 15 s). 0 means no limit, as in Envoy: Istio sets it for the workload certificate, so
+ * a sidecar waits for its certificate instead of starting with clusters that cannot connect.
+ */
+export function secretFetchTimeoutMs(config: EnvoyJson): number {
   const commons = transportSocketsOf(config).map((t) => tlsContextOf(t)?.common_tls_context ?? {});
   const sds = commons.flatMap((common) => [...(common.tls_certificate_sds_secret_configs ?? []), common.validation_context_sds_secret_config, common.combined_validation_context?.validation_context_sds_secret_config]).find((c) => c?.sds_config?.initial_fetch_timeout);
-  return durationMs(sds?.sds_config?.initial_fetch_timeout, 15_000) || 15_000;
+  return durationMs(sds?.sds_config?.initial_fetch_timeout, 15_000);
 }
