@@ -6,8 +6,7 @@
  * own namespace, as Istio only lets a gateway read the secrets beside it. Workload certificates
  * never come from here: the proxy's agent serves those.
  */
-import type { Config } from '../api/types.ts';
-import { secretMaterial } from '../api/secret.ts';
+import { secretMaterial, type SecretMaterial } from '../api/secret.ts';
 import type { EnvoyJson, NamedResource } from '../xds/types.ts';
 import type { Proxy, PushContext } from './types.ts';
 import { pushIndex } from './push_context.ts';
@@ -17,25 +16,22 @@ const CACERT_SUFFIX = '-cacert';
 
 export function buildSecrets(push: PushContext, proxy: Proxy, names: string[] | undefined): NamedResource[] {
   if (!names) return [];
-  const secrets = new Map<string, Config>();
-  for (const c of pushIndex(push).byKind.get('Secret') ?? []) if (c.metadata.namespace === proxy.namespace) secrets.set(c.metadata.name, c);
+  // Each Secret of the proxy's namespace read once, whatever number of names refer to it.
+  const material = new Map<string, SecretMaterial>();
+  for (const c of pushIndex(push).byKind.get('Secret') ?? []) if (c.metadata.namespace === proxy.namespace) material.set(c.metadata.name, secretMaterial(c.spec ?? {}).material);
   const out: NamedResource[] = [];
   for (const name of [...new Set(names)].sort(cmp)) {
-    const r = secretResource(name, secrets);
+    const r = secretResource(name, material);
     if (r) out.push({ name, resource: r });
   }
   return out;
 }
 
-function secretResource(name: string, secrets: Map<string, Config>): EnvoyJson | undefined {
-  const own = secrets.get(name);
-  if (own) {
-    const m = secretMaterial(own.spec ?? {}).material;
-    if (m.cert && m.key) return { name, tls_certificate: { certificate_chain: inline(m.cert), private_key: inline(m.key) } };
-  }
+function secretResource(name: string, material: Map<string, SecretMaterial>): EnvoyJson | undefined {
+  const own = material.get(name);
+  if (own?.cert && own.key) return { name, tls_certificate: { certificate_chain: inline(own.cert), private_key: inline(own.key) } };
   if (!name.endsWith(CACERT_SUFFIX)) return undefined;
-  const base = secrets.get(name.slice(0, -CACERT_SUFFIX.length));
-  const ca = (own && secretMaterial(own.spec ?? {}).material.ca) ?? (base && secretMaterial(base.spec ?? {}).material.ca);
+  const ca = own?.ca ?? material.get(name.slice(0, -CACERT_SUFFIX.length))?.ca;
   return ca ? { name, validation_context: { trusted_ca: inline(ca) } } : undefined;
 }
 
