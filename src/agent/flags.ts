@@ -25,7 +25,8 @@ export const AGENT_FLAGS_HELP = `  --ca-address <h:p>            CA address (Ist
                                 ./var/run/secrets/istio/root-cert.pem); required with --token-file
   --trust-domain <domain>       SPIFFE trust domain (default cluster.local)
   --workload-cert-ttl <dur>     requested certificate lifetime, e.g. 24h or 90s (Istio's
-                                SECRET_TTL; default 24h); renewed at half of it
+                                SECRET_TTL; default: the CA's, the control plane's
+                                --workload-cert-ttl, 24h unless set); renewed at half of it
   --key-algorithm ECDSA|RSA     the workload key: ECDSA P-256 (default) or RSA 2048`;
 
 /** "host:port" -> host (IPv6 in brackets kept as such); throws naming `flag`. */

@@ -9,8 +9,6 @@
 export const SECRET_GRACE_PERIOD_RATIO = 0.5;
 /** Istio's SECRET_GRACE_PERIOD_RATIO_JITTER default. */
 export const SECRET_GRACE_PERIOD_RATIO_JITTER = 0.01;
-/** Istio's SECRET_TTL default: 24 h. */
-export const SECRET_TTL_SECONDS = 24 * 3600;
 
 export interface RotationPolicy {
   graceRatio?: number;

@@ -22,7 +22,7 @@ import { spiffeId } from '../ca/spiffe.ts';
 import { log } from '../proxy/logger.ts';
 import { CaClient } from './ca_client.ts';
 import { createWorkloadCsr, type KeyAlgorithm } from './csr.ts';
-import { renewAt, SECRET_TTL_SECONDS, type RotationPolicy } from './rotation.ts';
+import { renewAt, type RotationPolicy } from './rotation.ts';
 import { SecretCache } from './secret_cache.ts';
 import { SdsServer, type SdsServerStats } from './sds_server.ts';
 import { rootSecret, workloadSecret } from './secrets.ts';
@@ -193,7 +193,8 @@ export class WorkloadAgent extends EventEmitter<WorkloadAgentEvents> {
     if (this.#closed) return;
     try {
       const { csrPem, keyPem } = await createWorkloadCsr(this.identity, this.#opts.keyAlgorithm ?? 'ECDSA');
-      const chain = await this.#ca.sign(csrPem, this.#opts.certTtlSeconds ?? SECRET_TTL_SECONDS);
+      // No lifetime asked for: the CA's (the control plane's --workload-cert-ttl, 24 h by default).
+      const chain = await this.#ca.sign(csrPem, this.#opts.certTtlSeconds);
       if (this.#closed) return;
       const cert = this.#accept(chain, keyPem);
       this.#backoff.reset();

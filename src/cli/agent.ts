@@ -12,7 +12,6 @@ import { AGENT_FLAG_OPTIONS, AGENT_FLAGS_HELP, agentOptionsFromFlags } from '../
 import { buildGrpcBootstrap, REFRESH_INTERVAL_SECONDS } from '../agent/grpc_bootstrap.ts';
 import { writeCertFiles } from '../agent/cert_files.ts';
 import { WorkloadAgent } from '../agent/workload_agent.ts';
-import { SECRET_TTL_SECONDS } from '../agent/rotation.ts';
 import { log, setLogLevel } from '../proxy/logger.ts';
 
 const HELP = `Usage: tsmesh agent --grpc-bootstrap <file> --token-file <file> --ca-root-cert <file> [flags]
@@ -75,7 +74,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   let agent: WorkloadAgent;
   let bootstrapFile: string;
   let certDir: string;
-  let bootstrap: ReturnType<typeof buildGrpcBootstrap>;
+  let bootstrap: (ttlSeconds: number) => ReturnType<typeof buildGrpcBootstrap>;
   try {
     if (v['log-level'] && !setLogLevel(String(v['log-level']))) throw new Error(`--log-level: unknown level ${v['log-level']}`);
     if (typeof v['grpc-bootstrap'] !== 'string') throw new Error('--grpc-bootstrap <file>: required (where the gRPC xDS bootstrap is written)');
@@ -89,9 +88,9 @@ export async function agentCommand(argv: string[]): Promise<number> {
     const labels = v.labels ? parseLabels(String(v.labels)) : {};
     const opts = agentOptionsFromFlags(v, { discoveryAddress, namespace, serviceAccount })!;
     agent = new WorkloadAgent(opts);
-    // gRPC must re-read the files well before the old certificate expires.
-    const ttl = opts.certTtlSeconds ?? SECRET_TTL_SECONDS;
-    bootstrap = buildGrpcBootstrap({
+    // gRPC must re-read the files well before the old certificate expires: the interval follows
+    // the lifetime the CA actually gave (the agent may not have asked for one).
+    bootstrap = (ttl) => buildGrpcBootstrap({
       discoveryAddress,
       certDir,
       refreshIntervalSeconds: Math.max(1, Math.min(REFRESH_INTERVAL_SECONDS, Math.floor(ttl / 4))),
@@ -134,7 +133,8 @@ export async function agentCommand(argv: string[]): Promise<number> {
     return finished; // closed by a signal before the first certificate
   }
   try {
-    writeBootstrap(bootstrapFile, bootstrap);
+    const c = agent.current!;
+    writeBootstrap(bootstrapFile, bootstrap((c.notAfter.getTime() - c.notBefore.getTime()) / 1000));
   } catch (e) {
     console.error(`tsmesh agent: cannot write ${bootstrapFile}: ${(e as Error).message}`);
     await agent.close();

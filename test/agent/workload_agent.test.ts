@@ -53,14 +53,14 @@ async function world(ttlSeconds: number): Promise<World> {
   return w;
 }
 
-function agentFor(w: World, ttlSeconds: number): WorkloadAgent {
+function agentFor(w: World, ttlSeconds: number | undefined): WorkloadAgent {
   return new WorkloadAgent({
     caAddress: `127.0.0.1:${w.port}`,
     caRootCertFile: w.rootFile,
     tokenFile: w.tokenFile,
     namespace: 'foo',
     serviceAccount: 'httpbin',
-    certTtlSeconds: ttlSeconds,
+    ...(ttlSeconds !== undefined ? { certTtlSeconds: ttlSeconds } : {}),
     backoff: { initialMs: 100, maxMs: 400 },
   });
 }
@@ -147,6 +147,22 @@ test('a token for another identity is refused by the CA: no certificate, the fai
     writeFileSync(w.tokenFile, await issueWorkloadToken(join(w.dir, 'state'), { namespace: 'foo', serviceAccount: 'httpbin', ttlSeconds: 3600 }));
     await agent.ready();
     assert.match(new X509Certificate(agent.current!.chain[0]!).subjectAltName ?? '', /sa\/httpbin/);
+  } finally {
+    await agent.close();
+    await w.dispose();
+  }
+});
+
+test('an agent that asks for no lifetime gets the CA\'s default (the control plane\'s --workload-cert-ttl)', { timeout: 30_000 }, async () => {
+  const w = await world(120);
+  const agent = agentFor(w, undefined);
+  try {
+    agent.start();
+    await agent.ready();
+    const cert = new X509Certificate(agent.current!.chain[0]!);
+    const lifetime = (Date.parse(cert.validTo) - Date.parse(cert.validFrom)) / 1000;
+    // 120 s from now, plus the CA's backdating of notBefore (a tenth of the lifetime) for clock skew.
+    assert.ok(lifetime >= 120 && lifetime <= 133, `lifetime ${lifetime} s`);
   } finally {
     await agent.close();
     await w.dispose();
