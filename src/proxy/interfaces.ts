@@ -221,6 +221,18 @@ export interface StreamInfo {
   /** Wall-clock end (ms since epoch) once complete. */
   endTime?: number;
   connection: ConnectionInfo;
+  /**
+   * The client's address as the HCM trusts it after x-forwarded-for processing (Envoy's
+   * downstream remote address: use_remote_address, xff_num_trusted_hops): what rbac's remote_ip
+   * matches. The direct peer stays connection.remoteAddress. Unset means the direct peer.
+   */
+  downstreamRemoteAddress?: string;
+  /**
+   * Envoy's dynamic metadata: namespace (usually a filter name, e.g. "envoy.filters.http.jwt_authn")
+   * to fields. Filters write it (src/proxy/http/common/dynamic_metadata.ts) for later filters (rbac's
+   * metadata matcher), the router and access logs. Created on first write.
+   */
+  dynamicMetadata?: Map<string, Record<string, unknown>>;
 }
 
 /**

@@ -14,6 +14,7 @@ import { FilterManager } from './filter_manager.ts';
 import { buildLocalReply, LocalReplyBody } from '../common/local_reply.ts';
 import { appendHeader, getHeader, isGrpcRequest, uuidV4 } from '../common/header_utils.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
+import { trustedClientAddress } from './xff.ts';
 import { isInternalAddress } from './internal_address.ts';
 import { normalizeRequestPath } from './path_normalization.ts';
 import { streamDurationMs } from './stream_duration.ts';
@@ -355,6 +356,9 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     const remote = info.remoteAddress;
     if (!h.has(':scheme')) h.set(':scheme', this.conn.scheme);
     let external = false;
+    // Before XFF is appended: the entries as they arrived decide whom to trust.
+    const client = trustedClientAddress(h, remote, hcm.useRemoteAddress, hcm.xffNumTrustedHops);
+    if (client !== remote) this.streamInfo.downstreamRemoteAddress = client;
     if (hcm.useRemoteAddress) {
       const internal = isInternalAddress(remote);
       external = !internal;
