@@ -24,6 +24,7 @@ export const LISTENER_FILTER = {
 export const NETWORK_FILTER = {
   HTTP_CONNECTION_MANAGER: `${T}envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager`,
   TCP_PROXY: `${T}envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy`,
+  RBAC: `${T}envoy.extensions.filters.network.rbac.v3.RBAC`,
 } as const;
 
 /** HTTP filters and their per-route configs. */
@@ -34,8 +35,15 @@ export const HTTP_FILTER = {
   CORS_POLICY: `${T}envoy.extensions.filters.http.cors.v3.CorsPolicy`,
   DYNAMIC_FORWARD_PROXY: `${T}envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig`,
   DYNAMIC_FORWARD_PROXY_PER_ROUTE: `${T}envoy.extensions.filters.http.dynamic_forward_proxy.v3.PerRouteConfig`,
+  RBAC: `${T}envoy.extensions.filters.http.rbac.v3.RBAC`,
+  RBAC_PER_ROUTE: `${T}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
   /** route.v3.FilterConfig: a typed_per_filter_config value wrapped with is_optional / disabled. */
   ROUTE_FILTER_CONFIG: `${T}envoy.config.route.v3.FilterConfig`,
+} as const;
+
+/** Path matchers (RBAC's uri_template permission: Istio's `{*}` / `{**}` path templates). */
+export const PATH_MATCH = {
+  URI_TEMPLATE: `${T}envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig`,
 } as const;
 
 /** Transport sockets and the secret they reference. */
