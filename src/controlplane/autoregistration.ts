@@ -1,16 +1,14 @@
 /**
  * Proxy auto-registration (Istio's WorkloadEntry auto-registration) as the control plane feeds
- * it to the registry: batched. The registry rebuilds its whole snapshot on every source change
- * (~1 s at 1,000 services x 10 endpoints on a busy 2-core machine), and every connecting sidecar
- * registers: a thousand proxies connecting at once meant a thousand rebuilds back to back, and
- * no proxy was answered until they were done. Here registrations arriving together reach the
- * registry as one change, and rebuilds are spaced so they take at most a fifth of the time.
+ * it to the registry: batched. Every connecting sidecar registers, and each registry update ends
+ * in a push: here registrations arriving together reach the registry as one change, and updates
+ * are spaced so they take at most a fifth of the time.
  *
- * A registration that no Service selects changes no endpoint, so it does not ask for a rebuild
- * at all: the registry reads workloads() on its next rebuild for any reason (a config change,
+ * A registration that no Service selects changes no endpoint, so it does not ask for an update
+ * at all: the registry takes it (takeChanges) on its next update for any reason (a config change,
  * a selected proxy), which is also when a newly added Service would start selecting it.
  */
-import { AutoRegistration, TLS_MODE_LABEL, type ProxyRegistration, type RegistrationHandle, type RegistrySource } from '../registry/index.ts';
+import { AutoRegistration, TLS_MODE_LABEL, type ProxyRegistration, type RegistrationHandle, type RegistrySource, type SourceItem } from '../registry/index.ts';
 import { cleanLabels, mergeLabels, type Labels } from '../registry/labels.ts';
 
 /** Whether some Service selects a workload of this namespace and these labels now. */
@@ -21,10 +19,10 @@ export class BatchedAutoRegistration implements RegistrySource {
   readonly #inner = new AutoRegistration();
   readonly #handlers = new Set<() => void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
-  /** When the last notification ended, and how long its handlers (the rebuild) took. */
+  /** When the last notification ended, and how long its handlers (the update) took. */
   #lastEnd = 0;
   #lastMs = 0;
-  /** Notifications delivered (each is one registry rebuild), for tests and debug. */
+  /** Notifications delivered (each is one registry update), for tests and debug. */
   flushes = 0;
 
   /**
@@ -70,6 +68,18 @@ export class BatchedAutoRegistration implements RegistrySource {
     return this.#inner.workloads();
   }
 
+  item(key: string): SourceItem | undefined {
+    return this.#inner.item(key);
+  }
+
+  itemKeys(): Iterable<string> {
+    return this.#inner.itemKeys();
+  }
+
+  takeChanges(): Iterable<string> | undefined {
+    return this.#inner.takeChanges();
+  }
+
   onChange(handler: () => void): () => void {
     this.#handlers.add(handler);
     return () => this.#handlers.delete(handler);
@@ -82,7 +92,7 @@ export class BatchedAutoRegistration implements RegistrySource {
 
   #schedule(): void {
     if (this.#timer !== undefined) return;
-    // Spaced by four times the last rebuild: at most a fifth of the time goes to rebuilding.
+    // Spaced by four times the last update: at most a fifth of the time goes to updating.
     const earliest = this.#lastEnd + 4 * this.#lastMs;
     const wait = Math.max(this.delayMs, earliest - performance.now());
     this.#timer = setTimeout(() => this.#flush(), wait);

@@ -10,7 +10,7 @@ import { FileConfigStore } from '../api/file-store.ts';
 import { defaultMeshConfig, loadMeshConfig } from '../api/mesh.ts';
 import { meshSupportWarnings } from '../api/fields/mesh_support.ts';
 import { formatValidationError, type Config, type MeshConfig } from '../api/types.ts';
-import { Registry, selectorMatches } from '../registry/index.ts';
+import { Registry } from '../registry/index.ts';
 import type { RegistrationHandle } from '../registry/index.ts';
 import { TLS_MODE_LABEL } from '../registry/serviceentry.ts';
 import { buildPushContext } from '../pilot/push_context.ts';
@@ -81,9 +81,7 @@ export class ControlPlane {
       this.mesh = defaultMeshConfig();
     }
     this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
-    this.autoRegistration = new BatchedAutoRegistration((ns, labels) =>
-      this.registry.services().some((svc) => svc.selector !== undefined && svc.namespace === ns && selectorMatches(svc.selector, labels)),
-    );
+    this.autoRegistration = new BatchedAutoRegistration((ns, labels) => this.registry.selectsWorkload(ns, labels));
     this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration] });
     this.discovery = new DiscoveryServer({
       generator: generate,

@@ -1,6 +1,8 @@
 /**
  * Merging every source into one deterministic snapshot (Istio's aggregate controller). Pure: the
- * same source contents give the same snapshot, sorted the same way.
+ * same source contents give the same snapshot, sorted the same way. This is the whole-registry
+ * build; the Registry keeps its snapshot current with incremental.ts, which must produce exactly
+ * what this produces (test/registry/incremental.test.ts checks it after random changes).
  *
  * Steps:
  *   1. Drop everything in namespaces meshConfig.discoverySelectors does not select.
@@ -45,8 +47,6 @@ export interface RegistrySnapshot {
   conflicts: Conflict[];
   /** Canonical form per hostname of its Service and of its endpoints, for change detection. */
   fingerprints: Map<string, { service: string; endpoints: string }>;
-  /** Canonical form of `workloads`. */
-  workloadsFingerprint: string;
 }
 
 export interface AggregateOptions {
@@ -58,12 +58,12 @@ export function endpointKey(hostname: string, port: number): string {
   return `${hostname}|${port}`;
 }
 
-interface Candidate {
+export interface Candidate {
   svc: Service;
   src: number;
 }
 
-function cmp(a: string | number, b: string | number): number {
+export function cmp(a: string | number, b: string | number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
@@ -82,10 +82,43 @@ export function compareEndpoints(a: Endpoint, b: Endpoint): number {
   );
 }
 
-function rank(a: Candidate, b: Candidate): number {
+/** Which definition of a hostname wins: the first in this order. */
+export function rank(a: Candidate, b: Candidate): number {
   const ka = a.svc.registry === KUBERNETES_REGISTRY ? 0 : 1;
   const kb = b.svc.registry === KUBERNETES_REGISTRY ? 0 : 1;
   return ka - kb || cmp(a.svc.namespace, b.svc.namespace) || cmp(a.svc.source ?? '', b.svc.source ?? '') || a.src - b.src;
+}
+
+export function compareWorkloads(a: Workload, b: Workload): number {
+  return cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.source, b.source);
+}
+
+/** The service as served: a copy, never the source's object, gets a VIP when it has no address. */
+export function withVip(svc: Service, vipAllocator: VipAllocator | undefined): Service {
+  if (svc.addresses.length > 0 || !vipAllocator) return svc;
+  const vip = vipAllocator(svc);
+  return vip ? { ...svc, addresses: [vip] } : svc;
+}
+
+/**
+ * A service's endpoints per port, in `svc.ports` order: each port's sorted, with the same
+ * address:port listed once (the first in that order).
+ */
+export function portEndpoints(svc: Service, eps: readonly Endpoint[]): Endpoint[][] {
+  const perPort: Endpoint[][] = [];
+  for (const sp of svc.ports) {
+    const list = eps.filter((e) => e.servicePortName === sp.name).sort(compareEndpoints);
+    const seen = new Set<string>();
+    perPort.push(
+      list.filter((e) => {
+        const k = `${e.address}|${e.port}`;
+        if (seen.has(k)) return false;
+        seen.add(k);
+        return true;
+      }),
+    );
+  }
+  return perPort;
 }
 
 export function buildSnapshot(sources: readonly RegistrySource[], opts: AggregateOptions = {}): RegistrySnapshot {
@@ -116,7 +149,7 @@ export function buildSnapshot(sources: readonly RegistrySource[], opts: Aggregat
   const workloads = sources
     .flatMap((s) => s.workloads())
     .filter((w) => filter.selected(w.namespace))
-    .sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name) || cmp(a.source, b.source));
+    .sort(compareWorkloads);
 
   // Source endpoints indexed by source, hostname and namespace, so only the winner's are taken.
   const own = new Map<string, Endpoint[]>();
@@ -133,32 +166,17 @@ export function buildSnapshot(sources: readonly RegistrySource[], opts: Aggregat
   const endpoints = new Map<string, Endpoint[]>();
   const fingerprints = new Map<string, { service: string; endpoints: string }>();
   for (const { svc: original, src } of winners) {
-    let svc = original;
-    // 4: a copy, never the source's object, gets the VIP.
-    if (svc.addresses.length === 0 && opts.vipAllocator) {
-      const vip = opts.vipAllocator(svc);
-      if (vip) svc = { ...svc, addresses: [vip] };
-    }
+    // 4
+    const svc = withVip(original, opts.vipAllocator);
     services.push(svc);
 
     const eps = [...(own.get(`${src}|${svc.hostname}|${svc.namespace}`) ?? [])];
     if (sources[src]!.selectsWorkloads && svc.selector) for (const w of workloads) eps.push(...workloadEndpoints(svc, w));
 
-    const perHost: Endpoint[][] = [];
-    for (const sp of svc.ports) {
-      const list = eps.filter((e) => e.servicePortName === sp.name).sort(compareEndpoints);
-      const seen = new Set<string>();
-      const unique = list.filter((e) => {
-        const k = `${e.address}|${e.port}`;
-        if (seen.has(k)) return false;
-        seen.add(k);
-        return true;
-      });
-      endpoints.set(endpointKey(svc.hostname, sp.port), unique);
-      perHost.push(unique);
-    }
+    const perHost = portEndpoints(svc, eps);
+    svc.ports.forEach((sp, i) => endpoints.set(endpointKey(svc.hostname, sp.port), perHost[i]!));
     fingerprints.set(svc.hostname, { service: canonical(svc), endpoints: canonical(perHost) });
   }
 
-  return { services, endpoints, workloads, conflicts, fingerprints, workloadsFingerprint: canonical(workloads) };
+  return { services, endpoints, workloads, conflicts, fingerprints };
 }

@@ -13,7 +13,7 @@
  * `security.istio.io/tlsMode: istio` label unless its labels say otherwise, as injected pods do.
  */
 import type { Locality, Workload } from './model.ts';
-import type { RegistrySource } from './source.ts';
+import type { RegistrySource, SourceItem } from './source.ts';
 import { cleanLabels, mergeLabels, type Labels } from './labels.ts';
 import { parseLocality } from './locality.ts';
 import { parsePorts, type GroupTemplate } from './workloadentry.ts';
@@ -49,6 +49,8 @@ interface Entry {
   reg: ProxyRegistration;
   healthy: boolean;
   token: symbol;
+  /** The entry as a registry item, made on first read and dropped when the entry changes. */
+  item?: SourceItem;
 }
 
 export type GroupLookup = (namespace: string, name: string) => GroupTemplate | undefined;
@@ -59,6 +61,8 @@ export class AutoRegistration implements RegistrySource {
   readonly name = AUTOREGISTRATION_SOURCE;
   private readonly entries = new Map<string, Entry>();
   private readonly handlers = new Set<() => void>();
+  /** Keys (`namespace/name`) changed since the last takeChanges(); undefined: everything. */
+  private pending: Set<string> | undefined;
 
   constructor(private readonly groups: GroupLookup = () => undefined) {}
 
@@ -67,7 +71,7 @@ export class AutoRegistration implements RegistrySource {
     const key = `${reg.namespace}/${reg.name}`;
     const entry: Entry = { reg: { ...reg }, healthy: true, token: Symbol(key) };
     this.entries.set(key, entry);
-    this.changed();
+    this.changed(key);
     const current = () => this.entries.get(key)?.token === entry.token;
     return {
       name: reg.name,
@@ -75,12 +79,13 @@ export class AutoRegistration implements RegistrySource {
       unregister: () => {
         if (!current()) return;
         this.entries.delete(key);
-        this.changed();
+        this.changed(key);
       },
       setHealthy: (healthy: boolean) => {
         if (!current() || entry.healthy === healthy) return;
         entry.healthy = healthy;
-        this.changed();
+        entry.item = undefined;
+        this.changed(key);
       },
     };
   }
@@ -92,8 +97,36 @@ export class AutoRegistration implements RegistrySource {
     return [];
   }
 
+  /** Made afresh from the entries and their groups (item() keeps what it made until a change). */
   workloads(): Workload[] {
-    return [...this.entries.values()].map((e) => this.toWorkload(e));
+    return [...this.entries.keys()].sort().map((k) => this.toWorkload(this.entries.get(k)!));
+  }
+
+  item(key: string): SourceItem | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    e.item ??= { services: [], endpoints: [], workloads: [this.toWorkload(e)] };
+    return e.item;
+  }
+  itemKeys(): Iterable<string> {
+    return this.entries.keys();
+  }
+  takeChanges(): Iterable<string> | undefined {
+    const p = this.pending;
+    this.pending = new Set();
+    return p;
+  }
+
+  /**
+   * WorkloadGroup `namespace/name` changed: proxies registered with it read it again. Quiet (no
+   * onChange): the registry calls this while it applies the group's own change.
+   */
+  groupChanged(namespace: string, name: string): void {
+    for (const [key, e] of this.entries) {
+      if (e.reg.namespace !== namespace || e.reg.workloadGroup !== name) continue;
+      e.item = undefined;
+      this.pending?.add(key);
+    }
   }
 
   onChange(handler: () => void): () => void {
@@ -125,7 +158,8 @@ export class AutoRegistration implements RegistrySource {
     return w;
   }
 
-  private changed(): void {
+  private changed(key: string): void {
+    this.pending?.add(key);
     for (const h of [...this.handlers]) h();
   }
 }

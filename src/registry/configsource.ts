@@ -1,11 +1,12 @@
 /**
  * The registry source backed by the ConfigStore: Kubernetes Services (and ExternalName aliases),
- * ServiceEntries, WorkloadEntries, WorkloadGroups and Namespaces as read from YAML. It re-reads the
- * store only when one of those kinds changes.
+ * ServiceEntries, WorkloadEntries, WorkloadGroups and Namespaces as read from YAML. It reads the
+ * store once, then converts only the resources each store event names: one item per resource,
+ * keyed by its config key, so the registry re-reads only what changed.
  */
-import type { Config, ConfigEvent, ConfigStore, Kind } from '../api/types.ts';
+import { configKey, type Config, type ConfigEvent, type ConfigStore, type Kind } from '../api/types.ts';
 import type { Endpoint, Service, Workload } from './model.ts';
-import type { RegistrySource } from './source.ts';
+import type { RegistrySource, SourceItem } from './source.ts';
 import { cleanLabels, type Labels } from './labels.ts';
 import { convertKubeService, externalNameEndpoints } from './kubernetes.ts';
 import { convertServiceEntry, serviceEntryEndpoints } from './serviceentry.ts';
@@ -13,14 +14,8 @@ import { convertWorkloadEntry, workloadGroupTemplate, type GroupTemplate } from 
 import { listDeployments, type DeploymentInfo } from './deployments.ts';
 
 const KINDS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'Namespace']);
-
-interface Built {
-  services: Service[];
-  endpoints: Endpoint[];
-  workloads: Workload[];
-  namespaces: Map<string, Labels>;
-  groups: Map<string, GroupTemplate>;
-}
+/** Kinds that become items (the others are side tables: group templates, namespace labels). */
+const ITEM_KINDS: ReadonlySet<Kind> = new Set<Kind>(['Service', 'ServiceEntry', 'WorkloadEntry']);
 
 export interface ConfigSourceOptions {
   store: ConfigStore;
@@ -36,7 +31,14 @@ export class ConfigRegistrySource implements RegistrySource {
   readonly domain: string;
   private readonly store: ConfigStore;
   private readonly log: (msg: string) => void;
-  private built: Built | undefined;
+  /** undefined until first read; then kept current from store events. */
+  private items: Map<string, SourceItem> | undefined;
+  private sortedKeys: string[] | undefined;
+  private lists: { services: Service[]; endpoints: Endpoint[]; workloads: Workload[] } | undefined;
+  private groups = new Map<string, GroupTemplate>();
+  private namespaces: Map<string, Labels> = new Map();
+  /** Keys changed since the last takeChanges(); undefined: everything (nothing taken yet). */
+  private pending: Set<string> | undefined;
   private readonly handlers = new Set<() => void>();
   private readonly unwatch: () => void;
 
@@ -53,24 +55,39 @@ export class ConfigRegistrySource implements RegistrySource {
   }
 
   services(): Service[] {
-    return this.build().services;
+    return this.flat().services;
   }
   endpoints(): Endpoint[] {
-    return this.build().endpoints;
+    return this.flat().endpoints;
   }
   workloads(): Workload[] {
-    return this.build().workloads;
+    return this.flat().workloads;
   }
   namespaceLabels(): ReadonlyMap<string, Labels> {
-    return this.build().namespaces;
+    this.load();
+    return this.namespaces;
   }
   /** The auto-registration template of WorkloadGroup `namespace/name`, if it exists. */
   workloadGroup(namespace: string, name: string): GroupTemplate | undefined {
-    return this.build().groups.get(`${namespace}/${name}`);
+    this.load();
+    return this.groups.get(`${namespace}/${name}`);
   }
   /** Deployments in the store (their pod template labels, service account, named ports). */
   deployments(): DeploymentInfo[] {
     return listDeployments(this.store.list('Deployment'));
+  }
+
+  item(key: string): SourceItem | undefined {
+    return this.load().get(key);
+  }
+  itemKeys(): Iterable<string> {
+    return this.load().keys();
+  }
+  takeChanges(): Iterable<string> | undefined {
+    this.load();
+    const p = this.pending;
+    this.pending = new Set();
+    return p;
   }
 
   onChange(handler: () => void): () => void {
@@ -80,41 +97,85 @@ export class ConfigRegistrySource implements RegistrySource {
 
   private onStoreEvents(events: ConfigEvent[]): void {
     if (!events.some((e) => KINDS.has(e.config.kind))) return;
-    this.built = undefined;
+    // Not read yet: the first read lists the store as it is then.
+    if (this.items) {
+      let namespaces: Map<string, Labels> | undefined;
+      for (const e of events) {
+        const c = e.config;
+        if (!KINDS.has(c.kind)) continue;
+        const key = configKey(c);
+        this.pending?.add(key);
+        if (c.kind === 'Namespace') {
+          namespaces ??= new Map(this.namespaces);
+          if (e.type === 'delete') namespaces.delete(c.metadata.name);
+          else namespaces.set(c.metadata.name, cleanLabels(c.metadata.labels) ?? {});
+        } else if (c.kind === 'WorkloadGroup') {
+          const k = `${c.metadata.namespace}/${c.metadata.name}`;
+          if (e.type === 'delete') this.groups.delete(k);
+          else this.guard(c, () => this.groups.set(k, workloadGroupTemplate(c)));
+        } else {
+          const item = e.type === 'delete' ? undefined : this.convert(c);
+          if (item) this.items.set(key, item);
+          else this.items.delete(key);
+          this.sortedKeys = undefined;
+          this.lists = undefined;
+        }
+      }
+      // A new Map only when labels changed, so the registry can tell by identity.
+      if (namespaces) this.namespaces = namespaces;
+    }
     for (const h of [...this.handlers]) h();
   }
 
-  private build(): Built {
-    if (this.built) return this.built;
-    const b: Built = { services: [], endpoints: [], workloads: [], namespaces: new Map(), groups: new Map() };
-    for (const cfg of this.store.list('Service')) {
-      this.guard(cfg, () => {
-        const svc = convertKubeService(cfg, this.domain);
-        b.services.push(svc);
-        b.endpoints.push(...externalNameEndpoints(cfg, svc));
-      });
-    }
-    for (const cfg of this.store.list('ServiceEntry')) {
-      this.guard(cfg, () => {
-        const svcs = convertServiceEntry(cfg);
-        b.services.push(...svcs);
-        b.endpoints.push(...serviceEntryEndpoints(cfg, svcs));
-      });
-    }
-    for (const cfg of this.store.list('WorkloadEntry')) {
-      this.guard(cfg, () => {
-        const w = convertWorkloadEntry(cfg);
-        if (w) b.workloads.push(w);
-      });
+  private load(): Map<string, SourceItem> {
+    if (this.items) return this.items;
+    const items = new Map<string, SourceItem>();
+    for (const kind of ITEM_KINDS) {
+      for (const cfg of this.store.list(kind)) {
+        const item = this.convert(cfg);
+        if (item) items.set(configKey(cfg), item);
+      }
     }
     for (const cfg of this.store.list('WorkloadGroup')) {
-      this.guard(cfg, () => b.groups.set(`${cfg.metadata.namespace}/${cfg.metadata.name}`, workloadGroupTemplate(cfg)));
+      this.guard(cfg, () => this.groups.set(`${cfg.metadata.namespace}/${cfg.metadata.name}`, workloadGroupTemplate(cfg)));
     }
-    for (const cfg of this.store.list('Namespace')) {
-      b.namespaces.set(cfg.metadata.name, cleanLabels(cfg.metadata.labels) ?? {});
+    for (const cfg of this.store.list('Namespace')) this.namespaces.set(cfg.metadata.name, cleanLabels(cfg.metadata.labels) ?? {});
+    this.items = items;
+    return items;
+  }
+
+  /** One resource as an item; undefined when it cannot be converted (logged) or yields nothing. */
+  private convert(cfg: Config): SourceItem | undefined {
+    let item: SourceItem | undefined;
+    this.guard(cfg, () => {
+      if (cfg.kind === 'Service') {
+        const svc = convertKubeService(cfg, this.domain);
+        item = { services: [svc], endpoints: externalNameEndpoints(cfg, svc), workloads: [] };
+      } else if (cfg.kind === 'ServiceEntry') {
+        const services = convertServiceEntry(cfg);
+        item = { services, endpoints: serviceEntryEndpoints(cfg, services), workloads: [] };
+      } else if (cfg.kind === 'WorkloadEntry') {
+        const w = convertWorkloadEntry(cfg);
+        if (w) item = { services: [], endpoints: [], workloads: [w] };
+      }
+    });
+    return item;
+  }
+
+  /** The items concatenated in key order (the non-incremental view). */
+  private flat(): { services: Service[]; endpoints: Endpoint[]; workloads: Workload[] } {
+    if (this.lists) return this.lists;
+    const items = this.load();
+    this.sortedKeys ??= [...items.keys()].sort();
+    const lists = { services: [] as Service[], endpoints: [] as Endpoint[], workloads: [] as Workload[] };
+    for (const k of this.sortedKeys) {
+      const it = items.get(k)!;
+      lists.services.push(...it.services);
+      lists.endpoints.push(...it.endpoints);
+      lists.workloads.push(...it.workloads);
     }
-    this.built = b;
-    return b;
+    this.lists = lists;
+    return lists;
   }
 
   /** One malformed resource must not take the others down with it. */

@@ -4,6 +4,7 @@
  */
 import type { RegistryEvent } from './model.ts';
 import type { RegistrySnapshot } from './aggregate.ts';
+import { canonical } from './canonical.ts';
 
 export function diffSnapshots(prev: RegistrySnapshot, next: RegistrySnapshot): RegistryEvent | undefined {
   const touched: string[] = [];
@@ -20,6 +21,6 @@ export function diffSnapshots(prev: RegistrySnapshot, next: RegistrySnapshot): R
     }
   }
   // A workload that no service selects still changes workloads(): report it, touching no service.
-  if (touched.length === 0 && prev.workloadsFingerprint === next.workloadsFingerprint) return undefined;
+  if (touched.length === 0 && (prev.workloads === next.workloads || canonical(prev.workloads) === canonical(next.workloads))) return undefined;
   return { services: touched.sort(), endpointsOnly: !serviceChanged };
 }

@@ -1,10 +1,11 @@
 /** The registry's public surface: the aggregate, its sources, and the conversions pilot may reuse. */
 export * from './model.ts';
 export { Registry, type RegistryOptions } from './registry.ts';
-export type { RegistrySource } from './source.ts';
+export type { RegistrySource, SourceItem } from './source.ts';
 export { ConfigRegistrySource, type ConfigSourceOptions } from './configsource.ts';
 export { AutoRegistration, type ProxyRegistration, type RegistrationHandle } from './autoregistration.ts';
 export { buildSnapshot, endpointKey, compareEndpoints, type RegistrySnapshot, type Conflict } from './aggregate.ts';
+export { IncrementalAggregate } from './incremental.ts';
 export { diffSnapshots } from './diff.ts';
 export { kubePortProtocol, parseProtocol, isHTTP, isTCP, isTLS, needsSniffing } from './protocol.ts';
 export { convertKubeService, kubeHostname, KUBERNETES_REGISTRY } from './kubernetes.ts';

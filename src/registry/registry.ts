@@ -1,7 +1,9 @@
 /**
  * The registry pilot reads (Istio's aggregate ServiceDiscovery): config from the ConfigStore,
- * proxies that register themselves, and any extra source (a live Kubernetes source), merged by
- * aggregate.ts. Every change rebuilds the snapshot and fires onChange only if content differs.
+ * proxies that register themselves, and any extra source (a live Kubernetes source), merged as
+ * aggregate.ts defines. A change recomputes only the hostnames it touches (incremental.ts) and
+ * fires onChange only if content differs; what changes discovery itself (discoverySelectors,
+ * namespace labels, a source added or removed) rebuilds the whole snapshot.
  *
  *   const registry = new Registry({ store, mesh, domain: 'cluster.local' });
  *   const handle = registry.registerProxy({ name: 'reviews-v1-1', namespace: 'default', ip, labels });
@@ -9,15 +11,18 @@
  *   handle.unregister();
  */
 import type { ConfigStore, MeshConfig } from '../api/types.ts';
+import { selectorMatches } from './labels.ts';
 import type { Endpoint, RegistryEvent, Service, ServiceDiscovery, Workload } from './model.ts';
 import type { RegistrySource } from './source.ts';
 import type { VipAllocator } from './vip.ts';
 import type { DeploymentInfo } from './deployments.ts';
-import { buildSnapshot, endpointKey, type Conflict, type RegistrySnapshot } from './aggregate.ts';
+import { endpointKey, type Conflict, type RegistrySnapshot } from './aggregate.ts';
 import { diffSnapshots } from './diff.ts';
 import { ConfigRegistrySource } from './configsource.ts';
 import { AutoRegistration, type ProxyRegistration, type RegistrationHandle } from './autoregistration.ts';
 import { NamespaceFilter } from './namespaces.ts';
+import { IncrementalAggregate } from './incremental.ts';
+import type { Labels } from './labels.ts';
 
 export interface RegistryOptions {
   store: ConfigStore;
@@ -43,6 +48,10 @@ export class Registry implements ServiceDiscovery {
   private readonly log: (msg: string) => void;
   private snap: RegistrySnapshot;
   private byHost = new Map<string, Service>();
+  private agg: IncrementalAggregate | undefined;
+  /** Set when an update failed half way: the next one starts from a full build. */
+  private broken = false;
+  private filter: NamespaceFilter | undefined;
   private readonly handlers = new Set<(e: RegistryEvent) => void>();
   /** Events raised while handlers run are delivered after, in order. */
   private readonly queue: RegistryEvent[] = [];
@@ -58,7 +67,8 @@ export class Registry implements ServiceDiscovery {
     this.autoRegistration = new AutoRegistration((ns, name) => this.config.workloadGroup(ns, name));
     this.sources = [];
     for (const s of [this.config, this.autoRegistration, ...(opts.sources ?? [])]) this.attach(s);
-    this.snap = this.build();
+    this.agg = this.build();
+    this.snap = this.agg.snapshot();
     this.byHost = new Map(this.snap.services.map((s) => [s.hostname, s]));
   }
 
@@ -106,9 +116,17 @@ export class Registry implements ServiceDiscovery {
 
   /** Whether discoverySelectors let namespace `ns` contribute. */
   isNamespaceSelected(ns: string): boolean {
-    const labels = new Map<string, Record<string, string>>();
-    for (const s of this.sources) for (const [k, v] of s.namespaceLabels?.() ?? []) labels.set(k, v);
-    return new NamespaceFilter(this.mesh?.discoverySelectors, labels).selected(ns);
+    if (!this.filter) {
+      const labels = new Map<string, Record<string, string>>();
+      for (const s of this.sources) for (const [k, v] of s.namespaceLabels?.() ?? []) labels.set(k, v);
+      this.filter = new NamespaceFilter(this.mesh?.discoverySelectors, labels);
+    }
+    return this.filter.selected(ns);
+  }
+
+  /** Whether a Service now selects a workload with these labels in `namespace` (cheap: indexed). */
+  selectsWorkload(namespace: string, labels: Labels): boolean {
+    return this.agg?.selectsWorkload(namespace, labels) ?? this.snap.services.some((svc) => svc.selector !== undefined && svc.namespace === namespace && selectorMatches(svc.selector, labels));
   }
 
   addSource(source: RegistrySource): () => void {
@@ -140,28 +158,65 @@ export class Registry implements ServiceDiscovery {
 
   private attach(s: RegistrySource): void {
     this.sources.push(s);
-    this.unsubscribe.set(s, s.onChange(() => this.rebuild()));
+    this.unsubscribe.set(s, s.onChange(() => this.update(s)));
   }
 
-  private build(): RegistrySnapshot {
-    const opts: Parameters<typeof buildSnapshot>[1] = {};
-    if (this.mesh) opts.mesh = this.mesh;
-    if (this.vipAllocator) opts.vipAllocator = this.vipAllocator;
-    return buildSnapshot(this.sources, opts);
+  private build(): IncrementalAggregate {
+    this.filter = undefined;
+    return new IncrementalAggregate(this.sources, {
+      ...(this.mesh ? { mesh: this.mesh } : {}),
+      ...(this.vipAllocator ? { vipAllocator: this.vipAllocator } : {}),
+      onChangedKey: (source, key) => {
+        // An edited WorkloadGroup is the template of proxies already registered with it.
+        if (source === this.config && key.startsWith('WorkloadGroup/')) {
+          const [, ns, name] = key.split('/');
+          this.autoRegistration.groupChanged(ns!, name!);
+        }
+      },
+    });
   }
 
-  private rebuild(): void {
-    let next: RegistrySnapshot;
+  /** One source changed: apply what changed in every source, or rebuild when discovery moved. */
+  private update(source: RegistrySource): void {
+    if (!this.agg || this.broken) return this.rebuild();
+    let event: ReturnType<IncrementalAggregate['update']>;
     try {
-      next = this.build();
+      event = this.agg.update(new Set([source]));
+    } catch (err) {
+      this.broken = true;
+      this.log(`registry: update failed, keeping the previous view: ${(err as Error).message}`);
+      return;
+    }
+    if (event === 'rebuild') return this.rebuild();
+    this.publish(this.agg.snapshot(), event, this.agg.replaced);
+  }
+
+  /** A whole new snapshot (discoverySelectors, namespace labels or the sources changed). */
+  private rebuild(): void {
+    let agg: IncrementalAggregate;
+    try {
+      agg = this.build();
     } catch (err) {
       // A source that throws must not lose the last good snapshot.
+      this.broken = true;
       this.log(`registry: rebuild failed, keeping the previous view: ${(err as Error).message}`);
       return;
     }
-    const event = diffSnapshots(this.snap, next);
+    this.agg = agg;
+    this.broken = false;
+    const next = agg.snapshot();
+    this.publish(next, diffSnapshots(this.snap, next));
+  }
+
+  private publish(next: RegistrySnapshot, event: RegistryEvent | undefined, replaced?: readonly string[]): void {
+    if (!replaced) this.byHost = new Map(next.services.map((s) => [s.hostname, s]));
+    else
+      for (const h of replaced) {
+        const svc = this.agg!.service(h);
+        if (svc) this.byHost.set(h, svc);
+        else this.byHost.delete(h);
+      }
     this.snap = next;
-    this.byHost = new Map(next.services.map((s) => [s.hostname, s]));
     if (event) this.emit(event);
   }
 
