@@ -16,6 +16,7 @@ import { tcpRouteFilter, tlsPassthroughChains } from './l4.ts';
 import { mergeGateways, type GatewayServer, type MergedPort } from './servers.ts';
 import { sniDnatChains } from './sni_dnat.ts';
 import { downstreamTlsSocket } from './tls.ts';
+import { withAuthorization } from '../authz/apply.ts';
 
 /** Node metadata key that moves a router's listeners off 0.0.0.0 (tsmesh-specific). */
 export const GATEWAY_BIND_ADDRESS = 'GATEWAY_BIND_ADDRESS';
@@ -36,7 +37,7 @@ export function buildGatewayListeners(push: PushContext, proxy: Proxy): EnvoyJso
   const address = gatewayBindAddress(proxy);
   const out: EnvoyJson[] = [];
   for (const mp of mergeGateways(push, proxy).ports) {
-    const chains = filterChains(push, proxy, mp);
+    const chains = withAuthorization(push, proxy, filterChains(push, proxy, mp));
     if (chains.length === 0) continue;
     const l: EnvoyJson = {
       name: gatewayListenerName(mp.port),

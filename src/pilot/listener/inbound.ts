@@ -14,6 +14,7 @@ import type { ServiceTarget } from '../workload.ts';
 import { httpConnectionManager, httpFilter, tcpProxy } from './filters.ts';
 import { mtlsModeFor } from './peer_authentication.ts';
 import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
+import { withAuthorization } from '../authz/apply.ts';
 
 export interface InboundChainOptions {
   /** Add `destination_port` to each chain's match (virtualInbound only). */
@@ -25,7 +26,7 @@ export interface InboundChainOptions {
 /** mTLS chain (unless DISABLE) then plaintext chain (unless STRICT) for one target port. */
 export function inboundFilterChains(push: PushContext, proxy: Proxy, t: ServiceTarget, o: InboundChainOptions): EnvoyJson[] {
   const mode = mtlsModeFor(push, proxy, t.targetPort);
-  const filters = inboundFilters(push, proxy, t, o.statAddress);
+  const filters = withAuthorization(push, proxy, [{ filters: inboundFilters(push, proxy, t, o.statAddress) }])[0]!.filters as EnvoyJson[];
   const portMatch = o.matchPort ? { destination_port: t.targetPort } : {};
   const name = clusterName('inbound', t.targetPort, undefined, '');
   const chains: EnvoyJson[] = [];
