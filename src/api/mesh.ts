@@ -89,6 +89,7 @@ function pick(v: unknown, path: string, fail: (path: string, message: string) =>
   return v;
 }
 
+const PATH_NORMALIZATIONS = ['DEFAULT', 'NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES'];
 const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
 
 function validateMesh(m: Record<string, any>, fail: (path: string, message: string) => void): void {
@@ -104,6 +105,13 @@ function validateMesh(m: Record<string, any>, fail: (path: string, message: stri
   }
   if (m.accessLogFile !== undefined && typeof m.accessLogFile !== 'string') fail('accessLogFile', 'must be a string (a path, or /dev/stdout)');
   if (m.accessLogEncoding !== 'TEXT' && m.accessLogEncoding !== 'JSON') fail('accessLogEncoding', `unknown value ${JSON.stringify(m.accessLogEncoding)}; must be TEXT or JSON`);
+  const pn = m.pathNormalization;
+  if (pn !== undefined && pn !== null) {
+    if (!isObj(pn)) fail('pathNormalization', 'must be a mapping with normalization');
+    else if (pn.normalization !== undefined && !PATH_NORMALIZATIONS.includes(pn.normalization)) {
+      fail('pathNormalization.normalization', `unknown value ${JSON.stringify(pn.normalization)}; must be one of ${PATH_NORMALIZATIONS.join(', ')}`);
+    }
+  }
   if (m.accessLogFormat !== undefined && typeof m.accessLogFormat !== 'string') fail('accessLogFormat', 'must be a string: an Envoy format string, or a JSON object written as text when accessLogEncoding is JSON');
 
   const dc = m.defaultConfig;

@@ -141,4 +141,9 @@ export interface MeshConfig {
   enableTracing?: boolean;
   extensionProviders?: Array<Record<string, unknown> & { name: string }>;
   defaultProviders?: { tracing?: string[]; metrics?: string[]; accessLogging?: string[] };
+  /** How request paths are normalized before routing and authorization; BASE when unset (DEFAULT). */
+  pathNormalization?: { normalization?: PathNormalization };
 }
+
+/** meshConfig.pathNormalization.normalization (Istio's ProxyPathNormalization). */
+export type PathNormalization = 'DEFAULT' | 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES';

@@ -65,8 +65,7 @@ export function httpConnectionManager(o: HcmOptions): EnvoyJson {
   cfg.http_filters = o.httpFilters;
   // A sidecar is not the edge: trust the downstream's X-Forwarded-For rather than rewriting it.
   cfg.use_remote_address = false;
-  cfg.normalize_path = true;
-  cfg.path_with_escaped_slashes_action = 'KEEP_UNCHANGED';
+  Object.assign(cfg, pathNormalization(o.mesh));
   cfg.stream_idle_timeout = '0s';
   cfg.upgrade_configs = [{ upgrade_type: 'websocket' }];
   if (o.allowAbsoluteUrl) cfg.http_protocol_options = { allow_absolute_url: true };
@@ -77,6 +76,22 @@ export function httpConnectionManager(o: HcmOptions): EnvoyJson {
   const log = accessLog(o.mesh);
   if (log) cfg.access_log = log;
   return { name: HCM, typed_config: cfg };
+}
+
+/**
+ * meshConfig.pathNormalization as the HCM's path options (Istio's mapping): BASE is RFC 3986
+ * normalization, MERGE_SLASHES adds merging `//`, DECODE_AND_MERGE_SLASHES also decodes %2F and
+ * %5C first, NONE leaves paths as sent. Routing and authorization both see the result.
+ */
+function pathNormalization(mesh: MeshConfig | undefined): EnvoyJson {
+  const mode = mesh?.pathNormalization?.normalization ?? 'DEFAULT';
+  if (mode === 'NONE') return { normalize_path: false, path_with_escaped_slashes_action: 'KEEP_UNCHANGED' };
+  const merge = mode === 'MERGE_SLASHES' || mode === 'DECODE_AND_MERGE_SLASHES';
+  return {
+    normalize_path: true,
+    ...(merge ? { merge_slashes: true } : {}),
+    path_with_escaped_slashes_action: mode === 'DECODE_AND_MERGE_SLASHES' ? 'UNESCAPE_AND_FORWARD' : 'KEEP_UNCHANGED',
+  };
 }
 
 /** tcp_proxy to one cluster, or weighted over several. */
