@@ -110,10 +110,10 @@ test('typed_config is followed by its @type; an optional HTTP filter the proxy d
       },
     ],
   });
-  const rbac = { name: 'rbac', typed_config: { '@type': `${TYPE_URL_PREFIX}envoy.extensions.filters.http.rbac.v3.RBAC` } };
+  const unknownFilter = { name: 'ratelimit', typed_config: { '@type': `${TYPE_URL_PREFIX}envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit` } };
   const paths = (l: object) => walkResource('envoy.config.listener.v3.Listener', l).map((f) => `${f.support} ${f.path}`);
-  assert.deepEqual(paths(hcm([rbac])), ['unsupported filter_chains[0].filters[0].typed_config<HttpConnectionManager>.http_filters[0].typed_config<envoy.extensions.filters.http.rbac.v3.RBAC>']);
-  assert.deepEqual(paths(hcm([{ ...rbac, is_optional: true }])), []);
+  assert.deepEqual(paths(hcm([unknownFilter])), ['unsupported filter_chains[0].filters[0].typed_config<HttpConnectionManager>.http_filters[0].typed_config<envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit>']);
+  assert.deepEqual(paths(hcm([{ ...unknownFilter, is_optional: true }])), []);
   const fault = { name: 'f', typed_config: { '@type': `${TYPE_URL_PREFIX}envoy.extensions.filters.http.fault.v3.HTTPFault`, abort: { http_status: 503, percentage: { numerator: 1 } }, response_rate_limit: {} } };
   assert.deepEqual(paths(hcm([fault])), ['unsupported filter_chains[0].filters[0].typed_config<HttpConnectionManager>.http_filters[0].typed_config<HTTPFault>.response_rate_limit']);
 });
