@@ -9,10 +9,13 @@ import { configKey, type Config, type ValidationError } from '../types.ts';
 import { arr, child, obj, str, type Obj } from './common.ts';
 import { validateConfig } from './index.ts';
 import { hostCovers } from './virtualservice.ts';
+import { authzHttpOnTcpWarnings } from './authz_tcp.ts';
 
 export interface CrossOptions {
   /** Kubernetes cluster domain used to expand short hosts (reviews → reviews.<ns>.svc.<suffix>). */
   domainSuffix?: string;
+  /** meshConfig.rootNamespace: where policies apply mesh-wide (default istio-system). */
+  rootNamespace?: string;
 }
 
 /** Per-resource validation of every config plus the cross-resource checks. */
@@ -38,6 +41,8 @@ export function crossValidate(configs: readonly Config[], opts: CrossOptions = {
     if (prev) report(c, '', `duplicate ${c.kind} ${c.metadata.namespace ? c.metadata.namespace + '/' : ''}${c.metadata.name}: also defined in ${where(prev)}`);
     else first.set(k, c);
   }
+
+  authzHttpOnTcpWarnings(configs, opts.rootNamespace ?? 'istio-system', report);
 
   const drs = configs.filter((c) => c.kind === 'DestinationRule');
   const gateways = new Set(configs.filter((c) => c.kind === 'Gateway').map((c) => `${c.metadata.namespace}/${c.metadata.name}`));
