@@ -37,6 +37,8 @@ export const HTTP_FILTER = {
   DYNAMIC_FORWARD_PROXY_PER_ROUTE: `${T}envoy.extensions.filters.http.dynamic_forward_proxy.v3.PerRouteConfig`,
   RBAC: `${T}envoy.extensions.filters.http.rbac.v3.RBAC`,
   RBAC_PER_ROUTE: `${T}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
+  JWT_AUTHN: `${T}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
+  JWT_AUTHN_PER_ROUTE: `${T}envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig`,
   /** route.v3.FilterConfig: a typed_per_filter_config value wrapped with is_optional / disabled. */
   ROUTE_FILTER_CONFIG: `${T}envoy.config.route.v3.FilterConfig`,
 } as const;

@@ -9,6 +9,7 @@ import { FAULT_FILTER_NAME, faultFilterFactory } from './fault.ts';
 import { CORS_FILTER_NAME, corsFilterFactory } from './cors.ts';
 import { DYNAMIC_FORWARD_PROXY_FILTER_NAME, dynamicForwardProxyFilterFactory } from './dynamic_forward_proxy.ts';
 import { RBAC_FILTER_NAME, rbacFilterFactory } from './rbac.ts';
+import { JWT_AUTHN_FILTER_NAME, jwtAuthnFilterFactory } from './jwt_authn.ts';
 
 export interface BuiltinHttpFilter {
   name: string;
@@ -24,4 +25,5 @@ export const BUILTIN_HTTP_FILTERS: readonly BuiltinHttpFilter[] = [
   { name: CORS_FILTER_NAME, typeUrl: HTTP_FILTER.CORS, perRouteTypeUrls: [HTTP_FILTER.CORS_POLICY], factory: corsFilterFactory },
   { name: DYNAMIC_FORWARD_PROXY_FILTER_NAME, typeUrl: HTTP_FILTER.DYNAMIC_FORWARD_PROXY, perRouteTypeUrls: [HTTP_FILTER.DYNAMIC_FORWARD_PROXY_PER_ROUTE], factory: dynamicForwardProxyFilterFactory },
   { name: RBAC_FILTER_NAME, typeUrl: HTTP_FILTER.RBAC, perRouteTypeUrls: [HTTP_FILTER.RBAC_PER_ROUTE], factory: rbacFilterFactory },
+  { name: JWT_AUTHN_FILTER_NAME, typeUrl: HTTP_FILTER.JWT_AUTHN, perRouteTypeUrls: [HTTP_FILTER.JWT_AUTHN_PER_ROUTE], factory: jwtAuthnFilterFactory },
 ];
