@@ -96,10 +96,9 @@ export class RemoteJwks {
       });
       const timer = this.clock.after(this.timeoutMs, () => handler.abort());
       try {
-        cluster.httpPool(host).dispatch(
-          { method: 'GET', path: `${this.uri.pathname}${this.uri.search}`, headers: ['host', this.uri.host, 'accept', 'application/json'], body: null, headersTimeout: 0, bodyTimeout: 0 },
-          handler,
-        );
+        // Typed loosely on purpose: the handler speaks both pool contracts (see FetchHandler).
+        const pool = cluster.httpPool(host) as unknown as { dispatch(o: unknown, h: unknown): unknown };
+        pool.dispatch({ method: 'GET', path: `${this.uri.pathname}${this.uri.search}`, headers: ['host', this.uri.host, 'accept', 'application/json'], body: null }, handler);
       } catch {
         handler.finish(undefined);
       }
@@ -107,14 +106,41 @@ export class RemoteJwks {
   }
 }
 
-/** Collects one response body (bounded); calls `done` exactly once. */
+/**
+ * Collects one response body (bounded); calls `done` exactly once. It implements both upstream
+ * pool handler contracts, undici's DispatchHandler and the raw pools' Http1Handler (onH1*), while
+ * the proxy moves from one to the other; only one set is ever called.
+ */
 class FetchHandler implements Dispatcher.DispatchHandler {
   private abortFn: ((err?: Error) => void) | undefined;
+  private stream: { abort(h: unknown): void } | undefined;
+  get done(): boolean {
+    return this.finished;
+  }
+  onH1Attach(s: { abort(h: unknown): void }): void {
+    this.stream = s;
+  }
+  onH1Headers(status: number): void {
+    this.onHeaders(status);
+  }
+  onH1Data(chunk: Buffer): void {
+    this.onData(chunk);
+  }
+  onH1Complete(): void {
+    this.onComplete();
+  }
+  onH1Error(): void {
+    this.onError();
+  }
+  onH1Upgrade(_status: number, _headers: unknown, socket: { destroy(): void }): void {
+    socket.destroy();
+    this.finish(undefined);
+  }
   private status = 0;
   private size = 0;
   private readonly chunks: Buffer[] = [];
   private finished = false;
-  constructor(private readonly done: (body: string | undefined) => void) {}
+  constructor(private readonly onDone: (body: string | undefined) => void) {}
   onConnect(abort: (err?: Error) => void): void {
     this.abortFn = abort;
   }
@@ -139,11 +165,12 @@ class FetchHandler implements Dispatcher.DispatchHandler {
   }
   abort(): void {
     this.abortFn?.(new Error('jwks fetch timeout'));
+    if (!this.finished) this.stream?.abort(this);
     this.finish(undefined);
   }
   finish(body: string | undefined): void {
     if (this.finished) return;
     this.finished = true;
-    this.done(body);
+    this.onDone(body);
   }
 }
