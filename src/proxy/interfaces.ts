@@ -6,7 +6,7 @@
  * Config objects are Envoy v3 messages in tsmesh's JSON form (src/xds/types.ts).
  */
 import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
+import type { Http1Handler, Http1RequestOptions } from './upstream/http1/types.ts';
 import type { EnvoyJson } from '../xds/types.ts';
 import type { ClusterChoice, RouteEntry } from './http/router/route_entry.ts';
 import type { Clock } from '../common/clock.ts';
@@ -77,6 +77,19 @@ export interface DynamicHostCache {
 export type UpstreamProtocol = 'http1' | 'http2';
 
 /** A cluster as the data path sees it (Envoy's ThreadLocalCluster). */
+/**
+ * An HTTP connection pool to one upstream host, HTTP/1.1 or HTTP/2 alike (the router's one
+ * upstream contract): the request goes in with a ready header list and a Buffer or streaming
+ * body; the outcome comes back through the handler's callbacks (head as a HeaderMap, data,
+ * trailers, or a reset reason). No promise per request.
+ */
+export interface HttpConnPool {
+  /** Runs or queues the request; false when the pool is closed (the handler was already told). */
+  dispatch(opts: Http1RequestOptions, handler: Http1Handler): boolean;
+  /** Requests queued or running, for LEAST_REQUEST. */
+  readonly active: number;
+}
+
 export interface UpstreamCluster {
   readonly name: string;
   /** The Cluster resource this was built from. */
@@ -89,7 +102,7 @@ export interface UpstreamCluster {
    * A keep-alive (or multiplexed) HTTP connection pool to one host; TLS applied if the cluster has a transport_socket.
    * (additive) `downstreamProtocol` ("HTTP/1.1", "HTTP/2") picks the upstream protocol under use_downstream_protocol_config.
    */
-  httpPool(host: UpstreamHost, downstreamProtocol?: string): Dispatcher;
+  httpPool(host: UpstreamHost, downstreamProtocol?: string): HttpConnPool;
   /** A TCP (or TLS) connection to one host, for tcp_proxy. */
   connect(host: UpstreamHost): Socket;
   /** Circuit breaker admission (connections / pending / requests / retries); release when done. */

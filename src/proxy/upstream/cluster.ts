@@ -5,9 +5,8 @@
  * the cluster manager and the DNS/original-dst helpers; they call `setHosts`.
  */
 import type { Socket } from 'node:net';
-import type { Dispatcher } from 'undici';
 import type { EnvoyJson } from '../../xds/types.ts';
-import type { DynamicHostCache, LoadBalancerContext, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
+import type { DynamicHostCache, HttpConnPool, LoadBalancerContext, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
 import type { ScopedStats, StatsStore } from '../stats/stats_store.ts';
 import type { TlsOptions } from '../tls/tls_context.ts';
 import { durationMs } from '../duration.ts';
@@ -139,7 +138,7 @@ export class ClusterImpl implements UpstreamCluster {
   }
 
   /** `downstreamProtocol` is the downstream request's ("HTTP/1.1", "HTTP/2"), for use_downstream_protocol_config. */
-  httpPool(host: UpstreamHost, downstreamProtocol?: string): Dispatcher {
+  httpPool(host: UpstreamHost, downstreamProtocol?: string): HttpConnPool {
     return this.pools.get(host, protocolOfDownstream(downstreamProtocol));
   }
 

@@ -1,29 +1,20 @@
 /**
  * Per-host upstream connections (Envoy's conn_pool / conn_pool_map): one keep-alive HTTP/1.1
- * pool per host on raw sockets (./http1/pool.ts), one multiplexed undici Client per host for
- * HTTP/2 (ALPN over TLS, h2c in plaintext), and raw TCP/TLS sockets for tcp_proxy. Upstream TLS
+ * pool per host on raw sockets (./http1/pool.ts), one HTTP/2 pool per host on node:http2
+ * sessions (./http2/pool.ts: ALPN over TLS, h2c prior knowledge in plaintext), and raw TCP/TLS
+ * sockets for tcp_proxy. Both HTTP pools take requests the same way (HttpConnPool). Upstream TLS
  * options come from the cluster's UpstreamTlsContext, per host when transport_socket_matches
  * picks one. Connections leave from upstream_bind_config's source address when set. Retired
  * pools close gracefully: in-flight requests finish first.
  */
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
-import { createRequire } from 'node:module';
-import type { Client, Dispatcher } from 'undici';
-import type { Stats, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
+import type { HttpConnPool, Stats, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
 import { checkPeerSans, type TlsOptions } from '../tls/tls_context.ts';
 import type { TransportSocketChoice } from './transport_socket_match.ts';
+import type { ConnectOptions } from './http1/client_connection.ts';
 import { Http1Pool, type PoolStats } from './http1/pool.ts';
-
-/**
- * undici is loaded on the first HTTP/2 upstream, not at start: loading it costs ~20 MB of RSS
- * (its wasm parser), and a proxy whose clusters all speak HTTP/1.1 never needs it.
- */
-let undiciClientClass: typeof Client | undefined;
-function undiciClient(): typeof Client {
-  undiciClientClass ??= (createRequire(import.meta.url)('undici') as typeof import('undici')).Client;
-  return undiciClientClass;
-}
+import { Http2Pool } from './http2/pool.ts';
 
 export interface ConnPoolOptions {
   /** The cluster's configured protocol (explicit_http_config / http2_protocol_options). */
@@ -38,7 +29,7 @@ export interface ConnPoolOptions {
   /** upstream_bind_config.source_address: the local address (and port, if non-zero) of upstream connections. */
   source?: SourceAddress;
   connectTimeoutMs: number;
-  /** Upper bound on HTTP/1.1 connections per host (circuit breaker max_connections). */
+  /** Upper bound on connections per host and protocol (circuit breaker max_connections). */
   maxConnections: number;
   /** common_http_protocol_options.idle_timeout; Envoy's default is 1h. */
   idleTimeoutMs: number;
@@ -62,59 +53,38 @@ export function protocolOfDownstream(p: string | undefined): UpstreamProtocol | 
 }
 
 interface PoolEntry {
-  address: string;
   protocol: UpstreamProtocol;
   /** The transport socket's name: a host whose TLS choice changes gets new connections. */
   socketName: string;
-  h1: Http1Pool | undefined;
-  h2: Client | undefined;
-  /** What requests go through: the HTTP/1.1 pool or the h2 client. */
-  dispatcher: Dispatcher;
-  /** Requests handed to an HTTP/2 client (its one connection), for max_requests_per_connection. */
-  streams: number;
+  pool: Http1Pool | Http2Pool;
 }
 
 export class ConnPoolMap {
   /** By host address, then protocol and transport socket (a short list: no key string per request). */
   private readonly pools = new Map<string, PoolEntry[]>();
-  private readonly h1Stats: PoolStats;
+  private readonly poolStats: PoolStats;
 
   constructor(private readonly opts: ConnPoolOptions) {
     const s = opts.stats;
-    this.h1Stats = { total: s.counter('upstream_cx_total'), active: s.gauge('upstream_cx_active'), connectFail: s.counter('upstream_cx_connect_fail'), connectTimeout: s.counter('upstream_cx_connect_timeout') };
+    this.poolStats = { total: s.counter('upstream_cx_total'), active: s.gauge('upstream_cx_active'), connectFail: s.counter('upstream_cx_connect_fail'), connectTimeout: s.counter('upstream_cx_connect_timeout') };
   }
 
   /** The pool for a host (and, with use_downstream_protocol_config, the downstream's protocol), created on first use. */
-  get(host: UpstreamHost, downstream?: UpstreamProtocol): Dispatcher {
+  get(host: UpstreamHost, downstream?: UpstreamProtocol): HttpConnPool {
     const protocol = (this.opts.followDownstream && downstream) || this.opts.protocol;
     const ts = this.opts.transportSocket(host);
     let list = this.pools.get(host.address);
-    let e: PoolEntry | undefined;
     if (list !== undefined) {
       for (let i = 0; i < list.length; i++) {
         const x = list[i];
-        if (x.protocol === protocol && x.socketName === ts.name) {
-          e = x;
-          break;
-        }
+        if (x.protocol === protocol && x.socketName === ts.name) return x.pool;
       }
+    } else {
+      this.pools.set(host.address, (list = []));
     }
-    if (e !== undefined && protocol === 'http1') return e.dispatcher;
-    const max = this.opts.maxRequestsPerConnection;
-    if (e && max && e.streams >= max) {
-      // An HTTP/2 client is one connection: retire it after `max` streams (in-flight ones finish)
-      // and open a new one. HTTP/1.1 connections count their own requests.
-      e.h2!.close().catch(() => {});
-      list!.splice(list!.indexOf(e), 1);
-      e = undefined;
-    }
-    if (!e) {
-      e = this.create(host, protocol, ts);
-      if (list === undefined) this.pools.set(host.address, (list = []));
-      list.push(e);
-    }
-    e.streams++;
-    return e.dispatcher;
+    const e = this.create(host, protocol, ts);
+    list.push(e);
+    return e.pool;
   }
 
   /** Active requests on a host, for LEAST_REQUEST. */
@@ -122,56 +92,21 @@ export class ConnPoolMap {
     const list = this.pools.get(host.address);
     if (list === undefined) return 0;
     let n = 0;
-    for (const e of list) n += e.h1 ? e.h1.active : e.h2!.stats.running + e.h2!.stats.pending;
+    for (let i = 0; i < list.length; i++) n += list[i].pool.active;
     return n;
   }
 
   private create(host: UpstreamHost, protocol: UpstreamProtocol, ts: TransportSocketChoice): PoolEntry {
     const o = this.opts;
     const t = ts.tls;
-    if (protocol === 'http1') {
-      const h1 = new Http1Pool({
-        connect: {
-          host: host.ip,
-          port: host.port,
-          ...(o.source ? { localAddress: o.source.ip, ...(o.source.port ? { localPort: o.source.port } : {}) } : {}),
-          ...(t ? { tls: tlsConnectOptions(t, host) as tls.ConnectionOptions } : {}),
-        },
-        connectTimeoutMs: o.connectTimeoutMs,
-        maxConnections: o.maxConnections,
-        idleTimeoutMs: o.idleTimeoutMs,
-        maxRequests: o.maxRequestsPerConnection ?? 0,
-        stats: this.h1Stats,
-      });
-      // The pool speaks dispatch(opts, handler) like undici's dispatchers (UpstreamCluster.httpPool's type).
-      return { address: host.address, protocol, socketName: ts.name, h1, h2: undefined, dispatcher: h1 as unknown as Dispatcher, streams: 0 };
-    }
-    const scheme = t ? 'https' : 'http';
-    const hostPart = host.ip.includes(':') ? `[${host.ip}]` : host.ip;
-    const origin = `${scheme}://${hostPart}:${host.port}`;
-    const connect: Record<string, unknown> = { timeout: o.connectTimeoutMs, noDelay: true };
-    if (t) Object.assign(connect, tlsConnectOptions(t, host));
-    if (o.source?.port) connect.localPort = o.source.port;
-    const h2 = new (undiciClient())(origin, {
-      connect,
-      keepAliveTimeout: Math.min(o.idleTimeoutMs, 600_000),
-      keepAliveMaxTimeout: o.idleTimeoutMs,
-      ...(o.source ? { localAddress: o.source.ip } : {}),
-      allowH2: true,
-      useH2c: !t,
-      pipelining: 100,
-      maxConcurrentStreams: 100,
-    } as Client.Options);
-    const total = this.h1Stats.total;
-    const active = this.h1Stats.active;
-    const fail = this.h1Stats.connectFail;
-    h2.on('connect', () => {
-      total.inc();
-      active.inc();
-    });
-    h2.on('disconnect', () => active.dec());
-    h2.on('connectionError', () => fail.inc());
-    return { address: host.address, protocol, socketName: ts.name, h1: undefined, h2, dispatcher: h2, streams: 0 };
+    const connect: ConnectOptions = {
+      host: host.ip,
+      port: host.port,
+      ...(o.source ? { localAddress: o.source.ip, ...(o.source.port ? { localPort: o.source.port } : {}) } : {}),
+      ...(t ? { tls: tlsConnectOptions(t, host) as tls.ConnectionOptions } : {}),
+    };
+    const po = { connect, connectTimeoutMs: o.connectTimeoutMs, maxConnections: o.maxConnections, idleTimeoutMs: o.idleTimeoutMs, maxRequests: o.maxRequestsPerConnection ?? 0, stats: this.poolStats };
+    return { protocol, socketName: ts.name, pool: protocol === 'http1' ? new Http1Pool(po) : new Http2Pool(po) };
   }
 
   /** Closes pools of hosts no longer present (after their in-flight requests). */
@@ -179,27 +114,22 @@ export class ConnPoolMap {
     for (const [address, list] of this.pools) {
       if (addresses.has(address)) continue;
       this.pools.delete(address);
-      for (const e of list) close(e);
+      for (const e of list) e.pool.close();
     }
   }
 
   /** Closes every pool gracefully; used when the cluster is replaced or removed. */
   closeAll(): void {
-    for (const list of this.pools.values()) for (const e of list) close(e);
+    for (const list of this.pools.values()) for (const e of list) e.pool.close();
     this.pools.clear();
   }
 
   destroyAll(): Promise<void> {
     const all: Promise<void>[] = [];
-    for (const list of this.pools.values()) for (const e of list) all.push(e.h1 ? e.h1.destroy() : e.h2!.destroy().catch(() => {}));
+    for (const list of this.pools.values()) for (const e of list) all.push(e.pool.destroy());
     this.pools.clear();
     return Promise.all(all).then(() => {});
   }
-}
-
-function close(e: PoolEntry): void {
-  if (e.h1) e.h1.close();
-  else e.h2!.close().catch(() => {});
 }
 
 function tlsConnectOptions(t: TlsOptions, host: UpstreamHost): Record<string, unknown> {

@@ -1,15 +1,15 @@
 /**
  * Test harness for the HTTP side alone: FactoryContext / ClusterManager / RouteConfigProvider /
- * Stats from src/proxy/interfaces.ts over undici pools to static hosts, a plain net.Server that
+ * Stats from src/proxy/interfaces.ts over the proxy's own upstream pools (HTTP/1.1 or HTTP/2) to static hosts, a plain net.Server that
  * hands accepted sockets to the HCM, and small upstream servers (echo, flaky, slow). Real sockets
  * on 127.0.0.1:0; close() tears down everything it started.
  */
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { Pool, H2CClient, type Dispatcher } from 'undici';
-import type { Clock, ClusterManager, FactoryContext, LoadBalancerContext, RouteConfigProvider, Stats, StreamInfo, UpstreamCluster, UpstreamHost } from '../../../src/proxy/interfaces.ts';
+import type { Clock, ClusterManager, FactoryContext, HttpConnPool, LoadBalancerContext, RouteConfigProvider, Stats, StreamInfo, UpstreamCluster, UpstreamHost } from '../../../src/proxy/interfaces.ts';
 import { httpConnectionManagerFactory } from '../../../src/proxy/http/index.ts';
+import { ConnPoolMap } from '../../../src/proxy/upstream/conn_pool.ts';
 import type { EnvoyJson } from '../../../src/xds/types.ts';
 import { HTTP_FILTER, NETWORK_FILTER } from '../../../src/xds/type_urls.ts';
 
@@ -59,7 +59,7 @@ class StaticCluster implements UpstreamCluster {
   readonly stats: Stats;
   readonly hosts: UpstreamHost[];
   private rr = 0;
-  private pools = new Map<UpstreamHost, Dispatcher>();
+  private readonly pools: ConnPoolMap;
   private active = 0;
   constructor(readonly name: string, spec: ClusterSpec, stats: TestStats) {
     this.config = { name };
@@ -67,6 +67,7 @@ class StaticCluster implements UpstreamCluster {
     this.stats = stats.scoped(`cluster.${name}.`);
     this.hosts = spec.ports.map((port) => ({ address: `127.0.0.1:${port}`, ip: '127.0.0.1', port, weight: 1, healthy: true }));
     this.max = spec.maxRequests ?? 1024;
+    this.pools = new ConnPoolMap({ protocol: this.protocol, transportSocket: () => ({ name: 'default', tls: undefined }), connectTimeoutMs: 5000, maxConnections: 16, idleTimeoutMs: 3_600_000, stats: this.stats });
   }
   private max: number;
   chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined {
@@ -77,14 +78,8 @@ class StaticCluster implements UpstreamCluster {
     }
     return undefined;
   }
-  httpPool(host: UpstreamHost): Dispatcher {
-    let p = this.pools.get(host);
-    if (!p) {
-      const origin = `http://${host.address}`;
-      p = this.protocol === 'http2' ? new H2CClient(origin) : new Pool(origin, { connections: 16 });
-      this.pools.set(host, p);
-    }
-    return p;
+  httpPool(host: UpstreamHost): HttpConnPool {
+    return this.pools.get(host);
   }
   connect(host: UpstreamHost): net.Socket {
     return net.connect(host.port, host.ip);
@@ -99,7 +94,7 @@ class StaticCluster implements UpstreamCluster {
     };
   }
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.destroy().catch(() => {})));
+    await this.pools.destroyAll();
   }
 }
 

@@ -2,10 +2,9 @@
  * envoy.filters.http.router, the terminal filter: picks the cluster, finalises upstream headers
  * (rewrites, header mutations, x-envoy-*), enforces the route / per-try timeouts and circuit
  * breakers, retries per the retry policy with back-off, mirrors, and streams both bodies through
- * undici with backpressure. Failures become Envoy's local replies and response flags.
+ * the cluster's HTTP/1.1 or HTTP/2 pool with backpressure. Failures become Envoy's local replies and response flags.
  */
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
 import { getHeader, isGrpcRequest, toFlatList } from '../common/header_utils.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';
@@ -22,8 +21,7 @@ import { sendShadow } from './shadow_writer.ts';
 import { computeTimeouts, type Timeouts } from './timeouts.ts';
 import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
 import { RouterState, type RouterContext } from './router_state.ts';
-import { Http1Pool } from '../../upstream/http1/pool.ts';
-import { toReadable } from '../../upstream/http1/body_readable.ts';
+import type { Http1RequestOptions } from '../../upstream/http1/types.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Envoy's per_connection_buffer_limit_bytes default: beyond this a body is not kept for retries/shadows. */
@@ -105,7 +103,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   }
 
   decodeTrailers(): FilterStatus {
-    // undici cannot send request trailers; the body ends here (gRPC clients do not send them).
+    // Request trailers are not forwarded; the body ends here (gRPC clients do not send them).
     return this.decodeData(EMPTY, true);
   }
 
@@ -168,20 +166,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.cstats!.rqTotal.inc();
     this.cstats!.rqActive.inc();
     this.upstreamActive = true;
-    const opts: UpstreamDispatchOptions = {
-      method: this.method,
-      path: this.path,
-      headers: this.upstreamHeaders,
-      body,
-      headersTimeout: 0,
-      bodyTimeout: 0,
-    };
-    if (s.upgradeType) opts.upgrade = s.upgradeType;
+    const opts: Http1RequestOptions = { method: this.method, path: this.path, headers: this.upstreamHeaders, body, upgrade: s.upgradeType };
     try {
-      const pool = cluster.httpPool(host, s.streamInfo.protocol);
-      // Our HTTP/1.1 pool takes the BodySource itself; undici's dispatchers (h2) take a Readable.
-      if (body instanceof BodySource && !((pool as unknown) instanceof Http1Pool)) opts.body = toReadable(body);
-      pool.dispatch(opts as Dispatcher.DispatchOptions, u);
+      cluster.httpPool(host, s.streamInfo.protocol).dispatch(opts, u);
     } catch (e) {
       this.onUpstreamReset(u, 'connection failure', e as Error);
     }
@@ -390,7 +377,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.method = getHeader(h, ':method') ?? 'GET';
     this.path = getHeader(h, ':path') ?? '/';
     const authority = (this.authority = getHeader(h, ':authority') ?? '');
-    // Upgrade tokens are re-added by undici from `upgrade`; it rejects them as headers.
+    // Upgrade tokens are re-added by the HTTP/1.1 encoder from `upgrade`.
     const flat = toFlatList(h, s.upgradeType ? UPGRADE_SKIP : undefined);
     flat.push('host', authority);
     this.upstreamHeaders = flat;
@@ -405,11 +392,6 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 }
 
 const UPGRADE_SKIP = new Set(['upgrade', 'connection']);
-
-/** What the router dispatches: undici's options, whose body may be a BodySource for our HTTP/1.1 pool. */
-interface UpstreamDispatchOptions extends Omit<Dispatcher.DispatchOptions, 'body'> {
-  body: Dispatcher.DispatchOptions['body'] | BodySource;
-}
 
 export const routerFilterFactory: HttpFilterFactory = {
   create(_config, ctx) {

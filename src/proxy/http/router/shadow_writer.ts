@@ -3,8 +3,9 @@
  * cluster with "-shadow" appended to the host part of :authority. The response is read and
  * dropped; failures only bump stats; the main request never waits for a shadow.
  */
-import type { Dispatcher } from 'undici';
-import type { ClusterManager, Clock, Timer } from '../../interfaces.ts';
+import type { Duplex } from 'node:stream';
+import type { ClusterManager, Clock, HeaderMap, Timer } from '../../interfaces.ts';
+import type { Http1Handler, Http1Stream } from '../../upstream/http1/types.ts';
 import { authorityPort, stripPort } from '../common/header_utils.ts';
 import { clusterStats } from './cluster_stats.ts';
 
@@ -17,29 +18,40 @@ export function shadowAuthority(authority: string): string {
 }
 
 /** Discards everything; one per shadow request so timers and releases stay per request. */
-class ShadowHandler implements Dispatcher.DispatchHandler {
-  abortFn?: (err?: Error) => void;
-  private finished = false;
-  constructor(private readonly release: (() => void) | undefined, public timer: Timer | undefined, private readonly onStatus: (s: number) => void) {}
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortFn = abort;
+class ShadowHandler implements Http1Handler {
+  done = false;
+  private stream: Http1Stream | undefined;
+  timer: Timer | undefined;
+  constructor(
+    private readonly release: (() => void) | undefined,
+    private readonly onStatus: (s: number) => void,
+  ) {}
+  onH1Attach(s: Http1Stream): void {
+    this.stream = s;
   }
-  onHeaders(status: number): boolean {
-    if (status >= 200) this.onStatus(status);
-    return true;
+  onH1Headers(status: number): void {
+    this.onStatus(status);
   }
-  onData(): boolean {
-    return true;
+  onH1Data(): void {}
+  onH1Complete(): void {
+    this.end();
   }
-  onComplete(): void {
-    this.done();
+  onH1Error(): void {
+    this.end();
   }
-  onError(): void {
-    this.done();
+  onH1Upgrade(_status: number, _headers: HeaderMap, socket: Duplex): void {
+    socket.destroy();
+    this.end();
   }
-  private done(): void {
-    if (this.finished) return;
-    this.finished = true;
+  /** The shadow's timeout: the request is abandoned (a queued one is dropped by its pool). */
+  timeout(): void {
+    if (this.done) return;
+    this.stream?.abort(this);
+    this.end();
+  }
+  private end(): void {
+    if (this.done) return;
+    this.done = true;
     this.timer?.cancel();
     this.release?.();
   }
@@ -59,16 +71,12 @@ export function sendShadow(cm: ClusterManager, clusterName: string, method: stri
   stats.rqTotal.inc();
   const h = headers.slice();
   for (let i = 0; i < h.length; i += 2) if (h[i] === 'host') h[i + 1] = shadowAuthority(h[i + 1]);
-  const handler = new ShadowHandler(release, undefined, (s) => stats.response(s));
-  if (timeoutMs > 0) {
-    handler.timer = clock.after(timeoutMs, () => handler.abortFn?.(new Error('shadow timeout')));
-  }
-  const timer = handler.timer;
+  const handler = new ShadowHandler(release, (s) => stats.response(s));
+  if (timeoutMs > 0) handler.timer = clock.after(timeoutMs, () => handler.timeout());
   try {
-    cluster.httpPool(host).dispatch({ method, path, headers: h, body, headersTimeout: 0, bodyTimeout: 0 }, handler);
+    cluster.httpPool(host).dispatch({ method, path, headers: h, body }, handler);
   } catch {
-    release();
-    timer?.cancel();
+    handler.timeout();
     return false;
   }
   return true;

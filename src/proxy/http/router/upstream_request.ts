@@ -1,14 +1,11 @@
 /**
- * One upstream attempt (Envoy's UpstreamRequest): the handler of the HTTP/1.1 pool
- * (upstream/http1, callbacks with a ready HeaderMap) and of undici's HTTP/2 client (its legacy
- * dispatch handler API), streaming the response back to the router chunk by chunk (no promise
- * per chunk) with backpressure, plus the body source that feeds the request body at
- * downstream's pace.
+ * One upstream attempt (Envoy's UpstreamRequest): the handler of the upstream HTTP pools
+ * (upstream/http1 and upstream/http2: callbacks with a ready HeaderMap), streaming the response
+ * back to the router chunk by chunk (no promise per chunk) with backpressure, plus the body
+ * source that feeds the request body at downstream's pace.
  */
 import type { Duplex } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { HeaderMap, Timer, UpstreamHost } from '../../interfaces.ts';
-import { rawHeadersToMap } from '../common/header_utils.ts';
 import type { Http1ResetReason } from '../../upstream/http1/errors.ts';
 import type { BodySink, Http1Handler, Http1Stream, StreamingBody } from '../../upstream/http1/types.ts';
 import type { ResetReason } from './retry_state.ts';
@@ -92,45 +89,17 @@ export class BodySource implements StreamingBody {
     this.chunks = undefined;
     this.pull();
   }
-
-  /** The attempt was aborted: like detach, and a sink that reads on its own (h2's Readable) is told. */
-  destroy(): void {
-    const sink = this.sink;
-    this.detach();
-    sink?.onBodyAbort?.();
-  }
 }
 
-const CONNECT_FAIL = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT']);
-
-/** Maps undici/node errors to Envoy's reset reasons. */
-export function resetReasonOf(err: Error & { code?: string }, headersSentUpstream: boolean): ResetReason {
-  const code = err.code ?? '';
-  if (CONNECT_FAIL.has(code) || (code === 'ECONNRESET' && !headersSentUpstream)) return 'connection failure';
-  if (/REFUSED_STREAM/.test(err.message)) return 'remote refused stream reset';
-  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return 'connection termination';
-  if (code === 'ERR_HTTP2_STREAM_ERROR' || code === 'UND_ERR_INFO') return 'remote reset';
-  if (code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') return 'protocol error';
-  return 'connection termination';
-}
-
-type RawHeaders = Buffer[] | string[] | Record<string, string | string[]> | null | undefined;
-
-/**
- * The legacy handler API is used on purpose: it skips undici's per-request wrapper, and its
- * controller API drops h2 trailers (undici 7.30). Raw headers (flat Buffer/string lists, or an
- * object for h2 trailers) become a HeaderMap in one pass (rawHeadersToMap).
- */
-export class UpstreamRequest implements Dispatcher.DispatchHandler, Http1Handler {
-  private abortFn: ((err?: Error) => void) | undefined;
-  /** The HTTP/1.1 connection running this attempt. */
+/** One attempt; the pool it runs on calls the Http1Handler methods (HTTP/1.1 and HTTP/2 alike). */
+export class UpstreamRequest implements Http1Handler {
+  /** The connection (HTTP/1.1) or stream (HTTP/2) running this attempt. */
   private stream: Http1Stream | undefined;
-  private resumeFn: (() => void) | undefined;
   private paused = false;
   headersReceived = false;
   done = false;
   aborted = false;
-  /** Set when undici handed the request to a connection (onConnect). */
+  /** Set when the pool handed the request to a connection. */
   connected = false;
   body: BodySource | undefined;
   perTryTimer: Timer | undefined;
@@ -144,7 +113,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, Http1Handler
     readonly startTime: number,
   ) {}
 
-  // ---------- HTTP/1.1 pool (Http1Handler) ----------
+  // ---------- the pool's callbacks (Http1Handler) ----------
 
   onH1Attach(s: Http1Stream): void {
     this.stream = s;
@@ -174,50 +143,10 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, Http1Handler
   }
 
   onH1Upgrade(status: number, headers: HeaderMap, socket: Duplex): void {
-    this.onUpgrade(status, headers, socket);
-  }
-
-  // ---------- undici (HTTP/2) legacy handler ----------
-
-  onConnect(abort: (err?: Error) => void): void {
-    this.abortFn = abort;
-    this.connected = true;
-    if (this.aborted) abort(new Error('aborted'));
-  }
-
-  onHeaders(statusCode: number, headers: Buffer[], resume: () => void): boolean {
-    if (this.aborted) return true;
-    if (statusCode < 200) return true; // 1xx informational: Envoy drops 100-continue etc.
-    this.resumeFn = resume;
-    this.headersReceived = true;
-    this.owner.onUpstreamHeaders(this, statusCode, rawHeadersToMap(headers, false));
-    return !this.paused;
-  }
-
-  onData(chunk: Buffer): boolean {
-    if (!this.aborted) this.owner.onUpstreamData(this, chunk);
-    return !this.paused;
-  }
-
-  onComplete(trailers: string[] | null): void {
-    if (this.aborted || this.done) return;
-    this.done = true;
-    const t = trailers as RawHeaders;
-    const m = t && (Array.isArray(t) ? t.length > 0 : Object.keys(t).length > 0) ? rawHeadersToMap(t, false) : undefined;
-    this.owner.onUpstreamComplete(this, m && m.size ? m : undefined);
-  }
-
-  onError(err: Error): void {
-    if (this.aborted || this.done) return;
-    this.done = true;
-    this.owner.onUpstreamReset(this, resetReasonOf(err as Error & { code?: string }, this.connected), err);
-  }
-
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | HeaderMap | null, socket: Duplex): void {
     if (this.aborted) return void socket.destroy();
     this.done = true;
     this.headersReceived = true;
-    this.owner.onUpstreamUpgrade(this, statusCode, headers instanceof Map ? headers : rawHeadersToMap(headers, true), socket);
+    this.owner.onUpstreamUpgrade(this, status, headers, socket);
   }
 
   pause(): void {
@@ -228,8 +157,7 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, Http1Handler
   resume(): void {
     if (!this.paused) return;
     this.paused = false;
-    if (this.stream) this.stream.resume(this);
-    else this.resumeFn?.();
+    this.stream?.resume(this);
   }
 
   /** Local abort (timeout, retry, downstream reset): nothing more is reported to the owner. */
@@ -237,11 +165,8 @@ export class UpstreamRequest implements Dispatcher.DispatchHandler, Http1Handler
     if (this.aborted) return;
     this.aborted = true;
     this.perTryTimer?.cancel();
-    this.body?.destroy();
-    if (!this.done) {
-      if (this.stream) this.stream.abort(this);
-      else this.abortFn?.(new Error('upstream request aborted by proxy'));
-    }
+    this.body?.detach();
+    if (!this.done) this.stream?.abort(this);
     this.done = true;
     this.releaseRetry?.();
     this.releaseRetry = undefined;

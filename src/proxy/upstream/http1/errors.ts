@@ -4,8 +4,11 @@
  * code (ECONNRESET, ECONNREFUSED...). `reason` is Envoy's reset reason the failure maps to.
  */
 
-/** Envoy's upstream reset reasons this client can report (a subset of the router's ResetReason). */
-export type Http1ResetReason = 'connection failure' | 'connection termination' | 'protocol error' | 'local reset';
+/**
+ * Envoy's upstream reset reasons the upstream pools report (a subset of the router's ResetReason);
+ * the two stream resets come from the HTTP/2 pool only.
+ */
+export type Http1ResetReason = 'connection failure' | 'connection termination' | 'protocol error' | 'local reset' | 'remote reset' | 'remote refused stream reset';
 
 export class Http1Error extends Error {
   constructor(

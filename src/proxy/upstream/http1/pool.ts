@@ -8,10 +8,8 @@
  * (Envoy purges its pending list likewise). `close()` retires the pool gracefully: queued and
  * in-flight requests finish, then the connections close.
  */
-import type { Dispatcher } from 'undici';
 import { ClientConnection, type ConnectOptions, type ConnectionOwner } from './client_connection.ts';
 import { CONNECT_TIMEOUT, Http1Error } from './errors.ts';
-import { LegacyHandler } from './legacy_handler.ts';
 import type { Http1Handler, Http1RequestOptions } from './types.ts';
 
 interface Counter {
@@ -41,10 +39,6 @@ export interface Http1PoolOptions {
   stats: PoolStats;
 }
 
-export function isHttp1Handler(h: object): h is Http1Handler {
-  return typeof (h as Http1Handler).onH1Headers === 'function';
-}
-
 export class Http1Pool implements ConnectionOwner {
   readonly connectTimeoutMs: number;
   readonly maxRequests: number;
@@ -68,9 +62,8 @@ export class Http1Pool implements ConnectionOwner {
     this.maxRequests = o.maxRequests;
   }
 
-  /** Queues a request (an Http1Handler, or an undici legacy handler). Always answers through the handler. */
-  dispatch(opts: Http1RequestOptions, handler: Http1Handler | Dispatcher.DispatchHandler): boolean {
-    const h = isHttp1Handler(handler) ? handler : new LegacyHandler(handler);
+  /** Queues a request. Always answers through the handler. */
+  dispatch(opts: Http1RequestOptions, h: Http1Handler): boolean {
     if (this.closing || this.destroyed) {
       h.onH1Error('connection termination', new Http1Error('upstream connection pool is closed', 'UND_ERR_CLOSED'));
       return false;

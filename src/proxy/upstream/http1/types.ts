@@ -1,6 +1,7 @@
 /**
- * The contracts of the HTTP/1.1 upstream client: what a request's owner implements (callbacks,
- * no promise per request) and what a streaming request body offers.
+ * The contracts of the upstream HTTP pools, HTTP/1.1 and HTTP/2 alike (the names are the
+ * HTTP/1.1 pool's, which came first): what a request's owner implements (callbacks, no promise
+ * per request) and what a streaming request body offers.
  */
 import type { Duplex } from 'node:stream';
 import type { HeaderMap } from '../../interfaces.ts';
@@ -8,7 +9,7 @@ import type { Http1ResetReason } from './errors.ts';
 
 /** The connection a request runs on, as its handler sees it. */
 export interface Http1Stream {
-  /** Aborts the request: the connection is closed (it cannot be reused mid-exchange). */
+  /** Aborts the request: an HTTP/1.1 connection is closed (it cannot be reused mid-exchange), an HTTP/2 stream reset. */
   abort(h: Http1Handler): void;
   /** Stops / restarts reading the response (downstream backpressure). */
   pause(h: Http1Handler): void;
@@ -38,8 +39,6 @@ export interface BodySink {
   /** Returns false when the sink wants no more until `StreamingBody.pull` is called back. */
   onBodyChunk(chunk: Buffer): boolean;
   onBodyEnd(): void;
-  /** The request was abandoned (an abort): a sink that reads on its own (a Readable) stops. */
-  onBodyAbort?(): void;
 }
 
 /** A request body still arriving from downstream (the router's BodySource). */
@@ -56,7 +55,7 @@ export function isStreamingBody(b: unknown): b is StreamingBody {
   return typeof b === 'object' && b !== null && typeof (b as StreamingBody).attach === 'function';
 }
 
-/** The request as the router hands it over (the shape of undici's DispatchOptions). */
+/** The request as the router hands it over. `headers` carries `host`, which HTTP/2 sends as :authority. */
 export interface Http1RequestOptions {
   method: string;
   path: string;

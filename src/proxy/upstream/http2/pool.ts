@@ -1,0 +1,189 @@
+/**
+ * An HTTP/2 connection pool for one upstream host (Envoy's http2 ConnPoolImpl): requests run as
+ * streams on a ready connection with a free slot; when every connection is full (the peer's
+ * SETTINGS_MAX_CONCURRENT_STREAMS) or draining, requests wait in a FIFO queue and another
+ * connection opens, up to `maxConnections` (the circuit breaker's max_connections). A connect
+ * failure fails every waiting request (Envoy purges its pending list likewise). The same
+ * contract as the HTTP/1.1 pool: `dispatch(opts, handler)` answers through the handler's
+ * callbacks. `close()` retires the pool gracefully: queued and open streams finish first.
+ */
+import type { ConnectOptions } from '../http1/client_connection.ts';
+import { CONNECT_TIMEOUT, Http1Error } from '../http1/errors.ts';
+import type { PoolStats } from '../http1/pool.ts';
+import type { Http1Handler, Http1RequestOptions } from '../http1/types.ts';
+import { H2Connection, type H2ConnectionOwner } from './connection.ts';
+
+export interface Http2PoolOptions {
+  connect: ConnectOptions;
+  connectTimeoutMs: number;
+  maxConnections: number;
+  /** 0: connections never time out idle. */
+  idleTimeoutMs: number;
+  /** max_requests_per_connection, counted as streams; 0: no limit. */
+  maxRequests: number;
+  stats: PoolStats;
+}
+
+export class Http2Pool implements H2ConnectionOwner {
+  readonly connectTimeoutMs: number;
+  readonly maxRequests: number;
+  readonly idleTimeoutMs: number;
+  tlsSession: Buffer | undefined;
+  /** Requests queued or running, for LEAST_REQUEST. */
+  active = 0;
+  private readonly conns: H2Connection[] = [];
+  private connecting = 0;
+  private qOpts: (Http1RequestOptions | undefined)[] = [];
+  private qHandlers: (Http1Handler | undefined)[] = [];
+  private qHead = 0;
+  private flushing = false;
+  private closing = false;
+  private destroyed = false;
+  private onEmpty: (() => void) | undefined;
+
+  constructor(private readonly o: Http2PoolOptions) {
+    this.connectTimeoutMs = o.connectTimeoutMs;
+    this.maxRequests = o.maxRequests;
+    this.idleTimeoutMs = o.idleTimeoutMs;
+  }
+
+  /** Runs a request now on a connection with room, or queues it. Always answers through the handler. */
+  dispatch(opts: Http1RequestOptions, h: Http1Handler): boolean {
+    if (this.closing || this.destroyed) {
+      h.onH1Error('connection termination', new Http1Error('upstream connection pool is closed', 'UND_ERR_CLOSED'));
+      return false;
+    }
+    this.active++;
+    if (this.queued === 0) {
+      const c = this.ready();
+      if (c !== undefined && c.start(opts, h)) return true;
+    }
+    this.qOpts.push(opts);
+    this.qHandlers.push(h);
+    this.flush();
+    return true;
+  }
+
+  get queued(): number {
+    return this.qOpts.length - this.qHead;
+  }
+
+  /** The first connection that can take a stream now (most pools have one or two). */
+  private ready(): H2Connection | undefined {
+    const cs = this.conns;
+    for (let i = 0; i < cs.length; i++) if (cs[i].available) return cs[i];
+    return undefined;
+  }
+
+  /** Moves queued requests onto connections with room; opens one more when none has room. */
+  private flush(): void {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queued > 0) {
+        const c = this.ready();
+        if (c === undefined) break;
+        const i = this.qHead;
+        const opts = this.qOpts[i]!;
+        const h = this.qHandlers[i]!;
+        if (h.done) {
+          this.shift();
+          this.active--;
+          continue;
+        }
+        if (!c.start(opts, h)) continue; // it was closing: try another
+        this.shift();
+      }
+      if (this.queued > 0 && this.connecting === 0 && this.conns.length < this.o.maxConnections && !this.destroyed) this.open();
+      if (this.closing && this.queued === 0) for (const c of this.conns) c.drain();
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private shift(): void {
+    const i = this.qHead++;
+    this.qOpts[i] = this.qHandlers[i] = undefined;
+    if (this.qHead === this.qOpts.length) {
+      this.qOpts.length = this.qHandlers.length = this.qHead = 0;
+    } else if (this.qHead > 64 && this.qHead * 2 > this.qOpts.length) {
+      this.qOpts = this.qOpts.slice(this.qHead);
+      this.qHandlers = this.qHandlers.slice(this.qHead);
+      this.qHead = 0;
+    }
+  }
+
+  private open(): void {
+    this.connecting++;
+    this.conns.push(new H2Connection(this, this.o.connect));
+  }
+
+  // ---------- H2ConnectionOwner ----------
+
+  onConnected(c: H2Connection): void {
+    this.connecting--;
+    this.o.stats.total.inc();
+    this.o.stats.active.inc();
+    if (this.destroyed) return c.destroy();
+    if (this.closing && this.queued === 0) return c.drain();
+    this.flush();
+  }
+
+  onConnectFailed(_c: H2Connection, err: Error): void {
+    this.connecting--;
+    if (this.destroyed) return; // closed by destroy(), not a failure
+    this.o.stats.connectFail.inc();
+    if ((err as { code?: string }).code === CONNECT_TIMEOUT) this.o.stats.connectTimeout.inc();
+    // Every waiting request fails, as Envoy purges its pending list (the router may retry elsewhere).
+    this.failQueued('connection failure', err);
+  }
+
+  onStreamClosed(_c: H2Connection): void {
+    this.active--;
+    if (this.queued > 0) this.flush();
+  }
+
+  onCapacity(_c: H2Connection): void {
+    if (this.queued > 0) this.flush();
+  }
+
+  onDraining(_c: H2Connection): void {
+    if (this.queued > 0) this.flush();
+  }
+
+  onClosed(c: H2Connection, wasConnected: boolean): void {
+    const i = this.conns.indexOf(c);
+    if (i >= 0) this.conns.splice(i, 1);
+    if (wasConnected) this.o.stats.active.dec();
+    if (this.queued > 0 && !this.destroyed) this.flush();
+    if (this.conns.length === 0 && this.onEmpty) this.onEmpty();
+  }
+
+  // ---------- lifecycle ----------
+
+  /** Graceful: no new requests; queued and open streams finish; then every connection closes. */
+  close(): void {
+    if (this.closing) return;
+    this.closing = true;
+    if (this.queued === 0) for (const c of [...this.conns]) c.drain();
+  }
+
+  /** Now: waiting and running requests fail (connection termination); resolves once every connection closed. */
+  destroy(): Promise<void> {
+    this.destroyed = true;
+    this.failQueued('connection termination', new Http1Error('upstream connection pool destroyed', 'UND_ERR_DESTROYED'));
+    if (this.conns.length === 0) return Promise.resolve();
+    const done = new Promise<void>((resolve) => (this.onEmpty = resolve));
+    for (const c of [...this.conns]) c.destroy();
+    return done;
+  }
+
+  private failQueued(reason: 'connection failure' | 'connection termination', err: Error): void {
+    while (this.queued > 0) {
+      const h = this.qHandlers[this.qHead]!;
+      this.shift();
+      this.active--;
+      if (!h.done) h.onH1Error(reason, err);
+    }
+  }
+}
