@@ -57,7 +57,7 @@ const header = (name: string, exact: string): EnvoyJson => ({ header: { name, st
 interface Case {
   name: string;
   rules: EnvoyJson;
-  requests: { path?: string; headers?: Record<string, string>; status: number }[];
+  requests: { path?: string; method?: string; headers?: Record<string, string>; status: number }[];
 }
 
 describe('HTTP rbac: each permission and principal kind, per-route', () => {
@@ -75,6 +75,9 @@ describe('HTTP rbac: each permission and principal kind, per-route', () => {
     cases.push(
       // ---- permissions ----
       { name: 'any', rules: P([{ any: true }]), requests: [{ status: 200 }] },
+      // Istio's hosts and methods: :authority case-insensitively, :method with the legacy exact_match field.
+      { name: 'authority', rules: P([{ header: { name: ':authority', string_match: { exact: 'Bookinfo.Example', ignore_case: true } } }]), requests: [{ headers: { host: 'bookinfo.example' }, status: 200 }, { headers: { host: 'other.example' }, status: 403 }] },
+      { name: 'method', rules: P([{ header: { name: ':method', exact_match: 'GET' } }]), requests: [{ status: 200 }, { method: 'POST', status: 403 }] },
       { name: 'header', rules: P([header('x-role', 'admin')]), requests: [{ headers: { 'x-role': 'admin' }, status: 200 }, { headers: { 'x-role': 'user' }, status: 403 }, { status: 403 }] },
       {
         name: 'url_path',
@@ -152,9 +155,10 @@ describe('HTTP rbac: each permission and principal kind, per-route', () => {
     for (const c of cases) {
       for (const r of c.requests) {
         const path = r.path ?? `/k/${c.name}/x`;
-        const res = await request(port, { path, headers: r.headers });
-        got.push(`${c.name} ${path} ${JSON.stringify(r.headers ?? {})} -> ${res.status}${res.status === 403 ? ` ${res.body}` : ''}`);
-        want.push(`${c.name} ${path} ${JSON.stringify(r.headers ?? {})} -> ${r.status}${r.status === 403 ? ' RBAC: access denied' : ''}`);
+        const res = await request(port, { path, method: r.method, headers: r.headers });
+        const what = `${c.name} ${r.method ?? 'GET'} ${path} ${JSON.stringify(r.headers ?? {})}`;
+        got.push(`${what} -> ${res.status}${res.status === 403 ? ` ${res.body}` : ''}`);
+        want.push(`${what} -> ${r.status}${r.status === 403 ? ' RBAC: access denied' : ''}`);
       }
     }
     assert.deepEqual(got, want);
