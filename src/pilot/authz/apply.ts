@@ -8,12 +8,17 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { HCM, TCP_PROXY } from '../listener/filters.ts';
 import { authzHttpFilters, authzNetworkFilters } from './index.ts';
+import { authnHttpFilter } from '../authn/index.ts';
 
 const ROUTER = 'envoy.filters.http.router';
 
-/** Returns the chains with the filters added (new objects where changed; the input is not mutated). */
+/**
+ * Returns the chains with the filters added (new objects where changed; the input is not mutated).
+ * RequestAuthentication's jwt_authn goes first, so rbac sees the request.auth.* it verified.
+ */
 export function withAuthorization(push: PushContext, proxy: Proxy, chains: EnvoyJson[]): EnvoyJson[] {
-  const http = authzHttpFilters(push, proxy);
+  const jwt = authnHttpFilter(push, proxy);
+  const http = jwt ? [jwt, ...authzHttpFilters(push, proxy)] : authzHttpFilters(push, proxy);
   const tcp = authzNetworkFilters(push, proxy);
   if (http.length === 0 && tcp.length === 0) return chains;
   return chains.map((chain) => {
