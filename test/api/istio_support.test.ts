@@ -59,7 +59,7 @@ function validate(yaml: string): { problems: ValidationError[]; valid: boolean[]
 }
 const unsupported = (ps: ValidationError[]) => ps.filter((p) => p.code === ERR.UNSUPPORTED_FIELD).map((p) => `${p.line} ${p.path} ${p.severity}`);
 
-test('an AuthorizationPolicy (DENY, or the allow-nothing spec {}) is accepted with a warning naming issue 10', () => {
+test('AuthorizationPolicy: DENY and allow-nothing are enforced (no warning); CUSTOM and its provider warn naming issue 10', () => {
   const r = validate(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny-admin, namespace: foo}
@@ -73,10 +73,20 @@ apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: allow-nothing, namespace: foo}
 spec: {}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ext, namespace: foo}
+spec:
+  action: CUSTOM
+  provider: {name: my-ext-authz}
+  rules:
+  - to:
+    - operation: {paths: ["/admin"]}
 `);
-  assert.deepEqual(r.valid, [true, true]);
-  assert.deepEqual(unsupported(r.problems), ['4 spec warning', '13 spec warning']);
-  assert.match(r.problems[0]!.message, /^not enforced by tsmesh yet \(issue 10: /);
+  assert.deepEqual(r.valid, [true, true, true]);
+  assert.deepEqual(unsupported(r.problems), ['19 spec.action warning', '20 spec.provider warning']);
+  assert.match(r.problems.find((p) => p.path === 'spec.action')!.message, /^not enforced by tsmesh yet \(issue 10: .*fail closed/);
 });
 
 test('DestinationRule: outlierDetection and an HTTP connection limit warn at their paths; enforced fields (ISTIO_MUTUAL among them) do not', () => {

@@ -219,7 +219,15 @@ function workloadEntry(prefix: string): void {
   enforced('PeerAuthentication.spec', 'selector.matchLabels');
   enforced('PeerAuthentication.spec.mtls', 'mode', { note: 'STRICT, PERMISSIVE (mTLS and plaintext on one port), DISABLE, UNSET; mesh (root namespace), namespace and workload scope with Istio\'s precedence' });
   enforced(`PeerAuthentication.spec.portLevelMtls.${MAP_VALUES}`, 'mode');
-  gap('AuthorizationPolicy.spec', 10, 'the proxy has no RBAC filter yet: every request is let through whatever the policy says');
+  const ap = 'AuthorizationPolicy.spec';
+  enforced(ap, 'selector.matchLabels', { note: 'root namespace (mesh-wide), namespace and workload scope, on sidecars and gateways' });
+  enforcedExcept(`${ap}.action`, { CUSTOM: { issue: 10, reason: 'external authorization is not implemented: a CUSTOM policy denies the requests its rules match (fail closed)' } }, 'ALLOW, DENY and AUDIT, evaluated DENY before ALLOW as Istio does; istio.io/dry-run as shadow rules');
+  gap(`${ap}.provider`, 10, 'external authorization providers (ext_authz) are not implemented');
+  enforced(`${ap}.rules.from.source`, 'principals notPrincipals requestPrincipals notRequestPrincipals namespaces notNamespaces ipBlocks notIpBlocks remoteIpBlocks notRemoteIpBlocks serviceAccounts notServiceAccounts trustDomains notTrustDomains');
+  enforced(`${ap}.rules.to.operation`, 'hosts notHosts ports notPorts methods notMethods paths notPaths', { note: 'HTTP-only keys on a TCP port: a DENY rule ignores them, an ALLOW rule matches nothing (warned at apply)' });
+  enforced(`${ap}.rules.when`, 'key values notValues');
+  gap(`${ap}.targetRef`, 15, 'targetRef attaches policies to Gateway API gateways and waypoints, which tsmesh does not have');
+  gap(`${ap}.targetRefs`, 15, 'targetRefs attach policies to Gateway API gateways and waypoints, which tsmesh does not have');
   gap('RequestAuthentication.spec', 10, 'JWTs are not validated yet: requests with invalid tokens are let through');
   gap('Telemetry.spec', 12, 'the Telemetry API (metrics, tracing, access logging) is not translated');
 }

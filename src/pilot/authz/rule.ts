@@ -10,7 +10,7 @@
  * nothing): the safe direction either way, as Istio does.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
-import { cidr, headerMatcher, hostMatcher, namespaceMatcher, pathPermission, principalMatcher, serviceAccountMatcher, stringMatcher } from './values.ts';
+import { cidr, headerMatcher, hostMatcher, namespaceMatcher, pathPermission, principalMatcher, serviceAccountMatcher, stringMatcher, trustDomainMatcher } from './values.ts';
 
 export const ISTIO_AUTHN = 'istio_authn';
 
@@ -44,6 +44,8 @@ function sourceKey(key: string, policyNamespace: string): Generated | undefined 
       return { side: 'principal', httpOnly: false, each: (v) => ({ authenticated: { principal_name: serviceAccountMatcher(v, policyNamespace) } }) };
     case 'namespaces':
       return { side: 'principal', httpOnly: false, each: (v) => ({ authenticated: { principal_name: namespaceMatcher(v) } }) };
+    case 'trustDomains':
+      return { side: 'principal', httpOnly: false, each: (v) => ({ authenticated: { principal_name: trustDomainMatcher(v) } }) };
     case 'ipBlocks':
       return { side: 'principal', httpOnly: false, each: (v) => ({ direct_remote_ip: cidr(v) }) };
     case 'remoteIpBlocks':
@@ -151,7 +153,7 @@ export function rulePolicy(rule: EnvoyJson, policyNamespace: string, forTcp: boo
   const from = ((rule.from ?? []) as EnvoyJson[]).map((f) => {
     const src = f.source ?? {};
     const out: Clause[] = [];
-    for (const k of ['principals', 'serviceAccounts', 'requestPrincipals', 'namespaces', 'ipBlocks', 'remoteIpBlocks']) out.push(...clauses(sourceKey(k, policyNamespace)!, src[k], src[NOT(k)], forTcp, dropHttp));
+    for (const k of ['principals', 'serviceAccounts', 'trustDomains', 'requestPrincipals', 'namespaces', 'ipBlocks', 'remoteIpBlocks']) out.push(...clauses(sourceKey(k, policyNamespace)!, src[k], src[NOT(k)], forTcp, dropHttp));
     return out;
   });
   const to = ((rule.to ?? []) as EnvoyJson[]).map((t) => {

@@ -39,6 +39,11 @@ export function namespaceMatcher(v: string): EnvoyJson {
   return regex(`.*/ns/${parts.join('.*')}/.*`);
 }
 
+/** A trust domain, matched as the peer principal's authority; `*` stands for any characters in it. */
+export function trustDomainMatcher(v: string): EnvoyJson {
+  return regex(`spiffe://${v.split('*').map(escapeRegex).join('[^/]*')}/.*`);
+}
+
 /** A service account (`ns/sa`, or `sa` in the policy's namespace), any trust domain. */
 export function serviceAccountMatcher(v: string, policyNamespace: string): EnvoyJson {
   const [ns, sa] = v.includes('/') ? v.split('/', 2) : [policyNamespace, v];
@@ -72,11 +77,12 @@ export function cidr(v: string): EnvoyJson {
 
 /**
  * operation.paths: exact, `prefix*`, `*suffix`, `*`, or a URI template with `{*}` (exactly one
- * segment) and `{**}` (one or more segments, last), which Envoy's uri_template matcher evaluates.
+ * segment) and `{**}` (one or more segments, last), which Envoy's uri_template matcher evaluates
+ * (its syntax writes them `*` and `**`).
  */
 export function pathPermission(v: string): EnvoyJson {
   if (v.includes('{*}') || v.includes('{**}')) {
-    return { uri_template: { name: 'uri-template', typed_config: { '@type': PATH_MATCH.URI_TEMPLATE, path_template: v } } };
+    return { uri_template: { name: 'uri-template', typed_config: { '@type': PATH_MATCH.URI_TEMPLATE, path_template: v.replaceAll('{**}', '**').replaceAll('{*}', '*') } } };
   }
   return { url_path: { path: stringMatcher(v) } };
 }
