@@ -1,8 +1,9 @@
 /**
  * Envoy's RouteMatch compiled into one predicate: path specifier (prefix, path, safe_regex,
  * path_separated_prefix; case_sensitive), headers (HeaderMatcher incl. legacy *_match fields,
- * present/range/invert, treat_missing_header_as_empty), query_parameters, grpc and
- * runtime_fraction. Evaluated against the path with the query string removed, as Envoy does.
+ * present/range/invert, treat_missing_header_as_empty), query_parameters, grpc,
+ * runtime_fraction and dynamic_metadata. Evaluated against the path with the query string
+ * removed, as Envoy does.
  * Regexes compile once here, at config time, through ../common/regex.ts (RE2 semantics).
  */
 import type { HeaderMap } from '../../interfaces.ts';
@@ -11,6 +12,7 @@ import { compileSafeRegex } from '../common/regex.ts';
 import { compileStringMatcher, type StringPredicate } from '../common/string_matcher.ts';
 import { getJoined, isGrpcRequest } from '../common/header_utils.ts';
 import { chance, runtimeFractionToProbability, type Random } from '../common/random.ts';
+import { compileMetadataMatcher } from '../../rbac/value_matcher.ts';
 
 /** What a route predicate sees: headers, path without query, and the parsed query (lazily). */
 export interface MatchInput {
@@ -18,6 +20,11 @@ export interface MatchInput {
   path: string;
   query(): URLSearchParams;
   random: Random;
+  /**
+   * (additive) The stream's dynamic metadata (jwt_authn's verified payload), for
+   * RouteMatch.dynamic_metadata. An input without it cannot match such a route (fail closed).
+   */
+  metadata?(): ReadonlyMap<string, Record<string, unknown>> | undefined;
 }
 
 export type RoutePredicate = (m: MatchInput) => boolean;
@@ -49,10 +56,11 @@ export function compileRouteMatch(match: EnvoyJson): RoutePredicate {
   } else {
     throw new Error('route match needs one of prefix, path, safe_regex, path_separated_prefix');
   }
-  // dynamic_metadata (Istio's request.auth.claims) is filled by filters this proxy does not run
-  // yet (jwt_authn): with no metadata a MetadataMatcher is false, and a route it guards must never
-  // match, inverted or not, rather than match every request (fail closed).
-  if (Array.isArray(match.dynamic_metadata) && match.dynamic_metadata.length > 0) return () => false;
+  // dynamic_metadata: Istio's request.auth.claims routes, on the payload jwt_authn verified.
+  ((match.dynamic_metadata ?? []) as EnvoyJson[]).forEach((dm, i) => {
+    const p = compileMetadataMatcher(dm, `match.dynamic_metadata[${i}]`);
+    checks.push((m) => m.metadata !== undefined && p(m.metadata()));
+  });
   for (const hm of match.headers ?? []) checks.push(compileHeaderMatcher(hm));
   for (const qm of match.query_parameters ?? []) checks.push(compileQueryMatcher(qm));
   if (match.grpc !== undefined) checks.push((m) => isGrpcRequest(m.headers));
