@@ -34,11 +34,12 @@ export interface H2ConnectionOwner {
   onClosed(c: H2Connection, wasConnected: boolean): void;
 }
 
-/** Streams assumed allowed before the peer's SETTINGS arrive (RFC 9113 recommends at least 100). */
-const INITIAL_MAX_STREAMS = 100;
+/** Streams allowed when the peer's SETTINGS name no limit (RFC 9113 recommends at least 100). */
+const DEFAULT_MAX_STREAMS = 100;
 
 export class H2Connection implements StreamOwner {
   readonly session: ClientHttp2Session;
+  /** Connected and the peer's first SETTINGS arrived: streams may start. */
   connected = false;
   /** No new streams: GOAWAY received, request limit reached, or closing. */
   draining = false;
@@ -47,7 +48,7 @@ export class H2Connection implements StreamOwner {
   streams = 0;
   /** Streams ever started, for max_requests_per_connection. */
   private started = 0;
-  private maxStreams = INITIAL_MAX_STREAMS;
+  private maxStreams = DEFAULT_MAX_STREAMS;
   private err: Error | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -64,10 +65,8 @@ export class H2Connection implements StreamOwner {
     this.session = http2.connect(`${this.scheme}://${host}:${o.port}`, {
       createConnection: () => socket,
       settings: { enablePush: false },
-      peerMaxConcurrentStreams: INITIAL_MAX_STREAMS,
     });
     const s = this.session;
-    s.on('connect', this.onConnect.bind(this));
     s.on('remoteSettings', this.onRemoteSettings.bind(this));
     s.on('goaway', this.onGoaway.bind(this));
     s.on('error', this.onError.bind(this));
@@ -185,21 +184,24 @@ export class H2Connection implements StreamOwner {
 
   // ---------- session events ----------
 
-  private onConnect(): void {
-    clearTimeout(this.connectTimer);
-    this.connectTimer = undefined;
-    this.connected = true;
-    this.idle();
-    this.owner.onConnected(this);
-  }
-
+  /**
+   * The peer's SETTINGS: the first one completes the connection (then its stream limit is
+   * known, so a pool does not pile more streams on it than the peer allows).
+   */
   private onRemoteSettings(settings: http2.Settings): void {
     const n = settings.maxConcurrentStreams;
-    if (n === undefined) return;
-    const grew = n > this.maxStreams;
-    this.maxStreams = n;
-    // More room: queued requests may go now.
-    if (grew && this.connected) this.owner.onCapacity(this);
+    const grew = n !== undefined && n > this.maxStreams;
+    if (n !== undefined) this.maxStreams = n;
+    if (!this.connected) {
+      clearTimeout(this.connectTimer);
+      this.connectTimer = undefined;
+      this.connected = true;
+      this.idle();
+      this.owner.onConnected(this);
+    } else if (grew) {
+      // More room: queued requests may go now.
+      this.owner.onCapacity(this);
+    }
   }
 
   private onGoaway(code: number): void {
