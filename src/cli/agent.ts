@@ -19,6 +19,9 @@ const HELP = `Usage: tsmesh agent --grpc-bootstrap <file> --token-file <file> --
 Run the workload agent for proxyless gRPC: get the workload's certificate from the CA, keep it
 rotated as files in --cert-dir, and write a gRPC xDS bootstrap (point GRPC_XDS_BOOTSTRAP at it)
 whose 'default' file_watcher certificate provider reads them, as Istio's agent does.
+A @grpc/grpc-js-xds server enforces AuthorizationPolicy only when started with
+GRPC_XDS_EXPERIMENTAL_RBAC=true; without it, it refuses a listener that carries a policy and
+does not serve.
 
 Output:
   --grpc-bootstrap <file>       where to write the gRPC xDS bootstrap (required)

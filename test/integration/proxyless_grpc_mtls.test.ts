@@ -199,3 +199,78 @@ test('proxyless gRPC mTLS: STRICT takes only mesh clients (mTLS, SPIFFE ids chec
   assert.equal(meshPlain.message, 'plain');
   t.diagnostic('PERMISSIVE: plaintext and mesh clients both answered in plaintext');
 });
+
+test('proxyless gRPC authorization (issue 10): an ALLOW for one client identity admits it and refuses another (PERMISSION_DENIED); changing the policy swaps them', { timeout: 150_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-grpc-authz-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  writeFileSync(join(dir, 'echo.yaml'), echoYaml(port));
+  writeFileSync(join(dir, 'dr.yaml'), destinationRule('{ mode: ISTIO_MUTUAL }'));
+  writeFileSync(join(dir, 'pa.yaml'), peerAuthentication('STRICT'));
+  const allow = (principal: string) => `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: { name: echo-allow, namespace: default }
+spec:
+  selector: { matchLabels: { app: echo } }
+  rules:
+  - from:
+    - source: { principals: ["${principal}"] }
+`;
+  writeFileSync(join(dir, 'authz.yaml'), allow('cluster.local/ns/default/sa/client-sa'));
+  // grpc-js-xds enforces RBAC only with this switch; without it the server refuses the listener
+  // and never serves (fail closed), so a policy cannot be silently ignored.
+  const cp = await startControlPlane(dir);
+  t.after(() => cp.stop());
+
+  const agents = mkdtempSync(join(tmpdir(), 'tsmesh-grpc-agents-'));
+  t.after(() => rmSync(agents, { recursive: true, force: true }));
+  const [serverAgent, goodAgent, otherAgent] = await Promise.all([
+    startAgent(t, agents, cp, { name: 'echo-1', serviceAccount: 'echo-sa', labels: 'app=echo' }),
+    startAgent(t, agents, cp, { name: 'client-1', serviceAccount: 'client-sa', labels: 'app=client' }),
+    startAgent(t, agents, cp, { name: 'other-1', serviceAccount: 'other-sa', labels: 'app=other' }),
+  ]);
+  const server = spawn(process.execPath, ['--import', 'tsx', 'samples/grpc-echo/main.ts'], {
+    cwd: REPO,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', XDS_SERVER: 'true', GRPC_XDS_BOOTSTRAP: serverAgent.bootstrap, POD_NAME: 'echo-1', GRPC_XDS_EXPERIMENTAL_RBAC: 'true' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => server.kill('SIGKILL'));
+  let serverOut = '';
+  server.stdout!.on('data', (d) => (serverOut += d));
+  server.stderr!.on('data', (d) => (serverOut += d));
+  await until(() => /listening on port/.test(serverOut), `the xDS echo server to serve (output: ${serverOut})`, 30_000, 50);
+
+  const clients = [goodAgent, otherAgent].map((a) => startClient([`xds:///${HOST}:7070`, '--xds-credentials'], { GRPC_XDS_BOOTSTRAP: a.bootstrap }));
+  t.after(() => {
+    for (const c of clients) {
+      c.child.stdin!.end();
+      c.child.kill('SIGKILL');
+    }
+  });
+  const [good, other] = clients as [ReturnType<typeof startClient>, ReturnType<typeof startClient>];
+
+  const ok = await until(async () => {
+    const a = await good.call('hello');
+    return a.ok ? a.reply : undefined;
+  }, 'the admitted client to be answered', 30_000, 200);
+  assert.equal(ok.peerIdentity, CLIENT_ID);
+  const denied = await until(async () => {
+    const a = await other.call('hello');
+    return !a.ok && a.code === grpc.status.PERMISSION_DENIED ? a : undefined;
+  }, 'the other identity to be refused with PERMISSION_DENIED', 30_000, 200);
+  t.diagnostic(`other-sa refused: ${denied.details}`);
+  // Still refused on every call, while the admitted client keeps being answered.
+  for (let i = 0; i < 3; i++) {
+    assert.equal((await other.call(`again ${i}`)).ok, false);
+    assert.equal((await good.call(`again ${i}`)).ok, true);
+  }
+
+  // Admit other-sa instead: the roles swap once the server has the new listener.
+  writeFileSync(join(dir, 'authz.yaml'), allow('cluster.local/ns/default/sa/other-sa'));
+  await until(async () => {
+    const a = await other.call('now');
+    return a.ok ? a : undefined;
+  }, 'other-sa to be admitted after the policy change', 30_000, 200);
+  const goodNow = await good.call('now');
+  assert.equal(goodNow.ok ? 'answered' : (goodNow as { code: number }).code, grpc.status.PERMISSION_DENIED);
+});

@@ -85,12 +85,22 @@ function typed(type: string, b: Built, extra: EnvoyJson = {}): EnvoyJson {
   return cfg;
 }
 
-/** The HTTP rbac filters for a workload's inbound (or a gateway's) HTTP chains, before the router. */
-export function authzHttpFilters(push: PushContext, proxy: Proxy): EnvoyJson[] {
+/**
+ * The HTTP rbac filters for a workload's inbound (or a gateway's) HTTP chains, before the router.
+ * `grpc`: for a proxyless gRPC server, whose RBAC filter (gRFC A41) refuses the LOG action and a
+ * config without enforced rules: AUDIT and dry-run policies are left out there.
+ */
+export function authzHttpFilters(push: PushContext, proxy: Proxy, o: { grpc?: boolean } = {}): EnvoyJson[] {
   const out: EnvoyJson[] = [];
   for (const [policies, action] of ordered(push, proxy)) {
     const b = build(policies, action, false);
-    if (b) out.push({ name: RBAC_HTTP_FILTER, typed_config: typed(HTTP_FILTER.RBAC, b) });
+    if (!b) continue;
+    if (o.grpc) {
+      if (action === 'LOG' || !b.rules) continue;
+      out.push({ name: RBAC_HTTP_FILTER, typed_config: typed(HTTP_FILTER.RBAC, { rules: b.rules }) });
+    } else {
+      out.push({ name: RBAC_HTTP_FILTER, typed_config: typed(HTTP_FILTER.RBAC, b) });
+    }
   }
   return out;
 }

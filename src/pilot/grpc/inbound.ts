@@ -11,7 +11,7 @@
  *   which auto mTLS clients reach with mTLS, so it gets the mTLS chain (Istio's rule);
  * - DISABLE: plaintext.
  * The chain's HttpConnectionManager carries its routes inline (gRPC servers do not fetch RDS for
- * inbound): every path, non-forwarding, router last.
+ * inbound): every path, non-forwarding, the AuthorizationPolicy rbac filters, router last.
  *
  * The HCM's stat_prefix names the mode (gRPC ignores it) so that the two chains differ in their
  * filter bytes: grpc-js-xds 1.14 compares a new listener with the serving one filter by filter,
@@ -25,6 +25,7 @@ import { HCM, HCM_TYPE, httpFilter } from '../listener/filters.ts';
 import { mtlsModeFor, type MtlsMode } from '../listener/peer_authentication.ts';
 import { socketAddress } from '../util.ts';
 import { grpcDownstreamTlsSocket } from './tls.ts';
+import { authzHttpFilters } from '../authz/index.ts';
 
 /** The prefix of Istio's server listener names (`server_listener_resource_name_template`). */
 export const GRPC_INBOUND_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
@@ -34,7 +35,7 @@ export function buildGrpcInboundListeners(push: PushContext, proxy: Proxy, names
   const out: EnvoyJson[] = [];
   for (const name of names) {
     const addr = parseInboundName(name);
-    if (addr) out.push(inboundListener(name, addr.host, addr.port, grpcInboundMode(push, proxy, addr.port)));
+    if (addr) out.push(inboundListener(name, addr.host, addr.port, grpcInboundMode(push, proxy, addr.port), authzHttpFilters(push, proxy, { grpc: true })));
   }
   return out;
 }
@@ -59,11 +60,11 @@ export function parseInboundName(name: string): { host: string; port: number } |
   return host ? { host, port } : undefined;
 }
 
-function inboundListener(name: string, host: string, port: number, mode: 'STRICT' | 'DISABLE'): EnvoyJson {
+function inboundListener(name: string, host: string, port: number, mode: 'STRICT' | 'DISABLE', authz: EnvoyJson[]): EnvoyJson {
   const mtls = mode === 'STRICT';
   const chain: EnvoyJson = {
     name: chainName(mtls),
-    filters: [{ name: HCM, typed_config: inboundHcm(chainName(mtls)) }],
+    filters: [{ name: HCM, typed_config: inboundHcm(chainName(mtls), authz) }],
   };
   if (mtls) chain.transport_socket = grpcDownstreamTlsSocket();
   // The server checks the address against the one it bound; listener_filters must stay unset.
@@ -74,7 +75,7 @@ function chainName(mtls: boolean): string {
   return mtls ? 'inbound-mtls' : 'inbound-plaintext';
 }
 
-function inboundHcm(statPrefix: string): EnvoyJson {
+function inboundHcm(statPrefix: string, authz: EnvoyJson[]): EnvoyJson {
   return {
     '@type': HCM_TYPE,
     stat_prefix: statPrefix,
@@ -82,6 +83,7 @@ function inboundHcm(statPrefix: string): EnvoyJson {
       name: 'inbound',
       virtual_hosts: [{ name: 'inbound', domains: ['*'], routes: [{ match: { prefix: '/' }, non_forwarding_action: {} }] }],
     },
-    http_filters: [httpFilter('envoy.filters.http.router')],
+    // AuthorizationPolicy as gRPC's RBAC filter (gRFC A41), before the router.
+    http_filters: [...authz, httpFilter('envoy.filters.http.router')],
   };
 }
