@@ -3,7 +3,7 @@
  * proxy's generation reads (Istio's PushContext.InitContext). Pure: no clock, no I/O.
  */
 import type { Config, MeshConfig } from '../api/types.ts';
-import type { Endpoint, ServiceDiscovery } from '../registry/model.ts';
+import type { Endpoint, Service, ServiceDiscovery, Workload } from '../registry/model.ts';
 import type { PushContext, PushIndex } from './types.ts';
 import { cmp, contentHash } from './util.ts';
 
@@ -21,12 +21,47 @@ export function buildPushContext({ mesh, configs, registry, workloadCertificates
   const services = [...registry.services()].sort((a, b) => cmp(a.hostname, b.hostname) || cmp(a.namespace, b.namespace));
   const endpoints = new Map<string, Endpoint[]>();
   for (const svc of services) {
-    for (const port of svc.ports) {
-      const eps = [...registry.endpoints(svc.hostname, port.port)].sort(endpointOrder);
-      endpoints.set(`${svc.hostname}|${port.port}`, eps);
-    }
+    for (const port of svc.ports) endpoints.set(`${svc.hostname}|${port.port}`, registryEndpoints(registry, svc.hostname, port.port));
   }
-  const workloads = [...registry.workloads()].sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
+  return assemble(mesh, sortedConfigs, services, endpoints, sortedWorkloads(registry), workloadCertificates);
+}
+
+/**
+ * The PushContext after an endpoint-only change (no config, no Service changed): `prev` with the
+ * endpoints of `hostnames` and the workloads read again from the registry. The same as
+ * buildPushContext would give, without re-sorting every config and every endpoint list: its
+ * cost follows the change, not the mesh. A hostname prev has no Service for is not endpoint-only:
+ * callers build in full then.
+ */
+export function updatePushContextEndpoints(prev: PushContext, registry: ServiceDiscovery, hostnames: Iterable<string>): PushContext {
+  const index = pushIndex(prev);
+  const endpoints = new Map(prev.endpoints);
+  for (const h of hostnames) {
+    const svc = index.servicesByHost.get(h);
+    if (!svc) throw new Error(`updatePushContextEndpoints: ${h} is not a service of the previous push`);
+    // Same keys as before, so the map keeps buildPushContext's order (the version hashes it).
+    for (const port of svc.ports) endpoints.set(`${h}|${port.port}`, registryEndpoints(registry, h, port.port));
+  }
+  return assemble(prev.mesh, prev.configs, prev.services, endpoints, sortedWorkloads(registry), prev.workloadCertificates, index);
+}
+
+function registryEndpoints(registry: ServiceDiscovery, hostname: string, port: number): Endpoint[] {
+  return [...registry.endpoints(hostname, port)].sort(endpointOrder);
+}
+
+function sortedWorkloads(registry: ServiceDiscovery): Workload[] {
+  return [...registry.workloads()].sort((a, b) => cmp(a.namespace, b.namespace) || cmp(a.name, b.name));
+}
+
+function assemble(
+  mesh: MeshConfig,
+  sortedConfigs: Config[],
+  services: Service[],
+  endpoints: Map<string, Endpoint[]>,
+  workloads: Workload[],
+  workloadCertificates: boolean | undefined,
+  index?: PushIndex,
+): PushContext {
   // The version hashes everything (canonical JSON of every config, service and endpoint: a
   // large share of a push at 11,000 resources) and nothing on the push path reads it, so it is
   // computed when first read.
@@ -44,7 +79,8 @@ export function buildPushContext({ mesh, configs, registry, workloadCertificates
   const push = { mesh, configs: sortedConfigs, services, endpoints, workloads } as PushContext;
   Object.defineProperty(push, 'version', { enumerable: true, configurable: true, get: () => (version ??= computeVersion()) });
   if (workloadCertificates !== undefined) push.workloadCertificates = workloadCertificates;
-  push.index = buildIndex(push);
+  // The index reads only configs and services, which an endpoint-only update keeps.
+  push.index = index ?? buildIndex(push);
   return push;
 }
 
