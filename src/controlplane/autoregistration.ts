@@ -4,9 +4,10 @@
  * in a push: here registrations arriving together reach the registry as one change, and updates
  * are spaced so they take at most a fifth of the time.
  *
- * A registration that no Service selects changes no endpoint, so it does not ask for an update
- * at all: the registry takes it (takeChanges) on its next update for any reason (a config change,
- * a selected proxy), which is also when a newly added Service would start selecting it.
+ * A registration that no Service selects changes no endpoint, so it asks for no prompt update:
+ * the registry takes it (takeChanges) on its next update for any reason (a config change, a
+ * selected proxy), or after `idleMs`, so that a burst of sidecars connecting is not left for the
+ * next endpoint change to absorb on its way to the proxies.
  */
 import { AutoRegistration, TLS_MODE_LABEL, type ProxyRegistration, type RegistrationHandle, type RegistrySource, type SourceItem } from '../registry/index.ts';
 import { cleanLabels, mergeLabels, type Labels } from '../registry/labels.ts';
@@ -19,6 +20,8 @@ export class BatchedAutoRegistration implements RegistrySource {
   readonly #inner = new AutoRegistration();
   readonly #handlers = new Set<() => void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
+  /** When #timer fires (performance.now() time). */
+  #due = 0;
   /** When the last notification ended, and how long its handlers (the update) took. */
   #lastEnd = 0;
   #lastMs = 0;
@@ -28,19 +31,19 @@ export class BatchedAutoRegistration implements RegistrySource {
   /**
    * `selected`: the registry's current view of which workloads Services select (default: all).
    * `delayMs`: how long a first change waits for others to join it.
+   * `idleMs`: how long a change no Service selects may wait.
    */
   constructor(
     private readonly selected: SelectedNow = () => true,
     private readonly delayMs = 50,
+    private readonly idleMs = 1000,
   ) {}
 
   register(reg: ProxyRegistration): RegistrationHandle {
     const inner = this.#inner.register(reg);
     // The labels AutoRegistration gives the workload (no WorkloadGroup: the control plane names none).
     const labels = mergeLabels({ [TLS_MODE_LABEL]: 'istio' }, undefined, cleanLabels(reg.labels));
-    const notify = () => {
-      if (this.selected(reg.namespace, labels)) this.#schedule();
-    };
+    const notify = () => this.#schedule(this.selected(reg.namespace, labels) ? this.delayMs : this.idleMs);
     notify();
     return {
       name: inner.name,
@@ -76,7 +79,9 @@ export class BatchedAutoRegistration implements RegistrySource {
     return this.#inner.itemKeys();
   }
 
+  /** The registry read every change: nothing is left for a pending notification to deliver. */
   takeChanges(): Iterable<string> | undefined {
+    this.close();
     return this.#inner.takeChanges();
   }
 
@@ -90,12 +95,16 @@ export class BatchedAutoRegistration implements RegistrySource {
     this.#timer = undefined;
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined) return;
+  #schedule(delayMs: number): void {
+    const now = performance.now();
     // Spaced by four times the last update: at most a fifth of the time goes to updating.
-    const earliest = this.#lastEnd + 4 * this.#lastMs;
-    const wait = Math.max(this.delayMs, earliest - performance.now());
-    this.#timer = setTimeout(() => this.#flush(), wait);
+    const due = Math.max(now + delayMs, this.#lastEnd + 4 * this.#lastMs);
+    if (this.#timer !== undefined) {
+      if (this.#due <= due) return;
+      clearTimeout(this.#timer);
+    }
+    this.#due = due;
+    this.#timer = setTimeout(() => this.#flush(), due - now);
     this.#timer.unref?.();
   }
 
