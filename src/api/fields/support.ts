@@ -68,12 +68,8 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
   enforced(`${h}.fault.delay`, 'fixedDelay percent percentage.value');
   gap(`${h}.fault.delay.exponentialDelay`, 11, 'Envoy has no exponential delay and the pilot drops it (as Istio does); no delay happens');
   for (const where of [`${h}.headers`, `${h}.route.headers`]) enforced(where, 'request.add request.remove request.set response.add response.remove response.set');
-  const claims = (_v: unknown, keys: readonly string[]): Gap | undefined =>
-    keys.at(-1)?.startsWith('@request.auth.claims')
-      ? { issue: 10, reason: 'JWT claims are not validated yet (no RequestAuthentication), so a route matching on them never matches' }
-      : undefined;
   for (const m of ['authority', 'method', 'scheme', 'uri']) enforced(`${h}.match.${m}`, 'exact prefix regex');
-  for (const m of ['headers', 'withoutHeaders']) enforced(`${h}.match.${m}.${MAP_VALUES}`, 'exact prefix regex', { gap: claims, note: 'not for @request.auth.claims keys: issue 10' });
+  for (const m of ['headers', 'withoutHeaders']) enforced(`${h}.match.${m}.${MAP_VALUES}`, 'exact prefix regex', { note: '@request.auth.claims.<name> keys match the claims of a JWT that a RequestAuthentication verified (on gateways, as Istio supports it)' });
   enforced(`${h}.match.queryParams.${MAP_VALUES}`, 'exact prefix regex');
   enforced(`${h}.match`, 'gateways ignoreUriCase name port sourceLabels sourceNamespace');
   gap(`${h}.match.statPrefix`, 12, 'per-route stats are not kept (the proxy accepts stat_prefix and ignores it)');
@@ -228,7 +224,13 @@ function workloadEntry(prefix: string): void {
   enforced(`${ap}.rules.when`, 'key values notValues');
   gap(`${ap}.targetRef`, 15, 'targetRef attaches policies to Gateway API gateways and waypoints, which tsmesh does not have');
   gap(`${ap}.targetRefs`, 15, 'targetRefs attach policies to Gateway API gateways and waypoints, which tsmesh does not have');
-  gap('RequestAuthentication.spec', 10, 'JWTs are not validated yet: requests with invalid tokens are let through');
+  const ra = 'RequestAuthentication.spec';
+  enforced(ra, 'selector.matchLabels', { note: 'root namespace, namespace and workload scope, on sidecars and gateways' });
+  enforced(`${ra}.jwtRules`, 'issuer audiences jwks forwardOriginalToken fromCookies fromHeaders.name fromHeaders.prefix fromParams outputClaimToHeaders.claim outputClaimToHeaders.header outputPayloadToHeader spaceDelimitedClaims timeout');
+  enforced(`${ra}.jwtRules`, 'jwksUri jwks_uri', { note: 'fetched by the proxy through the mesh (the cluster of a service serving the JWKS host), cached 5 min, refetched on an unknown key id' });
+  gap(`${ra}.jwtRules.presence`, 10, 'requiring a token per rule is not translated: a missing token passes unless an AuthorizationPolicy requires requestPrincipals');
+  gap(`${ra}.targetRef`, 15, 'targetRef attaches policies to Gateway API gateways and waypoints, which tsmesh does not have');
+  gap(`${ra}.targetRefs`, 15, 'targetRefs attach policies to Gateway API gateways and waypoints, which tsmesh does not have');
   gap('Telemetry.spec', 12, 'the Telemetry API (metrics, tracing, access logging) is not translated');
 }
 

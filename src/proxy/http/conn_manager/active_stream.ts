@@ -194,7 +194,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     if (config) {
       const headers = this.requestHeaders;
       const full = getHeader(headers, ':path') ?? '/';
-      const found = config.route(headers, new RouteInput(headers, full, this.hcm.random));
+      const found = config.route(headers, new RouteInput(headers, full, this.hcm.random, this.streamInfo));
       r = { config, vhost: found.vhost, route: found.route, choice: found.route?.action?.pickCluster(headers, this.hcm.random) };
       this.streamInfo.routeName = found.route?.name;
       this.streamInfo.virtualHostName = found.vhost?.name;
@@ -412,6 +412,7 @@ class RouteInput implements MatchInput {
     readonly headers: HeaderMap,
     private readonly full: string,
     readonly random: Random,
+    private readonly info: StreamInfo,
   ) {
     const q = full.indexOf('?');
     this.q = q;
@@ -419,6 +420,10 @@ class RouteInput implements MatchInput {
   }
   query(): URLSearchParams {
     return (this.parsed ??= new URLSearchParams(this.q < 0 ? '' : this.full.slice(this.q + 1)));
+  }
+  /** jwt_authn's results, for routes matching on claims (it clears the route cache after writing). */
+  metadata(): ReadonlyMap<string, Record<string, unknown>> | undefined {
+    return this.info.dynamicMetadata;
   }
 }
 
