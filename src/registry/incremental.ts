@@ -114,9 +114,10 @@ export class IncrementalAggregate {
     this.applied = sources.map(() => new Map());
     this.snap = { services: [], endpoints: new Map(), workloads: [], conflicts: [], fingerprints: new Map() };
     sources.forEach((s, src) => {
-      // Everything is read now; what the source had pending is in it.
+      // Everything is read now; what the source had pending is in it (but a key may still say
+      // something to later sources: a WorkloadGroup to registered proxies).
       if (isIncremental(s)) {
-        s.takeChanges();
+        for (const key of s.takeChanges() ?? []) opts.onChangedKey?.(s, key);
         for (const key of s.itemKeys()) this.apply(src, key, undefined, s.item(key), true);
       } else {
         this.apply(src, WHOLE, undefined, wholeItem(s), true);

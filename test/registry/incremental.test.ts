@@ -144,6 +144,14 @@ function run(seed: number, steps: number): void {
       if (chance(0.3)) store.delete('Namespace', ns, '');
       else store.apply({ ...cfg('Namespace', ns, {}, { namespace: '', labels: { mesh: pick(['on', 'off']) } }) });
     }],
+    ['one batch: a WorkloadGroup, a namespace and a WorkloadEntry', () => {
+      const ns = pick(NAMESPACES);
+      store.apply(
+        cfg('WorkloadGroup', 'group', { metadata: { labels: labels() }, template: { serviceAccount: pick(['sa-g', 'sa-h']) } }, { namespace: ns }),
+        cfg('Namespace', ns, {}, { namespace: '', labels: { mesh: pick(['on', 'off']) } }),
+        cfg('WorkloadEntry', `we-${Math.floor(rnd() * 14)}`, { address: '10.0.7.7', labels: labels() }, { namespace: ns }),
+      );
+    }],
     ['discoverySelectors', () => {
       mesh = pick<Pick<MeshConfig, 'discoverySelectors'> | undefined>([
         undefined,
