@@ -25,7 +25,8 @@
  * proxies, e.g. "--max-semi-space-size=2"), BENCH_CPU_PROF=<dir> (a V8 CPU profile per tsmesh
  * proxy, written on exit; open in Chrome DevTools), BENCH_NO_INSTALL=1 (never apt-get),
  * BENCH_NO_BUILD=1 (do not rebuild dist/: a stale one means the proxies run src/ through tsx),
- * BENCH_MTLS=0 (no mTLS hop: about 45 s less at the default settings).
+ * BENCH_MTLS=0 (no mTLS hop: about 45 s less at the default settings), BENCH_AUTHZ=0 (no
+ * authorization cost line: one hop with a JWT and a 20-rule AuthorizationPolicy against one without).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,6 +45,7 @@ import { evaluateGoals, goalLines, type GoalInputs } from './lib/goals.ts';
 import { median, num, table } from './lib/table.ts';
 import { tsmeshProxy, tsmeshProxyArgs } from './lib/tsmesh_proxy.ts';
 import { downstreamMtls, mintWorkloadCerts, upstreamMtls } from './lib/mtls.ts';
+import { authzBenchFilters } from './lib/authz_cost.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -54,6 +56,7 @@ const H2_CONNS = Math.max(1, Math.round(CONNS / H2_STREAMS));
 const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const HOP_RUNS = Math.max(1, Number(process.env.BENCH_HOP_RUNS ?? 5));
 const MTLS = process.env.BENCH_MTLS !== '0';
+const AUTHZ = process.env.BENCH_AUTHZ !== '0';
 const PROTOCOLS = (process.env.BENCH_PROTOCOLS ?? 'h1,h2,grpc').split(',').filter((p): p is Protocol => p === 'h1' || p === 'h2' || p === 'grpc');
 
 type Protocol = 'h1' | 'h2' | 'grpc';
@@ -168,6 +171,8 @@ export async function run(): Promise<void> {
     if (tools.path.nginx && tools.path.wrk) await bookinfoMemory(dir, tools.path.nginx, goals);
     else console.log('\nBookinfo sidecar memory skipped: needs nginx (the app) and wrk');
     await tcpPassthrough(dir, procs);
+    if (AUTHZ && tools.path.wrk) await authorizationCost(dir, procs, paths[0]!.port.h1!);
+    else if (AUTHZ) console.log('\nAuthorization cost skipped: needs wrk');
   } finally {
     rss.stop();
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
@@ -403,6 +408,43 @@ async function twoHopsAdded(paths: BenchPath[], goals: GoalInputs): Promise<void
   const f = (s: { median: number; min: number; max: number }) => `+${s.median.toFixed(3)} ms [${s.min.toFixed(3)}..${s.max.toFixed(3)}]`;
   console.log(`  added by two hops, median [min..max] of ${HOP_RUNS}: p50 ${f(s50)}, p90 ${f(s90)}, p99 ${f(s99)} (errors ${errors}; probe lag max ${lag.toFixed(1)} ms; Istio 1.20 two Envoys: +0.228 p90, +0.298 p99)`);
   goals.hopP99AddedMs = { ...s99, runs: HOP_RUNS };
+}
+
+/**
+ * Issue 10's cost: one hop with a JWT check and a 20-rule ALLOW policy (lib/authz_cost.ts) beside
+ * the same hop without them, HTTP/1.1, alternating for ROUNDS rounds; wrk sends the token on both
+ * (the plain hop forwards it untouched). Prints medians and the ratios.
+ */
+async function authorizationCost(dir: string, procs: Started[], upstream: number): Promise<void> {
+  const { filters, token } = await authzBenchFilters();
+  const [pPlain, pAuthz] = [await freePort(), await freePort()];
+  const plain = await tsmeshProxy(dir, 'authz-off', pPlain, upstream);
+  const authz = await tsmeshProxy(dir, 'authz-on', pAuthz, upstream, undefined, undefined, filters);
+  procs.push(plain, authz);
+  const headers = { authorization: `Bearer ${token}` };
+  const check = await wrk(`http://127.0.0.1:${pAuthz}/`, { seconds: 1, connections: 1, headers });
+  if (check.errors > 0 || !(check.requests > 0)) throw new Error(`authorization cost: the token was refused (${check.errors} errors of ${check.requests})`);
+  const runs: Record<'off' | 'on', Measured[]> = { off: [], on: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [key, px, port] of [['off', plain, pPlain], ['on', authz, pAuthz]] as const) {
+      const c0 = cpuSeconds(px.proc.pid!);
+      const r = await wrk(`http://127.0.0.1:${port}/`, { seconds: SECONDS, connections: CONNS, headers });
+      runs[key].push({ ...r, cpuUsPerReq: ((cpuSeconds(px.proc.pid!) - c0) / r.requests) * 1e6 });
+    }
+  }
+  const med = (k: 'off' | 'on', f: (m: Measured) => number) => median(runs[k].map(f));
+  const rows = (['off', 'on'] as const).map((k) => [
+    k === 'off' ? 'tsmesh, 1 hop, no policy' : 'tsmesh, 1 hop, JWT + 20-rule ALLOW',
+    num(med(k, (m) => m.rps), 0),
+    num(med(k, (m) => m.p99ms), 2),
+    num(med(k, (m) => m.cpuUsPerReq), 1),
+    String(runs[k].reduce((a, m) => a + m.errors, 0)),
+  ]);
+  console.log(`\nAuthorization cost (issue 10: wrk -c${CONNS} with a valid ES256 token, medians of ${ROUNDS} round(s) of ${SECONDS} s)`);
+  console.log(table(['path', 'req/s', 'p99 ms', 'CPU us/req', 'errors'], rows));
+  console.log(
+    `  with authorization: req/s ${(med('on', (m) => m.rps) / med('off', (m) => m.rps)).toFixed(2)}x, CPU per request ${(med('on', (m) => m.cpuUsPerReq) / med('off', (m) => m.cpuUsPerReq)).toFixed(2)}x (+${(med('on', (m) => m.cpuUsPerReq) - med('off', (m) => m.cpuUsPerReq)).toFixed(1)} us)`,
+  );
 }
 
 /** Pushes a fixed volume through a TCP sink, direct and through tcp_proxy, and prints MB/s. */

@@ -149,8 +149,10 @@ export function httpBootstrap(
   adminPort: number,
   grpc?: { port: number; upstreamPort: number },
   tls: HopTls = {},
+  /** HTTP filters before the router on the HTTP/1.1 listener (the authorization cost line). */
+  httpFilters: object[] = [],
 ): string {
-  const listeners = [httpListener(listenPort, 'upstream', tls.listener)];
+  const listeners = [httpListener(listenPort, 'upstream', tls.listener, httpFilters)];
   const clusters: object[] = [staticCluster('upstream', upstreamPort, tls.cluster)];
   if (grpc) {
     listeners.push(httpListener(grpc.port, 'grpc_upstream', tls.listener));
@@ -174,7 +176,7 @@ export function httpBootstrap(
   return f;
 }
 
-function httpListener(port: number, cluster: string, transportSocket?: object) {
+function httpListener(port: number, cluster: string, transportSocket?: object, httpFilters: object[] = []) {
   return {
     name: `listener_${port}`,
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
@@ -191,7 +193,7 @@ function httpListener(port: number, cluster: string, transportSocket?: object) {
                 name: 'bench',
                 virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
               },
-              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+              http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
             },
           },
         ],

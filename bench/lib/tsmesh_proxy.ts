@@ -53,8 +53,8 @@ export function tsmeshProxyArgs(args: string[]): string[] {
  * One tsmesh proxy: HTTP listener `listen` -> `upstream`; with `grpc`, an h2 listener/cluster too;
  * `tls` puts transport sockets on its listeners or clusters (the mTLS hop).
  */
-export async function tsmeshProxy(dir: string, name: string, listen: number, upstream: number, grpc?: { port: number; upstreamPort: number }, tls?: HopTls): Promise<Started> {
+export async function tsmeshProxy(dir: string, name: string, listen: number, upstream: number, grpc?: { port: number; upstreamPort: number }, tls?: HopTls, httpFilters?: object[]): Promise<Started> {
   const admin = await freePort();
-  const f = httpBootstrap(dir, name, listen, upstream, admin, grpc, tls);
+  const f = httpBootstrap(dir, name, listen, upstream, admin, grpc, tls, httpFilters);
   return start(`tsmesh ${name}`, process.execPath, tsmeshProxyArgs(['--bootstrap', f]), { port: listen });
 }

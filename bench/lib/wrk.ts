@@ -20,9 +20,10 @@ function toMs(v: string): number {
 }
 
 /** `wrk -t1 -c<conns> -d<secs>s --latency <url>`; one thread keeps the other core for the proxy. */
-export async function wrk(url: string, opts: { connections?: number; seconds?: number; threads?: number } = {}): Promise<WrkResult> {
+export async function wrk(url: string, opts: { connections?: number; seconds?: number; threads?: number; headers?: Record<string, string> } = {}): Promise<WrkResult> {
   const seconds = opts.seconds ?? 5;
-  const args = [`-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${seconds}s`, '--latency', url];
+  const headers = Object.entries(opts.headers ?? {}).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  const args = [`-t${opts.threads ?? 1}`, `-c${opts.connections ?? 32}`, `-d${seconds}s`, '--latency', ...headers, url];
   const bin = ensureTools().path.wrk;
   if (!bin) throw new Error(`wrk: ${ensureTools().why.wrk}`);
   const out = await runTool(bin, args, (seconds + 30) * 1000);

@@ -334,6 +334,14 @@ test('remote_jwks through a cluster: fetched once, cached, refetched on expiry a
     srv.down(false);
     assert.equal((await request(p.port, { headers: bearer(t) })).status, 200);
     assert.equal(p.stats.get('http.test.jwt_authn.jwks_fetch_failed'), 1);
+
+    // The issuer drops the old key: a token verified (and cached) under it is refused once the
+    // proxy holds the new key set; the verified-token cache never outlives the keys.
+    srv.set(jwks(rotated));
+    await clock.advance(301_000);
+    const dropped = await request(p.port, { headers: bearer(t) });
+    assert.equal(dropped.status, 401, dropped.body);
+    assert.equal((await request(p.port, { headers: bearer(t2) })).status, 200);
   } finally {
     await srv.close();
   }

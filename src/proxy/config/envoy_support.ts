@@ -225,10 +225,11 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   }),
   'envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication': msg('providers rules requirement_map bypass_cors_preflight'),
   'envoy.extensions.filters.http.jwt_authn.v3.JwtProvider': msg(
-    'issuer audiences remote_jwks local_jwks forward from_headers from_params from_cookies forward_payload_header pad_forward_payload_header payload_in_metadata normalize_payload_in_metadata header_in_metadata clock_skew_seconds claim_to_headers clear_route_cache require_expiration',
+    'issuer audiences remote_jwks local_jwks forward from_headers from_params from_cookies forward_payload_header pad_forward_payload_header payload_in_metadata normalize_payload_in_metadata header_in_metadata clock_skew_seconds claim_to_headers clear_route_cache require_expiration jwt_cache_config',
   ),
   'envoy.extensions.filters.http.jwt_authn.v3.JwtProvider.NormalizePayload': msg('space_delimited_claims'),
   'envoy.extensions.filters.http.jwt_authn.v3.RemoteJwks': msg('http_uri cache_duration'),
+  'envoy.extensions.filters.http.jwt_authn.v3.JwtCacheConfig': msg('jwt_cache_size'),
   'envoy.config.core.v3.HttpUri': msg('uri cluster timeout'),
   'envoy.extensions.filters.http.jwt_authn.v3.JwtHeader': msg('name value_prefix'),
   'envoy.extensions.filters.http.jwt_authn.v3.JwtClaimToHeader': msg('header_name claim_name'),

@@ -147,6 +147,10 @@ export class Authenticator {
       jwks = provider.local;
       if (!jwks) return Status.JwksNoValidKeys;
     }
+    if (provider.verified.has(loc.token, jwks)) {
+      this.publish(provider, jwt, loc, ctx);
+      return Status.Ok;
+    }
     const candidates = jwks.candidates(jwt.alg, jwt.kid);
     let tried = 0;
     let ok = false;
@@ -164,6 +168,7 @@ export class Authenticator {
     }
     if (tried === 0) return Status.JwksKidAlgMismatch;
     if (!ok) return Status.JwtVerificationFail;
+    provider.verified.add(loc.token, jwks);
     this.publish(provider, jwt, loc, ctx);
     return Status.Ok;
   }

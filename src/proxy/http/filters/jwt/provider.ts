@@ -3,6 +3,7 @@
  * remote_jwks through a cluster) and what a verified token produces (forwarded payload header,
  * claim headers, payload / header in dynamic metadata, whether the token stays in the request).
  */
+import { DEFAULT_JWT_CACHE_SIZE, VerifiedTokens } from './verified_cache.ts';
 import type { Clock, ClusterManager, Stats } from '../../../interfaces.ts';
 import type { EnvoyJson } from '../../../../xds/types.ts';
 import { Jwks } from './jwks.ts';
@@ -34,6 +35,8 @@ export interface Provider {
   spaceDelimitedClaims: ReadonlySet<string>;
   claimToHeaders: readonly ClaimToHeader[];
   clearRouteCache: boolean;
+  /** jwt_cache_config: tokens already verified (signature only). */
+  verified: VerifiedTokens;
 }
 
 const UNSUPPORTED = ['max_lifetime', 'failed_status_in_metadata', 'subject'];
@@ -82,5 +85,6 @@ export function compileProvider(name: string, p: EnvoyJson, deps: ProviderDeps, 
       return { header: String(c.header_name).toLowerCase(), claim: String(c.claim_name).split('.') };
     }),
     clearRouteCache: p.clear_route_cache === true,
+    verified: new VerifiedTokens(p.jwt_cache_config?.jwt_cache_size !== undefined ? Number(p.jwt_cache_config.jwt_cache_size) : DEFAULT_JWT_CACHE_SIZE),
   };
 }
