@@ -39,6 +39,7 @@ export const HTTP_FILTER = {
   RBAC_PER_ROUTE: `${T}envoy.extensions.filters.http.rbac.v3.RBACPerRoute`,
   JWT_AUTHN: `${T}envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication`,
   JWT_AUTHN_PER_ROUTE: `${T}envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig`,
+  EXT_AUTHZ: `${T}envoy.extensions.filters.http.ext_authz.v3.ExtAuthz`,
   /** route.v3.FilterConfig: a typed_per_filter_config value wrapped with is_optional / disabled. */
   ROUTE_FILTER_CONFIG: `${T}envoy.config.route.v3.FilterConfig`,
 } as const;

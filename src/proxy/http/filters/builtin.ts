@@ -10,6 +10,7 @@ import { CORS_FILTER_NAME, corsFilterFactory } from './cors.ts';
 import { DYNAMIC_FORWARD_PROXY_FILTER_NAME, dynamicForwardProxyFilterFactory } from './dynamic_forward_proxy.ts';
 import { RBAC_FILTER_NAME, rbacFilterFactory } from './rbac.ts';
 import { JWT_AUTHN_FILTER_NAME, jwtAuthnFilterFactory } from './jwt_authn.ts';
+import { EXT_AUTHZ_FILTER_NAME, extAuthzFilterFactory } from './ext_authz.ts';
 
 export interface BuiltinHttpFilter {
   name: string;
@@ -26,4 +27,5 @@ export const BUILTIN_HTTP_FILTERS: readonly BuiltinHttpFilter[] = [
   { name: DYNAMIC_FORWARD_PROXY_FILTER_NAME, typeUrl: HTTP_FILTER.DYNAMIC_FORWARD_PROXY, perRouteTypeUrls: [HTTP_FILTER.DYNAMIC_FORWARD_PROXY_PER_ROUTE], factory: dynamicForwardProxyFilterFactory },
   { name: RBAC_FILTER_NAME, typeUrl: HTTP_FILTER.RBAC, perRouteTypeUrls: [HTTP_FILTER.RBAC_PER_ROUTE], factory: rbacFilterFactory },
   { name: JWT_AUTHN_FILTER_NAME, typeUrl: HTTP_FILTER.JWT_AUTHN, perRouteTypeUrls: [HTTP_FILTER.JWT_AUTHN_PER_ROUTE], factory: jwtAuthnFilterFactory },
+  { name: EXT_AUTHZ_FILTER_NAME, typeUrl: HTTP_FILTER.EXT_AUTHZ, perRouteTypeUrls: [], factory: extAuthzFilterFactory },
 ];
