@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import type { MeshConfig, ValidationError } from './types.ts';
 import { hostProblem, isDns1123Label, labelKeyProblem, labelValueProblem, isObj } from './validation/common.ts';
 import { child } from './paths.ts';
+import { durationNanos as durationNanosOf } from './duration.ts';
 
 export function defaultMeshConfig(): MeshConfig {
   return {
@@ -126,6 +127,8 @@ function validateMesh(m: Record<string, any>, fail: (path: string, message: stri
         else for (const [k, v] of Object.entries(dc.proxyMetadata)) if (typeof v !== 'string') fail(child('defaultConfig.proxyMetadata', k), `must be a string, got ${JSON.stringify(v)} (quote it)`);
       }
       if (dc.holdApplicationUntilProxyStarts !== undefined && typeof dc.holdApplicationUntilProxyStarts !== 'boolean') fail('defaultConfig.holdApplicationUntilProxyStarts', 'must be true or false');
+      const n = isObj(dc.gatewayTopology) ? dc.gatewayTopology.numTrustedProxies : undefined;
+      if (n !== undefined && !(Number.isInteger(n) && n >= 0)) fail('defaultConfig.gatewayTopology.numTrustedProxies', `must be a whole number of proxies, got ${JSON.stringify(n)}`);
     }
   }
 
@@ -166,6 +169,11 @@ function validateMesh(m: Record<string, any>, fail: (path: string, message: stri
       else names.add(p.name);
       const kinds = Object.keys(p).filter((k) => k !== 'name');
       if (kinds.length !== 1) fail(pp, `an extension provider needs exactly one provider type (e.g. envoyExtAuthzHttp, zipkin, envoyFileAccessLog)${kinds.length ? `, found ${kinds.join(', ')}` : ''}`);
+      for (const k of kinds) {
+        if (k === 'envoyExtAuthzHttp' || k === 'envoyExtAuthzGrpc') {
+          for (const e of extAuthzProviderProblems(k, p[k])) fail(child(child(pp, k), e.field), e.message);
+        }
+      }
     });
   }
   const dp = m.defaultProviders;
@@ -176,4 +184,55 @@ function validateMesh(m: Record<string, any>, fail: (path: string, message: stri
       if (!Array.isArray(dp[f]) || dp[f].some((x: unknown) => typeof x !== 'string')) fail(child('defaultProviders', f), 'must be a list of provider names');
     }
   }
+}
+
+// ---------- external authorization providers (AuthorizationPolicy CUSTOM) ----------
+
+export type ExtAuthzKind = 'envoyExtAuthzHttp' | 'envoyExtAuthzGrpc';
+
+const HTTP_PROVIDER_FIELDS = ['service', 'port', 'timeout', 'pathPrefix', 'failOpen', 'statusOnError', 'includeRequestHeadersInCheck', 'includeHeadersInCheck', 'includeAdditionalHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'headersToDownstreamOnAllow', 'includeRequestBodyInCheck'];
+const GRPC_PROVIDER_FIELDS = ['service', 'port', 'timeout', 'failOpen', 'statusOnError', 'includeRequestBodyInCheck'];
+const HEADER_LISTS = ['includeRequestHeadersInCheck', 'includeHeadersInCheck', 'headersToUpstreamOnAllow', 'headersToDownstreamOnDeny', 'headersToDownstreamOnAllow'];
+
+/** A provider's port: a number or a numeric string (Istio's samples quote it), 1..65535; else undefined. */
+export function extAuthzPort(v: unknown): number | undefined {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN;
+  return Number.isInteger(n) && n >= 1 && n <= 65535 ? n : undefined;
+}
+
+/**
+ * What is wrong with an envoyExtAuthzHttp / envoyExtAuthzGrpc provider, field by field (Istio's
+ * ValidateExtensionProviderEnvoyExtAuthz* plus the translation's own checks). The control plane
+ * reports these at load and pilot keeps a CUSTOM policy naming such a provider fail-closed.
+ */
+export function extAuthzProviderProblems(kind: ExtAuthzKind, p: unknown): Array<{ field: string; message: string }> {
+  const out: Array<{ field: string; message: string }> = [];
+  const bad = (field: string, message: string) => out.push({ field, message });
+  if (!isObj(p)) return [{ field: '', message: 'must be a mapping' }];
+  const known = kind === 'envoyExtAuthzHttp' ? HTTP_PROVIDER_FIELDS : GRPC_PROVIDER_FIELDS;
+  for (const k of Object.keys(p)) if (!known.includes(k)) bad(k, `unknown field; ${kind} has ${known.join(', ')}`);
+  if (typeof p.service !== 'string' || p.service.trim() === '') bad('service', 'required: the authorizer\'s service, as <namespace>/<hostname> or <hostname>');
+  else if (p.service.split('/').length > 2 || /\s/.test(p.service) || p.service.endsWith('/') || p.service.startsWith('/')) bad('service', `must be <namespace>/<hostname> or <hostname>, got ${JSON.stringify(p.service)}`);
+  if (extAuthzPort(p.port) === undefined) bad('port', `must be a port number in [1, 65535], got ${JSON.stringify(p.port)}`);
+  if (p.timeout !== undefined) {
+    const ns = typeof p.timeout === 'string' ? durationNanosOf(p.timeout) : undefined;
+    if (ns === undefined || ns <= 0n) bad('timeout', `must be a positive duration such as "10s", got ${JSON.stringify(p.timeout)}`);
+  }
+  if (p.failOpen !== undefined && typeof p.failOpen !== 'boolean') bad('failOpen', 'must be true or false');
+  if (p.statusOnError !== undefined && p.statusOnError !== '') {
+    const code = Number(p.statusOnError);
+    if (!/^\d{3}$/.test(String(p.statusOnError)) || code < 200 || code > 599) bad('statusOnError', `must be an HTTP status code such as "503", got ${JSON.stringify(p.statusOnError)}`);
+  }
+  if (kind === 'envoyExtAuthzHttp') {
+    if (p.pathPrefix !== undefined && (typeof p.pathPrefix !== 'string' || (p.pathPrefix !== '' && !p.pathPrefix.startsWith('/')))) bad('pathPrefix', `must begin with "/", got ${JSON.stringify(p.pathPrefix)}`);
+    for (const f of HEADER_LISTS) {
+      const v = p[f];
+      if (v === undefined || v === null) continue;
+      if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x === '')) bad(f, 'must be a list of header names');
+      else if (v.includes('*')) bad(f, 'a single wildcard ("*") is not supported: use a prefix ("x-*") or a suffix ("*-id") match');
+    }
+    const add = p.includeAdditionalHeadersInCheck;
+    if (add !== undefined && add !== null && (!isObj(add) || Object.values(add).some((x) => typeof x !== 'string'))) bad('includeAdditionalHeadersInCheck', 'must be a map of header name to value (strings)');
+  }
+  return out;
 }

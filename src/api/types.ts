@@ -129,6 +129,8 @@ export interface MeshConfig {
     discoveryAddress?: string;
     proxyMetadata?: Record<string, string>;
     holdApplicationUntilProxyStarts?: boolean;
+    /** Gateways: how many proxies in front of them append X-Forwarded-For (numTrustedProxies). */
+    gatewayTopology?: { numTrustedProxies?: number };
     [k: string]: unknown;
   };
   outboundTrafficPolicy: { mode: 'ALLOW_ANY' | 'REGISTRY_ONLY' };

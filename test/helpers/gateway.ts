@@ -45,6 +45,8 @@ export interface GatewayMeshOptions {
   /** Gateway workload name and namespace (default istio-ingressgateway in istio-system). */
   name?: string;
   namespace?: string;
+  /** Extra `tsmesh controlplane` flags (e.g. --mesh <file>). */
+  controlplaneArgs?: string[];
 }
 
 /** Starts control plane + router proxy; everything stops (and the temp dir goes) in t.after. */
@@ -60,7 +62,7 @@ export async function startGatewayMesh(t: TestContext, o: GatewayMeshOptions): P
   const write = (file: string, yaml: string) => writeFileSync(join(cfg, file), yaml);
   for (const [f, y] of Object.entries(o.files)) write(f, y);
 
-  const cp = await startControlPlane(cfg);
+  const cp = await startControlPlane(cfg, o.controlplaneArgs ?? []);
   const { grpcPort, httpPort } = cp;
   procs.push(cp);
 

@@ -28,16 +28,20 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   accessLogFormat: ENFORCED,
   enableTracing: gap(12, 'the proxy does not trace yet'),
   'defaultConfig.tracing': gap(12, 'the proxy does not trace yet'),
+  'defaultConfig.gatewayTopology.numTrustedProxies': { status: 'enforced', note: 'gateways take the client address that many X-Forwarded-For hops back (remoteIpBlocks, remote.ip)' },
   defaultConfig: gap(15, 'proxies take their settings from `tsmesh proxy` flags, not from the mesh config (injection brings this)'),
   defaultProviders: gap(12, 'the Telemetry API providers are not implemented'),
   extensionProviders: {
     status: 'enforced',
-    note: 'none yet: ext_authz is issue 10, tracing and logging providers issue 12',
+    note: 'envoyExtAuthzHttp and envoyExtAuthzGrpc: AuthorizationPolicy CUSTOM through Envoy\'s ext_authz (HTTP chains; TCP chains stay fail-closed); tracing and logging providers are issue 12',
     gap: (v): Gap | undefined => {
-      const p = v && typeof v === 'object' ? Object.keys(v as object) : [];
-      return p.some((k) => EXT_AUTHZ.includes(k))
-        ? { issue: 10, reason: 'external authorization (CUSTOM) is not implemented' }
-        : { issue: 12, reason: 'telemetry extension providers are not implemented' };
+      const p = v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
+      const kind = Object.keys(p).find((k) => EXT_AUTHZ.includes(k));
+      if (kind) {
+        const body = (p[kind] as Record<string, unknown> | undefined)?.includeRequestBodyInCheck;
+        return body ? { issue: 10, reason: `${kind}.includeRequestBodyInCheck: the proxy cannot send the request body to the authorizer; CUSTOM policies naming this provider deny what they match (fail closed)` } : undefined;
+      }
+      return Object.keys(p).some((k) => k !== 'name') ? { issue: 12, reason: 'telemetry extension providers are not implemented' } : undefined;
     },
   },
 };

@@ -110,5 +110,9 @@ function withSni(gs: GatewayServer, chain: EnvoyJson): EnvoyJson {
 function gatewayHcm(push: PushContext, statPrefix: string, routeName: string): EnvoyJson {
   const hcm = httpConnectionManager({ statPrefix, rds: routeName, httpFilters: outboundHttpFilters(), mesh: push.mesh });
   hcm.typed_config.use_remote_address = true;
+  // gatewayTopology.numTrustedProxies: the client address comes from that many X-Forwarded-For
+  // hops back (what remoteIpBlocks and remote.ip match), as behind a load balancer.
+  const hops = Number(push.mesh.defaultConfig?.gatewayTopology?.numTrustedProxies ?? 0);
+  if (hops > 0) hcm.typed_config.xff_num_trusted_hops = hops;
   return hcm;
 }
