@@ -59,7 +59,7 @@ function validate(yaml: string): { problems: ValidationError[]; valid: boolean[]
 }
 const unsupported = (ps: ValidationError[]) => ps.filter((p) => p.code === ERR.UNSUPPORTED_FIELD).map((p) => `${p.line} ${p.path} ${p.severity}`);
 
-test('AuthorizationPolicy: DENY and allow-nothing are enforced (no warning); CUSTOM and its provider warn naming issue 10', () => {
+test('AuthorizationPolicy: DENY, allow-nothing and CUSTOM with its provider are enforced (no warning)', () => {
   const r = validate(`apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
 metadata: {name: deny-admin, namespace: foo}
@@ -85,8 +85,9 @@ spec:
     - operation: {paths: ["/admin"]}
 `);
   assert.deepEqual(r.valid, [true, true, true]);
-  assert.deepEqual(unsupported(r.problems), ['19 spec.action warning', '20 spec.provider warning']);
-  assert.match(r.problems.find((p) => p.path === 'spec.action')!.message, /^not enforced by tsmesh yet \(issue 10: .*fail closed/);
+  assert.deepEqual(unsupported(r.problems), []);
+  assert.equal(ISTIO_SUPPORT['AuthorizationPolicy.spec.action']?.status, 'enforced');
+  assert.equal(ISTIO_SUPPORT['AuthorizationPolicy.spec.provider.name']?.status, 'enforced');
 });
 
 test('DestinationRule: outlierDetection and an HTTP connection limit warn at their paths; enforced fields (ISTIO_MUTUAL among them) do not', () => {

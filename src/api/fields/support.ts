@@ -217,8 +217,8 @@ function workloadEntry(prefix: string): void {
   enforced(`PeerAuthentication.spec.portLevelMtls.${MAP_VALUES}`, 'mode');
   const ap = 'AuthorizationPolicy.spec';
   enforced(ap, 'selector.matchLabels', { note: 'root namespace (mesh-wide), namespace and workload scope, on sidecars and gateways' });
-  enforcedExcept(`${ap}.action`, { CUSTOM: { issue: 10, reason: 'external authorization is not implemented: a CUSTOM policy denies the requests its rules match (fail closed)' } }, 'ALLOW, DENY and AUDIT, evaluated DENY before ALLOW as Istio does; istio.io/dry-run as shadow rules');
-  gap(`${ap}.provider`, 10, 'external authorization providers (ext_authz) are not implemented');
+  enforced(ap, 'action', { note: 'ALLOW, DENY, AUDIT and CUSTOM, evaluated CUSTOM, DENY, ALLOW as Istio does; istio.io/dry-run as shadow rules. CUSTOM asks the meshConfig provider through Envoy\'s ext_authz on HTTP ports; on TCP ports, and when its provider is missing or unusable, its rules deny what they match (fail closed)' });
+  enforced(ap, 'provider.name', { note: 'an envoyExtAuthzHttp or envoyExtAuthzGrpc entry of meshConfig.extensionProviders; one provider per workload' });
   enforced(`${ap}.rules.from.source`, 'principals notPrincipals requestPrincipals notRequestPrincipals namespaces notNamespaces ipBlocks notIpBlocks remoteIpBlocks notRemoteIpBlocks serviceAccounts notServiceAccounts trustDomains notTrustDomains');
   enforced(`${ap}.rules.to.operation`, 'hosts notHosts ports notPorts methods notMethods paths notPaths', { note: 'HTTP-only keys on a TCP port: a DENY rule ignores them, an ALLOW rule matches nothing (warned at apply)' });
   enforced(`${ap}.rules.when`, 'key values notValues');

@@ -6,9 +6,13 @@
  * one policy that never matches (an ALLOW `spec: {}` then denies everything). Dry-run policies go
  * to shadow_rules, evaluated and counted but never enforced.
  *
- * CUSTOM policies need an external authorizer (meshConfig.extensionProviders); until tsmesh has
- * one, their rules deny what they match, as Istio does when a provider cannot be used (fail
- * closed), so a CUSTOM policy never silently lets its requests through.
+ * CUSTOM policies go to their external authorizer (./ext_authz.ts) on HTTP chains: a shadow rbac
+ * filter marks the requests their rules match, the ext_authz filter after it asks the provider
+ * about those, both before the DENY filter (AUDIT, CUSTOM, DENY, ALLOW: Istio's order). Where that
+ * cannot be done — a provider that is missing or unusable, several providers for one workload,
+ * TCP chains (tsmesh has no network ext_authz filter), proxyless gRPC servers — the CUSTOM rules
+ * deny what they match (fail closed), so a CUSTOM policy never silently lets its requests
+ * through; customPolicyProblems() says why. Dry-run CUSTOM policies are shadow DENY rules.
  */
 import type { Config } from '../../api/types.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
@@ -16,6 +20,7 @@ import { HTTP_FILTER, NETWORK_FILTER } from '../../xds/type_urls.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { applicablePolicies, isDryRun } from './select.ts';
 import { HttpOnlyOnTcp, rulePolicy } from './rule.ts';
+import { EXT_AUTHZ_POLICY_PREFIX, extAuthzRbacFilter, planCustom, type CustomPlan } from './ext_authz.ts';
 
 export const RBAC_HTTP_FILTER = 'envoy.filters.http.rbac';
 export const RBAC_NETWORK_FILTER = 'envoy.filters.network.rbac';
@@ -29,11 +34,11 @@ interface Built {
   shadowPrefix?: string;
 }
 
-function policyName(c: Config, i: number): string {
-  return `ns[${c.metadata.namespace}]-policy[${c.metadata.name}]-rule[${i}]`;
+function policyName(c: Config, i: number, prefix: string): string {
+  return `${prefix}ns[${c.metadata.namespace}]-policy[${c.metadata.name}]-rule[${i}]`;
 }
 
-function build(policies: Config[], action: Action, forTcp: boolean): Built | undefined {
+function build(policies: Config[], action: Action, forTcp: boolean, prefix = ''): Built | undefined {
   if (policies.length === 0) return undefined;
   const enforce: Record<string, EnvoyJson> = {};
   const shadow: Record<string, EnvoyJson> = {};
@@ -46,13 +51,13 @@ function build(policies: Config[], action: Action, forTcp: boolean): Built | und
     else hasEnforce = true;
     const rules = (c.spec?.rules ?? []) as EnvoyJson[];
     if (rules.length === 0) {
-      target[policyName(c, 0)] = NEVER;
+      target[policyName(c, 0, prefix)] = NEVER;
       continue;
     }
     rules.forEach((r, i) => {
       if (!r) return;
       try {
-        target[policyName(c, i)] = rulePolicy(r, c.metadata.namespace, forTcp, action === 'DENY');
+        target[policyName(c, i, prefix)] = rulePolicy(r, c.metadata.namespace, forTcp, action === 'DENY');
       } catch (e) {
         // An ALLOW/AUDIT rule with HTTP-only keys on TCP matches nothing: leave it out.
         if (!(e instanceof HttpOnlyOnTcp)) throw e;
@@ -68,13 +73,30 @@ function build(policies: Config[], action: Action, forTcp: boolean): Built | und
   return out;
 }
 
-function ordered(push: PushContext, proxy: Proxy): Array<[Config[], Action]> {
+interface Ordered {
+  audit: Config[];
+  /** CUSTOM policies served by ext_authz (HTTP chains only). */
+  custom: CustomPlan;
+  /** DENY policies, with the CUSTOM ones kept fail-closed and the dry-run CUSTOM ones. */
+  deny: Config[];
+  allow: Config[];
+}
+
+function ordered(push: PushContext, proxy: Proxy, extAuthz: boolean): Ordered {
   const p = applicablePolicies(push, proxy);
-  return [
-    [p.audit, 'LOG'],
-    [[...p.custom, ...p.deny], 'DENY'],
-    [p.allow, 'ALLOW'],
-  ];
+  const enforced = p.custom.filter((c) => !isDryRun(c));
+  const custom: CustomPlan = extAuthz ? planCustom(push, enforced) : { usable: [], failClosed: enforced.map((policy) => ({ policy, reason: 'no external authorization on this chain' })) };
+  const closed = new Set(custom.failClosed.map((f) => f.policy));
+  return { audit: p.audit, custom, deny: p.custom.filter((c) => closed.has(c) || isDryRun(c)).concat(p.deny), allow: p.allow };
+}
+
+/**
+ * Why a workload's CUSTOM policies are not sent to their authorizer on its HTTP chains (they then
+ * deny what they match): `<namespace>/<name>: <reason>`, for the control plane to report.
+ */
+export function customPolicyProblems(push: PushContext, proxy: Proxy): string[] {
+  const p = applicablePolicies(push, proxy);
+  return planCustom(push, p.custom.filter((c) => !isDryRun(c))).failClosed.map((f) => `AuthorizationPolicy ${f.policy.metadata.namespace}/${f.policy.metadata.name}: ${f.reason}; its rules deny what they match (fail closed)`);
 }
 
 function typed(type: string, b: Built, extra: EnvoyJson = {}): EnvoyJson {
@@ -92,7 +114,17 @@ function typed(type: string, b: Built, extra: EnvoyJson = {}): EnvoyJson {
  */
 export function authzHttpFilters(push: PushContext, proxy: Proxy, o: { grpc?: boolean } = {}): EnvoyJson[] {
   const out: EnvoyJson[] = [];
-  for (const [policies, action] of ordered(push, proxy)) {
+  const p = ordered(push, proxy, !o.grpc);
+  const steps: Array<[Config[], Action]> = [
+    [p.audit, 'LOG'],
+    [p.deny, 'DENY'],
+    [p.allow, 'ALLOW'],
+  ];
+  for (const [policies, action] of steps) {
+    if (action === 'DENY' && p.custom.filter) {
+      const c = build(p.custom.usable, 'DENY', false, `${EXT_AUTHZ_POLICY_PREFIX}-`);
+      if (c?.rules) out.push(extAuthzRbacFilter(c.rules), p.custom.filter);
+    }
     const b = build(policies, action, false);
     if (!b) continue;
     if (o.grpc) {
@@ -108,7 +140,13 @@ export function authzHttpFilters(push: PushContext, proxy: Proxy, o: { grpc?: bo
 /** The network rbac filters for a workload's inbound TCP chains, before tcp_proxy. */
 export function authzNetworkFilters(push: PushContext, proxy: Proxy): EnvoyJson[] {
   const out: EnvoyJson[] = [];
-  for (const [policies, action] of ordered(push, proxy)) {
+  const p = ordered(push, proxy, false);
+  const steps: Array<[Config[], Action]> = [
+    [p.audit, 'LOG'],
+    [p.deny, 'DENY'],
+    [p.allow, 'ALLOW'],
+  ];
+  for (const [policies, action] of steps) {
     const b = build(policies, action, true);
     if (b) out.push({ name: RBAC_NETWORK_FILTER, typed_config: typed(NETWORK_FILTER.RBAC, b, { stat_prefix: 'tcp.' }) });
   }
