@@ -29,6 +29,8 @@ interface Candidate extends Origin {
 }
 interface WorkloadRef extends Origin {
   w: Workload;
+  /** In a discovered namespace, so in `refs` and the snapshot's workloads. */
+  listed: boolean;
 }
 /** The served definition of one hostname. */
 interface HostState {
@@ -91,8 +93,12 @@ export class IncrementalAggregate {
   private readonly own = new Map<string, Map<string, Endpoint[]>>();
   /** Workloads by namespace and label. */
   private readonly byLabel = new Map<string, Set<WorkloadRef>>();
-  /** Every workload (all namespaces), in snapshot order. */
+  /** Workloads of discovered namespaces in snapshot order: the snapshot's workloads, one for one. */
   private readonly refs: WorkloadRef[] = [];
+  /** The snapshot's workloads as this update changes them (a copy of the last, made on first change). */
+  private workloads: Workload[] | undefined;
+  /** The same, by source and item key, to remove one without a search. */
+  private readonly refsByItem = new Map<string, Map<Workload, WorkloadRef>>();
   private readonly hosts = new Map<string, HostState>();
   private readonly conflictsByHost = new Map<string, Conflict>();
   private snap: RegistrySnapshot;
@@ -100,7 +106,6 @@ export class IncrementalAggregate {
   replaced: string[] = [];
   /** Set while applying: what this update touched. */
   private dirty = new Set<string>();
-  private workloadSetChanged = false;
   private workloadContentChanged = false;
 
   constructor(
@@ -124,7 +129,7 @@ export class IncrementalAggregate {
       }
     });
     this.refs.sort(compareRefs);
-    this.workloadSetChanged = true;
+    this.workloads = this.refs.map((r) => r.w);
     this.finish();
   }
 
@@ -228,10 +233,9 @@ export class IncrementalAggregate {
     const had = new Set(before);
     for (const w of gone) this.removeWorkload(w, src, key);
     after.forEach((w, idx) => {
-      if (!had.has(w)) this.addWorkload({ w, src, key, idx }, initial);
+      if (!had.has(w)) this.addWorkload({ w, src, key, idx, listed: this.filter.selected(w.namespace) }, initial);
     });
     if (gone.length > 0 || after.some((w) => !had.has(w))) {
-      this.workloadSetChanged = true;
       // A registration repeated with the same fields is a new object, not a change.
       const seen = (list: readonly Workload[]) => canonical(list.filter((w) => this.filter.selected(w.namespace)));
       if (!this.workloadContentChanged && seen(before) !== seen(after)) this.workloadContentChanged = true;
@@ -264,35 +268,41 @@ export class IncrementalAggregate {
       set.add(ref);
       this.byLabel.set(lk, set);
     }
-    // The first build sorts once at the end.
-    if (initial) this.refs.push(ref);
-    else this.refs.splice(lowerBound(this.refs, ref, compareRefs), 0, ref);
+    const ik = `${ref.src}\u0000${ref.key}`;
+    const mine = this.refsByItem.get(ik) ?? new Map<Workload, WorkloadRef>();
+    mine.set(ref.w, ref);
+    this.refsByItem.set(ik, mine);
+    if (ref.listed) {
+      // The first build sorts once at the end.
+      if (initial) this.refs.push(ref);
+      else {
+        const i = lowerBound(this.refs, ref, compareRefs);
+        this.refs.splice(i, 0, ref);
+        (this.workloads ??= this.snap.workloads.slice()).splice(i, 0, ref.w);
+      }
+    }
     this.dirtySelecting(ref.w);
   }
 
   private removeWorkload(w: Workload, src: number, key: string): void {
-    let ref: WorkloadRef | undefined;
-    for (const [k, v] of Object.entries(w.labels)) {
-      const lk = labelKey(w.namespace, k, v);
-      const set = this.byLabel.get(lk);
-      if (!set) continue;
-      for (const r of set) {
-        if (r.w === w && r.src === src && r.key === key) {
-          ref = r;
-          set.delete(r);
-          break;
-        }
-      }
-      if (set.size === 0) this.byLabel.delete(lk);
-    }
-    if (!ref) {
-      // No labels to find it by: it is in refs alone.
-      ref = this.refs.find((r) => r.w === w && r.src === src && r.key === key);
-    }
+    const ik = `${src}\u0000${key}`;
+    const mine = this.refsByItem.get(ik);
+    const ref = mine?.get(w);
     if (ref) {
-      let i = lowerBound(this.refs, ref, compareRefs);
+      mine!.delete(w);
+      if (mine!.size === 0) this.refsByItem.delete(ik);
+      for (const [k, v] of Object.entries(w.labels)) {
+        const lk = labelKey(w.namespace, k, v);
+        const set = this.byLabel.get(lk);
+        set?.delete(ref);
+        if (set?.size === 0) this.byLabel.delete(lk);
+      }
+      let i = ref.listed ? lowerBound(this.refs, ref, compareRefs) : this.refs.length;
       while (i < this.refs.length && this.refs[i] !== ref) i++;
-      if (i < this.refs.length) this.refs.splice(i, 1);
+      if (i < this.refs.length) {
+        this.refs.splice(i, 1);
+        (this.workloads ??= this.snap.workloads.slice()).splice(i, 1);
+      }
     }
     this.dirtySelecting(w);
   }
@@ -373,13 +383,13 @@ export class IncrementalAggregate {
     const next: RegistrySnapshot = {
       services: services ?? prev.services,
       endpoints: endpoints ?? prev.endpoints,
-      workloads: this.workloadSetChanged ? this.refs.filter((r) => this.filter.selected(r.w.namespace)).map((r) => r.w) : prev.workloads,
+      workloads: this.workloads ?? prev.workloads,
       conflicts: conflictsMoved ? [...this.conflictsByHost.values()].sort((a, b) => cmp(a.hostname, b.hostname)) : prev.conflicts,
       fingerprints: fingerprints ?? prev.fingerprints,
     };
     this.snap = next;
     this.dirty = new Set();
-    this.workloadSetChanged = false;
+    this.workloads = undefined;
     this.workloadContentChanged = false;
     if (touched.length === 0 && !workloadsMoved) return undefined;
     return { services: touched, endpointsOnly: !serviceChanged };
