@@ -171,7 +171,7 @@ function validateMesh(m: Record<string, any>, fail: (path: string, message: stri
       if (kinds.length !== 1) fail(pp, `an extension provider needs exactly one provider type (e.g. envoyExtAuthzHttp, zipkin, envoyFileAccessLog)${kinds.length ? `, found ${kinds.join(', ')}` : ''}`);
       for (const k of kinds) {
         if (k === 'envoyExtAuthzHttp' || k === 'envoyExtAuthzGrpc') {
-          for (const e of extAuthzProviderProblems(k, p[k])) fail(child(child(pp, k), e.field), e.message);
+          for (const e of extAuthzProviderProblems(k, p[k])) fail(e.field.split('.').filter(Boolean).reduce((at, f) => child(at, f), child(pp, k)), e.message);
         }
       }
     });
@@ -205,6 +205,7 @@ export function extAuthzPort(v: unknown): number | undefined {
  * ValidateExtensionProviderEnvoyExtAuthz* plus the translation's own checks). The control plane
  * reports these at load and pilot keeps a CUSTOM policy naming such a provider fail-closed.
  */
+/** `field` is a dotted path below the provider ('' for the provider itself). */
 export function extAuthzProviderProblems(kind: ExtAuthzKind, p: unknown): Array<{ field: string; message: string }> {
   const out: Array<{ field: string; message: string }> = [];
   const bad = (field: string, message: string) => out.push({ field, message });
@@ -233,6 +234,16 @@ export function extAuthzProviderProblems(kind: ExtAuthzKind, p: unknown): Array<
     }
     const add = p.includeAdditionalHeadersInCheck;
     if (add !== undefined && add !== null && (!isObj(add) || Object.values(add).some((x) => typeof x !== 'string'))) bad('includeAdditionalHeadersInCheck', 'must be a map of header name to value (strings)');
+  }
+  const body = p.includeRequestBodyInCheck;
+  if (body !== undefined && body !== null) {
+    if (!isObj(body)) bad('includeRequestBodyInCheck', 'must be a mapping (maxRequestBytes, allowPartialMessage, packAsBytes)');
+    else {
+      for (const k of Object.keys(body)) if (!['maxRequestBytes', 'allowPartialMessage', 'packAsBytes'].includes(k)) bad(`includeRequestBodyInCheck.${k}`, 'unknown field; includeRequestBodyInCheck has maxRequestBytes, allowPartialMessage, packAsBytes');
+      const n = body.maxRequestBytes;
+      if (!(Number.isInteger(n) && n > 0 && n <= 0xffffffff)) bad('includeRequestBodyInCheck.maxRequestBytes', `must be a number of bytes greater than 0, got ${JSON.stringify(n)}`);
+      for (const f of ['allowPartialMessage', 'packAsBytes']) if (body[f] !== undefined && typeof body[f] !== 'boolean') bad(`includeRequestBodyInCheck.${f}`, 'must be true or false');
+    }
   }
   return out;
 }

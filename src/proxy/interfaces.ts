@@ -298,6 +298,12 @@ export interface StreamFilterCallbacks {
 }
 
 export interface HttpFilter {
+  /**
+   * (additive) The filter reads the request body (decodeData / decodeTrailers) while it holds
+   * iteration after decodeHeaders, as Envoy's buffering filters do (ext_authz with_request_body):
+   * what it sees stays queued for the filters after it until it continues.
+   */
+  readonly decodeDataWhileStopped?: boolean;
   decodeHeaders?(headers: HeaderMap, endStream: boolean): FilterStatus;
   decodeData?(chunk: Buffer, endStream: boolean): FilterStatus;
   encodeHeaders?(status: number, headers: HeaderMap, endStream: boolean): FilterStatus;

@@ -3,7 +3,8 @@
  * (pilot/pkg/security/authz/builder/testdata/http/custom-*-out*.yaml): a shadow rbac filter with
  * the CUSTOM rules named istio-ext-authz-ns[..]-policy[..]-rule[..] (stat prefix
  * istio_ext_authz_), then ext_authz gated on its metadata, before DENY and ALLOW; the provider's
- * service resolved to its outbound cluster; header lists as Istio's matchers. Unusable providers
+ * service resolved to its outbound cluster; header lists as Istio's matchers; the request body
+ * as with_request_body. Unusable providers
  * keep the policy fail-closed (its rules in the DENY filter) with a message; TCP chains always.
  */
 import { test } from 'node:test';
@@ -69,7 +70,7 @@ const MESH = mesh(`extensionProviders:
   envoyExtAuthzGrpc:
     service: ext-authz.foo.svc.cluster.local
     port: 9000
-    includeRequestBodyInCheck: {maxRequestBytes: 1024}
+    includeRequestBodyInCheck: {maxRequestBytes: 1024, allowPartialMessage: true, packAsBytes: true}
 - name: missing-service
   envoyExtAuthzHttp:
     service: nowhere.foo.svc.cluster.local
@@ -145,6 +146,12 @@ test('HTTP provider: every field as Istio translates it', () => {
   });
 });
 
+test('includeRequestBodyInCheck becomes with_request_body', () => {
+  const { http, problems } = filters(CUSTOM('with-body'));
+  assert.deepEqual(problems, []);
+  assert.deepEqual(http[1]!.typed_config.with_request_body, { max_request_bytes: 1024, allow_partial_message: true, pack_as_bytes: true });
+});
+
 test('several CUSTOM policies with one provider share the filters; a policy without rules never triggers the check', () => {
   const { http } = filters(CUSTOM('sample-ext-authz-grpc', 'one', '["/a"]') + CUSTOM('sample-ext-authz-grpc', 'two', '["/b", "/c"]') + `---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: none, namespace: foo}\nspec: {action: CUSTOM, provider: {name: sample-ext-authz-grpc}}\n`);
   assert.equal(http.length, 2);
@@ -156,7 +163,6 @@ test('several CUSTOM policies with one provider share the filters; a policy with
 test('unusable providers keep the policy fail-closed in the DENY filter, with a message naming the reason', () => {
   const cases: Array<[string, RegExp, MeshConfig?]> = [
     ['unknown', /extension provider "unknown" is not in meshConfig.extensionProviders \(available: sample-ext-authz-grpc/],
-    ['with-body', /includeRequestBodyInCheck is not supported/],
     ['missing-service', /envoyExtAuthzHttp.service: no service with hostname nowhere.foo.svc.cluster.local/],
     ['sample-ext-authz-grpc', /not in meshConfig.extensionProviders \(none defined\)/, defaultMeshConfig()],
   ];
@@ -192,7 +198,7 @@ test('TCP chains and dry-run: CUSTOM stays fail-closed on TCP (no network ext_au
 test('meshConfig: ext authz providers are validated field by field', () => {
   const r = parseMeshConfig(`extensionProviders:
 - name: a
-  envoyExtAuthzHttp: {service: "", port: 70000, pathPrefix: check, statusOnError: nope, timeout: soon, includeRequestHeadersInCheck: ["*"], bogus: 1}
+  envoyExtAuthzHttp: {service: "", port: 70000, pathPrefix: check, statusOnError: nope, timeout: soon, includeRequestHeadersInCheck: ["*"], bogus: 1, includeRequestBodyInCheck: {maxRequestBytes: 0}}
 - name: b
   envoyExtAuthzGrpc: {service: ext-authz.foo.svc.cluster.local, port: "x"}
 `);
@@ -204,14 +210,16 @@ test('meshConfig: ext authz providers are validated field by field', () => {
   assert.match(byPath['extensionProviders[0].envoyExtAuthzHttp.timeout']!, /duration/);
   assert.match(byPath['extensionProviders[0].envoyExtAuthzHttp.includeRequestHeadersInCheck']!, /single wildcard/);
   assert.match(byPath['extensionProviders[0].envoyExtAuthzHttp.bogus']!, /unknown field/);
+  assert.match(byPath['extensionProviders[0].envoyExtAuthzHttp.includeRequestBodyInCheck.maxRequestBytes']!, /greater than 0/);
   assert.match(byPath['extensionProviders[1].envoyExtAuthzGrpc.port']!, /got "x"/);
-  assert.equal(r.errors.length, 8);
+  assert.equal(r.errors.length, 9);
 });
 
 test('the filters encode with Envoy\'s protos and the proxy honours every field they set', () => {
   const grpc = filters(CUSTOM('sample-ext-authz-grpc')).http;
   const http = filters(CUSTOM('sample-ext-authz-http')).http;
-  for (const f of [...grpc, ...http]) {
+  const body = filters(CUSTOM('with-body')).http;
+  for (const f of [...grpc, ...http, ...body]) {
     const { '@type': type, ...rest } = f.typed_config;
     const { '@type': _t, ...back } = unpackAny(toAny(f.typed_config));
     assert.deepEqual(back, normalize(type, rest), f.name);
@@ -219,7 +227,7 @@ test('the filters encode with Envoy\'s protos and the proxy honours every field 
   }
 });
 
-test('meshConfig: ext authz providers are enforced; includeRequestBodyInCheck warns (issue 10), telemetry providers still warn (issue 12)', () => {
+test('meshConfig: ext authz providers are enforced (no warning), telemetry providers still warn (issue 12)', () => {
   const { mesh, errors } = parseMeshConfig(`extensionProviders:
 - name: http
   envoyExtAuthzHttp: {service: ext-authz.foo.svc.cluster.local, port: "8000", includeRequestHeadersInCheck: [x-ext-authz]}
@@ -232,7 +240,6 @@ test('meshConfig: ext authz providers are enforced; includeRequestBodyInCheck wa
 `);
   assert.deepEqual(errors, []);
   const w = meshSupportWarnings(mesh);
-  assert.deepEqual(w.map((x) => x.path), ['extensionProviders[2]', 'extensionProviders[3]']);
-  assert.match(w[0]!.message, /issue 10: envoyExtAuthzGrpc.includeRequestBodyInCheck/);
-  assert.match(w[1]!.message, /issue 12: /);
+  assert.deepEqual(w.map((x) => x.path), ['extensionProviders[3]']);
+  assert.match(w[0]!.message, /issue 12: /);
 });

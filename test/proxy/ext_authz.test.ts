@@ -244,11 +244,55 @@ test("filter_enabled_metadata: only requests the rbac shadow rules matched (Isti
 test('config: fields the filter does not honour are refused naming the field', () => {
   const ctx = { statPrefix: 'http.t.', stats: { counter: () => ({ inc() {}, value: () => 0 }) } } as any;
   const create = (c: EnvoyJson) => extAuthzFilterFactory.create({ '@type': HTTP_FILTER.EXT_AUTHZ, ...c }, ctx);
-  assert.throws(() => create({ grpc_service: grpcService('x'), with_request_body: { max_request_bytes: 10 } }), /ExtAuthz\.with_request_body: not supported/);
+  assert.throws(() => create({ grpc_service: grpcService('x'), include_peer_certificate: true }), /ExtAuthz\.include_peer_certificate: not supported/);
+  assert.throws(() => create({ grpc_service: grpcService('x'), with_request_body: { max_request_bytes: 0 } }), /with_request_body\.max_request_bytes: must be greater than 0/);
   assert.throws(() => create({}), /one of http_service, grpc_service is required/);
   assert.throws(() => create({ grpc_service: { google_grpc: { target_uri: 'x' } } }), /grpc_service\.google_grpc/);
   assert.throws(() => create({ http_service: { server_uri: { uri: 'http://a', cluster: 'a' } } }), /server_uri\.timeout: required/);
   assert.throws(() => create({ http_service: httpService('a', { path_prefix: 'check' }) }), /path_prefix: must start with "\/"/);
   assert.throws(() => create({ grpc_service: grpcService('x'), transport_api_version: 'V2' }), /transport_api_version/);
   assert.doesNotThrow(() => create({ grpc_service: grpcService('x'), status_on_error: { code: 'ServiceUnavailable' } }));
+});
+
+test('with_request_body: the check waits for the body and carries it (HTTP and gRPC); over the limit it is cut (allow_partial_message) or refused with 413', async () => {
+  const bodies: string[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      bodies.push(`${req.headers['x-envoy-auth-partial-body']}|${req.headers['content-length']}|${Buffer.concat(chunks).toString()}`);
+      res.writeHead(Buffer.concat(chunks).includes('forbidden') ? 403 : 200).end();
+    });
+  });
+  const port = await listenOn(server);
+  servers.push({ close: async () => void (server.closeAllConnections(), await new Promise<void>((r) => server.close(() => r()))) });
+  const allowPartial = { patterns: [{ exact: 'x-envoy-auth-partial-body' }] };
+  const whole = await proxyWith([extAuthz({ http_service: httpService('authz', { authorization_request: { allowed_headers: allowPartial } }), with_request_body: { max_request_bytes: 64 } })], [{ name: 'authz', ports: [port] }]);
+  const ok = await request(whole.port, { method: 'POST', path: '/upload', body: 'hello body' });
+  assert.equal(ok.status, 200);
+  assert.equal(bodies.at(-1), 'false|10|hello body');
+  assert.equal(lastSeen().body, 'hello body', 'the upstream still gets the whole body');
+  assert.equal((await request(whole.port, { method: 'POST', path: '/upload', body: 'this is forbidden' })).status, 403, 'the authorizer decides on the body');
+  const big = 'x'.repeat(100);
+  assert.equal((await request(whole.port, { method: 'POST', path: '/upload', body: big })).status, 413);
+  assert.equal((await request(whole.port, { path: '/nobody' })).status, 200, 'a request without a body is checked at once');
+
+  const partial = await proxyWith([extAuthz({ http_service: httpService('authz', { authorization_request: { allowed_headers: allowPartial } }), with_request_body: { max_request_bytes: 8, allow_partial_message: true } })], [{ name: 'authz', ports: [port] }]);
+  assert.equal((await request(partial.port, { method: 'POST', path: '/upload', body: big })).status, 200);
+  assert.equal(bodies.at(-1), 'true|8|xxxxxxxx');
+  assert.equal(lastSeen().body, big);
+
+  // A filter before it holds the request first (a fault delay): the body that queued meanwhile still reaches the check.
+  const delay = { name: 'envoy.filters.http.fault', typed_config: { '@type': HTTP_FILTER.FAULT, delay: { fixed_delay: '0.05s', percentage: { numerator: 100 } } } };
+  const delayed = await proxyWith([delay, extAuthz({ http_service: httpService('authz', { authorization_request: { allowed_headers: allowPartial } }), with_request_body: { max_request_bytes: 64 } })], [{ name: 'authz', ports: [port] }]);
+  assert.equal((await request(delayed.port, { method: 'POST', path: '/upload', body: 'after a delay' })).status, 200);
+  assert.equal(bodies.at(-1), 'false|13|after a delay');
+  assert.equal(lastSeen().body, 'after a delay');
+
+  const grpc = await proxyWith([extAuthz({ grpc_service: grpcService('ext-authz-grpc'), with_request_body: { max_request_bytes: 1024 } })], [{ name: 'ext-authz-grpc', ports: [sample.grpcPort], protocol: 'http2' }]);
+  assert.equal((await request(grpc.port, { method: 'POST', path: '/headers', body: '{"a":1}', headers: { 'x-ext-authz': 'allow', 'content-type': 'application/json' } })).status, 200);
+  const attrs = JSON.parse(String(lastSeen().headers['x-ext-authz-check-received']));
+  assert.equal(attrs.request.http.body, '{"a":1}');
+  assert.equal(attrs.request.http.headers['x-envoy-auth-partial-body'], 'false');
+  assert.equal(lastSeen().body, '{"a":1}');
 });

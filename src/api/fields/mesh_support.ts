@@ -36,11 +36,7 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
     note: 'envoyExtAuthzHttp and envoyExtAuthzGrpc: AuthorizationPolicy CUSTOM through Envoy\'s ext_authz (HTTP chains; TCP chains stay fail-closed); tracing and logging providers are issue 12',
     gap: (v): Gap | undefined => {
       const p = v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-      const kind = Object.keys(p).find((k) => EXT_AUTHZ.includes(k));
-      if (kind) {
-        const body = (p[kind] as Record<string, unknown> | undefined)?.includeRequestBodyInCheck;
-        return body ? { issue: 10, reason: `${kind}.includeRequestBodyInCheck: the proxy cannot send the request body to the authorizer; CUSTOM policies naming this provider deny what they match (fail closed)` } : undefined;
-      }
+      if (Object.keys(p).some((k) => EXT_AUTHZ.includes(k))) return undefined;
       return Object.keys(p).some((k) => k !== 'name') ? { issue: 12, reason: 'telemetry extension providers are not implemented' } : undefined;
     },
   },

@@ -7,9 +7,8 @@
  * (filter_enabled_metadata). The provider is a meshConfig.extensionProviders entry,
  * envoyExtAuthzHttp or envoyExtAuthzGrpc, reached through the outbound cluster of its service.
  *
- * A provider that is missing, invalid, resolves to no service of the mesh, or asks for what the
- * proxy cannot do (includeRequestBodyInCheck), or CUSTOM policies naming different providers
- * for one workload, leave the policies fail-closed: index.ts then denies what their rules match,
+ * A provider that is missing, invalid or resolves to no service of the mesh, or CUSTOM policies
+ * naming different providers for one workload, leave the policies fail-closed: index.ts then denies what their rules match,
  * and customPolicyProblems() says why.
  */
 import type { Config } from '../../api/types.ts';
@@ -80,7 +79,6 @@ export function buildExtAuthzFilter(push: PushContext, name: string): { filter: 
   const p = entry[kind] as Record<string, any>;
   const problems = extAuthzProviderProblems(kind, p);
   if (problems.length) return { error: `extension provider "${name}": ${problems.map((e) => `${kind}.${e.field}: ${e.message}`).join('; ')}` };
-  if (p.includeRequestBodyInCheck) return { error: `extension provider "${name}": ${kind}.includeRequestBodyInCheck is not supported by tsmesh's proxy yet (the request body cannot be sent to the authorizer)` };
   const port = extAuthzPort(p.port)!;
   const svc = lookupService(push, String(p.service), port);
   if ('error' in svc) return { error: `extension provider "${name}": ${kind}.service: ${svc.error}` };
@@ -88,6 +86,12 @@ export function buildExtAuthzFilter(push: PushContext, name: string): { filter: 
   const timeout = p.timeout ? envoyDuration(p.timeout) : DEFAULT_TIMEOUT;
   const cfg: EnvoyJson = { '@type': HTTP_FILTER.EXT_AUTHZ, transport_api_version: 'V3', filter_enabled_metadata: filterEnabledMetadata() };
   if (p.failOpen === true) cfg.failure_mode_allow = true;
+  const body = p.includeRequestBodyInCheck as Record<string, unknown> | undefined;
+  if (body) {
+    cfg.with_request_body = { max_request_bytes: Number(body.maxRequestBytes) };
+    if (body.allowPartialMessage === true) cfg.with_request_body.allow_partial_message = true;
+    if (body.packAsBytes === true) cfg.with_request_body.pack_as_bytes = true;
+  }
   if (p.statusOnError) cfg.status_on_error = { code: Number(p.statusOnError) };
   if (kind === 'envoyExtAuthzGrpc') {
     // `|` is not valid in an :authority; Istio rewrites the cluster name as the authority.

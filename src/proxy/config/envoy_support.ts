@@ -243,9 +243,10 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.extensions.filters.http.jwt_authn.v3.JwtRequirementAndList': msg('requirements'),
   'envoy.extensions.filters.http.jwt_authn.v3.RequirementRule': msg('match requires requirement_name'),
   'envoy.extensions.filters.http.jwt_authn.v3.PerRouteConfig': msg('disabled requirement_name'),
-  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz': msg('http_service grpc_service failure_mode_allow failure_mode_allow_header_add status_on_error clear_route_cache filter_enabled_metadata stat_prefix', {
+  'envoy.extensions.filters.http.ext_authz.v3.ExtAuthz': msg('http_service grpc_service failure_mode_allow failure_mode_allow_header_add status_on_error clear_route_cache filter_enabled_metadata stat_prefix with_request_body', {
     transport_api_version: only(['V3', 'AUTO'], 'envoy.service.auth.v3 only'),
   }),
+  'envoy.extensions.filters.http.ext_authz.v3.BufferSettings': msg('max_request_bytes allow_partial_message pack_as_bytes'),
   'envoy.extensions.filters.http.ext_authz.v3.HttpService': msg('server_uri path_prefix authorization_request authorization_response'),
   'envoy.extensions.filters.http.ext_authz.v3.AuthorizationRequest': msg('allowed_headers headers_to_add'),
   'envoy.extensions.filters.http.ext_authz.v3.AuthorizationResponse': msg('allowed_upstream_headers allowed_upstream_headers_to_append allowed_client_headers allowed_client_headers_on_success'),

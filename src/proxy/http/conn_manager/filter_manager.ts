@@ -41,6 +41,7 @@ export abstract class FilterManager {
     if (this.decodingDone) return;
     if (this.stoppedAt >= 0 || this.iterating || (this.queue && this.queue.length)) {
       (this.queue ??= []).push({ kind: Kind.Data, from: 0, chunk, end: endStream });
+      if (!this.iterating) this.feedStopped();
       return;
     }
     this.process({ kind: Kind.Data, from: 0, chunk, end: endStream });
@@ -50,6 +51,7 @@ export abstract class FilterManager {
     if (this.decodingDone) return;
     if (this.stoppedAt >= 0 || this.iterating || (this.queue && this.queue.length)) {
       (this.queue ??= []).push({ kind: Kind.Trailers, from: 0, end: true, trailers });
+      if (!this.iterating) this.feedStopped();
       return;
     }
     this.process({ kind: Kind.Trailers, from: 0, end: true, trailers });
@@ -84,7 +86,7 @@ export abstract class FilterManager {
           this.stoppedAt = i;
           p.from = i + 1;
           (this.queue ??= []).unshift(p);
-          return;
+          break;
         }
       }
     } catch (e) {
@@ -93,8 +95,38 @@ export abstract class FilterManager {
     } finally {
       this.iterating = false;
     }
+    if (this.stoppedAt >= 0) {
+      this.feedStopped();
+      return;
+    }
     // Items queued while a filter ran synchronously (e.g. data during decodeHeaders).
     if (this.queue && this.queue.length && this.stoppedAt < 0) this.drainQueue();
+  }
+
+  /**
+   * A filter stopped on headers that reads the body meanwhile (decodeDataWhileStopped) gets the
+   * data and trailers queued behind the headers, through the filters before it first, as in
+   * Envoy; the items then wait for the filters after it.
+   */
+  private feedStopped(): void {
+    const at = this.stoppedAt;
+    const queue = this.queue;
+    if (at < 0 || !queue || this.filters[at]?.decodeDataWhileStopped !== true) return;
+    try {
+      for (const p of [...queue]) {
+        if (p.kind === Kind.Headers || p.from > at) continue;
+        for (let i = p.from; i <= at; i++) {
+          if (this.decodingDone || this.stoppedAt !== at) return;
+          const f = this.filters[i];
+          // The stopped filter holds iteration: what the filters up to it return does not resume it.
+          if (p.kind === Kind.Data) f.decodeData?.(p.chunk!, p.end);
+          else f.decodeTrailers?.(p.trailers!);
+          p.from = i + 1;
+        }
+      }
+    } catch (e) {
+      this.onFilterError(e as Error);
+    }
   }
 
   /** Runs encoder filters (reverse order) over response headers. Encoder StopIteration is not supported. */

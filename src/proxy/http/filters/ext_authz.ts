@@ -3,7 +3,9 @@
  * request before it goes on — over HTTP (http_service) or gRPC's
  * envoy.service.auth.v3.Authorization/Check (grpc_service.envoy_grpc), through one of the
  * proxy's clusters (./ext_authz/dispatch.ts). While the check runs the request waits (the
- * filter chain stops; the body queues in the filter manager).
+ * filter chain stops; the body queues in the filter manager). with_request_body makes the check
+ * wait for the body and carry it (x-envoy-auth-partial-body says whether all of it): a body over
+ * max_request_bytes is cut there with allow_partial_message, else answered 413.
  *
  * - OK: the service's upstream headers are set / appended / removed on the request (the route is
  *   matched again when clear_route_cache), its client headers are added to the response.
@@ -52,31 +54,83 @@ function toRecord(pairs: HeaderPairs): Record<string, string> {
 }
 
 class ExtAuthzFilter implements HttpFilter {
-  private state: 'idle' | 'calling' | 'done' = 'idle';
+  private state: 'idle' | 'buffering' | 'calling' | 'done' = 'idle';
   private call: CheckCall | undefined;
   private responseHeaders: HeaderPairs | undefined;
+  private headers: HeaderMap | undefined;
+  private readonly body: Buffer[] = [];
+  private bodySize = 0;
+  /** With with_request_body the filter reads the body while it holds the request (filter_manager.ts). */
+  readonly decodeDataWhileStopped: boolean;
 
   constructor(
     private readonly cb: StreamFilterCallbacks,
     private readonly cfg: ExtAuthzConfig,
     private readonly stats: Counters,
     private readonly deps: Deps,
-  ) {}
+  ) {
+    this.decodeDataWhileStopped = cfg.withBody !== undefined;
+  }
 
-  decodeHeaders(h: HeaderMap): FilterStatus {
+  decodeHeaders(h: HeaderMap, endStream: boolean): FilterStatus {
     const info = this.cb.streamInfo;
     if (this.cfg.enabledMetadata && !this.cfg.enabledMetadata(info.dynamicMetadata)) {
       this.stats.disabled.inc();
       return FilterStatus.Continue;
     }
+    if (this.cfg.withBody && !endStream && this.cb.upgradeType === undefined) {
+      // Envoy's with_request_body: the check waits for the body (or max_request_bytes of it).
+      this.state = 'buffering';
+      this.headers = h;
+      return FilterStatus.StopIteration;
+    }
+    this.startCheck(h, false);
+    return FilterStatus.StopIteration;
+  }
+
+  decodeData(chunk: Buffer, endStream: boolean): FilterStatus {
+    if (this.state !== 'buffering') return FilterStatus.Continue;
+    const limit = this.cfg.withBody!;
+    if (this.bodySize + chunk.length > limit.maxBytes) {
+      if (!limit.allowPartial) {
+        this.state = 'done';
+        this.cb.streamInfo.responseCodeDetails = 'request_payload_too_large';
+        this.cb.sendLocalReply(413, 'Payload Too Large');
+        return FilterStatus.StopIteration;
+      }
+      this.body.push(chunk.subarray(0, limit.maxBytes - this.bodySize));
+      this.bodySize = limit.maxBytes;
+      this.startCheck(this.headers!, true);
+      return FilterStatus.StopIteration;
+    }
+    this.body.push(chunk);
+    this.bodySize += chunk.length;
+    if (endStream) this.startCheck(this.headers!, false);
+    return FilterStatus.StopIteration;
+  }
+
+  decodeTrailers(): FilterStatus {
+    if (this.state === 'buffering') this.startCheck(this.headers!, false);
+    return FilterStatus.Continue;
+  }
+
+  private startCheck(h: HeaderMap, partial: boolean): void {
     this.state = 'calling';
     const s = this.cfg.service;
     const done = (r: AuthzResponse) => this.onComplete(h, r);
+    let checked = h;
+    let body: Buffer | undefined;
+    if (this.cfg.withBody) {
+      body = Buffer.concat(this.body);
+      // Envoy tells the authorizer whether it sees the whole body.
+      checked = new Map(h);
+      checked.set('x-envoy-auth-partial-body', partial ? 'true' : 'false');
+    }
+    const info = this.cb.streamInfo;
     this.call =
       s.kind === 'http'
-        ? checkHttp(s, this.deps.cm, this.deps.clock, h, done)
-        : checkGrpc(s, this.deps.cm, this.deps.clock, checkRequest(h, this.cb.connection, info, this.deps.clock.now()), done);
-    return FilterStatus.StopIteration;
+        ? checkHttp(s, this.deps.cm, this.deps.clock, checked, body, done)
+        : checkGrpc(s, this.deps.cm, this.deps.clock, checkRequest(checked, this.cb.connection, info, this.deps.clock.now(), body && { bytes: body, packAsBytes: this.cfg.withBody!.packAsBytes }), done);
   }
 
   private onComplete(h: HeaderMap, r: AuthzResponse): void {

@@ -18,7 +18,13 @@ function one(h: HeaderMap, k: string): string {
   return v === undefined ? '' : Array.isArray(v) ? v.join(',') : v;
 }
 
-export function checkRequest(h: HeaderMap, conn: ConnectionInfo, info: StreamInfo, now: number): EnvoyJson {
+/** The buffered request body under with_request_body. */
+export interface CheckBody {
+  bytes: Buffer;
+  packAsBytes: boolean;
+}
+
+export function checkRequest(h: HeaderMap, conn: ConnectionInfo, info: StreamInfo, now: number, body?: CheckBody): EnvoyJson {
   const headers: Record<string, string> = {};
   for (const [k, v] of h) headers[k] = Array.isArray(v) ? v.join(',') : v;
   const size = Number(one(h, 'content-length'));
@@ -32,6 +38,10 @@ export function checkRequest(h: HeaderMap, conn: ConnectionInfo, info: StreamInf
     size: Number.isFinite(size) && one(h, 'content-length') !== '' ? size : -1,
     protocol: info.protocol ?? 'HTTP/1.1',
   };
+  if (body && body.bytes.length > 0) {
+    if (body.packAsBytes) http.raw_body = body.bytes;
+    else http.body = body.bytes.toString('utf8');
+  }
   const attributes: EnvoyJson = {
     source: peer(info.downstreamRemoteAddress ?? conn.remoteAddress, conn.remotePort, conn.peerCertificateUris?.[0]),
     destination: peer(conn.localAddress, conn.localPort, undefined),

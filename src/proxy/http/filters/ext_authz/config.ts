@@ -51,6 +51,16 @@ export interface ExtAuthzConfig {
   enabledMetadata?: MetadataPredicate;
   /** `<stat_prefix>.` or '' (Envoy's ext_authz.<stat_prefix>.ok). */
   statPrefix: string;
+  /** with_request_body: the check waits for the body (up to maxBytes) and carries it. */
+  withBody?: BufferSettings;
+}
+
+export interface BufferSettings {
+  maxBytes: number;
+  /** Over maxBytes: check with the first maxBytes (true) or answer 413 (false). */
+  allowPartial: boolean;
+  /** gRPC: the body as raw_body bytes instead of a UTF-8 string. */
+  packAsBytes: boolean;
 }
 
 const cache = new WeakMap<EnvoyJson, ExtAuthzConfig>();
@@ -141,7 +151,6 @@ export function compileExtAuthz(c: EnvoyJson, path = 'ExtAuthz'): ExtAuthzConfig
   rejectSet(
     c,
     [
-      'with_request_body',
       'metadata_context_namespaces',
       'typed_metadata_context_namespaces',
       'route_metadata_context_namespaces',
@@ -175,6 +184,12 @@ export function compileExtAuthz(c: EnvoyJson, path = 'ExtAuthz'): ExtAuthzConfig
     enabledMetadata: c.filter_enabled_metadata ? compileMetadataMatcher(c.filter_enabled_metadata, `${path}.filter_enabled_metadata`) : undefined,
     statPrefix: typeof c.stat_prefix === 'string' && c.stat_prefix ? `${c.stat_prefix}.` : '',
   };
+  if (c.with_request_body) {
+    const b = c.with_request_body;
+    const max = Number(b.max_request_bytes ?? 0);
+    if (!Number.isInteger(max) || max <= 0) throw new Error(`${path}.with_request_body.max_request_bytes: must be greater than 0, got ${JSON.stringify(b.max_request_bytes)}`);
+    out.withBody = { maxBytes: max, allowPartial: b.allow_partial_message === true, packAsBytes: b.pack_as_bytes === true };
+  }
   cache.set(c, out);
   return out;
 }

@@ -1,7 +1,8 @@
 /**
  * The raw HTTP authorization service (Envoy's RawHttpClientImpl): the check is the client's
- * request without its body — same method, path_prefix + path, the allowed headers (always
- * authorization, :method, :path and :authority), headers_to_add, content-length 0 — sent to
+ * request — same method, path_prefix + path, the allowed headers (always authorization, :method,
+ * :path and :authority), headers_to_add, the buffered body under with_request_body (else none,
+ * content-length 0) — sent to
  * http_service.server_uri.cluster. 200 allows, and the allowed_upstream_headers* of the answer
  * go upstream, allowed_client_headers_on_success to the client; a 5xx or no answer is an error;
  * any other status denies with that status, the answer's body and its allowed_client_headers.
@@ -20,7 +21,7 @@ function first(v: string | string[]): string {
 }
 
 /** The check request's head: method, path and a flat header list starting with host. */
-export function checkRequestHead(cfg: HttpServiceConfig, h: HeaderMap): { method: string; path: string; headers: string[] } {
+export function checkRequestHead(cfg: HttpServiceConfig, h: HeaderMap, bodyLength = 0): { method: string; path: string; headers: string[] } {
   let method = 'GET';
   let path = '/';
   let authority = '';
@@ -38,7 +39,7 @@ export function checkRequestHead(cfg: HttpServiceConfig, h: HeaderMap): { method
     if (k === 'host' || k === ':authority') authority = v;
     else rest.push(k, v);
   }
-  return { method, path: cfg.pathPrefix + path, headers: ['host', authority, 'content-length', '0', ...rest] };
+  return { method, path: cfg.pathPrefix + path, headers: ['host', authority, 'content-length', String(bodyLength), ...rest] };
 }
 
 export function toResponse(cfg: HttpServiceConfig, r: Collected | undefined): AuthzResponse {
@@ -70,7 +71,7 @@ export function toResponse(cfg: HttpServiceConfig, r: Collected | undefined): Au
   return out;
 }
 
-export function checkHttp(cfg: HttpServiceConfig, cm: ClusterManager, clock: Clock, h: HeaderMap, done: (r: AuthzResponse) => void): CheckCall {
-  const head = checkRequestHead(cfg, h);
-  return dispatchCheck(cm, clock, cfg.cluster, head.headers[1] ?? '', { ...head, body: null }, cfg.timeoutMs, (r) => done(toResponse(cfg, r)));
+export function checkHttp(cfg: HttpServiceConfig, cm: ClusterManager, clock: Clock, h: HeaderMap, body: Buffer | undefined, done: (r: AuthzResponse) => void): CheckCall {
+  const head = checkRequestHead(cfg, h, body?.length ?? 0);
+  return dispatchCheck(cm, clock, cfg.cluster, head.headers[1] ?? '', { ...head, body: body && body.length > 0 ? body : null }, cfg.timeoutMs, (r) => done(toResponse(cfg, r)));
 }
