@@ -10,6 +10,7 @@
  */
 import { ClientConnection, type ConnectOptions, type ConnectionOwner } from './client_connection.ts';
 import { CONNECT_TIMEOUT, Http1Error } from './errors.ts';
+import { PendingRequests } from '../pending_requests.ts';
 import type { Http1Handler, Http1RequestOptions } from './types.ts';
 
 interface Counter {
@@ -48,9 +49,7 @@ export class Http1Pool implements ConnectionOwner {
   private readonly idle: ClientConnection[] = [];
   private readonly conns = new Set<ClientConnection>();
   private connecting = 0;
-  private qOpts: (Http1RequestOptions | undefined)[] = [];
-  private qHandlers: (Http1Handler | undefined)[] = [];
-  private qHead = 0;
+  private readonly pending = new PendingRequests();
   private closing = false;
   private destroyed = false;
   /** Set while this pool waits for the check phase (scheduleFlush). */
@@ -69,14 +68,13 @@ export class Http1Pool implements ConnectionOwner {
       return false;
     }
     this.active++;
-    this.qOpts.push(opts);
-    this.qHandlers.push(h);
+    this.pending.push(opts, h);
     this.drive();
     return true;
   }
 
   get queued(): number {
-    return this.qOpts.length - this.qHead;
+    return this.pending.size;
   }
 
   /** Reuse idle connections at the check phase; open new ones for what they cannot take. */
@@ -106,18 +104,9 @@ export class Http1Pool implements ConnectionOwner {
   /** Starts the next live queued request on `c`; false when none is left. */
   private startNext(c: ClientConnection): boolean {
     while (this.queued > 0) {
-      const i = this.qHead++;
-      const opts = this.qOpts[i]!;
-      const h = this.qHandlers[i]!;
-      this.qOpts[i] = this.qHandlers[i] = undefined;
-      if (this.qHead === this.qOpts.length) {
-        // Empty again (the usual case): start over without reallocating.
-        this.qOpts.length = this.qHandlers.length = this.qHead = 0;
-      } else if (this.qHead > 64 && this.qHead * 2 > this.qOpts.length) {
-        this.qOpts = this.qOpts.slice(this.qHead);
-        this.qHandlers = this.qHandlers.slice(this.qHead);
-        this.qHead = 0;
-      }
+      const opts = this.pending.firstOpts();
+      const h = this.pending.firstHandler();
+      this.pending.shift();
       if (h.done) {
         this.active--;
         continue;
@@ -146,9 +135,8 @@ export class Http1Pool implements ConnectionOwner {
     // Every waiting request fails, as Envoy purges its pending list: an upstream that refuses
     // connections should not collect a queue (the router may retry elsewhere).
     while (this.queued > 0) {
-      const i = this.qHead++;
-      const h = this.qHandlers[i]!;
-      this.qOpts[i] = this.qHandlers[i] = undefined;
+      const h = this.pending.firstHandler();
+      this.pending.shift();
       this.active--;
       if (!h.done) h.onH1Error('connection failure', err);
     }
@@ -176,14 +164,7 @@ export class Http1Pool implements ConnectionOwner {
 
   retry(opts: Http1RequestOptions, h: Http1Handler): void {
     // First in line: it was already running.
-    if (this.qHead > 0) {
-      this.qHead--;
-      this.qOpts[this.qHead] = opts;
-      this.qHandlers[this.qHead] = h;
-    } else {
-      this.qOpts.unshift(opts);
-      this.qHandlers.unshift(h);
-    }
+    this.pending.unshift(opts, h);
     if (this.destroyed) return this.failQueued(new Http1Error('upstream connection pool destroyed', 'UND_ERR_DESTROYED'));
     this.drive();
   }
@@ -213,9 +194,8 @@ export class Http1Pool implements ConnectionOwner {
 
   private failQueued(err: Error): void {
     while (this.queued > 0) {
-      const i = this.qHead++;
-      const h = this.qHandlers[i]!;
-      this.qOpts[i] = this.qHandlers[i] = undefined;
+      const h = this.pending.firstHandler();
+      this.pending.shift();
       this.active--;
       if (!h.done) h.onH1Error('connection termination', err);
     }

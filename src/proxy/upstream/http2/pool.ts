@@ -11,6 +11,7 @@ import type { ConnectOptions } from '../http1/client_connection.ts';
 import { CONNECT_TIMEOUT, Http1Error } from '../http1/errors.ts';
 import type { PoolStats } from '../http1/pool.ts';
 import type { Http1Handler, Http1RequestOptions } from '../http1/types.ts';
+import { PendingRequests } from '../pending_requests.ts';
 import { H2Connection, type H2ConnectionOwner } from './connection.ts';
 
 export interface Http2PoolOptions {
@@ -33,9 +34,7 @@ export class Http2Pool implements H2ConnectionOwner {
   active = 0;
   private readonly conns: H2Connection[] = [];
   private connecting = 0;
-  private qOpts: (Http1RequestOptions | undefined)[] = [];
-  private qHandlers: (Http1Handler | undefined)[] = [];
-  private qHead = 0;
+  private readonly pending = new PendingRequests();
   private flushing = false;
   private closing = false;
   private destroyed = false;
@@ -58,14 +57,13 @@ export class Http2Pool implements H2ConnectionOwner {
       const c = this.ready();
       if (c !== undefined && c.start(opts, h)) return true;
     }
-    this.qOpts.push(opts);
-    this.qHandlers.push(h);
+    this.pending.push(opts, h);
     this.flush();
     return true;
   }
 
   get queued(): number {
-    return this.qOpts.length - this.qHead;
+    return this.pending.size;
   }
 
   /** The first connection that can take a stream now (most pools have one or two). */
@@ -83,33 +81,20 @@ export class Http2Pool implements H2ConnectionOwner {
       while (this.queued > 0) {
         const c = this.ready();
         if (c === undefined) break;
-        const i = this.qHead;
-        const opts = this.qOpts[i]!;
-        const h = this.qHandlers[i]!;
+        const opts = this.pending.firstOpts();
+        const h = this.pending.firstHandler();
         if (h.done) {
-          this.shift();
+          this.pending.shift();
           this.active--;
           continue;
         }
         if (!c.start(opts, h)) continue; // it was closing: try another
-        this.shift();
+        this.pending.shift();
       }
       if (this.queued > 0 && this.connecting === 0 && this.conns.length < this.o.maxConnections && !this.destroyed) this.open();
       if (this.closing && this.queued === 0) for (const c of this.conns) c.drain();
     } finally {
       this.flushing = false;
-    }
-  }
-
-  private shift(): void {
-    const i = this.qHead++;
-    this.qOpts[i] = this.qHandlers[i] = undefined;
-    if (this.qHead === this.qOpts.length) {
-      this.qOpts.length = this.qHandlers.length = this.qHead = 0;
-    } else if (this.qHead > 64 && this.qHead * 2 > this.qOpts.length) {
-      this.qOpts = this.qOpts.slice(this.qHead);
-      this.qHandlers = this.qHandlers.slice(this.qHead);
-      this.qHead = 0;
     }
   }
 
@@ -180,8 +165,8 @@ export class Http2Pool implements H2ConnectionOwner {
 
   private failQueued(reason: 'connection failure' | 'connection termination', err: Error): void {
     while (this.queued > 0) {
-      const h = this.qHandlers[this.qHead]!;
-      this.shift();
+      const h = this.pending.firstHandler();
+      this.pending.shift();
       this.active--;
       if (!h.done) h.onH1Error(reason, err);
     }
