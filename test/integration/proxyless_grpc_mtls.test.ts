@@ -80,6 +80,22 @@ async function startAgent(t: TestContext, dir: string, cp: ControlPlaneProc, w: 
   return { bootstrap, certDir };
 }
 
+/** The echo sample as an XdsServer on `port`; resolves once its listener arrived from xDS and it serves. */
+async function startXdsEchoServer(t: TestContext, port: number, bootstrap: string, env: NodeJS.ProcessEnv = {}): Promise<void> {
+  const server = spawn(process.execPath, ['--import', 'tsx', 'samples/grpc-echo/main.ts'], {
+    cwd: REPO,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', XDS_SERVER: 'true', GRPC_XDS_BOOTSTRAP: bootstrap, POD_NAME: 'echo-1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => server.kill('SIGKILL'));
+  let out = '';
+  server.stdout!.on('data', (d) => (out += d));
+  server.stderr!.on('data', (d) => (out += d));
+  await until(() => /listening on port/.test(out), 'the xDS echo server to serve', 30_000, 50).catch((e) => {
+    throw new Error(`${(e as Error).message}; its output: ${out}`);
+  });
+}
+
 type Answer = { ok: true; reply: EchoResponse } | { ok: false; code: number; details: string };
 
 /** The sample client as its own process (gRPC's xDS client retries its control plane forever). */
@@ -132,16 +148,7 @@ test('proxyless gRPC mTLS: STRICT takes only mesh clients (mTLS, SPIFFE ids chec
   const rootPem = readFileSync(join(clientAgent.certDir, 'root-cert.pem'));
 
   // The echo sample as an XdsServer: it starts serving once its listener arrived from xDS.
-  const server = spawn(process.execPath, ['--import', 'tsx', 'samples/grpc-echo/main.ts'], {
-    cwd: REPO,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', XDS_SERVER: 'true', GRPC_XDS_BOOTSTRAP: serverBootstrap, POD_NAME: 'echo-1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => server.kill('SIGKILL'));
-  let serverOut = '';
-  server.stdout!.on('data', (d) => (serverOut += d));
-  server.stderr!.on('data', (d) => (serverOut += d));
-  await until(() => /listening on port/.test(serverOut), `the xDS echo server to serve (output: ${serverOut})`, 30_000, 50);
+  await startXdsEchoServer(t, port, serverBootstrap);
 
   const mesh = startClient([`xds:///${HOST}:7070`, '--xds-credentials'], { GRPC_XDS_BOOTSTRAP: clientBootstrap });
   t.after(() => {
@@ -229,16 +236,7 @@ spec:
     startAgent(t, agents, cp, { name: 'client-1', serviceAccount: 'client-sa', labels: 'app=client' }),
     startAgent(t, agents, cp, { name: 'other-1', serviceAccount: 'other-sa', labels: 'app=other' }),
   ]);
-  const server = spawn(process.execPath, ['--import', 'tsx', 'samples/grpc-echo/main.ts'], {
-    cwd: REPO,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', XDS_SERVER: 'true', GRPC_XDS_BOOTSTRAP: serverAgent.bootstrap, POD_NAME: 'echo-1', GRPC_XDS_EXPERIMENTAL_RBAC: 'true' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  t.after(() => server.kill('SIGKILL'));
-  let serverOut = '';
-  server.stdout!.on('data', (d) => (serverOut += d));
-  server.stderr!.on('data', (d) => (serverOut += d));
-  await until(() => /listening on port/.test(serverOut), `the xDS echo server to serve (output: ${serverOut})`, 30_000, 50);
+  await startXdsEchoServer(t, port, serverAgent.bootstrap, { GRPC_XDS_EXPERIMENTAL_RBAC: 'true' });
 
   const clients = [goodAgent, otherAgent].map((a) => startClient([`xds:///${HOST}:7070`, '--xds-credentials'], { GRPC_XDS_BOOTSTRAP: a.bootstrap }));
   t.after(() => {
