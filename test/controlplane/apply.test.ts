@@ -72,7 +72,7 @@ test("tsmesh apply accepts every one of Istio's Bookinfo networking files; delet
 test('accepted means enforced: apply, the config directory and the mesh config report fields not enforced yet, and still apply', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-apply-'));
   // Put into the watched directory by hand (not through apply): the control plane logs it.
-  writeFileSync(join(dir, 'jwt.yaml'), 'apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: default, namespace: istio-system}\nspec:\n  jwtRules:\n  - issuer: testing@secure.istio.io\n');
+  writeFileSync(join(dir, 'telemetry.yaml'), 'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: default, namespace: istio-system}\nspec:\n  tracing:\n  - randomSamplingPercentage: 10\n');
   const meshFile = join(dir, '..', `${dir.split('/').pop()}-mesh.yaml`);
   writeFileSync(meshFile, 'accessLogFile: /dev/stdout\nenableTracing: true\n');
   const logs: string[] = [];
@@ -88,20 +88,20 @@ test('accepted means enforced: apply, the config directory and the mesh config r
   assert.ok(!logs.some((l) => /accessLogFile/.test(l)), logs.join('\n'));
   assert.ok(logs.some((l) => /^mesh config: warning: .*-mesh\.yaml: MeshConfig .*enableTracing: not enforced by tsmesh yet \(issue 12: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)), logs.join('\n'));
   // Once: read at start, logged as a warning, not as a rejection.
-  assert.equal(logs.filter((l) => /^config warning: .*jwt\.yaml:\d+: RequestAuthentication istio-system\/default: spec\S*: not enforced by tsmesh yet \(issue 10: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)).length, 1, logs.join('\n'));
+  assert.equal(logs.filter((l) => /^config warning: .*telemetry\.yaml:\d+: Telemetry istio-system\/default: spec\S*: not enforced by tsmesh yet \(issue 12: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)).length, 1, logs.join('\n'));
   assert.ok(!logs.some((l) => l.startsWith('config rejected')), logs.join('\n'));
-  assert.ok(cp.store.get('RequestAuthentication', 'default', 'istio-system'), 'served despite the warning');
+  assert.ok(cp.store.get('Telemetry', 'default', 'istio-system'), 'served despite the warning');
 
   const file = join(dir, '..', `${dir.split('/').pop()}-policy.yaml`);
   t.after(() => rmSync(file, { force: true }));
-  writeFileSync(file, `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: deny-admin, namespace: default}
+  writeFileSync(file, `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: tracing, namespace: default}
 spec:
-  action: DENY
-  rules:
-  - to:
-    - operation: {paths: ["/admin*"]}
+  accessLogging:
+  - providers:
+    - name: envoy
+  tracing: [{randomSamplingPercentage: 10}]
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -116,14 +116,14 @@ spec:
   const warnings = r.out.split('\n').filter((l) => l.includes('TSMESH_ERR_UNSUPPORTED_FIELD'));
   // Each once, though both the CLI and the control plane find it.
   assert.equal(warnings.length, 2, r.out);
-  assert.match(warnings[0]!, /^warning: .*-policy\.yaml:4: AuthorizationPolicy default\/deny-admin: spec: not enforced by tsmesh yet \(issue 10: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
+  assert.match(warnings[0]!, /^warning: .*-policy\.yaml:4: Telemetry default\/tracing: spec: not enforced by tsmesh yet \(issue 12: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
   assert.match(warnings[1]!, /^warning: .*-policy\.yaml:16: DestinationRule default\/httpbin: spec\.trafficPolicy\.outlierDetection: not enforced by tsmesh yet \(issue 11: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
-  assert.match(r.out, /applied AuthorizationPolicy default\/deny-admin/);
-  assert.ok(cp.store.get('AuthorizationPolicy', 'deny-admin', 'default'), 'applied');
+  assert.match(r.out, /applied Telemetry default\/tracing/);
+  assert.ok(cp.store.get('Telemetry', 'tracing', 'default'), 'applied');
 
   // A client that does not validate (curl) gets the same warnings from the control plane.
   const body = await fetch(`${url}/apis/v1/apply?file=policy.yaml`, { method: 'POST', body: '---\n' + (await import('node:fs')).readFileSync(file, 'utf8') });
   assert.equal(body.status, 200);
   const json = (await body.json()) as { warnings?: string[] };
-  assert.deepEqual(json.warnings?.map((w) => w.replace(/ not enforced.*/, '')), ['policy.yaml:5: AuthorizationPolicy default/deny-admin: spec:', 'policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection:']);
+  assert.deepEqual(json.warnings?.map((w) => w.replace(/ not enforced.*/, '')), ['policy.yaml:5: Telemetry default/tracing: spec:', 'policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection:']);
 });
