@@ -8,6 +8,9 @@
  * header the authorizer added, `/ip` is not checked → 200. Requests are the task's curl commands
  * run in the curl pod (`tsmesh exec ... -- curl`).
  *
+ * Beyond the task, the same authorizer with a sidecar under STRICT mTLS answers the HTTP checks
+ * too (they reach it through the mesh: its EDS endpoint, mutual TLS).
+ *
  * Two differences from the task, both because the demo has no container runtime: the authorizer's
  * Deployment gets the command `node samples/ext-authz/main.ts`, which the demo runs (its Service is
  * Istio's), and the HTTP provider also lists headersToUpstreamOnAllow so that the header the task
@@ -48,6 +51,65 @@ const MESH = `extensionProviders:
     port: "8000"
     includeRequestHeadersInCheck: ["x-ext-authz"]
     headersToUpstreamOnAllow: ["x-ext-authz-check-result"]
+- name: "mesh-ext-authz-http"
+  envoyExtAuthzHttp:
+    service: "foo/ext-authz-mesh.foo.svc.cluster.local"
+    port: 8000
+    includeRequestHeadersInCheck: ["x-ext-authz"]
+    headersToUpstreamOnAllow: ["x-ext-authz-check-result"]
+`;
+
+/**
+ * Not in the task: the same authorizer with a sidecar, reachable only over mutual TLS (STRICT),
+ * so the proxy's check must go through the mesh (EDS endpoint, auto mTLS) to be answered.
+ */
+const MESH_AUTHORIZER = `apiVersion: v1
+kind: Service
+metadata:
+  name: ext-authz-mesh
+  labels:
+    app: ext-authz-mesh
+spec:
+  ports:
+  - name: http
+    port: 8000
+  - name: grpc
+    port: 9000
+  selector:
+    app: ext-authz-mesh
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ext-authz-mesh
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: ext-authz-mesh
+  template:
+    metadata:
+      labels:
+        app: ext-authz-mesh
+    spec:
+      containers:
+      - name: ext-authz
+        image: registry.istio.io/testing/ext-authz:latest
+        command: [node, --import, tsx, samples/ext-authz/main.ts]
+        ports:
+        - containerPort: 8000
+        - containerPort: 9000
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata:
+  name: ext-authz-mesh-strict
+spec:
+  selector:
+    matchLabels:
+      app: ext-authz-mesh
+  mtls:
+    mode: STRICT
 `;
 
 /** The task's policy, with the provider it names. */
@@ -123,11 +185,11 @@ test("Istio's external authorization task: the sample authorizer over gRPC and o
   const ns = file('ns.yaml', 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: foo\n  labels:\n    istio-injection: enabled\n');
   const demo = await startIstioDemo(t, { configs: [ns], mesh: MESH, readyTimeoutMs: 180_000 });
   const cp = ['--controlplane', demo.controlplane];
-  for (const f of [HTTPBIN, CURL, file('ext-authz.yaml', extAuthzYaml())]) {
+  for (const f of [HTTPBIN, CURL, file('ext-authz.yaml', extAuthzYaml()), file('ext-authz-mesh.yaml', MESH_AUTHORIZER)]) {
     const r = await runTsmesh(['apply', '-n', 'foo', '-f', f, ...cp]);
     assert.equal(r.code, 0, `apply -n foo -f ${f}: ${r.stderr}`);
   }
-  for (const name of ['httpbin', 'curl', 'ext-authz']) await readyPod(demo, 'foo', name, 180_000);
+  for (const name of ['httpbin', 'curl', 'ext-authz', 'ext-authz-mesh']) await readyPod(demo, 'foo', name, 180_000);
   await demo.settle();
   assert.equal((await curlUntil(demo, '/ip', undefined, (c) => c.code === '200', 'curl → httpbin before any policy')).code, '200');
 
@@ -144,8 +206,13 @@ test("Istio's external authorization task: the sample authorizer over gRPC and o
     assert.doesNotMatch(allowed.body, /X-Ext-Authz-Check-Received/i, 'only the headers the provider lists go upstream');
   });
 
+  await t.test('an authorizer with a sidecar, mTLS only (STRICT): the check goes through the mesh', async () => {
+    await demo.apply(policy('mesh-ext-authz-http'), 'ext-authz-policy.yaml');
+    await checkTask(demo, 'HTTP over mTLS');
+  });
+
   await t.test('the policy deleted: /headers is no longer checked', async () => {
-    await demo.delete(policy('sample-ext-authz-http'), 'ext-authz-policy.yaml');
+    await demo.delete(policy('mesh-ext-authz-http'), 'ext-authz-policy.yaml');
     await curlUntil(demo, '/headers', 'deny', (c) => c.code === '200', 'no policy: 200 whatever the header');
   });
 });
