@@ -37,12 +37,12 @@ export abstract class StoreBase implements ConfigStore {
     return this.served.get(`${kind}/${namespace}/${name}`)?.config;
   }
 
-  /** Every served config, sorted by key; the sorted list is kept until the served set changes. */
+  /** Every served config, sorted by key; kept sorted as the served set changes. */
   all(): Config[] {
-    this.#all ??= [...this.served.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, s]) => s.config);
-    return [...this.#all];
+    return [...this.#sorted.configs];
   }
-  #all: Config[] | undefined;
+  /** Served keys and their configs in key order, patched per change (re-sorting 11,000 keys per edit cost more than the edit). */
+  #sorted = new SortedConfigs();
 
   watch(handler: (events: ConfigEvent[]) => void): () => void {
     this.watchers.add(handler);
@@ -60,25 +60,46 @@ export abstract class StoreBase implements ConfigStore {
 
   /** Replaces the served set with `next`, emitting one batch of events for what really changed. */
   protected replaceServed(next: Map<string, Config>): ConfigEvent[] {
+    const changes = new Map<string, Config | undefined>();
+    // The same object as served (its file did not change): nothing to compare.
+    for (const [key, config] of next) if (this.served.get(key)?.config !== config) changes.set(key, config);
+    for (const key of this.served.keys()) if (!next.has(key)) changes.set(key, undefined);
+    return this.updateServed(changes);
+  }
+
+  /**
+   * Applies `changes` (key -> new config, or undefined to remove) to the served set, emitting
+   * one batch of events for what really changed. Keys not named keep what they serve, so a
+   * change costs what it touches.
+   */
+  protected updateServed(changes: ReadonlyMap<string, Config | undefined>): ConfigEvent[] {
     const events: ConfigEvent[] = [];
-    const nextServed = new Map<string, { config: Config; content: string }>();
-    for (const [key, config] of next) {
+    const added: string[] = [];
+    const removed: string[] = [];
+    for (const [key, config] of changes) {
       const prev = this.served.get(key);
-      // The same object as served (its file did not change): nothing to compare. Canonical
-      // JSON of every resource on every change was most of a one-file change at 11,000.
-      if (prev && prev.config === config) {
-        nextServed.set(key, prev);
+      if (!config) {
+        if (!prev) continue;
+        events.push({ type: 'delete', config: prev.config, old: prev.config });
+        this.served.delete(key);
+        removed.push(key);
         continue;
       }
+      if (prev && prev.config === config) continue;
+      // Canonical JSON of every resource on every change was most of a one-file change at 11,000.
       const content = contentOf(config);
-      if (!prev) events.push({ type: 'add', config });
-      else if (prev.content !== content) events.push({ type: 'update', config, old: prev.config });
+      if (!prev) {
+        events.push({ type: 'add', config });
+        this.served.set(key, { config, content });
+        added.push(key);
+      } else if (prev.content !== content) {
+        events.push({ type: 'update', config, old: prev.config });
+        this.served.set(key, { config, content });
+        this.#sorted.replace(key, config);
+      }
       // Unchanged content keeps the old object, so consumers can compare by identity.
-      nextServed.set(key, prev && prev.content === content ? prev : { config, content });
     }
-    for (const [key, prev] of this.served) if (!next.has(key)) events.push({ type: 'delete', config: prev.config, old: prev.config });
-    this.served = nextServed;
-    if (events.length > 0) this.#all = undefined;
+    if (added.length > 0 || removed.length > 0) this.#sorted.addRemove(added, removed, this.served);
     events.sort((a, b) => byKey(a.config, b.config));
     if (events.length > 0) this.emit(events);
     return events;
@@ -116,4 +137,48 @@ function byKey(a: Config, b: Config): number {
   const ka = configKey(a);
   const kb = configKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** Keys in ascending order with their configs beside them: binary-searched patches, a full sort only for big batches. */
+class SortedConfigs {
+  keys: string[] = [];
+  configs: Config[] = [];
+
+  replace(key: string, config: Config): void {
+    const i = this.indexOf(key);
+    if (this.keys[i] === key) this.configs[i] = config;
+  }
+
+  addRemove(added: readonly string[], removed: readonly string[], served: ReadonlyMap<string, { config: Config }>): void {
+    // Splicing is O(n) per key: past a few dozen, one sort of everything is cheaper.
+    if (added.length + removed.length > 64) {
+      this.keys = [...served.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      this.configs = this.keys.map((k) => served.get(k)!.config);
+      return;
+    }
+    for (const key of removed) {
+      const i = this.indexOf(key);
+      if (this.keys[i] === key) {
+        this.keys.splice(i, 1);
+        this.configs.splice(i, 1);
+      }
+    }
+    for (const key of added) {
+      const i = this.indexOf(key);
+      this.keys.splice(i, 0, key);
+      this.configs.splice(i, 0, served.get(key)!.config);
+    }
+  }
+
+  /** The first index whose key is not below `key`. */
+  private indexOf(key: string): number {
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.keys[mid]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }
