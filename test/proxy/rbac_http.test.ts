@@ -196,6 +196,7 @@ describe('HTTP rbac: shadow rules and dynamic metadata', () => {
   let up: Upstream;
   let proxy: Proxy;
   let port: number;
+  let dryLogDir: string | undefined;
 
   before(async () => {
     up = await startUpstream('up');
@@ -212,10 +213,13 @@ describe('HTTP rbac: shadow rules and dynamic metadata', () => {
     const denyOnInverted = rbacHttpFilter({
       rules: { action: 'DENY', policies: { 'no-result': { permissions: [{ metadata: { filter: 'envoy.filters.http.rbac', path: [{ key: 'istio_dry_run_allow_shadow_engine_result' }], value: { present_match: true }, invert: true } }], principals: [{ any: true }] } } },
     });
+    dryLogDir = mkdtempSync(join(tmpdir(), 'rbac-dry-log-'));
+    // Istio's dry-run is visible in access logs through the shadow result in dynamic metadata.
+    const dryLog = [{ name: 'envoy.access_loggers.file', typed_config: { '@type': ACCESS_LOGGER.FILE, path: join(dryLogDir, 'a.log'), log_format: { text_format: '%REQ(X-USER)% %RESPONSE_CODE% %DYNAMIC_METADATA(envoy.filters.http.rbac:istio_dry_run_allow_shadow_engine_result)% %DYNAMIC_METADATA(envoy.filters.http.rbac:istio_dry_run_allow_shadow_effective_policy_id)%\n' } } }];
     proxy = await startProxy({
       clusters: [staticCluster('up', [up.port])],
       listeners: [
-        hcmListener('dry', port, [dryRun], [{ match: { prefix: '/' }, route: { cluster: 'up' } }]),
+        hcmListener('dry', port, [dryRun], [{ match: { prefix: '/' }, route: { cluster: 'up' } }], { access_log: dryLog }),
         hcmListener('meta', 0, [dryRun, denyOnInverted, onMetadata], [{ match: { prefix: '/' }, route: { cluster: 'up' } }]),
       ],
     });
@@ -223,6 +227,7 @@ describe('HTTP rbac: shadow rules and dynamic metadata', () => {
   after(async () => {
     await proxy?.close();
     await up?.close();
+    if (dryLogDir) rmSync(dryLogDir, { recursive: true, force: true });
   });
 
   test('shadow rules never deny; they count shadow_allowed / shadow_denied under their prefix', async () => {
@@ -233,6 +238,12 @@ describe('HTTP rbac: shadow rules and dynamic metadata', () => {
       ['shadow_allowed', 'shadow_denied', 'allowed', 'denied'].map((s) => counter(proxy, `http.dry.rbac.istio_dry_run_allow_${s}`)).concat(counter(proxy, 'http.dry.rbac.allowed')),
       [1, 2, 0, 0, 0],
     );
+    // The access log records each dry-run decision (and the policy that allowed).
+    const lines = await until(() => {
+      const text = existsSync(join(dryLogDir!, 'a.log')) ? readFileSync(join(dryLogDir!, 'a.log'), 'utf8') : '';
+      return text.split('\n').filter(Boolean).length >= 3 ? text.split('\n').filter(Boolean) : undefined;
+    }, 'three access log lines', 5000, 20);
+    assert.deepEqual(lines, ['alice 200 allowed ns[foo]-policy[viewer]-rule[0]', 'bob 200 denied -', '- 200 denied -']);
   });
 
   test("a later filter's metadata rule sees the shadow result and policy id", async () => {

@@ -172,9 +172,26 @@ function compileCommand(cmd: string, whole: string): Command {
     const max = hdr[3] === undefined ? undefined : Number(hdr[3]);
     return headerCommand(hdr[2], max, hdr[1] === 'REQ' ? (c) => c.requestHeaders : (c) => c.responseHeaders);
   }
+  const dm = /^DYNAMIC_METADATA\(([^)]+)\)(?::(\d+))?$/.exec(cmd);
+  if (dm) return dynamicMetadataCommand(dm[1]!, dm[2] === undefined ? undefined : Number(dm[2]));
   const f = COMMANDS[cmd];
   if (!f) throw new Error(`unsupported formatter command %${cmd}% in ${JSON.stringify(whole)}`);
   return f;
+}
+
+/**
+ * %DYNAMIC_METADATA(NAMESPACE:KEY*):Z%: a filter's dynamic metadata (rbac's shadow result of a
+ * dry-run policy, jwt_authn's payload), walked by KEY path; a struct or list prints as JSON.
+ */
+function dynamicMetadataCommand(spec: string, max: number | undefined): Command {
+  const [ns, ...path] = spec.split(':');
+  return (c) => {
+    let v: unknown = c.info.dynamicMetadata?.get(ns!);
+    for (const k of path) v = v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>)[k] : undefined;
+    if (v === undefined || v === null) return undefined;
+    const out = typeof v === 'string' ? v : typeof v === 'number' ? v : JSON.stringify(v);
+    return max !== undefined && typeof out === 'string' ? out.slice(0, max) : out;
+  };
 }
 
 export function formatValue(f: HeaderValueFormatter, c: FormatContext): string {
