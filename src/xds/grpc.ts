@@ -15,6 +15,7 @@ import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { decodeResource, encodeResource, type AnyBytes } from './codec.ts';
 import { messageType } from './protos.ts';
+import { splitResourceNames } from './server/request_names.ts';
 import type { NodeJson } from './types.ts';
 
 /** google.rpc.Status as carried in error_detail (a NACK). */
@@ -101,8 +102,11 @@ function serializer<T extends { node?: NodeJson }>(typeName: string): (msg: T | 
 function deserializer<T>(typeName: string): (bytes: Buffer) => T {
   return (bytes) => {
     const t = messageType(`${PKG}.${typeName}`);
-    const decoded = t.decode(bytes) as protobuf.Message & { node?: protobuf.Message };
+    // A SotW request's long name lists (every ACK repeats them) are decoded once per distinct list.
+    const split = typeName === 'DiscoveryRequest' ? splitResourceNames(bytes) : undefined;
+    const decoded = t.decode(split ? split.rest : bytes) as protobuf.Message & { node?: protobuf.Message };
     const obj = t.toObject(decoded, TO_OBJECT) as Record<string, any>;
+    if (split) obj.resource_names = split.names;
     if (decoded.node) {
       obj.node = decodeResource(NODE, messageType(NODE).encode(decoded.node).finish());
     } else {

@@ -24,7 +24,11 @@ export function serveSotw(core: ServerCore, call: grpc.ServerDuplexStream<Discov
  * wildcard; later, a legacy-wildcard stream keeps sending empty lists (its ACKs) and stays
  * wildcard. "*" among names subscribes to everything plus those names.
  */
-function subscribe(w: WatchState, names: string[], first: boolean): boolean {
+function subscribe(w: WatchState, names: readonly string[], first: boolean): boolean {
+  // The same array as the request that set this subscription: the request decoder shares one
+  // array per distinct list (./request_names.ts), so an unchanged ACK costs nothing here.
+  if (!first && lastList.get(w) === names) return false;
+  lastList.set(w, names);
   if (names.length === 0) {
     if (first) {
       w.wildcard = true;
@@ -41,6 +45,9 @@ function subscribe(w: WatchState, names: string[], first: boolean): boolean {
   w.names = internNames(names.filter((n) => n !== '*'));
   return true;
 }
+
+/** The names list each watch's subscription was last set from (compared by identity). */
+const lastList = new WeakMap<WatchState, readonly string[]>();
 
 /** Whether `list` (may hold "*" and duplicates) names exactly the set `set`, "*" aside. */
 function sameNames(set: ReadonlySet<string>, list: readonly string[]): boolean {
