@@ -61,6 +61,8 @@ export interface TlsTarget {
   subset?: string;
   /** SPIFFE identities of the destination's workloads (for ISTIO_MUTUAL SAN checks). */
   identities: string[];
+  /** The cluster speaks HTTP/2 upstream: mesh mTLS then also offers ALPN h2, as Istio does. */
+  h2?: boolean;
 }
 
 /** Istio's SNI for mesh mTLS: `outbound_.<port>_.<subset>_.<host>`. */
@@ -102,7 +104,9 @@ export function istioMutualSocket(t: TlsTarget, sni?: string, sans?: string[]): 
     '@type': UPSTREAM_TLS,
     common_tls_context: {
       tls_params: { tls_minimum_protocol_version: 'TLSv1_2', tls_maximum_protocol_version: 'TLSv1_3' },
-      alpn_protocols: ISTIO_ALPN,
+      // The server's side offers h2 and http/1.1: without h2 here an HTTP/2 cluster would agree
+      // on no protocol, and the peer would read its connection as HTTP/1.1.
+      alpn_protocols: t.h2 ? [...ISTIO_ALPN, 'h2'] : ISTIO_ALPN,
       tls_certificate_sds_secret_configs: [sdsSecret(SDS_DEFAULT)],
       combined_validation_context: { default_validation_context: defaultValidation, validation_context_sds_secret_config: sdsSecret(SDS_ROOTCA) },
     },
