@@ -9,6 +9,8 @@
 
 /** DiscoveryRequest.resource_names (repeated string, field 3). */
 const RESOURCE_NAMES_FIELD = 3;
+/** Its tag byte: field 3, wire type 2 (length-delimited). */
+const NAME_TAG = (RESOURCE_NAMES_FIELD << 3) | 2;
 /** Below this, decoding is cheaper than the lookup. */
 const MIN_BYTES = 1024;
 /** Distinct lists kept (most recently used); a few per proxy shape and type. */
@@ -37,6 +39,14 @@ export function splitResourceNames(bytes: Buffer): SplitRequest | undefined {
   let end = -1;
   let pos = 0;
   while (pos < bytes.length) {
+    if (bytes[pos] === NAME_TAG && (start < 0 || pos === end)) {
+      // The run of names, thousands of entries: a tight loop over one-byte tags and lengths.
+      if (start < 0) start = pos;
+      pos = skipNames(bytes, pos);
+      if (pos < 0) return undefined;
+      end = pos;
+      continue;
+    }
     const fieldStart = pos;
     const tag = readVarint(bytes, pos);
     if (tag < 0) return undefined;
@@ -86,6 +96,21 @@ export function splitResourceNames(bytes: Buffer): SplitRequest | undefined {
   lists.delete(key);
   lists.set(key, { raw: Buffer.from(region), names });
   return { rest, names };
+}
+
+/** The end of the run of name entries starting at `pos`, or -1 when one runs past the end. */
+function skipNames(b: Buffer, pos: number): number {
+  while (pos < b.length && b[pos] === NAME_TAG) {
+    const len = b[pos + 1];
+    if (len === undefined) return -1;
+    if (len < 0x80) pos += 2 + len;
+    else {
+      const l = readVarint(b, pos + 1);
+      if (l < 0) return -1;
+      pos = varintEnd + l;
+    }
+  }
+  return pos > b.length ? -1 : pos;
 }
 
 /** The strings of a run of field-3 entries (tag, length, UTF-8 bytes). */
