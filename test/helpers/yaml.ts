@@ -63,3 +63,29 @@ ${versions.map((v) => `  - { name: ${v}, labels: { version: ${v} } }`).join('\n'
 
 /** The echo service most mesh tests route: port 80 → 8080, subsets v1 and v2. */
 export const ECHO_WITH_SUBSETS = `${kubeService('echo')}---\n${versionSubsets('echo')}`;
+
+/**
+ * An ingress Gateway `name` (selector istio: ingressgateway) with one plaintext HTTP server on
+ * `port` for every host, and a VirtualService sending all of it to `service`:`servicePort`.
+ */
+export function httpGatewayTo(o: { name: string; port: number; service: string; servicePort: number }): string {
+  return `
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: { name: ${o.name}, namespace: default }
+spec:
+  selector: { istio: ingressgateway }
+  servers:
+  - port: { number: ${o.port}, name: http, protocol: HTTP }
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: { name: ${o.service}, namespace: default }
+spec:
+  hosts: ["*"]
+  gateways: [${o.name}]
+  http:
+  - route: [{ destination: { host: ${o.service}, port: { number: ${o.servicePort} } } }]
+`;
+}

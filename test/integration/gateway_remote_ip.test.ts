@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { start as startHttpbin } from '../../samples/httpbin/main.ts';
 import { freePort, httpGet, READY_MS, startGatewayMesh, until, waitListening } from '../helpers/gateway.ts';
-import { serviceWithWorkloads } from '../helpers/yaml.ts';
+import { httpGatewayTo, serviceWithWorkloads } from '../helpers/yaml.ts';
 
 const GW_IP = '127.0.21.80';
 const HTTPBIN_IP = '127.0.21.81';
@@ -20,25 +20,7 @@ const HTTPBIN_IP = '127.0.21.81';
 function files(gwPort: number, httpbinPort: number): Record<string, string> {
   return {
     'httpbin.yaml': serviceWithWorkloads({ name: 'httpbin', servicePort: 8000, workloads: [{ name: 'httpbin-1', address: HTTPBIN_IP, port: httpbinPort }] }),
-    'gateway.yaml': `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: ${gwPort}, name: http, protocol: HTTP }
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: httpbin, namespace: default }
-spec:
-  hosts: ["*"]
-  gateways: [gw]
-  http:
-  - route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
-`,
+    'gateway.yaml': httpGatewayTo({ name: 'gw', port: gwPort, service: 'httpbin', servicePort: 8000 }),
     'deny.yaml': `
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { start as startHttpbin } from '../../samples/httpbin/main.ts';
 import { freePort, httpGet, READY_MS, startGatewayMesh, until, waitListening } from '../helpers/gateway.ts';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
-import { serviceWithWorkloads } from '../helpers/yaml.ts';
+import { httpGatewayTo, serviceWithWorkloads } from '../helpers/yaml.ts';
 
 const SAMPLES = join(ISTIO_DATA, 'security/tools/jwt/samples');
 const NO_SAMPLES = existsSync(join(SAMPLES, 'jwks.json')) ? false : `Istio's JWT samples are not in ${SAMPLES}`;
@@ -32,25 +32,7 @@ function config(gwPort: number, httpbinPort: number, jwksPort: number): Record<s
       serviceWithWorkloads({ name: 'httpbin', servicePort: 8000, workloads: [{ name: 'httpbin-1', address: HTTPBIN_IP, port: httpbinPort }] }),
       serviceWithWorkloads({ name: 'jwks', servicePort: 8000, workloads: [{ name: 'jwks-1', address: JWKS_IP, port: jwksPort }] }),
     ].join('---\n'),
-    'gateway.yaml': `
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: { name: httpbin-gateway, namespace: default }
-spec:
-  selector: { istio: ingressgateway }
-  servers:
-  - port: { number: ${gwPort}, name: http, protocol: HTTP }
-    hosts: ["*"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: { name: httpbin, namespace: default }
-spec:
-  hosts: ["*"]
-  gateways: [httpbin-gateway]
-  http:
-  - route: [{ destination: { host: httpbin, port: { number: 8000 } } }]
-`,
+    'gateway.yaml': httpGatewayTo({ name: 'httpbin-gateway', port: gwPort, service: 'httpbin', servicePort: 8000 }),
     'jwt.yaml': `
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication

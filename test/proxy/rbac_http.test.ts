@@ -12,9 +12,9 @@ import net from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ACCESS_LOGGER, HTTP_FILTER, NETWORK_FILTER, PATH_MATCH, RESOURCE } from '../../src/xds/type_urls.ts';
+import { ACCESS_LOGGER, HTTP_FILTER, PATH_MATCH, RESOURCE } from '../../src/xds/type_urls.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
-import { startProxy, staticCluster, until, type Proxy } from './helpers.ts';
+import { httpListener, startProxy, staticCluster, until, type Proxy } from './helpers.ts';
 import { request, startUpstream, type Upstream } from './http/harness.ts';
 import { allow, counter, perRoute, rbacHttpFilter } from './rbac_helpers.ts';
 
@@ -28,27 +28,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** An HTTP listener whose filters run before the router. */
 function hcmListener(name: string, port: number, httpFilters: EnvoyJson[], routes: EnvoyJson[], hcm: EnvoyJson = {}): EnvoyJson {
-  return {
-    name,
-    address: { socket_address: { address: '127.0.0.1', port_value: port } },
-    filter_chains: [
-      {
-        filters: [
-          {
-            name: 'envoy.filters.network.http_connection_manager',
-            typed_config: {
-              '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
-              stat_prefix: name,
-              route_config: { name: `${name}-routes`, virtual_hosts: [{ name: 'all', domains: ['*'], routes }] },
-              http_filters: [...httpFilters, ROUTER],
-              ...hcm,
-            },
-          },
-        ],
-      },
-    ],
-  };
+  return httpListener(name, routes, port, { http_filters: [...httpFilters, ROUTER], ...hcm });
 }
 
 const header = (name: string, exact: string): EnvoyJson => ({ header: { name, string_match: { exact } } });
