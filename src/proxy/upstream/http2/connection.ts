@@ -46,6 +46,8 @@ export class H2Connection implements StreamOwner {
   private closedDown = false;
   /** Streams open now. */
   streams = 0;
+  /** The node streams in flight, for what a GOAWAY says about them. */
+  private readonly open = new Set<ClientHttp2Stream>();
   /** Streams ever started, for max_requests_per_connection. */
   private started = 0;
   private maxStreams = DEFAULT_MAX_STREAMS;
@@ -114,6 +116,8 @@ export class H2Connection implements StreamOwner {
       return true;
     }
     this.started++;
+    this.open.add(stream);
+    stream.once('close', () => this.open.delete(stream));
     const req = new H2Request(this, stream, h);
     h.onH1Attach(req);
     if (!empty) req.sendBody(body as Buffer);
@@ -150,6 +154,9 @@ export class H2Connection implements StreamOwner {
 
   destroy(): void {
     this.draining = true;
+    if (this.closedDown) return;
+    // A session node already destroyed (after a GOAWAY, say) may never emit 'close' again.
+    if (this.session.destroyed) return this.onClose();
     this.session.destroy();
   }
 
@@ -204,7 +211,13 @@ export class H2Connection implements StreamOwner {
     }
   }
 
-  private onGoaway(code: number): void {
+  private onGoaway(code: number, lastStreamId?: number): void {
+    // Streams past the peer's last stream id were not taken (RFC 9113 6.8): they end as refused
+    // now, which a retry policy may resend elsewhere, rather than wait on a peer that will
+    // never answer them (node does not always close them itself).
+    if (lastStreamId !== undefined) {
+      for (const st of this.open) if (st.id !== undefined && st.id > lastStreamId && !st.closed) st.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    }
     // NO_ERROR: node closes gracefully (streams the peer took finish); otherwise it destroys.
     if (code !== http2.constants.NGHTTP2_NO_ERROR) this.err ??= new Http1Error(`upstream sent GOAWAY with error code ${code}`, 'ERR_HTTP2_GOAWAY_SESSION');
     if (!this.draining) {
@@ -224,6 +237,7 @@ export class H2Connection implements StreamOwner {
   }
 
   private onClose(): void {
+    if (this.closedDown) return;
     this.closedDown = true;
     this.draining = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
