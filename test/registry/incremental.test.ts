@@ -16,18 +16,10 @@ import type { RegistryEvent } from '../../src/registry/model.ts';
 import type { RegistrationHandle } from '../../src/registry/autoregistration.ts';
 import type { MeshConfig } from '../../src/api/types.ts';
 import { MemoryStore, cfg } from './fixtures.ts';
+import { seededRandom } from '../../src/proxy/http/common/random.ts';
 
-/** mulberry32: a small seeded PRNG, so a failure replays the same way. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// A seeded PRNG, so a failure replays the same way.
+const prng = seededRandom;
 
 const NAMESPACES = ['default', 'prod', 'dev'];
 const APPS = ['web', 'api', 'db', 'cache'];
