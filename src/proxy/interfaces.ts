@@ -28,7 +28,10 @@ export interface UpstreamHost {
   ip: string;
   port: number;
   weight: number;
+  /** In rotation: no unhealthy flag set (see upstream/host_health.ts, which keeps the two equal). */
   healthy: boolean;
+  /** Why the host is out of rotation or degraded (HealthFlag bits); absent means none. */
+  healthFlags?: number;
   locality?: { region?: string; zone?: string; sub_zone?: string };
   /** filter_metadata from the LbEndpoint. */
   metadata?: Record<string, any>;
@@ -46,6 +49,32 @@ export interface LoadBalancerContext {
    * proxy clusters, whose host is the one that name resolves to.
    */
   authority?: string;
+  /**
+   * (additive) Priorities already tried by this request (retry_priority
+   * envoy.retry_priorities.previous_priorities): the load balancer spreads this attempt's load
+   * over the other priorities as if the tried ones were unhealthy.
+   */
+  previousPriorities?: Set<number>;
+}
+
+/**
+ * Envoy's Outlier::Result: what one request or connection told about a host. LOCAL_ORIGIN_* are
+ * errors seen by the proxy itself (connect failure, reset, timeout); EXT_ORIGIN_* are the
+ * upstream's own answers for protocols without status codes (e.g. TCP).
+ */
+export type OutlierResult =
+  | 'LOCAL_ORIGIN_CONNECT_FAILED'
+  | 'LOCAL_ORIGIN_CONNECT_SUCCESS'
+  | 'LOCAL_ORIGIN_TIMEOUT'
+  | 'LOCAL_ORIGIN_CONNECT_SUCCESS_FINAL'
+  | 'EXT_ORIGIN_REQUEST_FAILED'
+  | 'EXT_ORIGIN_REQUEST_SUCCESS';
+
+/** Passive health signals into a cluster's outlier detector (Envoy's DetectorHostMonitor). */
+export interface OutlierSink {
+  /** An HTTP (or gRPC-mapped) response status from the host. */
+  putHttpResponseCode(host: UpstreamHost, code: number): void;
+  putResult(host: UpstreamHost, result: OutlierResult): void;
 }
 
 /** (additive) Outcome of asking a DNS cache for `host:port` (Envoy's LoadDnsCacheEntryStatus). */
@@ -107,8 +136,8 @@ export interface UpstreamCluster {
   connect(host: UpstreamHost): Socket;
   /** Circuit breaker admission (connections / pending / requests / retries); release when done. */
   tryAcquire(resource: 'requests' | 'pending' | 'retries' | 'connections'): (() => void) | undefined;
-  /** Passive health signal (outlier detection hook): upstream result of one request. */
-  reportResult?(host: UpstreamHost, ok: boolean, status?: number): void;
+  /** Passive health signals (outlier detection); absent when the cluster has no outlier_detection. */
+  readonly outlier?: OutlierSink;
   /** (additive) Set on dynamic forward proxy clusters (cluster_type envoy.clusters.dynamic_forward_proxy). */
   readonly dynamicHosts?: DynamicHostCache;
 }

@@ -6,10 +6,8 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { ClusterImpl } from '../upstream/cluster.ts';
 import type { ClusterManagerImpl } from '../upstream/cluster_manager.ts';
 import type { UpstreamHost } from '../interfaces.ts';
+import { healthFlagsText as healthFlags } from '../upstream/host_health.ts';
 
-function healthFlags(h: UpstreamHost): string {
-  return h.healthy ? 'healthy' : '/failed_eds_health';
-}
 
 function hostStats(c: ClusterImpl, h: UpstreamHost): [string, number][] {
   const load = c.pools.activeRequests(h);

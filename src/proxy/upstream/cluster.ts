@@ -6,7 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
-import type { DynamicHostCache, HttpConnPool, LoadBalancerContext, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
+import type { DynamicHostCache, HttpConnPool, LoadBalancerContext, OutlierSink, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
 import type { ScopedStats, StatsStore } from '../stats/stats_store.ts';
 import type { TlsOptions } from '../tls/tls_context.ts';
 import { durationMs } from '../duration.ts';
@@ -62,6 +62,8 @@ export class ClusterImpl implements UpstreamCluster {
   hostForContext?: (ctx: LoadBalancerContext | undefined) => UpstreamHost | undefined;
   /** Set by dynamic_forward_proxy_cluster.ts: the DNS cache its HTTP filter resolves through. */
   dynamicHosts?: DynamicHostCache;
+  /** The outlier detector, when the cluster has outlier_detection. */
+  outlier?: OutlierSink;
   /** Set by DNS/original-dst helpers to stop their timers on close. */
   onClose?: () => void;
 
@@ -108,12 +110,25 @@ export class ClusterImpl implements UpstreamCluster {
     this.hostIndex = indexHosts(priorities);
     this.lb?.update(priorities);
     this.pools.retainOnly(new Set(this.hostIndex.keys()));
+    this.updateMembership();
+    this.stats.counter('update_success').inc();
+    this.markInitialized();
+  }
+
+  /**
+   * A host's health flags changed (active health check, outlier ejection or its end): load
+   * balancers rebuild their candidate sets from the same host set.
+   */
+  hostHealthChanged(): void {
+    this.lb?.update(this.priorities);
+    this.updateMembership();
+  }
+
+  private updateMembership(): void {
     let healthy = 0;
     for (const h of this.hostIndex.values()) if (h.healthy) healthy++;
     this.stats.gauge('membership_total').set(this.hostIndex.size);
     this.stats.gauge('membership_healthy').set(healthy);
-    this.stats.counter('update_success').inc();
-    this.markInitialized();
   }
 
   markInitialized(): void {

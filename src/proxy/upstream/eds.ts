@@ -5,6 +5,7 @@
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { UpstreamHost } from '../interfaces.ts';
+import { HealthFlag, setHealthFlag } from './host_health.ts';
 
 /**
  * filter_metadata of the LocalityLbEndpoints a host came from (transport_socket_matches falls
@@ -43,11 +44,12 @@ export function hostsFromAssignment(cla: EnvoyJson | undefined, previous?: Map<s
       if (!sa) continue;
       const address = hostAddress(sa.ip, sa.port);
       const weight = Number(lbe.load_balancing_weight ?? 1) || 1;
-      const healthy = !UNHEALTHY.has(lbe.health_status);
       const old = previous?.get(address);
-      const host: UpstreamHost = old ?? { address, ip: sa.ip, port: sa.port, weight, healthy };
+      const host: UpstreamHost = old ?? { address, ip: sa.ip, port: sa.port, weight, healthy: true };
       host.weight = weight;
-      host.healthy = healthy;
+      // Only EDS's own flags: active health checking and outlier ejection survive the push.
+      setHealthFlag(host, HealthFlag.FAILED_EDS_HEALTH, UNHEALTHY.has(lbe.health_status));
+      setHealthFlag(host, HealthFlag.DEGRADED_EDS_HEALTH, lbe.health_status === 'DEGRADED');
       if (lle.locality) host.locality = lle.locality;
       const md = lbe.metadata?.filter_metadata;
       if (md) host.metadata = md;

@@ -89,12 +89,13 @@ export const tcpProxyFactory: NetworkFilterFactory = {
       let connected = false;
       upstream.once('connect', () => {
         connected = true;
+        cluster.outlier?.putResult(host, 'LOCAL_ORIGIN_CONNECT_SUCCESS_FINAL');
         if (upstream.localAddress) si.upstreamLocalAddress = upstream.localAddress.includes(':') ? `[${upstream.localAddress}]:${upstream.localPort}` : `${upstream.localAddress}:${upstream.localPort}`;
       });
       upstream.once('error', (e) => {
         if (!connected) {
           log.debug(`tcp_proxy ${config.stat_prefix}: upstream ${host.address} failed (UF): ${e.message}`);
-          cluster.reportResult?.(host, false);
+          cluster.outlier?.putResult(host, 'LOCAL_ORIGIN_CONNECT_FAILED');
           si.responseFlags.push('UF');
           si.upstreamTransportFailureReason = e.message;
         }

@@ -181,6 +181,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   onPerTryTimeout(u: UpstreamRequest): void {
     if (u !== this.upstream || u.headersReceived) return;
     this.cstats!.rqPerTryTimeout.inc();
+    this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
     this.endAttempt(u, true);
     if (this.tryRetry('per try timeout')) return;
     this.timeoutReply();
@@ -191,7 +192,10 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (this.finished) return;
     this.cstats!.rqTimeout.inc();
     const u = this.upstream;
-    if (u) this.endAttempt(u, true);
+    if (u) {
+      if (!u.headersReceived) this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
+      this.endAttempt(u, true);
+    }
     if (this.retryTimer) this.retryTimer.cancel(), (this.retryTimer = undefined);
     this.timeoutReply();
   }
@@ -250,7 +254,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (u !== this.upstream) return;
     const grpcStatusHdr = h.get('grpc-status');
     const grpcStatus = grpcStatusHdr !== undefined ? Number(grpcStatusHdr) : undefined;
-    this.cluster!.reportResult?.(u.host, status < 500, status);
+    this.cluster!.outlier?.putHttpResponseCode(u.host, status);
     if (this.tryRetry(status, grpcStatus)) {
       this.cstats!.response(status);
       this.endAttempt(u, true);
@@ -309,7 +313,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       this.cstats!.cxConnectFail.inc();
       s.streamInfo.upstreamTransportFailureReason = err.message;
     } else this.cstats!.rqRxReset.inc();
-    this.cluster!.reportResult?.(u.host, false);
+    // As Envoy: every reset but an overflow counts against the host as a local-origin failure.
+    if (reason !== 'overflow') this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_CONNECT_FAILED');
     if (!u.headersReceived && this.tryRetry(reason)) return;
     const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : ResponseFlag.UpstreamConnectionTermination;
     this.finish();

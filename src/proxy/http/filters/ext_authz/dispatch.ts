@@ -51,7 +51,8 @@ export function dispatchCheck(cm: ClusterManager, clock: Clock, clusterName: str
   const collector = new ResponseCollector((r) => {
     timer?.cancel();
     release();
-    cluster.reportResult?.(host, r !== undefined && r.status < 500, r?.status);
+    if (r) cluster.outlier?.putHttpResponseCode(host, r.status);
+    else cluster.outlier?.putResult(host, 'LOCAL_ORIGIN_CONNECT_FAILED');
     // The pool may answer inside dispatch() (a closed pool): keep the promise of a later call.
     queueMicrotask(() => cancelled || done(r));
   });
