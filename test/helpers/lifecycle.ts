@@ -167,9 +167,10 @@ export function startLoad(o: LoadOptions): Load {
 export async function clusterStat(admin: string, cluster: string, stat: string): Promise<number> {
   const text = await (await fetch(`${admin}/stats`, { signal: AbortSignal.timeout(5000) })).text();
   let sum = 0;
+  // By suffix, so dotted stats (outlier_detection.ejections_active) are found too.
   for (const line of text.split('\n')) {
-    const m = /^cluster\.(.+)\.([a-z0-9_.]+): (\d+)$/.exec(line.trim());
-    if (m && m[1]!.includes(cluster) && m[2] === stat) sum += Number(m[3]);
+    const m = /^cluster\.(.+): (\d+)$/.exec(line.trim());
+    if (m && m[1]!.endsWith(`.${stat}`) && m[1]!.slice(0, -stat.length - 1).includes(cluster)) sum += Number(m[2]);
   }
   return sum;
 }
