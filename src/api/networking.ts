@@ -70,6 +70,8 @@ export interface HTTPRetry {
   perTryTimeout?: string;
   retryOn?: string;
   retryRemoteLocalities?: boolean;
+  /** Whether retries avoid hosts already tried (Envoy's previous_hosts predicate); default true. */
+  retryIgnorePreviousHosts?: boolean;
   /** Minimum wait between attempts (Envoy's retry_back_off.base_interval). */
   backoff?: string;
 }

@@ -140,6 +140,8 @@ export interface UpstreamCluster {
   readonly outlier?: OutlierSink;
   /** (additive) Set on dynamic forward proxy clusters (cluster_type envoy.clusters.dynamic_forward_proxy). */
   readonly dynamicHosts?: DynamicHostCache;
+  /** (additive) Hosts by priority (index = priority), for retry_priority previous_priorities. */
+  readonly priorities?: UpstreamHost[][];
 }
 
 export interface ClusterManager {

@@ -77,13 +77,8 @@ function enforcedExcept(path: string, notEnforced: Record<string, Gap>, note: st
   enforced(h, 'mirror_percent');
   enforced(`${h}.mirrors`, 'destination.host destination.port.number destination.subset percentage.value');
   enforced(`${h}.redirect`, 'authority derivePort port prefixRewrite redirectCode scheme uri');
-  enforced(`${h}.retries`, 'attempts backoff perTryTimeout retryOn');
-  TABLE[`${h}.retries.retryIgnorePreviousHosts`] = {
-    status: 'enforced',
-    note: 'only true, the default',
-    gap: (v) => (v === false ? { issue: 11, reason: 'retries always avoid previously tried hosts' } : undefined),
-  };
-  gap(`${h}.retries.retryRemoteLocalities`, 11, 'retry priorities are not implemented (the proxy accepts retry_priority and ignores it)');
+  enforced(`${h}.retries`, 'attempts backoff perTryTimeout retryIgnorePreviousHosts retryOn');
+  enforced(`${h}.retries`, 'retryRemoteLocalities', { note: 'a retry goes to the next locality priority after two attempts (previous_priorities, update_frequency 2, as Istio)' });
   enforced(`${h}.rewrite`, 'authority uri uriRegexRewrite.match uriRegexRewrite.rewrite');
   enforced(`${h}.route`, 'destination.host destination.port.number destination.subset weight');
   enforced(`${vs}.tcp.match`, 'destinationSubnets gateways port sourceLabels sourceNamespace');

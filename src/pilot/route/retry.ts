@@ -54,14 +54,15 @@ export function translateRetryPolicy(retries: HTTPRetry | undefined, consistentH
   const backoff = envoyDurationOf(retries.backoff);
   if (backoff) out.retry_back_off = { base_interval: backoff };
   if (retries.retryRemoteLocalities) {
+    // As Istio: two attempts in a priority (locality) before the next ones avoid it.
     out.retry_priority = {
       name: 'envoy.retry_priorities.previous_priorities',
-      typed_config: {
-        '@type': RETRY.PREVIOUS_PRIORITIES,
-        update_frequency: out.host_selection_retry_max_attempts,
-      },
+      typed_config: { '@type': RETRY.PREVIOUS_PRIORITIES, update_frequency: 2 },
     };
   }
+  // As Istio: set explicitly, it decides the previous_hosts predicate (false drops it).
+  if (retries.retryIgnorePreviousHosts === false) delete out.retry_host_predicate;
+  else if (retries.retryIgnorePreviousHosts === true && !out.retry_host_predicate) out.retry_host_predicate = defaultRetryPolicy(false).retry_host_predicate;
   return out;
 }
 

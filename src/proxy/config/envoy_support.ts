@@ -179,11 +179,12 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
     'name weight request_headers_to_add request_headers_to_remove response_headers_to_add response_headers_to_remove host_rewrite_literal typed_per_filter_config',
   ),
   'envoy.config.route.v3.RetryPolicy': msg(
-    'retry_on num_retries per_try_timeout per_try_idle_timeout retriable_status_codes retry_back_off retry_host_predicate host_selection_retry_max_attempts',
-    { retry_priority: notYet('retrying in other localities (VirtualService retries.retryRemoteLocalities, previous_priorities); resilience issue 11. Today a retry does not move to the other priorities (localities)') },
+    'retry_on num_retries per_try_timeout per_try_idle_timeout retriable_status_codes retry_back_off retry_host_predicate host_selection_retry_max_attempts retriable_headers retriable_request_headers',
+    { retry_priority: { kind: 'honoured', note: 'envoy.retry_priorities.previous_priorities only (VirtualService retries.retryRemoteLocalities); any other is NACKed' } },
   ),
   'envoy.config.route.v3.RetryPolicy.RetryBackOff': msg('base_interval max_interval'),
   'envoy.config.route.v3.RetryPolicy.RetryHostPredicate': msg('name typed_config'),
+  'envoy.config.route.v3.RetryPolicy.RetryPriority': msg('name typed_config'),
   'envoy.config.route.v3.RedirectAction': msg('scheme_redirect https_redirect host_redirect port_redirect path_redirect prefix_rewrite regex_rewrite response_code strip_query'),
   'envoy.config.route.v3.DirectResponseAction': msg('status body'),
 
@@ -285,6 +286,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.extensions.common.dynamic_forward_proxy.v3.DnsCacheCircuitBreakers': msg('max_pending_requests'),
   'envoy.config.cluster.v3.Cluster.RefreshRate': msg('base_interval max_interval'),
   'envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate': msg(''),
+  'envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig': msg('update_frequency'),
   'envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin': msg(''),
   'envoy.extensions.load_balancing_policies.random.v3.Random': msg(''),
   'envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest': msg('choice_count'),

@@ -150,6 +150,9 @@ test('retries: attempts/perTryTimeout/retryOn with status codes/retryRemoteLocal
     route: [{destination: {host: reviews}}]
   - match: [{uri: {prefix: /c}}]
     retries: {attempts: 4}
+    route: [{destination: {host: reviews}}]
+  - match: [{uri: {prefix: /e}}]
+    retries: {attempts: 2, retryIgnorePreviousHosts: false}
     route: [{destination: {host: reviews}}]`);
   const p = routes[0]!.route.retry_policy;
   assert.equal(p.num_retries, 3);
@@ -157,12 +160,14 @@ test('retries: attempts/perTryTimeout/retryOn with status codes/retryRemoteLocal
   assert.equal(p.retry_on, 'gateway-error,connect-failure,retriable-status-codes');
   assert.deepEqual(p.retriable_status_codes, [503, 504]);
   assert.equal(p.retry_priority.name, 'envoy.retry_priorities.previous_priorities');
-  assert.equal(p.retry_priority.typed_config.update_frequency, 5);
+  assert.equal(p.retry_priority.typed_config.update_frequency, 2);
   assert.equal(p.retry_host_predicate[0].name, 'envoy.retry_host_predicates.previous_hosts');
   assert.equal(routes[1]!.route.retry_policy, undefined);
   // attempts only: Istio's default retry_on, with the count replaced.
   assert.equal(routes[2]!.route.retry_policy.num_retries, 4);
   assert.equal(routes[2]!.route.retry_policy.retry_on, 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes');
+  // retryIgnorePreviousHosts: false drops the previous_hosts predicate, as Istio does.
+  assert.equal(routes[3]!.route.retry_policy.retry_host_predicate, undefined);
 });
 
 test('fault: delay and abort (http and grpc) → typed_per_filter_config envoy.filters.http.fault', () => {

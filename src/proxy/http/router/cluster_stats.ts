@@ -15,6 +15,7 @@ export class ClusterStats {
   readonly rqRetryLimitExceeded: Counter;
   readonly rqTimeout: Counter;
   readonly rqPerTryTimeout: Counter;
+  readonly rqPerTryIdleTimeout: Counter;
   readonly rqPendingOverflow: Counter;
   readonly cxConnectFail: Counter;
   readonly rqRxReset: Counter;
@@ -34,6 +35,7 @@ export class ClusterStats {
     this.rqRetryLimitExceeded = c('upstream_rq_retry_limit_exceeded');
     this.rqTimeout = c('upstream_rq_timeout');
     this.rqPerTryTimeout = c('upstream_rq_per_try_timeout');
+    this.rqPerTryIdleTimeout = c('upstream_rq_per_try_idle_timeout');
     this.rqPendingOverflow = c('upstream_rq_pending_overflow');
     this.cxConnectFail = c('upstream_cx_connect_fail');
     this.rqRxReset = c('upstream_rq_rx_reset');

@@ -19,6 +19,7 @@ import type { ClusterChoice, RouteAction, RouteEntry } from './route_entry.ts';
 import { RetryState, type ResetReason } from './retry_state.ts';
 import { sendShadow } from './shadow_writer.ts';
 import { computeTimeouts, type Timeouts } from './timeouts.ts';
+import { priorityOf, selectHost } from './host_selection.ts';
 import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
 import { RouterState, type RouterContext } from './router_state.ts';
 import type { Http1RequestOptions } from '../../upstream/http1/types.ts';
@@ -116,6 +117,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     const t = this.timeouts.globalMs;
     if (t > 0 && !this.globalTimer && !this.finished) this.globalTimer = this.ctx.clock.after(t, () => this.onGlobalTimeout());
     if (this.upstream && !this.upstream.perTryTimer && this.timeouts.perTryMs > 0 && !this.upstream.done) this.armPerTry(this.upstream);
+    if (this.upstream?.connected && !this.upstream.done) this.armPerTryIdle(this.upstream);
     if (this.pendingMirrors) this.sendMirrors();
     if (this.retryWhenComplete) {
       this.retryWhenComplete = false;
@@ -137,7 +139,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   startAttempt(): void {
     const s = this.s;
     const cluster = this.cluster!;
-    const host = cluster.chooseHost({ hashKey: this.hashKey, excludeHosts: this.retry.policy?.previousHosts ? this.triedHosts : undefined, authority: this.authority });
+    const policy = this.retry.policy;
+    const host = selectHost(cluster, policy, this.history, { hashKey: this.hashKey, authority: this.authority });
     if (!host) {
       s.streamInfo.responseCodeDetails = 'no_healthy_upstream';
       this.finish();
@@ -147,7 +150,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.attempts++;
     s.streamInfo.attemptCount = this.attempts;
     s.streamInfo.upstreamHost = host;
-    (this.triedHosts ??= new Set()).add(host);
+    const history = (this.history ??= { hosts: new Set(), priorities: [] });
+    history.hosts.add(host);
+    if (policy && policy.priorityUpdateFrequency > 0) history.priorities.push(priorityOf(cluster, host));
     if (this.includeAttemptCount) this.setUpstreamHeader('x-envoy-attempt-count', String(this.attempts));
     if (this.autoHost) this.setUpstreamHeader('host', host.address);
     const u = new UpstreamRequest(this, host, this.attempts, this.ctx.clock.now());
@@ -181,6 +186,35 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   onPerTryTimeout(u: UpstreamRequest): void {
     if (u !== this.upstream || u.headersReceived) return;
     this.cstats!.rqPerTryTimeout.inc();
+    this.perTryExpired(u);
+  }
+
+  /**
+   * per_try_idle_timeout (Envoy): starts once the request is complete and the attempt has a
+   * connection, restarts on every response headers or data, and unlike per_try_timeout keeps
+   * running while the response streams.
+   */
+  private armPerTryIdle(u: UpstreamRequest): void {
+    const ms = this.retry.policy?.perTryIdleTimeoutMs ?? 0;
+    if (ms <= 0 || u.idleTimer || !this.requestComplete) return;
+    u.lastActivity = this.ctx.clock.now();
+    const fire = (): void => {
+      const idle = this.ctx.clock.now() - u.lastActivity;
+      if (idle < ms) return void (u.idleTimer = this.ctx.clock.after(ms - idle, fire));
+      u.idleTimer = undefined;
+      this.onPerTryIdleTimeout(u);
+    };
+    u.idleTimer = this.ctx.clock.after(ms, fire);
+  }
+
+  onPerTryIdleTimeout(u: UpstreamRequest): void {
+    if (u !== this.upstream || u.done || this.finished) return;
+    this.cstats!.rqPerTryIdleTimeout.inc();
+    this.perTryExpired(u);
+  }
+
+  /** A per-try (idle) timeout: counts against the host, then retries or answers 504 (as Envoy). */
+  private perTryExpired(u: UpstreamRequest): void {
     this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
     this.endAttempt(u, true);
     if (this.tryRetry('per try timeout')) return;
@@ -210,9 +244,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   }
 
   /** Decides whether to retry after a reset or retriable response; schedules it if so. */
-  private tryRetry(reason: ResetReason | number, grpcStatus?: number): boolean {
+  private tryRetry(reason: ResetReason | number, grpcStatus?: number, headers?: HeaderMap): boolean {
     const r = this.retry;
-    const retriable = typeof reason === 'number' ? r.retriableResponse(reason, grpcStatus) : r.retriableReset(reason);
+    const retriable = typeof reason === 'number' ? r.retriableResponse(reason, grpcStatus, headers) : r.retriableReset(reason);
     if (!retriable || this.downstreamStarted || this.finished) return false;
     if (!this.requestComplete && !this.keepBody) return false;
     if (!r.take()) {
@@ -255,7 +289,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     const grpcStatusHdr = h.get('grpc-status');
     const grpcStatus = grpcStatusHdr !== undefined ? Number(grpcStatusHdr) : undefined;
     this.cluster!.outlier?.putHttpResponseCode(u.host, status);
-    if (this.tryRetry(status, grpcStatus)) {
+    if (u.idleTimer) u.lastActivity = this.ctx.clock.now();
+    if (this.tryRetry(status, grpcStatus, h)) {
       this.cstats!.response(status);
       this.endAttempt(u, true);
       return;
@@ -280,10 +315,15 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
   onUpstreamData(u: UpstreamRequest, chunk: Buffer): void {
     if (u !== this.upstream || this.trailersOnly || this.finished) return;
+    if (u.idleTimer) u.lastActivity = this.ctx.clock.now();
     if (!this.s.encodeData(chunk, false)) {
       this.pausedUpstream = u;
       u.pause();
     }
+  }
+
+  onUpstreamAttach(u: UpstreamRequest): void {
+    if (u === this.upstream && this.requestComplete) this.armPerTryIdle(u);
   }
 
   onBelowWriteBufferLowWatermark(): void {

@@ -3,8 +3,9 @@
  * readable: the chosen route/cluster, the upstream attempt, retry and timeout bookkeeping, the
  * body kept for retries and shadows, and the single finish() that releases everything once.
  */
-import type { HeaderMap, HttpFilterFactoryContext, StreamFilterCallbacks, Timer, UpstreamCluster, UpstreamHost } from '../../interfaces.ts';
+import type { HeaderMap, HttpFilterFactoryContext, StreamFilterCallbacks, Timer, UpstreamCluster } from '../../interfaces.ts';
 import type { ClusterStats } from './cluster_stats.ts';
+import type { AttemptHistory } from './host_selection.ts';
 import type { ClusterChoice, RouteAction, RouteEntry } from './route_entry.ts';
 import type { RetryState } from './retry_state.ts';
 import type { Timeouts } from './timeouts.ts';
@@ -45,7 +46,8 @@ export abstract class RouterState {
   upstreamActive = false;
   pausedUpstream: UpstreamRequest | undefined;
   attempts = 0;
-  triedHosts: Set<UpstreamHost> | undefined;
+  /** Hosts (and their priorities) tried by this request, for retry host predicates and priorities. */
+  history: AttemptHistory | undefined;
   trailersOnly = false;
 
   requestComplete = false;

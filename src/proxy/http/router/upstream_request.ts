@@ -21,6 +21,8 @@ export interface UpstreamRequestOwner {
   /** Headers keep upgrade/connection. */
   onUpstreamUpgrade(u: UpstreamRequest, status: number, headers: HeaderMap, socket: Duplex): void;
   onBodyPull(): void;
+  /** The pool handed the attempt to a connection (per_try_idle_timeout may start). */
+  onUpstreamAttach(u: UpstreamRequest): void;
 }
 
 /** Chunks buffered before a connection takes the body: beyond this, downstream reading pauses. */
@@ -103,6 +105,10 @@ export class UpstreamRequest implements Http1Handler {
   connected = false;
   body: BodySource | undefined;
   perTryTimer: Timer | undefined;
+  /** per_try_idle_timeout: armed once, re-armed for the remainder when activity came since. */
+  idleTimer: Timer | undefined;
+  /** When the attempt last made progress (connection, headers, data), the clock's ms; set by the router. */
+  lastActivity = 0;
   releaseRetry: (() => void) | undefined;
 
   constructor(
@@ -118,6 +124,7 @@ export class UpstreamRequest implements Http1Handler {
   onH1Attach(s: Http1Stream): void {
     this.stream = s;
     this.connected = true;
+    this.owner.onUpstreamAttach(this);
   }
 
   onH1Headers(status: number, headers: HeaderMap): void {
@@ -165,6 +172,7 @@ export class UpstreamRequest implements Http1Handler {
     if (this.aborted) return;
     this.aborted = true;
     this.perTryTimer?.cancel();
+    this.idleTimer?.cancel();
     this.body?.detach();
     if (!this.done) this.stream?.abort(this);
     this.done = true;
@@ -174,6 +182,7 @@ export class UpstreamRequest implements Http1Handler {
 
   finish(): void {
     this.perTryTimer?.cancel();
+    this.idleTimer?.cancel();
     this.releaseRetry?.();
     this.releaseRetry = undefined;
   }
