@@ -69,7 +69,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
     this.releaseRequest = cluster.tryAcquire('requests');
     if (!this.releaseRequest) {
-      this.cstats.rqPendingOverflow.inc();
+      // The circuit breaker counted upstream_rq_pending_overflow.
       s.streamInfo.responseCodeDetails = 'upstream_reset_before_response_started{overflow}';
       s.sendLocalReply(503, LocalReplyBody.overflow, { 'x-envoy-overloaded': 'true' }, { responseFlag: ResponseFlag.UpstreamOverflow });
       return FilterStatus.StopIteration;
@@ -116,8 +116,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.requestComplete = true;
     const t = this.timeouts.globalMs;
     if (t > 0 && !this.globalTimer && !this.finished) this.globalTimer = this.ctx.clock.after(t, () => this.onGlobalTimeout());
-    if (this.upstream && !this.upstream.perTryTimer && this.timeouts.perTryMs > 0 && !this.upstream.done) this.armPerTry(this.upstream);
-    if (this.upstream?.connected && !this.upstream.done) this.armPerTryIdle(this.upstream);
+    if (this.upstream?.connected && !this.upstream.done) this.armPerTryTimers(this.upstream);
     if (this.pendingMirrors) this.sendMirrors();
     if (this.retryWhenComplete) {
       this.retryWhenComplete = false;
@@ -162,7 +161,6 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     let body: Buffer | BodySource | null = null;
     if (this.requestComplete) {
       body = this.buffered.length ? (this.buffered.length === 1 ? this.buffered[0] : Buffer.concat(this.buffered)) : null;
-      if (this.timeouts.perTryMs > 0) this.armPerTry(u);
     } else {
       body = u.body = new BodySource(this);
       // Chunks that arrived before this attempt (e.g. during a fault delay) go first.
@@ -179,8 +177,14 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     }
   }
 
-  private armPerTry(u: UpstreamRequest): void {
-    u.perTryTimer = this.ctx.clock.after(this.timeouts.perTryMs, () => this.onPerTryTimeout(u));
+  /**
+   * As Envoy, both per-try timeouts start once the request is complete and the attempt has a
+   * connection (connecting is connect_timeout's business).
+   */
+  private armPerTryTimers(u: UpstreamRequest): void {
+    if (!this.requestComplete) return;
+    if (this.timeouts.perTryMs > 0 && !u.perTryTimer && !u.headersReceived) u.perTryTimer = this.ctx.clock.after(this.timeouts.perTryMs, () => this.onPerTryTimeout(u));
+    this.armPerTryIdle(u);
   }
 
   onPerTryTimeout(u: UpstreamRequest): void {
@@ -256,7 +260,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     }
     const release = this.cluster!.tryAcquire('retries');
     if (!release) {
-      this.cstats!.rqRetryOverflow.inc();
+      // The circuit breaker counted upstream_rq_retry_overflow.
       return false;
     }
     this.retryRelease = release;
@@ -323,7 +327,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   }
 
   onUpstreamAttach(u: UpstreamRequest): void {
-    if (u === this.upstream && this.requestComplete) this.armPerTryIdle(u);
+    if (u === this.upstream && !u.done) this.armPerTryTimers(u);
   }
 
   onBelowWriteBufferLowWatermark(): void {
@@ -352,18 +356,19 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (reason === 'connection failure') {
       this.cstats!.cxConnectFail.inc();
       s.streamInfo.upstreamTransportFailureReason = err.message;
-    } else this.cstats!.rqRxReset.inc();
+    } else if (reason !== 'overflow') this.cstats!.rqRxReset.inc();
     // As Envoy: every reset but an overflow counts against the host as a local-origin failure.
     if (reason !== 'overflow') this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_CONNECT_FAILED');
     if (!u.headersReceived && this.tryRetry(reason)) return;
-    const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : ResponseFlag.UpstreamConnectionTermination;
+    const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : reason === 'overflow' ? ResponseFlag.UpstreamOverflow : ResponseFlag.UpstreamConnectionTermination;
     this.finish();
     if (this.downstreamStarted) {
       s.addResponseFlag(flag);
       return s.resetStream();
     }
     s.streamInfo.responseCodeDetails = `upstream_reset_before_response_started{${reason.replace(/ /g, '_')}}`;
-    s.sendLocalReply(503, LocalReplyBody.upstreamReset(reason), undefined, { responseFlag: flag });
+    // A pool's pending-queue overflow is answered as Envoy does: 503 UO with x-envoy-overloaded.
+    s.sendLocalReply(503, LocalReplyBody.upstreamReset(reason), reason === 'overflow' ? { 'x-envoy-overloaded': 'true' } : undefined, { responseFlag: flag });
   }
 
   onUpstreamUpgrade(u: UpstreamRequest, status: number, h: HeaderMap, socket: Duplex): void {
