@@ -4,7 +4,8 @@
  * sessions (./http2/pool.ts: ALPN over TLS, h2c prior knowledge in plaintext), and raw TCP/TLS
  * sockets for tcp_proxy. Both HTTP pools take requests the same way (HttpConnPool). Upstream TLS
  * options come from the cluster's UpstreamTlsContext, per host when transport_socket_matches
- * picks one. Connections leave from upstream_bind_config's source address when set. Retired
+ * picks one. Every pool of a cluster shares its circuit breakers (connections and pending
+ * requests are limited cluster-wide, as in Envoy). Connections leave from upstream_bind_config's source address when set. Retired
  * pools close gracefully: in-flight requests finish first.
  */
 import net, { type Socket } from 'node:net';
@@ -15,6 +16,7 @@ import type { TransportSocketChoice } from './transport_socket_match.ts';
 import type { ConnectOptions } from './http1/client_connection.ts';
 import { Http1Pool, type PoolStats } from './http1/pool.ts';
 import { Http2Pool } from './http2/pool.ts';
+import type { PoolLimits } from './pool_limits.ts';
 
 export interface ConnPoolOptions {
   /** The cluster's configured protocol (explicit_http_config / http2_protocol_options). */
@@ -29,8 +31,10 @@ export interface ConnPoolOptions {
   /** upstream_bind_config.source_address: the local address (and port, if non-zero) of upstream connections. */
   source?: SourceAddress;
   connectTimeoutMs: number;
-  /** Upper bound on connections per host and protocol (circuit breaker max_connections). */
-  maxConnections: number;
+  /** The cluster's circuit breakers: max_connections and max_pending_requests across its pools. */
+  limits?: PoolLimits;
+  /** Without `limits`: connections per host and protocol. */
+  maxConnections?: number;
   /** common_http_protocol_options.idle_timeout; Envoy's default is 1h. */
   idleTimeoutMs: number;
   /**
@@ -38,6 +42,12 @@ export interface ConnPoolOptions {
    * many requests (0: no limit, Envoy's default). For HTTP/2 it counts streams.
    */
   maxRequestsPerConnection?: number;
+  /** common_http_protocol_options.max_connection_duration; 0: none. */
+  maxConnectionDurationMs?: number;
+  /** Upstream http2_protocol_options.max_concurrent_streams; 0: the peer's limit. */
+  maxConcurrentStreams?: number;
+  /** upstream_connection_options.tcp_keepalive.keepalive_time; undefined: 60 s. */
+  keepAliveMs?: number;
   stats: Stats;
 }
 
@@ -66,7 +76,14 @@ export class ConnPoolMap {
 
   constructor(private readonly opts: ConnPoolOptions) {
     const s = opts.stats;
-    this.poolStats = { total: s.counter('upstream_cx_total'), active: s.gauge('upstream_cx_active'), connectFail: s.counter('upstream_cx_connect_fail'), connectTimeout: s.counter('upstream_cx_connect_timeout') };
+    this.poolStats = {
+      total: s.counter('upstream_cx_total'),
+      active: s.gauge('upstream_cx_active'),
+      connectFail: s.counter('upstream_cx_connect_fail'),
+      connectTimeout: s.counter('upstream_cx_connect_timeout'),
+      maxRequests: s.counter('upstream_cx_max_requests'),
+      maxDurationReached: s.counter('upstream_cx_max_duration_reached'),
+    };
   }
 
   /** The pool for a host (and, with use_downstream_protocol_config, the downstream's protocol), created on first use. */
@@ -104,8 +121,19 @@ export class ConnPoolMap {
       port: host.port,
       ...(o.source ? { localAddress: o.source.ip, ...(o.source.port ? { localPort: o.source.port } : {}) } : {}),
       ...(t ? { tls: tlsConnectOptions(t, host) as tls.ConnectionOptions } : {}),
+      ...(o.keepAliveMs !== undefined ? { keepAliveMs: o.keepAliveMs } : {}),
     };
-    const po = { connect, connectTimeoutMs: o.connectTimeoutMs, maxConnections: o.maxConnections, idleTimeoutMs: o.idleTimeoutMs, maxRequests: o.maxRequestsPerConnection ?? 0, stats: this.poolStats };
+    const po = {
+      connect,
+      connectTimeoutMs: o.connectTimeoutMs,
+      maxConnections: o.maxConnections ?? 1024,
+      ...(o.limits ? { limits: o.limits } : {}),
+      idleTimeoutMs: o.idleTimeoutMs,
+      maxRequests: o.maxRequestsPerConnection ?? 0,
+      maxDurationMs: o.maxConnectionDurationMs ?? 0,
+      maxConcurrentStreams: o.maxConcurrentStreams ?? 0,
+      stats: this.poolStats,
+    };
     return { protocol, socketName: ts.name, pool: protocol === 'http1' ? new Http1Pool(po) : new Http2Pool(po) };
   }
 
@@ -152,12 +180,14 @@ function tlsConnectOptions(t: TlsOptions, host: UpstreamHost): Record<string, un
  * A TCP (or TLS) connection to a host for tcp_proxy. Errors are emitted on the socket; the
  * caller counts them (upstream_cx_connect_fail) and sets the UF flag.
  */
-export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connectTimeoutMs: number, stats: Stats, source?: SourceAddress): Socket {
+export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connectTimeoutMs: number, stats: Stats, source?: SourceAddress, keepAliveMs?: number): Socket {
   const local = source ? { localAddress: source.ip, ...(source.port ? { localPort: source.port } : {}) } : {};
   const s: Socket = t
     ? tls.connect({ host: host.ip, port: host.port, allowHalfOpen: true, ...local, ...(tlsConnectOptions(t, host) as tls.ConnectionOptions) } as tls.ConnectionOptions)
     : net.connect({ host: host.ip, port: host.port, allowHalfOpen: true, ...local });
   s.setNoDelay(true);
+  // upstream_connection_options.tcp_keepalive (Envoy sets none on TCP proxying otherwise).
+  if (keepAliveMs !== undefined) s.setKeepAlive(true, keepAliveMs);
   stats.counter('upstream_cx_total').inc();
   const active = stats.gauge('upstream_cx_active');
   active.inc();

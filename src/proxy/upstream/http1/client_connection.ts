@@ -19,6 +19,8 @@ export interface ConnectionOwner {
   readonly connectTimeoutMs: number;
   /** Requests per connection; 0: no limit. */
   readonly maxRequests: number;
+  /** max_connection_duration from connect (ms); 0: none. */
+  readonly maxDurationMs?: number;
   /** The last TLS session a connection of this pool got, to resume on the next one. */
   tlsSession: Buffer | undefined;
   /** TCP connected (and TLS handshake done): ready for a request. */
@@ -32,6 +34,10 @@ export interface ConnectionOwner {
   onRequestEnded(): void;
   /** A reused connection died before any response byte: run the request again on another one. */
   retry(opts: Http1RequestOptions, h: Http1Handler): void;
+  /** The connection took its last request (max_requests_per_connection), for stats. */
+  onMaxRequests?(): void;
+  /** The connection reached max_connection_duration, for stats. */
+  onMaxDurationReached?(): void;
 }
 
 export interface ConnectOptions {
@@ -41,6 +47,17 @@ export interface ConnectOptions {
   localPort?: number;
   /** node:tls options (certificates, SNI, checkServerIdentity); absent: plaintext. */
   tls?: tls.ConnectionOptions;
+  /**
+   * TCP keep-alive idle time before the first probe (upstream_connection_options.tcp_keepalive
+   * keepalive_time); default 60 s, as undici. Node sets only this: the probe interval and count
+   * are the OS's / libuv's.
+   */
+  keepAliveMs?: number;
+}
+
+/** TCP keep-alive on an upstream socket, as `ConnectOptions.keepAliveMs` says. */
+export function setKeepAlive(s: Socket, o: ConnectOptions): void {
+  s.setKeepAlive(true, o.keepAliveMs ?? 60_000);
 }
 
 const enum State {
@@ -86,6 +103,10 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   private idleTimer: NodeJS.Timeout | undefined;
   private idleTimerMs = 0;
   private unrefd = false;
+  /** max_connection_duration: set from connect. */
+  private durationTimer: NodeJS.Timeout | undefined;
+  /** max_connection_duration passed: the request running now is its last. */
+  private expired = false;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -98,8 +119,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     if (o.tls) s.on('session', (session: Buffer) => (owner.tlsSession = session));
     this.socket = s;
     s.setNoDelay(true);
-    // TCP keep-alive probes after 60 s idle, as undici sets them.
-    s.setKeepAlive(true, 60_000);
+    setKeepAlive(s, o);
     s.on(o.tls ? 'secureConnect' : 'connect', this.onConnect.bind(this));
     s.on('data', this.onData.bind(this));
     s.on('end', this.onEnd.bind(this));
@@ -140,7 +160,11 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     const max = this.owner.maxRequests;
     // HEAD and upgrades close afterwards, as undici did: servers that send a body to HEAD, and
     // a refused upgrade, leave the connection in an unknown state.
-    this.closeAfter = (max > 0 && this.requests >= max) || method === 'HEAD' || this.upgrading;
+    this.closeAfter = this.expired || method === 'HEAD' || this.upgrading;
+    if (max > 0 && this.requests >= max) {
+      this.closeAfter = true;
+      this.owner.onMaxRequests?.();
+    }
     this.parser.start(method === 'HEAD', this.upgrading);
     h.onH1Attach(this);
     if (this.handler !== h) return; // aborted from onH1Attach
@@ -293,8 +317,23 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.connected = true;
+    const d = this.owner.maxDurationMs ?? 0;
+    if (d > 0) {
+      this.durationTimer = setTimeout(this.onMaxDuration.bind(this), Math.min(d, 0x7fffffff));
+      this.durationTimer.unref();
+    }
     this.state = State.Idle;
     this.owner.onConnected(this);
+  }
+
+  /** max_connection_duration: an idle connection closes now, a busy one after its response (Envoy drains it). */
+  private onMaxDuration(): void {
+    this.durationTimer = undefined;
+    if (this.state === State.Closed) return;
+    this.owner.onMaxDurationReached?.();
+    this.expired = true;
+    if (this.state === State.Busy) this.closeAfter = true;
+    else this.destroy();
   }
 
   private onConnectTimeout(): void {
@@ -343,6 +382,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     this.state = State.Closed;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.durationTimer) clearTimeout(this.durationTimer);
     const err = this.err;
     if (!this.connected) {
       this.owner.onConnectFailed(this, err ?? new Http1Error('upstream connection closed before it was established', 'ECONNRESET'));
@@ -405,6 +445,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     if (at < buf.length) s.unshift(buf.subarray(at));
     this.state = State.Closed;
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.durationTimer) clearTimeout(this.durationTimer);
     this.owner.onClosed(this, true);
     h.onH1Upgrade(head.status, head.headers, s);
   }

@@ -6,9 +6,10 @@
 
 /**
  * Envoy's upstream reset reasons the upstream pools report (a subset of the router's ResetReason);
- * the two stream resets come from the HTTP/2 pool only.
+ * the two stream resets come from the HTTP/2 pool only; 'overflow' is a request the pool refused
+ * because the cluster's pending queue was full (max_pending_requests).
  */
-export type Http1ResetReason = 'connection failure' | 'connection termination' | 'protocol error' | 'local reset' | 'remote reset' | 'remote refused stream reset';
+export type Http1ResetReason = 'connection failure' | 'connection termination' | 'protocol error' | 'local reset' | 'remote reset' | 'remote refused stream reset' | 'overflow';
 
 export class Http1Error extends Error {
   constructor(
@@ -25,3 +26,8 @@ export function parseError(code: string, message: string): Http1Error {
 }
 
 export const CONNECT_TIMEOUT = 'UND_ERR_CONNECT_TIMEOUT';
+
+/** A request refused because the cluster's pending queue is full (reset reason 'overflow'). */
+export function pendingOverflowError(): Http1Error {
+  return new Http1Error('upstream pending request queue is full (circuit breaker max_pending_requests)', 'UND_ERR_PENDING_OVERFLOW');
+}

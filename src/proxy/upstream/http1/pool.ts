@@ -1,7 +1,9 @@
 /**
  * A keep-alive HTTP/1.1 connection pool for one upstream host (Envoy's http1 ConnPoolImpl):
  * requests wait in a FIFO queue; idle connections are reused most-recently-used first; new ones
- * open while requests wait, up to `maxConnections`. Before a reused connection gets a request,
+ * open while requests wait, as the cluster's circuit breakers allow (max_connections across every
+ * host; a request no idle connection will take counts against max_pending_requests and is
+ * refused with the 'overflow' reset when the queue is full: Envoy's 503 UO). Before a reused connection gets a request,
  * the event loop runs to its check phase (one setImmediate for all pools), so a close or stray
  * bytes from the server that already arrived are seen first and the request goes elsewhere
  * (undici validates idle sockets the same way). A connect failure fails every waiting request
@@ -9,8 +11,9 @@
  * in-flight requests finish, then the connections close.
  */
 import { ClientConnection, type ConnectOptions, type ConnectionOwner } from './client_connection.ts';
-import { CONNECT_TIMEOUT, Http1Error } from './errors.ts';
+import { CONNECT_TIMEOUT, Http1Error, pendingOverflowError } from './errors.ts';
 import { PendingRequests } from '../pending_requests.ts';
+import { localLimits, type PoolLimits } from '../pool_limits.ts';
 import type { Http1Handler, Http1RequestOptions } from './types.ts';
 
 interface Counter {
@@ -27,22 +30,32 @@ export interface PoolStats {
   active: Gauge;
   connectFail: Counter;
   connectTimeout: Counter;
+  /** upstream_cx_max_requests: connections closed for max_requests_per_connection. */
+  maxRequests?: Counter;
+  /** upstream_cx_max_duration_reached: connections drained for max_connection_duration. */
+  maxDurationReached?: Counter;
 }
 
 export interface Http1PoolOptions {
   connect: ConnectOptions;
   connectTimeoutMs: number;
+  /** Connections of this pool when no `limits` are given. */
   maxConnections: number;
+  /** The cluster's circuit breakers (connections and pending requests, cluster-wide). */
+  limits?: PoolLimits;
   /** 0: connections never time out idle. */
   idleTimeoutMs: number;
   /** max_requests_per_connection; 0: no limit. */
   maxRequests: number;
+  /** max_connection_duration from connect; 0: none. */
+  maxDurationMs?: number;
   stats: PoolStats;
 }
 
 export class Http1Pool implements ConnectionOwner {
   readonly connectTimeoutMs: number;
   readonly maxRequests: number;
+  readonly maxDurationMs: number;
   tlsSession: Buffer | undefined;
   /** Requests queued or running, for LEAST_REQUEST. */
   active = 0;
@@ -55,10 +68,15 @@ export class Http1Pool implements ConnectionOwner {
   /** Set while this pool waits for the check phase (scheduleFlush). */
   flushQueued = false;
   private onEmpty: (() => void) | undefined;
+  private readonly limits: PoolLimits;
+  /** This pool's share of the cluster's pending requests (queued beyond its idle connections). */
+  private pendingHeld = 0;
 
   constructor(private readonly o: Http1PoolOptions) {
     this.connectTimeoutMs = o.connectTimeoutMs;
     this.maxRequests = o.maxRequests;
+    this.maxDurationMs = o.maxDurationMs ?? 0;
+    this.limits = o.limits ?? localLimits(o.maxConnections);
   }
 
   /** Queues a request. Always answers through the handler. */
@@ -67,10 +85,25 @@ export class Http1Pool implements ConnectionOwner {
       h.onH1Error('connection termination', new Http1Error('upstream connection pool is closed', 'UND_ERR_CLOSED'));
       return false;
     }
+    // One no idle connection will take waits as pending: there must be room in the cluster's queue.
+    if (this.queued >= this.idle.length && this.limits.pendingFull()) {
+      this.limits.pendingOverflow();
+      h.onH1Error('overflow', pendingOverflowError());
+      return false;
+    }
     this.active++;
     this.pending.push(opts, h);
     this.drive();
+    this.syncPending();
     return true;
+  }
+
+  /** Keeps the cluster's pending count equal to the requests queued beyond idle connections. */
+  private syncPending(): void {
+    const n = this.queued > this.idle.length ? this.queued - this.idle.length : 0;
+    if (n === this.pendingHeld) return;
+    this.limits.pendingChanged(n - this.pendingHeld);
+    this.pendingHeld = n;
   }
 
   get queued(): number {
@@ -81,12 +114,15 @@ export class Http1Pool implements ConnectionOwner {
   private drive(): void {
     if (this.idle.length > 0) scheduleFlush(this);
     let want = this.queued - this.idle.length - this.connecting;
-    while (want-- > 0 && this.conns.size < this.o.maxConnections) this.open();
+    while (want-- > 0 && this.open());
   }
 
-  private open(): void {
+  /** Opens a connection if the circuit breaker allows it. */
+  private open(): boolean {
+    if (!this.limits.tryOpenConnection(this.conns.size === 0)) return false;
     this.connecting++;
     this.conns.add(new ClientConnection(this, this.o.connect));
+    return true;
   }
 
   /** Runs queued requests on idle connections (called at the check phase). */
@@ -99,6 +135,7 @@ export class Http1Pool implements ConnectionOwner {
     }
     if (this.queued > 0) this.drive();
     else if (this.closing) this.closeIdle();
+    this.syncPending();
   }
 
   /** Starts the next live queued request on `c`; false when none is left. */
@@ -125,6 +162,7 @@ export class Http1Pool implements ConnectionOwner {
     this.o.stats.active.inc();
     // A fresh connection needs no validation: straight to work.
     if (!this.startNext(c)) this.onReleased(c);
+    this.syncPending();
   }
 
   onConnectFailed(_c: ClientConnection, err: Error): void {
@@ -140,6 +178,7 @@ export class Http1Pool implements ConnectionOwner {
       this.active--;
       if (!h.done) h.onH1Error('connection failure', err);
     }
+    this.syncPending();
   }
 
   onReleased(c: ClientConnection): void {
@@ -147,15 +186,25 @@ export class Http1Pool implements ConnectionOwner {
     this.idle.push(c);
     c.armIdle(this.o.idleTimeoutMs);
     if (this.queued > 0) scheduleFlush(this);
+    this.syncPending();
   }
 
   onClosed(c: ClientConnection, wasConnected: boolean): void {
-    this.conns.delete(c);
+    if (this.conns.delete(c)) this.limits.connectionClosed();
     const i = this.idle.lastIndexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
     if (wasConnected) this.o.stats.active.dec();
     if (this.queued > 0 && !this.destroyed) this.drive();
+    this.syncPending();
     if (this.conns.size === 0 && this.onEmpty) this.onEmpty();
+  }
+
+  onMaxRequests(): void {
+    this.o.stats.maxRequests?.inc();
+  }
+
+  onMaxDurationReached(): void {
+    this.o.stats.maxDurationReached?.inc();
   }
 
   onRequestEnded(): void {
@@ -167,6 +216,7 @@ export class Http1Pool implements ConnectionOwner {
     this.pending.unshift(opts, h);
     if (this.destroyed) return this.failQueued(new Http1Error('upstream connection pool destroyed', 'UND_ERR_DESTROYED'));
     this.drive();
+    this.syncPending();
   }
 
   // ---------- lifecycle ----------
@@ -199,6 +249,7 @@ export class Http1Pool implements ConnectionOwner {
       this.active--;
       if (!h.done) h.onH1Error('connection termination', err);
     }
+    this.syncPending();
   }
 }
 

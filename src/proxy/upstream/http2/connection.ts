@@ -4,13 +4,14 @@
  * with the cluster's certificates, SNI and SAN checks, both from upstream_bind_config's source
  * address. It runs up to the peer's SETTINGS_MAX_CONCURRENT_STREAMS at once, counts streams
  * against max_requests_per_connection, and stops taking new ones on GOAWAY (streams the peer
- * did not take fail as refused, the others finish). With no stream for idle_timeout it closes.
+ * did not take fail as refused, the others finish). With no stream for idle_timeout it closes;
+ * after max_connection_duration it drains (no new streams, open ones finish).
  */
 import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { CONNECT_TIMEOUT, Http1Error } from '../http1/errors.ts';
-import type { ConnectOptions } from '../http1/client_connection.ts';
+import { setKeepAlive, type ConnectOptions } from '../http1/client_connection.ts';
 import { isStreamingBody, type Http1Handler, type Http1RequestOptions } from '../http1/types.ts';
 import { h2RequestHeaders } from './request_headers.ts';
 import { H2Request, type StreamOwner } from './stream.ts';
@@ -21,6 +22,10 @@ export interface H2ConnectionOwner {
   /** max_requests_per_connection counted as streams; 0: no limit. */
   readonly maxRequests: number;
   readonly idleTimeoutMs: number;
+  /** max_connection_duration from connect (ms); 0: none. */
+  readonly maxDurationMs: number;
+  /** http2_protocol_options.max_concurrent_streams: our own cap on streams per connection; 0: the peer's. */
+  readonly maxConcurrentStreams: number;
   /** The last TLS session of this pool's connections, to resume on the next one. */
   tlsSession: Buffer | undefined;
   onConnected(c: H2Connection): void;
@@ -32,6 +37,10 @@ export interface H2ConnectionOwner {
   /** The connection takes no new streams any more (GOAWAY, request limit). */
   onDraining(c: H2Connection): void;
   onClosed(c: H2Connection, wasConnected: boolean): void;
+  /** The connection took its last stream (max_requests_per_connection), for stats. */
+  onMaxRequests?(): void;
+  /** The connection reached max_connection_duration and drains, for stats. */
+  onMaxDurationReached?(): void;
 }
 
 /** Streams allowed when the peer's SETTINGS name no limit (RFC 9113 recommends at least 100). */
@@ -54,6 +63,7 @@ export class H2Connection implements StreamOwner {
   private err: Error | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private durationTimer: NodeJS.Timeout | undefined;
   private idleSince = 0;
   private readonly scheme: string;
 
@@ -122,7 +132,10 @@ export class H2Connection implements StreamOwner {
     h.onH1Attach(req);
     if (!empty) req.sendBody(body as Buffer);
     const max = this.owner.maxRequests;
-    if (max > 0 && this.started >= max) this.drain(); // in-flight streams finish, then it closes
+    if (max > 0 && this.started >= max) {
+      this.owner.onMaxRequests?.();
+      this.drain(); // in-flight streams finish, then it closes
+    }
     return true;
   }
 
@@ -196,13 +209,20 @@ export class H2Connection implements StreamOwner {
    * known, so a pool does not pile more streams on it than the peer allows).
    */
   private onRemoteSettings(settings: http2.Settings): void {
-    const n = settings.maxConcurrentStreams;
-    const grew = n !== undefined && n > this.maxStreams;
-    if (n !== undefined) this.maxStreams = n;
+    // Our own max_concurrent_streams caps what the peer allows.
+    const cap = this.owner.maxConcurrentStreams;
+    const n = Math.min(settings.maxConcurrentStreams ?? this.maxStreams, cap > 0 ? cap : Infinity);
+    const grew = n > this.maxStreams;
+    this.maxStreams = n;
     if (!this.connected) {
       clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
       this.connected = true;
+      const d = this.owner.maxDurationMs;
+      if (d > 0) {
+        this.durationTimer = setTimeout(this.onMaxDuration.bind(this), Math.min(d, 0x7fffffff));
+        this.durationTimer.unref();
+      }
       this.idle();
       this.owner.onConnected(this);
     } else if (grew) {
@@ -226,6 +246,13 @@ export class H2Connection implements StreamOwner {
     }
   }
 
+  private onMaxDuration(): void {
+    this.durationTimer = undefined;
+    if (this.closedDown || this.draining) return;
+    this.owner.onMaxDurationReached?.();
+    this.drain();
+  }
+
   private onConnectTimeout(): void {
     this.connectTimer = undefined;
     if (this.connected) return;
@@ -242,6 +269,7 @@ export class H2Connection implements StreamOwner {
     this.draining = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.durationTimer) clearTimeout(this.durationTimer);
     if (!this.connected) {
       this.owner.onConnectFailed(this, this.err ?? new Http1Error('upstream connection closed before it was established', 'ECONNRESET'));
       return this.owner.onClosed(this, false);
@@ -261,6 +289,6 @@ function openSocket(o: ConnectOptions, owner: H2ConnectionOwner): Socket {
     s = net.connect({ host: o.host, port: o.port, ...local });
   }
   s.setNoDelay(true);
-  s.setKeepAlive(true, 60_000);
+  setKeepAlive(s, o);
   return s;
 }

@@ -2,26 +2,36 @@
  * An HTTP/2 connection pool for one upstream host (Envoy's http2 ConnPoolImpl): requests run as
  * streams on a ready connection with a free slot; when every connection is full (the peer's
  * SETTINGS_MAX_CONCURRENT_STREAMS) or draining, requests wait in a FIFO queue and another
- * connection opens, up to `maxConnections` (the circuit breaker's max_connections). A connect
+ * connection opens, as the cluster's circuit breakers allow (max_connections across every host;
+ * a queued request counts against max_pending_requests, and one that finds the queue full is
+ * refused with the 'overflow' reset: Envoy's 503 UO). A connect
  * failure fails every waiting request (Envoy purges its pending list likewise). The same
  * contract as the HTTP/1.1 pool: `dispatch(opts, handler)` answers through the handler's
  * callbacks. `close()` retires the pool gracefully: queued and open streams finish first.
  */
 import type { ConnectOptions } from '../http1/client_connection.ts';
-import { CONNECT_TIMEOUT, Http1Error } from '../http1/errors.ts';
+import { CONNECT_TIMEOUT, Http1Error, pendingOverflowError } from '../http1/errors.ts';
 import type { PoolStats } from '../http1/pool.ts';
 import type { Http1Handler, Http1RequestOptions } from '../http1/types.ts';
 import { PendingRequests } from '../pending_requests.ts';
+import { localLimits, type PoolLimits } from '../pool_limits.ts';
 import { H2Connection, type H2ConnectionOwner } from './connection.ts';
 
 export interface Http2PoolOptions {
   connect: ConnectOptions;
   connectTimeoutMs: number;
+  /** Connections of this pool when no `limits` are given. */
   maxConnections: number;
+  /** The cluster's circuit breakers (connections and pending requests, cluster-wide). */
+  limits?: PoolLimits;
   /** 0: connections never time out idle. */
   idleTimeoutMs: number;
   /** max_requests_per_connection, counted as streams; 0: no limit. */
   maxRequests: number;
+  /** max_connection_duration from connect; 0: none. */
+  maxDurationMs?: number;
+  /** http2_protocol_options.max_concurrent_streams: a cap below the peer's SETTINGS; 0: the peer's. */
+  maxConcurrentStreams?: number;
   stats: PoolStats;
 }
 
@@ -29,6 +39,8 @@ export class Http2Pool implements H2ConnectionOwner {
   readonly connectTimeoutMs: number;
   readonly maxRequests: number;
   readonly idleTimeoutMs: number;
+  readonly maxDurationMs: number;
+  readonly maxConcurrentStreams: number;
   tlsSession: Buffer | undefined;
   /** Requests queued or running, for LEAST_REQUEST. */
   active = 0;
@@ -39,11 +51,17 @@ export class Http2Pool implements H2ConnectionOwner {
   private closing = false;
   private destroyed = false;
   private onEmpty: (() => void) | undefined;
+  private readonly limits: PoolLimits;
+  /** This pool's share of the cluster's pending requests (its queue length). */
+  private pendingHeld = 0;
 
   constructor(private readonly o: Http2PoolOptions) {
     this.connectTimeoutMs = o.connectTimeoutMs;
     this.maxRequests = o.maxRequests;
     this.idleTimeoutMs = o.idleTimeoutMs;
+    this.maxDurationMs = o.maxDurationMs ?? 0;
+    this.maxConcurrentStreams = o.maxConcurrentStreams ?? 0;
+    this.limits = o.limits ?? localLimits(o.maxConnections);
   }
 
   /** Runs a request now on a connection with room, or queues it. Always answers through the handler. */
@@ -57,9 +75,24 @@ export class Http2Pool implements H2ConnectionOwner {
       const c = this.ready();
       if (c !== undefined && c.start(opts, h)) return true;
     }
+    // It must wait for a stream slot: there must be room in the cluster's pending queue.
+    if (this.limits.pendingFull()) {
+      this.active--;
+      this.limits.pendingOverflow();
+      h.onH1Error('overflow', pendingOverflowError());
+      return false;
+    }
     this.pending.push(opts, h);
     this.flush();
     return true;
+  }
+
+  /** Keeps the cluster's pending count equal to this pool's queue. */
+  private syncPending(): void {
+    const n = this.queued;
+    if (n === this.pendingHeld) return;
+    this.limits.pendingChanged(n - this.pendingHeld);
+    this.pendingHeld = n;
   }
 
   get queued(): number {
@@ -91,14 +124,16 @@ export class Http2Pool implements H2ConnectionOwner {
         if (!c.start(opts, h)) continue; // it was closing: try another
         this.pending.shift();
       }
-      if (this.queued > 0 && this.connecting === 0 && this.conns.length < this.o.maxConnections && !this.destroyed) this.open();
+      if (this.queued > 0 && this.connecting === 0 && !this.destroyed) this.open();
       if (this.closing && this.queued === 0) for (const c of this.conns) c.drain();
     } finally {
       this.flushing = false;
+      this.syncPending();
     }
   }
 
   private open(): void {
+    if (!this.limits.tryOpenConnection(this.conns.length === 0)) return;
     this.connecting++;
     this.conns.push(new H2Connection(this, this.o.connect));
   }
@@ -138,10 +173,21 @@ export class Http2Pool implements H2ConnectionOwner {
 
   onClosed(c: H2Connection, wasConnected: boolean): void {
     const i = this.conns.indexOf(c);
-    if (i >= 0) this.conns.splice(i, 1);
+    if (i >= 0) {
+      this.conns.splice(i, 1);
+      this.limits.connectionClosed();
+    }
     if (wasConnected) this.o.stats.active.dec();
     if (this.queued > 0 && !this.destroyed) this.flush();
     if (this.conns.length === 0 && this.onEmpty) this.onEmpty();
+  }
+
+  onMaxRequests(): void {
+    this.o.stats.maxRequests?.inc();
+  }
+
+  onMaxDurationReached(): void {
+    this.o.stats.maxDurationReached?.inc();
   }
 
   // ---------- lifecycle ----------
@@ -170,5 +216,6 @@ export class Http2Pool implements H2ConnectionOwner {
       this.active--;
       if (!h.done) h.onH1Error(reason, err);
     }
+    this.syncPending();
   }
 }
