@@ -48,8 +48,9 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
     defaultLb: opts.grpc ? 'ROUND_ROBIN' : 'LEAST_REQUEST',
   });
   if (opts.grpc) {
-    // gRPC accepts only ROUND_ROBIN / RING_HASH, no circuit breakers beyond max_requests.
-    if (cluster.lb_policy !== 'RING_HASH') cluster.lb_policy = 'ROUND_ROBIN';
+    // gRPC accepts only ROUND_ROBIN / RING_HASH, no circuit breakers beyond max_requests
+    // (MAGLEV is kept for grpc/resilience.ts, which makes it RING_HASH).
+    if (cluster.lb_policy !== 'RING_HASH' && cluster.lb_policy !== 'MAGLEV') cluster.lb_policy = 'ROUND_ROBIN';
     delete cluster.typed_extension_protocol_options;
   } else {
     const h2 = cluster.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS]?.explicit_http_config?.http2_protocol_options !== undefined;

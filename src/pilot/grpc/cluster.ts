@@ -1,6 +1,7 @@
 /**
  * Clusters for proxyless gRPC clients: the outbound cluster builder's output (ROUND_ROBIN, no
- * Envoy-only fields) plus the client side of mesh mTLS in the shape gRPC reads (grpc/tls.ts).
+ * Envoy-only fields) plus the client side of mesh mTLS in the shape gRPC reads (grpc/tls.ts),
+ * and outlier detection / consistent hashing in the forms gRPC enforces (grpc/resilience.ts).
  *
  * When TLS is used (Istio's grpcgen applyTLS, extended with auto mTLS):
  * - DestinationRule ISTIO_MUTUAL: mesh mTLS, checking the server's SPIFFE id against the
@@ -25,11 +26,12 @@ import { pushIndex } from '../push_context.ts';
 import { labelsMatch } from '../util.ts';
 import { servicesForProxy } from '../visibility.ts';
 import { grpcUpstreamTlsSocket } from './tls.ts';
+import { applyGrpcResilience } from './resilience.ts';
 
 /** The clusters asked for by name (unknown or invisible ones left out), or every visible one. */
 export function buildGrpcClusters(push: PushContext, proxy: Proxy, names?: string[]): EnvoyJson[] {
   const visible = servicesForProxy(push, proxy);
-  if (!names) return buildOutboundClusters(push, proxy, visible, { grpc: true }).map((c) => withTls(push, proxy, c));
+  if (!names) return buildOutboundClusters(push, proxy, visible, { grpc: true }).map((c) => forGrpc(push, proxy, c));
   const out: EnvoyJson[] = [];
   for (const name of names) {
     const p = parseClusterName(name);
@@ -38,12 +40,14 @@ export function buildGrpcClusters(push: PushContext, proxy: Proxy, names?: strin
     const port = svc?.ports.find((x) => x.port === p.port);
     if (!svc || !port || !visible.includes(svc)) continue;
     const c = buildOutboundCluster(push, proxy, svc, port, p.subset || undefined, { grpc: true });
-    if (c) out.push(withTls(push, proxy, c, svc, port, p.subset || undefined));
+    if (c) out.push(forGrpc(push, proxy, c, svc, port, p.subset || undefined));
   }
   return out;
 }
 
-function withTls(push: PushContext, proxy: Proxy, cluster: EnvoyJson, svc?: Service, port?: ServicePort, subset?: string): EnvoyJson {
+/** The sidecar's cluster made a gRPC client's: TLS as gRPC reads it, resilience as gRPC enforces it. */
+function forGrpc(push: PushContext, proxy: Proxy, cluster: EnvoyJson, svc?: Service, port?: ServicePort, subset?: string): EnvoyJson {
+  applyGrpcResilience(cluster);
   if (!svc || !port) {
     const p = parseClusterName(cluster.name)!;
     svc = pushIndex(push).servicesByHost.get(p.host)!;

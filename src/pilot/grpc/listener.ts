@@ -1,7 +1,8 @@
 /**
  * Listeners for proxyless gRPC (Istio's grpcgen): for clients, one API listener per `host:port`,
  * the name the client resolves from its `xds:///host:port` target, whose HttpConnectionManager
- * points RDS at a route configuration of the same name; for servers, the inbound listener of
+ * points RDS at a route configuration of the same name and runs the fault filter before the
+ * router; for servers, the inbound listener of
  * each `xds.istio.io/grpc/lds/inbound/<ip>:<port>` asked (inbound.ts).
  */
 import type { Service } from '../../registry/model.ts';
@@ -53,8 +54,10 @@ function apiListener(name: string): EnvoyJson {
   const hcm = {
     '@type': HCM_TYPE,
     rds: { config_source: adsConfigSource(), route_config_name: name },
-    // gRPC requires the router last and rejects filters it does not know.
-    http_filters: [httpFilter('envoy.filters.http.router')],
+    // gRPC requires the router last and rejects filters it does not know. The fault filter
+    // (gRFC A33) applies the routes' VirtualService faults (typed_per_filter_config): an abort
+    // ends the call with the grpcStatus, or the httpStatus mapped to a gRPC code; a delay waits.
+    http_filters: [httpFilter('envoy.filters.http.fault'), httpFilter('envoy.filters.http.router')],
   };
   return { name, api_listener: { api_listener: hcm } };
 }
