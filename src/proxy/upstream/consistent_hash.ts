@@ -1,158 +1,175 @@
 /**
- * What RING_HASH (ring_hash.ts) and MAGLEV (maglev.ts) share: the key hash, priority / panic
- * selection, and the walk that skips unhealthy and retry-excluded hosts.
+ * What RING_HASH (ring_hash.ts) and MAGLEV (maglev.ts) share, as Envoy's ThreadAwareLoadBalancer:
  *
- * Design choices, and where they differ from Envoy:
- * - The ring / table of a priority is built from all its hosts (healthy or not) and only when the
- *   set of (address, weight) pairs changes, so a host going unhealthy costs no rebuild and moves
- *   only the keys that were on it. Envoy rebuilds from the healthy set instead; the keys that land
- *   on healthy hosts are the same either way, only the spread of the orphaned keys differs.
- * - Hash function: Envoy uses xxHash64 (or MurmurHash2 when asked); byte-for-byte agreement with
- *   Envoy is not a goal, so both hash_function values map onto `hash53` below — two independent
- *   32-bit multiply/rotate lanes cross-mixed at the end, truncated to 53 bits so a hash is an exact
- *   JS number (no BigInt on the request path). A request therefore hashes to the same host on every
- *   tsmesh proxy, but not necessarily to the host an Envoy sidecar would pick.
+ * - Hashes are xxHash64 with seed 0 (xxhash.ts) of the same bytes Envoy hashes, so a mixed fleet
+ *   of Envoys and tsmesh proxies sends a key to the same host. A host's key is its address string
+ *   ("10.0.0.1:8080", "[::1]:80"), its endpoint hostname with use_hostname_for_hashing, or the
+ *   LbEndpoint's envoy.lb hash_key metadata when set. A request's key is the route's hash policy
+ *   value; several policy values (joined by "\n" in LoadBalancerContext.hashKey) fold as Envoy's
+ *   (rotate the hash so far left by one, xor the next).
+ * - The priority comes from the request hash and the priority load (priority_load.ts); each
+ *   priority's table is built from its healthy hosts (all of them in panic) with weights
+ *   normalised to sum 1, in EDS order, and rebuilt when that list changes.
+ * - A retry that must avoid hosts already tried (previous_hosts) asks the table again with the
+ *   attempt number (each table's own rule), as Envoy's host_selection_retry, up to 6 picks.
+ * - hash_balance_factor: bounded loads (consistent hashing with bounded loads): a host with more
+ *   than ceil((active + 1) × factor / 100 × its weight) active requests is skipped for the next
+ *   host of a shuffle seeded by the request hash, or the least overloaded one.
  */
 import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
-import type { LoadBalancer } from './load_balancer.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
+import { typedLbConfig, type HostLoad, type LoadBalancer } from './load_balancer.ts';
+import { choosePriority, computePriorityLoad, panicThreshold, policyOf, type AssignmentPolicy, type PriorityLoad } from './priority_load.ts';
+import { endpointHostname } from './eds.ts';
+import { rotl1, u64Bytes, xxHash64, xxHash64Bytes } from './xxhash.ts';
+import { HOST_SELECTION_ATTEMPTS } from './host_source.ts';
 
-/** 2^53: hashes live in [0, HASH_SPACE). */
-export const HASH_SPACE = 2 ** 53;
+export { typedLbConfig };
 
-function fmix32(h: number): number {
-  // Final avalanche so every input bit affects every output bit (the murmur3 finaliser constants).
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
-
-/**
- * 53-bit hash of a string's UTF-16 code units. Not cryptographic: only used to place keys and
- * hosts on the ring / table, where speed and spread matter.
- */
-export function hash53(s: string, seed = 0): number {
-  let a = 0x9e3779b9 ^ seed;
-  let b = 0x7f4a7c15 ^ Math.imul(seed, 0x27d4eb2f);
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    a = Math.imul(a ^ c, 0xcc9e2d51);
-    a = (a << 15) | (a >>> 17);
-    b = Math.imul(b ^ c, 0x1b873593);
-    b = (b << 13) | (b >>> 19);
+/** Envoy's hash of a request key: xxHash64 of each hash policy value, folded. */
+export function hashOfKey(key: string): bigint {
+  let h: bigint | undefined;
+  for (const part of key.split('\n')) {
+    const v = xxHash64(part);
+    h = h === undefined ? v : rotl1(h) ^ v;
   }
-  a ^= s.length;
-  b ^= s.length;
-  // Cross-mix the lanes so the high and low words do not evolve independently.
-  a = fmix32((a + Math.imul(b, 0x85ebca77)) | 0);
-  b = fmix32((b ^ a) | 0);
-  return (b & 0x1fffff) * 0x100000000 + a;
+  return h!;
 }
 
-/** A fresh 53-bit hash derived from `h` and `n` (Maglev's retry with a perturbed key). */
-export function rehash(h: number, n: number): number {
-  const lo = h >>> 0;
-  const hi = Math.floor(h / 0x100000000);
-  const a = fmix32((lo ^ Math.imul(n + 1, 0x9e3779b9)) | 0);
-  const b = fmix32((hi ^ a ^ Math.imul(n + 1, 0x85ebca6b)) | 0);
-  return (b & 0x1fffff) * 0x100000000 + a;
+/** The bytes Envoy hashes to place a host: envoy.lb hash_key metadata, hostname or address. */
+export function hostHashKey(h: UpstreamHost, useHostname: boolean): string {
+  const md = h.metadata?.['envoy.lb']?.hash_key;
+  if (typeof md === 'string' && md !== '') return md;
+  if (useHostname) return endpointHostname.get(h) ?? '';
+  return h.address;
 }
 
-/** Is this host acceptable for this request? */
-export type Accept = (h: UpstreamHost) => boolean;
+/** A host and its weight normalised over the table's hosts (Envoy's NormalizedHostWeightVector). */
+export interface WeightedHost {
+  host: UpstreamHost;
+  weight: number;
+  key: string;
+}
+
+export interface HashingOptions {
+  useHostname: boolean;
+  /** 0: off; else percent, at least 100. */
+  hashBalanceFactor: number;
+}
+
+/** consistent_hashing_lb_config (common_lb_config or the typed policy), or an error message. */
+export function hashingOptions(cluster: EnvoyJson, typed: EnvoyJson | undefined): HashingOptions | string {
+  // The typed RingHash also has the two as (deprecated) fields of its own.
+  const c = typed?.consistent_hashing_lb_config ?? (typed && (typed.hash_balance_factor !== undefined || typed.use_hostname_for_hashing !== undefined) ? typed : undefined) ?? cluster.common_lb_config?.consistent_hashing_lb_config ?? {};
+  const raw = c.hash_balance_factor;
+  const f = raw === undefined ? 0 : Number(typeof raw === 'object' ? raw.value : raw);
+  if (!Number.isInteger(f) || (f !== 0 && f < 100)) return `consistent_hashing_lb_config.hash_balance_factor ${raw} must be at least 100`;
+  return { useHostname: c.use_hostname_for_hashing === true, hashBalanceFactor: f };
+}
+
+/** A u64 from Math.random, for requests without a hash key (Envoy picks a random hash). */
+function randomU64(random: () => number): bigint {
+  return (BigInt(Math.floor(random() * 0x100000000)) << 32n) | BigInt(Math.floor(random() * 0x100000000));
+}
+
+interface PriorityTable<T> {
+  hosts: WeightedHost[];
+  table: T;
+  signature: string;
+}
 
 /**
- * A RING_HASH / MAGLEV balancer: per priority a lookup structure T built from that priority's
- * hosts; subclasses build it and look a hash up in it.
+ * A RING_HASH / MAGLEV balancer: per priority a lookup structure T built from normalised host
+ * weights; subclasses build it and answer (hash, attempt) -> host.
  */
 export abstract class HashingLoadBalancer<T> implements LoadBalancer {
   private priorities: UpstreamHost[][] = [];
-  private tables: (T | undefined)[] = [];
-  /** The hosts (and their weights) each table was built from. */
-  private builtFrom: Map<UpstreamHost, number>[] = [];
-  /** Priority chosen at the last update / health re-check, and whether it is in panic. */
-  private level = -1;
-  private panic = false;
+  private policy: AssignmentPolicy = policyOf([]);
+  private load: PriorityLoad = { healthy: [100], degraded: [0], panic: [false] };
+  private tables: (PriorityTable<T> | undefined)[] = [];
+  private readonly threshold: number;
 
-  constructor(protected readonly stats: Stats, private readonly random: () => number = Math.random) {}
+  constructor(
+    protected readonly stats: Stats,
+    cluster: EnvoyJson,
+    protected readonly options: HashingOptions = { useHostname: false, hashBalanceFactor: 0 },
+    private readonly hostLoad: HostLoad = () => 0,
+    private readonly random: () => number = Math.random,
+  ) {
+    this.threshold = panicThreshold(cluster);
+  }
 
-  /** Builds the lookup structure for one priority's hosts (called only when they changed). */
-  protected abstract build(hosts: UpstreamHost[]): T;
-  /** The first acceptable host for `hash`, or undefined when none is. */
-  protected abstract pick(table: T, hash: number, accept: Accept): UpstreamHost | undefined;
+  protected abstract build(hosts: WeightedHost[]): T;
+  /** The host for `hash` on the attempt-th try (0 first). */
+  protected abstract pick(table: T, hash: bigint, attempt: number): UpstreamHost | undefined;
 
   update(priorities: UpstreamHost[][]): void {
     this.priorities = priorities;
-    const tables: (T | undefined)[] = [];
-    const builtFrom: Map<UpstreamHost, number>[] = [];
-    priorities.forEach((hosts, p) => {
-      // The hosts and their weights alone decide placement; health is handled at lookup time, so
-      // an EDS push that only flips health (or touches another priority) keeps the table.
-      const prev = this.builtFrom[p];
-      const same = prev !== undefined && this.tables[p] !== undefined && prev.size === hosts.length && hosts.every((h) => prev.get(h) === h.weight);
-      builtFrom[p] = same ? prev : new Map(hosts.map((h) => [h, h.weight]));
-      tables[p] = hosts.length === 0 ? undefined : same ? this.tables[p] : this.build(hosts);
+    this.policy = policyOf(priorities);
+    this.load = computePriorityLoad(priorities, this.policy, this.threshold);
+    this.tables = priorities.map((hosts, p) => {
+      const use = this.load.panic[p] ? hosts : hosts.filter((h) => h.healthy);
+      if (use.length === 0) return undefined;
+      let sum = 0;
+      for (const h of use) sum += h.weight;
+      const weighted = use.map((h) => ({ host: h, weight: h.weight / sum, key: hostHashKey(h, this.options.useHostname) }));
+      const signature = weighted.map((w) => `${w.key}\u0000${w.host.weight}`).join('\u0001');
+      const prev = this.tables[p];
+      // Same hosts, same weights, same order: the table is the same (health flips elsewhere).
+      if (prev && prev.signature === signature) return { ...prev, hosts: weighted };
+      return { hosts: weighted, table: this.build(weighted), signature };
     });
-    this.tables = tables;
-    this.builtFrom = builtFrom;
-    this.selectLevel();
-  }
-
-  /**
-   * The candidate priority as in candidateHosts (load_balancer.ts): the first with a healthy host;
-   * below 50% healthy every host of it is eligible (panic). No healthy host anywhere: panic over
-   * the first non-empty priority.
-   */
-  private selectLevel(): void {
-    this.level = -1;
-    this.panic = false;
-    let firstNonEmpty = -1;
-    for (let p = 0; p < this.priorities.length; p++) {
-      const hosts = this.priorities[p];
-      if (hosts.length === 0) continue;
-      if (firstNonEmpty < 0) firstNonEmpty = p;
-      let healthy = 0;
-      for (const h of hosts) if (h.healthy) healthy++;
-      if (healthy === 0) continue;
-      this.level = p;
-      this.panic = healthy / hosts.length < 0.5;
-      return;
-    }
-    if (firstNonEmpty >= 0) {
-      this.level = firstNonEmpty;
-      this.panic = true;
-    }
   }
 
   chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined {
-    if (this.level < 0) return undefined;
-    // No hash key (no hash_policy matched): a random point, i.e. a weighted random host, as Envoy.
-    const hash = ctx?.hashKey !== undefined ? hash53(ctx.hashKey) : Math.floor(this.random() * HASH_SPACE);
-    let h = this.lookup(hash, ctx?.excludeHosts);
-    if (!h) {
-      // Health changed in place since the last update and left the chosen priority without a
-      // usable host: choose the priority again (O(hosts), only on this rare path).
-      this.selectLevel();
-      if (this.level >= 0) h = this.lookup(hash, ctx?.excludeHosts);
+    const hash = ctx?.hashKey !== undefined ? hashOfKey(ctx.hashKey) : randomU64(this.random);
+    const load = ctx?.previousPriorities?.size ? computePriorityLoad(this.priorities, this.policy, this.threshold, ctx.previousPriorities) : this.load;
+    const { priority } = choosePriority(Number(hash % 100n), load);
+    const t = this.tables[priority];
+    if (!t) return undefined;
+    if (this.load.panic[priority]) this.stats.counter('lb_healthy_panic').inc();
+    const exclude = ctx?.excludeHosts;
+    const attempts = exclude?.size ? HOST_SELECTION_ATTEMPTS : 1;
+    let h: UpstreamHost | undefined;
+    for (let i = 0; i < attempts; i++) {
+      h = this.options.hashBalanceFactor > 0 ? this.boundedPick(t, hash, i) : this.pick(t.table, hash, i);
+      if (!h || !exclude?.has(h)) return h;
     }
     return h;
   }
 
-  private lookup(hash: number, exclude: Set<UpstreamHost> | undefined): UpstreamHost | undefined {
-    const table = this.tables[this.level];
-    if (table === undefined) return undefined;
-    const panic = this.panic;
-    if (panic) this.stats.counter('lb_healthy_panic').inc();
-    const usable: Accept = panic ? () => true : (h) => h.healthy;
-    if (exclude?.size) {
-      // Retries: move on from hosts already tried, but rather repeat one than fail outright.
-      const h = this.pick(table, hash, (x) => usable(x) && !exclude.has(x));
-      if (h) return h;
+  /** Consistent hashing with bounded loads, as Envoy's BoundedLoadHashingLoadBalancer. */
+  private boundedPick(t: PriorityTable<T>, hash: bigint, attempt: number): UpstreamHost | undefined {
+    const first = this.pick(t.table, hash, attempt);
+    if (!first) return undefined;
+    let active = 0;
+    for (const w of t.hosts) active += this.hostLoad(w.host);
+    const factor = (w: WeightedHost) => {
+      const totalSlots = Math.floor(((active + 1) * this.options.hashBalanceFactor + 99) / 100);
+      const slots = Math.max(Math.ceil(totalSlots * w.weight), 1);
+      return this.hostLoad(w.host) / slots;
+    };
+    const firstW = t.hosts.find((w) => w.host === first);
+    if (!firstW || factor(firstW) <= 1) return first;
+    // Overloaded: walk the hosts in an order shuffled by the request hash.
+    const n = t.hosts.length;
+    const order = Array.from({ length: n }, (_, i) => i);
+    let seed = hash;
+    let least: UpstreamHost | undefined;
+    let leastFactor = Infinity;
+    for (let i = 0; i < n; i++) {
+      const j = Number(seed % BigInt(n - i));
+      [order[i], order[i + j]] = [order[i + j], order[i]];
+      const w = t.hosts[order[i]];
+      const f = factor(w);
+      if (f <= 1) return w.host;
+      if (f < leastFactor) {
+        leastFactor = f;
+        least = w.host;
+      }
+      seed = xxHash64Bytes(u64Bytes(seed));
     }
-    return this.pick(table, hash, usable);
+    return least;
   }
 }
 
@@ -162,29 +179,4 @@ export function uint64Field(v: unknown): number | undefined {
   const raw = typeof v === 'object' && 'value' in (v as object) ? (v as { value: unknown }).value : v;
   const n = Number(raw);
   return Number.isFinite(n) ? n : undefined;
-}
-
-/** The typed load_balancing_policy config of `typeUrl`, if the cluster uses that form. */
-export function typedLbConfig(cluster: { load_balancing_policy?: { policies?: any[] } }, typeUrl: string): Record<string, any> | undefined {
-  for (const p of cluster.load_balancing_policy?.policies ?? []) {
-    const tc = p?.typed_extension_config?.typed_config;
-    if (tc?.['@type'] === typeUrl) return tc;
-  }
-  return undefined;
-}
-
-/**
- * ConsistentHashingLbConfig options tsmesh does not implement (hashing by endpoint hostname,
- * bounded loads): a cluster that asks for them is rejected (NACK) rather than served with
- * different behaviour than it asked for. Pilot never sets them.
- */
-export function unsupportedHashingOption(cluster: EnvoyJson, typedConfig: EnvoyJson | undefined): string | undefined {
-  for (const [at, c] of [
-    ['common_lb_config.consistent_hashing_lb_config', cluster.common_lb_config?.consistent_hashing_lb_config],
-    ['load_balancing_policy consistent_hashing_lb_config', typedConfig?.consistent_hashing_lb_config],
-  ] as const) {
-    if (c?.use_hostname_for_hashing) return `${at}.use_hostname_for_hashing is not supported`;
-    if (c?.hash_balance_factor !== undefined && Number(c.hash_balance_factor) > 0) return `${at}.hash_balance_factor is not supported`;
-  }
-  return undefined;
 }

@@ -6,12 +6,19 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { UpstreamHost } from '../interfaces.ts';
 import { HealthFlag, setHealthFlag } from './host_health.ts';
+import { assignmentPolicy, DEFAULT_OVERPROVISIONING_FACTOR } from './priority_load.ts';
 
 /**
  * filter_metadata of the LocalityLbEndpoints a host came from (transport_socket_matches falls
  * back to it when the endpoint's own metadata has no envoy.transport_socket_match entry).
  */
 export const localityMetadata = new WeakMap<UpstreamHost, Record<string, any>>();
+
+/** LocalityLbEndpoints.load_balancing_weight of the locality a host came from (locality-weighted LB). */
+export const localityLbWeight = new WeakMap<UpstreamHost, number>();
+
+/** Endpoint.hostname (what use_hostname_for_hashing hashes). */
+export const endpointHostname = new WeakMap<UpstreamHost, string>();
 
 /** Envoy's HealthStatus values that take a host out of rotation. */
 const UNHEALTHY = new Set(['UNHEALTHY', 'DRAINING', 'TIMEOUT']);
@@ -51,6 +58,9 @@ export function hostsFromAssignment(cla: EnvoyJson | undefined, previous?: Map<s
       setHealthFlag(host, HealthFlag.FAILED_EDS_HEALTH, UNHEALTHY.has(lbe.health_status));
       setHealthFlag(host, HealthFlag.DEGRADED_EDS_HEALTH, lbe.health_status === 'DEGRADED');
       if (lle.locality) host.locality = lle.locality;
+      if (typeof lbe.endpoint?.hostname === 'string' && lbe.endpoint.hostname) endpointHostname.set(host, lbe.endpoint.hostname);
+      else endpointHostname.delete(host);
+      localityLbWeight.set(host, Number(lle.load_balancing_weight?.value ?? lle.load_balancing_weight ?? 0) || 0);
       const md = lbe.metadata?.filter_metadata;
       if (md) host.metadata = md;
       else delete host.metadata;
@@ -61,6 +71,12 @@ export function hostsFromAssignment(cla: EnvoyJson | undefined, previous?: Map<s
     }
   }
   for (let i = 0; i < priorities.length; i++) priorities[i] ??= [];
+  // ClusterLoadAssignment.policy travels with the host set to the load balancer (priority_load.ts).
+  const op = cla?.policy?.overprovisioning_factor;
+  assignmentPolicy.set(priorities, {
+    overprovisioningFactor: op === undefined ? DEFAULT_OVERPROVISIONING_FACTOR : Number(typeof op === 'object' ? op.value : op),
+    weightedPriorityHealth: cla?.policy?.weighted_priority_health === true,
+  });
   return priorities;
 }
 

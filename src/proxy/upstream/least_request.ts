@@ -1,50 +1,88 @@
 /**
- * LEAST_REQUEST (Istio's default lb_policy): Envoy's power-of-N-choices — sample choice_count
- * (default 2) candidates at random and take the one with the fewest active requests, read from
- * the host's connection pool. Weights only break ties here (Envoy scales by weight; kept simple).
+ * LEAST_REQUEST (Istio's default lb_policy), as Envoy: within the host source (priority,
+ * locality; host_source.ts), when all hosts weigh the same, sample choice_count (default 2) hosts
+ * at random and take the one with the fewest active requests (power of two choices); when weights
+ * differ (or slow start scales them), weighted round robin with each host's weight divided by
+ * (active requests + 1)^active_request_bias (default 1.0), recomputed at every pick. Active
+ * requests come from the host's connection pools (HostLoad).
  */
-import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
+import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
-import { candidateHosts, registerLoadBalancer, type HostLoad, type LoadBalancer } from './load_balancer.ts';
+import { registerLoadBalancer, smoothWeightedPick, typedLbConfig, type HostLoad } from './load_balancer.ts';
+import { HostSourceLoadBalancer, type HostSource } from './host_source.ts';
+import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
+import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
-export class LeastRequestLoadBalancer implements LoadBalancer {
-  private hosts: UpstreamHost[] = [];
-  private priorities: UpstreamHost[][] = [];
+export interface LeastRequestConfig {
+  choiceCount: number;
+  activeRequestBias: number;
+  slowStart?: SlowStartConfig;
+}
+
+export function leastRequestConfig(cluster: EnvoyJson): LeastRequestConfig {
+  const typed = typedLbConfig(cluster, CLUSTER_EXT.LEAST_REQUEST);
+  const c = typed ?? cluster.least_request_lb_config ?? {};
+  const cc = c.choice_count;
+  const choiceCount = Number(cc === undefined ? 2 : typeof cc === 'object' ? cc.value : cc);
+  const bias = c.active_request_bias;
+  const activeRequestBias = Number(bias === undefined ? 1 : typeof bias === 'object' ? bias.default_value ?? 1 : bias);
+  return {
+    choiceCount: choiceCount >= 2 ? choiceCount : 2,
+    activeRequestBias: Number.isFinite(activeRequestBias) && activeRequestBias >= 0 ? activeRequestBias : 1,
+    slowStart: slowStartConfig(cluster, typed),
+  };
+}
+
+export class LeastRequestLoadBalancer extends HostSourceLoadBalancer {
+  private readonly current = new Map<string, Map<UpstreamHost, number>>();
 
   constructor(
-    private readonly stats: Stats,
+    stats: Stats,
     private readonly load: HostLoad,
-    private readonly choices = 2,
-    private readonly random: () => number = Math.random,
-  ) {}
-
-  update(priorities: UpstreamHost[][]): void {
-    this.priorities = priorities;
-    this.hosts = candidateHosts(priorities, this.stats);
+    private readonly cfg: LeastRequestConfig = { choiceCount: 2, activeRequestBias: 1 },
+    random?: () => number,
+    cluster: EnvoyJson = {},
+  ) {
+    super(stats, cluster, random);
   }
 
-  chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined {
-    if (this.hosts.some((h) => !h.healthy)) this.hosts = candidateHosts(this.priorities, this.stats);
-    const hosts = this.hosts;
-    const n = hosts.length;
-    if (n === 0) return undefined;
-    if (n === 1) return hosts[0];
+  protected override onUpdate(): void {
+    this.current.clear();
+  }
+
+  protected pickFrom(source: HostSource): UpstreamHost | undefined {
+    const hosts = source.hosts;
+    if (hosts.length === 1) return hosts[0];
+    const now = Date.now();
+    const ss = this.cfg.slowStart;
+    const base = (h: UpstreamHost) => (ss ? h.weight * slowStartFactor(h, ss, now) : h.weight);
+    const b0 = base(hosts[0]);
+    if (hosts.every((h) => base(h) === b0)) return this.powerOfChoices(hosts);
+    let cur = this.current.get(source.key);
+    if (!cur) this.current.set(source.key, (cur = new Map()));
+    const bias = this.cfg.activeRequestBias;
+    const weightOf = (h: UpstreamHost) => {
+      const w = base(h);
+      if (bias === 0) return w;
+      const active = this.load(h);
+      return bias === 1 ? w / (active + 1) : w / Math.pow(active + 1, bias);
+    };
+    return smoothWeightedPick(hosts, weightOf, cur);
+  }
+
+  private powerOfChoices(hosts: UpstreamHost[]): UpstreamHost {
     let best: UpstreamHost | undefined;
-    let bestLoad = Infinity;
-    for (let i = 0; i < this.choices; i++) {
-      const h = hosts[Math.floor(this.random() * n)];
-      if (ctx?.excludeHosts?.has(h)) continue;
+    let bestLoad = 0;
+    for (let i = 0; i < this.cfg.choiceCount; i++) {
+      const h = hosts[Math.floor(this.random() * hosts.length)];
       const l = this.load(h);
-      if (l < bestLoad || (l === bestLoad && best && h.weight > best.weight)) {
+      if (!best || l < bestLoad) {
         best = h;
         bestLoad = l;
       }
     }
-    return best ?? hosts[Math.floor(this.random() * n)];
+    return best!;
   }
 }
 
-registerLoadBalancer('LEAST_REQUEST', (cluster: EnvoyJson, stats, load) => {
-  const choices = Number(cluster.least_request_lb_config?.choice_count ?? 2);
-  return new LeastRequestLoadBalancer(stats, load, choices >= 2 ? choices : 2);
-});
+registerLoadBalancer('LEAST_REQUEST', (cluster, stats, load) => new LeastRequestLoadBalancer(stats, load, leastRequestConfig(cluster), undefined, cluster));

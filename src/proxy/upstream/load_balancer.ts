@@ -1,7 +1,8 @@
 /**
  * Load balancers keyed by Cluster.lb_policy (Envoy's names), so the resilience work can register
- * LEAST_REQUEST, RING_HASH, MAGLEV... beside ROUND_ROBIN and RANDOM. Each picks among the hosts
- * of the best priority that has healthy hosts; below Envoy's 50% panic threshold it uses all.
+ * LEAST_REQUEST, RING_HASH, MAGLEV... beside ROUND_ROBIN and RANDOM. Priority load, panic and
+ * locality weights are Envoy's (priority_load.ts, host_source.ts); the policies here only choose
+ * within the host source.
  * LEAST_REQUEST lives in least_request.ts, RING_HASH in ring_hash.ts, MAGLEV in maglev.ts (their
  * shared hashing in consistent_hash.ts); they register themselves, so importers of the registry
  * (cluster.ts, config/validation.ts) import those files for their side effect.
@@ -9,6 +10,8 @@
 import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
+import { HostSourceLoadBalancer, type HostSource } from './host_source.ts';
+import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
 
 export interface LoadBalancer {
   chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined;
@@ -44,6 +47,15 @@ const TYPED_LB: Record<string, string> = {
   [CLUSTER_EXT.MAGLEV]: 'MAGLEV',
 };
 
+/** The typed load_balancing_policy config of `typeUrl`, if the cluster uses that form. */
+export function typedLbConfig(cluster: { load_balancing_policy?: { policies?: any[] } }, typeUrl: string): Record<string, any> | undefined {
+  for (const p of cluster.load_balancing_policy?.policies ?? []) {
+    const tc = p?.typed_extension_config?.typed_config;
+    if (tc?.['@type'] === typeUrl) return tc;
+  }
+  return undefined;
+}
+
 /** The lb_policy a cluster asks for, reading load_balancing_policy when lb_policy is LOAD_BALANCING_POLICY_CONFIG. */
 export function effectiveLbPolicy(c: EnvoyJson): string {
   if (c.lb_policy === 'LOAD_BALANCING_POLICY_CONFIG' || (!c.lb_policy && c.load_balancing_policy)) {
@@ -55,96 +67,69 @@ export function effectiveLbPolicy(c: EnvoyJson): string {
   return c.lb_policy ?? 'ROUND_ROBIN';
 }
 
-const PANIC_THRESHOLD = 0.5;
+/**
+ * Weighted round robin within the host source (priority, locality; host_source.ts). Equal
+ * weights: a rotating index per source. Unequal weights (or hosts in slow start): smooth weighted
+ * round robin, which interleaves hosts like Envoy's EDF scheduler instead of sending bursts.
+ */
+export class RoundRobinLoadBalancer extends HostSourceLoadBalancer {
+  private readonly index = new Map<string, number>();
+  private readonly current = new Map<string, Map<UpstreamHost, number>>();
+
+  constructor(stats: Stats, cluster: EnvoyJson = {}, random?: () => number, private readonly slowStart?: SlowStartConfig) {
+    super(stats, cluster, random);
+  }
+
+  protected override onUpdate(): void {
+    this.current.clear();
+  }
+
+  protected pickFrom(source: HostSource): UpstreamHost | undefined {
+    const hosts = source.hosts;
+    const now = Date.now();
+    const weightOf = (h: UpstreamHost) => (this.slowStart ? h.weight * slowStartFactor(h, this.slowStart, now) : h.weight);
+    const w0 = weightOf(hosts[0]);
+    if (hosts.every((h) => weightOf(h) === w0)) {
+      const i = this.index.get(source.key) ?? 0;
+      this.index.set(source.key, i + 1);
+      return hosts[i % hosts.length];
+    }
+    let cur = this.current.get(source.key);
+    if (!cur) this.current.set(source.key, (cur = new Map()));
+    return smoothWeightedPick(hosts, weightOf, cur);
+  }
+}
 
 /**
- * Picks the candidate set: the first priority with any healthy host; within it the healthy hosts,
- * or every host when fewer than 50% are healthy (panic mode, counted in lb_healthy_panic).
+ * One step of smooth weighted round robin: every host earns its weight, the richest is picked and
+ * pays the total. Over any window each host is picked in proportion to its weight.
  */
-export function candidateHosts(priorities: UpstreamHost[][], stats: Stats): UpstreamHost[] {
-  for (const hosts of priorities) {
-    if (hosts.length === 0) continue;
-    let healthy = 0;
-    for (const h of hosts) if (h.healthy) healthy++;
-    if (healthy === 0) continue;
-    if (healthy / hosts.length < PANIC_THRESHOLD) {
-      stats.counter('lb_healthy_panic').inc();
-      return hosts;
+export function smoothWeightedPick(hosts: UpstreamHost[], weightOf: (h: UpstreamHost) => number, current: Map<UpstreamHost, number>): UpstreamHost {
+  let total = 0;
+  let best = hosts[0];
+  let bestW = -Infinity;
+  for (const h of hosts) {
+    const wt = weightOf(h);
+    const w = (current.get(h) ?? 0) + wt;
+    current.set(h, w);
+    total += wt;
+    if (w > bestW) {
+      bestW = w;
+      best = h;
     }
-    return healthy === hosts.length ? hosts : hosts.filter((h) => h.healthy);
   }
-  const all = priorities.flat();
-  if (all.length) stats.counter('lb_healthy_panic').inc();
-  return all;
+  current.set(best, bestW - total);
+  return best;
 }
 
-/**
- * Weighted round robin. Equal weights: a plain rotating index. Unequal weights: smooth weighted
- * round robin, which interleaves hosts instead of sending bursts to the heaviest.
- */
-export class RoundRobinLoadBalancer implements LoadBalancer {
-  private hosts: UpstreamHost[] = [];
-  private weighted = false;
-  private current = new Map<UpstreamHost, number>();
-  private index = 0;
-  private priorities: UpstreamHost[][] = [];
-
-  constructor(private readonly stats: Stats) {}
-
-  update(priorities: UpstreamHost[][]): void {
-    this.priorities = priorities;
-    this.refresh();
+export class RandomLoadBalancer extends HostSourceLoadBalancer {
+  constructor(stats: Stats, cluster: EnvoyJson = {}, random: () => number = Math.random) {
+    super(stats, cluster, random);
   }
-
-  private refresh(): void {
-    this.hosts = candidateHosts(this.priorities, this.stats);
-    this.weighted = this.hosts.some((h) => h.weight !== this.hosts[0].weight);
-    this.current = new Map();
-  }
-
-  chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined {
-    // Health may change between updates (health checking, outlier detection); recompute cheaply.
-    if (this.hosts.some((h) => !h.healthy)) this.refresh();
-    const hosts = this.hosts;
-    const n = hosts.length;
-    if (n === 0) return undefined;
-    const exclude = ctx?.excludeHosts;
-    for (let attempt = 0; attempt < n; attempt++) {
-      const h = this.weighted ? this.nextWeighted() : hosts[this.index++ % n];
-      if (!exclude || !exclude.has(h) || attempt === n - 1) return h;
-    }
-    return undefined;
-  }
-
-  private nextWeighted(): UpstreamHost {
-    let total = 0;
-    let best: UpstreamHost | undefined;
-    let bestW = -Infinity;
-    for (const h of this.hosts) {
-      const w = (this.current.get(h) ?? 0) + h.weight;
-      this.current.set(h, w);
-      total += h.weight;
-      if (w > bestW) {
-        bestW = w;
-        best = h;
-      }
-    }
-    this.current.set(best!, bestW - total);
-    return best!;
+  protected pickFrom(source: HostSource): UpstreamHost | undefined {
+    return source.hosts[Math.floor(this.random() * source.hosts.length)];
   }
 }
 
-export class RandomLoadBalancer implements LoadBalancer {
-  private hosts: UpstreamHost[] = [];
-  constructor(private readonly stats: Stats, private readonly random: () => number = Math.random) {}
-  update(priorities: UpstreamHost[][]): void {
-    this.hosts = candidateHosts(priorities, this.stats);
-  }
-  chooseHost(): UpstreamHost | undefined {
-    const n = this.hosts.length;
-    return n ? this.hosts[Math.floor(this.random() * n)] : undefined;
-  }
-}
-
-registerLoadBalancer('ROUND_ROBIN', (_c, stats) => new RoundRobinLoadBalancer(stats));
-registerLoadBalancer('RANDOM', (_c, stats) => new RandomLoadBalancer(stats));
+registerLoadBalancer('ROUND_ROBIN', (c, stats) => new RoundRobinLoadBalancer(stats, c, undefined, slowStartConfig(c, typedLbConfig(c, CLUSTER_EXT.ROUND_ROBIN))));
+registerLoadBalancer('RANDOM', (c, stats) => new RandomLoadBalancer(stats, c));

@@ -1,28 +1,24 @@
 /**
- * MAGLEV (Google's Maglev consistent hashing, as Envoy offers it): a lookup table of table_size
- * slots (default 65537, must be prime, at most 5000011) filled once per host-set change; a request
- * goes to table[hash % size] — O(1), and a more even spread than a ring of similar memory, at the
- * price of slightly more keys moving when hosts change ("minimal disruption" rather than minimal).
+ * MAGLEV as Envoy builds it (Google's Maglev consistent hashing), so a key lands on the host an
+ * Envoy would pick: a table of table_size slots (default 65537, prime, at most 5000011); a request
+ * goes to table[hash % size], a retry's n-th attempt to table[(hash xor (2^64 - n)) % size].
  *
- * Filling: every host walks its own permutation of the slots (offset + j * skip, mod size; skip is
- * coprime to a prime size, so the walk visits every slot) and hosts take turns claiming their next
- * free slot. Weights change how often a host gets a turn: each round a host earns its weight and
- * takes a turn per max-weight earned, so slot counts follow weights. Hosts are ordered by address,
- * so every proxy builds the same table from the same endpoints whatever their EDS order.
- *
- * Hashes come from hash53 (consistent_hash.ts): not byte-compatible with Envoy.
+ * Filling (Envoy's MaglevTable): each host has offset = xxHash64(key) % size and skip =
+ * xxHash64(key, seed 1) % (size - 1) + 1, and walks slots offset + next × skip (mod size). In
+ * rounds 1, 2, ... each host in order, when round × weight ≥ its target, claims its next free
+ * slot and raises its target by the largest weight, so slot counts follow the normalised weights.
  */
 import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
-import { registerLoadBalancer } from './load_balancer.ts';
-import { HashingLoadBalancer, hash53, rehash, typedLbConfig, uint64Field, unsupportedHashingOption, type Accept } from './consistent_hash.ts';
+import { registerLoadBalancer, type HostLoad } from './load_balancer.ts';
+import { HashingLoadBalancer, hashingOptions, typedLbConfig, uint64Field, type HashingOptions, type WeightedHost } from './consistent_hash.ts';
+import { xxHash64 } from './xxhash.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
 export const MAGLEV_TYPE = CLUSTER_EXT.MAGLEV;
 export const DEFAULT_TABLE_SIZE = 65537;
 export const MAX_TABLE_SIZE = 5000011;
-/** Perturbed lookups tried before scanning the host list when the slot's host is unusable. */
-const REHASH_ATTEMPTS = 16;
+const U64 = (1n << 64n) - 1n;
 
 export function isPrime(n: number): boolean {
   if (!Number.isInteger(n) || n < 2) return false;
@@ -31,51 +27,59 @@ export function isPrime(n: number): boolean {
   return true;
 }
 
-/** table_size of a cluster, or an error message (validation.ts turns it into a NACK). */
-export function maglevTableSize(cluster: EnvoyJson): number | string {
+export interface MaglevConfig {
+  tableSize: number;
+  hashing?: HashingOptions;
+}
+
+/** The Maglev settings of a cluster, or an error message (validation.ts turns it into a NACK). */
+export function maglevConfig(cluster: EnvoyJson): MaglevConfig | string {
   const typed = typedLbConfig(cluster, MAGLEV_TYPE);
-  const unsupported = unsupportedHashingOption(cluster, typed);
-  if (unsupported) return unsupported;
+  const hashing = hashingOptions(cluster, typed);
+  if (typeof hashing === 'string') return hashing;
   const c = cluster.maglev_lb_config ?? typed ?? {};
   const size = uint64Field(c.table_size) ?? DEFAULT_TABLE_SIZE;
   if (!isPrime(size)) return `table_size ${size} must be a prime number`;
   if (size > MAX_TABLE_SIZE) return `table_size ${size} must not exceed ${MAX_TABLE_SIZE}`;
-  return size;
+  return { tableSize: size, hashing };
+}
+
+/** table_size of a cluster, or an error message. */
+export function maglevTableSize(cluster: EnvoyJson): number | string {
+  const c = maglevConfig(cluster);
+  return typeof c === 'string' ? c : c.tableSize;
 }
 
 export interface MaglevTable {
-  /** Hosts ordered by address; `slots` holds indexes into it. */
   hosts: UpstreamHost[];
+  /** Indexes into `hosts`. */
   slots: Int32Array;
 }
 
-export function buildTable(input: UpstreamHost[], size: number): MaglevTable {
-  const hosts = [...input].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  const n = hosts.length;
+export function buildTable(input: WeightedHost[], size: number): MaglevTable {
+  const n = input.length;
+  const hosts = input.map((w) => w.host);
   const slots = new Int32Array(size).fill(-1);
   if (n === 0) return { hosts, slots };
-  // Two independently seeded hashes of the address give each host its own permutation.
-  // pos[i] is the host's next candidate slot (offset + j * skip, mod size), advanced by adding.
-  const pos = Int32Array.from(hosts, (h) => hash53(h.address, 0x6d61676c) % size);
-  const skip = Int32Array.from(hosts, (h) => (hash53(h.address, 0x65763031) % (size - 1)) + 1);
-  const credit = new Float64Array(n);
+  const big = BigInt(size);
+  const offset = input.map((w) => Number(xxHash64(w.key) % big));
+  const skip = input.map((w) => Number(xxHash64(w.key, 1n) % (big - 1n)) + 1);
+  const next = new Float64Array(n);
+  const target = new Float64Array(n);
   let maxW = 0;
-  for (const h of hosts) maxW = Math.max(maxW, h.weight);
+  for (const w of input) maxW = Math.max(maxW, w.weight);
   let filled = 0;
-  // The heaviest host claims a slot every round, so this ends after at most `size` rounds.
-  while (filled < size) {
+  for (let iteration = 1; filled < size; iteration++) {
     for (let i = 0; i < n && filled < size; i++) {
-      credit[i] += hosts[i].weight;
-      if (credit[i] < maxW) continue;
-      credit[i] -= maxW;
-      let slot = pos[i];
-      while (slots[slot] >= 0) {
-        slot += skip[i];
-        if (slot >= size) slot -= size;
+      if (iteration * input[i].weight < target[i]) continue;
+      target[i] += maxW;
+      let c = (offset[i] + skip[i] * next[i]) % size;
+      while (slots[c] >= 0) {
+        next[i]++;
+        c = (offset[i] + skip[i] * next[i]) % size;
       }
-      slots[slot] = i;
-      slot += skip[i];
-      pos[i] = slot >= size ? slot - size : slot;
+      slots[c] = i;
+      next[i]++;
       filled++;
     }
   }
@@ -83,12 +87,12 @@ export function buildTable(input: UpstreamHost[], size: number): MaglevTable {
 }
 
 export class MaglevLoadBalancer extends HashingLoadBalancer<MaglevTable> {
-  constructor(stats: Stats, private readonly tableSize: number, random?: () => number) {
-    super(stats, random);
+  constructor(stats: Stats, private readonly cfg: MaglevConfig, cluster: EnvoyJson = {}, load?: HostLoad, random?: () => number) {
+    super(stats, cluster, cfg.hashing, load, random);
   }
 
-  protected build(hosts: UpstreamHost[]): MaglevTable {
-    const table = buildTable(hosts, this.tableSize);
+  protected build(hosts: WeightedHost[]): MaglevTable {
+    const table = buildTable(hosts, this.cfg.tableSize);
     // Envoy's maglev_lb.* gauges, to see how evenly the slots fell.
     const per = new Array<number>(table.hosts.length).fill(0);
     for (const s of table.slots) per[s]++;
@@ -103,31 +107,16 @@ export class MaglevLoadBalancer extends HashingLoadBalancer<MaglevTable> {
     return table;
   }
 
-  /**
-   * table[hash % size]; if that host is unusable, a few perturbed hashes of the same key (so one
-   * key's fallback is stable and different keys spread over the remaining hosts), then the first
-   * usable host after the slot's in address order.
-   */
-  protected pick(t: MaglevTable, hash: number, accept: Accept): UpstreamHost | undefined {
-    const size = t.slots.length;
-    const n = t.hosts.length;
-    if (n === 0) return undefined;
-    const home = t.slots[hash % size];
-    if (accept(t.hosts[home])) return t.hosts[home];
-    for (let i = 0; i < REHASH_ATTEMPTS; i++) {
-      const h = t.hosts[t.slots[rehash(hash, i) % size]];
-      if (accept(h)) return h;
-    }
-    for (let i = 1; i < n; i++) {
-      const h = t.hosts[(home + i) % n];
-      if (accept(h)) return h;
-    }
-    return undefined;
+  protected pick(t: MaglevTable, hash: bigint, attempt: number): UpstreamHost | undefined {
+    if (t.hosts.length === 0) return undefined;
+    // Envoy flips many bits of the hash per retry attempt so retries spread over other hosts.
+    const h = attempt > 0 ? hash ^ ((U64 - BigInt(attempt) + 1n) & U64) : hash;
+    return t.hosts[t.slots[Number(h % BigInt(t.slots.length))]];
   }
 }
 
-registerLoadBalancer('MAGLEV', (cluster, stats) => {
-  const size = maglevTableSize(cluster);
-  // validation.ts NACKs a bad table_size before a cluster is built; the default is a safety net only.
-  return new MaglevLoadBalancer(stats, typeof size === 'string' ? DEFAULT_TABLE_SIZE : size);
+registerLoadBalancer('MAGLEV', (cluster, stats, load) => {
+  const cfg = maglevConfig(cluster);
+  // validation.ts NACKs a bad config before a cluster is built; the default is a safety net only.
+  return new MaglevLoadBalancer(stats, typeof cfg === 'string' ? { tableSize: DEFAULT_TABLE_SIZE } : cfg, cluster, load);
 });

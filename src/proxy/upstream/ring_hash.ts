@@ -1,18 +1,22 @@
 /**
- * RING_HASH (Envoy's ketama-style consistent hashing; Istio's consistentHash default): each host
- * owns points on a 53-bit ring in proportion to its weight; a request's hash key maps to the first
- * point at or after its hash. Adding or removing a host moves only the keys of the arcs it owned.
+ * RING_HASH as Envoy builds it (ketama-style; Istio's consistentHash default), so a key lands on
+ * the host an Envoy would pick.
+ *
+ * Ring: weights normalised to sum 1 (consistent_hash.ts); scale = min(ceil(min_weight ×
+ * minimum_ring_size) / min_weight, maximum_ring_size); walking the hosts in order, a running target
+ * grows by scale × weight and the host adds entries xxHash64("<key>_<i>") (i = 0, 1, ...) while the
+ * running count is below it; the entries are sorted by hash. A request hash goes to the first entry
+ * at or above it, wrapping to the first; a retry's n-th attempt takes the entry n further on.
  *
  * Config (Cluster.ring_hash_lb_config, or the typed envoy.load_balancing_policies.ring_hash):
- * minimum_ring_size (default 1024) and maximum_ring_size (default 8M, also the hard limit) bound the
- * number of points; hash_function XX_HASH / MURMUR_HASH_2 are both accepted and both served by
- * hash53 (consistent_hash.ts: not byte-compatible with Envoy, consistent across tsmesh proxies).
- * Clusters asking for use_hostname_for_hashing or hash_balance_factor are rejected (consistent_hash.ts).
+ * minimum_ring_size (default 1024), maximum_ring_size (default 8M, the hard limit), hash_function
+ * XX_HASH (MURMUR_HASH_2 is rejected: a different ring than asked for).
  */
 import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
-import { registerLoadBalancer } from './load_balancer.ts';
-import { HashingLoadBalancer, hash53, typedLbConfig, uint64Field, unsupportedHashingOption, type Accept } from './consistent_hash.ts';
+import { registerLoadBalancer, type HostLoad } from './load_balancer.ts';
+import { HashingLoadBalancer, hashingOptions, typedLbConfig, uint64Field, type HashingOptions, type WeightedHost } from './consistent_hash.ts';
+import { xxHash64 } from './xxhash.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 
 export const RING_HASH_TYPE = CLUSTER_EXT.RING_HASH;
@@ -23,13 +27,14 @@ export const MAX_RING_SIZE = 8 * 1024 * 1024;
 export interface RingHashConfig {
   minimumRingSize: number;
   maximumRingSize: number;
+  hashing?: HashingOptions;
 }
 
 /** The ring settings of a cluster, or an error message (validation.ts turns it into a NACK). */
 export function ringHashConfig(cluster: EnvoyJson): RingHashConfig | string {
   const typed = typedLbConfig(cluster, RING_HASH_TYPE);
-  const unsupported = unsupportedHashingOption(cluster, typed);
-  if (unsupported) return unsupported;
+  const hashing = hashingOptions(cluster, typed);
+  if (typeof hashing === 'string') return hashing;
   const c = cluster.ring_hash_lb_config ?? typed ?? {};
   const min = uint64Field(c.minimum_ring_size) ?? DEFAULT_MIN_RING_SIZE;
   const max = uint64Field(c.maximum_ring_size) ?? MAX_RING_SIZE;
@@ -37,61 +42,34 @@ export function ringHashConfig(cluster: EnvoyJson): RingHashConfig | string {
   if (!Number.isInteger(max) || max < 1 || max > MAX_RING_SIZE) return `maximum_ring_size ${max} must be between 1 and ${MAX_RING_SIZE}`;
   if (min > max) return `minimum_ring_size (${min}) must not exceed maximum_ring_size (${max})`;
   const fn = c.hash_function;
-  if (fn !== undefined && fn !== 'XX_HASH' && fn !== 'MURMUR_HASH_2' && fn !== 'DEFAULT_HASH' && fn !== 0 && fn !== 1 && fn !== 2) return `hash_function ${fn} is not supported`;
-  return { minimumRingSize: min, maximumRingSize: max };
+  if (fn !== undefined && fn !== 'XX_HASH' && fn !== 'DEFAULT_HASH' && fn !== 0) return `hash_function ${fn} is not supported (only XX_HASH)`;
+  return { minimumRingSize: min, maximumRingSize: max, hashing };
 }
 
 export interface Ring {
-  /** Point positions, ascending. */
-  hashes: Float64Array;
+  /** Entry hashes, ascending. */
+  hashes: BigUint64Array;
   /** owners[i] owns hashes[i]. */
   owners: UpstreamHost[];
-  /** Distinct hosts on the ring: bounds the walk. */
-  hostCount: number;
 }
 
-/**
- * Points per host = weight x a per-weight count. Envoy picks that count as the smallest that gives
- * the lightest host a point and the ring minimum_ring_size points, so it changes with every
- * membership change, and each change moves some keys between hosts that stayed (about 16% of them
- * when 1 of 4 hosts leaves at the default 1024). Here the count is rounded up to a power of two
- * instead: a host's points (hashes of "<address>_<n>", n < count) stay exactly the same while the
- * total weight moves within a power-of-two band, so a host leaving or joining moves only its own
- * keys; only when the total crosses a band edge (e.g. 5 -> 4 equal hosts at the default) do the
- * remaining hosts double or halve their points and a larger share moves once. The count is a pure
- * function of the host set, so every proxy builds the same ring. The ring then holds between
- * minimum_ring_size and twice that (or the total weight, if larger), capped at maximum_ring_size;
- * under the cap every host keeps its proportion and fractions carry over host to host.
- */
-export function buildRing(hosts: UpstreamHost[], cfg: RingHashConfig): Ring {
-  let total = 0;
-  for (const h of hosts) total += h.weight;
-  // Weights are integers >= 1 (eds.ts), so at least one point per unit gives every host a point.
-  let perWeight = Math.max(1, 2 ** (Math.floor(Math.log2(cfg.minimumRingSize / total)) + 1));
-  if (perWeight * total > cfg.maximumRingSize) perWeight = cfg.maximumRingSize / total;
-  const points: { hash: number; host: UpstreamHost }[] = [];
+export function buildRing(hosts: WeightedHost[], cfg: { minimumRingSize: number; maximumRingSize: number }): Ring {
+  let minW = 1;
+  for (const w of hosts) minW = Math.min(minW, w.weight);
+  const scale = Math.min(Math.ceil(minW * cfg.minimumRingSize) / minW, cfg.maximumRingSize);
+  const entries: { hash: bigint; host: UpstreamHost }[] = [];
+  let current = 0;
   let target = 0;
-  // Sorted by address so the ring does not depend on EDS order (ties and fractions land alike everywhere).
-  const sorted = [...hosts].sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  for (const h of sorted) {
-    target += perWeight * h.weight;
-    // Each point is the hash of "<address>_<n>": stable per host, independent of the other hosts.
-    for (let n = 0; points.length < Math.round(target); n++) points.push({ hash: hash53(`${h.address}_${n}`), host: h });
+  for (const w of hosts) {
+    target += scale * w.weight;
+    for (let i = 0; current < target; i++, current++) entries.push({ hash: xxHash64(`${w.key}_${i}`), host: w.host });
   }
-  points.sort((a, b) => a.hash - b.hash || (a.host.address < b.host.address ? -1 : 1));
-  const hashes = new Float64Array(points.length);
-  const owners = new Array<UpstreamHost>(points.length);
-  const distinct = new Set<UpstreamHost>();
-  points.forEach((p, i) => {
-    hashes[i] = p.hash;
-    owners[i] = p.host;
-    distinct.add(p.host);
-  });
-  return { hashes, owners, hostCount: distinct.size };
+  entries.sort((a, b) => (a.hash < b.hash ? -1 : a.hash > b.hash ? 1 : 0));
+  return { hashes: BigUint64Array.from(entries, (e) => e.hash), owners: entries.map((e) => e.host) };
 }
 
-/** Index of the first point at or after `hash`, wrapping to 0 past the end: O(log n). */
-export function ringIndex(hashes: Float64Array, hash: number): number {
+/** Index of the first entry whose hash is >= `hash`, wrapping to 0 past the end. */
+export function ringIndex(hashes: BigUint64Array, hash: bigint): number {
   let lo = 0;
   let hi = hashes.length;
   while (lo < hi) {
@@ -103,13 +81,13 @@ export function ringIndex(hashes: Float64Array, hash: number): number {
 }
 
 export class RingHashLoadBalancer extends HashingLoadBalancer<Ring> {
-  constructor(stats: Stats, private readonly cfg: RingHashConfig, random?: () => number) {
-    super(stats, random);
+  constructor(stats: Stats, private readonly cfg: RingHashConfig, cluster: EnvoyJson = {}, load?: HostLoad, random?: () => number) {
+    super(stats, cluster, cfg.hashing, load, random);
   }
 
-  protected build(hosts: UpstreamHost[]): Ring {
+  protected build(hosts: WeightedHost[]): Ring {
     const ring = buildRing(hosts, this.cfg);
-    // Envoy's ring_hash_lb.* gauges, to see how evenly the points fell.
+    // Envoy's ring_hash_lb.* gauges, to see how evenly the entries fell.
     const per = new Map<UpstreamHost, number>();
     for (const o of ring.owners) per.set(o, (per.get(o) ?? 0) + 1);
     this.stats.gauge('ring_hash_lb.size').set(ring.hashes.length);
@@ -124,26 +102,15 @@ export class RingHashLoadBalancer extends HashingLoadBalancer<Ring> {
     return ring;
   }
 
-  /** The owner of the point for `hash`; if unacceptable, walk clockwise to the next acceptable owner. */
-  protected pick(ring: Ring, hash: number, accept: Accept): UpstreamHost | undefined {
+  protected pick(ring: Ring, hash: bigint, attempt: number): UpstreamHost | undefined {
     const n = ring.hashes.length;
     if (n === 0) return undefined;
-    const start = ringIndex(ring.hashes, hash);
-    const first = ring.owners[start];
-    if (accept(first)) return first;
-    const rejected = new Set<UpstreamHost>([first]);
-    for (let i = 1; i < n && rejected.size < ring.hostCount; i++) {
-      const h = ring.owners[(start + i) % n];
-      if (rejected.has(h)) continue;
-      if (accept(h)) return h;
-      rejected.add(h);
-    }
-    return undefined;
+    return ring.owners[(ringIndex(ring.hashes, hash) + attempt) % n];
   }
 }
 
-registerLoadBalancer('RING_HASH', (cluster, stats) => {
+registerLoadBalancer('RING_HASH', (cluster, stats, load) => {
   const cfg = ringHashConfig(cluster);
   // validation.ts NACKs bad settings before a cluster is built; defaults are a safety net only.
-  return new RingHashLoadBalancer(stats, typeof cfg === 'string' ? { minimumRingSize: DEFAULT_MIN_RING_SIZE, maximumRingSize: MAX_RING_SIZE } : cfg);
+  return new RingHashLoadBalancer(stats, typeof cfg === 'string' ? { minimumRingSize: DEFAULT_MIN_RING_SIZE, maximumRingSize: MAX_RING_SIZE } : cfg, cluster, load);
 });

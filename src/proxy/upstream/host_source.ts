@@ -1,0 +1,173 @@
+/**
+ * Which hosts one pick draws from (Envoy's ZoneAwareLoadBalancerBase::hostSourceToUse): a priority
+ * chosen by priority load (priority_load.ts), then that priority's healthy or degraded hosts, all
+ * its hosts in panic, or — with common_lb_config.locality_weighted_lb_config — one locality picked
+ * by its load_balancing_weight × availability. Zone-aware routing (zone_aware.ts) narrows the pick
+ * to the caller's own locality when the local cluster allows it. ROUND_ROBIN, LEAST_REQUEST and
+ * RANDOM extend this and only choose a host within the source.
+ */
+import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
+import type { EnvoyJson } from '../../xds/types.ts';
+import type { LoadBalancer } from './load_balancer.ts';
+import { choosePriority, computePriorityLoad, isDegraded, isFullyHealthy, panicThreshold, policyOf, type AssignmentPolicy, type PriorityLoad } from './priority_load.ts';
+import { noteJoined } from './slow_start.ts';
+import { localityLbWeight } from './eds.ts';
+import { localityKey, ZoneAwareRouting, type ZoneAwareConfig } from './zone_aware.ts';
+
+export interface Locality {
+  key: string;
+  /** LocalityLbEndpoints.load_balancing_weight (0 when unset). */
+  weight: number;
+  hosts: UpstreamHost[];
+  healthy: UpstreamHost[];
+  degraded: UpstreamHost[];
+}
+
+export interface PriorityState {
+  hosts: UpstreamHost[];
+  healthy: UpstreamHost[];
+  degraded: UpstreamHost[];
+  localities: Locality[];
+}
+
+
+function priorityState(hosts: UpstreamHost[]): PriorityState {
+  const byKey = new Map<string, Locality>();
+  const localities: Locality[] = [];
+  for (const h of hosts) {
+    const key = localityKey(h.locality);
+    let l = byKey.get(key);
+    if (!l) {
+      l = { key, weight: localityLbWeight.get(h) ?? 0, hosts: [], healthy: [], degraded: [] };
+      byKey.set(key, l);
+      localities.push(l);
+    }
+    l.hosts.push(h);
+    if (isDegraded(h)) l.degraded.push(h);
+    else if (h.healthy) l.healthy.push(h);
+  }
+  return { hosts, healthy: hosts.filter(isFullyHealthy), degraded: hosts.filter(isDegraded), localities };
+}
+
+/** Smooth weighted round robin over localities (deterministic like Envoy's EDF scheduler). */
+class LocalityScheduler {
+  private current = new Map<string, number>();
+  pick(localities: Locality[], weightOf: (l: Locality) => number): Locality | undefined {
+    let total = 0;
+    let best: Locality | undefined;
+    let bestW = -Infinity;
+    for (const l of localities) {
+      const w = weightOf(l);
+      if (w <= 0) continue;
+      const c = (this.current.get(l.key) ?? 0) + w;
+      this.current.set(l.key, c);
+      total += w;
+      if (c > bestW) {
+        bestW = c;
+        best = l;
+      }
+    }
+    if (best) this.current.set(best.key, bestW - total);
+    return best;
+  }
+}
+
+/**
+ * Picks per choice when a retry must avoid hosts already tried: Istio's default
+ * host_selection_retry_max_attempts (5) plus the first (the context does not carry the route's).
+ */
+export const HOST_SELECTION_ATTEMPTS = 6;
+
+export interface HostSource {
+  hosts: UpstreamHost[];
+  /** Identifies the source, for per-source state (round robin positions). */
+  key: string;
+}
+
+export abstract class HostSourceLoadBalancer implements LoadBalancer {
+  protected states: PriorityState[] = [];
+  private priorities: UpstreamHost[][] = [];
+  private policy: AssignmentPolicy = policyOf([]);
+  private priorityLoad: PriorityLoad = { healthy: [100], degraded: [0], panic: [false] };
+  private readonly threshold: number;
+  private readonly localityWeighted: boolean;
+  private readonly schedulers = new Map<string, LocalityScheduler>();
+  private readonly zoneAware: ZoneAwareRouting | undefined;
+
+  constructor(
+    protected readonly stats: Stats,
+    cluster: EnvoyJson,
+    protected readonly random: () => number = Math.random,
+    zoneAware?: ZoneAwareConfig,
+  ) {
+    this.threshold = panicThreshold(cluster);
+    this.localityWeighted = cluster.common_lb_config?.locality_weighted_lb_config !== undefined;
+    this.zoneAware = zoneAware && !this.localityWeighted ? new ZoneAwareRouting(zoneAware, stats, random) : undefined;
+  }
+
+  update(priorities: UpstreamHost[][]): void {
+    this.priorities = priorities;
+    this.policy = policyOf(priorities);
+    for (const hs of priorities) for (const h of hs) noteJoined(h);
+    this.states = priorities.map(priorityState);
+    this.priorityLoad = computePriorityLoad(priorities, this.policy, this.threshold);
+    this.onUpdate();
+  }
+
+  /** Subclasses reset per-source state here. */
+  protected onUpdate(): void {}
+
+  /** Chooses a host among `source.hosts` (non-empty). */
+  protected abstract pickFrom(source: HostSource, ctx: LoadBalancerContext | undefined): UpstreamHost | undefined;
+
+  chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined {
+    const source = this.hostSource(ctx);
+    if (!source || source.hosts.length === 0) return undefined;
+    const exclude = ctx?.excludeHosts;
+    // Retries with previous_hosts: choose again a bounded number of times, then take the last pick.
+    const attempts = exclude?.size ? HOST_SELECTION_ATTEMPTS : 1;
+    let h: UpstreamHost | undefined;
+    for (let i = 0; i < attempts; i++) {
+      h = this.pickFrom(source, ctx);
+      if (!h || !exclude?.has(h)) return h;
+    }
+    return h;
+  }
+
+  /** The hosts this pick draws from, or undefined when there are none. */
+  hostSource(ctx?: LoadBalancerContext): HostSource | undefined {
+    if (this.states.length === 0) return undefined;
+    const load = ctx?.previousPriorities?.size ? computePriorityLoad(this.priorities, this.policy, this.threshold, ctx.previousPriorities) : this.priorityLoad;
+    const { priority, degraded } = choosePriority(Math.floor(this.random() * 100), load);
+    const state = this.states[priority];
+    if (!state) return undefined;
+    if (load.panic[priority]) {
+      this.stats.counter('lb_healthy_panic').inc();
+      return { hosts: state.hosts, key: `${priority}|all` };
+    }
+    if (this.localityWeighted) {
+      const scheduler = this.schedulerFor(`${priority}|${degraded}`);
+      const f = this.policy.overprovisioningFactor / 100;
+      const l = scheduler.pick(state.localities, (loc) => {
+        const eligible = degraded ? loc.degraded.length : loc.healthy.length;
+        if (loc.hosts.length === 0) return 0;
+        return loc.weight * Math.min(1, (f * eligible) / loc.hosts.length);
+      });
+      if (l) return { hosts: degraded ? l.degraded : l.healthy, key: `${priority}|${degraded ? 'd' : 'h'}|${l.key}` };
+    }
+    if (this.zoneAware && priority === 0 && !degraded) {
+      const l = this.zoneAware.chooseLocality(state);
+      if (l) return { hosts: l.healthy, key: `${priority}|h|${l.key}` };
+    }
+    return degraded ? { hosts: state.degraded, key: `${priority}|d` } : { hosts: state.healthy, key: `${priority}|h` };
+  }
+
+  private schedulerFor(key: string): LocalityScheduler {
+    let s = this.schedulers.get(key);
+    if (!s) {
+      s = new LocalityScheduler();
+      this.schedulers.set(key, s);
+    }
+    return s;
+  }
+}
