@@ -83,16 +83,16 @@ test('the walker names unsupported fields by path; advisory and not-yet-honoured
   const findings = walkResource('envoy.config.cluster.v3.Cluster', {
     name: 'c',
     type: 'STATIC',
-    outlier_detection: { consecutive_5xx: 3 },
-    health_checks: [{ timeout: '1s', interval: '1s', tcp_health_check: {} }],
+    upstream_connection_options: { tcp_keepalive: { keepalive_probes: 3 } },
+    health_checks: [{ timeout: '1s', interval: '1s', grpc_health_check: {} }],
     metadata: { filter_metadata: { istio: { config: 'x' } } },
     transport_socket_matches: [{ name: 'tlsMode-istio', match: { tlsMode: 'istio' } }],
     circuit_breakers: { thresholds: [{ max_connections: 1, track_remaining: true, retry_budget: { budget_percent: { value: 20 } } }] },
   });
   const by = (s: FieldFinding['support']) => findings.filter((f) => f.support === s).map((f) => f.path);
-  assert.deepEqual(by('unsupported'), ['health_checks', 'circuit_breakers.thresholds[0].retry_budget']);
+  assert.deepEqual(by('unsupported'), ['health_checks[0].grpc_health_check', 'circuit_breakers.thresholds[0].retry_budget']);
   assert.deepEqual(by('advisory'), ['metadata', 'circuit_breakers.thresholds[0].track_remaining']);
-  assert.deepEqual(by('not_yet_honoured'), ['outlier_detection']);
+  assert.deepEqual(by('not_yet_honoured'), ['upstream_connection_options.tcp_keepalive.keepalive_probes']);
 });
 
 test('typed_config is followed by its @type; an optional HTTP filter the proxy does not know is skipped, as Envoy does', () => {
@@ -123,16 +123,16 @@ test('a proxy accepts advisory and not-yet-honoured fields, counting each in its
   const proxy = await startProxy({});
   try {
     const s = proxy.server;
-    // outlier_detection is what pilot emits for a DestinationRule's outlierDetection (issue 11
-    // implements it): the CDS update must not be NACKed for it, only counted.
-    const ok = s.setResources(RESOURCE.CLUSTER, [staticCluster('c', [1], { metadata: { filter_metadata: { istio: { config: 'x' } } }, outlier_detection: { consecutive_5xx: 3 } })], 'v1');
+    // keepalive_probes is what pilot emits for a DestinationRule's tcpKeepalive.probes (Node cannot
+    // set it): the CDS update must not be NACKed for it, only counted.
+    const ok = s.setResources(RESOURCE.CLUSTER, [staticCluster('c', [1], { metadata: { filter_metadata: { istio: { config: 'x' } } }, upstream_connection_options: { tcp_keepalive: { keepalive_probes: 3 } } })], 'v1');
     assert.deepEqual(ok, { ok: true });
     const count = (n: string) => s.store.counter(`envoy_support.${n}`).value();
     assert.equal(count('advisory_field_ignored.envoy.config.cluster.v3.Cluster.metadata'), 1);
-    assert.equal(count('unsupported_field_ignored.envoy.config.cluster.v3.Cluster.outlier_detection'), 1);
-    const bad = s.setResources(RESOURCE.CLUSTER, [staticCluster('c', [2], { health_checks: [{ timeout: '1s', interval: '1s', tcp_health_check: {} }] })], 'v2');
+    assert.equal(count('unsupported_field_ignored.envoy.config.core.v3.TcpKeepalive.keepalive_probes'), 1);
+    const bad = s.setResources(RESOURCE.CLUSTER, [staticCluster('c', [2], { health_checks: [{ timeout: '1s', interval: '1s', grpc_health_check: {} }] })], 'v2');
     assert.equal(bad.ok, false);
-    assert.match((bad as { error: string }).error, /cluster c\.health_checks: .* \[TSMESH_ERR_UNSUPPORTED_FIELD\]/);
+    assert.match((bad as { error: string }).error, /cluster c\.health_checks\[0\]\.grpc_health_check: .* \[TSMESH_ERR_UNSUPPORTED_FIELD\]/);
     assert.equal(s.clusters.entries.get('c')!.version, 'v1');
   } finally {
     await proxy.close();

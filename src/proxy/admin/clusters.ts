@@ -6,7 +6,20 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { ClusterImpl } from '../upstream/cluster.ts';
 import type { ClusterManagerImpl } from '../upstream/cluster_manager.ts';
 import type { UpstreamHost } from '../interfaces.ts';
-import { healthFlagsText as healthFlags } from '../upstream/host_health.ts';
+import { HealthFlag, hasHealthFlag, healthFlagsText as healthFlags } from '../upstream/host_health.ts';
+import { hostSuccessRates } from '../upstream/outlier_detection.ts';
+
+/** Envoy's HostHealthStatus: each source's verdict apart, EDS's as its own enum. */
+function healthStatus(h: UpstreamHost): EnvoyJson {
+  if (h.healthFlags === undefined) return { eds_health_status: h.healthy ? 'HEALTHY' : 'UNHEALTHY' };
+  const out: EnvoyJson = {};
+  if (hasHealthFlag(h, HealthFlag.FAILED_ACTIVE_HC)) out.failed_active_health_check = true;
+  if (hasHealthFlag(h, HealthFlag.FAILED_OUTLIER_CHECK)) out.failed_outlier_check = true;
+  if (hasHealthFlag(h, HealthFlag.DEGRADED_ACTIVE_HC)) out.failed_active_degraded_check = true;
+  if (hasHealthFlag(h, HealthFlag.PENDING_ACTIVE_HC)) out.pending_active_hc = true;
+  out.eds_health_status = hasHealthFlag(h, HealthFlag.FAILED_EDS_HEALTH) ? 'UNHEALTHY' : hasHealthFlag(h, HealthFlag.DEGRADED_EDS_HEALTH) ? 'DEGRADED' : 'HEALTHY';
+  return out;
+}
 
 
 function hostStats(c: ClusterImpl, h: UpstreamHost): [string, number][] {
@@ -33,6 +46,11 @@ export function clustersText(cm: ClusterManagerImpl): string {
   for (const [name, c] of [...cm.active].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const t = thresholds(c);
     lines.push(`${name}::observability_name::${name}`);
+    const od = c.health.outlier;
+    if (od) {
+      lines.push(`${name}::outlier::success_rate_average::${od.srNumbers.external.average}`, `${name}::outlier::success_rate_ejection_threshold::${od.srNumbers.external.threshold}`);
+      lines.push(`${name}::outlier::local_origin_success_rate_average::${od.srNumbers.local.average}`, `${name}::outlier::local_origin_success_rate_ejection_threshold::${od.srNumbers.local.threshold}`);
+    }
     for (const prio of ['default_priority', 'high_priority']) for (const [k, v] of Object.entries(t)) lines.push(`${name}::${prio}::${k}::${v}`);
     lines.push(`${name}::added_via_api::${!cm.entries.get(name)?.isStatic}`);
     c.priorities.forEach((hosts, prio) => {
@@ -41,7 +59,8 @@ export function clustersText(cm: ClusterManagerImpl): string {
         for (const [k, v] of hostStats(c, h)) lines.push(`${p}::${k}::${v}`);
         lines.push(`${p}::hostname::`, `${p}::health_flags::${healthFlags(h)}`, `${p}::weight::${h.weight}`);
         lines.push(`${p}::region::${h.locality?.region ?? ''}`, `${p}::zone::${h.locality?.zone ?? ''}`, `${p}::sub_zone::${h.locality?.sub_zone ?? ''}`);
-        lines.push(`${p}::canary::false`, `${p}::priority::${prio}`, `${p}::success_rate::-1`, `${p}::local_origin_success_rate::-1`);
+        const sr = hostSuccessRates(h);
+        lines.push(`${p}::canary::false`, `${p}::priority::${prio}`, `${p}::success_rate::${sr.external}`, `${p}::local_origin_success_rate::${sr.local}`);
       }
     });
   }
@@ -57,11 +76,13 @@ export function clustersJson(cm: ClusterManagerImpl): EnvoyJson {
       observability_name: name,
       added_via_api: !cm.entries.get(name)?.isStatic,
       circuit_breakers: { thresholds: [t, { priority: 'HIGH', ...t }] },
+      ...outlierJson(c),
       host_statuses: c.priorities.flatMap((hosts, prio) =>
         hosts.map((h) => ({
           address: { socket_address: { address: h.ip, port_value: h.port } },
           stats: hostStats(c, h).map(([n, v]) => (n.endsWith('active') ? { name: n, type: 'GAUGE', value: String(v) } : { name: n, value: String(v) })),
-          health_status: { eds_health_status: h.healthy ? 'HEALTHY' : 'UNHEALTHY' },
+          health_status: healthStatus(h),
+          ...successRateJson(h),
           weight: h.weight,
           locality: h.locality ?? {},
           priority: prio,
@@ -70,4 +91,21 @@ export function clustersJson(cm: ClusterManagerImpl): EnvoyJson {
     });
   }
   return { cluster_statuses };
+}
+
+/** Envoy sets these only when computed (success_rate -1 means not). */
+function successRateJson(h: UpstreamHost): EnvoyJson {
+  const sr = hostSuccessRates(h);
+  const out: EnvoyJson = {};
+  if (sr.external >= 0) out.success_rate = { value: sr.external };
+  if (sr.local >= 0) out.local_origin_success_rate = { value: sr.local };
+  return out;
+}
+
+function outlierJson(c: ClusterImpl): EnvoyJson {
+  const n = c.health.outlier?.srNumbers;
+  const out: EnvoyJson = {};
+  if (n && n.external.threshold >= 0) out.success_rate_ejection_threshold = { value: n.external.threshold };
+  if (n && n.local.threshold >= 0) out.local_origin_success_rate_ejection_threshold = { value: n.local.threshold };
+  return out;
 }

@@ -21,6 +21,8 @@ import { compileRouteConfig, type CompiledRouteConfig } from '../http/router/rou
 import { walkResource, type FieldFinding } from './support_walker.ts';
 import { ringHashConfig } from '../upstream/ring_hash.ts';
 import { maglevTableSize } from '../upstream/maglev.ts';
+import { validateHealthChecks } from '../upstream/health_checker.ts';
+import { validateOutlierDetection } from '../upstream/outlier_detection.ts';
 
 const CLUSTER_TYPES = new Set(['STATIC', 'EDS', 'STRICT_DNS', 'LOGICAL_DNS', 'ORIGINAL_DST']);
 
@@ -96,6 +98,7 @@ export function validateCluster(c: EnvoyJson): string[] {
   if ((type === 'STRICT_DNS' || type === 'LOGICAL_DNS') && endpoints.length === 0) errs.push(`${at}.load_assignment: ${type} clusters need at least one endpoint`);
   if (type === 'LOGICAL_DNS' && endpoints.length > 1) errs.push(`${at}.load_assignment: LOGICAL_DNS clusters take exactly one endpoint`);
   checkClusterTransportSockets(c, at, errs);
+  errs.push(...validateHealthChecks(c, at), ...validateOutlierDetection(c, at));
   const bind = c.upstream_bind_config?.source_address;
   if (c.upstream_bind_config && !isIP(String(bind?.address ?? ''))) errs.push(`${at}.upstream_bind_config.source_address.address: must be an IP address, got ${JSON.stringify(bind?.address)}`);
   return errs;

@@ -7,7 +7,7 @@
 import type { Socket } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { DynamicHostCache, HttpConnPool, LoadBalancerContext, OutlierSink, UpstreamCluster, UpstreamHost, UpstreamProtocol } from '../interfaces.ts';
-import type { ScopedStats, StatsStore } from '../stats/stats_store.ts';
+import { StatsStore, type ScopedStats } from '../stats/stats_store.ts';
 import type { TlsOptions } from '../tls/tls_context.ts';
 import { durationMs } from '../duration.ts';
 import { ConnPoolMap, connectTcp, protocolOfDownstream, type SourceAddress } from './conn_pool.ts';
@@ -15,6 +15,8 @@ import type { TransportSockets } from './transport_socket_match.ts';
 import { indexHosts } from './eds.ts';
 import { effectiveLbPolicy, loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
 import { ResourceManager, type ResourceKind } from './resource_manager.ts';
+import { poolSettings } from './pool_options.ts';
+import { HealthSources } from './health_sources.ts';
 import './least_request.ts';
 import './ring_hash.ts';
 import './maglev.ts';
@@ -58,6 +60,8 @@ export class ClusterImpl implements UpstreamCluster {
   private readonly resources: ResourceManager;
   private readonly connectTimeoutMs: number;
   private readonly source: SourceAddress | undefined;
+  /** upstream_connection_options.tcp_keepalive, for tcp_proxy connections too. */
+  private readonly keepAliveMs: number | undefined;
   /** Hook for CLUSTER_PROVIDED clusters (ORIGINAL_DST, dynamic forward proxy): picks the host from the context instead of the LB. */
   hostForContext?: (ctx: LoadBalancerContext | undefined) => UpstreamHost | undefined;
   /** Set by dynamic_forward_proxy_cluster.ts: the DNS cache its HTTP filter resolves through. */
@@ -66,6 +70,8 @@ export class ClusterImpl implements UpstreamCluster {
   outlier?: OutlierSink;
   /** Set by DNS/original-dst helpers to stop their timers on close. */
   onClose?: () => void;
+  /** Outlier detection and active health checking, from the cluster's config. */
+  readonly health: HealthSources;
 
   constructor(
     readonly name: string,
@@ -85,34 +91,47 @@ export class ClusterImpl implements UpstreamCluster {
     this.stats = store.scope(`cluster.${name}.`, { family: 'cluster', label: 'envoy_cluster_name', value: name });
     this.connectTimeoutMs = durationMs(config.connect_timeout, 5000);
     this.resources = new ResourceManager(config.circuit_breakers, this.stats);
-    const httpOpts = config.typed_extension_protocol_options?.[HTTP_OPTIONS]?.common_http_protocol_options ?? config.common_http_protocol_options;
     this.source = sourceAddress(config);
+    const settings = poolSettings(config);
+    this.keepAliveMs = settings.keepAliveMs;
     this.pools = new ConnPoolMap({
       protocol: this.protocol,
       followDownstream: followsDownstreamProtocol(config),
       transportSocket: (h) => this.transportSocket(h),
       source: this.source,
       connectTimeoutMs: this.connectTimeoutMs,
-      maxConnections: this.resources.max.connections,
-      idleTimeoutMs: durationMs(httpOpts?.idle_timeout, 3_600_000),
-      maxRequestsPerConnection: Number(httpOpts?.max_requests_per_connection ?? 0),
+      // Circuit breakers count connections and pending requests across every host's pool.
+      limits: this.resources,
+      ...settings,
       stats: this.stats,
     });
     const factory = loadBalancerFactory(this.lbPolicy);
     this.lb = factory?.(config, this.stats, (h) => this.pools.activeRequests(h));
     for (const n of ['upstream_cx_total', 'upstream_cx_connect_fail', 'upstream_rq_total', 'upstream_rq_completed', 'upstream_rq_2xx', 'upstream_rq_4xx', 'upstream_rq_5xx', 'upstream_cx_none_healthy', 'update_success', 'lb_healthy_panic']) this.stats.counter(n);
     for (const n of ['upstream_cx_active', 'upstream_rq_active', 'membership_total', 'membership_healthy']) this.stats.gauge(n);
+    const noStats = new StatsStore();
+    this.health = new HealthSources(config, {
+      name,
+      stats: this.stats,
+      allHosts: () => this.allHosts(),
+      hostHealthChanged: () => this.hostHealthChanged(),
+      // Health check connections are not traffic: their counts stay out of the cluster's stats.
+      connectForHealthCheck: (h) => connectTcp(h, this.transportSocket(h).tls, this.connectTimeoutMs, noStats, this.source),
+    });
+    this.outlier = this.health.outlier;
   }
 
   /** Replaces the host set; pools of hosts that left close after their in-flight requests. */
   setHosts(priorities: UpstreamHost[][]): void {
     this.priorities = priorities;
     this.hostIndex = indexHosts(priorities);
+    this.health.onHosts(this.hostIndex.values());
     this.lb?.update(priorities);
     this.pools.retainOnly(new Set(this.hostIndex.keys()));
     this.updateMembership();
     this.stats.counter('update_success').inc();
-    this.markInitialized();
+    // With active health checking the cluster warms until every host had its first check.
+    this.health.whenReady(() => this.markInitialized());
   }
 
   /**
@@ -158,7 +177,7 @@ export class ClusterImpl implements UpstreamCluster {
   }
 
   connect(host: UpstreamHost): Socket {
-    return connectTcp(host, this.transportSocket(host).tls, this.connectTimeoutMs, this.stats, this.source);
+    return connectTcp(host, this.transportSocket(host).tls, this.connectTimeoutMs, this.stats, this.source, this.keepAliveMs);
   }
 
   private transportSocket(host: UpstreamHost): { name: string; tls: TlsOptions | undefined } {
@@ -172,6 +191,7 @@ export class ClusterImpl implements UpstreamCluster {
   /** Retires the cluster: new requests go to its replacement, in-flight ones finish. */
   close(): void {
     this.onClose?.();
+    this.health.close();
     this.pools.closeAll();
   }
 }
