@@ -115,4 +115,7 @@ spec:
   // Ejection switched off in the rule: nothing for gRPC to enforce.
   assert.equal(other.outlier_detection.enforcing_failure_percentage, undefined);
   assert.equal(other.outlier_detection.enforcing_success_rate, 0);
+  // No rule at all: present but off (grpc-js-xds would miss it being added later otherwise).
+  const [plain] = generate(push, client, TYPE.CLUSTER, ['outbound|7070||other.default.svc.cluster.local']).map((r) => r.resource);
+  assert.deepEqual(plain.outlier_detection, { enforcing_success_rate: 0 });
 });

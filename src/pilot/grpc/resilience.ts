@@ -23,7 +23,10 @@ const ENVOY_DEFAULT_CONSECUTIVE = 5;
 
 /** Rewrites a gRPC client's cluster in place: outlier detection and load balancer as gRPC reads them. */
 export function applyGrpcResilience(cluster: EnvoyJson): void {
-  if (cluster.outlier_detection) cluster.outlier_detection = grpcOutlierDetection(cluster.outlier_detection);
+  // Always present, ejection off when the rule has none: grpc-js-xds 1.14 compares a new
+  // cluster with the cached one over the cached one's keys only, so a cluster gaining outlier
+  // detection where it had none would look unchanged and never apply.
+  cluster.outlier_detection = cluster.outlier_detection ? grpcOutlierDetection(cluster.outlier_detection) : { enforcing_success_rate: 0 };
   if (cluster.lb_policy === 'MAGLEV') {
     cluster.lb_policy = 'RING_HASH';
     delete cluster.maglev_lb_config;
