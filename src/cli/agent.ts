@@ -22,6 +22,11 @@ whose 'default' file_watcher certificate provider reads them, as Istio's agent d
 A @grpc/grpc-js-xds server enforces AuthorizationPolicy only when started with
 GRPC_XDS_EXPERIMENTAL_RBAC=true; without it, it refuses a listener that carries a policy and
 does not serve.
+A @grpc/grpc-js-xds client applies VirtualService faults and retries (retryOn gRPC status
+names; no perTryTimeout) and DestinationRule outlierDetection (as failure-percentage ejection)
+and consistentHash (ring hash on a header); @grpc/grpc-js-xds 1.14 has these on by default,
+older releases need GRPC_XDS_EXPERIMENTAL_FAULT_INJECTION, GRPC_XDS_EXPERIMENTAL_ENABLE_RETRY,
+GRPC_EXPERIMENTAL_ENABLE_OUTLIER_DETECTION and GRPC_XDS_EXPERIMENTAL_ENABLE_RING_HASH =true.
 
 Output:
   --grpc-bootstrap <file>       where to write the gRPC xDS bootstrap (required)
