@@ -183,6 +183,8 @@ export interface TrafficPolicy {
   connectionPool?: Record<string, any>;
   outlierDetection?: Record<string, any>;
   tls?: Record<string, any>;
+  /** percent, minRetryConcurrency (rule and subset level only, as Istio). */
+  retryBudget?: Record<string, any>;
   portLevelSettings?: Array<Record<string, any> & { port?: { number?: number } }>;
 }
 

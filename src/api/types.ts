@@ -145,6 +145,12 @@ export interface MeshConfig {
   defaultProviders?: { tracing?: string[]; metrics?: string[]; accessLogging?: string[] };
   /** How request paths are normalized before routing and authorization; BASE when unset (DEFAULT). */
   pathNormalization?: { normalization?: PathNormalization };
+  /**
+   * tsmesh, not Istio: false leaves outbound clusters without the default retry budget (Istio's
+   * behaviour: only max_retries bounds retries). Set by `tsmesh controlplane --retry-budget off`
+   * or TSMESH_RETRY_BUDGET=off; unset means on.
+   */
+  defaultRetryBudget?: boolean;
 }
 
 /** meshConfig.pathNormalization.normalization (Istio's ProxyPathNormalization). */

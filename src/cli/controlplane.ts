@@ -24,6 +24,12 @@ Flags:
                          cert-chain.pem (default: a self-signed root in the state dir)
       --workload-cert-ttl <duration>
                          lifetime of workload certificates (default 24h; e.g. 1h, 90s)
+      --retry-budget <on|off>
+                         on (default): every outbound cluster gets a retry budget (retries
+                         in flight at most 20% of active requests, min 3) unless its
+                         DestinationRule sets retryBudget or maxRetries; off: Istio's
+                         behaviour, retries bounded by max_retries alone. Env:
+                         TSMESH_RETRY_BUDGET
   -h, --help             this help
 
 Debug pages: /debug/syncz, /debug/connections, /debug/configz, /debug/registryz,
@@ -44,6 +50,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
         'state-dir': { type: 'string' },
         cacerts: { type: 'string' },
         'workload-cert-ttl': { type: 'string' },
+        'retry-budget': { type: 'string', default: process.env.TSMESH_RETRY_BUDGET || 'on' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -76,7 +83,13 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     }
     ttlSeconds = Math.round(ms / 1000);
   }
+  const retryBudget = values['retry-budget'];
+  if (retryBudget !== 'on' && retryBudget !== 'off') {
+    console.error(`tsmesh controlplane: --retry-budget (or TSMESH_RETRY_BUDGET): expected on or off, got ${JSON.stringify(retryBudget)}`);
+    return 2;
+  }
   const cp = new ControlPlane({
+    defaultRetryBudget: retryBudget === 'on',
     secureGrpcPort: Number(values['secure-grpc-port']),
     stateDir: values['state-dir'],
     cacertsDir: values.cacerts,

@@ -51,6 +51,8 @@ export interface ControlPlaneOptions {
   cacertsDir?: string;
   /** Workload certificate lifetime when a CSR asks for none (Istio's DEFAULT_WORKLOAD_CERT_TTL, 24 h). */
   workloadCertTtlSeconds?: number;
+  /** false: no default retry budget on outbound clusters (Istio's behaviour); see MeshConfig.defaultRetryBudget. */
+  defaultRetryBudget?: boolean;
   debounce?: { afterMs?: number; maxMs?: number };
   log?: (line: string) => void;
 }
@@ -87,6 +89,7 @@ export class ControlPlane {
     } else {
       this.mesh = defaultMeshConfig();
     }
+    if (opts.defaultRetryBudget === false) this.mesh.defaultRetryBudget = false;
     this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
     this.autoRegistration = new BatchedAutoRegistration((ns, labels) => this.registry.selectsWorkload(ns, labels));
     this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration] });

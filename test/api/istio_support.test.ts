@@ -90,7 +90,7 @@ spec:
   assert.equal(ISTIO_SUPPORT['AuthorizationPolicy.spec.provider.name']?.status, 'enforced');
 });
 
-test('DestinationRule: outlierDetection and an HTTP connection limit warn at their paths; enforced fields (ISTIO_MUTUAL among them) do not', () => {
+test('DestinationRule: outlierDetection and an HTTP/2 keepalive warn at their paths; enforced fields (ISTIO_MUTUAL, http1MaxPendingRequests among them) do not', () => {
   const r = validate(`apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: httpbin}
@@ -100,7 +100,7 @@ spec:
     loadBalancer: {simple: ROUND_ROBIN}
     connectionPool:
       tcp: {connectTimeout: 1s}
-      http: {http1MaxPendingRequests: 1, http2MaxRequests: 10, maxRetries: 2}
+      http: {http1MaxPendingRequests: 1, http2MaxRequests: 10, maxRetries: 2, http2KeepAlive: {interval: 10s}}
     outlierDetection: {consecutive5xxErrors: 1, interval: 1s}
     tls: {mode: SIMPLE, sni: httpbin.org}
   subsets:
@@ -111,7 +111,7 @@ spec:
 `);
   assert.deepEqual(r.valid, [true]);
   assert.deepEqual(unsupported(r.problems), [
-    '10 spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests warning',
+    '10 spec.trafficPolicy.connectionPool.http.http2KeepAlive warning',
     '11 spec.trafficPolicy.outlierDetection warning',
   ]);
   assert.match(r.problems.find((p) => p.path.endsWith('outlierDetection'))!.message, /issue 11: outlier detection/);

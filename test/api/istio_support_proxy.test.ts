@@ -227,7 +227,7 @@ spec:
   host: reviews
   trafficPolicy:
     connectionPool:
-      tcp: {maxConnectionDuration: 1h, tcpKeepalive: {time: 10s}}
+      tcp: {maxConnectionDuration: 1h, tcpKeepalive: {time: 10s, probes: 3}}
       http: {maxRequestsPerConnection: 2}
     loadBalancer:
       consistentHash: {httpCookie: {name: c, path: /, ttl: 10s}}
@@ -246,18 +246,17 @@ spec:
 `;
   const got = added(dr);
   assert.deepEqual(got.filter((f) => f.startsWith('unsupported ')), []);
-  for (const f of ['Cluster.upstream_connection_options', 'HttpProtocolOptions.max_connection_duration', 'Cookie.path', 'Cookie.ttl', 'CommonLbConfig.locality_weighted_lb_config', 'CommonLbConfig.healthy_panic_threshold', 'Route.stat_prefix', 'RetryPolicy.retry_priority']) {
+  for (const f of ['TcpKeepalive.keepalive_probes', 'Cookie.path', 'Cookie.ttl', 'Route.stat_prefix', 'RetryPolicy.retry_priority']) {
     assert.ok(got.includes(`not_yet_honoured ${f}`), `${f} in ${got.join(', ')}`);
   }
-  // maxRequestsPerConnection is enforced (test/proxy/envoy_support: connections closed after N requests).
-  assert.ok(!got.some((f) => f.endsWith('max_requests_per_connection')), got.join(', '));
+  // maxRequestsPerConnection, maxConnectionDuration and the keep-alive time are enforced (test/proxy/circuit_breaker),
+  // and so are locality weights (test/integration/locality_failover).
+  for (const f of ['max_requests_per_connection', 'max_connection_duration', 'upstream_connection_options', 'keepalive_time', 'locality_weighted_lb_config']) assert.ok(!got.some((g) => g.endsWith(f)), `${f}: ${got.join(', ')}`);
   const warned = loadText(dr, { file: 'x.yaml' }).flatMap((l) => l.errors).filter((e) => e.code === ERR.UNSUPPORTED_FIELD);
   assert.deepEqual(warned.map((e) => e.path), [
-    'spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
-    'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive',
+    'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes',
     'spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.path',
     'spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
-    'spec.trafficPolicy.loadBalancer.localityLbSetting',
     'spec.trafficPolicy.outlierDetection',
     'spec.http[0].match[0].statPrefix',
     'spec.http[0].retries.retryRemoteLocalities',

@@ -87,11 +87,11 @@ test('the walker names unsupported fields by path; advisory and not-yet-honoured
     health_checks: [{ timeout: '1s', interval: '1s', grpc_health_check: {} }],
     metadata: { filter_metadata: { istio: { config: 'x' } } },
     transport_socket_matches: [{ name: 'tlsMode-istio', match: { tlsMode: 'istio' } }],
-    circuit_breakers: { thresholds: [{ max_connections: 1, track_remaining: true, retry_budget: { budget_percent: { value: 20 } } }] },
+    circuit_breakers: { thresholds: [{ max_connections: 1, track_remaining: true, retry_budget: { budget_percent: { value: 20 } }, max_connection_pools: 2 }] },
   });
   const by = (s: FieldFinding['support']) => findings.filter((f) => f.support === s).map((f) => f.path);
-  assert.deepEqual(by('unsupported'), ['health_checks[0].grpc_health_check', 'circuit_breakers.thresholds[0].retry_budget']);
-  assert.deepEqual(by('advisory'), ['metadata', 'circuit_breakers.thresholds[0].track_remaining']);
+  assert.deepEqual(by('unsupported'), ['health_checks[0].grpc_health_check', 'circuit_breakers.thresholds[0].max_connection_pools']);
+  assert.deepEqual(by('advisory'), ['metadata']);
   assert.deepEqual(by('not_yet_honoured'), ['upstream_connection_options.tcp_keepalive.keepalive_probes']);
 });
 

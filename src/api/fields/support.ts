@@ -99,13 +99,15 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   const cp = `${tp}.connectionPool`;
   enforced(`${cp}.tcp`, 'connectTimeout');
   // Envoy queues HTTP requests over max_connections as pending too; only the pending limit answers 503.
-  enforced(`${cp}.tcp`, 'maxConnections', { note: 'for HTTP a limit per host (Envoy: per cluster); requests over it wait, see http1MaxPendingRequests' });
-  gap(`${cp}.tcp.maxConnectionDuration`, 11, `connection lifetime is not capped; ${IGNORED}`);
+  enforced(`${cp}.tcp`, 'maxConnections', { note: 'across all hosts of the destination, as Envoy; for HTTP a request over it waits in the pending queue (http1MaxPendingRequests)' });
+  enforced(`${cp}.tcp`, 'maxConnectionDuration', { note: 'HTTP ports: an upstream connection drains after it (no new requests, in-flight ones finish); TCP ports: not translated yet' });
   gap(`${cp}.tcp.idleTimeout`, 11, 'the pilot does not translate the TCP idle timeout');
-  gap(`${cp}.tcp.tcpKeepalive`, 11, `upstream TCP keepalive is not implemented; ${IGNORED}`);
+  enforced(`${cp}.tcp.tcpKeepalive`, 'time', { note: 'TCP keep-alive on upstream connections, first probe after `time`' });
+  gap(`${cp}.tcp.tcpKeepalive.probes`, 11, "Node sets only the keep-alive idle time of a socket; the probe count is the OS's (the proxy accepts it and ignores it)");
+  gap(`${cp}.tcp.tcpKeepalive.interval`, 11, "Node sets only the keep-alive idle time of a socket; the probe interval is the OS's (the proxy accepts it and ignores it)");
   enforced(`${cp}.http`, 'h2UpgradePolicy http2MaxRequests idleTimeout maxConcurrentStreams maxRetries');
   enforced(`${cp}.http`, 'maxRequestsPerConnection', { note: 'an upstream connection is closed after this many requests (HTTP/2: streams)' });
-  gap(`${cp}.http.http1MaxPendingRequests`, 11, 'the pending-request queue has no limit');
+  enforced(`${cp}.http`, 'http1MaxPendingRequests', { note: 'requests waiting for a connection, across all hosts; beyond it 503 with x-envoy-overloaded (flag UO)' });
   gap(`${cp}.http.useClientProtocol`, 11, 'the pilot does not translate it; the upstream protocol follows the port');
   gap(`${cp}.http.http2KeepAlive`, 11, 'HTTP/2 keepalive pings are not sent');
 
@@ -119,9 +121,10 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   gap(`${lb}.consistentHash.httpCookie.path`, 11, 'the proxy hashes on an existing cookie only and does not generate one (it accepts the cookie path and ignores it)');
   gap(`${lb}.consistentHash.httpCookie.ttl`, 11, 'the proxy hashes on an existing cookie only and does not generate one (it accepts the cookie ttl and ignores it)');
   gap(`${lb}.consistentHash.httpCookie.attributes`, 11, 'the pilot does not translate cookie attributes');
-  gap(`${lb}.localityLbSetting`, 11, `locality-weighted load balancing and failover are not implemented (distribute: ${IGNORED})`);
-  gap(`${lb}.warmup`, 11, 'slow-start warmup is not implemented');
-  gap(`${lb}.warmupDurationSecs`, 11, 'slow-start warmup is not implemented');
+  enforced(`${lb}.localityLbSetting`, 'enabled distribute.from distribute.to failover.from failover.to failoverPriority', {
+    note: "distribute sets locality weights; failover and failoverPriority (with outlierDetection, as Istio) set priorities, and traffic spills to the next priority as the local one loses healthy hosts (Envoy's overprovisioning factor 1.4)",
+  });
+  enforced(lb, 'warmup.duration warmup.aggression warmup.minimumPercent warmupDurationSecs', { note: "slow start (Envoy's slow_start_config) for ROUND_ROBIN and LEAST_REQUEST: a new endpoint's weight ramps up over the duration" });
   gap(`${lb}.zoneAwareLbSetting`, 11, 'zone-aware routing is not implemented');
   gap(`${lb}.backendUtilization`, 11, 'utilization-based load balancing is not implemented');
 
@@ -137,7 +140,8 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
     enforced(`${tp}.port`, 'number');
   } else {
     gap(`${tp}.proxyProtocol`, 11, 'the PROXY protocol header is not sent upstream');
-    gap(`${tp}.retryBudget`, 11, 'retry budgets are not implemented');
+    enforced(`${tp}.retryBudget`, 'percent minRetryConcurrency', { note: 'replaces the default budget tsmesh puts on every outbound cluster (20%, min 3; `tsmesh controlplane --retry-budget off` for none)' });
+    gap(`${tp}.retryBudget.budgetInterval`, 11, 'the budget counts requests active and pending now (Envoy\'s default); a time window is not implemented');
     gap(`${tp}.tunnel`, 14, 'tunnelling over HTTP CONNECT is not implemented');
   }
 }

@@ -46,6 +46,8 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
     http: isHttpProtocol(port.protocol),
     http2: isHttp2Protocol(port.protocol),
     defaultLb: opts.grpc ? 'ROUND_ROBIN' : 'LEAST_REQUEST',
+    // Proxyless gRPC clients have no retry budget to enforce.
+    defaultRetryBudget: !opts.grpc && push.mesh.defaultRetryBudget !== false,
   });
   if (opts.grpc) {
     // gRPC accepts only ROUND_ROBIN / RING_HASH, no circuit breakers beyond max_requests

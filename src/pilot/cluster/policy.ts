@@ -5,14 +5,12 @@
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { TrafficPolicy } from '../../api/networking.ts';
-import { toMs } from '../../api/duration.ts';
 import { envoyDurationOf } from '../util.ts';
-import { CLUSTER_EXT, TYPE_URL_PREFIX } from '../../xds/type_urls.ts';
+import { applyConnectionPool } from './connection_pool.ts';
+import { applyLocalityWeighted, applyWarmup } from './load_balancer.ts';
 
-/** Istio's "no limit" for circuit breakers. */
-const MAX_U32 = 4294967295;
+export { HTTP_PROTOCOL_OPTIONS } from './connection_pool.ts';
 export const DEFAULT_CONNECT_TIMEOUT = '10s';
-export const HTTP_PROTOCOL_OPTIONS = CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS.slice(TYPE_URL_PREFIX.length);
 
 export interface PolicyOptions {
   /** Port speaks HTTP/2 (HTTP2, GRPC, GRPC-WEB): upstream must too. */
@@ -21,17 +19,18 @@ export interface PolicyOptions {
   http: boolean;
   /** lb_policy when the rule sets none: Istio uses LEAST_REQUEST; gRPC clients need ROUND_ROBIN. */
   defaultLb: 'LEAST_REQUEST' | 'ROUND_ROBIN';
+  /** The default retry budget when the rule sets none (./connection_pool.ts). */
+  defaultRetryBudget?: boolean;
 }
 
 /** Applies a merged traffic policy to `cluster` in place. */
 export function applyTrafficPolicy(cluster: EnvoyJson, policy: TrafficPolicy, opts: PolicyOptions): void {
   applyLoadBalancer(cluster, policy.loadBalancer, opts.defaultLb);
-  applyConnectionPool(cluster, policy.connectionPool ?? {}, opts);
+  applyConnectionPool(cluster, policy.connectionPool ?? {}, policy.retryBudget, opts);
   if (policy.outlierDetection) applyOutlierDetection(cluster, policy.outlierDetection);
-  if (policy.loadBalancer?.localityLbSetting?.distribute?.length && policy.loadBalancer.localityLbSetting.enabled !== false) {
-    // Weights per locality come in EDS; this tells Envoy to honour them.
-    cluster.common_lb_config = { ...(cluster.common_lb_config ?? {}), locality_weighted_lb_config: {} };
-  }
+  // Weights per locality come in EDS; this tells Envoy to honour them. Warmup is slow start.
+  applyLocalityWeighted(cluster, policy.loadBalancer, policy.outlierDetection !== undefined);
+  applyWarmup(cluster, policy.loadBalancer);
 }
 
 function applyLoadBalancer(cluster: EnvoyJson, lb: Record<string, any> | undefined, defaultLb: string): void {
@@ -72,40 +71,6 @@ function applyLoadBalancer(cluster: EnvoyJson, lb: Record<string, any> | undefin
     default:
       cluster.lb_policy = defaultLb;
   }
-}
-
-function applyConnectionPool(cluster: EnvoyJson, pool: Record<string, any>, opts: PolicyOptions): void {
-  const tcp = pool.tcp ?? {};
-  const http = opts.http ? (pool.http ?? {}) : {};
-  const thresholds: EnvoyJson = {
-    max_connections: tcp.maxConnections ?? MAX_U32,
-    max_pending_requests: http.http1MaxPendingRequests ?? MAX_U32,
-    max_requests: http.http2MaxRequests ?? MAX_U32,
-    max_retries: http.maxRetries ?? MAX_U32,
-    track_remaining: true,
-  };
-  cluster.circuit_breakers = { thresholds: [thresholds] };
-  if (tcp.connectTimeout) cluster.connect_timeout = envoyDurationOf(tcp.connectTimeout) ?? cluster.connect_timeout;
-  if (tcp.tcpKeepalive) {
-    const k = tcp.tcpKeepalive;
-    const ka: EnvoyJson = {};
-    if (k.probes) ka.keepalive_probes = Number(k.probes);
-    if (k.time) ka.keepalive_time = Math.round(toMs(k.time) / 1000);
-    if (k.interval) ka.keepalive_interval = Math.round(toMs(k.interval) / 1000);
-    cluster.upstream_connection_options = { tcp_keepalive: ka };
-  }
-  if (!opts.http) return;
-  const common: EnvoyJson = {};
-  if (http.idleTimeout) common.idle_timeout = envoyDurationOf(http.idleTimeout);
-  if (http.maxRequestsPerConnection) common.max_requests_per_connection = Number(http.maxRequestsPerConnection);
-  if (tcp.maxConnectionDuration) common.max_connection_duration = envoyDurationOf(tcp.maxConnectionDuration);
-  const h2 = opts.http2 || http.h2UpgradePolicy === 'UPGRADE';
-  if (!h2 && Object.keys(common).length === 0) return;
-  const options: EnvoyJson = { '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS };
-  if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
-  const h2opts: EnvoyJson = http.maxConcurrentStreams ? { max_concurrent_streams: Number(http.maxConcurrentStreams) } : {};
-  options.explicit_http_config = h2 ? { http2_protocol_options: h2opts } : { http_protocol_options: {} };
-  cluster.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS]: options };
 }
 
 function applyOutlierDetection(cluster: EnvoyJson, od: Record<string, any>): void {
