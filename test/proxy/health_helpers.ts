@@ -9,6 +9,14 @@ import { AdminServer } from '../../src/proxy/admin/admin.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
 import { closeServer, httpListener, listen, startProxy, staticCluster, type Proxy } from './helpers.ts';
 
+/** listen() on a given port (a restarted backend keeps its address). */
+function listenOn(server: http.Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+}
+
 export interface Backend {
   name: string;
   port: number;
@@ -21,11 +29,13 @@ export interface Backend {
   /** performance.now() of each health check received. */
   healthHits: number[];
   close(): Promise<void>;
+  /** Listens again on the same port after close() (a restarted backend). */
+  reopen(): Promise<void>;
 }
 
 export async function startBackend(name: string): Promise<Backend> {
-  const b: Backend = { name, port: 0, status: 200, healthStatus: 200, hits: [], healthHits: [], close: async () => {} };
-  const server = http.createServer((req, res) => {
+  const b: Backend = { name, port: 0, status: 200, healthStatus: 200, hits: [], healthHits: [], close: async () => {}, reopen: async () => {} };
+  const handler: http.RequestListener = (req, res) => {
     if (req.url === '/health') {
       b.healthHits.push(performance.now());
       res.writeHead(b.healthStatus, { 'x-who': name }).end();
@@ -33,9 +43,18 @@ export async function startBackend(name: string): Promise<Backend> {
     }
     b.hits.push(performance.now());
     res.writeHead(b.status, { 'x-who': name }).end(name);
-  });
+  };
+  let server = http.createServer(handler);
   b.port = await listen(server);
-  b.close = () => closeServer(server);
+  b.close = () => {
+    const closed = closeServer(server);
+    server.closeAllConnections();
+    return closed;
+  };
+  b.reopen = async () => {
+    server = http.createServer(handler);
+    await listenOn(server, b.port);
+  };
   return b;
 }
 
@@ -53,9 +72,10 @@ export interface HealthWorld {
   close(): Promise<void>;
 }
 
-/** Three (or `n`) backends behind cluster `up` with `clusterExtra` (outlier_detection, health_checks...). */
-export async function startWorld(clusterExtra: EnvoyJson, n = 3): Promise<HealthWorld> {
+/** Three (or `n`) backends behind cluster `up` with `clusterExtra` (outlier_detection, health_checks...); `beforeProxy` runs between the two. */
+export async function startWorld(clusterExtra: EnvoyJson, n = 3, beforeProxy?: (backends: Backend[]) => void | Promise<void>): Promise<HealthWorld> {
   const backends = await Promise.all(['a', 'b', 'c', 'd', 'e'].slice(0, n).map(startBackend));
+  await beforeProxy?.(backends);
   const proxy = await startProxy({
     clusters: [staticCluster('up', backends.map((b) => b.port), { lb_policy: 'ROUND_ROBIN', ...clusterExtra })],
     listeners: [httpListener('in', [{ match: { prefix: '/' }, route: { cluster: 'up' } }])],

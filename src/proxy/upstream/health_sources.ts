@@ -50,7 +50,8 @@ export class HealthSources {
    * A new host set, before the load balancers see it. Host objects are shared with the cluster this
    * one replaces, so flags from a health source this cluster does not have are cleared.
    */
-  onHosts(hosts: Iterable<UpstreamHost>): void {
+  onHosts(iterable: Iterable<UpstreamHost>): void {
+    const hosts = [...iterable];
     if (!this.checker || !this.outlier) {
       for (const h of hosts) {
         if (!this.checker) {
