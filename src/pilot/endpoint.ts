@@ -1,7 +1,7 @@
 /**
  * EDS: one ClusterLoadAssignment per outbound cluster, endpoints grouped by locality, filtered by
  * subset labels, weighted and prioritised by the DestinationRule's localityLbSetting relative to
- * the calling proxy's locality (Istio's EndpointBuilder + loadbalancer.ApplyLocalityLBSetting).
+ * the calling proxy's locality (Istio's EndpointBuilder; localityLbSetting in locality_lb.ts).
  */
 import type { Endpoint, Locality, Service } from '../registry/model.ts';
 import type { EnvoyJson, NamedResource } from '../xds/types.ts';
@@ -10,6 +10,9 @@ import { parseClusterName } from './cluster/name.ts';
 import { destinationRuleFor, trafficPolicyFor } from './destination_rule.ts';
 import { pushIndex } from './push_context.ts';
 import { cmp, labelsMatch, socketAddress } from './util.ts';
+import { applyLocalityLbSetting, localityKey, type LocalityGroup } from './locality_lb.ts';
+
+export { localityPatternMatches } from './locality_lb.ts';
 
 /** The CLA for an `outbound|port|subset|host` cluster; undefined when the name is not one. */
 export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName: string): EnvoyJson | undefined {
@@ -26,14 +29,9 @@ export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName
   }
   const endpoints = endpointsFor(push, svc, parsed.port).filter((e) => labelsMatch(subsetLabels, e.labels));
   const policy = trafficPolicyFor(dr, parsed.port, parsed.subset || undefined);
-  const lbSetting = policy.loadBalancer?.localityLbSetting;
   const groups = groupByLocality(endpoints);
   let localities = [...groups.entries()].sort(([a], [b]) => cmp(a, b)).map(([, eps]) => localityEntry(eps));
-  if (lbSetting && lbSetting.enabled !== false) {
-    if (lbSetting.distribute?.length) localities = applyDistribute(localities, lbSetting.distribute, proxy.locality);
-    // Like Istio, failover needs outlier detection: without it nothing would ever fail over.
-    else if (policy.outlierDetection) applyFailover(localities, lbSetting.failover ?? [], proxy.locality);
-  }
+  localities = applyLocalityLbSetting(localities, policy.loadBalancer?.localityLbSetting, proxy, policy.outlierDetection !== undefined, localityEntry);
   return { cluster_name: clusterName, endpoints: localities.map((l) => l.json) };
 }
 
@@ -58,15 +56,6 @@ export function endpointsFor(push: PushContext, svc: Service, port: number): End
   return [{ service: svc.hostname, servicePortName: sp.name, address: svc.hostname, port: sp.targetPort ?? port, labels: {}, locality: {}, weight: 1, healthy: true, namespace: svc.namespace }];
 }
 
-interface LocalityGroup {
-  locality: Locality;
-  endpoints: Endpoint[];
-  json: EnvoyJson;
-}
-
-function localityKey(l: Locality): string {
-  return `${l.region ?? ''}/${l.zone ?? ''}/${l.subzone ?? ''}`;
-}
 
 function groupByLocality(eps: Endpoint[]): Map<string, Endpoint[]> {
   const m = new Map<string, Endpoint[]>();
@@ -109,47 +98,4 @@ function lbEndpoint(e: Endpoint): EnvoyJson {
   };
   if (Object.keys(filterMetadata).length > 0) out.metadata = { filter_metadata: filterMetadata };
   return out;
-}
-
-/**
- * Priorities by closeness to the proxy (Istio): same region/zone/subzone 0, same zone 1, same
- * region 2, a configured failover region 3, anything else 4 — then renumbered without gaps.
- */
-function applyFailover(groups: LocalityGroup[], failover: Array<{ from?: string; to?: string }>, proxyLoc: Proxy['locality']): void {
-  if (!proxyLoc.region) return;
-  const rank = (l: Locality): number => {
-    if (l.region === proxyLoc.region) {
-      if (l.zone === proxyLoc.zone) return l.subzone === proxyLoc.subzone ? 0 : 1;
-      return 2;
-    }
-    return failover.some((f) => f.from === proxyLoc.region && f.to === l.region) ? 3 : 4;
-  };
-  const ranks = groups.map((g) => rank(g.locality));
-  const distinct = [...new Set(ranks)].sort((a, b) => a - b);
-  groups.forEach((g, i) => {
-    const p = distinct.indexOf(ranks[i]!);
-    if (p > 0) g.json.priority = p;
-  });
-}
-
-/** localityLbSetting.distribute: `from` selects the proxy, `to` gives locality weights in percent. */
-function applyDistribute(groups: LocalityGroup[], distribute: Array<{ from?: string; to?: Record<string, number> }>, proxyLoc: Proxy['locality']): LocalityGroup[] {
-  const me = localityKey(proxyLoc);
-  const rule = distribute.find((d) => d.from !== undefined && localityPatternMatches(d.from, me));
-  if (!rule?.to) return groups;
-  const weights = new Map<LocalityGroup, number>();
-  for (const [pattern, pct] of Object.entries(rule.to).sort(([a], [b]) => cmp(a, b))) {
-    const matched = groups.filter((g) => !weights.has(g) && localityPatternMatches(pattern, localityKey(g.locality)));
-    const total = matched.reduce((s, g) => s + g.endpoints.length, 0);
-    for (const g of matched) weights.set(g, Math.max(1, Math.round((pct * g.endpoints.length) / total)));
-  }
-  // Localities the rule does not name get no traffic, so they are left out.
-  return groups.filter((g) => weights.has(g)).map((g) => ({ ...g, json: { ...g.json, load_balancing_weight: weights.get(g) } }));
-}
-
-/** `region/zone/subzone` with `*` segments (or a shorter prefix) as wildcards. */
-export function localityPatternMatches(pattern: string, key: string): boolean {
-  const p = pattern.split('/');
-  const k = key.split('/');
-  return p.every((seg, i) => seg === '*' || seg === (k[i] ?? ''));
 }
