@@ -246,12 +246,14 @@ spec:
 `;
   const got = added(dr);
   assert.deepEqual(got.filter((f) => f.startsWith('unsupported ')), []);
-  for (const f of ['TcpKeepalive.keepalive_probes', 'Cookie.path', 'Cookie.ttl', 'Route.stat_prefix', 'RetryPolicy.retry_priority']) {
+  for (const f of ['TcpKeepalive.keepalive_probes', 'Cookie.path', 'Cookie.ttl', 'Route.stat_prefix']) {
     assert.ok(got.includes(`not_yet_honoured ${f}`), `${f} in ${got.join(', ')}`);
   }
   // maxRequestsPerConnection, maxConnectionDuration and the keep-alive time are enforced (test/proxy/circuit_breaker),
   // and so are locality weights (test/integration/locality_failover).
   for (const f of ['max_requests_per_connection', 'max_connection_duration', 'upstream_connection_options', 'keepalive_time', 'locality_weighted_lb_config']) assert.ok(!got.some((g) => g.endsWith(f)), `${f}: ${got.join(', ')}`);
+  // retryRemoteLocalities: previous_priorities is enforced (test/proxy/retry.test.ts).
+  assert.ok(!got.some((g) => g.endsWith('retry_priority')), got.join(', '));
   const warned = loadText(dr, { file: 'x.yaml' }).flatMap((l) => l.errors).filter((e) => e.code === ERR.UNSUPPORTED_FIELD);
   assert.deepEqual(warned.map((e) => e.path), [
     'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes',
@@ -259,7 +261,6 @@ spec:
     'spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
     'spec.trafficPolicy.outlierDetection',
     'spec.http[0].match[0].statPrefix',
-    'spec.http[0].retries.retryRemoteLocalities',
   ]);
   assert.ok(warned.every((e) => !/rejects|NACK/.test(e.message)), 'no warning claims a rejection the proxy does not make');
 });

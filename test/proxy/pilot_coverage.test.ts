@@ -37,7 +37,6 @@ const NOT_YET_FROM: Record<string, string | null> = {
   'envoy.config.cluster.v3.Cluster.CommonLbConfig.locality_weighted_lb_config': 'DestinationRule.spec.trafficPolicy.loadBalancer.localityLbSetting.distribute.to',
   'envoy.config.cluster.v3.Cluster.upstream_connection_options': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time',
   'envoy.config.core.v3.HttpProtocolOptions.max_connection_duration': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
-  'envoy.config.route.v3.RetryPolicy.retry_priority': 'VirtualService.spec.http.retries.retryRemoteLocalities',
   'envoy.config.route.v3.Route.stat_prefix': 'VirtualService.spec.http.match.statPrefix',
   'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.path': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.path',
   'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.ttl': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
