@@ -252,6 +252,8 @@ spec:
   // maxRequestsPerConnection, maxConnectionDuration and the keep-alive time are enforced (test/proxy/circuit_breaker),
   // and so are locality weights (test/integration/locality_failover).
   for (const f of ['max_requests_per_connection', 'max_connection_duration', 'upstream_connection_options', 'keepalive_time', 'locality_weighted_lb_config']) assert.ok(!got.some((g) => g.endsWith(f)), `${f}: ${got.join(', ')}`);
+  // Outlier detection and its panic threshold are enforced (test/proxy/outlier_detection.test.ts).
+  for (const f of ['outlier_detection', 'healthy_panic_threshold']) assert.ok(!got.some((g) => g.endsWith(f)), `${f}: ${got.join(', ')}`);
   // retryRemoteLocalities: previous_priorities is enforced (test/proxy/retry.test.ts).
   assert.ok(!got.some((g) => g.endsWith('retry_priority')), got.join(', '));
   const warned = loadText(dr, { file: 'x.yaml' }).flatMap((l) => l.errors).filter((e) => e.code === ERR.UNSUPPORTED_FIELD);
@@ -259,7 +261,6 @@ spec:
     'spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes',
     'spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.path',
     'spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
-    'spec.trafficPolicy.outlierDetection',
     'spec.http[0].match[0].statPrefix',
   ]);
   assert.ok(warned.every((e) => !/rejects|NACK/.test(e.message)), 'no warning claims a rejection the proxy does not make');

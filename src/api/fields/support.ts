@@ -128,7 +128,10 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   gap(`${lb}.zoneAwareLbSetting`, 11, 'zone-aware routing is not implemented');
   gap(`${lb}.backendUtilization`, 11, 'utilization-based load balancing is not implemented');
 
-  gap(`${tp}.outlierDetection`, 11, 'outlier detection (ejection of failing hosts) and its panic threshold (minHealthPercent) are not implemented by the proxy; it accepts the cluster and ignores them');
+  enforced(`${tp}.outlierDetection`, 'consecutive5xxErrors consecutiveGatewayErrors consecutiveLocalOriginFailures splitExternalLocalOriginErrors interval baseEjectionTime maxEjectionPercent');
+  enforced(`${tp}.outlierDetection`, 'consecutiveErrors', { note: 'deprecated: counts gateway errors (502, 503, 504), as istiod maps it' });
+  enforced(`${tp}.outlierDetection`, 'minHealthPercent', { note: "Envoy's panic threshold: below it the load balancer uses every host, ejected or not; 0 (the default) turns panic off" });
+  gap(`${tp}.outlierDetection.outlierDetectionHttpErrorCodes`, 11, 'the pilot does not translate custom error codes for outlier detection (5xx and gateway errors count)');
 
   const tls = `${tp}.tls`;
   enforced(tls, 'mode', { note: 'ISTIO_MUTUAL uses the workload certificate the agent fetches from the control plane\'s CA, and checks the destination\'s SPIFFE identities' });

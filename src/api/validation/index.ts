@@ -17,6 +17,7 @@ import { validateTelemetry } from './telemetry.ts';
 import { checkUnknownFields } from './unknown_fields.ts';
 import { checkUnsupportedFields } from './unsupported_fields.ts';
 import { validateVirtualService } from './virtualservice.ts';
+import { checkHealthCheckAnnotation } from './health_check_annotation.ts';
 
 type SemanticRule = (spec: Obj, p: Problems) => void;
 
@@ -111,4 +112,6 @@ function validateMetadata(config: Config, p: Problems): void {
     }
   }
   checkLabels(p, 'metadata.labels', labels);
+  // tsmesh's one annotation with meaning for traffic: active health checks (Istio has no API for them).
+  if (config.kind === 'DestinationRule' && isObj(annotations)) checkHealthCheckAnnotation(annotations, (path, m) => p.err(path, m));
 }

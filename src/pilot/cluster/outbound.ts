@@ -10,6 +10,7 @@ import { buildLoadAssignment, endpointsFor } from '../endpoint.ts';
 import { adsConfigSource } from '../util.ts';
 import { clusterName } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT, HTTP_PROTOCOL_OPTIONS, applyTrafficPolicy } from './policy.ts';
+import { applyHealthCheck } from './health_check.ts';
 import { autoMtlsMatches, hasWorkloadCertificates, tlsTransportSocket, type TlsTarget } from './tls.ts';
 import { isHttp2Protocol, isHttpProtocol } from '../protocol.ts';
 
@@ -55,6 +56,8 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
     if (cluster.lb_policy !== 'RING_HASH' && cluster.lb_policy !== 'MAGLEV') cluster.lb_policy = 'ROUND_ROBIN';
     delete cluster.typed_extension_protocol_options;
   } else {
+    // gRPC clients have no active health checking; Envoy-shaped proxies do.
+    applyHealthCheck(cluster, dr);
     const h2 = cluster.typed_extension_protocol_options?.[HTTP_PROTOCOL_OPTIONS]?.explicit_http_config?.http2_protocol_options !== undefined;
     const target: TlsTarget = { host: svc.hostname, port: port.port, subset, identities: identities(push, svc, port.port), h2 };
     const socket = tlsTransportSocket(policy.tls, target);

@@ -73,36 +73,41 @@ function applyLoadBalancer(cluster: EnvoyJson, lb: Record<string, any> | undefin
   }
 }
 
+/** Istio's applyOutlierDetection: the same Envoy fields, and the same defaults, as istiod writes. */
 function applyOutlierDetection(cluster: EnvoyJson, od: Record<string, any>): void {
   const out: EnvoyJson = {};
-  const c5xx = od.consecutive5xxErrors ?? od.consecutiveErrors;
-  if (c5xx !== undefined) {
-    out.consecutive_5xx = Number(c5xx);
-    out.enforcing_consecutive_5xx = Number(c5xx) > 0 ? 100 : 0;
+  if (od.consecutiveErrors !== undefined && Number(od.consecutiveErrors) > 0 && od.consecutive5xxErrors === undefined && od.consecutiveGatewayErrors === undefined) {
+    // The deprecated field counts gateway errors only (istio/api#617), as istiod maps it.
+    out.consecutive_gateway_failure = Number(od.consecutiveErrors);
+    out.enforcing_consecutive_gateway_failure = 100;
+    out.enforcing_consecutive_5xx = 0;
   }
   if (od.consecutiveGatewayErrors !== undefined) {
     out.consecutive_gateway_failure = Number(od.consecutiveGatewayErrors);
     out.enforcing_consecutive_gateway_failure = Number(od.consecutiveGatewayErrors) > 0 ? 100 : 0;
-    // Envoy ejects on 5 consecutive 5xx by default; only gateway errors were asked for.
-    if (c5xx === undefined) out.enforcing_consecutive_5xx = 0;
+  }
+  if (od.consecutive5xxErrors !== undefined) {
+    out.consecutive_5xx = Number(od.consecutive5xxErrors);
+    out.enforcing_consecutive_5xx = Number(od.consecutive5xxErrors) > 0 ? 100 : 0;
   }
   if (od.splitExternalLocalOriginErrors) {
     out.split_external_local_origin_errors = true;
-    if (od.consecutiveLocalOriginFailures !== undefined) {
+    if (Number(od.consecutiveLocalOriginFailures ?? 0) > 0) {
       out.consecutive_local_origin_failure = Number(od.consecutiveLocalOriginFailures);
       out.enforcing_consecutive_local_origin_failure = 100;
     }
+    out.enforcing_local_origin_success_rate = 0;
   }
   if (od.interval) out.interval = envoyDurationOf(od.interval);
   if (od.baseEjectionTime) out.base_ejection_time = envoyDurationOf(od.baseEjectionTime);
-  if (od.maxEjectionPercent !== undefined) out.max_ejection_percent = Number(od.maxEjectionPercent);
+  // 0 is proto3's "unset": Envoy's default (10%) applies, as with istiod.
+  if (Number(od.maxEjectionPercent ?? 0) > 0) out.max_ejection_percent = Number(od.maxEjectionPercent);
   // Istio disables success-rate ejection; it is not part of its API.
   out.enforcing_success_rate = 0;
   cluster.outlier_detection = out;
-  if (od.minHealthPercent !== undefined) {
-    // Envoy has no "min health" in OutlierDetection; Istio maps it to the panic threshold.
-    cluster.common_lb_config = { ...(cluster.common_lb_config ?? {}), healthy_panic_threshold: { value: Number(od.minHealthPercent) } };
-  }
+  // minHealthPercent is Envoy's panic threshold. istiod always sets it with outlier detection, so
+  // its default (0) turns panic off: ejected hosts stay out even when few are left.
+  cluster.common_lb_config = { ...(cluster.common_lb_config ?? {}), healthy_panic_threshold: { value: Number(od.minHealthPercent ?? 0) } };
 }
 
 /**
