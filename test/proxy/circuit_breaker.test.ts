@@ -21,9 +21,9 @@ test('retry budget: retries in flight are budget_percent of active + pending req
   const store = new StatsStore();
   const rm = new ResourceManager({ thresholds: [{ max_retries: 1000, retry_budget: { budget_percent: { value: 20 }, min_retry_concurrency: 3 }, track_remaining: true }] }, store);
   assert.equal(rm.maxOf('retries'), 3, 'no traffic: the minimum');
-  const releases = Array.from({ length: 30 }, () => rm.tryAcquire('requests')!);
-  assert.equal(rm.maxOf('retries'), 6, '20% of 30');
-  rm.pendingChanged(10);
+  rm.attemptsChanged(30);
+  assert.equal(rm.maxOf('retries'), 6, '20% of the 30 requests on the pools');
+  rm.attemptsChanged(10);
   assert.equal(rm.maxOf('retries'), 8, 'pending requests count too');
   const retries = Array.from({ length: 8 }, () => rm.tryAcquire('retries'));
   assert.ok(retries.every(Boolean));
@@ -34,12 +34,11 @@ test('retry budget: retries in flight are budget_percent of active + pending req
   retries[0]!();
   assert.equal(store.gauge('circuit_breakers.default.rq_retry_open').value(), 0);
   assert.equal(store.gauge('circuit_breakers.default.remaining_retries').value(), 1);
-  for (const r of releases) r();
-  rm.pendingChanged(-10);
+  rm.attemptsChanged(-40);
   assert.equal(rm.maxOf('retries'), 3);
   // Defaults when the budget's fields are unset (Envoy: 20% and 3).
   const d = new ResourceManager({ thresholds: [{ retry_budget: {} }] }, new StatsStore());
-  for (let i = 0; i < 100; i++) d.tryAcquire('requests');
+  d.attemptsChanged(100);
   assert.equal(d.maxOf('retries'), 20);
 });
 

@@ -19,6 +19,11 @@ export interface PoolLimits {
   pendingOverflow(): void;
   /** The pool's count of requests waiting for a connection changed by `n`. */
   pendingChanged(n: number): void;
+  /**
+   * The pool's requests queued or running changed by `n` (Envoy's active + pending requests:
+   * what a retry budget is a share of; a request waiting out a retry back-off is not among them).
+   */
+  attemptsChanged(n: number): void;
 }
 
 /** Limits for a pool not attached to a cluster: at most `maxConnections` connections, an unbounded queue. */
@@ -30,5 +35,6 @@ export function localLimits(maxConnections: number): PoolLimits {
     pendingFull: () => false,
     pendingOverflow: () => undefined,
     pendingChanged: () => undefined,
+    attemptsChanged: () => undefined,
   };
 }

@@ -4,7 +4,8 @@
  * host's pool. Requests and retries are admitted by `tryAcquire`, which returns a release
  * function so a caller cannot release twice by mistake; connections and pending requests are
  * counted by the connection pools through `PoolLimits`. A `retry_budget` replaces max_retries
- * by a share of the requests active and pending (./retry_budget.ts). With `track_remaining`,
+ * by a share of the requests the pools hold, running or pending (./retry_budget.ts): as in Envoy,
+ * where those are streams, a request waiting out a back-off is not among them. With `track_remaining`,
  * the remaining_* gauges follow every change.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
@@ -39,6 +40,8 @@ export class ResourceManager implements PoolLimits {
   readonly max: Record<ResourceKind, number>;
   readonly active: Record<ResourceKind, number> = { connections: 0, pending: 0, requests: 0, retries: 0 };
   readonly budget: RetryBudget | undefined;
+  /** Requests queued or running on the cluster's pools (Envoy's active + pending requests). */
+  private attempts = 0;
   /** Gauges and counters looked up once: admission runs per request. */
   private readonly open: Record<ResourceKind, Gauge>;
   private readonly overflowCounter: Record<ResourceKind, Counter>;
@@ -65,9 +68,9 @@ export class ResourceManager implements PoolLimits {
     }
   }
 
-  /** The limit now: fixed, except retries under a budget (a share of active + pending requests). */
+  /** The limit now: fixed, except retries under a budget (a share of the requests on the pools). */
   maxOf(kind: ResourceKind): number {
-    if (kind === 'retries' && this.budget) return this.budget.max(this.active.requests + this.active.pending);
+    if (kind === 'retries' && this.budget) return this.budget.max(this.attempts);
     return this.max[kind];
   }
 
@@ -122,6 +125,15 @@ export class ResourceManager implements PoolLimits {
 
   pendingChanged(n: number): void {
     if (n !== 0) this.adjust('pending', n);
+  }
+
+  attemptsChanged(n: number): void {
+    this.attempts += n;
+    // The budget moves with the requests: so do its gauges.
+    if (this.budget !== undefined) {
+      if (this.remaining !== undefined) this.refresh();
+      this.open.retries.set(this.active.retries < this.maxOf('retries') ? 0 : 1);
+    }
   }
 
   // ---------- gauges ----------

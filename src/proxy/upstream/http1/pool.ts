@@ -57,8 +57,8 @@ export class Http1Pool implements ConnectionOwner {
   readonly maxRequests: number;
   readonly maxDurationMs: number;
   tlsSession: Buffer | undefined;
-  /** Requests queued or running, for LEAST_REQUEST. */
-  active = 0;
+  /** Requests queued or running, for LEAST_REQUEST; the cluster's sum is the retry budget's base. */
+  private count = 0;
   private readonly idle: ClientConnection[] = [];
   private readonly conns = new Set<ClientConnection>();
   private connecting = 0;
@@ -79,6 +79,15 @@ export class Http1Pool implements ConnectionOwner {
     this.limits = o.limits ?? localLimits(o.maxConnections);
   }
 
+  get active(): number {
+    return this.count;
+  }
+
+  private addActive(n: number): void {
+    this.count += n;
+    this.limits.attemptsChanged(n);
+  }
+
   /** Queues a request. Always answers through the handler. */
   dispatch(opts: Http1RequestOptions, h: Http1Handler): boolean {
     if (this.closing || this.destroyed) {
@@ -91,7 +100,7 @@ export class Http1Pool implements ConnectionOwner {
       h.onH1Error('overflow', pendingOverflowError());
       return false;
     }
-    this.active++;
+    this.addActive(1);
     this.pending.push(opts, h);
     this.drive();
     this.syncPending();
@@ -145,7 +154,7 @@ export class Http1Pool implements ConnectionOwner {
       const h = this.pending.firstHandler();
       this.pending.shift();
       if (h.done) {
-        this.active--;
+        this.addActive(-1);
         continue;
       }
       c.start(opts, h);
@@ -175,7 +184,7 @@ export class Http1Pool implements ConnectionOwner {
     while (this.queued > 0) {
       const h = this.pending.firstHandler();
       this.pending.shift();
-      this.active--;
+      this.addActive(-1);
       if (!h.done) h.onH1Error('connection failure', err);
     }
     this.syncPending();
@@ -208,7 +217,7 @@ export class Http1Pool implements ConnectionOwner {
   }
 
   onRequestEnded(): void {
-    this.active--;
+    this.addActive(-1);
   }
 
   retry(opts: Http1RequestOptions, h: Http1Handler): void {
@@ -246,7 +255,7 @@ export class Http1Pool implements ConnectionOwner {
     while (this.queued > 0) {
       const h = this.pending.firstHandler();
       this.pending.shift();
-      this.active--;
+      this.addActive(-1);
       if (!h.done) h.onH1Error('connection termination', err);
     }
     this.syncPending();

@@ -42,8 +42,8 @@ export class Http2Pool implements H2ConnectionOwner {
   readonly maxDurationMs: number;
   readonly maxConcurrentStreams: number;
   tlsSession: Buffer | undefined;
-  /** Requests queued or running, for LEAST_REQUEST. */
-  active = 0;
+  /** Requests queued or running, for LEAST_REQUEST; the cluster's sum is the retry budget's base. */
+  private count = 0;
   private readonly conns: H2Connection[] = [];
   private connecting = 0;
   private readonly pending = new PendingRequests();
@@ -64,20 +64,29 @@ export class Http2Pool implements H2ConnectionOwner {
     this.limits = o.limits ?? localLimits(o.maxConnections);
   }
 
+  get active(): number {
+    return this.count;
+  }
+
+  private addActive(n: number): void {
+    this.count += n;
+    this.limits.attemptsChanged(n);
+  }
+
   /** Runs a request now on a connection with room, or queues it. Always answers through the handler. */
   dispatch(opts: Http1RequestOptions, h: Http1Handler): boolean {
     if (this.closing || this.destroyed) {
       h.onH1Error('connection termination', new Http1Error('upstream connection pool is closed', 'UND_ERR_CLOSED'));
       return false;
     }
-    this.active++;
+    this.addActive(1);
     if (this.queued === 0) {
       const c = this.ready();
       if (c !== undefined && c.start(opts, h)) return true;
     }
     // It must wait for a stream slot: there must be room in the cluster's pending queue.
     if (this.limits.pendingFull()) {
-      this.active--;
+      this.addActive(-1);
       this.limits.pendingOverflow();
       h.onH1Error('overflow', pendingOverflowError());
       return false;
@@ -118,7 +127,7 @@ export class Http2Pool implements H2ConnectionOwner {
         const h = this.pending.firstHandler();
         if (h.done) {
           this.pending.shift();
-          this.active--;
+          this.addActive(-1);
           continue;
         }
         if (!c.start(opts, h)) continue; // it was closing: try another
@@ -159,7 +168,7 @@ export class Http2Pool implements H2ConnectionOwner {
   }
 
   onStreamClosed(_c: H2Connection): void {
-    this.active--;
+    this.addActive(-1);
     if (this.queued > 0) this.flush();
   }
 
@@ -213,7 +222,7 @@ export class Http2Pool implements H2ConnectionOwner {
     while (this.queued > 0) {
       const h = this.pending.firstHandler();
       this.pending.shift();
-      this.active--;
+      this.addActive(-1);
       if (!h.done) h.onH1Error(reason, err);
     }
     this.syncPending();
