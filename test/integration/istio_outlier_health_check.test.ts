@@ -1,0 +1,158 @@
+/**
+ * Outlier detection and active health checks through Istio YAML (issue 11, acceptance 2 and 3):
+ * a real control plane and real sidecars on loopback. `echo` has three pods and a
+ * DestinationRule with outlierDetection; `hc` has three pods and a DestinationRule carrying
+ * tsmesh's `tsmesh.io/health-check` annotation. Backends count the requests that reach them.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startMesh, type Pod } from '../helpers/mesh.ts';
+import { until } from '../helpers/poll.ts';
+
+const CONFIG = `
+apiVersion: v1
+kind: Service
+metadata: { name: echo, namespace: default }
+spec:
+  selector: { app: echo }
+  ports: [{ name: http, port: 80, targetPort: 8080 }]
+---
+apiVersion: v1
+kind: Service
+metadata: { name: hc, namespace: default }
+spec:
+  selector: { app: hc }
+  ports: [{ name: http, port: 80, targetPort: 8080 }]
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: echo, namespace: default }
+spec:
+  host: echo.default.svc.cluster.local
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 3
+      interval: 200ms
+      baseEjectionTime: 1s
+      maxEjectionPercent: 100
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: hc
+  namespace: default
+  annotations:
+    tsmesh.io/health-check: '{"path": "/health", "interval": "300ms", "timeout": "1s", "unhealthyThreshold": 1, "healthyThreshold": 1}'
+spec:
+  host: hc.default.svc.cluster.local
+---
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: plain, namespace: default }
+spec:
+  mtls: { mode: DISABLE }
+`;
+
+interface App {
+  name: string;
+  status: number;
+  healthStatus: number;
+  hits: number[];
+  healthHits: number;
+  close(): Promise<void>;
+}
+
+function startApp(name: string, ip: string): Promise<App> {
+  const app: App = { name, status: 200, healthStatus: 200, hits: [], healthHits: 0, close: async () => {} };
+  const server = http.createServer((req, res) => {
+    if (req.url === '/health') {
+      app.healthHits++;
+      res.writeHead(app.healthStatus).end();
+      return;
+    }
+    if (req.url !== '/warmup') app.hits.push(performance.now());
+    res.writeHead(app.status, { 'content-type': 'application/json' }).end(JSON.stringify({ who: name }));
+  });
+  app.close = () =>
+    new Promise((r) => {
+      server.close(() => r());
+      server.closeAllConnections();
+    });
+  return new Promise((resolve) => server.listen(8080, ip, () => resolve(app)));
+}
+
+/** Gaps of more than `minGapMs` between consecutive requests reaching `app`. */
+function gaps(app: App, minGapMs: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < app.hits.length; i++) if (app.hits[i] - app.hits[i - 1] > minGapMs) out.push(app.hits[i] - app.hits[i - 1]);
+  return out;
+}
+
+test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check annotation, enforced by the sidecar', { timeout: 240_000 }, async (t) => {
+  const mesh = await startMesh(t, { config: { 'mesh.yaml': CONFIG } });
+  const apps = new Map<string, App>();
+  t.after(() => Promise.all([...apps.values()].map((a) => a.close())));
+  const pod = (name: string, app: string) =>
+    mesh.startPod({
+      name,
+      labels: { app },
+      ports: { http: 8080 },
+      app: async (ip) => {
+        const a = await startApp(name, ip);
+        // hc-3's health endpoint fails before any sidecar calls it.
+        if (name === 'hc-3') a.healthStatus = 503;
+        apps.set(name, a);
+        return a;
+      },
+    });
+  await Promise.all(['echo-1', 'echo-2', 'echo-3', 'hc-1', 'hc-2', 'hc-3'].map((n) => pod(n, n.split('-')[0])));
+  const client: Pod = await mesh.startPod({ name: 'client', labels: { app: 'client' } });
+
+  await t.test('outlierDetection: a pod answering 503 is ejected, returns after baseEjectionTime, and stays out twice as long the next time', async () => {
+    for (const who of ['echo-1', 'echo-2', 'echo-3']) await client.waitFor('echo:80', '/warmup', (r) => r.status === 200 && r.json().who === who);
+    const bad = apps.get('echo-3')!;
+    bad.status = 503;
+    const deadline = performance.now() + 30_000;
+    for (let i = 0; i < 10_000 && performance.now() < deadline && gaps(bad, 500).length < 2; i++) {
+      // Istio's default retry policy retries the 503 on another pod: the client sees 200.
+      const r = await client.request('echo:80', '/');
+      assert.equal(r.status, 200, 'retries hide the failing pod from the client');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const [first, second] = gaps(bad, 500);
+    const stat = async (n: string) => Number(new RegExp(`^cluster\\.outbound\\|80\\|\\|echo\\.default\\.svc\\.cluster\\.local\\.${n}: (\\d+)$`, 'm').exec(await (await fetch(`${client.admin}/stats`)).text())?.[1]);
+    const ejections = await stat('outlier_detection.ejections_enforced_consecutive_5xx');
+    console.log(`istio outlier: first ejection ${first?.toFixed(0)} ms, second ${second?.toFixed(0)} ms (baseEjectionTime 1s, interval 200ms), ratio ${(second / first).toFixed(2)}; ejections_enforced_consecutive_5xx ${ejections}; echo-3 got ${bad.hits.length} requests`);
+    assert.ok(first >= 1000 && first < 3000, `first ejection ${first} ms`);
+    assert.ok(second >= 2000 && second < 5000, `second ejection ${second} ms`);
+    assert.ok(second > 1.5 * first);
+    assert.ok(ejections >= 2);
+    bad.status = 200;
+  });
+
+  await t.test('tsmesh.io/health-check: a pod failing /health takes no request from the start, is re-added when it passes, and removed when it fails', async () => {
+    for (const who of ['hc-1', 'hc-2']) await client.waitFor('hc:80', '/warmup', (r) => r.status === 200 && r.json().who === who);
+    const [h1, h2, h3] = ['hc-1', 'hc-2', 'hc-3'].map((n) => apps.get(n)!);
+    for (let i = 0; i < 30; i++) assert.equal((await client.request('hc:80', '/')).status, 200);
+    const clusters = await (await fetch(`${client.admin}/clusters`)).text();
+    const flags = clusters.split('\n').filter((l) => l.startsWith('outbound|80||hc.default.svc.cluster.local::') && l.includes('::health_flags::'));
+    console.log(`istio health check: hc-1 ${h1.hits.length}, hc-2 ${h2.hits.length}, hc-3 ${h3.hits.length} user requests; hc-3 answered ${h3.healthHits} checks with 503\n  ${flags.join('\n  ')}`);
+    assert.equal(h3.hits.length, 0, 'no user request reached the pod failing its health check');
+    assert.ok(flags.some((l) => l.endsWith('::health_flags::/failed_active_hc')), '/clusters shows /failed_active_hc');
+
+    h3.healthStatus = 200;
+    const t0 = performance.now();
+    await until(async () => {
+      await client.request('hc:80', '/');
+      return h3.hits.length > 0;
+    }, 'hc-3 takes traffic after passing its check', 15_000, 20);
+    console.log(`istio health check: hc-3 took traffic ${(performance.now() - t0).toFixed(0)} ms after /health recovered (interval 300ms, healthyThreshold 1)`);
+
+    h1.healthStatus = 500;
+    await until(async () => (await (await fetch(`${client.admin}/clusters`)).text()).split('\n').some((l) => l.startsWith('outbound|80||hc.default.svc.cluster.local::') && l.endsWith('::health_flags::/failed_active_hc')), 'hc-1 fails its check', 15_000, 50);
+    const before = h1.hits.length;
+    for (let i = 0; i < 30; i++) assert.equal((await client.request('hc:80', '/')).status, 200);
+    assert.equal(h1.hits.length, before, 'hc-1 takes no traffic while failing /health');
+  });
+});
