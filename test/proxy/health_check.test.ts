@@ -5,8 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { until } from './helpers.ts';
-import { startWorld } from './health_helpers.ts';
+import http from 'node:http';
+import { RESOURCE } from '../../src/xds/type_urls.ts';
+import { httpListener, startProxy, until } from './helpers.ts';
+import { startBackend, startWorld, type Backend } from './health_helpers.ts';
 
 const HTTP_CHECK = {
   timeout: '1s',
@@ -72,5 +74,64 @@ test('TCP connect-only health check: a host that refuses connections is out befo
     assert.ok(c.hits.length >= 5);
   } finally {
     await w.close();
+  }
+});
+
+test('EDS: an endpoint added later takes no traffic before its first passing check; outlier and health state survive EDS pushes', async () => {
+  const backends = await Promise.all(['a', 'b', 'c'].map(startBackend));
+  const [a, b, c] = backends;
+  const proxy = await startProxy({});
+  const s = proxy.server;
+  const cla = (bs: Backend[], v: string) =>
+    s.setResources(RESOURCE.ENDPOINT, [{ cluster_name: 'up', endpoints: [{ lb_endpoints: bs.map((x) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: x.port } } } })) }] }], v);
+  const agent = new http.Agent({ keepAlive: true });
+  const get = () =>
+    new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: s.listeners.active.get('in')!.boundPort, path: '/', agent }, (res) => (res.resume(), res.on('end', () => resolve(res.statusCode ?? 0)))).on('error', reject);
+    });
+  try {
+    s.setResources(
+      RESOURCE.CLUSTER,
+      [
+        {
+          name: 'up',
+          type: 'EDS',
+          connect_timeout: '1s',
+          lb_policy: 'ROUND_ROBIN',
+          eds_cluster_config: { eds_config: { ads: {} } },
+          health_checks: [{ ...HTTP_CHECK, healthy_threshold: 1 }],
+          // Panic off, as istiod writes it with outlierDetection (minHealthPercent 0).
+          common_lb_config: { ignore_new_hosts_until_first_hc: true, healthy_panic_threshold: { value: 0 } },
+          outlier_detection: { consecutive_5xx: 2, interval: '0.1s', base_ejection_time: '30s', max_ejection_percent: 100 },
+        },
+      ],
+      'c1',
+    );
+    cla([a, b], 'e1');
+    s.setResources(RESOURCE.LISTENER, [httpListener('in', [{ match: { prefix: '/' }, route: { cluster: 'up' } }])], 'l1');
+    await s.listeners.listening();
+    await until(async () => (await get()) === 200, 'the cluster serves');
+    // b answers 503 to users (its /health passes): outlier detection ejects it.
+    b.status = 503;
+    for (let i = 0; i < 8; i++) await get();
+    const cluster = () => s.clusters.active.get('up')!;
+    const hostOf = (x: Backend) => cluster().allHosts().find((h) => h.port === x.port)!;
+    assert.equal(hostOf(b).healthy, false, 'b ejected');
+    // c arrives with a failing /health: it must not take a request, before or after its checks.
+    c.healthStatus = 503;
+    cla([a, b, c], 'e2');
+    for (let i = 0; i < 30; i++) assert.equal(await get(), 200);
+    assert.equal(c.hits.length, 0, 'the new endpoint took no request');
+    assert.ok(c.healthHits.length >= 1, 'it was checked');
+    assert.equal(hostOf(b).healthy, false, 'b is still ejected after the EDS push');
+    c.healthStatus = 200;
+    await until(() => hostOf(c).healthy, 'c passes its check', 10_000);
+    for (let i = 0; i < 20; i++) await get();
+    console.log(`eds: new endpoint c took ${c.hits.length} of 20 requests after its first passing check; b stayed ejected across the push`);
+    assert.ok(c.hits.length >= 5);
+  } finally {
+    agent.destroy();
+    await proxy.close();
+    await Promise.all(backends.map((x) => x.close()));
   }
 });

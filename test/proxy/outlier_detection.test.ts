@@ -116,3 +116,32 @@ test('local-origin failures: without split they count as 5xx and eject; with spl
     }
   }
 });
+
+test('success-rate and failure-percentage ejection as Envoy defines them: among 5 hosts, the one far below the others is ejected at an interval tick', async () => {
+  for (const kind of ['success_rate', 'failure_percentage'] as const) {
+    const od =
+      kind === 'success_rate'
+        ? { success_rate_minimum_hosts: 5, success_rate_request_volume: 10, enforcing_success_rate: 100 }
+        : { failure_percentage_minimum_hosts: 5, failure_percentage_request_volume: 10, failure_percentage_threshold: 50, enforcing_failure_percentage: 100, enforcing_success_rate: 0 };
+    // consecutive_5xx out of reach: only the rate-based rule can eject.
+    const w = await startWorld({ outlier_detection: { consecutive_5xx: 100000, interval: '0.3s', base_ejection_time: '30s', max_ejection_percent: 100, ...od } }, 5);
+    try {
+      const e = w.backends[4];
+      e.status = 503;
+      let flags = '';
+      for (let i = 0; i < 600 && flags !== '/failed_outlier_check'; i++) {
+        await w.request();
+        if (i % 20 === 19) flags = await w.flags(e);
+      }
+      const clusters = await w.admin('/clusters');
+      const threshold = /^up::outlier::success_rate_ejection_threshold::(.*)$/m.exec(clusters)?.[1];
+      console.log(`${kind}: health_flags of the failing host ${flags}, ejections_enforced_${kind} ${await w.stat(`outlier_detection.ejections_enforced_${kind}`)}, success_rate_ejection_threshold ${threshold}`);
+      assert.equal(flags, '/failed_outlier_check');
+      assert.equal(await w.stat(`outlier_detection.ejections_enforced_${kind}`), 1);
+      assert.equal(await w.stat('outlier_detection.ejections_enforced_consecutive_5xx'), 0);
+      for (const b of w.backends.slice(0, 4)) assert.equal(await w.flags(b), 'healthy');
+    } finally {
+      await w.close();
+    }
+  }
+});
