@@ -64,7 +64,7 @@ export class ResourceManager implements PoolLimits {
     if (t.track_remaining) {
       this.remaining = {} as Record<ResourceKind, Gauge>;
       for (const k of KINDS) this.remaining[k] = stats.gauge(REMAINING[k]);
-      this.refresh();
+      for (const k of KINDS) this.refresh(k);
     }
   }
 
@@ -131,7 +131,7 @@ export class ResourceManager implements PoolLimits {
     this.attempts += n;
     // The budget moves with the requests: so do its gauges.
     if (this.budget !== undefined) {
-      if (this.remaining !== undefined) this.refresh();
+      if (this.remaining !== undefined) this.refresh('retries');
       this.open.retries.set(this.active.retries < this.maxOf('retries') ? 0 : 1);
     }
   }
@@ -142,12 +142,11 @@ export class ResourceManager implements PoolLimits {
     this.active[kind] += n;
     if (this.active[kind] < this.maxOf(kind)) this.open[kind].set(0);
     else if (n > 0) this.open[kind].set(1);
-    if (this.remaining !== undefined) this.refresh();
+    if (this.remaining !== undefined) this.refresh(kind);
   }
 
-  /** remaining_* (track_remaining): what is left of each limit; the retry budget moves with requests. */
-  private refresh(): void {
-    const r = this.remaining!;
-    for (const k of KINDS) r[k].set(Math.max(0, this.maxOf(k) - this.active[k]));
+  /** remaining_<kind> (track_remaining): what is left of the limit. */
+  private refresh(kind: ResourceKind): void {
+    this.remaining![kind].set(Math.max(0, this.maxOf(kind) - this.active[kind]));
   }
 }
