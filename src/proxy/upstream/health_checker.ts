@@ -288,7 +288,9 @@ export class HealthChecker {
   /** Envoy's HealthCheckEvent content as one log line. */
   event(host: UpstreamHost, kind: string, detail: Record<string, unknown>): void {
     const ev = { health_checker_type: this.type, cluster_name: this.cluster.name, host: host.address, [kind]: detail };
-    log.info(`health_check ${JSON.stringify(ev)}`);
+    // A host passing its very first check is the normal start, not news: debug level.
+    if (kind === 'add_healthy_event' && detail.first_check === true) log.debug(`health_check ${JSON.stringify(ev)}`);
+    else log.info(`health_check ${JSON.stringify(ev)}`);
   }
 
   close(): void {
