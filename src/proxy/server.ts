@@ -14,6 +14,7 @@ import { XdsManager, type ApplyResult } from './config/xds_manager.ts';
 import { subscribeAds, type AdsSubscription } from './config/ads_subscription.ts';
 import { SdsSubscriptions } from './config/sds_subscription.ts';
 import { ClusterManagerImpl } from './upstream/cluster_manager.ts';
+import { localClusterView } from './upstream/zone_aware.ts';
 import { ListenerManager } from './listener/listener_manager.ts';
 import { loadNetworkFilters } from './filters/network/builtin.ts';
 import { releaseEnvoyRoot } from '../xds/protos.ts';
@@ -57,6 +58,8 @@ export class ProxyServer {
   constructor(readonly opts: ServerOptions) {
     const role = opts.role ?? 'standalone';
     this.clusters = new ClusterManagerImpl(this.store, this.secrets);
+    const bootstrap = opts.bootstrap.bootstrap;
+    this.clusters.localCluster = localClusterView(opts.bootstrap.node.locality as EnvoyJson | undefined, bootstrap?.cluster_manager?.local_cluster_name, (n) => this.clusters.get(n)?.allHosts());
     this.listeners = new ListenerManager(
       { store: this.store, secrets: this.secrets, ctx: { clusterManager: this.clusters, routes: this.routes, stats: this.store, node: opts.bootstrap.node as EnvoyJson } },
       this.routes,

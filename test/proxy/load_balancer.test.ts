@@ -20,6 +20,7 @@ import { buildLoadAssignment } from '../../src/pilot/endpoint.ts';
 import { parseProxy } from '../../src/pilot/proxy.ts';
 import { TYPE } from '../../src/xds/types.ts';
 import { pushFromYaml, sidecarNode, workload } from '../pilot/fixtures.ts';
+import { roundTrip, startProxy, startTag, tcpListener } from './helpers.ts';
 
 function stats(): Stats & { values: Map<string, number> } {
   const values = new Map<string, number>();
@@ -349,5 +350,53 @@ ${policy}
     });
     assert.deepEqual(cluster('    loadBalancer: {warmupDurationSecs: 30s}').least_request_lb_config, { slow_start_config: { slow_start_window: '30s' } });
     assert.equal(cluster('    loadBalancer: {simple: RANDOM, warmupDurationSecs: 30s}').round_robin_lb_config, undefined);
+  });
+});
+
+describe('zone-aware routing through a real proxy (bootstrap local_cluster_name + node locality)', () => {
+  const zoned = (name: string, hosts: { port: number; zone: string }[], extra: Record<string, unknown> = {}) => ({
+    name,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    lb_policy: 'ROUND_ROBIN',
+    load_assignment: {
+      cluster_name: name,
+      endpoints: ['a', 'b'].map((zone) => ({
+        locality: { region: 'r', zone },
+        lb_endpoints: hosts.filter((h) => h.zone === zone).map((h) => ({ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: h.port } } } })),
+      })),
+    },
+    ...extra,
+  });
+
+  test("callers spread 50/50 over zones a and b, upstream 25/75: zone a keeps 50% of the caller's traffic (Envoy: 25/50 local, the rest cross-zone)", async () => {
+    const tags = await Promise.all(['a1', 'b1', 'b2', 'b3'].map(startTag));
+    const up = [{ port: tags[0].port, zone: 'a' }, ...tags.slice(1).map((t) => ({ port: t.port, zone: 'b' }))];
+    // The local cluster: this service's own instances, one per zone (ports never dialled).
+    const local = zoned('local', [{ port: 1, zone: 'a' }, { port: 2, zone: 'b' }]);
+    const zoneAware = { common_lb_config: { zone_aware_lb_config: { min_cluster_size: 1 } } };
+    const proxy = await startProxy(
+      { clusters: [local, zoned('up', up, zoneAware), zoned('plain', up)], listeners: [tcpListener('za', 'up'), tcpListener('plain', 'plain')] },
+      { extra: { node: { id: 'caller', cluster: 'test', locality: { region: 'r', zone: 'a' } }, cluster_manager: { local_cluster_name: 'local' } } },
+    );
+    try {
+      const count = async (listener: string, n: number) => {
+        const m = new Map<string, number>();
+        for (let i = 0; i < n; i++) {
+          const t = await roundTrip(proxy.port(listener), '');
+          m.set(t, (m.get(t) ?? 0) + 1);
+        }
+        return m;
+      };
+      const za = await count('za', 400);
+      const plain = await count('plain', 400);
+      console.log(`zone-aware: zone a got ${za.get('a1')}/400 (without zone_aware_lb_config: ${plain.get('a1')}/400)`);
+      assert.equal(plain.get('a1'), 100);
+      assert.ok(Math.abs((za.get('a1') ?? 0) / 400 - 0.5) < 0.08, `zone a share ${za.get('a1')}/400`);
+      assert.ok(proxy.server.store.counter('cluster.up.lb_zone_routing_sampled').value() > 0);
+    } finally {
+      await proxy.close();
+      await Promise.all(tags.map((t) => t.close()));
+    }
   });
 });

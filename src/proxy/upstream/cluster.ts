@@ -14,6 +14,7 @@ import { ConnPoolMap, connectTcp, protocolOfDownstream, type SourceAddress } fro
 import type { TransportSockets } from './transport_socket_match.ts';
 import { indexHosts } from './eds.ts';
 import { effectiveLbPolicy, loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
+import type { LocalClusterView } from './zone_aware.ts';
 import { ResourceManager, type ResourceKind } from './resource_manager.ts';
 import { poolSettings } from './pool_options.ts';
 import { HealthSources } from './health_sources.ts';
@@ -83,6 +84,8 @@ export class ClusterImpl implements UpstreamCluster {
     readonly version: string,
     /** Per-endpoint transport sockets (transport_socket_matches); absent: `tls` for every host. */
     private readonly sockets?: TransportSockets,
+    /** The caller's own cluster and locality (bootstrap local_cluster_name), for zone-aware routing. */
+    localCluster?: LocalClusterView,
   ) {
     // A custom cluster (cluster_type) is known by its extension name, e.g. envoy.clusters.dynamic_forward_proxy.
     this.type = config.cluster_type?.name ?? config.type ?? 'STATIC';
@@ -106,7 +109,7 @@ export class ClusterImpl implements UpstreamCluster {
       stats: this.stats,
     });
     const factory = loadBalancerFactory(this.lbPolicy);
-    this.lb = factory?.(config, this.stats, (h) => this.pools.activeRequests(h));
+    this.lb = factory?.(config, this.stats, (h) => this.pools.activeRequests(h), localCluster);
     for (const n of ['upstream_cx_total', 'upstream_cx_connect_fail', 'upstream_rq_total', 'upstream_rq_completed', 'upstream_rq_2xx', 'upstream_rq_4xx', 'upstream_rq_5xx', 'upstream_cx_none_healthy', 'update_success', 'lb_healthy_panic']) this.stats.counter(n);
     for (const n of ['upstream_cx_active', 'upstream_rq_active', 'membership_total', 'membership_healthy']) this.stats.gauge(n);
     const noStats = new StatsStore();

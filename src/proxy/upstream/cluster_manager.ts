@@ -17,6 +17,7 @@ import { startDnsResolution } from './dns_cluster.ts';
 import { DnsCacheManager } from './dns_cache.ts';
 import { DYNAMIC_FORWARD_PROXY_CLUSTER_TYPE, isDynamicForwardProxyCluster, setupDynamicForwardProxy } from './dynamic_forward_proxy_cluster.ts';
 import { hostsFromAssignment } from './eds.ts';
+import type { LocalClusterView } from './zone_aware.ts';
 import { setupOriginalDst } from './original_dst_cluster.ts';
 
 export interface EndpointsEntry {
@@ -46,6 +47,8 @@ export class ClusterManagerImpl implements ClusterManager {
   private readonly warmWaiters: (() => void)[] = [];
   /** Dynamic forward proxy DNS caches by name, shared by the clusters that name them (Envoy's DnsCacheManager). */
   readonly dnsCaches: DnsCacheManager;
+  /** Set by the server from the bootstrap (cluster_manager.local_cluster_name, node locality): zone-aware routing. */
+  localCluster?: LocalClusterView;
 
   constructor(private readonly store: StatsStore, private readonly secrets: SecretManager) {
     this.dnsCaches = new DnsCacheManager(store);
@@ -102,7 +105,7 @@ export class ClusterManagerImpl implements ClusterManager {
       return;
     }
     this.awaitingSecret.delete(name);
-    const cluster = new ClusterImpl(name, config, this.store, ts.sockets.default.tls, version, ts.sockets);
+    const cluster = new ClusterImpl(name, config, this.store, ts.sockets.default.tls, version, ts.sockets, this.localCluster);
     this.warming.get(name)?.close();
     this.warming.set(name, cluster);
     this.updateGauges();

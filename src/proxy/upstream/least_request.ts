@@ -12,6 +12,7 @@ import { registerLoadBalancer, smoothWeightedPick, typedLbConfig, type HostLoad 
 import { HostSourceLoadBalancer, type HostSource } from './host_source.ts';
 import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
+import { zoneAwareConfig, type ZoneAwareConfig } from './zone_aware.ts';
 
 export interface LeastRequestConfig {
   choiceCount: number;
@@ -42,8 +43,9 @@ export class LeastRequestLoadBalancer extends HostSourceLoadBalancer {
     private readonly cfg: LeastRequestConfig = { choiceCount: 2, activeRequestBias: 1 },
     random?: () => number,
     cluster: EnvoyJson = {},
+    zoneAware?: ZoneAwareConfig,
   ) {
-    super(stats, cluster, random);
+    super(stats, cluster, random, zoneAware);
   }
 
   protected override onUpdate(): void {
@@ -85,4 +87,4 @@ export class LeastRequestLoadBalancer extends HostSourceLoadBalancer {
   }
 }
 
-registerLoadBalancer('LEAST_REQUEST', (cluster, stats, load) => new LeastRequestLoadBalancer(stats, load, leastRequestConfig(cluster), undefined, cluster));
+registerLoadBalancer('LEAST_REQUEST', (cluster, stats, load, local) => new LeastRequestLoadBalancer(stats, load, leastRequestConfig(cluster), undefined, cluster, zoneAwareConfig(cluster, local)));

@@ -12,6 +12,7 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 import { HostSourceLoadBalancer, type HostSource } from './host_source.ts';
 import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
+import { zoneAwareConfig, type LocalClusterView, type ZoneAwareConfig } from './zone_aware.ts';
 
 export interface LoadBalancer {
   chooseHost(ctx?: LoadBalancerContext): UpstreamHost | undefined;
@@ -22,7 +23,8 @@ export interface LoadBalancer {
 /** Active requests on a host (from its connection pool), for load-aware policies. */
 export type HostLoad = (host: UpstreamHost) => number;
 
-export type LoadBalancerFactory = (cluster: EnvoyJson, stats: Stats, load: HostLoad) => LoadBalancer;
+/** `local`: the caller's own cluster and locality, for zone-aware routing (bootstrap local_cluster_name). */
+export type LoadBalancerFactory = (cluster: EnvoyJson, stats: Stats, load: HostLoad, local?: LocalClusterView) => LoadBalancer;
 
 const registry = new Map<string, LoadBalancerFactory>();
 
@@ -76,8 +78,8 @@ export class RoundRobinLoadBalancer extends HostSourceLoadBalancer {
   private readonly index = new Map<string, number>();
   private readonly current = new Map<string, Map<UpstreamHost, number>>();
 
-  constructor(stats: Stats, cluster: EnvoyJson = {}, random?: () => number, private readonly slowStart?: SlowStartConfig) {
-    super(stats, cluster, random);
+  constructor(stats: Stats, cluster: EnvoyJson = {}, random?: () => number, private readonly slowStart?: SlowStartConfig, zoneAware?: ZoneAwareConfig) {
+    super(stats, cluster, random, zoneAware);
   }
 
   protected override onUpdate(): void {
@@ -123,13 +125,13 @@ export function smoothWeightedPick(hosts: UpstreamHost[], weightOf: (h: Upstream
 }
 
 export class RandomLoadBalancer extends HostSourceLoadBalancer {
-  constructor(stats: Stats, cluster: EnvoyJson = {}, random: () => number = Math.random) {
-    super(stats, cluster, random);
+  constructor(stats: Stats, cluster: EnvoyJson = {}, random: () => number = Math.random, zoneAware?: ZoneAwareConfig) {
+    super(stats, cluster, random, zoneAware);
   }
   protected pickFrom(source: HostSource): UpstreamHost | undefined {
     return source.hosts[Math.floor(this.random() * source.hosts.length)];
   }
 }
 
-registerLoadBalancer('ROUND_ROBIN', (c, stats) => new RoundRobinLoadBalancer(stats, c, undefined, slowStartConfig(c, typedLbConfig(c, CLUSTER_EXT.ROUND_ROBIN))));
-registerLoadBalancer('RANDOM', (c, stats) => new RandomLoadBalancer(stats, c));
+registerLoadBalancer('ROUND_ROBIN', (c, stats, _load, local) => new RoundRobinLoadBalancer(stats, c, undefined, slowStartConfig(c, typedLbConfig(c, CLUSTER_EXT.ROUND_ROBIN)), zoneAwareConfig(c, local)));
+registerLoadBalancer('RANDOM', (c, stats, _load, local) => new RandomLoadBalancer(stats, c, undefined, zoneAwareConfig(c, local)));

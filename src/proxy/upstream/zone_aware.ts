@@ -92,3 +92,25 @@ export class ZoneAwareRouting {
     return undefined;
   }
 }
+
+/**
+ * The local cluster view from the bootstrap: cluster_manager.local_cluster_name and the node's
+ * locality. Undefined (no zone-aware routing, as Envoy) without a local cluster name.
+ */
+export function localClusterView(
+  nodeLocality: { region?: string; zone?: string; sub_zone?: string } | undefined,
+  localClusterName: string | undefined,
+  hostsOf: (cluster: string) => UpstreamHost[] | undefined,
+): LocalClusterView | undefined {
+  if (!localClusterName) return undefined;
+  return {
+    locality: localityKey(nodeLocality),
+    hostsPerLocality: () => {
+      const hosts = hostsOf(localClusterName);
+      if (!hosts) return undefined;
+      const m = new Map<string, number>();
+      for (const h of hosts) if (h.healthy) m.set(localityKey(h.locality), (m.get(localityKey(h.locality)) ?? 0) + 1);
+      return m;
+    },
+  };
+}
