@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { RESOURCE } from '../../src/xds/type_urls.ts';
+import { validateCluster } from '../../src/proxy/config/validation.ts';
 import { httpListener, startProxy, until } from './helpers.ts';
 import { startBackend, startWorld, type Backend } from './health_helpers.ts';
 
@@ -134,4 +135,17 @@ test('EDS: an endpoint added later takes no traffic before its first passing che
     await proxy.close();
     await Promise.all(backends.map((x) => x.close()));
   }
+});
+
+test('config validation: what Envoy rejects in health_checks and outlier_detection NACKs with the field named', () => {
+  const base = { name: 'up', type: 'STATIC', load_assignment: { cluster_name: 'up', endpoints: [] } };
+  const errs = (extra: object) => validateCluster({ ...base, ...extra });
+  assert.deepEqual(errs({ health_checks: [HTTP_CHECK] }), []);
+  assert.deepEqual(errs({ health_checks: [HTTP_CHECK, HTTP_CHECK] }), ['cluster up.health_checks: only one health check per cluster is supported, got 2']);
+  assert.deepEqual(errs({ health_checks: [{ ...HTTP_CHECK, interval: '0s', http_health_check: {} }] }), ['cluster up.health_checks[0].interval: required, greater than 0', 'cluster up.health_checks[0].http_health_check.path: required']);
+  assert.deepEqual(errs({ health_checks: [{ ...HTTP_CHECK, http_health_check: { path: '/h', expected_statuses: [{ start: 300, end: 200 }] } }] }), [
+    'cluster up.health_checks[0].http_health_check.expected_statuses[0]: a range [start, end) of statuses within [100, 600), got [300, 200)',
+  ]);
+  assert.deepEqual(errs({ health_checks: [{ timeout: '1s', interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1 }] }), ['cluster up.health_checks[0]: one of http_health_check or tcp_health_check is required']);
+  assert.deepEqual(errs({ outlier_detection: { max_ejection_percent: 101 } }), ['cluster up.outlier_detection.max_ejection_percent: a percentage in [0, 100], got 101']);
 });

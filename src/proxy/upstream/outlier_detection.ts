@@ -271,7 +271,9 @@ export class OutlierDetector implements OutlierSink {
   private logEvent(host: UpstreamHost, action: 'EJECT' | 'UNEJECT', type: EjectionType | undefined, numEjections: number, enforced: boolean): void {
     const ev: Record<string, unknown> = { cluster_name: this.cluster.name, upstream_url: host.address, action, num_ejections: numEjections, enforced };
     if (type) ev.type = type;
-    log.info(`outlier_detection ${JSON.stringify(ev)}`);
+    // A detection that was not enforced (enforcing_* odds, e.g. gateway errors Istio leaves at 0) changes nothing: debug.
+    if (enforced) log.info(`outlier_detection ${JSON.stringify(ev)}`);
+    else log.debug(`outlier_detection ${JSON.stringify(ev)}`);
   }
 
   /** Active health checking passed for an ejected host: it returns now (successful_active_health_check_uneject_host). */
