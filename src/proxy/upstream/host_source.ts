@@ -78,6 +78,21 @@ class LocalityScheduler {
  */
 export const HOST_SELECTION_ATTEMPTS = 6;
 
+const sameWeightCache = new WeakMap<UpstreamHost[], boolean>();
+
+/**
+ * Do all hosts of a source weigh the same? Cached per host array: the arrays are rebuilt on every
+ * update (where weights can change), so the hot path does not rescan them per request.
+ */
+export function sameWeights(hosts: UpstreamHost[]): boolean {
+  let v = sameWeightCache.get(hosts);
+  if (v === undefined) {
+    v = hosts.every((h) => h.weight === hosts[0].weight);
+    sameWeightCache.set(hosts, v);
+  }
+  return v;
+}
+
 export interface HostSource {
   hosts: UpstreamHost[];
   /** Identifies the source, for per-source state (round robin positions). */

@@ -9,7 +9,7 @@
 import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { registerLoadBalancer, smoothWeightedPick, typedLbConfig, type HostLoad } from './load_balancer.ts';
-import { HostSourceLoadBalancer, type HostSource } from './host_source.ts';
+import { HostSourceLoadBalancer, sameWeights, type HostSource } from './host_source.ts';
 import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 import { zoneAwareConfig, type ZoneAwareConfig } from './zone_aware.ts';
@@ -58,8 +58,7 @@ export class LeastRequestLoadBalancer extends HostSourceLoadBalancer {
     const now = Date.now();
     const ss = this.cfg.slowStart;
     const base = (h: UpstreamHost) => (ss ? h.weight * slowStartFactor(h, ss, now) : h.weight);
-    const b0 = base(hosts[0]);
-    if (hosts.every((h) => base(h) === b0)) return this.powerOfChoices(hosts);
+    if (ss ? hosts.every((h) => base(h) === base(hosts[0])) : sameWeights(hosts)) return this.powerOfChoices(hosts);
     let cur = this.current.get(source.key);
     if (!cur) this.current.set(source.key, (cur = new Map()));
     const bias = this.cfg.activeRequestBias;

@@ -10,7 +10,7 @@
 import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
-import { HostSourceLoadBalancer, type HostSource } from './host_source.ts';
+import { HostSourceLoadBalancer, sameWeights, type HostSource } from './host_source.ts';
 import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
 import { zoneAwareConfig, type LocalClusterView, type ZoneAwareConfig } from './zone_aware.ts';
 
@@ -90,8 +90,7 @@ export class RoundRobinLoadBalancer extends HostSourceLoadBalancer {
     const hosts = source.hosts;
     const now = Date.now();
     const weightOf = (h: UpstreamHost) => (this.slowStart ? h.weight * slowStartFactor(h, this.slowStart, now) : h.weight);
-    const w0 = weightOf(hosts[0]);
-    if (hosts.every((h) => weightOf(h) === w0)) {
+    if (this.slowStart ? hosts.every((h) => weightOf(h) === weightOf(hosts[0])) : sameWeights(hosts)) {
       const i = this.index.get(source.key) ?? 0;
       this.index.set(source.key, i + 1);
       return hosts[i % hosts.length];
