@@ -125,8 +125,8 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
     const ejections = await stat('outlier_detection.ejections_enforced_consecutive_5xx');
     console.log(`istio outlier: first ejection ${first?.toFixed(0)} ms, second ${second?.toFixed(0)} ms (baseEjectionTime 1s, interval 200ms), ratio ${(second / first).toFixed(2)}; ejections_enforced_consecutive_5xx ${ejections}; echo-3 got ${bad.hits.length} requests`);
     assert.ok(first >= 1000 && first < 3000, `first ejection ${first} ms`);
+    // At least 2 x baseEjectionTime: an undoubled ejection would end at the first tick after 1 s.
     assert.ok(second >= 2000 && second < 5000, `second ejection ${second} ms`);
-    assert.ok(second > 1.5 * first);
     assert.ok(ejections >= 2);
     bad.status = 200;
   });
