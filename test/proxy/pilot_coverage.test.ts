@@ -32,7 +32,6 @@ import { MESH_SUPPORT } from '../../src/api/fields/mesh_support.ts';
  */
 const NOT_YET_FROM: Record<string, string | null> = {
   'envoy.config.cluster.v3.CircuitBreakers.Thresholds.max_pending_requests': 'DestinationRule.spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests',
-  'envoy.config.cluster.v3.Cluster.CommonLbConfig.locality_weighted_lb_config': 'DestinationRule.spec.trafficPolicy.loadBalancer.localityLbSetting.distribute.to',
   'envoy.config.cluster.v3.Cluster.upstream_connection_options': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time',
   'envoy.config.core.v3.HttpProtocolOptions.max_connection_duration': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
   'envoy.config.route.v3.Route.stat_prefix': 'VirtualService.spec.http.match.statPrefix',
