@@ -14,6 +14,8 @@ import { applyLocalityLbSetting, localityKey, type LocalityGroup } from './local
 
 export { localityPatternMatches } from './locality_lb.ts';
 
+const ISTIO_DEFAULT_LOCALITY_LB = { enabled: true };
+
 /** The CLA for an `outbound|port|subset|host` cluster; undefined when the name is not one. */
 export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName: string): EnvoyJson | undefined {
   const parsed = parseClusterName(clusterName);
@@ -31,7 +33,10 @@ export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName
   const policy = trafficPolicyFor(dr, parsed.port, parsed.subset || undefined);
   const groups = groupByLocality(endpoints);
   let localities = [...groups.entries()].sort(([a], [b]) => cmp(a, b)).map(([, eps]) => localityEntry(eps));
-  localities = applyLocalityLbSetting(localities, policy.loadBalancer?.localityLbSetting, proxy, policy.outlierDetection !== undefined, localityEntry);
+  // Without a rule, Istio's default meshConfig.localityLbSetting ({enabled: true}) applies:
+  // with outlier detection, endpoints are prioritised by closeness to the caller.
+  const setting = policy.loadBalancer?.localityLbSetting ?? ISTIO_DEFAULT_LOCALITY_LB;
+  localities = applyLocalityLbSetting(localities, setting, proxy, policy.outlierDetection !== undefined, localityEntry);
   return { cluster_name: clusterName, endpoints: localities.map((l) => l.json) };
 }
 

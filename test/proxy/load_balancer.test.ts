@@ -342,6 +342,23 @@ ${policy}
     assert.deepEqual(priorities('{failoverPriority: ["tier=silver"]}').prio, { '127.0.5.3': 0, '127.0.5.1': 1, '127.0.5.2': 1, '127.0.5.4': 1 });
   });
 
+  test("without localityLbSetting, Istio's default (enabled) prioritises by closeness once outlier detection is on; enabled: false turns it off", () => {
+    const pods = [
+      workload('near', '127.0.5.1', { app: 'web' }, { locality: { region: 'us', zone: 'a' } }),
+      workload('zone', '127.0.5.2', { app: 'web' }, { locality: { region: 'us', zone: 'b' } }),
+      workload('far', '127.0.5.3', { app: 'web' }, { locality: { region: 'eu', zone: 'c' } }),
+    ];
+    const caller = parseProxy(sidecarNode(workload('client', '127.0.5.9', { app: 'client' }, { locality: { region: 'us', zone: 'a' } })));
+    const priorities = (policy: string) => {
+      const prio: Record<string, number> = {};
+      for (const l of buildLoadAssignment(pushFromYaml(svc(policy), pods), caller, NAME)!.endpoints) for (const e of l.lb_endpoints) prio[e.endpoint.address.socket_address.address] = l.priority ?? 0;
+      return prio;
+    };
+    assert.deepEqual(priorities('    outlierDetection: {consecutive5xxErrors: 3}'), { '127.0.5.1': 0, '127.0.5.2': 1, '127.0.5.3': 2 });
+    assert.deepEqual(priorities('    loadBalancer: {simple: RANDOM}'), { '127.0.5.1': 0, '127.0.5.2': 0, '127.0.5.3': 0 });
+    assert.deepEqual(priorities('    loadBalancer: {localityLbSetting: {enabled: false}}\n    outlierDetection: {consecutive5xxErrors: 3}'), { '127.0.5.1': 0, '127.0.5.2': 0, '127.0.5.3': 0 });
+  });
+
   test('warmup and warmupDurationSecs become slow_start_config on ROUND_ROBIN / LEAST_REQUEST', () => {
     const caller = parseProxy(sidecarNode(workload('client', '127.0.5.9', {})));
     const cluster = (lb: string) => generate(pushFromYaml(svc(lb), []), caller, TYPE.CLUSTER, [NAME])[0]!.resource;
