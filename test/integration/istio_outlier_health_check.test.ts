@@ -33,8 +33,8 @@ spec:
   trafficPolicy:
     outlierDetection:
       consecutive5xxErrors: 3
-      interval: 200ms
-      baseEjectionTime: 1s
+      interval: 1s
+      baseEjectionTime: 2s
       maxEjectionPercent: 100
 ---
 apiVersion: networking.istio.io/v1
@@ -49,8 +49,9 @@ spec:
 ---
 apiVersion: security.istio.io/v1
 kind: PeerAuthentication
-metadata: { name: plain, namespace: default }
+metadata: { name: echo-plain, namespace: default }
 spec:
+  selector: { matchLabels: { app: echo } }
   mtls: { mode: DISABLE }
 `;
 
@@ -60,18 +61,23 @@ interface App {
   healthStatus: number;
   hits: number[];
   healthHits: number;
+  /** User requests and health checks that came over mTLS (the sidecar added x-forwarded-client-cert). */
+  mtls: number;
+  healthMtls: number;
   close(): Promise<void>;
 }
 
 function startApp(name: string, ip: string): Promise<App> {
-  const app: App = { name, status: 200, healthStatus: 200, hits: [], healthHits: 0, close: async () => {} };
+  const app: App = { name, status: 200, healthStatus: 200, hits: [], healthHits: 0, mtls: 0, healthMtls: 0, close: async () => {} };
   const server = http.createServer((req, res) => {
     if (req.url === '/health') {
       app.healthHits++;
+      if (req.headers['x-forwarded-client-cert']) app.healthMtls++;
       res.writeHead(app.healthStatus).end();
       return;
     }
     if (req.url !== '/warmup') app.hits.push(performance.now());
+    if (req.url !== '/warmup' && req.headers['x-forwarded-client-cert']) app.mtls++;
     res.writeHead(app.status, { 'content-type': 'application/json' }).end(JSON.stringify({ who: name }));
   });
   app.close = () =>
@@ -93,10 +99,12 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
   const mesh = await startMesh(t, { config: { 'mesh.yaml': CONFIG } });
   const apps = new Map<string, App>();
   t.after(() => Promise.all([...apps.values()].map((a) => a.close())));
+  // hc's pods and the client have workload certificates: hc traffic, health checks included, is mTLS (auto mTLS).
   const pod = (name: string, app: string) =>
     mesh.startPod({
       name,
       labels: { app },
+      ...(app === 'hc' ? { identity: {} } : {}),
       ports: { http: 8080 },
       app: async (ip) => {
         const a = await startApp(name, ip);
@@ -107,26 +115,26 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
       },
     });
   await Promise.all(['echo-1', 'echo-2', 'echo-3', 'hc-1', 'hc-2', 'hc-3'].map((n) => pod(n, n.split('-')[0])));
-  const client: Pod = await mesh.startPod({ name: 'client', labels: { app: 'client' } });
+  const client: Pod = await mesh.startPod({ name: 'client', labels: { app: 'client' }, identity: {} });
 
   await t.test('outlierDetection: a pod answering 503 is ejected, returns after baseEjectionTime, and stays out twice as long the next time', async () => {
     for (const who of ['echo-1', 'echo-2', 'echo-3']) await client.waitFor('echo:80', '/warmup', (r) => r.status === 200 && r.json().who === who);
     const bad = apps.get('echo-3')!;
     bad.status = 503;
-    const deadline = performance.now() + 30_000;
-    for (let i = 0; i < 10_000 && performance.now() < deadline && gaps(bad, 500).length < 2; i++) {
+    const deadline = performance.now() + 40_000;
+    for (let i = 0; i < 10_000 && performance.now() < deadline && gaps(bad, 1500).length < 2; i++) {
       // Istio's default retry policy retries the 503 on another pod: the client sees 200.
       const r = await client.request('echo:80', '/');
       assert.equal(r.status, 200, 'retries hide the failing pod from the client');
       await new Promise((r) => setTimeout(r, 5));
     }
-    const [first, second] = gaps(bad, 500);
+    const [first, second] = gaps(bad, 1500);
     const stat = async (n: string) => Number(new RegExp(`^cluster\\.outbound\\|80\\|\\|echo\\.default\\.svc\\.cluster\\.local\\.${n}: (\\d+)$`, 'm').exec(await (await fetch(`${client.admin}/stats`)).text())?.[1]);
     const ejections = await stat('outlier_detection.ejections_enforced_consecutive_5xx');
-    console.log(`istio outlier: first ejection ${first?.toFixed(0)} ms, second ${second?.toFixed(0)} ms (baseEjectionTime 1s, interval 200ms), ratio ${(second / first).toFixed(2)}; ejections_enforced_consecutive_5xx ${ejections}; echo-3 got ${bad.hits.length} requests`);
-    assert.ok(first >= 1000 && first < 3000, `first ejection ${first} ms`);
-    // At least 2 x baseEjectionTime: an undoubled ejection would end at the first tick after 1 s.
-    assert.ok(second >= 2000 && second < 5000, `second ejection ${second} ms`);
+    console.log(`istio outlier: first ejection ${first?.toFixed(0)} ms, second ${second?.toFixed(0)} ms (baseEjectionTime 2s, interval 1s), ratio ${(second / first).toFixed(2)}; ejections_enforced_consecutive_5xx ${ejections}; echo-3 got ${bad.hits.length} requests`);
+    // Returns happen at interval ticks: baseEjectionTime x count, plus up to one interval.
+    assert.ok(first >= 2000 && first < 3500, `first ejection ${first} ms`);
+    assert.ok(second >= 4000 && second < 6500, `second ejection ${second} ms`);
     assert.ok(ejections >= 2);
     bad.status = 200;
   });
@@ -154,5 +162,7 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
     const before = h1.hits.length;
     for (let i = 0; i < 30; i++) assert.equal((await client.request('hc:80', '/')).status, 200);
     assert.equal(h1.hits.length, before, 'hc-1 takes no traffic while failing /health');
+    console.log(`istio health check: over mTLS, user requests hc-1 ${h1.mtls}/${h1.hits.length}, hc-2 ${h2.mtls}/${h2.hits.length}, hc-3 ${h3.mtls}/${h3.hits.length}; health checks hc-2 ${h2.healthMtls}/${h2.healthHits}`);
+    assert.ok(h2.mtls > 0 && h2.healthMtls > 0, 'hc traffic, health checks included, is mTLS');
   });
 });

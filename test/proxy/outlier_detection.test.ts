@@ -16,7 +16,8 @@ function gaps(b: Backend, minGapMs: number): number[] {
 
 test('a backend answering 503 is ejected after consecutive_5xx, gets no traffic, returns after base_ejection_time, and stays out twice as long the second time', async () => {
   const w = await startWorld({
-    outlier_detection: { consecutive_5xx: 3, interval: '0.1s', base_ejection_time: '1s', max_ejection_percent: 100 },
+    // A host back from ejection that fails again before the next tick (0.5 s) keeps its multiplier.
+    outlier_detection: { consecutive_5xx: 3, interval: '0.5s', base_ejection_time: '1s', max_ejection_percent: 100 },
   });
   try {
     const [a, b, c] = w.backends;
@@ -36,11 +37,11 @@ test('a backend answering 503 is ejected after consecutive_5xx, gets no traffic,
       await sleep(3);
     }
     const [first, second] = gaps(c, 500);
-    console.log(`outlier: first ejection ${first?.toFixed(0)} ms (base_ejection_time 1000 ms), second ejection ${second?.toFixed(0)} ms (2 x base expected), ratio ${(second / first).toFixed(2)}`);
+    console.log(`outlier: first ejection ${first?.toFixed(0)} ms (base_ejection_time 1000 ms, interval 500 ms), second ejection ${second?.toFixed(0)} ms (2 x base expected), ratio ${(second / first).toFixed(2)}`);
     assert.equal(flagsWhileEjected, '/failed_outlier_check', '/clusters shows the ejection');
-    assert.ok(first >= 1000 && first < 2500, `first ejection lasted ${first} ms: at least base_ejection_time, ended by an interval tick`);
-    assert.ok(second >= 2000 && second < 4000, `second ejection lasted ${second} ms: twice base_ejection_time`);
-    assert.ok(second > 1.5 * first, 'the second ejection is longer, by the ejection count');
+    // Returns happen at ticks: base_ejection_time x count, plus up to one interval.
+    assert.ok(first >= 1000 && first < 2000, `first ejection lasted ${first} ms: base_ejection_time, ended by an interval tick`);
+    assert.ok(second >= 2000 && second < 3500, `second ejection lasted ${second} ms: twice base_ejection_time`);
     assert.equal(await w.stat('outlier_detection.ejections_enforced_consecutive_5xx'), 2);
     assert.equal(await w.stat('outlier_detection.ejections_detected_consecutive_5xx'), 2);
     assert.equal(await w.stat('outlier_detection.ejections_enforced_total'), 2);

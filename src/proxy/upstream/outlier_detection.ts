@@ -237,7 +237,8 @@ export class OutlierDetector implements OutlierSink {
       log.debug(`outlier_detection: cluster ${this.cluster.name}: ${host.address} not ejected (${type}): max_ejection_percent ${this.maxEjectionPercent} reached`);
       return;
     }
-    s.counter('outlier_detection.ejections_total').inc();
+    // Deprecated counter; Envoy keeps counting these two types only.
+    if (type === 'CONSECUTIVE_5XX' || type === 'SUCCESS_RATE') s.counter('outlier_detection.ejections_total').inc();
     const m = monitorOf(host);
     const enforced = this.random() * 100 < this.enforcing[type];
     if (enforced) {
@@ -246,8 +247,8 @@ export class OutlierDetector implements OutlierSink {
       setHealthFlag(host, HealthFlag.FAILED_OUTLIER_CHECK, true);
       m.numEjections++;
       m.lastEjection = this.now();
-      if ((m.backoff + 1) * this.baseEjectionMs <= this.maxEjectionMs) m.backoff++;
-      else m.backoff = Math.max(m.backoff, 1);
+      // Envoy's bound: the multiplier stops growing once base × it passes max_ejection_time.
+      if (m.backoff * this.baseEjectionMs < this.maxEjectionMs + this.baseEjectionMs) m.backoff++;
       m.jitterMs = this.maxEjectionJitterMs > 0 ? Math.floor(this.random() * (this.maxEjectionJitterMs + 1)) : 0;
       s.gauge('outlier_detection.ejections_active').set(active + 1);
       this.cluster.hostHealthChanged();
@@ -299,8 +300,8 @@ export class OutlierDetector implements OutlierSink {
     for (const h of hosts) {
       const m = monitorOf(h);
       if (!hasHealthFlag(h, HealthFlag.FAILED_OUTLIER_CHECK)) {
-        // A healthy interval since the last return takes one step off the back-off.
-        if (m.backoff > 0 && m.lastUnejection !== undefined && now - m.lastUnejection >= this.intervalMs) m.backoff--;
+        // Not ejected since the last tick: one step off the back-off (Envoy's checkHostForUneject).
+        if (m.backoff > 0) m.backoff--;
       } else if (m.lastEjection === undefined || now - m.lastEjection >= this.ejectionTimeMs(m)) {
         this.uneject(h, m, now);
         changed = true;
@@ -327,7 +328,7 @@ export class OutlierDetector implements OutlierSink {
       if (hasHealthFlag(h, HealthFlag.FAILED_OUTLIER_CHECK)) continue;
       const m = monitorOf(h);
       const mon = origin === 'external' ? m.external : m.local;
-      const rate = mon.rate(1);
+      const rate = mon.rate(Math.min(this.sr.volume, this.fp.volume));
       if (rate === undefined) continue;
       if (origin === 'external') m.successRate = rate;
       else m.localSuccessRate = rate;
