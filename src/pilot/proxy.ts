@@ -7,6 +7,7 @@ import type { Proxy } from './types.ts';
 import { DOMAIN_SUFFIX } from './host.ts';
 import { parseInterception } from './interception.ts';
 import { WORKLOAD_CERTIFICATES_META } from '../agent/bootstrap.ts';
+import { localityFromLabels } from '../registry/locality.ts';
 
 /** Thrown for a node id pilot cannot serve; the message says what is wrong and what is expected. */
 export class InvalidProxyError extends Error {
@@ -43,7 +44,11 @@ export function parseProxy(node: NodeJson): Proxy {
   // INTERCEPTION_MODE, HTTP_PROXY_PORT and TSMESH_APP_ADDRESS (see interception.ts).
   const interception = parseInterception(md);
   if (typeof interception === 'string') throw new InvalidProxyError(`node id "${id}": ${interception}`);
-  const loc = node.locality ?? {};
+  const labels = labelsOf(md.LABELS);
+  // The node's locality, else its labels' as Istio reads a pod's (localityFromLabels).
+  const fromLabels = localityFromLabels(labels);
+  const nodeLoc = node.locality ?? {};
+  const loc = nodeLoc.region || nodeLoc.zone || nodeLoc.sub_zone ? nodeLoc : { region: fromLabels.region, zone: fromLabels.zone, sub_zone: fromLabels.subzone };
   return {
     id,
     type,
@@ -51,7 +56,7 @@ export function parseProxy(node: NodeJson): Proxy {
     workloadName,
     namespace,
     dnsDomain: domain || `${namespace}.svc.${DOMAIN_SUFFIX}`,
-    labels: labelsOf(md.LABELS),
+    labels,
     serviceAccount: str(md.SERVICE_ACCOUNT) || undefined,
     generator: str(md.GENERATOR) || undefined,
     workloadCertificates: md[WORKLOAD_CERTIFICATES_META] === true || md[WORKLOAD_CERTIFICATES_META] === 'true',

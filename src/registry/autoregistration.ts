@@ -15,7 +15,7 @@
 import type { Locality, Workload } from './model.ts';
 import type { RegistrySource, SourceItem } from './source.ts';
 import { cleanLabels, mergeLabels, type Labels } from './labels.ts';
-import { parseLocality } from './locality.ts';
+import { localityFromLabels, parseLocality } from './locality.ts';
 import { parsePorts, type GroupTemplate } from './workloadentry.ts';
 import { TLS_MODE_LABEL } from './serviceentry.ts';
 
@@ -144,7 +144,7 @@ export class AutoRegistration implements RegistrySource {
       namespace: r.namespace,
       address: r.ip,
       labels,
-      locality: locality && Object.keys(locality).length ? { ...locality } : { ...(g?.locality ?? {}) },
+      locality: locality && Object.keys(locality).length ? { ...locality } : labelLocality(labels, g?.locality),
       weight: r.weight && r.weight > 0 ? r.weight : g?.weight ?? 1,
       healthy: e.healthy,
       source: `${AUTOREGISTRATION_SOURCE}/${r.namespace}/${r.name}`,
@@ -162,4 +162,10 @@ export class AutoRegistration implements RegistrySource {
     this.pending?.add(key);
     for (const h of [...this.handlers]) h();
   }
+}
+
+/** No locality registered: the labels' (as Istio reads a pod's), else the group's. */
+function labelLocality(labels: Labels, group: Locality | undefined): Locality {
+  const fromLabels = localityFromLabels(labels);
+  return Object.keys(fromLabels).length ? fromLabels : { ...(group ?? {}) };
 }
