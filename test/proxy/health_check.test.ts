@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { RESOURCE } from '../../src/xds/type_urls.ts';
 import { validateCluster } from '../../src/proxy/config/validation.ts';
+import { healthFlagsText } from '../../src/proxy/upstream/host_health.ts';
 import { httpListener, startProxy, until } from './helpers.ts';
 import { startBackend, startWorld, type Backend } from './health_helpers.ts';
 
@@ -124,6 +125,7 @@ test('EDS: an endpoint added later takes no traffic before its first passing che
     for (let i = 0; i < 30; i++) assert.equal(await get(), 200);
     assert.equal(c.hits.length, 0, 'the new endpoint took no request');
     assert.ok(c.healthHits.length >= 1, 'it was checked');
+    assert.equal(healthFlagsText(hostOf(c)), '/failed_active_hc', 'checked once: failed, no longer pending');
     assert.equal(hostOf(b).healthy, false, 'b is still ejected after the EDS push');
     c.healthStatus = 200;
     await until(() => hostOf(c).healthy, 'c passes its check', 10_000);

@@ -11,8 +11,8 @@
  * - until the cluster has opened a connection of its own, checks run every no_traffic_interval
  *   (60 s by default); after it, interval / unhealthy_interval and the *_edge_interval after a
  *   change, plus interval_jitter and interval_jitter_percent; initial_jitter delays the first.
- * Transitions are logged (Envoy's health check event log content); other failures only with
- * always_log_health_check_failures.
+ * Transitions and a host's first failure are logged (Envoy's health check event content); other
+ * failures only with always_log_health_check_failures.
  */
 import type { Socket } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
@@ -127,15 +127,17 @@ class Session {
     const host = this.host;
     this.numHealthy = 0;
     let t: Transition = 'unchanged';
-    let changed = false;
+    // The first check is done, passed or not: the host is no longer pending (Envoy's clearPendingFlag).
+    let changed = setHealthFlag(host, HealthFlag.PENDING_ACTIVE_HC, false);
     if (!hasHealthFlag(host, HealthFlag.FAILED_ACTIVE_HC)) {
       if ((!o.retriable && o.failure !== 'NETWORK') || ++this.numUnhealthy >= hc.unhealthyThreshold) {
-        changed = setHealthFlag(host, HealthFlag.FAILED_ACTIVE_HC, true);
+        changed = setHealthFlag(host, HealthFlag.FAILED_ACTIVE_HC, true) || changed;
         t = 'changed';
         hc.event(host, 'eject_unhealthy_event', { failure_type: o.failure, reason: o.reason });
       } else t = 'pending';
     }
-    if (t !== 'changed' && hc.alwaysLogFailures) hc.event(host, 'health_check_failure_event', { failure_type: o.failure, first_check: this.firstCheck, reason: o.reason });
+    // Envoy logs a host's first failure, and every failure with always_log_health_check_failures.
+    if (t !== 'changed' && (this.firstCheck || hc.alwaysLogFailures)) hc.event(host, 'health_check_failure_event', { failure_type: o.failure, first_check: this.firstCheck, reason: o.reason });
     else if (t !== 'changed') log.debug(`health_check: cluster ${hc.cluster.name}: ${host.address} failed: ${o.reason}`);
     this.firstCheck = false;
     hc.stats.counter('health_check.failure').inc();
