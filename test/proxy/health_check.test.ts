@@ -124,8 +124,8 @@ test('EDS: an endpoint added later takes no traffic before its first passing che
     cla([a, b, c], 'e2');
     for (let i = 0; i < 30; i++) assert.equal(await get(), 200);
     assert.equal(c.hits.length, 0, 'the new endpoint took no request');
-    assert.ok(c.healthHits.length >= 1, 'it was checked');
-    assert.equal(healthFlagsText(hostOf(c)), '/failed_active_hc', 'checked once: failed, no longer pending');
+    // Checked: failed, and no longer pending.
+    await until(() => c.healthHits.length >= 1 && healthFlagsText(hostOf(c)) === '/failed_active_hc', 'c checked once', 5000);
     assert.equal(hostOf(b).healthy, false, 'b is still ejected after the EDS push');
     c.healthStatus = 200;
     await until(() => hostOf(c).healthy, 'c passes its check', 10_000);
