@@ -54,6 +54,7 @@ export class HealthSources {
     const hosts = [...iterable];
     if (!this.checker || !this.outlier) {
       for (const h of hosts) {
+        if (!h.healthFlags) continue; // the common case: nothing to clear
         if (!this.checker) {
           setHealthFlag(h, HealthFlag.FAILED_ACTIVE_HC, false);
           setHealthFlag(h, HealthFlag.PENDING_ACTIVE_HC, false);
