@@ -35,7 +35,7 @@ const TYPES: Record<EjectionType, { stat: string; enforcing: string; enforcingDe
   SUCCESS_RATE: { stat: 'success_rate', enforcing: 'enforcing_success_rate', enforcingDefault: 100 },
   SUCCESS_RATE_LOCAL_ORIGIN: { stat: 'local_origin_success_rate', enforcing: 'enforcing_local_origin_success_rate', enforcingDefault: 100 },
   FAILURE_PERCENTAGE: { stat: 'failure_percentage', enforcing: 'enforcing_failure_percentage', enforcingDefault: 0 },
-  FAILURE_PERCENTAGE_LOCAL_ORIGIN: { stat: 'failure_percentage_local_origin', enforcing: 'enforcing_failure_percentage_local_origin', enforcingDefault: 0 },
+  FAILURE_PERCENTAGE_LOCAL_ORIGIN: { stat: 'local_origin_failure_percentage', enforcing: 'enforcing_failure_percentage_local_origin', enforcingDefault: 0 },
 };
 
 /** What the detector needs from its cluster (ClusterImpl). */
