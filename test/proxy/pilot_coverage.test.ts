@@ -31,9 +31,8 @@ import { MESH_SUPPORT } from '../../src/api/fields/mesh_support.ts';
  * apply time. `null`: emitted whatever the user writes (no Istio field to warn about).
  */
 const NOT_YET_FROM: Record<string, string | null> = {
-  'envoy.config.cluster.v3.CircuitBreakers.Thresholds.max_pending_requests': 'DestinationRule.spec.trafficPolicy.connectionPool.http.http1MaxPendingRequests',
-  'envoy.config.cluster.v3.Cluster.upstream_connection_options': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time',
-  'envoy.config.core.v3.HttpProtocolOptions.max_connection_duration': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.maxConnectionDuration',
+  'envoy.config.core.v3.TcpKeepalive.keepalive_probes': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.probes',
+  'envoy.config.core.v3.TcpKeepalive.keepalive_interval': 'DestinationRule.spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.interval',
   'envoy.config.route.v3.Route.stat_prefix': 'VirtualService.spec.http.match.statPrefix',
   'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.path': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.path',
   'envoy.config.route.v3.RouteAction.HashPolicy.Cookie.ttl': 'DestinationRule.spec.trafficPolicy.loadBalancer.consistentHash.httpCookie.ttl',
