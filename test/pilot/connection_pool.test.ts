@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildClusters } from '../../src/pilot/cluster/index.ts';
 import { buildGrpcClusters } from '../../src/pilot/grpc/cluster.ts';
+import { buildListeners } from '../../src/pilot/listener/index.ts';
 import type { NamedResource } from '../../src/xds/types.ts';
 import { MESH, proxyFor, pushFromYaml, workload } from './fixtures.ts';
 
@@ -95,4 +96,48 @@ spec:
   assert.deepEqual(c.upstream_connection_options, { tcp_keepalive: { keepalive_probes: 3, keepalive_time: 60, keepalive_interval: 10 } });
   assert.deepEqual(c.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].common_http_protocol_options, { idle_timeout: '5s', max_connection_duration: '30s' });
   assert.equal(c.circuit_breakers.thresholds[0].max_pending_requests, 7);
+});
+
+test('useClientProtocol: the cluster follows the downstream protocol; a gRPC port stays HTTP/2', () => {
+  const dr = `
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo}
+spec:
+  host: echo
+  trafficPolicy: {connectionPool: {http: {useClientProtocol: true, h2UpgradePolicy: UPGRADE}}}
+`;
+  const clusters = buildClusters(pushFromYaml(svc + dr, workloads, MESH), proxyFor({ namespace: 'default' }));
+  const opts = (name: string) => get(clusters, name).typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'];
+  assert.deepEqual(opts(HTTP).use_downstream_protocol_config, { http_protocol_options: {}, http2_protocol_options: {} });
+  assert.equal(opts(HTTP).explicit_http_config, undefined, 'h2UpgradePolicy has no effect with useClientProtocol');
+  const grpc = opts('outbound|7070||echo.default.svc.cluster.local');
+  assert.ok(grpc.explicit_http_config.http2_protocol_options);
+  assert.equal(grpc.use_downstream_protocol_config, undefined);
+});
+
+test('TCP ports: connectionPool.tcp idleTimeout and maxConnectionDuration reach the outbound tcp_proxy of that destination', () => {
+  const tcpSvc = `
+apiVersion: v1
+kind: Service
+metadata: {name: db}
+spec: {selector: {app: db}, ports: [{name: tcp, port: 5432}]}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: db}
+spec:
+  host: db
+  trafficPolicy: {connectionPool: {tcp: {idleTimeout: 30s, maxConnectionDuration: 1h}}}
+`;
+  const push = pushFromYaml(tcpSvc, [workload('db-1', '127.0.2.9', { app: 'db' })], MESH);
+  const proxies = buildListeners(push, proxyFor({ namespace: 'default' })).flatMap((l) =>
+    (l.resource.filter_chains ?? []).flatMap((c: any) => c.filters.filter((f: any) => f.name === 'envoy.filters.network.tcp_proxy').map((f: any) => f.typed_config)),
+  );
+  const db = proxies.find((p) => p.cluster === 'outbound|5432||db.default.svc.cluster.local');
+  assert.ok(db, 'a tcp_proxy to the db cluster');
+  assert.equal(db.idle_timeout, '30s');
+  assert.equal(db.max_downstream_connection_duration, '3600s');
+  const passthrough = proxies.find((p) => p.cluster === 'PassthroughCluster');
+  assert.equal(passthrough?.idle_timeout, undefined, 'other destinations keep the default');
 });

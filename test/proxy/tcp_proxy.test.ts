@@ -101,3 +101,33 @@ test('weighted_clusters spread connections over clusters; idle_timeout closes id
     await echo.close();
   }
 });
+
+test('max_downstream_connection_duration closes a busy session once its life is over; idle_timeout alone would not', async () => {
+  const echo = await startEcho();
+  const listener = tcpListener('m', 'a');
+  listener.filter_chains[0].filters[0].typed_config = { '@type': TCP_PROXY, stat_prefix: 'm', cluster: 'a', idle_timeout: '10s', max_downstream_connection_duration: '1s' };
+  const proxy = await startProxy({ clusters: [staticCluster('a', [echo.port])], listeners: [listener] });
+  try {
+    const c = await openConn(proxy.port('m'));
+    let answered = 0;
+    let open = true;
+    void c.closed.then(() => (open = false));
+    // Keep talking (never idle) until the proxy ends the session; bounded at 10 s.
+    const deadline = Date.now() + 10_000;
+    while (open && Date.now() < deadline) {
+      try {
+        if ((await c.ask('ping')) === 'ping') answered++;
+      } catch {
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await c.closed;
+    assert.ok(answered >= 3, `the session carried traffic before it ended (${answered} answers)`);
+    assert.equal(proxy.server.store.counter('tcp.m.max_downstream_connection_duration').value(), 1);
+    assert.equal(proxy.server.store.counter('tcp.m.idle_timeout').value(), 0);
+  } finally {
+    await proxy.close();
+    await echo.close();
+  }
+});

@@ -100,15 +100,15 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   enforced(`${cp}.tcp`, 'connectTimeout');
   // Envoy queues HTTP requests over max_connections as pending too; only the pending limit answers 503.
   enforced(`${cp}.tcp`, 'maxConnections', { note: 'across all hosts of the destination, as Envoy; for HTTP a request over it waits in the pending queue (http1MaxPendingRequests)' });
-  enforced(`${cp}.tcp`, 'maxConnectionDuration', { note: 'HTTP ports: an upstream connection drains after it (no new requests, in-flight ones finish); TCP ports: not translated yet' });
-  gap(`${cp}.tcp.idleTimeout`, 11, 'the pilot does not translate the TCP idle timeout');
+  enforced(`${cp}.tcp`, 'maxConnectionDuration', { note: 'HTTP ports: an upstream connection drains after it (no new requests, in-flight ones finish); TCP ports: the connection is closed after it (tcp_proxy max_downstream_connection_duration, single-destination routes as Istio)' });
+  enforced(`${cp}.tcp`, 'idleTimeout', { note: 'TCP ports: tcp_proxy idle_timeout on routes to a single destination, as Istio' });
   enforced(`${cp}.tcp.tcpKeepalive`, 'time', { note: 'TCP keep-alive on upstream connections, first probe after `time`' });
   gap(`${cp}.tcp.tcpKeepalive.probes`, 11, "Node sets only the keep-alive idle time of a socket; the probe count is the OS's (the proxy accepts it and ignores it)");
   gap(`${cp}.tcp.tcpKeepalive.interval`, 11, "Node sets only the keep-alive idle time of a socket; the probe interval is the OS's (the proxy accepts it and ignores it)");
   enforced(`${cp}.http`, 'h2UpgradePolicy http2MaxRequests idleTimeout maxConcurrentStreams maxRetries');
   enforced(`${cp}.http`, 'maxRequestsPerConnection', { note: 'an upstream connection is closed after this many requests (HTTP/2: streams)' });
   enforced(`${cp}.http`, 'http1MaxPendingRequests', { note: 'requests waiting for a connection, across all hosts; beyond it 503 with x-envoy-overloaded (flag UO)' });
-  gap(`${cp}.http.useClientProtocol`, 11, 'the pilot does not translate it; the upstream protocol follows the port');
+  enforced(`${cp}.http`, 'useClientProtocol', { note: "each request goes upstream in the client's protocol (HTTP/1.1 or HTTP/2); ports declared HTTP/2 or gRPC stay HTTP/2" });
   gap(`${cp}.http.http2KeepAlive`, 11, 'HTTP/2 keepalive pings are not sent');
 
   const lb = `${tp}.loadBalancer`;

@@ -54,12 +54,16 @@ export function applyConnectionPool(cluster: EnvoyJson, pool: Record<string, any
   if (http.idleTimeout) common.idle_timeout = envoyDurationOf(http.idleTimeout);
   if (http.maxRequestsPerConnection) common.max_requests_per_connection = Number(http.maxRequestsPerConnection);
   if (tcp.maxConnectionDuration) common.max_connection_duration = envoyDurationOf(tcp.maxConnectionDuration);
-  const h2 = opts.http2 || http.h2UpgradePolicy === 'UPGRADE';
-  if (!h2 && Object.keys(common).length === 0) return;
+  // useClientProtocol: each request goes upstream in the protocol the client used (h2UpgradePolicy
+  // then has no effect, as Istio documents); a port declared HTTP/2 or gRPC stays HTTP/2.
+  const useClient = http.useClientProtocol === true && !opts.http2;
+  const h2 = !useClient && (opts.http2 || http.h2UpgradePolicy === 'UPGRADE');
+  if (!h2 && !useClient && Object.keys(common).length === 0) return;
   const options: EnvoyJson = { '@type': CLUSTER_EXT.HTTP_PROTOCOL_OPTIONS };
   if (Object.keys(common).length > 0) options.common_http_protocol_options = common;
   const h2opts: EnvoyJson = http.maxConcurrentStreams ? { max_concurrent_streams: Number(http.maxConcurrentStreams) } : {};
-  options.explicit_http_config = h2 ? { http2_protocol_options: h2opts } : { http_protocol_options: {} };
+  if (useClient) options.use_downstream_protocol_config = { http_protocol_options: {}, http2_protocol_options: h2opts };
+  else options.explicit_http_config = h2 ? { http2_protocol_options: h2opts } : { http_protocol_options: {} };
   cluster.typed_extension_protocol_options = { [HTTP_PROTOCOL_OPTIONS]: options };
 }
 

@@ -5,6 +5,7 @@
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import { tcpProxy } from '../listener/filters.ts';
+import { withTcpTimeouts } from '../listener/tcp_timeouts.ts';
 import { l4Target, type L4Target } from '../route/weighted.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { labelsMatch } from '../util.ts';
@@ -38,8 +39,8 @@ function matchApplies(m: L4MatchAttributes, proxy: Proxy, gs: GatewayServer): bo
 }
 
 /** tcp_proxy for a target; its stat prefix is the (first) cluster, as Istio names it. */
-export function tcpProxyFor(push: PushContext, target: L4Target): EnvoyJson {
-  return tcpProxy(typeof target === 'string' ? target : target[0]!.name, target, push.mesh);
+export function tcpProxyFor(push: PushContext, proxy: Proxy, target: L4Target): EnvoyJson {
+  return withTcpTimeouts(push, proxy, tcpProxy(typeof target === 'string' ? target : target[0]!.name, target, push.mesh));
 }
 
 /** The first `tcp` route that applies to the server (TCP, or TLS terminated at the gateway). */
@@ -49,7 +50,7 @@ export function tcpRouteFilter(push: PushContext, proxy: Proxy, gs: GatewayServe
       const matches = r.match ?? [];
       if (matches.length > 0 && !matches.some((m) => matchApplies(m, proxy, gs))) continue;
       const target = l4Target(push, vs.metadata.namespace, r.route, gs.port);
-      if (target) return tcpProxyFor(push, target);
+      if (target) return tcpProxyFor(push, proxy, target);
     }
   }
   return undefined;
@@ -75,7 +76,7 @@ export function tlsPassthroughChains(push: PushContext, proxy: Proxy, gs: Gatewa
         if (sni.size === 0) continue;
         const names = [...sni].sort();
         const match: EnvoyJson = names.includes('*') ? {} : { server_names: names };
-        chains.push({ filter_chain_match: match, filters: [tcpProxyFor(push, target)] });
+        chains.push({ filter_chain_match: match, filters: [tcpProxyFor(push, proxy, target)] });
       }
     }
   }

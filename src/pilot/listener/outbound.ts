@@ -16,6 +16,7 @@ import { virtualServicesForHost, virtualServicesForProxy, type VirtualService } 
 import { socketAddress } from '../util.ts';
 import { isHttpProtocol, isTlsProtocol } from '../protocol.ts';
 import { httpConnectionManager, outboundHttpFilters, tcpProxy, tlsInspector } from './filters.ts';
+import { withTcpTimeouts } from './tcp_timeouts.ts';
 import { tcpRouteChains, tlsRouteChains } from './tcp_routes.ts';
 
 const WILDCARD = '0.0.0.0';
@@ -96,7 +97,7 @@ function addTcp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, v
   }
   if (!chains && vs) chains = tcpRouteChains(push, proxy, vs, svc, port, defaultCluster);
   if (!chains) {
-    const chain: EnvoyJson = { filters: [tcpProxy(defaultCluster, defaultCluster, push.mesh)] };
+    const chain: EnvoyJson = { filters: [withTcpTimeouts(push, proxy, tcpProxy(defaultCluster, defaultCluster, push.mesh))] };
     // Without a VIP, TLS services share 0.0.0.0_<port> and are told apart by SNI.
     if (isTls && !vip) {
       chain.filter_chain_match = { server_names: [svc.hostname] };

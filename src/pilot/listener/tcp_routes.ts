@@ -11,6 +11,7 @@ import { l4Target } from '../route/weighted.ts';
 import { labelsMatch } from '../util.ts';
 import type { VirtualService } from '../virtualservice/index.ts';
 import { tcpProxy } from './filters.ts';
+import { withTcpTimeouts } from './tcp_timeouts.ts';
 
 /**
  * Filter chains for the `tcp` routes of `vs` that apply to this port and proxy, in order; undefined
@@ -22,7 +23,7 @@ export function tcpRouteChains(push: PushContext, proxy: Proxy, vs: VirtualServi
     const target = l4Target(push, vs.metadata.namespace, r.route, port.port);
     if (!target) continue;
     for (const m of applicableMatches(r.match, proxy, port.port)) {
-      const chain: EnvoyJson = { filters: [tcpProxy(typeof target === 'string' ? target : statPrefix, target, push.mesh)] };
+      const chain: EnvoyJson = { filters: [withTcpTimeouts(push, proxy, tcpProxy(typeof target === 'string' ? target : statPrefix, target, push.mesh))] };
       if (m?.destinationSubnets?.length) chain.filter_chain_match = { prefix_ranges: m.destinationSubnets.map(cidr) };
       chains.push(chain);
       if (!chain.filter_chain_match) return chains;
@@ -44,7 +45,7 @@ export function tlsRouteChains(push: PushContext, proxy: Proxy, vs: VirtualServi
       const match: EnvoyJson = { server_names: sni };
       if (m?.destinationSubnets?.length) match.prefix_ranges = m.destinationSubnets.map(cidr);
       const prefix = typeof target === 'string' ? target : `outbound|${port.port}||${svc.hostname}`;
-      chains.push({ filter_chain_match: match, filters: [tcpProxy(prefix, target, push.mesh)] });
+      chains.push({ filter_chain_match: match, filters: [withTcpTimeouts(push, proxy, tcpProxy(prefix, target, push.mesh))] });
     }
   }
   return chains.length > 0 ? chains : undefined;

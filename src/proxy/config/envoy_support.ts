@@ -234,7 +234,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.extensions.filters.network.http_connection_manager.v3.Rds': msg('route_config_name config_source'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': msg('name typed_config is_optional'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': msg('upgrade_type enabled'),
-  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': msg('stat_prefix cluster weighted_clusters idle_timeout access_log'),
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': msg('stat_prefix cluster weighted_clusters idle_timeout max_downstream_connection_duration access_log'),
   // AccessLog.filter is not implemented (the pilot emits none): a logger with one is NACKed.
   'envoy.config.accesslog.v3.AccessLog': msg('name typed_config'),
   'envoy.extensions.access_loggers.file.v3.FileAccessLog': msg('path log_format json_format'),

@@ -42,6 +42,8 @@ export const tcpProxyFactory: NetworkFilterFactory = {
     if (single === undefined && total <= 0) throw new Error('TcpProxy.weighted_clusters: total weight must be > 0');
     // Envoy's default idle timeout is 1h; an explicit 0s disables it.
     const idleMs = durationMs(config.idle_timeout, 3_600_000);
+    // A cap on the connection's life (Istio's connectionPool.tcp.maxConnectionDuration); none by default.
+    const maxDurationMs = durationMs(config.max_downstream_connection_duration, 0);
     const stats = ctx.stats;
     const p = `tcp.${config.stat_prefix}.`;
     const cxTotal = stats.counter(p + 'downstream_cx_total');
@@ -49,6 +51,7 @@ export const tcpProxyFactory: NetworkFilterFactory = {
     const rxBytes = stats.counter(p + 'downstream_cx_rx_bytes_total');
     const txBytes = stats.counter(p + 'downstream_cx_tx_bytes_total');
     const idleTimeouts = stats.counter(p + 'idle_timeout');
+    const maxDurationReached = stats.counter(p + 'max_downstream_connection_duration');
     const cxActive = stats.gauge(p + 'upstream_flush_active');
     const overflow = stats.counter(p + 'upstream_cx_overflow');
     const noHealthy = stats.counter(p + 'upstream_cx_no_healthy_host');
@@ -113,8 +116,19 @@ export const tcpProxyFactory: NetworkFilterFactory = {
           upstream.destroy();
         });
       }
+      const lifetime =
+        maxDurationMs > 0
+          ? setTimeout(() => {
+              maxDurationReached.inc();
+              si.connectionTerminationDetails = 'max_downstream_connection_duration';
+              downstream.destroy();
+              upstream.destroy();
+            }, maxDurationMs)
+          : undefined;
+      lifetime?.unref();
       let closed = 0;
       const onClose = () => {
+        if (lifetime) clearTimeout(lifetime);
         if (++closed === 1) {
           // Either side fully closed: finish the other once its pending writes flush.
           if (downstream.destroyed && !upstream.destroyed) upstream.end();
