@@ -109,7 +109,7 @@ metadata: {name: httpbin}
 spec:
   host: httpbin
   trafficPolicy:
-    outlierDetection: {consecutive5xxErrors: 1}
+    loadBalancer: {simple: LEAST_REQUEST, backendUtilization: {errorUtilizationPenaltyPercent: 10}}
 `);
   const r = await tsmesh(['apply', '-f', file, '--controlplane', url]);
   assert.equal(r.code, 0, r.out);
@@ -117,7 +117,7 @@ spec:
   // Each once, though both the CLI and the control plane find it.
   assert.equal(warnings.length, 2, r.out);
   assert.match(warnings[0]!, /^warning: .*-policy\.yaml:4: Telemetry default\/tracing: spec: not enforced by tsmesh yet \(issue 12: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
-  assert.match(warnings[1]!, /^warning: .*-policy\.yaml:16: DestinationRule default\/httpbin: spec\.trafficPolicy\.outlierDetection: not enforced by tsmesh yet \(issue 11: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
+  assert.match(warnings[1]!, /^warning: .*-policy\.yaml:16: DestinationRule default\/httpbin: spec\.trafficPolicy\.loadBalancer\.backendUtilization: not enforced by tsmesh yet \(issue 11: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
   assert.match(r.out, /applied Telemetry default\/tracing/);
   assert.ok(cp.store.get('Telemetry', 'tracing', 'default'), 'applied');
 
@@ -125,5 +125,5 @@ spec:
   const body = await fetch(`${url}/apis/v1/apply?file=policy.yaml`, { method: 'POST', body: '---\n' + (await import('node:fs')).readFileSync(file, 'utf8') });
   assert.equal(body.status, 200);
   const json = (await body.json()) as { warnings?: string[] };
-  assert.deepEqual(json.warnings?.map((w) => w.replace(/ not enforced.*/, '')), ['policy.yaml:5: Telemetry default/tracing: spec:', 'policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.outlierDetection:']);
+  assert.deepEqual(json.warnings?.map((w) => w.replace(/ not enforced.*/, '')), ['policy.yaml:5: Telemetry default/tracing: spec:', 'policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.loadBalancer.backendUtilization:']);
 });
