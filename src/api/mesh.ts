@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import type { MeshConfig, ValidationError } from './types.ts';
-import { hostProblem, isDns1123Label, labelKeyProblem, labelValueProblem, isObj } from './validation/common.ts';
+import { hostProblem, isDns1123Label, labelKeyProblem, labelValueProblem, isObj, Problems } from './validation/common.ts';
+import { validateLocalityLbSetting } from './validation/destinationrule.ts';
 import { child } from './paths.ts';
 import { durationNanos as durationNanosOf } from './duration.ts';
 
@@ -111,6 +112,14 @@ function validateMesh(m: Record<string, any>, fail: (path: string, message: stri
     if (!isObj(pn)) fail('pathNormalization', 'must be a mapping with normalization');
     else if (pn.normalization !== undefined && !PATH_NORMALIZATIONS.includes(pn.normalization)) {
       fail('pathNormalization.normalization', `unknown value ${JSON.stringify(pn.normalization)}; must be one of ${PATH_NORMALIZATIONS.join(', ')}`);
+    }
+  }
+  if (m.localityLbSetting !== undefined && m.localityLbSetting !== null) {
+    if (!isObj(m.localityLbSetting)) fail('localityLbSetting', 'must be a mapping (enabled, distribute, failover, failoverPriority)');
+    else {
+      const p = new Problems();
+      validateLocalityLbSetting(m.localityLbSetting, 'localityLbSetting', p);
+      for (const x of p.list) fail(x.path, x.message);
     }
   }
   if (m.accessLogFormat !== undefined && typeof m.accessLogFormat !== 'string') fail('accessLogFormat', 'must be a string: an Envoy format string, or a JSON object written as text when accessLogEncoding is JSON');

@@ -143,6 +143,8 @@ export interface MeshConfig {
   enableTracing?: boolean;
   extensionProviders?: Array<Record<string, unknown> & { name: string }>;
   defaultProviders?: { tracing?: string[]; metrics?: string[]; accessLogging?: string[] };
+  /** The localityLbSetting of DestinationRules that set none (Istio's LocalityLoadBalancerSetting). */
+  localityLbSetting?: Record<string, any>;
   /** How request paths are normalized before routing and authorization; BASE when unset (DEFAULT). */
   pathNormalization?: { normalization?: PathNormalization };
   /**

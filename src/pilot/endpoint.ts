@@ -10,7 +10,7 @@ import { parseClusterName } from './cluster/name.ts';
 import { destinationRuleFor, trafficPolicyFor } from './destination_rule.ts';
 import { pushIndex } from './push_context.ts';
 import { cmp, labelsMatch, socketAddress } from './util.ts';
-import { applyLocalityLbSetting, localityKey, type LocalityGroup } from './locality_lb.ts';
+import { applyLocalityLbSetting, localityKey, withMeshLocalityLb, type LocalityGroup } from './locality_lb.ts';
 
 export { localityPatternMatches } from './locality_lb.ts';
 
@@ -30,10 +30,10 @@ export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName
     subsetLabels = subset.labels ?? {};
   }
   const endpoints = endpointsFor(push, svc, parsed.port).filter((e) => labelsMatch(subsetLabels, e.labels));
-  const policy = trafficPolicyFor(dr, parsed.port, parsed.subset || undefined);
+  const policy = withMeshLocalityLb(trafficPolicyFor(dr, parsed.port, parsed.subset || undefined), push.mesh);
   const groups = groupByLocality(endpoints);
   let localities = [...groups.entries()].sort(([a], [b]) => cmp(a, b)).map(([, eps]) => localityEntry(eps));
-  // Without a rule, Istio's default meshConfig.localityLbSetting ({enabled: true}) applies:
+  // Without a rule or a mesh setting, Istio's default ({enabled: true}) applies:
   // with outlier detection, endpoints are prioritised by closeness to the caller.
   const setting = policy.loadBalancer?.localityLbSetting ?? ISTIO_DEFAULT_LOCALITY_LB;
   localities = applyLocalityLbSetting(localities, setting, proxy, policy.outlierDetection !== undefined, localityEntry);

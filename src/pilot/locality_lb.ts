@@ -9,6 +9,8 @@
  */
 import type { Endpoint, Locality } from '../registry/model.ts';
 import type { EnvoyJson } from '../xds/types.ts';
+import type { MeshConfig } from '../api/types.ts';
+import type { TrafficPolicy } from '../api/networking.ts';
 import type { Proxy } from './types.ts';
 import { cmp } from './util.ts';
 
@@ -148,4 +150,13 @@ function applyDistribute(groups: LocalityGroup[], distribute: Array<{ from?: str
     }
   }
   return groups.filter((g) => weights.has(g)).map((g) => ({ ...g, json: { ...g.json, load_balancing_weight: weights.get(g) } }));
+}
+
+/**
+ * The policy with meshConfig.localityLbSetting filled in where the DestinationRule sets none
+ * (Istio's order: the rule's setting, else the mesh's). The policy is not modified.
+ */
+export function withMeshLocalityLb(policy: TrafficPolicy, mesh: MeshConfig): TrafficPolicy {
+  if (!mesh.localityLbSetting || policy.loadBalancer?.localityLbSetting) return policy;
+  return { ...policy, loadBalancer: { ...(policy.loadBalancer ?? {}), localityLbSetting: mesh.localityLbSetting } };
 }

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadMeshConfig, parseMeshConfig } from '../../src/api/mesh.ts';
+import { meshSupportWarnings } from '../../src/api/fields/mesh_support.ts';
 import { ISTIO } from './helpers.ts';
 
 test("Istio's analyzer meshconfig.yaml loads, keeps its fields and gets Istio's defaults", () => {
@@ -66,4 +67,13 @@ test('an empty or missing file gives defaults; a missing file is an error', () =
   const r = loadMeshConfig('/nonexistent/mesh.yaml');
   assert.equal(r.errors.length, 1);
   assert.match(r.errors[0].message, /ENOENT/);
+});
+
+test('meshConfig.localityLbSetting is read and checked as a DestinationRule\'s', () => {
+  const ok = parseMeshConfig('localityLbSetting: {enabled: true, distribute: [{from: "us/*", to: {"us/*": 70, "eu/*": 30}}]}\n');
+  assert.deepEqual(ok.errors, []);
+  assert.deepEqual(ok.mesh.localityLbSetting?.distribute?.[0]?.to, { 'us/*': 70, 'eu/*': 30 });
+  const bad = parseMeshConfig('localityLbSetting: {distribute: [{from: "us/*", to: {"us/*": 70}}]}\n');
+  assert.deepEqual(bad.errors.map((e) => `${e.path}: ${e.message}`), ['localityLbSetting.distribute[0].to: total weight across localities must be 100, got 70']);
+  assert.deepEqual(meshSupportWarnings(ok.mesh), [], 'enforced: no warning');
 });

@@ -6,7 +6,7 @@ import { parseProxy } from '../../src/pilot/proxy.ts';
 import { stableStringify } from '../../src/pilot/util.ts';
 import { TYPE } from '../../src/xds/types.ts';
 import type { Workload } from '../../src/registry/model.ts';
-import { bookinfoPush, bookinfoProxy, pushFromYaml, sidecarNode, workload } from './fixtures.ts';
+import { bookinfoPush, bookinfoProxy, MESH, pushFromYaml, sidecarNode, workload } from './fixtures.ts';
 
 const addresses = (cla: any) => cla.endpoints.flatMap((l: any) => l.lb_endpoints.map((e: any) => e.endpoint.address.socket_address.address));
 
@@ -91,4 +91,17 @@ test('an endpoint-only change changes EDS output and nothing else', () => {
   assert.notEqual(out(before, TYPE.ENDPOINT), out(after, TYPE.ENDPOINT));
   for (const t of [TYPE.CLUSTER, TYPE.LISTENER, TYPE.ROUTE]) assert.equal(out(before, t), out(after, t), t);
   assert.equal(pushFromYaml(yaml, pods).version, before.version, 'version is a content hash');
+});
+
+test('meshConfig.localityLbSetting applies to rules without their own; a rule\'s setting wins', () => {
+  const mesh = { ...MESH, localityLbSetting: { distribute: [{ from: 'us/a/*', to: { 'us/*': 50, 'eu/*': 50 } }] } };
+  const weights = (push: ReturnType<typeof pushFromYaml>) =>
+    Object.fromEntries(buildLoadAssignment(push, caller, NAME)!.endpoints.map((l: any) => [`${l.locality.region}/${l.locality.zone}`, l.load_balancing_weight]));
+  const fromMesh = pushFromYaml(svcYaml('    loadBalancer: {simple: ROUND_ROBIN}'), pods, mesh);
+  assert.deepEqual(weights(fromMesh), { 'us/a': 25, 'us/b': 25, 'eu/x': 50 });
+  assert.deepEqual(generate(fromMesh, caller, TYPE.CLUSTER, [NAME])[0]!.resource.common_lb_config.locality_weighted_lb_config, {});
+  const own = pushFromYaml(svcYaml(`    loadBalancer:
+      localityLbSetting:
+        distribute: [{from: "us/a/*", to: {"us/*": 80, "eu/*": 20}}]`), pods, mesh);
+  assert.deepEqual(weights(own), { 'us/a': 40, 'us/b': 40, 'eu/x': 20 });
 });

@@ -22,6 +22,7 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   enableAutoMtls: { status: 'enforced', note: 'mTLS to endpoints with a sidecar (tlsMode istio), plaintext to the rest' },
   trustDomain: { status: 'enforced', note: 'the SPIFFE identities the CA issues and mTLS checks' },
   trustDomainAliases: gap(9, 'peers with an identity in an alias trust domain are not accepted yet'),
+  localityLbSetting: { status: 'enforced', note: 'for DestinationRules without their own localityLbSetting: distribute, failover, failoverPriority, enabled' },
   pathNormalization: { status: 'enforced', note: 'NONE, BASE (the default), MERGE_SLASHES, DECODE_AND_MERGE_SLASHES on every HTTP connection manager, before routing and authorization' },
   accessLogFile: ENFORCED,
   accessLogEncoding: ENFORCED,

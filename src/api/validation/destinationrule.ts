@@ -92,28 +92,30 @@ function validateLoadBalancer(lb: Obj | undefined, path: string, p: Problems): v
     checkNonNegative(p, child(cp, 'minimumRingSize'), ch.minimumRingSize);
   }
   const loc = obj(lb.localityLbSetting);
-  if (loc) {
-    const lp = child(path, 'localityLbSetting');
-    if (isSet(loc.distribute) && isSet(loc.failover)) p.err(lp, 'can not simultaneously set failover and distribute');
-    arr(loc.distribute).forEach((d, i) => {
-      const dd = obj(d);
-      const to = obj(dd?.to);
-      if (!to) return;
-      let total = 0;
-      for (const w of Object.values(to)) total += num(w) ?? 0;
-      if (total !== 100) p.err(child(child(child(lp, 'distribute'), i), 'to'), `total weight across localities must be 100, got ${total}`);
-    });
-    arr(loc.failover).forEach((f, i) => {
-      const fo = obj(f);
-      if (fo && fo.from !== undefined && fo.from === fo.to) p.err(child(child(lp, 'failover'), i), 'failover from and to must differ');
-    });
-  }
+  if (loc) validateLocalityLbSetting(loc, child(path, 'localityLbSetting'), p);
   checkDuration(p, child(path, 'warmupDurationSecs'), lb.warmupDurationSecs);
   const warm = obj(lb.warmup);
   if (warm) {
     checkDuration(p, `${path}.warmup.duration`, warm.duration);
     checkRange(p, `${path}.warmup.minimumPercent`, obj(warm.minimumPercent)?.value ?? warm.minimumPercent, 0, 100);
   }
+}
+
+/** Istio's LocalityLoadBalancerSetting (DestinationRule loadBalancer and meshConfig alike). */
+export function validateLocalityLbSetting(loc: Obj, lp: string, p: Problems): void {
+  if (isSet(loc.distribute) && isSet(loc.failover)) p.err(lp, 'can not simultaneously set failover and distribute');
+  arr(loc.distribute).forEach((d, i) => {
+    const dd = obj(d);
+    const to = obj(dd?.to);
+    if (!to) return;
+    let total = 0;
+    for (const w of Object.values(to)) total += num(w) ?? 0;
+    if (total !== 100) p.err(child(child(child(lp, 'distribute'), i), 'to'), `total weight across localities must be 100, got ${total}`);
+  });
+  arr(loc.failover).forEach((f, i) => {
+    const fo = obj(f);
+    if (fo && fo.from !== undefined && fo.from === fo.to) p.err(child(child(lp, 'failover'), i), 'failover from and to must differ');
+  });
 }
 
 /** Istio's ConnectionPoolSettings, shared by DestinationRule and Sidecar. */

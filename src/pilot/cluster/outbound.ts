@@ -13,6 +13,7 @@ import { DEFAULT_CONNECT_TIMEOUT, HTTP_PROTOCOL_OPTIONS, applyTrafficPolicy } fr
 import { applyHealthCheck } from './health_check.ts';
 import { autoMtlsMatches, hasWorkloadCertificates, tlsTransportSocket, type TlsTarget } from './tls.ts';
 import { isHttp2Protocol, isHttpProtocol } from '../protocol.ts';
+import { withMeshLocalityLb } from '../locality_lb.ts';
 
 export interface OutboundOptions {
   /** Proxyless gRPC: ROUND_ROBIN default, no Envoy-only fields (transport sockets, DNS types). */
@@ -42,7 +43,7 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
   const name = clusterName('outbound', port.port, subset, svc.hostname);
   const cluster: EnvoyJson = { name, connect_timeout: DEFAULT_CONNECT_TIMEOUT };
   setDiscoveryType(push, proxy, cluster, svc, opts);
-  const policy = trafficPolicyFor(dr, port.port, subset);
+  const policy = withMeshLocalityLb(trafficPolicyFor(dr, port.port, subset), push.mesh);
   applyTrafficPolicy(cluster, policy, {
     http: isHttpProtocol(port.protocol),
     http2: isHttp2Protocol(port.protocol),
