@@ -117,6 +117,8 @@ export interface HttpConnPool {
   dispatch(opts: Http1RequestOptions, handler: Http1Handler): boolean;
   /** Requests queued or running, for LEAST_REQUEST. */
   readonly active: number;
+  /** A request still queued (no connection yet) that its owner gave up on leaves the queue at once. */
+  cancel?(handler: Http1Handler): void;
 }
 
 export interface UpstreamCluster {

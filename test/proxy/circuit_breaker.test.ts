@@ -236,3 +236,38 @@ test('max_connection_duration: an expired connection finishes its request, then 
     await up.close();
   }
 });
+
+test('a queued request whose client goes away leaves the queue at once: its pending slot is free for the next, and it never reaches the upstream', { timeout: 30_000 }, async () => {
+  const up = await heldUpstream();
+  let proxy: Proxy | undefined;
+  try {
+    proxy = await startProxy({
+      clusters: [staticCluster('cb', [up.port], { circuit_breakers: { thresholds: [{ max_connections: 1, max_pending_requests: 1, track_remaining: true }] } })],
+      listeners: [httpListener('in', routeTo('cb'))],
+    });
+    const port = proxy.port('in');
+    const g = (n: string) => proxy!.server.store.gauge(`cluster.cb.circuit_breakers.default.${n}`).value();
+    const first = get(port, '/1');
+    await until(() => up.held.length === 1, 'first request upstream');
+    // The second waits for the one connection; its client gives up.
+    const gone = http.get({ host: '127.0.0.1', port, path: '/gone', agent: false });
+    gone.on('error', () => {});
+    await until(() => g('remaining_pending') === 0, 'second request pending');
+    // A reset, not a FIN (a FIN after a whole request is a half-close: the answer is still sent).
+    gone.socket!.resetAndDestroy();
+    await until(() => g('remaining_pending') === 1, 'the abandoned request left the queue');
+    // Its slot takes the next request, which is not refused.
+    const third = get(port, '/3');
+    await until(() => g('remaining_pending') === 0, 'third request pending');
+    up.release();
+    await until(() => up.held.length === 1, 'the next request upstream');
+    const paths = up.held.map((res) => String(res.req.url));
+    up.release();
+    assert.deepEqual([(await first).status, (await third).status], [200, 200]);
+    assert.deepEqual(paths, ['/3'], 'the abandoned request never reached the upstream');
+    assert.equal(proxy.server.store.counter('cluster.cb.upstream_rq_pending_overflow').value(), 0);
+  } finally {
+    await proxy?.close();
+    await up.close();
+  }
+});

@@ -40,6 +40,23 @@ export class PendingRequests {
     return this.handlers[this.head]!;
   }
 
+  /**
+   * Takes `h` out of the queue wherever it is (its owner gave up on it: Envoy's cancel); false when
+   * it is not queued. Rare and short queues: a linear scan.
+   */
+  remove(h: Http1Handler): boolean {
+    for (let i = this.head; i < this.handlers.length; i++) {
+      if (this.handlers[i] !== h) continue;
+      if (i === this.head) this.shift();
+      else {
+        this.opts.splice(i, 1);
+        this.handlers.splice(i, 1);
+      }
+      return true;
+    }
+    return false;
+  }
+
   /** Drops the first request. */
   shift(): void {
     const i = this.head++;

@@ -171,7 +171,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.upstreamActive = true;
     const opts: Http1RequestOptions = { method: this.method, path: this.path, headers: this.upstreamHeaders, body, upgrade: s.upgradeType };
     try {
-      cluster.httpPool(host, s.streamInfo.protocol).dispatch(opts, u);
+      const pool = (u.pool = cluster.httpPool(host, s.streamInfo.protocol));
+      pool.dispatch(opts, u);
     } catch (e) {
       this.onUpstreamReset(u, 'connection failure', e as Error);
     }

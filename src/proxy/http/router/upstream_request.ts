@@ -5,7 +5,7 @@
  * source that feeds the request body at downstream's pace.
  */
 import type { Duplex } from 'node:stream';
-import type { HeaderMap, Timer, UpstreamHost } from '../../interfaces.ts';
+import type { HeaderMap, HttpConnPool, Timer, UpstreamHost } from '../../interfaces.ts';
 import type { Http1ResetReason } from '../../upstream/http1/errors.ts';
 import type { BodySink, Http1Handler, Http1Stream, StreamingBody } from '../../upstream/http1/types.ts';
 import type { ResetReason } from './retry_state.ts';
@@ -110,6 +110,8 @@ export class UpstreamRequest implements Http1Handler {
   /** When the attempt last made progress (connection, headers, data), the clock's ms; set by the router. */
   lastActivity = 0;
   releaseRetry: (() => void) | undefined;
+  /** The pool the attempt was dispatched to, to leave its queue if abandoned before a connection. */
+  pool: HttpConnPool | undefined;
 
   constructor(
     private readonly owner: UpstreamRequestOwner,
@@ -175,6 +177,7 @@ export class UpstreamRequest implements Http1Handler {
     this.idleTimer?.cancel();
     this.body?.detach();
     if (!this.done) this.stream?.abort(this);
+    if (!this.connected) this.pool?.cancel?.(this);
     this.done = true;
     this.releaseRetry?.();
     this.releaseRetry = undefined;

@@ -107,6 +107,13 @@ export class Http1Pool implements ConnectionOwner {
     return true;
   }
 
+  /** A queued request its owner gave up on leaves the queue now, freeing its pending slot (Envoy's cancel). */
+  cancel(h: Http1Handler): void {
+    if (!this.pending.remove(h)) return;
+    this.addActive(-1);
+    this.syncPending();
+  }
+
   /** Keeps the cluster's pending count equal to the requests queued beyond idle connections. */
   private syncPending(): void {
     const n = this.queued > this.idle.length ? this.queued - this.idle.length : 0;

@@ -96,6 +96,13 @@ export class Http2Pool implements H2ConnectionOwner {
     return true;
   }
 
+  /** A queued request its owner gave up on leaves the queue now, freeing its pending slot (Envoy's cancel). */
+  cancel(h: Http1Handler): void {
+    if (!this.pending.remove(h)) return;
+    this.addActive(-1);
+    this.syncPending();
+  }
+
   /** Keeps the cluster's pending count equal to this pool's queue. */
   private syncPending(): void {
     const n = this.queued;
