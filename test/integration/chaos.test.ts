@@ -97,5 +97,6 @@ test('chaos: one of three upstreams killed and restarted every 3 s under 60 s of
   assert.ok(load.sent >= 1000, `the load sent ${load.sent} requests`);
   for (const name of names) assert.ok((load.byBackend.get(name) ?? 0) > 0, `${name} answered`);
   assert.ok(retries > 0, 'the kills were felt: the client sidecar retried');
+  assert.ok(ejections > 0, 'outlier detection ejected killed hosts');
   assert.ok(rate < 0.001, `error rate ${(rate * 100).toFixed(3)}% is below 0.1%`);
 });
