@@ -1,7 +1,8 @@
 /**
  * gRPC echo client: each line read on stdin is sent as one Echo call, and each answer is printed
  * as one JSON line: `{"ok":true,"reply":{...}}` or `{"ok":false,"code":14,"details":"..."}`.
- * Exits when stdin ends.
+ * Exits when stdin ends. A line may carry request metadata after a tab: `hello\tx-user=alice`
+ * (tab-separated name=value pairs), e.g. the header a DestinationRule's consistentHash reads.
  *
  *   node --import tsx samples/grpc-echo/client.ts <target> [--xds-credentials] [--timeout-ms N]
  *
@@ -32,9 +33,15 @@ const Echo = loadEchoPackage().echo.EchoService;
 const client = new Echo(target, values['xds-credentials'] ? new XdsChannelCredentials(insecure) : insecure);
 const timeoutMs = Number(values['timeout-ms']);
 
-function call(message: string): Promise<Record<string, unknown>> {
+function call(line: string): Promise<Record<string, unknown>> {
+  const [message, ...pairs] = line.split('\t');
+  const metadata = new grpc.Metadata();
+  for (const p of pairs) {
+    const eq = p.indexOf('=');
+    if (eq > 0) metadata.add(p.slice(0, eq), p.slice(eq + 1));
+  }
   return new Promise((resolve) => {
-    client.Echo({ message }, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, reply: EchoResponse) =>
+    client.Echo({ message }, metadata, { deadline: Date.now() + timeoutMs }, (err: grpc.ServiceError | null, reply: EchoResponse) =>
       resolve(err ? { ok: false, code: err.code, details: err.details } : { ok: true, reply }),
     );
   });

@@ -22,6 +22,10 @@ import { issueWorkloadToken } from '../../src/ca/token.ts';
 import { until } from '../helpers/poll.ts';
 import { REPO, spawnTsmesh, startControlPlane, type ControlPlaneProc } from '../helpers/processes.ts';
 import { loadEchoPackage } from '../../samples/grpc-echo/main.ts';
+import { loadBalancerFactory } from '../../src/proxy/upstream/load_balancer.ts';
+import '../../src/proxy/upstream/ring_hash.ts';
+import { makeHost } from '../../src/proxy/upstream/eds.ts';
+import { StatsStore } from '../../src/proxy/stats/stats_store.ts';
 
 const HOST = 'echo.default.svc.cluster.local';
 
@@ -48,6 +52,11 @@ async function echoServer(name: string): Promise<{ port: number; calls: () => nu
 }
 
 function services(goodPort: number, badPort: number): string {
+  return servicesFor([['echo-good', goodPort], ['echo-bad', badPort]]);
+}
+
+/** The echo Service and one WorkloadEntry per [name, port] (all on 127.0.0.1). */
+function servicesFor(entries: Array<[string, number]>): string {
   const entry = (name: string, port: number) => `---
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
@@ -60,7 +69,7 @@ metadata: { name: echo, namespace: default }
 spec:
   selector: { app: echo }
   ports: [{ name: grpc, port: 7070 }]
-${entry('echo-good', goodPort)}${entry('echo-bad', badPort)}`;
+${entries.map(([n, p]) => entry(n, p)).join('')}`;
 }
 
 function virtualService(http: string): string {
@@ -104,6 +113,26 @@ async function startAgent(t: TestContext, dir: string, cp: ControlPlaneProc): Pr
 
 type Answer = { ok: true; reply: { version: string } } | { ok: false; code: number; details: string };
 
+/** The grpc-echo sample client on `xds:///echo...` as its own process; `call(line)` makes one call (a tab then name=value pairs adds metadata). */
+function startClient(t: TestContext, bootstrap: string): (line?: string) => Promise<Answer> {
+  const client = spawn(process.execPath, ['--import', 'tsx', 'samples/grpc-echo/client.ts', `xds:///${HOST}:7070`, '--timeout-ms', '3000'], {
+    cwd: REPO,
+    env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap, GRPC_TRACE: process.env.DBG_TRACE ?? '', GRPC_VERBOSITY: process.env.DBG_TRACE ? 'DEBUG' : 'ERROR' },
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  t.after(() => {
+    client.stdin!.end();
+    client.kill();
+  });
+  const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
+  return async (line = 'hi'): Promise<Answer> => {
+    client.stdin!.write(`${line}\n`);
+    const { value, done } = await lines.next();
+    if (done) throw new Error('the gRPC client process exited');
+    return JSON.parse(value) as Answer;
+  };
+}
+
 test('proxyless gRPC: VirtualService faults, retries and DestinationRule outlier detection are enforced by a grpc-js-xds client', { timeout: 180_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-grpc-resilience-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -116,22 +145,7 @@ test('proxyless gRPC: VirtualService faults, retries and DestinationRule outlier
   t.after(() => cp.stop());
   const bootstrap = await startAgent(t, dir, cp);
 
-  const client = spawn(process.execPath, ['--import', 'tsx', 'samples/grpc-echo/client.ts', `xds:///${HOST}:7070`, '--timeout-ms', '3000'], {
-    cwd: REPO,
-    env: { ...process.env, GRPC_XDS_BOOTSTRAP: bootstrap, GRPC_TRACE: process.env.DBG_TRACE ?? '', GRPC_VERBOSITY: process.env.DBG_TRACE ? 'DEBUG' : 'ERROR' },
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  t.after(() => {
-    client.stdin!.end();
-    client.kill();
-  });
-  const lines = createInterface({ input: client.stdout! })[Symbol.asyncIterator]();
-  const call = async (): Promise<Answer> => {
-    client.stdin!.write('hi\n');
-    const { value, done } = await lines.next();
-    if (done) throw new Error('the gRPC client process exited');
-    return JSON.parse(value) as Answer;
-  };
+  const call = startClient(t, bootstrap);
   /** `n` calls: how many each server answered, and the failures by gRPC status code. */
   const batch = async (n: number) => {
     const out: Record<string, number> = {};
@@ -200,4 +214,52 @@ test('proxyless gRPC: VirtualService faults, retries and DestinationRule outlier
   t.diagnostic(`outlier detection: ejected after ${Date.now() - started} ms (${failedWhileLearning} failed calls before); then ${JSON.stringify(after)}, failing server got ${bad.calls() - badAtEjection} of 100`);
   assert.deepEqual(after, { good: 100 });
   assert.equal(bad.calls(), badAtEjection, 'the ejected server gets no calls');
+});
+
+const RING_HASH = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: { name: echo, namespace: default }
+spec:
+  host: ${HOST}
+  trafficPolicy:
+    loadBalancer: { consistentHash: { httpHeaderName: x-user } }
+`;
+
+test('proxyless gRPC: a DestinationRule consistentHash on a header is ring hash in a grpc-js-xds client, and it picks the host the tsmesh proxy picks', { timeout: 180_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-grpc-ringhash-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const servers = await Promise.all(['e1', 'e2', 'e3'].map((n) => echoServer(n)));
+  t.after(() => Promise.all(servers.map((s) => s.close())));
+  const byPort = new Map(servers.map((s, i) => [s.port, `e${i + 1}`]));
+  writeFileSync(join(dir, 'echo.yaml'), servicesFor(servers.map((s, i) => [`echo-${i + 1}`, s.port])));
+  writeFileSync(join(dir, 'dr.yaml'), RING_HASH);
+  const cp = await startControlPlane(dir);
+  t.after(() => cp.stop());
+  const call = startClient(t, await startAgent(t, dir, cp));
+  await until(async () => (await call()).ok, 'the client to reach the echo service', 30_000, 200);
+
+  // The proxy's own ring over the same endpoints (what a tsmesh sidecar would pick).
+  const ring = loadBalancerFactory('RING_HASH')!({ lb_policy: 'RING_HASH' }, new StatsStore(), () => 0);
+  ring.update([servers.map((s) => makeHost('127.0.0.1', s.port))]);
+
+  const users = Array.from({ length: 30 }, (_, i) => `user-${i}`);
+  const picks = new Map<string, Set<string>>();
+  let agree = 0;
+  for (const u of users) {
+    const seen = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const a = await call(`hi\tx-user=${u}`);
+      assert.ok(a.ok, `call for ${u} answered`);
+      seen.add(a.reply.version);
+    }
+    picks.set(u, seen);
+    const mine = ring.chooseHost({ hashKey: u });
+    if (seen.size === 1 && byPort.get(mine!.port) === [...seen][0]) agree++;
+  }
+  const spread: Record<string, number> = {};
+  for (const s of picks.values()) for (const v of s) spread[v] = (spread[v] ?? 0) + 1;
+  t.diagnostic(`ring hash on x-user: 30 users x 4 calls, users per server ${JSON.stringify(spread)}, same host as the tsmesh proxy's ring for ${agree}/30`);
+  for (const [u, s] of picks) assert.equal(s.size, 1, `every call of ${u} went to one server (${[...s]})`);
+  assert.ok(Object.keys(spread).length >= 2, 'users spread over more than one server');
+  assert.equal(agree, users.length, 'grpc-js and the tsmesh proxy send each key to the same host');
 });
