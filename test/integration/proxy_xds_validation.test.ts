@@ -2,9 +2,10 @@
  * A real `tsmesh proxy` on a real ADS stream validates what it is sent before it ACKs:
  * - a RouteConfiguration it cannot compile is NACKed naming the route and field, and the previous
  *   routes keep serving (it used to be ACKed, then every request got 404: issue 7 bug 3);
- * - a field pilot emits that the proxy does not enforce yet (Cluster.outlier_detection, issue 11)
- *   is ACKed, counted in /stats and logged, never a reason to NACK the sidecar's whole CDS;
- * - a field the support table does not list (Cluster.health_checks) is NACKed naming the
+ * - a field pilot emits that the proxy does not enforce yet (TcpKeepalive.keepalive_probes: Node
+ *   sets only the keep-alive time) is ACKed, counted in /stats and logged, never a reason to NACK
+ *   the sidecar's whole CDS;
+ * - a field the support table does not list (Cluster.preconnect_policy) is NACKed naming the
  *   field with TSMESH_ERR_UNSUPPORTED_FIELD, and the previous cluster keeps serving.
  * The ADS server is our DiscoveryServer with a test generator (pilot never emits these).
  */
@@ -25,7 +26,7 @@ const CLUSTER = 'backend';
 
 interface World {
   route: 'good' | 'uncompilable' | 'fixed';
-  cluster: 'good' | 'outlier_detection' | 'health_checks';
+  cluster: 'good' | 'keepalive_probes' | 'preconnect_policy';
   listenPort: number;
   backendPort: number;
 }
@@ -43,8 +44,8 @@ function cluster(w: World): EnvoyJson {
     type: 'STATIC',
     connect_timeout: '1s',
     load_assignment: { cluster_name: CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: w.backendPort } } } }] }] },
-    ...(w.cluster === 'outlier_detection' ? { outlier_detection: { consecutive_5xx: 3 } } : {}),
-    ...(w.cluster === 'health_checks' ? { health_checks: [{ timeout: '1s', interval: '1s', tcp_health_check: {} }] } : {}),
+    ...(w.cluster === 'keepalive_probes' ? { upstream_connection_options: { tcp_keepalive: { keepalive_time: 60, keepalive_probes: 3 } } } : {}),
+    ...(w.cluster === 'preconnect_policy' ? { preconnect_policy: { per_upstream_preconnect_ratio: 1.5 } } : {}),
   };
 }
 
@@ -108,27 +109,27 @@ ${proxy.output().slice(-2000)}`);
 
   // A not-yet-honoured field pilot emits is ACKed and counted, not NACKed.
   const before = status(TYPE.CLUSTER)!.ackedVersion;
-  world.cluster = 'outlier_detection';
+  world.cluster = 'keepalive_probes';
   ads.configUpdate({ full: true, reason: 'test: not-yet-honoured field' });
-  await waitFor('the cluster with outlier_detection ACKed', () => status(TYPE.CLUSTER)?.ackedVersion !== before && status(TYPE.CLUSTER)?.synced === true);
+  await waitFor('the cluster with keepalive_probes ACKed', () => status(TYPE.CLUSTER)?.ackedVersion !== before && status(TYPE.CLUSTER)?.synced === true);
   assert.equal(status(TYPE.CLUSTER)!.lastNack, undefined);
-  const counted = `envoy_support.unsupported_field_ignored.envoy.config.cluster.v3.Cluster.outlier_detection: `;
+  const counted = `envoy_support.unsupported_field_ignored.envoy.config.core.v3.TcpKeepalive.keepalive_probes: `;
   const stats = await (await fetch(`http://127.0.0.1:${adminPort}/stats`)).text();
   assert.match(stats, new RegExp(`${counted.replace(/\./g, '\\.')}[1-9]`), 'counted in /stats');
   assert.deepEqual(await get('/'), { status: 200, body: 'from the backend' });
 
   // An unsupported field is NACKed naming it; the previous cluster keeps serving.
   const goodClusters = status(TYPE.CLUSTER)!.ackedVersion;
-  world.cluster = 'health_checks';
+  world.cluster = 'preconnect_policy';
   ads.configUpdate({ full: true, reason: 'test: unsupported field' });
   await waitFor('a NACK of the cluster', () => status(TYPE.CLUSTER)?.lastNack !== undefined);
   const cn = status(TYPE.CLUSTER)!.lastNack!;
   t.diagnostic(`CDS NACK: ${cn.message}`);
-  assert.match(cn.message, new RegExp(`cluster backend\\.health_checks: .*\\[${ERR.UNSUPPORTED_FIELD}\\]`));
+  assert.match(cn.message, new RegExp(`cluster backend\\.preconnect_policy: .*\\[${ERR.UNSUPPORTED_FIELD}\\]`));
   assert.equal(status(TYPE.CLUSTER)!.ackedVersion, goodClusters);
   assert.deepEqual(await get('/'), { status: 200, body: 'from the backend' });
   const dump = await (await fetch(`http://127.0.0.1:${adminPort}/config_dump`)).text();
-  assert.ok(!dump.includes('health_checks'), 'the rejected cluster is not applied');
+  assert.ok(!dump.includes('preconnect_policy'), 'the rejected cluster is not applied');
 
   // Fixed routes after the NACK are ACKed and serve.
   world.route = 'fixed';
