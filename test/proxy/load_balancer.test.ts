@@ -261,7 +261,7 @@ describe('zone-aware routing', () => {
       return { key: `r/${zone}/`, weight: 0, hosts, healthy: hosts, degraded: [] };
     });
     const hosts = localities.flatMap((l) => l.hosts);
-    return { hosts, healthy: hosts, degraded: [], localities };
+    return { hosts, healthy: hosts, degraded: [], localities, all: { hosts, key: '0|all' }, healthySource: { hosts, key: '0|h' }, degradedSource: { hosts: [], key: '0|d' } };
   }
   const local = (perZone: Record<string, number>) => ({ locality: 'r/a/', hostsPerLocality: () => new Map(Object.entries(perZone).map(([z, n]) => [`r/${z}/`, n])) });
 

@@ -28,10 +28,14 @@ export interface PriorityState {
   healthy: UpstreamHost[];
   degraded: UpstreamHost[];
   localities: Locality[];
+  /** The sources a pick in this priority returns, made once per update (no object per request). */
+  all: HostSource;
+  healthySource: HostSource;
+  degradedSource: HostSource;
 }
 
 
-function priorityState(hosts: UpstreamHost[]): PriorityState {
+function priorityState(hosts: UpstreamHost[], priority: number): PriorityState {
   const byKey = new Map<string, Locality>();
   const localities: Locality[] = [];
   for (const h of hosts) {
@@ -46,7 +50,17 @@ function priorityState(hosts: UpstreamHost[]): PriorityState {
     if (isDegraded(h)) l.degraded.push(h);
     else if (h.healthy) l.healthy.push(h);
   }
-  return { hosts, healthy: hosts.filter(isFullyHealthy), degraded: hosts.filter(isDegraded), localities };
+  const healthy = hosts.filter(isFullyHealthy);
+  const degraded = hosts.filter(isDegraded);
+  return {
+    hosts,
+    healthy,
+    degraded,
+    localities,
+    all: { hosts, key: `${priority}|all` },
+    healthySource: { hosts: healthy, key: `${priority}|h` },
+    degradedSource: { hosts: degraded, key: `${priority}|d` },
+  };
 }
 
 /** Smooth weighted round robin over localities (deterministic like Envoy's EDF scheduler). */
@@ -124,7 +138,7 @@ export abstract class HostSourceLoadBalancer implements LoadBalancer {
     this.priorities = priorities;
     this.policy = policyOf(priorities);
     for (const hs of priorities) for (const h of hs) noteJoined(h);
-    this.states = priorities.map(priorityState);
+    this.states = priorities.map((hs, i) => priorityState(hs, i));
     this.priorityLoad = computePriorityLoad(priorities, this.policy, this.threshold);
     this.onUpdate();
   }
@@ -158,7 +172,7 @@ export abstract class HostSourceLoadBalancer implements LoadBalancer {
     if (!state) return undefined;
     if (load.panic[priority]) {
       this.stats.counter('lb_healthy_panic').inc();
-      return { hosts: state.hosts, key: `${priority}|all` };
+      return state.all;
     }
     if (this.localityWeighted) {
       const scheduler = this.schedulerFor(`${priority}|${degraded}`);
@@ -174,7 +188,7 @@ export abstract class HostSourceLoadBalancer implements LoadBalancer {
       const l = this.zoneAware.chooseLocality(state);
       if (l) return { hosts: l.healthy, key: `${priority}|h|${l.key}` };
     }
-    return degraded ? { hosts: state.degraded, key: `${priority}|d` } : { hosts: state.healthy, key: `${priority}|h` };
+    return degraded ? state.degradedSource : state.healthySource;
   }
 
   private schedulerFor(key: string): LocalityScheduler {
