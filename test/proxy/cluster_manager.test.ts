@@ -191,3 +191,35 @@ test("initial_fetch_timeout of a cluster's SDS secret: as set, Envoy's 15 s when
   assert.equal(secretFetchTimeoutMs(withTimeout()), 15_000);
   assert.equal(secretFetchTimeoutMs(withTimeout('0s')), 0);
 });
+
+test('an EDS cluster updated to add health_checks keeps serving on the old cluster while the new one warms: its unchecked hosts are its own', async () => {
+  const [a, b] = await Promise.all(['a', 'b'].map(startTag));
+  const proxy = await startProxy({ listeners: [] });
+  const s = proxy.server;
+  try {
+    // Panic off (Istio's minHealthPercent default): a host out of rotation takes no traffic at all.
+    const base = { ...eds('svc'), common_lb_config: { healthy_panic_threshold: { value: 0 } } };
+    s.setResources(TYPE.CLUSTER, [base], 'v1');
+    s.setResources(TYPE.ENDPOINT, [cla('svc', [a.port, b.port])], 'v1');
+    s.setResources(TYPE.LISTENER, [tcpListener('svc', 'svc')], 'v1');
+    await s.listeners.listening();
+    const port = s.listeners.active.get('svc')!.boundPort;
+    assert.equal((await tags(port, 2)).size, 2);
+    // The new cluster's TCP check expects a reply no tag server sends: its hosts never pass, it never warms.
+    const checked = { ...base, health_checks: [{ timeout: '1s', interval: '1s', unhealthy_threshold: 1, healthy_threshold: 1, tcp_health_check: { send: { text: '70696e67' }, receive: [{ text: '706f6e67' }] } }] };
+    assert.deepEqual(s.setResources(TYPE.CLUSTER, [checked], 'v2'), { ok: true });
+    assert.ok(s.clusters.warming.has('svc'), 'the new cluster warms until its first checks');
+    // An EDS push reaches both clusters: the serving one must still see healthy hosts.
+    s.setResources(TYPE.ENDPOINT, [cla('svc', [a.port, b.port])], 'v2');
+    const served = await tags(port, 6);
+    assert.deepEqual([...served.keys()].sort(), ['a', 'b'], 'the old cluster keeps serving both hosts');
+    assert.equal(s.clusters.get('svc')!.allHosts().filter((h) => !h.healthy).length, 0);
+    // ...and the new cluster's hosts, never checked healthy, stay out of its rotation.
+    const warming = s.clusters.warming.get('svc');
+    assert.ok(warming, 'still warming');
+    assert.deepEqual(warming.allHosts().map((h) => h.healthy), [false, false]);
+  } finally {
+    await proxy.close();
+    await Promise.all([a, b].map((h) => h.close()));
+  }
+});

@@ -95,6 +95,13 @@ describe('priority load (Envoy: health = healthy share x 1.4, load spills to the
     assert.deepEqual(computePriorityLoad([hostSet(100, 25), hostSet(100, 25)], POLICY, 0).panic, [false, false]);
   });
 
+  test('every priority in panic: load by host count, not by health (Envoy)', () => {
+    // P0 10 hosts 30% healthy, P1 30 hosts 10% healthy: by health 42/21, by host count 25/75.
+    const load = computePriorityLoad([hostSet(10, 3), hostSet(30, 3)], POLICY, 50);
+    assert.deepEqual(load.panic, [true, true]);
+    assert.deepEqual(load.healthy, [25, 75]);
+  });
+
   test('overprovisioning_factor from the ClusterLoadAssignment policy (100 = no headroom)', () => {
     const cla = (factor?: number) => ({
       ...(factor ? { policy: { overprovisioning_factor: factor } } : {}),
@@ -264,6 +271,16 @@ describe('zone-aware routing', () => {
     return { hosts, healthy: hosts, degraded: [], localities, all: { hosts, key: '0|all' }, healthySource: { hosts, key: '0|h' }, degradedSource: { hosts: [], key: '0|d' } };
   }
   const local = (perZone: Record<string, number>) => ({ locality: 'r/a/', hostsPerLocality: () => new Map(Object.entries(perZone).map(([z, n]) => [`r/${z}/`, n])) });
+
+  test('no healthy upstream in the local zone: no zone routing (never a zone with nothing to pick)', () => {
+    const s = stats();
+    const za = new ZoneAwareRouting(zoneAwareConfig({}, local({ b: 1 }))!, s, seeded());
+    const st = state({ a: 2, b: 8 });
+    for (const h of st.localities[0]!.hosts) setHealthFlag(h, HealthFlag.FAILED_OUTLIER_CHECK, true);
+    st.localities[0]!.healthy = [];
+    st.healthy = st.localities[1]!.hosts;
+    for (let i = 0; i < 20; i++) assert.equal(za.chooseLocality(st), undefined);
+  });
 
   test('upstream share in the local zone >= the callers share: everything stays local', () => {
     const s = stats();

@@ -322,3 +322,23 @@ test('retriable_headers retries a response by its headers; retriable_request_hea
   });
   assert.deepEqual(post, { body: 'a1', attempts: '1' });
 });
+
+test('max_retries 1 still allows a request its second retry: the retried attempt gives its slot back first', async (t) => {
+  const seen: Seen[] = [];
+  let n = 0;
+  const fail2: Handler = (_req, res, host) => {
+    n++;
+    res.writeHead(n <= 2 ? 503 : 200).end(host);
+  };
+  const hosts = await Promise.all(['a', 'b', 'c'].map((h) => upstream(h, seen, fail2)));
+  const c = { ...cluster('svc', [hosts.map((h) => h.port)]), circuit_breakers: { thresholds: [{ max_retries: 1 }] } };
+  const proxy = await proxyFor([c], { retry_on: '5xx', num_retries: 2, retry_host_predicate: PREVIOUS_HOSTS });
+  t.after(async () => {
+    await proxy.close();
+    await Promise.all(hosts.map((h) => h.close()));
+  });
+  const r = await get(proxy.port('in'));
+  assert.equal(r.status, 200, `answered by the third attempt (${seen.length} attempts)`);
+  assert.equal(seen.length, 3);
+  assert.equal(proxy.server.store.counter('cluster.svc.upstream_rq_retry_overflow').value(), 0);
+});

@@ -365,3 +365,39 @@ test('request mirroring to an h2 cluster: the shadow gets the request with "-sha
     await Promise.all([main.close(), shadow.close()]);
   }
 });
+
+test('gRPC outcomes reach outlier detection as Envoy maps them: UNAVAILABLE in trailers or trailers-only counts as a 503 and ejects the host', { timeout: 30_000 }, async () => {
+  let trailersOnly = false;
+  const up = await h2Upstream((s) => {
+    if (trailersOnly) return void s.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '14' }, { endStream: true });
+    s.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+    s.on('wantTrailers', () => s.sendTrailers({ 'grpc-status': '14' }));
+    s.on('data', () => {});
+    s.on('end', () => s.end());
+  });
+  const outlier = { consecutive_5xx: 3, interval: '60s', base_ejection_time: '60s', max_ejection_percent: 100 };
+  const proxy = await startProxy({ clusters: [staticCluster('grpc', [up.port], { ...h2Options(), outlier_detection: outlier })], listeners: [httpListener('http', [{ match: { prefix: '/' }, route: { cluster: 'grpc' } }])] });
+  const client = http2.connect(`http://127.0.0.1:${proxy.port('http')}`);
+  const ejected = () => proxy.server.store.counter('cluster.grpc.outlier_detection.ejections_enforced_consecutive_5xx').value();
+  try {
+    const req = { ':method': 'POST', ':path': '/svc/Call', 'content-type': 'application/grpc', te: 'trailers' };
+    for (let i = 0; i < 3; i++) assert.equal((await h2Call(client, req, Buffer.from([0, 0, 0, 0, 0]))).trailers?.['grpc-status'], '14');
+    assert.equal(ejected(), 1, 'three UNAVAILABLE in trailers: ejected');
+    await proxy.close();
+    // Trailers-only answers, on a fresh proxy.
+    trailersOnly = true;
+    const p2 = await startProxy({ clusters: [staticCluster('grpc', [up.port], { ...h2Options(), outlier_detection: outlier })], listeners: [httpListener('http', [{ match: { prefix: '/' }, route: { cluster: 'grpc' } }])] });
+    const c2 = http2.connect(`http://127.0.0.1:${p2.port('http')}`);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await h2Call(c2, req, Buffer.from([0, 0, 0, 0, 0]))).headers['grpc-status'], '14');
+      assert.equal(p2.server.store.counter('cluster.grpc.outlier_detection.ejections_enforced_consecutive_5xx').value(), 1, 'three trailers-only UNAVAILABLE: ejected');
+    } finally {
+      c2.close();
+      await p2.close();
+    }
+  } finally {
+    client.close();
+    await proxy.close().catch(() => {});
+    await up.close();
+  }
+});

@@ -5,7 +5,7 @@
  * answer, TLS secrets present), so traffic never sees an empty cluster during an update.
  */
 import type { EnvoyJson } from '../../xds/types.ts';
-import type { ClusterManager } from '../interfaces.ts';
+import type { ClusterManager, UpstreamHost } from '../interfaces.ts';
 import type { StatsStore } from '../stats/stats_store.ts';
 import type { SecretManager } from '../config/secret_manager.ts';
 import { tlsContextOf } from '../tls/tls_context.ts';
@@ -114,7 +114,7 @@ export class ClusterManagerImpl implements ClusterManager {
     switch (isDynamicForwardProxyCluster(config) ? DYNAMIC_FORWARD_PROXY_CLUSTER_TYPE : cluster.type) {
       case 'EDS': {
         const eds = this.endpoints.get(ClusterManagerImpl.edsName(config));
-        if (eds) cluster.setHosts(hostsFromAssignment(eds.resource, this.active.get(name)?.hostIndex));
+        if (eds) cluster.setHosts(hostsFromAssignment(eds.resource, this.sharedHosts(name, config)));
         else {
           // Envoy's initial_fetch_timeout (15 s default): warm up empty rather than block init forever.
           const ms = durationMs(config.eds_cluster_config?.eds_config?.initial_fetch_timeout, 15_000);
@@ -135,6 +135,18 @@ export class ClusterManagerImpl implements ClusterManager {
       default:
         cluster.setHosts(hostsFromAssignment(config.load_assignment));
     }
+  }
+
+  /**
+   * The active cluster's hosts, for a replacement to carry their outlier state over; none when
+   * either runs active health checks: the replacement's checker would mark hosts the serving
+   * cluster still balances over as unchecked (and the old one's updates would clear its flags).
+   */
+  private sharedHosts(name: string, config: EnvoyJson): Map<string, UpstreamHost> | undefined {
+    const active = this.active.get(name);
+    if (!active) return undefined;
+    if (active.config.health_checks?.length || config.health_checks?.length) return undefined;
+    return active.hostIndex;
   }
 
   private secretTimedOut(name: string, secret: string): void {

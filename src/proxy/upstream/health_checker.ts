@@ -114,6 +114,8 @@ class Session {
     }
     if (degraded !== hasHealthFlag(host, HealthFlag.DEGRADED_ACTIVE_HC)) {
       setHealthFlag(host, HealthFlag.DEGRADED_ACTIVE_HC, degraded);
+      // Degraded hosts move between the healthy and degraded sets: balancers must rebuild.
+      changed = true;
       hc.event(host, degraded ? 'degraded_healthy_host' : 'no_longer_degraded_host', {});
     }
     this.firstCheck = false;

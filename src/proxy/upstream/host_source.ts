@@ -184,7 +184,8 @@ export abstract class HostSourceLoadBalancer implements LoadBalancer {
       });
       if (l) return { hosts: degraded ? l.degraded : l.healthy, key: `${priority}|${degraded ? 'd' : 'h'}|${l.key}` };
     }
-    if (this.zoneAware && priority === 0 && !degraded) {
+    // Zone routing only while priority 0 takes all the load (Envoy).
+    if (this.zoneAware && priority === 0 && !degraded && load.healthy[0] === 100) {
       const l = this.zoneAware.chooseLocality(state);
       if (l) return { hosts: l.healthy, key: `${priority}|h|${l.key}` };
     }

@@ -123,7 +123,10 @@ export function computePriorityLoad(priorities: UpstreamHost[][], policy: Assign
       else degraded[d.first] += d.remaining;
     }
     for (let p = 0; p < n; p++) panic[p] = normalized === 100 ? false : inPanic(priorities[p] ?? [], threshold, excluded?.has(p) ?? false);
-    return { healthy, degraded, panic };
+    if (!panic.every(Boolean)) return { healthy, degraded, panic };
+    // Every priority in panic: as nothing available, load by host count (Envoy).
+    healthy.fill(0);
+    degraded.fill(0);
   }
   // Total panic: load by host count over every priority, each using all its hosts.
   let hostsTotal = 0;

@@ -66,6 +66,12 @@ export class ZoneAwareRouting {
       this.stats.counter('lb_local_cluster_not_ok').inc();
       return undefined;
     }
+    // No healthy upstream or no caller in our own locality: no zone routing (Envoy's
+    // earlyExitNonLocalityRouting), never a pick of a locality with nothing healthy in it.
+    if (mine.healthy.length === 0 || !local.get(localKey)) {
+      this.stats.counter('lb_local_cluster_not_ok').inc();
+      return undefined;
+    }
     const upstreamTotal = state.healthy.length;
     const upPct = (l: Locality) => l.healthy.length / upstreamTotal;
     const localPct = (l: Locality) => (local.get(l.key) ?? 0) / localTotal;

@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type StreamFilterCallbacks } from '../../interfaces.ts';
 import { getHeader, isGrpcRequest, toFlatList } from '../common/header_utils.ts';
 import { LocalReplyBody } from '../common/local_reply.ts';
+import { grpcToHttpStatus } from '../common/grpc_status.ts';
 import { ResponseFlag } from '../common/response_flags.ts';
 import { chance } from '../common/random.ts';
 import type { FormatContext } from '../common/formatter.ts';
@@ -259,6 +260,13 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       this.s.addResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded);
       return false;
     }
+    // The attempt being retried gives its retry slot back first (Envoy's resetRetry): one request
+    // never holds two, or max_retries 1 would refuse every second retry.
+    const current = this.upstream;
+    if (current?.releaseRetry) {
+      current.releaseRetry();
+      current.releaseRetry = undefined;
+    }
     const release = this.cluster!.tryAcquire('retries');
     if (!release) {
       // The circuit breaker counted upstream_rq_retry_overflow.
@@ -293,7 +301,14 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (u !== this.upstream) return;
     const grpcStatusHdr = h.get('grpc-status');
     const grpcStatus = grpcStatusHdr !== undefined ? Number(grpcStatusHdr) : undefined;
-    this.cluster!.outlier?.putHttpResponseCode(u.host, status);
+    const outlier = this.cluster!.outlier;
+    if (outlier) {
+      // gRPC as Envoy reports it: a status in the headers (trailers-only) counts mapped to HTTP; a
+      // 200 that will carry its status in trailers is reported when they arrive.
+      if (grpcStatus !== undefined) outlier.putHttpResponseCode(u.host, grpcToHttpStatus(grpcStatus));
+      else if (this.isGrpc && status === 200) u.grpcOutcomeDeferred = true;
+      else outlier.putHttpResponseCode(u.host, status);
+    }
     if (u.idleTimer) u.lastActivity = this.ctx.clock.now();
     if (this.tryRetry(status, grpcStatus, h)) {
       this.cstats!.response(status);
@@ -339,6 +354,10 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
   onUpstreamComplete(u: UpstreamRequest, trailers: HeaderMap | undefined): void {
     if (u !== this.upstream || this.finished) return;
+    if (u.grpcOutcomeDeferred) {
+      const g = trailers?.get('grpc-status');
+      this.cluster!.outlier?.putHttpResponseCode(u.host, grpcToHttpStatus(g !== undefined ? Number(g) : undefined));
+    }
     this.complete(u);
     if (this.trailersOnly) return;
     if (trailers) this.s.encodeTrailers(trailers);

@@ -110,6 +110,8 @@ export class UpstreamRequest implements Http1Handler {
   /** When the attempt last made progress (connection, headers, data), the clock's ms; set by the router. */
   lastActivity = 0;
   releaseRetry: (() => void) | undefined;
+  /** A gRPC 200 whose status comes in the trailers: outlier detection hears of it then. */
+  grpcOutcomeDeferred = false;
   /** The pool the attempt was dispatched to, to leave its queue if abandoned before a connection. */
   pool: HttpConnPool | undefined;
 

@@ -1,0 +1,28 @@
+/**
+ * gRPC status → HTTP status as Envoy's Grpc::Utility::grpcToHttpStatus: how a gRPC outcome counts
+ * where an HTTP code is expected (outlier detection's 5xx and gateway-error counters).
+ */
+const GRPC_TO_HTTP: readonly number[] = [
+  200, // OK
+  499, // CANCELLED
+  500, // UNKNOWN
+  400, // INVALID_ARGUMENT
+  504, // DEADLINE_EXCEEDED
+  404, // NOT_FOUND
+  409, // ALREADY_EXISTS
+  403, // PERMISSION_DENIED
+  429, // RESOURCE_EXHAUSTED
+  400, // FAILED_PRECONDITION
+  409, // ABORTED
+  400, // OUT_OF_RANGE
+  501, // UNIMPLEMENTED
+  500, // INTERNAL
+  503, // UNAVAILABLE
+  500, // DATA_LOSS
+  401, // UNAUTHENTICATED
+];
+
+/** An unknown or missing status counts as 500, as Envoy's InvalidCode does. */
+export function grpcToHttpStatus(grpcStatus: number | undefined): number {
+  return grpcStatus !== undefined && Number.isInteger(grpcStatus) && grpcStatus >= 0 && grpcStatus < GRPC_TO_HTTP.length ? GRPC_TO_HTTP[grpcStatus]! : 500;
+}
