@@ -21,6 +21,9 @@ export interface Locality {
   hosts: UpstreamHost[];
   healthy: UpstreamHost[];
   degraded: UpstreamHost[];
+  /** What a pick of this locality returns (made with the priority state, not per request). */
+  healthySource?: HostSource;
+  degradedSource?: HostSource;
 }
 
 export interface PriorityState {
@@ -32,10 +35,13 @@ export interface PriorityState {
   all: HostSource;
   healthySource: HostSource;
   degradedSource: HostSource;
+  /** With locality_weighted_lb_config: the locality schedulers for healthy and degraded picks. */
+  healthyLocalities?: LocalityScheduler;
+  degradedLocalities?: LocalityScheduler;
 }
 
 
-function priorityState(hosts: UpstreamHost[], priority: number): PriorityState {
+function priorityState(hosts: UpstreamHost[], priority: number, localityWeighted: boolean, overprovisioning: number): PriorityState {
   const byKey = new Map<string, Locality>();
   const localities: Locality[] = [];
   for (const h of hosts) {
@@ -52,6 +58,11 @@ function priorityState(hosts: UpstreamHost[], priority: number): PriorityState {
   }
   const healthy = hosts.filter(isFullyHealthy);
   const degraded = hosts.filter(isDegraded);
+  for (const l of localities) {
+    l.healthySource = { hosts: l.healthy, key: `${priority}|h|${l.key}` };
+    l.degradedSource = { hosts: l.degraded, key: `${priority}|d|${l.key}` };
+  }
+  const f = overprovisioning / 100;
   return {
     hosts,
     healthy,
@@ -60,30 +71,51 @@ function priorityState(hosts: UpstreamHost[], priority: number): PriorityState {
     all: { hosts, key: `${priority}|all` },
     healthySource: { hosts: healthy, key: `${priority}|h` },
     degradedSource: { hosts: degraded, key: `${priority}|d` },
+    ...(localityWeighted
+      ? { healthyLocalities: new LocalityScheduler(localities, localityWeights(localities, f, false)), degradedLocalities: new LocalityScheduler(localities, localityWeights(localities, f, true)) }
+      : {}),
   };
 }
 
-/** Smooth weighted round robin over localities (deterministic like Envoy's EDF scheduler). */
-class LocalityScheduler {
-  private current = new Map<string, number>();
-  pick(localities: Locality[], weightOf: (l: Locality) => number): Locality | undefined {
+/**
+ * Smooth weighted round robin over localities (deterministic like Envoy's EDF scheduler). The
+ * effective weights (load_balancing_weight × availability × overprovisioning) are fixed per host
+ * set update, so a pick is one pass over a small array.
+ */
+export class LocalityScheduler {
+  private readonly current: number[];
+  constructor(
+    private readonly localities: Locality[],
+    private readonly weights: number[],
+  ) {
+    this.current = new Array<number>(localities.length).fill(0);
+  }
+  pick(): Locality | undefined {
     let total = 0;
-    let best: Locality | undefined;
+    let best = -1;
     let bestW = -Infinity;
-    for (const l of localities) {
-      const w = weightOf(l);
+    for (let i = 0; i < this.localities.length; i++) {
+      const w = this.weights[i]!;
       if (w <= 0) continue;
-      const c = (this.current.get(l.key) ?? 0) + w;
-      this.current.set(l.key, c);
+      const c = (this.current[i] += w);
       total += w;
       if (c > bestW) {
         bestW = c;
-        best = l;
+        best = i;
       }
     }
-    if (best) this.current.set(best.key, bestW - total);
-    return best;
+    if (best < 0) return undefined;
+    this.current[best] = bestW - total;
+    return this.localities[best];
   }
+}
+
+/** A locality's weight for a pick among its healthy (or degraded) hosts: weight × min(1, f × share). */
+function localityWeights(localities: Locality[], f: number, degraded: boolean): number[] {
+  return localities.map((loc) => {
+    const eligible = degraded ? loc.degraded.length : loc.healthy.length;
+    return loc.hosts.length === 0 ? 0 : loc.weight * Math.min(1, (f * eligible) / loc.hosts.length);
+  });
 }
 
 /**
@@ -120,7 +152,6 @@ export abstract class HostSourceLoadBalancer implements LoadBalancer {
   private priorityLoad: PriorityLoad = { healthy: [100], degraded: [0], panic: [false] };
   private readonly threshold: number;
   private readonly localityWeighted: boolean;
-  private readonly schedulers = new Map<string, LocalityScheduler>();
   private readonly zoneAware: ZoneAwareRouting | undefined;
 
   constructor(
@@ -138,7 +169,7 @@ export abstract class HostSourceLoadBalancer implements LoadBalancer {
     this.priorities = priorities;
     this.policy = policyOf(priorities);
     for (const hs of priorities) for (const h of hs) noteJoined(h);
-    this.states = priorities.map((hs, i) => priorityState(hs, i));
+    this.states = priorities.map((hs, i) => priorityState(hs, i, this.localityWeighted, this.policy.overprovisioningFactor));
     this.priorityLoad = computePriorityLoad(priorities, this.policy, this.threshold);
     this.onUpdate();
   }
@@ -175,29 +206,14 @@ export abstract class HostSourceLoadBalancer implements LoadBalancer {
       return state.all;
     }
     if (this.localityWeighted) {
-      const scheduler = this.schedulerFor(`${priority}|${degraded}`);
-      const f = this.policy.overprovisioningFactor / 100;
-      const l = scheduler.pick(state.localities, (loc) => {
-        const eligible = degraded ? loc.degraded.length : loc.healthy.length;
-        if (loc.hosts.length === 0) return 0;
-        return loc.weight * Math.min(1, (f * eligible) / loc.hosts.length);
-      });
-      if (l) return { hosts: degraded ? l.degraded : l.healthy, key: `${priority}|${degraded ? 'd' : 'h'}|${l.key}` };
+      const l = (degraded ? state.degradedLocalities : state.healthyLocalities)?.pick();
+      if (l) return degraded ? l.degradedSource! : l.healthySource!;
     }
     // Zone routing only while priority 0 takes all the load (Envoy).
     if (this.zoneAware && priority === 0 && !degraded && load.healthy[0] === 100) {
       const l = this.zoneAware.chooseLocality(state);
-      if (l) return { hosts: l.healthy, key: `${priority}|h|${l.key}` };
+      if (l) return l.healthySource ?? { hosts: l.healthy, key: `${priority}|h|${l.key}` };
     }
     return degraded ? state.degradedSource : state.healthySource;
-  }
-
-  private schedulerFor(key: string): LocalityScheduler {
-    let s = this.schedulers.get(key);
-    if (!s) {
-      s = new LocalityScheduler();
-      this.schedulers.set(key, s);
-    }
-    return s;
   }
 }
