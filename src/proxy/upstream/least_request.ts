@@ -10,7 +10,7 @@ import type { Stats, UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { registerLoadBalancer, smoothWeightedPick, typedLbConfig, type HostLoad } from './load_balancer.ts';
 import { HostSourceLoadBalancer, sameWeights, type HostSource } from './host_source.ts';
-import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
+import { rampEndsAt, slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 import { zoneAwareConfig, type ZoneAwareConfig } from './zone_aware.ts';
 
@@ -48,17 +48,24 @@ export class LeastRequestLoadBalancer extends HostSourceLoadBalancer {
     super(stats, cluster, random, zoneAware);
   }
 
+  /** Until when some host is in its slow-start window (rampEndsAt). */
+  private rampEnds = 0;
+
   protected override onUpdate(): void {
     this.current.clear();
+    this.rampEnds = rampEndsAt(this.states, this.cfg.slowStart);
   }
 
   protected pickFrom(source: HostSource): UpstreamHost | undefined {
     const hosts = source.hosts;
     if (hosts.length === 1) return hosts[0];
-    const now = Date.now();
     const ss = this.cfg.slowStart;
-    const base = (h: UpstreamHost) => (ss ? h.weight * slowStartFactor(h, ss, now) : h.weight);
-    if (ss ? hosts.every((h) => base(h) === base(hosts[0])) : sameWeights(hosts)) return this.powerOfChoices(hosts);
+    // Istio's default path (equal weights, no ramp): no clock read, no closure.
+    const now = ss ? Date.now() : 0;
+    const ramping = ss !== undefined && now < this.rampEnds;
+    if (!ramping && sameWeights(hosts)) return this.powerOfChoices(hosts);
+    const base = ramping ? (h: UpstreamHost) => h.weight * slowStartFactor(h, ss, now) : (h: UpstreamHost) => h.weight;
+    if (ramping && hosts.every((h) => base(h) === base(hosts[0]))) return this.powerOfChoices(hosts);
     let cur = this.current.get(source.key);
     if (!cur) this.current.set(source.key, (cur = new Map()));
     const bias = this.cfg.activeRequestBias;

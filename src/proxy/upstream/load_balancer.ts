@@ -11,7 +11,7 @@ import type { LoadBalancerContext, Stats, UpstreamHost } from '../interfaces.ts'
 import type { EnvoyJson } from '../../xds/types.ts';
 import { CLUSTER_EXT } from '../../xds/type_urls.ts';
 import { HostSourceLoadBalancer, sameWeights, type HostSource } from './host_source.ts';
-import { slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
+import { rampEndsAt, slowStartConfig, slowStartFactor, type SlowStartConfig } from './slow_start.ts';
 import { zoneAwareConfig, type LocalClusterView, type ZoneAwareConfig } from './zone_aware.ts';
 
 export interface LoadBalancer {
@@ -82,15 +82,21 @@ export class RoundRobinLoadBalancer extends HostSourceLoadBalancer {
     super(stats, cluster, random, zoneAware);
   }
 
+  /** Until when some host is in its slow-start window (rampEndsAt). */
+  private rampEnds = 0;
+
   protected override onUpdate(): void {
     this.current.clear();
+    this.rampEnds = rampEndsAt(this.states, this.slowStart);
   }
 
   protected pickFrom(source: HostSource): UpstreamHost | undefined {
     const hosts = source.hosts;
-    const now = Date.now();
-    const weightOf = (h: UpstreamHost) => (this.slowStart ? h.weight * slowStartFactor(h, this.slowStart, now) : h.weight);
-    if (this.slowStart ? hosts.every((h) => weightOf(h) === weightOf(hosts[0])) : sameWeights(hosts)) {
+    const ss = this.slowStart;
+    const now = ss ? Date.now() : 0;
+    const ramping = ss !== undefined && now < this.rampEnds;
+    const weightOf = ramping ? (h: UpstreamHost) => h.weight * slowStartFactor(h, ss, now) : plainWeight;
+    if (ramping ? hosts.every((h) => weightOf(h) === weightOf(hosts[0])) : sameWeights(hosts)) {
       const i = this.index.get(source.key) ?? 0;
       this.index.set(source.key, i + 1);
       return hosts[i % hosts.length];
@@ -100,6 +106,8 @@ export class RoundRobinLoadBalancer extends HostSourceLoadBalancer {
     return smoothWeightedPick(hosts, weightOf, cur);
   }
 }
+
+const plainWeight = (h: UpstreamHost): number => h.weight;
 
 /**
  * One step of smooth weighted round robin: every host earns its weight, the richest is picked and

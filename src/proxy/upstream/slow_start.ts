@@ -50,3 +50,14 @@ export function slowStartFactor(h: UpstreamHost, cfg: SlowStartConfig, now = Dat
   const timeFactor = Math.max(age / 1000, 1) / (cfg.windowMs / 1000);
   return Math.max(cfg.minWeight, Math.pow(Math.min(1, timeFactor), 1 / cfg.aggression));
 }
+
+/**
+ * When the newest of these hosts leaves its window (0 without slow start): past it every weight is
+ * plain again, so balancers skip the per-request ramp computation (hosts join only on updates).
+ */
+export function rampEndsAt(priorities: readonly { hosts: UpstreamHost[] }[], cfg: SlowStartConfig | undefined): number {
+  if (!cfg) return 0;
+  let latest = 0;
+  for (const p of priorities) for (const h of p.hosts) latest = Math.max(latest, noteJoined(h));
+  return latest + cfg.windowMs;
+}
