@@ -49,6 +49,20 @@ spec:
 `;
 }
 
+/**
+ * PeerAuthentication DISABLE for the pods labelled `app: name` in `default`: their inbound
+ * listeners need no SDS secret, so a config change is warm at once.
+ */
+export function plaintextPeers(name: string): string {
+  return `apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: { name: ${name}, namespace: default }
+spec:
+  selector: { matchLabels: { app: ${name} } }
+  mtls: { mode: DISABLE }
+`;
+}
+
 /** A DestinationRule for `name` in `default` with one subset per version (label `version`). */
 export function versionSubsets(name: string, versions: readonly string[] = ['v1', 'v2']): string {
   return `apiVersion: networking.istio.io/v1

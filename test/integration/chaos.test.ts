@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startMesh } from '../helpers/mesh.ts';
 import { clusterStat, startBackend, startLoad, type Backend } from '../helpers/lifecycle.ts';
+import { kubeService, plaintextPeers } from '../helpers/yaml.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
 const LOAD_MS = 60_000;
@@ -16,14 +17,7 @@ const LOAD_MS = 60_000;
 const KILL_EVERY_MS = 3_000;
 const DOWN_MS = 1_500;
 
-const CONFIG = `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
+const CONFIG = `${kubeService('echo')}---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: { name: echo, namespace: default }
@@ -36,13 +30,7 @@ spec:
       baseEjectionTime: 2s
       maxEjectionPercent: 34
 ---
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { matchLabels: { app: echo } }
-  mtls: { mode: DISABLE }
-`;
+${plaintextPeers('echo')}`;
 
 test('chaos: one of three upstreams killed and restarted every 3 s under 60 s of load; default retries and outlier detection keep errors below 0.1%', { timeout: 300_000 }, async (t) => {
   const mesh = await startMesh(t, { config: { 'echo.yaml': CONFIG } });

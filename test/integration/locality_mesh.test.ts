@@ -10,24 +10,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { startMesh } from '../helpers/mesh.ts';
 import { until } from '../helpers/poll.ts';
+import { kubeService, plaintextPeers } from '../helpers/yaml.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
 
-const SERVICE = `
-apiVersion: v1
-kind: Service
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { app: echo }
-  ports: [{ name: http, port: 80, targetPort: 8080 }]
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata: { name: echo, namespace: default }
-spec:
-  selector: { matchLabels: { app: echo } }
-  mtls: { mode: DISABLE }
-`;
+const SERVICE = `${kubeService('echo')}---\n${plaintextPeers('echo')}`;
 
 const destinationRule = (consecutive: number) => `
 apiVersion: networking.istio.io/v1
