@@ -10,6 +10,9 @@ import type { Http1Handler, Http1RequestOptions } from './upstream/http1/types.t
 import type { EnvoyJson } from '../xds/types.ts';
 import type { ClusterChoice, RouteEntry } from './http/router/route_entry.ts';
 import type { Clock } from '../common/clock.ts';
+import type { PeerInfo } from './istio/peer_info.ts';
+
+export type { PeerInfo } from './istio/peer_info.ts';
 
 // ---------- stats ----------
 
@@ -279,6 +282,10 @@ export interface StreamInfo {
    * metadata matcher), the router and access logs. Created on first write.
    */
   dynamicMetadata?: Map<string, Record<string, unknown>>;
+  /** (additive, issue 12) The downstream peer's Istio metadata (peer-metadata filters / TCP metadata exchange). */
+  downstreamPeer?: PeerInfo;
+  /** (additive, issue 12) The upstream peer's Istio metadata, from its response headers or the TCP exchange. */
+  upstreamPeer?: PeerInfo;
 }
 
 /**
@@ -346,6 +353,15 @@ export interface HttpFilter {
   onBelowWriteBufferLowWatermark?(): void;
   /** (additive) The downstream went away (client reset / disconnect) before the stream completed. */
   onResetStream?(): void;
+  /**
+   * (additive, issue 12) Observe-only encoder hooks: a response body chunk and the response
+   * trailers, in reverse filter order, before the codec writes them. Streams whose filters have
+   * none pay nothing.
+   */
+  encodeData?(chunk: Buffer, endStream: boolean): void;
+  encodeTrailers?(trailers: HeaderMap): void;
+  /** (additive, issue 12) Once per stream, after StreamInfo is final and before access logs (Envoy's onStreamComplete). */
+  onStreamComplete?(): void;
   onDestroy?(): void;
 }
 

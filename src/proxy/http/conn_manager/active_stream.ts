@@ -48,6 +48,9 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   private requestTimer: Timer | undefined;
   private durationTimer: Timer | undefined;
   private readonly releaseActive: () => void;
+  /** Some filter of this stream has encodeData / encodeTrailers / onStreamComplete (issue 12 hooks); else they cost nothing. */
+  private observesEncode = false;
+  private observesComplete = false;
 
   constructor(
     readonly hcm: HcmConfig,
@@ -91,7 +94,12 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     if (this.destroyed) return;
     if (this.upgradeType && route?.action && !this.upgradeAllowed(route.action.upgrades)) return;
     const filters = hcm.filterFactories;
-    for (let i = 0; i < filters.length; i++) this.filters.push(filters[i](this));
+    for (let i = 0; i < filters.length; i++) {
+      const f = filters[i](this);
+      this.filters.push(f);
+      if (f.encodeData || f.encodeTrailers) this.observesEncode = true;
+      if (f.onStreamComplete) this.observesComplete = true;
+    }
     this.runDecodeHeaders(endStream);
   }
 
@@ -252,6 +260,10 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     if (this.destroyed) return true;
     this.streamInfo.bytesSent += chunk.length;
     this.idleTimer?.refresh();
+    if (this.observesEncode) {
+      const fs = this.filters;
+      for (let i = fs.length - 1; i >= 0; i--) fs[i].encodeData?.(chunk, endStream);
+    }
     const ok = this.codec.writeData(chunk, endStream);
     if (endStream) this.onResponseComplete();
     return ok;
@@ -259,6 +271,10 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
 
   encodeTrailers(trailers: HeaderMap): void {
     if (this.destroyed) return;
+    if (this.observesEncode) {
+      const fs = this.filters;
+      for (let i = fs.length - 1; i >= 0; i--) fs[i].encodeTrailers?.(trailers);
+    }
     this.codec.writeTrailers(trailers);
     this.onResponseComplete();
   }
@@ -318,6 +334,16 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     }
     this.streamInfo.endTime = this.hcm.clock.now();
     this.releaseActive();
+    if (this.observesComplete) {
+      // Envoy's onStreamComplete: StreamInfo is final, access logs have not run yet.
+      for (const f of this.filters) {
+        try {
+          f.onStreamComplete?.();
+        } catch (e) {
+          log.warnOnce('hcm-filter-on-complete', `http filter onStreamComplete threw: ${(e as Error).message}`);
+        }
+      }
+    }
     this.hcm.accessLog?.(this.streamInfo);
     const done = this.hcm.ctx.onStreamComplete;
     if (done) {
