@@ -286,6 +286,8 @@ export interface StreamInfo {
   downstreamPeer?: PeerInfo;
   /** (additive, issue 12) The upstream peer's Istio metadata, from its response headers or the TCP exchange. */
   upstreamPeer?: PeerInfo;
+  /** (additive, issue 12) Response trailers as sent downstream (gRPC status), for CEL's response.trailers / grpc_status. */
+  responseTrailers?: HeaderMap;
 }
 
 /**

@@ -271,6 +271,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
 
   encodeTrailers(trailers: HeaderMap): void {
     if (this.destroyed) return;
+    this.streamInfo.responseTrailers = trailers;
     if (this.observesEncode) {
       const fs = this.filters;
       for (let i = fs.length - 1; i >= 0; i--) fs[i].encodeTrailers?.(trailers);
