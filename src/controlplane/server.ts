@@ -26,6 +26,8 @@ import { debugHandler } from '../xds/debug.ts';
 import { BatchedAutoRegistration } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
 import { selectedConfigs } from './discovery_selectors.ts';
+import { PilotMetrics } from './metrics/pilot.ts';
+import { PROMETHEUS_CONTENT_TYPE } from './metrics/registry.ts';
 
 /**
  * Kinds pilot never reads: the registry turns them into services, endpoints and workloads. They
@@ -64,6 +66,8 @@ export class ControlPlane {
   readonly discovery: DiscoveryServer<PushContext, Proxy>;
   /** Connected sidecars as workloads, reaching the registry in batches. */
   readonly autoRegistration: BatchedAutoRegistration;
+  /** istiod's own metrics, served on /metrics. */
+  readonly metrics: PilotMetrics;
   private http?: Server;
   private ca?: CaServer;
   private readonly registrations = new Map<string, RegistrationHandle>();
@@ -93,6 +97,12 @@ export class ControlPlane {
     this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
     this.autoRegistration = new BatchedAutoRegistration((ns, labels) => this.registry.selectsWorkload(ns, labels));
     this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration] });
+    this.metrics = new PilotMetrics({
+      proxyVersions: () => this.discovery.liveConnections().map((c) => String(c.proxy.metadata.ISTIO_VERSION ?? 'unknown')),
+      services: () => this.registry.services().length,
+      virtualServices: () => this.store.all().filter((c) => c.kind === 'VirtualService').length,
+      citadel: () => this.ca?.stats() ?? {},
+    });
     this.discovery = new DiscoveryServer({
       generator: generate,
       parseProxy,
@@ -104,15 +114,18 @@ export class ControlPlane {
         this.registrations.get(conn.id)?.unregister();
         this.registrations.delete(conn.id);
       },
+      metrics: this.metrics,
       log: { debug: () => undefined, info: (m: string) => this.log(m), warn: (m: string) => this.log(m) },
     });
     this.unsubscribe.push(
       this.store.watch((all) => {
+        for (const e of all) this.metrics.configEvent(e.config.kind, e.type);
         // Workload and Deployment changes reach proxies through the registry, which knows when
         // only endpoints moved (an EDS-only push, as Istio does for WorkloadEntry).
         const events = all.filter((e) => !REGISTRY_ONLY_KINDS.has(e.config.kind));
         if (events.length === 0) return;
         this.sinceLastPush.full = true;
+        this.metrics.trigger('config');
         const what = events.slice(0, 3).map((e) => `${e.type} ${e.config.kind} ${e.config.metadata.namespace}/${e.config.metadata.name}`);
         this.discovery.configUpdate({ full: true, reason: `config: ${what.join(', ')}${events.length > 3 ? ', ...' : ''}` });
       }),
@@ -122,6 +135,7 @@ export class ControlPlane {
         // A workload that no service selects (a sidecar registering) changes nothing pilot
         // generates: no push, so no PushContext rebuild and no cache thrown away per connection.
         if (e.endpointsOnly && e.services.length === 0) return;
+        this.metrics.trigger(e.endpointsOnly ? 'endpoint' : 'service');
         this.discovery.configUpdate({ full: !e.endpointsOnly, services: e.services, reason: `registry: ${e.services.slice(0, 3).join(', ')}` });
       }),
     );
@@ -206,7 +220,7 @@ export class ControlPlane {
       if (debug(req, res)) return;
       if (api.handle(req, res)) return;
       if ((req.url ?? '').split('?')[0] === '/metrics') {
-        res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(prometheusText(this.ca?.stats() ?? {}));
+        res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(this.metrics.render());
         return;
       }
       route(req, res, this);
@@ -233,11 +247,6 @@ export class ControlPlane {
 /** The control plane's own files (CA root, token key) when no --state-dir is given. */
 export function defaultStateDir(): string {
   return join(homedir(), '.tsmesh', 'controlplane');
-}
-
-/** Counters and gauges in Prometheus' text format (series names may carry their labels). */
-function prometheusText(values: Record<string, number>): string {
-  return Object.entries(values).map(([k, v]) => `${k} ${v}\n`).join('');
 }
 
 /** Debug output shows that a Secret exists and which keys it has, never the key material. */

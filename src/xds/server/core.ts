@@ -7,6 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { NodeJson } from '../types.ts';
 import type { Connection, Outgoing, WatchState, WriteFn } from './connection.ts';
 import type { Generated } from './resources.ts';
+import type { XdsMetrics } from './types.ts';
 
 /** Where the server writes what it does. Default: warnings to stderr, nothing else. */
 export interface Logger {
@@ -21,6 +22,8 @@ export const CONSOLE_LOGGER: Logger = { debug() {}, info: (m) => console.log(m),
 /** What a stream handler needs from the server. */
 export interface ServerCore {
   readonly log: Logger;
+  /** Counters for /metrics (NACKs are counted by the stream handlers). */
+  readonly metrics?: XdsMetrics;
   /** Resolves once a PushContext exists; requests wait for it. */
   ready(): Promise<void>;
   /** Registers a new connection from the first request's node; throws for a node it cannot serve. */

@@ -49,6 +49,7 @@ function handleRequest(core: ServerCore, conn: Connection, req: DeltaDiscoveryRe
       core.log.debug(`ads ${conn.id}: ${t} ignoring stale nonce ${req.response_nonce} (latest ${w.sentNonce})`);
     } else if (req.error_detail) {
       w.lastNack = { nonce: req.response_nonce, version: w.ackedVersion, code: req.error_detail.code, message: req.error_detail.message, at: new Date().toISOString() };
+      core.metrics?.rejected(t);
       core.log.warn(`ads ${conn.id}: NACK ${t} nonce=${req.response_nonce}: ${req.error_detail.message}`);
     } else {
       w.ackedVersion = w.sentVersion;

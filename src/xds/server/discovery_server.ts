@@ -21,7 +21,7 @@ import { EncodedResources, ResourceCache, type Generated } from './resources.ts'
 import { respond } from './respond.ts';
 import { serveSotw } from './sotw.ts';
 import { SendThrottle } from './throttle.ts';
-import type { DiscoveryServerOptions, MergedPush, PushRequest } from './types.ts';
+import type { DiscoveryServerOptions, MergedPush, PushRequest, XdsMetrics } from './types.ts';
 import type { XdsProxy, XdsSnapshot } from '../types.ts';
 
 /** Istio cluster names end with the service hostname after the last "|". */
@@ -32,7 +32,8 @@ function istioEndpointNames(services: ReadonlySet<string>, names: readonly strin
 function mergePush(a: MergedPush, b: MergedPush): MergedPush {
   const full = a.full || b.full;
   const services = a.services && b.services ? new Set([...a.services, ...b.services]) : undefined;
-  return { full, services, reasons: [...a.reasons, ...b.reasons] };
+  const start = a.start === undefined ? b.start : b.start === undefined ? a.start : Math.min(a.start, b.start);
+  return { full, services, reasons: [...a.reasons, ...b.reasons], start };
 }
 
 /** Counters for /debug and tests. */
@@ -49,6 +50,7 @@ export interface PushStats {
 
 export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsProxy = XdsProxy> implements ServerCore {
   readonly log: Logger;
+  readonly metrics: XdsMetrics | undefined;
   readonly #opts: DiscoveryServerOptions<C, P>;
   readonly #conns = new Map<string, Connection<P>>();
   readonly #calls = new Set<grpc.ServerDuplexStream<any, any>>();
@@ -68,6 +70,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
   constructor(opts: DiscoveryServerOptions<C, P>) {
     this.#opts = opts;
     this.log = opts.log ?? CONSOLE_LOGGER;
+    this.metrics = opts.metrics;
     const limit = opts.pushThrottle ?? (Number(process.env.PILOT_PUSH_THROTTLE) || 100);
     this.#send = {
       throttle: new SendThrottle(limit),
@@ -116,7 +119,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     if (this.#closed) return;
     this.#stats.requests++;
     const full = req.full && !req.endpointsOnly;
-    this.#debouncer.add({ full, services: !full && req.services ? new Set(req.services) : undefined, reasons: [req.reason] });
+    this.#debouncer.add({ full, services: !full && req.services ? new Set(req.services) : undefined, reasons: [req.reason], start: performance.now() });
   }
 
   /** Resolves when no push is pending or running. */
@@ -127,6 +130,11 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
   /** Every live connection's sync state (for /debug/syncz and /debug/connections). */
   connections(): ConnectionStatus[] {
     return [...this.#conns.values()].map((c) => c.status()).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Every live connection (for scrape-time gauges such as pilot_xds). */
+  liveConnections(): Connection<P>[] {
+    return [...this.#conns.values()];
   }
 
   /** Live connections of a proxy id (usually one). */
@@ -176,7 +184,14 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
   openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection<P> {
     if (!node) throw new Error('the first request of a stream must carry the node');
     const proxy = this.#opts.parseProxy(node);
-    const conn = new Connection(`${proxy.id}-${++this.#connSeq}`, proxy, node, mode, peer, write, this.#send);
+    const metrics = this.metrics;
+    const counted: WriteFn = metrics
+      ? (out, done) => {
+          metrics.sent(out.typeUrl);
+          write(out, done);
+        }
+      : write;
+    const conn = new Connection(`${proxy.id}-${++this.#connSeq}`, proxy, node, mode, peer, counted, this.#send);
     this.#conns.set(conn.id, conn);
     this.log.info(`ads: new ${mode} connection ${conn.id} from ${peer}`);
     this.#hook('onConnect', conn);
@@ -243,7 +258,9 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     for (const conn of [...this.#conns.values()]) {
       if (this.#closed) return;
       if (!this.#conns.has(conn.id)) continue; // closed while the push yielded
-      sent += this.#pushConnection(conn, batch, scoped);
+      const n = this.#pushConnection(conn, batch, scoped);
+      if (n > 0 && batch.start !== undefined) this.metrics?.converged((performance.now() - batch.start) / 1000);
+      sent += n;
       if (performance.now() - sliceStart >= yieldMs) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         sliceStart = performance.now();
@@ -272,8 +289,12 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
         if (picked.length === 0) continue;
         scope = new Set(picked);
       }
+      const began = this.metrics ? performance.now() : 0;
       const gen = this.generate(conn, t, w, names);
-      if (gen && respond(conn, t, w, gen, () => this.nonce(), { scope })) sent++;
+      if (gen && respond(conn, t, w, gen, () => this.nonce(), { scope })) {
+        sent++;
+        this.metrics?.pushTime(t, (performance.now() - began) / 1000);
+      }
     }
     return sent;
   }

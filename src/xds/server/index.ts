@@ -4,4 +4,4 @@ export { Connection, WatchState, type ConnectionStatus, type WatchStatus, type N
 export { Debouncer, type DebounceOptions } from './debounce.ts';
 export { ResourceCache, defaultShapeKey, hashBytes, versionOf, type Entry, type Generated, type ShapeKey } from './resources.ts';
 export { SILENT_LOGGER, CONSOLE_LOGGER, type Logger } from './core.ts';
-export type { DiscoveryServerOptions, PushRequest, MergedPush } from './types.ts';
+export type { DiscoveryServerOptions, PushRequest, MergedPush, XdsMetrics } from './types.ts';

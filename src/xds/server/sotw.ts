@@ -99,6 +99,7 @@ function handleRequest(core: ServerCore, conn: Connection, req: DiscoveryRequest
   if (req.response_nonce !== '') {
     if (req.error_detail) {
       w.lastNack = { nonce: req.response_nonce, version: req.version_info, code: req.error_detail.code, message: req.error_detail.message, at: new Date().toISOString() };
+      core.metrics?.rejected(t);
       core.log.warn(`ads ${conn.id}: NACK ${t} nonce=${req.response_nonce} (still at version "${req.version_info}"): ${req.error_detail.message}`);
     } else {
       w.ackedVersion = req.version_info;

@@ -26,6 +26,23 @@ export interface MergedPush {
   /** undefined: all services. */
   services?: Set<string>;
   reasons: string[];
+  /** performance.now() of the earliest request merged in (for pilot_proxy_convergence_time). */
+  start?: number;
+}
+
+/**
+ * Where the server reports what it does for the control plane's /metrics (Istio's pilot_xds_*
+ * families, src/controlplane/metrics). Optional: without it nothing is measured.
+ */
+export interface XdsMetrics {
+  /** A response of `typeUrl` was handed to a stream (pilot_xds_pushes). */
+  sent(typeUrl: string): void;
+  /** A proxy NACKed a response of `typeUrl` (pilot_total_xds_rejects). */
+  rejected(typeUrl: string): void;
+  /** Generating and queueing one type for one proxy in a push took `seconds` (pilot_xds_push_time). */
+  pushTime(typeUrl: string, seconds: number): void;
+  /** A proxy was sent a push `seconds` after the first change it carries (pilot_proxy_convergence_time). */
+  converged(seconds: number): void;
 }
 
 export interface DiscoveryServerOptions<C extends XdsSnapshot = XdsSnapshot, P extends XdsProxy = XdsProxy> {
@@ -58,5 +75,6 @@ export interface DiscoveryServerOptions<C extends XdsSnapshot = XdsSnapshot, P e
   /** Auto-registration and stats hook; called once the first request's node is parsed. */
   onConnect?: (conn: Connection<P>) => void;
   onDisconnect?: (conn: Connection<P>) => void;
+  metrics?: XdsMetrics;
   log?: Logger;
 }
