@@ -17,6 +17,10 @@ Flags:
       --http-port <n>    debug and apply HTTP port (default 15014, Istio's monitoring port)
       --secure-grpc-port <n>
                          the CA (CSR service) and xDS over TLS (default 15012, Istio's)
+      --zipkin-port <n|off>
+                         the embedded Zipkin collector (POST /api/v2/spans, Zipkin's query
+                         API): default 9411, Zipkin's (a free port when 9411 is taken, or
+                         when --grpc-port is 0); 0 picks a free one; off runs none
       --state-dir <dir>  where the CA root and the workload-token key are kept, created on
                          first start (default ~/.tsmesh/controlplane); \`tsmesh token create\`
                          reads the same directory
@@ -47,6 +51,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
         'grpc-port': { type: 'string', default: '15010' },
         'http-port': { type: 'string', default: '15014' },
         'secure-grpc-port': { type: 'string', default: '15012' },
+        'zipkin-port': { type: 'string' },
         'state-dir': { type: 'string' },
         cacerts: { type: 'string' },
         'workload-cert-ttl': { type: 'string' },
@@ -88,7 +93,16 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     console.error(`tsmesh controlplane: --retry-budget (or TSMESH_RETRY_BUDGET): expected on or off, got ${JSON.stringify(retryBudget)}`);
     return 2;
   }
+  const zipkinFlag = values['zipkin-port'];
+  if (zipkinFlag !== undefined && zipkinFlag !== 'off' && !/^\d+$/.test(zipkinFlag)) {
+    console.error(`tsmesh controlplane: --zipkin-port: expected a port number, 0 or off, got ${JSON.stringify(zipkinFlag)}`);
+    return 2;
+  }
+  // Like the CA port: with xDS on a free port (tests, parallel meshes), the collector takes one too.
+  const zipkinPort = zipkinFlag === 'off' ? undefined : zipkinFlag !== undefined ? Number(zipkinFlag) : values['grpc-port'] === '0' ? 0 : 9411;
   const cp = new ControlPlane({
+    zipkinPort,
+    zipkinFallback: zipkinFlag === undefined,
     defaultRetryBudget: retryBudget === 'on',
     secureGrpcPort: Number(values['secure-grpc-port']),
     stateDir: values['state-dir'],
@@ -109,7 +123,8 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     await cp.close().catch(() => undefined);
     return 1;
   }
-  console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, secure grpc ${values.address}:${cp.secureGrpcPort}, ${cp.store.all().length} resources from ${values.config}`);
+  const zipkin = cp.zipkin ? `, zipkin ${values.address}:${cp.zipkin.port}` : '';
+  console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, secure grpc ${values.address}:${cp.secureGrpcPort}, ${cp.store.all().length} resources from ${values.config}${zipkin}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       console.log(`tsmesh controlplane: ${sig}, closing xDS streams`);

@@ -26,6 +26,7 @@ import { debugHandler } from '../xds/debug.ts';
 import { BatchedAutoRegistration } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
 import { selectedConfigs } from './discovery_selectors.ts';
+import { ZipkinCollector } from './zipkin/collector.ts';
 import { PilotMetrics } from './metrics/pilot.ts';
 import { PROMETHEUS_CONTENT_TYPE } from './metrics/registry.ts';
 
@@ -47,6 +48,12 @@ export interface ControlPlaneOptions {
   httpPort?: number;
   /** The CA's CSR service and ADS over TLS (Istio: 15012). 0 picks a free one. */
   secureGrpcPort?: number;
+  /**
+   * The embedded Zipkin collector (Zipkin's 9411): a port, 0 for a free one; undefined runs none.
+   * `zipkinFallback`: when that port is taken, take a free one instead of failing (the CLI's default).
+   */
+  zipkinPort?: number;
+  zipkinFallback?: boolean;
   /** Where the self-signed root and the workload-token key are kept (default ~/.tsmesh/controlplane). */
   stateDir?: string;
   /** Istio's plug-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem). */
@@ -79,6 +86,8 @@ export class ControlPlane {
   grpcPort = 0;
   httpPort = 0;
   secureGrpcPort = 0;
+  /** The embedded trace collector, when it runs (see ControlPlaneOptions.zipkinPort). */
+  zipkin?: ZipkinCollector;
   readonly stateDir: string;
 
   constructor(private readonly opts: ControlPlaneOptions) {
@@ -230,10 +239,25 @@ export class ControlPlane {
       this.http!.listen(this.opts.httpPort ?? 15014, address, () => resolve());
     });
     this.httpPort = (this.http.address() as { port: number }).port;
+    if (this.opts.zipkinPort !== undefined) await this.startZipkin(address, this.opts.zipkinPort);
     // Config problems were logged by the store's logger as it read the directory (each once).
   }
 
+  /** The embedded collector; a busy default port falls back to a free one, said once. */
+  private async startZipkin(address: string, port: number): Promise<void> {
+    const z = new ZipkinCollector();
+    try {
+      await z.listen(port, address);
+    } catch (e) {
+      if (!this.opts.zipkinFallback || (e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+      await z.listen(0, address);
+      this.log(`zipkin collector: port ${port} is in use, listening on ${z.port} instead`);
+    }
+    this.zipkin = z;
+  }
+
   async close(): Promise<void> {
+    await this.zipkin?.close();
     for (const u of this.unsubscribe) u();
     this.autoRegistration.close();
     this.store.close();

@@ -205,6 +205,8 @@ export interface FactoryContext {
   clock?: Clock;
   /** (HTTP side, additive) Called once per finished HTTP stream, for access logs and tracing. */
   onStreamComplete?(info: StreamInfo): void;
+  /** (additive) The listener's traffic_direction (INBOUND / OUTBOUND / unset): the HCM's span kind, as Envoy's tracing operation name. */
+  trafficDirection?: string;
 }
 
 /**

@@ -157,7 +157,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.config.listener.v3.Listener': msg(
     'name address filter_chains default_filter_chain listener_filters listener_filters_timeout continue_on_listener_filters_timeout use_original_dst bind_to_port',
     {
-      traffic_direction: advisory('Envoy uses it for tracing and stats only'),
+      traffic_direction: { kind: 'honoured', note: 'the span kind of its HTTP connection managers\' tracing (OUTBOUND: CLIENT, otherwise SERVER), as Envoy\'s operation name' },
       per_connection_buffer_limit_bytes: advisory('a buffer-size hint; the proxy uses Node stream backpressure'),
     },
   ),
@@ -228,10 +228,25 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
 
   // ---------- typed configs (by @type) ----------
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': msg(
-    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb normalize_path merge_slashes path_with_escaped_slashes_action access_log forward_client_cert_details set_current_client_cert_details upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options',
+    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb normalize_path merge_slashes path_with_escaped_slashes_action access_log forward_client_cert_details set_current_client_cert_details upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options tracing',
   ),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.SetCurrentClientCertDetails': msg('subject cert chain dns uri'),
   'envoy.extensions.filters.network.http_connection_manager.v3.Rds': msg('route_config_name config_source'),
+  // Tracing (src/proxy/tracing/): one span per stream, Zipkin v2 JSON or OTLP/HTTP JSON reports.
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.Tracing': msg('client_sampling random_sampling overall_sampling custom_tags max_path_tag_length provider', {
+    spawn_upstream_span: only([false], 'one span per stream (Envoy\'s default); upstream spans per attempt are not built'),
+    verbose: advisory('annotations for stream events; spans carry tags only'),
+  }),
+  'envoy.config.trace.v3.Tracing.Http': msg('name typed_config'),
+  'envoy.type.tracing.v3.CustomTag': msg('tag literal environment request_header'),
+  'envoy.type.tracing.v3.CustomTag.Literal': msg('value'),
+  'envoy.type.tracing.v3.CustomTag.Environment': msg('name default_value'),
+  'envoy.type.tracing.v3.CustomTag.Header': msg('name default_value'),
+  'envoy.config.trace.v3.ZipkinConfig': msg('collector_cluster collector_endpoint trace_id_128bit shared_span_context collector_hostname', {
+    collector_endpoint_version: only(['HTTP_JSON', 'DEPRECATED_AND_UNAVAILABLE_DO_NOT_USE'], 'Zipkin v2 JSON reports; HTTP_PROTO is not built'),
+  }),
+  'envoy.config.trace.v3.OpenTelemetryConfig': msg('http_service service_name'),
+  'envoy.config.core.v3.HttpService': msg('http_uri'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': msg('name typed_config is_optional'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': msg('upgrade_type enabled'),
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': msg('stat_prefix cluster weighted_clusters idle_timeout max_downstream_connection_duration access_log'),

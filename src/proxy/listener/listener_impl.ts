@@ -100,6 +100,7 @@ export class ListenerImpl {
       ...deps.ctx,
       draining: () => this.draining,
       trackActive: (conn) => this.trackActive(conn),
+      trafficDirection: config.traffic_direction,
     };
     const build = (fc: EnvoyJson, path: string): BuiltChain => this.buildChain(fc, path, ctx, deps.secrets);
     const chains = (config.filter_chains ?? []).map((fc: EnvoyJson, i: number) => ({ match: fc.filter_chain_match, value: build(fc, `filter_chains[${i}]`) }));

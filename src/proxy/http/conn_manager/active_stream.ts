@@ -23,6 +23,7 @@ import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts
 import type { ClusterChoice, RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
 import type { Random } from '../common/random.ts';
+import { finishSpan, startSpan, type ActiveSpan } from '../../tracing/active_span.ts';
 
 /** The route configuration, virtual host and route a request resolved to. */
 export interface ResolvedRoute {
@@ -48,6 +49,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   private requestTimer: Timer | undefined;
   private durationTimer: Timer | undefined;
   private readonly releaseActive: () => void;
+  /** The stream's sampled span (HCM tracing), reported at destroy. */
+  private span: ActiveSpan | undefined;
   /** Some filter of this stream has encodeData / encodeTrailers / onStreamComplete (issue 12 hooks); else they cost nothing. */
   private observesEncode = false;
   private observesComplete = false;
@@ -82,6 +85,9 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     const hcm = this.hcm;
     // As Envoy: the route's idle_timeout, when set, replaces the HCM's stream_idle_timeout.
     const { route } = this.resolve();
+    // After header mutation and routing (the decorator names the span), before any filter: the
+    // context the router forwards is the child's.
+    if (hcm.tracing) this.span = startSpan(hcm.tracing, this.requestHeaders, this.streamInfo, route?.decoratorOperation);
     const idleMs = route?.action?.idleTimeoutMs ?? hcm.streamIdleTimeoutMs;
     if (idleMs > 0) this.idleTimer = hcm.clock.after(idleMs, () => this.onIdleTimeout());
     if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = hcm.clock.after(hcm.requestTimeoutMs, () => this.onRequestTimeout());
@@ -346,6 +352,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       }
     }
     this.hcm.accessLog?.(this.streamInfo);
+    if (this.span) finishSpan(this.hcm.tracing!, this.span, this.streamInfo);
     const done = this.hcm.ctx.onStreamComplete;
     if (done) {
       try {

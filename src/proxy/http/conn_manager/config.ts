@@ -14,6 +14,7 @@ import { compileAccessLogs, type AccessLogger } from '../common/access_log.ts';
 import { compileXfcc, type XfccConfig } from './xfcc.ts';
 import { ESCAPED_SLASHES_ACTIONS, pathUntouched, type EscapedSlashesAction, type PathOptions } from './path_normalization.ts';
 import { systemClock } from '../../../common/clock.ts';
+import { compileHcmTracing, type HcmTracing } from '../../tracing/hcm_tracing.ts';
 
 /** nginx's client_header_timeout: how long a client may take to send request headers when the HCM sets no request_headers_timeout. */
 export const DEFAULT_REQUEST_HEADERS_TIMEOUT_MS = 60_000;
@@ -62,6 +63,8 @@ export interface HcmConfig {
   xfcc: XfccConfig;
   /** access_log: one line per finished stream. */
   accessLog?: AccessLogger;
+  /** tracing: absent when the HCM has none (then the stream does no tracing work at all). */
+  tracing?: HcmTracing;
   random: Random;
   clock: Clock;
   stats: HcmStats;
@@ -168,6 +171,7 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     upgrades,
     pathOptions: pathUntouched(pathOptions) ? undefined : pathOptions,
     accessLog: compileAccessLogs(c.access_log, 'HttpConnectionManager'),
+    tracing: compileHcmTracing(c.tracing, ctx, statPrefix, clock),
     xfcc: compileXfcc(c),
     random,
     clock,
