@@ -45,6 +45,10 @@ ${AGENT_FLAGS_HELP}
 
 Options:
   --admin-port <port>           admin API port on 127.0.0.1 (default 15000, or the bootstrap's)
+  --status-port <port>          run pilot-agent's status server on the node's IP (INSTANCE_IPS):
+                                /healthz/ready and /stats/prometheus merging the proxy's, the
+                                agent's and the app's metrics (Istio: 15020; default off)
+  --readiness-port <port>       readiness probe port beside it (default 15021)
   --concurrency <n>             worker processes sharing the listeners (default 1)
   --drain-time-s <s>            drain time on listener update and shutdown (default 5)
   -l, --log-level <level>       trace|debug|info|warning|error|critical|off (default info)
@@ -80,6 +84,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
         'drain-time-s': { type: 'string' },
         'log-level': { type: 'string', short: 'l' },
         'explicit-proxy': { type: 'boolean' },
+        'status-port': { type: 'string' },
+        'readiness-port': { type: 'string' },
         ...AGENT_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -214,23 +220,46 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       const graceMs = server.withdrawGraceMs(drainMs);
       await Promise.all([server.shutdown(drainMs, graceMs), pool?.drain(drainMs, graceMs)]);
       await adminServer.close();
+      await status?.close();
       await sidecar?.close();
       done(0);
     })();
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  let status: import('../agent/status_server.ts').StatusServer | undefined;
   try {
     // Admin first, like Envoy: /ready answers 503 while initializing.
     admin.port = await adminServer.listen(admin.ip, admin.port).catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'EADDRINUSE') throw e;
       throw new TsmeshError(ERR.ADDRESS_IN_USE, `admin address ${admin.ip}:${admin.port} is already in use (port ${admin.port}); choose another with --admin-port`);
     });
+    // pilot-agent's status server, before the proxy initializes: readiness is 503 until it is LIVE.
+    if (v['status-port'] !== undefined) {
+      const { startProxyStatus } = await import('../agent/status_server.ts');
+      const md = (bootstrap.node.metadata ?? {}) as Record<string, unknown>;
+      const nodeIp = String(md.INSTANCE_IPS ?? '127.0.0.1').split(',')[0]!.trim() || '127.0.0.1';
+      status = await startProxyStatus({
+        address: nodeIp,
+        statusPort: num('status-port', 15020),
+        readinessPort: num('readiness-port', 15021),
+        proxyState: () => server.state,
+        xdsConnected: () => (bootstrap.ads ? server.store.gauge('control_plane.connected_state').value() : undefined),
+        admin: { ip: admin.ip, port: () => admin.port },
+        ...(sidecar ? { certNotAfter: () => { const c = sidecar.agent.state().certificate; return c ? Date.parse(c.notAfter) : undefined; } } : {}),
+        prometheusAnnotations: process.env.ISTIO_PROMETHEUS_ANNOTATIONS,
+        appHost: typeof md.TSMESH_APP_ADDRESS === 'string' ? md.TSMESH_APP_ADDRESS : nodeIp,
+      }).catch((e: Error) => {
+        throw /already in use/.test(e.message) ? new TsmeshError(ERR.ADDRESS_IN_USE, `${e.message}; choose other ports with --status-port / --readiness-port`) : e;
+      });
+      console.log(`tsmesh proxy status: ${nodeIp}:${status.statusPort} (/stats/prometheus, /healthz/ready), readiness ${nodeIp}:${status.readinessPort}`);
+    }
     await server.start();
     if (pool) await pool.start();
   } catch (e) {
     const code = e instanceof TsmeshError ? ` [${e.code}]` : '';
     console.error(`tsmesh proxy:${code} ${(e as Error).message}`);
+    await status?.close();
     await adminServer.close();
     await server.shutdown(0).catch(() => {});
     await sidecar?.close();

@@ -1,0 +1,200 @@
+/**
+ * The agent's status server (pilot-agent's, Istio ports): 15021 `/healthz/ready` answers 200 once
+ * the proxy holds its first xDS config (listeners and clusters warmed) and 503 before that and
+ * while it drains; 15020 serves the same readiness and `/stats/prometheus`, Istio's metrics
+ * merging: the proxy's own Prometheus output, the agent's istio_agent_* series, and the app's
+ * metrics when its pod's prometheus.io/* annotations ask for a scrape (ISTIO_PROMETHEUS_ANNOTATIONS).
+ * A source that fails or times out is left out and counted; the merged answer is still 200.
+ */
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PROMETHEUS_CONTENT_TYPE } from '../controlplane/metrics/registry.ts';
+import type { AgentMetrics } from './metrics.ts';
+
+/** Where the app's own metrics are (from prometheus.io/port and prometheus.io/path). */
+export interface AppScrapeTarget {
+  host: string;
+  port: number;
+  path: string;
+}
+
+export interface StatusServerOptions {
+  /** The pod IP both ports bind (Kubernetes binds all addresses of the pod's namespace). */
+  address: string;
+  /** pilot-agent's status port (Istio: 15020). 0 picks a free one. */
+  statusPort: number;
+  /** The readiness port kubelet probes (Istio: 15021). 0 picks a free one. */
+  readinessPort: number;
+  /** undefined when ready; else why not (e.g. "proxy state INITIALIZING"). */
+  notReady: () => string | undefined;
+  /** The proxy's /stats/prometheus (Envoy's 15090 / admin). */
+  proxyStatsUrl: () => string;
+  app?: AppScrapeTarget;
+  metrics: AgentMetrics;
+  /** Per-source scrape timeout (default 2 s, under Prometheus' usual 10 s). */
+  scrapeTimeoutMs?: number;
+}
+
+export class StatusServer {
+  readonly #o: StatusServerOptions;
+  #status?: Server;
+  #readiness?: Server;
+  statusPort = 0;
+  readinessPort = 0;
+
+  constructor(o: StatusServerOptions) {
+    this.#o = o;
+  }
+
+  async listen(): Promise<void> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => void this.#handle(req, res);
+    this.#status = createServer(handler);
+    this.#readiness = createServer((req, res) => {
+      // 15021 is only the probe port.
+      if (path(req) === '/healthz/ready') return this.#ready(res);
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    });
+    this.statusPort = await bind(this.#status, this.#o.address, this.#o.statusPort, 'status');
+    this.readinessPort = await bind(this.#readiness, this.#o.address, this.#o.readinessPort, 'readiness');
+  }
+
+  async close(): Promise<void> {
+    for (const s of [this.#status, this.#readiness]) {
+      if (!s) continue;
+      await new Promise<void>((r) => s.close(() => r()));
+      s.closeAllConnections();
+    }
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    switch (path(req)) {
+      case '/healthz/ready':
+        return this.#ready(res);
+      case '/stats/prometheus':
+        res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(await this.merged());
+        return;
+      default:
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
+    }
+  }
+
+  #ready(res: ServerResponse): void {
+    const why = this.#o.notReady();
+    if (why === undefined) res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
+    else res.writeHead(503, { 'content-type': 'text/plain' }).end(`not ready: ${why}\n`);
+  }
+
+  /** Proxy, agent and app series in one exposition; a failed source is left out and counted. */
+  async merged(): Promise<string> {
+    const m = this.#o.metrics;
+    m.scrapes.inc();
+    const timeout = this.#o.scrapeTimeoutMs ?? 2000;
+    const app = this.#o.app;
+    const [proxy, appText] = await Promise.all([
+      fetchText(this.#o.proxyStatsUrl(), timeout).catch(() => {
+        m.scrapeFailures.inc({ type: 'envoy' });
+        return '';
+      }),
+      app
+        ? fetchText(`http://${hostPort(app.host, app.port)}${app.path}`, timeout).catch(() => {
+            m.scrapeFailures.inc({ type: 'application' });
+            return '';
+          })
+        : Promise.resolve(''),
+    ]);
+    return section(proxy) + m.render() + section(stripEof(appText));
+  }
+}
+
+/** Istio's ISTIO_PROMETHEUS_ANNOTATIONS (JSON of the pod's prometheus.io/* values) as a target, if it asks for a scrape. */
+export function appScrapeTarget(json: string | undefined, host: string): AppScrapeTarget | undefined {
+  if (!json) return undefined;
+  let a: Record<string, unknown>;
+  try {
+    a = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    throw new Error(`ISTIO_PROMETHEUS_ANNOTATIONS is not JSON: ${json}`);
+  }
+  if (String(a.scrape ?? '') !== 'true') return undefined;
+  const port = Number(a.port ?? 80);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`ISTIO_PROMETHEUS_ANNOTATIONS: port ${JSON.stringify(a.port)} is not a port`);
+  const p = typeof a.path === 'string' && a.path ? a.path : '/metrics';
+  return { host, port, path: p.startsWith('/') ? p : `/${p}` };
+}
+
+function path(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0]!;
+}
+
+function hostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function section(text: string): string {
+  return text && !text.endsWith('\n') ? text + '\n' : text;
+}
+
+/** OpenMetrics ends with "# EOF"; in the middle of a merged text exposition it would end it. */
+function stripEof(text: string): string {
+  return text.replace(/^# EOF\s*$/m, '');
+}
+
+function bind(server: Server, address: string, port: number, what: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new Error(e.code === 'EADDRINUSE' ? `${what} address ${address}:${port} is already in use` : `${what} server cannot listen on ${address}:${port}: ${e.message}`)),
+    );
+    server.listen(port, address, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+/** GET `url` as text within `timeoutMs`; a non-200 answer is a failure. */
+function fetchText(url: string, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { timeout: timeoutMs, headers: { accept: 'text/plain' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${timeoutMs} ms`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** What `tsmesh proxy` hands the status server: its proxy, its admin address and its agent. */
+export interface ProxyStatusOptions {
+  address: string;
+  statusPort: number;
+  readinessPort: number;
+  /** The proxy's lifecycle state (Envoy's server state): LIVE is ready. */
+  proxyState: () => string;
+  xdsConnected?: () => number | undefined;
+  admin: { ip: string; port: () => number };
+  certNotAfter?: () => number | undefined;
+  /** ISTIO_PROMETHEUS_ANNOTATIONS and where the app listens. */
+  prometheusAnnotations?: string;
+  appHost: string;
+}
+
+/** Starts the status server beside a proxy; throws (naming the port) when it cannot bind. */
+export async function startProxyStatus(o: ProxyStatusOptions): Promise<StatusServer> {
+  const adminHost = o.admin.ip === '0.0.0.0' ? '127.0.0.1' : o.admin.ip === '::' ? '::1' : o.admin.ip;
+  const app = appScrapeTarget(o.prometheusAnnotations, o.appHost);
+  const { AgentMetrics } = await import('./metrics.ts');
+  const s = new StatusServer({
+    address: o.address,
+    statusPort: o.statusPort,
+    readinessPort: o.readinessPort,
+    notReady: () => {
+      const st = o.proxyState();
+      return st === 'LIVE' ? undefined : `proxy state ${st}`;
+    },
+    proxyStatsUrl: () => `http://${hostPort(adminHost, o.admin.port())}/stats/prometheus`,
+    ...(app ? { app } : {}),
+    metrics: new AgentMetrics({ certNotAfter: o.certNotAfter, xdsConnected: o.xdsConnected }),
+  });
+  await s.listen();
+  return s;
+}
