@@ -19,6 +19,7 @@ import { ListenerManager } from './listener/listener_manager.ts';
 import { loadNetworkFilters } from './filters/network/builtin.ts';
 import { releaseEnvoyRoot } from '../xds/protos.ts';
 import { log } from './logger.ts';
+import { flushAccessLogs } from './http/common/access_log.ts';
 import { ERR, TsmeshError } from '../api/errors.ts';
 
 /** On shutdown, how long a proxy that has withdrawn from the control plane keeps accepting (peers' EDS pushes take well under this). */
@@ -190,5 +191,7 @@ export class ProxyServer {
       await this.listeners.drainAll(drainMs, true);
     }
     await this.clusters.shutdown();
+    // The drained streams' access-log lines are queued for the next turn: write them before exit.
+    await flushAccessLogs();
   }
 }

@@ -84,6 +84,17 @@ const ENTRY_PROTOS = [
   'google/protobuf/empty.proto',
 ];
 
+/**
+ * Envoy messages whose .proto files @grpc/grpc-js-xds does not ship, transcribed with Envoy's
+ * field numbers (only the fields tsmesh reads).
+ */
+const INLINE_PROTOS = [
+  // envoy/extensions/access_loggers/filters/cel/v3/cel.proto (Istio's Telemetry filter.expression).
+  `syntax = "proto3";
+   package envoy.extensions.access_loggers.filters.cel.v3;
+   message ExpressionFilter { string expression = 1; }`,
+];
+
 let root: protobuf.Root | undefined;
 /** name or type URL -> Type: Root.lookup walks namespaces, and every Any packed or unpacked asks. */
 let types = new Map<string, protobuf.Type>();
@@ -102,6 +113,7 @@ export function envoyRoot(): protobuf.Root {
     return protobuf.util.path.resolve(origin, target);
   };
   r.loadSync(ENTRY_PROTOS, { keepCase: true });
+  for (const src of INLINE_PROTOS) protobuf.parse(src, r, { keepCase: true });
   r.resolveAll();
   root = r;
   return r;

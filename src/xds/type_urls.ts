@@ -78,6 +78,11 @@ export const ACCESS_LOGGER = {
   FILE: `${T}envoy.extensions.access_loggers.file.v3.FileAccessLog`,
 } as const;
 
+/** AccessLog.filter extension_filter typed configs (Istio's Telemetry filter.expression). */
+export const ACCESS_LOG_FILTER = {
+  CEL: `${T}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
+} as const;
+
 /** Opaque wrappers that carry a typed config as a Struct. */
 export const TYPED_STRUCT = [`${T}xds.type.v3.TypedStruct`, `${T}udpa.type.v1.TypedStruct`] as const;
 

@@ -250,8 +250,23 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': msg('name typed_config is_optional'),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': msg('upgrade_type enabled'),
   'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': msg('stat_prefix cluster weighted_clusters idle_timeout max_downstream_connection_duration access_log'),
-  // AccessLog.filter is not implemented (the pilot emits none): a logger with one is NACKed.
-  'envoy.config.accesslog.v3.AccessLog': msg('name typed_config'),
+  // AccessLog.filter: http/common/access_log_filter.ts (Istio's Telemetry filter is the CEL extension_filter).
+  'envoy.config.accesslog.v3.AccessLog': msg('name typed_config filter'),
+  'envoy.config.accesslog.v3.AccessLogFilter': msg('status_code_filter duration_filter response_flag_filter grpc_status_filter and_filter or_filter extension_filter', {
+    not_health_check_filter: { kind: 'honoured', note: 'passes every request: only the health_check HTTP filter marks health checks, and this proxy does not run it' },
+  }),
+  'envoy.config.accesslog.v3.StatusCodeFilter': msg('comparison'),
+  'envoy.config.accesslog.v3.DurationFilter': msg('comparison'),
+  'envoy.config.accesslog.v3.ComparisonFilter': msg('op value'),
+  'envoy.config.core.v3.RuntimeUInt32': msg('default_value', { runtime_key: advisory('no runtime layer: default_value applies') }),
+  'envoy.config.accesslog.v3.ResponseFlagFilter': msg('flags'),
+  'envoy.config.accesslog.v3.GrpcStatusFilter': msg('statuses exclude'),
+  'envoy.config.accesslog.v3.AndFilter': msg('filters'),
+  'envoy.config.accesslog.v3.OrFilter': msg('filters'),
+  'envoy.config.accesslog.v3.NotHealthCheckFilter': msg(''),
+  'envoy.config.accesslog.v3.ExtensionFilter': msg('name typed_config'),
+  // CEL over Envoy's attributes (src/proxy/cel/); an unsupported attribute NACKs with its position.
+  'envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter': msg('expression'),
   'envoy.extensions.access_loggers.file.v3.FileAccessLog': msg('path log_format json_format'),
   'envoy.config.core.v3.SubstitutionFormatString': msg('text_format json_format omit_empty_values', {
     text_format_source: { kind: 'honoured', note: 'inline_string only (other sources are rejected)' },

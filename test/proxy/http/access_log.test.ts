@@ -1,7 +1,7 @@
 /**
  * access_log with envoy.access_loggers.file, on the wire: requests through an HCM and connections
  * through tcp_proxy write the expected lines (Envoy's default format, a text format with the
- * operators Istio's format uses, json_format) to a file; a logger with a filter is refused.
+ * operators Istio's format uses, json_format) to a file; a logger with an unsupported filter is refused.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -83,8 +83,8 @@ describe('HTTP access log', () => {
     assert.deepEqual(JSON.parse(lines(path)[0]), { code: 200, bytes: r.body.length, sni: null, line: 'GET /up/j', nested: { cluster: 'up' }, n: 7 });
   });
 
-  test('a logger with a filter, an unknown operator or another logger type is refused', async () => {
-    await assert.rejects(start([{ ...fileLog(join(dir, 'x.log'))[0], filter: { status_code_filter: {} } }]), /access_log\[0\]\.filter/);
+  test('a logger with an unsupported filter, an unknown operator or another logger type is refused', async () => {
+    await assert.rejects(start([{ ...fileLog(join(dir, 'x.log'))[0], filter: { runtime_filter: { runtime_key: 'k' } } }]), /access_log\[0\]\.filter/);
     await assert.rejects(start(fileLog(join(dir, 'x.log'), { log_format: { text_format: '%NOPE%' } })), /NOPE/);
     await assert.rejects(start([{ name: 'grpc', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig' } }]), /not supported/);
   });
@@ -100,8 +100,8 @@ test('tcp_proxy access_log: one line per connection, HTTP-only operators are -',
       ...l,
       filter_chains: [{ filters: [{ ...l.filter_chains[0].filters[0], typed_config: { ...l.filter_chains[0].filters[0].typed_config, ...extra } }] }],
     });
-    const refused = proxy.server.setResources(RESOURCE.LISTENER, [withLog({ access_log: [{ ...fileLog(path)[0], filter: { duration_filter: {} } }] })], 'v0');
-    assert.equal(refused.ok, false, 'an access log filter NACKs the listener');
+    const refused = proxy.server.setResources(RESOURCE.LISTENER, [withLog({ access_log: [{ ...fileLog(path)[0], filter: { runtime_filter: { runtime_key: 'k' } } }] })], 'v0');
+    assert.equal(refused.ok, false, 'an unsupported access log filter NACKs the listener');
     const format = '%UPSTREAM_CLUSTER% %BYTES_RECEIVED% %BYTES_SENT% %PROTOCOL% %RESPONSE_CODE% %RESPONSE_FLAGS% %UPSTREAM_HOST% %UPSTREAM_LOCAL_ADDRESS% %DURATION%\n';
     const ok = proxy.server.setResources(RESOURCE.LISTENER, [withLog({ access_log: fileLog(path, { log_format: { text_format: format } }) })], 'v1');
     assert.deepEqual(ok, { ok: true });

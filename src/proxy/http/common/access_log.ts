@@ -4,8 +4,8 @@
  * (text_format / text_format_source / json_format, or Envoy's default format), written to `path`
  * (a file, /dev/stdout or /dev/stderr). Writing never blocks the data path: lines are queued and
  * flushed in one write per event-loop turn through an async stream shared by every logger that
- * names the same path. AccessLog.filter is not implemented, so a logger with one is rejected
- * (and the config NACKed) rather than logging what the filter would have dropped.
+ * names the same path; flushAccessLogs() writes what is queued and waits for it on shutdown.
+ * AccessLog.filter (./access_log_filter.ts) decides per stream whether a logger writes.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -14,6 +14,7 @@ import { ACCESS_LOGGER } from '../../../xds/type_urls.ts';
 import { log } from '../../logger.ts';
 import type { HeaderMap, StreamInfo } from '../../interfaces.ts';
 import { compileJsonFormat, compileTextFormat, type FormatContext } from './formatter.ts';
+import { compileAccessLogFilter } from './access_log_filter.ts';
 
 /** Envoy's default access log format (used when FileAccessLog has no format). */
 export const DEFAULT_ACCESS_LOG_FORMAT =
@@ -45,13 +46,23 @@ class LogSink {
     }
   }
 
-  private flush(): void {
+  flush(): void {
     this.scheduled = false;
     if (this.queue.length === 0) return;
     const chunk = this.queue.join('');
     this.queue = [];
     this.queuedBytes = 0;
     this.stream().write(chunk);
+  }
+
+  /** Writes what is queued and resolves once the stream has taken every earlier write. */
+  drained(): Promise<void> {
+    this.flush();
+    const out = this.out;
+    if (!out || out === process.stdout || out === process.stderr) return Promise.resolve();
+    if (out.destroyed) return Promise.resolve();
+    // An empty write's callback runs once every earlier chunk is written.
+    return new Promise((resolve) => out.write('', () => resolve()));
   }
 
   private stream(): Writable {
@@ -65,6 +76,14 @@ class LogSink {
 }
 
 const sinks = new Map<string, LogSink>();
+
+/**
+ * Writes every queued line now and waits until file streams have taken them: the last step of a
+ * graceful shutdown, so the lines of the requests the drain let finish are not lost.
+ */
+export async function flushAccessLogs(): Promise<void> {
+  await Promise.all([...sinks.values()].map((s) => s.drained()));
+}
 
 function sinkFor(path: string): LogSink {
   let s = sinks.get(path);
@@ -93,13 +112,16 @@ export function compileAccessLogs(list: unknown, where: string): AccessLogger | 
 }
 
 function compileOne(a: EnvoyJson, at: string): (c: FormatContext) => void {
-  if (a?.filter !== undefined) throw new Error(`${at}.filter: access log filters are not supported`);
+  const filter = a?.filter === undefined ? undefined : compileAccessLogFilter(a.filter, `${at}.filter`);
   const t = a?.typed_config;
   if (t?.['@type'] !== ACCESS_LOGGER.FILE) throw new Error(`${at}.typed_config: access logger ${t?.['@type'] ?? a?.name} is not supported (only ${ACCESS_LOGGER.FILE})`);
   const path = t.path;
   if (typeof path !== 'string' || !path) throw new Error(`${at}.typed_config.path: required`);
   const format = compileFormat(t, `${at}.typed_config`);
   const sink = sinkFor(path);
+  if (filter) return (c) => {
+    if (filter(c.info)) sink.write(format(c));
+  };
   return (c) => sink.write(format(c));
 }
 
