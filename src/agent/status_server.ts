@@ -198,3 +198,22 @@ export async function startProxyStatus(o: ProxyStatusOptions): Promise<StatusSer
   await s.listen();
   return s;
 }
+
+/** The prometheus.io/* annotations Istio's injector sets on a pod whose metrics the agent merges. */
+export function mergedMetricsAnnotations(statusPort: number): Record<string, string> {
+  return { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(statusPort), 'prometheus.io/path': '/stats/prometheus' };
+}
+
+/** Node metadata ANNOTATIONS as a string map (Istio sends an object; a JSON string is read too). */
+export function annotationsOf(v: unknown): Record<string, string> {
+  let o = v;
+  if (typeof o === 'string') {
+    try {
+      o = JSON.parse(o);
+    } catch {
+      return {};
+    }
+  }
+  if (!o || typeof o !== 'object') return {};
+  return Object.fromEntries(Object.entries(o as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
+}

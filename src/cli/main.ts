@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   delete: { summary: 'delete the resources in a file from a running demo/control plane', load: async () => (await import('./apply.ts')).deleteCommand },
   token: { summary: 'mint a workload token for a sidecar started by hand: tsmesh token create -n <ns> --service-account <sa>', load: async () => (await import('./token.ts')).tokenCommand },
   exec: { summary: "run a command as a demo pod would: tsmesh exec [-n ns] deploy/<name> -- <command>", load: async () => (await import('./exec.ts')).execCommand },
+  'prometheus-config': { summary: 'print a Prometheus scrape configuration for the running mesh (control plane and every proxy)', load: async () => (await import('./prometheus_config.ts')).prometheusConfigCommand },
 };
 
 function usage(): string {
