@@ -27,21 +27,48 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   accessLogFile: ENFORCED,
   accessLogEncoding: ENFORCED,
   accessLogFormat: ENFORCED,
-  enableTracing: gap(12, 'the proxy does not trace yet'),
-  'defaultConfig.tracing': gap(12, 'the proxy does not trace yet'),
+  enableTracing: { status: 'enforced', note: 'every HTTP connection manager traces (Envoy\'s sampling and B3/W3C propagation) and reports to defaultConfig.tracing.zipkin.address unless the Telemetry API names a provider' },
+  'defaultConfig.tracing': gap(12, 'only the zipkin tracer is implemented (lightstep, datadog, stackdriver, openCensusAgent and tlsSettings are not)'),
+  'defaultConfig.tracing.sampling': { status: 'enforced', note: 'random_sampling of every HCM (default 1%) unless a Telemetry sets randomSamplingPercentage' },
+  'defaultConfig.tracing.zipkin': { status: 'enforced', note: 'address: the `zipkin` cluster (STATIC for an IP, STRICT_DNS for a name) that spans are POSTed to (Zipkin v2 JSON)' },
+  'defaultConfig.tracing.customTags': { status: 'enforced', note: 'literal, environment and header tags' },
+  'defaultConfig.tracing.maxPathTagLength': ENFORCED,
   'defaultConfig.gatewayTopology.numTrustedProxies': { status: 'enforced', note: 'gateways take the client address that many X-Forwarded-For hops back (remoteIpBlocks, remote.ip)' },
   defaultConfig: gap(15, 'proxies take their settings from `tsmesh proxy` flags, not from the mesh config (injection brings this)'),
   defaultProviders: gap(12, 'the Telemetry API providers are not implemented'),
+  'defaultProviders.tracing': { status: 'enforced', note: 'zipkin and opentelemetry (OTLP/HTTP) providers' },
   extensionProviders: {
     status: 'enforced',
     note: 'envoyExtAuthzHttp and envoyExtAuthzGrpc: AuthorizationPolicy CUSTOM through Envoy\'s ext_authz (HTTP chains; TCP chains stay fail-closed); tracing and logging providers are issue 12',
     gap: (v): Gap | undefined => {
       const p = v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
       if (Object.keys(p).some((k) => EXT_AUTHZ.includes(k))) return undefined;
+      const tracing = tracingProviderGap(p);
+      if (tracing !== null) return tracing;
       return Object.keys(p).some((k) => k !== 'name') ? { issue: 12, reason: 'telemetry extension providers are not implemented' } : undefined;
     },
   },
 };
+
+/**
+ * Tracing providers (src/pilot/listener/tracing.ts): zipkin, and opentelemetry over OTLP/HTTP;
+ * null when `p` is not a tracing provider tsmesh builds.
+ */
+function tracingProviderGap(p: Record<string, unknown>): Gap | undefined | null {
+  const z = p.zipkin as Record<string, unknown> | undefined;
+  if (z && typeof z === 'object') {
+    return z.enable64bitTraceId === true ? { issue: 12, reason: 'zipkin.enable64bitTraceId: trace ids are 128-bit' } : undefined;
+  }
+  const o = p.opentelemetry as Record<string, unknown> | undefined;
+  if (o && typeof o === 'object') {
+    const http = o.http as Record<string, unknown> | undefined;
+    if (!http || typeof http !== 'object') return { issue: 12, reason: 'opentelemetry over gRPC is not implemented: set `http` (OTLP/HTTP)' };
+    if (http.headers) return { issue: 12, reason: 'opentelemetry.http.headers are not sent' };
+    if (o.resourceDetectors || o.dynamicPatchSampler) return { issue: 12, reason: 'opentelemetry resourceDetectors and samplers are not implemented' };
+    return undefined;
+  }
+  return null;
+}
 
 /** The entry for a path: its own or its nearest listed ancestor's. */
 function supportOf(path: string): Support | undefined {

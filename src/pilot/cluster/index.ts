@@ -10,6 +10,7 @@ import { byName } from '../util.ts';
 import { blackHoleCluster, buildInboundClusters, inboundPassthroughCluster, passthroughCluster } from './inbound.ts';
 import { buildOutboundClusters } from './outbound.ts';
 import { dynamicForwardProxyCluster, usesDynamicForwardProxy } from './dynamic_forward_proxy.ts';
+import { tracingClusters } from '../listener/tracing.ts';
 
 export { clusterName, parseClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, DYNAMIC_FORWARD_PROXY_CLUSTER } from './name.ts';
 export { hashPolicyFor } from './hash_policy.ts';
@@ -20,6 +21,7 @@ export function buildClusters(push: PushContext, proxy: Proxy): NamedResource[] 
   if (proxy.type === 'sidecar') clusters.push(...buildInboundClusters(push, proxy), inboundPassthroughCluster());
   clusters.push(passthroughCluster(), blackHoleCluster());
   if (usesDynamicForwardProxy(push, proxy)) clusters.push(dynamicForwardProxyCluster());
+  clusters.push(...tracingClusters(push, proxy));
   const seen = new Set<string>();
   return clusters
     .filter((c) => (seen.has(c.name) ? false : (seen.add(c.name), true)))

@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { httpConnectionManager, outboundHttpFilters, tlsInspector } from '../listener/filters.ts';
+import { hcmTracing } from '../listener/tracing.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { socketAddress, stableStringify } from '../util.ts';
 import { sniHosts } from './hosts.ts';
@@ -59,7 +60,7 @@ function filterChains(push: PushContext, proxy: Proxy, mp: MergedPort): EnvoyJso
   const statPrefix = `outbound_${gatewayListenerName(mp.port)}`;
   if (mp.family === 'http') {
     // Every plaintext HTTP server on the port shares one chain and one route configuration.
-    return [{ filters: [gatewayHcm(push, statPrefix, mp.servers[0]!.routeName!)] }];
+    return [{ filters: [gatewayHcm(push, proxy, statPrefix, mp.servers[0]!.routeName!)] }];
   }
   if (mp.family === 'tcp') {
     for (const gs of mp.servers) {
@@ -90,7 +91,7 @@ function tlsServerChains(push: PushContext, proxy: Proxy, gs: GatewayServer, sta
     case 'auto_passthrough':
       return sniDnatChains(push, proxy, gs);
     case 'https':
-      return [withSni(gs, { transport_socket: downstreamTlsSocket(gs.server.tls!, true), filters: [gatewayHcm(push, statPrefix, gs.routeName!)] })];
+      return [withSni(gs, { transport_socket: downstreamTlsSocket(gs.server.tls!, true), filters: [gatewayHcm(push, proxy, statPrefix, gs.routeName!)] })];
     case 'tls_terminated': {
       const f = tcpRouteFilter(push, proxy, gs);
       return f ? [withSni(gs, { transport_socket: downstreamTlsSocket(gs.server.tls!, false), filters: [f] })] : [];
@@ -107,8 +108,9 @@ function withSni(gs: GatewayServer, chain: EnvoyJson): EnvoyJson {
 }
 
 /** The sidecar's HCM, but at the edge: the router is the first hop, so it sets X-Forwarded-For. */
-function gatewayHcm(push: PushContext, statPrefix: string, routeName: string): EnvoyJson {
-  const hcm = httpConnectionManager({ statPrefix, rds: routeName, httpFilters: outboundHttpFilters(), mesh: push.mesh });
+function gatewayHcm(push: PushContext, proxy: Proxy, statPrefix: string, routeName: string): EnvoyJson {
+  // Istio traces gateways with the Telemetry CLIENT spec (its listeners are OUTBOUND).
+  const hcm = httpConnectionManager({ statPrefix, rds: routeName, httpFilters: outboundHttpFilters(), mesh: push.mesh, tracing: hcmTracing(push, proxy, 'CLIENT') });
   hcm.typed_config.use_remote_address = true;
   // gatewayTopology.numTrustedProxies: the client address comes from that many X-Forwarded-For
   // hops back (what remoteIpBlocks and remote.ip match), as behind a load balancer.

@@ -5,7 +5,7 @@
 import type { MeshConfig } from '../../api/types.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { adsConfigSource } from '../util.ts';
-import { ACCESS_LOGGER, HTTP_FILTER, LISTENER_FILTER, NETWORK_FILTER } from '../../xds/type_urls.ts';
+import { HTTP_FILTER, LISTENER_FILTER, NETWORK_FILTER } from '../../xds/type_urls.ts';
 
 export const HCM = 'envoy.filters.network.http_connection_manager';
 export const HCM_TYPE = NETWORK_FILTER.HTTP_CONNECTION_MANAGER;
@@ -55,6 +55,8 @@ export interface HcmOptions {
   inbound?: boolean;
   /** Accept absolute-form request lines (`GET http://host/path`), as an explicit HTTP proxy must. */
   allowAbsoluteUrl?: boolean;
+  /** The HCM `tracing` block (./tracing.ts), when tracing applies. */
+  tracing?: EnvoyJson;
 }
 
 /** The http_connection_manager network filter. */
@@ -73,8 +75,7 @@ export function httpConnectionManager(o: HcmOptions): EnvoyJson {
     cfg.forward_client_cert_details = 'APPEND_FORWARD';
     cfg.set_current_client_cert_details = { subject: true, dns: true, uri: true };
   }
-  const log = accessLog(o.mesh);
-  if (log) cfg.access_log = log;
+  if (o.tracing) cfg.tracing = o.tracing;
   return { name: HCM, typed_config: cfg };
 }
 
@@ -94,40 +95,15 @@ function pathNormalization(mesh: MeshConfig | undefined): EnvoyJson {
   };
 }
 
-/** tcp_proxy to one cluster, or weighted over several. */
-export function tcpProxy(statPrefix: string, target: string | Array<{ name: string; weight: number }>, mesh?: MeshConfig): EnvoyJson {
+/**
+ * tcp_proxy to one cluster, or weighted over several. Access logs (HCM and tcp_proxy alike) are
+ * added per listener side by pilot/telemetry/access_log.ts; `_mesh` stays for the callers.
+ */
+export function tcpProxy(statPrefix: string, target: string | Array<{ name: string; weight: number }>, _mesh?: MeshConfig): EnvoyJson {
   const cfg: EnvoyJson = { '@type': TCP_PROXY_TYPE, stat_prefix: statPrefix };
   if (typeof target === 'string') cfg.cluster = target;
   else cfg.weighted_clusters = { clusters: target };
-  const log = accessLog(mesh);
-  if (log) cfg.access_log = log;
   return { name: TCP_PROXY, typed_config: cfg };
-}
-
-const DEFAULT_JSON_LOG_FORMAT: EnvoyJson = { start_time: '%START_TIME%', method: '%REQ(:METHOD)%', path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%', protocol: '%PROTOCOL%', response_code: '%RESPONSE_CODE%', response_flags: '%RESPONSE_FLAGS%', upstream_cluster: '%UPSTREAM_CLUSTER%', duration: '%DURATION%' };
-
-/** A JSON accessLogFormat as Envoy's json_format; Istio falls back to its default when it is not a JSON object. */
-function jsonLogFormat(format: string): EnvoyJson | undefined {
-  try {
-    const v = JSON.parse(format);
-    return v && typeof v === 'object' && !Array.isArray(v) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** meshConfig.accessLogFile/Encoding/Format → Envoy's file access logger. */
-function accessLog(mesh: MeshConfig | undefined): EnvoyJson[] | undefined {
-  if (!mesh?.accessLogFile) return undefined;
-  const typed: EnvoyJson = { '@type': ACCESS_LOGGER.FILE, path: mesh.accessLogFile };
-  const format = mesh.accessLogFormat?.trim() ? mesh.accessLogFormat : undefined;
-  if (mesh.accessLogEncoding === 'JSON') {
-    typed.log_format = { json_format: (format && jsonLogFormat(format)) || DEFAULT_JSON_LOG_FORMAT };
-  } else if (format) {
-    // As Istio does: a custom text format is one line per entry.
-    typed.log_format = { text_format_source: { inline_string: format.endsWith('\n') ? format : `${format}\n` } };
-  }
-  return [{ name: 'envoy.access_loggers.file', typed_config: typed }];
 }
 
 /** Listener filter that reads SNI / ALPN so filter chains can match on them. */

@@ -11,6 +11,7 @@ import { socketAddress } from '../util.ts';
 import { dnsCacheConfig, usesDynamicForwardProxy } from '../cluster/dynamic_forward_proxy.ts';
 import { httpConnectionManager, outboundHttpFilters, outboundHttpFiltersWithDynamicForwardProxy } from './filters.ts';
 import { HTTP_PROXY_ROUTE } from './http_proxy_route.ts';
+import { hcmTracing } from './tracing.ts';
 
 /** `<app address>_<HTTP_PROXY_PORT>`, bound, HCM over RDS `http_proxy`; undefined without the port. */
 export function httpProxyListener(push: PushContext, proxy: Proxy): EnvoyJson | undefined {
@@ -26,6 +27,7 @@ export function httpProxyListener(push: PushContext, proxy: Proxy): EnvoyJson | 
     mesh: push.mesh,
     // Proxy clients send absolute-form request lines; Istio enables the same on this listener.
     allowAbsoluteUrl: true,
+    tracing: hcmTracing(push, proxy, 'CLIENT'),
   });
   return { name, address: socketAddress(address, port), bind_to_port: true, traffic_direction: 'OUTBOUND', filter_chains: [{ filters: [hcm] }] };
 }

@@ -12,6 +12,7 @@ import { isHttpProtocol } from '../protocol.ts';
 import { buildInboundRouteConfiguration } from '../route/index.ts';
 import type { ServiceTarget } from '../workload.ts';
 import { httpConnectionManager, httpFilter, tcpProxy } from './filters.ts';
+import { hcmTracing } from './tracing.ts';
 import { mtlsModeFor } from './peer_authentication.ts';
 import { TRANSPORT_SOCKET } from '../../xds/type_urls.ts';
 import { withAuthorization } from '../authz/apply.ts';
@@ -53,7 +54,7 @@ function inboundFilters(push: PushContext, proxy: Proxy, t: ServiceTarget, statA
   const cluster = clusterName('inbound', t.targetPort, undefined, '');
   if (!isHttpProtocol(t.port.protocol)) return [tcpProxy(cluster, cluster, push.mesh)];
   const routeConfig = buildInboundRouteConfiguration(proxy, t.targetPort, cluster, t.service.hostname);
-  return [httpConnectionManager({ statPrefix: `inbound_${statAddress}_${t.targetPort}`, routeConfig, httpFilters: [httpFilter('envoy.filters.http.router')], mesh: push.mesh, inbound: true })];
+  return [httpConnectionManager({ statPrefix: `inbound_${statAddress}_${t.targetPort}`, routeConfig, httpFilters: [httpFilter('envoy.filters.http.router')], mesh: push.mesh, inbound: true, tracing: hcmTracing(push, proxy, 'SERVER') })];
 }
 
 /**

@@ -16,6 +16,7 @@ import { virtualServicesForHost, virtualServicesForProxy, type VirtualService } 
 import { socketAddress } from '../util.ts';
 import { isHttpProtocol, isTlsProtocol } from '../protocol.ts';
 import { httpConnectionManager, outboundHttpFilters, tcpProxy, tlsInspector } from './filters.ts';
+import { hcmTracing } from './tracing.ts';
 import { withTcpTimeouts } from './tcp_timeouts.ts';
 import { tcpRouteChains, tlsRouteChains } from './tcp_routes.ts';
 
@@ -45,7 +46,7 @@ export function buildOutboundListeners(push: PushContext, proxy: Proxy, bind?: O
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
       if (isHttpProtocol(port.protocol)) {
-        if (!bind) addHttp(byName, push, port);
+        if (!bind) addHttp(byName, push, proxy, port);
       } else addTcp(byName, push, proxy, vsList, svc, port);
     }
   }
@@ -69,12 +70,12 @@ function rebind(pending: Pending[], bind: OutboundBind): Pending[] {
   return [...out.values()];
 }
 
-function addHttp(byName: Map<string, Pending>, push: PushContext, port: ServicePort): void {
+function addHttp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, port: ServicePort): void {
   const name = `${WILDCARD}_${port.port}`;
   const existing = byName.get(name);
   if (existing?.kind === 'http') return;
   // HTTP wins a port shared with VIP-less TCP services (Istio resolves the conflict the same way).
-  const hcm = httpConnectionManager({ statPrefix: `outbound_${name}`, rds: String(port.port), httpFilters: outboundHttpFilters(), mesh: push.mesh });
+  const hcm = httpConnectionManager({ statPrefix: `outbound_${name}`, rds: String(port.port), httpFilters: outboundHttpFilters(), mesh: push.mesh, tracing: hcmTracing(push, proxy, 'CLIENT') });
   byName.set(name, { name, address: WILDCARD, port: port.port, kind: 'http', chains: [{ filters: [hcm] }], tlsInspector: false });
 }
 
