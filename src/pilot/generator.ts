@@ -15,10 +15,17 @@ import { buildRouteConfiguration } from './route/index.ts';
 import { listenerRouteNames } from './consistency.ts';
 import { buildSecrets } from './secrets.ts';
 import { byName, cmp } from './util.ts';
+import { withAccessLogs } from './telemetry/access_log.ts';
 
 /** Pilot's Generator: pure, sorted by name, narrowed to `names` when given. */
 export const generate: Generator = (push: PushContext, proxy: Proxy, typeUrl: TypeUrl, names?: string[]): NamedResource[] => {
   if (proxy.generator === 'grpc') return generateGrpc(push, proxy, typeUrl, names);
+  const out = generateEnvoy(push, proxy, typeUrl, names);
+  // Access logs per listener side (Telemetry API, else meshConfig.accessLogFile).
+  return typeUrl === TYPE.LISTENER ? withAccessLogs(push, proxy, out) : out;
+};
+
+function generateEnvoy(push: PushContext, proxy: Proxy, typeUrl: TypeUrl, names?: string[]): NamedResource[] {
   if (proxy.type === 'router') return generateGatewayResources(push, proxy, typeUrl, names);
   switch (typeUrl) {
     case TYPE.CLUSTER:
@@ -44,7 +51,7 @@ export const generate: Generator = (push: PushContext, proxy: Proxy, typeUrl: Ty
     default:
       return [];
   }
-};
+}
 
 /** EDS resource names referenced by a set of clusters. */
 export function edsClusterNames(clusters: NamedResource[]): string[] {

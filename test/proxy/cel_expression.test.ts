@@ -104,3 +104,9 @@ test('an expected result type is checked at compile time', () => {
   assert.equal(c.ok, false);
   assert.equal(compileCel('request.headers["x-foo"]', 'string').ok, true);
 });
+
+test('Istio peer attributes come from the peer metadata exchange', () => {
+  const peer = { workload: 'productpage-v1', namespace: 'default', app: 'productpage', version: 'v1', labels: { app: 'productpage' } };
+  assert.equal(run('downstream_peer.name == "productpage-v1" && downstream_peer.labels["app"] == "productpage"', info({ downstreamPeer: peer })), true);
+  assert.equal(run('upstream_peer.app == "productpage"', info()), undefined, 'an unknown peer is an evaluation error');
+});

@@ -233,7 +233,16 @@ function workloadEntry(prefix: string): void {
   gap(`${ra}.jwtRules.presence`, 10, 'requiring a token per rule is not translated: a missing token passes unless an AuthorizationPolicy requires requestPrincipals');
   gap(`${ra}.targetRef`, 15, 'targetRef attaches policies to Gateway API gateways and waypoints, which tsmesh does not have');
   gap(`${ra}.targetRefs`, 15, 'targetRefs attach policies to Gateway API gateways and waypoints, which tsmesh does not have');
-  gap('Telemetry.spec', 12, 'the Telemetry API (metrics, tracing, access logging) is not translated');
+  const tm = 'Telemetry.spec';
+  enforced(tm, 'selector.matchLabels', { note: 'root namespace (mesh-wide), namespace and workload scope with Istio\'s merge rules (pilot/telemetry/effective.ts)' });
+  enforced(tm, 'targetRef.group targetRef.kind targetRef.name targetRef.namespace targetRefs.group targetRefs.kind targetRefs.name targetRefs.namespace', {
+    note: 'kind Gateway: the proxies labelled gateway.networking.k8s.io/gateway-name with that name; other kinds (waypoints) attach to nothing',
+  });
+  enforced(`${tm}.accessLogging`, 'providers.name', { note: 'meshConfig.extensionProviders of kind envoyFileAccessLog and the built-in envoy provider (/dev/stdout, Envoy\'s default format); other kinds log nothing' });
+  enforced(`${tm}.accessLogging`, 'disabled match.mode', { note: 'CLIENT on outbound listeners and gateways, SERVER on inbound listeners' });
+  enforced(`${tm}.accessLogging`, 'filter.expression', { note: 'CEL over Envoy\'s attributes (request, response, connection, source, destination, upstream, xds, downstream_peer, upstream_peer), compiled at apply time; an unsupported attribute is rejected with its position' });
+  gap(`${tm}.metrics`, 12, 'Telemetry metrics overrides are not translated');
+  gap(`${tm}.tracing`, 12, 'Telemetry tracing is not translated');
 }
 
 export const ISTIO_SUPPORT: Readonly<Record<string, Support>> = TABLE;

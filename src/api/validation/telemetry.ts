@@ -1,8 +1,10 @@
 /**
  * Telemetry rules: selector vs targetRefs, tracing sampling and custom tags, metric tag
- * overrides, access logging providers.
+ * overrides (value expressions compiled as CEL), access logging providers and filter
+ * expressions (CEL, the position of a fault named).
  */
 import { Problems, arr, checkDuration, checkRange, checkSelector, checkSelectorXorTargetRef, child, isSet, obj, str, type Obj } from './common.ts';
+import { checkCel } from './cel.ts';
 
 export function validateTelemetry(spec: Obj, p: Problems): void {
   checkSelector(p, 'spec.selector', spec.selector, 'matchLabels');
@@ -37,6 +39,7 @@ export function validateTelemetry(spec: Obj, p: Problems): void {
         const operation = str(to.operation) ?? 'UPSERT';
         if (operation === 'UPSERT' && !isSet(to.value)) p.err(child(tagPath, 'value'), 'value must be set when operation is UPSERT');
         if (operation === 'REMOVE' && isSet(to.value)) p.err(child(tagPath, 'value'), 'value must not be set when operation is REMOVE');
+        if (operation === 'UPSERT' && typeof to.value === 'string' && to.value) checkCel(p, child(tagPath, 'value'), to.value);
       }
     });
   });
@@ -47,6 +50,7 @@ export function validateTelemetry(spec: Obj, p: Problems): void {
     checkProviders(ao.providers, child(ap, 'providers'), p);
     const filter = obj(ao.filter);
     if (filter && !isSet(filter.expression)) p.err(`${ap}.filter.expression`, 'filter expression is required');
+    else if (filter && typeof filter.expression === 'string') checkCel(p, `${ap}.filter.expression`, filter.expression, 'bool');
   });
 }
 

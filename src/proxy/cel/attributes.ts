@@ -1,6 +1,7 @@
 /**
  * Envoy's CEL attribute vocabulary (what Istio's Telemetry filters and tag overrides read:
- * request.*, response.*, connection.*, source.*, destination.*, upstream.*, xds.*), as lazy views
+ * request.*, response.*, connection.*, source.*, destination.*, upstream.*, xds.*, and the
+ * Istio stats plugin's downstream_peer.* / upstream_peer.*), as lazy views
  * over one StreamInfo: an attribute is computed only when an expression reads it, so an
  * activation costs one small object per evaluation and nothing for the attributes nobody uses.
  * The field tables below are also the type declarations the compiler checks expressions against
@@ -9,7 +10,7 @@
  * (uint64 there) which are int here so `response.flags == 0` type-checks.
  */
 import { evaluate } from '@marcbachmann/cel-js';
-import type { HeaderMap, StreamInfo } from '../interfaces.ts';
+import type { HeaderMap, PeerInfo, StreamInfo } from '../interfaces.ts';
 
 // The library does not export its Duration class; one literal gives us its constructor.
 type DurationCtor = new (seconds: bigint, nanos?: number) => unknown;
@@ -140,6 +141,24 @@ export class XdsAttributes {
   get virtual_host_name(): string | undefined { return this.i.virtualHostName; }
 }
 
+/**
+ * Istio's downstream_peer / upstream_peer (the stats plugin's peer attributes) from the peer
+ * metadata exchange; an unknown peer has none (an evaluation error, as in Istio).
+ */
+export class PeerAttributes {
+  constructor(private readonly p: PeerInfo) {}
+  get name(): string { return this.p.workload; }
+  get namespace(): string { return this.p.namespace; }
+  get app(): string | undefined { return this.p.app; }
+  get version(): string | undefined { return this.p.version; }
+  get service(): string | undefined { return this.p.canonicalService; }
+  get revision(): string | undefined { return this.p.canonicalRevision; }
+  get cluster(): string | undefined { return this.p.cluster; }
+  get labels(): Map<string, string> { return new Map(Object.entries(this.p.labels ?? {})); }
+}
+export class DownstreamPeerAttributes extends PeerAttributes {}
+export class UpstreamPeerAttributes extends PeerAttributes {}
+
 /** Per-evaluation extras a caller may know beyond StreamInfo (reserved; none needed today). */
 export interface CelExtra {
   responseTrailers?: HeaderMap;
@@ -161,6 +180,12 @@ export class CelAttributes {
   }
   get upstream(): UpstreamAttributes { return new UpstreamAttributes(this.i); }
   get xds(): XdsAttributes { return new XdsAttributes(this.i); }
+  get downstream_peer(): DownstreamPeerAttributes | undefined {
+    return this.i.downstreamPeer && new DownstreamPeerAttributes(this.i.downstreamPeer);
+  }
+  get upstream_peer(): UpstreamPeerAttributes | undefined {
+    return this.i.upstreamPeer && new UpstreamPeerAttributes(this.i.upstreamPeer);
+  }
 }
 
 /** The activation for one finished (or in-flight) stream. */
@@ -168,6 +193,8 @@ export function celAttributes(info: StreamInfo, extra?: CelExtra): CelAttributes
   if (extra?.responseTrailers && !info.responseTrailers) info.responseTrailers = extra.responseTrailers;
   return new CelAttributes(info);
 }
+
+const PEER_FIELDS = { name: 'string', namespace: 'string', app: 'string', version: 'string', service: 'string', revision: 'string', cluster: 'string', labels: 'map<string, string>' } as const;
 
 /** The declared vocabulary: root variable → CEL type name, class and field types. */
 export const CEL_VOCABULARY = [
@@ -191,4 +218,6 @@ export const CEL_VOCABULARY = [
   { root: 'destination', type: 'envoy.Destination', ctor: DestinationAttributes, fields: { address: 'string', port: 'int' } },
   { root: 'upstream', type: 'envoy.Upstream', ctor: UpstreamAttributes, fields: { address: 'string', port: 'int', local_address: 'string', transport_failure_reason: 'string' } },
   { root: 'xds', type: 'envoy.Xds', ctor: XdsAttributes, fields: { cluster_name: 'string', route_name: 'string', virtual_host_name: 'string' } },
+  { root: 'downstream_peer', type: 'istio.DownstreamPeer', ctor: DownstreamPeerAttributes, fields: PEER_FIELDS },
+  { root: 'upstream_peer', type: 'istio.UpstreamPeer', ctor: UpstreamPeerAttributes, fields: PEER_FIELDS },
 ] as const;

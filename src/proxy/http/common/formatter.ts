@@ -28,8 +28,10 @@ function addr(ip: string | undefined, port: number | undefined): string | undefi
 }
 
 const COMMANDS: Record<string, Command> = {
-  DOWNSTREAM_REMOTE_ADDRESS: (c) => addr(c.info.connection.remoteAddress, c.info.connection.remotePort),
-  DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: (c) => c.info.connection.remoteAddress,
+  // Envoy: the client address the HCM trusts (x-forwarded-for), port 0 when it came from a header.
+  DOWNSTREAM_REMOTE_ADDRESS: (c) =>
+    c.info.downstreamRemoteAddress ? addr(c.info.downstreamRemoteAddress, 0) : addr(c.info.connection.remoteAddress, c.info.connection.remotePort),
+  DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT: (c) => c.info.downstreamRemoteAddress ?? c.info.connection.remoteAddress,
   DOWNSTREAM_REMOTE_PORT: (c) => c.info.connection.remotePort,
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS: (c) => addr(c.info.connection.remoteAddress, c.info.connection.remotePort),
   DOWNSTREAM_DIRECT_REMOTE_ADDRESS_WITHOUT_PORT: (c) => c.info.connection.remoteAddress,
@@ -42,6 +44,8 @@ const COMMANDS: Record<string, Command> = {
   UPSTREAM_REMOTE_ADDRESS: (c) => c.info.upstreamHost?.address,
   UPSTREAM_LOCAL_ADDRESS: (c) => c.info.upstreamLocalAddress,
   UPSTREAM_CLUSTER: (c) => c.info.upstreamCluster,
+  // Envoy: the cluster's name even when it has an alt_stat_name (which this proxy does not apply).
+  UPSTREAM_CLUSTER_RAW: (c) => c.info.upstreamCluster,
   UPSTREAM_TRANSPORT_FAILURE_REASON: (c) => c.info.upstreamTransportFailureReason,
   PROTOCOL: (c) => c.info.protocol,
   HOSTNAME: () => HOST,
