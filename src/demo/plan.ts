@@ -9,7 +9,7 @@ import { listDeployments } from '../registry/deployments.ts';
 import { appLaunch, type AppLaunch } from './apps.ts';
 import { displayPath, gatewayPorts, loadConfigSources, remapGatewayPort, type GatewayPort } from './config_copy.ts';
 import { sidecarInjection } from './injection.ts';
-import { APP_NET, POD_NET, allocatePods, checkPort, describeBindProblem, pickPort, podPorts, preferredPort, type PodSlot } from './ports.ts';
+import { APP_NET, POD_NET, allocatePods, checkPort, describeBindProblem, freePort, pickPort, podPorts, preferredPort, type PodSlot } from './ports.ts';
 import { readdirSync } from 'node:fs';
 
 export const INGRESS_LABELS = { istio: 'ingressgateway', app: 'istio-ingressgateway' };
@@ -20,6 +20,8 @@ export const DEFAULT_HTTP_PORT = 15014;
 /** The CA and xDS over TLS (istiod's :15012). */
 export const DEFAULT_SECURE_GRPC_PORT = 15012;
 export const DEFAULT_GATEWAY_ADMIN_PORT = 15000;
+/** The control plane's embedded trace collector (Zipkin's port). */
+export const DEFAULT_ZIPKIN_PORT = 9411;
 export const SAMPLE_CONFIG_DIR = 'samples/bookinfo/config';
 
 export interface PlanOptions {
@@ -34,6 +36,8 @@ export interface PlanOptions {
   secureGrpcPort?: number;
   /** The ingress gateway's admin port (default 15000, or a free one). */
   gatewayAdminPort?: number;
+  /** The embedded Zipkin collector (default 9411, or a free one; a free one when xdsPort is 0). */
+  zipkinPort?: number;
   /**
    * With `port` and your own config: move the Gateway's port in the demo's copy, as with the
    * built-in sample (tests run Istio's bookinfo-gateway.yaml, which says 8080, on a free port).
@@ -69,6 +73,11 @@ export interface DemoPlan {
   secureGrpcPort: number;
   /** 0 until the gateway has said which admin port it bound. */
   gatewayAdminPort: number;
+  /**
+   * The trace collector's port, fixed before anything starts: every proxy's mesh config names it
+   * (defaultConfig.tracing.zipkin.address), so it cannot wait for the control plane's ready line.
+   */
+  zipkinPort: number;
   /** Ports the ingress gateway will listen on (from the Gateways selecting it). */
   gatewayPorts: GatewayPort[];
   /** The port productpage is reached on, if any Gateway gives one. */
@@ -151,6 +160,9 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
   const http = await preferredPort(CONTROLPLANE_HOST, o.httpPort ?? DEFAULT_HTTP_PORT);
   const secure = await preferredPort(CONTROLPLANE_HOST, o.secureGrpcPort ?? (o.xdsPort === 0 ? 0 : DEFAULT_SECURE_GRPC_PORT));
   const admin = await preferredPort(GATEWAY_HOST, o.gatewayAdminPort ?? DEFAULT_GATEWAY_ADMIN_PORT);
+  const wantZipkin = o.zipkinPort ?? (o.xdsPort === 0 ? 0 : DEFAULT_ZIPKIN_PORT);
+  const zipkin = wantZipkin === 0 ? { port: await freePort(CONTROLPLANE_HOST), preferred: true } : await pickPort(CONTROLPLANE_HOST, wantZipkin);
+  if (!zipkin.preferred) notes.push(`port ${wantZipkin} is in use: the trace collector is on port ${zipkin.port}`);
   if (!secure.preferred) notes.push(`port ${DEFAULT_SECURE_GRPC_PORT} is in use: the control plane's CA is on another port`);
   if (!xds.preferred) notes.push(`port ${o.xdsPort ?? DEFAULT_XDS_PORT} is in use: the control plane serves xDS on another port`);
   if (!http.preferred) notes.push(`port ${o.httpPort ?? DEFAULT_HTTP_PORT} is in use: the control plane's HTTP API is on another port`);
@@ -182,7 +194,7 @@ export async function makePlan(o: PlanOptions): Promise<PlanResult> {
 
   return {
     ok: true,
-    plan: { configs, notes, xdsPort: xds.port, httpPort: http.port, secureGrpcPort: secure.port, gatewayAdminPort: admin.port, gatewayPorts: gw, gatewayPort, pods, usingSample },
+    plan: { configs, notes, xdsPort: xds.port, httpPort: http.port, secureGrpcPort: secure.port, gatewayAdminPort: admin.port, zipkinPort: zipkin.port, gatewayPorts: gw, gatewayPort, pods, usingSample },
   };
 }
 

@@ -7,13 +7,14 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../agent/bootstrap.ts';
+import { prometheusAnnotationsEnv, READINESS_PORT, STATUS_PORT } from '../agent/status_server.ts';
 import type { Config } from '../api/types.ts';
 import { deploymentInfo } from '../registry/deployments.ts';
 import { displayPath, writeConfigDir } from './config_copy.ts';
 import { DeploymentWatcher, podTemplateKey, type DesiredPod } from './live.ts';
 import { CONTROLPLANE_HOST, GATEWAY_HOST, INGRESS_LABELS, makePlan, planPod, podFileStem, podLabel, type DemoPlan, type PlanOptions, type PodPlan } from './plan.ts';
 import { removePodEntry, writePodEntry } from './pod_entry.ts';
-import { APP_NET, MAX_PODS, POD_NET, SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT, checkPort, describeBindProblem, podPorts, type PodSlot } from './ports.ts';
+import { APP_NET, MAX_PODS, POD_NET, SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT, checkPort, describeBindProblem, podPorts, preferredPort, type PodSlot } from './ports.ts';
 import { Progress } from './progress.ts';
 import { systemClock, type Clock } from '../common/clock.ts';
 import { watchAncestors } from './parent_watch.ts';
@@ -22,6 +23,7 @@ import { DEFAULT_STATE_DIR, pidAlive, readState, removeState, stateFilePath, wri
 import { Supervisor, lastWarning, type ManagedProcess } from './supervisor.ts';
 import { nextSteps } from './summary.ts';
 import { DemoIdentity } from './identity.ts';
+import { writeDemoMesh } from './tracing_mesh.ts';
 import { tsmeshCommand, type Command } from '../common/self_command.ts';
 
 
@@ -247,7 +249,7 @@ class Demo {
         startedAt: new Date().toISOString(),
         stateDir: this.stateDir,
         configDir,
-        controlplane: { http: `http://${CONTROLPLANE_HOST}:${plan.httpPort}`, grpc: `${CONTROLPLANE_HOST}:${plan.xdsPort}`, pid: cp.pid },
+        controlplane: { http: `http://${CONTROLPLANE_HOST}:${plan.httpPort}`, grpc: `${CONTROLPLANE_HOST}:${plan.xdsPort}`, pid: cp.pid, zipkin: `http://${CONTROLPLANE_HOST}:${plan.zipkinPort}` },
         gateway: {
           url: plan.gatewayPort ? `http://${GATEWAY_HOST}:${plan.gatewayPort}` : '',
           port: plan.gatewayPort ?? 0,
@@ -368,7 +370,8 @@ class Demo {
 
   /** `tsmesh proxy`'s arguments for a pod's sidecar: the one place they are built. */
   private sidecarArgs(_pod: PodPlan, bootstrap: string): string[] {
-    return ['--bootstrap', bootstrap, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S];
+    // pilot-agent's status server on the pod IP: 15021 readiness, 15020 merged metrics.
+    return ['--bootstrap', bootstrap, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S, '--status-port', String(STATUS_PORT), '--readiness-port', String(READINESS_PORT)];
   }
 
   private spawn(name: string, cmd: { command: string; args: string[] }, logName: string, env?: Record<string, string>): ManagedProcess {
@@ -408,7 +411,9 @@ class Demo {
 
   private async startControlPlane(plan: DemoPlan, configDir: string, progress: Progress): Promise<ManagedProcess | undefined> {
     const args = ['--config', configDir, '--grpc-port', String(plan.xdsPort), '--http-port', String(plan.httpPort), '--secure-grpc-port', String(plan.secureGrpcPort), '--state-dir', this.identity.controlplaneStateDir, '--address', CONTROLPLANE_HOST];
-    if (this.o.meshFile) args.push('--mesh', resolve(this.o.meshFile));
+    // Istio's demo profile: every sidecar and the gateway trace 100% to the embedded collector.
+    args.push('--zipkin-port', String(plan.zipkinPort));
+    args.push('--mesh', writeDemoMesh(join(this.stateDir, 'mesh.json'), this.o.meshFile ? resolve(this.o.meshFile) : undefined, { host: CONTROLPLANE_HOST, port: plan.zipkinPort }));
     const name = 'control plane';
     progress.begin(name);
     const p = this.spawn(name, this.launcher.controlplane(args), 'controlplane');
@@ -465,7 +470,8 @@ class Demo {
         }),
       );
       const identity = await this.identity.agentArgs(plan, { namespace: d.namespace, serviceAccount: d.serviceAccount ?? 'default', pod: slot.name }, stem);
-      r.procs.push(this.spawn(`${label} sidecar`, this.launcher.proxy([...this.sidecarArgs(pod, file), ...identity]), `${stem}.sidecar`));
+      const promAnnotations = prometheusAnnotationsEnv(d.annotations);
+      r.procs.push(this.spawn(`${label} sidecar`, this.launcher.proxy([...this.sidecarArgs(pod, file), ...identity]), `${stem}.sidecar`, promAnnotations ? { ISTIO_PROMETHEUS_ANNOTATIONS: promAnnotations } : undefined));
       probes.push(httpProbe(`http://${slot.appIP}:${SIDECAR_ADMIN_PORT}/ready`), tcpProbe(slot.appIP, SIDECAR_OUTBOUND_PORT), ...pod.inboundPorts.map((port) => tcpProbe(slot.podIP, port)));
     }
     this.saveState();
@@ -484,7 +490,13 @@ class Demo {
     writeBootstrap(file, gatewayBootstrap({ bindAddress: GATEWAY_HOST, adminPort: plan.gatewayAdminPort, xds: { host: CONTROLPLANE_HOST, port: plan.xdsPort }, labels: INGRESS_LABELS, sdsSocket: this.identity.sdsSocket(name) }));
     progress.begin(name);
     const identity = await this.identity.agentArgs(plan, { namespace: 'istio-system', serviceAccount: `${name}-service-account`, pod: `${name}-1` }, name);
-    const p = this.spawn(name, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S, ...identity]), name);
+    // The gateway shares 127.0.0.1 with whatever else runs there: the default demo takes Istio's
+    // ports when free; a second demo (its own --pod-net, as tests run them side by side) takes
+    // any, so two starting at once never race for 15020. Its ready line names the ports it got.
+    const istioPorts = (this.o.podNet ?? POD_NET) === POD_NET;
+    const port = async (p: number) => String(istioPorts ? (await preferredPort(GATEWAY_HOST, p)).port : 0);
+    const status = ['--status-port', await port(STATUS_PORT), '--readiness-port', await port(READINESS_PORT)];
+    const p = this.spawn(name, this.launcher.proxy(['--bootstrap', file, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S, ...status, ...identity]), name);
     // Ready means listening where the Gateways say, not only that the admin answers (at the port
     // its ready line names: the one it was given, or the one port 0 got it).
     const probes = [

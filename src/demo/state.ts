@@ -40,7 +40,8 @@ export interface DemoState {
   startedAt: string;
   stateDir: string;
   configDir: string;
-  controlplane: { http: string; grpc: string; pid: number };
+  /** `zipkin`: the embedded trace collector's URL (Zipkin's API under /api/v2). */
+  controlplane: { http: string; grpc: string; pid: number; zipkin?: string };
   gateway: { url: string; port: number; admin: string; pid: number };
   pods: DemoPodState[];
   processes: DemoProcessState[];

@@ -33,6 +33,7 @@ export function nextSteps(s: SummaryInput): string {
     ['productpage', product],
     ['control plane', `${state.controlplane.http}/debug/syncz   (xDS on ${state.controlplane.grpc})`],
     ['gateway admin', `${state.gateway.admin}/`],
+    ...(state.controlplane.zipkin ? [['traces', `${state.controlplane.zipkin}/api/v2/traces?serviceName=productpage.default   (Zipkin API; every request is traced)`] as [string, string]] : []),
     ['sidecar admin', `${state.pods[0]?.admin ?? ''}/   (one per pod: ${(state.pods[0]?.appIP ?? '127.0.2.1').replace(/\d+$/, 'N')}:15000)`],
     ['logs, config', `${displayPath(s.stateDir)}/logs, ${displayPath(state.configDir)}   (state: ${displayPath(join(s.stateDir, 'demo.json'))})`],
   ];
