@@ -217,3 +217,20 @@ export function annotationsOf(v: unknown): Record<string, string> {
   if (!o || typeof o !== 'object') return {};
   return Object.fromEntries(Object.entries(o as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
 }
+
+/**
+ * Istio's injector: a pod annotated prometheus.io/scrape keeps its app's scrape settings in the
+ * sidecar's ISTIO_PROMETHEUS_ANNOTATIONS, since its annotations now point at the agent. undefined
+ * when the pod does not ask for a scrape.
+ */
+export function prometheusAnnotationsEnv(annotations: Record<string, string> | undefined): string | undefined {
+  if (!annotations || annotations['prometheus.io/scrape'] !== 'true') return undefined;
+  const out: Record<string, string> = { scrape: 'true' };
+  if (annotations['prometheus.io/port']) out.port = annotations['prometheus.io/port'];
+  if (annotations['prometheus.io/path']) out.path = annotations['prometheus.io/path'];
+  return JSON.stringify(out);
+}
+
+/** Istio's ports: pilot-agent's status port and the readiness port kubelet probes. */
+export const STATUS_PORT = 15020;
+export const READINESS_PORT = 15021;

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { findControlPlane } from './apply_client.ts';
-import { proxyTargets, scrapeConfigYaml, type ConnectionRow } from '../controlplane/metrics/scrape_config.ts';
+import { fetchConnections, proxyTargets, scrapeConfigYaml, type ConnectionRow } from '../controlplane/metrics/scrape_config.ts';
 
 const HELP = `Usage: tsmesh prometheus-config [--controlplane <url>] [-o <file>] [options]
 
@@ -27,15 +27,6 @@ Options:
   --scrape-interval <duration>  Prometheus scrape_interval (default 15s)
   -h, --help                    show this help
 `;
-
-/** The connected proxies, from the control plane's /debug/connections. */
-export async function fetchConnections(baseUrl: string, timeoutMs = 5000): Promise<ConnectionRow[]> {
-  const res = await fetch(`${baseUrl}/debug/connections`, { signal: AbortSignal.timeout(timeoutMs) });
-  if (res.status !== 200) throw new Error(`${baseUrl}/debug/connections answered HTTP ${res.status}`);
-  const rows = (await res.json()) as unknown;
-  if (!Array.isArray(rows)) throw new Error(`${baseUrl}/debug/connections did not answer a list of connections`);
-  return rows as ConnectionRow[];
-}
 
 /** Prometheus' duration syntax (15s, 1m, 500ms). */
 const DURATION = /^(\d+(ms|s|m|h))+$/;

@@ -18,10 +18,12 @@ export interface DeploymentInfo {
   ports: Record<string, number>;
   /** Every containerPort, named or not, sorted. */
   containerPorts: number[];
+  /** spec.template.metadata.annotations (prometheus.io/* for metrics merging, sidecar.istio.io/*). */
+  annotations?: Record<string, string>;
 }
 
 interface PodTemplate {
-  metadata?: { labels?: Record<string, string> };
+  metadata?: { labels?: Record<string, string>; annotations?: Record<string, unknown> };
   spec?: {
     serviceAccountName?: string;
     containers?: Array<{ name?: string; ports?: Array<{ name?: string; containerPort?: number }> }>;
@@ -58,6 +60,8 @@ export function deploymentInfo(cfg: Config): DeploymentInfo {
   };
   const sa = tpl.spec?.serviceAccountName;
   if (sa) info.serviceAccount = sa;
+  const ann = tpl.metadata?.annotations;
+  if (ann && typeof ann === 'object' && Object.keys(ann).length > 0) info.annotations = Object.fromEntries(Object.entries(ann).map(([k, v]) => [k, String(v)]));
   return info;
 }
 

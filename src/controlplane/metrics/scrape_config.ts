@@ -28,6 +28,15 @@ export interface ScrapeConfigOptions {
   targetsFile?: string;
 }
 
+/** The connected proxies, from the control plane's /debug/connections. */
+export async function fetchConnections(baseUrl: string, timeoutMs = 5000): Promise<ConnectionRow[]> {
+  const res = await fetch(`${baseUrl}/debug/connections`, { signal: AbortSignal.timeout(timeoutMs) });
+  if (res.status !== 200) throw new Error(`${baseUrl}/debug/connections answered HTTP ${res.status}`);
+  const rows = (await res.json()) as unknown;
+  if (!Array.isArray(rows)) throw new Error(`${baseUrl}/debug/connections did not answer a list of connections`);
+  return rows as ConnectionRow[];
+}
+
 /** Istio's annotation names. */
 const SCRAPE = 'prometheus.io/scrape';
 const PORT = 'prometheus.io/port';
