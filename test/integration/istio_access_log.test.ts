@@ -134,6 +134,7 @@ test('access logs on a real mesh: Envoy\'s default text format, Istio\'s JSON en
   assert.equal(fault.response_flags, 'FI');
   assert.equal(fault.upstream_host, null);
   assert.equal(fault.response_code_details, 'fault_filter_abort');
+  assert.equal(fault.upstream_cluster, 'outbound|8000||faulty.default.svc.cluster.local', 'the route\'s cluster, recorded when the route resolves');
 
   // 2. Telemetry with the built-in envoy provider: Envoy's default text format on stdout.
   await mesh.apply('telemetry.yaml', telemetry(), [client, server]);

@@ -212,6 +212,10 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       r = { config, vhost: found.vhost, route: found.route, choice: found.route?.action?.pickCluster(headers, this.hcm.random) };
       this.streamInfo.routeName = found.route?.name;
       this.streamInfo.virtualHostName = found.vhost?.name;
+      // Envoy records the route's cluster when the route resolves (refreshCachedRoute), so a fault
+      // abort or a local reply still logs %UPSTREAM_CLUSTER%; only a cluster that exists counts.
+      const cluster = r.choice?.name;
+      if (cluster && this.hcm.ctx.clusterManager.get(cluster)) this.streamInfo.upstreamCluster = cluster;
     }
     return (this.resolvedRoute = r);
   }
