@@ -14,7 +14,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { dirname } from 'node:path';
-import { CLUSTER_EXT, TYPE_URL_PREFIX } from '../xds/type_urls.ts';
+import { CLUSTER_EXT, HTTP_FILTER, NETWORK_FILTER, TYPE_URL_PREFIX } from '../xds/type_urls.ts';
 import type { EnvoyJson } from '../xds/types.ts';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
@@ -74,7 +74,17 @@ export interface BootstrapOptions {
   metadata?: Record<string, unknown>;
   /** The workload agent's SDS socket: adds the static `sds-grpc` cluster pointing at it. */
   sdsSocket?: string;
+  /**
+   * Istio's stats listener port (15090): a static listener on the node's IP serving
+   * `/stats/prometheus` from the admin API through the static `prometheus_stats` cluster, as
+   * Istio's bootstrap has it. Needs a fixed admin port (0 would leave the cluster nowhere to go).
+   */
+  prometheusPort?: number;
 }
+
+/** Istio's stats port: what Prometheus scrapes on every sidecar and gateway. */
+export const PROMETHEUS_PORT = 15090;
+export const PROMETHEUS_STATS_CLUSTER = 'prometheus_stats';
 
 export function nodeId(o: Pick<BootstrapOptions, 'type' | 'ip' | 'pod' | 'namespace'>): string {
   return `${o.type}~${o.ip}~${o.pod}.${o.namespace}~${o.namespace}.${DOMAIN_SUFFIX}`;
@@ -126,8 +136,44 @@ export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
           typed_extension_protocol_options: HTTP2_OPTIONS,
         },
         ...(o.sdsSocket ? [sdsGrpcCluster(o.sdsSocket)] : []),
+        ...(o.prometheusPort && o.admin.port ? [prometheusStatsCluster(o.admin)] : []),
       ],
+      ...(o.prometheusPort && o.admin.port ? { listeners: [prometheusStatsListener(o.ip, o.prometheusPort)] } : {}),
     },
+  };
+}
+
+/** Istio's static cluster to the admin API, which the 15090 listener routes /stats/prometheus to. */
+function prometheusStatsCluster(admin: HostPort): EnvoyJson {
+  return {
+    name: PROMETHEUS_STATS_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '0.250s',
+    load_assignment: { cluster_name: PROMETHEUS_STATS_CLUSTER, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(admin) } }] }] },
+  };
+}
+
+/** Istio's stats listener: only /stats/prometheus, nothing else of the admin API, on the node's address. */
+function prometheusStatsListener(ip: string, port: number): EnvoyJson {
+  return {
+    name: `${ip}_${port}`,
+    address: socketAddress({ host: ip, port }),
+    filter_chains: [
+      {
+        filters: [
+          {
+            name: 'envoy.filters.network.http_connection_manager',
+            typed_config: {
+              '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER,
+              codec_type: 'AUTO',
+              stat_prefix: 'stats',
+              route_config: { virtual_hosts: [{ name: 'backend', domains: ['*'], routes: [{ match: { prefix: '/stats/prometheus' }, route: { cluster: PROMETHEUS_STATS_CLUSTER } }] }] },
+              http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': HTTP_FILTER.ROUTER } }],
+            },
+          },
+        ],
+      },
+    ],
   };
 }
 
@@ -211,6 +257,7 @@ export function sidecarBootstrap(o: SidecarBootstrapOptions): EnvoyJson {
     xds: o.xds,
     metadata: { HTTP_PROXY_PORT: String(o.outboundPort), TSMESH_APP_ADDRESS: o.appIP },
     ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
+    prometheusPort: PROMETHEUS_PORT,
   });
 }
 
@@ -243,6 +290,7 @@ export function gatewayBootstrap(o: GatewayBootstrapOptions): EnvoyJson {
     xds: o.xds,
     metadata: { GATEWAY_BIND_ADDRESS: ip },
     ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
+    prometheusPort: PROMETHEUS_PORT,
   });
 }
 
@@ -317,5 +365,6 @@ export function buildSidecarBootstrap(o: SidecarOptions): EnvoyJson {
     ...(o.clusterId ? { clusterId: o.clusterId } : {}),
     ...(o.meshId ? { meshId: o.meshId } : {}),
     ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
+    prometheusPort: PROMETHEUS_PORT,
   });
 }

@@ -90,7 +90,7 @@ export class WorkerPool {
     this.pending.delete(id);
     const isPrimary = (k: string) => PRIMARY_PREFIXES.some((p) => k.startsWith(p));
     const strip = (s: StatsSnapshot): StatsSnapshot => {
-      const out: StatsSnapshot = { counters: {}, gauges: {}, histograms: s.histograms, tags: s.tags };
+      const out: StatsSnapshot = { counters: {}, gauges: {}, histograms: s.histograms, tags: s.tags, ...(s.labelled ? { labelled: s.labelled } : {}) };
       for (const [k, v] of Object.entries(s.counters)) if (!isPrimary(k)) out.counters[k] = v;
       for (const [k, v] of Object.entries(s.gauges)) if (!isPrimary(k)) out.gauges[k] = v;
       return out;

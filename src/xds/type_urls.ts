@@ -44,6 +44,16 @@ export const HTTP_FILTER = {
   ROUTE_FILTER_CONFIG: `${T}envoy.config.route.v3.FilterConfig`,
 } as const;
 
+/**
+ * Istio's proxy extensions (issue 12): the peer metadata HTTP filter and the stats filter
+ * (pilot sends both as TypedStructs of these types), and the TCP metadata exchange.
+ */
+export const ISTIO_FILTER = {
+  PEER_METADATA: `${T}io.istio.http.peer_metadata.Config`,
+  STATS: `${T}stats.PluginConfig`,
+  METADATA_EXCHANGE: `${T}envoy.tcp.metadataexchange.config.MetadataExchange`,
+} as const;
+
 /** Path matchers (RBAC's uri_template permission: Istio's `{*}` / `{**}` path templates). */
 export const PATH_MATCH = {
   URI_TEMPLATE: `${T}envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig`,

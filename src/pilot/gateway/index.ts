@@ -20,6 +20,7 @@ import { buildGatewayListeners } from './listener.ts';
 import { buildGatewayRouteConfiguration } from './route.ts';
 import { mergeGateways } from './servers.ts';
 import { sniDnatClusters } from './sni_dnat.ts';
+import { withIstioTelemetry } from '../listener/istio_telemetry_filters.ts';
 
 export { buildGatewayListeners, gatewayBindAddress, gatewayListenerName, GATEWAY_BIND_ADDRESS } from './listener.ts';
 export { buildGatewayRouteConfiguration, gatewayDomains, parseGatewayRouteName, type GatewayRouteName } from './route.ts';
@@ -40,7 +41,7 @@ export function buildGatewayClusters(push: PushContext, proxy: Proxy): NamedReso
 
 /** Listeners for a router, sorted by name. */
 export function buildGatewayListenerResources(push: PushContext, proxy: Proxy): NamedResource[] {
-  return buildGatewayListeners(push, proxy)
+  return withIstioTelemetry(push, proxy, buildGatewayListeners(push, proxy))
     .map((l) => ({ name: l.name as string, resource: l }))
     .sort(byName);
 }

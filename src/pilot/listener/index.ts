@@ -12,6 +12,7 @@ import { httpProxyListener } from './http_proxy.ts';
 import { buildBoundListeners } from './none.ts';
 import { buildOutboundListeners } from './outbound.ts';
 import { virtualInboundListener, virtualOutboundListener } from './virtual.ts';
+import { withIstioTelemetry } from './istio_telemetry_filters.ts';
 
 export { VIRTUAL_INBOUND, VIRTUAL_OUTBOUND } from './virtual.ts';
 export { HTTP_PROXY_ROUTE, buildHttpProxyRouteConfiguration } from './http_proxy_route.ts';
@@ -19,7 +20,7 @@ export { HTTP_PROXY_ROUTE, buildHttpProxyRouteConfiguration } from './http_proxy
 /** Every listener for the proxy, sorted by name. */
 export function buildListeners(push: PushContext, proxy: Proxy): NamedResource[] {
   if (proxy.type !== 'sidecar') return [];
-  const listeners = isNoneMode(proxy) ? buildBoundListeners(push, proxy) : captureListeners(push, proxy);
+  const listeners = withIstioTelemetry(push, proxy, isNoneMode(proxy) ? buildBoundListeners(push, proxy) : captureListeners(push, proxy));
   return listeners.map((l) => ({ name: l.name as string, resource: l })).sort(byName);
 }
 

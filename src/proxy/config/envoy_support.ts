@@ -360,6 +360,10 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.extensions.load_balancing_policies.maglev.v3.Maglev': msg('table_size consistent_hashing_lb_config'),
   'envoy.extensions.load_balancing_policies.common.v3.ConsistentHashingLbConfig': msg('use_hostname_for_hashing hash_balance_factor'),
 
+  // (issue 12) Istio's proxy extensions travel as TypedStructs (their protos are Istio's, not Envoy's):
+  // the filter the type_url names validates the Struct and NACKs what it does not implement.
+  'xds.type.v3.TypedStruct': msg('type_url', { value: { kind: 'honoured', opaque: true, note: 'validated by the filter type_url names: io.istio.http.peer_metadata.Config, stats.PluginConfig, envoy.tcp.metadataexchange.config.MetadataExchange (src/proxy/istio/)' } }),
+  'udpa.type.v1.TypedStruct': msg('type_url', { value: { kind: 'honoured', opaque: true, note: 'as xds.type.v3.TypedStruct' } }),
   'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer': msg(''),
   'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext': msg('common_tls_context sni'),
   'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext': msg('common_tls_context require_client_certificate'),

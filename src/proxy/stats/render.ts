@@ -4,6 +4,7 @@
  * buckets), so Prometheus and istioctl-style tools read tsmesh like Envoy.
  */
 import { DEFAULT_BUCKETS, type StatsSnapshot, type StatTag } from './stats_store.ts';
+import { renderLabelledPrometheus } from '../istio/metrics_registry.ts';
 
 const QUANTILES = [0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 100];
 
@@ -89,5 +90,6 @@ export function renderPrometheus(s: StatsSnapshot): string {
     const f = families.get(name)!;
     out.push(`# TYPE ${name} ${f.type}`, ...f.lines);
   }
-  return out.join('\n') + '\n';
+  // Istio's standard metrics (istio_*), labelled per series, after Envoy's own as Istio's proxy prints them.
+  return out.join('\n') + '\n' + renderLabelledPrometheus(s.labelled);
 }

@@ -5,6 +5,7 @@
  * Scopes prepend a prefix and remember the tag Envoy's Prometheus output would extract from it.
  */
 import type { Stats } from '../interfaces.ts';
+import { mergeLabelled, type LabelledRegistry, type LabelledSnapshot } from '../istio/metrics_registry.ts';
 
 /** Envoy's default histogram buckets (milliseconds). */
 export const DEFAULT_BUCKETS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -65,6 +66,8 @@ export interface StatsSnapshot {
   gauges: Record<string, number>;
   histograms: Record<string, { counts: number[]; sum: number; count: number }>;
   tags: Record<string, StatTag>;
+  /** (issue 12) Istio's labelled istio_* series (src/proxy/istio/metrics_registry.ts), when any filter records them. */
+  labelled?: LabelledSnapshot;
 }
 
 export class StatsStore implements Stats {
@@ -73,6 +76,8 @@ export class StatsStore implements Stats {
   readonly histograms = new Map<string, Histogram>();
   /** Full stat name -> extracted tag, for Prometheus rendering. */
   readonly tags = new Map<string, StatTag>();
+  /** (issue 12) The labelled istio_* series, created by the first Istio stats filter (labelledRegistry()). */
+  labelled: LabelledRegistry | undefined = undefined;
 
   counter(name: string): Counter {
     let c = this.counters.get(name);
@@ -116,6 +121,7 @@ export class StatsStore implements Stats {
     for (const [k, g] of this.gauges) s.gauges[k] = g.v;
     for (const [k, h] of this.histograms) s.histograms[k] = { counts: Array.from(h.counts), sum: h.sum, count: h.count };
     for (const [k, t] of this.tags) s.tags[k] = t;
+    if (this.labelled) s.labelled = this.labelled.snapshot();
     return s;
   }
 }
@@ -134,6 +140,8 @@ export function mergeSnapshots(snaps: StatsSnapshot[]): StatsSnapshot {
     }
     Object.assign(out.tags, s.tags);
   }
+  const labelled = mergeLabelled(snaps.map((s) => s.labelled));
+  if (labelled) out.labelled = labelled;
   return out;
 }
 

@@ -3,7 +3,7 @@
  * canonical name, factory. New filters (security, telemetry) add a line here.
  */
 import type { HttpFilterFactory } from '../../interfaces.ts';
-import { HTTP_FILTER } from '../../../xds/type_urls.ts';
+import { HTTP_FILTER, ISTIO_FILTER } from '../../../xds/type_urls.ts';
 import { routerFilterFactory } from '../router/router.ts';
 import { FAULT_FILTER_NAME, faultFilterFactory } from './fault.ts';
 import { CORS_FILTER_NAME, corsFilterFactory } from './cors.ts';
@@ -11,6 +11,8 @@ import { DYNAMIC_FORWARD_PROXY_FILTER_NAME, dynamicForwardProxyFilterFactory } f
 import { RBAC_FILTER_NAME, rbacFilterFactory } from './rbac.ts';
 import { JWT_AUTHN_FILTER_NAME, jwtAuthnFilterFactory } from './jwt_authn.ts';
 import { EXT_AUTHZ_FILTER_NAME, extAuthzFilterFactory } from './ext_authz.ts';
+import { PEER_METADATA_FILTER_NAME, peerMetadataFilterFactory } from '../../istio/peer_metadata_filter.ts';
+import { ISTIO_STATS_FILTER_NAME, istioStatsFilterFactory } from '../../istio/stats_filter.ts';
 
 export interface BuiltinHttpFilter {
   name: string;
@@ -28,4 +30,6 @@ export const BUILTIN_HTTP_FILTERS: readonly BuiltinHttpFilter[] = [
   { name: RBAC_FILTER_NAME, typeUrl: HTTP_FILTER.RBAC, perRouteTypeUrls: [HTTP_FILTER.RBAC_PER_ROUTE], factory: rbacFilterFactory },
   { name: JWT_AUTHN_FILTER_NAME, typeUrl: HTTP_FILTER.JWT_AUTHN, perRouteTypeUrls: [HTTP_FILTER.JWT_AUTHN_PER_ROUTE], factory: jwtAuthnFilterFactory },
   { name: EXT_AUTHZ_FILTER_NAME, typeUrl: HTTP_FILTER.EXT_AUTHZ, perRouteTypeUrls: [], factory: extAuthzFilterFactory },
+  { name: PEER_METADATA_FILTER_NAME, typeUrl: ISTIO_FILTER.PEER_METADATA, perRouteTypeUrls: [], factory: peerMetadataFilterFactory },
+  { name: ISTIO_STATS_FILTER_NAME, typeUrl: ISTIO_FILTER.STATS, perRouteTypeUrls: [], factory: istioStatsFilterFactory },
 ];

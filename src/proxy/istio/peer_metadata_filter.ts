@@ -1,0 +1,127 @@
+/**
+ * Istio's peer metadata HTTP filter (envoy.filters.http.peer_metadata, config
+ * io.istio.http.peer_metadata.Config, sent by pilot as a TypedStruct). Each side of a mesh hop
+ * learns the other's workload from the headers x-envoy-peer-metadata (base64 of a serialized
+ * google.protobuf.Struct of node metadata) and x-envoy-peer-metadata-id (the node id):
+ * - downstream_discovery istio_headers: read the request's headers into StreamInfo.downstreamPeer
+ *   and remove them before the app sees them; downstream_propagation istio_headers: answer with
+ *   our own on the response.
+ * - upstream_propagation istio_headers: send our own on the request (replacing whatever the app or
+ *   an outside client sent); upstream_discovery istio_headers: read the response's into
+ *   StreamInfo.upstreamPeer and remove them before the downstream sees them.
+ * - workload_discovery: the peer from what the control plane told us instead (upstream: the
+ *   endpoint's istio.workload metadata). Downstream peers are found through headers only: tsmesh
+ *   has no workload discovery by address.
+ * A gateway is configured with upstream methods only, so the headers never cross the mesh edge:
+ * a client's are replaced, the upstream's are removed. Principals come from certificates: the
+ * downstream's from the mTLS peer certificate, the upstream's from the SANs the handshake checked.
+ */
+import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type HttpFilterFactoryContext, type StreamFilterCallbacks } from '../interfaces.ts';
+import type { EnvoyJson } from '../../xds/types.ts';
+import { getHeader } from '../http/common/header_utils.ts';
+import { localPeer, spiffePrincipal } from './node_peer.ts';
+import { peerFromHeader, serviceAccounts } from './peer_cache.ts';
+import { endpointPeer, upstreamPrincipal, upstreamSocket } from './upstream_peer.ts';
+
+export const PEER_METADATA_FILTER_NAME = 'envoy.filters.http.peer_metadata';
+export const PEER_METADATA_HEADER = 'x-envoy-peer-metadata';
+export const PEER_METADATA_ID_HEADER = 'x-envoy-peer-metadata-id';
+
+type Method = 'istio_headers' | 'workload_discovery';
+const METHODS: ReadonlySet<string> = new Set(['istio_headers', 'workload_discovery']);
+
+function methods(list: unknown, field: string, allowed: ReadonlySet<string>): Set<Method> {
+  const out = new Set<Method>();
+  if (list === undefined) return out;
+  if (!Array.isArray(list)) throw new Error(`${field} must be a list`);
+  list.forEach((m, i) => {
+    const keys = m && typeof m === 'object' ? Object.keys(m) : [];
+    if (keys.length !== 1 || !allowed.has(keys[0]!)) throw new Error(`${field}[${i}]: unsupported discovery method ${keys.join(',') || '(none)'} (supported: ${[...allowed].join(', ')})`);
+    out.add(keys[0] as Method);
+  });
+  return out;
+}
+
+interface Compiled {
+  downIstio: boolean;
+  upIstio: boolean;
+  upWorkload: boolean;
+  propagateDown: boolean;
+  propagateUp: boolean;
+}
+
+function compile(c: EnvoyJson): Compiled {
+  for (const k of Object.keys(c)) {
+    if (k === '@type' || k === 'downstream_discovery' || k === 'upstream_discovery' || k === 'downstream_propagation' || k === 'upstream_propagation' || k === 'shared_with_upstream') continue;
+    throw new Error(`peer_metadata: unsupported field ${k}`);
+  }
+  const dd = methods(c.downstream_discovery, 'downstream_discovery', METHODS);
+  const ud = methods(c.upstream_discovery, 'upstream_discovery', METHODS);
+  const only = new Set(['istio_headers']);
+  const dp = methods(c.downstream_propagation, 'downstream_propagation', only);
+  const up = methods(c.upstream_propagation, 'upstream_propagation', only);
+  return { downIstio: dd.has('istio_headers'), upIstio: ud.has('istio_headers'), upWorkload: ud.has('workload_discovery'), propagateDown: dp.size > 0, propagateUp: up.size > 0 };
+}
+
+class PeerMetadataFilter implements HttpFilter {
+  constructor(
+    private readonly c: Compiled,
+    private readonly ctx: HttpFilterFactoryContext,
+    private readonly cb: StreamFilterCallbacks,
+  ) {}
+
+  decodeHeaders(h: HeaderMap): FilterStatus {
+    const c = this.c;
+    if (c.downIstio) {
+      const v = getHeader(h, PEER_METADATA_HEADER);
+      if (v !== undefined) {
+        const info = this.cb.streamInfo;
+        const peer = peerFromHeader(v, spiffePrincipal(this.cb.connection.peerCertificateUris));
+        if (peer) info.downstreamPeer = peer;
+      }
+    }
+    // Whatever came in (an app's own, an outside client's) never goes further.
+    h.delete(PEER_METADATA_HEADER);
+    h.delete(PEER_METADATA_ID_HEADER);
+    if (c.propagateUp) {
+      const me = localPeer(this.ctx.node);
+      h.set(PEER_METADATA_HEADER, me.header);
+      h.set(PEER_METADATA_ID_HEADER, me.id);
+    }
+    return FilterStatus.Continue;
+  }
+
+  encodeHeaders(_status: number, h: HeaderMap): FilterStatus {
+    const c = this.c;
+    const info = this.cb.streamInfo;
+    if (c.upIstio || c.upWorkload) {
+      const v = c.upIstio ? getHeader(h, PEER_METADATA_HEADER) : undefined;
+      const cluster = info.upstreamCluster ? this.ctx.clusterManager.get(info.upstreamCluster) : undefined;
+      const facts = upstreamSocket(cluster?.config, info.upstreamHost);
+      let peer = v !== undefined ? peerFromHeader(v, undefined) : undefined;
+      if (peer) {
+        const principal = upstreamPrincipal(facts, { namespace: peer.namespace, serviceAccount: serviceAccounts.get(peer) });
+        if (principal) peer = peerFromHeader(v!, principal);
+      } else if (c.upWorkload) {
+        const ep = endpointPeer(info.upstreamHost);
+        if (ep) peer = ep;
+      }
+      if (peer) info.upstreamPeer = peer;
+    }
+    h.delete(PEER_METADATA_HEADER);
+    h.delete(PEER_METADATA_ID_HEADER);
+    if (c.propagateDown) {
+      const me = localPeer(this.ctx.node);
+      h.set(PEER_METADATA_HEADER, me.header);
+      h.set(PEER_METADATA_ID_HEADER, me.id);
+    }
+    return FilterStatus.Continue;
+  }
+}
+
+export const peerMetadataFilterFactory: HttpFilterFactory = {
+  create(typedConfig: EnvoyJson, ctx: HttpFilterFactoryContext) {
+    const c = compile(typedConfig);
+    return (cb: StreamFilterCallbacks) => new PeerMetadataFilter(c, ctx, cb);
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * Istio's stats HTTP filter (istio.stats; config stats.PluginConfig as a TypedStruct): at the end
+ * of each stream it records Istio's standard metrics — istio_requests_total,
+ * istio_request_duration_milliseconds, istio_request_bytes, istio_response_bytes, and for gRPC
+ * istio_request_messages_total / istio_response_messages_total (length-prefixed messages counted
+ * in the bodies) — in the process's labelled registry (metrics_registry.ts), rendered on
+ * /stats/prometheus (admin and 15090). The cap on series and its drop counter
+ * (`tsmesh_istio_series_dropped_total`) are the registry's.
+ */
+import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type HttpFilterFactoryContext, type StreamFilterCallbacks } from '../interfaces.ts';
+import type { EnvoyJson } from '../../xds/types.ts';
+import { getHeader } from '../http/common/header_utils.ts';
+import { labelledRegistry } from './metrics_registry.ts';
+import { buildPlans, compileStatsConfig, HTTP_METRICS, type MetricPlan } from './stats_config.ts';
+import { StatsReporter } from './stats_reporter.ts';
+import { GrpcFrameCounter } from './grpc_frames.ts';
+
+export const ISTIO_STATS_FILTER_NAME = 'istio.stats';
+
+type Plans = { [K in keyof typeof HTTP_METRICS]?: MetricPlan };
+
+class IstioStatsFilter implements HttpFilter {
+  private grpc = false;
+  private reqFrames?: GrpcFrameCounter;
+  private respFrames?: GrpcFrameCounter;
+  private grpcStatus?: string;
+
+  constructor(
+    private readonly plans: Plans,
+    private readonly reporter: StatsReporter,
+    private readonly cb: StreamFilterCallbacks,
+  ) {}
+
+  decodeHeaders(h: HeaderMap): FilterStatus {
+    const ct = getHeader(h, 'content-type');
+    if (ct !== undefined && ct.startsWith('application/grpc')) {
+      this.grpc = true;
+      if (this.plans.request_messages_total) this.reqFrames = new GrpcFrameCounter();
+      if (this.plans.response_messages_total) this.respFrames = new GrpcFrameCounter();
+    }
+    return FilterStatus.Continue;
+  }
+
+  decodeData(chunk: Buffer): FilterStatus {
+    this.reqFrames?.feed(chunk);
+    return FilterStatus.Continue;
+  }
+
+  encodeHeaders(_s: number, h: HeaderMap): FilterStatus {
+    // Trailers-only gRPC responses carry the status in the headers.
+    if (this.grpc) this.grpcStatus = getHeader(h, 'grpc-status');
+    return FilterStatus.Continue;
+  }
+
+  encodeData(chunk: Buffer): void {
+    this.respFrames?.feed(chunk);
+  }
+
+  encodeTrailers(t: HeaderMap): void {
+    if (this.grpc) this.grpcStatus = getHeader(t, 'grpc-status') ?? this.grpcStatus;
+  }
+
+  onStreamComplete(): void {
+    const info = this.cb.streamInfo;
+    const p = this.plans;
+    const x = this.reporter.input(info, this.cb.connection, this.grpc ? 'grpc' : 'http', true, this.grpc ? (this.grpcStatus ?? '') : '');
+    p.requests_total?.series(x, info)?.inc(1);
+    p.request_duration_milliseconds?.series(x, info)?.record((info.endTime ?? info.startTime) - info.startTime);
+    p.request_bytes?.series(x, info)?.record(info.bytesReceived);
+    p.response_bytes?.series(x, info)?.record(info.bytesSent);
+    if (this.reqFrames) p.request_messages_total!.series(x, info)?.inc(this.reqFrames.count);
+    if (this.respFrames) p.response_messages_total!.series(x, info)?.inc(this.respFrames.count);
+  }
+}
+
+export const istioStatsFilterFactory: HttpFilterFactory = {
+  create(typedConfig: EnvoyJson, ctx: HttpFilterFactoryContext) {
+    const cfg = compileStatsConfig(typedConfig);
+    const plans: Plans = buildPlans(labelledRegistry(ctx.stats), cfg, HTTP_METRICS, true);
+    const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager);
+    return (cb: StreamFilterCallbacks) => new IstioStatsFilter(plans, reporter, cb);
+  },
+};
