@@ -14,7 +14,7 @@ import { ACCESS_LOGGER, ACCESS_LOG_FILTER, RESOURCE } from '../../src/xds/type_u
 import { compileAccessLogs, flushAccessLogs } from '../../src/proxy/http/common/access_log.ts';
 import { until } from '../helpers/poll.ts';
 import { request, startUpstream, type Upstream } from './http/harness.ts';
-import { httpListener, startProxy, staticCluster, type Proxy } from './helpers.ts';
+import { httpListener, roundTrip, startEcho, startProxy, staticCluster, tcpListener, type Proxy } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsmesh-access-log-filter-'));
 const lines = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean) : []);
@@ -102,4 +102,25 @@ test('flushAccessLogs writes queued lines at once (what shutdown awaits)', async
   await flushAccessLogs();
   assert.equal(lines(path).length, 100);
   assert.equal(lines(path)[0], '201 - /flushed');
+});
+
+test('tcp_proxy honours filters too: a TCP connection has no response code, so response.code >= 400 never logs it', async () => {
+  const echo = await startEcho();
+  const tcp = await startProxy({ clusters: [staticCluster('echo', [echo.port])] });
+  try {
+    const byCluster = join(dir, 'tcp-cluster.log');
+    const byCode = join(dir, 'tcp-code.log');
+    const l = tcpListener('t', 'echo');
+    const typed = { ...l.filter_chains[0].filters[0].typed_config, access_log: [logger(byCluster, cel('xds.cluster_name == "echo" && upstream.port > 0')), logger(byCode, cel('response.code >= 400'))] };
+    const res = tcp.server.setResources(RESOURCE.LISTENER, [{ ...l, filter_chains: [{ filters: [{ ...l.filter_chains[0].filters[0], typed_config: typed }] }] }], 'v1');
+    assert.deepEqual(res, { ok: true });
+    await tcp.server.listeners.listening();
+    assert.equal(await roundTrip(tcp.port('t'), 'hi'), 'hi');
+    await until(() => lines(byCluster).length === 1, 'the connection logged');
+    await flushAccessLogs();
+    assert.deepEqual(lines(byCode), []);
+  } finally {
+    await tcp.close();
+    await echo.close();
+  }
 });
