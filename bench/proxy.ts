@@ -26,9 +26,11 @@
  * proxy, written on exit; open in Chrome DevTools), BENCH_NO_INSTALL=1 (never apt-get),
  * BENCH_NO_BUILD=1 (do not rebuild dist/: a stale one means the proxies run src/ through tsx),
  * BENCH_MTLS=0 (no mTLS hop: about 45 s less at the default settings), BENCH_AUTHZ=0 (no
- * authorization cost line: one hop with a JWT and a 20-rule AuthorizationPolicy against one without).
+ * authorization cost line: one hop with a JWT and a 20-rule AuthorizationPolicy against one without),
+ * BENCH_TELEMETRY=0 (no telemetry cost line: one hop with Istio's default metrics, 1% tracing and
+ * an access log against one without).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:net';
@@ -46,6 +48,9 @@ import { median, num, table } from './lib/table.ts';
 import { tsmeshProxy, tsmeshProxyArgs } from './lib/tsmesh_proxy.ts';
 import { downstreamMtls, mintWorkloadCerts, upstreamMtls } from './lib/mtls.ts';
 import { authzBenchFilters } from './lib/authz_cost.ts';
+import { telemetryBenchExtra } from './lib/telemetry_cost.ts';
+import type { HcmExtra } from './lib/configs.ts';
+import { ZipkinCollector } from '../src/controlplane/zipkin/collector.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3));
@@ -57,6 +62,7 @@ const RATE_SECONDS = Number(process.env.BENCH_RATE_SECONDS ?? 10);
 const HOP_RUNS = Math.max(1, Number(process.env.BENCH_HOP_RUNS ?? 5));
 const MTLS = process.env.BENCH_MTLS !== '0';
 const AUTHZ = process.env.BENCH_AUTHZ !== '0';
+const TELEMETRY = process.env.BENCH_TELEMETRY !== '0';
 const PROTOCOLS = (process.env.BENCH_PROTOCOLS ?? 'h1,h2,grpc').split(',').filter((p): p is Protocol => p === 'h1' || p === 'h2' || p === 'grpc');
 
 type Protocol = 'h1' | 'h2' | 'grpc';
@@ -173,6 +179,8 @@ export async function run(): Promise<void> {
     await tcpPassthrough(dir, procs);
     if (AUTHZ && tools.path.wrk) await authorizationCost(dir, procs, paths[0]!.port.h1!);
     else if (AUTHZ) console.log('\nAuthorization cost skipped: needs wrk');
+    if (TELEMETRY && tools.path.wrk) await telemetryCost(dir, procs, paths[0]!.port.h1!);
+    else if (TELEMETRY) console.log('\nTelemetry cost skipped: needs wrk');
   } finally {
     rss.stop();
     for (const p of procs.reverse()) await p.stop().catch(() => undefined);
@@ -412,21 +420,68 @@ async function twoHopsAdded(paths: BenchPath[], goals: GoalInputs): Promise<void
 
 /**
  * Issue 10's cost: one hop with a JWT check and a 20-rule ALLOW policy (lib/authz_cost.ts) beside
- * the same hop without them, HTTP/1.1, alternating for ROUNDS rounds; wrk sends the token on both
- * (the plain hop forwards it untouched). Prints medians and the ratios.
+ * the same hop without them; wrk sends the token on both (the plain hop forwards it untouched).
  */
 async function authorizationCost(dir: string, procs: Started[], upstream: number): Promise<void> {
   const { filters, token } = await authzBenchFilters();
-  const [pPlain, pAuthz] = [await freePort(), await freePort()];
-  const plain = await tsmeshProxy(dir, 'authz-off', pPlain, upstream);
-  const authz = await tsmeshProxy(dir, 'authz-on', pAuthz, upstream, undefined, undefined, filters);
-  procs.push(plain, authz);
-  const headers = { authorization: `Bearer ${token}` };
-  const check = await wrk(`http://127.0.0.1:${pAuthz}/`, { seconds: 1, connections: 1, headers });
-  if (check.errors > 0 || !(check.requests > 0)) throw new Error(`authorization cost: the token was refused (${check.errors} errors of ${check.requests})`);
+  await pairedCost(dir, procs, upstream, {
+    key: 'authz',
+    title: `Authorization cost (issue 10: wrk -c${CONNS} with a valid ES256 token`,
+    off: 'tsmesh, 1 hop, no policy',
+    on: 'tsmesh, 1 hop, JWT + 20-rule ALLOW',
+    verdict: 'with authorization',
+    extra: { httpFilters: filters },
+    headers: { authorization: `Bearer ${token}` },
+  });
+}
+
+/**
+ * Issue 12's cost: one hop with Istio's default telemetry as the pilot builds it (peer metadata and
+ * istio.stats filters, tracing at 1% to a Zipkin collector, an access log to a file;
+ * lib/telemetry_cost.ts) beside the same hop with none.
+ */
+async function telemetryCost(dir: string, procs: Started[], upstream: number): Promise<void> {
+  const collector = new ZipkinCollector();
+  const port = await collector.listen(0, '127.0.0.1');
+  try {
+    const extra = telemetryBenchExtra(dir, port, 1);
+    await pairedCost(dir, procs, upstream, {
+      key: 'telemetry',
+      title: `Telemetry cost (issue 12: wrk -c${CONNS}; metrics, 1% tracing, access log to a file`,
+      off: 'tsmesh, 1 hop, telemetry off',
+      on: 'tsmesh, 1 hop, telemetry on',
+      verdict: 'with telemetry',
+      extra,
+    });
+    const lines = existsSync(extra.accessLog) ? readFileSync(extra.accessLog, 'utf8').split('\n').length - 1 : 0;
+    console.log(`  telemetry side effects: ${lines.toLocaleString()} access-log lines, ${collector.spansAccepted.toLocaleString()} spans received by the collector`);
+  } finally {
+    await collector.close();
+  }
+}
+
+interface PairedCost {
+  key: string;
+  title: string;
+  off: string;
+  on: string;
+  verdict: string;
+  extra: HcmExtra;
+  headers?: Record<string, string>;
+}
+
+/** One hop with `extra` beside one without, HTTP/1.1, alternating for ROUNDS rounds; prints medians and ratios. */
+async function pairedCost(dir: string, procs: Started[], upstream: number, c: PairedCost): Promise<void> {
+  const [pOff, pOn] = [await freePort(), await freePort()];
+  const off = await tsmeshProxy(dir, `${c.key}-off`, pOff, upstream);
+  const on = await tsmeshProxy(dir, `${c.key}-on`, pOn, upstream, undefined, undefined, c.extra);
+  procs.push(off, on);
+  const headers = c.headers;
+  const check = await wrk(`http://127.0.0.1:${pOn}/`, { seconds: 1, connections: 1, headers });
+  if (check.errors > 0 || !(check.requests > 0)) throw new Error(`${c.key} cost: requests failed through the hop (${check.errors} errors of ${check.requests})`);
   const runs: Record<'off' | 'on', Measured[]> = { off: [], on: [] };
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [key, px, port] of [['off', plain, pPlain], ['on', authz, pAuthz]] as const) {
+    for (const [key, px, port] of [['off', off, pOff], ['on', on, pOn]] as const) {
       const c0 = cpuSeconds(px.proc.pid!);
       const r = await wrk(`http://127.0.0.1:${port}/`, { seconds: SECONDS, connections: CONNS, headers });
       runs[key].push({ ...r, cpuUsPerReq: ((cpuSeconds(px.proc.pid!) - c0) / r.requests) * 1e6 });
@@ -434,16 +489,18 @@ async function authorizationCost(dir: string, procs: Started[], upstream: number
   }
   const med = (k: 'off' | 'on', f: (m: Measured) => number) => median(runs[k].map(f));
   const rows = (['off', 'on'] as const).map((k) => [
-    k === 'off' ? 'tsmesh, 1 hop, no policy' : 'tsmesh, 1 hop, JWT + 20-rule ALLOW',
+    c[k],
     num(med(k, (m) => m.rps), 0),
     num(med(k, (m) => m.p99ms), 2),
     num(med(k, (m) => m.cpuUsPerReq), 1),
     String(runs[k].reduce((a, m) => a + m.errors, 0)),
   ]);
-  console.log(`\nAuthorization cost (issue 10: wrk -c${CONNS} with a valid ES256 token, medians of ${ROUNDS} round(s) of ${SECONDS} s)`);
+  console.log(`\n${c.title}, medians of ${ROUNDS} round(s) of ${SECONDS} s)`);
   console.log(table(['path', 'req/s', 'p99 ms', 'CPU us/req', 'errors'], rows));
+  const cpuOff = med('off', (m) => m.cpuUsPerReq);
+  const cpuOn = med('on', (m) => m.cpuUsPerReq);
   console.log(
-    `  with authorization: req/s ${(med('on', (m) => m.rps) / med('off', (m) => m.rps)).toFixed(2)}x, CPU per request ${(med('on', (m) => m.cpuUsPerReq) / med('off', (m) => m.cpuUsPerReq)).toFixed(2)}x (+${(med('on', (m) => m.cpuUsPerReq) - med('off', (m) => m.cpuUsPerReq)).toFixed(1)} us)`,
+    `  ${c.verdict}: req/s ${(med('on', (m) => m.rps) / med('off', (m) => m.rps)).toFixed(2)}x, p99 ${(med('on', (m) => m.p99ms) / med('off', (m) => m.p99ms)).toFixed(2)}x, CPU per request ${(cpuOn / cpuOff).toFixed(2)}x (+${(cpuOn - cpuOff).toFixed(1)} us)`,
   );
 }
 

@@ -149,11 +149,11 @@ export function httpBootstrap(
   adminPort: number,
   grpc?: { port: number; upstreamPort: number },
   tls: HopTls = {},
-  /** HTTP filters before the router on the HTTP/1.1 listener (the authorization cost line). */
-  httpFilters: object[] = [],
+  /** What the HTTP/1.1 listener gets besides the router (the authorization and telemetry cost lines). */
+  extra: HcmExtra = {},
 ): string {
-  const listeners = [httpListener(listenPort, 'upstream', tls.listener, httpFilters)];
-  const clusters: object[] = [staticCluster('upstream', upstreamPort, tls.cluster)];
+  const listeners = [httpListener(listenPort, 'upstream', tls.listener, extra)];
+  const clusters: object[] = [staticCluster('upstream', upstreamPort, tls.cluster), ...(extra.clusters ?? [])];
   if (grpc) {
     listeners.push(httpListener(grpc.port, 'grpc_upstream', tls.listener));
     clusters.push({
@@ -167,7 +167,7 @@ export function httpBootstrap(
     });
   }
   const bootstrap = {
-    node: { id: `router~127.0.0.1~${name}.bench~bench.svc.cluster.local`, cluster: name },
+    node: { id: `router~127.0.0.1~${name}.bench~bench.svc.cluster.local`, cluster: name, ...(extra.nodeMetadata ? { metadata: extra.nodeMetadata } : {}) },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } },
     static_resources: { listeners, clusters },
   };
@@ -176,7 +176,15 @@ export function httpBootstrap(
   return f;
 }
 
-function httpListener(port: number, cluster: string, transportSocket?: object, httpFilters: object[] = []) {
+/** Additions to the bench's HTTP/1.1 listener: filters before the router, HCM fields, clusters they need, node metadata. */
+export interface HcmExtra {
+  httpFilters?: object[];
+  hcm?: Record<string, unknown>;
+  clusters?: object[];
+  nodeMetadata?: Record<string, unknown>;
+}
+
+function httpListener(port: number, cluster: string, transportSocket?: object, extra: HcmExtra = {}) {
   return {
     name: `listener_${port}`,
     address: { socket_address: { address: '127.0.0.1', port_value: port } },
@@ -193,7 +201,8 @@ function httpListener(port: number, cluster: string, transportSocket?: object, h
                 name: 'bench',
                 virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '0s' } }] }],
               },
-              http_filters: [...httpFilters, { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+              ...extra.hcm,
+              http_filters: [...(extra.httpFilters ?? []), { name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
             },
           },
         ],

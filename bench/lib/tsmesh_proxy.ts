@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { start, type Started } from './procs.ts';
 import { freePort } from './ports.ts';
-import { httpBootstrap, type HopTls } from './configs.ts';
+import { httpBootstrap, type HcmExtra, type HopTls } from './configs.ts';
 import { PROXY_NODE_FLAGS, REPO_ROOT, tsmeshCommand } from '../../src/common/self_command.ts';
 import { freshDistEntry } from '../../bin/dist_state.mjs';
 
@@ -53,8 +53,8 @@ export function tsmeshProxyArgs(args: string[]): string[] {
  * One tsmesh proxy: HTTP listener `listen` -> `upstream`; with `grpc`, an h2 listener/cluster too;
  * `tls` puts transport sockets on its listeners or clusters (the mTLS hop).
  */
-export async function tsmeshProxy(dir: string, name: string, listen: number, upstream: number, grpc?: { port: number; upstreamPort: number }, tls?: HopTls, httpFilters?: object[]): Promise<Started> {
+export async function tsmeshProxy(dir: string, name: string, listen: number, upstream: number, grpc?: { port: number; upstreamPort: number }, tls?: HopTls, extra?: HcmExtra): Promise<Started> {
   const admin = await freePort();
-  const f = httpBootstrap(dir, name, listen, upstream, admin, grpc, tls, httpFilters);
+  const f = httpBootstrap(dir, name, listen, upstream, admin, grpc, tls, extra);
   return start(`tsmesh ${name}`, process.execPath, tsmeshProxyArgs(['--bootstrap', f]), { port: listen });
 }
