@@ -8,8 +8,7 @@
  * error: an access-log filter then does not match.
  */
 import { Environment } from '@marcbachmann/cel-js';
-import type { StreamInfo } from '../interfaces.ts';
-import { CEL_VOCABULARY, celAttributes, type CelAttributes } from './attributes.ts';
+import { CEL_VOCABULARY, type CelAttributes } from './attributes.ts';
 
 export { celAttributes, type CelAttributes } from './attributes.ts';
 
@@ -87,9 +86,4 @@ export function compileCelOrThrow(expr: string, where: string, expect?: string):
   const c = compileCel(expr, expect);
   if (!c.ok) throw new Error(`${where}: ${c.message} at position ${c.position}`);
   return c;
-}
-
-/** Convenience: evaluate a compiled program on a stream. */
-export function evalOn(program: CelProgram, info: StreamInfo): unknown {
-  return program.eval(celAttributes(info));
 }
