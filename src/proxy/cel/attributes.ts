@@ -12,9 +12,10 @@
 import { evaluate } from '@marcbachmann/cel-js';
 import type { HeaderMap, PeerInfo, StreamInfo } from '../interfaces.ts';
 
-// The library does not export its Duration class; one literal gives us its constructor.
+// The library does not export its Duration class; one literal gives us its constructor (on first use).
 type DurationCtor = new (seconds: bigint, nanos?: number) => unknown;
-const Duration = (evaluate('duration("0s")') as object).constructor as DurationCtor;
+let durationCtor: DurationCtor | undefined;
+const Duration = (): DurationCtor => (durationCtor ??= (evaluate('duration("0s")') as object).constructor as DurationCtor);
 
 /** Envoy's ResponseFlag bit positions (StreamInfo::CoreResponseFlag order), for response.flags. */
 const FLAG_BITS: Record<string, number> = {
@@ -81,7 +82,7 @@ export class RequestAttributes {
   get duration(): unknown {
     if (this.i.endTime === undefined) return undefined;
     const ms = Math.max(0, this.i.endTime - this.i.startTime);
-    return new Duration(BigInt(Math.floor(ms / 1000)), Math.round((ms % 1000) * 1e6));
+    return new (Duration())(BigInt(Math.floor(ms / 1000)), Math.round((ms % 1000) * 1e6));
   }
   get size(): bigint { return BigInt(this.i.bytesReceived); }
   get total_size(): bigint { return BigInt(this.i.bytesReceived + headerBytes(this.i.requestHeaders)); }

@@ -16,16 +16,17 @@ export type CelProgram = { ok: true; type: string; eval(attrs: CelAttributes): u
 export type CelCompileError = { ok: false; position: number; message: string };
 
 function buildEnvironment(): Environment {
-  let env = new Environment({ limits: { maxAstNodes: 1000, maxDepth: 50 } });
+  let e = new Environment({ limits: { maxAstNodes: 1000, maxDepth: 50 } });
   for (const v of CEL_VOCABULARY) {
-    env = env.registerType(v.type, { ctor: v.ctor as unknown as new (...a: never[]) => object, fields: { ...v.fields } } as never);
-    env = env.registerVariable(v.root, v.type);
+    e = e.registerType(v.type, { ctor: v.ctor as unknown as new (...a: never[]) => object, fields: { ...v.fields } } as never);
+    e = e.registerVariable(v.root, v.type);
   }
-  return env;
+  return e;
 }
 
-// Building an environment is the expensive part; one serves every expression.
-const ENV = buildEnvironment();
+// Building an environment is the expensive part: once, on the first expression (a proxy with no
+// CEL configured never pays for it), then shared by every expression.
+let env: Environment | undefined;
 
 /** Names of the attributes the vocabulary declares, for messages. */
 const ROOTS = CEL_VOCABULARY.map((v) => v.root).join(', ');
@@ -58,7 +59,7 @@ function compileError(expr: string, e: unknown): CelCompileError {
 export function compileCel(expr: string, expect?: string): CelProgram | CelCompileError {
   let program: ReturnType<Environment['parse']>;
   try {
-    program = ENV.parse(expr);
+    program = (env ??= buildEnvironment()).parse(expr);
   } catch (e) {
     return compileError(expr, e);
   }
