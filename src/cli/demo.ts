@@ -9,7 +9,7 @@ import { DEFAULT_STATE_DIR } from '../demo/state.ts';
 
 const HELP = `Usage: tsmesh demo [--port 8080] [--config <file|dir>]... [--mesh <file>] [--state-dir <dir>]
                    [--xds-port 15010] [--http-port 15014] [--gateway-admin-port 15000]
-                   [--pod-net 127.0.1.] [--app-net 127.0.2.]
+                   [--pod-net 127.0.1.] [--app-net 127.0.2.] [--addons prometheus]
 
 Runs Bookinfo in the mesh on loopback, with no root and no containers: the control plane,
 one app process and one sidecar proxy per Deployment pod (pod IP 127.0.1.N, app IP 127.0.2.N),
@@ -34,6 +34,11 @@ Flags:
   --pod-net <a.b.c.>, --app-net <a.b.c.>
                      the loopback /24s pods get their addresses from (default 127.0.1. and
                      127.0.2.): a second demo beside the first needs its own, and --state-dir
+  --addons <list>    extra servers once the mesh is up (comma-separated; repeatable):
+                       prometheus  a real Prometheus (Debian's package: apt-get install prometheus)
+                                   on 127.0.0.1:9090 (or a free port), configured as
+                                   \`tsmesh prometheus-config\` prints, its data in the state dir;
+                                   pods started later are added to its targets
   --help             this text
 
 Ctrl-C, SIGTERM or SIGHUP stop everything, as does the end of the process that started the
@@ -56,6 +61,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     { name: 'gateway-admin-port' },
     { name: 'pod-net' },
     { name: 'app-net' },
+    { name: 'addons', repeat: true },
     { name: 'help', alias: 'h', boolean: true },
   ]);
   if (!parsed.ok) {
@@ -95,6 +101,21 @@ export async function demoCommand(argv: string[]): Promise<number> {
     }
     nets[flag] = value;
   }
+  const addons = all(flags, 'addons').flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean);
+  for (const a of addons) {
+    if (a !== 'prometheus') {
+      console.error(`tsmesh demo: --addons: unknown add-on ${JSON.stringify(a)} (known: prometheus)`);
+      return 2;
+    }
+  }
+  if (addons.includes('prometheus')) {
+    const { findPrometheus, PROMETHEUS_MISSING } = await import('../demo/addons/prometheus.ts');
+    // Said before anything starts, not after a minute of pods coming up.
+    if (!findPrometheus()) {
+      console.error(`tsmesh demo: --addons prometheus: ${PROMETHEUS_MISSING}`);
+      return 2;
+    }
+  }
   const meshFile = one(flags, 'mesh');
   if (meshFile !== undefined && !existsSync(meshFile)) {
     console.error(`tsmesh demo: --mesh ${meshFile}: no such file`);
@@ -115,6 +136,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     stateDir: one(flags, 'state-dir') ?? DEFAULT_STATE_DIR,
     ...(meshFile !== undefined ? { meshFile } : {}),
     handleSignals: true,
+    ...(addons.length > 0 ? { addons } : {}),
   });
   return demo.exitCode;
 }

@@ -57,6 +57,8 @@ export interface DemoOptions extends PlanOptions {
    */
   handleSignals?: boolean;
   clock?: Clock;
+  /** `--addons`: extra servers started once the mesh is up ('prometheus'). */
+  addons?: readonly string[];
 }
 
 export interface DemoHandle {
@@ -242,6 +244,8 @@ class Demo {
       if (pods.some((p) => !p)) return undefined;
       const gw = await this.startGateway(plan, progress);
       if (!gw) return undefined;
+      const prometheus = this.o.addons?.includes('prometheus') ? await this.startPrometheus(plan, progress) : undefined;
+      if (this.o.addons?.includes('prometheus') && !prometheus) return undefined;
       progress.done();
 
       this.baseState = {
@@ -256,6 +260,7 @@ class Demo {
           admin: `http://${GATEWAY_HOST}:${plan.gatewayAdminPort}`,
           pid: gw.pid,
         },
+        ...(prometheus ? { addons: { prometheus } } : {}),
       };
       if (this.isStopping) return undefined;
       const state = this.currentState();
@@ -482,6 +487,26 @@ class Demo {
       this.saveState();
     }
     return ok;
+  }
+
+  /**
+   * `--addons prometheus`: Debian's Prometheus scraping the control plane and every pod's merged
+   * metrics (src/demo/addons/prometheus.ts), supervised with the rest; resolves with its URL.
+   */
+  private async startPrometheus(plan: DemoPlan, progress: Progress): Promise<string | undefined> {
+    const name = 'prometheus';
+    progress.begin(name);
+    const { preparePrometheus } = await import('./addons/prometheus.ts');
+    const prepared = await preparePrometheus({ stateDir: this.stateDir, controlplane: `http://${CONTROLPLANE_HOST}:${plan.httpPort}`, host: CONTROLPLANE_HOST });
+    if ('error' in prepared) {
+      progress.fail(name, prepared.error, displayPath(join(this.stateDir, 'logs')));
+      return undefined;
+    }
+    // Pods applied later join its targets (file_sd), as Kubernetes discovery would add them.
+    this.cleanups.push(() => prepared.targets.stop());
+    const p = this.spawn(name, prepared.command, name);
+    const ok = await this.ready(name, progress, [p], [httpProbe(`${prepared.url}/-/ready`)], this.t.controlplaneMs, () => `(${prepared.url}) ready, scraping the control plane and ${prepared.targets.targets()} proxies`);
+    return ok ? prepared.url : undefined;
   }
 
   private async startGateway(plan: DemoPlan, progress: Progress): Promise<ManagedProcess | undefined> {

@@ -43,6 +43,8 @@ export interface DemoState {
   /** `zipkin`: the embedded trace collector's URL (Zipkin's API under /api/v2). */
   controlplane: { http: string; grpc: string; pid: number; zipkin?: string };
   gateway: { url: string; port: number; admin: string; pid: number };
+  /** Add-ons started with --addons: their URLs. */
+  addons?: { prometheus?: string };
   pods: DemoPodState[];
   processes: DemoProcessState[];
 }

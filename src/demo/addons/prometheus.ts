@@ -102,3 +102,29 @@ export class PrometheusTargets {
     this.#last = text;
   }
 }
+
+/** What the demo needs to run its Prometheus: the command, its URL, and the targets it keeps current. */
+export interface PreparedPrometheus {
+  command: { command: string; args: string[] };
+  url: string;
+  targets: PrometheusTargets;
+}
+
+/**
+ * Writes `<stateDir>/prometheus/` (config, targets, data dir) for the running control plane and
+ * picks Prometheus' port (9090 when free). An error names what to install or what went wrong.
+ */
+export async function preparePrometheus(o: { stateDir: string; controlplane: string; host: string; port?: number }): Promise<PreparedPrometheus | { error: string }> {
+  const bin = findPrometheus();
+  if (!bin) return { error: PROMETHEUS_MISSING };
+  const files = prometheusFiles(o.stateDir);
+  const targets = new PrometheusTargets(o.controlplane, files);
+  try {
+    await targets.start();
+  } catch (e) {
+    return { error: `cannot list the proxies for Prometheus: ${(e as Error).message}` };
+  }
+  const { pickPort } = await import('../ports.ts');
+  const port = (await pickPort(o.host, o.port ?? PROMETHEUS_PORT)).port;
+  return { command: { command: bin, args: prometheusArgs({ configFile: files.configFile, dataDir: files.dataDir, host: o.host, port }) }, url: `http://${o.host}:${port}`, targets };
+}
