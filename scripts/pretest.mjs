@@ -16,6 +16,8 @@ const NEEDED = {
   curl: '/usr/bin/curl',
   // The TLS scan test judges the gateway's and a STRICT sidecar's ports with testssl.sh.
   'testssl.sh': '/usr/bin/testssl',
+  // Issue 12's acceptance: a real Prometheus scrapes the demo (test/integration/istio_prometheus.test.ts).
+  prometheus: '/usr/bin/prometheus',
 };
 const missing = Object.entries(NEEDED).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
 if (missing.length === 0) process.exit(0);
