@@ -90,3 +90,13 @@ test('prometheus-config: no control plane running names the address and what to 
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: tsmesh prometheus-config/);
 });
+
+test('demo --addons prometheus without a prometheus binary names the package before starting anything', { timeout: 60_000 }, async () => {
+  const r = await tsmesh(['demo', '--addons', 'prometheus', '--state-dir', join(tmpdir(), 'tsmesh-no-prom')], { TSMESH_PROMETHEUS: '/nonexistent/prometheus' });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /apt-get install prometheus/);
+  assert.doesNotMatch(r.stdout + r.stderr, /control plane/);
+  const bad = await tsmesh(['demo', '--addons', 'grafana']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /unknown add-on "grafana" \(known: prometheus\)/);
+});
