@@ -423,6 +423,9 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     // rest of it is dropped and the connection closed, as undici did).
     this.endRequest();
     if (reuse) {
+      // The router may have paused us for downstream backpressure and, the response now done,
+      // will never resume (its resume names a handler we no longer have): an idle connection reads.
+      if (this.socket.isPaused()) this.socket.resume();
       this.state = State.Idle;
       this.owner.onReleased(this);
     } else {
