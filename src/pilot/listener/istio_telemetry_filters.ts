@@ -107,20 +107,34 @@ function withHttpFilters(hcm: EnvoyJson, side: Side, stats: EnvoyJson | undefine
   return { ...hcm, typed_config: { ...tc, http_filters: filters } };
 }
 
+/** Istio's ALPNDownstreamWithMxc: an inbound TCP mTLS chain agrees on istio-peer-exchange with a sidecar. */
+const ALPN_DOWNSTREAM_WITH_MXC = [ISTIO_ALPN_PROTOCOL, 'h2', 'http/1.1'];
+
+function withMxcAlpn(ts: EnvoyJson): EnvoyJson {
+  const tc = ts.typed_config;
+  const common = tc.common_tls_context ?? {};
+  if (common.alpn_protocols?.length) return ts;
+  return { ...ts, typed_config: { ...tc, common_tls_context: { ...common, alpn_protocols: ALPN_DOWNSTREAM_WITH_MXC } } };
+}
+
 function withChainFilters(chain: EnvoyJson, side: Side, stats: EnvoyJson | undefined): EnvoyJson {
   const filters: EnvoyJson[] = chain.filters ?? [];
   const out: EnvoyJson[] = [];
+  let mxc = false;
   for (const f of filters) {
     const type = f.typed_config?.['@type'];
     if (type === NETWORK_FILTER.HTTP_CONNECTION_MANAGER) {
       out.push(withHttpFilters(f, side, stats));
     } else if (type === NETWORK_FILTER.TCP_PROXY) {
-      if (side === 'inbound' && isMtlsChain(chain)) out.push(metadataExchange());
+      if (side === 'inbound' && isMtlsChain(chain)) {
+        out.push(metadataExchange());
+        mxc = true;
+      }
       if (stats) out.push(statsFilter(stats));
       out.push(f);
     } else out.push(f);
   }
-  return { ...chain, filters: out };
+  return mxc ? { ...chain, transport_socket: withMxcAlpn(chain.transport_socket), filters: out } : { ...chain, filters: out };
 }
 
 /** The listeners with Istio's telemetry filters added to every chain. */

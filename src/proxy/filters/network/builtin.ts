@@ -4,6 +4,8 @@
  */
 import './tcp_proxy.ts';
 import './rbac.ts';
+import '../../istio/metadata_exchange_filter.ts';
+import '../../istio/tcp_stats_filter.ts';
 import '../../http/index.ts';
 
 /** Kept for callers that awaited the former dynamic loading; the filters are registered at import. */

@@ -4,7 +4,7 @@
  * config validator asks `has()` so an unknown filter NACKs instead of failing at accept time.
  */
 import type { NetworkFilterFactory } from '../../interfaces.ts';
-import { TYPE_URL_PREFIX } from '../../../xds/type_urls.ts';
+import { TYPE_URL_PREFIX, TYPED_STRUCT } from '../../../xds/type_urls.ts';
 
 const factories = new Map<string, NetworkFilterFactory>();
 
@@ -26,3 +26,17 @@ export function networkFilterFactory(typeUrl: string): NetworkFilterFactory | un
 export function registeredNetworkFilters(): string[] {
   return [...factories.keys()].sort();
 }
+
+/**
+ * TypedStruct-wrapped configs (how Istio's pilot sends Istio's own filters, e.g.
+ * istio.metadata_exchange and istio.stats): unwrapped and handed to the factory its type_url names.
+ */
+const typedStructFactory: NetworkFilterFactory = {
+  create(config, ctx) {
+    const inner = String(config.type_url ?? '');
+    const factory = inner ? factories.get(key(inner)) : undefined;
+    if (!factory || factory === typedStructFactory) throw new Error(`unknown network filter type ${inner || '(TypedStruct without type_url)'}`);
+    return factory.create({ '@type': key(inner), ...(config.value ?? {}) }, ctx);
+  },
+};
+for (const t of TYPED_STRUCT) registerNetworkFilter(t, typedStructFactory);

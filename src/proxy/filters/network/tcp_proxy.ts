@@ -14,6 +14,7 @@ import { durationMs } from '../../duration.ts';
 import { log } from '../../logger.ts';
 import { registerNetworkFilter } from './registry.ts';
 import { NETWORK_FILTER } from '../../../xds/type_urls.ts';
+import { exchangeTcp, tcpSession } from '../../istio/tcp_session.ts';
 
 export const TCP_PROXY_TYPE = NETWORK_FILTER.TCP_PROXY;
 
@@ -72,6 +73,7 @@ export const tcpProxyFactory: NetworkFilterFactory = {
         si.responseFlags.push(flag);
         log.debug(`tcp_proxy ${config.stat_prefix}: ${info.remoteAddress}:${info.remotePort} -> ${name} closed with ${flag}`);
         downstream.destroy();
+        tcpSession(info)?.closed(si);
         logged();
       };
       const cluster = ctx.clusterManager.get(name);
@@ -88,7 +90,9 @@ export const tcpProxyFactory: NetworkFilterFactory = {
       cxActive.inc();
       downstream.setNoDelay(true);
       const upstream = cluster.connect(host);
-      if (info.preread && info.preread.length) upstream.write(info.preread);
+      // Istio's network filters ran before this one (metadata exchange, stats): they watch the session.
+      const session = tcpSession(info);
+      if (!session && info.preread && info.preread.length) upstream.write(info.preread);
       let connected = false;
       upstream.once('connect', () => {
         connected = true;
@@ -106,8 +110,17 @@ export const tcpProxyFactory: NetworkFilterFactory = {
       });
       downstream.once('error', () => upstream.destroy());
       // pipe forwards FIN per direction; with allowHalfOpen the other direction keeps flowing.
-      downstream.pipe(upstream);
-      upstream.pipe(downstream);
+      if (session) {
+        // Istio's metadata exchange comes before any byte is piped (preread bytes included).
+        exchangeTcp(ctx.node, session, info, si, downstream, upstream, info.preread, () => {
+          downstream.pipe(upstream);
+          upstream.pipe(downstream);
+          session.established(si);
+        });
+      } else {
+        downstream.pipe(upstream);
+        upstream.pipe(downstream);
+      }
       if (idleMs > 0) {
         downstream.setTimeout(idleMs, () => {
           idleTimeouts.inc();
@@ -142,6 +155,7 @@ export const tcpProxyFactory: NetworkFilterFactory = {
         done();
         si.bytesReceived = downstream.bytesRead;
         si.bytesSent = downstream.bytesWritten;
+        session?.closed(si);
         logged();
       };
       downstream.once('close', onClose);

@@ -1,0 +1,66 @@
+/**
+ * Istio's TCP metadata exchange wire format (envoy.tcp.metadataexchange, ALPN
+ * `istio-peer-exchange`): each side starts its byte stream with a header — magic 0x3D230467 and
+ * the payload length, both 32-bit big-endian — then the payload, a serialized
+ * google.protobuf.Any wrapping a google.protobuf.Struct of its node metadata. The client writes
+ * first; the server answers once it has read a valid header. A stream that does not start with the
+ * magic is a peer that does not speak the exchange: its bytes pass through untouched.
+ */
+import type { Duplex } from 'node:stream';
+import { decodeAnyStruct } from './proto_struct.ts';
+
+export const MX_ALPN = 'istio-peer-exchange';
+export const MX_MAGIC = 0x3d230467;
+const HEADER = 8;
+/** A larger payload is not Istio's node metadata: treated as no exchange. */
+const MAX_PAYLOAD = 64 * 1024;
+
+/** The bytes a side sends first. */
+export function exchangeFrame(anyStruct: Buffer): Buffer {
+  const h = Buffer.allocUnsafe(HEADER);
+  h.writeUInt32BE(MX_MAGIC, 0);
+  h.writeUInt32BE(anyStruct.length, 4);
+  return Buffer.concat([h, anyStruct]);
+}
+
+/**
+ * Reads the peer's exchange frame from the start of `s`, then leaves `s` paused with whatever
+ * followed the frame unshifted back, and calls `done` with the peer's metadata (undefined: no
+ * exchange; every byte read is put back). `initial` are bytes already read from the stream.
+ */
+export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: Record<string, unknown> | undefined) => void): void {
+  let buf = initial && initial.length ? initial : Buffer.alloc(0);
+  let finished = false;
+  const finish = (md: Record<string, unknown> | undefined, rest: Buffer) => {
+    if (finished) return;
+    finished = true;
+    s.off('data', onData);
+    s.off('end', onEnd);
+    s.off('close', onEnd);
+    s.pause();
+    if (rest.length) s.unshift(rest);
+    done(md);
+  };
+  const check = (): boolean => {
+    if (buf.length < 4) return false;
+    if (buf.readUInt32BE(0) !== MX_MAGIC) return finish(undefined, buf), true;
+    if (buf.length < HEADER) return false;
+    const len = buf.readUInt32BE(4);
+    if (len > MAX_PAYLOAD) return finish(undefined, buf), true;
+    if (buf.length < HEADER + len) return false;
+    const md = decodeAnyStruct(buf.subarray(HEADER, HEADER + len));
+    finish(md, buf.subarray(HEADER + len));
+    return true;
+  };
+  const onData = (chunk: Buffer) => {
+    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    check();
+  };
+  // The peer closed before a whole frame: hand back what came, the pipes finish the connection.
+  const onEnd = () => finish(undefined, buf);
+  if (check()) return;
+  s.on('data', onData);
+  s.once('end', onEnd);
+  s.once('close', onEnd);
+  s.resume();
+}

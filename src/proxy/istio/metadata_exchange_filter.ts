@@ -1,0 +1,29 @@
+/**
+ * istio.metadata_exchange, the network filter (config envoy.tcp.metadataexchange.config.MetadataExchange,
+ * as a TypedStruct): on inbound mTLS chains, a client that negotiated ALPN istio-peer-exchange
+ * exchanges node metadata with this proxy before its bytes reach tcp_proxy (tcp_session.ts does the
+ * exchange; this filter only switches it on for the connection). enable_discovery (finding a peer
+ * that did not exchange by its address) is accepted: the stats then fall back to the certificate's
+ * principal and "unknown", as Istio does without discovery.
+ */
+import type { NetworkFilterFactory } from '../interfaces.ts';
+import { registerNetworkFilter } from '../filters/network/registry.ts';
+import { ISTIO_FILTER } from '../../xds/type_urls.ts';
+import { MX_ALPN } from './metadata_exchange.ts';
+import { tcpSessionFor } from './tcp_session.ts';
+
+const FIELDS = new Set(['@type', 'protocol', 'enable_discovery', 'additional_labels']);
+
+export const metadataExchangeFactory: NetworkFilterFactory = {
+  create(config) {
+    for (const k of Object.keys(config)) if (!FIELDS.has(k)) throw new Error(`MetadataExchange.${k} is not supported`);
+    if (config.protocol !== MX_ALPN) throw new Error(`MetadataExchange.protocol must be ${MX_ALPN}`);
+    if (Array.isArray(config.additional_labels) && config.additional_labels.length) throw new Error('MetadataExchange.additional_labels is not supported');
+    return (_socket, info) => {
+      tcpSessionFor(info).downstreamExchange = true;
+      return 'continue';
+    };
+  },
+};
+
+registerNetworkFilter(ISTIO_FILTER.METADATA_EXCHANGE, metadataExchangeFactory);
