@@ -36,14 +36,15 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   'defaultConfig.gatewayTopology.numTrustedProxies': { status: 'enforced', note: 'gateways take the client address that many X-Forwarded-For hops back (remoteIpBlocks, remote.ip)' },
   defaultConfig: gap(15, 'proxies take their settings from `tsmesh proxy` flags, not from the mesh config (injection brings this)'),
   defaultProviders: gap(12, 'the Telemetry API providers are not implemented'),
+  'defaultProviders.metrics': { status: 'enforced', note: 'metrics providers for workloads no Telemetry metrics applies to (Istio\'s default: prometheus)' },
   'defaultProviders.accessLogging': { status: 'enforced', note: 'access logging providers for workloads no Telemetry accessLogging applies to' },
   'defaultProviders.tracing': { status: 'enforced', note: 'zipkin and opentelemetry (OTLP/HTTP) providers' },
   extensionProviders: {
     status: 'enforced',
-    note: 'envoyExtAuthzHttp and envoyExtAuthzGrpc: AuthorizationPolicy CUSTOM through Envoy\'s ext_authz (HTTP chains; TCP chains stay fail-closed); envoyFileAccessLog (path, logFormat text or labels): Telemetry access logging; tracing providers are issue 12',
+    note: 'envoyExtAuthzHttp and envoyExtAuthzGrpc: AuthorizationPolicy CUSTOM through Envoy\'s ext_authz (HTTP chains; TCP chains stay fail-closed); envoyFileAccessLog (path, logFormat text or labels): Telemetry access logging; prometheus: Telemetry metrics (Istio\'s standard metrics); tracing providers are issue 12',
     gap: (v): Gap | undefined => {
       const p = v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
-      if (Object.keys(p).some((k) => EXT_AUTHZ.includes(k) || k === 'envoyFileAccessLog')) return undefined;
+      if (Object.keys(p).some((k) => EXT_AUTHZ.includes(k) || k === 'envoyFileAccessLog' || k === 'prometheus')) return undefined;
       const tracing = tracingProviderGap(p);
       if (tracing !== null) return tracing;
       return Object.keys(p).some((k) => k !== 'name') ? { issue: 12, reason: 'telemetry extension providers are not implemented' } : undefined;

@@ -241,7 +241,12 @@ function workloadEntry(prefix: string): void {
   enforced(`${tm}.accessLogging`, 'providers.name', { note: 'meshConfig.extensionProviders of kind envoyFileAccessLog and the built-in envoy provider (/dev/stdout, Envoy\'s default format); other kinds log nothing' });
   enforced(`${tm}.accessLogging`, 'disabled match.mode', { note: 'CLIENT on outbound listeners and gateways, SERVER on inbound listeners' });
   enforced(`${tm}.accessLogging`, 'filter.expression', { note: 'CEL over Envoy\'s attributes (request, response, connection, source, destination, upstream, xds, downstream_peer, upstream_peer), compiled at apply time; an unsupported attribute is rejected with its position' });
-  gap(`${tm}.metrics`, 12, 'Telemetry metrics overrides are not translated');
+  enforced(`${tm}.metrics`, 'providers.name', { note: "prometheus (built-in, or an extensionProviders entry of kind prometheus): Istio's standard metrics on 15090 /stats/prometheus; other providers record nothing" });
+  enforced(`${tm}.metrics`, 'overrides.disabled overrides.match.metric overrides.match.mode overrides.tagOverrides.*.operation overrides.tagOverrides.*.value', {
+    note: 'the istio.stats filter\'s stats.PluginConfig per direction (CLIENT: outbound and gateways, SERVER: inbound): disabled drops the metric, tagOverrides become CEL dimensions or tags_to_remove; ALL_METRICS disabled leaves the stats filter out',
+  });
+  gap(`${tm}.metrics.overrides.match.customMetric`, 12, 'custom metrics (stats definitions) are not implemented');
+  gap(`${tm}.metrics.reportingInterval`, 12, 'TCP metrics are recorded when a connection is established and when it closes, not periodically');
   gap(`${tm}.tracing`, 12, 'Telemetry tracing is not translated');
 }
 

@@ -157,7 +157,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
   'envoy.config.listener.v3.Listener': msg(
     'name address filter_chains default_filter_chain listener_filters listener_filters_timeout continue_on_listener_filters_timeout use_original_dst bind_to_port',
     {
-      traffic_direction: { kind: 'honoured', note: 'the span kind of its HTTP connection managers\' tracing (OUTBOUND: CLIENT, otherwise SERVER), as Envoy\'s operation name' },
+      traffic_direction: { kind: 'honoured', note: 'the span kind of its HTTP connection managers\' tracing (OUTBOUND: CLIENT, otherwise SERVER), as Envoy\'s operation name; the reporter of Istio\'s stats filters (INBOUND: destination, otherwise source)' },
       per_connection_buffer_limit_bytes: advisory('a buffer-size hint; the proxy uses Node stream backpressure'),
     },
   ),
