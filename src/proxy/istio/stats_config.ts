@@ -29,7 +29,12 @@ export const TCP_METRICS = {
 } as const;
 const ALL_METRICS: ReadonlySet<string> = new Set([...Object.keys(HTTP_METRICS), ...Object.keys(TCP_METRICS)]);
 
-const KNOWN_FIELDS = new Set(['@type', 'stat_prefix', 'metrics', 'reporter', 'disable_host_header_fallback', 'tcp_reporting_duration', 'rotation_interval', 'graceful_deletion_interval', 'debug', 'definitions']);
+/**
+ * disable_host_header_fallback is accepted either way: destination_service always comes from the
+ * cluster's istio metadata, never the Host header (unbounded values). Periodic TCP reporting
+ * (tcp_reporting_duration) and series rotation are not implemented, so they NACK.
+ */
+const KNOWN_FIELDS = new Set(['@type', 'stat_prefix', 'metrics', 'reporter', 'disable_host_header_fallback', 'debug', 'definitions']);
 
 interface Override {
   drop: boolean;
