@@ -28,10 +28,10 @@ export function exchangeFrame(anyStruct: Buffer): Buffer {
  * followed the frame unshifted back, and calls `done` with the peer's metadata (undefined: no
  * exchange; every byte read is put back). `initial` are bytes already read from the stream.
  */
-export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: Record<string, unknown> | undefined) => void): void {
+export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: Record<string, unknown> | undefined, frameBytes: number) => void): void {
   let buf = initial && initial.length ? initial : Buffer.alloc(0);
   let finished = false;
-  const finish = (md: Record<string, unknown> | undefined, rest: Buffer) => {
+  const finish = (md: Record<string, unknown> | undefined, rest: Buffer, frameBytes = 0) => {
     if (finished) return;
     finished = true;
     s.off('data', onData);
@@ -39,7 +39,7 @@ export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: 
     s.off('close', onEnd);
     s.pause();
     if (rest.length) s.unshift(rest);
-    done(md);
+    done(md, frameBytes);
   };
   const check = (): boolean => {
     if (buf.length < 4) return false;
@@ -49,7 +49,7 @@ export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: 
     if (len > MAX_PAYLOAD) return finish(undefined, buf), true;
     if (buf.length < HEADER + len) return false;
     const md = decodeAnyStruct(buf.subarray(HEADER, HEADER + len));
-    finish(md, buf.subarray(HEADER + len));
+    finish(md, buf.subarray(HEADER + len), HEADER + len);
     return true;
   };
   const onData = (chunk: Buffer) => {

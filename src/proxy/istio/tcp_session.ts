@@ -24,6 +24,12 @@ export class TcpSession {
   /** The inbound metadata exchange filter is in the chain (downstream side). */
   downstreamExchange = false;
   readonly observers: TcpSessionObserver[] = [];
+  /**
+   * Downstream bytes the exchange itself read and wrote: not the connection's payload, so they
+   * are left out of its byte counts (in Envoy the exchange filter consumes them before tcp_proxy).
+   */
+  exchangeBytesRead = 0;
+  exchangeBytesWritten = 0;
   private wasEstablished = false;
 
   established(si: StreamInfo): void {
@@ -77,13 +83,16 @@ export function exchangeTcp(node: EnvoyJson | undefined, session: TcpSession | u
   const downAlpn = negotiated(downstream) ?? info.applicationProtocols?.[0];
   if (session?.downstreamExchange && downAlpn === MX_ALPN) {
     downstream.pause();
-    readExchange(downstream, initial, (md) => {
+    readExchange(downstream, initial, (md, frameBytes) => {
       if (md) {
         const peer = peerFromMetadata(md);
         const sa = md.SERVICE_ACCOUNT;
         if (typeof sa === 'string') serviceAccounts.set(peer, sa);
         si.downstreamPeer = withPrincipal(peer, spiffePrincipal(info.peerCertificateUris));
-        downstream.write(exchangeFrame(me.anyStruct));
+        const reply = exchangeFrame(me.anyStruct);
+        session.exchangeBytesRead = frameBytes;
+        session.exchangeBytesWritten = reply.length;
+        downstream.write(reply);
       }
       step();
     });

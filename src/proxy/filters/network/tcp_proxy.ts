@@ -153,8 +153,8 @@ export const tcpProxyFactory: NetworkFilterFactory = {
         cxActive.dec();
         release();
         done();
-        si.bytesReceived = downstream.bytesRead;
-        si.bytesSent = downstream.bytesWritten;
+        si.bytesReceived = downstream.bytesRead - (session?.exchangeBytesRead ?? 0);
+        si.bytesSent = downstream.bytesWritten - (session?.exchangeBytesWritten ?? 0);
         session?.closed(si);
         logged();
       };
