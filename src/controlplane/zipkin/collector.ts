@@ -157,7 +157,9 @@ export class ZipkinCollector {
   async close(): Promise<void> {
     const s = this.server;
     if (!s) return;
-    await new Promise<void>((r) => s.close(() => r()));
+    // Proxies keep their report connections alive: end them, or close() waits for them forever.
+    const closed = new Promise<void>((r) => s.close(() => r()));
     s.closeAllConnections();
+    await closed;
   }
 }
