@@ -185,3 +185,36 @@ test('peer metadata round trip, edge stripping, labels for 200 / 503 / gRPC, and
   assert.equal(find(srv4, 'istio_requests_total', { response_code: '201' }).length, 1, 'series under the cap are kept');
   assert.equal(find(srv4, 'istio_requests_total', { response_code: '206' }).length, 0, 'series past the cap are not');
 });
+
+/** One app and a server sidecar (INBOUND, Istio's filters) in front of it. */
+async function inboundSidecar(t: { after(fn: () => unknown): void }, appHandler: http.RequestListener, stats: EnvoyJson = {}) {
+  const app = http.createServer(appHandler);
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+  t.after(() => app.close());
+  const appPort = (app.address() as { port: number }).port;
+  const server = await startProxy(
+    { clusters: [staticCluster('inbound|8080||', [appPort], SERVICE_META('server.default.svc.cluster.local'))], listeners: [listener('in', 'INBOUND', [INBOUND_PM, STATS(stats)], 'inbound|8080||')] },
+    { extra: { node: node('sidecar~127.0.0.1~server-v1-1.default~default.svc.cluster.local', 'server-v1', 'server', 'v1', 'server') } },
+  );
+  t.after(() => server.close());
+  return server;
+}
+
+test('inbound: a client that sent no peer metadata gets none back (Istio answers only what it received)', async (t) => {
+  const server = await inboundSidecar(t, (_req, res) => res.end('ok'));
+  const plain = await fetch(`http://127.0.0.1:${server.port('in')}/`);
+  await plain.text();
+  assert.equal(plain.status, 200);
+  assert.equal(plain.headers.get('x-envoy-peer-metadata'), null, 'a plain client does not learn the node metadata');
+  assert.equal(plain.headers.get('x-envoy-peer-metadata-id'), null, 'nor the node id (pod IP)');
+  // A mesh client (it sent both) gets both; one that sent only the id gets only the id.
+  const md = encodeStruct({ WORKLOAD_NAME: 'client-v2', NAMESPACE: 'default' }).toString('base64');
+  const mesh = await fetch(`http://127.0.0.1:${server.port('in')}/`, { headers: { 'x-envoy-peer-metadata': md, 'x-envoy-peer-metadata-id': 'sidecar~10.0.0.1~client' } });
+  await mesh.text();
+  assert.ok(mesh.headers.get('x-envoy-peer-metadata'), 'a mesh client learns the server');
+  assert.match(mesh.headers.get('x-envoy-peer-metadata-id') ?? '', /server-v1-1/);
+  const idOnly = await fetch(`http://127.0.0.1:${server.port('in')}/`, { headers: { 'x-envoy-peer-metadata-id': 'sidecar~10.0.0.1~client' } });
+  await idOnly.text();
+  assert.equal(idOnly.headers.get('x-envoy-peer-metadata'), null);
+  assert.ok(idOnly.headers.get('x-envoy-peer-metadata-id'));
+});

@@ -5,7 +5,7 @@
  * google.protobuf.Struct of node metadata) and x-envoy-peer-metadata-id (the node id):
  * - downstream_discovery istio_headers: read the request's headers into StreamInfo.downstreamPeer
  *   and remove them before the app sees them; downstream_propagation istio_headers: answer with
- *   our own on the response.
+ *   our own on the response, each header only when the request carried it (as Istio does).
  * - upstream_propagation istio_headers: send our own on the request (replacing whatever the app or
  *   an outside client sent); upstream_discovery istio_headers: read the response's into
  *   StreamInfo.upstreamPeer and remove them before the downstream sees them.
@@ -64,6 +64,9 @@ function compile(c: EnvoyJson): Compiled {
 }
 
 class PeerMetadataFilter implements HttpFilter {
+  /** The request carried x-envoy-peer-metadata-id / x-envoy-peer-metadata (Istio answers only those). */
+  private sawId = false;
+  private sawMeta = false;
   constructor(
     private readonly c: Compiled,
     private readonly ctx: HttpFilterFactoryContext,
@@ -74,7 +77,9 @@ class PeerMetadataFilter implements HttpFilter {
     const c = this.c;
     if (c.downIstio) {
       const v = getHeader(h, PEER_METADATA_HEADER);
+      this.sawId = getHeader(h, PEER_METADATA_ID_HEADER) !== undefined;
       if (v !== undefined) {
+        this.sawMeta = true;
         const info = this.cb.streamInfo;
         const peer = peerFromHeader(v, spiffePrincipal(this.cb.connection.peerCertificateUris));
         if (peer) info.downstreamPeer = peer;
@@ -110,10 +115,11 @@ class PeerMetadataFilter implements HttpFilter {
     }
     h.delete(PEER_METADATA_HEADER);
     h.delete(PEER_METADATA_ID_HEADER);
-    if (c.propagateDown) {
+    // Only to a client that sent its own: a plain client (curl, probes, a scraper) learns nothing.
+    if (c.propagateDown && (this.sawMeta || this.sawId)) {
       const me = localPeer(this.ctx.node);
-      h.set(PEER_METADATA_HEADER, me.header);
-      h.set(PEER_METADATA_ID_HEADER, me.id);
+      if (this.sawMeta) h.set(PEER_METADATA_HEADER, me.header);
+      if (this.sawId) h.set(PEER_METADATA_ID_HEADER, me.id);
     }
     return FilterStatus.Continue;
   }
