@@ -25,7 +25,7 @@ function span(traceId: string, id: string, service: string, name: string, extra:
 }
 
 async function post(body: unknown, headers: Record<string, string> = {}, raw?: Buffer) {
-  return fetch(`${base}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw ?? JSON.stringify(body) });
+  return fetch(`${base}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw ? new Uint8Array(raw) : JSON.stringify(body) });
 }
 
 async function getJson(path: string): Promise<{ status: number; body: any }> {
