@@ -1,9 +1,12 @@
 /**
  * The agent's own series in the merged 15020 output (pilot-agent's istio_agent_* families): its
  * workload certificate's remaining life, the xDS stream state it sees, and how scrapes of the
- * proxy and the app went. Computed on scrape; nothing here runs per request.
+ * proxy and the app went. Computed on scrape; nothing here runs per request. No prom-client
+ * default process metrics: the agent shares the proxy's process, whose request path must not pay
+ * for a GC observer and an event-loop monitor.
  */
-import { MetricsRegistry, type Counter } from '../controlplane/metrics/registry.ts';
+import { Counter, Registry } from 'prom-client';
+import { scrapeGauge } from '../common/prometheus.ts';
 
 export interface AgentMetricsSources {
   /** The workload certificate's notAfter (ms since epoch), when the agent holds one. */
@@ -13,25 +16,31 @@ export interface AgentMetricsSources {
 }
 
 export class AgentMetrics {
-  readonly registry = new MetricsRegistry();
+  /** One registry per agent, so several agents in one process (tests) do not clash. */
+  readonly registry = new Registry();
   readonly scrapes: Counter;
   readonly scrapeFailures: Counter;
 
   constructor(sources: AgentMetricsSources = {}) {
     const r = this.registry;
-    r.gauge('istio_agent_cert_expiry_seconds', 'The time remaining, in seconds, before the certificate chain will expire. A negative value indicates the cert is expired.', () => {
+    scrapeGauge(r, 'istio_agent_cert_expiry_seconds', 'The time remaining, in seconds, before the certificate chain will expire. A negative value indicates the cert is expired.', ['resource_name'], () => {
       const t = sources.certNotAfter?.();
       return t === undefined ? [] : [[{ resource_name: 'default' }, Math.round((t - Date.now()) / 1000)]];
     });
-    r.gauge('istio_agent_xds_connected', 'Whether the proxy has a live xDS stream to the control plane (1) or not (0).', () => {
+    scrapeGauge(r, 'istio_agent_xds_connected', 'Whether the proxy has a live xDS stream to the control plane (1) or not (0).', [], () => {
       const v = sources.xdsConnected?.();
       return v === undefined ? [] : [[undefined, v]];
     });
-    this.scrapes = r.counter('istio_agent_scrapes_total', 'The total number of scrapes of the merged metrics endpoint.');
-    this.scrapeFailures = r.counter('istio_agent_scrape_failures_total', 'The total number of failed scrapes of a merged source, by source (envoy, application).');
+    this.scrapes = new Counter({ name: 'istio_agent_scrapes_total', help: 'The total number of scrapes of the merged metrics endpoint.', registers: [r] });
+    this.scrapeFailures = new Counter({
+      name: 'istio_agent_scrape_failures_total',
+      help: 'The total number of failed scrapes of a merged source, by source (envoy, application).',
+      labelNames: ['type'],
+      registers: [r],
+    });
   }
 
-  render(): string {
-    return this.registry.render();
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }

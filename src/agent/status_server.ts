@@ -8,7 +8,7 @@
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PROMETHEUS_CONTENT_TYPE } from '../controlplane/metrics/registry.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.ts';
 import type { AgentMetrics } from './metrics.ts';
 
 /** Where the app's own metrics are (from prometheus.io/port and prometheus.io/path). */
@@ -102,7 +102,7 @@ export class StatusServer {
           })
         : Promise.resolve(''),
     ]);
-    return section(proxy) + m.render() + section(stripEof(appText));
+    return section(proxy) + (await m.render()) + section(stripEof(appText));
   }
 }
 

@@ -28,7 +28,7 @@ import { ConfigApi } from './config_api.ts';
 import { selectedConfigs } from './discovery_selectors.ts';
 import { ZipkinCollector } from './zipkin/collector.ts';
 import { PilotMetrics } from './metrics/pilot.ts';
-import { PROMETHEUS_CONTENT_TYPE } from './metrics/registry.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.ts';
 
 /**
  * Kinds pilot never reads: the registry turns them into services, endpoints and workloads. They
@@ -229,7 +229,10 @@ export class ControlPlane {
       if (debug(req, res)) return;
       if (api.handle(req, res)) return;
       if ((req.url ?? '').split('?')[0] === '/metrics') {
-        res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(this.metrics.render());
+        this.metrics.render().then(
+          (text) => res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(text),
+          (err: unknown) => res.writeHead(500, { 'content-type': 'text/plain' }).end(`metrics: ${String(err)}\n`),
+        );
         return;
       }
       route(req, res, this);

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { ControlPlane } from '../../src/controlplane/server.ts';
 import { caStateDir, freePort, spawnTsmesh } from '../helpers/processes.ts';
 import { until } from '../helpers/poll.ts';
+import { NO_PROMTOOL, promtoolCheck } from '../helpers/promtool.ts';
 
 const POD_IP = '127.0.3.7';
 const STATUS = /tsmesh proxy status: [^\s:]+:(\d+) .*readiness [^\s:]+:(\d+)/;
@@ -65,6 +66,9 @@ test('status server: readiness follows the first xDS config and the drain; merge
   assert.match(m.body, /^istio_agent_xds_connected 1$/m);
   assert.match(m.body, /^app_orders_total 7$/m, 'the app\'s metrics, from its annotations');
   t.diagnostic(`merged output: ${m.body.split('\n').length} lines, ${m.body.split('\n').filter((l) => l.startsWith('envoy_')).length} envoy_*`);
+  await t.test('promtool parses the merged output', { skip: NO_PROMTOOL }, () => {
+    t.diagnostic(`promtool check metrics on the merged output: ${promtoolCheck(m.body).length} naming lints`);
+  });
 
   // The app stops answering: its part is missing, the rest is served and the failure counted.
   await new Promise<void>((r) => {

@@ -18,6 +18,7 @@ import { CA_STATE_FILES } from '../../src/ca/authority.ts';
 import { caStateDir } from '../helpers/processes.ts';
 import { until } from '../helpers/poll.ts';
 import { makeCsr } from '../ca/helpers.ts';
+import { NO_PROMTOOL, promtoolCheck } from '../helpers/promtool.ts';
 
 const SERVICE = `apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -37,13 +38,17 @@ spec:
   http: [{route: [{destination: {host: web.default.svc.cluster.local}}], timeout: 3s}]
 `;
 
-/** One scrape as series -> value (`name{labels}` exactly as exposed). */
-async function scrape(port: number): Promise<Map<string, number>> {
+async function scrapeText(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);
   assert.equal(res.status, 200);
   assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+  return res.text();
+}
+
+/** One scrape as series -> value (`name{labels}` exactly as exposed). */
+async function scrape(port: number): Promise<Map<string, number>> {
   const out = new Map<string, number>();
-  for (const line of (await res.text()).split('\n')) {
+  for (const line of (await scrapeText(port)).split('\n')) {
     if (!line || line.startsWith('#')) continue;
     const i = line.lastIndexOf(' ');
     out.set(line.slice(0, i), Number(line.slice(i + 1)));
@@ -108,6 +113,18 @@ test('control-plane /metrics: pilot_* move with connections, pushes, config even
   const citadel = await scrape(cp.httpPort);
   assert.equal(citadel.get('citadel_server_csr_count'), 2);
   assert.equal(citadel.get('citadel_server_success_cert_issuance_count'), 1);
+  assert.equal(citadel.get('citadel_server_id_extraction_err_count'), 1, 'the CSR naming another identity');
+  assert.equal(citadel.get('citadel_server_authentication_failure_count'), 0);
+  assert.ok((citadel.get('process_resident_memory_bytes') ?? 0) > 0, "the process' series, as istiod serves Go's");
+
+  await t.test('promtool parses the scrape', { skip: NO_PROMTOOL }, async () => {
+    const text = await scrapeText(cp.httpPort);
+    const lints = promtoolCheck(text);
+    t.diagnostic(`promtool check metrics: ${text.split('\n').length} lines parsed, ${lints.length} naming lints (Istio's and Node's names)`);
+    for (const family of ['pilot_xds_pushes', 'pilot_proxy_convergence_time', 'pilot_k8s_cfg_events', 'citadel_server_csr_count']) {
+      assert.match(text, new RegExp(`^# TYPE ${family} (counter|gauge|histogram)$`, 'm'));
+    }
+  });
 
   client.close();
   const gone = await until(async () => {

@@ -1,12 +1,18 @@
 /**
+ * prom-client here, our own stats in the proxy: istiod's metrics change per push and per scrape, never per
+ * request, so a maintained library costs nothing; the proxy's counters (src/proxy/stats) are on the request path.
+ *
  * istiod's own metrics (Istio's pilot/pkg/xds/monitoring.go and pilot/pkg/model names), served
  * on the control plane's :15014 /metrics. The ADS server reports through XdsMetrics; the
  * control plane reports config events and push triggers; gauges (connected proxies, services,
  * virtual services) and the CA's citadel_server_* counters are read when Prometheus scrapes.
+ * Node's process_* and nodejs_* series follow, as istiod serves Go's process_* and go_*.
  */
 import { TYPE } from '../../xds/types.ts';
 import type { XdsMetrics } from '../../xds/server/types.ts';
-import { MetricsRegistry, type Counter, type Histogram, type Labels } from './registry.ts';
+import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
+import { CITADEL_METRICS } from '../../ca/server.ts';
+import { scrapeCounter, scrapeGauge, type Labels } from '../../common/prometheus.ts';
 
 /** Istio's short type names (v3.GetMetricType): the `type` label of pilot_xds_* series. */
 const SHORT_TYPE: Record<string, string> = {
@@ -40,7 +46,8 @@ export interface PilotSources {
 export type PushTrigger = 'config' | 'service' | 'endpoint' | 'proxy' | 'secret' | 'unknown';
 
 export class PilotMetrics implements XdsMetrics {
-  readonly registry = new MetricsRegistry();
+  /** This control plane's families: one registry per instance, so several in one process do not clash. */
+  readonly registry = new Registry();
   readonly pushes: Counter;
   readonly rejects: Counter;
   readonly pushTriggers: Counter;
@@ -51,21 +58,24 @@ export class PilotMetrics implements XdsMetrics {
 
   constructor(private readonly sources: PilotSources) {
     const r = this.registry;
-    r.gauge('pilot_xds', 'Number of endpoints connected to this pilot using XDS.', () => {
+    const counter = (name: string, help: string, labelNames: string[]) => new Counter({ name, help, labelNames, registers: [r] });
+    const histogram = (name: string, help: string, labelNames: string[], buckets: readonly number[]) => new Histogram({ name, help, labelNames, buckets: [...buckets], registers: [r] });
+    scrapeGauge(r, 'pilot_xds', 'Number of endpoints connected to this pilot using XDS.', ['version'], () => {
       const byVersion = new Map<string, number>();
       for (const v of sources.proxyVersions()) byVersion.set(v, (byVersion.get(v) ?? 0) + 1);
       return [...byVersion].map(([version, n]): [Labels, number] => [{ version }, n]);
     });
-    this.pushes = r.counter('pilot_xds_pushes', 'Pilot build and send errors for lds, rds, cds and eds.');
-    this.pushTimes = r.histogram('pilot_xds_push_time', 'Total time in seconds Pilot takes to push lds, rds, cds and eds.', PUSH_TIME_BUCKETS);
-    this.convergence = r.histogram('pilot_proxy_convergence_time', 'Delay in seconds between config change and a proxy receiving all required configuration.', CONVERGENCE_BUCKETS);
-    this.rejects = r.counter('pilot_total_xds_rejects', 'Total number of XDS responses from pilot rejected by proxy.');
-    this.pushTriggers = r.counter('pilot_push_triggers', 'Total number of times a push was triggered, labeled by reason for the push.');
-    this.inboundUpdates = r.counter('pilot_inbound_updates', 'Total number of updates received by pilot.');
+    this.pushes = counter('pilot_xds_pushes', 'Pilot build and send errors for lds, rds, cds and eds.', ['type']);
+    this.pushTimes = histogram('pilot_xds_push_time', 'Total time in seconds Pilot takes to push lds, rds, cds and eds.', ['type'], PUSH_TIME_BUCKETS);
+    this.convergence = histogram('pilot_proxy_convergence_time', 'Delay in seconds between config change and a proxy receiving all required configuration.', [], CONVERGENCE_BUCKETS);
+    this.rejects = counter('pilot_total_xds_rejects', 'Total number of XDS responses from pilot rejected by proxy.', ['type']);
+    this.pushTriggers = counter('pilot_push_triggers', 'Total number of times a push was triggered, labeled by reason for the push.', ['type']);
+    this.inboundUpdates = counter('pilot_inbound_updates', 'Total number of updates received by pilot.', ['type']);
     // Istio names file- and Kubernetes-sourced config events alike in this family.
-    this.cfgEvents = r.counter('pilot_k8s_cfg_events', 'Events from k8s config.');
-    r.gauge('pilot_services', 'Total services known to pilot.', () => [[undefined, sources.services()]]);
-    r.gauge('pilot_virt_services', 'Total virtual services known to pilot.', () => [[undefined, sources.virtualServices()]]);
+    this.cfgEvents = counter('pilot_k8s_cfg_events', 'Events from k8s config.', ['event', 'type']);
+    scrapeGauge(r, 'pilot_services', 'Total services known to pilot.', [], () => [[undefined, sources.services()]]);
+    scrapeGauge(r, 'pilot_virt_services', 'Total virtual services known to pilot.', [], () => [[undefined, sources.virtualServices()]]);
+    citadelFamilies(r, () => sources.citadel());
   }
 
   sent(typeUrl: string): void {
@@ -75,7 +85,7 @@ export class PilotMetrics implements XdsMetrics {
     this.rejects.inc({ type: shortType(typeUrl) });
   }
   pushTime(typeUrl: string, seconds: number): void {
-    this.pushTimes.observe(seconds, { type: shortType(typeUrl) });
+    this.pushTimes.observe({ type: shortType(typeUrl) }, seconds);
   }
   converged(seconds: number): void {
     this.convergence.observe(seconds);
@@ -88,25 +98,50 @@ export class PilotMetrics implements XdsMetrics {
 
   /** A config resource added, updated or deleted (`type` is its kind, as Istio labels it). */
   configEvent(kind: string, event: string): void {
-    this.cfgEvents.inc({ type: kind, event });
+    this.cfgEvents.inc({ event, type: kind });
     this.inboundUpdates.inc({ type: 'config' });
   }
 
-  /** The whole exposition: pilot's families, then the CA's (Istio serves both on :15014). */
-  render(): string {
-    return this.registry.render() + citadelText(this.sources.citadel());
+  /** The whole exposition: pilot's families, the CA's (Istio serves both on :15014), then the process'. */
+  async render(): Promise<string> {
+    return (await this.registry.metrics()) + (await processRegistry().metrics());
   }
 }
 
-/** The CA's counters, with TYPE lines so Prometheus reads the expiry as a gauge. */
-function citadelText(values: Record<string, number>): string {
-  const families = new Map<string, string[]>();
-  for (const [series, v] of Object.entries(values)) {
-    const name = series.split('{')[0]!;
-    if (!families.has(name)) families.set(name, []);
-    families.get(name)!.push(`${series} ${v}`);
+/** Istio's citadel_server_* families (security/pkg/server/ca/monitoring.go), mirrored from the CA's counters. */
+function citadelFamilies(r: Registry, read: () => Record<string, number>): void {
+  const one = (name: string) => (): Array<[Labels | undefined, number]> => {
+    const v = read()[name];
+    return v === undefined ? [] : [[undefined, v]];
+  };
+  const M = CITADEL_METRICS;
+  scrapeCounter(r, M.csr, 'The number of CSRs received by Citadel server.', [], one(M.csr));
+  scrapeCounter(r, M.authnError, 'The number of authentication failures.', [], one(M.authnError));
+  scrapeCounter(r, M.csrParsingError, 'The number of errors occurred when parsing the CSR.', [], one(M.csrParsingError));
+  scrapeCounter(r, M.idExtractionError, 'The number of errors occurred when extracting the ID from CSR.', [], one(M.idExtractionError));
+  // The CA spells its labelled series out: citadel_server_csr_sign_err_count{error="..."}.
+  const signErr = new RegExp(`^${M.csrSignError}\\{error="(.*)"\\}$`);
+  scrapeCounter(r, M.csrSignError, 'The number of errors occurred when signing the CSR.', ['error'], () =>
+    Object.entries(read()).flatMap(([series, v]): Array<[Labels, number]> => {
+      const m = signErr.exec(series);
+      return m ? [[{ error: m[1]! }, v]] : [];
+    }),
+  );
+  scrapeCounter(r, M.success, 'The number of certificates issuances that have succeeded.', [], one(M.success));
+  scrapeGauge(r, M.rootExpiry, 'The unix timestamp, in seconds, when Citadel root cert will expire. A negative time indicates the cert is expired.', [], one(M.rootExpiry));
+}
+
+let processMetrics: Registry | undefined;
+
+/**
+ * prom-client's process_* (the names Go's process collector uses too) and nodejs_* series. They
+ * describe the process, so one registry serves every control plane in it; its GC observer and
+ * event-loop monitor are then set up once, not per instance.
+ */
+function processRegistry(): Registry {
+  if (!processMetrics) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
   }
-  let out = '';
-  for (const [name, lines] of families) out += `# TYPE ${name} ${name.endsWith('_timestamp') ? 'gauge' : 'counter'}\n${lines.join('\n')}\n`;
-  return out;
+  return processMetrics;
 }
