@@ -218,3 +218,29 @@ test('inbound: a client that sent no peer metadata gets none back (Istio answers
   assert.equal(idOnly.headers.get('x-envoy-peer-metadata'), null);
   assert.ok(idOnly.headers.get('x-envoy-peer-metadata-id'));
 });
+
+test('gRPC answered with a plain HTTP error and no grpc-status: grpc_response_status from the HTTP code (Envoy httpToGrpcStatus)', async (t) => {
+  const server = await inboundSidecar(t, (req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(req.url === '/svc.S/Missing' ? 404 : 503, { 'content-type': 'text/plain' }).end('no'));
+  });
+  const session = http2.connect(`http://127.0.0.1:${server.port('in')}`);
+  t.after(() => session.close());
+  const call = (path: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' });
+      let status = 0;
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('error', reject);
+      req.resume();
+      req.on('end', () => resolve(status));
+      req.end(grpcFrames(1, 10));
+    });
+  assert.equal(await call('/svc.S/Unavailable'), 503);
+  assert.equal(await call('/svc.S/Missing'), 404);
+  const s = scrape(server);
+  const series = find(s, 'istio_requests_total', { reporter: 'destination', request_protocol: 'grpc' });
+  t.diagnostic(series.map((x) => `${x.labels.response_code} → grpc_response_status "${x.labels.grpc_response_status}"`).join(', '));
+  assert.equal(find(s, 'istio_requests_total', { request_protocol: 'grpc', response_code: '503', grpc_response_status: '14' }).length, 1, 'UNAVAILABLE');
+  assert.equal(find(s, 'istio_requests_total', { request_protocol: 'grpc', response_code: '404', grpc_response_status: '12' }).length, 1, 'UNIMPLEMENTED');
+});

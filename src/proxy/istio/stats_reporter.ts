@@ -7,6 +7,7 @@
  */
 import type { ClusterManager, ConnectionInfo, StreamInfo } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
+import { httpToGrpcStatus } from '../http/common/grpc_status.ts';
 import { localPeer, spiffePrincipal } from './node_peer.ts';
 import { unknownPeer, withPrincipal, serviceAccounts } from './peer_cache.ts';
 import type { PeerInfo } from './peer_info.ts';
@@ -16,6 +17,14 @@ import { labelsOf, serviceLabelsOf, type LabelInput } from './stats_labels.ts';
 const CODES: string[] = [];
 function codeString(c: number): string {
   return c >= 0 && c < 600 ? (CODES[c] ??= String(c)) : String(c);
+}
+
+/**
+ * A gRPC answer without grpc-status (an HTTP error from a plain upstream): the status its HTTP
+ * code maps to, as Envoy's Grpc::Common::getGrpcStatus infers it for Istio's label.
+ */
+function inferredGrpcStatus(httpCode: number): string {
+  return codeString(httpToGrpcStatus(httpCode));
 }
 
 export class StatsReporter {
@@ -36,7 +45,10 @@ export class StatsReporter {
     this.meNoPrincipal = rest;
   }
 
-  /** The labels of a finished HTTP stream (http) or TCP connection. */
+  /**
+   * The labels of a finished HTTP stream (http) or TCP connection. `grpcStatus`: the grpc-status
+   * the answer carried (trailers, else headers), empty or undefined when none.
+   */
   input(info: StreamInfo, conn: ConnectionInfo, protocol: string, http: boolean, grpcStatus?: string): LabelInput {
     const cluster = info.upstreamCluster ? this.clusters.get(info.upstreamCluster)?.config : undefined;
     const flags = info.responseFlags.length ? info.responseFlags.join(',') : '-';
@@ -61,7 +73,7 @@ export class StatsReporter {
     const x: LabelInput = { reporter: this.reporter, src: labelsOf(src), dst: labelsOf(dst), svc: serviceLabelsOf(destinationService(cluster)), protocol, flags, security };
     if (http) {
       x.code = codeString(info.responseCode ?? 0);
-      x.grpc = grpcStatus ?? '';
+      x.grpc = grpcStatus || (protocol === 'grpc' && info.responseCode ? inferredGrpcStatus(info.responseCode) : '');
     }
     return x;
   }

@@ -10,6 +10,7 @@ import type { EnvoyJson } from '../../../xds/types.ts';
 import { ACCESS_LOG_FILTER } from '../../../xds/type_urls.ts';
 import type { StreamInfo } from '../../interfaces.ts';
 import { celAttributes, compileCelOrThrow } from '../../cel/expression.ts';
+import { httpToGrpcStatus } from './grpc_status.ts';
 
 export type AccessLogPredicate = (info: StreamInfo) => boolean;
 
@@ -93,18 +94,8 @@ function grpcStatusFilter(v: EnvoyJson, at: string): AccessLogPredicate {
   return (i) => {
     const raw = i.responseTrailers?.get('grpc-status') ?? i.responseHeaders?.get('grpc-status');
     // Envoy: without grpc-status, the status the HTTP code maps to (Grpc::Utility::httpToGrpcStatus).
-    const code = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : httpToGrpcStatus(i.responseCode);
+    const code = typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : httpToGrpcStatus(i.responseCode ?? 0);
     return codes.has(code) !== exclude;
   };
 }
 
-function httpToGrpcStatus(http: number | undefined): number {
-  switch (http) {
-    case 400: return 13;
-    case 401: return 16;
-    case 403: return 7;
-    case 404: return 12;
-    case 429: case 502: case 503: case 504: return 14;
-    default: return 2;
-  }
-}

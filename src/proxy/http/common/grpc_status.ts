@@ -1,6 +1,9 @@
 /**
- * gRPC status → HTTP status as Envoy's Grpc::Utility::grpcToHttpStatus: how a gRPC outcome counts
- * where an HTTP code is expected (outlier detection's 5xx and gateway-error counters).
+ * The two status mappings of Envoy's Grpc::Utility, the only copies in tsmesh:
+ * - grpcToHttpStatus: how a gRPC outcome counts where an HTTP code is expected (outlier
+ *   detection's 5xx and gateway-error counters);
+ * - httpToGrpcStatus: the status a gRPC call has when the answer carried no grpc-status (local
+ *   replies, access-log grpc_status_filter, Istio's grpc_response_status).
  */
 const GRPC_TO_HTTP: readonly number[] = [
   200, // OK
@@ -25,4 +28,25 @@ const GRPC_TO_HTTP: readonly number[] = [
 /** An unknown or missing status counts as 500, as Envoy's InvalidCode does. */
 export function grpcToHttpStatus(grpcStatus: number | undefined): number {
   return grpcStatus !== undefined && Number.isInteger(grpcStatus) && grpcStatus >= 0 && grpcStatus < GRPC_TO_HTTP.length ? GRPC_TO_HTTP[grpcStatus]! : 500;
+}
+
+/** gRPC's HTTP→status mapping (doc/http-grpc-status-mapping.md), as Envoy's httpToGrpcStatus. */
+export function httpToGrpcStatus(status: number): number {
+  switch (status) {
+    case 400:
+      return 13; // INTERNAL
+    case 401:
+      return 16; // UNAUTHENTICATED
+    case 403:
+      return 7; // PERMISSION_DENIED
+    case 404:
+      return 12; // UNIMPLEMENTED
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return 14; // UNAVAILABLE
+    default:
+      return 2; // UNKNOWN
+  }
 }

@@ -4,6 +4,9 @@
  * grpc-message carrying the body). Bodies are Envoy's strings so clients see the same text.
  */
 import type { HeaderMap } from '../../interfaces.ts';
+import { httpToGrpcStatus } from './grpc_status.ts';
+
+export { httpToGrpcStatus };
 
 export const LocalReplyBody = {
   noHealthyUpstream: 'no healthy upstream',
@@ -22,27 +25,6 @@ export const LocalReplyBody = {
   dnsCacheOverflow: 'DNS cache overflow',
   dnsPendingOverflow: 'Dynamic forward proxy pending request overflow',
 } as const;
-
-/** gRPC's HTTP→status mapping (doc/http-grpc-status-mapping.md), as Envoy's httpToGrpcStatus. */
-export function httpToGrpcStatus(status: number): number {
-  switch (status) {
-    case 400:
-      return 13; // INTERNAL
-    case 401:
-      return 16; // UNAUTHENTICATED
-    case 403:
-      return 7; // PERMISSION_DENIED
-    case 404:
-      return 12; // UNIMPLEMENTED
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return 14; // UNAVAILABLE
-    default:
-      return 2; // UNKNOWN
-  }
-}
 
 /** gRPC status → HTTP (used for retry decisions and stats on trailers-only responses). */
 export function grpcMessageEncode(s: string): string {
