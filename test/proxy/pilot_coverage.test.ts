@@ -434,6 +434,7 @@ const MESHES: [string, MeshConfig][] = [
   ['JSON access logs', { ...MESH, accessLogFile: '/dev/stdout', accessLogEncoding: 'JSON', accessLogFormat: '[%START_TIME%] %REQ(:METHOD)%' } as MeshConfig],
   ['REGISTRY_ONLY', { ...MESH, outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, enableAutoMtls: false, defaultConfig: { holdApplicationUntilProxyStarts: true } }],
   ['tracing', { ...MESH, enableTracing: true }],
+  ['tracing providers', { ...MESH, enableTracing: true, defaultConfig: { tracing: { sampling: 100, maxPathTagLength: 64, customTags: { a: { literal: { value: '1' } }, b: { environment: { name: 'HOME' } }, c: { header: { name: 'end-user' } } } } }, extensionProviders: [{ name: 'otel', opentelemetry: { service: 'otel.istio-system.svc.cluster.local', port: 4318, http: { path: '/v1/traces' } } }, { name: 'zipkin', zipkin: { service: '10.0.0.9', port: 9411, maxTagLength: 100 } }], defaultProviders: { tracing: ['otel'] } } as MeshConfig],
 ];
 
 // ---------- the check ----------
