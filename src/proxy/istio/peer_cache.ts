@@ -24,7 +24,10 @@ export function peerFromHeader(header: string, principal: string | undefined): P
       const md = decodeStruct(Buffer.from(header, 'base64'));
       if (md && (md.WORKLOAD_NAME || md.NAME || md.NAMESPACE)) {
         p = peerFromMetadata(md);
-        if (principal) p.principal = principal;
+        if (principal) {
+          p.principal = principal;
+          p.namespace = sanNamespace(principal) ?? p.namespace;
+        }
         const sa = md.SERVICE_ACCOUNT;
         if (typeof sa === 'string') serviceAccounts.set(p, sa);
       }
@@ -38,19 +41,34 @@ export function peerFromHeader(header: string, principal: string | undefined): P
 /** The service account a peer claimed (SERVICE_ACCOUNT), for matching its certificate. */
 export const serviceAccounts = new WeakMap<PeerInfo, string>();
 
-/** A peer known only by its certificate (or not at all): every label unknown but the principal. */
+/**
+ * The namespace of a SPIFFE id (spiffe://<td>/ns/<ns>/sa/<sa>): Istio labels a peer's namespace
+ * from its certificate first and only then from what the peer says.
+ */
+export function sanNamespace(principal: string | undefined): string | undefined {
+  if (!principal) return undefined;
+  const i = principal.indexOf('/ns/');
+  if (i < 0) return undefined;
+  const end = principal.indexOf('/', i + 4);
+  return end > i + 4 ? principal.slice(i + 4, end) : undefined;
+}
+
+/**
+ * A peer known only by its certificate (or not at all): every label unknown but the principal and
+ * the namespace it names (canonical revision "latest", as Istio's labels default it).
+ */
 export function unknownPeer(principal: string | undefined): PeerInfo {
   const k = principal ?? '';
   let p = unknownByPrincipal.get(k);
   if (!p) {
-    p = { workload: UNKNOWN, namespace: UNKNOWN, ...(principal ? { principal } : {}) };
+    p = { workload: UNKNOWN, namespace: sanNamespace(principal) ?? UNKNOWN, canonicalRevision: 'latest', ...(principal ? { principal } : {}) };
     if (unknownByPrincipal.size >= MAX_ENTRIES) unknownByPrincipal.clear();
     unknownByPrincipal.set(k, p);
   }
   return p;
 }
 
-/** The same peer with a principal (cached per peer object and principal). */
+/** The same peer with a principal, and the namespace it names (cached per peer object and principal). */
 const withPrincipalCache = new WeakMap<PeerInfo, Map<string, PeerInfo>>();
 export function withPrincipal(p: PeerInfo, principal: string | undefined): PeerInfo {
   if (!principal || p.principal === principal) return p;
@@ -59,7 +77,7 @@ export function withPrincipal(p: PeerInfo, principal: string | undefined): PeerI
   let q = m.get(principal);
   if (!q) {
     if (m.size >= 16) m.clear();
-    m.set(principal, (q = { ...p, principal }));
+    m.set(principal, (q = { ...p, principal, namespace: sanNamespace(principal) ?? p.namespace }));
   }
   return q;
 }

@@ -38,7 +38,8 @@ const peerLabels = new WeakMap<PeerInfo, PeerLabels>();
 export function labelsOf(p: PeerInfo): PeerLabels {
   let l = peerLabels.get(p);
   if (!l) {
-    const v = [p.workload, p.namespace, p.principal, p.app, p.version, p.canonicalService, p.canonicalRevision, p.cluster].map(bounded);
+    // A peer without a canonical revision is "latest" in Istio's labels, not "unknown".
+    const v = [p.workload, p.namespace, p.principal, p.app, p.version, p.canonicalService, p.canonicalRevision || 'latest', p.cluster].map(bounded);
     l = { v, key: v.join(KEY_SEP) };
     peerLabels.set(p, l);
   }
