@@ -30,9 +30,9 @@ export const TCP_METRICS = {
 const ALL_METRICS: ReadonlySet<string> = new Set([...Object.keys(HTTP_METRICS), ...Object.keys(TCP_METRICS)]);
 
 /**
- * disable_host_header_fallback is accepted either way: destination_service always comes from the
- * cluster's istio metadata, never the Host header (unbounded values). Periodic TCP reporting
- * (tcp_reporting_duration) and series rotation are not implemented, so they NACK.
+ * disable_host_header_fallback: when unset, destination_service of a cluster without istio
+ * metadata comes from the Host header (destination_service.ts). Series rotation is not
+ * implemented, so it NACKs.
  */
 const KNOWN_FIELDS = new Set(['@type', 'stat_prefix', 'metrics', 'reporter', 'disable_host_header_fallback', 'debug', 'definitions']);
 
@@ -62,6 +62,11 @@ export class MetricPlan {
     this.slow = !!o && (o.remove.size > 0 || o.dimensions.size > 0);
     if (!this.slow) return;
     names.forEach((_, i) => (o!.remove.has(base[i]!) ? undefined : this.keep.push(i)));
+  }
+
+  /** Labels removed or CEL dimensions: the series depends on more than the label tuple. */
+  get perStream(): boolean {
+    return this.slow;
   }
 
   /** The series for a finished stream, or undefined past the cardinality cap. */
@@ -115,6 +120,7 @@ export interface CompiledStatsConfig {
   /** Undefined: from the listener's traffic_direction. */
   reporter?: string;
   overrides: Map<string, Override>;
+  disableHostHeaderFallback: boolean;
 }
 
 /** Validates a PluginConfig (throws to NACK, naming the field). */
@@ -152,7 +158,8 @@ export function compileStatsConfig(c: EnvoyJson): CompiledStatsConfig {
       overrides.set(t, o);
     }
   });
-  return { prefix, reporter: undefined, overrides };
+  if (c.disable_host_header_fallback !== undefined && typeof c.disable_host_header_fallback !== 'boolean') throw new Error('stats.PluginConfig.disable_host_header_fallback must be a boolean');
+  return { prefix, reporter: undefined, overrides, disableHostHeaderFallback: c.disable_host_header_fallback === true };
 }
 
 /** The plans for one filter (HTTP or TCP metrics); dropped metrics are absent. */

@@ -14,10 +14,14 @@ import { labelledRegistry } from './metrics_registry.ts';
 import { buildPlans, compileStatsConfig, HTTP_METRICS, type MetricPlan } from './stats_config.ts';
 import { StatsReporter } from './stats_reporter.ts';
 import { GrpcFrameCounter } from './grpc_frames.ts';
+import { SeriesHandles } from './series_handles.ts';
 
 export const ISTIO_STATS_FILTER_NAME = 'istio.stats';
 
 type Plans = { [K in keyof typeof HTTP_METRICS]?: MetricPlan };
+
+/** Slots of SeriesHandles.resolve, in Istio's recording order. */
+const [REQUESTS, DURATION, REQUEST_BYTES, RESPONSE_BYTES, REQUEST_MESSAGES, RESPONSE_MESSAGES] = [0, 1, 2, 3, 4, 5];
 
 class IstioStatsFilter implements HttpFilter {
   private grpc = false;
@@ -27,6 +31,7 @@ class IstioStatsFilter implements HttpFilter {
 
   constructor(
     private readonly plans: Plans,
+    private readonly handles: SeriesHandles,
     private readonly reporter: StatsReporter,
     private readonly cb: StreamFilterCallbacks,
   ) {}
@@ -62,14 +67,14 @@ class IstioStatsFilter implements HttpFilter {
 
   onStreamComplete(): void {
     const info = this.cb.streamInfo;
-    const p = this.plans;
     const x = this.reporter.input(info, this.cb.connection, this.grpc ? 'grpc' : 'http', true, this.grpc ? (this.grpcStatus ?? '') : '');
-    p.requests_total?.series(x, info)?.inc(1);
-    p.request_duration_milliseconds?.series(x, info)?.record((info.endTime ?? info.startTime) - info.startTime);
-    p.request_bytes?.series(x, info)?.record(info.bytesReceived);
-    p.response_bytes?.series(x, info)?.record(info.bytesSent);
-    if (this.reqFrames) p.request_messages_total!.series(x, info)?.inc(this.reqFrames.count);
-    if (this.respFrames) p.response_messages_total!.series(x, info)?.inc(this.respFrames.count);
+    const s = this.handles.resolve(x, info, this.grpc);
+    s[REQUESTS]?.inc(1);
+    s[DURATION]?.record((info.endTime ?? info.startTime) - info.startTime);
+    s[REQUEST_BYTES]?.record(info.bytesReceived);
+    s[RESPONSE_BYTES]?.record(info.bytesSent);
+    if (this.reqFrames) s[REQUEST_MESSAGES]?.inc(this.reqFrames.count);
+    if (this.respFrames) s[RESPONSE_MESSAGES]?.inc(this.respFrames.count);
   }
 }
 
@@ -77,7 +82,12 @@ export const istioStatsFilterFactory: HttpFilterFactory = {
   create(typedConfig: EnvoyJson, ctx: HttpFilterFactoryContext) {
     const cfg = compileStatsConfig(typedConfig);
     const plans: Plans = buildPlans(labelledRegistry(ctx.stats), cfg, HTTP_METRICS, true);
-    const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager);
-    return (cb: StreamFilterCallbacks) => new IstioStatsFilter(plans, reporter, cb);
+    const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager, cfg);
+    const p = plans;
+    const handles = new SeriesHandles(
+      [p.requests_total, p.request_duration_milliseconds, p.request_bytes, p.response_bytes, p.request_messages_total, p.response_messages_total],
+      [false, false, false, false, true, true],
+    );
+    return (cb: StreamFilterCallbacks) => new IstioStatsFilter(plans, handles, reporter, cb);
   },
 };
