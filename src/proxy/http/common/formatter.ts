@@ -27,6 +27,23 @@ function addr(ip: string | undefined, port: number | undefined): string | undefi
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
 
+let lastSecond = NaN;
+let secondPrefix = '';
+const MILLIS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'));
+/**
+ * Date.toISOString() without a Date per stream: "YYYY-MM-DDTHH:MM:SS." is kept for the current
+ * second (every stream of that second shares it), the milliseconds come from a table.
+ */
+function isoTime(time: number): string {
+  const ms = Math.trunc(time); // as Date's TimeClip
+  const second = Math.floor(ms / 1000);
+  if (second !== lastSecond) {
+    secondPrefix = new Date(second * 1000).toISOString().slice(0, -4);
+    lastSecond = second;
+  }
+  return `${secondPrefix}${MILLIS[ms - second * 1000]}Z`;
+}
+
 const COMMANDS: Record<string, Command> = {
   // Envoy: the client address the HCM trusts (x-forwarded-for), port 0 when it came from a header.
   DOWNSTREAM_REMOTE_ADDRESS: (c) =>
@@ -49,7 +66,7 @@ const COMMANDS: Record<string, Command> = {
   UPSTREAM_TRANSPORT_FAILURE_REASON: (c) => c.info.upstreamTransportFailureReason,
   PROTOCOL: (c) => c.info.protocol,
   HOSTNAME: () => HOST,
-  START_TIME: (c) => new Date(c.info.startTime).toISOString(),
+  START_TIME: (c) => isoTime(c.info.startTime),
   // Envoy: 0 means no response was started (TCP streams have no response code at all).
   RESPONSE_CODE: (c) => (c.info.protocol ? c.info.responseCode ?? 0 : undefined),
   RESPONSE_CODE_DETAILS: (c) => c.info.responseCodeDetails,
