@@ -28,7 +28,8 @@
  * BENCH_MTLS=0 (no mTLS hop: about 45 s less at the default settings), BENCH_AUTHZ=0 (no
  * authorization cost line: one hop with a JWT and a 20-rule AuthorizationPolicy against one without),
  * BENCH_TELEMETRY=0 (no telemetry cost line: one hop with Istio's default metrics, 1% tracing and
- * an access log against one without).
+ * an access log against one without), BENCH_ONLY=telemetry|authz (only that cost line, against
+ * the upstream alone: a quick check of one feature's cost, about 40 s at the default settings).
  */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -63,6 +64,7 @@ const HOP_RUNS = Math.max(1, Number(process.env.BENCH_HOP_RUNS ?? 5));
 const MTLS = process.env.BENCH_MTLS !== '0';
 const AUTHZ = process.env.BENCH_AUTHZ !== '0';
 const TELEMETRY = process.env.BENCH_TELEMETRY !== '0';
+const ONLY = process.env.BENCH_ONLY;
 const PROTOCOLS = (process.env.BENCH_PROTOCOLS ?? 'h1,h2,grpc').split(',').filter((p): p is Protocol => p === 'h1' || p === 'h2' || p === 'grpc');
 
 type Protocol = 'h1' | 'h2' | 'grpc';
@@ -133,6 +135,12 @@ export async function run(): Promise<void> {
   const goals: GoalInputs = {};
   const t0 = performance.now();
   try {
+    if (ONLY === 'telemetry' || ONLY === 'authz') {
+      if (!tools.path.wrk) throw new Error(`BENCH_ONLY=${ONLY} needs wrk`);
+      const up = (await startUpstream(dir, procs)).port.h1!;
+      await (ONLY === 'telemetry' ? telemetryCost : authorizationCost)(dir, procs, up);
+      return;
+    }
     const paths = await startPaths(dir, procs);
     const protocols = PROTOCOLS.filter((proto) => {
       if (proto === 'h1' && !tools.path.wrk) return void console.log(`HTTP/1.1 rows skipped: wrk ${tools.why.wrk}`);
@@ -191,12 +199,10 @@ export async function run(): Promise<void> {
   console.log(`proxy bench took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
 }
 
-/** Starts the upstream and every proxy once; each serves HTTP/1.1, h2c and gRPC on its ports. */
-async function startPaths(dir: string, procs: Started[]): Promise<BenchPath[]> {
+/** The upstream (nginx: HTTP/1.1, h2c and gRPC ports; node's http server without nginx). */
+async function startUpstream(dir: string, procs: Started[]): Promise<BenchPath> {
   const tools = ensureTools();
-  const up = await freePort();
-  const upH2 = await freePort();
-  const upGrpc = await freePort();
+  const [up, upH2, upGrpc] = [await freePort(), await freePort(), await freePort()];
   const direct: BenchPath = { key: 'direct', label: 'direct (nginx upstream)', procs: [], port: { h1: up } };
   if (tools.path.nginx) {
     procs.push(await start('nginx upstream', tools.path.nginx, ['-c', nginxUpstream(dir, up, { h2cPort: upH2, grpcPort: upGrpc }), '-e', join(dir, 'nginx-up.err')], { port: up }));
@@ -206,7 +212,15 @@ async function startPaths(dir: string, procs: Started[]): Promise<BenchPath[]> {
     procs.push(await start('node upstream', process.execPath, ['--import', 'tsx', 'bench/lib/node_upstream.ts', String(up)], { port: up }));
     direct.label = 'direct (node upstream)';
   }
-  const grpcUp = tools.path.nginx ? upGrpc : undefined;
+  return direct;
+}
+
+/** Starts the upstream and every proxy once; each serves HTTP/1.1, h2c and gRPC on its ports. */
+async function startPaths(dir: string, procs: Started[]): Promise<BenchPath[]> {
+  const tools = ensureTools();
+  const direct = await startUpstream(dir, procs);
+  const up = direct.port.h1!;
+  const grpcUp = direct.port.grpc; // nginx only
   const paths: BenchPath[] = [direct];
 
   const [p1, g1] = [await freePort(), await freePort()];
