@@ -145,16 +145,19 @@ enableTracing: true
 rootNamespace: istio-system
 outboundTrafficPolicy: {mode: REGISTRY_ONLY}
 defaultConfig:
-  tracing: {sampling: 100}
+  tracing: {sampling: 100, lightstep: {address: 'ls:8080'}}
   holdApplicationUntilProxyStarts: true
 extensionProviders:
 - name: zipkin
   zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}
+- name: otel-grpc
+  opentelemetry: {service: otel.istio-system.svc.cluster.local, port: 4317}
 ingressClass: istio
 `);
   assert.deepEqual(errors, []);
   const w = meshSupportWarnings(mesh, 'mesh.yaml');
-  assert.deepEqual(w.map((x) => x.path).sort(), ['defaultConfig.holdApplicationUntilProxyStarts', 'defaultConfig.tracing', 'enableTracing', 'extensionProviders[0]', 'ingressClass']);
+  // Tracing (enableTracing, sampling, a zipkin provider) is enforced; lightstep and OTLP over gRPC are not.
+  assert.deepEqual(w.map((x) => x.path).sort(), ['defaultConfig.holdApplicationUntilProxyStarts', 'defaultConfig.tracing.lightstep', 'extensionProviders[1]', 'ingressClass']);
   assert.ok(w.every((x) => x.code === ERR.UNSUPPORTED_FIELD && x.severity === 'warning' && x.file === 'mesh.yaml'));
-  assert.match(w.find((x) => x.path === 'enableTracing')!.message, /issue 12: /);
+  assert.match(w.find((x) => x.path === 'extensionProviders[1]')!.message, /issue 12: .*gRPC/);
 });

@@ -95,6 +95,7 @@ spec:
   tracing:
   - providers: [{name: zipkin-svc}]
     randomSamplingPercentage: 25
+    useRequestIdForTraceSampling: false
     customTags: {team: {literal: {value: books}}, user: {header: {name: end-user}}}
   - match: {mode: SERVER}
     disableSpanReporting: true
@@ -108,6 +109,7 @@ spec:
     assert.equal(hcm.tracing.provider.typed_config.collector_cluster, 'outbound|9080||details.default.svc.cluster.local');
     assert.equal(hcm.tracing.provider.typed_config.collector_hostname, 'details.default.svc.cluster.local');
     assert.deepEqual(hcm.tracing.random_sampling, { value: 25 });
+    assert.equal(hcm.request_id_extension.typed_config.use_request_id_for_trace_sampling, false);
     const tags = hcm.tracing.custom_tags.map((c: EnvoyJson) => c.tag);
     assert.deepEqual(tags, [...tags].sort(), 'sorted, as Istio');
     assert.ok(hcm.tracing.custom_tags.some((c: EnvoyJson) => c.tag === 'user' && c.request_header?.name === 'end-user'));

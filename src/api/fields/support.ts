@@ -247,7 +247,12 @@ function workloadEntry(prefix: string): void {
   });
   gap(`${tm}.metrics.overrides.match.customMetric`, 12, 'custom metrics (stats definitions) are not implemented');
   gap(`${tm}.metrics.reportingInterval`, 12, 'TCP metrics are recorded when a connection is established and when it closes, not periodically');
-  gap(`${tm}.tracing`, 12, 'Telemetry tracing is not translated');
+  enforced(`${tm}.tracing`, 'providers.name', { note: 'the first meshConfig.extensionProviders entry of kind zipkin or opentelemetry (OTLP/HTTP); none usable: meshConfig\'s legacy zipkin tracer when enableTracing' });
+  enforced(`${tm}.tracing`, 'randomSamplingPercentage disableSpanReporting match.mode useRequestIdForTraceSampling', { note: 'CLIENT on outbound listeners and gateways, SERVER on inbound listeners; disableSpanReporting leaves the listener without tracing, as Istio' });
+  enforced(`${tm}.tracing`, 'customTags.*.literal.value customTags.*.environment.name customTags.*.environment.defaultValue customTags.*.header.name customTags.*.header.defaultValue');
+  gap(`${tm}.tracing.customTags.*.formatter`, 12, 'formatter custom tags are not translated');
+  gap(`${tm}.tracing.disableContextPropagation`, 12, 'context propagation is always on');
+  gap(`${tm}.tracing.enableIstioTags`, 12, 'Istio\'s istio.* span tags are always added');
 }
 
 export const ISTIO_SUPPORT: Readonly<Record<string, Support>> = TABLE;

@@ -55,7 +55,7 @@ export interface HcmOptions {
   inbound?: boolean;
   /** Accept absolute-form request lines (`GET http://host/path`), as an explicit HTTP proxy must. */
   allowAbsoluteUrl?: boolean;
-  /** The HCM `tracing` block (./tracing.ts), when tracing applies. */
+  /** The HCM's tracing fields (./tracing.ts: `tracing`, `request_id_extension`), when tracing applies. */
   tracing?: EnvoyJson;
 }
 
@@ -75,7 +75,7 @@ export function httpConnectionManager(o: HcmOptions): EnvoyJson {
     cfg.forward_client_cert_details = 'APPEND_FORWARD';
     cfg.set_current_client_cert_details = { subject: true, dns: true, uri: true };
   }
-  if (o.tracing) cfg.tracing = o.tracing;
+  if (o.tracing) Object.assign(cfg, o.tracing);
   return { name: HCM, typed_config: cfg };
 }
 

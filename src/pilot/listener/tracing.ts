@@ -14,6 +14,7 @@ import { pushIndex } from '../push_context.ts';
 
 const ZIPKIN_TYPE = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
 const OTEL_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
+const UUID_REQUEST_ID_TYPE = 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig';
 /** Istio's mesh default for defaultConfig.tracing.zipkin.address. */
 export const DEFAULT_ZIPKIN_ADDRESS = 'zipkin.istio-system:9411';
 /** Istio's bootstrap cluster for the legacy zipkin address. */
@@ -168,7 +169,10 @@ function customTag(tag: string, c: CustomTag): EnvoyJson | undefined {
   return undefined;
 }
 
-/** The HCM `tracing` for a listener of `mode`, or undefined when tracing does not apply. */
+/**
+ * The HCM fields for tracing a listener of `mode` — `tracing`, and `request_id_extension` when
+ * the Telemetry turns useRequestIdForTraceSampling off — or undefined when tracing does not apply.
+ */
 export function hcmTracing(push: PushContext, proxy: Proxy, mode: Mode): EnvoyJson | undefined {
   const r = resolve(push, proxy, mode);
   if (!r) return undefined;
@@ -195,7 +199,11 @@ export function hcmTracing(push: PushContext, proxy: Proxy, mode: Mode): EnvoyJs
   const maxPath = r.provider?.maxPathTagLength ?? legacy.maxPathTagLength;
   if (maxPath) out.max_path_tag_length = maxPath;
   if (r.provider) out.provider = r.provider.provider;
-  return out;
+  const fields: EnvoyJson = { tracing: out };
+  if (r.spec?.useRequestIdForTraceSampling === false) {
+    fields.request_id_extension = { typed_config: { '@type': UUID_REQUEST_ID_TYPE, use_request_id_for_trace_sampling: false } };
+  }
+  return fields;
 }
 
 /** Clusters the tracing providers of this proxy need that CDS has no other reason to send. */

@@ -228,7 +228,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
 
   // ---------- typed configs (by @type) ----------
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': msg(
-    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb normalize_path merge_slashes path_with_escaped_slashes_action access_log forward_client_cert_details set_current_client_cert_details upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options tracing',
+    'stat_prefix codec_type rds route_config http_filters use_remote_address xff_num_trusted_hops skip_xff_append server_name server_header_transformation generate_request_id preserve_external_request_id always_set_request_id_in_response via request_timeout request_headers_timeout stream_idle_timeout drain_timeout max_request_headers_kb normalize_path merge_slashes path_with_escaped_slashes_action access_log forward_client_cert_details set_current_client_cert_details upgrade_configs http2_protocol_options common_http_protocol_options http_protocol_options tracing request_id_extension',
   ),
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.SetCurrentClientCertDetails': msg('subject cert chain dns uri'),
   'envoy.extensions.filters.network.http_connection_manager.v3.Rds': msg('route_config_name config_source'),
@@ -238,6 +238,10 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
     verbose: advisory('annotations for stream events; spans carry tags only'),
   }),
   'envoy.config.trace.v3.Tracing.Http': msg('name typed_config'),
+  'envoy.extensions.filters.network.http_connection_manager.v3.RequestIDExtension': msg('typed_config'),
+  'envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig': msg('use_request_id_for_trace_sampling', {
+    pack_trace_reason: only([true], 'the trace reason always travels in x-request-id, as Envoy\'s default'),
+  }),
   'envoy.type.tracing.v3.CustomTag': msg('tag literal environment request_header'),
   'envoy.type.tracing.v3.CustomTag.Literal': msg('value'),
   'envoy.type.tracing.v3.CustomTag.Environment': msg('name default_value'),

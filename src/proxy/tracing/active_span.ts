@@ -39,7 +39,8 @@ function decide(t: HcmTracing, h: HeaderMap, info: StreamInfo): boolean {
     t.stats.notTraceable.inc();
     return false;
   }
-  const result = parseInt(rid!.slice(0, 8), 16) % 10_000;
+  // Stable along the path (every proxy reads the same id), unless configured to be random.
+  const result = t.useRequestIdForSampling ? parseInt(rid!.slice(0, 8), 16) % 10_000 : Math.floor(t.random() * 10_000);
   if (Number.isNaN(result)) return false;
   if (reason === NO_TRACE) {
     if (h.has('x-client-trace-id') && result < t.clientSampling) reason = TRACE_CLIENT;

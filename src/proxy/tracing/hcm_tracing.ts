@@ -14,6 +14,7 @@ import type { LocalEndpoint } from './span.ts';
 
 export const ZIPKIN_CONFIG = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
 export const OPENTELEMETRY_CONFIG = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
+export const UUID_REQUEST_ID_CONFIG = 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig';
 
 /** Envoy's default max_path_tag_length. */
 export const DEFAULT_MAX_PATH_TAG_LENGTH = 256;
@@ -38,6 +39,9 @@ export interface HcmTracing {
   headerTags: readonly HeaderTag[];
   local: LocalEndpoint;
   clock: Clock;
+  /** UuidRequestIdConfig.use_request_id_for_trace_sampling (default true): else a random number decides. */
+  useRequestIdForSampling: boolean;
+  random: () => number;
   stats: {
     randomSampling: { inc(): void };
     serviceForced: { inc(): void };
@@ -80,8 +84,20 @@ function localEndpoint(node: EnvoyJson): LocalEndpoint {
   return { serviceName: String(node?.cluster || node?.id || 'envoy'), ...(ipv4 ? { ipv4 } : {}) };
 }
 
-/** Compiles `tracing` (undefined when the HCM has none); throws with the field named to NACK. */
-export function compileHcmTracing(c: EnvoyJson | undefined, ctx: FactoryContext, statPrefix: string, clock: Clock): HcmTracing | undefined {
+/** request_id_extension: only Envoy's UUID extension, which is what the HCM does by default. */
+function requestIdOptions(ext: EnvoyJson | undefined): { useForSampling: boolean } {
+  if (!ext) return { useForSampling: true };
+  const tc = ext.typed_config ?? {};
+  if (tc['@type'] !== UUID_REQUEST_ID_CONFIG) throw new Error(`HttpConnectionManager.request_id_extension ${tc['@type']} is not supported (envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig is)`);
+  return { useForSampling: tc.use_request_id_for_trace_sampling !== false };
+}
+
+/**
+ * Compiles `tracing` (undefined when the HCM has none) with the HCM's request_id_extension;
+ * throws with the field named to NACK.
+ */
+export function compileHcmTracing(c: EnvoyJson | undefined, ctx: FactoryContext, statPrefix: string, clock: Clock, requestIdExtension?: EnvoyJson, random: () => number = Math.random): HcmTracing | undefined {
+  const rid = requestIdOptions(requestIdExtension);
   if (c === undefined || c === null) return undefined;
   if (c.spawn_upstream_span === true) throw new Error('HttpConnectionManager.tracing.spawn_upstream_span true is not supported (one span per stream, Envoy\'s default)');
   let driver: TracingDriver | undefined;
@@ -116,6 +132,8 @@ export function compileHcmTracing(c: EnvoyJson | undefined, ctx: FactoryContext,
     headerTags,
     local: localEndpoint(node),
     clock,
+    useRequestIdForSampling: rid.useForSampling,
+    random,
     stats: { randomSampling: counter('random_sampling'), serviceForced: counter('service_forced'), clientEnabled: counter('client_enabled'), notTraceable: counter('not_traceable') },
   };
 }

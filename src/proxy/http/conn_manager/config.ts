@@ -171,7 +171,7 @@ export function compileHcmConfig(c: EnvoyJson, ctx: FactoryContext): HcmConfig {
     upgrades,
     pathOptions: pathUntouched(pathOptions) ? undefined : pathOptions,
     accessLog: compileAccessLogs(c.access_log, 'HttpConnectionManager'),
-    tracing: compileHcmTracing(c.tracing, ctx, statPrefix, clock),
+    tracing: compileHcmTracing(c.tracing, ctx, statPrefix, clock, c.request_id_extension, random),
     xfcc: compileXfcc(c),
     random,
     clock,
