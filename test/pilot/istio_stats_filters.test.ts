@@ -11,6 +11,7 @@ import { generate } from '../../src/pilot/generator.ts';
 import { TYPE, type EnvoyJson } from '../../src/xds/types.ts';
 import { ISTIO_FILTER, NETWORK_FILTER } from '../../src/xds/type_urls.ts';
 import { MESH, proxyFor, pushFromYaml, workload } from './fixtures.ts';
+import { routerProxy } from './gateway/helpers.ts';
 
 const SERVICES = `
 apiVersion: v1
@@ -93,7 +94,7 @@ spec:
 `);
   const serverCfg = pluginConfig(inbound.http[0]!.find((f) => f.name === 'istio.stats'));
   const clientCfg = pluginConfig(outbound.http[0]!.find((f) => f.name === 'istio.stats'));
-  assert.deepEqual(serverCfg, { metrics: [{ name: 'requests_total', drop: true }] });
+  assert.deepEqual(serverCfg, { metrics: [{ name: 'requests_total', drop: true }], disable_host_header_fallback: true });
   assert.deepEqual(clientCfg, { metrics: [{ name: 'request_duration_milliseconds', dimensions: { request_host: 'request.host' }, tags_to_remove: ['response_flags'] }] });
 });
 
@@ -112,4 +113,25 @@ spec:
   for (const fs of inbound.http) assert.ok(!fs.some((f) => f.name === 'istio.stats'));
   for (const c of inbound.tcp) assert.ok(!c.filters.some((f) => f.name === 'istio.stats'));
   for (const fs of outbound.http) assert.ok(fs.some((f) => f.name === 'istio.stats'));
+});
+
+test('disable_host_header_fallback as Istio sets it: inbound and gateways, not outbound sidecars', () => {
+  const { inbound, outbound } = bySide('');
+  const statsOf = (fs: EnvoyJson[]) => pluginConfig(fs.find((f) => f.name === 'istio.stats'));
+  for (const fs of inbound.http) assert.equal(statsOf(fs).disable_host_header_fallback, true);
+  for (const c of inbound.tcp) assert.equal(statsOf(c.filters).disable_host_header_fallback, true);
+  for (const fs of outbound.http) assert.equal(statsOf(fs).disable_host_header_fallback, undefined);
+  const gw = workload('istio-ingressgateway', '10.0.0.9', { istio: 'ingressgateway' }, { namespace: 'istio-system' });
+  const push = pushFromYaml(`${SERVICES}
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: istio-system}
+spec:
+  selector: {istio: ingressgateway}
+  servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*"]}]
+`, [gw], MESH);
+  const hcms = generate(push, routerProxy({ istio: 'ingressgateway' }), TYPE.LISTENER as never, undefined).flatMap(({ resource: l }) => (l.filter_chains ?? []).flatMap((c: EnvoyJson) => c.filters.filter((f: EnvoyJson) => f.typed_config?.['@type'] === NETWORK_FILTER.HTTP_CONNECTION_MANAGER)));
+  assert.ok(hcms.length > 0, 'the gateway has an HCM');
+  for (const h of hcms) assert.equal(statsOf(h.typed_config.http_filters).disable_host_header_fallback, true);
 });

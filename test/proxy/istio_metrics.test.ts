@@ -244,3 +244,41 @@ test('gRPC answered with a plain HTTP error and no grpc-status: grpc_response_st
   assert.equal(find(s, 'istio_requests_total', { request_protocol: 'grpc', response_code: '503', grpc_response_status: '14' }).length, 1, 'UNAVAILABLE');
   assert.equal(find(s, 'istio_requests_total', { request_protocol: 'grpc', response_code: '404', grpc_response_status: '12' }).length, 1, 'UNIMPLEMENTED');
 });
+
+test('destination_service* for passthrough, blackhole and metadata-less clusters: cluster/route names and the Host fallback (outbound only)', async (t) => {
+  const app = http.createServer((req, res) => (req.resume(), res.end('ok')));
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+  t.after(() => app.close());
+  const appPort = (app.address() as { port: number }).port;
+  const routes = [
+    { name: 'allow_any', match: { prefix: '/any' }, route: { cluster: 'PassthroughCluster', timeout: '5s' } },
+    { name: 'block_all', match: { prefix: '/blocked' }, direct_response: { status: 502 } },
+    { match: { prefix: '/' }, route: { cluster: 'outbound|80||plain', timeout: '5s' } },
+  ];
+  const out = (name: string, direction: string, stats: EnvoyJson) => ({
+    ...listener(name, direction, [], 'unused'),
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER, stat_prefix: name, route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes }] }, http_filters: [OUTBOUND_PM, STATS(stats), ROUTER] } }] }],
+  });
+  const client = await startProxy(
+    { clusters: [staticCluster('PassthroughCluster', [appPort]), staticCluster('outbound|80||plain', [appPort])], listeners: [out('out', 'OUTBOUND', {}), out('in', 'INBOUND', { disable_host_header_fallback: true })] },
+    { extra: { node: node('sidecar~127.0.0.1~client-v2-1.default~default.svc.cluster.local', 'client-v2', 'client', 'v2', 'client') } },
+  );
+  t.after(() => client.close());
+  const get = (port: number, path: string, host: string) =>
+    new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, path, headers: { host } }, (res) => (res.resume(), res.on('end', () => resolve(res.statusCode ?? 0))));
+      req.on('error', reject);
+      req.end();
+    });
+  assert.equal(await get(client.port('out'), '/any', 'httpbin.example.com'), 200);
+  assert.equal(await get(client.port('out'), '/blocked', 'blocked.example.com'), 502);
+  assert.equal(await get(client.port('out'), '/plain', 'plain.example.com:8080'), 200);
+  assert.equal(await get(client.port('in'), '/plain', 'inbound.example.com'), 200);
+  const s = scrape(client);
+  const label = (x: Sample) => `${x.labels.reporter} ${x.labels.destination_service} / ${x.labels.destination_service_name} (${x.labels.response_code})`;
+  t.diagnostic(find(s, 'istio_requests_total', {}).map(label).join('; '));
+  assert.equal(find(s, 'istio_requests_total', { reporter: 'source', destination_service: 'httpbin.example.com', destination_service_name: 'PassthroughCluster' }).length, 1, 'allow_any: PassthroughCluster, the service from the Host');
+  assert.equal(find(s, 'istio_requests_total', { reporter: 'source', destination_service: 'blocked.example.com', destination_service_name: 'BlackHoleCluster', response_code: '502' }).length, 1, 'block_all: BlackHoleCluster');
+  assert.equal(find(s, 'istio_requests_total', { reporter: 'source', destination_service: 'plain.example.com:8080', destination_service_name: 'plain.example.com:8080' }).length, 1, 'no istio metadata: the Host');
+  assert.equal(find(s, 'istio_requests_total', { reporter: 'destination', destination_service: 'unknown' }).length, 1, 'disable_host_header_fallback: never the Host');
+});

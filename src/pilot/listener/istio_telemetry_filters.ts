@@ -8,7 +8,8 @@
  *   istio-peer-exchange ALPN exchange), then istio.stats.
  * The stats filter's stats.PluginConfig carries the Telemetry API's metric overrides for the
  * direction (CLIENT: outbound and gateways, SERVER: inbound): disabled metrics as `drop`,
- * tagOverrides as `dimensions` / `tags_to_remove`. No prometheus metrics provider, or
+ * tagOverrides as `dimensions` / `tags_to_remove`; inbound and gateway configs set
+ * disable_host_header_fallback as Istio's do. No prometheus metrics provider, or
  * ALL_METRICS disabled for the direction, leaves the stats filter out, as Istio does.
  * Configs travel as TypedStructs (Istio's protos are not Envoy's). Pure: new objects, inputs untouched.
  */
@@ -143,9 +144,14 @@ export function withIstioTelemetry(push: PushContext, proxy: Proxy, listeners: E
   if (proxy.generator === 'grpc') return listeners;
   const client = statsPluginConfig(push, proxy, 'CLIENT');
   const server = statsPluginConfig(push, proxy, 'SERVER');
+  // Istio's disableHostHeaderFallback(class): inbound sidecars and gateways never take
+  // destination_service from the Host header; outbound sidecars do for clusters without metadata.
+  const noHostFallback = (c: EnvoyJson | undefined) => (c ? { ...c, disable_host_header_fallback: true } : undefined);
+  const inbound = noHostFallback(server);
+  const gateway = noHostFallback(client);
   return listeners.map((l) => {
     const side: Side = proxy.type === 'router' ? 'gateway' : l.traffic_direction === 'INBOUND' ? 'inbound' : 'outbound';
-    const stats = side === 'inbound' ? server : client;
+    const stats = side === 'inbound' ? inbound : side === 'gateway' ? gateway : client;
     const chain = (c: EnvoyJson) => withChainFilters(c, side, stats);
     const out: EnvoyJson = { ...l, filter_chains: (l.filter_chains ?? []).map(chain) };
     if (l.default_filter_chain) out.default_filter_chain = chain(l.default_filter_chain);

@@ -7,7 +7,7 @@
 import type { PeerInfo } from './peer_info.ts';
 import { UNKNOWN } from './node_peer.ts';
 import { KEY_SEP } from './metrics_registry.ts';
-import type { DestinationService } from './upstream_peer.ts';
+import type { DestinationService } from './destination_service.ts';
 
 export const MAX_LABEL_LENGTH = 256;
 

@@ -11,8 +11,9 @@ import { httpToGrpcStatus } from '../http/common/grpc_status.ts';
 import { localPeer, spiffePrincipal } from './node_peer.ts';
 import { unknownPeer, withPrincipal, serviceAccounts } from './peer_cache.ts';
 import type { PeerInfo } from './peer_info.ts';
-import { destinationService, endpointPeer, upstreamPrincipal, upstreamSocket } from './upstream_peer.ts';
-import { labelsOf, serviceLabelsOf, type LabelInput } from './stats_labels.ts';
+import { endpointPeer, upstreamPrincipal, upstreamSocket } from './upstream_peer.ts';
+import { serviceLabels } from './destination_service.ts';
+import { labelsOf, type LabelInput } from './stats_labels.ts';
 
 const CODES: string[] = [];
 function codeString(c: number): string {
@@ -33,11 +34,16 @@ export class StatsReporter {
   private readonly me: PeerInfo;
   private readonly meNoPrincipal: PeerInfo;
 
+  /** destination_service may come from the Host header (stats.PluginConfig disable_host_header_fallback unset). */
+  private readonly hostFallback: boolean;
+
   constructor(
     node: EnvoyJson | undefined,
     trafficDirection: string | undefined,
     private readonly clusters: ClusterManager,
+    cfg?: { disableHostHeaderFallback?: boolean },
   ) {
+    this.hostFallback = !cfg?.disableHostHeaderFallback;
     this.inbound = trafficDirection === 'INBOUND';
     this.reporter = this.inbound ? 'destination' : 'source';
     this.me = localPeer(node).info;
@@ -70,7 +76,7 @@ export class StatsReporter {
       // Istio's source reporter does not know the server's policy.
       security = 'unknown';
     }
-    const x: LabelInput = { reporter: this.reporter, src: labelsOf(src), dst: labelsOf(dst), svc: serviceLabelsOf(destinationService(cluster)), protocol, flags, security };
+    const x: LabelInput = { reporter: this.reporter, src: labelsOf(src), dst: labelsOf(dst), svc: serviceLabels(cluster, info, this.hostFallback), protocol, flags, security };
     if (http) {
       x.code = codeString(info.responseCode ?? 0);
       x.grpc = grpcStatus || (protocol === 'grpc' && info.responseCode ? inferredGrpcStatus(info.responseCode) : '');

@@ -18,7 +18,7 @@ export const tcpStatsFactory: NetworkFilterFactory = {
   create(config, ctx) {
     const cfg = compileStatsConfig(config);
     const plans = buildPlans(labelledRegistry(ctx.stats), cfg, TCP_METRICS, false);
-    const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager);
+    const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager, cfg);
     return (_socket, info) => {
       tcpSessionFor(info).observers.push({
         established(si: StreamInfo) {

@@ -7,7 +7,7 @@
 import type { UpstreamHost } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { PeerInfo } from './peer_info.ts';
-import { peerFromWorkloadMetadata, UNKNOWN } from './node_peer.ts';
+import { peerFromWorkloadMetadata } from './node_peer.ts';
 
 interface SocketFacts {
   mtls: boolean;
@@ -79,27 +79,4 @@ export function endpointPeer(host: UpstreamHost | undefined): PeerInfo | undefin
   let p = hostPeers.get(md);
   if (p === undefined) hostPeers.set(md, (p = peerFromWorkloadMetadata(md.istio?.workload) ?? null));
   return p ?? undefined;
-}
-
-/** istio.services[0] of a cluster's metadata: the destination service Istio labels with. */
-export interface DestinationService {
-  host: string;
-  name: string;
-  namespace: string;
-}
-const UNKNOWN_SERVICE: DestinationService = { host: UNKNOWN, name: UNKNOWN, namespace: UNKNOWN };
-const services = new WeakMap<object, DestinationService>();
-
-export function destinationService(config: EnvoyJson | undefined): DestinationService {
-  if (!config) return UNKNOWN_SERVICE;
-  let s = services.get(config);
-  if (!s) {
-    const svc = config.metadata?.filter_metadata?.istio?.services?.[0];
-    if (svc && typeof svc.host === 'string') {
-      const parts = svc.host.split('.');
-      s = { host: svc.host, name: String(svc.name ?? parts[0] ?? UNKNOWN), namespace: String(svc.namespace ?? parts[1] ?? UNKNOWN) };
-    } else s = UNKNOWN_SERVICE;
-    services.set(config, s);
-  }
-  return s;
 }
