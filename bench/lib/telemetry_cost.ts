@@ -48,11 +48,12 @@ export function telemetryBenchExtra(dir: string, collectorPort: number, sampling
   const [withLogs] = withAccessLogs(push, proxy, [{ name: 'bench', resource: withStats }]);
   const typed = withLogs.resource.filter_chains[0].filters.find((f: EnvoyJson) => f.typed_config?.['@type'] === NETWORK_FILTER.HTTP_CONNECTION_MANAGER).typed_config;
   const httpFilters = (typed.http_filters as EnvoyJson[]).filter((f) => f.name !== ROUTER);
+  // The HCM fields tracing sets: `tracing` (and request_id_extension when configured).
   const tracing = hcmTracing(push, proxy, 'CLIENT');
-  if (!tracing) throw new Error('telemetry bench: the pilot built no tracing block');
+  if (!tracing?.tracing) throw new Error('telemetry bench: the pilot built no tracing block');
   if (!typed.access_log) throw new Error('telemetry bench: the pilot built no access log');
   if (httpFilters.length === 0) throw new Error('telemetry bench: the pilot built no telemetry filters');
-  return { httpFilters, hcm: { tracing, access_log: typed.access_log }, clusters: tracingClusters(push, proxy), nodeMetadata: metadata, accessLog };
+  return { httpFilters, hcm: { ...tracing, access_log: typed.access_log }, clusters: tracingClusters(push, proxy), nodeMetadata: metadata, accessLog };
 }
 
 const NETWORK_FILTER_NAME = 'envoy.filters.network.http_connection_manager';
