@@ -282,3 +282,56 @@ test('destination_service* for passthrough, blackhole and metadata-less clusters
   assert.equal(find(s, 'istio_requests_total', { reporter: 'source', destination_service: 'plain.example.com:8080', destination_service_name: 'plain.example.com:8080' }).length, 1, 'no istio metadata: the Host');
   assert.equal(find(s, 'istio_requests_total', { reporter: 'destination', destination_service: 'unknown' }).length, 1, 'disable_host_header_fallback: never the Host');
 });
+
+test('peer_metadata istio_headers.skip_external_clusters: no node id/metadata to PassthroughCluster or istio.external clusters; istio.disable_mx always; unimplemented fields NACK', async (t) => {
+  const seen = new Map<string, http.IncomingHttpHeaders>();
+  const app = http.createServer((req, res) => (seen.set(req.url!, req.headers), req.resume(), res.end('ok')));
+  await new Promise<void>((r) => app.listen(0, '127.0.0.1', () => r()));
+  t.after(() => app.close());
+  const appPort = (app.address() as { port: number }).port;
+  const istioMd = (md: EnvoyJson) => ({ metadata: { filter_metadata: { istio: md } } });
+  const routes = [
+    { match: { prefix: '/passthrough' }, route: { cluster: 'PassthroughCluster' } },
+    { match: { prefix: '/external' }, route: { cluster: 'outbound|443||api.example.com' } },
+    { match: { prefix: '/nomx' }, route: { cluster: 'outbound|80||nomx' } },
+    { match: { prefix: '/' }, route: { cluster: 'outbound|80||mesh' } },
+  ];
+  const pm = (skip: boolean) => ({ name: 'envoy.filters.http.peer_metadata', typed_config: ts(ISTIO_FILTER.PEER_METADATA, { upstream_discovery: H, upstream_propagation: [{ istio_headers: skip ? { skip_external_clusters: true } : {} }] }) });
+  const l = (name: string, skip: boolean) => ({
+    ...listener(name, 'OUTBOUND', [], 'unused'),
+    filter_chains: [{ filters: [{ name: 'envoy.filters.network.http_connection_manager', typed_config: { '@type': NETWORK_FILTER.HTTP_CONNECTION_MANAGER, stat_prefix: name, route_config: { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes }] }, http_filters: [pm(skip), ROUTER] } }] }],
+  });
+  const client = await startProxy(
+    {
+      clusters: [staticCluster('PassthroughCluster', [appPort]), staticCluster('outbound|443||api.example.com', [appPort], istioMd({ external: true })), staticCluster('outbound|80||nomx', [appPort], istioMd({ disable_mx: true })), staticCluster('outbound|80||mesh', [appPort])],
+      listeners: [l('skip', true), l('plain', false)],
+    },
+    { extra: { node: node('sidecar~127.0.0.1~client-v2-1.default~default.svc.cluster.local', 'client-v2', 'client', 'v2', 'client') } },
+  );
+  t.after(() => client.close());
+  const sent = async (listenerName: string, path: string) => {
+    const r = await fetch(`http://127.0.0.1:${client.port(listenerName)}${path}`);
+    await r.text();
+    const h = seen.get(path)!;
+    return h['x-envoy-peer-metadata'] !== undefined || h['x-envoy-peer-metadata-id'] !== undefined;
+  };
+  const got: Record<string, boolean> = {};
+  for (const [ln, p] of [['skip', '/passthrough/1'], ['skip', '/external/1'], ['skip', '/nomx/1'], ['skip', '/mesh/1'], ['plain', '/passthrough/2'], ['plain', '/external/2'], ['plain', '/nomx/2'], ['plain', '/mesh/2']] as const) got[`${ln} ${p}`] = await sent(ln, p);
+  t.diagnostic(`headers sent: ${JSON.stringify(got)}`);
+  assert.deepEqual(got, {
+    'skip /passthrough/1': false,
+    'skip /external/1': false,
+    'skip /nomx/1': false,
+    'skip /mesh/1': true,
+    'plain /passthrough/2': true,
+    'plain /external/2': true,
+    'plain /nomx/2': false,
+    'plain /mesh/2': true,
+  });
+  const { peerMetadataFilterFactory } = await import('../../src/proxy/istio/peer_metadata_filter.ts');
+  const create = (v: EnvoyJson) => () => peerMetadataFilterFactory.create({ '@type': ISTIO_FILTER.PEER_METADATA, ...v }, {} as never);
+  assert.throws(create({ shared_with_upstream: true }), /shared_with_upstream/);
+  assert.doesNotThrow(create({ shared_with_upstream: false }));
+  assert.throws(create({ upstream_propagation: [{ istio_headers: { something: 1 } }] }), /something/);
+  assert.throws(create({ upstream_discovery: [{ istio_headers: { skip_external_clusters: true } }] }), /skip_external_clusters/);
+});
