@@ -149,6 +149,38 @@ spec:
   assert.ok(on.some((o) => o.metric === 'REQUEST_COUNT' && o.mode === 'SERVER' && o.disabled === false));
 });
 
+test('a namespace override of one metric re-enables the metrics a root ALL_METRICS disable turned off (Istio mergeMetrics)', () => {
+  // "root namespace disables all, but then enables them by namespace scoped": any override that is
+  // not ALL_METRICS-disabled lifts the disable for its modes, so the stats filter comes back.
+  const yaml = `
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: root, namespace: ${ROOT}}
+spec:
+  metrics: [{overrides: [{match: {metric: ALL_METRICS}, disabled: true}]}]
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: ns, namespace: default}
+spec:
+  metrics:
+  - overrides:
+    - match: {metric: REQUEST_COUNT, mode: SERVER}
+      tagOverrides: {request_protocol: {operation: REMOVE}}
+`;
+  const ns = eff(yaml).metrics;
+  assert.deepEqual(ns, [{
+    provider: 'prometheus',
+    overrides: [
+      { metric: 'REQUEST_COUNT', mode: 'SERVER', tagOverrides: { request_protocol: { operation: 'REMOVE' } } },
+      { metric: 'ALL_METRICS', mode: 'CLIENT', disabled: true },
+    ],
+  }]);
+  // Another namespace keeps the root's disable in both modes.
+  const other = eff(yaml, { app: 'x' }, MESH, 'other').metrics[0]!.overrides;
+  assert.deepEqual(other, [{ metric: 'ALL_METRICS', mode: 'CLIENT', disabled: true }, { metric: 'ALL_METRICS', mode: 'SERVER', disabled: true }]);
+});
+
 test('the oldest of two namespace-wide Telemetries wins', () => {
   const yaml = `
 apiVersion: telemetry.istio.io/v1

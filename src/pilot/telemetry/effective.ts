@@ -53,7 +53,8 @@ export interface AccessLoggingSpec {
 }
 
 export interface EffectiveTelemetry {
-  metrics: { provider: string; overrides: MetricOverride[] }[];
+  /** reportingInterval: the most specific Telemetry's for the provider (Istio's tcp_reporting_duration). */
+  metrics: { provider: string; overrides: MetricOverride[]; reportingInterval?: string }[];
   /**
    * Mode-agnostic view (every matching tracing entry merged in order); `tracingByMode` is exact
    * per direction. Undefined when no Telemetry tracing and no defaultProviders.tracing apply.
@@ -177,6 +178,7 @@ function mergeMetrics(entries: Spec[], defaults: string[]): EffectiveTelemetry['
   // provider → "mode|metric" → override, in first-seen order (deterministic output).
   const byProvider = new Map<string, Map<string, MetricOverride>>();
   const allOff = new Set<string>(); // "provider|mode"
+  const interval = new Map<string, string>();
   for (const p of inScope) byProvider.set(p, new Map());
   let parent = defaults;
   for (const m of entries) {
@@ -186,15 +188,18 @@ function mergeMetrics(entries: Spec[], defaults: string[]): EffectiveTelemetry['
     for (const provider of providers) {
       if (!scope.has(provider)) continue;
       const mp = byProvider.get(provider)!;
+      if (typeof m.reportingInterval === 'string') interval.set(provider, m.reportingInterval);
       for (const o of Array.isArray(m.overrides) ? (m.overrides as Spec[]) : []) {
         const disabled = typeof o.disabled === 'boolean' ? o.disabled : undefined;
         if (isAllMetrics(o.match) && disabled === true) {
           for (const mode of modesOf(o.match?.mode)) allOff.add(`${provider}|${mode}`);
           continue;
         }
-        // A more specific level re-enabling ALL_METRICS undoes a parent's disabling.
-        if (isAllMetrics(o.match) && disabled === false) for (const mode of modesOf(o.match?.mode)) allOff.delete(`${provider}|${mode}`);
         for (const mode of modesOf(o.match?.mode)) {
+          // Any other override (one metric, tags only, or disabled: false) lifts a parent's
+          // ALL_METRICS disable for its modes, as Istio's mergeMetrics ("root namespace disables
+          // all, but then enables them by namespace scoped"): the stats filter comes back.
+          allOff.delete(`${provider}|${mode}`);
           for (const metric of metricNames(o.match)) {
             const key = `${mode}|${metric}`;
             const cur = mp.get(key) ?? { metric, mode };
@@ -214,7 +219,8 @@ function mergeMetrics(entries: Spec[], defaults: string[]): EffectiveTelemetry['
   return [...byProvider].map(([provider, mp]) => {
     const overrides = [...mp.values()].filter((o) => !allOff.has(`${provider}|${o.mode}`));
     for (const mode of ['CLIENT', 'SERVER'] as const) if (allOff.has(`${provider}|${mode}`)) overrides.push({ metric: 'ALL_METRICS', mode, disabled: true });
-    return { provider, overrides };
+    const every = interval.get(provider);
+    return every ? { provider, overrides, reportingInterval: every } : { provider, overrides };
   });
 }
 
