@@ -135,3 +135,29 @@ spec:
   assert.ok(hcms.length > 0, 'the gateway has an HCM');
   for (const h of hcms) assert.equal(statsOf(h.typed_config.http_filters).disable_host_header_fallback, true);
 });
+
+test('Telemetry metrics.reportingInterval becomes tcp_reporting_duration; the most specific level wins', () => {
+  const { inbound, outbound } = bySide(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: mesh, namespace: istio-system}
+spec:
+  metrics:
+  - providers: [{name: prometheus}]
+    reportingInterval: 30s
+---
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: reviews, namespace: default}
+spec:
+  selector: {matchLabels: {app: reviews}}
+  metrics:
+  - providers: [{name: prometheus}]
+    reportingInterval: 2s
+`);
+  const statsOf = (fs: EnvoyJson[]) => pluginConfig(fs.find((f) => f.name === 'istio.stats'));
+  for (const fs of [...inbound.http, ...outbound.http]) assert.equal(statsOf(fs).tcp_reporting_duration, '2s');
+  for (const c of [...inbound.tcp, ...outbound.tcp]) assert.equal(statsOf(c.filters).tcp_reporting_duration, '2s');
+  const none = bySide('');
+  for (const c of none.outbound.tcp) assert.equal(statsOf(c.filters).tcp_reporting_duration, undefined, 'unset: the proxy default (5 s)');
+});

@@ -3,7 +3,8 @@
  * INBOUND tcp_proxy chain with istio.stats in front of an echo server, reached by a client that
  * presents a SPIFFE certificate but does not speak the metadata exchange (a mesh client without
  * it, as the demo's tcp-echo probes). Shows the labels Istio gives a peer known only by its
- * certificate (namespace from the SAN, canonical revision "latest").
+ * certificate (namespace from the SAN, canonical revision "latest"), and periodic reporting: an
+ * open connection's bytes appear every tcp_reporting_duration as deltas, before it closes.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { createPki, hasOpenssl, type Pki } from '../helpers/certs.ts';
 import { renderPrometheus } from '../../src/proxy/stats/render.ts';
 import { ISTIO_FILTER, TYPED_STRUCT } from '../../src/xds/type_urls.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
-import { startEcho, startProxy, staticCluster, TCP_PROXY, type Proxy } from './helpers.ts';
+import { startEcho, startProxy, staticCluster, TCP_PROXY, until, type Proxy } from './helpers.ts';
 import { downstreamTls, leaf } from './rbac_helpers.ts';
 
 const CLIENT_ID = 'spiffe://cluster.local/ns/shop/sa/cart';
@@ -89,6 +90,20 @@ describe('istio.stats on an inbound mTLS TCP chain', { skip: !hasOpenssl() && 'o
               },
             ],
           },
+          {
+            name: 'in-tcp-periodic',
+            address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+            traffic_direction: 'INBOUND',
+            filter_chains: [
+              {
+                transport_socket: downstreamTls(pki, server, true),
+                filters: [
+                  { name: 'istio.stats', typed_config: ts(ISTIO_FILTER.STATS, { tcp_reporting_duration: '0.2s', metrics: [{ dimensions: { periodic: "'yes'" } }] }) },
+                  { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: 'in2', cluster: 'inbound|9000||' } },
+                ],
+              },
+            ],
+          },
         ],
       },
       { extra: { node: { id: 'sidecar~127.0.0.1~server-v1-1.default~default.svc.cluster.local', cluster: 'server.default', metadata: { NAMESPACE: 'default', WORKLOAD_NAME: 'server-v1', LABELS: { app: 'server', version: 'v1' }, SERVICE_ACCOUNT: 'server', CLUSTER_ID: 'Kubernetes' } } } },
@@ -111,5 +126,23 @@ describe('istio.stats on an inbound mTLS TCP chain', { skip: !hasOpenssl() && 'o
     assert.equal(closed[0]!.labels.source_canonical_revision, 'latest');
     assert.equal(closed[0]!.labels.source_workload, 'unknown');
     assert.equal(closed[0]!.labels.connection_security_policy, 'mutual_tls');
+  });
+
+  test('an open connection\'s bytes are reported every tcp_reporting_duration, as deltas, before it closes', async (t) => {
+    const c = await openTls(proxy.port('in-tcp-periodic'), pki, client);
+    assert.equal(await c.ask('first:12345'), 'first:12345');
+    // The listener's metrics carry periodic="yes" (a CEL dimension: the slow path is periodic too).
+    const bytes = (name: string) => find(scrape(proxy), name, { reporter: 'destination', source_principal: CLIENT_ID, periodic: 'yes' }).reduce((n, x) => n + x.value, 0);
+    const seen = await until(() => (bytes('istio_tcp_received_bytes_total') >= 11 ? bytes('istio_tcp_received_bytes_total') : undefined), 'received bytes of the open connection', 10_000, 50);
+    await until(() => (bytes('istio_tcp_sent_bytes_total') === 11 ? true : undefined), 'sent bytes of the open connection', 10_000, 50);
+    t.diagnostic(`open connection: received ${seen}, sent ${bytes('istio_tcp_sent_bytes_total')}, opened ${bytes('istio_tcp_connections_opened_total')}, closed ${bytes('istio_tcp_connections_closed_total')}`);
+    assert.equal(seen, 11);
+    assert.equal(bytes('istio_tcp_connections_closed_total'), 0, 'the connection is still open');
+    assert.equal(await c.ask('second'), 'second');
+    await until(() => (bytes('istio_tcp_received_bytes_total') === 17 ? true : undefined), 'the next delta', 10_000, 50);
+    await c.close();
+    await until(() => (bytes('istio_tcp_connections_closed_total') === 1 ? true : undefined), 'closed', 10_000, 50);
+    assert.equal(bytes('istio_tcp_received_bytes_total'), 17, 'deltas add up to the connection\'s bytes, none counted twice');
+    assert.equal(bytes('istio_tcp_sent_bytes_total'), 17);
   });
 });

@@ -238,15 +238,15 @@ function workloadEntry(prefix: string): void {
   enforced(tm, 'targetRef.group targetRef.kind targetRef.name targetRef.namespace targetRefs.group targetRefs.kind targetRefs.name targetRefs.namespace', {
     note: 'kind Gateway: the proxies labelled gateway.networking.k8s.io/gateway-name with that name; other kinds (waypoints) attach to nothing',
   });
-  enforced(`${tm}.accessLogging`, 'providers.name', { note: 'meshConfig.extensionProviders of kind envoyFileAccessLog and the built-in envoy provider (/dev/stdout, Envoy\'s default format); other kinds log nothing' });
+  enforced(`${tm}.accessLogging`, 'providers.name', { note: 'meshConfig.extensionProviders of kind envoyFileAccessLog and the built-in envoy provider (/dev/stdout); Istio\'s default text format where no logFormat is given; other kinds log nothing' });
   enforced(`${tm}.accessLogging`, 'disabled match.mode', { note: 'CLIENT on outbound listeners and gateways, SERVER on inbound listeners' });
   enforced(`${tm}.accessLogging`, 'filter.expression', { note: 'CEL over Envoy\'s attributes (request, response, connection, source, destination, upstream, xds, downstream_peer, upstream_peer), compiled at apply time; an unsupported attribute is rejected with its position' });
   enforced(`${tm}.metrics`, 'providers.name', { note: "prometheus (built-in, or an extensionProviders entry of kind prometheus): Istio's standard metrics on 15090 /stats/prometheus; other providers record nothing" });
   enforced(`${tm}.metrics`, 'overrides.disabled overrides.match.metric overrides.match.mode overrides.tagOverrides.*.operation overrides.tagOverrides.*.value', {
     note: 'the istio.stats filter\'s stats.PluginConfig per direction (CLIENT: outbound and gateways, SERVER: inbound): disabled drops the metric, tagOverrides become CEL dimensions or tags_to_remove; ALL_METRICS disabled leaves the stats filter out',
   });
+  enforced(`${tm}.metrics`, 'reportingInterval', { note: "stats.PluginConfig tcp_reporting_duration: open TCP connections report their bytes that often (unset: every 5 s, Istio's proxy default); gRPC message counts are reported when the stream ends" });
   gap(`${tm}.metrics.overrides.match.customMetric`, 12, 'custom metrics (stats definitions) are not implemented');
-  gap(`${tm}.metrics.reportingInterval`, 12, 'TCP metrics are recorded when a connection is established and when it closes, not periodically');
   enforced(`${tm}.tracing`, 'providers.name', { note: 'the first meshConfig.extensionProviders entry of kind zipkin or opentelemetry (OTLP/HTTP); none usable: meshConfig\'s legacy zipkin tracer when enableTracing' });
   enforced(`${tm}.tracing`, 'randomSamplingPercentage disableSpanReporting match.mode useRequestIdForTraceSampling', { note: 'CLIENT on outbound listeners and gateways, SERVER on inbound listeners; disableSpanReporting leaves the listener without tracing, as Istio' });
   enforced(`${tm}.tracing`, 'customTags.*.literal.value customTags.*.environment.name customTags.*.environment.defaultValue customTags.*.header.name customTags.*.header.defaultValue');

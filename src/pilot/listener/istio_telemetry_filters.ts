@@ -85,7 +85,9 @@ export function statsPluginConfig(push: PushContext, proxy: Proxy, mode: 'CLIENT
     if (Object.keys(entry).length > 1) metrics.push(entry);
   }
   metrics.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  return metrics.length ? { metrics } : {};
+  // Telemetry metrics.reportingInterval: how often open TCP connections report (proxy default 5 s).
+  const every = prom.map((m) => m.reportingInterval).filter((v): v is string => !!v).pop();
+  return { ...(metrics.length ? { metrics } : {}), ...(every ? { tcp_reporting_duration: every } : {}) };
 }
 
 function statsFilter(config: EnvoyJson): EnvoyJson {

@@ -9,6 +9,7 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import { compileCelOrThrow, celAttributes, type CelProgram } from '../cel/expression.ts';
 import type { StreamInfo } from '../interfaces.ts';
+import { durationMs } from '../duration.ts';
 import { KEY_SEP, type Family, type LabelledRegistry, type Series } from './metrics_registry.ts';
 import { bounded, HTTP_LABELS, labelValues, seriesKey, TCP_LABELS, type LabelInput } from './stats_labels.ts';
 
@@ -31,10 +32,13 @@ const ALL_METRICS: ReadonlySet<string> = new Set([...Object.keys(HTTP_METRICS), 
 
 /**
  * disable_host_header_fallback: when unset, destination_service of a cluster without istio
- * metadata comes from the Host header (destination_service.ts). Series rotation is not
- * implemented, so it NACKs.
+ * metadata comes from the Host header (destination_service.ts). tcp_reporting_duration: how often
+ * an open TCP connection's bytes are reported (Istio's default 5 s; 0 only at close). Series
+ * rotation is not implemented, so it NACKs.
  */
-const KNOWN_FIELDS = new Set(['@type', 'stat_prefix', 'metrics', 'reporter', 'disable_host_header_fallback', 'debug', 'definitions']);
+const KNOWN_FIELDS = new Set(['@type', 'stat_prefix', 'metrics', 'reporter', 'disable_host_header_fallback', 'tcp_reporting_duration', 'debug', 'definitions']);
+/** Istio's default tcp_reporting_duration. */
+export const DEFAULT_TCP_REPORTING_MS = 5000;
 
 interface Override {
   drop: boolean;
@@ -121,6 +125,8 @@ export interface CompiledStatsConfig {
   reporter?: string;
   overrides: Map<string, Override>;
   disableHostHeaderFallback: boolean;
+  /** tcp_reporting_duration in ms (0: report at close only). */
+  tcpReportingMs: number;
 }
 
 /** Validates a PluginConfig (throws to NACK, naming the field). */
@@ -159,7 +165,8 @@ export function compileStatsConfig(c: EnvoyJson): CompiledStatsConfig {
     }
   });
   if (c.disable_host_header_fallback !== undefined && typeof c.disable_host_header_fallback !== 'boolean') throw new Error('stats.PluginConfig.disable_host_header_fallback must be a boolean');
-  return { prefix, reporter: undefined, overrides, disableHostHeaderFallback: c.disable_host_header_fallback === true };
+  const tcpReportingMs = durationMs(c.tcp_reporting_duration) ?? DEFAULT_TCP_REPORTING_MS;
+  return { prefix, reporter: undefined, overrides, disableHostHeaderFallback: c.disable_host_header_fallback === true, tcpReportingMs };
 }
 
 /** The plans for one filter (HTTP or TCP metrics); dropped metrics are absent. */

@@ -30,7 +30,17 @@ export class TcpSession {
    */
   exchangeBytesRead = 0;
   exchangeBytesWritten = 0;
+  /** The downstream socket, for byte counts while the connection is open (periodic reporting). */
+  downstream?: { readonly bytesRead: number; readonly bytesWritten: number };
   private wasEstablished = false;
+
+  /** The payload bytes so far from (received) and to (sent) the downstream, exchange frames left out. */
+  bytesReceived(): number {
+    return this.downstream ? this.downstream.bytesRead - this.exchangeBytesRead : 0;
+  }
+  bytesSent(): number {
+    return this.downstream ? this.downstream.bytesWritten - this.exchangeBytesWritten : 0;
+  }
 
   established(si: StreamInfo): void {
     if (this.wasEstablished) return;
@@ -75,6 +85,7 @@ function negotiated(s: Duplex): string | undefined {
  */
 export function exchangeTcp(node: EnvoyJson | undefined, session: TcpSession | undefined, info: ConnectionInfo, si: StreamInfo, downstream: Duplex, upstream: Duplex, initial: Buffer | undefined, start: (downstreamReady: boolean) => void): void {
   const me = localPeer(node);
+  if (session) session.downstream = downstream as Duplex & { bytesRead: number; bytesWritten: number };
   let pending = 2;
   const step = () => {
     if (--pending === 0) start(true);

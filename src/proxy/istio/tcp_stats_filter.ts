@@ -1,9 +1,10 @@
 /**
  * istio.stats on TCP chains (stats.PluginConfig as a TypedStruct, before tcp_proxy): Istio's
  * istio_tcp_connections_opened_total when the connection is established (after the metadata
- * exchange, so both peers are known), and istio_tcp_connections_closed_total,
- * istio_tcp_received_bytes_total (from the downstream) and istio_tcp_sent_bytes_total (to it) when
- * it closes. Labels and overrides as the HTTP filter (stats_reporter.ts, stats_config.ts), with
+ * exchange, so both peers are known); istio_tcp_received_bytes_total (from the downstream) and
+ * istio_tcp_sent_bytes_total (to it) every tcp_reporting_duration while it is open (Istio's 5 s
+ * default; one unref'd timer per connection, the delta since the last report, labelled as at the
+ * open) and the rest when it closes, with istio_tcp_connections_closed_total. Labels and overrides as the HTTP filter (stats_reporter.ts, stats_config.ts), with
  * request_protocol "tcp" and no response code.
  */
 import type { NetworkFilterFactory, StreamInfo } from '../interfaces.ts';
@@ -19,16 +20,36 @@ export const tcpStatsFactory: NetworkFilterFactory = {
     const cfg = compileStatsConfig(config);
     const plans = buildPlans(labelledRegistry(ctx.stats), cfg, TCP_METRICS, false);
     const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager, cfg);
+    const { tcp_received_bytes_total: received, tcp_sent_bytes_total: sent } = plans;
+    const periodMs = received || sent ? cfg.tcpReportingMs : 0;
     return (_socket, info) => {
-      tcpSessionFor(info).observers.push({
+      const session = tcpSessionFor(info);
+      // What earlier reports already added, so each report adds the delta.
+      let rx = 0;
+      let tx = 0;
+      let timer: NodeJS.Timeout | undefined;
+      session.observers.push({
         established(si: StreamInfo) {
-          plans.tcp_connections_opened_total?.series(reporter.input(si, info, 'tcp', false), si)?.inc(1);
+          const x = reporter.input(si, info, 'tcp', false);
+          plans.tcp_connections_opened_total?.series(x, si)?.inc(1);
+          if (periodMs <= 0) return;
+          // One timer per connection, not keeping the process alive; labels as at the open (Istio's).
+          timer = setInterval(() => {
+            const r = session.bytesReceived() - rx;
+            const t = session.bytesSent() - tx;
+            if (r > 0) received?.series(x, si)?.inc(r);
+            if (t > 0) sent?.series(x, si)?.inc(t);
+            rx += r;
+            tx += t;
+          }, periodMs);
+          timer.unref();
         },
         closed(si: StreamInfo) {
+          if (timer) clearInterval(timer);
           const x = reporter.input(si, info, 'tcp', false);
           plans.tcp_connections_closed_total?.series(x, si)?.inc(1);
-          plans.tcp_received_bytes_total?.series(x, si)?.inc(si.bytesReceived);
-          plans.tcp_sent_bytes_total?.series(x, si)?.inc(si.bytesSent);
+          received?.series(x, si)?.inc(Math.max(0, si.bytesReceived - rx));
+          sent?.series(x, si)?.inc(Math.max(0, si.bytesSent - tx));
         },
       });
       return 'continue';
