@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { generate } from '../../src/pilot/generator.ts';
 import { TYPE, type EnvoyJson } from '../../src/xds/types.ts';
 import { MESH, proxyFor, pushFromYaml } from './fixtures.ts';
+import { ISTIO_DEFAULT_TEXT } from './istio_text_format.ts';
 
 const YAML = `
 apiVersion: v1
@@ -38,6 +39,14 @@ test('accessLogFormat (TEXT) becomes the logger text format, one line per entry'
   for (const l of logs) {
     assert.equal(l.path, '/dev/stdout');
     assert.equal(l.log_format.text_format_source.inline_string, '[%START_TIME%] %REQ(:METHOD)% %RESPONSE_CODE%\n');
+  }
+});
+
+test('accessLogFile with TEXT encoding and no accessLogFormat: Istio\'s default text format, not Envoy\'s', () => {
+  for (const mesh of [{ accessLogFile: '/dev/stdout' }, { accessLogFile: '/dev/stdout', accessLogEncoding: 'TEXT' as const, accessLogFormat: '  ' }]) {
+    const logs = loggers(mesh);
+    assert.ok(logs.length > 0);
+    for (const l of logs) assert.equal(l.log_format?.text_format_source?.inline_string, ISTIO_DEFAULT_TEXT);
   }
 });
 

@@ -12,6 +12,7 @@ import type { MeshConfig } from '../../src/api/types.ts';
 import { ACCESS_LOG_FILTER } from '../../src/xds/type_urls.ts';
 import { MESH, proxyFor, pushFromYaml, workload } from './fixtures.ts';
 import { routerProxy } from './gateway/helpers.ts';
+import { ISTIO_DEFAULT_TEXT } from './istio_text_format.ts';
 
 const SERVICES = `
 apiVersion: v1
@@ -73,7 +74,7 @@ spec:
   assert.deepEqual(uniq(outbound).map((l) => l.map((x: EnvoyJson) => [x.typed_config.path, x.typed_config.log_format?.text_format_source?.inline_string, x.filter])), [[['/tmp/access.log', '%RESPONSE_CODE% %REQ(:PATH)%\n', undefined]]]);
 });
 
-test('the built-in envoy provider logs to stdout in Envoy\'s default format; disabled for a workload removes it', () => {
+test('the built-in envoy provider logs to stdout in Istio\'s default text format; disabled for a workload removes it', () => {
   const mesh = `
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
@@ -82,7 +83,10 @@ spec:
   accessLogging: [{providers: [{name: envoy}]}]
 `;
   const on = logsBySide(mesh, { ...MESH, accessLogFile: '' });
-  assert.deepEqual(uniq([...on.inbound, ...on.outbound]), [[{ name: 'envoy.access_loggers.file', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: '/dev/stdout' } }]]);
+  assert.deepEqual(uniq([...on.inbound, ...on.outbound]), [[{
+    name: 'envoy.access_loggers.file',
+    typed_config: { '@type': 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog', path: '/dev/stdout', log_format: { text_format_source: { inline_string: ISTIO_DEFAULT_TEXT } } },
+  }]]);
   const off = logsBySide(`${mesh}
 ---
 apiVersion: telemetry.istio.io/v1
@@ -93,6 +97,18 @@ spec:
   accessLogging: [{disabled: true}]
 `);
   assert.deepEqual(uniq([...off.inbound, ...off.outbound]), [[]], 'no logger, and meshConfig.accessLogFile does not come back');
+});
+
+test('an envoyFileAccessLog provider without logFormat logs Istio\'s default text format', () => {
+  const mesh: MeshConfig = { ...MESH, extensionProviders: [{ name: 'plain', envoyFileAccessLog: { path: '/tmp/plain.log' } }] };
+  const { inbound, outbound } = logsBySide(`
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: logs, namespace: default}
+spec:
+  accessLogging: [{providers: [{name: plain}]}]
+`, mesh);
+  assert.deepEqual(uniq([...inbound, ...outbound]).map((l) => l.map((x: EnvoyJson) => [x.typed_config.path, x.typed_config.log_format])), [[['/tmp/plain.log', { text_format_source: { inline_string: ISTIO_DEFAULT_TEXT } }]]]);
 });
 
 test('meshConfig.defaultProviders.accessLogging applies with no Telemetry', () => {

@@ -26,7 +26,7 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   pathNormalization: { status: 'enforced', note: 'NONE, BASE (the default), MERGE_SLASHES, DECODE_AND_MERGE_SLASHES on every HTTP connection manager, before routing and authorization' },
   accessLogFile: ENFORCED,
   accessLogEncoding: ENFORCED,
-  accessLogFormat: ENFORCED,
+  accessLogFormat: { status: 'enforced', note: 'unset: Istio\'s default text format (TEXT) or its JSON fields (JSON), emitted by the pilot' },
   enableTracing: { status: 'enforced', note: 'every HTTP connection manager traces (Envoy\'s sampling and B3/W3C propagation) and reports to defaultConfig.tracing.zipkin.address unless the Telemetry API names a provider' },
   'defaultConfig.tracing': gap(12, 'only the zipkin tracer is implemented (lightstep, datadog, stackdriver, openCensusAgent and tlsSettings are not)'),
   'defaultConfig.tracing.sampling': { status: 'enforced', note: 'random_sampling of every HCM (default 1%) unless a Telemetry sets randomSamplingPercentage' },

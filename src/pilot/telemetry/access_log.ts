@@ -3,7 +3,9 @@
  * decides (effectiveTelemetry: providers per mode, `disabled`, filter.expression as Envoy's CEL
  * ExpressionFilter), else meshConfig.accessLogFile / accessLogEncoding / accessLogFormat. Providers
  * are meshConfig.extensionProviders entries of kind envoyFileAccessLog (path, logFormat text or
- * labels) and the built-in `envoy` provider (/dev/stdout, Envoy's default format). Outbound
+ * labels) and the built-in `envoy` provider (/dev/stdout). Where no format is given (TEXT encoding,
+ * a provider without logFormat, the `envoy` provider) the pilot emits Istio's default text format
+ * explicitly, as Istio does: the proxy's own default (no log_format) is Envoy's shorter one. Outbound
  * listeners and gateways log in CLIENT mode, inbound ones in SERVER mode. Applied as one pass over
  * the built listeners: every http_connection_manager and tcp_proxy gets the loggers of its side.
  */
@@ -44,6 +46,18 @@ export const ISTIO_JSON_LOG_FORMAT: EnvoyJson = {
   upstream_transport_failure_reason: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
 };
 
+/**
+ * Istio's default text access-log format (EnvoyTextLogFormat; istio.io "Envoy Access Logs",
+ * Default access log format): Envoy's default plus response code details, connection termination
+ * details, the upstream transport failure reason, the cluster and addresses, SNI and route name.
+ */
+export const ISTIO_TEXT_LOG_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% %BYTES_SENT% ' +
+  '%DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" ' +
+  '"%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% ' +
+  '%DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n';
+
 /** A JSON accessLogFormat as Envoy's json_format; Istio falls back to its default when it is not a JSON object. */
 function jsonLogFormat(format: string): EnvoyJson | undefined {
   try {
@@ -65,7 +79,7 @@ function meshAccessLog(mesh: MeshConfig): EnvoyJson[] {
   const typed: EnvoyJson = { '@type': ACCESS_LOGGER.FILE, path: mesh.accessLogFile };
   const format = mesh.accessLogFormat?.trim() ? mesh.accessLogFormat : undefined;
   if (mesh.accessLogEncoding === 'JSON') typed.log_format = { json_format: (format && jsonLogFormat(format)) || ISTIO_JSON_LOG_FORMAT };
-  else if (format) typed.log_format = textFormat(format);
+  else typed.log_format = textFormat(format ?? ISTIO_TEXT_LOG_FORMAT);
   return [{ name: FILE_LOGGER, typed_config: typed }];
 }
 
@@ -73,12 +87,12 @@ function meshAccessLog(mesh: MeshConfig): EnvoyJson[] {
 function providerLogger(mesh: MeshConfig, name: string): EnvoyJson | undefined {
   const entry = mesh.extensionProviders?.find((p) => p.name === name) as Record<string, any> | undefined;
   const file = entry?.envoyFileAccessLog;
-  if (!entry) return name === 'envoy' ? { '@type': ACCESS_LOGGER.FILE, path: '/dev/stdout' } : undefined;
+  if (!entry) return name === 'envoy' ? { '@type': ACCESS_LOGGER.FILE, path: '/dev/stdout', log_format: textFormat(ISTIO_TEXT_LOG_FORMAT) } : undefined;
   if (!file || typeof file !== 'object') return undefined;
   const typed: EnvoyJson = { '@type': ACCESS_LOGGER.FILE, path: typeof file.path === 'string' && file.path ? file.path : '/dev/stdout' };
   const lf = file.logFormat;
   if (lf?.labels && typeof lf.labels === 'object') typed.log_format = { json_format: lf.labels, ...(lf.omitEmptyValues ? { omit_empty_values: true } : {}) };
-  else if (typeof lf?.text === 'string' && lf.text) typed.log_format = textFormat(lf.text);
+  else typed.log_format = textFormat(typeof lf?.text === 'string' && lf.text ? lf.text : ISTIO_TEXT_LOG_FORMAT);
   return typed;
 }
 
