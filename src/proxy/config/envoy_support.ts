@@ -366,7 +366,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
 
   // (issue 12) Istio's proxy extensions travel as TypedStructs (their protos are Istio's, not Envoy's):
   // the filter the type_url names validates the Struct and NACKs what it does not implement.
-  'xds.type.v3.TypedStruct': msg('type_url', { value: { kind: 'honoured', opaque: true, note: 'validated by the filter type_url names: io.istio.http.peer_metadata.Config, stats.PluginConfig, envoy.tcp.metadataexchange.config.MetadataExchange (src/proxy/istio/)' } }),
+  'xds.type.v3.TypedStruct': msg('type_url', { value: { kind: 'honoured', opaque: true, note: 'validated by the filter type_url names: io.istio.http.peer_metadata.Config, stats.PluginConfig, envoy.tcp.metadataexchange.config.MetadataExchange (src/proxy/istio/). Divergence: istio_request_bytes / istio_response_bytes record body bytes, where Istio\'s proxy records wire bytes (headers included)' } }),
   'udpa.type.v1.TypedStruct': msg('type_url', { value: { kind: 'honoured', opaque: true, note: 'as xds.type.v3.TypedStruct' } }),
   'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer': msg(''),
   'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext': msg('common_tls_context sni'),

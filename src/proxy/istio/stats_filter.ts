@@ -6,6 +6,13 @@
  * in the bodies) — in the process's labelled registry (metrics_registry.ts), rendered on
  * /stats/prometheus (admin and 15090). The cap on series and its drop counter
  * (`tsmesh_istio_series_dropped_total`) are the registry's.
+ * Divergences from Istio's proxy, known and kept: istio_request_bytes / istio_response_bytes are
+ * body bytes (Istio records the downstream wire bytes, headers included, so a GET is a few
+ * hundred bytes there and 0 here; Istio's docs say "body sizes"): the codecs do not count header
+ * bytes, and summing the header map per request would cost every stream for an approximation
+ * (HTTP/2 headers are HPACK-compressed on the wire). gRPC message counts are recorded when the
+ * stream ends, not every tcp_reporting_duration: mid-stream the response code, grpc-status and
+ * flags that label them are not known yet.
  */
 import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type HttpFilterFactoryContext, type StreamFilterCallbacks } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
