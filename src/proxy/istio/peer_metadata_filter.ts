@@ -22,7 +22,7 @@
 import { FilterStatus, type HeaderMap, type HttpFilter, type HttpFilterFactory, type HttpFilterFactoryContext, type StreamFilterCallbacks } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { getHeader } from '../http/common/header_utils.ts';
-import { localPeer, spiffePrincipal } from './node_peer.ts';
+import { localPeer, spiffePrincipal, type LocalPeer } from './node_peer.ts';
 import { peerFromHeader, serviceAccounts } from './peer_cache.ts';
 import { endpointPeer, upstreamPrincipal, upstreamSocket } from './upstream_peer.ts';
 
@@ -115,6 +115,8 @@ class PeerMetadataFilter implements HttpFilter {
   constructor(
     private readonly c: Compiled,
     private readonly ctx: HttpFilterFactoryContext,
+    /** This proxy's headers (computed once per node, at config time). */
+    private readonly me: LocalPeer,
     private readonly cb: StreamFilterCallbacks,
   ) {}
 
@@ -134,7 +136,7 @@ class PeerMetadataFilter implements HttpFilter {
     h.delete(PEER_METADATA_HEADER);
     h.delete(PEER_METADATA_ID_HEADER);
     if (c.propagateUp && !this.skipMx(c.skipExternalUp)) {
-      const me = localPeer(this.ctx.node);
+      const me = this.me;
       h.set(PEER_METADATA_HEADER, me.header);
       h.set(PEER_METADATA_ID_HEADER, me.id);
     }
@@ -159,10 +161,11 @@ class PeerMetadataFilter implements HttpFilter {
     const info = this.cb.streamInfo;
     if (c.upIstio || c.upWorkload) {
       const v = c.upIstio ? getHeader(h, PEER_METADATA_HEADER) : undefined;
-      const cluster = info.upstreamCluster ? this.ctx.clusterManager.get(info.upstreamCluster) : undefined;
-      const facts = upstreamSocket(cluster?.config, info.upstreamHost);
       let peer = v !== undefined ? peerFromHeader(v, undefined) : undefined;
       if (peer) {
+        // The transport only matters for a peer that answered (its principal).
+        const cluster = info.upstreamCluster ? this.ctx.clusterManager.get(info.upstreamCluster) : undefined;
+        const facts = upstreamSocket(cluster?.config, info.upstreamHost);
         const principal = upstreamPrincipal(facts, { namespace: peer.namespace, serviceAccount: serviceAccounts.get(peer) });
         if (principal) peer = peerFromHeader(v!, principal);
       } else if (c.upWorkload) {
@@ -175,7 +178,7 @@ class PeerMetadataFilter implements HttpFilter {
     h.delete(PEER_METADATA_ID_HEADER);
     // Only to a client that sent its own: a plain client (curl, probes, a scraper) learns nothing.
     if (c.propagateDown && (this.sawMeta || this.sawId) && !this.skipMx(c.skipExternalDown)) {
-      const me = localPeer(this.ctx.node);
+      const me = this.me;
       if (this.sawMeta) h.set(PEER_METADATA_HEADER, me.header);
       if (this.sawId) h.set(PEER_METADATA_ID_HEADER, me.id);
     }
@@ -186,6 +189,7 @@ class PeerMetadataFilter implements HttpFilter {
 export const peerMetadataFilterFactory: HttpFilterFactory = {
   create(typedConfig: EnvoyJson, ctx: HttpFilterFactoryContext) {
     const c = compile(typedConfig);
-    return (cb: StreamFilterCallbacks) => new PeerMetadataFilter(c, ctx, cb);
+    const me = localPeer(ctx.node);
+    return (cb: StreamFilterCallbacks) => new PeerMetadataFilter(c, ctx, me, cb);
   },
 };
