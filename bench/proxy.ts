@@ -487,9 +487,11 @@ interface PairedCost {
 /** One hop with `extra` beside one without, HTTP/1.1, alternating for ROUNDS rounds; prints medians and ratios. */
 async function pairedCost(dir: string, procs: Started[], upstream: number, c: PairedCost): Promise<void> {
   const [pOff, pOn] = [await freePort(), await freePort()];
+  // Each pushed as soon as it runs, so a failing second start still stops the first.
   const off = await tsmeshProxy(dir, `${c.key}-off`, pOff, upstream);
+  procs.push(off);
   const on = await tsmeshProxy(dir, `${c.key}-on`, pOn, upstream, undefined, undefined, c.extra);
-  procs.push(off, on);
+  procs.push(on);
   const headers = c.headers;
   const check = await wrk(`http://127.0.0.1:${pOn}/`, { seconds: 1, connections: 1, headers });
   if (check.errors > 0 || !(check.requests > 0)) throw new Error(`${c.key} cost: requests failed through the hop (${check.errors} errors of ${check.requests})`);
