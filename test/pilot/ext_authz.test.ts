@@ -227,7 +227,7 @@ test('the filters encode with Envoy\'s protos and the proxy honours every field 
   }
 });
 
-test('meshConfig: ext authz providers are enforced (no warning), telemetry providers still warn (issue 12)', () => {
+test('meshConfig: ext authz providers are enforced (no warning), tracing providers tsmesh has no exporter for still warn', () => {
   const { mesh, errors } = parseMeshConfig(`extensionProviders:
 - name: http
   envoyExtAuthzHttp: {service: ext-authz.foo.svc.cluster.local, port: "8000", includeRequestHeadersInCheck: [x-ext-authz]}
@@ -235,8 +235,8 @@ test('meshConfig: ext authz providers are enforced (no warning), telemetry provi
   envoyExtAuthzGrpc: {service: ext-authz.foo.svc.cluster.local, port: 9000}
 - name: body
   envoyExtAuthzGrpc: {service: ext-authz.foo.svc.cluster.local, port: 9000, includeRequestBodyInCheck: {maxRequestBytes: 10}}
-- name: zipkin
-  zipkin: {service: zipkin.istio-system.svc.cluster.local, port: 9411}
+- name: datadog
+  datadog: {service: datadog-agent.datadog.svc.cluster.local, port: 8126}
 `);
   assert.deepEqual(errors, []);
   const w = meshSupportWarnings(mesh);

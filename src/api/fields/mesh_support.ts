@@ -27,7 +27,10 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   accessLogFile: ENFORCED,
   accessLogEncoding: ENFORCED,
   accessLogFormat: { status: 'enforced', note: 'unset: Istio\'s default text format (TEXT) or its JSON fields (JSON), emitted by the pilot' },
-  enableTracing: { status: 'enforced', note: 'every HTTP connection manager traces (Envoy\'s sampling and B3/W3C propagation) and reports to defaultConfig.tracing.zipkin.address unless the Telemetry API names a provider' },
+  enableTracing: {
+    status: 'enforced',
+    note: 'tsmesh defaults it to false where Istio defaults to true (so no proxy keeps resolving an unreachable zipkin.istio-system); set it true, or name a tracing provider in a Telemetry or defaultProviders.tracing, to trace: every HTTP connection manager then traces (Envoy\'s sampling and B3/W3C propagation) and reports to defaultConfig.tracing.zipkin.address unless the Telemetry API names a provider. `tsmesh demo` turns it on at 100% sampling, reporting to the control plane\'s embedded Zipkin collector',
+  },
   'defaultConfig.tracing': gap(12, 'only the zipkin tracer is implemented (lightstep, datadog, stackdriver, openCensusAgent and tlsSettings are not)'),
   'defaultConfig.tracing.sampling': { status: 'enforced', note: 'random_sampling of every HCM (default 1%) unless a Telemetry sets randomSamplingPercentage' },
   'defaultConfig.tracing.zipkin': { status: 'enforced', note: 'address: the `zipkin` cluster (STATIC for an IP, STRICT_DNS for a name) that spans are POSTed to (Zipkin v2 JSON)' },
@@ -41,7 +44,7 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   'defaultProviders.tracing': { status: 'enforced', note: 'zipkin and opentelemetry (OTLP/HTTP) providers' },
   extensionProviders: {
     status: 'enforced',
-    note: 'envoyExtAuthzHttp and envoyExtAuthzGrpc: AuthorizationPolicy CUSTOM through Envoy\'s ext_authz (HTTP chains; TCP chains stay fail-closed); envoyFileAccessLog (path, logFormat text or labels): Telemetry access logging; prometheus: Telemetry metrics (Istio\'s standard metrics); tracing providers are issue 12',
+    note: 'envoyExtAuthzHttp and envoyExtAuthzGrpc: AuthorizationPolicy CUSTOM through Envoy\'s ext_authz (HTTP chains; TCP chains stay fail-closed); envoyFileAccessLog (path, logFormat text or labels): Telemetry access logging; prometheus: Telemetry metrics (Istio\'s standard metrics); zipkin and opentelemetry (OTLP/HTTP): tracing. Other kinds (datadog, lightstep, stackdriver, skywalking, the gRPC access-log services...) warn',
     gap: (v): Gap | undefined => {
       const p = v && typeof v === 'object' ? (v as Record<string, unknown>) : {};
       if (Object.keys(p).some((k) => EXT_AUTHZ.includes(k) || k === 'envoyFileAccessLog' || k === 'prometheus')) return undefined;
