@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { loadMeshConfig, parseMeshConfig } from '../../src/api/mesh.ts';
-import { meshSupportWarnings } from '../../src/api/fields/mesh_support.ts';
+import { MESH_SUPPORT, meshSupportWarnings } from '../../src/api/fields/mesh_support.ts';
 import { ISTIO } from './helpers.ts';
 
 test("Istio's analyzer meshconfig.yaml loads, keeps its fields and gets Istio's defaults", () => {
@@ -76,4 +76,17 @@ test('meshConfig.localityLbSetting is read and checked as a DestinationRule\'s',
   const bad = parseMeshConfig('localityLbSetting: {distribute: [{from: "us/*", to: {"us/*": 70}}]}\n');
   assert.deepEqual(bad.errors.map((e) => `${e.path}: ${e.message}`), ['localityLbSetting.distribute[0].to: total weight across localities must be 100, got 70']);
   assert.deepEqual(meshSupportWarnings(ok.mesh), [], 'enforced: no warning');
+});
+
+test('enableTracing: tsmesh keeps it off by default (Istio: on) and its support entry says so, with how to turn it on', () => {
+  // The lead's decision (review of issue 12, item 9): no default zipkin.istio-system cluster that
+  // every sidecar would keep resolving; the demo turns tracing on with the embedded collector.
+  assert.notEqual(parseMeshConfig('').mesh.enableTracing, true);
+  const entry = MESH_SUPPORT.enableTracing!;
+  assert.equal(entry.status, 'enforced');
+  const note = entry.status === 'enforced' ? entry.note ?? '' : '';
+  assert.match(note, /defaults it to false where Istio defaults to true/);
+  assert.match(note, /set it true/);
+  assert.match(note, /Telemetry/);
+  assert.match(note, /tsmesh demo` turns it on at 100%/);
 });
