@@ -207,6 +207,12 @@ export interface FactoryContext {
   onStreamComplete?(info: StreamInfo): void;
   /** (additive) The listener's traffic_direction (INBOUND / OUTBOUND / unset): the HCM's span kind, as Envoy's tracing operation name. */
   trafficDirection?: string;
+  /**
+   * (additive) Registers what to run when the config built with this context is gone for good
+   * (its listener drained and dropped, or discarded unused): shared resources such as tracing
+   * drivers are reference-counted through it. Absent outside a listener: nothing is released.
+   */
+  onRelease?(fn: () => void): void;
 }
 
 /**

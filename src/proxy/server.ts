@@ -20,6 +20,7 @@ import { loadNetworkFilters } from './filters/network/builtin.ts';
 import { releaseEnvoyRoot } from '../xds/protos.ts';
 import { log } from './logger.ts';
 import { flushAccessLogs } from './http/common/access_log.ts';
+import { closeTracingDrivers } from './tracing/driver.ts';
 import { ERR, TsmeshError } from '../api/errors.ts';
 
 /** On shutdown, how long a proxy that has withdrawn from the control plane keeps accepting (peers' EDS pushes take well under this). */
@@ -190,6 +191,8 @@ export class ProxyServer {
     } else {
       await this.listeners.drainAll(drainMs, true);
     }
+    // The drained streams' spans: sent (through the clusters, so before they close) and waited for, bounded.
+    await closeTracingDrivers(this.store);
     await this.clusters.shutdown();
     // The drained streams' access-log lines are queued for the next turn: write them before exit.
     await flushAccessLogs();

@@ -66,3 +66,22 @@ test('a collector that never answers: two reports in flight, the queue stops at 
   pending.splice(0).forEach((done) => done(true));
   assert.ok(sent.length > 2);
 });
+
+test('close sends what is queued at once (even fewer than min_flush_spans), refuses new spans, and resolves when the reports settle', async () => {
+  const { sent, pending, dropped, b } = setup({ answer: false });
+  for (let i = 0; i < 13; i++) b.add(span(i));
+  // Two reports of 5 in flight (the limit), 3 spans queued: fewer than min_flush_spans, so they would wait for the timer.
+  assert.deepEqual(sent.map((s) => s.length), [5, 5]);
+  let closed = false;
+  const done = b.close().then(() => (closed = true));
+  b.add(span(999));
+  assert.equal(dropped.value, 1, 'a closed batcher drops and counts');
+  pending.shift()!(true);
+  assert.deepEqual(sent.map((s) => s.length), [5, 5, 3], 'the rest goes as soon as a report settles');
+  await Promise.resolve();
+  assert.equal(closed, false, 'two reports still outstanding');
+  for (const p of pending.splice(0)) p(true);
+  await done;
+  assert.equal(closed, true);
+  assert.equal(b.queued, 0);
+});

@@ -55,6 +55,11 @@ export function listenerStatName(config: EnvoyJson): string {
   return sa ? `${sa.ip}_${sa.port}` : config.name;
 }
 
+/** Releases of builds collected without release() (see the constructor). */
+const unreleased = new FinalizationRegistry<(() => void)[]>((fns) => {
+  for (const fn of fns.splice(0)) fn();
+});
+
 export interface ListenerDeps {
   store: StatsStore;
   secrets: SecretManager;
@@ -80,6 +85,7 @@ export class ListenerImpl {
   private activeWork = 0;
   private idleSweep: NodeJS.Timeout | undefined;
   private drainWaiters: (() => void)[] = [];
+  private readonly releases: (() => void)[] = [];
   draining = false;
   /** Port actually bound (differs from config when it asked for 0). */
   boundPort = 0;
@@ -96,23 +102,42 @@ export class ListenerImpl {
     for (const n of ['downstream_cx_total', 'downstream_cx_destroy', 'no_filter_chain_match', 'downstream_listener_filter_error', 'ssl.connection_error', 'ssl.handshake']) this.stats.counter(n);
     this.stats.gauge('downstream_cx_active');
     this.listenerFilters = compileListenerFilters(config, durationMs(config.listener_filters_timeout, 15_000));
+    const releases = this.releases;
     const ctx: FactoryContext = {
       ...deps.ctx,
       draining: () => this.draining,
       trackActive: (conn) => this.trackActive(conn),
       trafficDirection: config.traffic_direction,
+      onRelease: (fn) => void releases.push(fn),
     };
-    const build = (fc: EnvoyJson, path: string): BuiltChain => this.buildChain(fc, path, ctx, deps.secrets);
-    const chains = (config.filter_chains ?? []).map((fc: EnvoyJson, i: number) => ({ match: fc.filter_chain_match, value: build(fc, `filter_chains[${i}]`) }));
-    const seen = new Set<string>();
-    (config.filter_chains ?? []).forEach((fc: EnvoyJson, i: number) => {
-      const k = JSON.stringify(fc.filter_chain_match ?? {});
-      if (seen.has(k)) throw new Error(`filter_chains[${i}].filter_chain_match: multiple filter chains with the same matching rules are defined`);
-      seen.add(k);
-    });
-    const def = config.default_filter_chain ? build(config.default_filter_chain, 'default_filter_chain') : undefined;
-    this.matcher = new FilterChainMatcher(chains, def);
-    this.builtChains = [...chains.map((c: { value: BuiltChain }) => c.value), ...(def ? [def] : [])];
+    try {
+      const build = (fc: EnvoyJson, path: string): BuiltChain => this.buildChain(fc, path, ctx, deps.secrets);
+      const chains = (config.filter_chains ?? []).map((fc: EnvoyJson, i: number) => ({ match: fc.filter_chain_match, value: build(fc, `filter_chains[${i}]`) }));
+      const seen = new Set<string>();
+      (config.filter_chains ?? []).forEach((fc: EnvoyJson, i: number) => {
+        const k = JSON.stringify(fc.filter_chain_match ?? {});
+        if (seen.has(k)) throw new Error(`filter_chains[${i}].filter_chain_match: multiple filter chains with the same matching rules are defined`);
+        seen.add(k);
+      });
+      const def = config.default_filter_chain ? build(config.default_filter_chain, 'default_filter_chain') : undefined;
+      this.matcher = new FilterChainMatcher(chains, def);
+      this.builtChains = [...chains.map((c: { value: BuiltChain }) => c.value), ...(def ? [def] : [])];
+    } catch (e) {
+      this.release();
+      throw e;
+    }
+    // A build the manager drops without releasing (a NACKed update, a rebuild it did not keep)
+    // still gives back what it holds once collected.
+    if (releases.length) unreleased.register(this, releases, this);
+  }
+
+  /**
+   * This build is gone for good (drained and dropped, or never used): gives back the shared
+   * resources its filters hold (FactoryContext.onRelease). Idempotent.
+   */
+  release(): void {
+    unreleased.unregister(this);
+    for (const fn of this.releases.splice(0)) fn();
   }
 
   /**

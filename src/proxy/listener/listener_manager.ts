@@ -123,8 +123,11 @@ export class ListenerManager {
     const cur = this.warming.get(name) ?? this.active.get(name);
     if (cur && JSON.stringify(cur.config) === JSON.stringify(l.config) && cur.missingSecrets.length === 0) {
       cur.version = l.version;
+      if (cur !== l) l.release();
       return;
     }
+    const superseded = this.warming.get(name);
+    if (superseded && superseded !== l) superseded.release();
     this.warming.set(name, l);
     this.deps.store.counter(`listener_manager.listener_${this.active.has(name) ? 'modified' : 'added'}`).inc();
     const timeout = this.opts.warmingTimeoutMs ?? 15_000;
@@ -133,6 +136,7 @@ export class ListenerManager {
   }
 
   remove(name: string): void {
+    this.warming.get(name)?.release();
     this.warming.delete(name);
     this.releaseReserved(name);
     const l = this.active.get(name);
@@ -164,13 +168,19 @@ export class ListenerManager {
       if (l.missingSecrets.length === 0 && !l.config.filter_chains?.some((fc: EnvoyJson) => fc.transport_socket)) continue;
       try {
         const nl = this.build(l.config, l.version);
-        if (nl.missingSecrets.length !== 0) continue;
-        // A serving listener gets the new secrets in place (no drain); a warming one activates.
-        if (this.active.get(l.config.name) === l) l.adoptTls(nl);
-        else if (this.warming.get(l.config.name) === l) {
-          this.warming.set(l.config.name, nl);
-          this.activate(nl, false);
+        if (nl.missingSecrets.length !== 0) {
+          nl.release();
+          continue;
         }
+        // A serving listener gets the new secrets in place (no drain); a warming one activates.
+        if (this.active.get(l.config.name) === l) {
+          l.adoptTls(nl);
+          nl.release();
+        } else if (this.warming.get(l.config.name) === l) {
+          this.warming.set(l.config.name, nl);
+          l.release();
+          this.activate(nl, false);
+        } else nl.release();
       } catch (e) {
         log.warn((e as Error).message);
       }
@@ -227,6 +237,7 @@ export class ListenerManager {
       if (this.active.get(name) === l) {
         this.active.delete(name);
         this.unindex(l);
+        l.release();
         this.updateGauges();
       }
     });
@@ -256,6 +267,7 @@ export class ListenerManager {
     this.updateGauges();
     void l.drain(this.opts.drainMs).then(() => {
       this.draining.delete(l);
+      l.release();
       this.updateGauges();
     });
   }

@@ -35,6 +35,8 @@ export class SpanBatcher {
   private timer: Timer | undefined;
   private inFlight = 0;
   private closed = false;
+  /** close() waiting for the last report to settle. */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly o: BatcherOptions) {}
 
@@ -66,11 +68,12 @@ export class SpanBatcher {
         if (settled) return;
         settled = true;
         this.inFlight--;
-        // Whatever queued up meanwhile goes now, not a whole interval later.
-        if (this.queue.length >= this.o.minFlushSpans) this.flush();
+        // Whatever queued up meanwhile goes now, not a whole interval later; once closed, all of it.
+        if (this.queue.length >= (this.closed ? 1 : this.o.minFlushSpans)) this.flush();
+        this.checkIdle();
       });
     }
-    if (this.queue.length > 0) this.timer ??= this.o.clock.after(this.o.flushIntervalMs, () => this.onTimer());
+    if (this.queue.length > 0 && !this.closed) this.timer ??= this.o.clock.after(this.o.flushIntervalMs, () => this.onTimer());
     else if (this.timer) this.timer.cancel(), (this.timer = undefined);
   }
 
@@ -79,11 +82,28 @@ export class SpanBatcher {
     return this.queue.length;
   }
 
-  /** Flushes and stops accepting spans (proxy shutdown). */
-  close(): void {
-    this.flush();
+  /** Reports outstanding. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Stops accepting spans and sends everything queued (proxy shutdown, or the last HCM using the
+   * driver is gone); resolves once no report is outstanding. The caller bounds the wait: each
+   * report ends by its own timeout at the latest.
+   */
+  close(): Promise<void> {
     this.closed = true;
     this.timer?.cancel();
     this.timer = undefined;
+    this.flush();
+    return new Promise<void>((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.checkIdle();
+    });
+  }
+
+  private checkIdle(): void {
+    if (this.inFlight === 0 && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 }

@@ -18,19 +18,66 @@ export interface TracingDriver {
   readonly sharedSpanContext: boolean;
   /** Queues a finished, sampled span for export; never blocks. */
   report(span: FinishedSpan, local: LocalEndpoint): void;
-  close(): void;
+  /** Sends what is queued and stops; resolves when no report is outstanding. */
+  close(): Promise<void>;
 }
 
-const drivers = new WeakMap<Stats, Map<string, TracingDriver>>();
+interface Entry {
+  driver: TracingDriver;
+  /** HCM configs holding it; the last release closes it (Envoy's tracer manager keeps drivers by weak reference to the same effect). */
+  refs: number;
+}
 
-/** The driver for `key` in this proxy (its stats store), built once by `make`. */
-export function sharedDriver(stats: Stats, key: string, make: () => TracingDriver): TracingDriver {
+const drivers = new WeakMap<Stats, Map<string, Entry>>();
+
+/**
+ * The driver for `key` in this proxy (its stats store), built once by `make`, and the release
+ * its holder calls when it is gone: a driver no HCM references any more is closed (its queue
+ * sent, its timer and batcher released), so replaced collector configs do not pile up.
+ */
+export interface SharedDriver {
+  driver: TracingDriver;
+  /** Called once by the holder when it is gone. */
+  release: () => void;
+}
+
+export function sharedDriver(stats: Stats, key: string, make: () => TracingDriver): SharedDriver {
   let byKey = drivers.get(stats);
   if (!byKey) drivers.set(stats, (byKey = new Map()));
-  let d = byKey.get(key);
-  if (!d) {
-    d = make();
-    byKey.set(key, d);
-  }
-  return d;
+  let e = byKey.get(key);
+  if (!e) byKey.set(key, (e = { driver: make(), refs: 0 }));
+  e.refs++;
+  const entry = e;
+  let released = false;
+  const release = (): void => {
+    if (released) return;
+    released = true;
+    if (--entry.refs > 0 || byKey.get(key) !== entry) return;
+    byKey.delete(key);
+    void entry.driver.close();
+  };
+  return { driver: e.driver, release };
+}
+
+/** Drivers this proxy holds (the tracing.drivers_active gauge). */
+export function tracingDriverCount(stats: Stats): number {
+  return drivers.get(stats)?.size ?? 0;
+}
+
+/** The longest shutdown waits for reports: a report's own timeout (Zipkin's, and OTLP's default). */
+export const CLOSE_TIMEOUT_MS = 5_000;
+
+/**
+ * Shutdown: every driver sends its queued spans, then the wait for outstanding reports, at most
+ * `timeoutMs`, so the last requests before a stop are in their traces.
+ */
+export async function closeTracingDrivers(stats: Stats, timeoutMs = CLOSE_TIMEOUT_MS): Promise<void> {
+  const byKey = drivers.get(stats);
+  if (!byKey || byKey.size === 0) return;
+  const closing = [...byKey.values()].map((e) => e.driver.close());
+  byKey.clear();
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)));
+  await Promise.race([Promise.all(closing), bound]);
+  clearTimeout(timer);
 }

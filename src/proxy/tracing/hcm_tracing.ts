@@ -7,7 +7,7 @@
  */
 import type { Clock, FactoryContext } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
-import type { TracingDriver } from './driver.ts';
+import type { SharedDriver, TracingDriver } from './driver.ts';
 import { zipkinDriver } from './zipkin.ts';
 import { openTelemetryDriver } from './opentelemetry.ts';
 import type { LocalEndpoint } from './span.ts';
@@ -100,19 +100,6 @@ export function compileHcmTracing(c: EnvoyJson | undefined, ctx: FactoryContext,
   const rid = requestIdOptions(requestIdExtension);
   if (c === undefined || c === null) return undefined;
   if (c.spawn_upstream_span === true) throw new Error('HttpConnectionManager.tracing.spawn_upstream_span true is not supported (one span per stream, Envoy\'s default)');
-  let driver: TracingDriver | undefined;
-  const provider = c.provider;
-  if (provider) {
-    const tc = provider.typed_config ?? {};
-    const type = tc['@type'];
-    try {
-      if (type === ZIPKIN_CONFIG) driver = zipkinDriver(tc, ctx.clusterManager, ctx.stats, clock);
-      else if (type === OPENTELEMETRY_CONFIG) driver = openTelemetryDriver(tc, ctx.clusterManager, ctx.stats, clock);
-      else throw new Error(`tracer ${provider.name ?? type} (${type}) is not supported: envoy.tracers.zipkin and envoy.tracers.opentelemetry are`);
-    } catch (e) {
-      throw new Error(`HttpConnectionManager.tracing.provider: ${(e as Error).message}`, { cause: e });
-    }
-  }
   const node = ctx.node ?? {};
   const fixed: Record<string, string> = { component: 'proxy' };
   if (node.id) fixed.node_id = String(node.id);
@@ -120,6 +107,23 @@ export function compileHcmTracing(c: EnvoyJson | undefined, ctx: FactoryContext,
   const headerTags: HeaderTag[] = [];
   compileCustomTags(c.custom_tags, fixed, headerTags);
   const maxPath = c.max_path_tag_length === undefined || c.max_path_tag_length === null ? DEFAULT_MAX_PATH_TAG_LENGTH : Number(c.max_path_tag_length);
+  // Last, once nothing else can throw: the driver is held until the listener releases this HCM.
+  let driver: TracingDriver | undefined;
+  const provider = c.provider;
+  if (provider) {
+    const tc = provider.typed_config ?? {};
+    const type = tc['@type'];
+    let shared: SharedDriver;
+    try {
+      if (type === ZIPKIN_CONFIG) shared = zipkinDriver(tc, ctx.clusterManager, ctx.stats, clock);
+      else if (type === OPENTELEMETRY_CONFIG) shared = openTelemetryDriver(tc, ctx.clusterManager, ctx.stats, clock);
+      else throw new Error(`tracer ${provider.name ?? type} (${type}) is not supported: envoy.tracers.zipkin and envoy.tracers.opentelemetry are`);
+    } catch (e) {
+      throw new Error(`HttpConnectionManager.tracing.provider: ${(e as Error).message}`, { cause: e });
+    }
+    driver = shared.driver;
+    ctx.onRelease?.(shared.release);
+  }
   const counter = (n: string) => ctx.stats.counter(`http.${statPrefix}.tracing.${n}`);
   return {
     driver,

@@ -9,7 +9,7 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import { durationMs } from '../duration.ts';
 import { SpanBatcher } from './batcher.ts';
 import { postReport } from './collector_post.ts';
-import { sharedDriver, type TracingDriver } from './driver.ts';
+import { sharedDriver, type SharedDriver } from './driver.ts';
 import { Format } from './span_context.ts';
 import type { FinishedSpan, LocalEndpoint } from './span.ts';
 
@@ -55,8 +55,8 @@ export function otlpJson(spans: readonly FinishedSpan[], locals: (s: FinishedSpa
   };
 }
 
-/** Validates an OpenTelemetryConfig (throws to NACK) and returns this proxy's driver for it. */
-export function openTelemetryDriver(c: EnvoyJson, cm: ClusterManager, stats: Stats, clock: Clock): TracingDriver {
+/** Validates an OpenTelemetryConfig (throws to NACK) and returns this proxy's driver for it, with the release its HCM calls when it is gone. */
+export function openTelemetryDriver(c: EnvoyJson, cm: ClusterManager, stats: Stats, clock: Clock): SharedDriver {
   if (c.grpc_service) throw new Error('OpenTelemetryConfig.grpc_service is not supported: use http_service (OTLP/HTTP)');
   const http = c.http_service;
   const uri = http?.http_uri;

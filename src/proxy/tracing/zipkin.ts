@@ -6,7 +6,7 @@ import type { ClusterManager, Clock, Stats } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { SpanBatcher } from './batcher.ts';
 import { postReport } from './collector_post.ts';
-import { sharedDriver, type TracingDriver } from './driver.ts';
+import { CLOSE_TIMEOUT_MS, sharedDriver, type SharedDriver } from './driver.ts';
 import { Format } from './span_context.ts';
 import type { FinishedSpan, LocalEndpoint } from './span.ts';
 
@@ -14,7 +14,7 @@ import type { FinishedSpan, LocalEndpoint } from './span.ts';
 export const ZIPKIN_MIN_FLUSH_SPANS = 5;
 export const ZIPKIN_FLUSH_INTERVAL_MS = 5_000;
 const MAX_QUEUED = 1_000;
-const REPORT_TIMEOUT_MS = 5_000;
+const REPORT_TIMEOUT_MS = CLOSE_TIMEOUT_MS;
 
 interface ZipkinJsonSpan {
   traceId: string;
@@ -37,8 +37,8 @@ export function zipkinJson(s: FinishedSpan, local: LocalEndpoint): ZipkinJsonSpa
   return out;
 }
 
-/** Validates a ZipkinConfig (throws to NACK) and returns this proxy's driver for it. */
-export function zipkinDriver(c: EnvoyJson, cm: ClusterManager, stats: Stats, clock: Clock): TracingDriver {
+/** Validates a ZipkinConfig (throws to NACK) and returns this proxy's driver for it, with the release its HCM calls when it is gone. */
+export function zipkinDriver(c: EnvoyJson, cm: ClusterManager, stats: Stats, clock: Clock): SharedDriver {
   const cluster = c.collector_cluster;
   if (typeof cluster !== 'string' || !cluster) throw new Error('ZipkinConfig.collector_cluster is required');
   const endpoint = c.collector_endpoint;
