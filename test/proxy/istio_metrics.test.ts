@@ -182,8 +182,10 @@ test('peer metadata round trip, edge stripping, labels for 200 / 503 / gRPC, and
   t.diagnostic(`series ${reg.seriesCount} (cap ${reg.maxSeries}), dropped ${dropped}`);
   assert.equal(reg.seriesCount, reg.maxSeries);
   assert.ok(dropped > 0, 'drops are counted');
-  assert.equal(find(srv4, 'istio_requests_total', { response_code: '201' }).length, 1, 'series under the cap are kept');
-  assert.equal(find(srv4, 'istio_requests_total', { response_code: '206' }).length, 0, 'series past the cap are not');
+  // A request's four series (one counter, three histograms) are admitted together: the 201 gets all of them.
+  const fams = ['istio_requests_total', 'istio_request_duration_milliseconds_count', 'istio_request_bytes_count', 'istio_response_bytes_count'];
+  assert.deepEqual(fams.map((f) => find(srv4, f, { response_code: '201' }).length), [1, 1, 1, 1], 'series under the cap are kept, in every family');
+  assert.deepEqual(fams.map((f) => find(srv4, f, { response_code: '206' }).length), [0, 0, 0, 0], 'series past the cap are not');
 });
 
 /** One app and a server sidecar (INBOUND, Istio's filters) in front of it. */
@@ -334,4 +336,26 @@ test('peer_metadata istio_headers.skip_external_clusters: no node id/metadata to
   assert.doesNotThrow(create({ shared_with_upstream: false }));
   assert.throws(create({ upstream_propagation: [{ istio_headers: { something: 1 } }] }), /something/);
   assert.throws(create({ upstream_discovery: [{ istio_headers: { skip_external_clusters: true } }] }), /skip_external_clusters/);
+});
+
+test('series cap: a request gets all of its series or none (families agree), and the drops are counted', async (t) => {
+  const server = await inboundSidecar(t, (req, res) => (req.resume(), res.writeHead(Number(req.url!.slice(1))).end('ok')));
+  const get = async (path: string) => (await (await fetch(`http://127.0.0.1:${server.port('in')}${path}`)).text(), undefined);
+  await get('/200');
+  const reg = labelledRegistry(server.server.store);
+  const families = ['istio_requests_total', 'istio_request_duration_milliseconds_count', 'istio_request_bytes_count', 'istio_response_bytes_count'];
+  const present = (code: string) => families.map((f) => find(scrape(server), f, { response_code: code }).length);
+  // Room for two new series; a 201 needs four (one counter, three histograms).
+  reg.maxSeries = reg.seriesCount + 2;
+  const before = reg.dropped;
+  await get('/201');
+  t.diagnostic(`cap ${reg.maxSeries}: 201's series per family ${JSON.stringify(present('201'))}, dropped ${reg.dropped - before}`);
+  assert.deepEqual(present('201'), [0, 0, 0, 0], 'none of the request\'s series past the cap');
+  assert.equal(reg.dropped - before, 4, 'each refused series counted');
+  reg.maxSeries = reg.seriesCount + 4;
+  await get('/202');
+  assert.deepEqual(present('202'), [1, 1, 1, 1], 'all four when they fit');
+  assert.equal(reg.seriesCount, reg.maxSeries);
+  await get('/200');
+  assert.equal(find(scrape(server), 'istio_requests_total', { response_code: '200' })[0]!.value, 2, 'existing series keep counting at the cap');
 });

@@ -7,7 +7,8 @@
  *
  * Cardinality guard: at most `maxSeries` series per process (TSMESH_ISTIO_MAX_SERIES, default
  * 10,000); an update that would create one more is dropped and counted in
- * `tsmesh_istio_series_dropped_total`, rendered beside the istio_* families.
+ * `tsmesh_istio_series_dropped_total`, rendered beside the istio_* families. A stream's series
+ * are admitted together (begin/commit): all of them or none.
  */
 import type { Stats } from '../interfaces.ts';
 
@@ -57,7 +58,15 @@ export class Family {
   get(key: string, values: () => readonly string[]): Series | undefined {
     let s = this.series.get(key);
     if (s) return s;
-    if (!this.registry.admit()) return undefined;
+    const r = this.registry;
+    if (r.pending) {
+      // Inside a stream's admission (LabelledRegistry.begin): decided together at commit.
+      s = new Series(values(), this.type === 'histogram');
+      this.series.set(key, s);
+      r.pending.push(this, key);
+      return s;
+    }
+    if (!r.admit()) return undefined;
     s = new Series(values(), this.type === 'histogram');
     this.series.set(key, s);
     return s;
@@ -92,6 +101,33 @@ export class LabelledRegistry {
     let f = this.families.get(key);
     if (!f) this.families.set(key, (f = new Family(this, name, type, labelNames)));
     return f;
+  }
+
+  /**
+   * Series created since begin(), as (family, key) pairs: one stream's series are admitted together
+   * under the cap, all or none, so its families never disagree (requests_total without its
+   * histograms).
+   */
+  pending?: (Family | string)[];
+
+  /** Starts one stream's (or connection report's) admission. */
+  begin(): void {
+    this.pending = [];
+  }
+
+  /** Admits every series created since begin(), or removes them all and counts each as dropped. */
+  commit(): boolean {
+    const p = this.pending!;
+    this.pending = undefined;
+    const n = p.length / 2;
+    if (n === 0) return true;
+    if (this.total + n <= this.maxSeries) {
+      this.total += n;
+      return true;
+    }
+    for (let i = 0; i < p.length; i += 2) (p[i] as Family).series.delete(p[i + 1] as string);
+    this.dropped += n;
+    return false;
   }
 
   admit(): boolean {

@@ -3,19 +3,21 @@
  * tuple's cached parts (the peers' and the service's label objects, see stats_labels.ts) and a
  * short key of the small enumerations (protocol, code, gRPC status, flags, security). The common
  * request then costs a few map lookups instead of building and hashing the whole series key once
- * per metric. Only complete sets are cached: a metric past the series cap is asked again on the
- * next stream, so its drop is counted as before. Metrics with CEL dimensions or removed labels
+ * per metric. A stream's new series are admitted together under the series cap, all or none;
+ * only admitted sets are cached, so a refused tuple is asked again (and counted) next time. Metrics with CEL dimensions or removed labels
  * depend on more than the tuple and are resolved per stream. Entries live as long as the label
  * objects they hang from (weak keys), so peers or clusters that come and go are not pinned.
  */
 import type { StreamInfo } from '../interfaces.ts';
-import type { Series } from './metrics_registry.ts';
+import type { LabelledRegistry, Series } from './metrics_registry.ts';
 import type { MetricPlan } from './stats_config.ts';
 import type { LabelInput, PeerLabels, ServiceLabels } from './stats_labels.ts';
 
 const SEP = '\u0001';
 
 type Slots = (Series | undefined)[];
+/** A stream refused by the series cap: records nothing. */
+const NONE: Slots = [];
 
 export class SeriesHandles {
   private readonly cache = new WeakMap<PeerLabels, WeakMap<PeerLabels, WeakMap<ServiceLabels, Map<string, Slots>>>>();
@@ -24,6 +26,8 @@ export class SeriesHandles {
   /** The last tuple resolved and its slots: consecutive streams mostly share one. */
   private last: LabelInput | undefined;
   private lastSlots: Slots = [];
+  /** Where a stream's new series are admitted together (all or none). */
+  private readonly registry: LabelledRegistry | undefined;
 
   /**
    * `plans` in recording order; `grpcOnly[i]`: plan i is recorded for gRPC streams only (the
@@ -34,6 +38,21 @@ export class SeriesHandles {
     private readonly grpcOnly: readonly boolean[],
   ) {
     plans.forEach((p, i) => (p?.perStream ? this.perStream.push(i) : undefined));
+    this.registry = plans.find((p) => p !== undefined)?.family.registry;
+  }
+
+  /** Runs `fn` as one stream's admission: false when the cap refused its new series (all removed). */
+  private admitted(fn: () => void): boolean {
+    const r = this.registry;
+    if (!r) return fn(), true;
+    r.begin();
+    try {
+      fn();
+    } catch (e) {
+      r.commit();
+      throw e;
+    }
+    return r.commit();
   }
 
   /** The series of every plan for this stream (undefined: dropped metric, not gRPC, or past the cap). */
@@ -46,8 +65,10 @@ export class SeriesHandles {
     const hit = this.lastSlots;
     if (this.perStream.length === 0) return hit;
     const out = hit.slice();
-    for (const i of this.perStream) if (grpc || !this.grpcOnly[i]) out[i] = this.plans[i]!.series(x, info);
-    return out;
+    const ok = this.admitted(() => {
+      for (const i of this.perStream) if (grpc || !this.grpcOnly[i]) out[i] = this.plans[i]!.series(x, info);
+    });
+    return ok ? out : NONE;
   }
 
   /** Finds the tuple's slots and remembers them (undefined), or resolves a new tuple (its slots). */
@@ -65,16 +86,19 @@ export class SeriesHandles {
       this.lastSlots = hit;
       return undefined;
     }
-    // In recording order, one series() per plan: the same series, cap admissions and drops as
-    // resolving each metric on its own.
+    // In recording order, one series() per plan, admitted together under the cap: a refused
+    // stream records nothing and its tuple is asked again next time (each refusal counted).
     const out: Slots = [];
     let complete = true;
-    for (let i = 0; i < this.plans.length; i++) {
-      const p = this.plans[i];
-      const s = p && (grpc || !this.grpcOnly[i]) ? p.series(x, info) : undefined;
-      if (p && s === undefined && !p.perStream && (grpc || !this.grpcOnly[i])) complete = false;
-      out.push(s);
-    }
+    const ok = this.admitted(() => {
+      for (let i = 0; i < this.plans.length; i++) {
+        const p = this.plans[i];
+        const s = p && (grpc || !this.grpcOnly[i]) ? p.series(x, info) : undefined;
+        if (p && s === undefined && !p.perStream && (grpc || !this.grpcOnly[i])) complete = false;
+        out.push(s);
+      }
+    });
+    if (!ok) return NONE;
     if (complete) {
       // Per-stream slots are resolved again on every hit.
       byTail.set(tail, out);

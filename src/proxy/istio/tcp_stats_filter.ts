@@ -18,7 +18,21 @@ import { tcpSessionFor } from './tcp_session.ts';
 export const tcpStatsFactory: NetworkFilterFactory = {
   create(config, ctx) {
     const cfg = compileStatsConfig(config);
-    const plans = buildPlans(labelledRegistry(ctx.stats), cfg, TCP_METRICS, false);
+    const registry = labelledRegistry(ctx.stats);
+    const plans = buildPlans(registry, cfg, TCP_METRICS, false);
+    // A report's series are found first and admitted together under the series cap (all or
+    // none); only then are they counted.
+    const admitted = <T>(find: () => T): T | undefined => {
+      registry.begin();
+      let found: T;
+      try {
+        found = find();
+      } catch (e) {
+        registry.commit();
+        throw e;
+      }
+      return registry.commit() ? found : undefined;
+    };
     const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager, cfg);
     const { tcp_received_bytes_total: received, tcp_sent_bytes_total: sent } = plans;
     const periodMs = received || sent ? cfg.tcpReportingMs : 0;
@@ -37,8 +51,10 @@ export const tcpStatsFactory: NetworkFilterFactory = {
           timer = setInterval(() => {
             const r = session.bytesReceived() - rx;
             const t = session.bytesSent() - tx;
-            if (r > 0) received?.series(x, si)?.inc(r);
-            if (t > 0) sent?.series(x, si)?.inc(t);
+            if (r <= 0 && t <= 0) return;
+            const s = admitted(() => [r > 0 ? received?.series(x, si) : undefined, t > 0 ? sent?.series(x, si) : undefined] as const);
+            s?.[0]?.inc(r);
+            s?.[1]?.inc(t);
             rx += r;
             tx += t;
           }, periodMs);
@@ -47,9 +63,10 @@ export const tcpStatsFactory: NetworkFilterFactory = {
         closed(si: StreamInfo) {
           if (timer) clearInterval(timer);
           const x = reporter.input(si, info, 'tcp', false);
-          plans.tcp_connections_closed_total?.series(x, si)?.inc(1);
-          received?.series(x, si)?.inc(Math.max(0, si.bytesReceived - rx));
-          sent?.series(x, si)?.inc(Math.max(0, si.bytesSent - tx));
+          const s = admitted(() => [plans.tcp_connections_closed_total?.series(x, si), received?.series(x, si), sent?.series(x, si)] as const);
+          s?.[0]?.inc(1);
+          s?.[1]?.inc(Math.max(0, si.bytesReceived - rx));
+          s?.[2]?.inc(Math.max(0, si.bytesSent - tx));
         },
       });
       return 'continue';
