@@ -4,7 +4,8 @@
  * while it drains; 15020 serves the same readiness and `/stats/prometheus`, Istio's metrics
  * merging: the proxy's own Prometheus output, the agent's istio_agent_* series, and the app's
  * metrics when its pod's prometheus.io/* annotations ask for a scrape (ISTIO_PROMETHEUS_ANNOTATIONS).
- * A source that fails or times out is left out and counted; the merged answer is still 200.
+ * A source that fails, runs past the scrape deadline or sends more than the byte cap is left out
+ * and counted; the merged answer is still 200. Concurrent scrapes share one fetch of each source.
  */
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,9 +32,14 @@ export interface StatusServerOptions {
   proxyStatsUrl: () => string;
   app?: AppScrapeTarget;
   metrics: AgentMetrics;
-  /** Per-source scrape timeout (default 2 s, under Prometheus' usual 10 s). */
+  /** Per-source scrape deadline for the whole answer (default 2 s, under Prometheus' usual 10 s). */
   scrapeTimeoutMs?: number;
+  /** Largest body taken from a source (default 16 MB); a larger one is dropped. */
+  maxScrapeBytes?: number;
 }
+
+/** Istio's merged scrape has no cap; 16 MB is far above any sane exposition and bounds the agent's memory. */
+const MAX_SCRAPE_BYTES = 16 * 1024 * 1024;
 
 export class StatusServer {
   readonly #o: StatusServerOptions;
@@ -41,6 +47,8 @@ export class StatusServer {
   #readiness?: Server;
   statusPort = 0;
   readinessPort = 0;
+  /** The fetch of each source in flight, shared by concurrent scrapes. */
+  #inflight = new Map<string, Promise<string>>();
 
   constructor(o: StatusServerOptions) {
     this.#o = o;
@@ -88,21 +96,27 @@ export class StatusServer {
   async merged(): Promise<string> {
     const m = this.#o.metrics;
     m.scrapes.inc();
-    const timeout = this.#o.scrapeTimeoutMs ?? 2000;
     const app = this.#o.app;
     const [proxy, appText] = await Promise.all([
-      fetchText(this.#o.proxyStatsUrl(), timeout).catch(() => {
-        m.scrapeFailures.inc({ type: 'envoy' });
-        return '';
-      }),
-      app
-        ? fetchText(`http://${hostPort(app.host, app.port)}${app.path}`, timeout).catch(() => {
-            m.scrapeFailures.inc({ type: 'application' });
-            return '';
-          })
-        : Promise.resolve(''),
+      this.#fetchShared('envoy', this.#o.proxyStatsUrl()),
+      app ? this.#fetchShared('application', `http://${hostPort(app.host, app.port)}${app.path}`) : Promise.resolve(''),
     ]);
     return section(proxy) + (await m.render()) + section(stripEof(appText));
+  }
+
+  /** One fetch of a source at a time: a scrape arriving while one runs waits for the same answer. */
+  #fetchShared(type: 'envoy' | 'application', url: string): Promise<string> {
+    let p = this.#inflight.get(type);
+    if (!p) {
+      p = fetchText(url, this.#o.scrapeTimeoutMs ?? 2000, this.#o.maxScrapeBytes ?? MAX_SCRAPE_BYTES)
+        .catch(() => {
+          this.#o.metrics.scrapeFailures.inc({ type });
+          return '';
+        })
+        .finally(() => this.#inflight.delete(type));
+      this.#inflight.set(type, p);
+    }
+    return p;
   }
 }
 
@@ -148,17 +162,35 @@ function bind(server: Server, address: string, port: number, what: string): Prom
   });
 }
 
-/** GET `url` as text within `timeoutMs`; a non-200 answer is a failure. */
-function fetchText(url: string, timeoutMs: number): Promise<string> {
+/**
+ * GET `url` as text: the whole answer within `timeoutMs` (a deadline, so a source that drips
+ * bytes cannot hold the scrape) and at most `maxBytes`; a non-200 answer is a failure.
+ */
+function fetchText(url: string, timeoutMs: number, maxBytes: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { timeout: timeoutMs, headers: { accept: 'text/plain' } }, (res) => {
+    const fail = (e: Error) => {
+      clearTimeout(deadline);
+      req.destroy();
+      reject(e);
+    };
+    const req = request(url, { headers: { accept: 'text/plain' } }, (res) => {
+      if (res.statusCode !== 200) return fail(new Error(`${url}: HTTP ${res.statusCode}`));
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString('utf8')) : reject(new Error(`${url}: HTTP ${res.statusCode}`))));
-      res.on('error', reject);
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) return fail(new Error(`${url}: more than ${maxBytes} bytes`));
+        chunks.push(c);
+      });
+      res.on('end', () => {
+        clearTimeout(deadline);
+        resolve(Buffer.concat(chunks).toString('utf8'));
+      });
+      res.on('error', fail);
     });
-    req.on('timeout', () => req.destroy(new Error(`${url}: no answer in ${timeoutMs} ms`)));
-    req.on('error', reject);
+    const deadline = setTimeout(() => fail(new Error(`${url}: no complete answer in ${timeoutMs} ms`)), timeoutMs);
+    deadline.unref();
+    req.on('error', fail);
     req.end();
   });
 }
