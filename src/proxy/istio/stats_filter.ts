@@ -77,7 +77,8 @@ class IstioStatsFilter implements HttpFilter {
     const x = this.reporter.input(info, this.cb.connection, this.grpc ? 'grpc' : 'http', true, this.grpc ? (this.grpcStatus ?? '') : '');
     const s = this.handles.resolve(x, info, this.grpc);
     s[REQUESTS]?.inc(1);
-    s[DURATION]?.record((info.endTime ?? info.startTime) - info.startTime);
+    // Istio records the duration only when the stream has one (requestComplete()), never a 0.
+    if (info.endTime !== undefined) s[DURATION]?.record(info.endTime - info.startTime);
     s[REQUEST_BYTES]?.record(info.bytesReceived);
     s[RESPONSE_BYTES]?.record(info.bytesSent);
     if (this.reqFrames) s[REQUEST_MESSAGES]?.inc(this.reqFrames.count);
