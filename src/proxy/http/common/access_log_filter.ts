@@ -37,7 +37,8 @@ export function compileAccessLogFilter(f: EnvoyJson, at: string): AccessLogPredi
     }
     case 'duration_filter': {
       const cmp = comparison(v?.comparison, `${here}.comparison`);
-      return (i) => cmp(i.endTime === undefined ? 0 : i.endTime - i.startTime);
+      // Envoy's DurationFilter does not match when the stream has no duration (no end time).
+      return (i) => i.endTime !== undefined && cmp(i.endTime - i.startTime);
     }
     case 'response_flag_filter': {
       const flags: string[] = Array.isArray(v?.flags) ? v.flags.map(String) : [];
