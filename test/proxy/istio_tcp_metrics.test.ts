@@ -4,7 +4,8 @@
  * presents a SPIFFE certificate but does not speak the metadata exchange (a mesh client without
  * it, as the demo's tcp-echo probes). Shows the labels Istio gives a peer known only by its
  * certificate (namespace from the SAN, canonical revision "latest"), and periodic reporting: an
- * open connection's bytes appear every tcp_reporting_duration as deltas, before it closes.
+ * open connection's bytes appear every tcp_reporting_duration as deltas, before it closes; a peer
+ * that negotiates the metadata exchange and stalls is closed at the exchange deadline.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -60,6 +61,11 @@ function openTls(port: number, pki: Pki, cert: { cert: string; key: string }): P
   });
 }
 
+function withAlpn(ts: EnvoyJson, alpn: string[]): EnvoyJson {
+  const tc = ts.typed_config;
+  return { ...ts, typed_config: { ...tc, common_tls_context: { ...tc.common_tls_context, alpn_protocols: alpn } } };
+}
+
 describe('istio.stats on an inbound mTLS TCP chain', { skip: !hasOpenssl() && 'openssl CLI not available' }, () => {
   let pki: Pki;
   let echo: Awaited<ReturnType<typeof startEcho>>;
@@ -86,6 +92,21 @@ describe('istio.stats on an inbound mTLS TCP chain', { skip: !hasOpenssl() && 'o
                 filters: [
                   { name: 'istio.stats', typed_config: ts(ISTIO_FILTER.STATS, {}) },
                   { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: 'in', cluster: 'inbound|9000||' } },
+                ],
+              },
+            ],
+          },
+          {
+            name: 'in-tcp-mx',
+            address: { socket_address: { address: '127.0.0.1', port_value: 0 } },
+            traffic_direction: 'INBOUND',
+            filter_chains: [
+              {
+                transport_socket: withAlpn(downstreamTls(pki, server, true), ['istio-peer-exchange', 'h2', 'http/1.1']),
+                filters: [
+                  { name: 'istio.metadata_exchange', typed_config: ts(ISTIO_FILTER.METADATA_EXCHANGE, { protocol: 'istio-peer-exchange' }) },
+                  { name: 'istio.stats', typed_config: ts(ISTIO_FILTER.STATS, {}) },
+                  { name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': TCP_PROXY, stat_prefix: 'in3', cluster: 'inbound|9000||' } },
                 ],
               },
             ],
@@ -144,5 +165,25 @@ describe('istio.stats on an inbound mTLS TCP chain', { skip: !hasOpenssl() && 'o
     await until(() => (bytes('istio_tcp_connections_closed_total') === 1 ? true : undefined), 'closed', 10_000, 50);
     assert.equal(bytes('istio_tcp_received_bytes_total'), 17, 'deltas add up to the connection\'s bytes, none counted twice');
     assert.equal(bytes('istio_tcp_sent_bytes_total'), 17);
+  });
+
+  test('a client that negotiates istio-peer-exchange and never sends its frame is closed after the exchange deadline, and counted', async (t) => {
+    const counter = () => proxy.server.store.counter('metadata_exchange.exchange_timeout').value();
+    const before = counter();
+    const s = tls.connect({ host: '127.0.0.1', port: proxy.port('in-tcp-mx'), ca: pki.ca, cert: client.cert, key: client.key, servername: 'server.local', ALPNProtocols: ['istio-peer-exchange'], checkServerIdentity: () => undefined });
+    s.on('error', () => {});
+    await new Promise<void>((r) => s.once('secureConnect', () => r()));
+    assert.equal(s.alpnProtocol, 'istio-peer-exchange');
+    // Half a header, then silence.
+    s.write(Buffer.from([0x3d, 0x23]));
+    let timer: NodeJS.Timeout | undefined;
+    const closedByProxy = await Promise.race([new Promise<boolean>((r) => s.once('close', () => r(true))), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 15_000)))]);
+    clearTimeout(timer);
+    s.destroy();
+    assert.ok(closedByProxy, 'the proxy closed the stalled exchange');
+    t.diagnostic(`metadata_exchange.exchange_timeout ${counter() - before}`);
+    assert.equal(counter() - before, 1);
+    const closed = await until(() => find(scrape(proxy), 'istio_tcp_connections_closed_total', { reporter: 'destination', source_principal: CLIENT_ID, response_flags: '-' }).reduce((n, x) => n + x.value, 0) || undefined, 'the closed connection reported', 5000, 50);
+    assert.ok(closed >= 1);
   });
 });

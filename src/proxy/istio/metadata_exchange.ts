@@ -14,6 +14,11 @@ export const MX_MAGIC = 0x3d230467;
 const HEADER = 8;
 /** A larger payload is not Istio's node metadata: treated as no exchange. */
 const MAX_PAYLOAD = 64 * 1024;
+/**
+ * How long a peer that negotiated the exchange has to send its whole frame: past it the
+ * connection is closed, so a stalled peer does not hold an opened upstream until the idle timeout.
+ */
+export const EXCHANGE_DEADLINE_MS = 5000;
 
 /** The bytes a side sends first. */
 export function exchangeFrame(anyStruct: Buffer): Buffer {
@@ -27,13 +32,17 @@ export function exchangeFrame(anyStruct: Buffer): Buffer {
  * Reads the peer's exchange frame from the start of `s`, then leaves `s` paused with whatever
  * followed the frame unshifted back, and calls `done` with the peer's metadata (undefined: no
  * exchange; every byte read is put back). `initial` are bytes already read from the stream.
+ * A peer that has not sent a whole frame within EXCHANGE_DEADLINE_MS is destroyed (`onTimeout`
+ * first; `done` is not called, the connection's close finishes it).
  */
-export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: Record<string, unknown> | undefined, frameBytes: number) => void): void {
+export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: Record<string, unknown> | undefined, frameBytes: number) => void, onTimeout?: () => void): void {
   let buf = initial && initial.length ? initial : Buffer.alloc(0);
   let finished = false;
+  let deadline: NodeJS.Timeout | undefined;
   const finish = (md: Record<string, unknown> | undefined, rest: Buffer, frameBytes = 0) => {
     if (finished) return;
     finished = true;
+    if (deadline) clearTimeout(deadline);
     s.off('data', onData);
     s.off('end', onEnd);
     s.off('close', onEnd);
@@ -63,4 +72,14 @@ export function readExchange(s: Duplex, initial: Buffer | undefined, done: (md: 
   s.once('end', onEnd);
   s.once('close', onEnd);
   s.resume();
+  deadline = setTimeout(() => {
+    if (finished) return;
+    finished = true;
+    s.off('data', onData);
+    s.off('end', onEnd);
+    s.off('close', onEnd);
+    onTimeout?.();
+    s.destroy();
+  }, EXCHANGE_DEADLINE_MS);
+  deadline.unref();
 }

@@ -4,7 +4,9 @@
  * exchanges node metadata with this proxy before its bytes reach tcp_proxy (tcp_session.ts does the
  * exchange; this filter only switches it on for the connection). enable_discovery (finding a peer
  * that did not exchange by its address) is accepted: the stats then fall back to the certificate's
- * principal and "unknown", as Istio does without discovery.
+ * principal and "unknown", as Istio does without discovery. A client that negotiated the exchange
+ * and stalls before its whole frame is closed after 5 s, counted in
+ * metadata_exchange.exchange_timeout.
  */
 import type { NetworkFilterFactory } from '../interfaces.ts';
 import { registerNetworkFilter } from '../filters/network/registry.ts';
@@ -15,12 +17,15 @@ import { tcpSessionFor } from './tcp_session.ts';
 const FIELDS = new Set(['@type', 'protocol', 'enable_discovery', 'additional_labels']);
 
 export const metadataExchangeFactory: NetworkFilterFactory = {
-  create(config) {
+  create(config, ctx) {
     for (const k of Object.keys(config)) if (!FIELDS.has(k)) throw new Error(`MetadataExchange.${k} is not supported`);
     if (config.protocol !== MX_ALPN) throw new Error(`MetadataExchange.protocol must be ${MX_ALPN}`);
     if (Array.isArray(config.additional_labels) && config.additional_labels.length) throw new Error('MetadataExchange.additional_labels is not supported');
+    const timeouts = ctx.stats.counter('metadata_exchange.exchange_timeout');
     return (_socket, info) => {
-      tcpSessionFor(info).downstreamExchange = true;
+      const session = tcpSessionFor(info);
+      session.downstreamExchange = true;
+      session.exchangeTimeouts = timeouts;
       return 'continue';
     };
   },

@@ -30,6 +30,8 @@ export class TcpSession {
    */
   exchangeBytesRead = 0;
   exchangeBytesWritten = 0;
+  /** metadata_exchange.exchange_timeout: a peer that negotiated the exchange stalled past the deadline. */
+  exchangeTimeouts?: { inc(): void };
   /** The downstream socket, for byte counts while the connection is open (periodic reporting). */
   downstream?: { readonly bytesRead: number; readonly bytesWritten: number };
   private wasEstablished = false;
@@ -106,6 +108,9 @@ export function exchangeTcp(node: EnvoyJson | undefined, session: TcpSession | u
         downstream.write(reply);
       }
       step();
+    }, () => {
+      session.exchangeTimeouts?.inc();
+      upstream.destroy();
     });
   } else {
     if (initial && initial.length) downstream.unshift(initial);
@@ -125,6 +130,9 @@ export function exchangeTcp(node: EnvoyJson | undefined, session: TcpSession | u
         si.upstreamPeer = peer;
       }
       step();
+    }, () => {
+      session?.exchangeTimeouts?.inc();
+      downstream.destroy();
     });
   });
 }

@@ -36,8 +36,11 @@ export const tcpStatsFactory: NetworkFilterFactory = {
     const reporter = new StatsReporter(ctx.node, ctx.trafficDirection, ctx.clusterManager, cfg);
     const { tcp_received_bytes_total: received, tcp_sent_bytes_total: sent } = plans;
     const periodMs = received || sent ? cfg.tcpReportingMs : 0;
+    // The upstream side of the exchange (an Istio mTLS cluster) is counted where istio.stats runs.
+    const exchangeTimeouts = ctx.stats.counter('metadata_exchange.exchange_timeout');
     return (_socket, info) => {
       const session = tcpSessionFor(info);
+      session.exchangeTimeouts ??= exchangeTimeouts;
       // What earlier reports already added, so each report adds the delta.
       let rx = 0;
       let tx = 0;
