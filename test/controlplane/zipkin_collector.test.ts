@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { ZipkinCollector } from '../../src/controlplane/zipkin/collector.ts';
+import { MAX_SPAN_NAMES_PER_SERVICE } from '../../src/controlplane/zipkin/store.ts';
 
 let collector: ZipkinCollector;
 let base: string;
@@ -73,4 +74,37 @@ test('bounded: past the span cap the oldest traces go', async () => {
   assert.equal((await getJson(`/api/v2/trace/${(0x1000 + 29).toString(16).padStart(32, '0')}`)).status, 200, 'the newest is kept');
   const recent = await getJson('/api/v2/traces?serviceName=load.default&limit=5');
   assert.equal(recent.body.length, 5, 'limit');
+});
+
+test('eviction takes span names and services with the traces; names per service are capped', async (t) => {
+  const c = new ZipkinCollector({ maxSpans: 10 });
+  const url = `http://127.0.0.1:${await c.listen(0, '127.0.0.1')}`;
+  t.after(() => c.close());
+  const send = (spans: unknown[]) => fetch(`${url}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(spans) });
+  const names = async (service: string) => (await (await fetch(`${url}/api/v2/spans?serviceName=${service}`)).json()) as string[];
+  const services = async () => (await (await fetch(`${url}/api/v2/services`)).json()) as string[];
+  const tid = (i: number) => (0x2000 + i).toString(16).padStart(32, '0');
+  // Ten traces, each with an `egress <authority>` name of its own, as a client reaching ten hosts.
+  for (let i = 0; i < 10; i++) assert.equal((await send([span(tid(i), 'e000000000000001', 'client.default', `egress host-${i}:80`)])).status, 202);
+  await send([span(tid(100), 'e000000000000002', 'gone.default', 'only-here')]);
+  // Eleven spans for a cap of ten: the first trace (host-0) went.
+  assert.deepEqual((await names('client.default')).length, 9);
+  assert.ok(!(await names('client.default')).includes('egress host-0:80'), 'the evicted trace\'s name is gone');
+  // Ten newer traces evict the rest, the gone.default one too.
+  for (let i = 10; i < 20; i++) await send([span(tid(i), 'e000000000000001', 'server.default', 'inbound')]);
+  assert.deepEqual(await names('client.default'), [], 'every name of evicted traces is gone');
+  assert.deepEqual(await names('gone.default'), []);
+  assert.deepEqual(await services(), ['server.default'], 'and so are their services');
+  assert.deepEqual(await names('server.default'), ['inbound'], 'a name shared by kept traces stays');
+
+  // Names per service stop at the cap; the spans are still stored and found by trace id.
+  const big = new ZipkinCollector({ maxSpans: 5_000 });
+  const bigUrl = `http://127.0.0.1:${await big.listen(0, '127.0.0.1')}`;
+  t.after(() => big.close());
+  const many = Array.from({ length: MAX_SPAN_NAMES_PER_SERVICE + 200 }, (_, i) => span(tid(1000 + i), 'f000000000000001', 'noisy.default', `egress h${i}:80`));
+  assert.equal((await fetch(`${bigUrl}/api/v2/spans`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(many) })).status, 202);
+  const listed = (await (await fetch(`${bigUrl}/api/v2/spans?serviceName=noisy.default`)).json()) as string[];
+  t.diagnostic(`span names listed for ${many.length} distinct names: ${listed.length}`);
+  assert.equal(listed.length, MAX_SPAN_NAMES_PER_SERVICE);
+  assert.equal((await fetch(`${bigUrl}/api/v2/trace/${tid(1000 + many.length - 1)}`)).status, 200);
 });
