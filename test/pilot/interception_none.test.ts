@@ -14,6 +14,7 @@ import type { MeshConfig } from '../../src/api/types.ts';
 import { decodeResource, encodeResource } from '../../src/xds/codec.ts';
 import { stableStringify } from '../../src/pilot/util.ts';
 import { TYPE, type NamedResource } from '../../src/xds/types.ts';
+import { hcmOf, ownHttpFilterNames, ownHttpFilters, tcpProxyOf } from './filters.ts';
 import { BOOKINFO, BOOKINFO_NETWORKING, MESH, bookinfoWorkloads, loadYaml, parseYamlText, proxyFor, pushFromYaml, realRegistry, sidecarNode, workload } from './fixtures.ts';
 
 const DFP_CLUSTER = 'DynamicForwardProxyCluster';
@@ -43,8 +44,6 @@ const get = (rs: NamedResource[], name: string) => {
   assert.ok(r, `no ${name} in ${rs.map((x) => x.name).join(', ')}`);
   return r.resource;
 };
-const hcmOf = (chain: any) => chain.filters.find((f: any) => f.name === 'envoy.filters.network.http_connection_manager')?.typed_config;
-const tcpOf = (chain: any) => chain.filters.find((f: any) => f.name === 'envoy.filters.network.tcp_proxy')?.typed_config;
 
 test('parseProxy reads INTERCEPTION_MODE, HTTP_PROXY_PORT, TSMESH_APP_ADDRESS and INSTANCE_IPS', () => {
   const node = (md: Record<string, unknown>) => ({ id: 'sidecar~127.0.1.4~reviews-v2-0.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', ...md } });
@@ -166,7 +165,7 @@ test('http_proxy under REGISTRY_ONLY: one block_all vhost answering 502; no dyna
   assert.deepEqual(catchAll[0].routes[0].direct_response, { status: 502 });
   assert.ok(!generate(push, proxy(), TYPE.CLUSTER).some((c) => c.name === DFP_CLUSTER));
   const hp = get(generate(push, proxy(), TYPE.LISTENER), '127.0.2.4_15080');
-  assert.deepEqual(hcmOf(hp.filter_chains[0]).http_filters.map((f: any) => f.name), ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
+  assert.deepEqual(ownHttpFilterNames(hcmOf(hp.filter_chains[0])), ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
 });
 
 test('NONE + ALLOW_ANY: the http_proxy listener forwards unknown hosts by name (dynamic forward proxy), and every resource encodes', () => {
@@ -192,11 +191,11 @@ test('NONE + ALLOW_ANY: the http_proxy listener forwards unknown hosts by name (
   // PassthroughCluster stays Istio's ORIGINAL_DST cluster.
   assert.equal(get(clusters, 'PassthroughCluster').type, 'ORIGINAL_DST');
 
-  // The listener: the filter sits just before the router, on the same cache.
+  // The listener: the filter is the last of the pilot's own before the router (istio.stats sits between), on the same cache.
   const hcm = hcmOf(get(listeners, '127.0.2.4_15080').filter_chains[0]);
-  const names = hcm.http_filters.map((f: any) => f.name);
-  assert.deepEqual(names, ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.dynamic_forward_proxy', 'envoy.filters.http.router']);
-  const filter = hcm.http_filters[2].typed_config;
+  const own = ownHttpFilters(hcm);
+  assert.deepEqual(own.map((f) => f.name), ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.dynamic_forward_proxy', 'envoy.filters.http.router']);
+  const filter = own[2]!.typed_config;
   assert.equal(filter['@type'], 'type.googleapis.com/envoy.extensions.filters.http.dynamic_forward_proxy.v3.FilterConfig');
   assert.deepEqual(filter.dns_cache_config, dfp.cluster_type.typed_config.dns_cache_config);
   assert.equal(filter.dns_cache_config.name, 'dynamic_forward_proxy_cache_config');
@@ -273,13 +272,13 @@ test('NONE: TCP ports bound on the app address unless the workload serves that p
   const ls = generate(push, p, TYPE.LISTENER);
   // 5432 is db's own port (the app listens on 127.0.2.1:5432): no outbound listener there.
   assert.deepEqual(ls.map((l) => l.name), ['127.0.2.1_15080', '127.0.2.1_6379', '127.0.2.1_7000', '127.0.3.1_5432']);
-  assert.equal(tcpOf(get(ls, '127.0.3.1_5432').filter_chains[1]).cluster, 'inbound|5432||');
+  assert.equal(tcpProxyOf(get(ls, '127.0.3.1_5432').filter_chains[1]).cluster, 'inbound|5432||');
   const redis = get(ls, '127.0.2.1_6379');
   assert.equal(redis.bind_to_port, true);
   assert.deepEqual(redis.address, { socket_address: { address: '127.0.2.1', port_value: 6379 } });
-  assert.equal(tcpOf(redis.filter_chains[0]).cluster, 'outbound|6379||cache.default.svc.cluster.local');
+  assert.equal(tcpProxyOf(redis.filter_chains[0]).cluster, 'outbound|6379||cache.default.svc.cluster.local');
   // The unnamed (UNSUPPORTED) port is plain TCP, and gets no HTTP route.
-  assert.equal(tcpOf(get(ls, '127.0.2.1_7000').filter_chains[0]).cluster, 'outbound|7000||legacy.default.svc.cluster.local');
+  assert.equal(tcpProxyOf(get(ls, '127.0.2.1_7000').filter_chains[0]).cluster, 'outbound|7000||legacy.default.svc.cluster.local');
 
   const [rc] = generate(push, p, TYPE.ROUTE);
   assert.equal(rc!.name, 'http_proxy');

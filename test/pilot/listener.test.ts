@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildListeners } from '../../src/pilot/listener/index.ts';
 import type { NamedResource } from '../../src/xds/types.ts';
+import { hcmOf, ownHttpFilterNames, tcpProxyOf } from './filters.ts';
 import { MESH, bookinfoPush, bookinfoProxy, proxyFor, pushFromYaml, workload } from './fixtures.ts';
 
 const get = (rs: NamedResource[], name: string) => {
@@ -9,7 +10,6 @@ const get = (rs: NamedResource[], name: string) => {
   assert.ok(r, `no ${name} in ${rs.map((x) => x.name).join(', ')}`);
   return r.resource;
 };
-const tcpProxyOf = (chain: any) => chain.filters.find((f: any) => f.name === 'envoy.filters.network.tcp_proxy').typed_config;
 
 test('bookinfo sidecar: 0.0.0.0_9080 with HCM + RDS "9080", virtualOutbound and virtualInbound', () => {
   const { push, workloads } = bookinfoPush();
@@ -18,14 +18,17 @@ test('bookinfo sidecar: 0.0.0.0_9080 with HCM + RDS "9080", virtualOutbound and 
   const l = get(ls, '0.0.0.0_9080');
   assert.equal(l.bind_to_port, false);
   assert.deepEqual(l.address, { socket_address: { address: '0.0.0.0', port_value: 9080 } });
-  const hcm = l.filter_chains[0].filters[0];
-  assert.equal(hcm.name, 'envoy.filters.network.http_connection_manager');
-  assert.equal(hcm.typed_config.rds.route_config_name, '9080');
-  assert.deepEqual(hcm.typed_config.rds.config_source.ads, {});
-  assert.equal(hcm.typed_config.stat_prefix, 'outbound_0.0.0.0_9080');
-  assert.equal(hcm.typed_config.use_remote_address, false);
-  assert.deepEqual(hcm.typed_config.http_filters.map((f: any) => f.name), ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
-  assert.ok(hcm.typed_config.http_filters.every((f: any) => f.typed_config['@type'].startsWith('type.googleapis.com/envoy.extensions.filters.http.')));
+  const hcm = hcmOf(l.filter_chains[0]);
+  assert.equal(hcm.rds.route_config_name, '9080');
+  assert.deepEqual(hcm.rds.config_source.ads, {});
+  assert.equal(hcm.stat_prefix, 'outbound_0.0.0.0_9080');
+  assert.equal(hcm.use_remote_address, false);
+  assert.deepEqual(ownHttpFilterNames(hcm), ['envoy.filters.http.fault', 'envoy.filters.http.cors', 'envoy.filters.http.router']);
+  // Envoy's own filters carry Envoy's types; Istio's (peer_metadata, istio.stats) travel as TypedStructs.
+  for (const f of hcm.http_filters) {
+    const istio = f.name === 'envoy.filters.http.peer_metadata' || f.name === 'istio.stats';
+    assert.ok(f.typed_config['@type'].startsWith(istio ? 'type.googleapis.com/xds.type.v3.TypedStruct' : 'type.googleapis.com/envoy.extensions.filters.http.'), f.name);
+  }
 
   const vo = get(ls, 'virtualOutbound');
   assert.equal(vo.use_original_dst, true);
@@ -36,7 +39,7 @@ test('bookinfo sidecar: 0.0.0.0_9080 with HCM + RDS "9080", virtualOutbound and 
   assert.equal(vi.address.socket_address.port_value, 15006);
   const byMatch = vi.filter_chains.map((c: any) => [c.filter_chain_match?.destination_port, c.filter_chain_match?.transport_protocol]);
   assert.deepEqual(byMatch, [[9080, 'tls'], [9080, 'raw_buffer'], [undefined, undefined]]);
-  const plain = vi.filter_chains[1].filters[0].typed_config;
+  const plain = hcmOf(vi.filter_chains[1]);
   assert.equal(plain.route_config.virtual_hosts[0].routes[0].route.cluster, 'inbound|9080||');
   assert.equal(vi.filter_chains[0].transport_socket.typed_config.require_client_certificate, true);
   assert.equal(tcpProxyOf(vi.filter_chains[2]).cluster, 'InboundPassthroughCluster');

@@ -13,7 +13,8 @@ import { jwtAuthentication } from '../../src/pilot/authn/index.ts';
 import { TYPE } from '../../src/xds/types.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
 import { encodeResource } from '../../src/xds/codec.ts';
-import { HTTP_FILTER } from '../../src/xds/type_urls.ts';
+import { HTTP_FILTER, NETWORK_FILTER } from '../../src/xds/type_urls.ts';
+import { hcmOf, ownHttpFilterNames, ownHttpFilters, terminalFilter } from './filters.ts';
 import { proxyFor, pushFromYaml, workload } from './fixtures.ts';
 import { generateAll, gatewayWorkload, INGRESS_LABELS, pushOf, routerProxy, parseYamlText } from './gateway/helpers.ts';
 
@@ -35,9 +36,9 @@ function httpFilters(yaml: string): string[][] {
   const out: string[][] = [];
   for (const l of listeners) {
     for (const c of (l.filter_chains ?? []) as EnvoyJson[]) {
-      for (const f of (c.filters ?? []) as EnvoyJson[]) {
-        if (f.typed_config?.http_filters && String(c.name ?? '').startsWith('inbound')) out.push(f.typed_config.http_filters.map((h: EnvoyJson) => h.name));
-      }
+      if (!String(c.name ?? '').startsWith('inbound')) continue;
+      const hcm = terminalFilter(c);
+      if (hcm.typed_config['@type'] === NETWORK_FILTER.HTTP_CONNECTION_MANAGER) out.push(ownHttpFilterNames(hcm.typed_config));
     }
   }
   return out;
@@ -155,8 +156,9 @@ spec:
   );
   const push = pushOf(configs, [gatewayWorkload('gw-0', 'istio-system', '127.0.0.10', INGRESS_LABELS)]);
   const res = generateAll(push, routerProxy());
-  const hcm = res.listeners.map((r) => r.resource).flatMap((l: EnvoyJson) => l.filter_chains ?? []).flatMap((c: EnvoyJson) => c.filters).find((f: EnvoyJson) => f.typed_config?.http_filters);
-  const names = hcm.typed_config.http_filters.map((h: EnvoyJson) => h.name);
-  assert.deepEqual(names.slice(-2), ['envoy.filters.http.jwt_authn', 'envoy.filters.http.router']);
-  assert.equal(hcm.typed_config.http_filters.at(-2).typed_config.providers['origins-0'].clear_route_cache, true);
+  const chains = res.listeners.map((r) => r.resource).flatMap((l: EnvoyJson) => l.filter_chains ?? []);
+  const chain = chains.find((c: EnvoyJson) => terminalFilter(c).typed_config['@type'] === NETWORK_FILTER.HTTP_CONNECTION_MANAGER);
+  const own = ownHttpFilters(hcmOf(chain));
+  assert.deepEqual(own.slice(-2).map((h) => h.name), ['envoy.filters.http.jwt_authn', 'envoy.filters.http.router']);
+  assert.equal(own.at(-2)!.typed_config.providers['origins-0'].clear_route_cache, true);
 });

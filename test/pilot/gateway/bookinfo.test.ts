@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { buildGatewayListeners, gatewaysForProxy } from '../../../src/pilot/gateway/index.ts';
 import { generate } from '../../../src/pilot/generator.ts';
 import { TYPE } from '../../../src/xds/types.ts';
-import { BOOKINFO_DIR, find, firstFilter, generateAll, loadYaml, pushOf, routeSummary, routerProxy } from './helpers.ts';
+import { BOOKINFO_DIR, find, terminalConfig, generateAll, loadYaml, pushOf, routeSummary, routerProxy } from './helpers.ts';
 
 const PRODUCTPAGE = 'outbound|9080||productpage.default.svc.cluster.local';
 
@@ -21,7 +21,7 @@ test('bookinfo-gateway: a bound 0.0.0.0_8080 listener whose HCM asks RDS for htt
   assert.deepEqual(l.address, { socket_address: { address: '0.0.0.0', port_value: 8080 } });
   assert.equal(l.bind_to_port, true);
   assert.equal(l.filter_chains.length, 1);
-  const hcm = firstFilter(l.filter_chains[0]);
+  const hcm = terminalConfig(l.filter_chains[0]);
   assert.equal(hcm.rds.route_config_name, 'http.8080');
   assert.equal(hcm.stat_prefix, 'outbound_0.0.0.0_8080');
   assert.equal(hcm.use_remote_address, true, 'the gateway is the edge: it sets X-Forwarded-For');

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseProxy } from '../../../src/pilot/proxy.ts';
-import { EGRESS_LABELS, find, firstFilter, gatewayWorkload, generateAll, parseYamlText, pushOf, routeSummary, routerProxy } from './helpers.ts';
+import { EGRESS_LABELS, find, terminalConfig, gatewayWorkload, generateAll, parseYamlText, pushOf, routeSummary, routerProxy } from './helpers.ts';
 
 const EGRESS_SVC = 'istio-egressgateway.istio-system.svc.cluster.local';
 const TO_GATEWAY = `outbound|80|cnn|${EGRESS_SVC}`;
@@ -88,7 +88,7 @@ test('gateway side: the server port 80 listens on the Service targetPort 8080 an
   const push = egressPush();
   const r = generateAll(push, routerProxy(EGRESS_LABELS));
   assert.deepEqual(r.listeners.map((l) => l.name), ['0.0.0.0_8080']);
-  assert.equal(firstFilter(find(r.listeners, '0.0.0.0_8080').filter_chains[0]).rds.route_config_name, 'http.8080');
+  assert.equal(terminalConfig(find(r.listeners, '0.0.0.0_8080').filter_chains[0]).rds.route_config_name, 'http.8080');
   const rc = find(r.routes, 'http.8080');
   assert.equal(rc.virtual_hosts.length, 1);
   const vh = rc.virtual_hosts[0];

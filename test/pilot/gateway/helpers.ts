@@ -13,6 +13,7 @@ import type { Proxy, PushContext } from '../../../src/pilot/types.ts';
 import type { Workload } from '../../../src/registry/model.ts';
 import { encodeResource } from '../../../src/xds/codec.ts';
 import { TYPE, type EnvoyJson, type NamedResource } from '../../../src/xds/types.ts';
+import { terminalFilter } from '../filters.ts';
 import { bookinfoWorkloads, ISTIO, loadYaml, MESH, parseYamlText, realRegistry } from '../fixtures.ts';
 
 export { ISTIO, loadYaml, parseYamlText };
@@ -73,9 +74,9 @@ export function find(list: NamedResource[], name: string): EnvoyJson {
   return r.resource;
 }
 
-/** The typed_config of the first filter of a filter chain. */
-export function firstFilter(chain: EnvoyJson): EnvoyJson {
-  return chain.filters[0].typed_config;
+/** The typed_config of a chain's terminal filter (tcp_proxy or http_connection_manager), found by type: Istio's telemetry filters precede it. */
+export function terminalConfig(chain: EnvoyJson): EnvoyJson {
+  return terminalFilter(chain).typed_config;
 }
 
 /** Route matches and their cluster, in a compact form for asserting whole route lists. */

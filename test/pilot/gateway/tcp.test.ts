@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { find, firstFilter, generateAll, loadYaml, parseYamlText, pushOf, routerProxy, TCP_ECHO_DIR } from './helpers.ts';
+import { find, terminalConfig, generateAll, loadYaml, parseYamlText, pushOf, routerProxy, TCP_ECHO_DIR } from './helpers.ts';
 
 const V1 = 'outbound|9000|v1|tcp-echo.default.svc.cluster.local';
 const V2 = 'outbound|9000|v2|tcp-echo.default.svc.cluster.local';
@@ -12,7 +12,7 @@ test('tcp-echo-all-v1: a TCP server on 31400 → tcp_proxy to the v1 subset', ()
   const l = find(r.listeners, '0.0.0.0_31400');
   assert.equal(l.bind_to_port, true);
   assert.equal(l.filter_chains.length, 1);
-  const tcp = firstFilter(l.filter_chains[0]);
+  const tcp = terminalConfig(l.filter_chains[0]);
   assert.equal(tcp['@type'], 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy');
   assert.equal(tcp.cluster, V1);
   assert.deepEqual(r.routes, []);
@@ -26,7 +26,7 @@ test('tcp-echo-20-v2: the weighted tcp route becomes weighted clusters 80/20', (
     ...loadYaml(`${TCP_ECHO_DIR}/tcp-echo-20-v2.yaml`),
   ]);
   const r = generateAll(push, routerProxy());
-  const tcp = firstFilter(find(r.listeners, '0.0.0.0_31400').filter_chains[0]);
+  const tcp = terminalConfig(find(r.listeners, '0.0.0.0_31400').filter_chains[0]);
   assert.equal(tcp.cluster, undefined);
   assert.deepEqual(tcp.weighted_clusters, { clusters: [{ name: V1, weight: 80 }, { name: V2, weight: 20 }] });
 });
@@ -68,5 +68,5 @@ spec:
   const chain = l.filter_chains[0];
   assert.deepEqual(chain.filter_chain_match, { server_names: ['echo.example.com'] });
   assert.equal(chain.transport_socket.typed_config.common_tls_context.alpn_protocols, undefined, 'no HTTP ALPN on a TCP server');
-  assert.equal(firstFilter(chain).cluster, V2);
+  assert.equal(terminalConfig(chain).cluster, V2);
 });

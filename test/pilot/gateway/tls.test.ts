@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DOWNSTREAM_TLS_CONTEXT } from '../../../src/pilot/gateway/index.ts';
-import { BOOKINFO_DIR, find, firstFilter, generateAll, loadYaml, parseYamlText, pushOf, routeSummary, routerProxy } from './helpers.ts';
+import { BOOKINFO_DIR, find, terminalConfig, generateAll, loadYaml, parseYamlText, pushOf, routeSummary, routerProxy } from './helpers.ts';
 
 const BOOKINFO = () => loadYaml(`${BOOKINFO_DIR}/platform/kube/bookinfo.yaml`);
 const PRODUCTPAGE = 'outbound|9080||productpage.default.svc.cluster.local';
@@ -68,7 +68,7 @@ test('HTTPS servers on one port: a filter chain per server, matched by SNI, each
   const l = find(r.listeners, '0.0.0.0_8443');
   assert.equal(l.listener_filters[0].name, 'envoy.filters.listener.tls_inspector');
   assert.deepEqual(
-    l.filter_chains.map((c: any) => [c.filter_chain_match?.server_names, firstFilter(c).rds.route_config_name]),
+    l.filter_chains.map((c: any) => [c.filter_chain_match?.server_names, terminalConfig(c).rds.route_config_name]),
     [
       [['bookinfo.example.com'], 'https.8443.https-bookinfo.web.default'],
       [['reviews.example.com'], 'https.8443.https-reviews.web.default'],
@@ -180,7 +180,7 @@ test('PASSTHROUGH: SNI-matched chains from the VirtualService tls routes, tcp_pr
   const l = find(r.listeners, '0.0.0.0_8443');
   assert.equal(l.listener_filters[0].name, 'envoy.filters.listener.tls_inspector');
   assert.deepEqual(
-    l.filter_chains.map((c: any) => [c.filter_chain_match.server_names, firstFilter(c).cluster, c.transport_socket]),
+    l.filter_chains.map((c: any) => [c.filter_chain_match.server_names, terminalConfig(c).cluster, c.transport_socket]),
     [
       [['reviews.example.com'], REVIEWS, undefined],
       [['details.example.com', 'ratings.example.com'], 'outbound|9080||ratings.default.svc.cluster.local', undefined],
@@ -218,7 +218,7 @@ test('AUTO_PASSTHROUGH: outbound_.<port>_.<subset>_.<host> SNI → an sni-dnat c
   assert.ok(snis.includes('outbound_.9080_.v1_.reviews.default.svc.cluster.local'));
   assert.ok(snis.includes('outbound_.9080_._.productpage.default.svc.cluster.local'));
   const chain = l.filter_chains.find((c: any) => c.filter_chain_match.server_names[0] === 'outbound_.9080_.v1_.reviews.default.svc.cluster.local');
-  assert.equal(firstFilter(chain).cluster, 'outbound_.9080_.v1_.reviews.default.svc.cluster.local');
+  assert.equal(terminalConfig(chain).cluster, 'outbound_.9080_.v1_.reviews.default.svc.cluster.local');
   const dnat = find(r.clusters, 'outbound_.9080_.v1_.reviews.default.svc.cluster.local');
   assert.equal(dnat.transport_socket_matches, undefined, "the client's mTLS passes through untouched");
   assert.equal(dnat.transport_socket, undefined);
