@@ -72,9 +72,9 @@ test("tsmesh apply accepts every one of Istio's Bookinfo networking files; delet
 test('accepted means enforced: apply, the config directory and the mesh config report fields not enforced yet, and still apply', { timeout: 120_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-apply-'));
   // Put into the watched directory by hand (not through apply): the control plane logs it.
-  writeFileSync(join(dir, 'telemetry.yaml'), 'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: default, namespace: istio-system}\nspec:\n  tracing:\n  - randomSamplingPercentage: 10\n');
+  writeFileSync(join(dir, 'telemetry.yaml'), 'apiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {name: default, namespace: istio-system}\nspec:\n  tracing:\n  - randomSamplingPercentage: 10\n    disableContextPropagation: true\n');
   const meshFile = join(dir, '..', `${dir.split('/').pop()}-mesh.yaml`);
-  writeFileSync(meshFile, 'accessLogFile: /dev/stdout\nenableTracing: true\n');
+  writeFileSync(meshFile, 'accessLogFile: /dev/stdout\nenableTracing: true\ndefaultConfig:\n  tracing:\n    datadog: {address: "datadog-agent:8126"}\n');
   const logs: string[] = [];
   const cp = new ControlPlane({ configDir: dir, meshFile, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: (l) => logs.push(l) });
   await cp.start();
@@ -84,9 +84,9 @@ test('accepted means enforced: apply, the config directory and the mesh config r
     rmSync(meshFile, { force: true });
   });
   const url = `http://127.0.0.1:${cp.httpPort}`;
-  // accessLogFile is enforced (the proxy writes the log): no warning for it.
-  assert.ok(!logs.some((l) => /accessLogFile/.test(l)), logs.join('\n'));
-  assert.ok(logs.some((l) => /^mesh config: warning: .*-mesh\.yaml: MeshConfig .*enableTracing: not enforced by tsmesh yet \(issue 12: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)), logs.join('\n'));
+  // accessLogFile and enableTracing are enforced (the proxy logs and traces): no warning for them.
+  assert.ok(!logs.some((l) => /accessLogFile|enableTracing/.test(l)), logs.join('\n'));
+  assert.ok(logs.some((l) => /^mesh config: warning: .*-mesh\.yaml: MeshConfig .*defaultConfig\.tracing\S*: not enforced by tsmesh yet \(issue 12: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)), logs.join('\n'));
   // Once: read at start, logged as a warning, not as a rejection.
   assert.equal(logs.filter((l) => /^config warning: .*telemetry\.yaml:\d+: Telemetry istio-system\/default: spec\S*: not enforced by tsmesh yet \(issue 12: .*\[TSMESH_ERR_UNSUPPORTED_FIELD\]$/.test(l)).length, 1, logs.join('\n'));
   assert.ok(!logs.some((l) => l.startsWith('config rejected')), logs.join('\n'));
@@ -101,7 +101,7 @@ spec:
   accessLogging:
   - providers:
     - name: envoy
-  tracing: [{randomSamplingPercentage: 10}]
+  tracing: [{randomSamplingPercentage: 10, disableContextPropagation: true}]
 ---
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
@@ -116,7 +116,7 @@ spec:
   const warnings = r.out.split('\n').filter((l) => l.includes('TSMESH_ERR_UNSUPPORTED_FIELD'));
   // Each once, though both the CLI and the control plane find it.
   assert.equal(warnings.length, 2, r.out);
-  assert.match(warnings[0]!, /^warning: .*-policy\.yaml:4: Telemetry default\/tracing: spec: not enforced by tsmesh yet \(issue 12: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
+  assert.match(warnings[0]!, /^warning: .*-policy\.yaml:\d+: Telemetry default\/tracing: spec\.tracing\[0\]\.disableContextPropagation: not enforced by tsmesh yet \(issue 12: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
   assert.match(warnings[1]!, /^warning: .*-policy\.yaml:16: DestinationRule default\/httpbin: spec\.trafficPolicy\.loadBalancer\.backendUtilization: not enforced by tsmesh yet \(issue 11: .*\) \[TSMESH_ERR_UNSUPPORTED_FIELD\]$/);
   assert.match(r.out, /applied Telemetry default\/tracing/);
   assert.ok(cp.store.get('Telemetry', 'tracing', 'default'), 'applied');
@@ -125,5 +125,5 @@ spec:
   const body = await fetch(`${url}/apis/v1/apply?file=policy.yaml`, { method: 'POST', body: '---\n' + (await import('node:fs')).readFileSync(file, 'utf8') });
   assert.equal(body.status, 200);
   const json = (await body.json()) as { warnings?: string[] };
-  assert.deepEqual(json.warnings?.map((w) => w.replace(/ not enforced.*/, '')), ['policy.yaml:5: Telemetry default/tracing: spec:', 'policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.loadBalancer.backendUtilization:']);
+  assert.deepEqual(json.warnings?.map((w) => w.replace(/ not enforced.*/, '')), ['policy.yaml:9: Telemetry default/tracing: spec.tracing[0].disableContextPropagation:', 'policy.yaml:17: DestinationRule default/httpbin: spec.trafficPolicy.loadBalancer.backendUtilization:']);
 });

@@ -252,7 +252,11 @@ function workloadEntry(prefix: string): void {
   enforced(`${tm}.tracing`, 'customTags.*.literal.value customTags.*.environment.name customTags.*.environment.defaultValue customTags.*.header.name customTags.*.header.defaultValue');
   gap(`${tm}.tracing.customTags.*.formatter`, 12, 'formatter custom tags are not translated');
   gap(`${tm}.tracing.disableContextPropagation`, 12, 'context propagation is always on');
-  gap(`${tm}.tracing.enableIstioTags`, 12, 'Istio\'s istio.* span tags are always added');
+  // A BoolValue defaulting to true: false is a choice (proto3's "false is unset" does not apply).
+  enforced(`${tm}.tracing`, 'enableIstioTags', {
+    note: "true (the default): Istio's istio.* span tags are added",
+    gap: (v) => (v === false ? { issue: 12, reason: "Istio's istio.* span tags are always added" } : undefined),
+  });
 }
 
 export const ISTIO_SUPPORT: Readonly<Record<string, Support>> = TABLE;
