@@ -236,19 +236,6 @@ export function mergedMetricsAnnotations(statusPort: number): Record<string, str
   return { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(statusPort), 'prometheus.io/path': '/stats/prometheus' };
 }
 
-/** Node metadata ANNOTATIONS as a string map (Istio sends an object; a JSON string is read too). */
-export function annotationsOf(v: unknown): Record<string, string> {
-  let o = v;
-  if (typeof o === 'string') {
-    try {
-      o = JSON.parse(o);
-    } catch {
-      return {};
-    }
-  }
-  if (!o || typeof o !== 'object') return {};
-  return Object.fromEntries(Object.entries(o as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
-}
 
 /**
  * Istio's injector: a pod annotated prometheus.io/scrape keeps its app's scrape settings in the

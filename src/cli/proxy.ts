@@ -236,7 +236,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     });
     // pilot-agent's status server, before the proxy initializes: readiness is 503 until it is LIVE.
     if (v['status-port'] !== undefined) {
-      const { startProxyStatus, mergedMetricsAnnotations, annotationsOf } = await import('../agent/status_server.ts');
+      const { startProxyStatus, mergedMetricsAnnotations } = await import('../agent/status_server.ts');
+      const { stringMapOf } = await import('../common/string_map.ts');
       const md = (bootstrap.node.metadata ??= {}) as Record<string, unknown>;
       const nodeIp = String(md.INSTANCE_IPS ?? '127.0.0.1').split(',')[0]!.trim() || '127.0.0.1';
       status = await startProxyStatus({
@@ -255,7 +256,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       console.log(`tsmesh proxy status: ${nodeIp}:${status.statusPort} (/stats/prometheus, /healthz/ready), readiness ${nodeIp}:${status.readinessPort}`);
       // What Istio's injector writes on the pod (metrics merging), before the node reaches the
       // control plane: Prometheus finds this pod's merged metrics at the port it really got.
-      md.ANNOTATIONS = { ...annotationsOf(md.ANNOTATIONS), ...mergedMetricsAnnotations(status.statusPort) };
+      md.ANNOTATIONS = { ...stringMapOf(md.ANNOTATIONS), ...mergedMetricsAnnotations(status.statusPort) };
     }
     await server.start();
     if (pool) await pool.start();

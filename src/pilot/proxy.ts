@@ -2,6 +2,7 @@
  * Turns the xDS Node a client sends into pilot's Proxy model (Istio's model.ParseServiceNodeWithMetadata).
  * Node ids follow Istio: `<type>~<ip>~<pod>.<namespace>~<namespace>.svc.<domain>`.
  */
+import { stringMapOf } from '../common/string_map.ts';
 import type { NodeJson } from '../xds/types.ts';
 import type { Proxy } from './types.ts';
 import { DOMAIN_SUFFIX } from './host.ts';
@@ -44,7 +45,7 @@ export function parseProxy(node: NodeJson): Proxy {
   // INTERCEPTION_MODE, HTTP_PROXY_PORT and TSMESH_APP_ADDRESS (see interception.ts).
   const interception = parseInterception(md);
   if (typeof interception === 'string') throw new InvalidProxyError(`node id "${id}": ${interception}`);
-  const labels = labelsOf(md.LABELS);
+  const labels = stringMapOf(md.LABELS);
   // The node's locality, else its labels' as Istio reads a pod's (localityFromLabels).
   const fromLabels = localityFromLabels(labels);
   const nodeLoc = node.locality ?? {};
@@ -68,22 +69,6 @@ export function parseProxy(node: NodeJson): Proxy {
 
 function str(v: unknown): string {
   return typeof v === 'string' ? v : '';
-}
-
-/** LABELS arrives as a Struct (object) from Envoy, or as a JSON string from some bootstraps. */
-function labelsOf(v: unknown): Record<string, string> {
-  let obj: unknown = v;
-  if (typeof v === 'string') {
-    try {
-      obj = JSON.parse(v);
-    } catch {
-      return {};
-    }
-  }
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return {};
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(obj)) if (typeof val === 'string') out[k] = val;
-  return out;
 }
 
 function stripEmpty<T extends Record<string, string | undefined>>(o: T): T {

@@ -27,10 +27,18 @@ export function toValue(v: unknown): Record<string, unknown> {
 
 export function fromValue(v: any): unknown {
   if (!v || typeof v !== 'object') return null;
-  if ('numberValue' in v) return v.numberValue;
-  if ('stringValue' in v) return v.stringValue;
-  if ('boolValue' in v) return v.boolValue;
-  if ('structValue' in v) return fromStruct(v.structValue);
-  if ('listValue' in v) return ((v.listValue?.values ?? []) as unknown[]).map(fromValue);
+  if (is(v, 'numberValue')) return v.numberValue;
+  if (is(v, 'stringValue')) return v.stringValue;
+  if (is(v, 'boolValue')) return v.boolValue;
+  if (is(v, 'structValue')) return fromStruct(v.structValue);
+  if (is(v, 'listValue')) return ((v.listValue?.values ?? []) as unknown[]).map(fromValue);
   return null;
+}
+
+/**
+ * Whether `field` is the Value's set member. A decoded message with oneofs names it in `kind`
+ * (protobufjs then reads every other member as its default, so `in` would find them all).
+ */
+function is(v: any, field: string): boolean {
+  return typeof v.kind === 'string' ? v.kind === field : field in v;
 }

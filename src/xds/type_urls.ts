@@ -93,6 +93,13 @@ export const ACCESS_LOG_FILTER = {
   CEL: `${T}envoy.extensions.access_loggers.filters.cel.v3.ExpressionFilter`,
 } as const;
 
+/** HttpConnectionManager.tracing providers and the request-id extension that carries the trace decision. */
+export const TRACING = {
+  ZIPKIN: `${T}envoy.config.trace.v3.ZipkinConfig`,
+  OPENTELEMETRY: `${T}envoy.config.trace.v3.OpenTelemetryConfig`,
+  UUID_REQUEST_ID: `${T}envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig`,
+} as const;
+
 /** Opaque wrappers that carry a typed config as a Struct. */
 export const TYPED_STRUCT = [`${T}xds.type.v3.TypedStruct`, `${T}udpa.type.v1.TypedStruct`] as const;
 

@@ -6,6 +6,7 @@
  * Kubernetes service discovery and its relabelling (labels namespace, pod and every pod label),
  * with static targets instead.
  */
+import { stringMapOf } from '../../common/string_map.ts';
 import { stringify } from 'yaml';
 
 /** One /debug/connections row, as far as it is read here. */
@@ -52,7 +53,7 @@ export function proxyTargets(rows: readonly ConnectionRow[]): TargetGroup[] {
   const seen = new Map<string, TargetGroup>();
   for (const r of rows) {
     const md = r.node?.metadata ?? {};
-    const ann = asStrings(md.ANNOTATIONS);
+    const ann = stringMapOf(md.ANNOTATIONS);
     if (ann[SCRAPE] !== 'true') continue;
     const ip = String(md.INSTANCE_IPS ?? '').split(',')[0]?.trim();
     const port = Number(ann[PORT] ?? 15020);
@@ -61,7 +62,7 @@ export function proxyTargets(rows: readonly ConnectionRow[]): TargetGroup[] {
     const pod = String(md.NAME ?? r.proxyId);
     const labels: Record<string, string> = {};
     // labelmap __meta_kubernetes_pod_label_(.+): Kubernetes SD spells label names as Prometheus allows.
-    for (const [k, v] of Object.entries(asStrings(md.LABELS))) labels[promLabelName(k)] = v;
+    for (const [k, v] of Object.entries(stringMapOf(md.LABELS))) labels[promLabelName(k)] = v;
     labels.namespace = namespace;
     labels.pod = pod;
     // The job's metrics_path is the agent's; a pod annotated otherwise keeps its own.
@@ -104,19 +105,6 @@ export function scrapeConfigYaml(rows: readonly ConnectionRow[], o: ScrapeConfig
 export function promLabelName(k: string): string {
   const s = k.replace(/[^a-zA-Z0-9_]/g, '_');
   return /^[0-9]/.test(s) ? `_${s}` : s;
-}
-
-function asStrings(v: unknown): Record<string, string> {
-  let o = v;
-  if (typeof o === 'string') {
-    try {
-      o = JSON.parse(o);
-    } catch {
-      return {};
-    }
-  }
-  if (!o || typeof o !== 'object') return {};
-  return Object.fromEntries(Object.entries(o as Record<string, unknown>).map(([k, x]) => [k, String(x)]));
 }
 
 function hostPort(host: string, port: number): string {

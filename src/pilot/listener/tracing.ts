@@ -11,10 +11,9 @@ import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { effectiveTelemetry, type CustomTag, type TracingSpec } from '../telemetry/effective.ts';
 import { pushIndex } from '../push_context.ts';
+import { TRACING } from '../../xds/type_urls.ts';
 
-const ZIPKIN_TYPE = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
-const OTEL_TYPE = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
-const UUID_REQUEST_ID_TYPE = 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig';
+const { ZIPKIN: ZIPKIN_TYPE, OPENTELEMETRY: OTEL_TYPE, UUID_REQUEST_ID: UUID_REQUEST_ID_TYPE } = TRACING;
 /** Istio's mesh default for defaultConfig.tracing.zipkin.address. */
 export const DEFAULT_ZIPKIN_ADDRESS = 'zipkin.istio-system:9411';
 /** Istio's bootstrap cluster for the legacy zipkin address. */

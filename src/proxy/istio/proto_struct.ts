@@ -2,9 +2,10 @@
  * google.protobuf.Struct as Istio's peer metadata travels: the HTTP header x-envoy-peer-metadata
  * is base64 of a serialized Struct, and the TCP metadata exchange carries a serialized
  * google.protobuf.Any wrapping one. protobufjs (already a dependency) does the wire format; this
- * file only maps plain JSON values to Struct/Value messages and back.
+ * file only frames them; src/xds/struct.ts maps plain JSON to Struct/Value messages and back.
  */
 import protobuf from 'protobufjs';
+import { fromStruct as structToJson, toStruct } from '../../xds/struct.ts';
 
 /** The google.protobuf package's types from protobufjs's bundled descriptors (struct.proto, any.proto). */
 function wellKnown(file: string): Record<string, unknown> {
@@ -19,45 +20,6 @@ export const STRUCT_TYPE_URL = 'type.googleapis.com/google.protobuf.Struct';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
-function toValue(v: unknown): object {
-  if (v === null || v === undefined) return { nullValue: 0 };
-  if (typeof v === 'boolean') return { boolValue: v };
-  if (typeof v === 'number') return { numberValue: v };
-  if (typeof v === 'string') return { stringValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(toValue) } };
-  return { structValue: toStruct(v as Record<string, unknown>) };
-}
-
-function toStruct(o: Record<string, unknown>): object {
-  const fields: Record<string, object> = {};
-  for (const [k, v] of Object.entries(o)) if (v !== undefined) fields[k] = toValue(v);
-  return { fields };
-}
-
-function fromValue(v: any): Json {
-  // protobufjs names the set member of the `kind` oneof; the others read as defaults.
-  switch (v?.kind) {
-    case 'stringValue':
-      return v.stringValue;
-    case 'numberValue':
-      return v.numberValue;
-    case 'boolValue':
-      return v.boolValue;
-    case 'structValue':
-      return fromStruct(v.structValue);
-    case 'listValue':
-      return (v.listValue.values ?? []).map(fromValue);
-    default:
-      return null;
-  }
-}
-
-function fromStruct(s: any): Record<string, Json> {
-  const out: Record<string, Json> = {};
-  for (const [k, v] of Object.entries(s?.fields ?? {})) out[k] = fromValue(v);
-  return out;
-}
-
 /** A JSON object as a serialized google.protobuf.Struct. */
 export function encodeStruct(o: Record<string, unknown>): Buffer {
   return Buffer.from(StructT.encode(StructT.fromObject(toStruct(o))).finish());
@@ -66,7 +28,7 @@ export function encodeStruct(o: Record<string, unknown>): Buffer {
 /** A serialized Struct back to JSON; undefined when the bytes are not one. */
 export function decodeStruct(b: Uint8Array): Record<string, Json> | undefined {
   try {
-    return fromStruct(StructT.decode(b));
+    return structToJson(StructT.decode(b)) as Record<string, Json>;
   } catch {
     return undefined;
   }

@@ -5,6 +5,7 @@
  * tags, and the span kind from the listener's traffic_direction (OUTBOUND: egress, CLIENT spans;
  * otherwise ingress, SERVER spans, as Envoy's operation name).
  */
+import { TRACING } from '../../xds/type_urls.ts';
 import type { Clock, FactoryContext } from '../interfaces.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { SharedDriver, TracingDriver } from './driver.ts';
@@ -12,9 +13,7 @@ import { zipkinDriver } from './zipkin.ts';
 import { openTelemetryDriver } from './opentelemetry.ts';
 import type { LocalEndpoint } from './span.ts';
 
-export const ZIPKIN_CONFIG = 'type.googleapis.com/envoy.config.trace.v3.ZipkinConfig';
-export const OPENTELEMETRY_CONFIG = 'type.googleapis.com/envoy.config.trace.v3.OpenTelemetryConfig';
-export const UUID_REQUEST_ID_CONFIG = 'type.googleapis.com/envoy.extensions.request_id.uuid.v3.UuidRequestIdConfig';
+const { ZIPKIN: ZIPKIN_CONFIG, OPENTELEMETRY: OPENTELEMETRY_CONFIG, UUID_REQUEST_ID: UUID_REQUEST_ID_CONFIG } = TRACING;
 
 /** Envoy's default max_path_tag_length. */
 export const DEFAULT_MAX_PATH_TAG_LENGTH = 256;
