@@ -66,7 +66,7 @@ test('TCP chains: metadata exchange on inbound mTLS chains only (ALPN istio-peer
   assert.ok(mtls.length > 0, 'an inbound mTLS TCP chain');
   for (const c of mtls) {
     assert.deepEqual(c.filters.map((f) => f.name), ['istio.metadata_exchange', 'istio.stats', 'envoy.filters.network.tcp_proxy']);
-    assert.deepEqual(c.filters[0]!.typed_config.value, { protocol: 'istio-peer-exchange', enable_discovery: true });
+    assert.deepEqual(c.filters[0]!.typed_config.value, { protocol: 'istio-peer-exchange' });
     assert.equal(c.chain.transport_socket.typed_config.common_tls_context.alpn_protocols[0], 'istio-peer-exchange');
   }
   for (const c of [...inbound.tcp.filter((x) => !x.chain.transport_socket), ...outbound.tcp]) {

@@ -15,6 +15,7 @@ import http2 from 'node:http2';
 import { startProxy, staticCluster, type Proxy } from './helpers.ts';
 import { renderPrometheus } from '../../src/proxy/stats/render.ts';
 import { labelledRegistry } from '../../src/proxy/istio/metrics_registry.ts';
+import { StatsStore } from '../../src/proxy/stats/stats_store.ts';
 import { encodeStruct } from '../../src/proxy/istio/proto_struct.ts';
 import { CLUSTER_EXT, HTTP_FILTER, ISTIO_FILTER, NETWORK_FILTER, TYPED_STRUCT } from '../../src/xds/type_urls.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
@@ -336,6 +337,12 @@ test('peer_metadata istio_headers.skip_external_clusters: no node id/metadata to
   assert.doesNotThrow(create({ shared_with_upstream: false }));
   assert.throws(create({ upstream_propagation: [{ istio_headers: { something: 1 } }] }), /something/);
   assert.throws(create({ upstream_discovery: [{ istio_headers: { skip_external_clusters: true } }] }), /skip_external_clusters/);
+  // Discovery by address needs Istio's workload metadata discovery: refused, not ignored.
+  assert.throws(create({ downstream_discovery: [{ workload_discovery: {} }] }), /downstream_discovery\[0\]: unsupported discovery method workload_discovery/);
+  const { metadataExchangeFactory } = await import('../../src/proxy/istio/metadata_exchange_filter.ts');
+  const mx = (v: EnvoyJson) => () => metadataExchangeFactory.create({ '@type': ISTIO_FILTER.METADATA_EXCHANGE, protocol: 'istio-peer-exchange', ...v }, { stats: new StatsStore() } as never);
+  assert.throws(mx({ enable_discovery: true }), /enable_discovery/);
+  assert.doesNotThrow(mx({ enable_discovery: false }));
 });
 
 test('series cap: a request gets all of its series or none (families agree), and the drops are counted', async (t) => {

@@ -95,7 +95,7 @@ function statsFilter(config: EnvoyJson): EnvoyJson {
 }
 
 function metadataExchange(): EnvoyJson {
-  return { name: METADATA_EXCHANGE_FILTER, typed_config: typedStruct(ISTIO_FILTER.METADATA_EXCHANGE, { protocol: ISTIO_ALPN_PROTOCOL, enable_discovery: true }) };
+  return { name: METADATA_EXCHANGE_FILTER, typed_config: typedStruct(ISTIO_FILTER.METADATA_EXCHANGE, { protocol: ISTIO_ALPN_PROTOCOL }) };
 }
 
 function isMtlsChain(chain: EnvoyJson): boolean {

@@ -77,7 +77,9 @@ function compile(c: EnvoyJson): Compiled {
     if (k === 'shared_with_upstream' && c[k] !== true) continue;
     throw new Error(`peer_metadata: unsupported field ${k}${k === 'shared_with_upstream' ? ' true' : ''}`);
   }
-  const dd = methods(c.downstream_discovery, 'downstream_discovery', METHODS);
+  // Downstream workload_discovery finds a caller by its address through Istio's workload
+  // metadata discovery, which tsmesh does not serve: refused rather than accepted and ignored.
+  const dd = methods(c.downstream_discovery, 'downstream_discovery', new Set(['istio_headers']));
   const ud = methods(c.upstream_discovery, 'upstream_discovery', METHODS);
   const only = new Set(['istio_headers']);
   const skipDown = { external: false };
