@@ -38,7 +38,7 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
   'defaultConfig.tracing.maxPathTagLength': ENFORCED,
   'defaultConfig.gatewayTopology.numTrustedProxies': { status: 'enforced', note: 'gateways take the client address that many X-Forwarded-For hops back (remoteIpBlocks, remote.ip)' },
   defaultConfig: gap(15, 'proxies take their settings from `tsmesh proxy` flags, not from the mesh config (injection brings this)'),
-  defaultProviders: gap(12, 'the Telemetry API providers are not implemented'),
+  defaultProviders: { status: 'enforced', note: 'metrics, tracing and accessLogging (below): the providers for workloads no Telemetry resource decides for' },
   'defaultProviders.metrics': { status: 'enforced', note: 'metrics providers for workloads no Telemetry metrics applies to (Istio\'s default: prometheus)' },
   'defaultProviders.accessLogging': { status: 'enforced', note: 'access logging providers for workloads no Telemetry accessLogging applies to' },
   'defaultProviders.tracing': { status: 'enforced', note: 'zipkin and opentelemetry (OTLP/HTTP) providers' },
@@ -50,7 +50,8 @@ export const MESH_SUPPORT: Readonly<Record<string, Support>> = {
       if (Object.keys(p).some((k) => EXT_AUTHZ.includes(k) || k === 'envoyFileAccessLog' || k === 'prometheus')) return undefined;
       const tracing = tracingProviderGap(p);
       if (tracing !== null) return tracing;
-      return Object.keys(p).some((k) => k !== 'name') ? { issue: 12, reason: 'telemetry extension providers are not implemented' } : undefined;
+      const kinds = Object.keys(p).filter((k) => k !== 'name');
+      return kinds.length ? { issue: 12, reason: `extension provider kind ${kinds.join(', ')} is not implemented (tsmesh has ext authz, envoyFileAccessLog, prometheus, zipkin and opentelemetry over HTTP)` } : undefined;
     },
   },
 };
