@@ -49,6 +49,9 @@ class IstioStatsFilter implements HttpFilter {
       this.grpc = true;
       if (this.plans.request_messages_total) this.reqFrames = new GrpcFrameCounter();
       if (this.plans.response_messages_total) this.respFrames = new GrpcFrameCounter();
+      // Only gRPC needs the response body and trailers: other streams skip the encode hooks.
+      this.encodeData = this.grpcEncodeData;
+      this.encodeTrailers = this.grpcEncodeTrailers;
     }
     return FilterStatus.Continue;
   }
@@ -64,12 +67,15 @@ class IstioStatsFilter implements HttpFilter {
     return FilterStatus.Continue;
   }
 
-  encodeData(chunk: Buffer): void {
+  encodeData?: (chunk: Buffer) => void;
+  encodeTrailers?: (t: HeaderMap) => void;
+
+  private grpcEncodeData(chunk: Buffer): void {
     this.respFrames?.feed(chunk);
   }
 
-  encodeTrailers(t: HeaderMap): void {
-    if (this.grpc) this.grpcStatus = getHeader(t, 'grpc-status') ?? this.grpcStatus;
+  private grpcEncodeTrailers(t: HeaderMap): void {
+    this.grpcStatus = getHeader(t, 'grpc-status') ?? this.grpcStatus;
   }
 
   onStreamComplete(): void {

@@ -51,7 +51,11 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   private readonly releaseActive: () => void;
   /** The stream's sampled span (HCM tracing), reported at destroy. */
   private span: ActiveSpan | undefined;
-  /** Some filter of this stream has encodeData / encodeTrailers / onStreamComplete (issue 12 hooks); else they cost nothing. */
+  /**
+   * Some filter of this stream has encodeData / encodeTrailers (found when the response starts, so
+   * a filter may take them on for one kind of request only, e.g. gRPC) or onStreamComplete; else
+   * they cost nothing.
+   */
   private observesEncode = false;
   private observesComplete = false;
 
@@ -103,7 +107,6 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     for (let i = 0; i < filters.length; i++) {
       const f = filters[i](this);
       this.filters.push(f);
-      if (f.encodeData || f.encodeTrailers) this.observesEncode = true;
       if (f.onStreamComplete) this.observesComplete = true;
     }
     this.runDecodeHeaders(endStream);
@@ -252,6 +255,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.responseStarted = true;
     this.idleTimer?.refresh();
     this.runEncodeHeaders(status, headers, endStream);
+    if (!endStream) this.observesEncode = this.filters.some((f) => f.encodeData !== undefined || f.encodeTrailers !== undefined);
     this.mutateResponseHeaders(headers);
     this.streamInfo.responseCode = status;
     this.streamInfo.responseHeaders = headers;
