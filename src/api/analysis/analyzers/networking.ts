@@ -1,0 +1,4 @@
+/** Analyzers of routing config: VirtualService, Gateway, schema and annotations. */
+import type { Analyzer } from '../types.ts';
+
+export const NETWORKING_ANALYZERS: readonly Analyzer[] = [];
