@@ -48,12 +48,28 @@ export function isToken(s: string): boolean {
 
 /** True when `s` can be written as a field value: no CR, LF, NUL or other controls, nothing above latin1. */
 export function isFieldValue(s: string): boolean {
-  for (let i = 0, n = s.length; i < n; i++) {
+  const n = s.length;
+  if (n >= KNOWN_MIN && KNOWN_VALUES.has(s)) return true;
+  for (let i = 0; i < n; i++) {
     const c = s.charCodeAt(i);
     if (c > 0xff || FIELD_VALUE[c] === 0) return false;
   }
+  if (n >= KNOWN_MIN) {
+    if (KNOWN_VALUES.size >= KNOWN_MAX) KNOWN_VALUES.clear();
+    KNOWN_VALUES.add(s);
+  }
   return true;
 }
+
+/*
+ * Long values a proxy writes on every request (x-envoy-peer-metadata is ~360 characters, the
+ * same string each time) are scanned once: V8 caches a string's hash, so the Set lookup costs
+ * ~20 ns against ~1.5 µs for the scan. Validity depends only on the content, so the memo cannot
+ * go stale; it is bounded and starts over when full.
+ */
+const KNOWN_MIN = 128;
+const KNOWN_MAX = 256;
+const KNOWN_VALUES = new Set<string>();
 
 /** node's own latin1 fast paths on Buffer (no argument handling), not in its type declarations. */
 type Latin1 = { latin1Slice(start: number, end: number): string; latin1Write(s: string, offset: number): number };

@@ -25,14 +25,8 @@ for (let c = 0; c < 6; c++) {
   HEX[0x61 + c] = c + 11;
 }
 
-/** Is `s` a valid field value as a string (request headers we write)? */
-export function isFieldValue(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0xff || FIELD_VALUE[c] === 0) return false;
-  }
-  return true;
-}
+/** Is `s` a valid field value as a string (request headers we write)? One definition with the downstream writer's. */
+export { isFieldValue } from '../../http/http1/tokens.ts';
 
 /** Is `s` a non-empty token (header names and methods we write)? */
 export function isToken(s: string): boolean {
