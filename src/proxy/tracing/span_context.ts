@@ -35,24 +35,30 @@ export interface SamplingOnly {
 const HEX16 = /^[0-9a-f]{16}$/;
 const TRACE_ID = /^(?:[0-9a-f]{16}|[0-9a-f]{32})$/;
 const ZERO16 = '0000000000000000';
+const ZERO32 = ZERO16 + ZERO16;
 
 /** Random bytes drawn 4 KiB at a time: one syscall per 512 ids rather than one per id. */
 const pool = Buffer.alloc(4096);
 let poolAt = pool.length;
 
-/** A random non-zero 64-bit id as 16 hex digits. */
-export function newSpanId(): string {
+/** A random non-zero id of `bytes` bytes as hex: one conversion however long. */
+function randomId(bytes: number, zero: string): string {
   for (;;) {
-    if (poolAt + 8 > pool.length) randomFillSync(pool), (poolAt = 0);
-    const id = pool.toString('hex', poolAt, poolAt + 8);
-    poolAt += 8;
-    if (id !== ZERO16) return id;
+    if (poolAt + bytes > pool.length) randomFillSync(pool), (poolAt = 0);
+    const id = pool.toString('hex', poolAt, poolAt + bytes);
+    poolAt += bytes;
+    if (id !== zero) return id;
   }
 }
 
-/** A random trace id: 128-bit (32 hex) or 64-bit (16 hex). */
+/** A random non-zero 64-bit id as 16 hex digits. */
+export function newSpanId(): string {
+  return randomId(8, ZERO16);
+}
+
+/** A random trace id: 128-bit (32 hex) or 64-bit (16 hex); only the whole id must be non-zero. */
 export function newTraceId(bits128: boolean): string {
-  return bits128 ? newSpanId() + newSpanId() : newSpanId();
+  return bits128 ? randomId(16, ZERO32) : randomId(8, ZERO16);
 }
 
 function parseSampled(v: string | undefined): boolean | undefined {
