@@ -1,0 +1,41 @@
+/**
+ * destinationrule.CaCertificateAnalyzer: TLS origination (SIMPLE or MUTUAL) without
+ * caCertificates does not verify the server (IST0128 for the whole destination, IST0129 per port).
+ * A credentialName on a DestinationRule bound to workloads by workloadSelector (a gateway's) may
+ * carry the CA in its secret, and insecureSkipVerify says the user chose not to verify: neither
+ * is reported.
+ */
+import type { Analyzer } from '../types.ts';
+import { arr, nsName, obj, str } from './wl_util.ts';
+
+function unverified(tls: Record<string, any>, hasSelector: boolean): string | undefined {
+  const mode = str(tls.mode);
+  if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined;
+  if (str(tls.caCertificates) !== '') return undefined;
+  if (tls.insecureSkipVerify === true || obj(tls.insecureSkipVerify).value === true) return undefined;
+  if (str(tls.credentialName) !== '' && hasSelector) return undefined;
+  return mode;
+}
+
+export const caCertificateAnalyzer: Analyzer = {
+  name: 'destinationrule.CaCertificateAnalyzer',
+  analyze(ctx) {
+    for (const dr of ctx.list('networking.istio.io/DestinationRule')) {
+      const host = str(dr.spec.host);
+      // Istio names the rule by its full name, namespace/name (just name when it has none).
+      const name = dr.namespace ? nsName(dr) : dr.name;
+      const sel = obj(dr.spec.workloadSelector);
+      const hasSelector = Object.keys(obj(sel.matchLabels)).length > 0;
+      const tp = obj(dr.spec.trafficPolicy);
+      const mode = unverified(obj(tp.tls), hasSelector);
+      if (mode) ctx.report('NoServerCertificateVerificationDestinationLevel', dr, [name, dr.namespace, mode, host]);
+      for (const pls of arr(tp.portLevelSettings)) {
+        const m = unverified(obj(obj(pls).tls), hasSelector);
+        if (!m) continue;
+        // Istio prints the PortSelector message as Go's proto text: `number:443`.
+        const port = `number:${str(obj(obj(pls).port).number)}`;
+        ctx.report('NoServerCertificateVerificationPortLevel', dr, [name, dr.namespace, m, host, port]);
+      }
+    }
+  },
+};
