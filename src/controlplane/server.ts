@@ -25,6 +25,7 @@ import { CaServer } from '../ca/server.ts';
 import { debugHandler } from '../xds/debug.ts';
 import { BatchedAutoRegistration } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
+import { DashboardApi } from './graph_api.ts';
 import { selectedConfigs } from './discovery_selectors.ts';
 import { ZipkinCollector } from './zipkin/collector.ts';
 import { PilotMetrics } from './metrics/pilot.ts';
@@ -225,9 +226,12 @@ export class ControlPlane {
       registryz: () => ({ services: this.registry.services(), workloads: this.registry.workloads(), endpoints: Object.fromEntries(this.registry.snapshot().endpoints) }),
     });
     const api = new ConfigApi(this.opts.configDir, this.store);
+    // The web UI and its graph API (src/dashboard); scrapes proxies only while someone looks.
+    const dashboard = new DashboardApi(this);
     this.http = createServer((req, res) => {
       if (debug(req, res)) return;
       if (api.handle(req, res)) return;
+      if (dashboard.handle(req, res)) return;
       if ((req.url ?? '').split('?')[0] === '/metrics') {
         this.metrics.render().then(
           (text) => res.writeHead(200, { 'content-type': PROMETHEUS_CONTENT_TYPE }).end(text),
