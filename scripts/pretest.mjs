@@ -18,6 +18,8 @@ const NEEDED = {
   'testssl.sh': '/usr/bin/testssl',
   // Issue 12's acceptance: a real Prometheus scrapes the demo (test/integration/istio_prometheus.test.ts).
   prometheus: '/usr/bin/prometheus',
+  // Issue 13's acceptance: the dashboard in a real headless browser, driven by playwright-core (test/integration/dashboard.test.ts).
+  chromium: '/usr/bin/chromium',
 };
 const missing = Object.entries(NEEDED).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
 if (missing.length === 0) process.exit(0);
