@@ -7,6 +7,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   controlplane: { summary: "run the control plane (istiod's job): config, discovery, xDS on :15010", load: async () => (await import('./controlplane.ts')).controlplaneCommand },
   proxy: { summary: "run the data-plane proxy (Envoy's job) from a bootstrap or sidecar flags", load: async () => (await import('./proxy.ts')).proxyCommand },
   agent: { summary: 'run the workload agent for proxyless gRPC: certificate files and a gRPC xDS bootstrap (--grpc-bootstrap <file>)', load: async () => (await import('./agent.ts')).agentCommand },
+  analyze: { summary: "find configuration problems across resources, as istioctl analyze: tsmesh analyze [file|dir ...] (or the running config)", load: async () => (await import('./analyze.ts')).analyzeCommand },
   validate: { summary: 'validate Istio YAML files: tsmesh validate -f <file|dir>', load: async () => (await import('./validate.ts')).validateCommand },
   apply: { summary: 'apply Istio YAML to a running demo/control plane: tsmesh apply -f <file>', load: async () => (await import('./apply.ts')).applyCommand },
   delete: { summary: 'delete the resources in a file from a running demo/control plane', load: async () => (await import('./apply.ts')).deleteCommand },

@@ -60,5 +60,7 @@ export interface AnalysisContext {
 export interface Analyzer {
   /** Istio's analyzer name, e.g. `virtualservice.DestinationHostAnalyzer`. */
   name: string;
+  /** One line for `tsmesh analyze -L` (istioctl's description of the analyzer). */
+  description?: string;
   analyze(ctx: AnalysisContext): void;
 }
