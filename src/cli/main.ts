@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   token: { summary: 'mint a workload token for a sidecar started by hand: tsmesh token create -n <ns> --service-account <sa>', load: async () => (await import('./token.ts')).tokenCommand },
   exec: { summary: "run a command as a demo pod would: tsmesh exec [-n ns] deploy/<name> -- <command>", load: async () => (await import('./exec.ts')).execCommand },
   'prometheus-config': { summary: 'print a Prometheus scrape configuration for the running mesh (control plane and every proxy)', load: async () => (await import('./prometheus_config.ts')).prometheusConfigCommand },
+  dashboard: { summary: 'open the mesh dashboard (graph, charts, traces, tap) served by the control plane (istioctl dashboard)', load: async () => (await import('./dashboard.ts')).dashboardCommand },
 };
 
 function usage(): string {
