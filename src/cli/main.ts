@@ -14,6 +14,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   token: { summary: 'mint a workload token for a sidecar started by hand: tsmesh token create -n <ns> --service-account <sa>', load: async () => (await import('./token.ts')).tokenCommand },
   exec: { summary: "run a command as a demo pod would: tsmesh exec [-n ns] deploy/<name> -- <command>", load: async () => (await import('./exec.ts')).execCommand },
   'prometheus-config': { summary: 'print a Prometheus scrape configuration for the running mesh (control plane and every proxy)', load: async () => (await import('./prometheus_config.ts')).prometheusConfigCommand },
+  describe: { summary: 'which Istio config applies to a pod or service, and its effect: tsmesh describe pod|svc <name> (istioctl x describe)', load: async () => (await import('./describe.ts')).describeCommand },
+  version: { summary: 'client, control plane and proxy versions (istioctl version)', load: async () => (await import('./version.ts')).versionCommand },
   dashboard: { summary: 'open the mesh dashboard (graph, charts, traces, tap) served by the control plane (istioctl dashboard)', load: async () => (await import('./dashboard.ts')).dashboardCommand },
 };
 
@@ -38,10 +40,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(usage());
     return 0;
   }
-  if (cmd === '--version' || cmd === 'version') {
-    const { readFileSync } = await import('node:fs');
-    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
-    console.log(`tsmesh ${pkg.version}`);
+  if (cmd === '--version') {
+    console.log(`tsmesh ${(await import('./version.ts')).TSMESH_VERSION}`);
     return 0;
   }
   const c = COMMANDS[cmd];

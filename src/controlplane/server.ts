@@ -23,6 +23,7 @@ import { ADS_SERVICE } from '../xds/grpc.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { CaServer } from '../ca/server.ts';
 import { debugHandler } from '../xds/debug.ts';
+import { describeHandler } from './debug_describe.ts';
 import { BatchedAutoRegistration } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
 import { DashboardApi } from './graph_api.ts';
@@ -225,11 +226,14 @@ export class ControlPlane {
       configz: () => ({ resources: this.store.all().map(redactSecret), errors: this.store.errors().map(formatValidationError) }),
       registryz: () => ({ services: this.registry.services(), workloads: this.registry.workloads(), endpoints: Object.fromEntries(this.registry.snapshot().endpoints) }),
     });
+    // tsmesh describe / tsmesh version: pilot's decisions for a pod or service, on the push proxies are served.
+    const describe = describeHandler({ push: () => this.discovery.pushContext ?? this.fullPushContext(), proxies: () => this.discovery.liveConnections().map((c) => c.proxy), configs: () => this.store.all() });
     const api = new ConfigApi(this.opts.configDir, this.store);
     // The web UI and its graph API (src/dashboard); scrapes proxies only while someone looks.
     const dashboard = new DashboardApi(this);
     this.http = createServer((req, res) => {
       if (debug(req, res)) return;
+      if (describe(req, res)) return;
       if (api.handle(req, res)) return;
       if (dashboard.handle(req, res)) return;
       if ((req.url ?? '').split('?')[0] === '/metrics') {

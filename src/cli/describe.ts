@@ -1,0 +1,130 @@
+/**
+ * `tsmesh describe pod|service <name>` (istioctl x describe): which VirtualServices,
+ * DestinationRules, Gateways, PeerAuthentications and AuthorizationPolicies apply to a pod or a
+ * service, and what they do to its traffic. The pod is found in the running demo (deploy/<name>
+ * or its name, `name.namespace` as istioctl takes it); the facts come from the control plane
+ * (/debug/describe/*), which asks pilot; describe_format.ts prints them.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { findControlPlane } from './apply_client.ts';
+import { findPod, parseTarget } from './exec.ts';
+import { parseFlags, one } from './flags.ts';
+import { formatPod, formatServiceDescription } from './describe_format.ts';
+import type { PodDescription, ServiceDescription } from '../controlplane/debug_describe.ts';
+import { DEFAULT_STATE_DIR, STATE_FILE, stateFilePath } from '../demo/state.ts';
+
+const HELP = `Usage: tsmesh describe pod <pod>[.<namespace>] | deploy/<name>   [flags]
+       tsmesh describe service|svc <service>[.<namespace>]          [flags]
+
+Describes a pod or a service and the Istio configuration that affects it, as istioctl x describe
+does: its services and ports, the DestinationRule (matching subsets, TLS mode, policies) and the
+VirtualServices (routes and weights that reach it), the RBAC policies of its AuthorizationPolicies,
+the effective PeerAuthentication mTLS mode, and the ingress gateway it is exposed on.
+
+Flags:
+  -n, --namespace <ns>    the namespace (default: default); <name>.<namespace> does the same
+  --ignoreUnmeshed        suppress warnings for pods without a sidecar
+  --controlplane <url>    the control plane's HTTP address (default: the running demo's, else
+                          $TSMESH_CONTROLPLANE, else http://127.0.0.1:15014)
+  --state-dir <dir>       the demo's state directory (default ./${DEFAULT_STATE_DIR})
+  -h, --help
+
+Examples:
+  npx tsmesh describe pod deploy/reviews-v1
+  npx tsmesh describe svc productpage`;
+
+export async function describeCommand(argv: string[]): Promise<number> {
+  const parsed = parseFlags(argv, [
+    { name: 'namespace', alias: 'n' },
+    { name: 'ignoreUnmeshed', boolean: true },
+    { name: 'controlplane' },
+    { name: 'state-dir' },
+    { name: 'help', alias: 'h', boolean: true },
+  ]);
+  if (!parsed.ok) return usageError(parsed.error);
+  if (parsed.flags.help || parsed.rest.length === 0) {
+    console.log(HELP);
+    return parsed.rest.length === 0 && !parsed.flags.help ? 2 : 0;
+  }
+  const [kind, target, extra] = parsed.rest;
+  const k = kind!.toLowerCase();
+  const isPod = ['pod', 'po', 'pods'].includes(k);
+  const isSvc = ['service', 'svc', 'services'].includes(k);
+  if (!isPod && !isSvc) return usageError(`unknown resource type ${JSON.stringify(kind)}: describe takes pod or service`);
+  if (!target) return usageError(isPod ? 'expecting pod name' : 'expecting service name');
+  if (extra) return usageError(`unexpected argument ${extra}`);
+  const nsFlag = one(parsed.flags, 'namespace');
+  const stateDir = one(parsed.flags, 'state-dir');
+  const ignoreUnmeshed = parsed.flags.ignoreUnmeshed === true;
+
+  // istioctl's pod-name[.namespace]; -n names the namespace described (and printed bare).
+  const t = isPod ? parseTarget(target) : { kind: 'pod' as const, name: target };
+  const dot = t.kind === 'pod' ? t.name.lastIndexOf('.') : -1;
+  const name = dot > 0 ? t.name.slice(0, dot) : t.name;
+  const namespace = dot > 0 ? t.name.slice(dot + 1) : (nsFlag ?? 'default');
+  const described = nsFlag ?? 'default';
+
+  const cp = findControlPlane(one(parsed.flags, 'controlplane'));
+  if (isSvc) {
+    const r = await get<ServiceDescription>(cp.url, `/debug/describe/service?name=${encodeURIComponent(name)}&namespace=${encodeURIComponent(namespace)}`, cp.stale ? cp.from : undefined);
+    if ('error' in r) return fail(r.error);
+    console.log(formatServiceDescription(r.value, { namespace: described }).join('\n'));
+    return 0;
+  }
+
+  // A demo pod: its name and Deployment from demo.json (deploy/<name> needs it); without a demo,
+  // the control plane looks the name up among its connected proxies.
+  let podName = name;
+  let deployment: string | undefined;
+  let ready: boolean | undefined;
+  const stateFile = stateDir ? stateFilePath(resolve(stateDir)) : resolve(DEFAULT_STATE_DIR, STATE_FILE);
+  if (existsSync(stateFile) || t.kind === 'deployment' || stateDir) {
+    const found = findPod(t.kind === 'deployment' ? target : `pod/${name}`, namespace, stateDir);
+    if ('error' in found) return fail(found.error.replace('exec runs in a pod of a Deployment', 'describe takes a pod'));
+    podName = found.pod.name;
+    deployment = found.pod.deployment;
+    ready = found.pod.ready;
+  }
+  const q = `name=${encodeURIComponent(podName)}&namespace=${encodeURIComponent(namespace)}${deployment ? `&deployment=${encodeURIComponent(deployment)}` : ''}`;
+  const r = await get<PodDescription>(cp.url, `/debug/describe/pod?${q}`, cp.stale ? cp.from : undefined);
+  if ('error' in r) return fail(r.error);
+  const { out, error } = formatPod(r.value, { namespace: described, ignoreUnmeshed, ready });
+  console.log(out.join('\n'));
+  if (error) {
+    console.error(`Error: ${error}`);
+    return 1;
+  }
+  return 0;
+}
+
+async function get<T>(base: string, path: string, staleFrom?: string): Promise<{ value: T } | { error: string }> {
+  let res: Response;
+  try {
+    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15_000) });
+  } catch (e) {
+    const why = staleFrom ? ` (found in ${staleFrom}, but that demo is no longer running)` : '';
+    const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
+    return { error: `no control plane at ${base}${why} (${cause}): start one with \`npx tsmesh demo\`, or say where it is with --controlplane <url> or $TSMESH_CONTROLPLANE` };
+  }
+  const text = await res.text();
+  let body: any;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (res.status === 200 && body) return { value: body as T };
+  if (body && typeof body.error === 'string') return { error: body.error };
+  return { error: `the control plane at ${base} answered HTTP ${res.status} for ${path.split('?')[0]} (an older tsmesh without describe?)` };
+}
+
+function usageError(why: string): number {
+  console.error(`tsmesh describe: ${why}\n\n${HELP}`);
+  return 2;
+}
+
+function fail(why: string): number {
+  console.error(`Error: ${why}`);
+  return 1;
+}
