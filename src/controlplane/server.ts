@@ -31,6 +31,8 @@ import { selectedConfigs } from './discovery_selectors.ts';
 import { ZipkinCollector } from './zipkin/collector.ts';
 import { PilotMetrics } from './metrics/pilot.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.ts';
+import { tapHandler, type TapDeps } from './tap.ts';
+import { TapTokenSigner } from './tap_token.ts';
 
 /**
  * Kinds pilot never reads: the registry turns them into services, endpoints and workloads. They
@@ -91,6 +93,8 @@ export class ControlPlane {
   /** The embedded trace collector, when it runs (see ControlPlaneOptions.zipkinPort). */
   zipkin?: ZipkinCollector;
   readonly stateDir: string;
+  /** Live tap (/debug/tap): the connected proxies and a token signer from the CA, once it is loaded. */
+  tap?: TapDeps;
 
   constructor(private readonly opts: ControlPlaneOptions) {
     this.log = opts.log ?? ((l) => console.error(l));
@@ -222,6 +226,8 @@ export class ControlPlane {
       log: { info: (m) => this.log(m), warn: (m) => this.log(m) },
     });
     this.secureGrpcPort = await this.ca.listen(`${address}:${this.opts.secureGrpcPort ?? 15012}`);
+    this.tap = { discovery: this.discovery, signer: new TapTokenSigner(authority) };
+    const tap = tapHandler(() => this.tap);
     const debug = debugHandler(this.discovery, {
       configz: () => ({ resources: this.store.all().map(redactSecret), errors: this.store.errors().map(formatValidationError) }),
       registryz: () => ({ services: this.registry.services(), workloads: this.registry.workloads(), endpoints: Object.fromEntries(this.registry.snapshot().endpoints) }),
@@ -232,6 +238,7 @@ export class ControlPlane {
     // The web UI and its graph API (src/dashboard); scrapes proxies only while someone looks.
     const dashboard = new DashboardApi(this);
     this.http = createServer((req, res) => {
+      if (tap(req, res)) return;
       if (debug(req, res)) return;
       if (describe(req, res)) return;
       if (api.handle(req, res)) return;

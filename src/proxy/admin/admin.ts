@@ -12,6 +12,7 @@ import { LEVELS, logLevel, setLogLevel } from '../logger.ts';
 import { clustersJson, clustersText } from './clusters.ts';
 import { configDump } from './config_dump.ts';
 import { statFilter, type StatFilter } from './stat_filter.ts';
+import { tapAdminHandler } from '../tap/tap_admin.ts';
 
 export interface AdminOptions {
   server: ProxyServer;
@@ -33,6 +34,8 @@ const JSON_CT = 'application/json';
 export class AdminServer {
   private server?: Server;
   private readonly handlers = new Map<string, { help: string; post: boolean; fn: Handler }>();
+  /** Endpoints that stream their answer (own the response). */
+  private readonly streams = new Map<string, (req: IncomingMessage, res: ServerResponse) => Promise<void>>();
 
   constructor(private readonly o: AdminOptions) {
     const s = o.server;
@@ -105,6 +108,8 @@ export class AdminServer {
       if (level && !setLogLevel(level)) return [400, TEXT, `unknown level ${level}; one of ${LEVELS.join(', ')}\n`];
       return [200, TEXT, `active loggers:\n  tsmesh: ${logLevel()}\n`];
     });
+    this.streams.set('/tap', tapAdminHandler(s));
+    this.add('/tap', 'stream finished requests as JSON lines while connected (needs a control-plane tap token; see tsmesh tap)', true, () => [405, TEXT, 'This endpoint requires POST\n']);
     this.add('/help', 'print out list of admin commands', false, () => [200, TEXT, this.help()]);
     this.add('/', 'admin home page', false, () => [200, TEXT, this.help()]);
   }
@@ -124,6 +129,8 @@ export class AdminServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
+    const stream = this.streams.get(url.pathname);
+    if (stream && req.method === 'POST') return stream(req, res);
     const h = this.handlers.get(url.pathname);
     let status: number;
     let type = TEXT;

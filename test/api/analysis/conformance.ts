@@ -52,17 +52,13 @@ export interface Diff {
 
 const key = (m: Recorded['messages'][number]) => `${m.code} ${m.level} (${m.origin})`;
 
-/** The (code, resource) multiset difference and exit-code difference; undefined when they agree. */
+/** The (code, level, resource) set difference and exit-code difference; undefined when they agree. */
 export function compare(input: string, ns: string, want: Recorded, got: Recorded): Diff | undefined {
-  const w = want.messages.map(key);
-  const g = got.messages.map(key);
-  const missing = [...w];
-  const extra: string[] = [];
-  for (const k of g) {
-    const i = missing.indexOf(k);
-    if (i >= 0) missing.splice(i, 1);
-    else extra.push(k);
-  }
+  // Sets, as the brief of this test says: istioctl may print one finding per problem of a resource.
+  const w = new Set(want.messages.map(key));
+  const g = new Set(got.messages.map(key));
+  const missing = [...w].filter((k) => !g.has(k));
+  const extra = [...g].filter((k) => !w.has(k));
   const exit = want.exitCode !== got.exitCode ? { istioctl: want.exitCode, tsmesh: got.exitCode } : undefined;
   if (missing.length === 0 && extra.length === 0 && !exit) return undefined;
   // Show the texts too, so the table says what to fix.

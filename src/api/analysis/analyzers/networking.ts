@@ -1,4 +1,5 @@
 /** Analyzers of routing config: VirtualService, Gateway, schema and annotations. */
 import type { Analyzer } from '../types.ts';
+import { schemaValidationAnalyzer } from './schema_validation.ts';
 
-export const NETWORKING_ANALYZERS: readonly Analyzer[] = [];
+export const NETWORKING_ANALYZERS: readonly Analyzer[] = [schemaValidationAnalyzer];

@@ -24,6 +24,7 @@ import type { ClusterChoice, RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
 import type { Random } from '../common/random.ts';
 import { finishSpan, startSpan, type ActiveSpan } from '../../tracing/active_span.ts';
+import { tapHook, tapStream } from '../../tap/tap_manager.ts';
 
 /** The route configuration, virtual host and route a request resolved to. */
 export interface ResolvedRoute {
@@ -360,6 +361,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       }
     }
     this.hcm.accessLog?.(this.streamInfo);
+    // Live tap (tsmesh tap): one boolean read when nobody taps.
+    if (tapHook.active) tapStream(this.streamInfo, this.hcm.ctx.trafficDirection);
     if (this.span) finishSpan(this.hcm.tracing!, this.span, this.streamInfo);
     const done = this.hcm.ctx.onStreamComplete;
     if (done) {

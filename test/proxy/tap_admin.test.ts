@@ -1,0 +1,130 @@
+/**
+ * The proxy's POST /tap: no tap work while nobody taps, only a control-plane-signed token for this
+ * proxy opens a tap, the stream carries each finished request, and the tap is gone when the
+ * client goes away. A real proxy (in process), a real HTTP upstream and a real CA.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdminServer } from '../../src/proxy/admin/admin.ts';
+import { CertificateAuthority } from '../../src/ca/authority.ts';
+import { TapTokenSigner } from '../../src/controlplane/tap_token.ts';
+import { closeServer, httpListener, listen, startProxy, staticCluster, until } from './helpers.ts';
+
+async function stat(admin: number, name: string): Promise<number> {
+  const body = await (await fetch(`http://127.0.0.1:${admin}/stats?filter=^${name.replace(/\./g, '\\.')}$`)).text();
+  const m = new RegExp(`^${name.replace(/\./g, '\\.')}: (\\d+)$`, 'm').exec(body);
+  if (!m) throw new Error(`no stat ${name} in /stats`);
+  return Number(m[1]);
+}
+
+function get(port: number, path: string, method = 'GET'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const r = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+/** Opens POST /tap; collects the NDJSON lines until close(). */
+function openTap(admin: number, token?: string): Promise<{ status: number; body: string; lines: Array<Record<string, unknown>>; close: () => void }> {
+  return new Promise((resolve, reject) => {
+    const r = request({ host: '127.0.0.1', port: admin, path: '/tap', method: 'POST', headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      const out = { status: res.statusCode ?? 0, body: '', lines: [] as Array<Record<string, unknown>>, close: () => r.destroy() };
+      let buf = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => {
+        if (out.status !== 200) return void (out.body += d);
+        buf += d;
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          out.lines.push(JSON.parse(buf.slice(0, nl)));
+          buf = buf.slice(nl + 1);
+        }
+      });
+      res.on('error', () => undefined);
+      if (out.status !== 200) res.on('end', () => resolve(out));
+      else resolve(out);
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+test('tap: off costs no tap work; only a control-plane token opens it; it ends with its client', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-tap-'));
+  const otherDir = mkdtempSync(join(tmpdir(), 'tsmesh-tap-other-'));
+  t.after(() => (rmSync(dir, { recursive: true, force: true }), rmSync(otherDir, { recursive: true, force: true })));
+  const ca = await CertificateAuthority.load({ stateDir: dir });
+  const signer = new TapTokenSigner(ca);
+  const stranger = new TapTokenSigner(await CertificateAuthority.load({ stateDir: otherDir }));
+
+  const upstream = createServer((req, res) => res.writeHead(req.url === '/missing' ? 404 : 200).end('ok'));
+  const upPort = await listen(upstream);
+  t.after(() => closeServer(upstream));
+  const proxy = await startProxy({
+    clusters: [staticCluster('up', [upPort])],
+    listeners: [httpListener('in', [{ match: { prefix: '/' }, route: { cluster: 'up' } }], 0, { stat_prefix: 'in' })],
+    secrets: [{ name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca.rootPem() } } }],
+  });
+  t.after(() => proxy.close());
+  const admin = new AdminServer({ server: proxy.server, onQuit: () => undefined, version: 'tsmesh/test', commandLineOptions: {} });
+  const adminPort = await admin.listen('127.0.0.1', 0);
+  t.after(() => admin.close());
+  const port = proxy.port('in');
+
+  // Nobody taps: requests do no tap work.
+  for (let i = 0; i < 20; i++) assert.equal(await get(port, `/a/${i}`), 200);
+  assert.equal(await stat(adminPort, 'tap.streams_inspected'), 0);
+  assert.equal(await stat(adminPort, 'tap.active'), 0);
+
+  // Refused: no token, a token from another CA, a token for another proxy, GET.
+  const none = await openTap(adminPort);
+  assert.equal(none.status, 401);
+  assert.match(none.body, /token from the control plane/);
+  const foreign = await openTap(adminPort, await stranger.sign('test-proxy', { maxRps: 100 }, 'test'));
+  assert.equal(foreign.status, 403);
+  assert.match(foreign.body, /trust root/);
+  const otherNode = await openTap(adminPort, await signer.sign('sidecar~1.2.3.4~x.default~default.svc.cluster.local', { maxRps: 100 }, 'test'));
+  assert.equal(otherNode.status, 403);
+  assert.match(otherNode.body, /aud/);
+  assert.equal((await fetch(`http://127.0.0.1:${adminPort}/tap`)).status, 405);
+
+  // A token for this proxy: a tap on GET /b..., and the token cannot be used twice.
+  const token = await signer.sign('test-proxy', { maxRps: 100, pathPrefix: '/b', method: 'GET' }, 'test');
+  const tap = await openTap(adminPort, token);
+  assert.equal(tap.status, 200);
+  const replay = await openTap(adminPort, token);
+  assert.equal(replay.status, 403);
+  assert.match(replay.body, /already used/);
+  await until(() => tap.lines.some((l) => l.type === 'start'), 'the start line');
+  assert.equal(await stat(adminPort, 'tap.active'), 1);
+  await get(port, '/a/x');
+  await get(port, '/b/x', 'POST');
+  await get(port, '/b/1');
+  await get(port, '/missing');
+  await get(port, '/b/2');
+  const events = await until(() => {
+    const e = tap.lines.filter((l) => l.type === 'event');
+    return e.length >= 2 && e;
+  }, 'two tap events');
+  assert.deepEqual(events.map((e) => [e.method, e.path, e.status, e.direction]), [['GET', '/b/1', 200, 'inbound'], ['GET', '/b/2', 200, 'inbound']]);
+  assert.equal(typeof events[0]!.latencyMs, 'number');
+  assert.match(String(events[0]!.source), /^127\.0\.0\.1:\d+$/);
+  assert.equal(events[0]!.destination, `127.0.0.1:${port}`);
+  assert.ok(await stat(adminPort, 'tap.streams_inspected') >= 5);
+
+  // The client goes away: the proxy drops the tap at once, and the request path does no tap work again.
+  tap.close();
+  await until(async () => (await stat(adminPort, 'tap.active')) === 0, 'tap.active back to 0');
+  const inspected = await stat(adminPort, 'tap.streams_inspected');
+  for (let i = 0; i < 10; i++) await get(port, `/b/${i}`);
+  assert.equal(await stat(adminPort, 'tap.streams_inspected'), inspected);
+  assert.equal(await stat(adminPort, 'tap.sessions_total'), 1);
+});
