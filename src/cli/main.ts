@@ -13,6 +13,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   delete: { summary: 'delete the resources in a file from a running demo/control plane', load: async () => (await import('./apply.ts')).deleteCommand },
   token: { summary: 'mint a workload token for a sidecar started by hand: tsmesh token create -n <ns> --service-account <sa>', load: async () => (await import('./token.ts')).tokenCommand },
   exec: { summary: "run a command as a demo pod would: tsmesh exec [-n ns] deploy/<name> -- <command>", load: async () => (await import('./exec.ts')).execCommand },
+  tap: { summary: "stream the requests through one workload's proxy live (Linkerd's tap): tsmesh tap deploy/<name>", load: async () => (await import('./tap.ts')).tapCommand },
   'prometheus-config': { summary: 'print a Prometheus scrape configuration for the running mesh (control plane and every proxy)', load: async () => (await import('./prometheus_config.ts')).prometheusConfigCommand },
   describe: { summary: 'which Istio config applies to a pod or service, and its effect: tsmesh describe pod|svc <name> (istioctl x describe)', load: async () => (await import('./describe.ts')).describeCommand },
   version: { summary: 'client, control plane and proxy versions (istioctl version)', load: async () => (await import('./version.ts')).versionCommand },
