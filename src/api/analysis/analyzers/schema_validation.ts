@@ -8,6 +8,7 @@ import type { Config } from '../../types.ts';
 import { validateConfig } from '../../validation/index.ts';
 import type { AnalysisContext, Analyzer, Resource } from '../types.ts';
 import { analyzeEnvoyFilterSchema } from './schema_envoyfilter.ts';
+import { analyzeUnreachableRules } from './virtualservice_unreachable.ts';
 
 /** tsmesh-only findings istioctl does not make: fields tsmesh does not enforce, naming it is stricter on. */
 const NOT_ISTIO = new Set(['TSMESH_ERR_UNSUPPORTED_FIELD']);
@@ -27,6 +28,7 @@ export const schemaValidationAnalyzer: Analyzer = {
   description: 'Runs schema validation as an analyzer and reports any violations',
   analyze(ctx: AnalysisContext) {
     analyzeEnvoyFilterSchema(ctx);
+    analyzeUnreachableRules(ctx);
     for (const kind of ['VirtualService', 'DestinationRule', 'Gateway', 'ServiceEntry', 'WorkloadEntry', 'WorkloadGroup', 'Sidecar', 'PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication', 'Telemetry']) {
       for (const r of ctx.list(kind)) {
         if (!schemaModel(r.apiVersion, r.kind)) continue;
