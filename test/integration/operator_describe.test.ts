@@ -68,9 +68,10 @@ test('describe pod/service and version against the Bookinfo demo', { skip: NO_IS
   await apply(demo, `${ISTIO_NETWORKING}/virtual-service-reviews-50-v3.yaml`);
   const reviewsV1 = demo.state.pods.find((p) => p.deployment === 'reviews-v1')!;
 
-  await t.test('describe pod: the DestinationRule subsets and TLS mode, the VirtualService weight, PERMISSIVE by default', async () => {
+  await t.test('describe pod: the DestinationRule subsets and TLS mode, the VirtualService weight, PERMISSIVE by default', async (st) => {
     const r = await tsmesh(['describe', 'pod', 'deploy/reviews-v1', ...pod]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    st.diagnostic(`tsmesh describe pod deploy/reviews-v1:\n${r.stdout}`);
     assertLine(r, `Pod: ${reviewsV1.name}`, 'pod');
     assertLine(r, '   Pod Revision: default', 'revision');
     assertLine(r, '   Pod Ports: 9080 (reviews), 15090 (istio-proxy)', 'pod ports');
@@ -98,9 +99,10 @@ test('describe pod/service and version against the Bookinfo demo', { skip: NO_IS
     assertLine(r, '   Route to host "reviews" subset "v3" with weight 50%', 'weight');
   });
 
-  await t.test('describe svc productpage: exposed on the ingress gateway with the bookinfo paths', async () => {
+  await t.test('describe svc productpage: exposed on the ingress gateway with the bookinfo paths', async (st) => {
     const r = await tsmesh(['describe', 'svc', 'productpage', ...cp]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    st.diagnostic(`tsmesh describe svc productpage:\n${r.stdout}`);
     assertLine(r, 'Service: productpage', 'service');
     assertLine(r, '   Port: http 9080/HTTP targets pod port 9080', 'port');
     assertLine(r, `Exposed on Ingress Gateway http://127.0.0.1:${demo.gatewayPort}`, 'ingress');
@@ -110,7 +112,7 @@ test('describe pod/service and version against the Bookinfo demo', { skip: NO_IS
     assert.equal((await demo.get('/productpage')).status, 200);
   });
 
-  await t.test('STRICT PeerAuthentication and an AuthorizationPolicy selecting the pod', async () => {
+  await t.test('STRICT PeerAuthentication and an AuthorizationPolicy selecting the pod', async (st) => {
     const file = join(tmp, 'strict-and-authz.yaml');
     writeFileSync(
       file,
@@ -145,6 +147,7 @@ spec:
     await apply(demo, file);
     const r = await tsmesh(['describe', 'pod', 'deploy/reviews-v1', ...pod]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    st.diagnostic(`tsmesh describe pod deploy/reviews-v1 (STRICT, AuthorizationPolicy):\n${r.stdout}`);
     assertLine(r, '   Workload mTLS mode: STRICT', 'STRICT');
     assertLine(r, 'Applied PeerAuthentication:', 'applied PeerAuthentication');
     assertLine(r, '   default.default', 'the PeerAuthentication applied');
@@ -165,10 +168,11 @@ spec:
     assert.match(s.stderr, /services "nope" not found/);
   });
 
-  await t.test('version: client, control plane, and one data plane proxy per sidecar plus the gateway', async () => {
+  await t.test('version: client, control plane, and one data plane proxy per sidecar plus the gateway', async (st) => {
     const proxies = demo.state.pods.filter((p) => p.sidecar !== false).length + 1;
     const r = await tsmesh(['version', ...cp]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    st.diagnostic(`tsmesh version (${proxies} proxies in demo.json):\n${r.stdout}`);
     assert.match(r.stdout, /^client version: \d+\.\d+\.\d+\ncontrol plane version: \d+\.\d+\.\d+\ndata plane version: \S+ \((\d+) proxies\)\n$/);
     assert.equal(Number(/\((\d+) proxies\)/.exec(r.stdout)![1]), proxies, r.stdout);
     const j = await tsmesh(['version', '-o', 'json', ...cp]);
