@@ -15,9 +15,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   exec: { summary: "run a command as a demo pod would: tsmesh exec [-n ns] deploy/<name> -- <command>", load: async () => (await import('./exec.ts')).execCommand },
   tap: { summary: "stream the requests through one workload's proxy live (Linkerd's tap): tsmesh tap deploy/<name>", load: async () => (await import('./tap.ts')).tapCommand },
   'prometheus-config': { summary: 'print a Prometheus scrape configuration for the running mesh (control plane and every proxy)', load: async () => (await import('./prometheus_config.ts')).prometheusConfigCommand },
+  dashboard: { summary: 'open the mesh dashboard (graph, charts, traces, tap) served by the control plane (istioctl dashboard)', load: async () => (await import('./dashboard.ts')).dashboardCommand },
+  'proxy-status': { summary: "each proxy's xDS sync state, or with a pod its config diff against the control plane (istioctl proxy-status; alias ps)", load: async () => (await import('./proxy_status.ts')).proxyStatusCommand },
+  ps: { summary: 'alias of proxy-status', load: async () => (await import('./proxy_status.ts')).proxyStatusCommand },
+  'proxy-config': { summary: "a proxy's clusters, listeners, routes, endpoints, secrets, bootstrap, log levels (istioctl proxy-config; alias pc)", load: async () => (await import('./proxy_config.ts')).proxyConfigCommand },
+  pc: { summary: 'alias of proxy-config', load: async () => (await import('./proxy_config.ts')).proxyConfigCommand },
   describe: { summary: 'which Istio config applies to a pod or service, and its effect: tsmesh describe pod|svc <name> (istioctl x describe)', load: async () => (await import('./describe.ts')).describeCommand },
   version: { summary: 'client, control plane and proxy versions (istioctl version)', load: async () => (await import('./version.ts')).versionCommand },
-  dashboard: { summary: 'open the mesh dashboard (graph, charts, traces, tap) served by the control plane (istioctl dashboard)', load: async () => (await import('./dashboard.ts')).dashboardCommand },
 };
 
 function usage(): string {

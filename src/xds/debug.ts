@@ -2,26 +2,35 @@
  * istiod-style debug endpoints for the ADS server, as a node:http handler the control plane
  * mounts on its debug port:
  *   /debug/syncz                      every connection, per type: sent version+nonce, ACKed
- *                                     version, last NACK
+ *                                     version, last NACK; plus istiod's SyncStatus fields
+ *                                     (proxy, cluster_id, istio_version, <type>_sent/_acked)
  *   /debug/connections                connections with node and subscriptions
- *   /debug/config_dump?proxyID=<id>   what that proxy would be sent now, as JSON
+ *   /debug/config_dump?proxyID=<id>   what that proxy would be sent now, as JSON; the id may be
+ *                                     the full node id or istiod's short `<pod>.<namespace>`
  *   /debug/configz, /debug/registryz  served from callbacks the control plane supplies
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { DiscoveryServer } from './server/discovery_server.ts';
 import type { XdsProxy, XdsSnapshot } from './types.ts';
+import { resolveProxyId, syncStatusFields } from './debug_proxies.ts';
 
 export interface DebugOptions {
   /** Current config (for /debug/configz). */
   configz?: () => unknown;
   /** Services and endpoints (for /debug/registryz). */
   registryz?: () => unknown;
+  /** This control plane's instance name (istiod's pod name), for /debug/syncz. Default: the host name. */
+  istiod?: string;
+  /** The cluster id for proxies whose node metadata has no CLUSTER_ID (Istio's default: Kubernetes). */
+  clusterId?: string;
 }
 
 /** A request handler that answers the debug paths and returns false for any other path. */
 export type DebugHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export function debugHandler<C extends XdsSnapshot, P extends XdsProxy>(server: DiscoveryServer<C, P>, opts: DebugOptions = {}): DebugHandler {
+  const identity = { istiod: opts.istiod ?? (process.env.POD_NAME || hostname()), clusterId: opts.clusterId ?? 'Kubernetes' };
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://debug');
     switch (url.pathname) {
@@ -29,7 +38,10 @@ export function debugHandler<C extends XdsSnapshot, P extends XdsProxy>(server: 
         return json(
           res,
           200,
-          server.connections().map((c) => ({ id: c.id, proxyId: c.proxyId, mode: c.mode, types: c.types })),
+          server.connections().map((c) => {
+            const node = server.connectionsOf(c.proxyId).find((x) => x.id === c.id)?.node;
+            return { id: c.id, proxyId: c.proxyId, mode: c.mode, types: c.types, ...syncStatusFields(c, node, identity) };
+          }),
         );
       case '/debug/connections':
         return json(
@@ -43,7 +55,9 @@ export function debugHandler<C extends XdsSnapshot, P extends XdsProxy>(server: 
       case '/debug/config_dump': {
         const id = url.searchParams.get('proxyID');
         if (!id) return json(res, 400, { error: 'proxyID query parameter is required' });
-        const dump = server.configDump(id);
+        const found = resolveProxyId(id, [...new Set(server.connections().map((c) => c.proxyId))]);
+        if ('error' in found) return json(res, 404, { error: found.error });
+        const dump = server.configDump(found.id);
         if (!dump) return json(res, 404, { error: `proxy ${id} is not connected` });
         return json(res, 200, dump);
       }

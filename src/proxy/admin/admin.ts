@@ -103,9 +103,15 @@ export class AdminServer {
       setImmediate(o.onQuit);
       return [200, TEXT, 'OK\n'];
     });
-    this.add('/logging', 'query/change logging levels (?level=)', true, (q) => {
+    this.add('/logging', 'query/change logging levels (?level= for all, ?<logger>= for one)', true, (q) => {
       const level = q.get('level');
       if (level && !setLogLevel(level)) return [400, TEXT, `unknown level ${level}; one of ${LEVELS.join(', ')}\n`];
+      // Envoy's ?<logger>=<level>: this proxy has one logger, tsmesh.
+      for (const [name, value] of q) {
+        if (name === 'level') continue;
+        if (name !== 'tsmesh') return [404, TEXT, `error: unknown logger name ${name}; this proxy has one logger: tsmesh\n`];
+        if (!setLogLevel(value)) return [400, TEXT, `unknown level ${value}; one of ${LEVELS.join(', ')}\n`];
+      }
       return [200, TEXT, `active loggers:\n  tsmesh: ${logLevel()}\n`];
     });
     this.streams.set('/tap', tapAdminHandler(s));

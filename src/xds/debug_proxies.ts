@@ -1,0 +1,83 @@
+/**
+ * Who is connected, as istiod's debug API names them: the short proxy name `<pod>.<namespace>`
+ * (the node id's third part), istiod's legacy SyncStatus fields per connection (what
+ * `istioctl proxy-status` reads from /debug/syncz), and resolving a name a user typed (full node
+ * id, `<pod>.<namespace>`, or a bare pod name) to a connected proxy.
+ */
+import { nearest } from '../api/nearest.ts';
+import type { ConnectionStatus } from './server/connection.ts';
+import type { NodeJson } from './types.ts';
+import { RESOURCE } from './type_urls.ts';
+
+/** Envoy's ExtensionConfigDiscovery type: tsmesh's pilot never sends it (ECDS is NOT SENT). */
+export const ECDS_TYPE = 'type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig';
+
+/** `sidecar~ip~<pod>.<ns>~<domain>` → `<pod>.<ns>`; an id of another shape is its own short name. */
+export function shortProxyName(proxyId: string): string {
+  const parts = proxyId.split('~');
+  return parts.length === 4 && parts[2] ? parts[2] : proxyId;
+}
+
+/** istiod's per-type fields of model.SyncStatus: `<prefix>_sent` / `<prefix>_acked` hold nonces. */
+const SYNC_FIELDS: Array<[string, string]> = [
+  ['cluster', RESOURCE.CLUSTER],
+  ['listener', RESOURCE.LISTENER],
+  ['route', RESOURCE.ROUTE],
+  ['endpoint', RESOURCE.ENDPOINT],
+  ['extensionconfig', ECDS_TYPE],
+];
+
+export interface SyncIdentity {
+  /** This control plane's instance name (istiod's pod name): the ISTIOD column. */
+  istiod: string;
+  /** The cluster id proxies are assumed in when their node metadata has no CLUSTER_ID. */
+  clusterId: string;
+}
+
+/**
+ * istiod's SyncStatus JSON for one connection (cluster_id, proxy, proxy_type, istio_version,
+ * <type>_sent / <type>_acked nonces), added beside tsmesh's own per-type view.
+ */
+export function syncStatusFields(c: ConnectionStatus, node: NodeJson | undefined, id: SyncIdentity): Record<string, unknown> {
+  const md = (node?.metadata ?? {}) as Record<string, unknown>;
+  const out: Record<string, unknown> = {
+    cluster_id: typeof md.CLUSTER_ID === 'string' && md.CLUSTER_ID ? md.CLUSTER_ID : id.clusterId,
+    proxy: shortProxyName(c.proxyId),
+    proxy_type: c.proxyId.split('~')[0],
+    istio_version: typeof md.ISTIO_VERSION === 'string' ? md.ISTIO_VERSION : '',
+    proxy_version: node?.user_agent_name ?? '',
+    istiod: id.istiod,
+  };
+  for (const [prefix, type] of SYNC_FIELDS) {
+    const w = c.types[type];
+    if (!w || w.sentNonce === '') continue;
+    out[`${prefix}_sent`] = w.sentNonce;
+    if (w.ackedNonce) out[`${prefix}_acked`] = w.ackedNonce;
+  }
+  return out;
+}
+
+/**
+ * The connected proxy id a user means: a full node id, `<pod>.<namespace>` (as istiod accepts),
+ * or a bare pod name when one namespace has it. Else an error naming the close ones.
+ */
+export function resolveProxyId(name: string, connected: readonly string[]): { id: string } | { error: string } {
+  if (connected.includes(name)) return { id: name };
+  const byShort = connected.filter((id) => shortProxyName(id) === name);
+  if (byShort.length >= 1) return { id: byShort[0]! };
+  const byPod = connected.filter((id) => shortProxyName(id).split('.')[0] === name);
+  if (byPod.length === 1) return { id: byPod[0]! };
+  const shorts = [...new Set(connected.map(shortProxyName))].sort();
+  if (byPod.length > 1) return { error: `proxy ${name} is ambiguous: it is connected in several namespaces (${byPod.map(shortProxyName).join(', ')}); give <pod>.<namespace>` };
+  return { error: `proxy ${name} is not connected to this control plane${closeNames(name, shorts)}` };
+}
+
+/** "; did you mean …? connected: …" for an unknown name. */
+export function closeNames(name: string, known: readonly string[]): string {
+  if (known.length === 0) return '; no proxy is connected';
+  const near = nearest(name, known) ?? nearest(name.split('.')[0]!, known.map((k) => k.split('.')[0]!));
+  const guess = near ? `; did you mean ${known.find((k) => k === near || k.split('.')[0] === near)}?` : '';
+  const contains = known.filter((k) => k.includes(name.split('.')[0]!) || name.includes(k.split('.')[0]!));
+  const list = (contains.length > 0 ? contains : known).slice(0, 10);
+  return `${guess} connected: ${list.join(', ')}${known.length > list.length && contains.length === 0 ? ', ...' : ''}`;
+}
