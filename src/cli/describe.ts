@@ -43,9 +43,10 @@ export async function describeCommand(argv: string[]): Promise<number> {
     { name: 'help', alias: 'h', boolean: true },
   ]);
   if (!parsed.ok) return usageError(parsed.error);
+  // Without a resource type, istioctl x describe prints its help.
   if (parsed.flags.help || parsed.rest.length === 0) {
     console.log(HELP);
-    return parsed.rest.length === 0 && !parsed.flags.help ? 2 : 0;
+    return 0;
   }
   const [kind, target, extra] = parsed.rest;
   const k = kind!.toLowerCase();
