@@ -29,7 +29,7 @@ function show(view, tab) {
 }
 
 function route() {
-  const [, view = 'graph', arg] = location.hash.split('/').map(decodeURIComponent);
+  const [, view = 'graph', arg, arg2] = location.hash.split('/').map(decodeURIComponent);
   hideGraph();
   hideNode();
   hideTap();
@@ -47,7 +47,7 @@ function route() {
     showTrace(arg);
   } else if (view === 'tap') {
     show('tap', 'tap');
-    showTap();
+    showTap(arg, arg2);
   } else {
     show('graph', 'graph');
     showGraph();

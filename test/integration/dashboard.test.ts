@@ -1,0 +1,225 @@
+/**
+ * Issue 13's dashboard in a real headless Chromium (Debian's, driven by playwright-core) against
+ * the Bookinfo demo: after a bounded load of /productpage through the ingress gateway, the graph
+ * page draws productpage -> details, productpage -> reviews with its three versions, and reviews
+ * -> ratings, each with a non-zero rate and the lock of mutual TLS; the graph API answers the
+ * same edges the page drew; the reviews service page charts its traffic; a trace from the
+ * embedded collector is drawn as a waterfall; tap streams reviews-v2's requests. Screenshots: test-artifacts/dashboard/.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { ISTIO_BOOKINFO_CONFIGS, NO_ISTIO_DATA, startIstioDemo, type IstioDemo } from '../helpers/demo.ts';
+import { artifactDir, NO_CHROMIUM, screenshot, startBrowser } from '../helpers/browser.ts';
+import { until } from '../helpers/poll.ts';
+
+interface EdgeView {
+  id: string;
+  source: string;
+  target: string;
+  traffic: { protocol: string; rates: Record<string, string> };
+  isMTLS?: string;
+  responseTime?: string;
+}
+
+interface GraphJson {
+  covered: number;
+  source: string;
+  elements: { nodes: Array<{ data: Record<string, unknown> }>; edges: Array<{ data: EdgeView }> };
+}
+
+/** What the issue asks the graph to show after page loads (Kiali's workload graph with service nodes). */
+const EXPECTED: Array<[string, string]> = [
+  ['wl:default:productpage-v1', 'svc:default:details'],
+  ['wl:default:productpage-v1', 'svc:default:reviews'],
+  ['svc:default:reviews', 'wl:default:reviews-v1'],
+  ['svc:default:reviews', 'wl:default:reviews-v2'],
+  ['svc:default:reviews', 'wl:default:reviews-v3'],
+  ['wl:default:reviews-v2', 'svc:default:ratings'],
+  ['wl:default:reviews-v3', 'svc:default:ratings'],
+];
+
+/** Page loads through the gateway: at most `n` requests, `concurrency` at a time, and never past `maxMs`. */
+async function load(demo: IstioDemo, n: number, concurrency: number, maxMs: number): Promise<Map<number, number>> {
+  const codes = new Map<number, number>();
+  const deadline = performance.now() + maxMs;
+  let sent = 0;
+  const worker = async () => {
+    while (sent < n && performance.now() < deadline) {
+      sent++;
+      const r = await demo.get('/productpage', { timeoutMs: 30_000 }).catch(() => ({ status: 0 }));
+      codes.set(r.status, (codes.get(r.status) ?? 0) + 1);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return codes;
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
+  assert.equal(r.status, 200, `${url}: HTTP ${r.status}`);
+  return (await r.json()) as T;
+}
+
+/** The edges Cytoscape holds on the page, as the page drew them. */
+function pageEdges(page: Page): Promise<EdgeView[]> {
+  return page.evaluate(() => {
+    const g = (window as unknown as { tsmeshGraph?: { cy: { edges(): Array<{ data(): EdgeView }> } } }).tsmeshGraph;
+    return g ? g.cy.edges().map((e) => e.data()) : [];
+  });
+}
+
+const pairs = (edges: Array<Pick<EdgeView, 'source' | 'target'>>) => edges.map((e) => `${e.source} -> ${e.target}`).sort();
+
+test('dashboard: the Bookinfo graph, the graph API, a service page with charts and a trace waterfall in headless Chromium', { skip: NO_ISTIO_DATA || NO_CHROMIUM, timeout: 600_000 }, async (t) => {
+  const demo = await startIstioDemo(t, { configs: ISTIO_BOOKINFO_CONFIGS });
+  const cp = demo.controlplane;
+  const shots = artifactDir('dashboard');
+  const browser = await startBrowser(t);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(m.text());
+  });
+
+  await t.test('the graph page draws the Bookinfo edges with rates, and the graph API gives the same edges', async () => {
+    await page.goto(`${cp}/dashboard/#/graph`);
+    // The page's first graph request starts the control plane's scrapes; rates need two of them.
+    await until(async () => (await getJson<GraphJson>(`${cp}/api/namespaces/graph?duration=60s`)).covered > 0, 'two scrapes of the proxies', 60_000, 500);
+    const codes = await load(demo, 90, 3, 120_000);
+    t.diagnostic(`page loads: ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')}`);
+    assert.ok((codes.get(200) ?? 0) >= 60, `most page loads succeed: ${JSON.stringify([...codes])}`);
+
+    const edges = await until(
+      async () => {
+        const e = await pageEdges(page);
+        return EXPECTED.every(([s, d]) => e.some((x) => x.source === s && x.target === d && Number(x.traffic.rates.http) > 0)) ? e : undefined;
+      },
+      `the page's graph with ${EXPECTED.map(([s, d]) => `${s} -> ${d}`).join(', ')}, each with a rate`,
+      60_000,
+      1000,
+    );
+    for (const [s, d] of EXPECTED) {
+      const e = edges.find((x) => x.source === s && x.target === d)!;
+      t.diagnostic(`${s} -> ${d}: ${e.traffic.rates.http} rps, ${e.traffic.rates.httpPercentErr}% errors, p95 ${e.responseTime} ms, mTLS ${e.isMTLS ?? 0}%`);
+      assert.ok(Number(e.isMTLS) > 0, `${s} -> ${d} went over mutual TLS (sidecar to sidecar, auto mTLS): ${JSON.stringify(e)}`);
+      assert.ok(Number(e.responseTime) > 0, `${s} -> ${d} has a p95: ${JSON.stringify(e)}`);
+    }
+    // Kiali's lock on each mTLS edge, drawn as an icon over it.
+    const locks = await until(async () => {
+      const l = await page.locator('#cy-locks .lock').evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.edge ?? ''));
+      return EXPECTED.every(([s, d]) => l.includes(`${s}->${d}`)) ? l : undefined;
+    }, 'a lock on every mTLS edge', 10_000, 250);
+    assert.equal(locks.length, (await pageEdges(page)).filter((e) => Number(e.isMTLS ?? 0) > 0).length, 'a lock for each mTLS edge, no more');
+    // Drawn as the JSON says: the page's elements are the last graph it fetched.
+    const drawn = await page.evaluate(() => (window as unknown as { tsmeshGraph: { last: GraphJson } }).tsmeshGraph.last);
+    assert.deepEqual(pairs(edges), pairs(drawn.elements.edges.map((e) => e.data)));
+    // The API answers the same edges (retried: the page and the test each read a live graph, and an
+    // edge whose last request slid out of the window can be in one and not yet out of the other).
+    const same = await until(
+      async () => {
+        const [api, shown] = [await getJson<GraphJson>(`${cp}/api/namespaces/graph?duration=60s&graphType=workload`), await pageEdges(page)];
+        return JSON.stringify(pairs(api.elements.edges.map((e) => e.data))) === JSON.stringify(pairs(shown)) ? { api, shown } : undefined;
+      },
+      'the graph API and the page showing the same edges',
+      30_000,
+      1000,
+    );
+    assert.equal(same.api.source, 'proxies', 'no Prometheus in this demo: rates from the proxies');
+    for (const n of same.api.elements.nodes) for (const k of ['id', 'nodeType', 'namespace']) assert.ok(k in n.data, `node has ${k}: ${JSON.stringify(n.data)}`);
+    t.diagnostic(`graph: ${same.api.elements.nodes.length} nodes, ${same.api.elements.edges.length} edges, over ${same.api.covered} s`);
+    assert.match(await page.locator('#status').innerText(), /graph from proxies/);
+    t.diagnostic(`screenshot ${await screenshot(page, shots, 'graph')}`);
+  });
+
+  await t.test('the reviews service page charts its requests, errors and p95, with its proxies and config', async () => {
+    await page.evaluate(() => (location.hash = `#/node/${encodeURIComponent('svc:default:reviews')}`));
+    const chart = await until(
+      async () => {
+        const c = await page.evaluate(() => {
+          const w = window as unknown as { tsmeshCharts?: { charts: Record<string, { data: Array<Array<number | null>>; scales: Record<string, { min?: number; max?: number }> }> } };
+          const ch = w.tsmeshCharts?.charts;
+          if (!ch?.requests || !ch.p95) return undefined;
+          return { requests: ch.requests.data[1] ?? [], p95: ch.p95.data[1] ?? [], points: ch.requests.data[0]?.length ?? 0, yMax: ch.requests.scales.y?.max ?? 0 };
+        });
+        return c && c.requests.some((v) => (v ?? 0) > 0) && c.p95.some((v) => (v ?? 0) > 0) ? c : undefined;
+      },
+      'charts with request-rate and p95 points above zero',
+      60_000,
+      1000,
+    );
+    t.diagnostic(`reviews: ${chart.points} points, peak ${Math.max(...chart.requests.map((v) => v ?? 0))} rps, y axis up to ${chart.yMax}`);
+    assert.ok(chart.yMax > 0, 'the rate chart scaled to its data');
+    assert.equal(await page.locator('#view-node canvas').count(), 3, 'three charts drawn');
+    const proxies = await until(async () => {
+      const text = await page.locator('#node-proxies').innerText();
+      return ['reviews-v1', 'reviews-v2', 'reviews-v3'].every((p) => text.includes(p)) ? text : undefined;
+    }, 'the three reviews proxies listed', 20_000, 500);
+    assert.match(proxies, /SYNCED/);
+    assert.doesNotMatch(proxies, /STALE/);
+    const config = await page.locator('#node-config').innerText();
+    assert.match(config, /DestinationRule\s+default\s+reviews/, `destination-rule-all.yaml's reviews rule applies: ${config}`);
+    t.diagnostic(`screenshot ${await screenshot(page, shots, 'service-reviews')}`);
+  });
+
+  await t.test('a trace from the collector is drawn as a waterfall', async () => {
+    const zipkin = `${cp}/dashboard/zipkin/api/v2`;
+    // A trace that went through productpage and reached reviews (the demo samples 100%).
+    const spans = await until(
+      async () => {
+        const traces = await getJson<Array<Array<{ traceId: string; localEndpoint?: { serviceName?: string } }>>>(`${zipkin}/traces?serviceName=${encodeURIComponent('istio-ingressgateway.istio-system')}&limit=100`).catch(() => getJson<Array<Array<{ traceId: string; localEndpoint?: { serviceName?: string } }>>>(`${zipkin}/traces?limit=100`));
+        return traces.find((tr) => ['productpage.', 'reviews.', 'details.'].every((p) => tr.some((s) => s.localEndpoint?.serviceName?.startsWith(p))));
+      },
+      'a trace with productpage, details and reviews spans',
+      30_000,
+      1000,
+    );
+    const id = spans[0]!.traceId;
+    await page.evaluate(() => (location.hash = '#/traces'));
+    await until(async () => (await page.locator('#traces-table a').count()) > 0, 'the trace list', 20_000, 500);
+    await page.evaluate((tid) => (location.hash = `#/trace/${tid}`), id);
+    const bars = await until(
+      async () => {
+        const b = await page.locator('#waterfall .span-bar').evaluateAll((els) => els.map((e) => ({ w: (e as HTMLElement).getBoundingClientRect().width, left: (e as HTMLElement).style.left })));
+        return b.length === spans.length ? b : undefined;
+      },
+      `a waterfall bar for each of the trace's ${spans.length} spans`,
+      20_000,
+      500,
+    );
+    assert.ok(bars.every((b) => b.w >= 1), `every bar is drawn: ${JSON.stringify(bars)}`);
+    assert.ok(new Set(bars.map((b) => b.left)).size > 1, 'child spans start after their parents');
+    const labels = await page.locator('#waterfall .label').allInnerTexts();
+    assert.ok(labels.some((l) => l.startsWith('reviews.')) && labels.some((l) => l.startsWith('productpage.')), labels.join(' | '));
+    t.diagnostic(`trace ${id}: ${bars.length} spans; screenshot ${await screenshot(page, shots, 'trace-waterfall')}`);
+  });
+
+  await t.test("tap streams reviews-v2's requests live while pages load, and stops", async () => {
+    await page.evaluate(() => (location.hash = '#/tap/default/reviews-v2'));
+    await until(async () => /^tapping deploy\/reviews-v2/.test(await page.locator('#tap-state').innerText()), 'the tap started', 20_000, 250);
+    const loading = load(demo, 30, 2, 60_000);
+    const rows = await until(
+      async () => {
+        const r = await page.locator('#tap-table tr.tap-event').evaluateAll((trs) => trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')));
+        return r.some((c) => c[1] === 'inbound' && c[5]?.startsWith('/reviews/') && c[6] === '200') ? r : undefined;
+      },
+      "an inbound /reviews/ request with status 200 in the tap's table",
+      60_000,
+      500,
+    );
+    await loading;
+    t.diagnostic(`tap rows: ${rows.length}; first: ${rows[0]?.join(' | ')}`);
+    t.diagnostic(`screenshot ${await screenshot(page, shots, 'tap')}`);
+    await page.locator('#tap-stop').click();
+    assert.equal(await page.locator('#tap-state').innerText(), 'stopped');
+    const before = await page.locator('#tap-table tr.tap-event').count();
+    await load(demo, 6, 1, 30_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(await page.locator('#tap-table tr.tap-event').count(), before, 'no events after Stop');
+  });
+
+  await t.test('the page ran without script errors', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
