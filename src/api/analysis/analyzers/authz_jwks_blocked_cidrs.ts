@@ -1,8 +1,8 @@
 /**
  * authn.BlockedCIDRsAnalyzer (IST0175): istiod fetches every RequestAuthentication's jwksUri
  * itself, so without BLOCKED_CIDRS_IN_JWKS_URIS on its discovery container a mesh author can make
- * istiod call internal addresses. Reported on each istiod Deployment, once RequestAuthentications
- * exist.
+ * istiod call internal addresses. Reported on each istiod Deployment (label app=istiod, any
+ * namespace) none of whose containers sets it, once RequestAuthentications exist.
  */
 import type { Analyzer, Resource } from '../types.ts';
 import { arr, nsName, obj, sortStrings, str } from './wl_util.ts';
@@ -10,7 +10,7 @@ import { arr, nsName, obj, sortStrings, str } from './wl_util.ts';
 const ENV = 'BLOCKED_CIDRS_IN_JWKS_URIS';
 
 function isIstiod(d: Resource): boolean {
-  return d.labels.app === 'istiod' || d.name === 'istiod' || d.name.startsWith('istiod-');
+  return d.labels.app === 'istiod';
 }
 
 function configured(d: Resource): boolean {
@@ -23,6 +23,7 @@ export const blockedCidrsAnalyzer: Analyzer = {
   analyze(ctx) {
     const ras = ctx.list('security.istio.io/RequestAuthentication');
     if (ras.length === 0) return;
+    // Sorted: istioctl lists them in Go map order, which changes from run to run.
     const names = sortStrings(ras.map(nsName)).join(', ');
     for (const d of ctx.list('apps/Deployment')) {
       if (isIstiod(d) && !configured(d)) ctx.report('JwksUriFetchUnrestricted', d, [ras.length, names]);

@@ -2,8 +2,8 @@
  * destinationrule.CaCertificateAnalyzer: TLS origination (SIMPLE or MUTUAL) without
  * caCertificates does not verify the server (IST0128 for the whole destination, IST0129 per port).
  * A credentialName on a DestinationRule bound to workloads by workloadSelector (a gateway's) may
- * carry the CA in its secret, and insecureSkipVerify says the user chose not to verify: neither
- * is reported.
+ * carry the CA in its secret, and is not reported. (istioctl reports insecureSkipVerify too: the
+ * warning is about the missing verification, whatever the reason.)
  */
 import type { Analyzer } from '../types.ts';
 import { arr, nsName, obj, str } from './wl_util.ts';
@@ -12,7 +12,6 @@ function unverified(tls: Record<string, any>, hasSelector: boolean): string | un
   const mode = str(tls.mode);
   if (mode !== 'SIMPLE' && mode !== 'MUTUAL') return undefined;
   if (str(tls.caCertificates) !== '') return undefined;
-  if (tls.insecureSkipVerify === true || obj(tls.insecureSkipVerify).value === true) return undefined;
   if (str(tls.credentialName) !== '' && hasSelector) return undefined;
   return mode;
 }

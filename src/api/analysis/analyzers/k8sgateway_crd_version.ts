@@ -1,13 +1,17 @@
 /**
  * k8sgateway.CRDVersionAnalyzer (IST0176): a Gateway API CRD whose bundle version (the
  * gateway.networking.k8s.io/bundle-version annotation) is older than this Istio needs; Istio
- * ignores resources of that kind. The minimums are Istio's for the kinds it reads at a newer
- * API version than older bundles serve.
+ * ignores resources of that kind. The minimums are this Istio's (as istioctl reports them), for
+ * the kinds it reads at an API version older bundles do not serve. Pre-release suffixes are
+ * ignored in the comparison (v1.6.0-rc1 satisfies 1.6.0).
  */
 import type { Analyzer } from '../types.ts';
 
 const BUNDLE_VERSION = 'gateway.networking.k8s.io/bundle-version';
 const MINIMUM: Record<string, string> = {
+  'backendtlspolicies.gateway.networking.k8s.io': '1.4.0',
+  'grpcroutes.gateway.networking.k8s.io': '1.1.0',
+  'tcproutes.gateway.networking.k8s.io': '1.6.0',
   'tlsroutes.gateway.networking.k8s.io': '1.5.0',
 };
 
@@ -18,18 +22,18 @@ export const crdVersionAnalyzer: Analyzer = {
       const min = MINIMUM[crd.name];
       const raw = crd.annotations[BUNDLE_VERSION];
       if (!min || !raw) continue;
-      const installed = raw.replace(/^v/, '');
-      const v = parseVersion(installed);
-      if (v && compare(v, parseVersion(min)!) < 0) ctx.report('GatewayAPICRDVersionBelowMinimum', crd, [crd.name, installed, min]);
+      const v = parseVersion(raw);
+      if (v && compare(v.numbers, parseVersion(min)!.numbers) < 0) ctx.report('GatewayAPICRDVersionBelowMinimum', crd, [crd.name, v.text, min]);
     }
   },
 };
 
-/** major.minor.patch, with a pre-release (1.5.0-rc1) counting as below its release. */
-function parseVersion(s: string): number[] | undefined {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?(-.+)?$/.exec(s);
+/** `v1.5` → 1.5.0 (printed as istioctl prints it, without the v, pre-release kept). */
+function parseVersion(s: string): { numbers: number[]; text: string } | undefined {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?(-[0-9A-Za-z.-]+)?$/.exec(s.trim());
   if (!m) return undefined;
-  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0), m[4] ? 0 : 1];
+  const numbers = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  return { numbers, text: `${numbers.join('.')}${m[4] ?? ''}` };
 }
 
 function compare(a: number[], b: number[]): number {

@@ -1,12 +1,13 @@
 /**
- * telemetry.DefaultSelectorAnalyzer (IST0160): two Telemetries in one namespace that both apply
- * to the whole namespace (no selector, no targetRef) leave it undefined which one wins.
+ * telemetry.DefaultSelectorAnalyzer (IST0160): two Telemetries in one namespace without a
+ * workload selector leave it undefined which one applies namespace-wide. istioctl looks at
+ * `selector` only: a Telemetry bound by targetRefs counts as having none.
  */
 import type { Analyzer, Resource } from '../types.ts';
-import { arr, obj, sortStrings } from './wl_util.ts';
+import { obj, sortStrings } from './wl_util.ts';
 
 function namespaceWide(t: Resource): boolean {
-  return Object.keys(obj(obj(t.spec.selector).matchLabels)).length === 0 && !t.spec.targetRef && arr(t.spec.targetRefs).length === 0;
+  return Object.keys(obj(obj(t.spec.selector).matchLabels)).length === 0;
 }
 
 export const telemetryDefaultSelectorAnalyzer: Analyzer = {

@@ -1,21 +1,19 @@
 /**
- * telemetry.ProviderAnalyzer (IST0157): a Telemetry entry (metrics, tracing, accessLogging)
- * that names no provider uses the mesh's defaultProviders; when the mesh has none for that kind
- * the entry does nothing. An entry that only disables is not reported.
+ * telemetry.ProviderAnalyzer (IST0157): an accessLogging entry that names no provider uses the
+ * mesh's defaultProviders.accessLogging; when the mesh has none the entry does nothing. An entry
+ * that only disables is not reported. (istioctl checks access logging only: metrics and tracing
+ * have built-in defaults.)
  */
 import type { Analyzer } from '../types.ts';
 import { arr, obj } from './wl_util.ts';
-
-const KINDS = ['metrics', 'tracing', 'accessLogging'] as const;
 
 export const telemetryProviderAnalyzer: Analyzer = {
   name: 'telemetry.ProviderAnalyzer',
   analyze(ctx) {
     const defaults = obj(ctx.meshConfig.defaultProviders);
     for (const t of ctx.list('telemetry.istio.io/Telemetry')) {
-      const ineffective = KINDS.some(
-        (k) => arr(defaults[k]).length === 0 && arr(t.spec[k]).some((e) => arr(obj(e).providers).length === 0 && obj(e).disabled !== true),
-      );
+      const ineffective =
+        arr(defaults.accessLogging).length === 0 && arr(t.spec.accessLogging).some((e) => arr(obj(e).providers).length === 0 && obj(e).disabled !== true);
       if (ineffective) ctx.report('InvalidTelemetryProvider', t, [t.name, t.namespace]);
     }
   },

@@ -24,8 +24,9 @@ export function sortStrings(xs: string[]): string[] {
 }
 
 /**
- * Where a config is visible (its exportTo, Istio's networking semantics): `all` for "*" (the
- * default), else the set of namespaces ("." is its own, "~" none).
+ * Where a config is visible by its exportTo, as Istio's analyzers compare them: `all` for "*"
+ * (the default), else the set of namespaces ("." is its own; any other entry, "~" included, is
+ * taken as a namespace name).
  */
 export interface Visibility {
   all: boolean;
@@ -39,7 +40,7 @@ export function exportVisibility(r: Resource, defaultExportTo: readonly string[]
   for (const e of list) {
     if (e === '*') v.all = true;
     else if (e === '.') v.namespaces.add(r.namespace);
-    else if (e !== '~' && e !== '') v.namespaces.add(e);
+    else if (e !== '') v.namespaces.add(e);
   }
   return v;
 }

@@ -6,15 +6,46 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { parseResources } from '../../../../src/api/analysis/load.ts';
 import { analyze } from '../../../../src/api/analysis/run.ts';
 import { logLine } from '../../../../src/api/analysis/report.ts';
 import { WORKLOAD_ANALYZERS } from '../../../../src/api/analysis/analyzers/workloads.ts';
+import { findIstioctl } from '../conformance.ts';
 
+const ISTIOCTL = findIstioctl();
+const CODES = /^\S+ \[IST0(12[89]|134|15[1-57]|160|16[34]|17[5-7])\]|Lightstep/;
+
+/** Our messages on one input, as istioctl logs them; checked against istioctl itself when one is here. */
 function run(yaml: string, meshConfig?: Record<string, any>): string[] {
   const { resources, errors } = parseResources(yaml, 'in.yaml');
   assert.deepEqual(errors, []);
-  return analyze(resources, { analyzers: WORKLOAD_ANALYZERS.map((a) => a.name), meshConfig }).map(logLine);
+  const ours = analyze(resources, { analyzers: WORKLOAD_ANALYZERS.map((a) => a.name), meshConfig }).map(logLine);
+  if (ISTIOCTL) assert.deepEqual([...ours].sort(), istioctl(yaml, meshConfig), `istioctl disagrees on:\n${yaml}`);
+  return ours;
+}
+
+/** `istioctl analyze --use-kube=false -A` on the same input: its lines for the codes these analyzers own. */
+function istioctl(yaml: string, meshConfig?: Record<string, any>): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-wl-'));
+  try {
+    writeFileSync(join(dir, 'in.yaml'), yaml);
+    const args = ['analyze', '--use-kube=false', '-A', 'in.yaml'];
+    if (meshConfig) {
+      writeFileSync(join(dir, 'mesh.yaml'), stringify(meshConfig));
+      args.push('--meshConfigFile', 'mesh.yaml');
+    }
+    const r = spawnSync(ISTIOCTL!, args, { cwd: dir, encoding: 'utf8', timeout: 60_000 });
+    // IST0175 lists RequestAuthentications in Go map order (random per run); ours are sorted.
+    const sortList = (l: string) => l.replace(/exist \(([^)]*)\)/, (_m, list: string) => `exist (${list.split(', ').sort().join(', ')})`);
+    return r.stdout.split('\n').filter((l) => CODES.test(l)).map(sortList).sort();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const dr = (name: string, tls: string, extra = '') => `apiVersion: networking.istio.io/v1
@@ -30,7 +61,7 @@ ${tls}
 ---
 `;
 
-test('DestinationRule TLS: reported without caCertificates, not with them, skip-verify, or a gateway credential', () => {
+test('DestinationRule TLS: reported without caCertificates (even with insecureSkipVerify), not with them or a gateway credential', () => {
   const out = run(
     dr('plain', '      mode: SIMPLE') +
       dr('ca', '      mode: MUTUAL\n      caCertificates: /etc/ca.pem') +
@@ -59,6 +90,7 @@ spec:
   );
   assert.deepEqual(out, [
     'Warning [IST0128] (DestinationRule prod/plain in.yaml:1) DestinationRule prod/plain in namespace prod has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: db.prod.svc.cluster.local',
+    'Warning [IST0128] (DestinationRule prod/skip in.yaml:24) DestinationRule prod/skip in namespace prod has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: db.prod.svc.cluster.local',
     'Warning [IST0129] (DestinationRule prod/ports in.yaml:62) DestinationRule prod/ports in namespace prod has TLS mode set to MUTUAL but no caCertificates are set to validate server identity for host: db.prod.svc.cluster.local at port number:5432',
   ]);
 });
@@ -86,18 +118,20 @@ test('ServiceEntry addresses: TCP or unset ports need one, unless given, allocat
   assert.equal(run(input, { defaultConfig: { proxyMetadata: { ISTIO_META_DNS_CAPTURE: 'true' } } }).length, 1);
 });
 
-test('ServiceEntry protocols: a conflict only between entries some namespace sees together', () => {
+test('ServiceEntry protocols: a conflict only between entries whose exportTo can meet', () => {
   const entry = (name: string, ns: string, proto: string, exportTo = '') =>
     se(name, ns, `  hosts: [api.example.com]\n  addresses: [10.2.2.2]\n${exportTo}  ports:\n  - name: p\n    number: 8443\n    protocol: ${proto}`);
   // Private to their own namespaces: no namespace sees both.
-  assert.deepEqual(run(entry('x', 'ns1', 'HTTP', '  exportTo: ["."]\n') + entry('y', 'ns2', 'HTTPS', '  exportTo: ["."]\n')), []);
+  assert.deepEqual(run(entry('sa', 'ns1', 'HTTP', '  exportTo: ["."]\n') + entry('sb', 'ns2', 'HTTPS', '  exportTo: ["."]\n')), []);
+  assert.deepEqual(run(entry('sa', 'ns1', 'HTTP', '  exportTo: [ns2]\n') + entry('sb', 'ns2', 'HTTPS', '  exportTo: [ns3]\n')), []);
   // One exported everywhere meets the other in ns2.
-  assert.deepEqual(run(entry('x', 'ns1', 'HTTP') + entry('y', 'ns2', 'HTTPS', '  exportTo: ["."]\n')), [
-    'Warning [IST0177] (ServiceEntry ns1/x in.yaml:4) Multiple ServiceEntries (ns1/x, ns2/y) define the same host "api.example.com" and port 8443 with conflicting protocols (HTTP, HTTPS).',
-    'Warning [IST0177] (ServiceEntry ns2/y in.yaml:17) Multiple ServiceEntries (ns1/x, ns2/y) define the same host "api.example.com" and port 8443 with conflicting protocols (HTTP, HTTPS).',
+  assert.deepEqual(run(entry('sa', 'ns1', 'HTTP') + entry('sb', 'ns2', 'HTTPS', '  exportTo: ["."]\n')), [
+    'Warning [IST0177] (ServiceEntry ns1/sa in.yaml:4) Multiple ServiceEntries (ns1/sa, ns2/sb) define the same host "api.example.com" and port 8443 with conflicting protocols (HTTP, HTTPS).',
+    'Warning [IST0177] (ServiceEntry ns2/sb in.yaml:17) Multiple ServiceEntries (ns1/sa, ns2/sb) define the same host "api.example.com" and port 8443 with conflicting protocols (HTTP, HTTPS).',
   ]);
-  // Same protocol spelled in another case is no conflict.
-  assert.deepEqual(run(entry('x', 'ns1', 'tcp') + entry('y', 'ns1', 'TCP')), []);
+  // Protocols compare and print upper-cased: tcp and TCP agree, http2 is HTTP2.
+  assert.deepEqual(run(entry('sa', 'ns1', 'tcp') + entry('sb', 'ns1', 'TCP')), []);
+  assert.equal(run(entry('sa', 'ns1', 'HTTP') + entry('sb', 'ns1', 'http2'))[0].replace(/.*\(/, ''), 'HTTP, HTTP2).');
 });
 
 const ef = (name: string, priority: string, patches: string) => `apiVersion: networking.istio.io/v1alpha3
@@ -134,26 +168,30 @@ test('EnvoyFilter operations: ignored route-level ADD/REMOVE, order-dependent re
 const webhook = (kind: string, name: string, clientConfig: string) => `apiVersion: admissionregistration.k8s.io/v1
 kind: ${kind}
 metadata:
-  name: cfg-${name}
+  name: ${name}
 webhooks:
-- name: ${name}
+- name: w
   clientConfig:
 ${clientConfig}
 ---
 `;
 
-test('external control plane webhooks: blank and malformed URLs warn, IPs inform, hostnames and Services pass', () => {
+test('external control plane webhooks: no URL and unparsable URLs warn, IPs inform, hostnames, Services and other webhooks pass', () => {
   const out = run(
-    webhook('ValidatingWebhookConfiguration', 'rev.validation.istio.io', '    url: "https://istiod.example.com:15017/validate"') +
-      webhook('MutatingWebhookConfiguration', 'rev.namespace.sidecar-injector.istio.io', '    url: "https://[fd00::1]:15017/inject"') +
-      webhook('MutatingWebhookConfiguration', 'rev.namespace.sidecar-injector.istio.io', '    service:\n      name: istiod\n      namespace: istio-system') +
-      webhook('ValidatingWebhookConfiguration', 'rev.validation.istio.io', '    url: "not a url"') +
-      // Not a revision webhook: the external control plane analyzer leaves it alone.
-      webhook('ValidatingWebhookConfiguration', 'validation.istio.io', '    url: ""'),
+    webhook('ValidatingWebhookConfiguration', 'istio-validator-rev', '    url: "https://istiod.example.com:15017/validate"') +
+      webhook('MutatingWebhookConfiguration', 'istio-sidecar-injector-rev', '    url: "https://[fd00::1]:15017/inject"') +
+      webhook('MutatingWebhookConfiguration', 'istio-sidecar-injector-svc', '    service:\n      name: istiod\n      namespace: istio-system') +
+      webhook('ValidatingWebhookConfiguration', 'istiod-default-validator', '    url: "https://host:port/validate"') +
+      webhook('MutatingWebhookConfiguration', 'istio-sidecar-injector-blank', '    url:') +
+      // Go's URL parser reads a bare word as a path: no host, nothing to report.
+      webhook('MutatingWebhookConfiguration', 'istio-sidecar-injector-word', '    url: "not a url"') +
+      // Not one of Istio's webhook configurations: left alone.
+      webhook('ValidatingWebhookConfiguration', 'other-validator', '    url: "https://10.0.0.1/validate"'),
   );
   assert.deepEqual(out, [
-    'Warning [IST0163] (ValidatingWebhookConfiguration cfg-rev.validation.istio.io in.yaml:30) The hostname (not a url) that was provided for the webhook (rev.validation.istio.io) to reach the ingress gateway on the external control plane cluster is malformed. Traffic may not flow properly.',
-    'Info [IST0164] (MutatingWebhookConfiguration cfg-rev.namespace.sidecar-injector.istio.io in.yaml:10) The address (https://[fd00::1]:15017/inject) that was provided for the webhook (rev.namespace.sidecar-injector.istio.io) to reach the ingress gateway on the external control plane cluster is an IP address. This is not recommended for a production environment.',
+    'Warning [IST0163] (MutatingWebhookConfiguration istio-sidecar-injector-blank in.yaml:39) The hostname () that was provided for the webhook (w) to reach the ingress gateway on the external control plane cluster is blank. Traffic may not flow properly.',
+    'Warning [IST0163] (ValidatingWebhookConfiguration istiod-default-validator in.yaml:30) The hostname (https://host:port/validate) that was provided for the webhook (w) to reach the ingress gateway on the external control plane cluster was provided in an invalid format. Traffic may not flow properly.',
+    'Info [IST0164] (MutatingWebhookConfiguration istio-sidecar-injector-rev in.yaml:10) The address (https://[fd00::1]:15017/inject) that was provided for the webhook (w) to reach the ingress gateway on the external control plane cluster is an IP address. This is not recommended for a production environment.',
   ]);
 });
 
@@ -166,14 +204,18 @@ metadata:
 ---
 `;
 
-test('Gateway API CRD versions: below the minimum warns, at or above it (or a kind without one) does not', () => {
+test('Gateway API CRD versions: below the kind\'s minimum warns (pre-releases count as their release), at or above it or without one does not', () => {
   const out = run(
-    crd('tlsroutes.gateway.networking.k8s.io', 'v1.5.0-rc.1') + crd('tcproutes.gateway.networking.k8s.io', 'v0.1.0') + crd('x.gateway.networking.k8s.io', 'v1.5.0'),
+    crd('tlsroutes.gateway.networking.k8s.io', 'v1.4.1') +
+      crd('tcproutes.gateway.networking.k8s.io', 'v1.5') +
+      crd('grpcroutes.gateway.networking.k8s.io', 'v1.1.0-rc1') +
+      crd('httproutes.gateway.networking.k8s.io', 'v0.1.0'),
   );
   assert.deepEqual(out, [
-    'Warning [IST0176] (CustomResourceDefinition tlsroutes.gateway.networking.k8s.io in.yaml:1) Gateway API CRD "tlsroutes.gateway.networking.k8s.io" is at version "1.5.0-rc.1" but Istio requires at least "1.5.0"; resources of this kind will not be processed. Upgrade the Gateway API CRDs to satisfy the minimum version.',
+    'Warning [IST0176] (CustomResourceDefinition tcproutes.gateway.networking.k8s.io in.yaml:8) Gateway API CRD "tcproutes.gateway.networking.k8s.io" is at version "1.5.0" but Istio requires at least "1.6.0"; resources of this kind will not be processed. Upgrade the Gateway API CRDs to satisfy the minimum version.',
+    'Warning [IST0176] (CustomResourceDefinition tlsroutes.gateway.networking.k8s.io in.yaml:1) Gateway API CRD "tlsroutes.gateway.networking.k8s.io" is at version "1.4.1" but Istio requires at least "1.5.0"; resources of this kind will not be processed. Upgrade the Gateway API CRDs to satisfy the minimum version.',
   ]);
-  assert.deepEqual(run(crd('tlsroutes.gateway.networking.k8s.io', 'v1.5.1')), []);
+  assert.deepEqual(run(crd('tlsroutes.gateway.networking.k8s.io', 'v1.5.1') + crd('backendtlspolicies.gateway.networking.k8s.io', 'not-a-version')), []);
 });
 
 const istiod = (env: string) => `apiVersion: apps/v1
@@ -181,6 +223,8 @@ kind: Deployment
 metadata:
   name: istiod-canary
   namespace: istio-system
+  labels:
+    app: istiod
 spec:
   template:
     spec:
@@ -200,9 +244,11 @@ spec:
 ---
 `;
 
-test('JWKS blocked CIDRs: each unconfigured istiod is told how many RequestAuthentications it fetches for', () => {
+test('JWKS blocked CIDRs: each unconfigured istiod (app=istiod) is told how many RequestAuthentications it fetches for', () => {
   assert.deepEqual(run(istiod('')), []);
   assert.deepEqual(run(istiod('        env:\n        - name: BLOCKED_CIDRS_IN_JWKS_URIS\n          value: 10.0.0.0/8') + ra('a', 'default')), []);
+  // An empty value configures nothing.
+  assert.equal(run(istiod('        env:\n        - name: BLOCKED_CIDRS_IN_JWKS_URIS\n          value: ""') + ra('a', 'default')).length, 1);
   assert.deepEqual(run(istiod('') + ra('b', 'zz') + ra('a', 'default')), [
     'Warning [IST0175] (Deployment istio-system/istiod-canary in.yaml:1) BLOCKED_CIDRS_IN_JWKS_URIS is not configured but 2 RequestAuthentication resource(s) exist (default/a, zz/b). Consider configuring it to restrict JWKS URI fetches to trusted networks.',
   ]);
@@ -218,16 +264,20 @@ ${spec}
 ---
 `;
 
-test('Telemetry: empty providers only matter without mesh defaults; namespace-wide duplicates; Lightstep tracing', () => {
-  const noProvider = telemetry('t', 'foo', '  tracing:\n  - randomSamplingPercentage: 10');
+test('Telemetry: access logging without providers only matters without mesh defaults; several without selector (targetRefs do not count); Lightstep tracing', () => {
+  const noProvider = telemetry('t', 'foo', '  accessLogging:\n  - filter:\n      expression: response.code >= 400');
   assert.deepEqual(run(noProvider), ['Warning [IST0157] (Telemetry foo/t in.yaml:1) The Telemetry t in namespace "foo" with empty providers will be ignored.']);
-  assert.deepEqual(run(noProvider, { defaultProviders: { tracing: ['zipkin'] } }), []);
+  assert.deepEqual(run(noProvider, { defaultProviders: { accessLogging: ['envoy'] } }), []);
+  // Tracing and metrics have built-in defaults; an entry that only disables names nothing to use.
+  assert.deepEqual(run(telemetry('t', 'foo', '  tracing:\n  - randomSamplingPercentage: 10\n  accessLogging:\n  - disabled: true')), []);
 
   const wide = telemetry('b', 'ns', '  metrics:\n  - providers:\n    - name: prometheus') + telemetry('a', 'ns', '  accessLogging:\n  - providers:\n    - name: envoy');
   const targeted = telemetry('c', 'ns', '  targetRefs:\n  - kind: Gateway\n    group: gateway.networking.k8s.io\n    name: gw\n  metrics:\n  - providers:\n    - name: prometheus');
-  assert.deepEqual(run(wide + targeted), [
-    'Error [IST0160] (Telemetry ns/a in.yaml:11) The Telemetries [a b] in namespace "ns" have no workload selector, which can lead to undefined behavior.',
-    'Error [IST0160] (Telemetry ns/b in.yaml:1) The Telemetries [a b] in namespace "ns" have no workload selector, which can lead to undefined behavior.',
+  const selected = telemetry('d', 'ns', '  selector:\n    matchLabels:\n      app: x\n  metrics:\n  - providers:\n    - name: prometheus');
+  assert.deepEqual(run(wide + targeted + selected), [
+    'Error [IST0160] (Telemetry ns/a in.yaml:11) The Telemetries [a b c] in namespace "ns" have no workload selector, which can lead to undefined behavior.',
+    'Error [IST0160] (Telemetry ns/b in.yaml:1) The Telemetries [a b c] in namespace "ns" have no workload selector, which can lead to undefined behavior.',
+    'Error [IST0160] (Telemetry ns/c in.yaml:21) The Telemetries [a b c] in namespace "ns" have no workload selector, which can lead to undefined behavior.',
   ]);
 
   const ls = telemetry('mesh-default', 'istio-system', '  tracing:\n  - providers:\n    - name: ls');
