@@ -15,6 +15,7 @@ export interface TapEvent {
   sourceIdentity?: string;
   /** Inbound: the address the request arrived on; outbound: the upstream host picked. */
   destination: string;
+  /** The downstream connection (the caller's) was TLS: for inbound, mTLS from the peer; outbound, usually plaintext from the app. */
   tls: boolean;
   method: string;
   authority: string;
