@@ -71,7 +71,10 @@ export function parseResources(text: string, file: string, opts: LoadOptions = {
         errors.push({ file, message: `error processing ${where}: unable to parse resource with no group, version and kind` });
         return;
       }
-      resources.push(toResource(obj, file, opts, (path) => nodeLine(doc, lineOf, [...prefix, ...parsePath(path ?? '')])));
+      // The object's own line is where istioctl puts it: the line after the `---` that opens the
+      // document (line 1 for the first document, leading comments included); a List item's first line.
+      const start = prefix.length > 0 ? nodeLine(doc, lineOf, prefix) : documentStart(text, doc, lineOf);
+      resources.push(toResource(obj, file, opts, (path) => (path ? nodeLine(doc, lineOf, [...prefix, ...parsePath(path)]) : start)));
     }
   });
   return { resources, errors };
@@ -125,6 +128,12 @@ export function listFiles(path: string): string[] {
   };
   walk(path);
   return out;
+}
+
+function documentStart(text: string, doc: Document, lineOf: (offset: number) => number): number {
+  const at = doc.range?.[0] ?? 0;
+  if (text.startsWith('---', at)) return lineOf(at) + 1;
+  return at === 0 || text.slice(0, at).trim() === '' || /^(\s*#.*\n)*\s*$/.test(text.slice(0, at)) ? 1 : lineOf(at);
 }
 
 /** The line of a field: of its key for a mapping entry, else of the node; the nearest existing parent otherwise. */

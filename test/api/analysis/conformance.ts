@@ -118,8 +118,37 @@ function readdirSafe(dir: string): string[] {
   }
 }
 
+/** Messages whose text or line differs from istioctl's (the set comparison ignores both). */
+export function textDiffs(filter?: string): { total: number; lines: string[] } {
+  const fx = readFixture();
+  const full = (m: Recorded['messages'][number]) => `${m.code} (${m.origin} ${m.reference}) ${m.message}`;
+  let total = 0;
+  const lines: string[] = [];
+  for (const [input, perNs] of Object.entries(fx.files)) {
+    if (filter && !input.includes(filter)) continue;
+    for (const [ns, want] of Object.entries(perNs)) {
+      const got = ours(input, ns).messages;
+      const g = new Set(got.map(full));
+      total += want.messages.length;
+      for (const m of want.messages) {
+        if (g.has(full(m))) continue;
+        const near = got.find((x) => x.code === m.code && x.origin === m.origin);
+        lines.push(`${input} -n ${ns}\n   istioctl ${full(m)}\n   tsmesh   ${near ? full(near) : '-'}`);
+      }
+    }
+  }
+  return { total, lines };
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = compareAll(process.argv[2]);
+  const strict = process.argv.includes('--strict');
+  const filter = process.argv.slice(2).find((a) => a !== '--strict');
+  if (strict) {
+    const t = textDiffs(filter);
+    console.log(t.lines.join('\n'));
+    console.log(`${t.total - t.lines.length}/${t.total} istioctl messages matched with the same text and line`);
+  }
+  const r = compareAll(filter);
   console.log(formatDiffs(r.diffs));
   console.log(`${r.matched}/${r.inputs} inputs match istioctl (${((100 * r.matched) / r.inputs).toFixed(1)}%)`);
 }

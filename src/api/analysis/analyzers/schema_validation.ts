@@ -44,7 +44,7 @@ export const schemaValidationAnalyzer: Analyzer = {
           if (e.severity === 'warning' || (e.code && NOT_ISTIO.has(e.code))) continue;
           // istioctl does not check object names, and reads an empty protocol as unset.
           if (e.path?.startsWith('metadata') || /invalid protocol ""/.test(e.message)) continue;
-          ctx.report('SchemaValidationError', r, [e.path ? `${e.path}: ${e.message}` : e.message]);
+          ctx.report('SchemaValidationError', r, [text(e.path, e.message)]);
         }
       }
     }
@@ -71,4 +71,11 @@ function extraProblems(r: Resource): { text: string; warning?: boolean }[] {
     if (noAddresses && resolutionNone && tcpPort) out.push({ text: 'addresses are required for ports serving TCP (or unset) protocol when IP Autoallocation is not enabled', warning: true });
   }
   return out;
+}
+
+/** istioctl's texts name no path; a bare "is required" still needs its field's name. */
+function text(path: string | undefined, message: string): string {
+  if (!path || !/^(is|are|must|should|cannot|has) /.test(message)) return message;
+  const last = path.replace(/\[\d+\]$/, '').split('.').pop();
+  return `${last} ${message}`;
 }
