@@ -37,7 +37,9 @@ Flags:
   -f, --filename <path>          file or directory to analyze, recursively (repeatable; plain arguments work too)
   -R, --recursive                accepted for istioctl compatibility: directories are always read recursively
       --live                     analyze the running control plane's config (the default when no file is given);
-                                 -k/--use-kube is the same; --use-kube=false analyzes files only
+                                 -k/--use-kube is the same; --use-kube=false analyzes files only, and like
+                                 istioctl skips the analyzers of Kubernetes objects (Pods, Services, ...);
+                                 without it those run on the Kubernetes objects in the files
       --controlplane <url>       control plane debug address for --live (default: the running demo, else 127.0.0.1:15014)
   -A, --all-namespaces           analyze all namespaces
   -n, --namespace <ns>           namespace to analyze, and of objects that name none (default "default")
@@ -67,6 +69,8 @@ class UsageError extends Error {}
 interface Flags {
   files: string[];
   live?: boolean;
+  /** --use-kube=false given: istioctl's file-only mode (skips analyzers of Kubernetes objects). */
+  fileMode: boolean;
   controlplane?: string;
   allNamespaces: boolean;
   namespace?: string;
@@ -83,7 +87,7 @@ interface Flags {
 }
 
 function parseFlags(argv: string[]): Flags {
-  const f: Flags = { files: [], allNamespaces: false, output: 'log', failureThreshold: 'Error', outputThreshold: 'Info', suppressions: [], analyzers: [], list: false, ignoreUnknown: false, color: true, help: false };
+  const f: Flags = { files: [], fileMode: false, allNamespaces: false, output: 'log', failureThreshold: 'Error', outputThreshold: 'Info', suppressions: [], analyzers: [], list: false, ignoreUnknown: false, color: true, help: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const eq = arg.startsWith('--') ? arg.indexOf('=') : -1;
@@ -110,7 +114,7 @@ function parseFlags(argv: string[]): Flags {
       case '-f': case '--filename': f.files.push(value()); break;
       case '-R': case '--recursive': bool(); break;
       case '--live': f.live = bool(); break;
-      case '-k': case '--use-kube': f.live = bool(); break;
+      case '-k': case '--use-kube': f.live = bool(); f.fileMode = !f.live; break;
       case '--controlplane': f.controlplane = value(); break;
       case '-A': case '--all-namespaces': f.allNamespaces = bool(); break;
       case '-n': case '--namespace': f.namespace = value(); break;
@@ -225,6 +229,7 @@ export async function analyzeCommand(argv: string[], out: Output = console, isTT
     suppressions: f.suppressions,
     meshConfig,
     analyzers: f.analyzers,
+    kubeInputs: !f.fileMode,
   });
   const shown = messages.filter((m) => atLeast(m.level, f.outputThreshold));
   const target = f.allNamespaces ? 'all namespaces' : `namespace: ${selectedNamespace}`;

@@ -26,7 +26,23 @@ export interface AnalyzeOptions {
   /** Analyzers to run by name (`--analyzer`); all when empty. */
   analyzers?: readonly string[];
   domainSuffix?: string;
+  /**
+   * false: istioctl's `--use-kube=false` mode, which skips the analyzers that need Kubernetes
+   * objects (FILE_MODE_SKIPPED) even when the files hold some. tsmesh's default is true: its
+   * config files are its cluster.
+   */
+  kubeInputs?: boolean;
 }
+
+/** The analyzers `istioctl analyze --use-kube=false -v` lists as skipped (they read Kubernetes kinds). */
+export const FILE_MODE_SKIPPED: ReadonlySet<string> = new Set([
+  'annotations.K8sAnalyzer', 'auth.AuthorizationPoliciesAnalyzer', 'conditions.ConditionAnalyzer', 'deployment.MultiServiceAnalyzer',
+  'applicationUID.Analyzer', 'destinationrule.SubsetSelectPodAnalyzer', 'gateway.IngressGatewayPortAnalyzer', 'gateway.SecretAnalyzer',
+  'gateway.ConflictingGatewayAnalyzer', 'injection.Analyzer', 'injection.ImageAnalyzer', 'injection.ImageAutoAnalyzer',
+  'k8sgateway.SelectorAnalyzer', 'meshnetworks.MeshNetworksAnalyzer', 'services.MultiClusterServiceAnalyzer', 'service.PortNameAnalyzer',
+  'sidecar.SelectorAnalyzer', 'virtualservice.DestinationHostAnalyzer', 'virtualservice.JWTClaimRouteAnalyzer', 'webhook.Analyzer',
+  'telemetry.SelectorAnalyzer',
+]);
 
 const LEVEL_ORDER: Record<Level, number> = { Error: 0, Warning: 1, Info: 2 };
 
@@ -73,7 +89,8 @@ export function analyze(resources: readonly Resource[], opts: AnalyzeOptions = {
       messages.push({ code: type.code, name, level: type.level, text: goFormat(type.template, args), resource, path });
     },
   };
-  const selected = opts.analyzers && opts.analyzers.length > 0 ? ALL_ANALYZERS.filter((a) => opts.analyzers!.includes(a.name)) : ALL_ANALYZERS;
+  const chosen = opts.analyzers && opts.analyzers.length > 0 ? ALL_ANALYZERS.filter((a) => opts.analyzers!.includes(a.name)) : ALL_ANALYZERS;
+  const selected = opts.kubeInputs === false ? chosen.filter((a) => !FILE_MODE_SKIPPED.has(a.name)) : chosen;
   for (const a of selected) runOne(a, ctx);
   return sortMessages(dedupe(messages.filter((m) => keep(m, opts))));
 }

@@ -31,7 +31,7 @@ export function ours(input: string, ns: string): Recorded {
   process.chdir(TESTDATA); // file names in references are as given on the command line
   try {
     const loaded = loadInputs([input], { namespace: ns });
-    const ms = analyze(loaded.resources, { namespaces: [ns] });
+    const ms = analyze(loaded.resources, { namespaces: [ns], kubeInputs: false }); // as --use-kube=false
     const parseFailed = new Set(loaded.errors.map((e) => e.file)).size;
     return {
       exitCode: exitCode(ms, 'Error', parseFailed),
