@@ -81,6 +81,21 @@ Examples:
   tsmesh pc route deploy/productpage-v1 --name 9080 -o json
   tsmesh pc log productpage-v1 --level debug`;
 
+/** Which types each filter flag applies to (istioctl's flags are per subcommand). */
+const FILTERS: Record<string, string[]> = {
+  fqdn: ['cluster'],
+  subset: ['cluster'],
+  direction: ['cluster'],
+  port: ['cluster', 'listener', 'endpoint'],
+  address: ['listener', 'endpoint'],
+  type: ['listener'],
+  name: ['route'],
+  cluster: ['endpoint'],
+  status: ['endpoint'],
+  level: ['log'],
+  reset: ['log'],
+};
+
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warning', 'warn', 'error', 'critical', 'off'];
 
 export async function proxyConfigCommand(argv: string[]): Promise<number> {
@@ -113,6 +128,9 @@ export async function proxyConfigCommand(argv: string[]): Promise<number> {
   if (!type) return usage(`unknown type ${typeArg}: one of cluster, listener, route, endpoint, secret, bootstrap, log, all`);
   if (extra.length > 0) return usage(`one pod at most, got ${[podArg, ...extra].join(' ')}`);
   const f = parsed.flags;
+  for (const [flag, types] of Object.entries(FILTERS)) {
+    if (f[flag] !== undefined && !types.includes(type)) return usage(`--${flag} does not apply to ${type}: it filters ${types.join(', ')}`);
+  }
   const output = one(f, 'output') ?? '';
   if (output && !['json', 'yaml', 'short'].includes(output)) return usage(`-o ${output}: one of json, yaml, short`);
   let port: number | undefined;

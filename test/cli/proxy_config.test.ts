@@ -86,3 +86,19 @@ test("istioctl's cells: the managing config, a virtual host's domains, a port's 
   assert.match(narrowed.note ?? '', /no route named 9080/);
   assert.deepEqual(selectRoutes(routes, 'nope').routes, []);
 });
+
+test('bad input is refused before anything is asked, saying what to do', async () => {
+  const { runTsmesh } = await import('../helpers/tasks.ts');
+  const wrongFilter = await runTsmesh(['proxy-config', 'route', 'productpage-v1', '--fqdn', 'reviews']);
+  assert.equal(wrongFilter.code, 2);
+  assert.match(wrongFilter.stderr, /--fqdn does not apply to route: it filters cluster/);
+  const badType = await runTsmesh(['pc', 'clustres', 'productpage-v1']);
+  assert.match(badType.stderr, /unknown type clustres: one of cluster, listener/);
+  const badOutput = await runTsmesh(['pc', 'cluster', 'productpage-v1', '-o', 'table']);
+  assert.match(badOutput.stderr, /-o table: one of json, yaml, short/);
+  const badLevel = await runTsmesh(['pc', 'log', '-f', 'x.json']);
+  assert.match(badLevel.stderr, /log levels are read from a running proxy/);
+  const noFile = await runTsmesh(['pc', 'cluster', '-f', '/nonexistent/dump.json']);
+  assert.equal(noFile.code, 1);
+  assert.match(noFile.stderr, /\/nonexistent\/dump\.json: cannot read: ENOENT/);
+});
