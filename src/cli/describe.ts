@@ -8,8 +8,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { findControlPlane } from './apply_client.ts';
-import { findPod, parseTarget } from './exec.ts';
 import { parseFlags, one } from './flags.ts';
+import { parsePodArg, resolvePod } from './pod_ref.ts';
 import { formatPod, formatServiceDescription } from './describe_format.ts';
 import type { PodDescription, ServiceDescription } from '../controlplane/debug_describe.ts';
 import { DEFAULT_STATE_DIR, STATE_FILE, stateFilePath } from '../demo/state.ts';
@@ -59,11 +59,11 @@ export async function describeCommand(argv: string[]): Promise<number> {
   const stateDir = one(parsed.flags, 'state-dir');
   const ignoreUnmeshed = parsed.flags.ignoreUnmeshed === true;
 
-  // istioctl's pod-name[.namespace]; -n names the namespace described (and printed bare).
-  const t = isPod ? parseTarget(target) : { kind: 'pod' as const, name: target };
-  const dot = t.kind === 'pod' ? t.name.lastIndexOf('.') : -1;
-  const name = dot > 0 ? t.name.slice(0, dot) : t.name;
-  const namespace = dot > 0 ? t.name.slice(dot + 1) : (nsFlag ?? 'default');
+  // istioctl's <name>[.<namespace>] (src/cli/pod_ref.ts reads it for pods and services alike);
+  // -n names the namespace described, whose names print bare.
+  const ref = parsePodArg(isPod ? target : `pod/${target}`, nsFlag);
+  if ('error' in ref) return usageError(ref.error);
+  const { name, namespace } = ref;
   const described = nsFlag ?? 'default';
 
   const cp = findControlPlane(one(parsed.flags, 'controlplane'));
@@ -80,11 +80,11 @@ export async function describeCommand(argv: string[]): Promise<number> {
   let deployment: string | undefined;
   let ready: boolean | undefined;
   const stateFile = stateDir ? stateFilePath(resolve(stateDir)) : resolve(DEFAULT_STATE_DIR, STATE_FILE);
-  if (existsSync(stateFile) || t.kind === 'deployment' || stateDir) {
-    const found = findPod(t.kind === 'deployment' ? target : `pod/${name}`, namespace, stateDir);
-    if ('error' in found) return fail(found.error.replace('exec runs in a pod of a Deployment', 'describe takes a pod'));
+  if (existsSync(stateFile) || ref.kind === 'deployment' || stateDir) {
+    const found = resolvePod(target, { namespace: nsFlag, stateDir });
+    if ('error' in found) return fail(found.error);
     podName = found.pod.name;
-    deployment = found.pod.deployment;
+    deployment = found.pod.gateway ? undefined : found.pod.deployment;
     ready = found.pod.ready;
   }
   const q = `name=${encodeURIComponent(podName)}&namespace=${encodeURIComponent(namespace)}${deployment ? `&deployment=${encodeURIComponent(deployment)}` : ''}`;

@@ -164,9 +164,9 @@ export function describeVersion(proxies: Proxy[]): VersionDescription {
   };
 }
 
-/** The connected sidecar of a pod: node metadata NAME, else the pod part of its node id. */
-function sidecarOf(proxies: Proxy[], name: string, namespace: string): Proxy | undefined {
-  return proxies.find((p) => p.type === 'sidecar' && p.namespace === namespace && podName(p) === name);
+/** The connected proxy of a pod (a sidecar, or a gateway's router): node metadata NAME, else the pod part of its node id. */
+function proxyOf(proxies: Proxy[], name: string, namespace: string): Proxy | undefined {
+  return proxies.find((p) => p.generator !== 'grpc' && p.namespace === namespace && podName(p) === name);
 }
 
 function podName(p: Proxy): string {
@@ -203,7 +203,7 @@ function findDeployment(configs: Config[], namespace: string, name: string | und
 }
 
 export function describePod(push: PushContext, proxies: Proxy[], configs: Config[], name: string, namespace: string, deployment?: string): PodDescription | { error: string } {
-  const sidecar = sidecarOf(proxies, name, namespace);
+  const sidecar = proxyOf(proxies, name, namespace);
   const dep = findDeployment(configs, namespace, deployment ?? (sidecar ? String(sidecar.metadata.WORKLOAD_NAME ?? sidecar.workloadName) : undefined));
   if (!sidecar && !dep) return { error: `pods "${name}" not found: no proxy of that name in namespace ${namespace} is connected to this control plane` };
   const view = dep ? deploymentView(dep) : undefined;

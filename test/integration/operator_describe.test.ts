@@ -159,10 +159,17 @@ spec:
     assertLine(ratings, '   Workload mTLS mode: STRICT', 'STRICT for the namespace');
   });
 
+  await t.test('describe pod: the ingress gateway is a pod too', async () => {
+    const r = await tsmesh(['describe', 'pod', 'istio-ingressgateway-1.istio-system', ...pod]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assertLine(r, 'Pod: istio-ingressgateway-1.istio-system', 'gateway pod');
+    assertLine(r, '   Pod Ports: 15090 (istio-proxy)', 'gateway ports');
+  });
+
   await t.test('describe: a pod or service that is not there is an error saying so', async () => {
     const r = await tsmesh(['describe', 'pod', 'deploy/nope', ...pod]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /no Deployment nope in namespace default/);
+    assert.match(r.stderr, /no deployment nope in namespace default/i);
     const s = await tsmesh(['describe', 'svc', 'nope', ...cp]);
     assert.equal(s.code, 1);
     assert.match(s.stderr, /services "nope" not found/);
