@@ -154,10 +154,14 @@ test('EnvoyFilter operations: ignored route-level ADD/REMOVE, order-dependent re
       ef('route-add', '', patch('HTTP_ROUTE', 'ADD')) +
       ef('route-remove', '  priority: 5\n', patch('ROUTE_CONFIGURATION', 'REMOVE')) +
       ef('relative', '', patch('HTTP_FILTER', 'INSERT_AFTER', '^1\\.2.*') + patch('NETWORK_FILTER', 'REMOVE')) +
-      ef('replace-cluster', '  priority: 5\n', patch('CLUSTER', 'REPLACE')),
+      ef('replace-cluster', '  priority: 5\n', patch('CLUSTER', 'REPLACE')) +
+      // REPLACE on a listener is wrong whatever the priority; on a virtual host istioctl lets it pass.
+      ef('replace-listener', '', patch('LISTENER', 'REPLACE')) +
+      ef('replace-vhost', '  priority: 5\n', patch('VIRTUAL_HOST', 'REPLACE')),
   ).map((l) => l.slice(0, l.indexOf(')') + 1));
   assert.deepEqual(out, [
     'Error [IST0152] (EnvoyFilter ns/replace-cluster in.yaml:104)',
+    'Error [IST0152] (EnvoyFilter ns/replace-listener in.yaml:120)',
     'Error [IST0153] (EnvoyFilter ns/route-add in.yaml:50)',
     'Error [IST0154] (EnvoyFilter ns/route-remove in.yaml:65)',
     'Warning [IST0151] (EnvoyFilter ns/relative in.yaml:81)',
