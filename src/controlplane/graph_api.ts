@@ -4,7 +4,8 @@
  * node_modules: no build step, no network), and the JSON it reads:
  *   /api/namespaces/graph?namespaces=&duration=60s  the mesh graph in Kiali's Cytoscape shape
  *   /api/dashboard/series?node=<id>                  a node's inbound rate, errors, p95 over time
- *   /api/dashboard/node?node=<id>                    its proxies with their sync status, the config that applies
+ *   /api/dashboard/node?node=<id>                    its proxies with their sync status, the config that
+ *                                                    applies, and istioctl analyze's messages on that config
  *   /api/dashboard/info                              which sources and features are there
  *   /dashboard/zipkin/api/v2/...                     the embedded collector's query API, same origin
  * Rates come from a Prometheus when one is configured ($TSMESH_PROMETHEUS_URL, or ?prometheus=
@@ -77,6 +78,7 @@ export class DashboardApi {
   readonly scraper: MeshScraper;
   readonly #vendor = vendorFiles();
   readonly #prometheus: string | undefined;
+  #analysis: { at: number; messages: Array<{ code: string; level: string; message: string; resource: string; key: string }> } | undefined;
 
   constructor(
     private readonly cp: ControlPlane,
@@ -105,7 +107,7 @@ export class DashboardApi {
       return true;
     }
     if (path === '/api/dashboard/node') {
-      this.answer(res, async () => this.node(url.searchParams));
+      this.answer(res, async () => this.withAnalysis(this.node(url.searchParams)));
       return true;
     }
     if (path === '/api/dashboard/info') {
@@ -176,7 +178,7 @@ export class DashboardApi {
   }
 
   /** A node's proxies (with istioctl proxy-status' columns) and the Istio config that applies to it. */
-  private node(q: URLSearchParams): unknown {
+  private node(q: URLSearchParams): { node: string; proxies: unknown[]; config: ReturnType<typeof configsApplying>; service?: unknown } {
     const id = q.get('node') ?? '';
     const [kind, namespace, name] = splitNodeId(id);
     if (kind !== 'svc' && kind !== 'wl') throw new HttpError(400, 'node: a graph node id such as svc:default:reviews or wl:default:reviews-v1 is required');
@@ -207,6 +209,30 @@ export class DashboardApi {
     const labels = kind === 'wl' ? stringMapOf(this.findWorkloadLabels(namespace, name)) : (selector ?? {});
     const config = configsApplying(this.cp.store.all(), { namespace, labels, ...(kind === 'svc' ? { host: service?.hostname ?? `${name}.${namespace}.svc.cluster.local` } : {}) });
     return { node: id, proxies, config, ...(service ? { service: { hostname: service.hostname, ports: service.ports, selector: service.selector ?? {} } } : {}) };
+  }
+
+  /**
+   * istioctl analyze's messages on the live config (src/api/analysis), kept for the resources that
+   * apply to the node and the node's own Service. Loaded on first use and cached for a few
+   * seconds: the page asks every 5 s, and the config rarely changes between.
+   */
+  private async withAnalysis(node: { config: Array<{ kind: string; namespace: string; name: string }>; service?: unknown; node: string }): Promise<unknown> {
+    const now = Date.now();
+    if (!this.#analysis || now - this.#analysis.at > 10_000) {
+      const [{ analyze, friendlyName }, { toResource, isObject }] = await Promise.all([import('../api/analysis/run.ts'), import('../api/analysis/load.ts')]);
+      const resources = this.cp.store.all().map((c) => {
+        const { origin: _origin, ...obj } = c as unknown as Record<string, any>;
+        // tsmesh keeps a Secret's type/data as its spec; analyzers read them where Kubernetes has them.
+        const whole = obj.kind === 'Secret' && isObject(obj.spec) ? { ...obj, ...obj.spec, spec: undefined } : obj;
+        return toResource(whole, undefined, {}, () => undefined);
+      });
+      const messages = analyze(resources).map((m) => ({ code: m.code, level: m.level, message: m.text, resource: m.resource ? friendlyName(m.resource) : '', key: m.resource ? `${m.resource.kind}/${m.resource.namespace}/${m.resource.name}` : '' }));
+      this.#analysis = { at: now, messages };
+    }
+    const [kind, namespace, name] = splitNodeId(node.node);
+    const keys = new Set(node.config.map((c) => `${c.kind}/${c.namespace}/${c.name}`));
+    if (kind === 'svc') keys.add(`Service/${namespace}/${name}`);
+    return { ...node, analysis: this.#analysis.messages.filter((m) => keys.has(m.key)).map(({ key: _key, ...m }) => m) };
   }
 
   private findWorkloadLabels(namespace: string, workload: string): unknown {

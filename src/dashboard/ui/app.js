@@ -30,6 +30,7 @@ function show(view, tab) {
 
 function route() {
   const [, view = 'graph', arg, arg2] = location.hash.split('/').map(decodeURIComponent);
+  document.getElementById('status').textContent = '';
   hideGraph();
   hideNode();
   hideTap();
