@@ -100,9 +100,10 @@ test('proxy-status and proxy-config on the Bookinfo demo', { skip: NO_ISTIO_DATA
     const table = await cli(demo, ['pc', 'route', 'productpage-v1.default', '--name', '9080']);
     const line = table.stdout.split('\n').find((l) => l.includes('reviews.default.svc.cluster.local:9080'));
     assert.match(line ?? '', /reviews\.default:9080, reviews:9080\s+\/\*\s+reviews\.default$/, `VIRTUAL SERVICE column names the VirtualService:\n${table.stdout}`);
-    // Listeners and routes as the control plane would send them now.
+    // After that full push, the proxy holds what the control plane would send it now.
     const diff = await cli(demo, ['proxy-status', 'productpage-v1.default']);
     assert.equal(diff.code, 0, diff.stderr);
+    assert.match(diff.stdout, /^Clusters Match$/m, diff.stdout.slice(0, 3000));
     assert.match(diff.stdout, /^Listeners Match$/m);
     assert.match(diff.stdout, /^Routes Match$/m);
   });
