@@ -4,6 +4,7 @@ import { deprecationAnalyzer } from './deprecation.ts';
 import { gatewayCertificateAnalyzer } from './gateway_certificate.ts';
 import { schemaValidationAnalyzer } from './schema_validation.ts';
 import { conflictingMeshGatewayHostsAnalyzer } from './virtualservice_conflictingmeshgatewayhosts.ts';
+import { virtualServiceDestinationHostAnalyzer } from './virtualservice_destinationhosts.ts';
 import { virtualServiceDestinationRuleAnalyzer } from './virtualservice_destinationrules.ts';
 import { virtualServiceGatewayAnalyzer } from './virtualservice_gateways.ts';
 
@@ -12,6 +13,7 @@ export const NETWORKING_ANALYZERS: readonly Analyzer[] = [
   gatewayCertificateAnalyzer,
   schemaValidationAnalyzer,
   conflictingMeshGatewayHostsAnalyzer,
+  virtualServiceDestinationHostAnalyzer,
   virtualServiceDestinationRuleAnalyzer,
   virtualServiceGatewayAnalyzer,
 ];

@@ -8,6 +8,8 @@ import { fqdn, hostMatches, visibleIn } from './hosts.ts';
 interface Dest {
   host: string;
   subset?: string;
+  /** destination.port.number, when set. */
+  port?: number;
   path: string;
   mirror: boolean;
 }
@@ -15,7 +17,7 @@ interface Dest {
 export function destinations(vs: Resource): Dest[] {
   const out: Dest[] = [];
   const add = (d: any, path: string, mirror = false) => {
-    if (d && typeof d === 'object' && typeof d.host === 'string') out.push({ host: d.host, subset: typeof d.subset === 'string' && d.subset ? d.subset : undefined, path: `${path}.host`, mirror });
+    if (d && typeof d === 'object' && typeof d.host === 'string') out.push({ host: d.host, subset: typeof d.subset === 'string' && d.subset ? d.subset : undefined, ...(d.port?.number !== undefined ? { port: Number(d.port.number) } : {}), path: `${path}.host`, mirror });
   };
   const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
   list(vs.spec.http).forEach((r, i) => {
