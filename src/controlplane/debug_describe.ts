@@ -157,8 +157,8 @@ export function describeVersion(proxies: Proxy[]): VersionDescription {
   return {
     version: TSMESH_VERSION,
     revision: 'default',
+    // Every xDS client, proxyless gRPC included, as istioctl counts them from istiod's sync status.
     proxies: proxies
-      .filter((p) => p.generator !== 'grpc')
       .map((p) => ({ ID: p.id, IstioVersion: String(p.metadata.ISTIO_VERSION ?? ''), type: p.type }))
       .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0)),
   };
