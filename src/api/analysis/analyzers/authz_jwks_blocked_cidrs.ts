@@ -20,6 +20,7 @@ function configured(d: Resource): boolean {
 
 export const blockedCidrsAnalyzer: Analyzer = {
   name: 'authn.BlockedCIDRsAnalyzer',
+  description: 'Checks that BLOCKED_CIDRS_IN_JWKS_URIS is configured on istiod when RequestAuthentication resources exist',
   analyze(ctx) {
     const ras = ctx.list('security.istio.io/RequestAuthentication');
     if (ras.length === 0) return;

@@ -18,6 +18,7 @@ function unverified(tls: Record<string, any>, hasSelector: boolean): string | un
 
 export const caCertificateAnalyzer: Analyzer = {
   name: 'destinationrule.CaCertificateAnalyzer',
+  description: 'Checks if caCertificates is set when TLS mode is SIMPLE/MUTUAL',
   analyze(ctx) {
     for (const dr of ctx.list('networking.istio.io/DestinationRule')) {
       const host = str(dr.spec.host);

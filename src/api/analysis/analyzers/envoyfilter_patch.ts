@@ -21,6 +21,7 @@ const REPLACEABLE = new Set(['HTTP_FILTER', 'NETWORK_FILTER', 'VIRTUAL_HOST']);
 
 export const envoyPatchAnalyzer: Analyzer = {
   name: 'envoyfilter.EnvoyPatchAnalyzer',
+  description: 'Checks an envoyFilters ',
   analyze(ctx) {
     for (const ef of ctx.list('networking.istio.io/EnvoyFilter')) {
       const priority = Number(ef.spec.priority ?? 0) || 0;

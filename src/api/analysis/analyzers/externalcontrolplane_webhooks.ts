@@ -18,6 +18,7 @@ function isIstioWebhookConfig(r: Resource): boolean {
 
 export const externalControlPlaneAnalyzer: Analyzer = {
   name: 'externalcontrolplane.ExternalControlPlaneAnalyzer',
+  description: 'Checks that the remote IstioOperator resources reference an external control plane',
   analyze(ctx) {
     const configs = [...ctx.list('admissionregistration.k8s.io/ValidatingWebhookConfiguration'), ...ctx.list('admissionregistration.k8s.io/MutatingWebhookConfiguration')];
     for (const r of configs) {

@@ -17,6 +17,7 @@ const MINIMUM: Record<string, string> = {
 
 export const crdVersionAnalyzer: Analyzer = {
   name: 'k8sgateway.CRDVersionAnalyzer',
+  description: 'Checks Gateway API CRDs are at the minimum version required by this Istio version',
   analyze(ctx) {
     for (const crd of ctx.list('apiextensions.k8s.io/CustomResourceDefinition')) {
       const min = MINIMUM[crd.name];

@@ -9,6 +9,7 @@ import { arr, obj, str } from './wl_util.ts';
 
 export const serviceEntryAddressesAnalyzer: Analyzer = {
   name: 'serviceentry.Analyzer',
+  description: 'Checks the validity of ServiceEntry',
   analyze(ctx) {
     const md = obj(obj(ctx.meshConfig.defaultConfig).proxyMetadata);
     if (str(md.ISTIO_META_DNS_CAPTURE) === 'true' && str(md.ISTIO_META_DNS_AUTO_ALLOCATE) === 'true') return;

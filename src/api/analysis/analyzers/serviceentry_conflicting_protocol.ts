@@ -14,6 +14,7 @@ interface Entry {
 
 export const conflictingServiceEntryProtocolAnalyzer: Analyzer = {
   name: 'serviceentry.ConflictingServiceEntryProtocolAnalyzer',
+  description: 'Checks if multiple ServiceEntries define the same host and port with different protocols',
   analyze(ctx) {
     const defaultExportTo = arr(ctx.meshConfig.defaultServiceExportTo).map(str);
     const groups = new Map<string, { host: string; port: number; entries: Entry[] }>();

@@ -12,6 +12,7 @@ function namespaceWide(t: Resource): boolean {
 
 export const telemetryDefaultSelectorAnalyzer: Analyzer = {
   name: 'telemetry.DefaultSelectorAnalyzer',
+  description: "Validates that there aren't multiple telemetry resources that have no selector",
   analyze(ctx) {
     const byNs = new Map<string, Resource[]>();
     for (const t of ctx.list('telemetry.istio.io/Telemetry')) {

@@ -7,6 +7,7 @@ import { arr, obj, str } from './wl_util.ts';
 
 export const telemetryLightstepAnalyzer: Analyzer = {
   name: 'telemetry.LightstepAnalyzer',
+  description: 'Validates that lightstep provider is still used',
   analyze(ctx) {
     const lightstep = new Set(arr(ctx.meshConfig.extensionProviders).filter((p) => obj(p).lightstep).map((p) => str(obj(p).name)));
     if (lightstep.size === 0) return;

@@ -9,6 +9,7 @@ import { arr, obj } from './wl_util.ts';
 
 export const telemetryProviderAnalyzer: Analyzer = {
   name: 'telemetry.ProviderAnalyzer',
+  description: 'Validates that providers in telemetry resource is valid',
   analyze(ctx) {
     const defaults = obj(ctx.meshConfig.defaultProviders);
     for (const t of ctx.list('telemetry.istio.io/Telemetry')) {
