@@ -17,6 +17,7 @@ import { REPO } from '../helpers/processes.ts';
 
 interface Tap {
   child: ChildProcess;
+  exited: Promise<number | null>;
   stdout(): string;
   stderr(): string;
   lines(): string[];
@@ -36,6 +37,7 @@ function startTap(demo: IstioDemo, args: string[]): Tap {
   void exited.then(() => clearTimeout(killer));
   return {
     child,
+    exited,
     stdout: () => out,
     stderr: () => err,
     lines: () => out.split('\n').filter(Boolean),
@@ -101,9 +103,21 @@ test('tsmesh tap deploy/reviews-v2 on the Bookinfo demo', { skip: NO_ISTIO_DATA,
     assert.equal(await stat(admin, 'tap.streams_inspected'), 0, 'no tap: the request path did no tap work');
   });
 
+  await t.test('bad targets and parameters get a sentence saying what to do', async () => {
+    const tap = startTap(demo, ['deploy/nope']);
+    assert.equal(await tap.exited, 1);
+    assert.match(tap.stderr(), /no Deployment nope in namespace default of the running demo/);
+    const noPod = await fetch(`${demo.controlplane}/debug/tap`);
+    assert.equal(noPod.status, 400);
+    assert.match(await noPod.text(), /pod is required/);
+    const unknown = await fetch(`${demo.controlplane}/debug/tap?pod=deploy/nope&namespace=default`);
+    assert.equal(unknown.status, 404);
+    assert.match(await unknown.text(), /no connected proxy for deploy\/nope in namespace default; connected there: .*reviews-v2/);
+  });
+
   await t.test('live inbound requests with status 200 and a latency; Ctrl-C ends it cleanly', async () => {
     const load = loadLoop(demo, 2000);
-    const tap = startTap(demo, ['deploy/reviews-v2']);
+    const tap = startTap(demo, ['deploy/reviews-v2', '-o', 'wide']);
     try {
       await until(() => tap.lines().filter((l) => EVENT.exec(l)?.[1] === 'in ' && EVENT.exec(l)?.[6] === '200').length >= 3, `three inbound 200 lines from tsmesh tap:\n${tap.stdout()}${tap.stderr()}`, 90_000, 100);
       assert.equal(await stat(admin, 'tap.active'), 1);
@@ -116,6 +130,8 @@ test('tsmesh tap deploy/reviews-v2 on the Bookinfo demo', { skip: NO_ISTIO_DATA,
     assert.match(tap.stderr(), /^tap: \d+ requests shown, \d+ dropped by the proxy/m);
     const inbound = tap.lines().map((l) => EVENT.exec(l)).filter((m) => m?.[1] === 'in ');
     assert.ok(inbound.every((m) => m![5]!.startsWith('/reviews/')), tap.stdout());
+    // -o wide: the caller's mTLS identity.
+    for (const l of tap.lines().filter((x) => EVENT.exec(x)?.[1] === 'in ')) assert.match(l, / src_id=spiffe:\/\/cluster\.local\/ns\/default\/sa\/bookinfo-productpage cluster=\S+ request_id=\S+$/);
     await until(async () => (await stat(admin, 'tap.active')) === 0, 'the proxy dropped the tap (tap.active 0)', 10_000, 50);
     // Dropped: no tap work on the request path again.
     const inspected = await stat(admin, 'tap.streams_inspected');

@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, request } from 'node:http';
+import { Agent, createServer, request } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,4 +129,53 @@ test('tap: off costs no tap work; only a control-plane token opens it; it ends w
   for (let i = 0; i < 10; i++) await get(port, `/b/${i}`);
   assert.equal(await stat(adminPort, 'tap.streams_inspected'), inspected);
   assert.equal(await stat(adminPort, 'tap.sessions_total'), 1);
+});
+
+test('tap: memory stays bounded while a tap streams every request (heap after GC does not grow)', async (t) => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-tap-mem-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = await CertificateAuthority.load({ stateDir: dir });
+  const upstream = createServer((_req, res) => res.end('ok'));
+  const upPort = await listen(upstream);
+  t.after(() => closeServer(upstream));
+  const proxy = await startProxy({
+    clusters: [staticCluster('up', [upPort])],
+    listeners: [httpListener('in', [{ match: { prefix: '/' }, route: { cluster: 'up' } }])],
+    secrets: [{ name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca.rootPem() } } }],
+  });
+  t.after(() => proxy.close());
+  const admin = new AdminServer({ server: proxy.server, onQuit: () => undefined, version: 'tsmesh/test', commandLineOptions: {} });
+  const adminPort = await admin.listen('127.0.0.1', 0);
+  t.after(() => admin.close());
+  const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+  t.after(() => agent.destroy());
+  const port = proxy.port('in');
+  const one = () => new Promise<void>((resolve, reject) => request({ host: '127.0.0.1', port, path: '/x', agent }, (res) => (res.resume(), res.on('end', resolve))).on('error', reject).end());
+  const batch = async (n: number) => {
+    for (let i = 0; i < n; i += 4) await Promise.all([one(), one(), one(), one()]);
+  };
+  const heapKb = () => (gc(), gc(), Math.round(process.memoryUsage().heapUsed / 1024));
+
+  // A client that counts lines and keeps none: what stays on the heap is the proxy's.
+  let events = 0;
+  const token = await new TapTokenSigner(ca).sign('test-proxy', { maxRps: 1000 }, 'test');
+  const tapReq = request({ host: '127.0.0.1', port: adminPort, path: '/tap', method: 'POST', headers: { authorization: `Bearer ${token}` } }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => (events += d.split('"type":"event"').length - 1));
+    res.on('error', () => undefined);
+  });
+  tapReq.on('error', () => undefined);
+  tapReq.end();
+  t.after(() => tapReq.destroy());
+  await until(async () => (await stat(adminPort, 'tap.active')) === 1, 'the tap is open');
+  await batch(3000);
+  const before = heapKb();
+  await batch(12000);
+  const after = heapKb();
+  console.log(`heap after GC: ${before} kB -> ${after} kB over 12,000 tapped requests (${events} events streamed)`);
+  assert.ok(events > 5000, `the tap streamed the requests (${events})`);
+  // A leak of even 100 bytes per event would be 1.2 MB here.
+  assert.ok(after - before < 1024, `heap grew ${after - before} kB`);
 });
