@@ -65,7 +65,12 @@ export function friendlyName(r: Resource): string {
   return r.namespace ? `${r.kind} ${r.namespace}/${r.name}` : `${r.kind} ${r.name}`;
 }
 
-export function analyze(resources: readonly Resource[], opts: AnalyzeOptions = {}): Message[] {
+export function analyze(input: readonly Resource[], opts: AnalyzeOptions = {}): Message[] {
+  // One object per identity, as in a cluster: of two same-named objects the later wins, as in istioctl.
+  const byId = new Map<string, Resource>();
+  for (const r of input) byId.set(`${r.group}/${r.kind}/${r.namespace}/${r.name}`, r);
+  const kept = new Set(byId.values());
+  const resources = input.filter((r) => kept.has(r));
   const meshConfig = opts.meshConfig ?? meshConfigFrom(resources) ?? {};
   const rootNamespace = typeof meshConfig.rootNamespace === 'string' && meshConfig.rootNamespace ? meshConfig.rootNamespace : 'istio-system';
   const messages: Message[] = [];

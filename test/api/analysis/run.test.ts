@@ -56,3 +56,27 @@ test('sort: level, code, resource, text', () => {
   const sorted = sortMessages([m('IST0002', 'Warning'), m('IST0101', 'Error', resources[2]), m('IST0101', 'Error', resources[0]), m('IST0106', 'Error')]);
   assert.deepEqual(sorted.map((x) => `${x.code} ${x.resource!.kind}`), ['IST0101 Pod', 'IST0101 VirtualService', 'IST0106 VirtualService', 'IST0002 VirtualService']);
 });
+
+test('two objects with one identity: the later one is analyzed, as istioctl keeps it', async () => {
+  const { analyze } = await import('../../../src/api/analysis/run.ts');
+  const a = parseResources(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details}
+spec:
+  hosts: [details]
+  http:
+  - route:
+    - destination: {host: details, subset: v1}
+`, 'a.yaml').resources;
+  const b = parseResources(`apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: details}
+spec:
+  hosts: [details]
+  http:
+  - route:
+    - destination: {host: details, subset: v2}
+`, 'b.yaml').resources;
+  const ms = analyze([...a, ...b], { analyzers: ['virtualservice.DestinationRuleAnalyzer'] });
+  assert.deepEqual(ms.map((m) => `${m.resource!.origin.file} ${m.text}`), ['b.yaml Referenced host+subset in destinationrule not found: "details+v2"']);
+});
