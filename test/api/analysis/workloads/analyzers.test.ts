@@ -169,6 +169,24 @@ test('EnvoyFilter operations: ignored route-level ADD/REMOVE, order-dependent re
   ]);
 });
 
+test('EnvoyFilter proxyVersion: IST0155 for a relative patch on the same filter as the patch before it, once a proxyVersion was seen', () => {
+  const named = (applyTo: string, op: string, filter: string, proxyVersion = '') =>
+    `  - applyTo: ${applyTo}\n    match:\n${proxyVersion ? `      proxy:\n        proxyVersion: '${proxyVersion}'\n` : ''}      listener:\n        filterChain:\n          filter:\n            name: ${filter}\n    patch:\n      operation: ${op}\n      value: {}\n`;
+  const codes = (yaml: string) => run(yaml).map((l) => l.slice(0, l.indexOf(' (')));
+  // A lone relative patch with a proxyVersion: only IST0151.
+  assert.deepEqual(codes(ef('lone', '', named('HTTP_FILTER', 'INSERT_BEFORE', 'envoy.filters.network.http_connection_manager', '^1\\.2.*'))), ['Warning [IST0151]']);
+  // After a proxyVersion patch on the same filter: IST0155 instead.
+  assert.deepEqual(
+    codes(ef('pair', '', named('HTTP_FILTER', 'INSERT_FIRST', 'envoy.filters.network.http_connection_manager', '^1\\.2.*') + named('HTTP_FILTER', 'INSERT_BEFORE', 'envoy.filters.network.http_connection_manager'))),
+    ['Warning [IST0155]'],
+  );
+  // On another filter: IST0151.
+  assert.deepEqual(
+    codes(ef('other', '', named('HTTP_FILTER', 'INSERT_FIRST', 'envoy.filters.network.http_connection_manager', '^1\\.2.*') + named('NETWORK_FILTER', 'INSERT_BEFORE', 'envoy.filters.network.tcp_proxy'))),
+    ['Warning [IST0151]'],
+  );
+});
+
 const webhook = (kind: string, name: string, clientConfig: string) => `apiVersion: admissionregistration.k8s.io/v1
 kind: ${kind}
 metadata:
