@@ -27,12 +27,23 @@ export interface Round {
   targets: Map<string, Snapshot>;
 }
 
-/** A snapshot of the families the graph reads, at most `maxSeries` series (the rest dropped). */
-export function snapshotOf(text: string, t: number, maxSeries = 20_000): Snapshot {
+/**
+ * A snapshot of the families the graph reads, at most `maxSeries` series (the rest dropped).
+ * With `intern`, a series seen before shares its key and labels with earlier snapshots, so a
+ * round of history costs a map entry and a number per series, not its labels again.
+ */
+export function snapshotOf(text: string, t: number, maxSeries = 20_000, intern?: Map<string, Sample & { key: string }>): Snapshot {
   const series = new Map<string, Sample>();
   for (const s of parsePrometheusText(text, GRAPH_FAMILIES)) {
     if (series.size >= maxSeries) break;
-    series.set(seriesKey(s.name, s.labels), s);
+    const key = seriesKey(s.name, s.labels);
+    const known = intern?.get(key);
+    if (known) {
+      series.set(known.key, { name: known.name, labels: known.labels, value: s.value });
+      continue;
+    }
+    intern?.set(key, { ...s, key });
+    series.set(key, s);
   }
   return { t, series };
 }

@@ -12,6 +12,11 @@ import type { Page } from 'playwright-core';
 import { ISTIO_BOOKINFO_CONFIGS, NO_ISTIO_DATA, startIstioDemo, type IstioDemo } from '../helpers/demo.ts';
 import { artifactDir, NO_CHROMIUM, screenshot, startBrowser } from '../helpers/browser.ts';
 import { until } from '../helpers/poll.ts';
+import { execFile } from 'node:child_process';
+import { spawnTsmesh } from '../helpers/processes.ts';
+import { tsmeshCommand } from '../../src/common/self_command.ts';
+import { NO_PROMETHEUS, startPrometheus, type Prometheus } from '../helpers/prometheus.ts';
+import { fetchConnections, scrapeConfigYaml } from '../../src/controlplane/metrics/scrape_config.ts';
 
 interface EdgeView {
   id: string;
@@ -55,6 +60,14 @@ async function load(demo: IstioDemo, n: number, concurrency: number, maxMs: numb
   return codes;
 }
 
+/** `tsmesh <args>` to its end (60 s at most). */
+function tsmesh(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = tsmeshCommand(args);
+  return new Promise((resolve) => {
+    execFile(cmd.command, cmd.args, { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }));
+  });
+}
+
 async function getJson<T>(url: string): Promise<T> {
   const r = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   assert.equal(r.status, 200, `${url}: HTTP ${r.status}`);
@@ -82,6 +95,11 @@ test('dashboard: the Bookinfo graph, the graph API, a service page with charts a
   page.on('console', (m) => {
     if (m.type() === 'error') pageErrors.push(m.text());
   });
+
+  // A real Prometheus scraping the same proxies from the start (when installed), for the graph
+  // from Prometheus below: the page loads of the next step are in its data too.
+  let prom: Prometheus | undefined;
+  if (!NO_PROMETHEUS) prom = await startPrometheus(t, scrapeConfigYaml(await fetchConnections(cp), { controlplane: cp, scrapeInterval: '2s' }));
 
   await t.test('the graph page draws the Bookinfo edges with rates, and the graph API gives the same edges', async () => {
     await page.goto(`${cp}/dashboard/#/graph`);
@@ -131,6 +149,36 @@ test('dashboard: the Bookinfo graph, the graph API, a service page with charts a
     t.diagnostic(`graph: ${same.api.elements.nodes.length} nodes, ${same.api.elements.edges.length} edges, over ${same.api.covered} s`);
     assert.match(await page.locator('#status').innerText(), /graph from proxies/);
     t.diagnostic(`screenshot ${await screenshot(page, shots, 'graph')}`);
+  });
+
+  await t.test('with a Prometheus, the graph API and the page draw the same Bookinfo edges from its rates', { skip: NO_PROMETHEUS }, async () => {
+    const url = `${cp}/api/namespaces/graph?duration=120s&prometheus=${encodeURIComponent(prom!.url)}`;
+    const g = await until(
+      async () => {
+        const j = await getJson<GraphJson>(url);
+        return EXPECTED.every(([s, d]) => j.elements.edges.some((e) => e.data.source === s && e.data.target === d && Number(e.data.traffic.rates.http) > 0)) ? j : undefined;
+      },
+      "the Bookinfo edges from Prometheus' rates",
+      90_000,
+      2000,
+    );
+    assert.equal(g.source, `prometheus ${prom!.url}`);
+    for (const [s, d] of EXPECTED) {
+      const e = g.elements.edges.find((x) => x.data.source === s && x.data.target === d)!.data;
+      assert.ok(Number(e.isMTLS) > 0 && Number(e.responseTime) > 0, `${s} -> ${d} from Prometheus: ${JSON.stringify(e)}`);
+    }
+    t.diagnostic(`from Prometheus: ${g.elements.edges.length} edges; reviews -> reviews-v2 ${g.elements.edges.find((x) => x.data.target === 'wl:default:reviews-v2')?.data.traffic.rates.http} rps`);
+    // A Prometheus the control plane is told of per request must be on loopback: it fetches it.
+    const bad = await fetch(`${cp}/api/namespaces/graph?prometheus=${encodeURIComponent('http://192.0.2.1:9090')}`);
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { error: string }).error, /only a Prometheus on loopback/);
+    // The page opened as `tsmesh dashboard` opens it for a demo with Prometheus.
+    const p2 = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    p2.on('pageerror', (e) => pageErrors.push(e.message));
+    await p2.goto(`${cp}/dashboard/?prometheus=${encodeURIComponent(prom!.url)}#/graph`);
+    await until(async () => /graph from prometheus/.test(await p2.locator('#status').innerText()) && (await pageEdges(p2)).length >= EXPECTED.length, 'the page drawing the graph from Prometheus', 30_000, 500);
+    t.diagnostic(`screenshot ${await screenshot(p2, shots, 'graph-prometheus')}`);
+    await p2.close();
   });
 
   await t.test('the reviews service page charts its requests, errors and p95, with its proxies and config', async () => {
@@ -217,6 +265,44 @@ test('dashboard: the Bookinfo graph, the graph API, a service page with charts a
     await load(demo, 6, 1, 30_000);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(await page.locator('#tap-table tr.tap-event').count(), before, 'no events after Stop');
+  });
+
+  await t.test("the service page shows istioctl analyze's messages on the config that applies to it", async () => {
+    // A route to a subset no DestinationRule defines: Istio's IST0101 ReferencedResourceNotFound.
+    await demo.apply(
+      ['apiVersion: networking.istio.io/v1', 'kind: VirtualService', 'metadata:', '  name: reviews-to-nowhere', '  namespace: default', 'spec:', '  hosts: [reviews]', '  http:', '  - route:', '    - destination:', '        host: reviews', '        subset: v9', ''].join('\n'),
+      'reviews-to-nowhere.yaml',
+    );
+    await page.evaluate(() => (location.hash = `#/node/${encodeURIComponent('svc:default:reviews')}`));
+    const text = await until(
+      async () => {
+        const tx = await page.locator('#node-analysis').innerText();
+        return /IST0101/.test(tx) ? tx : undefined;
+      },
+      'IST0101 on the reviews page',
+      30_000,
+      500,
+    );
+    assert.match(text, /VirtualService default\/reviews-to-nowhere/);
+    assert.match(await page.locator('#node-config').innerText(), /VirtualService\s+default\s+reviews-to-nowhere/);
+    t.diagnostic(text.split('\n').filter((l) => l.includes('IST')).join(' / '));
+    t.diagnostic(`screenshot ${await screenshot(page, shots, 'service-reviews-analysis')}`);
+  });
+
+  await t.test('tsmesh dashboard prints the URL (--browser=false), or forwards a local --port to the control plane until interrupted', async () => {
+    const printed = await tsmesh(['dashboard', '--browser=false', '--controlplane', cp]);
+    assert.equal(printed.code, 0, printed.stderr);
+    assert.equal(printed.stdout.trim(), `${cp}/dashboard/`);
+    const fwd = await spawnTsmesh(['dashboard', '--browser=false', '--controlplane', cp, '--address', '127.0.0.1', '--port', '0'], /forwarding 127\.0\.0\.1:\d+/, { timeoutMs: 60_000 });
+    const local = /^(http:\/\/127\.0\.0\.1:\d+\/dashboard\/)$/m.exec(fwd.output())?.[1];
+    assert.ok(local, fwd.output());
+    const r = await fetch(local!, { signal: AbortSignal.timeout(10_000) });
+    assert.equal(r.status, 200);
+    assert.match(await r.text(), /<title>tsmesh dashboard<\/title>/);
+    assert.equal(await fwd.stop('SIGINT'), 0, 'Ctrl-C stops it cleanly');
+    const none = await tsmesh(['dashboard', '--browser=false', '--controlplane', 'http://127.0.0.1:1']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no control plane answers at http:\/\/127\.0\.0\.1:1 \(from --controlplane\): start one with `npx tsmesh demo`/);
   });
 
   await t.test('the page ran without script errors', () => {
