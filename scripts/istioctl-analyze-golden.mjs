@@ -3,7 +3,10 @@
  * Records istioctl's own answers for `tsmesh analyze`'s conformance test: runs
  * `istioctl analyze --use-kube=false` on every file of Istio's analyzer testdata, once per
  * namespace the file mentions (istioctl shows only the messages of the namespace it analyzes),
- * and writes test/api/analysis/fixtures/istioctl-analyze.json.
+ * and on every YAML file of Istio's samples/ (each alone, and bookinfo's networking/ as one
+ * input: real configs, to catch false positives), and writes
+ * test/api/analysis/fixtures/istioctl-analyze.json. Keys starting "samples/" are relative to
+ * Istio's source root, the others to the testdata dir.
  *
  * Usage: node scripts/istioctl-analyze-golden.mjs [istioctl] [testdata dir]
  * (istioctl defaults to $TSMESH_ISTIOCTL or /tmp/istioctl-build/istioctl).
@@ -14,7 +17,8 @@ import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const istioctl = process.argv[2] ?? process.env.TSMESH_ISTIOCTL ?? '/tmp/istioctl-build/istioctl';
-const testdata = process.argv[3] ?? join(root, '../shared/istio-data/istio/pkg/config/analysis/analyzers/testdata');
+const istioRoot = join(root, '../shared/istio-data/istio');
+const testdata = process.argv[3] ?? join(istioRoot, 'pkg/config/analysis/analyzers/testdata');
 
 /** The inputs: every YAML file; the multicluster dir is one input (its files describe one mesh). */
 export function inputs(dir) {
@@ -44,13 +48,29 @@ function run(args, cwd) {
 
 const version = execFileSync(istioctl, ['version', '--remote=false', '-o', 'json'], { encoding: 'utf8' }).trim();
 const out = { istioctl: JSON.parse(version).clientVersion ?? version, command: 'istioctl analyze --use-kube=false [-n <ns>] [-o json] <file>', files: {} };
-for (const input of inputs(testdata)) {
-  const rel = relative(testdata, input) + (input.endsWith('/') ? '/' : '');
+/** Every YAML file under Istio's samples/, and bookinfo's networking dir as one input. */
+function sampleInputs() {
+  const out = [];
+  const walk = (dir) => {
+    for (const ent of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = join(dir, ent.name);
+      if (ent.isDirectory()) walk(p);
+      else if (/\.ya?ml$/.test(ent.name)) out.push(p);
+    }
+  };
+  walk(join(istioRoot, 'samples'));
+  out.push(join(istioRoot, 'samples/bookinfo/networking') + '/');
+  return out;
+}
+
+const all = [...inputs(testdata).map((p) => ({ p, base: testdata })), ...sampleInputs().map((p) => ({ p, base: istioRoot }))];
+for (const { p: input, base } of all) {
+  const rel = relative(base, input) + (input.endsWith('/') ? '/' : '');
   const perNs = {};
   for (const ns of namespacesOf(input)) {
     const nsArgs = ns === 'default' ? [] : ['-n', ns];
-    const log = run([...nsArgs, rel], testdata);
-    const json = run([...nsArgs, '-o', 'json', rel], testdata);
+    const log = run([...nsArgs, rel], base);
+    const json = run([...nsArgs, '-o', 'json', rel], base);
     const start = json.stdout.search(/^\[/m); // warnings precede the JSON
     const msgs = start < 0 ? [] : JSON.parse(json.stdout.slice(start));
     perNs[ns] = {

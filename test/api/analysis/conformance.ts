@@ -11,6 +11,8 @@ import { analyze } from '../../../src/api/analysis/run.ts';
 import { exitCode, origin, reference } from '../../../src/api/analysis/report.ts';
 
 export const TESTDATA = new URL('../../../../shared/istio-data/istio/pkg/config/analysis/analyzers/testdata', import.meta.url).pathname;
+/** Istio's source root: inputs keyed "samples/..." are relative to it. */
+export const ISTIO_ROOT = new URL('../../../../shared/istio-data/istio', import.meta.url).pathname;
 export const FIXTURE = new URL('./fixtures/istioctl-analyze.json', import.meta.url).pathname;
 
 export interface Recorded {
@@ -25,10 +27,15 @@ export function readFixture(): Fixture {
   return JSON.parse(readFileSync(FIXTURE, 'utf8')) as Fixture;
 }
 
-/** What tsmesh answers for one input (relative to TESTDATA) analyzed in one namespace. */
+/** The directory an input key is relative to. */
+export function baseOf(input: string): string {
+  return input.startsWith('samples/') ? ISTIO_ROOT : TESTDATA;
+}
+
+/** What tsmesh answers for one input (relative to TESTDATA, or "samples/..." to Istio's root) analyzed in one namespace. */
 export function ours(input: string, ns: string): Recorded {
   const cwd = process.cwd();
-  process.chdir(TESTDATA); // file names in references are as given on the command line
+  process.chdir(baseOf(input)); // file names in references are as given on the command line
   try {
     const loaded = loadInputs([input], { namespace: ns });
     const ms = analyze(loaded.resources, { namespaces: [ns], kubeInputs: false }); // as --use-kube=false

@@ -1,5 +1,5 @@
 /**
- * `tsmesh analyze` against istioctl on Istio's own analyzer testdata: every input, in every
+ * `tsmesh analyze` against istioctl on Istio's own analyzer testdata and samples: every input, in every
  * namespace it names, must give the same (code, level, resource) messages and exit code as the
  * recorded istioctl answers (fixtures/istioctl-analyze.json, made by
  * scripts/istioctl-analyze-golden.mjs). When an istioctl binary is on this machine, a sample is
@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { compare, compareAll, findIstioctl, formatDiffs, ours, readFixture, TESTDATA } from './conformance.ts';
+import { baseOf, compare, compareAll, findIstioctl, formatDiffs, ours, readFixture, TESTDATA } from './conformance.ts';
 
 const haveTestdata = existsSync(TESTDATA);
 /** The share of inputs that must match exactly; raise it as analyzers are added. */
@@ -37,7 +37,7 @@ test('the recorded fixture is what this istioctl says (live)', { skip: (!istioct
   // A bounded sample: the inputs with messages, in the default namespace.
   const inputs = Object.entries(fx.files).filter(([, perNs]) => (perNs.default?.messages.length ?? 0) > 0).slice(0, 40);
   for (const [input, perNs] of inputs) {
-    const r = spawnSync(istioctl!, ['analyze', '--use-kube=false', '-o', 'json', input], { cwd: TESTDATA, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(istioctl!, ['analyze', '--use-kube=false', '-o', 'json', input], { cwd: baseOf(input), encoding: 'utf8', timeout: 60_000 });
     const start = r.stdout.search(/^\[/m);
     const live = start < 0 ? [] : (JSON.parse(r.stdout.slice(start)) as { code: string; level: string; origin?: string; reference?: string; message: string }[]);
     const liveRec = { exitCode: perNs.default.exitCode, messages: live.map((m) => ({ code: m.code, level: m.level, origin: m.origin ?? '', reference: m.reference ?? '', message: m.message })) };
