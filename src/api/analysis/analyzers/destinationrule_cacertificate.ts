@@ -24,8 +24,8 @@ export const caCertificateAnalyzer: Analyzer = {
       const host = str(dr.spec.host);
       // Istio names the rule by its full name, namespace/name (just name when it has none).
       const name = dr.namespace ? nsName(dr) : dr.name;
-      const sel = obj(dr.spec.workloadSelector);
-      const hasSelector = Object.keys(obj(sel.matchLabels)).length > 0;
+      // Any workloadSelector counts, even one without labels (istioctl's rule).
+      const hasSelector = typeof dr.spec.workloadSelector === 'object' && dr.spec.workloadSelector !== null;
       const tp = obj(dr.spec.trafficPolicy);
       const mode = unverified(obj(tp.tls), hasSelector);
       if (mode) ctx.report('NoServerCertificateVerificationDestinationLevel', dr, [name, dr.namespace, mode, host]);

@@ -68,6 +68,7 @@ test('DestinationRule TLS: reported without caCertificates (even with insecureSk
       dr('skip', '      mode: SIMPLE\n      insecureSkipVerify: true') +
       dr('gw', '      mode: SIMPLE\n      credentialName: db', '  workloadSelector:\n    matchLabels:\n      app: gw\n') +
       dr('istio', '      mode: ISTIO_MUTUAL') +
+      dr('gw-any', '      mode: SIMPLE\n      credentialName: db', '  workloadSelector: {}\n') +
       `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata:
@@ -91,7 +92,7 @@ spec:
   assert.deepEqual(out, [
     'Warning [IST0128] (DestinationRule prod/plain in.yaml:1) DestinationRule prod/plain in namespace prod has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: db.prod.svc.cluster.local',
     'Warning [IST0128] (DestinationRule prod/skip in.yaml:24) DestinationRule prod/skip in namespace prod has TLS mode set to SIMPLE but no caCertificates are set to validate server identity for host: db.prod.svc.cluster.local',
-    'Warning [IST0129] (DestinationRule prod/ports in.yaml:62) DestinationRule prod/ports in namespace prod has TLS mode set to MUTUAL but no caCertificates are set to validate server identity for host: db.prod.svc.cluster.local at port number:5432',
+    'Warning [IST0129] (DestinationRule prod/ports in.yaml:75) DestinationRule prod/ports in namespace prod has TLS mode set to MUTUAL but no caCertificates are set to validate server identity for host: db.prod.svc.cluster.local at port number:5432',
   ]);
 });
 
