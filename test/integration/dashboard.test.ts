@@ -168,6 +168,13 @@ test('dashboard: the Bookinfo graph, the graph API, a service page with charts a
       assert.ok(Number(e.isMTLS) > 0 && Number(e.responseTime) > 0, `${s} -> ${d} from Prometheus: ${JSON.stringify(e)}`);
     }
     t.diagnostic(`from Prometheus: ${g.elements.edges.length} edges; reviews -> reviews-v2 ${g.elements.edges.find((x) => x.data.target === 'wl:default:reviews-v2')?.data.traffic.rates.http} rps`);
+    // The charts' series from Prometheus too (query_range).
+    const series = await until(async () => {
+      const sj = await getJson<{ source: string; requests: number[]; p95: Array<number | null> }>(`${cp}/api/dashboard/series?node=svc:default:reviews&prometheus=${encodeURIComponent(prom!.url)}`);
+      return sj.requests.some((v) => v > 0) && sj.p95.some((v) => (v ?? 0) > 0) ? sj : undefined;
+    }, "reviews' series from Prometheus with requests and p95 above zero", 30_000, 1000);
+    assert.equal(series.source, `prometheus ${prom!.url}`);
+    t.diagnostic(`reviews from Prometheus: ${series.requests.length} points, peak ${Math.max(...series.requests).toFixed(2)} rps`);
     // A Prometheus the control plane is told of per request must be on loopback: it fetches it.
     const bad = await fetch(`${cp}/api/namespaces/graph?prometheus=${encodeURIComponent('http://192.0.2.1:9090')}`);
     assert.equal(bad.status, 400);
