@@ -2,6 +2,7 @@
 import type { Analyzer } from '../types.ts';
 import { deprecationAnalyzer } from './deprecation.ts';
 import { gatewayCertificateAnalyzer } from './gateway_certificate.ts';
+import { conflictingGatewayAnalyzer } from './gateway_conflicting.ts';
 import { schemaValidationAnalyzer } from './schema_validation.ts';
 import { conflictingMeshGatewayHostsAnalyzer } from './virtualservice_conflictingmeshgatewayhosts.ts';
 import { virtualServiceDestinationHostAnalyzer } from './virtualservice_destinationhosts.ts';
@@ -11,6 +12,7 @@ import { virtualServiceGatewayAnalyzer } from './virtualservice_gateways.ts';
 export const NETWORKING_ANALYZERS: readonly Analyzer[] = [
   deprecationAnalyzer,
   gatewayCertificateAnalyzer,
+  conflictingGatewayAnalyzer,
   schemaValidationAnalyzer,
   conflictingMeshGatewayHostsAnalyzer,
   virtualServiceDestinationHostAnalyzer,
