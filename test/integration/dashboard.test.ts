@@ -189,6 +189,14 @@ test('dashboard: the Bookinfo graph, the graph API, a service page with charts a
   });
 
   await t.test('the reviews service page charts its requests, errors and p95, with its proxies and config', async () => {
+    // The services list, from the same graph: each with its inbound rate and health.
+    await page.evaluate(() => (location.hash = '#/services'));
+    const list = await until(async () => {
+      const rows = await page.locator('#services-table tr').evaluateAll((trs) => trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')));
+      return rows.some((r) => r[0] === 'reviews' && r[1] === 'service' && Number(r[4]) > 0) ? rows : undefined;
+    }, 'reviews in the services list with a rate', 20_000, 500);
+    assert.ok(list.some((r) => r[0] === 'reviews-v3' && r[1] === 'workload' && r[3] === 'v3' && r[5] === 'Healthy'), JSON.stringify(list));
+    t.diagnostic(`screenshot ${await screenshot(page, shots, 'services')}`);
     await page.evaluate(() => (location.hash = `#/node/${encodeURIComponent('svc:default:reviews')}`));
     const chart = await until(
       async () => {
