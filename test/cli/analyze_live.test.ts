@@ -22,6 +22,14 @@ function tsmesh(args: string[]): Promise<{ code: number; stdout: string; stderr:
   });
 }
 
+const SERVICE = `apiVersion: v1
+kind: Service
+metadata: {name: ratings, namespace: default}
+spec:
+  selector: {app: ratings}
+  ports:
+  - {name: http, port: 9080}
+`;
 const VS = `apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: ratings, namespace: default}
@@ -44,6 +52,7 @@ test('analyze --live: the served config is analyzed; files apply on top', { time
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-analyze-live-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'vs.yaml'), VS);
+  writeFileSync(join(dir, 'service.yaml'), SERVICE);
   const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: () => {} });
   await cp.start();
   t.after(() => cp.close());
