@@ -169,3 +169,15 @@ test("series: a service's inbound rate, error % and p95, one point per pair of s
   assert.ok((s.p95[0] ?? 0) > 5 && (s.p95[0] ?? 0) <= 10, `p95 ${s.p95[0]}`);
   assert.deepEqual(nodeSeries(rounds, 'wl:default:reviews-v1').requests, [10, 0]);
 });
+
+test('TCP traffic (istio_tcp_*_bytes_total) is an edge with a byte rate, not a request rate', () => {
+  const l = 'reporter="destination",source_workload="sleep",source_workload_namespace="default",destination_workload="tcp-echo",destination_workload_namespace="default",destination_service_name="tcp-echo",destination_service_namespace="default",request_protocol="tcp",connection_security_policy="mutual_tls"';
+  const before = snapshotOf(`istio_tcp_sent_bytes_total{${l}} 0\nistio_tcp_received_bytes_total{${l}} 0`, 0);
+  const after = snapshotOf(`istio_tcp_sent_bytes_total{${l}} 600\nistio_tcp_received_bytes_total{${l}} 400`, 10_000);
+  const g = buildGraph(trafficOf(ratesBetween(before, after)), { duration: 10, timestamp: 10 });
+  const e = edge(g, 'wl:default:sleep', 'svc:default:tcp-echo');
+  assert.equal(e.traffic.protocol, 'tcp');
+  assert.deepEqual(e.traffic.rates, { tcp: '100' });
+  assert.equal(e.isMTLS, '100');
+  assert.equal(edge(g, 'svc:default:tcp-echo', 'wl:default:tcp-echo').traffic.rates.tcp, '100');
+});
