@@ -16,6 +16,7 @@ import { isIP } from 'node:net';
 import { dirname } from 'node:path';
 import { CLUSTER_EXT, HTTP_FILTER, NETWORK_FILTER, TYPE_URL_PREFIX } from '../xds/type_urls.ts';
 import type { EnvoyJson } from '../xds/types.ts';
+import { buildVersion, TSMESH_USER_AGENT, TSMESH_VERSION } from '../common/version.ts';
 
 export const BOOTSTRAP_TYPE = 'envoy.config.bootstrap.v3.Bootstrap';
 export const XDS_CLUSTER = 'xds-grpc';
@@ -114,7 +115,9 @@ export function buildNode(o: NodeOptions): EnvoyJson {
 }
 
 export function buildBootstrap(o: BootstrapOptions): EnvoyJson {
-  const node = buildNode(o);
+  // The proxy's own build, where Envoy reports its own (tsmesh version / proxy-status read it);
+  // ISTIO_VERSION in metadata stays for pilot's compatibility with the Istio release it follows.
+  const node: EnvoyJson = { ...buildNode(o), user_agent_name: TSMESH_USER_AGENT, user_agent_build_version: buildVersion(TSMESH_VERSION) };
   if (o.sdsSocket) node.metadata[WORKLOAD_CERTIFICATES_META] = 'true';
   return {
     node,

@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (cmd === '--version') {
-    console.log(`tsmesh ${(await import('./version.ts')).TSMESH_VERSION}`);
+    console.log(`tsmesh ${(await import('../common/version.ts')).TSMESH_VERSION}`);
     return 0;
   }
   const c = COMMANDS[cmd];

@@ -4,16 +4,13 @@
  * by version as istioctl prints them:
  *   client version: 0.1.0
  *   control plane version: 0.1.0
- *   data plane version: 1.24.0 (12 proxies)
- * A proxy's version is the ISTIO_VERSION its node metadata reports (what istioctl reads): the
- * Istio release whose config it takes.
+ *   data plane version: 0.1.0 (12 proxies)
+ * A proxy's version is the tsmesh build its node reports (user_agent_build_version, as Envoy
+ * reports its own), else the ISTIO_VERSION of its node metadata (a real Envoy: what istioctl reads).
  */
-import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import { TSMESH_VERSION } from '../common/version.ts';
 import { parseFlags, one } from './flags.ts';
-
-/** The package's version (package.json): the client's, and the control plane's it serves. */
-export const TSMESH_VERSION: string = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version;
 
 const HELP = `Usage: tsmesh version [--remote=false] [-s|--short[=false]] [-o json|yaml|short]
 
@@ -62,7 +59,7 @@ export function versionOutput(client: string, remote: RemoteVersion | undefined)
   return out;
 }
 
-/** istioctl's summary: "1.24.0 (12 proxies)", one entry per version, sorted; "none" without proxies. */
+/** istioctl's summary: "0.1.0 (12 proxies)", one entry per version, sorted; "none" without proxies. */
 export function renderProxyVersions(proxies: ReadonlyArray<{ IstioVersion: string }>): string {
   if (proxies.length === 0) return 'none';
   const counts = new Map<string, number>();

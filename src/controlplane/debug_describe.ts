@@ -23,7 +23,7 @@ import { MESH_GATEWAY, virtualServicesForHost, virtualServicesForProxy, type Vir
 import { boundGateways } from '../pilot/virtualservice/resolve.ts';
 import { serviceTargetsFor, type ServiceTarget } from '../pilot/workload.ts';
 import type { Service } from '../registry/model.ts';
-import { TSMESH_VERSION } from '../cli/version.ts';
+import { TSMESH_VERSION } from '../common/version.ts';
 
 /** Istio's injected istio-proxy container declares its Prometheus port (http-envoy-prom). */
 const PROXY_CONTAINER = 'istio-proxy';
@@ -126,6 +126,8 @@ export interface DescribeSources {
   proxies: () => Proxy[];
   /** The whole config store (Deployments are there, not in the PushContext). */
   configs: () => Config[];
+  /** The version a connected proxy reports (xds/debug_proxies.ts proxyVersion); default: its ISTIO_VERSION. */
+  proxyVersion?: (p: Proxy) => string;
 }
 
 export type DescribeHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
@@ -146,20 +148,20 @@ export function describeHandler(src: DescribeSources): DescribeHandler {
         return 'error' in r ? json(res, 404, r) : json(res, 200, r);
       }
       case '/debug/version':
-        return json(res, 200, describeVersion(src.proxies()));
+        return json(res, 200, describeVersion(src.proxies(), src.proxyVersion));
       default:
         return false;
     }
   };
 }
 
-export function describeVersion(proxies: Proxy[]): VersionDescription {
+export function describeVersion(proxies: Proxy[], versionOf: (p: Proxy) => string = (p) => String(p.metadata.ISTIO_VERSION ?? '')): VersionDescription {
   return {
     version: TSMESH_VERSION,
     revision: 'default',
     // Every xDS client, proxyless gRPC included, as istioctl counts them from istiod's sync status.
     proxies: proxies
-      .map((p) => ({ ID: p.id, IstioVersion: String(p.metadata.ISTIO_VERSION ?? ''), type: p.type }))
+      .map((p) => ({ ID: p.id, IstioVersion: versionOf(p), type: p.type }))
       .sort((a, b) => (a.ID < b.ID ? -1 : a.ID > b.ID ? 1 : 0)),
   };
 }

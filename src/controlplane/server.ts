@@ -23,6 +23,7 @@ import { ADS_SERVICE } from '../xds/grpc.ts';
 import { CertificateAuthority } from '../ca/authority.ts';
 import { CaServer } from '../ca/server.ts';
 import { debugHandler } from '../xds/debug.ts';
+import { proxyVersion } from '../xds/debug_proxies.ts';
 import { describeHandler } from './debug_describe.ts';
 import { BatchedAutoRegistration } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
@@ -151,7 +152,11 @@ export class ControlPlane {
         // generates: no push, so no PushContext rebuild and no cache thrown away per connection.
         if (e.endpointsOnly && e.services.length === 0) return;
         this.metrics.trigger(e.endpointsOnly ? 'endpoint' : 'service');
-        this.discovery.configUpdate({ full: !e.endpointsOnly, services: e.services, reason: `registry: ${e.services.slice(0, 3).join(', ')}` });
+        // New service accounts change clusters' SAN checks: push CDS too (istiod's EDSUpdate
+        // does a full push then), while the PushContext is still only updated, not rebuilt.
+        const full = !e.endpointsOnly || e.serviceAccountsChanged === true;
+        const why = e.serviceAccountsChanged ? ' (service accounts changed)' : '';
+        this.discovery.configUpdate({ full, services: e.services, reason: `registry: ${e.services.slice(0, 3).join(', ')}${why}` });
       }),
     );
   }
@@ -233,7 +238,7 @@ export class ControlPlane {
       registryz: () => ({ services: this.registry.services(), workloads: this.registry.workloads(), endpoints: Object.fromEntries(this.registry.snapshot().endpoints) }),
     });
     // tsmesh describe / tsmesh version: pilot's decisions for a pod or service, on the push proxies are served.
-    const describe = describeHandler({ push: () => this.discovery.pushContext ?? this.fullPushContext(), proxies: () => this.discovery.liveConnections().map((c) => c.proxy), configs: () => this.store.all() });
+    const describe = describeHandler({ push: () => this.discovery.pushContext ?? this.fullPushContext(), proxies: () => this.discovery.liveConnections().map((c) => c.proxy), configs: () => this.store.all(), proxyVersion: (p) => proxyVersion(this.discovery.connectionsOf(p.id)[0]?.node) });
     const api = new ConfigApi(this.opts.configDir, this.store);
     // The web UI and its graph API (src/dashboard); scrapes proxies only while someone looks.
     const dashboard = new DashboardApi(this);

@@ -46,7 +46,14 @@ export interface RegistrySnapshot {
   workloads: Workload[];
   conflicts: Conflict[];
   /** Canonical form per hostname of its Service and of its endpoints, for change detection. */
-  fingerprints: Map<string, { service: string; endpoints: string }>;
+  fingerprints: Map<string, Fingerprint>;
+}
+
+/** A hostname's Service and endpoints in canonical form, and its endpoints' service accounts. */
+export interface Fingerprint {
+  service: string;
+  endpoints: string;
+  serviceAccounts: string;
 }
 
 export interface AggregateOptions {
@@ -121,6 +128,20 @@ export function portEndpoints(svc: Service, eps: readonly Endpoint[]): Endpoint[
   return perPort;
 }
 
+/**
+ * The service accounts per port (what pilot's clusters check as SANs), in a comparable form: an
+ * endpoint change that moves them changes clusters too, not only endpoints.
+ */
+export function serviceAccountsOf(perPort: readonly Endpoint[][]): string {
+  return perPort
+    .map((eps) => {
+      const ids = new Set<string>();
+      for (const e of eps) if (e.serviceAccount) ids.add(`${e.namespace}/${e.serviceAccount}`);
+      return [...ids].sort().join(',');
+    })
+    .join('|');
+}
+
 export function buildSnapshot(sources: readonly RegistrySource[], opts: AggregateOptions = {}): RegistrySnapshot {
   const nsLabels = new Map<string, Labels>();
   for (const s of sources) for (const [ns, l] of s.namespaceLabels?.() ?? []) nsLabels.set(ns, { ...(nsLabels.get(ns) ?? {}), ...l });
@@ -164,7 +185,7 @@ export function buildSnapshot(sources: readonly RegistrySource[], opts: Aggregat
 
   const services: Service[] = [];
   const endpoints = new Map<string, Endpoint[]>();
-  const fingerprints = new Map<string, { service: string; endpoints: string }>();
+  const fingerprints = new Map<string, Fingerprint>();
   for (const { svc: original, src } of winners) {
     // 4
     const svc = withVip(original, opts.vipAllocator);
@@ -175,7 +196,7 @@ export function buildSnapshot(sources: readonly RegistrySource[], opts: Aggregat
 
     const perHost = portEndpoints(svc, eps);
     svc.ports.forEach((sp, i) => endpoints.set(endpointKey(svc.hostname, sp.port), perHost[i]!));
-    fingerprints.set(svc.hostname, { service: canonical(svc), endpoints: canonical(perHost) });
+    fingerprints.set(svc.hostname, { service: canonical(svc), endpoints: canonical(perHost), serviceAccounts: serviceAccountsOf(perHost) });
   }
 
   return { services, endpoints, workloads, conflicts, fingerprints };

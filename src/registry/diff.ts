@@ -9,6 +9,7 @@ import { canonical } from './canonical.ts';
 export function diffSnapshots(prev: RegistrySnapshot, next: RegistrySnapshot): RegistryEvent | undefined {
   const touched: string[] = [];
   let serviceChanged = false;
+  let accountsChanged = false;
   const hosts = new Set([...prev.fingerprints.keys(), ...next.fingerprints.keys()]);
   for (const h of hosts) {
     const a = prev.fingerprints.get(h);
@@ -18,9 +19,12 @@ export function diffSnapshots(prev: RegistrySnapshot, next: RegistrySnapshot): R
       touched.push(h);
     } else if (a?.endpoints !== b?.endpoints) {
       touched.push(h);
+      if (a?.serviceAccounts !== b?.serviceAccounts) accountsChanged = true;
     }
   }
   // A workload that no service selects still changes workloads(): report it, touching no service.
   if (touched.length === 0 && (prev.workloads === next.workloads || canonical(prev.workloads) === canonical(next.workloads))) return undefined;
-  return { services: touched.sort(), endpointsOnly: !serviceChanged };
+  const event: RegistryEvent = { services: touched.sort(), endpointsOnly: !serviceChanged };
+  if (accountsChanged && !serviceChanged) event.serviceAccountsChanged = true;
+  return event;
 }

@@ -16,7 +16,7 @@ import { selectorMatches } from './labels.ts';
 import { NamespaceFilter } from './namespaces.ts';
 import { workloadEndpoints } from './selection.ts';
 import { canonical } from './canonical.ts';
-import { cmp, compareWorkloads, endpointKey, portEndpoints, rank, withVip, type AggregateOptions, type Conflict, type RegistrySnapshot } from './aggregate.ts';
+import { cmp, compareWorkloads, endpointKey, portEndpoints, rank, serviceAccountsOf, withVip, type AggregateOptions, type Conflict, type Fingerprint, type RegistrySnapshot } from './aggregate.ts';
 
 /** Where a service or workload came from: source index, item key, position in the item. */
 interface Origin {
@@ -314,10 +314,11 @@ export class IncrementalAggregate {
     const prev = this.snap;
     let services: Service[] | undefined;
     let endpoints: Map<string, Endpoint[]> | undefined;
-    let fingerprints: Map<string, { service: string; endpoints: string }> | undefined;
+    let fingerprints: Map<string, Fingerprint> | undefined;
     let conflictsMoved = false;
     const touched: string[] = [];
     let serviceChanged = false;
+    let accountsChanged = false;
     this.replaced = [];
 
     for (const host of [...this.dirty].sort(cmp)) {
@@ -367,6 +368,7 @@ export class IncrementalAggregate {
         fingerprints.set(host, {
           service: before?.service === svc && beforeFp ? beforeFp.service : canonical(svc),
           endpoints: canonical(perPort),
+          serviceAccounts: serviceAccountsOf(perPort),
         });
       }
 
@@ -376,6 +378,7 @@ export class IncrementalAggregate {
         touched.push(host);
       } else if (beforeFp?.endpoints !== afterFp?.endpoints) {
         touched.push(host);
+        if (beforeFp?.serviceAccounts !== afterFp?.serviceAccounts) accountsChanged = true;
       }
     }
 
@@ -392,7 +395,9 @@ export class IncrementalAggregate {
     this.workloads = undefined;
     this.workloadContentChanged = false;
     if (touched.length === 0 && !workloadsMoved) return undefined;
-    return { services: touched, endpointsOnly: !serviceChanged };
+    const event: RegistryEvent = { services: touched, endpointsOnly: !serviceChanged };
+    if (accountsChanged && !serviceChanged) event.serviceAccountsChanged = true;
+    return event;
   }
 
   /** Where `host` is, or would go, in the services list (sorted by hostname, one per hostname). */

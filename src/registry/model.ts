@@ -96,7 +96,13 @@ export interface Workload {
 export interface RegistryEvent {
   /** Hostnames whose Service or Endpoints changed. */
   services: string[];
+  /** No Service changed (only endpoints did): the last PushContext can be reused. */
   endpointsOnly: boolean;
+  /**
+   * Set when the service accounts behind some of `services` changed. Clusters carry them as SAN
+   * checks, so CDS must be pushed too (istiod's EDSUpdate turns into a full push then).
+   */
+  serviceAccountsChanged?: true;
 }
 
 /**

@@ -7,15 +7,30 @@
 import { nearest } from '../api/nearest.ts';
 import type { ConnectionStatus } from './server/connection.ts';
 import type { NodeJson } from './types.ts';
-import { RESOURCE } from './type_urls.ts';
+import { EXTENSION_CONFIG, RESOURCE } from './type_urls.ts';
+import { buildVersionString, TSMESH_USER_AGENT } from '../common/version.ts';
 
 /** Envoy's ExtensionConfigDiscovery type: tsmesh's pilot never sends it (ECDS is NOT SENT). */
-export const ECDS_TYPE = 'type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig';
+export const ECDS_TYPE = EXTENSION_CONFIG;
 
 /** `sidecar~ip~<pod>.<ns>~<domain>` → `<pod>.<ns>`; an id of another shape is its own short name. */
 export function shortProxyName(proxyId: string): string {
   const parts = proxyId.split('~');
   return parts.length === 4 && parts[2] ? parts[2] : proxyId;
+}
+
+/**
+ * The version a proxy reports: a tsmesh proxy's own build (user_agent_name "tsmesh" with
+ * user_agent_build_version), else its node metadata's ISTIO_VERSION (a real Envoy, as istioctl
+ * reads it); '' when neither is there.
+ */
+export function proxyVersion(node: NodeJson | undefined): string {
+  if (node?.user_agent_name === TSMESH_USER_AGENT) {
+    const v = buildVersionString(node.user_agent_build_version);
+    if (v) return v;
+  }
+  const md = (node?.metadata ?? {}) as Record<string, unknown>;
+  return typeof md.ISTIO_VERSION === 'string' ? md.ISTIO_VERSION : '';
 }
 
 /** istiod's per-type fields of model.SyncStatus: `<prefix>_sent` / `<prefix>_acked` hold nonces. */
@@ -35,8 +50,8 @@ export interface SyncIdentity {
 }
 
 /**
- * istiod's SyncStatus JSON for one connection (cluster_id, proxy, proxy_type, istio_version,
- * <type>_sent / <type>_acked nonces), added beside tsmesh's own per-type view.
+ * istiod's SyncStatus JSON for one connection (cluster_id, proxy, proxy_type, istio_version as
+ * proxyVersion reads it, <type>_sent / <type>_acked nonces), beside tsmesh's own per-type view.
  */
 export function syncStatusFields(c: ConnectionStatus, node: NodeJson | undefined, id: SyncIdentity): Record<string, unknown> {
   const md = (node?.metadata ?? {}) as Record<string, unknown>;
@@ -44,7 +59,7 @@ export function syncStatusFields(c: ConnectionStatus, node: NodeJson | undefined
     cluster_id: typeof md.CLUSTER_ID === 'string' && md.CLUSTER_ID ? md.CLUSTER_ID : id.clusterId,
     proxy: shortProxyName(c.proxyId),
     proxy_type: c.proxyId.split('~')[0],
-    istio_version: typeof md.ISTIO_VERSION === 'string' ? md.ISTIO_VERSION : '',
+    istio_version: proxyVersion(node),
     proxy_version: node?.user_agent_name ?? '',
     istiod: id.istiod,
   };

@@ -13,6 +13,9 @@ export const RESOURCE = {
   SECRET: `${T}envoy.extensions.transport_sockets.tls.v3.Secret`,
 } as const;
 
+/** Envoy's ExtensionConfigDiscovery resource (ECDS): tsmesh's pilot never sends it. */
+export const EXTENSION_CONFIG = `${T}envoy.config.core.v3.TypedExtensionConfig`;
+
 /** Listener filters. */
 export const LISTENER_FILTER = {
   TLS_INSPECTOR: `${T}envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector`,

@@ -33,6 +33,8 @@ export interface NodeJson {
   metadata?: Record<string, unknown>;
   locality?: { region?: string; zone?: string; sub_zone?: string };
   user_agent_name?: string;
+  /** Envoy's BuildVersion ({version: {major_number, minor_number, patch}}); a tsmesh proxy sends its own. */
+  user_agent_build_version?: unknown;
 }
 
 /**

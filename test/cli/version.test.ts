@@ -6,10 +6,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { TSMESH_VERSION, renderProxyVersions, renderVersionText, versionOutput } from '../../src/cli/version.ts';
+import { renderProxyVersions, renderVersionText, versionOutput } from '../../src/cli/version.ts';
+import { TSMESH_VERSION, buildVersion, buildVersionString } from '../../src/common/version.ts';
 
 test('the client version is the package version', () => {
   assert.equal(TSMESH_VERSION, JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')).version);
+});
+
+test("a proxy's build version round-trips through Envoy's BuildVersion", () => {
+  assert.deepEqual(buildVersion('0.1.0'), { version: { major_number: 0, minor_number: 1, patch: 0 } });
+  assert.equal(buildVersionString(buildVersion(TSMESH_VERSION)), TSMESH_VERSION);
+  assert.equal(buildVersionString(undefined), undefined);
 });
 
 test('proxies are counted per version, versions sorted; none without proxies', () => {

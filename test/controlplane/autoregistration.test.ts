@@ -78,3 +78,50 @@ test('a selected sidecar becomes an endpoint; an unselected one triggers no regi
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Istio's EDSUpdate: an endpoint change that changes a service's service accounts is a full push,
+// because clusters carry the SPIFFE ids as SANs. Without it a client's mTLS to the new workload
+// would not check the server's identity until some unrelated full push.
+test('a sidecar with a new service account reaches subscribed clients as a CDS update carrying its SPIFFE id', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-autoreg-sa-'));
+  writeFileSync(join(dir, 'web.yaml'), SERVICE);
+  const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: () => {} });
+  const clients: Array<ReturnType<typeof newAdsServiceClient>> = [];
+  const SAN = 'spiffe://cluster.local/ns/default/sa/web-sa';
+  try {
+    await cp.start();
+    const open = (n: ReturnType<typeof node>, onCds: (names: string[], withSan: boolean) => void) => {
+      const c = newAdsServiceClient(`127.0.0.1:${cp.grpcPort}`);
+      clients.push(c);
+      const s = c.StreamAggregatedResources();
+      s.on('error', () => {});
+      s.on('data', (r: { type_url: string; version_info: string; nonce: string; resources: Array<{ value: Buffer }> }) => {
+        // ACK, as a proxy does, so the next push is not held back.
+        s.write({ node: n, type_url: r.type_url, resource_names: [], version_info: r.version_info, response_nonce: r.nonce } as never);
+        if (r.type_url === TYPE.CLUSTER) onCds(r.resources.map((x) => x.value.toString('latin1')), r.resources.some((x) => x.value.toString('latin1').includes(SAN)));
+      });
+      s.write({ node: n, type_url: TYPE.CLUSTER, resource_names: [], version_info: '', response_nonce: '' } as never);
+      return s;
+    };
+    const withCerts = (n: ReturnType<typeof node>, sa?: string) => ({
+      ...n,
+      metadata: { ...n.metadata, TSMESH_WORKLOAD_CERTIFICATES: 'true', LABELS: { ...n.metadata.LABELS, 'security.istio.io/tlsMode': 'istio' }, ...(sa ? { SERVICE_ACCOUNT: sa } : {}) },
+    });
+    let cdsResponses = 0;
+    let sawSan = false;
+    open(withCerts(node('client-1', '127.0.7.20', 'client')), (names, withSan) => {
+      if (names.some((n) => n.includes('outbound|8080||web.default.svc.cluster.local'))) cdsResponses++;
+      sawSan ||= withSan;
+    });
+    await until(() => cdsResponses === 1, "the client's first CDS response");
+    assert.equal(sawSan, false, 'no workload yet: no SAN to check');
+
+    open(withCerts(node('web-1', '127.0.7.21', 'web'), 'web-sa'), () => {});
+    await until(() => cp.registry.endpoints('web.default.svc.cluster.local', 8080).some((e) => e.address === '127.0.7.21'), 'the web sidecar to become an endpoint');
+    await until(() => sawSan, `a CDS update to the client with ${SAN}`);
+  } finally {
+    for (const c of clients) c.close();
+    await cp.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

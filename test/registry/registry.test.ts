@@ -38,9 +38,11 @@ test('auto-registered reviews v1/v2/v3 become the three endpoints of reviews; un
     ],
   );
   assert.ok(eps.every((e) => e.tlsModeIstio && e.healthy && e.namespace === 'default' && e.service === REVIEWS));
-  // Only reviews got endpoints; each registration was an endpoints-only change of reviews.
+  // Only reviews got endpoints; each registration was an endpoints-only change of reviews. The
+  // first also brought a service account (a SAN clusters check: CDS is pushed too); the others
+  // run under the same one.
   assert.deepEqual(registry.endpoints('ratings.default.svc.cluster.local', 9080), []);
-  assert.deepEqual(events, [1, 2, 3].map(() => ({ services: [REVIEWS], endpointsOnly: true })));
+  assert.deepEqual(events, [{ services: [REVIEWS], endpointsOnly: true, serviceAccountsChanged: true }, ...[2, 3].map(() => ({ services: [REVIEWS], endpointsOnly: true }))]);
 
   events.length = 0;
   handles[1]!.unregister();
@@ -86,9 +88,9 @@ test('WorkloadEntries are endpoints of Kubernetes Services whose selector matche
   store.apply(cfg('WorkloadEntry', 'ratings-vm', { address: '172.16.0.5', labels: { app: 'ratings', version: 'v2' }, serviceAccount: 'bookinfo-ratings' }));
   const eps = registry.endpoints('ratings.default.svc.cluster.local', 9080);
   assert.deepEqual(eps.map((e) => [e.address, e.port, e.workloadName, e.labels.version]), [['172.16.0.5', 9080, 'ratings-vm', 'v2']]);
-  assert.deepEqual(events, [{ services: ['ratings.default.svc.cluster.local'], endpointsOnly: true }]);
+  assert.deepEqual(events, [{ services: ['ratings.default.svc.cluster.local'], endpointsOnly: true, serviceAccountsChanged: true }]);
 
-  // Address change of the WorkloadEntry: endpoints only.
+  // Address change of the WorkloadEntry: endpoints only (same service account).
   store.apply(cfg('WorkloadEntry', 'ratings-vm', { address: '172.16.0.6', labels: { app: 'ratings', version: 'v2' }, serviceAccount: 'bookinfo-ratings' }));
   assert.deepEqual(registry.endpoints('ratings.default.svc.cluster.local', 9080).map((e) => e.address), ['172.16.0.6']);
   assert.deepEqual(events[1], { services: ['ratings.default.svc.cluster.local'], endpointsOnly: true });
@@ -129,7 +131,7 @@ test('WorkloadGroup auto-registration: template labels, serviceAccount, ports an
   registry.onChange((e) => events.push(e));
   store.apply(cfg('WorkloadGroup', 'details-vms', { metadata: { labels: { app: 'other' } }, template: {} }, { namespace: 'vm' }));
   assert.deepEqual(registry.endpoints('details.vm.svc.cluster.local', 9080), []);
-  assert.deepEqual(events, [{ services: ['details.vm.svc.cluster.local'], endpointsOnly: true }]);
+  assert.deepEqual(events, [{ services: ['details.vm.svc.cluster.local'], endpointsOnly: true, serviceAccountsChanged: true }]);
 });
 
 test('discoverySelectors hide a namespace’s services, endpoints and workloads', () => {
