@@ -13,13 +13,14 @@ import { spawn } from 'node:child_process';
 import { request, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect, isIP, type AddressInfo, type Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseFlags, one } from './flags.ts';
+import { loadDemoState, parsePodArg } from './pod_ref.ts';
 import { displayPath } from '../demo/config_copy.ts';
 import { SIDECAR_OUTBOUND_PORT } from '../demo/ports.ts';
-import { DEFAULT_STATE_DIR, STATE_FILE, pidAlive, readState, stateFilePath, type DemoPodState, type DemoState } from '../demo/state.ts';
+import { DEFAULT_STATE_DIR, STATE_FILE, type DemoPodState, type DemoState } from '../demo/state.ts';
 
-const HELP = `Usage: tsmesh exec [-n <namespace>] (deploy/<name> | <pod>) [--state-dir <dir>] -- <command> [args...]
+const HELP = `Usage: tsmesh exec [-n <namespace>] (deploy/<name> | <pod>[.<namespace>]) [--state-dir <dir>] -- <command> [args...]
 
 Runs a command as a pod of the running demo would, like kubectl exec:
   - a pod with a sidecar: the command's HTTP requests go through that pod's sidecar
@@ -66,7 +67,7 @@ export async function execCommand(argv: string[]): Promise<number> {
   const container = one(parsed.flags, 'container');
   if (container === 'istio-proxy') return fail('-c istio-proxy: the demo\'s sidecar is a tsmesh proxy process, not a container to run commands in; its admin API is at the pod\'s admin URL in demo.json');
 
-  const found = findPod(parsed.rest[0]!, one(parsed.flags, 'namespace') ?? 'default', one(parsed.flags, 'state-dir'));
+  const found = findPod(parsed.rest[0]!, one(parsed.flags, 'namespace'), one(parsed.flags, 'state-dir'));
   if ('error' in found) return fail(found.error);
   const { pod, state } = found;
 
@@ -104,38 +105,30 @@ function fail(why: string): number {
   return 1;
 }
 
-/** deploy/x, deployment/x, deployments/x, deployment.apps/x; pod/x, po/x, pods/x or a bare name. */
-export function parseTarget(t: string): { kind: 'deployment' | 'pod'; name: string } {
-  const i = t.indexOf('/');
-  if (i < 0) return { kind: 'pod', name: t };
-  const type = t.slice(0, i).toLowerCase();
-  const name = t.slice(i + 1);
-  if (['deploy', 'deployment', 'deployments', 'deployment.apps', 'deployments.apps'].includes(type)) return { kind: 'deployment', name };
-  if (['po', 'pod', 'pods'].includes(type)) return { kind: 'pod', name };
-  return { kind: type as 'pod', name: t };
-}
-
-/** The running demo's state and the pod to run as, or a sentence saying what to do. */
-export function findPod(target: string, namespace: string, stateDir?: string, cwd = process.cwd()): { pod: DemoPodState; state: DemoState } | { error: string } {
-  const file = stateDir ? stateFilePath(resolve(cwd, stateDir)) : resolve(cwd, DEFAULT_STATE_DIR, STATE_FILE);
-  const state = readState(file);
-  const start = `start one with \`npx tsmesh demo\`${stateDir ? '' : ' in this directory, or say where its state is with --state-dir <dir>'}`;
-  if (!state) return { error: `no tsmesh demo is running (no ${displayPath(file)}): ${start}` };
-  if (!pidAlive(state.pid)) return { error: `the demo in ${displayPath(file)} is no longer running (pid ${state.pid} is gone): ${start}` };
-  const t = parseTarget(target);
-  if (t.kind !== 'deployment' && t.kind !== 'pod') return { error: `${target}: exec runs in a pod of a Deployment: give deploy/<name> or a pod name` };
+/**
+ * The running demo's state and the pod to run as (a workload pod, ready), or a sentence saying
+ * what to do. The demo and the pod name are read as every pod command reads them (pod_ref.ts:
+ * deploy/<name>, <pod>, <pod>.<namespace>); `namespace` is -n (default: default).
+ */
+export function findPod(target: string, namespace: string | undefined, stateDir?: string, cwd = process.cwd()): { pod: DemoPodState; state: DemoState } | { error: string } {
+  const loaded = loadDemoState(stateDir, cwd);
+  if ('error' in loaded) return loaded;
+  const { state } = loaded;
+  const t = parsePodArg(target, namespace);
+  if ('error' in t) return t;
+  const ns = t.namespace;
   const match = (p: DemoPodState) => (t.kind === 'deployment' ? p.deployment === t.name : p.name === t.name);
-  const candidates = state.pods.filter((p) => p.namespace === namespace && match(p));
+  const candidates = state.pods.filter((p) => p.namespace === ns && match(p));
   const what = t.kind === 'deployment' ? `Deployment ${t.name}` : `pod ${t.name}`;
   if (candidates.length === 0) {
     const elsewhere = [...new Set(state.pods.filter(match).map((p) => p.namespace))];
     const hint = elsewhere.length > 0
       ? `it is in namespace ${elsewhere.join(', ')}: add -n ${elsewhere[0]}`
-      : `apply it first (\`npx tsmesh apply -n ${namespace} -f <file>\`); running here: ${describePods(state, namespace)}`;
-    return { error: `no ${what} in namespace ${namespace} of the running demo: ${hint}` };
+      : `apply it first (\`npx tsmesh apply -n ${ns} -f <file>\`); running here: ${describePods(state, ns)}`;
+    return { error: `no ${what} in namespace ${ns} of the running demo: ${hint}` };
   }
   const ready = candidates.find((p) => p.ready !== false);
-  if (!ready) return { error: `${t.kind === 'deployment' ? `pod ${candidates[0]!.name} of ${what}` : what} in namespace ${namespace} is not ready yet: wait for its ✔ line in the demo's output (log in ${displayPath(join(state.stateDir, 'logs'))}), then run this again` };
+  if (!ready) return { error: `${t.kind === 'deployment' ? `pod ${candidates[0]!.name} of ${what}` : what} in namespace ${ns} is not ready yet: wait for its ✔ line in the demo's output (log in ${displayPath(join(state.stateDir, 'logs'))}), then run this again` };
   return { pod: ready, state };
 }
 

@@ -6,10 +6,11 @@
 import { findControlPlane } from './apply_client.ts';
 import { one, parseFlags } from './flags.ts';
 import { resolve } from 'node:path';
-import { findPod, parseTarget } from './exec.ts';
+import { findPod } from './exec.ts';
+import { parsePodArg } from './pod_ref.ts';
 import { DEFAULT_STATE_DIR, STATE_FILE, readState } from '../demo/state.ts';
 
-const HELP = `Usage: tsmesh tap (deploy/<name> | <pod>) [-n <namespace>] [--path <prefix>]
+const HELP = `Usage: tsmesh tap (deploy/<name> | <pod>[.<namespace>]) [-n <namespace>] [--path <prefix>]
                   [--method <M>] [--max-rps <n>] [-o wide|json] [--controlplane <url>]
 
 Live stream of the requests passing through one workload's proxy (Linkerd's tap): one line per
@@ -71,14 +72,14 @@ export async function tapCommand(argv: string[]): Promise<number> {
   if (method !== undefined && !/^[A-Za-z]+$/.test(method)) return usageError(`--method ${method}: give an HTTP method such as GET`);
 
   const target = parsed.rest[0]!;
-  const ref = parseTarget(target);
-  if (ref.kind !== 'deployment' && ref.kind !== 'pod') return usageError(`${target}: give deploy/<name> or a pod name`);
-  const namespace = one(parsed.flags, 'namespace') ?? 'default';
+  const ref = parsePodArg(target, one(parsed.flags, 'namespace'));
+  if ('error' in ref) return usageError(ref.error);
+  const namespace = ref.namespace;
   // With a demo here, the pod is checked (and its state explained) before asking the control plane.
   let pod = ref.kind === 'deployment' ? `deploy/${ref.name}` : ref.name;
   const stateDir = one(parsed.flags, 'state-dir');
   if (stateDir !== undefined || readState(resolve(DEFAULT_STATE_DIR, STATE_FILE))) {
-    const found = findPod(target, namespace, stateDir);
+    const found = findPod(target, one(parsed.flags, 'namespace'), stateDir);
     if ('error' in found) return fail(found.error);
     if (found.pod.sidecar === false) return fail(`${found.pod.name} in namespace ${namespace} runs without a sidecar: there is no proxy to tap`);
     pod = found.pod.name;

@@ -8,19 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { clusterDestination, findPod, parseTarget } from '../../src/cli/exec.ts';
+import { clusterDestination, findPod } from '../../src/cli/exec.ts';
 import { writeState, type DemoPodState, type DemoState } from '../../src/demo/state.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsmesh-exec-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("targets: kubectl's deploy/, deployment/, pod/ and bare pod names", () => {
-  assert.deepEqual(parseTarget('deploy/curl'), { kind: 'deployment', name: 'curl' });
-  assert.deepEqual(parseTarget('deployment/curl'), { kind: 'deployment', name: 'curl' });
-  assert.deepEqual(parseTarget('deployments.apps/curl'), { kind: 'deployment', name: 'curl' });
-  assert.deepEqual(parseTarget('pod/curl-2'), { kind: 'pod', name: 'curl-2' });
-  assert.deepEqual(parseTarget('curl-2'), { kind: 'pod', name: 'curl-2' });
-});
 
 function pod(namespace: string, name: string, ready = true): DemoPodState {
   return { name, namespace, deployment: name.replace(/-\d+$/, ''), podIP: '127.0.1.1', appIP: '127.0.2.1', appPort: 9080, admin: '', bootstrap: '', sidecar: true, ready };
@@ -42,6 +35,21 @@ test('errors say what to do: no demo, a demo gone, no such Deployment, another n
   const found = findPod('deploy/curl', 'legacy', s);
   assert.ok('pod' in found);
   assert.equal(found.pod.namespace, 'legacy');
+  assert.match((findPod('svc/curl', 'foo', s) as { error: string }).error, /^svc\/curl: give a pod \(<pod>\[\.<namespace>\]\) or deploy\/<name>, not svc\/$/);
+});
+
+test("targets as every pod command names them: kubectl's deploy/, deployment.apps/, pod/, bare names and istioctl's <pod>.<namespace>", () => {
+  const s = state([pod('foo', 'curl-1'), pod('legacy', 'curl-2')]);
+  const at = (target: string, ns?: string) => {
+    const r = findPod(target, ns, s);
+    return 'error' in r ? r.error : `${r.pod.name}.${r.pod.namespace}`;
+  };
+  assert.equal(at('deploy/curl', 'foo'), 'curl-1.foo');
+  assert.equal(at('deployments.apps/curl', 'legacy'), 'curl-2.legacy');
+  assert.equal(at('pod/curl-1', 'foo'), 'curl-1.foo');
+  assert.equal(at('curl-2', 'legacy'), 'curl-2.legacy');
+  assert.equal(at('curl-2.legacy'), 'curl-2.legacy');
+  assert.match(at('curl-2.legacy', 'foo'), /names namespace legacy but -n says foo/);
 });
 
 test('cluster DNS search path and kube-proxy: service port to an endpoint; other names left to the resolver', () => {
