@@ -8,7 +8,7 @@
 import type { AnalysisContext, Analyzer, Resource } from '../types.ts';
 import { arr, obj, str } from './wl_util.ts';
 import { fqdn } from './hosts.ts';
-import { kubeList, labelMap, selects } from './kube_util.ts';
+import { kubeList, labelMap, selects, workloadPods } from './kube_util.ts';
 
 interface HostEntry {
   /** Namespace it is visible in, or '*'. */
@@ -68,7 +68,7 @@ export const subsetSelectPodAnalyzer: Analyzer = {
   analyze(ctx: AnalysisContext) {
     const entries = hostEntries(ctx);
     const nodes = new Map(kubeList(ctx, 'Node').map((n) => [n.name, n.labels]));
-    const pods = kubeList(ctx, 'Pod').map((p) => podLabels(p, nodes));
+    const pods = workloadPods(ctx).map((p) => podLabels(p, nodes));
     for (const dr of ctx.list('networking.istio.io/DestinationRule')) {
       const se = destinationHost(dr, entries, ctx.domainSuffix);
       if (!se) {

@@ -8,7 +8,7 @@
 import { child } from '../../paths.ts';
 import type { AnalysisContext, Analyzer, Resource } from '../types.ts';
 import { arr, obj } from './wl_util.ts';
-import { kubeList, labelMap, selectorString, selects, servicePorts } from './kube_util.ts';
+import { kubeList, labelMap, selectorString, selects, servicePorts, workloadPods } from './kube_util.ts';
 
 function analyzeGateway(ctx: AnalysisContext, gw: Resource, pods: Resource[], services: Resource[]): void {
   const selector = labelMap(gw.spec.selector);
@@ -51,7 +51,7 @@ export const ingressGatewayPortAnalyzer: Analyzer = {
   name: 'gateway.IngressGatewayPortAnalyzer',
   description: "Checks a gateway's ports against the gateway's Kubernetes service ports",
   analyze(ctx: AnalysisContext) {
-    const pods = kubeList(ctx, 'Pod');
+    const pods = workloadPods(ctx);
     const services = kubeList(ctx, 'Service');
     for (const gw of ctx.list('networking.istio.io/Gateway')) analyzeGateway(ctx, gw, pods, services);
   },

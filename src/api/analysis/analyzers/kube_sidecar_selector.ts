@@ -7,7 +7,7 @@
 import { child } from '../../paths.ts';
 import type { AnalysisContext, Analyzer, Resource } from '../types.ts';
 import { obj, sortStrings } from './wl_util.ts';
-import { findNamespace, kubeList, labelMap, selectorString, selects } from './kube_util.ts';
+import { findNamespace, kubeList, labelMap, selectorString, selects, workloadPods } from './kube_util.ts';
 
 function podInAmbient(pod: Resource): boolean {
   return pod.annotations['ambient.istio.io/redirection'] === 'enabled';
@@ -24,7 +24,7 @@ export const sidecarSelectorAnalyzer: Analyzer = {
   name: 'sidecar.SelectorAnalyzer',
   description: "Validates that sidecars that define a workload selector match at least one pod, and that there aren't multiple sidecar resources that select overlapping pods",
   analyze(ctx: AnalysisContext) {
-    const pods = kubeList(ctx, 'Pod');
+    const pods = workloadPods(ctx);
     const sidecarsOfPod = new Map<Resource, Resource[]>();
     const unselectedByNs = new Map<string, Resource[]>();
     for (const sc of ctx.list('networking.istio.io/Sidecar')) {

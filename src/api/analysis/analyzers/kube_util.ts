@@ -3,7 +3,9 @@
  * Deployments of the input as a cluster would hold them (objects in Kubernetes' own namespaces
  * left out, as istioctl's kube source leaves them out), label selectors, and the default
  * ingress gateway istioctl assumes when analyzing files (a Pod and Service
- * `istio-ingressgateway` in Istio's namespace, unless meshConfig turns ingress off).
+ * `istio-ingressgateway` in Istio's namespace, unless meshConfig turns ingress off). Files hold
+ * Deployments rather than the Pods a cluster makes of them, so `workloadPods` counts each
+ * workload's pod template as one Pod for the analyzers that ask "does anything run here?".
  */
 import { toResource } from '../load.ts';
 import type { AnalysisContext, Resource } from '../types.ts';
@@ -24,6 +26,34 @@ export function kubeList(ctx: AnalysisContext, kind: keyof typeof GROUPS & strin
   if (kind !== 'Pod' && kind !== 'Service') return [...own];
   const defaults = defaultIngress(ctx).filter((d) => d.kind === kind && !own.some((r) => r.namespace === d.namespace && r.name === d.name));
   return [...defaults, ...own];
+}
+
+/** Kinds whose `spec.template` is a Pod a cluster would run. */
+const WORKLOAD_KINDS = ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job'];
+
+const TEMPLATE_PODS = new WeakMap<AnalysisContext, Resource[]>();
+
+/**
+ * The Pods, plus one Pod (named as its workload) per workload with a pod template and replicas
+ * not 0 whose Pods the input does not already hold: what selectors would pick in a cluster.
+ */
+export function workloadPods(ctx: AnalysisContext): Resource[] {
+  const pods = kubeList(ctx, 'Pod');
+  let made = TEMPLATE_PODS.get(ctx);
+  if (!made) {
+    made = [];
+    for (const kind of WORKLOAD_KINDS) {
+      for (const w of ctx.list(kind).filter((r) => (r.group === 'apps' || r.group === 'batch') && kept(r))) {
+        if (w.spec.replicas === 0) continue;
+        const t = podTemplate(w);
+        if (pods.some((p) => p.namespace === w.namespace && Object.keys(t.labels).length > 0 && selects(t.labels, p.labels))) continue;
+        const o = { apiVersion: 'v1', kind: 'Pod', metadata: { name: w.name, namespace: w.namespace, labels: t.labels, annotations: t.annotations }, spec: t.spec };
+        made.push(toResource(o, w.origin.file, { namespace: w.namespace }, (path) => w.origin.line(path ? `spec.template.${path}` : 'spec.template')));
+      }
+    }
+    TEMPLATE_PODS.set(ctx, made);
+  }
+  return [...pods, ...made];
 }
 
 export function findNamespace(ctx: AnalysisContext, name: string): Resource | undefined {
@@ -79,7 +109,11 @@ export function podTemplate(d: Resource): { labels: Record<string, string>; anno
 
 const DEFAULTS = new WeakMap<AnalysisContext, Resource[]>();
 
-/** The default ingress gateway Pod and Service istioctl adds when it reads files instead of a cluster (made once per run). */
+/**
+ * The default ingress gateway Pod and Service istioctl adds when it reads files instead of a
+ * cluster (made once per run), with the ports of Istio's gateway chart (80→8080, 443→8443, so
+ * Bookinfo's Gateway on 8080 is exposed) and istioctl's default tcp/tls ones.
+ */
 function defaultIngress(ctx: AnalysisContext): Resource[] {
   let d = DEFAULTS.get(ctx);
   if (!d) DEFAULTS.set(ctx, (d = makeDefaultIngress(ctx)));
@@ -91,10 +125,10 @@ function makeDefaultIngress(ctx: AnalysisContext): Resource[] {
   const name = typeof ctx.meshConfig.ingressService === 'string' && ctx.meshConfig.ingressService ? ctx.meshConfig.ingressService : 'istio-ingressgateway';
   const namespace = ctx.rootNamespace;
   const labels = { istio: 'ingressgateway' };
-  const port = (n: string, p: number) => ({ name: n, port: p, protocol: 'TCP', targetPort: p });
+  const port = (n: string, p: number, target: number) => ({ name: n, port: p, protocol: 'TCP', targetPort: target });
   const objects = [
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-dummypod`, namespace, labels }, spec: { containers: [{ name: 'istio-proxy' }] } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector: labels, ports: [port('http2', 80), port('https', 443), port('tcp', 31400), port('tls', 15443)] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector: labels, ports: [port('status-port', 15021, 15021), port('http2', 80, 8080), port('https', 443, 8443), port('tcp', 31400, 31400), port('tls', 15443, 15443)] } },
   ];
   return objects.map((o) => toResource(o, undefined, { namespace }, () => undefined));
 }
