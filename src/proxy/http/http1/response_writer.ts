@@ -9,7 +9,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HeaderMap } from '../../interfaces.ts';
-import { equalsLower, isFieldValue, isToken, writeLatin1 } from './tokens.ts';
+import { equalsLower, isFieldValue, isHeaderValue, isToken, writeLatin1 } from './tokens.ts';
 
 const MODE_NONE = 0;
 const MODE_LENGTH = 1;
@@ -41,7 +41,7 @@ export function rawHead(status: number, headers: HeaderMap): string {
 function fieldLines(k: string, v: string | string[]): string {
   if (!isToken(k)) throw invalid(k);
   if (typeof v === 'string') {
-    if (!isFieldValue(v)) throw invalid(k);
+    if (!isHeaderValue(k, v)) throw invalid(k);
     return `${k}: ${v}\r\n`;
   }
   let s = '';

@@ -26,7 +26,7 @@ for (let c = 0; c < 6; c++) {
 }
 
 /** Is `s` a valid field value as a string (request headers we write)? One definition with the downstream writer's. */
-export { isFieldValue } from '../../http/http1/tokens.ts';
+export { isFieldValue, isHeaderValue } from '../../http/http1/tokens.ts';
 
 /** Is `s` a non-empty token (header names and methods we write)? */
 export function isToken(s: string): boolean {

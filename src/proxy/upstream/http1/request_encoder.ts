@@ -7,7 +7,7 @@
  * ("close" honoured), transfer-encoding, keep-alive, upgrade.
  */
 import type { HeaderMap } from '../../interfaces.ts';
-import { isFieldValue, isToken } from './chars.ts';
+import { isFieldValue, isHeaderValue, isToken } from './chars.ts';
 
 /** Methods whose requests carry a body by definition: an empty one is sent as content-length: 0 (as undici does). */
 export function expectsPayload(method: string): boolean {
@@ -100,7 +100,7 @@ export class RequestEncoder {
       case 'upgrade':
         return '';
     }
-    if (!isToken(name) || !isFieldValue(value)) return undefined;
+    if (!isToken(name) || !isHeaderValue(name, value)) return undefined;
     return `${name}: ${value}\r\n`;
   }
 }
