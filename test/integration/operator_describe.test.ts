@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { tsmeshCommand } from '../../src/common/self_command.ts';
+import { TSMESH_VERSION } from '../../src/common/version.ts';
 import { ISTIO_BOOKINFO_CONFIGS, ISTIO_NETWORKING, NO_ISTIO_DATA, startIstioDemo, type IstioDemo } from '../helpers/demo.ts';
 import { REPO } from '../helpers/processes.ts';
 
@@ -182,6 +183,8 @@ spec:
     st.diagnostic(`tsmesh version (${proxies} proxies in demo.json):\n${r.stdout}`);
     assert.match(r.stdout, /^client version: \d+\.\d+\.\d+\ncontrol plane version: \d+\.\d+\.\d+\ndata plane version: \S+ \((\d+) proxies\)\n$/);
     assert.equal(Number(/\((\d+) proxies\)/.exec(r.stdout)![1]), proxies, r.stdout);
+    // Every proxy is a tsmesh proxy of this build (its node's user_agent_build_version).
+    assert.equal(r.stdout, `client version: ${TSMESH_VERSION}\ncontrol plane version: ${TSMESH_VERSION}\ndata plane version: ${TSMESH_VERSION} (${proxies} proxies)\n`);
     const j = await tsmesh(['version', '-o', 'json', ...cp]);
     const v = JSON.parse(j.stdout);
     assert.equal(v.dataPlaneVersion.length, proxies);

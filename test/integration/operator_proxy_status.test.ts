@@ -15,6 +15,7 @@ import { ISTIO_BOOKINFO_CONFIGS, ISTIO_NETWORKING, NO_ISTIO_DATA, startIstioDemo
 import { until } from '../helpers/poll.ts';
 import { runTsmesh } from '../helpers/tasks.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
+import { TSMESH_VERSION } from '../../src/common/version.ts';
 
 const REVIEWS_V3 = 'outbound|9080|v3|reviews.default.svc.cluster.local';
 
@@ -53,12 +54,23 @@ test('proxy-status and proxy-config on the Bookinfo demo', { skip: NO_ISTIO_DATA
       for (const col of ['CDS', 'LDS', 'EDS', 'RDS']) assert.equal(row[col], 'SYNCED', `${name} ${col}:\n${r.stdout}`);
       assert.equal(row.ECDS, 'NOT SENT', 'tsmesh sends no extension configs');
       assert.equal(row.CLUSTER, 'Kubernetes');
-      assert.ok(row.VERSION && row.ISTIOD, `${name} has a version and a control plane: ${JSON.stringify(row)}`);
+      assert.ok(row.ISTIOD, `${name} has a control plane: ${JSON.stringify(row)}`);
+      assert.equal(row.VERSION, TSMESH_VERSION, `${name} reports its tsmesh build (node user_agent_build_version)`);
     }
     assert.equal(r.stderr, '', 'no demo pod is missing from the table');
     // The alias, and one pod by every short form.
     const ps = await cli(demo, ['ps']);
     assert.equal(ps.stdout, r.stdout);
+  });
+
+  // Sidecars registered one after another at start-up: each new service account must have
+  // reached every client's clusters as a SAN check (a CDS push), not only as endpoints.
+  await t.test('right after start-up every sidecar holds the clusters the control plane would send it', async () => {
+    for (const name of sidecars) {
+      const diff = await cli(demo, ['proxy-status', name]);
+      assert.equal(diff.code, 0, diff.stderr);
+      assert.match(diff.stdout, /^Clusters Match$/m, `${name}:\n${diff.stdout.slice(0, 3000)}`);
+    }
   });
 
   await t.test('the debug API takes short proxy names and names close ones for an unknown one', async () => {
