@@ -128,7 +128,7 @@ function makeDefaultIngress(ctx: AnalysisContext): Resource[] {
   const port = (n: string, p: number, target: number) => ({ name: n, port: p, protocol: 'TCP', targetPort: target });
   const objects = [
     { apiVersion: 'v1', kind: 'Pod', metadata: { name: `${name}-dummypod`, namespace, labels }, spec: { containers: [{ name: 'istio-proxy' }] } },
-    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace }, spec: { selector: labels, ports: [port('status-port', 15021, 15021), port('http2', 80, 8080), port('https', 443, 8443), port('tcp', 31400, 31400), port('tls', 15443, 15443)] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name, namespace, labels: { ...labels, app: name } }, spec: { selector: labels, ports: [port('status-port', 15021, 15021), port('http2', 80, 8080), port('https', 443, 8443), port('tcp', 31400, 31400), port('tls', 15443, 15443)] } },
   ];
   return objects.map((o) => toResource(o, undefined, { namespace }, () => undefined));
 }
