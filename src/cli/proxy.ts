@@ -234,6 +234,14 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       if (e.code !== 'EADDRINUSE') throw e;
       throw new TsmeshError(ERR.ADDRESS_IN_USE, `admin address ${admin.ip}:${admin.port} is already in use (port ${admin.port}); choose another with --admin-port`);
     });
+    // Where the control plane reaches this admin API (tap; the admin port may not be 15000), before
+    // the node reaches it. A wildcard bind is reached on the node's first instance IP.
+    {
+      const md = (bootstrap.node.metadata ??= {}) as Record<string, unknown>;
+      const wildcard = admin.ip === '0.0.0.0' || admin.ip === '::';
+      const host = wildcard ? String(md.INSTANCE_IPS ?? '127.0.0.1').split(',')[0]!.trim() || '127.0.0.1' : admin.ip;
+      md.TSMESH_ADMIN_ADDRESS = host.includes(':') ? `[${host}]:${admin.port}` : `${host}:${admin.port}`;
+    }
     // pilot-agent's status server, before the proxy initializes: readiness is 503 until it is LIVE.
     if (v['status-port'] !== undefined) {
       const { startProxyStatus, mergedMetricsAnnotations } = await import('../agent/status_server.ts');

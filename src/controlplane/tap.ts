@@ -2,7 +2,7 @@
  * Live tap through the control plane (Linkerd's tap): the one way in, for `tsmesh tap` and the
  * dashboard alike.
  *
- *   GET /debug/tap?pod=<pod | deploy/<name>>&namespace=<ns>[&path=<prefix>][&method=<M>][&max_rps=<n>]
+ *   GET /debug/tap?pod=<pod | deploy/<name>>&namespace=<ns>[&path=<prefix>][&method=<M>][&max_rps=<n>][&show_query=true]
  *   200 application/x-ndjson, one JSON object a line, for as long as the caller stays connected:
  *     {"type":"start","pod":"reviews-v2-1","namespace":"default","node":"sidecar~...","maxRps":100,...}
  *     {"type":"event","time":"<ISO>","direction":"inbound"|"outbound","source":"ip:port",
@@ -12,13 +12,19 @@
  *     {"type":"stats","sent":n,"droppedRate":n,"droppedQueue":n}   (once a second when it changed)
  *     {"type":"end","reason":"..."}                                 (the proxy ended the tap)
  *   Close the connection to stop: the proxy drops the tap at once.
- *   Errors (text/plain): 400 bad parameters, 403 caller not on loopback, 404 no such connected
- *   proxy, 502 the proxy refused or cannot be reached (its reason in the body).
+ *   Paths come without their query string (where signed URLs and ?access_token= live) unless
+ *   show_query=true; --path matches the path alone.
+ *   Errors (text/plain): 400 bad parameters, 403 caller not on loopback (or a foreign Host or
+ *   Origin: http_guard.ts), 404 no such connected proxy, 409 two connections claim the pod,
+ *   429 the proxy runs too many taps, 502 the proxy refused or cannot be reached (its reason in the body).
  *
  * Trust: the caller must be on this machine (a loopback address), as for every other write on
  * the debug port. The control plane then signs a 30-second, single-use token for that one proxy
  * and that one match (tap_token.ts) and relays the proxy's stream; the proxy verifies the token
- * against its mesh trust root, so its admin port does not tap for anyone else.
+ * against its mesh trust root, so its admin port does not tap for anyone else. The token names the
+ * admin address it was sent to, and the proxy checks that is where it arrived: xDS node ids are not
+ * authenticated, so a client claiming another proxy's node id gets a token useless elsewhere, and
+ * two connections claiming one pod are refused as ambiguous.
  * The proxy's admin address: node metadata TSMESH_ADMIN_ADDRESS (host:port) when set, else the
  * sidecar's app address (TSMESH_APP_ADDRESS, where the demo binds it) or first INSTANCE_IPS, on
  * Istio's admin port 15000.
@@ -27,7 +33,8 @@ import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
 import type { Proxy } from '../pilot/types.ts';
 import { DEFAULT_MAX_RPS, MAX_MAX_RPS } from '../proxy/tap/tap_session.ts';
-import type { TapClaims } from '../proxy/tap/tap_token.ts';
+import { adminKey, type TapClaims } from '../proxy/tap/tap_token.ts';
+import { resolveProxyId, shortProxyName } from '../xds/debug_proxies.ts';
 import type { TapTokenSigner } from './tap_token.ts';
 
 export const TAP_PATH = '/debug/tap';
@@ -40,6 +47,7 @@ export interface TapRequest {
   pathPrefix?: string;
   method?: string;
   maxRps: number;
+  showQuery?: boolean;
 }
 
 export interface TapDeps {
@@ -58,7 +66,9 @@ export function parseTapQuery(q: URLSearchParams): TapRequest | { error: string 
   if (path !== undefined && !path.startsWith('/')) return { error: `path must be a path prefix starting with / (got ${path})` };
   const method = q.get('method')?.toUpperCase() || undefined;
   if (method !== undefined && !/^[A-Z]+$/.test(method)) return { error: `method must be an HTTP method such as GET (got ${method})` };
-  return { pod, namespace: q.get('namespace') || 'default', maxRps, ...(path ? { pathPrefix: path } : {}), ...(method ? { method } : {}) };
+  const show = q.get('show_query');
+  if (show !== null && show !== 'true' && show !== 'false') return { error: `show_query must be true or false (got ${show})` };
+  return { pod, namespace: q.get('namespace') || 'default', maxRps, ...(path ? { pathPrefix: path } : {}), ...(method ? { method } : {}), ...(show === 'true' ? { showQuery: true } : {}) };
 }
 
 /** The pod part of a node id (sidecar~ip~<pod>.<ns>~domain). */
@@ -68,14 +78,16 @@ function podOf(p: Proxy): string {
   return dot > 0 ? podId.slice(0, dot) : podId;
 }
 
-export function findTapProxy(deps: TapDeps, pod: string, namespace: string): Proxy | { error: string } {
-  const proxies = deps.discovery.liveConnections().map((c) => c.proxy).filter((p) => p.namespace === namespace);
-  const deploy = /^(deploy|deployment|deployments)\//.exec(pod);
-  const want = deploy ? pod.slice(deploy[0].length) : pod;
-  const found = proxies.find((p) => (deploy ? p.workloadName === want : podOf(p) === want));
-  if (found) return found;
-  const names = [...new Set(proxies.map(podOf))].sort();
-  return { error: `no connected proxy for ${pod} in namespace ${namespace}; connected there: ${names.join(', ') || 'none'}` };
+/** The one live proxy `pod` names (resolveProxyId's names, as the CLI's), or why not (404 none, 409 several). */
+export function findTapProxy(deps: TapDeps, pod: string, namespace: string): Proxy | { status: number; error: string } {
+  const proxies = deps.discovery.liveConnections().map((c) => c.proxy);
+  const byId = new Map(proxies.map((p) => [p.id, p]));
+  const found = resolveProxyId(pod, [...byId.keys()], { namespace, workloadOf: (id) => byId.get(id)?.workloadName });
+  if ('error' in found) return { status: 404, error: found.error };
+  const name = shortProxyName(found.id);
+  const claims = proxies.filter((p) => shortProxyName(p.id) === name);
+  if (claims.length > 1) return { status: 409, error: `${name} is ambiguous: ${claims.length} connections claim it (${claims.map((p) => p.id).join(', ')}); stop the one that should not be there, then tap again` };
+  return byId.get(found.id)!;
 }
 
 export function adminAddress(p: Proxy): { host: string; port: number } {
@@ -100,10 +112,10 @@ export type TapOpen = { ok: true; proxy: Proxy; stream: IncomingMessage; stop: (
  */
 export async function openTap(deps: TapDeps, r: TapRequest, caller: string): Promise<TapOpen> {
   const proxy = findTapProxy(deps, r.pod, r.namespace);
-  if ('error' in proxy) return { ok: false, status: 404, error: proxy.error };
-  const claims: TapClaims = { maxRps: r.maxRps, ...(r.pathPrefix ? { pathPrefix: r.pathPrefix } : {}), ...(r.method ? { method: r.method } : {}) };
-  const token = await deps.signer.sign(proxy.id, claims, caller);
+  if ('error' in proxy) return { ok: false, status: proxy.status, error: proxy.error };
   const { host, port } = adminAddress(proxy);
+  const claims: TapClaims = { maxRps: r.maxRps, admin: adminKey(host, port), ...(r.pathPrefix ? { pathPrefix: r.pathPrefix } : {}), ...(r.method ? { method: r.method } : {}), ...(r.showQuery ? { showQuery: true } : {}) };
+  const token = await deps.signer.sign(proxy.id, claims, caller);
   return new Promise((resolve) => {
     const req = request({ host, port, method: 'POST', path: '/tap', headers: { authorization: `Bearer ${token}`, 'content-length': 0 } });
     req.on('response', (res) => {
@@ -111,7 +123,7 @@ export async function openTap(deps: TapDeps, r: TapRequest, caller: string): Pro
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (body += d.slice(0, 2000)));
-        res.on('end', () => resolve({ ok: false, status: 502, error: `proxy ${podOf(proxy)} refused the tap (HTTP ${res.statusCode}): ${body.trim()}` }));
+        res.on('end', () => resolve({ ok: false, status: res.statusCode === 429 ? 429 : 502, error: `proxy ${podOf(proxy)} refused the tap (HTTP ${res.statusCode}): ${body.trim()}` }));
         return;
       }
       resolve({ ok: true, proxy, stream: res, stop: () => req.destroy() });

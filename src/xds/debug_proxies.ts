@@ -72,19 +72,42 @@ export function syncStatusFields(c: ConnectionStatus, node: NodeJson | undefined
   return out;
 }
 
+/** kubectl's kinds a pod argument may carry (as src/cli/pod_ref.ts parsePodArg takes them). */
+export const DEPLOYMENT_KINDS: readonly string[] = ['deploy', 'deployment', 'deployments', 'deployment.apps', 'deployments.apps'];
+export const POD_KINDS: readonly string[] = ['po', 'pod', 'pods'];
+
 /**
  * The connected proxy id a user means: a full node id, `<pod>.<namespace>` (as istiod accepts),
- * or a bare pod name when one namespace has it. Else an error naming the close ones.
+ * a bare pod name when one namespace has it (or `namespace` says which), `pod/<name>`, or
+ * `deploy/<name>[.<namespace>]` for a connected proxy of that workload (`workloadOf` names a
+ * proxy's workload; the first by id when it has several pods). Else an error naming the close ones.
  */
-export function resolveProxyId(name: string, connected: readonly string[]): { id: string } | { error: string } {
+export function resolveProxyId(name: string, connected: readonly string[], o: { namespace?: string; workloadOf?: (id: string) => string | undefined } = {}): { id: string } | { error: string } {
   if (connected.includes(name)) return { id: name };
+  const slash = name.indexOf('/');
+  if (slash >= 0) {
+    const kind = name.slice(0, slash).toLowerCase();
+    const rest = name.slice(slash + 1);
+    if (POD_KINDS.includes(kind)) return resolveProxyId(rest, connected, o);
+    if (!DEPLOYMENT_KINDS.includes(kind)) return { error: `${name}: give a pod (<pod>[.<namespace>]) or deploy/<name>, not ${kind}/` };
+    const dot = rest.indexOf('.');
+    const workload = dot > 0 ? rest.slice(0, dot) : rest;
+    const ns = dot > 0 ? rest.slice(dot + 1) : o.namespace ?? 'default';
+    const pods = connected.filter((id) => shortProxyName(id).split('.')[1] === ns && o.workloadOf?.(id) === workload).sort();
+    if (pods.length > 0) return { id: pods[0]! };
+    const workloads = [...new Set(connected.filter((id) => shortProxyName(id).split('.')[1] === ns).map((id) => o.workloadOf?.(id)).filter((w): w is string => !!w))].sort();
+    return { error: `no connected proxy of deployment ${workload} in namespace ${ns}; deployments connected there: ${workloads.join(', ') || 'none'}` };
+  }
   const byShort = connected.filter((id) => shortProxyName(id) === name);
   if (byShort.length >= 1) return { id: byShort[0]! };
-  const byPod = connected.filter((id) => shortProxyName(id).split('.')[0] === name);
+  const inNs = o.namespace === undefined || name.includes('.') ? [] : connected.filter((id) => shortProxyName(id) === `${name}.${o.namespace}`);
+  if (inNs.length >= 1) return { id: inNs[0]! };
+  const byPod = o.namespace === undefined ? connected.filter((id) => shortProxyName(id).split('.')[0] === name) : [];
   if (byPod.length === 1) return { id: byPod[0]! };
   const shorts = [...new Set(connected.map(shortProxyName))].sort();
   if (byPod.length > 1) return { error: `proxy ${name} is ambiguous: it is connected in several namespaces (${byPod.map(shortProxyName).join(', ')}); give <pod>.<namespace>` };
-  return { error: `proxy ${name} is not connected to this control plane${closeNames(name, shorts)}` };
+  const typed = o.namespace !== undefined && !name.includes('.') ? `${name}.${o.namespace}` : name;
+  return { error: `proxy ${typed} is not connected to this control plane${closeNames(typed, shorts)}` };
 }
 
 /** "; did you mean …? connected: …" for an unknown name. */

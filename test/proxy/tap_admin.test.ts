@@ -14,6 +14,11 @@ import { join } from 'node:path';
 import { AdminServer } from '../../src/proxy/admin/admin.ts';
 import { CertificateAuthority } from '../../src/ca/authority.ts';
 import { TapTokenSigner } from '../../src/controlplane/tap_token.ts';
+import { SignJWT } from 'jose';
+import { x509 } from '../../src/ca/x509.ts';
+import { generateKeyPair, importSigningKey } from '../../src/ca/keys.ts';
+import { MAX_TAPS } from '../../src/proxy/tap/tap_manager.ts';
+import { TAP_SIGNER_DNS, TAP_TOKEN_ISSUER } from '../../src/proxy/tap/tap_token.ts';
 import { closeServer, httpListener, listen, startProxy, staticCluster, until } from './helpers.ts';
 
 async function stat(admin: number, name: string): Promise<number> {
@@ -90,16 +95,22 @@ test('tap: off costs no tap work; only a control-plane token opens it; it ends w
   const none = await openTap(adminPort);
   assert.equal(none.status, 401);
   assert.match(none.body, /token from the control plane/);
-  const foreign = await openTap(adminPort, await stranger.sign('test-proxy', { maxRps: 100 }, 'test'));
+  const here = `127.0.0.1:${adminPort}`;
+  const foreign = await openTap(adminPort, await stranger.sign('test-proxy', { maxRps: 100, admin: here }, 'test'));
   assert.equal(foreign.status, 403);
   assert.match(foreign.body, /trust root/);
-  const otherNode = await openTap(adminPort, await signer.sign('sidecar~1.2.3.4~x.default~default.svc.cluster.local', { maxRps: 100 }, 'test'));
+  const otherNode = await openTap(adminPort, await signer.sign('sidecar~1.2.3.4~x.default~default.svc.cluster.local', { maxRps: 100, admin: here }, 'test'));
   assert.equal(otherNode.status, 403);
   assert.match(otherNode.body, /aud/);
   assert.equal((await fetch(`http://127.0.0.1:${adminPort}/tap`)).status, 405);
+  // A token the control plane sent to another admin address (a client that claimed this node id
+  // with its own address) is refused here: it cannot be replayed.
+  const elsewhere = await openTap(adminPort, await signer.sign('test-proxy', { maxRps: 100, admin: '127.0.0.9:15000' }, 'test'));
+  assert.equal(elsewhere.status, 403);
+  assert.match(elsewhere.body, /for the admin API at 127\.0\.0\.9:15000, not this one \(127\.0\.0\.1:\d+\)/);
 
   // A token for this proxy: a tap on GET /b..., and the token cannot be used twice.
-  const token = await signer.sign('test-proxy', { maxRps: 100, pathPrefix: '/b', method: 'GET' }, 'test');
+  const token = await signer.sign('test-proxy', { maxRps: 100, pathPrefix: '/b', method: 'GET', admin: here }, 'test');
   const tap = await openTap(adminPort, token);
   assert.equal(tap.status, 200);
   const replay = await openTap(adminPort, token);
@@ -111,11 +122,12 @@ test('tap: off costs no tap work; only a control-plane token opens it; it ends w
   await get(port, '/b/x', 'POST');
   await get(port, '/b/1');
   await get(port, '/missing');
-  await get(port, '/b/2');
+  await get(port, '/b/2?access_token=secret');
   const events = await until(() => {
     const e = tap.lines.filter((l) => l.type === 'event');
     return e.length >= 2 && e;
   }, 'two tap events');
+  // The query string stays in the proxy unless the tap asks for it (showQuery).
   assert.deepEqual(events.map((e) => [e.method, e.path, e.status, e.direction]), [['GET', '/b/1', 200, 'inbound'], ['GET', '/b/2', 200, 'inbound']]);
   assert.equal(typeof events[0]!.latencyMs, 'number');
   assert.match(String(events[0]!.source), /^127\.0\.0\.1:\d+$/);
@@ -160,7 +172,7 @@ test('tap: memory stays bounded while a tap streams every request (heap after GC
 
   // A client that counts lines and keeps none: what stays on the heap is the proxy's.
   let events = 0;
-  const token = await new TapTokenSigner(ca).sign('test-proxy', { maxRps: 1000 }, 'test');
+  const token = await new TapTokenSigner(ca).sign('test-proxy', { maxRps: 1000, admin: `127.0.0.1:${adminPort}` }, 'test');
   const tapReq = request({ host: '127.0.0.1', port: adminPort, path: '/tap', method: 'POST', headers: { authorization: `Bearer ${token}` } }, (res) => {
     res.setEncoding('utf8');
     res.on('data', (d: string) => (events += d.split('"type":"event"').length - 1));
@@ -178,4 +190,72 @@ test('tap: memory stays bounded while a tap streams every request (heap after GC
   assert.ok(events > 5000, `the tap streamed the requests (${events})`);
   // A leak of even 100 bytes per event would be 1.2 MB here.
   assert.ok(after - before < 1024, `heap grew ${after - before} kB`);
+});
+
+test('tap: at most 8 taps per proxy (429 names the count); show_query keeps the query; a workload certificate cannot sign a tap token', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-tap-cap-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = await CertificateAuthority.load({ stateDir: dir });
+  const signer = new TapTokenSigner(ca);
+  const upstream = createServer((_req, res) => res.end('ok'));
+  const upPort = await listen(upstream);
+  t.after(() => closeServer(upstream));
+  const proxy = await startProxy({
+    clusters: [staticCluster('up', [upPort])],
+    listeners: [httpListener('in', [{ match: { prefix: '/' }, route: { cluster: 'up' } }])],
+    secrets: [{ name: 'ROOTCA', validation_context: { trusted_ca: { inline_string: ca.rootPem() } } }],
+  });
+  t.after(() => proxy.close());
+  const admin = new AdminServer({ server: proxy.server, onQuit: () => undefined, version: 'tsmesh/test', commandLineOptions: {} });
+  const adminPort = await admin.listen('127.0.0.1', 0);
+  t.after(() => admin.close());
+  const here = `127.0.0.1:${adminPort}`;
+
+  // A leaf naming the control plane, signed with a workload's key (its certificate issued by the
+  // mesh CA, carried as the "intermediate"): refused, whatever OpenSSL infers from key usage.
+  const workload = await ca.serverCertificate({ dnsNames: ['reviews.default.svc'] });
+  const workloadCert = new x509.X509Certificate(workload.chainPem);
+  const workloadKey = await importSigningKey(workload.keyPem);
+  const leafKeys = await generateKeyPair('ECDSA');
+  const forged = await x509.X509CertificateGenerator.create({
+    serialNumber: '01',
+    subject: 'CN=istiod',
+    issuer: workloadCert.subject,
+    notBefore: new Date(Date.now() - 60_000),
+    notAfter: new Date(Date.now() + 3_600_000),
+    publicKey: leafKeys.publicKey as CryptoKey,
+    signingKey: workloadKey.key as CryptoKey,
+    signingAlgorithm: workloadKey.algorithm,
+    extensions: [new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: TAP_SIGNER_DNS }])],
+  });
+  const now = Math.floor(Date.now() / 1000);
+  const forgedToken = await new SignJWT({ tap: { maxRps: 10, admin: here } })
+    .setProtectedHeader({ alg: 'ES256', x5c: [Buffer.from(forged.rawData).toString('base64'), Buffer.from(workloadCert.rawData).toString('base64')] })
+    .setIssuer(TAP_TOKEN_ISSUER).setAudience('test-proxy').setJti('forged-1').setIssuedAt(now).setExpirationTime(now + 30)
+    .sign(leafKeys.privateKey as CryptoKey);
+  const refused = await openTap(adminPort, forgedToken);
+  assert.equal(refused.status, 403);
+  assert.match(refused.body, /chain is broken at #2: it is not a CA certificate/);
+
+  const taps: Array<Awaited<ReturnType<typeof openTap>>> = [];
+  t.after(() => taps.forEach((x) => x.close()));
+  taps.push(await openTap(adminPort, await signer.sign('test-proxy', { maxRps: 100, admin: here, showQuery: true }, 'test')));
+  for (let i = 1; i < MAX_TAPS; i++) taps.push(await openTap(adminPort, await signer.sign('test-proxy', { maxRps: 100, admin: here }, 'test')));
+  assert.deepEqual(taps.map((x) => x.status), Array(MAX_TAPS).fill(200));
+  const ninth = await openTap(adminPort, await signer.sign('test-proxy', { maxRps: 100, admin: here }, 'test'));
+  assert.equal(ninth.status, 429);
+  assert.match(ninth.body, /already runs 8 taps, the most it allows \(8\): stop one/);
+
+  assert.equal(await get(proxy.port('in'), '/q?sig=abc'), 200);
+  const withQuery = await until(() => taps[0]!.lines.find((l) => l.type === 'event'), 'an event on the show_query tap');
+  const without = await until(() => taps[1]!.lines.find((l) => l.type === 'event'), 'an event on a plain tap');
+  assert.equal(withQuery.path, '/q?sig=abc');
+  assert.equal(without.path, '/q');
+
+  // One ends: a new tap fits again.
+  taps.pop()!.close();
+  await until(async () => (await stat(adminPort, 'tap.active')) === MAX_TAPS - 1, 'one tap fewer');
+  const again = await openTap(adminPort, await signer.sign('test-proxy', { maxRps: 100, admin: here }, 'test'));
+  taps.push(again);
+  assert.equal(again.status, 200);
 });

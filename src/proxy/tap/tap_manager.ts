@@ -31,6 +31,9 @@ function countEnded(s: TapSession): void {
   stats?.dropped.inc(s.dropped);
 }
 
+/** Taps one proxy runs at once: each holds up to DEFAULT_MAX_QUEUE events and costs every request. */
+export const MAX_TAPS = 8;
+
 export function activeTaps(): number {
   return sessions.size;
 }
@@ -59,9 +62,14 @@ export function tapStream(info: StreamInfo, trafficDirection: string | undefined
   const h = info.requestHeaders;
   const method = (h && getHeader(h, ':method')) ?? '';
   const path = (h && getHeader(h, ':path')) ?? '';
+  // Matched and shown without the query unless a tap asks for it (showQuery).
+  const q = path.indexOf('?');
+  const bare = q < 0 ? path : path.slice(0, q);
   let event: TapEvent | undefined;
   const build = () => (event ??= toEvent(info, trafficDirection, method, path));
-  for (const s of sessions) if (s.matches(method, path)) s.offer(build);
+  let stripped: TapEvent | undefined;
+  const buildBare = q < 0 ? build : () => (stripped ??= { ...build(), path: bare });
+  for (const s of sessions) if (s.matches(method, bare)) s.offer(s.match.showQuery ? build : buildBare);
 }
 
 function toEvent(info: StreamInfo, trafficDirection: string | undefined, method: string, path: string): TapEvent {

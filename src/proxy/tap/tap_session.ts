@@ -19,6 +19,7 @@ export interface TapEvent {
   tls: boolean;
   method: string;
   authority: string;
+  /** The request path; its query string only when the tap asked for it (showQuery). */
   path: string;
   /** 0 when no response was sent (the stream was reset first). */
   status: number;
@@ -34,6 +35,8 @@ export interface TapMatch {
   pathPrefix?: string;
   /** An HTTP method, upper case (Linkerd's --method). */
   method?: string;
+  /** Show the query string in event paths (off: signed URLs and ?access_token= stay in the proxy). */
+  showQuery?: boolean;
 }
 
 export interface TapSessionOptions extends TapMatch {
@@ -83,7 +86,7 @@ export class TapSession {
     return this.queue.length;
   }
 
-  /** Cheap checks first, so a non-matching request costs two string compares. */
+  /** Cheap checks first, so a non-matching request costs two string compares. `path` without its query. */
   matches(method: string, path: string): boolean {
     const m = this.match;
     if (m.method !== undefined && m.method !== method) return false;

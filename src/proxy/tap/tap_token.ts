@@ -6,8 +6,13 @@
  *   - the chain leads to a root of its mesh trust bundle (the ROOTCA secret it got over SDS),
  *   - the leaf certificate names the control plane and is valid now,
  *   - the signature verifies with the leaf's key,
+ *   - every certificate above the leaf is a CA certificate valid now (a workload certificate
+ *     cannot stand in as an intermediate, whatever key usage OpenSSL would infer),
  *   - iss is the control plane, aud is this proxy's node id, exp is in the future (tokens live
- *     TAP_TOKEN_TTL_S seconds), and its jti was not used before (a token starts one tap).
+ *     TAP_TOKEN_TTL_S seconds), and its jti was not used before (a token starts one tap),
+ *   - tap.admin, the admin address the control plane dialled, is the address the request came
+ *     in on: node ids and metadata are not authenticated over xDS, so a client that claims this
+ *     proxy's node id and its own admin address gets a token it cannot replay here.
  * The tap's filter and rate come from the token's `tap` claim, not from the request, so a relay
  * cannot widen what the control plane allowed. Anyone who can read a workload certificate's key
  * still cannot tap: only the CA signs certificates with the control plane's name.
@@ -24,6 +29,14 @@ export const TAP_TOKEN_TTL_S = 30;
 
 export interface TapClaims extends TapMatch {
   maxRps: number;
+  /** The admin host:port the token is for (adminKey form). */
+  admin: string;
+}
+
+/** host:port as tokens carry it: IPv6 in brackets, IPv4-mapped addresses as plain IPv4, lower case. */
+export function adminKey(host: string, port: number): string {
+  const h = host.replace(/^\[|\]$/g, '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, '$1').toLowerCase();
+  return h.includes(':') ? `[${h}]:${port}` : `${h}:${port}`;
 }
 
 export type TapTokenResult = { ok: true; claims: TapClaims; subject: string } | { ok: false; reason: string };
@@ -31,7 +44,11 @@ export type TapTokenResult = { ok: true; claims: TapClaims; subject: string } | 
 /** jtis seen, until their token expires. */
 const used = new Map<string, number>();
 
-export async function verifyTapToken(token: string, trustedRootsPem: string | undefined, nodeId: string, now = Date.now()): Promise<TapTokenResult> {
+/**
+ * `ownAdmin`: the addresses (adminKey form) this proxy's admin API was reached on; the token's
+ * tap.admin must be one of them.
+ */
+export async function verifyTapToken(token: string, trustedRootsPem: string | undefined, nodeId: string, ownAdmin: readonly string[], now = Date.now()): Promise<TapTokenResult> {
   if (!trustedRootsPem) return { ok: false, reason: 'this proxy has no mesh trust bundle (no ROOTCA secret from SDS), so it cannot check a tap token' };
   let chain: X509Certificate[];
   try {
@@ -45,7 +62,10 @@ export async function verifyTapToken(token: string, trustedRootsPem: string | un
   if (!(leaf.subjectAltName ?? '').split(', ').includes(`DNS:${TAP_SIGNER_DNS}`)) return { ok: false, reason: `the tap token is not signed by the control plane (its certificate does not name ${TAP_SIGNER_DNS})` };
   if (Date.parse(leaf.validFrom) > now || Date.parse(leaf.validTo) < now) return { ok: false, reason: 'the tap token signer certificate is not valid now' };
   for (let i = 0; i + 1 < chain.length; i++) {
-    if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey)) return { ok: false, reason: `the tap token certificate chain is broken at #${i + 1}` };
+    const issuer = chain[i + 1]!;
+    if (!issuer.ca) return { ok: false, reason: `the tap token certificate chain is broken at #${i + 2}: it is not a CA certificate` };
+    if (Date.parse(issuer.validFrom) > now || Date.parse(issuer.validTo) < now) return { ok: false, reason: `the tap token certificate chain is broken at #${i + 2}: it is not valid now` };
+    if (!chain[i]!.checkIssued(issuer) || !chain[i]!.verify(issuer.publicKey)) return { ok: false, reason: `the tap token certificate chain is broken at #${i + 1}` };
   }
   const roots = splitPemCertificates(trustedRootsPem).map((p) => new X509Certificate(p));
   const last = chain[chain.length - 1]!;
@@ -66,9 +86,17 @@ export async function verifyTapToken(token: string, trustedRootsPem: string | un
   const t = (payload.tap ?? {}) as Record<string, unknown>;
   const maxRps = Number(t.maxRps);
   if (!(maxRps > 0)) return { ok: false, reason: 'tap token has no tap.maxRps' };
+  const admin = typeof t.admin === 'string' ? t.admin : '';
+  if (!ownAdmin.includes(admin)) return { ok: false, reason: `the tap token is for the admin API at ${admin || '(none)'}, not this one (${ownAdmin.join(', ')}): two proxies claim one node id, or the token was replayed` };
   return {
     ok: true,
     subject: String(payload.sub ?? ''),
-    claims: { maxRps, ...(typeof t.pathPrefix === 'string' ? { pathPrefix: t.pathPrefix } : {}), ...(typeof t.method === 'string' ? { method: t.method } : {}) },
+    claims: {
+      maxRps,
+      admin,
+      ...(typeof t.pathPrefix === 'string' ? { pathPrefix: t.pathPrefix } : {}),
+      ...(typeof t.method === 'string' ? { method: t.method } : {}),
+      ...(t.showQuery === true ? { showQuery: true } : {}),
+    },
   };
 }
