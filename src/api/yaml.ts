@@ -129,7 +129,7 @@ function entry(errors: ValidationError[]): ParsedEntry {
  * on the next line, but the user reads the field where its name is), else of the list item;
  * walks up the path to the nearest parent that exists.
  */
-function nodeLine(doc: Document, lineOf: (offset: number) => number, segs: Segment[]): number | undefined {
+export function nodeLine(doc: Document, lineOf: (offset: number) => number, segs: Segment[]): number | undefined {
   for (let n = segs.length; n >= 0; n--) {
     if (n > 0) {
       const parent = n === 1 ? doc.contents : doc.getIn(segs.slice(0, n - 1), true);

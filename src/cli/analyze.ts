@@ -7,11 +7,11 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { ALL_ANALYZERS } from '../api/analysis/analyzers/index.ts';
-import { isObject, listFiles, parseResources, toResource, type ParseError } from '../api/analysis/load.ts';
+import { isObject, listFiles, parseResources, resourcesFromConfigs, type ParseError } from '../api/analysis/load.ts';
 import { analyze, parseSuppression, type Suppression } from '../api/analysis/run.ts';
 import { atLeast, EXIT_ANALYZER_FOUND_ISSUES, EXIT_BAD_FLAGS, EXIT_FILE_PARSE_ERROR, formatJson, formatYaml, logLine, parseLevel } from '../api/analysis/report.ts';
 import type { Level, Resource } from '../api/analysis/types.ts';
-import { findControlPlane } from './apply_client.ts';
+import { controlPlaneGet, controlPlaneRef } from './controlplane_client.ts';
 
 const HELP = `Analyze Istio configuration and print validation messages.
 For more information about message codes, refer to:
@@ -266,20 +266,7 @@ function colorize(line: string, level: Level, on: boolean): string {
 
 /** The running control plane's config (/debug/configz), as analysis resources without file positions. */
 async function liveResources(flag: string | undefined, namespace: string): Promise<Resource[]> {
-  const cp = findControlPlane(flag);
-  const url = `${cp.url}/debug/configz`;
-  let body: { resources?: Record<string, any>[] };
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-    if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    body = (await res.json()) as typeof body;
-  } catch (e) {
-    throw new Error(`cannot read the running config from ${url} (${cp.from}): ${(e as Error).message}; start one with 'tsmesh demo' or pass files with --use-kube=false`);
-  }
-  return (body.resources ?? []).map((c) => {
-    const { origin: _origin, ...obj } = c;
-    // tsmesh keeps a Secret's type/data as its spec; analyzers read them where Kubernetes has them.
-    const whole = obj.kind === 'Secret' && isObject(obj.spec) ? { ...obj, ...obj.spec, spec: undefined } : obj;
-    return toResource(whole, undefined, { namespace }, () => undefined);
-  });
+  const r = await controlPlaneGet<{ resources?: Record<string, unknown>[] }>(controlPlaneRef(flag), '/debug/configz', { otherwise: 'or analyze files alone with --use-kube=false' });
+  if ('error' in r) throw new Error(`cannot read the running config: ${r.error}`);
+  return resourcesFromConfigs(r.value.resources ?? [], { namespace });
 }

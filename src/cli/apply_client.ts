@@ -6,40 +6,18 @@
  */
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { isClusterScoped } from '../api/kinds.ts';
 import { listConfigFiles, loadText } from '../api/load.ts';
 import { formatValidationError, isError, type ValidationError } from '../api/types.ts';
 import { parseDocuments } from '../api/yaml.ts';
 import { displayPath } from '../demo/config_copy.ts';
-import { DEFAULT_STATE_DIR, STATE_FILE, pidAlive, readState } from '../demo/state.ts';
+import { findControlPlane, noControlPlane } from './controlplane_client.ts';
 
-export const DEFAULT_CONTROLPLANE = 'http://127.0.0.1:15014';
+// Where the control plane is: shared with the read commands (src/cli/controlplane_client.ts).
+export { DEFAULT_CONTROLPLANE, findControlPlane, type ControlPlaneRef } from './controlplane_client.ts';
+
 export type Operation = 'apply' | 'delete';
-
-export interface ControlPlaneRef {
-  url: string;
-  /** Where the address came from, for messages. */
-  from: string;
-  /** Set when found through a demo state file whose demo is no longer running. */
-  stale?: boolean;
-}
-
-/** --controlplane, else $TSMESH_CONTROLPLANE, else the default demo's state file, else :15014. */
-export function findControlPlane(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ControlPlaneRef {
-  if (flag) return { url: trimSlash(flag), from: '--controlplane' };
-  if (env.TSMESH_CONTROLPLANE) return { url: trimSlash(env.TSMESH_CONTROLPLANE), from: '$TSMESH_CONTROLPLANE' };
-  const file = resolve(cwd, DEFAULT_STATE_DIR, STATE_FILE);
-  const state = readState(file);
-  if (state) return { url: trimSlash(state.controlplane.http), from: displayPath(file), ...(pidAlive(state.pid) ? {} : { stale: true }) };
-  return { url: DEFAULT_CONTROLPLANE, from: 'the default address' };
-}
-
-function trimSlash(u: string): string {
-  const withScheme = /^[a-z]+:\/\//i.test(u) ? u : `http://${u}`;
-  return withScheme.replace(/\/+$/, '');
-}
 
 export interface InputFile {
   /** As shown to the user ("-" for stdin). */
@@ -245,8 +223,7 @@ export async function runApply(o: RunOptions): Promise<RunResult> {
     answer = await post(cp.url, o.op, body, input.files.length === 1 ? input.files[0]!.name : undefined);
   } catch (e) {
     if (!(e instanceof UnreachableError)) throw e;
-    const why = cp.stale ? ` (found in ${cp.from}, but that demo is no longer running)` : cp.from.startsWith('$') ? ` (from ${cp.from})` : '';
-    return fail(`${e.message}${why}: start one with \`npx tsmesh demo\`, or say where it is with --controlplane <url> or $TSMESH_CONTROLPLANE`);
+    return fail(noControlPlane(cp, e.code));
   }
   const json = parseJson(answer.body);
   const doneKey = o.op === 'apply' ? 'applied' : 'deleted';

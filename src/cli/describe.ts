@@ -7,7 +7,7 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { findControlPlane } from './apply_client.ts';
+import { controlPlaneGet, controlPlaneRef } from './controlplane_client.ts';
 import { parseFlags, one } from './flags.ts';
 import { parsePodArg, resolvePod } from './pod_ref.ts';
 import { formatPod, formatServiceDescription } from './describe_format.ts';
@@ -25,9 +25,10 @@ the effective PeerAuthentication mTLS mode, and the ingress gateway it is expose
 Flags:
   -n, --namespace <ns>    the namespace (default: default); <name>.<namespace> does the same
   --ignoreUnmeshed        suppress warnings for pods without a sidecar
-  --controlplane <url>    the control plane's HTTP address (default: the running demo's, else
-                          $TSMESH_CONTROLPLANE, else http://127.0.0.1:15014)
-  --state-dir <dir>       the demo's state directory (default ./${DEFAULT_STATE_DIR})
+  --controlplane <url>    the control plane's HTTP address (default: $TSMESH_CONTROLPLANE, else
+                          the demo's in --state-dir, else http://127.0.0.1:15014)
+  --state-dir <dir>       the demo's state directory (default ./${DEFAULT_STATE_DIR}): its pods, and
+                          its control plane
   -h, --help
 
 Examples:
@@ -66,9 +67,9 @@ export async function describeCommand(argv: string[]): Promise<number> {
   const { name, namespace } = ref;
   const described = nsFlag ?? 'default';
 
-  const cp = findControlPlane(one(parsed.flags, 'controlplane'));
+  const cp = controlPlaneRef(one(parsed.flags, 'controlplane'), stateDir);
   if (isSvc) {
-    const r = await get<ServiceDescription>(cp.url, `/debug/describe/service?name=${encodeURIComponent(name)}&namespace=${encodeURIComponent(namespace)}`, cp.stale ? cp.from : undefined);
+    const r = await controlPlaneGet<ServiceDescription>(cp, `/debug/describe/service?name=${encodeURIComponent(name)}&namespace=${encodeURIComponent(namespace)}`, { timeoutMs: 15_000 });
     if ('error' in r) return fail(r.error);
     console.log(formatServiceDescription(r.value, { namespace: described }).join('\n'));
     return 0;
@@ -88,7 +89,7 @@ export async function describeCommand(argv: string[]): Promise<number> {
     ready = found.pod.ready;
   }
   const q = `name=${encodeURIComponent(podName)}&namespace=${encodeURIComponent(namespace)}${deployment ? `&deployment=${encodeURIComponent(deployment)}` : ''}`;
-  const r = await get<PodDescription>(cp.url, `/debug/describe/pod?${q}`, cp.stale ? cp.from : undefined);
+  const r = await controlPlaneGet<PodDescription>(cp, `/debug/describe/pod?${q}`, { timeoutMs: 15_000 });
   if ('error' in r) return fail(r.error);
   const { out, error } = formatPod(r.value, { namespace: described, ignoreUnmeshed, ready });
   console.log(out.join('\n'));
@@ -97,27 +98,6 @@ export async function describeCommand(argv: string[]): Promise<number> {
     return 1;
   }
   return 0;
-}
-
-async function get<T>(base: string, path: string, staleFrom?: string): Promise<{ value: T } | { error: string }> {
-  let res: Response;
-  try {
-    res = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(15_000) });
-  } catch (e) {
-    const why = staleFrom ? ` (found in ${staleFrom}, but that demo is no longer running)` : '';
-    const cause = (e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message;
-    return { error: `no control plane at ${base}${why} (${cause}): start one with \`npx tsmesh demo\`, or say where it is with --controlplane <url> or $TSMESH_CONTROLPLANE` };
-  }
-  const text = await res.text();
-  let body: any;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  if (res.status === 200 && body) return { value: body as T };
-  if (body && typeof body.error === 'string') return { error: body.error };
-  return { error: `the control plane at ${base} answered HTTP ${res.status} for ${path.split('?')[0]} (an older tsmesh without describe?)` };
 }
 
 function usageError(why: string): number {

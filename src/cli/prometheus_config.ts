@@ -5,8 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { findControlPlane } from './apply_client.ts';
-import { fetchConnections, proxyTargets, scrapeConfigYaml, type ConnectionRow } from '../controlplane/metrics/scrape_config.ts';
+import { controlPlaneGet, controlPlaneRef } from './controlplane_client.ts';
+import { proxyTargets, scrapeConfigYaml, type ConnectionRow } from '../controlplane/metrics/scrape_config.ts';
 
 const HELP = `Usage: tsmesh prometheus-config [--controlplane <url>] [-o <file>] [options]
 
@@ -58,17 +58,13 @@ export async function prometheusConfigCommand(argv: string[]): Promise<number> {
     console.error(`tsmesh prometheus-config: --scrape-interval: expected a Prometheus duration such as 15s or 1m, got ${JSON.stringify(interval)}`);
     return 2;
   }
-  const cp = findControlPlane(typeof v.controlplane === 'string' ? v.controlplane : undefined);
-  let rows: ConnectionRow[];
-  try {
-    rows = await fetchConnections(cp.url);
-  } catch (e) {
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
-    const what = cause === 'ECONNREFUSED' || (e as Error).name === 'TimeoutError' ? `no control plane answers at ${cp.url}` : (e as Error).message;
-    const why = cp.stale ? ` (found in ${cp.from}, but that demo is no longer running)` : cp.from === 'the default address' ? '' : ` (from ${cp.from})`;
-    console.error(`tsmesh prometheus-config: ${what}${why}: start one with \`npx tsmesh demo\` or \`tsmesh controlplane\`, or say where it is with --controlplane <url> or $TSMESH_CONTROLPLANE`);
+  const cp = controlPlaneRef(typeof v.controlplane === 'string' ? v.controlplane : undefined);
+  const got = await controlPlaneGet<ConnectionRow[]>(cp, '/debug/connections', { timeoutMs: 5000 });
+  if ('error' in got || !Array.isArray(got.value)) {
+    console.error(`tsmesh prometheus-config: ${'error' in got ? got.error : `${cp.url}/debug/connections did not answer a list of connections`}`);
     return 1;
   }
+  const rows = got.value;
   const targetsFile = typeof v['targets-file'] === 'string' ? v['targets-file'] : undefined;
   const yaml = scrapeConfigYaml(rows, { controlplane: cp.url, ...(interval ? { scrapeInterval: interval } : {}), ...(targetsFile ? { targetsFile } : {}) });
   try {

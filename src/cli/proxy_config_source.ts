@@ -1,13 +1,12 @@
 /**
  * Where proxy-status and proxy-config read from, as istioctl reads a pod: the proxy's admin API
  * (Envoy's /config_dump, /clusters?format=json, /logging on the pod's admin URL in demo.json),
- * a saved config_dump (istioctl's --file), and the control plane's debug API on its HTTP port.
+ * and a saved config_dump (istioctl's --file). The control plane is asked through
+ * src/cli/controlplane_client.ts.
  */
 import { readFileSync } from 'node:fs';
 import type { EnvoyJson } from '../xds/types.ts';
 import { ADMIN_PREFIX } from '../xds/type_urls.ts';
-import { findControlPlane } from './apply_client.ts';
-import { loadDemoState } from './pod_ref.ts';
 
 /** Envoy's /config_dump: `configs` holds one envoy.admin.v3.*ConfigDump per kind. */
 export interface ConfigDump {
@@ -63,16 +62,4 @@ export function readConfigDumpFile(file: string): { value: ConfigDump } | { erro
   } catch (e) {
     return { error: `${file}: not JSON (${(e as Error).message})` };
   }
-}
-
-/**
- * The control plane's HTTP URL: --controlplane, else $TSMESH_CONTROLPLANE, else the demo's
- * (--state-dir or ./.tsmesh/demo), else 127.0.0.1:15014.
- */
-export function controlPlaneUrl(flag: string | undefined, stateDir: string | undefined): string {
-  if (!flag && !process.env.TSMESH_CONTROLPLANE && stateDir) {
-    const loaded = loadDemoState(stateDir);
-    if ('state' in loaded) return loaded.state.controlplane.http.replace(/\/+$/, '');
-  }
-  return findControlPlane(flag).url;
 }

@@ -7,10 +7,11 @@
 import { parseFlags, one } from './flags.ts';
 import { renderTable } from './proxy_config_table.ts';
 import { compareWithControlPlane } from './proxy_config_diff.ts';
-import { controlPlaneUrl, fetchJson, proxyConfigDump, readConfigDumpFile, type ConfigDump } from './proxy_config_source.ts';
+import { proxyConfigDump, readConfigDumpFile, type ConfigDump } from './proxy_config_source.ts';
+import { controlPlaneGet, controlPlaneRef, type ControlPlaneRef } from './controlplane_client.ts';
 import { demoPodTargets, loadDemoState, resolvePod, parsePodArg } from './pod_ref.ts';
-import { ECDS_TYPE, shortProxyName } from '../xds/debug_proxies.ts';
-import { RESOURCE } from '../xds/type_urls.ts';
+import { shortProxyName } from '../xds/debug_proxies.ts';
+import { STATUS_HEADER, statusRows, type SyncRow } from '../xds/sync_status.ts';
 import type { EnvoyJson } from '../xds/types.ts';
 
 const HELP = `Usage: tsmesh proxy-status [<pod>[.<namespace>] | deploy/<name>] [flags]   (alias: ps)
@@ -24,11 +25,15 @@ as istioctl proxy-status does:
             SYNCED    the proxy ACKed the last response the control plane sent it
             NOT SENT  the control plane has sent nothing of that type (ECDS: tsmesh never
                       sends extension configs, so it is always NOT SENT)
-            STALE     a response was sent and not ACKed yet (or NACKed): the proxy is slow,
-                      stopped, or rejected it (its log says why)
+            STALE     the proxy ACKed an older response but not the last one sent (not yet,
+                      or it NACKed it): it is slow, stopped, or rejected it (its log says why)
+            STALE (Never Acknowledged)
+                      responses of that type were sent and the proxy has ACKed none of them:
+                      it stopped or rejected every one since it connected
             (istioctl's IGNORED is for ztunnel proxies, which tsmesh does not have)
   ISTIOD    the control plane instance (its POD_NAME, else its host name)
-  VERSION   the proxy's ISTIO_VERSION node metadata
+  VERSION   the proxy's version: a tsmesh proxy's own build, else its ISTIO_VERSION node
+            metadata (a real Envoy)
 
 A proxy whose control-plane connection is gone is not listed, as in istioctl. A stopped proxy
 whose connection is still open shows STALE once a push reaches it. With a running demo, demo
@@ -44,42 +49,13 @@ Pods: <pod>.<namespace>, <pod> (namespace default, or -n), deploy/<name>.
 Flags:
   -n, --namespace <ns>     the pod's namespace (default: default)
   -f, --file <dump.json>   compare with this Envoy config dump instead of the proxy's own
-  --controlplane <url>     the control plane's HTTP address (default: the running demo's, else
-                           $TSMESH_CONTROLPLANE, else http://127.0.0.1:15014)
-  --state-dir <dir>        the demo's state directory (default ./.tsmesh/demo)
+  --controlplane <url>     the control plane's HTTP address (default: $TSMESH_CONTROLPLANE, else
+                           the demo's in --state-dir, else http://127.0.0.1:15014)
+  --state-dir <dir>        the demo's state directory (default ./.tsmesh/demo): its pods, and
+                           its control plane
   -i, --istioNamespace, --revision
                            accepted for istioctl's sake (one control plane here)
   -h, --help`;
-
-/** One row of /debug/syncz as the control plane serves it (tsmesh's view plus istiod's fields). */
-export interface SyncRow {
-  proxyId: string;
-  proxy?: string;
-  cluster_id?: string;
-  istio_version?: string;
-  proxy_version?: string;
-  istiod?: string;
-  types: Record<string, { sentNonce: string; ackedNonce: string }>;
-}
-
-/** istiod's verdict for one type: NOT SENT / SYNCED / STALE. */
-export function xdsStatus(sent: string | undefined, acked: string | undefined): string {
-  if (!sent) return 'NOT SENT';
-  return sent === acked ? 'SYNCED' : 'STALE';
-}
-
-export const STATUS_HEADER = ['NAME', 'CLUSTER', 'CDS', 'LDS', 'EDS', 'RDS', 'ECDS', 'ISTIOD', 'VERSION'];
-const COLUMN_TYPES = [RESOURCE.CLUSTER, RESOURCE.LISTENER, RESOURCE.ENDPOINT, RESOURCE.ROUTE, ECDS_TYPE];
-
-/** The table rows, sorted by cluster then name as istioctl sorts them. */
-export function statusRows(rows: readonly SyncRow[]): string[][] {
-  return [...rows]
-    .map((r) => {
-      const version = r.istio_version || (r.proxy_version ? `${r.proxy_version}*` : '');
-      return [r.proxy ?? shortProxyName(r.proxyId), r.cluster_id ?? 'Kubernetes', ...COLUMN_TYPES.map((t) => xdsStatus(r.types[t]?.sentNonce, r.types[t]?.ackedNonce)), r.istiod ?? '', version];
-    })
-    .sort((a, b) => (a[1]! !== b[1]! ? (a[1]! < b[1]! ? -1 : 1) : a[0]! < b[0]! ? -1 : a[0]! > b[0]! ? 1 : 0));
-}
 
 export async function proxyStatusCommand(argv: string[]): Promise<number> {
   const parsed = parseFlags(argv, [
@@ -98,15 +74,15 @@ export async function proxyStatusCommand(argv: string[]): Promise<number> {
   }
   if (parsed.rest.length > 1) return usage(`one pod at most, got ${parsed.rest.join(' ')}`);
   const stateDir = one(parsed.flags, 'state-dir');
-  const cp = controlPlaneUrl(one(parsed.flags, 'controlplane'), stateDir ?? '.tsmesh/demo');
-  const syncz = await fetchJson<SyncRow[]>(`${cp}/debug/syncz`, 'the control plane');
+  const cp = controlPlaneRef(one(parsed.flags, 'controlplane'), stateDir);
+  const syncz = await controlPlaneGet<SyncRow[]>(cp, '/debug/syncz');
   if ('error' in syncz) return fail(syncz.error);
   const rows = syncz.value.filter((r) => r.types && r.proxyId.split('~').length === 4);
 
   const podArg = parsed.rest[0];
   if (podArg === undefined) {
     if (rows.length === 0) {
-      console.error('tsmesh proxy-status: no proxies are connected to the control plane at ' + cp);
+      console.error('tsmesh proxy-status: no proxies are connected to the control plane at ' + cp.url);
       return 0;
     }
     process.stdout.write(renderTable(STATUS_HEADER, statusRows(rows)));
@@ -121,7 +97,7 @@ export async function proxyStatusCommand(argv: string[]): Promise<number> {
   return diffOne(podArg, one(parsed.flags, 'namespace'), stateDir, one(parsed.flags, 'file'), cp);
 }
 
-async function diffOne(podArg: string, namespace: string | undefined, stateDir: string | undefined, file: string | undefined, cp: string): Promise<number> {
+async function diffOne(podArg: string, namespace: string | undefined, stateDir: string | undefined, file: string | undefined, cp: ControlPlaneRef): Promise<number> {
   let shortName: string;
   let envoy: ConfigDump;
   if (file) {
@@ -141,7 +117,7 @@ async function diffOne(podArg: string, namespace: string | undefined, stateDir: 
     if ('error' in dump) return fail(dump.error);
     envoy = dump.value;
   }
-  const istiod = await fetchJson<Record<string, EnvoyJson[]>>(`${cp}/debug/config_dump?proxyID=${encodeURIComponent(shortName)}`, 'the control plane');
+  const istiod = await controlPlaneGet<Record<string, EnvoyJson[]>>(cp, `/debug/config_dump?proxyID=${encodeURIComponent(shortName)}`);
   if ('error' in istiod) return fail(istiod.error);
   for (const c of compareWithControlPlane(istiod.value, envoy)) {
     if (c.match) console.log(`${c.label} Match`);

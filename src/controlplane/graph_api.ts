@@ -25,6 +25,8 @@ import { prometheusSeries, prometheusTraffic } from '../dashboard/prometheus_sou
 import { configsApplying } from '../dashboard/applies.ts';
 import { proxyTargets, type ConnectionRow } from './metrics/scrape_config.ts';
 import { MeshScraper, type ScrapeTarget } from './graph_scraper.ts';
+import { STATUS_HEADER, statusRow, syncIdentity, syncRow } from '../xds/sync_status.ts';
+import type { NodeJson } from '../xds/types.ts';
 import type { ControlPlane } from './server.ts';
 
 const UI_DIR = fileURLToPath(new URL('../dashboard/ui/', import.meta.url));
@@ -57,15 +59,6 @@ const TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml',
 };
 
-/** xDS type URL -> istioctl proxy-status column. */
-const COLUMNS: Array<[string, string]> = [
-  ['envoy.config.cluster.v3.Cluster', 'CDS'],
-  ['envoy.config.listener.v3.Listener', 'LDS'],
-  ['envoy.config.endpoint.v3.ClusterLoadAssignment', 'EDS'],
-  ['envoy.config.route.v3.RouteConfiguration', 'RDS'],
-  ['envoy.config.core.v3.TypedExtensionConfig', 'ECDS'],
-];
-
 const MAX_WINDOW_S = 3600;
 
 export interface DashboardOptions {
@@ -78,7 +71,13 @@ export class DashboardApi {
   readonly scraper: MeshScraper;
   readonly #vendor = vendorFiles();
   readonly #prometheus: string | undefined;
-  #analysis: { at: number; messages: Array<{ code: string; level: string; message: string; resource: string; key: string }> } | undefined;
+  /** Analysis of the config at store generation `generation`, made at `at`. */
+  #analysis: { at: number; generation: number; messages: Array<{ code: string; level: string; message: string; resource: string; key: string }> } | undefined;
+  /** Bumped on every config change: the analysis is redone only when it moved. */
+  #generation = 0;
+  readonly #unwatch: () => void;
+  /** The ISTIOD column and default cluster, as /debug/syncz fills them. */
+  readonly #identity = syncIdentity();
 
   constructor(
     private readonly cp: ControlPlane,
@@ -86,6 +85,7 @@ export class DashboardApi {
   ) {
     this.#prometheus = o.prometheus ?? (process.env.TSMESH_PROMETHEUS_URL || undefined);
     this.scraper = new MeshScraper({ targets: () => this.targets(), ...(o.scrapeIntervalMs ? { intervalMs: o.scrapeIntervalMs } : {}) });
+    this.#unwatch = cp.store.watch(() => this.#generation++);
   }
 
   /** Answers the dashboard's paths; false for any other. */
@@ -124,6 +124,7 @@ export class DashboardApi {
 
   close(): void {
     this.scraper.close();
+    this.#unwatch();
   }
 
   /** Every connected proxy's metrics endpoint, as Prometheus would scrape it. */
@@ -184,27 +185,23 @@ export class DashboardApi {
     if (kind !== 'svc' && kind !== 'wl') throw new HttpError(400, 'node: a graph node id such as svc:default:reviews or wl:default:reviews-v1 is required');
     const service = kind === 'svc' ? this.cp.registry.services().find((s) => s.namespace === namespace && s.name === name) : undefined;
     const selector = service?.selector;
-    const rows = this.rows();
-    const syncz = new Map(this.cp.discovery.connections().map((c) => [c.id, c]));
-    const proxies = this.cp.discovery
+    const d = this.cp.discovery;
+    const proxies = d
       .connections()
-      .map((c) => ({ status: c, md: rows.find((r) => r.proxyId === c.proxyId)?.node?.metadata ?? {} }))
+      .map((c) => {
+        const node = d.connectionsOf(c.proxyId).find((x) => x.id === c.id)?.node as NodeJson | undefined;
+        return { status: c, node, md: (node?.metadata ?? {}) as Record<string, unknown> };
+      })
       .filter(({ md }) => {
         if (String(md.NAMESPACE ?? '') !== namespace) return false;
         if (kind === 'wl') return String(md.WORKLOAD_NAME ?? '') === name;
         const labels = stringMapOf(md.LABELS);
         return !!selector && Object.keys(selector).length > 0 && Object.entries(selector).every(([k, v]) => labels[k] === v);
       })
-      .map(({ status, md }) => {
-        const row: Record<string, string> = { NAME: `${String(md.NAME ?? status.proxyId)}.${namespace}`, CLUSTER: String(md.CLUSTER_ID ?? 'Kubernetes') };
-        const types = syncz.get(status.id)?.types ?? {};
-        for (const [suffix, col] of COLUMNS) {
-          const w = Object.entries(types).find(([t]) => t.endsWith(suffix))?.[1];
-          row[col] = !w || !w.sentNonce ? 'NOT SENT' : w.ackedNonce === w.sentNonce ? 'SYNCED' : 'STALE';
-        }
-        row.ISTIOD = 'tsmesh';
-        row.VERSION = String(md.ISTIO_VERSION ?? '');
-        return row;
+      // The row tsmesh proxy-status prints for this connection, as /debug/syncz serves it.
+      .map(({ status, node }) => {
+        const cells = statusRow(syncRow(status, node, this.#identity));
+        return Object.fromEntries(STATUS_HEADER.map((h, i) => [h, cells[i] ?? '']));
       });
     const labels = kind === 'wl' ? stringMapOf(this.findWorkloadLabels(namespace, name)) : (selector ?? {});
     const config = configsApplying(this.cp.store.all(), { namespace, labels, ...(kind === 'svc' ? { host: service?.hostname ?? `${name}.${namespace}.svc.cluster.local` } : {}) });
@@ -213,21 +210,18 @@ export class DashboardApi {
 
   /**
    * istioctl analyze's messages on the live config (src/api/analysis), kept for the resources that
-   * apply to the node and the node's own Service. Loaded on first use and cached for a few
-   * seconds: the page asks every 5 s, and the config rarely changes between.
+   * apply to the node and the node's own Service. Loaded on first use, then redone only after
+   * the config changed (every analyzer over the whole store runs on the event loop that serves
+   * pushes), and at most every 10 s while it keeps changing. The page asks every 5 s.
    */
   private async withAnalysis(node: { config: Array<{ kind: string; namespace: string; name: string }>; service?: unknown; node: string }): Promise<unknown> {
     const now = Date.now();
-    if (!this.#analysis || now - this.#analysis.at > 10_000) {
-      const [{ analyze, friendlyName }, { toResource, isObject }] = await Promise.all([import('../api/analysis/run.ts'), import('../api/analysis/load.ts')]);
-      const resources = this.cp.store.all().map((c) => {
-        const { origin: _origin, ...obj } = c as unknown as Record<string, any>;
-        // tsmesh keeps a Secret's type/data as its spec; analyzers read them where Kubernetes has them.
-        const whole = obj.kind === 'Secret' && isObject(obj.spec) ? { ...obj, ...obj.spec, spec: undefined } : obj;
-        return toResource(whole, undefined, {}, () => undefined);
-      });
+    const generation = this.#generation;
+    if (!this.#analysis || (this.#analysis.generation !== generation && now - this.#analysis.at > 10_000)) {
+      const [{ analyze, friendlyName }, { resourcesFromConfigs }] = await Promise.all([import('../api/analysis/run.ts'), import('../api/analysis/load.ts')]);
+      const resources = resourcesFromConfigs(this.cp.store.all());
       const messages = analyze(resources).map((m) => ({ code: m.code, level: m.level, message: m.text, resource: m.resource ? friendlyName(m.resource) : '', key: m.resource ? `${m.resource.kind}/${m.resource.namespace}/${m.resource.name}` : '' }));
-      this.#analysis = { at: now, messages };
+      this.#analysis = { at: now, generation, messages };
     }
     const [kind, namespace, name] = splitNodeId(node.node);
     const keys = new Set(node.config.map((c) => `${c.kind}/${c.namespace}/${c.name}`));

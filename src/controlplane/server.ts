@@ -82,6 +82,8 @@ export class ControlPlane {
   readonly metrics: PilotMetrics;
   private http?: Server;
   private ca?: CaServer;
+  /** The dashboard's API; closed with the control plane so its scraper stops at once. */
+  private dashboard?: DashboardApi;
   private readonly registrations = new Map<string, RegistrationHandle>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly log: (line: string) => void;
@@ -241,7 +243,7 @@ export class ControlPlane {
     const describe = describeHandler({ push: () => this.discovery.pushContext ?? this.fullPushContext(), proxies: () => this.discovery.liveConnections().map((c) => c.proxy), configs: () => this.store.all(), proxyVersion: (p) => proxyVersion(this.discovery.connectionsOf(p.id)[0]?.node) });
     const api = new ConfigApi(this.opts.configDir, this.store);
     // The web UI and its graph API (src/dashboard); scrapes proxies only while someone looks.
-    const dashboard = new DashboardApi(this);
+    const dashboard = (this.dashboard = new DashboardApi(this));
     this.http = createServer((req, res) => {
       if (tap(req, res)) return;
       if (debug(req, res)) return;
@@ -280,6 +282,7 @@ export class ControlPlane {
   }
 
   async close(): Promise<void> {
+    this.dashboard?.close();
     await this.zipkin?.close();
     for (const u of this.unsubscribe) u();
     this.autoRegistration.close();

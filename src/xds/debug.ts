@@ -10,10 +10,10 @@
  *   /debug/configz, /debug/registryz  served from callbacks the control plane supplies
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { hostname } from 'node:os';
 import type { DiscoveryServer } from './server/discovery_server.ts';
 import type { XdsProxy, XdsSnapshot } from './types.ts';
-import { resolveProxyId, syncStatusFields } from './debug_proxies.ts';
+import { resolveProxyId } from './debug_proxies.ts';
+import { syncIdentity, syncRow } from './sync_status.ts';
 
 export interface DebugOptions {
   /** Current config (for /debug/configz). */
@@ -30,7 +30,7 @@ export interface DebugOptions {
 export type DebugHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export function debugHandler<C extends XdsSnapshot, P extends XdsProxy>(server: DiscoveryServer<C, P>, opts: DebugOptions = {}): DebugHandler {
-  const identity = { istiod: opts.istiod ?? (process.env.POD_NAME || hostname()), clusterId: opts.clusterId ?? 'Kubernetes' };
+  const identity = syncIdentity(opts);
   return (req, res) => {
     const url = new URL(req.url ?? '/', 'http://debug');
     switch (url.pathname) {
@@ -39,8 +39,7 @@ export function debugHandler<C extends XdsSnapshot, P extends XdsProxy>(server: 
           res,
           200,
           server.connections().map((c) => {
-            const node = server.connectionsOf(c.proxyId).find((x) => x.id === c.id)?.node;
-            return { id: c.id, proxyId: c.proxyId, mode: c.mode, types: c.types, ...syncStatusFields(c, node, identity) };
+            return syncRow(c, server.connectionsOf(c.proxyId).find((x) => x.id === c.id)?.node, identity);
           }),
         );
       case '/debug/connections':

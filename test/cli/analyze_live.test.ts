@@ -75,5 +75,5 @@ test('analyze with no control plane running says how to get one', async () => {
   const port = await freePort();
   const r = await tsmesh(['analyze', '--controlplane', `http://127.0.0.1:${port}`]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /cannot read the running config from http:\/\/127\.0\.0\.1:\d+\/debug\/configz .*tsmesh demo.*--use-kube=false/);
+  assert.match(r.stderr, /^Error: cannot read the running config: no control plane answers at http:\/\/127\.0\.0\.1:\d+ \(from --controlplane\): start one with `npx tsmesh demo`.*--use-kube=false$/m);
 });

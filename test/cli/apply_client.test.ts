@@ -124,7 +124,7 @@ test('no control plane: a clear message that says how to start one', async () =>
   const port = await freePort('127.0.0.1');
   const r = await runApply({ op: 'apply', paths: [join(NET, 'virtual-service-all-v1.yaml')], controlplane: `http://127.0.0.1:${port}`, env, cwd: dir });
   assert.equal(r.code, 1);
-  assert.equal(r.err.at(-1), `no control plane at http://127.0.0.1:${port} (connection refused): start one with \`npx tsmesh demo\`, or say where it is with --controlplane <url> or $TSMESH_CONTROLPLANE`);
+  assert.equal(r.err.at(-1), `no control plane answers at http://127.0.0.1:${port} (from --controlplane): start one with \`npx tsmesh demo\`, or say where it is with --controlplane <url> or $TSMESH_CONTROLPLANE`);
 });
 
 test('finding the control plane: flag, then $TSMESH_CONTROLPLANE, then the demo state file, then :15014', () => {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { renderTable } from '../../src/cli/proxy_config_table.ts';
 import { unifiedDiff } from '../../src/cli/proxy_config_diff.ts';
-import { statusRows, xdsStatus } from '../../src/cli/proxy_status.ts';
+import { statusRows, xdsStatus } from '../../src/xds/sync_status.ts';
 import { findPodTarget, parsePodArg, type PodTarget } from '../../src/cli/pod_ref.ts';
 import { describeManagement, describeRouteDomains, selectRoutes } from '../../src/cli/proxy_config_views.ts';
 import { resolveProxyId, shortProxyName } from '../../src/xds/debug_proxies.ts';
@@ -21,7 +21,8 @@ test("sync verdicts are istiod's: nothing sent, last nonce ACKed, or not", () =>
   assert.equal(xdsStatus('', ''), 'NOT SENT');
   assert.equal(xdsStatus('n-2', 'n-2'), 'SYNCED');
   assert.equal(xdsStatus('n-3', 'n-2'), 'STALE');
-  assert.equal(xdsStatus('n-3', ''), 'STALE');
+  assert.equal(xdsStatus('n-3', ''), 'STALE (Never Acknowledged)', 'sent, never ACKed: istioctl tells it from an older ACK');
+  assert.equal(xdsStatus('n-3', undefined), 'STALE (Never Acknowledged)');
   const rows = statusRows([
     { proxyId: 'sidecar~10.0.0.2~b-1.default~default.svc.cluster.local', istio_version: '1.24.0', istiod: 'cp', types: { 'type.googleapis.com/envoy.config.cluster.v3.Cluster': { sentNonce: 'x-1', ackedNonce: 'x-1' } } },
     { proxyId: 'sidecar~10.0.0.1~a-1.default~default.svc.cluster.local', cluster_id: 'Kubernetes', proxy_version: 'tsmesh', types: {} },

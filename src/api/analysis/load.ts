@@ -6,8 +6,9 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { LineCounter, parseAllDocuments, isMap, isNode, isScalar, type Document } from 'yaml';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { parsePath, type Segment } from '../paths.ts';
+import { nodeLine } from '../yaml.ts';
 import type { Resource } from './types.ts';
 
 export interface LoadOptions {
@@ -136,20 +137,16 @@ function documentStart(text: string, doc: Document, lineOf: (offset: number) => 
   return at === 0 || text.slice(0, at).trim() === '' || /^(\s*#.*\n)*\s*$/.test(text.slice(0, at)) ? 1 : lineOf(at);
 }
 
-/** The line of a field: of its key for a mapping entry, else of the node; the nearest existing parent otherwise. */
-function nodeLine(doc: Document, lineOf: (offset: number) => number, segs: Segment[]): number | undefined {
-  for (let n = segs.length; n >= 0; n--) {
-    if (n > 0) {
-      const parent = n === 1 ? doc.contents : doc.getIn(segs.slice(0, n - 1), true);
-      if (isMap(parent)) {
-        const pair = parent.items.find((it) => (isScalar(it.key) ? it.key.value : it.key) === segs[n - 1]);
-        if (pair && isNode(pair.key) && pair.key.range) return lineOf(pair.key.range[0]);
-      }
-    }
-    const node = n === 0 ? doc.contents : doc.getIn(segs.slice(0, n), true);
-    if (isNode(node) && node.range) return lineOf(node.range[0]);
-  }
-  return undefined;
+/**
+ * The control plane's configs (its store, or /debug/configz) as analysis resources: no file
+ * positions, and a Secret's type/data where Kubernetes has them (tsmesh keeps them as its spec).
+ */
+export function resourcesFromConfigs(configs: readonly object[], opts: LoadOptions = {}): Resource[] {
+  return configs.map((c) => {
+    const { origin: _origin, ...obj } = c as Record<string, any>;
+    const whole = obj.kind === 'Secret' && isObject(obj.spec) ? { ...obj, ...obj.spec, spec: undefined } : obj;
+    return toResource(whole, undefined, opts, () => undefined);
+  });
 }
 
 function stringMap(v: unknown): Record<string, string> {
