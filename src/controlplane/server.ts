@@ -33,6 +33,7 @@ import { ZipkinCollector } from './zipkin/collector.ts';
 import { PilotMetrics } from './metrics/pilot.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.ts';
 import { tapHandler, type TapDeps } from './tap.ts';
+import { httpGuard } from './http_guard.ts';
 import { TapTokenSigner } from './tap_token.ts';
 
 /**
@@ -244,7 +245,10 @@ export class ControlPlane {
     const api = new ConfigApi(this.opts.configDir, this.store);
     // The web UI and its graph API (src/dashboard); scrapes proxies only while someone looks.
     const dashboard = (this.dashboard = new DashboardApi(this));
+    // DNS rebinding and cross-site pages: /debug/* and /apis/* answer this machine's tools only.
+    const guard = httpGuard(this.opts.address);
     this.http = createServer((req, res) => {
+      if (guard(req, res)) return;
       if (tap(req, res)) return;
       if (debug(req, res)) return;
       if (describe(req, res)) return;
