@@ -3,10 +3,13 @@
  * (/dashboard/: the graph, per-service charts, traces, tap), as `istioctl dashboard kiali` opens
  * Kiali. With --port (or --address) it listens there and forwards to the control plane, as
  * istioctl's port-forward does, until interrupted; without, it opens the control plane's URL.
+ * The forwarder is HTTP-aware: the control plane trusts loopback callers (tap, config writes), and
+ * every forwarded request reaches it from loopback, so a caller from another machine gets only
+ * the dashboard's pages and its read-only /api/ (forwardRefusal).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { findControlPlane } from './apply_client.ts';
@@ -22,7 +25,9 @@ traces from the embedded Zipkin collector, and tap. Its JSON is at /api/namespac
 Flags:
       --address <ip>         address to listen on and forward to the control plane (istioctl's
                              port-forward); only an IP address or localhost (default: none, the
-                             control plane's own address is opened)
+                             control plane's own address is opened). Callers from other machines
+                             get the dashboard and its /api/ only: tap, /debug/ and config writes
+                             answer 403 (run tsmesh dashboard on the control plane's machine)
   -p, --port <n>             local port to listen on and forward from (0: a random one)
       --browser=false        only print the URL; do not open a browser (default true; a browser
                              opens only where a display is: $DISPLAY or $WAYLAND_DISPLAY)
@@ -95,17 +100,10 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
   // istioctl's way: a local port forwarded to the dashboard, for as long as the command runs.
   const target = new URL(cp.url);
   const sockets = new Set<{ destroy(): void }>();
-  const server = createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    const upstream = createConnection({ host: target.hostname, port: Number(target.port || 80) });
-    client.pipe(upstream).pipe(client);
-    const close = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', close);
-    upstream.on('error', close);
+  const server = createServer((req, res) => forward(req, res, target));
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
   });
   const host = address ?? 'localhost';
   try {
@@ -131,6 +129,47 @@ export async function dashboardCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', stop);
   });
   return 0;
+}
+
+/** Paths a caller from another machine may reach: the dashboard's pages and its read-only JSON. */
+const REMOTE_PATHS = /^\/(dashboard(\/|$)|api\/)/;
+
+/**
+ * Why a forwarded request must be refused (403), or undefined to forward it. Loopback callers get
+ * everything (as on the control plane's own port); others GET/HEAD /dashboard/ and /api/ only.
+ */
+export function forwardRefusal(remoteAddress: string | undefined, method: string | undefined, url: string | undefined): string | undefined {
+  const a = (remoteAddress ?? '').replace(/^::ffff:/, '');
+  if (a === '::1' || /^127\./.test(a)) return undefined;
+  const raw = (url ?? '/').split('?')[0]!;
+  // As the control plane will read it: the URL parser folds %2e%2e and backslashes.
+  let path: string;
+  try {
+    path = new URL(url ?? '/', 'http://forwarded').pathname;
+  } catch {
+    path = raw;
+  }
+  if ((method === 'GET' || method === 'HEAD') && REMOTE_PATHS.test(path) && REMOTE_PATHS.test(raw) && !raw.includes('..')) return undefined;
+  return `${method} ${path}: tap, /debug/ and config writes are only for the control plane's machine; run tsmesh dashboard there (this forwarder serves other machines the dashboard and its /api/ only)`;
+}
+
+/** Forwards one request to the control plane, streaming both ways (tap streams stay open). */
+function forward(req: IncomingMessage, res: ServerResponse, target: URL): void {
+  const why = forwardRefusal(req.socket.remoteAddress, req.method, req.url);
+  if (why !== undefined) return void res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' }).end(`${why}\n`);
+  // Host and Origin go through as the browser sent them: the control plane checks they match.
+  const { connection: _c, 'keep-alive': _k, ...headers } = req.headers;
+  const up = request({ host: target.hostname, port: Number(target.port || 80), method: req.method, path: req.url, headers }, (upRes) => {
+    const { connection: _uc, 'keep-alive': _uk, ...back } = upRes.headers;
+    res.writeHead(upRes.statusCode ?? 502, back);
+    upRes.pipe(res);
+  });
+  up.on('error', (e) => {
+    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8' }).end(`the control plane at ${target.origin} did not answer: ${e.message}\n`);
+    else res.destroy();
+  });
+  res.on('close', () => up.destroy());
+  req.pipe(up);
 }
 
 /** The running demo's Prometheus (tsmesh demo --addons prometheus), if any. */
