@@ -5,7 +5,7 @@
  * namespaces default, istio-system and kube-system), and `istioctl analyze --use-kube=true -A`
  * reads the file's Istio config on top of that "cluster", running these analyzers as on a live
  * one. tsmesh reads the whole file with the same namespaces and, as on a cluster, no assumed
- * ingress gateway; the (code, resource) findings of these analyzers' codes must be the same.
+ * ingress gateway; the (code, resource, text) findings of these analyzers' codes must be the same.
  * Skipped without an istioctl binary.
  */
 import { test } from 'node:test';
@@ -92,16 +92,16 @@ test('these analyzers match istioctl on a (stand-in) live cluster, file by file'
       if (start < 0) continue; // istioctl refused the file (parse errors): nothing to compare
       let theirs = (JSON.parse(out.slice(start)) as { code: string; origin?: string; message: string }[])
         .filter((m) => ours(m.code, m.message, (m.origin ?? '').split(' ')[0]))
-        .map((m) => `${m.code} ${m.origin ?? ''}`)
+        .map((m) => `${m.code} ${m.origin ?? ''}: ${m.message}`)
         .sort();
       for (const extra of ISTIOCTL_EXTRA[f] ?? []) {
-        if (!theirs.includes(extra)) diffs.push(`${f}: istioctl no longer reports ${extra}`);
-        theirs = theirs.filter((t) => t !== extra);
+        if (!theirs.some((t) => t.startsWith(`${extra}: `))) diffs.push(`${f}: istioctl no longer reports ${extra}`);
+        theirs = theirs.filter((t) => !t.startsWith(`${extra}: `));
       }
       const resources = [...cluster, ...loaded.resources];
       const mine = analyze(resources, { meshConfig: { ingressControllerMode: 'OFF' } })
         .filter((m) => ours(m.code, m.text, m.resource?.kind ?? ''))
-        .map((m) => `${m.code} ${m.resource ? friendlyName(m.resource) : ''}`)
+        .map((m) => `${m.code} ${m.resource ? friendlyName(m.resource) : ''}: ${m.text}`)
         .sort();
       compared++;
       findings += theirs.length;
