@@ -12,6 +12,7 @@
  * naming one on loopback, as `tsmesh dashboard` does for the demo's), else from the control
  * plane's own scrapes of the connected proxies, which run only while the dashboard is in use.
  */
+import { isLoopback } from './tap.ts';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
@@ -92,6 +93,11 @@ export class DashboardApi {
   handle(req: IncomingMessage, res: ServerResponse): boolean {
     const url = new URL(req.url ?? '/', 'http://controlplane');
     const path = url.pathname;
+    // ?prometheus= makes the control plane fetch a URL: only for callers on this machine.
+    if (url.searchParams.has('prometheus') && path.startsWith('/api/') && !isLoopback(req.socket.remoteAddress)) {
+      json(res, 403, { error: 'prometheus: naming a Prometheus per request is allowed from this machine only; configure one with $TSMESH_PROMETHEUS_URL' });
+      return true;
+    }
     if (path === '/dashboard') {
       res.writeHead(302, { location: `/dashboard/${url.search}` }).end();
       return true;

@@ -19,9 +19,26 @@ interface VectorAnswer {
 async function promQuery(base: string, path: string, params: Record<string, string>, timeoutMs: number): Promise<NonNullable<VectorAnswer['data']>['result']> {
   const url = `${base.replace(/\/+$/, '')}${path}?${new URLSearchParams(params)}`;
   const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  const body = (await res.json()) as VectorAnswer;
+  const body = JSON.parse(await cappedText(res, base)) as VectorAnswer;
   if (body.status !== 'success' || !body.data) throw new Error(`prometheus at ${base}: ${body.error ?? `HTTP ${res.status}`}`);
   return body.data.result;
+}
+
+/** An answer's body, at most MAX_ANSWER_BYTES (as the proxies' scraper cuts its answers). */
+const MAX_ANSWER_BYTES = 16 * 1024 * 1024;
+
+async function cappedText(res: Response, base: string): Promise<string> {
+  if (!res.body) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const c of res.body as unknown as AsyncIterable<Uint8Array>) {
+    size += c.byteLength;
+    if (size > MAX_ANSWER_BYTES) {
+      throw new Error(`prometheus at ${base}: the answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MB; narrow the query`);
+    }
+    chunks.push(c);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function samples(result: NonNullable<VectorAnswer['data']>['result']): RateSample[] {
