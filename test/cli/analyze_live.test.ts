@@ -39,6 +39,16 @@ spec:
   - route:
     - destination: {host: ratings, subset: v2}
 `;
+// The ratings v2 workload, so that the subset naming it selects a pod (IST0173 otherwise).
+const DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ratings-v2, namespace: default}
+spec:
+  selector: {matchLabels: {app: ratings, version: v2}}
+  template:
+    metadata: {labels: {app: ratings, version: v2}}
+    spec: {containers: [{name: ratings, image: ratings}]}
+`;
 const DR = `apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: ratings, namespace: default}
@@ -53,6 +63,7 @@ test('analyze --live: the served config is analyzed; files apply on top', { time
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'vs.yaml'), VS);
   writeFileSync(join(dir, 'service.yaml'), SERVICE);
+  writeFileSync(join(dir, 'deployment.yaml'), DEPLOYMENT);
   const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: () => {} });
   await cp.start();
   t.after(() => cp.close());
