@@ -11,7 +11,7 @@ import { parsePodArg } from './pod_ref.ts';
 import { DEFAULT_STATE_DIR, STATE_FILE, readState } from '../demo/state.ts';
 
 const HELP = `Usage: tsmesh tap (deploy/<name> | <pod>[.<namespace>]) [-n <namespace>] [--path <prefix>]
-                  [--method <M>] [--max-rps <n>] [-o wide|json] [--controlplane <url>]
+                  [--method <M>] [--max-rps <n>] [--show-query] [-o wide|json] [--controlplane <url>]
 
 Live stream of the requests passing through one workload's proxy (Linkerd's tap): one line per
 finished request, inbound (proxy=in: src is the caller) and outbound (proxy=out: dst is the
@@ -20,7 +20,9 @@ flags. Stops with Ctrl-C, then prints how many requests were shown and dropped.
 
 Flags:
   -n, --namespace <ns>   the workload's namespace (default: default)
-  --path <prefix>        only requests whose path starts with <prefix>
+  --path <prefix>        only requests whose path (without its query string) starts with <prefix>
+  --show-query           show each path's query string too (off by default: signed URLs and
+                         ?access_token= values stay in the proxy)
   --method <M>           only requests with this HTTP method (GET, POST, ...)
   --max-rps <n>          events per second the proxy sends at most (default 100, at most 1000);
                          more are dropped in the proxy and counted
@@ -51,6 +53,7 @@ export async function tapCommand(argv: string[]): Promise<number> {
     { name: 'path' },
     { name: 'method' },
     { name: 'max-rps' },
+    { name: 'show-query', boolean: true },
     { name: 'output', alias: 'o' },
     { name: 'controlplane' },
     { name: 'state-dir' },
@@ -90,6 +93,7 @@ export async function tapCommand(argv: string[]): Promise<number> {
   if (path) q.set('path', path);
   if (method) q.set('method', method.toUpperCase());
   if (maxRps) q.set('max_rps', maxRps);
+  if (parsed.flags['show-query']) q.set('show_query', 'true');
   return stream(`${cp.url}/debug/tap?${q}`, cp.url, output);
 }
 
