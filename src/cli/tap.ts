@@ -6,8 +6,7 @@
 import { findControlPlane } from './apply_client.ts';
 import { one, parseFlags } from './flags.ts';
 import { resolve } from 'node:path';
-import { findPod } from './exec.ts';
-import { parsePodArg } from './pod_ref.ts';
+import { parsePodArg, resolvePod } from './pod_ref.ts';
 import { DEFAULT_STATE_DIR, STATE_FILE, readState } from '../demo/state.ts';
 
 const HELP = `Usage: tsmesh tap (deploy/<name> | <pod>[.<namespace>]) [-n <namespace>] [--path <prefix>]
@@ -82,7 +81,8 @@ export async function tapCommand(argv: string[]): Promise<number> {
   let pod = ref.kind === 'deployment' ? `deploy/${ref.name}` : ref.name;
   const stateDir = one(parsed.flags, 'state-dir');
   if (stateDir !== undefined || readState(resolve(DEFAULT_STATE_DIR, STATE_FILE))) {
-    const found = findPod(target, one(parsed.flags, 'namespace'), stateDir);
+    // resolvePod knows the ingress gateway too (istio-ingressgateway-1.istio-system).
+    const found = resolvePod(target, { namespace: one(parsed.flags, 'namespace'), stateDir });
     if ('error' in found) return fail(found.error);
     if (found.pod.sidecar === false) return fail(`${found.pod.name} in namespace ${namespace} runs without a sidecar: there is no proxy to tap`);
     pod = found.pod.name;

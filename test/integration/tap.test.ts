@@ -106,13 +106,43 @@ test('tsmesh tap deploy/reviews-v2 on the Bookinfo demo', { skip: NO_ISTIO_DATA,
   await t.test('bad targets and parameters get a sentence saying what to do', async () => {
     const tap = startTap(demo, ['deploy/nope']);
     assert.equal(await tap.exited, 1);
-    assert.match(tap.stderr(), /no Deployment nope in namespace default of the running demo/);
+    assert.match(tap.stderr(), /no deployment nope in namespace default of the running demo/i);
     const noPod = await fetch(`${demo.controlplane}/debug/tap`);
     assert.equal(noPod.status, 400);
     assert.match(await noPod.text(), /pod is required/);
     const unknown = await fetch(`${demo.controlplane}/debug/tap?pod=deploy/nope&namespace=default`);
     assert.equal(unknown.status, 404);
-    assert.match(await unknown.text(), /no connected proxy for deploy\/nope in namespace default; connected there: .*reviews-v2/);
+    assert.match(await unknown.text(), /no connected proxy of deployment nope in namespace default; deployments connected there: .*reviews-v2/);
+    // A web page (foreign Host or Origin) cannot start a tap on this machine's control plane.
+    const cp = new URL(demo.controlplane);
+    const rebound = await fetch(`${demo.controlplane}/debug/tap?pod=deploy/reviews-v2`, { headers: { origin: 'http://evil.example' } });
+    assert.equal(rebound.status, 403);
+    assert.match(await rebound.text(), /Origin http:\/\/evil\.example is not this control plane's own/);
+    assert.equal(cp.hostname, '127.0.0.1');
+  });
+
+  await t.test('the ingress gateway can be tapped (its admin address comes from its node metadata); query strings stay hidden unless --show-query', async () => {
+    const gw = 'istio-ingressgateway-1.istio-system';
+    const load = { stopped: false, n: 0 };
+    const loop = (async () => {
+      while (!load.stopped && load.n < 2000) {
+        load.n++;
+        await demo.get('/productpage?access_token=s3cret').catch(() => undefined);
+      }
+    })();
+    const plain = startTap(demo, [gw]);
+    const shown = startTap(demo, [gw, '--show-query']);
+    try {
+      await until(() => plain.lines().filter((l) => EVENT.exec(l)?.[5] === '/productpage').length >= 2, `gateway events from tsmesh tap ${gw}:\n${plain.stdout()}${plain.stderr()}`, 90_000, 100);
+      await until(() => shown.lines().some((l) => EVENT.exec(l)?.[5] === '/productpage?access_token=s3cret'), `query-string events from --show-query:\n${shown.stdout()}${shown.stderr()}`, 90_000, 100);
+    } finally {
+      load.stopped = true;
+      await loop;
+    }
+    assert.equal(await plain.interrupt(), 0, plain.stderr());
+    assert.equal(await shown.interrupt(), 0, shown.stderr());
+    assert.doesNotMatch(plain.stdout(), /s3cret/);
+    console.log(plain.lines()[0]);
   });
 
   await t.test('live inbound requests with status 200 and a latency; Ctrl-C ends it cleanly', async () => {
