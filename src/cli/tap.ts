@@ -34,13 +34,16 @@ Flags:
 
 Cost and bounds: a proxy nobody taps does no tap work (one flag read per request). A tap holds at
 most 1,000 events in the proxy while the reader is slow and sends at most --max-rps per second;
-the rest is dropped and counted, so tapping a busy proxy cannot grow its memory.
+the rest is dropped and counted, so tapping a busy proxy cannot grow its memory. A proxy runs at
+most 8 taps at once (the 9th gets HTTP 429).
 
 Trust: only the control plane can start a tap. It accepts tap requests from this machine only
-(loopback), signs a 30-second, single-use token for that one proxy and that one filter with a
+(loopback, with an IP or localhost Host and no foreign Origin, so web pages cannot), signs a
+30-second, single-use token for that one proxy, its admin address and that one filter with a
 certificate its CA issued to itself (DNS name istiod.istio-system.svc), and relays the proxy's
 stream. The proxy checks the token against its mesh trust root (the ROOTCA it got over SDS) and
-refuses any other POST /tap on its admin port (401 without a token, 403 with a bad one).
+that it arrived on the admin address it names, and refuses any other POST /tap on its admin port
+(401 without a token, 403 with a bad one). Two connections claiming one pod are refused (409).
 
 Examples:
   npx tsmesh tap deploy/reviews-v2
