@@ -192,7 +192,7 @@ test('tap: memory stays bounded while a tap streams every request (heap after GC
   assert.ok(after - before < 1024, `heap grew ${after - before} kB`);
 });
 
-test('tap: at most 8 taps per proxy (429 names the count); show_query keeps the query; a workload certificate cannot sign a tap token', async (t) => {
+test('tap: at most 8 taps per proxy (429 names the count); show_query keeps the query; quiet taps get a heartbeat; a workload certificate cannot sign a tap token', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-tap-cap-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const ca = await CertificateAuthority.load({ stateDir: dir });
@@ -251,6 +251,12 @@ test('tap: at most 8 taps per proxy (429 names the count); show_query keeps the 
   const without = await until(() => taps[1]!.lines.find((l) => l.type === 'event'), 'an event on a plain tap');
   assert.equal(withQuery.path, '/q?sig=abc');
   assert.equal(without.path, '/q');
+
+  // A quiet tap still hears from the proxy (the same stats line again), so a dead reader is noticed.
+  await until(() => {
+    const st = taps[2]!.lines.filter((l) => l.type === 'stats').map((l) => JSON.stringify(l));
+    return st.length >= 2 && st.at(-1) === st.at(-2);
+  }, 'a heartbeat: an unchanged stats line repeated on a quiet tap', 30_000, 50);
 
   // One ends: a new tap fits again.
   taps.pop()!.close();
