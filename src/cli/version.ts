@@ -21,8 +21,8 @@ Flags:
   --remote[=true|false]   ask the control plane (default true)
   -s, --short[=bool]      version numbers only (default true); --short=false adds build details
   -o, --output <format>   json, yaml or short
-  --controlplane <url>    the control plane's HTTP address (default: the running demo's, else
-                          $TSMESH_CONTROLPLANE, else http://127.0.0.1:15014)
+  --controlplane <url>    the control plane's HTTP address (default: $TSMESH_CONTROLPLANE, else
+                          the running demo's, else http://127.0.0.1:15014)
   -h, --help`;
 
 /** istioctl's JSON shape: clientVersion, meshVersion[], dataPlaneVersion[]. */
@@ -125,22 +125,13 @@ export async function versionCommand(argv: string[]): Promise<number> {
 
   let remoteVersion: RemoteVersion | undefined;
   if (remote) {
-    const { findControlPlane } = await import('./apply_client.ts');
-    const cp = findControlPlane(one(parsed.flags, 'controlplane'));
-    try {
-      const res = await fetch(`${cp.url}/debug/version`, { signal: AbortSignal.timeout(10_000) });
-      if (res.status !== 200) {
-        console.error(`tsmesh version: the control plane at ${cp.url} answered HTTP ${res.status} for /debug/version (an older tsmesh?); use --remote=false for the client version alone`);
-        return 1;
-      }
-      remoteVersion = (await res.json()) as RemoteVersion;
-    } catch (e) {
-      const why = cp.stale ? ` (found in ${cp.from}, but that demo is no longer running)` : '';
-      console.error(
-        `tsmesh version: no control plane at ${cp.url}${why} (${(e as Error).cause instanceof Error ? ((e as Error).cause as Error).message : (e as Error).message}): start one with \`npx tsmesh demo\`, say where it is with --controlplane <url>, or use --remote=false for the client version alone`,
-      );
+    const { controlPlaneGet, controlPlaneRef } = await import('./controlplane_client.ts');
+    const r = await controlPlaneGet<RemoteVersion>(controlPlaneRef(one(parsed.flags, 'controlplane')), '/debug/version', { otherwise: 'or use --remote=false for the client version alone' });
+    if ('error' in r) {
+      console.error(`tsmesh version: ${r.error}${'status' in r ? '; use --remote=false for the client version alone' : ''}`);
       return 1;
     }
+    remoteVersion = r.value;
   }
   const v = versionOutput(TSMESH_VERSION, remoteVersion);
   if (output === 'json') console.log(JSON.stringify(v, null, 2));
