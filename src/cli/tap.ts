@@ -3,7 +3,8 @@
  * workload's proxy, as they finish, from the control plane's /debug/tap (src/controlplane/tap.ts,
  * which the dashboard uses too). Ctrl-C ends the stream; the proxy drops the tap at once.
  */
-import { findControlPlane } from './apply_client.ts';
+import { controlPlaneRef } from './controlplane_client.ts';
+import { DEFAULT_MAX_RPS, MAX_MAX_RPS } from '../proxy/tap/tap_session.ts';
 import { one, parseFlags } from './flags.ts';
 import { resolve } from 'node:path';
 import { parsePodArg, resolvePod } from './pod_ref.ts';
@@ -23,7 +24,7 @@ Flags:
   --show-query           show each path's query string too (off by default: signed URLs and
                          ?access_token= values stay in the proxy)
   --method <M>           only requests with this HTTP method (GET, POST, ...)
-  --max-rps <n>          events per second the proxy sends at most (default 100, at most 1000);
+  --max-rps <n>          events per second the proxy sends at most (default ${DEFAULT_MAX_RPS}, at most ${MAX_MAX_RPS});
                          more are dropped in the proxy and counted
   -o, --output <fmt>     wide: add the caller's SPIFFE identity, the upstream cluster and the
                          request id; json: one JSON object per line (the /debug/tap stream)
@@ -70,7 +71,7 @@ export async function tapCommand(argv: string[]): Promise<number> {
   const output = one(parsed.flags, 'output') ?? '';
   if (!['', 'wide', 'json'].includes(output)) return usageError(`-o ${output}: use wide or json`);
   const maxRps = one(parsed.flags, 'max-rps');
-  if (maxRps !== undefined && !(Number(maxRps) > 0 && Number(maxRps) <= 1000)) return usageError(`--max-rps ${maxRps}: give a number above 0 and at most 1000`);
+  if (maxRps !== undefined && !(Number(maxRps) > 0 && Number(maxRps) <= MAX_MAX_RPS)) return usageError(`--max-rps ${maxRps}: give a number above 0 and at most ${MAX_MAX_RPS}`);
   const path = one(parsed.flags, 'path');
   if (path !== undefined && !path.startsWith('/')) return usageError(`--path ${path}: give a path prefix starting with /`);
   const method = one(parsed.flags, 'method');
@@ -90,7 +91,7 @@ export async function tapCommand(argv: string[]): Promise<number> {
     if (found.pod.sidecar === false) return fail(`${found.pod.name} in namespace ${namespace} runs without a sidecar: there is no proxy to tap`);
     pod = found.pod.name;
   }
-  const cp = findControlPlane(one(parsed.flags, 'controlplane'));
+  const cp = controlPlaneRef(one(parsed.flags, 'controlplane'), stateDir);
   if (cp.stale) return fail(`the demo in ${cp.from} is no longer running: start it with \`npx tsmesh demo\``);
   const q = new URLSearchParams({ pod, namespace });
   if (path) q.set('path', path);
