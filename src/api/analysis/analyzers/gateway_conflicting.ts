@@ -5,20 +5,13 @@
  */
 import type { AnalysisContext, Analyzer, Resource } from '../types.ts';
 import { hostsOverlap } from './hosts.ts';
+import { selectorString, selects } from './kube_util.ts';
 
 function selectorOf(gw: Resource): Record<string, string> {
   const s = gw.spec.selector;
   return s && typeof s === 'object' ? (s as Record<string, string>) : {};
 }
 
-function selects(sel: Record<string, string>, labels: Record<string, string>): boolean {
-  return Object.entries(sel).every(([k, v]) => labels[k] === v);
-}
-
-/** `istio=ingressgateway,app=x` with keys sorted, as a Kubernetes label selector prints. */
-export function selectorString(sel: Record<string, string>): string {
-  return Object.keys(sel).sort().map((k) => `${k}=${sel[k]}`).join(',');
-}
 
 function sameWorkload(ctx: AnalysisContext, a: Resource, b: Resource): boolean {
   const sa = selectorOf(a);

@@ -1,10 +1,7 @@
 /** Host names as Istio's analyzers compare them: short names made FQDN in a namespace, wildcard matching. */
 
-/** `reviews` in `default` → `reviews.default.svc.cluster.local`; names with a dot or a `*` stay as written. */
-export function fqdn(host: string, namespace: string, domainSuffix = 'cluster.local'): string {
-  if (host === '*' || host.includes('.') || host.includes('*')) return host;
-  return `${host}.${namespace}.svc.${domainSuffix}`;
-}
+/** `reviews` in `default` → `reviews.default.svc.cluster.local`: the validator's one rule. */
+export { fqdnOf as fqdn } from '../../validation/cross.ts';
 
 /** Whether two hosts can name the same thing (`*.bar.com` matches `foo.bar.com` and `*.foo.bar.com`). */
 export function hostsOverlap(a: string, b: string): boolean {
