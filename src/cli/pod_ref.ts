@@ -8,7 +8,7 @@
  * Shared by proxy-status, proxy-config and any command that acts on one demo pod.
  */
 import { resolve } from 'node:path';
-import { closeNames } from '../xds/debug_proxies.ts';
+import { closeNames, DEPLOYMENT_KINDS, POD_KINDS } from '../xds/debug_proxies.ts';
 import { displayPath } from '../demo/config_copy.ts';
 import { DEFAULT_STATE_DIR, STATE_FILE, pidAlive, readState, stateFilePath, type DemoState } from '../demo/state.ts';
 
@@ -53,8 +53,8 @@ export function parsePodArg(arg: string, namespaceFlag?: string): { kind: 'pod' 
   if (slash >= 0) {
     const type = arg.slice(0, slash).toLowerCase();
     rest = arg.slice(slash + 1);
-    if (['deploy', 'deployment', 'deployments', 'deployment.apps', 'deployments.apps'].includes(type)) kind = 'deployment';
-    else if (!['po', 'pod', 'pods'].includes(type)) return { error: `${arg}: give a pod (<pod>[.<namespace>]) or deploy/<name>, not ${type}/` };
+    if (DEPLOYMENT_KINDS.includes(type)) kind = 'deployment';
+    else if (!POD_KINDS.includes(type)) return { error: `${arg}: give a pod (<pod>[.<namespace>]) or deploy/<name>, not ${type}/` };
   }
   if (rest === '') return { error: `${arg}: the name is empty` };
   const dot = rest.indexOf('.');
