@@ -44,8 +44,11 @@ const EXPECTED: Array<[string, string]> = [
   ['wl:default:reviews-v3', 'svc:default:ratings'],
 ];
 
-/** Page loads through the gateway: at most `n` requests, `concurrency` at a time, and never past `maxMs`. */
-async function load(demo: IstioDemo, n: number, concurrency: number, maxMs: number): Promise<Map<number, number>> {
+/**
+ * Page loads through the gateway: at most `n` requests, `concurrency` at a time, each worker
+ * waiting `gapMs` after each of its requests, and never past `maxMs`.
+ */
+async function load(demo: IstioDemo, n: number, concurrency: number, maxMs: number, gapMs = 0): Promise<Map<number, number>> {
   const codes = new Map<number, number>();
   const deadline = performance.now() + maxMs;
   let sent = 0;
@@ -54,6 +57,7 @@ async function load(demo: IstioDemo, n: number, concurrency: number, maxMs: numb
       sent++;
       const r = await demo.get('/productpage', { timeoutMs: 30_000 }).catch(() => ({ status: 0 }));
       codes.set(r.status, (codes.get(r.status) ?? 0) + 1);
+      if (gapMs > 0) await new Promise((res) => setTimeout(res, gapMs));
     }
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
@@ -152,13 +156,19 @@ test('dashboard: the Bookinfo graph, the graph API, a service page with charts a
   });
 
   await t.test('with a Prometheus, the graph API and the page draw the same Bookinfo edges from its rates', { skip: NO_PROMETHEUS }, async () => {
+    // Prometheus' rate() needs a counter to grow between two of its scrapes (2 s apart): the burst
+    // above can fall between two, so these page loads are spread over about 10 s.
+    const codes = await load(demo, 40, 2, 60_000, 500);
+    t.diagnostic(`paced page loads: ${[...codes].map(([c, n]) => `${c}: ${n}`).join(', ')}`);
     const url = `${cp}/api/namespaces/graph?duration=120s&prometheus=${encodeURIComponent(prom!.url)}`;
     const g = await until(
       async () => {
         const j = await getJson<GraphJson>(url);
-        return EXPECTED.every(([s, d]) => j.elements.edges.some((e) => e.data.source === s && e.data.target === d && Number(e.data.traffic.rates.http) > 0)) ? j : undefined;
+        // Both proxies' reports of a request are in Prometheus once each was scraped twice after it.
+        const full = (e: EdgeView) => Number(e.traffic.rates.http) > 0 && Number(e.isMTLS) > 0 && Number(e.responseTime) > 0;
+        return EXPECTED.every(([s, d]) => j.elements.edges.some((e) => e.data.source === s && e.data.target === d && full(e.data))) ? j : undefined;
       },
-      "the Bookinfo edges from Prometheus' rates",
+      "the Bookinfo edges from Prometheus' rates, with mTLS and a p95",
       90_000,
       2000,
     );
@@ -189,7 +199,9 @@ test('dashboard: the Bookinfo graph, the graph API, a service page with charts a
   });
 
   await t.test('the reviews service page charts its requests, errors and p95, with its proxies and config', async () => {
-    // The services list, from the same graph: each with its inbound rate and health.
+    // The services list, from the same graph: each with its inbound rate and health (a few page
+    // loads first, so that the rates in its 60 s window do not hang on how long the steps above took).
+    await load(demo, 6, 1, 30_000);
     await page.evaluate(() => (location.hash = '#/services'));
     const list = await until(async () => {
       const rows = await page.locator('#services-table tr').evaluateAll((trs) => trs.map((tr) => [...(tr as HTMLTableRowElement).cells].map((c) => c.textContent ?? '')));
