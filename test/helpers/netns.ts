@@ -13,7 +13,7 @@
  * Needs root and iproute2 (`ip`); NO_NETNS says why not when they are missing.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
@@ -56,6 +56,11 @@ export interface Host {
   readonly netns: string;
   /** This host's address on each network it is on, by network name. */
   readonly ips: Record<string, string>;
+  /**
+   * Writes /etc/netns/<netns>/<file>: `ip netns exec` bind-mounts it over /etc/<file> for what
+   * runs in this host (hosts, resolv.conf). Removed when the lab closes.
+   */
+  etcFile(file: string, content: string): void;
   /** Runs a command in the namespace to its end (30 s at most); throws with its output when it fails, unless `allowFail`. */
   run(cmd: string, args: string[], o?: { input?: string; allowFail?: boolean; timeoutMs?: number; env?: NodeJS.ProcessEnv }): Promise<RunResult>;
   /**
@@ -88,7 +93,10 @@ export async function netLab(t: After): Promise<NetLab> {
   if (!exitHook) {
     exitHook = true;
     process.once('exit', () => {
-      for (const ns of liveNs) spawnSync(IP!, ['netns', 'del', ns]);
+      for (const ns of liveNs) {
+        spawnSync(IP!, ['netns', 'del', ns]);
+        rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
+      }
     });
   }
   // Short and unique: device names are at most 15 characters.
@@ -122,6 +130,7 @@ export async function netLab(t: After): Promise<NetLab> {
     );
     for (const ns of namespaces.reverse()) {
       spawnSync(IP!, ['netns', 'del', ns]);
+      rmSync(`/etc/netns/${ns}`, { recursive: true, force: true });
       liveNs.delete(ns);
     }
   };
@@ -161,6 +170,10 @@ export async function netLab(t: After): Promise<NetLab> {
         name,
         netns,
         ips,
+        etcFile(file, content) {
+          mkdirSync(`/etc/netns/${netns}`, { recursive: true });
+          writeFileSync(`/etc/netns/${netns}/${file}`, content);
+        },
         run(cmd, args, o = {}) {
           return new Promise((resolve, reject) => {
             const c = spawn(IP!, ['netns', 'exec', netns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...o.env } });
