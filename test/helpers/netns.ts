@@ -192,6 +192,8 @@ export async function netLab(t: After): Promise<NetLab> {
               if (r.code !== 0 && !o.allowFail) reject(new Error(`[${name}] ${cmd} ${args.join(' ')} exited ${signal ?? code}:\n${stderr}${stdout}`));
               else resolve(r);
             });
+            // A command that exits without reading its input must not fail the write.
+            c.stdin!.on('error', () => undefined);
             c.stdin!.end(o.input ?? '');
           });
         },
