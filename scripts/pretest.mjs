@@ -20,6 +20,11 @@ const NEEDED = {
   prometheus: '/usr/bin/prometheus',
   // Issue 13's acceptance: the dashboard in a real headless browser, driven by playwright-core (test/integration/dashboard.test.ts).
   chromium: '/usr/bin/chromium',
+  // Issue 14's acceptance: hosts as network namespaces, and `tsmesh init`'s capture rules applied
+  // there with both of Istio's back ends.
+  iproute2: '/usr/sbin/ip',
+  iptables: '/usr/sbin/iptables',
+  nftables: '/usr/sbin/nft',
 };
 const missing = Object.entries(NEEDED).filter(([, file]) => !existsSync(file)).map(([pkg]) => pkg);
 if (missing.length === 0) process.exit(0);
