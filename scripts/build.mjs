@@ -10,9 +10,13 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { STAMP, freshDistEntry } from '../bin/dist_state.mjs';
+import { buildNative } from '../native/build.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');
+// The SO_ORIGINAL_DST addon (traffic capture) first: it has its own freshness check, and a
+// missing compiler only warns.
+buildNative({ force: process.argv.includes('--force') });
 if (!process.argv.includes('--force') && freshDistEntry(root)) process.exit(0);
 
 const started = Date.now();

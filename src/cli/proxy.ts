@@ -155,6 +155,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
         }),
       );
     }
+    await installOriginalDestination(bootstrap, v['explicit-proxy'] === true);
   } catch (e) {
     await sidecar?.close();
     const code = e instanceof TsmeshError ? ` [${e.code}]` : '';
@@ -283,6 +284,22 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   // Anything left open (a stuck socket) must not keep a drained proxy alive.
   setTimeout(() => process.exit(code), 2000).unref();
   return code;
+}
+
+/**
+ * A sidecar in INTERCEPTION_MODE REDIRECT gets its traffic through iptables REDIRECT (tsmesh init):
+ * the address the app dialed is then only in conntrack, read with SO_ORIGINAL_DST by the native
+ * addon. Checked at start, so a sidecar without the addon refuses to run instead of looping
+ * captured connections back to itself. --explicit-proxy (no iptables: PROXY lines name the
+ * destination) needs no addon. TPROXY keeps the destination as the socket's local address.
+ */
+async function installOriginalDestination(b: ParsedBootstrap, explicitProxy: boolean): Promise<void> {
+  const md = (b.node.metadata ?? {}) as Record<string, unknown>;
+  const mode = typeof md.INTERCEPTION_MODE === 'string' ? md.INTERCEPTION_MODE.trim().toUpperCase() : '';
+  if (!b.node.id.startsWith('sidecar~') || mode !== 'REDIRECT' || explicitProxy) return;
+  const { soOriginalDestination } = await import('../proxy/listener/so_original_dst.ts');
+  const { setOriginalDestination } = await import('../proxy/listener/original_dst.ts');
+  setOriginalDestination(soOriginalDestination());
 }
 
 /** Starts the workload agent (loaded only when a token is given: a plain proxy never pays for it). */
