@@ -220,6 +220,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       // Workers keep accepting as long as the primary does after it withdraws from xDS.
       const graceMs = server.withdrawGraceMs(drainMs);
       await Promise.all([server.shutdown(drainMs, graceMs), pool?.drain(drainMs, graceMs)]);
+      health?.stop();
       await adminServer.close();
       await status?.close();
       await sidecar?.close();
@@ -229,6 +230,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   let status: import('../agent/status_server.ts').StatusServer | undefined;
+  let health: import('../agent/health/workload_health.ts').WorkloadHealth | undefined;
   try {
     // Admin first, like Envoy: /ready answers 503 while initializing.
     admin.port = await adminServer.listen(admin.ip, admin.port).catch((e: NodeJS.ErrnoException) => {
@@ -269,6 +271,16 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     }
     await server.start();
     if (pool) await pool.start();
+    // A VM's WorkloadGroup probe (ProxyConfig.readinessProbe in the node): run by the agent,
+    // reported to the control plane on this proxy's xDS stream (Istio's health check over xDS).
+    const md = bootstrap.node.metadata as Record<string, unknown> | undefined;
+    if ((md?.PROXY_CONFIG as { readinessProbe?: unknown } | undefined)?.readinessProbe !== undefined) {
+      const { startNodeHealth } = await import('../agent/health/node_probe.ts');
+      health = startNodeHealth(md, (healthy, message) => {
+        log.info(`workload ${healthy ? 'healthy' : `unhealthy: ${message}`} (readiness probe)`);
+        server.reportHealth(healthy, message);
+      });
+    }
   } catch (e) {
     const code = e instanceof TsmeshError ? ` [${e.code}]` : '';
     console.error(`tsmesh proxy:${code} ${(e as Error).message}`);

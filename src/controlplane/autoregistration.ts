@@ -10,6 +10,7 @@
  * next endpoint change to absorb on its way to the proxies.
  */
 import { AutoRegistration, TLS_MODE_LABEL, type ProxyRegistration, type RegistrationHandle, type RegistrySource, type SourceItem } from '../registry/index.ts';
+import type { GroupLookup } from '../registry/autoregistration.ts';
 import { cleanLabels, mergeLabels, type Labels } from '../registry/labels.ts';
 
 /** Whether some Service selects a workload of this namespace and these labels now. */
@@ -17,7 +18,7 @@ export type SelectedNow = (namespace: string, labels: Labels) => boolean;
 
 export class BatchedAutoRegistration implements RegistrySource {
   readonly name = 'autoregistration';
-  readonly #inner = new AutoRegistration();
+  readonly #inner: AutoRegistration;
   readonly #handlers = new Set<() => void>();
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** When #timer fires (performance.now() time). */
@@ -32,17 +33,23 @@ export class BatchedAutoRegistration implements RegistrySource {
    * `selected`: the registry's current view of which workloads Services select (default: all).
    * `delayMs`: how long a first change waits for others to join it.
    * `idleMs`: how long a change no Service selects may wait.
+   * `groups`: the WorkloadGroups proxies name (Istio's ISTIO_META_AUTO_REGISTER_GROUP), read as
+   * the template of their workload.
    */
   constructor(
     private readonly selected: SelectedNow = () => true,
     private readonly delayMs = 50,
     private readonly idleMs = 1000,
-  ) {}
+    private readonly groups: GroupLookup = () => undefined,
+  ) {
+    this.#inner = new AutoRegistration(groups);
+  }
 
   register(reg: ProxyRegistration): RegistrationHandle {
     const inner = this.#inner.register(reg);
-    // The labels AutoRegistration gives the workload (no WorkloadGroup: the control plane names none).
-    const labels = mergeLabels({ [TLS_MODE_LABEL]: 'istio' }, undefined, cleanLabels(reg.labels));
+    // The labels AutoRegistration gives the workload (its WorkloadGroup's under its own).
+    const group = reg.workloadGroup ? this.groups(reg.namespace, reg.workloadGroup) : undefined;
+    const labels = mergeLabels({ [TLS_MODE_LABEL]: 'istio' }, group?.labels, cleanLabels(reg.labels));
     const notify = () => this.#schedule(this.selected(reg.namespace, labels) ? this.delayMs : this.idleMs);
     notify();
     return {

@@ -114,7 +114,7 @@ export class ControlPlane {
     }
     if (opts.defaultRetryBudget === false) this.mesh.defaultRetryBudget = false;
     this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
-    this.autoRegistration = new BatchedAutoRegistration((ns, labels) => this.registry.selectsWorkload(ns, labels));
+    this.autoRegistration = new BatchedAutoRegistration((ns, labels) => this.registry.selectsWorkload(ns, labels), undefined, undefined, (ns, name) => this.registry.config.workloadGroup(ns, name));
     this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration] });
     this.metrics = new PilotMetrics({
       proxyVersions: () => this.discovery.liveConnections().map((c) => String(c.proxy.metadata.ISTIO_VERSION ?? 'unknown')),
@@ -132,6 +132,14 @@ export class ControlPlane {
       onDisconnect: (conn) => {
         this.registrations.get(conn.id)?.unregister();
         this.registrations.delete(conn.id);
+      },
+      // The agent's WorkloadGroup probe (Istio's health check over xDS): an unhealthy workload
+      // stays an endpoint, marked UNHEALTHY, so proxies take it out of load balancing.
+      onHealth: (conn, healthy, message) => {
+        const handle = this.registrations.get(conn.id);
+        if (!handle) return;
+        this.log(`ads ${conn.id}: workload ${handle.namespace}/${handle.name} ${healthy ? 'healthy' : `unhealthy: ${message || 'probe failed'}`}`);
+        handle.setHealthy(healthy);
       },
       metrics: this.metrics,
       log: { debug: () => undefined, info: (m: string) => this.log(m), warn: (m: string) => this.log(m) },
@@ -202,10 +210,18 @@ export class ControlPlane {
    * endpoint of every Service selecting it, for as long as its stream is up.
    */
   private autoRegister(connId: string, proxy: Proxy): void {
-    if (proxy.type !== 'sidecar' || proxy.generator === 'grpc' || Object.keys(proxy.labels).length === 0) return;
+    // Istio's ISTIO_META_AUTO_REGISTER_GROUP: the WorkloadGroup (same namespace) this proxy joins.
+    const group = typeof proxy.metadata.AUTO_REGISTER_GROUP === 'string' && proxy.metadata.AUTO_REGISTER_GROUP ? proxy.metadata.AUTO_REGISTER_GROUP : undefined;
+    if (proxy.type !== 'sidecar' || proxy.generator === 'grpc' || (Object.keys(proxy.labels).length === 0 && !group)) return;
     const ip = proxy.ipAddresses[0];
     if (!ip) return;
+    // An agent that runs a readiness probe (ProxyConfig.readinessProbe, from the WorkloadGroup's
+    // probe) reports health once it passes; until then the workload takes no traffic.
+    const proxyConfig = proxy.metadata.PROXY_CONFIG as { readinessProbe?: unknown } | undefined;
+    const probed = typeof proxyConfig === 'object' && proxyConfig !== null && proxyConfig.readinessProbe !== undefined;
     const handle = this.autoRegistration.register({
+      ...(group ? { workloadGroup: group } : {}),
+      ...(probed ? { healthy: false } : {}),
       name: proxy.workloadName,
       namespace: proxy.namespace,
       ip,
@@ -213,6 +229,8 @@ export class ControlPlane {
       labels: proxy.workloadCertificates === false ? { ...proxy.labels, [TLS_MODE_LABEL]: 'disabled' } : proxy.labels,
       serviceAccount: proxy.serviceAccount,
       locality: proxy.locality,
+      // ISTIO_META_NETWORK: split-horizon EDS sends other networks to this one's gateway.
+      ...(proxy.network ? { network: proxy.network } : {}),
     });
     this.registrations.set(connId, handle);
   }

@@ -18,6 +18,7 @@ import { localClusterView } from './upstream/zone_aware.ts';
 import { ListenerManager } from './listener/listener_manager.ts';
 import { loadNetworkFilters } from './filters/network/builtin.ts';
 import { releaseEnvoyRoot } from '../xds/protos.ts';
+import { ISTIO_XDS } from '../xds/type_urls.ts';
 import { log } from './logger.ts';
 import { flushAccessLogs } from './http/common/access_log.ts';
 import { closeTracingDrivers } from './tracing/driver.ts';
@@ -125,6 +126,14 @@ export class ProxyServer {
     if (!b.ads && !this.sds?.active) releaseEnvoyRoot();
     this.setState('LIVE');
     for (const w of this.liveWaiters.splice(0)) w();
+  }
+
+  /**
+   * The workload's health as the agent's probe sees it, reported to the control plane on this
+   * proxy's ADS stream (Istio's HealthInformation request). No ADS: nowhere to report, ignored.
+   */
+  reportHealth(healthy: boolean, message = 'unhealthy'): void {
+    this.ads?.report(ISTIO_XDS.HEALTH_INFO, healthy ? undefined : { code: 500, message });
   }
 
   whenLive(): Promise<void> {

@@ -34,6 +34,12 @@ export interface ProxyRegistration {
   /** Name of a WorkloadGroup in the same namespace to take the template from. */
   workloadGroup?: string;
   weight?: number;
+  /**
+   * Health at registration (default healthy). A proxy whose agent runs a WorkloadGroup probe
+   * starts unhealthy: it receives traffic once its first report says healthy, as Istio's agent
+   * sends nothing before its probe first passes.
+   */
+  healthy?: boolean;
 }
 
 export interface RegistrationHandle {
@@ -69,7 +75,7 @@ export class AutoRegistration implements RegistrySource {
   register(reg: ProxyRegistration): RegistrationHandle {
     if (!reg.name || !reg.namespace || !reg.ip) throw new Error('registerProxy: name, namespace and ip are required');
     const key = `${reg.namespace}/${reg.name}`;
-    const entry: Entry = { reg: { ...reg }, healthy: true, token: Symbol(key) };
+    const entry: Entry = { reg: { ...reg }, healthy: reg.healthy ?? true, token: Symbol(key) };
     this.entries.set(key, entry);
     this.changed(key);
     const current = () => this.entries.get(key)?.token === entry.token;

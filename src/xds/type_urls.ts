@@ -57,6 +57,14 @@ export const ISTIO_FILTER = {
   METADATA_EXCHANGE: `${T}envoy.tcp.metadataexchange.config.MetadataExchange`,
 } as const;
 
+/**
+ * Istio's non-resource ADS types: a workload's health, which the agent reports on the proxy's own
+ * stream as a DiscoveryRequest (no error_detail: healthy; error_detail: unhealthy, and why).
+ */
+export const ISTIO_XDS = {
+  HEALTH_INFO: `${T}istio.v1.HealthInformation`,
+} as const;
+
 /** Path matchers (RBAC's uri_template permission: Istio's `{*}` / `{**}` path templates). */
 export const PATH_MATCH = {
   URI_TEMPLATE: `${T}envoy.extensions.path.match.uri_template.v3.UriTemplateMatchConfig`,

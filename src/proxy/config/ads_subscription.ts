@@ -48,6 +48,8 @@ export function xdsWatchHandlers(xds: XdsManager, typeUrl: string, onApplied: ()
 export interface AdsSubscription {
   /** Resolves on the first accepted response of the type (or never; callers add a timeout). */
   firstUpdate(typeUrl: string): Promise<void>;
+  /** A non-subscription request on the stream (the agent's health report), repeated on reconnect. */
+  report(typeUrl: string, errorDetail?: { code: number; message: string }): void;
   close(): void;
 }
 
@@ -94,6 +96,7 @@ export function subscribeAds(client: AdsClient, xds: XdsManager, opts: { cds: bo
         if (f.seen) resolve();
         else f.waiters.push(resolve);
       }),
+    report: (t, errorDetail) => client.report(t, errorDetail),
     close: () => client.close(),
   };
 }

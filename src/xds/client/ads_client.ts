@@ -58,6 +58,8 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   /** Responses waiting for an earlier one's (async) validation. */
   readonly #backlog: (() => void | Promise<void>)[] = [];
   #pumping = false;
+  /** The last report() per type, sent again on every new stream. */
+  readonly #reports = new Map<string, Record<string, unknown>>();
 
   constructor(opts: AdsClientOptions) {
     super();
@@ -108,6 +110,17 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   /** The last accepted SotW version_info of a type ('' before the first ACK). */
   version(typeUrl: string): string {
     return this.#types.get(typeUrl)?.versionInfo ?? '';
+  }
+
+  /**
+   * A request that subscribes to nothing (Istio's agent reporting its workload's health as a
+   * HealthInformation request): written now if a stream is open, and again on each new stream
+   * (the last report per type), since the server keeps it per stream.
+   */
+  report(typeUrl: string, errorDetail?: { code: number; message: string }): void {
+    const req = { type_url: typeUrl, ...(errorDetail ? { error_detail: errorDetail } : {}) };
+    this.#reports.set(typeUrl, req);
+    this.#write({ ...req });
   }
 
   /** Ends the stream and the channel, stops retrying. Watches get no further calls. */
@@ -161,6 +174,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
       st.requested = false;
       this.#sendInitial(st);
     }
+    for (const r of this.#reports.values()) this.#write({ ...r });
     this.emit('connected');
   }
 

@@ -8,6 +8,7 @@ import type { NodeJson } from '../types.ts';
 import type { Connection, Outgoing, WatchState, WriteFn } from './connection.ts';
 import type { Generated } from './resources.ts';
 import type { XdsMetrics } from './types.ts';
+import { ISTIO_XDS } from '../type_urls.ts';
 
 /** Where the server writes what it does. Default: warnings to stderr, nothing else. */
 export interface Logger {
@@ -29,6 +30,8 @@ export interface ServerCore {
   /** Registers a new connection from the first request's node; throws for a node it cannot serve. */
   openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection;
   closeConnection(conn: Connection): void;
+  /** A workload health report (Istio's HealthInformation request) arrived on `conn`'s stream. */
+  health?(conn: Connection, healthy: boolean, message: string): void;
   /** The current generation of `typeUrl` for `w`'s subscription, or undefined after logging an error. */
   generate(conn: Connection, typeUrl: string, w: WatchState, names?: readonly string[] | ReadonlySet<string>): Generated | undefined;
   nonce(): string;
@@ -41,7 +44,7 @@ export interface ServerCore {
  * (each may wait for the first PushContext), the first request's node opens the Connection,
  * and the Connection is closed however the stream ends.
  */
-export function serveStream<Req extends { node?: NodeJson; type_url: string }>(
+export function serveStream<Req extends { node?: NodeJson; type_url: string; error_detail?: { message?: string } | null }>(
   core: ServerCore,
   call: grpc.ServerDuplexStream<Req, any>,
   mode: 'sotw' | 'delta',
@@ -80,6 +83,9 @@ export function serveStream<Req extends { node?: NodeJson; type_url: string }>(
           return fail(3 /* INVALID_ARGUMENT */, (e as Error).message);
         }
       }
+      // Not a subscription: the agent's health report for this proxy's workload (Istio's
+      // HealthInformation), taken by the server and never answered.
+      if (req.type_url === ISTIO_XDS.HEALTH_INFO) return core.health?.(conn, !req.error_detail, req.error_detail?.message ?? '');
       handle(conn, req);
     });
     chain = chain.catch((e: Error) => fail(13 /* INTERNAL */, `internal error: ${e.message}`));

@@ -205,6 +205,14 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     this.#hook('onDisconnect', conn);
   }
 
+  health(conn: Connection<P>, healthy: boolean, message: string): void {
+    try {
+      this.#opts.onHealth?.(conn, healthy, message);
+    } catch (e) {
+      this.log.warn(`ads: onHealth hook threw for ${conn.id}: ${(e as Error).message}`);
+    }
+  }
+
   generate(conn: Connection<P>, typeUrl: string, w: WatchState, names?: readonly string[] | ReadonlySet<string>): Generated | undefined {
     const gen = this.#cache!.get(conn.proxy, typeUrl, names ?? w.generationNames());
     if (gen instanceof Error) {

@@ -75,6 +75,11 @@ export interface DiscoveryServerOptions<C extends XdsSnapshot = XdsSnapshot, P e
   /** Auto-registration and stats hook; called once the first request's node is parsed. */
   onConnect?: (conn: Connection<P>) => void;
   onDisconnect?: (conn: Connection<P>) => void;
+  /**
+   * Istio's workload health report (a HealthInformation request on the proxy's stream, from the
+   * agent's WorkloadGroup probe): healthy, or not with the agent's message. Never answered.
+   */
+  onHealth?: (conn: Connection<P>, healthy: boolean, message: string) => void;
   metrics?: XdsMetrics;
   log?: Logger;
 }
