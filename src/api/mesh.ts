@@ -10,6 +10,7 @@ import { hostProblem, isDns1123Label, labelKeyProblem, labelValueProblem, isObj,
 import { validateLocalityLbSetting } from './validation/destinationrule.ts';
 import { child } from './paths.ts';
 import { durationNanos as durationNanosOf } from './duration.ts';
+import { meshNetworksOf } from './mesh_networks.ts';
 
 export function defaultMeshConfig(): MeshConfig {
   return {
@@ -43,6 +44,10 @@ export function parseMeshConfig(text: string, file?: string): MeshConfigResult {
   // An explicit `null` means "unset": keep the default.
   for (const [k, v] of Object.entries(defaultMeshConfig())) if ((mesh as any)[k] === null || (mesh as any)[k] === undefined) (mesh as any)[k] = v;
   validateMesh(mesh, fail);
+  // Istio keeps MeshNetworks beside MeshConfig, not in it: read from the document, never from `raw`.
+  delete mesh.meshNetworks;
+  const networks = meshNetworksOf(doc, parse, fail);
+  if (networks) mesh.meshNetworks = networks;
   return { mesh, errors };
 }
 

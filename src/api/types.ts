@@ -5,6 +5,7 @@
  */
 
 import type { ErrorCode } from './errors.ts';
+import type { MeshNetworks } from './mesh_networks.ts';
 
 /** The kinds tsmesh reads. Istio kinds plus the Kubernetes kinds Bookinfo's YAML is made of. */
 export type IstioKind =
@@ -153,6 +154,8 @@ export interface MeshConfig {
    * or TSMESH_RETRY_BUDGET=off; unset means on.
    */
   defaultRetryBudget?: boolean;
+  /** Istio's MeshNetworks (read beside the mesh config, src/api/mesh_networks.ts): networks and their gateways. */
+  meshNetworks?: MeshNetworks;
 }
 
 /** meshConfig.pathNormalization.normalization (Istio's ProxyPathNormalization). */

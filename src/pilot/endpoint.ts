@@ -6,7 +6,9 @@
 import type { Endpoint, Locality, Service } from '../registry/model.ts';
 import type { EnvoyJson, NamedResource } from '../xds/types.ts';
 import type { Proxy, PushContext } from './types.ts';
-import { parseClusterName } from './cluster/name.ts';
+import { parseClusterName, type ParsedClusterName } from './cluster/name.ts';
+import { hasWorkloadCertificates } from './cluster/tls.ts';
+import { sniDnatEndpoints, splitHorizonEndpoints, type MtlsCheck } from './network/split_horizon.ts';
 import { destinationRuleFor, trafficPolicyFor } from './destination_rule.ts';
 import { pushIndex } from './push_context.ts';
 import { cmp, labelsMatch, socketAddress } from './util.ts';
@@ -18,7 +20,9 @@ const ISTIO_DEFAULT_LOCALITY_LB = { enabled: true };
 
 /** The CLA for an `outbound|port|subset|host` cluster; undefined when the name is not one. */
 export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName: string): EnvoyJson | undefined {
-  const parsed = parseClusterName(clusterName);
+  // An east-west gateway's sni-dnat clusters (`outbound_.<port>_.<subset>_.<host>`) have their own EDS.
+  const sniDnat = parseSniDnatName(clusterName);
+  const parsed = sniDnat ?? parseClusterName(clusterName);
   if (!parsed || parsed.direction !== 'outbound') return undefined;
   const svc = pushIndex(push).servicesByHost.get(parsed.host);
   if (!svc || !svc.ports.some((p) => p.port === parsed.port)) return undefined;
@@ -29,7 +33,11 @@ export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName
     if (!subset) return undefined;
     subsetLabels = subset.labels ?? {};
   }
-  const endpoints = endpointsFor(push, svc, parsed.port).filter((e) => labelsMatch(subsetLabels, e.labels));
+  const subsetEndpoints = endpointsFor(push, svc, parsed.port).filter((e) => labelsMatch(subsetLabels, e.labels));
+  const tlsMode = trafficPolicyFor(dr, parsed.port, parsed.subset || undefined).tls?.mode;
+  const endpoints = sniDnat
+    ? sniDnatEndpoints(push, proxy, subsetEndpoints, mtlsCheck(push, svc, tlsMode, true))
+    : splitHorizonEndpoints(push, proxy, subsetEndpoints, mtlsCheck(push, svc, tlsMode, hasWorkloadCertificates(push, proxy)));
   const policy = withMeshLocalityLb(trafficPolicyFor(dr, parsed.port, parsed.subset || undefined), push.mesh);
   const groups = groupByLocality(endpoints);
   let localities = [...groups.entries()].sort(([a], [b]) => cmp(a, b)).map(([, eps]) => localityEntry(eps));
@@ -61,6 +69,25 @@ export function endpointsFor(push: PushContext, svc: Service, port: number): End
   return [{ service: svc.hostname, servicePortName: sp.name, address: svc.hostname, port: sp.targetPort ?? port, labels: {}, locality: {}, weight: 1, healthy: true, namespace: svc.namespace }];
 }
 
+/**
+ * Whether a client sends mesh mTLS to an endpoint (Istio's mtlsChecker): the DestinationRule's
+ * tls mode when it sets one, else auto mTLS for endpoints labelled tlsMode=istio, as the cluster's
+ * transport socket matches do (src/pilot/cluster/outbound.ts).
+ */
+function mtlsCheck(push: PushContext, svc: Service, tlsMode: string | undefined, clientHasCertificates: boolean): MtlsCheck {
+  if (tlsMode) return () => tlsMode === 'ISTIO_MUTUAL';
+  if (!push.mesh.enableAutoMtls || svc.meshExternal || !clientHasCertificates) return () => false;
+  return (e) => e.tlsModeIstio === true;
+}
+
+/** `outbound_.<port>_.<subset>_.<host>` (istioSni's form) as a cluster name's parts; else undefined. */
+export function parseSniDnatName(name: string): ParsedClusterName | undefined {
+  const m = /^outbound_\.(\d+)_\.([^_]*)_\.(.+)$/.exec(name);
+  if (!m) return undefined;
+  const port = Number(m[1]);
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { direction: 'outbound', port, subset: m[2]!, host: m[3]! };
+}
 
 function groupByLocality(eps: Endpoint[]): Map<string, Endpoint[]> {
   const m = new Map<string, Endpoint[]>();

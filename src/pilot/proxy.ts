@@ -9,6 +9,7 @@ import { DOMAIN_SUFFIX } from './host.ts';
 import { parseInterception } from './interception.ts';
 import { WORKLOAD_CERTIFICATES_META } from '../agent/bootstrap.ts';
 import { localityFromLabels } from '../registry/locality.ts';
+import { proxyNetworkOf } from './network/network.ts';
 
 /** Thrown for a node id pilot cannot serve; the message says what is wrong and what is expected. */
 export class InvalidProxyError extends Error {
@@ -63,6 +64,7 @@ export function parseProxy(node: NodeJson): Proxy {
     workloadCertificates: md[WORKLOAD_CERTIFICATES_META] === true || md[WORKLOAD_CERTIFICATES_META] === 'true',
     metadata: md,
     locality: stripEmpty({ region: loc.region, zone: loc.zone, subzone: loc.sub_zone }),
+    ...proxyNetworkOf(md, labels),
     ...interception,
   };
 }

@@ -116,6 +116,8 @@ export const proxyShapeKey: ShapeKey<PushContext, Proxy> = (p, typeUrl, push) =>
       : Object.keys(p.labels).sort().map((k) => `${k}=${p.labels[k]}`).join(',');
   const loc = `${p.locality.region ?? ''}/${p.locality.zone ?? ''}/${p.locality.subzone ?? ''}`;
   const base = [p.type, p.generator ?? '', p.namespace, p.dnsDomain, labels, loc, p.serviceAccount ?? ''];
+  // Split-horizon EDS (and the gateway's sni-dnat clusters) depend on the proxy's network and view.
+  if (p.network || p.requestedNetworkView) base.push(`net:${p.network ?? ''}/${(p.requestedNetworkView ?? []).join(',')}`);
   if (typeUrl === TYPE.LISTENER || typeUrl === TYPE.CLUSTER) {
     const narrow = push && p.type === 'sidecar' && !p.generator && (p.interceptionMode ?? 'REDIRECT') !== 'NONE';
     const known = narrow ? addressesOf(push) : undefined;

@@ -45,6 +45,10 @@ export interface Proxy {
    * 127.0.0.1; on a shared host each pod has its own loopback address.
    */
   appAddress?: string;
+  /** NETWORK (ISTIO_META_NETWORK), else the topology.istio.io/network label: the proxy's network. */
+  network?: string;
+  /** REQUESTED_NETWORK_VIEW: the only networks whose endpoints this proxy gets (unset: all). */
+  requestedNetworkView?: string[];
 }
 
 /**

@@ -181,11 +181,10 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
 
 // ---------- ServiceEntry, WorkloadEntry, WorkloadGroup ----------
 const NO_IDENTITY: Gap = { issue: 9, reason: 'a ServiceEntry\'s subjectAltNames do not reach the SAN check of mesh mTLS yet' };
-const NO_NETWORKS: Gap = { issue: 14, reason: 'multi-network meshes (east-west gateways) are not implemented' };
 function workloadEntry(prefix: string): void {
   enforced(prefix, 'address labels locality ports weight');
   enforced(prefix, 'serviceAccount', { note: 'the SPIFFE identity mesh mTLS clients expect from this endpoint' });
-  gap(`${prefix}.network`, NO_NETWORKS.issue, NO_NETWORKS.reason);
+  enforced(prefix, 'network', { note: "split-horizon EDS: proxies on another network reach it through its network's east-west gateway (meshNetworks, or a Service labelled topology.istio.io/network), with mesh mTLS" });
 }
 {
   const se = 'ServiceEntry.spec';

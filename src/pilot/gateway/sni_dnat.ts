@@ -3,7 +3,8 @@
  * client's SNI `outbound_.<port>_.<subset>_.<host>` names the destination, so no VirtualService is
  * needed. Each such name gets a filter chain whose tcp_proxy sends to a cluster of the same name:
  * a copy of `outbound|<port>|<subset>|<host>` without upstream TLS, since the client's mTLS
- * session passes through to the workload unchanged.
+ * session passes through to the workload unchanged, and with EDS of its own name: the endpoints
+ * on the gateway's own network only.
  */
 import type { Service } from '../../registry/model.ts';
 import type { EnvoyJson, NamedResource } from '../../xds/types.ts';
@@ -55,9 +56,11 @@ export function sniDnatClusters(push: PushContext, proxy: Proxy, merged: MergedG
       for (const t of sniDnatTargets(push, proxy, gs)) {
         const src = byName.get(t.outbound);
         if (!src || out.has(t.sni)) continue;
-        // EDS keeps asking for the outbound cluster's service_name, so no new EDS resource is needed.
         const copy: EnvoyJson = structuredClone(src);
         copy.name = t.sni;
+        // Its own EDS resource: only endpoints on the gateway's network that take mTLS
+        // (src/pilot/network/split_horizon.ts's sniDnatEndpoints), never another network's gateway.
+        if (copy.eds_cluster_config) copy.eds_cluster_config.service_name = t.sni;
         delete copy.transport_socket;
         delete copy.transport_socket_matches;
         if (copy.load_assignment) copy.load_assignment.cluster_name = t.sni;

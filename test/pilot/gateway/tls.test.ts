@@ -222,7 +222,7 @@ test('AUTO_PASSTHROUGH: outbound_.<port>_.<subset>_.<host> SNI → an sni-dnat c
   const dnat = find(r.clusters, 'outbound_.9080_.v1_.reviews.default.svc.cluster.local');
   assert.equal(dnat.transport_socket_matches, undefined, "the client's mTLS passes through untouched");
   assert.equal(dnat.transport_socket, undefined);
-  assert.equal(dnat.eds_cluster_config.service_name, 'outbound|9080|v1|reviews.default.svc.cluster.local', 'same endpoints as the outbound cluster');
+  assert.equal(dnat.eds_cluster_config.service_name, 'outbound_.9080_.v1_.reviews.default.svc.cluster.local', 'its own EDS: the endpoints on the gateway\'s network');
   // The outbound cluster itself still originates mesh mTLS.
   assert.ok(find(r.clusters, 'outbound|9080|v1|reviews.default.svc.cluster.local').transport_socket_matches);
 });
