@@ -1,0 +1,144 @@
+/**
+ * `tsmesh init` in a real network namespace (issue 14, acceptance 7): the ISTIO_* rules appear,
+ * an app's outbound TCP lands on 15001 while the proxy's own (uid 1337) does not, inbound TCP from
+ * another host lands on 15006, `--dry-run` changes nothing, and `tsmesh init --cleanup` leaves
+ * iptables-save / ip6tables-save / nft list ruleset exactly as they were, foreign rules included.
+ * Both back ends: iptables (iptables-restore) and native nftables.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { netLab, NO_NETNS, type Host } from '../helpers/netns.ts';
+import { REPO_ROOT, tsmeshCommand } from '../../src/common/self_command.ts';
+
+const MISSING = ['iptables-save', 'ip6tables-save', 'iptables-restore', 'nft', 'setpriv'].find((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
+const SKIP = NO_NETNS || (MISSING ? `${MISSING} is not installed` : false);
+
+/** Istio's injected invocation: capture all outbound and inbound, the sidecar's ports excluded. */
+const INIT = ['init', '-p', '15001', '-z', '15006', '-u', '1337', '-g', '1337', '-m', 'REDIRECT', '-i', '*', '-x', '', '-b', '*', '-d', '15090,15021,15020'];
+
+async function tsmesh(h: Host, args: string[]): Promise<string> {
+  const c = tsmeshCommand(args);
+  const r = await h.run(c.command, c.args, { timeoutMs: 60_000 });
+  return r.stdout;
+}
+
+/** The namespace's firewall state, minus what changes by itself (timestamps, counters). */
+async function tables(h: Host): Promise<string> {
+  const norm = (s: string) =>
+    s
+      .split('\n')
+      .filter((l) => !l.startsWith('#'))
+      .map((l) => l.replace(/\[\d+:\d+\]$/, ''))
+      .join('\n');
+  const v4 = await h.run('iptables-save', []);
+  const v6 = await h.run('ip6tables-save', []);
+  const nft = await h.run('nft', ['list', 'ruleset']);
+  return `${norm(v4.stdout)}\n--- ip6\n${norm(v6.stdout)}\n--- nft\n${nft.stdout}`;
+}
+
+/** Rules someone else put there: cleanup must leave them alone (and they make the tables exist). */
+async function foreignRules(h: Host): Promise<void> {
+  for (const ipt of ['iptables', 'ip6tables']) {
+    for (const table of ['nat', 'mangle', 'raw', 'filter']) {
+      await h.run(ipt, ['-w', '-t', table, '-A', 'OUTPUT', '-p', 'udp', '--dport', '9', '-j', 'ACCEPT']);
+      await h.run(ipt, ['-w', '-t', table, '-A', 'PREROUTING', '-p', 'udp', '--dport', '9', '-j', 'ACCEPT'], { allowFail: table === 'filter' });
+    }
+  }
+  await h.run('nft', ['-f', '-'], { input: 'table inet someone-else {\n chain out { type filter hook output priority 10; policy accept; udp dport 9 accept; }\n}\n' });
+}
+
+/** A TCP listener on the capture ports that reports each connection's local port. */
+function listener(h: Host): { proc: ChildProcess; lines: string[]; ready: Promise<void> } {
+  const script = `
+    const net = require('node:net');
+    let up = 0;
+    for (const port of [15001, 15006]) {
+      net.createServer((s) => { console.log('conn ' + port + ' ' + s.remoteAddress); s.end('hi'); })
+        .listen(port, '0.0.0.0', () => { if (++up === 2) console.log('ready'); });
+    }`;
+  const proc = h.spawn(process.execPath, ['-e', script]);
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (d: Buffer) => {
+      lines.push(...d.toString().split('\n').filter(Boolean));
+      if (lines.includes('ready')) resolve();
+    });
+    proc.once('exit', (c) => reject(new Error(`listener exited ${c}`)));
+    setTimeout(() => reject(new Error('listener not ready in 10 s')), 10_000).unref();
+  });
+  return { proc, lines, ready };
+}
+
+/** Connects to addr:port from the host (optionally as another uid); 'connected' or 'failed'. */
+async function dial(h: Host, addr: string, port: number, uid?: number): Promise<string> {
+  const script = `
+    const s = require('node:net').connect(${port}, '${addr}');
+    const t = setTimeout(() => { console.log('failed'); process.exit(0); }, 1500);
+    s.on('data', () => { console.log('connected'); clearTimeout(t); s.destroy(); });
+    s.on('error', () => { console.log('failed'); clearTimeout(t); });`;
+  const as = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+  const cmd = [...as, process.execPath, '-e', script];
+  const r = await h.run(cmd[0]!, cmd.slice(1), { timeoutMs: 10_000 });
+  return r.stdout.trim();
+}
+
+for (const backend of ['iptables', 'nftables'] as const) {
+  test(`tsmesh init (${backend}): capture works, the proxy's uid is not captured, --cleanup restores the tables`, { skip: SKIP, timeout: 180_000 }, async (t) => {
+    const lab = await netLab(t);
+    const net = await lab.network('n', '10.79.3.0/24');
+    const app = await lab.host('app', [{ network: net, ip: '10.79.3.2' }]);
+    const peer = await lab.host('peer', [{ network: net, ip: '10.79.3.3' }]);
+    await foreignRules(app);
+    const before = await tables(app);
+    const flags = backend === 'nftables' ? ['--native-nftables'] : [];
+
+    // Dry run: prints the rules, changes nothing.
+    const dry = await tsmesh(app, [...INIT, ...flags, '--dry-run']);
+    assert.match(dry, backend === 'nftables' ? /add rule ip istio-proxy-nat istio-output .*jump istio-redirect/ : /-A ISTIO_OUTPUT -j ISTIO_REDIRECT/);
+    assert.equal(await tables(app), before, '--dry-run changed the tables');
+
+    const l = listener(app);
+    await l.ready;
+    // Nothing is captured yet: 10.79.3.99 does not exist.
+    assert.equal(await dial(app, '10.79.3.99', 80), 'failed');
+
+    await tsmesh(app, [...INIT, ...flags]);
+    const during = await tables(app);
+    if (backend === 'iptables') {
+      for (const c of ['ISTIO_INBOUND', 'ISTIO_REDIRECT', 'ISTIO_IN_REDIRECT', 'ISTIO_OUTPUT']) assert.match(during, new RegExp(`^:${c} `, 'm'));
+      assert.match(during, /^-A OUTPUT -j ISTIO_OUTPUT$/m);
+      assert.match(during, /^-A PREROUTING -p tcp -j ISTIO_INBOUND$/m);
+    } else {
+      assert.match(during, /table ip istio-proxy-nat/);
+      assert.match(during, /chain istio-output \{/);
+    }
+
+    // The app's outbound connection to an address nobody has lands on the proxy's 15001.
+    assert.equal(await dial(app, '10.79.3.99', 80), 'connected');
+    assert.ok(l.lines.some((x) => x.startsWith('conn 15001 ')), `no connection on 15001: ${l.lines.join(' | ')}`);
+    // The proxy's own (uid 1337) connection is not captured: no loop.
+    const seen = l.lines.length;
+    assert.equal(await dial(app, '10.79.3.99', 80, 1337), 'failed');
+    assert.equal(l.lines.length, seen, 'uid 1337 was captured');
+    // Inbound: another host's connection to the app's port lands on 15006, not the app.
+    assert.equal(await dial(peer, '10.79.3.2', 9080), 'connected');
+    assert.ok(l.lines.some((x) => x === 'conn 15006 10.79.3.3' || x === 'conn 15006 ::ffff:10.79.3.3'), `no inbound connection on 15006: ${l.lines.join(' | ')}`);
+
+    // Running init again replaces, not duplicates.
+    await tsmesh(app, [...INIT, ...flags]);
+    assert.equal(await tables(app), during, 'a second init changed the rules');
+
+    await tsmesh(app, [...INIT, ...flags, '--cleanup']);
+    assert.equal(await tables(app), before, '--cleanup did not restore the tables');
+    assert.equal(await dial(app, '10.79.3.99', 80), 'failed', 'still captured after --cleanup');
+  });
+}
+
+test('tsmesh init explains itself when not root', { skip: process.getuid?.() === 0 && spawnSync('sh', ['-c', 'command -v setpriv']).status !== 0 ? 'setpriv missing' : false }, async () => {
+  const c = tsmeshCommand([...INIT]);
+  const cmd = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', c.command, ...c.args] : [c.command, ...c.args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 60_000, cwd: REPO_ROOT });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /needs root: run it as root in the workload's network namespace/);
+});
