@@ -220,9 +220,10 @@ export class ControlPlane {
     const proxyConfig = proxy.metadata.PROXY_CONFIG as { readinessProbe?: unknown } | undefined;
     const probed = typeof proxyConfig === 'object' && proxyConfig !== null && proxyConfig.readinessProbe !== undefined;
     const handle = this.autoRegistration.register({
+      // Istio names an auto-registered WorkloadEntry `<group>-<ip>`: VMs share no pod names.
+      name: group ? `${group}-${ip}` : proxy.workloadName,
       ...(group ? { workloadGroup: group } : {}),
       ...(probed ? { healthy: false } : {}),
-      name: proxy.workloadName,
       namespace: proxy.namespace,
       ip,
       // A sidecar without an agent has no certificate: clients must reach it in plaintext.

@@ -1,0 +1,182 @@
+/**
+ * `tsmesh sidecar --config-dir <dir>`: the VM's sidecar (Istio's istio-start.sh + pilot-agent on a
+ * VM). Reads the files `tsmesh vm bootstrap` wrote, writes the Envoy bootstrap the agent would,
+ * and runs `tsmesh proxy --bootstrap` with the agent (certificates from the CA with istio-token,
+ * the WorkloadGroup's readiness probe reported over xDS). Started as root, it first applies the
+ * capture rules (`tsmesh init`'s: 15001/15006, uid/gid 1337 excluded) and then runs the proxy as
+ * uid/gid 1337, so the proxy's own connections are not captured again.
+ */
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { readVmSidecarConfig } from '../agent/vm/sidecar_config.ts';
+import { tsmeshCommand } from '../common/self_command.ts';
+
+const HELP = `Usage: tsmesh sidecar --config-dir <dir> [options]
+
+Runs the sidecar of a VM from the files 'tsmesh vm bootstrap' wrote (cluster.env, mesh.yaml,
+root-cert.pem, istio-token, hosts): agent + proxy, registered with the control plane through
+the WorkloadGroup named in cluster.env (ISTIO_META_AUTO_REGISTER_GROUP), with the group's
+readiness probe run by the agent and its result reported to the control plane.
+
+As root, the VM's traffic is captured first (tsmesh init's iptables rules: outbound to 15001,
+inbound to 15006, ISTIO_INBOUND_PORTS / ISTIO_LOCAL_EXCLUDE_PORTS / ISTIO_SERVICE_CIDR from
+cluster.env) and the proxy then runs as uid/gid 1337, whose traffic the rules let through.
+Not as root: no capture (run it as uid 1337 after 'tsmesh init' as root, as Istio's VM docs do).
+
+Options:
+  --config-dir <dir>        the files from tsmesh vm bootstrap (required)
+  --ip <ip>                 this VM's address (default: its first non-loopback IPv4)
+  --pod-name <name>         instance name in the node id (default: the host name)
+  --capture | --no-capture  apply the capture rules (default: when running as root)
+  --interception <mode>     REDIRECT (default; Istio's VMs) or NONE (no capture: listeners on
+                            real addresses, apps use the proxy explicitly)
+  --proxy-uid <uid>         the uid (and gid) the proxy runs as after capture (default 1337)
+  --admin-port <port>       admin API on 127.0.0.1 (default 15000)
+  --drain-time-s <s>        drain time on shutdown (default 5)
+  -l, --log-level <level>   proxy log level (default info)
+  -h, --help                show this help`;
+
+export async function sidecarCommand(argv: string[]): Promise<number> {
+  let v: Record<string, string | boolean | undefined>;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        'config-dir': { type: 'string' },
+        ip: { type: 'string' },
+        'pod-name': { type: 'string' },
+        capture: { type: 'boolean' },
+        'no-capture': { type: 'boolean' },
+        interception: { type: 'string' },
+        'proxy-uid': { type: 'string' },
+        'admin-port': { type: 'string' },
+        'drain-time-s': { type: 'string' },
+        'log-level': { type: 'string', short: 'l' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    console.error(`tsmesh sidecar: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (v.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const fail = (msg: string, code = 2) => {
+    console.error(`tsmesh sidecar: ${msg}`);
+    return code;
+  };
+  const configDir = v['config-dir'];
+  if (typeof configDir !== 'string') return fail(`--config-dir is required\n\n${HELP}`);
+  const interception = String(v.interception ?? 'REDIRECT').toUpperCase();
+  if (interception !== 'REDIRECT' && interception !== 'NONE') return fail(`--interception: expected REDIRECT or NONE, got ${v.interception}`);
+  const ip = typeof v.ip === 'string' ? v.ip : firstAddress();
+  if (!ip) return fail('no non-loopback IPv4 address on this machine; pass --ip');
+  const adminPort = Number(v['admin-port'] ?? 15000);
+  if (!Number.isInteger(adminPort) || adminPort < 0 || adminPort > 65535) return fail(`--admin-port: expected a port, got ${v['admin-port']}`);
+  const uid = Number(v['proxy-uid'] ?? 1337);
+  if (!Number.isInteger(uid) || uid < 0) return fail(`--proxy-uid: expected a uid, got ${v['proxy-uid']}`);
+  const root = process.getuid?.() === 0;
+  if (v.capture && v['no-capture']) return fail('--capture and --no-capture contradict each other');
+  const capture = v.capture === true || (root && v['no-capture'] !== true && interception === 'REDIRECT');
+  if (capture && !root) return fail('--capture needs root (the iptables rules are written into this network namespace); run it as root, or capture with tsmesh init first', 1);
+  if (capture && interception === 'NONE') return fail('--capture with --interception NONE: NONE mode has no 15001/15006 listeners to capture into');
+
+  // Runtime files (the bootstrap, the agent's SDS socket, a copy of the token the proxy user can read).
+  const runDir = mkdtempSync(join(tmpdir(), 'tsmesh-sidecar-'));
+  const cleanup = () => rmSync(runDir, { recursive: true, force: true });
+  let cfg: ReturnType<typeof readVmSidecarConfig>;
+  try {
+    cfg = readVmSidecarConfig({ configDir, ip, podName: typeof v['pod-name'] === 'string' ? v['pod-name'] : hostname(), adminPort, sdsSocket: join(runDir, 'sds.sock'), interception });
+  } catch (e) {
+    cleanup();
+    return fail((e as Error).message, 1);
+  }
+  const bootstrapFile = join(runDir, 'envoy-rev.json');
+  const tokenFile = join(runDir, 'istio-token');
+  const rootCert = join(runDir, 'root-cert.pem');
+  writeFileSync(bootstrapFile, JSON.stringify(cfg.bootstrap, null, 2));
+  copyFileSync(cfg.tokenFile, tokenFile);
+  chmodSync(tokenFile, 0o600);
+  copyFileSync(cfg.rootCertFile, rootCert);
+  const proxyArgs = [
+    'proxy',
+    '--bootstrap', bootstrapFile,
+    '--token-file', tokenFile,
+    '--ca-root-cert', rootCert,
+    '--ca-address', cfg.caAddress,
+    '--trust-domain', cfg.trustDomain,
+    ...(v['drain-time-s'] !== undefined ? ['--drain-time-s', String(v['drain-time-s'])] : []),
+    ...(v['log-level'] !== undefined ? ['--log-level', String(v['log-level'])] : []),
+  ];
+  if (!root) {
+    // Already the proxy's user (or a test without capture): the proxy runs in this process.
+    const { proxyCommand } = await import('./proxy.ts');
+    try {
+      return await proxyCommand(proxyArgs.slice(1));
+    } finally {
+      cleanup();
+    }
+  }
+  if (capture) {
+    try {
+      await applyVmCapture(cfg.capture, uid);
+    } catch (e) {
+      cleanup();
+      return fail(`capture: ${(e as Error).message}`, 1);
+    }
+    console.log(`tsmesh sidecar: traffic captured (outbound -> 15001, inbound ${cfg.capture.inboundPorts} -> 15006; uid/gid ${uid} excluded)`);
+  }
+  // Root: the proxy runs as `uid` (the capture rules let that uid's traffic out uncaptured).
+  for (const p of [runDir, bootstrapFile, tokenFile, rootCert]) chownSync(p, uid, uid);
+  chmodSync(rootCert, 0o644);
+  const cmd = tsmeshCommand(proxyArgs);
+  const child = spawn(cmd.command, cmd.args, { stdio: 'inherit', uid, gid: uid, env: { ...process.env, HOME: runDir, TMPDIR: runDir } });
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  process.on('SIGTERM', forward('SIGTERM'));
+  process.on('SIGINT', forward('SIGINT'));
+  const code = await new Promise<number>((resolve) => {
+    child.once('error', (e) => {
+      console.error(`tsmesh sidecar: cannot start the proxy as uid ${uid}: ${e.message}`);
+      resolve(1);
+    });
+    child.once('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
+  });
+  cleanup();
+  return code;
+}
+
+/** The VM's address: its first non-internal IPv4 (Istio's agent takes the host's addresses). */
+function firstAddress(): string | undefined {
+  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return undefined;
+}
+
+/** tsmesh init's rules for this VM (src/agent/capture, loaded only when capturing). */
+async function applyVmCapture(c: { inboundPorts: string; localExcludePorts: string; serviceCidr: string }, uid: number): Promise<void> {
+  const { captureOptions, validateCaptureOptions } = await import('../agent/capture/options.ts');
+  const o = captureOptions({
+    proxyUID: String(uid),
+    proxyGID: String(uid),
+    inboundPortsInclude: c.inboundPorts,
+    inboundPortsExclude: c.localExcludePorts,
+    outboundIPRangesInclude: c.serviceCidr,
+  });
+  const errors = validateCaptureOptions(o);
+  if (errors.length) throw new Error(errors.join('; '));
+  // The apply step is tsmesh init's (H1's src/agent/capture/apply.ts); named through a variable
+  // so this command still loads where that module is absent, and says so when asked to capture.
+  const applyModule = '../agent/capture/apply.ts';
+  let apply: (o: unknown) => Promise<void>;
+  try {
+    apply = ((await import(applyModule)) as { applyCapture: (o: unknown) => Promise<void> }).applyCapture;
+  } catch (e) {
+    throw new Error(`this build has no capture step (${(e as Error).message}); run tsmesh init as root, then tsmesh sidecar --no-capture as uid ${uid}`);
+  }
+  await apply(o);
+}
