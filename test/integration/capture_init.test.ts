@@ -142,3 +142,57 @@ test('tsmesh init explains itself when not root', { skip: process.getuid?.() ===
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /needs root: run it as root in the workload's network namespace/);
 });
+
+/** A transparent (IP_TRANSPARENT) listener on 15006, as the proxy's is in TPROXY mode; python3 sets the option Node cannot. */
+function transparentListener(h: Host): { lines: string[]; ready: Promise<void> } {
+  const script = [
+    'import socket, sys',
+    's = socket.socket(socket.AF_INET, socket.SOCK_STREAM)',
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    's.setsockopt(socket.SOL_IP, 19, 1)  # IP_TRANSPARENT',
+    "s.bind(('0.0.0.0', 15006)); s.listen(8)",
+    "print('ready', flush=True)",
+    'while True:',
+    '    c, peer = s.accept()',
+    "    print('conn', peer[0], '%s:%d' % c.getsockname(), flush=True)",
+    "    c.sendall(b'hi'); c.close()",
+  ].join('\n');
+  const proc = h.spawn('python3', ['-c', script]);
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    proc.stdout!.on('data', (d: Buffer) => {
+      lines.push(...d.toString().split('\n').filter(Boolean));
+      if (lines.includes('ready')) resolve();
+    });
+    proc.once('exit', (c) => reject(new Error(`python listener exited ${c}`)));
+    setTimeout(() => reject(new Error('python listener not ready in 10 s')), 10_000).unref();
+  });
+  return { lines, ready };
+}
+
+const NO_PYTHON = spawnSync('sh', ['-c', 'command -v python3']).status !== 0 ? 'python3 is not installed' : false;
+
+for (const backend of ['iptables', 'nftables'] as const) {
+  test(`tsmesh init -m TPROXY (${backend}): inbound lands on 15006 with source and destination preserved; --cleanup restores tables and policy routing`, { skip: SKIP || NO_PYTHON, timeout: 180_000 }, async (t) => {
+    const lab = await netLab(t);
+    const net = await lab.network('n', '10.79.4.0/24');
+    const app = await lab.host('app', [{ network: net, ip: '10.79.4.2' }]);
+    const peer = await lab.host('peer', [{ network: net, ip: '10.79.4.3' }]);
+    await foreignRules(app);
+    const state = async () => `${await tables(app)}\n--- rules\n${(await app.run('ip', ['rule', 'list'])).stdout}\n--- table 133\n${(await app.run('ip', ['route', 'show', 'table', '133'], { allowFail: true })).stdout}`;
+    const before = await state();
+    const flags = [...INIT.map((a) => (a === 'REDIRECT' ? 'TPROXY' : a)), ...(backend === 'nftables' ? ['--native-nftables'] : [])];
+
+    const l = transparentListener(app);
+    await l.ready;
+    await tsmesh(app, flags);
+    assert.match((await app.run('ip', ['rule', 'list'])).stdout, /fwmark 0x539 lookup 133/);
+
+    assert.equal(await dial(peer, '10.79.4.2', 9080), 'connected');
+    assert.ok(l.lines.includes('conn 10.79.4.3 10.79.4.2:9080'), `TPROXY did not preserve source/destination: ${l.lines.join(' | ')}`);
+
+    await tsmesh(app, [...flags, '--cleanup']);
+    assert.equal(await state(), before, '--cleanup did not restore the tables and policy routing');
+    assert.equal(await dial(peer, '10.79.4.2', 9080), 'failed', 'still captured after --cleanup');
+  });
+}
