@@ -316,6 +316,8 @@ export interface SidecarOptions {
   meshId?: string;
   /** The workload agent's SDS socket (the `sds-grpc` cluster), when the agent runs. */
   sdsSocket?: string;
+  /** Further node metadata (pilot-agent's ISTIO_META_* environment, e.g. DNS_CAPTURE). */
+  metadata?: Record<string, unknown>;
 }
 
 export const SIDECAR_DEFAULTS: SidecarOptions = {
@@ -368,6 +370,7 @@ export function buildSidecarBootstrap(o: SidecarOptions): EnvoyJson {
     ...(o.clusterId ? { clusterId: o.clusterId } : {}),
     ...(o.meshId ? { meshId: o.meshId } : {}),
     ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
+    ...(o.metadata ? { metadata: o.metadata } : {}),
     prometheusPort: PROMETHEUS_PORT,
   });
 }

@@ -17,6 +17,7 @@ import { AdminServer } from '../proxy/admin/admin.ts';
 import { isProxyWorker, runWorker, WorkerPool } from '../proxy/worker.ts';
 import { log, setLogLevel } from '../proxy/logger.ts';
 import { ERR, TsmeshError } from '../api/errors.ts';
+import { dnsCaptureRequested, istioMetaFromEnv } from '../agent/dns/meta.ts';
 
 const HELP = `Usage: tsmesh proxy [--bootstrap <file> | sidecar flags] [options]
 
@@ -54,6 +55,8 @@ Options:
   -l, --log-level <level>       trace|debug|info|warning|error|critical|off (default info)
   --explicit-proxy              accept a PROXY v1 line as the original destination on
                                 use_original_dst listeners (demos and tests without iptables)
+  --dns-address <ip:port>       where the agent's DNS proxy serves when the node metadata has
+                                DNS_CAPTURE=true (env ISTIO_META_DNS_CAPTURE; default 127.0.0.1:15053)
   -h, --help                    show this help
 `;
 
@@ -86,6 +89,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
         'explicit-proxy': { type: 'boolean' },
         'status-port': { type: 'string' },
         'readiness-port': { type: 'string' },
+        'dns-address': { type: 'string' },
         ...AGENT_FLAG_OPTIONS,
         help: { type: 'boolean', short: 'h' },
       },
@@ -152,6 +156,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
           ports,
           delta: v.delta === true,
           ...(sdsSocket ? { sdsSocket } : {}),
+          // pilot-agent's ISTIO_META_* environment (DNS_CAPTURE, DNS_AUTO_ALLOCATE, ...).
+          metadata: istioMetaFromEnv(process.env),
         }),
       );
     }
@@ -162,9 +168,21 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     console.error(`tsmesh proxy:${code} ${(e as Error).message}`);
     return 2;
   }
+  // Istio's DNS proxy: the agent answers DNS from the NDS name table on this proxy's xDS stream.
+  let dns: import('../agent/dns/dns_agent.ts').DnsAgent | undefined;
+  if (!worker && bootstrap.ads && dnsCaptureRequested(bootstrap.node.metadata as Record<string, unknown> | undefined)) {
+    try {
+      const { startDnsAgent } = await import('../agent/dns/dns_agent.ts');
+      dns = await startDnsAgent(bootstrap.node, { ...(v['dns-address'] ? { address: String(v['dns-address']) } : {}), log: (m) => log.info(m) });
+    } catch (e) {
+      await sidecar?.close();
+      console.error(`tsmesh proxy: DNS proxy: ${(e as Error).message}`);
+      return 1;
+    }
+  }
   const admin = { ip: bootstrap.admin?.ip ?? '127.0.0.1', port: v['admin-port'] !== undefined ? num('admin-port', 15000) : bootstrap.admin?.port ?? 15000 };
   const role = concurrency > 1 ? (worker ? 'worker' : 'primary') : 'standalone';
-  const server = new ProxyServer({ bootstrap, drainMs, role, concurrency, commandLine: argv, explicitProxy: v['explicit-proxy'] === true });
+  const server = new ProxyServer({ bootstrap, drainMs, role, concurrency, commandLine: argv, explicitProxy: v['explicit-proxy'] === true, ...(dns ? { agentWatches: [dns.watch] } : {}) });
 
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
@@ -223,6 +241,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       health?.stop();
       await adminServer.close();
       await status?.close();
+      await dns?.close();
       await sidecar?.close();
       done(0);
     })();
@@ -287,6 +306,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     await status?.close();
     await adminServer.close();
     await server.shutdown(0).catch(() => {});
+    await dns?.close();
     await sidecar?.close();
     return 1;
   }

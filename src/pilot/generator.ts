@@ -16,10 +16,13 @@ import { listenerRouteNames } from './consistency.ts';
 import { buildSecrets } from './secrets.ts';
 import { byName, cmp } from './util.ts';
 import { withAccessLogs } from './telemetry/access_log.ts';
+import { generateNameTable } from './nds/name_table.ts';
 
 /** Pilot's Generator: pure, sorted by name, narrowed to `names` when given. */
 export const generate: Generator = (push: PushContext, proxy: Proxy, typeUrl: TypeUrl, names?: string[]): NamedResource[] => {
   if (proxy.generator === 'grpc') return generateGrpc(push, proxy, typeUrl, names);
+  // NDS: the agent's DNS name table (sidecars and gateways alike, as istiod serves it).
+  if (typeUrl === TYPE.NAME_TABLE) return generateNameTable(push, proxy);
   const out = generateEnvoy(push, proxy, typeUrl, names);
   // Access logs per listener side (Telemetry API, else meshConfig.accessLogFile).
   return typeUrl === TYPE.LISTENER ? withAccessLogs(push, proxy, out) : out;

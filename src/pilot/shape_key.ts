@@ -6,6 +6,7 @@ import type { ShapeKey } from '../xds/server/resources.ts';
 import { TYPE } from '../xds/types.ts';
 import type { Proxy, PushContext } from './types.ts';
 import { canonicalNames, tracingMayApply } from './listener/tracing.ts';
+import { dnsAutoAllocate } from './nds/auto_allocate.ts';
 
 /** Every endpoint address of a push, computed once per PushContext. */
 const endpointAddresses = new WeakMap<PushContext, Set<string>>();
@@ -123,11 +124,16 @@ export const proxyShapeKey: ShapeKey<PushContext, Proxy> = (p, typeUrl, push) =>
     const known = narrow ? addressesOf(push) : undefined;
     const ips = known ? p.ipAddresses.filter((ip) => known.has(ip)) : p.ipAddresses;
     base.push([...ips].sort().join(','), p.interceptionMode ?? '', p.appAddress ?? '', String(p.httpProxyPort ?? ''));
+    // Outbound TCP listeners bind auto-allocated VIPs for DNS_AUTO_ALLOCATE proxies (nds/).
+    if (typeUrl === TYPE.LISTENER) base.push(`dns:${dnsAutoAllocate(p)}`);
     // Spans carry the workload's canonical service and revision as literal tags (Istio's).
     if (typeUrl === TYPE.LISTENER && push && tracingMayApply(push)) {
       const c = canonicalNames(p);
       base.push(`trace:${c.service}/${c.revision}/${String(p.metadata.MESH_ID ?? '')}`);
     }
+  } else if (typeUrl === TYPE.NAME_TABLE) {
+    // Auto-allocated VIPs are in a proxy's output only when its metadata asks for them.
+    base.push(`dns:${dnsAutoAllocate(p)}`);
   } else if (typeUrl === TYPE.ROUTE && p.httpProxyPort !== undefined) {
     // The `http_proxy` route exists only with HTTP_PROXY_PORT, and its catch-all depends on the
     // interception mode (NONE forwards unknown hosts by name).

@@ -12,6 +12,7 @@ import { SecretManager } from './config/secret_manager.ts';
 import { RouteConfigProviderImpl } from './config/route_config_provider.ts';
 import { XdsManager, type ApplyResult } from './config/xds_manager.ts';
 import { subscribeAds, type AdsSubscription } from './config/ads_subscription.ts';
+import type { WatchHandlers } from '../xds/client/types.ts';
 import { SdsSubscriptions } from './config/sds_subscription.ts';
 import { ClusterManagerImpl } from './upstream/cluster_manager.ts';
 import { localClusterView } from './upstream/zone_aware.ts';
@@ -40,6 +41,8 @@ export interface ServerOptions {
   explicitProxy?: boolean;
   /** Envoy's initial_fetch_timeout for the first CDS/LDS response (default 15 s). */
   initialFetchTimeoutMs?: number;
+  /** Further wildcard watches on the ADS stream for the agent (Istio's NDS name table for the DNS proxy). */
+  agentWatches?: ReadonlyArray<{ typeUrl: string; handlers: WatchHandlers }>;
 }
 
 export class ProxyServer {
@@ -104,6 +107,7 @@ export class ProxyServer {
     if (b.ads && role !== 'worker') {
       const { AdsClient } = await import('../xds/client/index.ts');
       const client = new AdsClient({ address: b.ads.address, node: b.node, mode: b.ads.mode });
+      for (const w of this.opts.agentWatches ?? []) client.watch(w.typeUrl, '*', w.handlers);
       this.ads = subscribeAds(client, this.xds, { cds: b.cdsAds, lds: b.ldsAds });
       if (b.cdsAds) await bounded(this.ads.firstUpdate(TYPE.CLUSTER));
       await new Promise<void>((r) => this.clusters.whenWarm(r));

@@ -93,6 +93,13 @@ const INLINE_PROTOS = [
   `syntax = "proto3";
    package envoy.extensions.access_loggers.filters.cel.v3;
    message ExpressionFilter { string expression = 1; }`,
+  // istio/pkg/dns/proto/nds.proto: the name table istiod sends the agent (NDS).
+  `syntax = "proto3";
+   package istio.networking.nds.v1;
+   message NameTable {
+     message NameInfo { repeated string ips = 1; string registry = 2; string shortname = 3; string namespace = 4; }
+     map<string, NameInfo> table = 1;
+   }`,
 ];
 
 let root: protobuf.Root | undefined;

@@ -11,6 +11,8 @@ export const RESOURCE = {
   CLUSTER: `${T}envoy.config.cluster.v3.Cluster`,
   ENDPOINT: `${T}envoy.config.endpoint.v3.ClusterLoadAssignment`,
   SECRET: `${T}envoy.extensions.transport_sockets.tls.v3.Secret`,
+  /** Istio's NDS: the name table a sidecar's agent answers DNS from (src/pilot/nds, src/agent/dns). */
+  NAME_TABLE: `${T}istio.networking.nds.v1.NameTable`,
 } as const;
 
 /** Envoy's ExtensionConfigDiscovery resource (ECDS): tsmesh's pilot never sends it. */

@@ -19,6 +19,7 @@ import { httpConnectionManager, outboundHttpFilters, tcpProxy, tlsInspector } fr
 import { hcmTracing } from './tracing.ts';
 import { withTcpTimeouts } from './tcp_timeouts.ts';
 import { tcpRouteChains, tlsRouteChains } from './tcp_routes.ts';
+import { serviceAddressesForProxy } from '../nds/auto_allocate.ts';
 
 const WILDCARD = '0.0.0.0';
 
@@ -80,7 +81,8 @@ function addHttp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, 
 }
 
 function addTcp(byName: Map<string, Pending>, push: PushContext, proxy: Proxy, vsList: VirtualService[], svc: Service, port: ServicePort): void {
-  const vip = svc.addresses.find((a) => !a.includes('/')) ?? undefined;
+  // The proxy's view of the addresses: an auto-allocated VIP where DNS_AUTO_ALLOCATE asks (nds/).
+  const vip = serviceAddressesForProxy(push, proxy, svc).find((a) => !a.includes('/')) ?? undefined;
   const address = vip ?? WILDCARD;
   const name = `${address}_${port.port}`;
   const existing = byName.get(name);
