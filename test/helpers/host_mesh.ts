@@ -5,7 +5,8 @@
  * Service with a clusterIP and a selector picks sidecars through auto-registration, as in
  * test/helpers/mesh.ts); others run apps with a `tsmesh proxy` sidecar built from sidecar flags
  * (node metadata INTERCEPTION_MODE REDIRECT, --ip = the host's address, --ports = the app's ports)
- * as uid/gid 1337, with the host's traffic captured by iptables REDIRECT into 15001/15006.
+ * as uid/gid 1337, with the host's traffic captured by `tsmesh init` (iptables REDIRECT into
+ * 15001/15006).
  * The test process cannot reach addresses inside the hosts, so HTTP and TCP calls run inside a
  * host (a short-lived node process: `hostFetch`, `hostHttp`, `hostTcp`).
  *
@@ -21,7 +22,7 @@
  *   const sc = await mesh.startSidecar(h, {
  *     name: 'reviews-v1', labels: { app: 'reviews', version: 'v1' }, ports: [9080],
  *     app: httpEchoApp(9080, 'v1'),           // started first, as root, on 0.0.0.0
- *     capture: { excludeInboundPorts: [9999] }, // default {}: Istio's standard REDIRECT rules; false: none
+ *     capture: { excludeInboundPorts: [9999] }, // default {}: `tsmesh init` with Istio's injected flags; false: none
  *     identity: true,                          // token + root cert: the agent gets a certificate over SDS
  *   });
  *   await sc.stats()           // admin /stats as { name: value } (counters and gauges)
@@ -29,7 +30,7 @@
  *   sc.output() / sc.appOutput() / await sc.stop()
  *   await hostHttp(client, 'http://reviews:9080/', { count: 200 })   // [{ status, body }]
  *   await hostTcp(client, '10.96.0.20', 9000, 'hello', { count: 10 }) // [reply text]
- *   await applyCaptureRules(host, { excludeInboundPorts: [..] })     // the rules alone
+ *   await applyCaptureRules(host, { excludeInboundPorts: [..] })     // tsmesh init alone
  * Everything stops in t.after (processes through the lab, which kills what host.spawn started).
  * Ready waits are bounded (60 s: a 2-core machine running other tests).
  */
@@ -251,39 +252,17 @@ export interface CaptureOptions {
 }
 
 /**
- * Istio's standard istio-iptables REDIRECT rules (nat table): inbound TCP to 15006 except the
- * proxy's own ports and excluded ones, outbound TCP to 15001 except the proxy's uid/gid 1337,
- * loopback to itself and excluded ranges/ports. A stand-in until `tsmesh init` (src/cli/init.ts)
- * lands; then this runs it instead.
+ * Captures the host's TCP into its sidecar with `tsmesh init` (istio-iptables' job), using the
+ * flags an injected Istio sidecar runs: all outbound to 15001 except the proxy's uid/gid 1337,
+ * all inbound to 15006 except the proxy's own ports (15090, 15021, 15020) and excluded ones.
  */
 export async function applyCaptureRules(host: Host, o: CaptureOptions = {}): Promise<void> {
-  const r: string[] = [
-    '*nat',
-    ':ISTIO_INBOUND - [0:0]',
-    ':ISTIO_IN_REDIRECT - [0:0]',
-    ':ISTIO_OUTPUT - [0:0]',
-    ':ISTIO_REDIRECT - [0:0]',
-    '-A PREROUTING -p tcp -j ISTIO_INBOUND',
-    '-A OUTPUT -p tcp -j ISTIO_OUTPUT',
-  ];
-  for (const p of [15008, 15090, 15021, 15020, ...(o.excludeInboundPorts ?? [])]) r.push(`-A ISTIO_INBOUND -p tcp --dport ${p} -j RETURN`);
-  r.push(
-    '-A ISTIO_INBOUND -p tcp -j ISTIO_IN_REDIRECT',
-    '-A ISTIO_IN_REDIRECT -p tcp -j REDIRECT --to-ports 15006',
-    '-A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001',
-    '-A ISTIO_OUTPUT -s 127.0.0.6/32 -o lo -j RETURN',
-    `-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -p tcp -m tcp ! --dport 15008 -m owner --uid-owner ${PROXY_UID} -j ISTIO_IN_REDIRECT`,
-    `-A ISTIO_OUTPUT -o lo -m owner ! --uid-owner ${PROXY_UID} -j RETURN`,
-    `-A ISTIO_OUTPUT -m owner --uid-owner ${PROXY_UID} -j RETURN`,
-    `-A ISTIO_OUTPUT ! -d 127.0.0.1/32 -o lo -m owner --gid-owner ${PROXY_GID} -j ISTIO_IN_REDIRECT`,
-    `-A ISTIO_OUTPUT -o lo -m owner ! --gid-owner ${PROXY_GID} -j RETURN`,
-    `-A ISTIO_OUTPUT -m owner --gid-owner ${PROXY_GID} -j RETURN`,
-    '-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN',
-  );
-  for (const p of o.excludeOutboundPorts ?? []) r.push(`-A ISTIO_OUTPUT -p tcp --dport ${p} -j RETURN`);
-  for (const c of o.excludeOutboundIPRanges ?? []) r.push(`-A ISTIO_OUTPUT -d ${c} -j RETURN`);
-  r.push('-A ISTIO_OUTPUT -j ISTIO_REDIRECT', 'COMMIT', '');
-  await host.run('iptables-restore', ['--noflush'], { input: r.join('\n') });
+  const args = ['init', '-p', '15001', '-z', '15006', '-u', String(PROXY_UID), '-g', String(PROXY_GID), '-m', 'REDIRECT', '-i', '*', '-b', '*'];
+  args.push('-d', [15090, 15021, 15020, ...(o.excludeInboundPorts ?? [])].join(','));
+  if (o.excludeOutboundPorts?.length) args.push('-o', o.excludeOutboundPorts.join(','));
+  if (o.excludeOutboundIPRanges?.length) args.push('-x', o.excludeOutboundIPRanges.join(','));
+  const cmd = tsmeshCommand(args);
+  await host.run(cmd.command, cmd.args, { timeoutMs: 60_000 });
 }
 
 // ---- the mesh --------------------------------------------------------------------------------
