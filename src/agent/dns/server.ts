@@ -184,7 +184,8 @@ export class DnsProxy {
   }
 }
 
+/** An answer of ours: authoritative only when it comes from the table (NOERROR). */
 function reply(req: dnsPacket.DecodedPacket, rcode: number, answers: dnsPacket.Answer[], extraFlags = 0): Buffer {
-  const flags = dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_AVAILABLE | (req.flag_rd ? dnsPacket.RECURSION_DESIRED : 0) | extraFlags | rcode;
+  const flags = (rcode === RCODE.NOERROR ? dnsPacket.AUTHORITATIVE_ANSWER : 0) | dnsPacket.RECURSION_AVAILABLE | (req.flag_rd ? dnsPacket.RECURSION_DESIRED : 0) | extraFlags | rcode;
   return dnsPacket.encode({ type: 'response', id: req.id, flags, questions: req.questions, answers });
 }
