@@ -13,7 +13,7 @@ export interface MeshNetwork {
   /** `fromCidr`: endpoints whose address is in the range are on this network. */
   endpoints?: Array<{ fromCidr?: string; fromRegistry?: string }>;
   /** A gateway by IP (`address`) or by the registry service it runs as (`registryServiceName`). */
-  gateways?: Array<{ address?: string; registryServiceName?: string; port: number; locality?: string }>;
+  gateways?: Array<{ address?: string; registryServiceName?: string; port: number }>;
 }
 
 export interface MeshNetworks {
@@ -113,8 +113,9 @@ export function validateMeshNetworks(v: unknown, path: string, fail: Fail, bare 
           }
           if (hasSvc && typeof g.registryServiceName !== 'string') return bad(child(gp, 'registryServiceName'), 'must be a service hostname');
           if (!Number.isInteger(g.port) || g.port < 1 || g.port > 65535) return bad(child(gp, 'port'), `must be a port number in [1, 65535], got ${JSON.stringify(g.port)}`);
-          if (g.locality !== undefined && typeof g.locality !== 'string') return bad(child(gp, 'locality'), 'must be region/zone/subzone');
-          net.gateways!.push({ ...(hasAddr ? { address: g.address as string } : { registryServiceName: g.registryServiceName as string }), port: g.port, ...(g.locality ? { locality: g.locality as string } : {}) });
+          // Istio too keeps a gateway endpoint in the locality of the endpoints it stands for.
+          if (g.locality !== undefined) return bad(child(gp, 'locality'), 'not supported: a gateway endpoint takes the locality of the endpoints behind it');
+          net.gateways!.push({ ...(hasAddr ? { address: g.address as string } : { registryServiceName: g.registryServiceName as string }), port: g.port });
         });
       }
     }

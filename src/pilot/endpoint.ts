@@ -2,6 +2,8 @@
  * EDS: one ClusterLoadAssignment per outbound cluster, endpoints grouped by locality, filtered by
  * subset labels, weighted and prioritised by the DestinationRule's localityLbSetting relative to
  * the calling proxy's locality (Istio's EndpointBuilder; localityLbSetting in locality_lb.ts).
+ * Across networks, split-horizon: other networks' endpoints become their east-west gateway, and a
+ * gateway's sni-dnat clusters keep its own network's (network/split_horizon.ts).
  */
 import type { Endpoint, Locality, Service } from '../registry/model.ts';
 import type { EnvoyJson, NamedResource } from '../xds/types.ts';

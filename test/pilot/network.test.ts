@@ -288,7 +288,7 @@ spec:
   networks:
     network1:
       endpoints: [{ fromRegistry: cluster1 }, { fromCidr: 10.1.0.0/99 }]
-      gateways: [{ address: gw.example.com, port: 15443 }, { address: 10.0.0.1 }, { address: 10.0.0.1, registryServiceName: x.svc, port: 1 }]
+      gateways: [{ address: gw.example.com, port: 15443 }, { address: 10.0.0.1 }, { address: 10.0.0.1, registryServiceName: x.svc, port: 1 }, { address: 10.0.0.2, port: 15443, locality: us/a }]
 `);
   assert.deepEqual(bad.errors.map((e) => e.path), [
     'meshNetworks.networks.network1.endpoints[0].fromRegistry',
@@ -296,6 +296,7 @@ spec:
     'meshNetworks.networks.network1.gateways[0].address',
     'meshNetworks.networks.network1.gateways[1].port',
     'meshNetworks.networks.network1.gateways[2]',
+    'meshNetworks.networks.network1.gateways[3].locality',
   ]);
   assert.equal(bad.mesh.meshNetworks, undefined, 'a meshNetworks with errors is not half-applied');
 });
