@@ -48,6 +48,23 @@ async function foreignRules(h: Host): Promise<void> {
   await h.run('nft', ['-f', '-'], { input: 'table inet someone-else {\n chain out { type filter hook output priority 10; policy accept; udp dport 9 accept; }\n}\n' });
 }
 
+/** Whole lines of a child's stdout (a line may arrive in several chunks). */
+function collectLines(proc: ChildProcess, lines: string[], onLine: () => void): void {
+  let partial = '';
+  proc.stdout!.on('data', (d: Buffer) => {
+    const parts = (partial + d.toString()).split('\n');
+    partial = parts.pop()!;
+    lines.push(...parts.filter(Boolean));
+    onLine();
+  });
+}
+
+/** Waits (2 s at most) for a listener to report a line. */
+async function waitForLine(lines: string[], pred: (l: string) => boolean): Promise<boolean> {
+  for (const end = Date.now() + 2000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (lines.some(pred)) return true;
+  return lines.some(pred);
+}
+
 /** A TCP listener on the capture ports that reports each connection's local port. */
 function listener(h: Host): { proc: ChildProcess; lines: string[]; ready: Promise<void> } {
   const script = `
@@ -60,10 +77,7 @@ function listener(h: Host): { proc: ChildProcess; lines: string[]; ready: Promis
   const proc = h.spawn(process.execPath, ['-e', script]);
   const lines: string[] = [];
   const ready = new Promise<void>((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
-      lines.push(...d.toString().split('\n').filter(Boolean));
-      if (lines.includes('ready')) resolve();
-    });
+    collectLines(proc, lines, () => lines.includes('ready') && resolve());
     proc.once('exit', (c) => reject(new Error(`listener exited ${c}`)));
     setTimeout(() => reject(new Error('listener not ready in 10 s')), 10_000).unref();
   });
@@ -116,14 +130,14 @@ for (const backend of ['iptables', 'nftables'] as const) {
 
     // The app's outbound connection to an address nobody has lands on the proxy's 15001.
     assert.equal(await dial(app, '10.79.3.99', 80), 'connected');
-    assert.ok(l.lines.some((x) => x.startsWith('conn 15001 ')), `no connection on 15001: ${l.lines.join(' | ')}`);
+    assert.ok(await waitForLine(l.lines, (x) => x.startsWith('conn 15001 ')), `no connection on 15001: ${l.lines.join(' | ')}`);
     // The proxy's own (uid 1337) connection is not captured: no loop.
     const seen = l.lines.length;
     assert.equal(await dial(app, '10.79.3.99', 80, 1337), 'failed');
     assert.equal(l.lines.length, seen, 'uid 1337 was captured');
     // Inbound: another host's connection to the app's port lands on 15006, not the app.
     assert.equal(await dial(peer, '10.79.3.2', 9080), 'connected');
-    assert.ok(l.lines.some((x) => x === 'conn 15006 10.79.3.3' || x === 'conn 15006 ::ffff:10.79.3.3'), `no inbound connection on 15006: ${l.lines.join(' | ')}`);
+    assert.ok(await waitForLine(l.lines, (x) => x === 'conn 15006 10.79.3.3' || x === 'conn 15006 ::ffff:10.79.3.3'), `no inbound connection on 15006: ${l.lines.join(' | ')}`);
 
     // Running init again replaces, not duplicates.
     await tsmesh(app, [...INIT, ...flags]);
@@ -160,10 +174,7 @@ function transparentListener(h: Host): { lines: string[]; ready: Promise<void> }
   const proc = h.spawn('python3', ['-c', script]);
   const lines: string[] = [];
   const ready = new Promise<void>((resolve, reject) => {
-    proc.stdout!.on('data', (d: Buffer) => {
-      lines.push(...d.toString().split('\n').filter(Boolean));
-      if (lines.includes('ready')) resolve();
-    });
+    collectLines(proc, lines, () => lines.includes('ready') && resolve());
     proc.once('exit', (c) => reject(new Error(`python listener exited ${c}`)));
     setTimeout(() => reject(new Error('python listener not ready in 10 s')), 10_000).unref();
   });
@@ -189,7 +200,7 @@ for (const backend of ['iptables', 'nftables'] as const) {
     assert.match((await app.run('ip', ['rule', 'list'])).stdout, /fwmark 0x539 lookup 133/);
 
     assert.equal(await dial(peer, '10.79.4.2', 9080), 'connected');
-    assert.ok(l.lines.includes('conn 10.79.4.3 10.79.4.2:9080'), `TPROXY did not preserve source/destination: ${l.lines.join(' | ')}`);
+    assert.ok(await waitForLine(l.lines, (x) => x === 'conn 10.79.4.3 10.79.4.2:9080'), `TPROXY did not preserve source/destination: ${l.lines.join(' | ')}`);
 
     await tsmesh(app, [...flags, '--cleanup']);
     assert.equal(await state(), before, '--cleanup did not restore the tables and policy routing');
