@@ -22,7 +22,9 @@ export type MtlsCheck = (e: Endpoint) => boolean;
 
 export function splitHorizonEndpoints(push: PushContext, proxy: Proxy, endpoints: Endpoint[], mtls: MtlsCheck): Endpoint[] {
   const gws = networkGateways(push);
-  const visible = endpoints.filter((e) => visibleToProxy(proxy, endpointNetwork(push, e)));
+  // The common single-network mesh: nothing to filter, nothing to copy.
+  if (gws.byNetwork.size === 0 && !proxy.requestedNetworkView) return endpoints;
+  const visible = proxy.requestedNetworkView ? endpoints.filter((e) => visibleToProxy(proxy, endpointNetwork(push, e))) : endpoints;
   if (gws.byNetwork.size === 0) return visible;
   const scale = gws.scaleFactor;
   const out: Endpoint[] = [];
