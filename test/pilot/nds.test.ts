@@ -189,3 +189,32 @@ test('NDS through the generator: one unnamed NameTable that encodes as istio.net
   const back = unpackAny(any);
   assert.deepEqual(back.table['reviews.default.svc.cluster.local'], { ips: ['10.96.0.10'], registry: 'Kubernetes', shortname: 'reviews', namespace: 'default' });
 });
+
+test('NDS over ADS, SotW and delta: the client holds the unnamed NameTable and ACKs it', async (t) => {
+  const { DiscoveryServer } = await import('../../src/xds/server/index.ts');
+  const { AdsClient } = await import('../../src/xds/client/index.ts');
+  const { parseProxy } = await import('../../src/pilot/proxy.ts');
+  const push = pushFromYaml(YAML, [], undefined, IPS);
+  const ads = new DiscoveryServer({ generator: generate, parseProxy, buildPushContext: () => push, log: { debug() {}, info() {}, warn() {} } });
+  const port = await ads.listen('127.0.0.1:0');
+  t.after(() => ads.close());
+  for (const mode of ['sotw', 'delta'] as const) {
+    const c = new AdsClient({ address: `127.0.0.1:${port}`, mode, node: { id: 'sidecar~10.0.0.1~c.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', ...DNS } } });
+    const nacks: string[] = [];
+    const got = await new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${mode}: no NameTable in 10 s; NACKs: ${nacks.join('; ')}`)), 10_000);
+      c.watch(TYPE.NAME_TABLE, '*', {
+        onUpdate: (u) => {
+          clearTimeout(timer);
+          resolve(u.resources.get('')?.resource);
+        },
+        onNack: (e) => nacks.push(e),
+      });
+      c.start();
+    });
+    c.close();
+    assert.match(got.table['api.ext.test'].ips[0], /^240\.240\./, mode);
+    assert.deepEqual(got.table['reviews.default.svc.cluster.local'].ips, ['10.96.0.10'], mode);
+    assert.deepEqual(nacks, [], mode);
+  }
+});

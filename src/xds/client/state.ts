@@ -9,6 +9,7 @@
  * - Delta responses name their removals in removed_resources and version each resource.
  */
 import { unpackAny, type AnyBytes } from '../codec.ts';
+import { messageType } from '../protos.ts';
 import { TYPE, type EnvoyJson } from '../types.ts';
 import type { DeltaDiscoveryResponse, DiscoveryResponse } from '../grpc.ts';
 import type { ResourceNames, ResourceUpdate, VersionedResource, WatchHandlers } from './types.ts';
@@ -150,7 +151,8 @@ function decode(typeUrl: string, any: AnyBytes, errors: string[]): { name: strin
   try {
     const resource = unpackAny(any);
     const name = resourceName(resource);
-    if (!name) {
+    // A message with no name field is its type's one resource (Istio's NDS NameTable): held as ''.
+    if (!name && !unnamedType(typeUrl)) {
       errors.push(`${typeUrl} resource without a name`);
       return undefined;
     }
@@ -159,6 +161,11 @@ function decode(typeUrl: string, any: AnyBytes, errors: string[]): { name: strin
     errors.push(`cannot decode ${typeUrl}: ${(e as Error).message}`);
     return undefined;
   }
+}
+
+function unnamedType(typeUrl: string): boolean {
+  const fields = messageType(typeUrl).fields;
+  return !('name' in fields) && !('cluster_name' in fields);
 }
 
 function publicView(m: Map<string, Held>): ReadonlyMap<string, VersionedResource> {
