@@ -6,6 +6,7 @@
  * dns.lookup) to an auto-allocated 240.240/16 VIP, and HTTP and TCP to it reach the entry's
  * endpoint on another host through the sidecar; a name the mesh does not know is answered by
  * the upstream resolver in resolv.conf, a dns-packet server this test runs on another host.
+ * A Kubernetes Service answers by its short forms too (name, name.ns, name.ns.svc).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -32,6 +33,14 @@ spec:
   - {number: 80, name: http, protocol: HTTP, targetPort: 8080}
   - {number: 9000, name: tcp, protocol: TCP, targetPort: 9001}
   endpoints: [{address: ${EXT}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: reviews, namespace: default}
+spec:
+  clusterIP: 10.96.0.20
+  selector: {app: reviews}
+  ports: [{name: http, port: 9080}]
 `;
 
 /** The upstream resolver: dns-packet on UDP and TCP 53; outside.example A 192.0.2.55, the rest NXDOMAIN; logs each question. */
@@ -137,6 +146,14 @@ test('DNS proxy: an addressless ServiceEntry resolves to an auto-allocated VIP a
   assert.ok(tcpCx >= 3, `sidecar stats: tcp upstream_cx_total ${tcpCx}`);
   assert.ok(httpRq >= 5, `sidecar stats: http upstream ${httpRq}`);
   t.diagnostic(`through the sidecar: ${httpRq} HTTP requests, ${tcpCx} TCP connections to the VIP`);
+
+  // A Kubernetes Service by its short forms: glibc tries the search domains first, and the
+  // agent answers the first try (`reviews.default` + the first search domain is its CNAME).
+  for (const name of ['reviews', 'reviews.default', 'reviews.default.svc']) {
+    const r = await client.run('getent', ['ahostsv4', name], { allowFail: true });
+    assert.equal(r.stdout.split(/\s+/)[0], '10.96.0.20', `${name}: ${r.stdout}${r.stderr}`);
+  }
+  assert.doesNotMatch(resolver.output(), /query reviews/, 'the mesh answered every form itself');
 
   // A non-mesh name: forwarded to the resolver on the bridge, its answer back to the app.
   const out = await client.run('getent', ['ahostsv4', 'outside.example'], { allowFail: true });
