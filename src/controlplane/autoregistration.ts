@@ -92,6 +92,15 @@ export class BatchedAutoRegistration implements RegistrySource {
     return this.#inner.takeChanges();
   }
 
+  /**
+   * WorkloadGroup `namespace/name` changed (labels, ports, service account...): the proxies
+   * registered through it are read again on the next update, as Istio re-renders their entries.
+   */
+  groupChanged(namespace: string, name: string): void {
+    this.#inner.groupChanged(namespace, name);
+    this.#schedule(this.delayMs);
+  }
+
   onChange(handler: () => void): () => void {
     this.#handlers.add(handler);
     return () => this.#handlers.delete(handler);

@@ -147,6 +147,8 @@ export class ControlPlane {
     this.unsubscribe.push(
       this.store.watch((all) => {
         for (const e of all) this.metrics.configEvent(e.config.kind, e.type);
+        // An edited WorkloadGroup is the template of the VMs already registered through it.
+        for (const e of all) if (e.config.kind === 'WorkloadGroup') this.autoRegistration.groupChanged(e.config.metadata.namespace, e.config.metadata.name);
         // Workload and Deployment changes reach proxies through the registry, which knows when
         // only endpoints moved (an EDS-only push, as Istio does for WorkloadEntry).
         const events = all.filter((e) => !REGISTRY_ONLY_KINDS.has(e.config.kind));

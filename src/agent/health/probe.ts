@@ -49,6 +49,7 @@ export interface ProbeResult {
 export function probeProblem(p: unknown): string | undefined {
   if (typeof p !== 'object' || p === null || Array.isArray(p)) return 'probe: expected an object';
   const r = p as Record<string, unknown>;
+  if (r.grpc !== undefined) return 'probe.grpc: gRPC health probes are not run by tsmesh yet; use httpGet, tcpSocket or exec';
   const kinds = ['httpGet', 'tcpSocket', 'exec'].filter((k) => r[k] !== undefined);
   if (kinds.length !== 1) return `probe: exactly one of httpGet, tcpSocket, exec is required (got ${kinds.length ? kinds.join(', ') : 'none'})`;
   for (const f of ['initialDelaySeconds', 'timeoutSeconds', 'periodSeconds', 'successThreshold', 'failureThreshold']) {

@@ -196,7 +196,10 @@ function workloadEntry(prefix: string): void {
   na('WorkloadGroup.spec.template.address', 'the address of an auto-registered workload is the one its proxy connects from, as in Istio');
   enforced('WorkloadGroup.spec.metadata', 'labels');
   na('WorkloadGroup.spec.metadata.annotations', 'copied metadata with no effect on traffic');
-  gap('WorkloadGroup.spec.probe', 14, 'health probes of VM workloads are not run');
+  enforced('WorkloadGroup.spec.probe', 'initialDelaySeconds timeoutSeconds periodSeconds successThreshold failureThreshold httpGet.host httpGet.path httpGet.port httpGet.scheme httpGet.httpHeaders.name httpGet.httpHeaders.value tcpSocket.host tcpSocket.port exec.command', {
+    note: 'run by the VM\'s agent from the mesh.yaml tsmesh vm bootstrap writes (ProxyConfig.readinessProbe, as istioctl does) and reported over xDS; a failing workload stays an endpoint marked UNHEALTHY, out of load balancing',
+  });
+  gap('WorkloadGroup.spec.probe.grpc', 14, 'gRPC health probes of VM workloads are not run (tsmesh vm bootstrap refuses them)');
 }
 
 // ---------- Sidecar ----------
