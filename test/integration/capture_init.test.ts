@@ -105,7 +105,10 @@ for (const backend of ['iptables', 'nftables'] as const) {
     const peer = await lab.host('peer', [{ network: net, ip: '10.79.3.3' }]);
     await foreignRules(app);
     const before = await tables(app);
-    const flags = backend === 'nftables' ? ['--native-nftables'] : [];
+    // Dual stack: the IPv6 rules (ip6tables / ip6 tables) and ::6 on lo come and go too.
+    const flags = ['--ipv6', ...(backend === 'nftables' ? ['--native-nftables'] : [])];
+    const lo6 = async () => (await app.run('ip', ['-6', 'addr', 'show', 'dev', 'lo'])).stdout;
+    const lo6Before = await lo6();
 
     // Dry run: prints the rules, changes nothing.
     const dry = await tsmesh(app, [...INIT, ...flags, '--dry-run']);
@@ -143,8 +146,13 @@ for (const backend of ['iptables', 'nftables'] as const) {
     await tsmesh(app, [...INIT, ...flags]);
     assert.equal(await tables(app), during, 'a second init changed the rules');
 
+    assert.match(await lo6(), /inet6 ::6\/128/);
+    if (backend === 'iptables') assert.match((await app.run('ip6tables-save', [])).stdout, /^-A ISTIO_OUTPUT -s ::6\/128 -o lo -j RETURN$/m);
+    else assert.match(during, /table ip6 istio-proxy-nat/);
+
     await tsmesh(app, [...INIT, ...flags, '--cleanup']);
     assert.equal(await tables(app), before, '--cleanup did not restore the tables');
+    assert.equal(await lo6(), lo6Before, '--cleanup did not restore lo');
     assert.equal(await dial(app, '10.79.3.99', 80), 'failed', 'still captured after --cleanup');
   });
 }
@@ -205,5 +213,62 @@ for (const backend of ['iptables', 'nftables'] as const) {
     await tsmesh(app, [...flags, '--cleanup']);
     assert.equal(await state(), before, '--cleanup did not restore the tables and policy routing');
     assert.equal(await dial(peer, '10.79.4.2', 9080), 'failed', 'still captured after --cleanup');
+  });
+}
+
+/** A UDP responder: answers every datagram with `name`. */
+function udpResponder(h: Host, bind: string, port: number, name: string, user?: { uid: number; gid: number }): { lines: string[]; ready: Promise<void> } {
+  const script = `
+    const s = require('node:dgram').createSocket('udp4');
+    s.on('message', (m, r) => s.send('${name}', r.port, r.address));
+    s.bind(${port}, '${bind}', () => console.log('ready'));`;
+  const proc = h.spawn(process.execPath, ['-e', script], user ? { user } : {});
+  const lines: string[] = [];
+  const ready = new Promise<void>((resolve, reject) => {
+    collectLines(proc, lines, () => lines.includes('ready') && resolve());
+    proc.once('exit', (c) => reject(new Error(`${name} responder exited ${c}`)));
+    setTimeout(() => reject(new Error(`${name} responder not ready in 10 s`)), 10_000).unref();
+  });
+  return { lines, ready };
+}
+
+/** Sends one UDP datagram to addr:53 and prints who answered ('timeout' if nobody). */
+async function query(h: Host, addr: string, uid?: number): Promise<string> {
+  const script = `
+    const s = require('node:dgram').createSocket('udp4');
+    const t = setTimeout(() => { console.log('timeout'); process.exit(0); }, 1500);
+    s.on('message', (m, r) => { console.log(m.toString() + ' from ' + r.address + ':' + r.port); clearTimeout(t); s.close(); });
+    s.send('q', 53, '${addr}');`;
+  const as = uid === undefined ? [] : ['setpriv', `--reuid=${uid}`, `--regid=${uid}`, '--clear-groups'];
+  const cmd = [...as, process.execPath, '-e', script];
+  return (await h.run(cmd[0]!, cmd.slice(1), { timeoutMs: 10_000 })).stdout.trim();
+}
+
+for (const backend of ['iptables', 'nftables'] as const) {
+  test(`tsmesh init --redirect-dns (${backend}): the app's DNS to resolv.conf's server reaches the agent's 15053, the agent's own goes upstream`, { skip: SKIP, timeout: 180_000 }, async (t) => {
+    const lab = await netLab(t);
+    const net = await lab.network('n', '10.79.5.0/24');
+    const app = await lab.host('app', [{ network: net, ip: '10.79.5.2' }]);
+    const dns = await lab.host('dns', [{ network: net, ip: '10.79.5.53' }]);
+    app.etcFile('resolv.conf', 'nameserver 10.79.5.53\n');
+    await udpResponder(dns, '0.0.0.0', 53, 'upstream').ready;
+    // The agent runs as the proxy's uid (its replies join the app's conntrack zone, 2) and listens
+    // on 127.0.0.1:15053 as Istio's does: REDIRECT from OUTPUT delivers to 127.0.0.1, and a reply
+    // from any other address would not be translated back to the server's.
+    await udpResponder(app, '127.0.0.1', 15053, 'agent', { uid: 1337, gid: 1337 }).ready;
+    assert.equal(await query(app, '10.79.5.53'), 'upstream from 10.79.5.53:53');
+    const before = await tables(app);
+
+    const flags = [...INIT, '--redirect-dns', ...(backend === 'nftables' ? ['--native-nftables'] : [])];
+    const dry = await tsmesh(app, [...flags, '--dry-run']);
+    assert.match(dry, /10\.79\.5\.53\/32/, 'the nameserver was not read from resolv.conf');
+    await tsmesh(app, flags);
+    // The app sees the answer come from the server it asked, though the agent gave it.
+    assert.equal(await query(app, '10.79.5.53'), 'agent from 10.79.5.53:53');
+    assert.equal(await query(app, '10.79.5.53', 1337), 'upstream from 10.79.5.53:53');
+
+    await tsmesh(app, [...flags, '--cleanup']);
+    assert.equal(await tables(app), before);
+    assert.equal(await query(app, '10.79.5.53'), 'upstream from 10.79.5.53:53');
   });
 }

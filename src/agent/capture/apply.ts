@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { buildCaptureRules, iptablesRestoreLines, BUILTIN_CHAINS, type Family, type Rule, type Table } from './iptables_rules.ts';
 import { nftFamily, nftScript, NFT_TABLE_PREFIX } from './nftables.ts';
 import type { CaptureOptions } from './options.ts';
+import { emptyTables, readState, removeState, savedTables, writeState, type CaptureState } from './table_state.ts';
 
 export type Backend = 'iptables' | 'nftables';
 
@@ -78,7 +79,12 @@ const IPT: Record<Family, string> = { v4: 'iptables', v6: 'ip6tables' };
 export async function applyCapture(o: CaptureOptions, backend: Backend = 'iptables'): Promise<void> {
   requireRoot();
   const rules = buildCaptureRules(o);
-  await cleanupCapture(o, backend);
+  // What was there before the first init (a re-init keeps the original record; a record for a
+  // namespace without our rules is a dead namespace's whose inode was reused).
+  const prior = readState();
+  const state = prior && (await captureInstalled()) ? prior : await snapshot();
+  await removeCapture(o, backend);
+  writeState(state);
   if (o.enableIPv6) {
     // ::6 on lo: the inbound passthrough's source address, which IPv6 lo does not have by default.
     const r = await run('ip', ['-6', 'addr', 'add', '::6/128', 'dev', 'lo']);
@@ -111,6 +117,47 @@ export async function applyCapture(o: CaptureOptions, backend: Backend = 'iptabl
  */
 export async function cleanupCapture(o: CaptureOptions, backend: Backend = 'iptables'): Promise<void> {
   requireRoot();
+  const recorded = readState();
+  const state = recorded && (await captureInstalled()) ? recorded : undefined;
+  await removeCapture(o, backend, state);
+  if (state) await dropTablesInitMade(state);
+  removeState();
+}
+
+/** Whether this namespace has ISTIO_* chains or istio-proxy-* nft tables. */
+async function captureInstalled(): Promise<boolean> {
+  for (const fam of ['v4', 'v6'] as const) {
+    const r = await run(SAVE[fam], []).catch(() => undefined);
+    if (r?.code === 0 && /^:ISTIO_/m.test(r.stdout)) return true;
+  }
+  const n = await run('nft', ['list', 'tables']).catch(() => undefined);
+  return n?.code === 0 && n.stdout.includes(NFT_TABLE_PREFIX);
+}
+
+async function snapshot(): Promise<CaptureState> {
+  const tables: CaptureState['tables'] = { v4: [], v6: [] };
+  for (const fam of ['v4', 'v6'] as const) {
+    const r = await run(SAVE[fam], []).catch(() => undefined);
+    if (r?.code === 0) tables[fam] = savedTables(r.stdout);
+  }
+  const lo = await run('ip', ['-6', 'addr', 'show', 'dev', 'lo']).catch(() => undefined);
+  return { tables, hadLoopback6: lo !== undefined && /inet6 ::6\/128/.test(lo.stdout) };
+}
+
+/** iptables (nf_tables) made these tables on first use; empty and new, they go again. */
+async function dropTablesInitMade(state: CaptureState): Promise<void> {
+  const v = await run('iptables', ['-V']).catch(() => undefined);
+  if (!v?.stdout.includes('nf_tables')) return;
+  for (const fam of ['v4', 'v6'] as const) {
+    const r = await run(SAVE[fam], []).catch(() => undefined);
+    if (r?.code !== 0) continue;
+    for (const table of emptyTables(r.stdout)) {
+      if (!state.tables[fam].includes(table)) await run('nft', ['delete', 'table', fam === 'v4' ? 'ip' : 'ip6', table]).catch(() => undefined);
+    }
+  }
+}
+
+async function removeCapture(o: CaptureOptions, backend: Backend, state?: CaptureState): Promise<void> {
   if (backend === 'nftables') await cleanupNft();
   else {
     const rules = buildCaptureRules(o);
@@ -127,7 +174,7 @@ export async function cleanupCapture(o: CaptureOptions, backend: Backend = 'ipta
       await run('ip', [f, 'route', 'flush', 'table', o.inboundTProxyRouteTable]);
     }
   }
-  if (o.enableIPv6) await run('ip', ['-6', 'addr', 'del', '::6/128', 'dev', 'lo']);
+  if (o.enableIPv6 && !state?.hadLoopback6) await run('ip', ['-6', 'addr', 'del', '::6/128', 'dev', 'lo']);
 }
 
 async function cleanupIptables(fam: Family, rules: readonly Rule[]): Promise<void> {
