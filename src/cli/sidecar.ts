@@ -157,9 +157,9 @@ function firstAddress(): string | undefined {
   return undefined;
 }
 
-/** tsmesh init's rules for this VM (src/agent/capture, loaded only when capturing). */
+/** tsmesh init's rules for this VM (src/agent/capture's API, loaded only when capturing). */
 async function applyVmCapture(c: { inboundPorts: string; localExcludePorts: string; serviceCidr: string }, uid: number): Promise<void> {
-  const { captureOptions, validateCaptureOptions } = await import('../agent/capture/options.ts');
+  const { applyCapture, captureOptions, validateCaptureOptions } = await import('../agent/capture/capture.ts');
   const o = captureOptions({
     proxyUID: String(uid),
     proxyGID: String(uid),
@@ -169,14 +169,5 @@ async function applyVmCapture(c: { inboundPorts: string; localExcludePorts: stri
   });
   const errors = validateCaptureOptions(o);
   if (errors.length) throw new Error(errors.join('; '));
-  // The apply step is tsmesh init's (H1's src/agent/capture/apply.ts); named through a variable
-  // so this command still loads where that module is absent, and says so when asked to capture.
-  const applyModule = '../agent/capture/apply.ts';
-  let apply: (o: unknown) => Promise<void>;
-  try {
-    apply = ((await import(applyModule)) as { applyCapture: (o: unknown) => Promise<void> }).applyCapture;
-  } catch (e) {
-    throw new Error(`this build has no capture step (${(e as Error).message}); run tsmesh init as root, then tsmesh sidecar --no-capture as uid ${uid}`);
-  }
-  await apply(o);
+  await applyCapture(o);
 }
