@@ -321,14 +321,16 @@ export async function proxyCommand(argv: string[]): Promise<number> {
 /**
  * A sidecar in INTERCEPTION_MODE REDIRECT gets its traffic through iptables REDIRECT (tsmesh init):
  * the address the app dialed is then only in conntrack, read with SO_ORIGINAL_DST by the native
- * addon. Checked at start, so a sidecar without the addon refuses to run instead of looping
- * captured connections back to itself. --explicit-proxy (no iptables: PROXY lines name the
- * destination) needs no addon. TPROXY keeps the destination as the socket's local address.
+ * addon. TPROXY mode needs it too: only inbound uses TPROXY (the destination stays the socket's
+ * local address, which the addon falls back to), outbound is still REDIRECTed to 15001.
+ * Checked at start, so a sidecar without the addon refuses to run instead of looping captured
+ * connections back to itself. --explicit-proxy (no iptables: PROXY lines name the destination)
+ * needs no addon.
  */
 async function installOriginalDestination(b: ParsedBootstrap, explicitProxy: boolean): Promise<void> {
   const md = (b.node.metadata ?? {}) as Record<string, unknown>;
   const mode = typeof md.INTERCEPTION_MODE === 'string' ? md.INTERCEPTION_MODE.trim().toUpperCase() : '';
-  if (!b.node.id.startsWith('sidecar~') || mode !== 'REDIRECT' || explicitProxy) return;
+  if (!b.node.id.startsWith('sidecar~') || (mode !== 'REDIRECT' && mode !== 'TPROXY') || explicitProxy) return;
   const { soOriginalDestination } = await import('../proxy/listener/so_original_dst.ts');
   const { setOriginalDestination } = await import('../proxy/listener/original_dst.ts');
   setOriginalDestination(soOriginalDestination());
