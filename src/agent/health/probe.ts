@@ -4,7 +4,7 @@
  * Istio's mirror: HTTP 200-399 passes, a TCP connect passes, an exit status of 0 passes; anything
  * else, or no answer within the timeout, fails with a reason.
  */
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type ClientRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { execFile } from 'node:child_process';
@@ -42,6 +42,10 @@ export interface ProbeResult {
   message: string;
 }
 
+/** RFC 9110 token, and a field value without control characters but tab (what Node's http accepts). */
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /**
  * Checks a probe's shape; returns the problem (naming the field) or undefined. Exactly one of
  * httpGet / tcpSocket / exec, as Istio's validation requires.
@@ -61,6 +65,16 @@ export function probeProblem(p: unknown): string | undefined {
     const h = r.httpGet as Record<string, unknown>;
     if (!port(h?.port)) return `probe.httpGet.port: expected a port number, got ${JSON.stringify(h?.port)}`;
     if (h.scheme !== undefined && !/^https?$/i.test(String(h.scheme))) return `probe.httpGet.scheme: expected HTTP or HTTPS, got ${JSON.stringify(h.scheme)}`;
+    const headers = h.httpHeaders;
+    if (headers !== undefined) {
+      if (!Array.isArray(headers)) return 'probe.httpGet.httpHeaders: expected a list of {name, value}';
+      for (const [i, hh] of headers.entries()) {
+        const { name, value } = (hh ?? {}) as Record<string, unknown>;
+        // Node's http refuses these synchronously; caught here so the VM's files are refused, not the running probe.
+        if (typeof name !== 'string' || !HEADER_NAME.test(name)) return `probe.httpGet.httpHeaders[${i}].name: not a valid HTTP header name: ${JSON.stringify(name)}`;
+        if (value !== undefined && (typeof value !== 'string' || !HEADER_VALUE.test(value))) return `probe.httpGet.httpHeaders[${i}].value: expected a string without control characters (CR, LF, NUL)`;
+      }
+    }
   }
   if (r.tcpSocket !== undefined && !port((r.tcpSocket as Record<string, unknown>)?.port)) return `probe.tcpSocket.port: expected a port number`;
   if (r.exec !== undefined) {
@@ -92,12 +106,20 @@ function httpProbe(h: HttpGetProbe, defaultHost: string, timeoutMs: number): Pro
       req.destroy();
       resolve(r);
     };
-    // Kubernetes does not verify the app's certificate on HTTPS probes; neither does Istio's agent.
-    const req = (https ? httpsRequest : httpRequest)({ host, port: h.port, path, method: 'GET', headers, timeout: timeoutMs, ...(https ? { rejectUnauthorized: false } : {}) }, (res) => {
-      const code = res.statusCode ?? 0;
-      res.resume();
-      done(code >= 200 && code < 400 ? { healthy: true, message: '' } : { healthy: false, message: `HTTP probe ${host}:${h.port}${path}: status ${code}` });
-    });
+    let req: ClientRequest;
+    try {
+      // Kubernetes does not verify the app's certificate on HTTPS probes; neither does Istio's agent.
+      req = (https ? httpsRequest : httpRequest)({ host, port: h.port, path, method: 'GET', headers, timeout: timeoutMs, ...(https ? { rejectUnauthorized: false } : {}) }, (res) => {
+        const code = res.statusCode ?? 0;
+        res.resume();
+        done(code >= 200 && code < 400 ? { healthy: true, message: '' } : { healthy: false, message: `HTTP probe ${host}:${h.port}${path}: status ${code}` });
+      });
+    } catch (e) {
+      // A header or path Node refuses synchronously (a probe that bypassed probeProblem): a failed probe, never a crash.
+      settled = true;
+      resolve({ healthy: false, message: `HTTP probe ${host}:${h.port}${path}: ${(e as Error).message}` });
+      return;
+    }
     req.on('timeout', () => done({ healthy: false, message: `HTTP probe ${host}:${h.port}${path}: no answer within ${timeoutMs} ms` }));
     req.on('error', (e) => done({ healthy: false, message: `HTTP probe ${host}:${h.port}${path}: ${e.message}` }));
     req.end();

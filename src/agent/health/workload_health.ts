@@ -38,7 +38,8 @@ export function startWorkloadHealth(o: WorkloadHealthOptions): WorkloadHealth {
   const tick = async () => {
     timer = undefined;
     const started = Date.now();
-    const r = await runProbe(p, o.defaultHost, timeoutMs);
+    // A probe that throws is a failed probe: the checker must keep running (and the proxy with it).
+    const r = await runProbe(p, o.defaultHost, timeoutMs).catch((e: unknown) => ({ healthy: false, message: `probe: ${(e as Error)?.message ?? String(e)}` }));
     if (stopped) return;
     if (r.healthy) {
       passes++;
@@ -56,10 +57,12 @@ export function startWorkloadHealth(o: WorkloadHealthOptions): WorkloadHealth {
       }
     }
     // Period measured from the start of a probe, as the kubelet does.
-    timer = setTimeout(() => void tick(), Math.max(0, periodMs - (Date.now() - started)));
+    timer = setTimeout(run, Math.max(0, periodMs - (Date.now() - started)));
     timer.unref?.();
   };
-  timer = setTimeout(() => void tick(), orDefault(p.initialDelaySeconds, 0) * 1000);
+  // report() is the caller's; if it throws, say so rather than leave an unhandled rejection.
+  const run = () => void tick().catch((e: unknown) => console.error(`workload health: ${(e as Error)?.message ?? String(e)}`));
+  timer = setTimeout(run, orDefault(p.initialDelaySeconds, 0) * 1000);
   timer.unref?.();
   return {
     get healthy() {

@@ -69,6 +69,32 @@ test("probe shape: exactly one handler, Istio's fields, gRPC refused by name", (
   assert.match(probeProblem({ tcpSocket: { port: 80 }, periodSeconds: -1 })!, /probe\.periodSeconds/);
   assert.match(probeProblem({ exec: { command: [] } })!, /probe\.exec\.command/);
   assert.match(probeProblem({ grpc: { port: 9000 } })!, /probe\.grpc/);
+  // Header names and values Node's http would refuse (throwing inside the probe) are refused up front.
+  assert.equal(probeProblem({ httpGet: { port: 80, httpHeaders: [{ name: 'X-Ok', value: 'a\tb' }] } }), undefined);
+  assert.match(probeProblem({ httpGet: { port: 80, httpHeaders: [{ name: 'bad header', value: 'x' }] } })!, /probe\.httpGet\.httpHeaders\[0\]\.name/);
+  assert.match(probeProblem({ httpGet: { port: 80, httpHeaders: [{ name: 'X-A', value: 'ok' }, { name: 'X-B', value: 'a\r\nInjected: 1' }] } })!, /probe\.httpGet\.httpHeaders\[1\]\.value/);
+  assert.match(probeProblem({ httpGet: { port: 80, httpHeaders: { name: 'X' } } })!, /probe\.httpGet\.httpHeaders/);
+});
+
+test('a probe Node refuses to send (bad header name, CR/LF in a value, bad path) fails; it neither throws nor stops the checker', { timeout: 20_000 }, async (t) => {
+  for (const httpGet of [
+    { port: 1, httpHeaders: [{ name: 'bad header', value: 'x' }] },
+    { port: 1, httpHeaders: [{ name: 'X-A', value: 'a\r\nB: c' }] },
+    { port: 1, path: '/has space' },
+  ]) {
+    const r = await runProbe({ httpGet }, '127.0.0.1', 1000);
+    assert.equal(r.healthy, false, JSON.stringify(httpGet));
+    assert.ok(r.message.length > 0);
+    t.diagnostic(r.message);
+  }
+  // The checker keeps probing (a report per verdict, not a dead timer after the first throw).
+  const reports: string[] = [];
+  const h = startWorkloadHealth({ probe: { periodSeconds: 1, failureThreshold: 1, httpGet: { port: 1, httpHeaders: [{ name: 'bad header', value: 'x' }] } }, defaultHost: '127.0.0.1', report: (healthy, message) => reports.push(`${healthy} ${message}`) });
+  t.after(() => h.stop());
+  const end = Date.now() + 10_000;
+  while (reports.length < 1 && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(h.healthy, false);
+  assert.match(reports[0] ?? '', /^false HTTP probe/);
 });
 
 test('thresholds: healthy after successThreshold passes in a row, unhealthy after failureThreshold failures in a row, each change reported once', { timeout: 30_000 }, async (t) => {
