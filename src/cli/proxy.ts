@@ -18,6 +18,7 @@ import { isProxyWorker, runWorker, WorkerPool } from '../proxy/worker.ts';
 import { log, setLogLevel } from '../proxy/logger.ts';
 import { ERR, TsmeshError } from '../api/errors.ts';
 import { dnsCaptureRequested, istioMetaFromEnv } from '../agent/dns/meta.ts';
+import { checkDnsAddress } from '../agent/dns/address.ts';
 
 const HELP = `Usage: tsmesh proxy [--bootstrap <file> | sidecar flags] [options]
 
@@ -56,7 +57,8 @@ Options:
   --explicit-proxy              accept a PROXY v1 line as the original destination on
                                 use_original_dst listeners (demos and tests without iptables)
   --dns-address <ip:port>       where the agent's DNS proxy serves when the node metadata has
-                                DNS_CAPTURE=true (env ISTIO_META_DNS_CAPTURE; default 127.0.0.1:15053)
+                                DNS_CAPTURE=true (env ISTIO_META_DNS_CAPTURE; default 127.0.0.1:15053;
+                                loopback only: it forwards any name it does not know)
   -h, --help                    show this help
 `;
 
@@ -119,6 +121,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     if (v['log-level'] && !setLogLevel(String(v['log-level']))) throw new Error(`--log-level: unknown level ${v['log-level']}`);
     concurrency = Math.floor(num('concurrency', 1, 1));
     drainMs = num('drain-time-s', 5) * 1000;
+    if (v['dns-address'] !== undefined) checkDnsAddress(String(v['dns-address']));
     if (v.bootstrap) {
       bootstrap = loadBootstrapFile(String(v.bootstrap));
       // The bootstrap names the agent's socket (its sds-grpc cluster) and the workload's identity

@@ -11,6 +11,7 @@ import { createServer, isIP, type Server, type Socket as TcpSocket } from 'node:
 import * as dnsPacket from 'dns-packet';
 import { LookupTable, type LookupContext, type NameTableJson } from './lookup_table.ts';
 import { forward, type Upstream } from './upstream.ts';
+import { isLoopbackAddress } from './address.ts';
 
 /** Istio's agent answers with a 30 s TTL. */
 const TTL = 30;
@@ -67,6 +68,9 @@ export class DnsProxy {
   /** Binds UDP and TCP on the same port (port 0: one the kernel picks for both). */
   async listen(): Promise<{ address: string; port: number }> {
     const address = this.opts.address ?? '127.0.0.1';
+    // This proxy forwards anything it does not know: bound off-host it would be an open
+    // recursive resolver (amplification). Istio's agent serves on localhost only.
+    if (!isLoopbackAddress(address)) throw new Error(`DNS proxy address ${address} is not a loopback address (127.0.0.0/8 or ::1): the agent's resolver serves this host only`);
     let port = this.opts.port ?? 15053;
     const udp = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
     await new Promise<void>((resolve, reject) => {

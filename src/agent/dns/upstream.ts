@@ -31,7 +31,12 @@ export function exchangeUdp(query: Buffer, up: Upstream, timeoutMs: number): Pro
   return new Promise((resolve, reject) => {
     const sock = createSocket(isIP(up.host) === 6 ? 'udp6' : 'udp4');
     const id = query.readUInt16BE(0);
+    // Settles once: a late send error or 'error' after the answer must not close the socket
+    // again (ERR_SOCKET_DGRAM_NOT_RUNNING thrown from an event callback would end the proxy).
+    let settled = false;
     const done = (err: Error | undefined, msg?: Buffer) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
       sock.close();
       if (err) reject(err);
