@@ -159,6 +159,7 @@ export const ENVOY_SUPPORT: Record<string, MessageSupport> = {
     {
       traffic_direction: { kind: 'honoured', note: 'the span kind of its HTTP connection managers\' tracing (OUTBOUND: CLIENT, otherwise SERVER), as Envoy\'s operation name; the reporter of Istio\'s stats filters (INBOUND: destination, otherwise source)' },
       per_connection_buffer_limit_bytes: advisory('a buffer-size hint; the proxy uses Node stream backpressure'),
+      transparent: { kind: 'honoured', note: 'IP_TRANSPARENT on the listening socket through the native addon (TPROXY inbound); needs CAP_NET_ADMIN, and a listener is refused when the addon is missing' },
     },
   ),
   'envoy.config.listener.v3.ListenerFilter': msg('name typed_config'),

@@ -20,6 +20,7 @@ import { log } from '../logger.ts';
 import { normalizeIp } from './cidr.ts';
 import { FilterChainMatcher } from './filter_chain_match.ts';
 import { compileListenerFilters, runListenerFilters, type ListenerFilterConfig } from './listener_filters.ts';
+import { loadAddon } from './so_original_dst.ts';
 
 type Handler = (socket: Socket, info: ConnectionInfo) => void | 'continue';
 
@@ -72,6 +73,8 @@ export class ListenerImpl {
   readonly port: number;
   readonly bindToPort: boolean;
   readonly useOriginalDst: boolean;
+  /** IP_TRANSPARENT on the listening socket (TPROXY inbound: xt_TPROXY only delivers to such sockets). */
+  readonly transparent: boolean;
   readonly stats: ScopedStats;
   readonly listenerFilters: ListenerFilterConfig;
   readonly lastUpdated = new Date().toISOString();
@@ -97,6 +100,15 @@ export class ListenerImpl {
     this.port = sa.port;
     this.bindToPort = config.bind_to_port !== false && config.deprecated_v1?.bind_to_port !== false;
     this.useOriginalDst = config.use_original_dst === true;
+    this.transparent = config.transparent === true || config.transparent?.value === true;
+    if (this.transparent && this.bindToPort) {
+      // Refused up front (NACK), never accepted and then silently serving nothing.
+      try {
+        loadAddon();
+      } catch (e) {
+        throw new Error(`transparent: IP_TRANSPARENT is set through the native addon: ${(e as Error).message}`);
+      }
+    }
     const statName = listenerStatName(config);
     this.stats = deps.store.scope(`listener.${statName}.`, { family: 'listener', label: 'envoy_listener_address', value: statName });
     for (const n of ['downstream_cx_total', 'downstream_cx_destroy', 'no_filter_chain_match', 'downstream_listener_filter_error', 'ssl.connection_error', 'ssl.handshake']) this.stats.counter(n);

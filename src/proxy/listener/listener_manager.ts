@@ -17,6 +17,25 @@ import { ERR } from '../../api/errors.ts';
 import { normalizeIp } from './cidr.ts';
 import { ListenerImpl, type ListenerDeps } from './listener_impl.ts';
 import { originalDestination, readProxyProtocol } from './original_dst.ts';
+import { setTransparent } from './so_original_dst.ts';
+
+/**
+ * IP_TRANSPARENT on a listening server, for a listener with `transparent: true` (TPROXY). Node
+ * binds and listens in one call, so the option is set right after: the flag is read by xt_TPROXY
+ * per packet, and a SYN that arrived in between was dropped and is retransmitted. Needs
+ * CAP_NET_ADMIN (Istio gives the proxy that capability in TPROXY mode). Returns the failure.
+ */
+function makeTransparent(server: Server, l: ListenerImpl): Error | undefined {
+  if (!l.transparent) return undefined;
+  const fd = (server as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return new Error('transparent: the listening socket has no file descriptor');
+  try {
+    setTransparent(fd, l.ip.includes(':') ? 6 : 4);
+    return undefined;
+  } catch (e) {
+    return new Error(`transparent: ${(e as Error).message}${(e as NodeJS.ErrnoException).code === 'EPERM' ? ' (the proxy needs CAP_NET_ADMIN for TPROXY)' : ''}`);
+  }
+}
 
 interface BoundSocket {
   server: Server;
@@ -94,7 +113,12 @@ export class ListenerManager {
               const why = e.code === 'EADDRINUSE' ? `address ${key} is already in use [${ERR.ADDRESS_IN_USE}]` : `cannot listen on ${key}: ${e.message} [${ERR.ADDRESS_IN_USE}]`;
               resolve({ key, name, error: `listener ${name}: ${why}` });
             });
-            server.listen({ host: l.ip, port: l.port, backlog: 1024 }, () => resolve({ key, name, server }));
+            server.listen({ host: l.ip, port: l.port, backlog: 1024 }, () => {
+              const e = makeTransparent(server, l);
+              if (!e) return resolve({ key, name, server });
+              server.close();
+              resolve({ key, name, error: `listener ${name}: ${e.message}` });
+            });
           }),
       ),
     );
@@ -211,6 +235,12 @@ export class ListenerManager {
     if (existing) {
       existing.listener = name;
       l.boundPort = old?.boundPort ?? l.port;
+      // An update that turns transparent on keeps the socket; the flag is set on it in place.
+      const e = makeTransparent(existing.server, l);
+      if (e) {
+        this.deps.store.counter('listener_manager.listener_create_failure').inc();
+        log.error(`listener ${name}: ${e.message}`);
+      }
       return;
     }
     this.releaseReserved(name, key);
@@ -242,6 +272,12 @@ export class ListenerManager {
       }
     });
     server.listen({ host: l.ip, port: l.port, backlog: 1024 }, () => {
+      const e = makeTransparent(server, l);
+      if (e) {
+        server.emit('error', e);
+        server.close();
+        return;
+      }
       this.bindErrors.delete(name);
       const a = server.address();
       if (a && typeof a === 'object') l.boundPort = a.port;
