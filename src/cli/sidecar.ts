@@ -8,6 +8,7 @@
  */
 import { chmodSync, chownSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,9 @@ As root, the VM's traffic is captured first (tsmesh init's iptables rules: outbo
 inbound to 15006, ISTIO_INBOUND_PORTS / ISTIO_LOCAL_EXCLUDE_PORTS / ISTIO_SERVICE_CIDR from
 cluster.env) and the proxy then runs as uid/gid 1337, whose traffic the rules let through.
 Not as root: no capture (run it as uid 1337 after 'tsmesh init' as root, as Istio's VM docs do).
+When the proxy exits, the capture it installed is removed again. SSH (22) is never captured as
+inbound (ISTIO_LOCAL_EXCLUDE_PORTS). With ISTIO_META_DNS_CAPTURE=true in cluster.env, DNS to the
+resolv.conf servers goes to the agent's DNS proxy (127.0.0.1:15053).
 
 Options:
   --config-dir <dir>        the files from tsmesh vm bootstrap (required)
@@ -116,6 +120,17 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
   ];
   if (!root) {
     // Already the proxy's user (or a test without capture): the proxy runs in this process.
+    const me = process.getuid?.();
+    if (me !== undefined && me !== uid && interception === 'REDIRECT') {
+      // tsmesh init excludes one uid; a proxy running as another has its own upstream connections captured back into 15001.
+      const captured = await outboundCaptured();
+      if (captured !== false) {
+        console.error(
+          `tsmesh sidecar: warning: the proxy runs as uid ${me}, not ${uid} (--proxy-uid)` +
+            (captured ? ': this namespace has outbound capture (ISTIO_OUTPUT), so its own connections loop back into 15001; run it as uid ' + uid : `; if 'tsmesh init' captured this namespace with --proxy-uid ${uid}, its own connections loop back into 15001`),
+        );
+      }
+    }
     const { proxyCommand } = await import('./proxy.ts');
     try {
       return await proxyCommand(proxyArgs.slice(1));
@@ -123,14 +138,17 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
       cleanup();
     }
   }
+  // Removes the capture once the proxy is gone: rules left behind would send all outbound TCP to a
+  // closed 15001 and every captured inbound port (SSH too, were it not excluded) to a closed 15006.
+  let uncapture = async () => {};
   if (capture) {
     try {
-      await applyVmCapture(cfg.capture, uid);
+      uncapture = await applyVmCapture(cfg.capture, uid);
     } catch (e) {
       cleanup();
       return fail(`capture: ${(e as Error).message}`, 1);
     }
-    console.log(`tsmesh sidecar: traffic captured (outbound -> 15001, inbound ${cfg.capture.inboundPorts} -> 15006; uid/gid ${uid} excluded)`);
+    console.log(`tsmesh sidecar: traffic captured (outbound -> 15001, inbound ${cfg.capture.inboundPorts} -> 15006 except ${cfg.capture.localExcludePorts}${cfg.capture.dnsCapture ? ', DNS -> 15053' : ''}; uid/gid ${uid} excluded)`);
   }
   // Root: the proxy runs as `uid` (the capture rules let that uid's traffic out uncaptured).
   for (const p of [runDir, bootstrapFile, tokenFile, rootCert]) chownSync(p, uid, uid);
@@ -148,6 +166,15 @@ export async function sidecarCommand(argv: string[]): Promise<number> {
     child.once('exit', (c, sig) => resolve(c ?? (sig ? 1 : 0)));
   });
   cleanup();
+  if (capture) {
+    try {
+      await uncapture();
+      console.log('tsmesh sidecar: capture removed');
+    } catch (e) {
+      console.error(`tsmesh sidecar: could not remove the capture (run 'tsmesh init --cleanup' as root): ${(e as Error).message}`);
+      return code || 1;
+    }
+  }
   return code;
 }
 
@@ -157,17 +184,40 @@ function firstAddress(): string | undefined {
   return undefined;
 }
 
-/** tsmesh init's rules for this VM (src/agent/capture's API, loaded only when capturing). */
-async function applyVmCapture(c: { inboundPorts: string; localExcludePorts: string; serviceCidr: string }, uid: number): Promise<void> {
-  const { applyCapture, captureOptions, validateCaptureOptions } = await import('../agent/capture/capture.ts');
+type VmCapture = { inboundPorts: string; localExcludePorts: string; serviceCidr: string; dnsCapture: boolean };
+
+/**
+ * tsmesh init's rules for this VM (src/agent/capture's API, loaded only when capturing). With
+ * ISTIO_META_DNS_CAPTURE, DNS to the resolv.conf servers goes to the agent's 15053 too.
+ * Returns how to remove them again.
+ */
+async function applyVmCapture(c: VmCapture, uid: number): Promise<() => Promise<void>> {
+  const { applyCapture, cleanupCapture, captureOptions, validateCaptureOptions } = await import('../agent/capture/capture.ts');
+  const { readResolvConf } = await import('../agent/dns/resolv_conf.ts');
+  const servers = c.dnsCapture ? readResolvConf().nameservers : [];
   const o = captureOptions({
     proxyUID: String(uid),
     proxyGID: String(uid),
     inboundPortsInclude: c.inboundPorts,
     inboundPortsExclude: c.localExcludePorts,
     outboundIPRangesInclude: c.serviceCidr,
+    redirectDNS: c.dnsCapture,
+    dnsServersV4: servers.filter((a) => isIP(a) === 4),
+    dnsServersV6: servers.filter((a) => isIP(a) === 6),
   });
   const errors = validateCaptureOptions(o);
   if (errors.length) throw new Error(errors.join('; '));
   await applyCapture(o);
+  return () => cleanupCapture(o);
+}
+
+/**
+ * Whether this namespace has tsmesh init's outbound capture (ISTIO_OUTPUT), or undefined when it
+ * cannot be read (iptables-save needs CAP_NET_ADMIN).
+ */
+async function outboundCaptured(): Promise<boolean | undefined> {
+  const { run } = await import('../agent/capture/apply.ts');
+  const r = await run('iptables-save', ['-t', 'nat']).catch(() => undefined);
+  if (!r || r.code !== 0) return undefined;
+  return /^:ISTIO_OUTPUT\b/m.test(r.stdout);
 }

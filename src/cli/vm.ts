@@ -4,7 +4,7 @@
  * hosts — for `tsmesh sidecar --config-dir` on that VM. Thin: the files are src/agent/vm's
  * business, the token src/ca/token.ts's.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { parseConfigs } from '../api/yaml.ts';
@@ -33,6 +33,16 @@ Then on the VM: tsmesh sidecar --config-dir <dir>
 
 Run it where the control plane's state directory is (the CA root and the token key live there).
 
+Security, until the proxy speaks xDS over TLS (15012): the VM's xDS runs over plaintext 15010,
+and auto-registration trusts the node metadata the VM sends (INSTANCE_IPS, labels,
+AUTO_REGISTER_GROUP). The control plane only registers into a WorkloadGroup that exists, and
+checks the group's service account and namespace against the connection's identity when it has
+one; over plaintext it has none, so any host that reaches 15010 can register as a member of an
+existing group. Keep 15010 reachable only from the VMs' network.
+
+Differences from istioctl: auto-registration is on by default (istioctl needs --autoregister);
+--no-autoregister leaves ISTIO_META_AUTO_REGISTER_GROUP out, for a WorkloadEntry you write yourself.
+
 Flags:
   -f, --workload-group <file>   the WorkloadGroup (YAML); also --file
   -o, --output <dir>            where to write the files (created)
@@ -46,6 +56,10 @@ Flags:
       --trust-domain <domain>   SPIFFE trust domain (default cluster.local)
       --state-dir <dir>         the control plane's state directory (default ~/.tsmesh/controlplane)
       --cacerts-dir <dir>       Istio's plug-in CA directory, when the control plane runs with one
+      --capture-dns[=false]     ISTIO_META_DNS_CAPTURE: the VM's DNS goes to the agent's DNS proxy
+                                (default true, as istioctl); --capture-dns=false or --no-capture-dns
+      --autoregister            register the VM from the group (the default here)
+      --no-autoregister         do not: no ISTIO_META_AUTO_REGISTER_GROUP in cluster.env
   -h, --help                    show this help`;
 
 export interface Output {
@@ -60,7 +74,9 @@ export async function vmCommand(argv: string[], out: Output = console): Promise<
     return sub === undefined ? 2 : 0;
   }
   if (sub !== 'bootstrap') return usage(out, `unknown subcommand '${sub}' (the only one is 'bootstrap')`);
-  const parsed = parseFlags(rest, [
+  // istioctl's bool flags take =true/=false; parseFlags' booleans are bare switches.
+  const args = rest.map((a) => (a === '--capture-dns=false' ? '--no-capture-dns' : a === '--capture-dns=true' ? '--capture-dns' : a));
+  const parsed = parseFlags(args, [
     { name: 'workload-group', alias: 'f' },
     { name: 'file' },
     { name: 'output', alias: 'o' },
@@ -74,6 +90,10 @@ export async function vmCommand(argv: string[], out: Output = console): Promise<
     { name: 'trust-domain' },
     { name: 'state-dir' },
     { name: 'cacerts-dir' },
+    { name: 'capture-dns', boolean: true },
+    { name: 'no-capture-dns', boolean: true },
+    { name: 'autoregister', boolean: true },
+    { name: 'no-autoregister', boolean: true },
     { name: 'help', alias: 'h', boolean: true },
   ]);
   if (!parsed.ok) return usage(out, parsed.error);
@@ -83,6 +103,7 @@ export async function vmCommand(argv: string[], out: Output = console): Promise<
     return 0;
   }
   if (parsed.rest.length) return usage(out, `unexpected argument '${parsed.rest[0]}'`);
+  for (const f of ['capture-dns', 'autoregister']) if (flags[f] && flags[`no-${f}`]) return usage(out, `--${f} and --no-${f} contradict each other`);
   const file = one(flags, 'workload-group') ?? one(flags, 'file');
   const dir = one(flags, 'output');
   const missing = [!file && '--workload-group', !dir && '-o/--output'].filter(Boolean);
@@ -155,6 +176,8 @@ export async function vmCommand(argv: string[], out: Output = console): Promise<
     clusterId: one(flags, 'clusterID') ?? 'Kubernetes',
     trustDomain: one(flags, 'trust-domain') ?? 'cluster.local',
     ...(one(flags, 'revision') ? { revision: one(flags, 'revision')! } : {}),
+    captureDns: flags['no-capture-dns'] !== true,
+    autoRegister: flags['no-autoregister'] !== true,
   };
 
   const stateDir = one(flags, 'state-dir') ?? defaultStateDir();
@@ -175,8 +198,9 @@ export async function vmCommand(argv: string[], out: Output = console): Promise<
   writeFileSync(join(dir!, VM_FILES.clusterEnv), clusterEnv(opts));
   writeFileSync(join(dir!, VM_FILES.mesh), meshYaml(opts));
   writeFileSync(join(dir!, VM_FILES.rootCert), readFileSync(rootFile));
-  // The token is a credential: readable by its owner only.
+  // The token is a credential: readable by its owner only (chmod too: `mode` applies only to a new file).
   writeFileSync(join(dir!, VM_FILES.token), token, { mode: 0o600 });
+  chmodSync(join(dir!, VM_FILES.token), 0o600);
   writeFileSync(join(dir!, VM_FILES.hosts), hostsFile(opts));
   out.log(`wrote ${Object.values(VM_FILES).join(', ')} to ${dir} for WorkloadGroup ${ns}/${wg.metadata.name} (service account ${opts.group.serviceAccount}, token valid ${ttl}s)`);
   return 0;

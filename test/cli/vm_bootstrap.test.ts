@@ -7,7 +7,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -63,6 +63,9 @@ test('vm bootstrap writes cluster.env, mesh.yaml, root-cert.pem, istio-token and
   assert.equal(env.CANONICAL_SERVICE, 'reviews');
   assert.equal(env.CANONICAL_REVISION, 'v3');
   assert.equal(env.ISTIO_INBOUND_PORTS, '3550,9080');
+  // istioctl's: SSH is never captured (a VM whose group has no ports captures every inbound port).
+  assert.equal(env.ISTIO_LOCAL_EXCLUDE_PORTS, '22,15090,15021,15020');
+  assert.equal(env.ISTIO_META_DNS_CAPTURE, 'true', "istioctl's --capture-dns defaults to true");
 
   const mesh = parseYaml(readFileSync(join(files, 'mesh.yaml'), 'utf8')) as { defaultConfig: Record<string, any> };
   assert.equal(mesh.defaultConfig.discoveryAddress, 'istiod.istio-system.svc:15010');
@@ -87,6 +90,44 @@ test('vm bootstrap writes cluster.env, mesh.yaml, root-cert.pem, istio-token and
   assert.match(xds, /"address":"10\.0\.0\.5"/);
   assert.match(xds, /"port_value":15010/);
   assert.equal(cfg.capture.inboundPorts, '3550,9080');
+  assert.equal(cfg.capture.localExcludePorts, '22,15090,15021,15020');
+  assert.equal(cfg.capture.dnsCapture, true, 'the sidecar redirects DNS to the agent when cluster.env asks for it');
+  assert.equal(md.DNS_CAPTURE, 'true', 'and the agent serves it');
+});
+
+test('vm bootstrap: --capture-dns=false and --no-autoregister leave their metadata out; a re-run tightens an existing token file to 0600', async (t) => {
+  const { dir, err, io } = setup(t);
+  const state = join(dir, 'state');
+  await CertificateAuthority.load({ stateDir: state });
+  writeFileSync(join(dir, 'wg.yaml'), GROUP.replace('ports: { http: 9080, grpc: 3550 }', ''));
+  const files = join(dir, 'out');
+  const base = ['bootstrap', '-f', join(dir, 'wg.yaml'), '-o', files, '--ingressIP', '10.0.0.5', '--state-dir', state];
+  assert.equal(await vmCommand(base, io), 0, err.join('\n'));
+  const env0 = parseClusterEnv(readFileSync(join(files, 'cluster.env'), 'utf8'));
+  assert.equal(env0.ISTIO_INBOUND_PORTS, '*');
+  assert.match(env0.ISTIO_LOCAL_EXCLUDE_PORTS!, /^22,/, 'every inbound port captured, but not SSH');
+
+  chmodSync(join(files, 'istio-token'), 0o644);
+  assert.equal(await vmCommand([...base, '--capture-dns=false', '--no-autoregister'], io), 0, err.join('\n'));
+  assert.equal(statSync(join(files, 'istio-token')).mode & 0o077, 0, 'an existing token file is made owner-only again');
+  const env = parseClusterEnv(readFileSync(join(files, 'cluster.env'), 'utf8'));
+  assert.equal(env.ISTIO_META_DNS_CAPTURE, undefined);
+  assert.equal(env.ISTIO_META_AUTO_REGISTER_GROUP, undefined);
+  const cfg = readVmSidecarConfig({ configDir: files, ip: '10.0.0.9', podName: 'vm-1', adminPort: 15000, sdsSocket: join(dir, 'sds.sock'), interception: 'REDIRECT' });
+  assert.equal(cfg.capture.dnsCapture, false);
+  assert.equal((cfg.bootstrap.node.metadata as Record<string, unknown>).AUTO_REGISTER_GROUP, undefined);
+
+  assert.equal(await vmCommand([...base, '--capture-dns', '--no-capture-dns'], io), 2);
+  assert.match(err.pop()!, /contradict/);
+});
+
+test('vm bootstrap --help says xDS is plaintext 15010 and auto-registration trusts node metadata', async (t) => {
+  const { out, io } = setup(t);
+  assert.equal(await vmCommand(['bootstrap', '--help'], io), 0);
+  const help = out.join('\n');
+  assert.match(help, /plaintext 15010/);
+  assert.match(help, /trusts the node\s+metadata/);
+  assert.match(help, /WorkloadGroup that exists/);
 });
 
 test('vm bootstrap refuses what it cannot honour, naming it', async (t) => {

@@ -11,8 +11,12 @@ export const VM_FILES = { clusterEnv: 'cluster.env', mesh: 'mesh.yaml', rootCert
 
 /** istiod's name, which the hosts file maps to the control plane's address (and the CA's certificate names). */
 export const ISTIOD_HOST = 'istiod.istio-system.svc';
-/** Ports the agent and proxy themselves serve: never captured as inbound (Istio's ISTIO_LOCAL_EXCLUDE_PORTS). */
-export const LOCAL_EXCLUDE_PORTS = '15090,15021,15020';
+/**
+ * Never captured as inbound (Istio's ISTIO_LOCAL_EXCLUDE_PORTS, as istioctl writes it): SSH, so a
+ * VM whose group has no ports (ISTIO_INBOUND_PORTS='*') stays reachable, and the ports the agent
+ * and proxy themselves serve.
+ */
+export const LOCAL_EXCLUDE_PORTS = '22,15090,15021,15020';
 
 /** What a WorkloadGroup gives the VM (already validated as Istio config). */
 export interface GroupSpec {
@@ -36,6 +40,10 @@ export interface VmFileOptions {
   meshId?: string;
   trustDomain: string;
   revision?: string;
+  /** ISTIO_META_DNS_CAPTURE: the VM's DNS goes to the agent's DNS proxy (istioctl's --capture-dns, default true). */
+  captureDns?: boolean;
+  /** ISTIO_META_AUTO_REGISTER_GROUP (default true; istioctl's --autoregister). */
+  autoRegister?: boolean;
 }
 
 /** Istio's canonical service/revision: the well-known labels, else the group's name and "latest". */
@@ -57,7 +65,6 @@ export function clusterEnv(o: VmFileOptions): string {
     ISTIO_INBOUND_PORTS: g.ports && Object.keys(g.ports).length ? [...new Set(Object.values(g.ports))].sort((a, b) => a - b).join(',') : '*',
     ISTIO_LOCAL_EXCLUDE_PORTS: LOCAL_EXCLUDE_PORTS,
     ISTIO_METAJSON_LABELS: JSON.stringify(g.labels),
-    ISTIO_META_AUTO_REGISTER_GROUP: g.name,
     ISTIO_META_CLUSTER_ID: o.clusterId,
     ISTIO_META_MESH_ID: o.meshId ?? o.trustDomain,
     ISTIO_META_NETWORK: g.network ?? '',
@@ -69,6 +76,8 @@ export function clusterEnv(o: VmFileOptions): string {
     SERVICE_ACCOUNT: g.serviceAccount,
     TRUST_DOMAIN: o.trustDomain,
     ...(o.revision ? { ISTIO_META_REVISION: o.revision } : {}),
+    ...(o.captureDns !== false ? { ISTIO_META_DNS_CAPTURE: 'true' } : {}),
+    ...(o.autoRegister !== false ? { ISTIO_META_AUTO_REGISTER_GROUP: g.name } : {}),
   };
   return Object.keys(env)
     .sort()

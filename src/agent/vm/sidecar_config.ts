@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { buildBootstrap } from '../bootstrap.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { probeProblem } from '../health/probe.ts';
-import { parseClusterEnv, parseHosts, parseMeshProxyConfig, VM_FILES } from './files.ts';
+import { LOCAL_EXCLUDE_PORTS, parseClusterEnv, parseHosts, parseMeshProxyConfig, VM_FILES } from './files.ts';
 
 export interface VmSidecarConfig {
   bootstrap: EnvoyJson;
@@ -20,8 +20,11 @@ export interface VmSidecarConfig {
   caAddress: string;
   tokenFile: string;
   rootCertFile: string;
-  /** For `tsmesh init`'s rules: Istio's ISTIO_INBOUND_PORTS, ISTIO_LOCAL_EXCLUDE_PORTS, ISTIO_SERVICE_CIDR. */
-  capture: { inboundPorts: string; localExcludePorts: string; serviceCidr: string };
+  /**
+   * For `tsmesh init`'s rules: Istio's ISTIO_INBOUND_PORTS, ISTIO_LOCAL_EXCLUDE_PORTS,
+   * ISTIO_SERVICE_CIDR, and whether DNS goes to the agent (ISTIO_META_DNS_CAPTURE).
+   */
+  capture: { inboundPorts: string; localExcludePorts: string; serviceCidr: string; dnsCapture: boolean };
 }
 
 export interface VmSidecarOptions {
@@ -106,6 +109,11 @@ export function readVmSidecarConfig(o: VmSidecarOptions): VmSidecarConfig {
     caAddress,
     tokenFile: file(VM_FILES.token),
     rootCertFile: file(VM_FILES.rootCert),
-    capture: { inboundPorts: env.ISTIO_INBOUND_PORTS ?? '*', localExcludePorts: env.ISTIO_LOCAL_EXCLUDE_PORTS ?? '15090,15021,15020', serviceCidr: env.ISTIO_SERVICE_CIDR ?? '*' },
+    capture: {
+      inboundPorts: env.ISTIO_INBOUND_PORTS ?? '*',
+      localExcludePorts: env.ISTIO_LOCAL_EXCLUDE_PORTS ?? LOCAL_EXCLUDE_PORTS,
+      serviceCidr: env.ISTIO_SERVICE_CIDR ?? '*',
+      dnsCapture: env.ISTIO_META_DNS_CAPTURE === 'true',
+    },
   };
 }
