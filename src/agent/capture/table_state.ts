@@ -36,29 +36,52 @@ export function writeState(s: CaptureState): void {
   writeFileSync(p, `${JSON.stringify(s)}\n`);
 }
 
-/** Records of namespaces that no longer exist (removed without --cleanup) are dropped. */
-function pruneDeadNamespaces(): void {
-  const live = new Set<string>();
-  const add = (path: string) => {
+/**
+ * A record younger than this is never pruned: another `tsmesh init` (a namespace created after the
+ * live set below was read) may just have written it.
+ */
+export const PRUNE_MIN_AGE_MS = 5 * 60_000;
+
+/**
+ * Records of namespaces that no longer exist (removed without --cleanup) are dropped. Only old
+ * records are candidates, and each is checked again (still old, namespace still absent) right
+ * before it goes, so a concurrent init's fresh record is never lost.
+ */
+export function pruneDeadNamespaces(dir = STATE_DIR, now = Date.now()): void {
+  const list = (d: string) => {
     try {
-      live.add(String(statSync(path).ino));
-    } catch {
-      // gone meanwhile, or not ours to read
-    }
-  };
-  const list = (dir: string) => {
-    try {
-      return readdirSync(dir);
+      return readdirSync(d);
     } catch {
       return [];
     }
   };
-  for (const n of list('/run/netns')) add(`/run/netns/${n}`);
-  for (const pid of list('/proc')) if (/^\d+$/.test(pid)) add(`/proc/${pid}/ns/net`);
-  for (const f of list(STATE_DIR)) {
-    const m = /^net-(\d+)\.json$/.exec(f);
-    if (m && !live.has(m[1]!)) rmSync(`${STATE_DIR}/${f}`, { force: true });
-  }
+  const old = (f: string) => {
+    try {
+      return now - statSync(`${dir}/${f}`).mtimeMs > PRUNE_MIN_AGE_MS;
+    } catch {
+      return false;
+    }
+  };
+  const candidates = list(dir).filter((f) => /^net-\d+\.json$/.test(f) && old(f));
+  if (!candidates.length) return;
+  const liveNow = (): Set<string> => {
+    const live = new Set<string>();
+    const add = (path: string) => {
+      try {
+        live.add(String(statSync(path).ino));
+      } catch {
+        // gone meanwhile, or not ours to read
+      }
+    };
+    for (const n of list('/run/netns')) add(`/run/netns/${n}`);
+    for (const pid of list('/proc')) if (/^\d+$/.test(pid)) add(`/proc/${pid}/ns/net`);
+    return live;
+  };
+  const dead = (live: Set<string>) => candidates.filter((f) => !live.has(/^net-(\d+)/.exec(f)![1]!));
+  const first = dead(liveNow());
+  if (!first.length) return;
+  const second = new Set(dead(liveNow()));
+  for (const f of first) if (second.has(f) && old(f)) rmSync(`${dir}/${f}`, { force: true });
 }
 
 export function removeState(): void {
