@@ -4,10 +4,12 @@
  * rules (policy routing for the mark, ::6 on lo). Cleanup removes what apply adds and nothing else.
  */
 import { spawn } from 'node:child_process';
+import { isIP } from 'node:net';
 import { buildCaptureRules, iptablesRestoreLines, BUILTIN_CHAINS, type Family, type Rule, type Table } from './iptables_rules.ts';
 import { nftFamily, nftScript, NFT_TABLE_PREFIX } from './nftables.ts';
 import type { CaptureOptions } from './options.ts';
 import { emptyTables, readState, removeState, savedTables, writeState, type CaptureState } from './table_state.ts';
+import { parseResolvConf } from '../dns/resolv_conf.ts';
 
 export type Backend = 'iptables' | 'nftables';
 
@@ -55,16 +57,14 @@ function requireRoot(): void {
   }
 }
 
-/** Nameservers from a resolv.conf text, split by family (what Istio redirects to the agent). */
+/**
+ * Nameservers from a resolv.conf text, split by family (what Istio redirects to the agent). The
+ * agent's own parser decides what a nameserver is: zones (fe80::1%eth0) stripped, non-IP values
+ * dropped, so nothing unchecked reaches ip6tables-restore or the nft script.
+ */
 export function resolvConfServers(text: string): { v4: string[]; v6: string[] } {
-  const v4: string[] = [];
-  const v6: string[] = [];
-  for (const line of text.split('\n')) {
-    const m = /^\s*nameserver\s+(\S+)/.exec(line);
-    if (!m) continue;
-    (m[1]!.includes(':') ? v6 : v4).push(m[1]!);
-  }
-  return { v4, v6 };
+  const { nameservers } = parseResolvConf(text);
+  return { v4: nameservers.filter((ip) => isIP(ip) === 4), v6: nameservers.filter((ip) => isIP(ip) === 6) };
 }
 
 function families(o: CaptureOptions): Family[] {

@@ -57,6 +57,8 @@ test('annotations map to options as the injector passes them to istio-init', () 
 
 test('resolv.conf nameservers by family', () => {
   assert.deepEqual(resolvConfServers('# x\nsearch a.b\nnameserver 10.0.0.10\nnameserver fd00::a\n nameserver 8.8.8.8 \n'), { v4: ['10.0.0.10', '8.8.8.8'], v6: ['fd00::a'] });
+  // A zone is not part of the address (ip6tables-restore refuses `-d fe80::1%eth0/128`); junk is no nameserver.
+  assert.deepEqual(resolvConfServers('nameserver fe80::1%eth0\nnameserver dns.example\nnameserver 10.0.0.300\nnameserver 1.1.1.1 # cf\n'), { v4: ['1.1.1.1'], v6: ['fe80::1'] });
 });
 
 test('validation names the flag and the bad value', () => {
