@@ -11,7 +11,25 @@
  */
 import { AutoRegistration, TLS_MODE_LABEL, type ProxyRegistration, type RegistrationHandle, type RegistrySource, type SourceItem } from '../registry/index.ts';
 import type { GroupLookup } from '../registry/autoregistration.ts';
+import type { GroupTemplate } from '../registry/workloadentry.ts';
+import { parseSpiffeId } from '../ca/spiffe.ts';
 import { cleanLabels, mergeLabels, type Labels } from '../registry/labels.ts';
+
+/**
+ * Why a proxy naming WorkloadGroup `namespace/name` (ISTIO_META_AUTO_REGISTER_GROUP) may not
+ * register through it, or undefined when it may. The group must exist, as Istio requires. When
+ * the xDS stream carries a verified identity (a client certificate on :15012), it must be the
+ * group's: its namespace and template.serviceAccount (Kubernetes' `default` when unset). Over
+ * plaintext there is no identity, and the node's metadata is all there is to go on.
+ */
+export function groupRegistrationProblem(namespace: string, name: string, group: GroupTemplate | undefined, verifiedIdentity: string | undefined): string | undefined {
+  if (!group) return `WorkloadGroup ${namespace}/${name} (AUTO_REGISTER_GROUP) does not exist; create it, then restart the proxy`;
+  if (verifiedIdentity === undefined) return undefined;
+  const id = parseSpiffeId(verifiedIdentity);
+  const sa = group.serviceAccount ?? 'default';
+  if (!id || id.namespace !== namespace || id.serviceAccount !== sa) return `the connection's identity ${verifiedIdentity} is not WorkloadGroup ${namespace}/${name}'s (namespace ${namespace}, service account ${sa})`;
+  return undefined;
+}
 
 /** Whether some Service selects a workload of this namespace and these labels now. */
 export type SelectedNow = (namespace: string, labels: Labels) => boolean;

@@ -25,7 +25,7 @@ import { CaServer } from '../ca/server.ts';
 import { debugHandler } from '../xds/debug.ts';
 import { proxyVersion } from '../xds/debug_proxies.ts';
 import { describeHandler } from './debug_describe.ts';
-import { BatchedAutoRegistration } from './autoregistration.ts';
+import { BatchedAutoRegistration, groupRegistrationProblem } from './autoregistration.ts';
 import { ConfigApi } from './config_api.ts';
 import { DashboardApi } from './graph_api.ts';
 import { selectedConfigs } from './discovery_selectors.ts';
@@ -128,7 +128,8 @@ export class ControlPlane {
       shapeKey: proxyShapeKey,
       buildPushContext: () => this.buildPushContext(),
       debounce: opts.debounce,
-      onConnect: (conn) => this.autoRegister(conn.id, conn.proxy),
+      // The identity the stream's TLS verified (:15012 with a client certificate), when it has one.
+      onConnect: (conn) => this.autoRegister(conn.id, conn.proxy, (conn as { verifiedIdentity?: string }).verifiedIdentity),
       onDisconnect: (conn) => {
         this.registrations.get(conn.id)?.unregister();
         this.registrations.delete(conn.id);
@@ -211,12 +212,20 @@ export class ControlPlane {
    * Istio's WorkloadGroup auto-registration: a sidecar that names its labels and IP becomes an
    * endpoint of every Service selecting it, for as long as its stream is up.
    */
-  private autoRegister(connId: string, proxy: Proxy): void {
+  private autoRegister(connId: string, proxy: Proxy, verifiedIdentity?: string): void {
     // Istio's ISTIO_META_AUTO_REGISTER_GROUP: the WorkloadGroup (same namespace) this proxy joins.
     const group = typeof proxy.metadata.AUTO_REGISTER_GROUP === 'string' && proxy.metadata.AUTO_REGISTER_GROUP ? proxy.metadata.AUTO_REGISTER_GROUP : undefined;
     if (proxy.type !== 'sidecar' || proxy.generator === 'grpc' || (Object.keys(proxy.labels).length === 0 && !group)) return;
     const ip = proxy.ipAddresses[0];
     if (!ip) return;
+    if (group) {
+      const problem = groupRegistrationProblem(proxy.namespace, group, this.registry.config.workloadGroup(proxy.namespace, group), verifiedIdentity);
+      if (problem) {
+        // Not registered, but served: the proxy still gets its config.
+        this.log(`auto-registration: refused ${proxy.id} (${ip}): ${problem}`);
+        return;
+      }
+    }
     // An agent that runs a readiness probe (ProxyConfig.readinessProbe, from the WorkloadGroup's
     // probe) reports health once it passes; until then the workload takes no traffic.
     const proxyConfig = proxy.metadata.PROXY_CONFIG as { readinessProbe?: unknown } | undefined;

@@ -6,8 +6,8 @@
  * time so an edited group applies to proxies already connected. Precedence follows Istio: the
  * proxy's own labels > group metadata labels > group template labels; the proxy's serviceAccount,
  * network, locality and ports win over the template's. A group that does not exist (yet) is not an
- * error here: the proxy registers with its own fields (Istio would refuse; tsmesh runs without
- * Kubernetes, where self-registration is the normal way in).
+ * error here: the proxy registers with its own fields. The control plane refuses such proxies
+ * before they get here, as Istio does (src/controlplane/autoregistration.ts).
  *
  * A registered proxy runs tsmesh's sidecar, so it accepts Istio mTLS: it carries the
  * `security.istio.io/tlsMode: istio` label unless its labels say otherwise, as injected pods do.

@@ -11,6 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ControlPlane } from '../../../src/controlplane/server.ts';
+import { groupRegistrationProblem } from '../../../src/controlplane/autoregistration.ts';
+import type { GroupTemplate } from '../../../src/registry/workloadentry.ts';
 import { buildBootstrap } from '../../../src/agent/bootstrap.ts';
 import { AdsClient } from '../../../src/xds/client/index.ts';
 import { ISTIO_XDS } from '../../../src/xds/type_urls.ts';
@@ -90,4 +92,40 @@ test('health reports over xDS move an auto-registered VM workload between health
   plain.close();
   await until(() => (endpoint('127.0.8.2') === undefined ? true : undefined), 'a VM whose stream ends is no endpoint');
   assert.ok(endpoint('127.0.8.1'), 'the other VM stays');
+});
+
+test('auto-registration refuses a WorkloadGroup that does not exist (logged, naming it) and still serves the proxy its config', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-health-report-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'ratings.yaml'), CONFIG);
+  const logs: string[] = [];
+  const cp = new ControlPlane({ configDir: dir, grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: (l) => logs.push(l) });
+  await cp.start();
+  t.after(() => cp.close());
+  // Labels that the Service selects, so only the missing group keeps it out.
+  const node = buildBootstrap({
+    type: 'sidecar', ip: '127.0.8.9', pod: 'vm', namespace: 'default', app: 'ratings', labels: { app: 'ratings' }, workloadName: 'ghost',
+    admin: { host: '127.0.0.1', port: 15000 }, xds: { host: '127.0.0.1', port: cp.grpcPort },
+    metadata: { AUTO_REGISTER_GROUP: 'ghost' },
+  }).node;
+  const c = new AdsClient({ address: `127.0.0.1:${cp.grpcPort}`, node, mode: 'sotw' });
+  c.watch(TYPE.CLUSTER, '*', { validate: () => undefined, onUpdate: () => {}, onNack: () => {} } as never);
+  c.start();
+  t.after(() => c.close());
+  await until(() => (c.resources(TYPE.CLUSTER).size > 0 ? true : undefined), 'the refused proxy still gets clusters');
+  await until(() => (logs.some((l) => /auto-registration: refused .*WorkloadGroup default\/ghost .*does not exist/.test(l)) ? true : undefined), 'the refusal is logged naming the group');
+  assert.equal(cp.registry.endpoints(HOST, 9080).find((e) => e.address === '127.0.8.9'), undefined, 'no endpoint for a proxy naming a missing group');
+  assert.equal(cp.registry.workloads().find((w) => w.address === '127.0.8.9'), undefined);
+});
+
+test("a verified xDS identity must be the group's service account and namespace", () => {
+  const group = { labels: {}, serviceAccount: 'ratings', locality: {}, weight: 1 } as unknown as GroupTemplate;
+  assert.equal(groupRegistrationProblem('default', 'ratings', group, undefined), undefined, 'plaintext: no identity to check');
+  assert.equal(groupRegistrationProblem('default', 'ratings', group, 'spiffe://cluster.local/ns/default/sa/ratings'), undefined);
+  assert.match(groupRegistrationProblem('default', 'ratings', group, 'spiffe://cluster.local/ns/default/sa/reviews')!, /identity spiffe:\/\/cluster\.local\/ns\/default\/sa\/reviews is not WorkloadGroup default\/ratings's .*service account ratings/);
+  assert.match(groupRegistrationProblem('default', 'ratings', group, 'spiffe://cluster.local/ns/other/sa/ratings')!, /namespace default/);
+  assert.match(groupRegistrationProblem('default', 'ratings', group, 'not-a-spiffe-id')!, /is not WorkloadGroup/);
+  const noSa = { ...group, serviceAccount: undefined } as GroupTemplate;
+  assert.equal(groupRegistrationProblem('default', 'ratings', noSa, 'spiffe://cluster.local/ns/default/sa/default'), undefined, "Kubernetes' default service account");
+  assert.match(groupRegistrationProblem('default', 'ghost', undefined, undefined)!, /WorkloadGroup default\/ghost .*does not exist/);
 });
