@@ -74,14 +74,14 @@ export class CaServer {
       },
     };
     this.#server.addService(CERTIFICATE_SERVICE, handlers);
-    for (const s of opts.extraServices ?? []) this.#server.addService(s.definition, s.handlers);
+    for (const s of opts.extraServices ?? []) this.#server.addService(s.definition, this.#authenticated(s.definition, s.handlers));
   }
 
   /** Binds `address` ("127.0.0.1:0", "0.0.0.0:15012") over TLS; resolves with the port. */
   async listen(address: string): Promise<number> {
     if (this.#listening) throw new Error('CaServer: already listening');
     const { chainPem, keyPem } = await this.#opts.ca.serverCertificate(this.#opts.serverNames ?? DEFAULT_SERVER_NAMES);
-    const creds = grpc.ServerCredentials.createSsl(null, [{ cert_chain: Buffer.from(chainPem), private_key: Buffer.from(keyPem) }], false);
+    const creds = meshServerCredentials(this.#opts.ca.rootPem(), chainPem, keyPem);
     const port = await new Promise<number>((resolve, reject) =>
       this.#server.bindAsync(address, creds, (err, p) => (err ? reject(new Error(`CA server: cannot listen on ${address}: ${err.message}`)) : resolve(p))),
     );
@@ -154,6 +154,31 @@ export class CaServer {
     }
   }
 
+  /**
+   * istiod's xDS authentication on :15012: a (bidirectional) stream is served when its client certificate chains
+   * to the mesh CA or it carries a valid workload token; any other is refused (UNAUTHENTICATED).
+   */
+  #authenticated(definition: grpc.ServiceDefinition, handlers: grpc.UntypedServiceImplementation): grpc.UntypedServiceImplementation {
+    const log = this.#opts.log ?? SILENT;
+    const out: grpc.UntypedServiceImplementation = { ...handlers };
+    for (const [name, h] of Object.entries(handlers)) {
+      // The xDS streams (bidirectional); other extra services are served as they are.
+      if (!definition[name]?.requestStream || !definition[name]?.responseStream) continue;
+      out[name] = ((call: grpc.ServerDuplexStream<unknown, unknown>) => {
+        const serve = h as (c: typeof call) => void;
+        if (call.getAuthContext().sslPeerCertificate) return serve(call);
+        this.#authenticate(call.metadata).then(
+          () => serve(call),
+          (err: unknown) => {
+            log.warn(`CA port: refused ${name} from ${call.getPeer()}: no client certificate from the mesh CA and ${messageOf(err)}`);
+            call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `authentication failure: present a certificate from the mesh CA or a workload token (${messageOf(err)})` });
+          },
+        );
+      }) as grpc.UntypedHandleCall;
+    }
+    return out;
+  }
+
   async #authenticate(md: grpc.Metadata): Promise<WorkloadIdentity> {
     const values = md.get('authorization');
     if (values.length === 0) throw new TokenError('missing', 'no workload token: send "authorization: Bearer <token>" metadata');
@@ -162,6 +187,24 @@ export class CaServer {
     const token = m[1]!;
     return this.#opts.authenticate ? this.#opts.authenticate(token) : verifyWorkloadToken(this.#opts.stateDir, token);
   }
+}
+
+/**
+ * TLS for :15012 as istiod's (client auth "verify if given"): the server asks for a client
+ * certificate trusted by the mesh root but also takes clients without one (a workload asking for
+ * its first certificate has none); grpc-js then reports a peer certificate only when it verified.
+ */
+function meshServerCredentials(rootPem: string, chainPem: string, keyPem: string): grpc.ServerCredentials {
+  const update = { caCertificate: Buffer.from(rootPem), certificate: Buffer.from(chainPem), privateKey: Buffer.from(keyPem) };
+  const provider: grpc.experimental.CertificateProvider = {
+    // Later, not now: grpc-js registers the server's watcher only after adding these listeners.
+    addCaCertificateListener: (l) => queueMicrotask(() => l(update)),
+    removeCaCertificateListener: () => {},
+    addIdentityCertificateListener: (l) => queueMicrotask(() => l(update)),
+    removeIdentityCertificateListener: () => {},
+  };
+  // One provider serves both roles (identity and CA); not required: clients without one are taken.
+  return grpc.experimental.createCertificateProviderServerCredentials(provider, provider, false);
 }
 
 function messageOf(err: unknown): string {

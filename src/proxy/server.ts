@@ -43,6 +43,8 @@ export interface ServerOptions {
   initialFetchTimeoutMs?: number;
   /** Further wildcard watches on the ADS stream for the agent (Istio's NDS name table for the DNS proxy). */
   agentWatches?: ReadonlyArray<{ typeUrl: string; handlers: WatchHandlers }>;
+  /** ADS over TLS to the control plane's secure port, with the workload's certificate. */
+  adsTls?: import('../xds/client/transport.ts').XdsTls;
 }
 
 export class ProxyServer {
@@ -106,7 +108,7 @@ export class ProxyServer {
     await new Promise<void>((r) => this.clusters.whenWarm(r));
     if (b.ads && role !== 'worker') {
       const { AdsClient } = await import('../xds/client/index.ts');
-      const client = new AdsClient({ address: b.ads.address, node: b.node, mode: b.ads.mode });
+      const client = new AdsClient({ address: b.ads.address, node: b.node, mode: b.ads.mode, ...(this.opts.adsTls ? { tls: this.opts.adsTls } : {}) });
       for (const w of this.opts.agentWatches ?? []) client.watch(w.typeUrl, '*', w.handlers);
       this.ads = subscribeAds(client, this.xds, { cds: b.cdsAds, lds: b.ldsAds });
       if (b.cdsAds) await bounded(this.ads.firstUpdate(TYPE.CLUSTER));

@@ -15,6 +15,7 @@ import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import { newAdsServiceClient, newSdsServiceClient, type DeltaDiscoveryResponse, type DiscoveryResponse } from '../grpc.ts';
 import { Backoff, REAL_TIMERS, type Timers } from './backoff.ts';
+import { xdsChannel } from './transport.ts';
 import { TypeState, type Plan } from './state.ts';
 import type { AdsClientEvents, AdsClientOptions, ResourceNames, ResourceUpdate, ValidationResult, VersionedResource, Watch, WatchHandlers } from './types.ts';
 
@@ -34,12 +35,18 @@ interface DiscoveryStub {
 function discoveryStub(opts: AdsClientOptions): DiscoveryStub {
   // A mesh's CDS/EDS easily passes gRPC's 4 MiB receive default (1,000 services: ~2 MiB EDS);
   // like Envoy, take whatever the control plane sends.
-  const channel = { 'grpc.max_receive_message_length': -1 };
+  let channel: grpc.ChannelOptions = { 'grpc.max_receive_message_length': -1 };
+  let credentials = opts.credentials;
+  if (opts.tls) {
+    const t = xdsChannel(opts.tls);
+    credentials = t.credentials;
+    channel = { ...channel, ...t.options };
+  }
   if (opts.service === 'sds') {
-    const c = newSdsServiceClient(opts.address, opts.credentials, channel);
+    const c = newSdsServiceClient(opts.address, credentials, channel);
     return { sotw: () => c.StreamSecrets(), delta: () => c.DeltaSecrets(), close: () => c.close() };
   }
-  const c = newAdsServiceClient(opts.address, opts.credentials, channel);
+  const c = newAdsServiceClient(opts.address, credentials, channel);
   return { sotw: () => c.StreamAggregatedResources(), delta: () => c.DeltaAggregatedResources(), close: () => c.close() };
 }
 
@@ -52,6 +59,7 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   #stream: Stream | undefined;
   #retry: unknown;
   #started = false;
+  #opened = false;
   #closed = false;
   /** Whether the node was sent on the current stream (Envoy sends it only on the first request). */
   #nodeSent = false;
@@ -141,6 +149,12 @@ export class AdsClient extends EventEmitter<AdsClientEvents> {
   // ---------- stream lifecycle ----------
 
   #open(): void {
+    // With TLS, a new stream gets a new channel (and connection) presenting the current certificate.
+    if (this.#opts.tls && this.#opened) {
+      this.#grpc?.close();
+      this.#grpc = discoveryStub(this.#opts);
+    }
+    this.#opened = true;
     const client = this.#grpc!;
     const s: Stream = this.#opts.mode === 'delta' ? client.delta() : client.sotw();
     this.#stream = s;

@@ -80,6 +80,11 @@ export interface AdsClientOptions {
   service?: 'ads' | 'sds';
   /** Optional grpc channel credentials (plaintext when absent). */
   credentials?: import('@grpc/grpc-js').ChannelCredentials;
+  /**
+   * TLS to the control plane's secure port with the workload's certificate (./transport.ts).
+   * Each new stream gets a new channel, so it presents the certificate current at that time.
+   */
+  tls?: import('./transport.ts').XdsTls;
 }
 
 /** Events an AdsClient emits (via `on`), for stats, logs and tests. */

@@ -152,6 +152,8 @@ export interface ConnectionStatus {
   proxyId: string;
   mode: 'sotw' | 'delta';
   peer: string;
+  /** The SPIFFE ID of the peer's client certificate, when the mesh CA signed it (TLS port only). */
+  verifiedIdentity?: string;
   connectedAt: string;
   types: Record<string, WatchStatus>;
 }
@@ -160,6 +162,12 @@ export interface ConnectionStatus {
 export class Connection<P extends XdsProxy = XdsProxy> {
   readonly watches = new Map<string, WatchState>();
   readonly connectedAt = new Date();
+  /**
+   * The SPIFFE ID in the client certificate the stream's TLS handshake verified against the mesh
+   * CA (istiod's :15012); undefined on plaintext or without a certificate. Set before onConnect
+   * hooks run, so auto-registration can compare it with what the node claims.
+   */
+  verifiedIdentity?: string;
 
   /**
    * Responses not yet handed to the stream, in order, at most one per type: a newer response of
@@ -281,6 +289,6 @@ export class Connection<P extends XdsProxy = XdsProxy> {
         staleNonces: w.staleNonces,
       };
     }
-    return { id: this.id, proxyId: this.proxy.id, mode: this.mode, peer: this.peer, connectedAt: this.connectedAt.toISOString(), types };
+    return { id: this.id, proxyId: this.proxy.id, mode: this.mode, peer: this.peer, ...(this.verifiedIdentity ? { verifiedIdentity: this.verifiedIdentity } : {}), connectedAt: this.connectedAt.toISOString(), types };
   }
 }

@@ -28,7 +28,7 @@ export interface ServerCore {
   /** Resolves once a PushContext exists; requests wait for it. */
   ready(): Promise<void>;
   /** Registers a new connection from the first request's node; throws for a node it cannot serve. */
-  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection;
+  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn, verifiedIdentity?: string): Connection;
   closeConnection(conn: Connection): void;
   /** A workload health report (Istio's HealthInformation request) arrived on `conn`'s stream. */
   health?(conn: Connection, healthy: boolean, message: string): void;
@@ -78,7 +78,7 @@ export function serveStream<Req extends { node?: NodeJson; type_url: string; err
             // was written out (it waits for the client's flow-control window), or not at all if
             // the call is cancelled: closing the Connection then gives back its throttle slot.
             call.write(toWire(out), () => flushed());
-          });
+          }, verifiedPeerIdentity(call));
         } catch (e) {
           return fail(3 /* INVALID_ARGUMENT */, (e as Error).message);
         }
@@ -97,4 +97,17 @@ export function serveStream<Req extends { node?: NodeJson; type_url: string; err
   call.on('cancelled', finish);
   call.on('error', finish);
   call.on('close', finish);
+}
+
+/**
+ * The SPIFFE ID (URI SAN) of the client certificate the stream's TLS handshake verified, if any.
+ * grpc-js reports a peer certificate only when the socket is authorized, i.e. the chain verified
+ * against the server's trusted roots (the mesh CA on :15012).
+ */
+export function verifiedPeerIdentity(call: Pick<grpc.ServerDuplexStream<any, any>, 'getAuthContext'>): string | undefined {
+  const cert = call.getAuthContext?.()?.sslPeerCertificate;
+  const san = cert?.subjectaltname;
+  if (!san) return undefined;
+  for (const part of san.split(/,\s*/)) if (part.startsWith('URI:spiffe://')) return part.slice(4);
+  return undefined;
 }

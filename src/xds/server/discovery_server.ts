@@ -181,7 +181,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
 
   // ---------- ServerCore ----------
 
-  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn): Connection<P> {
+  openConnection(node: NodeJson | undefined, mode: 'sotw' | 'delta', peer: string, write: WriteFn, verifiedIdentity?: string): Connection<P> {
     if (!node) throw new Error('the first request of a stream must carry the node');
     const proxy = this.#opts.parseProxy(node);
     const metrics = this.metrics;
@@ -192,6 +192,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
         }
       : write;
     const conn = new Connection(`${proxy.id}-${++this.#connSeq}`, proxy, node, mode, peer, counted, this.#send);
+    if (verifiedIdentity) conn.verifiedIdentity = verifiedIdentity;
     this.#conns.set(conn.id, conn);
     this.log.info(`ads: new ${mode} connection ${conn.id} from ${peer}`);
     this.#hook('onConnect', conn);
