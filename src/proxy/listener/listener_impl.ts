@@ -113,6 +113,7 @@ export class ListenerImpl {
     this.stats = deps.store.scope(`listener.${statName}.`, { family: 'listener', label: 'envoy_listener_address', value: statName });
     for (const n of ['downstream_cx_total', 'downstream_cx_destroy', 'no_filter_chain_match', 'downstream_listener_filter_error', 'ssl.connection_error', 'ssl.handshake']) this.stats.counter(n);
     this.stats.gauge('downstream_cx_active');
+    if (this.useOriginalDst) this.stats.counter('original_dst_errors');
     this.listenerFilters = compileListenerFilters(config, durationMs(config.listener_filters_timeout, 15_000));
     const releases = this.releases;
     const ctx: FactoryContext = {

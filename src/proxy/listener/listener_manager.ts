@@ -339,8 +339,23 @@ export class ListenerManager {
     };
     if (this.opts.explicitProxy && l.useOriginalDst) {
       socket.on('error', () => {});
-      readProxyProtocol(socket, (dst) => proceed(dst ?? originalDestination(socket)));
-    } else proceed(originalDestination(socket));
+      readProxyProtocol(socket, (dst) => proceed(dst ?? this.originalDst(l, socket)));
+    } else proceed(this.originalDst(l, socket));
+  }
+
+  /**
+   * The connection's original destination; a failure to read it (not "was not redirected", which
+   * is the local address) is counted in listener.<address>.original_dst_errors and logged once,
+   * and the connection keeps its local address, as Envoy's original_dst filter does.
+   */
+  private originalDst(l: ListenerImpl, socket: Socket): { ip: string; port: number } | undefined {
+    try {
+      return originalDestination(socket);
+    } catch (e) {
+      l.stats.counter('original_dst_errors').inc();
+      log.warnOnce(`original-dst-error-${l.config.name}`, `listener ${l.config.name}: cannot read the original destination (${(e as Error).message}); connections keep their local address`);
+      return undefined;
+    }
   }
 
   /** use_original_dst: the listener for ip:port, else 0.0.0.0:port / [::]:port, else this one. */

@@ -53,7 +53,8 @@ export function socketFd(socket: Socket): number | undefined {
 /**
  * The OriginalDestinationFn for REDIRECT capture. A connection that was not redirected (ENOENT:
  * no conntrack NAT entry, e.g. a direct connection to 15001) keeps its local address, as Envoy's
- * original_dst filter does.
+ * original_dst filter does. Any other failure (EBADF, ENOPROTOOPT: a broken addon or kernel)
+ * throws, so the listener counts it instead of quietly routing everything as 15001.
  */
 export function soOriginalDestination(): OriginalDestinationFn {
   const a = loadAddon();
@@ -64,8 +65,9 @@ export function soOriginalDestination(): OriginalDestinationFn {
     try {
       const d = a.originalDst(fd);
       return { ip: normalizeIp(d.ip), port: d.port };
-    } catch {
-      return local;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return local;
+      throw e;
     }
   };
 }

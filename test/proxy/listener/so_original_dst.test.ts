@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Socket } from 'node:net';
 import { closeSync, existsSync, openSync } from 'node:fs';
 import { NO_NETNS, netLab } from '../../helpers/netns.ts';
-import { ADDON_PATH, loadAddon, socketFd } from '../../../src/proxy/listener/so_original_dst.ts';
+import { createSocket } from 'node:dgram';
+import { ADDON_PATH, loadAddon, socketFd, soOriginalDestination } from '../../../src/proxy/listener/so_original_dst.ts';
 import { REPO_ROOT } from '../../../src/common/self_command.ts';
 
 test('the addon reads a socket fd and fails with an errno code for a non-socket', { skip: !existsSync(ADDON_PATH) && 'native addon not built (npm install with a C compiler)' }, async () => {
@@ -33,6 +34,15 @@ test('the addon reads a socket fd and fails with an errno code for a non-socket'
   } catch (e) {
     assert.equal((e as NodeJS.ErrnoException).code, 'ENOENT');
   }
+  // soOriginalDestination: not redirected (ENOENT) is the local address; any other failure throws
+  // (the listener counts it) instead of silently reading as the local address.
+  assert.deepEqual(soOriginalDestination()(s), { ip: '127.0.0.1', port });
+  const udp = createSocket('udp4');
+  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
+  const udpFd = (udp as unknown as { _handle: { fd: number } })._handle.fd;
+  const fake = { localAddress: '127.0.0.1', localPort: udp.address().port, _handle: { fd: udpFd } } as unknown as Socket;
+  assert.throws(() => soOriginalDestination()(fake), (e: NodeJS.ErrnoException) => e.code === 'ENOPROTOOPT');
+  udp.close();
   c.destroy();
   s.destroy();
   server.close();
