@@ -11,6 +11,7 @@ import type { Proxy, PushContext } from './types.ts';
 import { parseClusterName, type ParsedClusterName } from './cluster/name.ts';
 import { hasWorkloadCertificates } from './cluster/tls.ts';
 import { sniDnatEndpoints, splitHorizonEndpoints, type MtlsCheck } from './network/split_horizon.ts';
+import { networkGateways } from './network/gateways.ts';
 import { destinationRuleFor, trafficPolicyFor } from './destination_rule.ts';
 import { pushIndex } from './push_context.ts';
 import { cmp, labelsMatch, socketAddress } from './util.ts';
@@ -36,11 +37,15 @@ export function buildLoadAssignment(push: PushContext, proxy: Proxy, clusterName
     subsetLabels = subset.labels ?? {};
   }
   const subsetEndpoints = endpointsFor(push, svc, parsed.port).filter((e) => labelsMatch(subsetLabels, e.labels));
-  const tlsMode = trafficPolicyFor(dr, parsed.port, parsed.subset || undefined).tls?.mode;
+  const portPolicy = trafficPolicyFor(dr, parsed.port, parsed.subset || undefined);
+  const tlsMode = portPolicy.tls?.mode;
+  // The common single-network mesh skips split-horizon (and its mTLS check) entirely.
   const endpoints = sniDnat
     ? sniDnatEndpoints(push, proxy, subsetEndpoints, mtlsCheck(push, svc, tlsMode, true))
-    : splitHorizonEndpoints(push, proxy, subsetEndpoints, mtlsCheck(push, svc, tlsMode, hasWorkloadCertificates(push, proxy)));
-  const policy = withMeshLocalityLb(trafficPolicyFor(dr, parsed.port, parsed.subset || undefined), push.mesh);
+    : networkGateways(push).byNetwork.size === 0 && !proxy.requestedNetworkView
+      ? subsetEndpoints
+      : splitHorizonEndpoints(push, proxy, subsetEndpoints, mtlsCheck(push, svc, tlsMode, hasWorkloadCertificates(push, proxy)));
+  const policy = withMeshLocalityLb(portPolicy, push.mesh);
   const groups = groupByLocality(endpoints);
   let localities = [...groups.entries()].sort(([a], [b]) => cmp(a, b)).map(([, eps]) => localityEntry(eps));
   // Without a rule or a mesh setting, Istio's default ({enabled: true}) applies:

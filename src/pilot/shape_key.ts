@@ -117,8 +117,15 @@ export const proxyShapeKey: ShapeKey<PushContext, Proxy> = (p, typeUrl, push) =>
       : Object.keys(p.labels).sort().map((k) => `${k}=${p.labels[k]}`).join(',');
   const loc = `${p.locality.region ?? ''}/${p.locality.zone ?? ''}/${p.locality.subzone ?? ''}`;
   const base = [p.type, p.generator ?? '', p.namespace, p.dnsDomain, labels, loc, p.serviceAccount ?? ''];
-  // Split-horizon EDS (and the gateway's sni-dnat clusters) depend on the proxy's network and view.
-  if (p.network || p.requestedNetworkView) base.push(`net:${p.network ?? ''}/${(p.requestedNetworkView ?? []).join(',')}`);
+  // Split-horizon EDS (and a router's sni-dnat clusters) depend on the proxy's network and view;
+  // nothing else does, so other types stay shared across networks.
+  if ((typeUrl === TYPE.ENDPOINT || (typeUrl === TYPE.CLUSTER && p.type === 'router')) && (p.network || p.requestedNetworkView)) {
+    base.push(`net:${p.network ?? ''}/${(p.requestedNetworkView ?? []).join(',')}`);
+  }
+  // Whether the proxy holds mesh certificates decides auto mTLS (CDS), PERMISSIVE's mTLS chain
+  // (LDS) and which remote endpoints split-horizon keeps (EDS): a sidecar without an agent must
+  // not share those with one that has it.
+  if ((typeUrl === TYPE.ENDPOINT || typeUrl === TYPE.CLUSTER || typeUrl === TYPE.LISTENER) && p.workloadCertificates === false) base.push('certs:none');
   if (typeUrl === TYPE.LISTENER || typeUrl === TYPE.CLUSTER) {
     const narrow = push && p.type === 'sidecar' && !p.generator && (p.interceptionMode ?? 'REDIRECT') !== 'NONE';
     const known = narrow ? addressesOf(push) : undefined;

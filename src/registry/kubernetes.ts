@@ -8,6 +8,7 @@ import type { Config } from '../api/types.ts';
 import type { Endpoint, Service, ServicePort } from './model.ts';
 import { cleanLabels } from './labels.ts';
 import { kubePortProtocol } from './protocol.ts';
+import { isIP } from 'node:net';
 
 export const KUBERNETES_REGISTRY = 'kubernetes';
 /** Istio's annotation restricting where a Kubernetes Service is visible. */
@@ -27,6 +28,7 @@ interface KubeServiceSpec {
   clusterIP?: string;
   clusterIPs?: string[];
   externalName?: string;
+  externalIPs?: string[];
 }
 
 /** `<name>.<namespace>.svc.<domain>`. */
@@ -53,6 +55,12 @@ function serviceAddresses(spec: KubeServiceSpec): string[] {
   return ips.filter((ip) => typeof ip === 'string' && ip !== '' && ip !== 'None');
 }
 
+/** spec.externalIPs that are IP addresses (what an east-west gateway is reached on from other networks). */
+function externalAddresses(spec: KubeServiceSpec): { externalAddresses?: string[] } {
+  const ips = Array.isArray(spec.externalIPs) ? spec.externalIPs.filter((ip) => typeof ip === 'string' && isIP(ip) !== 0) : [];
+  return ips.length > 0 ? { externalAddresses: ips } : {};
+}
+
 /** One Kubernetes Service config → one model Service. Ports that are not valid are left out. */
 export function convertKubeService(cfg: Config, domain: string): Service {
   const spec: KubeServiceSpec = cfg.spec ?? {};
@@ -69,6 +77,7 @@ export function convertKubeService(cfg: Config, domain: string): Service {
     name,
     ports: (spec.ports ?? []).map(toPort).filter((p): p is ServicePort => !!p),
     addresses: externalName ? [] : serviceAddresses(spec),
+    ...externalAddresses(spec),
     labels: cleanLabels(cfg.metadata.labels) ?? {},
     // Istio: ExternalName is a DNS alias outside the mesh; headless means passthrough to pod IPs.
     resolution: externalName ? 'DNS' : headless ? 'NONE' : 'STATIC',

@@ -32,6 +32,11 @@ export interface Service {
   ports: ServicePort[];
   /** Cluster IPs / ServiceEntry addresses. May be empty. */
   addresses: string[];
+  /**
+   * Kubernetes: the addresses callers outside the cluster's network reach it on (spec.externalIPs;
+   * Istio's ClusterExternalAddresses). An east-west gateway Service's are its network's gateway.
+   */
+  externalAddresses?: string[];
   labels: Record<string, string>;
   /** Pod selector (Kubernetes Service) or ServiceEntry workloadSelector labels. */
   selector?: Record<string, string>;

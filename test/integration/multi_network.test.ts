@@ -7,8 +7,11 @@
  *   net2 10.81.2.0/24: echo server .10 (default route: gateway 2's host, .1)
  *
  * Each gateway host routes between its own network and pub only, so net1 cannot reach net2's
- * addresses. The client's sidecar (network1) gets echo's only endpoint (network2) as gateway 2's
- * address, sends its mesh mTLS with SNI outbound_.80_._.echo... there, and the gateway's
+ * addresses. Network1's gateway is a meshNetworks `address`; network2's is found as Istio finds
+ * an east-west gateway: a Service labelled topology.istio.io/network whose external address
+ * (spec.externalIPs: gateway 2's address on pub) is what other networks reach, while its pod
+ * (registered at 10.81.2.1, on network2) is never handed to network1. The client's sidecar
+ * (network1) gets echo's only endpoint (network2) as gateway 2's external address, sends its mesh mTLS with SNI outbound_.80_._.echo... there, and the gateway's
  * AUTO_PASSTHROUGH chain forwards the TLS bytes to the server's sidecar, which sees the client's
  * SPIFFE identity. Sidecars use the explicit HTTP proxy listener (NONE mode): capture is not what
  * this test is about.
@@ -43,13 +46,34 @@ spec:
   - port: { number: 15443, name: tls, protocol: TLS }
     tls: { mode: AUTO_PASSTHROUGH }
     hosts: ["*.local"]
+---
+# Network2's east-west gateway as Istio installs it: the LoadBalancer Service other networks reach
+# at its external address, in front of the gateway pod (on network2 itself).
+apiVersion: v1
+kind: Service
+metadata:
+  name: istio-eastwestgateway
+  namespace: istio-system
+  labels: { istio: eastwestgateway, topology.istio.io/network: network2 }
+spec:
+  type: LoadBalancer
+  selector: { istio: eastwestgateway, topology.istio.io/network: network2 }
+  externalIPs: [10.81.0.12]
+  ports: [{ name: tls, port: 15443, targetPort: 15443 }]
+---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: istio-eastwestgateway-2, namespace: istio-system }
+spec:
+  address: 10.81.2.1
+  network: network2
+  labels: { istio: eastwestgateway, topology.istio.io/network: network2 }
 `;
 
 const MESH = `
 meshNetworks:
   networks:
     network1: { gateways: [{ address: 10.81.0.11, port: 15443 }] }
-    network2: { gateways: [{ address: 10.81.0.12, port: 15443 }] }
 `;
 
 /** HTTP on 127.0.0.1:8080 (the sidecar delivers there): answers who called and what identity it forwarded. */
@@ -135,6 +159,7 @@ test('multi-network: a client on network1 reaches a service whose only endpoint 
   await until(async () => (await sleep.admin('/clusters')).includes(`outbound|80||${HOST}::10.81.0.12:15443`), 'client EDS lists gateway 2 for echo', 60_000, 300);
   const clusters = await sleep.admin('/clusters');
   assert.ok(!clusters.includes(`outbound|80||${HOST}::10.81.2.10:`), 'the remote endpoint itself is not sent to a proxy on network1');
+  assert.ok(!clusters.includes(`outbound|80||${HOST}::10.81.2.1:`), "nor the gateway pod's own address (on network2): only the Service's external address");
   // The gateway's sni-dnat cluster holds the network2 endpoint only.
   await until(async () => (await ew2.admin('/clusters')).includes(`${SNI}::10.81.2.10:8080`), 'gateway 2 sni-dnat cluster lists the echo endpoint', 60_000, 300);
   assert.ok(!(await ew1.admin('/clusters')).includes(`${SNI}::10.81.2.10`), 'gateway 1 never sends to a network2 address');

@@ -9,6 +9,9 @@ import assert from 'node:assert/strict';
 import { parseMeshConfig } from '../../src/api/mesh.ts';
 import type { MeshConfig } from '../../src/api/types.ts';
 import { buildLoadAssignment } from '../../src/pilot/endpoint.ts';
+import { networkGateways } from '../../src/pilot/network/gateways.ts';
+import { proxyShapeKey } from '../../src/pilot/shape_key.ts';
+import { TYPE } from '../../src/xds/types.ts';
 import { buildPushContext } from '../../src/pilot/push_context.ts';
 import { parseProxy } from '../../src/pilot/proxy.ts';
 import type { Proxy, PushContext } from '../../src/pilot/types.ts';
@@ -119,23 +122,32 @@ test('without any known gateway EDS is unchanged (multi-network off), whatever t
   ]);
 });
 
-const EASTWEST_SERVICE = (network: string, addresses: string[], port = '') => `
+/**
+ * An east-west gateway as Istio installs it: a Kubernetes Service (labelled with its network)
+ * whose external addresses other networks reach, in front of gateway pods (here a WorkloadEntry
+ * at 10.2.0.100, on network2 itself) that must never be what other networks are sent to.
+ */
+const EASTWEST_SERVICE = (network: string, externalIPs: string[], port = '', labelled = true) => `
 ---
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
+apiVersion: v1
+kind: Service
 metadata:
-  name: istio-eastwestgateway-${network}
+  name: istio-eastwestgateway
   namespace: istio-system
-  labels: { istio: eastwestgateway, topology.istio.io/network: ${network}${port ? `, networking.istio.io/gatewayPort: "${port}"` : ''} }
+  labels: { istio: eastwestgateway${labelled ? `, topology.istio.io/network: ${network}` : ''}${port ? `, networking.istio.io/gatewayPort: "${port}"` : ''} }
 spec:
-  hosts: [eastwest-${network}.istio-system.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: ${port || 15443}, name: tls, protocol: TLS }]
-  endpoints: [${addresses.map((a) => `{ address: ${a} }`).join(', ')}]
+  type: LoadBalancer
+  selector: { istio: eastwestgateway }
+  ports: [{ name: tls, port: ${port || 15443}, targetPort: 15443 }, { name: status-port, port: 15021 }]
+${externalIPs.length ? `  externalIPs: [${externalIPs.join(', ')}]\n` : ''}---
+apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: { name: eastwest-pod, namespace: istio-system }
+spec: { address: 10.2.0.100, network: ${network}, labels: { istio: eastwestgateway } }
 `;
+const EASTWEST_HOST = 'istio-eastwestgateway.istio-system.svc.cluster.local';
 
-test('gateways from a Service labelled topology.istio.io/network; two gateways split the weight (scaled by their lcm, as Istio)', () => {
+test('gateways from a Service labelled topology.istio.io/network: its external addresses on the service port (not its pods); two gateways split the weight (scaled by their lcm, as Istio)', () => {
   const p = push(echo(EASTWEST_SERVICE('network2', ['172.16.0.2', '172.16.0.3'])));
   const cla = buildLoadAssignment(p, sidecar('network1'), CLUSTER)!;
   assert.deepEqual(lbEndpoints(cla), [
@@ -143,30 +155,45 @@ test('gateways from a Service labelled topology.istio.io/network; two gateways s
     ['172.16.0.2:15443', 3, true],
     ['172.16.0.3:15443', 3, true],
   ]);
-  // networking.istio.io/gatewayPort picks another port.
+  assert.deepEqual(networkGateways(p).problems, []);
+  // networking.istio.io/gatewayPort picks another service port (the pods still listen on 15443).
   const other = buildLoadAssignment(push(echo(EASTWEST_SERVICE('network2', ['172.16.0.2'], '16443'))), sidecar('network1'), CLUSTER)!;
   assert.deepEqual(lbEndpoints(other).map(([a]) => a), ['10.1.0.5:8080', '172.16.0.2:16443']);
 });
 
-test('meshNetworks registryServiceName: the named service\'s endpoints on that port are the gateway', () => {
+test('a gateway Service without an external address gives its network no gateway, and says so', () => {
+  const p = push(echo(EASTWEST_SERVICE('network2', [])));
+  assert.deepEqual(networkGateways(p).byNetwork.size, 0);
+  assert.deepEqual(networkGateways(p).problems, [
+    'Service istio-system/istio-eastwestgateway (label topology.istio.io/network=network2): gateway Service istio-system/istio-eastwestgateway has no external address (spec.externalIPs): network network2 has no gateway from it',
+  ]);
+  // No gateway known at all: EDS is as without multi-network (never the gateway pod's IP).
+  const cla = buildLoadAssignment(p, sidecar('network1'), CLUSTER)!;
+  assert.deepEqual(lbEndpoints(cla).map(([a]) => a), ['10.1.0.5:8080', '10.2.0.5:8080', '10.2.0.6:8080', '10.2.0.7:8080']);
+});
+
+test('meshNetworks registryServiceName: the named service\'s external addresses on the gateway port; an unknown name or no external address is reported', () => {
   const mesh = meshWith(`
   networks:
-    network2: { gateways: [{ registryServiceName: eastwest.istio-system.svc.cluster.local, port: 15443 }] }
+    network2: { gateways: [{ registryServiceName: ${EASTWEST_HOST}, port: 15443 }] }
 `);
-  const gw = `
----
-apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: { name: eastwest, namespace: istio-system }
-spec:
-  hosts: [eastwest.istio-system.svc.cluster.local]
-  location: MESH_INTERNAL
-  resolution: STATIC
-  ports: [{ number: 15443, name: tls, protocol: TLS }]
-  endpoints: [{ address: 172.16.0.9 }]
-`;
-  const cla = buildLoadAssignment(push(echo(gw), mesh), sidecar('network1'), CLUSTER)!;
+  const p = push(echo(EASTWEST_SERVICE('network2', ['172.16.0.9'], '', false)), mesh);
+  const cla = buildLoadAssignment(p, sidecar('network1'), CLUSTER)!;
   assert.deepEqual(lbEndpoints(cla).map(([a, w]) => [a, w]), [['10.1.0.5:8080', 1], ['172.16.0.9:15443', 3]]);
+  assert.deepEqual(networkGateways(p).problems, []);
+
+  const bare = push(echo(EASTWEST_SERVICE('network2', [], '', false)), mesh);
+  assert.deepEqual(networkGateways(bare).problems, [
+    `meshNetworks.networks.network2.gateways[0].registryServiceName: gateway Service istio-system/istio-eastwestgateway has no external address (spec.externalIPs): network network2 has no gateway from it`,
+  ]);
+  const unknown = push(echo(), meshWith(`
+  networks:
+    network2: { gateways: [{ registryServiceName: nowhere.istio-system.svc.cluster.local, port: 15443 }] }
+`));
+  assert.deepEqual(networkGateways(unknown).problems, [
+    'meshNetworks.networks.network2.gateways[0].registryServiceName: no service nowhere.istio-system.svc.cluster.local: network network2 has no gateway from it',
+  ]);
+  assert.equal(networkGateways(unknown).byNetwork.size, 0);
 });
 
 test('only mTLS endpoints cross networks: plaintext ones (no tlsMode=istio) and a DestinationRule DISABLE are not sent through the gateway', () => {
@@ -299,4 +326,18 @@ spec:
     'meshNetworks.networks.network1.gateways[3].locality',
   ]);
   assert.equal(bad.mesh.meshNetworks, undefined, 'a meshNetworks with errors is not half-applied');
+});
+
+test('shape keys: a sidecar without certificates gets other EDS than one with them, so they never share a cached CLA; the network keys EDS (and router CDS) only', () => {
+  const p = push(echo(), meshWith(MESH_NETWORKS));
+  const withCerts = sidecar('network1');
+  const without = sidecar('network1', { TSMESH_WORKLOAD_CERTIFICATES: 'false' });
+  // Output really differs: the remote endpoints cross only with the client's mTLS.
+  assert.deepEqual(lbEndpoints(buildLoadAssignment(p, withCerts, CLUSTER)!).map(([a]) => a), ['10.1.0.5:8080', '192.168.0.2:15443']);
+  assert.deepEqual(lbEndpoints(buildLoadAssignment(p, without, CLUSTER)!).map(([a]) => a), ['10.1.0.5:8080']);
+  for (const t of [TYPE.ENDPOINT, TYPE.CLUSTER, TYPE.LISTENER]) assert.notEqual(proxyShapeKey(withCerts, t, p), proxyShapeKey(without, t, p), t);
+  // Sidecars on two networks share LDS, RDS, CDS and NDS; only EDS is per network.
+  const other = sidecar('network2');
+  for (const t of [TYPE.LISTENER, TYPE.ROUTE, TYPE.CLUSTER, TYPE.NAME_TABLE]) assert.equal(proxyShapeKey(withCerts, t, p), proxyShapeKey(other, t, p), t);
+  assert.notEqual(proxyShapeKey(withCerts, TYPE.ENDPOINT, p), proxyShapeKey(other, TYPE.ENDPOINT, p));
 });
