@@ -17,7 +17,9 @@ import { isLoopbackAddress } from './address.ts';
 const TTL = 30;
 /** A UDP answer without EDNS is at most 512 bytes (RFC 1035); larger ones go out truncated. */
 const UDP_LIMIT = 512;
-const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2 } as const;
+/** The header's opcode field (a response repeats the query's). */
+const OPCODE_BITS = 0x7800;
+const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NOTIMP: 4 } as const;
 
 export interface DnsProxyOptions extends LookupContext {
   /** Listen address (default 127.0.0.1) and port (default 15053, Istio's). */
@@ -152,9 +154,13 @@ export class DnsProxy {
       return undefined;
     }
     this.stats.queries++;
+    // Only standard queries: NOTIFY, UPDATE and the rest are not ours to answer nor to pass on.
+    const opcode = (req.flags ?? 0) & OPCODE_BITS;
+    if (opcode !== 0) return reply(req, RCODE.NOTIMP, [], opcode);
     const q = req.questions?.[0];
     if (!q || req.questions!.length !== 1) return reply(req, RCODE.FORMERR, []);
-    if (q.type === 'A' || q.type === 'AAAA') {
+    // The table holds Internet-class addresses: CHAOS and the others are the upstream's.
+    if ((q.type === 'A' || q.type === 'AAAA') && (q.class ?? 'IN') === 'IN') {
       const hit = this.#table.lookup(q.name);
       if (hit) {
         this.stats.answered++;

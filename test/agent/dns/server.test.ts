@@ -252,6 +252,24 @@ async function waitFor(cond: () => boolean, ms: number, what: () => string): Pro
   }
 }
 
+test('opcodes other than QUERY get NOTIMP (never forwarded); a CHAOS-class A query for a mesh name is the upstream\'s', async (t) => {
+  const resolver = await startResolver();
+  t.after(() => resolver.close());
+  const { proxy, port } = await startProxy(t, resolver.port);
+  const UPDATE = 5 << 11;
+  const NOTIFY = 4 << 11;
+  for (const [name, opcode] of [['UPDATE', UPDATE], ['NOTIFY', NOTIFY]] as const) {
+    const r = await udpQuery(port, dnsPacket.encode({ type: 'query', id: nextId++, flags: opcode, questions: [{ name: 'reviews', type: 'A' }] }));
+    assert.equal(rcode(r), 'NOTIMP', name);
+    assert.equal((r as any).opcode, name, 'the answer repeats the opcode');
+    assert.deepEqual(data(r), []);
+  }
+  const chaos = await udpQuery(port, dnsPacket.encode({ type: 'query', id: nextId++, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: 'reviews', type: 'A', class: 'CH' }] }));
+  assert.equal(rcode(chaos), 'NXDOMAIN', 'the upstream answered it, not the table');
+  assert.deepEqual(resolver.seen, ['reviews A'], 'only the CHAOS query reached the upstream');
+  assert.equal(proxy.stats.answered, 0);
+});
+
 test('a new name table replaces the old one', async (t) => {
   const resolver = await startResolver();
   t.after(() => resolver.close());
