@@ -30,6 +30,10 @@ Bootstrap:
 
 Sidecar flags (used when no --bootstrap is given):
   --discovery-address <h:p>     control plane xDS address (default 127.0.0.1:15010)
+  --control-plane-auth-policy <NONE|MUTUAL_TLS>
+                                xDS over TLS with the workload certificate (Istio's
+                                controlPlaneAuthPolicy; default MUTUAL_TLS when the discovery
+                                port is 15012 and --token-file is given, else NONE)
   --workload-name <name>        workload name (default workload)
   --pod-name <name>             pod/instance name in the node id (default: workload name)
   --namespace <ns>              namespace (default default)
@@ -75,6 +79,7 @@ export async function proxyCommand(argv: string[]): Promise<number> {
       options: {
         bootstrap: { type: 'string', short: 'c' },
         'discovery-address': { type: 'string' },
+        'control-plane-auth-policy': { type: 'string' },
         'workload-name': { type: 'string' },
         'pod-name': { type: 'string' },
         namespace: { type: 'string' },
@@ -185,7 +190,15 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   }
   const admin = { ip: bootstrap.admin?.ip ?? '127.0.0.1', port: v['admin-port'] !== undefined ? num('admin-port', 15000) : bootstrap.admin?.port ?? 15000 };
   const role = concurrency > 1 ? (worker ? 'worker' : 'primary') : 'standalone';
-  const server = new ProxyServer({ bootstrap, drainMs, role, concurrency, commandLine: argv, explicitProxy: v['explicit-proxy'] === true, ...(dns ? { agentWatches: [dns.watch] } : {}) });
+  let adsTls: import('../xds/client/transport.ts').XdsTls | undefined;
+  try {
+    adsTls = await xdsTls(v, bootstrap, sidecar);
+  } catch (e) {
+    await sidecar?.close();
+    console.error(`tsmesh proxy: ${(e as Error).message}`);
+    return 2;
+  }
+  const server = new ProxyServer({ bootstrap, drainMs, role, concurrency, commandLine: argv, explicitProxy: v['explicit-proxy'] === true, ...(dns ? { agentWatches: [dns.watch] } : {}), ...(adsTls ? { adsTls } : {}) });
 
   let done!: (code: number) => void;
   const finished = new Promise<number>((r) => (done = r));
@@ -337,6 +350,32 @@ async function installOriginalDestination(b: ParsedBootstrap, explicitProxy: boo
   const { soOriginalDestination } = await import('../proxy/listener/so_original_dst.ts');
   const { setOriginalDestination } = await import('../proxy/listener/original_dst.ts');
   setOriginalDestination(soOriginalDestination());
+}
+
+/**
+ * ADS over TLS (istiod's :15012) as Istio's agent dials it: the server verified against the mesh
+ * root under istiod's name, the agent's workload certificate presented (read per connection, so a
+ * rotated one is used by the next). Waits (bounded) for the first certificate so the first stream
+ * already carries the identity.
+ */
+async function xdsTls(v: Record<string, unknown>, b: ParsedBootstrap, sidecar: SidecarAgent | undefined): Promise<import('../xds/client/transport.ts').XdsTls | undefined> {
+  const raw = v['control-plane-auth-policy'];
+  const policy = raw === undefined ? (sidecar && b.ads && /:15012$/.test(b.ads.address) ? 'MUTUAL_TLS' : 'NONE') : String(raw).toUpperCase();
+  if (policy !== 'NONE' && policy !== 'MUTUAL_TLS') throw new Error(`--control-plane-auth-policy: expected NONE or MUTUAL_TLS, got ${raw}`);
+  // Workers take config from the primary, never from the control plane.
+  if (policy === 'NONE' || !b.ads || isProxyWorker()) return undefined;
+  if (!sidecar) throw new Error('--control-plane-auth-policy MUTUAL_TLS needs the workload agent (--token-file and --ca-root-cert)');
+  const agent = sidecar.agent;
+  await Promise.race([agent.ready(), new Promise<void>((r) => setTimeout(r, 10_000).unref())]);
+  const { readFileSync } = await import('node:fs');
+  return {
+    // The roots the CA returned with the certificate; the --ca-root-cert file until then.
+    rootCertPem: () => agent.current?.rootsPem ?? readFileSync(String(v['ca-root-cert']), 'utf8'),
+    identity: () => {
+      const c = agent.current;
+      return c ? { certChainPem: c.chainPem, privateKeyPem: c.keyPem } : undefined;
+    },
+  };
 }
 
 /** Starts the workload agent (loaded only when a token is given: a plain proxy never pays for it). */
