@@ -124,10 +124,18 @@ test('DNS proxy: an addressless ServiceEntry resolves to an auto-allocated VIP a
     throw new Error(`${(e as Error).message} (last: ${vip || 'nothing'})\n--- sidecar ---\n${sc.output().slice(-3000)}\n--- resolver ---\n${resolver.output().slice(-1000)}\n--- rules ---\n${rules.stdout}`);
   });
   t.diagnostic(`api.ext.test -> ${vip}`);
+  // The resolver logs each question as it gets it, but its stdout reaches this process later.
+  // A name only the resolver knows about, asked after the queries under test, is a barrier: once
+  // its line is here, any earlier query that reached the resolver has been logged too.
+  const resolverBarrier = async (name: string) => {
+    await client.run('getent', ['ahostsv4', name], { allowFail: true, timeoutMs: 10_000 });
+    await until(async () => resolver.output().includes(`query ${name} A`), `the resolver logged ${name}`, 10_000, 50);
+  };
 
   // node's dns.lookup agrees, and the agent answered it (the upstream never saw the name).
   const lookup = JSON.parse((await client.run(process.execPath, ['--input-type=module', '-e', LOOKUP_JS, 'api.ext.test'])).stdout.trim());
   assert.deepEqual(lookup, { address: vip });
+  await resolverBarrier('barrier-1.example');
   assert.doesNotMatch(resolver.output(), /query api\.ext\.test/);
 
   // The outbound listener for the VIP: HTTP by name and TCP by VIP reach the entry's endpoint through the sidecar.
@@ -153,6 +161,7 @@ test('DNS proxy: an addressless ServiceEntry resolves to an auto-allocated VIP a
     const r = await client.run('getent', ['ahostsv4', name], { allowFail: true });
     assert.equal(r.stdout.split(/\s+/)[0], '10.96.0.20', `${name}: ${r.stdout}${r.stderr}`);
   }
+  await resolverBarrier('barrier-2.example');
   assert.doesNotMatch(resolver.output(), /query reviews/, 'the mesh answered every form itself');
 
   // A non-mesh name: forwarded to the resolver on the bridge, its answer back to the app.
