@@ -55,14 +55,14 @@ const READY_MS = 60_000;
 
 type After = { after(fn: () => Promise<void> | void): void };
 
-/** A process started in a host: its output kept for failure messages. */
-interface Started {
+/** A process started in a host: its output kept for failure messages (exported for tests that start their own, e.g. tsmesh sidecar on a VM). */
+export interface Started {
   child: ChildProcess;
   output(): string;
   stop(): Promise<void>;
 }
 
-function started(child: ChildProcess): Started {
+export function started(child: ChildProcess): Started {
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -82,7 +82,7 @@ function started(child: ChildProcess): Started {
   };
 }
 
-function waitOutput(p: Started, re: RegExp, what: string, ms = READY_MS): Promise<RegExpExecArray> {
+export function waitOutput(p: Started, re: RegExp, what: string, ms = READY_MS): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     const check = () => {
       const m = re.exec(p.output());
