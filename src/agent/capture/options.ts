@@ -3,6 +3,7 @@
  * a pod's annotations), named after Istio's config fields. Strings stay strings where Istio keeps
  * them as comma lists ("3,4" UIDs, "*" wildcards) so the rules read the same as Istio's.
  */
+import { isIP } from 'node:net';
 
 export type InterceptionMode = 'REDIRECT' | 'TPROXY';
 
@@ -133,5 +134,55 @@ export function validateCaptureOptions(o: CaptureOptions): string[] {
     if (!/^\d+$/.test(id)) errors.push(`--proxy-uid/--proxy-gid take numeric ids, got ${JSON.stringify(id)}`);
   }
   if (!/^\d+$/.test(o.inboundTProxyMark)) errors.push(`--istio-inbound-tproxy-mark must be a number, got ${JSON.stringify(o.inboundTProxyMark)}`);
+  if (!/^\d+$/.test(o.inboundTProxyRouteTable) || Number(o.inboundTProxyRouteTable) > 0xffffffff) {
+    errors.push(`--istio-inbound-tproxy-route-table must be a route table number, got ${JSON.stringify(o.inboundTProxyRouteTable)}`);
+  }
+  // Checked here, not left to iptables-restore / nft (whose messages do not name the flag, and
+  // whose nft script would otherwise take the value as written).
+  const cidrs = (list: string, what: string, star: boolean) => {
+    if (star && list.trim() === '*') return;
+    for (const c of splitList(list)) if (!isCidr(c)) errors.push(`${what} takes IP addresses or CIDRs (10.0.0.0/8, fd00::/8), got ${JSON.stringify(c)}`);
+  };
+  cidrs(o.outboundIPRangesInclude, '--istio-service-cidr', true);
+  cidrs(o.outboundIPRangesExclude, '--istio-service-exclude-cidr', true); // "*" is refused above
+  if (!isCidr(o.hostIPv4LoopbackCidr) || plainIP(o.hostIPv4LoopbackCidr.split('/')[0]!) !== 4) {
+    errors.push(`the host loopback range must be an IPv4 CIDR, got ${JSON.stringify(o.hostIPv4LoopbackCidr)}`);
+  }
+  for (const [list, what] of [
+    [o.rerouteVirtualInterfaces, '--kube-virt-interfaces'],
+    [o.excludeInterfaces, '--istio-exclude-interfaces'],
+  ] as const) {
+    for (const i of splitList(list)) if (!INTERFACE.test(i)) errors.push(`${what} takes interface names (up to 15 of A-Z a-z 0-9 _ . : -), got ${JSON.stringify(i)}`);
+  }
+  for (const [list, what] of [
+    [o.ownerGroupsInclude, '--istio-outbound-owner-groups'],
+    [o.ownerGroupsExclude, '--istio-outbound-owner-groups-exclude'],
+  ] as const) {
+    if (list.trim() === '*') continue;
+    for (const g of splitList(list)) if (!GROUP.test(g)) errors.push(`${what} takes group names or ids, got ${JSON.stringify(g)}`);
+  }
+  for (const ip of o.dnsServersV4) if (plainIP(ip) !== 4) errors.push(`DNS server ${JSON.stringify(ip)} is not an IPv4 address`);
+  for (const ip of o.dnsServersV6) if (plainIP(ip) !== 6) errors.push(`DNS server ${JSON.stringify(ip)} is not an IPv6 address`);
   return errors;
+}
+
+/** Linux interface names (IFNAMSIZ 16, with the NUL), as istio-iptables' validation allows. */
+const INTERFACE = /^[A-Za-z0-9_.:-]{1,15}$/;
+/** A group name or numeric id (useradd's rules, loosely; never a character iptables or nft parse). */
+const GROUP = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
+
+/** isIP without zones: Node accepts fe80::1%eth0, which iptables and nft do not. */
+function plainIP(s: string): 0 | 4 | 6 {
+  return s.includes('%') ? 0 : (isIP(s) as 0 | 4 | 6);
+}
+
+/** An IP address, or address/prefix with a prefix length valid for its family. */
+export function isCidr(s: string): boolean {
+  const [addr, prefix, ...rest] = s.split('/');
+  if (rest.length) return false;
+  const family = plainIP(addr ?? '');
+  if (family === 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
 }

@@ -67,6 +67,36 @@ test('validation names the flag and the bad value', () => {
   assert.ok(errs.some((e) => e.includes('--istio-inbound-interception-mode must be REDIRECT or TPROXY')));
   assert.ok(errs.some((e) => e.includes('--istio-service-exclude-cidr cannot be "*"')));
   assert.ok(errs.some((e) => e.includes('numeric ids')));
+  // CIDRs, interface names, the route table, owner groups and DNS servers are checked before any
+  // rule is written (the nft script would otherwise carry them as written).
+  const bad = validateCaptureOptions(
+    captureOptions({
+      outboundIPRangesInclude: '10.0.0.0/8,10.1.0.0/33',
+      outboundIPRangesExclude: 'fd00::/129,bogus,1.2.3.4',
+      excludeInterfaces: 'eth0,a-very-long-interface-name,"x"',
+      rerouteVirtualInterfaces: 'veth; drop',
+      inboundTProxyRouteTable: 'main',
+      ownerGroupsExclude: 'wheel,{ bad }',
+      dnsServersV4: ['10.0.0.10', 'fd00::a'],
+      dnsServersV6: ['fe80::1%eth0'],
+      hostIPv4LoopbackCidr: '::1/128',
+    }),
+  );
+  const has = (re: RegExp) => assert.ok(bad.some((e) => re.test(e)), `no error matching ${re}: ${bad.join(' | ')}`);
+  has(/^--istio-service-cidr .*"10\.1\.0\.0\/33"/);
+  has(/^--istio-service-exclude-cidr .*"fd00::\/129"/);
+  has(/^--istio-service-exclude-cidr .*"bogus"/);
+  has(/^--istio-exclude-interfaces .*"a-very-long-interface-name"/);
+  has(/^--istio-exclude-interfaces .*"\\"x\\""/);
+  has(/^--kube-virt-interfaces .*"veth; drop"/);
+  has(/^--istio-inbound-tproxy-route-table .*"main"/);
+  has(/^--istio-outbound-owner-groups-exclude .*"\{ bad \}"/);
+  has(/DNS server "fd00::a" is not an IPv4 address/);
+  has(/DNS server "fe80::1%eth0" is not an IPv6 address/);
+  has(/host loopback range must be an IPv4 CIDR/);
+  assert.equal(bad.length, 11, bad.join('\n'));
+  // Istio's values pass: '*' for the service CIDR and owner groups, empty lists, plain addresses.
+  assert.deepEqual(validateCaptureOptions(captureOptions({ outboundIPRangesInclude: '*', outboundIPRangesExclude: '10.96.0.1, fd00::/64', excludeInterfaces: 'eth1.100,cni0', ownerGroupsInclude: '*', ownerGroupsExclude: '1337', dnsServersV6: ['fe80::1'] })), []);
 });
 
 test('nftables: iptables options translate to nft expressions', () => {
