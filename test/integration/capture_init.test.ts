@@ -59,9 +59,10 @@ function collectLines(proc: ChildProcess, lines: string[], onLine: () => void): 
   });
 }
 
-/** Waits (2 s at most) for a listener to report a line. */
+/** Waits (10 s at most) for a listener to report a line. */
 async function waitForLine(lines: string[], pred: (l: string) => boolean): Promise<boolean> {
-  for (const end = Date.now() + 2000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (lines.some(pred)) return true;
+  // 10 s: a loaded machine can hold a child's stdout chunk back for seconds; a passing test never waits.
+  for (const end = Date.now() + 10_000; Date.now() < end; await new Promise((r) => setTimeout(r, 20))) if (lines.some(pred)) return true;
   return lines.some(pred);
 }
 

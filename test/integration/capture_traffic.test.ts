@@ -108,8 +108,8 @@ test('captured traffic across hosts: 80/20 HTTP split, raw TCP, inbound capture,
     for (const b of bodies) counts[b.version] = (counts[b.version] ?? 0) + 1;
     console.log(`split over ${N} requests: ${JSON.stringify(counts)}`);
     assert.equal((counts.v1 ?? 0) + (counts.v2 ?? 0), N, `every request answered: ${JSON.stringify(counts)}`);
-    // Binomial(200, 0.2): mean 40, sd ~5.7; 22..58 is beyond 3 sd.
-    assert.ok(counts.v2! >= 22 && counts.v2! <= 58, `v2 got ${counts.v2} of ${N} (expected ~40)`);
+    // Binomial(200, 0.2): mean 40, sd ~5.7; 18..62 is about 4 sd (a false failure ~1 in 20000 runs).
+    assert.ok(counts.v2! >= 18 && counts.v2! <= 62, `v2 got ${counts.v2} of ${N} (expected ~40)`);
     // The app saw its own sidecar as the peer (inbound capture), never the client's host.
     for (const b of bodies) assert.equal(b.peer, '127.0.0.1', `peer ${b.peer}`);
     const after = { cl: await cl!.stats(), v1: await v1!.stats(), v2: await v2!.stats() };
@@ -123,10 +123,11 @@ test('captured traffic across hosts: 80/20 HTTP split, raw TCP, inbound capture,
     assert.equal(out2, counts.v2);
     assert.equal(in1, counts.v1);
     assert.equal(in2, counts.v2);
-    // No loop: the client's sidecar opened one upstream connection per request at most (its own
-    // connections to 10.88.0.11/12:9080 are not captured back into 15001).
+    // No loop: the client's sidecar's own connections to 10.88.0.11/12:9080 are not captured back
+    // into 15001 (`stayed` below is 0, and nothing fell through to passthrough or blackhole). The
+    // upstream connection count is pooled, so it only shows the routes were used at all.
     const cx = d('cl', /^cluster\.outbound\|9080\|v[12]\|reviews\.default\.svc\.cluster\.local\.upstream_cx_total$/);
-    assert.ok(cx <= N, `client sidecar upstream connections ${cx} for ${N} requests`);
+    assert.ok(cx >= 1, `client sidecar upstream connections ${cx} for ${N} requests`);
     const loops = d('cl', /^cluster\.(PassthroughCluster|BlackHoleCluster)\.upstream_cx_total$/);
     assert.equal(loops, 0, 'no connection left the mesh routes');
     // Each captured connection was handed off by its original destination to the 9080 listener
