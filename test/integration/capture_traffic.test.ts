@@ -125,9 +125,9 @@ test('captured traffic across hosts: 80/20 HTTP split, raw TCP, inbound capture,
     assert.equal(in2, counts.v2);
     // No loop: the client's sidecar's own connections to 10.88.0.11/12:9080 are not captured back
     // into 15001 (`stayed` below is 0, and nothing fell through to passthrough or blackhole). The
-    // upstream connection count is pooled, so it only shows the routes were used at all.
+    // upstream connection count is only reported: connections pooled since the warm-up make it
+    // anything from 0 to N whether or not there is a loop.
     const cx = d('cl', /^cluster\.outbound\|9080\|v[12]\|reviews\.default\.svc\.cluster\.local\.upstream_cx_total$/);
-    assert.ok(cx >= 1, `client sidecar upstream connections ${cx} for ${N} requests`);
     const loops = d('cl', /^cluster\.(PassthroughCluster|BlackHoleCluster)\.upstream_cx_total$/);
     assert.equal(loops, 0, 'no connection left the mesh routes');
     // Each captured connection was handed off by its original destination to the 9080 listener
