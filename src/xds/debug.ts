@@ -48,7 +48,7 @@ export function debugHandler<C extends XdsSnapshot, P extends XdsProxy>(server: 
           200,
           server.connections().map((c) => {
             const conn = server.connectionsOf(c.proxyId).find((x) => x.id === c.id);
-            return { id: c.id, proxyId: c.proxyId, mode: c.mode, peer: c.peer, connectedAt: c.connectedAt, node: conn?.node, watches: Object.keys(c.types) };
+            return { id: c.id, proxyId: c.proxyId, mode: c.mode, peer: c.peer, ...(c.verifiedIdentity ? { verifiedIdentity: c.verifiedIdentity } : {}), connectedAt: c.connectedAt, node: conn?.node, watches: Object.keys(c.types) };
           }),
         );
       case '/debug/config_dump': {
