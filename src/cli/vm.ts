@@ -33,12 +33,11 @@ Then on the VM: tsmesh sidecar --config-dir <dir>
 
 Run it where the control plane's state directory is (the CA root and the token key live there).
 
-Security, until the proxy speaks xDS over TLS (15012): the VM's xDS runs over plaintext 15010,
-and auto-registration trusts the node metadata the VM sends (INSTANCE_IPS, labels,
-AUTO_REGISTER_GROUP). The control plane only registers into a WorkloadGroup that exists, and
-checks the group's service account and namespace against the connection's identity when it has
-one; over plaintext it has none, so any host that reaches 15010 can register as a member of an
-existing group. Keep 15010 reachable only from the VMs' network.
+Security: the VM takes xDS from the control plane's secure port (15012, as the CA) over TLS with
+its workload certificate, and auto-registration checks that certificate's namespace and service
+account against the WorkloadGroup; it only registers into a group that exists. A
+--discovery-address with :15010 selects plaintext xDS instead, where the node's metadata is
+trusted: keep 15010 reachable only from the VMs' network then.
 
 Differences from istioctl: auto-registration is on by default (istioctl needs --autoregister);
 --no-autoregister leaves ISTIO_META_AUTO_REGISTER_GROUP out, for a WorkloadEntry you write yourself.
@@ -118,8 +117,10 @@ export async function vmCommand(argv: string[], out: Output = console): Promise<
   const m = /^(\[[^\]]+\]|[^:]+|[0-9a-fA-F:]+)(?::(\d+))?$/.exec(where);
   const address = m?.[1]?.replace(/^\[|\]$/g, '') ?? '';
   if (!isIP(address)) return usage(out, `${ingress ? '--ingressIP' : '--discovery-address'} ${JSON.stringify(where)}: expected an IP address${ingress ? '' : ' with an optional :port'} (the hosts file maps istiod.istio-system.svc to it)`);
-  const xdsPort = m?.[2] ? Number(m[2]) : 15010;
+  // Istio's VMs take xDS from the secure port once the CA exists: TLS with the workload
+  // certificate, so auto-registration can check the VM's identity against its group.
   const caPort = Number(one(flags, 'secure-grpc-port') ?? 15012);
+  const xdsPort = m?.[2] ? Number(m[2]) : caPort;
   for (const [f, p] of [['--discovery-address port', xdsPort], ['--secure-grpc-port', caPort]] as const) {
     if (!Number.isInteger(p) || p <= 0 || p > 65535) return usage(out, `${f}: expected a port number, got ${p}`);
   }

@@ -68,7 +68,7 @@ test('vm bootstrap writes cluster.env, mesh.yaml, root-cert.pem, istio-token and
   assert.equal(env.ISTIO_META_DNS_CAPTURE, 'true', "istioctl's --capture-dns defaults to true");
 
   const mesh = parseYaml(readFileSync(join(files, 'mesh.yaml'), 'utf8')) as { defaultConfig: Record<string, any> };
-  assert.equal(mesh.defaultConfig.discoveryAddress, 'istiod.istio-system.svc:15010');
+  assert.equal(mesh.defaultConfig.discoveryAddress, 'istiod.istio-system.svc:15012');
   assert.deepEqual(mesh.defaultConfig.readinessProbe, { periodSeconds: 4, failureThreshold: 3, httpGet: { path: '/ready', port: 9080 } });
   assert.equal(readFileSync(join(files, 'hosts'), 'utf8'), '10.0.0.5 istiod.istio-system.svc\n');
   assert.equal(readFileSync(join(files, 'root-cert.pem'), 'utf8'), ca.rootPem());
@@ -88,7 +88,7 @@ test('vm bootstrap writes cluster.env, mesh.yaml, root-cert.pem, istio-token and
   assert.equal(cfg.caAddress, '10.0.0.5:15012', 'istiod\'s name resolved through the hosts file');
   const xds = JSON.stringify(cfg.bootstrap.static_resources.clusters.find((c: { name: string }) => c.name === 'xds-grpc'));
   assert.match(xds, /"address":"10\.0\.0\.5"/);
-  assert.match(xds, /"port_value":15010/);
+  assert.match(xds, /"port_value":15012/);
   assert.equal(cfg.capture.inboundPorts, '3550,9080');
   assert.equal(cfg.capture.localExcludePorts, '22,15090,15021,15020');
   assert.equal(cfg.capture.dnsCapture, true, 'the sidecar redirects DNS to the agent when cluster.env asks for it');
@@ -121,13 +121,14 @@ test('vm bootstrap: --capture-dns=false and --no-autoregister leave their metada
   assert.match(err.pop()!, /contradict/);
 });
 
-test('vm bootstrap --help says xDS is plaintext 15010 and auto-registration trusts node metadata', async (t) => {
+test('vm bootstrap --help says xDS is over TLS on 15012 with the identity checked, and when metadata is trusted', async (t) => {
   const { out, io } = setup(t);
   assert.equal(await vmCommand(['bootstrap', '--help'], io), 0);
   const help = out.join('\n');
-  assert.match(help, /plaintext 15010/);
-  assert.match(help, /trusts the node\s+metadata/);
-  assert.match(help, /WorkloadGroup that exists/);
+  assert.match(help, /secure port \(15012/);
+  assert.match(help, /checks that certificate's namespace and service\s+account/);
+  assert.match(help, /group that exists/);
+  assert.match(help, /:15010 selects plaintext xDS/);
 });
 
 test('vm bootstrap refuses what it cannot honour, naming it', async (t) => {

@@ -235,6 +235,13 @@ test('VM workloads: WorkloadGroup auto-registration from tsmesh vm bootstrap fil
   for (const name of ['vm1', 'vm2', 'vm3']) assert.ok((spread[name] ?? 0) >= N / 6, `${name} got ${spread[name] ?? 0} of ${N}: ${JSON.stringify(spread)}`);
   assert.equal((spread.vm1 ?? 0) + (spread.vm2 ?? 0) + (spread.vm3 ?? 0), N, JSON.stringify(spread));
 
+  // The VMs took xDS over TLS on 15012 (vm bootstrap's default) with their workload certificate:
+  // the control plane saw the group's identity on each of their connections.
+  const conns = (await mesh.debug('/debug/connections')) as Array<{ node?: { metadata?: Record<string, unknown> }; verifiedIdentity?: string }>;
+  const vmConns = conns.filter((c) => started.some((v) => String(c.node?.metadata?.INSTANCE_IPS ?? '').split(',').includes(v.ip)));
+  assert.equal(vmConns.length, started.length, `one xDS connection per VM: ${JSON.stringify(conns.map((c) => c.node?.metadata?.INSTANCE_IPS))}`);
+  for (const c of vmConns) assert.equal(c.verifiedIdentity, 'spiffe://cluster.local/ns/default/sa/ratings', JSON.stringify(c));
+
   // vm2's app fails its probe: the control plane marks it unhealthy, the client stops using it.
   const vm2 = started[1]!;
   const waitHealth = async (ip: string, want: (flags: string | undefined) => boolean, what: string) => {
