@@ -1,7 +1,8 @@
 /**
- * istiod's :15012 carries ADS over TLS beside the CA: a client that verifies the control plane's
- * certificate against the mesh root gets its config there; a client trusting another root, or
- * speaking plaintext, gets nothing.
+ * istiod's :15012 carries ADS over TLS beside the CA, and authenticates its xDS clients (Istio's
+ * XDS_AUTH): a client that verifies the control plane's certificate against the mesh root and
+ * sends a workload token gets its config there; the same client without a token, a client
+ * trusting another root, or one speaking plaintext, gets nothing.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +15,7 @@ import { AdsClient } from '../../src/xds/client/index.ts';
 import { TYPE } from '../../src/xds/types.ts';
 import { createPki, hasOpenssl } from '../helpers/certs.ts';
 import { caStateDir } from '../helpers/processes.ts';
+import { issueWorkloadToken } from '../../src/ca/token.ts';
 import { until } from '../helpers/poll.ts';
 
 const SERVICE = `apiVersion: v1
@@ -52,8 +54,17 @@ test(':15012 serves ADS to clients that verify the control plane against the mes
     rmSync(dir, { recursive: true, force: true });
   });
   const root = readFileSync(join(stateDir, 'ca', 'root-cert.pem'));
-  const got = await clustersOver(cp.secureGrpcPort, grpc.credentials.createSsl(root));
+  const token = await issueWorkloadToken(stateDir, { namespace: 'default', serviceAccount: 'client' });
+  const bearer = grpc.credentials.createFromMetadataGenerator((_, cb) => {
+    const md = new grpc.Metadata();
+    md.add('authorization', `Bearer ${token}`);
+    cb(null, md);
+  });
+  const got = await clustersOver(cp.secureGrpcPort, grpc.credentials.combineChannelCredentials(grpc.credentials.createSsl(root), bearer));
   assert.ok(Array.isArray(got) && got.includes('outbound|80||web.default.svc.cluster.local'), String(got));
+
+  const anonymous = await clustersOver(cp.secureGrpcPort, grpc.credentials.createSsl(root));
+  assert.match(String(anonymous), /UNAUTHENTICATED/, 'TLS without a certificate or token gets no config');
 
   const rogue = createPki('tsmesh-rogue-root-');
   t.after(() => rogue.dispose());
