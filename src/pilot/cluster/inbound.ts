@@ -4,9 +4,9 @@
  */
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
-import { serviceTargetsFor, uniqueTargetPorts } from '../workload.ts';
+import { inboundPortsFor } from '../sidecar_ingress.ts';
 import { socketAddress } from '../util.ts';
-import { appAddress, DEFAULT_APP_ADDRESS } from '../interception.ts';
+import { DEFAULT_APP_ADDRESS } from '../interception.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER, clusterName } from './name.ts';
 import { DEFAULT_CONNECT_TIMEOUT, HTTP_PROTOCOL_OPTIONS } from './policy.ts';
 import { isHttp2Protocol } from '../protocol.ts';
@@ -22,11 +22,11 @@ export const NO_LIMITS = { thresholds: [{ max_connections: 4294967295, max_pendi
 /**
  * `inbound|<targetPort>||` per port the workload serves. Istio uses ORIGINAL_DST to the pod IP;
  * tsmesh uses STATIC <app address>:<targetPort> (127.0.0.1 unless TSMESH_APP_ADDRESS is set),
- * which also works without iptables capture.
+ * which also works without iptables capture. A Sidecar ingress listener's cluster dials its
+ * defaultEndpoint instead.
  */
 export function buildInboundClusters(push: PushContext, proxy: Proxy): EnvoyJson[] {
-  const app = appAddress(proxy);
-  return uniqueTargetPorts(serviceTargetsFor(push, proxy)).map((t) => {
+  return inboundPortsFor(push, proxy).map(({ target: t, endpoint }) => {
     const name = clusterName('inbound', t.targetPort, undefined, '');
     const cluster: EnvoyJson = {
       name,
@@ -34,7 +34,7 @@ export function buildInboundClusters(push: PushContext, proxy: Proxy): EnvoyJson
       connect_timeout: DEFAULT_CONNECT_TIMEOUT,
       lb_policy: 'ROUND_ROBIN',
       circuit_breakers: NO_LIMITS,
-      load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(app, t.targetPort) } }] }] },
+      load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: socketAddress(endpoint.address, endpoint.port) } }] }] },
       metadata: { filter_metadata: { istio: { services: [{ host: t.service.hostname, name: t.service.name, namespace: t.service.namespace }] } } },
     };
     // As Istio: an http2/grpc port's app speaks HTTP/2 (a gRPC server accepts nothing else).

@@ -9,7 +9,7 @@ import type { Proxy, PushContext } from '../types.ts';
 import { isNoneMode } from '../interception.ts';
 import { byName } from '../util.ts';
 import { httpProxyListener } from './http_proxy.ts';
-import { buildBoundListeners } from './none.ts';
+import { boundInboundListeners, buildBoundListeners } from './none.ts';
 import { buildOutboundListeners } from './outbound.ts';
 import { virtualInboundListener, virtualOutboundListener } from './virtual.ts';
 import { withIstioTelemetry } from './istio_telemetry_filters.ts';
@@ -25,7 +25,7 @@ export function buildListeners(push: PushContext, proxy: Proxy): NamedResource[]
 }
 
 function captureListeners(push: PushContext, proxy: Proxy): EnvoyJson[] {
-  const out = [...buildOutboundListeners(push, proxy), virtualOutboundListener(push, proxy), virtualInboundListener(push, proxy)];
+  const out = [...buildOutboundListeners(push, proxy), virtualOutboundListener(push, proxy), virtualInboundListener(push, proxy), ...boundInboundListeners(push, proxy)];
   // Istio adds the HTTP proxy listener whatever the interception mode.
   const httpProxy = httpProxyListener(push, proxy);
   if (httpProxy) out.push(httpProxy);

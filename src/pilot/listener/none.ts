@@ -12,7 +12,7 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { appAddress, podAddress } from '../interception.ts';
-import { serviceTargetsFor, uniqueTargetPorts } from '../workload.ts';
+import { inboundPortsFor } from '../sidecar_ingress.ts';
 import { socketAddress } from '../util.ts';
 import { tlsInspector } from './filters.ts';
 import { httpProxyListener } from './http_proxy.ts';
@@ -21,23 +21,38 @@ import { buildOutboundListeners } from './outbound.ts';
 
 /** Every NONE-mode listener for a sidecar, unsorted. */
 export function buildBoundListeners(push: PushContext, proxy: Proxy): EnvoyJson[] {
-  const targets = uniqueTargetPorts(serviceTargetsFor(push, proxy));
-  const podIp = podAddress(proxy);
-  const inbound = targets.map((t) => ({
-    name: `${podIp}_${t.targetPort}`,
-    address: socketAddress(podIp, t.targetPort),
-    bind_to_port: true,
-    traffic_direction: 'INBOUND',
-    // tls_inspector tells mTLS from plaintext, as on virtualInbound.
-    listener_filters: [tlsInspector()],
-    continue_on_listener_filters_timeout: true,
-    filter_chains: inboundFilterChains(push, proxy, t, { matchPort: false, statAddress: podIp }),
-  }));
+  const ports = inboundPortsFor(push, proxy);
+  const inbound = boundInboundListeners(push, proxy);
 
   const httpProxy = httpProxyListener(push, proxy);
-  // The app's own ports and the HTTP proxy port are already bound on the app address.
-  const reserved = new Set(targets.map((t) => t.targetPort));
+  // The app's own ports (where inbound clusters deliver) and the HTTP proxy port are already
+  // bound on the app address.
+  const app = appAddress(proxy);
+  const reserved = new Set(ports.filter((p) => p.endpoint.address === app).map((p) => p.endpoint.port));
   if (proxy.httpProxyPort !== undefined) reserved.add(proxy.httpProxyPort);
   const outbound = buildOutboundListeners(push, proxy, { address: appAddress(proxy), reserved });
   return [...inbound, ...outbound, ...(httpProxy ? [httpProxy] : [])];
+}
+
+/**
+ * One listener bound to <bind or pod IP>:<port> per inbound port that is not captured: every port
+ * in NONE mode, and Sidecar ingress listeners with captureMode NONE under iptables capture.
+ */
+export function boundInboundListeners(push: PushContext, proxy: Proxy): EnvoyJson[] {
+  const podIp = podAddress(proxy);
+  return inboundPortsFor(push, proxy)
+    .filter((p) => p.bound)
+    .map(({ target: t, bind }) => {
+      const address = bind ?? podIp;
+      return {
+        name: `${address}_${t.targetPort}`,
+        address: socketAddress(address, t.targetPort),
+        bind_to_port: true,
+        traffic_direction: 'INBOUND',
+        // tls_inspector tells mTLS from plaintext, as on virtualInbound.
+        listener_filters: [tlsInspector()],
+        continue_on_listener_filters_timeout: true,
+        filter_chains: inboundFilterChains(push, proxy, t, { matchPort: false, statAddress: address }),
+      };
+    });
 }

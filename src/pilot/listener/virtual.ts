@@ -9,7 +9,7 @@ import type { Proxy, PushContext } from '../types.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER } from '../cluster/name.ts';
 import { interceptionMode } from '../interception.ts';
 import { sidecarScopeFor } from '../visibility.ts';
-import { serviceTargetsFor, uniqueTargetPorts } from '../workload.ts';
+import { inboundPortsFor } from '../sidecar_ingress.ts';
 import { socketAddress } from '../util.ts';
 import { originalDst, tcpProxy, tlsInspector } from './filters.ts';
 import { inboundFilterChains } from './inbound.ts';
@@ -35,7 +35,8 @@ export function virtualOutboundListener(push: PushContext, proxy: Proxy): EnvoyJ
 /** 0.0.0.0:15006 with chains per workload port (by destination_port) plus a passthrough chain. */
 export function virtualInboundListener(push: PushContext, proxy: Proxy): EnvoyJson {
   const chains: EnvoyJson[] = [];
-  for (const t of uniqueTargetPorts(serviceTargetsFor(push, proxy))) {
+  // Sidecar ingress listeners with captureMode NONE get a bound listener instead (none.ts).
+  for (const { target: t } of inboundPortsFor(push, proxy).filter((p) => !p.bound)) {
     chains.push(...inboundFilterChains(push, proxy, t, { matchPort: true, statAddress: '0.0.0.0' }));
   }
   chains.push({ name: 'InboundPassthroughFilterChain', filters: [tcpProxy(INBOUND_PASSTHROUGH_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, push.mesh)] });
