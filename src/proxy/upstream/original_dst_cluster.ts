@@ -1,11 +1,14 @@
 /**
- * ORIGINAL_DST clusters (lb_policy CLUSTER_PROVIDED): the upstream host is the connection's
- * original destination, or the x-envoy-original-dst-host header when use_http_header is set
- * (the HTTP side passes either as LoadBalancerContext.originalDestination). Hosts are created on
- * demand and swept after cleanup_interval (default 5 s) without use, closing their pools.
+ * ORIGINAL_DST clusters (lb_policy CLUSTER_PROVIDED): the upstream host is the downstream
+ * connection's original destination (what the listener's original_dst / use_original_dst
+ * restored), passed as LoadBalancerContext.originalDestination by tcp_proxy and by the HTTP router
+ * alike; Istio's PassthroughCluster and DestinationRule `simple: PASSTHROUGH` rely on it.
+ * original_dst_lb_config (use_http_header, x-envoy-original-dst-host) is not supported: the
+ * config validation refuses the field. Hosts are created on demand and swept after
+ * cleanup_interval (default 5 s) without use, closing their pools.
  */
 import { isIP } from 'node:net';
-import type { LoadBalancerContext, UpstreamHost } from '../interfaces.ts';
+import type { ConnectionInfo, LoadBalancerContext, UpstreamHost } from '../interfaces.ts';
 import type { ClusterImpl } from './cluster.ts';
 import { durationMs } from '../duration.ts';
 import { hostAddress } from './eds.ts';
@@ -16,6 +19,12 @@ export function parseHostPort(s: string): { ip: string; port: number } | undefin
   if (!m || !isIP(m[1])) return undefined;
   const port = Number(m[2]);
   return port > 0 && port < 65536 ? { ip: m[1], port } : undefined;
+}
+
+/** The downstream connection's (original) destination as "ip:port" / "[v6]:port". */
+export function connectionDestination(c: Pick<ConnectionInfo, 'localAddress' | 'localPort'> | undefined): string | undefined {
+  if (!c?.localAddress || !c.localPort) return undefined;
+  return `${c.localAddress.includes(':') ? `[${c.localAddress}]` : c.localAddress}:${c.localPort}`;
 }
 
 export function setupOriginalDst(cluster: ClusterImpl): void {

@@ -21,6 +21,7 @@ import { RetryState, type ResetReason } from './retry_state.ts';
 import { sendShadow } from './shadow_writer.ts';
 import { computeTimeouts, type Timeouts } from './timeouts.ts';
 import { priorityOf, selectHost } from './host_selection.ts';
+import { connectionDestination } from '../../upstream/original_dst_cluster.ts';
 import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
 import { RouterState, type RouterContext } from './router_state.ts';
 import type { Http1RequestOptions } from '../../upstream/http1/types.ts';
@@ -140,7 +141,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     const s = this.s;
     const cluster = this.cluster!;
     const policy = this.retry.policy;
-    const host = selectHost(cluster, policy, this.history, { hashKey: this.hashKey, authority: this.authority });
+    // ORIGINAL_DST clusters (Istio's PASSTHROUGH) pick the downstream connection's original destination.
+    const host = selectHost(cluster, policy, this.history, { hashKey: this.hashKey, authority: this.authority, originalDestination: cluster.config.type === 'ORIGINAL_DST' ? connectionDestination(s.connection) : undefined });
     if (!host) {
       s.streamInfo.responseCodeDetails = 'no_healthy_upstream';
       this.finish();
