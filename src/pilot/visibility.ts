@@ -15,10 +15,21 @@ export interface EgressHost {
   host: string; // "*", "*.example.com" or an FQDN
 }
 
-/** The scope a Sidecar resource gives one proxy; `egress` undefined means "everything visible". */
+/** One Sidecar egress listener: its hosts, for one port or (port undefined) every other port. */
+export interface EgressListenerScope {
+  port?: number;
+  hosts: EgressHost[];
+}
+
+/**
+ * The scope a Sidecar resource gives one proxy; `egress` undefined means "everything visible".
+ * `egress` is every listener's hosts together (what clusters and VirtualServices may name);
+ * `listeners` keeps them per port, for what a given outbound port serves.
+ */
 export interface SidecarScope {
   sidecar?: Config;
   egress?: EgressHost[];
+  listeners?: EgressListenerScope[];
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
 }
 
@@ -42,10 +53,11 @@ export function sidecarFor(push: PushContext, proxy: Proxy): Config | undefined 
 export function sidecarScopeFor(push: PushContext, proxy: Proxy): SidecarScope {
   const sidecar = sidecarFor(push, proxy);
   const mode = sidecar?.spec?.outboundTrafficPolicy?.mode ?? push.mesh.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
-  const listeners: Array<{ hosts?: string[] }> | undefined = sidecar?.spec?.egress;
+  const listeners: Array<{ hosts?: string[]; port?: { number?: number } }> | undefined = sidecar?.spec?.egress;
   if (!sidecar || !listeners || listeners.length === 0) return { sidecar, outboundTrafficPolicy: mode };
   const egress = listeners.flatMap((l) => l.hosts ?? []).map(parseEgressHost);
-  return { sidecar, egress, outboundTrafficPolicy: mode };
+  const perPort = listeners.map((l) => ({ port: l.port?.number || undefined, hosts: (l.hosts ?? []).map(parseEgressHost) }));
+  return { sidecar, egress, listeners: perPort, outboundTrafficPolicy: mode };
 }
 
 /** Splits `ns/host`; a bare host means any namespace. */
@@ -55,11 +67,21 @@ export function parseEgressHost(s: string): EgressHost {
   return { namespace: s.slice(0, slash), host: s.slice(slash + 1) };
 }
 
-/** True if the scope's egress hosts admit `host` defined in namespace `ns`. */
-export function egressAllows(scope: SidecarScope, proxyNamespace: string, ns: string, host: string): boolean {
+/**
+ * True if the scope's egress hosts admit `host` defined in namespace `ns`. With `port`, only the
+ * egress listener for that port counts, else the port-less one (Istio's per-port egress
+ * listeners); a port neither covers admits nothing.
+ */
+export function egressAllows(scope: SidecarScope, proxyNamespace: string, ns: string, host: string, port?: number): boolean {
   if (!scope.egress) return true;
+  let hosts = scope.egress;
+  if (port !== undefined && scope.listeners) {
+    const l = scope.listeners.find((x) => x.port === port) ?? scope.listeners.find((x) => x.port === undefined);
+    if (!l) return false;
+    hosts = l.hosts;
+  }
   const sidecarNs = scope.sidecar?.metadata.namespace ?? proxyNamespace;
-  return scope.egress.some((e) => {
+  return hosts.some((e) => {
     if (e.namespace === '~') return false;
     if (e.namespace === '.' ? ns !== sidecarNs : e.namespace !== '*' && e.namespace !== ns) return false;
     return hostMatches(e.host, host);
@@ -72,10 +94,13 @@ export function exportedTo(exportTo: string[] | undefined, ownNamespace: string,
   return exportTo.some((e) => e === '*' || (e === '.' ? viewerNamespace === ownNamespace : e === viewerNamespace));
 }
 
-/** Services the proxy may reach, in the push's order (sorted by hostname). */
-export function servicesForProxy(push: PushContext, proxy: Proxy): Service[] {
+/**
+ * Services the proxy may reach, in the push's order (sorted by hostname); with `port`, those the
+ * Sidecar's egress listener for that outbound port admits.
+ */
+export function servicesForProxy(push: PushContext, proxy: Proxy, port?: number): Service[] {
   const scope = sidecarScopeFor(push, proxy);
   return push.services.filter(
-    (s) => exportedTo(s.exportTo, s.namespace, proxy.namespace) && egressAllows(scope, proxy.namespace, s.namespace, s.hostname),
+    (s) => exportedTo(s.exportTo, s.namespace, proxy.namespace) && egressAllows(scope, proxy.namespace, s.namespace, s.hostname, port),
   );
 }

@@ -206,7 +206,10 @@ function workloadEntry(prefix: string): void {
 {
   const sc = 'Sidecar.spec';
   enforced(sc, 'workloadSelector.labels egress.hosts outboundTrafficPolicy.mode');
-  gap(`${sc}.egress.port`, 14, 'per-port egress listeners are not translated (egress hosts apply to every port)');
+  enforced(`${sc}.egress`, 'port.number', { note: 'per-port egress listeners: on that outbound port (its listener, its RDS route "<port>", the http_proxy route) only the listener\'s hosts are served; other ports take the port-less listener\'s hosts, or nothing without one; clusters cover every listener\'s hosts' });
+  na(`${sc}.egress.port.name`, 'a label for the port; nothing routes by it');
+  gap(`${sc}.egress.port.protocol`, 14, 'the service port\'s own protocol decides HTTP or TCP; an egress port\'s protocol is not applied, nor are listeners made for ports no service has');
+  gap(`${sc}.egress.port.targetPort`, 14, 'targetPort of an egress port is not translated');
   gap(`${sc}.egress.bind`, 14, 'egress listener bind addresses are not translated');
   gap(`${sc}.egress.captureMode`, 14, 'traffic capture modes are not implemented');
   enforced(`${sc}.ingress`, 'port.number port.protocol port.name defaultEndpoint', {

@@ -11,7 +11,7 @@ import type { Service, ServicePort } from '../../registry/model.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { clusterName } from '../cluster/name.ts';
-import { servicesForProxy } from '../visibility.ts';
+import { egressAllows, servicesForProxy, sidecarScopeFor } from '../visibility.ts';
 import { virtualServicesForHost, virtualServicesForProxy, type VirtualService } from '../virtualservice/index.ts';
 import { socketAddress } from '../util.ts';
 import { isHttpProtocol, isTlsProtocol } from '../protocol.ts';
@@ -43,9 +43,12 @@ interface Pending {
 export function buildOutboundListeners(push: PushContext, proxy: Proxy, bind?: OutboundBind): EnvoyJson[] {
   const byName = new Map<string, Pending>();
   const vsList = virtualServicesForProxy(push, proxy);
+  const scope = sidecarScopeFor(push, proxy);
   for (const svc of servicesForProxy(push, proxy)) {
     for (const port of svc.ports) {
       if (port.protocol === 'UDP') continue;
+      // A Sidecar egress listener for this port decides which hosts it serves.
+      if (!egressAllows(scope, proxy.namespace, svc.namespace, svc.hostname, port.port)) continue;
       if (isHttpProtocol(port.protocol)) {
         if (!bind) addHttp(byName, push, proxy, port);
       } else addTcp(byName, push, proxy, vsList, svc, port);

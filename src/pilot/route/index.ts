@@ -74,7 +74,8 @@ function buildSidecarOutbound(push: PushContext, proxy: Proxy, port: number): En
   const vss = virtualServicesForProxy(push, proxy);
   const cache = new Map<VirtualService, EnvoyJson[]>();
   const vhosts: EnvoyJson[] = [];
-  const onPort = visible
+  // A Sidecar egress listener for this port decides which hosts it serves.
+  const onPort = servicesForProxy(push, proxy, port)
     .filter((s) => s.ports.some((p) => p.port === port && isHttpPort(p.protocol)))
     .sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
   for (const svc of onPort) {
