@@ -14,6 +14,7 @@ import { applyHealthCheck } from './health_check.ts';
 import { autoMtlsMatches, hasWorkloadCertificates, tlsTransportSocket, type TlsTarget } from './tls.ts';
 import { isHttp2Protocol, isHttpProtocol } from '../protocol.ts';
 import { withMeshLocalityLb } from '../locality_lb.ts';
+import { isNoneMode } from '../interception.ts';
 
 export interface OutboundOptions {
   /** Proxyless gRPC: ROUND_ROBIN default, no Envoy-only fields (transport sockets, DNS types). */
@@ -51,6 +52,7 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
     // Proxyless gRPC clients have no retry budget to enforce.
     defaultRetryBudget: !opts.grpc && push.mesh.defaultRetryBudget !== false,
   });
+  if (cluster.type === 'ORIGINAL_DST' && svc.resolution !== 'NONE' && isNoneMode(proxy)) noOriginalDestination(cluster);
   if (opts.grpc) {
     // gRPC accepts only ROUND_ROBIN / RING_HASH, no circuit breakers beyond max_requests
     // (MAGLEV is kept for grpc/resilience.ts, which makes it RING_HASH).
@@ -75,6 +77,17 @@ export function buildOutboundCluster(push: PushContext, proxy: Proxy, svc: Servi
   if (dr) istio.config = `/apis/networking.istio.io/v1/namespaces/${dr.namespace}/destination-rule/${dr.configs[0]!.metadata.name}`;
   cluster.metadata = { filter_metadata: { istio } };
   return cluster;
+}
+
+/**
+ * DestinationRule `simple: PASSTHROUGH` for a sidecar without capture (INTERCEPTION_MODE NONE):
+ * its connections were dialled to the proxy itself, so the "original destination" is the proxy
+ * and ORIGINAL_DST would loop. No hosts instead: requests fail with 503 (no healthy upstream).
+ */
+function noOriginalDestination(cluster: EnvoyJson): void {
+  cluster.type = 'STATIC';
+  cluster.lb_policy = 'ROUND_ROBIN';
+  cluster.load_assignment = { cluster_name: cluster.name, endpoints: [] };
 }
 
 /** EDS for registry services, DNS types with inline endpoints, ORIGINAL_DST for resolution NONE. */
