@@ -112,11 +112,9 @@ function trafficPolicy(tp: string, portLevel: boolean): void {
   gap(`${cp}.http.http2KeepAlive`, 11, 'HTTP/2 keepalive pings are not sent');
 
   const lb = `${tp}.loadBalancer`;
-  enforcedExcept(
-    `${lb}.simple`,
-    { PASSTHROUGH: { issue: 14, reason: 'PASSTHROUGH connects to the original destination, which needs transparent capture (SO_ORIGINAL_DST)' } },
-    'ROUND_ROBIN, LEAST_REQUEST, LEAST_CONN, RANDOM; PASSTHROUGH is issue 14',
-  );
+  enforced(lb, 'simple', {
+    note: 'ROUND_ROBIN, LEAST_REQUEST, LEAST_CONN, RANDOM; PASSTHROUGH: an ORIGINAL_DST cluster, each connection or request goes to the address the caller dialled (needs capture, INTERCEPTION_MODE REDIRECT or TPROXY; without it the cluster has no hosts and answers 503)',
+  });
   enforced(`${lb}.consistentHash`, 'httpHeaderName httpQueryParameterName useSourceIp minimumRingSize ringHash.minimumRingSize maglev.tableSize httpCookie.name');
   gap(`${lb}.consistentHash.httpCookie.path`, 11, 'the proxy hashes on an existing cookie only and does not generate one (it accepts the cookie path and ignores it)');
   gap(`${lb}.consistentHash.httpCookie.ttl`, 11, 'the proxy hashes on an existing cookie only and does not generate one (it accepts the cookie ttl and ignores it)');
@@ -220,7 +218,7 @@ function workloadEntry(prefix: string): void {
   gap(`${sc}.ingress.connectionPool`, 11, 'per-listener inbound connection limits are not implemented');
   gap(`${sc}.ingress.port.targetPort`, 14, 'targetPort of an ingress port is not translated; the defaultEndpoint says where traffic goes');
   gap(`${sc}.inboundConnectionPool`, 11, 'inbound connection limits are not implemented');
-  gap(`${sc}.outboundTrafficPolicy.egressProxy`, 14, 'routing unknown destinations through an egress proxy is not translated');
+  enforced(`${sc}.outboundTrafficPolicy.egressProxy`, 'host port.number subset', { note: 'under ALLOW_ANY, unknown destinations go to outbound|<port>|<subset>|<host> instead of PassthroughCluster (virtualOutbound\'s catch-all chain, the allow_any virtual host, and the NONE-mode HTTP proxy listener instead of its dynamic forward proxy); the mode must be ALLOW_ANY, and a host that is no known service port is warned about' });
 }
 
 // ---------- security and telemetry ----------

@@ -10,6 +10,7 @@ import { arr, child, obj, str, type Obj } from './common.ts';
 import { validateConfig } from './index.ts';
 import { hostCovers } from './virtualservice.ts';
 import { authzHttpOnTcpWarnings } from './authz_tcp.ts';
+import { egressProxyWarnings } from './egress_proxy.ts';
 
 export interface CrossOptions {
   /** Kubernetes cluster domain used to expand short hosts (reviews → reviews.<ns>.svc.<suffix>). */
@@ -88,6 +89,7 @@ export function crossValidate(configs: readonly Config[], opts: CrossOptions = {
       });
     }
   }
+  egressProxyWarnings(configs, suffix, report);
   return out;
 }
 
@@ -164,6 +166,10 @@ export class CrossValidationCache {
     // Deleted VirtualServices take their findings with them.
     const live = new Set(services.map(configKey));
     for (const k of this.#findings.keys()) if (!live.has(k)) this.#findings.delete(k);
-    return services.flatMap((c) => this.#findings.get(configKey(c)) ?? []);
+    // Sidecar egressProxy hosts: few Sidecars, checked afresh against the registry kinds each time.
+    const egress: ValidationError[] = [];
+    egressProxyWarnings(all, this.opts.domainSuffix ?? 'cluster.local', (c, path, message) =>
+      egress.push({ file: c.origin?.file, kind: c.kind, namespace: c.metadata.namespace, name: c.metadata.name, path, message, severity: 'warning' }));
+    return [...services.flatMap((c) => this.#findings.get(configKey(c)) ?? []), ...egress];
   }
 }

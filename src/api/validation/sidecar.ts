@@ -4,6 +4,7 @@
  */
 import { Problems, arr, checkNamespacedHost, checkPort, checkProtocol, checkSelector, child, isSet, obj, str, type Obj } from './common.ts';
 import { validateConnectionPool } from './destinationrule.ts';
+import { validateEgressProxy } from './egress_proxy.ts';
 
 const DEFAULT_ENDPOINT = /^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):(\d+)$/;
 
@@ -16,6 +17,7 @@ export function validateSidecar(spec: Obj, p: Problems): void {
   }
 
   validateConnectionPool(obj(spec.inboundConnectionPool), 'spec.inboundConnectionPool', p);
+  validateEgressProxy(spec, p);
 
   const portless: number[] = [];
   egress.forEach((l, i) => {

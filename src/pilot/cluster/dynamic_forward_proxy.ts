@@ -14,6 +14,7 @@
  * Only NONE-mode sidecars with HTTP_PROXY_PORT whose effective outbound policy is ALLOW_ANY get
  * any of it; under REGISTRY_ONLY the route's `block_all` answers 502 and nothing here exists.
  */
+import { egressProxyFor } from './egress_proxy.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { isNoneMode } from '../interception.ts';
@@ -30,7 +31,8 @@ export const DNS_CACHE_NAME = 'dynamic_forward_proxy_cache_config';
 
 /** Whether this proxy's HTTP proxy listener forwards unknown hosts by name. */
 export function usesDynamicForwardProxy(push: PushContext, proxy: Proxy): boolean {
-  return proxy.type === 'sidecar' && isNoneMode(proxy) && proxy.httpProxyPort !== undefined && sidecarScopeFor(push, proxy).outboundTrafficPolicy === 'ALLOW_ANY';
+  // A Sidecar egressProxy takes unknown hosts instead (./egress_proxy.ts).
+  return proxy.type === 'sidecar' && isNoneMode(proxy) && proxy.httpProxyPort !== undefined && sidecarScopeFor(push, proxy).outboundTrafficPolicy === 'ALLOW_ANY' && !egressProxyFor(push, proxy);
 }
 
 /**

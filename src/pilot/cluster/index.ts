@@ -10,10 +10,12 @@ import { byName } from '../util.ts';
 import { blackHoleCluster, buildInboundClusters, inboundPassthroughCluster, passthroughCluster } from './inbound.ts';
 import { buildOutboundClusters } from './outbound.ts';
 import { dynamicForwardProxyCluster, usesDynamicForwardProxy } from './dynamic_forward_proxy.ts';
+import { egressProxyCluster } from './egress_proxy.ts';
 import { tracingClusters } from '../listener/tracing.ts';
 
 export { clusterName, parseClusterName, PASSTHROUGH_CLUSTER, BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, DYNAMIC_FORWARD_PROXY_CLUSTER } from './name.ts';
 export { hashPolicyFor } from './hash_policy.ts';
+export { allowAnyCluster } from './egress_proxy.ts';
 
 /** Every cluster a sidecar needs. Routers (gateways) get the same outbound set, no inbound. */
 export function buildClusters(push: PushContext, proxy: Proxy): NamedResource[] {
@@ -21,6 +23,9 @@ export function buildClusters(push: PushContext, proxy: Proxy): NamedResource[] 
   if (proxy.type === 'sidecar') clusters.push(...buildInboundClusters(push, proxy), inboundPassthroughCluster());
   clusters.push(passthroughCluster(), blackHoleCluster());
   if (usesDynamicForwardProxy(push, proxy)) clusters.push(dynamicForwardProxyCluster());
+  // Sidecar egressProxy: the catch-all's cluster even when egress hosts hide its service.
+  const egress = proxy.type === 'sidecar' ? egressProxyCluster(push, proxy) : undefined;
+  if (egress) clusters.push(egress);
   clusters.push(...tracingClusters(push, proxy));
   const seen = new Set<string>();
   return clusters

@@ -14,6 +14,7 @@
  * passes through the capture listeners, and this route keeps no catch-all: Envoy answers 404 (NR).
  * Under REGISTRY_ONLY the single `block_all` vhost answers 502, as on Istio's per-port routes.
  */
+import { egressProxyFor } from '../cluster/egress_proxy.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { isHttpProtocol } from '../protocol.ts';
@@ -51,6 +52,7 @@ export function buildHttpProxyRouteConfiguration(push: PushContext, proxy: Proxy
   }
   if (sidecarScopeFor(push, proxy).outboundTrafficPolicy === 'REGISTRY_ONLY') vhosts.push(catchAllVirtualHost('REGISTRY_ONLY'));
   else if (usesDynamicForwardProxy(push, proxy)) vhosts.push(catchAllVirtualHost('ALLOW_ANY', DYNAMIC_FORWARD_PROXY_CLUSTER));
+  else if (egressProxyFor(push, proxy)) vhosts.push(catchAllVirtualHost('ALLOW_ANY', egressProxyFor(push, proxy)!.cluster));
   return { name: HTTP_PROXY_ROUTE, virtual_hosts: dedupeDomains(vhosts), validate_clusters: false };
 }
 

@@ -7,6 +7,7 @@
 import type { EnvoyJson } from '../../xds/types.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { BLACKHOLE_CLUSTER, INBOUND_PASSTHROUGH_CLUSTER, PASSTHROUGH_CLUSTER } from '../cluster/name.ts';
+import { allowAnyCluster } from '../cluster/egress_proxy.ts';
 import { interceptionMode } from '../interception.ts';
 import { sidecarScopeFor } from '../visibility.ts';
 import { inboundPortsFor } from '../sidecar_ingress.ts';
@@ -22,7 +23,8 @@ export const INBOUND_CAPTURE_PORT = 15006;
 /** 0.0.0.0:15001, use_original_dst; unmatched traffic follows outboundTrafficPolicy. */
 export function virtualOutboundListener(push: PushContext, proxy: Proxy): EnvoyJson {
   const registryOnly = sidecarScopeFor(push, proxy).outboundTrafficPolicy === 'REGISTRY_ONLY';
-  const cluster = registryOnly ? BLACKHOLE_CLUSTER : PASSTHROUGH_CLUSTER;
+  // ALLOW_ANY: PassthroughCluster, or the Sidecar's egressProxy cluster when it names one.
+  const cluster = registryOnly ? BLACKHOLE_CLUSTER : allowAnyCluster(push, proxy, PASSTHROUGH_CLUSTER);
   return transparent(proxy, {
     name: VIRTUAL_OUTBOUND,
     address: socketAddress('0.0.0.0', OUTBOUND_CAPTURE_PORT),

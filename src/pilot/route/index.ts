@@ -17,7 +17,8 @@ import { expandClientHost } from '../host.ts';
 import type { Proxy, PushContext } from '../types.ts';
 import { servicesForProxy, sidecarScopeFor } from '../visibility.ts';
 import { hostsWithoutService, MESH_GATEWAY, virtualServicesForHost, virtualServicesForProxy, type VirtualService } from '../virtualservice/index.ts';
-import { parseClusterName } from '../cluster/name.ts';
+import { PASSTHROUGH_CLUSTER, parseClusterName } from '../cluster/name.ts';
+import { allowAnyCluster } from '../cluster/egress_proxy.ts';
 import { buildDefaultRoute, buildVirtualServiceRoutes, DEFAULT_ROUTE_NAME, type RouteOptions } from './http_route.ts';
 import { catchAllVirtualHost, dedupeDomains, hostDomains, serviceDomains } from './virtual_host.ts';
 
@@ -91,7 +92,7 @@ function buildSidecarOutbound(push: PushContext, proxy: Proxy, port: number): En
       if (routes.length > 0) vhosts.push(virtualHost(`${host}:${port}`, hostDomains(host, port, true), routes));
     }
   }
-  if (proxy.generator !== 'grpc') vhosts.push(catchAllVirtualHost(sidecarScopeFor(push, proxy).outboundTrafficPolicy));
+  if (proxy.generator !== 'grpc') vhosts.push(catchAllVirtualHost(sidecarScopeFor(push, proxy).outboundTrafficPolicy, allowAnyCluster(push, proxy, PASSTHROUGH_CLUSTER)));
   return { name: String(port), virtual_hosts: dedupeDomains(vhosts), validate_clusters: false };
 }
 
