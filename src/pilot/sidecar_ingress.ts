@@ -46,7 +46,9 @@ export function inboundPortsFor(push: PushContext, proxy: Proxy): InboundPort[] 
     const number = l.port?.number;
     if (!number) return; // validation refuses it
     const endpoint = parseDefaultEndpoint(l.defaultEndpoint, proxy, number);
-    if (!endpoint) return; // unix:// and malformed endpoints are refused by validation
+    // unix:// endpoints and binds are accepted with a not-enforced warning (the proxy dials and
+    // binds IP addresses only): that listener is not built. Malformed ones validation refuses.
+    if (!endpoint || l.bind?.startsWith('unix://')) return;
     const protocol: Protocol = l.port?.protocol ? parseProtocol(l.port.protocol) : kubePortProtocol({ port: number, name: l.port?.name });
     // The service whose workload port this is, for metadata and the route's decorator; a port no
     // service declares still gets its chain (Istio makes up a service for it).

@@ -121,7 +121,7 @@ test('NONE mode: the HTTP proxy listener sends unknown hosts to the egress proxy
 const sidecarConfig = (policy: string) => parseYamlText(sidecar(policy))[0];
 const messages = (errs: { path?: string; message: string; severity?: string }[]) => errs.map((e) => `${e.severity ?? 'error'} ${e.path}: ${e.message}`);
 
-test('validation: egressProxy only with ALLOW_ANY, a fully qualified host and a port, as Istio', () => {
+test('validation: egressProxy only with ALLOW_ANY, a DNS-name host (short names as Istio allows; no wildcard) and a port, as Istio', () => {
   assert.deepEqual(messages(validateConfig(sidecarConfig(ALLOW_ANY))), [], 'accepted, and no unsupported-field warning');
   const bad = (policy: string) => messages(validateConfig(sidecarConfig(policy))).filter((m) => m.startsWith('error'));
   assert.deepEqual(bad(`{ mode: REGISTRY_ONLY, egressProxy: { host: ${EGRESS_HOST}, port: { number: 3128 } } }`), [
@@ -129,9 +129,9 @@ test('validation: egressProxy only with ALLOW_ANY, a fully qualified host and a 
   ]);
   // Istio's mode defaults to REGISTRY_ONLY in a Sidecar: leaving it out is the same mistake.
   assert.equal(bad(`{ egressProxy: { host: ${EGRESS_HOST}, port: { number: 3128 } } }`).length, 1);
-  assert.deepEqual(bad('{ mode: ALLOW_ANY, egressProxy: { host: egress-proxy } }'), [
-    'error spec.outboundTrafficPolicy.egressProxy.host: sidecar: egress_proxy host "egress-proxy" must be a fully qualified domain name (e.g. egress.istio-system.svc.cluster.local)',
-    'error spec.outboundTrafficPolicy.egressProxy.port: sidecar: egress_proxy port must be non-nil',
+  assert.deepEqual(bad('{ mode: ALLOW_ANY, egressProxy: { host: egress-proxy } }'), ['error spec.outboundTrafficPolicy.egressProxy.port: sidecar: egress_proxy port must be non-nil']);
+  assert.deepEqual(bad('{ mode: ALLOW_ANY, egressProxy: { host: "*.example.com", port: { number: 3128 } } }'), [
+    'error spec.outboundTrafficPolicy.egressProxy.host: sidecar: egress_proxy host "*.example.com" must be a DNS name, not a wildcard',
   ]);
   assert.match(bad(`{ mode: ALLOW_ANY, egressProxy: { host: ${EGRESS_HOST}, port: { number: 70000 } } }`).join('\n'), /egressProxy\.port\.number/);
 });

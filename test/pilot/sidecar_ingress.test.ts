@@ -123,11 +123,14 @@ test('NONE mode binds each ingress port at the pod IP, or at bind; captureMode N
   assert.equal(get(redirect, '127.0.3.3_9443').bind_to_port, true);
 });
 
-test('validation: unix:// defaultEndpoint and bind are refused naming the field; tls is flagged as not enforced', () => {
-  const unix = errorsOf(doc('Sidecar', `ingress:\n- port: { number: 9080, protocol: HTTP, name: http }\n  defaultEndpoint: unix:///var/run/app.sock`));
+test('validation: unix:// defaultEndpoint and bind are valid as in Istio, each with a not-enforced warning naming the field; tls is flagged as not enforced', () => {
+  const unix = problems(doc('Sidecar', `ingress:\n- port: { number: 9080, protocol: HTTP, name: http }\n  defaultEndpoint: unix:///var/run/app.sock`));
+  assert.ok(!unix.some((e) => e.severity !== 'warning'), JSON.stringify(unix));
   assert.ok(unix.some((e) => e.path === 'spec.ingress[0].defaultEndpoint' && /Unix domain socket/.test(e.message)), JSON.stringify(unix));
-  const bind = errorsOf(doc('Sidecar', `ingress:\n- port: { number: 9080, protocol: HTTP, name: http }\n  defaultEndpoint: 127.0.0.1:8080\n  bind: unix:///var/run/l.sock`));
-  assert.ok(bind.some((e) => e.path === 'spec.ingress[0].bind'), JSON.stringify(bind));
+  const bind = problems(doc('Sidecar', `ingress:\n- port: { number: 9080, protocol: HTTP, name: http }\n  defaultEndpoint: 127.0.0.1:8080\n  bind: unix:///var/run/l.sock`));
+  assert.ok(!bind.some((e) => e.severity !== 'warning'), JSON.stringify(bind));
+  assert.ok(bind.some((e) => e.path === 'spec.ingress[0].bind' && /Unix domain socket/.test(e.message)), JSON.stringify(bind));
+  assert.deepEqual(errorsOf(doc('Sidecar', `ingress:\n- port: { number: 9080 }\n  defaultEndpoint: unix://relative.sock`)).map((e) => e.path), ['spec.ingress[0].defaultEndpoint'], 'a malformed UDS path is still an error');
 
   const ok = problems(doc('Sidecar', `ingress:\n- port: { number: 9080, protocol: HTTP, name: http }\n  defaultEndpoint: 127.0.0.1:8080\n  captureMode: NONE\n  bind: 10.0.0.1`));
   assert.deepEqual(ok, [], 'enforced ingress fields draw no warning');

@@ -211,9 +211,16 @@ function workloadEntry(prefix: string): void {
   gap(`${sc}.egress.bind`, 14, 'egress listener bind addresses are not translated');
   gap(`${sc}.egress.captureMode`, 14, 'traffic capture modes are not implemented');
   enforced(`${sc}.ingress`, 'port.number port.protocol port.name defaultEndpoint', {
-    note: 'the ingress listeners replace the service-derived inbound ports: a chain per port (in virtualInbound 15006 under capture) to cluster inbound|<port>|| at the defaultEndpoint (127.0.0.1, 0.0.0.0/[::] = the app address, [::1]; empty = the app address on the same port); HTTP protocols get the HTTP connection manager, others tcp_proxy; mTLS per PeerAuthentication as for service ports; unix:// endpoints are refused',
+    note: 'the ingress listeners replace the service-derived inbound ports: a chain per port (in virtualInbound 15006 under capture) to cluster inbound|<port>|| at the defaultEndpoint (127.0.0.1, 0.0.0.0/[::] = the app address, [::1]; empty = the app address on the same port); HTTP protocols get the HTTP connection manager, others tcp_proxy; mTLS per PeerAuthentication as for service ports; a unix:// endpoint is not (warned)',
   });
-  enforced(`${sc}.ingress`, 'bind captureMode', { note: 'captureMode NONE (or a proxy without capture) binds a listener at bind (default: the pod IP) on the port; DEFAULT/IPTABLES put the port behind virtualInbound, where bind has no effect (as in Istio); unix:// bind is refused' });
+  enforced(`${sc}.ingress`, 'bind captureMode', { note: 'captureMode NONE (or a proxy without capture) binds a listener at bind (default: the pod IP) on the port; DEFAULT/IPTABLES put the port behind virtualInbound, where bind has no effect (as in Istio); a unix:// bind is not' });
+  // Valid in Istio, so accepted; the listener is not built, and the warning says so.
+  const unixGap = (what: string) => (v: unknown): Gap | undefined =>
+    typeof v === 'string' && v.startsWith('unix://') ? { issue: 14, reason: `Unix domain socket ${what}: the proxy dials and binds IP addresses only, so this ingress listener is not built` } : undefined;
+  for (const [f, what] of [['defaultEndpoint', 'endpoints'], ['bind', 'binds']] as const) {
+    const entry = TABLE[`${sc}.ingress.${f}`];
+    if (entry?.status === 'enforced') entry.gap = unixGap(what);
+  }
   gap(`${sc}.ingress.tls`, 14, 'terminating TLS at the sidecar for an ingress listener is not translated');
   gap(`${sc}.ingress.connectionPool`, 11, 'per-listener inbound connection limits are not implemented');
   gap(`${sc}.ingress.port.targetPort`, 14, 'targetPort of an ingress port is not translated; the defaultEndpoint says where traffic goes');

@@ -22,7 +22,8 @@ export function validateEgressProxy(spec: Obj, p: Problems): void {
   }
   const host = str(ep.host);
   if (!host) p.err(`${PATH}.host`, 'sidecar: egress_proxy host is required');
-  else if (!host.includes('.') || host.startsWith('*')) p.err(`${PATH}.host`, `sidecar: egress_proxy host "${host}" must be a fully qualified domain name (e.g. egress.istio-system.svc.cluster.local)`);
+  // Istio checks a DNS name, not a dotted one: a short host names outbound|<port>||<host> as given.
+  else if (host.startsWith('*')) p.err(`${PATH}.host`, `sidecar: egress_proxy host "${host}" must be a DNS name, not a wildcard`);
   if (!obj(ep.port)) {
     p.err(`${PATH}.port`, 'sidecar: egress_proxy port must be non-nil');
     return;
