@@ -13,7 +13,8 @@
  * Needs root and iproute2 (`ip`); NO_NETNS says why not when they are missing.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 const IP = ['/usr/sbin/ip', '/sbin/ip', '/usr/bin/ip'].find((p) => existsSync(p));
@@ -216,4 +217,36 @@ export async function netLab(t: After): Promise<NetLab> {
 /** Turns on IPv4 forwarding in a host, so that it routes between the networks it is on. */
 export async function makeRouter(h: Host): Promise<void> {
   await h.run('sh', ['-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward']);
+}
+
+/**
+ * A path to this Node that a non-root uid (the proxy's 1337) can execute. CI runs a Node unpacked
+ * under /root (mode 0700), which uid 1337 cannot reach: then a hard link (or copy) of the binary
+ * in a world-readable temp directory, made once per binary.
+ */
+export function nodeForAnyUser(): string {
+  const exe = process.execPath;
+  const reachable = (p: string): boolean => {
+    for (let d = dirname(p); ; d = dirname(d)) {
+      if ((statSync(d).mode & 0o001) === 0) return false;
+      if (d === dirname(d)) return (statSync(p).mode & 0o001) !== 0;
+    }
+  };
+  if (reachable(exe)) return exe;
+  const st = statSync(exe);
+  const dir = join('/tmp', `tsmesh-node-${st.ino}-${Math.round(st.mtimeMs)}`);
+  const out = join(dir, 'node');
+  if (existsSync(out)) return out;
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  chmodSync(dir, 0o755);
+  const tmp = `${out}.${process.pid}`;
+  try {
+    linkSync(exe, tmp);
+  } catch {
+    copyFileSync(exe, tmp);
+    chmodSync(tmp, 0o755);
+  }
+  // Renamed into place: test files running at the same time never see a half-made binary.
+  renameSync(tmp, out);
+  return out;
 }

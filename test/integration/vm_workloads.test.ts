@@ -13,7 +13,7 @@ import { existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { NO_NETNS, netLab, type Host } from '../helpers/netns.ts';
+import { NO_NETNS, netLab, nodeForAnyUser, type Host } from '../helpers/netns.ts';
 import { hostHttp, started as startedProcess, startHostApp, startHostMesh, waitOutput, type HostApp } from '../helpers/host_mesh.ts';
 import { REPO } from '../helpers/processes.ts';
 import { tsmeshCommand } from '../../src/common/self_command.ts';
@@ -202,7 +202,8 @@ test('VM workloads: WorkloadGroup auto-registration from tsmesh vm bootstrap fil
       await startHostApp(h, vmApp(`vm${i + 1}`, flags[i]!));
       const ip = Object.values(h.ips)[0]!;
       const cmd = tsmeshCommand(['sidecar', '--config-dir', files, '--ip', ip, '--drain-time-s', '0']);
-      const sc = startedProcess(h.spawn(cmd.command, cmd.args, { cwd: REPO }));
+      // The sidecar starts the proxy as uid 1337 with its own Node: one that uid can execute.
+      const sc = startedProcess(h.spawn(nodeForAnyUser(), cmd.args, { cwd: REPO }));
       t.after(() => sc.stop());
       await waitOutput(sc, /tsmesh proxy ready/, `[${h.name}] tsmesh sidecar`);
       return { host: h, ip, readyAt: Date.now(), stop: sc.stop, output: sc.output };

@@ -109,8 +109,10 @@ test(
     // `prepare` builds dist/ from src/, so it gets what that build reads).
     const dir = mkdtempSync(join(tmpdir(), 'tsmesh-ci-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'bin/dist_state.mjs', 'src']) {
-      cpSync(join(REPO, f), join(dir, f), { recursive: true });
+    // native/: the SO_ORIGINAL_DST addon's source, which `prepare` compiles (not a build of it).
+    for (const f of ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'scripts/build.mjs', 'bin/dist_state.mjs', 'src', 'native']) {
+      const built = join(REPO, 'native', 'build');
+      cpSync(join(REPO, f), join(dir, f), { recursive: true, filter: (src) => src !== built && !src.startsWith(`${built}/`) });
     }
     // npm is a node script (`#!/usr/bin/env node`): this Node first in PATH, so npm's engines check sees it.
     const r = spawnSync('npm', ['ci', '--prefer-offline', '--no-audit', '--no-fund'], {
