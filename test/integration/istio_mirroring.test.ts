@@ -143,21 +143,24 @@ test('mirroring: every request to httpbin v1 is also sent to v2, and v2 answers 
       // The mirrored copy carries Envoy's "-shadow" host; the answer the client got did not.
       assert.ok(typeof host === 'string' && !host.includes('-shadow'), `answer to mirror-${i} came from v1's copy (Host ${host})`);
     }
-    // The mirror is fire-and-forget: give v2's log a moment.
+    // The mirror is fire-and-forget, and the apps' logs reach the demo through pipes: give both
+    // logs a moment (on a busy machine a line can trail the answer the client already has).
     let missing: number[] = [];
+    let v1Missing: number[] = [];
     await until(
       () => {
         const v2 = demo.log('httpbin-v2');
+        const v1 = demo.log('httpbin-v1');
         missing = [...Array(n).keys()].filter((i) => seen(v2, `id=mirror-${i}&`).length + seen(v2, `id=mirror-${i}"`).length !== 1);
-        return missing.length === 0;
+        v1Missing = [...Array(n).keys()].filter((i) => seen(v1, `id=mirror-${i}"`).length !== 1);
+        return missing.length === 0 && v1Missing.length === 0;
       },
-      "v2's log to show every mirrored request",
+      "v1's and v2's logs to show every request",
       10_000,
       200,
     ).catch(() => undefined);
     assert.deepEqual(missing, [], `v2 saw each mirrored request exactly once:\n${demo.log('httpbin-v2')}`);
-    const v1 = demo.log('httpbin-v1');
-    for (let i = 0; i < n; i++) assert.equal(seen(v1, `id=mirror-${i}"`).length, 1, `v1 served mirror-${i} once`);
+    assert.deepEqual(v1Missing, [], `v1 served each request exactly once:\n${demo.log('httpbin-v1')}`);
     for (const line of seen(demo.log('httpbin-v2'), 'id=mirror-')) assert.match(line, /host="[^"]*-shadow[^"]*"/, `the mirrored copy is marked as a shadow: ${line}`);
   });
 });
