@@ -38,6 +38,11 @@ function xfccEcho(ip: string): Promise<{ close(): Promise<void> }> {
 
 const issued = (pod: Pod) => pod.proxy.output().split('\n').filter((l) => l.includes('agent: certificate issued')).length;
 
+/** The last issued certificate's times, from the agent's log line. */
+const lastIssued = (pod: Pod) => pod.proxy.output().split('\n').filter((l) => l.includes('agent: certificate issued')).at(-1) ?? '';
+const renewingAt = (pod: Pod) => Date.parse(/renewing at (\S+)/.exec(lastIssued(pod))?.[1] ?? '');
+const validUntil = (pod: Pod) => Date.parse(/valid until (\S+?);/.exec(lastIssued(pod))?.[1] ?? '');
+
 interface LoadResult {
   ok: number;
   failures: string[];
@@ -47,7 +52,7 @@ interface LoadResult {
  * Sequential requests through the client's sidecar (4 in flight) until `done()` or the bounds
  * (count and time) run out. Every answer must be 200 with the client's identity in XFCC.
  */
-async function load(client: Pod, done: () => boolean, maxMs: number, maxRequests = 20_000): Promise<LoadResult> {
+async function load(client: Pod, done: () => boolean, maxMs: number, maxRequests = 200_000): Promise<LoadResult> {
   const r: LoadResult = { ok: 0, failures: [] };
   const deadline = Date.now() + maxMs;
   let sent = 0;
@@ -130,9 +135,14 @@ test('the CA unreachable across a renewal loses nothing while certificates are v
   const client = await mesh.startPod({ name: 'client', labels: { app: 'client' }, serviceAccount: 'client', identity });
   await client.waitFor('server', '/', (r) => r.status === 200 && r.body.includes('spiffe://cluster.local/ns/default/sa/client'));
   const first = { client: issued(client), server: issued(server) };
-  // Cut from now until past the first renewal (about 10 s into a 20 s certificate).
+  // Cut from now until just past both agents' first renewal (about 10 s into a 20 s
+  // certificate), read from their logs, so the outage spans a renewal and ends while both
+  // certificates are still valid (a fixed 13 s cut outlived them when the pods were slow to start).
+  const renewBy = Math.max(renewingAt(client), renewingAt(server)) + 1500;
+  assert.ok(renewBy < Math.min(validUntil(client), validUntil(server)) - 3000, 'the outage ends well before the certificates expire');
+  const cutAt = Date.now();
   await relay.cut();
-  const down = await load(client, () => false, 13_000);
+  const down = await load(client, () => false, Math.max(2000, renewBy - Date.now()));
   assert.deepEqual(down.failures.slice(0, 5), [], `with the CA unreachable: ${down.failures.length} of ${down.ok + down.failures.length} failed`);
   assert.ok(down.ok > 20, `only ${down.ok} requests`);
   assert.equal(issued(client), first.client, 'no certificate while the CA is unreachable');
@@ -142,5 +152,5 @@ test('the CA unreachable across a renewal loses nothing while certificates are v
   const back = await load(client, () => issued(client) > first.client && issued(server) > first.server, 60_000);
   assert.ok(issued(client) > first.client && issued(server) > first.server, 'both agents renewed once the CA was reachable again');
   assert.deepEqual(back.failures.slice(0, 5), [], `after the CA came back: ${back.failures.length} of ${back.ok + back.failures.length} failed\n${server.proxy.output().slice(-3000)}`);
-  t.diagnostic(`CA unreachable 13 s: ${down.ok} requests, 0 failed; after it came back: ${back.ok} requests until both renewed`);
+  t.diagnostic(`CA unreachable ${((renewBy - cutAt) / 1000).toFixed(1)} s: ${down.ok} requests, 0 failed; after it came back: ${back.ok} requests until both renewed`);
 });
