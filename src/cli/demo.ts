@@ -9,7 +9,7 @@ import { DEFAULT_STATE_DIR } from '../demo/state.ts';
 
 const HELP = `Usage: tsmesh demo [--port 8080] [--config <file|dir>]... [--mesh <file>] [--state-dir <dir>]
                    [--xds-port 15010] [--http-port 15014] [--gateway-admin-port 15000]
-                   [--pod-net 127.0.1.] [--app-net 127.0.2.] [--addons prometheus]
+                   [--pod-net 127.0.1.] [--app-net 127.0.2.] [--addons prometheus] [--kube]
 
 Runs Bookinfo in the mesh on loopback, with no root and no containers: the control plane,
 one app process and one sidecar proxy per Deployment pod (pod IP 127.0.1.N, app IP 127.0.2.N),
@@ -39,6 +39,10 @@ Flags:
                                    on 127.0.0.1:9090 (or a free port), configured as
                                    \`tsmesh prometheus-config\` prints, its data in the state dir;
                                    pods started later are added to its targets
+  --kube             the demo as a Kubernetes node: a real kube-apiserver and controller manager
+                     (built by \`node scripts/kube/build.mjs\`), the control plane in Kubernetes mode and
+                     a node agent that runs the pods kubectl applies (pod IPs 198.18.0.N, a local route
+                     on lo: needs root once). Prints the kubeconfig and a kubectl line; applies nothing
   --help             this text
 
 Ctrl-C, SIGTERM or SIGHUP stop everything, as does the end of the process that started the
@@ -63,6 +67,7 @@ export async function demoCommand(argv: string[]): Promise<number> {
     { name: 'app-net' },
     { name: 'addons', repeat: true },
     { name: 'help', alias: 'h', boolean: true },
+    { name: 'kube', boolean: true },
   ]);
   if (!parsed.ok) {
     console.error(`tsmesh demo: ${parsed.error}\n\n${HELP}`);
@@ -76,6 +81,14 @@ export async function demoCommand(argv: string[]): Promise<number> {
   if (rest.length > 0) {
     console.error(`tsmesh demo: unexpected argument ${rest[0]}\n\n${HELP}`);
     return 2;
+  }
+  if (flags.kube) {
+    // Loaded only here: the file-based demo never needs Kubernetes code (src/kube/).
+    const { startKubeDemo } = await import('../demo/kube.ts');
+    const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+    const pod = one(flags, 'pod-net');
+    const app = one(flags, 'app-net');
+    return startKubeDemo({ repoRoot, stateDir: one(flags, 'state-dir') ?? DEFAULT_STATE_DIR, ...(pod ? { podNet: pod } : {}), ...(app ? { appNet: app } : {}), handleSignals: true }).exitCode;
   }
   const ports: Record<string, number> = {};
   for (const flag of ['port', 'xds-port', 'http-port', 'gateway-admin-port']) {
