@@ -24,6 +24,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   pc: { summary: 'alias of proxy-config', load: async () => (await import('./proxy_config.ts')).proxyConfigCommand },
   describe: { summary: 'which Istio config applies to a pod or service, and its effect: tsmesh describe pod|svc <name> (istioctl x describe)', load: async () => (await import('./describe.ts')).describeCommand },
   version: { summary: 'client, control plane and proxy versions (istioctl version)', load: async () => (await import('./version.ts')).versionCommand },
+  install: { summary: 'install tsmesh as istiod in a Kubernetes cluster, or print the manifest with --dry-run (istioctl install)', load: async () => (await import('./install.ts')).installCommand },
+  uninstall: { summary: 'remove what tsmesh install wrote; --purge also the CRDs (istioctl uninstall)', load: async () => (await import('./install.ts')).uninstallCommand },
   init: { summary: "redirect a workload's traffic to its sidecar, as istio-init (istio-iptables): run as root in its network namespace", load: async () => (await import('./init.ts')).initCommand },
 };
 
