@@ -13,7 +13,9 @@ import type { Writable } from 'node:stream';
 import { tsmeshCommand } from '../common/self_command.ts';
 import { startLocalCluster, type LocalCluster } from '../kube/local/cluster.ts';
 import { findKubeBinaries } from '../kube/local/bin_dir.ts';
+import { CA_STATE_FILES } from '../ca/authority.ts';
 import { NodeAgent } from '../kube/node/agent.ts';
+import type { ControlPlaneAddress } from '../kube/node/sidecar.ts';
 import { DEFAULT_POD_NET } from '../kube/node/pod_network.ts';
 import { watchAncestors } from './parent_watch.ts';
 import { CONTROLPLANE_HOST } from './plan.ts';
@@ -98,18 +100,21 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
     const kubectl = `${binaries.kubectl} --kubeconfig ${cluster.kubeconfig}`;
 
     // The control plane in Kubernetes mode: config and registry from the API server.
-    let controlPlane: { xds: { host: string; port: number } } | undefined;
+    let controlPlane: ControlPlaneAddress | undefined;
     if (controlPlaneHasKubeMode(o.repoRoot)) {
       const logFile = join(stateDir, 'logs', 'controlplane.log');
-      const cmd = tsmeshCommand(['controlplane', '--kubeconfig', cluster.kubeconfig, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--address', CONTROLPLANE_HOST, '--state-dir', join(stateDir, 'controlplane')], o.repoRoot);
+      const cpState = join(stateDir, 'controlplane');
+      const cmd = tsmeshCommand(['controlplane', '--kubeconfig', cluster.kubeconfig, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--address', CONTROLPLANE_HOST, '--state-dir', cpState], o.repoRoot);
       const p = sup.start({ name: 'control plane', command: cmd.command, args: cmd.args, cwd: o.repoRoot, logFile });
       let xds = 0;
       let http = 0;
+      let secure = 0;
       const r = await waitReady(
         [
           logLineProbe(logFile, CONTROLPLANE_READY, '"tsmesh controlplane ready" in its log', (m) => {
             xds = Number(m[1]);
             http = Number(m[2]);
+            secure = Number(m[3]);
           }),
           lazyProbe(() => httpProbe(`http://${CONTROLPLANE_HOST}:${http}/ready`), 'GET /ready'),
         ],
@@ -119,7 +124,9 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
         print(`✖ control plane failed: ${r.reason} (log: ${logFile})`);
         return false;
       }
-      controlPlane = { xds: { host: CONTROLPLANE_HOST, port: xds } };
+      // Sidecars get certificates from its CA with a TokenRequest token (audience istio-ca) that
+      // it checks by TokenReview; its root is in its state dir, as in the file-based demo.
+      controlPlane = { xds: { host: CONTROLPLANE_HOST, port: xds }, ca: { address: `${CONTROLPLANE_HOST}:${secure}`, rootCertFile: join(cpState, 'ca', CA_STATE_FILES.rootCert) } };
       print(`✔ control plane (Kubernetes mode) ready: xDS ${CONTROLPLANE_HOST}:${xds}, HTTP ${CONTROLPLANE_HOST}:${http}`);
     } else {
       // INTEGRATION POINT (issue 15): `tsmesh controlplane --kubeconfig` is not in this build yet;
