@@ -26,6 +26,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<(argv: str
   version: { summary: 'client, control plane and proxy versions (istioctl version)', load: async () => (await import('./version.ts')).versionCommand },
   install: { summary: 'install tsmesh as istiod in a Kubernetes cluster, or print the manifest with --dry-run (istioctl install)', load: async () => (await import('./install.ts')).installCommand },
   uninstall: { summary: 'remove what tsmesh install wrote; --purge also the CRDs (istioctl uninstall)', load: async () => (await import('./install.ts')).uninstallCommand },
+  'kube-inject': { summary: 'add the sidecar to Kubernetes workload YAML offline, as the injection webhook does (istioctl kube-inject): tsmesh kube-inject -f <file>', load: async () => (await import('./kube_inject.ts')).kubeInjectCommand },
   init: { summary: "redirect a workload's traffic to its sidecar, as istio-init (istio-iptables): run as root in its network namespace", load: async () => (await import('./init.ts')).initCommand },
 };
 
