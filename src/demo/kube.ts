@@ -62,12 +62,13 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
 
   const stop = (code = 0): Promise<void> =>
     (stopping ??= (async () => {
-      print('stopping…');
+      const any = cluster !== undefined;
+      if (any) print('stopping…');
       await agent?.close().catch(() => undefined);
       await sup.stopAll({ timeoutMs: 3000 });
       await cluster?.close().catch(() => undefined);
       for (const c of cleanups.splice(0)) c();
-      print('stopped');
+      if (any) print('stopped');
       resolveExit(code);
     })());
 
