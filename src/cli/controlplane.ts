@@ -4,13 +4,29 @@ import { existsSync, statSync } from 'node:fs';
 import { ControlPlane } from '../controlplane/server.ts';
 import { durationMsOf } from '../api/duration.ts';
 
+/** Kubernetes mode, loaded only when asked for: without --kubeconfig nothing Kubernetes is imported. */
+async function connectKube(kubeconfig: string, namespace?: string) {
+  const { KubernetesMode } = await import('../kube/controlplane.ts');
+  return KubernetesMode.connect({ kubeconfig, ...(namespace ? { namespace } : {}) });
+}
+
 const HELP = `Usage: tsmesh controlplane --config <dir> [flags]
+       tsmesh controlplane --kubeconfig <file> [flags]
 
 Runs the control plane (istiod's job): reads Istio YAML from a directory (changes apply without a
 restart), discovers services, translates both to Envoy xDS v3 and serves it over ADS.
 
 Flags:
   -c, --config <dir>     directory of Istio / Kubernetes YAML, watched for changes (required)
+      --kubeconfig <file>
+                         Kubernetes mode (istiod's): Istio config, Services, EndpointSlices,
+                         Pods and Nodes from the API server (informers); mesh config from the
+                         \`istio\` ConfigMap; CSR tokens checked with TokenReview (audience
+                         istio-ca); status.validationMessages written by the Lease leader.
+                         Also taken from KUBECONFIG when --config is not given
+  -i, --istioNamespace <ns>
+                         Kubernetes mode: the control plane's namespace, where its Lease and
+                         mesh ConfigMap live (default istio-system; env POD_NAMESPACE)
   -m, --mesh <file>      meshConfig YAML (trustDomain, outboundTrafficPolicy, discoverySelectors...)
       --address <ip>     address to bind (default 127.0.0.1)
       --grpc-port <n>    xDS gRPC port (default 15010, Istio's)
@@ -47,6 +63,8 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
       options: {
         config: { type: 'string', short: 'c' },
         mesh: { type: 'string', short: 'm' },
+        kubeconfig: { type: 'string' },
+        istioNamespace: { type: 'string', short: 'i' },
         address: { type: 'string', default: '127.0.0.1' },
         'grpc-port': { type: 'string', default: '15010' },
         'http-port': { type: 'string', default: '15014' },
@@ -67,11 +85,24 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (!values.config) {
-    console.error(`tsmesh controlplane: --config <dir> is required\n\n${HELP}`);
+  const kubeconfig = values.kubeconfig ?? (values.config ? undefined : process.env.KUBECONFIG || undefined);
+  if (values.config && values.kubeconfig) {
+    console.error('tsmesh controlplane: --config and --kubeconfig are two config sources; give one (a directory, or a Kubernetes API server)');
     return 2;
   }
-  if (!existsSync(values.config) || !statSync(values.config).isDirectory()) {
+  if (!values.config && !kubeconfig) {
+    console.error(`tsmesh controlplane: --config <dir> or --kubeconfig <file> is required\n\n${HELP}`);
+    return 2;
+  }
+  if (kubeconfig && values.mesh) {
+    console.error(`tsmesh controlplane: --mesh is for --config mode; with --kubeconfig the mesh config is the \`istio\` ConfigMap's \`mesh\` key in the control plane's namespace (kubectl edit configmap istio -n istio-system)`);
+    return 2;
+  }
+  if (kubeconfig && !existsSync(kubeconfig)) {
+    console.error(`tsmesh controlplane: kubeconfig ${kubeconfig} not found; point --kubeconfig (or KUBECONFIG) at your cluster's kubeconfig`);
+    return 2;
+  }
+  if (values.config && (!existsSync(values.config) || !statSync(values.config).isDirectory())) {
     console.error(`tsmesh controlplane: ${values.config} is not a directory; create it or point --config at your YAML`);
     return 2;
   }
@@ -100,7 +131,17 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
   }
   // Like the CA port: with xDS on a free port (tests, parallel meshes), the collector takes one too.
   const zipkinPort = zipkinFlag === 'off' ? undefined : zipkinFlag !== undefined ? Number(zipkinFlag) : values['grpc-port'] === '0' ? 0 : 9411;
-  const cp = new ControlPlane({
+  let kube: Awaited<ReturnType<typeof connectKube>> | undefined;
+  if (kubeconfig) {
+    try {
+      kube = await connectKube(kubeconfig, values.istioNamespace ?? process.env.POD_NAMESPACE);
+    } catch (e) {
+      console.error(`tsmesh controlplane: ${(e as Error).message}`);
+      return 1;
+    }
+  }
+  const cp = new ControlPlane<any>({
+    ...(kube ? kube.controlPlaneOptions() : {}),
     zipkinPort,
     zipkinFallback: zipkinFlag === undefined,
     defaultRetryBudget: retryBudget === 'on',
@@ -121,10 +162,12 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     const hint = err.code === 'EADDRINUSE' || /address already in use|No address added/i.test(err.message) ? ' (port in use: pick others with --grpc-port / --http-port / --secure-grpc-port)' : '';
     console.error(`tsmesh controlplane: cannot start: ${err.message}${hint}`);
     await cp.close().catch(() => undefined);
+    await kube?.close().catch(() => undefined);
     return 1;
   }
+  kube?.attach(cp);
   const zipkin = cp.zipkin ? `, zipkin ${values.address}:${cp.zipkin.port}` : '';
-  console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, secure grpc ${values.address}:${cp.secureGrpcPort}, ${cp.store.all().length} resources from ${values.config}${zipkin}`);
+  console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, secure grpc ${values.address}:${cp.secureGrpcPort}, ${cp.store.all().length} resources from ${kube ? kube.client.server : values.config}${zipkin}`);
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       console.log(`tsmesh controlplane: ${sig}, closing xDS streams`);
@@ -133,6 +176,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await kube?.close();
   await cp.close();
   return 0;
 }

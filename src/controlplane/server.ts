@@ -9,7 +9,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { FileConfigStore } from '../api/file-store.ts';
 import { defaultMeshConfig, loadMeshConfig } from '../api/mesh.ts';
 import { meshSupportWarnings } from '../api/fields/mesh_support.ts';
-import { formatValidationError, type Config, type MeshConfig } from '../api/types.ts';
+import { formatValidationError, type Config, type ConfigStore, type MeshConfig } from '../api/types.ts';
+import type { RegistrySource } from '../registry/source.ts';
+import type { WorkloadIdentity } from '../ca/spiffe.ts';
 import { Registry } from '../registry/index.ts';
 import type { RegistrationHandle } from '../registry/index.ts';
 import { TLS_MODE_LABEL } from '../registry/serviceentry.ts';
@@ -43,9 +45,22 @@ import { TapTokenSigner } from './tap_token.ts';
  */
 const REGISTRY_ONLY_KINDS = new Set(['WorkloadEntry', 'WorkloadGroup', 'Deployment']);
 
-export interface ControlPlaneOptions {
-  configDir: string;
+/** S: the config store's type (the file store unless `store` gives another). */
+export interface ControlPlaneOptions<S extends ConfigStore & { close(): void } = FileConfigStore> {
+  /** Directory of Istio YAML (the file store); unused when `store` is given. */
+  configDir?: string;
   meshFile?: string;
+  /**
+   * Another config store instead of the directory (Kubernetes mode: src/kube's API-server store).
+   * The control plane closes it.
+   */
+  store?: S;
+  /** The mesh config itself (Kubernetes mode: the `istio` ConfigMap), instead of meshFile. */
+  mesh?: MeshConfig;
+  /** More registry sources (Kubernetes mode: Services + EndpointSlices from the API server). */
+  registrySources?: RegistrySource[];
+  /** How the CA authenticates CSRs' bearer tokens (Kubernetes mode: TokenReview); default the state dir's workload tokens. */
+  authenticate?: (token: string) => Promise<WorkloadIdentity>;
   /** Address both ports bind (default 127.0.0.1). */
   address?: string;
   /** xDS gRPC port (Istio: 15010). 0 picks a free one. */
@@ -72,9 +87,9 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
 }
 
-export class ControlPlane {
+export class ControlPlane<S extends ConfigStore & { close(): void } = FileConfigStore> {
   readonly mesh: MeshConfig;
-  readonly store: FileConfigStore;
+  readonly store: S;
   readonly registry: Registry;
   readonly discovery: DiscoveryServer<PushContext, Proxy>;
   /** Connected sidecars as workloads, reaching the registry in batches. */
@@ -100,10 +115,12 @@ export class ControlPlane {
   /** Live tap (/debug/tap): the connected proxies and a token signer from the CA, once it is loaded. */
   tap?: TapDeps;
 
-  constructor(private readonly opts: ControlPlaneOptions) {
+  constructor(private readonly opts: ControlPlaneOptions<S>) {
     this.log = opts.log ?? ((l) => console.error(l));
     this.stateDir = opts.stateDir ?? defaultStateDir();
-    if (opts.meshFile) {
+    if (opts.mesh) {
+      this.mesh = opts.mesh;
+    } else if (opts.meshFile) {
       const r = loadMeshConfig(opts.meshFile);
       for (const e of r.errors) this.log(`mesh config: ${formatValidationError(e)}`);
       // Accepted but not enforced (accessLogFile, enableTracing...): said once, at start.
@@ -113,9 +130,10 @@ export class ControlPlane {
       this.mesh = defaultMeshConfig();
     }
     if (opts.defaultRetryBudget === false) this.mesh.defaultRetryBudget = false;
-    this.store = new FileConfigStore(opts.configDir, { logger: (l) => this.log(configLine(l)) });
+    if (!opts.store && !opts.configDir) throw new Error('ControlPlane: configDir or store is required');
+    this.store = opts.store ?? (new FileConfigStore(opts.configDir!, { logger: (l) => this.log(configLine(l)) }) as unknown as S);
     this.autoRegistration = new BatchedAutoRegistration((ns, labels) => this.registry.selectsWorkload(ns, labels), undefined, undefined, (ns, name) => this.registry.config.workloadGroup(ns, name));
-    this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration] });
+    this.registry = new Registry({ store: this.store, mesh: this.mesh, log: this.log, sources: [this.autoRegistration, ...(opts.registrySources ?? [])] });
     this.metrics = new PilotMetrics({
       proxyVersions: () => this.discovery.liveConnections().map((c) => String(c.proxy.metadata.ISTIO_VERSION ?? 'unknown')),
       services: () => this.registry.services().length,
@@ -193,6 +211,17 @@ export class ControlPlane {
     return this.lastPush;
   }
 
+  /**
+   * The mesh config object was changed in place (Kubernetes mode: the `istio` ConfigMap was
+   * edited): discovery selectors are read again and every proxy gets a full push.
+   */
+  meshChanged(): void {
+    this.registry.setMesh(this.mesh);
+    this.sinceLastPush.full = true;
+    this.metrics.trigger('config');
+    this.discovery.configUpdate({ full: true, reason: 'mesh config changed' });
+  }
+
   /** A PushContext built from the whole config and registry, as it is now. */
   fullPushContext(): PushContext {
     return buildPushContext({
@@ -260,6 +289,7 @@ export class ControlPlane {
     this.ca = new CaServer({
       ca: authority,
       stateDir: this.stateDir,
+      ...(this.opts.authenticate ? { authenticate: this.opts.authenticate } : {}),
       extraServices: [{ definition: ADS_SERVICE, handlers: this.discovery.handlers() }],
       log: { info: (m) => this.log(m), warn: (m) => this.log(m) },
     });
@@ -272,9 +302,11 @@ export class ControlPlane {
     });
     // tsmesh describe / tsmesh version: pilot's decisions for a pod or service, on the push proxies are served.
     const describe = describeHandler({ push: () => this.discovery.pushContext ?? this.fullPushContext(), proxies: () => this.discovery.liveConnections().map((c) => c.proxy), configs: () => this.store.all(), proxyVersion: (p) => proxyVersion(this.discovery.connectionsOf(p.id)[0]?.node) });
-    const api = new ConfigApi(this.opts.configDir, this.store);
+    // tsmesh apply writes the config directory; with another store (the API server) it has none.
+    const api = this.store instanceof FileConfigStore && this.opts.configDir ? new ConfigApi(this.opts.configDir, this.store) : undefined;
     // The web UI and its graph API (src/dashboard); scrapes proxies only while someone looks.
-    const dashboard = (this.dashboard = new DashboardApi(this));
+    // The dashboard reads the store through the ConfigStore interface only, whichever store it is.
+    const dashboard = (this.dashboard = new DashboardApi(this as unknown as ControlPlane));
     // DNS rebinding and cross-site pages: /debug/* and /apis/* answer this machine's tools only.
     const guard = httpGuard(this.opts.address);
     this.http = createServer((req, res) => {
@@ -282,7 +314,7 @@ export class ControlPlane {
       if (tap(req, res)) return;
       if (debug(req, res)) return;
       if (describe(req, res)) return;
-      if (api.handle(req, res)) return;
+      if (api?.handle(req, res)) return;
       if (dashboard.handle(req, res)) return;
       if ((req.url ?? '').split('?')[0] === '/metrics') {
         this.metrics.render().then(
@@ -345,7 +377,7 @@ function configLine(l: string): string {
   return l.startsWith('warning: ') ? `config ${l}` : `config rejected: ${l}`;
 }
 
-function route(req: IncomingMessage, res: ServerResponse, cp: ControlPlane): void {
+function route(req: IncomingMessage, res: ServerResponse, cp: ControlPlane<any>): void {
   const path = (req.url ?? '/').split('?')[0];
   if (path === '/ready') {
     res.writeHead(200, { 'content-type': 'text/plain' }).end('ready\n');
