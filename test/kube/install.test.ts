@@ -34,6 +34,7 @@ test('the default install: Istio\'s objects under Istio\'s names, namespace and 
     'RoleBinding istio-system/istiod',
     'ServiceAccount istio-system/istiod',
     'ConfigMap istio-system/istio',
+    'ConfigMap istio-system/istio-sidecar-injector',
     'Deployment istio-system/istiod',
     'Service istio-system/istiod',
     'MutatingWebhookConfiguration istio-sidecar-injector',
@@ -63,6 +64,8 @@ test('istiod: Service ports as Istio\'s (443 → 15017 for webhooks), the Deploy
   const cm = find(objs, 'ConfigMap', 'istio');
   assert.ok(typeof cm.data.mesh === 'string');
   assert.ok(dep.spec.template.spec.volumes.some((v: any) => v.configMap?.name === 'istio'));
+  // The injector's values name the same image for sidecars.
+  assert.equal(JSON.parse(find(objs, 'ConfigMap', 'istio-sidecar-injector').data.values).global.proxy.image, c.image);
 });
 
 test('RBAC: the informers\' kinds readable, Istio status writable, leases, tokenreviews and webhook patches allowed', () => {

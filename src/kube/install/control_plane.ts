@@ -9,7 +9,7 @@
  * sidecars (`proxy`) and the init container (`init`). Override it with `--set hub=... --set
  * tag=...` or `--set values.pilot.image=<full image>`.
  */
-import { commonLabels, istiodName, meshConfigMapName, revLabel } from './names.ts';
+import { commonLabels, istiodName, meshConfigMapName, revised, revLabel } from './names.ts';
 import { imageOf, type InstallValues } from './values.ts';
 import type { KubeObject } from './types.ts';
 import { stringify } from 'yaml';
@@ -38,6 +38,14 @@ export function controlPlaneObjects(v: InstallValues): KubeObject[] {
       metadata: { name: meshConfigMapName(v), namespace: v.namespace, labels },
       // Istio's layout: the MeshConfig YAML under `mesh`, MeshNetworks under `meshNetworks`.
       data: { mesh: stringify({ rootNamespace: v.namespace, ...v.meshConfig }), meshNetworks: 'networks: {}\n' },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: revised('istio-sidecar-injector', v), namespace: v.namespace, labels },
+      // Istio's injection values as JSON text under `values` (what src/kube/inject/values.ts
+      // reads): the sidecar runs the same image as the control plane.
+      data: { values: JSON.stringify({ global: { istioNamespace: v.namespace, proxy: { image: imageOf(v) } }, revision: v.revision }, null, 2) },
     },
     {
       apiVersion: 'apps/v1',
