@@ -54,8 +54,8 @@ export interface InjectionSettings {
   ignoredNamespaces: string[];
 }
 
-/** The image the install manifests and injected pods use: one image with node and tsmesh. */
-export const DEFAULT_IMAGE = `tsmesh:${TSMESH_VERSION}`;
+/** The image injected pods use: the one image (node + tsmesh) tsmesh install runs, `${hub}/tsmesh:${tag}`. */
+export const DEFAULT_IMAGE = `tsmesh/tsmesh:${TSMESH_VERSION}`;
 export const DEFAULT_DISCOVERY_ADDRESS = 'istiod.istio-system.svc:15012';
 
 export function defaultInjectionSettings(): InjectionSettings {

@@ -4,7 +4,7 @@
  * would not honour is reported, not ignored.
  */
 import { parse } from 'yaml';
-import type { InjectionSettings } from './settings.ts';
+import { DEFAULT_DISCOVERY_ADDRESS, type InjectionSettings } from './settings.ts';
 
 export type ValuesResult = { ok: true; settings: InjectionSettings; warnings: string[] } | { ok: false; error: string };
 
@@ -34,6 +34,9 @@ export function settingsFromValues(text: string, base: InjectionSettings): Value
   if (typeof doc.istio_cni?.enabled === 'boolean') s.cni = doc.istio_cni.enabled;
   if (typeof doc.sidecarInjectorWebhook?.rewriteAppHTTPProbe === 'boolean') s.rewriteAppProbes = doc.sidecarInjectorWebhook.rewriteAppHTTPProbe;
   if (typeof doc.revision === 'string' && doc.revision) s.revision = doc.revision;
+  // Istio's default discoveryAddress: istiod[-<rev>].<istioNamespace>.svc:15012 (a mesh config's own wins).
+  const ns = typeof doc.global?.istioNamespace === 'string' && doc.global.istioNamespace ? doc.global.istioNamespace : 'istio-system';
+  if (base.discoveryAddress === DEFAULT_DISCOVERY_ADDRESS) s.discoveryAddress = `istiod${s.revision !== 'default' ? `-${s.revision}` : ''}.${ns}.svc:15012`;
   if (typeof doc.global?.meshID === 'string' && doc.global.meshID) s.meshId = doc.global.meshID;
   if (typeof doc.global?.multiCluster?.clusterName === 'string' && doc.global.multiCluster.clusterName) s.clusterId = doc.global.multiCluster.clusterName;
   const native = doc.pilot?.env?.ENABLE_NATIVE_SIDECARS;
