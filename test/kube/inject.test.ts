@@ -181,8 +181,8 @@ test('probes move to the agent at 15020 /app-health/<container>/…; the origina
   const probers = JSON.parse(env(byName(p.spec.initContainers, 'istio-proxy'), 'ISTIO_KUBE_APP_PROBERS')!);
   assert.deepEqual(probers, {
     '/app-health/web/livez': { httpGet: { path: '/live', httpHeaders: [{ name: 'X-Probe', value: '1' }], port: 8080, scheme: 'HTTP' }, timeoutSeconds: 2 },
-    '/app-health/web/readyz': { tcpSocket: { port: 8080 } },
-    '/app-health/web/startupz': { grpc: { port: 9090, service: 'health' } },
+    '/app-health/web/readyz': { tcpSocket: { port: 8080 }, timeoutSeconds: 1 },
+    '/app-health/web/startupz': { grpc: { port: 9090, service: 'health' }, timeoutSeconds: 1 },
   });
   const off = injected(injectPod({ pod: pod({ containers: [structuredClone(app)], annotations: { 'sidecar.istio.io/rewriteAppHTTPProbers': 'false' } }), namespace: 'default', settings: settings() }));
   assert.deepEqual(byName(off.spec.containers, 'web').livenessProbe, app.livenessProbe);

@@ -52,7 +52,9 @@ export function rewriteProbes(containers: Container[]): Record<string, AppProber
 }
 
 function originalProber(p: Probe, c: Container): AppProber | undefined {
-  const timeout = p.timeoutSeconds !== undefined ? { timeoutSeconds: p.timeoutSeconds } : {};
+  // Kubernetes' default (1 s) when unset: the API server fills it in before a webhook sees the pod,
+  // so kube-inject's output and the webhook's agree.
+  const timeout = { timeoutSeconds: p.timeoutSeconds ?? 1 };
   if (p.httpGet) {
     const port = resolvePort(p.httpGet.port, c);
     if (port === undefined) return undefined;
