@@ -52,8 +52,9 @@ export class Informer<T extends KubeObject = KubeObject> {
   #synced = false;
   #syncWaiters: Array<() => void> = [];
   #lastError = '';
-  /** How many times the list was read (1 + relists); for tests and /debug. */
+  /** How many times the list was read (1 + relists), and watches opened; for tests and /debug. */
   lists = 0;
+  watches = 0;
 
   constructor(client: KubeClient, opts: InformerOptions) {
     this.#client = client;
@@ -108,6 +109,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     try {
       if (!this.#rv) await this.#list();
       if (this.#stopped) return;
+      this.watches++;
       this.#watch = await this.#client.watch(this.#path(), this.#rv, (e) => this.#onWatchEvent(e), (err) => this.#onWatchDone(err));
     } catch (err) {
       this.#retry(err);
