@@ -53,10 +53,6 @@ export class KubeClient {
   constructor(readonly kc: KubeConfig) {
     this.server = kc.getCurrentCluster()!.server.replace(/\/$/, '');
     this.#watch = new Watch(kc);
-    // The watch's inactivity timeout: longer than the server-side timeoutSeconds below and the
-    // API server's bookmark interval (about a minute), so a quiet resource does not reconnect.
-    // client-node keeps it private (30 s by default) and offers no option for it.
-    (this.#watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = 6 * 60_000;
   }
 
   static fromFile(file?: string): KubeClient {
