@@ -20,8 +20,11 @@ function rec(name: string, over: Partial<ContainerRecord>): ContainerRecord {
 const running = { running: { startedAt: T } };
 const exited = (exitCode: number) => ({ terminated: { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', finishedAt: T } });
 
-test('a Job pod whose main container exited 0 is Succeeded even while its native sidecar still runs', () => {
+test('a Job pod whose main container exited 0 is Succeeded once its native sidecar has stopped, not before', () => {
   const records = [rec('proxy', { init: true, nativeSidecar: true, state: running, started: true, ready: true }), rec('job', { state: exited(0), started: true })];
+  assert.equal(podPhase(records, 'Never'), 'Running');
+  records[0]!.state = exited(0);
+  records[0]!.ready = false;
   assert.equal(podPhase(records, 'Never'), 'Succeeded');
   const s = podStatus({ records, restartPolicy: 'Never', podIP: '198.18.0.3', hostIP: '127.0.0.1', startTime: T, now: T });
   assert.equal(s.conditions.find((c) => c.type === 'Ready')?.status, 'False');

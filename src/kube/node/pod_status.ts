@@ -60,7 +60,8 @@ export function podPhase(records: readonly ContainerRecord[], restartPolicy: str
   // A failed init container that will not be retried fails the pod.
   if (restartPolicy === 'Never' && init.some((r) => isTerminated(r) && exitCode(r) !== 0)) return 'Failed';
   if (!initialized(records)) return 'Pending';
-  if (regular.length > 0 && regular.every(isTerminated) && restartPolicy !== 'Always') {
+  // Terminal only once nothing runs: the kubelet stops native sidecars first, then reports it.
+  if (regular.length > 0 && regular.every(isTerminated) && restartPolicy !== 'Always' && !records.some(isRunning)) {
     if (regular.every((r) => exitCode(r) === 0)) return 'Succeeded';
     if (restartPolicy === 'Never') return 'Failed';
   }
