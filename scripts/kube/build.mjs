@@ -10,7 +10,7 @@
 //   node scripts/kube/build.mjs --force   rebuild all three
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -72,12 +72,14 @@ for (const name of BINARIES) {
   say(`building ${name} ${KUBE_VERSION} (cold: downloads modules and compiles for many minutes; cached after)`);
   const t0 = Date.now();
   const out = join(binDir, name);
+  // Built beside and renamed over: a cluster starting meanwhile runs the old or the new file, whole.
   const r = spawnSync(
     'go',
-    ['build', '-trimpath', `-ldflags=-s -w ${versionFlags.join(' ')}`, '-o', out, `k8s.io/kubernetes/cmd/${name}`],
+    ['build', '-trimpath', `-ldflags=-s -w ${versionFlags.join(' ')}`, '-o', `${out}.new`, `k8s.io/kubernetes/cmd/${name}`],
     { cwd: HERE, env, stdio: 'inherit' },
   );
   if (r.status !== 0) fail(`go build of ${name} failed (exit ${r.status ?? r.signal}); see the errors above`);
+  renameSync(`${out}.new`, out);
   writeFileSync(stampOf(name), stamp());
   const mb = (statSync(out).size / 1024 / 1024).toFixed(0);
   say(`built ${name} in ${Math.round((Date.now() - t0) / 1000)} s (${mb} MB)`);

@@ -4,8 +4,13 @@
  * loopback, in a temp dir removed at the end. Tests that need it fail (not skip) when the
  * binaries are missing: `npm test`'s pretest builds them.
  *
- *   const kube = await startKubeCluster(t, { controllerManager: true });
- *   const r = await kube.kubectl(['apply', '-f', '-'], { input: yaml });
+ *   test('...', async (t) => {
+ *     const kube = await startKubeCluster(t, { controllerManager: true }); // closed after this test
+ *     const r = await kube.kubectl(['apply', '-f', '-'], { input: yaml });
+ *   });
+ *
+ * One cluster for a whole file: start it in `before` without `t` and close it in a top-level
+ * `after` (an `after` registered inside a `before` hook runs when the hook ends).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
