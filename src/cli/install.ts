@@ -136,20 +136,15 @@ async function run(cmd: 'install' | 'uninstall', argv: string[], io: Io): Promis
     return 0;
   }
 
-  const { kubeConfig, applyObjects, deleteObjects } = await import('../kube/install/apply.ts');
-  let kc;
+  const { kubeClient, applyObjects, deleteObjects } = await import('../kube/install/apply.ts');
+  let client;
   try {
-    kc = kubeConfig(one(flags, 'kubeconfig'));
-    const context = one(flags, 'context');
-    if (context) {
-      if (!kc.getContextObject(context)) throw new Error(`no context "${context}" in the kubeconfig; kubectl config get-contexts lists them`);
-      kc.setCurrentContext(context);
-    }
+    client = kubeClient(one(flags, 'kubeconfig'), one(flags, 'context'));
   } catch (e) {
     io.error(`tsmesh ${cmd}: ${(e as Error).message}`);
     return 1;
   }
-  const server = kc.getCurrentCluster()?.server;
+  const server = client.server;
   if (!flags['skip-confirmation']) {
     const question = cmd === 'install'
       ? `This will install tsmesh (revision "${rev}") into ${values.namespace} on ${server}. Proceed?`
@@ -166,10 +161,10 @@ async function run(cmd: 'install' | 'uninstall', argv: string[], io: Io): Promis
   }
   try {
     if (cmd === 'install') {
-      await applyObjects(kc, objects, io);
+      await applyObjects(client, objects, io);
       io.log(`✔ tsmesh installed: revision "${rev}" in namespace ${values.namespace} (${objects.length} objects). Label a namespace to inject sidecars: kubectl label namespace <ns> ${values.revision ? `istio.io/rev=${values.revision}` : 'istio-injection=enabled'}`);
     } else {
-      await deleteObjects(kc, objects, io);
+      await deleteObjects(client, objects, io);
       io.log(`✔ tsmesh uninstalled: revision "${rev}"${purge ? ' with its CRDs and namespace' : '; CRDs and namespace kept (--purge removes them)'}`);
     }
   } catch (e) {

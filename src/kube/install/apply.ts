@@ -3,8 +3,11 @@
  * apply with field manager `tsmesh-install`, one line per object as kubectl prints it
  * (`created`, `configured`, `unchanged`, `deleted`), and a bounded wait for the CRDs to be
  * Established so Istio resources can be applied right after `tsmesh install` returns.
+ *
+ * Requests go through src/kube/client (plain JSON): client-node's typed serializers drop the
+ * `x-kubernetes-*` schema keys of a CRD, which would make its schema non-structural.
  */
-import { ApiextensionsV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, type KubernetesObject } from '@kubernetes/client-node';
+import { KubeApiError, KubeClient, loadKubeConfig } from '../client/client.ts';
 import { kubectlName } from './manifest.ts';
 import type { KubeObject } from './types.ts';
 
@@ -16,95 +19,103 @@ export interface ApplyOptions {
   crdTimeoutMs?: number;
 }
 
-/** Loads a kubeconfig as kubectl does: the file given, else $KUBECONFIG, ~/.kube/config, in-cluster. */
-export function kubeConfig(file?: string): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error(`no cluster in ${file ?? process.env.KUBECONFIG ?? '~/.kube/config'}: pass --kubeconfig <file> or set KUBECONFIG`);
-  return kc;
+/** The REST collection of each kind the manifest holds (its plural), so no discovery is needed. */
+const PLURALS: Record<string, string> = {
+  Namespace: 'namespaces',
+  CustomResourceDefinition: 'customresourcedefinitions',
+  ClusterRole: 'clusterroles',
+  ClusterRoleBinding: 'clusterrolebindings',
+  Role: 'roles',
+  RoleBinding: 'rolebindings',
+  ServiceAccount: 'serviceaccounts',
+  ConfigMap: 'configmaps',
+  Service: 'services',
+  Deployment: 'deployments',
+  MutatingWebhookConfiguration: 'mutatingwebhookconfigurations',
+  ValidatingWebhookConfiguration: 'validatingwebhookconfigurations',
+};
+
+/** /api/v1/namespaces/istio-system/services/istiod and the like. */
+export function objectPath(o: KubeObject): string {
+  const plural = PLURALS[o.kind];
+  if (!plural) throw new Error(`tsmesh install does not know the REST path of ${o.kind}`);
+  const prefix = o.apiVersion === 'v1' ? '/api/v1' : `/apis/${o.apiVersion}`;
+  const ns = o.metadata.namespace ? `/namespaces/${encodeURIComponent(o.metadata.namespace)}` : '';
+  return `${prefix}${ns}/${plural}/${encodeURIComponent(o.metadata.name)}`;
+}
+
+/** A client for the kubeconfig given, else $KUBECONFIG, ~/.kube/config, or the in-cluster config. */
+export function kubeClient(file?: string, context?: string): KubeClient {
+  const kc = loadKubeConfig(file);
+  if (context) {
+    if (!kc.getContextObject(context)) throw new Error(`no context "${context}" in the kubeconfig; kubectl config get-contexts lists them`);
+    kc.setCurrentContext(context);
+  }
+  return new KubeClient(kc);
 }
 
 /** Applies every object in order; throws on the first failure, naming the object. */
-export async function applyObjects(kc: KubeConfig, objects: readonly KubeObject[], opts: ApplyOptions): Promise<void> {
-  const api = KubernetesObjectApi.makeApiClient(kc);
+export async function applyObjects(client: KubeClient, objects: readonly KubeObject[], opts: ApplyOptions): Promise<void> {
   for (const o of objects) {
     const name = kubectlName(o);
-    const before = await readOrUndefined(api, o, name, kc);
-    let after: KubernetesObject;
-    try {
-      after = await api.patch(o as KubernetesObject, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
-    } catch (e) {
-      throw apiError(e, `apply ${name}`, kc);
-    }
-    const verb = !before ? 'created' : before.metadata?.resourceVersion === after.metadata?.resourceVersion ? 'unchanged' : 'configured';
+    const path = objectPath(o);
+    const before = await call(client, `read ${name}`, () => client.get(path)).catch((e) => {
+      if (e instanceof KubeApiError && e.statusCode === 404) return undefined;
+      throw e;
+    });
+    const after = await call(client, `apply ${name}`, () =>
+      client.request('PATCH', `${path}?fieldManager=${FIELD_MANAGER}&force=true`, o, 'application/apply-patch+yaml'),
+    );
+    const verb = !before ? 'created' : before.metadata?.resourceVersion === after?.metadata?.resourceVersion ? 'unchanged' : 'configured';
     opts.log(`${name} ${verb}`);
   }
-  const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition').map((o) => o.metadata.name);
-  if (crds.length) await waitEstablished(kc, crds, opts.crdTimeoutMs ?? 30_000);
+  const crds = objects.filter((o) => o.kind === 'CustomResourceDefinition');
+  if (crds.length) await waitEstablished(client, crds, opts.crdTimeoutMs ?? 30_000);
 }
 
 /** Deletes every object in reverse order; an object already gone is reported, not an error. */
-export async function deleteObjects(kc: KubeConfig, objects: readonly KubeObject[], opts: ApplyOptions): Promise<void> {
-  const api = KubernetesObjectApi.makeApiClient(kc);
+export async function deleteObjects(client: KubeClient, objects: readonly KubeObject[], opts: ApplyOptions): Promise<void> {
   for (const o of [...objects].reverse()) {
     const name = kubectlName(o);
-    const [what, id] = [name.slice(0, name.indexOf('/')), o.metadata.name];
+    const what = name.slice(0, name.indexOf('/'));
     try {
-      await api.delete(o as KubernetesObject, undefined, undefined, undefined, undefined, 'Background');
-      opts.log(`${what} "${id}" deleted`);
+      await call(client, `delete ${name}`, () => client.request('DELETE', `${objectPath(o)}?propagationPolicy=Background`));
+      opts.log(`${what} "${o.metadata.name}" deleted`);
     } catch (e) {
-      if (statusOf(e) === 404) opts.log(`${what} "${id}" not found (already deleted)`);
-      else throw apiError(e, `delete ${name}`, kc);
+      if (e instanceof KubeApiError && e.statusCode === 404) opts.log(`${what} "${o.metadata.name}" not found (already deleted)`);
+      else throw e;
     }
   }
 }
 
-async function readOrUndefined(api: KubernetesObjectApi, o: KubeObject, name: string, kc: KubeConfig): Promise<KubernetesObject | undefined> {
-  try {
-    return await api.read({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata.name, namespace: o.metadata.namespace } });
-  } catch (e) {
-    if (statusOf(e) === 404) return undefined;
-    throw apiError(e, `read ${name}`, kc);
-  }
-}
-
-async function waitEstablished(kc: KubeConfig, names: readonly string[], timeoutMs: number): Promise<void> {
-  const api = kc.makeApiClient(ApiextensionsV1Api);
+async function waitEstablished(client: KubeClient, crds: readonly KubeObject[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const pending = new Set(names);
-  while (pending.size > 0) {
-    for (const name of [...pending]) {
-      const crd = await api.readCustomResourceDefinition({ name }).catch((e) => {
-        throw apiError(e, `read customresourcedefinition ${name}`, kc);
-      });
-      if (crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) pending.delete(name);
+  let pending = [...crds];
+  for (;;) {
+    const still: KubeObject[] = [];
+    for (const crd of pending) {
+      const got = await call(client, `read ${kubectlName(crd)}`, () => client.get(objectPath(crd)));
+      if (!got?.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True')) still.push(crd);
     }
-    if (pending.size === 0) return;
-    if (Date.now() > deadline) throw new Error(`CRDs not Established after ${Math.round(timeoutMs / 1000)}s: ${[...pending].join(', ')}; check the API server's log, then run tsmesh install again`);
+    pending = still;
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) {
+      throw new Error(`CRDs not Established after ${Math.round(timeoutMs / 1000)}s: ${pending.map((c) => c.metadata.name).join(', ')}; see kubectl describe crd <name>, then run tsmesh install again`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
-function statusOf(e: unknown): number | undefined {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
-}
-
-/** An error a user can act on: the API server's own message, or where the server could not be reached. */
-function apiError(e: unknown, what: string, kc: KubeConfig): Error {
-  const code = statusOf(e);
-  if (code !== undefined) {
-    const body = (e as { body?: unknown }).body;
-    let message: string | undefined;
-    try {
-      message = (typeof body === 'string' ? JSON.parse(body) : (body as { message?: string }))?.message;
-    } catch {
-      message = typeof body === 'string' ? body : undefined;
+/** Runs one request; an error says which object and, when the server was not reached, what to check. */
+async function call<T>(client: KubeClient, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof KubeApiError) {
+      const hint = e.statusCode === 401 || e.statusCode === 403 ? ' (tsmesh install needs a cluster-admin kubeconfig user)' : '';
+      const err = new KubeApiError(e.statusCode, e.reason, `${what}: ${e.message}${hint}`);
+      throw err;
     }
-    const hint = code === 401 || code === 403 ? ' (check the kubeconfig user: tsmesh install needs cluster-admin)' : '';
-    return new Error(`${what}: ${code} ${message ?? (e as Error).message}${hint}`);
+    throw new Error(`${what}: cannot reach the API server at ${client.server}: ${(e as Error).message}; check --kubeconfig / KUBECONFIG and that the cluster is up`);
   }
-  const server = kc.getCurrentCluster()?.server ?? '?';
-  return new Error(`${what}: cannot reach the API server at ${server}: ${(e as Error).message}; check --kubeconfig / KUBECONFIG and that the cluster is up`);
 }
