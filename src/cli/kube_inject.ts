@@ -5,8 +5,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadMeshConfig } from '../api/mesh.ts';
 import { kubeInjectText } from '../kube/inject/manifests.ts';
-import { defaultInjectionSettings, settingsFromMesh, type InjectionSettings } from '../kube/inject/settings.ts';
-import { nativeSidecarsFromEnv, settingsFromValues } from '../kube/inject/values.ts';
+import type { MeshConfig } from '../api/types.ts';
+import { resolveInjectionSettings } from '../kube/inject/values.ts';
 import { one, parseFlags, type FlagSpec } from './flags.ts';
 
 const HELP = `Usage: tsmesh kube-inject -f <file|-> [flags]
@@ -61,25 +61,25 @@ export async function kubeInjectCommand(argv: string[], out: Output = { log: (l)
   if (!file) return usage(out, '-f/--filename is required');
   if (one(flags, 'injectConfigFile')) return usage(out, "--injectConfigFile takes Istio's injection template, which tsmesh does not use: pass the values with --valuesFile and the mesh config with --meshConfigFile");
 
-  let settings: InjectionSettings = defaultInjectionSettings();
-  settings.nativeSidecars = nativeSidecarsFromEnv(process.env, settings.nativeSidecars);
   const meshFile = one(flags, 'meshConfigFile');
+  let mesh: MeshConfig | undefined;
   if (meshFile) {
     const m = loadMeshConfig(meshFile);
     if (m.errors.length) return fail(out, `--meshConfigFile ${meshFile}: ${m.errors.map((e) => `${e.path ? `${e.path}: ` : ''}${e.message}`).join('; ')}`);
-    settings = settingsFromMesh(m.mesh, settings);
+    mesh = m.mesh;
   }
   const valuesFile = one(flags, 'valuesFile');
+  let values: string | undefined;
   if (valuesFile) {
     const text = read(valuesFile);
     if (text instanceof Error) return fail(out, `--valuesFile ${valuesFile}: ${text.message}`);
-    const v = settingsFromValues(text, settings);
-    if (!v.ok) return fail(out, `--valuesFile ${valuesFile}: ${v.error}`);
-    for (const w of v.warnings) out.error(`tsmesh kube-inject: warning: --valuesFile ${valuesFile}: ${w}`);
-    settings = v.settings;
+    values = text;
   }
   const revision = one(flags, 'revision');
-  if (revision) settings.revision = revision;
+  const resolved = resolveInjectionSettings({ env: process.env, ...(mesh ? { mesh } : {}), ...(values !== undefined ? { values } : {}), ...(revision ? { revision } : {}) });
+  if (!resolved.ok) return fail(out, `--valuesFile ${valuesFile}: ${resolved.error}`);
+  for (const w of resolved.warnings) out.error(`tsmesh kube-inject: warning: --valuesFile ${valuesFile}: ${w}`);
+  const settings = resolved.settings;
   const native = one(flags, 'native-sidecars');
   if (native !== undefined) {
     if (native !== 'true' && native !== 'false') return usage(out, `--native-sidecars takes true or false, got ${JSON.stringify(native)}`);

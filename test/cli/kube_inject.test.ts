@@ -63,6 +63,20 @@ test('--meshConfigFile and --revision reach the injected pod', async (t) => {
   assert.equal(JSON.parse(tpl.metadata.annotations['sidecar.istio.io/status']).revision, 'canary');
 });
 
+test('--valuesFile takes the istio-sidecar-injector ConfigMap tsmesh install writes; --revision alone picks istiod-<rev>', async (t) => {
+  const dir = tmp(t);
+  const values = join(dir, 'injector.yaml');
+  writeFileSync(values, 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: istio-sidecar-injector\ndata:\n  values: |\n    {"global": {"istioNamespace": "mesh-system", "proxy": {"image": "registry.example/tsmesh:1.2.3"}}, "revision": ""}\n');
+  const r = await run(['-f', HTTPBIN, '--valuesFile', values]);
+  assert.equal(r.code, 0, r.err);
+  const proxy = deployment(r.out).spec.template.spec.initContainers.find((c: any) => c.name === 'istio-proxy');
+  assert.equal(proxy.image, 'registry.example/tsmesh:1.2.3');
+  assert.equal(proxy.args[proxy.args.indexOf('--discovery-address') + 1], 'istiod.mesh-system.svc:15012');
+  const canary = await run(['-f', HTTPBIN, '--revision', 'canary']);
+  const cproxy = deployment(canary.out).spec.template.spec.initContainers.find((c: any) => c.name === 'istio-proxy');
+  assert.equal(cproxy.args[cproxy.args.indexOf('--discovery-address') + 1], 'istiod-canary.istio-system.svc:15012');
+});
+
 test('tsmesh kube-inject -f - reads stdin; ENABLE_NATIVE_SIDECARS=false gives a regular container', async () => {
   const child = spawn(process.execPath, [BIN, 'kube-inject', '-f', '-'], { env: { ...process.env, ENABLE_NATIVE_SIDECARS: 'false' }, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';

@@ -4,7 +4,7 @@
  * would not honour is reported, not ignored.
  */
 import { parse } from 'yaml';
-import { DEFAULT_DISCOVERY_ADDRESS, type InjectionSettings } from './settings.ts';
+import { DEFAULT_DISCOVERY_ADDRESS, defaultInjectionSettings, settingsFromMesh, type InjectionSettings } from './settings.ts';
 
 export type ValuesResult = { ok: true; settings: InjectionSettings; warnings: string[] } | { ok: false; error: string };
 
@@ -48,4 +48,36 @@ export function settingsFromValues(text: string, base: InjectionSettings): Value
 export function nativeSidecarsFromEnv(env: NodeJS.ProcessEnv, def: boolean): boolean {
   const v = env.ENABLE_NATIVE_SIDECARS;
   return v === undefined || v === '' ? def : v === 'true';
+}
+
+export interface SettingsSources {
+  /** The mesh config (the istio ConfigMap's `mesh`, or --meshConfigFile). */
+  mesh?: import('../../api/types.ts').MeshConfig;
+  /** Injection values text (the istio-sidecar-injector ConfigMap's `values`, or --valuesFile). */
+  values?: string;
+  /** The revision the control plane serves (overrides the values'). */
+  revision?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * The one way injection settings are put together, for kube-inject and the webhook alike:
+ * Istio's defaults, ENABLE_NATIVE_SIDECARS, the mesh config, then the injection values.
+ */
+export function resolveInjectionSettings(src: SettingsSources): ValuesResult {
+  let s = defaultInjectionSettings();
+  s.nativeSidecars = nativeSidecarsFromEnv(src.env ?? {}, s.nativeSidecars);
+  if (src.revision) s.revision = src.revision;
+  if (src.mesh) s = settingsFromMesh(src.mesh, s);
+  let warnings: string[] = [];
+  if (src.values !== undefined) {
+    const v = settingsFromValues(src.values, s);
+    if (!v.ok) return v;
+    s = v.settings;
+    warnings = v.warnings;
+  }
+  if (src.revision) s.revision = src.revision;
+  // A revision's own istiod (istiod-<rev>), unless something named the address.
+  if (s.revision !== 'default' && s.discoveryAddress === DEFAULT_DISCOVERY_ADDRESS) s.discoveryAddress = `istiod-${s.revision}.istio-system.svc:15012`;
+  return { ok: true, settings: s, warnings };
 }
