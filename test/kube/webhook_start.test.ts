@@ -1,0 +1,88 @@
+/**
+ * startAdmissionWebhooks against a real kube-apiserver, as istiod starts them: tsmesh install's
+ * webhook configurations get the mesh root as caBundle; the injector uses the
+ * istio-sidecar-injector ConfigMap's values and the mesh config; once the API server is seen to
+ * reach /validate the validating configuration is switched to failurePolicy Fail, and an invalid
+ * VirtualService applied with kubectl is refused with tsmesh validate's message.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { defaultMeshConfig } from '../../src/api/mesh.ts';
+import { CertificateAuthority } from '../../src/ca/authority.ts';
+import { KubeClient } from '../../src/kube/client/client.ts';
+import { istioCrd } from '../../src/kube/crds/index.ts';
+import { defaultValues } from '../../src/kube/install/values.ts';
+import { webhookConfigurations } from '../../src/kube/install/webhooks.ts';
+import { startAdmissionWebhooks } from '../../src/kube/webhook/start.ts';
+import { validateHandler } from '../../src/kube/webhook/validate.ts';
+import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
+
+async function kc(kube: KubeCluster, args: string[], input?: string): Promise<string> {
+  const r = await kube.kubectl(args, input === undefined ? {} : { input });
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A free loopback port: the webhook URL has to be in the configuration before the server starts. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('istiod\'s webhooks start, patch their configurations and enforce validation once reachable', async (t) => {
+  const kube = await startKubeCluster(t);
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-webhook-start-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = await CertificateAuthority.load({ stateDir: dir });
+
+  await kc(kube, ['apply', '-f', '-'], [istioCrd('Gateway'), istioCrd('VirtualService')].map((c) => JSON.stringify(c)).join('\n'));
+  await kc(kube, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/gateways.networking.istio.io', 'crd/virtualservices.networking.istio.io']);
+  for (const ns of ['istio-system', 'mesh']) await kc(kube, ['create', 'namespace', ns]);
+  await kc(kube, ['label', 'namespace', 'mesh', 'istio-injection=enabled']);
+  // No controller manager here: the ServiceAccount a pod needs is created by hand.
+  await kc(kube, ['create', 'serviceaccount', 'default', '-n', 'mesh']);
+  await kc(kube, ['apply', '-n', 'istio-system', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-sidecar-injector' }, data: { values: JSON.stringify({ global: { istioNamespace: 'istio-system', proxy: { image: 'registry.example/tsmesh:9.9.9' } }, revision: '' }) } }));
+
+  const port = await freePort();
+  const configs = webhookConfigurations(defaultValues()) as any[];
+  for (const c of configs) for (const w of c.webhooks) w.clientConfig = { url: `https://127.0.0.1:${port}${w.clientConfig.service.path}` };
+  await kc(kube, ['apply', '-f', '-'], configs.map((c) => JSON.stringify(c)).join('\n'));
+  const [mwc, vwc] = [configs.find((c) => c.kind === 'MutatingWebhookConfiguration'), configs.find((c) => c.kind === 'ValidatingWebhookConfiguration')];
+  assert.equal(vwc.webhooks[0].failurePolicy, 'Ignore', 'installed failing open');
+
+  const log: string[] = [];
+  const mesh = { ...defaultMeshConfig(), trustDomain: 'example.org' };
+  const hooks = await startAdmissionWebhooks({ client: KubeClient.fromFile(kube.kubeconfig), ca, namespace: 'istio-system', host: '127.0.0.1', port, mesh: () => mesh, validate: validateHandler, log: (l) => log.push(l) });
+  t.after(() => hooks.close());
+
+  const getJson = async (args: string[]) => JSON.parse(await kc(kube, [...args, '-o', 'json']));
+  for (const [kind, name] of [['mutatingwebhookconfiguration', mwc.metadata.name], ['validatingwebhookconfiguration', vwc.metadata.name]]) {
+    for (const w of (await getJson(['get', kind, name])).webhooks) assert.equal(Buffer.from(w.clientConfig.caBundle, 'base64').toString(), ca.rootPem(), `${name} trusts the mesh root`);
+  }
+
+  // Bounded: the first check runs at once, retries are 0.5 s, 1 s, ... apart.
+  const enforced = await Promise.race([hooks.validationEnforced, new Promise<string>((r) => setTimeout(() => r('timeout'), 60_000).unref())]);
+  assert.equal(enforced, true, log.join('\n'));
+  assert.equal((await getJson(['get', 'validatingwebhookconfiguration', vwc.metadata.name])).webhooks[0].failurePolicy, 'Fail');
+
+  const invalid = await kube.kubectl(['apply', '-n', 'mesh', '-f', '-'], { input: 'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: bad\nspec:\n  hosts: [reviews]\n  http:\n  - route:\n    - destination:\n        host: reviews\n    timeout: 1x\n' });
+  assert.notEqual(invalid.code, 0);
+  assert.match(invalid.stderr, /denied the request: VirtualService mesh\/bad: spec\.http\[0\]\.timeout: invalid duration "1x"/);
+
+  // The injector took the ConfigMap's image and the mesh config's trust domain (a server-side dry run is injected too).
+  const pod = JSON.parse(await kc(kube, ['apply', '--dry-run=server', '-n', 'mesh', '-o', 'json', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'web:1' }] } })));
+  const proxy = pod.spec.initContainers.find((c: any) => c.name === 'istio-proxy');
+  assert.equal(proxy.image, 'registry.example/tsmesh:9.9.9');
+  assert.equal(proxy.args[proxy.args.indexOf('--trust-domain') + 1], 'example.org');
+});
