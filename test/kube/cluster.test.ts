@@ -131,6 +131,33 @@ metadata:
   assert.deepEqual(ep.targetRef, { kind: 'Pod', name, namespace: 'shop', uid: pod.metadata.uid });
 });
 
+test('a loopback pod IP never becomes an endpoint: Kubernetes refuses 127.0.0.0/8 in EndpointSlices', async () => {
+  // Why a node played on one machine must report pod IPs outside 127.0.0.0/8: the real
+  // EndpointSlice controller cannot publish them, and says so in an event on the Service.
+  await ok(['apply', '-f', '-'], `apiVersion: v1
+kind: Service
+metadata: {name: lo, namespace: shop}
+spec: {selector: {app: lo}, ports: [{port: 80}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: lo, namespace: shop, labels: {app: lo}}
+spec: {nodeName: node-1, containers: [{name: lo, image: docker.io/library/lo:1}]}
+`);
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const status = { phase: 'Running', podIP: '127.0.1.5', podIPs: [{ ip: '127.0.1.5' }], conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: now }] };
+  await ok(['-n', 'shop', 'patch', 'pod', 'lo', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+  const event = await until(
+    async () => (await json(['-n', 'shop', 'get', 'events', '--field-selector=involvedObject.kind=Service,involvedObject.name=lo'])).items.find((e: any) => e.reason === 'FailedToUpdateEndpointSlices'),
+    'a FailedToUpdateEndpointSlices event on Service lo',
+    60_000,
+    250,
+  );
+  assert.match(event.message, /may not be in the loopback range/);
+  const slices = (await json(['-n', 'shop', 'get', 'endpointslices', '-l', 'kubernetes.io/service-name=lo'])).items;
+  assert.deepEqual(slices.flatMap((sl: any) => sl.endpoints ?? []), []);
+});
+
 test('objects survive a restart of the API server', async () => {
   const before = await json(['-n', 'shop', 'get', 'deployment', 'web']);
   await kube!.restartApiServer();

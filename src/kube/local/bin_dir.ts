@@ -55,7 +55,7 @@ export function findKubeBinaries(binDir = defaultKubeBinDir(), env: NodeJS.Proce
     const what = [...missing, ...(etcd ? [] : ['etcd'])].join(', ');
     throw new Error(
       `Kubernetes binaries missing in ${binDir}: ${what}. Build them with \`node scripts/kube/build.mjs\` ` +
-        `(needs Go 1.26 and the Go module proxy; about 20-30 minutes the first time, cached after; as root it also ` +
+        `(needs Go 1.26 and the Go module proxy; about 15-20 minutes the first time on 2 cores, cached after; as root it also ` +
         `installs etcd with apt-get install etcd-server), or point TSMESH_KUBE_BIN_DIR at a directory holding ` +
         `kube-apiserver, kube-controller-manager and kubectl ${KUBE_VERSION}.`,
     );

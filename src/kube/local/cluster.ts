@@ -264,6 +264,12 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
         }
       };
       await timed('kube-controller-manager ready', startControllerManager);
+      // Pods are refused until their namespace's `default` ServiceAccount exists (the
+      // ServiceAccount admission plugin), and the controller manager makes it a moment after it
+      // starts: wait for it in `default`, so a pod applied right after start is accepted.
+      await timed('default ServiceAccount made', () =>
+        waitUntilReady(apiserver!, 'the default ServiceAccount', async () => (await probe(`${server}/api/v1/namespaces/default/serviceaccounts/default`, tls)).status === 200, timeoutMs),
+      );
     }
 
     const stopApiServer = async () => {
