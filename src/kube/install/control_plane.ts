@@ -66,9 +66,10 @@ export function controlPlaneObjects(v: InstallValues): KubeObject[] {
               {
                 name: 'discovery',
                 image: imageOf(v),
-                // No --kubeconfig: in a pod the control plane uses the in-cluster config (the
-                // ServiceAccount token and KUBERNETES_SERVICE_HOST).
-                args: ['controlplane', '--address', '0.0.0.0', '--mesh', '/etc/istio/config/mesh', '--state-dir', '/var/lib/tsmesh'],
+                // No --kubeconfig: in a pod the control plane is to use the in-cluster config
+                // (the ServiceAccount token and KUBERNETES_SERVICE_HOST). The mesh config is
+                // the `istio` ConfigMap, read through the API (mounted too, for reading by hand).
+                args: ['controlplane', '--address', '0.0.0.0', '--state-dir', '/var/lib/tsmesh'],
                 ports: ISTIOD_PORTS.map((p) => ({ name: p.name, containerPort: p.targetPort, protocol: 'TCP' })),
                 env: [
                   { name: 'REVISION', value: revLabel(v) },

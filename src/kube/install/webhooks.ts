@@ -66,7 +66,7 @@ export function webhookConfigurations(v: InstallValues): KubeObject[] {
           clientConfig: service('/validate'),
           rules: [{ operations: ['CREATE', 'UPDATE'], apiGroups: groups, apiVersions: ['*'], resources: ['*'] }],
           // Istio's: fail open until the control plane has patched the caBundle and seen its
-          // webhook answer; it then switches this to Fail (see src/kube/webhook/validate.ts).
+          // webhook answer; it then switches this to Fail (src/kube/webhook/start.ts).
           failurePolicy: 'Ignore',
           sideEffects: 'None',
           admissionReviewVersions: ['v1'],

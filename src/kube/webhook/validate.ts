@@ -8,8 +8,9 @@
  * failurePolicy: Istio installs its ValidatingWebhookConfiguration with `failurePolicy: Ignore`
  * ("Fail open until the validation webhook is ready. The webhook controller will update this to
  * `Fail` and patch in the `caBundle` when the webhook endpoint is ready": istio-discovery chart,
- * validatingwebhookconfiguration.yaml). tsmesh install writes the same Ignore; switching it to
- * Fail once the endpoint answers belongs with the code that patches the caBundle at start.
+ * validatingwebhookconfiguration.yaml). tsmesh install writes the same Ignore, and
+ * startAdmissionWebhooks (start.ts) switches it to Fail once the API server is seen to reach
+ * this handler.
  */
 import { loadText } from '../../api/load.ts';
 import { formatValidationError, isError, type ValidationError } from '../../api/types.ts';
