@@ -178,6 +178,21 @@ test('tsmesh install --dry-run prints the manifest as multi-document YAML; bad i
   }
 });
 
+test('tsmesh uninstall keeps the CRDs (users\' config) and the namespace unless --purge, deleting in reverse order', async () => {
+  const run = async (args: string[]) => {
+    const out: string[] = [];
+    assert.equal(await uninstallCommand(['--dry-run', ...args], { log: (l) => out.push(l), error: (l) => out.push(l) }), 0);
+    return out;
+  };
+  const kept = await run([]);
+  assert.ok(!kept.some((l) => l.startsWith('customresourcedefinition') || l.startsWith('namespace/')), kept.join('\n'));
+  assert.ok(kept.includes('deployment.apps/istiod would be deleted (dry run)'));
+  const purged = await run(['--purge']);
+  assert.equal(purged.filter((l) => l.startsWith('customresourcedefinition')).length, ISTIO_KINDS.length);
+  assert.equal(purged.at(-1), 'namespace/istio-system would be deleted (dry run)', 'the namespace last');
+  assert.ok(purged.indexOf('validatingwebhookconfiguration.admissionregistration.k8s.io/istio-validator-istio-system would be deleted (dry run)') < purged.indexOf('deployment.apps/istiod would be deleted (dry run)'), 'webhooks before the server they call');
+});
+
 test('without -y and no terminal to ask on, install and uninstall change nothing and say to pass -y', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-install-'));
   try {
