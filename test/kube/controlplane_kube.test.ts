@@ -4,7 +4,9 @@
  * EndpointSlice controller's slices; kubectl-applied Istio config changes routes; an API server
  * restart loses nothing and pushes nothing twice; of two replicas one (the Lease holder) writes
  * status.validationMessages; the CA takes projected service-account tokens via TokenReview.
- * There is no kubelet: the test writes Node and Pod status as one would.
+ * There is no kubelet: the test writes Node and Pod status as one would. Pod IPs are in
+ * 198.18.0.0/15, not 127.x: Kubernetes refuses loopback addresses in EndpointSlices (no traffic
+ * goes to them here).
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -91,7 +93,7 @@ async function startControlPlane(t: { after(fn: () => unknown): void }, identity
 
 /** A sidecar's ADS client: every cluster, their endpoints and route "9080". */
 function sidecar(t: { after(fn: () => unknown): void }, cp: ControlPlane<any>) {
-  const node = { id: 'sidecar~127.0.10.9~productpage-1.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage' }, ISTIO_VERSION: '1.24.0', TSMESH_WORKLOAD_CERTIFICATES: 'true' } };
+  const node = { id: 'sidecar~198.18.10.9~productpage-1.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage' }, ISTIO_VERSION: '1.24.0', TSMESH_WORKLOAD_CERTIFICATES: 'true' } };
   const client = new AdsClient({ address: `127.0.0.1:${cp.grpcPort}`, node, mode: 'sotw', backoff: { initialMs: 5, maxMs: 50 } });
   let eds: Watch | undefined;
   const updates = { cds: 0, eds: 0, rds: 0 };
@@ -161,25 +163,25 @@ spec:
   selector: {app: reviews}
   ports: [{name: http, port: 9080}]
 `);
-    await runPod('reviews-v1', { app: 'reviews', version: 'v1' }, 'reviews', '127.0.10.1');
+    await runPod('reviews-v1', { app: 'reviews', version: 'v1' }, 'reviews', '198.18.10.1');
   });
   after(() => clearInterval(heartbeat));
 
   test('EndpointSlices reach a sidecar as EDS with the Node locality; kubectl-applied routing changes its routes', async (t) => {
     const { cp } = await startControlPlane(t, 'cp-eds');
     const s = sidecar(t, cp);
-    const first = await until(() => s.endpoints(REVIEWS).find((e) => e.address === '127.0.10.1'), 'reviews-v1 in EDS (from the EndpointSlice controller)', 60_000);
-    assert.deepEqual(first, { address: '127.0.10.1', region: 'eu-west', zone: 'eu-west-1a' });
+    const first = await until(() => s.endpoints(REVIEWS).find((e) => e.address === '198.18.10.1'), 'reviews-v1 in EDS (from the EndpointSlice controller)', 60_000);
+    assert.deepEqual(first, { address: '198.18.10.1', region: 'eu-west', zone: 'eu-west-1a' });
     const svc = cp.registry.getService('reviews.default.svc.cluster.local');
     assert.ok(svc?.addresses[0], 'the Service carries its cluster IP');
 
     // A second pod becomes ready: the slice grows, the sidecar sees both.
-    await runPod('reviews-v2', { app: 'reviews', version: 'v2' }, 'reviews', '127.0.10.2');
+    await runPod('reviews-v2', { app: 'reviews', version: 'v2' }, 'reviews', '198.18.10.2');
     await until(() => s.endpoints(REVIEWS).length === 2, 'both reviews pods in EDS', 60_000);
 
     await kubectl(['apply', '-f', '-'], `${destinationRule}---\n${virtualService('v1')}`);
     await until(() => s.routeClusters().has(REVIEWS_V1) && !s.routeClusters().has(REVIEWS), 'route 9080 to send reviews to v1', 30_000);
-    assert.deepEqual(s.endpoints(REVIEWS_V1).map((e) => e.address), ['127.0.10.1'], 'the v1 subset holds the v1 pod only (labels from the Pod)');
+    assert.deepEqual(s.endpoints(REVIEWS_V1).map((e) => e.address), ['198.18.10.1'], 'the v1 subset holds the v1 pod only (labels from the Pod)');
 
   });
 
@@ -265,7 +267,7 @@ spec:
       const token = (await kubectl(['create', 'token', 'ratings', '--audience', audience])).trim();
       const tokenFile = join(dir, `token-${audience}`);
       writeFileSync(tokenFile, token);
-      const client = new CaClient({ address: `127.0.0.1:${cp.secureGrpcPort}`, rootCertFile: join(cp.stateDir, 'root-cert.pem'), tokenFile, timeoutMs: 10_000 });
+      const client = new CaClient({ address: `127.0.0.1:${cp.secureGrpcPort}`, rootCertFile: join(cp.stateDir, 'ca', 'root-cert.pem'), tokenFile, timeoutMs: 10_000 });
       try {
         const { csrPem } = await createWorkloadCsr(spiffe);
         return await client.sign(csrPem, 3600);
