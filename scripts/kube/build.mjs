@@ -1,16 +1,16 @@
 #!/usr/bin/env node
 // Builds Kubernetes' own kube-apiserver, kube-controller-manager and kubectl (k8s.io/kubernetes,
-// the version in go.mod beside this file) for the tests and `tsmesh demo --kube`, and makes sure
-// an etcd is there. Output: $TSMESH_KUBE_BIN_DIR, else ~/.cache/tsmesh-kube/<version>/bin.
-// Cached: a binary whose stamp matches this go.mod and go.sum is not built again, and Go's module
-// and build caches live under ~/.cache/tsmesh-kube/go. A cold build takes tens of minutes on 2
-// cores. Plain Node (no tsx): npm's pretest runs it before anything is compiled.
+// the version in go.mod beside this file) and etcd v3.6 (etcd/go.mod) for the tests and
+// `tsmesh demo --kube`. Output: $TSMESH_KUBE_BIN_DIR, else ~/.cache/tsmesh-kube/<version>/bin.
+// Cached: a binary whose stamp matches its go.mod, go.sum and Go is not built again, and Go's
+// module and build caches live under ~/.cache/tsmesh-kube/go. A cold build takes 15-20 minutes
+// on 2 cores. Plain Node (no tsx): npm's pretest runs it before anything is compiled.
 //
 //   node scripts/kube/build.mjs           build what is missing
-//   node scripts/kube/build.mjs --force   rebuild all three
+//   node scripts/kube/build.mjs --force   rebuild all four
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,16 +34,16 @@ if (go.status !== 0) {
   fail('Go is not installed; it builds Kubernetes for the tests. Install Go 1.26 or newer (https://go.dev/doc/install, or the golang-go package where it is 1.26+), then run `node scripts/kube/build.mjs` again.');
 }
 
-// What a binary was built from: a change to go.mod or go.sum (another release) rebuilds it.
-const recipe = createHash('sha256')
-  .update(readFileSync(join(HERE, 'go.mod')))
-  .update(readFileSync(join(HERE, 'go.sum')))
-  .update(go.stdout)
-  .digest('hex')
-  .slice(0, 16);
+// What each binary is built from: a change to its go.mod or go.sum (another release) or to Go
+// rebuilds it.
+const recipeOf = (dir) =>
+  createHash('sha256')
+    .update(readFileSync(join(dir, 'go.mod')))
+    .update(readFileSync(join(dir, 'go.sum')))
+    .update(go.stdout)
+    .digest('hex')
+    .slice(0, 16);
 const stampOf = (name) => join(binDir, `.${name}.stamp`);
-const stamp = () => `${KUBE_VERSION} ${recipe}\n`;
-const built = (name) => existsSync(join(binDir, name)) && existsSync(stampOf(name)) && readFileSync(stampOf(name), 'utf8') === stamp();
 
 mkdirSync(binDir, { recursive: true });
 const env = {
@@ -64,45 +64,31 @@ const versionFlags = ['k8s.io/component-base/version', 'k8s.io/client-go/pkg/ver
   `-X ${pkg}.gitTreeState=clean`,
 ]);
 
-for (const name of BINARIES) {
-  if (!force && built(name)) {
-    say(`${name} ${KUBE_VERSION} already built (${binDir})`);
+const TARGETS = [
+  ...BINARIES.map((name) => ({ name, dir: HERE, pkg: `k8s.io/kubernetes/cmd/${name}`, ldflags: versionFlags })),
+  // etcd v3.6 (scripts/kube/etcd/go.mod): its server module's root package is etcd's main.
+  { name: 'etcd', dir: join(HERE, 'etcd'), pkg: 'go.etcd.io/etcd/server/v3', ldflags: [] },
+];
+
+for (const { name, dir, pkg, ldflags } of TARGETS) {
+  const out = join(binDir, name);
+  const stamp = `${pkg} ${recipeOf(dir)}\n`;
+  if (!force && existsSync(out) && existsSync(stampOf(name)) && readFileSync(stampOf(name), 'utf8') === stamp) {
+    say(`${name} already built (${binDir})`);
     continue;
   }
-  say(`building ${name} ${KUBE_VERSION} (cold: downloads modules and compiles for many minutes; cached after)`);
+  say(`building ${name} from ${pkg} (cold: downloads modules and compiles for many minutes; cached after)`);
   const t0 = Date.now();
-  const out = join(binDir, name);
   // Built beside and renamed over: a cluster starting meanwhile runs the old or the new file, whole.
-  const r = spawnSync(
-    'go',
-    ['build', '-trimpath', `-ldflags=-s -w ${versionFlags.join(' ')}`, '-o', `${out}.new`, `k8s.io/kubernetes/cmd/${name}`],
-    { cwd: HERE, env, stdio: 'inherit' },
-  );
+  const r = spawnSync('go', ['build', '-trimpath', `-ldflags=${['-s', '-w', ...ldflags].join(' ')}`, '-o', `${out}.new`, pkg], {
+    cwd: dir,
+    env,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) fail(`go build of ${name} failed (exit ${r.status ?? r.signal}); see the errors above`);
   renameSync(`${out}.new`, out);
-  writeFileSync(stampOf(name), stamp());
+  writeFileSync(stampOf(name), stamp);
   const mb = (statSync(out).size / 1024 / 1024).toFixed(0);
   say(`built ${name} in ${Math.round((Date.now() - t0) / 1000)} s (${mb} MB)`);
-}
-
-// etcd: Debian's etcd-server works with this API server; an etcd in the bin dir wins if present.
-const executable = (f) => {
-  try {
-    accessSync(f, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-};
-const etcdOnPath = () => (process.env.PATH ?? '').split(':').some((d) => d && executable(join(d, 'etcd')));
-if (!executable(join(binDir, 'etcd')) && !etcdOnPath()) {
-  if (process.getuid?.() !== 0) fail('etcd is missing: sudo apt-get install -y etcd-server');
-  say('installing etcd (apt-get install etcd-server)');
-  const aptEnv = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '-q', 'etcd-server'], { stdio: 'inherit', env: aptEnv }).status === 0;
-  if (!install()) {
-    spawnSync('apt-get', ['update', '-q'], { stdio: 'inherit', env: aptEnv });
-    if (!install()) fail('apt-get install etcd-server failed; see above');
-  }
 }
 say(`ready: ${binDir}`);

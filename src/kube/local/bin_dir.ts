@@ -9,7 +9,11 @@ import { join } from 'node:path';
 /** The Kubernetes release the build script builds and the launcher expects. */
 export const KUBE_VERSION = 'v1.37.2';
 
-/** The programs a local cluster runs; etcd may also come from the system (Debian's etcd-server). */
+/**
+ * The programs a local cluster runs. etcd is built too (v3.6): Debian's etcd-server (3.4.23) runs,
+ * but lacks what the API server's watch cache asks of etcd (RequestWatchProgress, 3.4.31+), so it
+ * is only the fallback when the bin dir has none.
+ */
 export const KUBE_BINARIES = ['kube-apiserver', 'kube-controller-manager', 'kubectl'] as const;
 
 /** The build script's output: $TSMESH_KUBE_BIN_DIR, else ~/.cache/tsmesh-kube/<version>/bin. */
@@ -40,7 +44,7 @@ export interface KubeBinaries {
   kubeApiserver: string;
   kubeControllerManager: string;
   kubectl: string;
-  /** The bin dir's etcd when the build script put one there, else the system's. */
+  /** The bin dir's etcd, else the first on $PATH. */
   etcd: string;
 }
 
@@ -55,9 +59,9 @@ export function findKubeBinaries(binDir = defaultKubeBinDir(), env: NodeJS.Proce
     const what = [...missing, ...(etcd ? [] : ['etcd'])].join(', ');
     throw new Error(
       `Kubernetes binaries missing in ${binDir}: ${what}. Build them with \`node scripts/kube/build.mjs\` ` +
-        `(needs Go 1.26 and the Go module proxy; about 15-20 minutes the first time on 2 cores, cached after; as root it also ` +
-        `installs etcd with apt-get install etcd-server), or point TSMESH_KUBE_BIN_DIR at a directory holding ` +
-        `kube-apiserver, kube-controller-manager and kubectl ${KUBE_VERSION}.`,
+        `(needs Go 1.26 and the Go module proxy; about 15-20 minutes the first time on 2 cores, cached after), ` +
+        `or point TSMESH_KUBE_BIN_DIR at a directory holding kube-apiserver, kube-controller-manager and kubectl ` +
+        `${KUBE_VERSION} and etcd.`,
     );
   }
   return {
