@@ -6,7 +6,9 @@
  * metrics when its pod's prometheus.io/* annotations ask for a scrape (ISTIO_PROMETHEUS_ANNOTATIONS).
  * A source that fails, runs past the scrape deadline or sends more than the byte cap is left out
  * and counted; the merged answer is still 200. Concurrent scrapes share one fetch of each source.
+ * 15020 also runs the app probes the injector rewrote to /app-health/<container>/<probe>.
  */
+import { APP_HEALTH_PREFIX, APP_PROBERS_ENV, appHealth, parseAppProbers, type AppProbers } from './health/app_probers.ts';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PROMETHEUS_CONTENT_TYPE } from '../common/prometheus.ts';
@@ -36,6 +38,9 @@ export interface StatusServerOptions {
   scrapeTimeoutMs?: number;
   /** Largest body taken from a source (default 16 MB); a larger one is dropped. */
   maxScrapeBytes?: number;
+  /** The app probes the injector rewrote to /app-health/... (ISTIO_KUBE_APP_PROBERS), run against `appHost`. */
+  appProbers?: AppProbers;
+  appHost?: string;
 }
 
 /** Istio's merged scrape has no cap; 16 MB is far above any sane exposition and bounds the agent's memory. */
@@ -75,7 +80,13 @@ export class StatusServer {
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    switch (path(req)) {
+    const p = path(req);
+    if (p.startsWith(APP_HEALTH_PREFIX) && this.#o.appProbers) {
+      const a = await appHealth(this.#o.appProbers, p, this.#o.appHost ?? this.#o.address);
+      res.writeHead(a.status, { 'content-type': 'text/plain' }).end(a.body);
+      return;
+    }
+    switch (p) {
       case '/healthz/ready':
         return this.#ready(res);
       case '/stats/prometheus':
@@ -225,6 +236,8 @@ export async function startProxyStatus(o: ProxyStatusOptions): Promise<StatusSer
     },
     proxyStatsUrl: () => `http://${hostPort(adminHost, o.admin.port())}/stats/prometheus`,
     ...(app ? { app } : {}),
+    appProbers: parseAppProbers(process.env[APP_PROBERS_ENV]),
+    appHost: o.appHost,
     metrics: new AgentMetrics({ certNotAfter: o.certNotAfter, xdsConnected: o.xdsConnected }),
   });
   await s.listen();

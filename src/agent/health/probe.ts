@@ -38,6 +38,8 @@ export interface ReadinessProbe {
 
 export interface ProbeResult {
   healthy: boolean;
+  /** An HTTP probe's status code, when the app answered. */
+  status?: number;
   /** Why it failed (sent to the control plane with an unhealthy report). */
   message: string;
 }
@@ -112,7 +114,7 @@ function httpProbe(h: HttpGetProbe, defaultHost: string, timeoutMs: number): Pro
       req = (https ? httpsRequest : httpRequest)({ host, port: h.port, path, method: 'GET', headers, timeout: timeoutMs, ...(https ? { rejectUnauthorized: false } : {}) }, (res) => {
         const code = res.statusCode ?? 0;
         res.resume();
-        done(code >= 200 && code < 400 ? { healthy: true, message: '' } : { healthy: false, message: `HTTP probe ${host}:${h.port}${path}: status ${code}` });
+        done(code >= 200 && code < 400 ? { healthy: true, message: '', status: code } : { healthy: false, status: code, message: `HTTP probe ${host}:${h.port}${path}: status ${code}` });
       });
     } catch (e) {
       // A header or path Node refuses synchronously (a probe that bypassed probeProblem): a failed probe, never a crash.
