@@ -17,7 +17,7 @@ import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
 import { until } from '../helpers/poll.ts';
-import { caStateDir } from '../helpers/processes.ts';
+import { caStateDir, spawnTsmesh } from '../helpers/processes.ts';
 import { istioCrds } from '../../src/kube/crds/index.ts';
 import { KubernetesMode } from '../../src/kube/controlplane.ts';
 import { ControlPlane } from '../../src/controlplane/server.ts';
@@ -93,8 +93,13 @@ async function startControlPlane(t: { after(fn: () => unknown): void }, identity
 
 /** A sidecar's ADS client: every cluster, their endpoints and route "9080". */
 function sidecar(t: { after(fn: () => unknown): void }, cp: ControlPlane<any>) {
+  return sidecarAt(t, `127.0.0.1:${cp.grpcPort}`);
+}
+
+/** The same at any gRPC target (several replicas: `ipv4:127.0.0.1:p1,127.0.0.1:p2`). */
+function sidecarAt(t: { after(fn: () => unknown): void }, address: string) {
   const node = { id: 'sidecar~198.18.10.9~productpage-1.default~default.svc.cluster.local', metadata: { NAMESPACE: 'default', LABELS: { app: 'productpage' }, ISTIO_VERSION: '1.24.0', TSMESH_WORKLOAD_CERTIFICATES: 'true' } };
-  const client = new AdsClient({ address: `127.0.0.1:${cp.grpcPort}`, node, mode: 'sotw', backoff: { initialMs: 5, maxMs: 50 } });
+  const client = new AdsClient({ address, node, mode: 'sotw', backoff: { initialMs: 5, maxMs: 50 } });
   let eds: Watch | undefined;
   const updates = { cds: 0, eds: 0, rds: 0 };
   client.watch(TYPE.CLUSTER, '*', {
@@ -150,7 +155,11 @@ describe('control plane on Kubernetes', { timeout: 600_000 }, () => {
     kube = await startKubeCluster(undefined, { controllerManager: true });
     // The CRDs as `tsmesh install` makes them (create: they are too big for apply's annotation).
     await kubectl(['create', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: istioCrds() }));
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app=istio-pilot']);
+    // Polled rather than `kubectl wait`, which errors on a CRD whose status is not written yet.
+    await until(async () => {
+      const crds = JSON.parse(await kubectl(['get', 'crd', '-l', 'app=istio-pilot', '-o', 'json'])).items as any[];
+      return crds.length > 0 && crds.every((c) => (c.status?.conditions ?? []).some((x: any) => x.type === 'Established' && x.status === 'True'));
+    }, 'the Istio CRDs established', 60_000, 200);
     await kubectl(['create', 'namespace', 'istio-system']);
     await kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: NODE, labels: { 'topology.kubernetes.io/region': 'eu-west', 'topology.kubernetes.io/zone': 'eu-west-1a' } } }));
     await nodeHeartbeat();
@@ -281,5 +290,40 @@ spec:
 
     await assert.rejects(sign('not-istio', id), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED && /istio-ca|not accepted/.test(e.details));
     await assert.rejects(sign('istio-ca', 'spiffe://cluster.local/ns/default/sa/reviews'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
+  });
+
+  test('a sidecar given both replicas (ipv4:a,b) fails over to the other when its replica dies', async (t) => {
+    const a = await startControlPlane(t, 'cp-fo-a');
+    const b = await startControlPlane(t, 'cp-fo-b');
+    const s = sidecarAt(t, `ipv4:127.0.0.1:${a.cp.grpcPort},127.0.0.1:${b.cp.grpcPort}`);
+    await until(() => s.endpoints(REVIEWS).length === 2, 'the sidecar synced', 60_000);
+    const serving = await until(() => [a, b].find((r) => r.cp.discovery.liveConnections().length > 0), 'a replica serving the sidecar', 10_000);
+    const other = serving === a ? b : a;
+    await serving.kube.close();
+    await serving.cp.close();
+    await until(() => other.cp.discovery.liveConnections().length > 0, 'the sidecar reconnected to the other replica', 30_000);
+    // Config still flows: a change made now reaches it through the surviving replica.
+    await kubectl(['apply', '-f', '-'], virtualService('v2'));
+    await until(() => s.routeClusters().has('outbound|9080|v2|reviews.default.svc.cluster.local'), 'the change through the surviving replica', 30_000);
+    await kubectl(['apply', '-f', '-'], virtualService('v1'));
+  });
+
+  test('tsmesh controlplane --kubeconfig serves the cluster; a missing kubeconfig is an error that says what to do', async (t) => {
+    const stateDir = caStateDir(t);
+    const ready = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+).* resources from (https:\S+)/;
+    const proc = await spawnTsmesh(['controlplane', '--kubeconfig', kube.kubeconfig, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--zipkin-port', 'off', '--state-dir', stateDir], ready, { env: { POD_NAME: 'cp-cli' }, timeoutMs: 90_000 });
+    t.after(() => proc.stop());
+    const m = ready.exec(proc.output())!;
+    assert.equal(m[3], kube.server);
+    const registryz = await until(async () => {
+      const r = (await (await fetch(`http://127.0.0.1:${m[2]}/debug/registryz`)).json()) as { endpoints: Record<string, Array<{ address: string }>> };
+      const eps = r.endpoints['reviews.default.svc.cluster.local|9080'] ?? [];
+      return eps.length === 2 ? eps : undefined;
+    }, 'reviews endpoints on /debug/registryz', 30_000);
+    assert.deepEqual(registryz.map((e) => e.address).sort(), ['198.18.10.1', '198.18.10.2']);
+    assert.equal(await proc.stop('SIGTERM'), 0);
+
+    const bad = await spawnTsmesh(['controlplane', '--kubeconfig', join(stateDir, 'nope.kubeconfig')], /never/, { timeoutMs: 30_000 }).catch((e: Error) => e);
+    assert.ok(bad instanceof Error && /exited with 2/.test(bad.message) && /kubeconfig .*nope\.kubeconfig not found; point --kubeconfig/.test(bad.message), String(bad));
   });
 });

@@ -70,9 +70,9 @@ describe('informer', { timeout: 300_000 }, () => {
     inf.start();
     t.after(() => inf.stop());
     await kube.kubectl(['create', '-f', '-'], { input: JSON.stringify(istioCrd('Sidecar')) }).then((r) => assert.equal(r.code, 0, r.stderr));
-    await kube.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', 'sidecars.networking.istio.io']);
     await until(() => inf.synced, 'the Sidecar informer to list once the CRD exists', 30_000);
-    await kube.kubectl(['apply', '-f', '-'], { input: 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: default}\nspec: {egress: [{hosts: ["./*"]}]}\n' });
+    const applied = await kube.kubectl(['apply', '-f', '-'], { input: 'apiVersion: networking.istio.io/v1\nkind: Sidecar\nmetadata: {name: default, namespace: default}\nspec: {egress: [{hosts: ["./*"]}]}\n' });
+    assert.equal(applied.code, 0, applied.stderr);
     await until(() => seen.includes('add default'), 'the Sidecar add', 30_000);
   });
 });
