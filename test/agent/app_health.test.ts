@@ -44,7 +44,7 @@ async function grpcHealthApp(t: T, serving: Record<string, number>): Promise<num
       },
     },
     {
-      Check: (call: { request: { service?: string } }, cb: (e: unknown, r?: object) => void) => {
+      Check: (call: { request: { service?: string } }, cb: (e: { code: number; details: string } | null, r?: object) => void) => {
         const st = serving[call.request.service ?? ''];
         if (st === undefined) return cb({ code: grpcStatus.NOT_FOUND, details: 'unknown service' });
         cb(null, { status: st });

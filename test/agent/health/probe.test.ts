@@ -29,7 +29,7 @@ test('httpGet: 200 and 302 pass, 503 fails naming the status, a silent app fails
   const port = await listen(s);
   t.after(() => s.close());
   t.after(() => s.closeAllConnections());
-  assert.deepEqual(await runProbe({ httpGet: { port, path: '/healthz', httpHeaders: [{ name: 'X-Probe', value: 'yes' }] } }, '127.0.0.1', 1000), { healthy: true, message: '' });
+  assert.deepEqual(await runProbe({ httpGet: { port, path: '/healthz', httpHeaders: [{ name: 'X-Probe', value: 'yes' }] } }, '127.0.0.1', 1000), { healthy: true, message: '', status: 200 });
   assert.equal(seen.path, '/healthz');
   assert.equal(seen.header, 'yes');
   status = 302;
