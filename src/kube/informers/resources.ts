@@ -14,6 +14,8 @@ export interface ResourceType {
   apiVersion: string;
   /** Collection path across namespaces. */
   path: string;
+  /** Objects of this kind nothing reads, left out server-side. */
+  fieldSelector?: string;
 }
 
 function core(kind: string, plural: string): ResourceType {
@@ -27,7 +29,8 @@ export const KUBE_RESOURCES = {
   Namespace: core('Namespace', 'namespaces'),
   Node: core('Node', 'nodes'),
   ServiceAccount: core('ServiceAccount', 'serviceaccounts'),
-  Secret: core('Secret', 'secrets'),
+  // As Istio's secret controller: service-account token and Helm release Secrets are not credentials.
+  Secret: { ...core('Secret', 'secrets'), fieldSelector: 'type!=kubernetes.io/service-account-token,type!=helm.sh/release.v1' },
   ConfigMap: core('ConfigMap', 'configmaps'),
   EndpointSlice: { kind: 'EndpointSlice', apiVersion: 'discovery.k8s.io/v1', path: '/apis/discovery.k8s.io/v1/endpointslices' },
 } as const satisfies Record<string, ResourceType>;
@@ -69,5 +72,5 @@ function splitPath(path: string): [string, string] {
 }
 
 export function informerFor<T extends KubeObject = KubeObject>(client: KubeClient, type: ResourceType, opts: Partial<InformerOptions> = {}): Informer<T> {
-  return new Informer<T>(client, { ...opts, path: type.path, apiVersion: type.apiVersion, kind: type.kind });
+  return new Informer<T>(client, { ...(type.fieldSelector ? { fieldSelector: type.fieldSelector } : {}), ...opts, path: type.path, apiVersion: type.apiVersion, kind: type.kind });
 }

@@ -10,7 +10,8 @@ import type { RegistrySource } from '../../registry/source.ts';
 import { convertKubeService, externalNameEndpoints, KUBERNETES_REGISTRY } from '../../registry/kubernetes.ts';
 import { cleanLabels } from '../../registry/labels.ts';
 import type { KubeClient } from '../client/client.ts';
-import type { Informer, KubeObject } from '../informers/informer.ts';
+import type { Informer, InformerEvent, KubeObject } from '../informers/informer.ts';
+import { stableStringify } from '../../api/canonical.ts';
 import { informerFor, KUBE_RESOURCES } from '../informers/resources.ts';
 import { configFromObject } from '../config/convert.ts';
 import { podLocality, sliceEndpoints, type PodLookup } from './endpointslices.ts';
@@ -40,7 +41,7 @@ export class KubeRegistrySource implements RegistrySource {
       ['Pod', get('Pod')],
       ['Node', get('Node')],
     ]);
-    for (const inf of this.informers.values()) this.#unsubscribe.push(inf.on(() => this.#changed()));
+    for (const [kind, inf] of this.informers) this.#unsubscribe.push(inf.on((events) => events.some((e) => matters(kind, e)) && this.#changed()));
   }
 
   start(): void {
@@ -93,6 +94,25 @@ export class KubeRegistrySource implements RegistrySource {
     this.#view = { services, endpoints, workloads };
     return this.#view;
   }
+}
+
+/**
+ * Whether an event can change what this source produces: node heartbeats and most pod status
+ * writes cannot, and recomputing every service for each of them would cost the most where
+ * clusters are busiest.
+ */
+function matters(kind: string, e: InformerEvent<KubeObject>): boolean {
+  if (e.type !== 'update' || !e.old) return true;
+  if (kind === 'Node') return stableStringify(e.old.metadata.labels ?? {}) !== stableStringify(e.object.metadata.labels ?? {});
+  if (kind === 'Pod') return podFacts(e.old) !== podFacts(e.object);
+  return true;
+}
+
+/** What a pod contributes to endpoints and workloads. */
+function podFacts(p: KubeObject): string {
+  const ready = (p.status?.conditions ?? []).some((c: any) => c.type === 'Ready' && c.status === 'True');
+  const ports = (p.spec?.containers ?? []).map((c: any) => c.ports ?? []);
+  return stableStringify([p.metadata.labels ?? {}, p.spec?.serviceAccountName, p.spec?.nodeName, p.spec?.hostNetwork, p.status?.podIP, p.status?.phase, ready, ports]);
 }
 
 /** A running pod with an IP, as a workload (ServiceEntry workloadSelector picks these). */
