@@ -88,6 +88,12 @@ export async function demoCommand(argv: string[]): Promise<number> {
     const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
     const pod = one(flags, 'pod-net');
     const app = one(flags, 'app-net');
+    for (const [flag, v] of [['pod-net', pod], ['app-net', app]] as const) {
+      if (v !== undefined && (!/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.$/.test(v) || v.split('.').slice(0, 3).some((o) => Number(o) > 255))) {
+        console.error(`tsmesh demo: --${flag} must be three octets and a dot, like ${flag === 'pod-net' ? '198.18.0.' : '127.0.2.'}, got ${JSON.stringify(v)}`);
+        return 2;
+      }
+    }
     return startKubeDemo({ repoRoot, stateDir: one(flags, 'state-dir') ?? DEFAULT_STATE_DIR, ...(pod ? { podNet: pod } : {}), ...(app ? { appNet: app } : {}), handleSignals: true }).exitCode;
   }
   const ports: Record<string, number> = {};

@@ -14,6 +14,9 @@ import { tsmeshCommand } from '../common/self_command.ts';
 import { startLocalCluster, type LocalCluster } from '../kube/local/cluster.ts';
 import { findKubeBinaries } from '../kube/local/bin_dir.ts';
 import { CA_STATE_FILES } from '../ca/authority.ts';
+import { istioCrds } from '../kube/crds/index.ts';
+import { manifestYaml } from '../kube/install/manifest.ts';
+import type { KubeObject } from '../kube/install/types.ts';
 import { NodeAgent } from '../kube/node/agent.ts';
 import type { ControlPlaneAddress } from '../kube/node/sidecar.ts';
 import { DEFAULT_POD_NET } from '../kube/node/pod_network.ts';
@@ -99,6 +102,19 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
     print('starting etcd, kube-apiserver and kube-controller-manager…');
     cluster = await startLocalCluster({ dir: kubeDir, binDir: binaries.binDir, controllerManager: true, log: (l) => print(`  ${l}`) });
     const kubectl = `${binaries.kubectl} --kubeconfig ${cluster.kubeconfig}`;
+
+    // Istio's CRDs (generated from the schemas tsmesh validates with) and its namespace, as
+    // `tsmesh install` would create them: Istio's networking samples then apply with kubectl.
+    const setup = spawnSync(binaries.kubectl, ['--kubeconfig', cluster.kubeconfig, 'apply', '--server-side', '--field-manager=tsmesh-demo', '-f', '-'], {
+      input: manifestYaml([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system' } }, ...(istioCrds() as unknown as KubeObject[])]),
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    if (setup.status !== 0) {
+      print(`✖ applying Istio's CRDs failed: ${setup.stderr.trim() || setup.error?.message}`);
+      return false;
+    }
+    print(`✔ Istio CRDs and namespace istio-system applied`);
 
     // The control plane in Kubernetes mode: config and registry from the API server.
     let controlPlane: ControlPlaneAddress | undefined;

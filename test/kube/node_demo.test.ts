@@ -58,6 +58,11 @@ test('demo --kube prints a kubeconfig kubectl can use; the node is Ready and run
   const node = JSON.parse(nodes.stdout).items.find((n: any) => n.metadata.name === 'tsmesh-demo');
   assert.equal(node?.status.conditions.find((c: any) => c.type === 'Ready')?.status, 'True');
 
+  // Istio's CRDs are there: its networking samples apply unmodified.
+  const gw = spawnSync(kubectl[0]!, [...kubectl.slice(1), 'apply', '-f', join(ISTIO_DATA, 'samples/httpbin/httpbin-gateway.yaml')], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(gw.status, 0, gw.stderr);
+  assert.match(gw.stdout, /virtualservice\.networking\.istio\.io\/httpbin created/);
+
   // Istio's httpbin with tsmesh's sidecar (kube-inject: the same transform as the webhook): the
   // node runs the native istio-proxy, which gets its certificate with the pod's token, and the
   // app answers at the pod IP through it.
