@@ -326,4 +326,24 @@ spec:
     const bad = await spawnTsmesh(['controlplane', '--kubeconfig', join(stateDir, 'nope.kubeconfig')], /never/, { timeoutMs: 30_000 }).catch((e: Error) => e);
     assert.ok(bad instanceof Error && /exited with 2/.test(bad.message) && /kubeconfig .*nope\.kubeconfig not found; point --kubeconfig/.test(bad.message), String(bad));
   });
+
+  test('meshConfig.discoverySelectors from the istio ConfigMap: only selected namespaces contribute, as their labels change', async (t) => {
+    const { cp } = await startControlPlane(t, 'cp-selectors');
+    await kubectl(['create', 'namespace', 'hidden']);
+    await kubectl(['apply', '-f', '-'], 'apiVersion: v1\nkind: Service\nmetadata: {name: vault, namespace: hidden}\nspec:\n  ports: [{name: http, port: 8200}]\n');
+    const has = (host: string) => cp.registry.getService(host) !== undefined;
+    await until(() => has('vault.hidden.svc.cluster.local'), 'vault while nothing restricts discovery', 30_000);
+
+    await kubectl(['label', 'namespace', 'default', 'tsmesh-discovery=on']);
+    await kubectl(['create', 'configmap', 'istio', '-n', 'istio-system', '--from-literal=mesh=discoverySelectors:\n- matchLabels: {tsmesh-discovery: "on"}\n']);
+    t.after(async () => {
+      await kube.kubectl(['delete', 'configmap', 'istio', '-n', 'istio-system']);
+      await kube.kubectl(['delete', 'namespace', 'hidden', '--wait=false']);
+    });
+    await until(() => !has('vault.hidden.svc.cluster.local'), 'vault gone once the selectors leave its namespace out', 30_000);
+    assert.ok(has('reviews.default.svc.cluster.local'), 'the selected namespace still contributes');
+
+    await kubectl(['label', 'namespace', 'hidden', 'tsmesh-discovery=on']);
+    await until(() => has('vault.hidden.svc.cluster.local'), 'vault back once its namespace is labelled', 30_000);
+  });
 });
