@@ -66,6 +66,7 @@ export class KubernetesMode {
   readonly mesh: MeshConfig;
   readonly #log: (line: string) => void;
   #meshText: string | undefined;
+  #meshSnapshot: MeshConfig | undefined;
   #holder: MeshHolder | undefined;
 
   private constructor(opts: KubernetesModeOptions) {
@@ -123,6 +124,14 @@ export class KubernetesMode {
     return k;
   }
 
+  /**
+   * The mesh config as a new object after each change (the control plane's own is edited in
+   * place): for consumers that cache by identity, such as the injection webhook's settings.
+   */
+  currentMesh(): MeshConfig {
+    return (this.#meshSnapshot ??= structuredClone(this.mesh));
+  }
+
   controlPlaneOptions(): KubeControlPlaneOptions {
     return { store: this.store, mesh: this.mesh, registrySources: [this.registry], authenticate: tokenReviewAuthenticator(this.client) };
   }
@@ -152,6 +161,7 @@ export class KubernetesMode {
     const target = this.mesh as unknown as Record<string, unknown>;
     for (const k of Object.keys(target)) if (!(k in r.mesh)) delete target[k];
     Object.assign(target, r.mesh);
+    this.#meshSnapshot = undefined;
     this.#holder?.meshChanged();
   }
 }
