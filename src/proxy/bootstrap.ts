@@ -5,6 +5,7 @@
  * names a static cluster (the control plane's address).
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { normalize } from '../xds/codec.ts';
 import { ERR, TsmeshError } from '../api/errors.ts';
@@ -110,10 +111,18 @@ export function validateBootstrap(raw: EnvoyJson): ParsedBootstrap {
     if (!cluster) throw new BootstrapError(`${p}.grpc_services[0].envoy_grpc.cluster_name: required`);
     const c = clusters.find((x) => x.name === cluster);
     if (!c) throw new BootstrapError(`${p}.grpc_services[0].envoy_grpc.cluster_name: no static cluster named ${cluster}`);
-    const ep = c.load_assignment?.endpoints?.[0]?.lb_endpoints?.[0]?.endpoint?.address;
-    if (!ep) throw new BootstrapError(`static_resources.clusters[${clusters.indexOf(c)}].load_assignment: the xDS cluster ${cluster} needs an endpoint`);
-    const a = address(ep, `static_resources.clusters[${clusters.indexOf(c)}].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address`);
-    out.ads = { mode, cluster, address: `${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.port}` };
+    const at = `static_resources.clusters[${clusters.indexOf(c)}].load_assignment`;
+    const eps: EnvoyJson[] = (c.load_assignment?.endpoints ?? []).flatMap((l: EnvoyJson) => l.lb_endpoints ?? []);
+    if (!eps.length) throw new BootstrapError(`${at}: the xDS cluster ${cluster} needs an endpoint`);
+    const hostPorts = eps.map((e, i) => {
+      const a = address(e.endpoint?.address, `${at}.lb_endpoints[${i}].endpoint.address`);
+      return `${a.ip.includes(':') ? `[${a.ip}]` : a.ip}:${a.port}`;
+    });
+    // Several endpoints (control-plane replicas): Envoy fails over between them, so the gRPC
+    // target lists them all (grpc's ipv4:/ipv6: address list; a name is resolved by DNS as one).
+    const families = new Set(eps.map((e) => isIP(e.endpoint.address.socket_address.address)));
+    const family = hostPorts.length > 1 && families.size === 1 ? [...families][0] : 0;
+    out.ads = { mode, cluster, address: family ? `ipv${family}:${hostPorts.join(',')}` : hostPorts[0]! };
   } else if (out.ldsAds || out.cdsAds) {
     throw new BootstrapError('dynamic_resources.ads_config: required when lds_config or cds_config use ads');
   }
