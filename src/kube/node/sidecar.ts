@@ -12,7 +12,8 @@
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sidecarBootstrap, writeBootstrap } from '../../agent/bootstrap.ts';
+import { sidecarBootstrap, writeBootstrap, XDS_CLUSTER } from '../../agent/bootstrap.ts';
+import type { EnvoyJson } from '../../xds/types.ts';
 import { READINESS_PORT, STATUS_PORT } from '../../agent/status_server.ts';
 import { httpProbe, tcpProbe } from '../../demo/readiness.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from '../../demo/ports.ts';
@@ -25,6 +26,12 @@ import type { KubePod } from './types.ts';
 export interface ControlPlaneAddress {
   /** Plaintext xDS (istiod's 15010). */
   xds: { host: string; port: number };
+  /**
+   * Every control-plane replica's xDS address (xds among them): the sidecar's xDS cluster lists
+   * them all and the proxy fails over between them, where Istio's sidecars reach the replicas
+   * behind istiod's Service VIP.
+   */
+  xdsReplicas?: Array<{ host: string; port: number }>;
   /** The CA (istiod's 15012) and its root certificate file; without them proxies run without mTLS identity. */
   ca?: { address: string; rootCertFile: string };
 }
@@ -50,7 +57,7 @@ export class SidecarLauncher {
     const sds = cp.ca ? this.sdsSocket(stem) : undefined;
     writeBootstrap(
       file,
-      sidecarBootstrap({
+      withXdsReplicas(sidecarBootstrap({
         pod: name,
         namespace,
         podIP: addr.podIP,
@@ -65,7 +72,7 @@ export class SidecarLauncher {
         outboundPort: SIDECAR_OUTBOUND_PORT,
         xds: cp.xds,
         ...(sds ? { sdsSocket: sds } : {}),
-      }),
+      }), cp.xdsReplicas),
     );
     const args = ['--bootstrap', file, '--concurrency', '1', '--drain-time-s', DRAIN_S, '--status-port', String(STATUS_PORT), '--readiness-port', String(READINESS_PORT)];
     if (cp.ca) {
@@ -109,4 +116,12 @@ function workloadName(pod: KubePod): string {
   const hash = pod.metadata.labels?.['pod-template-hash'];
   if (owner.kind === 'ReplicaSet' && hash && owner.name.endsWith(`-${hash}`)) return owner.name.slice(0, -hash.length - 1);
   return owner.name;
+}
+
+/** The bootstrap's xDS cluster with one endpoint per control-plane replica (see ControlPlaneAddress.xdsReplicas). */
+export function withXdsReplicas(bootstrap: EnvoyJson, replicas: Array<{ host: string; port: number }> | undefined): EnvoyJson {
+  if (!replicas?.length) return bootstrap;
+  const xds = (bootstrap.static_resources.clusters as EnvoyJson[]).find((c) => c.name === XDS_CLUSTER)!;
+  xds.load_assignment.endpoints = [{ lb_endpoints: replicas.map((r) => ({ endpoint: { address: { socket_address: { address: r.host, port_value: r.port } } } })) }];
+  return bootstrap;
 }
