@@ -5,9 +5,17 @@ import { ControlPlane } from '../controlplane/server.ts';
 import { durationMsOf } from '../api/duration.ts';
 
 /** Kubernetes mode, loaded only when asked for: without --kubeconfig nothing Kubernetes is imported. */
-async function connectKube(kubeconfig: string, namespace?: string) {
+async function connectKube(kubeconfig: string | undefined, namespace?: string) {
   const { KubernetesMode } = await import('../kube/controlplane.ts');
-  return KubernetesMode.connect({ kubeconfig, ...(namespace ? { namespace } : {}) });
+  return KubernetesMode.connect({ ...(kubeconfig ? { kubeconfig } : {}), ...(namespace ? { namespace } : {}) });
+}
+
+/** istiod's --httpsAddr: ":15017", "host:port" or a port; "off" runs no webhook server. */
+function parseHttpsAddr(v: string, address: string): { host: string; port: number } | 'off' | undefined {
+  if (v === 'off') return 'off';
+  const m = /^(?:(.*):)?(\d+)$/.exec(v);
+  if (!m || Number(m[2]) > 65535) return undefined;
+  return { host: m[1] || address, port: Number(m[2]) };
 }
 
 const HELP = `Usage: tsmesh controlplane --config <dir> [flags]
@@ -23,7 +31,13 @@ Flags:
                          Pods and Nodes from the API server (informers); mesh config from the
                          \`istio\` ConfigMap; CSR tokens checked with TokenReview (audience
                          istio-ca); status.validationMessages written by the Lease leader.
-                         Also taken from KUBECONFIG when --config is not given
+                         Also taken from KUBECONFIG when --config is not given; in a pod
+                         (KUBERNETES_SERVICE_HOST set) the pod's service account is used
+      --httpsAddr <[host]:port|off>
+                         Kubernetes mode: istiod's admission webhooks (/inject, /validate)
+                         over HTTPS with a certificate from the mesh CA (default :15017,
+                         Istio's, on --address; a free port when --grpc-port is 0); the caBundle of tsmesh install's webhook
+                         configurations is patched to the mesh root at start
   -i, --istioNamespace <ns>
                          Kubernetes mode: the control plane's namespace, where its Lease and
                          mesh ConfigMap live (default istio-system; env POD_NAMESPACE)
@@ -65,6 +79,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
         mesh: { type: 'string', short: 'm' },
         kubeconfig: { type: 'string' },
         istioNamespace: { type: 'string', short: 'i' },
+        httpsAddr: { type: 'string' },
         address: { type: 'string', default: '127.0.0.1' },
         'grpc-port': { type: 'string', default: '15010' },
         'http-port': { type: 'string', default: '15014' },
@@ -86,15 +101,24 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const kubeconfig = values.kubeconfig ?? (values.config ? undefined : process.env.KUBECONFIG || undefined);
+  // In a pod (istiod's Deployment from tsmesh install runs us without flags): the service account.
+  const inCluster = !values.config && !kubeconfig && !!process.env.KUBERNETES_SERVICE_HOST;
   if (values.config && values.kubeconfig) {
     console.error('tsmesh controlplane: --config and --kubeconfig are two config sources; give one (a directory, or a Kubernetes API server)');
     return 2;
   }
-  if (!values.config && !kubeconfig) {
+  if (!values.config && !kubeconfig && !inCluster) {
     console.error(`tsmesh controlplane: --config <dir> or --kubeconfig <file> is required\n\n${HELP}`);
     return 2;
   }
-  if (kubeconfig && values.mesh) {
+  const kubeMode = !!kubeconfig || inCluster;
+  // Like the CA port: with xDS on a free port (tests, parallel meshes), the webhooks take one too.
+  const https = parseHttpsAddr(values.httpsAddr ?? (values['grpc-port'] === '0' ? ':0' : ':15017'), values.address!);
+  if (!https) {
+    console.error(`tsmesh controlplane: --httpsAddr: expected [host]:port or off, like :15017, got ${JSON.stringify(values.httpsAddr)}`);
+    return 2;
+  }
+  if (kubeMode && values.mesh) {
     console.error(`tsmesh controlplane: --mesh is for --config mode; with --kubeconfig the mesh config is the \`istio\` ConfigMap's \`mesh\` key in the control plane's namespace (kubectl edit configmap istio -n istio-system)`);
     return 2;
   }
@@ -132,7 +156,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
   // Like the CA port: with xDS on a free port (tests, parallel meshes), the collector takes one too.
   const zipkinPort = zipkinFlag === 'off' ? undefined : zipkinFlag !== undefined ? Number(zipkinFlag) : values['grpc-port'] === '0' ? 0 : 9411;
   let kube: Awaited<ReturnType<typeof connectKube>> | undefined;
-  if (kubeconfig) {
+  if (kubeMode) {
     try {
       kube = await connectKube(kubeconfig, values.istioNamespace ?? process.env.POD_NAMESPACE);
     } catch (e) {
@@ -166,6 +190,19 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     return 1;
   }
   kube?.attach(cp);
+  let webhooks: { close(): Promise<void> } | undefined;
+  if (kube && https !== 'off') {
+    try {
+      webhooks = await startWebhooks(kube, cp.stateDir, values.cacerts, https);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const hint = err.code === 'EADDRINUSE' ? ' (port in use: pick another with --httpsAddr, or off)' : '';
+      console.error(`tsmesh controlplane: cannot start the admission webhooks on ${https.host}:${https.port}: ${err.message}${hint}`);
+      await kube.close().catch(() => undefined);
+      await cp.close().catch(() => undefined);
+      return 1;
+    }
+  }
   const zipkin = cp.zipkin ? `, zipkin ${values.address}:${cp.zipkin.port}` : '';
   console.log(`tsmesh controlplane ready: xds grpc ${values.address}:${cp.grpcPort}, http ${values.address}:${cp.httpPort}, secure grpc ${values.address}:${cp.secureGrpcPort}, ${cp.store.all().length} resources from ${kube ? kube.client.server : values.config}${zipkin}`);
   await new Promise<void>((resolve) => {
@@ -176,7 +213,29 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await webhooks?.close();
   await kube?.close();
   await cp.close();
   return 0;
+}
+
+/**
+ * istiod's webhook server: the serving certificate from the same CA the control plane loaded
+ * (its state dir or plug-in certs), injection settings from the live mesh config.
+ */
+async function startWebhooks(kube: Awaited<ReturnType<typeof connectKube>>, stateDir: string, cacertsDir: string | undefined, at: { host: string; port: number }) {
+  const [{ CertificateAuthority }, { startAdmissionWebhooks }, { validateHandler }] = await Promise.all([import('../ca/authority.ts'), import('../kube/webhook/start.ts'), import('../kube/webhook/validate.ts')]);
+  const ca = await CertificateAuthority.load({ stateDir, cacertsDir, trustDomain: kube.mesh.trustDomain });
+  const hooks = await startAdmissionWebhooks({
+    client: kube.client,
+    ca,
+    namespace: kube.namespace,
+    host: at.host,
+    port: at.port,
+    mesh: () => kube.currentMesh(),
+    validate: validateHandler,
+    log: (l) => console.log(l),
+  });
+  console.log(`tsmesh controlplane: admission webhooks on https://${at.host}:${hooks.port} (/inject, /validate)`);
+  return hooks;
 }

@@ -90,8 +90,12 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
     log(`${what} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return r;
   };
+  const stopped = new Set<LocalProcess>();
   const stopAll = async () => {
-    for (const p of [...running].reverse()) await p.stop();
+    for (const p of [...running].reverse()) {
+      stopped.add(p);
+      await p.stop();
+    }
   };
 
   try {
@@ -215,6 +219,7 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
       const startControllerManager = async (): Promise<void> => {
         for (let attempt = 1; ; attempt++) {
           const kcmPort = await freePort(LOOPBACK);
+          if (closing) return;
           const p = run('kube-controller-manager', binaries.kubeControllerManager, [
             `--kubeconfig=${kcmKubeconfig}`,
             `--authentication-kubeconfig=${kcmKubeconfig}`,
@@ -248,7 +253,8 @@ export async function startLocalCluster(o: LocalClusterOptions): Promise<LocalCl
           }
           void p.exited.then((code) => {
             forget(p);
-            if (closing) return;
+            // close() stopped it (or is about to): never start another.
+            if (closing || stopped.has(p)) return;
             log(`kube-controller-manager exited (code ${code}); restarting it (log: ${p.logFile})`);
             const again = () => {
               kcmRestart = undefined;

@@ -3,7 +3,8 @@
  * process: its output goes to a log file in the cluster's directory, and it dies with us. Go
  * programs cannot preload the demo's exit_with_parent.mjs, so the kernel does it instead:
  * util-linux's `setpriv --pdeathsig SIGKILL` sets PR_SET_PDEATHSIG and execs the program, which
- * then gets SIGKILL when we exit, however we exit (a crash or SIGKILL included).
+ * then gets SIGKILL when we exit, however we exit (a crash or SIGKILL included). Each runs in a
+ * process group of its own (detached), so a terminal's Ctrl-C is ours to handle, not theirs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -30,7 +31,9 @@ export class LocalProcess {
     const setpriv = onPath('setpriv', env);
     const [cmd, argv] = setpriv ? [setpriv, ['--pdeathsig', 'SIGKILL', '--', file, ...args]] : [file, args];
     try {
-      this.#child = spawn(cmd, argv, { stdio: ['ignore', fd, fd], env });
+      // Its own process group: a terminal's Ctrl-C reaches only us, and close() stops the
+      // programs in order (the controller manager must not die first and be restarted).
+      this.#child = spawn(cmd, argv, { stdio: ['ignore', fd, fd], env, detached: true });
     } finally {
       closeSync(fd);
     }
