@@ -4,7 +4,8 @@
  * 1. Build (tsmesh only), in a child with --expose-gc: load + validate 1,000 services x 10
  *    endpoints of Istio YAML, the registry and PushContext, and one sidecar's CDS/EDS/LDS/RDS.
  * 2. Serve: each control plane as a child on that directory (`tsmesh controlplane --config`,
- *    `pilot-discovery discovery --configDir`, built once from Istio's Go module and cached);
+ *    `pilot-discovery discovery --configDir`, built once from Istio's Go module and cached, with
+ *    an empty local etcd + kube-apiserver beside it because this Istio version needs Kubernetes);
  *    N simulated Envoys (load processes, each sending the Node an istio-proxy sends) subscribe
  *    over raw ADS, SotW or delta; time until every one has ACKed CDS, EDS, LDS and RDS, with the
  *    control plane's CPU seconds and peak RSS from /proc, and the load processes' CPU beside it
@@ -62,10 +63,18 @@ const n0 = (n: number) => Math.round(n).toLocaleString('en-US');
 const f1 = (n: number) => n.toFixed(1);
 const mbytes = (b: number) => `${(b / 1048576).toFixed(1)} MiB`;
 
+/** A running control plane: `spawnedAt` (performance.now()) when its own process started, after whatever it needs was up; `sideCpu` CPU seconds of what runs beside it (istiod's Kubernetes API). */
+interface StartedCp {
+  cp: Started;
+  grpcPort: number;
+  spawnedAt?: number;
+  sideCpu?: { name: string; seconds(): number };
+}
+
 /** A control plane under test: how to start it on the mesh directory and how to read its push log. */
 interface ControlPlane {
   name: 'tsmesh' | 'istiod';
-  start(configDir: string): Promise<{ cp: Started; grpcPort: number }>;
+  start(configDir: string): Promise<StartedCp>;
   /** Log lines describing pushes since `sinceEpochMs` / log offset `mark`. */
   pushLines(cp: Started, mark: number, sinceEpochMs: number): string[];
 }
@@ -117,7 +126,10 @@ export async function run(): Promise<void> {
       const b = await ensureIstiod(ISTIOD_BUILD_TIMEOUT_S);
       if (b.ok) {
         console.log(`istiod: pilot-discovery from istio.io/istio@${b.version} (${b.builtNow ? `built now in ${b.seconds.toFixed(0)} s` : 'cached build'}): ${b.binary}`);
-        console.log(`istiod env: ${Object.entries(istiodEnv()).map(([k, v]) => `${k}=${v}`).join(' ')}; debounce and push throttle at istiod's defaults; ${process.env.BENCH_ISTIOD_KUBE === '0' ? 'no Kubernetes API' : 'an empty stand-in Kubernetes API (this Istio version needs a Kubernetes client to start; it holds no Services or Pods)'}`);
+        console.log(
+          `istiod env: ${Object.entries(istiodEnv()).map(([k, v]) => `${k}=${v}`).join(' ')}; debounce and push throttle at istiod's defaults; ` +
+            `a real, empty Kubernetes API beside it (etcd + kube-apiserver from src/kube/local, started and stopped with istiod; this Istio version needs a Kubernetes client to start), its CPU reported separately`,
+        );
         cps.push(istiodCp(b.binary, join(dir, 'istiod'), mesh.namespaces));
       } else {
         istiodMissing = b.reason;
@@ -156,11 +168,12 @@ function notRun(cp: string, clients: number, mode: Mode, error: string): Row {
 /**
  * Known reasons istiod cannot run here, recognised in its start-up failure, said plainly.
  * Istio's master of 2026-08 builds its ServiceEntry registry (krt) on the Kubernetes
- * multicluster controller's namespaces, and that controller exists only with a Kubernetes client.
+ * multicluster controller's namespaces, and that controller exists only with a Kubernetes client:
+ * hence the local kube-apiserver, whose binaries must be built first.
  */
 function explainIstiodFailure(error: string): string {
-  if (/ConfigCluster/.test(error) && /serviceentry\.newController/.test(error)) {
-    return `${error}\n  => this Istio version cannot run without Kubernetes: its ServiceEntry registry takes namespaces from the Kubernetes multicluster controller (serviceentry/controller.go:224), which pilot-discovery creates only with a Kubernetes client; with --configDir and --registries= (no Kubernetes) that controller is nil and start-up dereferences it`;
+  if (/Kubernetes binaries missing/.test(error)) {
+    return `${error}\n  => istiod needs a Kubernetes API server to start (this Istio version panics without one); build the local cluster's binaries with \`node scripts/kube/build.mjs\`, or run BENCH_CPS=tsmesh`;
   }
   return error;
 }
@@ -198,8 +211,9 @@ function istiodCp(binary: string, workDir: string, namespaces: string[]): Contro
   return {
     name: 'istiod',
     async start(configDir) {
-      const { cp, grpcPort } = await startIstiod(binary, configDir, join(workDir, String(++runs)), TIMEOUT_MS, namespaces);
-      return { cp, grpcPort };
+      const { cp, grpcPort, kube, spawnedAt } = await startIstiod(binary, configDir, join(workDir, String(++runs)), TIMEOUT_MS, namespaces);
+      console.log(`kubernetes for istiod: etcd + kube-apiserver ready and namespaces applied in ${f1(kube.startS)} s (${kube.server})`);
+      return { cp, grpcPort, spawnedAt, sideCpu: { name: 'kube-apiserver + etcd', seconds: () => kube.cpuSeconds() } };
     },
     pushLines(cp, _mark, since) {
       // By timestamp: istiod's log may have been trimmed, so offsets into it are not stable.
@@ -251,7 +265,7 @@ async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenM
   // The machine's load average before the phase: on 2 shared cores, other work skews every figure.
   console.log(`\n-- ${cpDef.name}: ${n0(clients)} ${mode === 'sotw' ? 'SotW' : 'delta'} ADS clients (${procs} load process${procs > 1 ? 'es' : ''}; machine load average ${loadavg()[0]!.toFixed(1)}) --`);
   const tReady = performance.now();
-  let started: { cp: Started; grpcPort: number };
+  let started: StartedCp;
   try {
     started = await cpDef.start(configDir);
   } catch (e) {
@@ -260,11 +274,11 @@ async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenM
     console.log(`${cpDef.name} ${row.error}\n${(e as Error).message.split('\n').slice(1).join('\n').slice(-1500)}`);
     return row;
   }
-  const { cp, grpcPort } = started;
+  const { cp, grpcPort, sideCpu } = started;
   const pid = cp.proc.pid!;
   const loads: LoadProc[] = [];
   try {
-    console.log(`${cpDef.name} ready in ${f1((performance.now() - tReady) / 1000)} s: cpu ${f1(cpuSeconds(pid))} s, rss ${n0(rssMB(pid))} MB`);
+    console.log(`${cpDef.name} ready in ${f1((performance.now() - (started.spawnedAt ?? tReady)) / 1000)} s: cpu ${f1(cpuSeconds(pid))} s, rss ${n0(rssMB(pid))} MB`);
     const address = `127.0.0.1:${grpcPort}`;
     const per = Math.ceil(clients / procs);
     for (let i = 0; i < procs; i++) {
@@ -289,6 +303,7 @@ async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenM
       if (m) [mem.heap, mem.external] = [Math.max(mem.heap, m.heap), Math.max(mem.external, m.external)];
     }, 100);
     const cpu0 = cpuSeconds(pid);
+    const side0 = sideCpu?.seconds() ?? 0;
     const t0 = performance.timeOrigin + performance.now();
     for (const l of loads) l.connect();
     const deadline = Date.now() + TIMEOUT_MS;
@@ -309,7 +324,7 @@ async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenM
     console.log(
       `${done ? 'all' : 'TIMEOUT: only'} ${n0(row.synced)}/${n0(clients)} ACKed CDS+EDS+LDS+RDS in ${done ? f1(row.syncS!) : `> ${TIMEOUT_MS / 1000}`} s` +
         `   ${cpDef.name}: cpu ${f1(row.cpuS)} s, peak rss ${n0(peak)} MB${heap}   sent ${mbytes(row.bytes)} in ${n0(responses)} responses` +
-        `   load processes: cpu ${f1(row.loadCpuS)} s${failed ? `   ${failed} streams failed` : ''}`,
+        `   load processes: cpu ${f1(row.loadCpuS)} s${sideCpu ? `   ${sideCpu.name}: cpu ${f1(sideCpu.seconds() - side0)} s` : ''}${failed ? `   ${failed} streams failed` : ''}`,
     );
     if (!done) for (const l of loads) if (l.errorOutput) console.log(`load process stderr: ${l.errorOutput.slice(-1000)}`);
 

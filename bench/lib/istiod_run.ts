@@ -4,15 +4,15 @@
  * 250 ms after the last event, then debounces pushes by PILOT_DEBOUNCE_AFTER, 100 ms), services
  * and endpoints from its ServiceEntry registry, plaintext ADS on a free port as istiod's 15010,
  * HTTP (readiness, debug) and monitoring on free ports, no TLS ports. Readiness is istiod's own
- * /ready. This Istio version panics at start-up without a Kubernetes client (see
- * istiod_kube.ts), so by default it gets an empty stand-in API (BENCH_ISTIOD_KUBE=0: none, to
- * see that failure); the Kubernetes registry it then adds finds no Services or Pods.
+ * /ready. This Istio version panics at start-up without a Kubernetes client, so it runs against
+ * a real, empty local cluster (istiod_cluster.ts: etcd + kube-apiserver, started with istiod and
+ * stopped with it); the Kubernetes registry it then adds finds only the `kubernetes` Service.
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
-import { startFakeKube, type FakeKube } from './istiod_kube.ts';
+import { startIstiodCluster, type IstiodCluster } from './istiod_cluster.ts';
 import { sleep, stopGroup, type Started } from './procs.ts';
 
 /**
@@ -26,7 +26,6 @@ export function istiodEnv(): Record<string, string> {
     POD_NAMESPACE: 'istio-system',
     POD_NAME: 'istiod-bench',
     PILOT_MAX_REQUESTS_PER_SECOND: '100000',
-    ISTIO_KUBE_CLIENT_CONTENT_TYPE: 'json',
   };
   for (const kv of (process.env.BENCH_ISTIOD_ENV ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const eq = kv.indexOf('=');
@@ -39,12 +38,16 @@ export interface RunningIstiod {
   cp: Started;
   grpcPort: number;
   httpPort: number;
+  /** The Kubernetes istiod reads (its CPU is reported beside istiod's). */
+  kube: IstiodCluster;
+  /** performance.now() when pilot-discovery itself was spawned (after the cluster was up). */
+  spawnedAt: number;
 }
 
 /** Starts pilot-discovery on `configDir`; resolves once /ready answers 200, or throws with its log tail. */
 export async function startIstiod(binary: string, configDir: string, workDir: string, timeoutMs: number, namespaces: string[]): Promise<RunningIstiod> {
   mkdirSync(workDir, { recursive: true });
-  const kube: FakeKube | undefined = process.env.BENCH_ISTIOD_KUBE === '0' ? undefined : await startFakeKube(join(workDir, 'kubeconfig'), namespaces);
+  const kube = await startIstiodCluster(join(workDir, 'kube'), namespaces, timeoutMs);
   const [grpcPort, httpPort, monitoringPort, ctrlzPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // Istio's defaults, written out: no mesh config file would also mean defaults, but istiod then
   // looks for ./etc/istio/config/mesh relative to its working directory.
@@ -55,7 +58,8 @@ export async function startIstiod(binary: string, configDir: string, workDir: st
   const args = [
     'discovery',
     `--configDir=${configDir}`,
-    ...(kube ? ['--registries=Kubernetes', `--kubeconfig=${kube.kubeconfig}`] : ['--registries=']),
+    '--registries=Kubernetes',
+    `--kubeconfig=${kube.kubeconfig}`,
     `--meshConfig=${meshFile}`,
     `--networksConfig=${networksFile}`,
     '--domain=cluster.local',
@@ -71,12 +75,12 @@ export async function startIstiod(binary: string, configDir: string, workDir: st
     '--keepaliveMaxServerConnectionAge=24h',
     '--shutdownDuration=1s',
   ];
-  const cp = spawnIn(workDir, binary, args, istiodEnv(), () => kube?.close());
+  const spawnedAt = performance.now();
+  const cp = spawnIn(workDir, binary, args, istiodEnv(), () => kube.close());
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (cp.proc.exitCode !== null || Date.now() > deadline) {
       await cp.stop();
-      await kube?.close();
       const how = cp.proc.exitCode !== null ? `exited with ${cp.proc.exitCode}` : `not ready after ${timeoutMs / 1000} s`;
       throw new Error(`istiod ${how}${panicSummary(cp.output())}:\n${cp.output().slice(-3000)}`);
     }
@@ -88,7 +92,7 @@ export async function startIstiod(binary: string, configDir: string, workDir: st
     }
     await sleep(100);
   }
-  return { cp, grpcPort, httpPort };
+  return { cp, grpcPort, httpPort, kube, spawnedAt };
 }
 
 /** istiod's log lines since `sinceEpochMs` that say what a push did (for the propagation summary). */
