@@ -133,6 +133,42 @@ test('istio-init gets istio-iptables flags from the traffic annotations', () => 
   assert.deepEqual(init.args, ['init', '-p', '15001', '-z', '15006', '-u', '1337', '-m', 'TPROXY', '-i', '10.96.0.0/12', '-x', '10.96.0.1/32', '-b', '9080', '-d', '15090,15021,15020,8443', '-o', '5432', '-k', 'net1']);
   assert.deepEqual((init.securityContext as any).capabilities.add, ['NET_ADMIN', 'NET_RAW']);
   assert.equal((init.securityContext as any).runAsUser, 0);
+  // The proxy serves the mode istio-init captured with: TPROXY needs root and NET_ADMIN to bind transparently.
+  const proxy = byName(p.spec.initContainers, 'istio-proxy');
+  assert.equal(env(proxy, 'ISTIO_META_INTERCEPTION_MODE'), 'TPROXY');
+  assert.deepEqual((proxy.securityContext as any).capabilities.add, ['NET_ADMIN']);
+  assert.equal((proxy.securityContext as any).runAsUser, 0);
+  assert.equal((proxy.securityContext as any).runAsNonRoot, false);
+});
+
+test('the interceptionMode annotation wins over ProxyConfig for istio-init and the proxy alike', () => {
+  const p = injected(
+    injectPod({ pod: pod({ annotations: { 'sidecar.istio.io/interceptionMode': 'REDIRECT', 'proxy.istio.io/config': 'interceptionMode: TPROXY' } }), namespace: 'default', settings: settings() }),
+  );
+  assert.equal(argAfter(byName(p.spec.initContainers, 'istio-init'), '-m'), 'REDIRECT');
+  const proxy = byName(p.spec.initContainers, 'istio-proxy');
+  assert.equal(env(proxy, 'ISTIO_META_INTERCEPTION_MODE'), 'REDIRECT');
+  assert.equal((proxy.securityContext as any).runAsUser, 1337);
+  assert.equal((proxy.securityContext as any).capabilities.add, undefined);
+});
+
+test('the interceptionMode annotation NONE injects a sidecar without istio-init (Istio\'s template), not a refusal', () => {
+  const p = injected(injectPod({ pod: pod({ annotations: { 'sidecar.istio.io/interceptionMode': 'NONE' } }), namespace: 'default', settings: settings() }));
+  assert.deepEqual(names(p.spec.initContainers), ['istio-proxy']);
+  const proxy = byName(p.spec.initContainers, 'istio-proxy');
+  assert.equal(env(proxy, 'ISTIO_META_INTERCEPTION_MODE'), 'NONE');
+  assert.equal((proxy.securityContext as any).runAsUser, 1337);
+  assert.deepEqual(JSON.parse(p.metadata!.annotations!['sidecar.istio.io/status']!).initContainers, ['istio-proxy']);
+  // Regular-container sidecars likewise: no istio-init at all.
+  const regular = injected(injectPod({ pod: pod({ annotations: { 'sidecar.istio.io/interceptionMode': 'NONE' } }), namespace: 'default', settings: settings({ nativeSidecars: false }) }));
+  assert.equal(regular.spec.initContainers, undefined);
+  assert.deepEqual(names(regular.spec.containers), ['reviews', 'istio-proxy']);
+});
+
+test('an unknown interceptionMode annotation is refused, naming the annotation', () => {
+  const r = injectPod({ pod: pod({ annotations: { 'sidecar.istio.io/interceptionMode': 'tproxy-ish' } }), namespace: 'default', settings: settings() });
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.error : '', /annotation sidecar\.istio\.io\/interceptionMode: expected REDIRECT, TPROXY or NONE, got "tproxy-ish"/);
 });
 
 test('interception mode NONE (or Istio CNI) has no istio-init', () => {

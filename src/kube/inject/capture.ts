@@ -19,8 +19,9 @@ export type InitResult = { ok: true; container: Container } | { ok: false; error
 
 export function initContainer(annotations: Record<string, string>, pc: PodProxyConfig, settings: InjectionSettings, image: string): InitResult {
   const a = (k: keyof typeof ANNOTATIONS, def: string) => annotations[ANNOTATIONS[k]] ?? def;
-  const mode = annotations[ANNOTATIONS.interceptionMode] ?? pc.interceptionMode;
-  if (mode !== 'REDIRECT' && mode !== 'TPROXY') return { ok: false, error: `${ANNOTATIONS.interceptionMode}: expected REDIRECT or TPROXY here, got ${JSON.stringify(mode)}` };
+  // Annotation over ProxyConfig, resolved in podProxyConfig; NONE never gets here (no istio-init).
+  const mode = pc.interceptionMode;
+  if (mode === 'NONE') return { ok: false, error: `${ANNOTATIONS.interceptionMode} NONE: no istio-init container (this is a bug in the caller)` };
   const excludeInbound = [...SIDECAR_PORTS, ...splitList(a('excludeInboundPorts', settings.excludeInboundPorts)).filter((p) => !SIDECAR_PORTS.includes(p))].join(',');
   const flags: Array<[string, string]> = [
     ['-p', '15001'],

@@ -2,8 +2,14 @@
  * A pod's ProxyConfig: the mesh's defaultConfig overlaid with the pod's `proxy.istio.io/config`
  * annotation (YAML or JSON), as Istio's injector merges them. The fields the injector itself acts
  * on are read out; the whole merged object goes to the proxy as PROXY_CONFIG.
+ *
+ * The interception mode is worked out here once, annotation over ProxyConfig (Istio's template
+ * reads `annotation .ObjectMeta "sidecar.istio.io/interceptionMode" .ProxyConfig.InterceptionMode`
+ * in each place), so istio-init, the proxy's ISTIO_META_INTERCEPTION_MODE and its securityContext
+ * cannot disagree.
  */
 import { parse } from 'yaml';
+import { ANNOTATIONS } from '../../agent/capture/annotations.ts';
 import { durationMsOf } from '../../api/duration.ts';
 import type { InjectionSettings, InterceptionMode } from './settings.ts';
 
@@ -13,6 +19,7 @@ export interface PodProxyConfig {
   /** Merged ProxyConfig, the PROXY_CONFIG env's JSON. */
   merged: Record<string, unknown>;
   holdApplicationUntilProxyStarts: boolean;
+  /** sidecar.istio.io/interceptionMode, else ProxyConfig.interceptionMode, else the mesh default. */
   interceptionMode: InterceptionMode;
   /** ProxyConfig.concurrency, when set (the proxy's --concurrency; 0 means one per core in Istio). */
   concurrency?: number;
@@ -44,8 +51,12 @@ export function podProxyConfig(annotations: Record<string, string> | undefined, 
   const fail = (field: string, want: string) => ({ ok: false as const, error: `${PROXY_CONFIG_ANNOTATION} (or meshConfig.defaultConfig) ${field}: ${want}, got ${JSON.stringify(merged[field])}` });
   const hold = merged.holdApplicationUntilProxyStarts ?? settings.holdApplicationUntilProxyStarts;
   if (typeof hold !== 'boolean') return fail('holdApplicationUntilProxyStarts', 'expected true or false');
-  const mode = merged.interceptionMode ?? settings.interceptionMode;
-  if (mode !== 'REDIRECT' && mode !== 'TPROXY' && mode !== 'NONE') return fail('interceptionMode', 'expected REDIRECT, TPROXY or NONE');
+  const annotated = annotations?.[ANNOTATIONS.interceptionMode];
+  const mode = annotated ?? merged.interceptionMode ?? settings.interceptionMode;
+  if (mode !== 'REDIRECT' && mode !== 'TPROXY' && mode !== 'NONE') {
+    if (annotated !== undefined) return { ok: false, error: `annotation ${ANNOTATIONS.interceptionMode}: expected REDIRECT, TPROXY or NONE, got ${JSON.stringify(annotated)}` };
+    return fail('interceptionMode', 'expected REDIRECT, TPROXY or NONE');
+  }
   const config: PodProxyConfig = { merged, holdApplicationUntilProxyStarts: hold, interceptionMode: mode, proxyMetadata: {} };
   if (merged.concurrency !== undefined) {
     const n = Number(merged.concurrency);
