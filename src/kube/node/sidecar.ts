@@ -1,4 +1,7 @@
 /**
+ * The `istio-proxy` container of a gateway pod (args `proxy --type router`, as tsmesh install's
+ * istio-ingressgateway): `tsmesh proxy` as a router bound to the pod IP, with the same identity.
+ *
  * The injected `istio-proxy` container as the demo runs a sidecar: `tsmesh proxy` with the demo's
  * NONE-mode bootstrap for this pod (inbound listeners on the pod IP, admin and the outbound HTTP
  * proxy listener on the app IP), pointed at the control plane the node was given. The injected
@@ -12,13 +15,13 @@
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sidecarBootstrap, writeBootstrap, XDS_CLUSTER } from '../../agent/bootstrap.ts';
+import { buildBootstrap, PROMETHEUS_PORT, sidecarBootstrap, writeBootstrap, XDS_CLUSTER } from '../../agent/bootstrap.ts';
 import type { EnvoyJson } from '../../xds/types.ts';
 import { READINESS_PORT, STATUS_PORT } from '../../agent/status_server.ts';
 import { httpProbe, tcpProbe } from '../../demo/readiness.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from '../../demo/ports.ts';
 import { tsmeshCommand } from '../../common/self_command.ts';
-import { podInfo, type PodAddresses } from './containers.ts';
+import { ISTIO_PROXY, podInfo, type PodAddresses } from './containers.ts';
 import { apiMessage, requestPodToken, type NodeApi } from './kube_api.ts';
 import type { ContainerLaunch } from './pod_runner.ts';
 import type { KubePod } from './types.ts';
@@ -34,6 +37,21 @@ export interface ControlPlaneAddress {
   xdsReplicas?: Array<{ host: string; port: number }>;
   /** The CA (istiod's 15012) and its root certificate file; without them proxies run without mTLS identity. */
   ca?: { address: string; rootCertFile: string };
+}
+
+/** Envoy's admin port, on a gateway pod's own IP (sidecars keep theirs on the app IP). */
+const GATEWAY_ADMIN_PORT = 15000;
+
+/**
+ * True for a gateway pod: its istio-proxy runs the proxy as a router, as the image's args say
+ * (`proxy --type router` from tsmesh install's istio-ingressgateway; Istio's own `proxy router`).
+ */
+export function isRouterPod(pod: KubePod): boolean {
+  const c = [...(pod.spec.initContainers ?? []), ...pod.spec.containers].find((x) => x.name === ISTIO_PROXY);
+  const a = [...(c?.command ?? []), ...(c?.args ?? [])];
+  const i = a.indexOf('proxy');
+  if (i < 0) return false;
+  return a[i + 1] === 'router' || a.some((x, j) => (x === '--type' && a[j + 1] === 'router') || x === '--type=router');
 }
 
 const TOKEN_AUDIENCE = 'istio-ca';
@@ -55,24 +73,45 @@ export class SidecarLauncher {
     const sa = pod.spec.serviceAccountName ?? 'default';
     const file = join(this.stateDir, 'bootstrap', `${stem}.json`);
     const sds = cp.ca ? this.sdsSocket(stem) : undefined;
+    const router = isRouterPod(pod);
     writeBootstrap(
       file,
-      withXdsReplicas(sidecarBootstrap({
-        pod: name,
-        namespace,
-        podIP: addr.podIP,
-        appIP: addr.appIP,
-        app: info.labels.app ?? name,
-        labels: info.labels,
-        serviceAccount: sa,
-        workloadName: workloadName(pod),
-        ports: info.ports,
-        containerPorts: info.containerPorts,
-        adminPort: SIDECAR_ADMIN_PORT,
-        outboundPort: SIDECAR_OUTBOUND_PORT,
-        xds: cp.xds,
-        ...(sds ? { sdsSocket: sds } : {}),
-      }), cp.xdsReplicas),
+      withXdsReplicas(
+        router
+          ? // A gateway: Gateway listeners and its admin on the pod IP (GATEWAY_BIND_ADDRESS), no app behind it.
+            buildBootstrap({
+              type: 'router',
+              ip: addr.podIP,
+              pod: name,
+              namespace,
+              app: info.labels.app ?? workloadName(pod),
+              labels: info.labels,
+              serviceAccount: sa,
+              workloadName: workloadName(pod),
+              admin: { host: addr.podIP, port: GATEWAY_ADMIN_PORT },
+              xds: cp.xds,
+              metadata: { GATEWAY_BIND_ADDRESS: addr.podIP },
+              ...(sds ? { sdsSocket: sds } : {}),
+              prometheusPort: PROMETHEUS_PORT,
+            })
+          : sidecarBootstrap({
+              pod: name,
+              namespace,
+              podIP: addr.podIP,
+              appIP: addr.appIP,
+              app: info.labels.app ?? name,
+              labels: info.labels,
+              serviceAccount: sa,
+              workloadName: workloadName(pod),
+              ports: info.ports,
+              containerPorts: info.containerPorts,
+              adminPort: SIDECAR_ADMIN_PORT,
+              outboundPort: SIDECAR_OUTBOUND_PORT,
+              xds: cp.xds,
+              ...(sds ? { sdsSocket: sds } : {}),
+            }),
+        cp.xdsReplicas,
+      ),
     );
     const args = ['--bootstrap', file, '--concurrency', '1', '--drain-time-s', DRAIN_S, '--status-port', String(STATUS_PORT), '--readiness-port', String(READINESS_PORT)];
     if (cp.ca) {
@@ -93,8 +132,10 @@ export class SidecarLauncher {
     return {
       command: cmd.command,
       args: cmd.args,
-      probes: [httpProbe(`http://${addr.appIP}:${SIDECAR_ADMIN_PORT}/ready`), tcpProbe(addr.appIP, SIDECAR_OUTBOUND_PORT)],
-      description: 'tsmesh proxy (sidecar, NONE interception)',
+      probes: router
+        ? [httpProbe(`http://${addr.podIP}:${GATEWAY_ADMIN_PORT}/ready`)]
+        : [httpProbe(`http://${addr.appIP}:${SIDECAR_ADMIN_PORT}/ready`), tcpProbe(addr.appIP, SIDECAR_OUTBOUND_PORT)],
+      description: router ? 'tsmesh proxy (gateway, router)' : 'tsmesh proxy (sidecar, NONE interception)',
     };
   }
 
