@@ -79,15 +79,7 @@ export class CertificateAuthority {
    * `<stateDir>/ca/`, created on first start. Throws CaConfigError naming the file at fault.
    */
   static async load(opts: CertificateAuthorityOptions): Promise<CertificateAuthority> {
-    const o = {
-      trustDomain: opts.trustDomain ?? 'cluster.local',
-      workloadCertTtlSeconds: opts.workloadCertTtlSeconds ?? 86400,
-      maxWorkloadCertTtlSeconds: opts.maxWorkloadCertTtlSeconds ?? 90 * 86400,
-      keyAlgorithm: opts.keyAlgorithm ?? 'ECDSA',
-    };
-    if (!(o.workloadCertTtlSeconds > 0) || !(o.maxWorkloadCertTtlSeconds >= o.workloadCertTtlSeconds)) {
-      throw new Error(`CA: workloadCertTtlSeconds (${o.workloadCertTtlSeconds}) must be > 0 and <= maxWorkloadCertTtlSeconds (${o.maxWorkloadCertTtlSeconds})`);
-    }
+    const o = normalizeOptions(opts);
     const signer = opts.cacertsDir ? await loadPluginCa(opts.cacertsDir) : await loadOrCreateSelfSigned(join(opts.stateDir, 'ca'), o.trustDomain, o.keyAlgorithm);
     const roots = [signer.root];
     const addRoots = (pem: string) => {
@@ -104,6 +96,28 @@ export class CertificateAuthority {
       }
       addRoots(pem);
     }
+    return new CertificateAuthority(o, signer, roots);
+  }
+
+  /**
+   * The CA from PEM text kept elsewhere (Kubernetes mode: the `istio-ca-secret` or `cacerts`
+   * Secret), checked as load() checks files. With `rootCert` it is Istio's plug-in layout
+   * (cert-chain defaults to ca-cert); without, ca-cert must be a self-signed root. Errors name
+   * `<source> key <file name>`.
+   */
+  static async fromPem(pem: CaPem, opts: Omit<CertificateAuthorityOptions, 'stateDir' | 'cacertsDir'> = {}): Promise<CertificateAuthority> {
+    const o = normalizeOptions(opts);
+    const at = (file: string) => `${pem.source} key ${file}`;
+    const signer = pem.rootCert?.trim()
+      ? await pluginSigner({
+          caCert: { name: at(PLUGIN_CA_FILES.caCert), pem: pem.caCert },
+          caKey: { name: at(PLUGIN_CA_FILES.caKey), pem: pem.caKey },
+          certChain: pem.certChain?.trim() ? { name: at(PLUGIN_CA_FILES.certChain), pem: pem.certChain } : { name: at(PLUGIN_CA_FILES.caCert), pem: pem.caCert },
+          rootCert: { name: at(PLUGIN_CA_FILES.rootCert), pem: pem.rootCert },
+        })
+      : await selfSignedSigner({ name: at(PLUGIN_CA_FILES.caCert), pem: pem.caCert }, { name: at(PLUGIN_CA_FILES.caKey), pem: pem.caKey });
+    const roots = [signer.root];
+    for (const r of splitPemCertificates(pem.rootCert ?? '')) if (!roots.some((have) => sameCert(have, r))) roots.push(r);
     return new CertificateAuthority(o, signer, roots);
   }
 
@@ -192,6 +206,29 @@ export class CertificateAuthority {
   }
 }
 
+/** PEM text of a CA kept outside the state directory (see CertificateAuthority.fromPem). */
+export interface CaPem {
+  caCert: string;
+  caKey: string;
+  certChain?: string;
+  rootCert?: string;
+  /** Where the PEMs came from, for errors: "Secret istio-system/istio-ca-secret". */
+  source: string;
+}
+
+function normalizeOptions(opts: Omit<CertificateAuthorityOptions, 'stateDir' | 'cacertsDir'>): Required<Omit<CertificateAuthorityOptions, 'cacertsDir' | 'stateDir'>> {
+  const o = {
+    trustDomain: opts.trustDomain ?? 'cluster.local',
+    workloadCertTtlSeconds: opts.workloadCertTtlSeconds ?? 86400,
+    maxWorkloadCertTtlSeconds: opts.maxWorkloadCertTtlSeconds ?? 90 * 86400,
+    keyAlgorithm: opts.keyAlgorithm ?? 'ECDSA',
+  };
+  if (!(o.workloadCertTtlSeconds > 0) || !(o.maxWorkloadCertTtlSeconds >= o.workloadCertTtlSeconds)) {
+    throw new Error(`CA: workloadCertTtlSeconds (${o.workloadCertTtlSeconds}) must be > 0 and <= maxWorkloadCertTtlSeconds (${o.maxWorkloadCertTtlSeconds})`);
+  }
+  return o;
+}
+
 /** 128 random bits, positive and with a non-zero first byte (a 16-byte DER INTEGER). */
 function randomSerial(): string {
   const b = randomBytes(16);
@@ -269,33 +306,49 @@ async function loadOrCreateSelfSigned(dir: string, trustDomain: string, alg: Key
   }
   if (!haveCert) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const keys = await generateKeyPair(alg);
-    const now = Date.now();
-    const root = await x509.X509CertificateGenerator.createSelfSigned({
-      serialNumber: randomSerial(),
-      // Istio's self-signed CA names itself by the trust domain, as O=.
-      name: [{ O: [trustDomain] }],
-      notBefore: new Date(now - 5 * 60_000),
-      notAfter: new Date(now + ROOT_LIFETIME_SECONDS * 1000),
-      keys: keys as CryptoKeyPair,
-      signingAlgorithm: alg === 'RSA' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', hash: 'SHA-256' },
-      extensions: [
-        new x509.BasicConstraintsExtension(true, undefined, true),
-        new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-        await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as CryptoKey),
-      ],
-    });
+    const root = await generateSelfSignedRoot(trustDomain, alg);
     // Key first, certificate last: a root-cert.pem on disk means the pair is complete.
-    writeAtomically(keyFile, await privateKeyPem(keys.privateKey), 0o600);
-    writeAtomically(certFile, root.toString('pem') + '\n', 0o644);
+    writeAtomically(keyFile, root.keyPem, 0o600);
+    writeAtomically(certFile, root.certPem, 0o644);
   }
-  const certPem = readFileSync(certFile, 'utf8');
-  const chain = readCerts(certFile, certPem);
-  const key = await readKey(keyFile);
+  return selfSignedSigner({ name: certFile, pem: readFileSync(certFile, 'utf8') }, { name: keyFile, pem: readFileSync(keyFile, 'utf8') });
+}
+
+/** A new self-signed root (10 years) and its key, as PEM: Istio's self-signed CA. */
+export async function generateSelfSignedRoot(trustDomain: string, alg: KeyAlgorithm = 'ECDSA'): Promise<{ certPem: string; keyPem: string }> {
+  const keys = await generateKeyPair(alg);
+  const now = Date.now();
+  const root = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerial(),
+    // Istio's self-signed CA names itself by the trust domain, as O=.
+    name: [{ O: [trustDomain] }],
+    notBefore: new Date(now - 5 * 60_000),
+    notAfter: new Date(now + ROOT_LIFETIME_SECONDS * 1000),
+    keys: keys as CryptoKeyPair,
+    signingAlgorithm: alg === 'RSA' ? { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' } : { name: 'ECDSA', hash: 'SHA-256' },
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey as CryptoKey),
+    ],
+  });
+  return { certPem: root.toString('pem') + '\n', keyPem: await privateKeyPem(keys.privateKey) };
+}
+
+/** A PEM and what to call it in errors (a file path, or a Secret's key). */
+interface NamedPem {
+  name: string;
+  pem: string;
+}
+
+/** A self-signed root that signs directly. */
+async function selfSignedSigner(cert: NamedPem, keyPem: NamedPem): Promise<Signer> {
+  const chain = readCerts(cert.name, cert.pem);
+  const key = await readKey(keyPem.name, keyPem.pem);
   const node = chain[0]!;
-  if (!keyMatchesCertificate(key.keyObject, node)) throw new CaConfigError(keyFile, `does not match the public key of ${certFile}`);
-  checkIsCa(certFile, node);
-  const pem = splitPemCertificates(certPem)[0]!;
+  if (!keyMatchesCertificate(key.keyObject, node)) throw new CaConfigError(keyPem.name, `does not match the public key of ${cert.name}`);
+  checkIsCa(cert.name, node);
+  const pem = splitPemCertificates(cert.pem)[0]!;
   return { cert: new x509.X509Certificate(pem), node, key, intermediates: [], root: pem };
 }
 
@@ -307,30 +360,35 @@ async function loadPluginCa(dir: string): Promise<Signer> {
       throw new CaConfigError(file, `is missing (Istio's plug-in CA layout needs ${Object.values(PLUGIN_CA_FILES).join(', ')} in ${dir})`);
     }
   }
-  const caCertPem = readFileSync(f.caCert, 'utf8');
-  const caCert = readCerts(f.caCert, caCertPem)[0]!;
-  const key = await readKey(f.caKey);
-  if (!keyMatchesCertificate(key.keyObject, caCert)) throw new CaConfigError(f.caKey, `does not match the public key of ${f.caCert}`);
-  checkIsCa(f.caCert, caCert);
+  const read = (name: string): NamedPem => ({ name, pem: readFileSync(name, 'utf8') });
+  return pluginSigner({ caCert: read(f.caCert), caKey: read(f.caKey), certChain: read(f.certChain), rootCert: read(f.rootCert) });
+}
 
-  const chainPems = splitPemCertificates(readFileSync(f.certChain, 'utf8'));
-  const chain = readCerts(f.certChain, chainPems.join(''));
+async function pluginSigner(f: Record<keyof typeof PLUGIN_CA_FILES, NamedPem>): Promise<Signer> {
+  const caCertPem = f.caCert.pem;
+  const caCert = readCerts(f.caCert.name, caCertPem)[0]!;
+  const key = await readKey(f.caKey.name, f.caKey.pem);
+  if (!keyMatchesCertificate(key.keyObject, caCert)) throw new CaConfigError(f.caKey.name, `does not match the public key of ${f.caCert.name}`);
+  checkIsCa(f.caCert.name, caCert);
+
+  const chainPems = splitPemCertificates(f.certChain.pem);
+  const chain = readCerts(f.certChain.name, chainPems.join(''));
   if (!chain[0]!.raw.equals(caCert.raw)) {
-    throw new CaConfigError(f.certChain, `must begin with the certificate in ${f.caCert} (found ${dn(chain[0]!)})`);
+    throw new CaConfigError(f.certChain.name, `must begin with the certificate in ${f.caCert.name} (found ${dn(chain[0]!)})`);
   }
-  const rootPems = splitPemCertificates(readFileSync(f.rootCert, 'utf8'));
-  const roots = readCerts(f.rootCert, rootPems.join(''));
+  const rootPems = splitPemCertificates(f.rootCert.pem);
+  const roots = readCerts(f.rootCert.name, rootPems.join(''));
 
   for (let i = 0; i + 1 < chain.length; i++) {
     if (!signedBy(chain[i]!, chain[i + 1]!)) {
-      throw new CaConfigError(f.certChain, `certificate #${i + 1} (${dn(chain[i]!)}) is not signed by certificate #${i + 2} (${dn(chain[i + 1]!)})`);
+      throw new CaConfigError(f.certChain.name, `certificate #${i + 1} (${dn(chain[i]!)}) is not signed by certificate #${i + 2} (${dn(chain[i + 1]!)})`);
     }
   }
   // The chain may end with the root itself or with a certificate a root signed.
   const last = chain[chain.length - 1]!;
   const anchor = roots.findIndex((r) => r.raw.equals(last.raw)) >= 0 ? roots.findIndex((r) => r.raw.equals(last.raw)) : roots.findIndex((r) => signedBy(last, r));
   if (anchor < 0) {
-    throw new CaConfigError(f.rootCert, `holds no root that ${f.certChain} leads to (its last certificate ${dn(last)} is issued by ${(last.issuer ?? '').replace(/\n/g, ', ')})`);
+    throw new CaConfigError(f.rootCert.name, `holds no root that ${f.certChain.name} leads to (its last certificate ${dn(last)} is issued by ${(last.issuer ?? '').replace(/\n/g, ', ')})`);
   }
   const intermediates = chainPems.filter((_, i) => !roots.some((r) => r.raw.equals(chain[i]!.raw)));
   return { cert: new x509.X509Certificate(caCertPem), node: caCert, key, intermediates, root: rootPems[anchor]! };
@@ -350,9 +408,9 @@ function readCerts(file: string, pem: string): X509Certificate[] {
   return certs;
 }
 
-async function readKey(file: string): Promise<SigningKey> {
+async function readKey(file: string, pem: string): Promise<SigningKey> {
   try {
-    return await importSigningKey(readFileSync(file, 'utf8'));
+    return await importSigningKey(pem);
   } catch (err) {
     throw new CaConfigError(file, `is not a usable PEM private key: ${(err as Error).message}`);
   }
