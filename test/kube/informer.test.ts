@@ -1,14 +1,16 @@
 /**
  * The informer against a real kube-apiserver: list then watch delivers each change once; an API
  * server restart (same etcd) and the resourceVersion resume or relist after it deliver what
- * changed meanwhile and nothing twice; a resource whose CRD is missing retries until it appears.
+ * changed meanwhile and nothing twice; a resource whose CRD is missing retries until it appears;
+ * stop() while a watch is connecting leaves no watch open on the server; a silent watch is reopened
+ * from its resourceVersion without a relist.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
 import { until } from '../helpers/poll.ts';
 import { KubeClient } from '../../src/kube/client/client.ts';
-import { Informer, type InformerEvent, type KubeObject } from '../../src/kube/informers/informer.ts';
+import { afterWatchEnd, Informer, type InformerEvent, type KubeObject } from '../../src/kube/informers/informer.ts';
 import { ISTIO_RESOURCES } from '../../src/kube/informers/resources.ts';
 import { istioCrd } from '../../src/kube/crds/index.ts';
 
@@ -61,6 +63,62 @@ describe('informer', { timeout: 300_000 }, () => {
     assert.deepEqual(seen.slice(4), ['update a 3', 'add b 1', 'add barrier 1']);
     assert.deepEqual(inf.list().map((o) => `${o.metadata.name}=${o.data.v}`), ['a=3', 'b=1', 'barrier=1']);
     t.diagnostic(`lists ${inf.lists} (2 when the restart made the old resourceVersion too old), watches opened ${inf.watches}`);
+  });
+
+  /** Watches the API server is serving for `resource` (its apiserver_longrunning_requests gauge). */
+  async function openWatches(resource: string): Promise<number> {
+    const text: string = await new Promise((resolve, reject) => {
+      // /metrics is text, which client.request would not parse; kubectl get --raw reads it as is.
+      kube.kubectl(['get', '--raw', '/metrics']).then((r) => (r.code === 0 ? resolve(r.stdout) : reject(new Error(r.stderr))), reject);
+    });
+    let n = 0;
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('apiserver_longrunning_requests{') || !line.includes(`resource="${resource}"`) || !line.includes('verb="WATCH"')) continue;
+      n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+    return n;
+  }
+
+  test('stop() while the watch is connecting leaves no watch open on the API server (and start() after it runs one loop)', async (t) => {
+    // podtemplates: nothing else in this cluster watches them, so every open watch is ours.
+    const opts = { path: '/api/v1/podtemplates', apiVersion: 'v1', kind: 'PodTemplate', backoff: { minMs: 50, maxMs: 500 } };
+    for (let i = 0; i < 5; i++) {
+      const inf = new Informer(client, opts);
+      t.after(() => inf.stop());
+      inf.start();
+      // The watch request is sent right after the first list: stop during its TLS handshake/headers.
+      await until(() => inf.watches === 1, 'the watch to be requested', 30_000, 1);
+      inf.stop();
+    }
+    // One informer stopped mid-connect, started again: exactly one watch must end up open.
+    const again = new Informer(client, opts);
+    t.after(() => again.stop());
+    again.start();
+    await until(() => again.watches === 1, 'the watch to be requested', 30_000, 1);
+    again.stop();
+    again.start();
+    await until(async () => (await openWatches('podtemplates')) === 1, 'exactly one open podtemplates watch (the restarted informer\'s)', 20_000, 200);
+    again.stop();
+    await until(async () => (await openWatches('podtemplates')) === 0, 'no open podtemplates watch after stop()', 20_000, 200);
+  });
+
+  test('a watch silent for idleTimeoutMs is reopened from its resourceVersion, without a relist, and keeps delivering', async (t) => {
+    const inf = new Informer(client, { path: '/api/v1/namespaces/default/configmaps', apiVersion: 'v1', kind: 'ConfigMap', fieldSelector: 'metadata.name=idle-check', idleTimeoutMs: 300, backoff: { minMs: 20, maxMs: 100 } });
+    const seen = record(inf);
+    inf.start();
+    t.after(() => inf.stop());
+    await inf.waitForSync();
+    await until(() => inf.watches >= 4, 'the silent watch to be reopened three times', 20_000);
+    assert.equal(inf.lists, 1, 'reopened from the resourceVersion, not relisted');
+    await client.request('POST', '/api/v1/namespaces/default/configmaps', configMap('idle-check', '1'));
+    await until(() => seen.includes('add idle-check 1'), 'the change made after the reopens', 10_000);
+  });
+
+  test('a clean watch end that comes at once with no events backs off like an error; a normal one resumes', () => {
+    assert.equal(afterWatchEnd({ lastedMs: 5, events: 0 }), 'backoff');
+    assert.equal(afterWatchEnd({ lastedMs: 5, events: 2 }), 'resume');
+    assert.equal(afterWatchEnd({ lastedMs: 240_000, events: 0 }), 'resume');
+    assert.equal(afterWatchEnd({ err: new Error('reset'), lastedMs: 240_000, events: 9 }), 'backoff');
   });
 
   test('a kind whose CRD is not installed yet is retried and listed once it is', async (t) => {

@@ -6,6 +6,10 @@
  *     cache) relists and diffs the list against the cache, so what changed meanwhile is delivered
  *     once and what did not is not delivered again;
  *   - other errors (API server down, CRD not installed yet) retry with capped exponential backoff;
+ *   - a watch that ends cleanly but at once with no events (a server shutting down, a bad load
+ *     balancer) counts as a failure and backs off too (client-go's "very short watch");
+ *   - a watch that hears nothing, not even a BOOKMARK, for idleTimeoutMs is presumed dead (a
+ *     half-open connection whose peer vanished sends no FIN) and reopened from its version;
  *   - an object is delivered only when its resourceVersion differs from the cached one.
  *
  * client-node's own ListWatch is not used: it does not ask for bookmarks and stops for good on
@@ -35,6 +39,29 @@ export interface InformerOptions {
   /** Backoff bounds (ms); defaults 200 ms .. 30 s. */
   backoff?: { minMs?: number; maxMs?: number };
   pageSize?: number;
+  /**
+   * A watch silent this long (ms) is reopened. The API server sends a BOOKMARK about once a
+   * minute on an idle watch, so the default, 2.5 minutes, only fires on a dead connection.
+   */
+  idleTimeoutMs?: number;
+}
+
+/** A clean watch end sooner than this with no events is treated as a failure (client-go: 1 s). */
+export const SHORT_WATCH_MS = 1000;
+const DEFAULT_IDLE_TIMEOUT_MS = 150_000;
+
+/** What to do when a watch ends: reopen it at once, or back off as after an error. */
+export function afterWatchEnd(end: { err?: { name?: string } | undefined; lastedMs: number; events: number }): 'resume' | 'backoff' {
+  if (end.err) return 'backoff';
+  return end.lastedMs < SHORT_WATCH_MS && end.events === 0 ? 'backoff' : 'resume';
+}
+
+/** One opened watch; callbacks of a watch that is no longer current are ignored. */
+interface WatchState {
+  handle?: WatchHandle;
+  started: number;
+  events: number;
+  idle?: NodeJS.Timeout;
 }
 
 const key = (o: KubeObject) => (o.metadata.namespace ? `${o.metadata.namespace}/${o.metadata.name}` : o.metadata.name);
@@ -46,7 +73,9 @@ export class Informer<T extends KubeObject = KubeObject> {
   readonly #handlers = new Set<(events: InformerEvent<T>[]) => void>();
   #rv = '';
   #stopped = true;
-  #watch: WatchHandle | undefined;
+  /** Bumped by stop(): a #run from before it must not go on (or open a watch) after it. */
+  #gen = 0;
+  #watch: WatchState | undefined;
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #synced = false;
@@ -93,27 +122,73 @@ export class Informer<T extends KubeObject = KubeObject> {
   start(): void {
     if (!this.#stopped) return;
     this.#stopped = false;
-    void this.#run();
+    void this.#run(this.#gen);
   }
 
   stop(): void {
     this.#stopped = true;
+    this.#gen++;
     clearTimeout(this.#timer);
-    this.#watch?.abort();
-    this.#watch = undefined;
+    this.#closeWatch();
     for (const w of this.#syncWaiters.splice(0)) w();
   }
 
-  async #run(): Promise<void> {
-    if (this.#stopped) return;
+  #closeWatch(): void {
+    const w = this.#watch;
+    this.#watch = undefined;
+    if (!w) return;
+    clearTimeout(w.idle);
+    w.handle?.abort();
+  }
+
+  async #run(gen: number): Promise<void> {
+    const stale = () => this.#stopped || gen !== this.#gen;
+    if (stale()) return;
+    let w: WatchState | undefined;
     try {
-      if (!this.#rv) await this.#list();
-      if (this.#stopped) return;
+      if (!this.#rv) await this.#list(gen);
+      if (stale()) return;
       this.watches++;
-      this.#watch = await this.#client.watch(this.#path(), this.#rv, (e) => this.#onWatchEvent(e), (err) => this.#onWatchDone(err));
+      w = { started: Date.now(), events: 0 };
+      this.#watch = w;
+      this.#armIdle(w, gen);
+      const handle = await this.#client.watch(
+        this.#path(),
+        this.#rv,
+        (e) => {
+          if (this.#watch !== w || !w) return;
+          w.events++;
+          this.#armIdle(w, gen);
+          this.#onWatchEvent(e);
+        },
+        (err) => {
+          if (this.#watch === w && w) this.#onWatchDone(w, gen, err);
+        },
+      );
+      // stop() (or the idle timer) ran while the watch was connecting: end it now, not at the server's timeout.
+      if (this.#watch !== w || stale()) {
+        handle.abort();
+        return;
+      }
+      w.handle = handle;
     } catch (err) {
-      this.#retry(err);
+      // Only this run's own watch (a newer one may already be running after the idle timer).
+      if (w && this.#watch !== w) return;
+      if (w) this.#closeWatch();
+      if (!stale()) this.#retry(err, gen);
     }
+  }
+
+  /** (Re)starts the watch's silence timer: no line for idleTimeoutMs means a dead connection. */
+  #armIdle(w: WatchState, gen: number): void {
+    clearTimeout(w.idle);
+    const ms = this.#opts.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
+    w.idle = setTimeout(() => {
+      if (this.#watch !== w) return;
+      this.#closeWatch();
+      this.#retry(new Error(`watch silent for ${ms} ms (no event or bookmark); reopening from resourceVersion ${this.#rv || '(relist)'}`), gen);
+    }, ms);
+    w.idle.unref();
   }
 
   #path(extra: Record<string, string> = {}): string {
@@ -125,7 +200,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     return s ? `${this.#opts.path}?${s}` : this.#opts.path;
   }
 
-  async #list(): Promise<void> {
+  async #list(gen: number): Promise<void> {
     const items: T[] = [];
     let cont = '';
     let rv = '';
@@ -137,7 +212,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       cont = page.metadata?.continue ?? '';
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
-    if (this.#stopped) return;
+    if (this.#stopped || gen !== this.#gen) return;
     this.lists++;
     const events: InformerEvent<T>[] = [];
     const seen = new Set<string>();
@@ -202,20 +277,23 @@ export class Informer<T extends KubeObject = KubeObject> {
     }
   }
 
-  #onWatchDone(err?: Error & { statusCode?: number }): void {
+  #onWatchDone(w: WatchState, gen: number, err?: Error & { statusCode?: number }): void {
     this.#watch = undefined;
-    if (this.#stopped) return;
+    clearTimeout(w.idle);
+    if (this.#stopped || gen !== this.#gen) return;
     if (err && (err.statusCode === 410 || (err as any).code === 410)) this.#rv = '';
-    // The server ended the watch (its timeout) or the client's inactivity timeout: resume at once.
-    if (!err || err.name === 'TimeoutError') {
-      void this.#run();
+    const lastedMs = Date.now() - w.started;
+    // The server ended the watch (its timeoutSeconds): resume at once. Ended at once with nothing
+    // said: something between us and the server is closing watches, so back off as after an error.
+    if (afterWatchEnd({ err, lastedMs, events: w.events }) === 'resume') {
+      void this.#run(gen);
       return;
     }
-    this.#retry(err);
+    this.#retry(err ?? new Error(`watch closed by the server after ${lastedMs} ms with no events`), gen);
   }
 
-  #retry(err: unknown): void {
-    if (this.#stopped) return;
+  #retry(err: unknown, gen: number): void {
+    if (this.#stopped || gen !== this.#gen) return;
     if (err instanceof KubeApiError && err.statusCode === 410) this.#rv = '';
     this.#failures++;
     const min = this.#opts.backoff?.minMs ?? 200;
@@ -224,7 +302,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     // Jitter: many informers against one restarted API server must not come back in step.
     const wait = Math.round(delay * (0.5 + Math.random() / 2));
     this.#note(`${this.#opts.kind}: ${(err as Error)?.message ?? err}; retrying in ${wait} ms`);
-    this.#timer = setTimeout(() => void this.#run(), wait);
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#run(gen), wait);
   }
 
   #healthy(): void {
