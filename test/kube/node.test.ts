@@ -4,7 +4,6 @@
  * publishes that IP, and the app answers there; a Job whose pod has a native sidecar completes;
  * deleting the Deployment stops its processes.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -14,6 +13,11 @@ import { fileURLToPath } from 'node:url';
 import { NodeAgent } from '../../src/kube/node/agent.ts';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
+import { netnsTest } from '../helpers/in_netns.ts';
+
+// The node agent makes its pod /24 local (ip route add local ... dev lo): the whole file runs in a
+// network namespace of its own, never the machine's.
+const test = netnsTest(import.meta.url, { timeoutMs: 400_000 });
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 // This file's own /24s: no other test file uses them.

@@ -4,7 +4,6 @@
  * kubeconfig that kubectl uses to see the node Ready, runs an injected httpbin with its sidecar
  * (certificate from the control plane's CA), and Ctrl-C stops everything.
  */
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,6 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
+import { netnsTest } from '../helpers/in_netns.ts';
+
+// demo --kube's node makes its pod /24 local (ip route add local ... dev lo): the whole file runs
+// in a network namespace of its own, never the machine's.
+const test = netnsTest(import.meta.url, { timeoutMs: 360_000 });
 
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = join(repoRoot, 'src/cli/main.ts');
