@@ -5,6 +5,11 @@
  * between replicas does not matter). Writes use the Lease's resourceVersion, so two candidates
  * cannot both win. A replica that closes gives the Lease up at once (client-go's ReleaseOnCancel).
  *
+ * A leader stops acting as one when its own clock says the lease may have run out for the
+ * others: each round (GET + PUT) is given renewDeadlineMs at most, a renewal counts from when its
+ * round began (not when the PUT came back), and a timer at lastRenew + renewDeadlineMs steps down
+ * even while a round is still hanging (client-go's RenewDeadline).
+ *
  *   const le = new LeaderElector(client, { namespace: 'istio-system', name: 'istio-analyze-leader', identity: podName });
  *   le.onChange((leading) => ...); le.start();
  */
@@ -49,6 +54,8 @@ export class LeaderElector {
   /** The record last seen and when (local clock): another holder's lease runs from then. */
   #observed: { key: string; at: number } | undefined;
   #lastRenew = 0;
+  /** Fires at lastRenew + renewDeadlineMs while leading: the step-down that does not wait for a hung round. */
+  #deadline: NodeJS.Timeout | undefined;
   #busy: Promise<void> = Promise.resolve();
 
   constructor(client: KubeClient, opts: LeaderElectorOptions) {
@@ -83,6 +90,7 @@ export class LeaderElector {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#deadline);
     await this.#busy;
     if (!this.#leading) return;
     this.#setLeading(false);
@@ -102,21 +110,34 @@ export class LeaderElector {
 
   #tick(): void {
     if (this.#stopped) return;
-    this.#busy = this.#tryAcquireOrRenew().then(
+    const began = Date.now();
+    this.#busy = withDeadline(this.#tryAcquireOrRenew(), this.#o.renewDeadlineMs, `leader election ${this.#o.name}: no answer from the API server within the renew deadline (${this.#o.renewDeadlineMs} ms)`).then(
       (ok) => {
-        if (ok) this.#lastRenew = Date.now();
-        // A leader that cannot renew within the deadline must stop acting as one.
-        if (!ok && this.#leading && Date.now() - this.#lastRenew > this.#o.renewDeadlineMs) {
-          this.#o.log?.(`leader election ${this.#o.name}: lost (not renewed for ${this.#o.renewDeadlineMs} ms)`);
-          this.#setLeading(false);
+        if (this.#stopped) return;
+        if (ok) {
+          this.#lastRenew = began;
+          if (!this.#leading) this.#setLeading(true);
+          this.#armDeadline();
         }
-        if (ok && !this.#leading) this.#setLeading(true);
       },
-      () => undefined,
+      (err: Error) => void this.#o.log?.(err.message),
     );
     void this.#busy.then(() => {
       if (!this.#stopped) this.#timer = setTimeout(() => this.#tick(), this.#o.retryPeriodMs);
     });
+  }
+
+  /** Steps down once lastRenew + renewDeadlineMs passes with no renewal since (measured on this replica's clock). */
+  #armDeadline(): void {
+    clearTimeout(this.#deadline);
+    const left = this.#lastRenew + this.#o.renewDeadlineMs - Date.now();
+    const stepDown = () => {
+      if (!this.#leading || this.#stopped) return;
+      this.#o.log?.(`leader election ${this.#o.name}: lost (not renewed for ${this.#o.renewDeadlineMs} ms)`);
+      this.#setLeading(false);
+    };
+    if (left <= 0) return stepDown();
+    this.#deadline = setTimeout(stepDown, left);
   }
 
   /** One round: true when this replica holds the Lease after it. */
@@ -172,4 +193,13 @@ export class LeaderElector {
     this.#o.log?.(`leader election ${this.#o.name}: ${this.identity} ${leading ? 'is now the leader' : 'stopped leading'}`);
     for (const h of [...this.#handlers]) h(leading);
   }
+}
+
+/** The promise's value, or a rejection once `ms` pass (the request itself is left to its own timeout). */
+function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
