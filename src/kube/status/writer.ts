@@ -3,13 +3,18 @@
  * what the informers hold, and each Istio resource's status.validationMessages is patched to
  * what they found, only when it differs from what the resource already carries. Only the leader
  * writes (see ../leader); the others keep their caches warm and take over when it goes.
+ *
+ * Passes are debounced as pilot's pushes are: a quiet time after the last change, but never
+ * longer than maxWaitMs after the first, so a cluster whose pods change status every few hundred
+ * milliseconds still gets its status written. Context updates that only touch what the analyzers
+ * never read (status, resourceVersion, managedFields: kubelet heartbeats) schedule nothing.
  */
 import { analyze } from '../../api/analysis/run.ts';
 import { toResource } from '../../api/analysis/load.ts';
 import type { Resource } from '../../api/analysis/types.ts';
 import { stableStringify } from '../../api/canonical.ts';
 import type { KubeClient } from '../client/client.ts';
-import type { Informer, KubeObject } from '../informers/informer.ts';
+import type { Informer, InformerEvent, KubeObject } from '../informers/informer.ts';
 import { objectPath, type ResourceType } from '../informers/resources.ts';
 import { sortValidationMessages, validationMessage, type ValidationMessage } from './validation_messages.ts';
 
@@ -22,6 +27,8 @@ export interface StatusWriterOptions {
   meshConfig?: () => Record<string, any> | undefined;
   /** Quiet time after a change before analysing (ms; default 500). */
   debounceMs?: number;
+  /** Longest wait after the first change of a burst, however busy (ms; default 5000). */
+  maxWaitMs?: number;
   log?: (line: string) => void;
 }
 
@@ -31,22 +38,29 @@ export class StatusWriter {
   readonly #unsubscribe: Array<() => void> = [];
   #enabled = false;
   #timer: NodeJS.Timeout | undefined;
+  /** When the first change of the pending burst arrived (0: none pending). */
+  #firstChange = 0;
   #running: Promise<void> | undefined;
   #again = false;
-  /** Status patches sent (for tests and /debug). */
+  /** Status patches sent, and analysis passes run (for tests and /debug). */
   writes = 0;
+  passes = 0;
 
   constructor(client: KubeClient, opts: StatusWriterOptions) {
     this.#client = client;
     this.#o = opts;
-    for (const inf of [...opts.istio.map((i) => i.informer), ...opts.context]) this.#unsubscribe.push(inf.on(() => this.#schedule()));
+    for (const { informer } of opts.istio) this.#unsubscribe.push(informer.on(() => this.#schedule()));
+    for (const inf of opts.context) this.#unsubscribe.push(inf.on((events) => events.some(readByAnalyzers) && this.#schedule()));
   }
 
   /** Leader: write from now on (and analyse at once); not leader: write nothing. */
   setEnabled(enabled: boolean): void {
     this.#enabled = enabled;
     if (enabled) this.#schedule();
-    else clearTimeout(this.#timer);
+    else {
+      clearTimeout(this.#timer);
+      this.#firstChange = 0;
+    }
   }
 
   async close(): Promise<void> {
@@ -58,11 +72,15 @@ export class StatusWriter {
 
   #schedule(): void {
     if (!this.#enabled) return;
+    const now = Date.now();
+    if (this.#firstChange === 0) this.#firstChange = now;
+    const untilMax = this.#firstChange + (this.#o.maxWaitMs ?? 5000) - now;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#run(), this.#o.debounceMs ?? 500);
+    this.#timer = setTimeout(() => this.#run(), Math.max(0, Math.min(this.#o.debounceMs ?? 500, untilMax)));
   }
 
   #run(): void {
+    this.#firstChange = 0;
     if (this.#running) {
       this.#again = true;
       return;
@@ -81,6 +99,7 @@ export class StatusWriter {
   /** One pass: analyse everything, patch the resources whose messages changed. */
   async reconcile(): Promise<void> {
     if (!this.#enabled) return;
+    this.passes++;
     const resources: Resource[] = [];
     for (const inf of [...this.#o.istio.map((i) => i.informer), ...this.#o.context]) for (const o of inf.list()) resources.push(toResource(o, undefined, {}, () => undefined));
     const mesh = this.#o.meshConfig?.();
@@ -117,4 +136,16 @@ export class StatusWriter {
       this.#o.log?.(`status: ${type.kind} ${o.metadata.namespace}/${o.metadata.name}: ${(err as Error).message}`);
     }
   }
+}
+
+/** Whether a context event can change what the analyzers find: not a write of status alone. */
+function readByAnalyzers(e: InformerEvent<KubeObject>): boolean {
+  if (e.type !== 'update' || !e.old) return true;
+  return analyzedPart(e.old) !== analyzedPart(e.object);
+}
+
+function analyzedPart(o: KubeObject): string {
+  const { status: _status, metadata, ...rest } = o;
+  const { resourceVersion: _rv, managedFields: _mf, ...meta } = metadata as KubeObject['metadata'] & { managedFields?: unknown };
+  return stableStringify({ ...rest, metadata: meta });
 }
