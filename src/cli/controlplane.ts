@@ -193,7 +193,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
   let webhooks: { close(): Promise<void> } | undefined;
   if (kube && https !== 'off') {
     try {
-      webhooks = await startWebhooks(kube, cp.stateDir, values.cacerts, https);
+      webhooks = await startWebhooks(kube, cp, values.cacerts, https);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       const hint = err.code === 'EADDRINUSE' ? ' (port in use: pick another with --httpsAddr, or off)' : '';
@@ -223,9 +223,12 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
  * istiod's webhook server: the serving certificate from the same CA the control plane loaded
  * (its state dir or plug-in certs), injection settings from the live mesh config.
  */
-async function startWebhooks(kube: Awaited<ReturnType<typeof connectKube>>, stateDir: string, cacertsDir: string | undefined, at: { host: string; port: number }) {
+async function startWebhooks(kube: Awaited<ReturnType<typeof connectKube>>, cp: { stateDir: string }, cacertsDir: string | undefined, at: { host: string; port: number }) {
   const [{ CertificateAuthority }, { startAdmissionWebhooks }, { validateHandler }] = await Promise.all([import('../ca/authority.ts'), import('../kube/webhook/start.ts'), import('../kube/webhook/validate.ts')]);
-  const ca = await CertificateAuthority.load({ stateDir, cacertsDir, trustDomain: kube.mesh.trustDomain });
+  // The control plane's own CA object when it exposes one (e.g. loaded from a cluster Secret);
+  // else the same files it loaded (state dir or plug-in certs), which give the same root.
+  const own = (cp as { authority?: InstanceType<typeof CertificateAuthority> }).authority;
+  const ca = own ?? (await CertificateAuthority.load({ stateDir: cp.stateDir, cacertsDir, trustDomain: kube.mesh.trustDomain }));
   const hooks = await startAdmissionWebhooks({
     client: kube.client,
     ca,
