@@ -91,6 +91,8 @@ const allViews = async (view: ReviewsView, n = 10): Promise<boolean | string> =>
  */
 function startLoad() {
   const done: Page[] = [];
+  const steps: string[] = [];
+  const t0 = Date.now();
   const waiters: Array<() => void> = [];
   let stopping = false;
   const deadline = Date.now() + MAX_LOAD_MS;
@@ -107,7 +109,10 @@ function startLoad() {
       if (stopping) throw new Error(`${what}: the load stopped at its bound (${done.length} pages)`);
       await new Promise<void>((r) => waiters.push(r));
       if (stopping) throw new Error(`${what}: the load stopped at its bound (${done.length} pages)`);
+      steps.push(`${what}: ${done.length} pages at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     },
+    /** What happened when, for the test's diagnostics (never asserted). */
+    steps,
     get count() {
       return done.length;
     },
@@ -150,7 +155,7 @@ describe('Kubernetes mode under load: control plane replica failover, control pl
     await until('every page through the gateway with reviews v1 (no stars)', () => allViews('no-stars'));
   });
 
-  test('one of two control-plane replicas killed: the proxies fail over, no page load fails, a change after the kill reaches them', async () => {
+  test('one of two control-plane replicas killed: the proxies fail over, no page load fails, a change after the kill reaches them', async (t) => {
     const m = mesh!;
     const proxies = ['productpage-v1', 'istio-ingressgateway'];
     // The proxies' gRPC target lists replica 0 first, so they all stream from it.
@@ -171,6 +176,7 @@ describe('Kubernetes mode under load: control plane replica failover, control pl
     await until('every page with reviews v3 (red stars), pushed by replica 1', () => allViews('red'));
     await load.next('load after the change');
     const ps = await load.stop();
+    t.diagnostic(`${ps.length} page loads; ${load.steps.join('; ')}`);
 
     assert.deepEqual(failures(ps), [], `of ${ps.length} page loads through the gateway, these failed`);
     const firstRed = ps.findIndex((p) => p.view === 'red');
@@ -180,7 +186,7 @@ describe('Kubernetes mode under load: control plane replica failover, control pl
     assert.deepEqual(await proxiesOn(1, proxies), proxies);
   });
 
-  test('the control plane SIGKILLed and started again, then the API server restarted: no page load fails, nothing is lost, pushes flow', async () => {
+  test('the control plane SIGKILLed and started again, then the API server restarted: no page load fails, nothing is lost, pushes flow', async (t) => {
     const m = mesh!;
     await until('every page with reviews v3 (red stars) before the restarts', () => allViews('red'));
     const load = startLoad();
@@ -203,6 +209,7 @@ describe('Kubernetes mode under load: control plane replica failover, control pl
     await until('every page with reviews v1 (no stars) after the restarts', () => allViews('no-stars'));
     await load.next('load after the change');
     const ps = await load.stop();
+    t.diagnostic(`${ps.length} page loads; ${load.steps.join('; ')}`);
 
     assert.deepEqual(failures(ps), [], `of ${ps.length} page loads through the gateway, these failed`);
     // The routing set before the restarts held until the change made after them.
