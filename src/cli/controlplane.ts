@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { ControlPlane } from '../controlplane/server.ts';
 import { durationMsOf } from '../api/duration.ts';
+import type { CertificateAuthority as Authority } from '../ca/authority.ts';
 
 /** Kubernetes mode, loaded only when asked for: without --kubeconfig nothing Kubernetes is imported. */
 async function connectKube(kubeconfig: string | undefined, namespace?: string) {
@@ -227,7 +228,7 @@ async function startWebhooks(kube: Awaited<ReturnType<typeof connectKube>>, cp: 
   const [{ CertificateAuthority }, { startAdmissionWebhooks }, { validateHandler }] = await Promise.all([import('../ca/authority.ts'), import('../kube/webhook/start.ts'), import('../kube/webhook/validate.ts')]);
   // The control plane's own CA object when it exposes one (e.g. loaded from a cluster Secret);
   // else the same files it loaded (state dir or plug-in certs), which give the same root.
-  const own = (cp as { authority?: InstanceType<typeof CertificateAuthority> }).authority;
+  const own = (cp as { authority?: Authority }).authority;
   const ca = own ?? (await CertificateAuthority.load({ stateDir: cp.stateDir, cacertsDir, trustDomain: kube.mesh.trustDomain }));
   const hooks = await startAdmissionWebhooks({
     client: kube.client,
