@@ -79,6 +79,8 @@ export interface ControlPlaneOptions<S extends ConfigStore & { close(): void } =
   stateDir?: string;
   /** Istio's plug-in CA directory (ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem). */
   cacertsDir?: string;
+  /** A CA loaded elsewhere (Kubernetes mode: the istio-ca-secret Secret); stateDir, cacertsDir and workloadCertTtlSeconds then do not apply to it. */
+  authority?: CertificateAuthority;
   /** Workload certificate lifetime when a CSR asks for none (Istio's DEFAULT_WORKLOAD_CERT_TTL, 24 h). */
   workloadCertTtlSeconds?: number;
   /** false: no default retry budget on outbound clusters (Istio's behaviour); see MeshConfig.defaultRetryBudget. */
@@ -112,6 +114,8 @@ export class ControlPlane<S extends ConfigStore & { close(): void } = FileConfig
   /** The embedded trace collector, when it runs (see ControlPlaneOptions.zipkinPort). */
   zipkin?: ZipkinCollector;
   readonly stateDir: string;
+  /** The CA, once start() loaded it (Kubernetes mode publishes its roots to every namespace). */
+  authority?: CertificateAuthority;
   /** Live tap (/debug/tap): the connected proxies and a token signer from the CA, once it is loaded. */
   tap?: TapDeps;
 
@@ -280,12 +284,14 @@ export class ControlPlane<S extends ConfigStore & { close(): void } = FileConfig
     const address = this.opts.address ?? '127.0.0.1';
     this.grpcPort = await this.discovery.listen(`${address}:${this.opts.grpcPort ?? 15010}`);
     // istiod's :15012: the CSR service, and ADS for proxies that verify the control plane.
-    const authority = await CertificateAuthority.load({
-      stateDir: this.stateDir,
-      cacertsDir: this.opts.cacertsDir,
-      trustDomain: this.mesh.trustDomain,
-      workloadCertTtlSeconds: this.opts.workloadCertTtlSeconds,
-    });
+    const authority = (this.authority =
+      this.opts.authority ??
+      (await CertificateAuthority.load({
+        stateDir: this.stateDir,
+        cacertsDir: this.opts.cacertsDir,
+        trustDomain: this.mesh.trustDomain,
+        workloadCertTtlSeconds: this.opts.workloadCertTtlSeconds,
+      })));
     this.ca = new CaServer({
       ca: authority,
       stateDir: this.stateDir,

@@ -1,16 +1,19 @@
 /**
  * istiod's Kubernetes job, assembled: one set of informers shared by the config store, the
- * registry source and the status writer; the mesh config from the `istio` ConfigMap; Lease
- * leader election gating status writes; TokenReview for the CA. The control plane (src/
- * controlplane) takes the pieces through its generic options and never imports Kubernetes.
+ * registry source and the status writer; the mesh config from the `istio` ConfigMap (`istio-<rev>`
+ * for a revision; a bad edit keeps the last good one); Lease leader election gating status writes
+ * and the istio-ca-root-cert ConfigMaps; TokenReview for the CA, whose root can live in the
+ * istio-ca-secret Secret (caSecret). The control plane (src/controlplane) takes the pieces through
+ * its generic options and never imports Kubernetes.
  *
  *   const kube = await KubernetesMode.connect({ kubeconfig });
  *   const cp = new ControlPlane({ ...kube.controlPlaneOptions(), grpcPort: 15010 });
  *   await cp.start(); kube.attach(cp);
  */
 import { hostname } from 'node:os';
-import { defaultMeshConfig, parseMeshConfig } from '../api/mesh.ts';
-import { formatValidationError, type MeshConfig } from '../api/types.ts';
+import { defaultMeshConfig } from '../api/mesh.ts';
+import type { MeshConfig } from '../api/types.ts';
+import type { CertificateAuthority } from '../ca/authority.ts';
 import type { WorkloadIdentity } from '../ca/spiffe.ts';
 import type { RegistrySource } from '../registry/source.ts';
 import { KubeClient } from './client/client.ts';
@@ -21,8 +24,11 @@ import { KubeRegistrySource } from './registry/source.ts';
 import { ANALYZE_LEADER_LEASE, LeaderElector } from './leader/lease.ts';
 import { StatusWriter } from './status/writer.ts';
 import { tokenReviewAuthenticator } from './tokenreview/authenticator.ts';
+import { MeshConfigMapReader, meshConfigMapName } from './mesh_config.ts';
+import { loadKubeCa } from './ca_secret.ts';
+import { RootCertPublisher } from './root_cert_publisher.ts';
 
-/** Istio's mesh config ConfigMap, in the control plane's namespace, key `mesh`. */
+/** Istio's mesh config ConfigMap, in the control plane's namespace, key `mesh` (`istio-<rev>` for a revision). */
 export const MESH_CONFIGMAP = 'istio';
 
 export interface KubernetesModeOptions {
@@ -33,6 +39,14 @@ export interface KubernetesModeOptions {
   /** This replica's name in the Lease; default $POD_NAME, else hostname-pid. */
   identity?: string;
   domain?: string;
+  /** Istio's revision (istiod's --revision, env REVISION; "default" or unset: the default revision): the mesh ConfigMap is istio-<rev>. */
+  revision?: string;
+  /**
+   * The CA root from the Secret istio-ca-secret (created by the first replica), or Istio's plug-in
+   * `cacerts` Secret when present, so every replica and restart shares one root. Off: the
+   * control plane loads its CA from its state dir or --cacerts as without Kubernetes.
+   */
+  caSecret?: boolean;
   /** How long to wait for the first lists before serving (ms; default 30 s). */
   syncTimeoutMs?: number;
   /** Lease timing (tests shorten it); Istio's defaults otherwise. */
@@ -47,12 +61,16 @@ export interface KubeControlPlaneOptions {
   mesh: MeshConfig;
   registrySources: RegistrySource[];
   authenticate: (token: string) => Promise<WorkloadIdentity>;
+  /** The CA from the cluster's Secret (with caSecret). */
+  authority?: CertificateAuthority;
 }
 
 /** The part of ControlPlane this module drives: its mesh object and the push on mesh changes. */
 export interface MeshHolder {
   readonly mesh: MeshConfig;
   meshChanged(): void;
+  /** The CA it serves with, once started: its roots are published to every namespace. */
+  readonly authority?: { rootsPem(): string };
 }
 
 export class KubernetesMode {
@@ -62,10 +80,17 @@ export class KubernetesMode {
   readonly leader: LeaderElector;
   readonly status: StatusWriter;
   readonly configMaps: Informer;
+  /** Istio's namespace controller: istio-ca-root-cert in every namespace (leader only). */
+  readonly rootCerts: RootCertPublisher;
   readonly namespace: string;
+  /** '' for the default revision. */
+  readonly revision: string;
   readonly mesh: MeshConfig;
+  /** The CA loaded from the cluster's Secret (caSecret), after connect(). */
+  ca: CertificateAuthority | undefined;
   readonly #log: (line: string) => void;
-  #meshText: string | undefined;
+  readonly #meshReader: MeshConfigMapReader;
+  readonly #caSecret: boolean;
   #meshSnapshot: MeshConfig | undefined;
   #holder: MeshHolder | undefined;
 
@@ -73,6 +98,10 @@ export class KubernetesMode {
     this.#log = opts.log ?? ((l) => console.error(l));
     this.client = KubeClient.fromFile(opts.kubeconfig);
     this.namespace = opts.namespace ?? 'istio-system';
+    const rev = opts.revision ?? process.env.REVISION ?? '';
+    this.revision = rev === 'default' ? '' : rev;
+    this.#meshReader = new MeshConfigMapReader(this.namespace, meshConfigMapName(this.revision));
+    this.#caSecret = opts.caSecret ?? false;
     const log = this.#log;
     // One informer per kind, shared: the store, the registry and the analyzers read the same cache.
     const informers = new Map<string, Informer>();
@@ -98,7 +127,11 @@ export class KubernetesMode {
       ...(opts.statusDebounceMs !== undefined ? { debounceMs: opts.statusDebounceMs } : {}),
       log,
     });
-    this.leader.onChange((leading) => this.status.setEnabled(leading));
+    this.rootCerts = new RootCertPublisher({ client: this.client, namespaces: informers.get('Namespace')!, rootCert: '', mesh: () => this.mesh, log });
+    this.leader.onChange((leading) => {
+      this.status.setEnabled(leading);
+      this.rootCerts.setEnabled(leading);
+    });
     this.configMaps.on(() => this.#readMesh());
   }
 
@@ -121,6 +154,15 @@ export class KubernetesMode {
     const missing = await k.store.waitForSync(timeout);
     if (missing.length > 0) k.#log(`kubernetes: no list yet of ${missing.join(', ')} after ${timeout} ms (CRDs not installed? run tsmesh install); serving without them until they appear`);
     await Promise.race([Promise.all([k.registry.waitForSync(), k.configMaps.waitForSync()]), new Promise((r) => setTimeout(r, timeout).unref())]);
+    if (k.#caSecret) {
+      try {
+        // After the mesh ConfigMap: the CA checks CSRs against its trust domain.
+        k.ca = (await loadKubeCa({ client: k.client, namespace: k.namespace, trustDomain: k.mesh.trustDomain, log: k.#log })).ca;
+      } catch (e) {
+        await k.close();
+        throw e;
+      }
+    }
     return k;
   }
 
@@ -133,35 +175,41 @@ export class KubernetesMode {
   }
 
   controlPlaneOptions(): KubeControlPlaneOptions {
-    return { store: this.store, mesh: this.mesh, registrySources: [this.registry], authenticate: tokenReviewAuthenticator(this.client) };
+    return { store: this.store, mesh: this.mesh, registrySources: [this.registry], authenticate: tokenReviewAuthenticator(this.client), ...(this.ca ? { authority: this.ca } : {}) };
   }
 
   /** After the control plane started: mesh config edits reach it, and this replica runs for leader. */
   attach(cp: MeshHolder): void {
     this.#holder = cp;
+    const roots = this.ca?.rootsPem() ?? cp.authority?.rootsPem();
+    if (roots) this.rootCerts.setRoot(roots);
+    this.rootCerts.start();
     this.leader.start();
   }
 
   async close(): Promise<void> {
     await this.leader.stop();
     await this.status.close();
+    this.rootCerts.close();
     this.configMaps.stop();
     this.registry.close();
     this.store.close();
   }
 
-  /** The `istio` ConfigMap's `mesh` key, applied in place to the one MeshConfig object the control plane holds. */
+  /**
+   * The `istio` ConfigMap's `mesh` key, applied in place to the one MeshConfig object the control
+   * plane holds; an edit that does not parse or validate is logged and changes nothing.
+   */
   #readMesh(): void {
-    const cm = this.configMaps.get(MESH_CONFIGMAP, this.namespace);
-    const text = typeof cm?.data?.mesh === 'string' ? (cm.data.mesh as string) : '';
-    if (text === this.#meshText) return;
-    this.#meshText = text;
-    const r = text ? parseMeshConfig(text, `ConfigMap ${this.namespace}/${MESH_CONFIGMAP}`) : { mesh: defaultMeshConfig(), errors: [] };
-    for (const e of r.errors) this.#log(`mesh config: ${formatValidationError(e)}`);
+    const r = this.#meshReader.read(this.configMaps.get(this.#meshReader.name, this.namespace));
+    for (const e of r.errors) this.#log(e);
+    if (!r.mesh) return;
     const target = this.mesh as unknown as Record<string, unknown>;
     for (const k of Object.keys(target)) if (!(k in r.mesh)) delete target[k];
     Object.assign(target, r.mesh);
     this.#meshSnapshot = undefined;
     this.#holder?.meshChanged();
+    // discoverySelectors may now select more namespaces.
+    this.rootCerts.resync();
   }
 }

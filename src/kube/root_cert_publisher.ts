@@ -27,7 +27,7 @@ export interface RootCertPublisherOptions {
   client: KubeClient;
   /** The shared Namespace informer (started by its owner). */
   namespaces: Informer;
-  /** PEM bundle to publish: every trusted root, the current one first. */
+  /** PEM bundle to publish: every trusted root, the current one first ('' until known: nothing is written). */
   rootCert: string;
   mesh: () => Pick<MeshConfig, 'discoverySelectors'>;
   /** Retry backoff after a failed write (ms; default 200 .. 30 000). */
@@ -145,7 +145,7 @@ export class RootCertPublisher {
 
   async #reconcile(ns: string): Promise<void> {
     const namespace = this.#o.namespaces.get(ns);
-    if (!namespace || namespace.status?.phase === 'Terminating' || IGNORED_NAMESPACES.has(ns)) return;
+    if (!this.#root || !namespace || namespace.status?.phase === 'Terminating' || IGNORED_NAMESPACES.has(ns)) return;
     if (!namespaceSelected(this.#o.mesh(), ns, namespace.metadata.labels)) return;
     const cm = this.configMaps.get(CA_ROOT_CONFIGMAP, ns);
     if (!cm) return this.#create(ns);
