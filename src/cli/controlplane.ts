@@ -11,6 +11,9 @@ async function connectKube(kubeconfig: string | undefined, namespace?: string) {
   return KubernetesMode.connect({ ...(kubeconfig ? { kubeconfig } : {}), ...(namespace ? { namespace } : {}) });
 }
 
+/** Where the kubelet mounts a pod's service-account token (what in-cluster clients read). */
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
 /** istiod's --httpsAddr: ":15017", "host:port" or a port; "off" runs no webhook server. */
 function parseHttpsAddr(v: string, address: string): { host: string; port: number } | 'off' | undefined {
   if (v === 'off') return 'off';
@@ -117,6 +120,10 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
   const https = parseHttpsAddr(values.httpsAddr ?? (values['grpc-port'] === '0' ? ':0' : ':15017'), values.address!);
   if (!https) {
     console.error(`tsmesh controlplane: --httpsAddr: expected [host]:port or off, like :15017, got ${JSON.stringify(values.httpsAddr)}`);
+    return 2;
+  }
+  if (inCluster && !existsSync(SERVICE_ACCOUNT_TOKEN)) {
+    console.error(`tsmesh controlplane: KUBERNETES_SERVICE_HOST is set but ${SERVICE_ACCOUNT_TOKEN} is missing: run in a pod with a service account token mounted, or pass --kubeconfig <file>`);
     return 2;
   }
   if (kubeMode && values.mesh) {
