@@ -5,8 +5,9 @@
  * the task does, and fortio's two runs (`-c 2 -qps 0 -n 20`, then `-c 3 -qps 0 -n 30`) from a
  * client pod through its sidecar. As in the task and the file-based demo's test
  * (test/integration/istio_circuit_breaking.test.ts): some requests get 503 (the pending queue
- * overflowed, x-envoy-overloaded), the rest 200, and the client sidecar's
- * `upstream_rq_pending_overflow` counts the 503s.
+ * overflowed, x-envoy-overloaded), the rest 200, the client sidecar's
+ * `upstream_rq_pending_overflow` counts the 503s, and its access log (meshConfig.accessLogFile
+ * set in the `istio` ConfigMap, as Istio's "Envoy access logs" task does) shows each with the UO flag.
  *
  * The client: fortio's image is not one the node maps to a local program (src/demo/apps.ts), so
  * the client pod is Istio's samples/curl/curl.yaml and the load is test/helpers/fortio.ts (what
@@ -16,6 +17,8 @@
  * `kubectl exec <pod> -c istio-proxy -- pilot-agent request GET stats` would.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from '../../src/demo/ports.ts';
 import { DEFAULT_APP_NET, DEFAULT_POD_NET } from '../../src/kube/node/pod_network.ts';
@@ -53,6 +56,36 @@ const CLUSTER = 'outbound|8000||httpbin.default.svc.cluster.local';
 let mesh: KubeMesh;
 /** The client pod's app address: where its container's outbound calls go, and its sidecar's admin. */
 let clientApp: string;
+let clientPod: string;
+
+/** Access-log entries of the client sidecar for httpbin that are 503 with the UO flag (`kubectl logs <pod> -c istio-proxy`, from the node's log file). */
+function uoLogLines(): number {
+  let text = '';
+  try {
+    text = readFileSync(join(mesh.stateDir, 'logs', `default_${clientPod}_istio-proxy.log`), 'utf8');
+  } catch {
+    return 0;
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('{') && l.includes(CLUSTER))
+    .map((l) => JSON.parse(l))
+    .filter((e) => Number(e.response_code) === 503 && String(e.response_flags).split(',').includes('UO')).length;
+}
+
+/**
+ * meshConfig.accessLogFile: /dev/stdout (JSON) in the `istio` ConfigMap the control plane reads,
+ * keeping whatever else the mesh config there says.
+ */
+async function enableAccessLogs(): Promise<void> {
+  const got = await mesh.kubectl(['get', 'configmap', 'istio', '-n', 'istio-system', '-o', 'json']);
+  const cm = got.code === 0 ? JSON.parse(got.stdout) : { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: {} };
+  const rest = String(cm.data?.mesh ?? '')
+    .split('\n')
+    .filter((l) => l.trim() && !/^accessLog(File|Encoding):/.test(l));
+  cm.data = { ...cm.data, mesh: [...rest, 'accessLogFile: /dev/stdout', 'accessLogEncoding: JSON', ''].join('\n') };
+  await kubectl(['apply', '-f', '-'], JSON.stringify(cm));
+}
 
 async function kubectl(args: string[], input?: string): Promise<string> {
   const r = await mesh.kubectl(args, input !== undefined ? { input } : {});
@@ -88,10 +121,13 @@ before(async () => {
   if (skip) return;
   mesh = await startKubeMesh();
   await kubectl(['label', 'namespace', 'default', 'istio-injection=enabled', '--overwrite']);
+  // Before the pods: their sidecars start with access logs on.
+  await enableAccessLogs();
   await kubectl(['apply', '-f', `${ISTIO_DATA}/samples/httpbin/httpbin.yaml`]);
   await kubectl(['apply', '-f', `${ISTIO_DATA}/samples/curl/curl.yaml`]);
   await mesh.waitForPods('default', 'app=httpbin', { count: 1, timeoutMs: 120_000 });
   const [client] = await mesh.waitForPods('default', 'app=curl', { count: 1, timeoutMs: 120_000 });
+  clientPod = client.metadata.name;
   const podIP: string = client.status.podIP;
   // The node gives pod i the pod IP <pod net>.i and the app address <app net>.i behind its sidecar.
   assert.ok(podIP.startsWith(DEFAULT_POD_NET), `the client pod's IP ${podIP} is in the node's pod net ${DEFAULT_POD_NET}0/24`);
@@ -102,7 +138,7 @@ after(async () => {
   await mesh?.close();
 });
 
-test("circuit breaking: with the task's DestinationRule, fortio -c 2 -n 20 and -c 3 -n 30 get 503s for the overflow and upstream_rq_pending_overflow counts them", { skip, timeout: 150_000 }, async (t) => {
+test("circuit breaking: with the task's DestinationRule, fortio -c 2 -n 20 and -c 3 -n 30 get 503 UO for the overflow; upstream_rq_pending_overflow and the access log count them", { skip, timeout: 150_000 }, async (t) => {
   await kubectl(['apply', '-f', '-'], DESTINATION_RULE);
   // The task's first step: one call gets through (`fortio curl -quiet http://httpbin:8000/get`).
   // Then wait (bounded) for the DestinationRule's limits to reach the client sidecar: its cluster
@@ -118,6 +154,7 @@ test("circuit breaking: with the task's DestinationRule, fortio -c 2 -n 20 and -
 
   const run = async (c: number, n: number): Promise<Load> => {
     const before = await overflowStat();
+    const logBefore = uoLogLines();
     const r = await fortio(c, n);
     t.diagnostic(`fortio load -c ${c} -qps 0 -n ${n} http://httpbin:8000/get | ${r.summary.replace(/\n/g, ' | ')}`);
     const ok = r.codes['200'] ?? 0;
@@ -126,6 +163,9 @@ test("circuit breaking: with the task's DestinationRule, fortio -c 2 -n 20 and -
     assert.equal(r.overloaded, overflowed, 'every 503 carries x-envoy-overloaded: true');
     const after = await overflowStat();
     assert.equal(after - before, overflowed, `upstream_rq_pending_overflow counts the 503s (${before} → ${after})`);
+    // The access log is written as each request ends and reaches its file through a pipe: a bounded moment.
+    for (let i = 0; i < 50 && uoLogLines() - logBefore < overflowed; i++) await new Promise((res) => setTimeout(res, 100));
+    assert.equal(uoLogLines() - logBefore, overflowed, "the client sidecar's access log shows each 503 with response flag UO");
     return r;
   };
   const first = await run(2, 20);
