@@ -13,6 +13,7 @@ import { injectPod, type InjectResult } from '../../src/kube/inject/inject.ts';
 import type { Container, Pod } from '../../src/kube/inject/objects.ts';
 import { defaultInjectionSettings, type InjectionSettings } from '../../src/kube/inject/settings.ts';
 import { WAIT_FOR_PROXY_SCRIPT } from '../../src/kube/inject/sidecar.ts';
+import { resolveInjectionSettings } from '../../src/kube/inject/values.ts';
 
 function pod(over: { labels?: Record<string, string>; annotations?: Record<string, string>; containers?: Container[]; initContainers?: Container[]; hostNetwork?: boolean } = {}): Pod {
   return {
@@ -273,4 +274,46 @@ test('the workload is the Deployment behind the pod\'s ReplicaSet', () => {
   assert.equal(env(proxy, 'ISTIO_META_OWNER'), 'kubernetes://apis/apps/v1/namespaces/bookinfo/deployments/reviews-v1');
   // The rollout's hash is no workload label.
   assert.doesNotMatch(argAfter(proxy, '--labels'), /pod-template-hash/);
+});
+
+test('values neverInjectSelector / alwaysInjectSelector decide for pods that say nothing themselves', () => {
+  const r = resolveInjectionSettings({
+    values: JSON.stringify({ sidecarInjectorWebhook: { neverInjectSelector: [{ matchExpressions: [{ key: 'openshift.io/build.name', operator: 'Exists' }] }, { matchLabels: { app: 'batch' } }], alwaysInjectSelector: [{ matchLabels: { mesh: 'always' } }] } }),
+  });
+  assert.ok(r.ok);
+  assert.deepEqual(r.warnings, []);
+  const s = r.settings;
+  const never = injectPod({ pod: pod({ labels: { app: 'batch' } }), namespace: 'default', settings: s });
+  assert.ok(never.ok && !never.injected);
+  assert.match(never.ok && !never.injected ? never.reason : '', /neverInjectSelector\[1\]/);
+  const build = injectPod({ pod: pod({ labels: { 'openshift.io/build.name': 'b-1' } }), namespace: 'default', settings: s });
+  assert.ok(build.ok && !build.injected);
+  // The pod's own say wins over the selectors (Istio's order).
+  injected(injectPod({ pod: pod({ labels: { app: 'batch', 'sidecar.istio.io/inject': 'true' } }), namespace: 'default', settings: s }));
+  const always = injectPod({ pod: pod({ labels: { mesh: 'always' } }), namespace: 'default', settings: s, namespaceLabels: {} });
+  assert.ok(always.ok && always.injected, 'alwaysInjectSelector injects even where the namespace is not enabled');
+  injected(injectPod({ pod: pod(), namespace: 'default', settings: s }));
+});
+
+test('injection values the injector does not act on are warned about by path; bad selectors and bad ConfigMap values are errors', () => {
+  const r = resolveInjectionSettings({
+    values: JSON.stringify({ global: { proxy: { image: 'reg/tsmesh:1', logLevel: 'debug', privileged: true, lifecycle: {} }, imagePullSecrets: ['s'] }, sidecarInjectorWebhook: { enableNamespacesByDefault: true, injectedAnnotations: { a: 'b' }, rewriteAppHTTPProbe: false } }),
+  });
+  assert.ok(r.ok);
+  assert.equal(r.settings.image, 'reg/tsmesh:1');
+  assert.equal(r.warnings.length, 1);
+  for (const path of ['global.proxy.logLevel', 'global.proxy.privileged', 'global.imagePullSecrets', 'sidecarInjectorWebhook.enableNamespacesByDefault', 'sidecarInjectorWebhook.injectedAnnotations.a']) assert.ok(r.warnings[0]!.includes(path), `${path} in ${r.warnings[0]}`);
+  assert.ok(!r.warnings[0]!.includes('rewriteAppHTTPProbe') && !r.warnings[0]!.includes('proxy.image'), 'what is acted on is not warned about');
+
+  const bad = resolveInjectionSettings({ values: JSON.stringify({ sidecarInjectorWebhook: { neverInjectSelector: [{ matchLabel: { app: 'x' } }] } }) });
+  assert.deepEqual(bad, { ok: false, error: 'sidecarInjectorWebhook.neverInjectSelector[0]: unknown field matchLabel (a label selector has matchLabels and matchExpressions)' });
+  const cm = resolveInjectionSettings({ values: 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio-sidecar-injector}\ndata:\n  values: "{oops"\n' });
+  assert.equal(cm.ok, false);
+  assert.match(!cm.ok ? cm.error : '', /^ConfigMap data.values: not JSON or YAML/);
+});
+
+test('pod annotations of the injector\'s families that it does not act on come back as warnings', () => {
+  const r = injectPod({ pod: pod({ annotations: { 'sidecar.istio.io/logLevel': 'debug', 'inject.istio.io/templates': 'grpc-agent', 'proxy.istio.io/overrides': '{}', 'proxy.istio.io/config': '{}', 'sidecar.istio.io/proxyMemory': '64Mi' } }), namespace: 'default', settings: settings() });
+  assert.ok(r.ok && r.injected);
+  assert.deepEqual(r.ok && r.injected ? r.warnings.map((w) => w.split(' ')[1]) : [], ['inject.istio.io/templates', 'proxy.istio.io/overrides', 'sidecar.istio.io/logLevel']);
 });

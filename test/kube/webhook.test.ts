@@ -123,6 +123,19 @@ test('a pod whose annotations cannot be honoured is refused with the annotation 
   assert.match(out.response!.status!.message!, /traffic\.sidecar\.istio\.io\/includeOutboundIPRanges takes IP addresses or CIDRs.*"everything"/);
 });
 
+test('a pod with injector annotations tsmesh does not act on is injected with an admission warning naming each', async () => {
+  const pod = podOf(bookinfoDeployment('ratings-v1'), 'abc');
+  pod.metadata.annotations = { 'sidecar.istio.io/userVolume': '[]', 'status.sidecar.istio.io/port': '15021', 'sidecar.istio.io/proxyCPU': '200m', 'example.com/other': 'x' };
+  const out = JSON.parse((await post('/inject', review({ kind: { group: '', version: 'v1', kind: 'Pod' }, namespace: 'default', object: pod }))).text) as AdmissionReview;
+  assert.equal(out.response?.allowed, true);
+  assert.equal(out.response?.patchType, 'JSONPatch');
+  assert.deepEqual(
+    out.response?.warnings?.map((w) => w.split(' ')[1]),
+    ['sidecar.istio.io/userVolume', 'status.sidecar.istio.io/port'],
+    'proxyCPU is acted on and example.com/other is not the injector\'s: neither is warned about',
+  );
+});
+
 test('/validate refuses an invalid VirtualService; a throwing handler refuses with its error', async () => {
   const vs = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'bad', namespace: 'default' }, spec: { hosts: ['reviews'], http: [{ route: [{ destination: { host: 'reviews' } }], timeout: '1x' }] } };
   const kind = { group: 'networking.istio.io', version: 'v1', kind: 'VirtualService' };

@@ -8,8 +8,11 @@ import { initContainer } from './capture.ts';
 import { injectionRequired, STATUS_ANNOTATION } from './decision.ts';
 import { cloneJson, type Container, type Pod } from './objects.ts';
 import { rewriteEnabled, rewriteProbes, STATUS_PORT } from './probes.ts';
-import { podProxyConfig } from './proxy_config.ts';
-import { proxyResources, resourceAnnotationProblem } from './resources.ts';
+import { PROXY_CONFIG_ANNOTATION, podProxyConfig } from './proxy_config.ts';
+import { proxyResources, RESOURCE_ANNOTATIONS, resourceAnnotationProblem } from './resources.ts';
+import { REWRITE_PROBES_ANNOTATION } from './probes.ts';
+import { ANNOTATIONS as CAPTURE_ANNOTATIONS } from '../../agent/capture/annotations.ts';
+import { INJECT_KEY } from '../../demo/injection.ts';
 import type { InjectionSettings } from './settings.ts';
 import { proxyContainer, sidecarVolumes, waitForProxyLifecycle } from './sidecar.ts';
 import { ownerUri, workloadOfPod, type WorkloadRef } from './workload.ts';
@@ -48,7 +51,8 @@ export interface InjectInput {
 }
 
 export type InjectResult =
-  | { ok: true; injected: true; pod: Pod }
+  /** warnings: annotations the pod carries that the injector does not act on (admission warnings). */
+  | { ok: true; injected: true; pod: Pod; warnings: string[] }
   | { ok: true; injected: false; pod: Pod; reason: string }
   | { ok: false; error: string };
 
@@ -143,5 +147,25 @@ export function injectPod(input: InjectInput): InjectResult {
     imagePullSecrets: null,
     revision: settings.revision,
   });
-  return { ok: true, injected: true, pod };
+  return { ok: true, injected: true, pod, warnings: unhandledAnnotations(input.pod.metadata?.annotations ?? {}) };
+}
+
+/** The injector's own annotation families; a key in one of them that it does not read is warned about. */
+const INJECTOR_PREFIXES = ['sidecar.istio.io/', 'traffic.sidecar.istio.io/', 'status.sidecar.istio.io/', 'readiness.status.sidecar.istio.io/', 'inject.istio.io/', 'proxy.istio.io/'];
+const HANDLED = new Set<string>([
+  INJECT_KEY,
+  STATUS_ANNOTATION,
+  IMAGE_ANNOTATION,
+  PROXY_CONFIG_ANNOTATION,
+  REWRITE_PROBES_ANNOTATION,
+  ...Object.values(RESOURCE_ANNOTATIONS),
+  ...Object.values(CAPTURE_ANNOTATIONS),
+]);
+
+/** One warning per annotation the pod sets that tsmesh's injector accepts but does not act on. */
+export function unhandledAnnotations(annotations: Record<string, string>): string[] {
+  return Object.keys(annotations)
+    .filter((k) => INJECTOR_PREFIXES.some((p) => k.startsWith(p)) && !HANDLED.has(k))
+    .sort()
+    .map((k) => `annotation ${k} is not acted on by tsmesh's injector; the pod is injected as if it were unset`);
 }

@@ -52,6 +52,18 @@ export interface InjectionSettings {
   defaultProxyConfig: Record<string, unknown>;
   /** Namespaces never injected (Istio: kube-system, kube-public, kube-node-lease, local-path-storage). */
   ignoredNamespaces: string[];
+  /**
+   * values.sidecarInjectorWebhook.neverInjectSelector / alwaysInjectSelector: Kubernetes label
+   * selectors over the pod's labels, consulted when the pod says nothing itself (Istio's order).
+   */
+  neverInjectSelector: LabelSelector[];
+  alwaysInjectSelector: LabelSelector[];
+}
+
+/** A Kubernetes LabelSelector (matchLabels and matchExpressions, all of which must hold). */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: Array<{ key: string; operator: string; values?: string[] }>;
 }
 
 /** The image injected pods use: the one image (node + tsmesh) tsmesh install runs, `${hub}/tsmesh:${tag}`. */
@@ -80,6 +92,8 @@ export function defaultInjectionSettings(): InjectionSettings {
     excludeInboundPorts: '',
     defaultProxyConfig: {},
     ignoredNamespaces: ['kube-system', 'kube-public', 'kube-node-lease', 'local-path-storage'],
+    neverInjectSelector: [],
+    alwaysInjectSelector: [],
   };
 }
 

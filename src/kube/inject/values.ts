@@ -1,10 +1,36 @@
 /**
  * Injection settings from Istio's injection values (the istio-sidecar-injector ConfigMap's
  * `values`, istioctl kube-inject --valuesFile): the fields tsmesh's injector acts on. A field it
- * would not honour is reported, not ignored.
+ * would not honour is reported by its path in a warning, not ignored silently: accepted means
+ * enforced.
  */
 import { parse } from 'yaml';
-import { DEFAULT_DISCOVERY_ADDRESS, defaultInjectionSettings, settingsFromMesh, type InjectionSettings } from './settings.ts';
+import { DEFAULT_DISCOVERY_ADDRESS, defaultInjectionSettings, settingsFromMesh, type InjectionSettings, type LabelSelector } from './settings.ts';
+
+/** Values paths the injector acts on; a path listed covers everything under it. */
+const CONSUMED = [
+  'global.proxy.image',
+  'global.proxy.imagePullPolicy',
+  'global.proxy.resources',
+  'global.proxy.includeIPRanges',
+  'global.proxy.excludeIPRanges',
+  'global.proxy.includeInboundPorts',
+  'global.proxy.excludeInboundPorts',
+  'global.proxy.holdApplicationUntilProxyStarts',
+  'global.hub',
+  'global.tag',
+  'global.istioNamespace',
+  'global.meshID',
+  'global.multiCluster.clusterName',
+  'istio_cni.enabled',
+  'sidecarInjectorWebhook.rewriteAppHTTPProbe',
+  'sidecarInjectorWebhook.neverInjectSelector',
+  'sidecarInjectorWebhook.alwaysInjectSelector',
+  'pilot.env.ENABLE_NATIVE_SIDECARS',
+  'revision',
+];
+/** Most names a warning lists before it says how many more. */
+const MAX_LISTED = 20;
 
 export type ValuesResult = { ok: true; settings: InjectionSettings; warnings: string[] } | { ok: false; error: string };
 
@@ -16,7 +42,13 @@ export function settingsFromValues(text: string, base: InjectionSettings): Value
     return { ok: false, error: `not YAML: ${(e as Error).message.split('\n')[0]}` };
   }
   // The ConfigMap's `values` key holds JSON text; a file may be that text or the ConfigMap itself.
-  if (doc?.kind === 'ConfigMap' && typeof doc.data?.values === 'string') doc = parse(doc.data.values);
+  if (doc?.kind === 'ConfigMap' && typeof doc.data?.values === 'string') {
+    try {
+      doc = parse(doc.data.values);
+    } catch (e) {
+      return { ok: false, error: `ConfigMap data.values: not JSON or YAML: ${(e as Error).message.split('\n')[0]}` };
+    }
+  }
   if (typeof doc !== 'object' || doc === null) return { ok: false, error: 'expected injection values (global:, sidecarInjectorWebhook:, pilot:)' };
   const s: InjectionSettings = structuredClone(base);
   const warnings: string[] = [];
@@ -41,7 +73,48 @@ export function settingsFromValues(text: string, base: InjectionSettings): Value
   if (typeof doc.global?.multiCluster?.clusterName === 'string' && doc.global.multiCluster.clusterName) s.clusterId = doc.global.multiCluster.clusterName;
   const native = doc.pilot?.env?.ENABLE_NATIVE_SIDECARS;
   if (native !== undefined) s.nativeSidecars = String(native) === 'true';
+  for (const which of ['neverInjectSelector', 'alwaysInjectSelector'] as const) {
+    const v = doc.sidecarInjectorWebhook?.[which];
+    if (v === undefined || v === null) continue;
+    const r = selectors(v, `sidecarInjectorWebhook.${which}`);
+    if (typeof r === 'string') return { ok: false, error: r };
+    s[which] = r;
+  }
+  const ignored = unconsumedPaths(doc);
+  if (ignored.length) {
+    const listed = ignored.slice(0, MAX_LISTED).join(', ') + (ignored.length > MAX_LISTED ? ` and ${ignored.length - MAX_LISTED} more` : '');
+    warnings.push(`not acted on by tsmesh's injector (pods are injected as if unset): ${listed}`);
+  }
   return { ok: true, settings: s, warnings };
+}
+
+/** A list of Kubernetes LabelSelectors, or a message naming what is wrong. */
+function selectors(v: unknown, path: string): LabelSelector[] | string {
+  if (!Array.isArray(v)) return `${path}: expected a list of label selectors (matchLabels / matchExpressions)`;
+  const out: LabelSelector[] = [];
+  for (const [i, sel] of v.entries()) {
+    if (typeof sel !== 'object' || sel === null || Array.isArray(sel)) return `${path}[${i}]: expected a label selector`;
+    const { matchLabels, matchExpressions, ...rest } = sel as Record<string, unknown>;
+    if (Object.keys(rest).length) return `${path}[${i}]: unknown field ${Object.keys(rest)[0]} (a label selector has matchLabels and matchExpressions)`;
+    if (matchLabels !== undefined && (typeof matchLabels !== 'object' || matchLabels === null || Object.values(matchLabels).some((x) => typeof x !== 'string'))) return `${path}[${i}].matchLabels: expected a map of strings`;
+    const exprs = matchExpressions ?? [];
+    if (!Array.isArray(exprs)) return `${path}[${i}].matchExpressions: expected a list`;
+    for (const [j, e] of exprs.entries()) {
+      if (typeof e?.key !== 'string' || !['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(e?.operator)) return `${path}[${i}].matchExpressions[${j}]: expected {key, operator: In|NotIn|Exists|DoesNotExist, values}`;
+      if (e.values !== undefined && (!Array.isArray(e.values) || e.values.some((x: unknown) => typeof x !== 'string'))) return `${path}[${i}].matchExpressions[${j}].values: expected a list of strings`;
+    }
+    out.push({ ...(matchLabels ? { matchLabels: matchLabels as Record<string, string> } : {}), ...(exprs.length ? { matchExpressions: exprs } : {}) });
+  }
+  return out;
+}
+
+/** Every leaf of the values document (dotted path) that no CONSUMED path covers. */
+function unconsumedPaths(doc: unknown, prefix = ''): string[] {
+  if (prefix && CONSUMED.some((c) => prefix === c || prefix.startsWith(`${c}.`))) return [];
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) return prefix ? [prefix] : [];
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(doc)) out.push(...unconsumedPaths(v, prefix ? `${prefix}.${k}` : k));
+  return out;
 }
 
 /** Istio's ENABLE_NATIVE_SIDECARS from the environment: "false" for clusters before 1.29. */

@@ -33,7 +33,7 @@ function templateOf(o: KubeObject): PodTemplate | undefined {
   }
 }
 
-export type WorkloadInjectResult = { ok: true; object: KubeObject; injected: boolean; reason?: string } | { ok: false; error: string };
+export type WorkloadInjectResult = { ok: true; object: KubeObject; injected: boolean; reason?: string; warnings?: string[] } | { ok: false; error: string };
 
 /** Injects one object (a copy); kinds without a pod template come back as they were. */
 export function injectWorkload(o: KubeObject, settings: InjectionSettings, defaultNamespace = 'default'): WorkloadInjectResult {
@@ -60,5 +60,5 @@ export function injectWorkload(o: KubeObject, settings: InjectionSettings, defau
 function wrap(r: InjectResult, put: (p: Pod) => KubeObject): WorkloadInjectResult {
   if (!r.ok) return r;
   if (!r.injected) return { ok: true, object: put(r.pod), injected: false, reason: r.reason };
-  return { ok: true, object: put(r.pod), injected: true };
+  return { ok: true, object: put(r.pod), injected: true, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
 }

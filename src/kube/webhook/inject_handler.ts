@@ -35,8 +35,9 @@ export function injectHandler(o: InjectHandlerOptions): AdmissionHandler {
       o.log?.(`inject ${namespace}/${name}: skipped (${r.reason})`);
       return { uid: req.uid, allowed: true };
     }
-    o.log?.(`inject ${namespace}/${name}: injected`);
+    o.log?.(`inject ${namespace}/${name}: injected${r.warnings.length ? ` (${r.warnings.join('; ')})` : ''}`);
     const patch = Buffer.from(JSON.stringify(createPatch(pod, r.pod))).toString('base64');
-    return { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch };
+    // Admission warnings: kubectl prints them to whoever created the pod.
+    return { uid: req.uid, allowed: true, patchType: 'JSONPatch', patch, ...(r.warnings.length ? { warnings: r.warnings } : {}) };
   };
 }
