@@ -28,6 +28,17 @@ test('a YAML bootstrap with ADS resolves the control plane address from its stat
   assert.equal(b.clusters.length, 1);
 });
 
+test('an xDS cluster with several endpoints (control-plane replicas) is one gRPC address list, as Envoy fails over between them', () => {
+  const two = ADS_YAML.replace(
+    '[{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 15010 } } } }]',
+    '[{ endpoint: { address: { socket_address: { address: 127.0.0.1, port_value: 15010 } } } }, { endpoint: { address: { socket_address: { address: 127.0.0.2, port_value: 15011 } } } }]',
+  );
+  assert.notEqual(two, ADS_YAML);
+  assert.equal(parseBootstrap(two).ads?.address, 'ipv4:127.0.0.1:15010,127.0.0.2:15011');
+  const v6 = two.replace('127.0.0.1', '"::1"').replace('127.0.0.2', '"::2"');
+  assert.equal(parseBootstrap(v6).ads?.address, 'ipv6:[::1]:15010,[::2]:15011');
+});
+
 test('JSON bootstraps parse too', () => {
   const b = parseBootstrap(JSON.stringify({ node: { id: 'j' }, static_resources: { clusters: [] } }));
   assert.equal(b.node.id, 'j');
