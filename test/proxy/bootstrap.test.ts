@@ -35,7 +35,7 @@ test('an xDS cluster with several endpoints (control-plane replicas) is one gRPC
   );
   assert.notEqual(two, ADS_YAML);
   assert.equal(parseBootstrap(two).ads?.address, 'ipv4:127.0.0.1:15010,127.0.0.2:15011');
-  const v6 = two.replace('127.0.0.1', '"::1"').replace('127.0.0.2', '"::2"');
+  const v6 = two.replace('address: 127.0.0.1, port_value: 15010', 'address: "::1", port_value: 15010').replace('address: 127.0.0.2, port_value: 15011', 'address: "::2", port_value: 15011');
   assert.equal(parseBootstrap(v6).ads?.address, 'ipv6:[::1]:15010,[::2]:15011');
 });
 
