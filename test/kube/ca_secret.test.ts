@@ -3,15 +3,23 @@
  * the control plane's namespace (Istio's self-signed CA persistence), against a real API server:
  * replicas starting at the same moment end with one root; a restart loads it; Istio's plug-in
  * `cacerts` Secret takes precedence; a broken Secret is refused naming the Secret and its key.
+ * Wired: two control-plane replicas with their own state dirs serve (and publish in
+ * istio-ca-root-cert) the same root.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { join } from 'node:path';
+import { connect } from 'node:tls';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
 import { makeCsr, makePluginCa } from '../ca/helpers.ts';
 import { KubeClient } from '../../src/kube/client/client.ts';
 import { CA_SECRET, CA_SECRET_TYPE, loadKubeCa } from '../../src/kube/ca_secret.ts';
+import { KubernetesMode } from '../../src/kube/controlplane.ts';
+import { ControlPlane } from '../../src/controlplane/server.ts';
+import type { KubeConfigStore } from '../../src/kube/config/store.ts';
+import { until } from '../helpers/poll.ts';
+import { caStateDir } from '../helpers/processes.ts';
 
 let kube: KubeCluster;
 let client: KubeClient;
@@ -91,4 +99,42 @@ test('a broken CA Secret is refused naming the Secret and the key to fix', async
     other.dispose();
   }
   await assert.rejects(loadKubeCa({ client, namespace: ns }), /Secret cp-broken\/istio-ca-secret key ca-key\.pem: does not match the public key of Secret cp-broken\/istio-ca-secret key ca-cert\.pem/);
+});
+
+/** True when a TLS handshake with the server at `port` verifies against `rootPem` (names aside). */
+function verifiesAgainst(port: number, rootPem: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port, ca: rootPem, ALPNProtocols: ['h2'], checkServerIdentity: () => undefined });
+    s.once('secureConnect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+test('two control-plane replicas with their own state dirs serve and publish one root', async (t) => {
+  await kubectl(['create', 'namespace', 'istio-system']);
+  const replicas = await Promise.all(['cp-a', 'cp-b'].map(async (identity) => {
+    const mode = await KubernetesMode.connect({ kubeconfig: kube.kubeconfig, identity, caSecret: true, syncTimeoutMs: 3000, lease: { durationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 500 }, log: () => {} });
+    const cp = new ControlPlane<KubeConfigStore>({ ...mode.controlPlaneOptions(), grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), log: () => {} });
+    t.after(async () => {
+      await mode.close();
+      await cp.close();
+    });
+    await cp.start();
+    mode.attach(cp);
+    return { mode, cp };
+  }));
+  const [a, b] = replicas;
+  assert.equal(a!.cp.authority!.rootPem(), b!.cp.authority!.rootPem(), 'one root');
+  // What a proxy sees on :15012: each replica's serving certificate chains to the other's root.
+  assert.ok(await verifiesAgainst(a!.cp.secureGrpcPort, b!.cp.authority!.rootPem()));
+  assert.ok(await verifiesAgainst(b!.cp.secureGrpcPort, a!.cp.authority!.rootPem()));
+  // The leader publishes it where injected pods mount it.
+  const published = await until(async () => {
+    const r = await kube.kubectl(['get', 'cm', 'istio-ca-root-cert', '-n', 'default', '-o', 'json']);
+    return r.code === 0 && JSON.parse(r.stdout).data['root-cert.pem'];
+  }, 'istio-ca-root-cert in default', 30_000, 200);
+  assert.equal(published, a!.cp.authority!.rootsPem());
 });
