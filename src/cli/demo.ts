@@ -42,7 +42,10 @@ Flags:
   --kube             the demo as a Kubernetes node: a real kube-apiserver and controller manager
                      (built by \`node scripts/kube/build.mjs\`), the control plane in Kubernetes mode and
                      a node agent that runs the pods kubectl applies (pod IPs 198.18.0.N, a local route
-                     on lo: needs root once). Prints the kubeconfig and a kubectl line; applies nothing
+                     on lo: needs root once). Applies Istio's CRDs, the injector and validator webhook
+                     configurations (served by the control plane on https://127.0.0.1:15017) and
+                     istio-ingressgateway, then prints the kubeconfig, a kubectl line and the gateway's
+                     URL; your workloads arrive with kubectl (label a namespace istio-injection=enabled)
   --help             this text
 
 Ctrl-C, SIGTERM or SIGHUP stop everything, as does the end of the process that started the
