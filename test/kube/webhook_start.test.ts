@@ -3,7 +3,9 @@
  * webhook configurations get the mesh root as caBundle; the injector uses the
  * istio-sidecar-injector ConfigMap's values and the mesh config; once the API server is seen to
  * reach /validate the validating configuration is switched to failurePolicy Fail, and an invalid
- * VirtualService applied with kubectl is refused with tsmesh validate's message.
+ * VirtualService applied with kubectl is refused with tsmesh validate's message. Configurations
+ * applied after the webhooks started (or re-applied) get the caBundle too, and a values ConfigMap
+ * edit applies to the next pod while a bad edit keeps the last good values.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +23,7 @@ import { webhookConfigurations } from '../../src/kube/install/webhooks.ts';
 import { startAdmissionWebhooks } from '../../src/kube/webhook/start.ts';
 import { validateHandler } from '../../src/kube/webhook/validate.ts';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
+import { until } from '../helpers/poll.ts';
 
 async function kc(kube: KubeCluster, args: string[], input?: string): Promise<string> {
   const r = await kube.kubectl(args, input === undefined ? {} : { input });
@@ -85,4 +88,46 @@ test('istiod\'s webhooks start, patch their configurations and enforce validatio
   const proxy = pod.spec.initContainers.find((c: any) => c.name === 'istio-proxy');
   assert.equal(proxy.image, 'registry.example/tsmesh:9.9.9');
   assert.equal(proxy.args[proxy.args.indexOf('--trust-domain') + 1], 'example.org');
+});
+
+test('configurations applied after start get the caBundle; a values edit applies to the next pod, a bad one keeps the last good', async (t) => {
+  const kube = await startKubeCluster(t);
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-webhook-late-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const ca = await CertificateAuthority.load({ stateDir: dir });
+  for (const ns of ['istio-system', 'mesh']) await kc(kube, ['create', 'namespace', ns]);
+  await kc(kube, ['label', 'namespace', 'mesh', 'istio-injection=enabled']);
+  await kc(kube, ['create', 'serviceaccount', 'default', '-n', 'mesh']);
+  const values = (image: string) => stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-sidecar-injector', namespace: 'istio-system' }, data: { values: JSON.stringify({ global: { proxy: { image } } }) } });
+  await kc(kube, ['apply', '-f', '-'], values('registry.example/tsmesh:1.0.0'));
+
+  const port = await freePort();
+  const log: string[] = [];
+  const hooks = await startAdmissionWebhooks({ client: KubeClient.fromFile(kube.kubeconfig), ca, namespace: 'istio-system', host: '127.0.0.1', port, mesh: () => defaultMeshConfig(), enforceValidation: false, log: (l) => log.push(l) });
+  t.after(() => hooks.close());
+  assert.ok(log.some((l) => /no MutatingWebhookConfiguration istio-sidecar-injector yet/.test(l)), log.join('\n'));
+
+  // `tsmesh install` ordering: the configurations arrive after istiod started.
+  const configs = webhookConfigurations(defaultValues()) as any[];
+  for (const c of configs) for (const w of c.webhooks) w.clientConfig = { url: `https://127.0.0.1:${port}${w.clientConfig.service.path}` };
+  await kc(kube, ['apply', '-f', '-'], configs.map((c) => JSON.stringify(c)).join('\n'));
+  const mwc = configs.find((c) => c.kind === 'MutatingWebhookConfiguration').metadata.name;
+  const trusted = async () => ((JSON.parse(await kc(kube, ['get', 'mutatingwebhookconfiguration', mwc, '-o', 'json'])).webhooks as any[]).every((w) => w.clientConfig.caBundle && Buffer.from(w.clientConfig.caBundle, 'base64').toString() === ca.rootPem()));
+  await until(trusted, 'the late configuration to get the mesh root as caBundle', 30_000, 200);
+  // Re-applied as installed (no caBundle): patched again.
+  await kc(kube, ['replace', '-f', '-'], JSON.stringify(configs.find((c) => c.kind === 'MutatingWebhookConfiguration')));
+  await until(trusted, 'the re-applied configuration to get the caBundle back', 30_000, 200);
+
+  const imageOfNewPod = async (name: string) => {
+    const pod = JSON.parse(await kc(kube, ['apply', '--dry-run=server', '-n', 'mesh', '-o', 'json', '-f', '-'], stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name, labels: { app: name } }, spec: { containers: [{ name: 'web', image: 'web:1' }] } })));
+    return pod.spec.initContainers?.find((c: any) => c.name === 'istio-proxy')?.image;
+  };
+  assert.equal(await until(() => imageOfNewPod('a'), 'an injected pod', 30_000, 200), 'registry.example/tsmesh:1.0.0');
+
+  await kc(kube, ['apply', '-f', '-'], values('registry.example/tsmesh:2.0.0'));
+  await until(async () => (await imageOfNewPod('b')) === 'registry.example/tsmesh:2.0.0', 'the next pod to get the edited values\' image', 30_000, 200);
+
+  await kc(kube, ['patch', 'configmap', '-n', 'istio-system', 'istio-sidecar-injector', '--type=merge', '-p', JSON.stringify({ data: { values: JSON.stringify({ sidecarInjectorWebhook: { neverInjectSelector: 'everything' } }) } })]);
+  await until(() => log.some((l) => /ConfigMap istio-system\/istio-sidecar-injector data\.values: sidecarInjectorWebhook\.neverInjectSelector: expected a list.*last good values keep serving/.test(l)), 'the bad edit logged', 30_000, 100);
+  assert.equal(await imageOfNewPod('c'), 'registry.example/tsmesh:2.0.0', 'the last good values still inject');
 });

@@ -6,10 +6,17 @@
  * Once the API server is seen to reach /validate (a dry-run create of an invalid Gateway is
  * refused by it), the validating configuration is switched to failurePolicy: Fail, as Istio's
  * webhook controller does; until then it fails open (Ignore, as installed).
+ *
+ * Both are kept up, not set once: the two configurations are watched (by name) and re-patched
+ * whenever they appear or change, so configurations applied after istiod started, or re-applied
+ * by a user, get the caBundle (and, once enforced, failurePolicy Fail) again. The values
+ * ConfigMap is watched too: a change applies to the next pod; a bad edit is logged and the last
+ * good values keep serving (with none yet, pods are refused with the error, not injected wrongly).
  */
 import type { CertificateAuthority } from '../../ca/authority.ts';
 import type { MeshConfig } from '../../api/types.ts';
 import { KubeApiError, type KubeClient } from '../client/client.ts';
+import { Informer } from '../informers/informer.ts';
 import { defaultValues } from '../install/values.ts';
 import { injectorName, istiodName, revised, validatorName } from '../install/names.ts';
 import { resolveInjectionSettings } from '../inject/values.ts';
@@ -49,19 +56,46 @@ export const WEBHOOK_PORT = 15017;
 export async function startAdmissionWebhooks(o: AdmissionWebhooksOptions): Promise<AdmissionWebhooks> {
   const log = o.log ?? (() => {});
   const v = { ...defaultValues(), namespace: o.namespace, revision: o.revision ?? '' };
-  const values = await readInjectorValues(o.client, o.namespace, revised('istio-sidecar-injector', v), log);
-  // Recomputed only when the mesh config object changes (the config store swaps it on update).
-  let cached: { mesh: MeshConfig; settings: InjectionSettings } | undefined;
+  const valuesName = revised('istio-sidecar-injector', v);
+  const valuesInformer = new Informer(o.client, { path: `/api/v1/namespaces/${encodeURIComponent(o.namespace)}/configmaps`, apiVersion: 'v1', kind: 'ConfigMap', fieldSelector: `metadata.name=${valuesName}`, log });
+  valuesInformer.start();
+  // The first pods should see the values: wait for the first list, but not forever (the API server may be slow).
+  await untilSynced(valuesInformer);
+  if (valuesInformer.synced && !valuesInformer.get(valuesName, o.namespace)) log(`webhook: no ConfigMap ${o.namespace}/${valuesName}; injecting with the defaults until it exists`);
+
+  // Recomputed when the mesh config object or the values text changes; a bad result keeps the last good one.
+  let cached: { mesh: MeshConfig; values: string | undefined; settings: InjectionSettings } | undefined;
+  let lastGood: InjectionSettings | undefined;
+  let lastError = '';
   const settings = (): InjectionSettings => {
     const mesh = o.mesh();
-    if (cached?.mesh === mesh) return cached.settings;
+    const cm = valuesInformer.get(valuesName, o.namespace);
+    const values: string | undefined = typeof cm?.data?.values === 'string' ? cm.data.values : undefined;
+    if (cached?.mesh === mesh && cached.values === values) return cached.settings;
     const r = resolveInjectionSettings({ mesh, ...(values !== undefined ? { values } : {}), ...(o.revision ? { revision: o.revision } : {}), env: process.env });
-    if (!r.ok) throw new Error(`istio-sidecar-injector values: ${r.error}`);
+    if (!r.ok) {
+      const error = `ConfigMap ${o.namespace}/${valuesName} data.values: ${r.error}; fix it with kubectl edit configmap -n ${o.namespace} ${valuesName}`;
+      if (error !== lastError) log(`webhook: ${error}${lastGood ? ' (the last good values keep serving)' : ' (pods are refused until it is fixed)'}`);
+      lastError = error;
+      if (!lastGood) throw new Error(error);
+      return lastGood;
+    }
+    lastError = '';
     for (const w of r.warnings) log(`injection values: ${w}`);
-    cached = { mesh, settings: r.settings };
+    cached = { mesh, values, settings: r.settings };
+    lastGood = r.settings;
     return r.settings;
   };
-  settings();
+  const refresh = () => {
+    try {
+      settings();
+    } catch {
+      // Logged in settings(); the webhook serves and refuses pods with the error until the values are fixed.
+    }
+  };
+  refresh();
+  valuesInformer.on(refresh);
+
   const svc = istiodName(v);
   const server = new WebhookServer({
     ca: o.ca,
@@ -73,40 +107,86 @@ export async function startAdmissionWebhooks(o: AdmissionWebhooksOptions): Promi
     log,
   });
   const port = await server.listen();
-  const mutating = injectorName(v);
   const validating = validatorName(v);
-  for (const [name, kind] of [[mutating, 'mutating'], [validating, 'validating']] as const) {
-    try {
-      const changed = await patchWebhookCaBundles(o.client, { caPem: o.ca.rootPem(), [kind]: [name] });
-      log(changed.length ? `webhook: caBundle of ${name} set to the mesh root` : `webhook: caBundle of ${name} already current`);
-    } catch (e) {
-      // A control plane run without `tsmesh install` has no configurations: it serves, nobody calls.
-      log(`webhook: ${(e as Error).message}`);
-    }
-  }
-  let stopped = false;
-  const validationEnforced = o.validate && o.enforceValidation !== false ? enforceWhenReachable(o.client, o.namespace, validating, o.ca.rootPem(), () => stopped, log) : Promise.resolve(false);
+  const state = { stopped: false, enforced: false };
+  const configInformers = [
+    await watchConfiguration(o, 'mutating', injectorName(v), state, log),
+    await watchConfiguration(o, 'validating', validating, state, log),
+  ];
+  const validationEnforced =
+    o.validate && o.enforceValidation !== false
+      ? enforceWhenReachable(o.client, o.namespace, validating, o.ca.rootPem(), () => state.stopped, log).then((ok) => {
+          state.enforced = ok;
+          return ok;
+        })
+      : Promise.resolve(false);
   return {
     port,
     validationEnforced,
     close: async () => {
-      stopped = true;
+      state.stopped = true;
+      valuesInformer.stop();
+      for (const inf of configInformers) inf.stop();
       await server.close();
     },
   };
 }
 
-async function readInjectorValues(client: KubeClient, namespace: string, name: string, log: (l: string) => void): Promise<string | undefined> {
-  try {
-    const cm = await client.get(`/api/v1/namespaces/${namespace}/configmaps/${name}`);
-    return typeof cm?.data?.values === 'string' ? cm.data.values : undefined;
-  } catch (e) {
-    if (e instanceof KubeApiError && e.statusCode === 404) {
-      log(`webhook: no ConfigMap ${namespace}/${name}; injecting with the defaults`);
-      return undefined;
+/** Resolves once the informer listed, or after 10 s (then it goes on trying in the background). */
+async function untilSynced(inf: Informer): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([inf.waitForSync(), new Promise((r) => (timer = setTimeout(r, 10_000)))]);
+  clearTimeout(timer);
+}
+
+/**
+ * Watches one webhook configuration by name and patches its caBundle (and, once validation is
+ * enforced, the validator's failurePolicy) whenever it is created or changed: Istio's webhook
+ * controller. Our own patch comes back as an update that finds nothing to change.
+ */
+async function watchConfiguration(o: AdmissionWebhooksOptions, kind: 'mutating' | 'validating', name: string, state: { stopped: boolean; enforced: boolean }, log: (l: string) => void): Promise<Informer> {
+  const plural = kind === 'mutating' ? 'mutatingwebhookconfigurations' : 'validatingwebhookconfigurations';
+  const inf = new Informer(o.client, {
+    path: `/apis/admissionregistration.k8s.io/v1/${plural}`,
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: kind === 'mutating' ? 'MutatingWebhookConfiguration' : 'ValidatingWebhookConfiguration',
+    fieldSelector: `metadata.name=${name}`,
+    log,
+  });
+  // One patch at a time; a change during one is looked at again after it.
+  let busy: Promise<void> | undefined;
+  let again = false;
+  const reconcile = (): void => {
+    if (state.stopped) return;
+    if (busy) {
+      again = true;
+      return;
     }
-    throw e;
-  }
+    const fail = kind === 'validating' && state.enforced;
+    busy = patchWebhookCaBundles(o.client, { caPem: o.ca.rootPem(), [kind]: [name], ...(fail ? { validatingFailurePolicy: 'Fail' as const } : {}) })
+      .then(
+        (changed) => {
+          if (changed.length) log(`webhook: caBundle of ${name} set to the mesh root${fail ? ' (failurePolicy Fail)' : ''}`);
+        },
+        (e: Error) => log(`webhook: ${e.message}`),
+      )
+      .finally(() => {
+        busy = undefined;
+        if (again) {
+          again = false;
+          reconcile();
+        }
+      });
+  };
+  inf.on((events) => {
+    if (events.some((e) => e.type !== 'delete')) reconcile();
+  });
+  inf.start();
+  await untilSynced(inf);
+  // A control plane run without `tsmesh install` has no configurations: it serves, nobody calls.
+  if (inf.synced && !inf.get(name)) log(`webhook: no ${inf.kind} ${name} yet; its caBundle is set once it is applied (tsmesh install writes it)`);
+  await busy;
+  return inf;
 }
 
 /**
