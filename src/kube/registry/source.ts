@@ -14,7 +14,7 @@ import type { Informer, InformerEvent, KubeObject } from '../informers/informer.
 import { stableStringify } from '../../api/canonical.ts';
 import { informerFor, KUBE_RESOURCES } from '../informers/resources.ts';
 import { configFromObject } from '../config/convert.ts';
-import { podLocality, sliceEndpoints, type PodLookup } from './endpointslices.ts';
+import { endpointsOf, podLocality, type PodLookup } from './endpointslices.ts';
 
 export interface KubeRegistryOptions {
   domain?: string;
@@ -89,7 +89,8 @@ export class KubeRegistrySource implements RegistrySource {
       services.push(svc);
       endpoints.push(...externalNameEndpoints(cfg, svc));
     }
-    for (const slice of this.informers.get('EndpointSlice')!.list()) endpoints.push(...sliceEndpoints(slice, this.#domain, lookup));
+    const svcs = this.informers.get('Service')!;
+    endpoints.push(...endpointsOf(this.informers.get('EndpointSlice')!.list(), (ns, name) => svcs.get(name, ns), this.#domain, lookup));
     const workloads = pods.list().flatMap((p) => podWorkload(p, lookup));
     this.#view = { services, endpoints, workloads };
     return this.#view;
