@@ -8,7 +8,8 @@ export type CaErrorCode =
   | 'TSMESH_ERR_CA_CONFIG'
   | 'TSMESH_ERR_CSR_MALFORMED'
   | 'TSMESH_ERR_CSR_IDENTITY'
-  | 'TSMESH_ERR_TOKEN';
+  | 'TSMESH_ERR_TOKEN'
+  | 'TSMESH_ERR_AUTHN_UNAVAILABLE';
 
 export class CaError extends Error {
   constructor(
@@ -58,5 +59,16 @@ export class TokenError extends CaError {
     detail: string,
   ) {
     super('TSMESH_ERR_TOKEN', `workload token refused (${problem}): ${detail}`);
+  }
+}
+
+/**
+ * The token could not be checked at all (the authenticator's backend, e.g. the Kubernetes
+ * TokenReview API, did not answer or refused istiod): not the caller's fault, so UNAVAILABLE and
+ * worth retrying, never reported as a bad token.
+ */
+export class AuthenticatorUnavailableError extends CaError {
+  constructor(detail: string) {
+    super('TSMESH_ERR_AUTHN_UNAVAILABLE', `cannot check the workload token now: ${detail}`);
   }
 }

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { X509Certificate } from 'node:crypto';
 import type { CertificateAuthority } from './authority.ts';
 import { CERTIFICATE_SERVICE, type CertificateServiceHandlers, type IstioCertificateRequest, type IstioCertificateResponse } from './csr_service.ts';
-import { CaError, CsrIdentityError, CsrMalformedError, TokenError } from './errors.ts';
+import { AuthenticatorUnavailableError, CaError, CsrIdentityError, CsrMalformedError, TokenError } from './errors.ts';
 import type { WorkloadIdentity } from './spiffe.ts';
 import { verifyWorkloadToken } from './token.ts';
 import type { Logger } from '../xds/server/core.ts';
@@ -132,7 +132,8 @@ export class CaServer {
       identity = await this.#authenticate(call.metadata);
     } catch (err) {
       this.#counts.authnError++;
-      return refuse(grpc.status.UNAUTHENTICATED, messageOf(err));
+      // The token could not be checked (not that it is bad): UNAVAILABLE, so the caller retries.
+      return refuse(err instanceof AuthenticatorUnavailableError ? grpc.status.UNAVAILABLE : grpc.status.UNAUTHENTICATED, messageOf(err));
     }
     try {
       const chain = await this.#opts.ca.sign(call.request.csr, identity, Number(call.request.validity_duration) || undefined);
@@ -171,7 +172,7 @@ export class CaServer {
           () => serve(call),
           (err: unknown) => {
             log.warn(`CA port: refused ${name} from ${call.getPeer()}: no client certificate from the mesh CA and ${messageOf(err)}`);
-            call.emit('error', { code: grpc.status.UNAUTHENTICATED, details: `authentication failure: present a certificate from the mesh CA or a workload token (${messageOf(err)})` });
+            call.emit('error', { code: err instanceof AuthenticatorUnavailableError ? grpc.status.UNAVAILABLE : grpc.status.UNAUTHENTICATED, details: `authentication failure: present a certificate from the mesh CA or a workload token (${messageOf(err)})` });
           },
         );
       }) as grpc.UntypedHandleCall;

@@ -4,10 +4,10 @@
  * requires ("istio-ca"); an authenticated `system:serviceaccount:<ns>:<sa>` user is that
  * workload's identity. Plugs into CaServerOptions.authenticate.
  */
-import { TokenError } from '../../ca/errors.ts';
+import { AuthenticatorUnavailableError, TokenError } from '../../ca/errors.ts';
+import { KubeApiError, type KubeClient } from '../client/client.ts';
 import { isKubernetesName, type WorkloadIdentity } from '../../ca/spiffe.ts';
 import { TOKEN_AUDIENCE } from '../../ca/token.ts';
-import type { KubeClient } from '../client/client.ts';
 
 const SA_USER = /^system:serviceaccount:([^:]+):([^:]+)$/;
 
@@ -21,8 +21,9 @@ export function tokenReviewAuthenticator(client: KubeClient, audiences: readonly
         spec: { token, audiences: [...audiences] },
       });
     } catch (err) {
-      // The API server is the only judge: no answer is no identity (the caller retries).
-      throw new TokenError('bad-signature', `cannot check the token with the Kubernetes TokenReview API: ${(err as Error).message}`);
+      // The API server is the only judge: no answer is no identity, but not a bad token either.
+      // UNAVAILABLE (the caller retries), naming what failed and what to do.
+      throw new AuthenticatorUnavailableError(tokenReviewProblem(err));
     }
     const status = review?.status ?? {};
     if (status.authenticated !== true) {
@@ -40,4 +41,15 @@ export function tokenReviewAuthenticator(client: KubeClient, audiences: readonly
     }
     return { namespace: m[1]!, serviceAccount: m[2]! };
   };
+}
+
+/** Why POST tokenreviews failed, as a user can act on it. */
+function tokenReviewProblem(err: unknown): string {
+  const what = 'POST /apis/authentication.k8s.io/v1/tokenreviews';
+  if (err instanceof KubeApiError) {
+    if (err.statusCode === 401) return `${what}: 401: istiod's own credentials were refused by the API server (check its kubeconfig or service-account token)`;
+    if (err.statusCode === 403) return `${what}: 403: istiod may not create tokenreviews; grant it (tsmesh install's ClusterRole has authentication.k8s.io tokenreviews create): ${err.message}`;
+    return `${what}: ${err.statusCode}: ${err.message}`;
+  }
+  return `${what}: the Kubernetes API server did not answer: ${(err as Error)?.message ?? err}`;
 }
