@@ -19,7 +19,9 @@ export const AGENT_FLAG_OPTIONS = {
 
 /** The help lines of the agent flags. */
 export const AGENT_FLAGS_HELP = `  --ca-address <h:p>            CA address (Istio's CA_ADDR; default the discovery address's
-                                host with port 15012)
+                                host with port 15012); several CA replicas as a gRPC address
+                                list, ipv4:10.0.0.1:15012,10.0.0.2:15012 (or ipv6:[..]:p,...):
+                                the agent moves to the next when one is unreachable
   --token-file <file>           workload token (read for every certificate request)
   --ca-root-cert <file>         root that signs the CA server's certificate (Istio's
                                 ./var/run/secrets/istio/root-cert.pem); required with --token-file
@@ -34,6 +36,13 @@ function hostOf(address: string, flag: string): string {
   const m = /^(\[[^\]]+\]|[^:]+):\d+$/.exec(address);
   if (!m) throw new Error(`${flag}: expected host:port, got "${address}"`);
   return m[1]!;
+}
+
+/** host:port, or grpc's ipv4:/ipv6: list of host:port (CA replicas); throws naming the flag. */
+function checkCaAddress(address: string): void {
+  const list = /^ipv[46]:(.+)$/.exec(address);
+  if (!list) return void hostOf(address, '--ca-address');
+  for (const hp of list[1]!.split(',')) hostOf(hp, '--ca-address');
 }
 
 /**
@@ -52,7 +61,7 @@ export function agentOptionsFromFlags(
   const root = v['ca-root-cert'];
   if (typeof root !== 'string') throw new Error('--ca-root-cert <file>: required with --token-file (the root that signs the CA server\'s certificate)');
   let caAddress = typeof v['ca-address'] === 'string' ? v['ca-address'] : undefined;
-  if (caAddress) hostOf(caAddress, '--ca-address');
+  if (caAddress) checkCaAddress(caAddress);
   else caAddress = `${hostOf(d.discoveryAddress, '--discovery-address')}:15012`;
   let certTtlSeconds: number | undefined;
   if (v['workload-cert-ttl'] !== undefined) {

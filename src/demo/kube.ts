@@ -29,6 +29,7 @@ import { DEFAULT_POD_NET } from '../kube/node/pod_network.ts';
 import { watchAncestors } from './parent_watch.ts';
 import { demoClusterObjects, INGRESS_GATEWAY_HTTP_PORT, INGRESS_GATEWAY_PODS } from './kube_objects.ts';
 import { CONTROLPLANE_HOST } from './plan.ts';
+import { startServiceForwarder } from './service_forwarder.ts';
 import { preferredPort } from './ports.ts';
 import { httpProbe, lazyProbe, logLineProbe, waitReady } from './readiness.ts';
 import { CONTROLPLANE_READY } from './run.ts';
@@ -82,12 +83,6 @@ interface ReplicaPorts {
 }
 
 /** True when this build's `tsmesh controlplane` has the Kubernetes mode (`--kubeconfig`). */
-function controlPlaneHasKubeMode(repoRoot: string): boolean {
-  const cmd = tsmeshCommand(['controlplane', '--help'], repoRoot);
-  const r = spawnSync(cmd.command, cmd.args, { cwd: repoRoot, encoding: 'utf8', timeout: 30_000 });
-  return /--kubeconfig/.test(`${r.stdout}${r.stderr}`);
-}
-
 export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
   const out = o.out ?? process.stdout;
   const print = (l = '') => out.write(`${l}\n`);
@@ -130,10 +125,10 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
   }
 
   /**
-   * Starts replica i (its first start: ports from the OS, the webhook on `webhookPort`; later
-   * starts: the same ports, so sidecars and the webhook configuration find it again).
+   * Starts replica i (its first start: ports from the OS; later starts: the same ports, so
+   * sidecars and the webhook forwarder find it again).
    */
-  const startReplica = async (i: number, kubeconfig: string, webhookPort: number): Promise<ReplicaPorts> => {
+  const startReplica = async (i: number, kubeconfig: string): Promise<ReplicaPorts> => {
     const r = (replicas[i] ??= { starts: 0, logFile: join(stateDir, 'logs', i === 0 ? 'controlplane.log' : `controlplane-${i}.log`) });
     if (r.proc?.running) throw new Error(`control plane ${i} is running; kill it first`);
     const logFile = r.starts === 0 ? r.logFile : r.logFile.replace(/\.log$/, `.restart-${r.starts}.log`);
@@ -143,7 +138,7 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
       [
         'controlplane', '--kubeconfig', kubeconfig,
         '--grpc-port', String(p?.xds ?? 0), '--http-port', String(p?.http ?? 0), '--secure-grpc-port', String(p?.secure ?? 0),
-        '--httpsAddr', `${CONTROLPLANE_HOST}:${p?.webhook ?? webhookPort}`,
+        '--httpsAddr', `${CONTROLPLANE_HOST}:${p?.webhook ?? 0}`,
         '--address', CONTROLPLANE_HOST, '--state-dir', cpState,
       ],
       o.repoRoot,
@@ -185,13 +180,12 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
     cluster = await startLocalCluster({ dir: kubeDir, binDir: binaries.binDir, controllerManager: true, log: (l) => print(`  ${l}`) });
     const kubeconfig = cluster.kubeconfig;
     const kubectl = `${binaries.kubectl} --kubeconfig ${kubeconfig}`;
-    const kubeMode = controlPlaneHasKubeMode(o.repoRoot);
     const gateway = o.gateway ?? true;
 
     // What tsmesh install would apply (kube_objects.ts), the webhooks at the control plane's
     // address: registered before it starts, so it patches their caBundle when it does.
     const webhookPort = (await preferredPort(CONTROLPLANE_HOST, WEBHOOK_PORT)).port || WEBHOOK_PORT;
-    const objects = demoClusterObjects({ ...(kubeMode ? { webhookUrl: `https://${CONTROLPLANE_HOST}:${webhookPort}` } : {}), gateway });
+    const objects = demoClusterObjects({ webhookUrl: `https://${CONTROLPLANE_HOST}:${webhookPort}`, gateway });
     const setup = spawnSync(binaries.kubectl, ['--kubeconfig', kubeconfig, 'apply', '--server-side', '--field-manager=tsmesh-demo', '-f', '-'], {
       input: manifestYaml(objects),
       encoding: 'utf8',
@@ -201,34 +195,33 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
       print(`✖ applying Istio's CRDs, webhooks and gateway failed: ${setup.stderr.trim() || setup.error?.message}`);
       return false;
     }
-    print(`✔ Istio CRDs, namespace istio-system${kubeMode ? ', webhook configurations' : ''}${gateway ? ' and istio-ingressgateway' : ''} applied`);
+    print(`✔ Istio CRDs, namespace istio-system, webhook configurations${gateway ? ' and istio-ingressgateway' : ''} applied`);
 
     // The control plane in Kubernetes mode: config and registry from the API server.
-    let controlPlane: ControlPlaneAddress | undefined;
-    if (kubeMode) {
-      try {
-        // Replica 0 first: it makes the CA the others load from the shared state dir.
-        const first = await startReplica(0, kubeconfig, webhookPort);
-        const rest = await Promise.all(Array.from({ length: replicaCount - 1 }, (_, k) => startReplica(k + 1, kubeconfig, 0)));
-        const all = [first, ...rest];
-        // Sidecars get certificates from its CA with a TokenRequest token (audience istio-ca) that
-        // it checks by TokenReview; its root is in its state dir, as in the file-based demo.
-        controlPlane = {
-          xds: { host: CONTROLPLANE_HOST, port: first.xds },
-          ...(all.length > 1 ? { xdsReplicas: all.map((p) => ({ host: CONTROLPLANE_HOST, port: p.xds })) } : {}),
-          ca: { address: `${CONTROLPLANE_HOST}:${first.secure}`, rootCertFile: join(cpState, 'ca', CA_STATE_FILES.rootCert) },
-        };
-        for (const [i, p] of all.entries()) {
-          print(`✔ control plane ${all.length > 1 ? `${i} ` : ''}(Kubernetes mode) ready: xDS ${CONTROLPLANE_HOST}:${p.xds}, HTTP ${CONTROLPLANE_HOST}:${p.http}, webhooks https://${CONTROLPLANE_HOST}:${p.webhook}`);
-        }
-      } catch (err) {
-        print(`✖ ${(err as Error).message}`);
-        return false;
+    let controlPlane: ControlPlaneAddress;
+    try {
+      // Replica 0 first: it makes the CA the others load from the shared state dir.
+      const first = await startReplica(0, kubeconfig);
+      const rest = await Promise.all(Array.from({ length: replicaCount - 1 }, (_, k) => startReplica(k + 1, kubeconfig)));
+      // The webhook configurations' URL: every replica behind it, as istiod's Service.
+      const forwarder = await startServiceForwarder(CONTROLPLANE_HOST, webhookPort, () => replicas.map((r) => (r.proc?.running ? (r.ports?.webhook ?? 0) : 0)));
+      cleanups.push(() => void forwarder.close());
+      const all = [first, ...rest];
+      // Sidecars get certificates from its CA with a TokenRequest token (audience istio-ca) that
+      // it checks by TokenReview; its root is in its state dir, as in the file-based demo.
+      controlPlane = {
+        xds: { host: CONTROLPLANE_HOST, port: first.xds },
+        ...(all.length > 1 ? { xdsReplicas: all.map((p) => ({ host: CONTROLPLANE_HOST, port: p.xds })) } : {}),
+        // Every replica's CA, as a gRPC address list: a pod started while one replica is down
+        // still gets its certificate (Istio's sidecars reach them all behind istiod's Service).
+        ca: { address: all.length > 1 ? `ipv4:${all.map((p) => `${CONTROLPLANE_HOST}:${p.secure}`).join(',')}` : `${CONTROLPLANE_HOST}:${first.secure}`, rootCertFile: join(cpState, 'ca', CA_STATE_FILES.rootCert) },
+      };
+      for (const [i, p] of all.entries()) {
+        print(`✔ control plane ${all.length > 1 ? `${i} ` : ''}(Kubernetes mode) ready: xDS ${CONTROLPLANE_HOST}:${p.xds}, HTTP ${CONTROLPLANE_HOST}:${p.http}, webhooks https://${CONTROLPLANE_HOST}:${p.webhook}`);
       }
-    } else {
-      // INTEGRATION POINT (issue 15): `tsmesh controlplane --kubeconfig` is not in this build yet;
-      // pods run, but injected sidecars wait with a reason saying no control plane is known.
-      print('warning: this build has no `tsmesh controlplane --kubeconfig`: pods run, sidecars wait for a control plane');
+    } catch (err) {
+      print(`✖ ${(err as Error).message}`);
+      return false;
     }
 
     agent = new NodeAgent({
@@ -295,7 +288,7 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
       },
       async start() {
         if (!cluster) throw new Error('the demo has not started');
-        await startReplica(i, cluster.kubeconfig, 0);
+        await startReplica(i, cluster.kubeconfig);
       },
     };
   };

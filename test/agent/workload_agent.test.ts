@@ -168,3 +168,25 @@ test('an agent that asks for no lifetime gets the CA\'s default (the control pla
     await w.dispose();
   }
 });
+
+test('--ca-address as a gRPC list of CA replicas: with the first unreachable the agent gets its certificate from the next; the flag refuses a malformed list', { timeout: 30_000 }, async () => {
+  const w = await world(60);
+  // A port nothing listens on: bind one, note it, close it.
+  const { createServer } = await import('node:net');
+  const dead = createServer();
+  const deadPort = await new Promise<number>((r) => dead.listen(0, '127.0.0.1', () => r((dead.address() as { port: number }).port)));
+  await new Promise<void>((r) => dead.close(() => r()));
+  const { agentOptionsFromFlags } = await import('../../src/agent/flags.ts');
+  const flags = (caAddress: string) => agentOptionsFromFlags({ 'token-file': w.tokenFile, 'ca-root-cert': w.rootFile, 'ca-address': caAddress }, { discoveryAddress: '127.0.0.1:15010', namespace: 'foo', serviceAccount: 'httpbin' });
+  assert.throws(() => flags('ipv4:127.0.0.1:1,nonsense'), /--ca-address: expected host:port, got "nonsense"/);
+  const opts = flags(`ipv4:127.0.0.1:${deadPort},127.0.0.1:${w.port}`)!;
+  const agent = new WorkloadAgent({ ...opts, backoff: { initialMs: 100, maxMs: 400 } });
+  try {
+    agent.start();
+    await agent.ready();
+    assert.match(new X509Certificate(agent.current!.chain[0]!).subjectAltName ?? '', /spiffe:\/\/cluster\.local\/ns\/foo\/sa\/httpbin/);
+  } finally {
+    await agent.close();
+    await w.dispose();
+  }
+});
