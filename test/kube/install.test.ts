@@ -68,7 +68,7 @@ test('istiod: Service ports as Istio\'s (443 → 15017 for webhooks), the Deploy
   assert.equal(JSON.parse(find(objs, 'ConfigMap', 'istio-sidecar-injector').data.values).global.proxy.image, c.image);
 });
 
-test('RBAC: the informers\' kinds readable, Istio status writable, leases, tokenreviews and webhook patches allowed', () => {
+test('RBAC: the informers\' kinds readable, Istio status patchable, leases, tokenreviews and webhook updates allowed', () => {
   const objs = installManifest(resolveValues([], []));
   const cr = find(objs, 'ClusterRole', 'istiod-clusterrole-istio-system');
   const role = find(objs, 'Role', 'istiod');
@@ -82,12 +82,11 @@ test('RBAC: the informers\' kinds readable, Istio status writable, leases, token
     const group = cr.rules.find((r: any) => r.resources.includes(plural))?.apiGroups[0];
     assert.ok(group, `${plural} readable`);
     assert.ok(allows(cr.rules, group, plural, 'watch'), `watch ${plural}`);
-    assert.ok(allows(cr.rules, group, `${plural}/status`, 'update'), `update ${plural}/status`);
+    assert.ok(allows(cr.rules, group, `${plural}/status`, 'patch'), `patch ${plural}/status`);
   }
   assert.ok(allows(cr.rules, 'authentication.k8s.io', 'tokenreviews', 'create'));
-  assert.ok(allows(cr.rules, 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'patch'));
-  assert.ok(allows(cr.rules, 'admissionregistration.k8s.io', 'validatingwebhookconfigurations', 'patch'));
-  assert.ok(allows(cr.rules, '', 'events', 'create'));
+  assert.ok(allows(cr.rules, 'admissionregistration.k8s.io', 'mutatingwebhookconfigurations', 'update'));
+  assert.ok(allows(cr.rules, 'admissionregistration.k8s.io', 'validatingwebhookconfigurations', 'update'));
   assert.ok(allows(role.rules, 'coordination.k8s.io', 'leases', 'update'));
   const binding = find(objs, 'ClusterRoleBinding', 'istiod-clusterrole-istio-system');
   assert.deepEqual(binding.subjects, [{ kind: 'ServiceAccount', name: 'istiod', namespace: 'istio-system' }]);

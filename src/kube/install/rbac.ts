@@ -1,8 +1,12 @@
 /**
- * What the control plane's ServiceAccount may do: read what its informers list and watch, write
- * the status of Istio objects (leader only, but RBAC cannot say that), hold its leader Lease,
- * review tokens for CSRs (audience istio-ca), patch the webhook configurations' caBundle, publish
- * each namespace's istio-ca-root-cert ConfigMap, and record events.
+ * What the control plane's ServiceAccount may do, and nothing more: each rule is here because
+ * some code uses it (test/kube/rbac.test.ts lists the rule next to that code):
+ *   - read what its informers list and watch (config store, registry, status writer, webhooks);
+ *   - patch the status of Istio objects (the status writer; the leader only, but RBAC cannot say that);
+ *   - publish each namespace's istio-ca-root-cert ConfigMap (the root cert publisher);
+ *   - review tokens for CSRs (audience istio-ca);
+ *   - update the webhook configurations' caBundle and the validator's failurePolicy;
+ *   - in its own namespace: hold its leader Lease, keep the CA root in istio-ca-secret.
  */
 import { ISTIO_KINDS } from '../../api/kinds.ts';
 import { groupOf } from '../crds/index.ts';
@@ -20,8 +24,8 @@ export function controlPlaneRbac(v: InstallValues): KubeObject[] {
     const plurals = ISTIO_KINDS.filter((k) => groupOf(k) === group).map((k) => CRD_NAMES[k].plural).sort();
     return [
       { apiGroups: [group], resources: plurals, verbs: READ },
-      // status.validationMessages and conditions, written back by the leader.
-      { apiGroups: [group], resources: plurals.map((p) => `${p}/status`), verbs: ['get', 'update', 'patch'] },
+      // status.validationMessages, merge-patched by the leader (status/writer.ts).
+      { apiGroups: [group], resources: plurals.map((p) => `${p}/status`), verbs: ['patch'] },
     ];
   }).flat();
   const subject = [{ kind: 'ServiceAccount', name: istiodName(v), namespace: v.namespace }];
@@ -31,22 +35,16 @@ export function controlPlaneRbac(v: InstallValues): KubeObject[] {
       kind: 'ClusterRole',
       metadata: { name: clusterRoleName(v), labels },
       rules: [
-        // Informers: discovery and routing, gateway credentials, mesh config, locality.
-        { apiGroups: [''], resources: ['pods', 'nodes', 'services', 'namespaces', 'endpoints', 'serviceaccounts', 'secrets'], verbs: READ },
+        // Informers (informers/resources.ts): discovery and routing, gateway credentials, locality.
+        { apiGroups: [''], resources: ['pods', 'nodes', 'services', 'namespaces', 'serviceaccounts', 'secrets'], verbs: READ },
         { apiGroups: ['discovery.k8s.io'], resources: ['endpointslices'], verbs: READ },
-        { apiGroups: ['apps'], resources: ['deployments'], verbs: READ },
-        // istio-ca-root-cert in every namespace (Istio's namespace controller).
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get', 'list', 'watch', 'update', 'patch'] },
+        // The mesh config and injector values are read; istio-ca-root-cert is written in every namespace (root_cert_publisher.ts).
+        { apiGroups: [''], resources: ['configmaps'], verbs: [...READ, 'create', 'update'] },
         ...istioRules,
-        // Which Istio kinds are installed.
-        { apiGroups: ['apiextensions.k8s.io'], resources: ['customresourcedefinitions'], verbs: READ },
-        // caBundle patched at start; the validator's failurePolicy switched to Fail once ready.
-        { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], verbs: [...READ, 'update', 'patch'] },
-        // CSR authentication: the pod's service-account token, audience istio-ca.
+        // caBundle kept current and the validator's failurePolicy switched to Fail (webhook/start.ts, ca_bundle.ts: GET + PUT).
+        { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations', 'validatingwebhookconfigurations'], verbs: [...READ, 'update'] },
+        // CSR authentication: the pod's service-account token, audience istio-ca (tokenreview/authenticator.ts).
         { apiGroups: ['authentication.k8s.io'], resources: ['tokenreviews'], verbs: ['create'] },
-        // Gateways' credentialName Secrets: may this gateway's ServiceAccount read it?
-        { apiGroups: ['authorization.k8s.io'], resources: ['subjectaccessreviews'], verbs: ['create'] },
-        { apiGroups: ['', 'events.k8s.io'], resources: ['events'], verbs: ['create', 'patch', 'update'] },
       ],
     },
     {
@@ -61,11 +59,10 @@ export function controlPlaneRbac(v: InstallValues): KubeObject[] {
       kind: 'Role',
       metadata: { name: istiodName(v), namespace: v.namespace, labels },
       rules: [
-        // Leader election (only the leader writes status).
-        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'list', 'watch', 'create', 'update', 'patch'] },
-        // The CA's own root (istio-ca-secret, cacerts), kept in the control plane's namespace.
-        { apiGroups: [''], resources: ['secrets'], verbs: ['create', 'get', 'list', 'watch', 'update', 'delete'] },
-        { apiGroups: [''], resources: ['configmaps'], verbs: ['delete'] },
+        // Leader election (leader/lease.ts: GET, POST, PUT).
+        { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get', 'create', 'update'] },
+        // The CA's own root (ca_secret.ts: istio-ca-secret read, or created on first start).
+        { apiGroups: [''], resources: ['secrets'], verbs: ['get', 'create'] },
       ],
     },
     {
