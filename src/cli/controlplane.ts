@@ -6,9 +6,9 @@ import { durationMsOf } from '../api/duration.ts';
 import type { CertificateAuthority as Authority } from '../ca/authority.ts';
 
 /** Kubernetes mode, loaded only when asked for: without --kubeconfig nothing Kubernetes is imported. */
-async function connectKube(kubeconfig: string | undefined, namespace?: string) {
+async function connectKube(kubeconfig: string | undefined, namespace: string | undefined, revision: string | undefined, caSecret: boolean) {
   const { KubernetesMode } = await import('../kube/controlplane.ts');
-  return KubernetesMode.connect({ ...(kubeconfig ? { kubeconfig } : {}), ...(namespace ? { namespace } : {}) });
+  return KubernetesMode.connect({ ...(kubeconfig ? { kubeconfig } : {}), ...(namespace ? { namespace } : {}), ...(revision ? { revision } : {}), caSecret });
 }
 
 /** Where the kubelet mounts a pod's service-account token (what in-cluster clients read). */
@@ -42,6 +42,11 @@ Flags:
                          over HTTPS with a certificate from the mesh CA (default :15017,
                          Istio's, on --address; a free port when --grpc-port is 0); the caBundle of tsmesh install's webhook
                          configurations is patched to the mesh root at start
+      --revision <rev>   Kubernetes mode: the revision this control plane serves (Istio's
+                         istiod --revision; env REVISION; default: the default revision):
+                         mesh config from ConfigMap istio-<rev>, webhook configurations
+                         istio-sidecar-injector-<rev> and istio-validator-<rev>-<ns>, the
+                         webhook certificate for istiod-<rev>.<ns>.svc
   -i, --istioNamespace <ns>
                          Kubernetes mode: the control plane's namespace, where its Lease and
                          mesh ConfigMap live (default istio-system; env POD_NAMESPACE)
@@ -83,6 +88,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
         mesh: { type: 'string', short: 'm' },
         kubeconfig: { type: 'string' },
         istioNamespace: { type: 'string', short: 'i' },
+        revision: { type: 'string' },
         httpsAddr: { type: 'string' },
         address: { type: 'string', default: '127.0.0.1' },
         'grpc-port': { type: 'string', default: '15010' },
@@ -166,7 +172,7 @@ export async function controlplaneCommand(argv: string[]): Promise<number> {
   let kube: Awaited<ReturnType<typeof connectKube>> | undefined;
   if (kubeMode) {
     try {
-      kube = await connectKube(kubeconfig, values.istioNamespace ?? process.env.POD_NAMESPACE);
+      kube = await connectKube(kubeconfig, values.istioNamespace ?? process.env.POD_NAMESPACE, values.revision ?? process.env.REVISION, !values.cacerts);
     } catch (e) {
       console.error(`tsmesh controlplane: ${(e as Error).message}`);
       return 1;
@@ -241,6 +247,7 @@ async function startWebhooks(kube: Awaited<ReturnType<typeof connectKube>>, cp: 
     client: kube.client,
     ca,
     namespace: kube.namespace,
+    ...(kube.revision ? { revision: kube.revision } : {}),
     host: at.host,
     port: at.port,
     mesh: () => kube.currentMesh(),

@@ -19,7 +19,6 @@ import type { Writable } from 'node:stream';
 import { tsmeshCommand } from '../common/self_command.ts';
 import { startLocalCluster, type LocalCluster } from '../kube/local/cluster.ts';
 import { findKubeBinaries } from '../kube/local/bin_dir.ts';
-import { CA_STATE_FILES } from '../ca/authority.ts';
 import { KubeClient } from '../kube/client/client.ts';
 import { manifestYaml } from '../kube/install/manifest.ts';
 import { WEBHOOK_PORT } from '../kube/webhook/start.ts';
@@ -208,13 +207,14 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
       cleanups.push(() => void forwarder.close());
       const all = [first, ...rest];
       // Sidecars get certificates from its CA with a TokenRequest token (audience istio-ca) that
-      // it checks by TokenReview; its root is in its state dir, as in the file-based demo.
+      // it checks by TokenReview; the root comes from istio-ca-root-cert, which the control plane
+      // publishes from its CA in Secret istio-ca-secret (shared by every replica).
       controlPlane = {
         xds: { host: CONTROLPLANE_HOST, port: first.xds },
         ...(all.length > 1 ? { xdsReplicas: all.map((p) => ({ host: CONTROLPLANE_HOST, port: p.xds })) } : {}),
         // Every replica's CA, as a gRPC address list: a pod started while one replica is down
         // still gets its certificate (Istio's sidecars reach them all behind istiod's Service).
-        ca: { address: all.length > 1 ? `ipv4:${all.map((p) => `${CONTROLPLANE_HOST}:${p.secure}`).join(',')}` : `${CONTROLPLANE_HOST}:${first.secure}`, rootCertFile: join(cpState, 'ca', CA_STATE_FILES.rootCert) },
+        ca: { address: all.length > 1 ? `ipv4:${all.map((p) => `${CONTROLPLANE_HOST}:${p.secure}`).join(',')}` : `${CONTROLPLANE_HOST}:${first.secure}` },
       };
       for (const [i, p] of all.entries()) {
         print(`✔ control plane ${all.length > 1 ? `${i} ` : ''}(Kubernetes mode) ready: xDS ${CONTROLPLANE_HOST}:${p.xds}, HTTP ${CONTROLPLANE_HOST}:${p.http}, webhooks https://${CONTROLPLANE_HOST}:${p.webhook}`);

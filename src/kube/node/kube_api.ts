@@ -82,6 +82,32 @@ export async function requestPodToken(api: NodeApi, pod: { namespace: string; na
   return token;
 }
 
+/**
+ * The mesh root the control plane publishes in every namespace (ConfigMap istio-ca-root-cert, key
+ * root-cert.pem: the injected istiod-ca-cert volume). Waits for it, bounded, as a kubelet holds a
+ * pod in ContainerCreating until its ConfigMap volume exists; throws saying what is missing.
+ */
+export async function readRootCert(api: NodeApi, namespace: string, waitMs = 60_000): Promise<string> {
+  const deadline = Date.now() + waitMs;
+  let why = '';
+  for (;;) {
+    try {
+      const cm = await api.core.readNamespacedConfigMap({ namespace, name: ROOT_CERT_CONFIGMAP });
+      const pem = cm.data?.[ROOT_CERT_KEY];
+      if (pem && pem.includes('BEGIN CERTIFICATE')) return pem;
+      why = `ConfigMap ${namespace}/${ROOT_CERT_CONFIGMAP} has no ${ROOT_CERT_KEY}`;
+    } catch (err) {
+      if (apiStatus(err) !== 404) throw err;
+      why = `ConfigMap ${namespace}/${ROOT_CERT_CONFIGMAP} does not exist yet (the control plane publishes it in every namespace it selects)`;
+    }
+    if (Date.now() >= deadline) throw new Error(why);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export const ROOT_CERT_CONFIGMAP = 'istio-ca-root-cert';
+export const ROOT_CERT_KEY = 'root-cert.pem';
+
 /** Creates or renews the node's Lease in kube-node-lease (the node heartbeat the controllers read). */
 export async function renewNodeLease(api: NodeApi, node: string, durationSeconds: number, nodeUid?: string): Promise<void> {
   const namespace = 'kube-node-lease';

@@ -22,7 +22,7 @@ import { httpProbe, tcpProbe } from '../../demo/readiness.ts';
 import { SIDECAR_ADMIN_PORT, SIDECAR_OUTBOUND_PORT } from '../../demo/ports.ts';
 import { tsmeshCommand } from '../../common/self_command.ts';
 import { ISTIO_PROXY, podInfo, type PodAddresses } from './containers.ts';
-import { apiMessage, requestPodToken, type NodeApi } from './kube_api.ts';
+import { apiMessage, readRootCert, requestPodToken, type NodeApi } from './kube_api.ts';
 import type { ContainerLaunch } from './pod_runner.ts';
 import type { KubePod } from './types.ts';
 
@@ -35,8 +35,12 @@ export interface ControlPlaneAddress {
    * behind istiod's Service VIP.
    */
   xdsReplicas?: Array<{ host: string; port: number }>;
-  /** The CA (istiod's 15012) and its root certificate file; without them proxies run without mTLS identity. */
-  ca?: { address: string; rootCertFile: string };
+  /**
+   * The CA (istiod's 15012, or a gRPC list of replicas) and the root that signs its certificate:
+   * a file, or (no file) the istio-ca-root-cert ConfigMap of the pod's namespace, as the injected
+   * istiod-ca-cert volume mounts it. Without `ca` proxies run without mTLS identity.
+   */
+  ca?: { address: string; rootCertFile?: string };
 }
 
 /** Envoy's admin port, on a gateway pod's own IP (sidecars keep theirs on the app IP). */
@@ -126,7 +130,16 @@ export class SidecarLauncher {
       const tokenFile = join(dir, `${stem}.token`);
       writeFileSync(tokenFile, token, { mode: 0o600 });
       chmodSync(tokenFile, 0o600);
-      args.push('--token-file', tokenFile, '--ca-root-cert', cp.ca.rootCertFile, '--ca-address', cp.ca.address);
+      let rootFile = cp.ca.rootCertFile;
+      if (!rootFile) {
+        try {
+          rootFile = join(dir, `${stem}.root-cert.pem`);
+          writeFileSync(rootFile, await readRootCert(this.api, namespace));
+        } catch (err) {
+          return { error: `no mesh root for the sidecar: ${apiMessage(err)}` };
+        }
+      }
+      args.push('--token-file', tokenFile, '--ca-root-cert', rootFile, '--ca-address', cp.ca.address);
     }
     const cmd = tsmeshCommand(['proxy', ...args], this.repoRoot);
     return {
