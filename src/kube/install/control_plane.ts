@@ -96,7 +96,7 @@ export function controlPlaneObjects(v: InstallValues): KubeObject[] {
             ],
             volumes: [
               { name: 'config-volume', configMap: { name: meshConfigMapName(v) } },
-              // CA state when no cacerts Secret is plugged in (replicas each keep their own).
+              // Scratch state (the workload-token signing key); the CA itself lives in Secret istio-ca-secret, or a plugged-in cacerts Secret, shared by every replica.
               { name: 'state', emptyDir: {} },
               { name: 'istio-token', projected: { sources: [{ serviceAccountToken: { audience: 'istio-ca', expirationSeconds: 43200, path: 'istio-token' } }] } },
             ],
