@@ -45,12 +45,16 @@ describe('informer', { timeout: 300_000 }, () => {
     await inf.waitForSync();
     assert.deepEqual(seen, ['add before 1']);
     assert.equal(inf.get('before', 'default')?.kind, 'ConfigMap', 'listed items carry their kind');
+    const stored = await client.get(`/api/v1/namespaces/default/configmaps/before`);
+    assert.ok(stored.metadata.managedFields, 'the API server sends managedFields');
+    assert.equal((inf.get('before', 'default')!.metadata as any).managedFields, undefined, 'the cache leaves them out');
 
     await client.request('POST', '/api/v1/namespaces/default/configmaps', configMap('a', '1'));
     await put('a', '2');
     await client.request('DELETE', '/api/v1/namespaces/default/configmaps/before');
     await until(() => seen.length === 4, 'three watched events', 10_000);
     assert.deepEqual(seen, ['add before 1', 'add a 1', 'update a 2', 'delete before 1']);
+    assert.equal((inf.get('a', 'default')!.metadata as any).managedFields, undefined, 'watched objects are cached without managedFields too');
 
     await kube.restartApiServer();
     // Written as soon as the server is back, while the informer may still be reconnecting.

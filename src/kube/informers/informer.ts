@@ -208,7 +208,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       const page = await this.#client.get<{ items?: T[]; metadata?: { resourceVersion?: string; continue?: string } }>(
         this.#path({ limit: String(this.#opts.pageSize ?? 500), ...(cont ? { continue: cont } : {}) }),
       );
-      for (const item of page.items ?? []) items.push({ ...item, apiVersion: this.#opts.apiVersion, kind: this.#opts.kind });
+      for (const item of page.items ?? []) items.push(this.#cacheable(item));
       cont = page.metadata?.continue ?? '';
       rv = page.metadata?.resourceVersion ?? rv;
     } while (cont);
@@ -254,7 +254,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         return;
       case 'ADDED':
       case 'MODIFIED': {
-        const obj = { ...o, apiVersion: this.#opts.apiVersion, kind: this.#opts.kind } as T;
+        const obj = this.#cacheable(o);
         const k = key(obj);
         const prev = this.#cache.get(k);
         this.#rv = obj.metadata.resourceVersion ?? this.#rv;
@@ -304,6 +304,16 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.#note(`${this.#opts.kind}: ${(err as Error)?.message ?? err}; retrying in ${wait} ms`);
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => void this.#run(gen), wait);
+  }
+
+  /**
+   * The object as cached: apiVersion and kind set (lists leave them out), managedFields dropped
+   * (nothing reads them, and for cluster-wide Pods and Secrets they are much of the memory; Istio
+   * strips them too).
+   */
+  #cacheable(o: T): T {
+    const { managedFields: _unused, ...metadata } = o.metadata as T['metadata'] & { managedFields?: unknown };
+    return { ...o, apiVersion: this.#opts.apiVersion, kind: this.#opts.kind, metadata } as T;
   }
 
   #healthy(): void {
