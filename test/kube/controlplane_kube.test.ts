@@ -68,10 +68,14 @@ interface Running {
   cp: ControlPlane<KubeConfigStore>;
 }
 
-/** tsmesh's control plane in Kubernetes mode, in process, closed after the test. */
+/**
+ * tsmesh's control plane in Kubernetes mode, in process, closed after the test. The lease is long
+ * (15 s, renew deadline 10 s) so that a slow etcd write on a busy 2-core machine does not cost the
+ * leader its lease mid-test; a released lease (close) is taken over at the next retry (300 ms).
+ */
 async function startControlPlane(t: { after(fn: () => unknown): void }, identity: string): Promise<Running> {
   const log = () => {};
-  const mode = await KubernetesMode.connect({ kubeconfig: kube.kubeconfig, identity, lease: { durationSeconds: 5, renewDeadlineMs: 3000, retryPeriodMs: 300 }, statusDebounceMs: 100, syncTimeoutMs: 20_000, log });
+  const mode = await KubernetesMode.connect({ kubeconfig: kube.kubeconfig, identity, lease: { durationSeconds: 15, renewDeadlineMs: 10_000, retryPeriodMs: 300 }, statusDebounceMs: 100, syncTimeoutMs: 20_000, log });
   const cp = new ControlPlane<KubeConfigStore>({ ...mode.controlPlaneOptions(), grpcPort: 0, httpPort: 0, secureGrpcPort: 0, stateDir: caStateDir(t), debounce: { afterMs: 10, maxMs: 100 }, log });
   let closed = false;
   const close = async () => {
@@ -126,6 +130,15 @@ async function metric(cp: ControlPlane<any>, name: string, labels: string): Prom
   const text = await (await fetch(`http://127.0.0.1:${cp.httpPort}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
   return line ? Number(line.split(' ').pop()) : 0;
+}
+
+/**
+ * What the routing tests start from, whichever runs first (or alone with --test-name-pattern):
+ * both reviews pods ready and reviews routed to v1 by a DestinationRule and VirtualService.
+ */
+async function reviewsV1AndV2(): Promise<void> {
+  await runPod('reviews-v2', { app: 'reviews', version: 'v2' }, 'reviews', '198.18.10.2');
+  await kubectl(['apply', '-f', '-'], `${destinationRule}---\n${virtualService('v1')}`);
 }
 
 const virtualService = (subset: string) => `apiVersion: networking.istio.io/v1
@@ -190,11 +203,14 @@ spec:
 
     await kubectl(['apply', '-f', '-'], `${destinationRule}---\n${virtualService('v1')}`);
     await until(() => s.routeClusters().has(REVIEWS_V1) && !s.routeClusters().has(REVIEWS), 'route 9080 to send reviews to v1', 30_000);
-    assert.deepEqual(s.endpoints(REVIEWS_V1).map((e) => e.address), ['198.18.10.1'], 'the v1 subset holds the v1 pod only (labels from the Pod)');
+    // The subset's cluster comes with the route; its endpoints follow over EDS.
+    const v1 = await until(() => s.endpoints(REVIEWS_V1).length > 0 && s.endpoints(REVIEWS_V1), 'endpoints of the v1 subset', 30_000);
+    assert.deepEqual(v1.map((e) => e.address), ['198.18.10.1'], 'the v1 subset holds the v1 pod only (labels from the Pod)');
 
   });
 
   test('an API server restart loses nothing and pushes nothing twice', async (t) => {
+    await reviewsV1AndV2();
     const { cp, kube: mode } = await startControlPlane(t, 'cp-restart');
     const s = sidecar(t, cp);
     await until(() => s.endpoints(REVIEWS).length === 2 && s.routeClusters().has(REVIEWS_V1), 'the sidecar synced', 60_000);
@@ -228,7 +244,7 @@ spec:
   test('of two replicas the Lease holder alone writes status.validationMessages; the other takes over when it goes', async (t) => {
     const a = await startControlPlane(t, 'cp-a');
     const b = await startControlPlane(t, 'cp-b');
-    const leader = await until(() => (a.kube.leader.leading ? a : b.kube.leader.leading ? b : undefined), 'a leader', 30_000);
+    const leader = await until(() => (a.kube.leader.leading ? a : b.kube.leader.leading ? b : undefined), 'a leader', 60_000);
     const other = leader === a ? b : a;
     assert.equal(other.kube.leader.leading, false, 'one leader at a time');
     const lease = JSON.parse(await kubectl(['get', 'lease', '-n', 'istio-system', 'istio-analyze-leader', '-o', 'json']));
@@ -292,16 +308,20 @@ spec:
     await assert.rejects(sign('istio-ca', 'spiffe://cluster.local/ns/default/sa/reviews'), (e: grpc.ServiceError) => e.code === grpc.status.PERMISSION_DENIED);
   });
 
-  test('a sidecar given both replicas (ipv4:a,b) fails over to the other when its replica dies', async (t) => {
-    const a = await startControlPlane(t, 'cp-fo-a');
+  test('a sidecar given both replicas (ipv4:a,b) fails over to the other when its replica is killed', async (t) => {
+    await reviewsV1AndV2();
+    // Replica a in its own process, so it can be SIGKILLed: no GOAWAY, no Lease release, sockets just die.
+    const ready = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+)/;
+    const a = await spawnTsmesh(['controlplane', '--kubeconfig', kube.kubeconfig, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--zipkin-port', 'off', '--state-dir', caStateDir(t)], ready, { env: { POD_NAME: 'cp-fo-a' }, timeoutMs: 90_000 });
+    t.after(() => a.stop('SIGKILL'));
+    const aPort = Number(ready.exec(a.output())![1]);
     const b = await startControlPlane(t, 'cp-fo-b');
-    const s = sidecarAt(t, `ipv4:127.0.0.1:${a.cp.grpcPort},127.0.0.1:${b.cp.grpcPort}`);
-    await until(() => s.endpoints(REVIEWS).length === 2, 'the sidecar synced', 60_000);
-    const serving = await until(() => [a, b].find((r) => r.cp.discovery.liveConnections().length > 0), 'a replica serving the sidecar', 10_000);
-    const other = serving === a ? b : a;
-    await serving.kube.close();
-    await serving.cp.close();
-    await until(() => other.cp.discovery.liveConnections().length > 0, 'the sidecar reconnected to the other replica', 30_000);
+    // pick_first: the sidecar takes the first address that answers, a.
+    const s = sidecarAt(t, `ipv4:127.0.0.1:${aPort},127.0.0.1:${b.cp.grpcPort}`);
+    await until(() => s.endpoints(REVIEWS).length === 2 && s.routeClusters().has(REVIEWS_V1), 'the sidecar synced', 60_000);
+    assert.equal(b.cp.discovery.liveConnections().length, 0, 'the sidecar is served by replica a');
+    assert.equal(await a.stop('SIGKILL'), null, 'replica a killed');
+    await until(() => b.cp.discovery.liveConnections().length > 0, 'the sidecar reconnected to replica b', 30_000);
     // Config still flows: a change made now reaches it through the surviving replica.
     await kubectl(['apply', '-f', '-'], virtualService('v2'));
     await until(() => s.routeClusters().has('outbound|9080|v2|reviews.default.svc.cluster.local'), 'the change through the surviving replica', 30_000);
@@ -309,6 +329,7 @@ spec:
   });
 
   test('tsmesh controlplane --kubeconfig serves the cluster; a missing kubeconfig is an error that says what to do', async (t) => {
+    await reviewsV1AndV2();
     const stateDir = caStateDir(t);
     const ready = /tsmesh controlplane ready: xds grpc [^\s,]+:(\d+), http [^\s,]+:(\d+).* resources from (https:\S+)/;
     const proc = await spawnTsmesh(['controlplane', '--kubeconfig', kube.kubeconfig, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--zipkin-port', 'off', '--state-dir', stateDir], ready, { env: { POD_NAME: 'cp-cli' }, timeoutMs: 90_000 });

@@ -23,23 +23,9 @@ import { injectHandler } from '../../src/kube/webhook/inject_handler.ts';
 import { WebhookServer } from '../../src/kube/webhook/server.ts';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
+import { until } from '../helpers/poll.ts';
 
 const WAIT_MS = 120_000;
-
-async function poll<T>(what: string, fn: () => Promise<T | undefined>): Promise<T> {
-  const end = Date.now() + WAIT_MS;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 300));
-  }
-}
 
 async function kc(kube: KubeCluster, args: string[], input?: string): Promise<string> {
   const r = await kube.kubectl(args, input === undefined ? {} : { input });
@@ -91,7 +77,7 @@ test('the API server injects pods through tsmesh\'s webhook, as kube-inject does
   for (const ns of ['mesh', 'mesh2', 'plain']) await kc(kube, ['create', 'namespace', ns]);
   await kc(kube, ['label', 'namespace', 'mesh', 'mesh2', 'istio-injection=enabled']);
   // Pods need their namespace's default ServiceAccount, which the controller manager creates.
-  for (const ns of ['mesh', 'mesh2', 'plain']) await poll(`serviceaccount ${ns}/default`, async () => ((await kube.kubectl(['get', 'sa', 'default', '-n', ns])).code === 0 ? true : undefined));
+  for (const ns of ['mesh', 'mesh2', 'plain']) await until(async () => (await kube.kubectl(['get', 'sa', 'default', '-n', ns])).code === 0, `serviceaccount ${ns}/default`, WAIT_MS, 300);
 
   await kc(kube, ['apply', '-n', 'mesh', '-f', '-'], podYaml('web'));
   const pod = await getJson(kube, ['get', 'pod', 'web', '-n', 'mesh']);
@@ -134,10 +120,10 @@ test('the API server injects pods through tsmesh\'s webhook, as kube-inject does
   const webhookCalls = log.length;
   await kc(kube, ['apply', '-n', 'mesh2', '-f', '-'], injected.text);
   const podOf = (ns: string) =>
-    poll(`a details-v1 pod in ${ns}`, async () => {
+    until(async () => {
       const items = (await getJson(kube, ['get', 'pods', '-n', ns, '-l', 'app=details'])).items;
       return items.length ? items[0] : undefined;
-    });
+    }, `a details-v1 pod in ${ns}`, WAIT_MS, 300);
   const [viaWebhook, viaKubeInject] = [await podOf('mesh'), await podOf('mesh2')];
   assert.ok(log.slice(webhookCalls).some((l) => /^inject mesh2\/details-v1-.*: skipped \(already injected/.test(l)), `the webhook saw the kube-injected pod and left it: ${log.join('; ')}`);
   const comparable = (p: any) => {
