@@ -14,27 +14,7 @@ import { test } from 'node:test';
 import { start as startHttpbin } from '../../samples/httpbin/main.ts';
 import { fortioLoad, fortioSummary, type LoadResult } from '../helpers/fortio.ts';
 import { startMesh } from '../helpers/mesh.ts';
-
-// From Istio's task, as given.
-const DESTINATION_RULE = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: 1
-      http:
-        http1MaxPendingRequests: 1
-        maxRequestsPerConnection: 1
-    outlierDetection:
-      consecutive5xxErrors: 1
-      interval: 1s
-      baseEjectionTime: 3m
-      maxEjectionPercent: 100
-`;
+import { CIRCUIT_BREAKING_DR } from '../helpers/istio_task_yaml.ts';
 
 // Istio's samples/httpbin/httpbin.yaml Service.
 const HTTPBIN_SERVICE = `apiVersion: v1
@@ -61,7 +41,7 @@ test("Istio's circuit-breaking task: fortio -c 2 -n 20 and -c 3 -n 30 through th
   // Access logs on the sidecars' stdout (meshConfig.accessLogFile), as `kubectl logs -c istio-proxy` reads them.
   const meshFile = join(dir, 'mesh.yaml');
   writeFileSync(meshFile, 'accessLogFile: /dev/stdout\naccessLogEncoding: JSON\n');
-  const mesh = await startMesh(t, { config: { 'httpbin.yaml': HTTPBIN_SERVICE, 'dr.yaml': DESTINATION_RULE }, controlplaneArgs: ['--mesh', meshFile] });
+  const mesh = await startMesh(t, { config: { 'httpbin.yaml': HTTPBIN_SERVICE, 'dr.yaml': CIRCUIT_BREAKING_DR }, controlplaneArgs: ['--mesh', meshFile] });
   await mesh.startPod({ name: 'httpbin', labels: { app: 'httpbin', version: 'v1' }, ports: { http: 8080 }, app: (ip) => startHttpbin({ host: ip, port: 8080, log: () => {} }) });
   const fortio = await mesh.startPod({ name: 'fortio', labels: { app: 'fortio' } });
   // The task's first step: one call gets through (`fortio curl -quiet http://httpbin:8000/get`).

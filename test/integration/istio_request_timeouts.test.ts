@@ -8,53 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ISTIO_BOOKINFO_CONFIGS, ISTIO_NETWORKING, NO_ISTIO_DATA, reviewsView, startIstioDemo } from '../helpers/demo.ts';
-
-const REVIEWS_V2 = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-    - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-        subset: v2
-`;
-
-const RATINGS_DELAY = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: ratings
-spec:
-  hosts:
-  - ratings
-  http:
-  - fault:
-      delay:
-        percent: 100
-        fixedDelay: 2s
-    route:
-    - destination:
-        host: ratings
-        subset: v1
-`;
-
-const REVIEWS_V2_TIMEOUT = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-  - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-        subset: v2
-    timeout: 0.5s
-`;
+import { RATINGS_DELAY, REVIEWS_V2, REVIEWS_V2_TIMEOUT } from '../helpers/istio_task_yaml.ts';
 
 test('request timeouts: ratings delayed 2 s; a 0.5 s timeout on reviews makes the page answer in about 1 s without reviews', { skip: NO_ISTIO_DATA, timeout: 600_000 }, async (t) => {
   const demo = await startIstioDemo(t, { configs: ISTIO_BOOKINFO_CONFIGS });

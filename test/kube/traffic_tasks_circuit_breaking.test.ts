@@ -27,29 +27,9 @@ import { NO_BOOKINFO } from '../helpers/kube_bookinfo.ts';
 import { startKubeMesh, type KubeMesh } from '../helpers/kube_mesh.ts';
 import { NO_NETNS } from '../helpers/netns.ts';
 import { REPO } from '../helpers/processes.ts';
+import { CIRCUIT_BREAKING_DR } from '../helpers/istio_task_yaml.ts';
 
 const skip = NO_NETNS || NO_BOOKINFO;
-
-// From Istio's task, as given.
-const DESTINATION_RULE = `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: 1
-      http:
-        http1MaxPendingRequests: 1
-        maxRequestsPerConnection: 1
-    outlierDetection:
-      consecutive5xxErrors: 1
-      interval: 1s
-      baseEjectionTime: 3m
-      maxEjectionPercent: 100
-`;
 
 const CLUSTER = 'outbound|8000||httpbin.default.svc.cluster.local';
 
@@ -139,7 +119,7 @@ after(async () => {
 });
 
 test("circuit breaking: with the task's DestinationRule, fortio -c 2 -n 20 and -c 3 -n 30 get 503 UO for the overflow; upstream_rq_pending_overflow and the access log count them", { skip, timeout: 150_000 }, async (t) => {
-  await kubectl(['apply', '-f', '-'], DESTINATION_RULE);
+  await kubectl(['apply', '-f', '-'], CIRCUIT_BREAKING_DR);
   // The task's first step: one call gets through (`fortio curl -quiet http://httpbin:8000/get`).
   // Then wait (bounded) for the DestinationRule's limits to reach the client sidecar: its cluster
   // shows the task's max_connections of 1 in the admin's /clusters.

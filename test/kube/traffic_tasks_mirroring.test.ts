@@ -21,103 +21,11 @@ import { ISTIO_DATA } from '../helpers/istio_data.ts';
 import { NO_BOOKINFO } from '../helpers/kube_bookinfo.ts';
 import { startKubeMesh, type KubeMesh } from '../helpers/kube_mesh.ts';
 import { NO_NETNS } from '../helpers/netns.ts';
+import { HTTPBIN_SERVICE, MIRROR_TO_V2, ROUTE_ALL_TO_V1, httpbinDeployment } from '../helpers/istio_task_yaml.ts';
 
 const skip = NO_NETNS || NO_BOOKINFO;
 
 // From Istio's task, as given.
-const httpbinDeployment = (version: string) => `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: httpbin-${version}
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: httpbin
-      version: ${version}
-  template:
-    metadata:
-      labels:
-        app: httpbin
-        version: ${version}
-    spec:
-      containers:
-      - image: docker.io/mccutchen/go-httpbin:v2.15.0
-        imagePullPolicy: IfNotPresent
-        name: httpbin
-        command: ["go-httpbin"]
-        args:
-          - "-port"
-          - "8080"
-          - "-max-duration"
-          - "600s" # override default 10s
-        ports:
-        - containerPort: 8080
-`;
-
-const HTTPBIN_SERVICE = `apiVersion: v1
-kind: Service
-metadata:
-  name: httpbin
-  labels:
-    app: httpbin
-spec:
-  ports:
-  - name: http
-    port: 8000
-    targetPort: 8080
-  selector:
-    app: httpbin
-`;
-
-const ROUTE_ALL_TO_V1 = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: httpbin
-spec:
-  hosts:
-    - httpbin
-  http:
-  - route:
-    - destination:
-        host: httpbin
-        subset: v1
-      weight: 100
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: httpbin
-spec:
-  host: httpbin
-  subsets:
-  - name: v1
-    labels:
-      version: v1
-  - name: v2
-    labels:
-      version: v2
-`;
-
-const MIRROR_TO_V2 = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: httpbin
-spec:
-  hosts:
-    - httpbin
-  http:
-  - route:
-    - destination:
-        host: httpbin
-        subset: v1
-      weight: 100
-    mirror:
-      host: httpbin
-      subset: v2
-    mirrorPercentage:
-      value: 100.0
-`;
 
 let mesh: KubeMesh;
 /** The curl pod's app address: where its container's outbound calls go. */

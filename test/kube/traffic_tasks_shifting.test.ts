@@ -15,6 +15,7 @@ import { after, before, test } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { BOOKINFO_NETWORKING, NO_BOOKINFO, startBookinfo, type Bookinfo, type ReviewsView } from '../helpers/kube_bookinfo.ts';
 import { NO_NETNS } from '../helpers/netns.ts';
+import { RATINGS_DELAY, REVIEWS_V2, REVIEWS_V2_TIMEOUT } from '../helpers/istio_task_yaml.ts';
 
 const skip = NO_NETNS || NO_BOOKINFO;
 let b: Bookinfo;
@@ -80,53 +81,6 @@ test('traffic shifting: all-v1, then reviews-50-v3 splits page loads 50/50 betwe
   });
   assert.deepEqual(Object.fromEntries(await b.pages(50)), { red: 50 }, 'reviews-v3: every page shows red stars');
 });
-
-const REVIEWS_V2 = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-    - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-        subset: v2
-`;
-
-const RATINGS_DELAY = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: ratings
-spec:
-  hosts:
-  - ratings
-  http:
-  - fault:
-      delay:
-        percent: 100
-        fixedDelay: 2s
-    route:
-    - destination:
-        host: ratings
-        subset: v1
-`;
-
-const REVIEWS_V2_TIMEOUT = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews
-spec:
-  hosts:
-  - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-        subset: v2
-    timeout: 0.5s
-`;
 
 test('request timeouts: ratings delayed 2 s still shows v2 stars; a 0.5 s timeout on reviews makes the page say reviews are unavailable', { skip, timeout: 150_000 }, async (t) => {
   await b.apply(`${BOOKINFO_NETWORKING}/virtual-service-all-v1.yaml`);
