@@ -93,6 +93,8 @@ export async function kubeInjectCommand(argv: string[], out: Output = { log: (l)
     for (const e of r.errors) out.error(`tsmesh kube-inject: ${e}`);
     return 1;
   }
+  // As the webhook answers with admission warnings: what the injector was asked and does not do.
+  for (const w of r.warnings) out.error(`tsmesh kube-inject: warning: ${w}`);
   const dest = one(flags, 'output');
   if (dest) {
     try {

@@ -110,3 +110,15 @@ test('errors say what to do', async (t) => {
   assert.match(r.err, /Deployment\/web: annotation sidecar\.istio\.io\/proxyMemory: "a lot" is not a Kubernetes quantity/);
   assert.equal(r.out, '', 'nothing is written when a workload cannot be injected');
 });
+
+test('an injector annotation tsmesh does not act on is printed as a warning naming the workload and annotation; the output is still written', async (t) => {
+  const dir = tmp(t);
+  const input = join(dir, 'in.yaml');
+  const d = deployment(readFileSync(HTTPBIN, 'utf8'));
+  d.spec.template.metadata.annotations = { 'sidecar.istio.io/userVolume': '{"v":{"emptyDir":{}}}' };
+  writeFileSync(input, JSON.stringify(d));
+  const r = await run(['-f', input]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /warning: Deployment\/httpbin: annotation sidecar\.istio\.io\/userVolume is not acted on/);
+  assert.ok(deployment(r.out).spec.template.spec.initContainers.some((c: any) => c.name === 'istio-proxy'));
+});

@@ -14,12 +14,15 @@ export interface KubeInjectResult {
   errors: string[];
   /** kind/name of each injected workload, in order. */
   injected: string[];
+  /** Settings asked of the injector that it does not act on, per workload (kind/name: ...). */
+  warnings: string[];
 }
 
 export function kubeInjectText(input: string, settings: InjectionSettings, namespace = 'default'): KubeInjectResult {
   const out: string[] = [];
   const errors: string[] = [];
   const injected: string[] = [];
+  const warnings: string[] = [];
   const docs = parseAllDocuments(input);
   for (const [i, doc] of docs.entries()) {
     if (doc.errors.length) {
@@ -43,8 +46,9 @@ export function kubeInjectText(input: string, settings: InjectionSettings, names
       continue;
     }
     injected.push(what);
+    for (const w of r.warnings ?? []) warnings.push(`${what}: ${w}`);
     out.push(stringify(r.object, { aliasDuplicateObjects: false, lineWidth: 0 }));
   }
-  if (errors.length) return { text: '', errors, injected };
-  return { text: out.map((d) => (d.endsWith('\n') ? d : `${d}\n`)).join('---\n'), errors, injected };
+  if (errors.length) return { text: '', errors, injected, warnings };
+  return { text: out.map((d) => (d.endsWith('\n') ? d : `${d}\n`)).join('---\n'), errors, injected, warnings };
 }
