@@ -30,10 +30,10 @@
  *   await mesh.stop()          // idempotent; also registered with t.after by startMesh(t, ...)
  * Timeouts are generous (a 2-core machine running other tests): 60 s per process to be ready.
  */
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Pool } from 'undici';
 import { gatewayBootstrap, sidecarBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { issueWorkloadToken } from '../../src/ca/token.ts';
@@ -306,10 +306,17 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
   return mesh;
 }
 
-/** The config dir takes YAML files; each written whole (the store reloads a file on change). */
+/**
+ * The config dir takes YAML files, each written whole: written beside the dir, then renamed in,
+ * so the store never reads a half-written file (a truncated file read under load is a config
+ * change of its own, pushed and ACKed before the real one, and `apply` would return on it).
+ */
 function writeYaml(configDir: string, file: string, yaml: string): void {
-  mkdirSync(configDir, { recursive: true });
-  writeFileSync(join(configDir, file), yaml);
+  const dest = join(configDir, file);
+  mkdirSync(dirname(dest), { recursive: true });
+  const tmp = join(dirname(configDir), `.${basename(file)}.${process.pid}.tmp`);
+  writeFileSync(tmp, yaml);
+  renameSync(tmp, dest);
 }
 
 /** Requests with a Host header over a keep-alive pool; `waitFor` retries until `ok` (bounded). */
