@@ -116,7 +116,13 @@ test('listener and route updates under keep-alive load: 2,000 requests, 20 chang
       const before = await Promise.all([listenerVersions(v1), listenerVersions(v2)]);
       inFlightAtChange.push(load.inFlight);
       await Promise.all([mesh.apply('vs.yaml', virtualService(k), [client]), mesh.apply('alias.yaml', k % 2 ? ALIAS : undefined, [v1, v2])]);
-      const after = await Promise.all([listenerVersions(v1), listenerVersions(v2)]);
+      // The ACK says each proxy took the update; the new listener may still be warming (as in
+      // Envoy, config_dump shows it active once warm), so its version is awaited, bounded.
+      let after = before;
+      await until(async () => {
+        after = await Promise.all([listenerVersions(v1), listenerVersions(v2)]);
+        return after[0] !== before[0] && after[1] !== before[1];
+      }, `change ${k} to reach both server listeners`, 10_000, 50).catch(() => undefined);
       if (process.env.LIFECYCLE_DEBUG) console.log(k, before, after);
       if (before[0] !== after[0]) listenerUpdates++;
       if (before[1] !== after[1]) listenerUpdates++;
