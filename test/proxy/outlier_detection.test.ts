@@ -130,7 +130,10 @@ test('success-rate and failure-percentage ejection as Envoy defines them: among 
       const e = w.backends[4];
       e.status = 503;
       let flags = '';
-      for (let i = 0; i < 600 && flags !== '/failed_outlier_check'; i++) {
+      // Ejection happens at an interval tick (0.3 s): keep the load going for some ticks, bounded
+      // in time and count (a fast machine sends 600 requests in under one tick's worth of volume).
+      const deadline = Date.now() + 15_000;
+      for (let i = 0; i < 20_000 && flags !== '/failed_outlier_check' && (i < 600 || Date.now() < deadline); i++) {
         await w.request();
         if (i % 20 === 19) flags = await w.flags(e);
       }
