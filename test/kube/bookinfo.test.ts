@@ -18,6 +18,7 @@ import { startKubeMesh, type KubeMesh } from '../helpers/kube_mesh.ts';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
 import { REPO } from '../helpers/processes.ts';
 import { until } from '../helpers/poll.ts';
+import { INVALID_VIRTUAL_SERVICE, validateLinesOf } from '../helpers/invalid_virtual_service.ts';
 
 const BOOKINFO = join(ISTIO_DATA, 'samples/bookinfo/platform/kube/bookinfo.yaml');
 const GATEWAY = join(ISTIO_DATA, 'samples/bookinfo/networking/bookinfo-gateway.yaml');
@@ -81,22 +82,10 @@ test("bookinfo applied with kubectl: injected pods run, EndpointSlices appear, t
 test("an invalid VirtualService is refused by the validating webhook with tsmesh validate's lines", async () => {
   const m = mesh!;
   const file = join(tmp, 'bad-vs.yaml');
-  writeFileSync(file, `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews-bad
-spec:
-  hosts:
-  - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-    timeout: 1x
-`);
+  writeFileSync(file, INVALID_VIRTUAL_SERVICE);
   const validate = await tsmesh(['validate', '-q', '-f', file]);
   assert.equal(validate.code, 1, validate.stdout + validate.stderr);
-  const lines = validate.stdout.trim().split('\n').map((l) => l.replace(/^[^:]+:\d+(:\d+)?: /, ''));
+  const lines = validateLinesOf(validate.stdout);
   assert.ok(lines.length >= 1, validate.stdout);
 
   // The control plane switches the validator to failurePolicy Fail once the API server reaches it.

@@ -23,6 +23,7 @@ import { validateHandler } from '../../src/kube/webhook/validate.ts';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
 import { until } from '../helpers/poll.ts';
+import { INVALID_VIRTUAL_SERVICE, validateLinesOf } from '../helpers/invalid_virtual_service.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const NETWORKING = join(ISTIO_DATA, 'samples/bookinfo/networking');
@@ -110,22 +111,10 @@ test("with the validating webhook registered, kubectl apply of an invalid Virtua
   t.after(() => kube.kubectl(['delete', 'validatingwebhookconfiguration', 'tsmesh-test-validator', '--ignore-not-found']));
 
   const file = join(tmp, 'bad-vs.yaml');
-  writeFileSync(file, `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews-bad
-spec:
-  hosts:
-  - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-    timeout: 1x
-`);
+  writeFileSync(file, INVALID_VIRTUAL_SERVICE);
   const validate = await tsmesh(['validate', '-q', '-f', file]);
   assert.equal(validate.code, 1, validate.stdout + validate.stderr);
-  const lines = validate.stdout.trim().split('\n').map((l) => l.replace(/^[^:]+:\d+(:\d+)?: /, ''));
+  const lines = validateLinesOf(validate.stdout);
   assert.ok(lines.length >= 1 && lines[0].startsWith('VirtualService default/reviews-bad: '), validate.stdout);
 
   // The webhook may take a moment to be called by the API server after registration.
