@@ -46,7 +46,7 @@ import { ensureTools } from './lib/tools.ts';
 import { grpcUnaryCheck } from './lib/grpc_check.ts';
 import { evaluateGoals, goalLines, type GoalInputs } from './lib/goals.ts';
 import { median, num, table } from './lib/table.ts';
-import { tsmeshProxy, tsmeshProxyArgs } from './lib/tsmesh_proxy.ts';
+import { tsmeshProxy, startTsmeshProxy } from './lib/tsmesh_proxy.ts';
 import { downstreamMtls, mintWorkloadCerts, upstreamMtls } from './lib/mtls.ts';
 import { authzBenchFilters } from './lib/authz_cost.ts';
 import { telemetryBenchExtra } from './lib/telemetry_cost.ts';
@@ -530,7 +530,7 @@ async function tcpPassthrough(dir: string, procs: Started[]): Promise<void> {
   const sinkPort = (sink.address() as { port: number }).port;
   const tp = await freePort();
   const admin = await freePort();
-  const px = await start('tsmesh tcp', process.execPath, tsmeshProxyArgs(['--bootstrap', tcpBootstrap(dir, 'tcp', tp, sinkPort, admin)]), { port: tp });
+  const px = await startTsmeshProxy('tsmesh tcp', ['--bootstrap', tcpBootstrap(dir, 'tcp', tp, sinkPort, admin)], { port: tp });
   procs.push(px);
   const MB = Number(process.env.BENCH_TCP_MB ?? 512);
   const direct = await push(sinkPort, MB);

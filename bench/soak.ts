@@ -16,7 +16,7 @@ import { freePort } from './lib/ports.ts';
 import { fixedRate, type ProbeWindow } from './lib/probe.ts';
 import { httpBootstrap, nginxUpstream } from './lib/configs.ts';
 import { ensureTools } from './lib/tools.ts';
-import { tsmeshProxyArgs } from './lib/tsmesh_proxy.ts';
+import { startTsmeshProxy } from './lib/tsmesh_proxy.ts';
 import { num } from './lib/table.ts';
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
@@ -71,7 +71,7 @@ export async function run(): Promise<void> {
     }
     const [listen, admin] = [await freePort(), await freePort()];
     const boot = httpBootstrap(dir, 'soak', listen, up, admin);
-    const px = await start('tsmesh soak', process.execPath, tsmeshProxyArgs(['--bootstrap', boot]), { port: listen });
+    const px = await startTsmeshProxy('tsmesh soak', ['--bootstrap', boot], { port: listen });
     procs.push(px);
     const pid = px.proc.pid!;
     console.log(`soak: one tsmesh proxy (static bootstrap, HTTP/1.1 keep-alive, 1 KiB), open loop at ${RATE} req/s for ${SECONDS} s, a row every ${STEP_S} s`);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { canConnect, sleep, start, type Started } from './procs.ts';
 import { freePort } from './ports.ts';
 import { nginxUpstream } from './configs.ts';
-import { tsmeshProxyArgs } from './tsmesh_proxy.ts';
+import { startTsmeshProxy } from './tsmesh_proxy.ts';
 import { sidecarBootstrap, writeBootstrap } from '../../src/agent/bootstrap.ts';
 import { REPO_ROOT, tsmeshCommand } from '../../src/common/self_command.ts';
 
@@ -58,7 +58,7 @@ export async function startBookinfoSidecar(dir: string, nginx: string, procs: St
       xds: { host: '127.0.0.1', port: grpcPort },
     }),
   );
-  const sidecar = await start('productpage sidecar', process.execPath, tsmeshProxyArgs(['--bootstrap', boot]), { line: /tsmesh proxy ready/ });
+  const sidecar = await startTsmeshProxy('productpage sidecar', ['--bootstrap', boot], { line: /tsmesh proxy ready/ });
   procs.push(sidecar);
   // Ready means the inbound listener from xDS is bound, not just that the process started.
   const deadline = Date.now() + 30_000;
