@@ -13,6 +13,7 @@ import { loadText } from '../api/load.ts';
 import { crossValidate } from '../api/validation/cross.ts';
 import { configKey, formatValidationError, isError, type Config } from '../api/types.ts';
 import type { FileConfigStore } from '../api/file-store.ts';
+import { readBody } from '../common/read_body.ts';
 
 const MAX_BODY = 4 * 1024 * 1024;
 
@@ -28,7 +29,7 @@ export class ConfigApi {
       return true;
     }
     const source = new URL(req.url ?? '', 'http://x').searchParams.get('file') ?? 'request';
-    readBody(req).then(
+    readBody(req, MAX_BODY).then(
       (text) => {
         const r = path.endsWith('apply') ? this.apply(text, source) : this.delete(text, source);
         send(res, r.status, r.body);
@@ -118,21 +119,5 @@ function strip(c: Config): object {
 
 function send(res: ServerResponse, status: number, body: object): void {
   res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body, null, 2) + '\n');
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`body larger than ${MAX_BODY} bytes`));
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
 

@@ -12,6 +12,7 @@
 import { commonLabels, istiodName, meshConfigMapName, revised, revLabel } from './names.ts';
 import { imageOf, type InstallValues } from './values.ts';
 import type { KubeObject } from './types.ts';
+import { restrictedSecurityContext } from './security_context.ts';
 import { stringify } from 'yaml';
 
 /** istiod's ports, as Istio's Service names them (443 is the webhooks' port, served on 15017). */
@@ -79,14 +80,7 @@ export function controlPlaneObjects(v: InstallValues): KubeObject[] {
                 ],
                 readinessProbe: { httpGet: { path: '/ready', port: 15014 }, initialDelaySeconds: 1, periodSeconds: 3, timeoutSeconds: 5 },
                 resources: { requests: { cpu: '500m', memory: '2048Mi' } },
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  runAsNonRoot: true,
-                  runAsUser: 1337,
-                  runAsGroup: 1337,
-                  capabilities: { drop: ['ALL'] },
-                },
+                securityContext: restrictedSecurityContext(),
                 volumeMounts: [
                   { name: 'config-volume', mountPath: '/etc/istio/config', readOnly: true },
                   { name: 'state', mountPath: '/var/lib/tsmesh' },

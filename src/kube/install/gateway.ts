@@ -8,6 +8,7 @@
 import { commonLabels, INGRESS_GATEWAY, INGRESS_GATEWAY_SA, istiodName, revLabel } from './names.ts';
 import { imageOf, type InstallValues } from './values.ts';
 import type { KubeObject } from './types.ts';
+import { restrictedSecurityContext } from './security_context.ts';
 
 export const GATEWAY_PORTS = [
   { name: 'status-port', port: 15021, targetPort: 15021 },
@@ -65,14 +66,7 @@ export function ingressGatewayObjects(v: InstallValues): KubeObject[] {
                   { name: 'REVISION', value: revLabel(v) },
                 ],
                 readinessProbe: { httpGet: { path: '/healthz/ready', port: 15021, scheme: 'HTTP' }, initialDelaySeconds: 1, periodSeconds: 2, failureThreshold: 30 },
-                securityContext: {
-                  allowPrivilegeEscalation: false,
-                  readOnlyRootFilesystem: true,
-                  runAsNonRoot: true,
-                  runAsUser: 1337,
-                  runAsGroup: 1337,
-                  capabilities: { drop: ['ALL'] },
-                },
+                securityContext: restrictedSecurityContext(),
                 volumeMounts: [{ name: 'istio-token', mountPath: '/var/run/secrets/tokens', readOnly: true }],
               },
             ],

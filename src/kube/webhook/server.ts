@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { CertificateAuthority } from '../../ca/authority.ts';
 import type { AdmissionHandler, AdmissionReview } from './types.ts';
+import { readBody } from '../../common/read_body.ts';
 
 export interface WebhookServerOptions {
   /** host:port or port to listen on (default 127.0.0.1:0). */
@@ -78,7 +79,7 @@ export class WebhookServer {
     if (!ct.startsWith('application/json')) return text(res, 400, `expected content-type application/json, got ${JSON.stringify(ct)}\n`);
     let body: string;
     try {
-      body = await readBody(req);
+      body = await readBody(req, MAX_BODY);
     } catch (e) {
       return text(res, 400, `${(e as Error).message}\n`);
     }
@@ -107,22 +108,4 @@ export class WebhookServer {
 
 function text(res: ServerResponse, code: number, body: string): void {
   res.writeHead(code, { 'content-type': 'text/plain' }).end(body);
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) {
-        reject(new Error(`the body is larger than ${MAX_BODY} bytes`));
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }
