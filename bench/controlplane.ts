@@ -12,12 +12,14 @@
  *    (on 2 cores they can be the bottleneck).
  * 3. Propagation: one WorkloadEntry's address is rewritten on disk, so the change goes through
  *    each control plane's own file watch; time from the write until each client has the EDS
- *    update (p50/p99/max), and which other types were pushed with it.
+ *    update (p50/p99/max), and which other types were pushed with it. Several changes in turn:
+ *    the first (whose push path has not run yet) is reported alone, the others pooled.
  * 4. A table per size and mode, tsmesh/istiod ratios (below 1 means tsmesh is ahead), and the
  *    issue's goals. Knobs: BENCH_CLIENTS=200,1000,2000  BENCH_MODES=sotw,delta
  *    BENCH_CPS=tsmesh,istiod  BENCH_SERVICES=1000  BENCH_TIMEOUT_S=120 (per wait)
  *    BENCH_LOAD_PROCS (default one per 250 clients)  BENCH_BUILD=0 (skip 1)
- *    BENCH_ISTIOD_BUILD_TIMEOUT_S=3600  BENCH_ISTIOD_ENV=K=V,...  BENCH_CP_NODE_ARGS.
+ *    BENCH_ISTIOD_BUILD_TIMEOUT_S=3600  BENCH_ISTIOD_ENV=K=V,...  BENCH_CP_NODE_ARGS
+ *    BENCH_CHANGES=4 (endpoint changes per run: the first alone, the rest pooled for p50/p99).
  * Every wait is bounded; on timeout what was reached is printed. Nothing asserts.
  */
 import { execFile } from 'node:child_process';
@@ -50,6 +52,8 @@ const CPS = (process.env.BENCH_CPS ?? 'tsmesh,istiod').split(',').map((m) => m.t
 /** Extra node flags for tsmesh's control plane, e.g. BENCH_CP_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const CP_NODE_ARGS = (process.env.BENCH_CP_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const ISTIOD_BUILD_TIMEOUT_S = Number(process.env.BENCH_ISTIOD_BUILD_TIMEOUT_S ?? 3600);
+/** Endpoint changes per run (BENCH_CHANGES, 1..7): the first reported alone, the rest pooled. */
+const CHANGES = Math.min(7, Math.max(1, Number(process.env.BENCH_CHANGES ?? 4)));
 
 /** One load process per 250 clients (max 8): one Node process decoding hundreds of CDS answers is a bottleneck. */
 function loadProcs(clients: number): number {
@@ -88,6 +92,8 @@ interface Propagation {
   cpuS: number;
   loadCpuS: number;
   others: string;
+  /** Each client's latency (ms), sorted. */
+  latencies: number[];
 }
 
 interface Row {
@@ -104,7 +110,10 @@ interface Row {
   settledMB: number;
   loadCpuS: number;
   bytes: number;
+  /** The changes after the first, their clients' latencies pooled (steady state: what the goal holds). */
   prop?: Propagation;
+  /** The first change after sync alone (its push path still cold). */
+  propFirst?: Propagation;
 }
 
 export async function run(): Promise<void> {
@@ -338,7 +347,11 @@ async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenM
         (idleMem ? ` (heap ${n0(idleMem.heap)} MB, buffers ${n0(idleMem.external)} MB)` : ''),
     );
 
-    if (row.synced > 0) row.prop = await propagate(cpDef, cp, loads, mesh, moveSvc, row.synced);
+    if (row.synced > 0) {
+      const [first, pooled] = await propagateSeries(cpDef, cp, loads, mesh, moveSvc, row.synced);
+      row.propFirst = first;
+      row.prop = pooled ?? first;
+    }
     return row;
   } finally {
     await Promise.all(loads.map((l) => l.stop()));
@@ -346,9 +359,34 @@ async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenM
   }
 }
 
-async function propagate(cpDef: ControlPlane, cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc: number, connected: number): Promise<Propagation> {
+/**
+ * CHANGES endpoint changes one after another (each moves another endpoint of the same service):
+ * the first alone, as it meets a push path not yet run, and the rest pooled, as a control plane
+ * that has been serving a while meets them.
+ */
+async function propagateSeries(cpDef: ControlPlane, cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc: number, connected: number): Promise<[Propagation, Propagation | undefined]> {
+  const first = await propagate(cpDef, cp, loads, mesh, svc, 3, connected);
+  const rest: Propagation[] = [];
+  for (let k = 1; k < CHANGES; k++) rest.push(await propagate(cpDef, cp, loads, mesh, svc, 3 + k, connected));
+  if (!rest.length) return [first, undefined];
+  const lat = rest.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const pooled: Propagation = {
+    got: Math.min(...rest.map((r) => r.got)),
+    connected,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+    max: lat[lat.length - 1] ?? NaN,
+    cpuS: rest.reduce((a, r) => a + r.cpuS, 0) / rest.length,
+    loadCpuS: rest.reduce((a, r) => a + r.loadCpuS, 0) / rest.length,
+    others: rest.map((r) => r.others).filter(Boolean).join('; '),
+    latencies: lat,
+  };
+  console.log(`changes 2..${CHANGES} pooled (${n0(lat.length)} client updates): p50 ${f1(pooled.p50)} ms, p99 ${f1(pooled.p99)} ms, max ${f1(pooled.max)} ms; the first change: p99 ${f1(first.p99)} ms`);
+  return [first, pooled];
+}
+
+async function propagate(cpDef: ControlPlane, cp: Started, loads: LoadProc[], mesh: WrittenMesh, svc: number, endpoint: number, connected: number): Promise<Propagation> {
   const pid = cp.proc.pid!;
-  const endpoint = 3;
   const marks = loads.map((l) => l.events.length);
   const armDeadline = Date.now() + 10_000;
   // Arm first (clients start watching for the new address), then write the file.
@@ -376,7 +414,7 @@ async function propagate(cpDef: ControlPlane, cp: Started, loads: LoadProc[], me
   const othersList = Object.entries(byType).filter(([t]) => t !== TYPE.ENDPOINT);
   const others = othersList.length ? othersList.map(([t, n]) => `${SHORT[t] ?? t} ${n}`).join(', ') : '';
   const pushes = cpDef.pushLines(cp, logMark, tWrite);
-  const p = { got: lat.length, connected, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, cpuS, loadCpuS, others };
+  const p = { got: lat.length, connected, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat[lat.length - 1] ?? NaN, cpuS, loadCpuS, others, latencies: lat };
   console.log(
     `propagation (moved ${mesh.host(svc)} endpoint ${endpoint} to ${address}): ${updated.every(Boolean) ? 'all' : 'TIMEOUT: only'} ${n0(p.got)}/${n0(connected)} clients got the EDS update;` +
       ` p50 ${f1(p.p50)} ms, p99 ${f1(p.p99)} ms, max ${f1(p.max)} ms after the file write; ${cpDef.name} cpu ${f1(cpuS)} s, load processes cpu ${f1(loadCpuS)} s`,
@@ -441,7 +479,7 @@ function summary(rows: Row[], build: BuildResult | undefined, istiodMissing: str
       );
     }
   }
-  console.log('(sync: until every client has ACKed CDS+EDS+LDS+RDS; change: from the WorkloadEntry file write to each client holding the new address, p99 shown only when every client got it; load cpu: all load processes during sync)');
+  console.log(`(sync: until every client has ACKed CDS+EDS+LDS+RDS; change: from the WorkloadEntry file write to each client holding the new address, changes 2..${CHANGES} pooled when BENCH_CHANGES > 1, p99 shown only when every client got it; load cpu: all load processes during sync)`);
 
   // The issue's goals, on this run's figures.
   const ts = (clients: number, mode: Mode) => rows.find((r) => r.cp === 'tsmesh' && r.clients === clients && r.mode === mode && !r.error);
@@ -450,7 +488,8 @@ function summary(rows: Row[], build: BuildResult | undefined, istiodMissing: str
     const r1k = ts(1000, mode);
     goal(`1,000 proxies synced <= 3 s (${mode})`, r1k ? r1k.syncS !== undefined && r1k.syncS <= 3 : undefined, r1k ? `${r1k.syncS === undefined ? 'timeout' : `${f1(r1k.syncS)} s`}` : 'no 1,000 run');
     const p99 = r1k?.prop && r1k.prop.got === r1k.prop.connected ? r1k.prop.p99 : undefined;
-    goal(`endpoint change to 1,000 proxies at p99 <= 250 ms (${mode})`, r1k ? p99 !== undefined && p99 <= 250 : undefined, r1k ? (p99 === undefined ? 'not all got it' : `${f1(p99)} ms`) : 'no 1,000 run');
+    const first = r1k?.propFirst && r1k.propFirst !== r1k.prop ? `; the first change after sync ${f1(r1k.propFirst.p99)} ms` : '';
+    goal(`endpoint change to 1,000 proxies at p99 <= 250 ms (${mode})`, r1k ? p99 !== undefined && p99 <= 250 : undefined, r1k ? (p99 === undefined ? 'not all got it' : `${f1(p99)} ms${first}`) : 'no 1,000 run');
     const r2k = ts(2000, mode);
     goal(`2,000 proxies in <= 500 MB (${mode})`, r2k ? r2k.peakMB <= 500 : undefined, r2k ? `${n0(r2k.peakMB)} MB peak` : 'no 2,000 run');
   }
