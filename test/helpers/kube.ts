@@ -29,6 +29,8 @@ export interface KubeCluster {
   binDir: string;
   /** Runs kubectl against the cluster (60 s at most, then killed). */
   kubectl(args: string[], opts?: { input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** kubectl's stdout; throws with its stderr when it exits non-zero. */
+  kubectlOk(args: string[], input?: string): Promise<string>;
   /** Stops and starts kube-apiserver: same etcd, same port. */
   restartApiServer(): Promise<void>;
   close(): Promise<void>;
@@ -82,6 +84,11 @@ export async function startKubeCluster(
     caPem: cluster.caPem,
     binDir: cluster.binaries.binDir,
     kubectl,
+    kubectlOk: async (args, input) => {
+      const r = await kubectl(args, input === undefined ? {} : { input });
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    },
     restartApiServer: () => cluster.restartApiServer(),
     close,
   };

@@ -78,11 +78,7 @@ export async function startBookinfo(): Promise<Bookinfo> {
 }
 
 async function deployBookinfo(mesh: KubeMesh): Promise<Bookinfo> {
-  const kubectl = async (args: string[], input?: string): Promise<string> => {
-    const r = await mesh.kubectl(args, { ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
-    return r.stdout;
-  };
+  const kubectl = (args: string[], input?: string): Promise<string> => mesh.kubectlOk(args, input);
   const apply = (file: string) => kubectl(['apply', '-f', file]);
 
   // Istio's "Before you begin": injection on, Bookinfo, its gateway, its subsets.

@@ -38,6 +38,8 @@ export interface KubeMesh {
   stateDir: string;
   /** kubectl inside `host` (60 s default ceiling); never throws on a non-zero exit. */
   kubectl(args: string[], opts?: { input?: string; timeoutMs?: number }): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** kubectl's stdout; throws with its stderr (or stdout) when it exits non-zero. */
+  kubectlOk(args: string[], input?: string): Promise<string>;
   /** HTTP from inside the namespace; `count` sequential requests, one connection each. status 0: no response (body says why). */
   http(url: string, opts?: { method?: string; headers?: Record<string, string>; body?: string; count?: number; timeoutMs?: number }): Promise<{ status: number; body: string; headers: Record<string, string> }[]>;
   /** http://<ingress gateway pod IP>:8080 once the gateway pod is Ready. */
@@ -127,6 +129,11 @@ export async function startKubeMesh(opts: KubeMeshOptions = {}): Promise<KubeMes
     const kubeconfig = startedMsg.kubeconfig;
     const kubectl: KubeMesh['kubectl'] = (args, o = {}) =>
       host.run(kubectlBin, [`--kubeconfig=${kubeconfig}`, ...args], { allowFail: true, timeoutMs: o.timeoutMs ?? 60_000, ...(o.input !== undefined ? { input: o.input } : {}) });
+    const kubectlOk: KubeMesh['kubectlOk'] = async (args, input) => {
+      const r = await kubectl(args, input !== undefined ? { input } : {});
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
+      return r.stdout;
+    };
 
     const waitForPods: KubeMesh['waitForPods'] = async (ns, selector, o = {}) => {
       const deadline = Date.now() + (o.timeoutMs ?? 90_000);
@@ -162,8 +169,7 @@ export async function startKubeMesh(opts: KubeMeshOptions = {}): Promise<KubeMes
     };
 
     if (opts.injection ?? true) {
-      const r = await kubectl(['label', 'namespace', 'default', 'istio-injection=enabled', '--overwrite']);
-      if (r.code !== 0) throw new Error(`kubectl label namespace default: ${r.stderr}`);
+      await kubectlOk(['label', 'namespace', 'default', 'istio-injection=enabled', '--overwrite']);
     }
 
     return {
@@ -171,6 +177,7 @@ export async function startKubeMesh(opts: KubeMeshOptions = {}): Promise<KubeMes
       kubeconfig,
       stateDir,
       kubectl,
+      kubectlOk,
       http,
       gatewayUrl: async () => {
         const [p] = await waitForPods('istio-system', 'istio=ingressgateway', { count: 1 });

@@ -9,8 +9,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { connect } from 'node:tls';
+import { freePort } from '../helpers/processes.ts';
+import { localWebhookConfigurations } from '../helpers/kube_webhooks.ts';
 import { startKubeCluster, type KubeCluster } from '../helpers/kube.ts';
 import { caStateDir } from '../helpers/processes.ts';
 import { KubernetesMode } from '../../src/kube/controlplane.ts';
@@ -19,23 +20,6 @@ import type { KubeConfigStore } from '../../src/kube/config/store.ts';
 import { defaultValues } from '../../src/kube/install/values.ts';
 import { webhookConfigurations } from '../../src/kube/install/webhooks.ts';
 import { startAdmissionWebhooks } from '../../src/kube/webhook/start.ts';
-
-async function kc(kube: KubeCluster, args: string[], input?: string): Promise<string> {
-  const r = await kube.kubectl(args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The serving certificate verifies for `servername` against `rootPem`, as the API server checks a service webhook. */
 function servesName(port: number, servername: string, rootPem: string): Promise<string | true> {
@@ -51,19 +35,18 @@ function servesName(port: number, servername: string, rootPem: string): Promise<
 
 test('a control plane started with revision canary serves the canary webhooks and mesh config', async (t) => {
   const kube = await startKubeCluster(t);
-  for (const ns of ['istio-system', 'apps']) await kc(kube, ['create', 'namespace', ns]);
-  await kc(kube, ['label', 'namespace', 'apps', 'istio.io/rev=canary']);
-  await kc(kube, ['create', 'serviceaccount', 'default', '-n', 'apps']);
+  for (const ns of ['istio-system', 'apps']) await kube.kubectlOk(['create', 'namespace', ns]);
+  await kube.kubectlOk(['label', 'namespace', 'apps', 'istio.io/rev=canary']);
+  await kube.kubectlOk(['create', 'serviceaccount', 'default', '-n', 'apps']);
   const cm = (name: string, data: Record<string, string>) => JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace: 'istio-system' }, data });
   // The default revision's mesh config differs: the canary must not read it.
-  await kc(kube, ['apply', '-f', '-'], cm('istio', { mesh: 'trustDomain: default.example\n' }));
-  await kc(kube, ['apply', '-f', '-'], cm('istio-canary', { mesh: 'trustDomain: canary.example\n' }));
+  await kube.kubectlOk(['apply', '-f', '-'], cm('istio', { mesh: 'trustDomain: default.example\n' }));
+  await kube.kubectlOk(['apply', '-f', '-'], cm('istio-canary', { mesh: 'trustDomain: canary.example\n' }));
 
   const port = await freePort();
   const values = { ...defaultValues(), revision: 'canary' };
-  const configs = webhookConfigurations(values) as any[];
-  for (const c of configs) for (const w of c.webhooks) w.clientConfig = { url: `https://127.0.0.1:${port}${w.clientConfig.service.path}` };
-  await kc(kube, ['apply', '-f', '-'], configs.map((c) => JSON.stringify(c)).join('\n'));
+  const configs = localWebhookConfigurations(values, port);
+  await kube.kubectlOk(['apply', '-f', '-'], configs.map((c) => JSON.stringify(c)).join('\n'));
   const mwc = configs.find((c) => c.kind === 'MutatingWebhookConfiguration');
   assert.equal(mwc.metadata.name, 'istio-sidecar-injector-canary');
 
@@ -82,12 +65,12 @@ test('a control plane started with revision canary serves the canary webhooks an
   const hooks = await startAdmissionWebhooks({ client: mode.client, ca: cp.authority!, namespace: mode.namespace, revision: mode.revision, host: '127.0.0.1', port, mesh: () => mode.currentMesh(), enforceValidation: false, log: (l) => log.push(l) });
   t.after(() => hooks.close());
   assert.ok(log.includes('webhook: caBundle of istio-sidecar-injector-canary set to the mesh root'), log.join('\n'));
-  const stored = JSON.parse(await kc(kube, ['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector-canary', '-o', 'json']));
+  const stored = JSON.parse(await kube.kubectlOk(['get', 'mutatingwebhookconfiguration', 'istio-sidecar-injector-canary', '-o', 'json']));
   for (const w of stored.webhooks) assert.equal(Buffer.from(w.clientConfig.caBundle, 'base64').toString(), cp.authority!.rootPem());
   assert.equal(await servesName(port, 'istiod-canary.istio-system.svc', cp.authority!.rootPem()), true, 'the name of the canary Service');
 
   const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', namespace: 'apps' }, spec: { containers: [{ name: 'web', image: 'nginx' }] } };
-  const created = JSON.parse(await kc(kube, ['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(pod)));
+  const created = JSON.parse(await kube.kubectlOk(['create', '--dry-run=server', '-o', 'json', '-f', '-'], JSON.stringify(pod)));
   const containers = [...(created.spec.initContainers ?? []), ...created.spec.containers];
   const proxy = containers.find((c: any) => c.name === 'istio-proxy');
   assert.ok(proxy, `istio-proxy injected: ${containers.map((c: any) => c.name).join(', ')}`);

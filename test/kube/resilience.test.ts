@@ -45,11 +45,7 @@ function tail(text: string, lines = 60): string {
   return text.split('\n').slice(-lines).join('\n');
 }
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await mesh!.kubectl(args, { ...(input !== undefined ? { input } : {}), timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim() || r.stdout.trim()}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string): Promise<string> => mesh!.kubectlOk(args, input);
 
 async function pages(n: number): Promise<Page[]> {
   const rs = await mesh!.http(`${gateway}/productpage`, { count: n, timeoutMs: 30_000 });

@@ -67,11 +67,7 @@ async function enableAccessLogs(): Promise<void> {
   await kubectl(['apply', '-f', '-'], JSON.stringify(cm));
 }
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await mesh.kubectl(args, input !== undefined ? { input } : {});
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string): Promise<string> => mesh.kubectlOk(args, input);
 
 interface Load {
   codes: Record<string, number>;

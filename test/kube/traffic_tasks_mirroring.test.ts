@@ -32,11 +32,7 @@ let mesh: KubeMesh;
 let curlApp: string;
 const podNames: Record<string, string> = {};
 
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const r = await mesh.kubectl(args, input !== undefined ? { input } : {});
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
+const kubectl = (args: string[], input?: string): Promise<string> => mesh.kubectlOk(args, input);
 
 /** `kubectl logs` of a pod's httpbin container, from the node's log file. */
 function httpbinLog(version: string): string {

@@ -27,13 +27,7 @@ import { until } from '../helpers/poll.ts';
 
 const WAIT_MS = 120_000;
 
-async function kc(kube: KubeCluster, args: string[], input?: string): Promise<string> {
-  const r = await kube.kubectl(args, input === undefined ? {} : { input });
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
-
-const getJson = async (kube: KubeCluster, args: string[]) => JSON.parse(await kc(kube, [...args, '-o', 'json']));
+const getJson = async (kube: KubeCluster, args: string[]) => JSON.parse(await kube.kubectlOk([...args, '-o', 'json']));
 
 const podYaml = (name: string, labels: Record<string, string> = {}) =>
   stringify({
@@ -66,7 +60,7 @@ test('the API server injects pods through tsmesh\'s webhook, as kube-inject does
   // install's configuration, by URL: no kube-proxy here to carry the API server to a Service.
   const mwc = webhookConfigurations(defaultValues()).find((o) => o.kind === 'MutatingWebhookConfiguration')! as any;
   for (const w of mwc.webhooks) w.clientConfig = { url: `https://127.0.0.1:${port}/inject` };
-  await kc(kube, ['apply', '-f', '-'], JSON.stringify(mwc));
+  await kube.kubectlOk(['apply', '-f', '-'], JSON.stringify(mwc));
   const client = KubeClient.fromFile(kube.kubeconfig);
   assert.deepEqual(await patchWebhookCaBundles(client, { caPem: ca.rootPem(), mutating: [mwc.metadata.name] }), [mwc.metadata.name]);
   assert.deepEqual(await patchWebhookCaBundles(client, { caPem: ca.rootPem(), mutating: [mwc.metadata.name] }), [], 'a second patch finds nothing to change');
@@ -74,12 +68,12 @@ test('the API server injects pods through tsmesh\'s webhook, as kube-inject does
   for (const w of stored.webhooks) assert.equal(Buffer.from(w.clientConfig.caBundle, 'base64').toString(), ca.rootPem());
   await assert.rejects(patchWebhookCaBundles(client, { caPem: ca.rootPem(), validating: ['istio-validator-missing'] }), /ValidatingWebhookConfiguration istio-validator-missing does not exist: run 'tsmesh install'/);
 
-  for (const ns of ['mesh', 'mesh2', 'plain']) await kc(kube, ['create', 'namespace', ns]);
-  await kc(kube, ['label', 'namespace', 'mesh', 'mesh2', 'istio-injection=enabled']);
+  for (const ns of ['mesh', 'mesh2', 'plain']) await kube.kubectlOk(['create', 'namespace', ns]);
+  await kube.kubectlOk(['label', 'namespace', 'mesh', 'mesh2', 'istio-injection=enabled']);
   // Pods need their namespace's default ServiceAccount, which the controller manager creates.
   for (const ns of ['mesh', 'mesh2', 'plain']) await until(async () => (await kube.kubectl(['get', 'sa', 'default', '-n', ns])).code === 0, `serviceaccount ${ns}/default`, WAIT_MS, 300);
 
-  await kc(kube, ['apply', '-n', 'mesh', '-f', '-'], podYaml('web'));
+  await kube.kubectlOk(['apply', '-n', 'mesh', '-f', '-'], podYaml('web'));
   const pod = await getJson(kube, ['get', 'pod', 'web', '-n', 'mesh']);
   assert.deepEqual(pod.spec.initContainers.map((c: any) => c.name), ['istio-init', 'istio-proxy']);
   const proxy = pod.spec.initContainers[1];
@@ -97,7 +91,7 @@ test('the API server injects pods through tsmesh\'s webhook, as kube-inject does
   assert.equal(pod.metadata.labels['security.istio.io/tlsMode'], 'istio');
 
   const notInjected = async (name: string, ns: string, labels: Record<string, string> = {}) => {
-    await kc(kube, ['apply', '-n', ns, '-f', '-'], podYaml(name, labels));
+    await kube.kubectlOk(['apply', '-n', ns, '-f', '-'], podYaml(name, labels));
     const p = await getJson(kube, ['get', 'pod', name, '-n', ns]);
     assert.equal(p.spec.initContainers, undefined, `${ns}/${name} has no init containers`);
     assert.deepEqual(p.spec.containers.map((c: any) => c.name), ['web']);
@@ -106,7 +100,7 @@ test('the API server injects pods through tsmesh\'s webhook, as kube-inject does
   await notInjected('opted-out', 'mesh', { 'sidecar.istio.io/inject': 'false' });
   await notInjected('outside', 'plain');
   // The object selector: a pod that asks is injected in any namespace.
-  await kc(kube, ['apply', '-n', 'plain', '-f', '-'], podYaml('asks', { 'sidecar.istio.io/inject': 'true' }));
+  await kube.kubectlOk(['apply', '-n', 'plain', '-f', '-'], podYaml('asks', { 'sidecar.istio.io/inject': 'true' }));
   assert.deepEqual((await getJson(kube, ['get', 'pod', 'asks', '-n', 'plain'])).spec.initContainers.map((c: any) => c.name), ['istio-init', 'istio-proxy']);
 
   // Acceptance 5: the webhook's pod for Bookinfo's details-v1 equals kube-inject's.
@@ -114,11 +108,11 @@ test('the API server injects pods through tsmesh\'s webhook, as kube-inject does
   const details = docs.filter((d) => d && ['ServiceAccount', 'Deployment'].includes(d.kind) && ['bookinfo-details', 'details-v1'].includes(d.metadata.name));
   assert.equal(details.length, 2);
   const plainYaml = details.map((d) => stringify(d)).join('---\n');
-  await kc(kube, ['apply', '-n', 'mesh', '-f', '-'], plainYaml);
+  await kube.kubectlOk(['apply', '-n', 'mesh', '-f', '-'], plainYaml);
   const injected = kubeInjectText(plainYaml, defaultInjectionSettings(), 'mesh2');
   assert.deepEqual(injected.errors, []);
   const webhookCalls = log.length;
-  await kc(kube, ['apply', '-n', 'mesh2', '-f', '-'], injected.text);
+  await kube.kubectlOk(['apply', '-n', 'mesh2', '-f', '-'], injected.text);
   const podOf = (ns: string) =>
     until(async () => {
       const items = (await getJson(kube, ['get', 'pods', '-n', ns, '-l', 'app=details'])).items;
