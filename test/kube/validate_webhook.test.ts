@@ -13,6 +13,7 @@ import { validateCommand } from '../../src/cli/validate.ts';
 import { validateHandler } from '../../src/kube/webhook/validate.ts';
 import type { AdmissionRequest } from '../../src/kube/webhook/types.ts';
 import { ISTIO_DATA } from '../helpers/istio_data.ts';
+import { INVALID_VIRTUAL_SERVICE } from '../helpers/invalid_virtual_service.ts';
 
 /** What `tsmesh validate -q -f <file>` prints for `yaml`, each line without its "file:line: " position. */
 async function validateLines(yaml: string): Promise<{ code: number; lines: string[] }> {
@@ -47,19 +48,8 @@ function request(yaml: string, operation: AdmissionRequest['operation'] = 'CREAT
   };
 }
 
-const INVALID = `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: reviews-bad
-spec:
-  hosts:
-  - reviews
-  http:
-  - route:
-    - destination:
-        host: reviews
-    timeout: 1x
-    retries:
+/** The shared invalid VirtualService with a second error, so every line validate prints is checked. */
+const INVALID = `${INVALID_VIRTUAL_SERVICE}    retries:
       attempts: -1
 `;
 
