@@ -2,7 +2,7 @@
 // Runs every *.test.ts under test/ with node's own test runner (tsx as the TypeScript loader),
 // so each run ends with node's pass/fail summary. Node 20 has no glob support in --test.
 // Usage: npm test [-- <path filter substring> ...]
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,8 +21,35 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-timeout=600000', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, TSMESH_TEST: '1' },
+// A whole run takes 15-20 min on 2 cores; past this something hangs, and CI's own limit would end
+// the run without saying what. Then the files still running are named and the run fails.
+const limitMin = Number(process.env.TEST_RUN_TIMEOUT_MIN ?? '45');
+// --test-force-exit: a file whose tests are done exits even if a failed test left a socket or a
+// timer behind; otherwise that file holds one of the runner's slots until the run is killed.
+const args = ['--import', 'tsx', '--test', '--test-force-exit', '--test-timeout=600000', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+// Its own process group, so a watchdog kill reaches every test file and what they started.
+const child = spawn(process.execPath, args, { stdio: 'inherit', detached: true, env: { ...process.env, TSMESH_TEST: '1' } });
+const killGroup = (signal) => {
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+};
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => killGroup(signal));
+const watchdog = setTimeout(() => {
+  console.error(`\nnpm test: still running after ${limitMin} min (TEST_RUN_TIMEOUT_MIN); test files still running:`);
+  const ps = spawnSync('ps', ['-e', '-o', 'pid=,pgid=,etimes=,args='], { encoding: 'utf8' });
+  for (const line of ps.stdout.split('\n')) {
+    const [pid, pgid, secs, ...cmd] = line.trim().split(/\s+/);
+    const file = cmd.find((a) => a.endsWith('.test.ts'));
+    // The runner itself names every file; each file's own process names one.
+    if (Number(pgid) === child.pid && Number(pid) !== child.pid && file) console.error(`  ${file} (${Math.round(Number(secs) / 60)} min)`);
+  }
+  killGroup('SIGKILL');
+}, limitMin * 60_000);
+child.on('exit', (code, signal) => {
+  clearTimeout(watchdog);
+  killGroup('SIGKILL'); // anything a test file left running
+  process.exit(code ?? 1);
 });
-process.exit(r.status ?? 1);

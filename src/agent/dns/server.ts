@@ -6,12 +6,13 @@
  * not know is the upstream's to answer (this proxy never invents NXDOMAIN). Malformed packets
  * are dropped; forwarding is bounded in time and in how many queries wait at once.
  */
-import { createSocket, type Socket } from 'node:dgram';
-import { createServer, isIP, type Server, type Socket as TcpSocket } from 'node:net';
+import { type Socket } from 'node:dgram';
+import { createServer, type Server, type Socket as TcpSocket } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { LookupTable, type LookupContext, type NameTableJson } from './lookup_table.ts';
 import { forward, type Upstream } from './upstream.ts';
 import { isLoopbackAddress } from './address.ts';
+import { listenUdpAndTcp } from './listen_pair.ts';
 
 /** Istio's agent answers with a 30 s TTL. */
 const TTL = 30;
@@ -73,16 +74,9 @@ export class DnsProxy {
     // This proxy forwards anything it does not know: bound off-host it would be an open
     // recursive resolver (amplification). Istio's agent serves on localhost only.
     if (!isLoopbackAddress(address)) throw new Error(`DNS proxy address ${address} is not a loopback address (127.0.0.0/8 or ::1): the agent's resolver serves this host only`);
-    let port = this.opts.port ?? 15053;
-    const udp = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
-    await new Promise<void>((resolve, reject) => {
-      udp.once('error', reject);
-      udp.bind(port, address, () => {
-        udp.off('error', reject);
-        resolve();
-      });
-    });
-    port = udp.address().port;
+    const tcp = createServer((s) => this.#serveTcp(s));
+    tcp.maxConnections = this.opts.maxTcpConnections ?? 128;
+    const { udp, port } = await listenUdpAndTcp(address, this.opts.port ?? 15053, tcp);
     udp.on('error', (e) => this.opts.log?.(`dns: udp socket error: ${e.message}`));
     udp.on('message', (msg, rinfo) => {
       void this.#handle(msg, 'udp').then((out) => {
@@ -90,20 +84,6 @@ export class DnsProxy {
       });
     });
     this.#udp = udp;
-    const tcp = createServer((s) => this.#serveTcp(s));
-    tcp.maxConnections = this.opts.maxTcpConnections ?? 128;
-    try {
-      await new Promise<void>((resolve, reject) => {
-        tcp.once('error', reject);
-        tcp.listen(port, address, () => {
-          tcp.off('error', reject);
-          resolve();
-        });
-      });
-    } catch (e) {
-      udp.close();
-      throw e;
-    }
     this.#tcp = tcp;
     return { address, port };
   }

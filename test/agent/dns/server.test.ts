@@ -11,6 +11,7 @@ import { connect, createServer, type Server } from 'node:net';
 import * as dnsPacket from 'dns-packet';
 import { DnsProxy } from '../../../src/agent/dns/server.ts';
 import { checkDnsAddress } from '../../../src/agent/dns/address.ts';
+import { listenUdpAndTcp } from '../../../src/agent/dns/listen_pair.ts';
 
 type Q = { name: string; type: dnsPacket.RecordType };
 
@@ -38,10 +39,6 @@ async function startResolver(): Promise<{ port: number; seen: string[]; close():
       answers: known ? [{ name: qq.name, type: 'A', ttl: 60, class: 'IN', data: '192.0.2.55' }] : [],
     });
   };
-  const udp = createSocket('udp4');
-  udp.on('message', (m, r) => udp.send(answer(m), r.port, r.address));
-  await new Promise<void>((r) => udp.bind(0, '127.0.0.1', r));
-  const port = udp.address().port;
   const tcp: Server = createServer((s) => {
     let buf = Buffer.alloc(0);
     s.on('data', (d) => {
@@ -57,7 +54,8 @@ async function startResolver(): Promise<{ port: number; seen: string[]; close():
     });
     s.on('error', () => undefined);
   });
-  await new Promise<void>((r) => tcp.listen(port, '127.0.0.1', r));
+  const { udp, port } = await listenUdpAndTcp('127.0.0.1', 0, tcp);
+  udp.on('message', (m, r) => udp.send(answer(m), r.port, r.address));
   return { port, seen, close: async () => void (await Promise.all([new Promise<void>((r) => udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))])) };
 }
 
@@ -277,4 +275,23 @@ test('a new name table replaces the old one', async (t) => {
   proxy.setNameTable({ table: { 'new.ext.test': { ips: ['240.240.9.9'], registry: 'External' } } });
   assert.deepEqual(data(await udpQuery(port, packet({ name: 'new.ext.test', type: 'A' }))), ['A new.ext.test 240.240.9.9']);
   assert.equal(rcode(await udpQuery(port, packet({ name: 'reviews', type: 'A' }))), 'NXDOMAIN', 'gone from the table: the upstream answers');
+});
+
+test('UDP and TCP on one port: a fixed port taken for TCP fails with EADDRINUSE and leaves its UDP port free', async () => {
+  const taken = createServer();
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    await assert.rejects(listenUdpAndTcp('127.0.0.1', port, createServer()), { code: 'EADDRINUSE' });
+    const udp = createSocket('udp4');
+    await new Promise<void>((r, j) => (udp.once('error', j), udp.bind(port, '127.0.0.1', r)));
+    await new Promise<void>((r) => udp.close(() => r()));
+  } finally {
+    await new Promise<void>((r) => taken.close(() => r()));
+  }
+  const tcp = createServer();
+  const pair = await listenUdpAndTcp('127.0.0.1', 0, tcp);
+  assert.equal((tcp.address() as { port: number }).port, pair.port);
+  assert.equal(pair.udp.address().port, pair.port);
+  await Promise.all([new Promise<void>((r) => pair.udp.close(() => r())), new Promise<void>((r) => tcp.close(() => r()))]);
 });
