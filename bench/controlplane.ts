@@ -26,6 +26,7 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cpuSeconds, rssMB, sleep, start, type Started } from './lib/procs.ts';
 import { freePort } from './lib/ports.ts';
 import { percentile } from './lib/probe.ts';
@@ -35,6 +36,11 @@ import type { BuildResult, TypeFigures } from './lib/cp_build.ts';
 import { ensureIstiod } from './lib/istiod_build.ts';
 import { istiodEnv, istiodPushLines, startIstiod } from './lib/istiod_run.ts';
 import { TYPE } from '../src/xds/types.ts';
+import { tsmeshCommand } from '../src/common/self_command.ts';
+import { prepareTsmesh } from './lib/tsmesh_proxy.ts';
+
+/** The control plane's memory logger, preloaded (plain JavaScript: no loader needed). */
+const MEMLOG = fileURLToPath(new URL('./lib/cp_memlog.mjs', import.meta.url));
 
 const SERVICES = Number(process.env.BENCH_SERVICES ?? 1000);
 /** Simulated proxy counts, run in this order (BENCH_CLIENTS=200,1000,2000). */
@@ -130,7 +136,10 @@ export async function run(): Promise<void> {
 
     const cps: ControlPlane[] = [];
     let istiodMissing: string | undefined;
-    if (CPS.includes('tsmesh')) cps.push(tsmeshCp());
+    if (CPS.includes('tsmesh')) {
+      prepareTsmesh();
+      cps.push(tsmeshCp());
+    }
     if (CPS.includes('istiod')) {
       const b = await ensureIstiod(ISTIOD_BUILD_TIMEOUT_S);
       if (b.ok) {
@@ -194,7 +203,9 @@ function tsmeshCp(): ControlPlane {
     name: 'tsmesh',
     async start(configDir) {
       const [grpcPort, httpPort] = [await freePort(), await freePort()];
-      const cp = await start('tsmesh controlplane', process.execPath, [...CP_NODE_ARGS, '--import', 'tsx', '--import', './bench/lib/cp_memlog.ts', 'src/cli/main.ts', 'controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--secure-grpc-port', '0'], {});
+      // What `tsmesh controlplane` runs for a user: dist/ when current (prepareTsmesh builds it).
+      const cmd = tsmeshCommand(['controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--secure-grpc-port', '0']);
+      const cp = await start('tsmesh controlplane', cmd.command, [...CP_NODE_ARGS, '--import', MEMLOG, ...cmd.args], {});
       const deadline = Date.now() + TIMEOUT_MS;
       while (!/tsmesh controlplane ready/.test(cp.output())) {
         if (cp.proc.exitCode !== null || Date.now() > deadline) {

@@ -38,7 +38,7 @@ export function prepareTsmesh(): void {
     spawnSync(process.execPath, [join(REPO_ROOT, 'scripts', 'build.mjs')], { stdio: 'inherit', timeout: 300_000 });
   }
   const dist = freshDistEntry(REPO_ROOT);
-  console.log(dist ? `tsmesh proxies run dist/ (plain JavaScript, no loader) on ${proxyRuntime()}` : 'tsmesh proxies run src/ through tsx (dist/ not current, BENCH_NO_BUILD=1 or TSMESH_FROM_SOURCE=1): expect more RSS and start-up time');
+  console.log(dist ? `tsmesh runs dist/ (plain JavaScript, no loader) on ${proxyRuntime()}` : 'tsmesh runs src/ through tsx (dist/ not current, BENCH_NO_BUILD=1 or TSMESH_FROM_SOURCE=1): expect more RSS and start-up time');
 }
 
 /** The Bun release the bench installs when BENCH_RUNTIME=bun finds none. */

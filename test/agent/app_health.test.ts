@@ -14,6 +14,7 @@ import protobuf from 'protobufjs';
 import { StatusServer } from '../../src/agent/status_server.ts';
 import { AgentMetrics } from '../../src/agent/metrics.ts';
 import { parseAppProbers } from '../../src/agent/health/app_probers.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 const HOST = '127.0.0.1';
 type T = { after(fn: () => unknown): void };
@@ -96,10 +97,7 @@ test('httpGet to a port nothing listens on, and tcpSocket to an open and a close
   await new Promise<void>((r) => open.listen(0, HOST, () => r()));
   t.after(() => new Promise<void>((r) => open.close(() => r())));
   const openPort = (open.address() as AddressInfo).port;
-  const closed = createNetServer();
-  await new Promise<void>((r) => closed.listen(0, HOST, () => r()));
-  const closedPort = (closed.address() as AddressInfo).port;
-  await new Promise<void>((r) => closed.close(() => r()));
+  const closedPort = await refusedPort(HOST);
   const get = await statusWith(t, {
     '/app-health/db/livez': { tcpSocket: { port: openPort } },
     '/app-health/db/readyz': { tcpSocket: { port: closedPort } },

@@ -17,6 +17,7 @@ import { WorkloadAgent } from '../../src/agent/workload_agent.ts';
 import { AdsClient } from '../../src/xds/client/index.ts';
 import { TYPE } from '../../src/xds/types.ts';
 import { until } from '../helpers/poll.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 interface World {
   dir: string;
@@ -171,11 +172,7 @@ test('an agent that asks for no lifetime gets the CA\'s default (the control pla
 
 test('--ca-address as a gRPC list of CA replicas: with the first unreachable the agent gets its certificate from the next; the flag refuses a malformed list', { timeout: 30_000 }, async () => {
   const w = await world(60);
-  // A port nothing listens on: bind one, note it, close it.
-  const { createServer } = await import('node:net');
-  const dead = createServer();
-  const deadPort = await new Promise<number>((r) => dead.listen(0, '127.0.0.1', () => r((dead.address() as { port: number }).port)));
-  await new Promise<void>((r) => dead.close(() => r()));
+  const deadPort = await refusedPort();
   const { agentOptionsFromFlags } = await import('../../src/agent/flags.ts');
   const flags = (caAddress: string) => agentOptionsFromFlags({ 'token-file': w.tokenFile, 'ca-root-cert': w.rootFile, 'ca-address': caAddress }, { discoveryAddress: '127.0.0.1:15010', namespace: 'foo', serviceAccount: 'httpbin' });
   assert.throws(() => flags('ipv4:127.0.0.1:1,nonsense'), /--ca-address: expected host:port, got "nonsense"/);

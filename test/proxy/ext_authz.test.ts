@@ -14,6 +14,7 @@ import { HTTP_FILTER } from '../../src/xds/type_urls.ts';
 import type { EnvoyJson } from '../../src/xds/types.ts';
 import { start as startExtAuthz, DENY_BODY, type RunningExtAuthz } from '../../samples/ext-authz/main.ts';
 import { extAuthzFilterFactory } from '../../src/proxy/http/filters/ext_authz.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 const routes = { name: 'r', virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'backend' } }] }] };
 
@@ -185,9 +186,7 @@ test('gRPC service (the sample): Check over gRPC allows with the header, denies 
 
 test('errors: no server, a 5xx, a timeout (HTTP and gRPC) answer status_on_error; failure_mode_allow lets the request through', async () => {
   // A port with nothing listening.
-  const dead = http.createServer();
-  const deadPort = await listenOn(dead);
-  await new Promise<void>((r) => dead.close(() => r()));
+  const deadPort = await refusedPort();
   const fivexx = await recordingAuthz((_req, res) => void res.writeHead(503).end('down'));
   const silent = await recordingAuthz(() => false);
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { openConn, roundTrip, startEcho, startProxy, staticCluster, tcpListener, TCP_PROXY, until, listen, closeServer } from './helpers.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 test('static bootstrap with a tcp_proxy listener: TCP echo through the proxy, stats counted', async () => {
   const echo = await startEcho();
@@ -41,9 +42,7 @@ test('half-close: the client FIN reaches the upstream and the reply still comes 
 });
 
 test('failures close the downstream and count: UF (connect failure), NR (unknown cluster)', async () => {
-  const dead = net.createServer();
-  const deadPort = await listen(dead);
-  await closeServer(dead);
+  const deadPort = await refusedPort();
   const proxy = await startProxy({
     clusters: [staticCluster('dead', [deadPort])],
     listeners: [tcpListener('uf', 'dead'), tcpListener('nr', 'no-such-cluster')],

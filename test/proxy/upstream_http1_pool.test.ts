@@ -12,6 +12,7 @@ import net from 'node:net';
 import { BodySource, type UpstreamRequestOwner } from '../../src/proxy/http/router/upstream_request.ts';
 import { closeServer, listen, until } from './helpers.ts';
 import { makePool, rawUpstream, Recorder, send } from './upstream_http1_helpers.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 const OK = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
 
@@ -204,9 +205,7 @@ test('a 101 hands the socket over with the bytes that followed the head', async 
 });
 
 test('connect failure fails every waiting request; a connect timeout is counted', async () => {
-  const probe = net.createServer();
-  const closedPort = await listen(probe);
-  await closeServer(probe);
+  const closedPort = await refusedPort();
   const refused = makePool(closedPort);
   const silent = net.createServer((s) => s.on('error', () => {}));
   const silentPort = await listen(silent);

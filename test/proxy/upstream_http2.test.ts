@@ -15,6 +15,7 @@ import { createPki, hasOpenssl } from '../helpers/certs.ts';
 import { CLUSTER_EXT, TRANSPORT_SOCKET } from '../../src/xds/type_urls.ts';
 import { TYPE, type EnvoyJson } from '../../src/xds/types.ts';
 import { closeServer, httpListener, listen, startProxy, staticCluster, until, type Proxy } from './helpers.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 /** explicit_http_config http2 (and common_http_protocol_options when given). */
 function h2Options(common?: EnvoyJson): EnvoyJson {
@@ -313,9 +314,7 @@ test('idle_timeout closes an h2 connection without streams; a connect failure is
     s.respond({ ':status': 200 });
     s.end('ok');
   });
-  const closed = net.createServer();
-  const closedPort = await listen(closed);
-  await closeServer(closed);
+  const closedPort = await refusedPort();
   const clusters = (v: string) => [staticCluster('h2', [up.port], { ...h2Options({ idle_timeout: '0.3s' }), metadata: { filter_metadata: { v: { v } } } }), staticCluster('gone', [closedPort], h2Options())];
   const proxy = await startProxy({ clusters: clusters('1'), listeners: [httpListener('http', [{ match: { prefix: '/gone' }, route: { cluster: 'gone' } }, { match: { prefix: '/' }, route: { cluster: 'h2' } }])] });
   try {

@@ -9,6 +9,7 @@ import * as productpage from '../../samples/bookinfo/src/productpage.ts';
 import * as ratings from '../../samples/bookinfo/src/ratings.ts';
 import * as reviews from '../../samples/bookinfo/src/reviews.ts';
 import { listen, type Running } from '../../samples/common/server.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 export const quiet = (): void => {};
 export const LOOPBACK = '127.0.0.1';
@@ -53,11 +54,9 @@ export async function startTap(targetPort: number, opts: { delayMs?: number } = 
   };
 }
 
-/** A port on which nothing listens (bound once, then released). */
+/** A port on which nothing listens. */
 export async function deadPort(): Promise<number> {
-  const r = await listen(createServer(), 0, LOOPBACK);
-  await r.close();
-  return r.port;
+  return refusedPort(LOOPBACK);
 }
 
 export interface Bookinfo {

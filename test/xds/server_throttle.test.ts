@@ -36,6 +36,56 @@ test('throttle: at most `limit` holders, waiters granted in arrival order, cance
   assert.equal(t.active, 1);
 });
 
+test('throttle: a byte budget across holders; one larger than the budget goes alone; FIFO holds a small waiter behind a large one', () => {
+  const t = new SendThrottle(10, 100);
+  const granted: string[] = [];
+  t.acquire(() => granted.push('a60'), 60);
+  t.acquire(() => granted.push('b30'), 30);
+  t.acquire(() => granted.push('c50'), 50); // 140 > 100: waits
+  t.acquire(() => granted.push('d5'), 5); // fits, but arrived after c
+  assert.deepEqual(granted, ['a60', 'b30']);
+  assert.equal(t.bytes, 90);
+  t.release(60);
+  assert.deepEqual(granted, ['a60', 'b30', 'c50', 'd5']);
+  assert.equal(t.bytes, 85);
+  t.release(30);
+  t.release(50);
+  t.grow(20); // d's next response is larger: charged without waiting
+  assert.equal(t.bytes, 25);
+  t.acquire(() => granted.push('e500'), 500); // larger than the budget: waits until nothing is held
+  assert.equal(granted.length, 4);
+  t.release(25);
+  assert.deepEqual(granted.slice(-1), ['e500']);
+  assert.equal(t.bytes, 500);
+  t.release(500);
+  assert.equal(t.active, 0);
+  assert.equal(t.bytes, 0);
+});
+
+test('connection: charged for its largest queued response, more if a larger one comes, all of it given back', () => {
+  const throttle = new SendThrottle(10, 1000);
+  const writes: Array<{ out: Outgoing; done: () => void }> = [];
+  const conn = new Connection('a', { id: 'p' } as Proxy, { id: 'a' }, 'sotw', 'peer', (o, done) => writes.push({ out: o, done }), { throttle, sendTimeoutMs: 60_000 });
+  const w = new WatchState();
+  const sized = (typeUrl: string, nonce: string, bytes: number): Outgoing => ({ typeUrl, version: nonce, nonce, resources: [], removed: [], full: true, body: Buffer.alloc(bytes) });
+  conn.send(w, sized('CDS', 'c', 300));
+  assert.equal(throttle.bytes, 300);
+  conn.send(w, sized('EDS', 'e', 700));
+  assert.equal(throttle.bytes, 300, 'queued behind the write on the wire');
+  writes[0]!.done();
+  assert.equal(throttle.bytes, 700, 'the EDS response on the wire is the larger one');
+  // Another connection's 400 bytes do not fit beside it.
+  const other = new Connection('b', { id: 'p' } as Proxy, { id: 'b' }, 'sotw', 'peer', (o, done) => writes.push({ out: o, done }), { throttle, sendTimeoutMs: 60_000 });
+  other.send(new WatchState(), sized('CDS', 'b', 400));
+  assert.equal(writes.length, 2);
+  writes[1]!.done();
+  assert.equal(writes.length, 3, 'admitted once the first connection is idle');
+  assert.equal(throttle.bytes, 400);
+  writes[2]!.done();
+  assert.equal(throttle.bytes, 0);
+  assert.equal(throttle.active, 0);
+});
+
 test('merge: delta keeps the newest version of each resource and removals not re-added', () => {
   const m = mergeOutgoing(out('T', 'n1', ['a', 'b'], ['x', 'y']), out('T', 'n2', ['b', 'y'], ['a']));
   assert.equal(m.nonce, 'n2');

@@ -89,6 +89,15 @@ export interface Outgoing {
   body?: Buffer;
 }
 
+/** About what a response holds once serialized: its framed resources (plus names for delta). */
+export function outgoingBytes(o: Outgoing): number {
+  if (o.body) return o.body.length;
+  let n = 0;
+  for (const e of o.resources) n += e.framed.length + e.name.length + e.hash.length + 8;
+  for (const r of o.removed) n += r.length + 3;
+  return n;
+}
+
 const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
@@ -177,6 +186,8 @@ export class Connection<P extends XdsProxy = XdsProxy> {
   /** A write handed to the stream and not yet flushed (one at a time, so later ones can merge). */
   #writing = false;
   #slot = false;
+  /** Bytes this connection's slot is charged in the throttle's budget. */
+  #charged = 0;
   #cancelWait: (() => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
@@ -233,18 +244,26 @@ export class Connection<P extends XdsProxy = XdsProxy> {
     if (control && !this.#slot) {
       if (this.#cancelWait) return; // already waiting for a slot
       let granted = false;
+      // Charged for the largest queued response: only one is on the wire at a time.
+      const bytes = Math.max(...this.#queue.map(outgoingBytes));
       const cancel = control.throttle.acquire(() => {
         granted = true;
         this.#cancelWait = undefined;
         this.#slot = true;
+        this.#charged = bytes;
         this.#pump();
-      });
+      }, bytes);
       if (!granted) this.#cancelWait = cancel;
       return;
     }
     const out = this.#queue.shift()!;
     this.#writing = true;
     if (control) {
+      const bytes = outgoingBytes(out);
+      if (bytes > this.#charged) {
+        control.throttle.grow(bytes - this.#charged);
+        this.#charged = bytes;
+      }
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
         control.onSendTimeout?.(this);
@@ -268,7 +287,8 @@ export class Connection<P extends XdsProxy = XdsProxy> {
     this.#timer = undefined;
     if (!this.#slot) return;
     this.#slot = false;
-    this.control!.throttle.release();
+    this.control!.throttle.release(this.#charged);
+    this.#charged = 0;
   }
 
   status(): ConnectionStatus {

@@ -73,7 +73,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     this.metrics = opts.metrics;
     const limit = opts.pushThrottle ?? (Number(process.env.PILOT_PUSH_THROTTLE) || 100);
     this.#send = {
-      throttle: new SendThrottle(limit),
+      throttle: new SendThrottle(limit, opts.pushBufferBytes ?? (Number(process.env.TSMESH_PUSH_BUFFER_MB) || 64) * 1048576),
       sendTimeoutMs: opts.sendTimeoutMs ?? 10_000,
       onSendTimeout: (c) => this.log.warn(`ads ${c.id}: a response is not flushed after ${this.#send.sendTimeoutMs} ms; the client is slow or stalled`),
     };

@@ -1,26 +1,46 @@
 /**
  * How many connections may have responses on the wire at once (Istio's PILOT_PUSH_THROTTLE,
- * default 100). A response is serialized into its own buffer (megabytes for a thousand-service
- * CDS or EDS) when it is handed to gRPC, and that buffer lives until the client has read it.
- * Handing every connection its response at once kept ~1 GB of them queued at 500 clients; with
- * the throttle, a connection that is not yet admitted keeps only its unserialized responses
- * (arrays of references to the shared, cached Any bytes).
+ * default 100), and how many bytes those responses may hold together. A response is serialized
+ * into its own buffer (megabytes for a thousand-service CDS or EDS) when it is handed to gRPC,
+ * and that buffer lives until the client has read it. Handing every connection its response at
+ * once kept ~1 GB of them queued at 500 clients; 100 connections at once still held 110–460 MB.
+ * A connection that is not yet admitted keeps only its unserialized responses (arrays of
+ * references to the shared, cached Any bytes).
  */
 
-/** A FIFO counting semaphore whose waiters are callbacks (no promise per waiter). */
+interface Waiter {
+  grant: () => void;
+  bytes: number;
+}
+
+/**
+ * A FIFO semaphore over holders and bytes, whose waiters are callbacks (no promise per waiter).
+ * A holder is admitted when a slot is free and its bytes fit the budget, or when nothing is held
+ * (so a response larger than the whole budget still goes out, alone).
+ */
 export class SendThrottle {
   #active = 0;
+  #bytes = 0;
   /** Waiters in arrival order; cancelled ones become undefined and are skipped. */
-  #waiting: Array<(() => void) | undefined> = [];
+  #waiting: Array<Waiter | undefined> = [];
   #head = 0;
 
-  constructor(readonly limit: number) {
+  constructor(
+    readonly limit: number,
+    readonly byteLimit = Infinity,
+  ) {
     if (!(limit >= 1)) throw new Error(`send throttle must be at least 1, got ${limit}`);
+    if (!(byteLimit > 0)) throw new Error(`send byte budget must be positive, got ${byteLimit}`);
   }
 
   /** Slots held now. */
   get active(): number {
     return this.#active;
+  }
+
+  /** Bytes the holders are charged for now. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** Waiters not yet granted. */
@@ -31,34 +51,51 @@ export class SendThrottle {
   }
 
   /**
-   * Calls `grant` once a slot is held for the caller: at once when one is free, else when one is
-   * released, in arrival order. Returns a cancel function (a no-op once granted). The holder
-   * must call release() exactly once.
+   * Calls `grant` once a slot is held for the caller, charged `bytes`: at once when it fits,
+   * else when releases make room, in arrival order. Returns a cancel function (a no-op once
+   * granted). The holder must call release() exactly once, with what it is charged by then.
    */
-  acquire(grant: () => void): () => void {
+  acquire(grant: () => void, bytes = 0): () => void {
     this.#skipCancelled();
-    if (this.#active < this.limit && this.#head === this.#waiting.length) {
-      this.#active++;
+    if (this.#head === this.#waiting.length && this.#fits(bytes)) {
+      this.#take(bytes);
       grant();
       return () => {};
     }
+    const w: Waiter = { grant, bytes };
     const i = this.#waiting.length;
-    this.#waiting.push(grant);
+    this.#waiting.push(w);
     return () => {
-      if (this.#waiting[i] === grant) this.#waiting[i] = undefined;
+      if (this.#waiting[i] === w) this.#waiting[i] = undefined;
     };
   }
 
-  release(): void {
+  /** A holder's next response is larger than what it was admitted with: charged at once. */
+  grow(bytes: number): void {
+    this.#bytes += bytes;
+  }
+
+  release(bytes = 0): void {
     this.#active--;
-    while (this.#active < this.limit && this.#head < this.#waiting.length) {
+    this.#bytes -= bytes;
+    while (this.#head < this.#waiting.length) {
       const next = this.#waiting[this.#head];
+      if (next && !this.#fits(next.bytes)) break;
       this.#waiting[this.#head++] = undefined;
       if (!next) continue;
-      this.#active++;
-      next();
+      this.#take(next.bytes);
+      next.grant();
     }
     this.#skipCancelled();
+  }
+
+  #fits(bytes: number): boolean {
+    return this.#active === 0 || (this.#active < this.limit && this.#bytes + bytes <= this.byteLimit);
+  }
+
+  #take(bytes: number): void {
+    this.#active++;
+    this.#bytes += bytes;
   }
 
   #skipCancelled(): void {

@@ -68,6 +68,11 @@ export interface DiscoveryServerOptions<C extends XdsSnapshot = XdsSnapshot, P e
    * PILOT_PUSH_THROTTLE environment variable, else 100.
    */
   pushThrottle?: number;
+  /**
+   * At most this many bytes of responses are being written at once, across connections (a
+   * response larger than that goes out alone). Default: TSMESH_PUSH_BUFFER_MB, else 64 MiB.
+   */
+  pushBufferBytes?: number;
   /** A write not flushed after this long gives back its throttle slot (default 10 s). */
   sendTimeoutMs?: number;
   /** Pushes yield to the event loop after this much synchronous work (default 10 ms). */

@@ -10,6 +10,7 @@ import { seededRandom } from '../../../src/proxy/http/index.ts';
 import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
 import { until } from '../../helpers/poll.ts';
 import { HTTP_FILTER } from '../../../src/xds/type_urls.ts';
+import { refusedPort } from '../../helpers/refused_port.ts';
 
 const json = (b: string) => JSON.parse(b);
 
@@ -387,9 +388,7 @@ describe('retries, timeouts and upstream failures', () => {
   });
 
   test('connection failure gives 503 UF; no hosts gives UH; circuit breaker gives UO', async () => {
-    const dead = await startUpstream('dead');
-    const deadPort = dead.port;
-    await dead.close();
+    const deadPort = await refusedPort();
     const hold = await startUpstream('hold', (_req, res) => {
       setTimeout(() => res.end('ok'), 300).unref();
       return true;

@@ -1,6 +1,7 @@
 /**
- * Preloaded into the control plane by the bench (`--import ./bench/lib/cp_memlog.ts`): /proc
- * gives RSS only, and RSS cannot tell V8 heap from Buffers queued on sockets. Prints
+ * Preloaded into the control plane by the bench (`--import <this file>`; plain JavaScript, so a
+ * control plane from dist/ needs no loader): /proc gives RSS only, and RSS cannot tell V8 heap
+ * from Buffers queued on sockets. Prints
  * `MEM <heapUsed> <external> <arrayBuffers>` (bytes) on stderr twice a second.
  */
 const t = setInterval(() => {
