@@ -75,6 +75,11 @@ Flags:
                          TSMESH_RETRY_BUDGET
   -h, --help             this help
 
+Environment (istiod's names where it has one):
+  PILOT_PUSH_THROTTLE     connections that may have xDS responses being written at once (100)
+  TSMESH_PUSH_BUFFER_MB   bytes of xDS responses being written at once, across connections
+                          (64); a larger single response goes out alone
+
 Debug pages: /debug/syncz, /debug/connections, /debug/configz, /debug/registryz,
 /debug/config_dump?proxyID=<id>. Config changes: POST /apis/v1/apply (tsmesh apply -f).`;
 
