@@ -168,6 +168,8 @@ class SimClient {
   /** Since the last arm: responses by type, and when the EDS update with the moved address came. */
   byType: Record<string, number> = {};
   updatedAt = 0;
+  /** Synced when the last arm came: only such clients' updates are timed. */
+  timed = false;
   private grpcClient: AdsServiceClient;
   private sotw?: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
   private delta?: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
@@ -327,6 +329,9 @@ export function main(opts: LoadOptions): void {
       for (const c of clients) {
         c.byType = {};
         c.updatedAt = 0;
+        // A client still syncing gets the new address in its first EDS answer: that is not a
+        // change reaching a synced proxy, so it is not timed (nor counted against the synced).
+        c.timed = c.syncedAt > 0;
       }
       watched = cmd.address;
       emit({ ev: 'armed' });
@@ -334,7 +339,7 @@ export function main(opts: LoadOptions): void {
       const byType: Record<string, number> = {};
       for (const c of clients) for (const [t, n] of Object.entries(c.byType)) byType[t] = (byType[t] ?? 0) + n;
       const errors = [...new Set(clients.map((c) => c.failed).filter(Boolean))].slice(0, 5);
-      emit({ ev: 'report', received: clients.filter((c) => c.updatedAt).map((c) => c.updatedAt), byType, missing: clients.filter((c) => !c.updatedAt).length, bytes: bytesIn, errors });
+      emit({ ev: 'report', received: clients.filter((c) => c.timed && c.updatedAt).map((c) => c.updatedAt), byType, missing: clients.filter((c) => c.timed && !c.updatedAt).length, bytes: bytesIn, errors });
     } else if (cmd.cmd === 'stop') {
       clearInterval(tick);
       for (const c of clients) c.stop();
