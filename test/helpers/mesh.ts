@@ -178,9 +178,11 @@ export interface Mesh {
   /**
    * Writes (yaml) or removes (undefined) a config file, then waits until every pod in `pods` has
    * been sent a new version of some resource type and has ACKed everything (a NACK throws with
-   * the proxy's error). Only for changes that do change what those pods get.
+   * the proxy's error). Only for changes that do change what those pods get. With `changes`
+   * (type URLs), the new version must be of those types: a push caused by something else (a pod
+   * that just started) then cannot end the wait before this file's push has been ACKed.
    */
-  apply(file: string, yaml: string | undefined, pods: readonly Pod[], timeoutMs?: number): Promise<void>;
+  apply(file: string, yaml: string | undefined, pods: readonly Pod[], timeoutMs?: number, changes?: readonly string[]): Promise<void>;
   /** The control plane's /debug/syncz rows of this pod's ADS connection(s). */
   syncOf(pod: Pod): Promise<SyncRow[]>;
   syncz(): Promise<SyncRow[]>;
@@ -272,8 +274,18 @@ export async function startMesh(t: { after(fn: () => Promise<void> | void): void
     },
     syncz: async () => (await fetch(`http://127.0.0.1:${httpPort}/debug/syncz`, { signal: AbortSignal.timeout(5000) })).json() as Promise<SyncRow[]>,
     syncOf: async (pod) => (await mesh.syncz()).filter((r) => r.proxyId.includes(`~${pod.podIP}~`)),
-    apply: async (file, yaml, targets, timeoutMs = READY_MS) => {
-      const key = (rows: SyncRow[]) => rows.map((r) => `${r.id}:${Object.entries(r.types).map(([t, w]) => `${t}=${w.sentVersion}`).join(',')}`).join(';');
+    apply: async (file, yaml, targets, timeoutMs = READY_MS, changes) => {
+      const counted = (t: string) => !changes || changes.includes(t);
+      const key = (rows: SyncRow[]) =>
+        rows
+          .map(
+            (r) =>
+              `${r.id}:${Object.entries(r.types)
+                .filter(([t]) => counted(t))
+                .map(([t, w]) => `${t}=${w.sentVersion}`)
+                .join(',')}`,
+          )
+          .join(';');
       const before = await Promise.all(targets.map(async (p) => key(await mesh.syncOf(p))));
       if (yaml === undefined) mesh.removeConfig(file);
       else mesh.writeConfig(file, yaml);

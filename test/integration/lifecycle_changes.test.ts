@@ -12,12 +12,15 @@ import assert from 'node:assert/strict';
 import { startMesh, type Pod } from '../helpers/mesh.ts';
 import { startBackend, startLoad, type Backend } from '../helpers/lifecycle.ts';
 import { until } from '../helpers/poll.ts';
+import { TYPE } from '../../src/xds/types.ts';
 
 const ECHO = 'echo.default.svc.cluster.local';
 const REQUESTS = 5000;
 const CHANGES = 50;
 const PER_CHANGE = Math.floor(REQUESTS / (CHANGES + 2));
 const DRAIN = ['--drain-time-s', '10'];
+/** What a change to each file changes for the client: routes, clusters, or endpoints. */
+const CHANGED_TYPE: Record<string, string> = { 'vs.yaml': TYPE.ROUTE, 'dr.yaml': TYPE.CLUSTER, we: TYPE.ENDPOINT };
 /** WorkloadEntry backends (no sidecar): 127.0.31.N:8080; we-1 (v3) stays, the others come and go. */
 const WE_COUNT = 6;
 const weIP = (n: number) => `127.0.31.${n}`;
@@ -125,7 +128,9 @@ test('nothing lost: 5,000 requests while routes, clusters and endpoints change 5
   // The 50 changes, ten kinds in turn; each keeps every routed subset with at least one endpoint.
   let canary = false;
   let transientWE = 0;
-  const applyClient = (file: string, yaml: string | undefined) => mesh.apply(file, yaml, [client]);
+  // Each change waits for the type it changes: a pod started or stopped by the change before
+  // pushes EDS on its own schedule, and that push must not pass for this file's.
+  const applyClient = (file: string, yaml: string | undefined) => mesh.apply(file, yaml, [client], undefined, [CHANGED_TYPE[file.startsWith('we-') ? 'we' : file]!]);
   const change = async (k: number): Promise<string> => {
     const cycle = Math.floor(k / 10);
     switch (k % 10) {
