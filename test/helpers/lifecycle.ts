@@ -96,7 +96,8 @@ export interface Load {
 }
 
 export function startLoad(o: LoadOptions): Load {
-  const deadline = Date.now() + o.deadlineMs;
+  const started = Date.now();
+  const deadline = started + o.deadlineMs;
   let stopped = false;
   const state = { sent: 0, ok: 0, inFlight: 0, connectionClose: 0, failures: [] as string[], byBackend: new Map<string, number>() };
   const clients: Client[] = [];
@@ -127,11 +128,11 @@ export function startLoad(o: LoadOptions): Load {
           state.ok++;
           state.byBackend.set(who, (state.byBackend.get(who) ?? 0) + 1);
         } else {
-          state.failures.push(`#${i} ${path}: ${r.statusCode} ${r.headers['x-envoy-response-flags'] ?? ''} ${body.slice(0, 200)}`);
+          state.failures.push(`#${i} ${path} at ${Date.now() - started} ms: ${r.statusCode} ${r.headers['x-envoy-response-flags'] ?? ''} ${body.slice(0, 200)}`);
         }
       } catch (e) {
         const err = e as Error & { code?: string };
-        state.failures.push(`#${i} ${path}: ${err.code ?? ''} ${err.message}`);
+        state.failures.push(`#${i} ${path} at ${Date.now() - started} ms: ${err.code ?? ''} ${err.message}`);
       } finally {
         state.inFlight--;
       }

@@ -59,12 +59,15 @@ test('chaos: one of three upstreams killed and restarted every 3 s under 60 s of
 
   const load = startLoad({ url: client.outbound, host: 'echo:80', clients: 8, max: 1_000_000, deadlineMs: LOAD_MS, valid: (who) => names.includes(who) });
   let kills = 0;
+  const loadStart = Date.now();
+  const killedAt: string[] = [];
   const end = Date.now() + LOAD_MS - DOWN_MS;
   try {
     while (Date.now() + KILL_EVERY_MS < end) {
       await new Promise((r) => setTimeout(r, KILL_EVERY_MS - DOWN_MS));
       const name = names[kills % names.length];
       kills++;
+      killedAt.push(`${name} at ${Date.now() - loadStart} ms`);
       await backends.get(name)!.close();
       await new Promise((r) => setTimeout(r, DOWN_MS));
       backends.set(name, await startBackend(name, ips.get(name)!, 8080));
@@ -79,7 +82,7 @@ test('chaos: one of three upstreams killed and restarted every 3 s under 60 s of
   console.log(
     `chaos: ${load.sent} requests in ${LOAD_MS / 1000} s, ${kills} kills (${DOWN_MS} ms down each), ${errors} errors = ${(rate * 100).toFixed(3)}% ` +
       `(limit 0.1%), client sidecar retries ${retries}, retry overflow ${retryOverflow}, outlier ejections ${ejections}, by backend ${JSON.stringify(Object.fromEntries(load.byBackend))}` +
-      (errors ? `\n  ${load.failures.slice(0, 10).join('\n  ')}` : ''),
+      (errors ? `\n  kills: ${killedAt.join(', ')}\n  ${load.failures.slice(0, 10).join('\n  ')}${errors > 10 ? `\n  ...\n  ${load.failures.slice(-5).join('\n  ')}` : ''}` : ''),
   );
   assert.ok(kills >= 15, `the chaos loop killed ${kills} times`);
   assert.ok(load.sent >= 1000, `the load sent ${load.sent} requests`);
