@@ -9,21 +9,12 @@ import { isIP, type Server } from 'node:net';
 /** How many kernel-picked ports are tried before giving up. */
 const ATTEMPTS = 16;
 
-function bindUdp(udp: Socket, port: number, address: string): Promise<void> {
+/** Resolves once `start` calls back; rejects with the socket's first 'error' before that. */
+function started(socket: Socket | Server, start: (ready: () => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    udp.once('error', reject);
-    udp.bind(port, address, () => {
-      udp.off('error', reject);
-      resolve();
-    });
-  });
-}
-
-function listenTcp(tcp: Server, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, address, () => {
-      tcp.off('error', reject);
+    socket.once('error', reject);
+    start(() => {
+      socket.off('error', reject);
       resolve();
     });
   });
@@ -42,14 +33,14 @@ export async function listenUdpAndTcp(address: string, port: number, tcp: Server
   for (let attempt = 1; ; attempt++) {
     const udp = createSocket({ type: isIP(address) === 6 ? 'udp6' : 'udp4' });
     try {
-      await bindUdp(udp, port, address);
+      await started(udp, (ready) => udp.bind(port, address, ready));
     } catch (e) {
       closeQuietly(udp);
       throw e;
     }
     const bound = udp.address().port;
     try {
-      await listenTcp(tcp, bound, address);
+      await started(tcp, (ready) => tcp.listen(bound, address, ready));
       return { udp, port: bound };
     } catch (e) {
       closeQuietly(udp);

@@ -89,12 +89,17 @@ export interface Outgoing {
   body?: Buffer;
 }
 
-/** About what a response holds once serialized: its framed resources (plus names for delta). */
+const sizes = new WeakMap<Outgoing, number>();
+/** About what a response holds once serialized: its framed resources (plus names for delta). Counted once per response. */
 export function outgoingBytes(o: Outgoing): number {
   if (o.body) return o.body.length;
-  let n = 0;
-  for (const e of o.resources) n += e.framed.length + e.name.length + e.hash.length + 8;
-  for (const r of o.removed) n += r.length + 3;
+  let n = sizes.get(o);
+  if (n === undefined) {
+    n = 0;
+    for (const e of o.resources) n += e.framed.length + e.name.length + e.hash.length + 8;
+    for (const r of o.removed) n += r.length + 3;
+    sizes.set(o, n);
+  }
   return n;
 }
 

@@ -21,6 +21,7 @@ import { EncodedResources, ResourceCache, type Generated } from './resources.ts'
 import { respond } from './respond.ts';
 import { serveSotw } from './sotw.ts';
 import { SendThrottle } from './throttle.ts';
+import { positiveNumberEnv } from '../../common/env.ts';
 import type { DiscoveryServerOptions, MergedPush, PushRequest, XdsMetrics } from './types.ts';
 import type { XdsProxy, XdsSnapshot } from '../types.ts';
 
@@ -71,9 +72,9 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     this.#opts = opts;
     this.log = opts.log ?? CONSOLE_LOGGER;
     this.metrics = opts.metrics;
-    const limit = opts.pushThrottle ?? (Number(process.env.PILOT_PUSH_THROTTLE) || 100);
+    const limit = opts.pushThrottle ?? positiveNumberEnv('PILOT_PUSH_THROTTLE', 100);
     this.#send = {
-      throttle: new SendThrottle(limit, opts.pushBufferBytes ?? (Number(process.env.TSMESH_PUSH_BUFFER_MB) || 64) * 1048576),
+      throttle: new SendThrottle(limit, opts.pushBufferBytes ?? positiveNumberEnv('TSMESH_PUSH_BUFFER_MB', 64) * 1048576),
       sendTimeoutMs: opts.sendTimeoutMs ?? 10_000,
       onSendTimeout: (c) => this.log.warn(`ads ${c.id}: a response is not flushed after ${this.#send.sendTimeoutMs} ms; the client is slow or stalled`),
     };
