@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { ADS_SERVICE } from '../../src/xds/grpc.ts';
 import { EncodedResources, deltaFrame, type Entry } from '../../src/xds/server/resources.ts';
 import { SentSet, versionOf, versionOfGenerated } from '../../src/xds/server/sent.ts';
-import { encodeDeltaDiscoveryResponse, encodeDiscoveryResponse } from '../../src/xds/server/wire.ts';
+import { deltaDiscoveryResponseParts, discoveryResponseParts } from '../../src/xds/server/wire.ts';
+import { joinParts } from '../../src/xds/server/grpc_parts.ts';
 import { TYPE } from '../../src/xds/types.ts';
 
 const enc = new EncodedResources();
@@ -17,17 +18,22 @@ const cluster = (name: string, ms: number): Entry => enc.entry(TYPE.CLUSTER, nam
 test('a SotW response of framed resources decodes to the same resources, version and nonce', () => {
   const a = cluster('a', 1000);
   const b = cluster('b', 2500);
-  const bytes = encodeDiscoveryResponse('v1', TYPE.CLUSTER, 'n-1', [a.framed, b.framed]);
-  const r = ADS_SERVICE.StreamAggregatedResources.responseDeserialize(bytes);
-  assert.equal(r.version_info, 'v1');
-  assert.equal(r.type_url, TYPE.CLUSTER);
-  assert.equal(r.nonce, 'n-1');
-  assert.deepEqual(r.resources.map((x) => [x.type_url, Buffer.from(x.value).toString('hex')]), [a, b].map((e) => [e.any.type_url, Buffer.from(e.any.value).toString('hex')]));
+  // As a list (joined once) and as one shared body (left as its own part): the same message.
+  for (const framed of [[a.framed, b.framed], Buffer.concat([a.framed, b.framed])]) {
+    const parts = discoveryResponseParts('v1', TYPE.CLUSTER, 'n-1', framed);
+    assert.equal(parts.length, Buffer.isBuffer(framed) ? 3 : 1);
+    if (Buffer.isBuffer(framed)) assert.equal(parts[1], framed, 'a shared body is not copied');
+    const r = ADS_SERVICE.StreamAggregatedResources.responseDeserialize(joinParts(parts));
+    assert.equal(r.version_info, 'v1');
+    assert.equal(r.type_url, TYPE.CLUSTER);
+    assert.equal(r.nonce, 'n-1');
+    assert.deepEqual(r.resources.map((x) => [x.type_url, Buffer.from(x.value).toString('hex')]), [a, b].map((e) => [e.any.type_url, Buffer.from(e.any.value).toString('hex')]));
+  }
 });
 
 test('a delta response of framed resources decodes to names, versions, resources and removals', () => {
   const a = cluster('a', 1000);
-  const bytes = encodeDeltaDiscoveryResponse('sv', TYPE.CLUSTER, 'n-2', [deltaFrame(a)], ['gone-1', 'gone-2']);
+  const bytes = joinParts(deltaDiscoveryResponseParts('sv', TYPE.CLUSTER, 'n-2', [deltaFrame(a)], ['gone-1', 'gone-2']));
   const r = ADS_SERVICE.DeltaAggregatedResources.responseDeserialize(bytes);
   assert.equal(r.system_version_info, 'sv');
   assert.equal(r.nonce, 'n-2');

@@ -9,6 +9,7 @@ import type { Connection, Outgoing, WatchState, WriteFn } from './connection.ts'
 import type { Generated } from './resources.ts';
 import type { XdsMetrics } from './types.ts';
 import { ISTIO_XDS } from '../type_urls.ts';
+import { joinParts, partsWriter, type PartsWriter } from './grpc_parts.ts';
 
 /** Where the server writes what it does. Default: warnings to stderr, nothing else. */
 export interface Logger {
@@ -48,13 +49,15 @@ export function serveStream<Req extends { node?: NodeJson; type_url: string; err
   core: ServerCore,
   call: grpc.ServerDuplexStream<Req, any>,
   mode: 'sotw' | 'delta',
-  toWire: (out: Outgoing) => unknown,
+  toWire: (out: Outgoing) => Buffer[],
   handle: (conn: Connection, req: Req) => void,
 ): void {
   let conn: Connection | undefined;
   let done = false;
   let chain: Promise<void> = core.ready();
   const untrack = core.trackCall(call);
+  // Shared response bodies go out without a copy per proxy; otherwise one joined Buffer.
+  const writeParts: PartsWriter = partsWriter(call) ?? ((parts, done) => call.write(joinParts(parts), () => done()));
   const finish = () => {
     if (done) return;
     done = true;
@@ -77,7 +80,7 @@ export function serveStream<Req extends { node?: NodeJson; type_url: string; err
             // The callback runs once grpc-js has handed the frame to the HTTP/2 stream and it
             // was written out (it waits for the client's flow-control window), or not at all if
             // the call is cancelled: closing the Connection then gives back its throttle slot.
-            call.write(toWire(out), () => flushed());
+            writeParts(toWire(out), flushed);
           }, verifiedPeerIdentity(call));
         } catch (e) {
           return fail(3 /* INVALID_ARGUMENT */, (e as Error).message);

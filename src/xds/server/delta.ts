@@ -9,11 +9,11 @@ import { Connection, internNames, WatchState, type Outgoing } from './connection
 import { serveStream, type ServerCore } from './core.ts';
 import { deltaFrame } from './resources.ts';
 import { respond } from './respond.ts';
-import { encodeDeltaDiscoveryResponse } from './wire.ts';
+import { deltaDiscoveryResponseParts } from './wire.ts';
 
 /** The response's bytes, from resources framed once and shared (./wire.ts). */
-function toWire(out: Outgoing): Buffer {
-  return encodeDeltaDiscoveryResponse(out.version, out.typeUrl, out.nonce, out.resources.map(deltaFrame), out.removed);
+function toWire(out: Outgoing): Buffer[] {
+  return deltaDiscoveryResponseParts(out.version, out.typeUrl, out.nonce, out.resources.map(deltaFrame), out.removed);
 }
 
 /** Handles one delta stream. */

@@ -7,11 +7,11 @@ import type { DiscoveryRequest, DiscoveryResponse } from '../grpc.ts';
 import { Connection, internNames, WatchState, type Outgoing } from './connection.ts';
 import { serveStream, type ServerCore } from './core.ts';
 import { FULL_STATE_TYPES, fullVersion, respond } from './respond.ts';
-import { encodeDiscoveryResponse } from './wire.ts';
+import { discoveryResponseParts } from './wire.ts';
 
 /** The response's bytes, from resources framed once and shared (./wire.ts). */
-function toWire(out: Outgoing): Buffer {
-  return encodeDiscoveryResponse(out.version, out.typeUrl, out.nonce, out.body ?? out.resources.map((e) => e.framed));
+function toWire(out: Outgoing): Buffer[] {
+  return discoveryResponseParts(out.version, out.typeUrl, out.nonce, out.body ?? out.resources.map((e) => e.framed));
 }
 
 /** Handles one SotW stream. */

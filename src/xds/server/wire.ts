@@ -3,13 +3,14 @@
  * framed once (as the repeated `resources` field it becomes) and those bytes are shared by
  * every response and every proxy that carries it. protobufjs re-encoded every Any of every
  * response per connection (a 2 MB CDS copied field by field, 1,000 times per sync); here a
- * response costs one memcpy of bytes that already exist. The gRPC method's serializer passes
- * Buffers through (src/xds/grpc.ts), so these bytes are what goes on the wire.
+ * response costs at most one memcpy of bytes that already exist, and a shared body none
+ * (./grpc_parts.ts writes the parts as they are).
  *
  * Field numbers are envoy.service.discovery.v3's (discovery.proto); protobuf readers accept
  * fields in any order, so the small per-response fields are written after the resources.
  */
 import type { AnyBytes } from '../codec.ts';
+import { GRPC_PREFIX } from './grpc_parts.ts';
 
 const LEN = 2; // wire type: length-delimited
 
@@ -71,15 +72,24 @@ export function frameDeltaResource(name: string, version: string, any: AnyBytes)
   return lenField(2, [stringField(1, version), lenField(2, [anyMessage(any)]), stringField(3, name)]);
 }
 
-/** A DiscoveryResponse from framed resources (see frameSotwResource). */
-export function encodeDiscoveryResponse(version: string, typeUrl: string, nonce: string, framedResources: Buffer | readonly Buffer[]): Buffer {
-  const body = Buffer.isBuffer(framedResources) ? [framedResources] : framedResources;
+/**
+ * A DiscoveryResponse from framed resources (see frameSotwResource), as the parts of one gRPC
+ * message (./grpc_parts.ts: the first part starts with room for the gRPC prefix). A shared body
+ * (one Buffer: a whole type's resources, the same for every proxy of a shape) stays its own part
+ * and is never copied; a list of framed resources is joined once.
+ */
+export function discoveryResponseParts(version: string, typeUrl: string, nonce: string, framedResources: Buffer | readonly Buffer[]): Buffer[] {
   // version_info = 1, resources = 2, type_url = 4, nonce = 5.
-  return Buffer.concat([stringField(1, version), ...body, stringField(4, typeUrl), stringField(5, nonce)]);
+  const head = [Buffer.alloc(GRPC_PREFIX), stringField(1, version)];
+  const tail = [stringField(4, typeUrl), stringField(5, nonce)];
+  if (Buffer.isBuffer(framedResources) && framedResources.length > 0) return [Buffer.concat(head), framedResources, Buffer.concat(tail)];
+  return [Buffer.concat([...head, ...(Buffer.isBuffer(framedResources) ? [] : framedResources), ...tail])];
 }
 
-/** A DeltaDiscoveryResponse from framed resources (see frameDeltaResource) and removed names. */
-export function encodeDeltaDiscoveryResponse(version: string, typeUrl: string, nonce: string, framedResources: readonly Buffer[], removed: readonly string[]): Buffer {
+/** A DeltaDiscoveryResponse from framed resources (see frameDeltaResource) and removed names, as one gRPC message part. */
+export function deltaDiscoveryResponseParts(version: string, typeUrl: string, nonce: string, framedResources: readonly Buffer[], removed: readonly string[]): Buffer[] {
   // system_version_info = 1, resources = 2, type_url = 4, nonce = 5, removed_resources = 6.
-  return Buffer.concat([stringField(1, version), ...framedResources, stringField(4, typeUrl), stringField(5, nonce), ...removed.map((n) => lenField(6, [Buffer.from(n, 'utf8')]))]);
+  return [
+    Buffer.concat([Buffer.alloc(GRPC_PREFIX), stringField(1, version), ...framedResources, stringField(4, typeUrl), stringField(5, nonce), ...removed.map((n) => lenField(6, [Buffer.from(n, 'utf8')]))]),
+  ];
 }
