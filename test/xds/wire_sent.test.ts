@@ -33,15 +33,19 @@ test('a SotW response of framed resources decodes to the same resources, version
 
 test('a delta response of framed resources decodes to names, versions, resources and removals', () => {
   const a = cluster('a', 1000);
-  const bytes = joinParts(deltaDiscoveryResponseParts('sv', TYPE.CLUSTER, 'n-2', [deltaFrame(a)], ['gone-1', 'gone-2']));
-  const r = ADS_SERVICE.DeltaAggregatedResources.responseDeserialize(bytes);
-  assert.equal(r.system_version_info, 'sv');
-  assert.equal(r.nonce, 'n-2');
-  assert.deepEqual(r.removed_resources, ['gone-1', 'gone-2']);
-  assert.equal(r.resources.length, 1);
-  assert.equal(r.resources[0]!.name, 'a');
-  assert.equal(r.resources[0]!.version, a.hash);
-  assert.equal(Buffer.from(r.resources[0]!.resource!.value).toString('hex'), Buffer.from(a.any.value).toString('hex'));
+  // As a list and as a shared body (kept as its own part): the same message.
+  for (const framed of [[deltaFrame(a)], deltaFrame(a)]) {
+    const parts = deltaDiscoveryResponseParts('sv', TYPE.CLUSTER, 'n-2', framed, ['gone-1', 'gone-2']);
+    assert.equal(parts.length, Buffer.isBuffer(framed) ? 3 : 1);
+    const r = ADS_SERVICE.DeltaAggregatedResources.responseDeserialize(joinParts(parts));
+    assert.equal(r.system_version_info, 'sv');
+    assert.equal(r.nonce, 'n-2');
+    assert.deepEqual(r.removed_resources, ['gone-1', 'gone-2']);
+    assert.equal(r.resources.length, 1);
+    assert.equal(r.resources[0]!.name, 'a');
+    assert.equal(r.resources[0]!.version, a.hash);
+    assert.equal(Buffer.from(r.resources[0]!.resource!.value).toString('hex'), Buffer.from(a.any.value).toString('hex'));
+  }
 });
 
 test('identical JSON is encoded once; different JSON gets a different hash', () => {

@@ -85,7 +85,7 @@ export interface Outgoing {
   removed: string[];
   /** SotW: `resources` is the type's complete set (a newer response replaces it outright). */
   full?: boolean;
-  /** SotW: `resources` already framed and concatenated (shared by every stream sent that list). */
+  /** `resources` already framed for the stream's mode and concatenated (shared by every stream sent that list). */
   body?: Buffer;
 }
 

@@ -13,7 +13,7 @@ import { deltaDiscoveryResponseParts } from './wire.ts';
 
 /** The response's bytes, from resources framed once and shared (./wire.ts). */
 function toWire(out: Outgoing): Buffer[] {
-  return deltaDiscoveryResponseParts(out.version, out.typeUrl, out.nonce, out.resources.map(deltaFrame), out.removed);
+  return deltaDiscoveryResponseParts(out.version, out.typeUrl, out.nonce, out.body ?? out.resources.map(deltaFrame), out.removed);
 }
 
 /** Handles one delta stream. */

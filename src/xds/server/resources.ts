@@ -62,6 +62,17 @@ export function sotwBody(list: readonly Entry[]): Buffer {
   return b;
 }
 
+const deltaBodies = new WeakMap<readonly Entry[], Buffer>();
+/** The same for delta framing: every stream sent a whole map (a first response, mostly) shares it. */
+export function deltaBody(list: readonly Entry[]): Buffer {
+  let b = deltaBodies.get(list);
+  if (!b) {
+    b = Buffer.concat(list.map(deltaFrame));
+    deltaBodies.set(list, b);
+  }
+  return b;
+}
+
 /**
  * Encoded resources by content, across proxy shapes and pushes: proxies of different shapes
  * mostly receive identical clusters and endpoints (EDS per cluster is the same for every

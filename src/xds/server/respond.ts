@@ -9,7 +9,7 @@
  */
 import { TYPE } from '../types.ts';
 import type { Connection, Outgoing, WatchState } from './connection.ts';
-import { entriesOf, sotwBody, type Entry, type Generated } from './resources.ts';
+import { deltaBody, entriesOf, sotwBody, type Entry, type Generated } from './resources.ts';
 import { versionOf, versionOfGenerated } from './sent.ts';
 
 /** SotW types whose responses must be complete. */
@@ -65,7 +65,7 @@ export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: G
     resources = whole && changed.length === gen.size ? entriesOf(gen) : changed.sort(byName);
   }
   // A whole map's framed resources are concatenated once and shared by every stream sent it.
-  if (conn.mode === 'sotw' && resources === entriesOf(gen)) body = sotwBody(resources);
+  if (resources === entriesOf(gen)) body = conn.mode === 'sotw' ? sotwBody(resources) : deltaBody(resources);
   for (const e of changed) sent.setEntry(e);
   for (const n of removed) sent.delete(n);
   // Holding exactly this map: refer to it rather than keep a copy per stream.

@@ -82,14 +82,18 @@ export function discoveryResponseParts(version: string, typeUrl: string, nonce: 
   // version_info = 1, resources = 2, type_url = 4, nonce = 5.
   const head = [Buffer.alloc(GRPC_PREFIX), stringField(1, version)];
   const tail = [stringField(4, typeUrl), stringField(5, nonce)];
-  if (Buffer.isBuffer(framedResources) && framedResources.length > 0) return [Buffer.concat(head), framedResources, Buffer.concat(tail)];
-  return [Buffer.concat([...head, ...(Buffer.isBuffer(framedResources) ? [] : framedResources), ...tail])];
+  return parts(head, framedResources, tail);
 }
 
-/** A DeltaDiscoveryResponse from framed resources (see frameDeltaResource) and removed names, as one gRPC message part. */
-export function deltaDiscoveryResponseParts(version: string, typeUrl: string, nonce: string, framedResources: readonly Buffer[], removed: readonly string[]): Buffer[] {
+/** A DeltaDiscoveryResponse from framed resources (see frameDeltaResource) and removed names, as gRPC message parts (a shared body as above). */
+export function deltaDiscoveryResponseParts(version: string, typeUrl: string, nonce: string, framedResources: Buffer | readonly Buffer[], removed: readonly string[]): Buffer[] {
   // system_version_info = 1, resources = 2, type_url = 4, nonce = 5, removed_resources = 6.
-  return [
-    Buffer.concat([Buffer.alloc(GRPC_PREFIX), stringField(1, version), ...framedResources, stringField(4, typeUrl), stringField(5, nonce), ...removed.map((n) => lenField(6, [Buffer.from(n, 'utf8')]))]),
-  ];
+  const head = [Buffer.alloc(GRPC_PREFIX), stringField(1, version)];
+  const tail = [stringField(4, typeUrl), stringField(5, nonce), ...removed.map((n) => lenField(6, [Buffer.from(n, 'utf8')]))];
+  return parts(head, framedResources, tail);
+}
+
+function parts(head: Buffer[], framedResources: Buffer | readonly Buffer[], tail: Buffer[]): Buffer[] {
+  if (Buffer.isBuffer(framedResources) && framedResources.length > 0) return [Buffer.concat(head), framedResources, Buffer.concat(tail)];
+  return [Buffer.concat([...head, ...(Buffer.isBuffer(framedResources) ? [] : framedResources), ...tail])];
 }
