@@ -14,7 +14,7 @@ export class LoadProc {
   private waiters = new Set<() => void>();
 
   constructor(opts: LoadOptions) {
-    this.proc = spawn(process.execPath, ['--import', 'tsx', 'bench/lib/ads_load.ts', JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.proc = spawn(process.execPath, [...(process.env.BENCH_LOAD_NODE_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', 'bench/lib/ads_load.ts', JSON.stringify(opts)], { stdio: ['pipe', 'pipe', 'pipe'] });
     createInterface({ input: this.proc.stdout! }).on('line', (line) => {
       if (!line.startsWith('ADS ')) return;
       this.events.push(JSON.parse(line.slice(4)) as LoadEvent);

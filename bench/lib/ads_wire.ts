@@ -1,0 +1,129 @@
+/**
+ * Lean wire codecs for the bench's simulated Envoys (./ads_load.ts). On 2 cores the simulators
+ * share the machine with the control plane they measure, and decoding every 2–4 MB CDS/EDS
+ * answer into protobufjs objects, and encoding every SotW ACK's ~2,400 EDS names again, made
+ * them use 2–5x the control plane's CPU, so sync time measured the simulators. Real Envoys
+ * parse in C++ on their own cores. These read only the fields a simulator uses (the top level,
+ * and each resource as a view of its bytes) and cache the encoded name list of an ACK; the bytes
+ * on the wire are the same, so both control planes see what they saw before.
+ */
+import type { AnyBytes } from '../../src/xds/codec.ts';
+import type { DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from '../../src/xds/grpc.ts';
+
+let pos = 0;
+
+function varint(b: Buffer): number {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (pos >= b.length || shift > 49) throw new Error('bad varint in an xDS response');
+    const byte = b[pos++]!;
+    value += (byte & 0x7f) * 2 ** shift;
+    if (byte < 0x80) return value;
+  }
+}
+
+/** Calls `field(number, start, end)` for each length-delimited field of b[start, end); skips the rest. */
+function fields(b: Buffer, start: number, end: number, field: (n: number, s: number, e: number) => void): void {
+  pos = start;
+  while (pos < end) {
+    const tag = varint(b);
+    switch (tag & 7) {
+      case 0:
+        varint(b);
+        break;
+      case 1:
+        pos += 8;
+        break;
+      case 5:
+        pos += 4;
+        break;
+      case 2: {
+        const len = varint(b);
+        const s = pos;
+        pos += len;
+        if (pos > end) throw new Error('truncated xDS response');
+        const after = pos;
+        field(tag >>> 3, s, pos);
+        pos = after;
+        break;
+      }
+      default:
+        throw new Error(`unsupported wire type ${tag & 7} in an xDS response`);
+    }
+  }
+}
+
+/** google.protobuf.Any: type_url = 1, value = 2 (a view, not a copy). */
+function any(b: Buffer, s: number, e: number): AnyBytes {
+  let type_url = '';
+  let value: Uint8Array = Buffer.alloc(0);
+  fields(b, s, e, (n, fs, fe) => {
+    if (n === 1) type_url = b.toString('latin1', fs, fe);
+    else if (n === 2) value = b.subarray(fs, fe);
+  });
+  return { type_url, value };
+}
+
+/** A DiscoveryResponse with its resources as views of `b`. */
+export function decodeSotwResponse(b: Buffer): DiscoveryResponse {
+  const r: DiscoveryResponse = { version_info: '', resources: [], type_url: '', nonce: '' };
+  fields(b, 0, b.length, (n, s, e) => {
+    if (n === 1) r.version_info = b.toString('utf8', s, e);
+    else if (n === 2) r.resources.push(any(b, s, e));
+    else if (n === 4) r.type_url = b.toString('utf8', s, e);
+    else if (n === 5) r.nonce = b.toString('utf8', s, e);
+  });
+  return r;
+}
+
+/** A DeltaDiscoveryResponse with each Resource's Any as a view of `b`. */
+export function decodeDeltaResponse(b: Buffer): DeltaDiscoveryResponse {
+  const r: DeltaDiscoveryResponse = { system_version_info: '', resources: [], type_url: '', removed_resources: [], nonce: '' };
+  fields(b, 0, b.length, (n, s, e) => {
+    if (n === 1) r.system_version_info = b.toString('utf8', s, e);
+    else if (n === 2) {
+      // Resource: version = 1, resource = 2, name = 3.
+      const res: DeltaDiscoveryResponse['resources'][number] = { name: '', version: '' };
+      fields(b, s, e, (m, rs, re) => {
+        if (m === 1) res.version = b.toString('utf8', rs, re);
+        else if (m === 2) res.resource = any(b, rs, re);
+        else if (m === 3) res.name = b.toString('utf8', rs, re);
+      });
+      r.resources.push(res);
+    } else if (n === 4) r.type_url = b.toString('utf8', s, e);
+    else if (n === 5) r.nonce = b.toString('utf8', s, e);
+    else if (n === 6) r.removed_resources.push(b.toString('utf8', s, e));
+  });
+  return r;
+}
+
+function lenField(field: number, body: Buffer): Buffer {
+  const head: number[] = [(field << 3) | 2];
+  for (let n = body.length; ; n = Math.floor(n / 128)) {
+    if (n < 0x80) {
+      head.push(n);
+      break;
+    }
+    head.push((n % 128) | 0x80);
+  }
+  return Buffer.concat([Buffer.from(head), body]);
+}
+
+const nameBlocks = new WeakMap<readonly string[], Buffer>();
+
+/**
+ * A DiscoveryRequest without a node (every ACK after the first request of a type), its
+ * resource_names encoded once per list (the simulators share one array per distinct list).
+ * Undefined when the request carries a node or an error: the caller encodes it in full.
+ */
+export function encodeSotwAck(req: DiscoveryRequest): Buffer | undefined {
+  if (req.node || req.error_detail) return undefined;
+  let names = nameBlocks.get(req.resource_names);
+  if (!names) {
+    names = Buffer.concat(req.resource_names.map((n) => lenField(3, Buffer.from(n, 'utf8'))));
+    nameBlocks.set(req.resource_names, names);
+  }
+  const str = (f: number, s: string) => (s === '' ? [] : [lenField(f, Buffer.from(s, 'utf8'))]);
+  // version_info = 1, resource_names = 3, type_url = 4, response_nonce = 5.
+  return Buffer.concat([...str(1, req.version_info), names, ...str(4, req.type_url), ...str(5, req.response_nonce)]);
+}
