@@ -47,7 +47,12 @@ function collectSelectors(value: unknown, parentKey: string, grandKey: string, o
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) collectSelectors(v, k, parentKey, out);
 }
 
-const selectorIndexes = new WeakMap<PushContext, SelectorIndex>();
+/**
+ * Keyed by the push's configs and services arrays, not the push: an endpoint-only push reuses
+ * both (push_context.ts), so the index and every sidecar's signature carry over to it instead of
+ * being recomputed for each connected proxy on each endpoint change.
+ */
+const selectorIndexes = new WeakMap<PushContext['configs'], { services: PushContext['services']; idx: SelectorIndex }>();
 /**
  * Every label selector of the push, from services (their pod selector) and from any config:
  * a sidecar's output depends on its labels only through which of these match them (Sidecar
@@ -56,8 +61,8 @@ const selectorIndexes = new WeakMap<PushContext, SelectorIndex>();
  * by labels is covered without a change here; an extra selector only makes shapes finer.
  */
 function selectorIndex(push: PushContext): SelectorIndex {
-  let idx = selectorIndexes.get(push);
-  if (idx) return idx;
+  const hit = selectorIndexes.get(push.configs);
+  if (hit && hit.services === push.services) return hit.idx;
   const selectors: Array<Record<string, string>> = [];
   for (const svc of push.services) if (svc.selector && Object.keys(svc.selector).length > 0) selectors.push(svc.selector);
   for (const c of push.configs) collectSelectors(c.spec, 'spec', '', selectors);
@@ -70,17 +75,17 @@ function selectorIndex(push: PushContext): SelectorIndex {
     list.push(i);
     byPair.set(key, list);
   });
-  idx = { selectors, byPair };
-  selectorIndexes.set(push, idx);
+  const idx = { selectors, byPair };
+  selectorIndexes.set(push.configs, { services: push.services, idx });
   return idx;
 }
 
-const labelSignatures = new WeakMap<Proxy, { push: PushContext; sig: string }>();
+const labelSignatures = new WeakMap<Proxy, { idx: SelectorIndex; labels: Proxy['labels']; sig: string }>();
 /** Which of the push's selectors match the sidecar's labels: what its output depends on. */
 function labelSignature(p: Proxy, push: PushContext): string {
-  const hit = labelSignatures.get(p);
-  if (hit && hit.push === push) return hit.sig;
   const idx = selectorIndex(push);
+  const hit = labelSignatures.get(p);
+  if (hit && hit.idx === idx && hit.labels === p.labels) return hit.sig;
   const matched = new Set<number>();
   for (const [k, v] of Object.entries(p.labels)) {
     for (const i of idx.byPair.get(`${k}=${v}`) ?? []) {
@@ -89,7 +94,7 @@ function labelSignature(p: Proxy, push: PushContext): string {
     }
   }
   const sig = `sel:${[...matched].sort((a, b) => a - b).join('.')}`;
-  labelSignatures.set(p, { push, sig });
+  labelSignatures.set(p, { idx, labels: p.labels, sig });
   return sig;
 }
 
