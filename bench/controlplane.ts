@@ -19,6 +19,7 @@
  *    BENCH_CPS=tsmesh,istiod  BENCH_SERVICES=1000  BENCH_TIMEOUT_S=120 (per wait)
  *    BENCH_LOAD_PROCS (default one per 250 clients)  BENCH_BUILD=0 (skip 1)
  *    BENCH_ISTIOD_BUILD_TIMEOUT_S=3600  BENCH_ISTIOD_ENV=K=V,...  BENCH_CP_NODE_ARGS
+ *    BENCH_LOAD_NODE_ARGS (node flags for the load processes, e.g. --cpu-prof)
  *    BENCH_CHANGES=4 (endpoint changes per run: the first alone, the rest pooled for p50/p99).
  * Every wait is bounded; on timeout what was reached is printed. Nothing asserts.
  */
