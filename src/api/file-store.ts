@@ -23,7 +23,12 @@ export interface FileStoreOptions {
   namespace?: string;
   /** Called with one line per new problem (default: console.warn). */
   logger?: Logger;
-  /** Quiet time after a file-system event before rescanning (default 50 ms). */
+  /**
+   * Quiet time after a file-system event before re-reading (default 10 ms): enough to take one
+   * write's events (truncate, write, rename) together. Bursts of edits are merged again by the
+   * push debounce (100 ms, Istio's PILOT_DEBOUNCE_AFTER), which restarts on every change, so a
+   * longer wait here only delayed every change.
+   */
   debounceMs?: number;
   /** Periodic rescan interval, the safety net for missed events (default 1000 ms; 0 disables). */
   rescanMs?: number;
@@ -74,7 +79,7 @@ export class FileConfigStore extends StoreBase {
   /** Reads the tree once (synchronously, so the store is usable at once), then follows changes. */
   constructor(readonly dir: string, opts: FileStoreOptions = {}) {
     super(opts.logger ?? ((line) => console.warn(line)));
-    this.opts = { debounceMs: 50, rescanMs: 1000, ...opts };
+    this.opts = { debounceMs: 10, rescanMs: 1000, ...opts };
     this.cross = new CrossValidationCache({ domainSuffix: opts.domainSuffix });
     this.rescan();
     try {
