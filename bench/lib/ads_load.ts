@@ -27,13 +27,14 @@ import {
   type AdsServiceClient,
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
+  type DeltaResource,
   type DiscoveryRequest,
   type DiscoveryResponse,
 } from '../../src/xds/grpc.ts';
 import { NETWORK_FILTER } from '../../src/xds/type_urls.ts';
 import { TYPE, type NodeJson } from '../../src/xds/types.ts';
 import { sidecarNode } from './mesh_config.ts';
-import { decodeDeltaResponse, decodeSotwResponse, encodeSotwAck } from './ads_wire.ts';
+import { decodeDeltaResponse, decodeSotwResponse, encodeSotwAck, hasResource, resourceSize } from './ads_wire.ts';
 
 export interface LoadOptions {
   address: string;
@@ -147,16 +148,18 @@ function namesFrom(type: string, version: string, anys: AnyBytes[]): string[] {
   return v;
 }
 
-/** Delta: the names one resource references, cached by name, version and size. */
-function deriveOne(type: string, name: string, version: string, any: AnyBytes): string[] {
-  const k = `${type}\0${name}\0${version}\0${any.value.length}`;
-  let v = derived.get(k);
-  if (!v) {
-    v = namesOf(type, any);
-    if (derived.size > 100_000) derived.clear();
-    derived.set(k, v);
-  }
-  return v;
+/** Delta: per type and resource name, the names it references at a version and size. */
+const derivedOne = new Map<string, Map<string, { version: string; size: number; names: string[] }>>();
+/** Delta: the names one resource references, cached by name, version and size (its bytes are read only on a miss). */
+function deriveOne(type: string, x: DeltaResource): string[] {
+  let byName = derivedOne.get(type);
+  if (!byName) derivedOne.set(type, (byName = new Map()));
+  const size = resourceSize(x);
+  const hit = byName.get(x.name);
+  if (hit && hit.version === x.version && hit.size === size) return hit.names;
+  const names = namesOf(type, x.resource!);
+  byName.set(x.name, { version: x.version, size, names });
+  return names;
 }
 
 function sameNames(a: readonly string[], b: readonly string[]): boolean {
@@ -227,7 +230,7 @@ class SimClient {
 
   private onSotw(r: DiscoveryResponse): void {
     const t = r.type_url;
-    this.count(t, r.resources);
+    this.count(t, () => r.resources);
     this.last[t] = { version: r.version_info, nonce: r.nonce };
     // What this response makes the client ask for next (Envoy: cluster warming, listener RDS).
     const next = t === TYPE.CLUSTER ? TYPE.ENDPOINT : t === TYPE.LISTENER ? TYPE.ROUTE : undefined;
@@ -246,14 +249,11 @@ class SimClient {
 
   private onDelta(r: DeltaDiscoveryResponse): void {
     const t = r.type_url;
-    this.count(
-      t,
-      r.resources.flatMap((x) => (x.resource ? [x.resource] : [])),
-    );
+    this.count(t, () => r.resources.flatMap((x) => (x.resource ? [x.resource] : [])));
     const next = t === TYPE.CLUSTER ? TYPE.ENDPOINT : t === TYPE.LISTENER ? TYPE.ROUTE : undefined;
     if (next) {
       const refs = this.refs[t]!;
-      for (const x of r.resources) if (x.resource) refs.set(x.name, deriveOne(t, x.name, x.version, x.resource));
+      for (const x of r.resources) if (hasResource(x)) refs.set(x.name, deriveOne(t, x));
       for (const n of r.removed_resources) refs.delete(n);
       const names = [...new Set([...refs.values()].flat())].sort();
       const before = new Set(this.sub[next]);
@@ -269,12 +269,13 @@ class SimClient {
     this.ack(t);
   }
 
-  private count(t: string, resources: AnyBytes[]): void {
+  /** `resources` is called only for an EDS answer after an arm (a few changed clusters). */
+  private count(t: string, resources: () => AnyBytes[]): void {
     this.byType[t] = (this.byType[t] ?? 0) + 1;
     const addr = this.hooks.watchAddress();
     if (addr && t === TYPE.ENDPOINT && !this.updatedAt) {
       // Only EDS answers after an arm are decoded: a few changed clusters, not the full set.
-      if (resources.some((a) => claHasAddress(a, addr))) {
+      if (resources().some((a) => claHasAddress(a, addr))) {
         this.updatedAt = now();
         this.hooks.onUpdated();
       }

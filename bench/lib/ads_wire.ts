@@ -8,7 +8,7 @@
  * on the wire are the same, so both control planes see what they saw before.
  */
 import type { AnyBytes } from '../../src/xds/codec.ts';
-import type { DeltaDiscoveryResponse, DiscoveryRequest, DiscoveryResponse } from '../../src/xds/grpc.ts';
+import type { DeltaDiscoveryResponse, DeltaResource, DiscoveryRequest, DiscoveryResponse } from '../../src/xds/grpc.ts';
 
 let pos = 0;
 
@@ -76,19 +76,58 @@ export function decodeSotwResponse(b: Buffer): DiscoveryResponse {
   return r;
 }
 
-/** A DeltaDiscoveryResponse with each Resource's Any as a view of `b`. */
+/**
+ * A delta Resource whose Any is read from the response bytes only when asked for: a simulator
+ * that already knows the resource at this version and size never touches its bytes (a
+ * thousand-service answer holds ~2,400 of them, and every client of a shape gets the same).
+ */
+class WireResource implements DeltaResource {
+  name = '';
+  version = '';
+  #any: AnyBytes | undefined;
+  constructor(
+    private readonly b: Buffer,
+    readonly start = -1,
+    readonly end = -1,
+  ) {}
+  get resource(): AnyBytes | undefined {
+    if (this.start < 0) return undefined;
+    return (this.#any ??= any(this.b, this.start, this.end));
+  }
+}
+
+/** Whether a delta Resource carries a resource (without reading it). */
+export function hasResource(x: DeltaResource): boolean {
+  return x instanceof WireResource ? x.start >= 0 : x.resource !== undefined;
+}
+
+/** The byte size of a delta Resource's Any (without reading it). */
+export function resourceSize(x: DeltaResource): number {
+  return x instanceof WireResource ? x.end - x.start : (x.resource?.value.length ?? 0);
+}
+
+/** A DeltaDiscoveryResponse whose resources are read lazily (WireResource). */
 export function decodeDeltaResponse(b: Buffer): DeltaDiscoveryResponse {
   const r: DeltaDiscoveryResponse = { system_version_info: '', resources: [], type_url: '', removed_resources: [], nonce: '' };
   fields(b, 0, b.length, (n, s, e) => {
     if (n === 1) r.system_version_info = b.toString('utf8', s, e);
     else if (n === 2) {
       // Resource: version = 1, resource = 2, name = 3.
-      const res: DeltaDiscoveryResponse['resources'][number] = { name: '', version: '' };
-      fields(b, s, e, (m, rs, re) => {
-        if (m === 1) res.version = b.toString('utf8', rs, re);
-        else if (m === 2) res.resource = any(b, rs, re);
-        else if (m === 3) res.name = b.toString('utf8', rs, re);
+      let name = '';
+      let version = '';
+      let rs = -1;
+      let re = -1;
+      fields(b, s, e, (m, fs, fe) => {
+        if (m === 1) version = b.toString('utf8', fs, fe);
+        else if (m === 2) {
+          rs = fs;
+          re = fe;
+        }
+        else if (m === 3) name = b.toString('utf8', fs, fe);
       });
+      const res = new WireResource(b, rs, re);
+      res.name = name;
+      res.version = version;
       r.resources.push(res);
     } else if (n === 4) r.type_url = b.toString('utf8', s, e);
     else if (n === 5) r.nonce = b.toString('utf8', s, e);
