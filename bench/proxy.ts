@@ -35,7 +35,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, createServer } from 'node:net';
-import { cpuSeconds, rssMB, start, withPeakRss, type Started } from './lib/procs.ts';
+import { cpuSeconds, rssMB, rssSplitMB, start, withPeakRss, type Started } from './lib/procs.ts';
 import { startBookinfoSidecar } from './lib/bookinfo_sidecar.ts';
 import { freePort } from './lib/ports.ts';
 import { wrk, type WrkResult } from './lib/wrk.ts';
@@ -383,6 +383,7 @@ async function bookinfoMemory(dir: string, nginx: string, goals: GoalInputs): Pr
     const b = await startBookinfoSidecar(dir, nginx, procs);
     const pid = b.sidecar.proc.pid!;
     const idle = rssMB(pid);
+    const idleSplit = rssSplitMB(pid);
     if (WARMUP > 0) await wrk(b.url, { seconds: WARMUP, connections: CONNS });
     const { result: w, peakMB: peakW } = await withPeakRss(pid, () => wrk(b.url, { seconds: SECONDS, connections: CONNS }));
     const c0 = cpuSeconds(pid);
@@ -391,10 +392,13 @@ async function bookinfoMemory(dir: string, nginx: string, goals: GoalInputs): Pr
     const wall = (performance.now() - w0) / 1000;
     const vcpu = ((cpuSeconds(pid) - c0) / wall) * (1000 / (f.sent / wall));
     const peak = Math.max(peakW, peakF);
+    const loaded = rssSplitMB(pid);
     console.log(`\nBookinfo sidecar (productpage-v1, xDS from the control plane serving samples/bookinfo/config; load into its inbound listener on :9080)`);
     console.log(
       `  RSS: ${idle.toFixed(0)} MB synced and idle, peak ${peak.toFixed(0)} MB under load (wrk -c${CONNS} ${w.rps.toFixed(0)} req/s, errors ${w.errors}; then 1,000 req/s p99 ${f.p99ms.toFixed(3)} ms, errors ${f.errors}, ${vcpu.toFixed(3)} vCPU per 1k req/s)`,
     );
+    const split = (x: { anon: number; file: number }) => `${x.anon.toFixed(0)} MB its own + ${x.file.toFixed(0)} MB mapped from files`;
+    console.log(`  of which: idle ${split(idleSplit)}; after the load ${split(loaded)} (the runtime's binary and libraries, shared by every process that maps them)`);
     goals.rss = { mb: peak, what: 'Bookinfo sidecar, peak under load' };
   } catch (e) {
     console.log(`\nBookinfo sidecar memory not measured (${(e as Error).message.split('\n')[0]}): the RSS goal uses the static-bootstrap proxy's peak instead`);

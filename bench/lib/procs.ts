@@ -143,6 +143,21 @@ export function rssMB(pid: number): number {
   return kb / 1024;
 }
 
+/**
+ * One process's resident memory split as /proc reports it (MB): `file` is pages mapped from
+ * files (the runtime's binary and libraries, shared with every process that maps them: on one
+ * host, sidecars of one image pay them once), `anon` what is the process's own.
+ */
+export function rssSplitMB(pid: number): { anon: number; file: number } {
+  try {
+    const st = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(st)?.[1] ?? 0);
+    return { anon: kb('RssAnon') / 1024, file: kb('RssFile') / 1024 };
+  } catch {
+    return { anon: 0, file: 0 };
+  }
+}
+
 /** Samples the peak RSS of a process tree while `fn` runs. */
 export async function withPeakRss<T>(pid: number, fn: () => Promise<T>): Promise<{ result: T; peakMB: number }> {
   let peak = rssMB(pid);
