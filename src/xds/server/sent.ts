@@ -81,8 +81,12 @@ export function versionOfGenerated(gen: Generated): string {
 /** name -> hash, as a shared base map plus this stream's own differences. */
 export class SentSet {
   #base: Generated | undefined;
-  /** Differences from the base: a hash, or null for a base name not held. */
-  #over = new Map<string, string | null>();
+  /**
+   * Differences from the base: what is held (an Entry when one was sent, so its cached digest is
+   * used again when it is replaced: an endpoint change replaces one per stream, a thousand
+   * streams a push), or null for a base name not held.
+   */
+  #over = new Map<string, Entry | string | null>();
   #hi = 0;
   #lo = 0;
   #size = 0;
@@ -97,9 +101,8 @@ export class SentSet {
   }
 
   get(name: string): string | undefined {
-    const o = this.#over.get(name);
-    if (o !== undefined) return o ?? undefined;
-    return this.#base?.get(name)?.hash;
+    const o = this.#held(name);
+    return typeof o === 'string' ? o : o?.hash;
   }
 
   has(name: string): boolean {
@@ -112,8 +115,8 @@ export class SentSet {
   }
 
   set(name: string, hash: string): void {
-    const old = this.get(name);
-    if (old === hash) return;
+    const old = this.#held(name);
+    if ((typeof old === 'string' ? old : old?.hash) === hash) return;
     if (old !== undefined) this.#unmix(name, old);
     else this.#size++;
     const [a, b] = mixOf(name, hash);
@@ -125,19 +128,19 @@ export class SentSet {
 
   /** set() for an Entry: its digest is cached on the entry. */
   setEntry(e: Entry): void {
-    const old = this.get(e.name);
-    if (old === e.hash) return;
+    const old = this.#held(e.name);
+    if ((typeof old === 'string' ? old : old?.hash) === e.hash) return;
     if (old !== undefined) this.#unmix(e.name, old);
     else this.#size++;
     const [a, b] = mixOfEntry(e);
     this.#hi ^= a;
     this.#lo ^= b;
     if (this.#base?.get(e.name) === e || this.#base?.get(e.name)?.hash === e.hash) this.#over.delete(e.name);
-    else this.#over.set(e.name, e.hash);
+    else this.#over.set(e.name, e);
   }
 
   delete(name: string): boolean {
-    const old = this.get(name);
+    const old = this.#held(name);
     if (old === undefined) return false;
     this.#unmix(name, old);
     this.#size--;
@@ -173,9 +176,15 @@ export class SentSet {
     for (const [k, v] of this.#over) if (v !== null && !base?.has(k)) yield k;
   }
 
-  #unmix(name: string, hash: string): void {
-    const be = this.#base?.get(name);
-    const [a, b] = be && be.hash === hash ? mixOfEntry(be) : mixOf(name, hash);
+  /** What is held under `name`: an Entry (from the base or sent), a bare hash, or undefined. */
+  #held(name: string): Entry | string | undefined {
+    const o = this.#over.get(name);
+    if (o !== undefined) return o ?? undefined;
+    return this.#base?.get(name);
+  }
+
+  #unmix(name: string, held: Entry | string): void {
+    const [a, b] = typeof held === 'string' ? mixOf(name, held) : mixOfEntry(held);
     this.#hi ^= a;
     this.#lo ^= b;
   }
