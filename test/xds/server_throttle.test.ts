@@ -65,7 +65,7 @@ test('throttle: a byte budget across holders; one larger than the budget goes al
 test('connection: charged for its largest queued response, more if a larger one comes, all of it given back', () => {
   const throttle = new SendThrottle(10, 1000);
   const writes: Array<{ out: Outgoing; done: () => void }> = [];
-  const conn = new Connection('a', { id: 'p' } as Proxy, { id: 'a' }, 'sotw', 'peer', (o, done) => writes.push({ out: o, done }), { throttle, sendTimeoutMs: 60_000 });
+  const conn = new Connection('a', { id: 'p' } as Proxy, { id: 'a' }, 'sotw', 'peer', (o, done) => writes.push({ out: o, done }), { throttle, sendTimeoutMs: 60_000, lightBytes: 0 });
   const w = new WatchState();
   const sized = (typeUrl: string, nonce: string, bytes: number): Outgoing => ({ typeUrl, version: nonce, nonce, resources: [], removed: [], full: true, body: Buffer.alloc(bytes) });
   conn.send(w, sized('CDS', 'c', 300));
@@ -75,7 +75,7 @@ test('connection: charged for its largest queued response, more if a larger one 
   writes[0]!.done();
   assert.equal(throttle.bytes, 700, 'the EDS response on the wire is the larger one');
   // Another connection's 400 bytes do not fit beside it.
-  const other = new Connection('b', { id: 'p' } as Proxy, { id: 'b' }, 'sotw', 'peer', (o, done) => writes.push({ out: o, done }), { throttle, sendTimeoutMs: 60_000 });
+  const other = new Connection('b', { id: 'p' } as Proxy, { id: 'b' }, 'sotw', 'peer', (o, done) => writes.push({ out: o, done }), { throttle, sendTimeoutMs: 60_000, lightBytes: 0 });
   other.send(new WatchState(), sized('CDS', 'b', 400));
   assert.equal(writes.length, 2);
   writes[1]!.done();
@@ -104,7 +104,7 @@ test('connection: writes one response at a time, merges per type while waiting, 
   const proxy = { id: 'p' } as Proxy;
   const writes: Array<{ conn: string; out: Outgoing; done: () => void }> = [];
   const mk = (id: string) =>
-    new Connection(id, proxy, { id }, 'delta', 'peer', (o, done) => writes.push({ conn: id, out: o, done }), { throttle, sendTimeoutMs: 60_000 });
+    new Connection(id, proxy, { id }, 'delta', 'peer', (o, done) => writes.push({ conn: id, out: o, done }), { throttle, sendTimeoutMs: 60_000, lightBytes: 0 });
   const a = mk('a');
   const b = mk('b');
   const wa = new WatchState();
@@ -125,4 +125,25 @@ test('connection: writes one response at a time, merges per type while waiting, 
   b.close();
   a.send(wa, out('CDS', 'a4', ['c2']));
   assert.deepEqual(writes.map((w) => w.out.nonce).slice(-1), ['a4']);
+});
+
+test('connection: a small response goes out without a slot or budget while a large one holds the only slot', () => {
+  const throttle = new SendThrottle(1, 1_000_000);
+  const writes: Array<{ conn: string; out: Outgoing; done: () => void }> = [];
+  const mk = (id: string) => new Connection(id, { id: 'p' } as Proxy, { id }, 'delta', 'peer', (o, done) => writes.push({ conn: id, out: o, done }), { throttle, sendTimeoutMs: 60_000, lightBytes: 1000 });
+  const sized = (typeUrl: string, nonce: string, bytes: number): Outgoing => ({ typeUrl, version: nonce, nonce, resources: [], removed: [], full: true, body: Buffer.alloc(bytes) });
+  const [a, b, c] = [mk('a'), mk('b'), mk('c')];
+  a.send(new WatchState(), sized('CDS', 'a1', 5000)); // takes the slot
+  b.send(new WatchState(), sized('EDS', 'b1', 300)); // small: not queued behind it
+  c.send(new WatchState(), sized('CDS', 'c1', 5000)); // large: waits for the slot
+  assert.deepEqual(writes.map((w) => `${w.conn}:${w.out.nonce}`), ['a:a1', 'b:b1']);
+  assert.equal(throttle.active, 1);
+  assert.equal(throttle.bytes, 5000, 'the small write is not charged');
+  writes[1]!.done();
+  assert.equal(throttle.active, 1, 'finishing the small write frees nothing it did not hold');
+  writes[0]!.done();
+  assert.deepEqual(writes.map((w) => `${w.conn}:${w.out.nonce}`), ['a:a1', 'b:b1', 'c:c1']);
+  writes[2]!.done();
+  assert.equal(throttle.active, 0);
+  assert.equal(throttle.bytes, 0);
 });

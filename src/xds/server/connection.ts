@@ -89,6 +89,9 @@ export interface Outgoing {
   body?: Buffer;
 }
 
+/** Responses up to this size are written without a throttle slot (see Connection.#pump). */
+export const LIGHT_BYTES = 16 * 1024;
+
 const sizes = new WeakMap<Outgoing, number>();
 /** About what a response holds once serialized: its framed resources (plus names for delta). Counted once per response. */
 export function outgoingBytes(o: Outgoing): number {
@@ -142,6 +145,8 @@ export interface SendControl {
    */
   sendTimeoutMs: number;
   onSendTimeout?: (conn: Connection) => void;
+  /** Responses up to this many bytes skip the throttle (default LIGHT_BYTES). */
+  lightBytes?: number;
 }
 
 /** The debug view of one type on one connection. */
@@ -246,7 +251,10 @@ export class Connection<P extends XdsProxy = XdsProxy> {
     if (this.#closed || this.#writing) return;
     if (this.#queue.length === 0) return this.#releaseSlot();
     const control = this.control;
-    if (control && !this.#slot) {
+    // A small response (an endpoint change for a few clusters) fits the socket's buffer at once:
+    // it neither holds memory nor waits on the client, so it does not queue for a slot. Only the
+    // large ones the throttle is for (whole CDS/EDS answers) do.
+    if (control && !this.#slot && outgoingBytes(this.#queue[0]!) > (control.lightBytes ?? LIGHT_BYTES)) {
       if (this.#cancelWait) return; // already waiting for a slot
       let granted = false;
       // Charged for the largest queued response: only one is on the wire at a time.
@@ -263,7 +271,7 @@ export class Connection<P extends XdsProxy = XdsProxy> {
     }
     const out = this.#queue.shift()!;
     this.#writing = true;
-    if (control) {
+    if (control && this.#slot) {
       const bytes = outgoingBytes(out);
       if (bytes > this.#charged) {
         control.throttle.grow(bytes - this.#charged);
