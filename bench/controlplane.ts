@@ -19,7 +19,8 @@
  *    BENCH_CPS=tsmesh,istiod  BENCH_SERVICES=1000  BENCH_TIMEOUT_S=120 (per wait)
  *    BENCH_LOAD_PROCS (default one per 250 clients)  BENCH_BUILD=0 (skip 1)
  *    BENCH_ISTIOD_BUILD_TIMEOUT_S=3600  BENCH_ISTIOD_ENV=K=V,...  BENCH_CP_NODE_ARGS
- *    BENCH_LOAD_NODE_ARGS (node flags for the load processes, e.g. --cpu-prof)
+ *    BENCH_LOAD_NODE_ARGS (node flags for the load processes, e.g. --cpu-prof)  BENCH_IDLE_S=3 (quiet
+ *    time between sync and the first change)
  *    BENCH_CHANGES=4 (endpoint changes per run: the first alone, the rest pooled for p50/p99).
  * Every wait is bounded; on timeout what was reached is printed. Nothing asserts.
  */
@@ -351,7 +352,7 @@ async function servePhase(cpDef: ControlPlane, configDir: string, mesh: WrittenM
 
     // Quiet period: what idle streams and the config source's watch cost.
     const cpuIdle0 = cpuSeconds(pid);
-    await sleep(3000);
+    await sleep(Number(process.env.BENCH_IDLE_S ?? 3) * 1000);
     const idleMem = lastMem(cp);
     row.settledMB = rssMB(pid);
     console.log(
