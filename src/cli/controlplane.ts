@@ -76,7 +76,8 @@ Flags:
   -h, --help             this help
 
 Environment (istiod's names where it has one):
-  PILOT_PUSH_THROTTLE     connections that may have xDS responses being written at once (100)
+  PILOT_PUSH_THROTTLE     connections that may have xDS responses over 16 KiB being written at
+                          once (100); smaller ones (endpoint changes) are not held back
   TSMESH_PUSH_BUFFER_MB   bytes of xDS responses being written at once, across connections
                           (64); a larger single response goes out alone
 

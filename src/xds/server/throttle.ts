@@ -5,7 +5,9 @@
  * and that buffer lives until the client has read it. Handing every connection its response at
  * once kept ~1 GB of them queued at 500 clients; 100 connections at once still held 110–460 MB.
  * A connection that is not yet admitted keeps only its unserialized responses (arrays of
- * references to the shared, cached Any bytes).
+ * references to the shared, cached Any bytes). Responses of at most 16 KiB skip the throttle
+ * (Connection.#pump): they fit a socket's buffer at once, and queueing them made a small push to
+ * a thousand streams take ten rounds of the event loop.
  */
 
 interface Waiter {

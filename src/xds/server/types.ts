@@ -63,9 +63,10 @@ export interface DiscoveryServerOptions<C extends XdsSnapshot = XdsSnapshot, P e
    */
   endpointNames?: (services: ReadonlySet<string>, names: readonly string[]) => string[];
   /**
-   * At most this many connections have responses being written at once; the others wait in
-   * arrival order with their responses unserialized (Istio's PILOT_PUSH_THROTTLE). Default: the
-   * PILOT_PUSH_THROTTLE environment variable, else 100.
+   * At most this many connections have responses over 16 KiB being written at once; the others
+   * wait in arrival order with their responses unserialized (Istio's PILOT_PUSH_THROTTLE).
+   * Smaller responses (endpoint changes) are not held back. Default: the PILOT_PUSH_THROTTLE
+   * environment variable, else 100.
    */
   pushThrottle?: number;
   /**
