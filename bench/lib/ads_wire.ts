@@ -9,6 +9,7 @@
  */
 import type { AnyBytes } from '../../src/xds/codec.ts';
 import type { DeltaDiscoveryResponse, DeltaResource, DiscoveryRequest, DiscoveryResponse } from '../../src/xds/grpc.ts';
+import { lenField, stringField } from '../../src/xds/server/wire.ts';
 
 let pos = 0;
 
@@ -136,18 +137,6 @@ export function decodeDeltaResponse(b: Buffer): DeltaDiscoveryResponse {
   return r;
 }
 
-function lenField(field: number, body: Buffer): Buffer {
-  const head: number[] = [(field << 3) | 2];
-  for (let n = body.length; ; n = Math.floor(n / 128)) {
-    if (n < 0x80) {
-      head.push(n);
-      break;
-    }
-    head.push((n % 128) | 0x80);
-  }
-  return Buffer.concat([Buffer.from(head), body]);
-}
-
 const nameBlocks = new WeakMap<readonly string[], Buffer>();
 
 /**
@@ -159,10 +148,9 @@ export function encodeSotwAck(req: DiscoveryRequest): Buffer | undefined {
   if (req.node || req.error_detail) return undefined;
   let names = nameBlocks.get(req.resource_names);
   if (!names) {
-    names = Buffer.concat(req.resource_names.map((n) => lenField(3, Buffer.from(n, 'utf8'))));
+    names = Buffer.concat(req.resource_names.map((n) => lenField(3, [Buffer.from(n, 'utf8')])));
     nameBlocks.set(req.resource_names, names);
   }
-  const str = (f: number, s: string) => (s === '' ? [] : [lenField(f, Buffer.from(s, 'utf8'))]);
   // version_info = 1, resource_names = 3, type_url = 4, response_nonce = 5.
-  return Buffer.concat([...str(1, req.version_info), names, ...str(4, req.type_url), ...str(5, req.response_nonce)]);
+  return Buffer.concat([stringField(1, req.version_info), names, stringField(4, req.type_url), stringField(5, req.response_nonce)]);
 }

@@ -51,26 +51,27 @@ export function entriesOf(gen: Generated): Entry[] {
   return list;
 }
 
-const sotwBodies = new WeakMap<readonly Entry[], Buffer>();
-/** The framed resources of a whole sorted entry list, concatenated once per list. */
-export function sotwBody(list: readonly Entry[]): Buffer {
-  let b = sotwBodies.get(list);
+/** A whole sorted entry list's frames, joined once per list and framing, shared by every stream sent it. */
+function joinedBody(bodies: WeakMap<readonly Entry[], Buffer>, list: readonly Entry[], frame: (e: Entry) => Buffer): Buffer {
+  let b = bodies.get(list);
   if (!b) {
-    b = Buffer.concat(list.map((e) => e.framed));
-    sotwBodies.set(list, b);
+    b = Buffer.concat(list.map(frame));
+    bodies.set(list, b);
   }
   return b;
 }
 
+const sotwBodies = new WeakMap<readonly Entry[], Buffer>();
 const deltaBodies = new WeakMap<readonly Entry[], Buffer>();
-/** The same for delta framing: every stream sent a whole map (a first response, mostly) shares it. */
+
+/** The SotW-framed resources of a whole sorted entry list. */
+export function sotwBody(list: readonly Entry[]): Buffer {
+  return joinedBody(sotwBodies, list, (e) => e.framed);
+}
+
+/** The delta-framed resources of a whole sorted entry list (a first response, mostly). */
 export function deltaBody(list: readonly Entry[]): Buffer {
-  let b = deltaBodies.get(list);
-  if (!b) {
-    b = Buffer.concat(list.map(deltaFrame));
-    deltaBodies.set(list, b);
-  }
-  return b;
+  return joinedBody(deltaBodies, list, deltaFrame);
 }
 
 /**

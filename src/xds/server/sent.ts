@@ -78,6 +78,9 @@ export function versionOfGenerated(gen: Generated): string {
   return format(s.hi, s.lo, s.size);
 }
 
+/** The hash of what a SentSet holds under a name (an Entry or a bare hash). */
+const hashOf = (held: Entry | string | undefined): string | undefined => (typeof held === 'string' ? held : held?.hash);
+
 /** name -> hash, as a shared base map plus this stream's own differences. */
 export class SentSet {
   #base: Generated | undefined;
@@ -101,8 +104,7 @@ export class SentSet {
   }
 
   get(name: string): string | undefined {
-    const o = this.#held(name);
-    return typeof o === 'string' ? o : o?.hash;
+    return hashOf(this.#held(name));
   }
 
   has(name: string): boolean {
@@ -116,7 +118,7 @@ export class SentSet {
 
   set(name: string, hash: string): void {
     const old = this.#held(name);
-    if ((typeof old === 'string' ? old : old?.hash) === hash) return;
+    if (hashOf(old) === hash) return;
     if (old !== undefined) this.#unmix(name, old);
     else this.#size++;
     const [a, b] = mixOf(name, hash);
@@ -129,7 +131,7 @@ export class SentSet {
   /** set() for an Entry: its digest is cached on the entry. */
   setEntry(e: Entry): void {
     const old = this.#held(e.name);
-    if ((typeof old === 'string' ? old : old?.hash) === e.hash) return;
+    if (hashOf(old) === e.hash) return;
     if (old !== undefined) this.#unmix(e.name, old);
     else this.#size++;
     const [a, b] = mixOfEntry(e);

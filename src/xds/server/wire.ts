@@ -33,7 +33,7 @@ function writeVarint(buf: Buffer, pos: number, n: number): number {
 }
 
 /** Field number `field` (length-delimited) around `parts`, which are copied in order. */
-function lenField(field: number, parts: readonly Uint8Array[]): Buffer {
+export function lenField(field: number, parts: readonly Uint8Array[]): Buffer {
   let len = 0;
   for (const p of parts) len += p.length;
   const tag = (field << 3) | LEN;
@@ -47,7 +47,7 @@ function lenField(field: number, parts: readonly Uint8Array[]): Buffer {
   return buf;
 }
 
-function stringField(field: number, s: string): Buffer {
+export function stringField(field: number, s: string): Buffer {
   return s === '' ? Buffer.alloc(0) : lenField(field, [Buffer.from(s, 'utf8')]);
 }
 
