@@ -31,6 +31,12 @@ export interface KubeCluster {
   kubectl(args: string[], opts?: { input?: string }): Promise<{ code: number; stdout: string; stderr: string }>;
   /** kubectl's stdout; throws with its stderr when it exits non-zero. */
   kubectlOk(args: string[], input?: string): Promise<string>;
+  /**
+   * Waits until the named CRDs (or all, with none named) are Established. A CRD the apiserver
+   * has not yet given a status has no conditions list, and `kubectl wait` fails on that at once
+   * instead of waiting, so the wait is asked again until it holds.
+   */
+  crdsEstablished(names?: string[]): Promise<void>;
   /** Stops and starts kube-apiserver: same etcd, same port. */
   restartApiServer(): Promise<void>;
   close(): Promise<void>;
@@ -88,6 +94,16 @@ export async function startKubeCluster(
       const r = await kubectl(args, input === undefined ? {} : { input });
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
       return r.stdout;
+    },
+    crdsEstablished: async (names) => {
+      const args = ['wait', '--for=condition=Established', '--timeout=60s', ...(names?.length ? names.map((n) => `crd/${n}`) : ['crd', '--all'])];
+      const deadline = Date.now() + 90_000;
+      for (;;) {
+        const r = await kubectl(args);
+        if (r.code === 0) return;
+        if (Date.now() > deadline) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+        await new Promise((res) => setTimeout(res, 250));
+      }
     },
     restartApiServer: () => cluster.restartApiServer(),
     close,

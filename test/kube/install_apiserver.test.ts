@@ -75,7 +75,7 @@ test('tsmesh install --dry-run | kubectl apply --dry-run=server -f - is accepted
 test("the CRDs take Istio's bookinfo networking YAML unmodified and give back what was applied", async () => {
   const r = await kube.kubectl(['apply', '-f', '-'], { input: manifestYaml(istioCrds() as unknown as KubeObject[]) });
   ok(r, 'kubectl apply the CRDs');
-  ok(await kube.kubectl(['wait', '--for=condition=Established', 'crd', '--all', '--timeout=60s']), 'CRDs established');
+  await kube.crdsEstablished();
   const files = ['bookinfo-gateway.yaml', 'destination-rule-all.yaml', 'virtual-service-all-v1.yaml', 'virtual-service-reviews-test-v2.yaml', 'virtual-service-reviews-50-v3.yaml', 'virtual-service-ratings-test-delay.yaml', 'virtual-service-ratings-test-abort.yaml', 'virtual-service-details-v2.yaml', 'virtual-service-reviews-jason-v2-v3.yaml'];
   for (const f of files) {
     const text = readFileSync(join(NETWORKING, f), 'utf8');

@@ -33,7 +33,7 @@ test('istiod\'s webhooks start, patch their configurations and enforce validatio
   const ca = await CertificateAuthority.load({ stateDir: dir });
 
   await kube.kubectlOk(['apply', '-f', '-'], [istioCrd('Gateway'), istioCrd('VirtualService')].map((c) => JSON.stringify(c)).join('\n'));
-  await kube.kubectlOk(['wait', '--for=condition=Established', '--timeout=60s', 'crd/gateways.networking.istio.io', 'crd/virtualservices.networking.istio.io']);
+  await kube.crdsEstablished(['gateways.networking.istio.io', 'virtualservices.networking.istio.io']);
   for (const ns of ['istio-system', 'mesh']) await kube.kubectlOk(['create', 'namespace', ns]);
   await kube.kubectlOk(['label', 'namespace', 'mesh', 'istio-injection=enabled']);
   // No controller manager here: the ServiceAccount a pod needs is created by hand.
