@@ -34,7 +34,7 @@ import {
 import { NETWORK_FILTER } from '../../src/xds/type_urls.ts';
 import { TYPE, type NodeJson } from '../../src/xds/types.ts';
 import { sidecarNode } from './mesh_config.ts';
-import { decodeDeltaResponse, decodeSotwResponse, encodeSotwAck, hasResource, resourceSize } from './ads_wire.ts';
+import { claAddresses, decodeDeltaResponse, decodeSotwResponse, encodeDeltaAck, encodeSotwAck, hasResource, resourceSize } from './ads_wire.ts';
 
 export interface LoadOptions {
   address: string;
@@ -80,7 +80,7 @@ function countingService() {
     };
   return {
     StreamAggregatedResources: { ...sotw, requestSerialize: (r: DiscoveryRequest) => encodeSotwAck(r) ?? sotw.requestSerialize(r), responseDeserialize: counted(decodeSotwResponse) },
-    DeltaAggregatedResources: { ...delta, responseDeserialize: counted(decodeDeltaResponse) },
+    DeltaAggregatedResources: { ...delta, requestSerialize: (r: DeltaDiscoveryRequest) => encodeDeltaAck(r) ?? delta.requestSerialize(r), responseDeserialize: counted(decodeDeltaResponse) },
   };
 }
 const Client = grpc.makeGenericClientConstructor(countingService(), 'AggregatedDiscoveryService') as unknown as new (
@@ -95,7 +95,6 @@ const EDS = 3; // envoy.config.cluster.v3.Cluster.DiscoveryType.EDS
 const clusterType = () => messageType(TYPE.CLUSTER);
 const listenerType = () => messageType(TYPE.LISTENER);
 const hcmType = () => messageType(NETWORK_FILTER.HTTP_CONNECTION_MANAGER);
-const claType = () => messageType(TYPE.ENDPOINT);
 
 /** The EDS service names of a Cluster (nothing for other discovery types), as Envoy subscribes. */
 function clusterEdsNames(any: AnyBytes): string[] {
@@ -126,11 +125,7 @@ function namesOf(type: string, any: AnyBytes): string[] {
 
 /** Whether a ClusterLoadAssignment holds an endpoint at `address`. */
 function claHasAddress(any: AnyBytes, address: string): boolean {
-  const cla = claType().decode(any.value) as any;
-  for (const le of cla.endpoints ?? []) {
-    for (const e of le.lb_endpoints ?? []) if (e.endpoint?.address?.socket_address?.address === address) return true;
-  }
-  return false;
+  return claAddresses(any.value).includes(address);
 }
 
 const derived = new Map<string, string[]>();
@@ -201,6 +196,9 @@ class SimClient {
       // 256 MiB by default). grpc-js's 64 KiB made every 4 MB answer wait on ~64 WINDOW_UPDATE
       // round trips, waking both processes each time.
       'grpc-node.flow_control_window': ENVOY_WINDOW,
+      // Envoy does not retry its xDS stream's messages; grpc-js's retry layer buffered every
+      // request written (an ACK per response) until the call committed.
+      'grpc.enable_retries': 0,
     });
   }
 
