@@ -2,10 +2,10 @@
  * Simulated Envoy sidecars for the control-plane bench, run as a child process so their CPU is
  * not the control plane's: `node --import tsx bench/lib/ads_load.ts <json options>`.
  *
- * Each client opens its own gRPC channel (own TCP connection, as separate Envoys would) and one
- * ADS stream, SotW or delta, and behaves as Envoy does: wildcard CDS and LDS; on a CDS response
- * it subscribes EDS to the clusters' service names, on an LDS response RDS to the listeners'
- * route names; it ACKs every response. Derived names are cached by content (SotW version_info,
+ * Each client opens its own HTTP/2 connection (as separate Envoys would) with one gRPC ADS
+ * stream on it (./ads_h2.ts), SotW or delta, and behaves as Envoy does: wildcard CDS and LDS; on
+ * a CDS response it subscribes EDS to the clusters' service names, on an LDS response RDS to the
+ * listeners' route names; it ACKs every response. Derived names are cached by content (SotW version_info,
  * delta per-resource name + version, each with the byte length) so 500 clients cost one decode
  * per distinct answer. Each client sends the Node an istio-proxy sends (mesh_config.sidecarNode),
  * so istiod and tsmesh see the same sidecars. Resources are read with Envoy's protos only as
@@ -18,13 +18,11 @@
  * {"cmd":"stop"}. Events on stdout, each line `ADS {...}`: ready, progress, synced, armed,
  * updated, report.
  */
-import * as grpc from '@grpc/grpc-js';
 import { createInterface } from 'node:readline';
 import type { AnyBytes } from '../../src/xds/codec.ts';
 import { messageType } from '../../src/xds/protos.ts';
 import {
   ADS_SERVICE,
-  type AdsServiceClient,
   type DeltaDiscoveryRequest,
   type DeltaDiscoveryResponse,
   type DeltaResource,
@@ -34,6 +32,7 @@ import {
 import { NETWORK_FILTER } from '../../src/xds/type_urls.ts';
 import { TYPE, type NodeJson } from '../../src/xds/types.ts';
 import { sidecarNode } from './mesh_config.ts';
+import { openStream, type H2Stream } from './ads_h2.ts';
 import { claAddresses, decodeDeltaResponse, decodeSotwResponse, encodeDeltaAck, encodeSotwAck, hasResource, resourceSize } from './ads_wire.ts';
 
 export interface LoadOptions {
@@ -56,19 +55,16 @@ export type LoadEvent =
   | { ev: 'error'; message: string };
 
 const TYPES = [TYPE.CLUSTER, TYPE.LISTENER, TYPE.ENDPOINT, TYPE.ROUTE] as const;
-/** A 1,000-service CDS is ~2 MB and EDS ~2.2 MB; grpc-js refuses > 4 MiB by default. */
-export const MAX_MESSAGE = 256 * 1024 * 1024;
-const ENVOY_WINDOW = 256 * 1024 * 1024;
 
 const now = () => performance.timeOrigin + performance.now();
 let bytesIn = 0;
 let responses = 0;
 
 /**
- * The ADS service with lean response decoders and cached ACK names (./ads_wire.ts), counting
- * wire bytes.
+ * The ADS methods' codecs for the simulators: lean response decoders and cached ACK names
+ * (./ads_wire.ts), counting wire bytes.
  */
-function countingService() {
+function countingCodecs() {
   const sotw = ADS_SERVICE.StreamAggregatedResources;
   const delta = ADS_SERVICE.DeltaAggregatedResources;
   const counted =
@@ -79,15 +75,11 @@ function countingService() {
       return decode(b);
     };
   return {
-    StreamAggregatedResources: { ...sotw, requestSerialize: (r: DiscoveryRequest) => encodeSotwAck(r) ?? sotw.requestSerialize(r), responseDeserialize: counted(decodeSotwResponse) },
-    DeltaAggregatedResources: { ...delta, requestSerialize: (r: DeltaDiscoveryRequest) => encodeDeltaAck(r) ?? delta.requestSerialize(r), responseDeserialize: counted(decodeDeltaResponse) },
+    sotw: { path: sotw.path, serialize: (r: DiscoveryRequest) => encodeSotwAck(r) ?? sotw.requestSerialize(r), deserialize: counted(decodeSotwResponse) },
+    delta: { path: delta.path, serialize: (r: DeltaDiscoveryRequest) => encodeDeltaAck(r) ?? delta.requestSerialize(r), deserialize: counted(decodeDeltaResponse) },
   };
 }
-const Client = grpc.makeGenericClientConstructor(countingService(), 'AggregatedDiscoveryService') as unknown as new (
-  address: string,
-  creds: grpc.ChannelCredentials,
-  options?: grpc.ClientOptions,
-) => AdsServiceClient;
+const CODECS = countingCodecs();
 
 // ---------- names derived from resources, cached by content ----------
 
@@ -174,9 +166,8 @@ class SimClient {
   updatedAt = 0;
   /** Synced when the last arm came: only such clients' updates are timed. */
   timed = false;
-  private grpcClient: AdsServiceClient;
-  private sotw?: grpc.ClientDuplexStream<DiscoveryRequest, DiscoveryResponse>;
-  private delta?: grpc.ClientDuplexStream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
+  private sotw?: H2Stream<DiscoveryRequest, DiscoveryResponse>;
+  private delta?: H2Stream<DeltaDiscoveryRequest, DeltaDiscoveryResponse>;
   private sub: Record<string, string[]> = { [TYPE.ENDPOINT]: [], [TYPE.ROUTE]: [] };
   private last: Record<string, { version: string; nonce: string }> = {};
   /** Delta: per held cluster / listener, the EDS / RDS names it references (shared arrays). */
@@ -186,32 +177,18 @@ class SimClient {
     readonly node: NodeJson,
     private readonly opts: LoadOptions,
     private readonly hooks: { onSynced(): void; onUpdated(): void; watchAddress(): string | undefined },
-  ) {
-    this.grpcClient = new Client(opts.address, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': MAX_MESSAGE,
-      'grpc.max_send_message_length': MAX_MESSAGE,
-      // One TCP connection per client, as separate Envoys have; the default pool would share one.
-      'grpc.use_local_subchannel_pool': 1,
-      // Envoy's own HTTP/2 windows for its xDS stream (initial_stream/connection_window_size,
-      // 256 MiB by default). grpc-js's 64 KiB made every 4 MB answer wait on ~64 WINDOW_UPDATE
-      // round trips, waking both processes each time.
-      'grpc-node.flow_control_window': ENVOY_WINDOW,
-      // Envoy does not retry its xDS stream's messages; grpc-js's retry layer buffered every
-      // request written (an ACK per response) until the call committed.
-      'grpc.enable_retries': 0,
-    });
-  }
+  ) {}
 
   start(): void {
     const node = this.node;
     if (this.opts.mode === 'sotw') {
-      const s = (this.sotw = this.grpcClient.StreamAggregatedResources());
+      const s = (this.sotw = openStream(this.opts.address, CODECS.sotw.path, CODECS.sotw.serialize, CODECS.sotw.deserialize));
       s.on('data', (r: DiscoveryResponse) => this.onSotw(r));
       s.on('error', (e: Error) => (this.failed ||= e.message));
       s.write({ node, type_url: TYPE.CLUSTER, resource_names: [], version_info: '', response_nonce: '' });
       s.write({ node, type_url: TYPE.LISTENER, resource_names: [], version_info: '', response_nonce: '' });
     } else {
-      const s = (this.delta = this.grpcClient.DeltaAggregatedResources());
+      const s = (this.delta = openStream(this.opts.address, CODECS.delta.path, CODECS.delta.serialize, CODECS.delta.deserialize));
       s.on('data', (r: DeltaDiscoveryResponse) => this.onDelta(r));
       s.on('error', (e: Error) => (this.failed ||= e.message));
       const first = { node, resource_names_subscribe: [], resource_names_unsubscribe: [], initial_resource_versions: {}, response_nonce: '' };
@@ -223,7 +200,6 @@ class SimClient {
   stop(): void {
     this.sotw?.cancel();
     this.delta?.cancel();
-    this.grpcClient.close();
   }
 
   private onSotw(r: DiscoveryResponse): void {
