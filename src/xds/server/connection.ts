@@ -129,7 +129,9 @@ export function mergeOutgoing(a: Outgoing, b: Outgoing): Outgoing {
     nonce: b.nonce,
     resources: [...resources.values()].sort(byName),
     removed: [...removed].sort(),
-    ...(a.full ? { full: true } : {}),
+    // The fields respond() gives every response, in its order (one object shape on the write path).
+    full: a.full === true,
+    body: undefined,
   };
 }
 

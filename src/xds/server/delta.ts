@@ -36,7 +36,7 @@ function handleRequest(core: ServerCore, conn: Connection, req: DeltaDiscoveryRe
     for (const [n, v] of initial) w.sent.set(n, v);
     const gen = core.generate(conn, t, w);
     // A wildcard client that holds nothing waits for a first answer, even an empty one.
-    if (gen) respond(conn, t, w, gen, () => core.nonce(), { force: w.wildcard && initial.length === 0 });
+    if (gen) respond(conn, t, w, gen, () => core.nonce(), undefined, w.wildcard && initial.length === 0);
     return;
   }
 

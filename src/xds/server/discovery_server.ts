@@ -301,7 +301,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
       }
       const began = this.metrics ? performance.now() : 0;
       const gen = this.generate(conn, t, w, names);
-      if (gen && respond(conn, t, w, gen, () => this.nonce(), { scope })) {
+      if (gen && respond(conn, t, w, gen, () => this.nonce(), scope)) {
         sent++;
         this.metrics?.pushTime(t, (performance.now() - began) / 1000);
       }

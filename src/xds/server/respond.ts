@@ -15,18 +15,18 @@ import { versionOf, versionOfGenerated } from './sent.ts';
 /** SotW types whose responses must be complete. */
 export const FULL_STATE_TYPES: ReadonlySet<string> = new Set([TYPE.LISTENER, TYPE.CLUSTER]);
 
-export interface RespondOptions {
-  /** Only these names changed (e.g. EDS for some services); others keep what was sent. */
-  scope?: ReadonlySet<string>;
-  /** Send even if nothing changed (first request of a wildcard type: the client awaits an answer). */
-  force?: boolean;
-}
-
-/** Diffs `gen` against what `w` was sent and sends a response if needed. Returns whether it sent. */
-export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: Generated, nonce: () => string, opts: RespondOptions = {}): boolean {
+/**
+ * Diffs `gen` against what `w` was sent and sends a response if needed. Returns whether it sent.
+ * - `scope`: only these names changed (e.g. EDS for some services); others keep what was sent.
+ * - `force`: send even if nothing changed (first request of a wildcard type: the client awaits
+ *   an answer).
+ * Arguments rather than an options object: the sync optimizes this path and endpoint pushes
+ * must not meet it with an object of another shape (a deoptimization per first push).
+ */
+export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: Generated, nonce: () => string, scope?: ReadonlySet<string>, force = false): boolean {
   const sent = w.sent;
   // This stream holds exactly this map already (a push that changed nothing for its shape).
-  if (!opts.force && sent.is(gen)) return false;
+  if (!force && sent.is(gen)) return false;
   // Diff first, reading w.sent in place: a push visits every connection and type, and most of
   // those have nothing new.
   const changed: Entry[] = [];
@@ -38,9 +38,9 @@ export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: G
     if (sent.get(e.name) !== e.hash) changed.push(e);
   }
   const gone = (n: string) => !(gen.has(n) && w.subscribes(n));
-  if (opts.scope) {
+  if (scope) {
     // Only these names were regenerated: others keep what was sent (and need no visit).
-    for (const n of opts.scope) if (sent.has(n) && gone(n)) removed.push(n);
+    for (const n of scope) if (sent.has(n) && gone(n)) removed.push(n);
   } else {
     for (const n of sent.keys()) if (gone(n)) removed.push(n);
   }
@@ -50,15 +50,15 @@ export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: G
   let body: Buffer | undefined;
   let full = false;
   if (conn.mode === 'delta') {
-    if (nothing && !opts.force) return false;
+    if (nothing && !force) return false;
     resources = whole && changed.length === gen.size ? entriesOf(gen) : changed.sort(byName);
   } else if (FULL_STATE_TYPES.has(typeUrl) || w.wildcard) {
-    if (nothing && !opts.force) return false;
+    if (nothing && !force) return false;
     resources = whole ? entriesOf(gen) : entriesOf(gen).filter((e) => w.subscribes(e.name));
     full = true;
   } else {
     // Named SotW types: a disappeared resource is simply no longer tracked.
-    if (changed.length === 0 && !opts.force) {
+    if (changed.length === 0 && !force) {
       for (const n of removed) sent.delete(n);
       return false;
     }
@@ -70,8 +70,8 @@ export function respond(conn: Connection, typeUrl: string, w: WatchState, gen: G
   for (const n of removed) sent.delete(n);
   // Holding exactly this map: refer to it rather than keep a copy per stream.
   if (whole && sent.size === gen.size) sent.reset(gen);
-  const out: Outgoing = { typeUrl, version: sent.version, nonce: nonce(), resources, removed: conn.mode === 'delta' ? removed.sort() : [], full };
-  if (body) out.body = body;
+  // One object shape for every response (body present, maybe undefined): see above.
+  const out: Outgoing = { typeUrl, version: sent.version, nonce: nonce(), resources, removed: conn.mode === 'delta' ? removed.sort() : [], full, body };
   conn.send(w, out);
   return true;
 }

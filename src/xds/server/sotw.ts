@@ -83,7 +83,7 @@ function handleRequest(core: ServerCore, conn: Connection, req: DiscoveryRequest
       core.log.debug(`ads ${conn.id}: ${t} resumed at version ${req.version_info}`);
       return;
     }
-    respond(conn, t, w, gen, () => core.nonce(), { force: FULL_STATE_TYPES.has(t) || w.wildcard });
+    respond(conn, t, w, gen, () => core.nonce(), undefined, FULL_STATE_TYPES.has(t) || w.wildcard);
     return;
   }
 
@@ -112,5 +112,5 @@ function handleRequest(core: ServerCore, conn: Connection, req: DiscoveryRequest
   // Names dropped and added again later must be resent.
   for (const n of before) if (!w.subscribes(n)) w.sent.delete(n);
   const gen = core.generate(conn, t, w);
-  if (gen) respond(conn, t, w, gen, () => core.nonce(), { force: FULL_STATE_TYPES.has(t) });
+  if (gen) respond(conn, t, w, gen, () => core.nonce(), undefined, FULL_STATE_TYPES.has(t));
 }
