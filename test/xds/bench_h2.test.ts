@@ -9,17 +9,9 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { openStream } from '../../bench/lib/ads_h2.ts';
 import { until } from '../helpers/poll.ts';
+import { rawBidiMethod } from '../helpers/grpc_raw.ts';
 
-const raw = (b: Buffer) => b;
-const METHOD: grpc.MethodDefinition<Buffer, Buffer> = {
-  path: '/test.Echo/Chat',
-  requestStream: true,
-  responseStream: true,
-  requestSerialize: raw,
-  requestDeserialize: raw,
-  responseSerialize: raw,
-  responseDeserialize: raw,
-};
+const METHOD = rawBidiMethod('/test.Echo/Chat');
 
 /** Each request "<n>" is answered with n bytes (a repeating pattern); "fail" ends the call with INVALID_ARGUMENT. */
 async function serve(): Promise<{ address: string; close(): void }> {

@@ -8,17 +8,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { GRPC_PREFIX, joinParts, partsWriter, type PartsWriter } from '../../src/xds/server/grpc_parts.ts';
+import { rawBidiMethod } from '../helpers/grpc_raw.ts';
 
-const raw = (b: Buffer) => b;
-const METHOD: grpc.MethodDefinition<Buffer, Buffer> = {
-  path: '/test.Parts/Chat',
-  requestStream: true,
-  responseStream: true,
-  requestSerialize: raw,
-  requestDeserialize: raw,
-  responseSerialize: raw,
-  responseDeserialize: raw,
-};
+const METHOD = rawBidiMethod('/test.Parts/Chat');
 
 /** A server whose handler writes each request's instructions with `partsWriter`; resolves with a client. */
 async function serve(serverOpts: grpc.ServerOptions, onWrite: (w: PartsWriter | undefined, req: Buffer, call: grpc.ServerDuplexStream<Buffer, Buffer>) => void) {
