@@ -5,9 +5,9 @@
  * Each client opens its own HTTP/2 connection (as separate Envoys would) with one gRPC ADS
  * stream on it (./ads_h2.ts), SotW or delta, and behaves as Envoy does: wildcard CDS and LDS; on
  * a CDS response it subscribes EDS to the clusters' service names, on an LDS response RDS to the
- * listeners' route names; it ACKs every response. Derived names are cached by content (SotW version_info,
- * delta per-resource name + version, each with the byte length) so 500 clients cost one decode
- * per distinct answer. Each client sends the Node an istio-proxy sends (mesh_config.sidecarNode),
+ * listeners' route names; it ACKs every response. Derived names are cached by content (SotW
+ * version_info, delta per-resource name + version, each with the byte length) so 500 clients
+ * cost one decode per distinct answer. Each client sends the Node an istio-proxy sends (mesh_config.sidecarNode),
  * so istiod and tsmesh see the same sidecars. Resources are read with Envoy's protos only as
  * deep as the names need (Cluster, Listener -> HttpConnectionManager, ClusterLoadAssignment):
  * istiod's resources carry Istio's own filter types, which are not among Envoy's protos.

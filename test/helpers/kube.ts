@@ -17,6 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startLocalCluster } from '../../src/kube/local/cluster.ts';
+import { until } from './poll.ts';
 
 export interface KubeCluster {
   /** Path to an admin kubeconfig (client certificate auth, group system:masters). */
@@ -97,13 +98,16 @@ export async function startKubeCluster(
     },
     crdsEstablished: async (names) => {
       const args = ['wait', '--for=condition=Established', '--timeout=60s', ...(names?.length ? names.map((n) => `crd/${n}`) : ['crd', '--all'])];
-      const deadline = Date.now() + 90_000;
-      for (;;) {
-        const r = await kubectl(args);
-        if (r.code === 0) return;
-        if (Date.now() > deadline) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-        await new Promise((res) => setTimeout(res, 250));
-      }
+      await until(
+        async () => {
+          const r = await kubectl(args);
+          if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+          return true;
+        },
+        'CRDs Established',
+        90_000,
+        250,
+      );
     },
     restartApiServer: () => cluster.restartApiServer(),
     close,
