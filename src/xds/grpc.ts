@@ -16,6 +16,7 @@ import type protobuf from 'protobufjs';
 import { decodeResource, encodeResource, type AnyBytes } from './codec.ts';
 import { messageType } from './protos.ts';
 import { splitResourceNames } from './server/request_names.ts';
+import { tokenDeserializer, type TokenDeserializer } from './server/grpc_reader.ts';
 import type { NodeJson } from './types.ts';
 
 /** google.rpc.Status as carried in error_detail (a NACK). */
@@ -99,8 +100,9 @@ function serializer<T extends { node?: NodeJson }>(typeName: string): (msg: T | 
   };
 }
 
-function deserializer<T>(typeName: string): (bytes: Buffer) => T {
-  return (bytes) => {
+function deserializer<T>(typeName: string): TokenDeserializer<T> {
+  // Takes the server's request reader's tokens too (./server/grpc_reader.ts).
+  return tokenDeserializer((bytes) => {
     const t = messageType(`${PKG}.${typeName}`);
     // A SotW request's long name lists (every ACK repeats them) are decoded once per distinct list.
     const split = typeName === 'DiscoveryRequest' ? splitResourceNames(bytes) : undefined;
@@ -112,11 +114,13 @@ function deserializer<T>(typeName: string): (bytes: Buffer) => T {
     } else {
       delete obj.node;
     }
+    // Only code and message: Status.details would be views of bytes the request reader reuses.
+    if (obj.error_detail) obj.error_detail = { code: obj.error_detail.code, message: obj.error_detail.message };
     dropNulls(obj);
     // Delta resources: unset message fields (ttl, metadata, ...) come back as null.
     if (Array.isArray(obj.resources)) for (const r of obj.resources) if (r && !('value' in r)) dropNulls(r);
     return obj as T;
-  };
+  });
 }
 
 function dropNulls(o: Record<string, unknown>): void {

@@ -27,6 +27,12 @@ test('decoded requests equal plain protobuf decoding: long and short lists, node
     sreq(TYPE.ENDPOINT, many(2000), 'v1', 'n2'), // the same list again (shared)
     sreq(TYPE.ENDPOINT, many(2000, [1000, 9999]), 'v1', 'n3'), // same length and ending, one name differs
     sreq(TYPE.ENDPOINT, many(2000), 'v1', 'n4', { node: NODE }),
+    // Recent lists are found by one comparison: one that starts like a recent one and goes on,
+    // one cut short, and lists taking turns must still read as protobuf reads them.
+    sreq(TYPE.ENDPOINT, many(2001), 'v1', 'n4a'),
+    sreq(TYPE.ENDPOINT, many(1999), 'v1', 'n4b'),
+    sreq(TYPE.ENDPOINT, many(2000), 'v1', 'n4c'),
+    sreq(TYPE.ENDPOINT, many(2001), 'v1', 'n4d'),
     sreq(TYPE.ENDPOINT, [...many(100), 'ünïcode-é-名前'.repeat(20)], 'v0', 'n5', { error_detail: { code: 3, message: 'bad cluster' } }),
     sreq(TYPE.ROUTE, ['80'], 'v1', 'n6'),
     sreq(TYPE.CLUSTER, [], '', ''),

@@ -10,6 +10,7 @@ import type { Generated } from './resources.ts';
 import type { XdsMetrics } from './types.ts';
 import { ISTIO_XDS } from '../type_urls.ts';
 import { joinParts, partsWriter, type PartsWriter } from './grpc_parts.ts';
+import { installRequestReader } from './grpc_reader.ts';
 
 /** Where the server writes what it does. Default: warnings to stderr, nothing else. */
 export interface Logger {
@@ -56,6 +57,8 @@ export function serveStream<Req extends { node?: NodeJson; type_url: string; err
   let done = false;
   let chain: Promise<void> = core.ready();
   const untrack = core.trackCall(call);
+  // Requests are parsed as their frames arrive, not joined into a new Buffer each first.
+  installRequestReader(call);
   // Shared response bodies go out without a copy per proxy; otherwise one joined Buffer.
   const writeParts: PartsWriter = partsWriter(call) ?? ((parts, done) => call.write(joinParts(parts), () => done()));
   const finish = () => {

@@ -38,10 +38,19 @@ export function splitResourceNames(bytes: Buffer): SplitRequest | undefined {
   let start = -1;
   let end = -1;
   let pos = 0;
+  let known: Entry | undefined;
   while (pos < bytes.length) {
     if (bytes[pos] === NAME_TAG && (start < 0 || pos === end)) {
+      if (start < 0) {
+        start = pos;
+        // Most ACKs repeat a list seen just before: one memcmp finds its end.
+        known = recentAt(bytes, pos);
+        if (known) {
+          pos = end = pos + known.raw.length;
+          continue;
+        }
+      }
       // The run of names, thousands of entries: a tight loop over one-byte tags and lengths.
-      if (start < 0) start = pos;
       pos = skipNames(bytes, pos);
       if (pos < 0) return undefined;
       end = pos;
@@ -83,26 +92,56 @@ export function splitResourceNames(bytes: Buffer): SplitRequest | undefined {
   if (start < 0 || end - start < MIN_BYTES) return undefined;
   const region = bytes.subarray(start, end);
   const rest = Buffer.concat([bytes.subarray(0, start), bytes.subarray(end)]);
+  if (known) {
+    use(known);
+    return { rest, names: known.names };
+  }
   const key = `${region.length}:${region.toString('latin1', region.length - 32)}`;
   const hit = lists.get(key);
   if (hit && hit.raw.equals(region)) {
     lists.delete(key);
     lists.set(key, hit);
+    use(hit);
     return { rest, names: hit.names };
   }
   const names = decodeNames(region);
   if (!names) return undefined;
   if (!hit && lists.size >= MAX_LISTS) lists.delete(lists.keys().next().value!);
   lists.delete(key);
-  lists.set(key, { raw: Buffer.from(region), names });
+  const entry = { raw: Buffer.from(region), names };
+  lists.set(key, entry);
+  use(entry);
   return { rest, names };
+}
+
+/** The lists used last, newest first: proxies of a few shapes take turns ACKing. */
+const recent: Entry[] = [];
+const MAX_RECENT = 8;
+
+function use(e: Entry): void {
+  const i = recent.indexOf(e);
+  if (i === 0) return;
+  if (i > 0) recent.splice(i, 1);
+  else if (recent.length >= MAX_RECENT) recent.pop();
+  recent.unshift(e);
+}
+
+/** A recent list whose bytes start at `pos` and are the whole run of names there. */
+function recentAt(bytes: Buffer, pos: number): Entry | undefined {
+  for (const e of recent) {
+    const end = pos + e.raw.length;
+    if (end > bytes.length || bytes[end] === NAME_TAG) continue;
+    if (bytes.compare(e.raw, 0, e.raw.length, pos, end) === 0) return e;
+  }
+  return undefined;
 }
 
 /** The end of the run of name entries starting at `pos`, or -1 when one runs past the end. */
 function skipNames(b: Buffer, pos: number): number {
-  while (pos < b.length && b[pos] === NAME_TAG) {
-    const len = b[pos + 1];
-    if (len === undefined) return -1;
+  // Bounds checked by hand: a read past the end would make every load of this loop a slow one.
+  const n = b.length;
+  while (pos + 1 < n && b[pos] === NAME_TAG) {
+    const len = b[pos + 1]!;
     if (len < 0x80) pos += 2 + len;
     else {
       const l = readVarint(b, pos + 1);
@@ -110,7 +149,8 @@ function skipNames(b: Buffer, pos: number): number {
       pos = varintEnd + l;
     }
   }
-  return pos > b.length ? -1 : pos;
+  if (pos + 1 === n && b[pos] === NAME_TAG) return -1; // a tag with no length
+  return pos > n ? -1 : pos;
 }
 
 /** The strings of a run of field-3 entries (tag, length, UTF-8 bytes). */
