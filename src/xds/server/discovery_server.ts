@@ -264,7 +264,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     const yieldMs = this.#opts.pushYieldMs ?? 10;
     let sliceStart = performance.now();
     // Streams of one shape share their subscription Set: pick its changed names once.
-    const scoped = new WeakMap<ReadonlySet<string>, string[]>();
+    const scoped = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
     for (const conn of [...this.#conns.values()]) {
       if (this.#closed) return;
       if (!this.#conns.has(conn.id)) continue; // closed while the push yielded
@@ -280,24 +280,24 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     this.log.info(`ads: push of ${merged} change(s) (${batch.full ? 'full' : 'eds'}): ${sent} response(s) to ${this.#conns.size} connection(s); ${batch.reasons.slice(0, 3).join('; ')}`);
   }
 
-  #pushConnection(conn: Connection<P>, batch: MergedPush, scoped: WeakMap<ReadonlySet<string>, string[]>): number {
+  #pushConnection(conn: Connection<P>, batch: MergedPush, scoped: WeakMap<ReadonlySet<string>, ReadonlySet<string>>): number {
     const types = batch.full ? orderTypes([...conn.watches.keys()]) : conn.watches.has(TYPE.ENDPOINT) ? [TYPE.ENDPOINT] : [];
     let sent = 0;
     for (const t of types) {
       const w = conn.watches.get(t)!;
       let names: readonly string[] | ReadonlySet<string> | undefined = w.generationNames();
-      let scope: Set<string> | undefined;
+      let scope: ReadonlySet<string> | undefined;
       if (!batch.full && batch.services && names) {
-        // Endpoint-only push for named services: regenerate just their clusters.
+        // Endpoint-only push for named services: regenerate just their clusters. One Set per
+        // subscription Set, so the cache keys it once for all the streams sharing it.
         const all = names as ReadonlySet<string>;
-        let picked = scoped.get(all);
-        if (!picked) {
-          picked = (this.#opts.endpointNames ?? istioEndpointNames)(batch.services, [...all]);
-          scoped.set(all, picked);
+        scope = scoped.get(all);
+        if (!scope) {
+          scope = new Set((this.#opts.endpointNames ?? istioEndpointNames)(batch.services, [...all]));
+          scoped.set(all, scope);
         }
-        names = picked;
-        if (picked.length === 0) continue;
-        scope = new Set(picked);
+        if (scope.size === 0) continue;
+        names = scope;
       }
       const began = this.metrics ? performance.now() : 0;
       const gen = this.generate(conn, t, w, names);
