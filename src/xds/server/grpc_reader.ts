@@ -57,7 +57,7 @@ const PREFIX = 5;
  * A token is a message holding only field 19999 (a number no .proto may
  * declare: 19000-19999 are reserved for protobuf implementations) with the parsed request's id.
  */
-const TOKEN_TAG = [0xf8, 0xc1, 0x09]; // varint of (19999 << 3) | 0
+const TOKEN_TAG = [0xf8, 0xe1, 0x09]; // varint of (19999 << 3) | 0
 /** Parsed requests (or the error parsing threw) waiting for grpc-js to ask for them. */
 const parsed = new Map<number, { value?: unknown; error?: unknown }>();
 let nextId = 0;
