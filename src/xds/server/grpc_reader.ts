@@ -18,6 +18,7 @@
  * test/xds/grpc_reader.test.ts fails if the installed grpc-js stops matching.
  */
 import type * as grpc from '@grpc/grpc-js';
+import { varintSize, writeVarint } from './wire.ts';
 
 /**
  * A method deserializer that takes tokens (`takeParsed` first) and carries the decoder the reader
@@ -67,18 +68,12 @@ const MAX_SCRATCH = 4 * 1024 * 1024;
 let scratch = Buffer.allocUnsafeSlow(64 * 1024);
 
 function token(id: number): Buffer {
-  const body: number[] = [...TOKEN_TAG];
-  for (let n = id; ; n = Math.floor(n / 128)) {
-    if (n < 128) {
-      body.push(n);
-      break;
-    }
-    body.push((n % 128) | 0x80);
-  }
-  const out = Buffer.allocUnsafe(PREFIX + body.length);
+  const length = TOKEN_TAG.length + varintSize(id);
+  const out = Buffer.allocUnsafe(PREFIX + length);
   out[0] = 0;
-  out.writeUInt32BE(body.length, 1);
-  out.set(body, PREFIX);
+  out.writeUInt32BE(length, 1);
+  out.set(TOKEN_TAG, PREFIX);
+  writeVarint(out, PREFIX + TOKEN_TAG.length, id);
   return out;
 }
 
@@ -123,8 +118,6 @@ class FrameReader {
   /** Views of the frames holding the message read so far. */
   #parts: Buffer[] = [];
   #filled = 0;
-  /** grpc-js reads this to know whether a message is half read. */
-  readState = 0;
 
   constructor(max: number, parse: (bytes: Buffer) => unknown) {
     this.#max = max;
@@ -144,7 +137,6 @@ class FrameReader {
           if (this.#headFill < PREFIX) break;
           this.#length = this.#head.readUInt32BE(1);
           if (this.#max !== -1 && this.#length > this.#max) throw new Error(`Received message larger than max (${this.#length} vs ${this.#max})`);
-          this.readState = 1;
         }
         const n = Math.min(this.#length - this.#filled, data.length - pos);
         if (n > 0) this.#parts.push(data.subarray(pos, pos + n));
@@ -170,7 +162,6 @@ class FrameReader {
     this.#filled = 0;
     this.#length = -1;
     this.#headFill = 0;
-    this.readState = 0;
     // Compressed messages (Envoy does not compress ADS requests) take grpc-js's own path.
     if (compressed) return Buffer.concat([this.#head, ...parts], PREFIX + length);
     let bytes: Buffer;

@@ -14,7 +14,7 @@ import { GRPC_PREFIX } from './grpc_parts.ts';
 
 const LEN = 2; // wire type: length-delimited
 
-function varintSize(n: number): number {
+export function varintSize(n: number): number {
   let size = 1;
   while (n >= 0x80) {
     n = Math.floor(n / 128);
@@ -23,7 +23,7 @@ function varintSize(n: number): number {
   return size;
 }
 
-function writeVarint(buf: Buffer, pos: number, n: number): number {
+export function writeVarint(buf: Buffer, pos: number, n: number): number {
   while (n >= 0x80) {
     buf[pos++] = (n % 128) | 0x80;
     n = Math.floor(n / 128);
