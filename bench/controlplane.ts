@@ -207,7 +207,7 @@ function tsmeshCp(): ControlPlane {
       const [grpcPort, httpPort] = [await freePort(), await freePort()];
       // What `tsmesh controlplane` runs for a user: dist/ when current (prepareTsmesh builds it).
       const cmd = tsmeshCommand(['controlplane', '--config', configDir, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--secure-grpc-port', '0']);
-      const cp = await start('tsmesh controlplane', cmd.command, [...CP_NODE_ARGS, '--import', MEMLOG, ...cmd.args], {});
+      const cp = await start('tsmesh controlplane', cmd.command, [...CP_NODE_ARGS, '--import', MEMLOG, ...cmd.args], {}, cmd.env);
       const deadline = Date.now() + TIMEOUT_MS;
       while (!/tsmesh controlplane ready/.test(cp.output())) {
         if (cp.proc.exitCode !== null || Date.now() > deadline) {

@@ -1,7 +1,10 @@
 /**
  * `npm run bench -- <name...>`: prints figures and ratios against baselines measured in the same
- * run. No assertions: speed is measured here, never in tests.
+ * run. No assertions: speed is measured here, never in tests. Runs on the Node BENCH_NODE names
+ * (bench/lib/bench_node.ts).
  */
+import { onBenchNode } from './lib/bench_node.ts';
+
 const BENCHES: Record<string, () => Promise<void>> = {
   controlplane: async () => (await import('./controlplane.ts')).run(),
   proxy: async () => (await import('./proxy.ts')).run(),
@@ -17,6 +20,7 @@ for (const n of chosen) {
     process.exit(2);
   }
 }
+await onBenchNode();
 for (const n of chosen) {
   console.log(`\n=== bench ${n} ===`);
   await BENCHES[n]();

@@ -33,7 +33,7 @@ export async function startBookinfoSidecar(dir: string, nginx: string, procs: St
   for (const f of readdirSync(src)) if (statSync(join(src, f)).isFile()) copyFileSync(join(src, f), join(cfg, f));
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const cp = tsmeshCommand(['controlplane', '--config', cfg, '--grpc-port', String(grpcPort), '--http-port', String(httpPort), '--secure-grpc-port', '0']);
-  procs.push(await start('tsmesh controlplane', cp.command, cp.args, { port: grpcPort }));
+  procs.push(await start('tsmesh controlplane', cp.command, cp.args, { port: grpcPort }, cp.env));
 
   const appDir = join(dir, 'bookinfo-app');
   mkdirSync(appDir, { recursive: true });

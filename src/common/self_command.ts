@@ -10,6 +10,8 @@ import { freshDistEntry } from '../../bin/dist_state.mjs';
 export interface Command {
   command: string;
   args: string[];
+  /** Environment the command needs besides the caller's (merged over it when spawning). */
+  env?: Record<string, string>;
 }
 
 /** The repository root: src/ and dist/ both sit right under it. */
@@ -24,6 +26,16 @@ let entry: string | null | undefined;
  */
 export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
+/**
+ * Node flags for `tsmesh controlplane`: semi-spaces capped at 16 MB, Node 20's default (V8 in
+ * Node 22 and 24 sizes them from the heap limit, up to 64 MB on a machine with memory to spare),
+ * and glibc held to two malloc arenas (V8's compiler and GC threads each grow their own and keep
+ * what they freed). On Node 24 with 2,000 simulated proxies the two took the control plane's peak
+ * from 565 to 466 MB (PERFORMANCE.md, decision 4).
+ */
+export const CONTROLPLANE_NODE_FLAGS = ['--max-semi-space-size=16'];
+export const CONTROLPLANE_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
+
 /** `tsmesh <args>` as a command line for spawn/execFile. */
 export function tsmeshCommand(args: string[], root = REPO_ROOT): Command {
   // Checked once per process for this checkout (a walk of src/), every time for another root.
@@ -33,6 +45,8 @@ export function tsmeshCommand(args: string[], root = REPO_ROOT): Command {
 
 function build(e: string | null, root: string, args: string[]): Command {
   const main = e ?? join(root, 'src/cli/main.ts');
-  const flags = args[0] === 'proxy' ? PROXY_NODE_FLAGS : [];
-  return { command: process.execPath, args: e ? [...flags, main, ...args] : [...flags, '--import', 'tsx', main, ...args] };
+  const cp = args[0] === 'controlplane';
+  const flags = args[0] === 'proxy' ? PROXY_NODE_FLAGS : cp ? CONTROLPLANE_NODE_FLAGS : [];
+  const command = { command: process.execPath, args: e ? [...flags, main, ...args] : [...flags, '--import', 'tsx', main, ...args] };
+  return cp ? { ...command, env: CONTROLPLANE_ENV } : command;
 }

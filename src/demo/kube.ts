@@ -143,7 +143,7 @@ export function startKubeDemo(o: KubeDemoOptions): KubeDemoHandle {
       o.repoRoot,
     );
     // Each replica has its own Lease identity (the default is hostname-pid, unique already).
-    const proc = sup.start({ name: `control plane ${i}`, command: cmd.command, args: cmd.args, cwd: o.repoRoot, logFile, env: { POD_NAME: `istiod-${i}` } });
+    const proc = sup.start({ name: `control plane ${i}`, command: cmd.command, args: cmd.args, cwd: o.repoRoot, logFile, env: { ...cmd.env, POD_NAME: `istiod-${i}` } });
     r.proc = proc;
     const ports: ReplicaPorts = { xds: 0, http: 0, secure: 0, webhook: 0 };
     const ready = await waitReady(

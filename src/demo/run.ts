@@ -379,7 +379,8 @@ class Demo {
     return ['--bootstrap', bootstrap, '--concurrency', '1', '--drain-time-s', PROXY_DRAIN_S, '--status-port', String(STATUS_PORT), '--readiness-port', String(READINESS_PORT)];
   }
 
-  private spawn(name: string, cmd: { command: string; args: string[] }, logName: string, env?: Record<string, string>): ManagedProcess {
+  private spawn(name: string, cmd: Command, logName: string, extraEnv?: Record<string, string>): ManagedProcess {
+    const env = cmd.env || extraEnv ? { ...cmd.env, ...extraEnv } : undefined;
     const p = this.sup.start({ name, command: cmd.command, args: cmd.args, cwd: this.o.repoRoot, env, logFile: join(this.stateDir, 'logs', `${logName}.log`) });
     void p.exited.then(() => {
       if (this.up && !p.stopping && !this.isStopping) this.print(`✖ ${name} exited unexpectedly: ${p.describeExit()}, log at ${displayPath(p.logFile)}`);

@@ -32,7 +32,7 @@ export async function spawnTsmesh(args: string[], ready: RegExp, o: { env?: Node
   const cmd = tsmeshCommand(args);
   const child: ChildProcess = spawn(cmd.command, cmd.args, {
     cwd: REPO,
-    env: { ...process.env, ...o.env },
+    env: { ...process.env, ...cmd.env, ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
