@@ -21,8 +21,9 @@ let entry: string | null | undefined;
 
 /**
  * Node flags for `tsmesh proxy`: V8's young generation capped at 4 MB per semi-space (default
- * 16). Under load that took a proxy from 108 to 82-83 MB RSS at the same CPU per request
- * (PERFORMANCE.md). A command-line flag: V8 ignores it when set from inside a running process.
+ * 16 on Node 20, up to 64 on Node 22 and 24). Under load that took a proxy from 108 to 82-83 MB
+ * RSS at the same CPU per request (PERFORMANCE.md). A command-line flag: V8 ignores it when set
+ * from inside a running process.
  */
 export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
