@@ -21,16 +21,15 @@ let entry: string | null | undefined;
 
 /**
  * Node flags for `tsmesh proxy`: V8's young generation capped at 4 MB per semi-space (default
- * 16 on Node 20, up to 64 on Node 22 and 24). Under load that took a proxy from 108 to 82-83 MB
+ * 16 on Node 20 and 22, 32 on Node 24). Under load that took a proxy from 108 to 82-83 MB
  * RSS at the same CPU per request (PERFORMANCE.md). A command-line flag: V8 ignores it when set
  * from inside a running process.
  */
 export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 /**
- * Node flags for `tsmesh controlplane`: semi-spaces capped at 16 MB, Node 20's default (V8 in
- * Node 22 and 24 sizes them from the heap limit, up to 64 MB on a machine with memory to spare),
- * and glibc held to two malloc arenas (V8's compiler and GC threads each grow their own and keep
+ * Node flags for `tsmesh controlplane`: semi-spaces capped at 16 MB, Node 20's and 22's default
+ * (Node 24 lets them grow to 32 MB), and glibc held to two malloc arenas (V8's compiler and GC threads each grow their own and keep
  * what they freed). On Node 24 with 2,000 simulated proxies the two took the control plane's peak
  * from 565 to 466 MB (PERFORMANCE.md, decision 4).
  */
