@@ -332,7 +332,8 @@ export class ListenerImpl {
       this.activeWork = 0;
       this.checkDrained();
     }, drainMs);
-    timer.unref();
+    // Not unref'd: whoever awaits the drain (a shutdown that then flushes access logs and spans)
+    // must see it end, even when a connection whose peer already left holds nothing else open.
     // Idle connections are closed once idle long enough (see IDLE_CLOSE_MS), checked periodically.
     this.idleSweep ??= setInterval(() => this.checkDrained(), Math.max(50, Math.min(250, this.idleCloseMs(drainMs)))).unref();
     p.then(() => clearTimeout(timer));
