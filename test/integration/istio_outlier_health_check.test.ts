@@ -159,9 +159,18 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
 
     h1.healthStatus = 500;
     await until(async () => (await (await fetch(`${client.admin}/clusters`)).text()).split('\n').some((l) => l.startsWith('outbound|80||hc.default.svc.cluster.local::') && l.endsWith('::health_flags::/failed_active_hc')), 'hc-1 fails its check', 15_000, 50);
+    // With one check failure enough to fail a host, a transient failure of another host's check on
+    // a loaded machine leaves one healthy host of three: below Envoy's 50% panic threshold the
+    // cluster balances over all hosts, hc-1 included, and counts lb_healthy_panic. Only such
+    // requests may reach it.
+    const hcStat = async (n: string) => Number(new RegExp(`^cluster\\.outbound\\|80\\|\\|hc\\.default\\.svc\\.cluster\\.local\\.${n}: (\\d+)$`, 'm').exec(await (await fetch(`${client.admin}/stats`)).text())?.[1] ?? 0);
+    const panicBefore = await hcStat('lb_healthy_panic');
     const before = h1.hits.length;
     for (let i = 0; i < 30; i++) assert.equal((await client.request('hc:80', '/')).status, 200);
-    assert.equal(h1.hits.length, before, 'hc-1 takes no traffic while failing /health');
+    const panics = (await hcStat('lb_healthy_panic')) - panicBefore;
+    const reached = h1.hits.length - before;
+    if (panics > 0) console.log(`istio health check: ${panics} of 30 requests balanced in panic mode (another host's check failed too), ${reached} reached hc-1`);
+    assert.ok(reached <= panics, `hc-1 takes no traffic while failing /health outside panic mode: ${reached} requests reached it, ${panics} were balanced in panic`);
     console.log(`istio health check: over mTLS, user requests hc-1 ${h1.mtls}/${h1.hits.length}, hc-2 ${h2.mtls}/${h2.hits.length}, hc-3 ${h3.mtls}/${h3.hits.length}; health checks hc-2 ${h2.healthMtls}/${h2.healthHits}`);
     assert.ok(h2.mtls > 0 && h2.healthMtls > 0, 'hc traffic, health checks included, is mTLS');
   });
