@@ -70,14 +70,6 @@ const enum State {
 /** RFC 9110 9.2.2 idempotent methods: safe to send again when a reused connection was found dead. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
-/**
- * A request that may go out again if the reused connection it was written to turns out dead
- * before any response byte: idempotent, its whole body in hand, not an upgrade.
- */
-export function replayable(o: Http1RequestOptions): boolean {
-  return IDEMPOTENT.has(o.method) && !isStreamingBody(o.body) && !o.upgrade;
-}
-
 /** Requests that already got their one transparent retry. */
 const retried = new WeakSet<Http1Handler>();
 
@@ -417,7 +409,8 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   }
 
   private canReplay(h: Http1Handler): boolean {
-    return !retried.has(h) && !h.done && replayable(this.opts!);
+    const o = this.opts!;
+    return !retried.has(h) && !h.done && IDEMPOTENT.has(o.method) && !isStreamingBody(o.body) && !o.upgrade;
   }
 
   // ---------- endings ----------

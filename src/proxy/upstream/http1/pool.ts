@@ -3,17 +3,14 @@
  * requests wait in a FIFO queue; idle connections are reused most-recently-used first; new ones
  * open while requests wait, as the cluster's circuit breakers allow (max_connections across every
  * host; a request no idle connection will take counts against max_pending_requests and is
- * refused with the 'overflow' reset when the queue is full: Envoy's 503 UO). Before a reused connection gets a request
- * that could not be sent twice, the event loop runs to its check phase (one setImmediate for all
- * pools), so a close or stray bytes from the server that already arrived are seen first and the
- * request goes elsewhere (undici validates idle sockets the same way). A replayable request
- * (idempotent, body in hand) alone in the queue goes out at once: should the connection turn out
- * dead, ClientConnection sends it once more on another; the check-phase hop cost about 2.5% of a
- * request's CPU at 1,000 req/s (PERFORMANCE.md). A connect failure fails every waiting request
+ * refused with the 'overflow' reset when the queue is full: Envoy's 503 UO). Before a reused connection gets a request,
+ * the event loop runs to its check phase (one setImmediate for all pools), so a close or stray
+ * bytes from the server that already arrived are seen first and the request goes elsewhere
+ * (undici validates idle sockets the same way). A connect failure fails every waiting request
  * (Envoy purges its pending list likewise). `close()` retires the pool gracefully: queued and
  * in-flight requests finish, then the connections close.
  */
-import { ClientConnection, replayable, type ConnectOptions, type ConnectionOwner } from './client_connection.ts';
+import { ClientConnection, type ConnectOptions, type ConnectionOwner } from './client_connection.ts';
 import { CONNECT_TIMEOUT, Http1Error, pendingOverflowError } from './errors.ts';
 import { PendingRequests } from '../pending_requests.ts';
 import { localLimits, type PoolLimits } from '../pool_limits.ts';
@@ -105,8 +102,7 @@ export class Http1Pool implements ConnectionOwner {
     }
     this.addActive(1);
     this.pending.push(opts, h);
-    if (this.queued === 1 && this.idle.length > 0 && replayable(opts)) this.flush();
-    else this.drive();
+    this.drive();
     this.syncPending();
     return true;
   }
