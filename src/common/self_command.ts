@@ -29,12 +29,18 @@ export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4'];
 
 /**
  * Node flags for `tsmesh controlplane`: semi-spaces capped at 16 MB, Node 20's and 22's default
- * (Node 24 lets them grow to 32 MB), and glibc held to two malloc arenas (V8's compiler and GC threads each grow their own and keep
- * what they freed). On Node 24 with 2,000 simulated proxies the two took the control plane's peak
+ * (Node 24 lets them grow to 32 MB), and glibc held to two malloc arenas (V8's compiler and GC
+ * threads each grow their own and keep what they freed). On Node 24 with 2,000 simulated proxies the two took the control plane's peak
  * from 565 to 466 MB (PERFORMANCE.md, decision 4).
  */
 export const CONTROLPLANE_NODE_FLAGS = ['--max-semi-space-size=16'];
 export const CONTROLPLANE_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
+
+/** Per command: the node flags and environment it runs with. */
+const RUNTIME: Record<string, { flags: string[]; env?: Record<string, string> }> = {
+  proxy: { flags: PROXY_NODE_FLAGS },
+  controlplane: { flags: CONTROLPLANE_NODE_FLAGS, env: CONTROLPLANE_ENV },
+};
 
 /** `tsmesh <args>` as a command line for spawn/execFile. */
 export function tsmeshCommand(args: string[], root = REPO_ROOT): Command {
@@ -45,8 +51,7 @@ export function tsmeshCommand(args: string[], root = REPO_ROOT): Command {
 
 function build(e: string | null, root: string, args: string[]): Command {
   const main = e ?? join(root, 'src/cli/main.ts');
-  const cp = args[0] === 'controlplane';
-  const flags = args[0] === 'proxy' ? PROXY_NODE_FLAGS : cp ? CONTROLPLANE_NODE_FLAGS : [];
+  const { flags, env } = RUNTIME[args[0] ?? ''] ?? { flags: [] };
   const command = { command: process.execPath, args: e ? [...flags, main, ...args] : [...flags, '--import', 'tsx', main, ...args] };
-  return cp ? { ...command, env: CONTROLPLANE_ENV } : command;
+  return env ? { ...command, env } : command;
 }

@@ -116,6 +116,9 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
     });
   await Promise.all(['echo-1', 'echo-2', 'echo-3', 'hc-1', 'hc-2', 'hc-3'].map((n) => pod(n, n.split('-')[0])));
   const client: Pod = await mesh.startPod({ name: 'client', labels: { app: 'client' }, identity: {} });
+  /** A counter of the client sidecar's outbound|80||<svc>.default.svc.cluster.local cluster (0 when absent). */
+  const clusterStat = async (svc: string, n: string) =>
+    Number(new RegExp(`^cluster\\.outbound\\|80\\|\\|${svc}\\.default\\.svc\\.cluster\\.local\\.${n}: (\\d+)$`, 'm').exec(await (await fetch(`${client.admin}/stats`)).text())?.[1] ?? 0);
 
   await t.test('outlierDetection: a pod answering 503 is ejected, returns after baseEjectionTime, and stays out twice as long the next time', async () => {
     for (const who of ['echo-1', 'echo-2', 'echo-3']) await client.waitFor('echo:80', '/warmup', (r) => r.status === 200 && r.json().who === who);
@@ -129,7 +132,7 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
       await new Promise((r) => setTimeout(r, 5));
     }
     const [first, second] = gaps(bad, 1500);
-    const stat = async (n: string) => Number(new RegExp(`^cluster\\.outbound\\|80\\|\\|echo\\.default\\.svc\\.cluster\\.local\\.${n}: (\\d+)$`, 'm').exec(await (await fetch(`${client.admin}/stats`)).text())?.[1]);
+    const stat = (n: string) => clusterStat('echo', n);
     const ejections = await stat('outlier_detection.ejections_enforced_consecutive_5xx');
     console.log(`istio outlier: first ejection ${first?.toFixed(0)} ms, second ${second?.toFixed(0)} ms (baseEjectionTime 2s, interval 1s), ratio ${(second / first).toFixed(2)}; ejections_enforced_consecutive_5xx ${ejections}; echo-3 got ${bad.hits.length} requests`);
     // Returns happen at interval ticks: baseEjectionTime x count, plus up to one interval.
@@ -163,7 +166,7 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
     // a loaded machine leaves one healthy host of three: below Envoy's 50% panic threshold the
     // cluster balances over all hosts, hc-1 included, and counts lb_healthy_panic. Only such
     // requests may reach it.
-    const hcStat = async (n: string) => Number(new RegExp(`^cluster\\.outbound\\|80\\|\\|hc\\.default\\.svc\\.cluster\\.local\\.${n}: (\\d+)$`, 'm').exec(await (await fetch(`${client.admin}/stats`)).text())?.[1] ?? 0);
+    const hcStat = (n: string) => clusterStat('hc', n);
     const panicBefore = await hcStat('lb_healthy_panic');
     const before = h1.hits.length;
     for (let i = 0; i < 30; i++) assert.equal((await client.request('hc:80', '/')).status, 200);
