@@ -1,0 +1,97 @@
+/**
+ * `tsmesh proxy` and `tsmesh controlplane` started by hand run with the node flags and
+ * environment tsmesh gives them when it starts them itself (bin/node_runtime.mjs): what `ps`
+ * shows of the process, and with the same PID. A user's own value of a flag wins.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { missingRuntime } from '../../bin/node_runtime.mjs';
+
+const BIN = new URL('../../bin/tsmesh.js', import.meta.url).pathname;
+const canExec = typeof (process as { execve?: unknown }).execve === 'function';
+const noExec = canExec ? false : `process.execve is not in node ${process.version} (22.15 and later have it)`;
+
+const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+
+/** Polls the process's command line until `want` holds (the replacement happens at start-up), bounded. */
+async function commandLineWhen(proc: ChildProcess, want: (argv: string[]) => boolean): Promise<string[]> {
+  const deadline = Date.now() + 20_000;
+  let argv: string[] = [];
+  while (Date.now() < deadline && proc.exitCode === null) {
+    argv = cmdline(proc.pid!);
+    if (want(argv)) return argv;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return argv;
+}
+
+function start(nodeArgs: string[], args: string[]): ChildProcess {
+  const env = { ...process.env };
+  delete env.TSMESH_NODE_RUNTIME;
+  delete env.MALLOC_ARENA_MAX;
+  delete env.NODE_OPTIONS;
+  return spawn(process.execPath, [...nodeArgs, BIN, ...args], { stdio: 'ignore', env });
+}
+
+function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    proc.once('exit', () => resolve());
+    proc.kill('SIGKILL');
+  });
+}
+
+function bootstrapFile(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-runtime-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'bootstrap.json');
+  writeFileSync(file, JSON.stringify({ static_resources: { clusters: [], listeners: [] } }));
+  return file;
+}
+
+test('what a process lacks of its runtime: flags it was not given and environment not set; other commands need nothing', () => {
+  assert.deepEqual(missingRuntime('proxy', [], {}), { flags: ['--max-semi-space-size=4'], env: {} });
+  assert.deepEqual(missingRuntime('controlplane', [], {}), { flags: ['--max-semi-space-size=16'], env: { MALLOC_ARENA_MAX: '2' } });
+  // The user's own value, on the command line (either spelling) or in NODE_OPTIONS, wins.
+  assert.deepEqual(missingRuntime('proxy', ['--max_semi_space_size=8'], {}).flags, []);
+  assert.deepEqual(missingRuntime('controlplane', [], { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' }), { flags: [], env: {} });
+  assert.deepEqual(missingRuntime('validate', [], {}), { flags: [], env: {} });
+});
+
+test('`tsmesh proxy` started by hand runs with --max-semi-space-size=4, as the same process', { skip: noExec, timeout: 60_000 }, async (t) => {
+  const args = ['proxy', '-c', bootstrapFile(t), '--admin-port', '0'];
+  const proc = start([], args);
+  t.after(() => stop(proc));
+  const argv = await commandLineWhen(proc, (a) => a.includes('--max-semi-space-size=4'));
+  assert.ok(argv.includes('--max-semi-space-size=4'), `command line of pid ${proc.pid}: ${argv.join(' ')}`);
+  assert.deepEqual(argv.slice(argv.indexOf(BIN) + 1), args);
+  assert.ok(environ(proc.pid!).includes('TSMESH_NODE_RUNTIME=1'));
+});
+
+test("a user's own --max-semi-space-size is kept and the proxy is not started again", { skip: noExec, timeout: 60_000 }, async (t) => {
+  const proc = start(['--max-semi-space-size=8'], ['proxy', '-c', bootstrapFile(t), '--admin-port', '0']);
+  t.after(() => stop(proc));
+  // Give it the time a replacement would take, then look: nothing changed.
+  await new Promise((r) => setTimeout(r, 1500));
+  const argv = cmdline(proc.pid!);
+  assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+  assert.ok(!argv.includes('--max-semi-space-size=4'), argv.join(' '));
+  assert.ok(!environ(proc.pid!).includes('TSMESH_NODE_RUNTIME=1'));
+});
+
+test('`tsmesh controlplane` started by hand runs with --max-semi-space-size=16 and MALLOC_ARENA_MAX=2', { skip: noExec, timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsmesh-runtime-cp-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const args = ['controlplane', '-c', dir, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--zipkin-port', 'off', '--state-dir', join(dir, 'state')];
+  const proc = start([], args);
+  t.after(() => stop(proc));
+  const argv = await commandLineWhen(proc, (a) => a.includes('--max-semi-space-size=16'));
+  assert.ok(argv.includes('--max-semi-space-size=16'), argv.join(' '));
+  assert.deepEqual(argv.slice(argv.indexOf(BIN) + 1), args);
+  assert.ok(environ(proc.pid!).includes('MALLOC_ARENA_MAX=2'));
+});
