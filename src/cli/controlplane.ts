@@ -80,9 +80,6 @@ Environment (istiod's names where it has one):
                           once (100); smaller ones (endpoint changes) are not held back
   TSMESH_PUSH_BUFFER_MB   bytes of xDS responses being written at once, across connections
                           (64); a larger single response goes out alone
-  TSMESH_EDS_PUSH_YIELD_MS
-                          an endpoint-only push lets other work in after this many ms of
-                          writing (100; a full push after 10)
 
 Debug pages: /debug/syncz, /debug/connections, /debug/configz, /debug/registryz,
 /debug/config_dump?proxyID=<id>. Config changes: POST /apis/v1/apply (tsmesh apply -f).`;

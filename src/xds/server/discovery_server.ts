@@ -67,15 +67,12 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
   #closed = false;
   #stats: PushStats = { pushes: 0, requests: 0, pushResponses: 0, generations: 0 };
   readonly #send: SendControl;
-  /** How long an endpoint-only push writes before it yields (see #push). */
-  readonly #edsYieldMs: number;
 
   constructor(opts: DiscoveryServerOptions<C, P>) {
     this.#opts = opts;
     this.log = opts.log ?? CONSOLE_LOGGER;
     this.metrics = opts.metrics;
     const limit = opts.pushThrottle ?? positiveNumberEnv('PILOT_PUSH_THROTTLE', 100);
-    this.#edsYieldMs = opts.endpointPushYieldMs ?? positiveNumberEnv('TSMESH_EDS_PUSH_YIELD_MS', 100);
     this.#send = {
       throttle: new SendThrottle(limit, opts.pushBufferBytes ?? positiveNumberEnv('TSMESH_PUSH_BUFFER_MB', 64) * 1048576),
       sendTimeoutMs: opts.sendTimeoutMs ?? 10_000,
@@ -264,10 +261,7 @@ export class DiscoveryServer<C extends XdsSnapshot = XdsSnapshot, P extends XdsP
     // Yield between slices of connections: the loop used to run to its end before any
     // response reached a socket, so the first client got an endpoint change as late as the
     // last one. Each response written is also queued behind the send throttle, not serialized.
-    // An endpoint-only push yields less often: its responses are small, and what a yield lets in
-    // is mostly the ACKs of the proxies already pushed (over SotW each repeats every EDS name,
-    // about 110 KB at 1,000 services), read before the rest get the change.
-    const yieldMs = batch.full ? (this.#opts.pushYieldMs ?? 10) : this.#edsYieldMs;
+    const yieldMs = this.#opts.pushYieldMs ?? 10;
     let sliceStart = performance.now();
     // Streams of one shape share their subscription Set: pick its changed names once.
     const scoped = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();

@@ -78,8 +78,6 @@ export interface DiscoveryServerOptions<C extends XdsSnapshot = XdsSnapshot, P e
   sendTimeoutMs?: number;
   /** Pushes yield to the event loop after this much synchronous work (default 10 ms). */
   pushYieldMs?: number;
-  /** The same for endpoint-only (EDS) pushes (default 100 ms; TSMESH_EDS_PUSH_YIELD_MS). */
-  endpointPushYieldMs?: number;
   /** Auto-registration and stats hook; called once the first request's node is parsed. */
   onConnect?: (conn: Connection<P>) => void;
   onDisconnect?: (conn: Connection<P>) => void;
