@@ -54,12 +54,17 @@ export function missingRuntime(command, execArgv = process.execArgv, env = proce
 /**
  * Replaces this process with one that has `command`'s flags and environment, when it lacks any
  * and the runtime can (process.execve: Node 22.15 and later, not Bun, not Windows). Returns only
- * when nothing was done; TSMESH_NODE_RUNTIME=0 turns it off.
+ * when nothing was done or the replacement failed; TSMESH_NODE_RUNTIME=0 turns it off.
  */
 export function execWithRuntime(command, script, args) {
   if (process.env[DONE] !== undefined || typeof process.execve !== 'function' || process.versions.bun !== undefined) return;
   const missing = missingRuntime(command);
   if (missing.flags.length === 0 && Object.keys(missing.env).length === 0) return;
   const argv = [process.execPath, ...missing.flags, ...process.execArgv, script, ...args];
-  process.execve(process.execPath, argv, { ...process.env, ...missing.env, [DONE]: '1' });
+  try {
+    process.execve(process.execPath, argv, { ...process.env, ...missing.env, [DONE]: '1' });
+  } catch (e) {
+    // The command still runs, only without the settings: say so once, and go on.
+    console.error(`tsmesh ${command}: running without ${[...missing.flags, ...Object.keys(missing.env)].join(' ')} (process.execve failed: ${e.message})`);
+  }
 }
