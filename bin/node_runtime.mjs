@@ -54,7 +54,7 @@ export function missingRuntime(command, execArgv = process.execArgv, env = proce
 /**
  * Replaces this process with one that has `command`'s flags and environment, when it lacks any
  * and the runtime can (process.execve: Node 22.15 and later, not Bun, not Windows). Returns only
- * when nothing was done or the replacement failed; TSMESH_NODE_RUNTIME=0 turns it off.
+ * when nothing was done or the replacement failed; TSMESH_NODE_RUNTIME set to any value turns it off.
  */
 export function execWithRuntime(command, script, args) {
   if (process.env[DONE] !== undefined || typeof process.execve !== 'function' || process.versions.bun !== undefined) return;
