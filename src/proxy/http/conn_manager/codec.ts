@@ -1,6 +1,6 @@
 /**
- * The seam between the connection manager's streams and a downstream codec (HTTP/1.1 over node's
- * llhttp server, HTTP/2 over node's nghttp2 server). Codecs turn wire events into ActiveStream
+ * The seam between the connection manager's streams and a downstream codec (HTTP/1.1 and HTTP/2,
+ * both the proxy's own, on raw sockets). Codecs turn wire events into ActiveStream
  * calls and implement these writes; nothing above this file knows which protocol it speaks.
  */
 import type { Duplex } from 'node:stream';

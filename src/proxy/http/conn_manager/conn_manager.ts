@@ -2,7 +2,7 @@
  * The http_connection_manager network filter (Envoy's ConnectionManagerImpl at the connection
  * level): validates the config once, then for each accepted socket replays the listener's
  * preread bytes, picks the codec (ALPN h2 on TLS, the h2c connection preface on plaintext, or
- * codec_type) and hands the socket to a node HTTP server that never listens.
+ * codec_type) and hands the socket to that codec: HTTP/1.1 and HTTP/2 both on the raw socket.
  */
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -10,7 +10,7 @@ import type { ConnectionInfo, FactoryContext, NetworkFilterFactory } from '../..
 import type { EnvoyJson } from '../../../xds/types.ts';
 import { compileHcmConfig, type HcmConfig } from './config.ts';
 import { createHttp1Server } from './codec_http1.ts';
-import { createHttp2Server } from './codec_http2.ts';
+import { startHttp2Session } from './codec_http2.ts';
 import { attachConn } from './connection.ts';
 import { DownstreamSsl } from './xfcc.ts';
 
@@ -18,10 +18,6 @@ import { DownstreamSsl } from './xfcc.ts';
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
 type Codec = 'h1' | 'h2' | 'sniff';
-
-function resumeSocket(s: Socket): void {
-  if (!s.destroyed) s.resume();
-}
 
 function chooseCodec(hcm: HcmConfig, socket: Socket, info: ConnectionInfo): Codec {
   if (hcm.codecType === 'HTTP1') return 'h1';
@@ -45,7 +41,6 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
   create(typedConfig: EnvoyJson, ctx: FactoryContext) {
     const hcm = compileHcmConfig(typedConfig, ctx);
     let h1: ReturnType<typeof createHttp1Server> | undefined;
-    let h2: ReturnType<typeof createHttp2Server> | undefined;
     // Listeners hand sockets over paused (pauseOnConnect, inspectors); the codec's own reader
     // is attached by 'connection', so flowing is restored only after that, never before.
     const toH1 = (s: Socket): void => {
@@ -54,10 +49,8 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
       if (s.isPaused()) s.resume();
     };
     const toH2 = (s: Socket): void => {
-      (h2 ??= createHttp2Server(hcm)).emit('connection', s);
-      // node's h2 session replays bytes already buffered in the JS stream on the next tick;
-      // resuming only after that keeps the connection preface first (else: bad client magic).
-      if (s.isPaused()) setImmediate(resumeSocket, s);
+      startHttp2Session(hcm, s);
+      if (s.isPaused()) s.resume();
     };
 
     return (socket: Socket, info: ConnectionInfo): void => {
