@@ -13,6 +13,7 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { hcmConfig, listenOn, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
+import { frame } from './h2_frames.ts';
 
 const DATA = 0x0, HEADERS = 0x1, RST_STREAM = 0x3, SETTINGS = 0x4, PING = 0x6, GOAWAY = 0x7, WINDOW_UPDATE = 0x8, CONTINUATION = 0x9;
 const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
@@ -26,16 +27,6 @@ interface Frame {
   flags: number;
   stream: number;
   payload: Buffer;
-}
-
-function frame(type: number, flags: number, stream: number, payload: Buffer | string = Buffer.alloc(0)): Buffer {
-  const p = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(p.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(stream, 5);
-  return Buffer.concat([h, p]);
 }
 
 const u32 = (n: number) => {

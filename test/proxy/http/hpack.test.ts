@@ -10,6 +10,7 @@ import net from 'node:net';
 import http2 from 'node:http2';
 import { HpackDecoder, HpackEncoder, HpackError } from '../../../src/proxy/http/http2/hpack.ts';
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from '../../../src/proxy/http/http2/hpack_tables.ts';
+import { frame } from './h2_frames.ts';
 
 type Field = [string, string];
 
@@ -305,15 +306,6 @@ describe('HpackEncoder', () => {
       timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
     });
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
-  };
-
-  const frame = (type: number, flags: number, stream: number, payload: Buffer): Buffer => {
-    const head = Buffer.alloc(9);
-    head.writeUIntBE(payload.length, 0, 3);
-    head[3] = type;
-    head[4] = flags;
-    head.writeUInt32BE(stream, 5);
-    return Buffer.concat([head, payload]);
   };
 
   /** A raw HTTP/2 server that answers the client's stream 1 with `block`; returns what node decoded. */
