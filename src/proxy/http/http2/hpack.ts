@@ -55,8 +55,10 @@ function huffmanDecode(buf: Buffer, start: number, end: number): string {
 
 /** Decodes header blocks of one connection, keeping its dynamic table. */
 export class HpackDecoder {
-  /** Newest first. */
-  #table: [string, string][] = [];
+  /** A ring, newest at #head: entry n (0 = newest) is #ring[(#head + n) & (#ring.length - 1)]. */
+  #ring: ([string, string] | undefined)[] = new Array(32);
+  #head = 0;
+  #count = 0;
   #size = 0;
   #max: number;
   /** The SETTINGS_HEADER_TABLE_SIZE we advertised: a size update may not exceed it. */
@@ -130,20 +132,32 @@ export class HpackDecoder {
   #entry(index: number): readonly [string, string] {
     if (index === 0) throw new HpackError('index 0');
     if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1]!;
-    const e = this.#table[index - STATIC_TABLE.length - 1];
-    if (!e) throw new HpackError(`index ${index} beyond the table`);
-    return e;
+    const n = index - STATIC_TABLE.length - 1;
+    if (n >= this.#count) throw new HpackError(`index ${index} beyond the table`);
+    return this.#ring[(this.#head + n) & (this.#ring.length - 1)]!;
   }
 
   #add(name: string, value: string): void {
-    this.#table.unshift([name, value]);
+    if (this.#count === this.#ring.length) {
+      // Unrolled oldest-last into a ring twice the size.
+      const next: ([string, string] | undefined)[] = new Array(this.#ring.length * 2);
+      for (let i = 0; i < this.#count; i++) next[i] = this.#ring[(this.#head + i) & (this.#ring.length - 1)];
+      this.#ring = next;
+      this.#head = 0;
+    }
+    this.#head = (this.#head - 1) & (this.#ring.length - 1);
+    this.#ring[this.#head] = [name, value];
+    this.#count++;
     this.#size += name.length + value.length + 32;
     this.#evict();
   }
 
   #evict(): void {
     while (this.#size > this.#max) {
-      const [n, v] = this.#table.pop()!;
+      const at = (this.#head + this.#count - 1) & (this.#ring.length - 1);
+      const [n, v] = this.#ring[at]!;
+      this.#ring[at] = undefined;
+      this.#count--;
       this.#size -= n.length + v.length + 32;
     }
   }

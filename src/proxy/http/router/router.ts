@@ -382,7 +382,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     // As Envoy: every reset but an overflow counts against the host as a local-origin failure.
     if (reason !== 'overflow') this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_CONNECT_FAILED');
     if (!u.headersReceived && this.tryRetry(reason)) return;
-    const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : reason === 'overflow' ? ResponseFlag.UpstreamOverflow : ResponseFlag.UpstreamConnectionTermination;
+    const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : reason === 'overflow' ? ResponseFlag.UpstreamOverflow : reason === 'protocol error' ? ResponseFlag.UpstreamProtocolError : ResponseFlag.UpstreamConnectionTermination;
     this.finish();
     if (this.downstreamStarted) {
       s.addResponseFlag(flag);

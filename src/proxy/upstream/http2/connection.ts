@@ -1,20 +1,20 @@
 /**
- * One upstream HTTP/2 connection (Envoy's HTTP/2 ActiveClient): a node:http2 client session on
- * a socket we open ourselves, so plaintext is h2c with prior knowledge and TLS offers ALPN h2
+ * One upstream HTTP/2 connection (Envoy's HTTP/2 ActiveClient): the proxy's own client session
+ * (./client_session.ts) on a socket we open ourselves, so plaintext is h2c with prior knowledge and TLS offers ALPN h2
  * with the cluster's certificates, SNI and SAN checks, both from upstream_bind_config's source
  * address. It runs up to the peer's SETTINGS_MAX_CONCURRENT_STREAMS at once, counts streams
  * against max_requests_per_connection, and stops taking new ones on GOAWAY (streams the peer
  * did not take fail as refused, the others finish). With no stream for idle_timeout it closes;
  * after max_connection_duration it drains (no new streams, open ones finish).
  */
-import http2, { type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { CONNECT_TIMEOUT, Http1Error } from '../http1/errors.ts';
 import { setKeepAlive, type ConnectOptions } from '../http1/client_connection.ts';
 import { isStreamingBody, type Http1Handler, type Http1RequestOptions } from '../http1/types.ts';
-import { h2RequestHeaders } from './request_headers.ts';
-import { H2Request, type StreamOwner } from './stream.ts';
+import { ErrorCode } from '../../http/http2/frame.ts';
+import { H2ClientSession, type ClientSessionOwner } from './client_session.ts';
+import type { H2Request } from './stream.ts';
 
 /** What a connection reports to its pool. */
 export interface H2ConnectionOwner {
@@ -46,8 +46,9 @@ export interface H2ConnectionOwner {
 /** Streams allowed when the peer's SETTINGS name no limit (RFC 9113 recommends at least 100). */
 const DEFAULT_MAX_STREAMS = 100;
 
-export class H2Connection implements StreamOwner {
-  readonly session: ClientHttp2Session;
+export class H2Connection implements ClientSessionOwner {
+  readonly session: H2ClientSession;
+  private readonly socket: Socket;
   /** Connected and the peer's first SETTINGS arrived: streams may start. */
   connected = false;
   /** No new streams: GOAWAY received, request limit reached, or closing. */
@@ -55,8 +56,6 @@ export class H2Connection implements StreamOwner {
   private closedDown = false;
   /** Streams open now. */
   streams = 0;
-  /** The node streams in flight, for what a GOAWAY says about them. */
-  private readonly open = new Set<ClientHttp2Stream>();
   /** Streams ever started, for max_requests_per_connection. */
   private started = 0;
   private maxStreams = DEFAULT_MAX_STREAMS;
@@ -72,17 +71,10 @@ export class H2Connection implements StreamOwner {
     o: ConnectOptions,
   ) {
     this.scheme = o.tls ? 'https' : 'http';
-    const host = o.host.includes(':') ? `[${o.host}]` : o.host;
-    const socket = openSocket(o, owner);
-    this.session = http2.connect(`${this.scheme}://${host}:${o.port}`, {
-      createConnection: () => socket,
-      settings: { enablePush: false },
-    });
-    const s = this.session;
-    s.on('remoteSettings', this.onRemoteSettings.bind(this));
-    s.on('goaway', this.onGoaway.bind(this));
-    s.on('error', this.onError.bind(this));
-    s.on('close', this.onClose.bind(this));
+    this.socket = openSocket(o, owner);
+    this.session = new H2ClientSession(this.socket, this, 60 * 1024);
+    this.socket.on('error', this.onError.bind(this));
+    this.socket.on('close', this.onClose.bind(this));
     this.connectTimer = setTimeout(this.onConnectTimeout.bind(this), owner.connectTimeoutMs);
     this.connectTimer.unref();
   }
@@ -92,59 +84,49 @@ export class H2Connection implements StreamOwner {
     return this.connected && !this.draining && this.streams < this.maxStreams;
   }
 
-  /** True once the connection died or is dying with an error: its streams end as connection terminations. */
+  /** True once the connection died or is dying with an error. */
   get broken(): boolean {
-    return this.session.destroyed || this.err !== undefined;
+    return this.socket.destroyed || this.err !== undefined;
   }
 
   /**
    * Starts a request on this (available) connection. False when the session turned out to be
    * closing: the request was not touched and goes elsewhere. A request that fails on its own
-   * (bad headers, an upgrade) is answered through its handler and counted as a closed stream.
+   * (an upgrade) is answered through its handler and counted as a closed stream.
    */
   start(opts: Http1RequestOptions, h: Http1Handler): boolean {
     const session = this.session;
-    if (session.closed || session.destroyed) {
+    if (session.isClosed || session.exhausted || this.socket.destroyed) {
       this.draining = true;
       return false;
     }
     if (this.streams++ === 0) this.busy();
     if (opts.upgrade) {
       // Upgrades over HTTP/2 need extended CONNECT (RFC 8441), which this client does not do.
-      this.failOne(h, new Http1Error('upgrade is not supported over an HTTP/2 upstream', 'UND_ERR_NOT_SUPPORTED'));
+      h.onH1Error('connection termination', new Http1Error('upgrade is not supported over an HTTP/2 upstream', 'UND_ERR_NOT_SUPPORTED'));
+      this.afterStreamClosed();
       return true;
     }
     let body = opts.body;
     if (typeof body === 'string') body = Buffer.from(body);
     const empty = body == null || (!isStreamingBody(body) && body.length === 0);
-    let stream: ClientHttp2Stream;
-    try {
-      stream = session.request(h2RequestHeaders(opts.method, opts.path, this.scheme, opts.headers), { endStream: empty });
-    } catch (e) {
-      // Invalid header names or values (node validates them): this request alone fails.
-      this.failOne(h, e as Error);
-      return true;
-    }
     this.started++;
-    this.open.add(stream);
-    stream.once('close', () => this.open.delete(stream));
-    const req = new H2Request(this, stream, h);
+    const req = session.request(opts.method, opts.path, this.scheme, opts.headers, empty, h);
     h.onH1Attach(req);
     if (!empty) req.sendBody(body as Buffer);
     const max = this.owner.maxRequests;
-    if (max > 0 && this.started >= max) {
-      this.owner.onMaxRequests?.();
+    if ((max > 0 && this.started >= max) || session.exhausted) {
+      if (max > 0 && this.started >= max) this.owner.onMaxRequests?.();
       this.drain(); // in-flight streams finish, then it closes
     }
     return true;
   }
 
-  private failOne(h: Http1Handler, err: Error): void {
-    h.onH1Error('connection termination', err);
-    this.onStreamClosed();
+  onStreamClosed(_r: H2Request): void {
+    this.afterStreamClosed();
   }
 
-  onStreamClosed(_r?: H2Request): void {
+  private afterStreamClosed(): void {
     if (--this.streams === 0) {
       if (this.draining) this.closeSession();
       else this.idle();
@@ -156,33 +138,32 @@ export class H2Connection implements StreamOwner {
   drain(): void {
     if (this.draining) return;
     this.draining = true;
-    // Closed only when idle: node's close() right after a request() can refuse that stream.
     if (this.streams === 0) this.closeSession();
     this.owner.onDraining(this);
   }
 
   private closeSession(): void {
-    if (!this.session.closed && !this.session.destroyed) this.session.close();
+    if (!this.socket.destroyed) this.session.goaway(ErrorCode.NO_ERROR);
   }
 
   destroy(): void {
     this.draining = true;
     if (this.closedDown) return;
-    // A session node already destroyed (after a GOAWAY, say) may never emit 'close' again.
-    if (this.session.destroyed) return this.onClose();
+    if (this.socket.destroyed) return this.onClose();
     this.session.destroy();
+    this.socket.destroy();
   }
 
   // ---------- idle ----------
 
   private busy(): void {
-    this.session.ref();
+    this.socket.ref();
   }
 
   /** Idle from now: one timer per connection, re-armed from its own callback rather than per request. */
   private idle(): void {
     // An idle connection does not keep the process alive.
-    if (!this.session.destroyed) this.session.unref();
+    this.socket.unref();
     const ms = this.owner.idleTimeoutMs;
     if (ms <= 0 || this.draining) return;
     this.idleSince = performance.now();
@@ -208,13 +189,13 @@ export class H2Connection implements StreamOwner {
    * The peer's SETTINGS: the first one completes the connection (then its stream limit is
    * known, so a pool does not pile more streams on it than the peer allows).
    */
-  private onRemoteSettings(settings: http2.Settings): void {
+  onSettings(first: boolean, peerMax: number | undefined): void {
     // Our own max_concurrent_streams caps what the peer allows.
     const cap = this.owner.maxConcurrentStreams;
-    const n = Math.min(settings.maxConcurrentStreams ?? this.maxStreams, cap > 0 ? cap : Infinity);
+    const n = Math.min(peerMax ?? this.maxStreams, cap > 0 ? cap : Infinity);
     const grew = n > this.maxStreams;
     this.maxStreams = n;
-    if (!this.connected) {
+    if (first && !this.connected) {
       clearTimeout(this.connectTimer);
       this.connectTimer = undefined;
       this.connected = true;
@@ -231,15 +212,8 @@ export class H2Connection implements StreamOwner {
     }
   }
 
-  private onGoaway(code: number, lastStreamId?: number): void {
-    // Streams past the peer's last stream id were not taken (RFC 9113 6.8): they end as refused
-    // now, which a retry policy may resend elsewhere, rather than wait on a peer that will
-    // never answer them (node does not always close them itself).
-    if (lastStreamId !== undefined) {
-      for (const st of this.open) if (st.id !== undefined && st.id > lastStreamId && !st.closed) st.close(http2.constants.NGHTTP2_REFUSED_STREAM);
-    }
-    // NO_ERROR: node closes gracefully (streams the peer took finish); otherwise it destroys.
-    if (code !== http2.constants.NGHTTP2_NO_ERROR) this.err ??= new Http1Error(`upstream sent GOAWAY with error code ${code}`, 'ERR_HTTP2_GOAWAY_SESSION');
+  onGoaway(_lastStreamId: number, code: number): void {
+    if (code !== ErrorCode.NO_ERROR) this.err ??= new Http1Error(`upstream sent GOAWAY with error code ${code}`, 'ERR_HTTP2_GOAWAY_SESSION');
     if (!this.draining) {
       this.draining = true;
       this.owner.onDraining(this);
@@ -256,7 +230,8 @@ export class H2Connection implements StreamOwner {
   private onConnectTimeout(): void {
     this.connectTimer = undefined;
     if (this.connected) return;
-    this.session.destroy(new Http1Error(`upstream connect timeout after ${this.owner.connectTimeoutMs} ms`, CONNECT_TIMEOUT));
+    this.err ??= new Http1Error(`upstream connect timeout after ${this.owner.connectTimeoutMs} ms`, CONNECT_TIMEOUT);
+    this.socket.destroy();
   }
 
   private onError(err: Error): void {

@@ -1,46 +1,44 @@
 /**
- * The request head as node:http2 takes it: pseudo-headers first, then the router's flat header
- * list, without the connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2; node throws on
- * them). `host` becomes :authority, as Envoy's HTTP/2 codec does.
+ * The request head into the client session's HPACK encoder: pseudo-headers first, then the
+ * router's header list without the connection-specific fields HTTP/2 forbids (RFC 9113 8.2.2).
+ * `host` becomes :authority, as Envoy's HTTP/2 codec does; names are sent in lower case.
  */
-import type { OutgoingHttpHeaders } from 'node:http2';
 import type { HeaderMap } from '../../interfaces.ts';
+import type { HpackEncoder } from '../../http/http2/hpack.ts';
 
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
 
-/** The header object for `session.request()`. A null-prototype object: a `__proto__` header stays a header. */
-export function h2RequestHeaders(method: string, path: string, scheme: string, headers: readonly string[] | HeaderMap | null | undefined): OutgoingHttpHeaders {
-  const o = Object.create(null) as OutgoingHttpHeaders;
-  o[':method'] = method;
+export function encodeRequestHead(enc: HpackEncoder, method: string, path: string, scheme: string, headers: readonly string[] | HeaderMap | null | undefined): void {
+  enc.begin();
+  enc.field(':method', method);
   // CONNECT carries only :method and :authority (RFC 9113 8.5).
   if (method !== 'CONNECT') {
-    o[':scheme'] = scheme;
-    o[':path'] = path;
+    enc.field(':scheme', scheme);
+    enc.field(':path', path);
   }
-  if (headers == null) return o;
+  if (headers == null) return;
   if (headers instanceof Map) {
-    for (const [k, v] of headers) add(o, k, v);
-  } else {
-    for (let i = 0; i + 1 < headers.length; i += 2) add(o, headers[i], headers[i + 1]);
-  }
-  return o;
-}
-
-function add(o: OutgoingHttpHeaders, name: string, value: string | string[]): void {
-  let k = name;
-  if (k.charCodeAt(0) === 58 /* : */) return;
-  if (hasUpper(k)) k = k.toLowerCase();
-  if (k === 'host') {
-    o[':authority'] = typeof value === 'string' ? value : value[value.length - 1];
+    const host = headers.get('host');
+    if (host !== undefined) enc.field(':authority', typeof host === 'string' ? host : host[host.length - 1]!);
+    for (const [k, v] of headers) {
+      if (typeof v === 'string') add(enc, k, v);
+      else for (const x of v) add(enc, k, x);
+    }
     return;
   }
+  let host: string | undefined;
+  for (let i = 0; i + 1 < headers.length; i += 2) if (headers[i]!.toLowerCase() === 'host') host = headers[i + 1]!;
+  if (host !== undefined) enc.field(':authority', host);
+  for (let i = 0; i + 1 < headers.length; i += 2) add(enc, headers[i]!, headers[i + 1]!);
+}
+
+function add(enc: HpackEncoder, name: string, value: string): void {
+  if (name.charCodeAt(0) === 58 /* : */) return;
+  const k = hasUpper(name) ? name.toLowerCase() : name;
   if (CONNECTION_SPECIFIC.has(k)) return;
   // te is allowed only as "trailers" (gRPC needs it end to end).
   if (k === 'te' && value !== 'trailers') return;
-  const prev = o[k];
-  if (prev === undefined) o[k] = value;
-  else if (Array.isArray(prev)) prev.push(...(typeof value === 'string' ? [value] : value));
-  else o[k] = [String(prev), ...(typeof value === 'string' ? [value] : value)];
+  enc.field(k, value);
 }
 
 function hasUpper(s: string): boolean {

@@ -1,58 +1,58 @@
 /**
- * One request on an upstream HTTP/2 connection (Envoy's CodecClient stream): writes the request
- * (head, body at downstream's pace through the BodySource sink, flow control through node's
- * write/drain), and reports the response to the request's handler as the HTTP/1.1 pool does:
- * final head as a HeaderMap, data chunks, trailers on completion, or a reset reason. node's
- * stream events are bound to functions shared by every stream (the request is found through a
- * symbol on the stream): no closure per request.
+ * One request on an upstream HTTP/2 connection (Envoy's CodecClient stream): the request body at
+ * downstream's pace through the BodySink (flow control through the session's windows), and the
+ * response reported to the request's handler as the HTTP/1.1 pool does: final head as a
+ * HeaderMap, data chunks, trailers on completion, or a reset reason. While the handler has it
+ * paused, response data waits here and the stream's window is not re-opened.
  */
-import { constants, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import type { HeaderMap } from '../../interfaces.ts';
-import { rawHeadersToMap } from '../../http/common/header_utils.ts';
+import { StreamState } from '../../http/http2/session.ts';
 import type { BodySink, Http1Handler, Http1Stream, StreamingBody } from '../http1/types.ts';
 import { h2ResetReason, Http2StreamError } from './reset_reason.ts';
 
-/** What a stream tells its connection. */
-export interface StreamOwner {
-  /** The stream is closed: its slot is free. */
-  onStreamClosed(r: H2Request): void;
-  /** True once the connection is gone or going with an error (streams then end as connection terminations). */
-  readonly broken: boolean;
+/** What a request needs of its session. */
+export interface RequestSession {
+  writeData(st: H2Request, chunk: Buffer, endStream: boolean): boolean;
+  ackStream(st: H2Request): void;
+  streamError(id: number, code: number): void;
+  readonly peerInitialWindow: number;
 }
 
-const kRequest = Symbol('tsmesh.h2request');
-type NodeStream = ClientHttp2Stream & { [kRequest]?: H2Request };
+const EMPTY = Buffer.alloc(0);
+const CANCEL = 0x8;
+const NO_ERROR = 0x0;
 
-export class H2Request implements Http1Stream, BodySink {
+export class H2Request extends StreamState implements Http1Stream, BodySink {
   /** Undefined once the handler was told the outcome (or aborted). */
-  private handler: Http1Handler | undefined;
+  handler: Http1Handler | undefined;
+  /** The final response head arrived. */
+  responded = false;
+  /** A HEAD request: its response has no body whatever content-length says. */
+  readonly isHead: boolean;
   private body: StreamingBody | undefined;
   private trailers: HeaderMap | undefined;
-  private err: Error | undefined;
+  /** Response data held while paused, and whether the response ended behind it. */
+  private inbox: Buffer[] | undefined;
+  private endHeld = false;
 
   constructor(
-    private readonly owner: StreamOwner,
-    private readonly stream: NodeStream,
+    private readonly session: RequestSession,
+    id: number,
     handler: Http1Handler,
+    method: string,
   ) {
+    super(id, session.peerInitialWindow);
     this.handler = handler;
-    stream[kRequest] = this;
-    stream.on('response', onResponse);
-    stream.on('data', onData);
-    stream.on('trailers', onTrailers);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
+    this.isHead = method === 'HEAD';
   }
 
   /** Sends the request body: a Buffer at once, a streaming one as it arrives. */
   sendBody(body: Buffer | StreamingBody): void {
     if (Buffer.isBuffer(body)) {
-      this.stream.end(body);
+      this.session.writeData(this, body, true);
       return;
     }
     this.body = body;
-    this.stream.on('drain', onDrain);
     body.attach(this);
   }
 
@@ -60,13 +60,18 @@ export class H2Request implements Http1Stream, BodySink {
 
   onBodyChunk(chunk: Buffer): boolean {
     if (this.body === undefined || chunk.length === 0) return true;
-    return this.stream.write(chunk);
+    return this.session.writeData(this, chunk, false);
   }
 
   onBodyEnd(): void {
     if (this.body === undefined) return;
     this.body = undefined;
-    this.stream.end();
+    this.session.writeData(this, EMPTY, true);
+  }
+
+  /** The session has window and socket room again. */
+  writable(): void {
+    this.body?.pull();
   }
 
   // ---------- Http1Stream (the handler's controls) ----------
@@ -76,69 +81,69 @@ export class H2Request implements Http1Stream, BodySink {
     this.handler = undefined;
     this.detachBody();
     // RST_STREAM(CANCEL): the stream goes, the connection stays (Envoy resets the stream only).
-    if (!this.stream.closed) this.stream.close(constants.NGHTTP2_CANCEL);
+    if (!this.closed) this.session.streamError(this.id, CANCEL);
   }
 
   pause(h: Http1Handler): void {
-    // A paused stream stops consuming: node then holds back WINDOW_UPDATEs (flow control).
-    if (this.handler === h) this.stream.pause();
+    if (this.handler === h) this.readDisabled = true;
   }
 
   resume(h: Http1Handler): void {
-    if (this.handler === h) this.stream.resume();
+    if (this.handler !== h || !this.readDisabled) return;
+    this.readDisabled = false;
+    const held = this.inbox;
+    this.inbox = undefined;
+    if (held) for (const c of held) this.handler?.onH1Data(c);
+    if (this.endHeld) {
+      this.endHeld = false;
+      this.complete();
+    }
+    this.session.ackStream(this);
   }
 
-  // ---------- node stream events ----------
+  // ---------- from the session ----------
 
-  response(headers: IncomingHttpHeaders): void {
-    const h = this.handler;
-    if (h === undefined) return;
-    h.onH1Headers(Number(headers[':status']), rawHeadersToMap(headers as Record<string, string | string[]>, false));
+  headers(status: number, headers: HeaderMap): void {
+    this.responded = true;
+    this.handler?.onH1Headers(status, headers);
   }
 
   data(chunk: Buffer): void {
-    this.handler?.onH1Data(chunk);
+    if (this.readDisabled) (this.inbox ??= []).push(chunk);
+    else this.handler?.onH1Data(chunk);
   }
 
-  trailersIn(headers: IncomingHttpHeaders): void {
-    const m = rawHeadersToMap(headers as Record<string, string | string[]>, false);
-    if (m.size > 0) this.trailers = m;
+  /** The response ended (END_STREAM on its last DATA or HEADERS), with `trailers` if any. */
+  ended(trailers: HeaderMap | undefined): void {
+    if (trailers && trailers.size > 0) this.trailers = trailers;
+    if (this.readDisabled) this.endHeld = true;
+    else this.complete();
   }
 
-  end(): void {
+  private complete(): void {
     const h = this.handler;
     if (h === undefined) return;
-    const rst = this.stream.rstCode;
-    // node ends the readable side of a stream its connection dropped too, with a reset code.
-    if (rst !== undefined && rst !== constants.NGHTTP2_NO_ERROR) return;
     this.handler = undefined;
-    if (this.body !== undefined) {
+    if (!this.localEnded) {
       // The response is complete before the request body: the rest of it is not needed
       // (RFC 9113 8.1); the stream is closed without error.
       this.detachBody();
-      if (!this.stream.closed) this.stream.close(constants.NGHTTP2_NO_ERROR);
+      if (!this.closed) this.session.streamError(this.id, NO_ERROR);
     }
     h.onH1Complete(this.trailers);
   }
 
-  error(err: Error): void {
-    this.err ??= err;
-  }
-
-  closed(): void {
+  /** The stream closed: a handler still waiting hears why. */
+  closedWith(resetCode: number | undefined, byPeer: boolean): void {
+    this.detachBody();
+    // A response held while paused is complete: it is delivered on resume, not failed.
+    if (this.endHeld) return;
     const h = this.handler;
     this.handler = undefined;
-    this.detachBody();
-    this.owner.onStreamClosed(this);
     if (h === undefined) return;
-    const rst = this.stream.rstCode;
-    const gone = this.owner.broken;
-    const reason = h2ResetReason(rst, gone);
-    h.onH1Error(reason, this.err ?? new Http2StreamError(gone ? 'upstream connection closed' : `upstream stream reset (code ${rst})`, gone ? 'ECONNRESET' : 'ERR_HTTP2_STREAM_ERROR', rst));
-  }
-
-  drain(): void {
-    this.body?.pull();
+    const reason = h2ResetReason(resetCode, byPeer);
+    const gone = resetCode === undefined;
+    h.onH1Error(reason, new Http2StreamError(gone ? 'upstream connection closed' : `upstream stream reset (code ${resetCode})`, gone ? 'ECONNRESET' : 'ERR_HTTP2_STREAM_ERROR', resetCode));
   }
 
   private detachBody(): void {
@@ -147,26 +152,4 @@ export class H2Request implements Http1Stream, BodySink {
     this.body = undefined;
     b.detach();
   }
-}
-
-function onResponse(this: NodeStream, headers: IncomingHttpHeaders): void {
-  this[kRequest]!.response(headers);
-}
-function onData(this: NodeStream, chunk: Buffer): void {
-  this[kRequest]!.data(chunk);
-}
-function onTrailers(this: NodeStream, headers: IncomingHttpHeaders): void {
-  this[kRequest]!.trailersIn(headers);
-}
-function onEnd(this: NodeStream): void {
-  this[kRequest]!.end();
-}
-function onError(this: NodeStream, err: Error): void {
-  this[kRequest]!.error(err);
-}
-function onClose(this: NodeStream): void {
-  this[kRequest]!.closed();
-}
-function onDrain(this: NodeStream): void {
-  this[kRequest]!.drain();
 }

@@ -1,10 +1,10 @@
 /**
- * A request's (or its trailers') decoded fields into a HeaderMap, checked as RFC 9113 8.2–8.3
- * requires of a server: lower-case token names, no NUL/CR/LF and no surrounding whitespace in
- * values, request pseudo-headers only, once each and before every regular field, none of the
- * connection-specific fields, and `te` only as "trailers". A violation makes the request malformed
- * (the session resets the stream with PROTOCOL_ERROR, as nghttp2 does). Cookies are joined with
- * "; " so an HTTP/1.1 upstream gets one header (8.2.3).
+ * A header block's decoded fields into a HeaderMap, checked as RFC 9113 8.2–8.3 requires:
+ * lower-case token names, no NUL/CR/LF and no surrounding whitespace in values, only the
+ * pseudo-headers of a request (or :status for a response), once each and before every regular
+ * field, none in trailers, none of the connection-specific fields, and `te` only as "trailers".
+ * A violation makes the message malformed (the session resets the stream with PROTOCOL_ERROR, as
+ * nghttp2 does). Cookies are joined with "; " so an HTTP/1.1 upstream gets one header (8.2.3).
  */
 import type { HeaderMap } from '../../interfaces.ts';
 
@@ -14,7 +14,8 @@ const NAME_CHAR = (() => {
   for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") t[c.charCodeAt(0)] = 1;
   return t;
 })();
-const PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
+const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
+const RESPONSE_PSEUDO = new Set([':status']);
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 function validName(n: string): boolean {
@@ -37,7 +38,7 @@ function validValue(v: string): boolean {
   return true;
 }
 
-export class RequestFields {
+export class FieldBlock {
   readonly headers: HeaderMap = new Map();
   /** Regular fields (the max_headers_count limit). */
   count = 0;
@@ -48,8 +49,11 @@ export class RequestFields {
   /** The declared content-length, -1 when none. */
   contentLength = -1;
   #regular = false;
+  readonly #pseudo: Set<string> | undefined;
 
-  constructor(private readonly trailers: boolean) {}
+  constructor(kind: 'request' | 'response' | 'trailers') {
+    this.#pseudo = kind === 'request' ? REQUEST_PSEUDO : kind === 'response' ? RESPONSE_PSEUDO : undefined;
+  }
 
   /** The decoder's callback. */
   readonly add = (name: string, value: string): void => {
@@ -57,8 +61,8 @@ export class RequestFields {
     if (this.error) return;
     const h = this.headers;
     if (name.charCodeAt(0) === 58) {
-      if (this.trailers || this.#regular) return this.#fail(`pseudo-header ${name} after a regular field or in trailers`);
-      if (!PSEUDO.has(name)) return this.#fail(`pseudo-header ${name} is not a request pseudo-header`);
+      if (!this.#pseudo || this.#regular) return this.#fail(`pseudo-header ${name} after a regular field or in trailers`);
+      if (!this.#pseudo.has(name)) return this.#fail(`pseudo-header ${name} does not belong here`);
       if (h.has(name)) return this.#fail(`pseudo-header ${name} repeated`);
       if (!validValue(value)) return this.#fail(`invalid value for ${name}`);
       h.set(name, value);
@@ -110,5 +114,14 @@ export class RequestFields {
       h.delete('host');
     }
     return undefined;
+  }
+
+  /** After a response block: its status (RFC 9113 8.3.2), or undefined when missing or not three digits. */
+  status(): number | undefined {
+    if (this.error) return undefined;
+    const s = this.headers.get(':status');
+    if (typeof s !== 'string' || !/^[1-9]\d\d$/.test(s)) return undefined;
+    this.headers.delete(':status');
+    return Number(s);
   }
 }
