@@ -1,6 +1,6 @@
 /**
  * Per-host upstream connections (Envoy's conn_pool / conn_pool_map): one keep-alive HTTP/1.1
- * pool per host on raw sockets (./http1/pool.ts), one HTTP/2 pool per host on node:http2
+ * pool per host on raw sockets (./http1/pool.ts), one HTTP/2 pool per host on the proxy's own HTTP/2 client
  * sessions (./http2/pool.ts: ALPN over TLS, h2c prior knowledge in plaintext), and raw TCP/TLS
  * sockets for tcp_proxy. Both HTTP pools take requests the same way (HttpConnPool). Upstream TLS
  * options come from the cluster's UpstreamTlsContext, per host when transport_socket_matches

@@ -84,11 +84,6 @@ export class H2Connection implements ClientSessionOwner {
     return this.connected && !this.draining && this.streams < this.maxStreams;
   }
 
-  /** True once the connection died or is dying with an error. */
-  get broken(): boolean {
-    return this.socket.destroyed || this.err !== undefined;
-  }
-
   /**
    * Starts a request on this (available) connection. False when the session turned out to be
    * closing: the request was not touched and goes elsewhere. A request that fails on its own
