@@ -17,49 +17,22 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import { hcmConfig, listenOn, startHcm, type ClusterSpec, type TestProxy } from './http/harness.ts';
-import { frame } from './http/h2_frames.ts';
+import { block, frame, lit, PREFACE, u32, type Frame } from './http/h2_frames.ts';
 
 const DATA = 0x0, HEADERS = 0x1, RST_STREAM = 0x3, SETTINGS = 0x4, PUSH_PROMISE = 0x5, PING = 0x6, GOAWAY = 0x7, WINDOW_UPDATE = 0x8, CONTINUATION = 0x9;
 const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4;
 const NO_ERROR = 0x0, PROTOCOL_ERROR = 0x1, INTERNAL_ERROR = 0x2, FLOW_CONTROL_ERROR = 0x3, REFUSED_STREAM = 0x7, COMPRESSION_ERROR = 0x9;
 const SETTINGS_ENABLE_PUSH = 0x2, SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const DEFAULT_WINDOW = 65535;
 const MAX_FRAME = 16384;
 const WAIT_MS = 3000;
 
-interface Frame {
-  type: number;
-  flags: number;
-  stream: number;
-  payload: Buffer;
-}
 
 // ---------- HPACK, by hand: literal without indexing, no Huffman; 0x88 is :status 200 ----------
 
-/** RFC 7541 5.1 integer with an n-bit prefix; `first` carries the representation's high bits. */
-function hpackInt(first: number, bits: number, n: number): number[] {
-  const max = (1 << bits) - 1;
-  if (n < max) return [first | n];
-  const out = [first | max];
-  for (n -= max; n >= 128; n >>= 7) out.push((n & 0x7f) | 0x80);
-  return [...out, n];
-}
 
-/** Literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2). */
-function lit(name: string, value: string): Buffer {
-  const n = Buffer.from(name);
-  const v = Buffer.from(value);
-  return Buffer.concat([Buffer.from([0x00, ...hpackInt(0, 7, n.length)]), n, Buffer.from(hpackInt(0, 7, v.length)), v]);
-}
 
 const STATUS_200 = [0x88];
-const block = (...parts: (number[] | Buffer)[]) => Buffer.concat(parts.map((p) => (Array.isArray(p) ? Buffer.from(p) : p)));
-const u32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
 const hex = (code: number) => `0x${code.toString(16)}`;
 
 // ---------- the raw upstream ----------

@@ -13,48 +13,21 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { hcmConfig, listenOn, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
-import { frame } from './h2_frames.ts';
+import { block, frame, hpackInt, lit, PREFACE, u32, type Frame } from './h2_frames.ts';
 
 const DATA = 0x0, HEADERS = 0x1, RST_STREAM = 0x3, SETTINGS = 0x4, PING = 0x6, GOAWAY = 0x7, WINDOW_UPDATE = 0x8, CONTINUATION = 0x9;
 const END_STREAM = 0x1, ACK = 0x1, END_HEADERS = 0x4, PADDED = 0x8, PRIORITY = 0x20;
 const PROTOCOL_ERROR = 0x1, FLOW_CONTROL_ERROR = 0x3, FRAME_SIZE_ERROR = 0x6, REFUSED_STREAM = 0x7, COMPRESSION_ERROR = 0x9;
 const SETTINGS_ENABLE_PUSH = 0x2, SETTINGS_MAX_CONCURRENT_STREAMS = 0x3, SETTINGS_INITIAL_WINDOW_SIZE = 0x4;
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 const WAIT_MS = 3000;
 
-interface Frame {
-  type: number;
-  flags: number;
-  stream: number;
-  payload: Buffer;
-}
 
-const u32 = (n: number) => {
-  const b = Buffer.alloc(4);
-  b.writeUInt32BE(n);
-  return b;
-};
 const setting = (id: number, value: number) => Buffer.concat([Buffer.from([id >> 8, id & 0xff]), u32(value)]);
 const CLIENT_START = Buffer.concat([PREFACE, frame(SETTINGS, 0, 0)]);
 
-/** RFC 7541 5.1 integer with an n-bit prefix; `first` carries the representation's high bits. */
-function hpackInt(first: number, bits: number, n: number): number[] {
-  const max = (1 << bits) - 1;
-  if (n < max) return [first | n];
-  const out = [first | max];
-  for (n -= max; n >= 128; n >>= 7) out.push((n & 0x7f) | 0x80);
-  return [...out, n];
-}
 
-/** Literal header field without indexing, new name, no Huffman (RFC 7541 6.2.2). */
-function lit(name: string, value: string): Buffer {
-  const n = Buffer.from(name);
-  const v = Buffer.from(value);
-  return Buffer.concat([Buffer.from([0x00, ...hpackInt(0, 7, n.length)]), n, Buffer.from(hpackInt(0, 7, v.length)), v]);
-}
 
 // Static-table indexed fields: 0x82 :method GET, 0x83 :method POST, 0x84 :path /, 0x86 :scheme http.
-const block = (...parts: (number[] | Buffer)[]) => Buffer.concat(parts.map((p) => (Array.isArray(p) ? Buffer.from(p) : p)));
 const getBlock = (path = '/') => block([0x82, 0x86], path === '/' ? [0x84] : lit(':path', path), lit(':authority', 'test'));
 
 const STATIC_STATUS: Record<number, number> = { 8: 200, 9: 204, 10: 206, 11: 304, 12: 400, 13: 404, 14: 500 };
