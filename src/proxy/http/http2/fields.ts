@@ -7,6 +7,7 @@
  * nghttp2 does). Cookies are joined with "; " so an HTTP/1.1 upstream gets one header (8.2.3).
  */
 import type { HeaderMap } from '../../interfaces.ts';
+import { HOP_BY_HOP } from '../common/header_utils.ts';
 
 /** tchar (RFC 9110 5.6.2) without upper-case letters. */
 const NAME_CHAR = (() => {
@@ -16,7 +17,6 @@ const NAME_CHAR = (() => {
 })();
 const REQUEST_PSEUDO = new Set([':method', ':scheme', ':authority', ':path']);
 const RESPONSE_PSEUDO = new Set([':status']);
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 function validName(n: string): boolean {
   if (n.length === 0) return false;
@@ -72,7 +72,7 @@ export class FieldBlock {
     this.count++;
     if (!validName(name)) return this.#fail(`invalid field name ${JSON.stringify(name)}`);
     if (!validValue(value)) return this.#fail(`invalid value for ${name}`);
-    if (CONNECTION_SPECIFIC.has(name)) return this.#fail(`connection-specific field ${name}`);
+    if (HOP_BY_HOP.has(name)) return this.#fail(`connection-specific field ${name}`);
     if (name === 'te' && value !== 'trailers') return this.#fail('te other than "trailers"');
     if (name === 'content-length') {
       if (!/^\d{1,15}$/.test(value)) return this.#fail('invalid content-length');

@@ -5,6 +5,8 @@
  * loopback than the bookkeeping). Any violation throws HpackError, which the session turns into a
  * COMPRESSION_ERROR.
  */
+import type { HeaderMap } from '../../interfaces.ts';
+import { HOP_BY_HOP } from '../common/header_utils.ts';
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS, STATIC_TABLE } from './hpack_tables.ts';
 
 export class HpackError extends Error {}
@@ -195,6 +197,18 @@ export class HpackEncoder {
       this.#str(name);
     }
     this.#str(value);
+  }
+
+  /**
+   * Every field of a HeaderMap but pseudo-headers and the connection-specific fields HTTP/2
+   * forbids (RFC 9113 8.2.2), repeated values as repeated fields.
+   */
+  fields(headers: HeaderMap): void {
+    for (const [k, v] of headers) {
+      if (k.charCodeAt(0) === 58 || HOP_BY_HOP.has(k)) continue;
+      if (typeof v === 'string') this.field(k, v);
+      else for (const x of v) this.field(k, x);
+    }
   }
 
   /** The block since begin(): a view, valid until the next begin(). */

@@ -82,10 +82,7 @@ export class H2ServerSession extends Http2Session<H2Stream> {
   }
 
   #onTrailers(st: H2Stream, fields: FieldBlock, endStream: boolean): void {
-    if (st.remoteEnded) throw new ConnectionError(ErrorCode.STREAM_CLOSED, 'HEADERS after the end of the stream');
-    if (!endStream || fields.error) return this.streamError(st.id, ErrorCode.PROTOCOL_ERROR);
-    if (st.contentLength >= 0 && st.received !== st.contentLength) return this.streamError(st.id, ErrorCode.PROTOCOL_ERROR);
-    st.remoteEnded = true;
+    if (!this.acceptTrailers(st, fields.error !== undefined, endStream)) return;
     st.active?.decodeTrailers(fields.headers);
     this.maybeClose(st);
   }
@@ -154,12 +151,7 @@ export class H2ServerSession extends Http2Session<H2Stream> {
     const enc = this.encoder;
     enc.begin();
     enc.status(status);
-    for (const [k, v] of headers) {
-      // Connection-specific fields may not appear in HTTP/2 (RFC 9113 8.2.2).
-      if (k.charCodeAt(0) === 58 || k === 'connection' || k === 'keep-alive' || k === 'proxy-connection' || k === 'transfer-encoding' || k === 'upgrade' || k === 'http2-settings') continue;
-      if (typeof v === 'string') enc.field(k, v);
-      else for (const x of v) enc.field(k, x);
-    }
+    enc.fields(headers);
     this.headerFrames(st.id, endStream, enc.end());
     if (endStream) this.localEnd(st);
   }

@@ -281,6 +281,20 @@ export abstract class Http2Session<S extends StreamState> {
     this.onHeaderBlock(id, c.flags, block, 0, block.length);
   }
 
+  /**
+   * A header block after the head: trailers must end the stream, be well formed and come after
+   * a body that matches its content-length. False when they do not (the stream is reset).
+   */
+  protected acceptTrailers(st: S, malformed: boolean, endStream: boolean): boolean {
+    if (st.remoteEnded) throw new ConnectionError(ErrorCode.STREAM_CLOSED, 'HEADERS after the end of the stream');
+    if (!endStream || malformed || (st.contentLength >= 0 && st.received !== st.contentLength)) {
+      this.streamError(st.id, ErrorCode.PROTOCOL_ERROR);
+      return false;
+    }
+    st.remoteEnded = true;
+    return true;
+  }
+
   /** Decodes a header block into `add` (always, even for a stream about to be refused: the table must stay in step). */
   protected decodeBlock(buf: Buffer, start: number, end: number, add: (name: string, value: string) => void): void {
     try {
@@ -373,11 +387,7 @@ export abstract class Http2Session<S extends StreamState> {
     }
     const enc = this.encoder;
     enc.begin();
-    for (const [k, v] of trailers) {
-      if (k.charCodeAt(0) === 58) continue;
-      if (typeof v === 'string') enc.field(k, v);
-      else for (const x of v) enc.field(k, x);
-    }
+    enc.fields(trailers);
     this.headerFrames(st.id, true, enc.end());
     this.localEnd(st);
   }

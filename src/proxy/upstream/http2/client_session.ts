@@ -70,9 +70,7 @@ export class H2ClientSession extends Http2Session<H2Request> {
     if (r.remoteEnded) throw new ConnectionError(ErrorCode.STREAM_CLOSED, 'HEADERS after the end of the stream');
     const endStream = (flags & Flag.END_STREAM) !== 0;
     if (r.responded) {
-      // Trailers end the stream and carry no pseudo-headers.
-      if (!endStream || fields.error || (r.contentLength >= 0 && r.received !== r.contentLength)) return this.streamError(id, ErrorCode.PROTOCOL_ERROR);
-      r.remoteEnded = true;
+      if (!this.acceptTrailers(r, fields.error !== undefined, endStream)) return;
       r.ended(fields.headers);
       return this.maybeClose(r);
     }

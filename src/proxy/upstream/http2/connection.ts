@@ -43,6 +43,9 @@ export interface H2ConnectionOwner {
   onMaxDurationReached?(): void;
 }
 
+/** A response head past this is a flood, not a response (Envoy's default max_response_headers_kb: 60). */
+const MAX_RESPONSE_HEADERS_BYTES = 60 * 1024;
+
 /** Streams allowed when the peer's SETTINGS name no limit (RFC 9113 recommends at least 100). */
 const DEFAULT_MAX_STREAMS = 100;
 
@@ -72,7 +75,7 @@ export class H2Connection implements ClientSessionOwner {
   ) {
     this.scheme = o.tls ? 'https' : 'http';
     this.socket = openSocket(o, owner);
-    this.session = new H2ClientSession(this.socket, this, 60 * 1024);
+    this.session = new H2ClientSession(this.socket, this, MAX_RESPONSE_HEADERS_BYTES);
     this.socket.on('error', this.onError.bind(this));
     this.socket.on('close', this.onClose.bind(this));
     this.connectTimer = setTimeout(this.onConnectTimeout.bind(this), owner.connectTimeoutMs);

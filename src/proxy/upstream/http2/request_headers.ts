@@ -5,8 +5,8 @@
  */
 import type { HeaderMap } from '../../interfaces.ts';
 import type { HpackEncoder } from '../../http/http2/hpack.ts';
+import { HOP_BY_HOP } from '../../http/common/header_utils.ts';
 
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'host']);
 
 export function encodeRequestHead(enc: HpackEncoder, method: string, path: string, scheme: string, headers: readonly string[] | HeaderMap | null | undefined): void {
   enc.begin();
@@ -35,7 +35,8 @@ export function encodeRequestHead(enc: HpackEncoder, method: string, path: strin
 function add(enc: HpackEncoder, name: string, value: string): void {
   if (name.charCodeAt(0) === 58 /* : */) return;
   const k = hasUpper(name) ? name.toLowerCase() : name;
-  if (CONNECTION_SPECIFIC.has(k)) return;
+  // host went out as :authority.
+  if (k === 'host' || HOP_BY_HOP.has(k)) return;
   // te is allowed only as "trailers" (gRPC needs it end to end).
   if (k === 'te' && value !== 'trailers') return;
   enc.field(k, value);

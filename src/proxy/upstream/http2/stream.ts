@@ -6,6 +6,7 @@
  * paused, response data waits here and the stream's window is not re-opened.
  */
 import type { HeaderMap } from '../../interfaces.ts';
+import { ErrorCode } from '../../http/http2/frame.ts';
 import { StreamState } from '../../http/http2/session.ts';
 import type { BodySink, Http1Handler, Http1Stream, StreamingBody } from '../http1/types.ts';
 import { h2ResetReason, Http2StreamError } from './reset_reason.ts';
@@ -19,8 +20,6 @@ export interface RequestSession {
 }
 
 const EMPTY = Buffer.alloc(0);
-const CANCEL = 0x8;
-const NO_ERROR = 0x0;
 
 export class H2Request extends StreamState implements Http1Stream, BodySink {
   /** Undefined once the handler was told the outcome (or aborted). */
@@ -81,7 +80,7 @@ export class H2Request extends StreamState implements Http1Stream, BodySink {
     this.handler = undefined;
     this.detachBody();
     // RST_STREAM(CANCEL): the stream goes, the connection stays (Envoy resets the stream only).
-    if (!this.closed) this.session.streamError(this.id, CANCEL);
+    if (!this.closed) this.session.streamError(this.id, ErrorCode.CANCEL);
   }
 
   pause(h: Http1Handler): void {
@@ -128,7 +127,7 @@ export class H2Request extends StreamState implements Http1Stream, BodySink {
       // The response is complete before the request body: the rest of it is not needed
       // (RFC 9113 8.1); the stream is closed without error.
       this.detachBody();
-      if (!this.closed) this.session.streamError(this.id, NO_ERROR);
+      if (!this.closed) this.session.streamError(this.id, ErrorCode.NO_ERROR);
     }
     h.onH1Complete(this.trailers);
   }
