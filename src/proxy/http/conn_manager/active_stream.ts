@@ -5,6 +5,7 @@
  * response headers (server, x-request-id) and local replies, and records StreamInfo and stats.
  */
 import type { Duplex } from 'node:stream';
+import { StreamIdleTimers } from './stream_idle_timers.ts';
 import type { ConnectionInfo, HeaderMap, StreamFilterCallbacks, StreamInfo, Timer } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import { log } from '../../logger.ts';
@@ -46,7 +47,9 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   private responseComplete = false;
   private destroyed = false;
   private resolvedRoute: ResolvedRoute | undefined;
-  private idleTimer: Timer | undefined;
+  /** stream_idle_timeout or the route's idle_timeout (0: none), watched by the connection's StreamIdleTimers. */
+  idleMs = 0;
+  lastActive = 0;
   private requestTimer: Timer | undefined;
   private durationTimer: Timer | undefined;
   private readonly releaseActive: () => void;
@@ -94,7 +97,11 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     // context the router forwards is the child's.
     if (hcm.tracing) this.span = startSpan(hcm.tracing, this.requestHeaders, this.streamInfo, route?.decoratorOperation);
     const idleMs = route?.action?.idleTimeoutMs ?? hcm.streamIdleTimeoutMs;
-    if (idleMs > 0) this.idleTimer = hcm.clock.after(idleMs, () => this.onIdleTimeout());
+    if (idleMs > 0) {
+      this.idleMs = idleMs;
+      this.lastActive = this.streamInfo.startTime;
+      (this.conn.streamIdle ??= new StreamIdleTimers(hcm.clock)).add(this);
+    }
     if (hcm.requestTimeoutMs > 0 && !endStream) this.requestTimer = hcm.clock.after(hcm.requestTimeoutMs, () => this.onRequestTimeout());
     const maxMs = streamDurationMs(route?.action?.streamDuration, this.requestHeaders);
     if (maxMs !== undefined) {
@@ -151,7 +158,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   decodeData(chunk: Buffer, endStream: boolean): void {
     if (this.destroyed) return;
     this.streamInfo.bytesReceived += chunk.length;
-    this.idleTimer?.refresh();
+    if (this.idleMs !== 0) this.lastActive = this.hcm.clock.now();
     if (endStream) this.onRequestComplete();
     this.runDecodeData(chunk, endStream);
   }
@@ -254,7 +261,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   encodeHeaders(status: number, headers: HeaderMap, endStream: boolean): void {
     if (this.destroyed || this.responseStarted) return;
     this.responseStarted = true;
-    this.idleTimer?.refresh();
+    if (this.idleMs !== 0) this.lastActive = this.hcm.clock.now();
     this.runEncodeHeaders(status, headers, endStream);
     if (!endStream) this.observesEncode = this.filters.some((f) => f.encodeData !== undefined || f.encodeTrailers !== undefined);
     this.mutateResponseHeaders(headers);
@@ -274,7 +281,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   encodeData(chunk: Buffer, endStream: boolean): boolean {
     if (this.destroyed) return true;
     this.streamInfo.bytesSent += chunk.length;
-    this.idleTimer?.refresh();
+    if (this.idleMs !== 0) this.lastActive = this.hcm.clock.now();
     if (this.observesEncode) {
       const fs = this.filters;
       for (let i = fs.length - 1; i >= 0; i--) fs[i].encodeData?.(chunk, endStream);
@@ -338,7 +345,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     if (this.destroyed) return;
     this.destroyed = true;
     this.stopDecoding();
-    this.idleTimer?.cancel();
+    if (this.idleMs !== 0) this.conn.streamIdle?.remove(this);
     this.requestTimer?.cancel();
     this.durationTimer?.cancel();
     for (const f of this.filters) f.onDestroy?.();
@@ -374,7 +381,8 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     }
   }
 
-  private onIdleTimeout(): void {
+  /** StreamIdleTimers: no activity for idleMs. */
+  onIdleTimeout(): void {
     this.hcm.stats.rqIdleTimeout.inc();
     this.streamInfo.responseCodeDetails = 'stream_idle_timeout';
     this.sendLocalReply(408, LocalReplyBody.streamIdleTimeout, undefined, { responseFlag: ResponseFlag.StreamIdleTimeout });

@@ -6,6 +6,7 @@
 import type { Duplex } from 'node:stream';
 import type { HeaderMap } from '../../interfaces.ts';
 import type { DownstreamSsl } from './xfcc.ts';
+import type { StreamIdleTimers } from './stream_idle_timers.ts';
 
 export type DownstreamProtocol = 'HTTP/1.0' | 'HTTP/1.1' | 'HTTP/2';
 
@@ -32,4 +33,6 @@ export interface ConnectionState {
   closeAfterResponse: boolean;
   /** The TLS connection's certificates (for x-forwarded-client-cert); undefined on plaintext. */
   ssl?: DownstreamSsl;
+  /** The streams' idle timeouts, one timer for the connection (made by its first stream). */
+  streamIdle?: StreamIdleTimers;
 }

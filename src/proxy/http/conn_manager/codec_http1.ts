@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HeaderMap } from '../../interfaces.ts';
+import type { HeaderMap, Timer } from '../../interfaces.ts';
 import type { HcmConfig } from './config.ts';
 import type { DownstreamCodecStream, DownstreamProtocol } from './codec.ts';
 import { ActiveStream } from './active_stream.ts';
@@ -50,9 +50,6 @@ function onSocketClose(this: OwnedSocket): void {
 function onSocketDrain(this: OwnedSocket): void {
   this[kConn]?.onDrain();
 }
-function onSocketTimeout(this: OwnedSocket): void {
-  this[kConn]?.onIdleTimeout();
-}
 function destroyOnFinish(this: Socket): void {
   this.destroy();
 }
@@ -84,6 +81,9 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
   private closing = false;
   private peerEnded = false;
   private resumeQueued = false;
+  /** The connection's idle_timeout: one timer, re-armed when it fires early rather than refreshed per read and write. */
+  private idleTimer: Timer | undefined;
+  private idleSince: number;
 
   constructor(
     private readonly hcm: HcmConfig,
@@ -100,11 +100,9 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
     socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
-    // Envoy's idle_timeout (node's keepAliveTimeout before): socket inactivity with no stream open.
-    if (hcm.idleTimeoutMs > 0) {
-      socket.setTimeout(hcm.idleTimeoutMs);
-      socket.on('timeout', onSocketTimeout);
-    }
+    // Envoy's idle_timeout: so long with no request in progress.
+    this.idleSince = hcm.clock.now();
+    if (hcm.idleTimeoutMs > 0) this.armIdle(hcm.idleTimeoutMs);
   }
 
   // ---------- socket events ----------
@@ -147,6 +145,7 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
 
   onClose(): void {
     this.closing = true;
+    this.idleTimer?.cancel();
     this.parser.stop();
     const s = this.stream;
     this.stream = undefined;
@@ -159,10 +158,20 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
     if (this.stream && !this.responseDone) this.stream.onCodecDrain();
   }
 
-  onIdleTimeout(): void {
-    // Only a connection without a stream in progress is idle; a stream's own timers govern it otherwise.
-    if (this.responseDone && !this.closing) this.closeNow();
+  private armIdle(ms: number): void {
+    this.idleTimer = this.hcm.clock.after(ms, this.onIdleTimeout);
   }
+
+  private readonly onIdleTimeout = (): void => {
+    this.idleTimer = undefined;
+    if (this.closing) return;
+    const ms = this.hcm.idleTimeoutMs;
+    // Only a connection without a request in progress is idle; a stream's own timers govern it otherwise.
+    if (!this.responseDone || this.parser.inMessage) return this.armIdle(ms);
+    const idleFor = this.hcm.clock.now() - this.idleSince;
+    if (idleFor >= ms) this.closeNow();
+    else this.armIdle(ms - idleFor);
+  };
 
   onHeaderTimeout(): void {
     if (this.closing) return;
@@ -298,6 +307,7 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
   /** Request and response are both complete: the connection waits for, or parses, the next request. */
   private finishExchange(): void {
     this.stream = undefined;
+    if (this.idleTimer !== undefined) this.idleSince = this.hcm.clock.now();
     this.drainArmed = false;
     this.watch?.onIdle();
     if (this.readDisabled) {
@@ -368,7 +378,7 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
     socket.off('end', onSocketEnd);
     socket.off('close', onSocketClose);
     socket.off('drain', onSocketDrain);
-    socket.off('timeout', onSocketTimeout);
+    this.idleTimer?.cancel();
     if (p.method === 'CONNECT') {
       // As node's server without a 'connect' listener did: HTTP/1.1 CONNECT is not proxied.
       socket.destroy();
@@ -417,7 +427,6 @@ class UpgradeStream implements DownstreamCodecStream {
     const down = this.socket;
     down.write(rawHead(status, headers), 'latin1');
     if (this.head.length) upstream.write(this.head);
-    down.setTimeout(0);
     const kill = (): void => {
       down.destroy();
       upstream.destroy();

@@ -11,6 +11,7 @@ import type { EnvoyJson } from '../../../xds/types.ts';
 import { compileHcmConfig, type HcmConfig } from './config.ts';
 import { createHttp1Server } from './codec_http1.ts';
 import { startHttp2Session } from './codec_http2.ts';
+import type { ConnectionState } from './codec.ts';
 import { attachConn } from './connection.ts';
 import { DownstreamSsl } from './xfcc.ts';
 
@@ -57,12 +58,16 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
       const stats = hcm.stats;
       stats.cxTotal.inc();
       stats.cxActive.inc();
-      socket.once('close', () => stats.cxActive.dec());
+      const tls = info.transportProtocol === 'tls' || (socket as TLSSocket).encrypted === true;
+      const state: ConnectionState = { scheme: tls ? 'https' : 'http', closeAfterResponse: false, ssl: (socket as TLSSocket).encrypted ? new DownstreamSsl(socket as TLSSocket) : undefined };
+      socket.once('close', () => {
+        stats.cxActive.dec();
+        state.streamIdle?.close();
+      });
       // Bad peers must never surface as an uncaught 'error'; the codecs log and count.
       socket.on('error', () => {});
       if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
-      const tls = info.transportProtocol === 'tls' || (socket as TLSSocket).encrypted === true;
-      attachConn(socket, { info, state: { scheme: tls ? 'https' : 'http', closeAfterResponse: false, ssl: (socket as TLSSocket).encrypted ? new DownstreamSsl(socket as TLSSocket) : undefined } });
+      attachConn(socket, { info, state });
       const codec = chooseCodec(hcm, socket, info);
       const pre = info.preread && info.preread.length ? info.preread : undefined;
       if (codec !== 'sniff') {

@@ -90,7 +90,16 @@ export class H2ServerSession extends Http2Session<H2Stream> {
   #localReply(st: H2Stream, status: number): void {
     // The request is not read: the stream ends with our answer (and a reset if its body was coming).
     this.writeHeaders(st, status, new Map([['content-length', '0'], ['server', this.#hcm.serverName]]), true);
-    if (!st.remoteEnded) this.streamError(st.id, ErrorCode.NO_ERROR);
+  }
+
+  /**
+   * The response is complete. A request still coming is not wanted: RST_STREAM NO_ERROR (RFC 9113
+   * 8.1), as Envoy resets it, so the stream does not stay half-open holding a slot of the peer's
+   * stream limit until the client ends it.
+   */
+  protected override localEnd(st: H2Stream): void {
+    super.localEnd(st);
+    if (!st.closed && !st.remoteEnded) this.streamError(st.id, ErrorCode.NO_ERROR);
   }
 
   protected onStreamData(st: H2Stream, chunk: Buffer, endStream: boolean): void {

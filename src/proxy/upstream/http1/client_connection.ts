@@ -102,6 +102,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   private hintMs = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private idleTimerMs = 0;
+  private idleSince = 0;
   private unrefd = false;
   /** max_connection_duration: set from connect. */
   private durationTimer: NodeJS.Timeout | undefined;
@@ -288,7 +289,8 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
 
   /**
    * Idle from now: closes after `idleTimeoutMs` (0: never) or the server's shorter hint. One
-   * timer per connection, refreshed rather than re-created.
+   * timer per connection that re-arms itself when it fires early: a release only stores the
+   * time, where a refresh cost a call into libuv and a timer-list move per request.
    */
   armIdle(idleTimeoutMs: number): void {
     if (!this.unrefd) {
@@ -297,19 +299,27 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     }
     const ms = this.hintMs > 0 ? (idleTimeoutMs > 0 ? Math.min(this.hintMs, idleTimeoutMs) : this.hintMs) : idleTimeoutMs;
     if (ms <= 0) return;
-    if (this.idleTimer !== undefined && this.idleTimerMs === ms) {
-      this.idleTimer.refresh();
-      return;
+    this.idleSince = Date.now();
+    if (this.idleTimer !== undefined) {
+      if (this.idleTimerMs === ms) return;
+      clearTimeout(this.idleTimer);
     }
-    if (this.idleTimer !== undefined) clearTimeout(this.idleTimer);
     this.idleTimerMs = ms;
-    this.idleTimer = setTimeout(this.onIdleTimeout.bind(this), Math.min(ms, 0x7fffffff));
+    this.setIdleTimer(ms);
+  }
+
+  private setIdleTimer(ms: number): void {
+    this.idleTimer = setTimeout(this.onIdleTimeout, Math.min(ms, 0x7fffffff));
     this.idleTimer.unref();
   }
 
-  private onIdleTimeout(): void {
-    if (this.state === State.Idle) this.destroy();
-  }
+  private readonly onIdleTimeout = (): void => {
+    this.idleTimer = undefined;
+    if (this.state !== State.Idle) return;
+    const idleFor = Date.now() - this.idleSince;
+    if (idleFor >= this.idleTimerMs) this.destroy();
+    else this.setIdleTimer(this.idleTimerMs - idleFor);
+  };
 
   // ---------- socket events ----------
 
