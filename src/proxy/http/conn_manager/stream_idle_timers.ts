@@ -2,12 +2,11 @@
  * The stream idle timeouts of one downstream connection (Envoy's stream_idle_timeout, or the
  * route's idle_timeout), kept with one timer for all its streams.
  *
- * Why not a timer per stream: creating, refreshing on every headers and data event, and
- * cancelling a node Timeout cost a call into libuv and a timer-list move each time, several
- * times per request; removing them took about a tenth off the proxy's CPU per request at a
- * fixed rate (PERFORMANCE.md). Here activity only stores the time; the one timer fires at the
- * earliest deadline it knew of, times out the streams that were really idle that long, and
- * re-arms for the next deadline.
+ * Why not a timer per stream: a node Timeout per stream, refreshed on every headers and data
+ * event and cancelled at the end, is two objects and several calls into libuv per request. Here
+ * activity only stores the time; the one timer fires at the earliest deadline it knew of, times out the
+ * streams that were really idle that long, and re-arms for the next deadline. (The CPU this saves
+ * was below what the bench machine's noise lets us see: PERFORMANCE.md, "Tried".)
  */
 import type { Clock, Timer } from '../../../common/clock.ts';
 
