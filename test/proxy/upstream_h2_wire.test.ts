@@ -653,6 +653,20 @@ describe('the upstream HTTP/2 client against a misbehaving h2c server', () => {
   );
 
   test(
+    'upstream_cx_protocol_error counts malformed responses and connection errors on their own cluster; refusals, resets and a NO_ERROR GOAWAY do not',
+    async () => {
+      // Each of these clusters' servers broke the protocol in an earlier test of this file (they run in order).
+      const count = (name: string) => proxy.stats.get(`cluster.${name}.upstream_cx_protocol_error`) ?? 0;
+      for (const name of ['no-status', 'upper-name', 'path-pseudo', 'connection-close', 'short-body', 'data-first', 'bad-hpack', 'bad-hpack-reason', 'push-reason']) {
+        assert.ok(count(name) >= 1, `${name}: ${count(name)}`);
+      }
+      for (const name of ['baseline', 'trailers', 'refused', 'refused-retry', 'internal-reset', 'goaway', 'goaway-retry', 'informational']) {
+        assert.equal(count(name), 0, name);
+      }
+    },
+  );
+
+  test(
     'a malformed response is flagged UPE (upstream protocol error) in the access log, as Envoy flags it',
     async () => {
       const r = await get(port, '/no-status-flag/');

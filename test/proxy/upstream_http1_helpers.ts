@@ -75,9 +75,9 @@ export async function rawUpstream(answer: (req: RawRequest) => void): Promise<{ 
 
 /** A stats sink with readable values. */
 export function poolStats(): Http1PoolOptions['stats'] & { values: Record<string, number> } {
-  const values: Record<string, number> = { total: 0, active: 0, connectFail: 0, connectTimeout: 0 };
+  const values: Record<string, number> = { total: 0, active: 0, connectFail: 0, connectTimeout: 0, protocolError: 0 };
   const c = (k: string) => ({ inc: (n = 1) => void (values[k] += n), dec: (n = 1) => void (values[k] -= n) });
-  return { total: c('total'), active: c('active'), connectFail: c('connectFail'), connectTimeout: c('connectTimeout'), values };
+  return { total: c('total'), active: c('active'), connectFail: c('connectFail'), connectTimeout: c('connectTimeout'), protocolError: c('protocolError'), values };
 }
 
 export function makePool(port: number, o: Partial<Http1PoolOptions> = {}): { pool: Http1Pool; stats: ReturnType<typeof poolStats> } {

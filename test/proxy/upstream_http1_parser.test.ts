@@ -32,22 +32,24 @@ const BAD: [string, string][] = [
   ['head over 16 KiB', `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(17 * 1024)}\r\ncontent-length: 0\r\n\r\n`],
 ];
 
-test('malformed responses are protocol errors and the connection is not reused', async () => {
+test('malformed responses are protocol errors, counted (upstream_cx_protocol_error), and the connection is not reused', async () => {
   let reply = '';
   const up = await rawUpstream((r) => r.socket.write(reply));
-  const { pool } = makePool(up.port);
+  const { pool, stats } = makePool(up.port);
   try {
-    for (const [name, bytes] of BAD) {
+    for (const [i, [name, bytes]] of BAD.entries()) {
       reply = bytes;
       const o = await send(pool);
       assert.equal(o.error?.reason, 'protocol error', `${name}: ${JSON.stringify(o)}`);
       assert.match(o.error!.code!, /^HPE_/, name);
+      assert.equal(stats.values.protocolError, i + 1, `${name}: counted once`);
       const bad = up.requests.at(-1)!.conn;
       reply = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
       const ok = await send(pool);
       assert.equal(ok.body, 'ok', name);
       assert.notEqual(up.requests.at(-1)!.conn, bad, `${name}: the failed connection was not reused`);
     }
+    assert.equal(stats.values.protocolError, BAD.length, 'the well-formed answers were not counted');
   } finally {
     await pool.destroy();
     await up.close();

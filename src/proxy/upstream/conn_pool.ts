@@ -83,6 +83,7 @@ export class ConnPoolMap {
       connectTimeout: s.counter('upstream_cx_connect_timeout'),
       maxRequests: s.counter('upstream_cx_max_requests'),
       maxDurationReached: s.counter('upstream_cx_max_duration_reached'),
+      protocolError: s.counter('upstream_cx_protocol_error'),
     };
   }
 

@@ -30,6 +30,8 @@ export interface ConnectionOwner {
   onReleased(c: ClientConnection): void;
   /** The socket is gone (or handed over by an upgrade). */
   onClosed(c: ClientConnection, wasConnected: boolean): void;
+  /** The server broke HTTP/1.1 (a malformed response), for stats. */
+  onProtocolError?(): void;
   /** One request ended (any way): for active-request accounting. */
   onRequestEnded(): void;
   /** A reused connection died before any response byte: run the request again on another one. */
@@ -412,6 +414,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
         this.owner.retry(opts, h);
       } else {
         this.endRequest();
+        if (p.framing === Framing.Error) this.owner.onProtocolError?.();
         h.onH1Error(p.framing === Framing.Error ? 'protocol error' : 'connection termination', err ?? new Http1Error('upstream connection closed', 'UND_ERR_SOCKET'));
       }
     }
@@ -473,6 +476,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   }
 
   private fail(reason: Http1ResetReason, err: Error): void {
+    if (reason === 'protocol error') this.owner.onProtocolError?.();
     const h = this.handler!;
     this.endRequest();
     this.destroy();

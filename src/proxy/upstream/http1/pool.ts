@@ -34,6 +34,8 @@ export interface PoolStats {
   maxRequests?: Counter;
   /** upstream_cx_max_duration_reached: connections drained for max_connection_duration. */
   maxDurationReached?: Counter;
+  /** upstream_cx_protocol_error: connections that broke the protocol (a malformed response). */
+  protocolError?: Counter;
 }
 
 export interface Http1PoolOptions {
@@ -221,6 +223,10 @@ export class Http1Pool implements ConnectionOwner {
 
   onMaxDurationReached(): void {
     this.o.stats.maxDurationReached?.inc();
+  }
+
+  onProtocolError(): void {
+    this.o.stats.protocolError?.inc();
   }
 
   onRequestEnded(): void {

@@ -20,6 +20,8 @@ export interface ClientSessionOwner {
   onGoaway(lastStreamId: number, code: number): void;
   /** A stream closed (any way): a slot is free. */
   onStreamClosed(r: H2Request): void;
+  /** A malformed response, or a connection error we sent: upstream_cx_protocol_error. */
+  onProtocolError(): void;
 }
 
 /** The highest stream id a client may open (RFC 9113 5.1.1). */
@@ -114,6 +116,16 @@ export class H2ClientSession extends Http2Session<H2Request> {
     for (const r of [...this.streams.values()]) if (r.id > lastStreamId) this.closeStream(r, ErrorCode.REFUSED_STREAM, true);
     this.owner.onGoaway(lastStreamId, code);
     this.closeIfDone();
+  }
+
+  /** Every RST_STREAM PROTOCOL_ERROR this side sends is for a malformed response. */
+  override streamError(id: number, code: number): void {
+    if (code === ErrorCode.PROTOCOL_ERROR && this.streams.has(id)) this.owner.onProtocolError();
+    super.streamError(id, code);
+  }
+
+  protected override onGoawaySent(code: number): void {
+    if (code !== ErrorCode.NO_ERROR) this.owner.onProtocolError();
   }
 
   protected onSettings(first: boolean): void {

@@ -41,6 +41,8 @@ export interface H2ConnectionOwner {
   onMaxRequests?(): void;
   /** The connection reached max_connection_duration and drains, for stats. */
   onMaxDurationReached?(): void;
+  /** The server broke HTTP/2 (a malformed response, or a connection error we sent), for stats. */
+  onProtocolError?(): void;
 }
 
 /** A response head past this is a flood, not a response (Envoy's default max_response_headers_kb: 60). */
@@ -208,6 +210,10 @@ export class H2Connection implements ClientSessionOwner {
       // More room: queued requests may go now.
       this.owner.onCapacity(this);
     }
+  }
+
+  onProtocolError(): void {
+    this.owner.onProtocolError?.();
   }
 
   onGoaway(_lastStreamId: number, code: number): void {

@@ -206,6 +206,10 @@ export class Http2Pool implements H2ConnectionOwner {
     this.o.stats.maxDurationReached?.inc();
   }
 
+  onProtocolError(): void {
+    this.o.stats.protocolError?.inc();
+  }
+
   // ---------- lifecycle ----------
 
   /** Graceful: no new requests; queued and open streams finish; then every connection closes. */
