@@ -120,9 +120,6 @@ export function toObject(h: HeaderMap, skip?: Set<string>): Record<string, strin
   return out;
 }
 
-/** RFC 4122 version 4 UUID, as Envoy's x-request-id. */
-export { randomUUID as uuidV4 } from 'node:crypto';
-
 /** "1.2.3.4:80" -> "1.2.3.4"; "[::1]:80" -> "::1"; no port -> unchanged. */
 export function stripPort(hostport: string): string {
   if (hostport.startsWith('[')) {

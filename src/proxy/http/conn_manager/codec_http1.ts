@@ -315,8 +315,10 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
       this.updateReading();
     }
     if (this.parser.isPaused) {
+      // Nothing read ahead: resuming now starts no request (and costs no tick).
+      if (!this.parser.hasSaved) this.resumeParsing();
       // Never start the next request inside the previous stream's last write: parse on the next tick.
-      if (!this.resumeQueued) {
+      else if (!this.resumeQueued) {
         this.resumeQueued = true;
         process.nextTick(resumeNT, this);
       }

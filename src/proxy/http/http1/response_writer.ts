@@ -59,10 +59,6 @@ function hasCloseToken(v: string | string[]): boolean {
   return false;
 }
 
-function flushNT(w: ResponseWriter): void {
-  w.flush();
-}
-
 /** Head and body up to this size are copied into one Buffer (one write, no cork); larger bodies are corked instead. */
 const COPY_LIMIT = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -75,6 +71,7 @@ export class ResponseWriter {
   /** A head waiting for the first body bytes (written with them, or alone at the end of the tick). */
   private head: string | undefined;
   private flushQueued = false;
+  private readonly flushTask = (): void => this.flush();
   /** The connection must close once this response is written. */
   closeAfter = false;
   /** Some of this response is on the wire (an error can no longer be answered with a response). */
@@ -142,7 +139,9 @@ export class ResponseWriter {
     this.head = s;
     if (!this.flushQueued) {
       this.flushQueued = true;
-      process.nextTick(flushNT, this);
+      // A microtask, not a tick: the same moment (after the current callback, so a body written
+      // in it goes out with the head), without a tick object per response.
+      queueMicrotask(this.flushTask);
     }
   }
 

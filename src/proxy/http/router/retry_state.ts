@@ -29,19 +29,21 @@ const GRPC_BITS: [number, number][] = [
   [14, RetryOn.GrpcUnavailable],
 ];
 
+const NO_CODES: ReadonlySet<number> = new Set();
+
 export class RetryState {
   private retryOn: number;
   private remaining: number;
   private retriesDone = 0;
   readonly policy: RetryPolicy | undefined;
-  private statusCodes: Set<number>;
+  private statusCodes: ReadonlySet<number>;
   private retriableHeaders: HeaderPredicate[];
 
   constructor(policy: RetryPolicy | undefined, headers: HeaderMap) {
     this.policy = policy;
     this.retryOn = policy?.retryOn ?? 0;
     this.remaining = policy ? policy.numRetries : 1;
-    this.statusCodes = policy?.retriableStatusCodes ?? new Set();
+    this.statusCodes = policy?.retriableStatusCodes ?? NO_CODES;
     this.retriableHeaders = policy?.retriableHeaders ?? [];
     const on = getHeader(headers, 'x-envoy-retry-on');
     const grpcOn = getHeader(headers, 'x-envoy-retry-grpc-on');

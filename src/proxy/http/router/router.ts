@@ -141,6 +141,11 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     const s = this.s;
     const cluster = this.cluster!;
     const policy = this.retry.policy;
+    // The hosts tried so far (previous_hosts, priority retries), made at the first retry: most requests never retry.
+    if (this.attempts > 0 && policy && !this.history) {
+      const prev = s.streamInfo.upstreamHost!;
+      this.history = { hosts: new Set([prev]), priorities: policy.priorityUpdateFrequency > 0 ? [priorityOf(cluster, prev)] : [] };
+    }
     // ORIGINAL_DST clusters (Istio's PASSTHROUGH) pick the downstream connection's original destination.
     const host = selectHost(cluster, policy, this.history, { hashKey: this.hashKey, authority: this.authority, originalDestination: cluster.config.type === 'ORIGINAL_DST' ? connectionDestination(s.connection) : undefined });
     if (!host) {
@@ -152,9 +157,11 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.attempts++;
     s.streamInfo.attemptCount = this.attempts;
     s.streamInfo.upstreamHost = host;
-    const history = (this.history ??= { hosts: new Set(), priorities: [] });
-    history.hosts.add(host);
-    if (policy && policy.priorityUpdateFrequency > 0) history.priorities.push(priorityOf(cluster, host));
+    const history = this.history;
+    if (history) {
+      history.hosts.add(host);
+      if (policy!.priorityUpdateFrequency > 0) history.priorities.push(priorityOf(cluster, host));
+    }
     if (this.includeAttemptCount) this.setUpstreamHeader('x-envoy-attempt-count', String(this.attempts));
     if (this.autoHost) this.setUpstreamHeader('host', host.address);
     const u = new UpstreamRequest(this, host, this.attempts, this.ctx.clock.now());

@@ -21,6 +21,9 @@ export interface RouterContext extends HttpFilterFactoryContext {
   rqDirectResponse: Counter;
 }
 
+/** Until decodeHeaders: never written to. */
+const NO_HEADERS: HeaderMap = new Map();
+
 export abstract class RouterState {
   route: RouteEntry | undefined;
   action: RouteAction | undefined;
@@ -63,7 +66,7 @@ export abstract class RouterState {
   retryRelease: (() => void) | undefined;
   finished = false;
   /** Request headers as the router finalised them (for header formatters). */
-  requestHeaders: HeaderMap = new Map();
+  requestHeaders: HeaderMap = NO_HEADERS;
   isGrpc = false;
   isHead = false;
   /** Response headers went downstream: a failure now can only reset the stream. */
