@@ -157,6 +157,11 @@ export function listenOn(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
 }
 
+/** A route_config "rc" of one virtual host "v" for every domain. */
+export function routeConfig(routes: EnvoyJson[]): EnvoyJson {
+  return { name: 'rc', virtual_hosts: [{ name: 'v', domains: ['*'], routes }] };
+}
+
 /** A typical HCM config around a route_config. */
 export function hcmConfig(routeConfig: EnvoyJson, extra: EnvoyJson = {}, filters: EnvoyJson[] = []): EnvoyJson {
   return { stat_prefix: 'test', route_config: routeConfig, http_filters: [...filters, ROUTER], ...extra };

@@ -10,21 +10,12 @@ import assert from 'node:assert/strict';
 import http2 from 'node:http2';
 import net from 'node:net';
 import http from 'node:http';
-import { hcmConfig, request, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
+import { hcmConfig, request, routeConfig, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
 
-const RC = {
-  name: 'rc',
-  virtual_hosts: [
-    {
-      name: 'v',
-      domains: ['*'],
-      routes: [
-        { match: { prefix: '/up' }, route: { cluster: 'up' } },
-        { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } },
-      ],
-    },
-  ],
-};
+const RC = routeConfig([
+  { match: { prefix: '/up' }, route: { cluster: 'up' } },
+  { match: { prefix: '/' }, direct_response: { status: 200, body: { inline_string: 'ok' } } },
+]);
 
 /** What a client sees when it sends `first`, then one more piece every `everyMs`, until the server closes (or `maxMs`). */
 function trickle(port: number, first: string, piece: (i: number) => string, everyMs: number, maxMs = 5000): Promise<{ reply: string; closedByServer: boolean }> {

@@ -11,7 +11,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { StreamIdleTimers, type IdleStream } from '../../../src/proxy/http/conn_manager/stream_idle_timers.ts';
 import { ManualClock } from '../../helpers/clock.ts';
-import { hcmConfig, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
+import { hcmConfig, routeConfig, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
 
 function member(clock: ManualClock, idleMs: number, fired: string[], name: string): IdleStream {
   return { idleMs, lastActive: clock.now(), onIdleTimeout: () => fired.push(`${name}@${clock.now()}`) };
@@ -63,20 +63,11 @@ describe('StreamIdleTimers', () => {
   });
 });
 
-/** Route /trickle: a chunk every 100 ms for 1 s, under a 300 ms stream idle timeout. /stall: headers, then nothing. */
-const RC = {
-  name: 'rc',
-  virtual_hosts: [
-    {
-      name: 'v',
-      domains: ['*'],
-      routes: [
-        { match: { prefix: '/short' }, route: { cluster: 'up', idle_timeout: '0.15s' } },
-        { match: { prefix: '/' }, route: { cluster: 'up' } },
-      ],
-    },
-  ],
-};
+/** /short: a 150 ms route idle_timeout; everything else the HCM's 300 ms stream_idle_timeout. */
+const RC = routeConfig([
+  { match: { prefix: '/short' }, route: { cluster: 'up', idle_timeout: '0.15s' } },
+  { match: { prefix: '/' }, route: { cluster: 'up' } },
+]);
 
 describe('stream idle timeout on the wire', () => {
   let up: Upstream;
