@@ -188,11 +188,11 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     if (typeof body === 'string') body = Buffer.from(body);
     if (body == null || (Buffer.isBuffer(body) && body.length === 0)) {
       this.requestDone = true;
-      s.write(enc.declaredLength >= 0 || expectsPayload(method) ? `${enc.head}content-length: 0\r\n\r\n` : `${enc.head}\r\n`, 'latin1');
+      s.write(enc.bytes(enc.declaredLength >= 0 || expectsPayload(method) ? 'content-length: 0\r\n\r\n' : '\r\n'));
     } else if (Buffer.isBuffer(body)) {
       this.requestDone = true;
       s.cork();
-      s.write(`${enc.head}content-length: ${body.length}\r\n\r\n`, 'latin1');
+      s.write(enc.bytes(`content-length: ${body.length}\r\n\r\n`));
       s.write(body);
       s.uncork();
     } else if (isStreamingBody(body)) {
@@ -223,7 +223,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     if (this.headPending) {
       this.headPending = false;
       const enc = this.encoder;
-      s.write(this.chunked ? `${enc.head}transfer-encoding: chunked\r\n\r\n${len.toString(16)}\r\n` : `${enc.head}content-length: ${enc.declaredLength}\r\n\r\n`, 'latin1');
+      s.write(enc.bytes(this.chunked ? `transfer-encoding: chunked\r\n\r\n${len.toString(16)}\r\n` : `content-length: ${enc.declaredLength}\r\n\r\n`));
     } else if (this.chunked) {
       s.write(`${len.toString(16)}\r\n`, 'latin1');
     }
@@ -245,7 +245,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
       // No body bytes at all: framed like a request without a body.
       this.headPending = false;
       const method = this.opts!.method;
-      s.write(enc.declaredLength >= 0 || expectsPayload(method) ? `${enc.head}content-length: 0\r\n\r\n` : `${enc.head}\r\n`, 'latin1');
+      s.write(enc.bytes(enc.declaredLength >= 0 || expectsPayload(method) ? 'content-length: 0\r\n\r\n' : '\r\n'));
     } else if (this.chunked) {
       s.write('0\r\n\r\n', 'latin1');
     }

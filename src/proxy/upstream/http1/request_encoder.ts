@@ -1,10 +1,12 @@
 /**
- * The request head as one latin1 string: request line, Host first, the Connection line, then
+ * The request head: request line, Host first, the Connection line, then
  * the router's headers in its order, each name and value checked (tokens; no CR, LF or other
  * controls, so no header injection reaches the wire). The framing line (content-length or
  * transfer-encoding) is left to the writer, which knows the body. Headers the client owns are
  * taken out of the list: host, content-length (read as the declared length), connection
- * ("close" honoured), transfer-encoding, keep-alive, upgrade.
+ * ("close" honoured), transfer-encoding, keep-alive, upgrade. The head is kept as its checked
+ * pieces and copied into the Buffer that is written: never built as a string (no concatenation
+ * garbage, no flattening copy per request).
  */
 import type { HeaderMap } from '../../interfaces.ts';
 import { isFieldValue, isHeaderValue, isToken } from './chars.ts';
@@ -16,8 +18,10 @@ export function expectsPayload(method: string): boolean {
 
 /** Reused per connection: the outputs of one `encode`. */
 export class RequestEncoder {
-  /** The head up to (not including) the framing line and the final CRLF. */
-  head = '';
+  /** The head up to (not including) the framing line and the final CRLF: pieces, `count` of them used. */
+  private readonly parts: string[] = [];
+  private count = 0;
+  private len = 0;
   /** content-length the caller declared, -1 if none. */
   declaredLength = -1;
   /** The caller's headers asked to close the connection after this request. */
@@ -33,7 +37,9 @@ export class RequestEncoder {
     if (!isToken(method)) return 'invalid method';
     if (!isRequestTarget(path)) return 'invalid request target';
     let host: string | undefined;
-    let rest = '';
+    // Request line and Host first; the Connection line goes in slot 2 once the headers are read.
+    this.count = 3;
+    this.len = 0;
     if (Array.isArray(headers)) {
       for (let i = 0; i < headers.length; i += 2) {
         const name = headers[i];
@@ -43,9 +49,7 @@ export class RequestEncoder {
           host = value;
           continue;
         }
-        const line = this.field(name, value);
-        if (line === undefined) return `invalid ${name} header`;
-        rest += line;
+        if (!this.field(name, value)) return `invalid ${name} header`;
       }
     } else if (headers) {
       for (const [name, v] of headers as HeaderMap) {
@@ -55,15 +59,9 @@ export class RequestEncoder {
           continue;
         }
         if (typeof v === 'string') {
-          const line = this.field(name, v);
-          if (line === undefined) return `invalid ${name} header`;
-          rest += line;
+          if (!this.field(name, v)) return `invalid ${name} header`;
         } else {
-          for (let k = 0; k < v.length; k++) {
-            const line = this.field(name, v[k]);
-            if (line === undefined) return `invalid ${name} header`;
-            rest += line;
-          }
+          for (let k = 0; k < v.length; k++) if (!this.field(name, v[k])) return `invalid ${name} header`;
         }
       }
       if (host === undefined) {
@@ -79,29 +77,54 @@ export class RequestEncoder {
     } else {
       conn = close || this.wantsClose ? 'connection: close\r\n' : 'connection: keep-alive\r\n';
     }
-    this.head = host !== undefined ? `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n${conn}${rest}` : `${method} ${path} HTTP/1.1\r\n${conn}${rest}`;
+    const p = this.parts;
+    p[0] = `${method} ${path} HTTP/1.1\r\n`;
+    p[1] = host !== undefined ? `host: ${host}\r\n` : '';
+    p[2] = conn;
+    this.len += p[0].length + p[1].length + conn.length;
     return undefined;
   }
 
-  /** One "name: value\r\n" line, '' for a header the client owns, undefined when invalid. */
-  private field(name: string, value: string): string | undefined {
+  /** The head, then `tail` (the framing line and the empty line, maybe a first chunk size), as one Buffer. */
+  bytes(tail: string): Buffer {
+    const b = Buffer.allocUnsafe(this.len + tail.length);
+    const p = this.parts;
+    let o = 0;
+    for (let i = 0; i < this.count; i++) o = copyLatin1(b, p[i], o);
+    copyLatin1(b, tail, o);
+    return b;
+  }
+
+  /** The head as text (tests). */
+  get head(): string {
+    return this.bytes('').toString('latin1');
+  }
+
+  /** Adds one "name: value" line (none for a header the client owns); false when invalid. */
+  private field(name: string, value: string): boolean {
     switch (name) {
       case 'content-length': {
-        if (this.declaredLength >= 0 || !/^\d{1,15}$/.test(value)) return undefined;
+        if (this.declaredLength >= 0 || !/^\d{1,15}$/.test(value)) return false;
         this.declaredLength = Number(value);
-        return '';
+        return true;
       }
       case 'connection':
-        if (!isFieldValue(value)) return undefined;
+        if (!isFieldValue(value)) return false;
         for (const t of value.split(',')) if (t.trim().toLowerCase() === 'close') this.wantsClose = true;
-        return '';
+        return true;
       case 'transfer-encoding':
       case 'keep-alive':
       case 'upgrade':
-        return '';
+        return true;
     }
-    if (!isToken(name) || !isHeaderValue(name, value)) return undefined;
-    return `${name}: ${value}\r\n`;
+    if (!isToken(name) || !isHeaderValue(name, value)) return false;
+    const p = this.parts;
+    p[this.count++] = name;
+    p[this.count++] = ': ';
+    p[this.count++] = value;
+    p[this.count++] = '\r\n';
+    this.len += name.length + value.length + 4;
+    return true;
   }
 }
 
@@ -113,4 +136,11 @@ function isRequestTarget(p: string): boolean {
     if (c <= 0x20 || c === 0x7f || c > 0xff) return false;
   }
   return true;
+}
+
+/** Copies a checked latin1 string into `b` at `o`; returns the offset after it. */
+function copyLatin1(b: Buffer, s: string, o: number): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) b[o + i] = s.charCodeAt(i);
+  return o + n;
 }
