@@ -10,7 +10,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { HeaderMap } from '../../interfaces.ts';
-import { equalsLower, isFieldValue, isHeaderValue, isToken, writeLatin1 } from './tokens.ts';
+import { copyLatin1, equalsLower, isFieldValue, isHeaderValue, isToken, writeLatin1 } from './tokens.ts';
 
 const MODE_NONE = 0;
 const MODE_LENGTH = 1;
@@ -285,11 +285,4 @@ export class ResponseWriter {
     if (suffix.length) writeLatin1(b, suffix, head + prefix.length + n);
     return sock.write(b);
   }
-}
-
-/** Copies a validated (latin1) string into `b` at `o`; returns the offset after it. */
-function copyLatin1(b: Buffer, s: string, o: number): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) b[o + i] = s.charCodeAt(i);
-  return o + n;
 }

@@ -82,6 +82,16 @@ export function latin1(buf: Buffer, start: number, end: number): string {
   return (buf as unknown as Latin1).latin1Slice(start, end);
 }
 
+/**
+ * Copies `s` (checked: all chars <= 0xff) into `b` at `o`; returns the offset after it. A plain
+ * loop: for the short pieces of a message head it costs what a call into node's latin1Write does.
+ */
+export function copyLatin1(b: Buffer, s: string, o: number): number {
+  const n = s.length;
+  for (let i = 0; i < n; i++) b[o + i] = s.charCodeAt(i);
+  return o + n;
+}
+
 /** Writes `s` (all chars <= 0xff) into `buf` at `offset` as latin1. */
 export function writeLatin1(buf: Buffer, s: string, offset: number): void {
   (buf as unknown as Latin1).latin1Write(s, offset);

@@ -10,6 +10,7 @@
  */
 import type { HeaderMap } from '../../interfaces.ts';
 import { isFieldValue, isHeaderValue, isToken } from './chars.ts';
+import { copyLatin1 } from '../../http/http1/tokens.ts';
 
 /** Methods whose requests carry a body by definition: an empty one is sent as content-length: 0 (as undici does). */
 export function expectsPayload(method: string): boolean {
@@ -136,11 +137,4 @@ function isRequestTarget(p: string): boolean {
     if (c <= 0x20 || c === 0x7f || c > 0xff) return false;
   }
   return true;
-}
-
-/** Copies a checked latin1 string into `b` at `o`; returns the offset after it. */
-function copyLatin1(b: Buffer, s: string, o: number): number {
-  const n = s.length;
-  for (let i = 0; i < n; i++) b[o + i] = s.charCodeAt(i);
-  return o + n;
 }
