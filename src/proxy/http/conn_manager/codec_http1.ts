@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { HeaderMap, Timer } from '../../interfaces.ts';
+import type { HeaderMap } from '../../interfaces.ts';
 import type { HcmConfig } from './config.ts';
 import type { DownstreamCodecStream, DownstreamProtocol } from './codec.ts';
 import { ActiveStream } from './active_stream.ts';
@@ -18,6 +18,7 @@ import { getHeader, HOP_BY_HOP } from '../common/header_utils.ts';
 import { BODY_NONE, RequestParser, type RequestHandler } from '../http1/request_parser.ts';
 import { ResponseWriter, rawHead } from '../http1/response_writer.ts';
 import { log } from '../../logger.ts';
+import { IdleDeadline } from '../../../common/idle_deadline.ts';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -81,9 +82,8 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
   private closing = false;
   private peerEnded = false;
   private resumeQueued = false;
-  /** The connection's idle_timeout: one timer, re-armed when it fires early rather than refreshed per read and write. */
-  private idleTimer: Timer | undefined;
-  private idleSince: number;
+  /** Envoy's idle_timeout: so long with no request in progress. Restarted at each exchange's end, not per read and write. */
+  private readonly idle: IdleDeadline;
 
   constructor(
     private readonly hcm: HcmConfig,
@@ -100,9 +100,8 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
     socket.on('end', onSocketEnd);
     socket.on('close', onSocketClose);
     socket.on('drain', onSocketDrain);
-    // Envoy's idle_timeout: so long with no request in progress.
-    this.idleSince = hcm.clock.now();
-    if (hcm.idleTimeoutMs > 0) this.armIdle(hcm.idleTimeoutMs);
+    this.idle = new IdleDeadline(hcm.clock, this.onIdleTimeout);
+    this.idle.start(hcm.idleTimeoutMs);
   }
 
   // ---------- socket events ----------
@@ -145,7 +144,7 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
 
   onClose(): void {
     this.closing = true;
-    this.idleTimer?.cancel();
+    this.idle.stop();
     this.parser.stop();
     const s = this.stream;
     this.stream = undefined;
@@ -158,19 +157,9 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
     if (this.stream && !this.responseDone) this.stream.onCodecDrain();
   }
 
-  private armIdle(ms: number): void {
-    this.idleTimer = this.hcm.clock.after(ms, this.onIdleTimeout);
-  }
-
+  /** Only a connection without a request in progress is idle (a stream's own timers govern it otherwise); the exchange's end starts the deadline again. */
   private readonly onIdleTimeout = (): void => {
-    this.idleTimer = undefined;
-    if (this.closing) return;
-    const ms = this.hcm.idleTimeoutMs;
-    // Only a connection without a request in progress is idle; a stream's own timers govern it otherwise.
-    if (!this.responseDone || this.parser.inMessage) return this.armIdle(ms);
-    const idleFor = this.hcm.clock.now() - this.idleSince;
-    if (idleFor >= ms) this.closeNow();
-    else this.armIdle(ms - idleFor);
+    if (!this.closing && this.responseDone && !this.parser.inMessage) this.closeNow();
   };
 
   onHeaderTimeout(): void {
@@ -307,7 +296,7 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
   /** Request and response are both complete: the connection waits for, or parses, the next request. */
   private finishExchange(): void {
     this.stream = undefined;
-    if (this.idleTimer !== undefined) this.idleSince = this.hcm.clock.now();
+    this.idle.start(this.hcm.idleTimeoutMs);
     this.drainArmed = false;
     this.watch?.onIdle();
     if (this.readDisabled) {
@@ -380,7 +369,7 @@ class ServerConnection implements RequestHandler, DownstreamCodecStream {
     socket.off('end', onSocketEnd);
     socket.off('close', onSocketClose);
     socket.off('drain', onSocketDrain);
-    this.idleTimer?.cancel();
+    this.idle.stop();
     if (p.method === 'CONNECT') {
       // As node's server without a 'connect' listener did: HTTP/1.1 CONNECT is not proxied.
       socket.destroy();

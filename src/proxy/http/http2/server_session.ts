@@ -16,13 +16,13 @@ import { ErrorCode, Flag, MAX_WINDOW, Setting } from './frame.ts';
 import { ConnectionError, Http2Session } from './session.ts';
 import { FieldBlock } from './fields.ts';
 import { H2Stream } from './stream.ts';
+import { IdleDeadline } from '../../../common/idle_deadline.ts';
 
 export class H2ServerSession extends Http2Session<H2Stream> {
   readonly #hcm: HcmConfig;
   readonly #conn: ConnContext;
-  #idle: { cancel(): void } | undefined;
-  /** When the connection last had no stream open. */
-  #idleSince: number;
+  /** The connection's idle_timeout: GOAWAY after that long with no stream open. */
+  readonly #idle: IdleDeadline;
   #resetWindowStart = 0;
   #resets = 0;
 
@@ -40,8 +40,8 @@ export class H2ServerSession extends Http2Session<H2Stream> {
     this.#hcm = hcm;
     this.#conn = conn;
     hcm.stats.cxHttp2Total.inc();
-    this.#idleSince = hcm.clock.now();
-    this.#armIdle();
+    this.#idle = new IdleDeadline(hcm.clock, this.#onIdle);
+    this.#idle.start(hcm.idleTimeoutMs);
   }
 
   protected onHeaderBlock(id: number, flags: number, buf: Buffer, start: number, end: number): void {
@@ -116,7 +116,8 @@ export class H2ServerSession extends Http2Session<H2Stream> {
     if (byPeer) this.#onPeerReset();
     if (this.#hcm.ctx.draining()) this.goaway(ErrorCode.NO_ERROR);
     this.closeIfDone();
-    if (this.streams.size === 0) this.#idleSince = this.#hcm.clock.now();
+    // Idle from the last stream's end; a timer that fired while streams were open is armed again.
+    if (this.streams.size === 0 && !this.closed) this.#idle.start(this.#hcm.idleTimeoutMs);
   }
 
   /** Counts client resets; too many in one window is CVE-2023-44487's pattern. */
@@ -151,8 +152,7 @@ export class H2ServerSession extends Http2Session<H2Stream> {
   }
 
   protected onSocketClosed(): void {
-    this.#idle?.cancel();
-    this.#idle = undefined;
+    this.#idle.stop();
   }
 
   writeHeaders(st: H2Stream, status: number, headers: HeaderMap, endStream: boolean): void {
@@ -169,20 +169,10 @@ export class H2ServerSession extends Http2Session<H2Stream> {
     if (!st.closed) this.streamError(st.id, code);
   }
 
-  /**
-   * The connection's idle_timeout: GOAWAY after that long with no stream open. One timer,
-   * re-armed only when it fires, rather than one per stream.
-   */
-  #armIdle(after = this.#hcm.idleTimeoutMs): void {
-    if (this.#hcm.idleTimeoutMs <= 0 || this.closed) return;
-    this.#idle = this.#hcm.clock.after(after, () => {
-      this.#idle = undefined;
-      const ms = this.#hcm.idleTimeoutMs;
-      const idleFor = this.#hcm.clock.now() - this.#idleSince;
-      if (this.streams.size === 0 && idleFor >= ms) this.goaway(ErrorCode.NO_ERROR);
-      else this.#armIdle(this.streams.size === 0 ? ms - idleFor : ms);
-    });
-  }
+  /** Only a connection with no stream open is idle; the last stream's end starts the deadline again. */
+  readonly #onIdle = (): void => {
+    if (this.streams.size === 0 && !this.closed) this.goaway(ErrorCode.NO_ERROR);
+  };
 }
 
 function closeActive(a: ActiveStream): void {

@@ -25,6 +25,7 @@ import { connectionDestination } from '../../upstream/original_dst_cluster.ts';
 import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
 import { RouterState, type RouterContext } from './router_state.ts';
 import type { Http1RequestOptions } from '../../upstream/http1/types.ts';
+import { IdleDeadline } from '../../../common/idle_deadline.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Envoy's per_connection_buffer_limit_bytes default: beyond this a body is not kept for retries/shadows. */
@@ -211,15 +212,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
    */
   private armPerTryIdle(u: UpstreamRequest): void {
     const ms = this.retry.policy?.perTryIdleTimeoutMs ?? 0;
-    if (ms <= 0 || u.idleTimer || !this.requestComplete) return;
-    u.lastActivity = this.ctx.clock.now();
-    const fire = (): void => {
-      const idle = this.ctx.clock.now() - u.lastActivity;
-      if (idle < ms) return void (u.idleTimer = this.ctx.clock.after(ms - idle, fire));
-      u.idleTimer = undefined;
-      this.onPerTryIdleTimeout(u);
-    };
-    u.idleTimer = this.ctx.clock.after(ms, fire);
+    if (ms <= 0 || u.idle || !this.requestComplete) return;
+    u.idle = new IdleDeadline(this.ctx.clock, () => this.onPerTryIdleTimeout(u));
+    u.idle.start(ms);
   }
 
   onPerTryIdleTimeout(u: UpstreamRequest): void {
@@ -318,7 +313,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       else if (this.isGrpc && status === 200) u.grpcOutcomeDeferred = true;
       else outlier.putHttpResponseCode(u.host, status);
     }
-    if (u.idleTimer) u.lastActivity = this.ctx.clock.now();
+    u.idle?.touch();
     if (this.tryRetry(status, grpcStatus, h)) {
       this.cstats!.response(status);
       this.endAttempt(u, true);
@@ -344,7 +339,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
   onUpstreamData(u: UpstreamRequest, chunk: Buffer): void {
     if (u !== this.upstream || this.trailersOnly || this.finished) return;
-    if (u.idleTimer) u.lastActivity = this.ctx.clock.now();
+    u.idle?.touch();
     if (!this.s.encodeData(chunk, false)) {
       this.pausedUpstream = u;
       u.pause();

@@ -9,6 +9,7 @@ import type { HeaderMap, HttpConnPool, Timer, UpstreamHost } from '../../interfa
 import type { Http1ResetReason } from '../../upstream/http1/errors.ts';
 import type { BodySink, Http1Handler, Http1Stream, StreamingBody } from '../../upstream/http1/types.ts';
 import type { ResetReason } from './retry_state.ts';
+import type { IdleDeadline } from '../../../common/idle_deadline.ts';
 
 /** What an attempt reports to its owner (the router filter). */
 export interface UpstreamRequestOwner {
@@ -105,10 +106,8 @@ export class UpstreamRequest implements Http1Handler {
   connected = false;
   body: BodySource | undefined;
   perTryTimer: Timer | undefined;
-  /** per_try_idle_timeout: armed once, re-armed for the remainder when activity came since. */
-  idleTimer: Timer | undefined;
-  /** When the attempt last made progress (connection, headers, data), the clock's ms; set by the router. */
-  lastActivity = 0;
+  /** per_try_idle_timeout, started by the router; response headers and data touch it. */
+  idle: IdleDeadline | undefined;
   releaseRetry: (() => void) | undefined;
   /** A gRPC 200 whose status comes in the trailers: outlier detection hears of it then. */
   grpcOutcomeDeferred = false;
@@ -176,7 +175,7 @@ export class UpstreamRequest implements Http1Handler {
     if (this.aborted) return;
     this.aborted = true;
     this.perTryTimer?.cancel();
-    this.idleTimer?.cancel();
+    this.idle?.stop();
     this.body?.detach();
     if (!this.done) this.stream?.abort(this);
     if (!this.connected) this.pool?.cancel?.(this);
@@ -187,7 +186,7 @@ export class UpstreamRequest implements Http1Handler {
 
   finish(): void {
     this.perTryTimer?.cancel();
-    this.idleTimer?.cancel();
+    this.idle?.stop();
     this.releaseRetry?.();
     this.releaseRetry = undefined;
   }

@@ -13,6 +13,8 @@ import { RequestEncoder, expectsPayload } from './request_encoder.ts';
 import { Framing, ResponseParser, type ResponseSink } from './response_parser.ts';
 import type { ResponseHead } from './response_head.ts';
 import { isStreamingBody, type BodySink, type Http1Handler, type Http1RequestOptions, type Http1Stream, type StreamingBody } from './types.ts';
+import { IdleDeadline } from '../../../common/idle_deadline.ts';
+import { systemClock } from '../../../common/clock.ts';
 
 /** What a connection reports to its pool. */
 export interface ConnectionOwner {
@@ -102,9 +104,9 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
 
   /** The server's Keep-Alive hint (ms), 0 when it gave none. */
   private hintMs = 0;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private idleTimerMs = 0;
-  private idleSince = 0;
+  private readonly idle = new IdleDeadline(systemClock, () => {
+    if (this.state === State.Idle) this.destroy();
+  });
   private unrefd = false;
   /** max_connection_duration: set from connect. */
   private durationTimer: NodeJS.Timeout | undefined;
@@ -290,9 +292,9 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
   }
 
   /**
-   * Idle from now: closes after `idleTimeoutMs` (0: never) or the server's shorter hint. One
-   * timer per connection that re-arms itself when it fires early: a release only stores the
-   * time, where a refresh cost a call into libuv and a timer-list move per request.
+   * Idle from now: closes after `idleTimeoutMs` (0: never) or the server's shorter hint. A
+   * release only stores the time (IdleDeadline), where a refresh cost a call into libuv and a
+   * timer-list move per request.
    */
   armIdle(idleTimeoutMs: number): void {
     if (!this.unrefd) {
@@ -300,28 +302,8 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
       this.socket.unref();
     }
     const ms = this.hintMs > 0 ? (idleTimeoutMs > 0 ? Math.min(this.hintMs, idleTimeoutMs) : this.hintMs) : idleTimeoutMs;
-    if (ms <= 0) return;
-    this.idleSince = Date.now();
-    if (this.idleTimer !== undefined) {
-      if (this.idleTimerMs === ms) return;
-      clearTimeout(this.idleTimer);
-    }
-    this.idleTimerMs = ms;
-    this.setIdleTimer(ms);
+    this.idle.start(ms);
   }
-
-  private setIdleTimer(ms: number): void {
-    this.idleTimer = setTimeout(this.onIdleTimeout, Math.min(ms, 0x7fffffff));
-    this.idleTimer.unref();
-  }
-
-  private readonly onIdleTimeout = (): void => {
-    this.idleTimer = undefined;
-    if (this.state !== State.Idle) return;
-    const idleFor = Date.now() - this.idleSince;
-    if (idleFor >= this.idleTimerMs) this.destroy();
-    else this.setIdleTimer(this.idleTimerMs - idleFor);
-  };
 
   // ---------- socket events ----------
 
@@ -393,7 +375,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     const was = this.state;
     this.state = State.Closed;
     if (this.connectTimer) clearTimeout(this.connectTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idle.stop();
     if (this.durationTimer) clearTimeout(this.durationTimer);
     const err = this.err;
     if (!this.connected) {
@@ -460,7 +442,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     s.removeAllListeners('drain');
     if (at < buf.length) s.unshift(buf.subarray(at));
     this.state = State.Closed;
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idle.stop();
     if (this.durationTimer) clearTimeout(this.durationTimer);
     this.owner.onClosed(this, true);
     h.onH1Upgrade(head.status, head.headers, s);

@@ -15,6 +15,8 @@ import { isStreamingBody, type Http1Handler, type Http1RequestOptions } from '..
 import { ErrorCode } from '../../http/http2/frame.ts';
 import { H2ClientSession, type ClientSessionOwner } from './client_session.ts';
 import type { H2Request } from './stream.ts';
+import { IdleDeadline } from '../../../common/idle_deadline.ts';
+import { systemClock } from '../../../common/clock.ts';
 
 /** What a connection reports to its pool. */
 export interface H2ConnectionOwner {
@@ -66,9 +68,10 @@ export class H2Connection implements ClientSessionOwner {
   private maxStreams = DEFAULT_MAX_STREAMS;
   private err: Error | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
+  private readonly idleDeadline = new IdleDeadline(systemClock, () => {
+    if (this.streams === 0 && !this.closedDown) this.drain();
+  });
   private durationTimer: NodeJS.Timeout | undefined;
-  private idleSince = 0;
   private readonly scheme: string;
 
   constructor(
@@ -160,27 +163,11 @@ export class H2Connection implements ClientSessionOwner {
     this.socket.ref();
   }
 
-  /** Idle from now: one timer per connection, re-armed from its own callback rather than per request. */
+  /** Idle from now: the deadline only stores the time when its timer is already armed (IdleDeadline). */
   private idle(): void {
     // An idle connection does not keep the process alive.
     this.socket.unref();
-    const ms = this.owner.idleTimeoutMs;
-    if (ms <= 0 || this.draining) return;
-    this.idleSince = performance.now();
-    if (this.idleTimer === undefined) this.armIdle(ms);
-  }
-
-  private armIdle(ms: number): void {
-    this.idleTimer = setTimeout(this.onIdleTimer.bind(this), Math.min(ms, 0x7fffffff));
-    this.idleTimer.unref();
-  }
-
-  private onIdleTimer(): void {
-    this.idleTimer = undefined;
-    if (this.streams > 0 || this.closedDown) return;
-    const left = this.owner.idleTimeoutMs - (performance.now() - this.idleSince);
-    if (left > 1) return this.armIdle(left);
-    this.drain();
+    if (!this.draining) this.idleDeadline.start(this.owner.idleTimeoutMs);
   }
 
   // ---------- session events ----------
@@ -247,7 +234,7 @@ export class H2Connection implements ClientSessionOwner {
     this.closedDown = true;
     this.draining = true;
     if (this.connectTimer) clearTimeout(this.connectTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleDeadline.stop();
     if (this.durationTimer) clearTimeout(this.durationTimer);
     if (!this.connected) {
       this.owner.onConnectFailed(this, this.err ?? new Http1Error('upstream connection closed before it was established', 'ECONNRESET'));
