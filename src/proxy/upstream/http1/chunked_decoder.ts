@@ -5,7 +5,7 @@
  * parsed like a head's fields. Data is handed out as subarrays of the input (no copy).
  */
 import type { HeaderMap } from '../../interfaces.ts';
-import { FIELD_VALUE, HEX } from './chars.ts';
+import { FIELD_VALUE, HEX } from '../../http/http1/tokens.ts';
 import { parseError, type Http1Error } from './errors.ts';
 import { parseTrailers } from './response_head.ts';
 
@@ -69,9 +69,9 @@ export class ChunkedDecoder {
         case S.SizeDigits: {
           const c = buf[p];
           const v = HEX[c];
-          if (v !== 0) {
+          if (v >= 0) {
             if (++this.digits > 13) return this.fail('HPE_INVALID_CHUNK_SIZE', 'chunk size too large');
-            this.remaining = this.remaining * 16 + (v - 1);
+            this.remaining = this.remaining * 16 + v;
             this.state = S.SizeDigits;
             p++;
             break;

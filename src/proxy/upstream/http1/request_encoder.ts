@@ -9,8 +9,7 @@
  * garbage, no flattening copy per request).
  */
 import type { HeaderMap } from '../../interfaces.ts';
-import { isFieldValue, isHeaderValue, isToken } from './chars.ts';
-import { copyLatin1 } from '../../http/http1/tokens.ts';
+import { copyLatin1, isFieldValue, isHeaderValue, isToken } from '../../http/http1/tokens.ts';
 
 /** Methods whose requests carry a body by definition: an empty one is sent as content-length: 0 (as undici does). */
 export function expectsPayload(method: string): boolean {

@@ -6,7 +6,7 @@
  * names, repeats kept as arrays) without hop-by-hop ones; the framing fields are read on the way.
  */
 import type { HeaderMap } from '../../interfaces.ts';
-import { FIELD_VALUE, TOKEN } from './chars.ts';
+import { FIELD_VALUE, TCHAR } from '../../http/http1/tokens.ts';
 import { parseError, type Http1Error } from './errors.ts';
 import { headerName } from './header_names.ts';
 import { latin1 } from './latin1.ts';
@@ -104,7 +104,7 @@ function parseFields(buf: Buffer, p: number, end: number, head: ResponseHead | u
     if (c === SP || c === HTAB) return parseError('HPE_INVALID_HEADER_TOKEN', 'obsolete line folding');
     let upper = false;
     while (c !== COLON) {
-      if (TOKEN[c] === 0) return parseError('HPE_INVALID_HEADER_TOKEN', 'invalid header name character');
+      if (TCHAR[c] === 0) return parseError('HPE_INVALID_HEADER_TOKEN', 'invalid header name character');
       if (c <= 0x5a && c >= 0x41) upper = true;
       c = buf[++p];
       if (p >= end) return parseError('HPE_INVALID_HEADER_TOKEN', 'header line without a colon');
