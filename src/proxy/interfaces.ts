@@ -194,11 +194,13 @@ export interface FactoryContext {
   /** True while the listener is draining (HCM then adds Connection: close / GOAWAY). */
   draining(): boolean;
   /**
-   * Registers an in-flight unit of work so drain waits for it; call the returned fn when done.
-   * `conn` (the ConnectionInfo the listener handed over) ties the work to its connection, so a
-   * drain closes only connections that are idle rather than cutting a keep-alive mid-request.
+   * Registers an in-flight unit of work so drain waits for it; `releaseActive` with the same
+   * `conn`, exactly once, when it is done. `conn` (the ConnectionInfo the listener handed over)
+   * ties the work to its connection, so a drain closes only connections that are idle rather
+   * than cutting a keep-alive mid-request. (A pair, not a returned closure: one per request.)
    */
-  trackActive(conn?: ConnectionInfo): () => void;
+  trackActive(conn?: ConnectionInfo): void;
+  releaseActive(conn?: ConnectionInfo): void;
   /** (HTTP side, additive) Random source in [0, 1) for fault/weighted/mirror/retry-jitter decisions; tests inject a seeded one. Defaults to Math.random. */
   random?: () => number;
   /** (HTTP side, additive) Time for timeouts and fault delays; tests inject a manual one. Defaults to the system clock. */

@@ -64,8 +64,8 @@ const unreleased = new FinalizationRegistry<(() => void)[]>((fns) => {
 export interface ListenerDeps {
   store: StatsStore;
   secrets: SecretManager;
-  /** Everything except draining/trackActive, which the listener supplies. */
-  ctx: Omit<FactoryContext, 'draining' | 'trackActive'>;
+  /** Everything except draining/trackActive/releaseActive, which the listener supplies. */
+  ctx: Omit<FactoryContext, 'draining' | 'trackActive' | 'releaseActive'>;
 }
 
 export class ListenerImpl {
@@ -120,6 +120,7 @@ export class ListenerImpl {
       ...deps.ctx,
       draining: () => this.draining,
       trackActive: (conn) => this.trackActive(conn),
+      releaseActive: (conn) => this.releaseActive(conn),
       trafficDirection: config.traffic_direction,
       onRelease: (fn) => void releases.push(fn),
     };
@@ -198,21 +199,21 @@ export class ListenerImpl {
   }
 
   /** Registers in-flight work (a stream, a TCP session) that drain waits for. */
-  trackActive(info?: ConnectionInfo): () => void {
+  trackActive(info?: ConnectionInfo): void {
     this.activeWork++;
     const c = info ? this.connOfInfo.get(info) : undefined;
     if (c) {
       c.active++;
       c.tracked = true;
     }
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      this.activeWork--;
-      if (c && --c.active === 0) c.idleSince = Date.now();
-      this.checkDrained();
-    };
+  }
+
+  /** The work `trackActive` registered is done (called once per trackActive). */
+  releaseActive(info?: ConnectionInfo): void {
+    this.activeWork--;
+    const c = info ? this.connOfInfo.get(info) : undefined;
+    if (c && --c.active === 0) c.idleSince = Date.now();
+    this.checkDrained();
   }
 
   /** Entry point for an accepted (or handed-off) connection; `localOverride` is the original destination. */

@@ -12,6 +12,7 @@ import type { ConnectionInfo, FactoryContext, NetworkFilterFactory, StreamInfo }
 import { compileAccessLogs } from '../../http/common/access_log.ts';
 import { durationMs } from '../../duration.ts';
 import { log } from '../../logger.ts';
+import { createStreamInfo } from '../../stream_info.ts';
 import { registerNetworkFilter } from './registry.ts';
 import { NETWORK_FILTER } from '../../../xds/type_urls.ts';
 import { exchangeTcp, tcpSession } from '../../istio/tcp_session.ts';
@@ -62,7 +63,8 @@ export const tcpProxyFactory: NetworkFilterFactory = {
     return (downstream: Socket, info: ConnectionInfo) => {
       cxTotal.inc();
       const name = pickCluster(single, weighted, total);
-      const si: StreamInfo = { startTime: now(), responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info, upstreamCluster: name };
+      const si = createStreamInfo(now(), info);
+      si.upstreamCluster = name;
       const logged = () => {
         if (!accessLog) return;
         si.endTime = now();
@@ -86,7 +88,7 @@ export const tcpProxyFactory: NetworkFilterFactory = {
         return fail('UH', noHealthy);
       }
       si.upstreamHost = host;
-      const done = ctx.trackActive();
+      ctx.trackActive();
       cxActive.inc();
       downstream.setNoDelay(true);
       const upstream = cluster.connect(host);
@@ -152,7 +154,7 @@ export const tcpProxyFactory: NetworkFilterFactory = {
         txBytes.inc(downstream.bytesWritten);
         cxActive.dec();
         release();
-        done();
+        ctx.releaseActive();
         si.bytesReceived = downstream.bytesRead - (session?.exchangeBytesRead ?? 0);
         si.bytesSent = downstream.bytesWritten - (session?.exchangeBytesWritten ?? 0);
         session?.closed(si);

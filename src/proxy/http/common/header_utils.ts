@@ -102,12 +102,19 @@ export function stripHopByHop(h: HeaderMap, keepUpgrade: boolean): void {
 /** HeaderMap to a flat [name, value, ...] list without pseudo-headers (undici, node h1 writeHead). */
 export function toFlatList(h: HeaderMap, skip?: Set<string>): string[] {
   const out: string[] = [];
-  for (const [k, v] of h) {
-    if (k.charCodeAt(0) === 58 /* : */ || (skip !== undefined && skip.has(k))) continue;
-    if (typeof v === 'string') out.push(k, v);
-    else for (let i = 0; i < v.length; i++) out.push(k, v[i]);
-  }
+  // forEach with the list as `this`: for..of would make an entry array per header.
+  if (skip === undefined) h.forEach(addFlat, out);
+  else
+    h.forEach((v, k) => {
+      if (!skip.has(k)) addFlat.call(out, v, k);
+    });
   return out;
+}
+
+function addFlat(this: string[], v: string | string[], k: string): void {
+  if (k.charCodeAt(0) === 58 /* : */) return;
+  if (typeof v === 'string') this.push(k, v);
+  else for (let i = 0; i < v.length; i++) this.push(k, v[i]);
 }
 
 /** HeaderMap to node's header object (h2 respond / sendTrailers), without pseudo-headers. */

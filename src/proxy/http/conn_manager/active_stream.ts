@@ -9,6 +9,7 @@ import { StreamIdleTimers } from './stream_idle_timers.ts';
 import type { ConnectionInfo, HeaderMap, StreamFilterCallbacks, StreamInfo, Timer } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import { log } from '../../logger.ts';
+import { createStreamInfo } from '../../stream_info.ts';
 import type { HcmConfig } from './config.ts';
 import type { ConnectionState, DownstreamCodecStream } from './codec.ts';
 import { FilterManager } from './filter_manager.ts';
@@ -53,7 +54,6 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   lastActive = 0;
   private requestTimer: Timer | undefined;
   private durationTimer: Timer | undefined;
-  private readonly releaseActive: () => void;
   /** The stream's sampled span (HCM tracing), reported at destroy. */
   private span: ActiveSpan | undefined;
   /**
@@ -76,12 +76,12 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.requestHeaders = headers;
     this.isGrpc = isGrpcRequest(headers);
     this.isHead = headers.get(':method') === 'HEAD';
-    this.streamInfo = { startTime: hcm.clock.now(), protocol: codec.protocol, requestHeaders: headers, responseFlags: [], attemptCount: 0, bytesReceived: 0, bytesSent: 0, connection: info };
+    this.streamInfo = createStreamInfo(hcm.clock.now(), info, codec.protocol, headers);
     const s = hcm.stats;
     s.rqTotal.inc();
     (codec.protocol === 'HTTP/2' ? s.rqHttp2Total : s.rqHttp1Total).inc();
     s.rqActive.inc();
-    this.releaseActive = hcm.ctx.trackActive(info);
+    hcm.ctx.trackActive(info);
   }
 
   /** Codec: request headers are complete. */
@@ -357,7 +357,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
       if (this.streamInfo.responseCode) s.responseClass(this.streamInfo.responseCode);
     }
     this.streamInfo.endTime = this.hcm.clock.now();
-    this.releaseActive();
+    this.hcm.ctx.releaseActive(this.connection);
     if (this.observesComplete) {
       // Envoy's onStreamComplete: StreamInfo is final, access logs have not run yet.
       for (const f of this.filters) {

@@ -14,6 +14,7 @@ import { startHttp2Session } from './codec_http2.ts';
 import type { ConnectionState } from './codec.ts';
 import { attachConn } from './connection.ts';
 import { DownstreamSsl } from './xfcc.ts';
+import { skipReadAhead } from '../../socket_reads.ts';
 
 /** RFC 9113 3.4: what an h2c prior-knowledge client sends first. */
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -67,6 +68,7 @@ export const httpConnectionManagerFactory: NetworkFilterFactory = {
       // Bad peers must never surface as an uncaught 'error'; the codecs log and count.
       socket.on('error', () => {});
       if (typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
+      skipReadAhead(socket);
       attachConn(socket, { info, state });
       const codec = chooseCodec(hcm, socket, info);
       const pre = info.preread && info.preread.length ? info.preread : undefined;

@@ -13,6 +13,7 @@ import { RequestEncoder, expectsPayload } from './request_encoder.ts';
 import { Framing, ResponseParser, type ResponseSink } from './response_parser.ts';
 import type { ResponseHead } from './response_head.ts';
 import { isStreamingBody, type BodySink, type Http1Handler, type Http1RequestOptions, type Http1Stream, type StreamingBody } from './types.ts';
+import { skipReadAhead } from '../../socket_reads.ts';
 import { IdleDeadline } from '../../../common/idle_deadline.ts';
 import { systemClock } from '../../../common/clock.ts';
 
@@ -124,6 +125,7 @@ export class ClientConnection implements ResponseSink, BodySink, Http1Stream {
     if (o.tls) s.on('session', (session: Buffer) => (owner.tlsSession = session));
     this.socket = s;
     s.setNoDelay(true);
+    skipReadAhead(s);
     setKeepAlive(s, o);
     s.on(o.tls ? 'secureConnect' : 'connect', this.onConnect.bind(this));
     s.on('data', this.onData.bind(this));

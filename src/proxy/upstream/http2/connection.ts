@@ -15,6 +15,7 @@ import { isStreamingBody, type Http1Handler, type Http1RequestOptions } from '..
 import { ErrorCode } from '../../http/http2/frame.ts';
 import { H2ClientSession, type ClientSessionOwner } from './client_session.ts';
 import type { H2Request } from './stream.ts';
+import { skipReadAhead } from '../../socket_reads.ts';
 import { IdleDeadline } from '../../../common/idle_deadline.ts';
 import { systemClock } from '../../../common/clock.ts';
 
@@ -255,6 +256,7 @@ function openSocket(o: ConnectOptions, owner: H2ConnectionOwner): Socket {
     s = net.connect({ host: o.host, port: o.port, ...local });
   }
   s.setNoDelay(true);
+  skipReadAhead(s);
   setKeepAlive(s, o);
   return s;
 }
