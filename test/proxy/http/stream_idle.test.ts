@@ -14,7 +14,7 @@ import { ManualClock } from '../../helpers/clock.ts';
 import { hcmConfig, routeConfig, startHcm, startUpstream, type TestProxy, type Upstream } from './harness.ts';
 
 function member(clock: ManualClock, idleMs: number, fired: string[], name: string): IdleStream {
-  return { idleMs, lastActive: clock.now(), onIdleTimeout: () => fired.push(`${name}@${clock.now()}`) };
+  return { idleMs, lastActive: clock.now(), onIdleTimeout: () => fired.push(`${name}@${clock.now()}`), idlePrev: undefined, idleNext: undefined };
 }
 
 describe('StreamIdleTimers', () => {

@@ -6,7 +6,7 @@
  */
 import type { Duplex } from 'node:stream';
 import { StreamIdleTimers } from './stream_idle_timers.ts';
-import type { ConnectionInfo, HeaderMap, StreamFilterCallbacks, StreamInfo, Timer } from '../../interfaces.ts';
+import type { ConnectionInfo, HeaderMap, HttpFilter, StreamFilterCallbacks, StreamInfo, Timer } from '../../interfaces.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 import { log } from '../../logger.ts';
 import { createStreamInfo } from '../../stream_info.ts';
@@ -22,21 +22,11 @@ import { isInternalAddress } from './internal_address.ts';
 import { normalizeRequestPath } from './path_normalization.ts';
 import { streamDurationMs } from './stream_duration.ts';
 import { mutateXfcc } from './xfcc.ts';
-import type { CompiledRouteConfig, VirtualHost } from '../router/route_config.ts';
 import type { ClusterChoice, RouteEntry } from '../router/route_entry.ts';
 import type { MatchInput } from '../router/route_match.ts';
 import type { Random } from '../common/random.ts';
 import { finishSpan, startSpan, type ActiveSpan } from '../../tracing/active_span.ts';
 import { tapHook, tapStream } from '../../tap/tap_manager.ts';
-
-/** The route configuration, virtual host and route a request resolved to. */
-export interface ResolvedRoute {
-  config?: CompiledRouteConfig;
-  vhost?: VirtualHost;
-  route?: RouteEntry;
-  /** The cluster picked for the route (weighted clusters: once per resolution, as Envoy). */
-  choice?: ClusterChoice;
-}
 
 export class ActiveStream extends FilterManager implements StreamFilterCallbacks {
   readonly streamInfo: StreamInfo;
@@ -48,10 +38,16 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   responseStarted = false;
   private responseComplete = false;
   private destroyed = false;
-  private resolvedRoute: ResolvedRoute | undefined;
+  /** The route is resolved once per stream (until clearRouteCache); fields, not an object per request. */
+  private routeResolved = false;
+  private resolvedRoute: RouteEntry | undefined = undefined;
+  /** The cluster picked for the route (weighted clusters: once per resolution, as Envoy). */
+  private resolvedChoice: ClusterChoice | undefined = undefined;
   /** stream_idle_timeout or the route's idle_timeout (0: none), watched by the connection's StreamIdleTimers. */
   idleMs = 0;
   lastActive = 0;
+  idlePrev: ActiveStream | undefined = undefined;
+  idleNext: ActiveStream | undefined = undefined;
   private requestTimer: Timer | undefined;
   private durationTimer: Timer | undefined;
   /** The stream's sampled span (HCM tracing), reported at destroy. */
@@ -93,7 +89,7 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     this.streamInfo.requestHeaders = this.requestHeaders;
     const hcm = this.hcm;
     // As Envoy: the route's idle_timeout, when set, replaces the HCM's stream_idle_timeout.
-    const { route } = this.resolve();
+    const route = this.resolve();
     // After header mutation and routing (the decorator names the span), before any filter: the
     // context the router forwards is the child's.
     if (hcm.tracing) this.span = startSpan(hcm.tracing, this.requestHeaders, this.streamInfo, route?.decoratorOperation);
@@ -112,12 +108,14 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
     }
     if (this.destroyed) return;
     if (this.upgradeType && route?.action && !this.upgradeAllowed(route.action.upgrades)) return;
-    const filters = hcm.filterFactories;
-    for (let i = 0; i < filters.length; i++) {
-      const f = filters[i](this);
-      this.filters.push(f);
+    const factories = hcm.filterFactories;
+    // Sized once: pushing onto an empty array allocates room for 16.
+    const filters: HttpFilter[] = new Array(factories.length);
+    for (let i = 0; i < factories.length; i++) {
+      const f = (filters[i] = factories[i](this));
       if (f.onStreamComplete) this.observesComplete = true;
     }
+    this.filters = filters;
     this.runDecodeHeaders(endStream);
   }
 
@@ -195,45 +193,48 @@ export class ActiveStream extends FilterManager implements StreamFilterCallbacks
   // ---------- StreamFilterCallbacks ----------
 
   route(): EnvoyJson | undefined {
-    return this.resolve().route?.config;
+    return this.resolve()?.config;
   }
 
   routeEntry(): RouteEntry | undefined {
-    return this.resolve().route;
+    return this.resolve();
   }
 
   clusterChoice(): ClusterChoice | undefined {
-    return this.resolve().choice;
+    this.resolve();
+    return this.resolvedChoice;
   }
 
   /** Envoy's precedence: weighted cluster, route, virtual host, route configuration. */
   perFilterConfig<T>(filterName: string): T | undefined {
-    const r = this.resolve();
-    return (r.choice?.perFilterConfig.get(filterName) ?? r.route?.perFilterConfig(filterName)) as T | undefined;
+    const route = this.resolve();
+    return (this.resolvedChoice?.perFilterConfig.get(filterName) ?? route?.perFilterConfig(filterName)) as T | undefined;
   }
 
-  /** The compiled route, vhost and route config, resolved once per stream (until clearRouteCache). */
-  private resolve(): ResolvedRoute {
-    if (this.resolvedRoute) return this.resolvedRoute;
+  /** The compiled route (and its cluster choice), resolved once per stream (until clearRouteCache). */
+  private resolve(): RouteEntry | undefined {
+    if (this.routeResolved) return this.resolvedRoute;
+    this.routeResolved = true;
+    this.resolvedRoute = this.resolvedChoice = undefined;
     const config = this.hcm.routeConfig();
-    let r: ResolvedRoute = { config };
     if (config) {
       const headers = this.requestHeaders;
       const full = getHeader(headers, ':path') ?? '/';
       const found = config.route(headers, new RouteInput(headers, full, this.hcm.random, this.streamInfo));
-      r = { config, vhost: found.vhost, route: found.route, choice: found.route?.action?.pickCluster(headers, this.hcm.random) };
-      this.streamInfo.routeName = found.route?.name;
+      const route = (this.resolvedRoute = found.route);
+      const choice = (this.resolvedChoice = route?.action?.pickCluster(headers, this.hcm.random));
+      this.streamInfo.routeName = route?.name;
       this.streamInfo.virtualHostName = found.vhost?.name;
       // Envoy records the route's cluster when the route resolves (refreshCachedRoute), so a fault
       // abort or a local reply still logs %UPSTREAM_CLUSTER%; only a cluster that exists counts.
-      const cluster = r.choice?.name;
+      const cluster = choice?.name;
       if (cluster && this.hcm.ctx.clusterManager.get(cluster)) this.streamInfo.upstreamCluster = cluster;
     }
-    return (this.resolvedRoute = r);
+    return this.resolvedRoute;
   }
 
   clearRouteCache(): void {
-    this.resolvedRoute = undefined;
+    this.routeResolved = false;
   }
 
   addResponseFlag(flag: string): void {

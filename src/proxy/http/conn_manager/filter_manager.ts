@@ -22,8 +22,11 @@ interface Pending {
   trailers?: HeaderMap;
 }
 
+const NO_FILTERS: readonly HttpFilter[] = Object.freeze([]);
+
 export abstract class FilterManager {
-  protected filters: HttpFilter[] = [];
+  /** Set once the request headers are decoded (until then, and for streams answered before, none). */
+  protected filters: readonly HttpFilter[] = NO_FILTERS;
   /** Index of the filter that returned StopIteration, or -1 while iterating freely. */
   private stoppedAt = -1;
   private queue: Pending[] | undefined;
@@ -34,7 +37,7 @@ export abstract class FilterManager {
 
   /** Starts decoder iteration with the request headers. */
   protected runDecodeHeaders(endStream: boolean): void {
-    this.process({ kind: Kind.Headers, from: 0, end: endStream });
+    this.process(Kind.Headers, 0, endStream, undefined, undefined);
   }
 
   protected runDecodeData(chunk: Buffer, endStream: boolean): void {
@@ -44,7 +47,7 @@ export abstract class FilterManager {
       if (!this.iterating) this.feedStopped();
       return;
     }
-    this.process({ kind: Kind.Data, from: 0, chunk, end: endStream });
+    this.process(Kind.Data, 0, endStream, chunk, undefined);
   }
 
   protected runDecodeTrailers(trailers: HeaderMap): void {
@@ -54,7 +57,7 @@ export abstract class FilterManager {
       if (!this.iterating) this.feedStopped();
       return;
     }
-    this.process({ kind: Kind.Trailers, from: 0, end: true, trailers });
+    this.process(Kind.Trailers, 0, true, undefined, trailers);
   }
 
   /** StreamFilterCallbacks.continueDecoding(): resumes after the stopped filter. */
@@ -67,25 +70,25 @@ export abstract class FilterManager {
   private drainQueue(): void {
     while (this.stoppedAt < 0 && !this.decodingDone && this.queue && this.queue.length) {
       const p = this.queue.shift()!;
-      this.process(p);
+      this.process(p.kind, p.from, p.end, p.chunk, p.trailers);
     }
   }
 
-  private process(p: Pending): void {
+  /** Runs one item through the filters from `from`; arguments rather than an object: an item is queued only when a filter stops. */
+  private process(kind: Kind, from: number, end: boolean, chunk: Buffer | undefined, trailers: HeaderMap | undefined): void {
     const filters = this.filters;
     this.iterating = true;
     try {
-      for (let i = p.from; i < filters.length; i++) {
+      for (let i = from; i < filters.length; i++) {
         if (this.decodingDone) return;
         const f = filters[i];
         let st: FilterStatus | undefined;
-        if (p.kind === Kind.Headers) st = f.decodeHeaders?.(this.requestHeaders, p.end);
-        else if (p.kind === Kind.Data) st = f.decodeData?.(p.chunk!, p.end);
-        else st = f.decodeTrailers?.(p.trailers!);
+        if (kind === Kind.Headers) st = f.decodeHeaders?.(this.requestHeaders, end);
+        else if (kind === Kind.Data) st = f.decodeData?.(chunk!, end);
+        else st = f.decodeTrailers?.(trailers!);
         if (st === FilterStatus.StopIteration && i < filters.length - 1) {
           this.stoppedAt = i;
-          p.from = i + 1;
-          (this.queue ??= []).unshift(p);
+          (this.queue ??= []).unshift({ kind, from: i + 1, chunk, end, trailers });
           break;
         }
       }

@@ -16,11 +16,17 @@ export interface IdleStream {
   /** When the stream last saw activity (clock ms). */
   lastActive: number;
   onIdleTimeout(): void;
+  /**
+   * The list of watched streams runs through the streams themselves: a Set's delete at every
+   * stream's end shrank and regrew its table (two allocations per request). Owned by this class.
+   */
+  idlePrev: IdleStream | undefined;
+  idleNext: IdleStream | undefined;
 }
 
 export class StreamIdleTimers {
   readonly #clock: Clock;
-  readonly #streams = new Set<IdleStream>();
+  #head: IdleStream | undefined;
   #timer: Timer | undefined;
   /** When the armed timer fires (Infinity: not armed). */
   #at = Infinity;
@@ -33,19 +39,32 @@ export class StreamIdleTimers {
   /** Starts watching `s` from `s.lastActive`. */
   add(s: IdleStream): void {
     if (this.#closed) return;
-    this.#streams.add(s);
+    s.idlePrev = undefined;
+    s.idleNext = this.#head;
+    if (this.#head) this.#head.idlePrev = s;
+    this.#head = s;
     this.#arm(s.lastActive + s.idleMs);
   }
 
   /** The stream ended. The timer stays armed: the next stream on the connection reuses it. */
   remove(s: IdleStream): void {
-    this.#streams.delete(s);
+    const { idlePrev: prev, idleNext: next } = s;
+    if (prev) prev.idleNext = next;
+    else if (this.#head === s) this.#head = next;
+    else return; // not watched (already timed out or removed)
+    if (next) next.idlePrev = prev;
+    s.idlePrev = s.idleNext = undefined;
   }
 
   /** The connection closed. */
   close(): void {
     this.#closed = true;
-    this.#streams.clear();
+    for (let s = this.#head; s; ) {
+      const next = s.idleNext;
+      s.idlePrev = s.idleNext = undefined;
+      s = next;
+    }
+    this.#head = undefined;
     this.#timer?.cancel();
     this.#timer = undefined;
   }
@@ -62,12 +81,19 @@ export class StreamIdleTimers {
     this.#at = Infinity;
     const now = this.#clock.now();
     let next = Infinity;
-    for (const s of this.#streams) {
-      const due = s.lastActive + s.idleMs;
-      if (due <= now) {
-        this.#streams.delete(s);
-        s.onIdleTimeout();
-      } else if (due < next) next = due;
+    for (let s = this.#head; s; ) {
+      const at = s.lastActive + s.idleMs;
+      if (at > now) {
+        if (at < next) next = at;
+        s = s.idleNext;
+        continue;
+      }
+      this.remove(s);
+      s.onIdleTimeout();
+      if (this.#closed) return;
+      // The timeout may have ended other streams: walk again from the start (timed-out ones are gone).
+      next = Infinity;
+      s = this.#head;
     }
     if (next !== Infinity && !this.#closed) this.#arm(next);
   };

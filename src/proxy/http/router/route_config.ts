@@ -20,6 +20,17 @@ export interface VirtualHost extends VirtualHostLike {
   requireTls?: string;
 }
 
+/** What `route` found; shared between requests (made when the configuration compiles): read only. */
+export interface RouteMatch {
+  readonly vhost?: VirtualHost;
+  readonly route?: RouteEntry;
+}
+
+const NO_MATCH: RouteMatch = Object.freeze({});
+
+/** Authorities remembered per route configuration; past this the memory starts again (bounded against Host floods). */
+const MAX_CACHED_AUTHORITIES = 256;
+
 export interface CompiledRouteConfig {
   name: string;
   config: EnvoyJson;
@@ -28,7 +39,7 @@ export interface CompiledRouteConfig {
   mostSpecificWins: boolean;
   findVirtualHost(authority: string): VirtualHost | undefined;
   /** First matching route of the host chosen by :authority. */
-  route(headers: HeaderMap, input: MatchInput): { vhost?: VirtualHost; route?: RouteEntry };
+  route(headers: HeaderMap, input: MatchInput): RouteMatch;
 }
 
 const cache = new WeakMap<EnvoyJson, CompiledRouteConfig>();
@@ -112,7 +123,7 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
     for (const [p, vh] of prefixes) if (host.length > p.length && host.startsWith(p)) return vh;
     return undefined;
   };
-  const findVirtualHost = (authority: string): VirtualHost | undefined => {
+  const searchVirtualHost = (authority: string): VirtualHost | undefined => {
     const host = authority.toLowerCase();
     const hasPort = authorityPort(host) !== undefined;
     if (!ignorePort || !hasPort) {
@@ -125,6 +136,25 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
     }
     return star;
   };
+  // A proxy sees few distinct authorities: the search (lower-casing, port parsing) runs once for each.
+  const byAuthority = new Map<string, VirtualHost | null>();
+  const findVirtualHost = (authority: string): VirtualHost | undefined => {
+    let vh = byAuthority.get(authority);
+    if (vh === undefined) {
+      vh = searchVirtualHost(authority) ?? null;
+      if (byAuthority.size >= MAX_CACHED_AUTHORITIES) byAuthority.clear();
+      byAuthority.set(authority, vh);
+    }
+    return vh ?? undefined;
+  };
+  // Every answer `route` can give, made once.
+  const matches = new Map<RouteEntry | VirtualHost, RouteMatch>();
+  const matchOf = (vhost: VirtualHost, route?: RouteEntry): RouteMatch => {
+    const key = route ?? vhost;
+    let m = matches.get(key);
+    if (!m) matches.set(key, (m = Object.freeze(route ? { vhost, route } : { vhost })));
+    return m;
+  };
   return {
     name: String(rc.name ?? ''),
     ...base,
@@ -132,14 +162,14 @@ function doCompile(rc: EnvoyJson): CompiledRouteConfig {
     route(headers, input) {
       const authority = headers.get(':authority');
       const vhost = findVirtualHost(typeof authority === 'string' ? authority : authority?.[0] ?? '');
-      if (!vhost) return {};
+      if (!vhost) return NO_MATCH;
       const ssl = sslRedirects.get(vhost);
       if (ssl && headerValue(headers, 'x-forwarded-proto') !== 'https') {
         // EXTERNAL_ONLY lets internal requests (x-envoy-internal: true) through in plaintext.
-        if (vhost.requireTls === 'ALL' || headerValue(headers, 'x-envoy-internal') !== 'true') return { vhost, route: ssl };
+        if (vhost.requireTls === 'ALL' || headerValue(headers, 'x-envoy-internal') !== 'true') return matchOf(vhost, ssl);
       }
-      for (const r of vhost.routes) if (r.matches(input)) return { vhost, route: r };
-      return { vhost };
+      for (const r of vhost.routes) if (r.matches(input)) return matchOf(vhost, r);
+      return matchOf(vhost);
     },
   };
 }
