@@ -61,6 +61,47 @@ describe('StreamIdleTimers', () => {
     await clock.advance(500);
     assert.deepEqual(fired, ['short@150']);
   });
+
+  test('any stream can leave, first, middle or last; a timeout that ends other streams or closes the connection stops them firing', async () => {
+    const clock = new ManualClock(0);
+    const t = new StreamIdleTimers(clock);
+    const fired: string[] = [];
+    const [a, b, c, d] = ['a', 'b', 'c', 'd'].map((n) => member(clock, 100, fired, n));
+    for (const s of [a, b, c, d]) t.add(s);
+    t.remove(b); // middle
+    t.remove(d); // the last added: the head
+    t.remove(d); // twice: nothing
+    await clock.advance(100);
+    assert.deepEqual(fired.sort(), ['a@100', 'c@100']);
+
+    fired.length = 0;
+    const e = member(clock, 50, fired, 'e');
+    const f = member(clock, 50, fired, 'f');
+    const g = member(clock, 50, fired, 'g');
+    // Whichever of them times out first ends the other two (as a connection reset would).
+    for (const s of [e, f, g]) {
+      s.onIdleTimeout = () => {
+        fired.push(`${['e', 'f', 'g'][[e, f, g].indexOf(s)]}@${clock.now()}`);
+        for (const o of [e, f, g]) if (o !== s) t.remove(o);
+      };
+      t.add(s);
+    }
+    await clock.advance(50);
+    assert.equal(fired.length, 1, `one timeout, the others ended by it: ${fired}`);
+
+    fired.length = 0;
+    const h = member(clock, 50, fired, 'h');
+    const i = member(clock, 50, fired, 'i');
+    h.onIdleTimeout = i.onIdleTimeout = () => {
+      fired.push('closed');
+      t.close();
+    };
+    t.add(h);
+    t.add(i);
+    await clock.advance(50);
+    assert.deepEqual(fired, ['closed']);
+    assert.equal(clock.size, 0);
+  });
 });
 
 /** /short: a 150 ms route idle_timeout; everything else the HCM's 300 ms stream_idle_timeout. */
