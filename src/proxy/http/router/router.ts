@@ -23,7 +23,7 @@ import { computeTimeouts, type Timeouts } from './timeouts.ts';
 import { priorityOf, selectHost } from './host_selection.ts';
 import { connectionDestination } from '../../upstream/original_dst_cluster.ts';
 import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstream_request.ts';
-import { RouterState, type RouterContext } from './router_state.ts';
+import { NO_CHUNKS, RouterState, type RouterContext } from './router_state.ts';
 import type { Http1RequestOptions } from '../../upstream/http1/types.ts';
 import { IdleDeadline } from '../../../common/idle_deadline.ts';
 
@@ -90,10 +90,11 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       if (this.bufferedBytes > BUFFER_LIMIT) {
         // Too big to replay: no retries or shadows with this body (Envoy does the same).
         this.keepBody = false;
-        this.buffered = [];
+        this.buffered = NO_CHUNKS;
         this.retry.take = () => false;
         this.pendingMirrors = undefined;
       } else if (chunk.length) {
+        if (this.buffered === NO_CHUNKS) this.buffered = [];
         this.buffered.push(chunk);
       }
     }

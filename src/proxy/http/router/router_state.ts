@@ -23,6 +23,10 @@ export interface RouterContext extends HttpFilterFactoryContext {
 
 /** Until decodeHeaders: never written to. */
 const NO_HEADERS: HeaderMap = new Map();
+/** Placeholders shared by every request until it has its own (most never buffer a body). */
+const NO_TIMEOUTS: Timeouts = Object.freeze({ globalMs: 0, perTryMs: 0 });
+const NO_FIELDS = Object.freeze([]) as unknown as string[];
+export const NO_CHUNKS = Object.freeze([]) as unknown as Buffer[];
 
 export abstract class RouterState {
   route: RouteEntry | undefined;
@@ -31,14 +35,14 @@ export abstract class RouterState {
   cluster: UpstreamCluster | undefined;
   cstats: ClusterStats | undefined;
   retry!: RetryState;
-  timeouts: Timeouts = { globalMs: 0, perTryMs: 0 };
+  timeouts: Timeouts = NO_TIMEOUTS;
   hashKey: string | undefined;
   method = 'GET';
   path = '/';
   /** :authority as sent upstream (after host rewrites), for clusters that pick hosts by name. */
   authority = '';
-  /** Flat [name, value, ...] list sent upstream (host included). */
-  upstreamHeaders: string[] = [];
+  /** Flat [name, value, ...] list sent upstream (host included); its own list from finalizeRequestHeaders on. */
+  upstreamHeaders: string[] = NO_FIELDS;
   autoHost = false;
   includeAttemptCount = false;
   includeAttemptCountInResponse = false;
@@ -55,7 +59,8 @@ export abstract class RouterState {
 
   requestComplete = false;
   keepBody = false;
-  buffered: Buffer[] = [];
+  /** The request body kept for retries and shadows (NO_CHUNKS until the first chunk). */
+  buffered: Buffer[] = NO_CHUNKS;
   bufferedBytes = 0;
   pendingMirrors: string[] | undefined;
   retryWhenComplete = false;
@@ -88,6 +93,6 @@ export abstract class RouterState {
     this.releaseRequest = undefined;
     this.retryRelease?.();
     this.retryRelease = undefined;
-    this.buffered = [];
+    this.buffered = NO_CHUNKS;
   }
 }

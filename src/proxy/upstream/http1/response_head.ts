@@ -170,11 +170,9 @@ function addField(out: ResponseHead, h: HeaderMap, name: string, value: string, 
       return undefined;
     }
     case 'connection': {
-      for (const tok of value.split(',')) {
-        const t = tok.trim().toLowerCase();
-        if (t === 'close') out.connClose = true;
-        else if (t === 'keep-alive') out.connKeepAlive = true;
-      }
+      // Almost always one token ("keep-alive", "close"): no list to split then.
+      if (value.indexOf(',') < 0) connectionToken(out, value.trim().toLowerCase());
+      else for (const tok of value.split(',')) connectionToken(out, tok.trim().toLowerCase());
       if (!keepUpgrade) return undefined;
       break;
     }
@@ -192,6 +190,11 @@ function addField(out: ResponseHead, h: HeaderMap, name: string, value: string, 
   }
   append(h, name, value);
   return undefined;
+}
+
+function connectionToken(out: ResponseHead, t: string): void {
+  if (t === 'close') out.connClose = true;
+  else if (t === 'keep-alive') out.connKeepAlive = true;
 }
 
 /** Digits only (no sign, no list, no spaces); -1 when invalid or beyond 2^53. */
