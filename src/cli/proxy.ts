@@ -19,6 +19,7 @@ import { log, setLogLevel } from '../proxy/logger.ts';
 import { ERR, TsmeshError } from '../api/errors.ts';
 import { dnsCaptureRequested, istioMetaFromEnv } from '../agent/dns/meta.ts';
 import { checkDnsAddress } from '../agent/dns/address.ts';
+import { collectGarbage } from '../proxy/startup_gc.ts';
 
 const HELP = `Usage: tsmesh proxy [--bootstrap <file> | sidecar flags] [options]
 
@@ -327,6 +328,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
     return 1;
   }
   const n = server.listeners.active.size;
+  // Start-up's garbage goes now rather than whenever the old generation next fills (src/proxy/startup_gc.ts).
+  collectGarbage();
   console.log(`tsmesh proxy ready: admin ${admin.ip}:${admin.port}, ${n} listener${n === 1 ? '' : 's'}`);
   const code = await finished;
   // Anything left open (a stuck socket) must not keep a drained proxy alive.

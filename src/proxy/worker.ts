@@ -10,6 +10,7 @@ import type { AcceptedChange } from './config/xds_manager.ts';
 import { mergeSnapshots, type StatsSnapshot } from './stats/stats_store.ts';
 import { PUSH_ORDER, TYPE } from '../xds/types.ts';
 import { log } from './logger.ts';
+import { collectGarbage } from './startup_gc.ts';
 
 type ToWorker = { kind: 'xds'; change: AcceptedChange } | { kind: 'stats'; id: number } | { kind: 'drain'; ms: number; graceMs: number } | { kind: 'init_done' };
 type ToPrimary = { kind: 'hello' } | { kind: 'ready' } | { kind: 'stats'; id: number; snapshot: StatsSnapshot } | { kind: 'bound'; ports: Record<string, number> };
@@ -149,6 +150,7 @@ export async function runWorker(server: ProxyServer, onDrain: (ms: number, grace
   await new Promise<void>((r) => server.listeners.whenWarm(r));
   await server.listeners.listening();
   bound();
+  collectGarbage(); // start-up's garbage (src/proxy/startup_gc.ts)
   send({ kind: 'ready' });
 }
 
