@@ -18,7 +18,8 @@ export function collectGarbage(): boolean {
     setFlagsFromString('--expose-gc');
     const gc: unknown = runInNewContext('typeof gc === "function" ? gc : undefined');
     if (typeof gc !== 'function') return false;
-    (gc as () => void)();
+    // 'last-resort': V8's collection of everything it can, which also compacts and gives the freed pages back at once.
+    (gc as (o?: object) => void)({ type: 'major', execution: 'sync', flavor: 'last-resort' });
     return true;
   } catch {
     return false;
