@@ -13,7 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { freePort } from '../../src/demo/ports.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 import { linuxProc } from '../../src/demo/parent_watch.ts';
 import type { DemoState } from '../../src/demo/state.ts';
 import { httpRequest, lockBlock } from '../helpers/demo.ts';
@@ -90,7 +90,9 @@ type Target = 'npm' | 'demo';
 async function scenario(t: { after(fn: () => unknown): void }, target: Target, signal: NodeJS.Signals): Promise<void> {
   const { k, lock } = await lockBlock();
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-signals-'));
-  const gatewayPort = await freePort('127.0.0.1');
+  // Below the kernel's ephemeral range: a port from bind(0) and close could be handed to the demo's own
+  // control plane (--http-port 0) before the gateway binds it (a CI run got the control plane's 404).
+  const gatewayPort = await refusedPort('127.0.0.1');
   writeFileSync(join(dir, 'mesh.yaml'), config(gatewayPort));
   const stateDir = join(dir, 'state');
   const args = ['tsmesh', 'demo', '--config', join(dir, 'mesh.yaml'), '--state-dir', stateDir, '--port', String(gatewayPort)];
