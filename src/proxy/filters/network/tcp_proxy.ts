@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import type { EnvoyJson } from '../../../xds/types.ts';
-import type { ConnectionInfo, FactoryContext, NetworkFilterFactory, StreamInfo } from '../../interfaces.ts';
+import type { ConnectionInfo, FactoryContext, NetworkFilterFactory } from '../../interfaces.ts';
 import { compileAccessLogs } from '../../http/common/access_log.ts';
 import { durationMs } from '../../duration.ts';
 import { log } from '../../logger.ts';
