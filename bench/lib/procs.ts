@@ -113,20 +113,28 @@ export function processTree(pid: number): number[] {
   return out;
 }
 
-/** CPU seconds (user+system) used so far by a process tree. */
-export function cpuSeconds(pid: number): number {
+/** CPU seconds used so far by a process tree, user and system (kernel) apart. */
+export function cpuSplitSeconds(pid: number): { user: number; sys: number } {
   const hz = 100; // USER_HZ on Linux
-  let ticks = 0;
+  let user = 0;
+  let sys = 0;
   for (const p of processTree(pid)) {
     try {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      user += Number(f[11]);
+      sys += Number(f[12]);
     } catch {
       /* exited */
     }
   }
-  return ticks / hz;
+  return { user: user / hz, sys: sys / hz };
+}
+
+/** CPU seconds (user+system) used so far by a process tree. */
+export function cpuSeconds(pid: number): number {
+  const c = cpuSplitSeconds(pid);
+  return c.user + c.sys;
 }
 
 /** Resident memory (MB) of a process tree. */

@@ -92,6 +92,12 @@ export function startTsmeshProxy(name: string, args: string[], ready: Parameters
   return start(name, cmd.command, cmd.args, ready);
 }
 
+/** A plain JavaScript file run on the runtime, and with the flags, the tsmesh proxies get (the bench's floor). */
+export function startOnProxyRuntime(name: string, script: string, args: string[], ready: Parameters<typeof start>[3]): Promise<Started> {
+  if (process.env.BENCH_RUNTIME && process.env.BENCH_RUNTIME !== 'node') return start(name, bunBinary(), [script, ...args], ready);
+  return start(name, process.execPath, [...PROXY_NODE_FLAGS, ...proxyNodeArgs(), script, ...args], ready);
+}
+
 /**
  * One tsmesh proxy: HTTP listener `listen` -> `upstream`; with `grpc`, an h2 listener/cluster too;
  * `tls` puts transport sockets on its listeners or clusters (the mTLS hop).
