@@ -9,13 +9,16 @@
  * false at run time. Types follow Envoy's attribute docs, except response.flags and connection.id
  * (uint64 there) which are int here so `response.flags == 0` type-checks.
  */
-import { evaluate } from '@marcbachmann/cel-js';
+import { lazyModule } from '../../common/lazy_module.ts';
 import type { HeaderMap, PeerInfo, StreamInfo } from '../interfaces.ts';
 
 // The library does not export its Duration class; one literal gives us its constructor (on first use).
+/** The CEL library, loaded with the first expression (./expression.ts): most proxies have none. */
+export const celJs = lazyModule<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
+
 type DurationCtor = new (seconds: bigint, nanos?: number) => unknown;
 let durationCtor: DurationCtor | undefined;
-const Duration = (): DurationCtor => (durationCtor ??= (evaluate('duration("0s")') as object).constructor as DurationCtor);
+const Duration = (): DurationCtor => (durationCtor ??= (celJs().evaluate('duration("0s")') as object).constructor as DurationCtor);
 
 /** Envoy's ResponseFlag bit positions (StreamInfo::CoreResponseFlag order), for response.flags. */
 const FLAG_BITS: Record<string, number> = {

@@ -7,8 +7,8 @@
  * does not have, e.g. response.code before any response) yields undefined, as Envoy treats a CEL
  * error: an access-log filter then does not match.
  */
-import { Environment } from '@marcbachmann/cel-js';
-import { CEL_VOCABULARY, type CelAttributes } from './attributes.ts';
+import type { Environment } from '@marcbachmann/cel-js';
+import { CEL_VOCABULARY, celJs, type CelAttributes } from './attributes.ts';
 
 export { celAttributes, type CelAttributes } from './attributes.ts';
 
@@ -16,7 +16,7 @@ export type CelProgram = { ok: true; type: string; eval(attrs: CelAttributes): u
 export type CelCompileError = { ok: false; position: number; message: string };
 
 function buildEnvironment(): Environment {
-  let e = new Environment({ limits: { maxAstNodes: 1000, maxDepth: 50 } });
+  let e = new (celJs().Environment)({ limits: { maxAstNodes: 1000, maxDepth: 50 } });
   for (const v of CEL_VOCABULARY) {
     e = e.registerType(v.type, { ctor: v.ctor as unknown as new (...a: never[]) => object, fields: { ...v.fields } } as never);
     e = e.registerVariable(v.root, v.type);

@@ -8,7 +8,10 @@
  * A pattern RE2 rejects (back-references, look-around, ...) throws TsmeshError(INVALID_REGEX)
  * naming the config field, so the resource carrying it is NACKed, as Envoy does.
  */
-import { RE2JS } from 're2js';
+import type { RE2JS } from 're2js';
+import { lazyModule } from '../../../common/lazy_module.ts';
+
+const re2js = lazyModule<typeof import('re2js')>('re2js');
 import { ERR, TsmeshError } from '../../../api/errors.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
 
@@ -53,6 +56,7 @@ function compileRe2(m: EnvoyJson | string | undefined, path: string, ignoreCase:
   const pattern = typeof m === 'string' ? m : m?.regex;
   if (typeof pattern !== 'string') throw new TsmeshError(ERR.INVALID_REGEX, `${path}.regex: required`);
   try {
+    const { RE2JS } = re2js();
     return RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (e) {
     throw new TsmeshError(ERR.INVALID_REGEX, `${path}: invalid RE2 regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);

@@ -6,7 +6,7 @@
  * failure is reported with jwt_verify_lib's status. Signatures are checked with jose, with the
  * token's own algorithm pinned and only keys of that algorithm's family tried.
  */
-import { compactVerify } from 'jose';
+import { jose } from '../../../../common/lazy_module.ts';
 import type { HeaderMap } from '../../../interfaces.ts';
 import { isSupportedAlg, type Jwks } from './jwks.ts';
 import type { JwtLocation } from './extractor.ts';
@@ -159,7 +159,7 @@ export class Authenticator {
       if (!key) continue;
       tried++;
       try {
-        await compactVerify(loc.token, key, { algorithms: [jwt.alg] });
+        await jose().compactVerify(loc.token, key, { algorithms: [jwt.alg] });
         ok = true;
         break;
       } catch {

@@ -4,7 +4,8 @@
  * for. A key is only ever tried for an algorithm of its own family, so a token signed with HS256
  * cannot be checked against an RSA public key used as an HMAC secret (algorithm confusion).
  */
-import { importJWK, type JWK } from 'jose';
+import type { JWK } from 'jose';
+import { jose } from '../../../../common/lazy_module.ts';
 
 type Key = CryptoKey | Uint8Array;
 
@@ -102,7 +103,7 @@ function imported(e: Entry, alg: string): Promise<Key | undefined> {
   let p = e.imported.get(alg);
   if (!p) {
     // A key jose will not import for this algorithm (e.g. an RSA modulus under 2048 bits) is no candidate.
-    p = importJWK({ ...e.jwk, alg }, alg).then(
+    p = jose().importJWK({ ...e.jwk, alg }, alg).then(
       (k) => k as Key,
       () => undefined,
     );
