@@ -1,17 +1,17 @@
 /**
- * `npm run bench -- proxy`: issue 8's table in one run, all on this machine. Seven paths — direct
+ * `npm run bench -- proxy`: issue 8's table in one run, all on this machine. Eight paths — direct
  * to the upstream (nginx), one tsmesh proxy, nginx as proxy, HAProxy as proxy, the floor (a byte
- * pipe on node:net with no HTTP, on tsmesh's runtime: HTTP/1.1 only), two tsmesh proxies
+ * pipe on node:net with no HTTP, on tsmesh's runtime; one and two in series, HTTP/1.1 only), two tsmesh proxies
  * in series, and two tsmesh sidecars talking ISTIO_MUTUAL mTLS to each other (issue 9's cost:
  * certificates from tsmesh's CA; the mTLS line's ratio to the plaintext two hops is printed
  * under each table) — for three protocols: HTTP/1.1 keep-alive (wrk), h2 (h2load, h2c prior knowledge
  * into each proxy, HTTP/1.1 to the upstream) and unary gRPC (h2load POSTing one gRPC message,
  * h2c both sides, to nginx answering gRPC itself). Rounds are taken round-robin across the paths
  * and the medians printed, since this machine's speed swings between minutes. Then, open-loop at
- * a fixed 1,000 req/s: each proxy's vCPU per 1,000 req/s and RSS, and what two tsmesh hops add
- * to direct's latency over several runs; then the RSS of a sidecar serving Bookinfo's config (the
- * memory goal's condition); then TCP passthrough; then the issue's goals, met or not. A default
- * run takes about 8 minutes (plus building dist/ when stale).
+ * a fixed 1,000 req/s: each proxy's vCPU per 1,000 req/s and RSS, and what two tsmesh hops (and
+ * two byte pipes) add to direct's latency over several runs; then the RSS of a sidecar serving
+ * Bookinfo's config (the memory goal's condition); then TCP passthrough; then the issue's goals,
+ * met or not. A default run takes about 10 minutes (plus building dist/ when stale).
  *
  * For quick codec comparisons: BENCH_ROUNDS=1 BENCH_PROTOCOLS=h1 BENCH_HOP_RUNS=1.
  *
@@ -72,7 +72,7 @@ const ONLY = process.env.BENCH_ONLY;
 const PROTOCOLS = (process.env.BENCH_PROTOCOLS ?? 'h1,h2,grpc').split(',').filter((p): p is Protocol => p === 'h1' || p === 'h2' || p === 'grpc');
 
 type Protocol = 'h1' | 'h2' | 'grpc';
-type PathKey = 'direct' | 'tsmesh1' | 'nginx' | 'haproxy' | 'floor' | 'tsmesh2' | 'tsmesh2mtls';
+type PathKey = 'direct' | 'tsmesh1' | 'nginx' | 'haproxy' | 'floor' | 'tsmesh2' | 'nginx2' | 'floor2' | 'tsmesh2mtls';
 
 const PROTOCOL_TITLE: Record<Protocol, string> = {
   h1: `HTTP/1.1 keep-alive (wrk -t1 -c${CONNS}, 1 KiB responses)`,
@@ -262,16 +262,30 @@ async function startPaths(dir: string, procs: Started[]): Promise<BenchPath[]> {
   } else console.log(`HAProxy as proxy skipped: ${tools.why.haproxy}`);
 
   // The runtime's floor: HTTP/1.1 bytes piped on node:net with no HTTP work, on tsmesh's runtime.
-  const pf = await freePort();
-  const floor = await startOnProxyRuntime('byte pipe', join(import.meta.dirname, 'lib', 'byte_pipe.mjs'), [String(pf), String(up)], { port: pf });
-  procs.push(floor);
-  paths.push({ key: 'floor', label: 'floor: byte pipe, no HTTP', procs: [floor], port: { h1: pf } });
+  const pipe = async (name: string, to: number) => {
+    const port = await freePort();
+    const p = await startOnProxyRuntime(name, join(import.meta.dirname, 'lib', 'byte_pipe.mjs'), [String(port), String(to)], { port });
+    procs.push(p);
+    return { p, port };
+  };
+  const floor = await pipe('byte pipe', up);
+  paths.push({ key: 'floor', label: 'floor: byte pipe, no HTTP', procs: [floor.p], port: { h1: floor.port } });
 
   // Hop 2 forwards to hop 1: HTTP/1.1 for the HTTP rows (an h2 client's requests too), h2 for gRPC.
   const [p2, g2] = [await freePort(), await freePort()];
   const two = await tsmeshProxy(dir, 'hop2', p2, p1, grpcUp ? { port: g2, upstreamPort: g1 } : undefined);
   procs.push(two);
   paths.push({ key: 'tsmesh2', label: 'tsmesh, 2 hops', procs: [one, two], port: { h1: p2, h2: p2, grpc: grpcUp && g2 } });
+  const ngx1 = paths.find((p) => p.key === 'nginx');
+  if (ngx1) {
+    // The two-hop goal's yardstick on this machine: nginx forwarding to nginx, as the two tsmesh hops do.
+    const [pn2, dir2] = [await freePort(), mkdtempSync(join(dir, 'nginx2-'))];
+    const ngx2 = await start('nginx proxy 2', tools.path.nginx!, ['-c', nginxProxy(dir2, pn2, ngx1.port.h1!), '-e', join(dir2, 'nginx-px.err')], { port: pn2 });
+    procs.push(ngx2);
+    paths.push({ key: 'nginx2', label: 'nginx, 2 hops', procs: [...ngx1.procs, ngx2], port: { h1: pn2 } });
+  }
+  const floor2 = await pipe('byte pipe 2', floor.port);
+  paths.push({ key: 'floor2', label: 'floor: 2 byte pipes', procs: [floor.p, floor2.p], port: { h1: floor2.port } });
   if (MTLS) paths.push(await startMtlsHops(dir, procs, up, grpcUp));
   return paths;
 }
@@ -453,33 +467,52 @@ async function bookinfoMemory(dir: string, nginx: string, goals: GoalInputs): Pr
   }
 }
 
-/** What two tsmesh hops add over direct at 1,000 req/s, over BENCH_HOP_RUNS runs: median and spread. */
+type Added = { p50: number; p90: number; p99: number };
+type Spread = { median: number; min: number; max: number };
+
+/**
+ * What two tsmesh hops add over direct at 1,000 req/s, over BENCH_HOP_RUNS runs: median and
+ * spread; and what two byte pipes add in the same runs (the runtime's floor for the goal).
+ */
 async function twoHopsAdded(paths: BenchPath[], goals: GoalInputs): Promise<void> {
   const direct = paths.find((p) => p.key === 'direct')!;
-  const two = paths.find((p) => p.key === 'tsmesh2')!;
+  const hops = paths.filter((p) => p.key === 'tsmesh2' || p.key === 'nginx2' || p.key === 'floor2');
   const rate = 1000;
-  const added: { p50: number; p90: number; p99: number }[] = [];
+  const added = new Map<PathKey, Added[]>(hops.map((p) => [p.key, []]));
   let errors = 0;
   let lag = 0;
-  console.log(`\nTwo tsmesh hops vs direct at a fixed ${rate} req/s (open loop, ${RATE_SECONDS} s each, ${HOP_RUNS} runs alternating direct / two hops)`);
+  console.log(`\nTwo tsmesh hops vs direct at a fixed ${rate} req/s (open loop, ${RATE_SECONDS} s each, ${HOP_RUNS} runs alternating direct / ${hops.map((p) => p.label).join(' / ')})`);
   for (let i = 0; i < HOP_RUNS; i++) {
     const a = await fixedRate(`http://127.0.0.1:${direct.port.h1}/`, rate, RATE_SECONDS);
-    const d = await fixedRate(`http://127.0.0.1:${two.port.h1}/`, rate, RATE_SECONDS);
-    errors += a.errors + d.errors;
-    lag = Math.max(lag, a.maxSendLagMs, d.maxSendLagMs);
-    added.push({ p50: d.p50ms - a.p50ms, p90: d.p90ms - a.p90ms, p99: d.p99ms - a.p99ms });
-    console.log(
-      `  run ${i + 1}: direct p50 ${a.p50ms.toFixed(3)} p90 ${a.p90ms.toFixed(3)} p99 ${a.p99ms.toFixed(3)} ms; two hops p50 ${d.p50ms.toFixed(3)} p90 ${d.p90ms.toFixed(3)} p99 ${d.p99ms.toFixed(3)} ms; added p99 +${(d.p99ms - a.p99ms).toFixed(3)} ms; probe lag max ${Math.max(a.maxSendLagMs, d.maxSendLagMs).toFixed(1)} ms${Math.max(a.maxSendLagMs, d.maxSendLagMs) > 5 ? ' (the probe itself was starved: this run is noise)' : ''}`,
-    );
+    errors += a.errors;
+    let line = `  run ${i + 1}: direct p50 ${a.p50ms.toFixed(3)} p90 ${a.p90ms.toFixed(3)} p99 ${a.p99ms.toFixed(3)} ms`;
+    let runLag = a.maxSendLagMs;
+    for (const p of hops) {
+      const d = await fixedRate(`http://127.0.0.1:${p.port.h1}/`, rate, RATE_SECONDS);
+      errors += d.errors;
+      runLag = Math.max(runLag, d.maxSendLagMs);
+      added.get(p.key)!.push({ p50: d.p50ms - a.p50ms, p90: d.p90ms - a.p90ms, p99: d.p99ms - a.p99ms });
+      line += `; ${p.label} p50 ${d.p50ms.toFixed(3)} p90 ${d.p90ms.toFixed(3)} p99 ${d.p99ms.toFixed(3)} ms (added p99 +${(d.p99ms - a.p99ms).toFixed(3)})`;
+    }
+    lag = Math.max(lag, runLag);
+    console.log(`${line}; probe lag max ${runLag.toFixed(1)} ms${runLag > 5 ? ' (the probe itself was starved: this run is noise)' : ''}`);
   }
-  const stat = (k: 'p50' | 'p90' | 'p99') => {
-    const v = added.map((x) => x[k]);
+  const stat = (key: PathKey, k: keyof Added): Spread => {
+    const v = added.get(key)!.map((x) => x[k]);
     return { median: median(v), min: Math.min(...v), max: Math.max(...v) };
   };
-  const [s50, s90, s99] = [stat('p50'), stat('p90'), stat('p99')];
-  const f = (s: { median: number; min: number; max: number }) => `+${s.median.toFixed(3)} ms [${s.min.toFixed(3)}..${s.max.toFixed(3)}]`;
-  console.log(`  added by two hops, median [min..max] of ${HOP_RUNS}: p50 ${f(s50)}, p90 ${f(s90)}, p99 ${f(s99)} (errors ${errors}; probe lag max ${lag.toFixed(1)} ms; Istio 1.20 two Envoys: +0.228 p90, +0.298 p99)`);
-  goals.hopP99AddedMs = { ...s99, runs: HOP_RUNS };
+  const f = (s: Spread) => `+${s.median.toFixed(3)} ms [${s.min.toFixed(3)}..${s.max.toFixed(3)}]`;
+  const summary = (key: PathKey) => `p50 ${f(stat(key, 'p50'))}, p90 ${f(stat(key, 'p90'))}, p99 ${f(stat(key, 'p99'))}`;
+  console.log(`  added by two hops, median [min..max] of ${HOP_RUNS}: ${summary('tsmesh2')} (errors ${errors}; probe lag max ${lag.toFixed(1)} ms; Istio 1.20 two Envoys: +0.228 p90, +0.298 p99)`);
+  if (added.has('nginx2')) {
+    console.log(`  added by two nginx hops (the same path through nginx, on this machine): ${summary('nginx2')}`);
+    goals.nginxHopP99AddedMs = stat('nginx2', 'p99').median;
+  }
+  if (added.has('floor2')) {
+    console.log(`  added by two byte pipes (the runtime's floor, no HTTP): ${summary('floor2')}`);
+    goals.floor = { ...goals.floor, hopP99AddedMs: stat('floor2', 'p99').median };
+  }
+  goals.hopP99AddedMs = { ...stat('tsmesh2', 'p99'), runs: HOP_RUNS };
 }
 
 /**
