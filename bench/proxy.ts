@@ -1,7 +1,8 @@
 /**
- * `npm run bench -- proxy`: issue 8's table in one run, all on this machine. Eight paths — direct
+ * `npm run bench -- proxy`: issue 8's table in one run, all on this machine. Nine paths — direct
  * to the upstream (nginx), one tsmesh proxy, nginx as proxy, HAProxy as proxy, the floor (a byte
- * pipe on node:net with no HTTP, on tsmesh's runtime; one and two in series, HTTP/1.1 only), two tsmesh proxies
+ * pipe on node:net with no HTTP, on tsmesh's runtime; one and two in series, HTTP/1.1 only), two
+ * nginx proxies in series (HTTP/1.1 only, the two-hop goal's yardstick), two tsmesh proxies
  * in series, and two tsmesh sidecars talking ISTIO_MUTUAL mTLS to each other (issue 9's cost:
  * certificates from tsmesh's CA; the mTLS line's ratio to the plaintext two hops is printed
  * under each table) — for three protocols: HTTP/1.1 keep-alive (wrk), h2 (h2load, h2c prior knowledge
@@ -9,9 +10,9 @@
  * h2c both sides, to nginx answering gRPC itself). Rounds are taken round-robin across the paths
  * and the medians printed, since this machine's speed swings between minutes. Then, open-loop at
  * a fixed 1,000 req/s: each proxy's vCPU per 1,000 req/s and RSS, and what two tsmesh hops (and
- * two byte pipes) add to direct's latency over several runs; then the RSS of a sidecar serving
+ * two nginx hops, and two byte pipes) add to direct's latency over several runs; then the RSS of a sidecar serving
  * Bookinfo's config (the memory goal's condition); then TCP passthrough; then the issue's goals,
- * met or not. A default run takes about 10 minutes (plus building dist/ when stale).
+ * met or not. A default run takes about 11 minutes (plus building dist/ when stale).
  *
  * For quick codec comparisons: BENCH_ROUNDS=1 BENCH_PROTOCOLS=h1 BENCH_HOP_RUNS=1.
  *
@@ -190,8 +191,8 @@ export async function run(): Promise<void> {
       (goals.rpsRatio ??= {})[proto] = r.rps;
       if (proto === 'h1') {
         goals.h1PerCore = r.perCore;
-      goals.floor = { ...goals.floor, perCore: r.floor?.perCore, p99: r.floor?.p99 };
         goals.h1P99Ratio = r.p99;
+        goals.floor = { ...goals.floor, perCore: r.floor?.perCore, p99: r.floor?.p99 };
       } else if (proto === 'h2') goals.h2PerCore = r.perCore;
       else goals.grpcPerCore = r.perCore;
     }
@@ -337,8 +338,9 @@ function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string,
       p50: median(s.map((m) => m.p50ms)),
       p99: median(s.map((m) => m.p99ms)),
       cpu: median(s.map((m) => m.cpuUsPerReq)),
-      user: median(s.map((m) => m.userUsPerReq)),
-      sys: median(s.map((m) => m.sysUsPerReq)),
+      // Split as the round of median CPU split it, so the two parts add up to the CPU column.
+      user: medianCpuRound(s).userUsPerReq,
+      sys: medianCpuRound(s).sysUsPerReq,
       errors: s.reduce((a, m) => a + m.errors, 0),
     };
   };
@@ -388,6 +390,12 @@ function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string,
 }
 
 type CpuSplit = { cpu: number; user: number; sys: number };
+
+/** The round whose CPU per request is the median (the upper one of two middles, and both parts shown are its own). */
+function medianCpuRound(s: Measured[]): Measured {
+  const sorted = [...s].sort((a, b) => a.cpuUsPerReq - b.cpuUsPerReq);
+  return sorted[sorted.length >> 1]!;
+}
 
 /**
  * What the HTTP/1.1 per-core goal leaves to tsmesh's own code: the byte pipe is the runtime's
@@ -472,7 +480,9 @@ type Spread = { median: number; min: number; max: number };
 
 /**
  * What two tsmesh hops add over direct at 1,000 req/s, over BENCH_HOP_RUNS runs: median and
- * spread; and what two byte pipes add in the same runs (the runtime's floor for the goal).
+ * spread; and what two nginx hops and two byte pipes add in the same runs (what this machine
+ * gives nginx, and the runtime's floor). Each run measures direct, then the pairs in an order
+ * that rotates from run to run, so no pair is always the furthest from its baseline.
  */
 async function twoHopsAdded(paths: BenchPath[], goals: GoalInputs): Promise<void> {
   const direct = paths.find((p) => p.key === 'direct')!;
@@ -481,13 +491,13 @@ async function twoHopsAdded(paths: BenchPath[], goals: GoalInputs): Promise<void
   const added = new Map<PathKey, Added[]>(hops.map((p) => [p.key, []]));
   let errors = 0;
   let lag = 0;
-  console.log(`\nTwo tsmesh hops vs direct at a fixed ${rate} req/s (open loop, ${RATE_SECONDS} s each, ${HOP_RUNS} runs alternating direct / ${hops.map((p) => p.label).join(' / ')})`);
+  console.log(`\nTwo hops vs direct at a fixed ${rate} req/s (open loop, ${RATE_SECONDS} s each, ${HOP_RUNS} runs: direct, then ${hops.map((p) => p.label).join(' / ')} in rotating order)`);
   for (let i = 0; i < HOP_RUNS; i++) {
     const a = await fixedRate(`http://127.0.0.1:${direct.port.h1}/`, rate, RATE_SECONDS);
     errors += a.errors;
     let line = `  run ${i + 1}: direct p50 ${a.p50ms.toFixed(3)} p90 ${a.p90ms.toFixed(3)} p99 ${a.p99ms.toFixed(3)} ms`;
     let runLag = a.maxSendLagMs;
-    for (const p of hops) {
+    for (const p of hops.map((_, k) => hops[(k + i) % hops.length]!)) {
       const d = await fixedRate(`http://127.0.0.1:${p.port.h1}/`, rate, RATE_SECONDS);
       errors += d.errors;
       runLag = Math.max(runLag, d.maxSendLagMs);

@@ -7,7 +7,8 @@ export interface GoalInputs {
   h1PerCore?: number;
   /**
    * The same figures for a byte pipe on tsmesh's runtime with no HTTP work (per core and p99 vs
-   * nginx, peak RSS): how near the runtime alone comes to each goal.
+   * nginx, peak RSS, and the p99 two of them add at 1,000 req/s): how near the runtime alone
+   * comes to each goal.
    */
   floor?: { perCore?: number; p99?: number; rssMB?: number; hopP99AddedMs?: number };
   /** tsmesh 1 hop p99 / nginx p99 under the same closed-loop load. */

@@ -18,9 +18,9 @@ import { PROXY_NODE_FLAGS, REPO_ROOT, tsmeshCommand } from '../../src/common/sel
 import { freshDistEntry } from '../../bin/dist_state.mjs';
 import { cacheRoot } from './istiod_build.ts';
 
-function proxyNodeArgs(): string[] {
+function proxyNodeArgs(profile = true): string[] {
   const args = (process.env.BENCH_PROXY_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const prof = process.env.BENCH_CPU_PROF;
+  const prof = profile && process.env.BENCH_CPU_PROF;
   if (prof) {
     mkdirSync(prof, { recursive: true });
     args.push('--cpu-prof', `--cpu-prof-dir=${resolve(prof)}`);
@@ -92,10 +92,10 @@ export function startTsmeshProxy(name: string, args: string[], ready: Parameters
   return start(name, cmd.command, cmd.args, ready);
 }
 
-/** A plain JavaScript file run on the runtime, and with the flags, the tsmesh proxies get (the bench's floor). */
+/** A plain JavaScript file run on the runtime, and with the flags, the tsmesh proxies get (the bench's floor; never profiled). */
 export function startOnProxyRuntime(name: string, script: string, args: string[], ready: Parameters<typeof start>[3]): Promise<Started> {
   if (process.env.BENCH_RUNTIME && process.env.BENCH_RUNTIME !== 'node') return start(name, bunBinary(), [script, ...args], ready);
-  return start(name, process.execPath, [...PROXY_NODE_FLAGS, ...proxyNodeArgs(), script, ...args], ready);
+  return start(name, process.execPath, [...PROXY_NODE_FLAGS, ...proxyNodeArgs(false), script, ...args], ready);
 }
 
 /**

@@ -12,10 +12,10 @@
 import { lazyModule } from '../../common/lazy_module.ts';
 import type { HeaderMap, PeerInfo, StreamInfo } from '../interfaces.ts';
 
-// The library does not export its Duration class; one literal gives us its constructor (on first use).
 /** The CEL library, loaded with the first expression (./expression.ts): most proxies have none. */
 export const celJs = lazyModule<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js');
 
+// The library does not export its Duration class; one literal gives us its constructor (on first use).
 type DurationCtor = new (seconds: bigint, nanos?: number) => unknown;
 let durationCtor: DurationCtor | undefined;
 const Duration = (): DurationCtor => (durationCtor ??= (celJs().evaluate('duration("0s")') as object).constructor as DurationCtor);

@@ -50,9 +50,10 @@ const used = new Map<string, number>();
  */
 export async function verifyTapToken(token: string, trustedRootsPem: string | undefined, nodeId: string, ownAdmin: readonly string[], now = Date.now()): Promise<TapTokenResult> {
   if (!trustedRootsPem) return { ok: false, reason: 'this proxy has no mesh trust bundle (no ROOTCA secret from SDS), so it cannot check a tap token' };
+  const { decodeProtectedHeader, jwtVerify } = jose();
   let chain: X509Certificate[];
   try {
-    const x5c = jose().decodeProtectedHeader(token).x5c;
+    const x5c = decodeProtectedHeader(token).x5c;
     if (!Array.isArray(x5c) || x5c.length === 0) return { ok: false, reason: 'the tap token has no x5c certificate chain' };
     chain = x5c.map((b) => new X509Certificate(Buffer.from(String(b), 'base64')));
   } catch (e) {
@@ -73,7 +74,7 @@ export async function verifyTapToken(token: string, trustedRootsPem: string | un
   if (!anchored) return { ok: false, reason: 'the tap token certificate does not chain to this proxy\'s mesh trust root' };
   let payload: Record<string, unknown>;
   try {
-    ({ payload } = await jose().jwtVerify(token, leaf.publicKey, { issuer: TAP_TOKEN_ISSUER, audience: nodeId, currentDate: new Date(now), requiredClaims: ['exp', 'jti'] }));
+    ({ payload } = await jwtVerify(token, leaf.publicKey, { issuer: TAP_TOKEN_ISSUER, audience: nodeId, currentDate: new Date(now), requiredClaims: ['exp', 'jti'] }));
   } catch (e) {
     return { ok: false, reason: `tap token rejected: ${(e as Error).message}` };
   }

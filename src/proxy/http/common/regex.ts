@@ -10,10 +10,11 @@
  */
 import type { RE2JS } from 're2js';
 import { lazyModule } from '../../../common/lazy_module.ts';
-
-const re2js = lazyModule<typeof import('re2js')>('re2js');
 import { ERR, TsmeshError } from '../../../api/errors.ts';
 import type { EnvoyJson } from '../../../xds/types.ts';
+
+/** RE2, loaded with the first pattern: most proxies have none. */
+const re2js = lazyModule<typeof import('re2js')>('re2js');
 
 export interface CompiledRegex {
   readonly pattern: string;
@@ -55,8 +56,8 @@ export function compileRegexRewrite(rr: EnvoyJson, path: string): RegexRewrite {
 function compileRe2(m: EnvoyJson | string | undefined, path: string, ignoreCase: boolean): RE2JS {
   const pattern = typeof m === 'string' ? m : m?.regex;
   if (typeof pattern !== 'string') throw new TsmeshError(ERR.INVALID_REGEX, `${path}.regex: required`);
+  const { RE2JS } = re2js();
   try {
-    const { RE2JS } = re2js();
     return RE2JS.compile(pattern, ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (e) {
     throw new TsmeshError(ERR.INVALID_REGEX, `${path}: invalid RE2 regex ${JSON.stringify(pattern)}: ${(e as Error).message}`);

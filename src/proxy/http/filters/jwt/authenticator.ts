@@ -154,12 +154,13 @@ export class Authenticator {
     const candidates = jwks.candidates(jwt.alg, jwt.kid);
     let tried = 0;
     let ok = false;
+    const { compactVerify } = jose();
     for (const load of candidates) {
       const key = await load();
       if (!key) continue;
       tried++;
       try {
-        await jose().compactVerify(loc.token, key, { algorithms: [jwt.alg] });
+        await compactVerify(loc.token, key, { algorithms: [jwt.alg] });
         ok = true;
         break;
       } catch {

@@ -103,7 +103,8 @@ function imported(e: Entry, alg: string): Promise<Key | undefined> {
   let p = e.imported.get(alg);
   if (!p) {
     // A key jose will not import for this algorithm (e.g. an RSA modulus under 2048 bits) is no candidate.
-    p = jose().importJWK({ ...e.jwk, alg }, alg).then(
+    const { importJWK } = jose();
+    p = importJWK({ ...e.jwk, alg }, alg).then(
       (k) => k as Key,
       () => undefined,
     );
