@@ -333,14 +333,15 @@ function printProtocol(proto: Protocol, paths: BenchPath[], samples: Map<string,
   const med = (key: PathKey) => {
     const s = samples.get(`${proto}/${key}`);
     if (!s) return undefined;
+    const mid = medianCpuRound(s);
     return {
       rps: median(s.map((m) => m.rps)),
       p50: median(s.map((m) => m.p50ms)),
       p99: median(s.map((m) => m.p99ms)),
       cpu: median(s.map((m) => m.cpuUsPerReq)),
       // Split as the round of median CPU split it, so the two parts add up to the CPU column.
-      user: medianCpuRound(s).userUsPerReq,
-      sys: medianCpuRound(s).sysUsPerReq,
+      user: mid.userUsPerReq,
+      sys: mid.sysUsPerReq,
       errors: s.reduce((a, m) => a + m.errors, 0),
     };
   };
