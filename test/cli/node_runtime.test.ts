@@ -55,32 +55,43 @@ function bootstrapFile(t: { after: (fn: () => void) => void }): string {
 }
 
 test('what a process lacks of its runtime: flags it was not given and environment not set; other commands need nothing', () => {
-  assert.deepEqual(missingRuntime('proxy', [], {}), { flags: ['--max-semi-space-size=4'], env: {} });
+  assert.deepEqual(missingRuntime('proxy', [], {}), { flags: ['--max-semi-space-size=4', '--initial-old-space-size=64'], env: {} });
   assert.deepEqual(missingRuntime('controlplane', [], {}), { flags: ['--max-semi-space-size=16'], env: { MALLOC_ARENA_MAX: '2' } });
   // The user's own value, on the command line (either spelling) or in NODE_OPTIONS, wins.
-  assert.deepEqual(missingRuntime('proxy', ['--max_semi_space_size=8'], {}).flags, []);
+  assert.deepEqual(missingRuntime('proxy', ['--max_semi_space_size=8'], {}).flags, ['--initial-old-space-size=64']);
+  assert.deepEqual(missingRuntime('proxy', ['--max-semi-space-size=8'], { NODE_OPTIONS: '--initial_old_space_size=32' }).flags, []);
   assert.deepEqual(missingRuntime('controlplane', [], { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' }), { flags: [], env: {} });
   assert.deepEqual(missingRuntime('validate', [], {}), { flags: [], env: {} });
 });
 
-test('`tsmesh proxy` started by hand runs with --max-semi-space-size=4, as the same process', { skip: noExec, timeout: 60_000 }, async (t) => {
+test('`tsmesh proxy` started by hand runs with its V8 flags, as the same process', { skip: noExec, timeout: 60_000 }, async (t) => {
   const args = ['proxy', '-c', bootstrapFile(t), '--admin-port', '0'];
   const proc = start([], args);
   t.after(() => stop(proc));
   const argv = await commandLineWhen(proc, (a) => a.includes('--max-semi-space-size=4'));
   assert.ok(argv.includes('--max-semi-space-size=4'), `command line of pid ${proc.pid}: ${argv.join(' ')}`);
+  assert.ok(argv.includes('--initial-old-space-size=64'), `command line of pid ${proc.pid}: ${argv.join(' ')}`);
   assert.deepEqual(argv.slice(argv.indexOf(BIN) + 1), args);
   assert.ok(environ(proc.pid!).includes('TSMESH_NODE_RUNTIME=1'));
 });
 
-test("a user's own --max-semi-space-size is kept and the proxy is not started again", { skip: noExec, timeout: 60_000 }, async (t) => {
+test("a user's own --max-semi-space-size is kept, and the flag the user did not give is added", { skip: noExec, timeout: 60_000 }, async (t) => {
   const proc = start(['--max-semi-space-size=8'], ['proxy', '-c', bootstrapFile(t), '--admin-port', '0']);
+  t.after(() => stop(proc));
+  const argv = await commandLineWhen(proc, (a) => a.includes('--initial-old-space-size=64'));
+  assert.ok(argv.includes('--initial-old-space-size=64'), argv.join(' '));
+  assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
+  assert.ok(!argv.includes('--max-semi-space-size=4'), argv.join(' '));
+});
+
+test("a proxy given all of its flags by the user is not started again", { skip: noExec, timeout: 60_000 }, async (t) => {
+  const proc = start(['--max-semi-space-size=8', '--initial-old-space-size=32'], ['proxy', '-c', bootstrapFile(t), '--admin-port', '0']);
   t.after(() => stop(proc));
   // Give it the time a replacement would take, then look: nothing changed.
   await new Promise((r) => setTimeout(r, 1500));
   const argv = cmdline(proc.pid!);
-  assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
-  assert.ok(!argv.includes('--max-semi-space-size=4'), argv.join(' '));
+  assert.ok(argv.includes('--max-semi-space-size=8') && argv.includes('--initial-old-space-size=32'), argv.join(' '));
+  assert.ok(!argv.includes('--max-semi-space-size=4') && !argv.includes('--initial-old-space-size=64'), argv.join(' '));
   assert.ok(!environ(proc.pid!).includes('TSMESH_NODE_RUNTIME=1'));
 });
 
