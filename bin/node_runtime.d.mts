@@ -2,6 +2,7 @@ export interface NodeRuntime {
   flags: string[];
   env: Record<string, string>;
 }
+export declare function hasReadSlab(version?: string): boolean;
 export declare const PROXY_NODE_FLAGS: string[];
 export declare const CONTROLPLANE_NODE_FLAGS: string[];
 export declare const CONTROLPLANE_ENV: Record<string, string>;

@@ -6,14 +6,25 @@
 // when tsmesh starts its own processes. Figures: PERFORMANCE.md, decisions 1 and 4.
 
 /**
+ * Node 24.22.0 ("stream: allocate stream read buffers from a slab") and every later release: a
+ * TLS read reaches JavaScript as a view on a shared 64 KB slab, so mTLS traffic allocates slabs
+ * quickly.
+ */
+export function hasReadSlab(version = process.versions.node) {
+  const [major, minor] = version.split('.').map(Number);
+  return major > 24 || (major === 24 && minor >= 22);
+}
+
+/**
  * `tsmesh proxy`: V8's young generation capped at 4 MB per semi-space (default 16 on Node 22, 32
  * on Node 24); under load that took a proxy from 108 to 82-83 MB RSS at the same CPU per request.
- * No full collection while the old generation is under 64 MB: from Node 24.22 every TLS read is a
- * view on a 64 KB read slab, and V8 counts that slab churn (10-18 MB between two scavenges, all of
- * it freed by them) towards the old generation's limit, which then ran a mark-compact every 0.2 s
- * that freed nothing, taking an mTLS hop's p99 under load from about 2.5 to 10 ms.
+ * Where node reads into slabs, the old generation's allocation limit is held at 64 MB or more: V8
+ * counts external memory allocated since the last mark-compact (the slabs) against that limit,
+ * and under mTLS load a 15 MB heap with a 26 MB limit ran a mark-compact every 50-100 ms that
+ * freed almost nothing (two mTLS hops: p99 10.8 ms, 2.6 ms with the floor). These flags cannot go
+ * in NODE_OPTIONS: node refuses --initial-old-space-size there.
  */
-export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4', '--initial-old-space-size=64'];
+export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4', ...(hasReadSlab() ? ['--initial-old-space-size=64'] : [])];
 
 /**
  * `tsmesh controlplane`: semi-spaces capped at 16 MB (Node 24 lets them grow to 32), and glibc held
@@ -42,6 +53,9 @@ function flagName(flag) {
   return flag.split('=')[0].replace(/_/g, '-');
 }
 
+/** A flag the user sets through another: an initial heap size also sizes the old generation. */
+const ALSO_SET_BY = { '--initial-old-space-size': ['--initial-heap-size'] };
+
 /**
  * What this process lacks of `command`'s runtime: flags whose name neither its command line nor
  * NODE_OPTIONS sets (a user's own value wins), and environment variables not set at all.
@@ -49,8 +63,9 @@ function flagName(flag) {
 export function missingRuntime(command, execArgv = process.execArgv, env = process.env) {
   const { flags, env: want } = runtimeFor(command);
   const given = new Set([...execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].filter((a) => a.startsWith('--')).map(flagName));
+  const isGiven = (name) => given.has(name) || (ALSO_SET_BY[name] ?? []).some((n) => given.has(n));
   return {
-    flags: flags.filter((f) => !given.has(flagName(f))),
+    flags: flags.filter((f) => !isGiven(flagName(f))),
     env: Object.fromEntries(Object.entries(want).filter(([k]) => env[k] === undefined)),
   };
 }

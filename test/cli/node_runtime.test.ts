@@ -9,11 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { missingRuntime } from '../../bin/node_runtime.mjs';
+import { hasReadSlab, missingRuntime } from '../../bin/node_runtime.mjs';
 
 const BIN = new URL('../../bin/tsmesh.js', import.meta.url).pathname;
 const canExec = typeof (process as { execve?: unknown }).execve === 'function';
 const noExec = canExec ? false : `process.execve is not in node ${process.version} (22.15 and later have it)`;
+const noSlab = hasReadSlab() ? false : `node ${process.version} reads into no slab (24.22 and later do): the proxy takes no old-space floor`;
+const FLOOR = '--initial-old-space-size=64';
 
 const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
 const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
@@ -55,13 +57,24 @@ function bootstrapFile(t: { after: (fn: () => void) => void }): string {
 }
 
 test('what a process lacks of its runtime: flags it was not given and environment not set; other commands need nothing', () => {
-  assert.deepEqual(missingRuntime('proxy', [], {}), { flags: ['--max-semi-space-size=4', '--initial-old-space-size=64'], env: {} });
+  const floor = hasReadSlab() ? [FLOOR] : [];
+  assert.deepEqual(missingRuntime('proxy', [], {}), { flags: ['--max-semi-space-size=4', ...floor], env: {} });
   assert.deepEqual(missingRuntime('controlplane', [], {}), { flags: ['--max-semi-space-size=16'], env: { MALLOC_ARENA_MAX: '2' } });
   // The user's own value, on the command line (either spelling) or in NODE_OPTIONS, wins.
-  assert.deepEqual(missingRuntime('proxy', ['--max_semi_space_size=8'], {}).flags, ['--initial-old-space-size=64']);
-  assert.deepEqual(missingRuntime('proxy', ['--max-semi-space-size=8'], { NODE_OPTIONS: '--initial_old_space_size=32' }).flags, []);
+  assert.deepEqual(missingRuntime('proxy', ['--max_semi_space_size=8'], {}).flags, floor);
+  assert.deepEqual(missingRuntime('proxy', ['--initial_old_space_size=32'], { NODE_OPTIONS: '--max-semi-space-size=8' }).flags, []);
+  // An initial heap size sizes the old generation too: the user chose it.
+  assert.deepEqual(missingRuntime('proxy', ['--initial-heap-size=256', '--max-semi-space-size=8'], {}).flags, []);
   assert.deepEqual(missingRuntime('controlplane', [], { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' }), { flags: [], env: {} });
   assert.deepEqual(missingRuntime('validate', [], {}), { flags: [], env: {} });
+});
+
+test('the old-space floor is for the nodes that read into slabs: 24.22 and later', () => {
+  assert.equal(hasReadSlab('22.23.5'), false);
+  assert.equal(hasReadSlab('24.21.9'), false);
+  assert.equal(hasReadSlab('24.22.0'), true);
+  assert.equal(hasReadSlab('25.0.0'), true);
+  assert.equal(hasReadSlab('26.3.1'), true);
 });
 
 test('`tsmesh proxy` started by hand runs with its V8 flags, as the same process', { skip: noExec, timeout: 60_000 }, async (t) => {
@@ -70,16 +83,16 @@ test('`tsmesh proxy` started by hand runs with its V8 flags, as the same process
   t.after(() => stop(proc));
   const argv = await commandLineWhen(proc, (a) => a.includes('--max-semi-space-size=4'));
   assert.ok(argv.includes('--max-semi-space-size=4'), `command line of pid ${proc.pid}: ${argv.join(' ')}`);
-  assert.ok(argv.includes('--initial-old-space-size=64'), `command line of pid ${proc.pid}: ${argv.join(' ')}`);
+  assert.equal(argv.includes(FLOOR), hasReadSlab(), `command line of pid ${proc.pid}: ${argv.join(' ')}`);
   assert.deepEqual(argv.slice(argv.indexOf(BIN) + 1), args);
   assert.ok(environ(proc.pid!).includes('TSMESH_NODE_RUNTIME=1'));
 });
 
-test("a user's own --max-semi-space-size is kept, and the flag the user did not give is added", { skip: noExec, timeout: 60_000 }, async (t) => {
+test("a user's own --max-semi-space-size is kept, and the flag the user did not give is added", { skip: noExec || noSlab, timeout: 60_000 }, async (t) => {
   const proc = start(['--max-semi-space-size=8'], ['proxy', '-c', bootstrapFile(t), '--admin-port', '0']);
   t.after(() => stop(proc));
-  const argv = await commandLineWhen(proc, (a) => a.includes('--initial-old-space-size=64'));
-  assert.ok(argv.includes('--initial-old-space-size=64'), argv.join(' '));
+  const argv = await commandLineWhen(proc, (a) => a.includes(FLOOR));
+  assert.ok(argv.includes(FLOOR), argv.join(' '));
   assert.ok(argv.includes('--max-semi-space-size=8'), argv.join(' '));
   assert.ok(!argv.includes('--max-semi-space-size=4'), argv.join(' '));
 });
@@ -91,7 +104,7 @@ test("a proxy given all of its flags by the user is not started again", { skip: 
   await new Promise((r) => setTimeout(r, 1500));
   const argv = cmdline(proc.pid!);
   assert.ok(argv.includes('--max-semi-space-size=8') && argv.includes('--initial-old-space-size=32'), argv.join(' '));
-  assert.ok(!argv.includes('--max-semi-space-size=4') && !argv.includes('--initial-old-space-size=64'), argv.join(' '));
+  assert.ok(!argv.includes('--max-semi-space-size=4') && !argv.includes(FLOOR), argv.join(' '));
   assert.ok(!environ(proc.pid!).includes('TSMESH_NODE_RUNTIME=1'));
 });
 
