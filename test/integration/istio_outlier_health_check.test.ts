@@ -137,6 +137,12 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
     const stat = (n: string) => clusterStat('echo', n);
     const ejections = await stat('outlier_detection.ejections_enforced_consecutive_5xx');
     console.log(`istio outlier: first ejection ${first?.toFixed(0)} ms, second ${second?.toFixed(0)} ms (baseEjectionTime 2s, interval 1s), ratio ${(second / first).toFixed(2)}; client step ${(sent.length > 1 ? (sent[sent.length - 1]! - sent[0]!) / (sent.length - 1) : 0).toFixed(0)} ms on average; ejections_enforced_consecutive_5xx ${ejections}; echo-3 got ${bad.hits.length} requests`);
+    // To tell a late interval tick from a late pick when a return runs long (CI on Node 24 has
+    // measured second ejections of up to 6.6 s): the client sidecar's ejection events beside
+    // echo-3's hits, both in wall-clock time.
+    const wall = (t: number) => new Date(performance.timeOrigin + t).toISOString().slice(11, 23);
+    const events = client.proxy.output().split('\n').filter((l) => l.includes('outlier_detection {') && l.includes('echo.default'));
+    console.log(`istio outlier: echo-3 hits at ${bad.hits.map(wall).join(' ')}\n${events.map((l) => `  ${l.replace(/^\[\d{4}-\d\d-\d\dT([\d:.]+)Z\]/, '[$1]')}`).join('\n')}`);
     // Returns happen at interval ticks: baseEjectionTime x count, plus up to one interval, plus
     // the time until a request lands on the pod again (the gap ends only then). The balancer picks
     // one pod of three per request, so on top of the fixed allowance the bounds grow by 20 of the
