@@ -11,6 +11,7 @@ import type { EnvoyJson } from '../xds/types.ts';
 import type { ClusterChoice, RouteEntry } from './http/router/route_entry.ts';
 import type { Clock } from '../common/clock.ts';
 import type { PeerInfo } from './istio/peer_info.ts';
+import type { HostStats } from './upstream/host_stats.ts';
 
 export type { PeerInfo } from './istio/peer_info.ts';
 
@@ -38,6 +39,8 @@ export interface UpstreamHost {
   locality?: { region?: string; zone?: string; sub_zone?: string };
   /** filter_metadata from the LbEndpoint. */
   metadata?: Record<string, any>;
+  /** Per-host counters (upstream/host_stats.ts), created on the host's first connection or request. */
+  stats?: HostStats;
 }
 
 /** What a load balancer may look at when choosing (hash keys, retry exclusions). */

@@ -8,6 +8,7 @@ import type { ClusterManagerImpl } from '../upstream/cluster_manager.ts';
 import type { UpstreamHost } from '../interfaces.ts';
 import { HealthFlag, hasHealthFlag, healthFlagsText as healthFlags } from '../upstream/host_health.ts';
 import { hostSuccessRates } from '../upstream/outlier_detection.ts';
+import { HostStats } from '../upstream/host_stats.ts';
 
 /** Envoy's HostHealthStatus: each source's verdict apart, EDS's as its own enum. */
 function healthStatus(h: UpstreamHost): EnvoyJson {
@@ -23,18 +24,21 @@ function healthStatus(h: UpstreamHost): EnvoyJson {
 
 
 function hostStats(c: ClusterImpl, h: UpstreamHost): [string, number][] {
-  const load = c.pools.activeRequests(h);
+  const s = h.stats ?? NONE;
   return [
-    ['cx_active', 0],
-    ['cx_connect_fail', 0],
-    ['cx_total', 0],
-    ['rq_active', load],
-    ['rq_error', 0],
-    ['rq_success', 0],
-    ['rq_timeout', 0],
-    ['rq_total', 0],
+    ['cx_active', s.cxActive],
+    ['cx_connect_fail', s.cxConnectFail],
+    ['cx_total', s.cxTotal],
+    ['rq_active', c.pools.activeRequests(h)],
+    ['rq_error', s.rqError],
+    ['rq_success', s.rqSuccess],
+    ['rq_timeout', s.rqTimeout],
+    ['rq_total', s.rqTotal],
   ];
 }
+
+/** A host no connection or request has reached yet. */
+const NONE = new HostStats();
 
 function thresholds(c: ClusterImpl): EnvoyJson {
   const t = c.config.circuit_breakers?.thresholds?.[0] ?? {};

@@ -13,6 +13,7 @@ import { durationMs } from '../duration.ts';
 import { ConnPoolMap, connectTcp, protocolOfDownstream, type SourceAddress } from './conn_pool.ts';
 import type { TransportSockets } from './transport_socket_match.ts';
 import { indexHosts } from './eds.ts';
+import { hostStatsOf } from './host_stats.ts';
 import { effectiveLbPolicy, loadBalancerFactory, type LoadBalancer } from './load_balancer.ts';
 import type { LocalClusterView } from './zone_aware.ts';
 import { ResourceManager, type ResourceKind } from './resource_manager.ts';
@@ -180,7 +181,7 @@ export class ClusterImpl implements UpstreamCluster {
   }
 
   connect(host: UpstreamHost): Socket {
-    return connectTcp(host, this.transportSocket(host).tls, this.connectTimeoutMs, this.stats, this.source, this.keepAliveMs);
+    return connectTcp(host, this.transportSocket(host).tls, this.connectTimeoutMs, this.stats, this.source, this.keepAliveMs, hostStatsOf(host));
   }
 
   private transportSocket(host: UpstreamHost): { name: string; tls: TlsOptions | undefined } {

@@ -17,6 +17,7 @@ import type { ConnectOptions } from './http1/client_connection.ts';
 import { Http1Pool, type PoolStats } from './http1/pool.ts';
 import { Http2Pool } from './http2/pool.ts';
 import type { PoolLimits } from './pool_limits.ts';
+import { hostStatsOf, type HostStats } from './host_stats.ts';
 
 export interface ConnPoolOptions {
   /** The cluster's configured protocol (explicit_http_config / http2_protocol_options). */
@@ -134,6 +135,7 @@ export class ConnPoolMap {
       maxDurationMs: o.maxConnectionDurationMs ?? 0,
       maxConcurrentStreams: o.maxConcurrentStreams ?? 0,
       stats: this.poolStats,
+      hostStats: hostStatsOf(host),
     };
     return { protocol, socketName: ts.name, pool: protocol === 'http1' ? new Http1Pool(po) : new Http2Pool(po) };
   }
@@ -181,7 +183,7 @@ function tlsConnectOptions(t: TlsOptions, host: UpstreamHost): Record<string, un
  * A TCP (or TLS) connection to a host for tcp_proxy. Errors are emitted on the socket; the
  * caller counts them (upstream_cx_connect_fail) and sets the UF flag.
  */
-export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connectTimeoutMs: number, stats: Stats, source?: SourceAddress, keepAliveMs?: number): Socket {
+export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connectTimeoutMs: number, stats: Stats, source?: SourceAddress, keepAliveMs?: number, hs?: HostStats): Socket {
   const local = source ? { localAddress: source.ip, ...(source.port ? { localPort: source.port } : {}) } : {};
   const s: Socket = t
     ? tls.connect({ host: host.ip, port: host.port, allowHalfOpen: true, ...local, ...(tlsConnectOptions(t, host) as tls.ConnectionOptions) } as tls.ConnectionOptions)
@@ -192,7 +194,11 @@ export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connec
   stats.counter('upstream_cx_total').inc();
   const active = stats.gauge('upstream_cx_active');
   active.inc();
-  s.once('close', () => active.dec());
+  if (hs) hs.cxTotal++, hs.cxActive++;
+  s.once('close', () => {
+    active.dec();
+    if (hs) hs.cxActive--;
+  });
   const timer = setTimeout(() => {
     stats.counter('upstream_cx_connect_timeout').inc();
     s.destroy(new Error('upstream connect timeout'));
@@ -205,7 +211,9 @@ export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connec
   });
   s.once('close', () => clearTimeout(timer));
   s.once('error', () => {
-    if (!connected) stats.counter('upstream_cx_connect_fail').inc();
+    if (connected) return;
+    stats.counter('upstream_cx_connect_fail').inc();
+    if (hs) hs.cxConnectFail++;
   });
   return s;
 }

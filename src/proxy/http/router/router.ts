@@ -26,10 +26,19 @@ import { BodySource, UpstreamRequest, type UpstreamRequestOwner } from './upstre
 import { NO_CHUNKS, RouterState, type RouterContext } from './router_state.ts';
 import type { Http1RequestOptions } from '../../upstream/http1/types.ts';
 import { IdleDeadline } from '../../../common/idle_deadline.ts';
+import { hostStatsOf } from '../../upstream/host_stats.ts';
+import type { UpstreamHost } from '../../interfaces.ts';
 
 const EMPTY = Buffer.alloc(0);
 /** Envoy's per_connection_buffer_limit_bytes default: beyond this a body is not kept for retries/shadows. */
 const BUFFER_LIMIT = 1024 * 1024;
+
+/** A timeout ended an attempt before its response began: the host's rq_timeout, and an error. */
+function hostTimedOut(h: UpstreamHost): void {
+  const hs = hostStatsOf(h);
+  hs.rqTimeout++;
+  hs.rqError++;
+}
 
 export class Router extends RouterState implements HttpFilter, UpstreamRequestOwner {
   constructor(s: StreamFilterCallbacks, ctx: RouterContext) {
@@ -227,6 +236,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   /** A per-try (idle) timeout: counts against the host, then retries or answers 504 (as Envoy). */
   private perTryExpired(u: UpstreamRequest): void {
     this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
+    if (!u.headersReceived) hostTimedOut(u.host);
     this.endAttempt(u, true);
     if (this.tryRetry('per try timeout')) return;
     this.timeoutReply();
@@ -238,7 +248,10 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     this.cstats!.rqTimeout.inc();
     const u = this.upstream;
     if (u) {
-      if (!u.headersReceived) this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
+      if (!u.headersReceived) {
+        this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
+        hostTimedOut(u.host);
+      }
       this.endAttempt(u, true);
     }
     if (this.retryTimer) this.retryTimer.cancel(), (this.retryTimer = undefined);
@@ -304,6 +317,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
   onUpstreamHeaders(u: UpstreamRequest, status: number, h: HeaderMap): void {
     if (u !== this.upstream) return;
+    const hs = hostStatsOf(u.host);
+    if (status >= 500) hs.rqError++;
+    else hs.rqSuccess++;
     const grpcStatusHdr = h.get('grpc-status');
     const grpcStatus = grpcStatusHdr !== undefined ? Number(grpcStatusHdr) : undefined;
     const outlier = this.cluster!.outlier;
@@ -348,6 +364,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   }
 
   onUpstreamAttach(u: UpstreamRequest): void {
+    hostStatsOf(u.host).rqTotal++;
     if (u === this.upstream && !u.done) this.armPerTryTimers(u);
   }
 
@@ -383,7 +400,10 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
       s.streamInfo.upstreamTransportFailureReason = err.message;
     } else if (reason !== 'overflow') this.cstats!.rqRxReset.inc();
     // As Envoy: every reset but an overflow counts against the host as a local-origin failure.
-    if (reason !== 'overflow') this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_CONNECT_FAILED');
+    if (reason !== 'overflow') {
+      this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_CONNECT_FAILED');
+      hostStatsOf(u.host).rqError++;
+    }
     if (!u.headersReceived && this.tryRetry(reason)) return;
     const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : reason === 'overflow' ? ResponseFlag.UpstreamOverflow : reason === 'protocol error' ? ResponseFlag.UpstreamProtocolError : ResponseFlag.UpstreamConnectionTermination;
     this.finish();

@@ -15,6 +15,7 @@ import { CONNECT_TIMEOUT, Http1Error, pendingOverflowError } from './errors.ts';
 import { PendingRequests } from '../pending_requests.ts';
 import { localLimits, type PoolLimits } from '../pool_limits.ts';
 import type { Http1Handler, Http1RequestOptions } from './types.ts';
+import type { HostStats } from '../host_stats.ts';
 
 interface Counter {
   inc(n?: number): void;
@@ -52,6 +53,8 @@ export interface Http1PoolOptions {
   /** max_connection_duration from connect; 0: none. */
   maxDurationMs?: number;
   stats: PoolStats;
+  /** The host's own counters (/clusters). */
+  hostStats?: HostStats;
 }
 
 export class Http1Pool implements ConnectionOwner {
@@ -178,6 +181,8 @@ export class Http1Pool implements ConnectionOwner {
     this.connecting--;
     this.o.stats.total.inc();
     this.o.stats.active.inc();
+    const hs = this.o.hostStats;
+    if (hs) hs.cxTotal++, hs.cxActive++;
     // A fresh connection needs no validation: straight to work.
     if (!this.startNext(c)) this.onReleased(c);
     this.syncPending();
@@ -187,6 +192,7 @@ export class Http1Pool implements ConnectionOwner {
     this.connecting--;
     if (this.destroyed) return; // closed by destroy(), not a failure
     this.o.stats.connectFail.inc();
+    if (this.o.hostStats) this.o.hostStats.cxConnectFail++;
     if ((err as { code?: string }).code === CONNECT_TIMEOUT) this.o.stats.connectTimeout.inc();
     // Every waiting request fails, as Envoy purges its pending list: an upstream that refuses
     // connections should not collect a queue (the router may retry elsewhere).
@@ -211,7 +217,10 @@ export class Http1Pool implements ConnectionOwner {
     if (this.conns.delete(c)) this.limits.connectionClosed();
     const i = this.idle.lastIndexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
-    if (wasConnected) this.o.stats.active.dec();
+    if (wasConnected) {
+      this.o.stats.active.dec();
+      if (this.o.hostStats) this.o.hostStats.cxActive--;
+    }
     if (this.queued > 0 && !this.destroyed) this.drive();
     this.syncPending();
     if (this.conns.size === 0 && this.onEmpty) this.onEmpty();

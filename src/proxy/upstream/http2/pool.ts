@@ -16,6 +16,7 @@ import type { Http1Handler, Http1RequestOptions } from '../http1/types.ts';
 import { PendingRequests } from '../pending_requests.ts';
 import { localLimits, type PoolLimits } from '../pool_limits.ts';
 import { H2Connection, type H2ConnectionOwner } from './connection.ts';
+import type { HostStats } from '../host_stats.ts';
 
 export interface Http2PoolOptions {
   connect: ConnectOptions;
@@ -33,6 +34,8 @@ export interface Http2PoolOptions {
   /** http2_protocol_options.max_concurrent_streams: a cap below the peer's SETTINGS; 0: the peer's. */
   maxConcurrentStreams?: number;
   stats: PoolStats;
+  /** The host's own counters (/clusters). */
+  hostStats?: HostStats;
 }
 
 export class Http2Pool implements H2ConnectionOwner {
@@ -160,6 +163,8 @@ export class Http2Pool implements H2ConnectionOwner {
     this.connecting--;
     this.o.stats.total.inc();
     this.o.stats.active.inc();
+    const hs = this.o.hostStats;
+    if (hs) hs.cxTotal++, hs.cxActive++;
     if (this.destroyed) return c.destroy();
     if (this.closing && this.queued === 0) return c.drain();
     this.flush();
@@ -169,6 +174,7 @@ export class Http2Pool implements H2ConnectionOwner {
     this.connecting--;
     if (this.destroyed) return; // closed by destroy(), not a failure
     this.o.stats.connectFail.inc();
+    if (this.o.hostStats) this.o.hostStats.cxConnectFail++;
     if ((err as { code?: string }).code === CONNECT_TIMEOUT) this.o.stats.connectTimeout.inc();
     // Every waiting request fails, as Envoy purges its pending list (the router may retry elsewhere).
     this.failQueued('connection failure', err);
@@ -193,7 +199,10 @@ export class Http2Pool implements H2ConnectionOwner {
       this.conns.splice(i, 1);
       this.limits.connectionClosed();
     }
-    if (wasConnected) this.o.stats.active.dec();
+    if (wasConnected) {
+      this.o.stats.active.dec();
+      if (this.o.hostStats) this.o.hostStats.cxActive--;
+    }
     if (this.queued > 0 && !this.destroyed) this.flush();
     if (this.conns.length === 0 && this.onEmpty) this.onEmpty();
   }
