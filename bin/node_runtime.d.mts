@@ -4,7 +4,9 @@ export interface NodeRuntime {
 }
 export declare function hasReadSlab(version?: string): boolean;
 export declare const PROXY_NODE_FLAGS: string[];
+export declare function maglevHoldsMemory(version?: string): boolean;
 export declare const CONTROLPLANE_NODE_FLAGS: string[];
+export declare function nodeOptionsFlags(flags: string[]): string[];
 export declare const CONTROLPLANE_ENV: Record<string, string>;
 export declare function runtimeFor(command: string): NodeRuntime;
 export declare function missingRuntime(command: string, execArgv?: string[], env?: NodeJS.ProcessEnv): NodeRuntime;

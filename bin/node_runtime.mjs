@@ -26,12 +26,27 @@ export function hasReadSlab(version = process.versions.node) {
  */
 export const PROXY_NODE_FLAGS = ['--max-semi-space-size=4', ...(hasReadSlab() ? ['--initial-old-space-size=64'] : [])];
 
+/** Node 24 and later, whose Maglev (V8's mid-tier compiler) holds tens of megabytes more in the control plane. */
+export function maglevHoldsMemory(version = process.versions.node) {
+  return Number(version.split('.')[0]) >= 24;
+}
+
 /**
  * `tsmesh controlplane`: semi-spaces capped at 16 MB (Node 24 lets them grow to 32), and glibc held
  * to two malloc arenas (V8's compiler and GC threads each grow their own and keep what they freed).
- * On Node 24 with 2,000 simulated proxies the two took the peak from 565 to 466 MB.
+ * On Node 24 with 2,000 simulated proxies the two took the peak from 565 to 466 MB. On Node 24
+ * Maglev is off as well: with it the peak was 482-504 MB, without it 432-474 MB (three runs each),
+ * for about 10% more CPU during a sync; on Node 22 it made no difference.
  */
-export const CONTROLPLANE_NODE_FLAGS = ['--max-semi-space-size=16'];
+export const CONTROLPLANE_NODE_FLAGS = ['--max-semi-space-size=16', ...(maglevHoldsMemory() ? ['--no-maglev'] : [])];
+
+/** The V8 flags node accepts in NODE_OPTIONS (it refuses the others there and does not start). */
+const NODE_OPTIONS_V8_FLAGS = new Set(['--max-semi-space-size', '--max-old-space-size']);
+
+/** The flags of `flags` that can go in NODE_OPTIONS; the process adds the rest itself (execWithRuntime). */
+export function nodeOptionsFlags(flags) {
+  return flags.filter((f) => NODE_OPTIONS_V8_FLAGS.has(flagName(f)));
+}
 export const CONTROLPLANE_ENV = { MALLOC_ARENA_MAX: '2' };
 
 /** Per command: the node flags and environment it runs with. */
@@ -54,7 +69,7 @@ function flagName(flag) {
 }
 
 /** A flag the user sets through another: an initial heap size also sizes the old generation. */
-const ALSO_SET_BY = { '--initial-old-space-size': ['--initial-heap-size'] };
+const ALSO_SET_BY = { '--initial-old-space-size': ['--initial-heap-size'], '--no-maglev': ['--maglev'] };
 
 /**
  * What this process lacks of `command`'s runtime: flags whose name neither its command line nor

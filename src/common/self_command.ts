@@ -22,7 +22,7 @@ let entry: string | null | undefined;
 
 // The node flags and environment of each command live in bin/node_runtime.mjs, which
 // bin/tsmesh.js also uses when a command is started by hand.
-export { CONTROLPLANE_ENV, CONTROLPLANE_NODE_FLAGS, PROXY_NODE_FLAGS } from '../../bin/node_runtime.mjs';
+export { CONTROLPLANE_ENV, CONTROLPLANE_NODE_FLAGS, PROXY_NODE_FLAGS, nodeOptionsFlags } from '../../bin/node_runtime.mjs';
 
 /** `tsmesh <args>` as a command line for spawn/execFile. */
 export function tsmeshCommand(args: string[], root = REPO_ROOT): Command {

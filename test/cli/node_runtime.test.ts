@@ -5,17 +5,20 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hasReadSlab, missingRuntime } from '../../bin/node_runtime.mjs';
+import { CONTROLPLANE_NODE_FLAGS, hasReadSlab, maglevHoldsMemory, missingRuntime, nodeOptionsFlags } from '../../bin/node_runtime.mjs';
+import { controlPlaneObjects } from '../../src/kube/install/control_plane.ts';
+import { defaultValues } from '../../src/kube/install/values.ts';
 
 const BIN = new URL('../../bin/tsmesh.js', import.meta.url).pathname;
 const canExec = typeof (process as { execve?: unknown }).execve === 'function';
 const noExec = canExec ? false : `process.execve is not in node ${process.version} (22.15 and later have it)`;
 const noSlab = hasReadSlab() ? false : `node ${process.version} reads into no slab (24.22 and later do): the proxy takes no old-space floor`;
 const FLOOR = '--initial-old-space-size=64';
+const NO_MAGLEV = maglevHoldsMemory() ? ['--no-maglev'] : [];
 
 const cmdline = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
 const environ = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
@@ -59,14 +62,32 @@ function bootstrapFile(t: { after: (fn: () => void) => void }): string {
 test('what a process lacks of its runtime: flags it was not given and environment not set; other commands need nothing', () => {
   const floor = hasReadSlab() ? [FLOOR] : [];
   assert.deepEqual(missingRuntime('proxy', [], {}), { flags: ['--max-semi-space-size=4', ...floor], env: {} });
-  assert.deepEqual(missingRuntime('controlplane', [], {}), { flags: ['--max-semi-space-size=16'], env: { MALLOC_ARENA_MAX: '2' } });
+  assert.deepEqual(missingRuntime('controlplane', [], {}), { flags: ['--max-semi-space-size=16', ...NO_MAGLEV], env: { MALLOC_ARENA_MAX: '2' } });
   // The user's own value, on the command line (either spelling) or in NODE_OPTIONS, wins.
   assert.deepEqual(missingRuntime('proxy', ['--max_semi_space_size=8'], {}).flags, floor);
   assert.deepEqual(missingRuntime('proxy', ['--initial_old_space_size=32'], { NODE_OPTIONS: '--max-semi-space-size=8' }).flags, []);
   // An initial heap size sizes the old generation too: the user chose it.
   assert.deepEqual(missingRuntime('proxy', ['--initial-heap-size=256', '--max-semi-space-size=8'], {}).flags, []);
-  assert.deepEqual(missingRuntime('controlplane', [], { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' }), { flags: [], env: {} });
+  assert.deepEqual(missingRuntime('controlplane', ['--maglev'], { NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4' }), { flags: [], env: {} });
   assert.deepEqual(missingRuntime('validate', [], {}), { flags: [], env: {} });
+});
+
+test('Maglev is off in the control plane from Node 24 on', () => {
+  assert.equal(maglevHoldsMemory('22.23.5'), false);
+  assert.equal(maglevHoldsMemory('24.0.0'), true);
+  assert.equal(maglevHoldsMemory('26.3.1'), true);
+});
+
+test("the Kubernetes control plane's NODE_OPTIONS holds only flags node accepts there, so the pod's node starts", () => {
+  const pod = controlPlaneObjects(defaultValues()).find((o) => o.kind === 'Deployment')! as any;
+  const env: { name: string; value?: string }[] = pod.spec.template.spec.containers[0].env;
+  const nodeOptions = env.find((e) => e.name === 'NODE_OPTIONS')!.value!;
+  assert.deepEqual(nodeOptions.split(' '), nodeOptionsFlags(CONTROLPLANE_NODE_FLAGS));
+  assert.ok(nodeOptions.includes('--max-semi-space-size=16'), nodeOptions);
+  // What node itself says of the value, and of every control-plane flag, here.
+  const run = (opts: string) => spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_OPTIONS: opts }, encoding: 'utf8' });
+  assert.equal(run(nodeOptions).status, 0, run(nodeOptions).stderr);
+  for (const f of CONTROLPLANE_NODE_FLAGS) assert.equal(run(f).status === 0, nodeOptionsFlags([f]).length === 1, `NODE_OPTIONS=${f}: ${run(f).stderr}`);
 });
 
 test('the old-space floor is for the nodes that read into slabs: 24.22 and later', () => {
@@ -108,7 +129,7 @@ test("a proxy given all of its flags by the user is not started again", { skip: 
   assert.ok(!environ(proc.pid!).includes('TSMESH_NODE_RUNTIME=1'));
 });
 
-test('`tsmesh controlplane` started by hand runs with --max-semi-space-size=16 and MALLOC_ARENA_MAX=2', { skip: noExec, timeout: 60_000 }, async (t) => {
+test('`tsmesh controlplane` started by hand runs with --max-semi-space-size=16 (and --no-maglev on Node 24) and MALLOC_ARENA_MAX=2', { skip: noExec, timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsmesh-runtime-cp-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const args = ['controlplane', '-c', dir, '--grpc-port', '0', '--http-port', '0', '--secure-grpc-port', '0', '--zipkin-port', 'off', '--state-dir', join(dir, 'state')];
@@ -116,6 +137,7 @@ test('`tsmesh controlplane` started by hand runs with --max-semi-space-size=16 a
   t.after(() => stop(proc));
   const argv = await commandLineWhen(proc, (a) => a.includes('--max-semi-space-size=16'));
   assert.ok(argv.includes('--max-semi-space-size=16'), argv.join(' '));
+  assert.equal(argv.includes('--no-maglev'), maglevHoldsMemory(), argv.join(' '));
   assert.deepEqual(argv.slice(argv.indexOf(BIN) + 1), args);
   assert.ok(environ(proc.pid!).includes('MALLOC_ARENA_MAX=2'));
 });

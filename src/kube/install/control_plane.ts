@@ -14,7 +14,7 @@ import { imageOf, type InstallValues } from './values.ts';
 import type { KubeObject } from './types.ts';
 import { restrictedSecurityContext } from './security_context.ts';
 import { stringify } from 'yaml';
-import { CONTROLPLANE_ENV, CONTROLPLANE_NODE_FLAGS } from '../../common/self_command.ts';
+import { CONTROLPLANE_ENV, CONTROLPLANE_NODE_FLAGS, nodeOptionsFlags } from '../../common/self_command.ts';
 
 /** istiod's ports, as Istio's Service names them (443 is the webhooks' port, served on 15017). */
 export const ISTIOD_PORTS = [
@@ -74,8 +74,10 @@ export function controlPlaneObjects(v: InstallValues): KubeObject[] {
                 args: ['controlplane', '--address', '0.0.0.0', '--state-dir', '/var/lib/tsmesh'],
                 ports: ISTIOD_PORTS.map((p) => ({ name: p.name, containerPort: p.targetPort, protocol: 'TCP' })),
                 env: [
-                  // The same runtime settings `tsmesh controlplane` gets when tsmesh starts it (self_command.ts).
-                  { name: 'NODE_OPTIONS', value: CONTROLPLANE_NODE_FLAGS.join(' ') },
+                  // The same runtime settings `tsmesh controlplane` gets when tsmesh starts it
+                  // (self_command.ts): what node takes in NODE_OPTIONS here, the rest added by the
+                  // process itself at start-up (bin/node_runtime.mjs).
+                  { name: 'NODE_OPTIONS', value: nodeOptionsFlags(CONTROLPLANE_NODE_FLAGS).join(' ') },
                   ...Object.entries(CONTROLPLANE_ENV).map(([name, value]) => ({ name, value })),
                   { name: 'REVISION', value: revLabel(v) },
                   { name: 'POD_NAME', valueFrom: { fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } } },
