@@ -123,7 +123,10 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
         .output()
         .split('\n')
         .filter((l) => l.includes('outlier_detection {') && l.includes('echo.default'))
-        .map((l) => ({ at: Date.parse(/^\[([^\]]+)\]/.exec(l)![1]!) - performance.timeOrigin, action: JSON.parse(l.slice(l.indexOf('{'))).action as string, line: l }));
+        .map((l) => ({ at: Date.parse(/^\[([^\]]+)\]/.exec(l)![1]!) - performance.timeOrigin, ev: JSON.parse(l.slice(l.indexOf('{'))), line: l }))
+        // Only ejections that took effect (a detection not enforced changes nothing).
+        .filter((e) => e.ev.enforced)
+        .map((e) => ({ at: e.at, action: e.ev.action as string, line: e.line }));
     const deadline = performance.now() + 40_000;
     const sent: number[] = [];
     // Until echo-3 has come back from its second ejection and taken a request again.
@@ -151,18 +154,18 @@ test('Istio DestinationRule outlierDetection and the tsmesh.io/health-check anno
       const back = unejects[k]!.at;
       const ms = back - out;
       // The request that took the pod out was the last to reach it until it returned (the 503's
-      // retry goes to another pod); clock readings of the sidecar and of this process differ by
-      // under a millisecond.
-      const during = bad.hits.filter((h) => h > out + 1 && h < back - 1);
+      // retry goes to another pod). The sidecar logs whole milliseconds of the wall clock, this
+      // process reads the monotonic one: a few milliseconds of slack.
+      const during = bad.hits.filter((h) => h > out + 5 && h < back - 5);
       assert.deepEqual(during.map(wall), [], `no request reaches echo-3 while it is ejected (${wall(out)}..${wall(back)})`);
       // Returns happen at interval ticks: baseEjectionTime x the ejection count, plus up to one
-      // interval, plus however late the tick runs on a busy machine.
+      // interval, plus however late the tick runs on a busy machine (up to another interval).
       const base = 2000 * (k + 1);
-      assert.ok(ms >= base && ms < base + 1500, `ejection ${k + 1} lasted ${ms.toFixed(0)} ms (baseEjectionTime 2s x ${k + 1}, interval 1s)`);
+      assert.ok(ms >= base - 5 && ms < base + 2000, `ejection ${k + 1} lasted ${ms.toFixed(0)} ms (baseEjectionTime 2s x ${k + 1}, interval 1s)`);
       // Back in the balancer's set: LEAST_REQUEST picks it for about one request in three, so 30
       // requests without it would happen once in 190,000 runs. Counted in requests, not
       // milliseconds, so a slow client does not read as a late return.
-      const firstHit = bad.hits.find((h) => h > back);
+      const firstHit = bad.hits.find((h) => h > back - 5);
       const before = sent.filter((t) => t > back && (firstHit === undefined || t < firstHit)).length;
       assert.ok(firstHit !== undefined && before < 30, `echo-3 takes a request again after returning: ${before} requests went elsewhere first`);
       report.push(`ejection ${k + 1} ${ms.toFixed(0)} ms, then ${before} requests elsewhere and one to echo-3 after ${(firstHit - back).toFixed(0)} ms`);

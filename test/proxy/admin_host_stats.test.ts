@@ -31,9 +31,15 @@ test('/clusters counts each host’s connections, requests, errors and timeouts'
       staticCluster('silent', [silent.port]),
       staticCluster('refused', [refused], { connect_timeout: '0.5s' }),
       staticCluster('tcp', [echo.port]),
+      staticCluster('bad-retried', [bad.port]),
+      staticCluster('silent-retried', [silent.port]),
     ],
     listeners: [
-      httpListener('h', [route('/ok', 'ok'), route('/bad', 'bad'), route('/silent', 'silent', { timeout: '0.2s' }), route('/refused', 'refused')]),
+      httpListener('h', [route('/ok', 'ok'), route('/bad', 'bad'), route('/silent', 'silent', { timeout: '0.2s' }), route('/refused', 'refused'),
+        route('/r-bad', 'bad-retried', { retry_policy: { retry_on: '5xx', num_retries: 1 } }),
+        // Each try times out; the route's timeout ends the request during or between tries.
+        route('/r-silent', 'silent-retried', { timeout: '0.5s', retry_policy: { retry_on: 'reset', num_retries: 5, per_try_timeout: '0.1s', retry_back_off: { base_interval: '0.3s' } } }),
+      ]),
       tcpListener('t', 'tcp'),
     ],
   });
@@ -53,6 +59,8 @@ test('/clusters counts each host’s connections, requests, errors and timeouts'
   assert.equal(await get('/silent'), 504);
   assert.equal(await get('/refused'), 503);
   assert.equal(await roundTrip(proxy.port('t'), 'hi'), 'hi');
+  assert.equal(await get('/r-bad'), 503);
+  assert.equal(await get('/r-silent'), 504);
 
   const host = async (cluster: string, port: number) => {
     const text = await (await fetch(`http://127.0.0.1:${adminPort}/clusters`)).text();
@@ -69,13 +77,23 @@ test('/clusters counts each host’s connections, requests, errors and timeouts'
   assert.deepEqual(await host('ok', ok.port), { ...none, cx_total: 1, cx_active: 1, rq_total: 3, rq_success: 3 });
   // A 5xx is an error for the host (no retry policy on the route).
   assert.deepEqual(await host('bad', bad.port), { ...none, cx_total: 1, cx_active: 1, rq_total: 2, rq_error: 2 });
-  // The route's timeout ended the request before a response: a timeout and an error.
+  // The route's timeout ended the request before a response: a timeout and an error (the aborted
+  // connection may not have closed yet).
   const s = await host('silent', silent.port);
   assert.deepEqual({ ...s, cx_active: 0 }, { ...none, cx_total: 1, rq_total: 1, rq_error: 1, rq_timeout: 1 });
-  // A refused connection: no request reached the host, but the attempt failed against it.
-  assert.deepEqual(await host('refused', refused), { ...none, cx_connect_fail: 1, rq_error: 1 });
-  // tcp_proxy's connection, closed by now.
+  // A refused connection: an attempt that failed, and no request reached the host.
+  assert.deepEqual(await host('refused', refused), { ...none, cx_total: 1, cx_connect_fail: 1, rq_error: 1 });
+  // A retried 5xx is an error too: two tries, two errors.
+  // (The retried try's connection may close with it: connections are not the point here.)
+  const rb = await host('bad-retried', bad.port);
+  assert.deepEqual({ ...rb, cx_total: 0, cx_active: 0 }, { ...none, rq_total: 2, rq_error: 2 });
+  // Every try timed out once, and once only, whether the route's timeout came during a try or
+  // between two (the back-off).
+  const r = await host('silent-retried', silent.port);
+  assert.ok(r.rq_total >= 2, `tries: ${JSON.stringify(r)}`);
+  assert.deepEqual([r.rq_timeout, r.rq_error, r.rq_success], [r.rq_total, r.rq_total, 0], JSON.stringify(r));
+  // tcp_proxy's connection, closed by now: one session is one request, as Envoy counts it.
   for (let i = 0; i < 100 && (await host('tcp', echo.port)).cx_active !== 0; i++) await new Promise((r) => setTimeout(r, 20));
-  assert.deepEqual(await host('tcp', echo.port), { ...none, cx_total: 1 });
+  assert.deepEqual(await host('tcp', echo.port), { ...none, cx_total: 1, rq_total: 1 });
 });
 

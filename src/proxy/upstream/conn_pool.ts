@@ -208,6 +208,8 @@ export function connectTcp(host: UpstreamHost, t: TlsOptions | undefined, connec
   s.once(t ? 'secureConnect' : 'connect', () => {
     connected = true;
     clearTimeout(timer);
+    // Envoy counts a TCP session as the host's one request on the connection.
+    if (hs) hs.rqTotal++;
   });
   s.once('close', () => clearTimeout(timer));
   s.once('error', () => {

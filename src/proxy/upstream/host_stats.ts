@@ -1,23 +1,24 @@
 /**
  * Envoy's per-host statistics, as /clusters prints them (`cluster::ip:port::rq_total::N`). They
- * live on the host object, which EDS and CDS updates keep for an unchanged address, so they count
- * from the host's first appearance as Envoy's do. rq_active is not kept here: the host's pools
- * count it already (ConnPoolMap.activeRequests).
+ * live on the host object, which an EDS update keeps for an unchanged address; a cluster rebuilt
+ * with new host objects starts them again, as Envoy's do. rq_active is not kept here: the host's
+ * pools count it already (ConnPoolMap.activeRequests).
  */
 import type { UpstreamHost } from '../interfaces.ts';
 
 export class HostStats {
-  /** Connections opened (HTTP pools and tcp_proxy; health checks are not traffic). */
+  /** Connections attempted, failed ones included (HTTP pools and tcp_proxy; health checks are not traffic). */
   cxTotal = 0;
+  /** Connections open or connecting. */
   cxActive = 0;
   cxConnectFail = 0;
-  /** Requests attached to a connection to this host (each attempt counts). */
+  /** Streams that got a connection to this host: each attempt, mirrors and filters' calls too, and each TCP session. */
   rqTotal = 0;
-  /** Responses below 500. */
+  /** Router attempts answered below 500 (gRPC: by grpc-status, mapped as Envoy maps it), and upgrades. */
   rqSuccess = 0;
-  /** 5xx responses, resets and timeouts. */
+  /** 5xx answers, retried answers, resets and timeouts before a response began. */
   rqError = 0;
-  /** Attempts ended by a per-try or the route's timeout before the response began. */
+  /** Attempts a per-try or the route's timeout ended after they reached the host. */
   rqTimeout = 0;
 }
 

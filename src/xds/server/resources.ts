@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { toAny, type AnyBytes } from '../codec.ts';
 import type { EnvoyJson, Generator, TypeUrl, XdsProxy, XdsSnapshot } from '../types.ts';
-import { frameDeltaResource, frameSotwResource, kept } from './wire.ts';
+import { frameDeltaResource, frameSotwResource, unpooled } from './wire.ts';
 
 /** One encoded resource. `hash` doubles as its delta version. Shared by every proxy sent it. */
 export interface Entry {
@@ -55,7 +55,7 @@ export function entriesOf(gen: Generated): Entry[] {
 function joinedBody(bodies: WeakMap<readonly Entry[], Buffer>, list: readonly Entry[], frame: (e: Entry) => Buffer): Buffer {
   let b = bodies.get(list);
   if (!b) {
-    b = kept(list.map(frame));
+    b = unpooled(list.map(frame));
     bodies.set(list, b);
   }
   return b;

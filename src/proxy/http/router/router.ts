@@ -33,11 +33,22 @@ const EMPTY = Buffer.alloc(0);
 /** Envoy's per_connection_buffer_limit_bytes default: beyond this a body is not kept for retries/shadows. */
 const BUFFER_LIMIT = 1024 * 1024;
 
-/** A timeout ended an attempt before its response began: the host's rq_timeout, and an error. */
-function hostTimedOut(h: UpstreamHost): void {
-  const hs = hostStatsOf(h);
+/**
+ * A timeout ended an attempt: the host's rq_timeout if the attempt reached it (not while queued
+ * in the pool), and an error if no response had begun.
+ */
+function hostTimedOut(u: UpstreamRequest): void {
+  if (!u.connected) return;
+  const hs = hostStatsOf(u.host);
   hs.rqTimeout++;
-  hs.rqError++;
+  if (!u.headersReceived) hs.rqError++;
+}
+
+/** A response's outcome for the host: 5xx is an error (Envoy's rq_error), anything else a success. */
+function hostOutcome(h: UpstreamHost, status: number): void {
+  const hs = hostStatsOf(h);
+  if (status >= 500) hs.rqError++;
+  else hs.rqSuccess++;
 }
 
 export class Router extends RouterState implements HttpFilter, UpstreamRequestOwner {
@@ -236,7 +247,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   /** A per-try (idle) timeout: counts against the host, then retries or answers 504 (as Envoy). */
   private perTryExpired(u: UpstreamRequest): void {
     this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
-    if (!u.headersReceived) hostTimedOut(u.host);
+    hostTimedOut(u);
     this.endAttempt(u, true);
     if (this.tryRetry('per try timeout')) return;
     this.timeoutReply();
@@ -247,11 +258,11 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (this.finished) return;
     this.cstats!.rqTimeout.inc();
     const u = this.upstream;
-    if (u) {
-      if (!u.headersReceived) {
-        this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
-        hostTimedOut(u.host);
-      }
+    // An attempt that already ended (reset, per-try timeout, retried response) was charged then:
+    // the timeout may fire while the next one waits out its back-off.
+    if (u && !u.done) {
+      if (!u.headersReceived) this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_TIMEOUT');
+      hostTimedOut(u);
       this.endAttempt(u, true);
     }
     if (this.retryTimer) this.retryTimer.cancel(), (this.retryTimer = undefined);
@@ -317,9 +328,6 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
   onUpstreamHeaders(u: UpstreamRequest, status: number, h: HeaderMap): void {
     if (u !== this.upstream) return;
-    const hs = hostStatsOf(u.host);
-    if (status >= 500) hs.rqError++;
-    else hs.rqSuccess++;
     const grpcStatusHdr = h.get('grpc-status');
     const grpcStatus = grpcStatusHdr !== undefined ? Number(grpcStatusHdr) : undefined;
     const outlier = this.cluster!.outlier;
@@ -332,10 +340,15 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     }
     u.idle?.touch();
     if (this.tryRetry(status, grpcStatus, h)) {
+      hostStatsOf(u.host).rqError++;
       this.cstats!.response(status);
       this.endAttempt(u, true);
       return;
     }
+    // gRPC's outcome is its status (mapped as Envoy maps it), from the trailers when it is not here.
+    if (grpcStatus !== undefined) hostOutcome(u.host, grpcToHttpStatus(grpcStatus));
+    else if (this.isGrpc && status === 200) u.grpcOutcomeDeferred = true;
+    else hostOutcome(u.host, status);
     if (u.perTryTimer) u.perTryTimer.cancel(), (u.perTryTimer = undefined);
     if (this.attempts > 1 && status < 500) this.cstats!.rqRetrySuccess.inc();
     this.cstats!.response(status);
@@ -364,7 +377,6 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
   }
 
   onUpstreamAttach(u: UpstreamRequest): void {
-    hostStatsOf(u.host).rqTotal++;
     if (u === this.upstream && !u.done) this.armPerTryTimers(u);
   }
 
@@ -378,7 +390,9 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     if (u !== this.upstream || this.finished) return;
     if (u.grpcOutcomeDeferred) {
       const g = trailers?.get('grpc-status');
-      this.cluster!.outlier?.putHttpResponseCode(u.host, grpcToHttpStatus(g !== undefined ? Number(g) : undefined));
+      const code = grpcToHttpStatus(g !== undefined ? Number(g) : undefined);
+      this.cluster!.outlier?.putHttpResponseCode(u.host, code);
+      hostOutcome(u.host, code);
     }
     this.complete(u);
     if (this.trailersOnly) return;
@@ -402,7 +416,8 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
     // As Envoy: every reset but an overflow counts against the host as a local-origin failure.
     if (reason !== 'overflow') {
       this.cluster!.outlier?.putResult(u.host, 'LOCAL_ORIGIN_CONNECT_FAILED');
-      hostStatsOf(u.host).rqError++;
+      // A response that had begun was counted then (rq_success or rq_error).
+      if (!u.headersReceived) hostStatsOf(u.host).rqError++;
     }
     if (!u.headersReceived && this.tryRetry(reason)) return;
     const flag = reason === 'connection failure' ? ResponseFlag.UpstreamConnectionFailure : reason === 'remote reset' || reason === 'remote refused stream reset' ? ResponseFlag.UpstreamRemoteReset : reason === 'overflow' ? ResponseFlag.UpstreamOverflow : reason === 'protocol error' ? ResponseFlag.UpstreamProtocolError : ResponseFlag.UpstreamConnectionTermination;
@@ -418,6 +433,7 @@ export class Router extends RouterState implements HttpFilter, UpstreamRequestOw
 
   onUpstreamUpgrade(u: UpstreamRequest, status: number, h: HeaderMap, socket: Duplex): void {
     if (u !== this.upstream || this.finished) return void socket.destroy();
+    hostStatsOf(u.host).rqSuccess++;
     this.cstats!.response(status);
     this.complete(u);
     applyResponseHeaders(this.route!, this.choice!.responseHeaders, h, { info: this.s.streamInfo, requestHeaders: this.requestHeaders, responseHeaders: h });

@@ -142,6 +142,9 @@ export class Http1Pool implements ConnectionOwner {
   private open(): boolean {
     if (!this.limits.tryOpenConnection(this.conns.size === 0)) return false;
     this.connecting++;
+    // As Envoy's host cx_total and cx_active: from the attempt, so failed connects count too.
+    const hs = this.o.hostStats;
+    if (hs) hs.cxTotal++, hs.cxActive++;
     this.conns.add(new ClientConnection(this, this.o.connect));
     return true;
   }
@@ -169,6 +172,7 @@ export class Http1Pool implements ConnectionOwner {
         this.addActive(-1);
         continue;
       }
+      if (this.o.hostStats) this.o.hostStats.rqTotal++;
       c.start(opts, h);
       return true;
     }
@@ -181,8 +185,7 @@ export class Http1Pool implements ConnectionOwner {
     this.connecting--;
     this.o.stats.total.inc();
     this.o.stats.active.inc();
-    const hs = this.o.hostStats;
-    if (hs) hs.cxTotal++, hs.cxActive++;
+
     // A fresh connection needs no validation: straight to work.
     if (!this.startNext(c)) this.onReleased(c);
     this.syncPending();
@@ -217,10 +220,8 @@ export class Http1Pool implements ConnectionOwner {
     if (this.conns.delete(c)) this.limits.connectionClosed();
     const i = this.idle.lastIndexOf(c);
     if (i >= 0) this.idle.splice(i, 1);
-    if (wasConnected) {
-      this.o.stats.active.dec();
-      if (this.o.hostStats) this.o.hostStats.cxActive--;
-    }
+    if (wasConnected) this.o.stats.active.dec();
+    if (this.o.hostStats) this.o.hostStats.cxActive--;
     if (this.queued > 0 && !this.destroyed) this.drive();
     this.syncPending();
     if (this.conns.size === 0 && this.onEmpty) this.onEmpty();

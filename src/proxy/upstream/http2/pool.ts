@@ -85,7 +85,7 @@ export class Http2Pool implements H2ConnectionOwner {
     this.addActive(1);
     if (this.queued === 0) {
       const c = this.ready();
-      if (c !== undefined && c.start(opts, h)) return true;
+      if (c !== undefined && c.start(opts, h)) return this.started();
     }
     // It must wait for a stream slot: there must be room in the cluster's pending queue.
     if (this.limits.pendingFull()) {
@@ -141,6 +141,7 @@ export class Http2Pool implements H2ConnectionOwner {
           continue;
         }
         if (!c.start(opts, h)) continue; // it was closing: try another
+        this.started();
         this.pending.shift();
       }
       if (this.queued > 0 && this.connecting === 0 && !this.destroyed) this.open();
@@ -151,9 +152,18 @@ export class Http2Pool implements H2ConnectionOwner {
     }
   }
 
+  /** A request got a stream on a connection: the host's rq_total, as Envoy counts it. */
+  private started(): true {
+    if (this.o.hostStats) this.o.hostStats.rqTotal++;
+    return true;
+  }
+
   private open(): void {
     if (!this.limits.tryOpenConnection(this.conns.length === 0)) return;
     this.connecting++;
+    // As Envoy's host cx_total and cx_active: from the attempt, so failed connects count too.
+    const hs = this.o.hostStats;
+    if (hs) hs.cxTotal++, hs.cxActive++;
     this.conns.push(new H2Connection(this, this.o.connect));
   }
 
@@ -163,8 +173,7 @@ export class Http2Pool implements H2ConnectionOwner {
     this.connecting--;
     this.o.stats.total.inc();
     this.o.stats.active.inc();
-    const hs = this.o.hostStats;
-    if (hs) hs.cxTotal++, hs.cxActive++;
+
     if (this.destroyed) return c.destroy();
     if (this.closing && this.queued === 0) return c.drain();
     this.flush();
@@ -199,10 +208,8 @@ export class Http2Pool implements H2ConnectionOwner {
       this.conns.splice(i, 1);
       this.limits.connectionClosed();
     }
-    if (wasConnected) {
-      this.o.stats.active.dec();
-      if (this.o.hostStats) this.o.hostStats.cxActive--;
-    }
+    if (wasConnected) this.o.stats.active.dec();
+    if (this.o.hostStats) this.o.hostStats.cxActive--;
     if (this.queued > 0 && !this.destroyed) this.flush();
     if (this.conns.length === 0 && this.onEmpty) this.onEmpty();
   }
