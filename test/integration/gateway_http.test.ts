@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { start as startEcho } from '../../samples/echo/main.ts';
 import { start as startHttpbin } from '../../samples/httpbin/main.ts';
 import { canConnect, freePort, httpGet, READY_MS, startGatewayMesh, until, waitListening } from '../helpers/gateway.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 import { serviceWithWorkloads } from '../helpers/yaml.ts';
 
 const GW_IP = '127.0.21.10';
@@ -172,7 +173,9 @@ test('ingress gateway: HTTP servers, VirtualService binding, host matching, http
     await httpbin.close();
     await api.close();
   });
-  const ports: Ports = { web: await freePort(), shop: await freePort(), redirect: await freePort(), egress: await freePort() };
+  // The egress port must stay closed: from below the ephemeral range, which no other test's bind(0)
+  // can take while this one runs (a freePort() one was once taken and answered).
+  const ports: Ports = { web: await freePort(), shop: await freePort(), redirect: await freePort(), egress: await refusedPort(GW_IP) };
   const mesh = await startGatewayMesh(t, {
     ip: GW_IP,
     files: { 'backends.yaml': backends(echo.port, httpbin.port, api.port), 'gateways.yaml': gateways(ports), 'virtualservices.yaml': VIRTUAL_SERVICES },

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { start as startTcpEcho } from '../../samples/tcp-echo/main.ts';
 import { canConnect, freePort, READY_MS, startGatewayMesh, until, tcpExchange, waitListening } from '../helpers/gateway.ts';
+import { refusedPort } from '../helpers/refused_port.ts';
 
 const GW_IP = '127.0.21.30';
 const V1_IP = '127.0.21.31';
@@ -152,7 +153,8 @@ test('ingress gateway: TCP server, tcp route to tcp-echo, tcp-echo-20-v2 weighte
     await v2.close();
   });
   const port = await freePort();
-  const egressPort = await freePort();
+  // Must stay closed: from below the ephemeral range, which no other test's bind(0) can take.
+  const egressPort = await refusedPort(GW_IP);
   const mesh = await startGatewayMesh(t, {
     ip: GW_IP,
     files: { 'tcp-echo-services.yaml': services(v1.port, v2.port), 'tcp-echo-gateway.yaml': gatewayAllV1(port, egressPort), 'tcp-echo-vs.yaml': virtualService(port, 0) },
