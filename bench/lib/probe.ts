@@ -31,7 +31,7 @@ export interface ProbeResult {
 
 /** What a windowed run saw in one window: requests that completed in it (soak tables). */
 export interface ProbeWindow {
-  /** Window end, ms since the probe started. */
+  /** Window end, ms since the run started (for fixedRate: since it was called). */
   endMs: number;
   ok: number;
   errors: number;
@@ -66,7 +66,9 @@ function probeProcess(): ChildProcess {
   probeErr = '';
   child.stderr!.on('data', (d: Buffer) => (probeErr = (probeErr + d.toString()).slice(-4000)));
   createInterface({ input: child.stdout! }).on('line', (line) => onLine?.(line));
-  child.on('exit', () => onLine?.(''));
+  // After the child's output is read to the end: a result it printed is never lost to its exit.
+  child.on('close', () => onLine?.(''));
+  child.stdin!.on('error', () => undefined); // a dead child is reported by 'close'
   return (probeProc = child);
 }
 
@@ -80,6 +82,7 @@ function hold(child: ChildProcess, on: boolean): void {
 
 /** The probe, run in its own process (see the top of this file); windows arrive as they close. */
 export function fixedRate(url: string, rps: number, seconds: number, opts: ProbeOptions = {}): Promise<ProbeResult> {
+  if (onLine) return Promise.reject(new Error('the latency probe runs one run at a time'));
   const child = probeProcess();
   hold(child, true);
   // A window is reported as it closes (endAt, epoch ms); the caller counts from this call.
