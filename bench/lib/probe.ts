@@ -61,13 +61,16 @@ let onLine: ((line: string) => void) | undefined;
 let probeErr = '';
 
 function probeProcess(): ChildProcess {
-  if (probeProc && probeProc.exitCode === null && !probeProc.killed) return probeProc;
+  if (probeProc) return probeProc;
   const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename], { stdio: ['pipe', 'pipe', 'pipe'] });
   probeErr = '';
   child.stderr!.on('data', (d: Buffer) => (probeErr = (probeErr + d.toString()).slice(-4000)));
   createInterface({ input: child.stdout! }).on('line', (line) => onLine?.(line));
   // After the child's output is read to the end: a result it printed is never lost to its exit.
-  child.on('close', () => onLine?.(''));
+  child.on('close', () => {
+    if (probeProc === child) probeProc = undefined; // the next run starts a new one
+    onLine?.('');
+  });
   child.stdin!.on('error', () => undefined); // a dead child is reported by 'close'
   return (probeProc = child);
 }
