@@ -10,11 +10,13 @@
  * rate holds; how late the probe itself ran is reported as `maxSendLagMs`.
  *
  * `fixedRate` runs the probe in a process of its own (this file is its entry). In the bench's
- * process it shared an event loop with the RSS sampler, whose /proc reads blocked it for 10–20 ms
- * every half second on a machine with slow system calls: every request in flight then read that
- * much later, about 3% of them at 1,000 req/s, which set the p99 the two-hop goal is judged on.
+ * process it shared an event loop with the RSS sampler, whose /proc reads blocked it for 10–19 ms
+ * twice a second on a machine with slow system calls. The requests due in a stall then went out
+ * in one burst and queued behind each other in the proxies: about 3% of them at 1,000 req/s,
+ * enough to set the p99 the two-hop goal is judged on.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import { Pool } from 'undici';
 
@@ -53,23 +55,25 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
 /**
  * The probe process: started on the first fixedRate and kept for the next ones, so its JIT is as
  * warm in the tenth run as in-process it would be (a fresh process per run read p99 0.5 ms higher
- * against the same nginx). Unreferenced between runs: the bench exits without stopping it, and it
- * exits when its stdin closes.
+ * against the same nginx; a new process warms up for 2 s before its first run). Unreferenced
+ * between runs, so the bench exits without stopping it; it exits when its stdin closes.
  */
 let probeProc: ChildProcess | undefined;
-let onLine: ((line: string) => void) | undefined;
+/** The run in progress and the process it runs in; lines of any other process are not its own. */
+let run: { child: ChildProcess; onLine(line: string): void } | undefined;
 let probeErr = '';
 
 function probeProcess(): ChildProcess {
-  if (probeProc) return probeProc;
+  if (probeProc && probeProc.exitCode === null && probeProc.signalCode === null) return probeProc;
   const child = spawn(process.execPath, ['--import', 'tsx', import.meta.filename], { stdio: ['pipe', 'pipe', 'pipe'] });
   probeErr = '';
   child.stderr!.on('data', (d: Buffer) => (probeErr = (probeErr + d.toString()).slice(-4000)));
-  createInterface({ input: child.stdout! }).on('line', (line) => onLine?.(line));
+  child.on('error', (e) => (probeErr += `\n${e.message}`)); // reported by 'close'
+  createInterface({ input: child.stdout! }).on('line', (line) => run?.child === child && run.onLine(line));
   // After the child's output is read to the end: a result it printed is never lost to its exit.
   child.on('close', () => {
     if (probeProc === child) probeProc = undefined; // the next run starts a new one
-    onLine?.('');
+    if (run?.child === child) run.onLine('');
   });
   child.stdin!.on('error', () => undefined); // a dead child is reported by 'close'
   return (probeProc = child);
@@ -77,7 +81,7 @@ function probeProcess(): ChildProcess {
 
 /** Pipes and process referenced while a run is on, so the bench waits for it, and not after. */
 function hold(child: ChildProcess, on: boolean): void {
-  for (const h of [child, child.stdin, child.stdout, child.stderr] as ({ ref(): void; unref(): void } | null)[]) {
+  for (const h of [child, child.stdin, child.stdout, child.stderr] as (ChildProcess | Socket | null)[]) {
     if (on) h?.ref();
     else h?.unref();
   }
@@ -85,34 +89,40 @@ function hold(child: ChildProcess, on: boolean): void {
 
 /** The probe, run in its own process (see the top of this file); windows arrive as they close. */
 export function fixedRate(url: string, rps: number, seconds: number, opts: ProbeOptions = {}): Promise<ProbeResult> {
-  if (onLine) return Promise.reject(new Error('the latency probe runs one run at a time'));
+  if (run) return Promise.reject(new Error('the latency probe runs one run at a time'));
   const child = probeProcess();
   hold(child, true);
-  // A window is reported as it closes (endAt, epoch ms); the caller counts from this call.
-  const calledAt = performance.timeOrigin + performance.now();
+  // Windows are timed here, as their lines arrive: the caller counts from this call.
+  const calledAt = performance.now();
   return new Promise<ProbeResult>((resolve, reject) => {
-    // The probe bounds itself (10 s past its schedule); this only guards against a hung child.
-    const guard = setTimeout(() => child.kill('SIGKILL'), seconds * 1000 + 30_000);
+    // The probe stops sending 10 s past its schedule and waits at most 10 s more for answers (and
+    // a new process warms up for 2 s first); this only guards against a hung child.
+    const guard = setTimeout(() => child.kill('SIGKILL'), seconds * 1000 + 40_000);
     const done = (r: ProbeResult | Error) => {
       clearTimeout(guard);
-      onLine = undefined;
+      run = undefined;
       hold(child, false);
       if (r instanceof Error) reject(r);
       else resolve(r);
     };
-    onLine = (line) => {
+    const onLine = (line: string): void => {
       if (!line.startsWith('PROBE ')) {
         if (child.exitCode !== null || child.signalCode !== null) done(new Error(`the latency probe exited (${child.signalCode ?? child.exitCode}) without a result:\n${probeErr}`));
         return;
       }
-      // JSON carries a percentile of no samples (NaN) as null.
-      const m = JSON.parse(line.slice(6), (_k, v: unknown) => (v === null ? NaN : v)) as { window?: ProbeWindow & { endAt: number }; result?: ProbeResult };
-      if (m.window) {
-        const { endAt, ...w } = m.window;
-        opts.onWindow?.({ ...w, endMs: endAt - calledAt });
+      try {
+        // JSON carries a percentile of no samples (NaN) as null.
+        const m = JSON.parse(line.slice(6), (_k, v: unknown) => (v === null ? NaN : v)) as { window?: ProbeWindow; result?: ProbeResult };
+        if (m.window) opts.onWindow?.({ ...m.window, endMs: performance.now() - calledAt });
+        if (m.result) done(m.result);
+      } catch (e) {
+        // A caller's onWindow threw: this process's run goes on, so the next run gets a new one.
+        child.kill('SIGKILL');
+        if (probeProc === child) probeProc = undefined;
+        done(e as Error);
       }
-      if (m.result) done(m.result);
     };
+    run = { child, onLine };
     child.stdin!.write(`${JSON.stringify({ url, rps, seconds, windowMs: opts.windowMs ?? 0 })}\n`);
   });
 }
@@ -204,11 +214,15 @@ export async function runFixedRate(url: string, rps: number, seconds: number, op
 }
 
 if (process.argv[1] === import.meta.filename) {
-  // One run per line on stdin, one after another; the parent waits for each result.
+  // One run per line on stdin, one after another; the parent waits for each result. A parent that
+  // went away (its stdin closed) stops a run in progress too.
+  process.stdin.on('end', () => process.exit(0));
   const out = (m: object) => process.stdout.write(`PROBE ${JSON.stringify(m)}\n`);
+  let warm = false;
   for await (const line of createInterface({ input: process.stdin })) {
     const o = JSON.parse(line) as { url: string; rps: number; seconds: number; windowMs: number };
-    const onWindow = (w: ProbeWindow) => out({ window: { ...w, endAt: performance.timeOrigin + performance.now() } });
-    out({ result: await runFixedRate(o.url, o.rps, o.seconds, o.windowMs ? { windowMs: o.windowMs, onWindow } : {}) });
+    if (!warm) await runFixedRate(o.url, o.rps, 2); // the JIT, not measured
+    warm = true;
+    out({ result: await runFixedRate(o.url, o.rps, o.seconds, o.windowMs ? { windowMs: o.windowMs, onWindow: (window) => out({ window }) } : {}) });
   }
 }
