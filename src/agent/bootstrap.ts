@@ -318,6 +318,8 @@ export interface SidecarOptions {
   sdsSocket?: string;
   /** Further node metadata (pilot-agent's ISTIO_META_* environment, e.g. DNS_CAPTURE). */
   metadata?: Record<string, unknown>;
+  /** Istio's stats port (default 15090); proxies sharing one IP, as tests on loopback do, each need their own. */
+  prometheusPort?: number;
 }
 
 export const SIDECAR_DEFAULTS: SidecarOptions = {
@@ -371,6 +373,6 @@ export function buildSidecarBootstrap(o: SidecarOptions): EnvoyJson {
     ...(o.meshId ? { meshId: o.meshId } : {}),
     ...(o.sdsSocket ? { sdsSocket: o.sdsSocket } : {}),
     ...(o.metadata ? { metadata: o.metadata } : {}),
-    prometheusPort: PROMETHEUS_PORT,
+    prometheusPort: o.prometheusPort ?? PROMETHEUS_PORT,
   });
 }

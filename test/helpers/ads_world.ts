@@ -30,12 +30,21 @@ export async function startAdsServer<W extends object>(generator: Generator, wor
   return { ads, port: await ads.listen('127.0.0.1:0') };
 }
 
+/**
+ * Admin and stats ports of a sidecar's own: SIDECAR_DEFAULTS has Istio's fixed 15000 and 15090,
+ * which two test files running at once on 127.0.0.1 cannot both bind.
+ */
+export async function ownPorts(): Promise<{ adminPort: number; prometheusPort: number }> {
+  return { adminPort: await freePort(), prometheusPort: await freePort() };
+}
+
 /** A `tsmesh proxy` process with a sidecar bootstrap pointing at `adsPort`; `stop` also removes its files. */
 export async function spawnAdsProxy(adsPort: number, workloadName: string): Promise<{ adminPort: number; output: () => string; stop: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), `tsmesh-${workloadName}-`));
-  const adminPort = await freePort();
+  const ports = await ownPorts();
+  const adminPort = ports.adminPort;
   const file = join(dir, 'bootstrap.json');
-  writeBootstrap(file, buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, discoveryAddress: `127.0.0.1:${adsPort}`, workloadName, adminPort }));
+  writeBootstrap(file, buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, ...ports, discoveryAddress: `127.0.0.1:${adsPort}`, workloadName }));
   const proxy = await spawnTsmesh(['proxy', '--bootstrap', file, '--drain-time-s', '0'], /tsmesh proxy ready/);
   return {
     adminPort,

@@ -9,6 +9,7 @@ import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
 import { buildSidecarBootstrap, SIDECAR_DEFAULTS } from '../../src/agent/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
 import { TYPE, type EnvoyJson } from '../../src/xds/types.ts';
+import { ownPorts } from '../helpers/ads_world.ts';
 import { roundTrip, startTag, tcpListener, until } from './helpers.ts';
 
 interface World {
@@ -42,7 +43,7 @@ for (const mode of ['sotw', 'delta'] as const) {
       log: SILENT_LOGGER,
     });
     const xdsPort = await ads.listen('127.0.0.1:0');
-    const bootstrap = validateBootstrap(buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, discoveryAddress: `127.0.0.1:${xdsPort}`, workloadName: 'app', delta: mode === 'delta' }));
+    const bootstrap = validateBootstrap(buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, ...(await ownPorts()), discoveryAddress: `127.0.0.1:${xdsPort}`, workloadName: 'app', delta: mode === 'delta' }));
     const server = new ProxyServer({ bootstrap, drainMs: 0, initialFetchTimeoutMs: 5000 });
     try {
       await server.start();

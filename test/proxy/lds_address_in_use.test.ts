@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { Generator } from '../../src/pilot/types.ts';
-import { startAdsServer } from '../helpers/ads_world.ts';
+import { ownPorts, startAdsServer } from '../helpers/ads_world.ts';
 import { validateBootstrap } from '../../src/proxy/bootstrap.ts';
 import { buildSidecarBootstrap, SIDECAR_DEFAULTS } from '../../src/agent/bootstrap.ts';
 import { ProxyServer } from '../../src/proxy/server.ts';
@@ -30,7 +30,7 @@ for (const mode of ['sotw', 'delta'] as const) {
       return out.filter((r) => !names || names.includes(r.name));
     };
     const { ads, port: xdsPort } = await startAdsServer(generator, {});
-    const bootstrap = validateBootstrap(buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, discoveryAddress: `127.0.0.1:${xdsPort}`, workloadName: 'app', delta: mode === 'delta' }));
+    const bootstrap = validateBootstrap(buildSidecarBootstrap({ ...SIDECAR_DEFAULTS, ...(await ownPorts()), discoveryAddress: `127.0.0.1:${xdsPort}`, workloadName: 'app', delta: mode === 'delta' }));
     const server = new ProxyServer({ bootstrap, drainMs: 0, initialFetchTimeoutMs: 5000 });
     const lastNack = () => ads.connections()[0]?.types[TYPE.LISTENER]?.lastNack;
     try {
